@@ -1,0 +1,33 @@
+# sdnlab: `make demo` and `make test` are the two commands a new user needs.
+# Both run `make setup` first, which installs only what is missing.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SDNLAB := $(VENV)/bin/sdnlab
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test unit bench clean help
+
+help:
+	@echo "make demo   - set up what is missing, run the default lab end to end, print its grade"
+	@echo "make test   - set up what is missing, run the whole test suite"
+	@echo "make bench  - run the benchmarks, JSON results in bench/results/"
+	@echo "make clean  - remove everything any sdnlab lab left behind"
+
+setup:
+	@tools/setup.sh
+
+demo: setup
+	$(SDNLAB) demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	-$(SDNLAB) clean

@@ -1,0 +1,1 @@
+"""Ryu API alias (see sdnlab.controller)."""

@@ -1,0 +1,11 @@
+"""sdnlab: an SDN/NFV training lab.
+
+The library lives in subpackages that map onto the repository's top-level folders:
+``sdnlab.topologies`` (declarative topologies and Mininet builders), ``sdnlab.controller``
+(the Ryu API on os-ken and built-in apps), ``sdnlab.vnfs`` (network functions),
+``sdnlab.grader`` (the OpenFlow data-plane model and grading) and ``sdnlab.labs``
+(the lab catalogue). ``sdnlab.runtime`` holds the lab supervisor; ``sdnlab.cli`` is a thin
+Typer layer over all of it.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The lab runtime: builds topologies on Mininet + Open vSwitch and supervises them."""

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Idempotent machine set-up for sdnlab: Debian packages, Open vSwitch running, .venv with the
+# project installed (editable, with test extras). Safe to run any number of times; it does
+# only what is missing. Usage: tools/setup.sh   (as root, on Linux)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(uname -s)" = "Linux" ] || die "sdnlab needs Linux (network namespaces, Open vSwitch); this is $(uname -s)."
+[ "$(id -u)" = "0" ] || die "sdnlab builds real networks and must run as root (try: sudo make setup)."
+
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || die "Python >= 3.11 is needed as '$PYTHON' (found $("$PYTHON" --version 2>&1))."
+
+# Debian packages, by the binary each one provides.
+declare -A PKG_FOR=(
+    [ovs-vsctl]=openvswitch-switch [mnexec]=mininet [iperf3]=iperf3 [iperf]=iperf
+    [tcpdump]=tcpdump [ethtool]=ethtool [ping]=iputils-ping [ip]=iproute2 [dot]=graphviz
+    [tshark]=tshark [nft]=nftables
+)
+missing=()
+for bin in "${!PKG_FOR[@]}"; do
+    command -v "$bin" >/dev/null 2>&1 || missing+=("${PKG_FOR[$bin]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them (Debian 12 expected)."
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections || true
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Open vSwitch: the userspace datapath needs only ovsdb-server and ovs-vswitchd running.
+if ! ovs-vsctl --timeout=5 show >/dev/null 2>&1; then
+    say "starting Open vSwitch"
+    /usr/share/openvswitch/scripts/ovs-ctl start --no-monitor --system-id=random 2>&1 \
+        | grep -v -i ulimit || true
+    ovs-vsctl --timeout=10 show >/dev/null || die "Open vSwitch did not start (see /var/log/openvswitch/)."
+fi
+
+# The virtualenv, rebuilt when pyproject.toml or setup.py change.
+STAMP=.venv/.sdnlab-installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
+    say "creating .venv and installing sdnlab (editable, with test extras)"
+    [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v '^WARNING: Location' || true
+    .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v -e '^WARNING: Location' -e BuildBackendWarning || true
+    .venv/bin/python -c 'import sdnlab.cli, os_ken, mininet, scapy' || die "the project did not install into .venv"
+    touch "$STAMP"
+fi
+say "ready: .venv/bin/sdnlab"
