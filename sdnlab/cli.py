@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "sdnlab.controller.cli",
     "sdnlab.grader.cli",
     "sdnlab.vnfs.cli",
+    "sdnlab.vnfs.dpi.cli",
     "sdnlab.labs.cli",
 )
 
