@@ -1,0 +1,82 @@
+"""Command-line options shared by the runner and the REST layer (os-ken's oslo ``CONF``).
+
+os-ken registers the OpenFlow, topology and logging options in its own modules; the options
+Ryu's ``ryu.app.wsgi`` used to own (``--wsapi-host``, ``--wsapi-port``) and the positional app
+list are registered here, once.
+"""
+
+from __future__ import annotations
+
+from os_ken import cfg
+
+DEFAULT_OFP_HOST = "127.0.0.1"
+DEFAULT_OFP_PORT = 6653
+DEFAULT_WSAPI_HOST = "127.0.0.1"
+DEFAULT_WSAPI_PORT = 8080
+
+WSAPI_OPTS = [
+    cfg.StrOpt("wsapi-host", default=DEFAULT_WSAPI_HOST, help="REST API listen host"),
+    cfg.IntOpt("wsapi-port", default=DEFAULT_WSAPI_PORT, help="REST API listen port"),
+]
+APP_OPTS = [
+    cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),
+    cfg.MultiStrOpt("app", positional=True, default=[], help="application module names or .py files"),
+]
+
+
+def register() -> cfg.ConfigOpts:
+    """Register every option the runner understands on os-ken's CONF (idempotent)."""
+    # Importing these modules registers os-ken's own options (OpenFlow, topology, logging).
+    import os_ken.base.app_manager  # noqa: F401  (must come first: os-ken's import cycle)
+    import os_ken.controller.controller  # noqa: F401  --ofp-tcp-listen-port, --ofp-listen-host
+    import os_ken.log  # noqa: F401  --verbose, --default-log-level, --log-file
+    import os_ken.topology.switches  # noqa: F401  --observe-links
+
+    conf = cfg.CONF
+    for opt in WSAPI_OPTS + APP_OPTS:
+        if opt.dest not in conf:
+            conf.register_cli_opt(opt)
+    conf.set_default("ofp_listen_host", DEFAULT_OFP_HOST)
+    conf.set_default("ofp_tcp_listen_port", DEFAULT_OFP_PORT)
+    return conf
+
+
+def _takes_value(conf: cfg.ConfigOpts, flag: str) -> bool:
+    name = flag.lstrip("-").split("=", 1)[0]
+    if "=" in flag or flag.startswith("-") and not flag.startswith("--"):
+        return False
+    dest = name.replace("-", "_")
+    info = conf._opts.get(dest)  # oslo keeps registered options here
+    if info is None and dest.startswith("no"):
+        info = conf._opts.get(dest[2:])
+    if info is None:
+        # group options such as --bgp-app-rpc-port and --config-file take a value
+        return name not in ("help",)
+    return not isinstance(info["opt"], cfg.BoolOpt)
+
+
+def split_argv(conf: cfg.ConfigOpts, argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate flags from app names so apps may come before, between or after the flags."""
+    flags: list[str] = []
+    apps: list[str] = []
+    tokens = list(argv)
+    while tokens:
+        token = tokens.pop(0)
+        if token == "--":
+            apps.extend(tokens)
+            break
+        if token.startswith("-") and token != "-":
+            flags.append(token)
+            if _takes_value(conf, token) and tokens:
+                flags.append(tokens.pop(0))
+        else:
+            apps.append(token)
+    return flags, apps
+
+
+def parse(argv: list[str], prog: str = "ryu-manager") -> cfg.ConfigOpts:
+    """Parse ``argv`` (Ryu's flags and app names in any order) into os-ken's CONF."""
+    conf = register()
+    flags, apps = split_argv(conf, argv)
+    conf(args=flags + apps, project="ryu", prog=prog, default_config_files=[])
+    return conf

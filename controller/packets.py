@@ -1,0 +1,23 @@
+"""Parsing the few header fields the built-in logic needs straight from packet bytes."""
+
+from __future__ import annotations
+
+import struct
+
+ETH_HEADER_LEN = 14
+VLAN_TPID = 0x8100
+
+
+def mac_text(raw: bytes) -> str:
+    """``aa:bb:cc:dd:ee:ff`` from six bytes."""
+    return ":".join(f"{byte:02x}" for byte in raw)
+
+
+def ethernet_fields(data: bytes) -> tuple[str, str, int] | None:
+    """``(eth_dst, eth_src, eth_type)`` of a frame (skipping one VLAN tag), or None if truncated."""
+    if len(data) < ETH_HEADER_LEN:
+        return None
+    (eth_type,) = struct.unpack_from("!H", data, 12)
+    if eth_type == VLAN_TPID and len(data) >= ETH_HEADER_LEN + 4:
+        (eth_type,) = struct.unpack_from("!H", data, 16)
+    return mac_text(data[0:6]), mac_text(data[6:12]), eth_type
