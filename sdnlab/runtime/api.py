@@ -1,0 +1,340 @@
+"""Library API of the lab runtime: bring labs up and down, inspect them, run commands in hosts.
+
+A lab is a named network held by a supervisor process (``sdnlab.runtime.supervisor``); this
+module starts supervisors, waits for them, and reads their state. Commands in hosts run through
+``mnexec -a <pid>``, which joins the host's network and mount namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sdnlab.errors import LabError
+from sdnlab.runtime import paths, teardown
+from sdnlab.runtime.host_env import require_lab_host
+
+DEFAULT_NAME = "default"
+OFP_BASE_PORT = 6653
+REST_BASE_PORT = 8080
+
+
+# ---------------------------------------------------------------- controller argument
+
+def parse_controller(text: str, cwd: Path | None = None) -> dict:
+    """``builtin`` | ``none`` | ``remote:HOST:PORT`` | ``app:MODULE_OR_FILE[,MORE]`` -> controller spec."""
+    text = (text or "builtin").strip()
+    if text in ("builtin", "none"):
+        return {"mode": text}
+    kind, _, rest = text.partition(":")
+    if kind == "remote":
+        host, _, port = rest.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise LabError(f"--controller {text!r}: expected remote:HOST:PORT, e.g. remote:127.0.0.1:6653")
+        return {"mode": "remote", "host": host, "port": int(port)}
+    if kind == "app" and rest:
+        apps = []
+        for app in rest.split(","):
+            app = app.strip()
+            if app.endswith(".py"):
+                path = Path(app) if Path(app).is_absolute() else (cwd or Path.cwd()) / app
+                if not path.is_file():
+                    raise LabError(f"--controller {text!r}: no such app file {app}")
+                app = str(path.resolve())
+            apps.append(app)
+        return {"mode": "app", "apps": apps}
+    raise LabError(f"--controller {text!r}: expected builtin, none, remote:HOST:PORT or app:MODULE_OR_FILE")
+
+
+# ---------------------------------------------------------------- up / down
+
+@contextlib.contextmanager
+def _run_lock():
+    base = paths.run_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(preferred: int, taken: set[int]) -> int:
+    port = preferred
+    while port in taken or not _port_free(port):
+        port += 10
+        if port > 65000:
+            raise LabError("no free TCP port for the lab's controller")
+    return port
+
+
+def _labs_using() -> tuple[set[int], set[int]]:
+    slots, ports = set(), set()
+    for other in paths.lab_names():
+        spec = paths.read_json(paths.lab_dir(other) / "spec.json") or {}
+        if "slot" in spec:
+            slots.add(spec["slot"])
+        ctl = spec.get("controller", {})
+        ports.update(p for p in (ctl.get("port"), ctl.get("rest_port")) if p)
+    return slots, ports
+
+
+def up(
+    topology: str | Path,
+    params: dict | None = None,
+    name: str = DEFAULT_NAME,
+    controller: str = "builtin",
+    controller_config: str | None = None,
+    ready_timeout: float | None = None,
+    progress=None,
+) -> dict:
+    """Build and start a lab; returns its status once every switch is connected (see ``status``)."""
+    from sdnlab.topologies import load_topology, resolve_path
+    from sdnlab.topologies.mininet_build import bridge_name
+
+    require_lab_host()
+    paths.check_name(name)
+    topo = load_topology(topology, params)  # validation errors surface before anything is built
+    source = resolve_path(topology)
+    ctl = parse_controller(controller)
+    if controller_config:
+        cfg = Path(controller_config)
+        if not cfg.is_file():
+            raise LabError(f"controller config {controller_config}: no such file")
+        ctl["config"] = str(cfg.resolve())
+    lab = paths.lab_dir(name)
+    with _run_lock():
+        if lab.exists():
+            state = paths.read_json(lab / "state.json") or {}
+            spec = paths.read_json(lab / "spec.json") or {}
+            if paths.pid_alive(spec.get("supervisor_pid") or state.get("supervisor_pid")):
+                raise LabError(f"lab {name!r} is already running: `sdnlab down --name {name}` first, or pick another --name")
+            teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
+        slots, ports = _labs_using()
+        slot = next((s for s in range(paths.MAX_SLOTS) if s not in slots), None)
+        if slot is None:
+            raise LabError(f"{paths.MAX_SLOTS} labs are already running; stop one first")
+        bridges = [bridge_name(s.name, slot) for s in topo.switches()]
+        existing = set(subprocess.run(["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True).stdout.split())
+        clash = [b for b in bridges if b in existing]
+        if clash:
+            raise LabError(
+                f"OVS bridge(s) {', '.join(clash[:5])} already exist but belong to no running lab: "
+                "run `sdnlab clean` (or remove them with ovs-vsctl del-br)"
+            )
+        if ctl["mode"] in ("builtin", "app"):
+            ctl["host"] = "127.0.0.1"
+            ctl["port"] = _free_port(OFP_BASE_PORT + slot, ports)
+            ctl["rest_port"] = _free_port(REST_BASE_PORT + slot, ports | {ctl["port"]})
+        switch_intfs = []
+        for link in topo.links:
+            for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
+                if topo.nodes[end].is_switch:
+                    switch_intfs.append(bridge_name(end, slot) + intf[len(end):])
+        lab.mkdir(parents=True)
+        spec = {
+            "name": name, "topology": str(source.resolve()), "params": topo.params, "slot": slot,
+            "controller": ctl, "bridges": bridges, "switch_interfaces": switch_intfs,
+            "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
+            "cwd": os.getcwd(),
+        }
+        paths.write_json(lab / "spec.json", spec)
+        log = open(lab / "supervisor.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdnlab.runtime.supervisor", name],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env=dict(os.environ, SDNLAB_LAB=name),
+        )
+        spec["supervisor_pid"] = proc.pid
+        paths.write_json(lab / "spec.json", spec)
+    try:
+        return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
+    except BaseException:
+        _stop_supervisor(proc.pid, lab, timeout=60)
+        raise
+
+
+def _wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress) -> dict:
+    lab = paths.lab_dir(name)
+    deadline = time.monotonic() + timeout
+    last_phase = None
+    while True:
+        state = paths.read_json(lab / "state.json") or {}
+        phase = state.get("phase")
+        if phase != last_phase and progress and phase:
+            progress(phase)
+            last_phase = phase
+        if phase == "ready":
+            return status(name)
+        if phase == "failed" or proc.poll() is not None:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+            error = state.get("error") or f"supervisor exited with code {proc.returncode}"
+            log_tail = _tail(lab / "supervisor.log") + _tail(lab / "controller.log")
+            teardown.teardown_lab(name)
+            raise LabError(f"lab {name!r} failed to start: {error}" + (f"\n{log_tail}" if log_tail else ""))
+        if time.monotonic() > deadline:
+            raise LabError(f"lab {name!r} not ready after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(f"  {path.name}: {line}" for line in text[-lines:])
+
+
+def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
+    """Ask the supervisor to tear down; if it does not finish in time, clean up after it."""
+    name = lab.name
+    if pid and paths.pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while paths.pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if paths.pid_alive(pid):
+            teardown.kill_pids([pid])
+    teardown.teardown_lab(name)
+
+
+def down(name: str = DEFAULT_NAME) -> dict:
+    """Stop a lab and remove everything it created; returns a short report."""
+    lab = paths.lab_dir(name)
+    if not lab.exists():
+        raise LabError(f"no lab named {name!r} is running{_running_hint()}")
+    spec = paths.read_json(lab / "spec.json") or {}
+    started = time.monotonic()
+    _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120)
+    return {"name": name, "down_s": round(time.monotonic() - started, 3)}
+
+
+def clean() -> list[dict]:
+    """Remove everything any sdnlab lab left behind, even after kill -9 of its supervisor."""
+    require_lab_host()
+    reports = []
+    with _run_lock():
+        for name in paths.lab_names():
+            spec = paths.read_json(paths.lab_dir(name) / "spec.json") or {}
+            pid = spec.get("supervisor_pid")
+            if pid and paths.pid_alive(pid):
+                teardown.kill_pids([pid])
+            reports.append(teardown.teardown_lab(name))
+        # processes of labs whose directory is already gone
+        strays = teardown.lab_processes(None, set())
+        if strays:
+            teardown.kill_pids(strays)
+            reports.append({"name": "(orphans)", "processes": len(strays), "bridges": [], "interfaces": 0})
+    return reports
+
+
+def _running_hint() -> str:
+    names = paths.lab_names()
+    return f" (running: {', '.join(names)})" if names else " (no labs are running)"
+
+
+# ---------------------------------------------------------------- inspection
+
+def status(name: str = DEFAULT_NAME) -> dict:
+    """The lab's state: hosts, switches (with live connection state), links, controller, unapplied properties."""
+    from sdnlab.runtime.supervisor import connected_bridges
+
+    lab = paths.lab_dir(name)
+    state = paths.read_json(lab / "state.json")
+    if state is None:
+        raise LabError(f"no lab named {name!r} is running{_running_hint()}")
+    state = dict(state)
+    state["supervisor_alive"] = paths.pid_alive(state.get("supervisor_pid"))
+    if state.get("phase") == "ready":
+        if state["controller"]["mode"] != "none":
+            live = connected_bridges([s["bridge"] for s in state.get("switches", [])])
+        else:
+            live = {}
+        for switch in state.get("switches", []):
+            switch["connected"] = live.get(switch["bridge"], False)
+    ctl = state.get("controller") or {}
+    if ctl.get("pid"):
+        ctl["alive"] = paths.pid_alive(ctl["pid"])
+    return state
+
+
+def _host(name: str, host: str) -> dict:
+    state = status(name)
+    for record in state.get("hosts", []):
+        if record["name"] == host:
+            if not paths.pid_alive(record.get("pid")):
+                raise LabError(f"host {host!r} of lab {name!r} is not running")
+            return record
+    known = ", ".join(h["name"] for h in state.get("hosts", [])[:20])
+    raise LabError(f"lab {name!r} has no host {host!r} (hosts: {known})")
+
+
+def host_pid(name: str, host: str) -> int:
+    return _host(name, host)["pid"]
+
+
+def _mnexec(name: str, host: str, argv) -> list[str]:
+    if isinstance(argv, str):
+        argv = ["sh", "-c", argv]
+    return ["mnexec", "-a", str(host_pid(name, host)), *argv]
+
+
+def run_in(name: str, host: str, argv, timeout: float | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run a command in a lab host's namespaces, capturing text output."""
+    return subprocess.run(_mnexec(name, host, argv), capture_output=True, text=True, timeout=timeout, input=input,
+                          env=dict(os.environ, SDNLAB_LAB=name))
+
+
+def popen_in(name: str, host: str, argv, **kwargs) -> subprocess.Popen:
+    """Start a command in a lab host's namespaces (it is killed when the lab goes down)."""
+    env = dict(kwargs.pop("env", None) or os.environ, SDNLAB_LAB=name)
+    return subprocess.Popen(_mnexec(name, host, argv), env=env, **kwargs)
+
+
+def bridge(name: str, switch: str) -> str:
+    """The OVS bridge name of a topology switch in a running lab."""
+    for record in status(name).get("switches", []):
+        if record["name"] == switch or record["bridge"] == switch:
+            return record["bridge"]
+    raise LabError(f"lab {name!r} has no switch {switch!r}")
+
+
+def dump_flows(name: str, switch: str | None = None) -> dict[str, str]:
+    """``ovs-ofctl -O OpenFlow13 dump-flows`` text per switch (topology switch name -> text)."""
+    state = status(name)
+    result = {}
+    for record in state.get("switches", []):
+        if switch and switch not in (record["name"], record["bridge"]):
+            continue
+        out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", record["bridge"]],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise LabError(f"dump-flows {record['bridge']}: {out.stderr.strip()}")
+        result[record["name"]] = out.stdout
+    if switch and not result:
+        raise LabError(f"lab {name!r} has no switch {switch!r}")
+    return result

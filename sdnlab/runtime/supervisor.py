@@ -1,0 +1,228 @@
+"""The per-lab supervisor: builds the network, keeps it alive, tears it down.
+
+Run as ``python -m sdnlab.runtime.supervisor NAME`` by ``api.up`` (detached, in its own session).
+It reads ``/run/sdnlab/NAME/spec.json``, starts the controller (if any), builds the topology on
+Mininet with OVS userspace switches, turns checksum offload off on host interfaces, waits until
+every switch is connected, writes ``state.json`` and then waits for SIGTERM/SIGINT. Teardown
+kills every process in the lab's host namespaces, deletes the bridges and leftover veths in a
+few batched commands, and removes the lab directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from sdnlab.runtime import paths, teardown
+
+LOG = logging.getLogger("sdnlab.supervisor")
+
+
+class Stop(Exception):
+    """Raised in the main thread when the supervisor is asked to stop."""
+
+
+def _on_signal(signum, frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+def _wait_port(host: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"controller exited with code {proc.returncode} before listening (see controller.log)")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"controller did not listen on {host}:{port} within {timeout:.0f} s (see controller.log)")
+
+
+def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.Popen | None:
+    """Start the builtin or app controller process for the lab, or None for none/remote."""
+    ctl = spec["controller"]
+    if ctl["mode"] not in ("builtin", "app"):
+        return None
+    apps = ["sdnlab.controller.apps.builtin"] if ctl["mode"] == "builtin" else ctl["apps"]
+    argv = [
+        sys.executable, "-m", "sdnlab.controller.runner",
+        "--ofp-listen-host", ctl["host"],
+        "--ofp-tcp-listen-port", str(ctl["port"]),
+        "--wsapi-host", "127.0.0.1",
+        "--wsapi-port", str(ctl["rest_port"]),
+    ]
+    if ctl["mode"] == "builtin" or ctl.get("observe_links"):
+        argv.append("--observe-links")
+    argv += apps
+    env = dict(os.environ, SDNLAB_TOPOLOGY_JSON=str(topology_json), SDNLAB_LAB=spec["name"])
+    if ctl.get("config"):
+        env["SDNLAB_CONTROLLER_CONFIG"] = ctl["config"]
+    log = open(lab / "controller.log", "ab")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=spec.get("cwd") or None)
+    _wait_port(ctl["host"], ctl["port"], proc, timeout=30)
+    return proc
+
+
+def connected_bridges(bridges: list[str]) -> dict[str, bool]:
+    """Which of these OVS bridges have a connected controller (one ovs-vsctl call)."""
+    out = subprocess.run(
+        ["ovs-vsctl", "--timeout=10", "--format=json", "--columns=name,controller", "list", "Bridge"],
+        capture_output=True, text=True,
+    ).stdout
+    ctl = subprocess.run(
+        ["ovs-vsctl", "--timeout=10", "--format=json", "--columns=_uuid,is_connected", "list", "Controller"],
+        capture_output=True, text=True,
+    ).stdout
+    try:
+        bridge_rows = json.loads(out)["data"]
+        ctl_rows = json.loads(ctl)["data"]
+    except (ValueError, KeyError):
+        return {b: False for b in bridges}
+    connected = {row[0][1]: bool(row[1]) for row in ctl_rows}
+    result = {}
+    for name, controllers in bridge_rows:
+        uuids = [controllers[1]] if controllers[0] == "uuid" else [u[1] for u in controllers[1]]
+        result[name] = any(connected.get(u, False) for u in uuids)
+    return {b: result.get(b, False) for b in bridges}
+
+
+def _offload_off(hosts) -> None:
+    """TCP through the userspace datapath needs TX checksum offload off on host veths."""
+    for host in hosts:
+        cmds = " ; ".join(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1" for intf in host.intfNames() if intf != "lo")
+        if cmds:
+            host.cmd(cmds)
+
+
+def build_and_run(name: str) -> int:
+    lab = paths.lab_dir(name)
+    spec = paths.read_json(lab / "spec.json")
+    state_path = lab / "state.json"
+    from mininet.link import TCLink
+    from mininet.log import setLogLevel
+    from mininet.net import Mininet
+    from mininet.node import Host, OVSSwitch, RemoteController
+
+    from sdnlab.runtime.host_env import netem_available
+    from sdnlab.topologies import load_topology
+    from sdnlab.topologies.mininet_build import LabTopo
+
+    setLogLevel("error")
+    started = time.monotonic()
+    topology = load_topology(spec["topology"], spec["params"])
+    topology_json = lab / "topology.json"
+    paths.write_json(topology_json, topology.to_dict())
+    netem = netem_available()
+    mtopo = LabTopo(topology, slot=spec["slot"], netem=netem)
+    ctl = spec["controller"]
+    state = {
+        "name": name, "phase": "building", "supervisor_pid": os.getpid(), "topology": topology.name,
+        "topology_source": spec["topology"], "params": topology.params, "slot": spec["slot"],
+        "controller": dict(ctl), "netem": netem,
+    }
+    paths.write_json(state_path, state)
+    controller_proc = None
+    net = None
+    try:
+        controller_proc = start_controller(spec, lab, topology_json)
+        if controller_proc:
+            state["controller"]["pid"] = controller_proc.pid
+        switch_cls = partial(OVSSwitch, datapath="user", failMode="secure", protocols="OpenFlow13")
+        net = Mininet(
+            topo=mtopo, switch=switch_cls, host=Host, link=TCLink, controller=None,
+            build=False, autoSetMacs=False, autoStaticArp=False, waitConnected=False,
+        )
+        if ctl["mode"] != "none":
+            net.addController("c0", controller=RemoteController, ip=ctl["host"], port=ctl["port"])
+        net.build()
+        state["hosts"] = _host_records(net, topology)
+        paths.write_json(state_path, state)  # pids known: clean can now find every namespace
+        net.start()
+        _offload_off(net.hosts)
+        bridges = [mtopo.node_name(s.name) for s in topology.switches()]
+        if ctl["mode"] != "none":
+            _wait_connected(bridges, timeout=spec.get("ready_timeout", 120))
+        state.update(
+            phase="ready",
+            ready_s=round(time.monotonic() - started, 3),
+            switches=[
+                {"name": s.name, "bridge": mtopo.node_name(s.name), "dpid": s.dpid, "roles": list(s.roles)}
+                for s in topology.switches()
+            ],
+            links=[
+                {"a": l.a, "b": l.b, "a_port": l.a_port, "b_port": l.b_port, "bw_mbit": l.bw_mbit,
+                 "delay_ms": l.delay_ms, "loss_pct": l.loss_pct}
+                for l in topology.links
+            ],
+            unapplied=[{"link": label, "properties": props} for label, props in mtopo.unapplied.items()],
+        )
+        paths.write_json(state_path, state)
+        LOG.info("lab %s ready in %.1f s", name, state["ready_s"])
+        while True:
+            time.sleep(1.0)
+            if controller_proc and controller_proc.poll() is not None and not state.get("controller_exited"):
+                state["controller_exited"] = controller_proc.returncode
+                paths.write_json(state_path, state)
+                LOG.warning("controller exited with code %s", controller_proc.returncode)
+    except Stop as why:
+        LOG.info("stopping lab %s (%s)", name, why)
+        return 0
+    except Exception as exc:  # build failure: report it to the waiting `up`
+        LOG.exception("lab %s failed", name)
+        state.update(phase="failed", error=str(exc) or exc.__class__.__name__)
+        paths.write_json(state_path, state)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        teardown.teardown_lab(name, controller_proc=controller_proc, remove_dir=state.get("phase") != "failed")
+
+
+def _host_records(net, topology) -> list[dict]:
+    records = []
+    for node in topology.hosts():
+        host = net.get(node.name)
+        records.append({
+            "name": node.name, "kind": node.kind, "ip": node.ip, "mac": node.mac, "role": node.role,
+            "roles": list(node.roles), "pid": host.pid,
+            "interfaces": [{"name": i.name, "ip": i.ip, "mac": i.mac} for i in node.interfaces],
+        })
+    return records
+
+
+def _wait_connected(bridges: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = connected_bridges(bridges)
+        missing = [b for b, ok in status.items() if not ok]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"switches not connected to the controller after {timeout:.0f} s: {', '.join(missing[:10])}")
+        time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    name = argv[0]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    try:
+        return build_and_run(name)
+    except Stop:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
