@@ -1,0 +1,139 @@
+"""Lab runtime commands: up, down, status, exec, cli, clean, flows dump, demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from sdnlab.runtime import api
+
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name (several labs can run at once).")]
+
+
+def register(root: typer.Typer, flows: typer.Typer) -> None:
+    root.command("up")(up)
+    root.command("down")(down)
+    root.command("status")(status)
+    root.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_)
+    root.command("cli")(cli)
+    root.command("clean")(clean)
+    root.command("demo")(demo)
+    flows.command("dump")(dump)
+
+
+def up(
+    topology: Annotated[str, typer.Argument(help="Catalogue name (see `sdnlab topo list`) or a topology .yaml file.")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Topology parameter NAME=VALUE (repeatable).")] = None,
+    name: NameOpt = api.DEFAULT_NAME,
+    controller: Annotated[str, typer.Option(help="builtin | none | remote:HOST:PORT | app:MODULE_OR_FILE[,MORE]")] = "builtin",
+    controller_config: Annotated[Optional[str], typer.Option(help="Config file for the builtin controller (routing, chains).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print {name, hosts, switches, ready_s} as JSON.")] = False,
+):
+    """Build a topology on Open vSwitch + Mininet and return when every switch is connected."""
+    from sdnlab.topologies import parse_params
+
+    console = Console(stderr=True)
+    progress = None if json_out else (lambda phase: console.print(f"[dim]lab {name}: {phase}[/]"))
+    state = api.up(topology, parse_params(param), name=name, controller=controller,
+                   controller_config=controller_config, progress=progress)
+    if json_out:
+        typer.echo(json.dumps({"name": name, "hosts": len(state.get("hosts", [])),
+                               "switches": len(state.get("switches", [])), "ready_s": state.get("ready_s")}))
+        return
+    ctl = state["controller"]
+    console.print(
+        f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {len(state['hosts'])} hosts, "
+        f"{len(state['switches'])} switches, controller {ctl['mode']}"
+        + (f" on {ctl['host']}:{ctl['port']} (REST :{ctl['rest_port']})" if ctl.get("rest_port") else "")
+    )
+    if state.get("unapplied"):
+        props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
+        console.print(
+            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): this kernel has no netem. "
+            "Declared values are kept for path-latency computations (`sdnlab status`).[/]"
+        )
+
+
+def down(name: NameOpt = api.DEFAULT_NAME):
+    """Stop a lab and remove its namespaces, veths, bridges and processes."""
+    report = api.down(name)
+    typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
+
+
+def status(name: NameOpt = api.DEFAULT_NAME, json_out: Annotated[bool, typer.Option("--json")] = False):
+    """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
+    from sdnlab.runtime.render import status_tables
+
+    state = api.status(name)
+    if json_out:
+        typer.echo(json.dumps(state, indent=1))
+    else:
+        status_tables(state, Console())
+
+
+def exec_(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Host to run in.")],
+    name: NameOpt = api.DEFAULT_NAME,
+):
+    """Run a command in a host's namespace: sdnlab exec h1 -- ping -c1 10.0.0.2"""
+    argv = list(ctx.args)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise typer.BadParameter("give the command after --, e.g. sdnlab exec h1 -- ip addr")
+    proc = api.popen_in(name, host, argv)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    raise typer.Exit(code)
+
+
+def cli(name: NameOpt = api.DEFAULT_NAME):
+    """Interactive shell over a lab (Mininet-CLI style: `h1 ping h2`, `pingall`)."""
+    from sdnlab.runtime.shell import LabShell
+
+    api.status(name)
+    LabShell(name).cmdloop()
+
+
+def clean(json_out: Annotated[bool, typer.Option("--json")] = False):
+    """Remove everything any sdnlab lab left behind (even after kill -9)."""
+    reports = api.clean()
+    if json_out:
+        typer.echo(json.dumps(reports))
+        return
+    if not reports:
+        typer.echo("nothing to clean")
+    for r in reports:
+        typer.echo(f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces")
+
+
+def dump(
+    switch: Annotated[Optional[str], typer.Argument(help="Switch name (default: all).")] = None,
+    name: NameOpt = api.DEFAULT_NAME,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Dump the OpenFlow rules of a lab's switches (ovs-ofctl -O OpenFlow13 dump-flows)."""
+    flows = api.dump_flows(name, switch)
+    if json_out:
+        typer.echo(json.dumps(flows, indent=1))
+        return
+    for sw, text in flows.items():
+        typer.echo(f"--- {sw} ({api.bridge(name, sw)})")
+        typer.echo(text.rstrip())
+
+
+def demo(lab: Annotated[Optional[str], typer.Option(help="Lab to run (default: the catalogue's default lab).")] = None):
+    """Run the default lab end to end with its reference solution and print the grade."""
+    from sdnlab.demo import run_demo
+
+    code = run_demo(lab)
+    raise typer.Exit(code)

@@ -1,0 +1,36 @@
+"""Human renderings of lab state (rich tables); JSON output is the state dict itself."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def status_tables(state: dict, console: Console) -> None:
+    ctl = state.get("controller") or {}
+    where = f" {ctl.get('host')}:{ctl.get('port')}" if ctl.get("port") else ""
+    alive = "" if "alive" not in ctl else (" (running)" if ctl["alive"] else " (NOT running)")
+    console.print(
+        f"[bold]lab {state['name']}[/]: topology [cyan]{state.get('topology')}[/] {state.get('params') or ''}  "
+        f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
+        + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else "")
+    )
+    switches = Table("switch", "bridge", "dpid", "connected", title="switches", title_justify="left")
+    for s in state.get("switches", []):
+        switches.add_row(s["name"], s["bridge"], str(s["dpid"]), "yes" if s.get("connected") else "no")
+    console.print(switches)
+    hosts = state.get("hosts", [])
+    table = Table("host", "ip", "mac", "role", title=f"hosts ({len(hosts)})", title_justify="left")
+    for h in hosts[:60]:
+        table.add_row(h["name"], h.get("ip") or "-", h.get("mac") or "-", h.get("role") or "")
+    if len(hosts) > 60:
+        table.add_row(f"... {len(hosts) - 60} more", "", "", "")
+    console.print(table)
+    unapplied = state.get("unapplied") or []
+    if unapplied:
+        reason = "this kernel has no netem" if not state.get("netem") else "not supported"
+        console.print(f"[yellow]link properties not applied ({reason}); declared values still count for path latency:[/]")
+        for item in unapplied[:30]:
+            console.print(f"  {item['link']}: {', '.join(item['properties'])}")
+        if len(unapplied) > 30:
+            console.print(f"  ... {len(unapplied) - 30} more links")
