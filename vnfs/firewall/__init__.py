@@ -1,0 +1,1 @@
+"""The stateful firewall VNF: conntrack states, ordered rules, rate limits, reject or drop."""

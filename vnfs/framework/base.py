@@ -1,0 +1,137 @@
+"""The researcher API: subclass ``VNF`` and implement ``handle(packet) -> Verdict``.
+
+A VNF is a decision function plus state. The engine (live AF_PACKET or offline pcap) calls
+``process(frame, in_port, now)``, which parses the frame with ``sdnlab.vnfs.packet.parse``,
+sets ``self.in_port`` (the logical ingress port name) and ``self.now`` (seconds) and calls
+``handle``. Ports are logical names: a bump-in-the-wire has two (``inside`` and ``outside``
+by default) and forwards to the other one; a one-armed VNF has one and sends back out of it.
+
+Configuration is a YAML mapping validated at the edge: ``parse_config(fields)`` turns it into
+a typed object (recording every error on ``fields``), and ``apply_config(cfg)`` installs it.
+Reload (SIGHUP or the control socket) runs the same two steps, so a bad file leaves the
+running config untouched. Counters are a plain dict of ints; ``stats()`` adds VNF-specific
+tables (per-rule, per-backend). ``self.log`` writes JSON lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from sdnlab.vnfs.framework.config import Errors, Fields, YamlMap, load_yaml, load_yaml_text
+from sdnlab.vnfs.framework.eventlog import EventLog
+from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict
+
+DEFAULT_PORTS = ("inside", "outside")
+
+
+def _as_yaml_map(data: Mapping | None) -> YamlMap:
+    result = YamlMap(data or {})
+    result.line = getattr(data, "line", 1)
+    result.key_lines = dict(getattr(data, "key_lines", {}))
+    return result
+
+
+class VNF:
+    """Base class of every VNF; the default forwards everything unchanged."""
+
+    kind: ClassVar[str] = "vnf"
+    #: settings every VNF accepts (read by the framework, not by parse_config)
+    FRAMEWORK_KEYS: ClassVar[set[str]] = {"ports", "workers", "log", "pass_host_frames"}
+
+    def __init__(self, config: Mapping | str | None = None, *, name: str | None = None,
+                 ports: tuple[str, ...] = DEFAULT_PORTS, interfaces: Mapping[str, str] | None = None,
+                 log: EventLog | None = None, source: str = "<config>"):
+        self.name = name or self.kind
+        self.ports = tuple(ports)
+        #: logical port name -> Linux interface name (identity offline)
+        self.interfaces = dict(interfaces) if interfaces else {p: p for p in self.ports}
+        self.in_port = self.ports[0]
+        self.now = 0.0
+        self.counters: dict[str, int] = {"packets": 0, "forwarded": 0, "dropped": 0, "parse_errors": 0}
+        self.log = log or EventLog(self.name)
+        self.source = source
+        self.apply_config(self.validate(config, source))
+
+    # ----- configuration -------------------------------------------------------------
+
+    def validate(self, config: Mapping | str | None, source: str = "<config>") -> Any:
+        """Check a config (mapping, YAML text or None) and return the typed object for it."""
+        if isinstance(config, str):
+            data = load_yaml_text(config, source)
+        else:
+            data = _as_yaml_map(config)
+        errors = Errors(source)
+        fields = Fields(data, "", errors)
+        cfg = self.parse_config(fields)
+        fields.reject_unknown(self.FRAMEWORK_KEYS)
+        errors.raise_if_any()
+        return cfg
+
+    def reload_file(self, path: str) -> None:
+        """Validate the YAML file and, only if it is valid, apply it."""
+        cfg = self.validate(load_yaml(path), str(path))
+        self.apply_config(cfg)
+        self.log.emit("reload", source=str(path))
+
+    def parse_config(self, fields: Fields) -> Any:
+        """Read this VNF's settings from ``fields`` into a typed object (override)."""
+        return None
+
+    def apply_config(self, cfg: Any) -> None:
+        """Install a validated config; keep per-flow state where it still makes sense (override)."""
+
+    # ----- packet path ---------------------------------------------------------------
+
+    def process(self, frame: bytes, in_port: str, now: float) -> Verdict:
+        """Engine entry point: parse, set the context, call ``handle`` and count the result."""
+        from sdnlab.vnfs.packet import parse
+
+        counters = self.counters
+        counters["packets"] += 1
+        self.in_port = in_port
+        self.now = now
+        try:
+            packet = parse(frame)
+        except Exception:  # noqa: BLE001 - a malformed frame must never stop the VNF
+            counters["parse_errors"] += 1
+            verdict = self.handle_unparsed(frame)
+        else:
+            verdict = self.handle(packet)
+        if verdict.forwards:
+            counters["forwarded"] += 1
+        else:
+            counters["dropped"] += 1
+        return verdict
+
+    def handle(self, packet: Any) -> Verdict:
+        """Decide the fate of one parsed packet (override)."""
+        return FORWARD
+
+    def handle_unparsed(self, frame: bytes) -> Verdict:
+        """Decide for a frame the parser rejected; the default drops it."""
+        return DROP
+
+    def tick(self, now: float) -> list[tuple[str, bytes]]:
+        """Periodic work (about once a second): expire state; return frames to send as (port, frame)."""
+        return []
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and VNF-specific tables for ``sdnlab vnf status``."""
+        return {"counters": dict(self.counters)}
+
+    def close(self) -> None:
+        """Release resources (threads, sockets) before the process exits."""
+
+    # ----- helpers for subclasses ----------------------------------------------------
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the named counter."""
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def egress(self, in_port: str | None = None) -> str:
+        """The default egress port for a packet that arrived on ``in_port``."""
+        port = self.in_port if in_port is None else in_port
+        if len(self.ports) == 1:
+            return port
+        return self.ports[1] if port == self.ports[0] else self.ports[0]

@@ -1,0 +1,281 @@
+"""YAML configuration read once at the edge, with every problem reported as file:line: field.
+
+``load_yaml`` keeps the line of every mapping key and list item, and ``Fields`` is a small
+reader over one mapping that converts and checks values while collecting all errors, so a
+user sees every mistake at once (``fw.yaml:12: rules[2].dport: expected a port or range``).
+VNFs turn the result into frozen dataclasses; code past the loader sees only typed objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sdnlab.vnfs.errors import VnfConfigError
+
+
+class YamlMap(dict):
+    """A mapping that remembers the line of each key (1-based) and of itself."""
+
+    line: int = 0
+    key_lines: dict
+
+
+class YamlList(list):
+    """A list that remembers the line of each item (1-based) and of itself."""
+
+    line: int = 0
+    item_lines: list
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that builds YamlMap/YamlList with line numbers."""
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> YamlMap:
+    result = YamlMap()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> YamlList:
+    result = YamlList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+def load_yaml_text(text: str, source: str = "<config>") -> YamlMap:
+    """Parse YAML text whose top level must be a mapping (an empty text gives an empty one)."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise VnfConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = YamlMap()
+        data.key_lines = {}
+        data.line = 1
+    if not isinstance(data, YamlMap):
+        raise VnfConfigError(f"{source}:1: the top level must be a mapping of settings")
+    return data
+
+
+def load_yaml(path: str | Path) -> YamlMap:
+    """Read and parse a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise VnfConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    return load_yaml_text(text, str(path))
+
+
+class Errors:
+    """Collects problems; ``raise_if_any`` raises one VnfConfigError listing them all."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, line: int, field: str, problem: str) -> None:
+        """Record one problem at a line for a dotted field path."""
+        self.items.append(f"{self.source}:{line}: {field}: {problem}")
+
+    def raise_if_any(self) -> None:
+        """Raise VnfConfigError with every recorded problem, if there is one."""
+        if self.items:
+            raise VnfConfigError("; ".join(self.items))
+
+
+_MISSING = object()
+
+
+class Fields:
+    """Typed reads from one YAML mapping, recording errors instead of raising at once."""
+
+    def __init__(self, data: Any, path: str, errors: Errors, line: int = 0):
+        self.errors = errors
+        self.path = path
+        if isinstance(data, dict):
+            self.data = data
+            self.line = getattr(data, "line", line)
+        else:
+            errors.add(getattr(data, "line", line), path or "config", "expected a mapping")
+            self.data = {}
+            self.line = line
+        self._used: set = set()
+
+    def name(self, key: str) -> str:
+        """The dotted path of ``key`` under this mapping."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def line_of(self, key: str) -> int:
+        """The line of ``key`` (or of the mapping when the key is absent)."""
+        return getattr(self.data, "key_lines", {}).get(key, self.line)
+
+    def error(self, key: str, problem: str) -> None:
+        """Record a problem about ``key``."""
+        self.errors.add(self.line_of(key), self.name(key), problem)
+
+    def get(self, key: str, convert: Callable[[Any], Any], default: Any = _MISSING, what: str = "") -> Any:
+        """The converted value of ``key``; a missing required key or a failed conversion is an error."""
+        self._used.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                self.errors.add(self.line, self.name(key), "is required")
+                return None
+            return default
+        value = self.data[key]
+        try:
+            return convert(value)
+        except (ValueError, TypeError) as exc:
+            detail = what or str(exc) or "invalid value"
+            self.error(key, f"{detail} (got {value!r})")
+            return default if default is not _MISSING else None
+
+    def sub(self, key: str) -> Fields:
+        """A reader for the nested mapping under ``key`` (empty when absent)."""
+        self._used.add(key)
+        value = self.data.get(key)
+        if value is None:
+            empty = YamlMap()
+            empty.key_lines = {}
+            empty.line = self.line_of(key)
+            value = empty
+        return Fields(value, self.name(key), self.errors, self.line_of(key))
+
+    def items(self, key: str) -> list[tuple[str, int, Any]]:
+        """(path, line, item) for each element of the list under ``key`` (empty when absent)."""
+        self._used.add(key)
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(key, "expected a list")
+            return []
+        lines = getattr(value, "item_lines", [self.line_of(key)] * len(value))
+        return [(f"{self.name(key)}[{i}]", lines[i], item) for i, item in enumerate(value)]
+
+    def reject_unknown(self, allowed: set[str] | None = None) -> None:
+        """Report keys that no reader asked for (typos such as ``dprot``)."""
+        known = self._used if allowed is None else allowed | self._used
+        for key in self.data:
+            if key not in known:
+                self.error(str(key), f"unknown setting (expected one of: {', '.join(sorted(map(str, known)))})")
+
+
+# Converters: each raises ValueError/TypeError with a short reason.
+
+def to_int(low: int | None = None, high: int | None = None) -> Callable[[Any], int]:
+    """Converter to an int within [low, high]."""
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("expected an integer")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"expected an integer in {low}..{high}")
+        return value
+    return convert
+
+
+def to_float(low: float = 0.0) -> Callable[[Any], float]:
+    """Converter to a float >= low."""
+    def convert(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("expected a number")
+        if value < low:
+            raise ValueError(f"expected a number >= {low}")
+        return float(value)
+    return convert
+
+
+def to_str(value: Any) -> str:
+    """Converter to a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def to_bool(value: Any) -> bool:
+    """Converter to a bool (YAML true/false)."""
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def to_choice(*choices: str) -> Callable[[Any], str]:
+    """Converter accepting one of ``choices``."""
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+    return convert
+
+
+def to_ipv4(value: Any) -> str:
+    """Converter to a dotted IPv4 address string."""
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ipaddress.AddressValueError:
+        raise ValueError("expected an IPv4 address") from None
+
+
+def to_network(value: Any) -> ipaddress.IPv4Network:
+    """Converter to an IPv4 network ('10.0.0.0/8', or one address as a /32)."""
+    try:
+        return ipaddress.IPv4Network(str(value), strict=False)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError):
+        raise ValueError("expected an IPv4 address or CIDR such as 10.0.0.0/8") from None
+
+
+def to_mac(value: Any) -> bytes:
+    """Converter from 'aa:bb:cc:dd:ee:ff' to 6 bytes."""
+    parts = str(value).split(":")
+    if len(parts) != 6:
+        raise ValueError("expected a MAC address such as 00:00:00:00:00:01")
+    try:
+        return bytes(int(p, 16) for p in parts)
+    except ValueError:
+        raise ValueError("expected a MAC address such as 00:00:00:00:00:01") from None
+
+
+def to_port_range(value: Any) -> tuple[int, int]:
+    """Converter from 80, '1000-2000' or [1000, 2000] to an inclusive (low, high) port range."""
+    if isinstance(value, bool):
+        raise ValueError("expected a port or range")
+    if isinstance(value, int):
+        low = high = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        low = high = int(value)
+    elif isinstance(value, str) and "-" in value:
+        a, _, b = value.partition("-")
+        if not (a.strip().isdigit() and b.strip().isdigit()):
+            raise ValueError("expected a port or range such as 1000-2000")
+        low, high = int(a), int(b)
+    elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        low, high = value
+    else:
+        raise ValueError("expected a port or range such as 1000-2000")
+    if not (0 <= low <= high <= 65535):
+        raise ValueError("expected ports in 0..65535 with low <= high")
+    return (low, high)
+
+
+def mac_text(mac: bytes) -> str:
+    """6 bytes as aa:bb:cc:dd:ee:ff."""
+    return ":".join(f"{b:02x}" for b in mac)
