@@ -512,6 +512,7 @@ _LOSS_UNITS = {"%": 1.0}
 def _links(raw_links, nodes: dict, errors: _Errors):
     next_port = {name: (1 if node.is_switch else 0) for name, node in nodes.items()}
     links = []
+    errors_before = len(errors.items)
     for entry, line, field in raw_links:
         a, b = entry.get("a"), entry.get("b")
         label = f"link {a!r}-{b!r}"
@@ -565,6 +566,8 @@ def _links(raw_links, nodes: dict, errors: _Errors):
         ]
         links.append(Link(a, b, ports[0], ports[1], intf[0], intf[1], bw, delay, loss, line))
     for name, node in nodes.items():
+        if len(errors.items) > errors_before:
+            break  # an invalid link may be the reason a host looks unconnected
         if not node.is_switch and next_port[name] == 0:
             errors.add(node.line, f"node {name!r}", f"{node.kind} is not connected to anything")
     return nodes, links

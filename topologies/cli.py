@@ -1,0 +1,101 @@
+"""``sdnlab topo``: list, show, validate and draw topologies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sdnlab.topologies import catalogue, load_topology, parse_params
+
+app = typer.Typer(help="Declarative topologies: list, show, validate, draw.", no_args_is_help=True)
+ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter NAME=VALUE (repeatable).")]
+
+
+def register(root: typer.Typer, flows: typer.Typer) -> None:
+    root.add_typer(app, name="topo")
+
+
+def _summary(text: str, limit: int = 60) -> str:
+    first = text.split(". ")[0].split(": ")[0].strip().rstrip(".")
+    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
+
+
+@app.command("list")
+def list_(json_out: Annotated[bool, typer.Option("--json")] = False):
+    """List the catalogue topologies with their parameters."""
+    rows = []
+    for name in catalogue():
+        topo = load_topology(name)
+        rows.append({
+            "name": name,
+            "description": _summary(topo.description),
+            "parameters": {p.name: {"default": p.default, "min": p.minimum, "max": p.maximum, "description": p.description}
+                           for p in topo.parameters},
+            "hosts": len(topo.hosts()), "switches": len(topo.switches()),
+        })
+    if json_out:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    table = Table("topology", "parameters (default)", "size at defaults", "about")
+    for r in rows:
+        params = ", ".join(f"{k}={v['default']}" for k, v in r["parameters"].items())
+        table.add_row(r["name"], params, f"{r['hosts']} hosts, {r['switches']} switches", r["description"])
+    Console().print(table)
+
+
+@app.command()
+def show(
+    topology: Annotated[str, typer.Argument(help="Catalogue name or .yaml file.")],
+    param: ParamOpt = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Show nodes, links and addresses of a topology."""
+    topo = load_topology(topology, parse_params(param))
+    if json_out:
+        typer.echo(json.dumps(topo.to_dict(), indent=1))
+        return
+    console = Console()
+    console.print(f"[bold]{topo.name}[/] {topo.params}  subnet {topo.subnet}")
+    if topo.description:
+        console.print(topo.description)
+    nodes = Table("node", "kind", "roles", "dpid / ip", "mac", title=f"nodes ({len(topo.nodes)})", title_justify="left")
+    for node in topo.nodes.values():
+        nodes.add_row(node.name, node.kind, ",".join(node.roles), str(node.dpid) if node.is_switch else (node.ip or "-"),
+                      node.mac or "")
+    console.print(nodes)
+    links = Table("a:port", "b:port", "bw", "delay", "loss", title=f"links ({len(topo.links)})", title_justify="left")
+    for link in topo.links:
+        links.add_row(f"{link.a}:{link.a_port}", f"{link.b}:{link.b_port}",
+                      f"{link.bw_mbit:g} Mbit/s" if link.bw_mbit else "-",
+                      f"{link.delay_ms:g} ms" if link.delay_ms else "-",
+                      f"{link.loss_pct:g} %" if link.loss_pct else "-")
+    console.print(links)
+
+
+@app.command()
+def validate(
+    file: Annotated[str, typer.Argument(help="Topology .yaml file (or catalogue name).")],
+    param: ParamOpt = None,
+):
+    """Check a topology file; errors name the file, line and field."""
+    topo = load_topology(file, parse_params(param))
+    typer.echo(f"{file}: valid: {len(topo.hosts())} hosts, {len(topo.switches())} switches, {len(topo.links)} links")
+
+
+@app.command()
+def draw(
+    topology: Annotated[str, typer.Argument(help="Catalogue name or .yaml file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .svg, .png or .dot")],
+    param: ParamOpt = None,
+):
+    """Draw a topology: roles as shapes and colours, link capacities labelled."""
+    from sdnlab.topologies.draw import render
+
+    topo = load_topology(topology, parse_params(param))
+    render(topo, output)
+    typer.echo(f"wrote {output}")
