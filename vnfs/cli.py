@@ -1,0 +1,142 @@
+"""``sdnlab vnf ...``: run, status, stop, reload and test VNFs (a thin layer over vnfs.manage
+and vnfs.framework.offline)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Annotated, Optional
+
+import typer
+
+vnf_app = typer.Typer(help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True)
+
+LabOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name.")]
+
+
+def register(root: typer.Typer, flows: typer.Typer) -> None:
+    """Add the ``vnf`` command group."""
+    root.add_typer(vnf_app, name="vnf")
+
+
+def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
+    from sdnlab.vnfs.errors import VnfRunError
+
+    if not items:
+        return None
+    ports = {}
+    for item in items:
+        name, _, ifname = item.partition("=")
+        if not name or not ifname:
+            raise VnfRunError(f"--port {item!r}: expected NAME=IFACE, such as inside=h3-eth0")
+        ports[name] = ifname
+    return ports
+
+
+@vnf_app.command("run")
+def run(
+    kind: Annotated[str, typer.Argument(help="firewall, lb, dpi, passthrough, or a researcher's .py file.")],
+    host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file.")] = None,
+    name: LabOpt = "default",
+    vnf_name: Annotated[Optional[str], typer.Option("--vnf", help="Instance name (default: the host name).")] = None,
+    port: Annotated[Optional[list[str]], typer.Option("--port", help="NAME=IFACE (repeatable); default: "
+                                                      "first two interfaces as inside/outside, or one-armed.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes (PACKET_FANOUT hash).")] = 1,
+    mode: Annotated[str, typer.Option(help="recv (socket reads) or ring (TPACKET_V3).")] = "recv",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the instance record as JSON.")] = False,
+):
+    """Start a VNF inside a running lab's host; lab down stops it."""
+    from sdnlab.vnfs import manage
+
+    info = manage.start(name, kind, host, config, vnf_name, _ports(port), workers, mode)
+    if json_out:
+        typer.echo(json.dumps(info))
+    else:
+        ports = ", ".join(f"{k}={v}" for k, v in info["ports"].items())
+        typer.echo(f"VNF {info['name']} ({kind}) runs in {host} of lab {name}: pid {info['pid']}, ports {ports}")
+
+
+@vnf_app.command("status")
+def status(
+    vnf: Annotated[Optional[str], typer.Argument(help="One VNF instance (default: all).")] = None,
+    name: LabOpt = "default",
+    json_out: Annotated[bool, typer.Option("--json", help="Full counters as JSON.")] = False,
+):
+    """Show the lab's VNFs and their counters."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sdnlab.vnfs import manage
+
+    rows = manage.status(name, vnf)
+    if json_out:
+        typer.echo(json.dumps(rows, indent=1, default=str))
+        return
+    if not rows:
+        typer.echo(f"lab {name} runs no VNFs")
+        return
+    table = Table("vnf", "kind", "host", "state", "packets", "forwarded", "dropped", "rx/tx by port")
+    for row in rows:
+        counters = row["stats"].get("counters", {})
+        ports = "; ".join(f"{p}: {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items())
+        table.add_row(row["name"], row["kind"], row["host"], "running" if row["running"] else "stopped",
+                      str(counters.get("packets", 0)), str(counters.get("forwarded", 0)),
+                      str(counters.get("dropped", 0)), ports)
+    Console().print(table)
+    for row in rows:
+        for section in ("rules", "backends"):
+            if section in row["stats"]:
+                typer.echo(f"{row['name']} {section}: {json.dumps(row['stats'][section])}")
+
+
+@vnf_app.command("stop")
+def stop(
+    vnf: Annotated[str, typer.Argument(help="VNF instance name.")],
+    name: LabOpt = "default",
+):
+    """Stop one VNF (SIGTERM, then SIGKILL)."""
+    from sdnlab.vnfs import manage
+
+    manage.stop(name, vnf)
+    typer.echo(f"VNF {vnf} of lab {name} stopped")
+
+
+@vnf_app.command("reload")
+def reload(
+    vnf: Annotated[str, typer.Argument(help="VNF instance name.")],
+    name: LabOpt = "default",
+):
+    """Re-read the VNF's config file without restarting it (SIGHUP); a bad file is logged and ignored."""
+    from sdnlab.vnfs import manage
+
+    manage.signal_vnf(name, vnf, signal.SIGHUP)
+    typer.echo(f"VNF {vnf} of lab {name}: reload requested")
+
+
+@vnf_app.command("test")
+def test(
+    vnf: Annotated[str, typer.Argument(help="A .py file defining a VNF subclass, or a built-in kind.")],
+    pcap: Annotated[str, typer.Option("--pcap", help="Input capture (pcap or pcapng, Ethernet).")],
+    out: Annotated[Optional[str], typer.Option("--out", help="Write the frames the VNF emits here (pcap).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file.")] = None,
+    in_port: Annotated[Optional[str], typer.Option("--in-port", help="Logical ingress port (default: the first).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary and stats as JSON.")] = False,
+):
+    """Run a VNF offline over a capture and report what it did to each packet."""
+    from sdnlab.vnfs.framework.config import load_yaml
+    from sdnlab.vnfs.framework.loader import load_vnf_class
+    from sdnlab.vnfs.framework.offline import run_capture
+
+    cls = load_vnf_class(vnf)
+    instance = cls(load_yaml(config) if config else None, source=config or "<config>")
+    result = run_capture(instance, pcap, out, in_port)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), default=str))
+        return
+    typer.echo(f"{result.packets} packets: {result.forwarded} forwarded ({result.rewritten} rewritten), "
+               f"{result.dropped} dropped, {result.extra_frames} extra frames emitted")
+    if result.reasons:
+        typer.echo("reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(result.reasons.items())))
+    if out:
+        typer.echo(f"wrote {out}")
