@@ -1,6 +1,6 @@
 """Fast packet header parsing and rewriting for the VNF hot path (no scapy).
 
-``parse(frame)`` decodes Ethernet (with 802.1Q/802.1ad tags), IPv4 (with fragments), IPv6 (with
+``parse(frame)`` decodes Ethernet (with 802.1Q/802.1ad tags, PPPoE sessions and MPLS label stacks), IPv4 (with fragments), IPv6 (with
 extension headers and fragments), TCP, UDP, SCTP, ICMP and ICMPv6 into a ``Packet``, using
 ``struct`` on the frame's bytes. Linux cooked captures (SLL, SLL2) and raw IP frames are parsed
 too when their pcap link type is given.
@@ -47,9 +47,16 @@ ETH_TYPE_IPV4 = 0x0800
 ETH_TYPE_ARP = 0x0806
 ETH_TYPE_IPV6 = 0x86DD
 ETH_TYPE_VLAN = 0x8100
+ETH_TYPE_PPPOE_SESSION = 0x8864
+ETH_TYPE_MPLS = 0x8847
+ETH_TYPE_MPLS_MULTICAST = 0x8848
+_MAX_MPLS_LABELS = 8
 _VLAN_TYPES = frozenset((0x8100, 0x88A8, 0x9100))
 
 IPPROTO_ICMP = 1
+IPPROTO_IPIP = 4
+IPPROTO_IPV6_IN_IP = 41
+IPPROTO_GRE = 47
 IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 IPPROTO_ICMPV6 = 58
@@ -140,7 +147,7 @@ class Packet(NamedTuple):
     eth_dst: bytes
     eth_src: bytes
     vlan: int | None  # VLAN id of the outermost tag
-    eth_type: int  # the type after any VLAN tags
+    eth_type: int  # the network-layer type after VLAN tags, PPPoE and MPLS (0x0800/0x86DD for IP)
     l3_offset: int
     ip_version: int  # 0 (not IP), 4 or 6
     ip_src: int
@@ -233,6 +240,23 @@ def _parse(frame: bytes, linktype: int) -> Packet:
                 vlan = ((frame[off] << 8) | frame[off + 1]) & 0x0FFF
             eth_type = (frame[off + 2] << 8) | frame[off + 3]
             off += 4
+        if eth_type == ETH_TYPE_PPPOE_SESSION:
+            if n < off + 8:
+                raise PacketError(f"truncated PPPoE header at byte {off}")
+            ppp = (frame[off + 6] << 8) | frame[off + 7]
+            off += 8
+            eth_type = ETH_TYPE_IPV4 if ppp == 0x0021 else ETH_TYPE_IPV6 if ppp == 0x0057 else ETH_TYPE_PPPOE_SESSION
+        elif eth_type in (ETH_TYPE_MPLS, ETH_TYPE_MPLS_MULTICAST):
+            for _ in range(_MAX_MPLS_LABELS):
+                if n < off + 4:
+                    raise PacketError(f"truncated MPLS label at byte {off}")
+                off += 4
+                if frame[off - 2] & 0x01:  # bottom of stack
+                    break
+            else:
+                raise PacketError(f"more than {_MAX_MPLS_LABELS} MPLS labels")
+            version = frame[off] >> 4 if n > off else 0
+            eth_type = ETH_TYPE_IPV4 if version == 4 else ETH_TYPE_IPV6 if version == 6 else eth_type
     else:
         eth_type, off, eth_src = _link_header(frame, linktype)
 
@@ -428,6 +452,36 @@ def _quoted_ports_only(quote: bytes) -> Packet | None:
     return Packet(quote, b"", b"", None, ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4, 0, version,
                   src, dst, proto, ttl, len(quote), False, 0, l4, sport, dport, 0, 0, 0, None, None,
                   len(quote), len(quote), True)
+
+
+def decapsulate(packet: Packet) -> Packet | None:
+    """The inner packet of an IP-in-IP, 6in4, GRE (IP or Ethernet payload) or VXLAN tunnel, else None.
+
+    Raises ``PacketError`` when the tunnel's inner headers are malformed.
+    """
+    if packet.l4_offset < 0 and packet.is_fragment:
+        return None
+    proto = packet.ip_proto
+    inner = packet.frame[packet.payload_offset : packet.payload_end]
+    if proto in (IPPROTO_IPIP, IPPROTO_IPV6_IN_IP) and not packet.is_fragment:
+        return parse(inner, LINKTYPE_RAW)
+    if proto == IPPROTO_GRE and not packet.is_fragment:
+        if len(inner) < 4:
+            raise PacketError(f"truncated GRE header ({len(inner)} of 4 bytes)")
+        flags, kind = _PORTS.unpack_from(inner)
+        if flags & 0x0007:  # only GRE version 0 carries packets this way
+            return None
+        start = 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
+        if kind in (ETH_TYPE_IPV4, ETH_TYPE_IPV6):
+            return parse(inner[start:], LINKTYPE_RAW)
+        if kind == 0x6558:  # transparent Ethernet bridging
+            return parse(inner[start:])
+        return None
+    if proto == IPPROTO_UDP and packet.l4_dst == 4789 and packet.payload_len >= 8 + 14:
+        payload = packet.frame[packet.payload_offset : packet.payload_end]
+        if payload[0] & 0x08:  # VXLAN "I" flag: a valid VNI follows
+            return parse(payload[8:])
+    return None
 
 
 # --------------------------------------------------------------------------------------------
