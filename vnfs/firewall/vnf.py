@@ -208,7 +208,7 @@ class Firewall(VNF):
     def _log(self, event: str, packet: Any, state: str, **extra: Any) -> None:
         log = self.log
         if log.enabled is not None and event not in log.enabled:
-            return
+            return  # cheap exit before formatting addresses
         version = packet.ip_version
         log.emit(event, state=state, in_port=self.in_port, proto=packet.ip_proto,
                  src=ip_text(packet.ip_src, version), sport=packet.l4_src,

@@ -14,6 +14,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 
+#: framework events logged whatever classes a VNF enables
+ALWAYS = frozenset(("start", "stop", "reload", "reload_failed", "health", "quarantine"))
+
+
 class EventLog:
     """Writes JSON lines to a text stream (or keeps them in ``lines`` when none is given)."""
 
@@ -30,7 +34,7 @@ class EventLog:
 
     def emit(self, event: str, **fields: Any) -> None:
         """Log one event of class ``event`` unless that class is disabled or over its burst."""
-        if self.enabled is not None and event not in self.enabled:
+        if self.enabled is not None and event not in self.enabled and event not in ALWAYS:
             return
         now = self.clock()
         second = int(now)

@@ -1,0 +1,143 @@
+"""Live VNFs on raw sockets: the firewall and the load balancer as bumps in the wire between a
+client and a server namespace, steered by static OpenFlow rules on an OVS userspace bridge."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sdnlab.vnfs.chains.testbed import Testbed
+
+pytestmark = pytest.mark.network
+
+FIREWALL = """
+default: drop
+log: [accept, drop, reject, invalid, ratelimit]
+rules:
+  - {name: ping, action: accept, proto: icmp, icmp_type: 8}
+  - {name: web, action: accept, proto: tcp, dport: 6860}
+  - {name: telnet, action: reject, proto: tcp, dport: 23}
+"""
+
+CLIENT_SCRIPT = r"""
+import json, socket, sys, urllib.request
+mode, target, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+out = []
+for _ in range(count):
+    if mode == "connect":
+        host, port = target.split(":")
+        s = socket.socket(); s.settimeout(2)
+        try:
+            s.connect((host, int(port))); out.append("open")
+        except ConnectionRefusedError:
+            out.append("refused")
+        except OSError:
+            out.append("timeout")
+        finally:
+            s.close()
+    else:
+        try:
+            out.append(urllib.request.urlopen(target, timeout=3).read().decode().strip())
+        except OSError as exc:
+            out.append(f"error:{exc}")
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tb = Testbed(prefix="vn", net=78, vnf_names=("fw", "lb")).build()
+    root = tmp_path_factory.mktemp("www")
+    servers = []
+    try:
+        for name, port in (("web1", 8081), ("web2", 8082), ("plain", 6860), ("telnet", 23)):
+            (root / name).mkdir()
+            (root / name / "index.html").write_text(name)
+            servers.append(tb.popen(tb.server, sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0",
+                                    "--directory", str(root / name), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL))
+        tb.root = root
+        tb.servers = dict(zip(("web1", "web2", "plain", "telnet"), servers))
+        time.sleep(1.0)
+        yield tb
+    finally:
+        for proc in servers:
+            proc.kill()
+            proc.wait()
+        tb.close()
+
+
+def client(tb, mode, target, count=1):
+    proc = tb.run(tb.client, sys.executable, "-c", CLIENT_SCRIPT, mode, target, str(count), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def wait_stats(tb, name, predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = tb.vnf_stats(name)
+        if predicate(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.2)
+
+
+def test_firewall_live_accepts_rejects_drops_and_reloads(bed, tmp_path):
+    config = tmp_path / "fw.yaml"
+    config.write_text(FIREWALL)
+    bed.steer(["fw"])
+    bed.start_vnf("fw", "firewall", str(config))
+    try:
+        ping = bed.run(bed.client, "ping", "-c", "3", "-i", "0.2", "-W", "2", bed.server_ip)
+        assert " 0% packet loss" in ping.stdout
+        assert client(bed, "http", f"http://{bed.server_ip}:6860/", 3) == ["plain"] * 3
+        assert client(bed, "connect", f"{bed.server_ip}:23") == ["refused"]  # RST from the firewall
+        assert client(bed, "connect", f"{bed.server_ip}:8081") == ["timeout"]  # silently dropped
+        stats = wait_stats(bed, "fw", lambda s: s["rules"]["telnet"]["packets"] >= 1 and s["rules"]["default"]["packets"] >= 1)
+        assert stats["rules"]["web"]["packets"] == 3 and stats["rules"]["ping"]["packets"] >= 1
+        assert stats["counters"]["established"] > 10
+        config.write_text(FIREWALL.replace("dport: 6860}", "dport: 8081}"))
+        bed.signal_vnf("fw", signal.SIGHUP)
+        time.sleep(1.5)
+        assert client(bed, "http", f"http://{bed.server_ip}:8081/") == ["web1"]
+        assert client(bed, "connect", f"{bed.server_ip}:6860") == ["timeout"]
+        log = [json.loads(line) for line in (bed.vnfs[0].state_dir / "log.jsonl").read_text().splitlines()]
+        assert {"accept", "reject", "drop", "reload"} <= {entry["event"] for entry in log}
+    finally:
+        bed.stop_vnf("fw")
+
+
+def test_load_balancer_live_balances_translates_and_fails_over(bed, tmp_path):
+    lb_ns = "vnlb"
+    bed.run(lb_ns, "ip", "addr", "add", "10.78.0.50/24", "dev", "vnlbo")  # for health checks
+    mac = bed.run(bed.server, "cat", "/sys/class/net/vns0/address").stdout.strip()
+    config = tmp_path / "lb.yaml"
+    config.write_text(f"""
+vip: 10.78.0.100
+vip_mac: 02:00:00:00:78:64
+port: 80
+scheduler: round_robin
+backends:
+  - {{name: web1, ip: {bed.server_ip}, port: 8081, mac: "{mac}"}}
+  - {{name: web2, ip: {bed.server_ip}, port: 8082, mac: "{mac}"}}
+health_check: {{type: http, interval: 0.3, timeout: 0.5, fall: 2, rise: 1}}
+""")
+    bed.steer(["lb"])
+    bed.start_vnf("lb", "lb", str(config))
+    try:
+        bodies = client(bed, "http", "http://10.78.0.100/", 6)
+        assert sorted(bodies) == ["web1"] * 3 + ["web2"] * 3  # the client only ever talked to the VIP
+        bed.servers["web2"].kill()
+        bed.servers["web2"].wait()
+        stats = wait_stats(bed, "lb", lambda s: not s["backends"]["web2"]["healthy"])
+        assert stats["backends"]["web2"]["healthy"] is False
+        assert client(bed, "http", "http://10.78.0.100/", 4) == ["web1"] * 4
+        stats = wait_stats(bed, "lb", lambda s: s["backends"]["web1"]["flows"] >= 7)
+        assert stats["backends"]["web1"]["flows"] >= 7 and stats["counters"]["arp_replies"] >= 1
+    finally:
+        bed.stop_vnf("lb")

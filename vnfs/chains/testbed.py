@@ -1,0 +1,203 @@
+"""A throw-away test network: client and server namespaces on one OVS userspace bridge, plus
+VNF namespaces attached to it by two veths each, with static chain steering.
+
+Every name carries the given prefix (``vn`` by default) so it cannot collide with anyone
+else's namespaces, links or bridges, and ``close()`` removes exactly what was created. VNF
+processes are started with ``start_vnf`` (the runner module inside ``ip netns exec``) and
+stopped by pid. Addresses: client 10.<net>.0.1, server 10.<net>.0.2 (/24).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sdnlab.vnfs.chains.steering import chain_flows
+
+
+def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command, raising with its stderr when it fails and ``check`` is set."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
+    return proc
+
+
+@dataclass
+class VnfNode:
+    """A VNF namespace with its inside/outside interfaces and switch ports."""
+
+    name: str
+    netns: str
+    inside: str
+    outside: str
+    inside_ofport: int
+    outside_ofport: int
+    proc: subprocess.Popen | None = None
+    state_dir: Path | None = None
+
+
+@dataclass
+class Testbed:
+    """client -- OVS (netdev) -- server, with optional bump-in-the-wire VNF namespaces."""
+
+    __test__ = False  # not a pytest class, despite its name
+
+    prefix: str = "vn"
+    net: int = 77
+    vnf_names: tuple[str, ...] = ()
+    state_root: Path = Path("/tmp/sdnlab-vnf-testbed")
+    bridge: str = ""
+    vnfs: list[VnfNode] = field(default_factory=list)
+    _netns: list[str] = field(default_factory=list)
+    _links: list[str] = field(default_factory=list)
+
+    @property
+    def client(self) -> str:
+        return f"{self.prefix}c"
+
+    @property
+    def server(self) -> str:
+        return f"{self.prefix}s"
+
+    @property
+    def client_ip(self) -> str:
+        return f"10.{self.net}.0.1"
+
+    @property
+    def server_ip(self) -> str:
+        return f"10.{self.net}.0.2"
+
+    def _ns(self, name: str) -> None:
+        sh("ip", "netns", "add", name)
+        self._netns.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def _veth(self, ns: str, inner: str, outer: str, ofport: int) -> None:
+        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+        self._links.append(outer)
+        sh("ip", "link", "set", inner, "netns", ns)
+        sh("ip", "link", "set", outer, "up")
+        sh("ip", "-n", ns, "link", "set", inner, "up")
+        for where in ([], ["ip", "netns", "exec", ns]):
+            sh(*where, "ethtool", "-K", inner if where else outer, "tx", "off", "rx", "off", check=False)
+        sh("ovs-vsctl", "add-port", self.bridge, outer, "--", "set", "interface", outer, f"ofport_request={ofport}")
+
+    def build(self) -> Testbed:
+        """Create namespaces, veths, the bridge, and the steering rules (no VNFs: plain L2 path)."""
+        self.bridge = f"{self.prefix}br{self.net}"
+        try:
+            sh("ovs-vsctl", "add-br", self.bridge, "--", "set", "bridge", self.bridge, "datapath_type=netdev",
+               "fail-mode=secure")
+            sh("ip", "link", "set", self.bridge, "up", check=False)
+            self._ns(self.client)
+            self._ns(self.server)
+            self._veth(self.client, f"{self.prefix}c0", f"{self.prefix}co", 1)
+            self._veth(self.server, f"{self.prefix}s0", f"{self.prefix}so", 2)
+            sh("ip", "-n", self.client, "addr", "add", f"{self.client_ip}/24", "dev", f"{self.prefix}c0")
+            sh("ip", "-n", self.server, "addr", "add", f"{self.server_ip}/24", "dev", f"{self.prefix}s0")
+            for i, name in enumerate(self.vnf_names):
+                ns = f"{self.prefix}{name}"
+                self._ns(ns)
+                node = VnfNode(name, ns, f"{ns}i", f"{ns}o", 10 + 2 * i, 11 + 2 * i)
+                self._veth(ns, node.inside, f"{ns}I", node.inside_ofport)
+                self._veth(ns, node.outside, f"{ns}O", node.outside_ofport)
+                self.vnfs.append(node)
+            self.steer()
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def steer(self, through: list[str] | None = None) -> None:
+        """Replace the bridge's rules: a symmetric chain through the named VNFs (all by default)."""
+        names = self.vnf_names if through is None else through
+        ports = [(v.inside_ofport, v.outside_ofport) for v in self.vnfs if v.name in names]
+        sh("ovs-ofctl", "-O", "OpenFlow13", "del-flows", self.bridge)
+        for flow in chain_flows(1, 2, ports):
+            sh("ovs-ofctl", "-O", "OpenFlow13", "add-flow", self.bridge, flow)
+
+    def run(self, ns: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run a command in a namespace and capture its output."""
+        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout)
+
+    def popen(self, ns: str, *argv: str, **kwargs) -> subprocess.Popen:
+        """Start a command in a namespace."""
+        return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)
+
+    def start_vnf(self, name: str, kind: str, config: str | None = None, workers: int = 1,
+                  mode: str = "recv", timeout: float = 15.0) -> VnfNode:
+        """Start the runner for VNF ``name`` and wait until its stats file appears."""
+        node = next(v for v in self.vnfs if v.name == name)
+        node.state_dir = self.state_root / f"{self.prefix}{self.net}" / name
+        node.state_dir.mkdir(parents=True, exist_ok=True)
+        for old in node.state_dir.glob("*.json"):
+            old.unlink()
+        argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind, "--name", name,
+                "--port", f"inside={node.inside}", "--port", f"outside={node.outside}",
+                "--state-dir", str(node.state_dir), "--workers", str(workers), "--mode", mode]
+        if config:
+            argv += ["--config", config]
+        err = open(node.state_dir / "stderr.log", "w")
+        node.proc = self.popen(node.netns, *argv, stdout=err, stderr=err)
+        err.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if node.proc.poll() is not None:
+                raise RuntimeError(f"VNF {name} exited: {(node.state_dir / 'stderr.log').read_text()[-500:]}")
+            if all((node.state_dir / f"stats-w{i}.json").exists() for i in range(workers)):
+                return node
+            time.sleep(0.05)
+        raise RuntimeError(f"VNF {name} did not start within {timeout}s")
+
+    def vnf_stats(self, name: str) -> dict:
+        """The merged stats files of a running VNF (refreshed by the VNF every second)."""
+        from sdnlab.vnfs.manage import merge_stats
+
+        node = next(v for v in self.vnfs if v.name == name)
+        parts = [json.loads(p.read_text()) for p in sorted(node.state_dir.glob("stats-w*.json"))]
+        return merge_stats(parts)
+
+    def signal_vnf(self, name: str, signum: int) -> None:
+        """Send a signal to the VNF's runner (through the ``ip netns exec`` process, which it replaced)."""
+        node = next(v for v in self.vnfs if v.name == name)
+        meta = json.loads((node.state_dir / "meta.json").read_text())
+        os.kill(meta["pid"], signum)
+
+    def stop_vnf(self, name: str) -> None:
+        """Stop a VNF started by ``start_vnf``."""
+        node = next(v for v in self.vnfs if v.name == name)
+        if node.proc is not None and node.proc.poll() is None:
+            node.proc.send_signal(signal.SIGTERM)
+            try:
+                node.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                node.proc.kill()
+                node.proc.wait()
+        node.proc = None
+
+    def close(self) -> None:
+        """Stop VNFs and remove everything this testbed created."""
+        for node in self.vnfs:
+            self.stop_vnf(node.name)
+        for ns in self._netns:
+            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        if self.bridge:
+            sh("ovs-vsctl", "--if-exists", "del-br", self.bridge, check=False)
+        for link in self._links:
+            sh("ip", "link", "del", link, check=False)
+        for ns in self._netns:
+            sh("ip", "netns", "del", ns, check=False)
+        self._netns.clear()
+        self._links.clear()
