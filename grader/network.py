@@ -1,0 +1,232 @@
+"""Multi-switch propagation of header spaces across a lab topology.
+
+``Fabric`` is the grader's view of a topology: switches, hosts with addresses, and which
+(switch, port) faces which node. ``Network(fabric, state).inject(host, space)`` follows the
+space from the host's access port through every switch pipeline and returns a tree whose
+leaves say what happened to each part of the space: ``Delivered`` to a host, ``Dropped`` at a
+switch, ``Lost`` on a dead or unconnected port, ``ToControllerLeaf`` or ``Looped``. Each leaf
+keeps its hop-by-hop path (switch, in_port, rules, out_port).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sdnlab.grader.errors import SpecError
+from sdnlab.grader.fields import FIELDS
+from sdnlab.grader.headerspace import Space
+from sdnlab.grader.model import NetworkState, SwitchState
+from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToController
+
+MAX_HOPS = 32
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    name: str
+    kind: str
+    roles: tuple[str, ...]
+    ip: str | None
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """Switches, hosts and wiring of a topology, as the grader needs them."""
+
+    switches: dict  # name -> dpid
+    hosts: dict  # name -> HostInfo
+    wiring: dict  # (switch, port) -> (node, port)
+    attachment: dict  # host -> (switch, port)
+    links: tuple = ()  # ((a, a_port), (b, b_port), delay_ms)
+    roles: dict = field(default_factory=dict)  # node -> roles (switches too)
+
+    @classmethod
+    def from_topology(cls, topology) -> "Fabric":
+        """From a ``sdnlab.topologies.Topology`` or its ``to_dict()``."""
+        data = topology.to_dict() if hasattr(topology, "to_dict") else topology
+        switches, hosts, roles = {}, {}, {}
+        for node in data["nodes"]:
+            roles[node["name"]] = tuple(node.get("roles") or ())
+            if node["kind"] == "switch":
+                switches[node["name"]] = node.get("dpid")
+            else:
+                hosts[node["name"]] = HostInfo(node["name"], node["kind"], tuple(node.get("roles") or ()), node.get("ip"), node.get("mac"))
+        wiring, attachment, links = {}, {}, []
+        for link in data["links"]:
+            a, b, ap, bp = link["a"], link["b"], link["a_port"], link["b_port"]
+            if a in switches:
+                wiring[(a, ap)] = (b, bp)
+            if b in switches:
+                wiring[(b, bp)] = (a, ap)
+            if a in hosts and b in switches and a not in attachment and ap == 0:
+                attachment[a] = (b, bp)
+            if b in hosts and a in switches and b not in attachment and bp == 0:
+                attachment[b] = (a, ap)
+            links.append(((a, ap), (b, bp), float(link.get("delay_ms") or 0.0)))
+        return cls(switches, hosts, wiring, attachment, tuple(links), roles)
+
+    def switch_ports(self, switch: str) -> tuple[int, ...]:
+        return tuple(sorted(port for (s, port) in self.wiring if s == switch))
+
+    def link_between(self, a: str, b: str):
+        for link in self.links:
+            if {link[0][0], link[1][0]} == {a, b}:
+                return link
+        return None
+
+    def neighbours(self, node: str) -> list[str]:
+        out = []
+        for (x, _), (y, _), _ in self.links:
+            if x == node:
+                out.append(y)
+            elif y == node:
+                out.append(x)
+        return out
+
+
+@dataclass(frozen=True)
+class Hop:
+    switch: str
+    in_port: int
+    steps: tuple
+    out_port: int | None = None
+
+
+class Delivered:
+    __slots__ = ("host", "space", "hops")
+    kind = "delivered"
+
+    def __init__(self, host, space, hops):
+        self.host, self.space, self.hops = host, space, hops
+
+
+class Dropped:
+    __slots__ = ("space", "reason", "hops", "at_ingress")
+    kind = "dropped"
+
+    def __init__(self, space, reason, hops, at_ingress):
+        self.space, self.reason, self.hops, self.at_ingress = space, reason, hops, at_ingress
+
+
+class Lost:
+    __slots__ = ("space", "reason", "hops")
+    kind = "lost"
+
+    def __init__(self, space, reason, hops):
+        self.space, self.reason, self.hops = space, reason, hops
+
+
+class ToControllerLeaf:
+    __slots__ = ("space", "hops")
+    kind = "controller"
+
+    def __init__(self, space, hops):
+        self.space, self.hops = space, hops
+
+
+class Looped:
+    __slots__ = ("space", "hops")
+    kind = "loop"
+
+    def __init__(self, space, hops):
+        self.space, self.hops = space, hops
+
+
+_IN_PORT = FIELDS["in_port"]
+
+
+class Network:
+    """Pipelines of every switch wired by a fabric; ``down``: links (pairs of node names) that are down."""
+
+    def __init__(self, fabric: Fabric, state: NetworkState, down=()):
+        self.fabric = fabric
+        self.state = state
+        self.down = frozenset(frozenset(pair) for pair in down)
+        self.dead_ports: set = set()
+        for (a, ap), (b, bp), _ in fabric.links:
+            if frozenset((a, b)) in self.down:
+                self.dead_ports.add((a, ap))
+                self.dead_ports.add((b, bp))
+        self.pipelines = {}
+        for name in fabric.switches:
+            sw_state = state.switches.get(name) or SwitchState(name)
+            self.pipelines[name] = SwitchPipeline(sw_state, ports=fabric.switch_ports(name))
+        self.live = {name: frozenset(p for p in fabric.switch_ports(name) if (name, p) not in self.dead_ports) for name in fabric.switches}
+
+    def inject(self, host: str, space: Space):
+        """The propagation tree of ``space`` sent by ``host``."""
+        if host not in self.fabric.attachment:
+            raise SpecError(f"host {host!r} is not attached to any switch")
+        switch, port = self.fabric.attachment[host]
+        if (switch, port) in self.dead_ports:
+            return Lost(space, f"{host}'s link is down", ())
+        return self._walk(switch, port, space, (), frozenset())
+
+    def _walk(self, switch: str, in_port: int, space: Space, hops: tuple, seen: frozenset):
+        key = (switch, in_port, space.current, space.excluded)
+        if key in seen or len(hops) >= MAX_HOPS:
+            return Looped(space, hops + (Hop(switch, in_port, ()),))
+        seen = seen | {key}
+        tree = self.pipelines[switch].run(space, in_port, self.live[switch])
+        return self._convert(tree, switch, in_port, hops, seen, space)
+
+    def _convert(self, node, switch, in_port, hops, seen, space):
+        if node is None:
+            return Dropped(space, f"{switch}: no action", hops + (Hop(switch, in_port, ()),), not hops)
+        if isinstance(node, Fork):
+            return Fork(node.kind, [self._convert(c, switch, in_port, hops, seen, space) for c in node.children])
+        if isinstance(node, Emit):
+            hop = Hop(switch, in_port, node.steps, node.port)
+            if (switch, node.port) in self.dead_ports:
+                return Lost(node.space, f"{switch} port {node.port}: link down", hops + (hop,))
+            peer = self.fabric.wiring.get((switch, node.port))
+            if peer is None:
+                return Lost(node.space, f"{switch} port {node.port} leads nowhere", hops + (hop,))
+            peer_node, peer_port = peer
+            if peer_node in self.fabric.hosts:
+                return Delivered(peer_node, node.space, hops + (hop,))
+            return self._walk(peer_node, peer_port, node.space, hops + (hop,), seen)
+        if isinstance(node, Drop):
+            return Dropped(node.space, f"{switch}: {node.reason}", hops + (Hop(switch, in_port, node.steps),), not hops)
+        if isinstance(node, ToController):
+            return ToControllerLeaf(node.space, hops + (Hop(switch, in_port, node.steps),))
+        raise AssertionError(f"unknown pipeline node {node!r}")
+
+
+def leaves(tree):
+    """Every leaf of a propagation tree."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Fork):
+            stack.extend(reversed(node.children))
+        elif node is not None:
+            yield node
+
+
+def failing(tree, ok) -> list[Space]:
+    """Original packets for which no copy reaches a leaf satisfying ``ok`` (choices: any bucket may be picked)."""
+    if isinstance(tree, Fork):
+        if tree.kind in ("split", "choice"):
+            out = []
+            for child in tree.children:
+                out.extend(failing(child, ok))
+            return out
+        result = None
+        for child in tree.children:
+            child_fail = failing(child, ok)
+            if result is None:
+                result = child_fail
+            else:
+                result = [x for a in result for b in child_fail if (x := a.intersect_original(b)) is not None]
+            if not result:
+                return []
+        return result or []
+    if tree is None:
+        return []
+    return [] if ok(tree) else [tree.space]
+
+
+def switches_on(leaf) -> list[str]:
+    return [hop.switch for hop in leaf.hops]

@@ -1,0 +1,180 @@
+"""Grade results and their renderings: rich text for trainees, JSON for scripts, JUnit XML for CI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from xml.etree import ElementTree as ET
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing (src, dst) case with a concrete counterexample packet and where it went."""
+
+    src: str
+    dst: str
+    message: str
+    packet: str = ""  # ovs flow syntax
+    trace: tuple = ()  # hop dicts: switch, in_port, out_port, rules [..]
+    outcome: str = ""
+    blame: dict | None = None
+
+
+@dataclass(frozen=True)
+class BehaviourResult:
+    id: str
+    kind: str
+    description: str
+    weight: float
+    hidden: bool
+    cases: int
+    passed_cases: int
+    failures: tuple[Failure, ...] = ()
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.cases > 0 and self.passed_cases == self.cases
+
+    @property
+    def score(self) -> float:
+        return self.weight * (self.passed_cases / self.cases) if self.cases else 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A disagreement between static prediction and live delivery: a grader finding, not a trainee failure."""
+
+    behaviour: str
+    src: str
+    dst: str
+    packet: str
+    predicted: str
+    observed: str
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    results: tuple[BehaviourResult, ...]
+    elapsed_s: float = 0.0
+    findings: tuple[Finding, ...] = ()
+    live: dict = field(default_factory=dict)
+    reference: tuple = ()
+
+    @property
+    def score(self) -> float:
+        return round(sum(r.score for r in self.results), 3)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(r.weight for r in self.results), 3)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def visible(self) -> "GradeReport":
+        """The report without hidden (instructor-only) behaviours."""
+        return GradeReport(tuple(r for r in self.results if not r.hidden), self.elapsed_s, self.findings, self.live, self.reference)
+
+    def to_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "behaviours": [
+                {
+                    **{k: v for k, v in asdict(r).items() if k != "failures"},
+                    "passed": r.passed,
+                    "score": round(r.score, 3),
+                    "failures": [asdict(f) for f in r.failures],
+                }
+                for r in self.results
+            ],
+            "findings": [asdict(f) for f in self.findings],
+            "live": self.live,
+            "reference": list(self.reference),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_junit_xml(self) -> str:
+        suite = ET.Element(
+            "testsuite",
+            name="sdnlab-grade",
+            tests=str(len(self.results)),
+            failures=str(sum(not r.passed for r in self.results)),
+            time=f"{self.elapsed_s:.3f}",
+        )
+        for r in self.results:
+            case = ET.SubElement(suite, "testcase", classname=f"behaviour.{r.kind}", name=r.id, time="0")
+            if not r.passed:
+                failure = ET.SubElement(case, "failure", message=f"{r.passed_cases}/{r.cases} cases pass ({r.score:.2f}/{r.weight:g} points)")
+                failure.text = "\n\n".join(render_failure(f) for f in r.failures) or r.note
+            ET.SubElement(case, "system-out").text = r.description
+        for finding in self.findings:
+            case = ET.SubElement(suite, "testcase", classname="grader.finding", name=f"{finding.behaviour}:{finding.src}->{finding.dst}")
+            ET.SubElement(case, "error", message=f"static predicted {finding.predicted}, live observed {finding.observed}").text = finding.packet
+        return ET.tostring(suite, encoding="unicode")
+
+    def render_text(self) -> str:
+        lines = []
+        for r in self.results:
+            mark = "PASS" if r.passed else "FAIL"
+            hidden = " (hidden)" if r.hidden else ""
+            lines.append(f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases)")
+            if r.note:
+                lines.append(f"    {r.note}")
+            for f in r.failures:
+                lines.append("    " + render_failure(f).replace("\n", "\n    "))
+        for finding in self.findings:
+            lines.append(f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})")
+        for item in self.reference:
+            lines.append(f"[REFERENCE] {item}")
+        lines.append(f"Score: {self.score:g}/{self.max_score:g}  ({self.elapsed_s * 1000:.0f} ms)")
+        return "\n".join(lines)
+
+    def render_rich(self, console=None) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = console or Console()
+        table = Table(title="sdnlab grade")
+        for column in ("", "behaviour", "cases", "points"):
+            table.add_column(column)
+        for r in self.results:
+            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{r.id}{' (hidden)' if r.hidden else ''}\n{r.description}", f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
+        console.print(table)
+        for r in self.results:
+            for f in r.failures:
+                console.print(f"[bold red]{r.id}[/]: " + render_failure(f), highlight=False, markup=False)
+        for finding in self.findings:
+            console.print(f"[yellow]grader finding[/] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}")
+        for item in self.reference:
+            console.print(f"[cyan]reference[/] {item}", markup=True)
+        console.print(f"[bold]Score: {self.score:g}/{self.max_score:g}[/]")
+
+
+def render_failure(f: Failure) -> str:
+    lines = [f"{f.src} -> {f.dst}: {f.message}"]
+    if f.packet:
+        lines.append(f"  packet: {f.packet}")
+    for hop in f.trace:
+        out = f" -> port {hop['out_port']}" if hop.get("out_port") is not None else ""
+        lines.append(f"  {hop['switch']} (in_port {hop['in_port']}){out}")
+        for rule in hop["rules"]:
+            if "priority" in rule:
+                lines.append(f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] -> {rule['actions']} cookie {rule['cookie']}")
+            else:
+                lines.append(f"    {rule.get('note', '')}")
+    if f.outcome:
+        lines.append(f"  outcome: {f.outcome}")
+    if f.blame:
+        b = f.blame
+        if b.get("priority") is not None:
+            lines.append(f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})")
+        else:
+            lines.append(f"  blame: {b['switch']}: {b.get('reason', '')}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""Behaviour verdicts on a three-switch line (h1-s1-s2-s3 with h2 on s2, h3 on s3), no network needed."""
+
+import json
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from sdnlab.grader.errors import SpecError
+from sdnlab.grader.grading import grade
+from sdnlab.grader.model import NetworkState, SwitchState
+from sdnlab.grader.ofctl_text import parse_flows, parse_groups
+from sdnlab.grader.spec import parse_spec
+from sdnlab.topologies import load_topology
+
+RULES = {
+    "s1": "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
+    "s2": "priority=10,ip,nw_dst=10.0.0.1 actions=output:2\npriority=10,ip,nw_dst=10.0.0.2 actions=output:1\n"
+    "priority=10,ip,nw_dst=10.0.0.3 actions=output:3\npriority=5,arp actions=FLOOD\n",
+    "s3": "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
+}
+
+
+@pytest.fixture(scope="module")
+def topo():
+    return load_topology("linear", {"switches": 3, "hosts_per_switch": 1})
+
+
+def _state(rules=RULES, groups=None):
+    groups = groups or {}
+    return NetworkState({s: SwitchState(s, parse_flows(t, f"{s}.flows"), parse_groups(groups.get(s, ""), s)) for s, t in rules.items()})
+
+
+def _grade(topo, spec, rules=RULES, groups=None):
+    return grade(topo, _state(rules, groups), parse_spec(spec, "spec.yaml"))
+
+
+def test_reach_holds_for_the_whole_class(topo):
+    report = _grade(topo, "- reach: {src: h1, dst: h3, traffic: 'tcp dst 80'}\n- reach: {src: all, dst: all, traffic: any}\n")
+    assert [r.passed for r in report.results] == [True, True]
+    assert report.results[1].cases == 6 and report.score == report.max_score == 2
+
+
+def test_isolation_failure_names_packet_path_and_rule(topo):
+    report = _grade(topo, "- isolate: {src: h1, dst: h2, traffic: icmp}\n")
+    result = report.results[0]
+    assert not result.passed
+    failure = result.failures[0]
+    assert "nw_dst=10.0.0.2" in failure.packet and failure.packet.startswith("icmp")
+    assert [hop["switch"] for hop in failure.trace] == ["s1", "s2"]
+    assert failure.blame["switch"] == "s2" and failure.blame["priority"] == 10 and "10.0.0.2" in failure.blame["match"]
+
+
+def test_reach_fails_on_a_single_port_and_blames_table_miss(topo):
+    rules = dict(RULES, s3="priority=10,tcp,nw_dst=10.0.0.3,tp_dst=80 actions=output:1\n")
+    result = _grade(topo, "- reach: {src: h1, dst: h3, traffic: tcp}\n", rules).results[0]
+    failure = result.failures[0]
+    assert "tcp_dst=80" not in failure.packet  # the witness is a packet the rule does not cover
+    assert "table 0 miss" in failure.outcome and failure.blame["switch"] == "s3"
+
+
+def test_partial_credit_counts_pairs(topo):
+    rules = dict(RULES, s3="priority=5,ip actions=output:2\n")  # nothing reaches h3; h3 can still send
+    result = _grade(topo, "- reach: {src: all, dst: all, traffic: ip}\n  weight: 6\n", rules).results[0]
+    assert (result.cases, result.passed_cases) == (6, 4) and result.score == pytest.approx(4.0)
+
+
+def test_waypoint_and_path_constraints(topo):
+    report = _grade(
+        topo,
+        "- waypoint: {src: h1, dst: h3, via: s2, traffic: icmp}\n"
+        "- path: {src: h1, dst: h3, traffic: icmp, max_hops: 2}\n"
+        "- path: {src: h1, dst: h3, traffic: icmp, avoid: [s2]}\n"
+        "- path: {src: h1, dst: h2, traffic: icmp, max_hops: 2, prefer: lowest_latency}\n",
+    )
+    assert [r.passed for r in report.results] == [True, False, False, True]
+
+
+def test_loop_is_detected_with_its_path(topo):
+    s1 = RULES["s1"] + "priority=20,ip,nw_dst=10.0.0.9 actions=output:2\npriority=21,ip,in_port=2,nw_dst=10.0.0.9 actions=IN_PORT\n"
+    rules = dict(RULES, s1=s1, s2=RULES["s2"] + "priority=20,ip,nw_dst=10.0.0.9 actions=IN_PORT\n")
+    result = _grade(topo, "- no_loop: {src: h1}\n", rules).results[0]
+    assert not result.passed and "10.0.0.9" in result.failures[0].packet
+    assert result.failures[0].outcome == "loops forever"
+
+
+def test_black_hole_inside_the_network_but_not_at_ingress(topo):
+    rules = dict(RULES, s3="priority=5,ip,nw_src=10.0.0.2 actions=output:2\n")
+    report = _grade(topo, "- no_blackhole: {src: h1, dst: h3}\n- no_blackhole: {src: h3, dst: h1}\n", rules)
+    assert [r.passed for r in report.results] == [False, True]
+
+
+def test_failover_uses_fast_failover_liveness(topo):
+    groups = {"s2": "group_id=1,type=ff,bucket=watch_port:3,actions=output:3,bucket=watch_port:1,actions=output:1"}
+    rules = dict(RULES, s2=RULES["s2"].replace("nw_dst=10.0.0.3 actions=output:3", "nw_dst=10.0.0.3 actions=group:1"))
+    spec = "- failover: {down: [[s2, s3]], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n- failover: {down: [s2-s3], behaviour: {reach: {src: h1, dst: h3, traffic: icmp}}}\n"
+    report = _grade(topo, spec, rules, groups)
+    assert [r.passed for r in report.results] == [True, False]
+    assert "link down" in report.results[1].failures[0].outcome or "delivered to h2" in report.results[1].failures[0].outcome
+
+
+def test_load_split_over_select_buckets(topo):
+    groups = {"s1": "group_id=2,type=select,bucket=actions=output:2,bucket=actions=output:1"}
+    rules = dict(RULES, s1=RULES["s1"] + "priority=30,tcp,nw_dst=10.0.0.3 actions=group:2\n")
+    report = _grade(topo, "- load_split: {src: h1, dst: h3, traffic: tcp, over: [s2, h3]}\n", rules, groups)
+    assert report.results[0].passed
+
+
+def test_reports_render_as_json_and_junit(topo):
+    report = _grade(topo, "- id: iso\n  isolate: {src: h1, dst: h2, traffic: icmp}\n  hidden: true\n- reach: {src: h1, dst: h3}\n")
+    data = json.loads(report.to_json())
+    assert data["behaviours"][0]["failures"][0]["blame"]["switch"] == "s2"
+    suite = ET.fromstring(report.to_junit_xml())
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+    assert "iso" in report.render_text() and report.visible().max_score == 1
+
+
+def test_spec_errors_name_line_and_field(topo):
+    with pytest.raises(SpecError, match=r"spec.yaml:2: reach.dst: required"):
+        parse_spec("- reach: {src: h1}\n- reach: {src: h1}\n".replace("- reach: {src: h1}\n", "- reach: {src: h1, dst: h2}\n", 1), "spec.yaml")
+    with pytest.raises(SpecError, match=r"spec.yaml:1: reach.src: unknown node 'h9'"):
+        _grade(topo, "- reach: {src: h9, dst: h2}\n")
+    with pytest.raises(SpecError, match="traffic: cannot read"):
+        parse_spec("- reach: {src: h1, dst: h2, traffic: 'tcp to 80'}\n", "spec.yaml")
