@@ -1,0 +1,1 @@
+"""Benchmarks: each part has bench/<part>/run.py writing bench/results/<part>.json."""

@@ -1,0 +1,248 @@
+"""Live measurements on veth pairs in ``vn*`` namespaces: packets/s through a VNF, TCP throughput
+through each VNF and a 3-VNF chain on OVS, and the firewall against nftables.
+
+Traffic comes from iperf3 (UDP with ``-b 0`` for packet rates, TCP for throughput); every
+comparison is measured in the same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sdnlab.vnfs.chains.testbed import Testbed, sh
+
+IPERF_PORT = 6870
+UDP_PAYLOAD = {64: 64 - 42, 1500: 1500 - 42}  # frame size minus Ethernet+IPv4+UDP headers
+
+
+def iperf(tb_run, client_ns: str, server_ip: str, seconds: float, udp_size: int | None = None) -> dict:
+    """One iperf3 run (server must listen); returns bits/s and, for UDP, received packets/s."""
+    argv = ["iperf3", "-c", server_ip, "-p", str(IPERF_PORT), "-t", str(seconds), "-J"]
+    if udp_size:
+        argv += ["-u", "-b", "0", "-l", str(udp_size)]
+    proc = tb_run(client_ns, *argv, timeout=seconds + 30)
+    data = json.loads(proc.stdout)
+    if "error" in data:
+        return {"error": data["error"]}
+    end = data["end"]
+    if udp_size:
+        s = end["sum"]
+        received = s["packets"] - s["lost_packets"]
+        return {"sent_pps": round(s["packets"] / s["seconds"]), "received_pps": round(received / s["seconds"]),
+                "loss_pct": round(s["lost_percent"], 2)}
+    return {"mbit_s": round(end["sum_received"]["bits_per_second"] / 1e6, 1),
+            "retransmits": end["sum_sent"].get("retransmits")}
+
+
+class Server:
+    """An iperf3 server in a namespace for the duration of a block."""
+
+    def __init__(self, tb: Testbed, ns: str):
+        self.tb, self.ns = tb, ns
+
+    def __enter__(self):
+        self.proc = self.tb.popen(self.ns, "iperf3", "-s", "-p", str(IPERF_PORT), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(0.4)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def _config(tmp: Path, name: str, text: str) -> str:
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def chain_throughput(tmp: Path, seconds: float) -> dict:
+    """TCP through OVS with no VNF, each VNF alone, and the 3-VNF chain firewall -> dpi -> lb."""
+    from bench.vnf.offline import ruleset
+
+    tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb")).build()
+    results: dict = {}
+    try:
+        kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100))),
+                 "dpi": ("dpi", None), "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
+                                                                   "backends: [{name: a, ip: 10.79.0.2}]\n"))}
+        for name, (kind, config) in kinds.items():
+            try:
+                tb.start_vnf(name, kind, config)
+            except RuntimeError as exc:
+                results[f"{name}_error"] = str(exc)[-300:]
+                tb.start_vnf(name, "passthrough")
+                results[f"{name}_kind"] = "passthrough (fallback)"
+        with Server(tb, tb.server):
+            tb.steer([])
+            results["no_vnf"] = iperf(tb.run, tb.client, tb.server_ip, seconds)
+            for name in ("fw", "dpi", "lb"):
+                tb.steer([name])
+                results[name] = iperf(tb.run, tb.client, tb.server_ip, seconds)
+            tb.steer(["fw", "dpi", "lb"])
+            results["chain_fw_dpi_lb"] = iperf(tb.run, tb.client, tb.server_ip, seconds)
+            results["chain_fw_dpi_lb_via_vip"] = iperf(tb.run, tb.client, "10.79.0.100", seconds)
+        base = results["no_vnf"].get("mbit_s") or 0
+        for key in ("fw", "dpi", "lb", "chain_fw_dpi_lb", "chain_fw_dpi_lb_via_vip"):
+            if base and "mbit_s" in results.get(key, {}):
+                results[key]["ratio_to_no_vnf"] = round(results[key]["mbit_s"] / base, 3)
+    finally:
+        tb.close()
+    return results
+
+
+class Line:
+    """client -- middle -- server on bare veths (no switch): the middle is a VNF or a router."""
+
+    def __init__(self, mode: str, net: int = 80):
+        self.mode, self.net = mode, net
+        self.ns = {"c": f"vnl{net}c", "m": f"vnl{net}m", "s": f"vnl{net}s"}
+        for ns in self.ns.values():
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        pairs = [("c", f"vnl{net}c0", "m", f"vnl{net}mi"), ("m", f"vnl{net}mo", "s", f"vnl{net}s0")]
+        for a, ai, b, bi in pairs:
+            sh("ip", "link", "add", ai, "netns", self.ns[a], "type", "veth", "peer", "name", bi, "netns", self.ns[b])
+            for ns, dev in ((a, ai), (b, bi)):
+                sh("ip", "-n", self.ns[ns], "link", "set", dev, "up")
+                sh("ip", "netns", "exec", self.ns[ns], "ethtool", "-K", dev, "tx", "off", "rx", "off", check=False)
+        if mode == "router":
+            self.client_ip, self.server_ip = f"10.{net}.1.1", f"10.{net}.2.1"
+            sh("ip", "-n", self.ns["c"], "addr", "add", f"{self.client_ip}/24", "dev", f"vnl{net}c0")
+            sh("ip", "-n", self.ns["s"], "addr", "add", f"{self.server_ip}/24", "dev", f"vnl{net}s0")
+            sh("ip", "-n", self.ns["m"], "addr", "add", f"10.{net}.1.254/24", "dev", f"vnl{net}mi")
+            sh("ip", "-n", self.ns["m"], "addr", "add", f"10.{net}.2.254/24", "dev", f"vnl{net}mo")
+            sh("ip", "-n", self.ns["c"], "route", "add", "default", "via", f"10.{net}.1.254")
+            sh("ip", "-n", self.ns["s"], "route", "add", "default", "via", f"10.{net}.2.254")
+            sh("ip", "netns", "exec", self.ns["m"], "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        else:
+            self.client_ip, self.server_ip = f"10.{net}.0.1", f"10.{net}.0.2"
+            sh("ip", "-n", self.ns["c"], "addr", "add", f"{self.client_ip}/24", "dev", f"vnl{net}c0")
+            sh("ip", "-n", self.ns["s"], "addr", "add", f"{self.server_ip}/24", "dev", f"vnl{net}s0")
+        self.vnf = None
+
+    def run(self, ns: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout)
+
+    def popen(self, ns: str, *argv: str, **kw) -> subprocess.Popen:
+        return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kw)
+
+    def start_vnf(self, kind: str, config: str | None, state: Path, workers: int = 1, mode: str = "recv") -> None:
+        state.mkdir(parents=True, exist_ok=True)
+        for old in state.glob("stats-*.json"):
+            old.unlink()
+        argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind, "--port",
+                f"inside=vnl{self.net}mi", "--port", f"outside=vnl{self.net}mo", "--state-dir", str(state),
+                "--workers", str(workers), "--mode", mode] + (["--config", config] if config else [])
+        self.vnf = self.popen(self.ns["m"], *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while not all((state / f"stats-w{i}.json").exists() for i in range(workers)):
+            if time.monotonic() > deadline or self.vnf.poll() is not None:
+                raise RuntimeError(f"VNF {kind} did not start")
+            time.sleep(0.05)
+
+    def stop_vnf(self) -> None:
+        if self.vnf is not None:
+            self.vnf.terminate()
+            self.vnf.wait(timeout=10)
+            self.vnf = None
+
+    def close(self) -> None:
+        self.stop_vnf()
+        for ns in self.ns.values():
+            for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def live_pps(tmp: Path, seconds: float) -> dict:
+    """UDP packets/s through each VNF on bare veths (64 and 1500-byte frames), and TCP throughput."""
+    from bench.vnf.offline import ruleset
+
+    results: dict = {}
+    line = Line("bump", net=80)
+    try:
+        fw_config = _config(tmp, "fw-udp", ruleset(100).replace("proto: tcp, dport: 5201", f"proto: udp, dport: {IPERF_PORT}")
+                            + f"  - {{name: iperf-ctl, action: accept, proto: tcp, dport: {IPERF_PORT}}}\n")
+        setups = [("direct_no_vnf", None, None, 1, "recv"), ("passthrough", "passthrough", None, 1, "recv"),
+                  ("passthrough_ring", "passthrough", None, 1, "ring"), ("firewall", "firewall", fw_config, 1, "recv"),
+                  ("firewall_2_workers", "firewall", fw_config, 2, "recv"), ("dpi", "dpi", None, 1, "recv")]
+        with Server(line, line.ns["s"]):
+            for label, kind, config, workers, mode in setups:
+                if kind is None:  # a bridge-less baseline: the middle namespace bridges in the kernel
+                    line.run(line.ns["m"], "ip", "link", "add", "vnlbr", "type", "bridge")
+                    for dev in (f"vnl{line.net}mi", f"vnl{line.net}mo"):
+                        line.run(line.ns["m"], "ip", "link", "set", dev, "master", "vnlbr")
+                    line.run(line.ns["m"], "ip", "link", "set", "vnlbr", "up")
+                else:
+                    try:
+                        line.start_vnf(kind, config, tmp / f"state-{label}", workers, mode)
+                    except RuntimeError as exc:
+                        results[label] = {"error": str(exc)}
+                        continue
+                row = {}
+                for size, payload in UDP_PAYLOAD.items():
+                    row[f"udp_{size}B"] = iperf(line.run, line.ns["c"], line.server_ip, seconds, payload)
+                row["tcp"] = iperf(line.run, line.ns["c"], line.server_ip, seconds)
+                results[label] = row
+                if kind is None:
+                    line.run(line.ns["m"], "ip", "link", "del", "vnlbr")
+                else:
+                    line.stop_vnf()
+    finally:
+        line.close()
+    return results
+
+
+def nft_ruleset(rules: int) -> str:
+    """An nftables forward chain equivalent to bench.vnf.offline.ruleset(rules)."""
+    lines = ["table inet vnbench {", "  chain forward {", "    type filter hook forward priority 0; policy drop;",
+             "    ct state established,related accept", "    ct state invalid drop"]
+    for i in range(rules - 1):
+        lines.append(f"    ip saddr 192.168.{i // 250}.{i % 250} tcp dport {1000 + i} drop")
+    lines.append(f"    tcp dport {IPERF_PORT} accept")
+    lines.append(f"    udp dport {IPERF_PORT} accept")
+    lines += ["  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def firewall_vs_nftables(tmp: Path, seconds: float, rules: int = 100) -> dict:
+    """The same rule set as a VNF (bump in the wire) and in nftables (routing namespace)."""
+    from bench.vnf.offline import ruleset
+
+    results: dict = {"rules": rules}
+    line = Line("router", net=81)
+    try:
+        path = tmp / "nft.conf"
+        path.write_text(nft_ruleset(rules))
+        proc = line.run(line.ns["m"], "nft", "-f", str(path))
+        if proc.returncode != 0:
+            results["nftables"] = {"error": proc.stderr.strip()}
+        else:
+            with Server(line, line.ns["s"]):
+                results["nftables"] = {"tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
+                                       "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64])}
+    finally:
+        line.close()
+    line = Line("bump", net=82)
+    try:
+        config = _config(tmp, "fw-nft", ruleset(rules).replace("dport: 5201}", f"dport: {IPERF_PORT}}}")
+                         + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n")
+        line.start_vnf("firewall", config, tmp / "state-fw-nft")
+        with Server(line, line.ns["s"]):
+            results["vnf_firewall"] = {"tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
+                                       "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64])}
+    finally:
+        line.close()
+    try:
+        results["tcp_ratio_vnf_to_nft"] = round(results["vnf_firewall"]["tcp"]["mbit_s"] / results["nftables"]["tcp"]["mbit_s"], 3)
+        results["pps_ratio_vnf_to_nft"] = round(results["vnf_firewall"]["udp_64B"]["received_pps"]
+                                                / results["nftables"]["udp_64B"]["received_pps"], 3)
+    except (KeyError, TypeError, ZeroDivisionError):
+        pass
+    return results
