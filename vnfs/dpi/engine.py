@@ -218,8 +218,8 @@ class DpiEngine:
             _, oldest = flows.popitem(last=False)
             self.stats.evicted += 1
             self._close(oldest, ts)
-        if packet.ip_proto == m.TCP and packet.tcp_flags & (pk.TCP_SYN | pk.TCP_ACK) == pk.TCP_SYN:
-            event = self._scan.observe(ts, packet.ip_src_text, packet.ip_dst_text, packet.l4_dst)
+        if packet.tcp_flags & (pk.TCP_SYN | pk.TCP_ACK) == pk.TCP_SYN and packet.ip_proto == m.TCP:
+            event = self._scan.observe(ts, packet.ip_src, packet.ip_dst, packet.l4_dst, packet.ip_version)
             if event is not None:
                 self._raise(event)
         if self._expected:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from sdnlab.vnfs.dpi import model as m
+from sdnlab.vnfs.packet import ip_text
 from sdnlab.vnfs.dpi.records import CLEARTEXT_TELNET, TELNET_SCAN, UNUSUAL_DNS_SERVER, RiskEvent
 
 
@@ -36,10 +37,13 @@ class ScanDetector:
         self.window = window
         self.max_sources = max_sources
         # source -> (window start, {destination: last attempt}, alerted in this window)
-        self._sources: OrderedDict[str, tuple[float, dict[str, float], bool]] = OrderedDict()
+        self._sources: OrderedDict[int, tuple[float, dict[int, float], bool]] = OrderedDict()
 
-    def observe(self, ts: float, source: str, destination: str, dport: int) -> RiskEvent | None:
-        """Record a connection attempt (a TCP SYN); returns an event when the source crosses the threshold."""
+    def observe(self, ts: float, source: int, destination: int, dport: int, version: int = 4) -> RiskEvent | None:
+        """Record a connection attempt (a TCP SYN) between integer addresses of ``version``.
+
+        Returns an event when the source crosses the threshold.
+        """
         if dport not in self.ports:
             return None
         start, targets, alerted = self._sources.pop(source, (ts, {}, False))
@@ -53,10 +57,11 @@ class ScanDetector:
         event = None
         if len(targets) >= self.threshold and not alerted:
             alerted = True
-            event = RiskEvent(ts, TELNET_SCAN, source, "",
-                              f"{source} opened TCP {'/'.join(str(p) for p in sorted(self.ports))} to "
+            host = ip_text(source, version)
+            event = RiskEvent(ts, TELNET_SCAN, host, "",
+                              f"{host} opened TCP {'/'.join(str(p) for p in sorted(self.ports))} to "
                               f"{len(targets)} hosts within {self.window:g} s",
-                              {"hosts": sorted(targets), "window_s": self.window})
+                              {"hosts": [ip_text(t, version) for t in sorted(targets)], "window_s": self.window})
         self._sources[source] = (start, targets, alerted)
         if len(self._sources) > self.max_sources:
             self._sources.popitem(last=False)

@@ -1,0 +1,47 @@
+"""``sdnlab dpi classify`` prints one JSON record per flow and turns bad input into one error line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from sdnlab.vnfs import pcapio
+from sdnlab.cli import root
+
+from dpi_helpers import tcp_conversation, udp_exchange
+
+
+def _capture(tmp_path):
+    path = tmp_path / "mixed.pcap"
+    frames = tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8081, [("c", b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")])
+    frames += udp_exchange("10.0.0.3", "10.0.0.4", 5000, 7000, [("c", b"<13>Jan  1 00:00:00 host app: hi")])
+    pcapio.write_pcap(path, [(1.0 + i, f) for i, f in enumerate(frames)])
+    return path
+
+
+def test_json_lines_one_record_per_flow(tmp_path):
+    result = CliRunner().invoke(root, ["dpi", "classify", str(_capture(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["proto"], r["src"], r["sport"], r["dst"], r["dport"], r["app"]) for r in records] == [
+        ("TCP", "10.0.0.1", 40000, "10.0.0.2", 8081, "HTTP"), ("UDP", "10.0.0.3", 5000, "10.0.0.4", 7000, "Syslog")]
+    assert records[0]["metadata"]["host"] == "lab"
+    assert {"packets", "bytes", "first_seen", "last_seen", "risks"} <= set(records[0])
+
+
+def test_table_output_names_the_apps(tmp_path):
+    result = CliRunner().invoke(root, ["dpi", "classify", str(_capture(tmp_path))], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "HTTP" in result.output and "Syslog" in result.output
+
+
+def test_a_broken_capture_is_one_error_line_naming_the_file(tmp_path):
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"definitely not a capture")
+    result = subprocess.run([sys.executable, "-c", "from sdnlab.cli import main; main()", "dpi", "classify", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith("sdnlab: error:") and "bad.pcap" in result.stderr
+    assert "Traceback" not in result.stderr
