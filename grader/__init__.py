@@ -1,12 +1,41 @@
 """The OpenFlow 1.3 auto-grader: flow-state parsers, a pipeline model, symbolic behaviour checks.
 
 Public API (see docs/grader.md):
-    parse_flows / parse_groups / parse_ports      ovs-ofctl text -> typed flow state
-    trace_packets(state, specs)                   single-switch trace, like ofproto/trace
+    collect.from_lab(name) / from_dir(path) / from_rest(url, topology)  -> NetworkState
+    load_spec(path) / parse_spec(text)                                    -> behaviours
+    grade(topology, state, behaviours)                                    -> GradeReport
+    reference_diff(topology, trainee_state, reference_state)              -> differences
+    trace_packets(switch_state, ["in_port=1,tcp,..."])                   -> ofproto/trace-like dicts
+    parse_flows / parse_groups / parse_ports (ovs-ofctl text), parse_rest_flows (ofctl_rest JSON)
 """
 
+from sdnlab.grader import collect
+from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
+from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
+from sdnlab.grader.refdiff import reference_diff
+from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
+from sdnlab.grader.spec import Behaviour, load_spec, parse_spec
 from sdnlab.grader.trace import trace_packets
 
-__all__ = ["NetworkState", "SwitchState", "parse_flows", "parse_groups", "parse_ports", "trace_packets"]
+__all__ = [
+    "Behaviour",
+    "BehaviourResult",
+    "Failure",
+    "GradeReport",
+    "Grader",
+    "NetworkState",
+    "SwitchState",
+    "collect",
+    "grade",
+    "load_spec",
+    "parse_flows",
+    "parse_groups",
+    "parse_ports",
+    "parse_rest_flows",
+    "parse_rest_groups",
+    "parse_spec",
+    "reference_diff",
+    "trace_packets",
+]

@@ -49,9 +49,7 @@ def trace(
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:
     """Add ``grade`` to the root and ``trace`` to ``sdnlab flows``."""
+    from sdnlab.grader.cli_grade import grade_command
+
     flows.command("trace")(trace)
-    try:
-        from sdnlab.grader.cli_grade import grade_command
-    except ImportError:  # grade command not built yet
-        return
     root.command("grade")(grade_command)

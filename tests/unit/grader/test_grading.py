@@ -121,3 +121,34 @@ def test_spec_errors_name_line_and_field(topo):
         _grade(topo, "- reach: {src: h9, dst: h2}\n")
     with pytest.raises(SpecError, match="traffic: cannot read"):
         parse_spec("- reach: {src: h1, dst: h2, traffic: 'tcp to 80'}\n", "spec.yaml")
+
+
+def test_grade_cli_on_saved_dumps_with_reference_and_junit(tmp_path):
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    mine, ref = tmp_path / "mine", tmp_path / "ref"
+    mine.mkdir()
+    ref.mkdir()
+    for switch, text in RULES.items():
+        (ref / f"{switch}.flows").write_text(text)
+        (mine / f"{switch}.flows").write_text(text if switch != "s3" else "priority=5,ip actions=output:2\n")
+    (tmp_path / "spec.yaml").write_text("behaviours:\n  - id: h1-h3\n    reach: {src: h1, dst: h3, traffic: icmp}\n")
+    args = ["grade", "--flows", str(mine), "--topology", "linear", "--spec", str(tmp_path / "spec.yaml"), "--reference", str(ref)]
+    result = CliRunner().invoke(root, args + ["--json", "--junit", str(tmp_path / "j.xml")])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    assert data["behaviours"][0]["passed"] is False and data["score"] == 0
+    assert any(line.startswith("missing: icmp h1 -> h3") for line in data["reference"])
+    assert ET.parse(tmp_path / "j.xml").getroot().get("failures") == "1"
+
+
+def test_rest_json_flows_parse_like_ofctl_text():
+    from sdnlab.grader.ofctl_rest import parse_rest_flows
+
+    data = {"1": [{"priority": 10, "table_id": 0, "cookie": 7, "match": {"in_port": 1, "dl_type": 2048, "nw_dst": "10.0.0.0/255.0.0.0"},
+                   "actions": ["SET_FIELD: {eth_dst:00:00:00:00:00:02}", "OUTPUT:2", {"WRITE_ACTIONS": ["OUTPUT:CONTROLLER"]}, "GOTO_TABLE:1"]}]}
+    (flow,) = parse_rest_flows(data, "flows.json")
+    assert flow.match.get("ipv4_dst").mask == 0xFF000000 and flow.cookie == 7
+    assert flow.apply_actions[0].field == "eth_dst" and flow.goto_table == 1 and flow.write_actions[0].port == 0xFFFFFFFD
