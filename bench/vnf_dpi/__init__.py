@@ -1,0 +1,1 @@
+"""DPI benchmark: parser, engine and nDPI (ndpiReader) on the reference captures."""
