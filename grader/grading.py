@@ -73,7 +73,7 @@ class Grader:
         self.state = state
         self._networks: dict = {}
         self._trees: dict = {}
-        self._graph = None
+        self._visited: dict = {}  # tree key -> switches its packets crossed
 
     # ---- selectors and classes --------------------------------------------------------------
     def resolve(self, selectors, where: str, key: str, hosts_only=True) -> list[str]:
@@ -175,7 +175,25 @@ class Grader:
                 if space is not None:
                     cached.append((net.inject(src, space), prefer))
             self._trees[key] = cached
+            self._visited[key] = {hop.switch for tree, _ in cached for leaf in leaves(tree) for hop in leaf.hops}
         return cached
+
+    def update_switch(self, switch: str, sw_state) -> int:
+        """Replace one switch's flow state (a rule added/removed); returns how many cached trees were dropped.
+
+        Only the propagation trees that visited the switch are recomputed by the next ``judge``.
+        """
+        from sdnlab.grader.pipeline import SwitchPipeline
+
+        self.state = NetworkState({**self.state.switches, switch: sw_state})
+        for net in self._networks.values():
+            net.state = self.state
+            net.pipelines[switch] = SwitchPipeline(sw_state, ports=self.fabric.switch_ports(switch))
+        stale = [key for key, visited in self._visited.items() if switch in visited]
+        for key in stale:
+            del self._trees[key]
+            del self._visited[key]
+        return len(stale)
 
     # ---- counterexamples ------------------------------------------------------------------
     def explain(self, src, dst, space: Space, prefer: int, message: str, down=(), pick=None) -> Failure:
@@ -286,20 +304,21 @@ class Grader:
     def _judge_isolate(self, b, down):
         cases = passed = 0
         failures = []
+        dst_set = set(self.resolve(b.dst, b.where, "isolate.dst"))
         for src in self.resolve(b.src, b.where, "isolate.src"):
-            dsts = [d for d in self.resolve(b.dst, b.where, "isolate.dst") if d != src]
             reached: dict = {}
             for tree, prefer in self.trees(src, None, b.traffic, down):
                 for leaf in leaves(tree):
-                    if isinstance(leaf, Delivered):
-                        reached.setdefault(leaf.host, []).append((leaf.space, prefer))
-            for dst in dsts:
-                cases += 1
-                hits = [(sp, pf) for sp, pf in reached.get(dst, []) if sp.is_concrete or sp.pick() is not None]
-                if not hits:
-                    passed += 1
-                elif len(failures) < MAX_FAILURES_SHOWN:
-                    failures.append(self.explain(src, dst, hits[0][0], hits[0][1], "delivered but must be isolated", down, pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d))
+                    if isinstance(leaf, Delivered) and leaf.host in dst_set and leaf.host != src:
+                        if leaf.space.is_concrete or leaf.space.pick() is not None:
+                            reached.setdefault(leaf.host, (leaf.space, prefer))
+            total = len(dst_set) - (src in dst_set)
+            cases += total
+            passed += total - len(reached)
+            for dst, (space, prefer) in reached.items():
+                if len(failures) >= MAX_FAILURES_SHOWN:
+                    break
+                failures.append(self.explain(src, dst, space, prefer, "delivered but must be isolated", down, pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d))
         return cases, passed, failures, ""
 
     def _judge_no_loop(self, b, down):

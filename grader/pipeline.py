@@ -50,6 +50,8 @@ from sdnlab.grader.model import (
 )
 
 MAX_RESUBMIT_DEPTH = 16
+INDEX_THRESHOLD = 48  # tables shorter than this are scanned linearly
+INDEX_FIELDS = ("ipv4_dst", "eth_dst", "ipv4_src", "eth_src", "tp_dst")
 _F_IN_PORT = FIELDS["in_port"]
 _F_VLAN = FIELDS["vlan_vid"]
 _F_PCP = FIELDS["vlan_pcp"]
@@ -121,6 +123,26 @@ class Fork:
         self.kind, self.children = kind, children
 
 
+def _build_index(flows):
+    """(field, {value: [flows exact on it]}, [other flows], {}) for the best index field."""
+    best, best_count = None, 0
+    for name in INDEX_FIELDS:
+        f = FIELDS[name]
+        count = sum(1 for fl in flows if (fl.match.mask & f.mask) == f.mask)
+        if count > best_count:
+            best, best_count = f, count
+    if best is None or best_count < len(flows) // 2:
+        return None, {}, [], {}
+    by_value: dict = {}
+    wild = []
+    for fl in flows:
+        if (fl.match.mask & best.mask) == best.mask:
+            by_value.setdefault(best.get(fl.match.value), []).append(fl)
+        else:
+            wild.append(fl)
+    return best, by_value, wild, {}
+
+
 def fanout(children: list):
     children = [c for c in children if c is not None]
     if not children:
@@ -163,6 +185,7 @@ class SwitchPipeline:
         self.tables = {t: sorted(flows, key=lambda f: -f.priority) for t, flows in tables.items()}
         self.ports = tuple(sorted(ports if ports is not None else state.ports.keys()))
         self._candidates: dict = {}
+        self._indexes: dict = {}
 
     # ---- lookup ---------------------------------------------------------------------------
     def candidates(self, table_id: int, in_port: int | None) -> list[Flow]:
@@ -180,6 +203,30 @@ class SwitchPipeline:
             self._candidates[key] = cached
         return cached
 
+    def indexed(self, table_id: int, in_port: int | None, value: int, mask: int) -> list[Flow]:
+        """Candidates narrowed by an exact-match index on one address field, when the table is large.
+
+        Tables with many host routes (``nw_dst=10.1.0.7``) would otherwise cost one cube test per
+        rule per lookup; rules exact on the index field are grouped by value and merged with the
+        rules that wildcard it, keeping priority order.
+        """
+        flows = self.candidates(table_id, in_port)
+        if len(flows) < INDEX_THRESHOLD:
+            return flows
+        key = (table_id, in_port)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = _build_index(flows)
+        field, by_value, wild, merged = index
+        if field is None or (mask & field.mask) != field.mask:
+            return flows
+        v = field.get(value)
+        hit = merged.get(v)
+        if hit is None:
+            exact = by_value.get(v, [])
+            hit = merged[v] = sorted(exact + wild, key=lambda f: (-f.priority, f.line))
+        return hit
+
     def lookup(self, table_id: int, space: Space):
         """Partition ``space`` by the flow of ``table_id`` each packet matches (None = miss)."""
         value, mask = space.current
@@ -187,7 +234,7 @@ class SwitchPipeline:
         concrete = space.is_concrete
         parts = []
         rest = space
-        for flow in self.candidates(table_id, in_port):
+        for flow in self.indexed(table_id, in_port, value, mask):
             m = flow.match
             if m.mask < 0:
                 continue
