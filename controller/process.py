@@ -1,0 +1,99 @@
+"""Starting and stopping a controller process (``python -m sdnlab.controller.runner``).
+
+Used by tests, benchmarks and anything else that needs a controller on a given port:
+``ControllerProcess(apps, of_port=..., rest_port=...)`` starts the runner, ``wait_ready``
+waits until the OpenFlow (and REST) port accepts connections, ``stop`` sends SIGTERM and
+returns how long the process took to exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from sdnlab.controller.errors import ListenError
+
+
+def port_open(host: str, port: int) -> bool:
+    """True if a TCP connection to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class ControllerProcess:
+    """A runner subprocess whose output goes to a temporary log file."""
+
+    def __init__(self, apps: list[str], of_port: int, rest_port: int | None = None, *,
+                 extra_args: tuple[str, ...] = (), env: dict | None = None, host: str = "127.0.0.1") -> None:
+        self.apps = list(apps)
+        self.of_port = of_port
+        self.rest_port = rest_port
+        self.host = host
+        self.argv = [sys.executable, "-m", "sdnlab.controller.runner", "--ofp-tcp-listen-port", str(of_port),
+                     "--ofp-listen-host", host]
+        if rest_port is not None:
+            self.argv += ["--wsapi-port", str(rest_port), "--wsapi-host", host]
+        self.argv += list(extra_args) + self.apps
+        self.env = dict(os.environ, **(env or {}))
+        self.log = tempfile.NamedTemporaryFile(prefix="sdnlab-ctl-", suffix=".log", delete=False)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> "ControllerProcess":
+        """Start the process and wait until it listens (stopping it again if it does not)."""
+        if port_open(self.host, self.of_port):
+            raise ListenError(f"OpenFlow {self.host}:{self.of_port}: already in use by another process")
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the OpenFlow port accepts connections (a REST server binds before it)."""
+        deadline = time.monotonic() + timeout
+        ports = [self.of_port]
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ListenError(f"controller exited with {self.proc.returncode}: {self.output()[-2000:]}")
+            if all(port_open(self.host, port) for port in ports):
+                return
+            time.sleep(0.05)
+        raise ListenError(f"controller not listening on {ports} after {timeout}s: {self.output()[-2000:]}")
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
+        """Send ``sig`` and wait for the exit; returns the seconds it took (kills after ``timeout``)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic() - started
+
+    def __enter__(self) -> "ControllerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
