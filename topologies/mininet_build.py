@@ -8,9 +8,40 @@ depends on the kernel: delay and loss need netem, which ``link_params`` leaves o
 
 from __future__ import annotations
 
+from mininet.link import TCLink
+from mininet.node import OVSSwitch
 from mininet.topo import Topo
+from mininet.util import errRun
 
+from sdnlab.topologies.fastnet import LabLink
 from sdnlab.topologies.model import Link, Topology
+
+
+class BuildError(RuntimeError):
+    """Open vSwitch refused the bridges and ports of the lab."""
+
+
+class LabSwitch(OVSSwitch):
+    """Mininet's OVSSwitch, always started in one batched ovs-vsctl transaction that must succeed.
+
+    Unbatched, Mininet sends each switch's ovs-vsctl line through the switch's pty, where lines
+    longer than 4095 characters are cut: a switch with ~100 ports then silently never appears.
+    Batched, Mininet runs the commands through a shell but ignores their failure; we do not.
+    """
+
+    def __init__(self, name, **params):
+        params.setdefault("batch", True)
+        super().__init__(name, **params)
+
+    @classmethod
+    def batchStartup(cls, switches, run=errRun):
+        def checked(cmd, **kwargs):
+            out, err, code = run(cmd, **kwargs)
+            if code != 0 and cmd.strip() != "ovs-vsctl":
+                raise BuildError(f"ovs-vsctl failed ({code}): {err.strip()[:400]}")
+            return out, err, code
+
+        return super().batchStartup(switches, run=checked)
 
 
 def bridge_name(switch: str, slot: int) -> str:
@@ -64,4 +95,9 @@ class LabTopo(Topo):
             for end, port, intf in ((link.a, link.a_port, link.a_intf), (link.b, link.b_port, link.b_intf)):
                 names[end] = (port, self.node_name(end) + intf[len(end):])
             (port1, intf1), (port2, intf2) = names[link.a], names[link.b]
-            self.addLink(a, b, port1=port1, port2=port2, intfName1=intf1, intfName2=intf2, **params)
+            if self.topology.nodes[link.a].is_switch and not self.topology.nodes[link.b].is_switch:
+                # the host end creates the veth pair in its own shell: links of one switch build in parallel
+                a, b, port1, port2, intf1, intf2 = b, a, port2, port1, intf2, intf1
+            # only shaped links pay for tc set-up (two tc runs per interface with TCLink)
+            link_class = TCLink if params else LabLink
+            self.addLink(a, b, port1=port1, port2=port2, intfName1=intf1, intfName2=intf2, cls=link_class, **params)

@@ -95,26 +95,18 @@ def connected_bridges(bridges: list[str]) -> dict[str, bool]:
     return {b: result.get(b, False) for b in bridges}
 
 
-def _offload_off(hosts) -> None:
-    """TCP through the userspace datapath needs TX checksum offload off on host veths."""
-    for host in hosts:
-        cmds = " ; ".join(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1" for intf in host.intfNames() if intf != "lo")
-        if cmds:
-            host.cmd(cmds)
-
-
 def build_and_run(name: str) -> int:
     lab = paths.lab_dir(name)
     spec = paths.read_json(lab / "spec.json")
     state_path = lab / "state.json"
     from mininet.link import TCLink
     from mininet.log import setLogLevel
-    from mininet.net import Mininet
-    from mininet.node import Host, OVSSwitch, RemoteController
+    from mininet.node import RemoteController
 
     from sdnlab.runtime.host_env import netem_available
     from sdnlab.topologies import load_topology
-    from sdnlab.topologies.mininet_build import LabTopo
+    from sdnlab.topologies.fastnet import LabHost, LabNet
+    from sdnlab.topologies.mininet_build import LabSwitch, LabTopo
 
     setLogLevel("error")
     started = time.monotonic()
@@ -136,21 +128,26 @@ def build_and_run(name: str) -> int:
         controller_proc = start_controller(spec, lab, topology_json)
         if controller_proc:
             state["controller"]["pid"] = controller_proc.pid
-        switch_cls = partial(OVSSwitch, datapath="user", failMode="secure", protocols="OpenFlow13")
-        net = Mininet(
-            topo=mtopo, switch=switch_cls, host=Host, link=TCLink, controller=None,
+        switch_cls = partial(LabSwitch, datapath="user", failMode="secure", protocols="OpenFlow13")
+        net = LabNet(
+            topo=mtopo, switch=switch_cls, host=LabHost, link=TCLink, controller=None,
             build=False, autoSetMacs=False, autoStaticArp=False, waitConnected=False,
         )
         if ctl["mode"] != "none":
             net.addController("c0", controller=RemoteController, ip=ctl["host"], port=ctl["port"])
+        t0 = time.monotonic()
         net.build()
+        LOG.info("built %d hosts, %d switches, %d links in %.1f s", len(net.hosts), len(net.switches), len(net.links), time.monotonic() - t0)
         state["hosts"] = _host_records(net, topology)
         paths.write_json(state_path, state)  # pids known: clean can now find every namespace
+        t0 = time.monotonic()
         net.start()
-        _offload_off(net.hosts)
+        LOG.info("switches started in %.1f s", time.monotonic() - t0)
+        t0 = time.monotonic()
         bridges = [mtopo.node_name(s.name) for s in topology.switches()]
         if ctl["mode"] != "none":
             _wait_connected(bridges, timeout=spec.get("ready_timeout", 120))
+        LOG.info("switches connected in %.1f s", time.monotonic() - t0)
         state.update(
             phase="ready",
             ready_s=round(time.monotonic() - started, 3),
