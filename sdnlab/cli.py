@@ -55,7 +55,10 @@ def main() -> None:
     """Entry point of the ``sdnlab`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        root(standalone_mode=False)
+        result = root(standalone_mode=False)
+        # non-standalone click returns the code of a typer.Exit instead of raising it
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)
     except SdnlabError as exc:
         typer.echo(f"sdnlab: error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -73,3 +76,7 @@ def main() -> None:
             show()
             sys.exit(exc.exit_code)
         raise
+
+
+if __name__ == "__main__":
+    main()
