@@ -302,7 +302,7 @@ class DpiEngine:
             self.on_record(record)
         return record
 
-    def _sweep(self, ts: float) -> None:
+    def _sweep(self, ts: float, closed: list[FlowRecord] | None = None) -> None:
         """Close the flows idle for longer than the timeout (oldest activity first)."""
         self._last_sweep = ts
         limit = ts - self.config.idle_timeout
@@ -313,7 +313,9 @@ class DpiEngine:
                 break
             del flows[key]
             self.stats.expired += 1
-            self._close(flow, ts)
+            record = self._close(flow, ts)
+            if closed is not None:
+                closed.append(record)
 
     def flush(self) -> list[FlowRecord]:
         """Close every open flow (end of a capture); returns their records."""
@@ -321,7 +323,23 @@ class DpiEngine:
         self._flows.clear()
         return closed
 
+    def expire(self, now: float) -> list[FlowRecord]:
+        """Close the flows idle for longer than ``idle_timeout`` at ``now`` (call it from a timer)."""
+        closed: list[FlowRecord] = []
+        self._sweep(now, closed)
+        return closed
+
     # ------------------------------------------------------------------ queries
+
+    @property
+    def pending_risks(self) -> int:
+        """How many risk events ``drain_risks`` would return now (cheap to poll per packet)."""
+        return len(self._pending)
+
+    def app_of(self, packet: pk.Packet) -> str | None:
+        """The app of the packet's flow when it is decided (None: unknown flow or still undecided)."""
+        flow = self._flows.get(packet.bidi_key())
+        return flow.cls.app if flow is not None else None
 
     def records(self) -> list[FlowRecord]:
         """Records of the closed flows still retained, then of the open flows."""

@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from sdnlab.vnfs import pcapio
 from sdnlab.cli import root
-
-from dpi_helpers import tcp_conversation, udp_exchange
+from sdnlab.vnfs.dpi.synth import tcp_conversation, udp_exchange
 
 
 def _capture(tmp_path):

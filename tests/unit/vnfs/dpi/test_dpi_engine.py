@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from sdnlab.vnfs import packet as pk
 from sdnlab.vnfs.dpi import DpiConfig, DpiEngine, Limits
 from sdnlab.vnfs.dpi.classify import Classification, PacketView, step
-
-from dpi_helpers import tcp_conversation, udp_exchange
+from sdnlab.vnfs.dpi.synth import tcp_conversation, udp_exchange
 
 HTTP_GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -86,6 +85,18 @@ def test_lru_bounds_the_table_and_keeps_closed_records_bounded():
     assert {r.sport for r in engine.records()[-50:]} == set(range(1150, 1200))  # the most recent stay
 
 
+def test_expire_closes_idle_flows_from_a_timer_and_app_of_answers_per_packet():
+    engine = DpiEngine(DpiConfig(idle_timeout=10.0))
+    frames = tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8080, [("c", HTTP_GET)])
+    run(engine, frames)
+    assert engine.app_of(pk.parse(frames[-1])) == "HTTP"
+    assert engine.app_of(pk.parse(frames[0])) == "HTTP"  # either direction, any packet of the flow
+    assert engine.expire(5.0) == []
+    (closed,) = engine.expire(20.0)
+    assert (closed.app, engine.flow_count) == ("HTTP", 0)
+    assert engine.app_of(pk.parse(frames[-1])) is None
+
+
 def test_idle_flows_expire():
     engine = DpiEngine(DpiConfig(idle_timeout=10.0))
     engine.process_frame(0.0, pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a"))
@@ -104,7 +115,8 @@ def test_telnet_scan_from_one_source_raises_one_event_naming_it():
     scans = [e for e in events if e.kind == "telnet_scan"]
     assert len(scans) == 1 and scans[0].host == "10.9.9.9"
     assert len(scans[0].evidence["hosts"]) == 10
-    assert engine.drain_risks() == events and engine.drain_risks() == []
+    assert engine.pending_risks == len(events)
+    assert engine.drain_risks() == events and engine.drain_risks() == [] and engine.pending_risks == 0
 
 
 def test_a_few_telnet_connections_are_not_a_scan():

@@ -8,8 +8,7 @@ import pytest
 
 from sdnlab.vnfs.dpi import DpiConfig, DpiEngine, Limits
 from sdnlab.vnfs.dpi.protocols.ics import dnp3_crc, hdlc_fcs
-
-from dpi_helpers import tcp_conversation, udp_exchange
+from sdnlab.vnfs.dpi.synth import tcp_conversation, udp_exchange
 
 ODD_PORT = 40000  # no dissector lists it: only structure can decide
 
