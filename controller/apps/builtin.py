@@ -1,20 +1,36 @@
 """The built-in controller app labs run (``sdnlab.controller.apps.builtin``).
 
-A thin os-ken shim: each ``@set_ev_cls`` handler turns the event into plain values, asks the
-forwarding logic (``sdnlab.controller.l2``) what to do and sends the returned messages.
+A thin os-ken shim around ``sdnlab.controller.fabric.Fabric`` (``mode: routing``, the
+default) or ``sdnlab.controller.l2.LearningSwitch`` (``mode: l2``): each ``@set_ev_cls``
+handler turns the event into plain values, asks the logic what to send, and sends it.
+Configuration comes from ``SDNLAB_CONTROLLER_CONFIG``, the declared topology from
+``SDNLAB_TOPOLOGY_JSON``. It also serves ofctl_rest and the ``/sdnlab/...`` REST endpoints
+(see docs/controller.md).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
 from os_ken.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
+from ryu.app.wsgi import WSGIApplication
+from sdnlab.controller.builtin_rest import BuiltinRest
+from sdnlab.controller.config import config_from_env
+from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
+from sdnlab.controller.network import NetworkState, load_declared_from_env
 from sdnlab.controller.packets import ethernet_fields
+
+app_manager.require_app("ryu.app.ofctl_rest")
+
+LLDP_INTERVAL_S = 1.0
+STATS_INTERVAL_S = 5.0
 
 
 def send_msgs(datapath, msgs) -> None:
@@ -24,26 +40,91 @@ def send_msgs(datapath, msgs) -> None:
         datapath.send_msg(msg)
 
 
+def live_ports(datapath) -> set[int]:
+    """Port numbers of ``datapath`` that are up (from the port description os-ken fetched)."""
+    ofp = datapath.ofproto
+    return {port.port_no for port in (datapath.ports or {}).values()
+            if port.port_no <= ofp.OFPP_MAX and port_is_up(ofp, port)}
+
+
+def port_is_up(ofp, port) -> bool:
+    return not (port.state & ofp.OFPPS_LINK_DOWN) and not (port.config & ofp.OFPPC_PORT_DOWN)
+
+
 class BuiltinController(app_manager.OSKenApp):
-    """L2 learning switch for every OpenFlow 1.3 datapath."""
+    """Routing (or L2 learning), discovery, failover, quarantine and statistics."""
 
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.l2 = LearningSwitch()
+        state = NetworkState()
+        self.declared = load_declared_from_env(state)
+        self.config = config_from_env(set(state.host_roles) if self.declared else None)
+        self.fabric = Fabric(self.config, state)
+        self.l2 = LearningSwitch(idle_timeout=self.config.idle_timeout)
+        self.routing = self.config.mode == "routing"
+        self.lock = threading.RLock()
+        self.datapaths: dict[int, object] = {}
+        self.port_stats: dict[int, list] = {}
+        self.flow_stats: dict[int, list] = {}
+        for key in self.config.quarantine:
+            self.fabric.quarantine(key, "configured")
+        kwargs["wsgi"].register(BuiltinRest, {"builtin": self})
 
+    def start(self):
+        thread = super().start()
+        if self.routing:
+            self.threads.append(hub.spawn(self._probe_loop))
+        self.threads.append(hub.spawn(self._stats_loop))
+        return thread
+
+    # -- sending --------------------------------------------------------------------------
+    def dispatch(self, per_dpid: dict[int, list]) -> None:
+        """Send ``{dpid: [messages]}`` to the connected switches."""
+        for dpid, msgs in per_dpid.items():
+            datapath = self.datapaths.get(dpid)
+            if datapath is not None and msgs:
+                send_msgs(datapath, msgs)
+
+    # -- switch lifecycle -----------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def _switch_features(self, ev) -> None:
         datapath = ev.msg.datapath
-        self.logger.info("switch %016x connected", datapath.id)
-        send_msgs(datapath, self.l2.datapath_up(datapath.id))
+        if not self.routing:
+            self.datapaths[datapath.id] = datapath
+            send_msgs(datapath, self.l2.datapath_up(datapath.id))
 
-    @set_ev_cls(ofp_event.EventOFPStateChange, DEAD_DISPATCHER)
-    def _switch_gone(self, ev) -> None:
-        if ev.datapath.id is not None:
-            self.l2.datapath_down(ev.datapath.id)
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def _state_change(self, ev) -> None:
+        datapath = ev.datapath
+        if datapath.id is None:
+            return
+        with self.lock:
+            if ev.state == MAIN_DISPATCHER:
+                self.logger.info("switch %016x connected", datapath.id)
+                self.datapaths[datapath.id] = datapath
+                if self.routing:
+                    self.dispatch(self.fabric.switch_up(time.monotonic(), datapath.id, live_ports(datapath)))
+            elif self.datapaths.get(datapath.id) is datapath:
+                self.logger.info("switch %016x disconnected", datapath.id)
+                del self.datapaths[datapath.id]
+                self.l2.datapath_down(datapath.id)
+                if self.routing:
+                    self.dispatch(self.fabric.switch_down(datapath.id))
 
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev) -> None:
+        msg = ev.msg
+        datapath = msg.datapath
+        ofp = datapath.ofproto
+        up = msg.reason != ofp.OFPPR_DELETE and port_is_up(ofp, msg.desc)
+        if self.routing and msg.desc.port_no <= ofp.OFPP_MAX:
+            with self.lock:
+                self.dispatch(self.fabric.port_changed(datapath.id, msg.desc.port_no, up))
+
+    # -- packets --------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in(self, ev) -> None:
         msg = ev.msg
@@ -53,4 +134,49 @@ class BuiltinController(app_manager.OSKenApp):
         eth_dst, eth_src, eth_type = fields
         pkt = PacketIn(msg.datapath.id, msg.match["in_port"], eth_src, eth_dst, bytes(msg.data),
                        msg.buffer_id, eth_type)
-        send_msgs(msg.datapath, self.l2.packet_in(time.monotonic(), pkt))
+        now = time.monotonic()
+        if not self.routing:
+            send_msgs(msg.datapath, self.l2.packet_in(now, pkt))
+            return
+        with self.lock:
+            self.dispatch(self.fabric.packet_in(now, pkt))
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev) -> None:
+        self.logger.debug("switch %016x reported error type=%d code=%d", ev.msg.datapath.id, ev.msg.type, ev.msg.code)
+
+    # -- periodic work --------------------------------------------------------------------
+    def _probe_loop(self) -> None:
+        while self.is_active:
+            with self.lock:
+                self.dispatch(self.fabric.probes())
+            hub.sleep(LLDP_INTERVAL_S)
+
+    def _stats_loop(self) -> None:
+        while self.is_active:
+            hub.sleep(STATS_INTERVAL_S)
+            for datapath in list(self.datapaths.values()):
+                parser, ofp = datapath.ofproto_parser, datapath.ofproto
+                datapath.send_msg(parser.OFPPortStatsRequest(datapath, 0, ofp.OFPP_ANY))
+                datapath.send_msg(parser.OFPFlowStatsRequest(datapath))
+
+    @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
+    def _port_stats(self, ev) -> None:
+        self.port_stats[ev.msg.datapath.id] = list(ev.msg.body)
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev) -> None:
+        self.flow_stats[ev.msg.datapath.id] = list(ev.msg.body)
+
+    # -- REST-facing operations -----------------------------------------------------------
+    def quarantine(self, key: str, reason: str):
+        with self.lock:
+            entry, msgs = self.fabric.quarantine(key, reason)
+            self.dispatch(msgs)
+            return entry
+
+    def release(self, key: str):
+        with self.lock:
+            entry, msgs = self.fabric.release(key)
+            self.dispatch(msgs)
+            return entry

@@ -1,0 +1,109 @@
+"""REST endpoints of the built-in app under ``/sdnlab/`` (see docs/controller.md)."""
+
+from __future__ import annotations
+
+from os_ken.lib import ofctl_v1_3
+
+from ryu.app.wsgi import ControllerBase, json_error, json_response, route
+from sdnlab.controller.rest_input import BadRequest, parse_body
+from sdnlab.controller.routing import path_between
+
+
+def host_dict(host, state) -> dict:
+    return {"mac": host.mac, "ip": host.ip, "dpid": host.dpid, "port_no": host.port_no, "name": host.name,
+            "switch": state.names.get(host.dpid)}
+
+
+class BuiltinRest(ControllerBase):
+    """``/sdnlab/status``, ``hosts``, ``path``, ``stats``, ``chains`` and ``quarantine``."""
+
+    def __init__(self, req, link, data, **config):
+        super().__init__(req, link, data, **config)
+        self.app = data["builtin"]
+
+    @property
+    def state(self):
+        return self.app.fabric.state
+
+    @route("sdnlab", "/sdnlab/status", methods=["GET"])
+    def status(self, req, **_kwargs):
+        with self.app.lock:
+            links = sorted({tuple(sorted((a, b))) for a, b in self.state.links.items()})
+            return json_response({
+                "switches": sorted(self.app.datapaths),
+                "links": [{"src": {"dpid": a[0], "port_no": a[1]}, "dst": {"dpid": b[0], "port_no": b[1]},
+                           "live": self.state.live(a) and self.state.live(b)} for a, b in links],
+                "hosts": [host_dict(h, self.state) for h in self.state.hosts.values()],
+                "config": self.app.config.to_dict(),
+            })
+
+    @route("sdnlab", "/sdnlab/hosts", methods=["GET"])
+    def hosts(self, req, **_kwargs):
+        with self.app.lock:
+            return json_response([host_dict(h, self.state) for h in self.state.hosts.values()])
+
+    @route("sdnlab", "/sdnlab/path/{src}/{dst}", methods=["GET"])
+    def path(self, req, src, dst, **_kwargs):
+        with self.app.lock:
+            a, b = self.state.host_by(src), self.state.host_by(dst)
+            if a is None or b is None:
+                return json_error(404, f"unknown host {src if a is None else dst!r}")
+            graph = self.state.graph(self.app.config.weight)
+            try:
+                dpids = path_between(graph, a, b)
+            except Exception:
+                return json_error(404, f"no path from {src} to {dst}")
+            return json_response({"src": host_dict(a, self.state), "dst": host_dict(b, self.state), "path": dpids,
+                                  "switches": [self.state.names.get(d) for d in dpids]})
+
+    @route("sdnlab", "/sdnlab/stats/ports", methods=["GET"])
+    def port_stats(self, req, **_kwargs):
+        rows = []
+        for dpid, body in sorted(self.app.port_stats.items()):
+            for stat in body:
+                rows.append({"dpid": dpid, "port_no": stat.port_no, "rx_packets": stat.rx_packets,
+                             "tx_packets": stat.tx_packets, "rx_bytes": stat.rx_bytes, "tx_bytes": stat.tx_bytes,
+                             "rx_dropped": stat.rx_dropped, "tx_dropped": stat.tx_dropped,
+                             "rx_errors": stat.rx_errors, "tx_errors": stat.tx_errors})
+        return json_response(rows)
+
+    @route("sdnlab", "/sdnlab/stats/flows", methods=["GET"])
+    def flow_stats(self, req, **_kwargs):
+        result = {}
+        for dpid, body in sorted(self.app.flow_stats.items()):
+            result[str(dpid)] = [{"table_id": s.table_id, "priority": s.priority, "cookie": s.cookie,
+                                  "packet_count": s.packet_count, "byte_count": s.byte_count,
+                                  "match": ofctl_v1_3.match_to_str(s.match),
+                                  "actions": ofctl_v1_3.actions_to_str(s.instructions)} for s in body]
+        return json_response(result)
+
+    @route("sdnlab", "/sdnlab/chains", methods=["GET"])
+    def chains(self, req, **_kwargs):
+        return json_response(self.app.config.to_dict()["chains"])
+
+    @route("sdnlab", "/sdnlab/quarantine", methods=["GET"])
+    def quarantine_list(self, req, **_kwargs):
+        with self.app.lock:
+            return json_response({"quarantined": self.app.fabric.quarantine_list()})
+
+    @route("sdnlab", "/sdnlab/quarantine", methods=["POST"])
+    def quarantine_add(self, req, **_kwargs):
+        try:
+            body = parse_body(req.body)
+        except BadRequest as exc:
+            return json_error(400, str(exc))
+        keys = [k for k in ("ip", "mac", "host") if k in body]
+        if len(keys) != 1 or not isinstance(body[keys[0]], str) or not body[keys[0]]:
+            return json_error(400, "body: give exactly one of ip, mac or host (a string)")
+        key = body[keys[0]]
+        if keys[0] == "host" and self.state.host_by(key) is None:
+            return json_error(404, f"host: unknown host {key!r}")
+        entry = self.app.quarantine(key, str(body.get("reason", "")))
+        return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})
+
+    @route("sdnlab", "/sdnlab/quarantine/{key}", methods=["DELETE"])
+    def quarantine_release(self, req, key, **_kwargs):
+        entry = self.app.release(key)
+        if entry is None:
+            return json_error(404, f"{key!r} is not quarantined")
+        return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})

@@ -1,0 +1,243 @@
+"""The built-in app's configuration: a YAML or JSON file named by ``SDNLAB_CONTROLLER_CONFIG``.
+
+Validated once at the edge into a frozen ``ControllerConfig``; every mistake is collected and
+reported together as ``ControllerConfigError`` naming the file, line (when known) and field.
+See docs/controller.md for the format.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+
+import yaml
+
+from sdnlab.controller.errors import ControllerConfigError
+
+ENV_CONFIG = "SDNLAB_CONTROLLER_CONFIG"
+MODES = ("routing", "l2")
+WEIGHTS = ("hops", "latency", "capacity")
+IP_PROTOS = {"tcp": 6, "udp": 17, "icmp": 1}
+CHAIN_MATCH_KEYS = ("src", "dst", "ip_proto", "src_port", "dst_port")
+
+
+@dataclass(frozen=True)
+class ChainMatch:
+    """Which flows a chain steers; ``src``/``dst`` are host names, ``role:NAME``, IPs or CIDRs."""
+
+    src: str | None = None
+    dst: str | None = None
+    ip_proto: int | None = None
+    src_port: int | None = None
+    dst_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """An ordered list of VNF hosts that matching flows traverse (and return through if symmetric)."""
+
+    name: str
+    match: ChainMatch
+    vnfs: tuple[str, ...]
+    symmetric: bool = True
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Settings of the built-in app."""
+
+    mode: str = "routing"
+    weight: str = "hops"
+    protection: bool = False
+    idle_timeout: int = 60
+    quarantine: tuple[str, ...] = ()
+    chains: tuple[Chain, ...] = ()
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode, "weight": self.weight, "protection": self.protection,
+            "idle_timeout": self.idle_timeout, "quarantine": list(self.quarantine),
+            "chains": [chain_to_dict(chain) for chain in self.chains],
+        }
+
+
+def chain_to_dict(chain: Chain) -> dict:
+    match = {k: getattr(chain.match, k) for k in CHAIN_MATCH_KEYS if getattr(chain.match, k) is not None}
+    return {"name": chain.name, "match": match, "vnfs": list(chain.vnfs), "symmetric": chain.symmetric}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader, node):
+    mapping = {}
+    lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    return _Located(mapping, lines)
+
+
+class _Located(dict):
+    def __init__(self, mapping, lines):
+        super().__init__(mapping)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _Errors:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str, container=None, key=None) -> None:
+        line = getattr(container, "lines", {}).get(key) if container is not None else None
+        where = f"{self.source}:{line}" if line else self.source
+        self.items.append(f"{where}: {path}: {message}")
+
+
+def _port(value, path, errors, container, key):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        errors.add(path, f"expected a port number 0-65535, got {value!r}", container, key)
+        return None
+    return value
+
+
+def _endpoint(value, path, errors, container, key):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        errors.add(path, f"expected a host name, role:NAME, IP or CIDR, got {value!r}", container, key)
+        return None
+    if value[0].isdigit():
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            errors.add(path, f"invalid IP or CIDR {value!r}", container, key)
+            return None
+    return value
+
+
+def _parse_chain(index: int, raw, errors: _Errors, parent, host_names) -> Chain | None:
+    path = f"chains[{index}]"
+    if not isinstance(raw, dict):
+        errors.add(path, "expected a mapping", parent, None)
+        return None
+    for key in raw:
+        if key not in ("name", "match", "vnfs", "symmetric"):
+            errors.add(f"{path}.{key}", "unknown key (expected name, match, vnfs, symmetric)", raw, key)
+    name = raw.get("name", f"chain{index}")
+    raw_match = raw.get("match", {}) or {}
+    if not isinstance(raw_match, dict):
+        errors.add(f"{path}.match", "expected a mapping", raw, "match")
+        raw_match = {}
+    for key in raw_match:
+        if key not in CHAIN_MATCH_KEYS:
+            errors.add(f"{path}.match.{key}", f"unknown key (expected {', '.join(CHAIN_MATCH_KEYS)})", raw_match, key)
+    proto = raw_match.get("ip_proto")
+    if isinstance(proto, str):
+        if proto.lower() not in IP_PROTOS:
+            errors.add(f"{path}.match.ip_proto", f"expected tcp, udp, icmp or a number, got {proto!r}",
+                       raw_match, "ip_proto")
+            proto = None
+        else:
+            proto = IP_PROTOS[proto.lower()]
+    elif proto is not None and (isinstance(proto, bool) or not isinstance(proto, int)):
+        errors.add(f"{path}.match.ip_proto", f"expected tcp, udp, icmp or a number, got {proto!r}", raw_match, "ip_proto")
+        proto = None
+    match = ChainMatch(
+        src=_endpoint(raw_match.get("src"), f"{path}.match.src", errors, raw_match, "src"),
+        dst=_endpoint(raw_match.get("dst"), f"{path}.match.dst", errors, raw_match, "dst"),
+        ip_proto=proto,
+        src_port=_port(raw_match.get("src_port"), f"{path}.match.src_port", errors, raw_match, "src_port"),
+        dst_port=_port(raw_match.get("dst_port"), f"{path}.match.dst_port", errors, raw_match, "dst_port"),
+    )
+    if (match.src_port is not None or match.dst_port is not None) and match.ip_proto not in (6, 17):
+        errors.add(f"{path}.match.ip_proto", "src_port/dst_port need ip_proto tcp or udp", raw, "match")
+    vnfs = raw.get("vnfs")
+    if not isinstance(vnfs, list) or not vnfs or not all(isinstance(v, str) for v in vnfs):
+        errors.add(f"{path}.vnfs", f"expected a non-empty list of VNF host names, got {vnfs!r}", raw, "vnfs")
+        vnfs = []
+    elif host_names is not None:
+        for position, vnf in enumerate(vnfs):
+            if vnf not in host_names:
+                errors.add(f"{path}.vnfs[{position}]", f"unknown host {vnf!r}", raw, "vnfs")
+    symmetric = raw.get("symmetric", True)
+    if not isinstance(symmetric, bool):
+        errors.add(f"{path}.symmetric", f"expected true or false, got {symmetric!r}", raw, "symmetric")
+        symmetric = True
+    return Chain(str(name), match, tuple(vnfs), symmetric)
+
+
+def parse_config(data, source: str = "<config>", host_names=None) -> ControllerConfig:
+    """Validate parsed YAML/JSON data; ``host_names`` (if known) checks VNF names."""
+    errors = _Errors(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ControllerConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains")
+    for key in data:
+        if key not in known:
+            errors.add(str(key), f"unknown key (expected {', '.join(known)})", data, key)
+    mode = data.get("mode", "routing")
+    if mode not in MODES:
+        errors.add("mode", f"expected one of {', '.join(MODES)}, got {mode!r}", data, "mode")
+    weight = data.get("weight", "hops")
+    if weight not in WEIGHTS:
+        errors.add("weight", f"expected one of {', '.join(WEIGHTS)}, got {weight!r}", data, "weight")
+    protection = data.get("protection", False)
+    if not isinstance(protection, bool):
+        errors.add("protection", f"expected true or false, got {protection!r}", data, "protection")
+    idle_timeout = data.get("idle_timeout", 60)
+    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, int) or not 0 <= idle_timeout <= 65535:
+        errors.add("idle_timeout", f"expected seconds 0-65535, got {idle_timeout!r}", data, "idle_timeout")
+    quarantine = data.get("quarantine", []) or []
+    if not isinstance(quarantine, list) or not all(isinstance(q, str) for q in quarantine):
+        errors.add("quarantine", f"expected a list of host names, IPs or MACs, got {quarantine!r}", data, "quarantine")
+        quarantine = []
+    chains_raw = data.get("chains", []) or []
+    chains = []
+    if not isinstance(chains_raw, list):
+        errors.add("chains", "expected a list", data, "chains")
+    else:
+        for index, raw in enumerate(chains_raw):
+            chain = _parse_chain(index, raw, errors, data, host_names)
+            if chain is not None:
+                chains.append(chain)
+    if errors.items:
+        raise ControllerConfigError("; ".join(errors.items))
+    return ControllerConfig(mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source)
+
+
+def load_config(path: str | None, host_names=None) -> ControllerConfig:
+    """Read and validate the config file at ``path`` (defaults when ``path`` is empty)."""
+    if not path:
+        return ControllerConfig()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ControllerConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        if path.endswith(".json"):
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_LineLoader)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ControllerConfigError(f"{path}: not valid YAML/JSON: {exc}") from exc
+    return parse_config(data, path, host_names)
+
+
+def config_from_env(host_names=None) -> ControllerConfig:
+    """The config named by ``SDNLAB_CONTROLLER_CONFIG`` (defaults when unset)."""
+    return load_config(os.environ.get(ENV_CONFIG), host_names)

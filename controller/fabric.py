@@ -1,0 +1,210 @@
+"""The built-in controller's routing logic: decides the messages for every switch.
+
+``Fabric`` keeps a ``NetworkState`` and answers each event (switch up/down, port status, LLDP
+probe seen, packet-in, quarantine) with ``{dpid: [messages]}``; it never sends anything, so it
+is unit-tested offline. Time arrives as ``now`` arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sdnlab.controller import discovery, ofmsg
+from sdnlab.controller.config import ControllerConfig
+from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
+from sdnlab.controller.network import Host, NetworkState
+from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_QUARANTINE
+from sdnlab.controller.routing import route_msgs, routes_to
+
+GROUP_ID_BASE = 1000
+DISCOVERY_GRACE_S = 1.5  # without a declared topology, no flooding until LLDP had a chance
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A host whose traffic is dropped at every switch."""
+
+    mac: str | None
+    ip: str | None
+    reason: str = ""
+
+
+def quarantine_msgs(entry: Quarantined, add: bool = True) -> list:
+    """Drop (or stop dropping) everything ``entry`` sends, in table INGRESS."""
+    matches = []
+    if entry.mac:
+        matches.append(ofmsg.match(eth_src=entry.mac))
+    if entry.ip:
+        matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_IP, ipv4_src=entry.ip))
+        matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_ARP, arp_spa=entry.ip))
+    if add:
+        return [ofmsg.flow_add(INGRESS.table_id, PRIORITY_QUARANTINE, m, [], cookie=COOKIE_BUILTIN) for m in matches]
+    return [ofmsg.flow_delete(INGRESS.table_id, m, priority=PRIORITY_QUARANTINE) for m in matches]
+
+
+@dataclass
+class Fabric:
+    """Shortest-path routing, loop-safe flooding, proxy ARP, failover and quarantine."""
+
+    config: ControllerConfig
+    state: NetworkState = field(default_factory=NetworkState)
+    quarantined: dict[str, Quarantined] = field(default_factory=dict)  # key (mac or ip) -> entry
+    group_ids: dict[str, int] = field(default_factory=dict)  # host mac -> group id
+    groups_installed: dict[int, set[int]] = field(default_factory=dict)  # dpid -> group ids
+    connected_at: dict[int, float] = field(default_factory=dict)  # dpid -> time of connection
+
+    # -- whole-network recomputation ------------------------------------------------------
+    def _group_id(self, mac: str) -> int:
+        if mac not in self.group_ids:
+            self.group_ids[mac] = GROUP_ID_BASE + len(self.group_ids)
+        return self.group_ids[mac]
+
+    def host_routes(self, host: Host, graph=None) -> dict[int, list]:
+        """Messages installing the routes towards ``host`` on every reachable switch."""
+        graph = graph if graph is not None else self.state.graph(self.config.weight)
+        out: dict[int, list] = {}
+        for route in routes_to(graph, host, self.config.protection):
+            gid = self._group_id(host.mac)
+            installed = self.groups_installed.setdefault(route.dpid, set())
+            msgs = route_msgs(route, gid, gid in installed)
+            if route.backup_port is not None:
+                installed.add(gid)
+            out.setdefault(route.dpid, []).extend(msgs)
+        return out
+
+    def all_routes(self) -> dict[int, list]:
+        """Messages (re)installing the routes to every known host."""
+        graph = self.state.graph(self.config.weight)
+        out: dict[int, list] = {}
+        for host in list(self.state.hosts.values()):
+            for dpid, msgs in self.host_routes(host, graph).items():
+                out.setdefault(dpid, []).extend(msgs)
+        return out
+
+    # -- switch and port events -----------------------------------------------------------
+    def switch_up(self, now: float, dpid: int, live_ports: set[int]) -> dict[int, list]:
+        """A (re)connected switch gets a clean pipeline, quarantines, every route and LLDP probes."""
+        self.state.switch_up(dpid, live_ports)
+        self.connected_at[dpid] = now
+        self.groups_installed[dpid] = set()
+        out = {dpid: reset_flows()}
+        for entry in self._unique_quarantines():
+            out[dpid].extend(quarantine_msgs(entry))
+        for other, msgs in self.all_routes().items():
+            out.setdefault(other, []).extend(msgs)
+        out[dpid].extend(self.probes().get(dpid, []))
+        return out
+
+    def switch_down(self, dpid: int) -> dict[int, list]:
+        self.state.switch_down(dpid)
+        self.groups_installed.pop(dpid, None)
+        return self.all_routes()
+
+    def port_changed(self, dpid: int, port_no: int, up: bool) -> dict[int, list]:
+        """Reroute when a port carrying a link goes down or comes back."""
+        changed = self.state.port_up(dpid, port_no) if up else self.state.port_down(dpid, port_no)
+        if not up:
+            for host in [h for h in self.state.hosts.values() if (h.dpid, h.port_no) == (dpid, port_no)]:
+                if not host.declared:
+                    del self.state.hosts[host.mac]
+        return self.all_routes() if changed else {}
+
+    def lldp_seen(self, dpid: int, in_port: int, data: bytes) -> dict[int, list]:
+        """An LLDP probe from another switch arrived: record the link, reroute if it is new."""
+        probe = discovery.parse_lldp_probe(data)
+        if probe is None or probe[0] not in self.state.ports:
+            return {}
+        if self.state.add_link(probe, (dpid, in_port)):
+            for end in (probe, (dpid, in_port)):  # hosts "seen" on a link port were mislearned
+                for host in [h for h in self.state.hosts.values() if (h.dpid, h.port_no) == end]:
+                    if not host.declared:
+                        del self.state.hosts[host.mac]
+            return self.all_routes()
+        return {}
+
+    def probes(self) -> dict[int, list]:
+        """LLDP probe packet-outs for every live port of every switch."""
+        return {
+            dpid: [ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(port)], discovery.lldp_probe(dpid, port))
+                   for port in sorted(ports)]
+            for dpid, ports in self.state.ports.items()
+        }
+
+    # -- packets --------------------------------------------------------------------------
+    def in_grace(self, now: float, dpid: int) -> bool:
+        """True while links of ``dpid`` may still be undiscovered (no declared topology)."""
+        if self.state.declared_links:
+            return False
+        return now - self.connected_at.get(dpid, now) < DISCOVERY_GRACE_S
+
+    def packet_in(self, now: float, pkt: PacketIn) -> dict[int, list]:
+        """Learn the sender, then deliver the packet without ever flooding along a loop."""
+        out: dict[int, list] = {}
+        if pkt.eth_type == ofmsg.ETH_TYPE_LLDP:
+            return self.lldp_seen(pkt.dpid, pkt.in_port, pkt.data)
+        if self.in_grace(now, pkt.dpid):
+            return {}
+        arp_header = discovery.parse_arp(pkt.data) if pkt.eth_type == ofmsg.ETH_TYPE_ARP else None
+        sender_ip = arp_header.src_ip if arp_header is not None else discovery.parse_ipv4_src(pkt.data)
+        if self._is_quarantined(pkt.eth_src, sender_ip):
+            return {}
+        if not self.state.is_link_port(pkt.dpid, pkt.in_port) and not is_multicast(pkt.eth_src):
+            if self.state.learn_host(pkt.eth_src, pkt.dpid, pkt.in_port, sender_ip):
+                out = self.host_routes(self.state.hosts[pkt.eth_src])
+        if arp_header is not None and arp_header.opcode == 1:
+            target = self.state.host_by(arp_header.dst_ip)
+            if target is not None and target.mac != pkt.eth_src:
+                reply = discovery.arp_reply(arp_header.src_mac, arp_header.src_ip, target.mac, arp_header.dst_ip)
+                _append(out, pkt.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(pkt.in_port)], reply))
+                return out
+        dst = None if is_multicast(pkt.eth_dst) else self.state.hosts.get(pkt.eth_dst)
+        if dst is not None and dst.dpid in self.state.ports:
+            _append(out, dst.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(dst.port_no)], pkt.data))
+            return out
+        for dpid in self.state.ports:
+            ports = [p for p in self.state.edge_ports(dpid) if (dpid, p) != (pkt.dpid, pkt.in_port)]
+            if ports:
+                _append(out, dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(p) for p in ports], pkt.data))
+        return out
+
+    # -- quarantine -----------------------------------------------------------------------
+    def _unique_quarantines(self) -> list[Quarantined]:
+        return list({id(e): e for e in self.quarantined.values()}.values())
+
+    def _is_quarantined(self, mac: str, ip: str | None) -> bool:
+        return mac in self.quarantined or (ip is not None and ip in self.quarantined)
+
+    def quarantine(self, key: str, reason: str = "") -> tuple[Quarantined, dict[int, list]]:
+        """Drop everything the host named by ``key`` (MAC, IP or declared name) sends."""
+        host = self.state.host_by(key)
+        if host is not None:
+            entry = Quarantined(host.mac, host.ip, reason)
+        elif ":" in key:
+            entry = Quarantined(key.lower(), None, reason)
+        else:
+            entry = Quarantined(None, key, reason)
+        for k in (entry.mac, entry.ip):
+            if k:
+                self.quarantined[k] = entry
+        msgs = quarantine_msgs(entry)
+        return entry, {dpid: list(msgs) for dpid in self.state.ports}
+
+    def release(self, key: str) -> tuple[Quarantined | None, dict[int, list]]:
+        """Lift the quarantine of the host named by ``key``."""
+        entry = self.quarantined.get(key.lower())
+        if entry is None:
+            host = self.state.host_by(key)
+            entry = self.quarantined.get(host.mac) if host else None
+        if entry is None:
+            return None, {}
+        for k in (entry.mac, entry.ip):
+            self.quarantined.pop(k, None)
+        msgs = quarantine_msgs(entry, add=False)
+        return entry, {dpid: list(msgs) for dpid in self.state.ports}
+
+    def quarantine_list(self) -> list[dict]:
+        return [{"mac": e.mac, "ip": e.ip, "reason": e.reason} for e in self._unique_quarantines()]
+
+
+def _append(out: dict[int, list], dpid: int, msg) -> None:
+    out.setdefault(dpid, []).append(msg)
