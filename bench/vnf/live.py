@@ -21,11 +21,14 @@ UDP_PAYLOAD = {64: 64 - 42, 1500: 1500 - 42}  # frame size minus Ethernet+IPv4+U
 
 def iperf(tb_run, client_ns: str, server_ip: str, seconds: float, udp_size: int | None = None) -> dict:
     """One iperf3 run (server must listen); returns bits/s and, for UDP, received packets/s."""
-    argv = ["iperf3", "-c", server_ip, "-p", str(IPERF_PORT), "-t", str(seconds), "-J"]
+    argv = ["iperf3", "-c", server_ip, "-p", str(IPERF_PORT), "-t", str(seconds), "-J", "--connect-timeout", "3000"]
     if udp_size:
         argv += ["-u", "-b", "0", "-l", str(udp_size)]
-    proc = tb_run(client_ns, *argv, timeout=seconds + 30)
-    data = json.loads(proc.stdout)
+    try:
+        proc = tb_run(client_ns, *argv, timeout=seconds + 20)
+        data = json.loads(proc.stdout)
+    except (subprocess.TimeoutExpired, ValueError) as exc:
+        return {"error": f"iperf3 failed: {type(exc).__name__}"}
     if "error" in data:
         return {"error": data["error"]}
     end = data["end"]
@@ -68,7 +71,7 @@ def chain_throughput(tmp: Path, seconds: float) -> dict:
     tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb")).build()
     results: dict = {}
     try:
-        kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100))),
+        kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100, IPERF_PORT))),
                  "dpi": ("dpi", None), "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
                                                                    "backends: [{name: a, ip: 10.79.0.2}]\n"))}
         for name, (kind, config) in kinds.items():
@@ -167,8 +170,8 @@ def live_pps(tmp: Path, seconds: float) -> dict:
     results: dict = {}
     line = Line("bump", net=80)
     try:
-        fw_config = _config(tmp, "fw-udp", ruleset(100).replace("proto: tcp, dport: 5201", f"proto: udp, dport: {IPERF_PORT}")
-                            + f"  - {{name: iperf-ctl, action: accept, proto: tcp, dport: {IPERF_PORT}}}\n")
+        fw_config = _config(tmp, "fw-udp", ruleset(100, IPERF_PORT)
+                            + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n")
         setups = [("direct_no_vnf", None, None, 1, "recv"), ("passthrough", "passthrough", None, 1, "recv"),
                   ("passthrough_ring", "passthrough", None, 1, "ring"), ("firewall", "firewall", fw_config, 1, "recv"),
                   ("firewall_2_workers", "firewall", fw_config, 2, "recv"), ("dpi", "dpi", None, 1, "recv")]
@@ -231,7 +234,7 @@ def firewall_vs_nftables(tmp: Path, seconds: float, rules: int = 100) -> dict:
         line.close()
     line = Line("bump", net=82)
     try:
-        config = _config(tmp, "fw-nft", ruleset(rules).replace("dport: 5201}", f"dport: {IPERF_PORT}}}")
+        config = _config(tmp, "fw-nft", ruleset(rules, IPERF_PORT)
                          + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n")
         line.start_vnf("firewall", config, tmp / "state-fw-nft")
         with Server(line, line.ns["s"]):

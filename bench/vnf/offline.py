@@ -10,11 +10,11 @@ from sdnlab.vnfs.packet import IPPROTO_TCP, TCP_ACK, TCP_SYN, build_frame
 HEADER = 14 + 20 + 20  # Ethernet + IPv4 + TCP
 
 
-def ruleset(n: int) -> str:
-    """A firewall config with ``n`` rules, the last of which accepts the benchmark traffic."""
+def ruleset(n: int, port: int = 5201) -> str:
+    """A firewall config with ``n`` rules, the last of which accepts TCP to ``port``."""
     rules = [f"  - {{name: r{i}, action: drop, proto: tcp, src: 192.168.{i // 250}.{i % 250}/32, dport: {1000 + i}}}"
              for i in range(n - 1)]
-    rules.append("  - {name: bench, action: accept, proto: tcp, dport: 5201}")
+    rules.append(f"  - {{name: bench, action: accept, proto: tcp, dport: {port}}}")
     return "default: drop\nrules:\n" + "\n".join(rules) + "\n"
 
 

@@ -35,9 +35,12 @@ def main(argv: list[str] | None = None) -> dict:
         from bench.vnf import live
         with tempfile.TemporaryDirectory(prefix="vnbench") as tmp:
             tmp_path = Path(tmp)
-            report["live_veth"] = live.live_pps(tmp_path, seconds)
-            report["tcp_through_ovs"] = live.chain_throughput(tmp_path, seconds)
-            report["firewall_vs_nftables"] = live.firewall_vs_nftables(tmp_path, seconds)
+            for key, measure in (("live_veth", live.live_pps), ("tcp_through_ovs", live.chain_throughput),
+                                 ("firewall_vs_nftables", live.firewall_vs_nftables)):
+                try:
+                    report[key] = measure(tmp_path, seconds)
+                except Exception as exc:  # noqa: BLE001 - record the failure, keep the other results
+                    report[key] = {"error": f"{type(exc).__name__}: {exc}"}
         fw_live = report["live_veth"].get("firewall", {}).get("udp_64B", {}).get("received_pps")
         if fw_live:
             targets["firewall_live_kpps_per_core"] = round(fw_live / 1000, 1)
