@@ -16,6 +16,7 @@ match, or when every dissector has declined, the flow gives up: ``Unknown``, or 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -96,7 +97,10 @@ def step(state: Classification, payload: bytes, view: PacketView, limits: Limits
     payloads = (state.payloads[0] + 1, state.payloads[1]) if direction == 0 else (state.payloads[0], state.payloads[1] + 1)
     if state.enriching >= 0:
         ctx = Context(view.transport, view.from_client, view.client_port, view.server_port, index, None, view.stream)
-        metadata, done = DISSECTORS[state.enriching].enrich(payload, ctx, state.metadata)
+        try:
+            metadata, done = DISSECTORS[state.enriching].enrich(payload, ctx, state.metadata)
+        except (IndexError, ValueError, KeyError, UnicodeError, OverflowError, struct.error):
+            metadata, done = state.metadata, True
         left = state.enrich_left - 1
         return state._replace(metadata=metadata, payloads=payloads, enriching=-1 if done or left <= 0 else state.enriching,
                               enrich_left=left)
@@ -110,8 +114,8 @@ def step(state: Classification, payload: bytes, view: PacketView, limits: Limits
                       view.stream)
         try:
             result = DISSECTORS[i].detect(payload, ctx)
-        except (IndexError, ValueError, KeyError, UnicodeError, OverflowError):  # a dissector bug on odd input
-            result = None
+        except (IndexError, ValueError, KeyError, UnicodeError, OverflowError, struct.error):
+            result = None  # a dissector tripping over odd input declines instead of failing the flow
         if result is None:
             excluded.add(i)
             scratch.pop(i, None)
