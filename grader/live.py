@@ -1,0 +1,169 @@
+"""Live confirmation: send the selected probes from lab hosts, capture at receivers, compare.
+
+Receivers run a tiny AF_PACKET capture (incoming frames only) in each host's namespaces;
+senders write raw frames from the source hosts. A probe whose observed receivers differ from the
+predicted ones is retried (bounded rounds: the first packets of reactive apps may be lost);
+a disagreement that persists is a *grader finding* (the model or the environment is wrong),
+reported separately from the trainee's score.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from sdnlab.grader.errors import CollectError
+from sdnlab.grader.grading import Grader
+from sdnlab.grader.probes import Probe, expected_key, probe_frame, probe_key, select_probes
+from sdnlab.grader.report import Finding, GradeReport
+
+ROUNDS = 3
+SETTLE_S = 0.6
+CAPTURE_ALL_HOSTS_UP_TO = 40
+
+_RECEIVER = r"""
+import select, socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+print("ready", flush=True)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    ready, _, _ = select.select([s, sys.stdin], [], [], 0.2)
+    if sys.stdin in ready and not sys.stdin.readline():
+        break
+    if s in ready:
+        data, addr = s.recvfrom(65535)
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        if b"SDNLAB-PROBE-" in data or data[12:14] == b"\x08\x06" or data[16:18] == b"\x08\x06":
+            print(data.hex(), flush=True)
+"""
+
+_SENDER = r"""
+import json, socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for frame in json.load(sys.stdin):
+    s.send(bytes.fromhex(frame))
+    time.sleep(0.003)
+"""
+
+
+def _interfaces(name: str) -> dict[str, str]:
+    from sdnlab.runtime import api
+
+    out = {}
+    for host in api.status(name).get("hosts", []):
+        intfs = host.get("interfaces") or []
+        first = intfs[0] if intfs else None
+        out[host["name"]] = (first.get("name") if isinstance(first, dict) else first) or f"{host['name']}-eth0"
+    return out
+
+
+def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfaces: dict, timeout: float = 20.0) -> dict[int, set]:
+    """Send every probe once; return probe id -> hosts that received it."""
+    import subprocess
+
+    from sdnlab.runtime import api
+
+    receivers = {}
+    try:
+        for host in capture_hosts:
+            proc = api.popen_in(name, host, [sys.executable, "-c", _RECEIVER, interfaces[host], str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            receivers[host] = proc
+        for host, proc in receivers.items():
+            line = proc.stdout.readline()
+            if line.strip() != "ready":
+                raise CollectError(f"live: capture on {host} did not start")
+        senders = []
+        by_src: dict[str, list[str]] = {}
+        for probe in probes:
+            by_src.setdefault(probe.src, []).append(probe_frame(probe).hex())
+        for src, frames in by_src.items():
+            proc = api.popen_in(name, src, [sys.executable, "-c", _SENDER, interfaces[src]], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc.stdin.write(json.dumps(frames))
+            proc.stdin.close()
+            senders.append((src, proc))
+        for src, proc in senders:
+            if proc.wait(timeout=timeout) != 0:
+                raise CollectError(f"live: sending probes from {src} failed: {proc.stderr.read().strip()[:200]}")
+        time.sleep(SETTLE_S)
+    finally:
+        outputs = {}
+        for host, proc in receivers.items():
+            try:
+                out, _ = proc.communicate(input="", timeout=timeout)
+            except Exception:  # noqa: BLE001 - a stuck capture must not hang grading
+                proc.kill()
+                out = ""
+            outputs[host] = out
+    keys = {expected_key(p): p for p in probes}
+    seen: dict[int, set] = {p.id: set() for p in probes}
+    for host, out in outputs.items():
+        for line in out.splitlines():
+            try:
+                key = probe_key(bytes.fromhex(line.strip()))
+            except ValueError:
+                continue
+            probe = keys.get(key)
+            if probe is not None and host != probe.src:
+                seen[probe.id].add(host)
+    return seen
+
+
+def confirm(name: str, topology, state, behaviours, report: GradeReport, max_probes: int = 200) -> GradeReport:
+    """Probe the running lab and attach live results and grader findings to ``report``."""
+    grader = Grader(topology, state)
+    probes = [p for p in select_probes(grader, behaviours, max_probes) if p.vector is not None]
+    interfaces = _interfaces(name)
+    hosts = list(grader.fabric.hosts)
+    if len(hosts) <= CAPTURE_ALL_HOSTS_UP_TO:
+        capture = hosts
+    else:
+        capture = sorted({h for p in probes for h in p.predicted} | {p.dst for p in probes if p.dst in grader.fabric.hosts})
+    capture = [h for h in capture if h in interfaces]
+    pending = [p for p in probes if p.src in interfaces]
+    observed: dict[int, set] = {}
+    rounds = 0
+    started = time.perf_counter()
+    while pending and rounds < ROUNDS:
+        rounds += 1
+        seen = run_round(name, pending, capture, interfaces)
+        observed.update(seen)
+        pending = [p for p in pending if frozenset(seen[p.id]) & frozenset(capture) != p.predicted & frozenset(capture)]
+    findings = []
+    for p in pending:
+        captured = frozenset(capture)
+        findings.append(
+            Finding(
+                p.behaviour or "rule-coverage",
+                p.src,
+                p.dst or ",".join(sorted(p.predicted)) or "-",
+                p.packet,
+                "delivered to " + (", ".join(sorted(p.predicted & captured)) or "nobody"),
+                "delivered to " + (", ".join(sorted(observed.get(p.id, set()))) or "nobody"),
+            )
+        )
+    live = {
+        "probes": len(probes),
+        "agree": len(probes) - len(findings),
+        "rounds": rounds,
+        "captured_hosts": len(capture),
+        "elapsed_s": round(time.perf_counter() - started, 2),
+        "probes_detail": [
+            {"id": p.id, "src": p.src, "behaviour": p.behaviour, "packet": p.packet, "predicted": sorted(p.predicted), "observed": sorted(observed.get(p.id, set()))}
+            for p in probes
+        ],
+    }
+    return replace(report, findings=tuple(findings), live=live)
+
+
+def save_probe_frames(probes, directory) -> Path:
+    """Write probe frames as hex (debugging aid)."""
+    directory = Path(directory or tempfile.mkdtemp(prefix="grprobes"))
+    (directory / "probes.json").write_text(json.dumps([{"id": p.id, "src": p.src, "frame": probe_frame(p).hex()} for p in probes], indent=1))
+    return directory
