@@ -14,7 +14,7 @@ import time
 import pytest
 from mininet.topo import Topo
 
-from conftest import build_net, diagnose, http, ping, ping_until, reset_switches, skip_without_network, wait_connected
+from ctl_netutil import build_net, diagnose, http, ping, ping_until, reset_switches, skip_without_network, wait_connected
 from sdnlab.controller.process import ControllerProcess
 
 pytestmark = pytest.mark.network
