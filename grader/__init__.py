@@ -2,7 +2,7 @@
 
 Public API (see docs/grader.md):
     collect.from_lab(name) / from_dir(path) / from_rest(url, topology)  -> NetworkState
-    load_spec(path) / parse_spec(text)                                    -> behaviours
+    load_spec(path) / parse_spec(text) / parse_behaviours(data)          -> behaviours
     grade(topology, state, behaviours)                                    -> GradeReport
     reference_diff(topology, trainee_state, reference_state)              -> differences
     trace_packets(switch_state, ["in_port=1,tcp,..."])                   -> ofproto/trace-like dicts
@@ -16,7 +16,7 @@ from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
 from sdnlab.grader.refdiff import reference_diff
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
-from sdnlab.grader.spec import Behaviour, load_spec, parse_spec
+from sdnlab.grader.spec import Behaviour, load_spec, parse_behaviours, parse_spec
 from sdnlab.grader.trace import trace_packets
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "parse_groups",
     "parse_ports",
     "parse_rest_flows",
+    "parse_behaviours",
     "parse_rest_groups",
     "parse_spec",
     "reference_diff",

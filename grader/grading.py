@@ -17,7 +17,7 @@ from sdnlab.grader.errors import SpecError
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import NetworkState
-from sdnlab.grader.network import Delivered, Dropped, Fabric, Looped, Lost, Network, failing, leaves
+from sdnlab.grader.network import Delivered, Dropped, Fabric, Looped, Lost, Network, failing, leaves, switches_on
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
 from sdnlab.grader.spec import Behaviour, TrafficClass
 from sdnlab.grader.trace import header_fields
@@ -283,13 +283,13 @@ class Grader:
         avoid = set(self.resolve(b.avoid, b.where, "path.avoid", hosts_only=False)) if b.avoid else set()
 
         def good(leaf, src, dst):
-            switches = [hop.switch for hop in leaf.hops]
+            switches = switches_on(leaf, self.fabric)
             if b.max_hops is not None and len(switches) > b.max_hops:
                 return False
             if avoid & set(switches):
                 return False
             if b.prefer == "lowest_latency":
-                return self._latency([src] + switches + [dst]) <= self._best_latency(src, dst, down) + 1e-9
+                return self._latency([src] + [hop.switch for hop in leaf.hops] + [dst]) <= self._best_latency(src, dst, down) + 1e-9
             return True
 
         parts = []

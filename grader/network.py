@@ -5,7 +5,9 @@
 space from the host's access port through every switch pipeline and returns a tree whose
 leaves say what happened to each part of the space: ``Delivered`` to a host, ``Dropped`` at a
 switch, ``Lost`` on a dead or unconnected port, ``ToControllerLeaf`` or ``Looped``. Each leaf
-keeps its hop-by-hop path (switch, in_port, rules, out_port).
+keeps its hop-by-hop path (switch, in_port, rules, out_port). VNF hosts (kind ``vnf``) are
+bumps in the wire: a packet reaching eth0 leaves on eth1 and vice versa, unchanged (their own
+policy is not flow rules and is not modelled); it appears in the path as a hop named after the VNF.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Fabric:
     attachment: dict  # host -> (switch, port)
     links: tuple = ()  # ((a, a_port), (b, b_port), delay_ms)
     roles: dict = field(default_factory=dict)  # node -> roles (switches too)
+    host_ports: dict = field(default_factory=dict)  # (host, interface index) -> (switch, port)
 
     @classmethod
     def from_topology(cls, topology) -> "Fabric":
@@ -52,7 +55,7 @@ class Fabric:
                 switches[node["name"]] = node.get("dpid")
             else:
                 hosts[node["name"]] = HostInfo(node["name"], node["kind"], tuple(node.get("roles") or ()), node.get("ip"), node.get("mac"))
-        wiring, attachment, links = {}, {}, []
+        wiring, attachment, links, host_ports = {}, {}, [], {}
         for link in data["links"]:
             a, b, ap, bp = link["a"], link["b"], link["a_port"], link["b_port"]
             if a in switches:
@@ -63,8 +66,24 @@ class Fabric:
                 attachment[a] = (b, bp)
             if b in hosts and a in switches and b not in attachment and bp == 0:
                 attachment[b] = (a, ap)
+            if a in hosts and b in switches:
+                host_ports[(a, ap)] = (b, bp)
+            if b in hosts and a in switches:
+                host_ports[(b, bp)] = (a, ap)
             links.append(((a, ap), (b, bp), float(link.get("delay_ms") or 0.0)))
-        return cls(switches, hosts, wiring, attachment, tuple(links), roles)
+        return cls(switches, hosts, wiring, attachment, tuple(links), roles, host_ports)
+
+    def transit_port(self, vnf: str, interface: int):
+        """Where a bump-in-the-wire VNF re-emits a packet received on ``interface``:
+        (out interface, (switch, port)). eth0<->eth1; a one-armed VNF sends it back out the same
+        interface; None for other interfaces (management ports)."""
+        if (vnf, 1) not in self.host_ports:
+            out = 0 if interface == 0 else None
+        else:
+            out = 1 - interface if interface in (0, 1) else None
+        if out is None or (vnf, out) not in self.host_ports:
+            return None
+        return out, self.host_ports[(vnf, out)]
 
     def switch_ports(self, switch: str) -> tuple[int, ...]:
         return tuple(sorted(port for (s, port) in self.wiring if s == switch))
@@ -139,8 +158,9 @@ _IN_PORT = FIELDS["in_port"]
 class Network:
     """Pipelines of every switch wired by a fabric; ``down``: links (pairs of node names) that are down."""
 
-    def __init__(self, fabric: Fabric, state: NetworkState, down=()):
+    def __init__(self, fabric: Fabric, state: NetworkState, down=(), transit_vnfs: bool = True):
         self.fabric = fabric
+        self.transit_vnfs = transit_vnfs
         self.state = state
         self.down = frozenset(frozenset(pair) for pair in down)
         self.dead_ports: set = set()
@@ -185,6 +205,12 @@ class Network:
                 return Lost(node.space, f"{switch} port {node.port} leads nowhere", hops + (hop,))
             peer_node, peer_port = peer
             if peer_node in self.fabric.hosts:
+                if self.fabric.hosts[peer_node].kind == "vnf" and self.transit_vnfs:
+                    onward = self.fabric.transit_port(peer_node, peer_port)
+                    if onward is not None:  # a bump in the wire: the VNF forwards the packet
+                        out_interface, (next_switch, next_port) = onward
+                        vnf_hop = Hop(peer_node, peer_port, (), out_interface)
+                        return self._walk(next_switch, next_port, node.space, hops + (hop, vnf_hop), seen)
                 return Delivered(peer_node, node.space, hops + (hop,))
             return self._walk(peer_node, peer_port, node.space, hops + (hop,), seen)
         if isinstance(node, Drop):
@@ -228,5 +254,6 @@ def failing(tree, ok) -> list[Space]:
     return [] if ok(tree) else [tree.space]
 
 
-def switches_on(leaf) -> list[str]:
-    return [hop.switch for hop in leaf.hops]
+def switches_on(leaf, fabric: Fabric) -> list[str]:
+    """Switches a leaf's packets crossed, in order (VNF hops left out)."""
+    return [hop.switch for hop in leaf.hops if hop.switch in fabric.switches]

@@ -229,14 +229,27 @@ def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False)
     )
 
 
-def parse_spec(text: str, source: str = "<spec>") -> tuple[Behaviour, ...]:
-    """Behaviours from spec YAML text (a list, or a mapping with ``behaviours:``)."""
+def load_yaml_with_lines(text: str, source: str = "<spec>"):
+    """YAML text as plain data where every mapping also carries ``__line__`` (its 1-based line)."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise SpecError(f"{source}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def parse_spec(text: str, source: str = "<spec>") -> tuple[Behaviour, ...]:
+    """Behaviours from spec YAML text (a list, or a mapping with ``behaviours:``)."""
+    return parse_behaviours(load_yaml_with_lines(text, source), source)
+
+
+def parse_behaviours(data, source: str = "<spec>") -> tuple[Behaviour, ...]:
+    """Behaviours from already-loaded YAML data (a list, or a mapping with ``behaviours:``).
+
+    Lab files loaded elsewhere can pass their ``behaviours:`` list here; mappings that carry a
+    ``__line__`` key (see ``load_yaml_with_lines``) get line numbers in error messages.
+    """
     if isinstance(data, dict):
         data = data.get("behaviours")
     if not isinstance(data, list):

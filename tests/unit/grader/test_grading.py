@@ -152,3 +152,20 @@ def test_rest_json_flows_parse_like_ofctl_text():
     (flow,) = parse_rest_flows(data, "flows.json")
     assert flow.match.get("ipv4_dst").mask == 0xFF000000 and flow.cookie == 7
     assert flow.apply_actions[0].field == "eth_dst" and flow.goto_table == 1 and flow.write_actions[0].port == 0xFFFFFFFD
+
+
+def test_bump_in_the_wire_vnfs_are_waypoints():
+    topo = load_topology("tests/integration/vnfs/topologies/vnf_chains.yaml", {})
+    # m1 (port 1) -> fw1 eth0 (7) / fw1 eth1 (8) -> dpi1 eth0 (9) / dpi1 eth1 (10) -> hes (3), and back.
+    chain = [(1, 7), (7, 1), (8, 9), (9, 8), (10, 3), (3, 10)]
+    flows = "\n".join(f"priority=300,in_port={a},actions=output:{b}" for a, b in chain) + "\npriority=100,ip,in_port=2,nw_dst=10.60.0.3,actions=output:3\n"
+    state = NetworkState({"s1": SwitchState("s1", parse_flows(flows, "s1"))})
+    spec = (
+        "- waypoint: {src: m1, dst: hes, via: [fw1], traffic: 'tcp dst 502'}\n"
+        "- waypoint: {src: m1, dst: hes, via: dpi1, traffic: icmp}\n"
+        "- waypoint: {src: m2, dst: hes, via: fw1, traffic: icmp}\n"
+        "- reach: {src: hes, dst: m1, traffic: icmp}\n"
+    )
+    report = grade(topo, state, parse_spec(spec, "spec.yaml"))
+    assert [r.passed for r in report.results] == [True, True, False, True]
+    assert "not delivered through fw1" in report.results[2].failures[0].message
