@@ -4,7 +4,8 @@ TLS is recognised from its record layer: a handshake record holding a ClientHell
 ServerHello, or, for flows captured mid-stream, a run of well-formed records. Handshake
 messages split over several TCP segments are read from the direction's reassembled stream
 (``ctx.stream``). QUIC is recognised from its long header (IETF versions, drafts and Google
-QUIC ``Qxxx``); Google QUIC's cleartext CHLO also yields the SNI.
+QUIC ``Qxxx``); the SNI comes from Google QUIC's cleartext CHLO or, for IETF QUIC, from the
+ClientHello in the client's Initial packet (``quic_initial``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
 from sdnlab.vnfs.dpi.protocols.base import Dissector
+from sdnlab.vnfs.dpi.protocols.quic_initial import client_hello
 
 _VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
 _RECORD_TYPES = frozenset((20, 21, 22, 23, 24))
@@ -168,7 +170,13 @@ class Quic(Dissector):
                 return None
             if ctx.from_client and version in ("v1", "v2") and len(payload) < 1200 and ctx.index == 0:
                 return None  # a client's first Initial is padded to at least 1200 bytes
-            return Match(m.QUIC, {"version": version})
+            metadata = {"version": version}
+            if ctx.from_client:
+                hello = client_hello(payload)
+                if hello is not None and hello[:1] == b"\x01" and len(hello) > 4:
+                    info = _hello(hello[4:], client=True) or {}
+                    metadata.update({k: v for k, v in info.items() if k in ("sni", "alpn")})
+            return Match(m.QUIC, metadata)
         # Google QUIC (<= Q043) public header: flags, optional 8-byte connection id, version.
         if first & 0x89 == 0x08 and ctx.from_client and _looks_encrypted(payload[9:73]):
             # A data packet without version: the client repeats its 8-byte connection id.
