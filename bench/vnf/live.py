@@ -8,6 +8,7 @@ comparison is measured in the same run on the same machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -72,8 +73,10 @@ def chain_throughput(tmp: Path, seconds: float) -> dict:
     results: dict = {}
     try:
         kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100, IPERF_PORT))),
-                 "dpi": ("dpi", None), "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
-                                                                   "backends: [{name: a, ip: 10.79.0.2}]\n"))}
+                 "dpi": ("dpi", None)}
+        server_mac = tb.run(tb.server, "cat", "/sys/class/net/vns0/address").stdout.strip()
+        kinds["lb"] = ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
+                                                f"backends: [{{name: a, ip: 10.79.0.2, mac: '{server_mac}'}}]\n"))
         for name, (kind, config) in kinds.items():
             try:
                 tb.start_vnf(name, kind, config)
@@ -248,4 +251,93 @@ def firewall_vs_nftables(tmp: Path, seconds: float, rules: int = 100) -> dict:
                                                 / results["nftables"]["udp_64B"]["received_pps"], 3)
     except (KeyError, TypeError, ZeroDivisionError):
         pass
+    return results
+
+
+GENERATOR = r"""
+import socket, sys, time
+from sdnlab.vnfs.packet import IPPROTO_UDP, build_frame
+ifname, seconds, size, dst, dst_mac = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+frames = [build_frame(ip_src=dst.rsplit(".", 1)[0] + ".1", ip_dst=dst, ip_proto=IPPROTO_UDP, l4_src=10000 + i,
+                      l4_dst=9, payload=bytes(max(0, size - 42)), eth_dst=dst_mac) for i in range(64)]
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+sock.bind((ifname, 0))
+sent = failed = 0
+send = sock.send
+end = time.perf_counter() + seconds
+while time.perf_counter() < end:
+    for frame in frames:
+        try:
+            send(frame)
+            sent += 1
+        except OSError:
+            failed += 1
+print(sent, failed)
+"""
+
+SINK_MAC = "02:00:00:00:00:99"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _snapshot(state: Path) -> tuple[int, float]:
+    """(frames sent on the outside port, CPU seconds) summed over the VNF's workers."""
+    sent, cpu = 0, 0.0
+    for path in state.glob("stats-w*.json"):
+        stats = json.loads(path.read_text())
+        sent += stats["ports"]["outside"]["tx"]
+        cpu += _cpu_seconds(stats["pid"])
+    return sent, cpu
+
+
+def raw_pps(tmp: Path, seconds: float) -> dict:
+    """Packets/s per core through each VNF on a veth pair: a raw-socket generator floods UDP
+    frames (64 distinct flows) and the VNF's own counters and CPU time give forwarded packets
+    per CPU-second, which stays meaningful when other processes share the two cores."""
+    from bench.vnf.offline import ruleset
+
+    net = 83
+    fw_config = _config(tmp, "fw-raw", ruleset(100) + "  - {name: flood, action: accept, proto: udp, dport: 9}\n")
+    lb_config = _config(tmp, "lb-raw", f"vip: 10.{net}.0.100\nvip_mac: 02:00:00:00:83:64\nscheduler: maglev\n"
+                                       f"backends: [{{name: a, ip: 10.{net}.0.2, mac: '{SINK_MAC}'}}]\n")
+    setups = [("passthrough", "passthrough", None, 1, "recv"), ("passthrough_ring", "passthrough", None, 1, "ring"),
+              ("firewall", "firewall", fw_config, 1, "recv"), ("firewall_ring", "firewall", fw_config, 1, "ring"),
+              ("firewall_2_workers", "firewall", fw_config, 2, "recv"), ("lb", "lb", lb_config, 1, "recv"),
+              ("dpi", "dpi", None, 1, "recv")]
+    results: dict = {}
+    line = Line("bump", net=net)
+    try:
+        for label, kind, config, workers, mode in setups:
+            state = tmp / f"raw-{label}"
+            try:
+                line.start_vnf(kind, config, state, workers, mode)
+            except RuntimeError as exc:
+                results[label] = {"error": str(exc)}
+                continue
+            row = {}
+            for size in (64, 1500):
+                dst, mac = (f"10.{net}.0.100", "02:00:00:00:83:64") if kind == "lb" else (f"10.{net}.0.2", SINK_MAC)
+                time.sleep(1.2)
+                tx0, cpu0 = _snapshot(state)
+                start = time.monotonic()
+                proc = line.run(line.ns["c"], sys.executable, "-c", GENERATOR, f"vnl{net}c0", str(seconds), str(size),
+                                dst, mac, timeout=seconds + 30)
+                time.sleep(1.2)  # the stats files are rewritten every second
+                tx1, cpu1 = _snapshot(state)
+                elapsed = time.monotonic() - start
+                generated = int(proc.stdout.split()[0]) if proc.stdout.strip() else 0
+                forwarded = tx1 - tx0
+                cpu = cpu1 - cpu0
+                row[f"{size}B"] = {"generated": generated, "forwarded": forwarded,
+                                   "forwarded_pps_wall": round(forwarded / elapsed),
+                                   "vnf_cpu_s": round(cpu, 2),
+                                   "pps_per_core": round(forwarded / cpu) if cpu > 0.05 else None}
+            results[label] = row
+            line.stop_vnf()
+    finally:
+        line.close()
     return results

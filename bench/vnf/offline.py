@@ -34,17 +34,17 @@ def frames(size: int, flows: int, dst: str = "10.79.0.2", flags: int = TCP_ACK) 
 
 
 def measure(vnf, batch: list[bytes], seconds: float = 1.5) -> float:
-    """Packets per second of ``vnf.process`` cycling over ``batch``."""
+    """Packets per CPU-second of ``vnf.process`` cycling over ``batch`` (per core, whatever else runs)."""
     process = vnf.process
     count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
+    start = time.process_time()
+    deadline = time.perf_counter() + seconds
     now = 1.0
     while time.perf_counter() < deadline:
         for frame in batch:
             process(frame, "inside", now)
         count += len(batch)
-    return count / (time.perf_counter() - start)
+    return count / (time.process_time() - start)
 
 
 def prime_firewall(vnf, batch: list[bytes]) -> None:

@@ -75,10 +75,9 @@ def port_of(state, host, index=0):
     raise KeyError(host)
 
 
-def static_chain_flows(state) -> list[str]:
+def static_chain_flows(state, lb_eth2: str) -> list[str]:
     """Symmetric steering for both chains on s1, by in_port and destination MAC."""
     mac = {h["name"]: h["interfaces"][0]["mac"] for h in state["hosts"]}
-    lb_eth2 = next(h for h in state["hosts"] if h["name"] == "lb1")["interfaces"][2]["mac"]
     p = {name: port_of(state, name) for name in ("m1", "m2", "hes", "cam1", "an1", "an2")}
     fw_in, fw_out = port_of(state, "fw1", 0), port_of(state, "fw1", 1)
     dpi_in, dpi_out = port_of(state, "dpi1", 0), port_of(state, "dpi1", 1)
@@ -106,7 +105,7 @@ def static_chain_flows(state) -> list[str]:
         f"in_port={lb_hc},dl_dst={mac['an2']},actions=output:{p['an2']}",
         f"in_port={lb_hc},dl_dst={bcast},actions=output:{p['an1']},output:{p['an2']}",
     ]
-    return flows
+    return [flow if flow.startswith("priority=") else f"priority=100,{flow}" for flow in flows]
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +117,13 @@ def lab(tmp_path_factory):
     state = api.up(str(TOPOLOGY), {}, name=LAB, controller="none")
     try:
         bridge = api.bridge(LAB, "s1")
-        for flow in static_chain_flows(state):
+        lb_eth2 = api.run_in(LAB, "lb1", ["cat", "/sys/class/net/lb1-eth2/address"]).stdout.strip()
+        for flow in static_chain_flows(state, lb_eth2):
             subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, flow], check=True)
+        # lb1 probes the servers from eth2 only: its bump-in-the-wire ports carry no address
         api.run_in(LAB, "lb1", ["ip", "addr", "flush", "dev", "lb1-eth0"])
+        api.run_in(LAB, "lb1", ["ip", "addr", "add", "10.60.9.1/16", "dev", "lb1-eth2"])
+        api.run_in(LAB, "lb1", ["ip", "link", "set", "lb1-eth2", "up"])
         hosts = {h["name"]: h for h in state["hosts"]}
         (tmp / "fw.yaml").write_text(f"""
 default: drop
