@@ -17,6 +17,11 @@ from sdnlab.vnfs.dpi.offline import classify_pcap
 app = typer.Typer(help="Deep packet inspection: classify flows by payload.", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Deep packet inspection: classify flows by payload (app names as nDPI spells them)."""
+
+
 def register(root: typer.Typer, flows: typer.Typer) -> None:
     """Add the ``dpi`` command group to the root CLI."""
     root.add_typer(app, name="dpi")

@@ -47,7 +47,7 @@ class DpiConfig:
     idle_timeout: float = 300.0
     max_records: int | None = 100_000
     max_risks: int = 10_000
-    stream_cap: int = 8192
+    stream_cap: int = 4096  # per direction, only while classifying: worst case max_flows * 2 * stream_cap
     limits: Limits = field(default_factory=Limits)
     dns_servers: frozenset[str] = frozenset()  # allowed resolvers; empty: only off-port-53 DNS is unusual
     scan_ports: frozenset[int] = frozenset({23, 2323})

@@ -260,7 +260,7 @@ def test_the_capture_classifies_the_same_through_the_cli(traffic):
     engine, capture = traffic
     if capture is None:
         pytest.skip("tcpdump not installed")
-    run = subprocess.run([sys.executable, "-c", "from sdnlab.cli import main; main()", "dpi", "classify",
+    run = subprocess.run([sys.executable, "-c", "from sdnlab.vnfs.dpi.cli import app; app()", "classify",
                           str(capture), "--json"], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "COLUMNS": "200"})
     assert run.returncode == 0, run.stderr
