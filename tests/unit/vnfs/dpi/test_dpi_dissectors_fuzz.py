@@ -18,19 +18,27 @@ PREFIXES = [b"", b"\x16\x03\x01", b"\x16\x03\x03\x00\x40\x02", b"GET / HTTP/1.1\
 contexts = st.builds(
     Context, transport=st.sampled_from([6, 17]), from_client=st.booleans(), client_port=st.integers(0, 65535),
     server_port=st.sampled_from([0, 21, 23, 53, 80, 123, 443, 502, 1883, 2404, 4059, 5683, 20000, 40000]),
-    index=st.integers(0, 20), scratch=st.one_of(st.none(), st.integers(0, 5), st.binary(max_size=8)),
-    stream=st.binary(max_size=64))
+    index=st.integers(0, 20), scratch=st.none(), stream=st.binary(max_size=64))
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.sampled_from(range(len(DISSECTORS))), st.sampled_from(PREFIXES), st.binary(max_size=300), contexts)
-def test_detect_never_raises(index, prefix, tail, ctx):
-    payload = prefix + tail
-    ctx = ctx._replace(stream=payload + ctx.stream if ctx.transport == 6 else payload)
-    result = DISSECTORS[index].detect(payload, ctx)
-    assert result is None or isinstance(result, (Match, More))
-    if isinstance(result, Match):
-        assert isinstance(result.app, str) and isinstance(result.metadata, dict)
+@given(st.sampled_from(range(len(DISSECTORS))),
+       st.lists(st.tuples(st.sampled_from(PREFIXES), st.binary(max_size=300), st.booleans()), min_size=1, max_size=4),
+       contexts)
+def test_detect_never_raises(index, packets, ctx):
+    """A sequence of payloads, each call getting back the scratch the dissector itself returned."""
+    scratch = None
+    for position, (prefix, tail, from_client) in enumerate(packets):
+        payload = prefix + tail
+        call = ctx._replace(from_client=from_client, index=position, scratch=scratch,
+                            stream=payload + ctx.stream if ctx.transport == 6 else payload)
+        result = DISSECTORS[index].detect(payload, call)
+        assert result is None or isinstance(result, (Match, More))
+        if not isinstance(result, More):
+            if isinstance(result, Match):
+                assert isinstance(result.app, str) and isinstance(result.metadata, dict)
+            return
+        scratch = result.scratch
 
 
 @settings(max_examples=2000, deadline=None)
