@@ -132,7 +132,7 @@ class DpiEngine:
         self._flows: OrderedDict[pk.FlowKey, FlowState] = OrderedDict()
         self._closed: deque[FlowRecord] = deque(maxlen=self.config.max_records)
         self._risks: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
-        self._pending: list[RiskEvent] = []
+        self._pending: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
         self._scan = ScanDetector(self.config.scan_ports, self.config.scan_threshold, self.config.scan_window,
                                   self.config.max_scan_sources)
         # (ip value, port) -> (app, expiry ts): connections announced by other flows (FTP data)
@@ -258,7 +258,8 @@ class DpiEngine:
         flow.reported = True
         cls = flow.cls
         server = pk.ip_text(flow.server_ip, flow.version)
-        flow.risks = flow_risks(cls.app or m.UNKNOWN, server, flow.server_port, self.config.dns_servers)
+        if cls.confidence in ("dpi", "expected"):  # a port guess is no evidence of cleartext or DNS use
+            flow.risks = flow_risks(cls.app or m.UNKNOWN, server, flow.server_port, self.config.dns_servers)
         client = pk.ip_text(flow.client_ip, flow.version)
         for kind in flow.risks:
             self._raise(RiskEvent(ts, kind, client, server,
@@ -284,8 +285,6 @@ class DpiEngine:
     def _raise(self, event: RiskEvent) -> None:
         self._risks.append(event)
         self._pending.append(event)
-        if len(self._pending) > self.config.max_risks:
-            del self._pending[: len(self._pending) - self.config.max_risks]
         if self.on_risk is not None:
             self.on_risk(event)
 
@@ -294,9 +293,7 @@ class DpiEngine:
     def _close(self, flow: FlowState, ts: float) -> FlowRecord:
         if not flow.cls.decided or flow.cls.enriching >= 0:
             flow.cls = give_up(flow.cls, flow.ip_proto, flow.server_port, self.config.limits)
-        if not flow.reported:
-            self._decided(flow, ts)
-        record = flow.record()
+        record = flow.record() if flow.reported else self._decided(flow, ts)
         self._closed.append(record)
         if self.on_record is not None:
             self.on_record(record)
@@ -351,7 +348,8 @@ class DpiEngine:
 
     def drain_risks(self) -> list[RiskEvent]:
         """The risk events raised since the last call (for a VNF that acts on them)."""
-        pending, self._pending = self._pending, []
+        pending = list(self._pending)
+        self._pending.clear()
         return pending
 
     @property

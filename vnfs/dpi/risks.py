@@ -2,7 +2,7 @@
 
 - ``flow_risks``: a pure function from a classified flow to its risk flags: cleartext Telnet,
   and DNS sent to a server not on the allowed list (when one is configured) or to a port other
-  than 53.
+  than 53. The engine applies it only to flows classified from payload, never to port guesses.
 - ``ScanDetector``: counts, per source, the distinct hosts it opens TCP connections to on the
   scan ports (23 and 2323, as Mirai does) within a sliding window; reaching the threshold raises
   one ``TELNET_SCAN`` event per source and window. Its memory is bounded: at most

@@ -211,3 +211,25 @@ def test_truncated_and_bit_flipped_captures_never_crash_the_engine():
         engine.process_frame(i * 0.001, bytes(frame))
     engine.flush()
     assert engine.stats.packets == 20_000 and engine.stats.malformed > 0
+
+
+def test_random_payloads_are_rarely_mistaken_for_a_protocol():
+    """Structure checks, not ports, decide: random bytes on random ports stay Unknown (< 1% false positives)."""
+    rng = random.Random(7)
+    engine = DpiEngine(DpiConfig(max_records=None, limits=Limits(port_guess=False)))
+    for i in range(2000):
+        exchanges = [("c" if j % 2 == 0 else "s", rng.randbytes(rng.randint(1, 300))) for j in range(4)]
+        build = udp_exchange if i % 2 else tcp_conversation
+        for k, frame in enumerate(build(f"10.0.{i >> 8}.{i & 255}", "10.9.0.1", 40000, 30000 + i, exchanges)):
+            engine.process_frame(i + k * 0.001, frame)
+    labelled = [r.app for r in engine.flush() if r.app != "Unknown"]
+    assert len(labelled) < 20, labelled
+
+
+def test_a_port_guess_raises_no_flow_risk():
+    """SYNs to port 23 with no payload are guessed Telnet but are no evidence of a cleartext session."""
+    engine = DpiEngine()
+    run(engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 23, []))
+    (record,) = engine.flush()
+    assert (record.app, record.confidence, record.risks) == ("Telnet", "port", ())
+    assert engine.risks() == []
