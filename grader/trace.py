@@ -3,8 +3,9 @@
 A packet is written in the ovs flow syntax (``in_port=1,tcp,nw_src=10.0.0.1,tp_dst=80``); fields
 not given are zero, as in ofproto/trace. ``trace_packet`` returns a JSON-ready dict:
 ``{"packet", "outputs": [{"port", "fields"}], "drop", "controller", "trace": [...]}``, where
-``fields`` use ovs-ofctl names. SELECT groups add ``"alternatives"``: the outputs of each live
-bucket (OVS picks one by hashing).
+``fields`` use ovs-ofctl names. SELECT groups add ``"alternatives"`` (the outputs of each live
+bucket; OVS picks one by hashing) and ``"possible_outputs"`` (the complete output list for each
+combination of bucket choices).
 """
 
 from __future__ import annotations
@@ -90,6 +91,26 @@ def _leaves(node, choose_first: bool, alternatives: list):
     yield node
 
 
+MAX_ALTERNATIVES = 64
+
+
+def _outcomes(node) -> list[list]:
+    """Every possible leaf list of a concrete run, one per combination of SELECT bucket choices."""
+    if node is None:
+        return [[]]
+    if isinstance(node, Fork):
+        if node.kind == "choice":
+            out = []
+            for child in node.children:
+                out.extend(_outcomes(child))
+            return out[:MAX_ALTERNATIVES]
+        combos = [[]]
+        for child in node.children:
+            combos = [a + b for a in combos for b in _outcomes(child)][:MAX_ALTERNATIVES]
+        return combos
+    return [[node]]
+
+
 def _emit_dict(leaf: Emit) -> dict:
     return {"port": leaf.port, "fields": header_fields(leaf.space.current_value())}
 
@@ -120,6 +141,7 @@ def trace_space(pipeline: SwitchPipeline, space: Space, live=None) -> dict:
         result["drop_reasons"] = drops
     if alternatives:
         result["alternatives"] = alternatives
+        result["possible_outputs"] = [[_emit_dict(leaf) for leaf in combo if isinstance(leaf, Emit)] for combo in _outcomes(tree)]
     return result
 
 

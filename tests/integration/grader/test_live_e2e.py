@@ -99,6 +99,24 @@ def test_live_probes_land_exactly_where_predicted(lab, graded):
     assert rewritten and rewritten[0]["observed"] == ["h2"]
 
 
+def test_grade_command_on_the_running_lab(lab, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    result = CliRunner().invoke(root, ["grade", "--name", lab, "--spec", str(tmp_path / "spec.yaml"), "--live", "--json", "--junit", str(tmp_path / "j.xml")])
+    assert result.exit_code == 1, result.output  # three behaviours fail on purpose
+    data = json.loads(result.output)
+    assert data["score"] == 2 and data["max_score"] == 5
+    assert data["findings"] == [] and data["live"]["agree"] == data["live"]["probes"] > 0
+    saved = collect.save_lab(lab, tmp_path / "dumps")
+    offline = CliRunner().invoke(root, ["grade", "--flows", str(saved), "--topology", "linear", "--param", "switches=3", "--spec", str(tmp_path / "spec.yaml"), "--json"])
+    assert json.loads(offline.output)["score"] == 2
+
+
 def test_a_network_that_differs_from_the_model_is_a_grader_finding(lab, graded):
     from sdnlab.runtime import api
 
