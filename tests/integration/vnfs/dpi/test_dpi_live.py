@@ -268,3 +268,24 @@ def test_the_capture_classifies_the_same_through_the_cli(traffic):
     for port, app in ((8081, "HTTP"), (2323, "Telnet"), (18830, "MQTT"), (53, "DNS")):
         assert offline[("UDP" if port == 53 else "TCP", port)] == app
     assert Path(capture).stat().st_size > 0
+
+
+def test_ndpi_labels_the_live_capture_as_we_do(traffic, tmp_path):
+    """An independent classifier (nDPI's ndpiReader, Debian libndpi-bin) on the same capture agrees."""
+    from sdnlab.vnfs.dpi.ndpi import agreement, read_expected
+    from sdnlab.vnfs.dpi.offline import classify_pcap
+
+    engine, capture = traffic
+    reader = shutil.which("ndpiReader")
+    if capture is None or reader is None:
+        pytest.skip("needs tcpdump and ndpiReader (Debian package libndpi-bin)")
+    run = subprocess.run([reader, "-i", str(capture), "-v", "2"], capture_output=True, text=True, timeout=60)
+    report = tmp_path / "live.out"
+    report.write_text(run.stdout)
+    expected = read_expected(report)
+    records, _ = classify_pcap(capture)
+    result = agreement("live.pcap", expected, records)
+    labelled = {flow.master for flow in expected}
+    print(f"\nnDPI {sorted(labelled)}: {result.agreed}/{result.compared} flows agree")
+    assert {"HTTP", "MQTT", "DNS"} <= labelled, run.stdout[-2000:]
+    assert result.compared >= 3 and result.ratio == 1.0, result.mismatches
