@@ -1,0 +1,92 @@
+"""Grading a class: one submission folder per trainee (a workspace), all checks, CSV and JSON out.
+
+``DIR/<trainee>/`` holds what the trainee's workspace holds (``flows/``, the app, configs).
+Labs that need no network are graded statically; others on one real lab, redeployed per
+trainee. A submission that cannot be graded gets an ``error`` and 0%.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from sdnlab.errors import SdnlabError
+from sdnlab.labs import grading, live
+from sdnlab.labs.errors import LabSessionError
+from sdnlab.labs.model import Lab
+
+CSV_FIELDS = ("trainee", "lab", "percent", "score", "max_score", "passed", "checks_passed", "checks_total", "mode", "error")
+BATCH_NAME = "lab-batch"
+
+
+def submissions(directory: Path) -> list[Path]:
+    """The trainee folders of a class directory (hidden folders skipped), sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise LabSessionError(f"{directory}: not a directory of submissions (one folder per trainee)")
+    return sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def row(trainee: str, lab: Lab, result=None, error: str = "") -> dict:
+    if result is None:
+        return {"trainee": trainee, "lab": lab.id, "percent": 0.0, "score": 0.0, "max_score": 0.0, "passed": False,
+                "checks_passed": 0, "checks_total": 0, "mode": "", "error": error, "checks": []}
+    data = result.to_dict()
+    return {"trainee": trainee, "lab": lab.id, "percent": result.percent, "score": result.score,
+            "max_score": result.max_score, "passed": result.passed,
+            "checks_passed": sum(i.passed for i in result.items), "checks_total": len(result.items),
+            "mode": result.mode, "error": "", "checks": data["checks"]}
+
+
+def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME) -> list[dict]:
+    """One row per trainee folder."""
+    folders = submissions(directory)
+    rows = []
+    if not lab.needs_live:
+        topology = live.load_topology(lab)
+        for folder in folders:
+            try:
+                rows.append(row(folder.name, lab, grading.grade_static(lab, folder, topology=topology)))
+            except SdnlabError as exc:
+                rows.append(row(folder.name, lab, error=str(exc)))
+        return rows
+    from sdnlab.labs.session import redeploy
+    from sdnlab.runtime import api
+
+    started = False
+    try:
+        for folder in folders:
+            try:
+                if not started:
+                    live.up(lab, folder, live_name)
+                    started = True
+                else:
+                    redeploy(lab, folder, live_name)
+                rows.append(row(folder.name, lab, grading.grade_live(lab, live_name, include_hidden=True)))
+            except SdnlabError as exc:
+                rows.append(row(folder.name, lab, error=str(exc)))
+                started = started and live_name in _running()
+    finally:
+        if live_name in _running():
+            api.down(live_name)
+    return rows
+
+
+def _running() -> list[str]:
+    from sdnlab.runtime import paths
+
+    return paths.lab_names()
+
+
+def write_outputs(rows: list[dict], prefix: Path) -> tuple[Path, Path]:
+    """``<prefix>.csv`` (one line per trainee) and ``<prefix>.json`` (with every check)."""
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = prefix.with_suffix(".csv"), prefix.with_suffix(".json")
+    with open(csv_path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    json_path.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+    return csv_path, json_path

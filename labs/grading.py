@@ -1,0 +1,66 @@
+"""Grading a lab: grader behaviours on flow state plus live probes, into one ``LabResult``.
+
+``grade_static`` judges a workspace's flow files without any network (labs whose controller
+mode is ``none`` and that need no probes); ``grade_live`` runs the scenario on a running lab,
+collects its flow state, judges the behaviours and runs the probes. ``include_hidden`` adds the
+hidden checks (``submit`` and the instructor commands).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sdnlab.labs import live, workspace
+from sdnlab.labs.errors import LabPackageError
+from sdnlab.labs.model import Lab
+from sdnlab.labs.results import LabResult, items_from_report
+
+
+def grader_version() -> str:
+    import sdnlab
+    import sdnlab.grader as grader
+
+    return str(getattr(grader, "__version__", None) or f"sdnlab-{sdnlab.__version__}")
+
+
+def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
+    from sdnlab.grader import grade
+    from sdnlab.grader.errors import SpecError
+
+    if not lab.behaviours:
+        return []
+    try:
+        report = grade(topology, state, lab.behaviours, include_hidden=include_hidden)
+    except SpecError as exc:  # a behaviour names a node the topology does not have
+        raise LabPackageError(f"{lab.path / 'lab.yaml'}: {exc}") from None
+    return items_from_report(report)
+
+
+def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=None) -> LabResult:
+    """Judge the flows a workspace would install (no network needed)."""
+    started = time.perf_counter()
+    topology = topology or live.load_topology(lab)
+    state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
+    items = _judge(lab, topology, state, include_hidden)
+    notes = ()
+    if lab.probes:
+        notes = (f"{len(lab.probes)} live probe(s) not run in static grading",)
+    return LabResult(lab.id, tuple(items), "static", time.perf_counter() - started, grader_version(), notes)
+
+
+def grade_live(lab: Lab, name: str, include_hidden: bool = True, scenario: bool = True, topology=None) -> LabResult:
+    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes."""
+    from sdnlab.grader import collect
+    from sdnlab.runtime import api
+
+    started = time.perf_counter()
+    topology = topology or live.load_topology(lab)
+    status = api.status(name)
+    notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
+    state = collect.from_bridges(live.bridges(status))
+    items = _judge(lab, topology, state, include_hidden)
+    for probe in lab.probes:
+        if include_hidden or not probe.hidden:
+            items.append(live.run_probe(probe, name, topology, status))
+    return LabResult(lab.id, tuple(items), "live", time.perf_counter() - started, grader_version(), notes)

@@ -1,0 +1,265 @@
+"""Running a lab: bring its network up from a workspace, run its scenario, judge its live probes.
+
+The "what to do on the network" half of lab grading. Probe verdicts are pure functions
+(``judge_probe``) of the outcomes collected here, so they are testable without a network.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sdnlab.labs import workspace
+from sdnlab.labs.errors import LabSessionError
+from sdnlab.labs.model import Lab, Probe, Step
+from sdnlab.labs.results import CheckItem
+
+PARALLEL = 8
+
+
+# ---------------------------------------------------------------- topology helpers
+
+def load_topology(lab: Lab):
+    """The lab's ``sdnlab.topologies.Topology``."""
+    from sdnlab.topologies import load_topology as load
+
+    return load(lab.topology.source, dict(lab.topology.params))
+
+
+def resolve(topology, selectors) -> list[str]:
+    """Host names (or literal IPv4 addresses) selected by ``h1``, ``role:NAME``, ``kind:KIND``, ``all``."""
+    import ipaddress
+
+    if isinstance(selectors, str):
+        selectors = [selectors]
+    hosts = [n for n in topology.hosts() if n.kind != "vnf"]
+    names: list[str] = []
+    for sel in selectors:
+        if sel == "all":
+            found = [n.name for n in hosts]
+        elif sel.startswith("role:"):
+            found = [n.name for n in hosts if sel[5:] in n.roles]
+        elif sel.startswith("kind:"):
+            found = [n.name for n in topology.hosts() if n.kind == sel[5:]]
+        elif sel in topology.nodes:
+            found = [sel]
+        else:
+            try:
+                ipaddress.IPv4Address(sel)
+            except ValueError:
+                raise LabSessionError(f"unknown node {sel!r} in a lab probe or scenario step") from None
+            found = [sel]
+        names.extend(n for n in found if n not in names)
+    return names
+
+
+def address(topology, node: str) -> str:
+    return topology.nodes[node].ip if node in topology.nodes else node
+
+
+# ---------------------------------------------------------------- bring up / deploy
+
+def controller_arg(lab: Lab, workdir: Path) -> tuple[str, str | None]:
+    """(runtime controller argument, controller config path or None) for a workspace."""
+    mode, file = lab.controller.mode, lab.controller.file
+    if mode == "app":
+        return f"app:{(Path(workdir) / file).resolve()}", None
+    if mode == "builtin":
+        return "builtin", str((Path(workdir) / file).resolve()) if file else None
+    return "none", None
+
+
+def up(lab: Lab, workdir: Path, name: str) -> dict:
+    """Start the lab's network from a workspace: controller, flows, VNFs. Returns the runtime status."""
+    from sdnlab.runtime import api
+
+    controller, config = controller_arg(lab, workdir)
+    status = api.up(lab.topology.source, dict(lab.topology.params), name=name, controller=controller,
+                    controller_config=config)
+    try:
+        deploy(lab, workdir, name, status)
+    except BaseException:
+        api.down(name)
+        raise
+    return status
+
+
+def bridges(status: dict) -> dict[str, str]:
+    return {s["name"]: s["bridge"] for s in status.get("switches", [])}
+
+
+def deploy(lab: Lab, workdir: Path, name: str, status: dict) -> None:
+    """Install the workspace's flows and (re)start its VNFs on a running lab."""
+    if lab.controller.mode == "none":
+        workspace.install_flows(workdir, bridges(status), replace=True)
+    start_vnfs(lab, workdir, name, status)
+
+
+def controller_url(status: dict) -> str:
+    port = (status.get("controller") or {}).get("rest_port")
+    return f"http://127.0.0.1:{port}" if port else ""
+
+
+def start_vnfs(lab: Lab, workdir: Path, name: str, status: dict) -> None:
+    from sdnlab.runtime import paths
+    from sdnlab.vnfs import manage
+
+    running = {v.get("name") for v in manage.status(name)} if lab.vnfs else set()
+    for vnf in lab.vnfs:
+        if vnf.name in running:
+            manage.stop(name, vnf.name)
+        config = None
+        if vnf.config:
+            target = paths.lab_dir(name) / "lab-configs" / f"{vnf.name}-{Path(vnf.config).name}"
+            config = str(workspace.render_file(Path(workdir) / vnf.config, {"controller_url": controller_url(status)}, target))
+        manage.start(name, vnf.kind, vnf.host, config=config, vnf_name=vnf.name)
+
+
+# ---------------------------------------------------------------- running commands in hosts
+
+def _run(name: str, host: str, argv, timeout: float) -> subprocess.CompletedProcess:
+    from sdnlab.runtime import api
+
+    try:
+        return api.run_in(name, host, argv, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", "timeout")
+
+
+def ping(name: str, src: str, ip: str, count: int = 2) -> bool:
+    """True when ``src`` gets at least one echo reply from ``ip``."""
+    return _run(name, src, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", ip], 5 + count).returncode == 0
+
+
+CONNECT = ("import socket,sys\n"
+           "s=socket.socket(); s.settimeout(2)\n"
+           "sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)\n")
+LISTEN = ("import socket,sys,time\n"
+          "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+          "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(64); s.settimeout(0.5)\n"
+          "end=time.time()+float(sys.argv[2])\n"
+          "while time.time()<end:\n"
+          "    try: c,_=s.accept(); c.close()\n"
+          "    except OSError: pass\n")
+SCAN = ("import socket,sys\n"
+        "for ip in sys.argv[2:]:\n"
+        "    s=socket.socket(); s.settimeout(0.3)\n"
+        "    try: s.connect_ex((ip, int(sys.argv[1])))\n"
+        "    except OSError: pass\n"
+        "    s.close()\n")
+
+
+def tcp_connect(name: str, src: str, ip: str, port: int) -> bool:
+    return _run(name, src, [sys.executable, "-c", CONNECT, ip, str(port)], 6).returncode == 0
+
+
+def _parallel(fn, jobs: list) -> list:
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(jobs))) as pool:
+        return list(pool.map(lambda job: fn(*job), jobs))
+
+
+# ---------------------------------------------------------------- scenario
+
+def run_scenario(lab: Lab, name: str, topology) -> list[str]:
+    """Run the lab's scenario steps in order; returns one log line per step."""
+    log = []
+    for step in lab.scenario:
+        log.append(run_step(step, name, topology))
+    return log
+
+
+def run_step(step: Step, name: str, topology) -> str:
+    args = step.args
+    if step.kind == "sleep":
+        time.sleep(float(args["seconds"]))
+        return f"slept {args['seconds']} s"
+    if step.kind == "pingall":
+        hosts = resolve(topology, "all")
+        jobs = [(name, s, address(topology, d), 1) for s in hosts for d in hosts if s != d]
+        ok = sum(_parallel(ping, jobs))
+        return f"pingall: {ok}/{len(jobs)} pairs answered"
+    if step.kind == "ping":
+        dsts = resolve(topology, args.get("dst", "all"))
+        jobs = [(name, s, address(topology, d), int(args.get("count", 1))) for s in resolve(topology, args["src"])
+                for d in dsts if s != d]
+        ok = sum(_parallel(ping, jobs))
+        return f"ping: {ok}/{len(jobs)} pairs answered"
+    if step.kind == "telnet_scan":
+        src = resolve(topology, args["src"])[0]
+        targets = [address(topology, t) for t in resolve(topology, args.get("targets", "all")) if t != src]
+        port = int(args.get("port", 23))
+        _run(name, src, [sys.executable, "-c", SCAN, str(port), *targets], 5 + len(targets))
+        return f"telnet_scan: {src} probed TCP {port} on {len(targets)} hosts"
+    raise AssertionError(f"unknown step kind {step.kind}")
+
+
+# ---------------------------------------------------------------- probes
+
+def judge_probe(probe: Probe, outcomes: list[tuple[str, str, bool]]) -> CheckItem:
+    """Score a probe from its (src, dst, succeeded) outcomes: each case passes when it matches ``expect``."""
+    want = probe.args.get("expect", "reach") == "reach"
+    good = [o for o in outcomes if o[2] == want]
+    bad = [o for o in outcomes if o[2] != want]
+    verb = {("ping", True): "no echo reply", ("ping", False): "answered but must be blocked",
+            ("tcp", True): "connection failed", ("tcp", False): "connected but must be blocked",
+            ("quarantined", True): "not quarantined"}.get((probe.kind, want), "failed")
+    details = tuple(f"{src} -> {dst}: {verb}" if dst else f"{src}: {verb}" for src, dst, _ in bad)
+    cases = len(outcomes)
+    score = probe.weight * len(good) / cases if cases else 0.0
+    return CheckItem(probe.id, "probe", probe.description, probe.weight, round(score, 4), probe.hidden, cases,
+                     len(good), details)
+
+
+def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
+    args = probe.args
+    if probe.kind == "quarantined":
+        listed = quarantine_list(status)
+        outcomes = [(h, "", address(topology, h) in listed or h in listed) for h in resolve(topology, args["hosts"])]
+        return judge_probe(probe, outcomes)
+    pairs = [(s, d) for s in resolve(topology, args["src"]) for d in resolve(topology, args["dst"]) if s != d]
+    if probe.kind == "ping":
+        count = int(args.get("count", 2))
+        results = _parallel(ping, [(name, s, address(topology, d), count) for s, d in pairs])
+    else:
+        port = int(args["port"])
+        servers = resolve(topology, args.get("servers") or [d for _, d in pairs if d in topology.nodes])
+        listeners = start_listeners(name, servers, port)
+        try:
+            results = _parallel(tcp_connect, [(name, s, address(topology, d), port) for s, d in pairs])
+        finally:
+            for proc in listeners:
+                proc.kill()
+                proc.wait()
+    return judge_probe(probe, [(s, d, ok) for (s, d), ok in zip(pairs, results)])
+
+
+def start_listeners(name: str, hosts: list[str], port: int, seconds: float = 30.0) -> list:
+    from sdnlab.runtime import api
+
+    procs = [api.popen_in(name, h, [sys.executable, "-c", LISTEN, str(port), str(seconds)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for h in hosts]
+    time.sleep(0.4)
+    return procs
+
+
+def quarantine_list(status: dict) -> set[str]:
+    """IPs and MACs the builtin controller has quarantined (empty when it has no REST API)."""
+    url = controller_url(status)
+    if not url:
+        return set()
+    try:
+        with urllib.request.urlopen(url + "/sdnlab/quarantine", timeout=5) as answer:
+            data = json.load(answer)
+    except (OSError, ValueError):
+        return set()
+    out = set()
+    for entry in data.get("quarantined", []):
+        out.update(str(entry.get(k)) for k in ("ip", "mac", "host", "name") if entry.get(k))
+    return out

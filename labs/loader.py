@@ -1,0 +1,407 @@
+"""Loading lab packages: ``labs/<id>/lab.yaml`` validated into a ``Lab``, every problem reported at once.
+
+Errors name the file, the line and the field (``lab.yaml:12: controller.mode: expected one of
+none, builtin, app (got 'ryu')``) and are raised together as one ``LabPackageError``. Code past
+the loader sees only typed objects.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sdnlab.labs.errors import LabPackageError
+from sdnlab.labs.model import (
+    CONTROLLER_MODES,
+    LANGUAGES,
+    LEVELS,
+    SKILLS,
+    ControllerSpec,
+    Lab,
+    Probe,
+    Step,
+    Text,
+    TopologyRef,
+    VnfSpec,
+)
+
+LAB_FILE = "lab.yaml"
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+TOP_KEYS = {"id", "number", "title", "summary", "level", "minutes", "skills", "topology", "controller",
+            "vnfs", "scenario", "behaviours", "probes", "hints"}
+STEP_KINDS = {"pingall": set(), "ping": {"src", "dst", "count"}, "telnet_scan": {"src", "targets", "port"},
+              "sleep": {"seconds"}}
+PROBE_KINDS = {"ping": {"src", "dst", "expect", "count"}, "tcp": {"src", "dst", "port", "expect", "servers"},
+               "quarantined": {"hosts"}}
+EXPECT = ("reach", "blocked")
+COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "__line__"}
+
+
+def labs_root() -> Path:
+    """The folder holding the lab packages (this package's own folder)."""
+    return Path(__file__).resolve().parent
+
+
+def lab_dirs(root: Path | None = None) -> list[Path]:
+    """Every folder under ``root`` that holds a lab.yaml, sorted by name."""
+    root = root or labs_root()
+    return sorted(p.parent for p in root.glob(f"*/{LAB_FILE}"))
+
+
+def catalogue(root: Path | None = None) -> tuple[Lab, ...]:
+    """Every lab package, validated, in catalogue (number) order."""
+    labs = [load_lab(d) for d in lab_dirs(root)]
+    numbers: dict[int, str] = {}
+    for lab in labs:
+        if lab.number in numbers:
+            raise LabPackageError(f"{lab.path / LAB_FILE}: number: {lab.number} is already used by lab {numbers[lab.number]!r}")
+        numbers[lab.number] = lab.id
+    return tuple(sorted(labs, key=lambda lab: lab.number))
+
+
+def find_lab_dir(ref: str | Path, root: Path | None = None) -> Path:
+    """A lab folder from an id, a catalogue number or a path."""
+    text = str(ref)
+    path = Path(text)
+    if (path / LAB_FILE).is_file():
+        return path
+    root = root or labs_root()
+    if (root / text / LAB_FILE).is_file():
+        return root / text
+    if text.isdigit():
+        for d in lab_dirs(root):
+            number = _peek_number(d / LAB_FILE)
+            if number == int(text):
+                return d
+    known = ", ".join(d.name for d in lab_dirs(root))
+    raise LabPackageError(f"no lab {text!r} (labs: {known or 'none'})")
+
+
+def _peek_number(path: Path) -> int | None:
+    match = re.search(r"^number:\s*(\d+)\s*$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def load_lab(ref: str | Path, root: Path | None = None) -> Lab:
+    """One lab package, by id, number or folder path."""
+    directory = find_lab_dir(ref, root).resolve()
+    source = directory / LAB_FILE
+    from sdnlab.grader.errors import SpecError
+    from sdnlab.grader.spec import load_yaml_with_lines
+
+    try:
+        data = load_yaml_with_lines(source.read_text(encoding="utf-8"), str(source))
+    except SpecError as exc:
+        raise LabPackageError(str(exc)) from None
+    return parse_lab(data, directory, str(source))
+
+
+class _Errors:
+    """Collects ``file:line: field: problem`` messages."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.items: list[str] = []
+
+    def add(self, line: int | None, field: str, problem: str) -> None:
+        where = f"{self.source}:{line}" if line else self.source
+        self.items.append(f"{where}: {field}: {problem}")
+
+
+def _line(raw, default: int = 0) -> int:
+    return raw.get("__line__", default) if isinstance(raw, dict) else default
+
+
+def _text(raw, field: str, line: int, errors: _Errors, required: bool = True) -> Text:
+    if raw is None and not required:
+        return Text("", "")
+    if not isinstance(raw, dict):
+        errors.add(line, field, f"expected a mapping with {' and '.join(LANGUAGES)} texts")
+        return Text("", "")
+    values = {}
+    for lang in LANGUAGES:
+        value = raw.get(lang)
+        if not isinstance(value, str) or not value.strip():
+            errors.add(_line(raw, line), f"{field}.{lang}", "missing text")
+            value = ""
+        values[lang] = value.strip()
+    extra = set(raw) - set(LANGUAGES) - {"__line__"}
+    if extra:
+        errors.add(_line(raw, line), field, f"unknown language(s) {', '.join(sorted(extra))}")
+    return Text(**values)
+
+
+def _selector_list(value) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def parse_lab(data, directory: Path, source: str) -> Lab:
+    """Validate loaded lab.yaml data (mappings carry ``__line__``) into a ``Lab``."""
+    errors = _Errors(source)
+    if not isinstance(data, dict):
+        raise LabPackageError(f"{source}: expected a mapping at the top level")
+    for key in sorted(set(data) - TOP_KEYS - {"__line__"}):
+        errors.add(None, key, f"unknown key (expected some of: {', '.join(sorted(TOP_KEYS))})")
+
+    lab_id = data.get("id")
+    if not isinstance(lab_id, str) or not ID_PATTERN.match(lab_id):
+        errors.add(None, "id", "expected lower-case letters, digits and '_' (2-40 characters)")
+        lab_id = directory.name
+    elif lab_id != directory.name:
+        errors.add(None, "id", f"{lab_id!r} differs from the folder name {directory.name!r}")
+    number = data.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        errors.add(None, "number", "expected a positive integer")
+        number = 0
+    title = _text(data.get("title"), "title", 0, errors)
+    summary = _text(data.get("summary"), "summary", 0, errors, required=False)
+    level = data.get("level")
+    if level not in LEVELS:
+        errors.add(None, "level", f"expected one of {', '.join(LEVELS)} (got {level!r})")
+    minutes = data.get("minutes")
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        errors.add(None, "minutes", "expected a positive integer (estimated time)")
+        minutes = 0
+    skills = _skills(data.get("skills"), errors)
+    topology = _topology(data.get("topology"), directory, errors)
+    controller = _controller(data.get("controller"), directory, errors)
+    vnfs = _vnfs(data.get("vnfs"), directory, errors)
+    scenario = _scenario(data.get("scenario"), errors)
+    behaviours = _behaviours(data.get("behaviours"), source, errors)
+    probes = _probes(data.get("probes"), errors)
+    hints = _hints(data.get("hints"), errors)
+    for lang in LANGUAGES:
+        readme = directory / ("README.ja.md" if lang == "ja" else "README.md")
+        if not readme.is_file() or not readme.read_text(encoding="utf-8").strip():
+            errors.add(None, "texts", f"{readme.name} ({lang} task text) is missing or empty")
+    for folder in ("starter", "solution"):
+        if not (directory / folder).is_dir():
+            errors.add(None, folder, f"folder {folder}/ is missing")
+    ids = [b.id for b in behaviours] + [p.id for p in probes]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
+    if errors.items:
+        raise LabPackageError("; ".join(errors.items) if len(errors.items) == 1 else
+                              f"{len(errors.items)} problems:\n  " + "\n  ".join(errors.items))
+    return Lab(lab_id, number, title, summary, level, minutes, skills, topology, controller, vnfs, scenario,
+               behaviours, probes, hints, directory)
+
+
+def _skills(raw, errors: _Errors) -> dict:
+    if not isinstance(raw, dict) or not (set(raw) - {"__line__"}):
+        errors.add(None, "skills", f"expected a mapping of {', '.join(SKILLS)} to a weight 1..5")
+        return {}
+    skills = {}
+    for key, value in raw.items():
+        if key == "__line__":
+            continue
+        if key not in SKILLS:
+            errors.add(_line(raw), f"skills.{key}", f"unknown skill (expected one of {', '.join(SKILLS)})")
+        elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+            errors.add(_line(raw), f"skills.{key}", f"expected an integer 1..5 (got {value!r})")
+        else:
+            skills[key] = value
+    return skills
+
+
+def _topology(raw, directory: Path, errors: _Errors) -> TopologyRef:
+    if not isinstance(raw, dict):
+        errors.add(None, "topology", "expected a mapping with 'name' (catalogue) or 'file' (in the lab folder)")
+        return TopologyRef("")
+    line = _line(raw)
+    for key in sorted(set(raw) - {"name", "file", "params", "__line__"}):
+        errors.add(line, f"topology.{key}", "unknown key (expected name, file, params)")
+    name, file = raw.get("name"), raw.get("file")
+    if bool(name) == bool(file):
+        errors.add(line, "topology", "give exactly one of 'name' (catalogue topology) or 'file'")
+        return TopologyRef("")
+    if file:
+        path = directory / str(file)
+        if not path.is_file():
+            errors.add(line, "topology.file", f"no such file {file}")
+        source = str(path)
+    else:
+        source = str(name)
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        errors.add(line, "topology.params", "expected a mapping of parameter names to values")
+        params = {}
+    params = {k: v for k, v in params.items() if k != "__line__"}
+    return TopologyRef(source, params)
+
+
+def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
+    if raw is None:
+        raw = {"mode": "none"}
+    if not isinstance(raw, dict):
+        errors.add(None, "controller", "expected a mapping with 'mode'")
+        return ControllerSpec("none")
+    line = _line(raw)
+    for key in sorted(set(raw) - {"mode", "app", "config", "__line__"}):
+        errors.add(line, f"controller.{key}", "unknown key (expected mode, app, config)")
+    mode = raw.get("mode")
+    if mode not in CONTROLLER_MODES:
+        errors.add(line, "controller.mode", f"expected one of {', '.join(CONTROLLER_MODES)} (got {mode!r})")
+        return ControllerSpec("none")
+    file = None
+    if mode == "app":
+        file = raw.get("app")
+        if not isinstance(file, str) or not file.endswith(".py"):
+            errors.add(line, "controller.app", "expected the trainee's Ryu app file name (a .py in the workspace)")
+            file = None
+    elif mode == "builtin":
+        file = raw.get("config")
+        if file is not None and not isinstance(file, str):
+            errors.add(line, "controller.config", "expected a workspace file name")
+            file = None
+    elif raw.get("app") or raw.get("config"):
+        errors.add(line, "controller", "mode none takes no app or config")
+    if file:
+        _workspace_file(directory, file, line, f"controller.{'app' if mode == 'app' else 'config'}", errors)
+    return ControllerSpec(mode, file)
+
+
+def _workspace_file(directory: Path, file: str, line: int, field: str, errors: _Errors) -> None:
+    for folder in ("starter", "solution"):
+        if (directory / folder).is_dir() and not (directory / folder / file).is_file():
+            errors.add(line, field, f"{folder}/{file} is missing")
+
+
+def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "vnfs", "expected a list of {name, kind, host, config}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        field = f"vnfs[{i}]"
+        if not isinstance(item, dict):
+            errors.add(None, field, "expected a mapping")
+            continue
+        line = _line(item)
+        for key in sorted(set(item) - {"name", "kind", "host", "config", "__line__"}):
+            errors.add(line, f"{field}.{key}", "unknown key (expected name, kind, host, config)")
+        values = {k: item.get(k) for k in ("name", "kind", "host")}
+        for key, value in values.items():
+            if not isinstance(value, str) or not value:
+                errors.add(line, f"{field}.{key}", "expected a non-empty string")
+        config = item.get("config")
+        if config is not None:
+            if not isinstance(config, str):
+                errors.add(line, f"{field}.config", "expected a workspace file name")
+                config = None
+            else:
+                _workspace_file(directory, config, line, f"{field}.config", errors)
+        out.append(VnfSpec(str(values["name"]), str(values["kind"]), str(values["host"]), config))
+    return tuple(out)
+
+
+def _one_kind(item, kinds: dict, field: str, errors: _Errors, extra_keys=frozenset()):
+    line = _line(item)
+    found = [k for k in item if k in kinds]
+    if len(found) != 1:
+        errors.add(line, field, f"expected exactly one of {', '.join(kinds)}")
+        return None, {}, line
+    kind = found[0]
+    for key in sorted(set(item) - {kind} - set(extra_keys) - {"__line__"}):
+        errors.add(line, f"{field}.{key}", "unknown key")
+    args = item[kind] if item[kind] is not None else {}
+    if not isinstance(args, dict):
+        errors.add(line, f"{field}.{kind}", "expected a mapping of arguments")
+        return None, {}, line
+    args = {k: v for k, v in args.items() if k != "__line__"}
+    for key in sorted(set(args) - kinds[kind]):
+        errors.add(line, f"{field}.{kind}.{key}", f"unknown argument (expected some of: {', '.join(sorted(kinds[kind])) or 'none'})")
+    return kind, args, line
+
+
+def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "scenario", "expected a list of steps")
+        return ()
+    steps = []
+    for i, item in enumerate(raw):
+        field = f"scenario[{i}]"
+        if isinstance(item, str):
+            item = {item: {}}
+        if not isinstance(item, dict):
+            errors.add(None, field, "expected a mapping")
+            continue
+        kind, args, line = _one_kind(item, STEP_KINDS, field, errors)
+        if kind is None:
+            continue
+        if kind in ("ping", "telnet_scan") and not args.get("src"):
+            errors.add(line, f"{field}.{kind}.src", "required")
+        if kind == "sleep" and not isinstance(args.get("seconds"), (int, float)):
+            errors.add(line, f"{field}.sleep.seconds", "expected a number")
+        steps.append(Step(kind, args, line))
+    return tuple(steps)
+
+
+def _behaviours(raw, source: str, errors: _Errors) -> tuple:
+    from sdnlab.grader.errors import SpecError
+    from sdnlab.grader.spec import parse_behaviours
+
+    if raw is None:
+        return ()
+    try:
+        return parse_behaviours(raw, source)
+    except SpecError as exc:
+        errors.items.append(str(exc))
+        return ()
+
+
+def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "probes", "expected a list of live checks")
+        return ()
+    probes = []
+    for i, item in enumerate(raw):
+        field = f"probes[{i}]"
+        if not isinstance(item, dict):
+            errors.add(None, field, "expected a mapping")
+            continue
+        kind, args, line = _one_kind(item, PROBE_KINDS, field, errors, COMMON_PROBE_KEYS)
+        if kind is None:
+            continue
+        if kind in ("ping", "tcp"):
+            expect = args.get("expect", "reach")
+            if expect not in EXPECT:
+                errors.add(line, f"{field}.{kind}.expect", f"expected one of {', '.join(EXPECT)} (got {expect!r})")
+            args["expect"] = expect
+        if kind in ("ping", "tcp"):
+            for key in ("src", "dst"):
+                if _selector_list(args.get(key)) is None:
+                    errors.add(line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them")
+        if kind == "tcp" and not isinstance(args.get("port"), int):
+            errors.add(line, f"{field}.tcp.port", "expected a TCP port number")
+        if kind == "quarantined" and _selector_list(args.get("hosts")) is None:
+            errors.add(line, f"{field}.quarantined.hosts", "expected a host or a list of hosts")
+        weight = item.get("weight", 1)
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
+            errors.add(line, f"{field}.weight", "expected a positive number")
+            weight = 1
+        hidden = item.get("hidden", False)
+        if not isinstance(hidden, bool):
+            errors.add(line, f"{field}.hidden", "expected true or false")
+            hidden = False
+        probe_id = item.get("id") or f"{kind}-{i}"
+        description = item.get("description") or f"{kind} {args}"
+        probes.append(Probe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
+    return tuple(probes)
+
+
+def _hints(raw, errors: _Errors) -> tuple[Text, ...]:
+    if not isinstance(raw, list) or not raw:
+        errors.add(None, "hints", "expected a non-empty list of {en, ja} hints, from gentle to explicit")
+        return ()
+    return tuple(_text(item, f"hints[{i}]", 0, errors) for i, item in enumerate(raw))

@@ -1,0 +1,138 @@
+"""Typed lab packages: what ``loader`` turns a ``labs/<id>/lab.yaml`` into.
+
+A lab is an exercise on a model-case topology: a controller mode (none: the trainee writes
+flows with ovs-ofctl; builtin: the trainee configures the built-in controller; app: the trainee
+writes a Ryu app), VNFs to start, a scenario run before grading (traffic, an attack), grader
+behaviours and live probes (public ones for ``check``, hidden ones added at ``submit``),
+escalating hints, bilingual texts, and two workspaces with the same layout: ``starter/`` (what
+the trainee begins with) and ``solution/`` (the reference). A workspace holds
+``flows/<switch>.flows`` (and ``.groups``) files, the app or controller config file, and VNF
+config files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LANGUAGES = ("en", "ja")
+LEVELS = ("beginner", "intermediate", "advanced")
+SKILLS = ("network", "programming", "security")
+CONTROLLER_MODES = ("none", "builtin", "app")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in every supported language."""
+
+    en: str
+    ja: str
+
+    def get(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+@dataclass(frozen=True)
+class TopologyRef:
+    """The topology a lab runs on: a catalogue name or a file inside the lab package, with parameters."""
+
+    source: str  # catalogue name or absolute path
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControllerSpec:
+    """How the lab's switches are controlled; ``file`` is workspace-relative (the app, or the builtin config)."""
+
+    mode: str
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class VnfSpec:
+    """A VNF started in a lab host; ``config`` is a workspace-relative file."""
+
+    name: str
+    kind: str
+    host: str
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scenario action run before grading: ``pingall``, ``ping``, ``telnet_scan``, ``sleep``."""
+
+    kind: str
+    args: dict
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A live check judged on a running lab: ``ping``, ``tcp``, ``quarantined``."""
+
+    id: str
+    kind: str
+    description: str
+    args: dict
+    weight: float = 1.0
+    hidden: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A validated lab package."""
+
+    id: str
+    number: int
+    title: Text
+    summary: Text
+    level: str
+    minutes: int
+    skills: dict  # skill -> weight (1..5)
+    topology: TopologyRef
+    controller: ControllerSpec
+    vnfs: tuple[VnfSpec, ...]
+    scenario: tuple[Step, ...]
+    behaviours: tuple  # sdnlab.grader.Behaviour
+    probes: tuple[Probe, ...]
+    hints: tuple[Text, ...]
+    path: Path
+
+    @property
+    def starter_dir(self) -> Path:
+        return self.path / "starter"
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.path / "solution"
+
+    def readme(self, lang: str) -> Path:
+        return self.path / ("README.ja.md" if lang == "ja" else "README.md")
+
+    def task_text(self, lang: str) -> str:
+        return self.readme(lang).read_text(encoding="utf-8")
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(b.hidden for b in self.behaviours) + sum(p.hidden for p in self.probes)
+
+    @property
+    def needs_live(self) -> bool:
+        """True when grading needs a running network (a controller, VNFs, a scenario or probes)."""
+        return self.controller.mode != "none" or bool(self.vnfs or self.scenario or self.probes)
+
+    def public_summary(self) -> dict:
+        """What trainee commands may show: never hidden checks or solutions."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": {"en": self.title.en, "ja": self.title.ja},
+            "level": self.level,
+            "minutes": self.minutes,
+            "skills": dict(self.skills),
+            "controller": self.controller.mode,
+            "checks": sum(not b.hidden for b in self.behaviours) + sum(not p.hidden for p in self.probes),
+            "hints": len(self.hints),
+        }

@@ -1,0 +1,149 @@
+"""The trainee's progress: submitted results, hints used, and the skill report.
+
+Stored as JSON in ``$SDNLAB_HOME/progress.json`` (default ``~/.sdnlab``). Every update takes an
+exclusive ``fcntl`` lock on ``progress.json.lock``, re-reads the file, changes it and writes it
+atomically (temporary file + ``os.replace``), so concurrent ``sdnlab`` commands never lose a
+record and readers never see half a file. The skill report is a pure function of the records
+and the catalogue (``skill_report``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdnlab.labs.errors import ProgressError
+from sdnlab.labs.model import SKILLS
+
+FORMAT_VERSION = 1
+
+
+def sdnlab_home() -> Path:
+    """``$SDNLAB_HOME`` or ``~/.sdnlab``."""
+    return Path(os.environ.get("SDNLAB_HOME") or Path.home() / ".sdnlab")
+
+
+class ProgressStore:
+    """Read and update ``progress.json`` under a file lock."""
+
+    def __init__(self, home: Path | None = None):
+        self.home = Path(home) if home else sdnlab_home()
+        self.path = self.home / "progress.json"
+
+    @contextlib.contextmanager
+    def _locked(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "progress.json.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"version": FORMAT_VERSION, "labs": {}}
+        except (OSError, ValueError) as exc:
+            raise ProgressError(f"{self.path}: unreadable progress file ({exc}); move it away to start afresh") from None
+        if not isinstance(data, dict) or not isinstance(data.get("labs"), dict):
+            raise ProgressError(f"{self.path}: not an sdnlab progress file")
+        return data
+
+    def _write(self, data: dict) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".progress-", dir=self.home)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=1, sort_keys=True, ensure_ascii=False)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
+
+    def update(self, change) -> dict:
+        """Apply ``change(data)`` to the stored data under the lock; returns the new data."""
+        with self._locked():
+            data = self._read()
+            change(data)
+            self._write(data)
+            return data
+
+    def load(self) -> dict:
+        with self._locked():
+            return self._read()
+
+    def add_result(self, record: dict) -> dict:
+        """Append a submitted result (``record["lab"]`` names the lab)."""
+        def change(data):
+            entry = data["labs"].setdefault(record["lab"], {"results": [], "hints_used": 0})
+            entry["results"].append(record)
+            entry["hints_used"] = max(entry.get("hints_used", 0), record.get("hints_used", 0))
+        return self.update(change)
+
+    def note_hint(self, lab_id: str, used: int) -> None:
+        def change(data):
+            entry = data["labs"].setdefault(lab_id, {"results": [], "hints_used": 0})
+            entry["hints_used"] = max(entry.get("hints_used", 0), used)
+        self.update(change)
+
+
+@dataclass(frozen=True)
+class LabProgress:
+    lab: str
+    attempts: int
+    best_percent: float
+    last_percent: float
+    hints_used: int
+    done: bool
+
+
+def lab_progress(data: dict) -> dict[str, LabProgress]:
+    """Per lab: attempts, best and last score, hints, done (a 100% submission)."""
+    out = {}
+    for lab_id, entry in data.get("labs", {}).items():
+        results = entry.get("results", [])
+        percents = [float(r.get("percent", 0.0)) for r in results]
+        out[lab_id] = LabProgress(lab_id, len(results), max(percents, default=0.0), percents[-1] if percents else 0.0,
+                                  int(entry.get("hints_used", 0)), any(p >= 100.0 for p in percents))
+    return out
+
+
+def skill_report(data: dict, labs) -> dict[str, dict]:
+    """Per skill: the catalogue-weighted best scores, as a percentage of everything the catalogue teaches.
+
+    A lab with ``skills: {network: 3, security: 2}`` contributes 3x its best score to network and
+    2x to security; hints do not reduce the score (they are reported separately).
+    """
+    progress = lab_progress(data)
+    report = {}
+    for skill in SKILLS:
+        total = earned = 0.0
+        labs_done = []
+        for lab in labs:
+            weight = lab.skills.get(skill, 0)
+            if not weight:
+                continue
+            total += weight * 100.0
+            best = progress[lab.id].best_percent if lab.id in progress else 0.0
+            earned += weight * best
+            if lab.id in progress and progress[lab.id].done:
+                labs_done.append(lab.id)
+        percent = round(100.0 * earned / total, 1) if total else 0.0
+        report[skill] = {"percent": percent, "level": skill_level(percent), "labs_done": labs_done,
+                         "labs_total": sum(1 for lab in labs if lab.skills.get(skill))}
+    return report
+
+
+def skill_level(percent: float) -> str:
+    """A word for a skill percentage."""
+    if percent >= 85:
+        return "proficient"
+    if percent >= 50:
+        return "practising"
+    if percent > 0:
+        return "beginning"
+    return "not started"

@@ -1,0 +1,107 @@
+"""Lab results: grader behaviours and live probes merged into one scored list of checks.
+
+``LabResult.percent`` is the weighted score over every check graded; ``visible()`` drops the
+hidden ones (what ``check`` shows), ``public_dict()`` is the JSON a trainee may see (hidden
+checks appear only as counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One graded check: a grader behaviour or a live probe."""
+
+    id: str
+    source: str  # "behaviour" | "probe"
+    description: str
+    weight: float
+    score: float
+    hidden: bool
+    cases: int = 1
+    passed_cases: int = 0
+    details: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.cases > 0 and self.passed_cases == self.cases
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """The outcome of grading one lab."""
+
+    lab: str
+    items: tuple[CheckItem, ...]
+    mode: str  # "static" | "live"
+    elapsed_s: float = 0.0
+    grader_version: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def score(self) -> float:
+        return round(sum(i.score for i in self.items), 3)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(i.weight for i in self.items), 3)
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.score / self.max_score, 1) if self.max_score else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.items) and all(i.passed for i in self.items)
+
+    def visible(self) -> "LabResult":
+        return LabResult(self.lab, tuple(i for i in self.items if not i.hidden), self.mode, self.elapsed_s,
+                         self.grader_version, self.notes)
+
+    def to_dict(self) -> dict:
+        """Everything, hidden checks included (instructor output)."""
+        return {
+            "lab": self.lab, "mode": self.mode, "score": self.score, "max_score": self.max_score,
+            "percent": self.percent, "passed": self.passed, "elapsed_s": round(self.elapsed_s, 3),
+            "grader_version": self.grader_version, "notes": list(self.notes),
+            "checks": [{**asdict(i), "passed": i.passed, "details": list(i.details)} for i in self.items],
+        }
+
+    def public_dict(self) -> dict:
+        """What a trainee sees: visible checks in full, hidden ones only as a pass count."""
+        data = self.to_dict()
+        hidden = [i for i in self.items if i.hidden]
+        data["checks"] = [c for c in data["checks"] if not c["hidden"]]
+        data["hidden_checks"] = {"total": len(hidden), "passed": sum(i.passed for i in hidden)}
+        return data
+
+
+def items_from_report(report) -> list[CheckItem]:
+    """Grader ``GradeReport`` results as check items (failures rendered to readable lines)."""
+    from sdnlab.grader.report import render_failure
+
+    items = []
+    for r in report.results:
+        details = tuple(render_failure(f) for f in r.failures) + ((r.note,) if r.note else ())
+        items.append(CheckItem(r.id, "behaviour", r.description, r.weight, round(r.score, 4), r.hidden, r.cases,
+                               r.passed_cases, details))
+    return items
+
+
+def render_text(result: LabResult, show_details: bool = True) -> str:
+    """Plain-text rendering (CLI without colour, logs)."""
+    lines = []
+    for item in result.items:
+        mark = "PASS" if item.passed else "FAIL"
+        hidden = " (hidden)" if item.hidden else ""
+        lines.append(f"[{mark}] {item.id}{hidden}: {item.description}  {item.score:.2f}/{item.weight:g}  "
+                     f"({item.passed_cases}/{item.cases})")
+        if show_details and not item.passed:
+            for detail in item.details[:3]:
+                lines.append("    " + detail.replace("\n", "\n    "))
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    lines.append(f"Score: {result.score:g}/{result.max_score:g} = {result.percent:g}%  ({result.mode}, {result.elapsed_s:.1f} s)")
+    return "\n".join(lines)

@@ -1,0 +1,182 @@
+"""The trainee workflow: a lab session is a running network plus a workspace and a hint counter.
+
+A session is named after the runtime lab that holds its network (default ``lab``) and is stored
+in ``$SDNLAB_HOME/sessions/<name>.json``: lab id, workspace folder, start time, hints used.
+``start`` copies ``starter/`` into the workspace (unless it exists), brings the network up from
+it (controller, flows, VNFs); ``check`` grades the public checks, ``submit`` all checks and
+records the result; ``reset`` redeploys the workspace; ``apply_solution`` deploys the reference
+(instructor and demo use only); ``stop`` takes the network down.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sdnlab.labs import grading, live, workspace
+from sdnlab.labs.errors import LabSessionError
+from sdnlab.labs.loader import load_lab
+from sdnlab.labs.model import Lab, Text
+from sdnlab.labs.progress import ProgressStore, sdnlab_home
+from sdnlab.labs.results import LabResult
+
+DEFAULT_NAME = "lab"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A running lab session."""
+
+    name: str
+    lab: str
+    workdir: str
+    started_at: float
+    hints_used: int = 0
+
+    def load(self) -> Lab:
+        return load_lab(self.lab)
+
+
+def sessions_dir() -> Path:
+    return sdnlab_home() / "sessions"
+
+
+def _path(name: str) -> Path:
+    from sdnlab.runtime import paths
+
+    return sessions_dir() / f"{paths.check_name(name)}.json"
+
+
+def _save(session: Session) -> None:
+    path = _path(session.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(session), indent=1))
+    os.replace(tmp, path)
+
+
+def current(name: str = DEFAULT_NAME) -> Session:
+    """The session ``name``; ``LabSessionError`` if none was started."""
+    try:
+        data = json.loads(_path(name).read_text())
+    except FileNotFoundError:
+        raise LabSessionError(f"no lab session {name!r}: start one with `sdnlab lab start ID`") from None
+    except ValueError:
+        raise LabSessionError(f"{_path(name)}: corrupt session file; `sdnlab lab stop` and start again") from None
+    return Session(**data)
+
+
+def default_workdir(lab: Lab) -> Path:
+    return sdnlab_home() / "work" / lab.id
+
+
+def start(lab: Lab, name: str = DEFAULT_NAME, workdir: Path | None = None, fresh: bool = False) -> tuple[Session, dict]:
+    """Copy the starter (unless the workspace exists), bring the network up, remember the session."""
+    from sdnlab.runtime import paths
+
+    if _path(name).exists():
+        other = current(name)
+        if paths.lab_dir(name).exists():
+            raise LabSessionError(f"session {name!r} already runs lab {other.lab!r}: `sdnlab lab stop` first "
+                                  f"(or use --name)")
+        _path(name).unlink()
+    workdir = Path(workdir) if workdir else default_workdir(lab)
+    if fresh or not workdir.exists():
+        workspace.copy_tree(lab.starter_dir, workdir)
+    status = live.up(lab, workdir, name)
+    session = Session(name, lab.id, str(workdir.resolve()), time.time(), 0)
+    _save(session)
+    return session, status
+
+
+def check(name: str = DEFAULT_NAME) -> LabResult:
+    """Grade the public checks on the live lab (hidden ones are never run here)."""
+    session = current(name)
+    return grading.grade_live(session.load(), name, include_hidden=False)
+
+
+def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
+    """The next hint (1-based index, total, text); the count is recorded in the session and progress."""
+    session = current(name)
+    lab = session.load()
+    used = min(session.hints_used + 1, len(lab.hints))
+    _save(Session(session.name, session.lab, session.workdir, session.started_at, used))
+    ProgressStore().note_hint(lab.id, used)
+    return used, len(lab.hints), lab.hints[used - 1]
+
+
+def submit(name: str = DEFAULT_NAME, store: ProgressStore | None = None) -> tuple[LabResult, dict]:
+    """Grade every check (hidden ones too) and record the result; returns (result, record)."""
+    session = current(name)
+    lab = session.load()
+    result = grading.grade_live(lab, name, include_hidden=True)
+    record = result_record(lab, result, session)
+    (store or ProgressStore()).add_result(record)
+    return result, record
+
+
+def result_record(lab: Lab, result: LabResult, session: Session | None = None, now: float | None = None) -> dict:
+    """The stored record of a submission: score, time, hints used, grader version (no hidden details)."""
+    now = time.time() if now is None else now
+    return {
+        "lab": lab.id,
+        "number": lab.number,
+        "percent": result.percent,
+        "score": result.score,
+        "max_score": result.max_score,
+        "passed": result.passed,
+        "submitted_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(now - session.started_at, 1) if session else None,
+        "hints_used": session.hints_used if session else 0,
+        "grader_version": result.grader_version,
+        "mode": result.mode,
+        "checks_passed": sum(i.passed for i in result.items),
+        "checks_total": len(result.items),
+    }
+
+
+def reset(name: str = DEFAULT_NAME, starter: bool = False) -> Session:
+    """Redeploy the workspace on the network (``starter``: restore the starter files first)."""
+    session = current(name)
+    lab = session.load()
+    workdir = Path(session.workdir)
+    if starter:
+        workspace.copy_tree(lab.starter_dir, workdir)
+    redeploy(lab, workdir, name)
+    return session
+
+
+def redeploy(lab: Lab, source: Path, name: str) -> None:
+    """Put a workspace (the trainee's, or the solution) on the running lab."""
+    from sdnlab.runtime import api
+
+    if lab.controller.mode == "none":
+        live.deploy(lab, source, name, api.status(name))
+        return
+    api.down(name)  # the controller app or its config changed: restart the network
+    live.up(lab, source, name)
+
+
+def apply_solution(name: str = DEFAULT_NAME) -> Session:
+    """Deploy the lab's reference solution on the running session (instructors, demo, tests)."""
+    session = current(name)
+    redeploy(session.load(), session.load().solution_dir, name)
+    return session
+
+
+def stop(name: str = DEFAULT_NAME) -> Session:
+    """Take the session's network down and forget the session (the workspace stays)."""
+    from sdnlab.errors import LabError
+    from sdnlab.runtime import api
+
+    session = current(name)
+    try:
+        api.down(name)
+    except LabError:
+        pass  # already down
+    _path(name).unlink(missing_ok=True)
+    return session

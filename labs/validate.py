@@ -1,0 +1,127 @@
+"""Instructor checks of a lab package: it loads, its topology is valid, its texts exist in both
+languages, it has hidden checks, its reference solution scores 100% and its starter does not.
+
+Scoring runs statically on the solution's flow files when the lab needs no live network
+(controller ``none``, no VNFs, scenario or probes), otherwise on a real lab brought up for the
+purpose (root, Open vSwitch). Every problem is collected into the report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sdnlab.errors import SdnlabError
+from sdnlab.labs import grading, live
+from sdnlab.labs.loader import load_lab
+from sdnlab.labs.model import Lab
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+VALIDATE_NAME = "lab-validate"
+
+
+@dataclass
+class ValidationReport:
+    """What ``sdnlab lab validate`` found for one lab."""
+
+    lab: str
+    problems: list[str] = field(default_factory=list)
+    mode: str = ""
+    solution_percent: float | None = None
+    starter_percent: float | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"lab": self.lab, "ok": self.ok, "problems": self.problems, "mode": self.mode,
+                "solution_percent": self.solution_percent, "starter_percent": self.starter_percent,
+                "elapsed_s": round(self.elapsed_s, 2)}
+
+
+def check_texts(lab: Lab) -> list[str]:
+    """Both task texts present, the Japanese one actually in Japanese, titles and hints in both."""
+    problems = []
+    for lang in ("en", "ja"):
+        path = lab.readme(lang)
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if len(text.strip()) < 80:
+            problems.append(f"{path.name}: the {lang} task text is missing or too short")
+        elif lang == "ja" and not JAPANESE.search(text):
+            problems.append(f"{path.name}: contains no Japanese text")
+    if not JAPANESE.search(lab.title.ja):
+        problems.append("lab.yaml: title.ja: contains no Japanese text")
+    for i, text in enumerate(lab.hints):
+        if not JAPANESE.search(text.ja):
+            problems.append(f"lab.yaml: hints[{i}].ja: contains no Japanese text")
+    return problems
+
+
+def validate(ref, live_name: str = VALIDATE_NAME, allow_live: bool = True) -> ValidationReport:
+    """Validate one lab package (by id, number or path)."""
+    import time
+
+    started = time.perf_counter()
+    try:
+        lab = load_lab(ref)
+    except SdnlabError as exc:
+        return ValidationReport(str(ref), [str(exc)])
+    report = ValidationReport(lab.id)
+    report.problems += check_texts(lab)
+    if lab.hidden_count == 0:
+        report.problems.append("lab.yaml: no hidden behaviour or probe (submit must check more than check does)")
+    if not any(not b.hidden for b in lab.behaviours) and not any(not p.hidden for p in lab.probes):
+        report.problems.append("lab.yaml: no public check for `sdnlab lab check`")
+    try:
+        topology = live.load_topology(lab)
+    except SdnlabError as exc:
+        report.problems.append(f"topology: {exc}")
+        return report
+    for vnf in lab.vnfs:
+        if vnf.host not in topology.nodes:
+            report.problems.append(f"lab.yaml: vnfs: {vnf.name}: no host {vnf.host!r} in the topology")
+    try:
+        if lab.needs_live:
+            if not allow_live:
+                report.mode = "skipped (needs a live network)"
+                report.elapsed_s = time.perf_counter() - started
+                return report
+            report.mode = "live"
+            solution, starter = _score_live(lab, live_name)
+        else:
+            report.mode = "static"
+            solution = grading.grade_static(lab, lab.solution_dir, topology=topology)
+            starter = grading.grade_static(lab, lab.starter_dir, topology=topology)
+    except SdnlabError as exc:
+        report.problems.append(f"grading: {exc}")
+        report.elapsed_s = time.perf_counter() - started
+        return report
+    report.solution_percent, report.starter_percent = solution.percent, starter.percent
+    if solution.percent < 100.0:
+        failing = ", ".join(i.id for i in solution.items if not i.passed)
+        report.problems.append(f"solution scores {solution.percent:g}%, not 100% (failing: {failing})")
+    if starter.percent >= 100.0:
+        report.problems.append("starter already scores 100%: the exercise asks nothing")
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _score_live(lab: Lab, name: str):
+    """Grade the starter then the solution on one real network."""
+    from sdnlab.errors import LabError
+    from sdnlab.labs.session import redeploy
+    from sdnlab.runtime import api
+
+    live.up(lab, lab.starter_dir, name)
+    try:
+        starter = grading.grade_live(lab, name, include_hidden=True)
+        redeploy(lab, lab.solution_dir, name)
+        solution = grading.grade_live(lab, name, include_hidden=True)
+    finally:
+        try:
+            api.down(name)
+        except LabError:
+            pass
+    return solution, starter
