@@ -9,7 +9,8 @@ ports the flow uses first, then the rest; all check structure). A dissector that
 this protocol" is never asked again for that flow. The first ``Match`` decides the app; when
 it asks for more packets, only that dissector's ``enrich`` sees the following payloads, for at
 most ``Limits.enrich_packets`` of them. After ``Limits.max_payload_packets`` payloads without a
-match, or when every dissector has declined, the flow gives up: ``Unknown``, or when
+match, after ``Limits.max_packets`` packets of any kind (the engine checks that one), or when
+every dissector has declined, the flow gives up: ``Unknown``, or when
 ``Limits.port_guess`` is on, the app whose well-known port the server uses, with confidence
 ``port`` (what nDPI calls "match by port").
 """
@@ -42,6 +43,7 @@ class Limits:
     """Bounds on how long a flow is inspected."""
 
     max_payload_packets: int = 12  # payload packets inspected before giving up
+    max_packets: int = 32  # packets of any kind (empty ACKs too) before an undecided flow gives up
     enrich_packets: int = 32  # payload packets a matched flow's metadata may still use
     port_guess: bool = True  # give a port-based app (confidence "port") instead of Unknown
 

@@ -190,6 +190,10 @@ class DpiEngine:
         if cls.finished:
             return None if flow.reported else self._decided(flow, ts)
         if packet.payload_offset >= packet.payload_end:
+            if not cls.decided and flow.packets[0] + flow.packets[1] >= self.config.limits.max_packets:
+                flow.cls = give_up(cls, flow.ip_proto, flow.server_port, self.config.limits)
+                flow.streams = [b"", b""]
+                return self._decided(flow, ts)
             return None
         payload = packet.frame[packet.payload_offset : packet.payload_end]
         if packet.ip_proto == m.TCP:

@@ -233,3 +233,12 @@ def test_a_port_guess_raises_no_flow_risk():
     (record,) = engine.flush()
     assert (record.app, record.confidence, record.risks) == ("Telnet", "port", ())
     assert engine.risks() == []
+
+
+def test_a_flow_without_payload_gives_up_after_the_packet_budget():
+    engine = DpiEngine(DpiConfig(limits=Limits(max_packets=8, port_guess=False)))
+    ack = pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=9000,
+                         tcp_flags=pk.TCP_ACK)
+    results = run(engine, [ack] * 20)
+    assert [i for i, r in enumerate(results) if r is not None] == [7]
+    assert results[7].app == "Unknown" and results[7].packets == 8
