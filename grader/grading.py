@@ -196,6 +196,18 @@ class Grader:
         return len(stale)
 
     # ---- counterexamples ------------------------------------------------------------------
+    def _prefer_towards(self, dst: str, space: Space, prefer: int) -> int:
+        """Prefer witnesses addressed to ``dst`` (readable counterexamples for isolation)."""
+        host = self.fabric.hosts.get(dst)
+        if host is None or not host.ip:
+            return prefer
+        eth_type = FIELDS["eth_type"].get(space.value) if space.mask & FIELDS["eth_type"].mask else 0x0800
+        mac = BROADCAST if eth_type == 0x0806 else (_mac(host.mac) if host.mac else 0)
+        for name, value in (("eth_dst", mac), ("ipv4_dst", int(ipaddress.IPv4Address(host.ip)))):
+            f = FIELDS[name]
+            prefer = (prefer & ~f.mask) | f.put(value)
+        return prefer
+
     def explain(self, src, dst, space: Space, prefer: int, message: str, down=(), pick=None) -> Failure:
         """Make a failing space concrete: witness packet, hop-by-hop trace, blamed rule."""
         vector = space.pick(prefer)
@@ -318,6 +330,7 @@ class Grader:
             for dst, (space, prefer) in reached.items():
                 if len(failures) >= MAX_FAILURES_SHOWN:
                     break
+                prefer = self._prefer_towards(dst, space, prefer)
                 failures.append(self.explain(src, dst, space, prefer, "delivered but must be isolated", down, pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d))
         return cases, passed, failures, ""
 
