@@ -92,6 +92,9 @@ class Runner:
 
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
+        from sdnlab.controller import hardening
+
+        hardening.install()
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)

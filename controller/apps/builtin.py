@@ -132,7 +132,10 @@ class BuiltinController(app_manager.OSKenApp):
         if fields is None:
             return
         eth_dst, eth_src, eth_type = fields
-        pkt = PacketIn(msg.datapath.id, msg.match["in_port"], eth_src, eth_dst, bytes(msg.data),
+        in_port = msg.match.get("in_port")
+        if in_port is None:
+            return
+        pkt = PacketIn(msg.datapath.id, in_port, eth_src, eth_dst, bytes(msg.data),
                        msg.buffer_id, eth_type)
         now = time.monotonic()
         if not self.routing:

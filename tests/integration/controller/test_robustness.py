@@ -1,0 +1,113 @@
+"""A switch that sends garbage is dropped with one log line; the other switches keep being served.
+
+Uses the asyncio fake switch against a real controller process on localhost (no root needed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import struct
+
+import pytest
+
+from sdnlab.controller import fakeswitch as fk
+from sdnlab.controller.process import ControllerProcess
+
+OF_PORT = 6740
+_macs = itertools.count(0x500)
+
+
+@pytest.fixture(scope="module")
+def controller():
+    with ControllerProcess(["sdnlab.controller.apps.builtin"], OF_PORT, 8140) as ctl:
+        yield ctl
+
+
+async def _good_switch_still_served(dpid: int) -> int:
+    good = fk.FakeSwitch(dpid)
+    await good.connect("127.0.0.1", OF_PORT)
+    await asyncio.wait_for(good.ready.wait(), 5)
+    await asyncio.sleep(1.7)  # past the discovery grace period
+    before = good.counters.flow_mods
+    good.packet_in(1, fk.ethernet_frame(fk.mac_bytes(next(_macs)), fk.mac_bytes(next(_macs))))
+    await good.drain()
+    for _ in range(40):
+        if good.counters.flow_mods > before:
+            break
+        await asyncio.sleep(0.05)
+    await good.close()
+    return good.counters.flow_mods - before
+
+
+async def _misbehave(payload: bytes, after_handshake: bool) -> bool:
+    """Send ``payload`` (before or after the handshake); True if the controller closed the connection."""
+    bad = fk.FakeSwitch(0xBAD)
+    await bad.connect("127.0.0.1", OF_PORT)
+    if after_handshake:
+        await asyncio.wait_for(bad.ready.wait(), 5)
+    bad.send(payload)
+    await bad.drain()
+    try:
+        await asyncio.wait_for(bad.closed.wait(), 5)
+        return True
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        await bad.close()
+
+
+CASES = {
+    "http request instead of hello": (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False),
+    "random bytes": (os.urandom(64), True),
+    "truncated packet-in": (fk.ofp_header(fk.OFPT_PACKET_IN, 20, 5) + b"\x01" * 12, True),
+    "oversized length": (fk.ofp_header(fk.OFPT_PACKET_IN, 0xFFFF, 6) + b"\xee" * (0xFFFF - 8), True),
+    "OpenFlow 1.0 message after 1.3 was negotiated": (fk.message(fk.OFPT_ECHO_REQUEST, b"", 7, version=1), True),
+    "hello offering only OpenFlow 1.0": (fk.message(fk.OFPT_HELLO, b"", 1, version=1), False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_misbehaving_switch_is_dropped_and_others_are_served(controller, case):
+    payload, after_handshake = CASES[case]
+    if case == "random bytes" and payload[0] == fk.OFP_VERSION:
+        payload = b"\x7f" + payload[1:]  # make sure it is not accidentally valid
+    assert asyncio.run(_misbehave(payload, after_handshake)), f"{case}: connection left open"
+    assert asyncio.run(_good_switch_still_served(0x600 + sorted(CASES).index(case))) > 0
+    log = controller.output()
+    assert "Traceback" not in log, log
+    assert controller.proc.poll() is None
+
+
+def test_each_drop_is_one_log_line_naming_the_reason(controller):
+    assert asyncio.run(_misbehave(fk.ofp_header(fk.OFPT_PACKET_IN, 20, 9) + b"\x02" * 12, True))
+    lines = [line for line in controller.output().splitlines() if "cannot parse message type 10 (20 bytes)" in line]
+    assert lines and all(line.startswith("dropped ") for line in lines)
+
+
+def test_hello_header_helpers_build_valid_lengths():
+    assert struct.unpack("!BBHI", fk.hello()[:8])[2] == len(fk.hello())
+
+
+async def _packet_ins_answered(port: int, count: int) -> int:
+    switch = fk.FakeSwitch(0x777)
+    await switch.connect("127.0.0.1", port)
+    await asyncio.wait_for(switch.ready.wait(), 5)
+    await asyncio.sleep(0.2)
+    for index in range(count):
+        switch.packet_in(1, fk.ethernet_frame(fk.mac_bytes(index + 1), fk.mac_bytes(index + 100)))
+    await switch.drain()
+    for _ in range(40):
+        if switch.counters.flow_mods >= count // 2:
+            break
+        await asyncio.sleep(0.05)
+    await switch.close()
+    return switch.counters.flow_mods
+
+
+def test_an_app_whose_handler_raises_keeps_running():
+    flaky = os.path.join(os.path.dirname(__file__), "corpus", "flaky_app.py")
+    with ControllerProcess([flaky], OF_PORT + 1) as ctl:
+        assert asyncio.run(_packet_ins_answered(OF_PORT + 1, 6)) == 3
+        assert "handler packet_in failed on EventOFPPacketIn; the app keeps running" in ctl.output()
