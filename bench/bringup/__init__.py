@@ -1,0 +1,1 @@
+"""Bring-up benchmark: sdnlab up/down vs a plain Mininet script on the same graph."""
