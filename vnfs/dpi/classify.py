@@ -43,7 +43,8 @@ class Limits:
     """Bounds on how long a flow is inspected."""
 
     max_payload_packets: int = 12  # payload packets inspected before giving up
-    max_packets: int = 32  # packets of any kind (empty ACKs too) before an undecided flow gives up
+    max_packets: int = 32  # packets of any kind (bare ACKs, retransmissions) before an undecided flow
+    # gives up; a matched flow stops enriching after max_packets + enrich_packets packets
     enrich_packets: int = 32  # payload packets a matched flow's metadata may still use
     port_guess: bool = True  # give a port-based app (confidence "port") instead of Unknown
 

@@ -189,11 +189,14 @@ class DpiEngine:
         cls = flow.cls
         if cls.finished:
             return None if flow.reported else self._decided(flow, ts)
+        limits = self.config.limits
+        seen = flow.packets[0] + flow.packets[1]
+        if seen >= limits.max_packets and (not cls.decided or seen >= limits.max_packets + limits.enrich_packets):
+            # the packet budget is spent (bare ACKs, retransmissions...): stop inspecting this flow
+            flow.cls = give_up(cls, flow.ip_proto, flow.server_port, limits)
+            flow.streams = [b"", b""]
+            return None if flow.reported else self._decided(flow, ts)
         if packet.payload_offset >= packet.payload_end:
-            if not cls.decided and flow.packets[0] + flow.packets[1] >= self.config.limits.max_packets:
-                flow.cls = give_up(cls, flow.ip_proto, flow.server_port, self.config.limits)
-                flow.streams = [b"", b""]
-                return self._decided(flow, ts)
             return None
         payload = packet.frame[packet.payload_offset : packet.payload_end]
         if packet.ip_proto == m.TCP:
@@ -203,7 +206,7 @@ class DpiEngine:
         else:
             stream = payload
         view = PacketView(packet.ip_proto, from_client, flow.client_port, flow.server_port, stream)
-        new = step(cls, payload, view, self.config.limits)
+        new = step(cls, payload, view, limits)
         flow.cls = new
         if new.finished:
             flow.streams = [b"", b""]

@@ -242,3 +242,13 @@ def test_a_flow_without_payload_gives_up_after_the_packet_budget():
     results = run(engine, [ack] * 20)
     assert [i for i, r in enumerate(results) if r is not None] == [7]
     assert results[7].app == "Unknown" and results[7].packets == 8
+
+
+def test_repeated_segments_of_an_undecided_flow_end_within_the_packet_budget():
+    """Retransmissions carry no new bytes, so only the packet budget can end such a flow's inspection."""
+    engine = DpiEngine(DpiConfig(limits=Limits(max_packets=10, port_guess=False)))
+    same = pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=9000,
+                          tcp_flags=pk.TCP_ACK, payload=b"\x00" * 100)
+    results = run(engine, [same] * 30)
+    decided = [i for i, r in enumerate(results) if r is not None]
+    assert len(decided) == 1 and decided[0] <= 10 and results[decided[0]].app == "Unknown"
