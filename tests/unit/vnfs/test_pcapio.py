@@ -10,7 +10,7 @@ import pytest
 from sdnlab.vnfs import pcapio
 from sdnlab.vnfs.pcapio import PcapError, PcapRecord
 
-CORPUS = Path("/work/shared/corpus/ndpi/pcap")
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "ndpi" / "pcap"  # ../shared beside the repo
 FRAMES = [b"\x01" * 60, b"\x02" * 1514, b"\x03" * 14]
 
 

@@ -13,9 +13,7 @@ import pytest
 from sdnlab.vnfs.dpi import DpiConfig, Limits, classify_pcap
 from sdnlab.vnfs.dpi.ndpi import Agreement, agreement, read_expected
 
-CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus" / "ndpi"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus/ndpi")
+CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus" / "ndpi"  # ../shared beside the repo
 
 pytestmark = pytest.mark.skipif(not (CORPUS / "expected").is_dir(), reason=f"nDPI corpus not found at {CORPUS}")
 
