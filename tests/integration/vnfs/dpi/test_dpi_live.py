@@ -2,7 +2,8 @@
 
 Host ``sdpiA`` (10.231.0.1) talks to ``sdpiB`` (10.231.0.2) across the OVS bridge ``sdpibr0``
 (userspace datapath): HTTP on port 8081, a Telnet-style login on 2323, MQTT on 18830, DNS to a
-resolver not on the allowed list, and connection attempts to TCP 23 on twelve addresses (a scan).
+resolver not on the allowed list, and connection attempts to TCP 23 on twelve addresses (a scan), a
+TLS 1.3 session with SNI on port 40443 (Python's ssl) and the OpenSSH client on port 2222.
 The test reads the frames live from an AF_PACKET socket on A's link and feeds the DPI engine; a
 tcpdump capture of the same traffic goes through ``sdnlab dpi classify --json``.
 """
@@ -32,7 +33,7 @@ TAP = "sdpiA1"  # A's link, root-namespace end: every frame of host A passes her
 ETH_P_ALL = 0x0003
 
 SERVERS = textwrap.dedent("""
-    import http.server, socket, socketserver, threading
+    import http.server, socket, socketserver, ssl, sys, threading
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
@@ -78,6 +79,20 @@ SERVERS = textwrap.dedent("""
             query, peer = server.recvfrom(512)
             server.sendto(query[:2] + b"\\x81\\x83" + query[4:], peer)
 
+    def tls(conn):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[1], sys.argv[2])
+        with context.wrap_socket(conn, server_side=True) as wrapped:
+            wrapped.recv(100)
+            wrapped.sendall(b"reading=42")
+
+    def ssh_banner(conn):
+        conn.sendall(b"SSH-2.0-sdnlab_test_server\\r\\n")
+        conn.recv(200)
+        conn.close()
+
+    threading.Thread(target=tcp_server, args=(40443, tls), daemon=True).start()
+    threading.Thread(target=tcp_server, args=(2222, ssh_banner), daemon=True).start()
     for target in (http_server, dns):
         threading.Thread(target=target, daemon=True).start()
     threading.Thread(target=tcp_server, args=(2323, telnet), daemon=True).start()
@@ -112,6 +127,13 @@ CLIENT = textwrap.dedent("""
     d.settimeout(2)
     d.sendto(struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\\x05meter\\x03lab\\x00\\x00\\x01\\x00\\x01", (B, 53))
     d.recv(512)
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with context.wrap_socket(socket.create_connection((B, 40443), timeout=5), server_hostname="meter.lab") as tls:
+        tls.sendall(b"read")
+        tls.recv(100)
     for i in range(1, 13):
         s = socket.socket()
         s.setblocking(False)
@@ -157,9 +179,14 @@ def network(tmp_path_factory):
         sh("ip", "netns", "exec", NS_A, "ip", "route", "add", "10.232.0.0/24", "via", IP_B)
         script = workdir / "servers.py"
         script.write_text(SERVERS)
-        servers = subprocess.Popen(["ip", "netns", "exec", NS_B, sys.executable, str(script)], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        assert servers.stdout.readline().strip() == "ready"
+        cert, key = workdir / "cert.pem", workdir / "key.pem"
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+           "-days", "1", "-subj", "/CN=meter.lab")
+        servers = subprocess.Popen(["ip", "netns", "exec", NS_B, sys.executable, str(script), str(cert), str(key)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if servers.stdout.readline().strip() != "ready":
+            servers.kill()
+            pytest.fail(f"servers in {NS_B} did not start: {servers.communicate(timeout=10)[1]}")
         ping = sh("ip", "netns", "exec", NS_A, "ping", "-c", "1", "-W", "5", IP_B, check=False)
         assert ping.returncode == 0, f"no connectivity across {BRIDGE}: {ping.stdout} {ping.stderr}"
         yield workdir
@@ -201,6 +228,10 @@ def traffic(network):
         run = subprocess.run(["ip", "netns", "exec", NS_A, sys.executable, str(client)], capture_output=True,
                              text=True, timeout=60)
         assert run.returncode == 0 and "done" in run.stdout, run.stderr
+        if shutil.which("ssh"):  # the real OpenSSH client against a server that only sends its banner
+            subprocess.run(["ip", "netns", "exec", NS_A, "ssh", "-p", "2222", "-o", "BatchMode=yes", "-o",
+                            "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
+                            "ConnectTimeout=5", f"probe@{IP_B}", "true"], capture_output=True, timeout=30)
         time.sleep(0.5)
     finally:
         stop.set()
@@ -254,6 +285,23 @@ def test_connection_attempts_to_telnet_on_many_hosts_are_a_scan(traffic):
     scans = [e for e in engine.risks() if e.kind == "telnet_scan"]
     assert len(scans) == 1 and scans[0].host == IP_A
     assert len(scans[0].evidence["hosts"]) == 10
+
+
+def test_a_real_tls_handshake_gives_sni_and_tls13(traffic):
+    engine, _ = traffic
+    record = _by_port(engine.records(), 40443)
+    assert record.app == "TLS"
+    assert (record.metadata["sni"], record.metadata["version"]) == ("meter.lab", "TLSv1.3")
+
+
+def test_the_openssh_client_is_ssh(traffic):
+    if not shutil.which("ssh"):
+        pytest.skip("no ssh client")
+    engine, _ = traffic
+    record = _by_port(engine.records(), 2222)
+    assert record.app == "SSH"
+    assert record.metadata["client"].startswith("SSH-2.0-OpenSSH")
+    assert record.metadata["server"] == "SSH-2.0-sdnlab_test_server"
 
 
 def test_the_capture_classifies_the_same_through_the_cli(traffic):
