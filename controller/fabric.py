@@ -15,6 +15,7 @@ from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
 from sdnlab.controller.network import Host, NetworkState
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_QUARANTINE
 from sdnlab.controller.routing import route_msgs, routes_to
+from sdnlab.controller.sfc import chain_msgs, clear_msgs
 
 GROUP_ID_BASE = 1000
 DISCOVERY_GRACE_S = 1.5  # without a declared topology, no flooding until LLDP had a chance
@@ -73,12 +74,38 @@ class Fabric:
         return out
 
     def all_routes(self) -> dict[int, list]:
-        """Messages (re)installing the routes to every known host."""
+        """Messages (re)installing the routes to every known host and every service chain."""
         graph = self.state.graph(self.config.weight)
         out: dict[int, list] = {}
         for host in list(self.state.hosts.values()):
             for dpid, msgs in self.host_routes(host, graph).items():
                 out.setdefault(dpid, []).extend(msgs)
+        for dpid, msgs in self.chain_flows(graph).items():
+            out.setdefault(dpid, []).extend(msgs)
+        return out
+
+    @property
+    def vnf_names(self) -> set[str]:
+        return {name for chain in self.config.chains for name in chain.vnfs}
+
+    def mark_chain_vnfs(self) -> None:
+        """Treat the interfaces of every chained VNF host as VNF ports (no flooding, no learning)."""
+        for name in self.vnf_names:
+            for mac in self.state.host_macs.get(name, ()):
+                host = self.state.hosts.get(mac)
+                if host is not None:
+                    self.state.vnf_ports.add((host.dpid, host.port_no))
+
+    def chain_flows(self, graph=None) -> dict[int, list]:
+        """Steering flows of every configured chain (after clearing the old ones)."""
+        if not self.config.chains:
+            return {}
+        graph = graph if graph is not None else self.state.graph(self.config.weight)
+        out: dict[int, list] = {dpid: clear_msgs() for dpid in self.state.ports}
+        for index, chain in enumerate(self.config.chains):
+            for dpid, msgs in chain_msgs(chain, index, self.state, graph, self.vnf_names).items():
+                if dpid in out:
+                    out[dpid].extend(msgs)
         return out
 
     # -- switch and port events -----------------------------------------------------------
@@ -148,7 +175,8 @@ class Fabric:
         sender_ip = arp_header.src_ip if arp_header is not None else discovery.parse_ipv4_src(pkt.data)
         if self._is_quarantined(pkt.eth_src, sender_ip):
             return {}
-        if not self.state.is_link_port(pkt.dpid, pkt.in_port) and not is_multicast(pkt.eth_src):
+        at_vnf = (pkt.dpid, pkt.in_port) in self.state.vnf_ports
+        if not self.state.is_link_port(pkt.dpid, pkt.in_port) and not is_multicast(pkt.eth_src) and not at_vnf:
             if self.state.learn_host(pkt.eth_src, pkt.dpid, pkt.in_port, sender_ip):
                 out = self.host_routes(self.state.hosts[pkt.eth_src])
         if arp_header is not None and arp_header.opcode == 1:
@@ -162,7 +190,7 @@ class Fabric:
             _append(out, dst.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(dst.port_no)], pkt.data))
             return out
         for dpid in self.state.ports:
-            ports = [p for p in self.state.edge_ports(dpid) if (dpid, p) != (pkt.dpid, pkt.in_port)]
+            ports = [p for p in self.state.flood_ports(dpid) if (dpid, p) != (pkt.dpid, pkt.in_port)]
             if ports:
                 _append(out, dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(p) for p in ports], pkt.data))
         return out

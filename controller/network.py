@@ -51,6 +51,7 @@ class NetworkState:
     names: dict[int, str] = field(default_factory=dict)  # dpid -> switch name (declared)
     host_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # host name -> roles
     host_macs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # host name -> interface macs
+    vnf_ports: set[tuple[int, int]] = field(default_factory=set)  # (dpid, port) of VNF host interfaces
 
     # -- switches and ports ---------------------------------------------------------------
     def switch_up(self, dpid: int, live_ports: set[int]) -> None:
@@ -97,6 +98,10 @@ class NetworkState:
     def edge_ports(self, dpid: int) -> list[int]:
         """Live ports of ``dpid`` with no switch behind them (where hosts live)."""
         return sorted(p for p in self.ports.get(dpid, ()) if (dpid, p) not in self.links)
+
+    def flood_ports(self, dpid: int) -> list[int]:
+        """Edge ports that floods may use: never a VNF (a bump in the wire would loop it back)."""
+        return [p for p in self.edge_ports(dpid) if (dpid, p) not in self.vnf_ports]
 
     # -- hosts ----------------------------------------------------------------------------
     def learn_host(self, mac: str, dpid: int, port_no: int, ip: str | None = None) -> bool:
@@ -168,6 +173,8 @@ def load_declared(state: NetworkState, data: dict, source: str = "<topology>") -
                     intf = interfaces[host_index]
                     mac = intf["mac"].lower()
                     state.hosts[mac] = Host(mac, dpids[switch], switch_port, intf.get("ip"), host, declared=True)
+                    if nodes[host].get("kind") == "vnf":
+                        state.vnf_ports.add((dpids[switch], switch_port))
         for name, dpid in dpids.items():
             state.names[dpid] = name
         for name, node in nodes.items():

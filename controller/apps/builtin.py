@@ -63,6 +63,7 @@ class BuiltinController(app_manager.OSKenApp):
         self.declared = load_declared_from_env(state)
         self.config = config_from_env(set(state.host_roles) if self.declared else None)
         self.fabric = Fabric(self.config, state)
+        self.fabric.mark_chain_vnfs()
         self.l2 = LearningSwitch(idle_timeout=self.config.idle_timeout)
         self.routing = self.config.mode == "routing"
         self.lock = threading.RLock()

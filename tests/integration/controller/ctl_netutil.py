@@ -82,6 +82,7 @@ def reset_switches(net, of_port: int) -> None:
     for sw in net.switches:
         subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", sw.name], capture_output=True)
         subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-groups", sw.name], capture_output=True)
+        subprocess.run(["ovs-vsctl", "del-controller", sw.name], capture_output=True)  # forces a reconnect
         subprocess.run(["ovs-vsctl", "set-controller", sw.name, f"tcp:127.0.0.1:{of_port}"], capture_output=True)
 
 
