@@ -52,20 +52,16 @@ _FIELDS = (
 
 @dataclass(frozen=True)
 class Field:
-    """One stored field: its offset and width in the header bit vector."""
+    """One stored field: its offset and width in the header bit vector.
+
+    ``full`` is the all-ones value of the field; ``mask`` its bits in the header vector.
+    """
 
     name: str
     width: int
     offset: int
-
-    @property
-    def full(self) -> int:
-        return (1 << self.width) - 1
-
-    @property
-    def mask(self) -> int:
-        """The field's bits in the header vector."""
-        return self.full << self.offset
+    full: int = 0
+    mask: int = 0
 
     def put(self, value: int) -> int:
         """``value`` placed at the field's position."""
@@ -78,7 +74,8 @@ class Field:
 def _layout() -> dict[str, Field]:
     fields, offset = {}, 0
     for name, width in _FIELDS:
-        fields[name] = Field(name, width, offset)
+        full = (1 << width) - 1
+        fields[name] = Field(name, width, offset, full, full << offset)
         offset += width
     return fields
 

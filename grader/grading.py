@@ -8,6 +8,7 @@ witness packet from the failing part is traced again hop by hop and the rule to 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 
@@ -26,8 +27,14 @@ MAX_FAILURES_SHOWN = 3
 BROADCAST = 0xFFFFFFFFFFFF
 
 
+@functools.lru_cache(maxsize=65536)
 def _mac(text: str) -> int:
     return int(text.replace(":", ""), 16)
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
 
 
 def _put(triples: list, name: str, value: int, mask: int | None = None) -> None:
@@ -119,9 +126,9 @@ class Grader:
             if dst is not None:
                 _put(triples, "eth_dst", BROADCAST)
             if s.ip:
-                _put(triples, "ipv4_src", int(ipaddress.IPv4Address(s.ip)))
+                _put(triples, "ipv4_src", _ip(s.ip))
             if dst_ip:
-                _put(triples, "ipv4_dst", int(ipaddress.IPv4Address(dst_ip)))
+                _put(triples, "ipv4_dst", _ip(dst_ip))
             if s.mac:
                 _put(triples, "arp_sha", _mac(s.mac))
             _put(triples, "arp_tha", 0)
@@ -129,9 +136,9 @@ class Grader:
             _put(triples, "eth_type", 0x0800)
             _put(triples, "ip_ttl", 64)
             if s.ip:
-                _put(triples, "ipv4_src", int(ipaddress.IPv4Address(s.ip)))
+                _put(triples, "ipv4_src", _ip(s.ip))
             if dst_ip:
-                _put(triples, "ipv4_dst", int(ipaddress.IPv4Address(dst_ip)))
+                _put(triples, "ipv4_dst", _ip(dst_ip))
             if d is not None and d.mac:
                 _put(triples, "eth_dst", _mac(d.mac))
             if proto == "icmp":
@@ -203,7 +210,7 @@ class Grader:
             return prefer
         eth_type = FIELDS["eth_type"].get(space.value) if space.mask & FIELDS["eth_type"].mask else 0x0800
         mac = BROADCAST if eth_type == 0x0806 else (_mac(host.mac) if host.mac else 0)
-        for name, value in (("eth_dst", mac), ("ipv4_dst", int(ipaddress.IPv4Address(host.ip)))):
+        for name, value in (("eth_dst", mac), ("ipv4_dst", _ip(host.ip))):
             f = FIELDS[name]
             prefer = (prefer & ~f.mask) | f.put(value)
         return prefer

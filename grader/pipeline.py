@@ -80,6 +80,8 @@ class Step:
                 cookie=hex(self.flow.cookie),
                 line=self.flow.line,
             )
+            if self.flow.source:
+                data["source"] = self.flow.source
         if self.note:
             data["note"] = self.note
         return data
@@ -121,6 +123,23 @@ class Fork:
 
     def __init__(self, kind: str, children: list):
         self.kind, self.children = kind, children
+
+
+def _group_by_in_port(flows):
+    """({in_port: flows matching exactly that port}, flows wildcarding in_port, position of each flow)."""
+    full = _F_IN_PORT.mask
+    exact: dict = {}
+    wild = []
+    for flow in flows:
+        m = flow.match.mask
+        if m >= 0 and (m & full) == full:
+            exact.setdefault(_F_IN_PORT.get(flow.match.value), []).append(flow)
+        elif m >= 0 and not (m & full):
+            wild.append(flow)
+        else:
+            wild.append(flow)  # a partial in_port mask (or an impossible match): keep it, lookup decides
+    order = {id(flow): i for i, flow in enumerate(flows)}
+    return exact, wild, order
 
 
 def _build_index(flows):
@@ -184,7 +203,9 @@ class SwitchPipeline:
         # Highest priority first; equal priorities keep dump order.
         self.tables = {t: sorted(flows, key=lambda f: -f.priority) for t, flows in tables.items()}
         self.ports = tuple(sorted(ports if ports is not None else state.ports.keys()))
+        self._port_set = frozenset(self.ports)
         self._candidates: dict = {}
+        self._by_port: dict = {}
         self._indexes: dict = {}
 
     # ---- lookup ---------------------------------------------------------------------------
@@ -197,9 +218,12 @@ class SwitchPipeline:
             if in_port is None:
                 cached = flows
             else:
-                full = _F_IN_PORT.mask
-                port_bits = _F_IN_PORT.put(in_port)
-                cached = [f for f in flows if not (f.match.mask & full) or (f.match.value & full) == port_bits or (f.match.mask & full) != full]
+                by_port = self._by_port.get(table_id)
+                if by_port is None:
+                    by_port = self._by_port[table_id] = _group_by_in_port(flows)
+                exact, wild, order = by_port
+                mine = exact.get(in_port, [])
+                cached = sorted(mine + wild, key=lambda f: order[id(f)]) if mine else wild
             self._candidates[key] = cached
         return cached
 
@@ -415,7 +439,7 @@ class SwitchPipeline:
             return None
         if port == in_port:
             return None  # OVS skips output to the input port unless IN_PORT is used
-        if self.ports and port not in self.ports and port != OFPP_LOCAL:
+        if self.ports and port not in self._port_set and port != OFPP_LOCAL:
             return None  # nonexistent port: OVS outputs nothing
         return Emit(port, space, steps)
 
