@@ -150,3 +150,12 @@ def test_broken_topology_is_rejected_before_anything_is_built(tmp_path):
     assert "bad.yaml:6: link 'h1'-'s9': unknown node 's9'" in out.stderr
     assert "Traceback" not in out.stderr
     assert not paths.lab_dir("t-bad").exists()
+
+
+def test_lab_whose_controller_app_fails_reports_why_and_leaves_nothing(tmp_path, assert_gone):
+    broken = tmp_path / "broken_app.py"
+    broken.write_text("from ryu.base import app_manager\nclass Broken(app_manager.RyuApp:\n    pass\n")
+    with pytest.raises(LabError) as err:
+        api.up("linear", {"switches": 2}, name="t-broken", controller=f"app:{broken}")
+    assert "failed to start" in str(err.value) and "controller" in str(err.value)
+    assert_gone("t-broken", [], [])
