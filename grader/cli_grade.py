@@ -27,7 +27,7 @@ def grade_command(
     flows: Annotated[Optional[Path], typer.Option("--flows", help="directory of saved dumps (<switch>.flows/.groups/.ports or .json)")] = None,
     topology: Annotated[Optional[str], typer.Option("--topology", help="topology name or file (for --flows)")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="topology parameter k=v (repeatable)")] = None,
-    reference: Annotated[Optional[Path], typer.Option("--reference", help="directory with the reference solution's dumps")] = None,
+    reference: Annotated[Optional[str], typer.Option("--reference", help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)")] = None,
     live: Annotated[bool, typer.Option("--live/--static", help="also confirm verdicts with probe packets in the running lab")] = False,
     include_hidden: Annotated[bool, typer.Option("--hidden/--no-hidden", help="include hidden (instructor) behaviours")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
@@ -49,9 +49,9 @@ def grade_command(
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
     report = grade(topo, state, behaviours, include_hidden=include_hidden)
     if reference is not None:
-        from sdnlab.grader.refdiff import reference_diff
+        from sdnlab.grader.refdiff import collect_reference, reference_diff
 
-        diffs = reference_diff(topo, state, collect.from_dir(reference))
+        diffs = reference_diff(topo, state, collect_reference(reference, topo))
         report = replace(report, reference=tuple(d.describe() for d in diffs) or ("matches the reference on every host pair and class",))
     if live:
         if name is None:

@@ -53,6 +53,16 @@ for frame in json.load(sys.stdin):
 """
 
 
+def _settle_datapath() -> None:
+    """Wait until OVS has revalidated its datapath flow cache, so probes meet the current rules."""
+    import subprocess
+
+    try:
+        subprocess.run(["ovs-appctl", "revalidator/wait"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # best effort: stale cache entries are retried by the probe rounds anyway
+
+
 def _interfaces(name: str) -> dict[str, str]:
     from sdnlab.runtime import api
 
@@ -132,6 +142,7 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
         capture = sorted({h for p in probes for h in p.predicted} | {p.dst for p in probes if p.dst in grader.fabric.hosts})
     capture = [h for h in capture if h in interfaces]
     pending = [p for p in probes if p.src in interfaces]
+    _settle_datapath()
     observed: dict[int, set] = {}
     rounds = 0
     started = time.perf_counter()

@@ -3,16 +3,18 @@
 For every ordered pair of hosts and each basic traffic class (ICMP echo, TCP, UDP, ARP), both
 networks are judged symbolically: is the class delivered to the destination fully, partly or not
 at all? Every pair/class where they differ is reported as missing (the reference delivers more)
-or extra (the trainee delivers more). No hand-written checks are needed.
+or extra (the trainee delivers more). No hand-written checks are needed. Classes that either side
+sends to its controller are listed as controller-dependent (the app decides at run time).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sdnlab.grader.grading import Grader
 from sdnlab.grader.model import NetworkState
-from sdnlab.grader.network import Delivered, failing, leaves
+from sdnlab.grader.network import Delivered, ToControllerLeaf, failing, leaves
 from sdnlab.grader.spec import parse_traffic
 
 CLASSES = ("icmp", "tcp", "udp", "arp")
@@ -23,11 +25,13 @@ class Difference:
     src: str
     dst: str
     traffic: str
-    trainee: str  # full | partial | none
+    trainee: str  # full | partial | none | controller
     reference: str
 
     @property
     def kind(self) -> str:
+        if "controller" in (self.trainee, self.reference):
+            return "controller-dependent"  # the app decides at run time; not a static difference
         order = {"none": 0, "partial": 1, "full": 2}
         return "missing" if order[self.trainee] < order[self.reference] else "extra"
 
@@ -36,14 +40,20 @@ class Difference:
 
 
 def _delivery(grader: Grader, src: str, dst: str, traffic) -> str:
-    full, some = True, False
+    """full | partial | none, or controller when undelivered packets go to the controller."""
+    full, some, controller = True, False, False
     for tree, _ in grader.trees(src, dst, traffic):
-        if any(isinstance(leaf, Delivered) and leaf.host == dst for leaf in leaves(tree)):
-            some = True
+        for leaf in leaves(tree):
+            if isinstance(leaf, Delivered) and leaf.host == dst:
+                some = True
+            elif isinstance(leaf, ToControllerLeaf):
+                controller = True
         fails = failing(tree, lambda leaf: isinstance(leaf, Delivered) and leaf.host == dst)
         if any(space.is_concrete or space.pick() is not None for space in fails):
             full = False
-    return "full" if full else ("partial" if some else "none")
+    if full:
+        return "full"
+    return "controller" if controller else ("partial" if some else "none")
 
 
 def reference_diff(topology, trainee: NetworkState, reference: NetworkState, hosts=None) -> tuple[Difference, ...]:
@@ -61,3 +71,29 @@ def reference_diff(topology, trainee: NetworkState, reference: NetworkState, hos
                 if a != b:
                     diffs.append(Difference(src, dst, proto, a, b))
     return tuple(diffs)
+
+
+def collect_reference(reference: str, topology, warmup_hosts: int = 30) -> NetworkState:
+    """The reference solution's flow state from ``DIR`` (saved dumps), ``lab:NAME`` (a running lab
+    with the reference app) or ``app:MODULE`` (started in a temporary lab on the same topology,
+    warmed up with one ping per host pair so a reactive app installs its flows, then stopped)."""
+    from sdnlab.grader import collect
+
+    if reference.startswith("lab:"):
+        return collect.from_lab(reference[4:])
+    if not reference.startswith("app:"):
+        return collect.from_dir(Path(reference))
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sdnlab.runtime import api
+
+    name = "grref"
+    api.up(topology.source or topology.name, dict(topology.params), name=name, controller=reference)
+    try:
+        hosts = [h for h in topology.hosts() if h.ip][:warmup_hosts]
+        pairs = [(a, b) for a in hosts for b in hosts if a is not b]
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda ab: api.run_in(name, ab[0].name, ["ping", "-c", "1", "-W", "1", ab[1].ip], timeout=10), pairs))
+        return collect.from_lab(name)
+    finally:
+        api.down(name)
