@@ -47,3 +47,18 @@ def test_live_confirmation_agrees_on_a_controller_run_lab(lab):
     confirmed = confirm(LAB, topo, state, behaviours, report)
     assert confirmed.findings == (), confirmed.render_text()
     assert confirmed.live["agree"] == confirmed.live["probes"] > 0
+
+
+def test_reference_diff_against_the_builtin_app(lab):
+    from sdnlab.grader import NetworkState, SwitchState, parse_flows, reference_diff
+    from sdnlab.grader.refdiff import collect_reference
+
+    topo = collect.lab_topology(LAB)
+    reference = collect_reference("app:sdnlab.controller.apps.builtin", topo)
+    flood = "priority=1,ip,actions=FLOOD\npriority=1,arp,actions=FLOOD\n"
+    mine = NetworkState({"s1": SwitchState("s1", parse_flows(flood, "s1")), "s2": SwitchState("s2", parse_flows(flood, "s2")), "s3": SwitchState("s3")})
+    diffs = reference_diff(topo, mine, reference)
+    kinds = {(d.kind, d.traffic, d.src, d.dst) for d in diffs}
+    assert ("missing", "icmp", "h1", "h3") in kinds and ("missing", "tcp", "h3", "h1") in kinds
+    assert not any(d.kind == "missing" and d.traffic == "icmp" and "h3" not in (d.src, d.dst) for d in diffs)
+    assert all(d.kind == "controller-dependent" for d in diffs if d.traffic == "arp")
