@@ -43,7 +43,8 @@ def run(
     port: Annotated[Optional[list[str]], typer.Option("--port", help="NAME=IFACE (repeatable); default: "
                                                       "first two interfaces as inside/outside, or one-armed.")] = None,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes (PACKET_FANOUT hash).")] = 1,
-    mode: Annotated[str, typer.Option(help="recv (socket reads) or ring (TPACKET_V3).")] = "recv",
+    mode: Annotated[str, typer.Option(help="recv (a system call per frame), rxring (TPACKET_V3 receive ring), "
+                                            "txring (TPACKET_V2 transmit ring) or ring (both).")] = "recv",
     json_out: Annotated[bool, typer.Option("--json", help="Print the instance record as JSON.")] = False,
 ):
     """Start a VNF inside a running lab's host; lab down stops it."""

@@ -22,13 +22,18 @@ PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_RX_RING = 5
 PACKET_VERSION = 10
+PACKET_TX_RING = 13
 PACKET_FANOUT = 18
 PACKET_IGNORE_OUTGOING = 23
 PACKET_FANOUT_HASH = 0
+TPACKET_V2 = 1
 TPACKET_V3 = 2
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
 PACKET_HOST = 0
+TP_STATUS_AVAILABLE = 0
+TP_STATUS_SEND_REQUEST = 1
+_TX_DATA_OFFSET = 32  # TPACKET2_HDRLEN - sizeof(struct sockaddr_ll): where a TX frame's bytes start
 
 _BLOCK_HDR = struct.Struct("=III")  # version, offset_to_priv, block_status (of tpacket_hdr_v1)
 _PKT_HDR = struct.Struct("=IIIIIIHH")  # next_offset, sec, nsec, snaplen, len, status, mac, net
@@ -112,6 +117,67 @@ def open_port_socket(ifname: str, fanout_group: int | None = None, rcvbuf: int =
         raise
     sock.setblocking(False)
     return sock, rx_ring
+
+
+class TxRing:
+    """A TPACKET_V2 transmit ring on its own socket: ``put`` frames, then ``flush`` them with
+    one system call for the whole batch instead of one ``send`` per frame."""
+
+    def __init__(self, ifname: str, frame_size: int = 2048, frame_count: int = 1024):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
+            per_block = 4096 // frame_size if frame_size < 4096 else 1
+            block_size = frame_size * per_block
+            req = struct.pack("=IIII", block_size, frame_count // per_block, frame_size, frame_count)
+            sock.setsockopt(SOL_PACKET, PACKET_TX_RING, req)
+            sock.bind((ifname, 0))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+        self.frame_size = frame_size
+        self.frame_count = frame_count
+        self.map = mmap.mmap(sock.fileno(), frame_size * frame_count, mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE)
+        self.slot = 0
+        self.pending = 0
+        self.max_frame = frame_size - _TX_DATA_OFFSET
+
+    def put(self, frame: bytes) -> bool:
+        """Queue one frame; False when the ring is full or the frame too large (caller decides)."""
+        size = len(frame)
+        if size > self.max_frame:
+            return False
+        m = self.map
+        offset = self.slot * self.frame_size
+        if _STATUS.unpack_from(m, offset)[0] != TP_STATUS_AVAILABLE:
+            return False
+        start = offset + _TX_DATA_OFFSET
+        m[start:start + size] = frame
+        _LENS.pack_into(m, offset + 4, size, size)
+        _STATUS.pack_into(m, offset, TP_STATUS_SEND_REQUEST)
+        self.slot = (self.slot + 1) % self.frame_count
+        self.pending += 1
+        return True
+
+    def flush(self) -> None:
+        """Ask the kernel to transmit every queued frame (without waiting for completion)."""
+        if self.pending:
+            self.pending = 0
+            try:
+                self.sock.send(b"", socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                pass
+
+    def close(self) -> None:
+        """Unmap the ring and close its socket."""
+        self.map.close()
+        self.sock.close()
+
+
+_STATUS = struct.Struct("=I")
+_LENS = struct.Struct("=II")
 
 
 def wait_readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdnlab.vnfs.framework.afpacket import RxRing, interface_mac, open_port_socket, wait_readable
+from sdnlab.vnfs.framework.afpacket import RxRing, TxRing, interface_mac, open_port_socket, wait_readable
 from sdnlab.vnfs.framework.base import VNF
 
 
@@ -32,6 +32,7 @@ class PortIO:
     sock: socket.socket
     mac: bytes
     ring: RxRing | None = None
+    tx_ring: TxRing | None = None
     rx: int = 0
     tx: int = 0
     tx_errors: int = 0
@@ -60,6 +61,12 @@ class Worker:
 
     def send(self, port: PortIO, frame: bytes) -> None:
         """Transmit one frame on a port, counting failures (a full queue drops, like a NIC)."""
+        ring = port.tx_ring
+        if ring is not None:
+            if ring.put(frame):
+                port.tx += 1
+                return
+            ring.flush()  # full: push what is queued, then fall back to a plain send
         try:
             port.sock.send(frame)
             port.tx += 1
@@ -84,6 +91,9 @@ class Worker:
                 self.send(out, frame if verdict.frame is None else verdict.frame)
             for out_name, extra in verdict.extra:
                 self.send(port if out_name is None else ports[out_name], extra)
+        for out in ports.values():
+            if out.tx_ring is not None and out.tx_ring.pending:
+                out.tx_ring.flush()
 
     def receive(self, port: PortIO) -> list[bytes]:
         """Up to ``batch`` frames waiting on a port (ring blocks or socket reads)."""
@@ -132,6 +142,9 @@ class Worker:
         """Once a second: VNF tick, pending reload, stats file."""
         for port_name, frame in self.vnf.tick(now):
             self.send(self.ports[port_name], frame)
+        for port in self.ports.values():
+            if port.tx_ring is not None:
+                port.tx_ring.flush()
         if self.reload_requested:
             self.reload_requested = False
             if self.config_path:
@@ -173,6 +186,7 @@ def open_ports(interfaces: dict[str, str], workers: int, mode: str = "recv") -> 
         mac = interface_mac(ifname)
         group = (base + index) & 0xFFFF if workers > 1 else None
         for w in range(workers):  # created in worker order: fanout index i maps to worker i
-            sock, ring = open_port_socket(ifname, group, ring=(mode == "ring"))
-            result[w][name] = PortIO(name, ifname, sock, mac, ring)
+            sock, ring = open_port_socket(ifname, group, ring=mode in ("ring", "rxring"))
+            tx_ring = TxRing(ifname) if mode in ("ring", "txring") else None
+            result[w][name] = PortIO(name, ifname, sock, mac, ring, tx_ring)
     return result

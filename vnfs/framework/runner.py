@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a logical port and its interface (one for one-armed, two for bump-in-the-wire)")
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--mode", choices=("recv", "ring"), default="recv")
+    parser.add_argument("--mode", choices=("recv", "ring", "rxring", "txring"), default="recv",
+                        help="recv: one recv/send per frame; rxring: TPACKET_V3 receive ring; "
+                             "txring: TPACKET_V2 transmit ring; ring: both")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--pass-host-frames", action="store_true")
     return parser.parse_args(argv)

@@ -141,3 +141,17 @@ health_check: {{type: http, interval: 0.3, timeout: 0.5, fall: 2, rise: 1}}
         assert stats["backends"]["web1"]["flows"] >= 7 and stats["counters"]["arp_replies"] >= 1
     finally:
         bed.stop_vnf("lb")
+
+
+@pytest.mark.parametrize("mode", ["rxring", "txring", "ring"])
+def test_ring_modes_carry_tcp_and_ping(bed, mode):
+    bed.steer(["fw"])
+    bed.start_vnf("fw", "passthrough", mode=mode)
+    try:
+        ping = bed.run(bed.client, "ping", "-c", "3", "-i", "0.2", "-W", "2", bed.server_ip)
+        assert " 0% packet loss" in ping.stdout
+        assert client(bed, "http", f"http://{bed.server_ip}:6860/", 3) == ["plain"] * 3
+        stats = wait_stats(bed, "fw", lambda s: s["ports"]["outside"]["tx"] >= 10)
+        assert stats["ports"]["outside"]["tx"] >= 10 and stats["ports"]["inside"]["tx_errors"] == 0
+    finally:
+        bed.stop_vnf("fw")

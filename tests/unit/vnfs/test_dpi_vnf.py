@@ -8,7 +8,7 @@ from sdnlab.vnfs.dpi_vnf.vnf import DpiVnf
 from sdnlab.vnfs.errors import VnfConfigError
 from sdnlab.vnfs.packet import TCP_ACK, TCP_PSH, TCP_SYN
 
-from vnf_frames import handshake, tcp
+from sdnlab.vnfs.framework.testing import handshake, tcp
 
 
 def http_flow(vnf, client, cport, server, sport=8080, now=1.0):

@@ -9,7 +9,7 @@ from scapy.layers.l2 import Ether
 from sdnlab.vnfs.firewall.vnf import Firewall
 from sdnlab.vnfs.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 
-from vnf_frames import handshake, icmp, tcp, udp
+from sdnlab.vnfs.framework.testing import handshake, icmp, tcp, udp
 
 CONFIG = """
 default: drop

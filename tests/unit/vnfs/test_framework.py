@@ -13,7 +13,7 @@ from sdnlab.vnfs.framework.loader import load_vnf_class
 from sdnlab.vnfs.framework.offline import run_frames
 from sdnlab.vnfs.pcapio import read_pcap, write_pcap
 
-from vnf_frames import tcp, udp
+from sdnlab.vnfs.framework.testing import tcp, udp
 
 RESEARCHER_VNF = '''
 from sdnlab.vnfs.framework import VNF, FlowTable, drop, forward

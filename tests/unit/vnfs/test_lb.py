@@ -15,7 +15,7 @@ from sdnlab.vnfs.lb.schedulers import Maglev, maglev_table
 from sdnlab.vnfs.lb.vnf import LoadBalancer
 from sdnlab.vnfs.packet import TCP_ACK, TCP_FIN, TCP_SYN, parse
 
-from vnf_frames import tcp
+from sdnlab.vnfs.framework.testing import tcp
 
 BASE = """
 vip: 10.0.0.100

@@ -14,7 +14,7 @@ from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.lb.vnf import LoadBalancer
 from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN
 
-from vnf_frames import handshake, tcp, udp
+from sdnlab.vnfs.framework.testing import handshake, tcp, udp
 
 FW = """
 default: accept

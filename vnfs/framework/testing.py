@@ -1,4 +1,6 @@
-"""Frame builders shared by the VNF unit tests (import them with ``from vnf_frames import ...``)."""
+"""Frame builders and helpers for testing VNFs without a network (used by sdnlab's own tests;
+researchers can use them in theirs): ``tcp``, ``udp``, ``icmp`` build valid Ethernet frames,
+``handshake`` runs a TCP three-way handshake through a VNF."""
 
 from __future__ import annotations
 
