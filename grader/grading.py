@@ -472,9 +472,30 @@ def _describe(b: Behaviour) -> str:
     }.get(b.kind, b.kind)
 
 
+def check_spec(grader: Grader, behaviours) -> None:
+    """Resolve every selector of every behaviour against the topology; raise all problems at once."""
+    errors = []
+    for b in behaviours:
+        targets = [b] + ([b.nested] if b.nested is not None else [])
+        for item in targets:
+            for key, selectors, hosts_only in (("src", item.src, True), ("dst", item.dst, True), ("via", item.via, False), ("avoid", item.avoid, False), ("over", item.over, False)):
+                for sel in selectors:
+                    try:
+                        grader.resolve((sel,), b.where, f"{item.kind}.{key}", hosts_only=hosts_only)
+                    except SpecError as exc:
+                        errors.append(str(exc))
+        for a, z in b.down:
+            if grader.fabric.link_between(a, z) is None:
+                errors.append(f"{b.where}: failover.down: no link {a}-{z}")
+    if errors:
+        raise SpecError("; ".join(dict.fromkeys(errors)))
+
+
 def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = True) -> GradeReport:
     """Judge every behaviour on the flow state; partial credit per behaviour."""
     started = time.perf_counter()
     grader = Grader(topology, state)
-    results = tuple(grader.judge(b) for b in behaviours if include_hidden or not b.hidden)
+    selected = [b for b in behaviours if include_hidden or not b.hidden]
+    check_spec(grader, selected)
+    results = tuple(grader.judge(b) for b in selected)
     return GradeReport(results, time.perf_counter() - started)

@@ -169,3 +169,43 @@ def test_bump_in_the_wire_vnfs_are_waypoints():
     report = grade(topo, state, parse_spec(spec, "spec.yaml"))
     assert [r.passed for r in report.results] == [True, True, False, True]
     assert "not delivered through fw1" in report.results[2].failures[0].message
+
+
+def test_every_unknown_node_is_reported_at_once(topo):
+    spec = "- reach: {src: h9, dst: h2}\n- waypoint: {src: h1, dst: h3, via: s7}\n- failover: {down: [s1-s3], behaviour: {reach: {src: h1, dst: h2}}}\n"
+    with pytest.raises(SpecError) as info:
+        _grade(topo, spec)
+    message = str(info.value)
+    assert "spec.yaml:1: reach.src: unknown node 'h9'" in message
+    assert "spec.yaml:2: waypoint.via: unknown node 's7'" in message
+    assert "failover.down: no link s1-s3" in message
+
+
+def test_trace_cli_reads_packet_files_groups_and_ports(tmp_path):
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    (tmp_path / "f.txt").write_text("priority=5,tcp actions=group:1\npriority=1,arp actions=FLOOD\n")
+    (tmp_path / "g.txt").write_text("group_id=1,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3\n")
+    (tmp_path / "p.txt").write_text(" 1(a): addr:00:00:00:00:00:01\n     config:     0\n     state:      LIVE\n 2(b): addr:00:00:00:00:00:02\n     config:     0\n     state:      LINK_DOWN\n 3(c): addr:00:00:00:00:00:03\n     config:     0\n     state:      LIVE\n")
+    (tmp_path / "pk.txt").write_text("# two packets\nin_port=1,tcp,tcp_dst=80\nin_port=2,arp,arp_op=1\n")
+    args = ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--groups", str(tmp_path / "g.txt"), "--ports", str(tmp_path / "p.txt"), "--packets", str(tmp_path / "pk.txt")]
+    result = CliRunner().invoke(root, args + ["--json"])
+    data = json.loads(result.output)
+    assert [o["port"] for o in data[0]["outputs"]] == [3]  # port 2 is down: fast-failover takes bucket 2
+    assert sorted(o["port"] for o in data[1]["outputs"]) == [1, 3]
+    text = CliRunner().invoke(root, args)
+    assert "=> output 3" in text.output and "group 1 (ff) bucket 1" in text.output
+
+
+def test_trace_cli_names_the_bad_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    (tmp_path / "f.txt").write_text("priority=5,tcp actions=output:2\npriority=5,tcp,tp_dstt=1 actions=output:2\n")
+    result = CliRunner().invoke(root, ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--packet", "in_port=1,tcp"])
+    from sdnlab.errors import GradingError
+
+    assert isinstance(result.exception, GradingError) and "f.txt:2: unknown field 'tp_dstt'" in str(result.exception)
