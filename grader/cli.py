@@ -8,14 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from sdnlab.grader.errors import CollectError
+from sdnlab.grader.errors import InputFileError
 
 
 def _read(path: Path, what: str) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        raise CollectError(f"{path}: cannot read {what}: {exc.strerror}") from None
+        raise InputFileError(f"{path}: cannot read {what}: {exc.strerror}") from None
 
 
 def trace(

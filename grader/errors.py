@@ -20,3 +20,7 @@ class SpecError(GradingError):
 
 class CollectError(LabError):
     """Flow state cannot be collected from a lab, a directory or a REST endpoint."""
+
+
+class InputFileError(GradingError):
+    """A file given to the grader cannot be read."""
