@@ -1,0 +1,104 @@
+"""The built-in routing logic, event by event, without a switch."""
+
+from sdnlab.controller import discovery, ofmsg
+from sdnlab.controller.config import ControllerConfig
+from sdnlab.controller.fabric import Fabric
+from sdnlab.controller.l2 import PacketIn
+from sdnlab.controller.network import load_declared
+from sdnlab.controller.pipeline import PRIORITY_QUARANTINE, check_flow
+
+from ctl_unit_data import BROADCAST, H1, H2, TOPOLOGY
+
+
+def declared_fabric(config=ControllerConfig()) -> Fabric:
+    fabric = Fabric(config)
+    load_declared(fabric.state, TOPOLOGY)
+    fabric.switch_up(0.0, 1, {1, 2, 3})
+    fabric.switch_up(0.0, 2, {1, 2, 3})
+    return fabric
+
+
+def flows(per_dpid, dpid):
+    return [m for m in per_dpid.get(dpid, []) if ofmsg.is_flow_add(m)]
+
+
+def arp_request(src_mac, src_ip, target_ip) -> bytes:
+    from os_ken.lib.packet import arp, ethernet, packet
+
+    pkt = packet.Packet()
+    pkt.add_protocol(ethernet.ethernet(dst=BROADCAST, src=src_mac, ethertype=0x0806))
+    pkt.add_protocol(arp.arp(opcode=1, src_mac=src_mac, src_ip=src_ip, dst_mac="00:00:00:00:00:00",
+                             dst_ip=target_ip))
+    pkt.serialize()
+    return bytes(pkt.data)
+
+
+def test_a_connecting_switch_gets_routes_to_every_declared_host():
+    fabric = Fabric(ControllerConfig())
+    load_declared(fabric.state, TOPOLOGY)
+    fabric.switch_up(0.0, 2, {1, 2, 3})
+    out = fabric.switch_up(0.0, 1, {1, 2, 3})
+    to_h2 = [f for f in flows(out, 1) if dict(f.match.items()).get("eth_dst") == H2]
+    assert ofmsg.output_ports(to_h2[0]) == [3]
+    for dpid in out:
+        for msg in flows(out, dpid):
+            check_flow(msg)
+
+
+def test_arp_for_a_known_host_is_answered_by_the_controller():
+    fabric = declared_fabric()
+    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.2"),
+                                          eth_type=0x0806))
+    (reply,) = out[1]
+    answer = discovery.parse_arp(reply.data)
+    assert answer.opcode == 2 and answer.src_mac == H2 and answer.dst_ip == "10.0.0.1"
+    assert ofmsg.output_ports(reply) == [1]
+
+
+def test_unknown_broadcasts_go_out_of_host_ports_only_never_links_or_vnfs():
+    fabric = declared_fabric()
+    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.99"),
+                                          eth_type=0x0806))
+    assert {dpid: [p for m in msgs for p in ofmsg.output_ports(m)] for dpid, msgs in out.items()} == {2: [1]}
+
+
+def test_a_new_host_is_learned_and_routed_everywhere():
+    fabric = declared_fabric()
+    new = "00:00:00:00:00:77"
+    out = fabric.packet_in(10.0, PacketIn(2, 1, new, H1, b"\0" * 60, eth_type=0x0800))
+    assert fabric.state.hosts[new].dpid == 2
+    assert any(dict(f.match.items()).get("eth_dst") == new for f in flows(out, 1))
+
+
+def test_lldp_probe_discovers_a_link_and_unlearns_hosts_seen_on_it():
+    fabric = Fabric(ControllerConfig())
+    fabric.switch_up(0.0, 1, {1, 2})
+    fabric.switch_up(0.0, 2, {1, 2})
+    fabric.state.learn_host(H1, 2, 2)  # mislearned before the link was known
+    fabric.packet_in(5.0, PacketIn(2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST,
+                                   discovery.lldp_probe(1, 2), eth_type=0x88CC))
+    assert fabric.state.links[(1, 2)] == (2, 2) and H1 not in fabric.state.hosts
+
+
+def test_no_flooding_before_discovery_had_a_chance():
+    fabric = Fabric(ControllerConfig())
+    fabric.switch_up(100.0, 1, {1, 2})
+    assert fabric.packet_in(100.5, PacketIn(1, 1, H1, BROADCAST, b"\0" * 60)) == {}
+    assert fabric.packet_in(102.0, PacketIn(1, 1, H1, BROADCAST, b"\0" * 60)) != {}
+
+
+def test_quarantine_drops_a_host_everywhere_and_release_lifts_it():
+    fabric = declared_fabric()
+    entry, out = fabric.quarantine("10.0.0.2", "dpi")
+    assert entry.mac == H2
+    drops = flows(out, 1)
+    assert drops and all(f.priority == PRIORITY_QUARANTINE and f.instructions == [] for f in drops)
+    assert fabric.packet_in(10.0, PacketIn(2, 1, H2, BROADCAST, b"\0" * 60)) == {}
+    released, out = fabric.release(H2)
+    assert released == entry and all(m.command == ofmsg.ofp.OFPFC_DELETE_STRICT for m in out[1])
+
+
+def test_port_down_on_a_link_reroutes_and_on_a_host_port_does_nothing():
+    fabric = declared_fabric()
+    assert fabric.port_changed(1, 1, up=False) == {}
+    assert fabric.port_changed(1, 3, up=False) != {}

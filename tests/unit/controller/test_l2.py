@@ -1,0 +1,57 @@
+"""L2 learning: flood unknown destinations, install a flow once the destination is known."""
+
+from sdnlab.controller import ofmsg
+from sdnlab.controller.l2 import LearningSwitch, PacketIn, table_miss_flows
+from sdnlab.controller.pipeline import FORWARD, check_flow
+
+A, B = "00:00:00:00:00:0a", "00:00:00:00:00:0b"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+def pkt(src, dst, in_port, dpid=1):
+    return PacketIn(dpid, in_port, src, dst, b"\0" * 60)
+
+
+def test_table_miss_sends_to_controller_and_fits_the_pipeline():
+    ingress, forward = table_miss_flows()
+    assert ofmsg.output_ports(forward) == [ofmsg.OFPP_CONTROLLER]
+    for flow in (ingress, forward):
+        check_flow(flow)
+
+
+def test_unknown_destination_is_flooded():
+    switch = LearningSwitch()
+    (out,) = switch.packet_in(0.0, pkt(A, B, 1))
+    assert ofmsg.output_ports(out) == [ofmsg.OFPP_FLOOD]
+
+
+def test_known_destination_gets_a_flow_with_idle_timeout_and_the_packet():
+    switch = LearningSwitch(idle_timeout=30)
+    switch.packet_in(0.0, pkt(B, A, 2))
+    flow, packet_out = switch.packet_in(1.0, pkt(A, B, 1))
+    assert ofmsg.is_flow_add(flow) and flow.table_id == FORWARD.table_id and flow.idle_timeout == 30
+    assert dict(flow.match.items()) == {"eth_dst": B}
+    assert ofmsg.output_ports(flow) == [2] and ofmsg.output_ports(packet_out) == [2]
+    check_flow(flow)
+
+
+def test_broadcast_is_flooded_even_when_learned_addresses_exist():
+    switch = LearningSwitch()
+    switch.packet_in(0.0, pkt(B, A, 2))
+    (out,) = switch.packet_in(0.0, pkt(A, BROADCAST, 1))
+    assert ofmsg.output_ports(out) == [ofmsg.OFPP_FLOOD]
+
+
+def test_learned_addresses_expire_with_the_idle_timeout():
+    switch = LearningSwitch(idle_timeout=10)
+    switch.packet_in(0.0, pkt(B, A, 2))
+    assert switch.port_of(5.0, 1, B) == 2
+    assert switch.port_of(11.0, 1, B) is None
+
+
+def test_a_reconnecting_switch_forgets_and_gets_fresh_flows():
+    switch = LearningSwitch()
+    switch.packet_in(0.0, pkt(B, A, 2))
+    msgs = switch.datapath_up(1)
+    assert switch.port_of(0.0, 1, B) is None
+    assert any(ofmsg.is_flow_add(m) for m in msgs)

@@ -1,0 +1,68 @@
+"""The runner as users meet it: one-line errors, fast exit on SIGTERM, apps loaded once.
+
+These start the runner as a subprocess on a localhost port (no root, no switches).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from sdnlab.controller.process import ControllerProcess
+
+RUNNER = [sys.executable, "-m", "sdnlab.controller.runner"]
+
+
+def run(*args, timeout=20):
+    return subprocess.run(RUNNER + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_unknown_app_is_one_line_and_exit_code_5():
+    result = run("--ofp-tcp-listen-port", "6781", "no.such.app")
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines()[-1].startswith("sdnlab.controller.runner: error: no.such.app:")
+    assert "Traceback" not in result.stderr
+
+
+def test_syntax_error_in_an_app_file_names_file_and_line(tmp_path):
+    app = tmp_path / "broken_app.py"
+    app.write_text("from ryu.base import app_manager\nclass A(app_manager.RyuApp)\n    pass\n")
+    result = run("--ofp-tcp-listen-port", "6782", str(app))
+    assert result.returncode == 5 and f"{app}:2: syntax error" in result.stderr
+
+
+def test_port_in_use_is_reported():
+    with ControllerProcess(["ryu.controller.ofp_handler"], 6783):
+        result = run("--ofp-tcp-listen-port", "6783", "ryu.controller.ofp_handler")
+    assert result.returncode == 5 and "6783: cannot listen" in result.stderr
+
+
+def test_sigterm_and_ctrl_c_stop_it_within_two_seconds_even_with_busy_app_threads(tmp_path):
+    app = tmp_path / "busy_app.py"
+    app.write_text(textwrap.dedent("""
+        from ryu.base import app_manager
+        from ryu.lib import hub
+
+        class Busy(app_manager.RyuApp):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                hub.spawn(self.forever)
+
+            def forever(self):
+                while True:
+                    hub.sleep(1)
+    """))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        ctl = ControllerProcess([str(app), "ryu.controller.ofp_handler"], 6784).start()
+        elapsed = ctl.stop(sig)
+        assert elapsed < 2.0 and ctl.proc.returncode == 0
+        assert "Traceback" not in ctl.output()
+
+
+def test_an_app_required_under_both_names_loads_once():
+    ctl = ControllerProcess(["ryu.topology.switches", "os_ken.topology.switches"], 6785).start()
+    time.sleep(0.3)
+    ctl.stop()
+    assert ctl.output().count("of Switches") == 1, ctl.output()
