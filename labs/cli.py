@@ -206,19 +206,22 @@ def new(
 def validate(
     lab: Annotated[Optional[str], typer.Argument(help="Lab id, number or folder.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every lab of the catalogue.")] = False,
-    live: Annotated[bool, typer.Option("--live/--static-only", help="Run labs that need a network live.")] = True,
+    mode: Annotated[str, typer.Option(help="auto (static when possible) | live (always a real network) | static (never).")] = "auto",
     name: Annotated[str, typer.Option("--name", "-n", help="Runtime lab name for live validation.")] = "lab-validate",
     json_out: JsonOpt = False,
 ):
     """Instructor: check lab packages (texts, hidden checks, solution 100%, starter below)."""
     from sdnlab.labs.errors import LabSessionError
     from sdnlab.labs.loader import lab_dirs
+    from sdnlab.labs.validate import MODES
     from sdnlab.labs.validate import validate as run
 
     if all_ == bool(lab):
         raise LabSessionError("give a lab ID or --all")
+    if mode not in MODES:
+        raise LabSessionError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     refs = [str(d) for d in lab_dirs()] if all_ else [lab]
-    reports = [run(ref, name, live) for ref in refs]
+    reports = [run(ref, name, mode) for ref in refs]
     if json_out:
         _print_json([r.to_dict() for r in reports])
     else:

@@ -59,8 +59,15 @@ def check_texts(lab: Lab) -> list[str]:
     return problems
 
 
-def validate(ref, live_name: str = VALIDATE_NAME, allow_live: bool = True) -> ValidationReport:
-    """Validate one lab package (by id, number or path)."""
+MODES = ("auto", "live", "static")
+
+
+def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> ValidationReport:
+    """Validate one lab package (by id, number or path).
+
+    ``mode``: ``auto`` scores statically when the lab allows it, live otherwise; ``live`` always
+    runs a real network; ``static`` never does (labs that need one are reported as not scored).
+    """
     import time
 
     started = time.perf_counter()
@@ -83,8 +90,8 @@ def validate(ref, live_name: str = VALIDATE_NAME, allow_live: bool = True) -> Va
         if vnf.host not in topology.nodes:
             report.problems.append(f"lab.yaml: vnfs: {vnf.name}: no host {vnf.host!r} in the topology")
     try:
-        if lab.needs_live:
-            if not allow_live:
+        if lab.needs_live or mode == "live":
+            if mode == "static":
                 report.mode = "skipped (needs a live network)"
                 report.elapsed_s = time.perf_counter() - started
                 return report
