@@ -83,10 +83,14 @@ class LearningSwitch:
         if not is_multicast(mac):
             self.tables.setdefault(dpid, {})[mac] = MacEntry(port_no, now)
 
+    def decide(self, now: float, pkt: PacketIn) -> int | None:
+        """Learn the source; the port to forward to, ``None`` to flood, ``pkt.in_port`` to drop."""
+        self.learn(now, pkt.dpid, pkt.eth_src, pkt.in_port)
+        return None if is_multicast(pkt.eth_dst) else self.port_of(now, pkt.dpid, pkt.eth_dst)
+
     def packet_in(self, now: float, pkt: PacketIn) -> list:
         """Learn the source, then forward (flow + packet-out) or flood."""
-        self.learn(now, pkt.dpid, pkt.eth_src, pkt.in_port)
-        out_port = None if is_multicast(pkt.eth_dst) else self.port_of(now, pkt.dpid, pkt.eth_dst)
+        out_port = self.decide(now, pkt)
         if out_port is None:
             return [ofmsg.packet_out(pkt.in_port, [ofmsg.output(ofmsg.OFPP_FLOOD)], pkt.data, pkt.buffer_id)]
         if out_port == pkt.in_port:

@@ -1,0 +1,1 @@
+"""Controller benchmarks: cbench-style flow setup rate and latency, and the failover loss window."""
