@@ -435,7 +435,7 @@ def _outcome(all_leaves) -> str:
         elif isinstance(leaf, Lost):
             parts.append(f"lost ({leaf.reason})")
         elif isinstance(leaf, Looped):
-            parts.append("loops forever")
+            parts.append("loops forever" if leaf.reason == "forwarding loop" else leaf.reason)
         else:
             parts.append("sent to the controller")
     return "; ".join(dict.fromkeys(parts))

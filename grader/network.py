@@ -21,6 +21,7 @@ from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToController
 
 MAX_HOPS = 32
+MAX_VISITS = 4000  # switch visits per injected class; flooding in a cyclic topology explodes otherwise
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,14 @@ class ToControllerLeaf:
 
 
 class Looped:
-    __slots__ = ("space", "hops")
+    """Packets that come back to a (switch, port) with the same header, or that are still being
+    forwarded when the exploration budget runs out (a broadcast storm in a cyclic topology)."""
+
+    __slots__ = ("space", "hops", "reason")
     kind = "loop"
 
-    def __init__(self, space, hops):
-        self.space, self.hops = space, hops
+    def __init__(self, space, hops, reason="forwarding loop"):
+        self.space, self.hops, self.reason = space, hops, reason
 
 
 _IN_PORT = FIELDS["in_port"]
@@ -181,12 +185,16 @@ class Network:
         switch, port = self.fabric.attachment[host]
         if (switch, port) in self.dead_ports:
             return Lost(space, f"{host}'s link is down", ())
+        self._visits = 0
         return self._walk(switch, port, space, (), frozenset())
 
     def _walk(self, switch: str, in_port: int, space: Space, hops: tuple, seen: frozenset):
         key = (switch, in_port, space.current, space.excluded)
         if key in seen or len(hops) >= MAX_HOPS:
             return Looped(space, hops + (Hop(switch, in_port, ()),))
+        self._visits += 1
+        if self._visits > MAX_VISITS:
+            return Looped(space, hops + (Hop(switch, in_port, ()),), f"still forwarded after {MAX_VISITS} switch visits (broadcast storm?)")
         seen = seen | {key}
         tree = self.pipelines[switch].run(space, in_port, self.live[switch])
         return self._convert(tree, switch, in_port, hops, seen, space)

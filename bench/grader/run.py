@@ -78,11 +78,16 @@ def incremental_part(topo, state, behaviours, samples: int = 40, seed: int = 7) 
     }
 
 
+PING_ATTEMPTS = 3  # a fair ping checker retries before declaring a pair unreachable
+
+
 def _ping(name: str, host: str, ip: str) -> bool:
     from sdnlab.runtime import api
 
-    proc = api.run_in(name, host, ["ping", "-c", "1", "-W", "1", ip], timeout=10)
-    return proc.returncode == 0
+    for _ in range(PING_ATTEMPTS):
+        if api.run_in(name, host, ["ping", "-c", "1", "-W", "1", ip], timeout=10).returncode == 0:
+            return True
+    return False
 
 
 def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11) -> dict:
@@ -127,10 +132,12 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
         return {
             "lab_up_s": round(up_s, 1),
             "concurrency": concurrency,
-            "ping": "ping -c 1 -W 1 via mnexec in the meter's namespaces",
+            "ping": f"ping -c 1 -W 1 via mnexec in the meter's namespaces, up to {PING_ATTEMPTS} attempts per pair",
             "reach_sampled": len(reach_sample),
             "reach_sample_s": round(reach_s, 2),
             "reach_live_ok": sum(reach_live),
+            "disagreements": [m for m, live in zip(reach_sample, reach_live) if live == (m in failing_reach)][:10]
+            + [list(ab) for ab, live in zip(iso_sample, iso_live) if live == (ab in failing_iso)][:10],
             "isolation_sampled": len(iso_sample),
             "isolation_sample_s": round(iso_s, 2),
             "isolation_live_ok": sum(iso_live),

@@ -209,3 +209,12 @@ def test_trace_cli_names_the_bad_line(tmp_path):
     from sdnlab.errors import GradingError
 
     assert isinstance(result.exception, GradingError) and "f.txt:2: unknown field 'tp_dstt'" in str(result.exception)
+
+
+def test_flooding_a_cyclic_topology_is_a_loop_not_a_hang():
+    fat = load_topology("fat_tree", {})
+    state = NetworkState({s.name: SwitchState(s.name, parse_flows("priority=1,actions=FLOOD", s.name)) for s in fat.switches()})
+    hosts = [h.name for h in fat.hosts()]
+    report = grade(fat, state, parse_spec(f"- no_loop: {{src: {hosts[0]}}}\n- reach: {{src: {hosts[0]}, dst: {hosts[-1]}, traffic: icmp}}\n"))
+    assert [r.passed for r in report.results] == [False, True]
+    assert "forwarding loop" in report.results[0].failures[0].message
