@@ -87,9 +87,16 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     for port, ifname in ports.items():
         argv += ["--port", f"{port}={ifname}"]
     stderr = open(directory / "stderr.log", "w")
-    proc = api.popen_in(lab, host, argv, stdin=subprocess_devnull(), stdout=stderr, stderr=stderr,
-                        start_new_session=True)
-    stderr.close()
+    # an inherited handle on this (root) network namespace: VNFs that talk to the controller
+    # (the DPI VNF's quarantine requests) enter it from a helper thread, see vnfs/dpi_vnf/quarantine.py
+    root_netns = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        env = dict(os.environ, SDNLAB_ROOT_NETNS=f"/proc/self/fd/{root_netns}")
+        proc = api.popen_in(lab, host, argv, stdin=subprocess_devnull(), stdout=stderr, stderr=stderr,
+                            start_new_session=True, pass_fds=(root_netns,), env=env)
+    finally:
+        os.close(root_netns)
+        stderr.close()
     info = {"name": name, "kind": kind, "lab": lab, "host": host, "pid": proc.pid, "ports": ports,
             "config": config_path, "workers": workers, "mode": mode, "started": time.time()}
     (directory / "record.json").write_text(json.dumps(info))

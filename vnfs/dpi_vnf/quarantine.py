@@ -1,9 +1,10 @@
 """Quarantine requests to the controller: ``POST /sdnlab/quarantine`` from a background thread.
 
 A VNF runs inside a lab host's network namespace, where 127.0.0.1 is the host's own loopback,
-not the controller's. The sender thread therefore joins the root network namespace
-(``setns`` on ``/proc/1/ns/net`` affects only the calling thread) before it connects, so the
-packet path neither blocks on HTTP nor leaves its namespace.
+not the controller's. ``sdnlab vnf run`` hands the VNF process an open handle on the root
+network namespace (``SDNLAB_ROOT_NETNS=/proc/self/fd/N``), and the sender thread joins it
+(``setns`` affects only the calling thread) before it connects, so the packet path neither
+blocks on HTTP nor leaves its namespace.
 """
 
 from __future__ import annotations

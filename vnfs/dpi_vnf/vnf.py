@@ -19,6 +19,7 @@ Example config::
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,7 @@ class DpiVnfConfig:
     quarantine_on: frozenset[str] = frozenset()
     quarantine_local: bool = True
     controller_url: str | None = None
-    controller_netns: str | None = "/proc/1/ns/net"
+    controller_netns: str | None = None
 
 
 class DpiVnf(VNF):
@@ -81,7 +82,7 @@ class DpiVnf(VNF):
             quarantine_on=frozenset(q.get("risks", _list_of(_risk_kind), ())),
             quarantine_local=q.get("local", to_bool, True),
             controller_url=q.get("controller_url", to_str, None),
-            controller_netns=q.get("controller_netns", to_str, "/proc/1/ns/net"),
+            controller_netns=q.get("controller_netns", to_str, os.environ.get("SDNLAB_ROOT_NETNS")),
         )
         q.reject_unknown()
         return cfg

@@ -1,0 +1,127 @@
+"""The meter chain steered by the builtin controller's service-chaining app, and the DPI VNF
+asking that controller to quarantine a Telnet scanner (POST /sdnlab/quarantine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.network
+
+LAB = "vnsfc"
+TOPOLOGY = Path(__file__).parent / "topologies" / "vnf_sfc.yaml"
+
+TELNET_SERVER = r"""
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 23)); s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"\xff\xfd\x18login: "); c.close()
+"""
+
+CONNECT = r"""
+import json, socket, sys
+out = []
+for host in sys.argv[1:]:
+    s = socket.socket(); s.settimeout(2)
+    try:
+        s.connect((host, 23)); out.append("open")
+    except ConnectionRefusedError:
+        out.append("refused")
+    except OSError:
+        out.append("timeout")
+    finally:
+        s.close()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    from sdnlab.errors import LabError
+    from sdnlab.runtime import api
+
+    tmp = tmp_path_factory.mktemp("vnsfc")
+    ctl = tmp / "ctl.yaml"
+    ctl.write_text("chains:\n  - name: meters\n    match: {src: 'role:meter'}\n    vnfs: [fw1, dpi1]\n"
+                   "    symmetric: true\n")
+    state = api.up(str(TOPOLOGY), {}, name=LAB, controller="builtin", controller_config=str(ctl))
+    try:
+        rest = f"http://127.0.0.1:{state['controller']['rest_port']}"
+        (tmp / "fw.yaml").write_text("default: accept\nrules: [{name: telnet, action: accept, proto: tcp, dport: 23}]\n")
+        (tmp / "dpi.yaml").write_text(f"scan_threshold: 2\nquarantine: {{risks: [telnet_scan], local: false, "
+                                      f"controller_url: '{rest}'}}\n")
+        for host in ("hes", "m1"):
+            api.popen_in(LAB, host, [sys.executable, "-c", TELNET_SERVER], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        yield {"state": state, "tmp": tmp, "rest": rest, "hosts": {h["name"]: h for h in state["hosts"]}}
+    finally:
+        try:
+            api.down(LAB)
+        except LabError:
+            pass
+
+
+def test_controller_steers_meter_traffic_through_both_vnfs(lab):
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    manage.start(LAB, "firewall", "fw1", str(lab["tmp"] / "fw.yaml"))
+    manage.start(LAB, "dpi", "dpi1", str(lab["tmp"] / "dpi.yaml"))
+    hes = lab["hosts"]["hes"]["ip"]
+    ping = api.run_in(LAB, "m1", ["ping", "-c", "4", "-i", "0.3", "-W", "2", hes])
+    assert " 0% packet loss" in ping.stdout or " 25% packet loss" in ping.stdout, ping.stdout
+    proc = api.run_in(LAB, "m1", [sys.executable, "-c", CONNECT, hes], timeout=30)
+    assert json.loads(proc.stdout) == ["open"]
+    time.sleep(1.5)
+    stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
+    for vnf in ("fw1", "dpi1"):  # both directions crossed both VNFs
+        assert stats[vnf]["ports"]["inside"]["rx"] > 0 and stats[vnf]["ports"]["outside"]["rx"] > 0, stats[vnf]
+    assert stats["fw1"]["counters"]["established"] > 0
+
+
+def scan_and_read_log(lab) -> list[dict]:
+    """Let m2 scan TCP 23 on two hosts (once per module) and return the DPI VNF's log."""
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    if not lab.get("scanned"):
+        hosts = lab["hosts"]
+        api.run_in(LAB, "m2", [sys.executable, "-c", CONNECT, hosts["hes"]["ip"], hosts["m1"]["ip"]], timeout=30)
+        lab["scanned"] = True
+    deadline = time.monotonic() + 10
+    while True:
+        log = [json.loads(line) for line in (manage.vnfs_dir(LAB) / "dpi1" / "log.jsonl").read_text().splitlines()]
+        if any(e["event"] == "quarantine_result" for e in log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.3)
+
+
+def test_dpi_sends_the_quarantine_request_to_the_controller(lab):
+    log = scan_and_read_log(lab)
+    m2 = lab["hosts"]["m2"]["ip"]
+    assert any(e["event"] == "risk" and e["kind"] == "telnet_scan" and e["host"] == m2 for e in log)
+    assert any(e["event"] == "quarantine" and e["host"] == m2 for e in log)
+    results = [e for e in log if e["event"] == "quarantine_result"]
+    # the REST call crossed from the lab host's namespace to the controller and got an HTTP answer
+    # (the controller currently answers 500 although it installs the drop: see the VNF report)
+    assert results and results[0]["host"] == m2 and results[0]["detail"].startswith("HTTP"), results
+
+
+def test_the_controller_quarantines_the_scanner(lab):
+    from sdnlab.runtime import api
+
+    scan_and_read_log(lab)
+    hosts = lab["hosts"]
+    with urllib.request.urlopen(f"{lab['rest']}/sdnlab/quarantine", timeout=3) as resp:
+        quarantined = [entry.get("ip") for entry in json.loads(resp.read())["quarantined"]]
+    assert hosts["m2"]["ip"] in quarantined
+    blocked = api.run_in(LAB, "m2", ["ping", "-c", "2", "-W", "1", hosts["hes"]["ip"]])
+    assert " 100% packet loss" in blocked.stdout
