@@ -20,6 +20,7 @@ from sdnlab.labs.model import Lab, Probe, Step
 from sdnlab.labs.results import CheckItem
 
 PARALLEL = 8
+STATS_PERIOD_S = 1.2
 
 
 # ---------------------------------------------------------------- topology helpers
@@ -191,6 +192,13 @@ def run_step(step: Step, name: str, topology) -> str:
                 for d in dsts if s != d]
         ok = sum(_parallel(ping, jobs))
         return f"ping: {ok}/{len(jobs)} pairs answered"
+    if step.kind == "static_arp":
+        hosts = resolve(topology, args["hosts"])
+        for host in hosts:
+            intf = topology.nodes[host].interfaces[0].name
+            _run(name, host, ["ip", "neigh", "replace", str(args["ip"]), "lladdr", str(args["mac"]), "dev", intf,
+                              "nud", "permanent"], 5)
+        return f"static_arp: {args['ip']} is {args['mac']} on {len(hosts)} hosts"
     if step.kind == "telnet_scan":
         src = resolve(topology, args["src"])[0]
         targets = [address(topology, t) for t in resolve(topology, args.get("targets", "all")) if t != src]
@@ -209,7 +217,7 @@ def judge_probe(probe: Probe, outcomes: list[tuple[str, str, bool]]) -> CheckIte
     bad = [o for o in outcomes if o[2] != want]
     verb = {("ping", True): "no echo reply", ("ping", False): "answered but must be blocked",
             ("tcp", True): "connection failed", ("tcp", False): "connected but must be blocked",
-            ("quarantined", True): "not quarantined"}.get((probe.kind, want), "failed")
+            ("quarantined", True): "not quarantined", ("vnf_seen", True): "tracked no IP flow (is it in the chain?)"}.get((probe.kind, want), "failed")
     details = tuple(f"{src} -> {dst}: {verb}" if dst else f"{src}: {verb}" for src, dst, _ in bad)
     cases = len(outcomes)
     score = probe.weight * len(good) / cases if cases else 0.0
@@ -223,6 +231,9 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
         listed = quarantine_list(status)
         outcomes = [(h, "", address(topology, h) in listed or h in listed) for h in resolve(topology, args["hosts"])]
         return judge_probe(probe, outcomes)
+    if probe.kind == "vnf_seen":
+        seen = vnf_flows(name)
+        return judge_probe(probe, [(v, "", seen.get(v, 0) > 0) for v in _names(args["vnfs"])])
     pairs = [(s, d) for s in resolve(topology, args["src"]) for d in resolve(topology, args["dst"]) if s != d]
     if probe.kind == "ping":
         count = int(args.get("count", 2))
@@ -238,6 +249,26 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
                 proc.kill()
                 proc.wait()
     return judge_probe(probe, [(s, d, ok) for (s, d), ok in zip(pairs, results)])
+
+
+def _names(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def vnf_flows(name: str) -> dict[str, int]:
+    """IP flows (connections) each VNF of the lab has tracked, from its stats files.
+
+    Frames every VNF bridges anyway (LLDP, ARP) do not count: only flows or connections do.
+    """
+    from sdnlab.vnfs import manage
+
+    time.sleep(STATS_PERIOD_S)  # VNFs rewrite their stats files about once a second
+    out = {}
+    for record in manage.status(name):
+        stats = record.get("stats") or {}
+        counters = stats.get("counters") or {}
+        out[record["name"]] = int(stats.get("flows") or stats.get("connections") or counters.get("new") or 0)
+    return out
 
 
 def start_listeners(name: str, hosts: list[str], port: int, seconds: float = 30.0) -> list:

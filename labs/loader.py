@@ -30,9 +30,9 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 TOP_KEYS = {"id", "number", "title", "summary", "level", "minutes", "skills", "topology", "controller",
             "vnfs", "scenario", "behaviours", "probes", "hints"}
 STEP_KINDS = {"pingall": set(), "ping": {"src", "dst", "count"}, "telnet_scan": {"src", "targets", "port"},
-              "sleep": {"seconds"}}
+              "sleep": {"seconds"}, "static_arp": {"hosts", "ip", "mac"}}
 PROBE_KINDS = {"ping": {"src", "dst", "expect", "count"}, "tcp": {"src", "dst", "port", "expect", "servers"},
-               "quarantined": {"hosts"}}
+               "quarantined": {"hosts"}, "vnf_seen": {"vnfs"}}
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "__line__"}
 
@@ -339,6 +339,8 @@ def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
             continue
         if kind in ("ping", "telnet_scan") and not args.get("src"):
             errors.add(line, f"{field}.{kind}.src", "required")
+        if kind == "static_arp" and not all(args.get(k) for k in ("hosts", "ip", "mac")):
+            errors.add(line, f"{field}.static_arp", "needs hosts, ip and mac")
         if kind == "sleep" and not isinstance(args.get("seconds"), (int, float)):
             errors.add(line, f"{field}.sleep.seconds", "expected a number")
         steps.append(Step(kind, args, line))
@@ -384,6 +386,8 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
                     errors.add(line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them")
         if kind == "tcp" and not isinstance(args.get("port"), int):
             errors.add(line, f"{field}.tcp.port", "expected a TCP port number")
+        if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
+            errors.add(line, f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names")
         if kind == "quarantined" and _selector_list(args.get("hosts")) is None:
             errors.add(line, f"{field}.quarantined.hosts", "expected a host or a list of hosts")
         weight = item.get("weight", 1)

@@ -60,7 +60,7 @@ class VnfSpec:
 
 @dataclass(frozen=True)
 class Step:
-    """One scenario action run before grading: ``pingall``, ``ping``, ``telnet_scan``, ``sleep``."""
+    """One scenario action run before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``."""
 
     kind: str
     args: dict
@@ -69,7 +69,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Probe:
-    """A live check judged on a running lab: ``ping``, ``tcp``, ``quarantined``."""
+    """A live check judged on a running lab: ``ping``, ``tcp``, ``quarantined``, ``vnf_seen``."""
 
     id: str
     kind: str
