@@ -69,7 +69,8 @@ def bridge():
 IPS = ["10.0.0.1", "10.0.0.2", "10.0.1.7", "192.168.5.9"]
 MACS = ["00:00:00:00:00:01", "00:00:00:00:00:02", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:aa"]
 TP = [22, 80, 443, 5000]
-PROTOS = ["tcp", "udp", "icmp", "arp", "ip"]
+PROTOS = ["tcp", "udp", "icmp", "arp", "ip", "tcp6", "udp6"]
+IP6S = ["2001:db8::1", "2001:db8::2", "2001:db8:1::7", "fe80::1"]
 
 
 def _match(rng: random.Random, table: int) -> tuple[str, str]:
@@ -81,16 +82,27 @@ def _match(rng: random.Random, table: int) -> tuple[str, str]:
         parts.append(f"dl_dst={rng.choice(MACS)}")
     if rng.random() < 0.2:
         parts.append(rng.choice(["vlan_tci=0x0000/0x1000", "vlan_tci=0x1000/0x1000", f"dl_vlan={rng.choice([5, 7])}"]))
+    if rng.random() < 0.1:
+        parts.append("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00")
     if proto == "arp":
         if rng.random() < 0.5:
             parts.append(f"arp_tpa={rng.choice(IPS)}")
+        if rng.random() < 0.3:
+            parts.append(f"arp_op={rng.choice([1, 2])}")
+    elif proto.endswith("6"):
+        if rng.random() < 0.6:
+            parts.append(f"ipv6_dst={rng.choice(IP6S)}" + rng.choice(["", "/64", "/32"]))
+        if rng.random() < 0.3:
+            parts.append(f"ipv6_src={rng.choice(IP6S)}")
     elif proto != "ip" or rng.random() < 0.7:
         if rng.random() < 0.6:
             parts.append(f"nw_dst={rng.choice(IPS)}" + rng.choice(["", "/24", "/8"]))
         if rng.random() < 0.3:
             parts.append(f"nw_src={rng.choice(IPS)}" + rng.choice(["", "/16"]))
-    if proto in ("tcp", "udp") and rng.random() < 0.5:
-        parts.append(f"tp_dst={rng.choice(TP)}")
+    if proto in ("tcp", "udp", "tcp6", "udp6") and rng.random() < 0.5:
+        parts.append(f"tp_dst={rng.choice([str(p) for p in TP] + ['0x50/0xfff0', '0x1000/0xf000'])}")
+    if proto in ("tcp", "udp", "icmp", "ip") and rng.random() < 0.1:
+        parts.append(f"nw_tos={rng.choice([0, 32])}")
     if proto == "icmp" and rng.random() < 0.4:
         parts.append(f"icmp_type={rng.choice([0, 8])}")
     if table > 0 and rng.random() < 0.3:
@@ -104,6 +116,8 @@ def _action(rng: random.Random, proto: str, groups: list[int]) -> str:
         choices += ["ip", "ip", "ttl", "tos"]
     if proto in ("tcp", "udp"):
         choices += ["tp"]
+    if proto.endswith("6"):
+        choices += ["ip6", "ttl"]
     if groups:
         choices += ["group", "group"]
     kind = rng.choice(choices)
@@ -129,6 +143,8 @@ def _action(rng: random.Random, proto: str, groups: list[int]) -> str:
         return f"mod_nw_tos:{rng.choice([0, 32, 184])}"
     if kind == "tp":
         return f"set_field:{rng.choice(TP)}->{proto}_{rng.choice(['src', 'dst'])}"
+    if kind == "ip6":
+        return f"set_field:{rng.choice(IP6S)}->ipv6_{rng.choice(['src', 'dst'])}"
     return f"group:{rng.choice(groups)}"
 
 
@@ -171,21 +187,24 @@ def _flows(rng: random.Random, with_select: bool) -> list[str]:
 
 
 def _packet(rng: random.Random) -> str:
-    proto = rng.choice(["tcp", "udp", "icmp", "arp"])
+    proto = rng.choice(["tcp", "udp", "icmp", "arp", "tcp6", "udp6"])
     parts = [f"in_port={rng.choice(PORTS)}"]
     if rng.random() < 0.25:
         parts.append(f"dl_vlan={rng.choice([5, 7, 9])}")
     parts.append(proto)
     parts.append(f"dl_src={rng.choice(MACS[:2])},dl_dst={rng.choice(MACS)}")
     if proto == "arp":
-        parts.append(f"arp_op=1,arp_spa={rng.choice(IPS)},arp_tpa={rng.choice(IPS)}")
+        parts.append(f"arp_op={rng.choice([1, 2])},arp_spa={rng.choice(IPS)},arp_tpa={rng.choice(IPS)}")
+    elif proto.endswith("6"):
+        parts.append(f"ipv6_src={rng.choice(IP6S)},ipv6_dst={rng.choice(IP6S)},nw_ttl={rng.choice([64, 1])}")
+        parts.append(f"{proto[:-1]}_src={rng.choice([1234, 80])},{proto[:-1]}_dst={rng.choice(TP + [0x55, 0x1234])}")
     else:
         parts.append(f"nw_src={rng.choice(IPS)},nw_dst={rng.choice(IPS)},nw_ttl={rng.choice([64, 1])}")
         parts.append(f"nw_tos={rng.choice([0, 32])}")
         if proto == "icmp":
             parts.append(f"icmp_type={rng.choice([0, 8])},icmp_code=0")
         else:
-            parts.append(f"{proto}_src={rng.choice([1234, 80])},{proto}_dst={rng.choice(TP)}")
+            parts.append(f"{proto}_src={rng.choice([1234, 80])},{proto}_dst={rng.choice(TP + [0x55, 0x1234])}")
     return ",".join(parts)
 
 
