@@ -53,6 +53,20 @@ for frame in json.load(sys.stdin):
 """
 
 
+def _wait_connected(name: str, timeout: float = 30.0) -> None:
+    """Wait until every switch of a controller-run lab is connected (probes would go nowhere)."""
+    from sdnlab.runtime import api
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status = api.status(name)
+        if (status.get("controller") or {}).get("mode") in (None, "none"):
+            return
+        if all(s.get("connected") for s in status.get("switches", [])) or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
 def _settle_datapath() -> None:
     """Wait until OVS has revalidated its datapath flow cache, so probes meet the current rules."""
     import subprocess
@@ -134,6 +148,7 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
     """
     grader = Grader(topology, state)
     probes = [p for p in select_probes(grader, behaviours, max_probes) if p.vector is not None]
+    _wait_connected(name)
     interfaces = _interfaces(name)
     hosts = list(grader.fabric.hosts)
     if len(hosts) <= CAPTURE_ALL_HOSTS_UP_TO:

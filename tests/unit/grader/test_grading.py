@@ -218,3 +218,25 @@ def test_flooding_a_cyclic_topology_is_a_loop_not_a_hang():
     report = grade(fat, state, parse_spec(f"- no_loop: {{src: {hosts[0]}}}\n- reach: {{src: {hosts[0]}, dst: {hosts[-1]}, traffic: icmp}}\n"))
     assert [r.passed for r in report.results] == [False, True]
     assert "forwarding loop" in report.results[0].failures[0].message
+
+
+def test_saved_rest_json_directory_is_graded_like_ofctl_text(tmp_path, topo):
+    from sdnlab.grader import collect
+
+    def entry(priority, match, actions):
+        return {"priority": priority, "table_id": 0, "cookie": 0, "match": match, "actions": actions}
+
+    ip = 2048
+    rest = {
+        "s1": [entry(10, {"dl_type": ip, "nw_dst": "10.0.0.1"}, ["OUTPUT:1"]), entry(5, {"dl_type": ip}, ["GROUP:1"])],
+        "s2": [entry(10, {"dl_type": ip, "nw_dst": "10.0.0.3"}, ["OUTPUT:3"])],
+        "s3": [entry(10, {"dl_type": ip, "nw_dst": "10.0.0.3"}, ["OUTPUT:1"])],
+    }
+    for switch, entries in rest.items():
+        (tmp_path / f"{switch}.json").write_text(json.dumps({"1": entries}))
+    groups = {"1": [{"group_id": 1, "type": "FF", "buckets": [{"watch_port": 2, "actions": ["OUTPUT:2"]}]}]}
+    (tmp_path / "s1.groups.json").write_text(json.dumps(groups))
+    state = collect.from_dir(tmp_path)
+    assert set(state.switches) == {"s1", "s2", "s3"} and state["s1"].groups[1].type == "ff"
+    report = grade(topo, state, parse_spec("- reach: {src: h1, dst: h3, traffic: icmp}\n- reach: {src: h3, dst: h1, traffic: icmp}\n"))
+    assert [r.passed for r in report.results] == [True, False]
