@@ -20,7 +20,10 @@ from typing import Any, ClassVar
 
 from sdnlab.vnfs.framework.config import Errors, Fields, YamlMap, load_yaml, load_yaml_text
 from sdnlab.vnfs.framework.eventlog import EventLog
-from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict
+from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Action, Verdict
+from sdnlab.vnfs.packet import parse
+
+_FORWARD = Action.FORWARD
 
 DEFAULT_PORTS = ("inside", "outside")
 
@@ -85,8 +88,6 @@ class VNF:
 
     def process(self, frame: bytes, in_port: str, now: float) -> Verdict:
         """Engine entry point: parse, set the context, call ``handle`` and count the result."""
-        from sdnlab.vnfs.packet import parse
-
         counters = self.counters
         counters["packets"] += 1
         self.in_port = in_port
@@ -98,7 +99,7 @@ class VNF:
             verdict = self.handle_unparsed(frame)
         else:
             verdict = self.handle(packet)
-        if verdict.forwards:
+        if verdict.action is _FORWARD:
             counters["forwarded"] += 1
         else:
             counters["dropped"] += 1

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from sdnlab.vnfs.framework.afpacket import RxRing, TxRing, interface_mac, open_port_socket, wait_readable
 from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.verdict import Action
+
+_FORWARD = Action.FORWARD
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Worker:
                 port.host_frames += 1
                 continue
             verdict = vnf.process(frame, name, now)
-            if verdict.action.value == "forward":
+            if verdict.action is _FORWARD:
                 out = default_out if verdict.port is None else ports[verdict.port]
                 self.send(out, frame if verdict.frame is None else verdict.frame)
             for out_name, extra in verdict.extra:
