@@ -105,8 +105,8 @@ class Grader:
                     raise SpecError(f"{where}: {key}: unknown node {sel!r}") from None
             if not found:
                 raise SpecError(f"{where}: {key}: {sel!r} selects no node")
-            names.extend(n for n in found if n not in names)
-        return names
+            names.extend(found)
+        return list(dict.fromkeys(names))
 
     def class_space(self, src: str, dst: str | None, proto: str, ports: dict, traffic: TrafficClass):
         """(Space, prefer vector) for packets of one protocol variant from src to dst (None: any dst)."""

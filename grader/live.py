@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.grading import Grader
@@ -206,10 +204,3 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
         ],
     }
     return replace(report, findings=tuple(findings), live=live)
-
-
-def save_probe_frames(probes, directory) -> Path:
-    """Write probe frames as hex (debugging aid)."""
-    directory = Path(directory or tempfile.mkdtemp(prefix="grprobes"))
-    (directory / "probes.json").write_text(json.dumps([{"id": p.id, "src": p.src, "frame": probe_frame(p).hex()} for p in probes], indent=1))
-    return directory

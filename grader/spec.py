@@ -7,7 +7,7 @@ problems of a file are collected and raised together as one ``SpecError``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
