@@ -149,6 +149,8 @@ def merge_stats(parts: list[dict]) -> dict[str, Any]:
 def status(lab: str, vnf_name: str | None = None) -> list[dict]:
     """Each VNF of the lab (or just ``vnf_name``): its record, whether it runs, merged counters."""
     directory = vnfs_dir(lab)
+    if not directory.parent.exists():
+        raise VnfRunError(f"no lab named {lab!r} is running")
     names = [vnf_name] if vnf_name else sorted(p.name for p in directory.glob("*") if p.is_dir())
     result = []
     for name in names:

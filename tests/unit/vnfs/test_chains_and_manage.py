@@ -1,0 +1,69 @@
+"""Static chain steering rules and the bookkeeping behind ``sdnlab vnf status``."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdnlab.vnfs.chains.steering import chain_flows, chain_hops
+from sdnlab.vnfs.errors import VnfRunError
+from sdnlab.vnfs.manage import default_ports, merge_stats
+
+
+def test_chain_hops_are_symmetric_and_visit_every_vnf_in_order():
+    hops = chain_hops(1, 2, [(10, 11), (12, 13)])
+    forward = {a: b for a, b in hops}
+    # follow a packet from the client: 1 -> vnf1 (10..11) -> vnf2 (12..13) -> server
+    assert forward[1] == 10 and forward[11] == 12 and forward[13] == 2
+    # and the reply from the server goes back the same way in reverse
+    assert forward[2] == 13 and forward[12] == 11 and forward[10] == 1
+    assert len(forward) == len(hops)  # one rule per input port, no conflicts
+
+
+def test_no_vnf_chain_connects_client_and_server_directly():
+    assert chain_hops(1, 2, []) == [(1, 2), (2, 1)]
+
+
+def test_chain_flows_are_ovs_ofctl_specs():
+    flows = chain_flows(1, 2, [(10, 11)], priority=300)
+    assert flows[0] == "cookie=0x5d1ab5f0,priority=300,in_port=1,actions=output:10"
+    assert len(flows) == 4
+
+
+def test_default_ports_one_armed_or_bump_in_the_wire():
+    assert default_ports(["h1-eth0"]) == {"arm": "h1-eth0"}
+    assert default_ports(["f-eth0", "f-eth1", "f-eth2"]) == {"inside": "f-eth0", "outside": "f-eth1"}
+    with pytest.raises(VnfRunError):
+        default_ports([])
+
+
+def test_worker_stats_are_summed():
+    w0 = {"pid": 1, "kind": "firewall", "ports": {"inside": {"interface": "e0", "rx": 5}},
+          "counters": {"packets": 5}, "rules": {"web": {"packets": 2}}, "updated": 10.0}
+    w1 = {"pid": 2, "kind": "firewall", "ports": {"inside": {"interface": "e0", "rx": 7}},
+          "counters": {"packets": 7}, "rules": {"web": {"packets": 3}}, "updated": 11.0}
+    merged = merge_stats([w0, w1])
+    assert merged["workers"] == 2 and merged["counters"]["packets"] == 12
+    assert merged["ports"]["inside"] == {"interface": "e0", "rx": 12}
+    assert merged["rules"]["web"]["packets"] == 5 and merged["updated"] == 11.0 and "pid" not in merged
+
+
+def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path))
+    folder = tmp_path / "lab1" / "vnfs" / "fw1"
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({"name": "fw1", "kind": "firewall", "host": "h3", "pid": os.getpid()}))
+    (folder / "stats-w0.json").write_text(json.dumps({"pid": os.getpid(), "ports": {"inside": {"rx": 4, "tx": 3}},
+                                                      "counters": {"packets": 4, "forwarded": 3, "dropped": 1},
+                                                      "rules": {"web": {"packets": 1, "bytes": 60}}}))
+    result = CliRunner().invoke(root, ["vnf", "status", "--name", "lab1"])
+    assert result.exit_code == 0, result.output
+    assert "fw1" in result.output and "running" in result.output and '"web"' in result.output
+    missing = CliRunner().invoke(root, ["vnf", "status", "--name", "nolab"])
+    assert missing.exit_code != 0 and "no lab named 'nolab'" in str(missing.exception)
