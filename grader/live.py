@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.grading import Grader
-from sdnlab.grader.probes import Probe, expected_key, predict, probe_frame, probe_key, select_probes
+from sdnlab.grader.probes import Probe, expected_key, predict, probe_frame, probe_key, rules_exercised, select_probes
 from sdnlab.grader.report import Finding, GradeReport
 
 ROUNDS = 3
@@ -196,6 +196,8 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
         "agree": len(probes) - len(findings),
         "rounds": rounds,
         "captured_hosts": len(capture),
+        "rules_exercised": len(rules_exercised(Grader(topology, state), probes)),
+        "rules_total": state.rule_count,
         "handled_by_controller": sorted(p.id for p in pending if p.controller),
         "elapsed_s": round(time.perf_counter() - started, 2),
         "probes_detail": [

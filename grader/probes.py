@@ -49,6 +49,15 @@ def predict(grader: Grader, src: str, vector: int) -> tuple[frozenset, bool]:
     return frozenset(hosts), controller
 
 
+def rules_exercised(grader: Grader, probes) -> set:
+    """(switch, dump line) of every rule some probe goes through, per the model."""
+    hit = set()
+    for probe in probes:
+        for leaf in leaves(grader.network().inject(probe.src, Space(probe.vector, ALL_BITS))):
+            hit |= {(hop.switch, step.flow.line) for hop in leaf.hops for step in hop.steps if step.flow is not None}
+    return hit
+
+
 def _rules_on(leaf) -> set:
     return {(hop.switch, id(step.flow)) for hop in leaf.hops for step in hop.steps if step.flow is not None}
 

@@ -95,6 +95,7 @@ def test_live_probes_land_exactly_where_predicted(lab, graded):
     dropped = [p for p in live["probes_detail"] if not p["predicted"]]
     assert delivered and dropped, "the probe set must exercise both outcomes"
     assert all(p["observed"] == p["predicted"] for p in live["probes_detail"])
+    assert live["rules_exercised"] == live["rules_total"] == 12  # every rule is reachable from some host here
     rewritten = [p for p in live["probes_detail"] if p["behaviour"] == "dns-to-h3"]
     assert rewritten and rewritten[0]["observed"] == ["h2"]
 
