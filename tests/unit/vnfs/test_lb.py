@@ -212,3 +212,23 @@ def test_health_checker_marks_a_closed_port_down():
     listener.close()
     closed.close()
     assert changes == [("down", False)]
+
+
+@pytest.mark.parametrize("zero_checksum", [False, True])
+def test_udp_nat_keeps_checksums_valid_or_absent(zero_checksum):
+    from scapy.layers.inet import UDP
+
+    from sdnlab.vnfs.framework.testing import udp
+    lb = LoadBalancer("vip: 10.0.0.100\nproto: udp\nport: 53\nbackends: [{name: d, ip: 10.0.0.53, port: 5353}]\n")
+    frame = bytearray(udp("10.1.0.1", 40000, "10.0.0.100", 53, payload=b"query"))
+    if zero_checksum:
+        frame[40:42] = b"\x00\x00"
+    out = Ether(lb.process(bytes(frame), "inside", 1.0).frame)
+    assert out[IP].dst == "10.0.0.53" and out[UDP].dport == 5353
+    if zero_checksum:
+        assert out[UDP].chksum == 0
+    else:
+        fresh = Ether(bytes(out))
+        del fresh[UDP].chksum, fresh[IP].chksum
+        again = Ether(bytes(fresh))
+        assert (again[IP].chksum, again[UDP].chksum) == (out[IP].chksum, out[UDP].chksum)
