@@ -214,14 +214,14 @@ def validate(
     from sdnlab.labs.errors import LabSessionError
     from sdnlab.labs.loader import lab_dirs
     from sdnlab.labs.validate import MODES
-    from sdnlab.labs.validate import validate as run
+    from sdnlab.labs.validate import validate_all
 
     if all_ == bool(lab):
         raise LabSessionError("give a lab ID or --all")
     if mode not in MODES:
         raise LabSessionError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     refs = [str(d) for d in lab_dirs()] if all_ else [lab]
-    reports = [run(ref, name, mode) for ref in refs]
+    reports = validate_all(refs, name, mode)
     if json_out:
         _print_json([r.to_dict() for r in reports])
     else:

@@ -132,3 +132,9 @@ def _score_live(lab: Lab, name: str):
         except LabError:
             pass
     return solution, starter
+
+
+def validate_all(refs, live_name: str = VALIDATE_NAME, mode: str = "auto") -> list[ValidationReport]:
+    """Validate several labs; each live one gets its own runtime name (``<name>-<i>``)."""
+    base = live_name[:20]
+    return [validate(ref, f"{base}-{i}" if len(refs) > 1 else live_name, mode) for i, ref in enumerate(refs, 1)]

@@ -1,0 +1,74 @@
+"""Fixtures for the lab unit tests: an isolated $SDNLAB_HOME and a factory of small lab packages."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sdnlab.labs.loader import labs_root
+
+EN = "A task text long enough to count as a real task description for the trainee, in English."
+JA = "トレーニー向けの課題文です。十分な長さがあり、実際の課題として数えられる日本語の文章です。"
+
+
+@pytest.fixture(autouse=True)
+def sdnlab_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("SDNLAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def make_lab(tmp_path):
+    """``make_lab(yaml_text, readme_ja=True)`` -> folder of a lab package named after its id."""
+
+    def make(text: str, lab_id: str = "demo_lab", readme_ja: bool = True, solution: dict | None = None) -> Path:
+        root = tmp_path / "labs"
+        folder = root / lab_id
+        (folder / "starter" / "flows").mkdir(parents=True)
+        (folder / "solution" / "flows").mkdir(parents=True)
+        (folder / "lab.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+        (folder / "README.md").write_text(EN, encoding="utf-8")
+        if readme_ja:
+            (folder / "README.ja.md").write_text(JA, encoding="utf-8")
+        for name, content in (solution or {}).items():
+            (folder / "solution" / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / "solution" / name).write_text(content)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def lab_copy(tmp_path):
+    """A copy of a catalogue lab in a temporary folder (to break it on purpose)."""
+
+    def copy(lab_id: str) -> Path:
+        target = tmp_path / "copy" / lab_id
+        shutil.copytree(labs_root() / lab_id, target)
+        return target
+
+    return copy
+
+
+GOOD_LAB = """\
+    id: demo_lab
+    number: 42
+    title: {en: "A demo", ja: "デモ"}
+    level: beginner
+    minutes: 10
+    skills: {network: 2}
+    topology: {name: linear, params: {switches: 2}}
+    controller: {mode: none}
+    behaviours:
+      - id: h1-h2
+        reach: {src: h1, dst: h2, traffic: any}
+      - id: h2-h1
+        reach: {src: h2, dst: h1, traffic: any}
+        hidden: true
+    hints:
+      - {en: "look at the ports", ja: "ポートを見てください"}
+"""

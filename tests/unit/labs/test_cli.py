@@ -1,0 +1,106 @@
+"""The lab commands in-process: catalogue, texts, validation, scaffolding, batch grading, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+from typer.testing import CliRunner
+
+from sdnlab.cli import root
+from sdnlab.labs import load_lab
+from sdnlab.labs.scaffold import new_lab
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(root, list(args))
+
+
+def test_list_json_shows_no_hidden_checks_or_solutions():
+    result = invoke("lab", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) >= 8
+    smart = next(r for r in rows if r["id"] == "smart_meters")
+    assert smart["number"] == 3 and smart["title"]["ja"] and smart["best_percent"] is None
+    assert "solution" not in result.output and "hidden" not in result.output
+
+
+def test_task_text_in_both_languages():
+    en = invoke("lab", "task", "3", "--lang", "en")
+    ja = invoke("lab", "task", "3", "--lang", "ja")
+    assert en.exit_code == 0 and "Smart meters" in en.output
+    assert ja.exit_code == 0 and "スマートメーター" in ja.output
+
+
+def test_task_language_follows_the_locale(monkeypatch):
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    assert "課題" in invoke("lab", "task", "1").output
+
+
+def test_trainee_commands_without_a_session_say_how_to_start():
+    from sdnlab.labs.errors import LabSessionError
+
+    for command in ("check", "hint", "submit", "reset", "stop"):
+        result = invoke("lab", command)
+        assert isinstance(result.exception, LabSessionError), command
+        assert "start one with `sdnlab lab start ID`" in str(result.exception)
+
+
+def test_validate_a_static_lab():
+    result = invoke("lab", "validate", "static_flows")
+    assert result.exit_code == 0, result.output
+    assert "OK   static_flows: solution 100%" in result.output
+
+
+def test_validate_needs_an_id_or_all():
+    result = invoke("lab", "validate")
+    assert result.exit_code != 0
+
+
+def test_scaffold_loads_and_validate_lists_what_is_missing(tmp_path):
+    folder = new_lab("my_new_lab", tmp_path)
+    lab = load_lab(folder)
+    assert lab.id == "my_new_lab" and lab.number == 1
+    result = invoke("lab", "validate", str(folder), "--json")
+    report = json.loads(result.output)[0]
+    assert result.exit_code == 1 and not report["ok"]
+    assert any("task text is missing or too short" in p for p in report["problems"])
+    assert any("solution scores" in p for p in report["problems"])
+
+
+def test_scaffold_refuses_bad_or_existing_ids(tmp_path):
+    assert invoke("lab", "new", "Bad-Id", "--root", str(tmp_path)).exit_code != 0
+    new_lab("twice", tmp_path)
+    assert invoke("lab", "new", "twice", "--root", str(tmp_path)).exit_code != 0
+
+
+def test_grade_batch_writes_csv_and_json(tmp_path):
+    lab = load_lab("static_flows")
+    klass = tmp_path / "class"
+    shutil.copytree(lab.solution_dir, klass / "alice")
+    shutil.copytree(lab.starter_dir, klass / "bob")
+    shutil.copytree(lab.starter_dir, klass / "carol")
+    (klass / "carol" / "flows" / "s2.flows").write_text("priority=10,actions=fly\n")
+    result = invoke("lab", "grade-batch", str(klass), "--lab", "1")
+    assert result.exit_code == 0, result.output
+    with open(klass / "grades.csv") as f:
+        rows = {r["trainee"]: r for r in csv.DictReader(f)}
+    assert float(rows["alice"]["percent"]) == 100.0
+    assert 0 < float(rows["bob"]["percent"]) < 100.0
+    assert float(rows["carol"]["percent"]) == 0.0 and "s2.flows:1" in rows["carol"]["error"]
+    data = json.loads((klass / "grades.json").read_text())
+    assert {r["trainee"] for r in data} == {"alice", "bob", "carol"}
+    assert any(c["hidden"] for c in data[0]["checks"]), "instructors see hidden checks"
+
+
+def test_progress_json_on_a_fresh_home():
+    result = invoke("progress", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["labs"] == [] and set(report["skills"]) == {"network", "programming", "security"}
