@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from sdnlab.errors import LabError
+
 from sdnlab.grader import collect, grade, parse_spec
 from sdnlab.grader.live import confirm
 
@@ -24,7 +26,10 @@ def lab():
                 break
         yield status
     finally:
-        api.down(LAB)
+        try:
+            api.down(LAB)
+        except LabError:  # already gone (e.g. removed by another suite's `sdnlab clean`)
+            pass
 
 
 def _flow_keys(state):

@@ -13,6 +13,8 @@ import subprocess
 
 import pytest
 
+from sdnlab.errors import LabError
+
 from sdnlab.grader import collect, grade, parse_spec
 from sdnlab.grader.live import confirm
 
@@ -65,7 +67,10 @@ def lab():
                 subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, line], check=True, capture_output=True)
         yield LAB
     finally:
-        api.down(LAB)
+        try:
+            api.down(LAB)
+        except LabError:  # already gone (e.g. removed by another suite's `sdnlab clean`)
+            pass
 
 
 @pytest.fixture(scope="module")
