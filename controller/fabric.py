@@ -13,7 +13,7 @@ from sdnlab.controller import discovery, ofmsg
 from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
 from sdnlab.controller.network import Host, NetworkState
-from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_QUARANTINE
+from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY, PRIORITY_QUARANTINE
 from sdnlab.controller.routing import route_msgs, routes_to
 from sdnlab.controller.sfc import chain_msgs, clear_msgs
 
@@ -28,6 +28,14 @@ class Quarantined:
     mac: str | None
     ip: str | None
     reason: str = ""
+
+
+def discovery_flows() -> list:
+    """ARP and LLDP always go to the controller (it answers ARP and learns every host from it)."""
+    to_controller = [ofmsg.apply_actions([ofmsg.output(ofmsg.OFPP_CONTROLLER)])]
+    return [ofmsg.flow_add(INGRESS.table_id, PRIORITY_DISCOVERY, ofmsg.match(eth_type=eth_type), to_controller,
+                           cookie=COOKIE_BUILTIN)
+            for eth_type in (ofmsg.ETH_TYPE_ARP, ofmsg.ETH_TYPE_LLDP)]
 
 
 def quarantine_msgs(entry: Quarantined, add: bool = True) -> list:
@@ -114,7 +122,7 @@ class Fabric:
         self.state.switch_up(dpid, live_ports)
         self.connected_at[dpid] = now
         self.groups_installed[dpid] = set()
-        out = {dpid: reset_flows()}
+        out = {dpid: reset_flows() + discovery_flows()}
         for entry in self._unique_quarantines():
             out[dpid].extend(quarantine_msgs(entry))
         for other, msgs in self.all_routes().items():
@@ -214,8 +222,7 @@ class Fabric:
         for k in (entry.mac, entry.ip):
             if k:
                 self.quarantined[k] = entry
-        msgs = quarantine_msgs(entry)
-        return entry, {dpid: list(msgs) for dpid in self.state.ports}
+        return entry, {dpid: quarantine_msgs(entry) for dpid in self.state.ports}
 
     def release(self, key: str) -> tuple[Quarantined | None, dict[int, list]]:
         """Lift the quarantine of the host named by ``key``."""
@@ -227,8 +234,7 @@ class Fabric:
             return None, {}
         for k in (entry.mac, entry.ip):
             self.quarantined.pop(k, None)
-        msgs = quarantine_msgs(entry, add=False)
-        return entry, {dpid: list(msgs) for dpid in self.state.ports}
+        return entry, {dpid: quarantine_msgs(entry, add=False) for dpid in self.state.ports}
 
     def quarantine_list(self) -> list[dict]:
         return [{"mac": e.mac, "ip": e.ip, "reason": e.reason} for e in self._unique_quarantines()]

@@ -44,6 +44,7 @@ def send_msgs(datapath, msgs) -> None:
     chunks = []
     for msg in msgs:
         msg.datapath = datapath
+        msg.xid = None  # a message object may have been sent to another switch before
         datapath.set_xid(msg)
         msg.serialize()
         chunks.append(msg.buf)

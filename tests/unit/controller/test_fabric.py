@@ -102,3 +102,16 @@ def test_port_down_on_a_link_reroutes_and_on_a_host_port_does_nothing():
     fabric = declared_fabric()
     assert fabric.port_changed(1, 1, up=False) == {}
     assert fabric.port_changed(1, 3, up=False) != {}
+
+
+def test_arp_always_reaches_the_controller_so_every_host_is_learned():
+    fabric = Fabric(ControllerConfig())
+    out = fabric.switch_up(0.0, 1, {1, 2})
+    arp = [f for f in flows(out, 1) if dict(f.match.items()) == {"eth_type": 0x0806}]
+    assert arp and ofmsg.output_ports(arp[0]) == [ofmsg.OFPP_CONTROLLER]
+    fabric.switch_up(0.0, 2, {1, 2})
+    fabric.state.learn_host(H1, 1, 1, "10.0.0.1")
+    reply = discovery.arp_reply(H1, "10.0.0.1", H2, "10.0.0.2")  # h2 answers h1: h2 gets learned
+    out = fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
+    assert fabric.state.hosts[H2].ip == "10.0.0.2"
+    assert [p for m in out[1] if isinstance(m, ofmsg.parser.OFPPacketOut) for p in ofmsg.output_ports(m)] == [1]
