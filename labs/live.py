@@ -147,6 +147,20 @@ LISTEN = ("import socket,sys,time\n"
           "while time.time()<end:\n"
           "    try: c,_=s.accept(); c.close()\n"
           "    except OSError: pass\n")
+RECEIVE = ("import socket,sys,time,json\n"
+           "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[1])))\n"
+           "s.settimeout(0.2); end=time.time()+float(sys.argv[2]); seqs=[]\n"
+           "while time.time()<end:\n"
+           "    try: seqs.append(int(s.recv(64)))\n"
+           "    except (OSError, ValueError): pass\n"
+           "print(json.dumps(seqs))\n")
+SEND = ("import socket,sys,time\n"
+        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); dst=(sys.argv[1], int(sys.argv[2]))\n"
+        "gap=float(sys.argv[3])/1000; n=int(sys.argv[4]); t0=time.perf_counter()\n"
+        "for i in range(n):\n"
+        "    s.sendto(str(i).encode(), dst)\n"
+        "    wait=t0+(i+1)*gap-time.perf_counter()\n"
+        "    if wait>0: time.sleep(wait)\n")
 SCAN = ("import socket,sys\n"
         "for ip in sys.argv[2:]:\n"
         "    s=socket.socket(); s.settimeout(0.3)\n"
@@ -231,6 +245,15 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
         listed = quarantine_list(status)
         outcomes = [(h, "", address(topology, h) in listed or h in listed) for h in resolve(topology, args["hosts"])]
         return judge_probe(probe, outcomes)
+    if probe.kind == "failover_loss":
+        src, dst = resolve(topology, args["src"])[0], resolve(topology, args["dst"])[0]
+        loss_ms = failover_loss(name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004)))
+        limit = float(args.get("max_loss_ms", 50))
+        item = judge_probe(probe, [(src, dst, loss_ms <= limit)])
+        shown = "the feed never came back" if loss_ms == float("inf") else f"{loss_ms:.0f} ms of the feed lost"
+        return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, 1,
+                         item.passed_cases, (f"{src} -> {dst}: {shown} when {'-'.join(args['cut'])} was cut "
+                                             f"(limit {limit:g} ms)",))
     if probe.kind == "vnf_seen":
         seen = vnf_flows(name)
         return judge_probe(probe, [(v, "", seen.get(v, 0) > 0) for v in _names(args["vnfs"])])
@@ -249,6 +272,70 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
                 proc.kill()
                 proc.wait()
     return judge_probe(probe, [(s, d, ok) for (s, d), ok in zip(pairs, results)])
+
+
+INTERVAL_MS = 1.0  # one datagram per millisecond: the loss resolution
+
+
+def max_gap_ms(seqs: list[int], sent: int, interval_ms: float = INTERVAL_MS) -> float:
+    """The longest stretch of the stream that never arrived, in ms (from the first datagram received).
+
+    Datagrams missing at the end count too (the feed never came back); nothing received at all
+    is an infinite loss.
+    """
+    got = sorted(set(q for q in seqs if 0 <= q < sent))
+    if not got:
+        return float("inf")
+    longest, previous = 0, got[0]
+    for seq in got[1:] + [sent]:
+        longest = max(longest, seq - previous - 1)
+        previous = seq
+    return longest * interval_ms
+
+
+def switch_interface(name: str, topology, a: str, b: str) -> str:
+    """The OVS interface of switch ``a`` on its link to ``b`` in a running lab."""
+    from sdnlab.runtime import api
+
+    for link in topology.links:
+        for sw, peer, intf in ((link.a, link.b, link.a_intf), (link.b, link.a, link.b_intf)):
+            if sw == a and peer == b and topology.nodes[sw].is_switch:
+                return api.bridge(name, sw) + intf[len(sw):]
+    raise LabSessionError(f"no link {a}-{b} with {a} a switch in this topology")
+
+
+def _link(interface: str, state: str) -> None:
+    subprocess.run(["ip", "link", "set", interface, state], check=True, capture_output=True, timeout=10)
+
+
+def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int, seconds: float = 3.0) -> float:
+    """Stream datagrams src -> dst, cut the link ``cut`` a third of the way in, return the longest loss in ms."""
+    from sdnlab.runtime import api
+
+    interface = switch_interface(name, topology, cut[0], cut[1])
+    count = int(seconds * 1000 / INTERVAL_MS)
+    receiver = api.popen_in(name, dst, [sys.executable, "-c", RECEIVE, str(port), str(seconds + 2.0)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(0.5)
+        sender = api.popen_in(name, src, [sys.executable, "-c", SEND, address(topology, dst), str(port),
+                                          str(INTERVAL_MS), str(count)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(seconds / 3)
+        _link(interface, "down")
+        try:
+            sender.wait(timeout=seconds * 3)
+        finally:
+            _link(interface, "up")
+        out, _ = receiver.communicate(timeout=seconds + 10)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+    try:
+        seqs = json.loads(out or "[]")
+    except ValueError:
+        seqs = []
+    return max_gap_ms(seqs, count)
 
 
 def _names(value) -> list[str]:

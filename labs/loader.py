@@ -32,7 +32,8 @@ TOP_KEYS = {"id", "number", "title", "summary", "level", "minutes", "skills", "t
 STEP_KINDS = {"pingall": set(), "ping": {"src", "dst", "count"}, "telnet_scan": {"src", "targets", "port"},
               "sleep": {"seconds"}, "static_arp": {"hosts", "ip", "mac"}}
 PROBE_KINDS = {"ping": {"src", "dst", "expect", "count"}, "tcp": {"src", "dst", "port", "expect", "servers"},
-               "quarantined": {"hosts"}, "vnf_seen": {"vnfs"}}
+               "quarantined": {"hosts"}, "vnf_seen": {"vnfs"},
+               "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"}}
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "__line__"}
 
@@ -386,6 +387,13 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
                     errors.add(line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them")
         if kind == "tcp" and not isinstance(args.get("port"), int):
             errors.add(line, f"{field}.tcp.port", "expected a TCP port number")
+        if kind == "failover_loss":
+            cut = args.get("cut")
+            if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):
+                errors.add(line, f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR], the link to cut")
+            for key in ("src", "dst"):
+                if not isinstance(args.get(key), str):
+                    errors.add(line, f"{field}.failover_loss.{key}", "expected one host")
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(line, f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names")
         if kind == "quarantined" and _selector_list(args.get("hosts")) is None:

@@ -57,3 +57,13 @@ def test_result_record_has_time_hints_and_grader_version():
     assert record["duration_s"] == 600.0 and record["hints_used"] == 2 and record["grader_version"] == "g1"
     assert record["submitted_at"].startswith("1970-01-01T00:26:40")
     assert record["checks_passed"] == 1 and record["checks_total"] == 2
+
+
+def test_failover_loss_is_the_longest_missing_stretch():
+    from sdnlab.labs.live import max_gap_ms
+
+    assert max_gap_ms([0, 1, 2, 3], 4) == 0
+    assert max_gap_ms([0, 1, 9, 10, 11], 12) == 7.0  # 2..8 lost
+    assert max_gap_ms([3, 4, 5], 100) == 94.0  # the feed never came back after 5
+    assert max_gap_ms([], 100) == float("inf")
+    assert max_gap_ms([5, 1, 1, 2, 3, 4, 0], 6) == 0, "order and duplicates do not matter"
