@@ -50,6 +50,5 @@ def check_flow(msg) -> None:
     extra = fields - table.match_fields
     assert not extra, f"table {table.name} does not match on {sorted(extra)}"
     for inst in msg.instructions:
-        target = getattr(inst, "table_id", None)
-        if target is not None and hasattr(inst, "table_id") and type(inst).__name__ == "OFPInstructionGotoTable":
-            assert target in table.next_tables, f"table {table.name} may not go to table {target}"
+        if type(inst).__name__ == "OFPInstructionGotoTable":
+            assert inst.table_id in table.next_tables, f"table {table.name} may not go to table {inst.table_id}"

@@ -55,3 +55,14 @@ def test_a_reconnecting_switch_forgets_and_gets_fresh_flows():
     msgs = switch.datapath_up(1)
     assert switch.port_of(0.0, 1, B) is None
     assert any(ofmsg.is_flow_add(m) for m in msgs)
+
+
+def test_the_pipeline_rejects_a_flow_that_matches_a_field_its_table_does_not_declare():
+    import pytest
+
+    bad = ofmsg.flow_add(FORWARD.table_id, 100, ofmsg.match(eth_dst=B, tcp_dst=80), [])
+    with pytest.raises(AssertionError, match="does not match on"):
+        check_flow(bad)
+    jump = ofmsg.flow_add(FORWARD.table_id, 100, ofmsg.match(), [ofmsg.goto(0)])
+    with pytest.raises(AssertionError, match="may not go to table 0"):
+        check_flow(jump)
