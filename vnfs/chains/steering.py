@@ -29,3 +29,59 @@ def chain_flows(client_port: int, server_port: int, vnf_ports: Sequence[tuple[in
     """``ovs-ofctl add-flow`` specifications that steer the chain by input port."""
     return [f"cookie={cookie:#x},priority={priority},in_port={a},actions=output:{b}"
             for a, b in chain_hops(client_port, server_port, vnf_ports)]
+
+
+def flow_match(proto: int, src: str, sport: int, dst: str, dport: int) -> str:
+    """An ``ovs-ofctl`` match for one direction of a TCP or UDP flow."""
+    name = {6: "tcp", 17: "udp"}[proto]
+    return f"{name},nw_src={src},nw_dst={dst},tp_src={sport},tp_dst={dport}"
+
+
+def offload_flows(client_port: int, server_port: int, chain: Sequence[tuple[int, int, dict | None]],
+                  flow: tuple[int, str, int, str, int], priority: int = 400, idle_timeout: int = 10) -> list[str]:
+    """Rules that carry one flow, both ways, through the VNFs of ``chain`` that still handle it.
+
+    ``chain`` lists ``(inside_port, outside_port, offload)`` in chain order, where ``offload``
+    is None (the VNF still sees the flow), ``{"action": "bypass"}`` or ``{"action": "rewrite",
+    backend_ip, backend_port, backend_mac, vip_mac}`` (the switch does the VNF's NAT). ``flow``
+    is the client's 5-tuple ``(proto, client, client_port, server_or_vip, port)``. Each rule
+    matches the flow as it arrives at that switch port; a hop whose tuple was changed by a VNF
+    that did not describe its rewrite simply never matches and the chain's steering applies.
+    """
+    proto, client, cport, dst, dport = flow
+    l4 = {6: "tcp", 17: "udp"}[proto]
+
+    def rule(in_port: int, t: tuple, actions: list[str], out: int) -> str:
+        return (f"priority={priority},idle_timeout={idle_timeout},in_port={in_port},{flow_match(*t)},"
+                f"actions={','.join([*actions, f'output:{out}'])}")
+
+    rules = []
+    port_in, arrive, current, actions, before_rewrite = client_port, flow, flow, [], []
+    for inside, outside, offload in chain:
+        if offload is None:
+            rules.append(rule(port_in, arrive, actions, inside))
+            port_in, arrive, actions = outside, current, []
+        elif offload.get("action") == "rewrite":
+            before_rewrite.append(current)
+            if offload.get("backend_mac"):
+                actions.append(f"set_field:{offload['backend_mac']}->eth_dst")
+            actions += [f"set_field:{offload['backend_ip']}->ip_dst", f"set_field:{offload['backend_port']}->{l4}_dst"]
+            current = (proto, current[1], current[2], offload["backend_ip"], offload["backend_port"])
+    rules.append(rule(port_in, arrive, actions, server_port))
+
+    def reverse(t: tuple) -> tuple:
+        return (t[0], t[3], t[4], t[1], t[2])
+
+    port_in, arrive, current, actions = server_port, reverse(current), reverse(current), []
+    for inside, outside, offload in reversed(chain):
+        if offload is None:
+            rules.append(rule(port_in, arrive, actions, outside))
+            port_in, arrive, actions = inside, current, []
+        elif offload.get("action") == "rewrite":
+            pre = before_rewrite.pop()
+            if offload.get("vip_mac"):
+                actions.append(f"set_field:{offload['vip_mac']}->eth_src")
+            actions += [f"set_field:{pre[3]}->ip_src", f"set_field:{pre[4]}->{l4}_src"]
+            current = reverse(pre)
+    rules.append(rule(port_in, arrive, actions, client_port))
+    return rules

@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdnlab.vnfs.chains.steering import chain_flows
+import threading
+
+from sdnlab.vnfs.chains.steering import chain_flows, offload_flows
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -118,6 +120,7 @@ class Testbed:
     def steer(self, through: list[str] | None = None) -> None:
         """Replace the bridge's rules: a symmetric chain through the named VNFs (all by default)."""
         names = self.vnf_names if through is None else through
+        self.steered = [v.name for v in self.vnfs if v.name in names]
         ports = [(v.inside_ofport, v.outside_ofport) for v in self.vnfs if v.name in names]
         sh("ovs-ofctl", "-O", "OpenFlow13", "del-flows", self.bridge)
         for flow in chain_flows(1, 2, ports):
@@ -182,8 +185,18 @@ class Testbed:
                 node.proc.wait()
         node.proc = None
 
+    def start_offload_agent(self) -> OffloadAgent:
+        """Follow the VNFs' offload requests and install bypass rules (see ``OffloadAgent``)."""
+        agent = OffloadAgent(self)
+        agent.start()
+        self.agent = agent
+        return agent
+
     def close(self) -> None:
         """Stop VNFs and remove everything this testbed created."""
+        agent = getattr(self, "agent", None)
+        if agent is not None:
+            agent.stop()
         for node in self.vnfs:
             self.stop_vnf(node.name)
         for ns in self._netns:
@@ -201,3 +214,72 @@ class Testbed:
             sh("ip", "netns", "del", ns, check=False)
         self._netns.clear()
         self._links.clear()
+
+
+class OffloadAgent:
+    """Plays the controller's part for offloading on the testbed: it tails each VNF's
+    ``offload.jsonl`` and, per flow, installs rules that skip every VNF that asked for a bypass
+    (the others still see the flow), in both directions, expiring when the flow goes idle."""
+
+    def __init__(self, testbed: Testbed, interval: float = 0.05):
+        self.testbed = testbed
+        self.interval = interval
+        self.offsets: dict[str, int] = {}
+        self.offloaded: dict[tuple, dict[str, dict]] = {}  # client 5-tuple -> vnf -> request
+        self.installed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="offload-agent", daemon=True)
+
+    def start(self) -> None:
+        """Start following the offload files."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the agent thread."""
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def poll(self) -> int:
+        """Read new requests and install their rules; returns how many requests were handled."""
+        tb = self.testbed
+        handled = 0
+        for node in tb.vnfs:
+            if node.state_dir is None:
+                continue
+            path = node.state_dir / "offload.jsonl"
+            if not path.exists():
+                continue
+            with open(path) as handle:
+                handle.seek(self.offsets.get(node.name, 0))
+                lines = handle.readlines()
+                self.offsets[node.name] = handle.tell()
+            for line in lines:
+                request = json.loads(line)
+                if request.get("action") not in ("bypass", "rewrite") or request["proto"] not in (6, 17):
+                    continue
+                self._offload(node.name, request)
+                handled += 1
+        return handled
+
+    def _offload(self, vnf: str, r: dict) -> None:
+        tb = self.testbed
+        if r["src"] == tb.client_ip:
+            flow = (r["proto"], r["src"], r["sport"], r["dst"], r["dport"])
+        else:
+            flow = (r["proto"], r["dst"], r["dport"], r["src"], r["sport"])
+        self.offloaded.setdefault(flow, {})[vnf] = r
+        done = self.offloaded[flow]
+        chain = [(v.inside_ofport, v.outside_ofport, done.get(v.name)) for v in tb.vnfs
+                 if v.name in getattr(tb, "steered", [])]
+        flows = offload_flows(1, 2, chain, flow)
+        subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flows", tb.bridge, "-"], input="\n".join(flows) + "\n",
+                       capture_output=True, text=True)
+        self.installed += len(flows)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll()
+            except (OSError, ValueError, KeyError):
+                pass
+            self._stop.wait(self.interval)

@@ -59,6 +59,7 @@ class DpiVnfConfig:
     quarantine_local: bool = True
     controller_url: str | None = None
     controller_netns: str | None = None
+    offload: bool = False
 
 
 class DpiVnf(VNF):
@@ -83,6 +84,7 @@ class DpiVnf(VNF):
             quarantine_local=q.get("local", to_bool, True),
             controller_url=q.get("controller_url", to_str, None),
             controller_netns=q.get("controller_netns", to_str, os.environ.get("SDNLAB_ROOT_NETNS")),
+            offload=fields.get("offload", to_bool, False),
         )
         q.reject_unknown()
         return cfg
@@ -111,6 +113,8 @@ class DpiVnf(VNF):
         record = self.engine.process(self.now, packet)
         if record is not None:
             self._decided(record)
+            if self.config.offload and record.app not in self.config.block_apps and packet.ip_proto in (6, 17):
+                self.offload(packet)  # classified: the rest of the flow may bypass the DPI
         if self.engine._pending:
             for event in self.engine.drain_risks():
                 self._risk(event)

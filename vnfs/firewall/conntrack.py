@@ -52,7 +52,7 @@ class Timeouts:
 class Conn:
     """One tracked connection: who opened it and the TCP phase."""
 
-    __slots__ = ("orig_src", "orig_sport", "phase", "fin_orig", "fin_reply", "closed_at", "in_port")
+    __slots__ = ("orig_src", "orig_sport", "phase", "fin_orig", "fin_reply", "closed_at", "in_port", "offloaded")
 
     def __init__(self, orig_src: int, orig_sport: int, in_port: str, phase: int = OPEN):
         self.orig_src = orig_src
@@ -62,6 +62,7 @@ class Conn:
         self.fin_reply = False
         self.closed_at = 0.0
         self.in_port = in_port
+        self.offloaded = False
 
 
 def icmp_id(packet: Any) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sdnlab.vnfs.firewall.conntrack import ESTABLISHED, INVALID, NEW, RELATED, ConnTracker, Timeouts
+from sdnlab.vnfs.firewall.conntrack import ESTABLISHED, INVALID, NEW, OPEN, RELATED, ConnTracker, Timeouts
 from sdnlab.vnfs.firewall.ratelimit import RateLimit, SourceBuckets, parse_rate_limit
 from sdnlab.vnfs.firewall.reject import reject_reply
 from sdnlab.vnfs.firewall.rules import ACTIONS, Rule, first_match, parse_rule
@@ -52,6 +52,7 @@ class FirewallConfig:
     max_flows: int = 262144
     timeouts: Timeouts = Timeouts()
     tcp_pickup: bool = False
+    offload: bool = False
     log: tuple[str, ...] = ("drop", "reject", "invalid", "ratelimit")
 
 
@@ -94,6 +95,7 @@ class Firewall(VNF):
             max_flows=fields.get("max_flows", to_int(16), 262144),
             timeouts=timeouts,
             tcp_pickup=fields.get("tcp_pickup", to_bool, False),
+            offload=fields.get("offload", to_bool, False),
             log=log,
         )
 
@@ -138,6 +140,9 @@ class Firewall(VNF):
         state, conn = self.conntrack.classify(packet, self.now)
         if state is ESTABLISHED:
             counters["established"] += 1
+            if self.config.offload and not conn.offloaded and self._answered(packet, conn):
+                conn.offloaded = True
+                self.offload(packet)
             return FORWARD
         if state is RELATED:
             counters["related"] += 1
@@ -184,6 +189,15 @@ class Firewall(VNF):
             return drop("reject", reject_reply(packet, reject_with))
         self._log("drop", packet, NEW, rule=name)
         return drop("rule")
+
+    @staticmethod
+    def _answered(packet: Any, conn: Any) -> bool:
+        """True once a connection is fully open: TCP past the handshake, others answered once."""
+        if packet.ip_proto == 6:
+            return conn.phase == OPEN
+        if packet.ip_proto == 17:
+            return packet.ip_src != conn.orig_src or packet.l4_src != conn.orig_sport
+        return False
 
     # ----- fragments ---------------------------------------------------------------------
 

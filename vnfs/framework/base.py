@@ -54,6 +54,9 @@ class VNF:
         self.counters: dict[str, int] = {"packets": 0, "forwarded": 0, "dropped": 0, "parse_errors": 0}
         self.log = log or EventLog(self.name)
         self.source = source
+        #: flows this VNF asked to hand over to the switch, as (directional 5-tuple, action);
+        #: the engine drains the list after each batch (see ``offload``)
+        self.offload_requests: list[tuple[Any, str, dict]] = []
         self.apply_config(self.validate(config, source))
 
     # ----- configuration -------------------------------------------------------------
@@ -125,6 +128,18 @@ class VNF:
         """Release resources (threads, sockets) before the process exits."""
 
     # ----- helpers for subclasses ----------------------------------------------------
+
+    def offload(self, packet: Any, action: str = "bypass", **params: Any) -> None:
+        """Ask for the packet's flow (both directions) to be handled by the switch from now on.
+
+        ``bypass`` steers the flow around this VNF; ``rewrite`` (with ``params``) asks the switch
+        to do this VNF's header rewrites itself (the LB's NAT). The live engine writes the request to
+        ``offload.jsonl`` in the VNF's state folder, where a steering agent (the controller,
+        or the testbed's ``OffloadAgent``) picks it up; offline the requests are only counted.
+        """
+        if len(self.offload_requests) < 4096:
+            self.offload_requests.append((packet.flow_key(), action, params))
+        self.counters["offloaded"] = self.counters.get("offloaded", 0) + 1
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to the named counter."""

@@ -56,6 +56,7 @@ class Worker:
     batch: int = 64
     pass_host_frames: bool = False
     stats_path: Path | None = None
+    offload_path: Path | None = None
     config_path: str | None = None
     clock: Callable[[], float] = time.monotonic
     reload_requested: bool = False
@@ -97,6 +98,23 @@ class Worker:
         for out in ports.values():
             if out.tx_ring is not None and out.tx_ring.pending:
                 out.tx_ring.flush()
+        if vnf.offload_requests:
+            self.write_offloads()
+
+    def write_offloads(self) -> None:
+        """Append the VNF's offload requests to the offload file as JSON lines (or drop them)."""
+        requests, self.vnf.offload_requests = self.vnf.offload_requests, []
+        if self.offload_path is None:
+            return
+        from sdnlab.vnfs.packet import ip_text
+
+        with open(self.offload_path, "a") as handle:
+            for key, action, params in requests:
+                version = 6 if max(key.ip_src, key.ip_dst) > 0xFFFFFFFF else 4
+                handle.write(json.dumps({"vnf": self.vnf.name, "action": action, "proto": key.ip_proto,
+                                         "src": ip_text(key.ip_src, version), "sport": key.l4_src,
+                                         "dst": ip_text(key.ip_dst, version), "dport": key.l4_dst,
+                                         **params}) + "\n")
 
     def receive(self, port: PortIO) -> list[bytes]:
         """Up to ``batch`` frames waiting on a port (ring blocks or socket reads)."""

@@ -62,6 +62,7 @@ def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> 
         vnf.log.vnf = f"{vnf.name}/w{index}"
     worker = Worker(vnf, ports, batch=args.batch, pass_host_frames=args.pass_host_frames,
                     stats_path=(state_dir / f"stats-w{index}.json") if state_dir else None,
+                    offload_path=(state_dir / "offload.jsonl") if state_dir else None,
                     config_path=args.config)
     worker.install_signals()
     vnf.log.emit("start", ports={n: p.ifname for n, p in ports.items()}, worker=index)

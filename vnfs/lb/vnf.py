@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdnlab.vnfs.framework.base import VNF
-from sdnlab.vnfs.framework.config import (Fields, mac_text, to_choice, to_float, to_int, to_ipv4, to_mac,
+from sdnlab.vnfs.framework.config import (Fields, mac_text, to_bool, to_choice, to_float, to_int, to_ipv4, to_mac,
                                           to_port_range, to_str)
 from sdnlab.vnfs.framework.flowtable import FlowTable
 from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict, drop, reply, rewrite
@@ -35,7 +35,7 @@ from sdnlab.vnfs.lb.health import HealthCheck, HealthChecker
 from sdnlab.vnfs.lb.nat import NatRewrite, arp_reply, arp_request_for, flow_hash
 from sdnlab.vnfs.lb.pool import Backend, BackendState
 from sdnlab.vnfs.lb.schedulers import SCHEDULERS, make_scheduler
-from sdnlab.vnfs.packet import TCP_FIN, TCP_RST, ip_value
+from sdnlab.vnfs.packet import TCP_FIN, TCP_RST, ip_text, ip_value
 
 _PROTOS = {"tcp": 6, "udp": 17}
 
@@ -55,12 +55,13 @@ class LbConfig:
     health: HealthCheck = HealthCheck()
     max_flows: int = 262144
     idle_timeout: float = 300.0
+    offload: bool = False
 
 
 class Flow:
     """One balanced connection: its backend, both keys, both translations, the close progress."""
 
-    __slots__ = ("backend", "client_key", "server_key", "fins", "done", "dnat", "unnat")
+    __slots__ = ("backend", "client_key", "server_key", "fins", "done", "dnat", "unnat", "answered", "offloaded")
 
     def __init__(self, backend: BackendState, client_key: tuple, server_key: tuple, vip_mac: bytes | None):
         self.backend = backend
@@ -68,6 +69,8 @@ class Flow:
         self.server_key = server_key
         self.fins = 0
         self.done = False
+        self.answered = False
+        self.offloaded = False
         vip = client_key[3].to_bytes(4, "big")
         server = server_key[1].to_bytes(4, "big")
         # client -> VIP becomes client -> backend; backend -> client becomes VIP -> client
@@ -144,6 +147,7 @@ class LoadBalancer(VNF):
             health=health,
             max_flows=fields.get("max_flows", to_int(16), 262144),
             idle_timeout=fields.get("idle_timeout", to_float(1), 300.0),
+            offload=fields.get("offload", to_bool, False),
         )
         return cfg
 
@@ -257,13 +261,24 @@ class LoadBalancer(VNF):
         else:
             state = flow.backend
             self.reverse.get(flow.server_key, now)  # keep both directions alive together
+            if self.config.offload and flow.answered and not flow.offloaded:
+                flow.offloaded = True
+                self._offload(packet, flow)
         self._track_close(packet, flow)
         state.packets += 1
         state.bytes += len(packet.frame)
         self.counters["balanced"] += 1
         return rewrite(flow.dnat.apply(packet), reason="dnat")
 
+    def _offload(self, packet: Any, flow: Flow) -> None:
+        """Ask the switch to do this flow's NAT from now on (see VNF.offload)."""
+        backend = flow.backend.backend
+        self.offload(packet, "rewrite", backend_ip=ip_text(flow.server_key[1], 4), backend_port=flow.server_key[2],
+                     backend_mac=mac_text(backend.mac) if backend.mac else None,
+                     vip_mac=mac_text(self.config.vip_mac) if self.config.vip_mac else None)
+
     def _to_client(self, packet: Any, flow: Flow) -> Verdict:
+        flow.answered = True
         self.flows.get(flow.client_key, self.now)
         self._track_close(packet, flow)
         self.counters["reverse"] += 1

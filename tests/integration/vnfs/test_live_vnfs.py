@@ -155,3 +155,37 @@ def test_ring_modes_carry_tcp_and_ping(bed, mode):
         assert stats["ports"]["outside"]["tx"] >= 10 and stats["ports"]["inside"]["tx_errors"] == 0
     finally:
         bed.stop_vnf("fw")
+
+
+def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed, tmp_path):
+    """With offload on, the VNFs see only the first packets; the switch carries the rest (and
+    rewrites the LB's flows itself), and clients notice nothing."""
+    (bed.root / "web1" / "big.bin").write_bytes(b"x" * 20_000_000)
+    fw_config = tmp_path / "fw.yaml"
+    fw_config.write_text("default: accept\noffload: true\n")
+    mac = bed.run(bed.server, "cat", "/sys/class/net/vns0/address").stdout.strip()
+    lb_config = tmp_path / "lb.yaml"
+    lb_config.write_text(f"vip: 10.78.0.101\nvip_mac: 02:00:00:00:78:65\nport: 80\noffload: true\n"
+                         f"backends: [{{name: web1, ip: {bed.server_ip}, port: 8081, mac: '{mac}'}}]\n")
+    bed.steer(["fw", "lb"])
+    bed.start_vnf("fw", "firewall", str(fw_config))
+    bed.start_vnf("lb", "lb", str(lb_config))
+    agent = bed.start_offload_agent()
+    try:
+        size = client(bed, "http", "http://10.78.0.101/big.bin", 1)[0]
+        assert len(size) == 20_000_000  # about 14,000 segments through the VIP
+        time.sleep(1.5)
+        fw, lb = bed.vnf_stats("fw"), bed.vnf_stats("lb")
+        assert fw["counters"]["offloaded"] == 1 and lb["counters"]["offloaded"] == 1
+        flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bed.bridge], capture_output=True,
+                               text=True).stdout
+        assert "set_field:10.78.0.2->ip_dst" in flows and agent.installed > 0
+        by_switch = sum(int(line.split("n_packets=")[1].split(",")[0]) for line in flows.splitlines()
+                        if "priority=400" in line)
+        # the packets that went by before the rules landed are all the VNFs saw
+        assert by_switch > 3 * max(fw["counters"]["packets"], lb["counters"]["packets"]), (by_switch, fw, lb)
+    finally:
+        agent.stop()
+        bed.agent = None
+        bed.stop_vnf("fw")
+        bed.stop_vnf("lb")

@@ -67,3 +67,41 @@ def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
     assert "fw1" in result.output and "running" in result.output and '"web"' in result.output
     missing = CliRunner().invoke(root, ["vnf", "status", "--name", "nolab"])
     assert missing.exit_code != 0 and "no lab named 'nolab'" in str(missing.exception)
+
+
+def test_offload_flows_skip_bypassed_vnfs_and_do_the_nat_in_the_switch():
+    from sdnlab.vnfs.chains.steering import offload_flows
+
+    lb = {"action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "02:00:00:00:00:02",
+          "vip_mac": "02:00:00:00:00:64"}
+    rules = offload_flows(1, 2, [(10, 11, {"action": "bypass"}), (12, 13, None), (14, 15, lb)],
+                          (6, "10.0.0.1", 1000, "10.0.0.100", 80))
+    by_port = {r.split("in_port=")[1].split(",")[0]: r for r in rules}
+    assert set(by_port) == {"1", "13", "2", "12"}  # the firewall (10/11) and the LB (14/15) are skipped
+    assert by_port["1"].endswith("nw_dst=10.0.0.100,tp_src=1000,tp_dst=80,actions=output:12")
+    assert "set_field:10.0.0.2->ip_dst,set_field:8080->tcp_dst,output:2" in by_port["13"]
+    assert "nw_src=10.0.0.2,nw_dst=10.0.0.1,tp_src=8080" in by_port["2"]
+    assert "set_field:10.0.0.100->ip_src,set_field:80->tcp_src,output:13" in by_port["2"]
+    assert by_port["12"].endswith("nw_src=10.0.0.100,nw_dst=10.0.0.1,tp_src=80,tp_dst=1000,actions=output:1")
+    assert all("idle_timeout=10" in r and "priority=400" in r for r in rules)
+
+
+def test_vnfs_ask_for_offload_once_a_flow_is_decided():
+    from sdnlab.vnfs.firewall.vnf import Firewall
+    from sdnlab.vnfs.framework.testing import handshake, tcp
+    from sdnlab.vnfs.lb.vnf import LoadBalancer
+    from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN
+
+    fw = Firewall("default: accept\noffload: true\n")
+    syn, synack, ack = handshake(fw, "10.0.0.1", 1000, "10.0.0.2", 80)
+    assert len(fw.offload_requests) == 1 and fw.offload_requests[0][1] == "bypass"  # after the handshake
+    fw.process(tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_ACK), "inside", 2.0)
+    assert len(fw.offload_requests) == 1  # once per connection
+    assert Firewall("default: accept\n").offload_requests == []
+
+    lb = LoadBalancer("vip: 10.0.0.100\noffload: true\nbackends: [{name: a, ip: 10.0.0.2, port: 8080}]\n")
+    lb.process(tcp("10.0.0.1", 1000, "10.0.0.100", 80, TCP_SYN), "inside", 1.0)
+    lb.process(tcp("10.0.0.2", 8080, "10.0.0.1", 1000, TCP_SYN | TCP_ACK), "outside", 1.0)
+    lb.process(tcp("10.0.0.1", 1000, "10.0.0.100", 80, TCP_ACK), "inside", 1.0)
+    (key, action, params), = lb.offload_requests
+    assert action == "rewrite" and params["backend_ip"] == "10.0.0.2" and params["backend_port"] == 8080
