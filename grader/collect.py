@@ -58,7 +58,7 @@ def lab_topology(name: str = "default"):
     from sdnlab.topologies import load_topology
 
     status = api.status(name)
-    return load_topology(status["topology"], status.get("params") or {})
+    return load_topology(status.get("topology_source") or status["topology"], status.get("params") or {})
 
 
 def save_lab(name: str, directory) -> Path:

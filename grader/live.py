@@ -137,15 +137,17 @@ def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfac
     return seen
 
 
-def confirm(name: str, topology, state, behaviours, report: GradeReport, max_probes: int = 200, recollect: bool = True) -> GradeReport:
+def confirm(name: str, topology, state, behaviours, report: GradeReport, max_probes: int = 200, recollect: bool = True, down=()) -> GradeReport:
     """Probe the running lab and attach live results and grader findings to ``report``.
 
     Probes the model sends to the controller (reactive apps) are re-predicted from freshly
     collected flow state between rounds; if the controller still handles them at the end, their
-    delivery is the app's decision and is not reported as a disagreement.
+    delivery is the app's decision and is not reported as a disagreement. ``down`` lists links
+    that are down in the lab right now (an instructor's failure drill): predictions use that
+    scenario and failover behaviours with exactly that scenario are probed too.
     """
     grader = Grader(topology, state)
-    probes = [p for p in select_probes(grader, behaviours, max_probes) if p.vector is not None]
+    probes = [p for p in select_probes(grader, behaviours, max_probes, down) if p.vector is not None]
     _wait_connected(name)
     interfaces = _interfaces(name)
     hosts = list(grader.fabric.hosts)
@@ -176,7 +178,7 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
             from sdnlab.grader import collect
 
             grader = Grader(topology, collect.from_lab(name))
-            pending = [replace(p, predicted=predicted, controller=controller) for p in pending for predicted, controller in [predict(grader, p.src, p.vector)]]
+            pending = [replace(p, predicted=predicted, controller=controller) for p in pending for predicted, controller in [predict(grader, p.src, p.vector, down)]]
     findings = []
     for p in pending:
         if p.controller:
@@ -196,7 +198,7 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
         "agree": len(probes) - len(findings),
         "rounds": rounds,
         "captured_hosts": len(capture),
-        "rules_exercised": len(rules_exercised(Grader(topology, state), probes)),
+        "rules_exercised": len(rules_exercised(Grader(topology, state), probes, down)),
         "rules_total": state.rule_count,
         "handled_by_controller": sorted(p.id for p in pending if p.controller),
         "elapsed_s": round(time.perf_counter() - started, 2),

@@ -10,7 +10,7 @@ in a capture at the receivers (an IP payload marker, or the ARP addresses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.grading import Grader, packet_string
@@ -38,9 +38,10 @@ class Probe:
         return packet_string(self.vector)
 
 
-def predict(grader: Grader, src: str, vector: int) -> tuple[frozenset, bool]:
-    """Hosts receiving a copy of one concrete packet from ``src``, and whether the controller gets it."""
-    tree = grader.network().inject(src, Space(vector, ALL_BITS))
+def predict(grader: Grader, src: str, vector: int, down=()) -> tuple[frozenset, bool]:
+    """Hosts receiving a copy of one concrete packet from ``src`` (with links ``down``), and whether
+    the controller gets it."""
+    tree = grader.network(down).inject(src, Space(vector, ALL_BITS))
     hosts, controller = set(), False
     for leaf in leaves(tree):
         if isinstance(leaf, Delivered) and leaf.host != src:
@@ -49,11 +50,11 @@ def predict(grader: Grader, src: str, vector: int) -> tuple[frozenset, bool]:
     return frozenset(hosts), controller
 
 
-def rules_exercised(grader: Grader, probes) -> set:
+def rules_exercised(grader: Grader, probes, down=()) -> set:
     """(switch, dump line) of every rule some probe goes through, per the model."""
     hit = set()
     for probe in probes:
-        for leaf in leaves(grader.network().inject(probe.src, Space(probe.vector, ALL_BITS))):
+        for leaf in leaves(grader.network(down).inject(probe.src, Space(probe.vector, ALL_BITS))):
             hit |= {(hop.switch, step.flow.line) for hop in leaf.hops for step in hop.steps if step.flow is not None}
     return hit
 
@@ -69,27 +70,34 @@ def _spread(items: list, count: int) -> list:
     return [items[int(i * step)] for i in range(count)]
 
 
-def select_probes(grader: Grader, behaviours, max_probes: int = 200) -> list[Probe]:
-    """Probes that confirm a sample of every behaviour's cases and cover every reachable rule."""
+def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) -> list[Probe]:
+    """Probes that confirm a sample of every behaviour's cases and cover every reachable rule.
+
+    ``down``: links that are down in the live network right now. Failover behaviours are probed
+    only when their scenario is exactly that one (the grader never takes links down itself).
+    """
     probes: list[Probe] = []
     seen: set = set()
+    scenario = frozenset(frozenset(pair) for pair in down)
 
     def add(src, vector, behaviour="", dst=""):
         key = (src, vector)
         if key in seen or len(probes) >= max_probes:
             return
         seen.add(key)
-        hosts, controller = predict(grader, src, vector)
+        hosts, controller = predict(grader, src, vector, down)
         probes.append(Probe(len(probes), src, vector, hosts, behaviour, dst, controller))
 
     for b in behaviours:
         if b.kind == "failover":
-            continue  # links cannot be taken down under a trainee's feet; judged statically only
+            if frozenset(frozenset(pair) for pair in b.down) == scenario:
+                _behaviour_probes(grader, replace(b.nested, id=b.id), add)
+            continue
         _behaviour_probes(grader, b, add)
     covered: set = set()
     any_ip = parse_traffic("any")
     for src in grader.fabric.attachment:
-        for tree, prefer in grader.trees(src, None, any_ip):
+        for tree, prefer in grader.trees(src, None, any_ip, down):
             for leaf in leaves(tree):
                 new = _rules_on(leaf) - covered
                 if not new:
