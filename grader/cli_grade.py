@@ -29,6 +29,7 @@ def grade_command(
     param: Annotated[Optional[list[str]], typer.Option("--param", help="topology parameter k=v (repeatable)")] = None,
     reference: Annotated[Optional[str], typer.Option("--reference", help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)")] = None,
     live: Annotated[bool, typer.Option("--live/--static", help="also confirm verdicts with probe packets in the running lab")] = False,
+    down: Annotated[Optional[list[str]], typer.Option("--down", help="with --live: a link that is down in the lab now, as A-B (repeatable)")] = None,
     include_hidden: Annotated[bool, typer.Option("--hidden/--no-hidden", help="include hidden (instructor) behaviours")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="also write a JUnit XML report to this file")] = None,
@@ -58,7 +59,13 @@ def grade_command(
             raise CollectError("--live needs a running lab (--name)")
         from sdnlab.grader.live import confirm
 
-        report = confirm(name, topo, state, behaviours, report)
+        links = []
+        for text in down or []:
+            a, sep, b = text.partition("-")
+            if not sep or not a or not b:
+                raise SpecError(f"--down {text!r}: expected A-B (two node names)")
+            links.append((a, b))
+        report = confirm(name, topo, state, behaviours, report, down=links)
     if junit is not None:
         junit.write_text(report.to_junit_xml())
     if as_json:
