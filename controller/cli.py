@@ -24,6 +24,24 @@ def run(
     main(list(apps or []) + list(ctx.args), prog="sdnlab controller run")
 
 
+@controller_app.command("check-config")
+def check_config(
+    path: Annotated[str, typer.Argument(help="The built-in app's YAML/JSON config (SDNLAB_CONTROLLER_CONFIG).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the validated config as JSON.")] = False,
+) -> None:
+    """Validate a built-in controller config file; errors name the file, line and field."""
+    import json
+
+    from sdnlab.controller.config import load_config
+
+    config = load_config(path)
+    if as_json:
+        typer.echo(json.dumps(config.to_dict(), indent=2))
+    else:
+        typer.echo(f"{path}: ok (mode {config.mode}, weight {config.weight}, protection "
+                   f"{'on' if config.protection else 'off'}, {len(config.chains)} chain(s))")
+
+
 def register(root: typer.Typer, flows: typer.Typer) -> None:
     """Add the ``controller`` command group to the ``sdnlab`` CLI."""
     root.add_typer(controller_app, name="controller")
