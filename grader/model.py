@@ -23,9 +23,12 @@ class FieldMatch:
     mask: int
 
     def describe(self) -> str:
-        f = FIELDS[self.field]
         text = format_value(self.field, self.value)
-        return f"{self.field}={text}" if self.mask == f.full else f"{self.field}={text}/{format_value(self.field, self.mask) if self.field.startswith(('eth', 'arp_s', 'arp_t', 'ipv')) else hex(self.mask)}"
+        if self.mask == FIELDS[self.field].full:
+            return f"{self.field}={text}"
+        address = format_value(self.field, self.mask)
+        mask = address if address != str(self.mask) else hex(self.mask)  # addresses keep their notation
+        return f"{self.field}={text}/{mask}"
 
 
 @dataclass(frozen=True)
