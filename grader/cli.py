@@ -19,11 +19,13 @@ def _read(path: Path, what: str) -> str:
 
 
 def trace(
-    flows_file: Annotated[Path, typer.Option("--flows", help="dump-flows (or add-flows) text of one switch")],
+    flows_file: Annotated[Optional[Path], typer.Option("--flows", help="dump-flows (or add-flows) text of one switch")] = None,
     packet: Annotated[Optional[str], typer.Option("--packet", help="one packet in ovs flow syntax, e.g. 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'")] = None,
     packets: Annotated[Optional[Path], typer.Option("--packets", help="file with one packet per line")] = None,
     groups_file: Annotated[Optional[Path], typer.Option("--groups", help="dump-groups text")] = None,
     ports_file: Annotated[Optional[Path], typer.Option("--ports", help="dump-ports-desc text (FLOOD/ALL targets, port liveness)")] = None,
+    switch: Annotated[Optional[str], typer.Option("--switch", help="instead of files: a switch of a running lab")] = None,
+    name: Annotated[str, typer.Option("--name", help="the running lab for --switch")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON (one list entry per packet)")] = False,
 ) -> None:
     """Trace packets through one switch's flow tables, like ovs-appctl ofproto/trace."""
@@ -33,16 +35,26 @@ def trace(
 
     if (packet is None) == (packets is None):
         raise typer.BadParameter("give exactly one of --packet or --packets")
-    state = SwitchState(
-        name=flows_file.stem,
-        flows=parse_flows(_read(flows_file, "flows"), str(flows_file)),
-        groups=parse_groups(_read(groups_file, "groups"), str(groups_file)) if groups_file else {},
-        ports=parse_ports(_read(ports_file, "ports"), str(ports_file)) if ports_file else {},
-    )
+    if (flows_file is None) == (switch is None):
+        raise typer.BadParameter("give exactly one of --flows FILE or --switch NAME (of a running lab)")
+    if switch is not None:
+        from sdnlab.grader import collect
+
+        bridges = collect.lab_bridges(name)
+        if switch not in bridges:
+            raise InputFileError(f"lab {name!r} has no switch {switch!r} (switches: {', '.join(sorted(bridges))})")
+        state = collect.from_bridges({switch: bridges[switch]})[switch]
+    else:
+        state = SwitchState(
+            name=flows_file.stem,
+            flows=parse_flows(_read(flows_file, "flows"), str(flows_file)),
+            groups=parse_groups(_read(groups_file, "groups"), str(groups_file)) if groups_file else {},
+            ports=parse_ports(_read(ports_file, "ports"), str(ports_file)) if ports_file else {},
+        )
     specs = [packet] if packet is not None else [l.strip() for l in _read(packets, "packets").splitlines() if l.strip() and not l.startswith("#")]
     results = trace_packets(state, specs)
     if as_json:
-        typer.echo(json.dumps(results if packets is not None else results, indent=2))
+        typer.echo(json.dumps(results, indent=2))
     else:
         typer.echo("\n".join(describe_result(r) for r in results))
 

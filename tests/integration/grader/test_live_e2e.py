@@ -123,6 +123,20 @@ def test_grade_command_on_the_running_lab(lab, tmp_path):
     assert json.loads(offline.output)["score"] == 2
 
 
+def test_trace_a_switch_of_the_running_lab(lab):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    packet = "in_port=2,udp,dl_src=00:00:0a:00:00:01,nw_src=10.0.0.1,nw_dst=10.0.0.3,udp_dst=53,nw_ttl=64"
+    result = CliRunner().invoke(root, ["flows", "trace", "--name", lab, "--switch", "s2", "--packet", packet, "--json"])
+    assert result.exit_code == 0, result.output
+    (traced,) = json.loads(result.output)
+    assert [(o["port"], o["fields"]["nw_dst"]) for o in traced["outputs"]] == [(1, "10.0.0.2")]
+
+
 def test_a_network_that_differs_from_the_model_is_a_grader_finding(lab, graded):
     from sdnlab.runtime import api
 
