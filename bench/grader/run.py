@@ -161,6 +161,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-live", action="store_true")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     topo = load_topology("smart_meter", {"meters": args.meters})
     rules = proactive_rules(topo)
     state = NetworkState({s: SwitchState(s, parse_flows("\n".join(lines), f"{s}.flows")) for s, lines in rules.items()})
@@ -195,6 +196,7 @@ def main(argv=None) -> dict:
             "static_s": static["per_behaviour_median_s"][reach_id],
             "speedup": round(reach_ping_s / static["per_behaviour_median_s"][reach_id], 1),
         }
+    result["machine"] = {"cpus": os.cpu_count(), "load_average_1min_before": round(load_before, 2), "load_average_1min_after": round(os.getloadavg()[0], 2)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
