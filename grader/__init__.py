@@ -9,7 +9,10 @@ Public API (see docs/grader.md):
     parse_flows / parse_groups / parse_ports (ovs-ofctl text), parse_rest_flows (ofctl_rest JSON)
 """
 
-from sdnlab.grader import collect
+# Bumped when verdict semantics change, so stored grades can say which grader produced them.
+__version__ = "0.1.0"
+
+from sdnlab.grader import collect  # noqa: E402
 from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
