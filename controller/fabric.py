@@ -14,7 +14,7 @@ from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
 from sdnlab.controller.network import Host, NetworkState
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY, PRIORITY_QUARANTINE
-from sdnlab.controller.routing import route_msgs, routes_to
+from sdnlab.controller.routing import Route, clear_host_msgs, route_msgs, routes_to
 from sdnlab.controller.sfc import chain_msgs, clear_msgs
 
 GROUP_ID_BASE = 1000
@@ -61,6 +61,7 @@ class Fabric:
     group_ids: dict[str, int] = field(default_factory=dict)  # host mac -> group id
     groups_installed: dict[int, set[int]] = field(default_factory=dict)  # dpid -> group ids
     connected_at: dict[int, float] = field(default_factory=dict)  # dpid -> time of connection
+    installed: dict[tuple[int, str], Route] = field(default_factory=dict)  # (dpid, mac) -> route on the switch
 
     # -- whole-network recomputation ------------------------------------------------------
     def _group_id(self, mac: str) -> int:
@@ -73,6 +74,9 @@ class Fabric:
         graph = graph if graph is not None else self.state.graph(self.config.weight)
         out: dict[int, list] = {}
         for route in routes_to(graph, host, self.config.protection):
+            if self.installed.get((route.dpid, host.mac)) == route:
+                continue  # already on the switch: only changed routes are rewritten
+            self.installed[(route.dpid, host.mac)] = route
             gid = self._group_id(host.mac)
             installed = self.groups_installed.setdefault(route.dpid, set())
             msgs = route_msgs(route, gid, gid in installed)
@@ -122,6 +126,7 @@ class Fabric:
         self.state.switch_up(dpid, live_ports)
         self.connected_at[dpid] = now
         self.groups_installed[dpid] = set()
+        self._forget_installed(dpid)
         out = {dpid: reset_flows() + discovery_flows()}
         for entry in self._unique_quarantines():
             out[dpid].extend(quarantine_msgs(entry))
@@ -130,19 +135,34 @@ class Fabric:
         out[dpid].extend(self.probes().get(dpid, []))
         return out
 
+    def _forget_installed(self, dpid: int) -> None:
+        for key in [k for k in self.installed if k[0] == dpid]:
+            del self.installed[key]
+
     def switch_down(self, dpid: int) -> dict[int, list]:
         self.state.switch_down(dpid)
         self.groups_installed.pop(dpid, None)
+        self._forget_installed(dpid)
         return self.all_routes()
 
     def port_changed(self, dpid: int, port_no: int, up: bool) -> dict[int, list]:
         """Reroute when a port carrying a link goes down or comes back."""
         changed = self.state.port_up(dpid, port_no) if up else self.state.port_down(dpid, port_no)
-        if not up:
-            for host in [h for h in self.state.hosts.values() if (h.dpid, h.port_no) == (dpid, port_no)]:
-                if not host.declared:
-                    del self.state.hosts[host.mac]
-        return self.all_routes() if changed else {}
+        out = {} if up else self._forget_hosts_at({(dpid, port_no)})
+        if changed:
+            _merge(out, self.all_routes())
+        return out
+
+    def _forget_hosts_at(self, ends: set[tuple[int, int]]) -> dict[int, list]:
+        """Forget learned (not declared) hosts at these ports and remove their flows everywhere."""
+        out: dict[int, list] = {}
+        for host in [h for h in self.state.hosts.values() if (h.dpid, h.port_no) in ends and not h.declared]:
+            del self.state.hosts[host.mac]
+            for key in [k for k in self.installed if k[1] == host.mac]:
+                del self.installed[key]
+            for dpid in self.state.ports:
+                out.setdefault(dpid, []).extend(clear_host_msgs(host.mac))
+        return out
 
     def lldp_seen(self, dpid: int, in_port: int, data: bytes) -> dict[int, list]:
         """An LLDP probe from another switch arrived: record the link, reroute if it is new."""
@@ -150,11 +170,9 @@ class Fabric:
         if probe is None or probe[0] not in self.state.ports:
             return {}
         if self.state.add_link(probe, (dpid, in_port)):
-            for end in (probe, (dpid, in_port)):  # hosts "seen" on a link port were mislearned
-                for host in [h for h in self.state.hosts.values() if (h.dpid, h.port_no) == end]:
-                    if not host.declared:
-                        del self.state.hosts[host.mac]
-            return self.all_routes()
+            out = self._forget_hosts_at({probe, (dpid, in_port)})  # hosts "seen" on a link port were mislearned
+            _merge(out, self.all_routes())
+            return out
         return {}
 
     def probes(self) -> dict[int, list]:
@@ -242,3 +260,8 @@ class Fabric:
 
 def _append(out: dict[int, list], dpid: int, msg) -> None:
     out.setdefault(dpid, []).append(msg)
+
+
+def _merge(out: dict[int, list], more: dict[int, list]) -> None:
+    for dpid, msgs in more.items():
+        out.setdefault(dpid, []).extend(msgs)

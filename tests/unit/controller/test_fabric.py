@@ -98,10 +98,11 @@ def test_quarantine_drops_a_host_everywhere_and_release_lifts_it():
     assert released == entry and all(m.command == ofmsg.ofp.OFPFC_DELETE_STRICT for m in out[1])
 
 
-def test_port_down_on_a_link_reroutes_and_on_a_host_port_does_nothing():
+def test_port_down_on_a_link_removes_it_from_the_graph_and_on_a_host_port_changes_no_route():
     fabric = declared_fabric()
     assert fabric.port_changed(1, 1, up=False) == {}
-    assert fabric.port_changed(1, 3, up=False) != {}
+    fabric.port_changed(1, 3, up=False)
+    assert not fabric.state.graph().has_edge(1, 2)
 
 
 def test_arp_always_reaches_the_controller_so_every_host_is_learned():
@@ -115,3 +116,24 @@ def test_arp_always_reaches_the_controller_so_every_host_is_learned():
     out = fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
     assert fabric.state.hosts[H2].ip == "10.0.0.2"
     assert [p for m in out[1] if isinstance(m, ofmsg.parser.OFPPacketOut) for p in ofmsg.output_ports(m)] == [1]
+
+
+def test_only_changed_routes_are_rewritten():
+    fabric = declared_fabric()
+    assert fabric.all_routes() == {}  # nothing changed since both switches connected
+    out = fabric.port_changed(1, 3, up=False)  # the only link: s1 and s2 lose each other
+    assert out == {} or all(not flows(out, d) for d in out)
+    fabric.port_changed(1, 3, up=True)
+    out = fabric.all_routes()
+    assert out == {}
+
+
+def test_a_mislearned_host_loses_its_flows_when_the_link_is_discovered():
+    fabric = Fabric(ControllerConfig())
+    fabric.switch_up(0.0, 1, {1, 2})
+    fabric.switch_up(0.0, 2, {1, 2})
+    fabric.packet_in(5.0, PacketIn(2, 2, H1, BROADCAST, b"\0" * 60))  # H1's flood arrived over the link
+    out = fabric.packet_in(5.0, PacketIn(2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST,
+                                         discovery.lldp_probe(1, 2), eth_type=0x88CC))
+    deletes = [m for m in out[1] if m.command == ofmsg.ofp.OFPFC_DELETE]
+    assert any(dict(m.match.items()) == {"eth_dst": H1} for m in deletes)
