@@ -15,7 +15,7 @@ from pathlib import Path
 from sdnlab.errors import TopologyError
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import HOST_KINDS, NODE_KINDS, Interface, Link, Node, Parameter, Topology
-from sdnlab.topologies.yamlsrc import Where, YamlSyntaxError, YMap, YSeq, line_of, load_yaml
+from sdnlab.yamlsrc import Where, YamlSyntaxError, YMap, YSeq, line_of, load_yaml
 
 FORMAT_VERSION = 1
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"

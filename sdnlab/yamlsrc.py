@@ -1,4 +1,4 @@
-"""YAML loading that remembers where every value came from.
+"""YAML loading that remembers where every value came from (shared by every YAML input of sdnlab).
 
 ``load_yaml(text, filename)`` returns plain dicts and lists whose subclasses ``YMap`` and ``YSeq``
 carry the line of each key or item, so validators can say ``file.yaml:12: links[3].b: ...``.
