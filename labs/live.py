@@ -7,6 +7,7 @@ The "what to do on the network" half of lab grading. Probe verdicts are pure fun
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -161,6 +162,11 @@ SEND = ("import socket,sys,time\n"
         "    s.sendto(str(i).encode(), dst)\n"
         "    wait=t0+(i+1)*gap-time.perf_counter()\n"
         "    if wait>0: time.sleep(wait)\n")
+BURST = ("import socket,sys,time\n"  # one connection attempt (a SYN) per new source port
+         "dst=(sys.argv[1], int(sys.argv[2])); socks=[]\n"
+         "for f in range(int(sys.argv[3])):\n"
+         "    s=socket.socket(); s.setblocking(False); s.connect_ex(dst); socks.append(s); time.sleep(0.002)\n"
+         "time.sleep(0.3)\n")
 SCAN = ("import socket,sys\n"
         "for ip in sys.argv[2:]:\n"
         "    s=socket.socket(); s.settimeout(0.3)\n"
@@ -254,6 +260,8 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
         return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, 1,
                          item.passed_cases, (f"{src} -> {dst}: {shown} when {'-'.join(args['cut'])} was cut "
                                              f"(limit {limit:g} ms)",))
+    if probe.kind == "spread":
+        return run_spread(probe, name, topology)
     if probe.kind == "vnf_seen":
         seen = vnf_flows(name)
         return judge_probe(probe, [(v, "", seen.get(v, 0) > 0) for v in _names(args["vnfs"])])
@@ -336,6 +344,53 @@ def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int
     except ValueError:
         seqs = []
     return max_gap_ms(seqs, count)
+
+
+_PORT_TX = re.compile(r"port\s+(\d+):.*?tx pkts=(\d+)", re.S)
+
+
+def tx_packets(bridge: str) -> dict[int, int]:
+    """Transmitted packets per OpenFlow port of an OVS bridge (``ovs-ofctl dump-ports``)."""
+    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", bridge], capture_output=True, text=True,
+                         timeout=30)
+    if out.returncode != 0:
+        raise LabSessionError(f"ovs-ofctl dump-ports {bridge}: {out.stderr.strip()}")
+    return {int(port): int(tx) for port, tx in _PORT_TX.findall(out.stdout)}
+
+
+def judge_spread(deltas: dict[str, int], min_share: float) -> tuple[bool, str]:
+    """Whether each target got at least ``min_share`` of the packets (deltas: target -> packets)."""
+    total = sum(deltas.values())
+    if not total:
+        return False, "no packet left towards any of " + ", ".join(deltas)
+    shares = {t: n / total for t, n in deltas.items()}
+    text = ", ".join(f"{t} {100 * share:.0f}%" for t, share in shares.items())
+    return all(share >= min_share for share in shares.values()), text
+
+
+def run_spread(probe: Probe, name: str, topology) -> CheckItem:
+    """Each source opens many TCP connections (new source ports); the switch's ports towards ``over`` must share them."""
+    from sdnlab.runtime import api
+
+    args = probe.args
+    switch, over = args["switch"], _names(args["over"])
+    bridge = api.bridge(name, switch)
+    ports = {t: topology.port(switch, t) for t in over}
+    outcomes, details = [], []
+    for src in resolve(topology, args["src"]):
+        before = tx_packets(bridge)
+        _run(name, src, [sys.executable, "-c", BURST, address(topology, args["dst"]), str(args.get("port", 554)),
+                         str(args.get("flows", 32))], 30)
+        time.sleep(0.2)
+        after = tx_packets(bridge)
+        ok, text = judge_spread({t: after.get(p, 0) - before.get(p, 0) for t, p in ports.items()},
+                                float(args.get("min_share", 0.2)))
+        outcomes.append((src, str(args["dst"]), ok))
+        if not ok:
+            details.append(f"{src}: {text}")
+    item = judge_probe(probe, outcomes)
+    return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, item.cases,
+                     item.passed_cases, tuple(details))
 
 
 def _names(value) -> list[str]:

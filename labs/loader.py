@@ -33,7 +33,8 @@ STEP_KINDS = {"pingall": set(), "ping": {"src", "dst", "count"}, "telnet_scan": 
               "sleep": {"seconds"}, "static_arp": {"hosts", "ip", "mac"}}
 PROBE_KINDS = {"ping": {"src", "dst", "expect", "count"}, "tcp": {"src", "dst", "port", "expect", "servers"},
                "quarantined": {"hosts"}, "vnf_seen": {"vnfs"},
-               "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"}}
+               "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
+               "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"}}
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "__line__"}
 
@@ -394,6 +395,12 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
             for key in ("src", "dst"):
                 if not isinstance(args.get(key), str):
                     errors.add(line, f"{field}.failover_loss.{key}", "expected one host")
+        if kind == "spread":
+            for key in ("switch", "dst"):
+                if not isinstance(args.get(key), str):
+                    errors.add(line, f"{field}.spread.{key}", "required (a name)")
+            if _selector_list(args.get("over")) is None or _selector_list(args.get("src")) is None:
+                errors.add(line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)")
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(line, f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names")
         if kind == "quarantined" and _selector_list(args.get("hosts")) is None:
