@@ -51,8 +51,13 @@ def trace(
             groups=parse_groups(_read(groups_file, "groups"), str(groups_file)) if groups_file else {},
             ports=parse_ports(_read(ports_file, "ports"), str(ports_file)) if ports_file else {},
         )
-    specs = [packet] if packet is not None else [l.strip() for l in _read(packets, "packets").splitlines() if l.strip() and not l.startswith("#")]
-    results = trace_packets(state, specs)
+    if packet is not None:
+        specs, source = [(1, packet)], "--packet"
+    else:
+        lines = _read(packets, "packets").splitlines()
+        specs = [(n, l.strip()) for n, l in enumerate(lines, start=1) if l.strip() and not l.strip().startswith("#")]
+        source = str(packets)
+    results = trace_packets(state, specs, source=source)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:

@@ -145,14 +145,19 @@ def trace_space(pipeline: SwitchPipeline, space: Space, live=None) -> dict:
     return result
 
 
-def trace_packets(state: SwitchState, specs, live=None) -> list[dict]:
-    """Trace each packet spec (strings in ovs flow syntax) through one switch."""
+def trace_packets(state: SwitchState, specs, live=None, source: str = "<packets>") -> list[dict]:
+    """Trace each packet spec (strings in ovs flow syntax) through one switch.
+
+    ``specs`` may also hold (line number, spec) pairs so errors name the line of a packets file.
+    """
     pipeline = SwitchPipeline(state)
     if live is None and state.ports:
         live = state.live_ports()
     results = []
     for number, spec in enumerate(specs, start=1):
-        space = parse_packet(spec, "<packets>", number)
+        if isinstance(spec, tuple):
+            number, spec = spec
+        space = parse_packet(spec, source, number)
         result = trace_space(pipeline, space, live)
         result = {"packet": spec, **result}
         results.append(result)

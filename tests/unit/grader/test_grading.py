@@ -240,3 +240,15 @@ def test_saved_rest_json_directory_is_graded_like_ofctl_text(tmp_path, topo):
     assert set(state.switches) == {"s1", "s2", "s3"} and state["s1"].groups[1].type == "ff"
     report = grade(topo, state, parse_spec("- reach: {src: h1, dst: h3, traffic: icmp}\n- reach: {src: h3, dst: h1, traffic: icmp}\n"))
     assert [r.passed for r in report.results] == [True, False]
+
+
+def test_a_bad_packet_line_is_named(tmp_path):
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+    from sdnlab.errors import GradingError
+
+    (tmp_path / "f.txt").write_text("priority=5,tcp actions=output:2\n")
+    (tmp_path / "pk.txt").write_text("# comment\nin_port=1,tcp\nin_port=1,tcp,tcp_dst=http\n")
+    result = CliRunner().invoke(root, ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--packets", str(tmp_path / "pk.txt")])
+    assert isinstance(result.exception, GradingError) and "pk.txt:3: bad number 'http'" in str(result.exception)
