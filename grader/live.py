@@ -193,8 +193,16 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
                 "delivered to " + (", ".join(sorted(observed.get(p.id, set()))) or "nobody"),
             )
         )
+    disagreeing = {p.id for p in pending if not p.controller}
+    per_behaviour: dict = {}
+    for p in probes:
+        if p.behaviour:
+            entry = per_behaviour.setdefault(p.behaviour, {"probes": 0, "agree": 0})
+            entry["probes"] += 1
+            entry["agree"] += p.id not in disagreeing
     live = {
         "probes": len(probes),
+        "behaviours": per_behaviour,
         "agree": len(probes) - len(findings),
         "rounds": rounds,
         "captured_hosts": len(capture),

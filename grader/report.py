@@ -124,7 +124,8 @@ class GradeReport:
         for r in self.results:
             mark = "PASS" if r.passed else "FAIL"
             hidden = " (hidden)" if r.hidden else ""
-            lines.append(f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases)")
+            confirmed = self._live_note(r.id)
+            lines.append(f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases){confirmed}")
             if r.note:
                 lines.append(f"    {r.note}")
             for f in r.failures:
@@ -136,6 +137,12 @@ class GradeReport:
         lines.append(f"Score: {self.score:g}/{self.max_score:g}  ({self.elapsed_s * 1000:.0f} ms)")
         return "\n".join(lines)
 
+    def _live_note(self, behaviour_id: str) -> str:
+        entry = (self.live.get("behaviours") or {}).get(behaviour_id)
+        if not entry:
+            return ""
+        return f"  [live: {entry['agree']}/{entry['probes']} probes as predicted]"
+
     def render_rich(self, console=None) -> None:
         from rich.console import Console
         from rich.table import Table
@@ -145,7 +152,8 @@ class GradeReport:
         for column in ("", "behaviour", "cases", "points"):
             table.add_column(column)
         for r in self.results:
-            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{r.id}{' (hidden)' if r.hidden else ''}\n{r.description}", f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
+            note = self._live_note(r.id).replace("[", "(").replace("]", ")")
+            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{r.id}{' (hidden)' if r.hidden else ''}\n{r.description}{note}", f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
         console.print(table)
         for r in self.results:
             for f in r.failures:

@@ -101,6 +101,8 @@ def test_live_probes_land_exactly_where_predicted(lab, graded):
     assert delivered and dropped, "the probe set must exercise both outcomes"
     assert all(p["observed"] == p["predicted"] for p in live["probes_detail"])
     assert live["rules_exercised"] == live["rules_total"] == 12  # every rule is reachable from some host here
+    assert live["behaviours"]["dns-to-h3"] == {"probes": 1, "agree": 1}
+    assert "[live: 1/1 probes as predicted]" in confirmed.render_text()
     rewritten = [p for p in live["probes_detail"] if p["behaviour"] == "dns-to-h3"]
     assert rewritten and rewritten[0]["observed"] == ["h2"]
 
