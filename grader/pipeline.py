@@ -237,11 +237,11 @@ class SwitchPipeline:
         flows = self.candidates(table_id, in_port)
         if len(flows) < INDEX_THRESHOLD:
             return flows
-        key = (table_id, in_port)
-        index = self._indexes.get(key)
-        if index is None:
-            index = self._indexes[key] = _build_index(flows)
-        field, by_value, wild, merged = index
+        key = id(flows)  # ports whose candidates are the same list share one index
+        entry = self._indexes.get(key)
+        if entry is None:
+            entry = self._indexes[key] = (flows, _build_index(flows))  # keeps the list alive: ids stay unique
+        field, by_value, wild, merged = entry[1]
         if field is None or (mask & field.mask) != field.mask:
             return flows
         v = field.get(value)
