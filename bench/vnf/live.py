@@ -76,7 +76,9 @@ def _median_run(runs: list[dict]) -> dict:
 
 def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
     """TCP through OVS with no VNF, each VNF alone and the 3-VNF chain firewall -> dpi -> lb,
-    interleaved over ``rounds`` rounds (median reported), for each engine mode."""
+    interleaved over ``rounds`` rounds (median reported), for each engine mode: ``recv`` and
+    ``ring`` inspect every packet; ``offload`` hands decided flows to the switch (bypass for the
+    firewall and DPI, NAT rules for the LB) after their first packets."""
     from bench.vnf.offline import ruleset
 
     tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb")).build()
@@ -91,9 +93,15 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
         with Server(tb, tb.server):
             tb.steer([])
             tb.run(tb.client, "ping", "-c", "3", "-i", "0.2", tb.server_ip)  # warm the switch's caches
-            for mode in ("recv", "ring"):
+            for mode in ("recv", "ring", "offload"):
+                agent = None
                 for name, (kind, config) in kinds.items():
-                    tb.start_vnf(name, kind, config, mode=mode)
+                    if mode == "offload":  # same configs plus offload: true, recv engine, agent on
+                        config = _config(tmp, f"{name}-offload", (Path(config).read_text() if config else "")
+                                         + "offload: true\n")
+                    tb.start_vnf(name, kind, config, mode="ring" if mode == "ring" else "recv")
+                if mode == "offload":
+                    agent = tb.start_offload_agent()
                 runs: dict[str, list] = {label: [] for label in [*paths, "chain_fw_dpi_lb_via_vip"]}
                 for _ in range(rounds):
                     for label, path in paths.items():
@@ -106,6 +114,10 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
                     if base and label != "no_vnf" and "mbit_s" in row:
                         row["ratio_to_no_vnf"] = round(row["mbit_s"] / base, 3)
                 results[f"mode_{mode}"] = section
+                if agent is not None:
+                    agent.stop()
+                    tb.agent = None
+                    section["offload_rules_installed"] = agent.installed
                 for name in kinds:
                     tb.stop_vnf(name)
     finally:

@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> dict:
             targets["firewall_live_kpps_per_core"] = round(fw_live / 1000, 1)
             targets["firewall_target_met_live"] = fw_live >= 100_000
         modes = {m: report["tcp_through_ovs"].get(f"mode_{m}", {}).get("chain_fw_dpi_lb", {}).get("ratio_to_no_vnf")
-                 for m in ("recv", "ring")}
+                 for m in ("recv", "ring", "offload")}
         targets["chain_tcp_ratio_by_mode"] = modes
-        ratio = max((r for r in modes.values() if r is not None), default=None)
+        # the target is for VNFs that inspect every packet; offload is reported beside it
+        ratio = max((r for m, r in modes.items() if r is not None and m != "offload"), default=None)
         targets["chain_tcp_ratio"] = ratio
         targets["chain_target_ratio"] = 0.5
         targets["chain_target_met"] = bool(ratio and ratio >= 0.5)
