@@ -32,6 +32,7 @@ DEFAULT_APPS = ("os_ken.controller.ofp_handler",)
 CLOSE_GRACE_S = 0.7  # time given to apps' close() hooks before the process exits
 EXIT_OK = 0
 EXIT_STOPPED = 1  # every service thread ended on its own (for example a listener died)
+EXIT_APP_FAILED = 1  # an app raised while being loaded or started
 
 
 def check_listen(host: str, port: int, what: str) -> None:
@@ -90,9 +91,8 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller.appmanager import install_manager, resolve_app_name
-
         from sdnlab.controller import hardening
+        from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
         hardening.install()
         conf = cfg.CONF
@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None, prog: str = "ryu-manager") -> None:
     except ControllerError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         code = exc.exit_code
+    except Exception:  # an app's own bug (for example in its __init__): show where, then leave
+        LOG.exception("an app failed while starting")
+        code = EXIT_APP_FAILED
     _exit(code)
 
 

@@ -1,6 +1,8 @@
-"""Failover loss window on a ring (broadcast_backbone-like), with and without protection.
+"""Failover loss window on a ring, with and without protection.
 
-Four stations ct5s1..ct5s4 in a ring, the playout server on ct5s1 and a receiver on ct5s2.
+``measure_on_lab`` runs on the catalogue topology ``broadcast_backbone`` through the lab runtime
+(what the benchmark reports); ``measure`` runs the same probe on a hand-built Mininet ring
+(ct5s1..ct5s4, playout on ct5s1, rx2 on ct5s2) for use without the runtime.
 A constant-rate UDP probe (1000 packets/s, sequence-numbered) runs playout -> rx2 while the
 link ct5s1-ct5s2 carrying it is cut; the loss window is the longest run of missing sequence
 numbers times the send interval. With ``protection`` the switches fall back to the backup port
@@ -138,3 +140,54 @@ def measure(protection: bool, of_port: int = 6770, rest_port: int = 8170, durati
             except OSError:
                 pass
         net.stop()
+
+
+def _interface_of(bridge: str, port_no: int) -> str:
+    """The OVS interface of ``bridge`` with OpenFlow port ``port_no``."""
+    for intf in subprocess.run(["ovs-vsctl", "list-ports", bridge], capture_output=True, text=True).stdout.split():
+        ofport = subprocess.run(["ovs-vsctl", "get", "Interface", intf, "ofport"], capture_output=True,
+                                text=True).stdout.strip()
+        if ofport == str(port_no):
+            return intf
+    raise RuntimeError(f"{bridge}: no interface with OpenFlow port {port_no}")
+
+
+def measure_on_lab(protection: bool, duration_s: float = 3.0, cut_at_s: float = 1.0) -> dict:
+    """The same probe on the catalogue topology ``broadcast_backbone`` brought up by the runtime."""
+    from sdnlab.runtime import api
+
+    name = "ctfailover"
+    config = write_json({"protection": protection})
+    state = api.up("broadcast_backbone", {"stations": 4}, name=name, controller_config=config)
+    try:
+        link = next(l for l in state["links"] if {l["a"], l["b"]} == {"st1", "st2"})
+        ends = [(api.bridge(name, l), p) for l, p in ((link["a"], link["a_port"]), (link["b"], link["b_port"]))]
+        interfaces = [_interface_of(bridge, port) for bridge, port in ends]
+        hosts = {h["name"]: h for h in state["hosts"]}
+        for _ in range(20):
+            if api.run_in(name, "playout", ["ping", "-c", "1", "-W", "1", hosts["rx2"]["ip"]]).returncode == 0:
+                break
+        receiver = api.popen_in(name, "rx2", [sys.executable, "-c", RECEIVER, "9999", "5"], stdout=subprocess.PIPE,
+                                text=True)
+        receiver.stdout.readline()
+        sender = api.popen_in(name, "playout", [sys.executable, "-c", SENDER, hosts["rx2"]["ip"], "9999",
+                                                str(RATE_PPS), str(duration_s)], stdout=subprocess.PIPE, text=True)
+        time.sleep(cut_at_s)
+        for intf in interfaces:
+            subprocess.run(["ip", "link", "set", intf, "down"], check=True)
+        sent = int(sender.stdout.read().strip() or 0)
+        sender.wait()
+        seqs = json.loads(receiver.stdout.read().strip().splitlines()[-1])
+        receiver.wait()
+        result = loss_window(seqs, sent, 1000.0 / RATE_PPS)
+        result["protection"] = protection
+        result["topology"] = "broadcast_backbone (stations=4), cut st1-st2"
+        if os.environ.get("BENCH_FAILOVER_DEBUG"):
+            from sdnlab.runtime import paths
+
+            result["flows"] = api.dump_flows(name)
+            result["controller_log"] = (paths.lab_dir(name) / "controller.log").read_text()[-4000:]
+            result["first_missing"] = next((i for i in range(sent) if i not in set(seqs)), None)
+        return result
+    finally:
+        api.down(name)

@@ -66,3 +66,18 @@ def test_an_app_required_under_both_names_loads_once():
     time.sleep(0.3)
     ctl.stop()
     assert ctl.output().count("of Switches") == 1, ctl.output()
+
+
+def test_an_app_that_crashes_in_init_shows_its_traceback_and_exits(tmp_path):
+    app = tmp_path / "crashing_app.py"
+    app.write_text(textwrap.dedent("""
+        from ryu.base import app_manager
+
+        class Crashing(app_manager.RyuApp):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                raise KeyError('missing setting')
+    """))
+    result = run("--ofp-tcp-listen-port", "6786", str(app), "ryu.controller.ofp_handler")
+    assert result.returncode == 1
+    assert "an app failed while starting" in result.stderr and "KeyError: 'missing setting'" in result.stderr
