@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from os_ken.lib.packet import arp, ethernet, lldp, packet
 
@@ -11,6 +12,7 @@ PROBE_SRC_MAC = "02:5d:1a:b0:00:01"
 CHASSIS_PREFIX = b"sdnlab:"
 
 
+@lru_cache(maxsize=16384)
 def lldp_probe(dpid: int, port_no: int) -> bytes:
     """An LLDP frame saying 'sent by ``dpid`` out of ``port_no``'."""
     pkt = packet.Packet()

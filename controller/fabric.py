@@ -14,7 +14,7 @@ from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
 from sdnlab.controller.network import Host, NetworkState
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY, PRIORITY_QUARANTINE
-from sdnlab.controller.routing import Route, clear_host_msgs, route_msgs, routes_to
+from sdnlab.controller.routing import PathCache, Route, clear_host_msgs, route_msgs, routes_to
 from sdnlab.controller.sfc import chain_msgs, clear_msgs
 
 GROUP_ID_BASE = 1000
@@ -69,17 +69,18 @@ class Fabric:
             self.group_ids[mac] = GROUP_ID_BASE + len(self.group_ids)
         return self.group_ids[mac]
 
-    def host_routes(self, host: Host, graph=None) -> dict[int, list]:
+    def host_routes(self, host: Host, graph=None, cache: PathCache | None = None) -> dict[int, list]:
         """Messages installing the routes towards ``host`` on every reachable switch."""
         graph = graph if graph is not None else self.state.graph(self.config.weight)
         out: dict[int, list] = {}
-        for route in routes_to(graph, host, self.config.protection):
-            if self.installed.get((route.dpid, host.mac)) == route:
+        for route in routes_to(graph, host, self.config.protection, cache):
+            previous = self.installed.get((route.dpid, host.mac))
+            if previous == route:
                 continue  # already on the switch: only changed routes are rewritten
             self.installed[(route.dpid, host.mac)] = route
             gid = self._group_id(host.mac)
             installed = self.groups_installed.setdefault(route.dpid, set())
-            msgs = route_msgs(route, gid, gid in installed)
+            msgs = route_msgs(route, gid, gid in installed, previous)
             if route.backup_port is not None:
                 installed.add(gid)
             out.setdefault(route.dpid, []).extend(msgs)
@@ -88,9 +89,10 @@ class Fabric:
     def all_routes(self) -> dict[int, list]:
         """Messages (re)installing the routes to every known host and every service chain."""
         graph = self.state.graph(self.config.weight)
+        cache = PathCache(graph)
         out: dict[int, list] = {}
         for host in list(self.state.hosts.values()):
-            for dpid, msgs in self.host_routes(host, graph).items():
+            for dpid, msgs in self.host_routes(host, graph, cache).items():
                 out.setdefault(dpid, []).extend(msgs)
         for dpid, msgs in self.chain_flows(graph).items():
             out.setdefault(dpid, []).extend(msgs)

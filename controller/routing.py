@@ -30,11 +30,33 @@ class Route:
     backup_port: int | None = None
 
 
-def routes_to(graph: nx.Graph, host: Host, protection: bool = False) -> list[Route]:
+class PathCache:
+    """Shortest-path trees and backup ports of one graph, computed once per destination switch."""
+
+    def __init__(self, graph: nx.Graph) -> None:
+        self.graph = graph
+        self._trees: dict[int, dict[int, list[int]]] = {}
+        self._backups: dict[tuple[int, int, int], int | None] = {}
+
+    def tree(self, target: int) -> dict[int, list[int]]:
+        """Paths from ``target`` to every switch that can reach it."""
+        if target not in self._trees:
+            self._trees[target] = nx.single_source_dijkstra_path(self.graph, target, weight="w")
+        return self._trees[target]
+
+    def backup(self, dpid: int, neighbour: int, target: int) -> int | None:
+        key = (dpid, neighbour, target)
+        if key not in self._backups:
+            self._backups[key] = backup_port(self.graph, dpid, neighbour, target)
+        return self._backups[key]
+
+
+def routes_to(graph: nx.Graph, host: Host, protection: bool = False, cache: PathCache | None = None) -> list[Route]:
     """One route per switch that can reach ``host``'s switch in ``graph``."""
     if host.dpid not in graph:
         return []
-    _dist, paths = nx.single_source_dijkstra(graph, host.dpid, weight="w")
+    cache = cache if cache is not None and cache.graph is graph else PathCache(graph)
+    paths = cache.tree(host.dpid)
     routes = []
     for dpid in sorted(paths):
         path = paths[dpid]
@@ -43,7 +65,7 @@ def routes_to(graph: nx.Graph, host: Host, protection: bool = False) -> list[Rou
             continue
         neighbour = path[-2]
         out_port = graph[dpid][neighbour]["ports"][dpid]
-        backup = backup_port(graph, dpid, neighbour, host.dpid) if protection else None
+        backup = cache.backup(dpid, neighbour, host.dpid) if protection else None
         routes.append(Route(dpid, host.mac, out_port, backup))
     return routes
 
@@ -70,9 +92,17 @@ def clear_host_msgs(mac: str) -> list:
                               cookie_mask=COOKIE_MASK)]
 
 
-def route_msgs(route: Route, group_id: int, group_exists: bool) -> list:
-    """Flow-mods (and a fast-failover group) that implement ``route`` on its switch."""
-    msgs = clear_host_msgs(route.mac)
+def route_msgs(route: Route, group_id: int, group_exists: bool, previous: Route | None = None) -> list:
+    """Flow-mods (and a fast-failover group) that implement ``route`` on its switch.
+
+    The main flow is replaced in place (same match and priority); a bypass flow left by the
+    ``previous`` route of this switch is deleted when it would no longer be right.
+    """
+    msgs = []
+    if previous is not None and previous.backup_port is not None and \
+            (previous.out_port, previous.backup_port) != (route.out_port, route.backup_port):
+        msgs.append(ofmsg.flow_delete(FORWARD.table_id, ofmsg.match(in_port=previous.out_port, eth_dst=route.mac),
+                                      priority=PRIORITY_BYPASS))
     dst = ofmsg.match(eth_dst=route.mac)
     if route.backup_port is None:
         msgs.append(ofmsg.flow_add(FORWARD.table_id, PRIORITY_L2, dst,
