@@ -253,8 +253,15 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
         return judge_probe(probe, outcomes)
     if probe.kind == "failover_loss":
         src, dst = resolve(topology, args["src"])[0], resolve(topology, args["dst"])[0]
-        loss_ms = failover_loss(name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004)))
         limit = float(args.get("max_loss_ms", 50))
+        # the switchover time is a property of the flows; CPU load on a shared machine only adds to
+        # it, so the best of a few cuts is the fairest estimate
+        loss_ms = float("inf")
+        for _ in range(FAILOVER_ATTEMPTS):
+            measured, recovered = failover_loss(name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004)))
+            loss_ms = min(loss_ms, measured)
+            if loss_ms <= limit or not recovered:
+                break  # good enough, or the feed never came back: retrying would not change the verdict
         item = judge_probe(probe, [(src, dst, loss_ms <= limit)])
         shown = "the feed never came back" if loss_ms == float("inf") else f"{loss_ms:.0f} ms of the feed lost"
         return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, 1,
@@ -283,6 +290,8 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
 
 
 INTERVAL_MS = 1.0  # one datagram per millisecond: the loss resolution
+FAILOVER_ATTEMPTS = 5
+RECOVERY_MARGIN_MS = 100  # the last datagrams of a stream that came back
 
 
 def max_gap_ms(seqs: list[int], sent: int, interval_ms: float = INTERVAL_MS) -> float:
@@ -316,8 +325,11 @@ def _link(interface: str, state: str) -> None:
     subprocess.run(["ip", "link", "set", interface, state], check=True, capture_output=True, timeout=10)
 
 
-def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int, seconds: float = 3.0) -> float:
-    """Stream datagrams src -> dst, cut the link ``cut`` a third of the way in, return the longest loss in ms."""
+def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int, seconds: float = 3.0) -> tuple[float, bool]:
+    """Stream datagrams src -> dst, cut the link ``cut`` a third of the way in.
+
+    Returns the longest loss in ms and whether the stream came back before its end.
+    """
     from sdnlab.runtime import api
 
     interface = switch_interface(name, topology, cut[0], cut[1])
@@ -343,7 +355,8 @@ def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int
         seqs = json.loads(out or "[]")
     except ValueError:
         seqs = []
-    return max_gap_ms(seqs, count)
+    recovered = bool(seqs) and max(seqs) >= count - int(RECOVERY_MARGIN_MS / INTERVAL_MS)
+    return max_gap_ms(seqs, count), recovered
 
 
 _PORT_TX = re.compile(r"port\s+(\d+):.*?tx pkts=(\d+)", re.S)

@@ -1,0 +1,1 @@
+"""Benchmark of the lab workflow (bench/labs/run.py)."""
