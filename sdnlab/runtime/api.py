@@ -233,19 +233,27 @@ def down(name: str = DEFAULT_NAME) -> dict:
     return {"name": name, "down_s": round(time.monotonic() - started, 3)}
 
 
-def clean() -> list[dict]:
-    """Remove everything any sdnlab lab left behind, even after kill -9 of its supervisor."""
+def clean(all_labs: bool = False) -> list[dict]:
+    """Remove what dead labs left behind (supervisor killed, crash); with ``all_labs`` stop running labs too.
+
+    Running labs (live supervisor) are left alone unless ``all_labs``: other users and test runs
+    on the machine keep their networks.
+    """
     require_lab_host()
     reports = []
     with _run_lock():
+        live = set()
         for name in paths.lab_names():
             spec = paths.read_json(paths.lab_dir(name) / "spec.json") or {}
             pid = spec.get("supervisor_pid")
             if pid and paths.pid_alive(pid):
+                if not all_labs:
+                    live.add(name)
+                    continue
                 teardown.kill_pids([pid])
             reports.append(teardown.teardown_lab(name))
-        # processes of labs whose directory is already gone
-        strays = teardown.lab_processes(None, set())
+        # processes tagged for labs that no longer exist (their directory is gone)
+        strays = [pid for name, pids in teardown.tagged_processes().items() if name not in live for pid in pids]
         if strays:
             teardown.kill_pids(strays)
             reports.append({"name": "(orphans)", "processes": len(strays), "bridges": [], "interfaces": 0})

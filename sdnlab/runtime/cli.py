@@ -104,9 +104,12 @@ def cli(name: NameOpt = api.DEFAULT_NAME):
     LabShell(name).cmdloop()
 
 
-def clean(json_out: Annotated[bool, typer.Option("--json")] = False):
-    """Remove everything any sdnlab lab left behind (even after kill -9)."""
-    reports = api.clean()
+def clean(
+    all_labs: Annotated[bool, typer.Option("--all", help="Also stop labs that are still running.")] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+):
+    """Remove everything dead sdnlab labs left behind (even after kill -9); --all stops running labs too."""
+    reports = api.clean(all_labs=all_labs)
     if json_out:
         typer.echo(json.dumps(reports))
         return

@@ -67,6 +67,25 @@ def lab_processes(name: str | None, netns_inodes: set[int]) -> list[int]:
     return found
 
 
+def tagged_processes() -> dict[str, list[int]]:
+    """Every process carrying an SDNLAB_LAB tag, by lab name."""
+    skip = _own_lineage()
+    found: dict[str, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in skip:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(b"SDNLAB_LAB="):
+                found.setdefault(item[11:].decode(errors="replace"), []).append(int(entry))
+                break
+    return found
+
+
 def kill_pids(pids, grace: float = 0.0) -> None:
     """SIGTERM then SIGKILL (after ``grace`` seconds) a set of processes."""
     pids = [p for p in set(pids) if p and p > 1]

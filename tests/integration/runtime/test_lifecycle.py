@@ -111,8 +111,9 @@ def test_two_labs_run_side_by_side_without_clashing(lab_factory):
         api.up("linear", {}, name="t-side-a")
 
 
-def test_clean_removes_a_lab_whose_supervisor_was_killed(lab_factory, assert_gone, footprint):
+def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones(lab_factory, assert_gone, footprint):
     state = lab_factory("linear", {"switches": 2}, name="t-kill9")
+    lab_factory("linear", {"switches": 2}, name="t-alive")
     bridges, intfs = footprint("t-kill9")
     os.kill(state["supervisor_pid"], signal.SIGKILL)
     time.sleep(0.3)
@@ -120,9 +121,11 @@ def test_clean_removes_a_lab_whose_supervisor_was_killed(lab_factory, assert_gon
     assert any(os.path.exists(f"/sys/class/net/{i}") for i in intfs)
     clean = subprocess.run(SDNLAB + ["clean"], capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stderr
-    assert "t-kill9" in clean.stdout
-    # ... and after clean nothing is
+    assert "t-kill9" in clean.stdout and "t-alive" not in clean.stdout
+    # ... and after clean nothing is, while the running lab still forwards
     assert_gone("t-kill9", bridges, intfs)
+    ping = api.run_in("t-alive", "h1", ["ping", "-c1", "-W2", "10.0.0.2"], timeout=20)
+    assert ping.returncode == 0, ping.stdout
 
 
 def test_interrupted_up_leaves_nothing(assert_gone):
