@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sdnlab.labs import live, workspace
+from sdnlab.labs import live, probes, workspace
 from sdnlab.labs.errors import LabPackageError
 from sdnlab.labs.model import Lab
 from sdnlab.labs.results import LabResult, items_from_report
@@ -62,5 +62,5 @@ def grade_live(lab: Lab, name: str, include_hidden: bool = True, scenario: bool 
     items = _judge(lab, topology, state, include_hidden)
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
-            items.append(live.run_probe(probe, name, topology, status))
+            items.append(probes.run_probe(probe, name, topology, status))
     return LabResult(lab.id, tuple(items), "live", time.perf_counter() - started, grader_version(), notes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sdnlab.labs.live import judge_probe
+from sdnlab.labs.probes import judge_probe
 from sdnlab.labs.model import Probe
 from sdnlab.labs.results import CheckItem, LabResult, render_text
 from sdnlab.labs.session import Session, result_record
@@ -60,7 +60,7 @@ def test_result_record_has_time_hints_and_grader_version():
 
 
 def test_failover_loss_is_the_longest_missing_stretch():
-    from sdnlab.labs.live import max_gap_ms
+    from sdnlab.labs.probes import max_gap_ms
 
     assert max_gap_ms([0, 1, 2, 3], 4) == 0
     assert max_gap_ms([0, 1, 9, 10, 11], 12) == 7.0  # 2..8 lost
