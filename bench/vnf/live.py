@@ -84,7 +84,7 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
     tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb")).build()
     results: dict = {"rounds": rounds, "seconds": seconds}
     try:
-        server_mac = tb.run(tb.server, "cat", "/sys/class/net/vns0/address").stdout.strip()
+        server_mac = tb.server_mac()
         kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100, IPERF_PORT))),
                  "dpi": ("dpi", None),
                  "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"

@@ -61,12 +61,26 @@ class Testbed:
     _links: list[str] = field(default_factory=list)
 
     @property
+    def tag(self) -> str:
+        """The prefix plus the network number: every name this testbed creates starts with it."""
+        return f"{self.prefix}{self.net}"
+
+    @property
     def client(self) -> str:
-        return f"{self.prefix}c"
+        return f"{self.tag}c"
 
     @property
     def server(self) -> str:
-        return f"{self.prefix}s"
+        return f"{self.tag}s"
+
+    @property
+    def server_interface(self) -> str:
+        """The server's interface (in the server namespace)."""
+        return f"{self.tag}s0"
+
+    def server_mac(self) -> str:
+        """The MAC address of the server's interface."""
+        return self.run(self.server, "cat", f"/sys/class/net/{self.server_interface}/address").stdout.strip()
 
     @property
     def client_ip(self) -> str:
@@ -91,8 +105,22 @@ class Testbed:
             sh(*where, "ethtool", "-K", inner if where else outer, "tx", "off", "rx", "off", check=False)
         sh("ovs-vsctl", "add-port", self.bridge, outer, "--", "set", "interface", outer, f"ofport_request={ofport}")
 
+    def _remove_leftovers(self) -> None:
+        """Delete what a killed run of this same testbed (same names) may have left behind."""
+        names = [self.client, self.server, *(f"{self.tag}{n}" for n in self.vnf_names)]
+        existing = sh("ip", "netns", "list", check=False).stdout.split()
+        for ns in names:
+            if ns in existing:
+                for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                    sh("kill", "-9", pid, check=False)
+                sh("ip", "netns", "del", ns, check=False)
+        sh("ovs-vsctl", "--if-exists", "del-br", f"{self.prefix}br{self.net}", check=False)
+        for link in [f"{self.tag}co", f"{self.tag}so", *(f"{self.tag}{n}{e}" for n in self.vnf_names for e in "IO")]:
+            sh("ip", "link", "del", link, check=False)
+
     def build(self) -> Testbed:
         """Create namespaces, veths, the bridge, and the steering rules (no VNFs: plain L2 path)."""
+        self._remove_leftovers()
         self.bridge = f"{self.prefix}br{self.net}"
         try:
             sh("ovs-vsctl", "add-br", self.bridge, "--", "set", "bridge", self.bridge, "datapath_type=netdev",
@@ -100,12 +128,12 @@ class Testbed:
             sh("ip", "link", "set", self.bridge, "up", check=False)
             self._ns(self.client)
             self._ns(self.server)
-            self._veth(self.client, f"{self.prefix}c0", f"{self.prefix}co", 1)
-            self._veth(self.server, f"{self.prefix}s0", f"{self.prefix}so", 2)
-            sh("ip", "-n", self.client, "addr", "add", f"{self.client_ip}/24", "dev", f"{self.prefix}c0")
-            sh("ip", "-n", self.server, "addr", "add", f"{self.server_ip}/24", "dev", f"{self.prefix}s0")
+            self._veth(self.client, f"{self.tag}c0", f"{self.tag}co", 1)
+            self._veth(self.server, self.server_interface, f"{self.tag}so", 2)
+            sh("ip", "-n", self.client, "addr", "add", f"{self.client_ip}/24", "dev", f"{self.tag}c0")
+            sh("ip", "-n", self.server, "addr", "add", f"{self.server_ip}/24", "dev", self.server_interface)
             for i, name in enumerate(self.vnf_names):
-                ns = f"{self.prefix}{name}"
+                ns = f"{self.tag}{name}"
                 self._ns(ns)
                 node = VnfNode(name, ns, f"{ns}i", f"{ns}o", 10 + 2 * i, 11 + 2 * i)
                 self._veth(ns, node.inside, f"{ns}I", node.inside_ofport)
@@ -138,7 +166,7 @@ class Testbed:
                   mode: str = "recv", timeout: float = 15.0) -> VnfNode:
         """Start the runner for VNF ``name`` and wait until its stats file appears."""
         node = next(v for v in self.vnfs if v.name == name)
-        node.state_dir = self.state_root / f"{self.prefix}{self.net}" / name
+        node.state_dir = self.state_root / self.tag / name
         node.state_dir.mkdir(parents=True, exist_ok=True)
         for old in node.state_dir.glob("*.json"):
             old.unlink()

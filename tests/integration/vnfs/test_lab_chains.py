@@ -145,7 +145,7 @@ scheduler: round_robin
 backends:
   - {{name: an1, ip: {an[0]['ip']}, mac: "{an[0]['mac']}"}}
   - {{name: an2, ip: {an[1]['ip']}, mac: "{an[1]['mac']}"}}
-health_check: {{type: http, interval: 0.5, timeout: 0.5, fall: 2, rise: 1}}
+health_check: {{type: http, interval: 0.5, timeout: 2, fall: 2, rise: 1}}
 """)
         for name in ("an1", "an2"):
             www = tmp / name
