@@ -131,6 +131,10 @@ class Line:
     def __init__(self, mode: str, net: int = 80):
         self.mode, self.net = mode, net
         self.ns = {"c": f"vnl{net}c", "m": f"vnl{net}m", "s": f"vnl{net}s"}
+        existing = sh("ip", "netns", "list", check=False).stdout.split()
+        for ns in self.ns.values():  # leftovers of a killed run (our own names only)
+            if ns in existing:
+                sh("ip", "netns", "del", ns, check=False)
         for ns in self.ns.values():
             sh("ip", "netns", "add", ns)
             sh("ip", "-n", ns, "link", "set", "lo", "up")

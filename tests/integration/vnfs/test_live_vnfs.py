@@ -194,3 +194,21 @@ def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed,
         bed.agent = None
         bed.stop_vnf("fw")
         bed.stop_vnf("lb")
+
+
+def test_two_workers_share_the_ports_and_keep_each_connection_on_one_worker(bed, tmp_path):
+    """PACKET_FANOUT hash is symmetric: a stateful firewall split over two processes still sees
+    both directions of every connection (otherwise the SYN-ACKs would be INVALID and dropped)."""
+    config = tmp_path / "fw.yaml"
+    config.write_text(FIREWALL)
+    bed.steer(["fw"])
+    bed.start_vnf("fw", "firewall", str(config), workers=2)
+    try:
+        assert client(bed, "http", f"http://{bed.server_ip}:6860/", 12) == ["plain"] * 12
+        stats = wait_stats(bed, "fw", lambda s: s["rules"]["web"]["packets"] >= 12)
+        assert stats["workers"] == 2 and stats["rules"]["web"]["packets"] == 12
+        assert stats["counters"]["invalid"] == 0
+        per_worker = [json.loads(p.read_text())["counters"]["new"] for p in sorted(bed.vnfs[0].state_dir.glob("stats-w*.json"))]
+        assert len(per_worker) == 2 and all(n > 0 for n in per_worker), per_worker  # both workers took flows
+    finally:
+        bed.stop_vnf("fw")
