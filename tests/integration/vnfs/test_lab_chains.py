@@ -78,7 +78,7 @@ def port_of(state, host, index=0):
 def static_chain_flows(state, lb_eth2: str) -> list[str]:
     """Symmetric steering for both chains on s1, by in_port and destination MAC."""
     mac = {h["name"]: h["interfaces"][0]["mac"] for h in state["hosts"]}
-    p = {name: port_of(state, name) for name in ("m1", "m2", "hes", "cam1", "an1", "an2")}
+    p = {name: port_of(state, name) for name in ("m1", "m2", "hes", "cam1", "an1", "an2", "h9", "srv9", "oa1")}
     fw_in, fw_out = port_of(state, "fw1", 0), port_of(state, "fw1", 1)
     dpi_in, dpi_out = port_of(state, "dpi1", 0), port_of(state, "dpi1", 1)
     lb_in, lb_out, lb_hc = port_of(state, "lb1", 0), port_of(state, "lb1", 1), port_of(state, "lb1", 2)
@@ -104,6 +104,11 @@ def static_chain_flows(state, lb_eth2: str) -> list[str]:
         f"in_port={lb_hc},dl_dst={mac['an1']},actions=output:{p['an1']}",
         f"in_port={lb_hc},dl_dst={mac['an2']},actions=output:{p['an2']}",
         f"in_port={lb_hc},dl_dst={bcast},actions=output:{p['an1']},output:{p['an2']}",
+        # one-armed: h9 and srv9 reach each other only through oa1, which sends back out of its one port
+        f"in_port={p['h9']},actions=output:{p['oa1']}", f"in_port={p['srv9']},actions=output:{p['oa1']}",
+        f"in_port={p['oa1']},dl_dst={mac['h9']},actions=output:{p['h9']}",
+        f"in_port={p['oa1']},dl_dst={mac['srv9']},actions=output:{p['srv9']}",
+        f"in_port={p['oa1']},dl_dst={bcast},actions=output:{p['h9']},output:{p['srv9']}",
     ]
     return [flow if flow.startswith("priority=") else f"priority=100,{flow}" for flow in flows]
 
@@ -240,6 +245,25 @@ def test_camera_requests_are_balanced_over_analytics_servers(lab):
     lb = manage.status(LAB, "lb1")[0]["stats"]
     assert lb["backends"]["an1"]["healthy"] and lb["backends"]["an2"]["healthy"]
     assert lb["backends"]["an1"]["flows"] >= 3 and lb["counters"]["reverse"] > 0
+
+
+def test_one_armed_vnf_sends_traffic_back_out_of_its_only_port(lab):
+    from sdnlab.cli import root
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    srv9 = lab["hosts"]["srv9"]["ip"]
+    api.run_in(LAB, "oa1", ["ip", "addr", "flush", "dev", "oa1-eth0"])  # a pure bump: the kernel stays out
+    result = CliRunner().invoke(root, ["vnf", "run", "passthrough", "--name", LAB, "--host", "oa1"])
+    assert result.exit_code == 0 and "ports arm=oa1-eth0" in result.output, result.output
+    ping = api.run_in(LAB, "h9", ["ping", "-c", "3", "-i", "0.2", "-W", "2", srv9])
+    assert " 0% packet loss" in ping.stdout, ping.stdout
+    time.sleep(1.2)
+    arm = manage.status(LAB, "oa1")[0]["stats"]["ports"]["arm"]
+    assert arm["rx"] >= 6 and arm["tx"] >= 6  # requests and replies, in and back out of one port
+    manage.stop(LAB, "oa1")
+    lost = api.run_in(LAB, "h9", ["ping", "-c", "2", "-i", "0.2", "-W", "1", srv9])
+    assert " 100% packet loss" in lost.stdout  # nothing reaches srv9 without the VNF
 
 
 def test_status_cli_shows_counters_and_stop_ends_a_vnf(lab):
