@@ -42,14 +42,12 @@ def flow_hash(packet: Any) -> int:
 
 # ----- per-flow NAT with precomputed checksum deltas (RFC 1624) ------------------------------
 
-def _words(data: bytes) -> int:
-    """Sum of the 16-bit big-endian words of an even-length buffer (not folded)."""
-    return sum((data[i] << 8) | data[i + 1] for i in range(0, len(data), 2))
-
-
 def checksum_delta(old: bytes, new: bytes) -> int:
-    """The one's-complement amount to add to a checksum's complement when ``old`` becomes ``new``."""
-    return _words(bytes(~b & 0xFF for b in old)) + _words(new)
+    """The one's-complement amount to add to a checksum's complement when ``old`` becomes ``new``
+    (both of the same even length): the sum of the complemented old words and the new words."""
+    count = len(old) // 2
+    words = struct.unpack(f"!{count}H{count}H", old + new)
+    return 0xFFFF * count - sum(words[:count]) + sum(words[count:])
 
 
 def apply_delta(checksum: int, delta: int) -> int:

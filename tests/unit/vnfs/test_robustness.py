@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sdnlab.vnfs.dpi_vnf.vnf import DpiVnf
 from sdnlab.vnfs.firewall.vnf import Firewall
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.lb.vnf import LoadBalancer
@@ -33,7 +34,7 @@ backends: [{name: a, ip: 10.0.0.11}, {name: b, ip: 10.0.0.12}]
 
 
 def make_vnfs():
-    return [Firewall(FW), LoadBalancer(LB), VNF()]
+    return [Firewall(FW), LoadBalancer(LB), DpiVnf({"max_flows": 5000}), VNF()]
 
 
 def valid_traffic_flows(vnf) -> bool:
@@ -78,12 +79,12 @@ def test_malformed_frames_never_raise_and_valid_traffic_still_flows(vnf):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_get_a_verdict(data):
-    for vnf in (Firewall(FW), LoadBalancer(LB)):
+    for vnf in (Firewall(FW), LoadBalancer(LB), DpiVnf()):
         verdict = vnf.process(data, "inside", 1.0)
         assert verdict.action is not None
 
 
-@pytest.mark.parametrize("vnf", make_vnfs()[:2], ids=lambda v: v.kind)
+@pytest.mark.parametrize("vnf", make_vnfs()[:3], ids=lambda v: v.kind)
 def test_a_million_distinct_flows_keep_memory_bounded(vnf):
     template = bytearray(tcp("10.0.0.1", 1, "10.0.0.100", 80, TCP_SYN))
     for i in range(1_000_000):
@@ -93,6 +94,8 @@ def test_a_million_distinct_flows_keep_memory_bounded(vnf):
         vnf.process(bytes(frame), "inside", 1.0 + i * 1e-6)
     if isinstance(vnf, Firewall):
         assert len(vnf.conntrack) <= 5000 and vnf.conntrack.tcp.evicted_lru > 990_000
+    elif isinstance(vnf, DpiVnf):
+        assert vnf.engine.flow_count <= 5000 and vnf.engine.stats.evicted > 990_000
     else:
         assert len(vnf.flows) <= 5000 and len(vnf.reverse) <= 5000
         assert sum(s.active for s in vnf.states.values()) == len(vnf.flows)
