@@ -17,6 +17,7 @@ from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.model import Lab, Step
 
 PARALLEL = 8
+PINGALL_COUNT = 3  # a pair counts when any echo comes back (first packets may wait for a learning controller)
 
 
 # ---------------------------------------------------------------- topology helpers
@@ -165,7 +166,7 @@ def run_step(step: Step, name: str, topology) -> str:
         return f"slept {args['seconds']} s"
     if step.kind == "pingall":
         hosts = resolve(topology, "all")
-        jobs = [(name, s, address(topology, d), 1) for s in hosts for d in hosts if s != d]
+        jobs = [(name, s, address(topology, d), PINGALL_COUNT) for s in hosts for d in hosts if s != d]
         ok = sum(_parallel(ping, jobs))
         return f"pingall: {ok}/{len(jobs)} pairs answered"
     if step.kind == "ping":
