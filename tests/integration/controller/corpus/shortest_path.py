@@ -40,6 +40,8 @@ class ShortestPath(app_manager.RyuApp):
                          self.graph.number_of_edges())
 
     def is_link_port(self, dpid, port):
+        if dpid not in self.graph:
+            return False
         return any(data['port'] == port for _, _, data in self.graph.out_edges(dpid, data=True))
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
