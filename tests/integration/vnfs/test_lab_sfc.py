@@ -51,6 +51,7 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vnsfc")
     ctl = tmp / "ctl.yaml"
     ctl.write_text("chains:\n  - name: meters\n    match: {src: 'role:meter'}\n    vnfs: [fw1, dpi1]\n"
+                   "    symmetric: true\n  - name: cameras\n    match: {src: 'role:camera'}\n    vnfs: [lb1]\n"
                    "    symmetric: true\n")
     state = api.up(str(TOPOLOGY), {}, name=LAB, controller="builtin", controller_config=str(ctl))
     try:
@@ -135,3 +136,37 @@ def test_the_controller_quarantines_the_scanner(lab):
     assert hosts["m2"]["ip"] in quarantined
     blocked = api.run_in(LAB, "m2", ["ping", "-c", "2", "-W", "1", hosts["hes"]["ip"]])
     assert " 100% packet loss" in blocked.stdout
+
+
+HTTP_CLIENT = r"""
+import json, sys, urllib.request
+print(json.dumps([urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip() for _ in range(int(sys.argv[2]))]))
+"""
+
+
+def test_controller_steers_camera_traffic_through_the_load_balancer(lab):
+    """cam1 -> lb1 -> an1/an2 with the controller's symmetric chain: the LB rewrites the VIP to a
+    server, the controller routes it on, and the replies come back through the LB (un-NAT)."""
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    hosts, tmp = lab["hosts"], lab["tmp"]
+    for name in ("an1", "an2"):
+        www = tmp / name
+        www.mkdir(exist_ok=True)
+        (www / "index.html").write_text(name)
+        api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "80", "--directory", str(www)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tmp / "lb.yaml").write_text(
+        "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\nbackends:\n"
+        + "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}'}}\n" for n in ("an1", "an2")))
+    manage.start(LAB, "lb", "lb1", str(tmp / "lb.yaml"))
+    # the VIP is no lab host, so the controller's proxy ARP does not know it: give cam1 its MAC
+    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"])
+    time.sleep(1.0)
+    proc = api.run_in(LAB, "cam1", [sys.executable, "-c", HTTP_CLIENT, "http://10.61.0.100/", "4"], timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert sorted(json.loads(proc.stdout)) == ["an1", "an1", "an2", "an2"]
+    time.sleep(1.2)
+    stats = manage.status(LAB, "lb1")[0]["stats"]
+    assert stats["counters"]["balanced"] > 0 and stats["counters"]["reverse"] > 0  # both directions crossed lb1
