@@ -105,9 +105,13 @@ class Testbed:
             sh(*where, "ethtool", "-K", inner if where else outer, "tx", "off", "rx", "off", check=False)
         sh("ovs-vsctl", "add-port", self.bridge, outer, "--", "set", "interface", outer, f"ofport_request={ofport}")
 
+    def _vnf_ns(self, name: str) -> str:
+        """The namespace of VNF ``name`` (``v`` keeps it apart from the client's and server's)."""
+        return f"{self.tag}v{name}"
+
     def _remove_leftovers(self) -> None:
         """Delete what a killed run of this same testbed (same names) may have left behind."""
-        names = [self.client, self.server, *(f"{self.tag}{n}" for n in self.vnf_names)]
+        names = [self.client, self.server, *(self._vnf_ns(n) for n in self.vnf_names)]
         existing = sh("ip", "netns", "list", check=False).stdout.split()
         for ns in names:
             if ns in existing:
@@ -115,7 +119,7 @@ class Testbed:
                     sh("kill", "-9", pid, check=False)
                 sh("ip", "netns", "del", ns, check=False)
         sh("ovs-vsctl", "--if-exists", "del-br", f"{self.prefix}br{self.net}", check=False)
-        for link in [f"{self.tag}co", f"{self.tag}so", *(f"{self.tag}{n}{e}" for n in self.vnf_names for e in "IO")]:
+        for link in [f"{self.tag}co", f"{self.tag}so", *(f"{self._vnf_ns(n)}{e}" for n in self.vnf_names for e in "IO")]:
             sh("ip", "link", "del", link, check=False)
 
     def build(self) -> Testbed:
@@ -133,7 +137,7 @@ class Testbed:
             sh("ip", "-n", self.client, "addr", "add", f"{self.client_ip}/24", "dev", f"{self.tag}c0")
             sh("ip", "-n", self.server, "addr", "add", f"{self.server_ip}/24", "dev", self.server_interface)
             for i, name in enumerate(self.vnf_names):
-                ns = f"{self.tag}{name}"
+                ns = self._vnf_ns(name)
                 self._ns(ns)
                 node = VnfNode(name, ns, f"{ns}i", f"{ns}o", 10 + 2 * i, 11 + 2 * i)
                 self._veth(ns, node.inside, f"{ns}I", node.inside_ofport)

@@ -48,8 +48,8 @@ def interface_mac(ifname: str) -> bytes:
 class RxRing:
     """A TPACKET_V3 receive ring on a bound AF_PACKET socket."""
 
-    def __init__(self, sock: socket.socket, block_size: int = 1 << 20, block_count: int = 8,
-                 frame_size: int = 2048, retire_ms: int = 2):
+    def __init__(self, sock: socket.socket, block_size: int = 1 << 16, block_count: int = 64,
+                 frame_size: int = 2048, retire_ms: int = 1):
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         frames = block_size // frame_size * block_count
         req = struct.pack("=IIIIIII", block_size, block_count, frame_size, frames, retire_ms, 0, 0)
