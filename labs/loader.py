@@ -45,9 +45,10 @@ def labs_root() -> Path:
 
 
 def lab_dirs(root: Path | None = None) -> list[Path]:
-    """Every folder under ``root`` that holds a lab.yaml, sorted by name."""
+    """Every folder under ``root`` that holds a lab.yaml, in catalogue order (number, then name)."""
     root = root or labs_root()
-    return sorted(p.parent for p in root.glob(f"*/{LAB_FILE}"))
+    folders = [p.parent for p in root.glob(f"*/{LAB_FILE}")]
+    return sorted(folders, key=lambda d: (_peek_number(d / LAB_FILE) or 10**9, d.name))
 
 
 def catalogue(root: Path | None = None) -> tuple[Lab, ...]:
