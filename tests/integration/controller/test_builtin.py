@@ -82,7 +82,7 @@ def routing(net):
 
 def test_discovers_the_ring_and_routes_every_pair_without_storms(net, routing):
     status, body = http("GET", f"{BASE}/sdnlab/status")
-    assert status == 200 and len(body["links"]) == 4
+    assert status == 200 and len(body["links"]) == 4, body
     assert all_pairs_ping(net) == [], diagnose(net, routing)
     # no storm: the controller saw a bounded number of packet-ins on the ring links
     flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"],
