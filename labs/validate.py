@@ -90,15 +90,16 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
         if vnf.host not in topology.nodes:
             report.problems.append(f"lab.yaml: vnfs: {vnf.name}: no host {vnf.host!r} in the topology")
     try:
-        if lab.needs_live or mode == "live":
-            if mode == "static":
-                report.mode = "skipped (needs a live network)"
-                report.elapsed_s = time.perf_counter() - started
-                return report
+        flow_files = lab.controller.mode == "none" and not lab.vnfs
+        if mode == "static" and not flow_files:
+            report.mode = "skipped (needs a live network)"
+            report.elapsed_s = time.perf_counter() - started
+            return report
+        if mode == "live" or (mode == "auto" and lab.needs_live):
             report.mode = "live"
             solution, starter = _score_live(lab, live_name)
         else:
-            report.mode = "static"
+            report.mode = "static" if not lab.needs_live else "static (behaviours only, probes not run)"
             solution = grading.grade_static(lab, lab.solution_dir, topology=topology)
             starter = grading.grade_static(lab, lab.starter_dir, topology=topology)
     except SdnlabError as exc:
