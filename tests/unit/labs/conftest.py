@@ -21,6 +21,17 @@ def sdnlab_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Unit tests never bring a network up: a lab that needs one must be tested in tests/integration."""
+    from sdnlab.runtime import api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a unit test tried to start a network (sdnlab.runtime.api.up)")
+
+    monkeypatch.setattr(api, "up", refuse)
+
+
 @pytest.fixture
 def make_lab(tmp_path):
     """``make_lab(yaml_text, readme_ja=True)`` -> folder of a lab package named after its id."""

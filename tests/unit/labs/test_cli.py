@@ -53,9 +53,9 @@ def test_trainee_commands_without_a_session_say_how_to_start():
 
 
 def test_validate_a_static_lab():
-    result = invoke("lab", "validate", "static_flows")
+    result = invoke("lab", "validate", "connected_car")
     assert result.exit_code == 0, result.output
-    assert "OK   static_flows: solution 100%" in result.output
+    assert "OK   connected_car: solution 100%" in result.output and "(static," in result.output
 
 
 def test_validate_needs_an_id_or_all():
@@ -81,19 +81,20 @@ def test_scaffold_refuses_bad_or_existing_ids(tmp_path):
 
 
 def test_grade_batch_writes_csv_and_json(tmp_path):
-    lab = load_lab("static_flows")
+    lab = load_lab("connected_car")  # graded statically: no network in unit tests
+    assert not lab.needs_live
     klass = tmp_path / "class"
     shutil.copytree(lab.solution_dir, klass / "alice")
     shutil.copytree(lab.starter_dir, klass / "bob")
     shutil.copytree(lab.starter_dir, klass / "carol")
-    (klass / "carol" / "flows" / "s2.flows").write_text("priority=10,actions=fly\n")
-    result = invoke("lab", "grade-batch", str(klass), "--lab", "1")
+    (klass / "carol" / "flows" / "edge.flows").write_text("priority=10,actions=fly\n")
+    result = invoke("lab", "grade-batch", str(klass), "--lab", "5")
     assert result.exit_code == 0, result.output
     with open(klass / "grades.csv") as f:
         rows = {r["trainee"]: r for r in csv.DictReader(f)}
     assert float(rows["alice"]["percent"]) == 100.0
     assert 0 < float(rows["bob"]["percent"]) < 100.0
-    assert float(rows["carol"]["percent"]) == 0.0 and "s2.flows:1" in rows["carol"]["error"]
+    assert float(rows["carol"]["percent"]) == 0.0 and "edge.flows:1" in rows["carol"]["error"]
     data = json.loads((klass / "grades.json").read_text())
     assert {r["trainee"] for r in data} == {"alice", "bob", "carol"}
     assert any(c["hidden"] for c in data[0]["checks"]), "instructors see hidden checks"
