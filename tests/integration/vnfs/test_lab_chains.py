@@ -168,6 +168,11 @@ health_check: {{type: http, interval: 0.5, timeout: 2, fall: 2, rise: 1}}
             pass  # the last test already took it down
 
 
+def replies(ping) -> int:
+    """Echo replies in a ping's output (a loaded machine may lose one)."""
+    return sum(1 for line in ping.stdout.splitlines() if "bytes from" in line)
+
+
 def run_json(host, argv):
     from sdnlab.runtime import api
 
@@ -204,8 +209,8 @@ def test_meter_traffic_crosses_firewall_and_dpi_both_ways(lab):
     from sdnlab.vnfs import manage
 
     hes = lab["hosts"]["hes"]["ip"]
-    ping = api.run_in(LAB, "m1", ["ping", "-c", "3", "-i", "0.2", "-W", "2", hes])
-    assert " 0% packet loss" in ping.stdout, ping.stdout
+    ping = api.run_in(LAB, "m1", ["ping", "-c", "4", "-i", "0.2", "-W", "2", hes])
+    assert replies(ping) >= 3, ping.stdout
     mqtt = run_json("m1", [sys.executable, "-c", CLIENT, hes, "1883", MQTT_CONNECT])
     assert mqtt == {"result": "ok", "first": "", "answer": "20020000"}
     telnet = run_json("m1", [sys.executable, "-c", CLIENT, hes, "23", b"root\r\n".hex()])
@@ -256,8 +261,8 @@ def test_one_armed_vnf_sends_traffic_back_out_of_its_only_port(lab):
     api.run_in(LAB, "oa1", ["ip", "addr", "flush", "dev", "oa1-eth0"])  # a pure bump: the kernel stays out
     result = CliRunner().invoke(root, ["vnf", "run", "passthrough", "--name", LAB, "--host", "oa1"])
     assert result.exit_code == 0 and "ports arm=oa1-eth0" in result.output, result.output
-    ping = api.run_in(LAB, "h9", ["ping", "-c", "3", "-i", "0.2", "-W", "2", srv9])
-    assert " 0% packet loss" in ping.stdout, ping.stdout
+    ping = api.run_in(LAB, "h9", ["ping", "-c", "4", "-i", "0.2", "-W", "2", srv9])
+    assert replies(ping) >= 3, ping.stdout
     time.sleep(1.2)
     arm = manage.status(LAB, "oa1")[0]["stats"]["ports"]["arm"]
     assert arm["rx"] >= 6 and arm["tx"] >= 6  # requests and replies, in and back out of one port

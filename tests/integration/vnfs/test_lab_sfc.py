@@ -79,7 +79,7 @@ def test_controller_steers_meter_traffic_through_both_vnfs(lab):
     hes = lab["hosts"]["hes"]["ip"]
     api.run_in(LAB, "m1", ["ping", "-c", "2", "-W", "2", hes])  # warm up: ARP and the controller's flows
     ping = api.run_in(LAB, "m1", ["ping", "-c", "4", "-i", "0.3", "-W", "2", hes])
-    assert " 0% packet loss" in ping.stdout or " 25% packet loss" in ping.stdout, ping.stdout
+    assert sum(1 for line in ping.stdout.splitlines() if "bytes from" in line) >= 3, ping.stdout
     proc = api.run_in(LAB, "m1", [sys.executable, "-c", CONNECT, hes], timeout=30)
     assert json.loads(proc.stdout) == ["open"]
     time.sleep(1.5)
