@@ -39,11 +39,22 @@ def row(trainee: str, lab: Lab, result=None, error: str = "") -> dict:
             "mode": result.mode, "error": "", "checks": data["checks"]}
 
 
-def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME) -> list[dict]:
-    """One row per trainee folder."""
+MODES = ("auto", "static", "live")
+
+
+def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: str = "auto") -> list[dict]:
+    """One row per trainee folder.
+
+    ``auto``: statically when the lab needs no network, else live; ``static``: flow files only
+    (labs with controller none; probes and scenario are not run); ``live``: always a network.
+    """
+    if mode not in MODES:
+        raise LabSessionError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode == "static" and (lab.controller.mode != "none" or lab.vnfs):
+        raise LabSessionError(f"lab {lab.id} needs a live network (controller {lab.controller.mode}); use --mode live")
     folders = submissions(directory)
     rows = []
-    if not lab.needs_live:
+    if mode == "static" or (mode == "auto" and not lab.needs_live):
         topology = live.load_topology(lab)
         for folder in folders:
             try:

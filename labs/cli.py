@@ -240,13 +240,14 @@ def grade_batch(
     lab: Annotated[str, typer.Option("--lab", help="Lab id or number the submissions are for.")],
     out: Annotated[Optional[Path], typer.Option(help="Output prefix (default DIR/grades -> grades.csv, grades.json).")] = None,
     name: Annotated[str, typer.Option("--name", "-n", help="Runtime lab name for live grading.")] = "lab-batch",
+    mode: Annotated[str, typer.Option(help="auto | static (flow files only, no probes) | live.")] = "auto",
     json_out: JsonOpt = False,
 ):
     """Instructor: grade a class's submissions (all checks) into CSV and JSON."""
     from sdnlab.labs import batch
     from sdnlab.labs.loader import load_lab
 
-    rows = batch.grade_batch(load_lab(lab), directory, name)
+    rows = batch.grade_batch(load_lab(lab), directory, name, mode)
     csv_path, json_path = batch.write_outputs(rows, out or Path(directory) / "grades")
     if json_out:
         _print_json(rows)

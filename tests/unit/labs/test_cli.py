@@ -53,9 +53,9 @@ def test_trainee_commands_without_a_session_say_how_to_start():
 
 
 def test_validate_a_static_lab():
-    result = invoke("lab", "validate", "connected_car")
+    result = invoke("lab", "validate", "connected_car", "--mode", "static")
     assert result.exit_code == 0, result.output
-    assert "OK   connected_car: solution 100%" in result.output and "(static," in result.output
+    assert "OK   connected_car: solution 100%" in result.output and "(static (behaviours only" in result.output
 
 
 def test_validate_needs_an_id_or_all():
@@ -81,14 +81,13 @@ def test_scaffold_refuses_bad_or_existing_ids(tmp_path):
 
 
 def test_grade_batch_writes_csv_and_json(tmp_path):
-    lab = load_lab("connected_car")  # graded statically: no network in unit tests
-    assert not lab.needs_live
+    lab = load_lab("connected_car")  # --mode static: flow files only, no network in unit tests
     klass = tmp_path / "class"
     shutil.copytree(lab.solution_dir, klass / "alice")
     shutil.copytree(lab.starter_dir, klass / "bob")
     shutil.copytree(lab.starter_dir, klass / "carol")
     (klass / "carol" / "flows" / "edge.flows").write_text("priority=10,actions=fly\n")
-    result = invoke("lab", "grade-batch", str(klass), "--lab", "5")
+    result = invoke("lab", "grade-batch", str(klass), "--lab", "5", "--mode", "static")
     assert result.exit_code == 0, result.output
     with open(klass / "grades.csv") as f:
         rows = {r["trainee"]: r for r in csv.DictReader(f)}
@@ -105,3 +104,9 @@ def test_progress_json_on_a_fresh_home():
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["labs"] == [] and set(report["skills"]) == {"network", "programming", "security"}
+
+
+def test_grade_batch_static_refuses_labs_that_need_a_controller(tmp_path):
+    (tmp_path / "alice").mkdir()
+    result = invoke("lab", "grade-batch", str(tmp_path), "--lab", "2", "--mode", "static")
+    assert "needs a live network" in str(result.exception)
