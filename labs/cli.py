@@ -1,6 +1,6 @@
 """``sdnlab lab ...`` and ``sdnlab progress``: the trainee and instructor commands over the labs library.
 
-Trainee: list, start, task, check, hint, submit, reset, stop; ``sdnlab progress``.
+Trainee: list, start, status, task, check, hint, submit, reset, stop; ``sdnlab progress``.
 Instructor: solve (deploy the reference), new, validate, grade-batch. Hidden checks and
 solutions are never printed by trainee commands.
 """
@@ -152,6 +152,21 @@ def reset(
 
     sess = session.reset(name, starter)
     typer.echo(f"redeployed {sess.workdir} on session {name}")
+
+
+@app.command()
+def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
+    """Your running session: lab, workspace, time spent, hints used, whether the network is up."""
+    from sdnlab.labs import session
+
+    info = session.describe(name)
+    if json_out:
+        _print_json(info)
+        return
+    typer.echo(f"session {info['name']}: lab {info['number']} {info['lab']} - {info['title']}")
+    typer.echo(f"workspace: {info['workdir']}")
+    typer.echo(f"running for {info['elapsed_min']:g} min, hints used {info['hints_used']}/{info['hints_total']}, "
+               f"network {'up' if info['network_up'] else 'DOWN (sdnlab lab reset or start again)'}")
 
 
 @app.command()

@@ -70,6 +70,22 @@ def current(name: str = DEFAULT_NAME) -> Session:
     return Session(**data)
 
 
+def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
+    """What ``sdnlab lab status`` shows: the session, its lab (public fields only), whether its network runs."""
+    from sdnlab.runtime import paths
+
+    session = current(name)
+    lab = session.load()
+    now = time.time() if now is None else now
+    state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
+    return {
+        "name": session.name, "lab": lab.id, "number": lab.number, "title": lab.title.en,
+        "workdir": session.workdir, "elapsed_min": round((now - session.started_at) / 60.0, 1),
+        "hints_used": session.hints_used, "hints_total": len(lab.hints),
+        "network_up": state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid")),
+    }
+
+
 def default_workdir(lab: Lab) -> Path:
     return sdnlab_home() / "work" / lab.id
 

@@ -46,7 +46,7 @@ def test_task_language_follows_the_locale(monkeypatch):
 def test_trainee_commands_without_a_session_say_how_to_start():
     from sdnlab.labs.errors import LabSessionError
 
-    for command in ("check", "hint", "submit", "reset", "stop"):
+    for command in ("status", "check", "hint", "submit", "reset", "stop"):
         result = invoke("lab", command)
         assert isinstance(result.exception, LabSessionError), command
         assert "start one with `sdnlab lab start ID`" in str(result.exception)
@@ -110,3 +110,16 @@ def test_grade_batch_static_refuses_labs_that_need_a_controller(tmp_path):
     (tmp_path / "alice").mkdir()
     result = invoke("lab", "grade-batch", str(tmp_path), "--lab", "2", "--mode", "static")
     assert "needs a live network" in str(result.exception)
+
+
+def test_status_of_a_session_whose_network_is_gone(sdnlab_home, tmp_path, monkeypatch):
+    from sdnlab.labs.session import Session, _save
+
+    monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path / "run"))
+    _save(Session("lab", "smart_meters", "/tmp/work", started_at=0.0, hints_used=1))
+    result = invoke("lab", "status", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["lab"] == "smart_meters" and info["hints_used"] == 1 and info["hints_total"] == 4
+    assert info["network_up"] is False
+    assert "DOWN" in invoke("lab", "status").output
