@@ -43,6 +43,9 @@ def test_a_trainee_session(env):
     workdir = home / "work" / "smart_meters"
     assert (workdir / "flows" / "core.flows").read_text() == (lab.starter_dir / "flows" / "core.flows").read_text()
 
+    status = json.loads(sdnlab(env, "lab", "status", "--name", NAME, "--json").stdout)
+    assert status["lab"] == "smart_meters" and status["network_up"] is True
+
     task = sdnlab(env, "lab", "task", "--name", NAME, "--lang", "ja")
     assert "スマートメーター" in task.stdout
 
