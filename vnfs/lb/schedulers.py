@@ -103,7 +103,8 @@ class SourceHash(Scheduler):
         return self.pool[zlib.crc32(src_ip) % len(self.pool)]
 
 
-def _is_prime(n: int) -> bool:
+def is_prime(n: int) -> bool:
+    """True when ``n`` is a prime number (Maglev table sizes must be)."""
     if n < 2:
         return False
     i = 2
@@ -116,7 +117,7 @@ def _is_prime(n: int) -> bool:
 
 def maglev_table(names: Sequence[str], weights: Sequence[int], size: int) -> list[int]:
     """The Maglev lookup table: entry -> index into ``names``; weight w takes w turns per round."""
-    if not _is_prime(size):
+    if not is_prime(size):
         raise ValueError(f"Maglev table size must be prime, got {size}")
     if not names:
         return []

@@ -34,7 +34,7 @@ from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict, drop, reply, r
 from sdnlab.vnfs.lb.health import HealthCheck, HealthChecker
 from sdnlab.vnfs.lb.nat import NatRewrite, arp_reply, arp_request_for, flow_hash
 from sdnlab.vnfs.lb.pool import Backend, BackendState
-from sdnlab.vnfs.lb.schedulers import SCHEDULERS, make_scheduler
+from sdnlab.vnfs.lb.schedulers import SCHEDULERS, is_prime, make_scheduler
 from sdnlab.vnfs.packet import TCP_FIN, TCP_RST, ip_text, ip_value
 
 _PROTOS = {"tcp": 6, "udp": 17}
@@ -130,8 +130,7 @@ class LoadBalancer(VNF):
         scheduler = fields.get("scheduler", to_choice(*SCHEDULERS), "round_robin")
         table_size = fields.get("maglev_table_size", to_int(7, 1_000_003), 65537)
         if table_size and scheduler == "maglev":
-            from sdnlab.vnfs.lb.schedulers import _is_prime
-            if not _is_prime(table_size):
+            if not is_prime(table_size):
                 fields.error("maglev_table_size", f"must be a prime number (got {table_size})")
             elif backends and table_size < 10 * len(backends):
                 fields.error("maglev_table_size", "should be at least 10x the number of backends")
