@@ -26,7 +26,7 @@ def _summary(text: str, limit: int = 60) -> str:
 
 
 @app.command("list")
-def list_(json_out: Annotated[bool, typer.Option("--json")] = False):
+def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False):
     """List the catalogue topologies with their parameters."""
     rows = []
     for name in catalogue():
@@ -52,7 +52,7 @@ def list_(json_out: Annotated[bool, typer.Option("--json")] = False):
 def show(
     topology: Annotated[str, typer.Argument(help="Catalogue name or .yaml file.")],
     param: ParamOpt = None,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
 ):
     """Show nodes, links and addresses of a topology."""
     topo = load_topology(topology, parse_params(param))

@@ -9,6 +9,7 @@ configures every host with a single shell command, sent to all hosts before wait
 
 from __future__ import annotations
 
+import codecs
 import subprocess
 import threading
 from collections import defaultdict
@@ -41,9 +42,19 @@ class LabLink(Link):
         super().__init__(node1, node2, **params)
 
 
+def tolerant_decoder():
+    """A UTF-8 decoder that replaces stray bytes instead of failing the whole build."""
+    return codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+
 class LabHost(Host):
     """A Mininet host configured in one shell command: MAC, address, links up, no IPv6 chatter,
     checksum offload off (TCP needs it through the OVS userspace datapath)."""
+
+    def startShell(self, *args, **kwargs):
+        # Mininet decodes shell output strictly; one stray byte on a pty would abort the lab
+        self.decoder = tolerant_decoder()
+        return super().startShell(*args, **kwargs)
 
     def config_command(self, ip: str | None, mac: str | None) -> str:
         cmds = ["ip link set lo up", "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]

@@ -24,7 +24,7 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MAX_SWITCH_NAME = 8  # so that "<lab prefix><switch>-eth<port>" fits Linux's 15-character limit
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
-_TOP_KEYS = {"version", "name", "description", "parameters", "addressing", "nodes", "links"}
+_TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
 _NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "for", "if"}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
@@ -41,8 +41,9 @@ class _Errors:
         where = Where(self.filename, line)
         self.items.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
-    def check(self) -> None:
-        if self.items:
+    def check(self, since: int = 0) -> None:
+        """Raise every error so far if any error was added after the first ``since`` ones."""
+        if len(self.items) > since:
             shown = self.items[:25]
             more = len(self.items) - len(shown)
             text = "\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else "")
@@ -109,17 +110,20 @@ def load_topology_text(text: str, filename: str = "<string>", params: dict | Non
         errors.add(getattr(doc, "line", 1), "", "a topology file must be a mapping with 'version', 'nodes' and 'links'")
         errors.check()
     _check_top(doc, errors)
-    errors.check()
+    if not isinstance(doc.get("nodes"), YSeq) or not isinstance(doc.get("links") or YSeq(), YSeq):
+        errors.check()  # nothing further can be checked without the node and link lists
+    top = len(errors.items)  # top-level mistakes (an unknown key) do not stop the checks below
     parameters = _parameters(doc, errors)
-    errors.check()
+    errors.check(since=top)
     resolved = _resolve_params(parameters, params or {}, filename)
+    _constraints(doc, resolved, errors)
     raw_nodes = _expand(doc.get("nodes"), "nodes", _NODE_KEYS, resolved, errors)
     raw_links = _expand(doc.get("links") or YSeq(), "links", _LINK_KEYS, resolved, errors)
-    errors.check()
+    errors.check(since=top)
     subnet, pools = _addressing(doc, errors)
-    errors.check()
+    errors.check(since=top)
     nodes = _nodes(raw_nodes, subnet, pools, errors)
-    errors.check()
+    errors.check(since=top)
     nodes, links = _links(raw_links, nodes, errors)
     errors.check()
     return Topology(
@@ -186,6 +190,30 @@ def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
             errors.add(line, f"{field}.default", f"default {default} outside bounds [{lo}, {hi}]")
         result.append(Parameter(name, default, lo, hi, str(spec.get("description") or "")))
     return result
+
+
+def _constraints(doc: YMap, params: dict, errors: _Errors) -> None:
+    """``constraints: [{check: "k % 2 == 0", message: "k must be even"}]`` over resolved parameters."""
+    section = doc.get("constraints")
+    if section is None:
+        return
+    if not isinstance(section, list):
+        errors.add(line_of(doc, "constraints"), "constraints", "must be a list of {check, message}")
+        return
+    for index, item in enumerate(section):
+        line = line_of(section, index)
+        field = f"constraints[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("check"), str) or set(item) - {"check", "message"}:
+            errors.add(line, field, "must be a mapping {check: EXPRESSION, message: TEXT}")
+            continue
+        try:
+            ok = expr.evaluate(item["check"], params)
+        except expr.ExprError as exc:
+            errors.add(line, f"{field}.check", str(exc))
+            continue
+        if not ok:
+            shown = ", ".join(f"{k}={v}" for k, v in params.items())
+            errors.add(line, "parameters", f"{item.get('message') or item['check']} (got {shown})")
 
 
 def _resolve_params(parameters: list[Parameter], given: dict, filename: str) -> dict:
@@ -324,6 +352,7 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
     """Check node entries and allocate addresses (pools in declaration order, explicit ones reserved)."""
+    start = len(errors.items)
     seen: dict[str, int] = {}
     checked = []
     explicit_ips = set()
@@ -381,7 +410,7 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
         checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
     if len(checked) > MAX_NODES:
         errors.add(0, "nodes", f"{len(checked)} nodes; at most {MAX_NODES} are supported")
-    if errors.items:
+    if len(errors.items) > start:
         return {}
 
     allocators = {None: _Allocator(subnet, explicit_ips)}
@@ -487,7 +516,7 @@ class _Allocator:
 def _parse_quantity(value, units: dict, default_unit: str, what: str):
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or isinstance(value, (list, dict)):
         raise ValueError(f"{what} must be a number, got {value!r}")
     if isinstance(value, (int, float)):
         number = float(value)
@@ -529,21 +558,24 @@ def _links(raw_links, nodes: dict, errors: _Errors):
         if a == b:
             errors.add(line, label, "a link needs two different nodes")
             continue
-        try:
-            bw = _parse_quantity(entry.get("bw"), _BW_UNITS, "Mbit", "bw")
-            delay = _parse_quantity(entry.get("delay"), _DELAY_UNITS, "ms", "delay")
-            loss = _parse_quantity(entry.get("loss"), _LOSS_UNITS, "%", "loss")
-        except ValueError as exc:
-            errors.add(line, label, str(exc))
-            continue
+        values = {}
+        for key, units, unit in (("bw", _BW_UNITS, "Mbit"), ("delay", _DELAY_UNITS, "ms"), ("loss", _LOSS_UNITS, "%")):
+            try:
+                values[key] = _parse_quantity(entry.get(key), units, unit, key)
+            except ValueError as exc:
+                errors.add(line, label, str(exc))
+                bad = True
+        bw, delay, loss = values.get("bw"), values.get("delay"), values.get("loss")
         if bw is not None and not 0.001 <= bw <= 100_000:
             errors.add(line, f"{label}.bw", f"must be between 0.001 and 100000 Mbit/s, got {bw:g}")
-            continue
+            bad = True
         if loss is not None and loss > 100:
             errors.add(line, f"{label}.loss", f"must be a percentage 0..100, got {loss:g}")
-            continue
+            bad = True
         if delay is not None and delay > 10_000:
             errors.add(line, f"{label}.delay", f"at most 10 s, got {delay:g} ms")
+            bad = True
+        if bad:
             continue
         ports = []
         for end in (a, b):

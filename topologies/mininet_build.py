@@ -33,6 +33,12 @@ class LabSwitch(OVSSwitch):
         params.setdefault("batch", True)
         super().__init__(name, **params)
 
+    def startShell(self, *args, **kwargs):
+        from sdnlab.topologies.fastnet import tolerant_decoder
+
+        self.decoder = tolerant_decoder()
+        return super().startShell(*args, **kwargs)
+
     @classmethod
     def batchStartup(cls, switches, run=errRun):
         def checked(cmd, **kwargs):

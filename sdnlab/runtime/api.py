@@ -53,6 +53,32 @@ def parse_controller(text: str, cwd: Path | None = None) -> dict:
     raise LabError(f"--controller {text!r}: expected builtin, none, remote:HOST:PORT or app:MODULE_OR_FILE")
 
 
+def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
+    """Catch what would stop the controller before any network is built: missing or broken app
+    files, unknown app modules, an invalid builtin config."""
+    import importlib.util
+
+    for app in ctl.get("apps", []):
+        if app.endswith(".py"):
+            try:
+                compile(Path(app).read_bytes(), app, "exec")
+            except SyntaxError as exc:
+                raise LabError(f"{app}:{exc.lineno}: syntax error in controller app: {exc.msg}") from None
+            except (OSError, ValueError) as exc:
+                raise LabError(f"{app}: cannot read controller app: {exc}") from None
+        else:
+            try:
+                found = importlib.util.find_spec(app)
+            except (ImportError, ValueError):
+                found = None
+            if found is None:
+                raise LabError(f"controller app {app!r}: no such module (give a module name or a .py file)")
+    if ctl.get("config"):
+        from sdnlab.controller.config import load_config
+
+        load_config(ctl["config"], host_names=host_names)  # raises a located error for a bad file
+
+
 # ---------------------------------------------------------------- up / down
 
 @contextlib.contextmanager
@@ -116,10 +142,13 @@ def up(
     source = resolve_path(topology)
     ctl = parse_controller(controller)
     if controller_config:
+        if ctl["mode"] not in ("builtin", "app"):
+            raise LabError(f"--controller-config applies to the builtin controller, not to --controller {controller}")
         cfg = Path(controller_config)
         if not cfg.is_file():
             raise LabError(f"controller config {controller_config}: no such file")
         ctl["config"] = str(cfg.resolve())
+    check_controller(ctl, [h.name for h in topo.hosts()])
     lab = paths.lab_dir(name)
     with _run_lock():
         if lab.exists():
@@ -189,13 +218,38 @@ def _wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress) -> 
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 pass
-            error = state.get("error") or f"supervisor exited with code {proc.returncode}"
-            log_tail = _tail(lab / "supervisor.log") + _tail(lab / "controller.log")
+            error = _controller_error(lab / "controller.log") or state.get("error") \
+                or f"supervisor exited with code {proc.returncode}"
+            logs = [t for t in (_tail(lab / "supervisor.log", 4), _tail(lab / "controller.log", 4)) if t]
             teardown.teardown_lab(name)
-            raise LabError(f"lab {name!r} failed to start: {error}" + (f"\n{log_tail}" if log_tail else ""))
+            detail = ("\nlast log lines:\n" + "\n".join(logs)) if logs and os.environ.get("SDNLAB_DEBUG") else ""
+            raise LabError(f"lab {name!r} failed to start: {error}{detail}")
         if time.monotonic() > deadline:
             raise LabError(f"lab {name!r} not ready after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def _controller_error(log: Path) -> str | None:
+    """The controller runner's own one-line error, if it wrote one."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if "runner: error:" in line:
+            return "controller: " + line.split("runner: error:", 1)[1].strip()
+    if "Traceback (most recent call last):" in lines:
+        # an app raised while loading: its exception and the last frame of the app's own code
+        start = len(lines) - 1 - lines[::-1].index("Traceback (most recent call last):")
+        frames = [l.strip() for l in lines[start:] if l.strip().startswith('File "')]
+        ends = [l for l in lines[start + 1:] if l and not l.startswith(" ")]
+        where = ""
+        outside = [f for f in frames if "/site-packages/" not in f and "<frozen" not in f]
+        if outside:
+            where = " (" + outside[-1].replace('File "', "").replace('", line', ", line").split(", in ")[0] + ")"
+        if ends:
+            return f"controller: {ends[-1].strip()}{where}"
+    return None
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -277,6 +331,10 @@ def status(name: str = DEFAULT_NAME) -> dict:
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")
     state = dict(state)
     state["supervisor_alive"] = paths.pid_alive(state.get("supervisor_pid"))
+    if not state["supervisor_alive"] and state.get("phase") in ("ready", "building"):
+        state["phase"] = "dead"
+        state["problem"] = (f"the supervisor of lab {name!r} is not running (killed?): its hosts are gone; "
+                            f"run `sdnlab down --name {name}` or `sdnlab clean`")
     if state.get("phase") == "ready":
         if state["controller"]["mode"] != "none":
             live = connected_bridges([s["bridge"] for s in state.get("switches", [])])

@@ -46,10 +46,14 @@ def up(
                                "switches": len(state.get("switches", [])), "ready_s": state.get("ready_s")}))
         return
     ctl = state["controller"]
+    rest = ""
+    if ctl.get("rest_port"):
+        rest = f" (REST :{ctl['rest_port']})" if ctl["mode"] == "builtin" else \
+            f" (REST :{ctl['rest_port']} if the app serves one)"
     console.print(
-        f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {len(state['hosts'])} hosts, "
-        f"{len(state['switches'])} switches, controller {ctl['mode']}"
-        + (f" on {ctl['host']}:{ctl['port']} (REST :{ctl['rest_port']})" if ctl.get("rest_port") else "")
+        f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {_count(len(state['hosts']), 'host')}, "
+        f"{_count(len(state['switches']), 'switch')}, controller {ctl['mode']}"
+        + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else "")
     )
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
@@ -59,13 +63,21 @@ def up(
         )
 
 
+def _count(n: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("ch") else "s")
+    return f"{n} {noun if n == 1 else plural}"
+
+
 def down(name: NameOpt = api.DEFAULT_NAME):
     """Stop a lab and remove its namespaces, veths, bridges and processes."""
     report = api.down(name)
     typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
 
 
-def status(name: NameOpt = api.DEFAULT_NAME, json_out: Annotated[bool, typer.Option("--json")] = False):
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def status(name: NameOpt = api.DEFAULT_NAME, json_out: JsonOpt = False):
     """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
     from sdnlab.runtime.render import status_tables
 
@@ -106,7 +118,7 @@ def cli(name: NameOpt = api.DEFAULT_NAME):
 
 def clean(
     all_labs: Annotated[bool, typer.Option("--all", help="Also stop labs that are still running.")] = False,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ):
     """Remove everything dead sdnlab labs left behind (even after kill -9); --all stops running labs too."""
     reports = api.clean(all_labs=all_labs)
@@ -122,7 +134,7 @@ def clean(
 def dump(
     switch: Annotated[Optional[str], typer.Argument(help="Switch name (default: all).")] = None,
     name: NameOpt = api.DEFAULT_NAME,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    json_out: JsonOpt = False,
 ):
     """Dump the OpenFlow rules of a lab's switches (ovs-ofctl -O OpenFlow13 dump-flows)."""
     flows = api.dump_flows(name, switch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -15,6 +16,8 @@ def status_tables(state: dict, console: Console) -> None:
         f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
         + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else "")
     )
+    if state.get("problem"):
+        console.print(f"[bold red]problem:[/] {escape(state['problem'])}")
     switches = Table("switch", "bridge", "dpid", "connected", title="switches", title_justify="left")
     for s in state.get("switches", []):
         switches.add_row(s["name"], s["bridge"], str(s["dpid"]), "yes" if s.get("connected") else "no")

@@ -173,7 +173,7 @@ def build_and_run(name: str) -> int:
     except Stop as why:
         LOG.info("stopping lab %s (%s)", name, why)
         return 0
-    except Exception as exc:  # build failure: report it to the waiting `up`
+    except Exception as exc:  # noqa: BLE001 - build failure: report it to the waiting `up`
         LOG.exception("lab %s failed", name)
         state.update(phase="failed", error=str(exc) or exc.__class__.__name__)
         paths.write_json(state_path, state)

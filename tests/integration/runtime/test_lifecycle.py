@@ -160,5 +160,24 @@ def test_lab_whose_controller_app_fails_reports_why_and_leaves_nothing(tmp_path,
     broken.write_text("from ryu.base import app_manager\nclass Broken(app_manager.RyuApp:\n    pass\n")
     with pytest.raises(LabError) as err:
         api.up("linear", {"switches": 2}, name="t-broken", controller=f"app:{broken}")
-    assert "failed to start" in str(err.value) and "controller" in str(err.value)
+    assert f"{broken}:2: syntax error in controller app" in str(err.value)
     assert_gone("t-broken", [], [])
+
+
+def test_lab_whose_controller_dies_at_start_reports_the_controllers_error(tmp_path, assert_gone):
+    crashing = tmp_path / "crashing_app.py"
+    crashing.write_text("raise RuntimeError('boom at import')\n")
+    with pytest.raises(LabError) as err:
+        api.up("linear", {"switches": 2}, name="t-crash", controller=f"app:{crashing}")
+    message = str(err.value)
+    assert message.startswith("lab 't-crash' failed to start: controller: ") and "boom at import" in message
+    assert "\n" not in message  # one line, no log dump
+    assert_gone("t-crash", [], [])
+
+
+def test_controller_options_are_checked_before_building(tmp_path):
+    with pytest.raises(LabError, match="no such module"):
+        api.up("linear", {}, name="t-nomod", controller="app:nosuch.module")
+    with pytest.raises(LabError, match="applies to the builtin controller"):
+        api.up("linear", {}, name="t-nomod", controller="none", controller_config=str(tmp_path))
+    assert not paths.lab_dir("t-nomod").exists()
