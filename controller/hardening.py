@@ -8,14 +8,16 @@ or wrong-version message ends that switch's connection with a single warning nam
 It also fixes connection teardown on the native hub: os-ken's ``Datapath.serve`` "kills" its send
 thread (a no-op) and joins it while that thread blocks on an empty queue, so a closed connection
 never finished: its thread leaked and apps never saw ``DEAD_DISPATCHER``. ``serve`` here wakes the
-send thread with a final empty write so teardown completes. And it keeps an app alive when one of
-its handlers raises (``event_loop``).
+send thread with a final empty write so teardown completes. It keeps an app alive when one of
+its handlers raises (``event_loop``), and makes ``hub.Event.wait(timeout)`` return after the
+timeout (``event_wait``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import types
 
 from os_ken.exception import OSKenException
@@ -66,6 +68,26 @@ def strict_msg(datapath, version, msg_type, msg_len, xid, buf):
     if type(msg).__name__ == "OFPPacketIn" and version >= 0x04 and "in_port" not in msg.match:
         raise MalformedOpenFlow(reason=f"packet-in without in_port in its match ({msg_len} bytes)")
     return msg
+
+
+def event_wait(event, timeout=None) -> bool:
+    """``hub.Event.wait`` that honours ``timeout`` on the native hub (os-ken's blocks forever).
+
+    os-ken's own periodic loops depend on it: ``ryu.topology.switches`` re-sends LLDP and ages
+    links out only when its ``wait(timeout)`` returns, so without this a probe lost at start-up
+    meant a link that was never discovered.
+    """
+    if timeout is None:
+        while not event._cond:
+            event._ev.wait()
+        return event._cond
+    deadline = time.monotonic() + timeout
+    while not event._cond:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        event._ev.wait(remaining)
+    return event._cond
 
 
 def event_loop(app) -> None:
@@ -124,10 +146,13 @@ def install() -> None:
     """Make os-ken's OpenFlow server strict (idempotent)."""
     from os_ken.base import app_manager
     from os_ken.controller import controller
+    from os_ken.lib import hub
 
     if controller.datapath_connection_factory is guarded_connection:
         return
     controller.Datapath.serve = serve
     app_manager.OSKenApp._event_loop = event_loop
+    if hub.HUB_TYPE == "native":
+        hub.Event.wait = event_wait
     controller.ofproto_parser = types.SimpleNamespace(header=strict_header, msg=strict_msg)
     controller.datapath_connection_factory = guarded_connection

@@ -85,6 +85,7 @@ class BuiltinController(app_manager.OSKenApp):
         self.datapaths: dict[int, object] = {}
         self.port_stats: dict[int, list] = {}
         self.flow_stats: dict[int, list] = {}
+        self.barrier_waiters: dict[tuple[int, int], threading.Event] = {}
         for key in self.config.quarantine:
             self.fabric.quarantine(key, "configured")
         kwargs["wsgi"].register(BuiltinRest, {"builtin": self})
@@ -204,13 +205,45 @@ class BuiltinController(app_manager.OSKenApp):
 
     # -- REST-facing operations -----------------------------------------------------------
     def quarantine(self, key: str, reason: str):
+        """Quarantine a host; returns once every switch has applied it (barrier), or after 2 s."""
         with self.lock:
             entry, msgs = self.fabric.quarantine(key, reason)
             self.dispatch(msgs)
-            return entry
+            pending = self._barriers(msgs)
+        self._wait(pending)
+        return entry
 
     def release(self, key: str):
+        """Lift a quarantine; returns once every switch has applied it (barrier), or after 2 s."""
         with self.lock:
             entry, msgs = self.fabric.release(key)
             self.dispatch(msgs)
-            return entry
+            pending = self._barriers(msgs)
+        self._wait(pending)
+        return entry
+
+    def _barriers(self, per_dpid: dict[int, list]) -> list[threading.Event]:
+        events = []
+        for dpid in per_dpid:
+            datapath = self.datapaths.get(dpid)
+            if datapath is None:
+                continue
+            barrier = datapath.ofproto_parser.OFPBarrierRequest(datapath)
+            datapath.set_xid(barrier)
+            done = threading.Event()
+            self.barrier_waiters[(dpid, barrier.xid)] = done
+            datapath.send_msg(barrier)
+            events.append(done)
+        return events
+
+    @staticmethod
+    def _wait(events: list[threading.Event], timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        for done in events:
+            done.wait(max(0.0, deadline - time.monotonic()))
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier_reply(self, ev) -> None:
+        done = self.barrier_waiters.pop((ev.msg.datapath.id, ev.msg.xid), None)
+        if done is not None:
+            done.set()

@@ -41,3 +41,19 @@ def test_app_names_are_canonical_under_both_spellings():
     assert canonical_app_name("os_ken.topology.switches") == "os_ken.topology.switches"
     assert canonical_app_name("ryu.app.ofctl_rest") == "ryu.app.ofctl_rest"  # our own file
     assert canonical_app_name("mypkg.app") == "mypkg.app"
+
+
+def test_hub_event_wait_honours_its_timeout_once_hardened():
+    import time
+
+    from os_ken.lib import hub
+
+    from sdnlab.controller import hardening
+
+    hardening.install()
+    event = hub.Event()
+    started = time.monotonic()
+    assert event.wait(timeout=0.2) is False
+    assert 0.15 < time.monotonic() - started < 2.0
+    event.set()
+    assert event.wait(timeout=5) is True
