@@ -3,6 +3,12 @@
 A message is DNS when its header counts are plausible and its question section parses: labels
 of 1..63 bytes ending in the root label, a name under 255 bytes, and a known class. Over TCP
 the message carries a two-byte length prefix.
+
+Which of DNS, MDNS and LLMNR it is depends on the *responder's* port only: the port a query is
+sent to, or the port a response comes from (``responder_port``). 5353 is mDNS (multicast to
+224.0.0.251 / ff02::fb, or a direct unicast query to 5353), 5355 is LLMNR, anything else is DNS.
+The querier's port says nothing: a resolver queried from source port 5353 is still DNS. nDPI
+4.2 decides the same way from the destination port of a query.
 """
 
 from __future__ import annotations
@@ -16,6 +22,21 @@ from sdnlab.vnfs.dpi.protocols.base import Dissector
 
 _QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
            35: "NAPTR", 43: "DS", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS", 252: "AXFR", 255: "ANY"}
+
+
+MDNS_PORT = 5353
+LLMNR_PORT = 5355
+
+
+def responder_port(is_response: bool, ctx: Context) -> int:
+    """The port of the side that answers: a query's destination, a response's source."""
+    source, destination = (ctx.client_port, ctx.server_port) if ctx.from_client else (ctx.server_port, ctx.client_port)
+    return source if is_response else destination
+
+
+def app_for_port(port: int) -> str:
+    """MDNS for a responder on 5353, LLMNR on 5355, else DNS."""
+    return m.MDNS if port == MDNS_PORT else m.LLMNR if port == LLMNR_PORT else m.DNS
 
 
 def read_name(data: bytes, pos: int, depth: int = 0) -> tuple[str, int] | None:
@@ -87,10 +108,10 @@ def parse_message(msg: bytes) -> dict[str, Any] | None:
 
 
 class Dns(Dissector):
-    """DNS messages over UDP or TCP; port 5353 is reported as MDNS and 5355 as LLMNR."""
+    """DNS messages over UDP or TCP; a responder on port 5353 is reported as MDNS, on 5355 as LLMNR."""
 
     name = m.DNS
-    ports = frozenset({53, 5353, 5355})
+    ports = frozenset({53, MDNS_PORT, LLMNR_PORT})
 
     def detect(self, payload: bytes, ctx: Context) -> Result:
         if ctx.transport == m.TCP:
@@ -110,7 +131,8 @@ class Dns(Dissector):
             return None
         if metadata.get("response") and "query" not in metadata:
             return None
-        app = m.MDNS if 5353 in ctx.ports else m.LLMNR if 5355 in ctx.ports else m.DNS
+        is_response = bool(message[2] & 0x80)
+        app = app_for_port(responder_port(is_response, ctx))
         metadata.pop("response", None)
         return Match(app, metadata, done="rcode" in metadata)
 

@@ -86,6 +86,39 @@ def test_dns_over_tcp_uses_the_length_prefix():
     assert (record.app, record.metadata["query"], record.metadata["qtype"]) == ("DNS", "abc", "AAAA")
 
 
+DNS_QUERY = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
+DNS_ANSWER = struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1) \
+    + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([93, 184, 216, 34])
+
+
+@pytest.mark.parametrize("client, cport, server, sport, exchanges, app", [
+    # the querier's port says nothing: a unicast query to 53 is DNS (nDPI 4.2 agrees for 5353)
+    ("10.0.0.1", 5353, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
+    ("10.0.0.1", 5355, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
+    ("2001:db8::1", 5353, "2001:db8::53", 53, [("c", DNS_QUERY)], "DNS"),
+    # only the reply was captured: it comes from 53, so it is DNS too
+    ("10.0.0.1", 5353, "10.0.0.53", 53, [("s", DNS_ANSWER)], "DNS"),
+    # mDNS: to the multicast group on 5353, from 5353 or from a one-shot querier's port
+    ("10.0.0.1", 5353, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
+    ("10.0.0.1", 40001, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
+    ("fe80::1", 5353, "ff02::fb", 5353, [("c", DNS_QUERY)], "MDNS"),
+    ("10.0.0.1", 40002, "10.0.0.7", 5353, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "MDNS"),  # direct unicast to 5353
+    ("10.0.0.1", 40003, "224.0.0.252", 5355, [("c", DNS_QUERY)], "LLMNR"),
+])
+def test_dns_mdns_and_llmnr_are_told_apart_by_the_responders_port(client, cport, server, sport, exchanges, app):
+    record = classify(udp_exchange(client, server, cport, sport, exchanges))
+    assert (record.app, record.metadata["query"]) == (app, "example.com")
+    assert (record.src, record.sport, record.dst, record.dport) == (client, cport, server, sport)
+
+
+def test_dns_query_from_port_5353_to_a_resolver_off_the_list_is_flagged():
+    engine = DpiEngine(DpiConfig(dns_servers=frozenset({"10.0.0.53"})))
+    for i, frame in enumerate(udp_exchange("10.0.0.1", "203.0.113.9", 5353, 53, [("c", DNS_QUERY)])):
+        engine.process_frame(float(i), frame)
+    engine.flush()
+    assert [(e.kind, e.host, e.peer) for e in engine.risks()] == [("unusual_dns_server", "10.0.0.1", "203.0.113.9")]
+
+
 def test_quic_v1_initial_is_quic():
     initial = bytes([0xC3]) + b"\x00\x00\x00\x01" + b"\x08" + b"\xaa" * 8 + b"\x00" + b"\x00" * 1200
     assert udp([("c", initial)]).app == "QUIC"
