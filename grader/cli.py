@@ -12,10 +12,9 @@ from sdnlab.grader.errors import InputFileError
 
 
 def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    from sdnlab.grader.files import read_text
+
+    return read_text(path, what, InputFileError)
 
 
 def trace(

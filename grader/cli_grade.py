@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from sdnlab.grader.errors import CollectError, SpecError
+from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
 
 def _topology(topology: str | None, params: list[str], name: str | None):
@@ -21,6 +21,21 @@ def _topology(topology: str | None, params: list[str], name: str | None):
     raise CollectError("grading saved flows needs --topology (catalogue name or file), or --name of a running lab")
 
 
+def _link(text: str) -> tuple[str, str]:
+    a, sep, b = text.partition("-")
+    if not sep or not a or not b:
+        raise SpecError(f"--down {text!r}: expected A-B (two node names)")
+    return a, b
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before grading (which may take minutes live) when ``--junit`` cannot be written."""
+    if path.is_dir():
+        raise OutputFileError(f"--junit {path}: is a directory (give a file name, e.g. {path / 'grade.xml'})")
+    if not path.parent.is_dir():
+        raise OutputFileError(f"--junit {path}: directory {path.parent} does not exist")
+
+
 def grade_command(
     name: Annotated[Optional[str], typer.Option("--name", help="running lab to grade (default: 'default' unless --flows is given)")] = None,
     spec: Annotated[Optional[Path], typer.Option("--spec", help="behaviour spec YAML (see docs/grader.md)")] = None,
@@ -29,8 +44,8 @@ def grade_command(
     param: Annotated[Optional[list[str]], typer.Option("--param", help="topology parameter k=v (repeatable)")] = None,
     reference: Annotated[Optional[str], typer.Option("--reference", help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)")] = None,
     live: Annotated[bool, typer.Option("--live/--static", help="also confirm verdicts with probe packets in the running lab")] = False,
-    down: Annotated[Optional[list[str]], typer.Option("--down", help="with --live: a link that is down in the lab now, as A-B (repeatable)")] = None,
-    include_hidden: Annotated[bool, typer.Option("--hidden/--no-hidden", help="include hidden (instructor) behaviours")] = True,
+    down: Annotated[Optional[list[str]], typer.Option("--down", help="grade with this link down, as A-B (repeatable); with --live it must really be down in the lab now")] = None,
+    include_hidden: Annotated[bool, typer.Option("--hidden/--no-hidden", "--include-hidden", help="include hidden (instructor-only) behaviours; off by default")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="also write a JUnit XML report to this file")] = None,
 ) -> None:
@@ -41,14 +56,17 @@ def grade_command(
     from sdnlab.grader.grading import grade
     from sdnlab.grader.spec import load_spec
 
+    links = [_link(text) for text in down or []]
+    if junit is not None:
+        _check_writable(junit)
     if flows is None and name is None:
         name = "default"
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
+    behaviours = load_spec(spec, topology=topo) if spec else ()
     state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
-    behaviours = load_spec(spec) if spec else ()
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
-    report = grade(topo, state, behaviours, include_hidden=include_hidden)
+    report = grade(topo, state, behaviours, include_hidden=include_hidden, down=links)
     if reference is not None:
         from sdnlab.grader.refdiff import collect_reference, reference_diff
 
@@ -59,15 +77,12 @@ def grade_command(
             raise CollectError("--live needs a running lab (--name)")
         from sdnlab.grader.live import confirm
 
-        links = []
-        for text in down or []:
-            a, sep, b = text.partition("-")
-            if not sep or not a or not b:
-                raise SpecError(f"--down {text!r}: expected A-B (two node names)")
-            links.append((a, b))
         report = confirm(name, topo, state, behaviours, report, down=links)
     if junit is not None:
-        junit.write_text(report.to_junit_xml())
+        try:
+            junit.write_text(report.to_junit_xml())
+        except OSError as exc:
+            raise OutputFileError(f"--junit {junit}: cannot write the JUnit report: {exc.strerror or exc}") from None
     if as_json:
         typer.echo(report.to_json())
     else:

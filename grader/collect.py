@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from sdnlab.grader.errors import CollectError
+from sdnlab.grader.files import read_text
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
@@ -74,19 +75,29 @@ def save_lab(name: str, directory) -> Path:
 def from_dir(path) -> NetworkState:
     """Flow state saved in a directory (see module docstring)."""
     directory = Path(path)
+    if not directory.exists():
+        raise CollectError(f"{directory}: no such directory of flow dumps")
     if not directory.is_dir():
-        raise CollectError(f"{directory}: not a directory of flow dumps")
+        raise CollectError(f"{directory}: not a directory of flow dumps (give the directory that holds <switch>.flows)")
+    try:
+        files = sorted(directory.iterdir())
+    except OSError as exc:
+        raise CollectError(f"{directory}: cannot list flow dumps: {exc.strerror or exc}") from None
+
+    def text(file: Path, what: str) -> str:
+        return read_text(file, what, CollectError)
+
     switches = {}
-    for file in sorted(directory.iterdir()):
+    for file in files:
         if file.suffix == ".flows":
             name = file.stem
             groups = directory / f"{name}.groups"
             ports = directory / f"{name}.ports"
             switches[name] = SwitchState(
                 name,
-                parse_flows(file.read_text(), str(file)),
-                parse_groups(groups.read_text(), str(groups)) if groups.exists() else {},
-                parse_ports(ports.read_text(), str(ports)) if ports.exists() else {},
+                parse_flows(text(file, "flows"), str(file)),
+                parse_groups(text(groups, "groups"), str(groups)) if groups.exists() else {},
+                parse_ports(text(ports, "ports"), str(ports)) if ports.exists() else {},
             )
         elif file.suffix == ".json" and not (directory / f"{file.stem}.flows").exists():
             name = file.stem
@@ -95,8 +106,8 @@ def from_dir(path) -> NetworkState:
                 continue
             switches[name] = SwitchState(
                 name,
-                parse_rest_flows(file.read_text(), str(file)),
-                parse_rest_groups(groups.read_text(), str(groups)) if groups.exists() else {},
+                parse_rest_flows(text(file, "flows"), str(file)),
+                parse_rest_groups(text(groups, "groups"), str(groups)) if groups.exists() else {},
             )
     if not switches:
         raise CollectError(f"{directory}: no <switch>.flows or <switch>.json files")
@@ -107,7 +118,7 @@ def _get_json(url: str):
     try:
         with urllib.request.urlopen(url, timeout=10) as reply:
             return json.loads(reply.read().decode())
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: bad JSON or bytes
         raise CollectError(f"GET {url}: {exc}") from None
 
 

@@ -24,3 +24,7 @@ class CollectError(LabError):
 
 class InputFileError(GradingError):
     """A file given to the grader cannot be read."""
+
+
+class OutputFileError(GradingError):
+    """A report file the grader was asked to write (``--junit``) cannot be written."""

@@ -20,7 +20,7 @@ from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import NetworkState
 from sdnlab.grader.network import Delivered, Dropped, Fabric, Looped, Lost, Network, failing, leaves, switches_on
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
-from sdnlab.grader.spec import Behaviour, TrafficClass
+from sdnlab.grader.spec import Behaviour, TrafficClass, raise_spec_errors
 from sdnlab.grader.trace import header_fields
 
 MAX_FAILURES_SHOWN = 3
@@ -244,7 +244,7 @@ class Grader:
             for a, z in b.down:
                 if self.fabric.link_between(a, z) is None:
                     raise SpecError(f"{b.where}: failover.down: no link {a}-{z}")
-            result = self.judge(inner, down=tuple(b.down))
+            result = self.judge(inner, down=tuple(dict.fromkeys(tuple(down) + tuple(b.down))))
             return BehaviourResult(b.id, kind, b.description or f"with {', '.join('-'.join(p) for p in b.down)} down: {_describe(inner)}", b.weight, b.hidden, result.cases, result.passed_cases, result.failures, result.note)
         method = getattr(self, f"_judge_{kind}")
         cases, passed, failures, note = method(b, down)
@@ -474,6 +474,11 @@ def _describe(b: Behaviour) -> str:
 
 def check_spec(grader: Grader, behaviours) -> None:
     """Resolve every selector of every behaviour against the topology; raise all problems at once."""
+    raise_spec_errors(spec_errors(grader, behaviours))
+
+
+def spec_errors(grader: Grader, behaviours) -> list[str]:
+    """Every selector that names no node and every failover link the topology lacks, located."""
     errors = []
     for b in behaviours:
         targets = [b] + ([b.nested] if b.nested is not None else [])
@@ -487,15 +492,21 @@ def check_spec(grader: Grader, behaviours) -> None:
         for a, z in b.down:
             if grader.fabric.link_between(a, z) is None:
                 errors.append(f"{b.where}: failover.down: no link {a}-{z}")
-    if errors:
-        raise SpecError("; ".join(dict.fromkeys(errors)))
+    return errors
 
 
-def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = True) -> GradeReport:
-    """Judge every behaviour on the flow state; partial credit per behaviour."""
+def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = True, down=()) -> GradeReport:
+    """Judge every behaviour on the flow state; partial credit per behaviour.
+
+    ``down`` lists links (pairs of node names) that are down: every behaviour is judged in that
+    failure scenario (a failover behaviour with its own links down on top of them).
+    """
     started = time.perf_counter()
     grader = Grader(topology, state)
+    down = tuple((str(a), str(z)) for a, z in down)
+    missing = [f"down: no link {a}-{z} in the topology" for a, z in down if grader.fabric.link_between(a, z) is None]
+    raise_spec_errors(missing)
     selected = [b for b in behaviours if include_hidden or not b.hidden]
     check_spec(grader, selected)
-    results = tuple(grader.judge(b) for b in selected)
-    return GradeReport(results, time.perf_counter() - started)
+    results = tuple(grader.judge(b, down=down) for b in selected)
+    return GradeReport(results, time.perf_counter() - started, down=down)

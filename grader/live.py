@@ -51,6 +51,19 @@ for frame in json.load(sys.stdin):
 """
 
 
+def counted_receivers(probe: Probe, hosts, fabric) -> frozenset:
+    """The hosts whose capture of ``probe`` counts as a delivery.
+
+    A VNF host (kind ``vnf``) sits in the path as a bump in the wire and sees transit packets by
+    design, so its capture is not a delivery unless the VNF is the probe's destination or the
+    model itself predicts delivery to it.
+    """
+    return frozenset(
+        h for h in hosts
+        if h == probe.dst or h in probe.predicted or h not in fabric.hosts or fabric.hosts[h].kind != "vnf"
+    )
+
+
 def _wait_connected(name: str, timeout: float = 30.0) -> None:
     """Wait until every switch of a controller-run lab is connected (probes would go nowhere)."""
     from sdnlab.runtime import api
@@ -164,7 +177,8 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
     captured = frozenset(capture)
     while pending and rounds < ROUNDS:
         rounds += 1
-        seen = run_round(name, pending, capture, interfaces)
+        by_id = {p.id: p for p in pending}
+        seen = {pid: set(counted_receivers(by_id[pid], hosts_seen, grader.fabric)) for pid, hosts_seen in run_round(name, pending, capture, interfaces).items()}
         observed.update(seen)
         still = []
         for p in pending:

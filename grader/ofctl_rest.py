@@ -103,11 +103,18 @@ def parse_rest_flows(data, source: str = "<rest>", dpid: int | None = None) -> t
 def parse_rest_groups(data, source: str = "<rest>") -> dict[int, Group]:
     """Groups from ofctl_rest group_desc JSON."""
     if isinstance(data, (str, bytes)):
-        data = json.loads(data)
-    entries = next(iter(data.values())) if isinstance(data, dict) else data
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise FlowParseError(source, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    entries = next(iter(data.values()), None) if isinstance(data, dict) else data
+    if entries is not None and not isinstance(entries, list):
+        raise FlowParseError(source, 0, "expected a list of group entries")
     groups = {}
     for index, entry in enumerate(entries or []):
         where = f"{source}:[{index}]"
+        if not isinstance(entry, dict):
+            raise FlowParseError(where, 0, "group entry is not an object")
         kind = {"ALL": "all", "SELECT": "select", "INDIRECT": "indirect", "FF": "ff"}.get(str(entry.get("type", "")).upper(), str(entry.get("type", "")).lower())
         buckets = []
         for bucket in entry.get("buckets", []):

@@ -60,6 +60,7 @@ class GradeReport:
     findings: tuple[Finding, ...] = ()
     live: dict = field(default_factory=dict)
     reference: tuple = ()
+    down: tuple = ()  # ((a, b), ...): the links that were down in the graded scenario
 
     @property
     def score(self) -> float:
@@ -75,7 +76,7 @@ class GradeReport:
 
     def visible(self) -> "GradeReport":
         """The report without hidden (instructor-only) behaviours."""
-        return GradeReport(tuple(r for r in self.results if not r.hidden), self.elapsed_s, self.findings, self.live, self.reference)
+        return GradeReport(tuple(r for r in self.results if not r.hidden), self.elapsed_s, self.findings, self.live, self.reference, self.down)
 
     def to_dict(self) -> dict:
         return {
@@ -95,6 +96,7 @@ class GradeReport:
             "findings": [asdict(f) for f in self.findings],
             "live": self.live,
             "reference": list(self.reference),
+            "down": ["-".join(pair) for pair in self.down],
         }
 
     def to_json(self) -> str:
@@ -134,8 +136,13 @@ class GradeReport:
             lines.append(f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})")
         for item in self.reference:
             lines.append(f"[REFERENCE] {item}")
+        if self.down:
+            lines.append(f"Graded with links down: {self._down_text()}")
         lines.append(f"Score: {self.score:g}/{self.max_score:g}  ({self.elapsed_s * 1000:.0f} ms)")
         return "\n".join(lines)
+
+    def _down_text(self) -> str:
+        return ", ".join("-".join(pair) for pair in self.down)
 
     def _live_note(self, behaviour_id: str) -> str:
         entry = (self.live.get("behaviours") or {}).get(behaviour_id)
@@ -144,7 +151,9 @@ class GradeReport:
         return f"  [live: {entry['agree']}/{entry['probes']} probes as predicted]"
 
     def render_rich(self, console=None) -> None:
+        """Print the report with colour; text from specs and dumps is escaped, never read as markup."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         console = console or Console()
@@ -152,16 +161,21 @@ class GradeReport:
         for column in ("", "behaviour", "cases", "points"):
             table.add_column(column)
         for r in self.results:
-            note = self._live_note(r.id).replace("[", "(").replace("]", ")")
-            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{r.id}{' (hidden)' if r.hidden else ''}\n{r.description}{note}", f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
+            note = escape(self._live_note(r.id))
+            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{escape(r.id)}{' (hidden)' if r.hidden else ''}\n{escape(r.description)}{note}" + (f"\n{escape(r.note)}" if r.note else ""), f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
         console.print(table)
         for r in self.results:
             for f in r.failures:
-                console.print(f"[bold red]{r.id}[/]: " + render_failure(f), highlight=False, markup=False)
+                console.print(f"[bold red]{escape(r.id)}[/]: {escape(render_failure(f))}", highlight=False, soft_wrap=True)
         for finding in self.findings:
-            console.print(f"[yellow]grader finding[/] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}")
+            console.print(
+                f"[yellow]grader finding[/] {escape(f'{finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}')}",
+                highlight=False,
+            )
         for item in self.reference:
-            console.print(f"[cyan]reference[/] {item}", markup=True)
+            console.print(f"[cyan]reference[/] {escape(item)}", highlight=False)
+        if self.down:
+            console.print(f"[magenta]graded with links down:[/] {escape(self._down_text())}", highlight=False)
         console.print(f"[bold]Score: {self.score:g}/{self.max_score:g}[/]")
 
 

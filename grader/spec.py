@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from sdnlab.grader.errors import FlowParseError, SpecError
+from sdnlab.grader.files import read_text
 from sdnlab.grader.ofctl_text import parse_match_tokens, split_top
 
 KINDS = ("reach", "isolate", "waypoint", "path", "no_loop", "no_blackhole", "load_split", "failover")
@@ -239,16 +240,33 @@ def load_yaml_with_lines(text: str, source: str = "<spec>"):
         raise SpecError(f"{source}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
-def parse_spec(text: str, source: str = "<spec>") -> tuple[Behaviour, ...]:
+_LOCATED = re.compile(r"^.*?:(\d+):")
+MAX_ERRORS_SHOWN = 25
+
+
+def raise_spec_errors(errors: list[str]) -> None:
+    """Raise every problem at once as one ``SpecError`` (one per line, in file order); no-op if none."""
+    if not errors:
+        return
+    unique = list(dict.fromkeys(errors))
+    ordered = sorted(unique, key=lambda e: int(m.group(1)) if (m := _LOCATED.match(e)) else 0)
+    shown = ordered[:MAX_ERRORS_SHOWN]
+    more = len(ordered) - len(shown)
+    raise SpecError("\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else ""))
+
+
+def parse_spec(text: str, source: str = "<spec>", topology=None) -> tuple[Behaviour, ...]:
     """Behaviours from spec YAML text (a list, or a mapping with ``behaviours:``)."""
-    return parse_behaviours(load_yaml_with_lines(text, source), source)
+    return parse_behaviours(load_yaml_with_lines(text, source), source, topology)
 
 
-def parse_behaviours(data, source: str = "<spec>") -> tuple[Behaviour, ...]:
+def parse_behaviours(data, source: str = "<spec>", topology=None) -> tuple[Behaviour, ...]:
     """Behaviours from already-loaded YAML data (a list, or a mapping with ``behaviours:``).
 
     Lab files loaded elsewhere can pass their ``behaviours:`` list here; mappings that carry a
-    ``__line__`` key (see ``load_yaml_with_lines``) get line numbers in error messages.
+    ``__line__`` key (see ``load_yaml_with_lines``) get line numbers in error messages. With a
+    ``topology``, node selectors and failover links are checked against it too, and every problem
+    (field syntax and unknown nodes alike) is reported in the same ``SpecError``.
     """
     if isinstance(data, dict):
         data = data.get("behaviours")
@@ -259,16 +277,18 @@ def parse_behaviours(data, source: str = "<spec>") -> tuple[Behaviour, ...]:
     ids = [b.id for b in behaviours if b is not None]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.append(f"{source}: duplicate behaviour id {dup!r}")
-    if errors:
-        raise SpecError("; ".join(errors))
-    return tuple(b for b in behaviours if b is not None)
+    behaviours = [b for b in behaviours if b is not None]
+    if topology is not None:
+        from sdnlab.grader.grading import Grader, spec_errors
+        from sdnlab.grader.model import NetworkState
+
+        errors.extend(spec_errors(Grader(topology, NetworkState({})), behaviours))
+    raise_spec_errors(errors)
+    return tuple(behaviours)
 
 
-def load_spec(path) -> tuple[Behaviour, ...]:
-    """Behaviours from a spec file."""
+def load_spec(path, topology=None) -> tuple[Behaviour, ...]:
+    """Behaviours from a spec file (checked against ``topology`` when given, see ``parse_behaviours``)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc.strerror}") from None
-    return parse_spec(text, str(path))
+    text = read_text(path, "spec", SpecError)
+    return parse_spec(text, str(path), topology)
