@@ -60,7 +60,7 @@ def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     rows = []
     for lab in catalogue():
         row = lab.public_summary()
-        row["best_percent"] = done[lab.id].best_percent if lab.id in done else None
+        row["best_percent"] = done[lab.id].best_percent if lab.id in done and done[lab.id].attempts else None
         rows.append(row)
     if json_out:
         _print_json(rows)
@@ -87,7 +87,7 @@ def start(
     console.print(f"workspace: {sess.workdir}")
     switches = ", ".join(f"{s['name']}={s['bridge']}" for s in status.get("switches", []))
     console.print(f"switches (OVS bridges): {switches}")
-    console.print("next: `sdnlab lab task`, then `sdnlab lab check`")
+    console.print(f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`")
 
 
 @app.command()
@@ -122,7 +122,13 @@ def hint(name: NameOpt = DEFAULT_NAME, lang: LangOpt = None):
     """Show the next hint (hints used are recorded)."""
     from sdnlab.labs import session
 
-    index, total, text = session.hint(name)
+    from sdnlab.labs.errors import NoMoreHints
+
+    try:
+        index, total, text = session.hint(name)
+    except NoMoreHints as exc:
+        typer.echo(str(exc))
+        return
     typer.echo(f"hint {index}/{total}: {text.get(language(lang))}")
 
 
@@ -138,7 +144,11 @@ def submit(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
         console = Console()
         render.result(console, result.visible(), f"submit: {result.lab}")
         render.hidden_summary(console, result)
-        console.print(f"[bold]final score: {result.percent:g}%[/] (recorded; hints used: {record['hints_used']})")
+        if record["solved_by_reference"]:
+            console.print(f"[bold]score: {result.percent:g}%[/] recorded as [yellow]solved by the reference[/] "
+                          "(`sdnlab lab solve` ran in this session): not counted as your score")
+        else:
+            console.print(f"[bold]final score: {result.percent:g}%[/] (recorded; hints used: {record['hints_used']})")
     raise typer.Exit(0 if result.passed else 1)
 
 
@@ -165,8 +175,12 @@ def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
         return
     typer.echo(f"session {info['name']}: lab {info['number']} {info['lab']} - {info['title']}")
     typer.echo(f"workspace: {info['workdir']}")
+    down = f"DOWN (`{session.command('reset', name)}` or start again)"
     typer.echo(f"running for {info['elapsed_min']:g} min, hints used {info['hints_used']}/{info['hints_total']}, "
-               f"network {'up' if info['network_up'] else 'DOWN (sdnlab lab reset or start again)'}")
+               f"network {'up' if info['network_up'] else down}")
+    if info["reference_deployed"]:
+        typer.echo("the reference solution was deployed in this session (`sdnlab lab solve`): "
+                   "submissions are recorded as solved by the reference")
 
 
 @app.command()
@@ -199,11 +213,13 @@ def progress(json_out: JsonOpt = False):
 
 @app.command()
 def solve(name: NameOpt = DEFAULT_NAME):
-    """Instructor: deploy the reference solution on a running session."""
+    """Instructor: deploy the reference solution on a running session (later submits there do not count)."""
     from sdnlab.labs import session
 
     sess = session.apply_solution(name)
-    typer.echo(f"reference solution of {sess.lab} deployed on session {name}")
+    typer.echo(f"instructor: the reference solution of {sess.lab} is deployed on session {name}.")
+    typer.echo("every later `sdnlab lab submit` in this session is recorded as solved by the reference, not as "
+               f"the trainee's score (until `{session.command('stop', name)}` and a new start)")
 
 
 @app.command()

@@ -44,4 +44,13 @@ def run(lab: str | None, console: Console) -> int:
         except LabError:
             pass
     console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+    for line in next_steps(record):
+        console.print(line, highlight=False)
     return 0 if solution.percent >= 100.0 else 1
+
+
+def next_steps(lab) -> list[str]:
+    """What a newcomer does after the demo: browse the catalogue, then try this lab themselves."""
+    return ["next: `sdnlab lab list` shows every lab; "
+            f"`sdnlab lab start {lab.number}` starts this one from its starter for you to solve,",
+            "      then `sdnlab lab task` (the exercise), `sdnlab lab check` (feedback) and `sdnlab lab submit`."]

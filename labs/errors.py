@@ -15,3 +15,7 @@ class LabSessionError(LabError):
 
 class ProgressError(LabError):
     """The progress store cannot be read or written."""
+
+
+class NoMoreHints(LabSessionError):
+    """Every hint of the lab has been shown (``sdnlab lab hint`` says so and exits 0)."""

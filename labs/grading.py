@@ -24,6 +24,14 @@ def grader_version() -> str:
     return str(getattr(grader, "__version__", None) or f"sdnlab-{sdnlab.__version__}")
 
 
+def located(message: str, source: str) -> str:
+    """``message`` naming ``source`` once: prefixed with it unless every line already starts with it."""
+    lines = message.splitlines() or [""]
+    if all(line.startswith(source) for line in lines):
+        return message
+    return f"{source}: {message}"
+
+
 def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
     from sdnlab.grader import grade
     from sdnlab.grader.errors import SpecError
@@ -33,7 +41,7 @@ def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
     try:
         report = grade(topology, state, lab.behaviours, include_hidden=include_hidden)
     except SpecError as exc:  # a behaviour names a node the topology does not have
-        raise LabPackageError(f"{lab.path / 'lab.yaml'}: {exc}") from None
+        raise LabPackageError(located(str(exc), str(lab.path / "lab.yaml"))) from None
     return items_from_report(report)
 
 

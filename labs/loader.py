@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from sdnlab.labs.errors import LabPackageError
+from sdnlab.labs.workspace import read_text
 from sdnlab.labs.model import (
     CONTROLLER_MODES,
     LANGUAGES,
@@ -81,7 +82,7 @@ def find_lab_dir(ref: str | Path, root: Path | None = None) -> Path:
 
 
 def _peek_number(path: Path) -> int | None:
-    match = re.search(r"^number:\s*(\d+)\s*$", path.read_text(encoding="utf-8"), re.MULTILINE)
+    match = re.search(r"^number:\s*(\d+)\s*$", path.read_bytes().decode("utf-8", "replace"), re.MULTILINE)
     return int(match.group(1)) if match else None
 
 
@@ -92,23 +93,43 @@ def load_lab(ref: str | Path, root: Path | None = None) -> Lab:
     from sdnlab.grader.errors import SpecError
     from sdnlab.grader.spec import load_yaml_with_lines
 
+    text = read_text(source, LabPackageError)
     try:
-        data = load_yaml_with_lines(source.read_text(encoding="utf-8"), str(source))
+        data = load_yaml_with_lines(text, str(source))
     except SpecError as exc:
         raise LabPackageError(str(exc)) from None
-    return parse_lab(data, directory, str(source))
+    return parse_lab(data, directory, str(source), top_key_lines(text))
+
+
+def top_key_lines(text: str) -> dict[str, int]:
+    """The 1-based line of each top-level key of a YAML mapping (for errors about scalar fields)."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
 
 
 class _Errors:
-    """Collects ``file:line: field: problem`` messages."""
+    """Collects ``file:line: field: problem`` messages; a field without a line gets its top-level key's line."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, key_lines: dict[str, int] | None = None):
         self.source = source
+        self.key_lines = key_lines or {}
         self.items: list[str] = []
 
     def add(self, line: int | None, field: str, problem: str) -> None:
+        line = line or self.key_lines.get(re.split(r"[.\[]", field, maxsplit=1)[0])
         where = f"{self.source}:{line}" if line else self.source
         self.items.append(f"{where}: {field}: {problem}")
+
+    def add_located(self, message: str) -> None:
+        """A message that already names the file (from the grader's spec parser)."""
+        self.items.append(message)
 
 
 def _line(raw, default: int = 0) -> int:
@@ -135,16 +156,40 @@ def _text(raw, field: str, line: int, errors: _Errors, required: bool = True) ->
 
 
 def _selector_list(value) -> list[str] | None:
-    if isinstance(value, str):
+    """A non-empty selector or list of selectors, else None."""
+    if isinstance(value, str) and value:
         return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
         return list(value)
     return None
 
 
-def parse_lab(data, directory: Path, source: str) -> Lab:
-    """Validate loaded lab.yaml data (mappings carry ``__line__``) into a ``Lab``."""
-    errors = _Errors(source)
+def _whole(value, low: float, high: float | None = None) -> bool:
+    """An integer (not a bool) within [low, high]."""
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= low
+            and (high is None or value <= high))
+
+
+def _real(value, low: float, high: float | None = None, open_low: bool = False) -> bool:
+    """A number (not a bool) within (or from) low to high."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    return (value > low if open_low else value >= low) and (high is None or value <= high)
+
+
+PORT_RANGE = (1, 65535)
+
+
+def _check_numbers(args: dict, specs, line: int, field: str, errors: _Errors) -> None:
+    """Optional numeric arguments: ``specs`` is ((key, check, wanted), ...); present and wrong -> an error."""
+    for key, check, wanted in specs:
+        if key in args and not check(args[key]):
+            errors.add(line, f"{field}.{key}", f"expected {wanted} (got {args[key]!r})")
+
+
+def parse_lab(data, directory: Path, source: str, key_lines: dict[str, int] | None = None) -> Lab:
+    """Validate loaded lab.yaml data (mappings carry ``__line__``; ``key_lines``: top-level key -> line) into a ``Lab``."""
+    errors = _Errors(source, key_lines)
     if not isinstance(data, dict):
         raise LabPackageError(f"{source}: expected a mapping at the top level")
     for key in sorted(set(data) - TOP_KEYS - {"__line__"}):
@@ -179,7 +224,12 @@ def parse_lab(data, directory: Path, source: str) -> Lab:
     hints = _hints(data.get("hints"), errors)
     for lang in LANGUAGES:
         readme = directory / ("README.ja.md" if lang == "ja" else "README.md")
-        if not readme.is_file() or not readme.read_text(encoding="utf-8").strip():
+        try:
+            text = read_text(readme, LabPackageError) if readme.is_file() else ""
+        except LabPackageError as exc:
+            errors.items.append(str(exc))
+            continue
+        if not text.strip():
             errors.add(None, "texts", f"{readme.name} ({lang} task text) is missing or empty")
     for folder in ("starter", "solution"):
         if not (directory / folder).is_dir():
@@ -293,6 +343,10 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
         for key, value in values.items():
             if not isinstance(value, str) or not value:
                 errors.add(line, f"{field}.{key}", "expected a non-empty string")
+        kind = values["kind"]
+        if isinstance(kind, str) and kind and kind not in vnf_kinds() and not kind.endswith(".py"):
+            errors.add(line, f"{field}.kind", f"unknown VNF kind {kind!r} (expected one of {', '.join(vnf_kinds())}, "
+                                              "or a .py file)")
         config = item.get("config")
         if config is not None:
             if not isinstance(config, str):
@@ -302,6 +356,13 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
                 _workspace_file(directory, config, line, f"{field}.config", errors)
         out.append(VnfSpec(str(values["name"]), str(values["kind"]), str(values["host"]), config))
     return tuple(out)
+
+
+def vnf_kinds() -> tuple[str, ...]:
+    """The built-in VNF kinds (``sdnlab.vnfs``)."""
+    from sdnlab.vnfs.framework.loader import BUILTIN
+
+    return tuple(BUILTIN)
 
 
 def _one_kind(item, kinds: dict, field: str, errors: _Errors, extra_keys=frozenset()):
@@ -344,8 +405,11 @@ def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
             errors.add(line, f"{field}.{kind}.src", "required")
         if kind == "static_arp" and not all(args.get(k) for k in ("hosts", "ip", "mac")):
             errors.add(line, f"{field}.static_arp", "needs hosts, ip and mac")
-        if kind == "sleep" and not isinstance(args.get("seconds"), (int, float)):
-            errors.add(line, f"{field}.sleep.seconds", "expected a number")
+        if kind == "sleep" and not _real(args.get("seconds"), 0):
+            errors.add(line, f"{field}.sleep.seconds", f"expected a number of seconds >= 0 (got {args.get('seconds')!r})")
+        _check_numbers(args, (("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
+                              ("port", lambda v: _whole(v, *PORT_RANGE), "a TCP port number 1..65535")),
+                       line, f"{field}.{kind}", errors)
         steps.append(Step(kind, args, line))
     return tuple(steps)
 
@@ -357,10 +421,16 @@ def _behaviours(raw, source: str, errors: _Errors) -> tuple:
     if raw is None:
         return ()
     try:
-        return parse_behaviours(raw, source)
+        behaviours = parse_behaviours(raw, source)
     except SpecError as exc:
-        errors.items.append(str(exc))
+        for message in str(exc).splitlines():
+            errors.add_located(message)
         return ()
+    for i, behaviour in enumerate(behaviours):
+        if behaviour.kind == "load_split" and not behaviour.over:
+            errors.add(behaviour.line, f"behaviours[{i}].load_split.over",
+                       "expected the neighbours (at least one selector) the load is split over")
+    return behaviours
 
 
 def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
@@ -387,8 +457,16 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
             for key in ("src", "dst"):
                 if _selector_list(args.get(key)) is None:
                     errors.add(line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them")
-        if kind == "tcp" and not isinstance(args.get("port"), int):
-            errors.add(line, f"{field}.tcp.port", "expected a TCP port number")
+        if kind == "tcp" and not _whole(args.get("port"), *PORT_RANGE):
+            errors.add(line, f"{field}.tcp.port", f"expected a TCP port number 1..65535 (got {args.get('port')!r})")
+        _check_numbers(args, (("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
+                              ("flows", lambda v: _whole(v, 1, 1000), "a whole number 1..1000"),
+                              ("min_share", lambda v: _real(v, 0, 1, open_low=True), "a share above 0 and at most 1"),
+                              ("max_loss_ms", lambda v: _real(v, 0, open_low=True), "a positive number of ms")),
+                       line, f"{field}.{kind}", errors)
+        if kind != "tcp":
+            _check_numbers(args, (("port", lambda v: _whole(v, *PORT_RANGE), "a port number 1..65535"),),
+                           line, f"{field}.{kind}", errors)
         if kind == "failover_loss":
             cut = args.get("cut")
             if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):

@@ -112,7 +112,10 @@ class Lab:
         return self.path / ("README.ja.md" if lang == "ja" else "README.md")
 
     def task_text(self, lang: str) -> str:
-        return self.readme(lang).read_text(encoding="utf-8")
+        from sdnlab.labs.errors import LabPackageError
+        from sdnlab.labs.workspace import read_text
+
+        return read_text(self.readme(lang), LabPackageError)
 
     @property
     def hidden_count(self) -> int:

@@ -3,8 +3,12 @@
 Stored as JSON in ``$SDNLAB_HOME/progress.json`` (default ``~/.sdnlab``). Every update takes an
 exclusive ``fcntl`` lock on ``progress.json.lock``, re-reads the file, changes it and writes it
 atomically (temporary file + ``os.replace``), so concurrent ``sdnlab`` commands never lose a
-record and readers never see half a file. The skill report is a pure function of the records
-and the catalogue (``skill_report``).
+record and readers never see half a file. A file whose structure is wrong is reported with the
+field at fault (``progress.json: labs.x.results: expected a list``) and never overwritten.
+
+Submissions made after ``sdnlab lab solve`` in the same session carry ``solved_by_reference``:
+they are kept and counted apart (``reference_runs``), never as the trainee's score. The skill
+report is a pure function of the records and the catalogue (``skill_report``).
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ class ProgressStore:
             return {"version": FORMAT_VERSION, "labs": {}}
         except (OSError, ValueError) as exc:
             raise ProgressError(f"{self.path}: unreadable progress file ({exc}); move it away to start afresh") from None
-        if not isinstance(data, dict) or not isinstance(data.get("labs"), dict):
-            raise ProgressError(f"{self.path}: not an sdnlab progress file")
+        problems = structure_problems(data)
+        if problems:
+            raise ProgressError(f"{self.path}: not a valid sdnlab progress file ({'; '.join(problems[:3])}); "
+                                f"fix or move it away to start afresh")
         return data
 
     def _write(self, data: dict) -> None:
@@ -91,6 +97,32 @@ class ProgressStore:
         self.update(change)
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def structure_problems(data) -> list[str]:
+    """What is wrong with loaded progress data, as ``field: problem`` (empty when it is usable)."""
+    if not isinstance(data, dict) or not isinstance(data.get("labs"), dict):
+        return ["labs: expected a mapping of lab id to results"]
+    problems = []
+    for lab_id, entry in data["labs"].items():
+        where = f"labs.{lab_id}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a mapping with results and hints_used")
+            continue
+        if not _number(entry.get("hints_used", 0)):
+            problems.append(f"{where}.hints_used: expected a number")
+        results = entry.get("results", [])
+        if not isinstance(results, list):
+            problems.append(f"{where}.results: expected a list")
+            continue
+        for i, record in enumerate(results):
+            if not isinstance(record, dict) or not _number(record.get("percent", 0.0)):
+                problems.append(f"{where}.results[{i}]: expected a record with a numeric percent")
+    return problems
+
+
 @dataclass(frozen=True)
 class LabProgress:
     lab: str
@@ -99,16 +131,27 @@ class LabProgress:
     last_percent: float
     hints_used: int
     done: bool
+    reference_runs: int = 0  # submissions made after `sdnlab lab solve` (not counted above)
+
+
+def is_reference_run(record: dict) -> bool:
+    """True for a submission made after the reference solution was deployed in its session."""
+    return bool(record.get("solved_by_reference"))
 
 
 def lab_progress(data: dict) -> dict[str, LabProgress]:
-    """Per lab: attempts, best and last score, hints, done (a 100% submission)."""
+    """Per lab: the trainee's attempts, best and last score, hints, done (a 100% submission).
+
+    Submissions solved by the reference are counted in ``reference_runs`` only.
+    """
     out = {}
     for lab_id, entry in data.get("labs", {}).items():
-        results = entry.get("results", [])
-        percents = [float(r.get("percent", 0.0)) for r in results]
-        out[lab_id] = LabProgress(lab_id, len(results), max(percents, default=0.0), percents[-1] if percents else 0.0,
-                                  int(entry.get("hints_used", 0)), any(p >= 100.0 for p in percents))
+        records = entry.get("results", [])
+        own = [r for r in records if not is_reference_run(r)]
+        percents = [float(r.get("percent", 0.0)) for r in own]
+        out[lab_id] = LabProgress(lab_id, len(own), max(percents, default=0.0), percents[-1] if percents else 0.0,
+                                  int(entry.get("hints_used", 0)), any(p >= 100.0 for p in percents),
+                                  len(records) - len(own))
     return out
 
 

@@ -51,10 +51,16 @@ def progress(console: Console, report: dict) -> None:
     table = Table(title="labs")
     for column in ("lab", "attempts", "best", "last", "hints", "done"):
         table.add_column(column)
+    reference_runs = 0
     for lab in report["labs"]:
-        table.add_row(lab["lab"], str(lab["attempts"]), f"{lab['best_percent']:g}%", f"{lab['last_percent']:g}%",
-                      str(lab["hints_used"]), "yes" if lab["done"] else "")
+        reference_runs += lab.get("reference_runs", 0)
+        tried = lab["attempts"] > 0
+        table.add_row(lab["lab"], str(lab["attempts"]), f"{lab['best_percent']:g}%" if tried else "-",
+                      f"{lab['last_percent']:g}%" if tried else "-", str(lab["hints_used"]), "yes" if lab["done"] else "")
     console.print(table)
+    if reference_runs:
+        console.print(f"[dim]{reference_runs} submission(s) made after `sdnlab lab solve` (solved by the reference) "
+                      "are not counted[/]")
     skills = Table(title="skills")
     for column in ("skill", "score", "level", "labs done"):
         skills.add_column(column)

@@ -44,6 +44,8 @@ README = {"en": "# {id}\n\nTODO: the task, the topology, what `sdnlab lab check`
 def new_lab(lab_id: str, root: Path | None = None) -> Path:
     """Create ``<root>/<id>/`` with lab.yaml, README.md, README.ja.md, starter/flows and solution/flows."""
     root = Path(root) if root else labs_root()
+    if not root.is_dir():
+        raise LabPackageError(f"--root {root}: no such folder (create it first, or leave --root out for the catalogue)")
     if not ID_PATTERN.match(lab_id):
         raise LabPackageError(f"lab id {lab_id!r}: use lower-case letters, digits and '_' (2-40), starting with a letter")
     target = root / lab_id
@@ -51,7 +53,7 @@ def new_lab(lab_id: str, root: Path | None = None) -> Path:
         raise LabPackageError(f"{target} already exists")
     numbers = []
     for d in lab_dirs(root):
-        for line in (d / "lab.yaml").read_text(encoding="utf-8").splitlines():
+        for line in (d / "lab.yaml").read_bytes().decode("utf-8", "replace").splitlines():
             if line.startswith("number:") and line.split(":", 1)[1].strip().isdigit():
                 numbers.append(int(line.split(":", 1)[1]))
     number = max(numbers, default=0) + 1

@@ -5,7 +5,9 @@ in ``$SDNLAB_HOME/sessions/<name>.json``: lab id, workspace folder, start time, 
 ``start`` copies ``starter/`` into the workspace (unless it exists), brings the network up from
 it (controller, flows, VNFs); ``check`` grades the public checks, ``submit`` all checks and
 records the result; ``reset`` redeploys the workspace; ``apply_solution`` deploys the reference
-(instructor and demo use only); ``stop`` takes the network down.
+(an instructor command) and marks the session, so that a later ``submit`` in it is recorded as
+solved by the reference and never counted as the trainee's score; ``stop`` takes the network down.
+Instructions printed for a session other than the default name carry its ``--name``.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ import datetime
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sdnlab.labs import grading, live, workspace
-from sdnlab.labs.errors import LabSessionError
+from sdnlab.labs.errors import LabSessionError, NoMoreHints
 from sdnlab.labs.loader import load_lab
 from sdnlab.labs.model import Lab, Text
 from sdnlab.labs.progress import ProgressStore, sdnlab_home
 from sdnlab.labs.results import LabResult
 
 DEFAULT_NAME = "lab"
+
+
+def command(words: str, name: str) -> str:
+    """An ``sdnlab lab`` command line for session ``name`` (``--name`` only when it is not the default)."""
+    return f"sdnlab lab {words}" + (f" --name {name}" if name != DEFAULT_NAME else "")
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class Session:
     workdir: str
     started_at: float
     hints_used: int = 0
+    reference_deployed: bool = False  # `sdnlab lab solve` ran in this session
+
 
     def load(self) -> Lab:
         return load_lab(self.lab)
@@ -66,8 +75,11 @@ def current(name: str = DEFAULT_NAME) -> Session:
     except FileNotFoundError:
         raise LabSessionError(f"no lab session {name!r}: start one with `sdnlab lab start ID`") from None
     except ValueError:
-        raise LabSessionError(f"{_path(name)}: corrupt session file; `sdnlab lab stop` and start again") from None
-    return Session(**data)
+        raise LabSessionError(f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again") from None
+    fields = set(Session.__dataclass_fields__)
+    if not isinstance(data, dict) or not {"name", "lab", "workdir", "started_at"} <= set(data):
+        raise LabSessionError(f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again")
+    return Session(**{k: v for k, v in data.items() if k in fields})
 
 
 def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
@@ -82,6 +94,7 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
         "name": session.name, "lab": lab.id, "number": lab.number, "title": lab.title.en,
         "workdir": session.workdir, "elapsed_min": round((now - session.started_at) / 60.0, 1),
         "hints_used": session.hints_used, "hints_total": len(lab.hints),
+        "reference_deployed": session.reference_deployed,
         "network_up": state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid")),
     }
 
@@ -97,10 +110,12 @@ def start(lab: Lab, name: str = DEFAULT_NAME, workdir: Path | None = None, fresh
     if _path(name).exists():
         other = current(name)
         if paths.lab_dir(name).exists():
-            raise LabSessionError(f"session {name!r} already runs lab {other.lab!r}: `sdnlab lab stop` first "
-                                  f"(or use --name)")
+            raise LabSessionError(f"session {name!r} already runs lab {other.lab!r}: `{command('stop', name)}` first "
+                                  f"(or start another session with a different --name)")
         _path(name).unlink()
     workdir = Path(workdir) if workdir else default_workdir(lab)
+    if workdir.exists() and not workdir.is_dir():
+        raise LabSessionError(f"--workdir {workdir}: exists and is not a folder; give a folder (new or a workspace)")
     if fresh or not workdir.exists():
         workspace.copy_tree(lab.starter_dir, workdir)
     status = live.up(lab, workdir, name)
@@ -119,8 +134,10 @@ def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
     """The next hint (1-based index, total, text); the count is recorded in the session and progress."""
     session = current(name)
     lab = session.load()
-    used = min(session.hints_used + 1, len(lab.hints))
-    _save(Session(session.name, session.lab, session.workdir, session.started_at, used))
+    if session.hints_used >= len(lab.hints):
+        raise NoMoreHints(f"no more hints: you have seen all {len(lab.hints)} hints of {lab.id}")
+    used = session.hints_used + 1
+    _save(replace(session, hints_used=used))
     ProgressStore().note_hint(lab.id, used)
     return used, len(lab.hints), lab.hints[used - 1]
 
@@ -152,6 +169,7 @@ def result_record(lab: Lab, result: LabResult, session: Session | None = None, n
         "mode": result.mode,
         "checks_passed": sum(i.passed for i in result.items),
         "checks_total": len(result.items),
+        "solved_by_reference": bool(session and session.reference_deployed),
     }
 
 
@@ -178,10 +196,17 @@ def redeploy(lab: Lab, source: Path, name: str) -> None:
 
 
 def apply_solution(name: str = DEFAULT_NAME) -> Session:
-    """Deploy the lab's reference solution on the running session (instructors, demo, tests)."""
+    """Deploy the lab's reference solution on the running session (instructors, tests) and mark it.
+
+    From then on a ``submit`` in this session is recorded with ``solved_by_reference`` and does
+    not count as the trainee's score; a new session (``stop``, ``start``) clears the mark.
+    """
     session = current(name)
-    redeploy(session.load(), session.load().solution_dir, name)
-    return session
+    lab = session.load()
+    marked = replace(session, reference_deployed=True)
+    _save(marked)  # before deploying: a half-deployed reference still counts as the reference
+    redeploy(lab, lab.solution_dir, name)
+    return marked
 
 
 def stop(name: str = DEFAULT_NAME) -> Session:

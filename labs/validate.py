@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from sdnlab.errors import SdnlabError
 from sdnlab.labs import grading, live
 from sdnlab.labs.loader import load_lab
+from sdnlab.labs.errors import LabPackageError
 from sdnlab.labs.model import Lab
+from sdnlab.labs.workspace import read_text
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 VALIDATE_NAME = "lab-validate"
@@ -46,7 +48,11 @@ def check_texts(lab: Lab) -> list[str]:
     problems = []
     for lang in ("en", "ja"):
         path = lab.readme(lang)
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        try:
+            text = read_text(path, LabPackageError) if path.is_file() else ""
+        except LabPackageError as exc:
+            problems.append(str(exc))
+            continue
         if len(text.strip()) < 80:
             problems.append(f"{path.name}: the {lang} task text is missing or too short")
         elif lang == "ja" and not JAPANESE.search(text):

@@ -3,18 +3,39 @@
 A workspace holds ``flows/<switch>.flows`` (ovs-ofctl add-flows lines, OpenFlow 1.3) and
 optional ``flows/<switch>.groups`` (add-groups lines), the Ryu app or builtin controller config,
 and VNF config files. This module reads a workspace into the grader's ``NetworkState`` (for
-static grading) and installs its flows on a running lab's bridges.
+static grading) and installs its flows on a running lab's bridges: every flow and group file is
+checked first (Open vSwitch's own parser, ``ovs-ofctl parse-flows``, without touching a bridge),
+and the bridges' previous flows and groups are put back if installing still fails, so a broken
+file never leaves a switch empty.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from sdnlab.labs.errors import LabSessionError
 
 FLOWS_DIR = "flows"
+OFCTL = ("ovs-ofctl", "-O", "OpenFlow13")
+UNKNOWN_PORT = re.compile(r"^(\S+): invalid or unknown port")
+
+
+def read_text(path: Path, error=LabSessionError) -> str:
+    """The UTF-8 text of a workspace or package file; unreadable or non-UTF-8 -> ``error("path:line: ...")``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
 
 
 def flow_files(workdir: Path) -> dict[str, dict[str, Path]]:
@@ -41,24 +62,127 @@ def static_state(workdir: Path, switches: list[str]):
     state = {}
     for switch in switches:
         entry = files.get(switch, {})
-        flows = parse_flows(entry["flows"].read_text(), str(entry["flows"])) if "flows" in entry else ()
-        groups = parse_groups(entry["groups"].read_text(), str(entry["groups"])) if "groups" in entry else {}
+        flows = parse_flows(read_text(entry["flows"]), str(entry["flows"])) if "flows" in entry else ()
+        groups = parse_groups(read_text(entry["groups"]), str(entry["groups"])) if "groups" in entry else {}
         state[switch] = SwitchState(switch, flows, groups, {})
     return NetworkState(state)
 
 
-def _ofctl(*argv: str) -> None:
-    proc = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", *argv], capture_output=True, text=True, timeout=30)
+def _ofctl(*argv: str, stdin: str | None = None) -> str:
+    proc = subprocess.run([*OFCTL, *argv], capture_output=True, text=True, errors="replace", timeout=30, input=stdin)
     if proc.returncode != 0:
         raise LabSessionError(f"ovs-ofctl {' '.join(argv)}: {proc.stderr.strip()}")
+    return proc.stdout
 
 
-def install_flows(workdir: Path, bridges: dict[str, str], replace: bool = True) -> int:
-    """Install a workspace's groups and flows on the lab's bridges (switch -> bridge); returns files applied."""
+def ofctl_problem(stderr: str) -> str:
+    """ovs-ofctl's one-line complaint without its ``ovs-ofctl:`` prefix."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    text = lines[-1] if lines else "rejected"
+    return text[len("ovs-ofctl: "):] if text.startswith("ovs-ofctl: ") else text
+
+
+def content_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line, text) of the lines ovs-ofctl reads: blank lines and ``#`` comments skipped."""
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def check_flow_file(path: Path, port_names=frozenset()) -> list[str]:
+    """Problems (``file:line: ...``) ovs-ofctl's parser finds in a .flows file, without touching a bridge.
+
+    Port names are resolved only by a live bridge, so a complaint about a name in ``port_names``
+    (the bridge's own interfaces) is not a problem.
+    """
+    try:
+        read_text(path)
+    except LabSessionError as exc:
+        return [str(exc)]
+    proc = subprocess.run([*OFCTL, "parse-flows", str(path)], capture_output=True, text=True, errors="replace",
+                          timeout=30)
+    if proc.returncode == 0:
+        return []
+    problem = ofctl_problem(proc.stderr)
+    unknown = UNKNOWN_PORT.match(problem)
+    if unknown and unknown.group(1) in port_names:
+        return []
+    return [problem if problem.startswith(str(path)) else f"{path}: {problem}"]
+
+
+def check_group_file(path: Path) -> list[str]:
+    """Problems (``file:line: ...``) ovs-ofctl's parser finds in a .groups file, line by line."""
+    try:
+        text = read_text(path)
+    except LabSessionError as exc:
+        return [str(exc)]
+    problems = []
+    for number, line in content_lines(text):
+        proc = subprocess.run([*OFCTL, "parse-group", line], capture_output=True, text=True, errors="replace",
+                              timeout=30)
+        if proc.returncode != 0:
+            problems.append(f"{path}:{number}: {ofctl_problem(proc.stderr)}")
+    return problems
+
+
+def _port_names(bridge: str) -> frozenset[str]:
+    proc = subprocess.run(["ovs-vsctl", "list-ifaces", bridge], capture_output=True, text=True, timeout=30)
+    return frozenset(proc.stdout.split()) if proc.returncode == 0 else frozenset()
+
+
+def check_files(workdir: Path, bridges: dict[str, str]) -> None:
+    """Every flow and group file of a workspace parses; else one ``LabSessionError`` naming each file:line."""
     files = flow_files(workdir)
     unknown = sorted(set(files) - set(bridges))
     if unknown:
         raise LabSessionError(f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in this lab")
+    problems = []
+    for switch, entry in files.items():
+        if "groups" in entry:
+            problems += check_group_file(entry["groups"])
+        if "flows" in entry:
+            problems += check_flow_file(entry["flows"], _port_names(bridges[switch]))
+    if problems:
+        raise LabSessionError(("; ".join(problems) if len(problems) == 1 else
+                               f"{len(problems)} invalid flow lines:\n  " + "\n  ".join(problems))
+                              + "\nnothing was installed: the switches keep their flows")
+
+
+def snapshot(bridge: str) -> tuple[str, str]:
+    """A bridge's flows and groups as add-flows / add-groups text (to put back after a failed install)."""
+    flows = _ofctl("--no-names", "--no-stats", "dump-flows", bridge)
+    groups = _ofctl("--no-names", "dump-groups", bridge)
+    group_lines = [line for line in groups.splitlines() if line.strip().startswith("group_id=")]
+    return flows, "\n".join(group_lines) + "\n"
+
+
+def restore(bridge: str, saved: tuple[str, str]) -> None:
+    flows, groups = saved
+    _ofctl("del-flows", bridge)
+    _ofctl("del-groups", bridge)
+    if groups.strip():
+        _ofctl("add-groups", bridge, "-", stdin=groups)
+    if flows.strip():
+        _ofctl("add-flows", bridge, "-", stdin=flows)
+
+
+def install_flows(workdir: Path, bridges: dict[str, str], replace: bool = True) -> int:
+    """Install a workspace's groups and flows on the lab's bridges (switch -> bridge); returns files applied.
+
+    Every file is checked before any bridge is touched; if installing still fails, each bridge
+    gets back the flows and groups it had.
+    """
+    check_files(workdir, bridges)
+    files = flow_files(workdir)
+    saved = {bridge: snapshot(bridge) for bridge in bridges.values()}
+    try:
+        return _install(files, bridges, replace)
+    except LabSessionError as exc:
+        for bridge, state in saved.items():
+            restore(bridge, state)
+        raise LabSessionError(f"{exc} (the switches' previous flows were put back)") from None
+
+
+def _install(files: dict, bridges: dict[str, str], replace: bool) -> int:
     if replace:
         for bridge in bridges.values():
             _ofctl("del-flows", bridge)
@@ -75,15 +199,21 @@ def install_flows(workdir: Path, bridges: dict[str, str], replace: bool = True) 
 
 
 def copy_tree(source: Path, target: Path) -> None:
-    """Replace ``target`` by a copy of ``source``."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target)
+    """Replace ``target`` by a copy of ``source``; a target that cannot be written -> ``LabSessionError``."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise LabSessionError(f"{target}: exists and is not a folder; give --workdir a folder")
+    try:
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source, target)
+    except OSError as exc:
+        raise LabSessionError(f"{target}: cannot create the workspace: {exc.strerror or exc}") from None
 
 
 def render_file(path: Path, values: dict[str, str], target: Path) -> Path:
     """Copy a workspace file substituting ``{{name}}`` placeholders (e.g. ``{{controller_url}}``)."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", value)
     target.parent.mkdir(parents=True, exist_ok=True)

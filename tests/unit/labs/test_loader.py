@@ -54,7 +54,7 @@ def test_every_problem_is_reported_with_its_line_and_field(make_lab):
         load_lab(make_lab(broken))
     message = str(info.value)
     assert "3 problems" in message
-    assert "lab.yaml: level: expected one of beginner, intermediate, advanced (got 'expert')" in message
+    assert "lab.yaml:4: level: expected one of beginner, intermediate, advanced (got 'expert')" in message
     assert "lab.yaml:8: controller.mode: expected one of none, builtin, app (got 'ryu')" in message
     assert "lab.yaml:3: title.ja: missing text" in message
 
