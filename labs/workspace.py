@@ -21,7 +21,7 @@ from sdnlab.labs.errors import LabSessionError
 
 FLOWS_DIR = "flows"
 OFCTL = ("ovs-ofctl", "-O", "OpenFlow13")
-UNKNOWN_PORT = re.compile(r"^(\S+): invalid or unknown port")
+UNKNOWN_PORT = re.compile(r"(\S+): invalid or unknown port")
 
 
 def read_text(path: Path, error=LabSessionError) -> str:
@@ -103,7 +103,7 @@ def check_flow_file(path: Path, port_names=frozenset()) -> list[str]:
     if proc.returncode == 0:
         return []
     problem = ofctl_problem(proc.stderr)
-    unknown = UNKNOWN_PORT.match(problem)
+    unknown = UNKNOWN_PORT.search(problem)
     if unknown and unknown.group(1) in port_names:
         return []
     return [problem if problem.startswith(str(path)) else f"{path}: {problem}"]
@@ -177,8 +177,11 @@ def install_flows(workdir: Path, bridges: dict[str, str], replace: bool = True) 
     try:
         return _install(files, bridges, replace)
     except LabSessionError as exc:
-        for bridge, state in saved.items():
-            restore(bridge, state)
+        try:
+            for bridge, state in saved.items():
+                restore(bridge, state)
+        except LabSessionError as again:
+            raise LabSessionError(f"{exc}; putting the previous flows back failed too: {again}") from None
         raise LabSessionError(f"{exc} (the switches' previous flows were put back)") from None
 
 

@@ -123,3 +123,57 @@ def test_status_of_a_session_whose_network_is_gone(sdnlab_home, tmp_path, monkey
     assert info["lab"] == "smart_meters" and info["hints_used"] == 1 and info["hints_total"] == 4
     assert info["network_up"] is False
     assert "DOWN" in invoke("lab", "status").output
+
+
+def test_validate_reports_non_utf8_files_in_one_line(lab_copy):
+    folder = lab_copy("connected_car")
+    (folder / "README.ja.md").write_bytes((folder / "README.ja.md").read_bytes() + b"\n\xff\n")
+    flows = sorted((folder / "solution" / "flows").glob("*.flows"))[0]
+    flows.write_bytes(flows.read_bytes() + b"\xff\n")
+    result = invoke("lab", "validate", str(folder), "--mode", "static")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output  # no traceback
+    assert "README.ja.md:" in result.output and "not UTF-8 text (byte 0xff)" in result.output
+    (folder / "README.ja.md").write_bytes(b"\xff")
+    result = invoke("lab", "validate", str(folder), "--mode", "static")
+    assert isinstance(result.exception, SystemExit) and "README.ja.md:1: not UTF-8 text" in result.output
+
+
+def test_grade_batch_gives_a_non_utf8_submission_an_error_row_and_grades_the_others(tmp_path):
+    lab = load_lab("connected_car")
+    klass = tmp_path / "class"
+    shutil.copytree(lab.solution_dir, klass / "alice")
+    shutil.copytree(lab.starter_dir, klass / "bob")
+    flows = sorted((klass / "bob" / "flows").glob("*.flows"))[0]
+    flows.write_bytes(b"priority=0,actions=drop\n\xff\n")
+    result = invoke("lab", "grade-batch", str(klass), "--lab", "5", "--mode", "static")
+    assert result.exit_code == 0, result.output
+    with open(klass / "grades.csv") as f:
+        rows = {r["trainee"]: r for r in csv.DictReader(f)}
+    assert float(rows["alice"]["percent"]) == 100.0
+    assert float(rows["bob"]["percent"]) == 0.0 and f"{flows.name}:2: not UTF-8 text" in rows["bob"]["error"]
+
+
+def test_scaffold_refuses_a_missing_root(tmp_path):
+    from sdnlab.labs.errors import LabPackageError
+
+    result = invoke("lab", "new", "qa2", "--root", str(tmp_path / "nonexist" / "x"))
+    assert isinstance(result.exception, LabPackageError) and "no such folder" in str(result.exception)
+    assert not (tmp_path / "nonexist").exists()
+
+
+def test_the_demo_ends_with_what_to_do_next():
+    from sdnlab.labs.demo import next_steps
+
+    text = " ".join(next_steps(load_lab("3")))
+    assert "`sdnlab lab list`" in text and "`sdnlab lab start 3`" in text
+
+
+def test_task_texts_name_bridges_as_the_runtime_does():
+    """Slot 0 bridges are the switch names (dc1), slot k > 0 ones l<k>dc1: there is no l0 prefix."""
+    import re
+
+    from sdnlab.labs import catalogue
+
+    for lab in catalogue():
+        for lang in ("en", "ja"):
+            assert not re.search(r"\bl0[a-z]", lab.task_text(lang)), (lab.id, lang)

@@ -73,3 +73,41 @@ def test_skill_report_weights_best_scores_by_the_labs_skills():
 @pytest.mark.parametrize("percent,level", [(0, "not started"), (10, "beginning"), (50, "practising"), (90, "proficient")])
 def test_skill_levels(percent, level):
     assert skill_level(percent) == level
+
+
+@pytest.mark.parametrize("content, field", [
+    ({"labs": {"smart_meters": {"results": "x"}}}, "labs.smart_meters.results: expected a list"),
+    ({"labs": {"smart_meters": {"results": [{"percent": "lots"}]}}}, "labs.smart_meters.results[0]"),
+    ({"labs": {"smart_meters": 3}}, "labs.smart_meters: expected a mapping"),
+    ({"labs": []}, "labs: expected a mapping"),
+])
+def test_a_corrupted_progress_file_is_named_with_its_field_and_kept(sdnlab_home, content, field):
+    sdnlab_home.mkdir(parents=True)
+    path = sdnlab_home / "progress.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ProgressError, match=f"{path}: not a valid sdnlab progress file") as info:
+        ProgressStore().load()
+    assert field in str(info.value)
+    with pytest.raises(ProgressError):
+        ProgressStore().add_result(_record("smart_meters", 10.0))
+    assert json.loads(path.read_text()) == content, "never overwritten"
+
+
+def test_the_progress_command_reports_a_corrupted_file_in_one_error(sdnlab_home):
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+
+    sdnlab_home.mkdir(parents=True)
+    (sdnlab_home / "progress.json").write_text('{"labs": {"smart_meters": {"results": "x"}}}')
+    result = CliRunner().invoke(root, ["progress"])
+    assert isinstance(result.exception, ProgressError) and "progress.json" in str(result.exception)
+
+
+def test_reference_runs_are_kept_but_not_scored(sdnlab_home):
+    store = ProgressStore()
+    store.add_result(_record("smart_meters", 40.0))
+    store.add_result({**_record("smart_meters", 100.0), "solved_by_reference": True})
+    progress = lab_progress(store.load())["smart_meters"]
+    assert (progress.attempts, progress.best_percent, progress.last_percent, progress.done) == (1, 40.0, 40.0, False)
+    assert progress.reference_runs == 1
