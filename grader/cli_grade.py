@@ -66,6 +66,8 @@ def grade_command(
     state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
+    if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either
+        behaviours = tuple(b for b in behaviours if not b.hidden)
     report = grade(topo, state, behaviours, include_hidden=include_hidden, down=links)
     if reference is not None:
         from sdnlab.grader.refdiff import collect_reference, reference_diff

@@ -197,3 +197,38 @@ def test_every_spec_mistake_is_reported_at_once(tmp_path):
 
 def test_spec_without_topology_still_checks_syntax_only():
     assert parse_spec("- reach: {src: h9, dst: h2}\n")[0].src == ("h9",)
+
+
+def test_live_confirmation_gets_no_hidden_behaviours_unless_asked_for(saved, monkeypatch):
+    from sdnlab.grader import live
+
+    flows, spec = saved
+    probed = []
+
+    def fake_confirm(name, topo, state, behaviours, report, down=()):
+        probed.append([b.id for b in behaviours])
+        return report
+
+    monkeypatch.setattr(live, "confirm", fake_confirm)
+    assert _invoke(_grade_args(flows, spec, "--json", "--live", "--name", "nolab")).exit_code == 0
+    assert _invoke(_grade_args(flows, spec, "--json", "--live", "--name", "nolab", "--hidden")).exit_code == 0
+    assert probed == [["reach-h3"], ["reach-h3", "secret"]]
+
+
+def test_a_lab_file_as_spec_shows_trainees_only_visible_behaviours(tmp_path):
+    lab = Path(__file__).parents[3] / "labs" / "smart_meters" / "lab.yaml"
+    behaviours = load_spec(lab)
+    assert any(b.hidden for b in behaviours) and not all(b.hidden for b in behaviours)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    import yaml
+
+    declared = yaml.safe_load(lab.read_text())["topology"]
+    params = declared.get("params") or {}
+    topo = load_topology(declared["name"], params)
+    for switch in topo.switches():
+        (flows / f"{switch.name}.flows").write_text("priority=0 actions=drop\n")
+    param_args = [arg for k, v in params.items() for arg in ("--param", f"{k}={v}")]
+    result = _invoke(["grade", "--flows", flows, "--topology", declared["name"], *param_args, "--spec", lab, "--json"])
+    shown = [b["id"] for b in json.loads(result.output)["behaviours"]]
+    assert shown == [b.id for b in behaviours if not b.hidden]
