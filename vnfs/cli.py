@@ -4,7 +4,6 @@ and vnfs.framework.offline)."""
 from __future__ import annotations
 
 import json
-import signal
 from typing import Annotated, Optional
 
 import typer
@@ -108,11 +107,16 @@ def reload(
     vnf: Annotated[str, typer.Argument(help="VNF instance name.")],
     name: LabOpt = "default",
 ):
-    """Re-read the VNF's config file without restarting it (SIGHUP); a bad file is logged and ignored."""
+    """Re-read the VNF's config file without restarting it: the file is checked first (a bad one
+    is reported with file:line and the VNF keeps its config), then the VNF is signalled (SIGHUP)."""
     from sdnlab.vnfs import manage
 
-    manage.signal_vnf(name, vnf, signal.SIGHUP)
-    typer.echo(f"VNF {vnf} of lab {name}: reload requested")
+    info = manage.reload(name, vnf)
+    if info["confirmed"]:
+        typer.echo(f"VNF {vnf} of lab {name} reloaded {info['config']}")
+    else:
+        typer.echo(f"VNF {vnf} of lab {name}: {info['config']} is valid; reload requested (not yet confirmed "
+                   "in its log)")
 
 
 @vnf_app.command("test")
@@ -126,18 +130,25 @@ def test(
 ):
     """Run a VNF offline over a capture and report what it did to each packet."""
     from sdnlab.vnfs.framework.config import load_yaml
-    from sdnlab.vnfs.framework.loader import load_vnf_class
+    from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
     from sdnlab.vnfs.framework.offline import run_capture
 
     cls = load_vnf_class(vnf)
-    instance = cls(load_yaml(config) if config else None, source=config or "<config>")
+    instance = build_vnf(cls, load_yaml(config) if config else None, source=config or "<config>")
     result = run_capture(instance, pcap, out, in_port)
     if json_out:
         typer.echo(json.dumps(result.to_dict(), default=str))
         return
     typer.echo(f"{result.packets} packets: {result.forwarded} forwarded ({result.rewritten} rewritten), "
                f"{result.dropped} dropped, {result.extra_frames} extra frames emitted")
-    if result.reasons:
-        typer.echo("reasons: " + ", ".join(f"{k}={v}" for k, v in sorted(result.reasons.items())))
+    if result.drop_reasons:
+        typer.echo("dropped because: " + _tally(result.drop_reasons))
+    tagged = result.reasons - result.drop_reasons
+    if tagged:
+        typer.echo("forwarded with tags: " + _tally(tagged))
     if out:
         typer.echo(f"wrote {out}")
+
+
+def _tally(counts) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))

@@ -11,5 +11,11 @@ class VnfLoadError(VnfError):
     """A VNF kind or researcher module cannot be found or does not define a VNF."""
 
 
+class VnfCodeError(VnfError):
+    """A VNF's own code (``handle``, ``tick``, ``parse_config``, ...) raised an exception; the
+    message names the VNF file, what was being done (the packet number offline) and the line
+    of the VNF's code that raised."""
+
+
 class VnfRunError(LabError):
     """A VNF cannot be started, stopped or queried in a running lab."""

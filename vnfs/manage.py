@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -20,6 +21,24 @@ from sdnlab.vnfs.errors import VnfRunError
 
 ONE_ARMED_PORTS = ("arm",)
 BUMP_PORTS = ("inside", "outside")
+MAX_WORKERS = 16
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_options(mode: str, workers: int, vnf_name: str | None, ports: dict[str, str] | None) -> None:
+    """Reject bad run options before anything is started (a pure check)."""
+    from sdnlab.vnfs.framework.engine import MODES
+
+    if mode not in MODES:
+        raise VnfRunError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise VnfRunError(f"--workers {workers!r}: expected an integer in 1..{MAX_WORKERS}")
+    if vnf_name is not None and not _NAME_RE.fullmatch(vnf_name):
+        raise VnfRunError(f"--vnf {vnf_name!r}: expected a name of letters, digits, '.', '_' or '-' "
+                          "(at most 64, starting with a letter or digit)")
+    for port in ports or {}:
+        if not _NAME_RE.fullmatch(port):
+            raise VnfRunError(f"--port {port!r}=...: expected a port name of letters, digits, '.', '_' or '-'")
 
 
 def vnfs_dir(lab: str) -> Path:
@@ -58,9 +77,12 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     """Validate the VNF and its config, start it in ``host`` of ``lab``, wait until it runs."""
     from sdnlab.runtime import api
     from sdnlab.vnfs.framework.config import load_yaml
-    from sdnlab.vnfs.framework.loader import load_vnf_class
+    from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
 
+    check_options(mode, workers, vnf_name, ports)
     name = vnf_name or host
+    if vnf_name is None and not _NAME_RE.fullmatch(name):
+        raise VnfRunError(f"host name {host!r} cannot name a VNF; give --vnf NAME")
     cls = load_vnf_class(kind)
     record = next((h for h in api.status(lab).get("hosts", []) if h["name"] == host), None)
     if record is None:
@@ -72,7 +94,8 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
             raise VnfRunError(f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})")
     config_path = str(Path(config).resolve()) if config else None
     data = load_yaml(config_path) if config_path else None
-    cls(data, name=name, ports=tuple(ports), interfaces=ports, source=config or "<config>").close()  # fail fast
+    build_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports,
+              source=config or "<config>").close()  # fail fast
     directory = vnfs_dir(lab) / name
     existing = _read(directory / "record.json")
     if existing and _alive(existing.get("pid")):
@@ -80,7 +103,8 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("stats-w*.json"):
         old.unlink()
-    argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", str(Path(kind).resolve()) if kind.endswith(".py") else kind,
+    kind_arg = str(Path(kind).resolve()) if kind.endswith(".py") else kind
+    argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind_arg,
             "--name", name, "--state-dir", str(directory), "--workers", str(workers), "--mode", mode]
     if config_path:
         argv += ["--config", config_path]
@@ -97,18 +121,42 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     finally:
         os.close(root_netns)
         stderr.close()
-    info = {"name": name, "kind": kind, "lab": lab, "host": host, "pid": proc.pid, "ports": ports,
+    info = {"name": name, "kind": kind, "kind_path": kind_arg, "lab": lab, "host": host, "pid": proc.pid, "ports": ports,
             "config": config_path, "workers": workers, "mode": mode, "started": time.time()}
     (directory / "record.json").write_text(json.dumps(info))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = (directory / "stderr.log").read_text().strip().splitlines()[-3:]
+            tail = (directory / "stderr.log").read_text(errors="replace").strip().splitlines()[-3:]
+            _forget(directory)
             raise VnfRunError(f"VNF {name!r} exited at start (status {proc.returncode}): {' | '.join(tail)}")
         if all((directory / f"stats-w{i}.json").exists() for i in range(workers)):
             return info
         time.sleep(0.05)
-    raise VnfRunError(f"VNF {name!r} did not report within {timeout:.0f}s; see {directory / 'stderr.log'}")
+    _kill_started(proc)
+    _forget(directory)
+    raise VnfRunError(f"VNF {name!r} did not report within {timeout:.0f}s and was stopped; "
+                      f"see {directory / 'stderr.log'}")
+
+
+def _forget(directory: Path) -> None:
+    """Remove a failed start's record so ``status`` shows nothing (stderr.log stays for diagnosis)."""
+    for leftover in ("record.json", "meta.json", "offload.jsonl"):
+        (directory / leftover).unlink(missing_ok=True)
+    for old in directory.glob("stats-w*.json"):
+        old.unlink(missing_ok=True)
+
+
+def _kill_started(proc: Any) -> None:
+    """Stop the runner this call started (its own session), and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort; the lab's teardown kills it in any case
+        pass
 
 
 def subprocess_devnull() -> int:
@@ -165,12 +213,8 @@ def status(lab: str, vnf_name: str | None = None) -> list[dict]:
 
 
 def signal_vnf(lab: str, vnf_name: str, signum: int) -> dict:
-    """Send a signal to a VNF's process (SIGHUP reloads its config)."""
-    record = _read(vnfs_dir(lab) / vnf_name / "record.json")
-    if record is None:
-        raise VnfRunError(f"lab {lab!r} has no VNF named {vnf_name!r}")
-    if not _alive(record.get("pid")):
-        raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r} is not running")
+    """Send a signal to a VNF's process (``reload`` validates the config before its SIGHUP)."""
+    record = _running_record(lab, vnf_name)
     os.kill(record["pid"], signum)
     return record
 
@@ -200,3 +244,57 @@ def _reap(pid: int | None) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
+    """Validate the VNF's config file here (the VNF's own loader), then SIGHUP it and wait until
+    it logs ``reload`` (``"confirmed": True``) or ``reload_failed`` (raised as VnfConfigError)."""
+    from sdnlab.vnfs.errors import VnfConfigError
+    from sdnlab.vnfs.framework.config import load_yaml
+    from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
+
+    record = _running_record(lab, vnf_name)
+    config = record.get("config")
+    if not config:
+        raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r} was started without --config: there is nothing to reload")
+    cls = load_vnf_class(record.get("kind_path") or record["kind"])
+    ports = record.get("ports") or {}
+    build_vnf(cls, load_yaml(config), name=vnf_name, ports=tuple(ports), interfaces=ports, source=config).close()
+    log_path = vnfs_dir(lab) / vnf_name / "log.jsonl"
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    os.kill(record["pid"], signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in log_events(log_path, offset):
+            if event.get("event") == "reload":
+                return {**record, "confirmed": True}
+            if event.get("event") == "reload_failed":
+                raise VnfConfigError(f"VNF {vnf_name!r} kept its old config: {event.get('error', 'reload failed')}")
+        time.sleep(0.05)
+    return {**record, "confirmed": False}
+
+
+def log_events(path: Path, offset: int = 0) -> list[dict]:
+    """The JSON events appended to a log file after byte ``offset`` (complete lines only)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return []
+    events = []
+    for line in data.split(b"\n")[:-1]:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+def _running_record(lab: str, vnf_name: str) -> dict:
+    record = _read(vnfs_dir(lab) / vnf_name / "record.json")
+    if record is None:
+        raise VnfRunError(f"lab {lab!r} has no VNF named {vnf_name!r}")
+    if not _alive(record.get("pid")):
+        raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r} is not running")
+    return record

@@ -31,10 +31,15 @@ from sdnlab.vnfs.firewall.rules import ACTIONS, Rule, first_match, parse_rule
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.config import Fields, to_bool, to_choice, to_float, to_int, to_str
 from sdnlab.vnfs.framework.flowtable import FlowTable
-from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict, drop
+from sdnlab.vnfs.framework.verdict import FORWARD, Verdict, drop
 from sdnlab.vnfs.packet import ip_text
 
 LOG_CLASSES = ("accept", "drop", "reject", "invalid", "ratelimit", "fragment", "related")
+
+# drops decided before the rules, each with its reason (shared constants: no allocation per packet)
+_DROP_NON_IP = drop("non_ip")
+_DROP_IPV6 = drop("ipv6")
+_DROP_INVALID = drop("invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +134,10 @@ class Firewall(VNF):
         if version != 4:
             if version == 0:
                 counters["non_ip"] += 1
-                return FORWARD if self.config.non_ip == "accept" else DROP
+                return FORWARD if self.config.non_ip == "accept" else _DROP_NON_IP
             counters["ipv6"] += 1
             if self.config.ipv6 != "filter":
-                return FORWARD if self.config.ipv6 == "accept" else DROP
+                return FORWARD if self.config.ipv6 == "accept" else _DROP_IPV6
         if packet.is_fragment:
             counters["fragments"] += 1
             if packet.frag_offset:
@@ -151,7 +156,7 @@ class Firewall(VNF):
         if state is INVALID:
             counters["invalid"] += 1
             self._log("invalid", packet, state)
-            return FORWARD if self.config.invalid == "accept" else DROP
+            return FORWARD if self.config.invalid == "accept" else _DROP_INVALID
         counters["new"] += 1
         return self._new(packet)
 

@@ -11,6 +11,12 @@ a typed object (recording every error on ``fields``), and ``apply_config(cfg)`` 
 Reload (SIGHUP or the control socket) runs the same two steps, so a bad file leaves the
 running config untouched. Counters are a plain dict of ints; ``stats()`` adds VNF-specific
 tables (per-rule, per-backend). ``self.log`` writes JSON lines.
+
+Every drop carries a reason (``drop("rule")``); the framework's own drops are ``unparsed``
+(a frame the parser rejected) and ``handler_error``. When ``handle`` raises in the live
+engine the VNF keeps running: ``handler_failed`` counts the exception (``handler_errors``),
+logs a rate-limited ``handler_error`` event with the line that raised, and drops the packet
+(fail closed), or forwards it when the class sets ``on_handler_error = "forward"``.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from typing import Any, ClassVar
 
 from sdnlab.vnfs.framework.config import Errors, Fields, YamlMap, load_yaml, load_yaml_text
 from sdnlab.vnfs.framework.eventlog import EventLog
-from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Action, Verdict
+from sdnlab.vnfs.framework.faults import exception_text, location, source_file
+from sdnlab.vnfs.framework.verdict import FORWARD, Action, Verdict, drop
 from sdnlab.vnfs.packet import parse
 
 _FORWARD = Action.FORWARD
+_UNPARSED = drop("unparsed")
+_HANDLER_ERROR = drop("handler_error")
+HANDLER_ERROR_POLICIES = ("drop", "forward")
 
 DEFAULT_PORTS = ("inside", "outside")
 
@@ -41,6 +51,8 @@ class VNF:
     kind: ClassVar[str] = "vnf"
     #: settings every VNF accepts (read by the framework, not by parse_config)
     FRAMEWORK_KEYS: ClassVar[set[str]] = {"ports", "workers", "log", "pass_host_frames"}
+    #: the live engine's policy for a packet whose ``handle`` raised: "drop" or "forward"
+    on_handler_error: ClassVar[str] = "drop"
 
     def __init__(self, config: Mapping | str | None = None, *, name: str | None = None,
                  ports: tuple[str, ...] = DEFAULT_PORTS, interfaces: Mapping[str, str] | None = None,
@@ -113,8 +125,18 @@ class VNF:
         return FORWARD
 
     def handle_unparsed(self, frame: bytes) -> Verdict:
-        """Decide for a frame the parser rejected; the default drops it."""
-        return DROP
+        """Decide for a frame the parser rejected; the default drops it (reason ``unparsed``)."""
+        return _UNPARSED
+
+    def handler_failed(self, exc: Exception) -> Verdict:
+        """The live engine's answer when ``process`` raised: count, log (rate limited), apply the policy."""
+        counters = self.counters
+        counters["handler_errors"] = counters.get("handler_errors", 0) + 1
+        forwards = self.on_handler_error == "forward"
+        counters["forwarded" if forwards else "dropped"] += 1
+        self.log.emit("handler_error", error=exception_text(exc), at=location(exc, source_file(type(self))),
+                      in_port=self.in_port, packet=counters["packets"], policy=self.on_handler_error)
+        return FORWARD if forwards else _HANDLER_ERROR
 
     def tick(self, now: float) -> list[tuple[str, bytes]]:
         """Periodic work (about once a second): expire state; return frames to send as (port, frame)."""

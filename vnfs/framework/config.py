@@ -80,10 +80,20 @@ def load_yaml(path: str | Path) -> YamlMap:
     """Read and parse a YAML config file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise VnfConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-    return load_yaml_text(text, str(path))
+        raise VnfConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    return load_yaml_text(decode_text(raw, str(path)), str(path))
+
+
+def decode_text(raw: bytes, source: str) -> str:
+    """UTF-8 text of a config file; undecodable bytes are a VnfConfigError at their line."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise VnfConfigError(f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                             "save the config as UTF-8") from None
 
 
 class Errors:

@@ -6,6 +6,11 @@ each one and sends the results, then does its housekeeping about once a second: 
 ``tick`` (timeouts, health), a config reload when SIGHUP arrived, and the stats file that
 ``sdnlab vnf status`` reads. Frames addressed to the host's own MAC on a port are left to
 the kernel unless ``pass_host_frames`` is set (they are the host's traffic, not the wire's).
+
+The VNF's own code never stops the worker: an exception from ``process`` (the VNF's
+``handle``) goes to ``VNF.handler_failed`` (counted as ``handler_errors``, logged rate limited,
+the packet dropped or forwarded per the VNF's ``on_handler_error``); one from ``tick`` is
+counted as ``tick_errors`` and logged as ``tick_error``.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from pathlib import Path
 
 from sdnlab.vnfs.framework.afpacket import RxRing, TxRing, interface_mac, open_port_socket, wait_readable
 from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.faults import exception_text, location, source_file
 from sdnlab.vnfs.framework.verdict import Action
 
 _FORWARD = Action.FORWARD
+
+#: how a worker reads and writes frames (see ``open_ports``)
+MODES = ("recv", "rxring", "txring", "ring")
 
 
 @dataclass
@@ -89,17 +98,32 @@ class Worker:
             if own_mac is not None and frame[0:6] == own_mac:
                 port.host_frames += 1
                 continue
-            verdict = vnf.process(frame, name, now)
+            try:
+                verdict = vnf.process(frame, name, now)
+            except Exception as exc:  # noqa: BLE001 - a VNF bug must not stop the wire; counted and logged
+                verdict = vnf.handler_failed(exc)
             if verdict.action is _FORWARD:
-                out = default_out if verdict.port is None else ports[verdict.port]
-                self.send(out, frame if verdict.frame is None else verdict.frame)
+                out = default_out if verdict.port is None else ports.get(verdict.port)
+                if out is None:
+                    self.unknown_port(verdict.port)
+                else:
+                    self.send(out, frame if verdict.frame is None else verdict.frame)
             for out_name, extra in verdict.extra:
-                self.send(port if out_name is None else ports[out_name], extra)
+                out = port if out_name is None else ports.get(out_name)
+                if out is None:
+                    self.unknown_port(out_name)
+                else:
+                    self.send(out, extra)
         for out in ports.values():
             if out.tx_ring is not None and out.tx_ring.pending:
                 out.tx_ring.flush()
         if vnf.offload_requests:
             self.write_offloads()
+
+    def unknown_port(self, name: str) -> None:
+        """A verdict named a port the VNF does not have: the frame is not sent (counted, logged)."""
+        self.vnf.count("unknown_port_frames")
+        self.vnf.log.emit("unknown_port", port=name, ports=list(self.ports))
 
     def write_offloads(self) -> None:
         """Append the VNF's offload requests to the offload file as JSON lines (or drop them)."""
@@ -161,7 +185,14 @@ class Worker:
 
     def housekeeping(self, now: float) -> None:
         """Once a second: VNF tick, pending reload, stats file."""
-        for port_name, frame in self.vnf.tick(now):
+        try:
+            frames = self.vnf.tick(now)
+        except Exception as exc:  # noqa: BLE001 - a VNF bug must not stop the wire; counted and logged
+            frames = []
+            self.vnf.count("tick_errors")
+            self.vnf.log.emit("tick_error", error=exception_text(exc),
+                              at=location(exc, source_file(type(self.vnf))))
+        for port_name, frame in frames:
             self.send(self.ports[port_name], frame)
         for port in self.ports.values():
             if port.tx_ring is not None:

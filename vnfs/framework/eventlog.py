@@ -15,7 +15,8 @@ from typing import IO, Any
 
 
 #: framework events logged whatever classes a VNF enables
-ALWAYS = frozenset(("start", "stop", "reload", "reload_failed", "health", "quarantine"))
+ALWAYS = frozenset(("start", "stop", "reload", "reload_failed", "health", "quarantine", "handler_error",
+                    "tick_error", "unknown_port"))
 
 
 class EventLog:

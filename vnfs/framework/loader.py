@@ -1,5 +1,9 @@
 """Find a VNF class: a built-in kind (``firewall``, ``lb``, ``dpi``, ``passthrough``) or a
-researcher's Python file that defines one ``VNF`` subclass (or names it in ``VNF_CLASS``)."""
+researcher's Python file that defines one ``VNF`` subclass (or names it in ``VNF_CLASS``).
+
+``build_vnf`` instantiates a class with a config: the VNF's own ``parse_config`` /
+``apply_config`` may raise anything, which becomes a one-line ``VnfCodeError`` naming the
+line of the VNF's code instead of a traceback."""
 
 from __future__ import annotations
 
@@ -9,8 +13,12 @@ import inspect
 import sys
 from pathlib import Path
 
-from sdnlab.vnfs.errors import VnfLoadError
+from typing import Any
+
+from sdnlab.errors import SdnlabError
+from sdnlab.vnfs.errors import VnfCodeError, VnfLoadError
 from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.faults import describe, display_path, source_file
 
 BUILTIN = {
     "passthrough": "sdnlab.vnfs.framework.base:VNF",
@@ -18,6 +26,9 @@ BUILTIN = {
     "lb": "sdnlab.vnfs.lb.vnf:LoadBalancer",
     "dpi": "sdnlab.vnfs.dpi_vnf.vnf:DpiVnf",
 }
+
+#: module names given to researchers' files (how a class is known to come from one)
+USER_MODULE_PREFIX = "sdnlab_user_vnf_"
 
 
 def load_vnf_class(kind: str) -> type[VNF]:
@@ -28,9 +39,11 @@ def load_vnf_class(kind: str) -> type[VNF]:
     path = Path(kind)
     if path.suffix != ".py":
         raise VnfLoadError(f"unknown VNF kind {kind!r} (built-in: {', '.join(BUILTIN)}; or a path to a .py file)")
+    if path.is_dir():
+        raise VnfLoadError(f"{path}: is a directory, not a VNF .py file")
     if not path.is_file():
         raise VnfLoadError(f"{path}: no such VNF file")
-    module_name = f"sdnlab_user_vnf_{path.stem}"
+    module_name = f"{USER_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
@@ -39,7 +52,7 @@ def load_vnf_class(kind: str) -> type[VNF]:
     except SyntaxError as exc:
         raise VnfLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     except Exception as exc:  # noqa: BLE001 - report the researcher's import error in one line
-        raise VnfLoadError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from None
+        raise VnfLoadError(f"{path}: importing it failed: {describe(exc, str(path))}") from None
     named = getattr(module, "VNF_CLASS", None)
     if named is not None:
         if not (inspect.isclass(named) and issubclass(named, VNF)):
@@ -48,6 +61,47 @@ def load_vnf_class(kind: str) -> type[VNF]:
     found = [obj for obj in vars(module).values()
              if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ == module_name]
     if len(found) != 1:
-        what = "no" if not found else f"{len(found)} ({', '.join(c.__name__ for c in found)})"
-        raise VnfLoadError(f"{path}: expected one subclass of VNF, found {what}; set VNF_CLASS to choose")
+        raise VnfLoadError(f"{path}: {_no_single_class(module, module_name, found)}")
     return found[0]
+
+
+def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
+    """Why a module does not name one VNF class: what it defines instead."""
+    if found:
+        names = ", ".join(c.__name__ for c in found)
+        return (f"expected one subclass of VNF, found {len(found)} ({names}); "
+                f"set VNF_CLASS = {found[0].__name__} (say) to choose")
+    classes = [obj for obj in vars(module).values()
+               if inspect.isclass(obj) and obj.__module__ == module_name]
+    imported = [obj for obj in vars(module).values()
+                if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ != module_name]
+    if len(classes) == 1:
+        what = f"it defines one class, {classes[0].__name__}, which is not a subclass of VNF"
+    elif classes:
+        what = f"it defines {len(classes)} classes ({', '.join(c.__name__ for c in classes)}), none a subclass of VNF"
+    else:
+        what = "it defines no classes"
+    hint = ("; subclass sdnlab.vnfs.framework.VNF (from sdnlab.vnfs.framework import VNF)")
+    if imported:
+        names = ", ".join(c.__name__ for c in imported)
+        hint = f"; it imports {names}: set VNF_CLASS = {imported[0].__name__} to run an imported one"
+    return f"expected one subclass of VNF, found none: {what}{hint}"
+
+
+def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
+    """``cls(config, **kwargs)``, with an exception from the VNF's own code as a VnfCodeError."""
+    try:
+        return cls(config, **kwargs)
+    except SdnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the researcher's setup code failed: say where, in one line
+        raise VnfCodeError(f"{vnf_label(cls)}: setting it up with its config failed: "
+                           f"{describe(exc, source_file(cls))}") from None
+
+
+def vnf_label(cls: type) -> str:
+    """How messages name a VNF class: its .py file for a researcher's VNF, else its kind."""
+    path = source_file(cls)
+    if path and cls.__module__.startswith(USER_MODULE_PREFIX):
+        return display_path(path)
+    return f"VNF {getattr(cls, 'kind', cls.__name__)!r}"

@@ -1,6 +1,12 @@
 """Run a VNF offline over a capture: every frame goes through ``process`` in order, with the
 capture's timestamps as the clock; forwarded (and rewritten or extra) frames go to an output
-capture. This is ``sdnlab vnf test MYVNF.py --pcap IN.pcap [--out OUT.pcap]``."""
+capture. This is ``sdnlab vnf test MYVNF.py --pcap IN.pcap [--out OUT.pcap]``.
+
+Offline, an exception from the VNF's own code stops the run with a one-line ``VnfCodeError``
+naming the VNF, the packet number in the capture and the VNF's line that raised (the live
+engine instead counts it and goes on, see ``VNF.handler_failed``). Every drop is counted under
+a reason: the verdict's, or ``unspecified`` when the VNF returned a bare ``drop()``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sdnlab.vnfs.errors import VnfCodeError, VnfError
 from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.faults import describe, source_file
+
+#: the drop reason counted for a drop verdict that gives none
+UNSPECIFIED = "unspecified"
 
 
 @dataclass
@@ -21,7 +32,10 @@ class OfflineResult:
     dropped: int = 0
     extra_frames: int = 0
     rewritten: int = 0
+    #: every verdict's reason (forwards that carry one, and every drop)
     reasons: Counter = field(default_factory=Counter)
+    #: why packets were dropped; the counts add up to ``dropped``
+    drop_reasons: Counter = field(default_factory=Counter)
     stats: dict = field(default_factory=dict)
     log: list[dict] = field(default_factory=list)
 
@@ -29,29 +43,55 @@ class OfflineResult:
         """JSON-friendly summary."""
         return {"packets": self.packets, "forwarded": self.forwarded, "dropped": self.dropped,
                 "rewritten": self.rewritten, "extra_frames": self.extra_frames,
-                "reasons": dict(self.reasons), "stats": self.stats}
+                "reasons": dict(self.reasons), "drop_reasons": dict(self.drop_reasons), "stats": self.stats}
 
 
-def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None = None) -> tuple[OfflineResult, list[tuple[float, bytes]]]:
+def check_in_port(vnf: VNF, in_port: str | None) -> str:
+    """The ingress port to use: ``in_port`` if the VNF has it, else its first port."""
+    if in_port is None:
+        return vnf.ports[0]
+    if in_port not in vnf.ports:
+        raise VnfError(f"--in-port {in_port!r}: the VNF has no such port (its ports: {', '.join(vnf.ports)})")
+    return in_port
+
+
+def _code_error(vnf: VNF, what: str, exc: Exception) -> VnfCodeError:
+    from sdnlab.vnfs.framework.loader import vnf_label
+
+    cls = type(vnf)
+    return VnfCodeError(f"{vnf_label(cls)}: {what} {describe(exc, source_file(cls))}")
+
+
+def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None = None,
+               source: str = "the capture") -> tuple[OfflineResult, list[tuple[float, bytes]]]:
     """Feed (timestamp, frame) pairs to ``vnf``; returns the result and the emitted frames."""
     result = OfflineResult()
     out: list[tuple[float, bytes]] = []
-    port = in_port or vnf.ports[0]
+    port = check_in_port(vnf, in_port)
     last_tick = None
-    for ts, frame in frames:
+    for number, (ts, frame) in enumerate(frames, 1):
         if last_tick is None or ts - last_tick >= 1.0:
-            vnf.tick(ts)
+            try:
+                vnf.tick(ts)
+            except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+                raise _code_error(vnf, f"tick() before packet {number} of {source} raised", exc) from None
             last_tick = ts
-        verdict = vnf.process(frame, port, ts)
+        try:
+            verdict = vnf.process(frame, port, ts)
+        except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+            raise _code_error(vnf, f"packet {number} of {source}: handle() raised", exc) from None
         result.packets += 1
-        if verdict.reason:
-            result.reasons[verdict.reason] += 1
         if verdict.forwards:
+            if verdict.reason:
+                result.reasons[verdict.reason] += 1
             result.forwarded += 1
             if verdict.frame is not None:
                 result.rewritten += 1
             out.append((ts, frame if verdict.frame is None else verdict.frame))
         else:
+            reason = verdict.reason or UNSPECIFIED
+            result.reasons[reason] += 1
+            result.drop_reasons[reason] += 1
             result.dropped += 1
         for _port, extra in verdict.extra:
             result.extra_frames += 1
@@ -64,16 +104,18 @@ def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None 
 def run_capture(vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_port: str | None = None) -> OfflineResult:
     """Run ``vnf`` over a pcap/pcapng file and optionally write what it emitted to ``out``."""
     from sdnlab.vnfs import pcapio
-    from sdnlab.vnfs.errors import VnfError
 
+    check_in_port(vnf, in_port)  # before reading anything
     frames = []
     for number, record in enumerate(pcapio.read_pcap(pcap), 1):
         if record.linktype != 1:
             raise VnfError(f"{pcap}: packet {number}: link type {record.linktype} is not Ethernet; "
                            "VNFs work on Ethernet frames")
         frames.append((record.ts, record.frame))
-    result, emitted = run_frames(vnf, frames, in_port)
-    if out is not None:
-        pcapio.write_pcap(out, emitted)
-    vnf.close()
+    try:
+        result, emitted = run_frames(vnf, frames, in_port, source=str(pcap))
+        if out is not None:
+            pcapio.write_pcap(out, emitted)
+    finally:
+        vnf.close()
     return result

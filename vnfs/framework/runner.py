@@ -22,9 +22,9 @@ from pathlib import Path
 
 from sdnlab.errors import SdnlabError
 from sdnlab.vnfs.framework.config import load_yaml
-from sdnlab.vnfs.framework.engine import Worker, open_ports
+from sdnlab.vnfs.framework.engine import MODES, Worker, open_ports
 from sdnlab.vnfs.framework.eventlog import EventLog
-from sdnlab.vnfs.framework.loader import load_vnf_class
+from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="a logical port and its interface (one for one-armed, two for bump-in-the-wire)")
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--mode", choices=("recv", "ring", "rxring", "txring"), default="recv",
+    parser.add_argument("--mode", choices=MODES, default="recv",
                         help="recv: one recv/send per frame; rxring: TPACKET_V3 receive ring; "
                              "txring: TPACKET_V2 transmit ring; ring: both")
     parser.add_argument("--batch", type=int, default=64)
@@ -84,8 +84,8 @@ def run(argv: list[str] | None = None) -> int:
             raise SdnlabError(f"--port {item!r}: expected NAME=IFACE")
         interfaces[name] = ifname
     # validate the config once before opening sockets, so a bad file fails fast and clearly
-    cls(data, name=args.name, ports=tuple(interfaces), interfaces=interfaces,
-        source=args.config or "<config>").close()
+    build_vnf(cls, data, name=args.name, ports=tuple(interfaces), interfaces=interfaces,
+              source=args.config or "<config>").close()
     for ifname in interfaces.values():
         prepare_interface(ifname)
     state_dir = Path(args.state_dir) if args.state_dir else None

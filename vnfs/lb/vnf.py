@@ -30,7 +30,7 @@ from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.config import (Fields, mac_text, to_bool, to_choice, to_float, to_int, to_ipv4, to_mac,
                                           to_port_range, to_str)
 from sdnlab.vnfs.framework.flowtable import FlowTable
-from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Verdict, drop, reply, rewrite
+from sdnlab.vnfs.framework.verdict import FORWARD, Verdict, drop, reply, rewrite
 from sdnlab.vnfs.lb.health import HealthCheck, HealthChecker
 from sdnlab.vnfs.lb.nat import NatRewrite, arp_reply, arp_request_for, flow_hash
 from sdnlab.vnfs.lb.pool import Backend, BackendState
@@ -38,6 +38,7 @@ from sdnlab.vnfs.lb.schedulers import SCHEDULERS, is_prime, make_scheduler
 from sdnlab.vnfs.packet import TCP_FIN, TCP_RST, ip_text, ip_value
 
 _PROTOS = {"tcp": 6, "udp": 17}
+_DROP_NO_BACKEND = drop("no_backend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,7 @@ class LoadBalancer(VNF):
                 if state is None:
                     self.counters["no_backend"] += 1
                     self.log.emit("no_backend", src=packet.ip_src_text, sport=packet.l4_src)
-                    return DROP
+                    return _DROP_NO_BACKEND
                 self.counters["fallback"] += 1
             backend = state.backend
             server_key = (packet.ip_proto, ip_value(backend.ip)[0], backend.port or packet.l4_dst,
