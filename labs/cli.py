@@ -83,11 +83,13 @@ def start(
     record = load_lab(lab)
     with console.status(f"starting {record.id} ..."):
         sess, status = session.start(record, name, workdir, fresh)
-    console.print(f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]")
-    console.print(f"workspace: {sess.workdir}")
+    # soft_wrap: paths and commands stay on one line, whole, for copy and paste
+    console.print(f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]", soft_wrap=True)
+    console.print(f"workspace: {sess.workdir}", soft_wrap=True, highlight=False)
     switches = ", ".join(f"{s['name']}={s['bridge']}" for s in status.get("switches", []))
-    console.print(f"switches (OVS bridges): {switches}")
-    console.print(f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`")
+    console.print(f"switches (OVS bridges): {switches}", soft_wrap=True, highlight=False)
+    console.print(f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`", soft_wrap=True,
+                  highlight=False)
 
 
 @app.command()

@@ -42,6 +42,7 @@ def test_demo_runs_the_default_lab_to_100_percent():
     proc = subprocess.run(SDNLAB + ["demo"], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "smart_meters" in proc.stdout and "Score: 100%" in proc.stdout
+    assert "`sdnlab lab list`" in proc.stdout and "`sdnlab lab start 3`" in proc.stdout
 
 
 def test_grade_batch_of_ryu_apps_live(tmp_path):

@@ -1,5 +1,6 @@
 """A trainee session end to end through the real ``sdnlab`` entry point: start, task, check,
-hint, fix the workspace, reset, check, submit, progress, stop (lab 3, smart meters)."""
+hint, a broken reset that keeps the switches' flows, fix the workspace, reset, check, submit,
+progress, an instructor's solve (later submits not counted), stop (lab 3, smart meters)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import pytest
 
 from sdnlab.labs import load_lab
+from sdnlab.runtime import api
 
 pytestmark = pytest.mark.network
 
@@ -33,6 +35,13 @@ def sdnlab(env, *args, timeout=180):
                           timeout=timeout)
 
 
+def dump(bridge: str) -> list[str]:
+    """A bridge's flows without counters, sorted."""
+    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", bridge], capture_output=True,
+                         text=True, timeout=30, check=True).stdout
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+
 def test_a_trainee_session(env):
     home = env[1]
     lab = load_lab("smart_meters")
@@ -40,6 +49,7 @@ def test_a_trainee_session(env):
 
     started = sdnlab(env, "lab", "start", "3", "--name", NAME)
     assert started.returncode == 0, started.stderr
+    assert f"`sdnlab lab task --name {NAME}`, then `sdnlab lab check --name {NAME}`" in started.stdout
     workdir = home / "work" / "smart_meters"
     assert (workdir / "flows" / "core.flows").read_text() == (lab.starter_dir / "flows" / "core.flows").read_text()
 
@@ -61,6 +71,19 @@ def test_a_trainee_session(env):
         hint = sdnlab(env, "lab", "hint", "--name", NAME)
         assert hint.returncode == 0 and expected in hint.stdout
 
+    # a broken line: reset refuses it, names file and line, and the switches keep their flows
+    core = workdir / "flows" / "core.flows"
+    original = core.read_text()
+    bridge = next(s["bridge"] for s in api.status(NAME)["switches"] if s["name"] == "core")
+    before = dump(bridge)
+    assert before, "the starter installs flows on core"
+    core.write_text(original + "priority=x,garbage actions=frob\n")
+    broken = sdnlab(env, "lab", "reset", "--name", NAME)
+    assert broken.returncode == 4 and "Traceback" not in broken.stderr
+    assert f'{core}:{len(original.splitlines()) + 1}: invalid priority "x"' in broken.stderr
+    assert dump(bridge) == before
+    core.write_text(original)
+
     # the trainee writes the flows in the workspace and installs them
     for path in (lab.solution_dir / "flows").iterdir():
         shutil.copy(path, workdir / "flows" / path.name)
@@ -81,6 +104,14 @@ def test_a_trainee_session(env):
     smart = next(p for p in report["labs"] if p["lab"] == "smart_meters")
     assert smart["done"] and smart["best_percent"] == 100.0 and smart["hints_used"] == 2
     assert report["skills"]["security"]["percent"] > 0 and "smart_meters" in report["skills"]["security"]["labs_done"]
+
+    # an instructor deploys the reference: a submit in this session is not the trainee's score
+    solved = sdnlab(env, "lab", "solve", "--name", NAME)
+    assert solved.returncode == 0 and "instructor" in solved.stdout, solved.stderr
+    again = json.loads(sdnlab(env, "lab", "submit", "--name", NAME, "--json").stdout)["record"]
+    assert again["percent"] == 100.0 and again["solved_by_reference"] is True
+    smart = next(p for p in json.loads(sdnlab(env, "progress", "--json").stdout)["labs"] if p["lab"] == "smart_meters")
+    assert smart["attempts"] == 1 and smart["reference_runs"] == 1
 
     stopped = sdnlab(env, "lab", "stop", "--name", NAME)
     assert stopped.returncode == 0

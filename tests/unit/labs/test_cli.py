@@ -177,3 +177,13 @@ def test_task_texts_name_bridges_as_the_runtime_does():
     for lab in catalogue():
         for lang in ("en", "ja"):
             assert not re.search(r"\bl0[a-z]", lab.task_text(lang)), (lab.id, lang)
+
+
+def test_a_behaviour_on_an_unknown_node_names_the_file_once(make_lab):
+    from tests.unit.labs.conftest import GOOD_LAB
+
+    folder = make_lab(GOOD_LAB.replace("reach: {src: h1, dst: h2, traffic: any}", "reach: {src: h9, dst: h2, traffic: any}"))
+    result = invoke("lab", "validate", str(folder), "--mode", "static")
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert f"grading: {folder / 'lab.yaml'}:11: reach.src: unknown node 'h9'" in result.output
+    assert result.output.count(str(folder / "lab.yaml")) == 1
