@@ -100,7 +100,7 @@ def ip_value(text: str) -> tuple[int, int]:
         if ":" in text:
             return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big"), 6
         return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"), 4
-    except OSError:
+    except (OSError, UnicodeError, ValueError):  # ValueError: an embedded NUL; UnicodeError: undecodable argv bytes
         raise PacketError(f"not an IP address: {text!r}") from None
 
 

@@ -13,11 +13,16 @@ is the captured bytes, ``linktype`` the tcpdump.org link type (1 Ethernet, 113 L
 276 Linux SLL2, 101 raw IP, ...; ``sdnlab.vnfs.packet.parse`` takes it as its second argument).
 
 Errors raise ``PcapError`` naming the file, the record (1-based packet or block number) and the
-byte offset. ``PcapWriter``/``write_pcap`` write classic pcap.
+byte offset. A file that ends inside a record (a capture cut short, or still being written) first
+yields every complete record, then raises ``PcapTruncated`` (a ``PcapError``) whose ``complete``
+says how many were read, so a caller can keep them and report the cut as a warning, as tcpdump
+and tshark do. Failing reads (``EIO``) are ``PcapError`` too. ``PcapWriter``/``write_pcap`` write
+classic pcap.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -41,6 +46,14 @@ class PcapError(VnfError):
     """A capture file cannot be read or written; the message names the file and record."""
 
 
+class PcapTruncated(PcapError):
+    """The capture ends inside a record; the ``complete`` packet records before it were yielded."""
+
+    def __init__(self, message: str, complete: int) -> None:
+        super().__init__(message)
+        self.complete = complete
+
+
 class PcapRecord(NamedTuple):
     """One captured frame."""
 
@@ -52,12 +65,25 @@ class PcapRecord(NamedTuple):
 def read_pcap(path: str | Path) -> Iterator[PcapRecord]:
     """Stream the records of a pcap or pcapng file."""
     path = Path(path)
+    name = display_name(path)
     try:
         stream = path.open("rb")
     except OSError as exc:
-        raise PcapError(f"{path}: cannot open: {exc.strerror}") from None
+        raise PcapError(f"{name}: cannot open: {exc.strerror or exc}") from None
     with stream:
-        yield from read_stream(stream, str(path))
+        try:
+            yield from read_stream(stream, name)
+        except OSError as exc:
+            raise PcapError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+def display_name(path: str | Path) -> str:
+    """A path as one printable line: bytes that are not UTF-8 and control characters escaped (``\\xff``)."""
+    try:
+        text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a str with surrogates no file system name can hold
+        text = str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def read_bytes(data: bytes, name: str = "<bytes>") -> Iterator[PcapRecord]:
@@ -100,15 +126,15 @@ def _read_pcap(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecord]
             return
         number += 1
         if len(header) < 16:
-            raise PcapError(f"{name}: record {number} at byte {offset}: truncated record header "
-                            f"({len(header)} of 16 bytes)")
+            raise PcapTruncated(f"{name}: record {number} at byte {offset}: truncated record header "
+                                f"({len(header)} of 16 bytes)", number - 1)
         sec, frac, incl, _orig = rec.unpack(header)
         if incl > _MAX_RECORD:
             raise PcapError(f"{name}: record {number} at byte {offset}: captured length {incl} is not plausible")
         frame = read(incl)
         if len(frame) < incl:
-            raise PcapError(f"{name}: record {number} at byte {offset}: truncated frame "
-                            f"({len(frame)} of {incl} bytes)")
+            raise PcapTruncated(f"{name}: record {number} at byte {offset}: truncated frame "
+                                f"({len(frame)} of {incl} bytes)", number - 1)
         offset += 16 + incl
         yield PcapRecord(sec + frac / divisor, frame, linktype)
 
@@ -124,6 +150,7 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
     interfaces: list[_Interface] = []
     offset = 0
     number = 0
+    packets = 0  # packet records yielded so far
     first = True
     while True:
         start = head if first else stream.read(4)
@@ -133,14 +160,14 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
         number += 1
         where = f"{name}: block {number} at byte {offset}"
         if len(start) < 4:
-            raise PcapError(f"{where}: truncated block type")
+            raise PcapTruncated(f"{where}: truncated block type", packets)
         raw_len = stream.read(4)
         if len(raw_len) < 4:
-            raise PcapError(f"{where}: truncated block length")
+            raise PcapTruncated(f"{where}: truncated block length", packets)
         if start == b"\x0a\x0d\x0d\x0a":  # a new section: its byte-order magic decides the order
             bom = stream.read(4)
             if len(bom) < 4:
-                raise PcapError(f"{where}: truncated section header")
+                raise PcapTruncated(f"{where}: truncated section header", packets)
             if struct.unpack("<I", bom)[0] == _BYTE_ORDER_MAGIC:
                 order = "<"
             elif struct.unpack(">I", bom)[0] == _BYTE_ORDER_MAGIC:
@@ -159,7 +186,7 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
             raise PcapError(f"{where}: bad block length {total}")
         body = stream.read(total - consumed)
         if len(body) < total - consumed:
-            raise PcapError(f"{where}: truncated block ({consumed + len(body)} of {total} bytes)")
+            raise PcapTruncated(f"{where}: truncated block ({consumed + len(body)} of {total} bytes)", packets)
         offset += total
         body = body[:-4]  # the trailing copy of the block length
         if block_type == PCAPNG_SHB:
@@ -171,6 +198,7 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
                 raise PcapError(f"{where}: truncated enhanced packet block")
             if_id, ts_high, ts_low, cap_len, _orig = struct.unpack_from(order + "IIIII", body)
             yield _packet(interfaces, if_id, (ts_high << 32) | ts_low, body, 20, cap_len, where)
+            packets += 1
         elif block_type == _BT_SPB:
             if len(body) < 4:
                 raise PcapError(f"{where}: truncated simple packet block")
@@ -179,11 +207,13 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
             if not interfaces:
                 raise PcapError(f"{where}: simple packet block before any interface description")
             yield PcapRecord(0.0, bytes(body[4 : 4 + cap_len]), interfaces[0].linktype)
+            packets += 1
         elif block_type == _BT_PB:
             if len(body) < 20:
                 raise PcapError(f"{where}: truncated packet block")
             if_id, _drops, ts_high, ts_low, cap_len, _orig = struct.unpack_from(order + "HHIIII", body)
             yield _packet(interfaces, if_id, (ts_high << 32) | ts_low, body, 20, cap_len, where)
+            packets += 1
 
 
 def _packet(interfaces: list[_Interface], if_id: int, stamp: int, body: bytes, at: int,

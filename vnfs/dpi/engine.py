@@ -22,10 +22,11 @@ handed to ``on_record``, and risk events are kept in a ring of ``max_risks`` and
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdnlab.errors import VnfError
 from sdnlab.vnfs import packet as pk
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.classify import Classification, Limits, PacketView, expected, give_up, step
@@ -54,6 +55,27 @@ class DpiConfig:
     scan_threshold: int = 10
     scan_window: float = 60.0
     max_scan_sources: int = 65536
+
+    def __post_init__(self) -> None:
+        # resolvers are compared with the flows' server addresses as text: keep them in that form
+        object.__setattr__(self, "dns_servers", canonical_addresses(self.dns_servers, "dns_servers"))
+
+
+class DpiConfigError(VnfError):
+    """A DPI setting is invalid; the message names the setting and the value."""
+
+
+def canonical_addresses(values: Iterable[str], setting: str) -> frozenset[str]:
+    """IP address texts in the form flow records use (``2001:DB8::1`` -> ``2001:db8::1``)."""
+    if isinstance(values, str):
+        raise DpiConfigError(f"{setting}: expected a set of IP addresses, got the string {values!r}")
+    out = set()
+    for value in values:
+        try:
+            out.add(pk.ip_text(*pk.ip_value(value)))
+        except (pk.PacketError, TypeError):
+            raise DpiConfigError(f"{setting}: {value!r} is not an IPv4 or IPv6 address") from None
+    return frozenset(out)
 
 
 @dataclass

@@ -222,3 +222,9 @@ def _checksums_valid(frame: bytes) -> bool:
         if pkt.haslayer(layer_name) and pkt.getlayer(layer_name).cksum != fresh.getlayer(layer_name).cksum:
             return False
     return True
+
+
+@pytest.mark.parametrize("text", ["notanip", "10.0.0.256", "1.2.3.4\n", "1.2.3.4\x00", "::1\x00", "\udcff", ""])
+def test_ip_value_rejects_non_addresses_with_a_packet_error(text):
+    with pytest.raises(P.PacketError, match="not an IP address"):
+        P.ip_value(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -108,6 +109,49 @@ def test_truncated_record_names_file_record_and_offset(tmp_path):
     path.write_bytes(_classic("<", False, [(1, 0, f) for f in FRAMES])[:-5])
     with pytest.raises(PcapError, match=r"cut\.pcap: record 3 at byte \d+: truncated frame"):
         list(pcapio.read_pcap(path))
+
+
+@pytest.mark.parametrize("data, complete, where", [
+    (_classic("<", False, [(1, 0, f) for f in FRAMES[:2]])[:-5], 1, "truncated frame (1509 of 1514 bytes)"),
+    (_classic("<", False, [(1, 0, f) for f in FRAMES[:2]]) + b"\0" * 7, 2, "truncated record header (7 of 16 bytes)"),
+])
+def test_a_pcap_cut_short_yields_its_complete_records_then_says_where_it_was_cut(data, complete, where):
+    records = []
+    with pytest.raises(pcapio.PcapTruncated) as cut_short:
+        records.extend(pcapio.read_bytes(data, "cut.pcap"))
+    assert [r.frame for r in records] == FRAMES[:complete] and cut_short.value.complete == complete
+    offset = 24 + sum(16 + len(f) for f in FRAMES[:complete])
+    assert str(cut_short.value) == f"cut.pcap: record {complete + 1} at byte {offset}: {where}"
+    assert isinstance(cut_short.value, PcapError)  # callers that only know PcapError still stop there
+
+
+def test_a_pcapng_cut_inside_a_block_yields_the_packets_before_it():
+    data = _shb("<") + _idb("<", 1) + _epb("<", 0, 0, FRAMES[0]) + _epb("<", 0, 0, FRAMES[2])
+    records = []
+    with pytest.raises(pcapio.PcapTruncated, match=r"x\.pcapng: block 4 at byte \d+: truncated block") as cut_short:
+        records.extend(pcapio.read_bytes(data[:-3], "x.pcapng"))
+    assert [r.frame for r in records] == FRAMES[:1] and cut_short.value.complete == 1
+
+
+def test_corrupt_lengths_are_errors_not_truncation():
+    data = _classic("<", False, [(1, 0, FRAMES[0])]) + struct.pack("<IIII", 1, 0, 2**30, 2**30)
+    with pytest.raises(PcapError, match="record 2 at byte .*captured length 1073741824 is not plausible") as bad:
+        list(pcapio.read_bytes(data))
+    assert not isinstance(bad.value, pcapio.PcapTruncated)
+
+
+def test_a_read_that_fails_is_a_pcap_error_naming_the_file():
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux /proc/self/mem (reading offset 0 fails with EIO)")
+    with pytest.raises(PcapError, match="^/proc/self/mem: cannot read: Input/output error$"):
+        list(pcapio.read_pcap("/proc/self/mem"))
+
+
+def test_file_names_in_errors_are_one_printable_line(tmp_path):
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/bad\xff\n.pcap")
+    with pytest.raises(PcapError) as missing:
+        list(pcapio.read_pcap(name))
+    assert str(missing.value) == f"{tmp_path}/bad\\xff\\n.pcap: cannot open: No such file or directory"
 
 
 def test_not_a_capture_and_missing_file(tmp_path):

@@ -6,13 +6,16 @@ import os
 import random
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sdnlab.errors import SdnlabError
 from sdnlab.vnfs import packet as pk
-from sdnlab.vnfs.dpi import DpiConfig, DpiEngine, Limits
+from sdnlab.vnfs.dpi import DpiConfig, DpiConfigError, DpiEngine, Limits, classify_capture, classify_pcap
 from sdnlab.vnfs.dpi.classify import Classification, PacketView, step
 from sdnlab.vnfs.dpi.synth import tcp_conversation, udp_exchange
+from sdnlab.vnfs.pcapio import PcapTruncated, write_pcap
 
 HTTP_GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -252,3 +255,26 @@ def test_repeated_segments_of_an_undecided_flow_end_within_the_packet_budget():
     results = run(engine, [same] * 30)
     decided = [i for i, r in enumerate(results) if r is not None]
     assert len(decided) == 1 and decided[0] <= 10 and results[decided[0]].app == "Unknown"
+
+
+def test_allowed_dns_servers_are_checked_and_kept_in_the_records_spelling():
+    assert DpiConfig(dns_servers=frozenset({"2001:DB8:0::53", "10.0.0.53"})).dns_servers == {"2001:db8::53", "10.0.0.53"}
+    with pytest.raises(DpiConfigError, match="dns_servers: 'notanip' is not an IPv4 or IPv6 address"):
+        DpiConfig(dns_servers=frozenset({"10.0.0.53", "notanip"}))
+    with pytest.raises(DpiConfigError, match="expected a set of IP addresses, got the string '10.0.0.53'"):
+        DpiConfig(dns_servers="10.0.0.53")
+    assert issubclass(DpiConfigError, SdnlabError)
+
+
+def test_classify_capture_keeps_the_flows_before_a_cut_and_classify_pcap_raises_it(tmp_path):
+    query = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + b"\x01a\x00" + struct.pack("!HH", 1, 1)
+    frames = udp_exchange("10.0.0.1", "10.0.0.53", 40000, 53, [("c", query)])
+    frames += udp_exchange("10.0.0.2", "10.0.0.53", 40001, 53, [("c", query)])
+    path = tmp_path / "cut.pcap"
+    write_pcap(path, [(1.0 + i, f) for i, f in enumerate(frames)])
+    path.write_bytes(path.read_bytes()[:-1])
+    result = classify_capture(path)
+    assert [(r.src, r.app) for r in result.records] == [("10.0.0.1", "DNS")] and result.packets == 1
+    assert isinstance(result.truncation, PcapTruncated) and "record 2" in str(result.truncation)
+    with pytest.raises(PcapTruncated):
+        classify_pcap(path)
