@@ -252,3 +252,22 @@ def test_a_bad_packet_line_is_named(tmp_path):
     (tmp_path / "pk.txt").write_text("# comment\nin_port=1,tcp\nin_port=1,tcp,tcp_dst=http\n")
     result = CliRunner().invoke(root, ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--packets", str(tmp_path / "pk.txt")])
     assert isinstance(result.exception, GradingError) and "pk.txt:3: bad number 'http'" in str(result.exception)
+
+
+def test_grading_with_links_down_judges_every_behaviour_in_that_scenario():
+    ring = load_topology("tests/integration/grader/topologies/gr_ring.yaml", {})  # s1: 1=h1 2=s2 3=s3; s2: 1=h2 2=s1 3=s3
+    rules = {
+        "s1": "priority=10,ip,nw_dst=10.0.0.2 actions=group:1\n",
+        "s2": "priority=10,ip,nw_dst=10.0.0.2 actions=output:1\n",
+        "s3": "priority=10,ip,in_port=1,nw_dst=10.0.0.2 actions=output:2\n",
+    }
+    groups = {"s1": "group_id=1,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3\n"}
+    spec = parse_spec("- reach: {src: h1, dst: h2, traffic: icmp}\n- failover: {down: [s1-s2], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n")
+    state = _state(rules, groups)
+    assert [r.passed for r in grade(ring, state, spec).results] == [True, True]
+    assert [r.passed for r in grade(ring, state, spec, down=[("s1", "s2")]).results] == [True, True]  # the backup bucket
+    report = grade(ring, state, spec, down=[("s1", "s3")])
+    assert [r.passed for r in report.results] == [True, False]  # both paths gone once the failover link fails too
+    assert report.down == (("s1", "s3"),) and report.to_dict()["down"] == ["s1-s3"]
+    with pytest.raises(SpecError, match="down: no link s1-h2"):
+        grade(ring, state, spec, down=[("s1", "h2")])

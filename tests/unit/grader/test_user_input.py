@@ -1,7 +1,7 @@
 """Bad user input to the grader commands gives one readable error naming the file, never a traceback.
 
 Covers binary (non-UTF-8) and missing input files for ``sdnlab flows trace`` and ``sdnlab grade``,
-an unwritable ``--junit`` path, ``--down`` without ``--live``, hidden behaviours staying hidden
+an unwritable ``--junit`` path, ``--down`` in static grading, hidden behaviours staying hidden
 from trainees by default, and every spec mistake being reported at once.
 """
 
