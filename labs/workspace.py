@@ -142,9 +142,10 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
         if "flows" in entry:
             problems += check_flow_file(entry["flows"], _port_names(bridges[switch]))
     if problems:
-        raise LabSessionError(("; ".join(problems) if len(problems) == 1 else
-                               f"{len(problems)} invalid flow lines:\n  " + "\n  ".join(problems))
-                              + "\nnothing was installed: the switches keep their flows")
+        if len(problems) == 1:
+            raise LabSessionError(f"{problems[0]} (nothing was installed: the switches keep their flows)")
+        raise LabSessionError(f"{len(problems)} invalid flow lines, nothing was installed (the switches keep their "
+                              "flows):\n  " + "\n  ".join(problems))
 
 
 def snapshot(bridge: str) -> tuple[str, str]:
