@@ -148,7 +148,7 @@ def test_ryu_sample_apps_with_ofctl_rest(net, controller):
     status, _ = http("POST", f"{base}/stats/flowentry/add",
                      {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}, "actions": []})
     assert status == 200
-    assert not ping(net.get("h2"), net.get("h4"))  # ofctl_rest answers after a barrier: already installed
+    assert eventually(lambda: not ping(net.get("h2"), net.get("h4")))
     status, _ = http("POST", f"{base}/stats/flowentry/delete_strict",
                      {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}})
     assert status == 200
