@@ -101,11 +101,10 @@ def build_and_run(name: str) -> int:
     state_path = lab / "state.json"
     from mininet.link import TCLink
     from mininet.log import setLogLevel
-    from mininet.node import RemoteController
 
     from sdnlab.runtime.host_env import netem_available
     from sdnlab.topologies import load_topology
-    from sdnlab.topologies.fastnet import LabHost, LabNet
+    from sdnlab.topologies.fastnet import LabController, LabHost, LabNet
     from sdnlab.topologies.mininet_build import LabSwitch, LabTopo
 
     setLogLevel("error")
@@ -134,7 +133,7 @@ def build_and_run(name: str) -> int:
             build=False, autoSetMacs=False, autoStaticArp=False, waitConnected=False,
         )
         if ctl["mode"] != "none":
-            net.addController("c0", controller=RemoteController, ip=ctl["host"], port=ctl["port"])
+            net.addController("c0", controller=LabController, ip=ctl["host"], port=ctl["port"])
         t0 = time.monotonic()
         net.build()
         LOG.info("built %d hosts, %d switches, %d links in %.1f s", len(net.hosts), len(net.switches), len(net.links), time.monotonic() - t0)
