@@ -74,14 +74,49 @@ class RyuAliasFinder(importlib.abc.MetaPathFinder):
         target_name = aliased_name(fullname)
         if target_name is None or has_own_file(fullname):
             return None
+        claimed = _required_apps_snapshot()
         try:
             module = importlib.import_module(target_name)
         except ModuleNotFoundError as exc:
             if exc.name == target_name:
                 return None  # let the import fail with the usual "No module named ryu.X"
             raise
+        _hand_required_apps_to_importer(claimed)
         is_package = hasattr(module, "__path__")
         return importlib.util.spec_from_loader(fullname, _AliasLoader(module), is_package=is_package)
+
+
+# os-ken's require_app(api_style=True), run while an "api" module such as os_ken.topology.api is
+# first imported, records the app on the module two frames up the stack: the importer. Imported
+# through this finder, those frames are importlib's and ours, so the requirement would land on
+# them and the app (e.g. the topology service) would never load. These two functions move it.
+_INTERMEDIARIES = ("importlib", __name__)
+
+
+def _required_apps_snapshot() -> dict[str, int]:
+    return {name: len(getattr(sys.modules.get(name), "_REQUIRED_APP", [])) for name in _INTERMEDIARIES}
+
+
+def _hand_required_apps_to_importer(before: dict[str, int]) -> None:
+    stray: list[str] = []
+    for name in _INTERMEDIARIES:
+        module = sys.modules.get(name)
+        required = getattr(module, "_REQUIRED_APP", None)
+        if required and len(required) > before[name]:
+            stray += required[before[name]:]
+            del required[before[name]:]
+    if not stray:
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        module_name = frame.f_globals.get("__name__", "")
+        if module_name not in _INTERMEDIARIES and not module_name.startswith("importlib") \
+                and not frame.f_code.co_filename.startswith("<frozen"):
+            importer = sys.modules.get(module_name)
+            if importer is not None:
+                importer._REQUIRED_APP = getattr(importer, "_REQUIRED_APP", []) + stray
+            return
+        frame = frame.f_back
 
 
 # Names Ryu used that os-ken renamed: module -> {ryu name: os-ken name}.
