@@ -93,7 +93,7 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
         if ifname not in interfaces:
             raise VnfRunError(f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})")
     config_path = str(Path(config).resolve()) if config else None
-    data = load_yaml(config_path) if config_path else None
+    data = load_yaml(config) if config else None
     build_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports,
               source=config or "<config>").close()  # fail fast
     directory = vnfs_dir(lab) / name

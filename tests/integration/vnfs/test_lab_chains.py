@@ -204,6 +204,40 @@ def test_bad_config_fails_at_start_with_a_clear_error(lab, tmp_path):
     assert result.exit_code != 0 and "bad.yaml:2: rules[0].dport" in str(result.exception or result.output)
 
 
+def test_bad_run_options_are_refused_before_anything_starts(lab):
+    from sdnlab.cli import root
+    from sdnlab.vnfs import manage
+
+    before = manage.status(LAB)
+    result = CliRunner().invoke(root, ["vnf", "run", "firewall", "--name", LAB, "--host", "m2", "--vnf", "fwz",
+                                       "--mode", "bogus"])
+    assert result.exit_code != 0 and "--mode 'bogus': expected one of" in str(result.exception)
+    assert "usage" not in result.output
+    assert manage.status(LAB) == before and not any(row["name"] == "fwz" for row in manage.status(LAB))
+
+
+def test_reload_checks_the_new_file_before_signalling(lab):
+    from sdnlab.cli import root
+    from sdnlab.vnfs import manage
+
+    config = lab["tmp"] / "fw.yaml"
+    good = config.read_text()
+    log = manage.vnfs_dir(LAB) / "fw1" / "log.jsonl"
+    events_before = len(manage.log_events(log))
+    try:
+        config.write_text(good + "  - {name: oops, action: allow}\n")
+        bad_line = len(good.splitlines()) + 1
+        result = CliRunner().invoke(root, ["vnf", "reload", "fw1", "--name", LAB])
+        assert result.exit_code != 0
+        assert f"fw.yaml:{bad_line}: rules[5].action: expected one of accept, drop, reject" in str(result.exception)
+        assert not [e for e in manage.log_events(log)[events_before:] if e["event"].startswith("reload")]
+    finally:
+        config.write_text(good)
+    result = CliRunner().invoke(root, ["vnf", "reload", "fw1", "--name", LAB])
+    assert result.exit_code == 0 and "VNF fw1 of lab vnchains reloaded" in result.output
+    assert manage.status(LAB, "fw1")[0]["running"]
+
+
 def test_meter_traffic_crosses_firewall_and_dpi_both_ways(lab):
     from sdnlab.runtime import api
     from sdnlab.vnfs import manage

@@ -263,3 +263,34 @@ def test_live_firewall_survives_fuzzed_frames_and_keeps_forwarding(bed, tmp_path
         assert client(bed, "http", f"http://{bed.server_ip}:6860/", 3) == ["plain"] * 3
     finally:
         bed.stop_vnf("fw")
+
+
+RAISING_VNF = """from sdnlab.vnfs.framework import VNF, forward
+
+
+class Fragile(VNF):
+    kind = "fragile"
+
+    def handle(self, packet):
+        if packet.ip_proto == 6 and 8082 in (packet.l4_src, packet.l4_dst):
+            raise ValueError("cannot cope with port 8082")
+        return forward()
+"""
+
+
+def test_a_researcher_vnf_whose_handle_raises_keeps_running_and_drops_only_those_packets(bed, tmp_path):
+    path = tmp_path / "fragile.py"
+    path.write_text(RAISING_VNF)
+    bed.steer(["fw"])
+    node = bed.start_vnf("fw", str(path))
+    try:
+        assert client(bed, "connect", f"{bed.server_ip}:8082") == ["timeout"]  # its SYNs raised: dropped
+        assert client(bed, "http", f"http://{bed.server_ip}:6860/", 3) == ["plain"] * 3
+        stats = wait_stats(bed, "fw", lambda s: s["counters"].get("handler_errors", 0) >= 1)
+        assert stats["counters"]["handler_errors"] >= 1 and node.proc.poll() is None
+        log = [json.loads(line) for line in (node.state_dir / "log.jsonl").read_text().splitlines()]
+        errors = [entry for entry in log if entry["event"] == "handler_error"]
+        assert errors and errors[0]["error"] == "ValueError: cannot cope with port 8082"
+        assert errors[0]["at"] == "fragile.py:9" and errors[0]["policy"] == "drop"
+    finally:
+        bed.stop_vnf("fw")
