@@ -73,7 +73,7 @@ def current(name: str = DEFAULT_NAME) -> Session:
     try:
         data = json.loads(_path(name).read_text())
     except FileNotFoundError:
-        raise LabSessionError(f"no lab session {name!r}: start one with `sdnlab lab start ID`") from None
+        raise LabSessionError(f"no lab session {name!r}: start one with `{command('start ID', name)}`") from None
     except ValueError:
         raise LabSessionError(f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again") from None
     fields = set(Session.__dataclass_fields__)

@@ -87,6 +87,11 @@ def test_commands_for_a_named_session_carry_the_name():
     assert session.command("check", session.DEFAULT_NAME) == "sdnlab lab check"
 
 
+def test_a_missing_named_session_says_how_to_start_it():
+    with pytest.raises(LabSessionError, match="start one with `sdnlab lab start ID --name lab-t9`"):
+        session.check("lab-t9")
+
+
 def test_start_prints_next_steps_with_the_session_name(monkeypatch, tmp_path):
     status = {"switches": [{"name": "dc1", "bridge": "l1dc1"}]}
     monkeypatch.setattr(session.live, "up", lambda lab, workdir, name: status)
