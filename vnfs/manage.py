@@ -77,7 +77,7 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     """Validate the VNF and its config, start it in ``host`` of ``lab``, wait until it runs."""
     from sdnlab.runtime import api
     from sdnlab.vnfs.framework.config import load_yaml
-    from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
+    from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
 
     check_options(mode, workers, vnf_name, ports)
     name = vnf_name or host
@@ -94,8 +94,7 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
             raise VnfRunError(f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})")
     config_path = str(Path(config).resolve()) if config else None
     data = load_yaml(config) if config else None
-    build_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports,
-              source=config or "<config>").close()  # fail fast
+    check_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports, source=config or "<config>")  # fail fast
     directory = vnfs_dir(lab) / name
     existing = _read(directory / "record.json")
     if existing and _alive(existing.get("pid")):
@@ -251,7 +250,7 @@ def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     it logs ``reload`` (``"confirmed": True``) or ``reload_failed`` (raised as VnfConfigError)."""
     from sdnlab.vnfs.errors import VnfConfigError
     from sdnlab.vnfs.framework.config import load_yaml
-    from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
+    from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
 
     record = _running_record(lab, vnf_name)
     config = record.get("config")
@@ -259,7 +258,7 @@ def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
         raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r} was started without --config: there is nothing to reload")
     cls = load_vnf_class(record.get("kind_path") or record["kind"])
     ports = record.get("ports") or {}
-    build_vnf(cls, load_yaml(config), name=vnf_name, ports=tuple(ports), interfaces=ports, source=config).close()
+    check_vnf(cls, load_yaml(config), name=vnf_name, ports=tuple(ports), interfaces=ports, source=config)
     log_path = vnfs_dir(lab) / vnf_name / "log.jsonl"
     offset = log_path.stat().st_size if log_path.exists() else 0
     os.kill(record["pid"], signal.SIGHUP)

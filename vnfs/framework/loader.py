@@ -99,6 +99,21 @@ def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
                            f"{describe(exc, source_file(cls))}") from None
 
 
+def check_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> None:
+    """Build the VNF with ``config`` and close it again: validation before anything starts."""
+    close_vnf(build_vnf(cls, config, **kwargs))
+
+
+def close_vnf(vnf: VNF) -> None:
+    """``vnf.close()``, with an exception from the VNF's own code as a VnfCodeError."""
+    try:
+        vnf.close()
+    except SdnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the researcher's cleanup failed: say where, in one line
+        raise VnfCodeError(f"{vnf_label(type(vnf))}: close() raised {describe(exc, source_file(type(vnf)))}") from None
+
+
 def vnf_label(cls: type) -> str:
     """How messages name a VNF class: its .py file for a researcher's VNF, else its kind."""
     path = source_file(cls)

@@ -18,6 +18,7 @@ from typing import Any
 from sdnlab.vnfs.errors import VnfCodeError, VnfError
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import describe, source_file
+from sdnlab.vnfs.framework.loader import close_vnf, vnf_label
 
 #: the drop reason counted for a drop verdict that gives none
 UNSPECIFIED = "unspecified"
@@ -56,8 +57,6 @@ def check_in_port(vnf: VNF, in_port: str | None) -> str:
 
 
 def _code_error(vnf: VNF, what: str, exc: Exception) -> VnfCodeError:
-    from sdnlab.vnfs.framework.loader import vnf_label
-
     cls = type(vnf)
     return VnfCodeError(f"{vnf_label(cls)}: {what} {describe(exc, source_file(cls))}")
 
@@ -96,7 +95,10 @@ def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None 
         for _port, extra in verdict.extra:
             result.extra_frames += 1
             out.append((ts, extra))
-    result.stats = vnf.stats()
+    try:
+        result.stats = vnf.stats()
+    except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+        raise _code_error(vnf, "stats() raised", exc) from None
     result.log = list(vnf.log.lines)
     return result, out
 
@@ -116,6 +118,11 @@ def run_capture(vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_po
         result, emitted = run_frames(vnf, frames, in_port, source=str(pcap))
         if out is not None:
             pcapio.write_pcap(out, emitted)
-    finally:
-        vnf.close()
+    except BaseException:
+        try:
+            vnf.close()
+        except Exception:  # noqa: BLE001, S110 - the first error is the one to report
+            pass
+        raise
+    close_vnf(vnf)
     return result

@@ -24,7 +24,7 @@ from sdnlab.errors import SdnlabError
 from sdnlab.vnfs.framework.config import load_yaml
 from sdnlab.vnfs.framework.engine import MODES, Worker, open_ports
 from sdnlab.vnfs.framework.eventlog import EventLog
-from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
+from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,8 +84,8 @@ def run(argv: list[str] | None = None) -> int:
             raise SdnlabError(f"--port {item!r}: expected NAME=IFACE")
         interfaces[name] = ifname
     # validate the config once before opening sockets, so a bad file fails fast and clearly
-    build_vnf(cls, data, name=args.name, ports=tuple(interfaces), interfaces=interfaces,
-              source=args.config or "<config>").close()
+    check_vnf(cls, data, name=args.name, ports=tuple(interfaces), interfaces=interfaces,
+              source=args.config or "<config>")
     for ifname in interfaces.values():
         prepare_interface(ifname)
     state_dir = Path(args.state_dir) if args.state_dir else None

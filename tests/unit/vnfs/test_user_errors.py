@@ -443,3 +443,18 @@ def test_a_file_without_exactly_one_vnf_class_says_what_it_found(tmp_path, text,
         load_vnf_class(str(path))
     assert expected in str(info.value)
     assert "found no;" not in str(info.value)
+
+
+def test_a_raising_stats_or_close_is_one_line_too(tmp_path, good_pcap, monkeypatch, capsys):
+    path = tmp_path / "leaky.py"
+    path.write_text("from sdnlab.vnfs.framework import VNF\n\n\nclass Leaky(VNF):\n"
+                    "    def close(self):\n        raise OSError('socket already closed')\n")
+    status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", str(path), "--pcap", str(good_pcap))
+    assert "leaky.py: close() raised OSError: socket already closed at" in one_line_error(status, err)
+
+    class BadStats(VNF):
+        def stats(self):
+            return 1 / 0
+
+    with pytest.raises(VnfCodeError, match="stats\\(\\) raised ZeroDivisionError"):
+        run_frames(BadStats(), [(0.0, FRAMES[0])])
