@@ -20,8 +20,8 @@ from os_ken.ofproto import ofproto_v1_3
 
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
 from sdnlab.controller.rest_input import (
-    ENTRY_COMMANDS, FLOW_COMMANDS, BadRequest, NotFound, check_actions, check_command,
-    check_flow_entry, check_match, parse_body, parse_dpid, parse_int,
+    ENTRY_COMMANDS, FLOW_COMMANDS, BadRequest, NotFound, check_command, check_entry_body, check_flow_entry,
+    check_flow_filter, check_group, check_meter, parse_body, parse_dpid, parse_int,
 )
 
 LOG = logging.getLogger("ryu.app.ofctl_rest")
@@ -75,7 +75,8 @@ def rest_errors(method):
             return json_error(400, str(exc))
         except NotFound as exc:
             return json_error(404, str(exc))
-        except CONVERSION_ERRORS as exc:
+        except CONVERSION_ERRORS as exc:  # a value the checks let through but os-ken refused
+            LOG.warning("REST %s %s: unchecked bad value", req.method, req.path, exc_info=True)
             return json_error(400, f"invalid value: {type(exc).__name__}: {exc}")
 
     return wrapper
@@ -181,16 +182,14 @@ class StatsController(ControllerBase):
     @rest_errors
     def get_flow_stats(self, req, dpid, **_kwargs):
         dp = self._datapath(dpid)
-        flow = self._optional_body(req)
-        check_match(flow.get("match"))
+        flow = check_flow_filter(self._optional_body(req))
         return json_response(ofctl_v1_3.get_flow_stats(dp, self.requests.waiters, flow))
 
     @route("stats", "/stats/aggregateflow/{dpid}", methods=["GET", "POST"])
     @rest_errors
     def get_aggregate_flow_stats(self, req, dpid, **_kwargs):
         dp = self._datapath(dpid)
-        flow = self._optional_body(req)
-        check_match(flow.get("match"))
+        flow = check_flow_filter(self._optional_body(req))
         return json_response(ofctl_v1_3.get_aggregate_flow_stats(dp, self.requests.waiters, flow))
 
     @route("stats", "/stats/table/{dpid}", methods=["GET"])
@@ -266,7 +265,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_flow_entry(self, req, cmd, **_kwargs):
         check_command(cmd, FLOW_COMMANDS, "flowentry")
-        flow = check_flow_entry(self._body(req))
+        flow = check_flow_entry(self._body(req), allow_all_tables=cmd.startswith("delete"))
         dp = self._datapath(flow["dpid"])
         ofp = dp.ofproto
         command = {"add": ofp.OFPFC_ADD, "modify": ofp.OFPFC_MODIFY, "modify_strict": ofp.OFPFC_MODIFY_STRICT,
@@ -286,14 +285,8 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_group_entry(self, req, cmd, **_kwargs):
         check_command(cmd, ENTRY_COMMANDS, "groupentry")
-        group = self._body(req)
-        if "dpid" not in group:
-            raise BadRequest("dpid: missing")
+        group = check_group(check_entry_body(self._body(req)))
         dp = self._datapath(group["dpid"])
-        for index, bucket in enumerate(group.get("buckets", [])):
-            if not isinstance(bucket, dict):
-                raise BadRequest(f"buckets[{index}]: expected an object")
-            check_actions(bucket.get("actions"), f"buckets[{index}].actions")
         command = {"add": dp.ofproto.OFPGC_ADD, "modify": dp.ofproto.OFPGC_MODIFY,
                    "delete": dp.ofproto.OFPGC_DELETE}[cmd]
         self.requests.send_checked(dp, build_group_mod(dp, group, command))
@@ -303,9 +296,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_meter_entry(self, req, cmd, **_kwargs):
         check_command(cmd, ENTRY_COMMANDS, "meterentry")
-        meter = self._body(req)
-        if "dpid" not in meter:
-            raise BadRequest("dpid: missing")
+        meter = check_meter(check_entry_body(self._body(req)))
         dp = self._datapath(meter["dpid"])
         command = {"add": dp.ofproto.OFPMC_ADD, "modify": dp.ofproto.OFPMC_MODIFY,
                    "delete": dp.ofproto.OFPMC_DELETE}[cmd]
@@ -314,7 +305,7 @@ class StatsController(ControllerBase):
 
 
 def build_flow_mod(dp, flow: dict, command: int):
-    """An OFPFlowMod from an ofctl-style flow dict."""
+    """An OFPFlowMod from an ofctl-style flow dict already checked by ``check_flow_entry``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
     util = ofctl_v1_3.UTIL
     return parser.OFPFlowMod(
@@ -336,7 +327,7 @@ def build_flow_mod(dp, flow: dict, command: int):
 
 
 def build_group_mod(dp, group: dict, command: int):
-    """An OFPGroupMod from an ofctl-style group dict."""
+    """An OFPGroupMod from an ofctl-style group dict already checked by ``check_group``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
     types = {"ALL": ofp.OFPGT_ALL, "SELECT": ofp.OFPGT_SELECT, "INDIRECT": ofp.OFPGT_INDIRECT,
              "FF": ofp.OFPGT_FF}
@@ -355,7 +346,7 @@ def build_group_mod(dp, group: dict, command: int):
 
 
 def build_meter_mod(dp, meter: dict, command: int):
-    """An OFPMeterMod from an ofctl-style meter dict."""
+    """An OFPMeterMod from an ofctl-style meter dict already checked by ``check_meter``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
     flag_names = {"KBPS": ofp.OFPMF_KBPS, "PKTPS": ofp.OFPMF_PKTPS, "BURST": ofp.OFPMF_BURST,
                   "STATS": ofp.OFPMF_STATS}
