@@ -1,4 +1,4 @@
-"""REST endpoints of the built-in app under ``/sdnlab/`` (see docs/controller.md)."""
+"""REST endpoints of the built-in app: ``/sdnlab/...`` and Ryu's ``/v1.0/topology/...`` (docs/controller.md)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,28 @@ from os_ken.lib import ofctl_v1_3
 from ryu.app.wsgi import ControllerBase, json_error, json_response, route
 from sdnlab.controller.rest_input import BadRequest, parse_body
 from sdnlab.controller.routing import path_between
+from sdnlab.controller import topology_view
+from sdnlab.controller.topology_view import PortDesc
 
 
 def host_dict(host, state) -> dict:
     return {"mac": host.mac, "ip": host.ip, "dpid": host.dpid, "port_no": host.port_no, "name": host.name,
             "switch": state.names.get(host.dpid)}
+
+
+def port_descs(datapaths: dict) -> dict[int, dict[int, PortDesc]]:
+    """``{dpid: {port_no: PortDesc}}`` from the port descriptions os-ken fetched for each switch."""
+    result = {}
+    for dpid, datapath in datapaths.items():
+        ofp = datapath.ofproto
+        ports = {}
+        for port in (getattr(datapath, "ports", None) or {}).values():
+            if port.port_no > ofp.OFPP_MAX:
+                continue
+            name = port.name.decode("utf-8", "replace") if isinstance(port.name, bytes) else str(port.name)
+            ports[port.port_no] = PortDesc(dpid, port.port_no, str(port.hw_addr), name.rstrip("\0"))
+        result[dpid] = ports
+    return result
 
 
 class BuiltinRest(ControllerBase):
@@ -107,3 +124,40 @@ class BuiltinRest(ControllerBase):
         if entry is None:
             return json_error(404, f"{key!r} is not quarantined")
         return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})
+
+    # -- Ryu rest_topology compatible views ------------------------------------------------
+    def _topology(self, view, dpid):
+        value = None
+        if dpid is not None:
+            value = topology_view.parse_dpid_text(dpid)
+            if value is None:
+                return json_error(400, f"dpid: expected 16 hex digits, got {dpid!r}")
+        with self.app.lock:
+            ports = port_descs(dict(self.app.datapaths))
+            if view == "switches":
+                return json_response(topology_view.switches(ports, value))
+            return json_response(getattr(topology_view, view)(self.state, ports, value))
+
+    @route("topology", "/v1.0/topology/switches", methods=["GET"])
+    def topology_switches(self, req, **_kwargs):
+        return self._topology("switches", None)
+
+    @route("topology", "/v1.0/topology/switches/{dpid}", methods=["GET"])
+    def topology_switch(self, req, dpid, **_kwargs):
+        return self._topology("switches", dpid)
+
+    @route("topology", "/v1.0/topology/links", methods=["GET"])
+    def topology_links(self, req, **_kwargs):
+        return self._topology("links", None)
+
+    @route("topology", "/v1.0/topology/links/{dpid}", methods=["GET"])
+    def topology_switch_links(self, req, dpid, **_kwargs):
+        return self._topology("links", dpid)
+
+    @route("topology", "/v1.0/topology/hosts", methods=["GET"])
+    def topology_hosts(self, req, **_kwargs):
+        return self._topology("hosts", None)
+
+    @route("topology", "/v1.0/topology/hosts/{dpid}", methods=["GET"])
+    def topology_switch_hosts(self, req, dpid, **_kwargs):
+        return self._topology("hosts", dpid)

@@ -12,9 +12,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
-import yaml
-
 from sdnlab.controller.errors import ControllerConfigError
+from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
 
 ENV_CONFIG = "SDNLAB_CONTROLLER_CONFIG"
 MODES = ("routing", "l2")
@@ -69,36 +68,13 @@ def chain_to_dict(chain: Chain) -> dict:
     return {"name": chain.name, "match": match, "vnfs": list(chain.vnfs), "symmetric": chain.symmetric}
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping key."""
-
-
-def _construct_mapping(loader, node):
-    mapping = {}
-    lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        lines[key] = key_node.start_mark.line + 1
-    return _Located(mapping, lines)
-
-
-class _Located(dict):
-    def __init__(self, mapping, lines):
-        super().__init__(mapping)
-        self.lines = lines
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 class _Errors:
     def __init__(self, source: str) -> None:
         self.source = source
         self.items: list[str] = []
 
     def add(self, path: str, message: str, container=None, key=None) -> None:
-        line = getattr(container, "lines", {}).get(key) if container is not None else None
+        line = line_of(container, key) if container is not None else None
         where = f"{self.source}:{line}" if line else self.source
         self.items.append(f"{where}: {path}: {message}")
 
@@ -224,18 +200,29 @@ def load_config(path: str | None, host_names=None) -> ControllerConfig:
     if not path:
         return ControllerConfig()
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
-        raise ControllerConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise ControllerConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_config(parse_text(raw, path), path, host_names)
+
+
+def parse_text(raw: bytes, path: str):
+    """The YAML (or, for ``.json`` files, JSON) data in ``raw``; one-line errors naming file:line."""
     try:
-        if path.endswith(".json"):
-            data = json.loads(text)
-        else:
-            data = yaml.load(text, Loader=_LineLoader)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ControllerConfigError(f"{path}: not valid YAML/JSON: {exc}") from exc
-    return parse_config(data, path, host_names)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ControllerConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    if path.endswith(".json"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ControllerConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    try:
+        return load_yaml(text, path)
+    except YamlSyntaxError as exc:
+        raise ControllerConfigError(str(exc)) from None
 
 
 def config_from_env(host_names=None) -> ControllerConfig:

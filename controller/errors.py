@@ -13,3 +13,7 @@ class ListenError(ControllerError):
 
 class ControllerConfigError(ControllerError):
     """The built-in app's configuration file (SDNLAB_CONTROLLER_CONFIG) is invalid."""
+
+
+class OptionsError(ControllerError):
+    """A ``--config-file`` is missing, unreadable, malformed or holds a bad value."""

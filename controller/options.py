@@ -7,7 +7,13 @@ list are registered here, once.
 
 from __future__ import annotations
 
+import re
+
+from oslo_config import cfg as oslo_cfg
+
 from os_ken import cfg
+
+from sdnlab.controller.errors import OptionsError
 
 DEFAULT_OFP_HOST = "127.0.0.1"
 DEFAULT_OFP_PORT = 6653
@@ -74,9 +80,70 @@ def split_argv(conf: cfg.ConfigOpts, argv: list[str]) -> tuple[list[str], list[s
     return flags, apps
 
 
+_PARSE_PLACE = re.compile(r"^at (?P<file>.+?):(?P<line>\d+), (?P<reason>.*)$", re.DOTALL)
+
+
+def config_file_message(exc: Exception) -> str:
+    """One line naming the file (and line) for an oslo config-file error."""
+    if isinstance(exc, oslo_cfg.ConfigFilesNotFoundError):
+        return f"{', '.join(exc.config_files)}: config file not found"
+    if isinstance(exc, oslo_cfg.ConfigFilesPermissionDeniedError):
+        return f"{', '.join(exc.config_files)}: config file not readable (permission denied)"
+    if isinstance(exc, oslo_cfg.ConfigFileParseError):
+        place = _PARSE_PLACE.match(str(exc.msg))
+        if place:
+            return f"{place['file']}:{place['line']}: invalid ini syntax: {place['reason'].strip()}"
+        return f"{exc.config_file}: invalid ini syntax: {exc.msg}"
+    return " ".join(str(exc).split())
+
+
+def config_files(flags: list[str]) -> list[str]:
+    """The ``--config-file`` values among ``flags`` (``--config-file X`` or ``--config-file=X``)."""
+    files = []
+    for index, flag in enumerate(flags):
+        if flag == "--config-file" and index + 1 < len(flags):
+            files.append(flags[index + 1])
+        elif flag.startswith("--config-file="):
+            files.append(flag.split("=", 1)[1])
+    return files
+
+
+def check_config_file(path: str) -> None:
+    """Raise ``OptionsError`` unless ``path`` is a readable UTF-8 file (oslo would show a traceback)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise OptionsError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise OptionsError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise OptionsError(f"{path}:{line}: config file is not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+
+
 def parse(argv: list[str], prog: str = "ryu-manager") -> cfg.ConfigOpts:
-    """Parse ``argv`` (Ryu's flags and app names in any order) into os-ken's CONF."""
+    """Parse ``argv`` (Ryu's flags and app names in any order) into os-ken's CONF.
+
+    A bad ``--config-file`` (missing, unreadable, malformed, or holding a value of the wrong
+    type) raises ``OptionsError`` with one line naming the file; usage errors (and a config-file
+    value of the wrong type, which oslo reports as ``argument --X: Invalid ... value``) exit
+    with code 2 after one line.
+    """
     conf = register()
     flags, apps = split_argv(conf, argv)
-    conf(args=flags + apps, project="ryu", prog=prog, default_config_files=[])
+    for path in config_files(flags):
+        check_config_file(path)
+    try:
+        conf(args=flags + apps, project="ryu", prog=prog, default_config_files=[])
+        for name in list(conf):  # oslo checks file values on first access: check them all now
+            getattr(conf, name)
+    except (oslo_cfg.Error, ValueError) as exc:
+        raise OptionsError(config_file_message(exc)) from None
+    except SystemExit as exc:
+        if exc.code == 1:  # oslo printed "argument --X: Invalid ... value: V" for a value in a file
+            raise SystemExit(2) from None
+        raise
     return conf

@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None, prog: str = "ryu-manager") -> None:
         conf = options.parse(argv, prog=prog)
     except SystemExit as exc:  # --help or a usage error, already printed by argparse
         _exit(exc.code if isinstance(exc.code, int) else 2)
+    except ControllerError as exc:  # a bad --config-file
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        _exit(exc.exit_code)
     _init_logging(conf)
     runner = Runner(list(conf.app_lists) + list(conf.app))
     signal.signal(signal.SIGTERM, runner.stop)

@@ -91,6 +91,19 @@ def test_discovers_the_ring_and_routes_every_pair_without_storms(net, routing):
     assert int(miss.split("n_packets=")[1].split(",")[0]) < 500, flows
 
 
+def test_serves_ryu_rest_topology_from_its_own_view(net, routing):
+    status, switches = http("GET", f"{BASE}/v1.0/topology/switches")
+    assert status == 200 and sorted(s["dpid"] for s in switches) == [f"{0x200 + i:016x}" for i in range(1, 5)]
+    assert {p["name"] for p in switches[0]["ports"]} == {"ct2s1-eth1", "ct2s1-eth2", "ct2s1-eth3"}
+    status, links = http("GET", f"{BASE}/v1.0/topology/links")
+    assert status == 200 and len(links) == 8, links  # four ring links, both directions
+    h1 = net.get("h1")
+    assert ping_until(h1, net.get("h2"))
+    status, hosts = http("GET", f"{BASE}/v1.0/topology/hosts/{0x201:016x}")
+    assert status == 200 and [h["mac"] for h in hosts] == [h1.MAC()], hosts
+    assert hosts[0]["port"]["name"] == "ct2s1-eth1"
+
+
 def test_shortest_path_is_reported_and_installed(net, routing):
     h1, h3 = net.get("h1", "h3")
     assert ping_until(h1, h3)

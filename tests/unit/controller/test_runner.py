@@ -81,3 +81,34 @@ def test_an_app_that_crashes_in_init_shows_its_traceback_and_exits(tmp_path):
     result = run("--ofp-tcp-listen-port", "6786", str(app), "ryu.controller.ofp_handler")
     assert result.returncode == 1
     assert "an app failed while starting" in result.stderr and "KeyError: 'missing setting'" in result.stderr
+
+
+def test_a_missing_config_file_is_one_line_and_exit_code_5(tmp_path):
+    result = run("--config-file", str(tmp_path / "nonexist.ini"), "--ofp-tcp-listen-port", "6783")
+    assert result.returncode == 5 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: config file not found"]
+
+
+def test_an_ini_syntax_error_names_file_and_line(tmp_path):
+    ini = tmp_path / "ctl.ini"
+    ini.write_text("[DEFAULT]\nwsapi_port = 8080\nthis is bad\n")
+    result = run("--config-file", str(ini), "--ofp-tcp-listen-port", "6784")
+    assert result.returncode == 5 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"sdnlab.controller.runner: error: {ini}:3: invalid ini syntax"), line
+
+
+def test_a_non_utf8_or_unreadable_config_file_is_one_line(tmp_path):
+    ini = tmp_path / "bin.ini"
+    ini.write_bytes(b"[DEFAULT]\nwsapi_port = \xff\n")
+    for path, words in ((ini, f"{ini}:2: config file is not UTF-8"), (tmp_path, "Is a directory")):
+        result = run("--config-file", str(path), "--ofp-tcp-listen-port", "6785")
+        assert result.returncode == 5 and "Traceback" not in result.stderr and words in result.stderr
+
+
+def test_a_config_file_value_of_the_wrong_type_is_a_usage_error(tmp_path):
+    ini = tmp_path / "ctl.ini"
+    ini.write_text("[DEFAULT]\nwsapi_port = abc\n")
+    result = run("--config-file", str(ini), "--ofp-tcp-listen-port", "6786")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "wsapi_port" in result.stderr
