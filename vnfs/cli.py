@@ -19,7 +19,7 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
 
 
 def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
-    from sdnlab.vnfs.errors import VnfRunError
+    from sdnlab.vnfs.errors import VnfOptionError
 
     if not items:
         return None
@@ -27,7 +27,7 @@ def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
     for item in items:
         name, _, ifname = item.partition("=")
         if not name or not ifname:
-            raise VnfRunError(f"--port {item!r}: expected NAME=IFACE, such as inside=h3-eth0")
+            raise VnfOptionError(f"--port {item!r}: expected NAME=IFACE, such as inside=h3-eth0")
         ports[name] = ifname
     return ports
 

@@ -17,5 +17,9 @@ class VnfCodeError(VnfError):
     of the VNF's code that raised."""
 
 
+class VnfOptionError(VnfError):
+    """A command-line option of ``sdnlab vnf`` is invalid (``--mode``, ``--workers``, ``--in-port``, ...)."""
+
+
 class VnfRunError(LabError):
     """A VNF cannot be started, stopped or queried in a running lab."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sdnlab.vnfs.errors import VnfRunError
+from sdnlab.vnfs.errors import VnfOptionError, VnfRunError
 
 ONE_ARMED_PORTS = ("arm",)
 BUMP_PORTS = ("inside", "outside")
@@ -30,15 +30,15 @@ def check_options(mode: str, workers: int, vnf_name: str | None, ports: dict[str
     from sdnlab.vnfs.framework.engine import MODES
 
     if mode not in MODES:
-        raise VnfRunError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+        raise VnfOptionError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
-        raise VnfRunError(f"--workers {workers!r}: expected an integer in 1..{MAX_WORKERS}")
+        raise VnfOptionError(f"--workers {workers!r}: expected an integer in 1..{MAX_WORKERS}")
     if vnf_name is not None and not _NAME_RE.fullmatch(vnf_name):
-        raise VnfRunError(f"--vnf {vnf_name!r}: expected a name of letters, digits, '.', '_' or '-' "
+        raise VnfOptionError(f"--vnf {vnf_name!r}: expected a name of letters, digits, '.', '_' or '-' "
                           "(at most 64, starting with a letter or digit)")
     for port in ports or {}:
         if not _NAME_RE.fullmatch(port):
-            raise VnfRunError(f"--port {port!r}=...: expected a port name of letters, digits, '.', '_' or '-'")
+            raise VnfOptionError(f"--port {port!r}=...: expected a port name of letters, digits, '.', '_' or '-'")
 
 
 def vnfs_dir(lab: str) -> Path:
@@ -82,7 +82,7 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     check_options(mode, workers, vnf_name, ports)
     name = vnf_name or host
     if vnf_name is None and not _NAME_RE.fullmatch(name):
-        raise VnfRunError(f"host name {host!r} cannot name a VNF; give --vnf NAME")
+        raise VnfOptionError(f"host name {host!r} cannot name a VNF; give --vnf NAME")
     cls = load_vnf_class(kind)
     record = next((h for h in api.status(lab).get("hosts", []) if h["name"] == host), None)
     if record is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdnlab.vnfs.errors import VnfCodeError, VnfError
+from sdnlab.vnfs.errors import VnfCodeError, VnfError, VnfOptionError
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import describe, source_file
 from sdnlab.vnfs.framework.loader import close_vnf, vnf_label
@@ -52,7 +52,7 @@ def check_in_port(vnf: VNF, in_port: str | None) -> str:
     if in_port is None:
         return vnf.ports[0]
     if in_port not in vnf.ports:
-        raise VnfError(f"--in-port {in_port!r}: the VNF has no such port (its ports: {', '.join(vnf.ports)})")
+        raise VnfOptionError(f"--in-port {in_port!r}: the VNF has no such port (its ports: {', '.join(vnf.ports)})")
     return in_port
 
 

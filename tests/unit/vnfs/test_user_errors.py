@@ -12,7 +12,7 @@ import time
 import pytest
 
 from sdnlab.vnfs import manage
-from sdnlab.vnfs.errors import VnfCodeError, VnfConfigError, VnfError, VnfLoadError, VnfRunError
+from sdnlab.vnfs.errors import VnfCodeError, VnfConfigError, VnfLoadError, VnfOptionError, VnfRunError
 from sdnlab.vnfs.firewall.vnf import Firewall
 from sdnlab.vnfs.framework import VNF, forward
 from sdnlab.vnfs.framework.config import load_yaml
@@ -238,7 +238,7 @@ def test_run_with_a_bogus_mode_is_refused_before_anything_starts(tmp_path, monke
     status, _, err = sdnlab(monkeypatch, capsys, "vnf", "run", "firewall", "--name", "lab1", "--host", "fw1",
                             "--vnf", "fwz", "--mode", "bogus")
     line = one_line_error(status, err)
-    assert "--mode 'bogus': expected one of recv, rxring, txring, ring" in line
+    assert "--mode 'bogus': expected one of recv, rxring, txring, ring" in line and status == 2
     assert "usage" not in err and "sdnlab-vnf" not in err
     assert not (tmp_path / "lab1").exists()
 
@@ -248,7 +248,7 @@ def test_run_with_a_bogus_mode_is_refused_before_anything_starts(tmp_path, monke
                                             ({"ports": {"in side": "eth0"}}, "--port 'in side'")])
 def test_run_options_are_checked_first(kwargs, problem):
     options = {"mode": "recv", "workers": 1, "vnf_name": None, "ports": None, **kwargs}
-    with pytest.raises(VnfRunError, match=problem):
+    with pytest.raises(VnfOptionError, match=problem):
         manage.check_options(**options)
 
 
@@ -361,7 +361,7 @@ def test_an_unknown_in_port_is_rejected(good_pcap, monkeypatch, capsys):
     status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "--pcap", str(good_pcap),
                             "--in-port", "nosuch")
     assert "--in-port 'nosuch': the VNF has no such port (its ports: inside, outside)" in one_line_error(status, err)
-    with pytest.raises(VnfError, match="no such port"):
+    with pytest.raises(VnfOptionError, match="no such port"):
         run_frames(VNF(), [(0.0, FRAMES[0])], in_port="nosuch")
 
 
