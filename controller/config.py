@@ -54,13 +54,19 @@ class ControllerConfig:
     quarantine: tuple[str, ...] = ()
     chains: tuple[Chain, ...] = ()
     source: str = ""
+    vips: tuple[tuple[str, str], ...] = ()  # (virtual IP, host name/IP/MAC that owns it)
 
     def to_dict(self) -> dict:
         return {
             "mode": self.mode, "weight": self.weight, "protection": self.protection,
             "idle_timeout": self.idle_timeout, "quarantine": list(self.quarantine),
             "chains": [chain_to_dict(chain) for chain in self.chains],
+            "vips": dict(self.vips),
         }
+
+    def vip_owner(self, ip: str | None) -> str | None:
+        """The host (name, IP or MAC) that answers for virtual IP ``ip``, if it is one."""
+        return dict(self.vips).get(ip) if ip else None
 
 
 def chain_to_dict(chain: Chain) -> dict:
@@ -161,7 +167,7 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
         data = {}
     if not isinstance(data, dict):
         raise ControllerConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-    known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains")
+    known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains", "vips")
     for key in data:
         if key not in known:
             errors.add(str(key), f"unknown key (expected {', '.join(known)})", data, key)
@@ -190,9 +196,34 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
             chain = _parse_chain(index, raw, errors, data, host_names)
             if chain is not None:
                 chains.append(chain)
+    vips = _parse_vips(data.get("vips", {}) or {}, errors, data, host_names)
     if errors.items:
         raise ControllerConfigError("; ".join(errors.items))
-    return ControllerConfig(mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source)
+    return ControllerConfig(mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source,
+                            vips)
+
+
+def _parse_vips(raw, errors: _Errors, parent, host_names) -> tuple[tuple[str, str], ...]:
+    """``vips: {virtual IP: host}``: the controller answers ARP for the IP with the host's MAC."""
+    if not isinstance(raw, dict):
+        errors.add("vips", f"expected a mapping of virtual IP to host, got {raw!r}", parent, "vips")
+        return ()
+    vips = []
+    for ip, owner in raw.items():
+        path = f"vips.{ip}"
+        try:
+            address = str(ipaddress.ip_address(str(ip)))
+        except ValueError:
+            errors.add(path, f"expected an IP address as the key, got {ip!r}", raw, ip)
+            continue
+        if not isinstance(owner, str) or not owner:
+            errors.add(path, f"expected a host name, IP or MAC, got {owner!r}", raw, ip)
+            continue
+        if host_names is not None and owner not in host_names and not owner[0].isdigit() and ":" not in owner:
+            errors.add(path, f"unknown host {owner!r}", raw, ip)
+            continue
+        vips.append((address, owner))
+    return tuple(vips)
 
 
 def load_config(path: str | None, host_names=None) -> ControllerConfig:

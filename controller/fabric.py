@@ -205,10 +205,11 @@ class Fabric:
             return {}
         at_vnf = (pkt.dpid, pkt.in_port) in self.state.vnf_ports
         if not self.state.is_link_port(pkt.dpid, pkt.in_port) and not is_multicast(pkt.eth_src) and not at_vnf:
-            if self.state.learn_host(pkt.eth_src, pkt.dpid, pkt.in_port, sender_ip):
+            own_ip = None if self.config.vip_owner(sender_ip) else sender_ip  # a VIP is not the host's own IP
+            if self.state.learn_host(pkt.eth_src, pkt.dpid, pkt.in_port, own_ip):
                 out = self.host_routes(self.state.hosts[pkt.eth_src])
         if arp_header is not None and arp_header.opcode == 1:
-            target = self.state.host_by(arp_header.dst_ip)
+            target = self.state.host_by(self.config.vip_owner(arp_header.dst_ip) or arp_header.dst_ip)
             if target is not None and target.mac != pkt.eth_src:
                 reply = discovery.arp_reply(arp_header.src_mac, arp_header.src_ip, target.mac, arp_header.dst_ip)
                 _append(out, pkt.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(pkt.in_port)], reply))

@@ -1,5 +1,7 @@
 """The built-in app's config file is validated at the edge, with every error located."""
 
+import re
+
 import pytest
 
 from sdnlab.controller.config import ControllerConfig, load_config, parse_config
@@ -66,3 +68,24 @@ def test_invalid_values_name_the_field(data, words):
 def test_unreadable_file_is_one_error(tmp_path):
     with pytest.raises(ControllerConfigError, match="cannot read"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+def test_vips_map_a_virtual_ip_to_the_host_that_answers_for_it(tmp_path):
+    path = tmp_path / "ctl.yaml"
+    path.write_text("vips:\n  10.72.0.100: lb1\n")
+    config = load_config(str(path), {"lb1", "h1"})
+    assert config.vips == (("10.72.0.100", "lb1"),) and config.vip_owner("10.72.0.100") == "lb1"
+    assert config.to_dict()["vips"] == {"10.72.0.100": "lb1"}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("vips:\n  10.72.0.999: lb1\n", ":2: vips.10.72.0.999: expected an IP address"),
+    ("vips:\n  10.72.0.100: lb9\n", ":2: vips.10.72.0.100: unknown host 'lb9'"),
+    ("vips:\n  10.72.0.100: [lb1]\n", ":2: vips.10.72.0.100: expected a host name"),
+    ("vips: [10.72.0.100]\n", ":1: vips: expected a mapping"),
+])
+def test_bad_vips_name_file_line_and_field(tmp_path, text, words):
+    path = tmp_path / "ctl.yaml"
+    path.write_text(text)
+    with pytest.raises(ControllerConfigError, match=re.escape(f"{path}{words}")):
+        load_config(str(path), {"lb1"})

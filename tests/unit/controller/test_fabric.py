@@ -137,3 +137,22 @@ def test_a_mislearned_host_loses_its_flows_when_the_link_is_discovered():
                                          discovery.lldp_probe(1, 2), eth_type=0x88CC))
     deletes = [m for m in out[1] if m.command == ofmsg.ofp.OFPFC_DELETE]
     assert any(dict(m.match.items()) == {"eth_dst": H1} for m in deletes)
+
+
+def test_arp_for_a_load_balancer_vip_is_answered_with_the_owner_mac():
+    fabric = declared_fabric(ControllerConfig(vips=(("10.0.0.100", "h2"),)))
+    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.100"),
+                                          eth_type=0x0806))
+    (reply,) = out[1]
+    answer = discovery.parse_arp(reply.data)
+    assert answer.opcode == 2 and answer.src_mac == H2 and answer.src_ip == "10.0.0.100"
+    assert answer.dst_ip == "10.0.0.1" and ofmsg.output_ports(reply) == [1]
+    # the VIP's MAC is h2's, which s1 routes towards h2 (port 3 to s2)
+    assert fabric.installed[(1, H2)].out_port == 3
+
+
+def test_a_vip_owner_replying_from_the_vip_keeps_its_own_ip():
+    fabric = declared_fabric(ControllerConfig(vips=(("10.0.0.100", "h2"),)))
+    reply = discovery.arp_reply(H1, "10.0.0.1", H2, "10.0.0.100")  # h2 announces the VIP
+    fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
+    assert fabric.state.host_by("10.0.0.2").mac == H2 and fabric.state.host_by("10.0.0.100") is None
