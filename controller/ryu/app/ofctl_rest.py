@@ -19,6 +19,7 @@ from os_ken.lib import hub, ofctl_utils, ofctl_v1_3
 from os_ken.ofproto import ofproto_v1_3
 
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
+from sdnlab.controller.ofctl_values import to_reserved
 from sdnlab.controller.rest_input import (
     ENTRY_COMMANDS, FLOW_COMMANDS, BadRequest, NotFound, check_command, check_entry_body, check_flow_entry,
     check_flow_filter, check_group, check_meter, parse_body, parse_dpid, parse_int,
@@ -211,7 +212,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def get_one_port_stats(self, req, dpid, port, **_kwargs):
         dp = self._datapath(dpid)
-        return json_response(ofctl_v1_3.get_port_stats(dp, self.requests.waiters, parse_int(port, "port")))
+        return json_response(ofctl_v1_3.get_port_stats(dp, self.requests.waiters, to_reserved(port, "port", "OFPP_")))
 
     @route("stats", "/stats/portdesc/{dpid}", methods=["GET"])
     @rest_errors
@@ -233,7 +234,7 @@ class StatsController(ControllerBase):
     def get_one_group_stats(self, req, dpid, group_id, **_kwargs):
         dp = self._datapath(dpid)
         return json_response(ofctl_v1_3.get_group_stats(dp, self.requests.waiters,
-                                                        parse_int(group_id, "group_id")))
+                                                        to_reserved(group_id, "group_id", "OFPG_")))
 
     @route("stats", "/stats/groupdesc/{dpid}", methods=["GET"])
     @rest_errors

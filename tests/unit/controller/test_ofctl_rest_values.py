@@ -66,6 +66,7 @@ def rest():
         return request.get_response(wsgi)
 
     post.dp = dp
+    post.wsgi = wsgi
     return post
 
 
@@ -188,3 +189,12 @@ def test_valid_group_and_meter_are_sent(rest):
     assert rest("/stats/groupentry/add", group).status_int == 200
     assert rest("/stats/meterentry/add", meter).status_int == 200
     assert rest.dp.sent[0].buckets[0].watch_port == 2 and rest.dp.sent[1].bands[0].rate == 1000
+
+
+@pytest.mark.parametrize("path, words", [
+    ("/stats/port/1/99999999999", ["port", "99999999999"]),
+    ("/stats/port/1/eth0", ["port", "'eth0'"]),
+    ("/stats/group/1/-3", ["group_id", "-3"]),
+])
+def test_bad_numbers_in_stats_paths_are_400(rest, path, words):
+    assert_rejected(webob.Request.blank(path).get_response(rest.wsgi), *words)
