@@ -83,7 +83,7 @@ def received(ping: subprocess.CompletedProcess) -> int:
     return sum(1 for line in ping.stdout.splitlines() if "bytes from" in line)
 
 
-def wait_stats(tb, name, predicate, timeout=5.0):
+def wait_stats(tb, name, predicate, timeout=15.0):
     deadline = time.monotonic() + timeout
     while True:
         stats = tb.vnf_stats(name)
