@@ -323,7 +323,7 @@ def _running_hint() -> str:
 
 def status(name: str = DEFAULT_NAME) -> dict:
     """The lab's state: hosts, switches (with live connection state), links, controller, unapplied properties."""
-    from sdnlab.runtime.supervisor import connected_bridges
+    from sdnlab.runtime.supervisor import connected_bridges, established_to
 
     lab = paths.lab_dir(name)
     state = paths.read_json(lab / "state.json")
@@ -336,8 +336,12 @@ def status(name: str = DEFAULT_NAME) -> dict:
         state["problem"] = (f"the supervisor of lab {name!r} is not running (killed?): its hosts are gone; "
                             f"run `sdnlab down --name {name}` or `sdnlab clean`")
     if state.get("phase") == "ready":
-        if state["controller"]["mode"] != "none":
-            live = connected_bridges([s["bridge"] for s in state.get("switches", [])])
+        bridges = [s["bridge"] for s in state.get("switches", [])]
+        ctl = state["controller"]
+        if ctl["mode"] in ("builtin", "app") and established_to(ctl["port"]) >= len(bridges):
+            live = dict.fromkeys(bridges, True)  # one connection per bridge: all are connected
+        elif ctl["mode"] != "none":
+            live = connected_bridges(bridges)  # OVS's database (refreshed every few seconds)
         else:
             live = {}
         for switch in state.get("switches", []):

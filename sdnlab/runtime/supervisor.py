@@ -145,7 +145,8 @@ def build_and_run(name: str) -> int:
         t0 = time.monotonic()
         bridges = [mtopo.node_name(s.name) for s in topology.switches()]
         if ctl["mode"] != "none":
-            _wait_connected(bridges, timeout=spec.get("ready_timeout", 120))
+            own_port = ctl["port"] if ctl["mode"] in ("builtin", "app") else None
+            _wait_connected(bridges, timeout=spec.get("ready_timeout", 120), own_port=own_port)
         LOG.info("switches connected in %.1f s", time.monotonic() - t0)
         state.update(
             phase="ready",
@@ -195,9 +196,33 @@ def _host_records(net, topology) -> list[dict]:
     return records
 
 
-def _wait_connected(bridges: list[str], timeout: float) -> None:
+def established_to(port: int) -> int:
+    """How many TCP connections to 127.0.0.1:port are established (read from /proc/net/tcp)."""
+    wanted = f"0100007F:{port:04X}"
+    count = 0
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                if fields[2] == wanted and fields[3] == "01":
+                    count += 1
+    except OSError:
+        return 0
+    return count
+
+
+def _wait_connected(bridges: list[str], timeout: float, own_port: int | None = None) -> None:
+    """Wait until every bridge is connected to its controller.
+
+    OVS writes ``is_connected`` to its database only every few seconds; when the lab has its own
+    controller port, established TCP connections to it (one per bridge, which is what OVS calls
+    connected) answer at once. The database stays the judge for remote controllers.
+    """
     deadline = time.monotonic() + timeout
     while True:
+        if own_port and established_to(own_port) >= len(bridges):
+            return
         status = connected_bridges(bridges)
         missing = [b for b, ok in status.items() if not ok]
         if not missing:
