@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdnlab.runtime.paths import pid_alive as _alive
 from sdnlab.vnfs.errors import VnfOptionError, VnfRunError
 
 ONE_ARMED_PORTS = ("arm",)
@@ -46,21 +47,6 @@ def vnfs_dir(lab: str) -> Path:
     from sdnlab.runtime import paths
 
     return paths.lab_dir(lab) / "vnfs"
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not running
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def default_ports(interfaces: list[str]) -> dict[str, str]:
