@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 from sdnlab.runtime import paths
 
@@ -41,9 +40,9 @@ def _own_lineage() -> set[int]:
     return pids
 
 
-def lab_processes(name: str | None, netns_inodes: set[int]) -> list[int]:
-    """Pids in the given network namespaces or tagged SDNLAB_LAB=name (any lab if name is None)."""
-    tag = b"SDNLAB_LAB=" + (name.encode() + b"\0" if name else b"")
+def lab_processes(name: str, netns_inodes: set[int]) -> list[int]:
+    """Pids in the given network namespaces or tagged SDNLAB_LAB=name."""
+    tag = b"SDNLAB_LAB=" + name.encode() + b"\0"
     root_ns = _netns_inode(1)
     skip = _own_lineage()
     found = []
@@ -174,6 +173,3 @@ def _existing_bridges(bridges) -> list[str]:
     out = subprocess.run(["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True).stdout.split()
     return [b for b in bridges if b in set(out)]
 
-
-def remove_dir(lab: Path) -> None:
-    shutil.rmtree(lab, ignore_errors=True)
