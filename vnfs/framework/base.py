@@ -103,13 +103,20 @@ class VNF:
 
     def process(self, frame: bytes, in_port: str, now: float) -> Verdict:
         """Engine entry point: parse, set the context, call ``handle`` and count the result."""
+        try:
+            packet = parse(frame)
+        except Exception:  # noqa: BLE001 - a malformed frame must never stop the VNF
+            packet = None
+        return self.process_parsed(frame, packet, in_port, now)
+
+    def process_parsed(self, frame: bytes, packet: Any, in_port: str, now: float) -> Verdict:
+        """``process`` for a frame someone already parsed (``packet`` is None when the parser
+        rejected it): a chain of VNFs in one process parses each frame once for all of them."""
         counters = self.counters
         counters["packets"] += 1
         self.in_port = in_port
         self.now = now
-        try:
-            packet = parse(frame)
-        except Exception:  # noqa: BLE001 - a malformed frame must never stop the VNF
+        if packet is None:
             counters["parse_errors"] += 1
             verdict = self.handle_unparsed(frame)
         else:

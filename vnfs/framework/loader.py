@@ -1,4 +1,4 @@
-"""Find a VNF class: a built-in kind (``firewall``, ``lb``, ``dpi``, ``passthrough``) or a
+"""Find a VNF class: a built-in kind (``firewall``, ``lb``, ``dpi``, ``passthrough``, ``chain``) or a
 researcher's Python file that defines one ``VNF`` subclass (or names it in ``VNF_CLASS``).
 
 ``build_vnf`` instantiates a class with a config: the VNF's own ``parse_config`` /
@@ -25,6 +25,7 @@ BUILTIN = {
     "firewall": "sdnlab.vnfs.firewall.vnf:Firewall",
     "lb": "sdnlab.vnfs.lb.vnf:LoadBalancer",
     "dpi": "sdnlab.vnfs.dpi_vnf.vnf:DpiVnf",
+    "chain": "sdnlab.vnfs.chains.vnf:ChainVNF",
 }
 
 #: module names given to researchers' files (how a class is known to come from one)
