@@ -78,10 +78,16 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
     """TCP through OVS with no VNF, each VNF alone and the 3-VNF chain firewall -> dpi -> lb,
     interleaved over ``rounds`` rounds (median reported), for each engine mode: ``recv`` and
     ``ring`` inspect every packet; ``offload`` hands decided flows to the switch (bypass for the
-    firewall and DPI, NAT rules for the LB) after their first packets."""
+    firewall and DPI, NAT rules for the LB) after their first packets.
+
+    The chain runs two ways: ``chain_fw_dpi_lb`` steers through three VNF hosts (four switch
+    crossings, three processes); ``chain_host_fw_dpi_lb`` runs the same three VNFs with the same
+    configs as one ``chain`` VNF on one host (two crossings, one process, each frame parsed
+    once). Both inspect every packet; the chain host ignores offload, so it is not run in that
+    mode."""
     from bench.vnf.offline import ruleset
 
-    tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb")).build()
+    tb = Testbed(prefix="vn", net=79, vnf_names=("fw", "dpi", "lb", "chain")).build()
     results: dict = {"rounds": rounds, "seconds": seconds}
     try:
         server_mac = tb.server_mac()
@@ -89,12 +95,16 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
                  "dpi": ("dpi", None),
                  "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
                                                  f"backends: [{{name: a, ip: 10.79.0.2, mac: '{server_mac}'}}]\n"))}
-        paths = {"no_vnf": [], "fw": ["fw"], "dpi": ["dpi"], "lb": ["lb"], "chain_fw_dpi_lb": ["fw", "dpi", "lb"]}
+        chain_config = _config(tmp, "chain", "stages:\n"
+                               f"  - {{kind: firewall, name: fw, config: {kinds['fw'][1]}}}\n"
+                               "  - {kind: dpi}\n"
+                               f"  - {{kind: lb, config: {kinds['lb'][1]}}}\n")
         with Server(tb, tb.server):
             tb.steer([])
             tb.run(tb.client, "ping", "-c", "3", "-i", "0.2", tb.server_ip)  # warm the switch's caches
             for mode in ("recv", "ring", "offload"):
                 agent = None
+                paths = {"no_vnf": [], "fw": ["fw"], "dpi": ["dpi"], "lb": ["lb"], "chain_fw_dpi_lb": ["fw", "dpi", "lb"]}
                 for name, (kind, config) in kinds.items():
                     if mode == "offload":  # same configs plus offload: true, recv engine, agent on
                         config = _config(tmp, f"{name}-offload", (Path(config).read_text() if config else "")
@@ -102,12 +112,18 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
                     tb.start_vnf(name, kind, config, mode="ring" if mode == "ring" else "recv")
                 if mode == "offload":
                     agent = tb.start_offload_agent()
-                runs: dict[str, list] = {label: [] for label in [*paths, "chain_fw_dpi_lb_via_vip"]}
+                else:
+                    tb.start_vnf("chain", "chain", chain_config, mode=mode)
+                    paths["chain_host_fw_dpi_lb"] = ["chain"]
+                via_vip = {f"{label}_via_vip": path for label, path in paths.items() if label.startswith("chain")}
+                runs: dict[str, list] = {label: [] for label in [*paths, *via_vip]}
                 for _ in range(rounds):
                     for label, path in paths.items():
                         tb.steer(path)
                         runs[label].append(iperf(tb.run, tb.client, tb.server_ip, seconds))
-                    runs["chain_fw_dpi_lb_via_vip"].append(iperf(tb.run, tb.client, "10.79.0.100", seconds))
+                    for label, path in via_vip.items():
+                        tb.steer(path)
+                        runs[label].append(iperf(tb.run, tb.client, "10.79.0.100", seconds))
                 section = {label: _median_run(r) for label, r in runs.items()}
                 base = section["no_vnf"].get("mbit_s") or 0
                 for label, row in section.items():
@@ -118,7 +134,7 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
                     agent.stop()
                     tb.agent = None
                     section["offload_rules_installed"] = agent.installed
-                for name in kinds:
+                for name in [*kinds, "chain"]:
                     tb.stop_vnf(name)
     finally:
         tb.close()

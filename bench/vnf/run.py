@@ -2,8 +2,9 @@
 
 Offline (from memory, one core): packets/s per VNF at 64 and 1500 bytes. Live (root needed):
 UDP packets/s and TCP through each VNF on bare veths, TCP through OVS with no VNF / each VNF /
-a 3-VNF chain, and the firewall against nftables with the same rule set. Targets from the
-issue: firewall >= 100 kpps per core on the hot path; chain TCP >= 50% of the no-VNF path.
+a 3-VNF chain (steered through three VNF hosts, and as one chain VNF on one host), and the
+firewall against nftables with the same rule set. Targets from the issue: firewall >= 100 kpps
+per core on the hot path; chain TCP >= 50% of the no-VNF path.
 """
 
 from __future__ import annotations
@@ -17,6 +18,24 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "vnf.json"
+
+
+def chain_targets(tcp: dict, target: float = 0.5) -> dict:
+    """The chain's TCP ratios to the no-VNF path: steered through three VNF hosts and run on one
+    chain host, per engine mode. The target is judged on deployments that inspect every packet
+    (``recv``, ``ring``); offload is reported beside it."""
+    def ratios(label: str, modes: tuple[str, ...]) -> dict:
+        return {m: tcp.get(f"mode_{m}", {}).get(label, {}).get("ratio_to_no_vnf") for m in modes}
+
+    steered = ratios("chain_fw_dpi_lb", ("recv", "ring", "offload"))
+    one_host = ratios("chain_host_fw_dpi_lb", ("recv", "ring"))
+    best_steered = max((r for m, r in steered.items() if r is not None and m != "offload"), default=None)
+    best_one_host = max((r for r in one_host.values() if r is not None), default=None)
+    return {"chain_tcp_ratio_by_mode": steered, "chain_host_tcp_ratio_by_mode": one_host,
+            "chain_tcp_ratio_steered": best_steered, "chain_tcp_ratio_one_host": best_one_host,
+            "chain_target_ratio": target,
+            "chain_target_met_steered": bool(best_steered and best_steered >= target),
+            "chain_target_met_one_host": bool(best_one_host and best_one_host >= target)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -46,14 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
         if fw_live:
             targets["firewall_live_kpps_per_core"] = round(fw_live / 1000, 1)
             targets["firewall_target_met_live"] = fw_live >= 100_000
-        modes = {m: report["tcp_through_ovs"].get(f"mode_{m}", {}).get("chain_fw_dpi_lb", {}).get("ratio_to_no_vnf")
-                 for m in ("recv", "ring", "offload")}
-        targets["chain_tcp_ratio_by_mode"] = modes
-        # the target is for VNFs that inspect every packet; offload is reported beside it
-        ratio = max((r for m, r in modes.items() if r is not None and m != "offload"), default=None)
-        targets["chain_tcp_ratio"] = ratio
-        targets["chain_target_ratio"] = 0.5
-        targets["chain_target_met"] = bool(ratio and ratio >= 0.5)
+        targets.update(chain_targets(report["tcp_through_ovs"]))
     else:
         report["live"] = "skipped: needs root"
     report["targets"] = targets
