@@ -34,7 +34,7 @@ def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
 
 @vnf_app.command("run")
 def run(
-    kind: Annotated[str, typer.Argument(help="firewall, lb, dpi, passthrough, or a researcher's .py file.")],
+    kind: Annotated[str, typer.Argument(help="firewall, lb, dpi, passthrough, chain (several in one process), or a researcher's .py file.")],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
     config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file.")] = None,
     name: LabOpt = "default",
