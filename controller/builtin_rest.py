@@ -5,7 +5,8 @@ from __future__ import annotations
 from os_ken.lib import ofctl_v1_3
 
 from ryu.app.wsgi import ControllerBase, json_error, json_response, route
-from sdnlab.controller.rest_input import BadRequest, parse_body
+from sdnlab.controller.offload import Conflict, parse_offload_request
+from sdnlab.controller.rest_input import BadRequest, NotFound, parse_body
 from sdnlab.controller.routing import path_between
 from sdnlab.controller import topology_view
 from sdnlab.controller.topology_view import PortDesc
@@ -32,7 +33,7 @@ def port_descs(datapaths: dict) -> dict[int, dict[int, PortDesc]]:
 
 
 class BuiltinRest(ControllerBase):
-    """``/sdnlab/status``, ``hosts``, ``path``, ``stats``, ``chains`` and ``quarantine``."""
+    """``/sdnlab/status``, ``hosts``, ``path``, ``stats``, ``chains``, ``quarantine`` and ``offload``."""
 
     def __init__(self, req, link, data, **config):
         super().__init__(req, link, data, **config)
@@ -124,6 +125,29 @@ class BuiltinRest(ControllerBase):
         if entry is None:
             return json_error(404, f"{key!r} is not quarantined")
         return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})
+
+    @route("sdnlab", "/sdnlab/offload", methods=["GET"])
+    def offload_list(self, req, **_kwargs):
+        with self.app.lock:
+            return json_response({"offloads": self.app.offloads.listing()})
+
+    @route("sdnlab", "/sdnlab/offload", methods=["POST"])
+    def offload_add(self, req, **_kwargs):
+        try:
+            request = parse_offload_request(parse_body(req.body))
+            touched = self.app.offload(request)
+        except BadRequest as exc:
+            return json_error(400, str(exc))
+        except NotFound as exc:
+            return json_error(404, str(exc))
+        except Conflict as exc:
+            return json_error(409, str(exc))
+        return json_response({"offloads": [entry.to_dict() for entry in touched]})
+
+    @route("sdnlab", "/sdnlab/offload", methods=["DELETE"])
+    def offload_clear(self, req, **_kwargs):
+        self.app.clear_offloads()
+        return json_response({"offloads": []})
 
     # -- Ryu rest_topology compatible views ------------------------------------------------
     def _topology(self, view, dpid):

@@ -36,6 +36,7 @@ PRIORITY_L2 = 100  # learned/routed destinations
 PRIORITY_BYPASS = 150  # failover bounce-back (in_port + eth_dst)
 PRIORITY_DISCOVERY = 200  # ARP to the controller
 PRIORITY_STEER = 300  # service chains (tagged transit and classification)
+PRIORITY_OFFLOAD = 400  # one offloaded flow (exact 5-tuple) skipping the VNFs that decided it
 PRIORITY_QUARANTINE = 1000  # drop a quarantined host
 
 COOKIE_BUILTIN = 0x5D1AB000_00000000  # flows installed by the built-in app carry this cookie

@@ -7,21 +7,32 @@ is classified again for the next stage; after the last VNF the packet goes to no
 (table FORWARD). With ``symmetric`` the reverse 5-tuple runs through the VNFs in reverse order,
 entering each by its ``eth1`` side. All flows live in table INGRESS at ``PRIORITY_STEER`` with
 ``COOKIE_SFC``; ``chain_msgs`` is pure: it needs the network state and the routing graph.
+
+Offload: once VNFs have decided a flow, ``bypass_msgs`` adds exact 5-tuple rules at
+``PRIORITY_OFFLOAD`` that carry that one flow past the VNFs that asked, straight to the next VNF
+that still wants it (its stage tag) or to FORWARD. Their cookies lie in the SFC family
+(``COOKIE_OFFLOAD`` | offload id), so re-steering a chain (``clear_msgs``) removes them too.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 import networkx as nx
 
 from sdnlab.controller import ofmsg
 from sdnlab.controller.config import Chain
 from sdnlab.controller.network import NetworkState
-from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_STEER
+from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER
 
 COOKIE_SFC = 0x5D1AB5F0_00000000
 COOKIE_SFC_MASK = 0xFFFFFFFF_00000000
+# per-flow offload rules: the SFC family with bit 31 set; the low 31 bits carry the offload id
+COOKIE_OFFLOAD = COOKIE_SFC | 0x80000000
+COOKIE_OFFLOAD_MASK = COOKIE_SFC_MASK | 0x80000000
+OFFLOAD_ID_MASK = 0x7FFFFFFF
+OFFLOAD_IDLE_TIMEOUT_S = 10  # an offloaded flow's rules go when the flow has been idle this long
 VLAN_BASE = 3000
 
 
@@ -117,6 +128,16 @@ def _add(out: dict[int, list], dpid: int, match: dict, actions: list, goto_forwa
                                                    instructions, cookie=COOKIE_SFC))
 
 
+def _hops(vnfs: list[list[tuple[int, int]]], reverse: bool) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(entry, exit) attachment of each VNF in the order a direction visits them.
+
+    Forward a VNF is entered by its first interface (eth0) and left by its last (eth1); the
+    return direction visits the VNFs in reverse order, entering each by eth1.
+    """
+    order = list(reversed(vnfs)) if reverse else vnfs
+    return [(att[-1], att[0]) if reverse else (att[0], att[-1]) for att in order]
+
+
 def chain_msgs(chain: Chain, index: int, state: NetworkState, graph: nx.Graph, vnf_names: set[str]) -> dict[int, list]:
     """Flow-mods steering ``chain`` (both directions if symmetric) on every switch."""
     out: dict[int, list] = {}
@@ -126,9 +147,7 @@ def chain_msgs(chain: Chain, index: int, state: NetworkState, graph: nx.Graph, v
     directions = [False, True] if chain.symmetric else [False]
     for reverse in directions:
         near, far = (chain.match.dst, chain.match.src) if reverse else (chain.match.src, chain.match.dst)
-        order = list(reversed(vnfs)) if reverse else vnfs
-        # (entry, exit) attachment of each VNF for this direction: eth0 -> eth1 forward, eth1 -> eth0 back
-        hops = [(att[-1], att[0]) if reverse else (att[0], att[-1]) for att in order]
+        hops = _hops(vnfs, reverse)
         base = _l4_fields(chain, reverse)
         far_ips = _ip_match(far, state, vnf_names)
         near_ips = _ip_match(near, state, vnf_names) if near is None or _is_ip(near) else [None]
@@ -172,3 +191,118 @@ def chain_msgs(chain: Chain, index: int, state: NetworkState, graph: nx.Graph, v
 def clear_msgs() -> list:
     """Delete every steering flow (before re-installing after a change)."""
     return [ofmsg.flow_delete(INGRESS.table_id, cookie=COOKIE_SFC, cookie_mask=COOKIE_SFC_MASK)]
+
+
+# -- offload: one decided flow skips the VNFs that asked ------------------------------------
+@dataclass(frozen=True)
+class FiveTuple:
+    """One direction of a TCP or UDP conversation, as a packet's headers carry it."""
+
+    proto: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+
+    def reversed(self) -> FiveTuple:
+        """The other direction of the same conversation."""
+        return FiveTuple(self.proto, self.dst, self.dport, self.src, self.sport)
+
+    def match_fields(self) -> dict:
+        """OXM fields matching exactly this direction."""
+        prefix = {6: "tcp", 17: "udp"}[self.proto]
+        return {"eth_type": ofmsg.ETH_TYPE_IP, "ip_proto": self.proto, "ipv4_src": self.src,
+                "ipv4_dst": self.dst, f"{prefix}_src": self.sport, f"{prefix}_dst": self.dport}
+
+
+def _selects(spec: str | None, ip: str, state: NetworkState, vnf_names: set[str]) -> bool:
+    """Whether an endpoint spec of a chain (None, host, ``role:``, IP or CIDR) covers ``ip``."""
+    if spec is None:
+        return True
+    if _is_ip(spec):
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(spec, strict=False)
+    return ip in {_host_ip(name, state) for name in hosts_of(spec, state, vnf_names)}
+
+
+def chain_carries(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> bool:
+    """Whether ``chain`` classifies ``five`` in its forward direction."""
+    match = chain.match
+    return ((match.ip_proto is None or match.ip_proto == five.proto)
+            and (match.src_port is None or match.src_port == five.sport)
+            and (match.dst_port is None or match.dst_port == five.dport)
+            and _selects(match.src, five.src, state, vnf_names)
+            and _selects(match.dst, five.dst, state, vnf_names))
+
+
+def orient(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> FiveTuple | None:
+    """``five`` as the chain's forward direction sees it (a VNF may ask with a reply's tuple), or
+    None when the chain does not carry that conversation."""
+    if chain_carries(chain, five, state, vnf_names):
+        return five
+    if chain.symmetric and chain_carries(chain, five.reversed(), state, vnf_names):
+        return five.reversed()
+    return None
+
+
+def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], state: NetworkState,
+                graph: nx.Graph, cookie: int = COOKIE_OFFLOAD,
+                idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S) -> dict[int, list]:
+    """Rules carrying one flow of ``chain`` past the VNF hosts in ``bypassed`` (both ways if symmetric).
+
+    ``five`` is the flow as the chain's forward direction sees it. At every point that would
+    hand the flow to a bypassed VNF (the source host's port, or the exit port of the VNF before
+    it), an exact 5-tuple rule at ``PRIORITY_OFFLOAD`` sends it instead to the next VNF that
+    was not bypassed (tagged with that VNF's stage VLAN, as the chain's own steering would) or,
+    when none is left, to table FORWARD. The rules expire after ``idle_timeout`` seconds of
+    silence and ask the switch for a flow-removed message, so the controller sees them go.
+    """
+    out: dict[int, list] = {}
+    vnfs = [_attachments(name, state) for name in chain.vnfs]
+    if not all(vnfs):
+        return out
+    directions = [False, True] if chain.symmetric else [False]
+    for reverse in directions:
+        flow_dir = five.reversed() if reverse else five
+        names = list(reversed(chain.vnfs)) if reverse else list(chain.vnfs)
+        hops = _hops(vnfs, reverse)
+        source = state.host_by(flow_dir.src)
+        point = (source.dpid, source.port_no) if source is not None else None
+        stage = 0
+        while stage < len(hops):
+            if names[stage] in bypassed:
+                following = next((j for j in range(stage, len(hops)) if names[j] not in bypassed), None)
+                if point is not None:
+                    _add_bypass(out, point, flow_dir, chain, index, reverse, hops, following, graph, cookie,
+                                idle_timeout)
+                if following is None:
+                    break
+                stage = following
+            point = hops[stage][1]
+            stage += 1
+    return out
+
+
+def _add_bypass(out: dict[int, list], point: tuple[int, int], flow_dir: FiveTuple, chain: Chain, index: int,
+                reverse: bool, hops: list, following: int | None, graph: nx.Graph, cookie: int,
+                idle_timeout: int) -> None:
+    """One offload rule at ``point`` (dpid, in_port): to the entry of VNF ``following`` or FORWARD."""
+    dpid, in_port = point
+    if following is None:
+        instructions = [ofmsg.goto(FORWARD.table_id)]
+    else:
+        entry = hops[following][0]
+        actions = _steer(dpid, entry, stage_vid(index, reverse, following + 1), _towards(graph, entry[0]))
+        if actions is None:
+            return  # no path to that VNF: the chain's own steering keeps the flow
+        instructions = [ofmsg.apply_actions(actions)]
+    match = ofmsg.match(in_port=in_port, **flow_dir.match_fields())
+    out.setdefault(dpid, []).append(ofmsg.flow_add(INGRESS.table_id, PRIORITY_OFFLOAD, match, instructions,
+                                                   idle_timeout=idle_timeout, cookie=cookie, send_flow_rem=True))
+
+
+def offload_clear_msgs(offload_id: int | None = None) -> list:
+    """Delete the rules of one offload (by its id), or of every offload."""
+    if offload_id is None:
+        return [ofmsg.flow_delete(INGRESS.table_id, cookie=COOKIE_OFFLOAD, cookie_mask=COOKIE_OFFLOAD_MASK)]
+    return [ofmsg.flow_delete(INGRESS.table_id, cookie=COOKIE_OFFLOAD | (offload_id & OFFLOAD_ID_MASK),
+                              cookie_mask=0xFFFFFFFF_FFFFFFFF)]

@@ -70,7 +70,8 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     if vnf_name is None and not _NAME_RE.fullmatch(name):
         raise VnfOptionError(f"host name {host!r} cannot name a VNF; give --vnf NAME")
     cls = load_vnf_class(kind)
-    record = next((h for h in api.status(lab).get("hosts", []) if h["name"] == host), None)
+    lab_status = api.status(lab)
+    record = next((h for h in lab_status.get("hosts", []) if h["name"] == host), None)
     if record is None:
         api.host_pid(lab, host)  # raises the runtime's "no host" error with the host list
     interfaces = [i["name"] for i in record.get("interfaces", [])]
@@ -95,9 +96,12 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
         argv += ["--config", config_path]
     for port, ifname in ports.items():
         argv += ["--port", f"{port}={ifname}"]
+    controller = controller_url(lab_status.get("controller") or {})
+    if controller:
+        argv += ["--controller", controller, "--host", host]
     stderr = open(directory / "stderr.log", "w")
     # an inherited handle on this (root) network namespace: VNFs that talk to the controller
-    # (the DPI VNF's quarantine requests) enter it from a helper thread, see vnfs/dpi_vnf/quarantine.py
+    # (offload and quarantine requests) enter it from a helper thread, see vnfs/framework/rest.py
     root_netns = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         env = dict(os.environ, SDNLAB_ROOT_NETNS=f"/proc/self/fd/{root_netns}")
@@ -107,7 +111,7 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
         os.close(root_netns)
         stderr.close()
     info = {"name": name, "kind": kind, "kind_path": kind_arg, "lab": lab, "host": host, "pid": proc.pid, "ports": ports,
-            "config": config_path, "workers": workers, "mode": mode, "started": time.time()}
+            "config": config_path, "workers": workers, "mode": mode, "controller": controller, "started": time.time()}
     (directory / "record.json").write_text(json.dumps(info))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,6 +126,13 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     _forget(directory)
     raise VnfRunError(f"VNF {name!r} did not report within {timeout:.0f}s and was stopped; "
                       f"see {directory / 'stderr.log'}")
+
+
+def controller_url(controller: dict) -> str | None:
+    """The REST API VNFs send offload requests to: the lab's builtin controller's, else None."""
+    if controller.get("mode") != "builtin" or not controller.get("rest_port"):
+        return None
+    return f"http://{controller.get('host') or '127.0.0.1'}:{controller['rest_port']}"
 
 
 def _forget(directory: Path) -> None:

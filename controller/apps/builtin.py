@@ -25,6 +25,7 @@ from sdnlab.controller.config import config_from_env
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
 from sdnlab.controller.network import NetworkState, load_declared_from_env
+from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
 from sdnlab.controller import wire
 from sdnlab.controller.packets import ethernet_fields
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, PRIORITY_L2
@@ -86,6 +87,7 @@ class BuiltinController(app_manager.OSKenApp):
         self.port_stats: dict[int, list] = {}
         self.flow_stats: dict[int, list] = {}
         self.barrier_waiters: dict[tuple[int, int], threading.Event] = {}
+        self.offloads = OffloadTable()
         for key in self.config.quarantine:
             self.fabric.quarantine(key, "configured")
         kwargs["wsgi"].register(BuiltinRest, {"builtin": self})
@@ -221,6 +223,34 @@ class BuiltinController(app_manager.OSKenApp):
             pending = self._barriers(msgs)
         self._wait(pending)
         return entry
+
+    def offload(self, request: OffloadRequest) -> list[Offload]:
+        """Install a flow's bypass rules; returns once every switch has applied them (barrier), or after 2 s.
+
+        Raises ``NotFound``/``Conflict`` (``sdnlab.controller.offload``) for a VNF in no chain or
+        a flow no chain of it carries.
+        """
+        with self.lock:
+            graph = self.fabric.state.graph(self.config.weight)
+            touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state, graph,
+                                                  self.fabric.vnf_names, time.time())
+            self.dispatch(msgs)
+            pending = self._barriers(msgs)
+        self._wait(pending)
+        return touched
+
+    def clear_offloads(self) -> None:
+        """Remove every offload rule (the flows go back through their VNFs)."""
+        with self.lock:
+            msgs = self.offloads.clear(list(self.datapaths))
+            self.dispatch(msgs)
+            pending = self._barriers(msgs)
+        self._wait(pending)
+
+    @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
+    def _flow_removed(self, ev) -> None:
+        with self.lock:
+            self.offloads.rule_removed(ev.msg.cookie)
 
     def _barriers(self, per_dpid: dict[int, list]) -> list[threading.Event]:
         events = []

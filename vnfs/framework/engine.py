@@ -66,6 +66,7 @@ class Worker:
     pass_host_frames: bool = False
     stats_path: Path | None = None
     offload_path: Path | None = None
+    offload_sink: Callable[[dict], None] | None = None  # must not block: it runs on the packet path
     config_path: str | None = None
     clock: Callable[[], float] = time.monotonic
     reload_requested: bool = False
@@ -126,19 +127,18 @@ class Worker:
         self.vnf.log.emit("unknown_port", port=name, ports=list(self.ports))
 
     def write_offloads(self) -> None:
-        """Append the VNF's offload requests to the offload file as JSON lines (or drop them)."""
+        """Hand the VNF's offload requests on: JSON lines appended to the offload file, and each
+        request to ``offload_sink`` (the controller's REST API in labs) when there is one."""
         requests, self.vnf.offload_requests = self.vnf.offload_requests, []
-        if self.offload_path is None:
+        if self.offload_path is None and self.offload_sink is None:
             return
-        from sdnlab.vnfs.packet import ip_text
-
-        with open(self.offload_path, "a") as handle:
-            for key, action, params in requests:
-                version = 6 if max(key.ip_src, key.ip_dst) > 0xFFFFFFFF else 4
-                handle.write(json.dumps({"vnf": self.vnf.name, "action": action, "proto": key.ip_proto,
-                                         "src": ip_text(key.ip_src, version), "sport": key.l4_src,
-                                         "dst": ip_text(key.ip_dst, version), "dport": key.l4_dst,
-                                         **params}) + "\n")
+        lines = [offload_record(self.vnf.name, key, action, params) for key, action, params in requests]
+        if self.offload_path is not None:
+            with open(self.offload_path, "a") as handle:
+                handle.writelines(json.dumps(line) + "\n" for line in lines)
+        if self.offload_sink is not None:
+            for line in lines:
+                self.offload_sink(line)
 
     def receive(self, port: PortIO) -> list[bytes]:
         """Up to ``batch`` frames waiting on a port (ring blocks or socket reads)."""
@@ -228,6 +228,15 @@ class Worker:
         signal.signal(signal.SIGHUP, on_hup)
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
+
+
+def offload_record(vnf_name: str, key, action: str, params: dict) -> dict:
+    """One offload request as JSON: ``{vnf, action, proto, src, sport, dst, dport, **params}``."""
+    from sdnlab.vnfs.packet import ip_text
+
+    version = 6 if max(key.ip_src, key.ip_dst) > 0xFFFFFFFF else 4
+    return {"vnf": vnf_name, "action": action, "proto": key.ip_proto, "src": ip_text(key.ip_src, version),
+            "sport": key.l4_src, "dst": ip_text(key.ip_dst, version), "dport": key.l4_dst, **params}
 
 
 def open_ports(interfaces: dict[str, str], workers: int, mode: str = "recv") -> list[dict[str, PortIO]]:

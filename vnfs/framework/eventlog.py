@@ -16,7 +16,7 @@ from typing import IO, Any
 
 #: framework events logged whatever classes a VNF enables
 ALWAYS = frozenset(("start", "stop", "reload", "reload_failed", "health", "quarantine", "handler_error",
-                    "tick_error", "unknown_port"))
+                    "tick_error", "unknown_port", "offload_refused"))
 
 
 class EventLog:

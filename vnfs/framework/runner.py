@@ -7,6 +7,8 @@ several workers), then runs the packet loop in this process (one worker) or in f
 worker processes. Everything it reports lives in ``--state-dir``: ``meta.json`` (what runs,
 pid), ``stats-w<N>.json`` per worker (counters, rewritten every second), ``log.jsonl``
 (JSON-lines events). SIGHUP reloads the config file in every worker; SIGTERM stops.
+With ``--controller URL`` (``sdnlab vnf run`` passes the lab's builtin controller) every
+offload request is also posted to ``URL/sdnlab/offload`` on behalf of ``--host``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sdnlab.vnfs.framework.config import load_yaml
 from sdnlab.vnfs.framework.engine import MODES, Worker, open_ports
 from sdnlab.vnfs.framework.eventlog import EventLog
 from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
+from sdnlab.vnfs.framework.rest import ROOT_NETNS_ENV, JsonPoster
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -42,6 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "txring: TPACKET_V2 transmit ring; ring: both")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--pass-host-frames", action="store_true")
+    parser.add_argument("--controller", default=None, metavar="URL",
+                        help="the builtin controller's REST API: offload requests are posted to URL/sdnlab/offload")
+    parser.add_argument("--host", default=None,
+                        help="the lab host this VNF runs in, as the controller's chains name it (default: --name)")
     return parser.parse_args(argv)
 
 
@@ -50,6 +57,19 @@ def prepare_interface(ifname: str) -> None:
     subprocess.run(["ip", "link", "set", ifname, "up", "promisc", "on"], check=False, capture_output=True)
     subprocess.run(["ethtool", "-K", ifname, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off"],
                    check=False, capture_output=True)
+
+
+def controller_offloads(vnf, controller_url: str, host: str) -> JsonPoster:
+    """A poster sending ``vnf``'s offload requests to the controller, counting the outcomes
+    (``offload_accepted``, ``offload_refused``) and logging refusals as ``offload_refused``."""
+    def on_result(body: dict, ok: bool, detail: str) -> None:
+        vnf.count("offload_accepted" if ok else "offload_refused")
+        if not ok:
+            vnf.log.emit("offload_refused", detail=detail,
+                         flow={k: body.get(k) for k in ("proto", "src", "sport", "dst", "dport")})
+
+    return JsonPoster(controller_url.rstrip("/") + "/sdnlab/offload", os.environ.get(ROOT_NETNS_ENV),
+                      on_result, name="offload-poster")
 
 
 def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> None:
@@ -64,6 +84,10 @@ def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> 
                     stats_path=(state_dir / f"stats-w{index}.json") if state_dir else None,
                     offload_path=(state_dir / "offload.jsonl") if state_dir else None,
                     config_path=args.config)
+    if args.controller:
+        poster = controller_offloads(vnf, args.controller, args.host or vnf.name)
+        host = args.host or vnf.name
+        worker.offload_sink = lambda request: poster.post({**request, "vnf": host})
     worker.install_signals()
     vnf.log.emit("start", ports={n: p.ifname for n, p in ports.items()}, worker=index)
     worker.run()

@@ -1,0 +1,196 @@
+"""Flow offload for service chains: VNFs that decided a flow ask the controller to take it over.
+
+A request (``POST /sdnlab/offload``) names the VNF host that asks and the flow's 5-tuple as
+that VNF saw it. ``parse_offload_request`` checks it at the edge; ``OffloadTable`` finds the
+chains that contain the VNF and carry the flow, remembers which VNFs of each such flow have
+asked, and answers with the messages that (re)install the flow's bypass rules
+(``sfc.bypass_msgs``). It never sends anything; the app sends the messages and reports the
+switches' flow-removed messages back (``rule_removed``), so an offload is listed while its
+rules live. Only ``bypass`` is supported: a ``rewrite`` (the LB's NAT done by the switch) is
+refused, and the VNF keeps doing it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from sdnlab.controller.config import Chain
+from sdnlab.controller.errors import ControllerError
+from sdnlab.controller.network import NetworkState
+from sdnlab.controller.ofctl_values import BadRequest
+from sdnlab.controller.rest_input import NotFound
+from sdnlab.controller.sfc import (
+    COOKIE_OFFLOAD, COOKIE_OFFLOAD_MASK, OFFLOAD_ID_MASK, FiveTuple, bypass_msgs, offload_clear_msgs, orient,
+)
+
+PROTOCOLS = {"tcp": 6, "udp": 17}
+ACTIONS = ("bypass", "rewrite")
+
+
+class Conflict(ControllerError):
+    """The request is well formed but cannot be applied to the chains (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class OffloadRequest:
+    """A VNF host asks for the rest of a flow to skip it."""
+
+    vnf: str
+    action: str
+    flow: FiveTuple
+
+
+def _port(body: dict, key: str) -> int:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{key}: expected a port number, got {value!r}")
+    if not 0 <= value <= 65535:
+        raise BadRequest(f"{key}: {value} is out of range (0..65535)")
+    return value
+
+
+def _ipv4(body: dict, key: str) -> str:
+    value = body.get(key)
+    try:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return str(ipaddress.IPv4Address(value))
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        raise BadRequest(f"{key}: expected an IPv4 address, got {value!r}") from None
+
+
+def _proto(value) -> int:
+    if isinstance(value, str) and value.lower() in PROTOCOLS:
+        return PROTOCOLS[value.lower()]
+    if value in PROTOCOLS.values() and not isinstance(value, bool):
+        return value
+    raise BadRequest(f"proto: expected tcp (6) or udp (17), got {value!r}")
+
+
+def parse_offload_request(body: dict) -> OffloadRequest:
+    """The request in a ``POST /sdnlab/offload`` body; raises ``BadRequest`` naming the field."""
+    for key in ("vnf", "proto", "src", "sport", "dst", "dport"):
+        if key not in body:
+            raise BadRequest(f"{key}: missing")
+    vnf = body["vnf"]
+    if not isinstance(vnf, str) or not vnf:
+        raise BadRequest(f"vnf: expected the VNF's host name, got {vnf!r}")
+    action = body.get("action", "bypass")
+    if action not in ACTIONS:
+        raise BadRequest(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
+    if action == "rewrite":
+        raise BadRequest("action: 'rewrite' is not supported by the controller (only 'bypass'): "
+                         "the VNF keeps doing its own rewrite")
+    flow = FiveTuple(_proto(body["proto"]), _ipv4(body, "src"), _port(body, "sport"), _ipv4(body, "dst"),
+                     _port(body, "dport"))
+    return OffloadRequest(vnf, action, flow)
+
+
+@dataclass
+class Offload:
+    """One offloaded flow of one chain: which VNFs it skips and how many rules carry it."""
+
+    offload_id: int
+    chain: str
+    flow: FiveTuple  # as the chain's forward direction sees it
+    vnfs: tuple[str, ...]  # the VNF hosts that asked, in chain order
+    rules: int
+    since: float
+
+    @property
+    def cookie(self) -> int:
+        return COOKIE_OFFLOAD | self.offload_id
+
+    def to_dict(self) -> dict:
+        """The JSON view served by ``GET /sdnlab/offload``."""
+        f = self.flow
+        return {"id": self.offload_id, "chain": self.chain, "bypassed": list(self.vnfs), "proto": f.proto,
+                "src": f.src, "sport": f.sport, "dst": f.dst, "dport": f.dport, "rules": self.rules,
+                "cookie": f"{self.cookie:#x}", "since": self.since}
+
+
+@dataclass
+class OffloadTable:
+    """The offloaded flows of every chain, keyed by (chain name, forward 5-tuple)."""
+
+    current: dict[tuple[str, FiveTuple], Offload] = field(default_factory=dict)
+    by_id: dict[int, Offload] = field(default_factory=dict)
+    next_id: int = 1
+
+    def offload(self, request: OffloadRequest, chains: tuple[Chain, ...], state: NetworkState, graph: nx.Graph,
+                vnf_names: set[str], now: float) -> tuple[list[Offload], dict[int, list]]:
+        """Record the request and return the offloads it touches with their messages.
+
+        Raises ``NotFound`` when the VNF host is in no chain and ``Conflict`` when none of its
+        chains carries the flow (or no rule could be built for it).
+        """
+        member = [(index, chain) for index, chain in enumerate(chains) if request.vnf in chain.vnfs]
+        if not member:
+            known = request.vnf in state.host_roles
+            raise NotFound(f"vnf: {request.vnf!r} is {'in no chain' if known else 'not a host of this network'}")
+        touched: list[Offload] = []
+        out: dict[int, list] = {}
+        for index, chain in member:
+            flow = orient(chain, request.flow, state, vnf_names)
+            if flow is None:
+                continue
+            previous = self.current.get((chain.name, flow))
+            if previous is not None and request.vnf in previous.vnfs:
+                touched.append(previous)  # asked again (another worker, a retransmission): nothing new
+                continue
+            asked = set(previous.vnfs if previous else ()) | {request.vnf}
+            offload_id = self._new_id()
+            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | offload_id)
+            rules = sum(len(m) for m in msgs.values())
+            if previous is not None:
+                self._forget(previous)
+                for dpid in state.ports:  # the previous rules go first (same switches, other cookie)
+                    out.setdefault(dpid, []).extend(offload_clear_msgs(previous.offload_id))
+            if not rules:
+                continue
+            entry = Offload(offload_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), rules, now)
+            self.current[(chain.name, flow)] = entry
+            self.by_id[offload_id] = entry
+            for dpid, more in msgs.items():
+                out.setdefault(dpid, []).extend(more)
+            touched.append(entry)
+        if not touched:
+            f = request.flow
+            chain_names = ", ".join(chain.name for _, chain in member)
+            raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport} is not steered through "
+                           f"{request.vnf!r} by any chain ({chain_names})")
+        return touched, out
+
+    def _new_id(self) -> int:
+        offload_id = self.next_id
+        self.next_id = self.next_id % OFFLOAD_ID_MASK + 1
+        return offload_id
+
+    def _forget(self, entry: Offload) -> None:
+        self.by_id.pop(entry.offload_id, None)
+        if self.current.get((entry.chain, entry.flow)) is entry:
+            del self.current[(entry.chain, entry.flow)]
+
+    def rule_removed(self, cookie: int) -> None:
+        """A switch removed one offload rule (idle timeout or deletion): the offload ends with its last rule."""
+        if cookie & COOKIE_OFFLOAD_MASK != COOKIE_OFFLOAD:
+            return
+        entry = self.by_id.get(cookie & OFFLOAD_ID_MASK)
+        if entry is None:
+            return
+        entry.rules -= 1
+        if entry.rules <= 0:
+            self._forget(entry)
+
+    def clear(self, dpids) -> dict[int, list]:
+        """Forget every offload; the messages deleting their rules on the switches ``dpids``."""
+        self.current.clear()
+        self.by_id.clear()
+        return {dpid: offload_clear_msgs() for dpid in dpids}
+
+    def listing(self) -> list[dict]:
+        """Every live offload, oldest first."""
+        return [entry.to_dict() for entry in sorted(self.by_id.values(), key=lambda e: e.offload_id)]

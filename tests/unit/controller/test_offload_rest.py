@@ -1,0 +1,108 @@
+"""POST/GET/DELETE /sdnlab/offload: requests are checked at the edge, answers name the field or the reason."""
+
+import json
+import threading
+
+import pytest
+import webob
+
+from test_sfc_offload import WEB, fabric
+
+from ryu.app.wsgi import WSGIApplication
+from sdnlab.controller.builtin_rest import BuiltinRest
+from sdnlab.controller.offload import OffloadTable
+
+
+class App:
+    """What the REST layer needs of the built-in app: the real offload table, nothing sent."""
+
+    def __init__(self):
+        self.fabric = fabric()
+        self.config = self.fabric.config
+        self.lock = threading.RLock()
+        self.offloads = OffloadTable()
+        self.sent = []
+
+    def offload(self, request):
+        touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state,
+                                              self.fabric.state.graph(), self.fabric.vnf_names, 100.0)
+        self.sent.append(msgs)
+        return touched
+
+    def clear_offloads(self):
+        self.sent.append(self.offloads.clear([1, 2]))
+
+
+@pytest.fixture
+def api():
+    app = App()
+    wsgi = WSGIApplication(start_server=False)
+    wsgi.register(BuiltinRest, {"builtin": app})
+
+    def call(method, body=None):
+        req = webob.Request.blank("/sdnlab/offload", method=method)
+        if body is not None:
+            req.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return req.get_response(wsgi)
+
+    call.app = app
+    return call
+
+
+REQUEST = {"vnf": "v1", "action": "bypass", "proto": 6, "src": WEB.src, "sport": WEB.sport, "dst": WEB.dst,
+           "dport": WEB.dport}
+
+
+def test_an_offload_is_installed_and_listed(api):
+    response = api("POST", REQUEST)
+    assert response.status_int == 200, response.json
+    (entry,) = response.json["offloads"]
+    assert entry["chain"] == "web" and entry["bypassed"] == ["v1"] and entry["rules"] == 2
+    assert entry["cookie"].startswith("0x5d1ab5f08")
+    assert sum(len(m) for m in api.app.sent[0].values()) == 2
+    assert api("GET").json["offloads"] == [entry]
+
+
+def test_the_engines_json_line_is_accepted_as_it_is(api):
+    """The engine posts the same object it writes to offload.jsonl (with extra keys)."""
+    assert api("POST", {**REQUEST, "proto": "tcp", "extra": "ignored"}).status_int == 200
+
+
+def test_delete_clears_every_offload(api):
+    api("POST", REQUEST)
+    assert api("DELETE").json == {"offloads": []}
+    assert api("GET").json == {"offloads": []}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"sport": None}, "sport: missing"),
+    ({"vnf": ""}, "vnf: expected the VNF's host name"),
+    ({"proto": 1}, "proto: expected tcp (6) or udp (17), got 1"),
+    ({"src": "10.0.0.999"}, "src: expected an IPv4 address, got '10.0.0.999'"),
+    ({"dst": 7}, "dst: expected an IPv4 address"),
+    ({"dport": 70000}, "dport: 70000 is out of range (0..65535)"),
+    ({"sport": "80"}, "sport: expected a port number, got '80'"),
+    ({"action": "drop"}, "action: expected one of bypass, rewrite, got 'drop'"),
+    ({"action": "rewrite"}, "action: 'rewrite' is not supported by the controller (only 'bypass')"),
+])
+def test_a_bad_field_is_400_naming_it(api, change, message):
+    body = {k: v for k, v in {**REQUEST, **change}.items() if v is not None}
+    response = api("POST", body)
+    assert response.status_int == 400 and response.json["error"].startswith(message), response.json
+    assert api("GET").json == {"offloads": []}
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b"[1, 2]"])
+def test_a_body_that_is_not_a_json_object_is_400(api, body):
+    response = api("POST", body)
+    assert response.status_int == 400 and response.json["error"].startswith("body:")
+
+
+def test_an_unknown_vnf_is_404(api):
+    response = api("POST", {**REQUEST, "vnf": "fw9"})
+    assert response.status_int == 404 and "fw9" in response.json["error"]
+
+
+def test_a_flow_outside_the_vnfs_chains_is_409(api):
+    response = api("POST", {**REQUEST, "dport": 443})
+    assert response.status_int == 409 and "not steered through 'v1'" in response.json["error"]

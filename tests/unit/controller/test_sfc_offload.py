@@ -1,0 +1,201 @@
+"""Offloading one decided flow of a service chain: exact 5-tuple rules that skip the VNFs that asked.
+
+The chain h1 -> v1 -> v2 -> v3 -> h2 (tcp, symmetric): v1 and v2 hang off s1 with h1, v3 off s2
+with h2. Forward the VNFs are entered by eth0, on the way back by eth1 and in reverse order.
+"""
+
+import pytest
+
+from sdnlab.controller import ofmsg
+from sdnlab.controller.config import parse_config
+from sdnlab.controller.fabric import Fabric
+from sdnlab.controller.network import load_declared
+from sdnlab.controller.offload import Conflict, OffloadRequest, OffloadTable
+from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER, check_flow
+from sdnlab.controller.rest_input import NotFound
+from sdnlab.controller.sfc import (
+    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, bypass_msgs, stage_vid,
+)
+
+
+def _host(name, ip, *macs):
+    return {"name": name, "kind": "vnf" if ip is None else "host", "roles": [],
+            "interfaces": [{"mac": mac, "ip": ip} for mac in macs]}
+
+
+TOPOLOGY = {
+    "nodes": [
+        {"name": "s1", "kind": "switch", "dpid": 1, "interfaces": []},
+        {"name": "s2", "kind": "switch", "dpid": 2, "interfaces": []},
+        _host("h1", "10.0.0.1", "00:00:00:00:00:01"),
+        _host("h2", "10.0.0.2", "00:00:00:00:00:02"),
+        _host("h3", "10.0.0.3", "00:00:00:00:00:03"),
+        _host("v1", None, "00:00:00:00:01:00", "00:00:00:00:01:01"),
+        _host("v2", None, "00:00:00:00:02:00", "00:00:00:00:02:01"),
+        _host("v3", None, "00:00:00:00:03:00", "00:00:00:00:03:01"),
+    ],
+    "links": [
+        {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1},
+        {"a": "v1", "b": "s1", "a_port": 0, "b_port": 2}, {"a": "v1", "b": "s1", "a_port": 1, "b_port": 3},
+        {"a": "v2", "b": "s1", "a_port": 0, "b_port": 4}, {"a": "v2", "b": "s1", "a_port": 1, "b_port": 5},
+        {"a": "s1", "b": "s2", "a_port": 6, "b_port": 4},
+        {"a": "h2", "b": "s2", "a_port": 0, "b_port": 1},
+        {"a": "v3", "b": "s2", "a_port": 0, "b_port": 2}, {"a": "v3", "b": "s2", "a_port": 1, "b_port": 3},
+        {"a": "h3", "b": "s2", "a_port": 0, "b_port": 5},
+    ],
+}
+H1_PORT, V1_IN, V1_OUT, V2_IN, V2_OUT, S1_TO_S2 = 1, 2, 3, 4, 5, 6  # on s1
+H2_PORT, V3_IN, V3_OUT, S2_TO_S1 = 1, 2, 3, 4  # on s2
+
+WEB = FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 80)  # h1 -> h2, as the chain's forward direction sees it
+
+
+def fabric(symmetric=True):
+    chain = {"name": "web", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
+             "vnfs": ["v1", "v2", "v3"], "symmetric": symmetric}
+    other = {"name": "mail", "match": {"src": "h3", "ip_proto": "tcp", "dst_port": 25}, "vnfs": ["v3"]}
+    fab = Fabric(parse_config({"chains": [chain, other]}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
+    load_declared(fab.state, TOPOLOGY)
+    fab.mark_chain_vnfs()
+    fab.switch_up(0.0, 1, set(range(1, 7)))
+    fab.switch_up(0.0, 2, set(range(1, 6)))
+    return fab
+
+
+def bypass(bypassed, symmetric=True, flow=WEB):
+    fab = fabric(symmetric)
+    return bypass_msgs(fab.config.chains[0], 0, flow, set(bypassed), fab.state, fab.state.graph())
+
+
+def rule(out, dpid, in_port):
+    """The one offload rule at (dpid, in_port)."""
+    (flow,) = [m for m in out.get(dpid, []) if dict(m.match.items())["in_port"] == in_port]
+    return flow
+
+
+def goes_to_forward(flow):
+    return [type(i).__name__ for i in flow.instructions] == ["OFPInstructionGotoTable"] \
+        and flow.instructions[0].table_id == FORWARD.table_id
+
+
+def pushed_vid(flow):
+    pushes = [a for a in flow.instructions[0].actions if isinstance(a, ofmsg.parser.OFPActionSetField)]
+    return pushes[0].value & 0xFFF if pushes else None
+
+
+def count(out):
+    return sum(len(msgs) for msgs in out.values())
+
+
+def test_skipping_the_first_vnf_sends_the_flow_from_its_source_straight_to_the_second():
+    out = bypass({"v1"})
+    forward = rule(out, 1, H1_PORT)
+    assert ofmsg.output_ports(forward) == [V2_IN] and pushed_vid(forward) is None  # same switch: untagged
+    assert dict(forward.match.items()) == {"in_port": H1_PORT, "eth_type": 0x0800, "ip_proto": 6,
+                                           "ipv4_src": "10.0.0.1", "ipv4_dst": "10.0.0.2",
+                                           "tcp_src": 40000, "tcp_dst": 80}
+    back = rule(out, 1, V2_IN)  # on the way back v1 comes last: leaving v2 (by its eth0) means delivery
+    assert goes_to_forward(back)
+    assert dict(back.match.items())["ipv4_src"] == "10.0.0.2" and dict(back.match.items())["tcp_src"] == 80
+    assert count(out) == 2
+
+
+def test_skipping_two_consecutive_vnfs_tags_the_flow_for_the_third_one_on_the_other_switch():
+    out = bypass({"v1", "v2"})
+    forward = rule(out, 1, H1_PORT)
+    assert ofmsg.output_ports(forward) == [S1_TO_S2] and pushed_vid(forward) == stage_vid(0, False, 3)
+    assert goes_to_forward(rule(out, 2, V3_IN))  # back: after v3 nothing is left
+    assert count(out) == 2
+
+
+def test_skipping_the_last_vnf_delivers_after_the_one_before_it():
+    out = bypass({"v3"})
+    assert goes_to_forward(rule(out, 1, V2_OUT))
+    back = rule(out, 2, H2_PORT)  # the reply starts at h2, whose first VNF (v3) is skipped: on to v2
+    assert ofmsg.output_ports(back) == [S2_TO_S1] and pushed_vid(back) == stage_vid(0, True, 2)
+    assert count(out) == 2
+
+
+def test_skipping_every_vnf_delivers_from_both_ends():
+    out = bypass({"v1", "v2", "v3"})
+    assert goes_to_forward(rule(out, 1, H1_PORT)) and goes_to_forward(rule(out, 2, H2_PORT))
+    assert count(out) == 2
+
+
+def test_a_one_way_chain_gets_rules_for_its_forward_direction_only():
+    out = bypass({"v2"}, symmetric=False)
+    assert ofmsg.output_ports(rule(out, 1, V1_OUT)) == [S1_TO_S2]
+    assert count(out) == 1
+
+
+def test_offload_rules_outrank_steering_expire_when_idle_and_report_their_removal():
+    out = bypass({"v1", "v3"})
+    assert count(out) == 4
+    for flows in out.values():
+        for flow in flows:
+            check_flow(flow)
+            assert flow.table_id == INGRESS.table_id and flow.priority == PRIORITY_OFFLOAD > PRIORITY_STEER
+            assert flow.idle_timeout == OFFLOAD_IDLE_TIMEOUT_S and flow.hard_timeout == 0
+            assert flow.flags & ofmsg.ofp.OFPFF_SEND_FLOW_REM
+            # a distinct cookie, inside the SFC family so that re-steering a chain removes them too
+            assert flow.cookie == COOKIE_OFFLOAD and flow.cookie & COOKIE_SFC_MASK == COOKIE_SFC
+            assert flow.cookie != COOKIE_SFC
+
+
+def test_no_vnf_bypassed_means_no_rules():
+    assert bypass(set()) == {}
+
+
+# -- the controller's record of offloads -------------------------------------------------------
+def ask(table, fab, vnf, flow=WEB):
+    return table.offload(OffloadRequest(vnf, "bypass", flow), fab.config.chains, fab.state, fab.state.graph(),
+                         fab.vnf_names, 100.0)
+
+
+def test_a_request_made_with_the_replys_tuple_offloads_the_same_flow():
+    fab, table = fabric(), OffloadTable()
+    (entry,), out = ask(table, fab, "v1", WEB.reversed())
+    assert entry.chain == "web" and entry.flow == WEB and entry.vnfs == ("v1",)
+    assert entry.rules == count(out) == 2
+
+
+def test_a_second_vnf_asking_widens_the_bypass_and_replaces_the_first_rules():
+    fab, table = fabric(), OffloadTable()
+    (first,), _ = ask(table, fab, "v1")
+    (second,), out = ask(table, fab, "v2")
+    assert second.vnfs == ("v1", "v2") and second.offload_id != first.offload_id
+    deletes = [m for m in out[1] if not ofmsg.is_flow_add(m)]
+    assert deletes and deletes[0].cookie == first.cookie and deletes[0].cookie_mask == 0xFFFFFFFF_FFFFFFFF
+    assert [m.cookie for m in out[1] if ofmsg.is_flow_add(m)] == [second.cookie]
+    assert [e["bypassed"] for e in table.listing()] == [["v1", "v2"]]
+
+
+def test_asking_again_changes_nothing():
+    fab, table = fabric(), OffloadTable()
+    (first,), _ = ask(table, fab, "v1")
+    (again,), out = ask(table, fab, "v1")
+    assert again is first and out == {}
+
+
+def test_the_offload_ends_when_the_switches_removed_its_last_rule():
+    fab, table = fabric(), OffloadTable()
+    (entry,), _ = ask(table, fab, "v1")
+    table.rule_removed(entry.cookie)
+    assert len(table.listing()) == 1
+    table.rule_removed(COOKIE_SFC)  # a steering flow: not an offload
+    table.rule_removed(entry.cookie)
+    assert table.listing() == []
+
+
+def test_a_host_in_no_chain_is_not_found():
+    fab, table = fabric(), OffloadTable()
+    with pytest.raises(NotFound, match="vnf: 'h1' is in no chain"):
+        ask(table, fab, "h1")
+    with pytest.raises(NotFound, match="vnf: 'fw9' is not a host"):
+        ask(table, fab, "fw9")
+
+
+def test_a_flow_the_vnfs_chains_do_not_carry_is_a_conflict():
+    fab, table = fabric(), OffloadTable()
+    with pytest.raises(Conflict, match=r"6 10.0.0.1:40000 -> 10.0.0.2:8080 is not steered through 'v3' .*web, mail"):
+        ask(table, fab, "v3", FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 8080))
