@@ -1,9 +1,11 @@
-"""The meter chain steered by the builtin controller's service-chaining app, and the DPI VNF
-asking that controller to quarantine a Telnet scanner (POST /sdnlab/quarantine)."""
+"""The meter chain steered by the builtin controller's service-chaining app, the DPI VNF
+asking that controller to quarantine a Telnet scanner (POST /sdnlab/quarantine), and the
+firewall handing decided flows to the switch through the controller (POST /sdnlab/offload)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -170,3 +172,81 @@ def test_controller_steers_camera_traffic_through_the_load_balancer(lab):
     time.sleep(1.2)
     stats = manage.status(LAB, "lb1")[0]["stats"]
     assert stats["counters"]["balanced"] > 0 and stats["counters"]["reverse"] > 0  # both directions crossed lb1
+
+
+OFFLOAD_COOKIE = "0x5d1ab5f080000000/0xffffffff80000000"  # every per-flow offload rule (docs/controller.md)
+
+
+def offload_rules(lab_name: str) -> list[dict]:
+    """The offload rules on the lab's switches with their counters (ovs-ofctl dump-flows)."""
+    from sdnlab.runtime import api
+
+    rules = []
+    for switch in ("s1", "s2"):
+        dump = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", api.bridge(lab_name, switch),
+                               f"cookie={OFFLOAD_COOKIE}"], capture_output=True, text=True, check=True).stdout
+        for line in dump.splitlines():
+            counters = dict(re.findall(r"(n_packets|n_bytes)=(\d+)", line))
+            if counters:
+                rules.append({"switch": switch, "n_packets": int(counters["n_packets"]),
+                              "n_bytes": int(counters["n_bytes"]), "text": line.strip()})
+    return rules
+
+
+def restart_vnf(lab, kind: str, host: str, config_text: str) -> None:
+    """(Re)start a VNF of the lab with this config (earlier tests may have started it otherwise)."""
+    from sdnlab.vnfs import manage
+
+    path = lab["tmp"] / f"{host}-offload.yaml"
+    path.write_text(config_text)
+    if any(row["name"] == host and row["running"] for row in manage.status(LAB)):
+        manage.stop(LAB, host)
+    manage.start(LAB, kind, host, str(path))
+
+
+def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller(lab):
+    """fw1 (offload: true) sees the first packets of an iperf3 transfer and asks the controller to
+    take the flow over; the rest crosses the switch's per-flow rules straight to dpi1, which still
+    inspects it. A short Telnet attempt still meets the firewall and is rejected."""
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    hosts = lab["hosts"]
+    hes = hosts["hes"]["ip"]
+    restart_vnf(lab, "firewall", "fw1", "default: accept\noffload: true\n"
+                "rules: [{name: no-telnet, action: reject, proto: tcp, dport: 23}]\n")
+    if not any(row["name"] == "dpi1" and row["running"] for row in manage.status(LAB)):
+        manage.start(LAB, "dpi", "dpi1", str(lab["tmp"] / "dpi.yaml"))
+    server = api.popen_in(LAB, "hes", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        api.run_in(LAB, "m1", ["ping", "-c", "2", "-W", "2", hes])  # warm up: ARP and the controller's flows
+        time.sleep(0.5)
+        proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-t", "3", "-J"], timeout=60)
+        assert proc.returncode == 0, proc.stdout[-800:] + proc.stderr[-500:]
+        sent_bytes = json.loads(proc.stdout)["end"]["sum_sent"]["bytes"]
+        rules = offload_rules(LAB)
+        with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
+            offloads = json.loads(resp.read())["offloads"]
+    finally:
+        server.kill()
+        server.wait()
+    time.sleep(1.5)  # the VNFs rewrite their stats files every second
+    stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
+    fw_seen = stats["fw1"]["ports"]["inside"]["rx"] + stats["fw1"]["ports"]["outside"]["rx"]
+    dpi_seen = stats["dpi1"]["ports"]["inside"]["rx"] + stats["dpi1"]["ports"]["outside"]["rx"]
+    offloaded_packets = sum(r["n_packets"] for r in rules)
+    offloaded_bytes = sum(r["n_bytes"] for r in rules)
+    report = (f"sent {sent_bytes} bytes; offload rules {offloaded_packets} packets / {offloaded_bytes} bytes; "
+              f"fw1 saw {fw_seen} frames, dpi1 {dpi_seen}; fw1 counters {stats['fw1']['counters']}")
+    print(report)
+    # the controller accepted fw1's requests and lists the transfer as offloaded past fw1
+    assert stats["fw1"]["counters"].get("offload_accepted", 0) >= 1, report
+    assert any(o["chain"] == "meters" and o["bypassed"] == ["fw1"] and o["dport"] == 5201 and o["dst"] == hes
+               for o in offloads), offloads
+    # the switch carried the bulk of the transfer; the firewall saw only its first packets
+    assert offloaded_bytes > 0.8 * sent_bytes, report
+    assert fw_seen * 20 < offloaded_packets, report
+    assert dpi_seen > 0.5 * offloaded_packets, report  # dpi1 did not ask: it still inspects the flow
+    # a new, short flow still meets the firewall
+    refused = api.run_in(LAB, "m1", [sys.executable, "-c", CONNECT, hes], timeout=30)
+    assert json.loads(refused.stdout) == ["refused"]
