@@ -81,6 +81,12 @@ _IPV6 = struct.Struct("!IHBB")
 _TCP = struct.Struct("!HHIIBB")
 _PORTS = struct.Struct("!HH")
 _H = struct.Struct("!H")
+# The fast path's one read: MACs, EtherType, an IPv4 header without options (TOS, ident and
+# checksum skipped), then the first 14 bytes of L4: TCP ports, seq, ack, data offset and flags;
+# for UDP the same bytes are ports, length, checksum and the first payload bytes.
+_ETH_IPV4_L4 = struct.Struct("!6s6sHBxHxxHBBxxIIHHIIBB")
+_FAST_MIN = _ETH_IPV4_L4.size  # 48 bytes: 14 Ethernet + 20 IPv4 + 14 L4
+_FAST_PROTOS = (6, 17)  # TCP, UDP
 
 
 class PacketError(VnfError):
@@ -210,10 +216,49 @@ class Packet(NamedTuple):
         return FlowKey(self.ip_proto, self.ip_dst, self.l4_dst, self.ip_src, self.l4_src)
 
 
+_new_packet = tuple.__new__  # builds a Packet from a ready tuple without NamedTuple's __new__ frame
+
+
 def parse(frame: bytes | bytearray | memoryview, linktype: int = LINKTYPE_ETHERNET) -> Packet:
-    """Parse one frame of the given pcap link type; raises only ``PacketError``."""
+    """Parse one frame of the given pcap link type; raises only ``PacketError``.
+
+    The dominant live case is decoded here with one unpack: untagged Ethernet + IPv4 without
+    options, not a fragment (MF clear, offset 0), carrying TCP or UDP, in a frame of at least 48
+    bytes. Everything else, and every such frame the general path would reject, goes to
+    ``_parse_general``, so results and error messages are the same as without the fast path.
+    """
     if type(frame) is not bytes:
         frame = bytes(frame)
+    n = len(frame)
+    # Two byte peeks (IPv4 with IHL 5, then TCP or UDP, where an untagged frame has them) keep
+    # VLAN, IPv6, ARP and ICMP frames off the unpack they would not use.
+    if linktype == LINKTYPE_ETHERNET and n >= _FAST_MIN and frame[14] == 0x45 and frame[23] in _FAST_PROTOS:
+        (eth_dst, eth_src, eth_type, _ver_ihl, total, frag, ttl, proto, src, dst,
+         sport, dport, seq, ack, doff, flags) = _ETH_IPV4_L4.unpack_from(frame)
+        if eth_type == ETH_TYPE_IPV4 and not frag & 0x3FFF:  # a total below 20 fails both L4 checks below
+            end = 14 + total
+            truncated = end > n
+            if truncated:
+                end = n
+            if proto == IPPROTO_TCP:
+                hlen = (doff >> 4) * 4
+                if 20 <= hlen <= end - 34:  # else a bad data offset or a TCP header cut short
+                    return _new_packet(Packet, (
+                        frame, eth_dst, eth_src, None, ETH_TYPE_IPV4, 14, 4, src, dst, proto, ttl, total,
+                        False, 0, 34, sport, dport, flags | (doff & 1) << 8, seq, ack, None, None,
+                        34 + hlen, end, truncated))
+            elif proto == IPPROTO_UDP and end >= 42:  # else a UDP header cut short
+                ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
+                if 8 <= ulen < end - 34:
+                    end = 34 + ulen
+                return _new_packet(Packet, (
+                    frame, eth_dst, eth_src, None, ETH_TYPE_IPV4, 14, 4, src, dst, proto, ttl, total,
+                    False, 0, 34, sport, dport, 0, 0, 0, None, None, 42, end, truncated))
+    return _parse_general(frame, linktype)
+
+
+def _parse_general(frame: bytes, linktype: int) -> Packet:
+    """``parse`` without the fast path: every link type and header, and every error message."""
     try:
         return _parse(frame, linktype)
     except PacketError:

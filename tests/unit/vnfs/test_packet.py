@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -228,3 +230,190 @@ def _checksums_valid(frame: bytes) -> bool:
 def test_ip_value_rejects_non_addresses_with_a_packet_error(text):
     with pytest.raises(P.PacketError, match="not an IP address"):
         P.ip_value(text)
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path (untagged Ethernet + IPv4 without options + TCP/UDP) agrees with the general one
+
+_general = P._parse_general  # the real one, kept before any test replaces it with a spy
+_MAC_PAIR = P.mac_bytes(MACS["dst"]) + P.mac_bytes(MACS["src"])
+
+
+def _outcome(parse, frame: bytes):
+    """What parsing gives: the Packet's fields with their types (False is not 0), or the error text."""
+    try:
+        pkt = parse(frame)
+    except P.PacketError as exc:
+        return ("PacketError", str(exc))
+    return (type(pkt), [(type(value), value) for value in pkt])
+
+
+def _general_outcome(frame: bytes):
+    return _outcome(lambda f: _general(f, P.LINKTYPE_ETHERNET), frame)
+
+
+@pytest.fixture
+def general_calls(monkeypatch):
+    """The frames that reached ``_parse_general``, in order."""
+    calls = []
+
+    def spy(frame, linktype):
+        calls.append(frame)
+        return _general(frame, linktype)
+
+    monkeypatch.setattr(P, "_parse_general", spy)
+    return calls
+
+
+def _ipv4(proto: int, l4: bytes, *, ihl: int = 5, total: int | None = None, frag: int = 0x4000,
+          options: bytes = b"") -> bytes:
+    """An untagged Ethernet + IPv4 frame around ``l4`` (checksum left 0: the parser ignores it)."""
+    total = 4 * ihl + len(l4) if total is None else total
+    header = struct.pack("!BBHHHBBHII", 0x40 | ihl, 0, total, 1, frag, 64, proto, 0, 0x0A000001, 0x0A000002)
+    return _MAC_PAIR + b"\x08\x00" + header + options + l4
+
+
+def _tcp(payload: bytes = b"", *, doff: int = 5, flags: int = P.TCP_ACK, ns: bool = False) -> bytes:
+    return struct.pack("!HHIIBBHHH", 40000, 80, 7, 9, doff << 4 | ns, flags, 65535, 0, 0) + payload
+
+
+def _udp(payload: bytes = b"", *, length: int | None = None) -> bytes:
+    return struct.pack("!HHHH", 5353, 53, 8 + len(payload) if length is None else length, 0) + payload
+
+
+def _usually(draw, usual, other: st.SearchStrategy, percent: int = 85):
+    """``usual`` most of the time, else a value drawn from ``other``."""
+    return usual if draw(st.integers(0, 99)) < percent else draw(other)
+
+
+_U16 = st.integers(0, 0xFFFF)
+_U32 = st.integers(0, 2**32 - 1)
+
+
+@st.composite
+def _near_fast_path_frames(draw) -> bytes:
+    """Ethernet + IPv4 + TCP/UDP frames, most on the fast path: each field it reads sometimes varies
+    (EtherType, version, IHL, fragment bits, protocol, IP and UDP lengths, data offset), and the
+    frame is often cut short or padded."""
+    eth_type = _usually(draw, 0x0800, st.sampled_from([0x8100, 0x86DD, 0x0806, 0x0801]))
+    version = _usually(draw, 4, st.sampled_from([0, 5, 6]), 95)
+    ihl = _usually(draw, 5, st.sampled_from([0, 4, 6, 15]))
+    frag = _usually(draw, draw(st.sampled_from([0, 0x4000, 0x8000])),
+                    st.sampled_from([0x2000, 0x6000, 0x0001, 0x1FFF]) | _U16)
+    proto = _usually(draw, draw(st.sampled_from([6, 17])), st.sampled_from([1, 132, 47, 0]), 90)
+    payload = draw(st.binary(max_size=8) | st.binary(min_size=6, max_size=60))
+    if proto == 6:
+        doff = _usually(draw, draw(st.integers(5, 15)), st.sampled_from([4, 4, 3, 0]))
+        options = draw(st.binary(min_size=max(doff - 5, 0) * 4, max_size=max(doff - 5, 0) * 4))
+        l4 = struct.pack("!HHIIBBHHH", draw(_U16), draw(_U16), draw(_U32), draw(_U32),
+                         doff << 4 | draw(st.integers(0, 15)), draw(st.integers(0, 255)),
+                         draw(_U16), draw(_U16), draw(_U16)) + options + payload
+    elif proto == 17:
+        length = _usually(draw, 8 + len(payload), st.integers(0, 8 + len(payload) + 2) | _U16, 70)
+        l4 = struct.pack("!HHHH", draw(_U16), draw(_U16), length, draw(_U16)) + payload
+    else:
+        l4 = payload
+    ip_options = draw(st.binary(min_size=max(ihl - 5, 0) * 4, max_size=max(ihl - 5, 0) * 4))
+    exact = 4 * max(ihl, 5) + len(l4)
+    ends_in_l4 = st.sampled_from([26, 27, 28, 38, 39, 40])  # IP length ending inside or at the L4 header's end
+    total = _usually(draw, exact, st.integers(0, exact + 30) | ends_in_l4 | _U16, 70)
+    header = struct.pack("!BBHHHBBHII", version << 4 | ihl, draw(st.integers(0, 255)), total,
+                         draw(_U16), frag, draw(st.integers(0, 255)), proto, draw(_U16), draw(_U32), draw(_U32))
+    frame = _MAC_PAIR + struct.pack("!H", eth_type) + header + ip_options + l4
+    end = draw(st.sampled_from(["whole", "cut", "padded"]))
+    if end == "cut":  # anywhere, or (more often) inside the payload as a snaplen would
+        return frame[: draw(st.integers(0, len(frame)) | st.integers(max(len(frame) - 60, 0), len(frame)))]
+    if end == "padded":
+        return frame + draw(st.binary(max_size=30))
+    return frame
+
+
+_FAST_PREFIX = _MAC_PAIR + b"\x08\x00\x45"
+
+
+@settings(max_examples=4000, deadline=None)
+@given(st.one_of(_near_fast_path_frames(),
+                 st.binary(max_size=120),
+                 st.binary(max_size=100).map(lambda rest: _FAST_PREFIX + rest)))
+def test_fast_path_gives_what_the_general_path_gives_for_any_frame(frame):
+    assert _outcome(P.parse, frame) == _general_outcome(frame)
+
+
+@pytest.mark.parametrize("frame", [
+    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 1446),
+    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 1458),
+    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 6),
+    _ipv4(6, _tcp(flags=P.TCP_SYN | P.TCP_ECE | P.TCP_CWR), frag=0x0000),
+    _ipv4(6, bytes(TCP(sport=1, dport=2, flags="SA", options=[("MSS", 1460), ("NOP", None), ("WScale", 7)]))),
+], ids=["tcp-1500", "udp-1500", "udp-48", "tcp-no-df", "tcp-options"])
+def test_untagged_ipv4_tcp_and_udp_never_reach_the_general_path(frame, general_calls):
+    assert _outcome(P.parse, frame) == _general_outcome(frame)
+    assert general_calls == []
+
+
+def test_fast_path_leaves_ethernet_padding_out_of_the_payload(general_calls):
+    frame = _ipv4(6, _tcp()) + b"\0" * 6  # a 54-byte ACK padded to the 60-byte minimum
+    pkt = P.parse(frame)
+    assert (pkt.payload_offset, pkt.payload_end, pkt.truncated) == (54, 54, False)
+    assert _outcome(P.parse, frame) == _general_outcome(frame) and general_calls == []
+
+
+def test_fast_path_marks_a_snaplen_cut_payload_truncated(general_calls):
+    frame = _ipv4(6, _tcp(b"a" * 100))[:70]
+    pkt = P.parse(frame)
+    assert (pkt.ip_len, pkt.truncated, bytes(pkt.payload)) == (140, True, b"a" * 16)
+    assert _outcome(P.parse, frame) == _general_outcome(frame) and general_calls == []
+
+
+def test_fast_path_ends_the_payload_at_a_udp_length_shorter_than_the_datagram(general_calls):
+    frame = _ipv4(17, _udp(b"abc", length=11) + b"trailer")
+    pkt = P.parse(frame)
+    assert (pkt.ip_len, bytes(pkt.payload)) == (20 + 8 + 3 + 7, b"abc")
+    assert _outcome(P.parse, frame) == _general_outcome(frame) and general_calls == []
+
+
+def test_fast_path_keeps_the_ns_flag_as_bit_8_of_the_tcp_flags(general_calls):
+    frame = _ipv4(6, _tcp(b"x" * 10, ns=True))
+    assert P.parse(frame).tcp_flags == 0x100 | P.TCP_ACK
+    assert _outcome(P.parse, frame) == _general_outcome(frame) and general_calls == []
+
+
+def test_tcp_data_offset_4_falls_back_and_keeps_the_general_error(general_calls):
+    frame = _ipv4(6, _tcp(b"x" * 10, doff=4))
+    with pytest.raises(P.PacketError, match="^TCP data offset 16 below 20$"):
+        P.parse(frame)
+    assert general_calls == [frame]
+
+
+def test_tcp_header_beyond_the_datagram_falls_back_and_keeps_the_general_error(general_calls):
+    frame = _ipv4(6, _tcp(doff=5), total=20 + 12) + b"\0" * 20  # IP length stops inside TCP; padding after
+    with pytest.raises(P.PacketError, match="^truncated TCP header \\(12 of 20 bytes\\)$"):
+        P.parse(frame)
+    assert general_calls == [frame]
+
+
+def test_udp_header_beyond_the_datagram_falls_back_and_keeps_the_general_error(general_calls):
+    frame = _ipv4(17, _udp(), total=20 + 6) + b"\0" * 22  # IP length stops inside UDP; padding after
+    with pytest.raises(P.PacketError, match="^truncated UDP header \\(6 of 8 bytes\\)$"):
+        P.parse(frame)
+    assert general_calls == [frame]
+
+
+def test_ihl_6_falls_back_to_the_general_path(general_calls):
+    frame = _ipv4(6, _tcp(b"data"), ihl=6, options=b"\x01\x01\x01\x00")
+    pkt = P.parse(frame)
+    assert (pkt.l4_offset, pkt.l4_src, bytes(pkt.payload)) == (38, 40000, b"data")
+    assert general_calls == [frame]
+
+
+@pytest.mark.parametrize("frame", [
+    _ipv4(17, _udp(b"z" * 40), frag=0x2000),  # first fragment (MF)
+    _ipv4(17, _udp(b"z" * 40), frag=0x0004),  # a later fragment
+    _ipv4(1, b"\x08\x00\x00\x00" + b"p" * 56),  # ICMP
+    _ipv4(17, _udp(b"z")),  # 43 bytes: shorter than the fast path's one read
+    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, vlan=7, payload=b"x" * 20),
+    P.build_frame(ip_src="::1", ip_dst="::2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 20),
+], ids=["first-fragment", "later-fragment", "icmp", "short-udp", "vlan", "ipv6"])
+def test_frames_outside_the_fast_path_fall_back(frame, general_calls):
+    assert _outcome(P.parse, frame) == _general_outcome(frame)
+    assert general_calls == [frame]
