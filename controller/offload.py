@@ -6,13 +6,14 @@ chains that contain the VNF and carry the flow, remembers which VNFs of each suc
 asked, and answers with the messages that (re)install the flow's bypass rules
 (``sfc.bypass_msgs``). It never sends anything; the app sends the messages and reports the
 switches' flow-removed messages back (``rule_removed``), so an offload is listed while its
-rules live. Only ``bypass`` is supported: a ``rewrite`` (the LB's NAT done by the switch) is
-refused, and the VNF keeps doing it.
+rules live. ``bypass`` skips the VNF; ``rewrite`` skips it too and has the switch do its NAT
+(the load balancer's: ``backend_ip``, ``backend_port``, optional ``backend_mac`` and ``vip_mac``).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -23,10 +24,12 @@ from sdnlab.controller.network import NetworkState
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
-    COOKIE_OFFLOAD, COOKIE_OFFLOAD_MASK, OFFLOAD_ID_MASK, FiveTuple, bypass_msgs, offload_clear_msgs, orient,
+    COOKIE_OFFLOAD, COOKIE_OFFLOAD_MASK, OFFLOAD_ID_MASK, FiveTuple, Rewrite, bypass_msgs, offload_clear_msgs,
+    orient,
 )
 
 PROTOCOLS = {"tcp": 6, "udp": 17}
+MAC_RE = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 ACTIONS = ("bypass", "rewrite")
 
 
@@ -41,6 +44,7 @@ class OffloadRequest:
     vnf: str
     action: str
     flow: FiveTuple
+    rewrite: Rewrite | None = None  # with action "rewrite": the NAT the switch takes over
 
 
 def _port(body: dict, key: str) -> int:
@@ -81,12 +85,25 @@ def parse_offload_request(body: dict) -> OffloadRequest:
     action = body.get("action", "bypass")
     if action not in ACTIONS:
         raise BadRequest(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
-    if action == "rewrite":
-        raise BadRequest("action: 'rewrite' is not supported by the controller (only 'bypass'): "
-                         "the VNF keeps doing its own rewrite")
     flow = FiveTuple(_proto(body["proto"]), _ipv4(body, "src"), _port(body, "sport"), _ipv4(body, "dst"),
                      _port(body, "dport"))
-    return OffloadRequest(vnf, action, flow)
+    rewrite = None
+    if action == "rewrite":
+        for key in ("backend_ip", "backend_port"):
+            if key not in body:
+                raise BadRequest(f"{key}: missing (a rewrite names the backend)")
+        rewrite = Rewrite(_ipv4(body, "backend_ip"), _port(body, "backend_port"), _mac(body, "backend_mac"),
+                          _mac(body, "vip_mac"))
+    return OffloadRequest(vnf, action, flow, rewrite)
+
+
+def _mac(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MAC_RE.fullmatch(value):
+        raise BadRequest(f"{key}: expected a MAC address like 02:00:00:00:00:01, got {value!r}")
+    return value.lower()
 
 
 @dataclass
@@ -99,6 +116,7 @@ class Offload:
     vnfs: tuple[str, ...]  # the VNF hosts that asked, in chain order
     rules: int
     since: float
+    rewrites: dict[str, Rewrite] = field(default_factory=dict)  # VNF host -> the NAT the switch does for it
 
     @property
     def cookie(self) -> int:
@@ -109,7 +127,8 @@ class Offload:
         f = self.flow
         return {"id": self.offload_id, "chain": self.chain, "bypassed": list(self.vnfs), "proto": f.proto,
                 "src": f.src, "sport": f.sport, "dst": f.dst, "dport": f.dport, "rules": self.rules,
-                "cookie": f"{self.cookie:#x}", "since": self.since}
+                "cookie": f"{self.cookie:#x}", "since": self.since,
+                "rewrites": {vnf: vars(rewrite) for vnf, rewrite in self.rewrites.items()}}
 
 
 @dataclass
@@ -142,8 +161,12 @@ class OffloadTable:
                 touched.append(previous)  # asked again (another worker, a retransmission): nothing new
                 continue
             asked = set(previous.vnfs if previous else ()) | {request.vnf}
+            rewrites = dict(previous.rewrites if previous else {})
+            if request.rewrite is not None:
+                rewrites[request.vnf] = request.rewrite
             offload_id = self._new_id()
-            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | offload_id)
+            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | offload_id,
+                               rewrites=rewrites)
             rules = sum(len(m) for m in msgs.values())
             if previous is not None:
                 self._forget(previous)
@@ -151,7 +174,8 @@ class OffloadTable:
                     out.setdefault(dpid, []).extend(offload_clear_msgs(previous.offload_id))
             if not rules:
                 continue
-            entry = Offload(offload_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), rules, now)
+            entry = Offload(offload_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), rules, now,
+                            rewrites)
             self.current[(chain.name, flow)] = entry
             self.by_id[offload_id] = entry
             for dpid, more in msgs.items():

@@ -244,58 +244,98 @@ def orient(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[st
     return None
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """The NAT a VNF (the load balancer) hands to the switch with its offload request: on the way
+    in the flow's destination becomes the backend; on the way back its source becomes what the
+    destination was (the VIP and port) again."""
+
+    backend_ip: str
+    backend_port: int
+    backend_mac: str | None = None
+    vip_mac: str | None = None
+
+
+def _nat_in(rewrite: Rewrite, current: FiveTuple) -> tuple[list, FiveTuple]:
+    """Actions turning ``current`` (client -> VIP) into client -> backend, and the new tuple."""
+    prefix = {6: "tcp", 17: "udp"}[current.proto]
+    actions = [ofmsg.set_field(eth_dst=rewrite.backend_mac)] if rewrite.backend_mac else []
+    actions += [ofmsg.set_field(ipv4_dst=rewrite.backend_ip), ofmsg.set_field(**{f"{prefix}_dst": rewrite.backend_port})]
+    return actions, FiveTuple(current.proto, current.src, current.sport, rewrite.backend_ip, rewrite.backend_port)
+
+
+def _nat_out(rewrite: Rewrite, before: FiveTuple) -> tuple[list, FiveTuple]:
+    """Actions giving a reply the source it had before ``_nat_in`` (the VIP), and the new tuple."""
+    prefix = {6: "tcp", 17: "udp"}[before.proto]
+    actions = [ofmsg.set_field(eth_src=rewrite.vip_mac)] if rewrite.vip_mac else []
+    actions += [ofmsg.set_field(ipv4_src=before.dst), ofmsg.set_field(**{f"{prefix}_src": before.dport})]
+    return actions, before.reversed()
+
+
 def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], state: NetworkState,
-                graph: nx.Graph, cookie: int = COOKIE_OFFLOAD,
-                idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S) -> dict[int, list]:
+                graph: nx.Graph, cookie: int = COOKIE_OFFLOAD, idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S,
+                rewrites: dict[str, Rewrite] | None = None) -> dict[int, list]:
     """Rules carrying one flow of ``chain`` past the VNF hosts in ``bypassed`` (both ways if symmetric).
 
     ``five`` is the flow as the chain's forward direction sees it. At every point that would
     hand the flow to a bypassed VNF (the source host's port, or the exit port of the VNF before
     it), an exact 5-tuple rule at ``PRIORITY_OFFLOAD`` sends it instead to the next VNF that
     was not bypassed (tagged with that VNF's stage VLAN, as the chain's own steering would) or,
-    when none is left, to table FORWARD. The rules expire after ``idle_timeout`` seconds of
-    silence and ask the switch for a flow-removed message, so the controller sees them go.
+    when none is left, to table FORWARD. A bypassed VNF listed in ``rewrites`` has its NAT done
+    by that rule (``set_field``), and the tuple the later rules match changes with it. The rules
+    expire after ``idle_timeout`` seconds of silence and ask the switch for a flow-removed
+    message, so the controller sees them go.
     """
     out: dict[int, list] = {}
+    rewrites = rewrites or {}
     vnfs = [_attachments(name, state) for name in chain.vnfs]
     if not all(vnfs):
         return out
-    directions = [False, True] if chain.symmetric else [False]
-    for reverse in directions:
-        flow_dir = five.reversed() if reverse else five
+    before_nat: list[FiveTuple] = []  # the tuple before each switch-done NAT, in forward order
+    current = five
+    for reverse in [False, True] if chain.symmetric else [False]:
+        if reverse:
+            current = current.reversed()  # the reply leaves the last host the forward flow reached
         names = list(reversed(chain.vnfs)) if reverse else list(chain.vnfs)
         hops = _hops(vnfs, reverse)
-        source = state.host_by(flow_dir.src)
+        source = state.host_by(current.src)
         point = (source.dpid, source.port_no) if source is not None else None
-        stage = 0
-        while stage < len(hops):
-            if names[stage] in bypassed:
-                following = next((j for j in range(stage, len(hops)) if names[j] not in bypassed), None)
-                if point is not None:
-                    _add_bypass(out, point, flow_dir, chain, index, reverse, hops, following, graph, cookie,
-                                idle_timeout)
-                if following is None:
-                    break
-                stage = following
-            point = hops[stage][1]
-            stage += 1
+        arrive, actions, skipping = current, [], False
+        for stage, name in enumerate(names + [None]):  # None: past the last VNF, delivery
+            if name is not None and name in bypassed:
+                skipping = True
+                rewrite = rewrites.get(name)
+                if rewrite is not None and reverse:
+                    more, current = _nat_out(rewrite, before_nat.pop())
+                    actions += more
+                elif rewrite is not None:
+                    before_nat.append(current)
+                    more, current = _nat_in(rewrite, current)
+                    actions += more
+                continue
+            if skipping and point is not None:
+                _add_bypass(out, point, arrive, index, reverse, hops, None if name is None else stage, actions,
+                            graph, cookie, idle_timeout)
+            if name is not None:
+                point, arrive, actions, skipping = hops[stage][1], current, [], False
     return out
 
 
-def _add_bypass(out: dict[int, list], point: tuple[int, int], flow_dir: FiveTuple, chain: Chain, index: int,
-                reverse: bool, hops: list, following: int | None, graph: nx.Graph, cookie: int,
+def _add_bypass(out: dict[int, list], point: tuple[int, int], arrive: FiveTuple, index: int, reverse: bool,
+                hops: list, following: int | None, actions: list, graph: nx.Graph, cookie: int,
                 idle_timeout: int) -> None:
-    """One offload rule at ``point`` (dpid, in_port): to the entry of VNF ``following`` or FORWARD."""
+    """One offload rule at ``point`` (dpid, in_port) for the flow as it ``arrive``s there: do the
+    bypassed VNFs' ``actions``, then on to the entry of VNF ``following`` or to FORWARD."""
     dpid, in_port = point
     if following is None:
-        instructions = [ofmsg.goto(FORWARD.table_id)]
+        instructions = ([ofmsg.apply_actions(actions)] if actions else []) + [ofmsg.goto(FORWARD.table_id)]
     else:
         entry = hops[following][0]
-        actions = _steer(dpid, entry, stage_vid(index, reverse, following + 1), _towards(graph, entry[0]))
-        if actions is None:
+        steer = _steer(dpid, entry, stage_vid(index, reverse, following + 1), _towards(graph, entry[0]))
+        if steer is None:
             return  # no path to that VNF: the chain's own steering keeps the flow
-        instructions = [ofmsg.apply_actions(actions)]
-    match = ofmsg.match(in_port=in_port, **flow_dir.match_fields())
+        instructions = [ofmsg.apply_actions(actions + steer)]
+    match = ofmsg.match(in_port=in_port, **arrive.match_fields())
     out.setdefault(dpid, []).append(ofmsg.flow_add(INGRESS.table_id, PRIORITY_OFFLOAD, match, instructions,
                                                    idle_timeout=idle_timeout, cookie=cookie, send_flow_rem=True))
 

@@ -1,9 +1,11 @@
 """The meter chain steered by the builtin controller's service-chaining app, the DPI VNF
 asking that controller to quarantine a Telnet scanner (POST /sdnlab/quarantine), and the
-firewall handing decided flows to the switch through the controller (POST /sdnlab/offload)."""
+firewall and the load balancer handing decided flows (the LB with its NAT) to the switch through
+the controller (POST /sdnlab/offload)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -224,13 +226,13 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
         proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-t", "3", "-J"], timeout=60)
         assert proc.returncode == 0, proc.stdout[-800:] + proc.stderr[-500:]
         sent_bytes = json.loads(proc.stdout)["end"]["sum_sent"]["bytes"]
+        time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNFs' stats files too
         rules = offload_rules(LAB)
         with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
             offloads = json.loads(resp.read())["offloads"]
     finally:
         server.kill()
         server.wait()
-    time.sleep(1.5)  # the VNFs rewrite their stats files every second
     stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
     fw_seen = stats["fw1"]["ports"]["inside"]["rx"] + stats["fw1"]["ports"]["outside"]["rx"]
     dpi_seen = stats["dpi1"]["ports"]["inside"]["rx"] + stats["dpi1"]["ports"]["outside"]["rx"]
@@ -250,3 +252,51 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
     # a new, short flow still meets the firewall
     refused = api.run_in(LAB, "m1", [sys.executable, "-c", CONNECT, hes], timeout=30)
     assert json.loads(refused.stdout) == ["refused"]
+
+
+DOWNLOAD = r"""
+import hashlib, json, sys, urllib.request
+print(json.dumps([hashlib.sha256(urllib.request.urlopen(sys.argv[1], timeout=30).read()).hexdigest()
+                  for _ in range(int(sys.argv[2]))]))
+"""
+
+
+def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(lab):
+    """lb1 (offload: true) balances a download from the VIP, then asks the controller to take the
+    flow over with its NAT (rewrite): the switch rewrites VIP <-> backend both ways and the bytes
+    arrive intact, while lb1 saw only the first packets."""
+    from sdnlab.runtime import api
+    from sdnlab.vnfs import manage
+
+    hosts, tmp = lab["hosts"], lab["tmp"]
+    content = bytes(range(256)) * (20_000_000 // 256)
+    for name in ("an1", "an2"):
+        www = tmp / f"{name}-big"
+        www.mkdir(exist_ok=True)
+        (www / "big.bin").write_bytes(content)
+        api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "8080", "--directory", str(www)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    restart_vnf(lab, "lb", "lb1",
+                "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\noffload: true\n"
+                "backends:\n" + "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}', port: 8080}}\n"
+                                        for n in ("an1", "an2")))
+    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"])
+    time.sleep(1.0)
+    proc = api.run_in(LAB, "cam1", [sys.executable, "-c", DOWNLOAD, "http://10.61.0.100/big.bin", "2"], timeout=120)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNF's stats file too
+    rules = offload_rules(LAB)
+    with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
+        offloads = json.loads(resp.read())["offloads"]
+    stats = manage.status(LAB, "lb1")[0]["stats"]
+    lb_seen = stats["ports"]["inside"]["rx"] + stats["ports"]["outside"]["rx"]
+    nat_rules = [r for r in rules if "10.61.0.100" in r["text"]]  # they match the VIP or write it back
+    offloaded_bytes = sum(r["n_bytes"] for r in nat_rules)
+    report = f"lb1 saw {lb_seen} frames, counters {stats['counters']}; NAT rules carried {offloaded_bytes} bytes"
+    print(report)
+    assert json.loads(proc.stdout) == [hashlib.sha256(content).hexdigest()] * 2  # both downloads intact
+    assert any(o["chain"] == "cameras" and o["bypassed"] == ["lb1"] and "lb1" in o["rewrites"] for o in offloads), \
+        offloads
+    assert stats["counters"].get("offload_accepted", 0) >= 2, report
+    assert offloaded_bytes > len(content), report  # the switch carried (and rewrote) most of the two downloads
+    assert lb_seen * 20 < sum(r["n_packets"] for r in nat_rules), report

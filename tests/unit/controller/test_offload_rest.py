@@ -68,6 +68,18 @@ def test_the_engines_json_line_is_accepted_as_it_is(api):
     assert api("POST", {**REQUEST, "proto": "tcp", "extra": "ignored"}).status_int == 200
 
 
+def test_a_rewrite_is_recorded_with_its_nat(api):
+    body = {**REQUEST, "vnf": "v2", "src": "10.0.0.3", "sport": 5555, "dst": "10.0.0.100", "dport": 80,
+            "action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "00:00:00:00:00:02",
+            "vip_mac": "02:00:00:00:00:64"}
+    response = api("POST", body)
+    assert response.status_int == 200, response.json
+    (entry,) = response.json["offloads"]
+    assert entry["chain"] == "vip" and entry["rewrites"] == {"v2": {
+        "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "00:00:00:00:00:02",
+        "vip_mac": "02:00:00:00:00:64"}}
+
+
 def test_delete_clears_every_offload(api):
     api("POST", REQUEST)
     assert api("DELETE").json == {"offloads": []}
@@ -83,7 +95,9 @@ def test_delete_clears_every_offload(api):
     ({"dport": 70000}, "dport: 70000 is out of range (0..65535)"),
     ({"sport": "80"}, "sport: expected a port number, got '80'"),
     ({"action": "drop"}, "action: expected one of bypass, rewrite, got 'drop'"),
-    ({"action": "rewrite"}, "action: 'rewrite' is not supported by the controller (only 'bypass')"),
+    ({"action": "rewrite"}, "backend_ip: missing (a rewrite names the backend)"),
+    ({"action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "vip_mac": "02:00"},
+     "vip_mac: expected a MAC address like 02:00:00:00:00:01, got '02:00'"),
 ])
 def test_a_bad_field_is_400_naming_it(api, change, message):
     body = {k: v for k, v in {**REQUEST, **change}.items() if v is not None}

@@ -14,7 +14,7 @@ from sdnlab.controller.offload import Conflict, OffloadRequest, OffloadTable
 from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER, check_flow
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
-    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, bypass_msgs, stage_vid,
+    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, Rewrite, bypass_msgs, stage_vid,
 )
 
 
@@ -54,7 +54,8 @@ def fabric(symmetric=True):
     chain = {"name": "web", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
              "vnfs": ["v1", "v2", "v3"], "symmetric": symmetric}
     other = {"name": "mail", "match": {"src": "h3", "ip_proto": "tcp", "dst_port": 25}, "vnfs": ["v3"]}
-    fab = Fabric(parse_config({"chains": [chain, other]}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
+    vip = {"name": "vip", "match": {"src": "h3", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"]}  # v2: a load balancer
+    fab = Fabric(parse_config({"chains": [chain, other, vip]}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
     load_declared(fab.state, TOPOLOGY)
     fab.mark_chain_vnfs()
     fab.switch_up(0.0, 1, set(range(1, 7)))
@@ -78,9 +79,14 @@ def goes_to_forward(flow):
         and flow.instructions[0].table_id == FORWARD.table_id
 
 
+def set_fields(flow):
+    """{field: value} of the rule's set_field actions."""
+    return {a.key: a.value for a in flow.instructions[0].actions if isinstance(a, ofmsg.parser.OFPActionSetField)}
+
+
 def pushed_vid(flow):
-    pushes = [a for a in flow.instructions[0].actions if isinstance(a, ofmsg.parser.OFPActionSetField)]
-    return pushes[0].value & 0xFFF if pushes else None
+    vid = set_fields(flow).get("vlan_vid")
+    return None if vid is None else vid & 0xFFF
 
 
 def count(out):
@@ -144,6 +150,27 @@ def test_offload_rules_outrank_steering_expire_when_idle_and_report_their_remova
 
 def test_no_vnf_bypassed_means_no_rules():
     assert bypass(set()) == {}
+
+
+VIP_FLOW = FiveTuple(6, "10.0.0.3", 5555, "10.0.0.100", 80)  # h3 -> the VIP that v2 balances
+TO_H2 = Rewrite("10.0.0.2", 8080, "00:00:00:00:00:02", "02:00:00:00:00:64")
+
+
+def test_a_bypassed_load_balancer_has_its_nat_done_by_the_rules_both_ways():
+    fab = fabric()
+    out = bypass_msgs(fab.config.chains[2], 2, VIP_FLOW, {"v2"}, fab.state, fab.state.graph(),
+                      rewrites={"v2": TO_H2})
+    inbound = rule(out, 1, V1_OUT)  # h3 -> VIP leaves v1 and meets v2's NAT in the switch, then delivery
+    assert dict(inbound.match.items())["ipv4_dst"] == "10.0.0.100" and dict(inbound.match.items())["tcp_dst"] == 80
+    assert set_fields(inbound) == {"eth_dst": "00:00:00:00:00:02", "ipv4_dst": "10.0.0.2", "tcp_dst": 8080}
+    assert type(inbound.instructions[0]).__name__ == "OFPInstructionActions"  # the NAT first,
+    assert [i.table_id for i in inbound.instructions[1:]] == [FORWARD.table_id]  # then delivery
+    reply = rule(out, 2, H2_PORT)  # the backend answers from its own address; the rule puts the VIP back
+    assert dict(reply.match.items())["ipv4_src"] == "10.0.0.2" and dict(reply.match.items())["tcp_src"] == 8080
+    assert set_fields(reply) == {"eth_src": "02:00:00:00:00:64", "ipv4_src": "10.0.0.100", "tcp_src": 80,
+                                 "vlan_vid": ofmsg.VLAN_PRESENT | stage_vid(2, True, 2)}  # then on to v1
+    assert ofmsg.output_ports(reply) == [S2_TO_S1]
+    assert count(out) == 2
 
 
 # -- the controller's record of offloads -------------------------------------------------------
