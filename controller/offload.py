@@ -152,10 +152,12 @@ class OffloadTable:
             raise NotFound(f"vnf: {request.vnf!r} is {'in no chain' if known else 'not a host of this network'}")
         touched: list[Offload] = []
         out: dict[int, list] = {}
+        carried = False
         for index, chain in member:
             flow = orient(chain, request.flow, state, vnf_names)
             if flow is None:
                 continue
+            carried = True
             previous = self.current.get((chain.name, flow))
             if previous is not None and request.vnf in previous.vnfs:
                 touched.append(previous)  # asked again (another worker, a retransmission): nothing new
@@ -183,6 +185,9 @@ class OffloadTable:
             touched.append(entry)
         if not touched:
             f = request.flow
+            if carried:
+                raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport}: no offload rule can be "
+                               f"built (a VNF host of the chain is not attached, or no path to it)")
             chain_names = ", ".join(chain.name for _, chain in member)
             raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport} is not steered through "
                            f"{request.vnf!r} by any chain ({chain_names})")

@@ -226,3 +226,12 @@ def test_a_flow_the_vnfs_chains_do_not_carry_is_a_conflict():
     fab, table = fabric(), OffloadTable()
     with pytest.raises(Conflict, match=r"6 10.0.0.1:40000 -> 10.0.0.2:8080 is not steered through 'v3' .*web, mail"):
         ask(table, fab, "v3", FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 8080))
+
+
+def test_a_chain_whose_vnf_is_not_attached_cannot_offload():
+    fab, table = fabric(), OffloadTable()
+    for mac in fab.state.host_macs["v3"]:
+        del fab.state.hosts[mac]
+    with pytest.raises(Conflict, match="no offload rule can be built"):
+        ask(table, fab, "v1")
+    assert table.listing() == []
