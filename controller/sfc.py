@@ -260,7 +260,8 @@ def _nat_in(rewrite: Rewrite, current: FiveTuple) -> tuple[list, FiveTuple]:
     """Actions turning ``current`` (client -> VIP) into client -> backend, and the new tuple."""
     prefix = {6: "tcp", 17: "udp"}[current.proto]
     actions = [ofmsg.set_field(eth_dst=rewrite.backend_mac)] if rewrite.backend_mac else []
-    actions += [ofmsg.set_field(ipv4_dst=rewrite.backend_ip), ofmsg.set_field(**{f"{prefix}_dst": rewrite.backend_port})]
+    actions += [ofmsg.set_field(ipv4_dst=rewrite.backend_ip),
+                ofmsg.set_field(**{f"{prefix}_dst": rewrite.backend_port})]
     return actions, FiveTuple(current.proto, current.src, current.sport, rewrite.backend_ip, rewrite.backend_port)
 
 

@@ -276,11 +276,12 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
         (www / "big.bin").write_bytes(content)
         api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "8080", "--directory", str(www)],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    restart_vnf(lab, "lb", "lb1",
-                "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\noffload: true\n"
-                "backends:\n" + "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}', port: 8080}}\n"
-                                        for n in ("an1", "an2")))
-    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"])
+    backends = "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}', port: 8080}}\n"
+                       for n in ("an1", "an2"))
+    restart_vnf(lab, "lb", "lb1", "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\n"
+                "offload: true\nbackends:\n" + backends)
+    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64",
+                             "dev", "cam1-eth0"])
     time.sleep(1.0)
     proc = api.run_in(LAB, "cam1", [sys.executable, "-c", DOWNLOAD, "http://10.61.0.100/big.bin", "2"], timeout=120)
     assert proc.returncode == 0, proc.stderr[-800:]
