@@ -83,11 +83,18 @@ def status(
         table.add_row(row["name"], row["kind"], row["host"], "running" if row["running"] else "stopped",
                       str(counters.get("packets", 0)), str(counters.get("forwarded", 0)),
                       str(counters.get("dropped", 0)), ports)
+        for stage, stats in row["stats"].get("stages", {}).items():  # a chain VNF: one line per stage
+            counters = stats.get("counters", {})
+            table.add_row(f"  {row['name']}/{stage}", "stage", "", "", str(counters.get("packets", 0)),
+                          str(counters.get("forwarded", 0)), str(counters.get("dropped", 0)), "")
     Console().print(table)
     for row in rows:
-        for section in ("rules", "backends"):
-            if section in row["stats"]:
-                typer.echo(f"{row['name']} {section}: {json.dumps(row['stats'][section])}")
+        sections = [(row["name"], row["stats"])] + [(f"{row['name']}/{stage}", stats)
+                                                    for stage, stats in row["stats"].get("stages", {}).items()]
+        for label, stats in sections:
+            for section in ("rules", "backends"):
+                if section in stats:
+                    typer.echo(f"{label} {section}: {json.dumps(stats[section])}")
 
 
 @vnf_app.command("stop")

@@ -317,6 +317,30 @@ def test_status_cli_shows_counters_and_stop_ends_a_vnf(lab):
     assert result.exit_code == 0 and not manage.status(LAB, "lb1")[0]["running"]
 
 
+def test_a_chain_host_runs_firewall_and_dpi_in_one_process(lab):
+    """fw1 swaps its firewall for a chain VNF (firewall + DPI stages, the firewall settings in
+    their own file); traffic still crosses dpi1 after it, and status shows each stage."""
+    from sdnlab.cli import root
+    from sdnlab.vnfs import manage
+
+    tmp = lab["tmp"]
+    (tmp / "chain.yaml").write_text("stages:\n  - {kind: firewall, name: fw, config: fw.yaml}\n  - {kind: dpi}\n")
+    manage.stop(LAB, "fw1")
+    result = CliRunner().invoke(root, ["vnf", "run", "chain", "--name", LAB, "--host", "fw1", "--vnf", "fwchain",
+                                       "--config", str(tmp / "chain.yaml")])
+    assert result.exit_code == 0, result.output
+    hes = lab["hosts"]["hes"]["ip"]
+    assert run_json("m1", [sys.executable, "-c", CLIENT, hes, "1883", MQTT_CONNECT])["result"] == "ok"
+    assert run_json("m2", [sys.executable, "-c", CLIENT, hes, "23", "00"]) == {"result": "refused"}
+    time.sleep(1.5)
+    stages = manage.status(LAB, "fwchain")[0]["stats"]["stages"]
+    assert stages["fw"]["rules"]["mqtt"]["packets"] == 1 and stages["fw"]["rules"]["telnet"]["packets"] == 1
+    assert stages["dpi"]["apps"].get("MQTT") == 1 and "Telnet" not in stages["dpi"]["apps"]  # the RST came first
+    result = CliRunner().invoke(root, ["vnf", "status", "fwchain", "--name", LAB], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "fwchain/fw " in result.output and "fwchain/dpi " in result.output
+    assert 'fwchain/fw rules: {"ping"' in result.output
+
+
 def test_lab_down_stops_the_vnfs(lab):
     from sdnlab.runtime import api
     from sdnlab.vnfs import manage
