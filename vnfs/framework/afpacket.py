@@ -180,7 +180,22 @@ _STATUS = struct.Struct("=I")
 _LENS = struct.Struct("=II")
 
 
-def wait_readable(socks: list[socket.socket], timeout: float) -> list[socket.socket]:
-    """The sockets that have frames (or ring blocks) to read within ``timeout`` seconds."""
-    readable, _, _ = select.select(socks, [], [], timeout)
-    return readable
+class Readiness:
+    """Waits until some of a fixed set of sockets have frames (or ring blocks) to read: one
+    ``epoll`` set registered once, so each wait is one system call with nothing to rebuild."""
+
+    def __init__(self, socks: list[socket.socket]):
+        self.epoll = select.epoll()
+        self.by_fd = {}
+        for sock in socks:
+            self.epoll.register(sock.fileno(), select.EPOLLIN)
+            self.by_fd[sock.fileno()] = sock
+
+    def wait(self, timeout: float) -> list[socket.socket]:
+        """The sockets readable within ``timeout`` seconds (empty on timeout)."""
+        by_fd = self.by_fd
+        return [by_fd[fd] for fd, _events in self.epoll.poll(timeout)]
+
+    def close(self) -> None:
+        """Release the epoll descriptor."""
+        self.epoll.close()

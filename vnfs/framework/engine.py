@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sdnlab.vnfs.framework.afpacket import RxRing, TxRing, interface_mac, open_port_socket, wait_readable
+from sdnlab.vnfs.framework.afpacket import Readiness, RxRing, TxRing, interface_mac, open_port_socket
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import exception_text, location, source_file
 from sdnlab.vnfs.framework.verdict import Action
@@ -96,7 +96,7 @@ class Worker:
         own_mac = None if self.pass_host_frames else port.mac
         port.rx += len(frames)
         for frame in frames:
-            if own_mac is not None and frame[0:6] == own_mac:
+            if own_mac is not None and frame.startswith(own_mac):
                 port.host_frames += 1
                 continue
             try:
@@ -161,7 +161,7 @@ class Worker:
     def run(self) -> None:
         """Loop until SIGTERM/SIGINT (or ``stop_requested``)."""
         by_sock = {p.sock: p for p in self.ports.values()}
-        socks = list(by_sock)
+        readiness = Readiness(list(by_sock))
         next_tick = self.clock() + 1.0
         if hasattr(self.vnf, "start"):
             self.vnf.start()
@@ -172,7 +172,7 @@ class Worker:
                 self.housekeeping(now)
                 next_tick = now + 1.0
             try:
-                readable = wait_readable(socks, max(0.0, next_tick - now))
+                readable = readiness.wait(max(0.0, next_tick - now))
             except InterruptedError:
                 continue
             for sock in readable:
@@ -180,6 +180,7 @@ class Worker:
                 frames = self.receive(port)
                 if frames:
                     self.dispatch(port, frames, self.clock())
+        readiness.close()
         self.write_stats()
         self.vnf.close()
 
