@@ -298,7 +298,7 @@ def test_a_researcher_vnf_whose_handle_raises_keeps_running_and_drops_only_those
 
 def test_a_chain_host_runs_firewall_and_load_balancer_in_one_process(bed, tmp_path):
     """One waypoint, two stages: the firewall rejects telnet and lets the VIP through, the load
-    balancer translates to both web servers, and replies come back translated and allowed."""
+    balancer translates to two servers, and replies come back translated and allowed."""
     mac = bed.server_mac()
     (tmp_path / "fw.yaml").write_text(FIREWALL.replace("dport: 6860}", "dport: 80}"))
     config = tmp_path / "chain.yaml"
@@ -313,15 +313,16 @@ stages:
       scheduler: round_robin
       backends:
         - {{name: web1, ip: {bed.server_ip}, port: 8081, mac: "{mac}"}}
-        - {{name: web2, ip: {bed.server_ip}, port: 8082, mac: "{mac}"}}
+        - {{name: plain, ip: {bed.server_ip}, port: 6860, mac: "{mac}"}}
 """)
     bed.steer(["fw"])
     node = bed.start_vnf("fw", "chain", str(config))
     try:
-        assert sorted(client(bed, "http", "http://10.78.0.102/", 4)) == ["web1"] * 2 + ["web2"] * 2
+        # (web2 may be gone: the LB test above kills it; these two servers stay up)
+        assert sorted(client(bed, "http", "http://10.78.0.102/", 4)) == ["plain"] * 2 + ["web1"] * 2
         assert client(bed, "connect", f"{bed.server_ip}:23") == ["refused"]  # the firewall stage's RST
         assert client(bed, "connect", f"{bed.server_ip}:6860") == ["timeout"]  # default drop
-        stats = wait_stats(bed, "fw", lambda s: s["stages"]["lb"]["backends"]["web2"]["flows"] >= 2
+        stats = wait_stats(bed, "fw", lambda s: s["stages"]["lb"]["backends"]["plain"]["flows"] >= 2
                            and s["stages"]["fw"]["rules"]["telnet"]["packets"] >= 1)
         fw, lb = stats["stages"]["fw"], stats["stages"]["lb"]
         assert fw["rules"]["web"]["packets"] == 4 and fw["counters"]["established"] > 10
