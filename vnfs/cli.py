@@ -76,10 +76,14 @@ def status(
     if not rows:
         typer.echo(f"lab {name} runs no VNFs")
         return
-    table = Table("vnf", "kind", "host", "state", "packets", "forwarded", "dropped", "rx/tx by port")
+    table = Table()
+    table.add_column("vnf", no_wrap=True)  # names stay whole (chain stages are CHAIN/STAGE)
+    for heading in ("kind", "host", "state", "packets", "forwarded", "dropped"):
+        table.add_column(heading, no_wrap=heading == "state")
+    table.add_column("port rx/tx", overflow="fold")
     for row in rows:
         counters = row["stats"].get("counters", {})
-        ports = "; ".join(f"{p}: {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items())
+        ports = "\n".join(f"{p} {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items())
         table.add_row(row["name"], row["kind"], row["host"], "running" if row["running"] else "stopped",
                       str(counters.get("packets", 0)), str(counters.get("forwarded", 0)),
                       str(counters.get("dropped", 0)), ports)

@@ -34,15 +34,17 @@ the chain host inspects every packet (counted as ``offload_ignored``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdnlab.errors import SdnlabError
-from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.base import VNF, StageError
 from sdnlab.vnfs.framework.config import Fields, YamlMap, load_yaml, to_str
 from sdnlab.vnfs.framework.eventlog import EventLog
+from sdnlab.vnfs.framework.faults import exception_text, location, source_file
 from sdnlab.vnfs.framework.verdict import Action, Verdict
 from sdnlab.vnfs.packet import parse
 
@@ -71,14 +73,18 @@ class ChainVNF(VNF):
 
         base = Path(self.source).parent if self.source and not self.source.startswith("<") else Path.cwd()
         items = fields.items("stages")
-        if not items:
-            fields.error("stages", "a chain needs at least one stage (a list of {kind, name, config})")
+        if not fields.data.get("stages"):  # absent or empty (a non-list got its own error)
+            fields.error("stages", "a chain needs at least one stage: a list of {kind, name, config} "
+                                   "(the chain kind takes a config file, e.g. --config chain.yaml)")
         specs: list[StageSpec] = []
         names: set[str] = set()
-        # a .py file is loaded once per chain: its stages share the class, and a reload keeps it
-        classes: dict[str, type[VNF]] = self.__dict__.setdefault("_classes", {})
+        # a .py file is loaded once per content: its stages share the class, a reload keeps it
+        # while the file is unchanged and loads the new code (rebuilding the stage) when it changed
+        classes: dict[tuple, type[VNF]] = self.__dict__.setdefault("_classes", {})
         for path, line, item in items:
             stage = Fields(item, path, fields.errors, line)
+            if not isinstance(item, Mapping):
+                continue  # "expected a mapping" is recorded
             kind = stage.get("kind", to_str)
             name = stage.get("name", to_str, None)
             config = stage.data.get("config")
@@ -97,7 +103,8 @@ class ChainVNF(VNF):
                 continue
             names.add(name)
             try:
-                cls = classes.get(kind_ref) or classes.setdefault(kind_ref, load_vnf_class(kind_ref))
+                key = (kind_ref, _digest(kind_ref))
+                cls = classes.get(key) or classes.setdefault(key, load_vnf_class(kind_ref))
                 data, source = self._stage_settings(config, base)
                 vnf = build_vnf(cls, data, name=f"{self.name}/{name}", ports=self.ports,
                                 interfaces=self.interfaces, log=EventLog(f"{self.name}/{name}", self.log.stream),
@@ -120,21 +127,27 @@ class ChainVNF(VNF):
         raise SdnlabError("config: expected a file name or a mapping of the stage's settings")
 
     def apply_config(self, cfg: list[StageSpec]) -> None:
-        current = getattr(self, "stages", None)
-        same_shape = current is not None and [(s.name, s.cls) for s in cfg] == [
-            (name, type(vnf)) for name, vnf in current]  # same names, same classes, same order
-        if same_shape:  # a reload: the running stages take their new settings and keep their flows
-            for (_name, vnf), spec in zip(current, cfg):
-                vnf.apply_config(vnf.validate(spec.data, spec.source))
+        # a reload: a stage with the same name and code takes its new settings and keeps its
+        # flows; a new stage, or one whose .py file changed, is the freshly built instance
+        running = dict(getattr(self, "stages", []))
+        stages = []
+        for spec in cfg:
+            old = running.pop(spec.name, None)
+            if old is not None and type(old) is spec.cls:
+                old.apply_config(old.validate(spec.data, spec.source))
                 spec.vnf.close()
-        else:
-            for _name, vnf in current or []:
-                vnf.close()
-            self.stages = [(spec.name, spec.vnf) for spec in cfg]
-            if getattr(self, "started", False):
-                self.start()
-        # (stage, takes the shared parsed packet): a stage that overrides ``process`` parses itself
-        self.forward_order = [(vnf, type(vnf).process is VNF.process) for _name, vnf in self.stages]
+                stages.append((spec.name, old))
+                continue
+            if old is not None:
+                old.close()
+            if getattr(self, "started", False) and hasattr(spec.vnf, "start"):
+                spec.vnf.start()
+            stages.append((spec.name, spec.vnf))
+        for gone in running.values():
+            gone.close()
+        self.stages = stages
+        # (name, stage, takes the shared parsed packet): a stage that overrides ``process`` parses itself
+        self.forward_order = [(name, vnf, type(vnf).process is VNF.process) for name, vnf in self.stages]
         self.reverse_order = self.forward_order[::-1]
         self.counters.setdefault("offload_ignored", 0)
 
@@ -154,13 +167,16 @@ class ChainVNF(VNF):
         stages = self.forward_order if in_port == self.ports[0] else self.reverse_order
         current = frame
         extra: tuple = ()
-        for vnf, shares_parse in stages:
+        port = None
+        for name, vnf, shares_parse in stages:
             try:
                 if shares_parse:
                     verdict = vnf.process_parsed(current, packet, in_port, now)
                 else:
                     verdict = vnf.process(current, in_port, now)
             except Exception as exc:  # noqa: BLE001 - the stage's own policy and counters, as if alone
+                if self.fail_fast:
+                    raise StageError(name, vnf, exc) from exc
                 verdict = vnf.handler_failed(exc)
             if verdict.extra:
                 extra += verdict.extra
@@ -175,10 +191,8 @@ class ChainVNF(VNF):
                 except Exception:  # noqa: BLE001 - the next stages see it as unparsed
                     packet = None
             if verdict.port is not None and verdict.port != egress:
+                port = verdict.port  # the stage sends it out of another port: the chain ends here
                 break
-            port = verdict.port
-        else:
-            port = None
         counters["forwarded"] += 1
         if current is frame and port is None and not extra:
             return _PASS
@@ -186,8 +200,14 @@ class ChainVNF(VNF):
 
     def tick(self, now: float) -> list[tuple[str, bytes]]:
         frames: list[tuple[str, bytes]] = []
-        for _name, vnf in self.stages:
-            frames.extend(vnf.tick(now))
+        for name, vnf in self.stages:
+            try:
+                frames.extend(vnf.tick(now))
+            except Exception as exc:  # noqa: BLE001 - one stage's bug must not stop the others' ticks
+                if self.fail_fast:
+                    raise StageError(name, vnf, exc) from exc
+                vnf.count("tick_errors")
+                vnf.log.emit("tick_error", error=exception_text(exc), at=location(exc, source_file(type(vnf))))
             if vnf.offload_requests:
                 self.counters["offload_ignored"] += len(vnf.offload_requests)
                 vnf.offload_requests = []
@@ -209,3 +229,13 @@ class ChainVNF(VNF):
 
 
 _PASS = Verdict(Action.FORWARD)
+
+
+def _digest(kind_ref: str) -> str | None:
+    """A researcher file's content hash (None for built-in kinds or an unreadable file)."""
+    if not kind_ref.endswith(".py"):
+        return None
+    try:
+        return hashlib.sha256(Path(kind_ref).read_bytes()).hexdigest()
+    except OSError:
+        return None  # load_vnf_class reports it

@@ -45,6 +45,18 @@ def _as_yaml_map(data: Mapping | None) -> YamlMap:
     return result
 
 
+class StageError(Exception):
+    """A stage of a composite VNF (a ``chain``) raised while ``fail_fast`` was set: carries the
+    stage's name, the stage and the original exception, so an offline run can name the stage's
+    own file and line."""
+
+    def __init__(self, name: str, vnf: VNF, original: Exception):
+        super().__init__(f"stage {name!r}: {original}")
+        self.name = name
+        self.vnf = vnf
+        self.original = original
+
+
 class VNF:
     """Base class of every VNF; the default forwards everything unchanged."""
 
@@ -53,6 +65,9 @@ class VNF:
     FRAMEWORK_KEYS: ClassVar[set[str]] = {"ports", "workers", "log", "pass_host_frames"}
     #: the live engine's policy for a packet whose ``handle`` raised: "drop" or "forward"
     on_handler_error: ClassVar[str] = "drop"
+    #: set by offline runs: a VNF made of other VNFs (a ``chain``) lets a stage's exception out
+    #: as a ``StageError`` instead of applying the stage's live policy and going on
+    fail_fast: bool = False
 
     def __init__(self, config: Mapping | str | None = None, *, name: str | None = None,
                  ports: tuple[str, ...] = DEFAULT_PORTS, interfaces: Mapping[str, str] | None = None,

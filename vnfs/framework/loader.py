@@ -49,7 +49,9 @@ def load_vnf_class(kind: str) -> type[VNF]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        # compiled from the source each time, never from a cached .pyc: a file edited within the
+        # same second and to the same size (then reloaded by a chain) must run its new code
+        exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as exc:
         raise VnfLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
     except Exception as exc:  # noqa: BLE001 - report the researcher's import error in one line

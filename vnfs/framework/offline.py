@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sdnlab.vnfs.errors import VnfCodeError, VnfError, VnfOptionError
-from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.base import VNF, StageError
 from sdnlab.vnfs.framework.faults import describe, source_file
 from sdnlab.vnfs.framework.loader import close_vnf, vnf_label
 
@@ -57,6 +57,8 @@ def check_in_port(vnf: VNF, in_port: str | None) -> str:
 
 
 def _code_error(vnf: VNF, what: str, exc: Exception) -> VnfCodeError:
+    if isinstance(exc, StageError):  # a chain's stage: name it, and point at its own code
+        vnf, what, exc = exc.vnf, f"stage {exc.name!r}: {what}", exc.original
     cls = type(vnf)
     return VnfCodeError(f"{vnf_label(cls)}: {what} {describe(exc, source_file(cls))}")
 
@@ -67,6 +69,7 @@ def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None 
     result = OfflineResult()
     out: list[tuple[float, bytes]] = []
     port = check_in_port(vnf, in_port)
+    vnf.fail_fast = True  # a chain's stage that raises stops the run, as a VNF alone would
     last_tick = None
     for number, (ts, frame) in enumerate(frames, 1):
         if last_tick is None or ts - last_tick >= 1.0:

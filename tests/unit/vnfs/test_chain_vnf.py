@@ -225,3 +225,111 @@ def test_config_errors_name_the_stage_and_the_line(text, message):
     with pytest.raises(VnfConfigError) as info:
         chain(text)
     assert message in str(info.value)
+
+
+BOUNCE = ("from sdnlab.vnfs.framework import VNF\n"
+          "from sdnlab.vnfs.framework.verdict import send_to\n"
+          "class Bounce(VNF):\n"
+          "    def handle(self, packet):\n"
+          "        return send_to(self.in_port)\n")
+
+
+@pytest.mark.parametrize("stages", [["bounce"], ["firewall", "bounce"]])
+def test_a_stage_that_sends_out_of_another_port_ends_the_chain_there(tmp_path, stages):
+    (tmp_path / "bounce.py").write_text(BOUNCE)
+    lines = {"bounce": "  - {kind: bounce.py}\n", "firewall": "  - {kind: firewall, config: {default: accept}}\n"}
+    (tmp_path / "chain.yaml").write_text("stages:\n" + "".join(lines[s] for s in stages)
+                                         + "  - {kind: firewall, name: after, config: {default: drop}}\n")
+    vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
+    verdict = vnf.process(udp("10.1.0.1", 1, "10.0.0.2", 2), "inside", 1.0)
+    assert verdict.action is Action.FORWARD and verdict.port == "inside"  # back where it came from
+    assert dict(vnf.stages)["after"].counters["packets"] == 0
+    assert (vnf.counters["forwarded"], vnf.counters["dropped"]) == (1, 0)
+
+
+TICKERS = {
+    "raisetick.py": "from sdnlab.vnfs.framework import VNF\n"
+                    "class RaiseTick(VNF):\n"
+                    "    def tick(self, now):\n"
+                    "        raise ValueError('tock')\n",
+    "ticker.py": "from sdnlab.vnfs.framework import VNF\n"
+                 "class Ticker(VNF):\n"
+                 "    def tick(self, now):\n"
+                 "        self.count('ticks')\n"
+                 "        return []\n",
+}
+
+
+def ticking_chain(tmp_path) -> ChainVNF:
+    for name, text in TICKERS.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: raisetick.py}\n  - {kind: ticker.py}\n")
+    return chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"), name="c")
+
+
+def test_a_stage_whose_tick_raises_is_counted_and_logged_and_the_others_still_tick(tmp_path):
+    vnf = ticking_chain(tmp_path)
+    for now in (1.0, 2.0, 3.0):
+        vnf.tick(now)
+    stages = dict(vnf.stages)
+    assert stages["raisetick"].counters["tick_errors"] == 3 and stages["ticker"].counters["ticks"] == 3
+    [line, *_] = [e for e in stages["raisetick"].log.lines if e["event"] == "tick_error"]
+    assert (line["vnf"], line["error"], line["at"]) == ("c/raisetick", "ValueError: tock", "raisetick.py:4")
+
+
+def test_offline_a_stage_that_raises_stops_the_run_naming_the_stage_and_its_line(tmp_path):
+    from sdnlab.vnfs.errors import VnfCodeError
+    from sdnlab.vnfs.framework.offline import run_frames
+
+    (tmp_path / "raiser.py").write_text("from sdnlab.vnfs.framework import VNF\n"
+                                        "class Raiser(VNF):\n"
+                                        "    on_handler_error = 'forward'\n"
+                                        "    def handle(self, packet):\n"
+                                        "        return {}['missing']\n")
+    (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: firewall, config: {default: accept}}\n  - {kind: raiser.py}\n")
+    vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
+    with pytest.raises(VnfCodeError) as info:
+        run_frames(vnf, [(1.0, udp("10.1.0.1", 1, "10.0.0.2", 2))])
+    assert "raiser.py: stage 'raiser': packet 1 of the capture: handle() raised KeyError" in str(info.value)
+    assert "raiser.py:5 in handle" in str(info.value)
+    with pytest.raises(VnfCodeError) as info:
+        run_frames(ticking_chain(tmp_path), [(1.0, udp("10.1.0.1", 1, "10.0.0.2", 2))])
+    assert "raisetick.py: stage 'raisetick': tick() before packet 1" in str(info.value)
+    assert "ValueError: tock at " in str(info.value) and "raisetick.py:4 in tick" in str(info.value)
+
+
+def test_a_reload_runs_the_new_code_of_a_changed_stage_file_and_keeps_the_other_stages(tmp_path):
+    mark = tmp_path / "mark.py"
+    mark.write_text("from sdnlab.vnfs.framework import VNF\n"
+                    "class Mark(VNF):\n"
+                    "    def handle(self, packet):\n"
+                    "        self.count('v1')\n"
+                    "        return super().handle(packet)\n")
+    path = tmp_path / "chain.yaml"
+    path.write_text("stages:\n  - {kind: firewall, config: {default: accept}}\n  - {kind: mark.py}\n")
+    vnf = chain(path.read_text(), source=str(path))
+    vnf.process(tcp("10.1.0.1", 40001, "10.0.0.2", 80, TCP_SYN), "inside", 1.0)
+    firewall, marker = dict(vnf.stages)["firewall"], dict(vnf.stages)["mark"]
+    vnf.reload_file(str(path))  # nothing changed: the same stages go on
+    assert dict(vnf.stages)["mark"] is marker and dict(vnf.stages)["firewall"] is firewall
+    mark.write_text(mark.read_text().replace("'v1'", "'v2'"))
+    vnf.reload_file(str(path))
+    vnf.process(udp("10.1.0.1", 5353, "10.0.0.53", 53), "inside", 2.0)
+    assert dict(vnf.stages)["mark"].counters.get("v2") == 1
+    assert dict(vnf.stages)["firewall"] is firewall and firewall.stats()["connections"] == 2  # TCP kept, + UDP
+
+
+@pytest.mark.parametrize("text, only", [
+    ("stages: foo", "<config>:1: stages: expected a list"),
+    ("stages: [firewall]", "<config>:1: stages[0]: expected a mapping"),
+])
+def test_a_misshapen_stage_list_gets_one_error(text, only):
+    with pytest.raises(VnfConfigError) as info:
+        chain(text)
+    assert str(info.value) == only
+
+
+def test_a_chain_without_a_config_says_it_needs_one():
+    with pytest.raises(VnfConfigError) as info:
+        chain(None)
+    assert "a chain needs at least one stage" in str(info.value) and "--config" in str(info.value)
