@@ -8,8 +8,10 @@
 
 ``process(ts, packet)`` takes a parsed ``Packet``; it returns the flow's ``FlowRecord`` on the
 packet that decides the flow's app (once per flow), else ``None``. IP-in-IP, 6in4, GRE and VXLAN
-tunnels are looked through (the inner flow is classified). Only TCP and UDP are tracked;
-non-first IP fragments carry no ports and are counted in ``stats`` but not inspected.
+tunnels are looked through (the inner flow is classified). Only TCP and UDP are tracked.
+IPv4 fragments are reassembled (``reassembly.Reassembler``, bounded by ``max_fragmented``
+datagrams in progress and ``fragment_timeout``) and the whole datagram is inspected as one
+packet of its flow; IPv6 fragments that carry no ports are counted in ``stats`` and skipped.
 
 Memory is bounded: at most ``max_flows`` flows are held (the least recently active one is closed
 when a new flow would exceed it), flows idle for ``idle_timeout`` seconds are closed, closed
@@ -31,6 +33,7 @@ from sdnlab.vnfs import packet as pk
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.classify import Classification, Limits, PacketView, expected, give_up, step
 from sdnlab.vnfs.dpi.protocols import DISSECTORS
+from sdnlab.vnfs.dpi.reassembly import Reassembler
 from sdnlab.vnfs.dpi.records import FlowRecord, RiskEvent, proto_name
 from sdnlab.vnfs.dpi.risks import ScanDetector, flow_risks
 
@@ -55,6 +58,8 @@ class DpiConfig:
     scan_threshold: int = 10
     scan_window: float = 60.0
     max_scan_sources: int = 65536
+    max_fragmented: int = 1024  # IPv4 datagrams being reassembled at once
+    fragment_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         # resolvers are compared with the flows' server addresses as text: keep them in that form
@@ -85,7 +90,7 @@ class DpiStats:
     packets: int = 0
     malformed: int = 0
     not_tracked: int = 0  # non-IP, or IP other than TCP/UDP
-    fragments: int = 0  # non-first fragments (no ports)
+    fragments: int = 0  # IP fragments (reassembled or not; details in ``DpiEngine.reassembly.stats``)
     flows: int = 0  # flows created
     evicted: int = 0  # flows closed to make room (LRU)
     expired: int = 0  # flows closed after the idle timeout
@@ -162,6 +167,7 @@ class DpiEngine:
         # (ip value, port) -> (app, expiry ts): connections announced by other flows (FTP data)
         self._expected: OrderedDict[tuple[int, int], tuple[str, float]] = OrderedDict()
         self._last_sweep = float("-inf")
+        self.reassembly = Reassembler(self.config.max_fragmented, timeout=self.config.fragment_timeout)
 
     # ------------------------------------------------------------------ packet path
 
@@ -179,6 +185,12 @@ class DpiEngine:
         """Account one packet to its flow; returns the flow's record when this packet decides its app."""
         stats = self.stats
         stats.packets += 1
+        if packet.is_fragment:
+            stats.fragments += 1
+            if packet.ip_version == 4:
+                packet = self.reassembly.add(packet, ts)
+                if packet is None:
+                    return None  # more fragments to come (or the datagram was dropped)
         for _ in range(_MAX_TUNNEL_DEPTH):
             if packet.ip_proto not in _TUNNEL_PROTOS and packet.l4_dst != _VXLAN_PORT:
                 break
@@ -194,8 +206,7 @@ class DpiEngine:
             stats.not_tracked += 1
             return None
         if packet.l4_offset < 0:
-            stats.fragments += 1
-            return None
+            return None  # an IPv6 fragment without ports
         if ts - self._last_sweep >= 1.0:
             self._sweep(ts)
         key = packet.bidi_key()
