@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from sdnlab import textfile
 from sdnlab.controller.errors import ControllerConfigError
 from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
 
@@ -230,21 +231,14 @@ def load_config(path: str | None, host_names=None) -> ControllerConfig:
     """Read and validate the config file at ``path`` (defaults when ``path`` is empty)."""
     if not path:
         return ControllerConfig()
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise ControllerConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_config(parse_text(raw, path), path, host_names)
+    text = textfile.read_text(path, ControllerConfigError)
+    return parse_config(parse_text(text, path), path, host_names)
 
 
-def parse_text(raw: bytes, path: str):
-    """The YAML (or, for ``.json`` files, JSON) data in ``raw``; one-line errors naming file:line."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ControllerConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+def parse_text(text: str | bytes, path: str):
+    """The YAML (or, for ``.json`` files, JSON) data in ``text``; one-line errors naming file:line."""
+    if isinstance(text, bytes):
+        text = textfile.decode_text(text, path, ControllerConfigError)
     if path.endswith(".json"):
         try:
             return json.loads(text)

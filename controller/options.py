@@ -13,6 +13,7 @@ from oslo_config import cfg as oslo_cfg
 
 from os_ken import cfg
 
+from sdnlab import textfile
 from sdnlab.controller.errors import OptionsError
 
 DEFAULT_OFP_HOST = "127.0.0.1"
@@ -110,18 +111,7 @@ def config_files(flags: list[str]) -> list[str]:
 
 def check_config_file(path: str) -> None:
     """Raise ``OptionsError`` unless ``path`` is a readable UTF-8 file (oslo would show a traceback)."""
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise OptionsError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise OptionsError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise OptionsError(f"{path}:{line}: config file is not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    textfile.read_text(path, OptionsError, "config file")
 
 
 def parse(argv: list[str], prog: str = "ryu-manager") -> cfg.ConfigOpts:

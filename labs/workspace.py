@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from sdnlab import textfile
 from sdnlab.labs.errors import LabSessionError
 
 FLOWS_DIR = "flows"
@@ -26,16 +27,7 @@ UNKNOWN_PORT = re.compile(r"(\S+): invalid or unknown port")
 
 def read_text(path: Path, error=LabSessionError) -> str:
     """The UTF-8 text of a workspace or package file; unreadable or non-UTF-8 -> ``error("path:line: ...")``."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    return textfile.read_text(path, error)
 
 
 def flow_files(workdir: Path) -> dict[str, dict[str, Path]]:

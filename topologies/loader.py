@@ -12,6 +12,7 @@ import ipaddress
 import re
 from pathlib import Path
 
+from sdnlab import textfile
 from sdnlab.errors import TopologyError
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import HOST_KINDS, NODE_KINDS, Interface, Link, Node, Parameter, Topology
@@ -83,10 +84,7 @@ def load_topology(ref: str | Path, params: dict | None = None) -> Topology:
     """Load a catalogue topology or a topology file with parameter overrides."""
     path = resolve_path(ref)
     display = _display_name(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TopologyError(f"{display}: cannot read: {exc}") from None
+    text = textfile.read_text(path, TopologyError, name=display)
     return load_topology_text(text, display, params, default_name=path.stem)
 
 

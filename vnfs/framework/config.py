@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sdnlab import textfile
 from sdnlab.vnfs.errors import VnfConfigError
 
 
@@ -78,22 +79,7 @@ def load_yaml_text(text: str, source: str = "<config>") -> YamlMap:
 
 def load_yaml(path: str | Path) -> YamlMap:
     """Read and parse a YAML config file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise VnfConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    return load_yaml_text(decode_text(raw, str(path)), str(path))
-
-
-def decode_text(raw: bytes, source: str) -> str:
-    """UTF-8 text of a config file; undecodable bytes are a VnfConfigError at their line."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise VnfConfigError(f"{source}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
-                             "save the config as UTF-8") from None
+    return load_yaml_text(textfile.read_text(path, VnfConfigError, "config"), str(path))
 
 
 class Errors:

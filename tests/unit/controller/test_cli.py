@@ -42,7 +42,7 @@ def test_check_config_of_a_non_utf8_file_is_one_line_naming_file_and_line(tmp_pa
     path.write_bytes(b"mode: l2\nweight: \xff\xfehops\n")
     result = check_config_subprocess(path)
     assert result.returncode == 5 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"sdnlab: error: {path}:2: not UTF-8 text (byte 0xff)"]
+    assert result.stderr.strip().splitlines() == [f"sdnlab: error: {path}:2: not UTF-8 text (byte 0xff); save it as UTF-8"]
 
 
 def test_check_config_of_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path):

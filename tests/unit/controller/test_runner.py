@@ -87,7 +87,7 @@ def test_a_missing_config_file_is_one_line_and_exit_code_5(tmp_path):
     result = run("--config-file", str(tmp_path / "nonexist.ini"), "--ofp-tcp-listen-port", "6783")
     assert result.returncode == 5 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: config file not found"]
+        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: cannot read config file: No such file or directory"]
 
 
 def test_an_ini_syntax_error_names_file_and_line(tmp_path):
@@ -102,7 +102,7 @@ def test_an_ini_syntax_error_names_file_and_line(tmp_path):
 def test_a_non_utf8_or_unreadable_config_file_is_one_line(tmp_path):
     ini = tmp_path / "bin.ini"
     ini.write_bytes(b"[DEFAULT]\nwsapi_port = \xff\n")
-    for path, words in ((ini, f"{ini}:2: config file is not UTF-8"), (tmp_path, "Is a directory")):
+    for path, words in ((ini, f"{ini}:2: not UTF-8 text (byte 0xff)"), (tmp_path, f"{tmp_path}: cannot read config file: Is a directory")):
         result = run("--config-file", str(path), "--ofp-tcp-listen-port", "6785")
         assert result.returncode == 5 and "Traceback" not in result.stderr and words in result.stderr
 
