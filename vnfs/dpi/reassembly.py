@@ -10,8 +10,9 @@ It is built for hostile input and bounded memory: at most ``max_datagrams`` data
 progress (the oldest is dropped to make room), ``max_fragments`` fragments each, whole
 datagrams of at most 65,535 bytes, and ``timeout`` seconds from a datagram's first fragment
 to its last. Fragments that overlap data already held (the teardrop family) discard the
-datagram, as RFC 5722 asks for IPv6; identical retransmitted fragments are ignored. What was
-dropped and why is counted in ``stats``. The reassembled datagram is for inspection only: the
+datagram, as RFC 5722 asks for IPv6, and so do impossible lengths; every later fragment of a
+discarded datagram is discarded too until its timeout (so a rewritten copy cannot be slipped in
+after the overlap); identical retransmitted fragments are ignored. What was dropped and why is counted in ``stats``. The reassembled datagram is for inspection only: the
 DPI VNF still forwards the fragments as they came.
 
 IPv6 fragments are not reassembled (their identification lives in an extension header the
@@ -34,7 +35,9 @@ class _Datagram:
 
     started: float
     header: bytes = b""  # link + IP header of the offset-0 fragment, once it arrived
+    l3: int = 0  # where the IP header starts in ``header``
     ihl: int = 0
+    poisoned: bool = False  # overlapping fragments seen: the rest of the datagram is discarded
     pieces: dict[int, bytes] = field(default_factory=dict)  # offset -> data
     end: int | None = None  # payload length, known from the last fragment
     held: int = 0  # bytes in ``pieces``
@@ -64,9 +67,11 @@ class Reassembler:
         data = frame[l3 + ihl : packet.payload_end]
         stats = self.stats
         stats["fragments"] += 1
-        if offset + len(data) + ihl > MAX_DATAGRAM or (more and len(data) % 8):
-            return self._drop(key, "bad_length")
         datagram = self._datagrams.get(key)
+        if datagram is not None and ts - datagram.started >= self.timeout:
+            del self._datagrams[key]  # too old to finish: start over with this fragment
+            stats["expired"] += 1
+            datagram = None
         if datagram is None:
             if len(self._datagrams) >= self.max_datagrams:
                 self._datagrams.popitem(last=False)
@@ -74,6 +79,11 @@ class Reassembler:
             datagram = self._datagrams[key] = _Datagram(ts)
         else:
             self._datagrams.move_to_end(key)
+        if datagram.poisoned:
+            stats["dropped_after_discard"] += 1
+            return None
+        if offset + len(data) + ihl > MAX_DATAGRAM or (more and len(data) % 8):
+            return self._drop(key, "bad_length")
         held = datagram.pieces.get(offset)
         if held is not None and held == data:
             stats["duplicates"] += 1
@@ -89,13 +99,13 @@ class Reassembler:
         elif datagram.end is not None and offset + len(data) > datagram.end:
             return self._drop(key, "bad_length")
         if offset == 0:
-            datagram.header, datagram.ihl = frame[: l3 + ihl], ihl
+            datagram.header, datagram.l3, datagram.ihl = frame[: l3 + ihl], l3, ihl
         datagram.pieces[offset] = data
         datagram.held += len(data)
         if datagram.end is None or not datagram.header or datagram.held != datagram.end:
             return None
         del self._datagrams[key]  # no overlaps and every byte held: the pieces tile 0..end
-        return self._whole(datagram, l3)
+        return self._whole(datagram)
 
     def expire(self, ts: float) -> None:
         """Drop datagrams whose first fragment is older than ``timeout``."""
@@ -114,14 +124,21 @@ class Reassembler:
         return any(offset < o + len(d) and o < offset + size for o, d in datagram.pieces.items())
 
     def _drop(self, key: tuple, reason: str) -> None:
-        if self._datagrams.pop(key, None) is not None or reason == "bad_length":
-            self.stats[f"dropped_{reason}"] += 1
+        """Discard the datagram; its key stays as a tombstone until the timeout, so its later
+        fragments are discarded too (counted as ``dropped_after_discard``)."""
+        datagram = self._datagrams[key]
+        datagram.poisoned, datagram.pieces, datagram.held = True, {}, 0
+        self.stats[f"dropped_{reason}"] += 1
         return None
 
-    def _whole(self, datagram: _Datagram, l3: int) -> pk.Packet | None:
+    def _whole(self, datagram: _Datagram) -> pk.Packet | None:
         payload = b"".join(datagram.pieces[o] for o in sorted(datagram.pieces))
         header = bytearray(datagram.header)
+        l3 = datagram.l3  # the first fragment's layout (its tags, its header length) is the datagram's
         total = datagram.ihl + len(payload)
+        if total > MAX_DATAGRAM:  # other fragments' headers were shorter than the first one's
+            self.stats["dropped_bad_length"] += 1
+            return None
         header[l3 + 2 : l3 + 4] = total.to_bytes(2, "big")
         header[l3 + 6 : l3 + 8] = b"\x00\x00"  # flags and offset: a whole datagram now
         header[l3 + 10 : l3 + 12] = b"\x00\x00"

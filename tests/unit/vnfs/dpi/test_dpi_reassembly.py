@@ -81,21 +81,66 @@ def test_a_retransmitted_fragment_is_ignored():
     assert record.app == "SIP" and engine.reassembly.stats["duplicates"] == 1
 
 
-def test_overlapping_fragments_discard_the_datagram_and_inspection_goes_on():
+def test_overlapping_fragments_discard_the_whole_datagram_and_inspection_goes_on():
     pieces = fragments(whole(SIP_INVITE), 200)
     overlap = bytearray(pieces[1])
     overlap[20:22] = (0x2000 | (200 - 8) // 8).to_bytes(2, "big")  # starts 8 bytes inside the first piece
-    engine, records = classify([pieces[0], bytes(overlap), *pieces[1:]])
-    assert engine.reassembly.stats["dropped_overlapping"] == 1 and not records
+    engine, records = classify([pieces[0], bytes(overlap), *pieces])  # then every piece again, "fixed"
+    stats = engine.reassembly.stats
+    assert stats["dropped_overlapping"] == 1 and stats["dropped_after_discard"] == len(pieces)
+    assert stats["reassembled"] == 0 and not records  # no second version slipped in after the overlap
     engine, [record] = classify(fragments(whole(SIP_INVITE, ident=7), 200), engine)  # the next datagram is fine
     assert record.app == "SIP"
+
+
+def test_the_first_fragment_sets_the_layout_even_when_it_comes_last_and_carries_a_vlan_tag():
+    tagged = bytearray(fragments(whole(SIP_INVITE), 200)[0])
+    tagged[12:12] = b"\x81\x00\x00\x07"  # 802.1Q, VLAN 7, then the IPv4 ethertype
+    reassembler = Reassembler()
+    rest = fragments(whole(SIP_INVITE), 200)[1:]
+    for piece in [*rest[:-1], bytes(tagged), rest[-1]]:
+        result = reassembler.add(pk.parse(piece), 0.0)
+    reference = pk.parse(whole(SIP_INVITE))
+    assert result is not None and result.vlan == 7
+    assert (result.ip_len, result.l4_src, result.l4_dst) == (reference.ip_len, 5060, 5060)
+    assert bytes(result.payload) == SIP_INVITE
+
+
+def test_a_first_fragment_with_ip_options_cannot_push_the_datagram_past_65535_bytes():
+    frame = bytearray(whole(bytes(65000), ident=9))
+    first = bytearray(fragments(bytes(frame), 1480)[0])
+    first[14] = 0x4F  # IHL 15: 40 bytes of options (NOPs) after the 20-byte header
+    first[34:34] = b"\x01" * 40
+    first[16:18] = (60 + 1480).to_bytes(2, "big")
+    others = fragments(bytes(frame), 1480)[1:]
+    last = bytearray(others[-1])  # stretch the datagram to 65,515 bytes of payload
+    end = 65515 - 1480 * len(others[:-1]) - 1480
+    last[20:22] = ((1480 * len(others)) // 8).to_bytes(2, "big")
+    last = bytes(last[:34]) + bytes(end)
+    last = bytearray(last)
+    last[16:18] = (20 + end).to_bytes(2, "big")
+    reassembler = Reassembler()
+    for piece in [bytes(first), *others[:-1], bytes(last)]:
+        assert reassembler.add(pk.parse(piece), 0.0) is None  # no OverflowError, no datagram
+    assert reassembler.stats["dropped_bad_length"] == 1
+
+
+def test_a_datagram_older_than_the_timeout_is_not_finished_even_if_it_was_touched_lately():
+    reassembler = Reassembler(timeout=30.0)
+    a = fragments(whole(SIP_INVITE, ident=1), 200)
+    b = fragments(whole(SIP_INVITE, ident=2), 200)
+    reassembler.add(pk.parse(a[0]), 0.0)
+    reassembler.add(pk.parse(b[0]), 40.0)
+    reassembler.add(pk.parse(a[1]), 41.0)  # a is now behind b in the queue
+    results = [reassembler.add(pk.parse(piece), 45.0) for piece in a[2:]]
+    assert results == [None] * len(a[2:]) and reassembler.stats["expired"] >= 1
 
 
 def test_a_fragment_past_65535_bytes_is_dropped():
     piece = bytearray(fragments(whole(SIP_INVITE), 200)[1])
     piece[20:22] = (0x2000 | 8190).to_bytes(2, "big")  # offset 65520, plus 200 bytes
     engine, _ = classify([bytes(piece)])
-    assert engine.reassembly.stats["dropped_bad_length"] == 1 and len(engine.reassembly) == 0
+    assert engine.reassembly.stats["dropped_bad_length"] == 1 and engine.reassembly.stats["reassembled"] == 0
 
 
 def test_incomplete_datagrams_are_bounded_and_expire():
