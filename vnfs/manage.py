@@ -169,13 +169,18 @@ def _read(path: Path) -> dict | None:
         return None
 
 
+#: numbers in stats files that are settings or readings, not counts: taken from the first worker
+NOT_SUMMED = frozenset(("port", "weight", "last_check"))
+
+
 def merge_stats(parts: list[dict]) -> dict[str, Any]:
-    """Sum the per-worker stats files into one view (counters, ports, rules, backends)."""
+    """Sum the per-worker stats files into one view (counters, ports, rules, backends, and the
+    same nested under a chain's ``stages``); settings such as a backend's port are not summed."""
     merged: dict[str, Any] = {"workers": len(parts)}
 
     def add(into: dict, src: dict) -> None:
         for key, value in src.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, dict)) or key in NOT_SUMMED:
                 into.setdefault(key, value)
             elif isinstance(value, dict):
                 add(into.setdefault(key, {}), value)

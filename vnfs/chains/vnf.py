@@ -6,6 +6,9 @@ service-chaining app) and runs its stages run-to-completion, the way NFV platfor
 consolidate a chain on one server do. The frame is parsed once and the parsed packet is
 shared by every stage until one of them rewrites the frame.
 
+A chain host is a bump in the wire (two ports, ``inside`` and ``outside``): the port a frame
+enters says which way it goes, so a one-armed chain is refused.
+
 Config (YAML)::
 
     stages:
@@ -41,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from sdnlab.errors import SdnlabError
-from sdnlab.vnfs.framework.base import VNF, StageError
+from sdnlab.vnfs.errors import VnfOptionError
+from sdnlab.vnfs.framework.base import DEFAULT_PORTS, VNF, StageError
 from sdnlab.vnfs.framework.config import Fields, YamlMap, load_yaml, to_str
 from sdnlab.vnfs.framework.eventlog import EventLog
 from sdnlab.vnfs.framework.faults import exception_text, location, source_file
@@ -67,6 +71,23 @@ class ChainVNF(VNF):
     """Runs its stages one after the other on every frame."""
 
     kind = "chain"
+
+    def __init__(self, config: Any = None, **kwargs: Any):
+        ports = tuple(kwargs.get("ports") or DEFAULT_PORTS)
+        if len(ports) < 2:
+            raise VnfOptionError(
+                f"a chain VNF needs two ports, inside and outside (got {', '.join(ports)}): it tells a "
+                "flow's return traffic by the port it enters, which a one-armed host cannot")
+        super().__init__(config, **kwargs)
+
+    def validate(self, config: Any, source: str = "<config>") -> list[StageSpec]:
+        self._built: list[VNF] = []
+        try:
+            return super().validate(config, source)
+        except BaseException:
+            for vnf in self._built:  # stages built before another part of the config failed
+                vnf.close()
+            raise
 
     def parse_config(self, fields: Fields) -> list[StageSpec]:
         from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
@@ -112,6 +133,7 @@ class ChainVNF(VNF):
             except SdnlabError as exc:
                 fields.errors.add(line, path, f"stage {name!r}: {exc}")
                 continue
+            self._built.append(vnf)
             specs.append(StageSpec(name, kind_ref, cls, data, source, vnf))
         return specs
 

@@ -333,3 +333,31 @@ def test_a_chain_without_a_config_says_it_needs_one():
     with pytest.raises(VnfConfigError) as info:
         chain(None)
     assert "a chain needs at least one stage" in str(info.value) and "--config" in str(info.value)
+
+
+def test_a_one_armed_chain_is_refused_because_it_could_not_tell_return_traffic():
+    from sdnlab.vnfs.errors import VnfOptionError
+
+    with pytest.raises(VnfOptionError, match="a chain VNF needs two ports, inside and outside \\(got arm\\)"):
+        chain(CHAIN, ports=("arm",))
+
+
+def test_a_rejected_config_closes_the_stages_it_had_already_built(tmp_path):
+    (tmp_path / "tracked.py").write_text("from sdnlab.vnfs.framework import VNF\n"
+                                         "OPEN = []\n"
+                                         "class Tracked(VNF):\n"
+                                         "    def apply_config(self, cfg):\n"
+                                         "        OPEN.append(self)\n"
+                                         "    def close(self):\n"
+                                         "        OPEN.remove(self)\n")
+    path = tmp_path / "chain.yaml"
+    path.write_text("stages:\n  - {kind: tracked.py}\n")
+    vnf = chain(path.read_text(), source=str(path))
+    import sys
+    still_open = sys.modules["sdnlab_user_vnf_tracked"].OPEN
+    assert len(still_open) == 1
+    path.write_text("stages:\n  - {kind: tracked.py}\n  - {kind: nosuch}\n")
+    for _ in range(5):
+        with pytest.raises(VnfConfigError):
+            vnf.reload_file(str(path))
+    assert len(still_open) == 1  # only the running stage; the five rejected builds were closed

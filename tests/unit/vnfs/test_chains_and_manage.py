@@ -47,6 +47,17 @@ def test_worker_stats_are_summed():
     assert merged["rules"]["web"]["packets"] == 5 and merged["updated"] == 11.0 and "pid" not in merged
 
 
+def test_backend_settings_are_not_summed_across_workers_even_inside_a_chain():
+    def worker(flows):
+        backend = {"ip": "10.0.0.12", "port": 8080, "weight": 2, "healthy": True, "flows": flows, "last_check": 12.5}
+        return {"pid": 1, "counters": {"packets": flows}, "backends": {"web2": backend},
+                "stages": {"lb": {"backends": {"web2": dict(backend)}}}}
+    merged = merge_stats([worker(3), worker(4)])
+    for backends in (merged["backends"], merged["stages"]["lb"]["backends"]):
+        assert backends["web2"] == {"ip": "10.0.0.12", "port": 8080, "weight": 2, "healthy": True, "flows": 7,
+                                    "last_check": 12.5}
+
+
 def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
     import json
     import os
