@@ -74,15 +74,19 @@ class JsonPoster:
         self.queue.put(None)
 
     def _loop(self) -> None:
+        stuck = None  # why requests cannot be sent at all (then each one is reported as failed)
         if self.netns:
             try:
                 enter_netns(self.netns)
             except OSError as exc:
-                self.on_result({}, False, f"cannot enter {self.netns}: {exc}")
+                stuck = f"cannot enter the root network namespace ({self.netns}): {exc}"
         while True:
             body = self.queue.get()
             if body is None:
                 return
+            if stuck is not None:  # posting from the lab host's namespace would only be refused
+                self.on_result(body, False, stuck)
+                continue
             req = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST",
                                          headers={"Content-Type": "application/json"})
             try:

@@ -150,3 +150,20 @@ def test_vnf_run_passes_the_builtin_controllers_url_and_the_host(tmp_path, monke
     argv = argvs[0]
     assert argv[argv.index("--controller") + 1] == "http://127.0.0.1:8100"
     assert argv[argv.index("--host") + 1] == "fw1"
+
+
+def test_a_poster_that_cannot_reach_the_root_namespace_says_so_for_every_request(controller, tmp_path):
+    results, done = [], threading.Semaphore(0)
+
+    def on_result(body, ok, detail):
+        results.append((body, ok, detail))
+        done.release()
+
+    poster = JsonPoster(controller.url + "/sdnlab/offload", str(tmp_path / "no-such-netns"), on_result)
+    poster.post({"dport": 53})
+    assert done.acquire(timeout=5)
+    poster.close()
+    [(body, ok, detail)] = results
+    assert body == {"dport": 53} and not ok
+    assert detail.startswith("cannot enter the root network namespace (") and "No such file" in detail
+    assert controller.received == []  # nothing was posted from the wrong namespace
