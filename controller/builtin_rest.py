@@ -32,6 +32,11 @@ def port_descs(datapaths: dict) -> dict[int, dict[int, PortDesc]]:
     return result
 
 
+def confirmation(unconfirmed: list[int]) -> dict:
+    """Whether every switch sent the changes confirmed them (barrier) in time, and which did not (dpids)."""
+    return {"confirmed": not unconfirmed, "unconfirmed": sorted(unconfirmed)}
+
+
 class BuiltinRest(ControllerBase):
     """``/sdnlab/status``, ``hosts``, ``path``, ``stats``, ``chains``, ``quarantine`` and ``offload``."""
 
@@ -135,19 +140,19 @@ class BuiltinRest(ControllerBase):
     def offload_add(self, req, **_kwargs):
         try:
             request = parse_offload_request(parse_body(req.body))
-            touched = self.app.offload(request)
+            touched, unconfirmed = self.app.offload(request)
         except BadRequest as exc:
             return json_error(400, str(exc))
         except NotFound as exc:
             return json_error(404, str(exc))
         except Conflict as exc:
             return json_error(409, str(exc))
-        return json_response({"offloads": [entry.to_dict() for entry in touched]})
+        return json_response({"offloads": [entry.to_dict() for entry in touched], **confirmation(unconfirmed)})
 
     @route("sdnlab", "/sdnlab/offload", methods=["DELETE"])
     def offload_clear(self, req, **_kwargs):
-        self.app.clear_offloads()
-        return json_response({"offloads": []})
+        unconfirmed = self.app.clear_offloads()
+        return json_response({"offloads": [], **confirmation(unconfirmed)})
 
     # -- Ryu rest_topology compatible views ------------------------------------------------
     def _topology(self, view, dpid):

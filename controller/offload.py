@@ -5,15 +5,18 @@ that VNF saw it. ``parse_offload_request`` checks it at the edge; ``OffloadTable
 chains that contain the VNF and carry the flow, remembers which VNFs of each such flow have
 asked, and answers with the messages that (re)install the flow's bypass rules
 (``sfc.bypass_msgs``). It never sends anything; the app sends the messages and reports the
-switches' flow-removed messages back (``rule_removed``), so an offload is listed while its
-rules live. ``bypass`` skips the VNF; ``rewrite`` skips it too and has the switch do its NAT
-(the load balancer's: ``backend_ip``, ``backend_port``, optional ``backend_mac`` and ``vip_mac``).
+switches' flow-removed messages (``rule_removed``) and refused flow-mods (``rule_rejected``)
+back, so an offload is listed while its rules live. A request changes the table only if it
+succeeds; one switch rule belongs to one offload (see ``OffloadTable``). ``bypass`` skips the
+VNF; ``rewrite`` skips it too and has the switch do its NAT (the load balancer's:
+``backend_ip``, ``backend_port``, optional ``backend_mac`` and ``vip_mac``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -69,7 +72,7 @@ def _ipv4(body: dict, key: str) -> str:
 def _proto(value) -> int:
     if isinstance(value, str) and value.lower() in PROTOCOLS:
         return PROTOCOLS[value.lower()]
-    if value in PROTOCOLS.values() and not isinstance(value, bool):
+    if type(value) is int and value in PROTOCOLS.values():  # not True, not 6.0
         return value
     raise BadRequest(f"proto: expected tcp (6) or udp (17), got {value!r}")
 
@@ -106,6 +109,14 @@ def _mac(body: dict, key: str) -> str | None:
     return value.lower()
 
 
+RuleKey = tuple[int, tuple]  # (dpid, the rule's match fields): OpenFlow keeps one rule per key and priority
+
+
+def rule_key(dpid: int, msg) -> RuleKey:
+    """Which switch rule a flow-add creates or replaces (all offload rules share one table and priority)."""
+    return dpid, tuple(sorted(dict(msg.match.items()).items()))
+
+
 @dataclass
 class Offload:
     """One offloaded flow of one chain: which VNFs it skips and how many rules carry it."""
@@ -117,6 +128,7 @@ class Offload:
     rules: int
     since: float
     rewrites: dict[str, Rewrite] = field(default_factory=dict)  # VNF host -> the NAT the switch does for it
+    keys: frozenset[RuleKey] = frozenset()  # the switch rules it installed
 
     @property
     def cookie(self) -> int:
@@ -132,71 +144,120 @@ class Offload:
 
 
 @dataclass
+class _Plan:
+    """What a request would change for one chain, computed before anything changes."""
+
+    previous: Offload | None
+    entry: Offload
+    msgs: dict[int, list]
+
+
+OFPT_FLOW_MOD = 14
+OFPFC_ADD = 0
+
+
+def quoted_flow_mod(data: bytes) -> tuple[int, int] | None:
+    """(cookie, command) of the flow-mod an OpenFlow 1.3 error message quotes (its ``data``: the
+    start of the failed request), or None when it quotes something else."""
+    if len(data) < 26 or data[1] != OFPT_FLOW_MOD:
+        return None
+    (cookie,) = struct.unpack_from("!Q", data, 8)
+    return cookie, data[25]
+
+
+@dataclass
 class OffloadTable:
-    """The offloaded flows of every chain, keyed by (chain name, forward 5-tuple)."""
+    """The offloaded flows of every chain, keyed by (chain name, forward 5-tuple).
+
+    One switch rule belongs to one offload: a chain whose rules for a flow would replace rules
+    another chain's offload holds (same switch, same match; chains that share a VNF and both
+    carry the flow) gets no offload for it (409 when no other chain of the request got one).
+    """
 
     current: dict[tuple[str, FiveTuple], Offload] = field(default_factory=dict)
     by_id: dict[int, Offload] = field(default_factory=dict)
     next_id: int = 1
 
     def offload(self, request: OffloadRequest, chains: tuple[Chain, ...], state: NetworkState, graph: nx.Graph,
-                vnf_names: set[str], now: float) -> tuple[list[Offload], dict[int, list]]:
+                vnf_names: set[str], now: float,
+                connected: set[int] | None = None) -> tuple[list[Offload], dict[int, list]]:
         """Record the request and return the offloads it touches with their messages.
 
-        Raises ``NotFound`` when the VNF host is in no chain and ``Conflict`` when none of its
-        chains carries the flow (or no rule could be built for it).
+        ``connected``: the switches the messages can be sent to (None: all); rules for the others
+        are neither sent nor counted. Each touched offload is (re)installed in full under a new id,
+        after deleting the rules of the offload it replaces: a second VNF asking widens the bypass,
+        the same VNF asking again re-installs rules that idled out. Nothing changes unless the
+        request succeeds: it raises ``NotFound`` when the VNF host is in no chain and ``Conflict``
+        (saying why) when none of its chains carries the flow or no rule could be built for it.
         """
         member = [(index, chain) for index, chain in enumerate(chains) if request.vnf in chain.vnfs]
         if not member:
             known = request.vnf in state.host_roles
             raise NotFound(f"vnf: {request.vnf!r} is {'in no chain' if known else 'not a host of this network'}")
-        touched: list[Offload] = []
-        out: dict[int, list] = {}
+        plans: list[_Plan] = []
+        problems: list[str] = []
         carried = False
+        next_id = self.next_id
         for index, chain in member:
             flow = orient(chain, request.flow, state, vnf_names)
             if flow is None:
                 continue
             carried = True
             previous = self.current.get((chain.name, flow))
-            if previous is not None and request.vnf in previous.vnfs:
-                touched.append(previous)  # asked again (another worker, a retransmission): nothing new
-                continue
             asked = set(previous.vnfs if previous else ()) | {request.vnf}
             rewrites = dict(previous.rewrites if previous else {})
             if request.rewrite is not None:
                 rewrites[request.vnf] = request.rewrite
-            offload_id = self._new_id()
-            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | offload_id,
-                               rewrites=rewrites)
-            rules = sum(len(m) for m in msgs.values())
-            if previous is not None:
-                self._forget(previous)
-                for dpid in state.ports:  # the previous rules go first (same switches, other cookie)
-                    out.setdefault(dpid, []).extend(offload_clear_msgs(previous.offload_id))
-            if not rules:
+            reasons: list[str] = []
+            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | next_id,
+                               rewrites=rewrites, problems=reasons)
+            offline = sorted(dpid for dpid in msgs if connected is not None and dpid not in connected)
+            msgs = {dpid: more for dpid, more in msgs.items() if dpid not in offline and more}
+            keys = frozenset(rule_key(dpid, msg) for dpid, more in msgs.items() for msg in more)
+            holder = self._holder(keys, previous, [plan.entry for plan in plans])
+            if holder is not None:
+                problems.append(f"chain {chain.name!r}: its rules would replace those of offload {holder.offload_id} "
+                                f"(chain {holder.chain!r}) at the same switch ports; one offload per flow and port")
                 continue
-            entry = Offload(offload_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), rules, now,
-                            rewrites)
-            self.current[(chain.name, flow)] = entry
-            self.by_id[offload_id] = entry
-            for dpid, more in msgs.items():
-                out.setdefault(dpid, []).extend(more)
-            touched.append(entry)
-        if not touched:
-            f = request.flow
-            if carried:
-                raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport}: no offload rule can be "
-                               f"built (a VNF host of the chain is not attached, or no path to it)")
+            if not keys:
+                if offline:
+                    names = ", ".join(f"{state.names.get(dpid, '?')} (dpid {dpid})" for dpid in offline)
+                    reasons.append(f"switch {names} is not connected")
+                problems.extend(f"chain {chain.name!r}: {reason}" for reason in reasons or ["no VNF to skip"])
+                continue
+            entry = Offload(next_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), len(keys), now,
+                            rewrites, keys)
+            next_id = next_id % OFFLOAD_ID_MASK + 1
+            plans.append(_Plan(previous, entry, msgs))
+        f = request.flow
+        if not carried:
             chain_names = ", ".join(chain.name for _, chain in member)
             raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport} is not steered through "
                            f"{request.vnf!r} by any chain ({chain_names})")
-        return touched, out
+        if not plans:
+            raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport}: no offload rule can be "
+                           f"built: {'; '.join(problems)}")
+        # the request succeeds: only now does the table change
+        self.next_id = next_id
+        out: dict[int, list] = {}
+        for plan in plans:
+            if plan.previous is not None:
+                self._forget(plan.previous)
+                for dpid in state.ports:  # the previous rules go first (same switches, other cookie)
+                    if connected is None or dpid in connected:
+                        out.setdefault(dpid, []).extend(offload_clear_msgs(plan.previous.offload_id))
+            self.current[(plan.entry.chain, plan.entry.flow)] = plan.entry
+            self.by_id[plan.entry.offload_id] = plan.entry
+            for dpid, more in plan.msgs.items():
+                out.setdefault(dpid, []).extend(more)
+        return [plan.entry for plan in plans], out
 
-    def _new_id(self) -> int:
-        offload_id = self.next_id
-        self.next_id = self.next_id % OFFLOAD_ID_MASK + 1
-        return offload_id
+    def _holder(self, keys: frozenset[RuleKey], previous: Offload | None, planned: list[Offload]) -> Offload | None:
+        """The offload (live, or planned by this request) of another chain or flow holding one of ``keys``."""
+        for other in [*self.by_id.values(), *planned]:
+            if other is not previous and other.keys & keys:
+                return other
+        return None
 
     def _forget(self, entry: Offload) -> None:
         self.by_id.pop(entry.offload_id, None)
@@ -204,7 +265,8 @@ class OffloadTable:
             del self.current[(entry.chain, entry.flow)]
 
     def rule_removed(self, cookie: int) -> None:
-        """A switch removed one offload rule (idle timeout or deletion): the offload ends with its last rule."""
+        """A switch removed one offload rule (idle timeout or deletion), or refused to install it:
+        the offload ends with its last rule."""
         if cookie & COOKIE_OFFLOAD_MASK != COOKIE_OFFLOAD:
             return
         entry = self.by_id.get(cookie & OFFLOAD_ID_MASK)
@@ -213,6 +275,20 @@ class OffloadTable:
         entry.rules -= 1
         if entry.rules <= 0:
             self._forget(entry)
+
+    def rule_rejected(self, data: bytes) -> tuple[bool, int | None]:
+        """A switch reported an error quoting ``data``: (whether it is a flow-mod, the offload id it
+        belongs to or None). A refused offload rule no longer counts for its offload."""
+        quoted = quoted_flow_mod(data)
+        if quoted is None:
+            return False, None
+        cookie, command = quoted
+        if cookie & COOKIE_OFFLOAD_MASK != COOKIE_OFFLOAD:
+            return True, None
+        offload_id = cookie & OFFLOAD_ID_MASK
+        if command == OFPFC_ADD:
+            self.rule_removed(cookie)
+        return True, offload_id
 
     def clear(self, dpids) -> dict[int, list]:
         """Forget every offload; the messages deleting their rules on the switches ``dpids``."""

@@ -275,7 +275,7 @@ def _nat_out(rewrite: Rewrite, before: FiveTuple) -> tuple[list, FiveTuple]:
 
 def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], state: NetworkState,
                 graph: nx.Graph, cookie: int = COOKIE_OFFLOAD, idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S,
-                rewrites: dict[str, Rewrite] | None = None) -> dict[int, list]:
+                rewrites: dict[str, Rewrite] | None = None, problems: list[str] | None = None) -> dict[int, list]:
     """Rules carrying one flow of ``chain`` past the VNF hosts in ``bypassed`` (both ways if symmetric).
 
     ``five`` is the flow as the chain's forward direction sees it. At every point that would
@@ -285,12 +285,18 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
     when none is left, to table FORWARD. A bypassed VNF listed in ``rewrites`` has its NAT done
     by that rule (``set_field``), and the tuple the later rules match changes with it. The rules
     expire after ``idle_timeout`` seconds of silence and ask the switch for a flow-removed
-    message, so the controller sees them go.
+    message, so the controller sees them go. Each rule that cannot be built (a VNF host not
+    attached, the flow's source not a known host, no path to the next VNF) is described in
+    ``problems`` when a list is given.
     """
     out: dict[int, list] = {}
     rewrites = rewrites or {}
+    problems = [] if problems is None else problems
     vnfs = [_attachments(name, state) for name in chain.vnfs]
     if not all(vnfs):
+        missing = [name for name, att in zip(chain.vnfs, vnfs) if not att]
+        problems.append(f"VNF host {', '.join(map(repr, missing))} of chain {chain.name!r} is not attached "
+                        f"(the controller has not seen it yet)")
         return out
     before_nat: list[FiveTuple] = []  # the tuple before each switch-done NAT, in forward order
     current = five
@@ -314,9 +320,13 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
                     more, current = _nat_in(rewrite, current)
                     actions += more
                 continue
-            if skipping and point is not None:
-                _add_bypass(out, point, arrive, index, reverse, hops, None if name is None else stage, actions,
-                            graph, cookie, idle_timeout)
+            if skipping and point is None:
+                problems.append(f"the {'reply' if reverse else 'flow'}'s source {arrive.src} is not a known host "
+                                f"(the controller has not seen it), so there is no switch port to put the rule at")
+            elif skipping and not _add_bypass(out, point, arrive, index, reverse, hops,
+                                              None if name is None else stage, actions, graph, cookie, idle_timeout):
+                problems.append(f"no path from switch {state.names.get(point[0], point[0])} to VNF {name!r} "
+                                f"of chain {chain.name!r}")
             if name is not None:
                 point, arrive, actions, skipping = hops[stage][1], current, [], False
     return out
@@ -324,9 +334,10 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
 
 def _add_bypass(out: dict[int, list], point: tuple[int, int], arrive: FiveTuple, index: int, reverse: bool,
                 hops: list, following: int | None, actions: list, graph: nx.Graph, cookie: int,
-                idle_timeout: int) -> None:
+                idle_timeout: int) -> bool:
     """One offload rule at ``point`` (dpid, in_port) for the flow as it ``arrive``s there: do the
-    bypassed VNFs' ``actions``, then on to the entry of VNF ``following`` or to FORWARD."""
+    bypassed VNFs' ``actions``, then on to the entry of VNF ``following`` or to FORWARD. False
+    when there is no path to that VNF (no rule)."""
     dpid, in_port = point
     if following is None:
         instructions = ([ofmsg.apply_actions(actions)] if actions else []) + [ofmsg.goto(FORWARD.table_id)]
@@ -334,11 +345,12 @@ def _add_bypass(out: dict[int, list], point: tuple[int, int], arrive: FiveTuple,
         entry = hops[following][0]
         steer = _steer(dpid, entry, stage_vid(index, reverse, following + 1), _towards(graph, entry[0]))
         if steer is None:
-            return  # no path to that VNF: the chain's own steering keeps the flow
+            return False  # no path to that VNF: the chain's own steering keeps the flow
         instructions = [ofmsg.apply_actions(actions + steer)]
     match = ofmsg.match(in_port=in_port, **arrive.match_fields())
     out.setdefault(dpid, []).append(ofmsg.flow_add(INGRESS.table_id, PRIORITY_OFFLOAD, match, instructions,
                                                    idle_timeout=idle_timeout, cookie=cookie, send_flow_rem=True))
+    return True
 
 
 def offload_clear_msgs(offload_id: int | None = None) -> list:

@@ -180,7 +180,17 @@ class BuiltinController(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev) -> None:
-        self.logger.debug("switch %016x reported error type=%d code=%d", ev.msg.datapath.id, ev.msg.type, ev.msg.code)
+        msg = ev.msg
+        with self.lock:
+            flow_mod, offload_id = self.offloads.rule_rejected(bytes(msg.data or b""))
+        if offload_id is not None:
+            self.logger.warning("switch %016x refused a flow-mod of offload %d (error type=%d code=%d)",
+                                msg.datapath.id, offload_id, msg.type, msg.code)
+        elif flow_mod:
+            self.logger.warning("switch %016x refused a flow-mod (error type=%d code=%d)",
+                                msg.datapath.id, msg.type, msg.code)
+        else:
+            self.logger.debug("switch %016x reported error type=%d code=%d", msg.datapath.id, msg.type, msg.code)
 
     # -- periodic work --------------------------------------------------------------------
     def _probe_loop(self) -> None:
@@ -224,36 +234,38 @@ class BuiltinController(app_manager.OSKenApp):
         self._wait(pending)
         return entry
 
-    def offload(self, request: OffloadRequest) -> list[Offload]:
-        """Install a flow's bypass rules; returns once every switch has applied them (barrier), or after 2 s.
+    def offload(self, request: OffloadRequest) -> tuple[list[Offload], list[int]]:
+        """Install a flow's bypass rules on the connected switches; returns the offloads and the
+        switches that did not confirm them (barrier) within 2 s.
 
         Raises ``NotFound``/``Conflict`` (``sdnlab.controller.offload``) for a VNF in no chain or
-        a flow no chain of it carries.
+        a flow no chain of it carries (or no rule could be built for it).
         """
         with self.lock:
             graph = self.fabric.state.graph(self.config.weight)
             touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state, graph,
-                                                  self.fabric.vnf_names, time.time())
+                                                  self.fabric.vnf_names, time.time(), connected=set(self.datapaths))
             self.dispatch(msgs)
             pending = self._barriers(msgs)
-        self._wait(pending)
-        return touched
+        return touched, self._wait(pending)
 
-    def clear_offloads(self) -> None:
-        """Remove every offload rule (the flows go back through their VNFs)."""
+    def clear_offloads(self) -> list[int]:
+        """Remove every offload rule (the flows go back through their VNFs); returns the switches
+        that did not confirm it within 2 s."""
         with self.lock:
             msgs = self.offloads.clear(list(self.datapaths))
             self.dispatch(msgs)
             pending = self._barriers(msgs)
-        self._wait(pending)
+        return self._wait(pending)
 
     @set_ev_cls(ofp_event.EventOFPFlowRemoved, MAIN_DISPATCHER)
     def _flow_removed(self, ev) -> None:
         with self.lock:
             self.offloads.rule_removed(ev.msg.cookie)
 
-    def _barriers(self, per_dpid: dict[int, list]) -> list[threading.Event]:
-        events = []
+    def _barriers(self, per_dpid: dict[int, list]) -> dict[tuple[int, int], threading.Event]:
+        """Send a barrier to each connected switch of ``per_dpid``; {(dpid, xid): set when it answers}."""
+        pending = {}
         for dpid in per_dpid:
             datapath = self.datapaths.get(dpid)
             if datapath is None:
@@ -263,14 +275,22 @@ class BuiltinController(app_manager.OSKenApp):
             done = threading.Event()
             self.barrier_waiters[(dpid, barrier.xid)] = done
             datapath.send_msg(barrier)
-            events.append(done)
-        return events
+            pending[(dpid, barrier.xid)] = done
+        return pending
 
-    @staticmethod
-    def _wait(events: list[threading.Event], timeout: float = 2.0) -> None:
+    def _wait(self, pending: dict[tuple[int, int], threading.Event], timeout: float = 2.0) -> list[int]:
+        """Wait (at most ``timeout`` in all) for the barriers; the switches that did not answer.
+        Their waiters are dropped: a late answer finds none."""
         deadline = time.monotonic() + timeout
-        for done in events:
+        for done in pending.values():
             done.wait(max(0.0, deadline - time.monotonic()))
+        missing = set()
+        with self.lock:
+            for key, done in pending.items():
+                self.barrier_waiters.pop(key, None)
+                if not done.is_set():
+                    missing.add(key[0])
+        return sorted(missing)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def _barrier_reply(self, ev) -> None:

@@ -2,13 +2,17 @@
 
 import json
 import threading
+import types
 
 import pytest
 import webob
 
-from test_sfc_offload import WEB, fabric
+from test_sfc_offload import SUBNET, WEB, fabric
+
+from os_ken.ofproto import ofproto_v1_3_parser
 
 from ryu.app.wsgi import WSGIApplication
+from sdnlab.controller.apps.builtin import BuiltinController
 from sdnlab.controller.builtin_rest import BuiltinRest
 from sdnlab.controller.offload import OffloadTable
 
@@ -22,15 +26,17 @@ class App:
         self.lock = threading.RLock()
         self.offloads = OffloadTable()
         self.sent = []
+        self.silent = []  # the switches that "do not answer" the barrier
 
     def offload(self, request):
         touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state,
                                               self.fabric.state.graph(), self.fabric.vnf_names, 100.0)
         self.sent.append(msgs)
-        return touched
+        return touched, [dpid for dpid in self.silent if dpid in msgs]
 
     def clear_offloads(self):
         self.sent.append(self.offloads.clear([1, 2]))
+        return list(self.silent)
 
 
 @pytest.fixture
@@ -59,8 +65,17 @@ def test_an_offload_is_installed_and_listed(api):
     (entry,) = response.json["offloads"]
     assert entry["chain"] == "web" and entry["bypassed"] == ["v1"] and entry["rules"] == 2
     assert entry["cookie"].startswith("0x5d1ab5f08")
+    assert response.json["confirmed"] is True and response.json["unconfirmed"] == []
     assert sum(len(m) for m in api.app.sent[0].values()) == 2
     assert api("GET").json["offloads"] == [entry]
+
+
+def test_the_answer_says_which_switches_did_not_confirm(api):
+    api.app.silent = [1]
+    response = api("POST", REQUEST)
+    assert response.status_int == 200  # applied (sent); the switch may still have installed it
+    assert response.json["confirmed"] is False and response.json["unconfirmed"] == [1]
+    assert api("DELETE").json == {"offloads": [], "confirmed": False, "unconfirmed": [1]}
 
 
 def test_the_engines_json_line_is_accepted_as_it_is(api):
@@ -82,7 +97,7 @@ def test_a_rewrite_is_recorded_with_its_nat(api):
 
 def test_delete_clears_every_offload(api):
     api("POST", REQUEST)
-    assert api("DELETE").json == {"offloads": []}
+    assert api("DELETE").json == {"offloads": [], "confirmed": True, "unconfirmed": []}
     assert api("GET").json == {"offloads": []}
 
 
@@ -90,6 +105,9 @@ def test_delete_clears_every_offload(api):
     ({"sport": None}, "sport: missing"),
     ({"vnf": ""}, "vnf: expected the VNF's host name"),
     ({"proto": 1}, "proto: expected tcp (6) or udp (17), got 1"),
+    ({"proto": 6.0}, "proto: expected tcp (6) or udp (17), got 6.0"),
+    ({"proto": True}, "proto: expected tcp (6) or udp (17), got True"),
+    ({"proto": "icmp"}, "proto: expected tcp (6) or udp (17), got 'icmp'"),
     ({"src": "10.0.0.999"}, "src: expected an IPv4 address, got '10.0.0.999'"),
     ({"dst": 7}, "dst: expected an IPv4 address"),
     ({"dport": 70000}, "dport: 70000 is out of range (0..65535)"),
@@ -104,6 +122,7 @@ def test_a_bad_field_is_400_naming_it(api, change, message):
     response = api("POST", body)
     assert response.status_int == 400 and response.json["error"].startswith(message), response.json
     assert api("GET").json == {"offloads": []}
+    assert api("POST", REQUEST).json["offloads"][0]["id"] == 1  # the refused request used up no id
 
 
 @pytest.mark.parametrize("body", [b"", b"{not json", b"[1, 2]"])
@@ -120,3 +139,45 @@ def test_an_unknown_vnf_is_404(api):
 def test_a_flow_outside_the_vnfs_chains_is_409(api):
     response = api("POST", {**REQUEST, "dport": 443})
     assert response.status_int == 409 and "not steered through 'v1'" in response.json["error"]
+
+
+def test_a_refused_widening_is_409_saying_what_is_missing_and_keeps_the_offload(api):
+    api.app.fabric = fabric(chains=[SUBNET])
+    api.app.config = api.app.fabric.config
+    body = {**REQUEST, "vnf": "v2", "src": "10.0.0.99"}  # in the chain's subnet, but no known host
+    assert api("POST", body).status_int == 200
+    listed = api("GET").json
+    response = api("POST", {**body, "vnf": "v1"})
+    assert response.status_int == 409
+    assert "source 10.0.0.99 is not a known host" in response.json["error"], response.json
+    assert api("GET").json == listed and len(listed["offloads"]) == 1
+
+
+# -- the app's barrier bookkeeping -------------------------------------------------------------
+class Datapath:
+    """A switch connection that answers barriers only when told to."""
+
+    ofproto_parser = ofproto_v1_3_parser
+
+    def __init__(self, dpid, answers):
+        self.id, self.answers, self.xid, self.app = dpid, answers, 0, None
+
+    def set_xid(self, msg):
+        self.xid += 1
+        msg.set_xid(self.xid)
+
+    def send_msg(self, msg):
+        if self.answers:
+            reply = types.SimpleNamespace(msg=types.SimpleNamespace(datapath=self, xid=msg.xid))
+            BuiltinController._barrier_reply(self.app, reply)
+
+
+def test_barrier_waiters_of_switches_that_never_answer_are_dropped():
+    app = types.SimpleNamespace(lock=threading.RLock(), barrier_waiters={})
+    app.datapaths = {1: Datapath(1, True), 2: Datapath(2, False)}
+    for datapath in app.datapaths.values():
+        datapath.app = app
+    pending = BuiltinController._barriers(app, {1: ["msg"], 2: ["msg"], 3: ["msg"]})  # s3 is not connected
+    assert len(pending) == 2 and set(app.barrier_waiters) == {(2, 1)}
+    assert BuiltinController._wait(app, pending, timeout=0.05) == [2]
+    assert app.barrier_waiters == {}

@@ -5,6 +5,8 @@ with h2. Forward the VNFs are entered by eth0, on the way back by eth1 and in re
 """
 
 import pytest
+from os_ken.ofproto import ofproto_v1_3
+from os_ken.ofproto.ofproto_protocol import ProtocolDesc
 
 from sdnlab.controller import ofmsg
 from sdnlab.controller.config import parse_config
@@ -14,7 +16,8 @@ from sdnlab.controller.offload import Conflict, OffloadRequest, OffloadTable
 from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER, check_flow
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
-    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, Rewrite, bypass_msgs, stage_vid,
+    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, Rewrite, bypass_msgs,
+    offload_clear_msgs, stage_vid,
 )
 
 
@@ -50,12 +53,13 @@ H2_PORT, V3_IN, V3_OUT, S2_TO_S1 = 1, 2, 3, 4  # on s2
 WEB = FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 80)  # h1 -> h2, as the chain's forward direction sees it
 
 
-def fabric(symmetric=True):
+def fabric(symmetric=True, chains=None):
     chain = {"name": "web", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
              "vnfs": ["v1", "v2", "v3"], "symmetric": symmetric}
     other = {"name": "mail", "match": {"src": "h3", "ip_proto": "tcp", "dst_port": 25}, "vnfs": ["v3"]}
     vip = {"name": "vip", "match": {"src": "h3", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"]}  # v2: a load balancer
-    fab = Fabric(parse_config({"chains": [chain, other, vip]}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
+    chains = [chain, other, vip] if chains is None else chains
+    fab = Fabric(parse_config({"chains": chains}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
     load_declared(fab.state, TOPOLOGY)
     fab.mark_chain_vnfs()
     fab.switch_up(0.0, 1, set(range(1, 7)))
@@ -197,11 +201,20 @@ def test_a_second_vnf_asking_widens_the_bypass_and_replaces_the_first_rules():
     assert [e["bypassed"] for e in table.listing()] == [["v1", "v2"]]
 
 
-def test_asking_again_changes_nothing():
+def test_asking_again_reinstalls_rules_that_idled_out():
     fab, table = fabric(), OffloadTable()
     (first,), _ = ask(table, fab, "v1")
+    table.rule_removed(first.cookie)  # one direction idled out; the other still carries the flow
+    assert [e["rules"] for e in table.listing()] == [1]
     (again,), out = ask(table, fab, "v1")
-    assert again is first and out == {}
+    assert again.vnfs == ("v1",) and again.rules == 2 and again.offload_id != first.offload_id
+    deletes = [m for msgs in out.values() for m in msgs if not ofmsg.is_flow_add(m)]
+    adds = [m for msgs in out.values() for m in msgs if ofmsg.is_flow_add(m)]
+    assert {m.cookie for m in deletes} == {first.cookie} and [m.cookie for m in adds] == [again.cookie] * 2
+    assert out[1].index(deletes[0]) < out[1].index(adds[0])  # the old rules go first
+    assert [(e["id"], e["rules"]) for e in table.listing()] == [(again.offload_id, 2)]
+    table.rule_removed(first.cookie)  # the deletion of the old rule reports it: no effect on the new one
+    assert [e["rules"] for e in table.listing()] == [2]
 
 
 def test_the_offload_ends_when_the_switches_removed_its_last_rule():
@@ -235,3 +248,106 @@ def test_a_chain_whose_vnf_is_not_attached_cannot_offload():
     with pytest.raises(Conflict, match="no offload rule can be built"):
         ask(table, fab, "v1")
     assert table.listing() == []
+
+
+# -- a refused request changes nothing, and says why ---------------------------------------
+SUBNET = {"name": "subnet", "match": {"src": "10.0.0.0/24", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"],
+          "symmetric": False}
+STRANGER = FiveTuple(6, "10.0.0.99", 1234, "10.0.0.2", 80)  # from an address no host of the network has
+
+
+def test_a_refused_widening_keeps_the_offload_it_would_have_replaced():
+    fab, table = fabric(chains=[SUBNET]), OffloadTable()
+    (entry,), _ = ask(table, fab, "v2", STRANGER)  # skipping v2: a rule at v1's exit, which is known
+    assert entry.rules == 1
+    listed = table.listing()
+    # skipping v1 too needs a rule at the source's switch port, and the source is no known host
+    with pytest.raises(Conflict, match=r"chain 'subnet': the flow's source 10\.0\.0\.99 is not a known host"):
+        ask(table, fab, "v1", STRANGER)
+    assert table.listing() == listed and table.by_id == {entry.offload_id: entry}
+    (again,), _ = ask(table, fab, "v2", STRANGER)  # the table is as it was: v2 can still renew its offload
+    assert again.vnfs == ("v2",) and again.offload_id == entry.offload_id + 1
+
+
+def test_a_refused_request_uses_up_no_offload_id():
+    fab, table = fabric(chains=[SUBNET]), OffloadTable()
+    with pytest.raises(Conflict):
+        ask(table, fab, "v1", STRANGER)
+    (entry,), _ = ask(table, fab, "v2", STRANGER)
+    assert entry.offload_id == 1
+
+
+def test_the_conflict_names_the_vnf_that_is_not_attached():
+    fab, table = fabric(), OffloadTable()
+    for mac in fab.state.host_macs["v3"]:
+        del fab.state.hosts[mac]
+    with pytest.raises(Conflict, match="VNF host 'v3' of chain 'web' is not attached"):
+        ask(table, fab, "v1")
+
+
+# -- disconnected switches: no rules sent, none counted ----------------------------------------
+def ask_connected(table, fab, vnf, connected, flow=WEB):
+    return table.offload(OffloadRequest(vnf, "bypass", flow), fab.config.chains, fab.state, fab.state.graph(),
+                         fab.vnf_names, 100.0, connected=connected)
+
+
+def test_rules_for_a_disconnected_switch_are_neither_sent_nor_counted():
+    fab, table = fabric(), OffloadTable()
+    (entry,), out = ask_connected(table, fab, "v3", {1})  # the reply's rule would sit on s2, which is gone
+    assert entry.rules == 1 and set(out) == {1} and count(out) == 1
+    table.rule_removed(entry.cookie)  # the one rule that was sent idles out: the offload ends
+    assert table.listing() == []
+
+
+def test_an_offload_with_every_rule_on_disconnected_switches_is_a_conflict():
+    fab, table = fabric(), OffloadTable()
+    flow = FiveTuple(6, "10.0.0.3", 4444, "10.0.0.2", 25)  # mail: h3 -> v3 -> h2, all on s2
+    with pytest.raises(Conflict, match=r"chain 'mail': switch s2 \(dpid 2\) is not connected"):
+        ask_connected(table, fab, "v3", {1}, flow)
+    assert table.listing() == []
+
+
+# -- one switch rule belongs to one offload ------------------------------------------------------
+def test_chains_sharing_the_vnf_and_the_flow_get_one_offload():
+    """Both chains would put a rule for the flow at h1's port (same match, same priority): the
+    first chain (in configuration order) gets the offload, the second none."""
+    first = {"name": "a", "match": {"src": "h1", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"], "symmetric": False}
+    second = {"name": "b", "match": {"src": "h1", "ip_proto": "tcp", "dst_port": 80}, "vnfs": ["v1", "v3"]}
+    fab, table = fabric(chains=[first, second]), OffloadTable()
+    (entry,), out = ask(table, fab, "v1")
+    assert entry.chain == "a" and count(out) == 1 and ofmsg.output_ports(rule(out, 1, H1_PORT)) == [V2_IN]
+    assert [e["chain"] for e in table.listing()] == ["a"]
+    (again,), _ = ask(table, fab, "v1")  # asking again renews chain a's offload, still alone
+    assert [e["chain"] for e in table.listing()] == ["a"]
+
+
+def test_an_offload_whose_rules_another_chains_offload_holds_is_a_conflict():
+    first = {"name": "a", "match": {"src": "h1", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"], "symmetric": False}
+    second = {"name": "b", "match": {"src": "h1", "ip_proto": "tcp"}, "vnfs": ["v3", "v2"]}
+    fab, table = fabric(chains=[first, second]), OffloadTable()
+    (entry,), _ = ask(table, fab, "v1")
+    with pytest.raises(Conflict, match=r"chain 'b': its rules would replace those of offload 1 \(chain 'a'\)"):
+        ask(table, fab, "v3")
+    assert [(e["id"], e["chain"]) for e in table.listing()] == [(1, "a")]
+
+
+# -- a switch refusing a rule ------------------------------------------------------------------------
+def wire_bytes(msg):
+    msg.datapath = ProtocolDesc(ofproto_v1_3.OFP_VERSION)
+    msg.set_xid(7)
+    msg.serialize()
+    return bytes(msg.buf)
+
+
+def test_a_refused_offload_rule_no_longer_counts_and_is_attributed():
+    fab, table = fabric(), OffloadTable()
+    (entry,), out = ask(table, fab, "v1")
+    refused = wire_bytes(out[1][0])[:64]  # an error quotes at least the first 64 bytes of the request
+    assert table.rule_rejected(refused) == (True, entry.offload_id)
+    assert [e["rules"] for e in table.listing()] == [1]
+    steering = ofmsg.flow_add(INGRESS.table_id, PRIORITY_STEER, ofmsg.match(in_port=1), [], cookie=COOKIE_SFC)
+    assert table.rule_rejected(wire_bytes(steering)[:64]) == (True, None)
+    assert table.rule_rejected(wire_bytes(ofmsg.barrier())) == (False, None)
+    delete = wire_bytes(offload_clear_msgs(entry.offload_id)[0])
+    assert table.rule_rejected(delete) == (True, entry.offload_id)  # attributed, but no rule was added
+    assert [e["rules"] for e in table.listing()] == [1]
