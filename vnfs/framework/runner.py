@@ -59,7 +59,7 @@ def prepare_interface(ifname: str) -> None:
                    check=False, capture_output=True)
 
 
-def controller_offloads(vnf, controller_url: str, host: str) -> JsonPoster:
+def controller_offloads(vnf, controller_url: str) -> JsonPoster:
     """A poster sending ``vnf``'s offload requests to the controller, counting the outcomes
     (``offload_accepted``, ``offload_refused``) and logging refusals as ``offload_refused``."""
     def on_result(body: dict, ok: bool, detail: str) -> None:
@@ -85,7 +85,7 @@ def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> 
                     offload_path=(state_dir / "offload.jsonl") if state_dir else None,
                     config_path=args.config)
     if args.controller:
-        poster = controller_offloads(vnf, args.controller, args.host or vnf.name)
+        poster = controller_offloads(vnf, args.controller)
         host = args.host or vnf.name
         worker.offload_sink = lambda request: poster.post({**request, "vnf": host})
     worker.install_signals()

@@ -101,7 +101,7 @@ def test_the_poster_reports_success_and_the_controllers_reason_for_a_refusal(con
 
 def test_the_runners_offloads_are_counted_and_refusals_logged(controller):
     vnf = Offloading(None, name="fw1", log=EventLog("fw1"))
-    poster = controller_offloads(vnf, controller.url + "/", "fw1")
+    poster = controller_offloads(vnf, controller.url + "/")
     poster.post({"vnf": "fw1", "proto": 17, "src": "10.0.0.1", "sport": 9, "dst": "10.0.0.2", "dport": 53})
     poster.post({"vnf": "fw1", "proto": 17, "src": "10.0.0.1", "sport": 9, "dst": "10.0.0.2", "dport": 80})
     poster.close()
