@@ -57,14 +57,13 @@ _FORWARD = Action.FORWARD
 
 @dataclass
 class StageSpec:
-    """One validated stage: its name, class, settings and where they came from."""
+    """One validated stage: the instance to run and, when it is a running stage that a reload
+    keeps, the settings it takes (validated by that stage)."""
 
     name: str
-    kind: str  # the built-in kind or the resolved .py path
-    cls: type[VNF]
-    data: Any  # the stage's YAML mapping (or None)
-    source: str  # the file the settings came from, for its error messages
-    vnf: VNF  # an instance built from these settings (used unless a reload keeps the old one)
+    vnf: VNF
+    kept: bool = False  # a running stage (same name, same code): apply ``cfg`` to it
+    cfg: Any = None
 
 
 class ChainVNF(VNF):
@@ -90,7 +89,7 @@ class ChainVNF(VNF):
             raise
 
     def parse_config(self, fields: Fields) -> list[StageSpec]:
-        from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class
+        from sdnlab.vnfs.framework.loader import build_vnf, load_vnf_class, validate_settings
 
         base = Path(self.source).parent if self.source and not self.source.startswith("<") else Path.cwd()
         items = fields.items("stages")
@@ -102,6 +101,7 @@ class ChainVNF(VNF):
         # a .py file is loaded once per content: its stages share the class, a reload keeps it
         # while the file is unchanged and loads the new code (rebuilding the stage) when it changed
         classes: dict[tuple, type[VNF]] = self.__dict__.setdefault("_classes", {})
+        running = dict(getattr(self, "stages", []))  # empty until the first config is applied
         for path, line, item in items:
             stage = Fields(item, path, fields.errors, line)
             if not isinstance(item, Mapping):
@@ -127,6 +127,10 @@ class ChainVNF(VNF):
                 key = (kind_ref, _digest(kind_ref))
                 cls = classes.get(key) or classes.setdefault(key, load_vnf_class(kind_ref))
                 data, source = self._stage_settings(config, base)
+                old = running.get(name)
+                if old is not None and type(old) is cls:  # a reload keeps it: only check its settings
+                    specs.append(StageSpec(name, old, kept=True, cfg=validate_settings(old, data, source)))
+                    continue
                 vnf = build_vnf(cls, data, name=f"{self.name}/{name}", ports=self.ports,
                                 interfaces=self.interfaces, log=EventLog(f"{self.name}/{name}", self.log.stream),
                                 source=source)
@@ -134,7 +138,7 @@ class ChainVNF(VNF):
                 fields.errors.add(line, path, f"stage {name!r}: {exc}")
                 continue
             self._built.append(vnf)
-            specs.append(StageSpec(name, kind_ref, cls, data, source, vnf))
+            specs.append(StageSpec(name, vnf))
         return specs
 
     def _stage_settings(self, config: Any, base: Path) -> tuple[Any, str]:
@@ -149,25 +153,18 @@ class ChainVNF(VNF):
         raise SdnlabError("config: expected a file name or a mapping of the stage's settings")
 
     def apply_config(self, cfg: list[StageSpec]) -> None:
-        # a reload: a stage with the same name and code takes its new settings and keeps its
-        # flows; a new stage, or one whose .py file changed, is the freshly built instance
-        running = dict(getattr(self, "stages", []))
-        stages = []
+        # a reload: a kept stage (same name and code) takes its new settings and keeps its flows;
+        # a new stage, or one whose .py file changed, starts fresh; stages no longer listed close
+        kept = {id(spec.vnf) for spec in cfg if spec.kept}
+        for _name, vnf in getattr(self, "stages", []):
+            if id(vnf) not in kept:
+                vnf.close()
         for spec in cfg:
-            old = running.pop(spec.name, None)
-            if old is not None and type(old) is spec.cls:
-                old.apply_config(old.validate(spec.data, spec.source))
-                spec.vnf.close()
-                stages.append((spec.name, old))
-                continue
-            if old is not None:
-                old.close()
-            if getattr(self, "started", False) and hasattr(spec.vnf, "start"):
+            if spec.kept:
+                spec.vnf.apply_config(spec.cfg)
+            elif getattr(self, "started", False) and hasattr(spec.vnf, "start"):
                 spec.vnf.start()
-            stages.append((spec.name, spec.vnf))
-        for gone in running.values():
-            gone.close()
-        self.stages = stages
+        self.stages = [(spec.name, spec.vnf) for spec in cfg]
         # (name, stage, takes the shared parsed packet): a stage that overrides ``process`` parses itself
         self.forward_order = [(name, vnf, type(vnf).process is VNF.process) for name, vnf in self.stages]
         self.reverse_order = self.forward_order[::-1]

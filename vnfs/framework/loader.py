@@ -98,8 +98,22 @@ def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
     except SdnlabError:
         raise
     except Exception as exc:  # noqa: BLE001 - the researcher's setup code failed: say where, in one line
-        raise VnfCodeError(f"{vnf_label(cls)}: setting it up with its config failed: "
-                           f"{describe(exc, source_file(cls))}") from None
+        raise _setup_failed(cls, exc) from None
+
+
+def validate_settings(vnf: VNF, config: Any, source: str) -> Any:
+    """``vnf.validate(config, source)`` for a running VNF, with its own code's exceptions as
+    ``build_vnf`` reports them."""
+    try:
+        return vnf.validate(config, source)
+    except SdnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the researcher's parse_config failed: say where, in one line
+        raise _setup_failed(type(vnf), exc) from None
+
+
+def _setup_failed(cls: type, exc: Exception) -> VnfCodeError:
+    return VnfCodeError(f"{vnf_label(cls)}: setting it up with its config failed: {describe(exc, source_file(cls))}")
 
 
 def check_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> None:

@@ -361,3 +361,26 @@ def test_a_rejected_config_closes_the_stages_it_had_already_built(tmp_path):
         with pytest.raises(VnfConfigError):
             vnf.reload_file(str(path))
     assert len(still_open) == 1  # only the running stage; the five rejected builds were closed
+
+
+def test_a_reload_checks_a_kept_stage_once_and_reports_its_code_failing_in_one_line(tmp_path):
+    (tmp_path / "picky.py").write_text("from sdnlab.vnfs.framework import VNF\n"
+                                       "CHECKS = []\n"
+                                       "class Picky(VNF):\n"
+                                       "    def parse_config(self, fields):\n"
+                                       "        CHECKS.append(self)\n"
+                                       "        return {'limit': 1}['limit'] if fields.get('ok', bool, True) else {}['x']\n")
+    path = tmp_path / "chain.yaml"
+    path.write_text("stages:\n  - {kind: picky.py}\n")
+    vnf = chain(path.read_text(), source=str(path))
+    import sys
+    checks = sys.modules["sdnlab_user_vnf_picky"].CHECKS
+    stage = dict(vnf.stages)["picky"]
+    checks.clear()
+    vnf.reload_file(str(path))
+    assert checks == [stage]  # validated once, by the running stage; no throw-away instance built
+    path.write_text("stages:\n  - {kind: picky.py, config: {ok: false}}\n")
+    with pytest.raises(VnfConfigError) as info:
+        vnf.reload_file(str(path))
+    assert "stage 'picky': " in str(info.value) and "setting it up with its config failed: KeyError: 'x'" in str(info.value)
+    assert dict(vnf.stages)["picky"] is stage
