@@ -3,14 +3,10 @@ standing in for the ports: no network is claimed here, only the engine's bookkee
 
 from __future__ import annotations
 
-import socket
-
 from sdnlab.vnfs.framework.base import VNF
-from sdnlab.vnfs.framework.engine import PortIO, Worker
 from sdnlab.vnfs.framework.testing import udp
 from sdnlab.vnfs.framework.verdict import drop, forward, send_to
-
-OWN_MAC = bytes.fromhex("020000000099")
+from vnf_socketpairs import OWN_MAC, drain, make_worker
 
 
 class Steering(VNF):
@@ -22,25 +18,6 @@ class Steering(VNF):
         if packet.l4_dst == 3:
             return send_to("mirror")
         return forward()
-
-
-def make_worker(vnf, pass_host_frames=False):
-    ports, peers = {}, {}
-    for name in vnf.ports:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        theirs.setblocking(False)
-        ports[name] = PortIO(name, f"if-{name}", ours, OWN_MAC)
-        peers[name] = theirs
-    return Worker(vnf, ports, pass_host_frames=pass_host_frames), peers
-
-
-def drain(sock):
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(65535))
-        except BlockingIOError:
-            return out
 
 
 def test_dispatch_forwards_drops_replies_and_steers_by_port_name():

@@ -20,8 +20,8 @@ from sdnlab.vnfs.framework.loader import load_vnf_class
 from sdnlab.vnfs.framework.offline import run_frames
 from sdnlab.vnfs.framework.testing import icmp, tcp, udp
 from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN, build_frame
-from sdnlab.vnfs.framework.engine import PortIO, Worker
 from sdnlab.vnfs.pcapio import write_pcap
+from vnf_socketpairs import drain, make_worker
 
 RAISING_VNF = '''from sdnlab.vnfs.framework import VNF, forward
 
@@ -37,28 +37,6 @@ class Boom(VNF):
 
 FRAMES = [tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_SYN), tcp("10.0.0.1", 1001, "10.0.0.2", 80, TCP_ACK),
           udp("10.0.0.1", 53, "10.0.0.2", 53)]
-
-
-def make_worker(vnf):
-    """A worker whose ports are datagram socket pairs (the engine's bookkeeping, no network)."""
-    import socket
-
-    ports, peers = {}, {}
-    for name in vnf.ports:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        theirs.setblocking(False)
-        ports[name] = PortIO(name, f"if-{name}", ours, bytes.fromhex("020000000099"))
-        peers[name] = theirs
-    return Worker(vnf, ports), peers
-
-
-def drain(sock):
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(65535))
-        except BlockingIOError:
-            return out
 
 
 def sdnlab(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
