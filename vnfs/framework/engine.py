@@ -28,6 +28,7 @@ from sdnlab.vnfs.framework.afpacket import Readiness, RxRing, TxRing, interface_
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import exception_text, location, source_file
 from sdnlab.vnfs.framework.verdict import Action
+from sdnlab.vnfs.packet import ip_text
 
 _FORWARD = Action.FORWARD
 
@@ -233,8 +234,6 @@ class Worker:
 
 def offload_record(vnf_name: str, key, action: str, params: dict) -> dict:
     """One offload request as JSON: ``{vnf, action, proto, src, sport, dst, dport, **params}``."""
-    from sdnlab.vnfs.packet import ip_text
-
     version = 6 if max(key.ip_src, key.ip_dst) > 0xFFFFFFFF else 4
     return {"vnf": vnf_name, "action": action, "proto": key.ip_proto, "src": ip_text(key.ip_src, version),
             "sport": key.l4_src, "dst": ip_text(key.ip_dst, version), "dport": key.l4_dst, **params}
