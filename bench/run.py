@@ -21,7 +21,7 @@ def main() -> int:
         print(f"=== bench {name}", flush=True)
         try:
             code = importlib.import_module(f"bench.{name}.run").main()
-        except Exception:  # noqa: BLE001 - one benchmark failing must not hide the others
+        except Exception:
             traceback.print_exc()
             code = 1
         if code:

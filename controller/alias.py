@@ -33,7 +33,7 @@ def aliased_name(fullname: str) -> str | None:
         return None
     if not fullname.startswith(ALIAS_ROOT + "."):
         return None
-    return TARGET_ROOT + fullname[len(ALIAS_ROOT):]
+    return TARGET_ROOT + fullname[len(ALIAS_ROOT) :]
 
 
 def has_own_file(fullname: str) -> bool:
@@ -103,15 +103,18 @@ def _hand_required_apps_to_importer(before: dict[str, int]) -> None:
         module = sys.modules.get(name)
         required = getattr(module, "_REQUIRED_APP", None)
         if required and len(required) > before[name]:
-            stray += required[before[name]:]
-            del required[before[name]:]
+            stray += required[before[name] :]
+            del required[before[name] :]
     if not stray:
         return
     frame = sys._getframe(1)
     while frame is not None:
         module_name = frame.f_globals.get("__name__", "")
-        if module_name not in _INTERMEDIARIES and not module_name.startswith("importlib") \
-                and not frame.f_code.co_filename.startswith("<frozen"):
+        if (
+            module_name not in _INTERMEDIARIES
+            and not module_name.startswith("importlib")
+            and not frame.f_code.co_filename.startswith("<frozen")
+        ):
             importer = sys.modules.get(module_name)
             if importer is not None:
                 importer._REQUIRED_APP = getattr(importer, "_REQUIRED_APP", []) + stray

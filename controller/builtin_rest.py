@@ -5,16 +5,22 @@ from __future__ import annotations
 from os_ken.lib import ofctl_v1_3
 
 from ryu.app.wsgi import ControllerBase, json_error, json_response, route
+from sdnlab.controller import topology_view
 from sdnlab.controller.offload import Conflict, parse_offload_request
 from sdnlab.controller.rest_input import BadRequest, NotFound, parse_body
 from sdnlab.controller.routing import path_between
-from sdnlab.controller import topology_view
 from sdnlab.controller.topology_view import PortDesc
 
 
 def host_dict(host, state) -> dict:
-    return {"mac": host.mac, "ip": host.ip, "dpid": host.dpid, "port_no": host.port_no, "name": host.name,
-            "switch": state.names.get(host.dpid)}
+    return {
+        "mac": host.mac,
+        "ip": host.ip,
+        "dpid": host.dpid,
+        "port_no": host.port_no,
+        "name": host.name,
+        "switch": state.names.get(host.dpid),
+    }
 
 
 def port_descs(datapaths: dict) -> dict[int, dict[int, PortDesc]]:
@@ -52,13 +58,21 @@ class BuiltinRest(ControllerBase):
     def status(self, req, **_kwargs):
         with self.app.lock:
             links = sorted({tuple(sorted((a, b))) for a, b in self.state.links.items()})
-            return json_response({
-                "switches": sorted(self.app.datapaths),
-                "links": [{"src": {"dpid": a[0], "port_no": a[1]}, "dst": {"dpid": b[0], "port_no": b[1]},
-                           "live": self.state.live(a) and self.state.live(b)} for a, b in links],
-                "hosts": [host_dict(h, self.state) for h in self.state.hosts.values()],
-                "config": self.app.config.to_dict(),
-            })
+            return json_response(
+                {
+                    "switches": sorted(self.app.datapaths),
+                    "links": [
+                        {
+                            "src": {"dpid": a[0], "port_no": a[1]},
+                            "dst": {"dpid": b[0], "port_no": b[1]},
+                            "live": self.state.live(a) and self.state.live(b),
+                        }
+                        for a, b in links
+                    ],
+                    "hosts": [host_dict(h, self.state) for h in self.state.hosts.values()],
+                    "config": self.app.config.to_dict(),
+                }
+            )
 
     @route("sdnlab", "/sdnlab/hosts", methods=["GET"])
     def hosts(self, req, **_kwargs):
@@ -76,28 +90,52 @@ class BuiltinRest(ControllerBase):
                 dpids = path_between(graph, a, b)
             except Exception:
                 return json_error(404, f"no path from {src} to {dst}")
-            return json_response({"src": host_dict(a, self.state), "dst": host_dict(b, self.state), "path": dpids,
-                                  "switches": [self.state.names.get(d) for d in dpids]})
+            return json_response(
+                {
+                    "src": host_dict(a, self.state),
+                    "dst": host_dict(b, self.state),
+                    "path": dpids,
+                    "switches": [self.state.names.get(d) for d in dpids],
+                }
+            )
 
     @route("sdnlab", "/sdnlab/stats/ports", methods=["GET"])
     def port_stats(self, req, **_kwargs):
         rows = []
         for dpid, body in sorted(self.app.port_stats.items()):
             for stat in body:
-                rows.append({"dpid": dpid, "port_no": stat.port_no, "rx_packets": stat.rx_packets,
-                             "tx_packets": stat.tx_packets, "rx_bytes": stat.rx_bytes, "tx_bytes": stat.tx_bytes,
-                             "rx_dropped": stat.rx_dropped, "tx_dropped": stat.tx_dropped,
-                             "rx_errors": stat.rx_errors, "tx_errors": stat.tx_errors})
+                rows.append(
+                    {
+                        "dpid": dpid,
+                        "port_no": stat.port_no,
+                        "rx_packets": stat.rx_packets,
+                        "tx_packets": stat.tx_packets,
+                        "rx_bytes": stat.rx_bytes,
+                        "tx_bytes": stat.tx_bytes,
+                        "rx_dropped": stat.rx_dropped,
+                        "tx_dropped": stat.tx_dropped,
+                        "rx_errors": stat.rx_errors,
+                        "tx_errors": stat.tx_errors,
+                    }
+                )
         return json_response(rows)
 
     @route("sdnlab", "/sdnlab/stats/flows", methods=["GET"])
     def flow_stats(self, req, **_kwargs):
         result = {}
         for dpid, body in sorted(self.app.flow_stats.items()):
-            result[str(dpid)] = [{"table_id": s.table_id, "priority": s.priority, "cookie": s.cookie,
-                                  "packet_count": s.packet_count, "byte_count": s.byte_count,
-                                  "match": ofctl_v1_3.match_to_str(s.match),
-                                  "actions": ofctl_v1_3.actions_to_str(s.instructions)} for s in body]
+            result[str(dpid)] = [
+                {
+                    "table_id": s.table_id,
+                    "priority": s.priority,
+                    "cookie": s.cookie,
+                    "packet_count": s.packet_count,
+                    "byte_count": s.byte_count,
+                    "match": ofctl_v1_3.match_to_str(s.match),
+                    "actions": ofctl_v1_3.actions_to_str(s.instructions),
+                }
+                for s in body
+            ]
         return json_response(result)
 
     @route("sdnlab", "/sdnlab/chains", methods=["GET"])
@@ -147,7 +185,9 @@ class BuiltinRest(ControllerBase):
             return json_error(404, str(exc))
         except Conflict as exc:
             return json_error(409, str(exc))
-        return json_response({"offloads": [entry.to_dict() for entry in touched], **confirmation(unconfirmed)})
+        return json_response(
+            {"offloads": [entry.to_dict() for entry in touched], **confirmation(unconfirmed)}
+        )
 
     @route("sdnlab", "/sdnlab/offload", methods=["DELETE"])
     def offload_clear(self, req, **_kwargs):

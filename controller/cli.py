@@ -15,8 +15,13 @@ controller_app = typer.Typer(help="Run the Ryu-compatible controller (os-ken).",
 )
 def run(
     ctx: typer.Context,
-    apps: Annotated[list[str] | None, typer.Argument(help="App modules or .py files, then Ryu flags "
-                                                    "(--ofp-tcp-listen-port, --observe-links, --wsapi-port, ...).")] = None,
+    apps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="App modules or .py files, then Ryu flags "
+            "(--ofp-tcp-listen-port, --observe-links, --wsapi-port, ...)."
+        ),
+    ] = None,
 ) -> None:
     """Run apps like ryu-manager does (listens on 127.0.0.1:6653 unless told otherwise)."""
     from sdnlab.controller.runner import main
@@ -26,7 +31,9 @@ def run(
 
 @controller_app.command("check-config")
 def check_config(
-    path: Annotated[str, typer.Argument(help="The built-in app's YAML/JSON config (SDNLAB_CONTROLLER_CONFIG).")],
+    path: Annotated[
+        str, typer.Argument(help="The built-in app's YAML/JSON config (SDNLAB_CONTROLLER_CONFIG).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the validated config as JSON.")] = False,
 ) -> None:
     """Validate a built-in controller config file; errors name the file, line and field."""
@@ -38,8 +45,10 @@ def check_config(
     if as_json:
         typer.echo(json.dumps(config.to_dict(), indent=2))
     else:
-        typer.echo(f"{path}: ok (mode {config.mode}, weight {config.weight}, protection "
-                   f"{'on' if config.protection else 'off'}, {len(config.chains)} chain(s))")
+        typer.echo(
+            f"{path}: ok (mode {config.mode}, weight {config.weight}, protection "
+            f"{'on' if config.protection else 'off'}, {len(config.chains)} chain(s))"
+        )
 
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:

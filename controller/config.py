@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sdnlab import textfile
 from sdnlab.controller.errors import ControllerConfigError
@@ -59,8 +59,11 @@ class ControllerConfig:
 
     def to_dict(self) -> dict:
         return {
-            "mode": self.mode, "weight": self.weight, "protection": self.protection,
-            "idle_timeout": self.idle_timeout, "quarantine": list(self.quarantine),
+            "mode": self.mode,
+            "weight": self.weight,
+            "protection": self.protection,
+            "idle_timeout": self.idle_timeout,
+            "quarantine": list(self.quarantine),
             "chains": [chain_to_dict(chain) for chain in self.chains],
             "vips": dict(self.vips),
         }
@@ -125,17 +128,28 @@ def _parse_chain(index: int, raw, errors: _Errors, parent, host_names) -> Chain 
         raw_match = {}
     for key in raw_match:
         if key not in CHAIN_MATCH_KEYS:
-            errors.add(f"{path}.match.{key}", f"unknown key (expected {', '.join(CHAIN_MATCH_KEYS)})", raw_match, key)
+            errors.add(
+                f"{path}.match.{key}", f"unknown key (expected {', '.join(CHAIN_MATCH_KEYS)})", raw_match, key
+            )
     proto = raw_match.get("ip_proto")
     if isinstance(proto, str):
         if proto.lower() not in IP_PROTOS:
-            errors.add(f"{path}.match.ip_proto", f"expected tcp, udp, icmp or a number, got {proto!r}",
-                       raw_match, "ip_proto")
+            errors.add(
+                f"{path}.match.ip_proto",
+                f"expected tcp, udp, icmp or a number, got {proto!r}",
+                raw_match,
+                "ip_proto",
+            )
             proto = None
         else:
             proto = IP_PROTOS[proto.lower()]
     elif proto is not None and (isinstance(proto, bool) or not isinstance(proto, int)):
-        errors.add(f"{path}.match.ip_proto", f"expected tcp, udp, icmp or a number, got {proto!r}", raw_match, "ip_proto")
+        errors.add(
+            f"{path}.match.ip_proto",
+            f"expected tcp, udp, icmp or a number, got {proto!r}",
+            raw_match,
+            "ip_proto",
+        )
         proto = None
     match = ChainMatch(
         src=_endpoint(raw_match.get("src"), f"{path}.match.src", errors, raw_match, "src"),
@@ -167,7 +181,9 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ControllerConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ControllerConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains", "vips")
     for key in data:
         if key not in known:
@@ -186,7 +202,12 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
         errors.add("idle_timeout", f"expected seconds 0-65535, got {idle_timeout!r}", data, "idle_timeout")
     quarantine = data.get("quarantine", []) or []
     if not isinstance(quarantine, list) or not all(isinstance(q, str) for q in quarantine):
-        errors.add("quarantine", f"expected a list of host names, IPs or MACs, got {quarantine!r}", data, "quarantine")
+        errors.add(
+            "quarantine",
+            f"expected a list of host names, IPs or MACs, got {quarantine!r}",
+            data,
+            "quarantine",
+        )
         quarantine = []
     chains_raw = data.get("chains", []) or []
     chains = []
@@ -200,8 +221,9 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
     vips = _parse_vips(data.get("vips", {}) or {}, errors, data, host_names)
     if errors.items:
         raise ControllerConfigError("; ".join(errors.items))
-    return ControllerConfig(mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source,
-                            vips)
+    return ControllerConfig(
+        mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source, vips
+    )
 
 
 def _parse_vips(raw, errors: _Errors, parent, host_names) -> tuple[tuple[str, str], ...]:

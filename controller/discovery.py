@@ -17,12 +17,18 @@ def lldp_probe(dpid: int, port_no: int) -> bytes:
     """An LLDP frame saying 'sent by ``dpid`` out of ``port_no``'."""
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(dst=LLDP_DST, src=PROBE_SRC_MAC, ethertype=0x88CC))
-    pkt.add_protocol(lldp.lldp([
-        lldp.ChassisID(subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED, chassis_id=CHASSIS_PREFIX + b"%016x" % dpid),
-        lldp.PortID(subtype=lldp.PortID.SUB_PORT_COMPONENT, port_id=struct.pack("!I", port_no)),
-        lldp.TTL(ttl=120),
-        lldp.End(),
-    ]))
+    pkt.add_protocol(
+        lldp.lldp(
+            [
+                lldp.ChassisID(
+                    subtype=lldp.ChassisID.SUB_LOCALLY_ASSIGNED, chassis_id=CHASSIS_PREFIX + b"%016x" % dpid
+                ),
+                lldp.PortID(subtype=lldp.PortID.SUB_PORT_COMPONENT, port_id=struct.pack("!I", port_no)),
+                lldp.TTL(ttl=120),
+                lldp.End(),
+            ]
+        )
+    )
     pkt.serialize()
     return bytes(pkt.data)
 
@@ -41,7 +47,7 @@ def parse_lldp_probe(data: bytes) -> tuple[int, int] | None:
     if not chassis_id.startswith(CHASSIS_PREFIX) or len(port_id) != 4:
         return None
     try:
-        dpid = int(chassis_id[len(CHASSIS_PREFIX):], 16)
+        dpid = int(chassis_id[len(CHASSIS_PREFIX) :], 16)
     except ValueError:
         return None
     return dpid, struct.unpack("!I", port_id)[0]
@@ -66,7 +72,14 @@ def arp_reply(requester_mac: str, requester_ip: str, target_mac: str, target_ip:
     """The ARP reply ``target_ip is-at target_mac`` addressed to the requester."""
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(dst=requester_mac, src=target_mac, ethertype=0x0806))
-    pkt.add_protocol(arp.arp(opcode=arp.ARP_REPLY, src_mac=target_mac, src_ip=target_ip,
-                             dst_mac=requester_mac, dst_ip=requester_ip))
+    pkt.add_protocol(
+        arp.arp(
+            opcode=arp.ARP_REPLY,
+            src_mac=target_mac,
+            src_ip=target_ip,
+            dst_mac=requester_mac,
+            dst_ip=requester_ip,
+        )
+    )
     pkt.serialize()
     return bytes(pkt.data)

@@ -33,9 +33,16 @@ class Quarantined:
 def discovery_flows() -> list:
     """ARP and LLDP always go to the controller (it answers ARP and learns every host from it)."""
     to_controller = [ofmsg.apply_actions([ofmsg.output(ofmsg.OFPP_CONTROLLER)])]
-    return [ofmsg.flow_add(INGRESS.table_id, PRIORITY_DISCOVERY, ofmsg.match(eth_type=eth_type), to_controller,
-                           cookie=COOKIE_BUILTIN)
-            for eth_type in (ofmsg.ETH_TYPE_ARP, ofmsg.ETH_TYPE_LLDP)]
+    return [
+        ofmsg.flow_add(
+            INGRESS.table_id,
+            PRIORITY_DISCOVERY,
+            ofmsg.match(eth_type=eth_type),
+            to_controller,
+            cookie=COOKIE_BUILTIN,
+        )
+        for eth_type in (ofmsg.ETH_TYPE_ARP, ofmsg.ETH_TYPE_LLDP)
+    ]
 
 
 def quarantine_msgs(entry: Quarantined, add: bool = True) -> list:
@@ -47,7 +54,10 @@ def quarantine_msgs(entry: Quarantined, add: bool = True) -> list:
         matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_IP, ipv4_src=entry.ip))
         matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_ARP, arp_spa=entry.ip))
     if add:
-        return [ofmsg.flow_add(INGRESS.table_id, PRIORITY_QUARANTINE, m, [], cookie=COOKIE_BUILTIN) for m in matches]
+        return [
+            ofmsg.flow_add(INGRESS.table_id, PRIORITY_QUARANTINE, m, [], cookie=COOKIE_BUILTIN)
+            for m in matches
+        ]
     return [ofmsg.flow_delete(INGRESS.table_id, m, priority=PRIORITY_QUARANTINE) for m in matches]
 
 
@@ -61,7 +71,9 @@ class Fabric:
     group_ids: dict[str, int] = field(default_factory=dict)  # host mac -> group id
     groups_installed: dict[int, set[int]] = field(default_factory=dict)  # dpid -> group ids
     connected_at: dict[int, float] = field(default_factory=dict)  # dpid -> time of connection
-    installed: dict[tuple[int, str], Route] = field(default_factory=dict)  # (dpid, mac) -> route on the switch
+    installed: dict[tuple[int, str], Route] = field(
+        default_factory=dict
+    )  # (dpid, mac) -> route on the switch
 
     # -- whole-network recomputation ------------------------------------------------------
     def _group_id(self, mac: str) -> int:
@@ -172,7 +184,9 @@ class Fabric:
         if probe is None or probe[0] not in self.state.ports:
             return {}
         if self.state.add_link(probe, (dpid, in_port)):
-            out = self._forget_hosts_at({probe, (dpid, in_port)})  # hosts "seen" on a link port were mislearned
+            out = self._forget_hosts_at(
+                {probe, (dpid, in_port)}
+            )  # hosts "seen" on a link port were mislearned
             _merge(out, self.all_routes())
             return out
         return {}
@@ -180,8 +194,12 @@ class Fabric:
     def probes(self) -> dict[int, list]:
         """LLDP probe packet-outs for every live port of every switch."""
         return {
-            dpid: [ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(port)], discovery.lldp_probe(dpid, port))
-                   for port in sorted(ports)]
+            dpid: [
+                ofmsg.packet_out(
+                    ofmsg.OFPP_CONTROLLER, [ofmsg.output(port)], discovery.lldp_probe(dpid, port)
+                )
+                for port in sorted(ports)
+            ]
             for dpid, ports in self.state.ports.items()
         }
 
@@ -204,24 +222,38 @@ class Fabric:
         if self._is_quarantined(pkt.eth_src, sender_ip):
             return {}
         at_vnf = (pkt.dpid, pkt.in_port) in self.state.vnf_ports
-        if not self.state.is_link_port(pkt.dpid, pkt.in_port) and not is_multicast(pkt.eth_src) and not at_vnf:
+        if (
+            not self.state.is_link_port(pkt.dpid, pkt.in_port)
+            and not is_multicast(pkt.eth_src)
+            and not at_vnf
+        ):
             own_ip = None if self.config.vip_owner(sender_ip) else sender_ip  # a VIP is not the host's own IP
             if self.state.learn_host(pkt.eth_src, pkt.dpid, pkt.in_port, own_ip):
                 out = self.host_routes(self.state.hosts[pkt.eth_src])
         if arp_header is not None and arp_header.opcode == 1:
             target = self.state.host_by(self.config.vip_owner(arp_header.dst_ip) or arp_header.dst_ip)
             if target is not None and target.mac != pkt.eth_src:
-                reply = discovery.arp_reply(arp_header.src_mac, arp_header.src_ip, target.mac, arp_header.dst_ip)
-                _append(out, pkt.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(pkt.in_port)], reply))
+                reply = discovery.arp_reply(
+                    arp_header.src_mac, arp_header.src_ip, target.mac, arp_header.dst_ip
+                )
+                _append(
+                    out, pkt.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(pkt.in_port)], reply)
+                )
                 return out
         dst = None if is_multicast(pkt.eth_dst) else self.state.hosts.get(pkt.eth_dst)
         if dst is not None and dst.dpid in self.state.ports:
-            _append(out, dst.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(dst.port_no)], pkt.data))
+            _append(
+                out, dst.dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(dst.port_no)], pkt.data)
+            )
             return out
         for dpid in self.state.ports:
             ports = [p for p in self.state.flood_ports(dpid) if (dpid, p) != (pkt.dpid, pkt.in_port)]
             if ports:
-                _append(out, dpid, ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(p) for p in ports], pkt.data))
+                _append(
+                    out,
+                    dpid,
+                    ofmsg.packet_out(ofmsg.OFPP_CONTROLLER, [ofmsg.output(p) for p in ports], pkt.data),
+                )
         return out
 
     # -- quarantine -----------------------------------------------------------------------

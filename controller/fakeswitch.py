@@ -57,8 +57,13 @@ def port_desc_reply(xid: int, dpid: int, n_ports: int) -> bytes:
 
 def desc_reply(xid: int) -> bytes:
     """MULTIPART_REPLY (DESC) for a fake switch."""
-    fields = [b"sdnlab".ljust(256, b"\0"), b"fake switch".ljust(256, b"\0"), b"1".ljust(256, b"\0"),
-              b"0".ljust(32, b"\0"), b"fake".ljust(256, b"\0")]
+    fields = [
+        b"sdnlab".ljust(256, b"\0"),
+        b"fake switch".ljust(256, b"\0"),
+        b"1".ljust(256, b"\0"),
+        b"0".ljust(32, b"\0"),
+        b"fake".ljust(256, b"\0"),
+    ]
     return message(OFPT_MULTIPART_REPLY, struct.pack("!HH4x", OFPMP_DESC, 0) + b"".join(fields), xid)
 
 
@@ -132,7 +137,7 @@ class FakeSwitch:
         try:
             while True:
                 header = await self._reader.readexactly(8)
-                version, msg_type, length, xid = HEADER.unpack(header)
+                _version, msg_type, length, xid = HEADER.unpack(header)
                 body = await self._reader.readexactly(max(length - 8, 0))
                 self._handle(msg_type, xid, body)
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -58,13 +58,15 @@ def strict_msg(datapath, version, msg_type, msg_len, xid, buf):
     if parser is None:
         raise MalformedOpenFlow(reason=f"unsupported OpenFlow version 0x{version:02x}")
     if datapath.state != HANDSHAKE_DISPATCHER and version != datapath.ofproto.OFP_VERSION:
-        raise MalformedOpenFlow(reason=f"version 0x{version:02x} after negotiating "
-                                       f"0x{datapath.ofproto.OFP_VERSION:02x}")
+        raise MalformedOpenFlow(
+            reason=f"version 0x{version:02x} after negotiating 0x{datapath.ofproto.OFP_VERSION:02x}"
+        )
     try:
         msg = parser(datapath, version, msg_type, msg_len, xid, buf)
     except Exception as exc:
-        raise MalformedOpenFlow(reason=f"cannot parse message type {msg_type} ({msg_len} bytes): "
-                                       f"{type(exc).__name__}: {exc}") from None
+        raise MalformedOpenFlow(
+            reason=f"cannot parse message type {msg_type} ({msg_len} bytes): {type(exc).__name__}: {exc}"
+        ) from None
     if type(msg).__name__ == "OFPPacketIn" and version >= 0x04 and "in_port" not in msg.match:
         raise MalformedOpenFlow(reason=f"packet-in without in_port in its match ({msg_len} bytes)")
     return msg
@@ -105,8 +107,12 @@ def event_loop(app) -> None:
             try:
                 handler(ev)
             except Exception:
-                LOG.exception("%s: handler %s failed on %s; the app keeps running", app.name,
-                              getattr(handler, "__name__", handler), type(ev).__name__)
+                LOG.exception(
+                    "%s: handler %s failed on %s; the app keeps running",
+                    app.name,
+                    getattr(handler, "__name__", handler),
+                    type(ev).__name__,
+                )
 
 
 SEND_THREAD_JOIN_S = 1.0

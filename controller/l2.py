@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sdnlab.controller import ofmsg
-from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_L2, PRIORITY_MISS, COOKIE_BUILTIN
+from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, INGRESS, PRIORITY_L2, PRIORITY_MISS
 
 DEFAULT_IDLE_TIMEOUT = 60
 
@@ -37,16 +37,26 @@ def is_multicast(mac: str) -> bool:
 def table_miss_flows() -> list:
     """Table INGRESS falls through to FORWARD; FORWARD's miss sends packets to the controller."""
     return [
-        ofmsg.flow_add(INGRESS.table_id, PRIORITY_MISS, ofmsg.match(), [ofmsg.goto(FORWARD.table_id)],
-                       cookie=COOKIE_BUILTIN),
-        ofmsg.flow_add(FORWARD.table_id, PRIORITY_MISS, ofmsg.match(),
-                       [ofmsg.apply_actions([ofmsg.output(ofmsg.OFPP_CONTROLLER)])], cookie=COOKIE_BUILTIN),
+        ofmsg.flow_add(
+            INGRESS.table_id,
+            PRIORITY_MISS,
+            ofmsg.match(),
+            [ofmsg.goto(FORWARD.table_id)],
+            cookie=COOKIE_BUILTIN,
+        ),
+        ofmsg.flow_add(
+            FORWARD.table_id,
+            PRIORITY_MISS,
+            ofmsg.match(),
+            [ofmsg.apply_actions([ofmsg.output(ofmsg.OFPP_CONTROLLER)])],
+            cookie=COOKIE_BUILTIN,
+        ),
     ]
 
 
 def reset_flows() -> list:
     """Delete the built-in app's flows and groups, then install the table-miss flows."""
-    return [ofmsg.flow_delete(), ofmsg.group_delete_all()] + table_miss_flows()
+    return [ofmsg.flow_delete(), ofmsg.group_delete_all(), *table_miss_flows()]
 
 
 @dataclass
@@ -95,7 +105,12 @@ class LearningSwitch:
             return [ofmsg.packet_out(pkt.in_port, [ofmsg.output(ofmsg.OFPP_FLOOD)], pkt.data, pkt.buffer_id)]
         if out_port == pkt.in_port:
             return []  # the destination is behind the port it came from: nothing to do
-        flow = ofmsg.flow_add(FORWARD.table_id, PRIORITY_L2, ofmsg.match(eth_dst=pkt.eth_dst),
-                              [ofmsg.apply_actions([ofmsg.output(out_port)])],
-                              idle_timeout=self.idle_timeout, cookie=COOKIE_BUILTIN)
+        flow = ofmsg.flow_add(
+            FORWARD.table_id,
+            PRIORITY_L2,
+            ofmsg.match(eth_dst=pkt.eth_dst),
+            [ofmsg.apply_actions([ofmsg.output(out_port)])],
+            idle_timeout=self.idle_timeout,
+            cookie=COOKIE_BUILTIN,
+        )
         return [flow, ofmsg.packet_out(pkt.in_port, [ofmsg.output(out_port)], pkt.data, pkt.buffer_id)]

@@ -113,8 +113,14 @@ class NetworkState:
             return False
         if old is not None and old.declared and self.live((old.dpid, old.port_no)):
             return False  # a declared host does not move because of a stray packet
-        self.hosts[mac] = Host(mac, dpid, port_no, ip or (old.ip if old else None), old.name if old else None,
-                               old.declared if old else False)
+        self.hosts[mac] = Host(
+            mac,
+            dpid,
+            port_no,
+            ip or (old.ip if old else None),
+            old.name if old else None,
+            old.declared if old else False,
+        )
         return True
 
     def host_by(self, key: str) -> Host | None:
@@ -162,8 +168,9 @@ def load_declared(state: NetworkState, data: dict, source: str = "<topology>") -
                 here, there = (dpids[a], int(link["a_port"])), (dpids[b], int(link["b_port"]))
                 state.declared_links[here] = there
                 state.declared_links[there] = here
-                state.link_info[frozenset({here, there})] = LinkInfo(float(link.get("delay_ms") or 0.0),
-                                                                     link.get("bw_mbit"))
+                state.link_info[frozenset({here, there})] = LinkInfo(
+                    float(link.get("delay_ms") or 0.0), link.get("bw_mbit")
+                )
             elif a in dpids or b in dpids:
                 switch, host = (a, b) if a in dpids else (b, a)
                 switch_port = int(link["a_port"] if switch == a else link["b_port"])
@@ -172,7 +179,9 @@ def load_declared(state: NetworkState, data: dict, source: str = "<topology>") -
                 if host_index < len(interfaces):
                     intf = interfaces[host_index]
                     mac = intf["mac"].lower()
-                    state.hosts[mac] = Host(mac, dpids[switch], switch_port, intf.get("ip"), host, declared=True)
+                    state.hosts[mac] = Host(
+                        mac, dpids[switch], switch_port, intf.get("ip"), host, declared=True
+                    )
                     if nodes[host].get("kind") == "vnf":
                         state.vnf_ports.add((dpids[switch], switch_port))
         for name, dpid in dpids.items():

@@ -55,7 +55,9 @@ def to_reserved(value, where: str, prefix: str, maximum: int = UINT32) -> int:
         name = value.strip().upper()
         number = getattr(ofp, name if name.startswith(prefix) else prefix + name, None)
         if not isinstance(number, int):
-            raise BadRequest(f"{where}: expected a number or a reserved name ({prefix}...), got {_show(value)}")
+            raise BadRequest(
+                f"{where}: expected a number or a reserved name ({prefix}...), got {_show(value)}"
+            )
         return number
     return to_int(value, where, maximum)
 
@@ -125,29 +127,67 @@ MATCH_FIELD_TYPES = {
     "in_port": lambda value, where: to_reserved(value, where, "OFPP_"),
     "in_phy_port": _uint(UINT32),
     "metadata": _masked(UINT64),
-    "dl_dst": to_mac, "dl_src": to_mac, "eth_dst": to_mac, "eth_src": to_mac,
-    "dl_type": _uint(UINT16), "eth_type": _uint(UINT16),
-    "dl_vlan": to_vlan_vid, "vlan_vid": to_vlan_vid,
-    "vlan_pcp": _uint(7), "ip_dscp": _uint(63), "ip_ecn": _uint(3),
-    "nw_proto": _uint(UINT8), "ip_proto": _uint(UINT8),
-    "nw_src": _IPV4, "nw_dst": _IPV4, "ipv4_src": _IPV4, "ipv4_dst": _IPV4,
-    "tp_src": _uint(UINT16), "tp_dst": _uint(UINT16),
-    "tcp_src": _uint(UINT16), "tcp_dst": _uint(UINT16), "udp_src": _uint(UINT16), "udp_dst": _uint(UINT16),
-    "sctp_src": _uint(UINT16), "sctp_dst": _uint(UINT16),
-    "icmpv4_type": _uint(UINT8), "icmpv4_code": _uint(UINT8),
-    "arp_op": _uint(UINT16), "arp_spa": _IPV4, "arp_tpa": _IPV4, "arp_sha": to_mac, "arp_tha": to_mac,
-    "ipv6_src": _IPV6, "ipv6_dst": _IPV6, "ipv6_flabel": _uint(2**20 - 1),
-    "icmpv6_type": _uint(UINT8), "icmpv6_code": _uint(UINT8),
-    "ipv6_nd_target": _IPV6, "ipv6_nd_sll": to_mac, "ipv6_nd_tll": to_mac,
-    "mpls_label": _uint(2**20 - 1), "mpls_tc": _uint(7), "mpls_bos": _uint(1),
-    "pbb_isid": _masked(2**24 - 1), "tunnel_id": _masked(UINT64), "ipv6_exthdr": _masked(2**9 - 1),
+    "dl_dst": to_mac,
+    "dl_src": to_mac,
+    "eth_dst": to_mac,
+    "eth_src": to_mac,
+    "dl_type": _uint(UINT16),
+    "eth_type": _uint(UINT16),
+    "dl_vlan": to_vlan_vid,
+    "vlan_vid": to_vlan_vid,
+    "vlan_pcp": _uint(7),
+    "ip_dscp": _uint(63),
+    "ip_ecn": _uint(3),
+    "nw_proto": _uint(UINT8),
+    "ip_proto": _uint(UINT8),
+    "nw_src": _IPV4,
+    "nw_dst": _IPV4,
+    "ipv4_src": _IPV4,
+    "ipv4_dst": _IPV4,
+    "tp_src": _uint(UINT16),
+    "tp_dst": _uint(UINT16),
+    "tcp_src": _uint(UINT16),
+    "tcp_dst": _uint(UINT16),
+    "udp_src": _uint(UINT16),
+    "udp_dst": _uint(UINT16),
+    "sctp_src": _uint(UINT16),
+    "sctp_dst": _uint(UINT16),
+    "icmpv4_type": _uint(UINT8),
+    "icmpv4_code": _uint(UINT8),
+    "arp_op": _uint(UINT16),
+    "arp_spa": _IPV4,
+    "arp_tpa": _IPV4,
+    "arp_sha": to_mac,
+    "arp_tha": to_mac,
+    "ipv6_src": _IPV6,
+    "ipv6_dst": _IPV6,
+    "ipv6_flabel": _uint(2**20 - 1),
+    "icmpv6_type": _uint(UINT8),
+    "icmpv6_code": _uint(UINT8),
+    "ipv6_nd_target": _IPV6,
+    "ipv6_nd_sll": to_mac,
+    "ipv6_nd_tll": to_mac,
+    "mpls_label": _uint(2**20 - 1),
+    "mpls_tc": _uint(7),
+    "mpls_bos": _uint(1),
+    "pbb_isid": _masked(2**24 - 1),
+    "tunnel_id": _masked(UINT64),
+    "ipv6_exthdr": _masked(2**9 - 1),
 }
 MATCH_FIELDS = frozenset(MATCH_FIELD_TYPES)
 TRANSPORT_PORT_FIELDS = ("tp_src", "tp_dst")
 # Ryu's OF1.0-style aliases and their OXM names (SET_FIELD takes OXM names only).
-OXM_NAMES = {"dl_dst": "eth_dst", "dl_src": "eth_src", "dl_type": "eth_type", "dl_vlan": "vlan_vid",
-             "nw_src": "ipv4_src", "nw_dst": "ipv4_dst", "nw_proto": "ip_proto", "tp_src": "tcp_src/udp_src",
-             "tp_dst": "tcp_dst/udp_dst"}
+OXM_NAMES = {
+    "dl_dst": "eth_dst",
+    "dl_src": "eth_src",
+    "dl_type": "eth_type",
+    "dl_vlan": "vlan_vid",
+    "nw_src": "ipv4_src",
+    "nw_dst": "ipv4_dst",
+    "nw_proto": "ip_proto",
+    "tp_src": "tcp_src/udp_src",
+    "tp_dst": "tcp_dst/udp_dst",
+}
 SET_FIELD_NAMES = MATCH_FIELDS - set(OXM_NAMES)
 IP_PROTOCOLS_WITH_TP = {6: "tcp", 17: "udp"}
 
@@ -165,8 +205,9 @@ def check_match(match, where: str = "match") -> dict:
     proto = result.get("nw_proto", result.get("ip_proto"))
     for name in TRANSPORT_PORT_FIELDS:
         if name in result and proto not in IP_PROTOCOLS_WITH_TP:
-            raise BadRequest(f"{where}.{name}: needs nw_proto (or ip_proto) 6 (tcp) or 17 (udp),"
-                             f" got {proto!r}")
+            raise BadRequest(
+                f"{where}.{name}: needs nw_proto (or ip_proto) 6 (tcp) or 17 (udp), got {proto!r}"
+            )
     return result
 
 
@@ -188,9 +229,15 @@ def _table(value, where):
 
 # Per action type: (argument name, checker, required) for its arguments.
 ACTION_ARGUMENTS = {
-    "OUTPUT": (("port", lambda v, w: to_reserved(v, w, "OFPP_"), True),
-               ("max_len", lambda v, w: to_reserved(v, w, "OFPCML_", UINT16), False)),
-    "COPY_TTL_OUT": (), "COPY_TTL_IN": (), "DEC_MPLS_TTL": (), "POP_VLAN": (), "DEC_NW_TTL": (),
+    "OUTPUT": (
+        ("port", lambda v, w: to_reserved(v, w, "OFPP_"), True),
+        ("max_len", lambda v, w: to_reserved(v, w, "OFPCML_", UINT16), False),
+    ),
+    "COPY_TTL_OUT": (),
+    "COPY_TTL_IN": (),
+    "DEC_MPLS_TTL": (),
+    "POP_VLAN": (),
+    "DEC_NW_TTL": (),
     "POP_PBB": (),
     "SET_MPLS_TTL": (("mpls_ttl", _uint(UINT8), True),),
     "PUSH_VLAN": (("ethertype", _uint(UINT16), True),),
@@ -280,7 +327,9 @@ FLOW_NUMBERS = {
     "cookie": _uint(UINT64),
     "cookie_mask": _uint(UINT64),
     "flags": _uint(UINT16),
-    "buffer_id": lambda v, w: _buffer_name(v, w) if isinstance(v, str) and v[:1].isalpha() else to_int(v, w, UINT32),
+    "buffer_id": lambda v, w: (
+        _buffer_name(v, w) if isinstance(v, str) and v[:1].isalpha() else to_int(v, w, UINT32)
+    ),
     "out_port": lambda v, w: to_reserved(v, w, "OFPP_"),
     "out_group": lambda v, w: to_reserved(v, w, "OFPG_"),
 }
@@ -294,7 +343,9 @@ def _buffer_name(value, where):
 
 def check_table_id(value, where: str = "table_id", allow_all: bool = False) -> int:
     """A table number 0..254, or ``ALL``/255 where every table is meant (delete, stats)."""
-    if allow_all and (value == ofp.OFPTT_ALL or (isinstance(value, str) and value.strip().upper() in ("ALL", "OFPTT_ALL"))):
+    if allow_all and (
+        value == ofp.OFPTT_ALL or (isinstance(value, str) and value.strip().upper() in ("ALL", "OFPTT_ALL"))
+    ):
         return ofp.OFPTT_ALL
     return to_int(value, where, ofp.OFPTT_MAX)
 
@@ -333,10 +384,12 @@ def check_group(group: dict) -> dict:
             raise BadRequest(f"{where}: expected an object, got {_show(bucket)}")
         item = dict(bucket)
         item["weight"] = _optional(bucket, "weight", _uint(UINT16), where, 0)
-        item["watch_port"] = _optional(bucket, "watch_port", lambda v, w: to_reserved(v, w, "OFPP_"), where,
-                                       ofp.OFPP_ANY)
-        item["watch_group"] = _optional(bucket, "watch_group", lambda v, w: to_reserved(v, w, "OFPG_"), where,
-                                        ofp.OFPG_ANY)
+        item["watch_port"] = _optional(
+            bucket, "watch_port", lambda v, w: to_reserved(v, w, "OFPP_"), where, ofp.OFPP_ANY
+        )
+        item["watch_group"] = _optional(
+            bucket, "watch_group", lambda v, w: to_reserved(v, w, "OFPG_"), where, ofp.OFPG_ANY
+        )
         item["actions"] = check_actions(bucket.get("actions"), f"{where}.actions", nested=True)
         checked.append(item)
     result["buckets"] = checked

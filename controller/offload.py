@@ -27,7 +27,13 @@ from sdnlab.controller.network import NetworkState
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
-    COOKIE_OFFLOAD, COOKIE_OFFLOAD_MASK, OFFLOAD_ID_MASK, FiveTuple, Rewrite, bypass_msgs, offload_clear_msgs,
+    COOKIE_OFFLOAD,
+    COOKIE_OFFLOAD_MASK,
+    OFFLOAD_ID_MASK,
+    FiveTuple,
+    Rewrite,
+    bypass_msgs,
+    offload_clear_msgs,
     orient,
 )
 
@@ -88,15 +94,24 @@ def parse_offload_request(body: dict) -> OffloadRequest:
     action = body.get("action", "bypass")
     if action not in ACTIONS:
         raise BadRequest(f"action: expected one of {', '.join(ACTIONS)}, got {action!r}")
-    flow = FiveTuple(_proto(body["proto"]), _ipv4(body, "src"), _port(body, "sport"), _ipv4(body, "dst"),
-                     _port(body, "dport"))
+    flow = FiveTuple(
+        _proto(body["proto"]),
+        _ipv4(body, "src"),
+        _port(body, "sport"),
+        _ipv4(body, "dst"),
+        _port(body, "dport"),
+    )
     rewrite = None
     if action == "rewrite":
         for key in ("backend_ip", "backend_port"):
             if key not in body:
                 raise BadRequest(f"{key}: missing (a rewrite names the backend)")
-        rewrite = Rewrite(_ipv4(body, "backend_ip"), _port(body, "backend_port"), _mac(body, "backend_mac"),
-                          _mac(body, "vip_mac"))
+        rewrite = Rewrite(
+            _ipv4(body, "backend_ip"),
+            _port(body, "backend_port"),
+            _mac(body, "backend_mac"),
+            _mac(body, "vip_mac"),
+        )
     return OffloadRequest(vnf, action, flow, rewrite)
 
 
@@ -137,10 +152,20 @@ class Offload:
     def to_dict(self) -> dict:
         """The JSON view served by ``GET /sdnlab/offload``."""
         f = self.flow
-        return {"id": self.offload_id, "chain": self.chain, "bypassed": list(self.vnfs), "proto": f.proto,
-                "src": f.src, "sport": f.sport, "dst": f.dst, "dport": f.dport, "rules": self.rules,
-                "cookie": f"{self.cookie:#x}", "since": self.since,
-                "rewrites": {vnf: vars(rewrite) for vnf, rewrite in self.rewrites.items()}}
+        return {
+            "id": self.offload_id,
+            "chain": self.chain,
+            "bypassed": list(self.vnfs),
+            "proto": f.proto,
+            "src": f.src,
+            "sport": f.sport,
+            "dst": f.dst,
+            "dport": f.dport,
+            "rules": self.rules,
+            "cookie": f"{self.cookie:#x}",
+            "since": self.since,
+            "rewrites": {vnf: vars(rewrite) for vnf, rewrite in self.rewrites.items()},
+        }
 
 
 @dataclass
@@ -178,9 +203,16 @@ class OffloadTable:
     by_id: dict[int, Offload] = field(default_factory=dict)
     next_id: int = 1
 
-    def offload(self, request: OffloadRequest, chains: tuple[Chain, ...], state: NetworkState, graph: nx.Graph,
-                vnf_names: set[str], now: float,
-                connected: set[int] | None = None) -> tuple[list[Offload], dict[int, list]]:
+    def offload(
+        self,
+        request: OffloadRequest,
+        chains: tuple[Chain, ...],
+        state: NetworkState,
+        graph: nx.Graph,
+        vnf_names: set[str],
+        now: float,
+        connected: set[int] | None = None,
+    ) -> tuple[list[Offload], dict[int, list]]:
         """Record the request and return the offloads it touches with their messages.
 
         ``connected``: the switches the messages can be sent to (None: all); rules for the others
@@ -193,7 +225,9 @@ class OffloadTable:
         member = [(index, chain) for index, chain in enumerate(chains) if request.vnf in chain.vnfs]
         if not member:
             known = request.vnf in state.host_roles
-            raise NotFound(f"vnf: {request.vnf!r} is {'in no chain' if known else 'not a host of this network'}")
+            raise NotFound(
+                f"vnf: {request.vnf!r} is {'in no chain' if known else 'not a host of this network'}"
+            )
         plans: list[_Plan] = []
         problems: list[str] = []
         carried = False
@@ -209,15 +243,26 @@ class OffloadTable:
             if request.rewrite is not None:
                 rewrites[request.vnf] = request.rewrite
             reasons: list[str] = []
-            msgs = bypass_msgs(chain, index, flow, asked, state, graph, cookie=COOKIE_OFFLOAD | next_id,
-                               rewrites=rewrites, problems=reasons)
+            msgs = bypass_msgs(
+                chain,
+                index,
+                flow,
+                asked,
+                state,
+                graph,
+                cookie=COOKIE_OFFLOAD | next_id,
+                rewrites=rewrites,
+                problems=reasons,
+            )
             offline = sorted(dpid for dpid in msgs if connected is not None and dpid not in connected)
             msgs = {dpid: more for dpid, more in msgs.items() if dpid not in offline and more}
             keys = frozenset(rule_key(dpid, msg) for dpid, more in msgs.items() for msg in more)
             holder = self._holder(keys, previous, [plan.entry for plan in plans])
             if holder is not None:
-                problems.append(f"chain {chain.name!r}: its rules would replace those of offload {holder.offload_id} "
-                                f"(chain {holder.chain!r}) at the same switch ports; one offload per flow and port")
+                problems.append(
+                    f"chain {chain.name!r}: its rules would replace those of offload {holder.offload_id} "
+                    f"(chain {holder.chain!r}) at the same switch ports; one offload per flow and port"
+                )
                 continue
             if not keys:
                 if offline:
@@ -225,18 +270,30 @@ class OffloadTable:
                     reasons.append(f"switch {names} is not connected")
                 problems.extend(f"chain {chain.name!r}: {reason}" for reason in reasons or ["no VNF to skip"])
                 continue
-            entry = Offload(next_id, chain.name, flow, tuple(v for v in chain.vnfs if v in asked), len(keys), now,
-                            rewrites, keys)
+            entry = Offload(
+                next_id,
+                chain.name,
+                flow,
+                tuple(v for v in chain.vnfs if v in asked),
+                len(keys),
+                now,
+                rewrites,
+                keys,
+            )
             next_id = next_id % OFFLOAD_ID_MASK + 1
             plans.append(_Plan(previous, entry, msgs))
         f = request.flow
         if not carried:
             chain_names = ", ".join(chain.name for _, chain in member)
-            raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport} is not steered through "
-                           f"{request.vnf!r} by any chain ({chain_names})")
+            raise Conflict(
+                f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport} is not steered through "
+                f"{request.vnf!r} by any chain ({chain_names})"
+            )
         if not plans:
-            raise Conflict(f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport}: no offload rule can be "
-                           f"built: {'; '.join(problems)}")
+            raise Conflict(
+                f"flow {f.proto} {f.src}:{f.sport} -> {f.dst}:{f.dport}: no offload rule can be "
+                f"built: {'; '.join(problems)}"
+            )
         # the request succeeds: only now does the table change
         self.next_id = next_id
         out: dict[int, list] = {}
@@ -252,7 +309,9 @@ class OffloadTable:
                 out.setdefault(dpid, []).extend(more)
         return [plan.entry for plan in plans], out
 
-    def _holder(self, keys: frozenset[RuleKey], previous: Offload | None, planned: list[Offload]) -> Offload | None:
+    def _holder(
+        self, keys: frozenset[RuleKey], previous: Offload | None, planned: list[Offload]
+    ) -> Offload | None:
         """The offload (live, or planned by this request) of another chain or flow holding one of ``keys``."""
         for other in [*self.by_id.values(), *planned]:
             if other is not previous and other.keys & keys:

@@ -63,45 +63,91 @@ def goto(table_id: int) -> parser.OFPInstructionGotoTable:
     return parser.OFPInstructionGotoTable(table_id)
 
 
-def flow_add(table_id: int, priority: int, match_, instructions: list, *, idle_timeout: int = 0,
-             hard_timeout: int = 0, cookie: int = 0, buffer_id: int = NO_BUFFER,
-             send_flow_rem: bool = False) -> parser.OFPFlowMod:
+def flow_add(
+    table_id: int,
+    priority: int,
+    match_,
+    instructions: list,
+    *,
+    idle_timeout: int = 0,
+    hard_timeout: int = 0,
+    cookie: int = 0,
+    buffer_id: int = NO_BUFFER,
+    send_flow_rem: bool = False,
+) -> parser.OFPFlowMod:
     """Add (or replace) one flow entry."""
     flags = ofp.OFPFF_SEND_FLOW_REM if send_flow_rem else 0
     return parser.OFPFlowMod(
-        datapath=None, cookie=cookie, table_id=table_id, command=ofp.OFPFC_ADD,
-        idle_timeout=idle_timeout, hard_timeout=hard_timeout, priority=priority,
-        buffer_id=buffer_id, out_port=OFPP_ANY, out_group=OFPG_ANY, flags=flags,
-        match=match_, instructions=instructions)
+        datapath=None,
+        cookie=cookie,
+        table_id=table_id,
+        command=ofp.OFPFC_ADD,
+        idle_timeout=idle_timeout,
+        hard_timeout=hard_timeout,
+        priority=priority,
+        buffer_id=buffer_id,
+        out_port=OFPP_ANY,
+        out_group=OFPG_ANY,
+        flags=flags,
+        match=match_,
+        instructions=instructions,
+    )
 
 
-def flow_delete(table_id: int = ofp.OFPTT_ALL, match_=None, *, cookie: int = 0,
-                cookie_mask: int = 0, priority: int | None = None, out_port: int = OFPP_ANY) -> parser.OFPFlowMod:
+def flow_delete(
+    table_id: int = ofp.OFPTT_ALL,
+    match_=None,
+    *,
+    cookie: int = 0,
+    cookie_mask: int = 0,
+    priority: int | None = None,
+    out_port: int = OFPP_ANY,
+) -> parser.OFPFlowMod:
     """Delete flows (strictly, at ``priority``, when a priority is given)."""
     command = ofp.OFPFC_DELETE if priority is None else ofp.OFPFC_DELETE_STRICT
     return parser.OFPFlowMod(
-        datapath=None, cookie=cookie, cookie_mask=cookie_mask, table_id=table_id, command=command,
-        priority=priority or 0, out_port=out_port, out_group=OFPG_ANY,
-        match=match_ if match_ is not None else parser.OFPMatch())
+        datapath=None,
+        cookie=cookie,
+        cookie_mask=cookie_mask,
+        table_id=table_id,
+        command=command,
+        priority=priority or 0,
+        out_port=out_port,
+        out_group=OFPG_ANY,
+        match=match_ if match_ is not None else parser.OFPMatch(),
+    )
 
 
 def group_delete_all() -> parser.OFPGroupMod:
     """Delete every group on the switch."""
-    return parser.OFPGroupMod(datapath=None, command=ofp.OFPGC_DELETE, type_=ofp.OFPGT_ALL,
-                              group_id=ofp.OFPG_ALL, buckets=[])
+    return parser.OFPGroupMod(
+        datapath=None, command=ofp.OFPGC_DELETE, type_=ofp.OFPGT_ALL, group_id=ofp.OFPG_ALL, buckets=[]
+    )
 
 
-def fast_failover_group(group_id: int, ports: list[int], *, command: int = ofp.OFPGC_ADD) -> parser.OFPGroupMod:
+def fast_failover_group(
+    group_id: int, ports: list[int], *, command: int = ofp.OFPGC_ADD
+) -> parser.OFPGroupMod:
     """A fast-failover group: the first live port of ``ports`` gets the packet."""
-    buckets = [parser.OFPBucket(watch_port=port, watch_group=OFPG_ANY, actions=[output(port)]) for port in ports]
-    return parser.OFPGroupMod(datapath=None, command=command, type_=ofp.OFPGT_FF,
-                              group_id=group_id, buckets=buckets)
+    buckets = [
+        parser.OFPBucket(watch_port=port, watch_group=OFPG_ANY, actions=[output(port)]) for port in ports
+    ]
+    return parser.OFPGroupMod(
+        datapath=None, command=command, type_=ofp.OFPGT_FF, group_id=group_id, buckets=buckets
+    )
 
 
-def packet_out(in_port: int, actions: list, data: bytes | None, buffer_id: int = NO_BUFFER) -> parser.OFPPacketOut:
+def packet_out(
+    in_port: int, actions: list, data: bytes | None, buffer_id: int = NO_BUFFER
+) -> parser.OFPPacketOut:
     """Send a packet (``data`` unless the switch buffered it) with ``actions``."""
-    return parser.OFPPacketOut(datapath=None, buffer_id=buffer_id, in_port=in_port,
-                               actions=list(actions), data=None if buffer_id != NO_BUFFER else data)
+    return parser.OFPPacketOut(
+        datapath=None,
+        buffer_id=buffer_id,
+        in_port=in_port,
+        actions=list(actions),
+        data=None if buffer_id != NO_BUFFER else data,
+    )
 
 
 def barrier() -> parser.OFPBarrierRequest:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from oslo_config import cfg as oslo_cfg
-
 from os_ken import cfg
+from oslo_config import cfg as oslo_cfg
 
 from sdnlab import textfile
 from sdnlab.controller.errors import OptionsError
@@ -34,9 +33,9 @@ APP_OPTS = [
 def register() -> cfg.ConfigOpts:
     """Register every option the runner understands on os-ken's CONF (idempotent)."""
     # Importing these modules registers os-ken's own options (OpenFlow, topology, logging).
-    import os_ken.base.app_manager  # noqa: F401  (must come first: os-ken's import cycle)
-    import os_ken.controller.controller  # noqa: F401  --ofp-tcp-listen-port, --ofp-listen-host
-    import os_ken.log  # noqa: F401  --verbose, --default-log-level, --log-file
+    import os_ken.base.app_manager
+    import os_ken.controller.controller
+    import os_ken.log
     import os_ken.topology.switches  # noqa: F401  --observe-links
 
     conf = cfg.CONF
@@ -50,7 +49,7 @@ def register() -> cfg.ConfigOpts:
 
 def _takes_value(conf: cfg.ConfigOpts, flag: str) -> bool:
     name = flag.lstrip("-").split("=", 1)[0]
-    if "=" in flag or flag.startswith("-") and not flag.startswith("--"):
+    if "=" in flag or (flag.startswith("-") and not flag.startswith("--")):
         return False
     dest = name.replace("-", "_")
     info = conf._opts.get(dest)  # oslo keeps registered options here

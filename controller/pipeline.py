@@ -22,9 +22,26 @@ class TableSpec:
 
 
 INGRESS = TableSpec(
-    0, "ingress",
-    frozenset({"in_port", "eth_src", "eth_dst", "eth_type", "vlan_vid", "ip_proto", "ipv4_src",
-               "ipv4_dst", "tcp_src", "tcp_dst", "udp_src", "udp_dst", "arp_tpa", "arp_spa"}),
+    0,
+    "ingress",
+    frozenset(
+        {
+            "in_port",
+            "eth_src",
+            "eth_dst",
+            "eth_type",
+            "vlan_vid",
+            "ip_proto",
+            "ipv4_src",
+            "ipv4_dst",
+            "tcp_src",
+            "tcp_dst",
+            "udp_src",
+            "udp_dst",
+            "arp_tpa",
+            "arp_spa",
+        }
+    ),
     next_tables=(1,),
 )
 FORWARD = TableSpec(1, "forward", frozenset({"in_port", "eth_dst", "eth_src", "vlan_vid"}))
@@ -52,4 +69,6 @@ def check_flow(msg) -> None:
     assert not extra, f"table {table.name} does not match on {sorted(extra)}"
     for inst in msg.instructions:
         if type(inst).__name__ == "OFPInstructionGotoTable":
-            assert inst.table_id in table.next_tables, f"table {table.name} may not go to table {inst.table_id}"
+            assert inst.table_id in table.next_tables, (
+                f"table {table.name} may not go to table {inst.table_id}"
+            )

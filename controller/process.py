@@ -31,14 +31,29 @@ def port_open(host: str, port: int) -> bool:
 class ControllerProcess:
     """A runner subprocess whose output goes to a temporary log file."""
 
-    def __init__(self, apps: list[str], of_port: int, rest_port: int | None = None, *,
-                 extra_args: tuple[str, ...] = (), env: dict | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        apps: list[str],
+        of_port: int,
+        rest_port: int | None = None,
+        *,
+        extra_args: tuple[str, ...] = (),
+        env: dict | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.apps = list(apps)
         self.of_port = of_port
         self.rest_port = rest_port
         self.host = host
-        self.argv = [sys.executable, "-m", "sdnlab.controller.runner", "--ofp-tcp-listen-port", str(of_port),
-                     "--ofp-listen-host", host]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "sdnlab.controller.runner",
+            "--ofp-tcp-listen-port",
+            str(of_port),
+            "--ofp-listen-host",
+            host,
+        ]
         if rest_port is not None:
             self.argv += ["--wsapi-port", str(rest_port), "--wsapi-host", host]
         self.argv += list(extra_args) + self.apps
@@ -46,7 +61,7 @@ class ControllerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="sdnlab-ctl-", suffix=".log", delete=False)
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 15.0) -> "ControllerProcess":
+    def start(self, timeout: float = 15.0) -> ControllerProcess:
         """Start the process and wait until it listens (stopping it again if it does not)."""
         if port_open(self.host, self.of_port):
             raise ListenError(f"OpenFlow {self.host}:{self.of_port}: already in use by another process")
@@ -88,7 +103,7 @@ class ControllerProcess:
             self.proc.wait()
         return time.monotonic() - started
 
-    def __enter__(self) -> "ControllerProcess":
+    def __enter__(self) -> ControllerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

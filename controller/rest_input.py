@@ -10,7 +10,13 @@ import json
 
 from sdnlab.controller.errors import ControllerError
 from sdnlab.controller.ofctl_values import (  # noqa: F401 (re-exported for the REST layer)
-    ACTION_TYPES, MATCH_FIELDS, BadRequest, check_actions, check_flow_numbers, check_group, check_match,
+    ACTION_TYPES,
+    MATCH_FIELDS,
+    BadRequest,
+    check_actions,
+    check_flow_numbers,
+    check_group,
+    check_match,
     check_meter,
 )
 

@@ -51,7 +51,9 @@ class PathCache:
         return self._backups[key]
 
 
-def routes_to(graph: nx.Graph, host: Host, protection: bool = False, cache: PathCache | None = None) -> list[Route]:
+def routes_to(
+    graph: nx.Graph, host: Host, protection: bool = False, cache: PathCache | None = None
+) -> list[Route]:
     """One route per switch that can reach ``host``'s switch in ``graph``."""
     if host.dpid not in graph:
         return []
@@ -88,8 +90,11 @@ def path_between(graph: nx.Graph, src: Host, dst: Host) -> list[int]:
 
 def clear_host_msgs(mac: str) -> list:
     """Delete every forwarding flow for ``mac`` (main flow and bypasses)."""
-    return [ofmsg.flow_delete(FORWARD.table_id, ofmsg.match(eth_dst=mac), cookie=COOKIE_BUILTIN,
-                              cookie_mask=COOKIE_MASK)]
+    return [
+        ofmsg.flow_delete(
+            FORWARD.table_id, ofmsg.match(eth_dst=mac), cookie=COOKIE_BUILTIN, cookie_mask=COOKIE_MASK
+        )
+    ]
 
 
 def route_msgs(route: Route, group_id: int, group_exists: bool, previous: Route | None = None) -> list:
@@ -99,20 +104,48 @@ def route_msgs(route: Route, group_id: int, group_exists: bool, previous: Route 
     ``previous`` route of this switch is deleted when it would no longer be right.
     """
     msgs = []
-    if previous is not None and previous.backup_port is not None and \
-            (previous.out_port, previous.backup_port) != (route.out_port, route.backup_port):
-        msgs.append(ofmsg.flow_delete(FORWARD.table_id, ofmsg.match(in_port=previous.out_port, eth_dst=route.mac),
-                                      priority=PRIORITY_BYPASS))
+    if (
+        previous is not None
+        and previous.backup_port is not None
+        and (previous.out_port, previous.backup_port) != (route.out_port, route.backup_port)
+    ):
+        msgs.append(
+            ofmsg.flow_delete(
+                FORWARD.table_id,
+                ofmsg.match(in_port=previous.out_port, eth_dst=route.mac),
+                priority=PRIORITY_BYPASS,
+            )
+        )
     dst = ofmsg.match(eth_dst=route.mac)
     if route.backup_port is None:
-        msgs.append(ofmsg.flow_add(FORWARD.table_id, PRIORITY_L2, dst,
-                                   [ofmsg.apply_actions([ofmsg.output(route.out_port)])], cookie=COOKIE_BUILTIN))
+        msgs.append(
+            ofmsg.flow_add(
+                FORWARD.table_id,
+                PRIORITY_L2,
+                dst,
+                [ofmsg.apply_actions([ofmsg.output(route.out_port)])],
+                cookie=COOKIE_BUILTIN,
+            )
+        )
         return msgs
     command = ofp.OFPGC_MODIFY if group_exists else ofp.OFPGC_ADD
     msgs.append(ofmsg.fast_failover_group(group_id, [route.out_port, route.backup_port], command=command))
-    msgs.append(ofmsg.flow_add(FORWARD.table_id, PRIORITY_L2, dst, [ofmsg.apply_actions([ofmsg.group(group_id)])],
-                               cookie=COOKIE_BUILTIN))
-    msgs.append(ofmsg.flow_add(FORWARD.table_id, PRIORITY_BYPASS,
-                               ofmsg.match(in_port=route.out_port, eth_dst=route.mac),
-                               [ofmsg.apply_actions([ofmsg.output(route.backup_port)])], cookie=COOKIE_BUILTIN))
+    msgs.append(
+        ofmsg.flow_add(
+            FORWARD.table_id,
+            PRIORITY_L2,
+            dst,
+            [ofmsg.apply_actions([ofmsg.group(group_id)])],
+            cookie=COOKIE_BUILTIN,
+        )
+    )
+    msgs.append(
+        ofmsg.flow_add(
+            FORWARD.table_id,
+            PRIORITY_BYPASS,
+            ofmsg.match(in_port=route.out_port, eth_dst=route.mac),
+            [ofmsg.apply_actions([ofmsg.output(route.backup_port)])],
+            cookie=COOKIE_BUILTIN,
+        )
+    )
     return msgs

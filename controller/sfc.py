@@ -52,9 +52,11 @@ def hosts_of(spec: str | None, state: NetworkState, vnf_names: set[str]) -> list
         if spec is None:
             return names
         network = ipaddress.ip_network(spec, strict=False)
-        return [n for n in names if _host_ip(n, state) and ipaddress.ip_address(_host_ip(n, state)) in network]
+        return [
+            n for n in names if _host_ip(n, state) and ipaddress.ip_address(_host_ip(n, state)) in network
+        ]
     if spec.startswith("role:"):
-        role = spec[len("role:"):]
+        role = spec[len("role:") :]
         return [n for n in names if role in state.host_roles[n]]
     return [spec] if spec in state.host_roles else []
 
@@ -97,8 +99,11 @@ def _ip_match(spec: str | None, state: NetworkState, vnf_names: set[str]) -> lis
         return [None]
     if _is_ip(spec):
         network = ipaddress.ip_network(spec, strict=False)
-        return [(str(network.network_address), str(network.netmask))] if network.prefixlen < 32 \
+        return (
+            [(str(network.network_address), str(network.netmask))]
+            if network.prefixlen < 32
             else [str(network.network_address)]
+        )
     ips = [_host_ip(n, state) for n in hosts_of(spec, state, vnf_names)]
     return [ip for ip in ips if ip] or []
 
@@ -117,15 +122,18 @@ def _steer(here: int, entry: tuple[int, int], vid: int, towards: dict[int, int])
         return [ofmsg.output(entry[1])]
     if here not in towards:
         return None  # no path: leave the packet to normal forwarding
-    return ofmsg.push_vlan(vid) + [ofmsg.output(towards[here])]
+    return [*ofmsg.push_vlan(vid), ofmsg.output(towards[here])]
 
 
 def _add(out: dict[int, list], dpid: int, match: dict, actions: list, goto_forward: bool = False) -> None:
     instructions = [ofmsg.apply_actions(actions)] if actions else []
     if goto_forward:
         instructions.append(ofmsg.goto(FORWARD.table_id))
-    out.setdefault(dpid, []).append(ofmsg.flow_add(INGRESS.table_id, PRIORITY_STEER, ofmsg.match(**match),
-                                                   instructions, cookie=COOKIE_SFC))
+    out.setdefault(dpid, []).append(
+        ofmsg.flow_add(
+            INGRESS.table_id, PRIORITY_STEER, ofmsg.match(**match), instructions, cookie=COOKIE_SFC
+        )
+    )
 
 
 def _hops(vnfs: list[list[tuple[int, int]]], reverse: bool) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -138,7 +146,9 @@ def _hops(vnfs: list[list[tuple[int, int]]], reverse: bool) -> list[tuple[tuple[
     return [(att[-1], att[0]) if reverse else (att[0], att[-1]) for att in order]
 
 
-def chain_msgs(chain: Chain, index: int, state: NetworkState, graph: nx.Graph, vnf_names: set[str]) -> dict[int, list]:
+def chain_msgs(
+    chain: Chain, index: int, state: NetworkState, graph: nx.Graph, vnf_names: set[str]
+) -> dict[int, list]:
     """Flow-mods steering ``chain`` (both directions if symmetric) on every switch."""
     out: dict[int, list] = {}
     vnfs = [_attachments(name, state) for name in chain.vnfs]
@@ -173,14 +183,20 @@ def chain_msgs(chain: Chain, index: int, state: NetworkState, graph: nx.Graph, v
             towards = towards_entry[stage - 1]
             for dpid in graph.nodes:
                 if dpid == entry[0]:
-                    _add(out, dpid, {"vlan_vid": ofmsg.VLAN_PRESENT | vid},
-                         [ofmsg.pop_vlan(), ofmsg.output(entry[1])])
+                    _add(
+                        out,
+                        dpid,
+                        {"vlan_vid": ofmsg.VLAN_PRESENT | vid},
+                        [ofmsg.pop_vlan(), ofmsg.output(entry[1])],
+                    )
                 elif dpid in towards:
                     _add(out, dpid, {"vlan_vid": ofmsg.VLAN_PRESENT | vid}, [ofmsg.output(towards[dpid])])
             # what the VNF emits goes to the next stage, or to normal delivery after the last one
             for fields in matches:
                 if stage < len(hops):
-                    actions = _steer(exit_[0], hops[stage][0], stage_vid(index, reverse, stage + 1), towards_entry[stage])
+                    actions = _steer(
+                        exit_[0], hops[stage][0], stage_vid(index, reverse, stage + 1), towards_entry[stage]
+                    )
                     if actions is not None:
                         _add(out, exit_[0], dict(fields, in_port=exit_[1]), actions)
                 else:
@@ -211,8 +227,14 @@ class FiveTuple:
     def match_fields(self) -> dict:
         """OXM fields matching exactly this direction."""
         prefix = {6: "tcp", 17: "udp"}[self.proto]
-        return {"eth_type": ofmsg.ETH_TYPE_IP, "ip_proto": self.proto, "ipv4_src": self.src,
-                "ipv4_dst": self.dst, f"{prefix}_src": self.sport, f"{prefix}_dst": self.dport}
+        return {
+            "eth_type": ofmsg.ETH_TYPE_IP,
+            "ip_proto": self.proto,
+            "ipv4_src": self.src,
+            "ipv4_dst": self.dst,
+            f"{prefix}_src": self.sport,
+            f"{prefix}_dst": self.dport,
+        }
 
 
 def _selects(spec: str | None, ip: str, state: NetworkState, vnf_names: set[str]) -> bool:
@@ -227,11 +249,13 @@ def _selects(spec: str | None, ip: str, state: NetworkState, vnf_names: set[str]
 def chain_carries(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> bool:
     """Whether ``chain`` classifies ``five`` in its forward direction."""
     match = chain.match
-    return ((match.ip_proto is None or match.ip_proto == five.proto)
-            and (match.src_port is None or match.src_port == five.sport)
-            and (match.dst_port is None or match.dst_port == five.dport)
-            and _selects(match.src, five.src, state, vnf_names)
-            and _selects(match.dst, five.dst, state, vnf_names))
+    return (
+        (match.ip_proto is None or match.ip_proto == five.proto)
+        and (match.src_port is None or match.src_port == five.sport)
+        and (match.dst_port is None or match.dst_port == five.dport)
+        and _selects(match.src, five.src, state, vnf_names)
+        and _selects(match.dst, five.dst, state, vnf_names)
+    )
 
 
 def orient(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> FiveTuple | None:
@@ -260,9 +284,13 @@ def _nat_in(rewrite: Rewrite, current: FiveTuple) -> tuple[list, FiveTuple]:
     """Actions turning ``current`` (client -> VIP) into client -> backend, and the new tuple."""
     prefix = {6: "tcp", 17: "udp"}[current.proto]
     actions = [ofmsg.set_field(eth_dst=rewrite.backend_mac)] if rewrite.backend_mac else []
-    actions += [ofmsg.set_field(ipv4_dst=rewrite.backend_ip),
-                ofmsg.set_field(**{f"{prefix}_dst": rewrite.backend_port})]
-    return actions, FiveTuple(current.proto, current.src, current.sport, rewrite.backend_ip, rewrite.backend_port)
+    actions += [
+        ofmsg.set_field(ipv4_dst=rewrite.backend_ip),
+        ofmsg.set_field(**{f"{prefix}_dst": rewrite.backend_port}),
+    ]
+    return actions, FiveTuple(
+        current.proto, current.src, current.sport, rewrite.backend_ip, rewrite.backend_port
+    )
 
 
 def _nat_out(rewrite: Rewrite, before: FiveTuple) -> tuple[list, FiveTuple]:
@@ -273,9 +301,18 @@ def _nat_out(rewrite: Rewrite, before: FiveTuple) -> tuple[list, FiveTuple]:
     return actions, before.reversed()
 
 
-def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], state: NetworkState,
-                graph: nx.Graph, cookie: int = COOKIE_OFFLOAD, idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S,
-                rewrites: dict[str, Rewrite] | None = None, problems: list[str] | None = None) -> dict[int, list]:
+def bypass_msgs(
+    chain: Chain,
+    index: int,
+    five: FiveTuple,
+    bypassed: set[str],
+    state: NetworkState,
+    graph: nx.Graph,
+    cookie: int = COOKIE_OFFLOAD,
+    idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S,
+    rewrites: dict[str, Rewrite] | None = None,
+    problems: list[str] | None = None,
+) -> dict[int, list]:
     """Rules carrying one flow of ``chain`` past the VNF hosts in ``bypassed`` (both ways if symmetric).
 
     ``five`` is the flow as the chain's forward direction sees it. At every point that would
@@ -294,9 +331,11 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
     problems = [] if problems is None else problems
     vnfs = [_attachments(name, state) for name in chain.vnfs]
     if not all(vnfs):
-        missing = [name for name, att in zip(chain.vnfs, vnfs) if not att]
-        problems.append(f"VNF host {', '.join(map(repr, missing))} of chain {chain.name!r} is not attached "
-                        f"(the controller has not seen it yet)")
+        missing = [name for name, att in zip(chain.vnfs, vnfs, strict=False) if not att]
+        problems.append(
+            f"VNF host {', '.join(map(repr, missing))} of chain {chain.name!r} is not attached "
+            f"(the controller has not seen it yet)"
+        )
         return out
     before_nat: list[FiveTuple] = []  # the tuple before each switch-done NAT, in forward order
     current = five
@@ -308,7 +347,7 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
         source = state.host_by(current.src)
         point = (source.dpid, source.port_no) if source is not None else None
         arrive, actions, skipping = current, [], False
-        for stage, name in enumerate(names + [None]):  # None: past the last VNF, delivery
+        for stage, name in enumerate([*names, None]):  # None: past the last VNF, delivery
             if name is not None and name in bypassed:
                 skipping = True
                 rewrite = rewrites.get(name)
@@ -321,20 +360,45 @@ def bypass_msgs(chain: Chain, index: int, five: FiveTuple, bypassed: set[str], s
                     actions += more
                 continue
             if skipping and point is None:
-                problems.append(f"the {'reply' if reverse else 'flow'}'s source {arrive.src} is not a known host "
-                                f"(the controller has not seen it), so there is no switch port to put the rule at")
-            elif skipping and not _add_bypass(out, point, arrive, index, reverse, hops,
-                                              None if name is None else stage, actions, graph, cookie, idle_timeout):
-                problems.append(f"no path from switch {state.names.get(point[0], point[0])} to VNF {name!r} "
-                                f"of chain {chain.name!r}")
+                problems.append(
+                    f"the {'reply' if reverse else 'flow'}'s source {arrive.src} is not a known host "
+                    f"(the controller has not seen it), so there is no switch port to put the rule at"
+                )
+            elif skipping and not _add_bypass(
+                out,
+                point,
+                arrive,
+                index,
+                reverse,
+                hops,
+                None if name is None else stage,
+                actions,
+                graph,
+                cookie,
+                idle_timeout,
+            ):
+                problems.append(
+                    f"no path from switch {state.names.get(point[0], point[0])} to VNF {name!r} "
+                    f"of chain {chain.name!r}"
+                )
             if name is not None:
                 point, arrive, actions, skipping = hops[stage][1], current, [], False
     return out
 
 
-def _add_bypass(out: dict[int, list], point: tuple[int, int], arrive: FiveTuple, index: int, reverse: bool,
-                hops: list, following: int | None, actions: list, graph: nx.Graph, cookie: int,
-                idle_timeout: int) -> bool:
+def _add_bypass(
+    out: dict[int, list],
+    point: tuple[int, int],
+    arrive: FiveTuple,
+    index: int,
+    reverse: bool,
+    hops: list,
+    following: int | None,
+    actions: list,
+    graph: nx.Graph,
+    cookie: int,
+    idle_timeout: int,
+) -> bool:
     """One offload rule at ``point`` (dpid, in_port) for the flow as it ``arrive``s there: do the
     bypassed VNFs' ``actions``, then on to the entry of VNF ``following`` or to FORWARD. False
     when there is no path to that VNF (no rule)."""
@@ -348,8 +412,17 @@ def _add_bypass(out: dict[int, list], point: tuple[int, int], arrive: FiveTuple,
             return False  # no path to that VNF: the chain's own steering keeps the flow
         instructions = [ofmsg.apply_actions(actions + steer)]
     match = ofmsg.match(in_port=in_port, **arrive.match_fields())
-    out.setdefault(dpid, []).append(ofmsg.flow_add(INGRESS.table_id, PRIORITY_OFFLOAD, match, instructions,
-                                                   idle_timeout=idle_timeout, cookie=cookie, send_flow_rem=True))
+    out.setdefault(dpid, []).append(
+        ofmsg.flow_add(
+            INGRESS.table_id,
+            PRIORITY_OFFLOAD,
+            match,
+            instructions,
+            idle_timeout=idle_timeout,
+            cookie=cookie,
+            send_flow_rem=True,
+        )
+    )
     return True
 
 
@@ -357,5 +430,10 @@ def offload_clear_msgs(offload_id: int | None = None) -> list:
     """Delete the rules of one offload (by its id), or of every offload."""
     if offload_id is None:
         return [ofmsg.flow_delete(INGRESS.table_id, cookie=COOKIE_OFFLOAD, cookie_mask=COOKIE_OFFLOAD_MASK)]
-    return [ofmsg.flow_delete(INGRESS.table_id, cookie=COOKIE_OFFLOAD | (offload_id & OFFLOAD_ID_MASK),
-                              cookie_mask=0xFFFFFFFF_FFFFFFFF)]
+    return [
+        ofmsg.flow_delete(
+            INGRESS.table_id,
+            cookie=COOKIE_OFFLOAD | (offload_id & OFFLOAD_ID_MASK),
+            cookie_mask=0xFFFFFFFF_FFFFFFFF,
+        )
+    ]

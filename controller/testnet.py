@@ -32,14 +32,26 @@ def topology_dump(net) -> dict:
     """The declared topology of a running Mininet network, in ``Topology.to_dict()`` form."""
     nodes, links = [], []
     for sw in net.switches:
-        nodes.append({"name": sw.name, "kind": "switch", "roles": [], "dpid": int(sw.dpid, 16), "interfaces": []})
+        nodes.append(
+            {"name": sw.name, "kind": "switch", "roles": [], "dpid": int(sw.dpid, 16), "interfaces": []}
+        )
     for host in net.hosts:
         interfaces = [{"name": str(i), "mac": i.MAC(), "ip": i.IP(), "prefixlen": 8} for i in host.intfList()]
         nodes.append({"name": host.name, "kind": "host", "roles": [], "dpid": None, "interfaces": interfaces})
     for link in net.links:
         a, b = link.intf1.node, link.intf2.node
-        links.append({"a": a.name, "b": b.name, "a_port": a.ports[link.intf1], "b_port": b.ports[link.intf2],
-                      "a_intf": str(link.intf1), "b_intf": str(link.intf2), "bw_mbit": 1000, "delay_ms": 2.0})
+        links.append(
+            {
+                "a": a.name,
+                "b": b.name,
+                "a_port": a.ports[link.intf1],
+                "b_port": b.ports[link.intf2],
+                "a_intf": str(link.intf1),
+                "b_intf": str(link.intf2),
+                "bw_mbit": 1000,
+                "delay_ms": 2.0,
+            }
+        )
     return {"name": "ring", "nodes": nodes, "links": links}
 
 

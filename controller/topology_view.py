@@ -28,8 +28,12 @@ def dpid_text(dpid: int) -> str:
 
 
 def port_dict(port: PortDesc) -> dict:
-    return {"dpid": dpid_text(port.dpid), "port_no": f"{port.port_no:08x}", "hw_addr": port.hw_addr,
-            "name": port.name}
+    return {
+        "dpid": dpid_text(port.dpid),
+        "port_no": f"{port.port_no:08x}",
+        "hw_addr": port.hw_addr,
+        "name": port.name,
+    }
 
 
 def parse_dpid_text(text: str) -> int | None:
@@ -48,15 +52,20 @@ def _port(ports: dict[int, dict[int, PortDesc]], dpid: int, port_no: int) -> Por
 
 def switches(ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> list[dict]:
     """Connected switches with their ports."""
-    return [{"dpid": dpid_text(d), "ports": [port_dict(p) for _n, p in sorted(ports[d].items())]}
-            for d in sorted(ports) if dpid is None or d == dpid]
+    return [
+        {"dpid": dpid_text(d), "ports": [port_dict(p) for _n, p in sorted(ports[d].items())]}
+        for d in sorted(ports)
+        if dpid is None or d == dpid
+    ]
 
 
 def links(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> list[dict]:
     """Live switch-to-switch links, one entry per direction, filtered by source dpid."""
-    return [{"src": port_dict(_port(ports, *here)), "dst": port_dict(_port(ports, *there))}
-            for here, there in sorted(state.links.items())
-            if (dpid is None or here[0] == dpid) and state.live(here) and state.live(there)]
+    return [
+        {"src": port_dict(_port(ports, *here)), "dst": port_dict(_port(ports, *there))}
+        for here, there in sorted(state.links.items())
+        if (dpid is None or here[0] == dpid) and state.live(here) and state.live(there)
+    ]
 
 
 def hosts(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> list[dict]:
@@ -67,6 +76,12 @@ def hosts(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int 
             continue
         ipv4 = [host.ip] if host.ip and ":" not in host.ip else []
         ipv6 = [host.ip] if host.ip and ":" in host.ip else []
-        rows.append({"mac": host.mac, "ipv4": ipv4, "ipv6": ipv6,
-                     "port": port_dict(_port(ports, host.dpid, host.port_no))})
+        rows.append(
+            {
+                "mac": host.mac,
+                "ipv4": ipv4,
+                "ipv6": ipv6,
+                "port": port_dict(_port(ports, host.dpid, host.port_no)),
+            }
+        )
     return rows

@@ -38,17 +38,37 @@ def output_action(port_no: int, max_len: int = OFPCML_NO_BUFFER) -> bytes:
 
 
 @lru_cache(maxsize=65536)
-def _flow_mod_body(table_id: int, priority: int, eth_dst: str, out_port: int, idle_timeout: int,
-                   cookie: int) -> bytes:
+def _flow_mod_body(
+    table_id: int, priority: int, eth_dst: str, out_port: int, idle_timeout: int, cookie: int
+) -> bytes:
     match = struct.pack("!HHI6s", 1, 4 + 10, OXM_ETH_DST, _mac(eth_dst)) + b"\0" * 2  # pad to 8
     instruction = struct.pack("!HH4x", OFPIT_APPLY_ACTIONS, 8 + 16) + output_action(out_port)
-    fixed = struct.pack("!QQBBHHHIIIH2x", cookie, 0, table_id, OFPFC_ADD, idle_timeout, 0, priority, NO_BUFFER,
-                        OFPP_ANY, OFPG_ANY, 0)
+    fixed = struct.pack(
+        "!QQBBHHHIIIH2x",
+        cookie,
+        0,
+        table_id,
+        OFPFC_ADD,
+        idle_timeout,
+        0,
+        priority,
+        NO_BUFFER,
+        OFPP_ANY,
+        OFPG_ANY,
+        0,
+    )
     return fixed + match + instruction
 
 
-def flow_mod_to_port(xid: int, table_id: int, priority: int, eth_dst: str, out_port: int,
-                     idle_timeout: int = 0, cookie: int = 0) -> bytes:
+def flow_mod_to_port(
+    xid: int,
+    table_id: int,
+    priority: int,
+    eth_dst: str,
+    out_port: int,
+    idle_timeout: int = 0,
+    cookie: int = 0,
+) -> bytes:
     """FLOW_MOD add: ``eth_dst`` -> apply output ``out_port``."""
     body = _flow_mod_body(table_id, priority, eth_dst, out_port, idle_timeout, cookie)
     return _HEADER.pack(OFP_VERSION, OFPT_FLOW_MOD, 8 + len(body), xid) + body
@@ -58,5 +78,9 @@ def packet_out(xid: int, in_port: int, out_port: int, data: bytes) -> bytes:
     """PACKET_OUT of ``data`` (unbuffered) through output ``out_port``."""
     action = output_action(out_port)
     fixed = struct.pack("!IIH6x", NO_BUFFER, in_port, len(action))
-    return _HEADER.pack(OFP_VERSION, OFPT_PACKET_OUT, 8 + len(fixed) + len(action) + len(data), xid) \
-        + fixed + action + data
+    return (
+        _HEADER.pack(OFP_VERSION, OFPT_PACKET_OUT, 8 + len(fixed) + len(action) + len(data), xid)
+        + fixed
+        + action
+        + data
+    )

@@ -12,7 +12,7 @@ Public API (see docs/grader.md):
 # Bumped when verdict semantics change, so stored grades can say which grader produced them.
 __version__ = "0.1.0"
 
-from sdnlab.grader import collect  # noqa: E402
+from sdnlab.grader import collect
 from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
@@ -33,11 +33,11 @@ __all__ = [
     "collect",
     "grade",
     "load_spec",
+    "parse_behaviours",
     "parse_flows",
     "parse_groups",
     "parse_ports",
     "parse_rest_flows",
-    "parse_behaviours",
     "parse_rest_groups",
     "parse_spec",
     "reference_diff",

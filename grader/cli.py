@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,12 +18,24 @@ def _read(path: Path, what: str) -> str:
 
 
 def trace(
-    flows_file: Annotated[Optional[Path], typer.Option("--flows", help="dump-flows (or add-flows) text of one switch")] = None,
-    packet: Annotated[Optional[str], typer.Option("--packet", help="one packet in ovs flow syntax, e.g. 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'")] = None,
-    packets: Annotated[Optional[Path], typer.Option("--packets", help="file with one packet per line")] = None,
-    groups_file: Annotated[Optional[Path], typer.Option("--groups", help="dump-groups text")] = None,
-    ports_file: Annotated[Optional[Path], typer.Option("--ports", help="dump-ports-desc text (FLOOD/ALL targets, port liveness)")] = None,
-    switch: Annotated[Optional[str], typer.Option("--switch", help="instead of files: a switch of a running lab")] = None,
+    flows_file: Annotated[
+        Path | None, typer.Option("--flows", help="dump-flows (or add-flows) text of one switch")
+    ] = None,
+    packet: Annotated[
+        str | None,
+        typer.Option(
+            "--packet", help="one packet in ovs flow syntax, e.g. 'in_port=1,tcp,nw_dst=10.0.0.2,tp_dst=80'"
+        ),
+    ] = None,
+    packets: Annotated[Path | None, typer.Option("--packets", help="file with one packet per line")] = None,
+    groups_file: Annotated[Path | None, typer.Option("--groups", help="dump-groups text")] = None,
+    ports_file: Annotated[
+        Path | None,
+        typer.Option("--ports", help="dump-ports-desc text (FLOOD/ALL targets, port liveness)"),
+    ] = None,
+    switch: Annotated[
+        str | None, typer.Option("--switch", help="instead of files: a switch of a running lab")
+    ] = None,
     name: Annotated[str, typer.Option("--name", help="the running lab for --switch")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="print JSON (one list entry per packet)")] = False,
 ) -> None:
@@ -41,7 +53,9 @@ def trace(
 
         bridges = collect.lab_bridges(name)
         if switch not in bridges:
-            raise InputFileError(f"lab {name!r} has no switch {switch!r} (switches: {', '.join(sorted(bridges))})")
+            raise InputFileError(
+                f"lab {name!r} has no switch {switch!r} (switches: {', '.join(sorted(bridges))})"
+            )
         state = collect.from_bridges({switch: bridges[switch]})[switch]
     else:
         state = SwitchState(
@@ -54,7 +68,11 @@ def trace(
         specs, source = [(1, packet)], "--packet"
     else:
         lines = _read(packets, "packets").splitlines()
-        specs = [(n, l.strip()) for n, l in enumerate(lines, start=1) if l.strip() and not l.strip().startswith("#")]
+        specs = [
+            (n, l.strip())
+            for n, l in enumerate(lines, start=1)
+            if l.strip() and not l.strip().startswith("#")
+        ]
         source = str(packets)
     results = trace_packets(state, specs, source=source)
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,9 @@ def _topology(topology: str | None, params: list[str], name: str | None):
         return load_topology(topology, parse_params(params) if params else {})
     if name:
         return collect.lab_topology(name)
-    raise CollectError("grading saved flows needs --topology (catalogue name or file), or --name of a running lab")
+    raise CollectError(
+        "grading saved flows needs --topology (catalogue name or file), or --name of a running lab"
+    )
 
 
 def _link(text: str) -> tuple[str, str]:
@@ -37,17 +39,53 @@ def _check_writable(path: Path) -> None:
 
 
 def grade_command(
-    name: Annotated[Optional[str], typer.Option("--name", help="running lab to grade (default: 'default' unless --flows is given)")] = None,
-    spec: Annotated[Optional[Path], typer.Option("--spec", help="behaviour spec YAML (see docs/grader.md)")] = None,
-    flows: Annotated[Optional[Path], typer.Option("--flows", help="directory of saved dumps (<switch>.flows/.groups/.ports or .json)")] = None,
-    topology: Annotated[Optional[str], typer.Option("--topology", help="topology name or file (for --flows)")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="topology parameter k=v (repeatable)")] = None,
-    reference: Annotated[Optional[str], typer.Option("--reference", help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)")] = None,
-    live: Annotated[bool, typer.Option("--live/--static", help="also confirm verdicts with probe packets in the running lab")] = False,
-    down: Annotated[Optional[list[str]], typer.Option("--down", help="grade with this link down, as A-B (repeatable); with --live it must really be down in the lab now")] = None,
-    include_hidden: Annotated[bool, typer.Option("--hidden/--no-hidden", "--include-hidden", help="include hidden (instructor-only) behaviours; off by default")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="running lab to grade (default: 'default' unless --flows is given)"),
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="behaviour spec YAML (see docs/grader.md)")
+    ] = None,
+    flows: Annotated[
+        Path | None,
+        typer.Option("--flows", help="directory of saved dumps (<switch>.flows/.groups/.ports or .json)"),
+    ] = None,
+    topology: Annotated[
+        str | None, typer.Option("--topology", help="topology name or file (for --flows)")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="topology parameter k=v (repeatable)")
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)",
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live/--static", help="also confirm verdicts with probe packets in the running lab"),
+    ] = False,
+    down: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--down",
+            help="grade with this link down, as A-B (repeatable); with --live it must really be down in the lab now",
+        ),
+    ] = None,
+    include_hidden: Annotated[
+        bool,
+        typer.Option(
+            "--hidden/--no-hidden",
+            "--include-hidden",
+            help="include hidden (instructor-only) behaviours; off by default",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="also write a JUnit XML report to this file")] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="also write a JUnit XML report to this file")
+    ] = None,
 ) -> None:
     """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation)."""
     from dataclasses import replace
@@ -73,7 +111,11 @@ def grade_command(
         from sdnlab.grader.refdiff import collect_reference, reference_diff
 
         diffs = reference_diff(topo, state, collect_reference(reference, topo))
-        report = replace(report, reference=tuple(d.describe() for d in diffs) or ("matches the reference on every host pair and class",))
+        report = replace(
+            report,
+            reference=tuple(d.describe() for d in diffs)
+            or ("matches the reference on every host pair and class",),
+        )
     if live:
         if name is None:
             raise CollectError("--live needs a running lab (--name)")
@@ -84,7 +126,9 @@ def grade_command(
         try:
             junit.write_text(report.to_junit_xml())
         except OSError as exc:
-            raise OutputFileError(f"--junit {junit}: cannot write the JUnit report: {exc.strerror or exc}") from None
+            raise OutputFileError(
+                f"--junit {junit}: cannot write the JUnit report: {exc.strerror or exc}"
+            ) from None
     if as_json:
         typer.echo(report.to_json())
     else:

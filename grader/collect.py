@@ -23,7 +23,9 @@ DUMPS = ("dump-flows", "dump-groups", "dump-ports-desc")
 
 
 def _ofctl(bridge: str, what: str) -> str:
-    proc = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", what, bridge], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", what, bridge], capture_output=True, text=True, timeout=30
+    )
     if proc.returncode != 0:
         raise CollectError(f"ovs-ofctl {what} {bridge}: {proc.stderr.strip()}")
     return proc.stdout
@@ -67,7 +69,7 @@ def save_lab(name: str, directory) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for switch, bridge in lab_bridges(name).items():
-        for what, suffix in zip(DUMPS, ("flows", "groups", "ports")):
+        for what, suffix in zip(DUMPS, ("flows", "groups", "ports"), strict=False):
             (directory / f"{switch}.{suffix}").write_text(_ofctl(bridge, what))
     return directory
 
@@ -78,7 +80,9 @@ def from_dir(path) -> NetworkState:
     if not directory.exists():
         raise CollectError(f"{directory}: no such directory of flow dumps")
     if not directory.is_dir():
-        raise CollectError(f"{directory}: not a directory of flow dumps (give the directory that holds <switch>.flows)")
+        raise CollectError(
+            f"{directory}: not a directory of flow dumps (give the directory that holds <switch>.flows)"
+        )
     try:
         files = sorted(directory.iterdir())
     except OSError as exc:

@@ -47,7 +47,8 @@ _FIELDS = (
     ("mpls_bos", 1),
     ("tunnel_id", 64),
     ("pbb_isid", 24),
-) + tuple((f"reg{i}", 32) for i in range(8))
+    *tuple((f"reg{i}", 32) for i in range(8)),
+)
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,10 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
         # vlan_tci = PCP(3) | CFI(1) | VID(12); the CFI bit is OVS's "present" bit.
         mask = 0xFFFF if mask is None else mask
         value &= mask
-        return (("vlan_vid", value & 0x1FFF, mask & 0x1FFF), ("vlan_pcp", (value >> 13) & 7, (mask >> 13) & 7))
+        return (
+            ("vlan_vid", value & 0x1FFF, mask & 0x1FFF),
+            ("vlan_pcp", (value >> 13) & 7, (mask >> 13) & 7),
+        )
     if alias.shift:
         value >>= alias.shift
         mask = None if mask is None else mask >> alias.shift
@@ -303,7 +307,17 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
     return ((field.name, value & mask, mask),)
 
 
-_TCP_FLAGS = {"fin": 0x1, "syn": 0x2, "rst": 0x4, "psh": 0x8, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80, "ns": 0x100}
+_TCP_FLAGS = {
+    "fin": 0x1,
+    "syn": 0x2,
+    "rst": 0x4,
+    "psh": 0x8,
+    "ack": 0x10,
+    "urg": 0x20,
+    "ece": 0x40,
+    "cwr": 0x80,
+    "ns": 0x100,
+}
 
 
 def _parse_flag_string(text: str) -> tuple[int, int]:

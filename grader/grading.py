@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import itertools
 import time
 
 import networkx as nx
@@ -18,7 +19,17 @@ from sdnlab.grader.errors import SpecError
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import NetworkState
-from sdnlab.grader.network import Delivered, Dropped, Fabric, Looped, Lost, Network, failing, leaves, switches_on
+from sdnlab.grader.network import (
+    Delivered,
+    Dropped,
+    Fabric,
+    Looped,
+    Lost,
+    Network,
+    failing,
+    leaves,
+    switches_on,
+)
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
 from sdnlab.grader.spec import Behaviour, TrafficClass, raise_spec_errors
 from sdnlab.grader.trace import header_fields
@@ -91,10 +102,18 @@ class Grader:
                 found = list(fabric.hosts)
             elif sel.startswith("role:"):
                 role = sel[5:]
-                found = [n for n, roles in fabric.roles.items() if role in roles and (n in fabric.hosts or not hosts_only)]
+                found = [
+                    n
+                    for n, roles in fabric.roles.items()
+                    if role in roles and (n in fabric.hosts or not hosts_only)
+                ]
             elif sel.startswith("kind:"):
                 kind = sel[5:]
-                found = list(fabric.switches) if kind == "switch" else [h.name for h in fabric.hosts.values() if h.kind == kind]
+                found = (
+                    list(fabric.switches)
+                    if kind == "switch"
+                    else [h.name for h in fabric.hosts.values() if h.kind == kind]
+                )
             elif sel in fabric.hosts or (not hosts_only and sel in fabric.switches):
                 found = [sel]
             else:
@@ -182,7 +201,9 @@ class Grader:
                 if space is not None:
                     cached.append((net.inject(src, space), prefer))
             self._trees[key] = cached
-            self._visited[key] = {hop.switch for tree, _ in cached for leaf in leaves(tree) for hop in leaf.hops}
+            self._visited[key] = {
+                hop.switch for tree, _ in cached for leaf in leaves(tree) for hop in leaf.hops
+            }
         return cached
 
     def update_switch(self, switch: str, sw_state) -> int:
@@ -234,7 +255,9 @@ class Grader:
             }
             for hop in leaf.hops
         )
-        return Failure(str(src), str(dst), message, packet_string(vector), trace, _outcome(all_leaves), _blame(leaf))
+        return Failure(
+            str(src), str(dst), message, packet_string(vector), trace, _outcome(all_leaves), _blame(leaf)
+        )
 
     # ---- judging --------------------------------------------------------------------------
     def judge(self, b: Behaviour, down=()) -> BehaviourResult:
@@ -245,10 +268,30 @@ class Grader:
                 if self.fabric.link_between(a, z) is None:
                     raise SpecError(f"{b.where}: failover.down: no link {a}-{z}")
             result = self.judge(inner, down=tuple(dict.fromkeys(tuple(down) + tuple(b.down))))
-            return BehaviourResult(b.id, kind, b.description or f"with {', '.join('-'.join(p) for p in b.down)} down: {_describe(inner)}", b.weight, b.hidden, result.cases, result.passed_cases, result.failures, result.note)
+            return BehaviourResult(
+                b.id,
+                kind,
+                b.description or f"with {', '.join('-'.join(p) for p in b.down)} down: {_describe(inner)}",
+                b.weight,
+                b.hidden,
+                result.cases,
+                result.passed_cases,
+                result.failures,
+                result.note,
+            )
         method = getattr(self, f"_judge_{kind}")
         cases, passed, failures, note = method(b, down)
-        return BehaviourResult(b.id, kind, b.description or _describe(b), b.weight, b.hidden, cases, passed, tuple(failures[:MAX_FAILURES_SHOWN]), note)
+        return BehaviourResult(
+            b.id,
+            kind,
+            b.description or _describe(b),
+            b.weight,
+            b.hidden,
+            cases,
+            passed,
+            tuple(failures[:MAX_FAILURES_SHOWN]),
+            note,
+        )
 
     def _pairs(self, b: Behaviour):
         srcs = self.resolve(b.src, b.where, f"{b.kind}.src")
@@ -283,7 +326,9 @@ class Grader:
             if bad is None:
                 passed += 1
             elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(self.explain(src, dst, bad[0], bad[1], label, down, pick=lambda leaf, ok=ok: not ok(leaf)))
+                failures.append(
+                    self.explain(src, dst, bad[0], bad[1], label, down, pick=lambda leaf, ok=ok: not ok(leaf))
+                )
         return cases, passed, failures, ""
 
     def _judge_reach(self, b, down):
@@ -308,7 +353,10 @@ class Grader:
             if avoid & set(switches):
                 return False
             if b.prefer == "lowest_latency":
-                return self._latency([src] + [hop.switch for hop in leaf.hops] + [dst]) <= self._best_latency(src, dst, down) + 1e-9
+                return (
+                    self._latency([src] + [hop.switch for hop in leaf.hops] + [dst])
+                    <= self._best_latency(src, dst, down) + 1e-9
+                )
             return True
 
         parts = []
@@ -318,7 +366,9 @@ class Grader:
             parts.append(f"avoiding {', '.join(sorted(avoid))}")
         if b.prefer:
             parts.append("on a lowest-latency path")
-        return self._reach_like(b, down, good, "not delivered " + " and ".join(parts) if parts else "not delivered")
+        return self._reach_like(
+            b, down, good, "not delivered " + " and ".join(parts) if parts else "not delivered"
+        )
 
     def _judge_isolate(self, b, down):
         cases = passed = 0
@@ -338,7 +388,17 @@ class Grader:
                 if len(failures) >= MAX_FAILURES_SHOWN:
                     break
                 prefer = self._prefer_towards(dst, space, prefer)
-                failures.append(self.explain(src, dst, space, prefer, "delivered but must be isolated", down, pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d))
+                failures.append(
+                    self.explain(
+                        src,
+                        dst,
+                        space,
+                        prefer,
+                        "delivered but must be isolated",
+                        down,
+                        pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d,
+                    )
+                )
         return cases, passed, failures, ""
 
     def _judge_no_loop(self, b, down):
@@ -354,7 +414,17 @@ class Grader:
             if bad is None:
                 passed += 1
             elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(self.explain(src, "*", bad[0], bad[1], "forwarding loop", down, pick=lambda leaf: isinstance(leaf, Looped)))
+                failures.append(
+                    self.explain(
+                        src,
+                        "*",
+                        bad[0],
+                        bad[1],
+                        "forwarding loop",
+                        down,
+                        pick=lambda leaf: isinstance(leaf, Looped),
+                    )
+                )
         return cases, passed, failures, ""
 
     def _judge_no_blackhole(self, b, down):
@@ -368,13 +438,24 @@ class Grader:
             cases += 1
             bad = None
             for tree, prefer in self.trees(src, dst, b.traffic, down):
-                bad = next(((leaf.space, prefer) for leaf in leaves(tree) if hole(leaf) and (leaf.space.is_concrete or leaf.space.pick() is not None)), None)
+                bad = next(
+                    (
+                        (leaf.space, prefer)
+                        for leaf in leaves(tree)
+                        if hole(leaf) and (leaf.space.is_concrete or leaf.space.pick() is not None)
+                    ),
+                    None,
+                )
                 if bad:
                     break
             if bad is None:
                 passed += 1
             elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(self.explain(src, dst, bad[0], bad[1], "black hole: dropped inside the network", down, pick=hole))
+                failures.append(
+                    self.explain(
+                        src, dst, bad[0], bad[1], "black hole: dropped inside the network", down, pick=hole
+                    )
+                )
         return cases, passed, failures, ""
 
     def _judge_load_split(self, b, down):
@@ -385,7 +466,9 @@ class Grader:
             reached: set = set()
             for tree, _ in self.trees(src, dst, b.traffic, down):
                 for leaf in leaves(tree):
-                    if isinstance(leaf, Delivered) and (leaf.space.is_concrete or leaf.space.pick() is not None):
+                    if isinstance(leaf, Delivered) and (
+                        leaf.space.is_concrete or leaf.space.pick() is not None
+                    ):
                         reached.add(leaf.host)
                         reached.update(hop.switch for hop in leaf.hops)
             for target in over:
@@ -393,7 +476,13 @@ class Grader:
                 if target in reached:
                     passed += 1
                 elif len(failures) < MAX_FAILURES_SHOWN:
-                    failures.append(Failure(src, dst, f"no part of the class reaches {target} (reached: {', '.join(sorted(h for h in reached if h in over)) or 'none of them'})"))
+                    failures.append(
+                        Failure(
+                            src,
+                            dst,
+                            f"no part of the class reaches {target} (reached: {', '.join(sorted(h for h in reached if h in over)) or 'none of them'})",
+                        )
+                    )
         return cases, passed, failures, ""
 
     # ---- latency --------------------------------------------------------------------------
@@ -410,7 +499,7 @@ class Grader:
 
     def _latency(self, nodes) -> float:
         total = 0.0
-        for a, z in zip(nodes, nodes[1:]):
+        for a, z in itertools.pairwise(nodes):
             delays = [d for (x, _), (y, _), d in self.fabric.links if {x, y} == {a, z}]
             total += min(delays) if delays else float("inf")
         return total
@@ -452,9 +541,19 @@ def _blame(leaf) -> dict | None:
                 return data
         if hop.steps:
             last = hop.steps[-1]
-            return {"switch": hop.switch, "table": last.table_id, "priority": None, "reason": last.note or "no rule matched"}
+            return {
+                "switch": hop.switch,
+                "table": last.table_id,
+                "priority": None,
+                "reason": last.note or "no rule matched",
+            }
     if isinstance(leaf, (Dropped, Looped, Lost)) and leaf.hops:
-        return {"switch": leaf.hops[-1].switch, "table": 0, "priority": None, "reason": getattr(leaf, "reason", "loop")}
+        return {
+            "switch": leaf.hops[-1].switch,
+            "table": 0,
+            "priority": None,
+            "reason": getattr(leaf, "reason", "loop"),
+        }
     return None
 
 
@@ -483,7 +582,13 @@ def spec_errors(grader: Grader, behaviours) -> list[str]:
     for b in behaviours:
         targets = [b] + ([b.nested] if b.nested is not None else [])
         for item in targets:
-            for key, selectors, hosts_only in (("src", item.src, True), ("dst", item.dst, True), ("via", item.via, False), ("avoid", item.avoid, False), ("over", item.over, False)):
+            for key, selectors, hosts_only in (
+                ("src", item.src, True),
+                ("dst", item.dst, True),
+                ("via", item.via, False),
+                ("avoid", item.avoid, False),
+                ("over", item.over, False),
+            ):
                 for sel in selectors:
                     try:
                         grader.resolve((sel,), b.where, f"{item.kind}.{key}", hosts_only=hosts_only)
@@ -504,7 +609,9 @@ def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = T
     started = time.perf_counter()
     grader = Grader(topology, state)
     down = tuple((str(a), str(z)) for a, z in down)
-    missing = [f"down: no link {a}-{z} in the topology" for a, z in down if grader.fabric.link_between(a, z) is None]
+    missing = [
+        f"down: no link {a}-{z} in the topology" for a, z in down if grader.fabric.link_between(a, z) is None
+    ]
     raise_spec_errors(missing)
     selected = [b for b in behaviours if include_hidden or not b.hidden]
     check_spec(grader, selected)

@@ -67,7 +67,7 @@ class Space:
     set_mask: int = 0
 
     @classmethod
-    def of(cls, value: int, mask: int) -> "Space":
+    def of(cls, value: int, mask: int) -> Space:
         return cls(value & mask, mask)
 
     @property
@@ -108,11 +108,19 @@ class Space:
             return self
         if covers(value, mask, self.value, self.mask):
             return None
-        return Space(self.value, self.mask, self.excluded + ((value & mask, mask),), self.set_value, self.set_mask)
+        return Space(
+            self.value, self.mask, (*self.excluded, (value & mask, mask)), self.set_value, self.set_mask
+        )
 
-    def rewrite(self, value: int, mask: int) -> "Space":
+    def rewrite(self, value: int, mask: int) -> Space:
         """Overwrite header bits under ``mask`` with ``value`` (a set-field)."""
-        return Space(self.value, self.mask, self.excluded, (self.set_value & ~mask) | (value & mask), self.set_mask | mask)
+        return Space(
+            self.value,
+            self.mask,
+            self.excluded,
+            (self.set_value & ~mask) | (value & mask),
+            self.set_mask | mask,
+        )
 
     def pick(self, prefer: int = 0):
         """A concrete original header of this space (None if empty, Ellipsis if undecided)."""
@@ -128,7 +136,7 @@ class Space:
             original = self.value
         return (original & ~self.set_mask) | self.set_value
 
-    def intersect_original(self, other: "Space"):
+    def intersect_original(self, other: Space):
         """Intersection of the original packet sets of two spaces (overlay of ``self`` kept)."""
         if not intersects(self.value, self.mask, other.value, other.mask):
             return None

@@ -16,7 +16,15 @@ from dataclasses import replace
 
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.grading import Grader
-from sdnlab.grader.probes import Probe, expected_key, predict, probe_frame, probe_key, rules_exercised, select_probes
+from sdnlab.grader.probes import (
+    Probe,
+    expected_key,
+    predict,
+    probe_frame,
+    probe_key,
+    rules_exercised,
+    select_probes,
+)
 from sdnlab.grader.report import Finding, GradeReport
 
 ROUNDS = 3
@@ -59,7 +67,8 @@ def counted_receivers(probe: Probe, hosts, fabric) -> frozenset:
     model itself predicts delivery to it.
     """
     return frozenset(
-        h for h in hosts
+        h
+        for h in hosts
         if h == probe.dst or h in probe.predicted or h not in fabric.hosts or fabric.hosts[h].kind != "vnf"
     )
 
@@ -95,11 +104,15 @@ def _interfaces(name: str) -> dict[str, str]:
     for host in api.status(name).get("hosts", []):
         intfs = host.get("interfaces") or []
         first = intfs[0] if intfs else None
-        out[host["name"]] = (first.get("name") if isinstance(first, dict) else first) or f"{host['name']}-eth0"
+        out[host["name"]] = (
+            first.get("name") if isinstance(first, dict) else first
+        ) or f"{host['name']}-eth0"
     return out
 
 
-def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfaces: dict, timeout: float = 20.0) -> dict[int, set]:
+def run_round(
+    name: str, probes: list[Probe], capture_hosts: list[str], interfaces: dict, timeout: float = 20.0
+) -> dict[int, set]:
     """Send every probe once; return probe id -> hosts that received it."""
     import subprocess
 
@@ -108,7 +121,15 @@ def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfac
     receivers = {}
     try:
         for host in capture_hosts:
-            proc = api.popen_in(name, host, [sys.executable, "-c", _RECEIVER, interfaces[host], str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            proc = api.popen_in(
+                name,
+                host,
+                [sys.executable, "-c", _RECEIVER, interfaces[host], str(timeout)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             receivers[host] = proc
         for host, proc in receivers.items():
             line = proc.stdout.readline()
@@ -119,20 +140,30 @@ def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfac
         for probe in probes:
             by_src.setdefault(probe.src, []).append(probe_frame(probe).hex())
         for src, frames in by_src.items():
-            proc = api.popen_in(name, src, [sys.executable, "-c", _SENDER, interfaces[src]], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc = api.popen_in(
+                name,
+                src,
+                [sys.executable, "-c", _SENDER, interfaces[src]],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             proc.stdin.write(json.dumps(frames))
             proc.stdin.close()
             senders.append((src, proc))
         for src, proc in senders:
             if proc.wait(timeout=timeout) != 0:
-                raise CollectError(f"live: sending probes from {src} failed: {proc.stderr.read().strip()[:200]}")
+                raise CollectError(
+                    f"live: sending probes from {src} failed: {proc.stderr.read().strip()[:200]}"
+                )
         time.sleep(SETTLE_S)
     finally:
         outputs = {}
         for host, proc in receivers.items():
             try:
                 out, _ = proc.communicate(input="", timeout=timeout)
-            except Exception:  # noqa: BLE001 - a stuck capture must not hang grading
+            except Exception:
                 proc.kill()
                 out = ""
             outputs[host] = out
@@ -150,7 +181,16 @@ def run_round(name: str, probes: list[Probe], capture_hosts: list[str], interfac
     return seen
 
 
-def confirm(name: str, topology, state, behaviours, report: GradeReport, max_probes: int = 200, recollect: bool = True, down=()) -> GradeReport:
+def confirm(
+    name: str,
+    topology,
+    state,
+    behaviours,
+    report: GradeReport,
+    max_probes: int = 200,
+    recollect: bool = True,
+    down=(),
+) -> GradeReport:
     """Probe the running lab and attach live results and grader findings to ``report``.
 
     Probes the model sends to the controller (reactive apps) are re-predicted from freshly
@@ -167,7 +207,9 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
     if len(hosts) <= CAPTURE_ALL_HOSTS_UP_TO:
         capture = hosts
     else:
-        capture = sorted({h for p in probes for h in p.predicted} | {p.dst for p in probes if p.dst in grader.fabric.hosts})
+        capture = sorted(
+            {h for p in probes for h in p.predicted} | {p.dst for p in probes if p.dst in grader.fabric.hosts}
+        )
     capture = [h for h in capture if h in interfaces]
     pending = [p for p in probes if p.src in interfaces]
     _settle_datapath()
@@ -178,7 +220,10 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
     while pending and rounds < ROUNDS:
         rounds += 1
         by_id = {p.id: p for p in pending}
-        seen = {pid: set(counted_receivers(by_id[pid], hosts_seen, grader.fabric)) for pid, hosts_seen in run_round(name, pending, capture, interfaces).items()}
+        seen = {
+            pid: set(counted_receivers(by_id[pid], hosts_seen, grader.fabric))
+            for pid, hosts_seen in run_round(name, pending, capture, interfaces).items()
+        }
         observed.update(seen)
         still = []
         for p in pending:
@@ -192,7 +237,11 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
             from sdnlab.grader import collect
 
             grader = Grader(topology, collect.from_lab(name))
-            pending = [replace(p, predicted=predicted, controller=controller) for p in pending for predicted, controller in [predict(grader, p.src, p.vector, down)]]
+            pending = [
+                replace(p, predicted=predicted, controller=controller)
+                for p in pending
+                for predicted, controller in [predict(grader, p.src, p.vector, down)]
+            ]
     findings = []
     for p in pending:
         if p.controller:
@@ -225,7 +274,14 @@ def confirm(name: str, topology, state, behaviours, report: GradeReport, max_pro
         "handled_by_controller": sorted(p.id for p in pending if p.controller),
         "elapsed_s": round(time.perf_counter() - started, 2),
         "probes_detail": [
-            {"id": p.id, "src": p.src, "behaviour": p.behaviour, "packet": p.packet, "predicted": sorted(p.predicted), "observed": sorted(observed.get(p.id, set()))}
+            {
+                "id": p.id,
+                "src": p.src,
+                "behaviour": p.behaviour,
+                "packet": p.packet,
+                "predicted": sorted(p.predicted),
+                "observed": sorted(observed.get(p.id, set())),
+            }
             for p in probes
         ],
     }

@@ -41,14 +41,14 @@ class Match:
     text: str = ""
 
     @classmethod
-    def of(cls, triples, text: str = "") -> "Match":
+    def of(cls, triples, text: str = "") -> Match:
         """Build from (field, value, mask) triples; repeated fields are intersected."""
         merged: dict[str, list[int]] = {}
         for name, value, mask in triples:
             if name in merged:
                 old_value, old_mask = merged[name]
                 if (old_value ^ value) & old_mask & mask:
-                    return cls(tuple(), 0, -1, text)  # contradictory: matches nothing
+                    return cls((), 0, -1, text)  # contradictory: matches nothing
                 merged[name] = [old_value | value, old_mask | mask]
             else:
                 merged[name] = [value & mask, mask]
@@ -194,7 +194,21 @@ class Noop:
         return self.text
 
 
-Action = Output | SetField | PushVlan | PopVlan | ModVlanVid | PushMpls | PopMpls | DecTtl | GroupAction | SetQueue | Meter | Resubmit | Noop
+Action = (
+    Output
+    | SetField
+    | PushVlan
+    | PopVlan
+    | ModVlanVid
+    | PushMpls
+    | PopMpls
+    | DecTtl
+    | GroupAction
+    | SetQueue
+    | Meter
+    | Resubmit
+    | Noop
+)
 
 
 def describe_actions(actions) -> str:

@@ -46,7 +46,7 @@ class Fabric:
     host_ports: dict = field(default_factory=dict)  # (host, interface index) -> (switch, port)
 
     @classmethod
-    def from_topology(cls, topology) -> "Fabric":
+    def from_topology(cls, topology) -> Fabric:
         """From a ``sdnlab.topologies.Topology`` or its ``to_dict()``."""
         data = topology.to_dict() if hasattr(topology, "to_dict") else topology
         switches, hosts, roles = {}, {}, {}
@@ -55,7 +55,13 @@ class Fabric:
             if node["kind"] == "switch":
                 switches[node["name"]] = node.get("dpid")
             else:
-                hosts[node["name"]] = HostInfo(node["name"], node["kind"], tuple(node.get("roles") or ()), node.get("ip"), node.get("mac"))
+                hosts[node["name"]] = HostInfo(
+                    node["name"],
+                    node["kind"],
+                    tuple(node.get("roles") or ()),
+                    node.get("ip"),
+                    node.get("mac"),
+                )
         wiring, attachment, links, host_ports = {}, {}, [], {}
         for link in data["links"]:
             a, b, ap, bp = link["a"], link["b"], link["a_port"], link["b_port"]
@@ -114,7 +120,7 @@ class Hop:
 
 
 class Delivered:
-    __slots__ = ("host", "space", "hops")
+    __slots__ = ("hops", "host", "space")
     kind = "delivered"
 
     def __init__(self, host, space, hops):
@@ -122,7 +128,7 @@ class Delivered:
 
 
 class Dropped:
-    __slots__ = ("space", "reason", "hops", "at_ingress")
+    __slots__ = ("at_ingress", "hops", "reason", "space")
     kind = "dropped"
 
     def __init__(self, space, reason, hops, at_ingress):
@@ -130,7 +136,7 @@ class Dropped:
 
 
 class Lost:
-    __slots__ = ("space", "reason", "hops")
+    __slots__ = ("hops", "reason", "space")
     kind = "lost"
 
     def __init__(self, space, reason, hops):
@@ -138,7 +144,7 @@ class Lost:
 
 
 class ToControllerLeaf:
-    __slots__ = ("space", "hops")
+    __slots__ = ("hops", "space")
     kind = "controller"
 
     def __init__(self, space, hops):
@@ -149,7 +155,7 @@ class Looped:
     """Packets that come back to a (switch, port) with the same header, or that are still being
     forwarded when the exploration budget runs out (a broadcast storm in a cyclic topology)."""
 
-    __slots__ = ("space", "hops", "reason")
+    __slots__ = ("hops", "reason", "space")
     kind = "loop"
 
     def __init__(self, space, hops, reason="forwarding loop"):
@@ -176,7 +182,10 @@ class Network:
         for name in fabric.switches:
             sw_state = state.switches.get(name) or SwitchState(name)
             self.pipelines[name] = SwitchPipeline(sw_state, ports=fabric.switch_ports(name))
-        self.live = {name: frozenset(p for p in fabric.switch_ports(name) if (name, p) not in self.dead_ports) for name in fabric.switches}
+        self.live = {
+            name: frozenset(p for p in fabric.switch_ports(name) if (name, p) not in self.dead_ports)
+            for name in fabric.switches
+        }
 
     def inject(self, host: str, space: Space):
         """The propagation tree of ``space`` sent by ``host``."""
@@ -191,26 +200,32 @@ class Network:
     def _walk(self, switch: str, in_port: int, space: Space, hops: tuple, seen: frozenset):
         key = (switch, in_port, space.current, space.excluded)
         if key in seen or len(hops) >= MAX_HOPS:
-            return Looped(space, hops + (Hop(switch, in_port, ()),))
+            return Looped(space, (*hops, Hop(switch, in_port, ())))
         self._visits += 1
         if self._visits > MAX_VISITS:
-            return Looped(space, hops + (Hop(switch, in_port, ()),), f"still forwarded after {MAX_VISITS} switch visits (broadcast storm?)")
+            return Looped(
+                space,
+                (*hops, Hop(switch, in_port, ())),
+                f"still forwarded after {MAX_VISITS} switch visits (broadcast storm?)",
+            )
         seen = seen | {key}
         tree = self.pipelines[switch].run(space, in_port, self.live[switch])
         return self._convert(tree, switch, in_port, hops, seen, space)
 
     def _convert(self, node, switch, in_port, hops, seen, space):
         if node is None:
-            return Dropped(space, f"{switch}: no action", hops + (Hop(switch, in_port, ()),), not hops)
+            return Dropped(space, f"{switch}: no action", (*hops, Hop(switch, in_port, ())), not hops)
         if isinstance(node, Fork):
-            return Fork(node.kind, [self._convert(c, switch, in_port, hops, seen, space) for c in node.children])
+            return Fork(
+                node.kind, [self._convert(c, switch, in_port, hops, seen, space) for c in node.children]
+            )
         if isinstance(node, Emit):
             hop = Hop(switch, in_port, node.steps, node.port)
             if (switch, node.port) in self.dead_ports:
-                return Lost(node.space, f"{switch} port {node.port}: link down", hops + (hop,))
+                return Lost(node.space, f"{switch} port {node.port}: link down", (*hops, hop))
             peer = self.fabric.wiring.get((switch, node.port))
             if peer is None:
-                return Lost(node.space, f"{switch} port {node.port} leads nowhere", hops + (hop,))
+                return Lost(node.space, f"{switch} port {node.port} leads nowhere", (*hops, hop))
             peer_node, peer_port = peer
             if peer_node in self.fabric.hosts:
                 if self.fabric.hosts[peer_node].kind == "vnf" and self.transit_vnfs:
@@ -218,13 +233,15 @@ class Network:
                     if onward is not None:  # a bump in the wire: the VNF forwards the packet
                         out_interface, (next_switch, next_port) = onward
                         vnf_hop = Hop(peer_node, peer_port, (), out_interface)
-                        return self._walk(next_switch, next_port, node.space, hops + (hop, vnf_hop), seen)
-                return Delivered(peer_node, node.space, hops + (hop,))
-            return self._walk(peer_node, peer_port, node.space, hops + (hop,), seen)
+                        return self._walk(next_switch, next_port, node.space, (*hops, hop, vnf_hop), seen)
+                return Delivered(peer_node, node.space, (*hops, hop))
+            return self._walk(peer_node, peer_port, node.space, (*hops, hop), seen)
         if isinstance(node, Drop):
-            return Dropped(node.space, f"{switch}: {node.reason}", hops + (Hop(switch, in_port, node.steps),), not hops)
+            return Dropped(
+                node.space, f"{switch}: {node.reason}", (*hops, Hop(switch, in_port, node.steps)), not hops
+            )
         if isinstance(node, ToController):
-            return ToControllerLeaf(node.space, hops + (Hop(switch, in_port, node.steps),))
+            return ToControllerLeaf(node.space, (*hops, Hop(switch, in_port, node.steps)))
         raise AssertionError(f"unknown pipeline node {node!r}")
 
 

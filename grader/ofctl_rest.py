@@ -23,7 +23,14 @@ _ACTION_NAMES = {
     "GOTO_TABLE": "goto_table",
     "WRITE_METADATA": "write_metadata",
 }
-_PLAIN = {"POP_VLAN": "pop_vlan", "DEC_NW_TTL": "dec_ttl", "CLEAR_ACTIONS": "clear_actions", "COPY_TTL_OUT": "copy_ttl_out", "COPY_TTL_IN": "copy_ttl_in", "DEC_MPLS_TTL": "dec_mpls_ttl"}
+_PLAIN = {
+    "POP_VLAN": "pop_vlan",
+    "DEC_NW_TTL": "dec_ttl",
+    "CLEAR_ACTIONS": "clear_actions",
+    "COPY_TTL_OUT": "copy_ttl_out",
+    "COPY_TTL_IN": "copy_ttl_in",
+    "DEC_MPLS_TTL": "dec_mpls_ttl",
+}
 
 
 def _action_text(action, where: str) -> str:
@@ -36,7 +43,15 @@ def _action_text(action, where: str) -> str:
                 return f"set_field:{action['value']}->{action['field']}"
             if kind in _PLAIN:
                 return _PLAIN[kind]
-            value = action.get("port", action.get("group_id", action.get("ethertype", action.get("table_id", action.get("queue_id", action.get("meter_id"))))))
+            value = action.get(
+                "port",
+                action.get(
+                    "group_id",
+                    action.get(
+                        "ethertype", action.get("table_id", action.get("queue_id", action.get("meter_id")))
+                    ),
+                ),
+            )
             return f"{_ACTION_NAMES.get(kind, kind.lower())}:{value}"
         raise FlowParseError(where, 0, f"unknown action object {action!r}")
     text = str(action).strip()
@@ -67,7 +82,11 @@ def _match_tokens(match: dict) -> list[str]:
 
 def flow_entry_text(entry: dict, where: str) -> str:
     """One ofctl_rest flow stats entry as an ovs-ofctl flow line."""
-    head = [f"table={entry.get('table_id', 0)}", f"priority={entry.get('priority', 32768)}", f"cookie={entry.get('cookie', 0)}"]
+    head = [
+        f"table={entry.get('table_id', 0)}",
+        f"priority={entry.get('priority', 32768)}",
+        f"cookie={entry.get('cookie', 0)}",
+    ]
     head += _match_tokens(entry.get("match") or {})
     actions = [_action_text(a, where) for a in entry.get("actions") or entry.get("instructions") or []]
     return ",".join(head) + " actions=" + (",".join(actions) or "drop")
@@ -115,7 +134,9 @@ def parse_rest_groups(data, source: str = "<rest>") -> dict[int, Group]:
         where = f"{source}:[{index}]"
         if not isinstance(entry, dict):
             raise FlowParseError(where, 0, "group entry is not an object")
-        kind = {"ALL": "all", "SELECT": "select", "INDIRECT": "indirect", "FF": "ff"}.get(str(entry.get("type", "")).upper(), str(entry.get("type", "")).lower())
+        kind = {"ALL": "all", "SELECT": "select", "INDIRECT": "indirect", "FF": "ff"}.get(
+            str(entry.get("type", "")).upper(), str(entry.get("type", "")).lower()
+        )
         buckets = []
         for bucket in entry.get("buckets", []):
             parts = []
@@ -123,7 +144,9 @@ def parse_rest_groups(data, source: str = "<rest>") -> dict[int, Group]:
                 parts.append(f"weight:{bucket['weight']}")
             if bucket.get("watch_port") not in (None, 0xFFFFFFFF, "ANY"):
                 parts.append(f"watch_port:{bucket['watch_port']}")
-            parts.append("actions=" + (",".join(_action_text(a, where) for a in bucket.get("actions", [])) or "drop"))
+            parts.append(
+                "actions=" + (",".join(_action_text(a, where) for a in bucket.get("actions", [])) or "drop")
+            )
             buckets.append("bucket=" + ",".join(parts))
         line = f"group_id={entry.get('group_id')},type={kind}" + ("," + ",".join(buckets) if buckets else "")
         group = parse_group_line(line, source, index + 1)

@@ -53,7 +53,14 @@ _FLOW_ATTRIBUTES = {
     "out_port",
     "out_group",
 }
-_FLOW_FLAGS = {"send_flow_rem", "check_overlap", "reset_counts", "no_packet_counts", "no_byte_counts", "no_readonly_table"}
+_FLOW_FLAGS = {
+    "send_flow_rem",
+    "check_overlap",
+    "reset_counts",
+    "no_packet_counts",
+    "no_byte_counts",
+    "no_readonly_table",
+}
 _HEADER = re.compile(r"^\s*(OFPST_|NXST_|OFPT_|OFP\w+ reply|NXT_)")
 _ACTIONS_KEY = re.compile(r"(?:^|[\s,])(?:actions|instructions)=")
 
@@ -160,7 +167,7 @@ def parse_action(token: str, source: str, line: int):
     """One action (not an instruction) from its ovs-ofctl text."""
     raw = token.strip()
     low = raw.lower()
-    name, colon, arg = raw.partition(":")
+    name, _colon, arg = raw.partition(":")
     lname = name.lower()
     if low in ("drop",):
         return None
@@ -251,7 +258,14 @@ def parse_actions(text: str, source: str, line: int) -> tuple:
 
 def parse_instructions(text: str, source: str, line: int) -> dict:
     """The ``actions=`` part of a flow into instruction fields of ``Flow``."""
-    result: dict = {"apply_actions": [], "clear_actions": False, "write_actions": (), "write_metadata": None, "goto_table": None, "meter_id": None}
+    result: dict = {
+        "apply_actions": [],
+        "clear_actions": False,
+        "write_actions": (),
+        "write_metadata": None,
+        "goto_table": None,
+        "meter_id": None,
+    }
     for token in split_top(text):
         low = token.lower()
         if low.startswith("write_actions(") and token.endswith(")"):
@@ -264,7 +278,10 @@ def parse_instructions(text: str, source: str, line: int) -> dict:
             result["goto_table"] = _int(token.split(":", 1)[1], source, line, "table")
         elif low.startswith("write_metadata:"):
             value, _, mask = token.split(":", 1)[1].partition("/")
-            result["write_metadata"] = (_int(value, source, line, "metadata"), _int(mask, source, line, "mask") if mask else (1 << 64) - 1)
+            result["write_metadata"] = (
+                _int(value, source, line, "metadata"),
+                _int(mask, source, line, "mask") if mask else (1 << 64) - 1,
+            )
         elif low.startswith("meter:") and not result["apply_actions"]:
             result["meter_id"] = _int(token.split(":", 1)[1], source, line, "meter id")
         else:
@@ -306,7 +323,16 @@ def parse_flow_line(text: str, source: str = "<flows>", line: int = 0) -> Flow:
         instructions = parse_instructions(actions_text.strip(), source, line)
     except FlowParseError as exc:
         raise FlowParseError(source, line, exc.problem, text) from None
-    return Flow(table_id=table_id, priority=priority, match=match, cookie=cookie, line=line, source=source, text=text.strip(), **instructions)
+    return Flow(
+        table_id=table_id,
+        priority=priority,
+        match=match,
+        cookie=cookie,
+        line=line,
+        source=source,
+        text=text.strip(),
+        **instructions,
+    )
 
 
 def parse_flows(text: str, source: str = "<flows>") -> tuple[Flow, ...]:
@@ -336,9 +362,20 @@ def parse_group_line(text: str, source: str = "<groups>", line: int = 0) -> Grou
             if value not in _GROUP_TYPES:
                 raise FlowParseError(source, line, f"unknown group type {value!r}", text)
             group_type = _GROUP_TYPES[value]
-        elif key in ("selection_method", "selection_method_param", "fields", "duration", "ref_count", "packet_count", "byte_count"):
-            continue
-        elif key == "bucket" or key == "":
+        elif (
+            key
+            in (
+                "selection_method",
+                "selection_method_param",
+                "fields",
+                "duration",
+                "ref_count",
+                "packet_count",
+                "byte_count",
+            )
+            or key == "bucket"
+            or key == ""
+        ):
             continue
         else:
             raise FlowParseError(source, line, f"unknown group attribute {key!r}", text)
@@ -405,7 +442,9 @@ def parse_ports(text: str, source: str = "<ports>") -> dict[int, Port]:
             down = False
             continue
         stripped = raw.strip()
-        if stripped.startswith(("config:", "state:")) and ("PORT_DOWN" in stripped or "LINK_DOWN" in stripped):
+        if stripped.startswith(("config:", "state:")) and (
+            "PORT_DOWN" in stripped or "LINK_DOWN" in stripped
+        ):
             down = True
     if current is not None:
         ports[current[0]] = Port(current[0], current[1], not down)

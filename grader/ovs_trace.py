@@ -105,7 +105,13 @@ def _set_fields(fields: dict, kind: str, body: str) -> None:
             if key in values:
                 put(name, *values[key], num)
     elif kind == "arp":
-        for key, name, fmt in (("sip", "arp_spa", ip4), ("tip", "arp_tpa", ip4), ("sha", "arp_sha", mac), ("tha", "arp_tha", mac), ("op", "arp_op", num)):
+        for key, name, fmt in (
+            ("sip", "arp_spa", ip4),
+            ("tip", "arp_tpa", ip4),
+            ("sha", "arp_sha", mac),
+            ("tha", "arp_tha", mac),
+            ("op", "arp_op", num),
+        ):
             if key in values:
                 put(name, *values[key], fmt)
     elif kind in ("skb_priority", "skb_mark", "tunnel", "ct_state", "recirc_id", "dp_hash"):
@@ -163,7 +169,9 @@ def datapath_actions(trace_text: str) -> str:
 
 def ofproto_trace(bridge: str, packet: str) -> str:
     """Run ``ovs-appctl ofproto/trace`` and return its text (raises on failure)."""
-    proc = subprocess.run(["ovs-appctl", "ofproto/trace", bridge, packet], capture_output=True, text=True, timeout=20)
+    proc = subprocess.run(
+        ["ovs-appctl", "ofproto/trace", bridge, packet], capture_output=True, text=True, timeout=20
+    )
     if proc.returncode != 0:
         raise UnsupportedTrace(proc.stderr.strip() or proc.stdout.strip())
     return proc.stdout

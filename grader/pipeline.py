@@ -103,7 +103,7 @@ class Emit:
 
 
 class Drop:
-    __slots__ = ("space", "reason", "steps")
+    __slots__ = ("reason", "space", "steps")
     kind = "drop"
 
     def __init__(self, space: Space, reason: str, steps: tuple):
@@ -119,7 +119,7 @@ class ToController:
 
 
 class Fork:
-    __slots__ = ("kind", "children")
+    __slots__ = ("children", "kind")
 
     def __init__(self, kind: str, children: list):
         self.kind, self.children = kind, children
@@ -281,11 +281,13 @@ class SwitchPipeline:
         space = space.rewrite(_F_IN_PORT.put(in_port), _F_IN_PORT.mask).rewrite(0, _F_METADATA.mask)
         return self._table(0, space, {}, (), live, 0)
 
-    def _table(self, table_id: int, space: Space, action_set: dict, steps: tuple, live, depth: int, nested=False):
+    def _table(
+        self, table_id: int, space: Space, action_set: dict, steps: tuple, live, depth: int, nested=False
+    ):
         children = []
         for flow, part in self.lookup(table_id, space):
             if flow is None:
-                miss_steps = steps + (Step(self.name, table_id, None, "no match (table-miss: drop)"),)
+                miss_steps = (*steps, Step(self.name, table_id, None, "no match (table-miss: drop)"))
                 if nested:
                     children.append(None)
                 elif action_set:
@@ -300,7 +302,7 @@ class SwitchPipeline:
         return children[0] if len(children) == 1 else Fork("split", children)
 
     def _flow(self, flow: Flow, space: Space, action_set: dict, steps: tuple, live, depth: int, nested: bool):
-        steps = steps + (Step(self.name, flow.table_id, flow),)
+        steps = (*steps, Step(self.name, flow.table_id, flow))
 
         def after_apply(sp: Space):
             new_set = {} if flow.clear_actions else action_set
@@ -332,7 +334,7 @@ class SwitchPipeline:
         ordered = sorted(action_set.values(), key=lambda a: _ACTION_SET_ORDER.get(type(a).__name__, 5))
         if any(isinstance(a, GroupAction) for a in ordered):
             ordered = [a for a in ordered if not isinstance(a, Output)]
-        steps = steps + (Step(self.name, -1, None, "action set: " + ",".join(a.describe() for a in ordered)),)
+        steps = (*steps, Step(self.name, -1, None, "action set: " + ",".join(a.describe() for a in ordered)))
         node = self.run_actions(tuple(ordered), space, steps, live, depth, lambda sp: None)
         return node if node is not None else Drop(space, "action set has no output", steps)
 
@@ -351,34 +353,47 @@ class SwitchPipeline:
                 if action.field == "vlan_vid":
                     present = self._vlan_present(space)
                     if present is None:
-                        return fanout(out + [self._split_vlan(actions[i:], space, steps, live, depth, then, abort)])
+                        return fanout(
+                            [*out, self._split_vlan(actions[i:], space, steps, live, depth, then, abort)]
+                        )
                     if not present:
                         continue
                 space = space.rewrite(f.put(action.value & action.mask), f.put(action.mask))
             elif kind in (PushVlan, PopVlan, ModVlanVid):
                 present = self._vlan_present(space)
                 if present is None:
-                    return fanout(out + [self._split_vlan(actions[i:], space, steps, live, depth, then, abort)])
+                    return fanout(
+                        [*out, self._split_vlan(actions[i:], space, steps, live, depth, then, abort)]
+                    )
                 space = self._vlan_action(action, space, present)
             elif kind is DecTtl:
                 value, mask = space.current
-                if (mask & _F_ETH_TYPE.mask) == _F_ETH_TYPE.mask and _F_ETH_TYPE.get(value) in (0x0800, 0x86DD):
+                if (mask & _F_ETH_TYPE.mask) == _F_ETH_TYPE.mask and _F_ETH_TYPE.get(value) in (
+                    0x0800,
+                    0x86DD,
+                ):
                     if (mask & _F_TTL.mask) == _F_TTL.mask:
                         ttl = _F_TTL.get(value)
                         if ttl <= 1:
                             # OVS stops the actions and raises a packet-in with reason invalid_ttl.
                             # The rest of the rule's actions and instructions are skipped; the
                             # action set gathered so far still runs at the end of the pipeline.
-                            out.append(ToController(space, steps + (Step(self.name, -1, None, "dec_ttl: TTL exception -> controller"),)))
+                            out.append(
+                                ToController(
+                                    space,
+                                    (
+                                        *steps,
+                                        Step(self.name, -1, None, "dec_ttl: TTL exception -> controller"),
+                                    ),
+                                )
+                            )
                             if abort is not None:
                                 out.append(abort(space))
                             return fanout(out)
                         space = space.rewrite(_F_TTL.put(ttl - 1), _F_TTL.mask)
             elif kind is GroupAction:
                 out.append(self._group(action.group_id, space, steps, live, depth))
-            elif kind is PushMpls:
-                space = space.rewrite(_F_ETH_TYPE.put(action.ethertype), _F_ETH_TYPE.mask)
-            elif kind is PopMpls:
+            elif kind is PushMpls or kind is PopMpls:
                 space = space.rewrite(_F_ETH_TYPE.put(action.ethertype), _F_ETH_TYPE.mask)
             elif kind is Resubmit:
                 if depth >= MAX_RESUBMIT_DEPTH:
@@ -451,18 +466,22 @@ class SwitchPipeline:
             group = self.state.groups.get(bucket.watch_group)
             if group is None or bucket.watch_group in seen:
                 return False
-            return any(self._bucket_live(b, live, seen + (bucket.watch_group,)) for b in group.buckets)
+            return any(self._bucket_live(b, live, (*seen, bucket.watch_group)) for b in group.buckets)
         return True
 
     def _group(self, group_id: int, space: Space, steps: tuple, live, depth: int):
         group = self.state.groups.get(group_id)
         if group is None:
-            return Drop(space, f"group {group_id} does not exist", steps + (Step(self.name, -1, None, f"group:{group_id} missing"),))
+            return Drop(
+                space,
+                f"group {group_id} does not exist",
+                (*steps, Step(self.name, -1, None, f"group:{group_id} missing")),
+            )
         if depth >= MAX_RESUBMIT_DEPTH:
             return Drop(space, "group chaining too deep", steps)
 
         def bucket_node(index: int, bucket):
-            bsteps = steps + (Step(self.name, -1, None, f"group {group_id} ({group.type}) bucket {index}"),)
+            bsteps = (*steps, Step(self.name, -1, None, f"group {group_id} ({group.type}) bucket {index}"))
             return self.run_actions(bucket.actions, space, bsteps, live, depth + 1, lambda sp: None)
 
         if group.type == "all":
@@ -475,5 +494,8 @@ class SwitchPipeline:
         if group.type == "ff":
             return bucket_node(*live_buckets[0])
         children = [bucket_node(i, b) for i, b in live_buckets]
-        children = [c if c is not None else Drop(space, f"group {group_id} bucket outputs nothing", steps) for c in children]
+        children = [
+            c if c is not None else Drop(space, f"group {group_id} bucket outputs nothing", steps)
+            for c in children
+        ]
         return children[0] if len(children) == 1 else Fork("choice", children)

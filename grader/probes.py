@@ -55,7 +55,12 @@ def rules_exercised(grader: Grader, probes, down=()) -> set:
     hit = set()
     for probe in probes:
         for leaf in leaves(grader.network(down).inject(probe.src, Space(probe.vector, ALL_BITS))):
-            hit |= {(hop.switch, step.flow.line) for hop in leaf.hops for step in hop.steps if step.flow is not None}
+            hit |= {
+                (hop.switch, step.flow.line)
+                for hop in leaf.hops
+                for step in hop.steps
+                if step.flow is not None
+            }
     return hit
 
 
@@ -117,7 +122,9 @@ def _behaviour_probes(grader: Grader, b: Behaviour, add) -> None:
     for src, dst in pairs:
         host_dst = dst if dst in grader.fabric.hosts else None
         for proto, ports in b.traffic.variants():
-            space, prefer = grader.class_space(src, host_dst if b.kind != "no_loop" else None, proto, ports, b.traffic)
+            space, prefer = grader.class_space(
+                src, host_dst if b.kind != "no_loop" else None, proto, ports, b.traffic
+            )
             if space is None:
                 continue
             vector = space.pick(prefer)
@@ -144,12 +151,25 @@ def probe_frame(probe: Probe) -> bytes:
         frame = frame / Dot1Q(vlan=get("vlan_vid") & 0xFFF, prio=get("vlan_pcp"))
     eth_type = get("eth_type")
     if eth_type == 0x0806:
-        frame = frame / ARP(op=get("ip_proto") or 1, hwsrc=mac(get("arp_sha")), psrc=ip(get("ipv4_src")), hwdst=mac(get("arp_tha")), pdst=ip(get("ipv4_dst")))
+        frame = frame / ARP(
+            op=get("ip_proto") or 1,
+            hwsrc=mac(get("arp_sha")),
+            psrc=ip(get("ipv4_src")),
+            hwdst=mac(get("arp_tha")),
+            pdst=ip(get("ipv4_dst")),
+        )
         return bytes(frame)
     if eth_type != 0x0800:
         raise ValueError(f"probe {probe.id}: only IPv4 and ARP probes can be sent (eth_type {eth_type:#x})")
     proto = get("ip_proto")
-    layer = IP(id=IP_ID, src=ip(get("ipv4_src")), dst=ip(get("ipv4_dst")), ttl=get("ip_ttl") or 64, tos=(get("ip_dscp") << 2) | get("ip_ecn"), proto=proto)
+    layer = IP(
+        id=IP_ID,
+        src=ip(get("ipv4_src")),
+        dst=ip(get("ipv4_dst")),
+        ttl=get("ip_ttl") or 64,
+        tos=(get("ip_dscp") << 2) | get("ip_ecn"),
+        proto=proto,
+    )
     payload = Raw(MARKER + str(probe.id).encode())
     if proto == 6:
         layer = layer / TCP(sport=get("tp_src"), dport=get("tp_dst"), flags=get("tcp_flags") or "S")
@@ -184,5 +204,11 @@ def expected_key(probe: Probe):
     if FIELDS["eth_type"].get(v) == 0x0806:
         ip = lambda x: ".".join(str((x >> s) & 0xFF) for s in (24, 16, 8, 0))  # noqa: E731
         sha = ":".join(f"{FIELDS['arp_sha'].get(v):012x}"[i : i + 2] for i in range(0, 12, 2))
-        return ("arp", FIELDS["ip_proto"].get(v) or 1, ip(FIELDS["ipv4_src"].get(v)), ip(FIELDS["ipv4_dst"].get(v)), sha)
+        return (
+            "arp",
+            FIELDS["ip_proto"].get(v) or 1,
+            ip(FIELDS["ipv4_src"].get(v)),
+            ip(FIELDS["ipv4_dst"].get(v)),
+            sha,
+        )
     return ("ip", probe.id)

@@ -56,7 +56,9 @@ def _delivery(grader: Grader, src: str, dst: str, traffic) -> str:
     return "controller" if controller else ("partial" if some else "none")
 
 
-def reference_diff(topology, trainee: NetworkState, reference: NetworkState, hosts=None) -> tuple[Difference, ...]:
+def reference_diff(
+    topology, trainee: NetworkState, reference: NetworkState, hosts=None
+) -> tuple[Difference, ...]:
     """Every (src, dst, class) whose delivery differs between trainee and reference."""
     mine, theirs = Grader(topology, trainee), Grader(topology, reference)
     names = list(hosts or mine.fabric.hosts)
@@ -93,7 +95,14 @@ def collect_reference(reference: str, topology, warmup_hosts: int = 30) -> Netwo
         hosts = [h for h in topology.hosts() if h.ip][:warmup_hosts]
         pairs = [(a, b) for a in hosts for b in hosts if a is not b]
         with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda ab: api.run_in(name, ab[0].name, ["ping", "-c", "1", "-W", "1", ab[1].ip], timeout=10), pairs))
+            list(
+                pool.map(
+                    lambda ab: api.run_in(
+                        name, ab[0].name, ["ping", "-c", "1", "-W", "1", ab[1].ip], timeout=10
+                    ),
+                    pairs,
+                )
+            )
         return collect.from_lab(name)
     finally:
         api.down(name)

@@ -74,9 +74,16 @@ class GradeReport:
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
-    def visible(self) -> "GradeReport":
+    def visible(self) -> GradeReport:
         """The report without hidden (instructor-only) behaviours."""
-        return GradeReport(tuple(r for r in self.results if not r.hidden), self.elapsed_s, self.findings, self.live, self.reference, self.down)
+        return GradeReport(
+            tuple(r for r in self.results if not r.hidden),
+            self.elapsed_s,
+            self.findings,
+            self.live,
+            self.reference,
+            self.down,
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -113,12 +120,25 @@ class GradeReport:
         for r in self.results:
             case = ET.SubElement(suite, "testcase", classname=f"behaviour.{r.kind}", name=r.id, time="0")
             if not r.passed:
-                failure = ET.SubElement(case, "failure", message=f"{r.passed_cases}/{r.cases} cases pass ({r.score:.2f}/{r.weight:g} points)")
+                failure = ET.SubElement(
+                    case,
+                    "failure",
+                    message=f"{r.passed_cases}/{r.cases} cases pass ({r.score:.2f}/{r.weight:g} points)",
+                )
                 failure.text = "\n\n".join(render_failure(f) for f in r.failures) or r.note
             ET.SubElement(case, "system-out").text = r.description
         for finding in self.findings:
-            case = ET.SubElement(suite, "testcase", classname="grader.finding", name=f"{finding.behaviour}:{finding.src}->{finding.dst}")
-            ET.SubElement(case, "error", message=f"static predicted {finding.predicted}, live observed {finding.observed}").text = finding.packet
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname="grader.finding",
+                name=f"{finding.behaviour}:{finding.src}->{finding.dst}",
+            )
+            ET.SubElement(
+                case,
+                "error",
+                message=f"static predicted {finding.predicted}, live observed {finding.observed}",
+            ).text = finding.packet
         return ET.tostring(suite, encoding="unicode")
 
     def render_text(self) -> str:
@@ -127,13 +147,17 @@ class GradeReport:
             mark = "PASS" if r.passed else "FAIL"
             hidden = " (hidden)" if r.hidden else ""
             confirmed = self._live_note(r.id)
-            lines.append(f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases){confirmed}")
+            lines.append(
+                f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases){confirmed}"
+            )
             if r.note:
                 lines.append(f"    {r.note}")
             for f in r.failures:
                 lines.append("    " + render_failure(f).replace("\n", "\n    "))
         for finding in self.findings:
-            lines.append(f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})")
+            lines.append(
+                f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})"
+            )
         for item in self.reference:
             lines.append(f"[REFERENCE] {item}")
         if self.down:
@@ -162,11 +186,21 @@ class GradeReport:
             table.add_column(column)
         for r in self.results:
             note = escape(self._live_note(r.id))
-            table.add_row("[green]PASS[/]" if r.passed else "[red]FAIL[/]", f"{escape(r.id)}{' (hidden)' if r.hidden else ''}\n{escape(r.description)}{note}" + (f"\n{escape(r.note)}" if r.note else ""), f"{r.passed_cases}/{r.cases}", f"{r.score:.2f}/{r.weight:g}")
+            table.add_row(
+                "[green]PASS[/]" if r.passed else "[red]FAIL[/]",
+                f"{escape(r.id)}{' (hidden)' if r.hidden else ''}\n{escape(r.description)}{note}"
+                + (f"\n{escape(r.note)}" if r.note else ""),
+                f"{r.passed_cases}/{r.cases}",
+                f"{r.score:.2f}/{r.weight:g}",
+            )
         console.print(table)
         for r in self.results:
             for f in r.failures:
-                console.print(f"[bold red]{escape(r.id)}[/]: {escape(render_failure(f))}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]{escape(r.id)}[/]: {escape(render_failure(f))}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         for finding in self.findings:
             console.print(
                 f"[yellow]grader finding[/] {escape(f'{finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}')}",
@@ -188,7 +222,9 @@ def render_failure(f: Failure) -> str:
         lines.append(f"  {hop['switch']} (in_port {hop['in_port']}){out}")
         for rule in hop["rules"]:
             if "priority" in rule:
-                lines.append(f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] -> {rule['actions']} cookie {rule['cookie']}")
+                lines.append(
+                    f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] -> {rule['actions']} cookie {rule['cookie']}"
+                )
             else:
                 lines.append(f"    {rule.get('note', '')}")
     if f.outcome:
@@ -196,7 +232,9 @@ def render_failure(f: Failure) -> str:
     if f.blame:
         b = f.blame
         if b.get("priority") is not None:
-            lines.append(f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})")
+            lines.append(
+                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})"
+            )
         else:
             lines.append(f"  blame: {b['switch']}: {b.get('reason', '')}")
     return "\n".join(lines)

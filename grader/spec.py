@@ -76,7 +76,7 @@ class Behaviour:
     prefer: str | None = None
     over: tuple[str, ...] = ()
     down: tuple = ()  # ((a, b), ...)
-    nested: "Behaviour | None" = None
+    nested: Behaviour | None = None
     line: int = 0
     source: str = ""
 
@@ -122,7 +122,9 @@ def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
         return TrafficClass(text, (protocol,), (), extra)
     m = _PHRASE.match(phrase)
     if not m:
-        raise SpecError(f"{where}: traffic: cannot read {text!r} (expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)")
+        raise SpecError(
+            f"{where}: traffic: cannot read {text!r} (expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
+        )
     proto = m.group(1)
     ports = []
     for which, values in ((m.group(2), m.group(3)), (m.group(4), m.group(5))):
@@ -161,7 +163,9 @@ def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False)
     if unknown:
         errors.append(f"{where}: unknown key {unknown[0]!r} (behaviour kinds: {', '.join(KINDS)})")
     if len(kinds) != 1:
-        errors.append(f"{where}: a behaviour needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
+        errors.append(
+            f"{where}: a behaviour needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})"
+        )
         return None
     kind = kinds[0]
     body = raw[kind] if raw[kind] is not None else {}
@@ -172,7 +176,9 @@ def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False)
     where = f"{source}:{line}"
     keys = set(body) - {"__line__"}
     for key in sorted(keys - _KIND_KEYS[kind]):
-        errors.append(f"{where}: {kind}.{key}: unknown field (allowed: {', '.join(sorted(_KIND_KEYS[kind]))})")
+        errors.append(
+            f"{where}: {kind}.{key}: unknown field (allowed: {', '.join(sorted(_KIND_KEYS[kind]))})"
+        )
     for key in sorted(_REQUIRED.get(kind, set()) - keys):
         errors.append(f"{where}: {kind}.{key}: required")
     weight = raw.get("weight", 1)
@@ -184,7 +190,9 @@ def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False)
         errors.append(f"{where}: hidden: expected true or false")
         hidden = False
     try:
-        traffic = parse_traffic(body.get("traffic", "ip" if kind in ("no_loop", "no_blackhole") else "any"), f"{where}: {kind}")
+        traffic = parse_traffic(
+            body.get("traffic", "ip" if kind in ("no_loop", "no_blackhole") else "any"), f"{where}: {kind}"
+        )
     except SpecError as exc:
         errors.append(str(exc))
         traffic = None
@@ -216,7 +224,8 @@ def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False)
         weight=float(weight),
         hidden=hidden,
         src=_selectors(body.get("src"), where, f"{kind}.src", errors) or default_src,
-        dst=_selectors(body.get("dst"), where, f"{kind}.dst", errors) or (("all",) if kind == "no_blackhole" else ()),
+        dst=_selectors(body.get("dst"), where, f"{kind}.dst", errors)
+        or (("all",) if kind == "no_blackhole" else ()),
         traffic=traffic,
         via=_selectors(body.get("via"), where, f"{kind}.via", errors),
         avoid=_selectors(body.get("avoid"), where, f"{kind}.avoid", errors),

@@ -46,7 +46,10 @@ def parse_packet(spec: str, source: str = "<packet>", line: int = 0) -> Space:
 def header_fields(vector: int) -> dict:
     """The fields of a concrete header that ovs-ofctl would show, by their ovs-ofctl names."""
     get = lambda name: FIELDS[name].get(vector)  # noqa: E731
-    fields = {"dl_src": format_value("eth_src", get("eth_src")), "dl_dst": format_value("eth_dst", get("eth_dst"))}
+    fields = {
+        "dl_src": format_value("eth_src", get("eth_src")),
+        "dl_dst": format_value("eth_dst", get("eth_dst")),
+    }
     vid = get("vlan_vid")
     if vid & OFPVID_PRESENT:
         fields["dl_vlan"] = vid & 0xFFF
@@ -55,9 +58,14 @@ def header_fields(vector: int) -> dict:
     fields["dl_type"] = f"0x{eth_type:04x}"
     proto = get("ip_proto")
     if eth_type == ETH_TYPE_IP:
-        fields.update(nw_src=format_value("ipv4_src", get("ipv4_src")), nw_dst=format_value("ipv4_dst", get("ipv4_dst")))
+        fields.update(
+            nw_src=format_value("ipv4_src", get("ipv4_src")), nw_dst=format_value("ipv4_dst", get("ipv4_dst"))
+        )
     elif eth_type == ETH_TYPE_IPV6:
-        fields.update(ipv6_src=format_value("ipv6_src", get("ipv6_src")), ipv6_dst=format_value("ipv6_dst", get("ipv6_dst")))
+        fields.update(
+            ipv6_src=format_value("ipv6_src", get("ipv6_src")),
+            ipv6_dst=format_value("ipv6_dst", get("ipv6_dst")),
+        )
     if eth_type in (ETH_TYPE_IP, ETH_TYPE_IPV6):
         fields.update(nw_proto=proto, nw_tos=get("ip_dscp") << 2, nw_ecn=get("ip_ecn"), nw_ttl=get("ip_ttl"))
         if proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
@@ -81,7 +89,12 @@ def _leaves(node, choose_first: bool, alternatives: list):
         return
     if isinstance(node, Fork):
         if node.kind == "choice":
-            alternatives.append([[_emit_dict(leaf) for leaf in _leaves(child, True, []) if isinstance(leaf, Emit)] for child in node.children])
+            alternatives.append(
+                [
+                    [_emit_dict(leaf) for leaf in _leaves(child, True, []) if isinstance(leaf, Emit)]
+                    for child in node.children
+                ]
+            )
             if choose_first:
                 yield from _leaves(node.children[0], choose_first, alternatives)
                 return
@@ -141,7 +154,9 @@ def trace_space(pipeline: SwitchPipeline, space: Space, live=None) -> dict:
         result["drop_reasons"] = drops
     if alternatives:
         result["alternatives"] = alternatives
-        result["possible_outputs"] = [[_emit_dict(leaf) for leaf in combo if isinstance(leaf, Emit)] for combo in _outcomes(tree)]
+        result["possible_outputs"] = [
+            [_emit_dict(leaf) for leaf in combo if isinstance(leaf, Emit)] for combo in _outcomes(tree)
+        ]
     return result
 
 
@@ -169,14 +184,22 @@ def describe_result(result: dict) -> str:
     lines = [f"packet: {result['packet']}"]
     for step in result["trace"]:
         if "priority" in step:
-            lines.append(f"  table {step['table']} priority {step['priority']} [{step['match']}] -> {step['actions']}")
+            lines.append(
+                f"  table {step['table']} priority {step['priority']} [{step['match']}] -> {step['actions']}"
+            )
         else:
             lines.append(f"  {step.get('note', '')}")
     if result["outputs"]:
         for out in result["outputs"]:
-            lines.append(f"  => output {port_label(out['port'])}: " + ",".join(f"{k}={v}" for k, v in out["fields"].items()))
+            lines.append(
+                f"  => output {port_label(out['port'])}: "
+                + ",".join(f"{k}={v}" for k, v in out["fields"].items())
+            )
     if result["controller"]:
         lines.append("  => to controller")
     if result["drop"]:
-        lines.append("  => drop" + (f" ({'; '.join(result.get('drop_reasons', []))})" if result.get("drop_reasons") else ""))
+        lines.append(
+            "  => drop"
+            + (f" ({'; '.join(result.get('drop_reasons', []))})" if result.get("drop_reasons") else "")
+        )
     return "\n".join(lines)

@@ -16,7 +16,18 @@ from sdnlab.labs import grading, live
 from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.model import Lab
 
-CSV_FIELDS = ("trainee", "lab", "percent", "score", "max_score", "passed", "checks_passed", "checks_total", "mode", "error")
+CSV_FIELDS = (
+    "trainee",
+    "lab",
+    "percent",
+    "score",
+    "max_score",
+    "passed",
+    "checks_passed",
+    "checks_total",
+    "mode",
+    "error",
+)
 BATCH_NAME = "lab-batch"
 
 
@@ -30,13 +41,33 @@ def submissions(directory: Path) -> list[Path]:
 
 def row(trainee: str, lab: Lab, result=None, error: str = "") -> dict:
     if result is None:
-        return {"trainee": trainee, "lab": lab.id, "percent": 0.0, "score": 0.0, "max_score": 0.0, "passed": False,
-                "checks_passed": 0, "checks_total": 0, "mode": "", "error": error, "checks": []}
+        return {
+            "trainee": trainee,
+            "lab": lab.id,
+            "percent": 0.0,
+            "score": 0.0,
+            "max_score": 0.0,
+            "passed": False,
+            "checks_passed": 0,
+            "checks_total": 0,
+            "mode": "",
+            "error": error,
+            "checks": [],
+        }
     data = result.to_dict()
-    return {"trainee": trainee, "lab": lab.id, "percent": result.percent, "score": result.score,
-            "max_score": result.max_score, "passed": result.passed,
-            "checks_passed": sum(i.passed for i in result.items), "checks_total": len(result.items),
-            "mode": result.mode, "error": "", "checks": data["checks"]}
+    return {
+        "trainee": trainee,
+        "lab": lab.id,
+        "percent": result.percent,
+        "score": result.score,
+        "max_score": result.max_score,
+        "passed": result.passed,
+        "checks_passed": sum(i.passed for i in result.items),
+        "checks_total": len(result.items),
+        "mode": result.mode,
+        "error": "",
+        "checks": data["checks"],
+    }
 
 
 MODES = ("auto", "static", "live")
@@ -51,7 +82,9 @@ def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: st
     if mode not in MODES:
         raise LabSessionError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode == "static" and (lab.controller.mode != "none" or lab.vnfs):
-        raise LabSessionError(f"lab {lab.id} needs a live network (controller {lab.controller.mode}); use --mode live")
+        raise LabSessionError(
+            f"lab {lab.id} needs a live network (controller {lab.controller.mode}); use --mode live"
+        )
     folders = submissions(directory)
     rows = []
     if mode == "static" or (mode == "auto" and not lab.needs_live):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,8 +18,10 @@ from rich.console import Console
 from sdnlab.labs import render
 
 app = typer.Typer(help="Lab exercises: trainee and instructor commands.", no_args_is_help=True)
-NameOpt = Annotated[str, typer.Option("--name", "-n", help="Session (runtime lab) name; several can run at once.")]
-LangOpt = Annotated[Optional[str], typer.Option("--lang", help="en or ja (default: from the locale).")]
+NameOpt = Annotated[
+    str, typer.Option("--name", "-n", help="Session (runtime lab) name; several can run at once.")
+]
+LangOpt = Annotated[str | None, typer.Option("--lang", help="en or ja (default: from the locale).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 DEFAULT_NAME = "lab"
 
@@ -50,6 +52,7 @@ def _print_json(data) -> None:
 
 # ---------------------------------------------------------------- trainee
 
+
 @app.command("list")
 def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     """The lab catalogue, with your best score per lab."""
@@ -72,7 +75,9 @@ def list_(lang: LangOpt = None, json_out: JsonOpt = False):
 def start(
     lab: Annotated[str, typer.Argument(help="Lab id or number.")],
     name: NameOpt = DEFAULT_NAME,
-    workdir: Annotated[Optional[Path], typer.Option(help="Your workspace folder (default ~/.sdnlab/work/ID).")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Your workspace folder (default ~/.sdnlab/work/ID).")
+    ] = None,
     fresh: Annotated[bool, typer.Option(help="Overwrite the workspace with the starter files.")] = False,
 ):
     """Start a lab: copy the starter into your workspace and bring the network up."""
@@ -84,17 +89,24 @@ def start(
     with console.status(f"starting {record.id} ..."):
         sess, status = session.start(record, name, workdir, fresh)
     # soft_wrap: paths and commands stay on one line, whole, for copy and paste
-    console.print(f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]", soft_wrap=True)
+    console.print(
+        f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]", soft_wrap=True
+    )
     console.print(f"workspace: {sess.workdir}", soft_wrap=True, highlight=False)
     switches = ", ".join(f"{s['name']}={s['bridge']}" for s in status.get("switches", []))
     console.print(f"switches (OVS bridges): {switches}", soft_wrap=True, highlight=False)
-    console.print(f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`", soft_wrap=True,
-                  highlight=False)
+    console.print(
+        f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()
 def task(
-    lab: Annotated[Optional[str], typer.Argument(help="Lab id or number (default: the running session's lab).")] = None,
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id or number (default: the running session's lab).")
+    ] = None,
     lang: LangOpt = None,
     name: NameOpt = DEFAULT_NAME,
 ):
@@ -123,7 +135,6 @@ def check(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
 def hint(name: NameOpt = DEFAULT_NAME, lang: LangOpt = None):
     """Show the next hint (hints used are recorded)."""
     from sdnlab.labs import session
-
     from sdnlab.labs.errors import NoMoreHints
 
     try:
@@ -147,17 +158,23 @@ def submit(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
         render.result(console, result.visible(), f"submit: {result.lab}")
         render.hidden_summary(console, result)
         if record["solved_by_reference"]:
-            console.print(f"[bold]score: {result.percent:g}%[/] recorded as [yellow]solved by the reference[/] "
-                          "(`sdnlab lab solve` ran in this session): not counted as your score")
+            console.print(
+                f"[bold]score: {result.percent:g}%[/] recorded as [yellow]solved by the reference[/] "
+                "(`sdnlab lab solve` ran in this session): not counted as your score"
+            )
         else:
-            console.print(f"[bold]final score: {result.percent:g}%[/] (recorded; hints used: {record['hints_used']})")
+            console.print(
+                f"[bold]final score: {result.percent:g}%[/] (recorded; hints used: {record['hints_used']})"
+            )
     raise typer.Exit(0 if result.passed else 1)
 
 
 @app.command()
 def reset(
     name: NameOpt = DEFAULT_NAME,
-    starter: Annotated[bool, typer.Option(help="Also restore the starter files into your workspace.")] = False,
+    starter: Annotated[
+        bool, typer.Option(help="Also restore the starter files into your workspace.")
+    ] = False,
 ):
     """Redeploy your workspace on the network (flows, app, VNF configs)."""
     from sdnlab.labs import session
@@ -178,11 +195,15 @@ def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
     typer.echo(f"session {info['name']}: lab {info['number']} {info['lab']} - {info['title']}")
     typer.echo(f"workspace: {info['workdir']}")
     down = f"DOWN (`{session.command('reset', name)}` or start again)"
-    typer.echo(f"running for {info['elapsed_min']:g} min, hints used {info['hints_used']}/{info['hints_total']}, "
-               f"network {'up' if info['network_up'] else down}")
+    typer.echo(
+        f"running for {info['elapsed_min']:g} min, hints used {info['hints_used']}/{info['hints_total']}, "
+        f"network {'up' if info['network_up'] else down}"
+    )
     if info["reference_deployed"]:
-        typer.echo("the reference solution was deployed in this session (`sdnlab lab solve`): "
-                   "submissions are recorded as solved by the reference")
+        typer.echo(
+            "the reference solution was deployed in this session (`sdnlab lab solve`): "
+            "submissions are recorded as solved by the reference"
+        )
 
 
 @app.command()
@@ -213,6 +234,7 @@ def progress(json_out: JsonOpt = False):
 
 # ---------------------------------------------------------------- instructor
 
+
 @app.command()
 def solve(name: NameOpt = DEFAULT_NAME):
     """Instructor: deploy the reference solution on a running session (later submits there do not count)."""
@@ -220,14 +242,18 @@ def solve(name: NameOpt = DEFAULT_NAME):
 
     sess = session.apply_solution(name)
     typer.echo(f"instructor: the reference solution of {sess.lab} is deployed on session {name}.")
-    typer.echo("every later `sdnlab lab submit` in this session is recorded as solved by the reference, not as "
-               f"the trainee's score (until `{session.command('stop', name)}` and a new start)")
+    typer.echo(
+        "every later `sdnlab lab submit` in this session is recorded as solved by the reference, not as "
+        f"the trainee's score (until `{session.command('stop', name)}` and a new start)"
+    )
 
 
 @app.command()
 def new(
     lab_id: Annotated[str, typer.Argument(help="New lab id (lower-case, digits, '_').")],
-    root: Annotated[Optional[Path], typer.Option(help="Folder of lab packages (default: the catalogue).")] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Folder of lab packages (default: the catalogue).")
+    ] = None,
 ):
     """Instructor: scaffold a new lab package."""
     from sdnlab.labs.scaffold import new_lab
@@ -237,17 +263,20 @@ def new(
 
 @app.command()
 def validate(
-    lab: Annotated[Optional[str], typer.Argument(help="Lab id, number or folder.")] = None,
+    lab: Annotated[str | None, typer.Argument(help="Lab id, number or folder.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every lab of the catalogue.")] = False,
-    mode: Annotated[str, typer.Option(help="auto (static when possible) | live (always a real network) | static (never).")] = "auto",
-    name: Annotated[str, typer.Option("--name", "-n", help="Runtime lab name for live validation.")] = "lab-validate",
+    mode: Annotated[
+        str, typer.Option(help="auto (static when possible) | live (always a real network) | static (never).")
+    ] = "auto",
+    name: Annotated[
+        str, typer.Option("--name", "-n", help="Runtime lab name for live validation.")
+    ] = "lab-validate",
     json_out: JsonOpt = False,
 ):
     """Instructor: check lab packages (texts, hidden checks, solution 100%, starter below)."""
     from sdnlab.labs.errors import LabSessionError
     from sdnlab.labs.loader import lab_dirs
-    from sdnlab.labs.validate import MODES
-    from sdnlab.labs.validate import validate_all
+    from sdnlab.labs.validate import MODES, validate_all
 
     if all_ == bool(lab):
         raise LabSessionError("give a lab ID or --all")
@@ -259,9 +288,14 @@ def validate(
         _print_json([r.to_dict() for r in reports])
     else:
         for r in reports:
-            scores = (f"solution {r.solution_percent:g}%, starter {r.starter_percent:g}%"
-                      if r.solution_percent is not None else "not scored")
-            typer.echo(f"{'OK  ' if r.ok else 'FAIL'} {r.lab}: {scores} ({r.mode or 'n/a'}, {r.elapsed_s:.1f} s)")
+            scores = (
+                f"solution {r.solution_percent:g}%, starter {r.starter_percent:g}%"
+                if r.solution_percent is not None
+                else "not scored"
+            )
+            typer.echo(
+                f"{'OK  ' if r.ok else 'FAIL'} {r.lab}: {scores} ({r.mode or 'n/a'}, {r.elapsed_s:.1f} s)"
+            )
             for problem in r.problems:
                 typer.echo(f"     - {problem}")
     raise typer.Exit(0 if all(r.ok for r in reports) else 1)
@@ -271,8 +305,12 @@ def validate(
 def grade_batch(
     directory: Annotated[Path, typer.Argument(help="One folder per trainee, each a workspace.")],
     lab: Annotated[str, typer.Option("--lab", help="Lab id or number the submissions are for.")],
-    out: Annotated[Optional[Path], typer.Option(help="Output prefix (default DIR/grades -> grades.csv, grades.json).")] = None,
-    name: Annotated[str, typer.Option("--name", "-n", help="Runtime lab name for live grading.")] = "lab-batch",
+    out: Annotated[
+        Path | None, typer.Option(help="Output prefix (default DIR/grades -> grades.csv, grades.json).")
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", "-n", help="Runtime lab name for live grading.")
+    ] = "lab-batch",
     mode: Annotated[str, typer.Option(help="auto | static (flow files only, no probes) | live.")] = "auto",
     json_out: JsonOpt = False,
 ):
@@ -286,5 +324,8 @@ def grade_batch(
         _print_json(rows)
     else:
         for row in rows:
-            typer.echo(f"{row['trainee']}: {row['percent']:g}%" + (f"  error: {row['error']}" if row["error"] else ""))
+            typer.echo(
+                f"{row['trainee']}: {row['percent']:g}%"
+                + (f"  error: {row['error']}" if row["error"] else "")
+            )
         typer.echo(f"wrote {csv_path} and {json_path}")

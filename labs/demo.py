@@ -28,12 +28,16 @@ def run(lab: str | None, console: Console) -> int:
     console.print(f"[bold]sdnlab demo[/]: lab {record.number} [cyan]{record.id}[/] - {record.title.en}")
     started = time.monotonic()
     status = live.up(record, record.starter_dir, DEMO_NAME)
-    console.print(f"network up in {time.monotonic() - started:.1f} s: {len(status['switches'])} switches, "
-                  f"{len(status['hosts'])} hosts, controller {record.controller.mode}")
+    console.print(
+        f"network up in {time.monotonic() - started:.1f} s: {len(status['switches'])} switches, "
+        f"{len(status['hosts'])} hosts, controller {record.controller.mode}"
+    )
     try:
         starter = grading.grade_live(record, DEMO_NAME, include_hidden=True)
-        console.print(f"starter (what a trainee begins with): [yellow]{starter.percent:g}%[/] "
-                      f"({sum(i.passed for i in starter.items)}/{len(starter.items)} checks pass)")
+        console.print(
+            f"starter (what a trainee begins with): [yellow]{starter.percent:g}%[/] "
+            f"({sum(i.passed for i in starter.items)}/{len(starter.items)} checks pass)"
+        )
         redeploy(record, record.solution_dir, DEMO_NAME)
         console.print("reference solution deployed")
         solution = grading.grade_live(record, DEMO_NAME, include_hidden=True)
@@ -51,6 +55,10 @@ def run(lab: str | None, console: Console) -> int:
 
 def next_steps(lab) -> list[str]:
     """What a newcomer does after the demo: browse the catalogue, then try this lab themselves."""
-    return ["next: `sdnlab lab list` shows every lab; "
-            f"`sdnlab lab start {lab.number}` starts this one from its starter for you to solve,",
-            "      then `sdnlab lab task` (the exercise), `sdnlab lab check` (feedback) and `sdnlab lab submit`."]
+    return [
+        (
+            "next: `sdnlab lab list` shows every lab; "
+            f"`sdnlab lab start {lab.number}` starts this one from its starter for you to solve,"
+        ),
+        "      then `sdnlab lab task` (the exercise), `sdnlab lab check` (feedback) and `sdnlab lab submit`.",
+    ]

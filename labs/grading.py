@@ -57,7 +57,9 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     return LabResult(lab.id, tuple(items), "static", time.perf_counter() - started, grader_version(), notes)
 
 
-def grade_live(lab: Lab, name: str, include_hidden: bool = True, scenario: bool = True, topology=None) -> LabResult:
+def grade_live(
+    lab: Lab, name: str, include_hidden: bool = True, scenario: bool = True, topology=None
+) -> LabResult:
     """Run the scenario on the running lab ``name``, then judge its flow state and run its probes."""
     from sdnlab.grader import collect
     from sdnlab.runtime import api

@@ -22,6 +22,7 @@ PINGALL_COUNT = 3  # a pair counts when any echo comes back (first packets may w
 
 # ---------------------------------------------------------------- topology helpers
 
+
 def load_topology(lab: Lab):
     """The lab's ``sdnlab.topologies.Topology``."""
     from sdnlab.topologies import load_topology as load
@@ -62,6 +63,7 @@ def address(topology, node: str) -> str:
 
 # ---------------------------------------------------------------- bring up / deploy
 
+
 def controller_arg(lab: Lab, workdir: Path) -> tuple[str, str | None]:
     """(runtime controller argument, controller config path or None) for a workspace."""
     mode, file = lab.controller.mode, lab.controller.file
@@ -77,8 +79,13 @@ def up(lab: Lab, workdir: Path, name: str) -> dict:
     from sdnlab.runtime import api
 
     controller, config = controller_arg(lab, workdir)
-    status = api.up(lab.topology.source, dict(lab.topology.params), name=name, controller=controller,
-                    controller_config=config)
+    status = api.up(
+        lab.topology.source,
+        dict(lab.topology.params),
+        name=name,
+        controller=controller,
+        controller_config=config,
+    )
     try:
         deploy(lab, workdir, name, status)
     except BaseException:
@@ -114,11 +121,16 @@ def start_vnfs(lab: Lab, workdir: Path, name: str, status: dict) -> None:
         config = None
         if vnf.config:
             target = paths.lab_dir(name) / "lab-configs" / f"{vnf.name}-{Path(vnf.config).name}"
-            config = str(workspace.render_file(Path(workdir) / vnf.config, {"controller_url": controller_url(status)}, target))
+            config = str(
+                workspace.render_file(
+                    Path(workdir) / vnf.config, {"controller_url": controller_url(status)}, target
+                )
+            )
         manage.start(name, vnf.kind, vnf.host, config=config, vnf_name=vnf.name)
 
 
 # ---------------------------------------------------------------- running commands in hosts
+
 
 def _run(name: str, host: str, argv, timeout: float) -> subprocess.CompletedProcess:
     from sdnlab.runtime import api
@@ -131,15 +143,22 @@ def _run(name: str, host: str, argv, timeout: float) -> subprocess.CompletedProc
 
 def ping(name: str, src: str, ip: str, count: int = 2) -> bool:
     """True when ``src`` gets at least one echo reply from ``ip``."""
-    return _run(name, src, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", ip], 5 + count).returncode == 0
+    return (
+        _run(
+            name, src, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", ip], 5 + count
+        ).returncode
+        == 0
+    )
 
 
-SCAN = ("import socket,sys\n"
-        "for ip in sys.argv[2:]:\n"
-        "    s=socket.socket(); s.settimeout(0.3)\n"
-        "    try: s.connect_ex((ip, int(sys.argv[1])))\n"
-        "    except OSError: pass\n"
-        "    s.close()\n")
+SCAN = (
+    "import socket,sys\n"
+    "for ip in sys.argv[2:]:\n"
+    "    s=socket.socket(); s.settimeout(0.3)\n"
+    "    try: s.connect_ex((ip, int(sys.argv[1])))\n"
+    "    except OSError: pass\n"
+    "    s.close()\n"
+)
 
 
 def _parallel(fn, jobs: list) -> list:
@@ -150,6 +169,7 @@ def _parallel(fn, jobs: list) -> list:
 
 
 # ---------------------------------------------------------------- scenario
+
 
 def run_scenario(lab: Lab, name: str, topology) -> list[str]:
     """Run the lab's scenario steps in order; returns one log line per step."""
@@ -171,16 +191,35 @@ def run_step(step: Step, name: str, topology) -> str:
         return f"pingall: {ok}/{len(jobs)} pairs answered"
     if step.kind == "ping":
         dsts = resolve(topology, args.get("dst", "all"))
-        jobs = [(name, s, address(topology, d), int(args.get("count", 1))) for s in resolve(topology, args["src"])
-                for d in dsts if s != d]
+        jobs = [
+            (name, s, address(topology, d), int(args.get("count", 1)))
+            for s in resolve(topology, args["src"])
+            for d in dsts
+            if s != d
+        ]
         ok = sum(_parallel(ping, jobs))
         return f"ping: {ok}/{len(jobs)} pairs answered"
     if step.kind == "static_arp":
         hosts = resolve(topology, args["hosts"])
         for host in hosts:
             intf = topology.nodes[host].interfaces[0].name
-            _run(name, host, ["ip", "neigh", "replace", str(args["ip"]), "lladdr", str(args["mac"]), "dev", intf,
-                              "nud", "permanent"], 5)
+            _run(
+                name,
+                host,
+                [
+                    "ip",
+                    "neigh",
+                    "replace",
+                    str(args["ip"]),
+                    "lladdr",
+                    str(args["mac"]),
+                    "dev",
+                    intf,
+                    "nud",
+                    "permanent",
+                ],
+                5,
+            )
         return f"static_arp: {args['ip']} is {args['mac']} on {len(hosts)} hosts"
     if step.kind == "telnet_scan":
         src = resolve(topology, args["src"])[0]

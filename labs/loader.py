@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 from sdnlab.labs.errors import LabPackageError
-from sdnlab.labs.workspace import read_text
 from sdnlab.labs.model import (
     CONTROLLER_MODES,
     LANGUAGES,
@@ -25,17 +24,41 @@ from sdnlab.labs.model import (
     TopologyRef,
     VnfSpec,
 )
+from sdnlab.labs.workspace import read_text
 
 LAB_FILE = "lab.yaml"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-TOP_KEYS = {"id", "number", "title", "summary", "level", "minutes", "skills", "topology", "controller",
-            "vnfs", "scenario", "behaviours", "probes", "hints"}
-STEP_KINDS = {"pingall": set(), "ping": {"src", "dst", "count"}, "telnet_scan": {"src", "targets", "port"},
-              "sleep": {"seconds"}, "static_arp": {"hosts", "ip", "mac"}}
-PROBE_KINDS = {"ping": {"src", "dst", "expect", "count"}, "tcp": {"src", "dst", "port", "expect", "servers"},
-               "quarantined": {"hosts"}, "vnf_seen": {"vnfs"},
-               "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
-               "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"}}
+TOP_KEYS = {
+    "id",
+    "number",
+    "title",
+    "summary",
+    "level",
+    "minutes",
+    "skills",
+    "topology",
+    "controller",
+    "vnfs",
+    "scenario",
+    "behaviours",
+    "probes",
+    "hints",
+}
+STEP_KINDS = {
+    "pingall": set(),
+    "ping": {"src", "dst", "count"},
+    "telnet_scan": {"src", "targets", "port"},
+    "sleep": {"seconds"},
+    "static_arp": {"hosts", "ip", "mac"},
+}
+PROBE_KINDS = {
+    "ping": {"src", "dst", "expect", "count"},
+    "tcp": {"src", "dst", "port", "expect", "servers"},
+    "quarantined": {"hosts"},
+    "vnf_seen": {"vnfs"},
+    "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
+    "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"},
+}
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "__line__"}
 
@@ -58,7 +81,9 @@ def catalogue(root: Path | None = None) -> tuple[Lab, ...]:
     numbers: dict[int, str] = {}
     for lab in labs:
         if lab.number in numbers:
-            raise LabPackageError(f"{lab.path / LAB_FILE}: number: {lab.number} is already used by lab {numbers[lab.number]!r}")
+            raise LabPackageError(
+                f"{lab.path / LAB_FILE}: number: {lab.number} is already used by lab {numbers[lab.number]!r}"
+            )
         numbers[lab.number] = lab.id
     return tuple(sorted(labs, key=lambda lab: lab.number))
 
@@ -111,7 +136,9 @@ def top_key_lines(text: str) -> dict[str, int]:
         return {}
     if not isinstance(node, yaml.MappingNode):
         return {}
-    return {str(key.value): key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
+    return {
+        str(key.value): key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)
+    }
 
 
 class _Errors:
@@ -166,8 +193,12 @@ def _selector_list(value) -> list[str] | None:
 
 def _whole(value, low: float, high: float | None = None) -> bool:
     """An integer (not a bool) within [low, high]."""
-    return (isinstance(value, int) and not isinstance(value, bool) and value >= low
-            and (high is None or value <= high))
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= low
+        and (high is None or value <= high)
+    )
 
 
 def _real(value, low: float, high: float | None = None, open_low: bool = False) -> bool:
@@ -238,10 +269,28 @@ def parse_lab(data, directory: Path, source: str, key_lines: dict[str, int] | No
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
     if errors.items:
-        raise LabPackageError("; ".join(errors.items) if len(errors.items) == 1 else
-                              f"{len(errors.items)} problems:\n  " + "\n  ".join(errors.items))
-    return Lab(lab_id, number, title, summary, level, minutes, skills, topology, controller, vnfs, scenario,
-               behaviours, probes, hints, directory)
+        raise LabPackageError(
+            "; ".join(errors.items)
+            if len(errors.items) == 1
+            else f"{len(errors.items)} problems:\n  " + "\n  ".join(errors.items)
+        )
+    return Lab(
+        lab_id,
+        number,
+        title,
+        summary,
+        level,
+        minutes,
+        skills,
+        topology,
+        controller,
+        vnfs,
+        scenario,
+        behaviours,
+        probes,
+        hints,
+        directory,
+    )
 
 
 def _skills(raw, errors: _Errors) -> dict:
@@ -263,7 +312,9 @@ def _skills(raw, errors: _Errors) -> dict:
 
 def _topology(raw, directory: Path, errors: _Errors) -> TopologyRef:
     if not isinstance(raw, dict):
-        errors.add(None, "topology", "expected a mapping with 'name' (catalogue) or 'file' (in the lab folder)")
+        errors.add(
+            None, "topology", "expected a mapping with 'name' (catalogue) or 'file' (in the lab folder)"
+        )
         return TopologyRef("")
     line = _line(raw)
     for key in sorted(set(raw) - {"name", "file", "params", "__line__"}):
@@ -304,7 +355,9 @@ def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
     if mode == "app":
         file = raw.get("app")
         if not isinstance(file, str) or not file.endswith(".py"):
-            errors.add(line, "controller.app", "expected the trainee's Ryu app file name (a .py in the workspace)")
+            errors.add(
+                line, "controller.app", "expected the trainee's Ryu app file name (a .py in the workspace)"
+            )
             file = None
     elif mode == "builtin":
         file = raw.get("config")
@@ -345,8 +398,11 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
                 errors.add(line, f"{field}.{key}", "expected a non-empty string")
         kind = values["kind"]
         if isinstance(kind, str) and kind and kind not in vnf_kinds() and not kind.endswith(".py"):
-            errors.add(line, f"{field}.kind", f"unknown VNF kind {kind!r} (expected one of {', '.join(vnf_kinds())}, "
-                                              "or a .py file)")
+            errors.add(
+                line,
+                f"{field}.kind",
+                f"unknown VNF kind {kind!r} (expected one of {', '.join(vnf_kinds())}, or a .py file)",
+            )
         config = item.get("config")
         if config is not None:
             if not isinstance(config, str):
@@ -380,7 +436,11 @@ def _one_kind(item, kinds: dict, field: str, errors: _Errors, extra_keys=frozens
         return None, {}, line
     args = {k: v for k, v in args.items() if k != "__line__"}
     for key in sorted(set(args) - kinds[kind]):
-        errors.add(line, f"{field}.{kind}.{key}", f"unknown argument (expected some of: {', '.join(sorted(kinds[kind])) or 'none'})")
+        errors.add(
+            line,
+            f"{field}.{kind}.{key}",
+            f"unknown argument (expected some of: {', '.join(sorted(kinds[kind])) or 'none'})",
+        )
     return kind, args, line
 
 
@@ -406,10 +466,21 @@ def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
         if kind == "static_arp" and not all(args.get(k) for k in ("hosts", "ip", "mac")):
             errors.add(line, f"{field}.static_arp", "needs hosts, ip and mac")
         if kind == "sleep" and not _real(args.get("seconds"), 0):
-            errors.add(line, f"{field}.sleep.seconds", f"expected a number of seconds >= 0 (got {args.get('seconds')!r})")
-        _check_numbers(args, (("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
-                              ("port", lambda v: _whole(v, *PORT_RANGE), "a TCP port number 1..65535")),
-                       line, f"{field}.{kind}", errors)
+            errors.add(
+                line,
+                f"{field}.sleep.seconds",
+                f"expected a number of seconds >= 0 (got {args.get('seconds')!r})",
+            )
+        _check_numbers(
+            args,
+            (
+                ("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
+                ("port", lambda v: _whole(v, *PORT_RANGE), "a TCP port number 1..65535"),
+            ),
+            line,
+            f"{field}.{kind}",
+            errors,
+        )
         steps.append(Step(kind, args, line))
     return tuple(steps)
 
@@ -428,8 +499,11 @@ def _behaviours(raw, source: str, errors: _Errors) -> tuple:
         return ()
     for i, behaviour in enumerate(behaviours):
         if behaviour.kind == "load_split" and not behaviour.over:
-            errors.add(behaviour.line, f"behaviours[{i}].load_split.over",
-                       "expected the neighbours (at least one selector) the load is split over")
+            errors.add(
+                behaviour.line,
+                f"behaviours[{i}].load_split.over",
+                "expected the neighbours (at least one selector) the load is split over",
+            )
     return behaviours
 
 
@@ -451,26 +525,46 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
         if kind in ("ping", "tcp"):
             expect = args.get("expect", "reach")
             if expect not in EXPECT:
-                errors.add(line, f"{field}.{kind}.expect", f"expected one of {', '.join(EXPECT)} (got {expect!r})")
+                errors.add(
+                    line, f"{field}.{kind}.expect", f"expected one of {', '.join(EXPECT)} (got {expect!r})"
+                )
             args["expect"] = expect
         if kind in ("ping", "tcp"):
             for key in ("src", "dst"):
                 if _selector_list(args.get(key)) is None:
-                    errors.add(line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them")
+                    errors.add(
+                        line, f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them"
+                    )
         if kind == "tcp" and not _whole(args.get("port"), *PORT_RANGE):
-            errors.add(line, f"{field}.tcp.port", f"expected a TCP port number 1..65535 (got {args.get('port')!r})")
-        _check_numbers(args, (("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
-                              ("flows", lambda v: _whole(v, 1, 1000), "a whole number 1..1000"),
-                              ("min_share", lambda v: _real(v, 0, 1, open_low=True), "a share above 0 and at most 1"),
-                              ("max_loss_ms", lambda v: _real(v, 0, open_low=True), "a positive number of ms")),
-                       line, f"{field}.{kind}", errors)
+            errors.add(
+                line, f"{field}.tcp.port", f"expected a TCP port number 1..65535 (got {args.get('port')!r})"
+            )
+        _check_numbers(
+            args,
+            (
+                ("count", lambda v: _whole(v, 1, 100), "a whole number 1..100"),
+                ("flows", lambda v: _whole(v, 1, 1000), "a whole number 1..1000"),
+                ("min_share", lambda v: _real(v, 0, 1, open_low=True), "a share above 0 and at most 1"),
+                ("max_loss_ms", lambda v: _real(v, 0, open_low=True), "a positive number of ms"),
+            ),
+            line,
+            f"{field}.{kind}",
+            errors,
+        )
         if kind != "tcp":
-            _check_numbers(args, (("port", lambda v: _whole(v, *PORT_RANGE), "a port number 1..65535"),),
-                           line, f"{field}.{kind}", errors)
+            _check_numbers(
+                args,
+                (("port", lambda v: _whole(v, *PORT_RANGE), "a port number 1..65535"),),
+                line,
+                f"{field}.{kind}",
+                errors,
+            )
         if kind == "failover_loss":
             cut = args.get("cut")
             if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):
-                errors.add(line, f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR], the link to cut")
+                errors.add(
+                    line, f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR], the link to cut"
+                )
             for key in ("src", "dst"):
                 if not isinstance(args.get(key), str):
                     errors.add(line, f"{field}.failover_loss.{key}", "expected one host")
@@ -479,7 +573,9 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
                 if not isinstance(args.get(key), str):
                     errors.add(line, f"{field}.spread.{key}", "required (a name)")
             if _selector_list(args.get("over")) is None or _selector_list(args.get("src")) is None:
-                errors.add(line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)")
+                errors.add(
+                    line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)"
+                )
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(line, f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names")
         if kind == "quarantined" and _selector_list(args.get("hosts")) is None:

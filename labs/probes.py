@@ -21,43 +21,53 @@ from sdnlab.labs.results import CheckItem
 STATS_PERIOD_S = 1.2
 
 
-CONNECT = ("import socket,sys\n"
-           "s=socket.socket(); s.settimeout(2)\n"
-           "sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)\n")
+CONNECT = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.settimeout(2)\n"
+    "sys.exit(0 if s.connect_ex((sys.argv[1], int(sys.argv[2]))) == 0 else 1)\n"
+)
 
 
-LISTEN = ("import socket,sys,time\n"
-          "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-          "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(64); s.settimeout(0.5)\n"
-          "end=time.time()+float(sys.argv[2])\n"
-          "while time.time()<end:\n"
-          "    try: c,_=s.accept(); c.close()\n"
-          "    except OSError: pass\n")
+LISTEN = (
+    "import socket,sys,time\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(64); s.settimeout(0.5)\n"
+    "end=time.time()+float(sys.argv[2])\n"
+    "while time.time()<end:\n"
+    "    try: c,_=s.accept(); c.close()\n"
+    "    except OSError: pass\n"
+)
 
 
-RECEIVE = ("import socket,sys,time,json\n"
-           "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[1])))\n"
-           "s.settimeout(0.2); end=time.time()+float(sys.argv[2]); seqs=[]\n"
-           "while time.time()<end:\n"
-           "    try: seqs.append(int(s.recv(64)))\n"
-           "    except (OSError, ValueError): pass\n"
-           "print(json.dumps(seqs))\n")
+RECEIVE = (
+    "import socket,sys,time,json\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', int(sys.argv[1])))\n"
+    "s.settimeout(0.2); end=time.time()+float(sys.argv[2]); seqs=[]\n"
+    "while time.time()<end:\n"
+    "    try: seqs.append(int(s.recv(64)))\n"
+    "    except (OSError, ValueError): pass\n"
+    "print(json.dumps(seqs))\n"
+)
 
 
-SEND = ("import socket,sys,time\n"
-        "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); dst=(sys.argv[1], int(sys.argv[2]))\n"
-        "gap=float(sys.argv[3])/1000; n=int(sys.argv[4]); t0=time.perf_counter()\n"
-        "for i in range(n):\n"
-        "    s.sendto(str(i).encode(), dst)\n"
-        "    wait=t0+(i+1)*gap-time.perf_counter()\n"
-        "    if wait>0: time.sleep(wait)\n")
+SEND = (
+    "import socket,sys,time\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); dst=(sys.argv[1], int(sys.argv[2]))\n"
+    "gap=float(sys.argv[3])/1000; n=int(sys.argv[4]); t0=time.perf_counter()\n"
+    "for i in range(n):\n"
+    "    s.sendto(str(i).encode(), dst)\n"
+    "    wait=t0+(i+1)*gap-time.perf_counter()\n"
+    "    if wait>0: time.sleep(wait)\n"
+)
 
 
-BURST = ("import socket,sys,time\n"  # one connection attempt (a SYN) per new source port
-         "dst=(sys.argv[1], int(sys.argv[2])); socks=[]\n"
-         "for f in range(int(sys.argv[3])):\n"
-         "    s=socket.socket(); s.setblocking(False); s.connect_ex(dst); socks.append(s); time.sleep(0.002)\n"
-         "time.sleep(0.3)\n")
+BURST = (
+    "import socket,sys,time\n"  # one connection attempt (a SYN) per new source port
+    "dst=(sys.argv[1], int(sys.argv[2])); socks=[]\n"
+    "for f in range(int(sys.argv[3])):\n"
+    "    s=socket.socket(); s.setblocking(False); s.connect_ex(dst); socks.append(s); time.sleep(0.002)\n"
+    "time.sleep(0.3)\n"
+)
 
 
 def tcp_connect(name: str, src: str, ip: str, port: int) -> bool:
@@ -69,21 +79,37 @@ def judge_probe(probe: Probe, outcomes: list[tuple[str, str, bool]]) -> CheckIte
     want = probe.args.get("expect", "reach") == "reach"
     good = [o for o in outcomes if o[2] == want]
     bad = [o for o in outcomes if o[2] != want]
-    verb = {("ping", True): "no echo reply", ("ping", False): "answered but must be blocked",
-            ("tcp", True): "connection failed", ("tcp", False): "connected but must be blocked",
-            ("quarantined", True): "not quarantined", ("vnf_seen", True): "tracked no IP flow (is it in the chain?)"}.get((probe.kind, want), "failed")
+    verb = {
+        ("ping", True): "no echo reply",
+        ("ping", False): "answered but must be blocked",
+        ("tcp", True): "connection failed",
+        ("tcp", False): "connected but must be blocked",
+        ("quarantined", True): "not quarantined",
+        ("vnf_seen", True): "tracked no IP flow (is it in the chain?)",
+    }.get((probe.kind, want), "failed")
     details = tuple(f"{src} -> {dst}: {verb}" if dst else f"{src}: {verb}" for src, dst, _ in bad)
     cases = len(outcomes)
     score = probe.weight * len(good) / cases if cases else 0.0
-    return CheckItem(probe.id, "probe", probe.description, probe.weight, round(score, 4), probe.hidden, cases,
-                     len(good), details)
+    return CheckItem(
+        probe.id,
+        "probe",
+        probe.description,
+        probe.weight,
+        round(score, 4),
+        probe.hidden,
+        cases,
+        len(good),
+        details,
+    )
 
 
 def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
     args = probe.args
     if probe.kind == "quarantined":
         listed = quarantine_list(status)
-        outcomes = [(h, "", address(topology, h) in listed or h in listed) for h in resolve(topology, args["hosts"])]
+        outcomes = [
+            (h, "", address(topology, h) in listed or h in listed) for h in resolve(topology, args["hosts"])
+        ]
         return judge_probe(probe, outcomes)
     if probe.kind == "failover_loss":
         src, dst = resolve(topology, args["src"])[0], resolve(topology, args["dst"])[0]
@@ -92,15 +118,27 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
         # it, so the best of a few cuts is the fairest estimate
         loss_ms = float("inf")
         for _ in range(FAILOVER_ATTEMPTS):
-            measured, recovered = failover_loss(name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004)))
+            measured, recovered = failover_loss(
+                name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004))
+            )
             loss_ms = min(loss_ms, measured)
             if loss_ms <= limit or not recovered:
                 break  # good enough, or the feed never came back: retrying would not change the verdict
         item = judge_probe(probe, [(src, dst, loss_ms <= limit)])
-        shown = "the feed never came back" if loss_ms == float("inf") else f"{loss_ms:.0f} ms of the feed lost"
-        return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, 1,
-                         item.passed_cases, (f"{src} -> {dst}: {shown} when {'-'.join(args['cut'])} was cut "
-                                             f"(limit {limit:g} ms)",))
+        shown = (
+            "the feed never came back" if loss_ms == float("inf") else f"{loss_ms:.0f} ms of the feed lost"
+        )
+        return CheckItem(
+            item.id,
+            item.source,
+            item.description,
+            item.weight,
+            item.score,
+            item.hidden,
+            1,
+            item.passed_cases,
+            (f"{src} -> {dst}: {shown} when {'-'.join(args['cut'])} was cut (limit {limit:g} ms)",),
+        )
     if probe.kind == "spread":
         return run_spread(probe, name, topology)
     if probe.kind == "vnf_seen":
@@ -120,7 +158,7 @@ def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
             for proc in listeners:
                 proc.kill()
                 proc.wait()
-    return judge_probe(probe, [(s, d, ok) for (s, d), ok in zip(pairs, results)])
+    return judge_probe(probe, [(s, d, ok) for (s, d), ok in zip(pairs, results, strict=False)])
 
 
 INTERVAL_MS = 1.0  # one datagram per millisecond: the loss resolution
@@ -138,11 +176,11 @@ def max_gap_ms(seqs: list[int], sent: int, interval_ms: float = INTERVAL_MS) -> 
     Datagrams missing at the end count too (the feed never came back); nothing received at all
     is an infinite loss.
     """
-    got = sorted(set(q for q in seqs if 0 <= q < sent))
+    got = sorted({q for q in seqs if 0 <= q < sent})
     if not got:
         return float("inf")
     longest, previous = 0, got[0]
-    for seq in got[1:] + [sent]:
+    for seq in [*got[1:], sent]:
         longest = max(longest, seq - previous - 1)
         previous = seq
     return longest * interval_ms
@@ -155,7 +193,7 @@ def switch_interface(name: str, topology, a: str, b: str) -> str:
     for link in topology.links:
         for sw, peer, intf in ((link.a, link.b, link.a_intf), (link.b, link.a, link.b_intf)):
             if sw == a and peer == b and topology.nodes[sw].is_switch:
-                return api.bridge(name, sw) + intf[len(sw):]
+                return api.bridge(name, sw) + intf[len(sw) :]
     raise LabSessionError(f"no link {a}-{b} with {a} a switch in this topology")
 
 
@@ -163,7 +201,9 @@ def _link(interface: str, state: str) -> None:
     subprocess.run(["ip", "link", "set", interface, state], check=True, capture_output=True, timeout=10)
 
 
-def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int, seconds: float = 3.0) -> tuple[float, bool]:
+def failover_loss(
+    name: str, topology, src: str, dst: str, cut: tuple, port: int, seconds: float = 3.0
+) -> tuple[float, bool]:
     """Stream datagrams src -> dst, cut the link ``cut`` a third of the way in.
 
     Returns the longest loss in ms and whether the stream came back before its end.
@@ -172,13 +212,23 @@ def failover_loss(name: str, topology, src: str, dst: str, cut: tuple, port: int
 
     interface = switch_interface(name, topology, cut[0], cut[1])
     count = int(seconds * 1000 / INTERVAL_MS)
-    receiver = api.popen_in(name, dst, [sys.executable, "-c", RECEIVE, str(port), str(seconds + 2.0)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    receiver = api.popen_in(
+        name,
+        dst,
+        [sys.executable, "-c", RECEIVE, str(port), str(seconds + 2.0)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         time.sleep(0.5)
-        sender = api.popen_in(name, src, [sys.executable, "-c", SEND, address(topology, dst), str(port),
-                                          str(INTERVAL_MS), str(count)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sender = api.popen_in(
+            name,
+            src,
+            [sys.executable, "-c", SEND, address(topology, dst), str(port), str(INTERVAL_MS), str(count)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(seconds / 3)
         _link(interface, "down")
         try:
@@ -202,8 +252,9 @@ _PORT_TX = re.compile(r"port\s+(\d+):.*?tx pkts=(\d+)", re.S)
 
 def tx_packets(bridge: str) -> dict[int, int]:
     """Transmitted packets per OpenFlow port of an OVS bridge (``ovs-ofctl dump-ports``)."""
-    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", bridge], capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-ports", bridge], capture_output=True, text=True, timeout=30
+    )
     if out.returncode != 0:
         raise LabSessionError(f"ovs-ofctl dump-ports {bridge}: {out.stderr.strip()}")
     return {int(port): int(tx) for port, tx in _PORT_TX.findall(out.stdout)}
@@ -230,18 +281,40 @@ def run_spread(probe: Probe, name: str, topology) -> CheckItem:
     outcomes, details = [], []
     for src in resolve(topology, args["src"]):
         before = tx_packets(bridge)
-        _run(name, src, [sys.executable, "-c", BURST, address(topology, args["dst"]), str(args.get("port", 554)),
-                         str(args.get("flows", 32))], 30)
+        _run(
+            name,
+            src,
+            [
+                sys.executable,
+                "-c",
+                BURST,
+                address(topology, args["dst"]),
+                str(args.get("port", 554)),
+                str(args.get("flows", 32)),
+            ],
+            30,
+        )
         time.sleep(0.2)
         after = tx_packets(bridge)
-        ok, text = judge_spread({t: after.get(p, 0) - before.get(p, 0) for t, p in ports.items()},
-                                float(args.get("min_share", 0.2)))
+        ok, text = judge_spread(
+            {t: after.get(p, 0) - before.get(p, 0) for t, p in ports.items()},
+            float(args.get("min_share", 0.2)),
+        )
         outcomes.append((src, str(args["dst"]), ok))
         if not ok:
             details.append(f"{src}: {text}")
     item = judge_probe(probe, outcomes)
-    return CheckItem(item.id, item.source, item.description, item.weight, item.score, item.hidden, item.cases,
-                     item.passed_cases, tuple(details))
+    return CheckItem(
+        item.id,
+        item.source,
+        item.description,
+        item.weight,
+        item.score,
+        item.hidden,
+        item.cases,
+        item.passed_cases,
+        tuple(details),
+    )
 
 
 def _names(value) -> list[str]:
@@ -267,8 +340,16 @@ def vnf_flows(name: str) -> dict[str, int]:
 def start_listeners(name: str, hosts: list[str], port: int, seconds: float = 30.0) -> list:
     from sdnlab.runtime import api
 
-    procs = [api.popen_in(name, h, [sys.executable, "-c", LISTEN, str(port), str(seconds)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for h in hosts]
+    procs = [
+        api.popen_in(
+            name,
+            h,
+            [sys.executable, "-c", LISTEN, str(port), str(seconds)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for h in hosts
+    ]
     time.sleep(0.4)
     return procs
 
@@ -287,4 +368,3 @@ def quarantine_list(status: dict) -> set[str]:
     for entry in data.get("quarantined", []):
         out.update(str(entry.get(k)) for k in ("ip", "mac", "host", "name") if entry.get(k))
     return out
-

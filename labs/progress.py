@@ -55,11 +55,15 @@ class ProgressStore:
         except FileNotFoundError:
             return {"version": FORMAT_VERSION, "labs": {}}
         except (OSError, ValueError) as exc:
-            raise ProgressError(f"{self.path}: unreadable progress file ({exc}); move it away to start afresh") from None
+            raise ProgressError(
+                f"{self.path}: unreadable progress file ({exc}); move it away to start afresh"
+            ) from None
         problems = structure_problems(data)
         if problems:
-            raise ProgressError(f"{self.path}: not a valid sdnlab progress file ({'; '.join(problems[:3])}); "
-                                f"fix or move it away to start afresh")
+            raise ProgressError(
+                f"{self.path}: not a valid sdnlab progress file ({'; '.join(problems[:3])}); "
+                f"fix or move it away to start afresh"
+            )
         return data
 
     def _write(self, data: dict) -> None:
@@ -84,16 +88,19 @@ class ProgressStore:
 
     def add_result(self, record: dict) -> dict:
         """Append a submitted result (``record["lab"]`` names the lab)."""
+
         def change(data):
             entry = data["labs"].setdefault(record["lab"], {"results": [], "hints_used": 0})
             entry["results"].append(record)
             entry["hints_used"] = max(entry.get("hints_used", 0), record.get("hints_used", 0))
+
         return self.update(change)
 
     def note_hint(self, lab_id: str, used: int) -> None:
         def change(data):
             entry = data["labs"].setdefault(lab_id, {"results": [], "hints_used": 0})
             entry["hints_used"] = max(entry.get("hints_used", 0), used)
+
         self.update(change)
 
 
@@ -149,9 +156,15 @@ def lab_progress(data: dict) -> dict[str, LabProgress]:
         records = entry.get("results", [])
         own = [r for r in records if not is_reference_run(r)]
         percents = [float(r.get("percent", 0.0)) for r in own]
-        out[lab_id] = LabProgress(lab_id, len(own), max(percents, default=0.0), percents[-1] if percents else 0.0,
-                                  int(entry.get("hints_used", 0)), any(p >= 100.0 for p in percents),
-                                  len(records) - len(own))
+        out[lab_id] = LabProgress(
+            lab_id,
+            len(own),
+            max(percents, default=0.0),
+            percents[-1] if percents else 0.0,
+            int(entry.get("hints_used", 0)),
+            any(p >= 100.0 for p in percents),
+            len(records) - len(own),
+        )
     return out
 
 
@@ -176,8 +189,12 @@ def skill_report(data: dict, labs) -> dict[str, dict]:
             if lab.id in progress and progress[lab.id].done:
                 labs_done.append(lab.id)
         percent = round(100.0 * earned / total, 1) if total else 0.0
-        report[skill] = {"percent": percent, "level": skill_level(percent), "labs_done": labs_done,
-                         "labs_total": sum(1 for lab in labs if lab.skills.get(skill))}
+        report[skill] = {
+            "percent": percent,
+            "level": skill_level(percent),
+            "labs_done": labs_done,
+            "labs_total": sum(1 for lab in labs if lab.skills.get(skill)),
+        }
     return report
 
 

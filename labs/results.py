@@ -56,16 +56,28 @@ class LabResult:
     def passed(self) -> bool:
         return bool(self.items) and all(i.passed for i in self.items)
 
-    def visible(self) -> "LabResult":
-        return LabResult(self.lab, tuple(i for i in self.items if not i.hidden), self.mode, self.elapsed_s,
-                         self.grader_version, self.notes)
+    def visible(self) -> LabResult:
+        return LabResult(
+            self.lab,
+            tuple(i for i in self.items if not i.hidden),
+            self.mode,
+            self.elapsed_s,
+            self.grader_version,
+            self.notes,
+        )
 
     def to_dict(self) -> dict:
         """Everything, hidden checks included (instructor output)."""
         return {
-            "lab": self.lab, "mode": self.mode, "score": self.score, "max_score": self.max_score,
-            "percent": self.percent, "passed": self.passed, "elapsed_s": round(self.elapsed_s, 3),
-            "grader_version": self.grader_version, "notes": list(self.notes),
+            "lab": self.lab,
+            "mode": self.mode,
+            "score": self.score,
+            "max_score": self.max_score,
+            "percent": self.percent,
+            "passed": self.passed,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "grader_version": self.grader_version,
+            "notes": list(self.notes),
             "checks": [{**asdict(i), "passed": i.passed, "details": list(i.details)} for i in self.items],
         }
 
@@ -85,8 +97,19 @@ def items_from_report(report) -> list[CheckItem]:
     items = []
     for r in report.results:
         details = tuple(render_failure(f) for f in r.failures) + ((r.note,) if r.note else ())
-        items.append(CheckItem(r.id, "behaviour", r.description, r.weight, round(r.score, 4), r.hidden, r.cases,
-                               r.passed_cases, details))
+        items.append(
+            CheckItem(
+                r.id,
+                "behaviour",
+                r.description,
+                r.weight,
+                round(r.score, 4),
+                r.hidden,
+                r.cases,
+                r.passed_cases,
+                details,
+            )
+        )
     return items
 
 
@@ -96,12 +119,16 @@ def render_text(result: LabResult, show_details: bool = True) -> str:
     for item in result.items:
         mark = "PASS" if item.passed else "FAIL"
         hidden = " (hidden)" if item.hidden else ""
-        lines.append(f"[{mark}] {item.id}{hidden}: {item.description}  {item.score:.2f}/{item.weight:g}  "
-                     f"({item.passed_cases}/{item.cases})")
+        lines.append(
+            f"[{mark}] {item.id}{hidden}: {item.description}  {item.score:.2f}/{item.weight:g}  "
+            f"({item.passed_cases}/{item.cases})"
+        )
         if show_details and not item.passed:
             for detail in item.details[:3]:
                 lines.append("    " + detail.replace("\n", "\n    "))
     for note in result.notes:
         lines.append(f"note: {note}")
-    lines.append(f"Score: {result.score:g}/{result.max_score:g} = {result.percent:g}%  ({result.mode}, {result.elapsed_s:.1f} s)")
+    lines.append(
+        f"Score: {result.score:g}/{result.max_score:g} = {result.percent:g}%  ({result.mode}, {result.elapsed_s:.1f} s)"
+    )
     return "\n".join(lines)

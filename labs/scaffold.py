@@ -37,17 +37,23 @@ hints:
     ja: "TODO 具体的なヒント"
 """
 
-README = {"en": "# {id}\n\nTODO: the task, the topology, what `sdnlab lab check` verifies.\n",
-          "ja": "# {id}\n\nTODO: 課題、トポロジー、`sdnlab lab check` が確認すること。\n"}
+README = {
+    "en": "# {id}\n\nTODO: the task, the topology, what `sdnlab lab check` verifies.\n",
+    "ja": "# {id}\n\nTODO: 課題、トポロジー、`sdnlab lab check` が確認すること。\n",
+}
 
 
 def new_lab(lab_id: str, root: Path | None = None) -> Path:
     """Create ``<root>/<id>/`` with lab.yaml, README.md, README.ja.md, starter/flows and solution/flows."""
     root = Path(root) if root else labs_root()
     if not root.is_dir():
-        raise LabPackageError(f"--root {root}: no such folder (create it first, or leave --root out for the catalogue)")
+        raise LabPackageError(
+            f"--root {root}: no such folder (create it first, or leave --root out for the catalogue)"
+        )
     if not ID_PATTERN.match(lab_id):
-        raise LabPackageError(f"lab id {lab_id!r}: use lower-case letters, digits and '_' (2-40), starting with a letter")
+        raise LabPackageError(
+            f"lab id {lab_id!r}: use lower-case letters, digits and '_' (2-40), starting with a letter"
+        )
     target = root / lab_id
     if target.exists():
         raise LabPackageError(f"{target} already exists")
@@ -63,6 +69,10 @@ def new_lab(lab_id: str, root: Path | None = None) -> Path:
     (target / "README.md").write_text(README["en"].format(id=lab_id), encoding="utf-8")
     (target / "README.ja.md").write_text(README["ja"].format(id=lab_id), encoding="utf-8")
     for switch in ("s1", "s2"):
-        (target / "starter" / "flows" / f"{switch}.flows").write_text("# TODO: the trainee's starting flows\n")
-        (target / "solution" / "flows" / f"{switch}.flows").write_text("# TODO: the reference flows\npriority=0,actions=drop\n")
+        (target / "starter" / "flows" / f"{switch}.flows").write_text(
+            "# TODO: the trainee's starting flows\n"
+        )
+        (target / "solution" / "flows" / f"{switch}.flows").write_text(
+            "# TODO: the reference flows\npriority=0,actions=drop\n"
+        )
     return target

@@ -45,7 +45,6 @@ class Session:
     hints_used: int = 0
     reference_deployed: bool = False  # `sdnlab lab solve` ran in this session
 
-
     def load(self) -> Lab:
         return load_lab(self.lab)
 
@@ -73,12 +72,18 @@ def current(name: str = DEFAULT_NAME) -> Session:
     try:
         data = json.loads(_path(name).read_text())
     except FileNotFoundError:
-        raise LabSessionError(f"no lab session {name!r}: start one with `{command('start ID', name)}`") from None
+        raise LabSessionError(
+            f"no lab session {name!r}: start one with `{command('start ID', name)}`"
+        ) from None
     except ValueError:
-        raise LabSessionError(f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again") from None
+        raise LabSessionError(
+            f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again"
+        ) from None
     fields = set(Session.__dataclass_fields__)
     if not isinstance(data, dict) or not {"name", "lab", "workdir", "started_at"} <= set(data):
-        raise LabSessionError(f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again")
+        raise LabSessionError(
+            f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again"
+        )
     return Session(**{k: v for k, v in data.items() if k in fields})
 
 
@@ -91,9 +96,14 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
     return {
-        "name": session.name, "lab": lab.id, "number": lab.number, "title": lab.title.en,
-        "workdir": session.workdir, "elapsed_min": round((now - session.started_at) / 60.0, 1),
-        "hints_used": session.hints_used, "hints_total": len(lab.hints),
+        "name": session.name,
+        "lab": lab.id,
+        "number": lab.number,
+        "title": lab.title.en,
+        "workdir": session.workdir,
+        "elapsed_min": round((now - session.started_at) / 60.0, 1),
+        "hints_used": session.hints_used,
+        "hints_total": len(lab.hints),
         "reference_deployed": session.reference_deployed,
         "network_up": state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid")),
     }
@@ -103,19 +113,25 @@ def default_workdir(lab: Lab) -> Path:
     return sdnlab_home() / "work" / lab.id
 
 
-def start(lab: Lab, name: str = DEFAULT_NAME, workdir: Path | None = None, fresh: bool = False) -> tuple[Session, dict]:
+def start(
+    lab: Lab, name: str = DEFAULT_NAME, workdir: Path | None = None, fresh: bool = False
+) -> tuple[Session, dict]:
     """Copy the starter (unless the workspace exists), bring the network up, remember the session."""
     from sdnlab.runtime import paths
 
     if _path(name).exists():
         other = current(name)
         if paths.lab_dir(name).exists():
-            raise LabSessionError(f"session {name!r} already runs lab {other.lab!r}: `{command('stop', name)}` first "
-                                  f"(or start another session with a different --name)")
+            raise LabSessionError(
+                f"session {name!r} already runs lab {other.lab!r}: `{command('stop', name)}` first "
+                f"(or start another session with a different --name)"
+            )
         _path(name).unlink()
     workdir = Path(workdir) if workdir else default_workdir(lab)
     if workdir.exists() and not workdir.is_dir():
-        raise LabSessionError(f"--workdir {workdir}: exists and is not a folder; give a folder (new or a workspace)")
+        raise LabSessionError(
+            f"--workdir {workdir}: exists and is not a folder; give a folder (new or a workspace)"
+        )
     if fresh or not workdir.exists():
         workspace.copy_tree(lab.starter_dir, workdir)
     status = live.up(lab, workdir, name)
@@ -152,7 +168,9 @@ def submit(name: str = DEFAULT_NAME, store: ProgressStore | None = None) -> tupl
     return result, record
 
 
-def result_record(lab: Lab, result: LabResult, session: Session | None = None, now: float | None = None) -> dict:
+def result_record(
+    lab: Lab, result: LabResult, session: Session | None = None, now: float | None = None
+) -> dict:
     """The stored record of a submission: score, time, hints used, grader version (no hidden details)."""
     now = time.time() if now is None else now
     return {
@@ -162,7 +180,7 @@ def result_record(lab: Lab, result: LabResult, session: Session | None = None, n
         "score": result.score,
         "max_score": result.max_score,
         "passed": result.passed,
-        "submitted_at": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat(timespec="seconds"),
+        "submitted_at": datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat(timespec="seconds"),
         "duration_s": round(now - session.started_at, 1) if session else None,
         "hints_used": session.hints_used if session else 0,
         "grader_version": result.grader_version,

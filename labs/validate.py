@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sdnlab.errors import SdnlabError
 from sdnlab.labs import grading, live
-from sdnlab.labs.loader import load_lab
 from sdnlab.labs.errors import LabPackageError
+from sdnlab.labs.loader import load_lab
 from sdnlab.labs.model import Lab
 from sdnlab.labs.workspace import read_text
 
@@ -38,9 +38,15 @@ class ValidationReport:
         return not self.problems
 
     def to_dict(self) -> dict:
-        return {"lab": self.lab, "ok": self.ok, "problems": self.problems, "mode": self.mode,
-                "solution_percent": self.solution_percent, "starter_percent": self.starter_percent,
-                "elapsed_s": round(self.elapsed_s, 2)}
+        return {
+            "lab": self.lab,
+            "ok": self.ok,
+            "problems": self.problems,
+            "mode": self.mode,
+            "solution_percent": self.solution_percent,
+            "starter_percent": self.starter_percent,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
 
 
 def check_texts(lab: Lab) -> list[str]:
@@ -84,7 +90,9 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
     report = ValidationReport(lab.id)
     report.problems += check_texts(lab)
     if lab.hidden_count == 0:
-        report.problems.append("lab.yaml: no hidden behaviour or probe (submit must check more than check does)")
+        report.problems.append(
+            "lab.yaml: no hidden behaviour or probe (submit must check more than check does)"
+        )
     if not any(not b.hidden for b in lab.behaviours) and not any(not p.hidden for p in lab.probes):
         report.problems.append("lab.yaml: no public check for `sdnlab lab check`")
     try:
@@ -144,4 +152,6 @@ def _score_live(lab: Lab, name: str):
 def validate_all(refs, live_name: str = VALIDATE_NAME, mode: str = "auto") -> list[ValidationReport]:
     """Validate several labs; each live one gets its own runtime name (``<name>-<i>``)."""
     base = live_name[:20]
-    return [validate(ref, f"{base}-{i}" if len(refs) > 1 else live_name, mode) for i, ref in enumerate(refs, 1)]
+    return [
+        validate(ref, f"{base}-{i}" if len(refs) > 1 else live_name, mode) for i, ref in enumerate(refs, 1)
+    ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from sdnlab import textfile
@@ -49,8 +48,10 @@ def static_state(workdir: Path, switches: list[str]):
     files = flow_files(workdir)
     unknown = sorted(set(files) - set(switches))
     if unknown:
-        raise LabSessionError(f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in the topology "
-                              f"(switches: {', '.join(switches)})")
+        raise LabSessionError(
+            f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in the topology "
+            f"(switches: {', '.join(switches)})"
+        )
     state = {}
     for switch in switches:
         entry = files.get(switch, {})
@@ -61,7 +62,9 @@ def static_state(workdir: Path, switches: list[str]):
 
 
 def _ofctl(*argv: str, stdin: str | None = None) -> str:
-    proc = subprocess.run([*OFCTL, *argv], capture_output=True, text=True, errors="replace", timeout=30, input=stdin)
+    proc = subprocess.run(
+        [*OFCTL, *argv], capture_output=True, text=True, errors="replace", timeout=30, input=stdin
+    )
     if proc.returncode != 0:
         raise LabSessionError(f"ovs-ofctl {' '.join(argv)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -71,13 +74,16 @@ def ofctl_problem(stderr: str) -> str:
     """ovs-ofctl's one-line complaint without its ``ovs-ofctl:`` prefix."""
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     text = lines[-1] if lines else "rejected"
-    return text[len("ovs-ofctl: "):] if text.startswith("ovs-ofctl: ") else text
+    return text[len("ovs-ofctl: ") :] if text.startswith("ovs-ofctl: ") else text
 
 
 def content_lines(text: str) -> list[tuple[int, str]]:
     """(1-based line, text) of the lines ovs-ofctl reads: blank lines and ``#`` comments skipped."""
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
-            if line.strip() and not line.strip().startswith("#")]
+    return [
+        (n, line.strip())
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def check_flow_file(path: Path, port_names=frozenset()) -> list[str]:
@@ -90,8 +96,9 @@ def check_flow_file(path: Path, port_names=frozenset()) -> list[str]:
         read_text(path)
     except LabSessionError as exc:
         return [str(exc)]
-    proc = subprocess.run([*OFCTL, "parse-flows", str(path)], capture_output=True, text=True, errors="replace",
-                          timeout=30)
+    proc = subprocess.run(
+        [*OFCTL, "parse-flows", str(path)], capture_output=True, text=True, errors="replace", timeout=30
+    )
     if proc.returncode == 0:
         return []
     problem = ofctl_problem(proc.stderr)
@@ -109,8 +116,9 @@ def check_group_file(path: Path) -> list[str]:
         return [str(exc)]
     problems = []
     for number, line in content_lines(text):
-        proc = subprocess.run([*OFCTL, "parse-group", line], capture_output=True, text=True, errors="replace",
-                              timeout=30)
+        proc = subprocess.run(
+            [*OFCTL, "parse-group", line], capture_output=True, text=True, errors="replace", timeout=30
+        )
         if proc.returncode != 0:
             problems.append(f"{path}:{number}: {ofctl_problem(proc.stderr)}")
     return problems
@@ -126,7 +134,9 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
     files = flow_files(workdir)
     unknown = sorted(set(files) - set(bridges))
     if unknown:
-        raise LabSessionError(f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in this lab")
+        raise LabSessionError(
+            f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in this lab"
+        )
     problems = []
     for switch, entry in files.items():
         if "groups" in entry:
@@ -136,8 +146,10 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
     if problems:
         if len(problems) == 1:
             raise LabSessionError(f"{problems[0]} (nothing was installed: the switches keep their flows)")
-        raise LabSessionError(f"{len(problems)} invalid flow lines, nothing was installed (the switches keep their "
-                              "flows):\n  " + "\n  ".join(problems))
+        raise LabSessionError(
+            f"{len(problems)} invalid flow lines, nothing was installed (the switches keep their "
+            "flows):\n  " + "\n  ".join(problems)
+        )
 
 
 def snapshot(bridge: str) -> tuple[str, str]:

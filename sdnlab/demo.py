@@ -30,18 +30,25 @@ def network_demo(console: Console, name: str = "demo") -> int:
     state = api.up("linear", {"switches": 3}, name=name, controller="builtin")
     ok = True
     try:
-        console.print(f"up in {state['ready_s']:.1f} s; switches connected: "
-                      f"{sum(s['connected'] for s in state['switches'])}/{len(state['switches'])}")
+        console.print(
+            f"up in {state['ready_s']:.1f} s; switches connected: "
+            f"{sum(s['connected'] for s in state['switches'])}/{len(state['switches'])}"
+        )
         hosts = state["hosts"]
         src, dst = hosts[0], hosts[-1]
         ping = api.run_in(name, src["name"], ["ping", "-c3", "-i0.2", "-W2", dst["ip"]], timeout=20)
-        console.print(f"ping {src['name']} -> {dst['name']}: {ping.stdout.strip().splitlines()[-2] if ping.stdout else ping.stderr}")
+        console.print(
+            f"ping {src['name']} -> {dst['name']}: {ping.stdout.strip().splitlines()[-2] if ping.stdout else ping.stderr}"
+        )
         ok &= ping.returncode == 0
         server = api.popen_in(name, dst["name"], ["iperf3", "-s", "-1"], stdout=-3, stderr=-3)
         try:
             import time
+
             time.sleep(0.5)
-            perf = api.run_in(name, src["name"], ["iperf3", "-c", dst["ip"], "-t", "2", "-f", "m"], timeout=30)
+            perf = api.run_in(
+                name, src["name"], ["iperf3", "-c", dst["ip"], "-t", "2", "-f", "m"], timeout=30
+            )
             line = next((l for l in perf.stdout.splitlines() if "receiver" in l), perf.stderr.strip())
             console.print(f"iperf3 TCP {src['name']} -> {dst['name']}: {line.strip()}")
             ok &= perf.returncode == 0

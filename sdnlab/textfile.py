@@ -21,7 +21,9 @@ def decode_text(data: bytes, source: str, error: type[Exception] = ValueError) -
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8") from None
+        raise error(
+            f"{source}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        ) from None
     return text[1:] if text.startswith(BOM) else text
 
 

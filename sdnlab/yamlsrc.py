@@ -52,9 +52,7 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> YMap:
                 None, None, "mapping keys must be plain scalars", key_node.start_mark
             )
         if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
@@ -78,7 +76,7 @@ class YamlSyntaxError(ValueError):
 def load_yaml(text: str, filename: str = "<string>"):
     """Parse YAML text into YMap/YSeq/scalars; raises YamlSyntaxError naming file and line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0

@@ -22,7 +22,10 @@ def network_unavailable_reason() -> str | None:
         if not shutil.which(binary):
             return f"{binary} not installed (run `make setup`)"
     try:
-        if subprocess.run(["ovs-vsctl", "--timeout=5", "show"], capture_output=True, timeout=10).returncode != 0:
+        if (
+            subprocess.run(["ovs-vsctl", "--timeout=5", "show"], capture_output=True, timeout=10).returncode
+            != 0
+        ):
             return "Open vSwitch is not running (run `make setup`)"
     except (OSError, subprocess.TimeoutExpired):
         return "Open vSwitch is not answering"
@@ -54,5 +57,5 @@ def lab_factory():
     for name in started:
         try:
             api.down(name)
-        except Exception:  # noqa: BLE001 - already down or failed to start
+        except Exception:
             pass

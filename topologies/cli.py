@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.table import Table
 from sdnlab.topologies import catalogue, load_topology, parse_params
 
 app = typer.Typer(help="Declarative topologies: list, show, validate, draw.", no_args_is_help=True)
-ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Parameter NAME=VALUE (repeatable).")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Parameter NAME=VALUE (repeatable).")
+]
 
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:
@@ -31,13 +33,23 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readabl
     rows = []
     for name in catalogue():
         topo = load_topology(name)
-        rows.append({
-            "name": name,
-            "description": _summary(topo.description),
-            "parameters": {p.name: {"default": p.default, "min": p.minimum, "max": p.maximum, "description": p.description}
-                           for p in topo.parameters},
-            "hosts": len(topo.hosts()), "switches": len(topo.switches()),
-        })
+        rows.append(
+            {
+                "name": name,
+                "description": _summary(topo.description),
+                "parameters": {
+                    p.name: {
+                        "default": p.default,
+                        "min": p.minimum,
+                        "max": p.maximum,
+                        "description": p.description,
+                    }
+                    for p in topo.parameters
+                },
+                "hosts": len(topo.hosts()),
+                "switches": len(topo.switches()),
+            }
+        )
     if json_out:
         typer.echo(json.dumps(rows, indent=1))
         return
@@ -63,17 +75,29 @@ def show(
     console.print(f"[bold]{topo.name}[/] {topo.params}  subnet {topo.subnet}")
     if topo.description:
         console.print(topo.description)
-    nodes = Table("node", "kind", "roles", "dpid / ip", "mac", title=f"nodes ({len(topo.nodes)})", title_justify="left")
+    nodes = Table(
+        "node", "kind", "roles", "dpid / ip", "mac", title=f"nodes ({len(topo.nodes)})", title_justify="left"
+    )
     for node in topo.nodes.values():
-        nodes.add_row(node.name, node.kind, ",".join(node.roles), str(node.dpid) if node.is_switch else (node.ip or "-"),
-                      node.mac or "")
+        nodes.add_row(
+            node.name,
+            node.kind,
+            ",".join(node.roles),
+            str(node.dpid) if node.is_switch else (node.ip or "-"),
+            node.mac or "",
+        )
     console.print(nodes)
-    links = Table("a:port", "b:port", "bw", "delay", "loss", title=f"links ({len(topo.links)})", title_justify="left")
+    links = Table(
+        "a:port", "b:port", "bw", "delay", "loss", title=f"links ({len(topo.links)})", title_justify="left"
+    )
     for link in topo.links:
-        links.add_row(f"{link.a}:{link.a_port}", f"{link.b}:{link.b_port}",
-                      f"{link.bw_mbit:g} Mbit/s" if link.bw_mbit else "-",
-                      f"{link.delay_ms:g} ms" if link.delay_ms else "-",
-                      f"{link.loss_pct:g} %" if link.loss_pct else "-")
+        links.add_row(
+            f"{link.a}:{link.a_port}",
+            f"{link.b}:{link.b_port}",
+            f"{link.bw_mbit:g} Mbit/s" if link.bw_mbit else "-",
+            f"{link.delay_ms:g} ms" if link.delay_ms else "-",
+            f"{link.loss_pct:g} %" if link.loss_pct else "-",
+        )
     console.print(links)
 
 
@@ -84,7 +108,9 @@ def validate(
 ):
     """Check a topology file; errors name the file, line and field."""
     topo = load_topology(file, parse_params(param))
-    typer.echo(f"{file}: valid: {len(topo.hosts())} hosts, {len(topo.switches())} switches, {len(topo.links)} links")
+    typer.echo(
+        f"{file}: valid: {len(topo.hosts())} hosts, {len(topo.switches())} switches, {len(topo.links)} links"
+    )
 
 
 @app.command()

@@ -63,8 +63,10 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
     """DOT text for the topology; large host fan-outs are summarised as one node per switch."""
     lines = [
         f"graph {_quote(topology.name)} {{",
-        '  graph [overlap=false, splines=true, fontname="Helvetica", fontsize=12, '
-        f'label={_quote(topology.name + " " + ", ".join(f"{k}={v}" for k, v in topology.params.items()))}, labelloc=t];',
+        (
+            '  graph [overlap=false, splines=true, fontname="Helvetica", fontsize=12, '
+            f"label={_quote(topology.name + ' ' + ', '.join(f'{k}={v}' for k, v in topology.params.items()))}, labelloc=t];"
+        ),
         '  node [fontname="Helvetica", fontsize=10, style=filled];',
         '  edge [fontname="Helvetica", fontsize=8, color="#555555"];',
     ]
@@ -77,7 +79,7 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
     folded: set[str] = set()
     for switch, attached in per_switch.items():
         if len(attached) > max_hosts_per_switch:
-            folded.update(h for h, _ in attached[max_hosts_per_switch - 2:])
+            folded.update(h for h, _ in attached[max_hosts_per_switch - 2 :])
     for node in topology.nodes.values():
         if node.name in folded:
             continue
@@ -87,7 +89,7 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
             label += f"\\n{node.ip}"
         if node.is_switch:
             label += f"\\ndpid {node.dpid}"
-        lines.append(f"  {_quote(node.name)} [shape={shape}, fillcolor={_quote(colour)}, label=\"{label}\"];")
+        lines.append(f'  {_quote(node.name)} [shape={shape}, fillcolor={_quote(colour)}, label="{label}"];')
     for switch, attached in per_switch.items():
         hidden = [h for h, _ in attached if h in folded]
         if hidden:
@@ -95,11 +97,13 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
             shape, colour = _style(first)
             summary = f"{switch}__more"
             lines.append(
-                f"  {_quote(summary)} [shape={shape}, fillcolor={_quote(colour)}, style=\"filled,dashed\", "
-                f"label=\"+{len(hidden)} more\\n{hidden[0]} .. {hidden[-1]}\"];"
+                f'  {_quote(summary)} [shape={shape}, fillcolor={_quote(colour)}, style="filled,dashed", '
+                f'label="+{len(hidden)} more\\n{hidden[0]} .. {hidden[-1]}"];'
             )
             link = next(l for h, l in attached if h == hidden[0])
-            lines.append(f"  {_quote(summary)} -- {_quote(switch)} [style=dashed, label={_quote(_capacity(link.bw_mbit))}];")
+            lines.append(
+                f"  {_quote(summary)} -- {_quote(switch)} [style=dashed, label={_quote(_capacity(link.bw_mbit))}];"
+            )
     for link in topology.links:
         if link.a in folded or link.b in folded:
             continue
@@ -126,7 +130,9 @@ def render(topology: Topology, output: Path) -> Path:
     binary = shutil.which(engine) or shutil.which("dot")
     if not binary:
         raise TopologyError("Graphviz is not installed: run `make setup` (installs graphviz)")
-    proc = subprocess.run([binary, f"-T{fmt}", "-o", str(output)], input=dot_text, text=True, capture_output=True)
+    proc = subprocess.run(
+        [binary, f"-T{fmt}", "-o", str(output)], input=dot_text, text=True, capture_output=True
+    )
     if proc.returncode != 0:
         raise TopologyError(f"graphviz failed drawing {output}: {proc.stderr.strip()}")
     return output

@@ -54,7 +54,11 @@ def evaluate(text: str, env: dict):
 
 
 def _eval(node, env, text):
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, bool)) and not isinstance(node.value, float):
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, bool))
+        and not isinstance(node.value, float)
+    ):
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in env:
@@ -80,7 +84,7 @@ def _eval(node, env, text):
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
         left = _eval(node.left, env, text)
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=False):
             right = _eval(comparator, env, text)
             if not _CMPOPS[type(op)](left, right):
                 return False

@@ -57,7 +57,10 @@ class LabHost(Host):
         return super().startShell(*args, **kwargs)
 
     def config_command(self, ip: str | None, mac: str | None) -> str:
-        cmds = ["ip link set lo up", "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
+        cmds = [
+            "ip link set lo up",
+            "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
+        ]
         for index, intf in enumerate(self.intfList()):
             name = intf.name
             if name == "lo":
@@ -99,7 +102,7 @@ class LabNet(Mininet):
         with ThreadPoolExecutor(WORKERS) as pool:
             names = list(topo.hosts())
             made = list(pool.map(lambda n: self._make_host(n, topo.nodeInfo(n)), names))
-            for name, host in zip(names, made):
+            for name, host in zip(names, made, strict=False):
                 self.hosts.append(host)
                 self.nameToNode[name] = host
             for name in topo.switches():

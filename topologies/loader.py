@@ -15,7 +15,7 @@ from pathlib import Path
 from sdnlab import textfile
 from sdnlab.errors import TopologyError
 from sdnlab.topologies import expr
-from sdnlab.topologies.model import HOST_KINDS, NODE_KINDS, Interface, Link, Node, Parameter, Topology
+from sdnlab.topologies.model import NODE_KINDS, Interface, Link, Node, Parameter, Topology
 from sdnlab.yamlsrc import Where, YamlSyntaxError, YMap, YSeq, line_of, load_yaml
 
 FORMAT_VERSION = 1
@@ -66,7 +66,9 @@ def resolve_path(ref: str | Path) -> Path:
     candidate = CATALOGUE_DIR / f"{ref}.yaml"
     if candidate.is_file():
         return candidate
-    raise TopologyError(f"unknown topology {str(ref)!r}; known: {', '.join(catalogue())} (or give a .yaml path)")
+    raise TopologyError(
+        f"unknown topology {str(ref)!r}; known: {', '.join(catalogue())} (or give a .yaml path)"
+    )
 
 
 def parse_params(pairs: list[str] | None) -> dict:
@@ -97,7 +99,9 @@ def _display_name(path: Path) -> str:
         return str(path)
 
 
-def load_topology_text(text: str, filename: str = "<string>", params: dict | None = None, default_name: str = "topology") -> Topology:
+def load_topology_text(
+    text: str, filename: str = "<string>", params: dict | None = None, default_name: str = "topology"
+) -> Topology:
     """Load a topology from YAML text (see ``load_topology``)."""
     try:
         doc = load_yaml(text, filename)
@@ -105,7 +109,11 @@ def load_topology_text(text: str, filename: str = "<string>", params: dict | Non
         raise TopologyError(str(exc)) from None
     errors = _Errors(filename)
     if not isinstance(doc, YMap):
-        errors.add(getattr(doc, "line", 1), "", "a topology file must be a mapping with 'version', 'nodes' and 'links'")
+        errors.add(
+            getattr(doc, "line", 1),
+            "",
+            "a topology file must be a mapping with 'version', 'nodes' and 'links'",
+        )
         errors.check()
     _check_top(doc, errors)
     if not isinstance(doc.get("nodes"), YSeq) or not isinstance(doc.get("links") or YSeq(), YSeq):
@@ -144,7 +152,11 @@ def _check_top(doc: YMap, errors: _Errors) -> None:
     if version is None:
         errors.add(doc.line, "version", f"missing; this sdnlab reads version {FORMAT_VERSION}")
     elif version != FORMAT_VERSION:
-        errors.add(line_of(doc, "version"), "version", f"unsupported version {version!r}; this sdnlab reads version {FORMAT_VERSION}")
+        errors.add(
+            line_of(doc, "version"),
+            "version",
+            f"unsupported version {version!r}; this sdnlab reads version {FORMAT_VERSION}",
+        )
     if "name" in doc and not isinstance(doc["name"], str):
         errors.add(line_of(doc, "name"), "name", "must be a string")
     if not isinstance(doc.get("nodes"), YSeq) or not doc.get("nodes"):
@@ -168,11 +180,17 @@ def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
         if isinstance(spec, int) and not isinstance(spec, bool):
             spec = {"default": spec}
         if not isinstance(spec, dict):
-            errors.add(line, field, "must be an integer default or a mapping {default, min, max, description}")
+            errors.add(
+                line, field, "must be an integer default or a mapping {default, min, max, description}"
+            )
             continue
         for key in spec:
             if key not in _PARAM_KEYS:
-                errors.add(line_of(spec, key), f"{field}.{key}", f"unknown key (allowed: {', '.join(sorted(_PARAM_KEYS))})")
+                errors.add(
+                    line_of(spec, key),
+                    f"{field}.{key}",
+                    f"unknown key (allowed: {', '.join(sorted(_PARAM_KEYS))})",
+                )
         values = {}
         for key in ("default", "min", "max"):
             value = spec.get(key)
@@ -201,7 +219,11 @@ def _constraints(doc: YMap, params: dict, errors: _Errors) -> None:
     for index, item in enumerate(section):
         line = line_of(section, index)
         field = f"constraints[{index}]"
-        if not isinstance(item, dict) or not isinstance(item.get("check"), str) or set(item) - {"check", "message"}:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("check"), str)
+            or set(item) - {"check", "message"}
+        ):
             errors.add(line, field, "must be a mapping {check: EXPRESSION, message: TEXT}")
             continue
         try:
@@ -219,7 +241,11 @@ def _resolve_params(parameters: list[Parameter], given: dict, filename: str) -> 
     problems = []
     for name in given:
         if name not in known:
-            hint = f"; this topology takes: {', '.join(known)}" if known else "; this topology takes no parameters"
+            hint = (
+                f"; this topology takes: {', '.join(known)}"
+                if known
+                else "; this topology takes no parameters"
+            )
             problems.append(f"{filename}: parameter {name!r}: unknown{hint}")
     resolved = {}
     for param in parameters:
@@ -234,16 +260,22 @@ def _resolve_params(parameters: list[Parameter], given: dict, filename: str) -> 
             problems.append(f"{filename}: parameter {param.name!r}: expected an integer, got {value!r}")
             continue
         if param.minimum is not None and value < param.minimum:
-            problems.append(f"{filename}: parameter {param.name!r}: {value} is below the minimum {param.minimum}")
+            problems.append(
+                f"{filename}: parameter {param.name!r}: {value} is below the minimum {param.minimum}"
+            )
         if param.maximum is not None and value > param.maximum:
-            problems.append(f"{filename}: parameter {param.name!r}: {value} is above the maximum {param.maximum}")
+            problems.append(
+                f"{filename}: parameter {param.name!r}: {value} is above the maximum {param.maximum}"
+            )
         resolved[param.name] = value
     if problems:
         raise TopologyError("\n".join(problems))
     return resolved
 
 
-def _expand(section, section_name: str, allowed: set, params: dict, errors: _Errors) -> list[tuple[dict, int, str]]:
+def _expand(
+    section, section_name: str, allowed: set, params: dict, errors: _Errors
+) -> list[tuple[dict, int, str]]:
     """Expand ``for``/``if`` entries into concrete ones: [(entry with values rendered, line, field)]."""
     result: list[tuple[dict, int, str]] = []
     if not isinstance(section, list):
@@ -256,22 +288,24 @@ def _expand(section, section_name: str, allowed: set, params: dict, errors: _Err
             continue
         unknown = [k for k in entry if k not in allowed]
         for key in unknown:
-            errors.add(line_of(entry, key), f"{field}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+            errors.add(
+                line_of(entry, key), f"{field}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
+            )
         if unknown:
             continue
         loops = entry.get("for")
         loop_list = [] if loops is None else ([loops] if isinstance(loops, str) else loops)
         if not isinstance(loop_list, list) or not all(isinstance(l, str) for l in loop_list):
-            errors.add(line_of(entry, "for"), f"{field}.for", "must be a loop like 'i in 1..n' or a list of them")
+            errors.add(
+                line_of(entry, "for"), f"{field}.for", "must be a loop like 'i in 1..n' or a list of them"
+            )
             continue
         try:
             for env in _iterations(loop_list, dict(params)):
                 if "if" in entry and not expr.evaluate(str(entry["if"]), env):
                     continue
                 concrete = {
-                    key: _render(value, env)
-                    for key, value in entry.items()
-                    if key not in ("for", "if")
+                    key: _render(value, env) for key, value in entry.items() if key not in ("for", "if")
                 }
                 result.append((concrete, line, field))
                 if len(result) > MAX_NODES * 4:
@@ -324,7 +358,11 @@ def _addressing(doc: YMap, errors: _Errors):
             errors.add(line_of(raw_pools, name), f"addressing.pools.{name}", f"not an IPv4 network: {exc}")
             continue
         if not pool.subnet_of(subnet):
-            errors.add(line_of(raw_pools, name), f"addressing.pools.{name}", f"{pool} is not inside the lab subnet {subnet}")
+            errors.add(
+                line_of(raw_pools, name),
+                f"addressing.pools.{name}",
+                f"{pool} is not inside the lab subnet {subnet}",
+            )
             continue
         pools[name] = pool
     return subnet, pools
@@ -357,7 +395,9 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
     for entry, line, field in raw_nodes:
         name = entry.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
-            errors.add(line, f"{field}.name", f"node names must be identifiers starting with a letter, got {name!r}")
+            errors.add(
+                line, f"{field}.name", f"node names must be identifiers starting with a letter, got {name!r}"
+            )
             continue
         field = f"node {name!r}"
         if name in seen:
@@ -370,7 +410,9 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
             continue
         limit = MAX_SWITCH_NAME if kind == "switch" else MAX_HOST_NAME
         if len(name) > limit:
-            errors.add(line, f"{field}.name", f"{kind} names are at most {limit} characters (Linux interface names)")
+            errors.add(
+                line, f"{field}.name", f"{kind} names are at most {limit} characters (Linux interface names)"
+            )
             continue
         roles = _roles(entry.get("roles", entry.get("role")), line, f"{field}.roles", errors)
         if kind == "switch":
@@ -378,7 +420,9 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
                 if key in entry:
                     errors.add(line, f"{field}.{key}", "switches have no host addresses or interfaces")
             dpid = entry.get("dpid")
-            if dpid is not None and (isinstance(dpid, bool) or not isinstance(dpid, int) or not 0 < dpid < 2**64):
+            if dpid is not None and (
+                isinstance(dpid, bool) or not isinstance(dpid, int) or not 0 < dpid < 2**64
+            ):
                 errors.add(line, f"{field}.dpid", f"must be an integer in 1..2^64-1, got {dpid!r}")
                 dpid = None
             checked.append((name, kind, roles, line, {"dpid": dpid}))
@@ -403,7 +447,11 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
                 explicit_ips.add(addr)
         pool_name = entry.get("pool")
         if pool_name is not None and pool_name not in pools:
-            errors.add(line, f"{field}.pool", f"unknown pool {pool_name!r}; pools: {', '.join(pools) or 'none declared'}")
+            errors.add(
+                line,
+                f"{field}.pool",
+                f"unknown pool {pool_name!r}; pools: {', '.join(pools) or 'none declared'}",
+            )
             continue
         checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
     if len(checked) > MAX_NODES:
@@ -419,7 +467,11 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
     for name, kind, roles, line, extra in checked:
         if kind == "switch" and extra["dpid"] is not None:
             if extra["dpid"] in used_dpids:
-                errors.add(line, f"node {name!r}.dpid", f"dpid {extra['dpid']} already used by {used_dpids[extra['dpid']]!r}")
+                errors.add(
+                    line,
+                    f"node {name!r}.dpid",
+                    f"dpid {extra['dpid']} already used by {used_dpids[extra['dpid']]!r}",
+                )
             used_dpids[extra["dpid"]] = name
     next_dpid = 1
     for name, kind, roles, line, extra in checked:
@@ -446,14 +498,22 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
                     errors.add(line, f"node {name!r}.ip", str(exc))
                     break
             if mac is None:
-                mac = _mac_of_ip(ipaddress.IPv4Address(ip)) if ip else f"02:00:{len(nodes) >> 8 & 0xff:02x}:{len(nodes) & 0xff:02x}:{index:02x}:01"
-            interfaces.append(Interface(f"{name}-eth{index}", mac.lower(), ip, subnet.prefixlen if ip else None))
+                mac = (
+                    _mac_of_ip(ipaddress.IPv4Address(ip))
+                    if ip
+                    else f"02:00:{len(nodes) >> 8 & 0xFF:02x}:{len(nodes) & 0xFF:02x}:{index:02x}:01"
+                )
+            interfaces.append(
+                Interface(f"{name}-eth{index}", mac.lower(), ip, subnet.prefixlen if ip else None)
+            )
         nodes[name] = Node(name, kind, roles, interfaces=tuple(interfaces), line=line)
     macs: dict[str, str] = {}
     for node in nodes.values():
         for intf in node.interfaces:
             if intf.mac in macs:
-                errors.add(node.line, f"node {node.name!r}.mac", f"MAC {intf.mac} already used by {macs[intf.mac]!r}")
+                errors.add(
+                    node.line, f"node {node.name!r}.mac", f"MAC {intf.mac} already used by {macs[intf.mac]!r}"
+                )
             macs[intf.mac] = node.name
     return nodes
 
@@ -514,7 +574,7 @@ class _Allocator:
 def _parse_quantity(value, units: dict, default_unit: str, what: str):
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, (list, dict)):
+    if isinstance(value, (bool, list, dict)):
         raise ValueError(f"{what} must be a number, got {value!r}")
     if isinstance(value, (int, float)):
         number = float(value)
@@ -531,7 +591,17 @@ def _parse_quantity(value, units: dict, default_unit: str, what: str):
     return number
 
 
-_BW_UNITS = {"Mbit": 1.0, "Mbps": 1.0, "M": 1.0, "Gbit": 1000.0, "Gbps": 1000.0, "G": 1000.0, "kbit": 0.001, "Kbit": 0.001, "kbps": 0.001}
+_BW_UNITS = {
+    "Mbit": 1.0,
+    "Mbps": 1.0,
+    "M": 1.0,
+    "Gbit": 1000.0,
+    "Gbps": 1000.0,
+    "G": 1000.0,
+    "kbit": 0.001,
+    "Kbit": 0.001,
+    "kbps": 0.001,
+}
 _DELAY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 _LOSS_UNITS = {"%": 1.0}
 
@@ -557,7 +627,11 @@ def _links(raw_links, nodes: dict, errors: _Errors):
             errors.add(line, label, "a link needs two different nodes")
             continue
         values = {}
-        for key, units, unit in (("bw", _BW_UNITS, "Mbit"), ("delay", _DELAY_UNITS, "ms"), ("loss", _LOSS_UNITS, "%")):
+        for key, units, unit in (
+            ("bw", _BW_UNITS, "Mbit"),
+            ("delay", _DELAY_UNITS, "ms"),
+            ("loss", _LOSS_UNITS, "%"),
+        ):
             try:
                 values[key] = _parse_quantity(entry.get(key), units, unit, key)
             except ValueError as exc:
@@ -580,7 +654,11 @@ def _links(raw_links, nodes: dict, errors: _Errors):
             node = nodes[end]
             port = next_port[end]
             if not node.is_switch and port >= len(node.interfaces):
-                errors.add(line, label, f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) and no free one for this link")
+                errors.add(
+                    line,
+                    label,
+                    f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) and no free one for this link",
+                )
                 bad = True
                 break
             if node.is_switch and port > 999:
@@ -591,9 +669,7 @@ def _links(raw_links, nodes: dict, errors: _Errors):
             ports.append(port)
         if bad:
             continue
-        intf = [
-            f"{end}-eth{port}" for end, port in zip((a, b), ports)
-        ]
+        intf = [f"{end}-eth{port}" for end, port in zip((a, b), ports, strict=False)]
         links.append(Link(a, b, ports[0], ports[1], intf[0], intf[1], bw, delay, loss, line))
     for name, node in nodes.items():
         if len(errors.items) > errors_before:

@@ -99,11 +99,13 @@ class LabTopo(Topo):
             a, b = self.node_name(link.a), self.node_name(link.b)
             names = {}
             for end, port, intf in ((link.a, link.a_port, link.a_intf), (link.b, link.b_port, link.b_intf)):
-                names[end] = (port, self.node_name(end) + intf[len(end):])
+                names[end] = (port, self.node_name(end) + intf[len(end) :])
             (port1, intf1), (port2, intf2) = names[link.a], names[link.b]
             if self.topology.nodes[link.a].is_switch and not self.topology.nodes[link.b].is_switch:
                 # the host end creates the veth pair in its own shell: links of one switch build in parallel
                 a, b, port1, port2, intf1, intf2 = b, a, port2, port1, intf2, intf1
             # only shaped links pay for tc set-up (two tc runs per interface with TCLink)
             link_class = TCLink if params else LabLink
-            self.addLink(a, b, port1=port1, port2=port2, intfName1=intf1, intfName2=intf2, cls=link_class, **params)
+            self.addLink(
+                a, b, port1=port1, port2=port2, intfName1=intf1, intfName2=intf2, cls=link_class, **params
+            )

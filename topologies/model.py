@@ -7,12 +7,13 @@ touches the network; ``sdnlab.topologies.mininet_build`` turns it into a running
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 HOST_KINDS = ("host", "server", "vnf")
-NODE_KINDS = HOST_KINDS + ("switch",)
+NODE_KINDS = (*HOST_KINDS, "switch")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ class Topology:
         """The topology as a networkx MultiGraph; edge data: ports {node: port}, bw_mbit, delay_ms, loss_pct."""
         graph = nx.MultiGraph(name=self.name)
         for node in self.nodes.values():
-            graph.add_node(node.name, kind=node.kind, roles=node.roles, dpid=node.dpid, ip=node.ip, mac=node.mac)
+            graph.add_node(
+                node.name, kind=node.kind, roles=node.roles, dpid=node.dpid, ip=node.ip, mac=node.mac
+            )
         for link in self.links:
             graph.add_edge(
                 link.a,
@@ -144,7 +147,7 @@ class Topology:
     def path_latency_ms(self, path: list[str]) -> float:
         """Sum of declared link delays along a node path (lowest-delay link between each pair)."""
         total = 0.0
-        for a, b in zip(path, path[1:]):
+        for a, b in itertools.pairwise(path):
             delays = [l.delay_ms or 0.0 for l in self.links if {l.a, l.b} == {a, b}]
             if not delays:
                 raise KeyError(f"no link {a}-{b}")
@@ -167,7 +170,8 @@ class Topology:
                     "ip": n.ip,
                     "mac": n.mac,
                     "interfaces": [
-                        {"name": i.name, "mac": i.mac, "ip": i.ip, "prefixlen": i.prefixlen} for i in n.interfaces
+                        {"name": i.name, "mac": i.mac, "ip": i.ip, "prefixlen": i.prefixlen}
+                        for i in n.interfaces
                     ],
                 }
                 for n in self.nodes.values()

@@ -4,11 +4,13 @@ and vnfs.framework.offline)."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-vnf_app = typer.Typer(help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True)
+vnf_app = typer.Typer(
+    help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True
+)
 
 LabOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name.")]
 
@@ -18,7 +20,7 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     root.add_typer(vnf_app, name="vnf")
 
 
-def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
+def _ports(items: list[str] | None) -> dict[str, str] | None:
     from sdnlab.vnfs.errors import VnfOptionError
 
     if not items:
@@ -34,16 +36,33 @@ def _ports(items: Optional[list[str]]) -> dict[str, str] | None:
 
 @vnf_app.command("run")
 def run(
-    kind: Annotated[str, typer.Argument(help="firewall, lb, dpi, passthrough, chain (several in one process), or a researcher's .py file.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="firewall, lb, dpi, passthrough, chain (several in one process), or a researcher's .py file."
+        ),
+    ],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file.")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
     name: LabOpt = "default",
-    vnf_name: Annotated[Optional[str], typer.Option("--vnf", help="Instance name (default: the host name).")] = None,
-    port: Annotated[Optional[list[str]], typer.Option("--port", help="NAME=IFACE (repeatable); default: "
-                                                      "first two interfaces as inside/outside, or one-armed.")] = None,
+    vnf_name: Annotated[
+        str | None, typer.Option("--vnf", help="Instance name (default: the host name).")
+    ] = None,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--port",
+            help="NAME=IFACE (repeatable); default: first two interfaces as inside/outside, or one-armed.",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes (PACKET_FANOUT hash).")] = 1,
-    mode: Annotated[str, typer.Option(help="recv (a system call per frame), rxring (TPACKET_V3 receive ring), "
-                                            "txring (TPACKET_V2 transmit ring) or ring (both).")] = "recv",
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="recv (a system call per frame), rxring (TPACKET_V3 receive ring), "
+            "txring (TPACKET_V2 transmit ring) or ring (both)."
+        ),
+    ] = "recv",
     json_out: Annotated[bool, typer.Option("--json", help="Print the instance record as JSON.")] = False,
 ):
     """Start a VNF inside a running lab's host; lab down stops it."""
@@ -54,12 +73,14 @@ def run(
         typer.echo(json.dumps(info))
     else:
         ports = ", ".join(f"{k}={v}" for k, v in info["ports"].items())
-        typer.echo(f"VNF {info['name']} ({kind}) runs in {host} of lab {name}: pid {info['pid']}, ports {ports}")
+        typer.echo(
+            f"VNF {info['name']} ({kind}) runs in {host} of lab {name}: pid {info['pid']}, ports {ports}"
+        )
 
 
 @vnf_app.command("status")
 def status(
-    vnf: Annotated[Optional[str], typer.Argument(help="One VNF instance (default: all).")] = None,
+    vnf: Annotated[str | None, typer.Argument(help="One VNF instance (default: all).")] = None,
     name: LabOpt = "default",
     json_out: Annotated[bool, typer.Option("--json", help="Full counters as JSON.")] = False,
 ):
@@ -83,18 +104,36 @@ def status(
     table.add_column("port rx/tx", overflow="fold")
     for row in rows:
         counters = row["stats"].get("counters", {})
-        ports = "\n".join(f"{p} {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items())
-        table.add_row(row["name"], row["kind"], row["host"], "running" if row["running"] else "stopped",
-                      str(counters.get("packets", 0)), str(counters.get("forwarded", 0)),
-                      str(counters.get("dropped", 0)), ports)
+        ports = "\n".join(
+            f"{p} {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items()
+        )
+        table.add_row(
+            row["name"],
+            row["kind"],
+            row["host"],
+            "running" if row["running"] else "stopped",
+            str(counters.get("packets", 0)),
+            str(counters.get("forwarded", 0)),
+            str(counters.get("dropped", 0)),
+            ports,
+        )
         for stage, stats in row["stats"].get("stages", {}).items():  # a chain VNF: one line per stage
             counters = stats.get("counters", {})
-            table.add_row(f"  {row['name']}/{stage}", "stage", "", "", str(counters.get("packets", 0)),
-                          str(counters.get("forwarded", 0)), str(counters.get("dropped", 0)), "")
+            table.add_row(
+                f"  {row['name']}/{stage}",
+                "stage",
+                "",
+                "",
+                str(counters.get("packets", 0)),
+                str(counters.get("forwarded", 0)),
+                str(counters.get("dropped", 0)),
+                "",
+            )
     Console().print(table)
     for row in rows:
-        sections = [(row["name"], row["stats"])] + [(f"{row['name']}/{stage}", stats)
-                                                    for stage, stats in row["stats"].get("stages", {}).items()]
+        sections = [(row["name"], row["stats"])] + [
+            (f"{row['name']}/{stage}", stats) for stage, stats in row["stats"].get("stages", {}).items()
+        ]
         for label, stats in sections:
             for section in ("rules", "backends"):
                 if section in stats:
@@ -126,17 +165,23 @@ def reload(
     if info["confirmed"]:
         typer.echo(f"VNF {vnf} of lab {name} reloaded {info['config']}")
     else:
-        typer.echo(f"VNF {vnf} of lab {name}: {info['config']} is valid; reload requested (not yet confirmed "
-                   "in its log)")
+        typer.echo(
+            f"VNF {vnf} of lab {name}: {info['config']} is valid; reload requested (not yet confirmed "
+            "in its log)"
+        )
 
 
 @vnf_app.command("test")
 def test(
     vnf: Annotated[str, typer.Argument(help="A .py file defining a VNF subclass, or a built-in kind.")],
     pcap: Annotated[str, typer.Option("--pcap", help="Input capture (pcap or pcapng, Ethernet).")],
-    out: Annotated[Optional[str], typer.Option("--out", help="Write the frames the VNF emits here (pcap).")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file.")] = None,
-    in_port: Annotated[Optional[str], typer.Option("--in-port", help="Logical ingress port (default: the first).")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the frames the VNF emits here (pcap).")
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
+    in_port: Annotated[
+        str | None, typer.Option("--in-port", help="Logical ingress port (default: the first).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary and stats as JSON.")] = False,
 ):
     """Run a VNF offline over a capture and report what it did to each packet."""
@@ -150,8 +195,10 @@ def test(
     if json_out:
         typer.echo(json.dumps(result.to_dict(), default=str))
         return
-    typer.echo(f"{result.packets} packets: {result.forwarded} forwarded ({result.rewritten} rewritten), "
-               f"{result.dropped} dropped, {result.extra_frames} extra frames emitted")
+    typer.echo(
+        f"{result.packets} packets: {result.forwarded} forwarded ({result.rewritten} rewritten), "
+        f"{result.dropped} dropped, {result.extra_frames} extra frames emitted"
+    )
     if result.drop_reasons:
         typer.echo("dropped because: " + _tally(result.drop_reasons))
     tagged = result.reasons - result.drop_reasons

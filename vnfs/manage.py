@@ -35,11 +35,15 @@ def check_options(mode: str, workers: int, vnf_name: str | None, ports: dict[str
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise VnfOptionError(f"--workers {workers!r}: expected an integer in 1..{MAX_WORKERS}")
     if vnf_name is not None and not _NAME_RE.fullmatch(vnf_name):
-        raise VnfOptionError(f"--vnf {vnf_name!r}: expected a name of letters, digits, '.', '_' or '-' "
-                          "(at most 64, starting with a letter or digit)")
+        raise VnfOptionError(
+            f"--vnf {vnf_name!r}: expected a name of letters, digits, '.', '_' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
     for port in ports or {}:
         if not _NAME_RE.fullmatch(port):
-            raise VnfOptionError(f"--port {port!r}=...: expected a port name of letters, digits, '.', '_' or '-'")
+            raise VnfOptionError(
+                f"--port {port!r}=...: expected a port name of letters, digits, '.', '_' or '-'"
+            )
 
 
 def vnfs_dir(lab: str) -> Path:
@@ -58,8 +62,17 @@ def default_ports(interfaces: list[str]) -> dict[str, str]:
     return {BUMP_PORTS[0]: interfaces[0], BUMP_PORTS[1]: interfaces[1]}
 
 
-def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: str | None = None,
-          ports: dict[str, str] | None = None, workers: int = 1, mode: str = "recv", timeout: float = 10.0) -> dict:
+def start(
+    lab: str,
+    kind: str,
+    host: str,
+    config: str | None = None,
+    vnf_name: str | None = None,
+    ports: dict[str, str] | None = None,
+    workers: int = 1,
+    mode: str = "recv",
+    timeout: float = 10.0,
+) -> dict:
     """Validate the VNF and its config, start it in ``host`` of ``lab``, wait until it runs."""
     from sdnlab.runtime import api
     from sdnlab.vnfs.framework.config import load_yaml
@@ -78,10 +91,14 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     ports = ports or default_ports(interfaces)
     for ifname in ports.values():
         if ifname not in interfaces:
-            raise VnfRunError(f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})")
+            raise VnfRunError(
+                f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})"
+            )
     config_path = str(Path(config).resolve()) if config else None
     data = load_yaml(config) if config else None
-    check_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports, source=config or "<config>")  # fail fast
+    check_vnf(
+        cls, data, name=name, ports=tuple(ports), interfaces=ports, source=config or "<config>"
+    )  # fail fast
     directory = vnfs_dir(lab) / name
     existing = _read(directory / "record.json")
     if existing and _alive(existing.get("pid")):
@@ -90,8 +107,21 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     for old in directory.glob("stats-w*.json"):
         old.unlink()
     kind_arg = str(Path(kind).resolve()) if kind.endswith(".py") else kind
-    argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind_arg,
-            "--name", name, "--state-dir", str(directory), "--workers", str(workers), "--mode", mode]
+    argv = [
+        sys.executable,
+        "-m",
+        "sdnlab.vnfs.framework.runner",
+        "--kind",
+        kind_arg,
+        "--name",
+        name,
+        "--state-dir",
+        str(directory),
+        "--workers",
+        str(workers),
+        "--mode",
+        mode,
+    ]
     if config_path:
         argv += ["--config", config_path]
     for port, ifname in ports.items():
@@ -105,13 +135,34 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
     root_netns = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
         env = dict(os.environ, SDNLAB_ROOT_NETNS=f"/proc/self/fd/{root_netns}")
-        proc = api.popen_in(lab, host, argv, stdin=subprocess_devnull(), stdout=stderr, stderr=stderr,
-                            start_new_session=True, pass_fds=(root_netns,), env=env)
+        proc = api.popen_in(
+            lab,
+            host,
+            argv,
+            stdin=subprocess_devnull(),
+            stdout=stderr,
+            stderr=stderr,
+            start_new_session=True,
+            pass_fds=(root_netns,),
+            env=env,
+        )
     finally:
         os.close(root_netns)
         stderr.close()
-    info = {"name": name, "kind": kind, "kind_path": kind_arg, "lab": lab, "host": host, "pid": proc.pid, "ports": ports,
-            "config": config_path, "workers": workers, "mode": mode, "controller": controller, "started": time.time()}
+    info = {
+        "name": name,
+        "kind": kind,
+        "kind_path": kind_arg,
+        "lab": lab,
+        "host": host,
+        "pid": proc.pid,
+        "ports": ports,
+        "config": config_path,
+        "workers": workers,
+        "mode": mode,
+        "controller": controller,
+        "started": time.time(),
+    }
     (directory / "record.json").write_text(json.dumps(info))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,8 +175,9 @@ def start(lab: str, kind: str, host: str, config: str | None = None, vnf_name: s
         time.sleep(0.05)
     _kill_started(proc)
     _forget(directory)
-    raise VnfRunError(f"VNF {name!r} did not report within {timeout:.0f}s and was stopped; "
-                      f"see {directory / 'stderr.log'}")
+    raise VnfRunError(
+        f"VNF {name!r} did not report within {timeout:.0f}s and was stopped; see {directory / 'stderr.log'}"
+    )
 
 
 def controller_url(controller: dict) -> str | None:
@@ -151,7 +203,7 @@ def _kill_started(proc: Any) -> None:
         pass
     try:
         proc.wait(timeout=5)
-    except Exception:  # noqa: BLE001 - best effort; the lab's teardown kills it in any case
+    except Exception:
         pass
 
 
@@ -257,7 +309,9 @@ def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     record = _running_record(lab, vnf_name)
     config = record.get("config")
     if not config:
-        raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r} was started without --config: there is nothing to reload")
+        raise VnfRunError(
+            f"VNF {vnf_name!r} of lab {lab!r} was started without --config: there is nothing to reload"
+        )
     cls = load_vnf_class(record.get("kind_path") or record["kind"])
     ports = record.get("ports") or {}
     check_vnf(cls, load_yaml(config), name=vnf_name, ports=tuple(ports), interfaces=ports, source=config)
@@ -270,7 +324,9 @@ def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
             if event.get("event") == "reload":
                 return {**record, "confirmed": True}
             if event.get("event") == "reload_failed":
-                raise VnfConfigError(f"VNF {vnf_name!r} kept its old config: {event.get('error', 'reload failed')}")
+                raise VnfConfigError(
+                    f"VNF {vnf_name!r} kept its old config: {event.get('error', 'reload failed')}"
+                )
         time.sleep(0.05)
     return {**record, "confirmed": False}
 

@@ -106,7 +106,11 @@ def ip_value(text: str) -> tuple[int, int]:
         if ":" in text:
             return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big"), 6
         return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"), 4
-    except (OSError, UnicodeError, ValueError):  # ValueError: an embedded NUL; UnicodeError: undecodable argv bytes
+    except (
+        OSError,
+        UnicodeError,
+        ValueError,
+    ):  # ValueError: an embedded NUL; UnicodeError: undecodable argv bytes
         raise PacketError(f"not an IP address: {text!r}") from None
 
 
@@ -233,8 +237,24 @@ def parse(frame: bytes | bytearray | memoryview, linktype: int = LINKTYPE_ETHERN
     # Two byte peeks (IPv4 with IHL 5, then TCP or UDP, where an untagged frame has them) keep
     # VLAN, IPv6, ARP and ICMP frames off the unpack they would not use.
     if linktype == LINKTYPE_ETHERNET and n >= _FAST_MIN and frame[14] == 0x45 and frame[23] in _FAST_PROTOS:
-        (eth_dst, eth_src, eth_type, _ver_ihl, total, frag, ttl, proto, src, dst,
-         sport, dport, seq, ack, doff, flags) = _ETH_IPV4_L4.unpack_from(frame)
+        (
+            eth_dst,
+            eth_src,
+            eth_type,
+            _ver_ihl,
+            total,
+            frag,
+            ttl,
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            doff,
+            flags,
+        ) = _ETH_IPV4_L4.unpack_from(frame)
         if eth_type == ETH_TYPE_IPV4 and not frag & 0x3FFF:  # a total below 20 fails both L4 checks below
             end = 14 + total
             truncated = end > n
@@ -243,17 +263,70 @@ def parse(frame: bytes | bytearray | memoryview, linktype: int = LINKTYPE_ETHERN
             if proto == IPPROTO_TCP:
                 hlen = (doff >> 4) * 4
                 if 20 <= hlen <= end - 34:  # else a bad data offset or a TCP header cut short
-                    return _new_packet(Packet, (
-                        frame, eth_dst, eth_src, None, ETH_TYPE_IPV4, 14, 4, src, dst, proto, ttl, total,
-                        False, 0, 34, sport, dport, flags | (doff & 1) << 8, seq, ack, None, None,
-                        34 + hlen, end, truncated))
+                    return _new_packet(
+                        Packet,
+                        (
+                            frame,
+                            eth_dst,
+                            eth_src,
+                            None,
+                            ETH_TYPE_IPV4,
+                            14,
+                            4,
+                            src,
+                            dst,
+                            proto,
+                            ttl,
+                            total,
+                            False,
+                            0,
+                            34,
+                            sport,
+                            dport,
+                            flags | (doff & 1) << 8,
+                            seq,
+                            ack,
+                            None,
+                            None,
+                            34 + hlen,
+                            end,
+                            truncated,
+                        ),
+                    )
             elif proto == IPPROTO_UDP and end >= 42:  # else a UDP header cut short
                 ulen = seq >> 16  # the UDP length sits where TCP's sequence number starts
                 if 8 <= ulen < end - 34:
                     end = 34 + ulen
-                return _new_packet(Packet, (
-                    frame, eth_dst, eth_src, None, ETH_TYPE_IPV4, 14, 4, src, dst, proto, ttl, total,
-                    False, 0, 34, sport, dport, 0, 0, 0, None, None, 42, end, truncated))
+                return _new_packet(
+                    Packet,
+                    (
+                        frame,
+                        eth_dst,
+                        eth_src,
+                        None,
+                        ETH_TYPE_IPV4,
+                        14,
+                        4,
+                        src,
+                        dst,
+                        proto,
+                        ttl,
+                        total,
+                        False,
+                        0,
+                        34,
+                        sport,
+                        dport,
+                        0,
+                        0,
+                        0,
+                        None,
+                        None,
+                        42,
+                        end,
+                        truncated,
+                    ),
+                )
     return _parse_general(frame, linktype)
 
 
@@ -290,7 +363,9 @@ def _parse(frame: bytes, linktype: int) -> Packet:
                 raise PacketError(f"truncated PPPoE header at byte {off}")
             ppp = (frame[off + 6] << 8) | frame[off + 7]
             off += 8
-            eth_type = ETH_TYPE_IPV4 if ppp == 0x0021 else ETH_TYPE_IPV6 if ppp == 0x0057 else ETH_TYPE_PPPOE_SESSION
+            eth_type = (
+                ETH_TYPE_IPV4 if ppp == 0x0021 else ETH_TYPE_IPV6 if ppp == 0x0057 else ETH_TYPE_PPPOE_SESSION
+            )
         elif eth_type in (ETH_TYPE_MPLS, ETH_TYPE_MPLS_MULTICAST):
             for _ in range(_MAX_MPLS_LABELS):
                 if n < off + 4:
@@ -309,8 +384,33 @@ def _parse(frame: bytes, linktype: int) -> Packet:
         return _parse_ipv4(frame, off, eth_dst, eth_src, vlan)
     if eth_type == ETH_TYPE_IPV6:
         return _parse_ipv6(frame, off, eth_dst, eth_src, vlan)
-    return Packet(frame, eth_dst, eth_src, vlan, eth_type, off, 0, 0, 0, 0, 0, 0,
-                  False, 0, -1, 0, 0, 0, 0, 0, None, None, off, n, False)
+    return Packet(
+        frame,
+        eth_dst,
+        eth_src,
+        vlan,
+        eth_type,
+        off,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        False,
+        0,
+        -1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        None,
+        None,
+        off,
+        n,
+        False,
+    )
 
 
 def _link_header(frame: bytes, linktype: int) -> tuple[int, int, bytes]:
@@ -361,8 +461,25 @@ def _parse_ipv4(frame: bytes, off: int, eth_dst: bytes, eth_src: bytes, vlan: in
         end = n
     frag_offset = (frag & 0x1FFF) * 8
     is_fragment = bool(frag & 0x2000) or frag_offset != 0
-    return _parse_l4(frame, off + ihl, end, truncated, frag_offset, is_fragment,
-                     eth_dst, eth_src, vlan, ETH_TYPE_IPV4, off, 4, src, dst, proto, ttl, total)
+    return _parse_l4(
+        frame,
+        off + ihl,
+        end,
+        truncated,
+        frag_offset,
+        is_fragment,
+        eth_dst,
+        eth_src,
+        vlan,
+        ETH_TYPE_IPV4,
+        off,
+        4,
+        src,
+        dst,
+        proto,
+        ttl,
+        total,
+    )
 
 
 def _parse_ipv6(frame: bytes, off: int, eth_dst: bytes, eth_src: bytes, vlan: int | None) -> Packet:
@@ -404,18 +521,76 @@ def _parse_ipv6(frame: bytes, off: int, eth_dst: bytes, eth_src: bytes, vlan: in
             break
     if pos > end:
         raise PacketError(f"IPv6 extension headers run past the datagram end ({pos} > {end})")
-    return _parse_l4(frame, pos, end, truncated, frag_offset, is_fragment,
-                     eth_dst, eth_src, vlan, ETH_TYPE_IPV6, off, 6, src, dst, proto, hlim, 40 + plen)
+    return _parse_l4(
+        frame,
+        pos,
+        end,
+        truncated,
+        frag_offset,
+        is_fragment,
+        eth_dst,
+        eth_src,
+        vlan,
+        ETH_TYPE_IPV6,
+        off,
+        6,
+        src,
+        dst,
+        proto,
+        hlim,
+        40 + plen,
+    )
 
 
-def _parse_l4(frame: bytes, l4: int, end: int, truncated: bool, frag_offset: int, is_fragment: bool,
-              eth_dst: bytes, eth_src: bytes, vlan: int | None, eth_type: int, l3: int, version: int,
-              src: int, dst: int, proto: int, ttl: int, ip_len: int) -> Packet:
+def _parse_l4(
+    frame: bytes,
+    l4: int,
+    end: int,
+    truncated: bool,
+    frag_offset: int,
+    is_fragment: bool,
+    eth_dst: bytes,
+    eth_src: bytes,
+    vlan: int | None,
+    eth_type: int,
+    l3: int,
+    version: int,
+    src: int,
+    dst: int,
+    proto: int,
+    ttl: int,
+    ip_len: int,
+) -> Packet:
     sport = dport = flags = seq = ack = 0
     icmp_type = icmp_code = None
     if frag_offset:  # a non-first fragment carries no L4 header
-        return Packet(frame, eth_dst, eth_src, vlan, eth_type, l3, version, src, dst, proto, ttl, ip_len,
-                      True, frag_offset, -1, 0, 0, 0, 0, 0, None, None, l4, end, truncated)
+        return Packet(
+            frame,
+            eth_dst,
+            eth_src,
+            vlan,
+            eth_type,
+            l3,
+            version,
+            src,
+            dst,
+            proto,
+            ttl,
+            ip_len,
+            True,
+            frag_offset,
+            -1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+            None,
+            l4,
+            end,
+            truncated,
+        )
     avail = end - l4
     if proto == IPPROTO_TCP:
         if avail < 20:
@@ -436,7 +611,7 @@ def _parse_l4(frame: bytes, l4: int, end: int, truncated: bool, frag_offset: int
         ulen = (frame[l4 + 4] << 8) | frame[l4 + 5]
         if 8 <= ulen < avail and not is_fragment:
             end = l4 + ulen
-    elif proto == IPPROTO_ICMP or proto == IPPROTO_ICMPV6:
+    elif proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
         if avail < 4:
             raise PacketError(f"truncated ICMP header ({avail} of 4 bytes)")
         icmp_type = frame[l4]
@@ -448,11 +623,60 @@ def _parse_l4(frame: bytes, l4: int, end: int, truncated: bool, frag_offset: int
         sport, dport = _PORTS.unpack_from(frame, l4)
         payload = l4 + 12
     else:
-        return Packet(frame, eth_dst, eth_src, vlan, eth_type, l3, version, src, dst, proto, ttl, ip_len,
-                      is_fragment, frag_offset, -1, 0, 0, 0, 0, 0, None, None, l4, end, truncated)
-    return Packet(frame, eth_dst, eth_src, vlan, eth_type, l3, version, src, dst, proto, ttl, ip_len,
-                  is_fragment, frag_offset, l4, sport, dport, flags, seq, ack, icmp_type, icmp_code,
-                  payload, end, truncated)
+        return Packet(
+            frame,
+            eth_dst,
+            eth_src,
+            vlan,
+            eth_type,
+            l3,
+            version,
+            src,
+            dst,
+            proto,
+            ttl,
+            ip_len,
+            is_fragment,
+            frag_offset,
+            -1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+            None,
+            l4,
+            end,
+            truncated,
+        )
+    return Packet(
+        frame,
+        eth_dst,
+        eth_src,
+        vlan,
+        eth_type,
+        l3,
+        version,
+        src,
+        dst,
+        proto,
+        ttl,
+        ip_len,
+        is_fragment,
+        frag_offset,
+        l4,
+        sport,
+        dport,
+        flags,
+        seq,
+        ack,
+        icmp_type,
+        icmp_code,
+        payload,
+        end,
+        truncated,
+    )
 
 
 def icmp_embedded(packet: Packet) -> Packet | None:
@@ -494,9 +718,33 @@ def _quoted_ports_only(quote: bytes) -> Packet | None:
         sport, dport = _PORTS.unpack_from(quote, l4)
     except (struct.error, IndexError):
         return None
-    return Packet(quote, b"", b"", None, ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4, 0, version,
-                  src, dst, proto, ttl, len(quote), False, 0, l4, sport, dport, 0, 0, 0, None, None,
-                  len(quote), len(quote), True)
+    return Packet(
+        quote,
+        b"",
+        b"",
+        None,
+        ETH_TYPE_IPV6 if version == 6 else ETH_TYPE_IPV4,
+        0,
+        version,
+        src,
+        dst,
+        proto,
+        ttl,
+        len(quote),
+        False,
+        0,
+        l4,
+        sport,
+        dport,
+        0,
+        0,
+        0,
+        None,
+        None,
+        len(quote),
+        len(quote),
+        True,
+    )
 
 
 def decapsulate(packet: Packet) -> Packet | None:
@@ -554,9 +802,17 @@ def _csum_adjust(csum: int, old: bytes, new: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def rewrite(packet: Packet, *, eth_src: bytes | None = None, eth_dst: bytes | None = None,
-            ip_src: int | None = None, ip_dst: int | None = None, l4_src: int | None = None,
-            l4_dst: int | None = None, ttl: int | None = None) -> bytes:
+def rewrite(
+    packet: Packet,
+    *,
+    eth_src: bytes | None = None,
+    eth_dst: bytes | None = None,
+    ip_src: int | None = None,
+    ip_dst: int | None = None,
+    l4_src: int | None = None,
+    l4_dst: int | None = None,
+    ttl: int | None = None,
+) -> bytes:
     """A copy of the frame with the given fields changed and the checksums fixed incrementally.
 
     Ports can only change on TCP/UDP/SCTP packets that carry their L4 header; SCTP's CRC32c is
@@ -625,11 +881,24 @@ def rewrite(packet: Packet, *, eth_src: bytes | None = None, eth_dst: bytes | No
     return bytes(buf)
 
 
-def build_frame(*, ip_src: str, ip_dst: str, ip_proto: int = IPPROTO_UDP, l4_src: int = 0,
-                l4_dst: int = 0, payload: bytes = b"", tcp_flags: int = TCP_ACK, tcp_seq: int = 0,
-                tcp_ack: int = 0, icmp_type: int = 8, icmp_code: int = 0,
-                eth_src: str = "02:00:00:00:00:01", eth_dst: str = "02:00:00:00:00:02",
-                vlan: int | None = None, ttl: int = 64) -> bytes:
+def build_frame(
+    *,
+    ip_src: str,
+    ip_dst: str,
+    ip_proto: int = IPPROTO_UDP,
+    l4_src: int = 0,
+    l4_dst: int = 0,
+    payload: bytes = b"",
+    tcp_flags: int = TCP_ACK,
+    tcp_seq: int = 0,
+    tcp_ack: int = 0,
+    icmp_type: int = 8,
+    icmp_code: int = 0,
+    eth_src: str = "02:00:00:00:00:01",
+    eth_dst: str = "02:00:00:00:00:02",
+    vlan: int | None = None,
+    ttl: int = 64,
+) -> bytes:
     """An Ethernet frame (IPv4 or IPv6 by the address form) with valid checksums, for tests/benches."""
     src, version = ip_value(ip_src)
     dst, dst_version = ip_value(ip_dst)
@@ -638,7 +907,9 @@ def build_frame(*, ip_src: str, ip_dst: str, ip_proto: int = IPPROTO_UDP, l4_src
     size = 4 if version == 4 else 16
     src_b, dst_b = src.to_bytes(size, "big"), dst.to_bytes(size, "big")
     if ip_proto == IPPROTO_TCP:
-        l4 = struct.pack("!HHIIBBHHH", l4_src, l4_dst, tcp_seq, tcp_ack, 5 << 4, tcp_flags & 0xFF, 65535, 0, 0)
+        l4 = struct.pack(
+            "!HHIIBBHHH", l4_src, l4_dst, tcp_seq, tcp_ack, 5 << 4, tcp_flags & 0xFF, 65535, 0, 0
+        )
         csum_at = 16
     elif ip_proto == IPPROTO_UDP:
         l4 = struct.pack("!HHHH", l4_src, l4_dst, 8 + len(payload), 0)
@@ -654,16 +925,26 @@ def build_frame(*, ip_src: str, ip_dst: str, ip_proto: int = IPPROTO_UDP, l4_src
         if ip_proto == IPPROTO_ICMP:
             partial = 0
         else:
-            pseudo = src_b + dst_b + (struct.pack("!HH", ip_proto, len(segment)) if size == 4
-                                      else struct.pack("!IxxxB", len(segment), ip_proto))
+            pseudo = (
+                src_b
+                + dst_b
+                + (
+                    struct.pack("!HH", ip_proto, len(segment))
+                    if size == 4
+                    else struct.pack("!IxxxB", len(segment), ip_proto)
+                )
+            )
             partial = sum(struct.unpack(f"!{len(pseudo) // 2}H", pseudo))
         csum = internet_checksum(segment, partial)
         if ip_proto == IPPROTO_UDP and csum == 0:
             csum = 0xFFFF
         segment[csum_at : csum_at + 2] = _H.pack(csum)
     if version == 4:
-        header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), 0, 0x4000, ttl,
-                                       ip_proto, 0, src_b, dst_b))
+        header = bytearray(
+            struct.pack(
+                "!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), 0, 0x4000, ttl, ip_proto, 0, src_b, dst_b
+            )
+        )
         header[10:12] = _H.pack(internet_checksum(header))
         eth_type = ETH_TYPE_IPV4
     else:

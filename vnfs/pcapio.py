@@ -126,15 +126,22 @@ def _read_pcap(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecord]
             return
         number += 1
         if len(header) < 16:
-            raise PcapTruncated(f"{name}: record {number} at byte {offset}: truncated record header "
-                                f"({len(header)} of 16 bytes)", number - 1)
+            raise PcapTruncated(
+                f"{name}: record {number} at byte {offset}: truncated record header "
+                f"({len(header)} of 16 bytes)",
+                number - 1,
+            )
         sec, frac, incl, _orig = rec.unpack(header)
         if incl > _MAX_RECORD:
-            raise PcapError(f"{name}: record {number} at byte {offset}: captured length {incl} is not plausible")
+            raise PcapError(
+                f"{name}: record {number} at byte {offset}: captured length {incl} is not plausible"
+            )
         frame = read(incl)
         if len(frame) < incl:
-            raise PcapTruncated(f"{name}: record {number} at byte {offset}: truncated frame "
-                                f"({len(frame)} of {incl} bytes)", number - 1)
+            raise PcapTruncated(
+                f"{name}: record {number} at byte {offset}: truncated frame ({len(frame)} of {incl} bytes)",
+                number - 1,
+            )
         offset += 16 + incl
         yield PcapRecord(sec + frac / divisor, frame, linktype)
 
@@ -186,7 +193,9 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
             raise PcapError(f"{where}: bad block length {total}")
         body = stream.read(total - consumed)
         if len(body) < total - consumed:
-            raise PcapTruncated(f"{where}: truncated block ({consumed + len(body)} of {total} bytes)", packets)
+            raise PcapTruncated(
+                f"{where}: truncated block ({consumed + len(body)} of {total} bytes)", packets
+            )
         offset += total
         body = body[:-4]  # the trailing copy of the block length
         if block_type == PCAPNG_SHB:
@@ -216,8 +225,9 @@ def _read_pcapng(stream: BinaryIO, name: str, head: bytes) -> Iterator[PcapRecor
             packets += 1
 
 
-def _packet(interfaces: list[_Interface], if_id: int, stamp: int, body: bytes, at: int,
-            cap_len: int, where: str) -> PcapRecord:
+def _packet(
+    interfaces: list[_Interface], if_id: int, stamp: int, body: bytes, at: int, cap_len: int, where: str
+) -> PcapRecord:
     if if_id >= len(interfaces):
         raise PcapError(f"{where}: packet on undeclared interface {if_id}")
     if at + cap_len > len(body):
@@ -243,7 +253,7 @@ def _parse_idb(body: bytes, order: str, where: str) -> _Interface:
             raise PcapError(f"{where}: option {code} runs past the block")
         if code == 9 and length >= 1:  # if_tsresol
             resol = value[0]
-            units = 2 ** (resol & 0x7F) if resol & 0x80 else 10 ** resol
+            units = 2 ** (resol & 0x7F) if resol & 0x80 else 10**resol
             if units == 0 or units > 10**18:
                 raise PcapError(f"{where}: implausible timestamp resolution {resol:#x}")
         elif code == 14 and length >= 8:  # if_tsoffset
@@ -255,8 +265,9 @@ def _parse_idb(body: bytes, order: str, where: str) -> _Interface:
 class PcapWriter:
     """Writes a classic pcap file (little-endian, micro- or nanosecond timestamps)."""
 
-    def __init__(self, path: str | Path, linktype: int = 1, *, nanosecond: bool = False,
-                 snaplen: int = 262144) -> None:
+    def __init__(
+        self, path: str | Path, linktype: int = 1, *, nanosecond: bool = False, snaplen: int = 262144
+    ) -> None:
         self.path = Path(path)
         self._scale = 1_000_000_000 if nanosecond else 1_000_000
         try:
@@ -288,8 +299,13 @@ class PcapWriter:
         self.close()
 
 
-def write_pcap(path: str | Path, records: Iterable[tuple[float, bytes] | PcapRecord], linktype: int = 1,
-               *, nanosecond: bool = False) -> int:
+def write_pcap(
+    path: str | Path,
+    records: Iterable[tuple[float, bytes] | PcapRecord],
+    linktype: int = 1,
+    *,
+    nanosecond: bool = False,
+) -> int:
     """Write ``(ts, frame)`` pairs (or ``PcapRecord``) to a pcap file; returns the count."""
     with PcapWriter(path, linktype, nanosecond=nanosecond) as writer:
         for record in records:

@@ -27,5 +27,12 @@ class MinimalFlood(app_manager.OSKenApp):
         dp = msg.datapath
         parser, ofp = dp.ofproto_parser, dp.ofproto
         data = msg.data if msg.buffer_id == ofp.OFP_NO_BUFFER else None
-        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=msg.buffer_id, in_port=msg.match["in_port"],
-                                        actions=[parser.OFPActionOutput(ofp.OFPP_FLOOD)], data=data))
+        dp.send_msg(
+            parser.OFPPacketOut(
+                datapath=dp,
+                buffer_id=msg.buffer_id,
+                in_port=msg.match["in_port"],
+                actions=[parser.OFPActionOutput(ofp.OFPP_FLOOD)],
+                data=data,
+            )
+        )

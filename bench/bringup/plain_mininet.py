@@ -37,8 +37,11 @@ class PlainTopo(Topo):
             self.addHost(h.name, ip=f"{h.ip}/{h.interfaces[0].prefixlen}", mac=h.mac)
         for link in topology.links:
             ends = [f"pm{n}" if topology.nodes[n].is_switch else n for n in (link.a, link.b)]
-            self.addLink(*ends, port1=link.a_port if topology.nodes[link.a].is_switch else None,
-                         port2=link.b_port if topology.nodes[link.b].is_switch else None)
+            self.addLink(
+                *ends,
+                port1=link.a_port if topology.nodes[link.a].is_switch else None,
+                port2=link.b_port if topology.nodes[link.b].is_switch else None,
+            )
 
 
 def main() -> int:
@@ -49,9 +52,20 @@ def main() -> int:
     result = {"switches": len(topology.switches()), "hosts": len(topology.hosts()), "error": None}
     started = time.monotonic()
     app = os.path.join(os.path.dirname(__file__), "minimal_l2.py")
-    ctl = subprocess.Popen([sys.executable, "-m", "sdnlab.controller.runner", "--ofp-tcp-listen-port", str(port),
-                            "--wsapi-port", str(port + 1000), app],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctl = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sdnlab.controller.runner",
+            "--ofp-tcp-listen-port",
+            str(port),
+            "--wsapi-port",
+            str(port + 1000),
+            app,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     net = None
     try:
         while True:
@@ -60,14 +74,18 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.05)
-        net = Mininet(topo=PlainTopo(topology=topology), switch=partial(OVSSwitch, datapath="user", protocols="OpenFlow13", batch=True),
-                      controller=partial(RemoteController, ip="127.0.0.1", port=port), autoSetMacs=False)
+        net = Mininet(
+            topo=PlainTopo(topology=topology),
+            switch=partial(OVSSwitch, datapath="user", protocols="OpenFlow13", batch=True),
+            controller=partial(RemoteController, ip="127.0.0.1", port=port),
+            autoSetMacs=False,
+        )
         net.start()
         result["connected"] = bool(net.waitConnected(timeout=timeout))
         result["ready_s"] = round(time.monotonic() - started, 3)
         if not result["connected"]:
             result["error"] = f"switches not connected within {timeout:.0f} s"
-    except Exception as exc:  # noqa: BLE001 - reported in the JSON
+    except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         stop_started = time.monotonic()

@@ -28,19 +28,37 @@ def sdnlab_run(meters: int) -> dict:
     started = time.monotonic()
     try:
         state = api.up("smart_meter", {"meters": meters}, name=name, controller="builtin")
-    except Exception as exc:  # noqa: BLE001 - reported
+    except Exception as exc:
         return {"error": str(exc).splitlines()[0]}
     ready = time.monotonic() - started
     connected = all(s["connected"] for s in state["switches"])
     report = api.down(name)
-    return {"ready_s": round(ready, 3), "supervisor_ready_s": state["ready_s"], "down_s": report["down_s"],
-            "connected": connected, "hosts": len(state["hosts"]), "switches": len(state["switches"]), "error": None}
+    return {
+        "ready_s": round(ready, 3),
+        "supervisor_ready_s": state["ready_s"],
+        "down_s": report["down_s"],
+        "connected": connected,
+        "hosts": len(state["hosts"]),
+        "switches": len(state["switches"]),
+        "error": None,
+    }
 
 
 def plain_run(meters: int) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bringup.plain_mininet", "smart_meter", json.dumps({"meters": meters}), "6699", "240"],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "bench.bringup.plain_mininet",
+            "smart_meter",
+            json.dumps({"meters": meters}),
+            "6699",
+            "240",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=900,
     )
     lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
     if not lines:
@@ -65,15 +83,19 @@ def main() -> int:
     if big and big["sdnlab"].get("ready_s"):
         targets["1000_meters_ready_le_30s"] = big["sdnlab"]["ready_s"] <= 30.0
         plain = big["plain_mininet"]
-        targets["not_slower_than_plain_mininet"] = (
-            not plain.get("connected") or big["sdnlab"]["ready_s"] <= plain.get("ready_s", float("inf"))
-        )
+        targets["not_slower_than_plain_mininet"] = not plain.get("connected") or big["sdnlab"][
+            "ready_s"
+        ] <= plain.get("ready_s", float("inf"))
     result = {
         "benchmark": "bringup",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "load_avg_at_start": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "kernel": platform.release(),
+            "load_avg_at_start": os.getloadavg(),
+        },
         "method": "smart_meter, builtin controller (sdnlab) vs plain Mininet + minimal os-ken app, same run; "
-                  "ready = until every switch is connected; down = full teardown",
+        "ready = until every switch is connected; down = full teardown",
         "rows": rows,
         "targets": targets,
     }

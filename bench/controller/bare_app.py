@@ -19,5 +19,12 @@ class BareFlowMod(app_manager.OSKenApp):
         eth_dst = ":".join(f"{b:02x}" for b in msg.data[0:6])
         actions = [parser.OFPActionOutput(1)]
         instructions = [parser.OFPInstructionActions(datapath.ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=100, match=parser.OFPMatch(eth_dst=eth_dst),
-                                            instructions=instructions, idle_timeout=60))
+        datapath.send_msg(
+            parser.OFPFlowMod(
+                datapath=datapath,
+                priority=100,
+                match=parser.OFPMatch(eth_dst=eth_dst),
+                instructions=instructions,
+                idle_timeout=60,
+            )
+        )

@@ -66,50 +66,77 @@ def loss_window(seqs: list[int], sent: int, interval_ms: float) -> dict:
     received = sorted(set(seqs))
     longest = 0
     previous = -1
-    for seq in received + [sent]:
+    for seq in [*received, sent]:
         longest = max(longest, seq - previous - 1)
         previous = seq
-    return {"sent": sent, "received": len(received), "lost": sent - len(received),
-            "loss_window_ms": longest * interval_ms}
+    return {
+        "sent": sent,
+        "received": len(received),
+        "lost": sent - len(received),
+        "loss_window_ms": longest * interval_ms,
+    }
 
 
 def _wait_connected(net, timeout=20.0) -> None:
     deadline = time.monotonic() + timeout
     for sw in net.switches:
         while time.monotonic() < deadline:
-            out = subprocess.run(["ovs-vsctl", "--bare", "--columns=is_connected", "list", "controller"],
-                                 capture_output=True, text=True).stdout
-            uuid = subprocess.run(["ovs-vsctl", "get", "bridge", sw.name, "controller"], capture_output=True,
-                                  text=True).stdout.strip("[] \n")
-            if uuid and subprocess.run(["ovs-vsctl", "get", "controller", uuid, "is_connected"],
-                                       capture_output=True, text=True).stdout.strip() == "true":
+            out = subprocess.run(
+                ["ovs-vsctl", "--bare", "--columns=is_connected", "list", "controller"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            uuid = subprocess.run(
+                ["ovs-vsctl", "get", "bridge", sw.name, "controller"], capture_output=True, text=True
+            ).stdout.strip("[] \n")
+            if (
+                uuid
+                and subprocess.run(
+                    ["ovs-vsctl", "get", "controller", uuid, "is_connected"], capture_output=True, text=True
+                ).stdout.strip()
+                == "true"
+            ):
                 break
             del out
             time.sleep(0.1)
 
 
-def measure(protection: bool, of_port: int = 6770, rest_port: int = 8170, duration_s: float = 3.0,
-            cut_at_s: float = 1.0) -> dict:
+def measure(
+    protection: bool,
+    of_port: int = 6770,
+    rest_port: int = 8170,
+    duration_s: float = 3.0,
+    cut_at_s: float = 1.0,
+) -> dict:
     """Build the ring, run the probe, cut the link, return the loss figures."""
     from mininet.net import Mininet
     from mininet.node import OVSSwitch, RemoteController
 
     from sdnlab.controller.process import ControllerProcess
 
-    net = Mininet(topo=ring_topo(), switch=functools.partial(OVSSwitch, datapath="user", protocols="OpenFlow13"),
-                  controller=None, autoSetMacs=True, waitConnected=False)
+    net = Mininet(
+        topo=ring_topo(),
+        switch=functools.partial(OVSSwitch, datapath="user", protocols="OpenFlow13"),
+        controller=None,
+        autoSetMacs=True,
+        waitConnected=False,
+    )
     net.addController("c0", controller=RemoteController, ip="127.0.0.1", port=of_port)
     ctl = None
     try:
         net.start()
         for host in net.hosts:
             host.cmd(f"ethtool -K {host.defaultIntf()} tx off rx off")
-        env = {"SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)),
-               "SDNLAB_CONTROLLER_CONFIG": write_json({"protection": protection})}
+        env = {
+            "SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)),
+            "SDNLAB_CONTROLLER_CONFIG": write_json({"protection": protection}),
+        }
         ctl = ControllerProcess(["sdnlab.controller.apps.builtin"], of_port, rest_port, env=env).start()
         for sw in net.switches:  # reconnect now that the controller listens
             subprocess.run(["ovs-vsctl", "del-controller", sw.name], capture_output=True)
-            subprocess.run(["ovs-vsctl", "set-controller", sw.name, f"tcp:127.0.0.1:{of_port}"], capture_output=True)
+            subprocess.run(
+                ["ovs-vsctl", "set-controller", sw.name, f"tcp:127.0.0.1:{of_port}"], capture_output=True
+            )
         _wait_connected(net)
         playout, rx2 = net.get("playout", "rx2")
         for _ in range(20):
@@ -117,8 +144,11 @@ def measure(protection: bool, of_port: int = 6770, rest_port: int = 8170, durati
                 break
         receiver = rx2.popen([sys.executable, "-c", RECEIVER, "9999", "5"], stdout=subprocess.PIPE, text=True)
         receiver.stdout.readline()
-        sender = playout.popen([sys.executable, "-c", SENDER, rx2.IP(), "9999", str(RATE_PPS), str(duration_s)],
-                               stdout=subprocess.PIPE, text=True)
+        sender = playout.popen(
+            [sys.executable, "-c", SENDER, rx2.IP(), "9999", str(RATE_PPS), str(duration_s)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(cut_at_s)
         net.configLinkStatus("ct5s1", "ct5s2", "down")
         sent = int(sender.stdout.read().strip() or 0)
@@ -128,7 +158,9 @@ def measure(protection: bool, of_port: int = 6770, rest_port: int = 8170, durati
         result = loss_window(seqs, sent, 1000.0 / RATE_PPS)
         result["protection"] = protection
         if os.environ.get("BENCH_FAILOVER_DEBUG"):
-            result["flows"] = {sw.name: sw.cmd(f"ovs-ofctl -O OpenFlow13 dump-flows {sw.name}") for sw in net.switches}
+            result["flows"] = {
+                sw.name: sw.cmd(f"ovs-ofctl -O OpenFlow13 dump-flows {sw.name}") for sw in net.switches
+            }
             result["controller_log"] = ctl.output()[-3000:]
             result["first_missing"] = next((i for i in range(sent) if i not in set(seqs)), None)
         return result
@@ -144,9 +176,12 @@ def measure(protection: bool, of_port: int = 6770, rest_port: int = 8170, durati
 
 def _interface_of(bridge: str, port_no: int) -> str:
     """The OVS interface of ``bridge`` with OpenFlow port ``port_no``."""
-    for intf in subprocess.run(["ovs-vsctl", "list-ports", bridge], capture_output=True, text=True).stdout.split():
-        ofport = subprocess.run(["ovs-vsctl", "get", "Interface", intf, "ofport"], capture_output=True,
-                                text=True).stdout.strip()
+    for intf in subprocess.run(
+        ["ovs-vsctl", "list-ports", bridge], capture_output=True, text=True
+    ).stdout.split():
+        ofport = subprocess.run(
+            ["ovs-vsctl", "get", "Interface", intf, "ofport"], capture_output=True, text=True
+        ).stdout.strip()
         if ofport == str(port_no):
             return intf
     raise RuntimeError(f"{bridge}: no interface with OpenFlow port {port_no}")
@@ -161,17 +196,28 @@ def measure_on_lab(protection: bool, duration_s: float = 3.0, cut_at_s: float = 
     state = api.up("broadcast_backbone", {"stations": 4}, name=name, controller_config=config)
     try:
         link = next(l for l in state["links"] if {l["a"], l["b"]} == {"st1", "st2"})
-        ends = [(api.bridge(name, l), p) for l, p in ((link["a"], link["a_port"]), (link["b"], link["b_port"]))]
+        ends = [
+            (api.bridge(name, l), p) for l, p in ((link["a"], link["a_port"]), (link["b"], link["b_port"]))
+        ]
         interfaces = [_interface_of(bridge, port) for bridge, port in ends]
         hosts = {h["name"]: h for h in state["hosts"]}
         for _ in range(20):
-            if api.run_in(name, "playout", ["ping", "-c", "1", "-W", "1", hosts["rx2"]["ip"]]).returncode == 0:
+            if (
+                api.run_in(name, "playout", ["ping", "-c", "1", "-W", "1", hosts["rx2"]["ip"]]).returncode
+                == 0
+            ):
                 break
-        receiver = api.popen_in(name, "rx2", [sys.executable, "-c", RECEIVER, "9999", "5"], stdout=subprocess.PIPE,
-                                text=True)
+        receiver = api.popen_in(
+            name, "rx2", [sys.executable, "-c", RECEIVER, "9999", "5"], stdout=subprocess.PIPE, text=True
+        )
         receiver.stdout.readline()
-        sender = api.popen_in(name, "playout", [sys.executable, "-c", SENDER, hosts["rx2"]["ip"], "9999",
-                                                str(RATE_PPS), str(duration_s)], stdout=subprocess.PIPE, text=True)
+        sender = api.popen_in(
+            name,
+            "playout",
+            [sys.executable, "-c", SENDER, hosts["rx2"]["ip"], "9999", str(RATE_PPS), str(duration_s)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(cut_at_s)
         for intf in interfaces:
             subprocess.run(["ip", "link", "set", intf, "down"], check=True)

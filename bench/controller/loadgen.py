@@ -56,7 +56,7 @@ async def _throughput_one(index: int, switch: fk.FakeSwitch, hosts: int, end: fl
         switch.response_event.clear()
         try:
             await asyncio.wait_for(switch.response_event.wait(), 0.5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     return switch.counters.flow_mods - base
 
@@ -75,26 +75,37 @@ async def _latency_one(index: int, switch: fk.FakeSwitch, hosts: int, end: float
                 await asyncio.wait_for(switch.response_event.wait(), 1.0)
                 switch.response_event.clear()
             rtts.append((time.perf_counter() - started) * 1000.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         host = (host + 1) % hosts
     return rtts
 
 
-async def measure(port: int, n_switches: int = 8, hosts: int = 100, seconds: float = 5.0, window: int = 32,
-                  latency_seconds: float = 3.0) -> dict:
+async def measure(
+    port: int,
+    n_switches: int = 8,
+    hosts: int = 100,
+    seconds: float = 5.0,
+    window: int = 32,
+    latency_seconds: float = 3.0,
+) -> dict:
     """Throughput (flow-mods/s) and latency (ms) of the controller listening on ``port``."""
     switches = await _connect(port, n_switches)
     try:
         await _warm_up(switches, hosts)
         started = time.perf_counter()
         end = started + seconds
-        counts = await asyncio.gather(*(_throughput_one(i, s, hosts, end, window) for i, s in enumerate(switches)))
+        counts = await asyncio.gather(
+            *(_throughput_one(i, s, hosts, end, window) for i, s in enumerate(switches))
+        )
         elapsed = time.perf_counter() - started
         await asyncio.sleep(0.5)
         end = time.perf_counter() + latency_seconds
-        rtts = [r for rs in await asyncio.gather(*(_latency_one(i, s, hosts, end) for i, s in enumerate(switches)))
-                for r in rs]
+        rtts = [
+            r
+            for rs in await asyncio.gather(*(_latency_one(i, s, hosts, end) for i, s in enumerate(switches)))
+            for r in rs
+        ]
     finally:
         for switch in switches:
             await switch.close()

@@ -60,18 +60,26 @@ def flow_setup_comparison() -> dict:
             "latency_ms_p95_median": statistics.median(r["latency_ms_p95"] for r in results),
             "rounds": results,
         }
-    ratio = summary["builtin_l2"]["flow_setups_per_s_median"] / summary["bare_os_ken"]["flow_setups_per_s_median"]
-    return {"setup": {"switches": 8, "hosts_per_switch": 100, "window": 32, "seconds": SECONDS, "rounds": ROUNDS},
-            "results": summary, "throughput_ratio_builtin_vs_bare": ratio, "target_ratio": 0.9,
-            "meets_target": ratio >= 0.9}
+    ratio = (
+        summary["builtin_l2"]["flow_setups_per_s_median"] / summary["bare_os_ken"]["flow_setups_per_s_median"]
+    )
+    return {
+        "setup": {"switches": 8, "hosts_per_switch": 100, "window": 32, "seconds": SECONDS, "rounds": ROUNDS},
+        "results": summary,
+        "throughput_ratio_builtin_vs_bare": ratio,
+        "target_ratio": 0.9,
+        "meets_target": ratio >= 0.9,
+    }
 
 
 def failover_windows() -> dict:
     """Loss windows with and without protection (3 cuts each)."""
     if os.geteuid() != 0:
         return {"skipped": "needs root (Mininet)"}
-    out = {"topology": "broadcast_backbone (stations=4) brought up by sdnlab.runtime; link st1-st2 cut while "
-                       "playout sends to rx2"}
+    out = {
+        "topology": "broadcast_backbone (stations=4) brought up by sdnlab.runtime; link st1-st2 cut while "
+        "playout sends to rx2"
+    }
     for protection in (True, False):
         runs = [_one_failover(protection) for _ in range(ROUNDS)]
         windows = [r["loss_window_ms"] for r in runs if "loss_window_ms" in r]
@@ -93,14 +101,14 @@ def _one_failover(protection: bool) -> dict:
     for _attempt in range(2):
         try:
             return failover.measure_on_lab(protection)
-        except Exception as exc:  # noqa: BLE001 - the lab runtime can fail to start; record why
+        except Exception as exc:
             errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
     try:
         result = failover.measure(protection)
         result["topology"] = "Mininet ring ct5s1..ct5s4 (the lab runtime failed to start)"
         result["lab_errors"] = errors
         return result
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"protection": protection, "error": f"{type(exc).__name__}: {exc}", "lab_errors": errors}
 
 
@@ -116,13 +124,17 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     flow = report["flow_setup"]
-    print(f"flow setups/s: builtin {flow['results']['builtin_l2']['flow_setups_per_s_median']:.0f}, "
-          f"bare {flow['results']['bare_os_ken']['flow_setups_per_s_median']:.0f}, "
-          f"ratio {flow['throughput_ratio_builtin_vs_bare']:.2f}")
+    print(
+        f"flow setups/s: builtin {flow['results']['builtin_l2']['flow_setups_per_s_median']:.0f}, "
+        f"bare {flow['results']['bare_os_ken']['flow_setups_per_s_median']:.0f}, "
+        f"ratio {flow['throughput_ratio_builtin_vs_bare']:.2f}"
+    )
     fo = report["failover"]
     if "skipped" not in fo:
-        print(f"failover loss window: fast-failover max {fo['fast_failover']['loss_window_ms_max']:.0f} ms, "
-              f"controller reroute max {fo['controller_reroute']['loss_window_ms_max']:.0f} ms")
+        print(
+            f"failover loss window: fast-failover max {fo['fast_failover']['loss_window_ms_max']:.0f} ms, "
+            f"controller reroute max {fo['controller_reroute']['loss_window_ms_max']:.0f} ms"
+        )
     print(f"wrote {RESULTS}")
     return 0
 

@@ -35,7 +35,10 @@ def proactive_rules(topo) -> dict[str, list[str]]:
             f"priority=100,arp,arp_tpa={ip},actions=output:{wan_port_of[dc]}",
         ]
     to_core = topo.port("wan", "core")
-    rules["wan"] += [f"priority=100,ip,nw_dst={hes},actions=output:{to_core}", f"priority=100,arp,arp_tpa={hes},actions=output:{to_core}"]
+    rules["wan"] += [
+        f"priority=100,ip,nw_dst={hes},actions=output:{to_core}",
+        f"priority=100,arp,arp_tpa={hes},actions=output:{to_core}",
+    ]
     to_hes, to_wan = topo.port("core", "hes"), topo.port("core", "wan")
     rules["core"] += [
         f"priority=100,ip,nw_dst={hes},actions=output:{to_hes}",

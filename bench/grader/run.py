@@ -47,7 +47,11 @@ def static_part(topo, state, behaviours, runs: int = 5) -> tuple[dict, object]:
             grade(topo, state, [b])
             alone.append(time.perf_counter() - started)
         per_behaviour[b.id] = round(statistics.median(alone), 4)
-    return {"runs_s": [round(t, 4) for t in times], "median_s": round(statistics.median(times), 4), "per_behaviour_median_s": per_behaviour}, report
+    return {
+        "runs_s": [round(t, 4) for t in times],
+        "median_s": round(statistics.median(times), 4),
+        "per_behaviour_median_s": per_behaviour,
+    }, report
 
 
 def incremental_part(topo, state, behaviours, samples: int = 40, seed: int = 7) -> dict:
@@ -102,8 +106,14 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
                 path = Path(tmp) / f"{switch}.txt"
                 path.write_text("\n".join(lines) + "\n")
                 bridge = api.bridge(LAB, switch)
-                subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True)
-                subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flows", bridge, str(path)], check=True, capture_output=True)
+                subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True
+                )
+                subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", "add-flows", bridge, str(path)],
+                    check=True,
+                    capture_output=True,
+                )
         rng = random.Random(seed)
         meters = [m.name for m in topo.with_role("meter")]
         hes_ip = topo.nodes["hes"].ip
@@ -125,8 +135,12 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
         # Static verdicts hold for all pairs (the rule set is correct); failing pairs would be listed.
         failing_reach = {f.src for f in static_reach.failures}
         failing_iso = {(f.src, f.dst) for f in static_iso.failures}
-        agree_reach = sum(live == (m not in failing_reach) for m, live in zip(reach_sample, reach_live))
-        agree_iso = sum(live == (ab not in failing_iso) for ab, live in zip(iso_sample, iso_live))
+        agree_reach = sum(
+            live == (m not in failing_reach) for m, live in zip(reach_sample, reach_live, strict=False)
+        )
+        agree_iso = sum(
+            live == (ab not in failing_iso) for ab, live in zip(iso_sample, iso_live, strict=False)
+        )
         total_reach, total_iso = static_reach.cases, static_iso.cases
         est_total = reach_s * total_reach / len(reach_sample) + iso_s * total_iso / len(iso_sample)
         return {
@@ -136,8 +150,14 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
             "reach_sampled": len(reach_sample),
             "reach_sample_s": round(reach_s, 2),
             "reach_live_ok": sum(reach_live),
-            "disagreements": [m for m, live in zip(reach_sample, reach_live) if live == (m in failing_reach)][:10]
-            + [list(ab) for ab, live in zip(iso_sample, iso_live) if live == (ab in failing_iso)][:10],
+            "disagreements": [
+                m for m, live in zip(reach_sample, reach_live, strict=False) if live == (m in failing_reach)
+            ][:10]
+            + [
+                list(ab)
+                for ab, live in zip(iso_sample, iso_live, strict=False)
+                if live == (ab in failing_iso)
+            ][:10],
             "isolation_sampled": len(iso_sample),
             "isolation_sample_s": round(iso_s, 2),
             "isolation_live_ok": sum(iso_live),
@@ -164,7 +184,9 @@ def main(argv=None) -> dict:
     load_before = os.getloadavg()[0]
     topo = load_topology("smart_meter", {"meters": args.meters})
     rules = proactive_rules(topo)
-    state = NetworkState({s: SwitchState(s, parse_flows("\n".join(lines), f"{s}.flows")) for s, lines in rules.items()})
+    state = NetworkState(
+        {s: SwitchState(s, parse_flows("\n".join(lines), f"{s}.flows")) for s, lines in rules.items()}
+    )
     behaviours = parse_spec(SPEC, "bench-spec")
     static, report = static_part(topo, state, behaviours)
     result = {
@@ -187,16 +209,24 @@ def main(argv=None) -> dict:
     live = result["live"]
     if "ping_all_behaviours_estimated_s" in live:
         result["speedup_vs_ping"] = round(live["ping_all_behaviours_estimated_s"] / static["median_s"], 1)
-        result["targets_met"] = static["median_s"] <= 1.0 and result["speedup_vs_ping"] >= 100 and live["identical_verdicts"]
+        result["targets_met"] = (
+            static["median_s"] <= 1.0 and result["speedup_vs_ping"] >= 100 and live["identical_verdicts"]
+        )
         # The same comparison for the reach behaviour alone (1000 pairs, where pinging everything is feasible).
         reach_id = behaviours[0].id
-        reach_ping_s = live["reach_sample_s"] * result["behaviours"][reach_id]["cases"] / live["reach_sampled"]
+        reach_ping_s = (
+            live["reach_sample_s"] * result["behaviours"][reach_id]["cases"] / live["reach_sampled"]
+        )
         result["reach_only"] = {
             "ping_all_pairs_estimated_s": round(reach_ping_s, 2),
             "static_s": static["per_behaviour_median_s"][reach_id],
             "speedup": round(reach_ping_s / static["per_behaviour_median_s"][reach_id], 1),
         }
-    result["machine"] = {"cpus": os.cpu_count(), "load_average_1min_before": round(load_before, 2), "load_average_1min_after": round(os.getloadavg()[0], 2)}
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_average_1min_before": round(load_before, 2),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -52,8 +52,15 @@ def live_times(lab) -> dict:
         solution, submit_s = _timed(grading.grade_live, lab, NAME, True)
     finally:
         _, down_s = _timed(api.down, NAME)
-    return {"up_s": up_s, "check_starter_s": check_s, "deploy_solution_s": deploy_s, "submit_solution_s": submit_s,
-            "down_s": down_s, "starter_public_percent": starter.percent, "solution_percent": solution.percent}
+    return {
+        "up_s": up_s,
+        "check_starter_s": check_s,
+        "deploy_solution_s": deploy_s,
+        "submit_solution_s": submit_s,
+        "down_s": down_s,
+        "starter_public_percent": starter.percent,
+        "solution_percent": solution.percent,
+    }
 
 
 def main(argv=None) -> int:
@@ -69,7 +76,9 @@ def main(argv=None) -> int:
         row["static"] = static_times(lab)
         row["live"] = live_times(lab)
         if row["static"]:
-            row["submit_live_over_static"] = round(row["live"]["submit_solution_s"] / max(row["static"]["grade_solution_s"], 1e-6), 1)
+            row["submit_live_over_static"] = round(
+                row["live"]["submit_solution_s"] / max(row["static"]["grade_solution_s"], 1e-6), 1
+            )
         rows.append(row)
         print(json.dumps(row), flush=True)
     summary = {
@@ -79,8 +88,16 @@ def main(argv=None) -> int:
         "all_solutions_100": all(r["live"]["solution_percent"] == 100.0 for r in rows),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"labs": rows, "summary": summary,
-                                   "baseline": "static grading of the solution's flow files (grader only)"}, indent=1))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "labs": rows,
+                "summary": summary,
+                "baseline": "static grading of the solution's flow files (grader only)",
+            },
+            indent=1,
+        )
+    )
     print(json.dumps(summary))
     return 0 if summary["all_solutions_100"] else 1
 

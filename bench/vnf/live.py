@@ -22,7 +22,18 @@ UDP_PAYLOAD = {64: 64 - 42, 1500: 1500 - 42}  # frame size minus Ethernet+IPv4+U
 
 def iperf(tb_run, client_ns: str, server_ip: str, seconds: float, udp_size: int | None = None) -> dict:
     """One iperf3 run (server must listen); returns bits/s and, for UDP, received packets/s."""
-    argv = ["iperf3", "-c", server_ip, "-p", str(IPERF_PORT), "-t", str(seconds), "-J", "--connect-timeout", "3000"]
+    argv = [
+        "iperf3",
+        "-c",
+        server_ip,
+        "-p",
+        str(IPERF_PORT),
+        "-t",
+        str(seconds),
+        "-J",
+        "--connect-timeout",
+        "3000",
+    ]
     if udp_size:
         argv += ["-u", "-b", "0", "-l", str(udp_size)]
     try:
@@ -36,10 +47,15 @@ def iperf(tb_run, client_ns: str, server_ip: str, seconds: float, udp_size: int 
     if udp_size:
         s = end["sum"]
         received = s["packets"] - s["lost_packets"]
-        return {"sent_pps": round(s["packets"] / s["seconds"]), "received_pps": round(received / s["seconds"]),
-                "loss_pct": round(s["lost_percent"], 2)}
-    return {"mbit_s": round(end["sum_received"]["bits_per_second"] / 1e6, 1),
-            "retransmits": end["sum_sent"].get("retransmits")}
+        return {
+            "sent_pps": round(s["packets"] / s["seconds"]),
+            "received_pps": round(received / s["seconds"]),
+            "loss_pct": round(s["lost_percent"], 2),
+        }
+    return {
+        "mbit_s": round(end["sum_received"]["bits_per_second"] / 1e6, 1),
+        "retransmits": end["sum_sent"].get("retransmits"),
+    }
 
 
 class Server:
@@ -49,8 +65,15 @@ class Server:
         self.tb, self.ns = tb, ns
 
     def __enter__(self):
-        self.proc = self.tb.popen(self.ns, "iperf3", "-s", "-p", str(IPERF_PORT), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        self.proc = self.tb.popen(
+            self.ns,
+            "iperf3",
+            "-s",
+            "-p",
+            str(IPERF_PORT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(0.4)
         return self
 
@@ -91,31 +114,55 @@ def chain_throughput(tmp: Path, seconds: float, rounds: int = 3) -> dict:
     results: dict = {"rounds": rounds, "seconds": seconds}
     try:
         server_mac = tb.server_mac()
-        kinds = {"fw": ("firewall", _config(tmp, "fw", ruleset(100, IPERF_PORT))),
-                 "dpi": ("dpi", None),
-                 "lb": ("lb", _config(tmp, "lb", "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
-                                                 f"backends: [{{name: a, ip: 10.79.0.2, mac: '{server_mac}'}}]\n"))}
-        chain_config = _config(tmp, "chain", "stages:\n"
-                               f"  - {{kind: firewall, name: fw, config: {kinds['fw'][1]}}}\n"
-                               "  - {kind: dpi}\n"
-                               f"  - {{kind: lb, config: {kinds['lb'][1]}}}\n")
+        kinds = {
+            "fw": ("firewall", _config(tmp, "fw", ruleset(100, IPERF_PORT))),
+            "dpi": ("dpi", None),
+            "lb": (
+                "lb",
+                _config(
+                    tmp,
+                    "lb",
+                    "vip: 10.79.0.100\nvip_mac: 02:00:00:00:79:64\n"
+                    f"backends: [{{name: a, ip: 10.79.0.2, mac: '{server_mac}'}}]\n",
+                ),
+            ),
+        }
+        chain_config = _config(
+            tmp,
+            "chain",
+            "stages:\n"
+            f"  - {{kind: firewall, name: fw, config: {kinds['fw'][1]}}}\n"
+            "  - {kind: dpi}\n"
+            f"  - {{kind: lb, config: {kinds['lb'][1]}}}\n",
+        )
         with Server(tb, tb.server):
             tb.steer([])
             tb.run(tb.client, "ping", "-c", "3", "-i", "0.2", tb.server_ip)  # warm the switch's caches
             for mode in ("recv", "ring", "offload"):
                 agent = None
-                paths = {"no_vnf": [], "fw": ["fw"], "dpi": ["dpi"], "lb": ["lb"], "chain_fw_dpi_lb": ["fw", "dpi", "lb"]}
+                paths = {
+                    "no_vnf": [],
+                    "fw": ["fw"],
+                    "dpi": ["dpi"],
+                    "lb": ["lb"],
+                    "chain_fw_dpi_lb": ["fw", "dpi", "lb"],
+                }
                 for name, (kind, config) in kinds.items():
                     if mode == "offload":  # same configs plus offload: true, recv engine, agent on
-                        config = _config(tmp, f"{name}-offload", (Path(config).read_text() if config else "")
-                                         + "offload: true\n")
+                        config = _config(
+                            tmp,
+                            f"{name}-offload",
+                            (Path(config).read_text() if config else "") + "offload: true\n",
+                        )
                     tb.start_vnf(name, kind, config, mode="ring" if mode == "ring" else "recv")
                 if mode == "offload":
                     agent = tb.start_offload_agent()
                 else:
                     tb.start_vnf("chain", "chain", chain_config, mode=mode)
                     paths["chain_host_fw_dpi_lb"] = ["chain"]
-                via_vip = {f"{label}_via_vip": path for label, path in paths.items() if label.startswith("chain")}
+                via_vip = {
+                    f"{label}_via_vip": path for label, path in paths.items() if label.startswith("chain")
+                }
                 runs: dict[str, list] = {label: [] for label in [*paths, *via_vip]}
                 for _ in range(rounds):
                     for label, path in paths.items():
@@ -156,10 +203,37 @@ class Line:
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         pairs = [("c", f"vnl{net}c0", "m", f"vnl{net}mi"), ("m", f"vnl{net}mo", "s", f"vnl{net}s0")]
         for a, ai, b, bi in pairs:
-            sh("ip", "link", "add", ai, "netns", self.ns[a], "type", "veth", "peer", "name", bi, "netns", self.ns[b])
+            sh(
+                "ip",
+                "link",
+                "add",
+                ai,
+                "netns",
+                self.ns[a],
+                "type",
+                "veth",
+                "peer",
+                "name",
+                bi,
+                "netns",
+                self.ns[b],
+            )
             for ns, dev in ((a, ai), (b, bi)):
                 sh("ip", "-n", self.ns[ns], "link", "set", dev, "up")
-                sh("ip", "netns", "exec", self.ns[ns], "ethtool", "-K", dev, "tx", "off", "rx", "off", check=False)
+                sh(
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.ns[ns],
+                    "ethtool",
+                    "-K",
+                    dev,
+                    "tx",
+                    "off",
+                    "rx",
+                    "off",
+                    check=False,
+                )
         if mode == "router":
             self.client_ip, self.server_ip = f"10.{net}.1.1", f"10.{net}.2.1"
             sh("ip", "-n", self.ns["c"], "addr", "add", f"{self.client_ip}/24", "dev", f"vnl{net}c0")
@@ -176,18 +250,36 @@ class Line:
         self.vnf = None
 
     def run(self, ns: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout
+        )
 
     def popen(self, ns: str, *argv: str, **kw) -> subprocess.Popen:
         return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kw)
 
-    def start_vnf(self, kind: str, config: str | None, state: Path, workers: int = 1, mode: str = "recv") -> None:
+    def start_vnf(
+        self, kind: str, config: str | None, state: Path, workers: int = 1, mode: str = "recv"
+    ) -> None:
         state.mkdir(parents=True, exist_ok=True)
         for old in state.glob("stats-*.json"):
             old.unlink()
-        argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind, "--port",
-                f"inside=vnl{self.net}mi", "--port", f"outside=vnl{self.net}mo", "--state-dir", str(state),
-                "--workers", str(workers), "--mode", mode] + (["--config", config] if config else [])
+        argv = [
+            sys.executable,
+            "-m",
+            "sdnlab.vnfs.framework.runner",
+            "--kind",
+            kind,
+            "--port",
+            f"inside=vnl{self.net}mi",
+            "--port",
+            f"outside=vnl{self.net}mo",
+            "--state-dir",
+            str(state),
+            "--workers",
+            str(workers),
+            "--mode",
+            mode,
+        ] + (["--config", config] if config else [])
         self.vnf = self.popen(self.ns["m"], *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while not all((state / f"stats-w{i}.json").exists() for i in range(workers)):
@@ -216,11 +308,20 @@ def live_pps(tmp: Path, seconds: float) -> dict:
     results: dict = {}
     line = Line("bump", net=80)
     try:
-        fw_config = _config(tmp, "fw-udp", ruleset(100, IPERF_PORT)
-                            + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n")
-        setups = [("direct_no_vnf", None, None, 1, "recv"), ("passthrough", "passthrough", None, 1, "recv"),
-                  ("passthrough_ring", "passthrough", None, 1, "ring"), ("firewall", "firewall", fw_config, 1, "recv"),
-                  ("firewall_2_workers", "firewall", fw_config, 2, "recv"), ("dpi", "dpi", None, 1, "recv")]
+        fw_config = _config(
+            tmp,
+            "fw-udp",
+            ruleset(100, IPERF_PORT)
+            + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n",
+        )
+        setups = [
+            ("direct_no_vnf", None, None, 1, "recv"),
+            ("passthrough", "passthrough", None, 1, "recv"),
+            ("passthrough_ring", "passthrough", None, 1, "ring"),
+            ("firewall", "firewall", fw_config, 1, "recv"),
+            ("firewall_2_workers", "firewall", fw_config, 2, "recv"),
+            ("dpi", "dpi", None, 1, "recv"),
+        ]
         with Server(line, line.ns["s"]):
             for label, kind, config, workers, mode in setups:
                 if kind is None:  # a bridge-less baseline: the middle namespace bridges in the kernel
@@ -250,8 +351,13 @@ def live_pps(tmp: Path, seconds: float) -> dict:
 
 def nft_ruleset(rules: int) -> str:
     """An nftables forward chain equivalent to bench.vnf.offline.ruleset(rules)."""
-    lines = ["table inet vnbench {", "  chain forward {", "    type filter hook forward priority 0; policy drop;",
-             "    ct state established,related accept", "    ct state invalid drop"]
+    lines = [
+        "table inet vnbench {",
+        "  chain forward {",
+        "    type filter hook forward priority 0; policy drop;",
+        "    ct state established,related accept",
+        "    ct state invalid drop",
+    ]
     for i in range(rules - 1):
         lines.append(f"    ip saddr 192.168.{i // 250}.{i % 250} tcp dport {1000 + i} drop")
     lines.append(f"    tcp dport {IPERF_PORT} accept")
@@ -274,24 +380,37 @@ def firewall_vs_nftables(tmp: Path, seconds: float, rules: int = 100) -> dict:
             results["nftables"] = {"error": proc.stderr.strip()}
         else:
             with Server(line, line.ns["s"]):
-                results["nftables"] = {"tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
-                                       "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64])}
+                results["nftables"] = {
+                    "tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
+                    "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64]),
+                }
     finally:
         line.close()
     line = Line("bump", net=82)
     try:
-        config = _config(tmp, "fw-nft", ruleset(rules, IPERF_PORT)
-                         + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n")
+        config = _config(
+            tmp,
+            "fw-nft",
+            ruleset(rules, IPERF_PORT)
+            + f"  - {{name: iperf-udp, action: accept, proto: udp, dport: {IPERF_PORT}}}\n",
+        )
         line.start_vnf("firewall", config, tmp / "state-fw-nft")
         with Server(line, line.ns["s"]):
-            results["vnf_firewall"] = {"tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
-                                       "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64])}
+            results["vnf_firewall"] = {
+                "tcp": iperf(line.run, line.ns["c"], line.server_ip, seconds),
+                "udp_64B": iperf(line.run, line.ns["c"], line.server_ip, seconds, UDP_PAYLOAD[64]),
+            }
     finally:
         line.close()
     try:
-        results["tcp_ratio_vnf_to_nft"] = round(results["vnf_firewall"]["tcp"]["mbit_s"] / results["nftables"]["tcp"]["mbit_s"], 3)
-        results["pps_ratio_vnf_to_nft"] = round(results["vnf_firewall"]["udp_64B"]["received_pps"]
-                                                / results["nftables"]["udp_64B"]["received_pps"], 3)
+        results["tcp_ratio_vnf_to_nft"] = round(
+            results["vnf_firewall"]["tcp"]["mbit_s"] / results["nftables"]["tcp"]["mbit_s"], 3
+        )
+        results["pps_ratio_vnf_to_nft"] = round(
+            results["vnf_firewall"]["udp_64B"]["received_pps"]
+            / results["nftables"]["udp_64B"]["received_pps"],
+            3,
+        )
     except (KeyError, TypeError, ZeroDivisionError):
         pass
     return results
@@ -344,13 +463,24 @@ def raw_pps(tmp: Path, seconds: float) -> dict:
     from bench.vnf.offline import ruleset
 
     net = 83
-    fw_config = _config(tmp, "fw-raw", ruleset(100) + "  - {name: flood, action: accept, proto: udp, dport: 9}\n")
-    lb_config = _config(tmp, "lb-raw", f"vip: 10.{net}.0.100\nvip_mac: 02:00:00:00:83:64\nscheduler: maglev\n"
-                                       f"backends: [{{name: a, ip: 10.{net}.0.2, mac: '{SINK_MAC}'}}]\n")
-    setups = [("passthrough", "passthrough", None, 1, "recv"), ("passthrough_ring", "passthrough", None, 1, "ring"),
-              ("firewall", "firewall", fw_config, 1, "recv"), ("firewall_ring", "firewall", fw_config, 1, "ring"),
-              ("firewall_2_workers", "firewall", fw_config, 2, "recv"), ("lb", "lb", lb_config, 1, "recv"),
-              ("dpi", "dpi", None, 1, "recv")]
+    fw_config = _config(
+        tmp, "fw-raw", ruleset(100) + "  - {name: flood, action: accept, proto: udp, dport: 9}\n"
+    )
+    lb_config = _config(
+        tmp,
+        "lb-raw",
+        f"vip: 10.{net}.0.100\nvip_mac: 02:00:00:00:83:64\nscheduler: maglev\n"
+        f"backends: [{{name: a, ip: 10.{net}.0.2, mac: '{SINK_MAC}'}}]\n",
+    )
+    setups = [
+        ("passthrough", "passthrough", None, 1, "recv"),
+        ("passthrough_ring", "passthrough", None, 1, "ring"),
+        ("firewall", "firewall", fw_config, 1, "recv"),
+        ("firewall_ring", "firewall", fw_config, 1, "ring"),
+        ("firewall_2_workers", "firewall", fw_config, 2, "recv"),
+        ("lb", "lb", lb_config, 1, "recv"),
+        ("dpi", "dpi", None, 1, "recv"),
+    ]
     results: dict = {}
     line = Line("bump", net=net)
     try:
@@ -363,22 +493,37 @@ def raw_pps(tmp: Path, seconds: float) -> dict:
                 continue
             row = {}
             for size in (64, 1500):
-                dst, mac = (f"10.{net}.0.100", "02:00:00:00:83:64") if kind == "lb" else (f"10.{net}.0.2", SINK_MAC)
+                dst, mac = (
+                    (f"10.{net}.0.100", "02:00:00:00:83:64") if kind == "lb" else (f"10.{net}.0.2", SINK_MAC)
+                )
                 time.sleep(1.2)
                 tx0, cpu0 = _snapshot(state)
                 start = time.monotonic()
-                proc = line.run(line.ns["c"], sys.executable, "-c", GENERATOR, f"vnl{net}c0", str(seconds), str(size),
-                                dst, mac, timeout=seconds + 30)
+                proc = line.run(
+                    line.ns["c"],
+                    sys.executable,
+                    "-c",
+                    GENERATOR,
+                    f"vnl{net}c0",
+                    str(seconds),
+                    str(size),
+                    dst,
+                    mac,
+                    timeout=seconds + 30,
+                )
                 time.sleep(1.2)  # the stats files are rewritten every second
                 tx1, cpu1 = _snapshot(state)
                 elapsed = time.monotonic() - start
                 generated = int(proc.stdout.split()[0]) if proc.stdout.strip() else 0
                 forwarded = tx1 - tx0
                 cpu = cpu1 - cpu0
-                row[f"{size}B"] = {"generated": generated, "forwarded": forwarded,
-                                   "forwarded_pps_wall": round(forwarded / elapsed),
-                                   "vnf_cpu_s": round(cpu, 2),
-                                   "pps_per_core": round(forwarded / cpu) if cpu > 0.05 else None}
+                row[f"{size}B"] = {
+                    "generated": generated,
+                    "forwarded": forwarded,
+                    "forwarded_pps_wall": round(forwarded / elapsed),
+                    "vnf_cpu_s": round(cpu, 2),
+                    "pps_per_core": round(forwarded / cpu) if cpu > 0.05 else None,
+                }
             results[label] = row
             line.stop_vnf()
     finally:

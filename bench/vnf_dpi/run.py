@@ -40,8 +40,15 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "ndpi" / "pcap"
 
 def _frame(size: int) -> bytes:
     header = len(pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=80))
-    return pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=80,
-                          payload=b"x" * max(size - header, 0), tcp_flags=pk.TCP_ACK)
+    return pk.build_frame(
+        ip_src="10.0.0.1",
+        ip_dst="10.0.0.2",
+        ip_proto=6,
+        l4_src=40000,
+        l4_dst=80,
+        payload=b"x" * max(size - header, 0),
+        tcp_flags=pk.TCP_ACK,
+    )
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -61,10 +68,28 @@ def bench_parse(size: int, count: int = 300_000) -> dict:
 def bench_engine_steady(size: int, count: int = 200_000) -> dict:
     """Engine packets/s on an already classified flow (parse included)."""
     engine = DpiEngine()
-    engine.process_frame(0.0, pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000,
-                                             l4_dst=80, payload=b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
-    engine.process_frame(0.0, pk.build_frame(ip_src="10.0.0.2", ip_dst="10.0.0.1", ip_proto=6, l4_src=80,
-                                             l4_dst=40000, payload=b"HTTP/1.1 200 OK\r\n\r\n"))
+    engine.process_frame(
+        0.0,
+        pk.build_frame(
+            ip_src="10.0.0.1",
+            ip_dst="10.0.0.2",
+            ip_proto=6,
+            l4_src=40000,
+            l4_dst=80,
+            payload=b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        ),
+    )
+    engine.process_frame(
+        0.0,
+        pk.build_frame(
+            ip_src="10.0.0.2",
+            ip_dst="10.0.0.1",
+            ip_proto=6,
+            l4_src=80,
+            l4_dst=40000,
+            payload=b"HTTP/1.1 200 OK\r\n\r\n",
+        ),
+    )
     frame = _frame(size)
     process = engine.process_frame
     start = time.perf_counter()
@@ -76,8 +101,11 @@ def bench_engine_steady(size: int, count: int = 200_000) -> dict:
 def bench_new_flows(count: int = 200_000) -> dict:
     """New flows/s with the table at its bound (every new flow evicts one)."""
     engine = DpiEngine(DpiConfig(max_flows=10_000, max_records=1_000))
-    frame = bytearray(pk.build_frame(ip_src="10.0.0.1", ip_dst="10.1.0.1", ip_proto=6, l4_src=1, l4_dst=443,
-                                     tcp_flags=pk.TCP_SYN))
+    frame = bytearray(
+        pk.build_frame(
+            ip_src="10.0.0.1", ip_dst="10.1.0.1", ip_proto=6, l4_src=1, l4_dst=443, tcp_flags=pk.TCP_SYN
+        )
+    )
     frames = []
     for i in range(count):
         struct.pack_into("!I", frame, 26, 0x0A000000 | (i >> 16))
@@ -87,8 +115,12 @@ def bench_new_flows(count: int = 200_000) -> dict:
     for i, f in enumerate(frames):
         engine.process_frame(i * 1e-6, f)
     elapsed = time.perf_counter() - start
-    return {"flows": count, "max_flows": 10_000, "flows_per_s": _rate(count, elapsed),
-            "evicted": engine.stats.evicted}
+    return {
+        "flows": count,
+        "max_flows": 10_000,
+        "flows_per_s": _rate(count, elapsed),
+        "evicted": engine.stats.evicted,
+    }
 
 
 def bench_corpus(loops: int) -> dict:
@@ -108,9 +140,15 @@ def bench_corpus(loops: int) -> dict:
             engine.flush()
         ours_seconds += time.perf_counter() - start
         ours_packets += loops * len(records)
-    result: dict = {"captures": len(captures), "loops": loops,
-                    "ours": {"packets": ours_packets, "seconds": round(ours_seconds, 4),
-                             "pps": _rate(ours_packets, ours_seconds)}}
+    result: dict = {
+        "captures": len(captures),
+        "loops": loops,
+        "ours": {
+            "packets": ours_packets,
+            "seconds": round(ours_seconds, 4),
+            "pps": _rate(ours_packets, ours_seconds),
+        },
+    }
     reader = shutil.which("ndpiReader")
     if reader is None:
         result["ndpi"] = {"skipped": "ndpiReader not installed (Debian package libndpi-bin)"}
@@ -120,8 +158,12 @@ def bench_corpus(loops: int) -> dict:
     banner = subprocess.run([reader, "-h"], capture_output=True, text=True, timeout=30)
     version = next(iter(re.findall(r"nDPI (\d+\.\d+[.\d]*)", banner.stdout + banner.stderr)), "")
     for capture in captures:
-        run = subprocess.run([reader, "-i", str(capture), "-l", str(loops), "-v", "1"], capture_output=True,
-                             text=True, timeout=300)
+        run = subprocess.run(
+            [reader, "-i", str(capture), "-l", str(loops), "-v", "1"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         output = run.stdout + run.stderr
         total = re.search(r"IP packets:\s+(\d+)\s+of\s+(\d+)", output)
         rates = re.findall(r"nDPI throughput:\s+([\d.]+) ([KM]?) ?pps", output)
@@ -133,8 +175,12 @@ def bench_corpus(loops: int) -> dict:
             if pps > 0:
                 ndpi_packets += packets
                 ndpi_seconds += packets / pps
-    result["ndpi"] = {"version": version, "packets": ndpi_packets, "seconds": round(ndpi_seconds, 4),
-                      "pps": _rate(ndpi_packets, ndpi_seconds)}
+    result["ndpi"] = {
+        "version": version,
+        "packets": ndpi_packets,
+        "seconds": round(ndpi_seconds, 4),
+        "pps": _rate(ndpi_packets, ndpi_seconds),
+    }
     if ndpi_seconds > 0:
         result["ours_over_ndpi"] = round(result["ours"]["pps"] / result["ndpi"]["pps"], 4)
     return result
@@ -142,8 +188,9 @@ def bench_corpus(loops: int) -> dict:
 
 def _ndpi_throughput(reader: str, capture: Path, loops: int = 1) -> tuple[int, float]:
     """(packets, seconds) of ndpiReader's own processing-time report for one capture."""
-    run = subprocess.run([reader, "-i", str(capture), "-l", str(loops), "-v", "1"], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [reader, "-i", str(capture), "-l", str(loops), "-v", "1"], capture_output=True, text=True, timeout=600
+    )
     output = run.stdout + run.stderr
     total = re.search(r"IP packets:\s+(\d+)\s+of\s+(\d+)", output)
     rates = re.findall(r"nDPI throughput:\s+([\d.]+) ([KM]?) ?pps", output)
@@ -161,8 +208,12 @@ def _ndpi_throughput(reader: str, capture: Path, loops: int = 1) -> tuple[int, f
 def bench_mixed(copies: int = 40) -> dict:
     """A capture of many distinct flows: the Ethernet reference captures copied with shifted addresses."""
     captures = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
-    base = [(ts, frame) for capture in captures for ts, frame, linktype in read_pcap(capture)
-            if linktype == pk.LINKTYPE_ETHERNET]
+    base = [
+        (ts, frame)
+        for capture in captures
+        for ts, frame, linktype in read_pcap(capture)
+        if linktype == pk.LINKTYPE_ETHERNET
+    ]
     if not base:
         return {"skipped": f"no captures in {CORPUS}"}
     frames: list[tuple[float, bytes]] = []
@@ -171,7 +222,9 @@ def bench_mixed(copies: int = 40) -> dict:
             try:
                 packet = pk.parse(frame)
                 if packet.ip_version:
-                    frame = pk.rewrite(packet, ip_src=packet.ip_src ^ (copy << 8), ip_dst=packet.ip_dst ^ (copy << 8))
+                    frame = pk.rewrite(
+                        packet, ip_src=packet.ip_src ^ (copy << 8), ip_dst=packet.ip_dst ^ (copy << 8)
+                    )
             except pk.PacketError:
                 pass
             frames.append((ts + copy, frame))
@@ -181,8 +234,11 @@ def bench_mixed(copies: int = 40) -> dict:
         engine.process_frame(ts, frame)
     engine.flush()
     elapsed = time.perf_counter() - start
-    result: dict = {"packets": len(frames), "flows": engine.stats.flows,
-                    "ours": {"seconds": round(elapsed, 4), "pps": _rate(len(frames), elapsed)}}
+    result: dict = {
+        "packets": len(frames),
+        "flows": engine.stats.flows,
+        "ours": {"seconds": round(elapsed, 4), "pps": _rate(len(frames), elapsed)},
+    }
     reader = shutil.which("ndpiReader")
     if reader is None:
         result["ndpi"] = {"skipped": "ndpiReader not installed (Debian package libndpi-bin)"}

@@ -20,13 +20,13 @@ from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
 from ryu.app.wsgi import WSGIApplication
+from sdnlab.controller import wire
 from sdnlab.controller.builtin_rest import BuiltinRest
 from sdnlab.controller.config import config_from_env
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
 from sdnlab.controller.network import NetworkState, load_declared_from_env
 from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
-from sdnlab.controller import wire
 from sdnlab.controller.packets import ethernet_fields
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, PRIORITY_L2
 
@@ -59,8 +59,11 @@ def send_msgs(datapath, msgs) -> None:
 def live_ports(datapath) -> set[int]:
     """Port numbers of ``datapath`` that are up (from the port description os-ken fetched)."""
     ofp = datapath.ofproto
-    return {port.port_no for port in (datapath.ports or {}).values()
-            if port.port_no <= ofp.OFPP_MAX and port_is_up(ofp, port)}
+    return {
+        port.port_no
+        for port in (datapath.ports or {}).values()
+        if port.port_no <= ofp.OFPP_MAX and port_is_up(ofp, port)
+    }
 
 
 def port_is_up(ofp, port) -> bool:
@@ -154,8 +157,7 @@ class BuiltinController(app_manager.OSKenApp):
         in_port = msg.match.get("in_port")
         if in_port is None:
             return
-        pkt = PacketIn(msg.datapath.id, in_port, eth_src, eth_dst, bytes(msg.data),
-                       msg.buffer_id, eth_type)
+        pkt = PacketIn(msg.datapath.id, in_port, eth_src, eth_dst, bytes(msg.data), msg.buffer_id, eth_type)
         now = time.monotonic()
         if not self.routing:
             self._l2_packet_in(msg.datapath, now, pkt)
@@ -174,9 +176,18 @@ class BuiltinController(app_manager.OSKenApp):
         max_xid = datapath.ofproto.MAX_XID
         flow_xid = datapath.xid = (datapath.xid + 1) & max_xid
         out_xid = datapath.xid = (datapath.xid + 1) & max_xid
-        datapath.send(wire.flow_mod_to_port(flow_xid, FORWARD.table_id, PRIORITY_L2, pkt.eth_dst, out_port,
-                                            self.l2.idle_timeout, COOKIE_BUILTIN)
-                      + wire.packet_out(out_xid, pkt.in_port, out_port, pkt.data))
+        datapath.send(
+            wire.flow_mod_to_port(
+                flow_xid,
+                FORWARD.table_id,
+                PRIORITY_L2,
+                pkt.eth_dst,
+                out_port,
+                self.l2.idle_timeout,
+                COOKIE_BUILTIN,
+            )
+            + wire.packet_out(out_xid, pkt.in_port, out_port, pkt.data)
+        )
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev) -> None:
@@ -184,13 +195,21 @@ class BuiltinController(app_manager.OSKenApp):
         with self.lock:
             flow_mod, offload_id = self.offloads.rule_rejected(bytes(msg.data or b""))
         if offload_id is not None:
-            self.logger.warning("switch %016x refused a flow-mod of offload %d (error type=%d code=%d)",
-                                msg.datapath.id, offload_id, msg.type, msg.code)
+            self.logger.warning(
+                "switch %016x refused a flow-mod of offload %d (error type=%d code=%d)",
+                msg.datapath.id,
+                offload_id,
+                msg.type,
+                msg.code,
+            )
         elif flow_mod:
-            self.logger.warning("switch %016x refused a flow-mod (error type=%d code=%d)",
-                                msg.datapath.id, msg.type, msg.code)
+            self.logger.warning(
+                "switch %016x refused a flow-mod (error type=%d code=%d)", msg.datapath.id, msg.type, msg.code
+            )
         else:
-            self.logger.debug("switch %016x reported error type=%d code=%d", msg.datapath.id, msg.type, msg.code)
+            self.logger.debug(
+                "switch %016x reported error type=%d code=%d", msg.datapath.id, msg.type, msg.code
+            )
 
     # -- periodic work --------------------------------------------------------------------
     def _probe_loop(self) -> None:
@@ -243,8 +262,15 @@ class BuiltinController(app_manager.OSKenApp):
         """
         with self.lock:
             graph = self.fabric.state.graph(self.config.weight)
-            touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state, graph,
-                                                  self.fabric.vnf_names, time.time(), connected=set(self.datapaths))
+            touched, msgs = self.offloads.offload(
+                request,
+                self.config.chains,
+                self.fabric.state,
+                graph,
+                self.fabric.vnf_names,
+                time.time(),
+                connected=set(self.datapaths),
+            )
             self.dispatch(msgs)
             pending = self._barriers(msgs)
         return touched, self._wait(pending)

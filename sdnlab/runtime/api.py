@@ -28,6 +28,7 @@ REST_BASE_PORT = 8080
 
 # ---------------------------------------------------------------- controller argument
 
+
 def parse_controller(text: str, cwd: Path | None = None) -> dict:
     """``builtin`` | ``none`` | ``remote:HOST:PORT`` | ``app:MODULE_OR_FILE[,MORE]`` -> controller spec."""
     text = (text or "builtin").strip()
@@ -80,6 +81,7 @@ def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
 
 
 # ---------------------------------------------------------------- up / down
+
 
 @contextlib.contextmanager
 def _run_lock():
@@ -143,7 +145,9 @@ def up(
     ctl = parse_controller(controller)
     if controller_config:
         if ctl["mode"] not in ("builtin", "app"):
-            raise LabError(f"--controller-config applies to the builtin controller, not to --controller {controller}")
+            raise LabError(
+                f"--controller-config applies to the builtin controller, not to --controller {controller}"
+            )
         cfg = Path(controller_config)
         if not cfg.is_file():
             raise LabError(f"controller config {controller_config}: no such file")
@@ -155,14 +159,20 @@ def up(
             state = paths.read_json(lab / "state.json") or {}
             spec = paths.read_json(lab / "spec.json") or {}
             if paths.pid_alive(spec.get("supervisor_pid") or state.get("supervisor_pid")):
-                raise LabError(f"lab {name!r} is already running: `sdnlab down --name {name}` first, or pick another --name")
+                raise LabError(
+                    f"lab {name!r} is already running: `sdnlab down --name {name}` first, or pick another --name"
+                )
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
         slot = next((s for s in range(paths.MAX_SLOTS) if s not in slots), None)
         if slot is None:
             raise LabError(f"{paths.MAX_SLOTS} labs are already running; stop one first")
         bridges = [bridge_name(s.name, slot) for s in topo.switches()]
-        existing = set(subprocess.run(["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True).stdout.split())
+        existing = set(
+            subprocess.run(
+                ["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True
+            ).stdout.split()
+        )
         clash = [b for b in bridges if b in existing]
         if clash:
             raise LabError(
@@ -177,11 +187,16 @@ def up(
         for link in topo.links:
             for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
                 if topo.nodes[end].is_switch:
-                    switch_intfs.append(bridge_name(end, slot) + intf[len(end):])
+                    switch_intfs.append(bridge_name(end, slot) + intf[len(end) :])
         lab.mkdir(parents=True)
         spec = {
-            "name": name, "topology": str(source.resolve()), "params": topo.params, "slot": slot,
-            "controller": ctl, "bridges": bridges, "switch_interfaces": switch_intfs,
+            "name": name,
+            "topology": str(source.resolve()),
+            "params": topo.params,
+            "slot": slot,
+            "controller": ctl,
+            "bridges": bridges,
+            "switch_interfaces": switch_intfs,
             "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
             "cwd": os.getcwd(),
         }
@@ -189,8 +204,11 @@ def up(
         log = open(lab / "supervisor.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "sdnlab.runtime.supervisor", name],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=dict(os.environ, SDNLAB_LAB=name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=dict(os.environ, SDNLAB_LAB=name),
         )
         spec["supervisor_pid"] = proc.pid
         paths.write_json(lab / "spec.json", spec)
@@ -218,11 +236,16 @@ def _wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress) -> 
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 pass
-            error = _controller_error(lab / "controller.log") or state.get("error") \
+            error = (
+                _controller_error(lab / "controller.log")
+                or state.get("error")
                 or f"supervisor exited with code {proc.returncode}"
+            )
             logs = [t for t in (_tail(lab / "supervisor.log", 4), _tail(lab / "controller.log", 4)) if t]
             teardown.teardown_lab(name)
-            detail = ("\nlast log lines:\n" + "\n".join(logs)) if logs and os.environ.get("SDNLAB_DEBUG") else ""
+            detail = (
+                ("\nlast log lines:\n" + "\n".join(logs)) if logs and os.environ.get("SDNLAB_DEBUG") else ""
+            )
             raise LabError(f"lab {name!r} failed to start: {error}{detail}")
         if time.monotonic() > deadline:
             raise LabError(f"lab {name!r} not ready after {timeout:.0f} s")
@@ -242,11 +265,13 @@ def _controller_error(log: Path) -> str | None:
         # an app raised while loading: its exception and the last frame of the app's own code
         start = len(lines) - 1 - lines[::-1].index("Traceback (most recent call last):")
         frames = [l.strip() for l in lines[start:] if l.strip().startswith('File "')]
-        ends = [l for l in lines[start + 1:] if l and not l.startswith(" ")]
+        ends = [l for l in lines[start + 1 :] if l and not l.startswith(" ")]
         where = ""
         outside = [f for f in frames if "/site-packages/" not in f and "<frozen" not in f]
         if outside:
-            where = " (" + outside[-1].replace('File "', "").replace('", line', ", line").split(", in ")[0] + ")"
+            where = (
+                " (" + outside[-1].replace('File "', "").replace('", line', ", line").split(", in ")[0] + ")"
+            )
         if ends:
             return f"controller: {ends[-1].strip()}{where}"
     return None
@@ -307,7 +332,9 @@ def clean(all_labs: bool = False) -> list[dict]:
                 teardown.kill_pids([pid])
             reports.append(teardown.teardown_lab(name))
         # processes tagged for labs that no longer exist (their directory is gone)
-        strays = [pid for name, pids in teardown.tagged_processes().items() if name not in live for pid in pids]
+        strays = [
+            pid for name, pids in teardown.tagged_processes().items() if name not in live for pid in pids
+        ]
         if strays:
             teardown.kill_pids(strays)
             reports.append({"name": "(orphans)", "processes": len(strays), "bridges": [], "interfaces": 0})
@@ -321,6 +348,7 @@ def _running_hint() -> str:
 
 # ---------------------------------------------------------------- inspection
 
+
 def status(name: str = DEFAULT_NAME) -> dict:
     """The lab's state: hosts, switches (with live connection state), links, controller, unapplied properties."""
     from sdnlab.runtime.supervisor import connected_bridges, established_to
@@ -333,8 +361,10 @@ def status(name: str = DEFAULT_NAME) -> dict:
     state["supervisor_alive"] = paths.pid_alive(state.get("supervisor_pid"))
     if not state["supervisor_alive"] and state.get("phase") in ("ready", "building"):
         state["phase"] = "dead"
-        state["problem"] = (f"the supervisor of lab {name!r} is not running (killed?): its hosts are gone; "
-                            f"run `sdnlab down --name {name}` or `sdnlab clean`")
+        state["problem"] = (
+            f"the supervisor of lab {name!r} is not running (killed?): its hosts are gone; "
+            f"run `sdnlab down --name {name}` or `sdnlab clean`"
+        )
     if state.get("phase") == "ready":
         bridges = [s["bridge"] for s in state.get("switches", [])]
         ctl = state["controller"]
@@ -373,10 +403,18 @@ def _mnexec(name: str, host: str, argv) -> list[str]:
     return ["mnexec", "-a", str(host_pid(name, host)), *argv]
 
 
-def run_in(name: str, host: str, argv, timeout: float | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+def run_in(
+    name: str, host: str, argv, timeout: float | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run a command in a lab host's namespaces, capturing text output."""
-    return subprocess.run(_mnexec(name, host, argv), capture_output=True, text=True, timeout=timeout, input=input,
-                          env=dict(os.environ, SDNLAB_LAB=name))
+    return subprocess.run(
+        _mnexec(name, host, argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        env=dict(os.environ, SDNLAB_LAB=name),
+    )
 
 
 def popen_in(name: str, host: str, argv, **kwargs) -> subprocess.Popen:
@@ -400,8 +438,9 @@ def dump_flows(name: str, switch: str | None = None) -> dict[str, str]:
     for record in state.get("switches", []):
         if switch and switch not in (record["name"], record["bridge"]):
             continue
-        out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", record["bridge"]],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", record["bridge"]], capture_output=True, text=True
+        )
         if out.returncode != 0:
             raise LabError(f"dump-flows {record['bridge']}: {out.stderr.strip()}")
         result[record["name"]] = out.stdout

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,29 +25,56 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
 
 
 def up(
-    topology: Annotated[str, typer.Argument(help="Catalogue name (see `sdnlab topo list`) or a topology .yaml file.")],
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="Topology parameter NAME=VALUE (repeatable).")] = None,
+    topology: Annotated[
+        str, typer.Argument(help="Catalogue name (see `sdnlab topo list`) or a topology .yaml file.")
+    ],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Topology parameter NAME=VALUE (repeatable).")
+    ] = None,
     name: NameOpt = api.DEFAULT_NAME,
-    controller: Annotated[str, typer.Option(help="builtin | none | remote:HOST:PORT | app:MODULE_OR_FILE[,MORE]")] = "builtin",
-    controller_config: Annotated[Optional[str], typer.Option(help="Config file for the builtin controller (routing, chains).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print {name, hosts, switches, ready_s} as JSON.")] = False,
+    controller: Annotated[
+        str, typer.Option(help="builtin | none | remote:HOST:PORT | app:MODULE_OR_FILE[,MORE]")
+    ] = "builtin",
+    controller_config: Annotated[
+        str | None, typer.Option(help="Config file for the builtin controller (routing, chains).")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print {name, hosts, switches, ready_s} as JSON.")
+    ] = False,
 ):
     """Build a topology on Open vSwitch + Mininet and return when every switch is connected."""
     from sdnlab.topologies import parse_params
 
     console = Console(stderr=True)
     progress = None if json_out else (lambda phase: console.print(f"[dim]lab {name}: {phase}[/]"))
-    state = api.up(topology, parse_params(param), name=name, controller=controller,
-                   controller_config=controller_config, progress=progress)
+    state = api.up(
+        topology,
+        parse_params(param),
+        name=name,
+        controller=controller,
+        controller_config=controller_config,
+        progress=progress,
+    )
     if json_out:
-        typer.echo(json.dumps({"name": name, "hosts": len(state.get("hosts", [])),
-                               "switches": len(state.get("switches", [])), "ready_s": state.get("ready_s")}))
+        typer.echo(
+            json.dumps(
+                {
+                    "name": name,
+                    "hosts": len(state.get("hosts", [])),
+                    "switches": len(state.get("switches", [])),
+                    "ready_s": state.get("ready_s"),
+                }
+            )
+        )
         return
     ctl = state["controller"]
     rest = ""
     if ctl.get("rest_port"):
-        rest = f" (REST :{ctl['rest_port']})" if ctl["mode"] == "builtin" else \
-            f" (REST :{ctl['rest_port']} if the app serves one)"
+        rest = (
+            f" (REST :{ctl['rest_port']})"
+            if ctl["mode"] == "builtin"
+            else f" (REST :{ctl['rest_port']} if the app serves one)"
+        )
     console.print(
         f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {_count(len(state['hosts']), 'host')}, "
         f"{_count(len(state['switches']), 'switch')}, controller {ctl['mode']}"
@@ -128,11 +153,13 @@ def clean(
     if not reports:
         typer.echo("nothing to clean")
     for r in reports:
-        typer.echo(f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces")
+        typer.echo(
+            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces"
+        )
 
 
 def dump(
-    switch: Annotated[Optional[str], typer.Argument(help="Switch name (default: all).")] = None,
+    switch: Annotated[str | None, typer.Argument(help="Switch name (default: all).")] = None,
     name: NameOpt = api.DEFAULT_NAME,
     json_out: JsonOpt = False,
 ):
@@ -146,7 +173,11 @@ def dump(
         typer.echo(text.rstrip())
 
 
-def demo(lab: Annotated[Optional[str], typer.Option(help="Lab to run (default: the catalogue's default lab).")] = None):
+def demo(
+    lab: Annotated[
+        str | None, typer.Option(help="Lab to run (default: the catalogue's default lab).")
+    ] = None,
+):
     """Run the default lab end to end with its reference solution and print the grade."""
     from sdnlab.demo import run_demo
 

@@ -17,7 +17,11 @@ def require_lab_host() -> None:
         raise EnvironmentProblem("sdnlab labs need Linux (network namespaces and Open vSwitch)")
     if os.geteuid() != 0:
         raise EnvironmentProblem("sdnlab labs build real networks and must run as root (sudo)")
-    for binary, package in (("ovs-vsctl", "openvswitch-switch"), ("mnexec", "mininet"), ("ethtool", "ethtool")):
+    for binary, package in (
+        ("ovs-vsctl", "openvswitch-switch"),
+        ("mnexec", "mininet"),
+        ("ethtool", "ethtool"),
+    ):
         if not shutil.which(binary):
             raise EnvironmentProblem(f"{binary} not found: run `make setup` (installs {package})")
     if not ovs_running():
@@ -29,7 +33,10 @@ def require_lab_host() -> None:
 
 def ovs_running() -> bool:
     try:
-        return subprocess.run(["ovs-vsctl", "--timeout=5", "show"], capture_output=True, timeout=10).returncode == 0
+        return (
+            subprocess.run(["ovs-vsctl", "--timeout=5", "show"], capture_output=True, timeout=10).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -41,7 +48,9 @@ def netem_available() -> bool:
     try:
         if subprocess.run(["ip", "link", "add", probe, "type", "dummy"], capture_output=True).returncode != 0:
             return False
-        result = subprocess.run(["tc", "qdisc", "add", "dev", probe, "root", "netem", "delay", "1ms"], capture_output=True)
+        result = subprocess.run(
+            ["tc", "qdisc", "add", "dev", probe, "root", "netem", "delay", "1ms"], capture_output=True
+        )
         return result.returncode == 0
     except OSError:
         return False

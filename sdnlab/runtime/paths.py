@@ -25,7 +25,9 @@ def run_dir() -> Path:
 def check_name(name: str) -> str:
     """Lab names are short lowercase identifiers (they appear in paths and logs)."""
     if not _NAME.match(name or ""):
-        raise LabError(f"lab name {name!r}: use 1-24 lowercase letters, digits, '-' or '_', starting with a letter")
+        raise LabError(
+            f"lab name {name!r}: use 1-24 lowercase letters, digits, '-' or '_', starting with a letter"
+        )
     return name
 
 

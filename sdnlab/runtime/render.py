@@ -32,7 +32,9 @@ def status_tables(state: dict, console: Console) -> None:
     unapplied = state.get("unapplied") or []
     if unapplied:
         reason = "this kernel has no netem" if not state.get("netem") else "not supported"
-        console.print(f"[yellow]link properties not applied ({reason}); declared values still count for path latency:[/]")
+        console.print(
+            f"[yellow]link properties not applied ({reason}); declared values still count for path latency:[/]"
+        )
         for item in unapplied[:30]:
             console.print(f"  {item['link']}: {', '.join(item['properties'])}")
         if len(unapplied) > 30:

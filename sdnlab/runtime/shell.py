@@ -85,7 +85,10 @@ class LabShell(cmd.Cmd):
         if not words or words[0] not in hosts:
             print(f"unknown command or host: {words[0] if words else line!r} (try `help` or `nodes`)")
             return False
-        argv = [hosts[w]["ip"] if w in hosts and i > 0 and hosts[w].get("ip") else w for i, w in enumerate(words[1:], 1)]
+        argv = [
+            hosts[w]["ip"] if w in hosts and i > 0 and hosts[w].get("ip") else w
+            for i, w in enumerate(words[1:], 1)
+        ]
         proc = api.popen_in(self.name, words[0], argv)
         try:
             proc.wait()

@@ -38,13 +38,17 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen, timeout: float) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"controller exited with code {proc.returncode} before listening (see controller.log)")
+            raise RuntimeError(
+                f"controller exited with code {proc.returncode} before listening (see controller.log)"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"controller did not listen on {host}:{port} within {timeout:.0f} s (see controller.log)")
+    raise RuntimeError(
+        f"controller did not listen on {host}:{port} within {timeout:.0f} s (see controller.log)"
+    )
 
 
 def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.Popen | None:
@@ -54,11 +58,17 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
         return None
     apps = ["sdnlab.controller.apps.builtin"] if ctl["mode"] == "builtin" else ctl["apps"]
     argv = [
-        sys.executable, "-m", "sdnlab.controller.runner",
-        "--ofp-listen-host", ctl["host"],
-        "--ofp-tcp-listen-port", str(ctl["port"]),
-        "--wsapi-host", "127.0.0.1",
-        "--wsapi-port", str(ctl["rest_port"]),
+        sys.executable,
+        "-m",
+        "sdnlab.controller.runner",
+        "--ofp-listen-host",
+        ctl["host"],
+        "--ofp-tcp-listen-port",
+        str(ctl["port"]),
+        "--wsapi-host",
+        "127.0.0.1",
+        "--wsapi-port",
+        str(ctl["rest_port"]),
     ]
     if ctl["mode"] == "builtin" or ctl.get("observe_links"):
         argv.append("--observe-links")
@@ -67,7 +77,14 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
     if ctl.get("config"):
         env["SDNLAB_CONTROLLER_CONFIG"] = ctl["config"]
     log = open(lab / "controller.log", "ab")
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=spec.get("cwd") or None)
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=spec.get("cwd") or None,
+    )
     _wait_port(ctl["host"], ctl["port"], proc, timeout=30)
     return proc
 
@@ -76,17 +93,19 @@ def connected_bridges(bridges: list[str]) -> dict[str, bool]:
     """Which of these OVS bridges have a connected controller (one ovs-vsctl call)."""
     out = subprocess.run(
         ["ovs-vsctl", "--timeout=10", "--format=json", "--columns=name,controller", "list", "Bridge"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout
     ctl = subprocess.run(
         ["ovs-vsctl", "--timeout=10", "--format=json", "--columns=_uuid,is_connected", "list", "Controller"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout
     try:
         bridge_rows = json.loads(out)["data"]
         ctl_rows = json.loads(ctl)["data"]
     except (ValueError, KeyError):
-        return {b: False for b in bridges}
+        return dict.fromkeys(bridges, False)
     connected = {row[0][1]: bool(row[1]) for row in ctl_rows}
     result = {}
     for name, controllers in bridge_rows:
@@ -116,9 +135,15 @@ def build_and_run(name: str) -> int:
     mtopo = LabTopo(topology, slot=spec["slot"], netem=netem)
     ctl = spec["controller"]
     state = {
-        "name": name, "phase": "building", "supervisor_pid": os.getpid(), "topology": topology.name,
-        "topology_source": spec["topology"], "params": topology.params, "slot": spec["slot"],
-        "controller": dict(ctl), "netem": netem,
+        "name": name,
+        "phase": "building",
+        "supervisor_pid": os.getpid(),
+        "topology": topology.name,
+        "topology_source": spec["topology"],
+        "params": topology.params,
+        "slot": spec["slot"],
+        "controller": dict(ctl),
+        "netem": netem,
     }
     paths.write_json(state_path, state)
     controller_proc = None
@@ -129,14 +154,27 @@ def build_and_run(name: str) -> int:
             state["controller"]["pid"] = controller_proc.pid
         switch_cls = partial(LabSwitch, datapath="user", failMode="secure", protocols="OpenFlow13")
         net = LabNet(
-            topo=mtopo, switch=switch_cls, host=LabHost, link=TCLink, controller=None,
-            build=False, autoSetMacs=False, autoStaticArp=False, waitConnected=False,
+            topo=mtopo,
+            switch=switch_cls,
+            host=LabHost,
+            link=TCLink,
+            controller=None,
+            build=False,
+            autoSetMacs=False,
+            autoStaticArp=False,
+            waitConnected=False,
         )
         if ctl["mode"] != "none":
             net.addController("c0", controller=LabController, ip=ctl["host"], port=ctl["port"])
         t0 = time.monotonic()
         net.build()
-        LOG.info("built %d hosts, %d switches, %d links in %.1f s", len(net.hosts), len(net.switches), len(net.links), time.monotonic() - t0)
+        LOG.info(
+            "built %d hosts, %d switches, %d links in %.1f s",
+            len(net.hosts),
+            len(net.switches),
+            len(net.links),
+            time.monotonic() - t0,
+        )
         state["hosts"] = _host_records(net, topology)
         paths.write_json(state_path, state)  # pids known: clean can now find every namespace
         t0 = time.monotonic()
@@ -156,8 +194,15 @@ def build_and_run(name: str) -> int:
                 for s in topology.switches()
             ],
             links=[
-                {"a": l.a, "b": l.b, "a_port": l.a_port, "b_port": l.b_port, "bw_mbit": l.bw_mbit,
-                 "delay_ms": l.delay_ms, "loss_pct": l.loss_pct}
+                {
+                    "a": l.a,
+                    "b": l.b,
+                    "a_port": l.a_port,
+                    "b_port": l.b_port,
+                    "bw_mbit": l.bw_mbit,
+                    "delay_ms": l.delay_ms,
+                    "loss_pct": l.loss_pct,
+                }
                 for l in topology.links
             ],
             unapplied=[{"link": label, "properties": props} for label, props in mtopo.unapplied.items()],
@@ -173,7 +218,7 @@ def build_and_run(name: str) -> int:
     except Stop as why:
         LOG.info("stopping lab %s (%s)", name, why)
         return 0
-    except Exception as exc:  # noqa: BLE001 - build failure: report it to the waiting `up`
+    except Exception as exc:
         LOG.exception("lab %s failed", name)
         state.update(phase="failed", error=str(exc) or exc.__class__.__name__)
         paths.write_json(state_path, state)
@@ -181,18 +226,27 @@ def build_and_run(name: str) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        teardown.teardown_lab(name, controller_proc=controller_proc, remove_dir=state.get("phase") != "failed")
+        teardown.teardown_lab(
+            name, controller_proc=controller_proc, remove_dir=state.get("phase") != "failed"
+        )
 
 
 def _host_records(net, topology) -> list[dict]:
     records = []
     for node in topology.hosts():
         host = net.get(node.name)
-        records.append({
-            "name": node.name, "kind": node.kind, "ip": node.ip, "mac": node.mac, "role": node.role,
-            "roles": list(node.roles), "pid": host.pid,
-            "interfaces": [{"name": i.name, "ip": i.ip, "mac": i.mac} for i in node.interfaces],
-        })
+        records.append(
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "ip": node.ip,
+                "mac": node.mac,
+                "role": node.role,
+                "roles": list(node.roles),
+                "pid": host.pid,
+                "interfaces": [{"name": i.name, "ip": i.ip, "mac": i.mac} for i in node.interfaces],
+            }
+        )
     return records
 
 
@@ -228,7 +282,9 @@ def _wait_connected(bridges: list[str], timeout: float, own_port: int | None = N
         if not missing:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"switches not connected to the controller after {timeout:.0f} s: {', '.join(missing[:10])}")
+            raise RuntimeError(
+                f"switches not connected to the controller after {timeout:.0f} s: {', '.join(missing[:10])}"
+            )
         time.sleep(0.2)
 
 

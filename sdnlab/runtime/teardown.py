@@ -144,7 +144,7 @@ def teardown_lab(name: str, controller_proc=None, remove_dir: bool = True) -> di
     if controller_proc is not None:
         try:
             controller_proc.wait(timeout=2)
-        except Exception:  # noqa: BLE001 - already SIGKILLed
+        except Exception:
             pass
     host_pids = [h.get("pid") for h in state.get("hosts", []) if h.get("pid")]
     inodes = {i for i in (_netns_inode(p) for p in host_pids) if i}
@@ -170,6 +170,7 @@ def teardown_lab(name: str, controller_proc=None, remove_dir: bool = True) -> di
 def _existing_bridges(bridges) -> list[str]:
     if not bridges:
         return []
-    out = subprocess.run(["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        ["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True
+    ).stdout.split()
     return [b for b in bridges if b in set(out)]
-

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def chain_hops(client_port: int, server_port: int, vnf_ports: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def chain_hops(
+    client_port: int, server_port: int, vnf_ports: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """(in_port, out_port) pairs for both directions of the chain."""
     hops = []
     previous = client_port
@@ -24,11 +26,18 @@ def chain_hops(client_port: int, server_port: int, vnf_ports: Sequence[tuple[int
     return hops
 
 
-def chain_flows(client_port: int, server_port: int, vnf_ports: Sequence[tuple[int, int]],
-                priority: int = 300, cookie: int = 0x5D1AB5F0) -> list[str]:
+def chain_flows(
+    client_port: int,
+    server_port: int,
+    vnf_ports: Sequence[tuple[int, int]],
+    priority: int = 300,
+    cookie: int = 0x5D1AB5F0,
+) -> list[str]:
     """``ovs-ofctl add-flow`` specifications that steer the chain by input port."""
-    return [f"cookie={cookie:#x},priority={priority},in_port={a},actions=output:{b}"
-            for a, b in chain_hops(client_port, server_port, vnf_ports)]
+    return [
+        f"cookie={cookie:#x},priority={priority},in_port={a},actions=output:{b}"
+        for a, b in chain_hops(client_port, server_port, vnf_ports)
+    ]
 
 
 def flow_match(proto: int, src: str, sport: int, dst: str, dport: int) -> str:
@@ -37,8 +46,14 @@ def flow_match(proto: int, src: str, sport: int, dst: str, dport: int) -> str:
     return f"{name},nw_src={src},nw_dst={dst},tp_src={sport},tp_dst={dport}"
 
 
-def offload_flows(client_port: int, server_port: int, chain: Sequence[tuple[int, int, dict | None]],
-                  flow: tuple[int, str, int, str, int], priority: int = 400, idle_timeout: int = 10) -> list[str]:
+def offload_flows(
+    client_port: int,
+    server_port: int,
+    chain: Sequence[tuple[int, int, dict | None]],
+    flow: tuple[int, str, int, str, int],
+    priority: int = 400,
+    idle_timeout: int = 10,
+) -> list[str]:
     """Rules that carry one flow, both ways, through the VNFs of ``chain`` that still handle it.
 
     ``chain`` lists ``(inside_port, outside_port, offload)`` in chain order, where ``offload``
@@ -48,12 +63,14 @@ def offload_flows(client_port: int, server_port: int, chain: Sequence[tuple[int,
     matches the flow as it arrives at that switch port; a hop whose tuple was changed by a VNF
     that did not describe its rewrite simply never matches and the chain's steering applies.
     """
-    proto, client, cport, dst, dport = flow
+    proto, _client, _cport, _dst, _dport = flow
     l4 = {6: "tcp", 17: "udp"}[proto]
 
     def rule(in_port: int, t: tuple, actions: list[str], out: int) -> str:
-        return (f"priority={priority},idle_timeout={idle_timeout},in_port={in_port},{flow_match(*t)},"
-                f"actions={','.join([*actions, f'output:{out}'])}")
+        return (
+            f"priority={priority},idle_timeout={idle_timeout},in_port={in_port},{flow_match(*t)},"
+            f"actions={','.join([*actions, f'output:{out}'])}"
+        )
 
     rules = []
     port_in, arrive, current, actions, before_rewrite = client_port, flow, flow, [], []
@@ -65,7 +82,10 @@ def offload_flows(client_port: int, server_port: int, chain: Sequence[tuple[int,
             before_rewrite.append(current)
             if offload.get("backend_mac"):
                 actions.append(f"set_field:{offload['backend_mac']}->eth_dst")
-            actions += [f"set_field:{offload['backend_ip']}->ip_dst", f"set_field:{offload['backend_port']}->{l4}_dst"]
+            actions += [
+                f"set_field:{offload['backend_ip']}->ip_dst",
+                f"set_field:{offload['backend_port']}->{l4}_dst",
+            ]
             current = (proto, current[1], current[2], offload["backend_ip"], offload["backend_port"])
     rules.append(rule(port_in, arrive, actions, server_port))
 

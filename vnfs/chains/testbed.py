@@ -14,11 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import threading
 
 from sdnlab.vnfs.chains.steering import chain_flows, offload_flows
 
@@ -103,7 +102,17 @@ class Testbed:
         sh("ip", "-n", ns, "link", "set", inner, "up")
         for where in ([], ["ip", "netns", "exec", ns]):
             sh(*where, "ethtool", "-K", inner if where else outer, "tx", "off", "rx", "off", check=False)
-        sh("ovs-vsctl", "add-port", self.bridge, outer, "--", "set", "interface", outer, f"ofport_request={ofport}")
+        sh(
+            "ovs-vsctl",
+            "add-port",
+            self.bridge,
+            outer,
+            "--",
+            "set",
+            "interface",
+            outer,
+            f"ofport_request={ofport}",
+        )
 
     def _vnf_ns(self, name: str) -> str:
         """The namespace of VNF ``name`` (``v`` keeps it apart from the client's and server's)."""
@@ -119,7 +128,11 @@ class Testbed:
                     sh("kill", "-9", pid, check=False)
                 sh("ip", "netns", "del", ns, check=False)
         sh("ovs-vsctl", "--if-exists", "del-br", f"{self.prefix}br{self.net}", check=False)
-        for link in [f"{self.tag}co", f"{self.tag}so", *(f"{self._vnf_ns(n)}{e}" for n in self.vnf_names for e in "IO")]:
+        for link in [
+            f"{self.tag}co",
+            f"{self.tag}so",
+            *(f"{self._vnf_ns(n)}{e}" for n in self.vnf_names for e in "IO"),
+        ]:
             sh("ip", "link", "del", link, check=False)
 
     def build(self) -> Testbed:
@@ -127,8 +140,17 @@ class Testbed:
         self._remove_leftovers()
         self.bridge = f"{self.prefix}br{self.net}"
         try:
-            sh("ovs-vsctl", "add-br", self.bridge, "--", "set", "bridge", self.bridge, "datapath_type=netdev",
-               "fail-mode=secure")
+            sh(
+                "ovs-vsctl",
+                "add-br",
+                self.bridge,
+                "--",
+                "set",
+                "bridge",
+                self.bridge,
+                "datapath_type=netdev",
+                "fail-mode=secure",
+            )
             sh("ip", "link", "set", self.bridge, "up", check=False)
             self._ns(self.client)
             self._ns(self.server)
@@ -160,23 +182,48 @@ class Testbed:
 
     def run(self, ns: str, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a command in a namespace and capture its output."""
-        return subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["ip", "netns", "exec", ns, *argv], capture_output=True, text=True, timeout=timeout
+        )
 
     def popen(self, ns: str, *argv: str, **kwargs) -> subprocess.Popen:
         """Start a command in a namespace."""
         return subprocess.Popen(["ip", "netns", "exec", ns, *argv], **kwargs)
 
-    def start_vnf(self, name: str, kind: str, config: str | None = None, workers: int = 1,
-                  mode: str = "recv", timeout: float = 15.0) -> VnfNode:
+    def start_vnf(
+        self,
+        name: str,
+        kind: str,
+        config: str | None = None,
+        workers: int = 1,
+        mode: str = "recv",
+        timeout: float = 15.0,
+    ) -> VnfNode:
         """Start the runner for VNF ``name`` and wait until its stats file appears."""
         node = next(v for v in self.vnfs if v.name == name)
         node.state_dir = self.state_root / self.tag / name
         node.state_dir.mkdir(parents=True, exist_ok=True)
         for old in node.state_dir.glob("*.json"):
             old.unlink()
-        argv = [sys.executable, "-m", "sdnlab.vnfs.framework.runner", "--kind", kind, "--name", name,
-                "--port", f"inside={node.inside}", "--port", f"outside={node.outside}",
-                "--state-dir", str(node.state_dir), "--workers", str(workers), "--mode", mode]
+        argv = [
+            sys.executable,
+            "-m",
+            "sdnlab.vnfs.framework.runner",
+            "--kind",
+            kind,
+            "--name",
+            name,
+            "--port",
+            f"inside={node.inside}",
+            "--port",
+            f"outside={node.outside}",
+            "--state-dir",
+            str(node.state_dir),
+            "--workers",
+            str(workers),
+            "--mode",
+            mode,
+        ]
         if config:
             argv += ["--config", config]
         err = open(node.state_dir / "stderr.log", "w")
@@ -301,11 +348,18 @@ class OffloadAgent:
             flow = (r["proto"], r["dst"], r["dport"], r["src"], r["sport"])
         self.offloaded.setdefault(flow, {})[vnf] = r
         done = self.offloaded[flow]
-        chain = [(v.inside_ofport, v.outside_ofport, done.get(v.name)) for v in tb.vnfs
-                 if v.name in getattr(tb, "steered", [])]
+        chain = [
+            (v.inside_ofport, v.outside_ofport, done.get(v.name))
+            for v in tb.vnfs
+            if v.name in getattr(tb, "steered", [])
+        ]
         flows = offload_flows(1, 2, chain, flow)
-        subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flows", tb.bridge, "-"], input="\n".join(flows) + "\n",
-                       capture_output=True, text=True)
+        subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "add-flows", tb.bridge, "-"],
+            input="\n".join(flows) + "\n",
+            capture_output=True,
+            text=True,
+        )
         self.installed += len(flows)
 
     def _loop(self) -> None:

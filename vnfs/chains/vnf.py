@@ -76,7 +76,8 @@ class ChainVNF(VNF):
         if len(ports) < 2:
             raise VnfOptionError(
                 f"a chain VNF needs two ports, inside and outside (got {', '.join(ports)}): it tells a "
-                "flow's return traffic by the port it enters, which a one-armed host cannot")
+                "flow's return traffic by the port it enters, which a one-armed host cannot"
+            )
         super().__init__(config, **kwargs)
 
     def validate(self, config: Any, source: str = "<config>") -> list[StageSpec]:
@@ -94,8 +95,11 @@ class ChainVNF(VNF):
         base = Path(self.source).parent if self.source and not self.source.startswith("<") else Path.cwd()
         items = fields.items("stages")
         if not fields.data.get("stages"):  # absent or empty (a non-list got its own error)
-            fields.error("stages", "a chain needs at least one stage: a list of {kind, name, config} "
-                                   "(the chain kind takes a config file, e.g. --config chain.yaml)")
+            fields.error(
+                "stages",
+                "a chain needs at least one stage: a list of {kind, name, config} "
+                "(the chain kind takes a config file, e.g. --config chain.yaml)",
+            )
         specs: list[StageSpec] = []
         names: set[str] = set()
         # a .py file is loaded once per content: its stages share the class, a reload keeps it
@@ -119,8 +123,10 @@ class ChainVNF(VNF):
             kind_ref = str(base / kind) if kind.endswith(".py") and not Path(kind).is_absolute() else kind
             name = name or Path(kind).stem
             if name in names:
-                stage.error("name" if "name" in stage.data else "kind",
-                            f"two stages are named {name!r}; give each a distinct name")
+                stage.error(
+                    "name" if "name" in stage.data else "kind",
+                    f"two stages are named {name!r}; give each a distinct name",
+                )
                 continue
             names.add(name)
             try:
@@ -131,9 +137,15 @@ class ChainVNF(VNF):
                 if old is not None and type(old) is cls:  # a reload keeps it: only check its settings
                     specs.append(StageSpec(name, old, kept=True, cfg=validate_settings(old, data, source)))
                     continue
-                vnf = build_vnf(cls, data, name=f"{self.name}/{name}", ports=self.ports,
-                                interfaces=self.interfaces, log=EventLog(f"{self.name}/{name}", self.log.stream),
-                                source=source)
+                vnf = build_vnf(
+                    cls,
+                    data,
+                    name=f"{self.name}/{name}",
+                    ports=self.ports,
+                    interfaces=self.interfaces,
+                    log=EventLog(f"{self.name}/{name}", self.log.stream),
+                    source=source,
+                )
             except SdnlabError as exc:
                 fields.errors.add(line, path, f"stage {name!r}: {exc}")
                 continue
@@ -179,7 +191,7 @@ class ChainVNF(VNF):
         self.now = now
         try:
             packet = parse(frame)
-        except Exception:  # noqa: BLE001 - a malformed frame goes to the stages' own unparsed policy
+        except Exception:
             packet = None
             counters["parse_errors"] += 1
         egress = self.egress(in_port)
@@ -193,7 +205,7 @@ class ChainVNF(VNF):
                     verdict = vnf.process_parsed(current, packet, in_port, now)
                 else:
                     verdict = vnf.process(current, in_port, now)
-            except Exception as exc:  # noqa: BLE001 - the stage's own policy and counters, as if alone
+            except Exception as exc:
                 if self.fail_fast:
                     raise StageError(name, vnf, exc) from exc
                 verdict = vnf.handler_failed(exc)
@@ -201,13 +213,16 @@ class ChainVNF(VNF):
                 extra += verdict.extra
             if verdict.action is not _FORWARD:
                 counters["dropped"] += 1
-                return verdict if not extra or extra is verdict.extra else Verdict(
-                    verdict.action, verdict.port, verdict.frame, extra, verdict.reason)
+                return (
+                    verdict
+                    if not extra or extra is verdict.extra
+                    else Verdict(verdict.action, verdict.port, verdict.frame, extra, verdict.reason)
+                )
             if verdict.frame is not None and verdict.frame is not current:
                 current = verdict.frame
                 try:
                     packet = parse(current)
-                except Exception:  # noqa: BLE001 - the next stages see it as unparsed
+                except Exception:
                     packet = None
             if verdict.port is not None and verdict.port != egress:
                 port = verdict.port  # the stage sends it out of another port: the chain ends here
@@ -222,11 +237,13 @@ class ChainVNF(VNF):
         for name, vnf in self.stages:
             try:
                 frames.extend(vnf.tick(now))
-            except Exception as exc:  # noqa: BLE001 - one stage's bug must not stop the others' ticks
+            except Exception as exc:
                 if self.fail_fast:
                     raise StageError(name, vnf, exc) from exc
                 vnf.count("tick_errors")
-                vnf.log.emit("tick_error", error=exception_text(exc), at=location(exc, source_file(type(vnf))))
+                vnf.log.emit(
+                    "tick_error", error=exception_text(exc), at=location(exc, source_file(type(vnf)))
+                )
             if vnf.offload_requests:
                 self.counters["offload_ignored"] += len(vnf.offload_requests)
                 vnf.offload_requests = []

@@ -21,6 +21,17 @@ from sdnlab.vnfs.dpi.offline import CaptureClassification, classify_capture, cla
 from sdnlab.vnfs.dpi.records import CLEARTEXT_TELNET, TELNET_SCAN, UNUSUAL_DNS_SERVER, FlowRecord, RiskEvent
 
 __all__ = [
-    "CLEARTEXT_TELNET", "TELNET_SCAN", "UNUSUAL_DNS_SERVER", "CaptureClassification", "DpiConfig", "DpiConfigError",
-    "DpiEngine", "DpiStats", "FlowRecord", "Limits", "RiskEvent", "classify_capture", "classify_pcap",
+    "CLEARTEXT_TELNET",
+    "TELNET_SCAN",
+    "UNUSUAL_DNS_SERVER",
+    "CaptureClassification",
+    "DpiConfig",
+    "DpiConfigError",
+    "DpiEngine",
+    "DpiStats",
+    "FlowRecord",
+    "Limits",
+    "RiskEvent",
+    "classify_capture",
+    "classify_pcap",
 ]

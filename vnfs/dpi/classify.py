@@ -28,13 +28,34 @@ from sdnlab.vnfs.dpi.protocols import DISSECTORS
 
 # Port-based guesses used only when payload inspection found nothing (confidence "port").
 PORT_GUESSES = {
-    (m.TCP, 443): m.TLS, (m.TCP, 8443): m.TLS, (m.UDP, 443): m.QUIC, (m.TCP, 80): m.HTTP,
-    (m.TCP, 8080): m.HTTP, (m.TCP, 22): m.SSH, (m.TCP, 23): m.TELNET, (m.TCP, 2323): m.TELNET,
-    (m.TCP, 21): m.FTP_CONTROL, (m.UDP, 53): m.DNS, (m.TCP, 53): m.DNS, (m.UDP, 123): m.NTP,
-    (m.UDP, 161): m.SNMP, (m.UDP, 162): m.SNMP, (m.UDP, 514): m.SYSLOG, (m.TCP, 1883): m.MQTT,
-    (m.TCP, 8883): m.MQTT, (m.UDP, 5683): m.COAP, (m.TCP, 554): m.RTSP, (m.TCP, 5060): m.SIP,
-    (m.UDP, 5060): m.SIP, (m.UDP, 1900): m.SSDP, (m.TCP, 5672): m.AMQP, (m.TCP, 502): m.MODBUS,
-    (m.TCP, 20000): m.DNP3, (m.TCP, 2404): m.IEC60870, (m.TCP, 4059): m.IEC62056, (m.UDP, 4059): m.IEC62056,
+    (m.TCP, 443): m.TLS,
+    (m.TCP, 8443): m.TLS,
+    (m.UDP, 443): m.QUIC,
+    (m.TCP, 80): m.HTTP,
+    (m.TCP, 8080): m.HTTP,
+    (m.TCP, 22): m.SSH,
+    (m.TCP, 23): m.TELNET,
+    (m.TCP, 2323): m.TELNET,
+    (m.TCP, 21): m.FTP_CONTROL,
+    (m.UDP, 53): m.DNS,
+    (m.TCP, 53): m.DNS,
+    (m.UDP, 123): m.NTP,
+    (m.UDP, 161): m.SNMP,
+    (m.UDP, 162): m.SNMP,
+    (m.UDP, 514): m.SYSLOG,
+    (m.TCP, 1883): m.MQTT,
+    (m.TCP, 8883): m.MQTT,
+    (m.UDP, 5683): m.COAP,
+    (m.TCP, 554): m.RTSP,
+    (m.TCP, 5060): m.SIP,
+    (m.UDP, 5060): m.SIP,
+    (m.UDP, 1900): m.SSDP,
+    (m.TCP, 5672): m.AMQP,
+    (m.TCP, 502): m.MODBUS,
+    (m.TCP, 20000): m.DNP3,
+    (m.TCP, 2404): m.IEC60870,
+    (m.TCP, 4059): m.IEC62056,
+    (m.UDP, 4059): m.IEC62056,
 }
 
 
@@ -91,30 +112,49 @@ def dissector_order(transport: int, client_port: int, server_port: int) -> tuple
     return tuple(hinted + [i for i in usable if i not in hinted])
 
 
-def step(state: Classification, payload: bytes, view: PacketView, limits: Limits = Limits()) -> Classification:
+def step(
+    state: Classification, payload: bytes, view: PacketView, limits: Limits = Limits()
+) -> Classification:
     """The classification after one more payload packet of the flow."""
     if state.finished or not payload:
         return state
     direction = 0 if view.from_client else 1
     index = state.payloads[direction]
-    payloads = (state.payloads[0] + 1, state.payloads[1]) if direction == 0 else (state.payloads[0], state.payloads[1] + 1)
+    payloads = (
+        (state.payloads[0] + 1, state.payloads[1])
+        if direction == 0
+        else (state.payloads[0], state.payloads[1] + 1)
+    )
     if state.enriching >= 0:
-        ctx = Context(view.transport, view.from_client, view.client_port, view.server_port, index, None, view.stream)
+        ctx = Context(
+            view.transport, view.from_client, view.client_port, view.server_port, index, None, view.stream
+        )
         try:
             metadata, done = DISSECTORS[state.enriching].enrich(payload, ctx, state.metadata)
         except (IndexError, ValueError, KeyError, UnicodeError, OverflowError, struct.error):
             metadata, done = state.metadata, True
         left = state.enrich_left - 1
-        return state._replace(metadata=metadata, payloads=payloads, enriching=-1 if done or left <= 0 else state.enriching,
-                              enrich_left=left)
+        return state._replace(
+            metadata=metadata,
+            payloads=payloads,
+            enriching=-1 if done or left <= 0 else state.enriching,
+            enrich_left=left,
+        )
     scratch = dict(state.scratch)
     excluded = set(state.excluded)
     candidates = 0
     for i in dissector_order(view.transport, view.client_port, view.server_port):
         if i in excluded:
             continue
-        ctx = Context(view.transport, view.from_client, view.client_port, view.server_port, index, scratch.get(i),
-                      view.stream)
+        ctx = Context(
+            view.transport,
+            view.from_client,
+            view.client_port,
+            view.server_port,
+            index,
+            scratch.get(i),
+            view.stream,
+        )
         try:
             result = DISSECTORS[i].detect(payload, ctx)
         except (IndexError, ValueError, KeyError, UnicodeError, OverflowError, struct.error):
@@ -127,15 +167,25 @@ def step(state: Classification, payload: bytes, view: PacketView, limits: Limits
             candidates += 1
         elif isinstance(result, Match):
             enriching = -1 if result.done else i
-            return Classification(result.app, result.metadata, "dpi", frozenset(excluded), (), payloads, enriching,
-                                  limits.enrich_packets if enriching >= 0 else 0)
+            return Classification(
+                result.app,
+                result.metadata,
+                "dpi",
+                frozenset(excluded),
+                (),
+                payloads,
+                enriching,
+                limits.enrich_packets if enriching >= 0 else 0,
+            )
     state = Classification(None, {}, "", frozenset(excluded), tuple(scratch.items()), payloads)
     if candidates == 0 or sum(payloads) >= limits.max_payload_packets:
         return give_up(state, view.transport, view.server_port, limits)
     return state
 
 
-def give_up(state: Classification, transport: int, server_port: int, limits: Limits = Limits()) -> Classification:
+def give_up(
+    state: Classification, transport: int, server_port: int, limits: Limits = Limits()
+) -> Classification:
     """Close an undecided classification: a port guess (if allowed) or Unknown."""
     if state.decided:
         return state._replace(enriching=-1)

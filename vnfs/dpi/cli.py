@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sdnlab.vnfs.dpi.classify import Limits
 from sdnlab.vnfs import packet as pk
+from sdnlab.vnfs.dpi.classify import Limits
 from sdnlab.vnfs.dpi.engine import DpiConfig
 from sdnlab.vnfs.dpi.offline import classify_capture
 from sdnlab.vnfs.pcapio import display_name
@@ -45,7 +45,7 @@ def printable(value: object) -> Text:
     return Text(text)
 
 
-def _dns_servers(values: Optional[list[str]]) -> list[str]:
+def _dns_servers(values: list[str] | None) -> list[str]:
     """Check each ``--dns-server`` is an IP address (a typo would otherwise flag every resolver)."""
     for value in values or ():
         try:
@@ -59,16 +59,28 @@ def _dns_servers(values: Optional[list[str]]) -> list[str]:
 def classify(
     pcap: Annotated[Path, typer.Argument(help="A pcap or pcapng capture.")],
     json_out: Annotated[bool, typer.Option("--json", help="One JSON record per flow (JSON lines).")] = False,
-    no_port_guess: Annotated[bool, typer.Option("--no-port-guess",
-                                                help="Say Unknown instead of guessing the app from a well-known port.")] = False,
-    dns_server: Annotated[Optional[list[str]], typer.Option("--dns-server",
-                                                            help="An allowed DNS resolver (repeatable); DNS to others is flagged.",
-                                                            callback=_dns_servers)] = None,
-    risks: Annotated[bool, typer.Option("--risks", help="Also print the risk events (as JSON lines with --json).")] = False,
+    no_port_guess: Annotated[
+        bool,
+        typer.Option(
+            "--no-port-guess", help="Say Unknown instead of guessing the app from a well-known port."
+        ),
+    ] = False,
+    dns_server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dns-server",
+            help="An allowed DNS resolver (repeatable); DNS to others is flagged.",
+            callback=_dns_servers,
+        ),
+    ] = None,
+    risks: Annotated[
+        bool, typer.Option("--risks", help="Also print the risk events (as JSON lines with --json).")
+    ] = False,
 ):
     """Classify every flow of a capture; the app names are spelled as nDPI spells them."""
-    config = DpiConfig(max_records=None, limits=Limits(port_guess=not no_port_guess),
-                       dns_servers=frozenset(dns_server or ()))
+    config = DpiConfig(
+        max_records=None, limits=Limits(port_guess=not no_port_guess), dns_servers=frozenset(dns_server or ())
+    )
     result = classify_capture(pcap, config)
     if result.truncation is not None and result.packets == 0:
         raise result.truncation  # nothing could be read: an error, not a warning
@@ -80,18 +92,41 @@ def classify(
             for event in events:
                 typer.echo(json.dumps({"risk": event.to_json()}))
     else:
-        table = Table("proto", "client", "server", "app", "metadata", "packets", "bytes", "risks",
-                      title=printable(f"{display_name(pcap.name)}: {len(records)} flows"), title_justify="left")
+        table = Table(
+            "proto",
+            "client",
+            "server",
+            "app",
+            "metadata",
+            "packets",
+            "bytes",
+            "risks",
+            title=printable(f"{display_name(pcap.name)}: {len(records)} flows"),
+            title_justify="left",
+        )
         for r in records:
             app_text = r.app if r.confidence in ("dpi", "") else f"{r.app} ({r.confidence})"
             metadata = ", ".join(f"{k}={v}" for k, v in r.metadata.items())
-            table.add_row(r.proto, f"{r.src}:{r.sport}", f"{r.dst}:{r.dport}", printable(app_text),
-                          printable(metadata[:60]), str(r.packets), str(r.bytes), ",".join(r.risks))
+            table.add_row(
+                r.proto,
+                f"{r.src}:{r.sport}",
+                f"{r.dst}:{r.dport}",
+                printable(app_text),
+                printable(metadata[:60]),
+                str(r.packets),
+                str(r.bytes),
+                ",".join(r.risks),
+            )
         console = Console()
         console.print(table)
         if risks:
             for event in events:
-                console.print(Text.assemble((event.kind, "bold red"), " ", printable(f"{event.host} {event.detail}")))
+                console.print(
+                    Text.assemble((event.kind, "bold red"), " ", printable(f"{event.host} {event.detail}"))
+                )
     if result.truncation is not None:
-        typer.echo(f"sdnlab: warning: {result.truncation}; classified the {result.packets} complete "
-                   f"record{'s' if result.packets != 1 else ''} before it", err=True)
+        typer.echo(
+            f"sdnlab: warning: {result.truncation}; classified the {result.packets} complete "
+            f"record{'s' if result.packets != 1 else ''} before it",
+            err=True,
+        )

@@ -99,9 +99,24 @@ class DpiStats:
 class FlowState:
     """One tracked flow (mutable; owned by the engine)."""
 
-    __slots__ = ("key", "ip_proto", "version", "client_ip", "client_port", "server_ip", "server_port",
-                 "first_seen", "last_seen", "packets", "bytes", "cls", "streams", "next_seq", "risks",
-                 "reported")
+    __slots__ = (
+        "bytes",
+        "client_ip",
+        "client_port",
+        "cls",
+        "first_seen",
+        "ip_proto",
+        "key",
+        "last_seen",
+        "next_seq",
+        "packets",
+        "reported",
+        "risks",
+        "server_ip",
+        "server_port",
+        "streams",
+        "version",
+    )
 
     def __init__(self, key: pk.FlowKey, packet: pk.Packet, ts: float, initiator_is_src: bool) -> None:
         self.key = key
@@ -127,10 +142,24 @@ class FlowState:
         cls = self.cls
         metadata = {k: v for k, v in cls.metadata.items() if not k.startswith("_")}
         return FlowRecord(
-            proto_name(self.ip_proto), pk.ip_text(self.client_ip, self.version), self.client_port,
-            pk.ip_text(self.server_ip, self.version), self.server_port, cls.app or m.UNKNOWN, cls.confidence,
-            metadata, self.packets[0] + self.packets[1], self.bytes[0] + self.bytes[1], self.packets[0],
-            self.packets[1], self.bytes[0], self.bytes[1], self.first_seen, self.last_seen, self.risks)
+            proto_name(self.ip_proto),
+            pk.ip_text(self.client_ip, self.version),
+            self.client_port,
+            pk.ip_text(self.server_ip, self.version),
+            self.server_port,
+            cls.app or m.UNKNOWN,
+            cls.confidence,
+            metadata,
+            self.packets[0] + self.packets[1],
+            self.bytes[0] + self.bytes[1],
+            self.packets[0],
+            self.packets[1],
+            self.bytes[0],
+            self.bytes[1],
+            self.first_seen,
+            self.last_seen,
+            self.risks,
+        )
 
 
 def _initiator_is_src(packet: pk.Packet) -> bool:
@@ -151,9 +180,13 @@ def _initiator_is_src(packet: pk.Packet) -> bool:
 class DpiEngine:
     """Classifies the flows of a packet stream; see the module docstring."""
 
-    def __init__(self, config: DpiConfig | None = None, *,
-                 on_record: Callable[[FlowRecord], None] | None = None,
-                 on_risk: Callable[[RiskEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: DpiConfig | None = None,
+        *,
+        on_record: Callable[[FlowRecord], None] | None = None,
+        on_risk: Callable[[RiskEvent], None] | None = None,
+    ) -> None:
         self.config = config or DpiConfig()
         self.stats = DpiStats()
         self.on_record = on_record
@@ -162,8 +195,12 @@ class DpiEngine:
         self._closed: deque[FlowRecord] = deque(maxlen=self.config.max_records)
         self._risks: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
         self._pending: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
-        self._scan = ScanDetector(self.config.scan_ports, self.config.scan_threshold, self.config.scan_window,
-                                  self.config.max_scan_sources)
+        self._scan = ScanDetector(
+            self.config.scan_ports,
+            self.config.scan_threshold,
+            self.config.scan_window,
+            self.config.max_scan_sources,
+        )
         # (ip value, port) -> (app, expiry ts): connections announced by other flows (FTP data)
         self._expected: OrderedDict[tuple[int, int], tuple[str, float]] = OrderedDict()
         self._last_sweep = float("-inf")
@@ -171,7 +208,9 @@ class DpiEngine:
 
     # ------------------------------------------------------------------ packet path
 
-    def process_frame(self, ts: float, frame: bytes, linktype: int = pk.LINKTYPE_ETHERNET) -> FlowRecord | None:
+    def process_frame(
+        self, ts: float, frame: bytes, linktype: int = pk.LINKTYPE_ETHERNET
+    ) -> FlowRecord | None:
         """Parse and process one frame; malformed frames are counted and skipped."""
         try:
             packet = pk.parse(frame, linktype)
@@ -226,7 +265,9 @@ class DpiEngine:
             return None if flow.reported else self._decided(flow, ts)
         limits = self.config.limits
         seen = flow.packets[0] + flow.packets[1]
-        if seen >= limits.max_packets and (not cls.decided or seen >= limits.max_packets + limits.enrich_packets):
+        if seen >= limits.max_packets and (
+            not cls.decided or seen >= limits.max_packets + limits.enrich_packets
+        ):
             # the packet budget is spent (bare ACKs, retransmissions...): stop inspecting this flow
             flow.cls = give_up(cls, flow.ip_proto, flow.server_port, limits)
             flow.streams = [b"", b""]
@@ -272,7 +313,9 @@ class DpiEngine:
                     break
         return flow
 
-    def _feed_stream(self, flow: FlowState, direction: int, packet: pk.Packet, payload: bytes) -> bytes | None:
+    def _feed_stream(
+        self, flow: FlowState, direction: int, packet: pk.Packet, payload: bytes
+    ) -> bytes | None:
         """Append a TCP payload to the direction's in-order buffer; None for a pure retransmission."""
         seq = packet.tcp_seq
         expected_seq = flow.next_seq[direction]
@@ -304,13 +347,25 @@ class DpiEngine:
             flow.risks = flow_risks(cls.app or m.UNKNOWN, server, flow.server_port, self.config.dns_servers)
         client = pk.ip_text(flow.client_ip, flow.version)
         for kind in flow.risks:
-            self._raise(RiskEvent(ts, kind, client, server,
-                                  f"{cls.app} flow {client}:{flow.client_port} -> {server}:{flow.server_port}",
-                                  {"proto": proto_name(flow.ip_proto), "sport": flow.client_port,
-                                   "dport": flow.server_port}))
+            self._raise(
+                RiskEvent(
+                    ts,
+                    kind,
+                    client,
+                    server,
+                    f"{cls.app} flow {client}:{flow.client_port} -> {server}:{flow.server_port}",
+                    {
+                        "proto": proto_name(flow.ip_proto),
+                        "sport": flow.client_port,
+                        "dport": flow.server_port,
+                    },
+                )
+            )
         return flow.record()
 
-    def _learn_expectations(self, flow: FlowState, announced: list[tuple[str, str | None, int]], ts: float) -> None:
+    def _learn_expectations(
+        self, flow: FlowState, announced: list[tuple[str, str | None, int]], ts: float
+    ) -> None:
         for side, ip, port in announced:
             if ip is None:
                 value = flow.server_ip if side == "server" else flow.client_ip
@@ -401,6 +456,11 @@ class DpiEngine:
 
     def memory_bounds(self) -> dict[str, Any]:
         """Sizes of every growing structure (for tests and status output)."""
-        return {"flows": len(self._flows), "closed_records": len(self._closed), "risks": len(self._risks),
-                "pending_risks": len(self._pending), "scan_sources": len(self._scan),
-                "expected": len(self._expected)}
+        return {
+            "flows": len(self._flows),
+            "closed_records": len(self._closed),
+            "risks": len(self._risks),
+            "pending_risks": len(self._pending),
+            "scan_sources": len(self._scan),
+            "expected": len(self._expected),
+        }

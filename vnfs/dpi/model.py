@@ -45,10 +45,32 @@ IEC62056 = "IEC62056"
 UNKNOWN = "Unknown"
 
 # The protocols the issue asks for (the accuracy figure is computed over these).
-REQUIRED_APPS = frozenset({
-    HTTP, TLS, DNS, QUIC, MQTT, COAP, RTSP, RTP, SIP, TELNET, SSH, FTP_CONTROL, FTP_DATA, NTP, SNMP,
-    SYSLOG, SSDP, AMQP, MODBUS, DNP3, IEC60870, IEC62056,
-})
+REQUIRED_APPS = frozenset(
+    {
+        HTTP,
+        TLS,
+        DNS,
+        QUIC,
+        MQTT,
+        COAP,
+        RTSP,
+        RTP,
+        SIP,
+        TELNET,
+        SSH,
+        FTP_CONTROL,
+        FTP_DATA,
+        NTP,
+        SNMP,
+        SYSLOG,
+        SSDP,
+        AMQP,
+        MODBUS,
+        DNP3,
+        IEC60870,
+        IEC62056,
+    }
+)
 
 TCP = 6
 UDP = 17

@@ -17,8 +17,10 @@ from sdnlab.errors import VnfError
 from sdnlab.vnfs.dpi.model import REQUIRED_APPS
 from sdnlab.vnfs.dpi.records import FlowRecord
 
-_FLOW = re.compile(r"^\t\d+\t(TCP|UDP) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) (<->|->) "
-                   r"(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) .*?\[proto: [0-9.]+/([^\]]+)\]")
+_FLOW = re.compile(
+    r"^\t\d+\t(TCP|UDP) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) (<->|->) "
+    r"(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+) .*?\[proto: [0-9.]+/([^\]]+)\]"
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,11 @@ def read_expected(path: str | Path) -> list[ExpectedFlow]:
         found = _FLOW.match(line)
         if found:
             proto, a, a_port, _arrow, b, b_port, label = found.groups()
-            flows.append(ExpectedFlow(proto, _address(a.strip("[]")), int(a_port), _address(b.strip("[]")), int(b_port),
-                                      label))
+            flows.append(
+                ExpectedFlow(
+                    proto, _address(a.strip("[]")), int(a_port), _address(b.strip("[]")), int(b_port), label
+                )
+            )
     return flows
 
 
@@ -69,7 +74,9 @@ def _address(text: str) -> str:
 
 def record_key(record: FlowRecord) -> tuple[str, frozenset[tuple[str, int]]]:
     """Direction-independent 5-tuple of one of our records."""
-    return record.proto, frozenset({(_address(record.src), record.sport), (_address(record.dst), record.dport)})
+    return record.proto, frozenset(
+        {(_address(record.src), record.sport), (_address(record.dst), record.dport)}
+    )
 
 
 @dataclass
@@ -78,7 +85,9 @@ class Agreement:
 
     compared: int = 0
     agreed: int = 0
-    mismatches: list[tuple[str, ExpectedFlow, str]] = field(default_factory=list)  # (capture, nDPI flow, ours)
+    mismatches: list[tuple[str, ExpectedFlow, str]] = field(
+        default_factory=list
+    )  # (capture, nDPI flow, ours)
 
     @property
     def ratio(self) -> float:
@@ -86,8 +95,12 @@ class Agreement:
         return self.agreed / self.compared if self.compared else 1.0
 
 
-def agreement(capture: str, expected: Iterable[ExpectedFlow], records: Iterable[FlowRecord],
-              into: Agreement | None = None) -> Agreement:
+def agreement(
+    capture: str,
+    expected: Iterable[ExpectedFlow],
+    records: Iterable[FlowRecord],
+    into: Agreement | None = None,
+) -> Agreement:
     """Compare our records with nDPI's flows for one capture, adding to ``into``."""
     result = into or Agreement()
     ours = {record_key(r): r.app for r in records}

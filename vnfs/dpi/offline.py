@@ -44,7 +44,9 @@ def classify_capture(path: str | Path, config: DpiConfig | None = None) -> Captu
     return CaptureClassification(records, engine.risks(), packets, truncation)
 
 
-def classify_pcap(path: str | Path, config: DpiConfig | None = None) -> tuple[list[FlowRecord], list[RiskEvent]]:
+def classify_pcap(
+    path: str | Path, config: DpiConfig | None = None
+) -> tuple[list[FlowRecord], list[RiskEvent]]:
     """Every flow of a pcap/pcapng file with its app, in order of first packet, and the risk events.
 
     Strict: a capture that ends inside a record raises its ``PcapTruncated`` (see ``classify_capture``).

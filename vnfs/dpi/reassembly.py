@@ -93,7 +93,9 @@ class Reassembler:
         if len(datagram.pieces) >= self.max_fragments:
             return self._drop(key, "too_many_fragments")
         if not more:
-            if datagram.end is not None or any(o + len(d) > offset + len(data) for o, d in datagram.pieces.items()):
+            if datagram.end is not None or any(
+                o + len(d) > offset + len(data) for o, d in datagram.pieces.items()
+            ):
                 return self._drop(key, "bad_length")
             datagram.end = offset + len(data)
         elif datagram.end is not None and offset + len(data) > datagram.end:
@@ -129,7 +131,7 @@ class Reassembler:
         datagram = self._datagrams[key]
         datagram.poisoned, datagram.pieces, datagram.held = True, {}, 0
         self.stats[f"dropped_{reason}"] += 1
-        return None
+        return
 
     def _whole(self, datagram: _Datagram) -> pk.Packet | None:
         payload = b"".join(datagram.pieces[o] for o in sorted(datagram.pieces))

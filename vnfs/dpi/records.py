@@ -48,12 +48,22 @@ class FlowRecord:
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (one JSON line per flow)."""
         return {
-            "proto": self.proto, "src": self.src, "sport": self.sport, "dst": self.dst, "dport": self.dport,
-            "app": self.app, "confidence": self.confidence, "metadata": self.metadata,
-            "packets": self.packets, "bytes": self.bytes,
-            "packets_c2s": self.packets_c2s, "packets_s2c": self.packets_s2c,
-            "bytes_c2s": self.bytes_c2s, "bytes_s2c": self.bytes_s2c,
-            "first_seen": round(self.first_seen, 6), "last_seen": round(self.last_seen, 6),
+            "proto": self.proto,
+            "src": self.src,
+            "sport": self.sport,
+            "dst": self.dst,
+            "dport": self.dport,
+            "app": self.app,
+            "confidence": self.confidence,
+            "metadata": self.metadata,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "packets_c2s": self.packets_c2s,
+            "packets_s2c": self.packets_s2c,
+            "bytes_c2s": self.bytes_c2s,
+            "bytes_s2c": self.bytes_s2c,
+            "first_seen": round(self.first_seen, 6),
+            "last_seen": round(self.last_seen, 6),
             "risks": list(self.risks),
         }
 
@@ -75,5 +85,11 @@ class RiskEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The event as a JSON-ready dict."""
-        return {"ts": round(self.ts, 6), "kind": self.kind, "host": self.host, "peer": self.peer,
-                "detail": self.detail, "evidence": self.evidence}
+        return {
+            "ts": round(self.ts, 6),
+            "kind": self.kind,
+            "host": self.host,
+            "peer": self.peer,
+            "detail": self.detail,
+            "evidence": self.evidence,
+        }

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from sdnlab.vnfs.dpi import model as m
-from sdnlab.vnfs.packet import ip_text
 from sdnlab.vnfs.dpi.records import CLEARTEXT_TELNET, TELNET_SCAN, UNUSUAL_DNS_SERVER, RiskEvent
+from sdnlab.vnfs.packet import ip_text
 
 
 def flow_risks(app: str, server_ip: str, server_port: int, dns_servers: frozenset[str]) -> tuple[str, ...]:
@@ -30,8 +30,13 @@ def flow_risks(app: str, server_ip: str, server_port: int, dns_servers: frozense
 class ScanDetector:
     """Detects sources opening connections to the scan ports on many distinct hosts."""
 
-    def __init__(self, ports: frozenset[int] = frozenset({23, 2323}), threshold: int = 10,
-                 window: float = 60.0, max_sources: int = 65536) -> None:
+    def __init__(
+        self,
+        ports: frozenset[int] = frozenset({23, 2323}),
+        threshold: int = 10,
+        window: float = 60.0,
+        max_sources: int = 65536,
+    ) -> None:
         self.ports = ports
         self.threshold = threshold
         self.window = window
@@ -39,7 +44,9 @@ class ScanDetector:
         # source -> (window start, {destination: last attempt}, alerted in this window)
         self._sources: OrderedDict[int, tuple[float, dict[int, float], bool]] = OrderedDict()
 
-    def observe(self, ts: float, source: int, destination: int, dport: int, version: int = 4) -> RiskEvent | None:
+    def observe(
+        self, ts: float, source: int, destination: int, dport: int, version: int = 4
+    ) -> RiskEvent | None:
         """Record a connection attempt (a TCP SYN) between integer addresses of ``version``.
 
         Returns an event when the source crosses the threshold.
@@ -50,18 +57,21 @@ class ScanDetector:
         if ts - start > self.window:
             targets = {d: t for d, t in targets.items() if ts - t <= self.window}
             start, alerted = (min(targets.values()) if targets else ts), False
-        if destination not in targets and len(targets) < self.threshold:
-            targets[destination] = ts
-        elif destination in targets:
+        if (destination not in targets and len(targets) < self.threshold) or destination in targets:
             targets[destination] = ts
         event = None
         if len(targets) >= self.threshold and not alerted:
             alerted = True
             host = ip_text(source, version)
-            event = RiskEvent(ts, TELNET_SCAN, host, "",
-                              f"{host} opened TCP {'/'.join(str(p) for p in sorted(self.ports))} to "
-                              f"{len(targets)} hosts within {self.window:g} s",
-                              {"hosts": [ip_text(t, version) for t in sorted(targets)], "window_s": self.window})
+            event = RiskEvent(
+                ts,
+                TELNET_SCAN,
+                host,
+                "",
+                f"{host} opened TCP {'/'.join(str(p) for p in sorted(self.ports))} to "
+                f"{len(targets)} hosts within {self.window:g} s",
+                {"hosts": [ip_text(t, version) for t in sorted(targets)], "window_s": self.window},
+            )
         self._sources[source] = (start, targets, alerted)
         if len(self._sources) > self.max_sources:
             self._sources.popitem(last=False)

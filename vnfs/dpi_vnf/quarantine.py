@@ -14,7 +14,9 @@ from sdnlab.vnfs.framework.rest import JsonPoster
 class QuarantineSender:
     """Sends quarantine requests one by one; ``on_result(ip, ok, detail)`` reports each outcome."""
 
-    def __init__(self, url: str, netns: str | None, on_result: Callable[[str, bool, str], None], timeout: float = 3.0):
+    def __init__(
+        self, url: str, netns: str | None, on_result: Callable[[str, bool, str], None], timeout: float = 3.0
+    ):
         self.url = url.rstrip("/") + "/sdnlab/quarantine"
         self.on_result = on_result
         self.poster = JsonPoster(self.url, netns, self._result, timeout=timeout, name="dpi-quarantine")

@@ -39,6 +39,7 @@ def _list_of(convert):
     def parse(value):
         values = value if isinstance(value, list) else [value]
         return tuple(convert(v) for v in values)
+
     return parse
 
 
@@ -113,7 +114,11 @@ class DpiVnf(VNF):
         record = self.engine.process(self.now, packet)
         if record is not None:
             self._decided(record)
-            if self.config.offload and record.app not in self.config.block_apps and packet.ip_proto in (6, 17):
+            if (
+                self.config.offload
+                and record.app not in self.config.block_apps
+                and packet.ip_proto in (6, 17)
+            ):
                 self.offload(packet)  # classified: the rest of the flow may bypass the DPI
         if self.engine._pending:
             for event in self.engine.drain_risks():
@@ -138,8 +143,11 @@ class DpiVnf(VNF):
     @staticmethod
     def _key_of(fields: tuple) -> Any:
         from sdnlab.vnfs.packet import FlowKey
+
         proto, src, sport, dst, dport = fields
-        return FlowKey(6 if proto == "TCP" else 17, ip_value(src)[0], sport, ip_value(dst)[0], dport).canonical()
+        return FlowKey(
+            6 if proto == "TCP" else 17, ip_value(src)[0], sport, ip_value(dst)[0], dport
+        ).canonical()
 
     def _closed_record(self, record: FlowRecord) -> None:
         pass  # decided records are logged when decided; closed ones only update the engine's ring
@@ -157,8 +165,13 @@ class DpiVnf(VNF):
             return
         if self.config.quarantine_local:
             self.quarantined[value] = reason
-        self.log.emit("quarantine", host=ip, reason=reason, local=self.config.quarantine_local,
-                      controller=bool(self.sender))
+        self.log.emit(
+            "quarantine",
+            host=ip,
+            reason=reason,
+            local=self.config.quarantine_local,
+            controller=bool(self.sender),
+        )
         if self.sender is not None:
             self.sender.request(ip, reason)
 
@@ -174,6 +187,10 @@ class DpiVnf(VNF):
             self.sender.close()
 
     def stats(self) -> dict[str, Any]:
-        return {"counters": dict(self.counters), "apps": dict(self.apps), "flows": self.engine.flow_count,
-                "quarantined": {str(k): v for k, v in self.quarantined.items()},
-                "engine": vars(self.engine.stats)}
+        return {
+            "counters": dict(self.counters),
+            "apps": dict(self.apps),
+            "flows": self.engine.flow_count,
+            "quarantined": {str(k): v for k, v in self.quarantined.items()},
+            "engine": vars(self.engine.stats),
+        }

@@ -52,7 +52,16 @@ class Timeouts:
 class Conn:
     """One tracked connection: who opened it and the TCP phase."""
 
-    __slots__ = ("orig_src", "orig_sport", "phase", "fin_orig", "fin_reply", "closed_at", "in_port", "offloaded")
+    __slots__ = (
+        "closed_at",
+        "fin_orig",
+        "fin_reply",
+        "in_port",
+        "offloaded",
+        "orig_sport",
+        "orig_src",
+        "phase",
+    )
 
     def __init__(self, orig_src: int, orig_sport: int, in_port: str, phase: int = OPEN):
         self.orig_src = orig_src
@@ -179,7 +188,9 @@ class ConnTracker:
                     conn.fin_orig = True
             return ESTABLISHED, conn
         # CLOSING: both sides sent FIN; let the last ACKs through, then a new SYN may reuse the tuple
-        if now - conn.closed_at > self.timeouts.close or (flags & (TCP_SYN | TCP_ACK) == TCP_SYN and original):
+        if now - conn.closed_at > self.timeouts.close or (
+            flags & (TCP_SYN | TCP_ACK) == TCP_SYN and original
+        ):
             table.pop(key)
             if flags & (TCP_SYN | TCP_ACK) == TCP_SYN:
                 return NEW, None

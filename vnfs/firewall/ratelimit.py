@@ -36,9 +36,9 @@ class RateLimit:
             port = packet.l4_dst
             if not any(lo <= port <= hi for lo, hi in self.dport):
                 return False
-        if self.dst is not None and not any(c.contains(packet.ip_version, packet.ip_dst) for c in self.dst):
-            return False
-        return True
+        return not (
+            self.dst is not None and not any(c.contains(packet.ip_version, packet.ip_dst) for c in self.dst)
+        )
 
 
 class SourceBuckets:

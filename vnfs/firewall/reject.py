@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sdnlab.vnfs.packet import (IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST,
-                                TCP_SYN, build_frame, ip_text, mac_text)
+from sdnlab.vnfs.packet import (
+    IPPROTO_ICMP,
+    IPPROTO_ICMPV6,
+    IPPROTO_TCP,
+    TCP_ACK,
+    TCP_FIN,
+    TCP_RST,
+    TCP_SYN,
+    build_frame,
+    ip_text,
+    mac_text,
+)
 
 # reject_with -> (ICMPv4 code of type 3, ICMPv6 code of type 1)
 _UNREACHABLE_CODES = {"port-unreachable": (3, 4), "host-unreachable": (1, 3), "admin-prohibited": (13, 1)}
@@ -26,9 +36,17 @@ def tcp_reset(packet: Any) -> bytes:
         length = packet.payload_len + (1 if flags & TCP_SYN else 0) + (1 if flags & TCP_FIN else 0)
         seq, ack, out_flags = 0, (packet.tcp_seq + length) & 0xFFFFFFFF, TCP_RST | TCP_ACK
     return build_frame(
-        ip_src=ip_text(packet.ip_dst, packet.ip_version), ip_dst=ip_text(packet.ip_src, packet.ip_version),
-        ip_proto=IPPROTO_TCP, l4_src=packet.l4_dst, l4_dst=packet.l4_src, tcp_flags=out_flags,
-        tcp_seq=seq, tcp_ack=ack, eth_src=mac_text(packet.eth_dst), eth_dst=mac_text(packet.eth_src))
+        ip_src=ip_text(packet.ip_dst, packet.ip_version),
+        ip_dst=ip_text(packet.ip_src, packet.ip_version),
+        ip_proto=IPPROTO_TCP,
+        l4_src=packet.l4_dst,
+        l4_dst=packet.l4_src,
+        tcp_flags=out_flags,
+        tcp_seq=seq,
+        tcp_ack=ack,
+        eth_src=mac_text(packet.eth_dst),
+        eth_dst=mac_text(packet.eth_src),
+    )
 
 
 def icmp_unreachable(packet: Any, reason: str = "port-unreachable") -> bytes:
@@ -37,10 +55,15 @@ def icmp_unreachable(packet: Any, reason: str = "port-unreachable") -> bytes:
     version = packet.ip_version
     quote = bytes(packet.frame[packet.l3_offset : packet.l3_offset + min(packet.ip_len, _QUOTE_LIMIT)])
     return build_frame(
-        ip_src=ip_text(packet.ip_dst, version), ip_dst=ip_text(packet.ip_src, version),
+        ip_src=ip_text(packet.ip_dst, version),
+        ip_dst=ip_text(packet.ip_src, version),
         ip_proto=IPPROTO_ICMP if version == 4 else IPPROTO_ICMPV6,
-        icmp_type=3 if version == 4 else 1, icmp_code=v4_code if version == 4 else v6_code,
-        payload=quote, eth_src=mac_text(packet.eth_dst), eth_dst=mac_text(packet.eth_src))
+        icmp_type=3 if version == 4 else 1,
+        icmp_code=v4_code if version == 4 else v6_code,
+        payload=quote,
+        eth_src=mac_text(packet.eth_dst),
+        eth_dst=mac_text(packet.eth_src),
+    )
 
 
 def reject_reply(packet: Any, reject_with: str = "auto") -> bytes | None:
@@ -54,4 +77,6 @@ def reject_reply(packet: Any, reject_with: str = "auto") -> bytes | None:
             return tcp_reset(packet)
     if packet.icmp_type is not None and (packet.ip_version, packet.icmp_type) not in ((4, 8), (6, 128)):
         return None  # never answer an ICMP error (or other non-echo ICMP) with an error
-    return icmp_unreachable(packet, "port-unreachable" if reject_with in ("auto", "tcp-reset") else reject_with)
+    return icmp_unreachable(
+        packet, "port-unreachable" if reject_with in ("auto", "tcp-reset") else reject_with
+    )

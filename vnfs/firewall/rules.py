@@ -79,9 +79,7 @@ class Rule:
                 return False
         if self.icmp_type is not None and packet.icmp_type != self.icmp_type:
             return False
-        if self.icmp_code is not None and packet.icmp_code != self.icmp_code:
-            return False
-        return True
+        return not (self.icmp_code is not None and packet.icmp_code != self.icmp_code)
 
 
 def first_match(rules: tuple[Rule, ...], packet: Any, in_port: str, iface: str, inbound: bool) -> Rule | None:
@@ -93,6 +91,7 @@ def first_match(rules: tuple[Rule, ...], packet: Any, in_port: str, iface: str, 
 
 
 # ----- parsing from YAML ------------------------------------------------------------------
+
 
 def to_proto(value: Any) -> int:
     """Converter from 'tcp'/'udp'/... or a protocol number to the IP protocol number."""
@@ -149,7 +148,10 @@ def parse_rule(fields: Fields, index: int) -> Rule | None:
     if (rule.sport or rule.dport) and rule.proto not in (6, 17, 132):
         fields.error("dport" if rule.dport else "sport", "ports need proto: tcp, udp or sctp")
     if (rule.icmp_type is not None or rule.icmp_code is not None) and rule.proto not in (1, 58):
-        fields.error("icmp_type" if rule.icmp_type is not None else "icmp_code", "ICMP fields need proto: icmp or icmpv6")
+        fields.error(
+            "icmp_type" if rule.icmp_type is not None else "icmp_code",
+            "ICMP fields need proto: icmp or icmpv6",
+        )
     if rule.reject_with == "tcp-reset" and rule.proto != 6:
         fields.error("reject_with", "tcp-reset needs proto: tcp")
     return rule

@@ -79,12 +79,20 @@ class Firewall(VNF):
         t = fields.sub("timeouts")
         base = Timeouts()
         timeouts = Timeouts(
-            tcp=t.get("tcp", to_float(1), base.tcp), tcp_unreplied=t.get("tcp_unreplied", to_float(1), base.tcp_unreplied),
-            udp=t.get("udp", to_float(1), base.udp), icmp=t.get("icmp", to_float(1), base.icmp),
-            other=t.get("other", to_float(1), base.other), close=t.get("close", to_float(0), base.close))
+            tcp=t.get("tcp", to_float(1), base.tcp),
+            tcp_unreplied=t.get("tcp_unreplied", to_float(1), base.tcp_unreplied),
+            udp=t.get("udp", to_float(1), base.udp),
+            icmp=t.get("icmp", to_float(1), base.icmp),
+            other=t.get("other", to_float(1), base.other),
+            close=t.get("close", to_float(0), base.close),
+        )
         t.reject_unknown()
-        log = fields.get("log", lambda v: tuple(to_choice(*LOG_CLASSES)(x) for x in (v if isinstance(v, list) else [v])),
-                         ("drop", "reject", "invalid", "ratelimit"), f"expected a list of: {', '.join(LOG_CLASSES)}")
+        log = fields.get(
+            "log",
+            lambda v: tuple(to_choice(*LOG_CLASSES)(x) for x in (v if isinstance(v, list) else [v])),
+            ("drop", "reject", "invalid", "ratelimit"),
+            f"expected a list of: {', '.join(LOG_CLASSES)}",
+        )
         outside = fields.get("outside", to_str, self.ports[-1])
         if outside not in self.ports and outside not in self.interfaces.values():
             fields.error("outside", f"unknown port {outside!r} (ports: {', '.join(self.ports)})")
@@ -115,15 +123,30 @@ class Firewall(VNF):
                 outside = logical
         self.outside_port = outside
         # connections survive a reload unless the table geometry changed
-        if old is None or old.max_flows != cfg.max_flows or old.timeouts != cfg.timeouts or old.tcp_pickup != cfg.tcp_pickup:
+        if (
+            old is None
+            or old.max_flows != cfg.max_flows
+            or old.timeouts != cfg.timeouts
+            or old.tcp_pickup != cfg.tcp_pickup
+        ):
             self.conntrack = ConnTracker(cfg.max_flows, cfg.timeouts, cfg.tcp_pickup)
             self.fragments = FlowTable(4096, 30.0)
         old_counters = getattr(self, "rule_counters", {})
         self.rule_counters = {r.name: old_counters.get(r.name, [0, 0]) for r in cfg.rules}
         self.default_counter = getattr(self, "default_counter", [0, 0])
         self.buckets = [SourceBuckets(limit) for limit in cfg.rate_limits]
-        for name in ("new", "established", "related", "invalid", "accepted", "rejected", "ratelimited",
-                     "non_ip", "ipv6", "fragments"):
+        for name in (
+            "new",
+            "established",
+            "related",
+            "invalid",
+            "accepted",
+            "rejected",
+            "ratelimited",
+            "non_ip",
+            "ipv6",
+            "fragments",
+        ):
             self.counters.setdefault(name, 0)
 
     # ----- packet path -------------------------------------------------------------------
@@ -171,8 +194,9 @@ class Firewall(VNF):
                     return drop("ratelimit", reject_reply(packet))
                 return drop("ratelimit")
         in_port = self.in_port
-        rule = first_match(self.rules, packet, in_port, self.interfaces.get(in_port, in_port),
-                           in_port == self.outside_port)
+        rule = first_match(
+            self.rules, packet, in_port, self.interfaces.get(in_port, in_port), in_port == self.outside_port
+        )
         if rule is None:
             action, name, reject_with = self.config.default, "default", "auto"
             counter = self.default_counter
@@ -229,9 +253,17 @@ class Firewall(VNF):
         if log.enabled is not None and event not in log.enabled:
             return  # cheap exit before formatting addresses
         version = packet.ip_version
-        log.emit(event, state=state, in_port=self.in_port, proto=packet.ip_proto,
-                 src=ip_text(packet.ip_src, version), sport=packet.l4_src,
-                 dst=ip_text(packet.ip_dst, version), dport=packet.l4_dst, **extra)
+        log.emit(
+            event,
+            state=state,
+            in_port=self.in_port,
+            proto=packet.ip_proto,
+            src=ip_text(packet.ip_src, version),
+            sport=packet.l4_src,
+            dst=ip_text(packet.ip_dst, version),
+            dport=packet.l4_dst,
+            **extra,
+        )
 
     def tick(self, now: float) -> list[tuple[str, bytes]]:
         self.conntrack.expire(now)
@@ -240,7 +272,14 @@ class Firewall(VNF):
 
     def stats(self) -> dict[str, Any]:
         rules = {name: {"packets": c[0], "bytes": c[1]} for name, c in self.rule_counters.items()}
-        rules["default"] = {"packets": self.default_counter[0], "bytes": self.default_counter[1],
-                            "action": self.config.default}
-        return {"counters": dict(self.counters), "rules": rules, "connections": len(self.conntrack),
-                "rate_limited_sources": {b.limit.name: len(b.table) for b in self.buckets}}
+        rules["default"] = {
+            "packets": self.default_counter[0],
+            "bytes": self.default_counter[1],
+            "action": self.config.default,
+        }
+        return {
+            "counters": dict(self.counters),
+            "rules": rules,
+            "connections": len(self.conntrack),
+            "rate_limited_sources": {b.limit.name: len(b.table) for b in self.buckets},
+        }

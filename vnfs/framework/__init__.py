@@ -20,6 +20,28 @@ engine (live or offline) is chosen by ``sdnlab vnf run`` / ``sdnlab vnf test``.
 
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.flowtable import FlowTable
-from sdnlab.vnfs.framework.verdict import DROP, FORWARD, Action, Verdict, drop, forward, reply, rewrite, send_to
+from sdnlab.vnfs.framework.verdict import (
+    DROP,
+    FORWARD,
+    Action,
+    Verdict,
+    drop,
+    forward,
+    reply,
+    rewrite,
+    send_to,
+)
 
-__all__ = ["VNF", "FlowTable", "Verdict", "Action", "FORWARD", "DROP", "forward", "drop", "rewrite", "send_to", "reply"]
+__all__ = [
+    "DROP",
+    "FORWARD",
+    "VNF",
+    "Action",
+    "FlowTable",
+    "Verdict",
+    "drop",
+    "forward",
+    "reply",
+    "rewrite",
+    "send_to",
+]

@@ -48,8 +48,14 @@ def interface_mac(ifname: str) -> bytes:
 class RxRing:
     """A TPACKET_V3 receive ring on a bound AF_PACKET socket."""
 
-    def __init__(self, sock: socket.socket, block_size: int = 1 << 16, block_count: int = 64,
-                 frame_size: int = 2048, retire_ms: int = 1):
+    def __init__(
+        self,
+        sock: socket.socket,
+        block_size: int = 1 << 16,
+        block_count: int = 64,
+        frame_size: int = 2048,
+        retire_ms: int = 1,
+    ):
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
         frames = block_size // frame_size * block_count
         req = struct.pack("=IIIIIII", block_size, block_count, frame_size, frames, retire_ms, 0, 0)
@@ -57,8 +63,9 @@ class RxRing:
         self.sock = sock
         self.block_size = block_size
         self.block_count = block_count
-        self.map = mmap.mmap(sock.fileno(), block_size * block_count, mmap.MAP_SHARED,
-                             mmap.PROT_READ | mmap.PROT_WRITE)
+        self.map = mmap.mmap(
+            sock.fileno(), block_size * block_count, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
         self.view = memoryview(self.map)
         self.current = 0
 
@@ -81,7 +88,7 @@ class RxRing:
             offset = base + first
             for _ in range(num_pkts):
                 next_offset, _s, _ns, snaplen, _len, _st, mac, _net = _PKT_HDR.unpack_from(m, offset)
-                frames.append(view[offset + mac: offset + mac + snaplen].tobytes())
+                frames.append(view[offset + mac : offset + mac + snaplen].tobytes())
                 offset += next_offset
             struct.pack_into("=I", m, base + 8, TP_STATUS_KERNEL)
             self.current = (self.current + 1) % self.block_count
@@ -93,8 +100,9 @@ class RxRing:
         self.map.close()
 
 
-def open_port_socket(ifname: str, fanout_group: int | None = None, rcvbuf: int = 4 << 20,
-                     ring: bool = False) -> tuple[socket.socket, RxRing | None]:
+def open_port_socket(
+    ifname: str, fanout_group: int | None = None, rcvbuf: int = 4 << 20, ring: bool = False
+) -> tuple[socket.socket, RxRing | None]:
     """A promiscuous raw socket on ``ifname`` that ignores outgoing frames, optionally with a
     TPACKET_V3 ring and in a fanout group; returns (socket, ring or None)."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -107,7 +115,9 @@ def open_port_socket(ifname: str, fanout_group: int | None = None, rcvbuf: int =
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, rcvbuf)
         sock.bind((ifname, ETH_P_ALL))
         ifindex = socket.if_nametoindex(ifname)
-        sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
+        sock.setsockopt(
+            SOL_PACKET, PACKET_ADD_MEMBERSHIP, struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+        )
         if fanout_group is not None:
             sock.setsockopt(SOL_PACKET, PACKET_FANOUT, (fanout_group & 0xFFFF) | (PACKET_FANOUT_HASH << 16))
     except OSError:
@@ -138,8 +148,9 @@ class TxRing:
         self.sock = sock
         self.frame_size = frame_size
         self.frame_count = frame_count
-        self.map = mmap.mmap(sock.fileno(), frame_size * frame_count, mmap.MAP_SHARED,
-                             mmap.PROT_READ | mmap.PROT_WRITE)
+        self.map = mmap.mmap(
+            sock.fileno(), frame_size * frame_count, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
         self.slot = 0
         self.pending = 0
         self.max_frame = frame_size - _TX_DATA_OFFSET
@@ -154,7 +165,7 @@ class TxRing:
         if _STATUS.unpack_from(m, offset)[0] != TP_STATUS_AVAILABLE:
             return False
         start = offset + _TX_DATA_OFFSET
-        m[start:start + size] = frame
+        m[start : start + size] = frame
         _LENS.pack_into(m, offset + 4, size, size)
         _STATUS.pack_into(m, offset, TP_STATUS_SEND_REQUEST)
         self.slot = (self.slot + 1) % self.frame_count

@@ -69,9 +69,16 @@ class VNF:
     #: as a ``StageError`` instead of applying the stage's live policy and going on
     fail_fast: bool = False
 
-    def __init__(self, config: Mapping | str | None = None, *, name: str | None = None,
-                 ports: tuple[str, ...] = DEFAULT_PORTS, interfaces: Mapping[str, str] | None = None,
-                 log: EventLog | None = None, source: str = "<config>"):
+    def __init__(
+        self,
+        config: Mapping | str | None = None,
+        *,
+        name: str | None = None,
+        ports: tuple[str, ...] = DEFAULT_PORTS,
+        interfaces: Mapping[str, str] | None = None,
+        log: EventLog | None = None,
+        source: str = "<config>",
+    ):
         self.name = name or self.kind
         self.ports = tuple(ports)
         #: logical port name -> Linux interface name (identity offline)
@@ -90,10 +97,7 @@ class VNF:
 
     def validate(self, config: Mapping | str | None, source: str = "<config>") -> Any:
         """Check a config (mapping, YAML text or None) and return the typed object for it."""
-        if isinstance(config, str):
-            data = load_yaml_text(config, source)
-        else:
-            data = _as_yaml_map(config)
+        data = load_yaml_text(config, source) if isinstance(config, str) else _as_yaml_map(config)
         errors = Errors(source)
         fields = Fields(data, "", errors)
         cfg = self.parse_config(fields)
@@ -120,7 +124,7 @@ class VNF:
         """Engine entry point: parse, set the context, call ``handle`` and count the result."""
         try:
             packet = parse(frame)
-        except Exception:  # noqa: BLE001 - a malformed frame must never stop the VNF
+        except Exception:
             packet = None
         return self.process_parsed(frame, packet, in_port, now)
 
@@ -156,8 +160,14 @@ class VNF:
         counters["handler_errors"] = counters.get("handler_errors", 0) + 1
         forwards = self.on_handler_error == "forward"
         counters["forwarded" if forwards else "dropped"] += 1
-        self.log.emit("handler_error", error=exception_text(exc), at=location(exc, source_file(type(self))),
-                      in_port=self.in_port, packet=counters["packets"], policy=self.on_handler_error)
+        self.log.emit(
+            "handler_error",
+            error=exception_text(exc),
+            at=location(exc, source_file(type(self))),
+            in_port=self.in_port,
+            packet=counters["packets"],
+            policy=self.on_handler_error,
+        )
         return FORWARD if forwards else _HANDLER_ERROR
 
     def tick(self, now: float) -> list[tuple[str, bytes]]:

@@ -63,7 +63,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 def load_yaml_text(text: str, source: str = "<config>") -> YamlMap:
     """Parse YAML text whose top level must be a mapping (an empty text gives an empty one)."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -173,30 +173,37 @@ class Fields:
         known = self._used if allowed is None else allowed | self._used
         for key in self.data:
             if key not in known:
-                self.error(str(key), f"unknown setting (expected one of: {', '.join(sorted(map(str, known)))})")
+                self.error(
+                    str(key), f"unknown setting (expected one of: {', '.join(sorted(map(str, known)))})"
+                )
 
 
 # Converters: each raises ValueError/TypeError with a short reason.
 
+
 def to_int(low: int | None = None, high: int | None = None) -> Callable[[Any], int]:
     """Converter to an int within [low, high]."""
+
     def convert(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("expected an integer")
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(f"expected an integer in {low}..{high}")
         return value
+
     return convert
 
 
 def to_float(low: float = 0.0) -> Callable[[Any], float]:
     """Converter to a float >= low."""
+
     def convert(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError("expected a number")
         if value < low:
             raise ValueError(f"expected a number >= {low}")
         return float(value)
+
     return convert
 
 
@@ -216,10 +223,12 @@ def to_bool(value: Any) -> bool:
 
 def to_choice(*choices: str) -> Callable[[Any], str]:
     """Converter accepting one of ``choices``."""
+
     def convert(value: Any) -> str:
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}")
         return value
+
     return convert
 
 

@@ -53,8 +53,13 @@ class PortIO:
 
     def counters(self) -> dict:
         """Port counters for the stats file."""
-        return {"interface": self.ifname, "rx": self.rx, "tx": self.tx, "tx_errors": self.tx_errors,
-                "host_frames": self.host_frames}
+        return {
+            "interface": self.ifname,
+            "rx": self.rx,
+            "tx": self.tx,
+            "tx_errors": self.tx_errors,
+            "host_frames": self.host_frames,
+        }
 
 
 @dataclass
@@ -102,7 +107,7 @@ class Worker:
                 continue
             try:
                 verdict = vnf.process(frame, name, now)
-            except Exception as exc:  # noqa: BLE001 - a VNF bug must not stop the wire; counted and logged
+            except Exception as exc:
                 verdict = vnf.handler_failed(exc)
             if verdict.action is _FORWARD:
                 out = default_out if verdict.port is None else ports.get(verdict.port)
@@ -189,11 +194,12 @@ class Worker:
         """Once a second: VNF tick, pending reload, stats file."""
         try:
             frames = self.vnf.tick(now)
-        except Exception as exc:  # noqa: BLE001 - a VNF bug must not stop the wire; counted and logged
+        except Exception as exc:
             frames = []
             self.vnf.count("tick_errors")
-            self.vnf.log.emit("tick_error", error=exception_text(exc),
-                              at=location(exc, source_file(type(self.vnf))))
+            self.vnf.log.emit(
+                "tick_error", error=exception_text(exc), at=location(exc, source_file(type(self.vnf)))
+            )
         for port_name, frame in frames:
             self.send(self.ports[port_name], frame)
         for port in self.ports.values():
@@ -204,7 +210,7 @@ class Worker:
             if self.config_path:
                 try:
                     self.vnf.reload_file(self.config_path)
-                except Exception as exc:  # noqa: BLE001 - a bad file keeps the running config
+                except Exception as exc:
                     self.vnf.log.emit("reload_failed", error=str(exc))
         self.write_stats()
 
@@ -212,15 +218,22 @@ class Worker:
         """Write counters atomically to the stats file, if there is one."""
         if self.stats_path is None:
             return
-        payload = {"pid": os.getpid(), "kind": self.vnf.kind, "name": self.vnf.name, "started": self.started,
-                   "updated": time.time(), "ports": {n: p.counters() for n, p in self.ports.items()},
-                   **self.vnf.stats()}
+        payload = {
+            "pid": os.getpid(),
+            "kind": self.vnf.kind,
+            "name": self.vnf.name,
+            "started": self.started,
+            "updated": time.time(),
+            "ports": {n: p.counters() for n, p in self.ports.items()},
+            **self.vnf.stats(),
+        }
         tmp = self.stats_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, default=str))
         os.replace(tmp, self.stats_path)
 
     def install_signals(self) -> None:
         """SIGHUP reloads the config; SIGTERM and SIGINT stop the loop."""
+
         def on_hup(signum, frame):
             self.reload_requested = True
 
@@ -235,8 +248,16 @@ class Worker:
 def offload_record(vnf_name: str, key, action: str, params: dict) -> dict:
     """One offload request as JSON: ``{vnf, action, proto, src, sport, dst, dport, **params}``."""
     version = 6 if max(key.ip_src, key.ip_dst) > 0xFFFFFFFF else 4
-    return {"vnf": vnf_name, "action": action, "proto": key.ip_proto, "src": ip_text(key.ip_src, version),
-            "sport": key.l4_src, "dst": ip_text(key.ip_dst, version), "dport": key.l4_dst, **params}
+    return {
+        "vnf": vnf_name,
+        "action": action,
+        "proto": key.ip_proto,
+        "src": ip_text(key.ip_src, version),
+        "sport": key.l4_src,
+        "dst": ip_text(key.ip_dst, version),
+        "dport": key.l4_dst,
+        **params,
+    }
 
 
 def open_ports(interfaces: dict[str, str], workers: int, mode: str = "recv") -> list[dict[str, PortIO]]:

@@ -13,17 +13,29 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-
 #: framework events logged whatever classes a VNF enables
-ALWAYS = frozenset(("start", "stop", "reload", "reload_failed", "health", "quarantine", "handler_error",
-                    "tick_error", "unknown_port", "offload_refused"))
+ALWAYS = frozenset(
+    (
+        "start",
+        "stop",
+        "reload",
+        "reload_failed",
+        "health",
+        "quarantine",
+        "handler_error",
+        "tick_error",
+        "unknown_port",
+        "offload_refused",
+    )
+)
 
 
 class EventLog:
     """Writes JSON lines to a text stream (or keeps them in ``lines`` when none is given)."""
 
-    def __init__(self, vnf: str, stream: IO[str] | None = None, burst: int = 50,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self, vnf: str, stream: IO[str] | None = None, burst: int = 50, clock: Callable[[], float] = time.time
+    ):
         self.vnf = vnf
         self.stream = stream
         self.burst = burst

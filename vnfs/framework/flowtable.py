@@ -19,9 +19,11 @@ EvictHook = Callable[[Hashable, Any, str], None]
 class FlowTable:
     """Maps flow keys to values, holding at most ``max_flows`` entries idle < ``idle_timeout``."""
 
-    __slots__ = ("max_flows", "idle_timeout", "_entries", "_on_evict", "evicted_lru", "expired_idle")
+    __slots__ = ("_entries", "_on_evict", "evicted_lru", "expired_idle", "idle_timeout", "max_flows")
 
-    def __init__(self, max_flows: int = 65536, idle_timeout: float = 300.0, on_evict: EvictHook | None = None):
+    def __init__(
+        self, max_flows: int = 65536, idle_timeout: float = 300.0, on_evict: EvictHook | None = None
+    ):
         if max_flows < 1:
             raise ValueError("max_flows must be >= 1")
         self.max_flows = max_flows

@@ -12,7 +12,6 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
-
 from typing import Any
 
 from sdnlab.errors import SdnlabError
@@ -39,7 +38,9 @@ def load_vnf_class(kind: str) -> type[VNF]:
         return getattr(importlib.import_module(module_name), class_name)
     path = Path(kind)
     if path.suffix != ".py":
-        raise VnfLoadError(f"unknown VNF kind {kind!r} (built-in: {', '.join(BUILTIN)}; or a path to a .py file)")
+        raise VnfLoadError(
+            f"unknown VNF kind {kind!r} (built-in: {', '.join(BUILTIN)}; or a path to a .py file)"
+        )
     if path.is_dir():
         raise VnfLoadError(f"{path}: is a directory, not a VNF .py file")
     if not path.is_file():
@@ -54,15 +55,18 @@ def load_vnf_class(kind: str) -> type[VNF]:
         exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as exc:
         raise VnfLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:  # noqa: BLE001 - report the researcher's import error in one line
+    except Exception as exc:
         raise VnfLoadError(f"{path}: importing it failed: {describe(exc, str(path))}") from None
     named = getattr(module, "VNF_CLASS", None)
     if named is not None:
         if not (inspect.isclass(named) and issubclass(named, VNF)):
             raise VnfLoadError(f"{path}: VNF_CLASS must be a subclass of sdnlab.vnfs.framework.VNF")
         return named
-    found = [obj for obj in vars(module).values()
-             if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ == module_name]
+    found = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ == module_name
+    ]
     if len(found) != 1:
         raise VnfLoadError(f"{path}: {_no_single_class(module, module_name, found)}")
     return found[0]
@@ -72,19 +76,23 @@ def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
     """Why a module does not name one VNF class: what it defines instead."""
     if found:
         names = ", ".join(c.__name__ for c in found)
-        return (f"expected one subclass of VNF, found {len(found)} ({names}); "
-                f"set VNF_CLASS = {found[0].__name__} (say) to choose")
-    classes = [obj for obj in vars(module).values()
-               if inspect.isclass(obj) and obj.__module__ == module_name]
-    imported = [obj for obj in vars(module).values()
-                if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ != module_name]
+        return (
+            f"expected one subclass of VNF, found {len(found)} ({names}); "
+            f"set VNF_CLASS = {found[0].__name__} (say) to choose"
+        )
+    classes = [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module_name]
+    imported = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, VNF) and obj.__module__ != module_name
+    ]
     if len(classes) == 1:
         what = f"it defines one class, {classes[0].__name__}, which is not a subclass of VNF"
     elif classes:
         what = f"it defines {len(classes)} classes ({', '.join(c.__name__ for c in classes)}), none a subclass of VNF"
     else:
         what = "it defines no classes"
-    hint = ("; subclass sdnlab.vnfs.framework.VNF (from sdnlab.vnfs.framework import VNF)")
+    hint = "; subclass sdnlab.vnfs.framework.VNF (from sdnlab.vnfs.framework import VNF)"
     if imported:
         names = ", ".join(c.__name__ for c in imported)
         hint = f"; it imports {names}: set VNF_CLASS = {imported[0].__name__} to run an imported one"
@@ -97,7 +105,7 @@ def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
         return cls(config, **kwargs)
     except SdnlabError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the researcher's setup code failed: say where, in one line
+    except Exception as exc:
         raise _setup_failed(cls, exc) from None
 
 
@@ -108,12 +116,14 @@ def validate_settings(vnf: VNF, config: Any, source: str) -> Any:
         return vnf.validate(config, source)
     except SdnlabError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the researcher's parse_config failed: say where, in one line
+    except Exception as exc:
         raise _setup_failed(type(vnf), exc) from None
 
 
 def _setup_failed(cls: type, exc: Exception) -> VnfCodeError:
-    return VnfCodeError(f"{vnf_label(cls)}: setting it up with its config failed: {describe(exc, source_file(cls))}")
+    return VnfCodeError(
+        f"{vnf_label(cls)}: setting it up with its config failed: {describe(exc, source_file(cls))}"
+    )
 
 
 def check_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> None:
@@ -127,8 +137,10 @@ def close_vnf(vnf: VNF) -> None:
         vnf.close()
     except SdnlabError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the researcher's cleanup failed: say where, in one line
-        raise VnfCodeError(f"{vnf_label(type(vnf))}: close() raised {describe(exc, source_file(type(vnf)))}") from None
+    except Exception as exc:
+        raise VnfCodeError(
+            f"{vnf_label(type(vnf))}: close() raised {describe(exc, source_file(type(vnf)))}"
+        ) from None
 
 
 def vnf_label(cls: type) -> str:

@@ -42,9 +42,16 @@ class OfflineResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary."""
-        return {"packets": self.packets, "forwarded": self.forwarded, "dropped": self.dropped,
-                "rewritten": self.rewritten, "extra_frames": self.extra_frames,
-                "reasons": dict(self.reasons), "drop_reasons": dict(self.drop_reasons), "stats": self.stats}
+        return {
+            "packets": self.packets,
+            "forwarded": self.forwarded,
+            "dropped": self.dropped,
+            "rewritten": self.rewritten,
+            "extra_frames": self.extra_frames,
+            "reasons": dict(self.reasons),
+            "drop_reasons": dict(self.drop_reasons),
+            "stats": self.stats,
+        }
 
 
 def check_in_port(vnf: VNF, in_port: str | None) -> str:
@@ -52,7 +59,9 @@ def check_in_port(vnf: VNF, in_port: str | None) -> str:
     if in_port is None:
         return vnf.ports[0]
     if in_port not in vnf.ports:
-        raise VnfOptionError(f"--in-port {in_port!r}: the VNF has no such port (its ports: {', '.join(vnf.ports)})")
+        raise VnfOptionError(
+            f"--in-port {in_port!r}: the VNF has no such port (its ports: {', '.join(vnf.ports)})"
+        )
     return in_port
 
 
@@ -63,8 +72,9 @@ def _code_error(vnf: VNF, what: str, exc: Exception) -> VnfCodeError:
     return VnfCodeError(f"{vnf_label(cls)}: {what} {describe(exc, source_file(cls))}")
 
 
-def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None = None,
-               source: str = "the capture") -> tuple[OfflineResult, list[tuple[float, bytes]]]:
+def run_frames(
+    vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None = None, source: str = "the capture"
+) -> tuple[OfflineResult, list[tuple[float, bytes]]]:
     """Feed (timestamp, frame) pairs to ``vnf``; returns the result and the emitted frames."""
     result = OfflineResult()
     out: list[tuple[float, bytes]] = []
@@ -75,12 +85,12 @@ def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None 
         if last_tick is None or ts - last_tick >= 1.0:
             try:
                 vnf.tick(ts)
-            except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+            except Exception as exc:
                 raise _code_error(vnf, f"tick() before packet {number} of {source} raised", exc) from None
             last_tick = ts
         try:
             verdict = vnf.process(frame, port, ts)
-        except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+        except Exception as exc:
             raise _code_error(vnf, f"packet {number} of {source}: handle() raised", exc) from None
         result.packets += 1
         if verdict.forwards:
@@ -100,13 +110,15 @@ def run_frames(vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None 
             out.append((ts, extra))
     try:
         result.stats = vnf.stats()
-    except Exception as exc:  # noqa: BLE001 - the VNF's code failed: one line, with its line
+    except Exception as exc:
         raise _code_error(vnf, "stats() raised", exc) from None
     result.log = list(vnf.log.lines)
     return result, out
 
 
-def run_capture(vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_port: str | None = None) -> OfflineResult:
+def run_capture(
+    vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_port: str | None = None
+) -> OfflineResult:
     """Run ``vnf`` over a pcap/pcapng file and optionally write what it emitted to ``out``."""
     from sdnlab.vnfs import pcapio
 
@@ -114,8 +126,10 @@ def run_capture(vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_po
     frames = []
     for number, record in enumerate(pcapio.read_pcap(pcap), 1):
         if record.linktype != 1:
-            raise VnfError(f"{pcap}: packet {number}: link type {record.linktype} is not Ethernet; "
-                           "VNFs work on Ethernet frames")
+            raise VnfError(
+                f"{pcap}: packet {number}: link type {record.linktype} is not Ethernet; "
+                "VNFs work on Ethernet frames"
+            )
         frames.append((record.ts, record.frame))
     try:
         result, emitted = run_frames(vnf, frames, in_port, source=str(pcap))
@@ -124,7 +138,7 @@ def run_capture(vnf: VNF, pcap: str | Path, out: str | Path | None = None, in_po
     except BaseException:
         try:
             vnf.close()
-        except Exception:  # noqa: BLE001, S110 - the first error is the one to report
+        except Exception:
             pass
         raise
     close_vnf(vnf)

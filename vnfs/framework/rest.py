@@ -52,8 +52,15 @@ class JsonPoster:
     connection error. Requests queue (at most ``capacity``; more are reported as ``queue full``).
     """
 
-    def __init__(self, url: str, netns: str | None, on_result: Callable[[dict, bool, str], None],
-                 timeout: float = 3.0, name: str = "rest-poster", capacity: int = 1024):
+    def __init__(
+        self,
+        url: str,
+        netns: str | None,
+        on_result: Callable[[dict, bool, str], None],
+        timeout: float = 3.0,
+        name: str = "rest-poster",
+        capacity: int = 1024,
+    ):
         self.url = url
         self.netns = netns
         self.on_result = on_result
@@ -87,8 +94,12 @@ class JsonPoster:
             if stuck is not None:  # posting from the lab host's namespace would only be refused
                 self.on_result(body, False, stuck)
                 continue
-            req = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+            req = urllib.request.Request(
+                self.url,
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     self.on_result(body, 200 <= resp.status < 300, f"HTTP {resp.status}")

@@ -36,54 +36,91 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kind", required=True, help="firewall, lb, dpi, passthrough or a .py file")
     parser.add_argument("--name", default=None)
     parser.add_argument("--config", default=None, help="YAML config file")
-    parser.add_argument("--port", action="append", default=[], metavar="NAME=IFACE",
-                        help="a logical port and its interface (one for one-armed, two for bump-in-the-wire)")
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="NAME=IFACE",
+        help="a logical port and its interface (one for one-armed, two for bump-in-the-wire)",
+    )
     parser.add_argument("--state-dir", default=None)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--mode", choices=MODES, default="recv",
-                        help="recv: one recv/send per frame; rxring: TPACKET_V3 receive ring; "
-                             "txring: TPACKET_V2 transmit ring; ring: both")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="recv",
+        help="recv: one recv/send per frame; rxring: TPACKET_V3 receive ring; "
+        "txring: TPACKET_V2 transmit ring; ring: both",
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--pass-host-frames", action="store_true")
-    parser.add_argument("--controller", default=None, metavar="URL",
-                        help="the builtin controller's REST API: offload requests are posted to URL/sdnlab/offload")
-    parser.add_argument("--host", default=None,
-                        help="the lab host this VNF runs in, as the controller's chains name it (default: --name)")
+    parser.add_argument(
+        "--controller",
+        default=None,
+        metavar="URL",
+        help="the builtin controller's REST API: offload requests are posted to URL/sdnlab/offload",
+    )
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="the lab host this VNF runs in, as the controller's chains name it (default: --name)",
+    )
     return parser.parse_args(argv)
 
 
 def prepare_interface(ifname: str) -> None:
     """Bring the interface up with offloads off (no GRO/GSO super-frames, real checksums)."""
     subprocess.run(["ip", "link", "set", ifname, "up", "promisc", "on"], check=False, capture_output=True)
-    subprocess.run(["ethtool", "-K", ifname, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off"],
-                   check=False, capture_output=True)
+    subprocess.run(
+        ["ethtool", "-K", ifname, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off"],
+        check=False,
+        capture_output=True,
+    )
 
 
 def controller_offloads(vnf, controller_url: str) -> JsonPoster:
     """A poster sending ``vnf``'s offload requests to the controller, counting the outcomes
     (``offload_accepted``, ``offload_refused``) and logging refusals as ``offload_refused``."""
+
     def on_result(body: dict, ok: bool, detail: str) -> None:
         vnf.count("offload_accepted" if ok else "offload_refused")
         if not ok:
-            vnf.log.emit("offload_refused", detail=detail,
-                         flow={k: body.get(k) for k in ("proto", "src", "sport", "dst", "dport")})
+            vnf.log.emit(
+                "offload_refused",
+                detail=detail,
+                flow={k: body.get(k) for k in ("proto", "src", "sport", "dst", "dport")},
+            )
 
-    return JsonPoster(controller_url.rstrip("/") + "/sdnlab/offload", os.environ.get(ROOT_NETNS_ENV),
-                      on_result, name="offload-poster")
+    return JsonPoster(
+        controller_url.rstrip("/") + "/sdnlab/offload",
+        os.environ.get(ROOT_NETNS_ENV),
+        on_result,
+        name="offload-poster",
+    )
 
 
 def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> None:
     log_stream = open(state_dir / "log.jsonl", "a", buffering=1) if state_dir else sys.stderr
     names = tuple(ports)
-    vnf = cls(data, name=args.name or cls.kind, ports=names,
-              interfaces={n: p.ifname for n, p in ports.items()},
-              log=EventLog(args.name or cls.kind, log_stream), source=args.config or "<config>")
+    vnf = cls(
+        data,
+        name=args.name or cls.kind,
+        ports=names,
+        interfaces={n: p.ifname for n, p in ports.items()},
+        log=EventLog(args.name or cls.kind, log_stream),
+        source=args.config or "<config>",
+    )
     if args.workers > 1:
         vnf.log.vnf = f"{vnf.name}/w{index}"
-    worker = Worker(vnf, ports, batch=args.batch, pass_host_frames=args.pass_host_frames,
-                    stats_path=(state_dir / f"stats-w{index}.json") if state_dir else None,
-                    offload_path=(state_dir / "offload.jsonl") if state_dir else None,
-                    config_path=args.config)
+    worker = Worker(
+        vnf,
+        ports,
+        batch=args.batch,
+        pass_host_frames=args.pass_host_frames,
+        stats_path=(state_dir / f"stats-w{index}.json") if state_dir else None,
+        offload_path=(state_dir / "offload.jsonl") if state_dir else None,
+        config_path=args.config,
+    )
     if args.controller:
         poster = controller_offloads(vnf, args.controller)
         host = args.host or vnf.name
@@ -108,8 +145,14 @@ def run(argv: list[str] | None = None) -> int:
             raise SdnlabError(f"--port {item!r}: expected NAME=IFACE")
         interfaces[name] = ifname
     # validate the config once before opening sockets, so a bad file fails fast and clearly
-    check_vnf(cls, data, name=args.name, ports=tuple(interfaces), interfaces=interfaces,
-              source=args.config or "<config>")
+    check_vnf(
+        cls,
+        data,
+        name=args.name,
+        ports=tuple(interfaces),
+        interfaces=interfaces,
+        source=args.config or "<config>",
+    )
     for ifname in interfaces.values():
         prepare_interface(ifname)
     state_dir = Path(args.state_dir) if args.state_dir else None
@@ -119,8 +162,16 @@ def run(argv: list[str] | None = None) -> int:
             old.unlink()
     per_worker = open_ports(interfaces, args.workers, args.mode)
     if state_dir:
-        meta = {"name": args.name, "kind": args.kind, "config": args.config, "pid": os.getpid(),
-                "interfaces": interfaces, "workers": args.workers, "mode": args.mode, "started": time.time()}
+        meta = {
+            "name": args.name,
+            "kind": args.kind,
+            "config": args.config,
+            "pid": os.getpid(),
+            "interfaces": interfaces,
+            "workers": args.workers,
+            "mode": args.mode,
+            "started": time.time(),
+        }
         (state_dir / "meta.json").write_text(json.dumps(meta))
     if args.workers == 1:
         _worker_main(cls, data, args, per_worker[0], 0, state_dir)
@@ -132,8 +183,9 @@ def run(argv: list[str] | None = None) -> int:
             code = 0
             try:
                 _worker_main(cls, data, args, ports, index, state_dir)
-            except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
+            except BaseException:
                 import traceback
+
                 traceback.print_exc()
                 code = 1
             os._exit(code)

@@ -36,7 +36,7 @@ class HealthCheck:
 class HealthState:
     """Consecutive probe results of one backend and the up/down decision."""
 
-    __slots__ = ("up", "fails", "passes")
+    __slots__ = ("fails", "passes", "up")
 
     def __init__(self, up: bool = True):
         self.up = up
@@ -94,8 +94,13 @@ def judge_http(head: bytes, expect: tuple[int, int]) -> tuple[bool, str]:
 class HealthChecker:
     """Probes every backend in a daemon thread; ``on_change(state, up)`` on each transition."""
 
-    def __init__(self, check: HealthCheck, backends: Sequence[BackendState], default_port: int | None,
-                 on_change: Callable[[BackendState, bool], None]):
+    def __init__(
+        self,
+        check: HealthCheck,
+        backends: Sequence[BackendState],
+        default_port: int | None,
+        on_change: Callable[[BackendState, bool], None],
+    ):
         self.check = check
         self.backends = list(backends)
         self.default_port = default_port

@@ -31,8 +31,12 @@ def arp_request_for(packet: Any) -> tuple[bytes, bytes, bytes] | None:
 
 def arp_reply(owner_mac: bytes, owner_ip: bytes, asker_mac: bytes, asker_ip: bytes) -> bytes:
     """An ARP reply telling ``asker`` that ``owner_ip`` is at ``owner_mac``."""
-    return (asker_mac + owner_mac + b"\x08\x06"
-            + _ARP.pack(1, 0x0800, 6, 4, ARP_REPLY, owner_mac, owner_ip, asker_mac, asker_ip))
+    return (
+        asker_mac
+        + owner_mac
+        + b"\x08\x06"
+        + _ARP.pack(1, 0x0800, 6, 4, ARP_REPLY, owner_mac, owner_ip, asker_mac, asker_ip)
+    )
 
 
 def flow_hash(packet: Any) -> int:
@@ -41,6 +45,7 @@ def flow_hash(packet: Any) -> int:
 
 
 # ----- per-flow NAT with precomputed checksum deltas (RFC 1624) ------------------------------
+
 
 def checksum_delta(old: bytes, new: bytes) -> int:
     """The one's-complement amount to add to a checksum's complement when ``old`` becomes ``new``
@@ -64,10 +69,19 @@ class NatRewrite:
     destination, from the L4 header start), optional new MAC at ``mac_at`` (0 = destination,
     6 = source); both checksums are patched with deltas computed once per flow."""
 
-    __slots__ = ("ip_at", "ip", "port_at", "port", "mac_at", "mac", "ip_delta", "l4_delta")
+    __slots__ = ("ip", "ip_at", "ip_delta", "l4_delta", "mac", "mac_at", "port", "port_at")
 
-    def __init__(self, ip_at: int, old_ip: bytes, new_ip: bytes, port_at: int, old_port: int, new_port: int,
-                 mac_at: int, mac: bytes | None):
+    def __init__(
+        self,
+        ip_at: int,
+        old_ip: bytes,
+        new_ip: bytes,
+        port_at: int,
+        old_port: int,
+        new_port: int,
+        mac_at: int,
+        mac: bytes | None,
+    ):
         self.ip_at, self.ip = ip_at, new_ip
         self.port_at, self.port = port_at, new_port.to_bytes(2, "big")
         self.mac_at, self.mac = mac_at, mac
@@ -78,16 +92,16 @@ class NatRewrite:
         """The translated frame of ``packet`` (an IPv4 TCP/UDP packet with its L4 header)."""
         buf = bytearray(packet.frame)
         if self.mac is not None:
-            buf[self.mac_at:self.mac_at + 6] = self.mac
+            buf[self.mac_at : self.mac_at + 6] = self.mac
         l3 = packet.l3_offset
         at = l3 + self.ip_at
-        buf[at:at + 4] = self.ip
+        buf[at : at + 4] = self.ip
         csum = apply_delta((buf[l3 + 10] << 8) | buf[l3 + 11], self.ip_delta)
         buf[l3 + 10] = csum >> 8
         buf[l3 + 11] = csum & 0xFF
         l4 = packet.l4_offset
         at = l4 + self.port_at
-        buf[at:at + 2] = self.port
+        buf[at : at + 2] = self.port
         csum_at = l4 + (16 if packet.ip_proto == 6 else 6)
         if csum_at + 2 <= packet.payload_end:
             old = (buf[csum_at] << 8) | buf[csum_at + 1]

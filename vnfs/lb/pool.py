@@ -58,7 +58,15 @@ class BackendState:
 
     def to_dict(self) -> dict:
         """Statistics for ``sdnlab vnf status``."""
-        return {"ip": self.backend.ip, "port": self.backend.port, "weight": self.backend.weight,
-                "healthy": self.healthy, "active": self.active, "flows": self.flows,
-                "packets": self.packets, "bytes": self.bytes, "health_changes": self.health_changes,
-                "last_check": self.last_check}
+        return {
+            "ip": self.backend.ip,
+            "port": self.backend.port,
+            "weight": self.backend.weight,
+            "healthy": self.healthy,
+            "active": self.active,
+            "flows": self.flows,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "health_changes": self.health_changes,
+            "last_check": self.last_check,
+        }

@@ -27,8 +27,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdnlab.vnfs.framework.base import VNF
-from sdnlab.vnfs.framework.config import (Fields, mac_text, to_bool, to_choice, to_float, to_int, to_ipv4, to_mac,
-                                          to_port_range, to_str)
+from sdnlab.vnfs.framework.config import (
+    Fields,
+    mac_text,
+    to_bool,
+    to_choice,
+    to_float,
+    to_int,
+    to_ipv4,
+    to_mac,
+    to_port_range,
+    to_str,
+)
 from sdnlab.vnfs.framework.flowtable import FlowTable
 from sdnlab.vnfs.framework.verdict import FORWARD, Verdict, drop, reply, rewrite
 from sdnlab.vnfs.lb.health import HealthCheck, HealthChecker
@@ -62,7 +72,17 @@ class LbConfig:
 class Flow:
     """One balanced connection: its backend, both keys, both translations, the close progress."""
 
-    __slots__ = ("backend", "client_key", "server_key", "fins", "done", "dnat", "unnat", "answered", "offloaded")
+    __slots__ = (
+        "answered",
+        "backend",
+        "client_key",
+        "dnat",
+        "done",
+        "fins",
+        "offloaded",
+        "server_key",
+        "unnat",
+    )
 
     def __init__(self, backend: BackendState, client_key: tuple, server_key: tuple, vip_mac: bytes | None):
         self.backend = backend
@@ -171,7 +191,15 @@ class LoadBalancer(VNF):
             self.reverse = FlowTable(cfg.max_flows, cfg.idle_timeout)
         self.scheduler = make_scheduler(cfg.scheduler, cfg.maglev_table_size)
         self.rebuild_pool()
-        for name in ("balanced", "reverse", "new_flows", "no_backend", "fallback", "arp_replies", "rebalanced"):
+        for name in (
+            "balanced",
+            "reverse",
+            "new_flows",
+            "no_backend",
+            "fallback",
+            "arp_replies",
+            "rebalanced",
+        ):
             self.counters.setdefault(name, 0)
         checker = getattr(self, "checker", None)
         if checker is not None:
@@ -214,7 +242,9 @@ class LoadBalancer(VNF):
             return FORWARD
         if packet.ip_proto != self.config.proto or packet.l4_offset < 0:
             return FORWARD
-        if packet.ip_dst == self.vip_value and (self.config.port is None or packet.l4_dst == self.config.port):
+        if packet.ip_dst == self.vip_value and (
+            self.config.port is None or packet.l4_dst == self.config.port
+        ):
             return self._to_backend(packet)
         server_key = (packet.ip_proto, packet.ip_src, packet.l4_src, packet.ip_dst, packet.l4_dst)
         flow = self.reverse.get(server_key, self.now)
@@ -250,8 +280,13 @@ class LoadBalancer(VNF):
                     return _DROP_NO_BACKEND
                 self.counters["fallback"] += 1
             backend = state.backend
-            server_key = (packet.ip_proto, ip_value(backend.ip)[0], backend.port or packet.l4_dst,
-                          packet.ip_src, packet.l4_src)
+            server_key = (
+                packet.ip_proto,
+                ip_value(backend.ip)[0],
+                backend.port or packet.l4_dst,
+                packet.ip_src,
+                packet.l4_src,
+            )
             flow = Flow(state, key, server_key, self.config.vip_mac)
             self.flows.put(key, flow, now)
             self.reverse.put(server_key, flow, now)
@@ -273,9 +308,14 @@ class LoadBalancer(VNF):
     def _offload(self, packet: Any, flow: Flow) -> None:
         """Ask the switch to do this flow's NAT from now on (see VNF.offload)."""
         backend = flow.backend.backend
-        self.offload(packet, "rewrite", backend_ip=ip_text(flow.server_key[1], 4), backend_port=flow.server_key[2],
-                     backend_mac=mac_text(backend.mac) if backend.mac else None,
-                     vip_mac=mac_text(self.config.vip_mac) if self.config.vip_mac else None)
+        self.offload(
+            packet,
+            "rewrite",
+            backend_ip=ip_text(flow.server_key[1], 4),
+            backend_port=flow.server_key[2],
+            backend_mac=mac_text(backend.mac) if backend.mac else None,
+            vip_mac=mac_text(self.config.vip_mac) if self.config.vip_mac else None,
+        )
 
     def _to_client(self, packet: Any, flow: Flow) -> Verdict:
         flow.answered = True
@@ -303,6 +343,11 @@ class LoadBalancer(VNF):
         backends = {name: s.to_dict() for name, s in self.states.items()}
         if self.fallback is not None:
             backends[self.fallback.name] = {**self.fallback.to_dict(), "fallback": True}
-        return {"counters": dict(self.counters), "backends": backends, "flows": len(self.flows),
-                "scheduler": self.config.scheduler, "vip": self.config.vip,
-                "vip_mac": mac_text(self.config.vip_mac) if self.config.vip_mac else None}
+        return {
+            "counters": dict(self.counters),
+            "backends": backends,
+            "flows": len(self.flows),
+            "scheduler": self.config.scheduler,
+            "vip": self.config.vip,
+            "vip_mac": mac_text(self.config.vip_mac) if self.config.vip_mac else None,
+        }

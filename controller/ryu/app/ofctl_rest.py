@@ -21,8 +21,19 @@ from os_ken.ofproto import ofproto_v1_3
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
 from sdnlab.controller.ofctl_values import to_reserved
 from sdnlab.controller.rest_input import (
-    ENTRY_COMMANDS, FLOW_COMMANDS, BadRequest, NotFound, check_command, check_entry_body, check_flow_entry,
-    check_flow_filter, check_group, check_meter, parse_body, parse_dpid, parse_int,
+    ENTRY_COMMANDS,
+    FLOW_COMMANDS,
+    BadRequest,
+    NotFound,
+    check_command,
+    check_entry_body,
+    check_flow_entry,
+    check_flow_filter,
+    check_group,
+    check_meter,
+    parse_body,
+    parse_dpid,
+    parse_int,
 )
 
 LOG = logging.getLogger("ryu.app.ofctl_rest")
@@ -54,13 +65,21 @@ def _send_stats_request(dp, stats, waiters, msgs, logger=None):
 ofctl_utils.send_stats_request = _send_stats_request
 
 STATS_REPLY_EVENTS = [
-    ofp_event.EventOFPStatsReply, ofp_event.EventOFPDescStatsReply, ofp_event.EventOFPFlowStatsReply,
-    ofp_event.EventOFPAggregateStatsReply, ofp_event.EventOFPTableStatsReply,
-    ofp_event.EventOFPTableFeaturesStatsReply, ofp_event.EventOFPPortStatsReply,
-    ofp_event.EventOFPQueueStatsReply, ofp_event.EventOFPQueueDescStatsReply,
-    ofp_event.EventOFPMeterStatsReply, ofp_event.EventOFPMeterFeaturesStatsReply,
-    ofp_event.EventOFPMeterConfigStatsReply, ofp_event.EventOFPGroupStatsReply,
-    ofp_event.EventOFPGroupFeaturesStatsReply, ofp_event.EventOFPGroupDescStatsReply,
+    ofp_event.EventOFPStatsReply,
+    ofp_event.EventOFPDescStatsReply,
+    ofp_event.EventOFPFlowStatsReply,
+    ofp_event.EventOFPAggregateStatsReply,
+    ofp_event.EventOFPTableStatsReply,
+    ofp_event.EventOFPTableFeaturesStatsReply,
+    ofp_event.EventOFPPortStatsReply,
+    ofp_event.EventOFPQueueStatsReply,
+    ofp_event.EventOFPQueueDescStatsReply,
+    ofp_event.EventOFPMeterStatsReply,
+    ofp_event.EventOFPMeterFeaturesStatsReply,
+    ofp_event.EventOFPMeterConfigStatsReply,
+    ofp_event.EventOFPGroupStatsReply,
+    ofp_event.EventOFPGroupFeaturesStatsReply,
+    ofp_event.EventOFPGroupDescStatsReply,
     ofp_event.EventOFPPortDescStatsReply,
 ]
 
@@ -134,9 +153,15 @@ def error_text(dp, msg) -> str:
     ofp = dp.ofproto
     types = {v: k for k, v in vars(ofp).items() if k.startswith("OFPET_") and isinstance(v, int)}
     type_name = types.get(msg.type, str(msg.type))
-    prefix = {"OFPET_BAD_REQUEST": "OFPBRC_", "OFPET_BAD_ACTION": "OFPBAC_", "OFPET_BAD_INSTRUCTION": "OFPBIC_",
-              "OFPET_BAD_MATCH": "OFPBMC_", "OFPET_FLOW_MOD_FAILED": "OFPFMFC_",
-              "OFPET_GROUP_MOD_FAILED": "OFPGMFC_", "OFPET_METER_MOD_FAILED": "OFPMMFC_"}.get(type_name)
+    prefix = {
+        "OFPET_BAD_REQUEST": "OFPBRC_",
+        "OFPET_BAD_ACTION": "OFPBAC_",
+        "OFPET_BAD_INSTRUCTION": "OFPBIC_",
+        "OFPET_BAD_MATCH": "OFPBMC_",
+        "OFPET_FLOW_MOD_FAILED": "OFPFMFC_",
+        "OFPET_GROUP_MOD_FAILED": "OFPGMFC_",
+        "OFPET_METER_MOD_FAILED": "OFPMMFC_",
+    }.get(type_name)
     code_name = str(msg.code)
     if prefix:
         codes = {v: k for k, v in vars(ofp).items() if k.startswith(prefix) and isinstance(v, int)}
@@ -212,7 +237,9 @@ class StatsController(ControllerBase):
     @rest_errors
     def get_one_port_stats(self, req, dpid, port, **_kwargs):
         dp = self._datapath(dpid)
-        return json_response(ofctl_v1_3.get_port_stats(dp, self.requests.waiters, to_reserved(port, "port", "OFPP_")))
+        return json_response(
+            ofctl_v1_3.get_port_stats(dp, self.requests.waiters, to_reserved(port, "port", "OFPP_"))
+        )
 
     @route("stats", "/stats/portdesc/{dpid}", methods=["GET"])
     @rest_errors
@@ -233,8 +260,9 @@ class StatsController(ControllerBase):
     @rest_errors
     def get_one_group_stats(self, req, dpid, group_id, **_kwargs):
         dp = self._datapath(dpid)
-        return json_response(ofctl_v1_3.get_group_stats(dp, self.requests.waiters,
-                                                        to_reserved(group_id, "group_id", "OFPG_")))
+        return json_response(
+            ofctl_v1_3.get_group_stats(dp, self.requests.waiters, to_reserved(group_id, "group_id", "OFPG_"))
+        )
 
     @route("stats", "/stats/groupdesc/{dpid}", methods=["GET"])
     @rest_errors
@@ -269,8 +297,13 @@ class StatsController(ControllerBase):
         flow = check_flow_entry(self._body(req), allow_all_tables=cmd.startswith("delete"))
         dp = self._datapath(flow["dpid"])
         ofp = dp.ofproto
-        command = {"add": ofp.OFPFC_ADD, "modify": ofp.OFPFC_MODIFY, "modify_strict": ofp.OFPFC_MODIFY_STRICT,
-                   "delete": ofp.OFPFC_DELETE, "delete_strict": ofp.OFPFC_DELETE_STRICT}[cmd]
+        command = {
+            "add": ofp.OFPFC_ADD,
+            "modify": ofp.OFPFC_MODIFY,
+            "modify_strict": ofp.OFPFC_MODIFY_STRICT,
+            "delete": ofp.OFPFC_DELETE,
+            "delete_strict": ofp.OFPFC_DELETE_STRICT,
+        }[cmd]
         self.requests.send_checked(dp, build_flow_mod(dp, flow, command))
         return json_response({})
 
@@ -288,8 +321,11 @@ class StatsController(ControllerBase):
         check_command(cmd, ENTRY_COMMANDS, "groupentry")
         group = check_group(check_entry_body(self._body(req)))
         dp = self._datapath(group["dpid"])
-        command = {"add": dp.ofproto.OFPGC_ADD, "modify": dp.ofproto.OFPGC_MODIFY,
-                   "delete": dp.ofproto.OFPGC_DELETE}[cmd]
+        command = {
+            "add": dp.ofproto.OFPGC_ADD,
+            "modify": dp.ofproto.OFPGC_MODIFY,
+            "delete": dp.ofproto.OFPGC_DELETE,
+        }[cmd]
         self.requests.send_checked(dp, build_group_mod(dp, group, command))
         return json_response({})
 
@@ -299,8 +335,11 @@ class StatsController(ControllerBase):
         check_command(cmd, ENTRY_COMMANDS, "meterentry")
         meter = check_meter(check_entry_body(self._body(req)))
         dp = self._datapath(meter["dpid"])
-        command = {"add": dp.ofproto.OFPMC_ADD, "modify": dp.ofproto.OFPMC_MODIFY,
-                   "delete": dp.ofproto.OFPMC_DELETE}[cmd]
+        command = {
+            "add": dp.ofproto.OFPMC_ADD,
+            "modify": dp.ofproto.OFPMC_MODIFY,
+            "delete": dp.ofproto.OFPMC_DELETE,
+        }[cmd]
         self.requests.send_checked(dp, build_meter_mod(dp, meter, command))
         return json_response({})
 
@@ -330,27 +369,40 @@ def build_flow_mod(dp, flow: dict, command: int):
 def build_group_mod(dp, group: dict, command: int):
     """An OFPGroupMod from an ofctl-style group dict already checked by ``check_group``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
-    types = {"ALL": ofp.OFPGT_ALL, "SELECT": ofp.OFPGT_SELECT, "INDIRECT": ofp.OFPGT_INDIRECT,
-             "FF": ofp.OFPGT_FF}
+    types = {
+        "ALL": ofp.OFPGT_ALL,
+        "SELECT": ofp.OFPGT_SELECT,
+        "INDIRECT": ofp.OFPGT_INDIRECT,
+        "FF": ofp.OFPGT_FF,
+    }
     kind = group.get("type", "ALL")
     if kind not in types:
         raise BadRequest(f"type: unknown group type {kind!r} (expected ALL, SELECT, INDIRECT or FF)")
     buckets = []
     for bucket in group.get("buckets", []):
         actions = [ofctl_v1_3.to_action(dp, action) for action in bucket.get("actions", [])]
-        buckets.append(parser.OFPBucket(
-            weight=parse_int(bucket.get("weight", 0), "weight"),
-            watch_port=parse_int(bucket.get("watch_port", ofp.OFPP_ANY), "watch_port"),
-            watch_group=parse_int(bucket.get("watch_group", ofp.OFPG_ANY), "watch_group"),
-            actions=[action for action in actions if action is not None]))
-    return parser.OFPGroupMod(dp, command, types[kind], parse_int(group.get("group_id", 0), "group_id"), buckets)
+        buckets.append(
+            parser.OFPBucket(
+                weight=parse_int(bucket.get("weight", 0), "weight"),
+                watch_port=parse_int(bucket.get("watch_port", ofp.OFPP_ANY), "watch_port"),
+                watch_group=parse_int(bucket.get("watch_group", ofp.OFPG_ANY), "watch_group"),
+                actions=[action for action in actions if action is not None],
+            )
+        )
+    return parser.OFPGroupMod(
+        dp, command, types[kind], parse_int(group.get("group_id", 0), "group_id"), buckets
+    )
 
 
 def build_meter_mod(dp, meter: dict, command: int):
     """An OFPMeterMod from an ofctl-style meter dict already checked by ``check_meter``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
-    flag_names = {"KBPS": ofp.OFPMF_KBPS, "PKTPS": ofp.OFPMF_PKTPS, "BURST": ofp.OFPMF_BURST,
-                  "STATS": ofp.OFPMF_STATS}
+    flag_names = {
+        "KBPS": ofp.OFPMF_KBPS,
+        "PKTPS": ofp.OFPMF_PKTPS,
+        "BURST": ofp.OFPMF_BURST,
+        "STATS": ofp.OFPMF_STATS,
+    }
     flags_in = meter.get("flags", [])
     flags_in = [flags_in] if isinstance(flags_in, str) else flags_in
     flags = 0
@@ -366,7 +418,9 @@ def build_meter_mod(dp, meter: dict, command: int):
         if kind == "DROP":
             bands.append(parser.OFPMeterBandDrop(rate, burst))
         elif kind == "DSCP_REMARK":
-            bands.append(parser.OFPMeterBandDscpRemark(rate, burst, parse_int(band.get("prec_level", 0), "prec_level")))
+            bands.append(
+                parser.OFPMeterBandDscpRemark(rate, burst, parse_int(band.get("prec_level", 0), "prec_level"))
+            )
         else:
             raise BadRequest(f"bands[{index}].type: unknown meter band {kind!r}")
     return parser.OFPMeterMod(dp, command, flags, parse_int(meter.get("meter_id", 0), "meter_id"), bands)

@@ -50,17 +50,33 @@ class SimpleMonitor13(simple_switch_13.SimpleSwitch13):
     def _flow_stats_reply_handler(self, ev):
         body = ev.msg.body
         self.flow_stats[ev.msg.datapath.id] = body
-        for stat in sorted((flow for flow in body if flow.priority == 1),
-                           key=lambda flow: (flow.match["in_port"], flow.match["eth_dst"])):
-            self.logger.info("%016x %8x %17s %8x %8d %8d", ev.msg.datapath.id, stat.match["in_port"],
-                             stat.match["eth_dst"], stat.instructions[0].actions[0].port,
-                             stat.packet_count, stat.byte_count)
+        for stat in sorted(
+            (flow for flow in body if flow.priority == 1),
+            key=lambda flow: (flow.match["in_port"], flow.match["eth_dst"]),
+        ):
+            self.logger.info(
+                "%016x %8x %17s %8x %8d %8d",
+                ev.msg.datapath.id,
+                stat.match["in_port"],
+                stat.match["eth_dst"],
+                stat.instructions[0].actions[0].port,
+                stat.packet_count,
+                stat.byte_count,
+            )
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def _port_stats_reply_handler(self, ev):
         body = ev.msg.body
         self.port_stats[ev.msg.datapath.id] = body
         for stat in sorted(body, key=lambda port: port.port_no):
-            self.logger.info("%016x %8x %8d %8d %8d %8d %8d %8d", ev.msg.datapath.id, stat.port_no,
-                             stat.rx_packets, stat.rx_bytes, stat.rx_errors,
-                             stat.tx_packets, stat.tx_bytes, stat.tx_errors)
+            self.logger.info(
+                "%016x %8x %8d %8d %8d %8d %8d %8d",
+                ev.msg.datapath.id,
+                stat.port_no,
+                stat.rx_packets,
+                stat.rx_bytes,
+                stat.rx_errors,
+                stat.tx_packets,
+                stat.tx_bytes,
+                stat.tx_errors,
+            )

@@ -38,9 +38,17 @@ class SimpleSwitch13(app_manager.OSKenApp):
         parser = datapath.ofproto_parser
         instructions = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
         extra = {} if buffer_id is None else {"buffer_id": buffer_id}
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=priority, match=match,
-                                            instructions=instructions, idle_timeout=idle_timeout,
-                                            hard_timeout=hard_timeout, **extra))
+        datapath.send_msg(
+            parser.OFPFlowMod(
+                datapath=datapath,
+                priority=priority,
+                match=match,
+                instructions=instructions,
+                idle_timeout=idle_timeout,
+                hard_timeout=hard_timeout,
+                **extra,
+            )
+        )
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in_handler(self, ev):
@@ -67,5 +75,8 @@ class SimpleSwitch13(app_manager.OSKenApp):
                 return
             self.add_flow(datapath, 1, match, actions)
         data = msg.data if msg.buffer_id == ofproto.OFP_NO_BUFFER else None
-        datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=msg.buffer_id, in_port=in_port,
-                                              actions=actions, data=data))
+        datapath.send_msg(
+            parser.OFPPacketOut(
+                datapath=datapath, buffer_id=msg.buffer_id, in_port=in_port, actions=actions, data=data
+            )
+        )

@@ -22,9 +22,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import webob
 import webob.exc
+from os_ken import cfg
 from routes import Mapper, URLGenerator
 
-from os_ken import cfg
 from sdnlab.controller import options
 from sdnlab.controller.errors import ListenError
 
@@ -52,8 +52,7 @@ class Response(webob.Response):
 
 def json_response(data, status: int = 200) -> Response:
     """A JSON response carrying ``data``."""
-    return Response(status=status, content_type="application/json", charset="UTF-8",
-                    text=json.dumps(data))
+    return Response(status=status, content_type="application/json", charset="UTF-8", text=json.dumps(data))
 
 
 def json_error(status: int, message: str) -> Response:
@@ -100,7 +99,7 @@ class ControllerBase:
 class _QuietHandler(WSGIRequestHandler):
     """Request handler that logs at debug level instead of printing every request."""
 
-    def log_message(self, format, *args):  # noqa: A002 (signature from http.server)
+    def log_message(self, format, *args):
         LOG.debug("%s %s", self.address_string(), format % args)
 
 
@@ -152,9 +151,14 @@ class WSGIApplication:
             if info is None:
                 continue
             conditions = {"method": info["methods"]} if info["methods"] else {}
-            self.mapper.connect(info["name"], info["path"], controller=controller,
-                                requirements=info["requirements"] or {}, action=method_name,
-                                conditions=conditions)
+            self.mapper.connect(
+                info["name"],
+                info["path"],
+                controller=controller,
+                requirements=info["requirements"] or {},
+                action=method_name,
+                conditions=conditions,
+            )
         if data:
             self.registory[controller.__name__] = data
 

@@ -26,8 +26,9 @@ class LearningSwitch(app_manager.RyuApp):
     def add_flow(self, datapath, priority, match, actions):
         parser, ofproto = datapath.ofproto_parser, datapath.ofproto
         instructions = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=priority, match=match,
-                                            instructions=instructions))
+        datapath.send_msg(
+            parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=instructions)
+        )
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features(self, ev):
@@ -53,5 +54,8 @@ class LearningSwitch(app_manager.RyuApp):
             match = parser.OFPMatch(in_port=in_port, eth_src=eth.src, eth_dst=eth.dst)
             self.add_flow(datapath, LEARNED_PRIORITY, match, actions)
         data = msg.data if msg.buffer_id == ofproto.OFP_NO_BUFFER else None
-        datapath.send_msg(parser.OFPPacketOut(datapath=datapath, buffer_id=msg.buffer_id, in_port=in_port,
-                                              actions=actions, data=data))
+        datapath.send_msg(
+            parser.OFPPacketOut(
+                datapath=datapath, buffer_id=msg.buffer_id, in_port=in_port, actions=actions, data=data
+            )
+        )

@@ -42,8 +42,13 @@ def build_net(topo, of_port: int):
     from mininet.net import Mininet
     from mininet.node import OVSSwitch, RemoteController
 
-    net = Mininet(topo=topo, switch=functools.partial(OVSSwitch, datapath="user", protocols="OpenFlow13"),
-                  controller=None, autoSetMacs=True, waitConnected=False)
+    net = Mininet(
+        topo=topo,
+        switch=functools.partial(OVSSwitch, datapath="user", protocols="OpenFlow13"),
+        controller=None,
+        autoSetMacs=True,
+        waitConnected=False,
+    )
     net.addController("c0", controller=RemoteController, ip="127.0.0.1", port=of_port)
     try:
         net.start()
@@ -57,11 +62,18 @@ def build_net(topo, of_port: int):
 
 
 def bridge_connected(name: str) -> bool:
-    uuids = subprocess.run(["ovs-vsctl", "get", "bridge", name, "controller"], capture_output=True, text=True).stdout
+    uuids = subprocess.run(
+        ["ovs-vsctl", "get", "bridge", name, "controller"], capture_output=True, text=True
+    ).stdout
     for uuid in uuids.strip("[] \n").split(","):
         uuid = uuid.strip()
-        if uuid and subprocess.run(["ovs-vsctl", "get", "controller", uuid, "is_connected"],
-                                   capture_output=True, text=True).stdout.strip() == "true":
+        if (
+            uuid
+            and subprocess.run(
+                ["ovs-vsctl", "get", "controller", uuid, "is_connected"], capture_output=True, text=True
+            ).stdout.strip()
+            == "true"
+        ):
             return True
     return False
 
@@ -83,7 +95,9 @@ def reset_switches(net, of_port: int) -> None:
         subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", sw.name], capture_output=True)
         subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-groups", sw.name], capture_output=True)
         subprocess.run(["ovs-vsctl", "del-controller", sw.name], capture_output=True)  # forces a reconnect
-        subprocess.run(["ovs-vsctl", "set-controller", sw.name, f"tcp:127.0.0.1:{of_port}"], capture_output=True)
+        subprocess.run(
+            ["ovs-vsctl", "set-controller", sw.name, f"tcp:127.0.0.1:{of_port}"], capture_output=True
+        )
 
 
 def http(method: str, url: str, body=None, timeout: float = 10.0):
@@ -125,8 +139,9 @@ def diagnose(net, ctl=None) -> str:
     """Flows of every switch and the controller's output, for assertion messages."""
     parts = []
     for sw in net.switches:
-        flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", sw.name],
-                               capture_output=True, text=True).stdout
+        flows = subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", sw.name], capture_output=True, text=True
+        ).stdout
         parts.append(f"--- {sw.name}\n{flows}")
     if ctl is not None:
         parts.append(f"--- controller output\n{ctl.output()[-3000:]}")

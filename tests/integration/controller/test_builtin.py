@@ -12,9 +12,18 @@ import tempfile
 import time
 
 import pytest
+from ctl_netutil import (
+    build_net,
+    diagnose,
+    http,
+    ping,
+    ping_until,
+    reset_switches,
+    skip_without_network,
+    wait_connected,
+)
 from mininet.topo import Topo
 
-from ctl_netutil import build_net, diagnose, http, ping, ping_until, reset_switches, skip_without_network, wait_connected
 from sdnlab.controller.process import ControllerProcess
 
 pytestmark = pytest.mark.network
@@ -36,8 +45,12 @@ class RingTopo(Topo):
 
 
 def all_pairs_ping(net) -> list[tuple[str, str]]:
-    return [(a.name, b.name) for a in net.hosts for b in net.hosts
-            if a is not b and not ping_until(a, b, seconds=4)]
+    return [
+        (a.name, b.name)
+        for a in net.hosts
+        for b in net.hosts
+        if a is not b and not ping_until(a, b, seconds=4)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +98,9 @@ def test_discovers_the_ring_and_routes_every_pair_without_storms(net, routing):
     assert status == 200 and len(body["links"]) == 4, body
     assert all_pairs_ping(net) == [], diagnose(net, routing)
     # no storm: the controller saw a bounded number of packet-ins on the ring links
-    flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"],
-                           capture_output=True, text=True).stdout
+    flows = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
+    ).stdout
     miss = next(line for line in flows.splitlines() if "table=1" in line and "priority=0 " in line)
     assert int(miss.split("n_packets=")[1].split(",")[0]) < 500, flows
 
@@ -109,8 +123,9 @@ def test_shortest_path_is_reported_and_installed(net, routing):
     assert ping_until(h1, h3)
     status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h3.IP()}")
     assert status == 200 and len(body["path"]) == 3 and body["path"][0] == 0x201 and body["path"][-1] == 0x203
-    flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True,
-                           text=True).stdout
+    flows = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
+    ).stdout
     assert f"dl_dst={h3.MAC()}" in flows
 
 
@@ -125,7 +140,7 @@ def test_reroutes_when_a_ring_link_goes_down(net, routing):
     finally:
         net.configLinkStatus("ct2s1", "ct2s2", "up")
     time.sleep(1.5)  # LLDP sees the link again
-    status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h2.IP()}")
+    _status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h2.IP()}")
     assert body["path"] == [0x201, 0x202]
 
 
@@ -144,10 +159,15 @@ def test_quarantine_over_rest_drops_a_host_until_released(net, routing):
     assert ping_until(h1, h3)
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"{oops", 400), ({"ip": 5}, 400), ({"ip": "10.0.0.1", "mac": "00:00:00:00:00:01"}, 400),
-    ({"host": "nosuchhost"}, 404),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"{oops", 400),
+        ({"ip": 5}, 400),
+        ({"ip": "10.0.0.1", "mac": "00:00:00:00:00:01"}, 400),
+        ({"host": "nosuchhost"}, 404),
+    ],
+)
 def test_quarantine_rejects_bad_requests(routing, body, status):
     assert http("POST", f"{BASE}/sdnlab/quarantine", body)[0] == status
 
@@ -162,7 +182,8 @@ def test_reconnecting_switch_gets_its_flows_back(net, routing):
     flows = ""
     while time.monotonic() < deadline and "goto_table:1" not in flows:
         time.sleep(0.2)
-        flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True,
-                               text=True).stdout
+        flows = subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
+        ).stdout
     assert "goto_table:1" in flows and f"dl_dst={h4.MAC()}" in flows, diagnose(net, routing)
     assert ping_until(h1, h4)

@@ -7,12 +7,11 @@ carrying playout -> rx2 is cut, and traffic must still flow both ways over the l
 
 from __future__ import annotations
 
-import functools
 import subprocess
 
 import pytest
-
 from ctl_netutil import build_net, diagnose, ping_until, reset_switches, skip_without_network, wait_connected
+
 from sdnlab.controller.process import ControllerProcess
 from sdnlab.controller.testnet import ring_topo, topology_dump, write_json
 
@@ -28,8 +27,10 @@ def protected_ring():
     net = build_net(ring_topo("ct6", 0x600), OF_PORT)
     ctl = None
     try:
-        env = {"SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)),
-               "SDNLAB_CONTROLLER_CONFIG": write_json({"protection": True})}
+        env = {
+            "SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)),
+            "SDNLAB_CONTROLLER_CONFIG": write_json({"protection": True}),
+        }
         ctl = ControllerProcess(["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, env=env).start()
         reset_switches(net, OF_PORT)
         wait_connected(net)
@@ -44,8 +45,9 @@ def test_fast_failover_groups_carry_traffic_after_a_cut_without_the_controller(p
     net, ctl = protected_ring
     playout, rx2 = net.get("playout", "rx2")
     assert ping_until(playout, rx2), diagnose(net, ctl)
-    groups = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-groups", "ct6s1"], capture_output=True,
-                            text=True).stdout
+    groups = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-groups", "ct6s1"], capture_output=True, text=True
+    ).stdout
     assert "type=ff" in groups and "watch_port:2" in groups and "watch_port:3" in groups, groups
     assert ctl.stop() < 2.0  # from here on the switches are on their own
     net.configLinkStatus("ct6s1", "ct6s2", "down")

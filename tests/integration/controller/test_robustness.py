@@ -52,7 +52,7 @@ async def _misbehave(payload: bytes, after_handshake: bool) -> bool:
     try:
         await asyncio.wait_for(bad.closed.wait(), 5)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     finally:
         await bad.close()
@@ -63,7 +63,10 @@ CASES = {
     "random bytes": (os.urandom(64), True),
     "truncated packet-in": (fk.ofp_header(fk.OFPT_PACKET_IN, 20, 5) + b"\x01" * 12, True),
     "oversized length": (fk.ofp_header(fk.OFPT_PACKET_IN, 0xFFFF, 6) + b"\xee" * (0xFFFF - 8), True),
-    "OpenFlow 1.0 message after 1.3 was negotiated": (fk.message(fk.OFPT_ECHO_REQUEST, b"", 7, version=1), True),
+    "OpenFlow 1.0 message after 1.3 was negotiated": (
+        fk.message(fk.OFPT_ECHO_REQUEST, b"", 7, version=1),
+        True,
+    ),
     "hello offering only OpenFlow 1.0": (fk.message(fk.OFPT_HELLO, b"", 1, version=1), False),
 }
 
@@ -82,7 +85,9 @@ def test_misbehaving_switch_is_dropped_and_others_are_served(controller, case):
 
 def test_each_drop_is_one_log_line_naming_the_reason(controller):
     assert asyncio.run(_misbehave(fk.ofp_header(fk.OFPT_PACKET_IN, 20, 9) + b"\x02" * 12, True))
-    lines = [line for line in controller.output().splitlines() if "cannot parse message type 10 (20 bytes)" in line]
+    lines = [
+        line for line in controller.output().splitlines() if "cannot parse message type 10 (20 bytes)" in line
+    ]
     assert lines and all(line.startswith("dropped ") for line in lines)
 
 

@@ -12,9 +12,18 @@ import re
 import time
 
 import pytest
+from ctl_netutil import (
+    build_net,
+    diagnose,
+    http,
+    ping,
+    ping_until,
+    reset_switches,
+    skip_without_network,
+    wait_connected,
+)
 from mininet.topo import Topo
 
-from ctl_netutil import build_net, diagnose, http, ping, ping_until, reset_switches, skip_without_network, wait_connected
 from sdnlab.controller.process import ControllerProcess
 
 pytestmark = pytest.mark.network
@@ -103,7 +112,9 @@ def test_trainee_port_monitor_logs_port_stats(net, controller):
     h1, h3 = net.get("h1", "h3")
     assert ping_until(h1, h3)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not re.search(r"port-stats dpid=257 port=1 rx_packets=[1-9]", ctl.output()):
+    while time.monotonic() < deadline and not re.search(
+        r"port-stats dpid=257 port=1 rx_packets=[1-9]", ctl.output()
+    ):
         time.sleep(0.2)
     assert re.search(r"port-stats dpid=257 port=1 rx_packets=[1-9]", ctl.output())
 
@@ -145,37 +156,62 @@ def test_ryu_sample_apps_with_ofctl_rest(net, controller):
     assert http("GET", f"{base}/stats/switches") == (200, [257, 258, 259])
     status, flows = http("GET", f"{base}/stats/flow/257")
     assert status == 200 and any(flow["priority"] == 1 for flow in flows["257"])
-    status, _ = http("POST", f"{base}/stats/flowentry/add",
-                     {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}, "actions": []})
+    status, _ = http(
+        "POST",
+        f"{base}/stats/flowentry/add",
+        {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}, "actions": []},
+    )
     assert status == 200
     assert eventually(lambda: not ping(net.get("h2"), net.get("h4")))
-    status, _ = http("POST", f"{base}/stats/flowentry/delete_strict",
-                     {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}})
+    status, _ = http(
+        "POST",
+        f"{base}/stats/flowentry/delete_strict",
+        {"dpid": 257, "priority": 500, "match": {"eth_src": net.get("h2").MAC()}},
+    )
     assert status == 200
     assert ping_until(net.get("h2"), net.get("h4"))
     status, switches = http("GET", f"{base}/v1.0/topology/switches")
     assert status == 200 and len(switches) == 3
 
 
-@pytest.mark.parametrize("method, path, body, expected_status, expected_words", [
-    ("POST", "/stats/flowentry/add", b"{not json", 400, "malformed JSON"),
-    ("POST", "/stats/flowentry/add", {"dpid": 999, "match": {}}, 404, "999"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"eth_colour": 1}}, 400, "eth_colour"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "actions": [{"type": "TELEPORT"}]}, 400, "TELEPORT"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"tcp_dst": 80}}, 400, "BAD_PREREQ"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"nw_dst": "10.0.0.999"}}, 400,
-     "match.nw_dst: invalid IPv4 address '10.0.0.999'"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"dl_type": 2048, "nw_proto": 6, "tp_dst": 99999}},
-     400, "match.tp_dst: 99999 is out of range"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "actions": [{"type": "OUTPUT", "port": "abc"}]}, 400,
-     "actions[0].port"),
-    ("POST", "/stats/flowentry/add", {"dpid": 257, "table_id": 300}, 400, "table_id: 300"),
-    ("POST", "/stats/meterentry/add", {"dpid": 257, "meter_id": 1, "bands": "x"}, 400, "bands"),
-    ("GET", "/stats/flow/banana", None, 400, "dpid"),
-    ("GET", "/stats/desc/4242", None, 404, "4242"),
-])
-def test_ofctl_rest_rejects_bad_input_and_stays_up(net, controller, method, path, body, expected_status,
-                                                   expected_words):
+@pytest.mark.parametrize(
+    "method, path, body, expected_status, expected_words",
+    [
+        ("POST", "/stats/flowentry/add", b"{not json", 400, "malformed JSON"),
+        ("POST", "/stats/flowentry/add", {"dpid": 999, "match": {}}, 404, "999"),
+        ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"eth_colour": 1}}, 400, "eth_colour"),
+        ("POST", "/stats/flowentry/add", {"dpid": 257, "actions": [{"type": "TELEPORT"}]}, 400, "TELEPORT"),
+        ("POST", "/stats/flowentry/add", {"dpid": 257, "match": {"tcp_dst": 80}}, 400, "BAD_PREREQ"),
+        (
+            "POST",
+            "/stats/flowentry/add",
+            {"dpid": 257, "match": {"nw_dst": "10.0.0.999"}},
+            400,
+            "match.nw_dst: invalid IPv4 address '10.0.0.999'",
+        ),
+        (
+            "POST",
+            "/stats/flowentry/add",
+            {"dpid": 257, "match": {"dl_type": 2048, "nw_proto": 6, "tp_dst": 99999}},
+            400,
+            "match.tp_dst: 99999 is out of range",
+        ),
+        (
+            "POST",
+            "/stats/flowentry/add",
+            {"dpid": 257, "actions": [{"type": "OUTPUT", "port": "abc"}]},
+            400,
+            "actions[0].port",
+        ),
+        ("POST", "/stats/flowentry/add", {"dpid": 257, "table_id": 300}, 400, "table_id: 300"),
+        ("POST", "/stats/meterentry/add", {"dpid": 257, "meter_id": 1, "bands": "x"}, 400, "bands"),
+        ("GET", "/stats/flow/banana", None, 400, "dpid"),
+        ("GET", "/stats/desc/4242", None, 404, "4242"),
+    ],
+)
+def test_ofctl_rest_rejects_bad_input_and_stays_up(
+    net, controller, method, path, body, expected_status, expected_words
+):
     controller("ryu.app.ofctl_rest")
     status, answer = http(method, f"http://127.0.0.1:{REST_PORT}{path}", body)
     assert status == expected_status

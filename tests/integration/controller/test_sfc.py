@@ -13,9 +13,9 @@ import tempfile
 import time
 
 import pytest
+from ctl_netutil import build_net, diagnose, ping_until, reset_switches, skip_without_network, wait_connected
 from mininet.topo import Topo
 
-from ctl_netutil import build_net, diagnose, ping_until, reset_switches, skip_without_network, wait_connected
 from sdnlab.controller.process import ControllerProcess
 
 pytestmark = pytest.mark.network
@@ -40,19 +40,49 @@ class ChainTopo(Topo):
 
 def topology_dump(net) -> dict:
     """The declared topology the runtime would pass (Topology.to_dict() format)."""
+
     def host(name, roles, kind="host"):
         node = net.get(name)
         interfaces = [{"name": str(i), "mac": i.MAC(), "ip": i.IP(), "prefixlen": 8} for i in node.intfList()]
-        return {"name": name, "kind": kind, "roles": roles, "dpid": None, "ip": interfaces[0]["ip"],
-                "mac": interfaces[0]["mac"], "interfaces": interfaces}
-    switches = [{"name": s, "kind": "switch", "roles": [], "dpid": d, "ip": None, "mac": None, "interfaces": []}
-                for s, d in (("ct3s1", 0x301), ("ct3s2", 0x302))]
-    links = [("h1", "ct3s1", 0, 1), ("h2", "ct3s2", 0, 1), ("v1", "ct3s1", 0, 2), ("v1", "ct3s2", 1, 2),
-             ("ct3s1", "ct3s2", 3, 3)]
-    return {"name": "chain", "nodes": switches + [host("h1", ["client"]), host("h2", ["server"]),
-                                                  host("v1", ["vnf"], "vnf")],
-            "links": [{"a": a, "b": b, "a_port": ap, "b_port": bp, "a_intf": "", "b_intf": "", "bw_mbit": None,
-                       "delay_ms": None, "loss_pct": None} for a, b, ap, bp in links]}
+        return {
+            "name": name,
+            "kind": kind,
+            "roles": roles,
+            "dpid": None,
+            "ip": interfaces[0]["ip"],
+            "mac": interfaces[0]["mac"],
+            "interfaces": interfaces,
+        }
+
+    switches = [
+        {"name": s, "kind": "switch", "roles": [], "dpid": d, "ip": None, "mac": None, "interfaces": []}
+        for s, d in (("ct3s1", 0x301), ("ct3s2", 0x302))
+    ]
+    links = [
+        ("h1", "ct3s1", 0, 1),
+        ("h2", "ct3s2", 0, 1),
+        ("v1", "ct3s1", 0, 2),
+        ("v1", "ct3s2", 1, 2),
+        ("ct3s1", "ct3s2", 3, 3),
+    ]
+    return {
+        "name": "chain",
+        "nodes": [*switches, host("h1", ["client"]), host("h2", ["server"]), host("v1", ["vnf"], "vnf")],
+        "links": [
+            {
+                "a": a,
+                "b": b,
+                "a_port": ap,
+                "b_port": bp,
+                "a_intf": "",
+                "b_intf": "",
+                "bw_mbit": None,
+                "delay_ms": None,
+                "loss_pct": None,
+            }
+            for a, b, ap, bp in links
+        ],
+    }
 
 
 def write_json(data) -> str:
@@ -68,12 +98,27 @@ def chain_net():
     net = build_net(ChainTopo(), OF_PORT)
     try:
         v1 = net.get("v1")
-        for cmd in ("ip link add br0 type bridge", "ip link set v1-eth0 master br0", "ip link set v1-eth1 master br0",
-                    "ip addr flush dev v1-eth0", "ip link set br0 up"):
+        for cmd in (
+            "ip link add br0 type bridge",
+            "ip link set v1-eth0 master br0",
+            "ip link set v1-eth1 master br0",
+            "ip addr flush dev v1-eth0",
+            "ip link set br0 up",
+        ):
             v1.cmd(cmd)
-        config = {"chains": [{"name": "inspect-5001", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp",
-                                                                 "dst_port": 5001}, "vnfs": ["v1"]}]}
-        env = {"SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)), "SDNLAB_CONTROLLER_CONFIG": write_json(config)}
+        config = {
+            "chains": [
+                {
+                    "name": "inspect-5001",
+                    "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 5001},
+                    "vnfs": ["v1"],
+                }
+            ]
+        }
+        env = {
+            "SDNLAB_TOPOLOGY_JSON": write_json(topology_dump(net)),
+            "SDNLAB_CONTROLLER_CONFIG": write_json(config),
+        }
         ctl = ControllerProcess(["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, env=env).start()
         try:
             reset_switches(net, OF_PORT)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from sdnlab.errors import LabError
-
 from sdnlab.grader import collect, grade, parse_spec
 from sdnlab.grader.live import confirm
 
@@ -33,7 +32,12 @@ def lab():
 
 
 def _flow_keys(state):
-    return {s: sorted((f.table_id, f.priority, f.match.value, f.match.mask, f.describe_actions()) for f in sw.flows) for s, sw in state.switches.items()}
+    return {
+        s: sorted(
+            (f.table_id, f.priority, f.match.value, f.match.mask, f.describe_actions()) for f in sw.flows
+        )
+        for s, sw in state.switches.items()
+    }
 
 
 def test_rest_and_ovs_ofctl_collect_the_same_flows(lab):
@@ -61,7 +65,13 @@ def test_reference_diff_against_the_builtin_app(lab):
     topo = collect.lab_topology(LAB)
     reference = collect_reference("app:sdnlab.controller.apps.builtin", topo)
     flood = "priority=1,ip,actions=FLOOD\npriority=1,arp,actions=FLOOD\n"
-    mine = NetworkState({"s1": SwitchState("s1", parse_flows(flood, "s1")), "s2": SwitchState("s2", parse_flows(flood, "s2")), "s3": SwitchState("s3")})
+    mine = NetworkState(
+        {
+            "s1": SwitchState("s1", parse_flows(flood, "s1")),
+            "s2": SwitchState("s2", parse_flows(flood, "s2")),
+            "s3": SwitchState("s3"),
+        }
+    )
     diffs = reference_diff(topo, mine, reference)
     kinds = {(d.kind, d.traffic, d.src, d.dst) for d in diffs}
     assert ("missing", "icmp", "h1", "h3") in kinds and ("missing", "tcp", "h3", "h1") in kinds

@@ -25,7 +25,9 @@ COMMON = {
 }
 PROTECTED = ["priority=10,ip,nw_dst=10.0.0.2,actions=group:1"]
 UNPROTECTED = ["priority=10,ip,nw_dst=10.0.0.2,actions=output:2"]
-GROUP = "group_id=1,type=fast_failover,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3"
+GROUP = (
+    "group_id=1,type=fast_failover,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3"
+)
 SPEC = """
 - id: normal
   reach: {src: h1, dst: h2, traffic: icmp}
@@ -70,7 +72,9 @@ def _set_link(api, up: bool):
     time.sleep(1.0)  # OVS notices the carrier change and updates port liveness
 
 
-@pytest.mark.parametrize("rules, survives", [(PROTECTED, True), (UNPROTECTED, False)], ids=["fast-failover", "plain-output"])
+@pytest.mark.parametrize(
+    "rules, survives", [(PROTECTED, True), (UNPROTECTED, False)], ids=["fast-failover", "plain-output"]
+)
 def test_failover_verdict_matches_a_real_link_failure(lab, rules, survives):
     api = lab
     _install(api, rules)
@@ -88,7 +92,9 @@ def test_failover_verdict_matches_a_real_link_failure(lab, rules, survives):
         assert confirmed.findings == (), confirmed.render_text()
         # The same ICMP packet probes both behaviours (probes are deduplicated); with the link
         # down it reaches h2 only through the fast-failover bucket.
-        probe = next(p for p in confirmed.live["probes_detail"] if p["behaviour"] in ("normal", "survives-s1-s2"))
+        probe = next(
+            p for p in confirmed.live["probes_detail"] if p["behaviour"] in ("normal", "survives-s1-s2")
+        )
         assert probe["predicted"] == probe["observed"] == (["h2"] if survives else [])
     finally:
         _set_link(api, up=True)

@@ -24,7 +24,10 @@ def lab():
         topo = collect.lab_topology(LAB)
         first, last = topo.hosts()[0], topo.hosts()[-1]
         for _ in range(30):
-            if api.run_in(LAB, first.name, ["ping", "-c", "1", "-W", "1", last.ip], timeout=10).returncode == 0:
+            if (
+                api.run_in(LAB, first.name, ["ping", "-c", "1", "-W", "1", last.ip], timeout=10).returncode
+                == 0
+            ):
                 break
         yield topo
     finally:

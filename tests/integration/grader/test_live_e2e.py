@@ -14,7 +14,6 @@ import subprocess
 import pytest
 
 from sdnlab.errors import LabError
-
 from sdnlab.grader import collect, grade, parse_spec
 from sdnlab.grader.live import confirm
 
@@ -62,9 +61,15 @@ def lab():
     try:
         for switch, lines in RULES.items():
             bridge = api.bridge(LAB, switch)
-            subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True)
+            subprocess.run(
+                ["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True
+            )
             for line in lines:
-                subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, line], check=True, capture_output=True)
+                subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, line],
+                    check=True,
+                    capture_output=True,
+                )
         yield LAB
     finally:
         try:
@@ -86,7 +91,13 @@ def test_static_verdicts_on_collected_flows(graded):
     _, state, _, report = graded
     assert state.rule_count == sum(len(v) for v in RULES.values())
     verdicts = {r.id: r.passed for r in report.results}
-    assert verdicts == {"h1-reaches-h3": True, "dns-to-h3": False, "h1-isolated-from-h2": False, "h3-web-to-h1": False, "no_loop-5": True}
+    assert verdicts == {
+        "h1-reaches-h3": True,
+        "dns-to-h3": False,
+        "h1-isolated-from-h2": False,
+        "h3-web-to-h1": False,
+        "no_loop-5": True,
+    }
     dns = next(r for r in report.results if r.id == "dns-to-h3").failures[0]
     assert "delivered to h2" in dns.outcome and dns.blame["priority"] == 20
 
@@ -115,13 +126,40 @@ def test_grade_command_on_the_running_lab(lab, tmp_path):
     from sdnlab.cli import root
 
     (tmp_path / "spec.yaml").write_text(SPEC)
-    result = CliRunner().invoke(root, ["grade", "--name", lab, "--spec", str(tmp_path / "spec.yaml"), "--live", "--json", "--junit", str(tmp_path / "j.xml")])
+    result = CliRunner().invoke(
+        root,
+        [
+            "grade",
+            "--name",
+            lab,
+            "--spec",
+            str(tmp_path / "spec.yaml"),
+            "--live",
+            "--json",
+            "--junit",
+            str(tmp_path / "j.xml"),
+        ],
+    )
     assert result.exit_code == 1, result.output  # three behaviours fail on purpose
     data = json.loads(result.output)
     assert data["score"] == 2 and data["max_score"] == 5
     assert data["findings"] == [] and data["live"]["agree"] == data["live"]["probes"] > 0
     saved = collect.save_lab(lab, tmp_path / "dumps")
-    offline = CliRunner().invoke(root, ["grade", "--flows", str(saved), "--topology", "linear", "--param", "switches=3", "--spec", str(tmp_path / "spec.yaml"), "--json"])
+    offline = CliRunner().invoke(
+        root,
+        [
+            "grade",
+            "--flows",
+            str(saved),
+            "--topology",
+            "linear",
+            "--param",
+            "switches=3",
+            "--spec",
+            str(tmp_path / "spec.yaml"),
+            "--json",
+        ],
+    )
     assert json.loads(offline.output)["score"] == 2
 
 
@@ -133,7 +171,9 @@ def test_trace_a_switch_of_the_running_lab(lab):
     from sdnlab.cli import root
 
     packet = "in_port=2,udp,dl_src=00:00:0a:00:00:01,nw_src=10.0.0.1,nw_dst=10.0.0.3,udp_dst=53,nw_ttl=64"
-    result = CliRunner().invoke(root, ["flows", "trace", "--name", lab, "--switch", "s2", "--packet", packet, "--json"])
+    result = CliRunner().invoke(
+        root, ["flows", "trace", "--name", lab, "--switch", "s2", "--packet", packet, "--json"]
+    )
     assert result.exit_code == 0, result.output
     (traced,) = json.loads(result.output)
     assert [(o["port"], o["fields"]["nw_dst"]) for o in traced["outputs"]] == [(1, "10.0.0.2")]
@@ -144,8 +184,14 @@ def test_a_network_that_differs_from_the_model_is_a_grader_finding(lab, graded):
 
     topo, state, behaviours, report = graded  # state collected before the change below
     bridge = api.bridge(lab, "s3")
-    subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--strict", "del-flows", bridge, "priority=10,ip,nw_dst=10.0.0.3"], check=True, capture_output=True)
+    subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "--strict", "del-flows", bridge, "priority=10,ip,nw_dst=10.0.0.3"],
+        check=True,
+        capture_output=True,
+    )
     confirmed = confirm(lab, topo, state, behaviours, report)
     summary = {k: v for k, v in confirmed.live.items() if k != "probes_detail"}
-    assert any(f.behaviour == "h1-reaches-h3" and f.observed == "delivered to nobody" for f in confirmed.findings), (summary, confirmed.findings)
+    assert any(
+        f.behaviour == "h1-reaches-h3" and f.observed == "delivered to nobody" for f in confirmed.findings
+    ), (summary, confirmed.findings)
     assert confirmed.live["rounds"] == 3, summary  # disagreements are retried before being reported

@@ -51,10 +51,32 @@ def bridge():
     if reason:
         pytest.skip(reason)
     _sh("ovs-vsctl", "--if-exists", "del-br", BRIDGE)
-    cmd = ["ovs-vsctl", "add-br", BRIDGE, "--", "set", "bridge", BRIDGE, "datapath_type=netdev", "protocols=OpenFlow13,OpenFlow15", "fail_mode=secure"]
+    cmd = [
+        "ovs-vsctl",
+        "add-br",
+        BRIDGE,
+        "--",
+        "set",
+        "bridge",
+        BRIDGE,
+        "datapath_type=netdev",
+        "protocols=OpenFlow13,OpenFlow15",
+        "fail_mode=secure",
+    ]
     for port in PORTS:
         name = f"{BRIDGE}p{port}"
-        cmd += ["--", "add-port", BRIDGE, name, "--", "set", "interface", name, "type=internal", f"ofport_request={port}"]
+        cmd += [
+            "--",
+            "add-port",
+            BRIDGE,
+            name,
+            "--",
+            "set",
+            "interface",
+            name,
+            "type=internal",
+            f"ofport_request={port}",
+        ]
     _sh(*cmd)
     try:
         for port in LIVE_PORTS:
@@ -81,7 +103,9 @@ def _match(rng: random.Random, table: int) -> tuple[str, str]:
     if rng.random() < 0.3:
         parts.append(f"dl_dst={rng.choice(MACS)}")
     if rng.random() < 0.2:
-        parts.append(rng.choice(["vlan_tci=0x0000/0x1000", "vlan_tci=0x1000/0x1000", f"dl_vlan={rng.choice([5, 7])}"]))
+        parts.append(
+            rng.choice(["vlan_tci=0x0000/0x1000", "vlan_tci=0x1000/0x1000", f"dl_vlan={rng.choice([5, 7])}"])
+        )
     if rng.random() < 0.1:
         parts.append("dl_dst=01:00:00:00:00:00/01:00:00:00:00:00")
     if proto == "arp":
@@ -153,7 +177,13 @@ def _groups(rng: random.Random) -> list[str]:
     for gid, gtype in ((1, "all"), (2, "indirect"), (3, "fast_failover"), (4, "all"), (5, "select")):
         buckets = []
         for _ in range(1 if gtype == "indirect" else rng.randint(2, 3)):
-            acts = rng.choice([f"output:{rng.choice(PORTS)}", f"set_field:{rng.choice(MACS)}->eth_dst,output:{rng.choice(PORTS)}", "IN_PORT"])
+            acts = rng.choice(
+                [
+                    f"output:{rng.choice(PORTS)}",
+                    f"set_field:{rng.choice(MACS)}->eth_dst,output:{rng.choice(PORTS)}",
+                    "IN_PORT",
+                ]
+            )
             if gtype == "fast_failover":
                 buckets.append(f"bucket=watch_port:{rng.choice(PORTS)},actions={acts}")
             else:
@@ -174,12 +204,16 @@ def _flows(rng: random.Random, with_select: bool) -> list[str]:
         if rng.random() < 0.15:
             instr.append("clear_actions")
         if rng.random() < 0.25:
-            instr.append(f"write_actions({rng.choice(['output:' + str(rng.choice(PORTS)), 'group:' + str(rng.choice(groups)), 'set_field:' + rng.choice(MACS) + '->eth_src,output:' + str(rng.choice(PORTS))])})")
+            instr.append(
+                f"write_actions({rng.choice(['output:' + str(rng.choice(PORTS)), 'group:' + str(rng.choice(groups)), 'set_field:' + rng.choice(MACS) + '->eth_src,output:' + str(rng.choice(PORTS))])})"
+            )
         if table < 2 and rng.random() < 0.3:
             instr.append(f"write_metadata:{rng.choice([1, 2])}/0xff")
         if table < 2 and rng.random() < 0.45:
             instr.append(f"goto_table:{rng.randint(table + 1, 2)}")
-        lines.append(f"table={table},priority={rng.choice([1, 10, 100, 200, 300])},{match},actions={','.join(instr) or 'drop'}")
+        lines.append(
+            f"table={table},priority={rng.choice([1, 10, 100, 200, 300])},{match},actions={','.join(instr) or 'drop'}"
+        )
     # A visible table-miss-like default in table 0 for some rounds.
     if rng.random() < 0.5:
         lines.append("table=0,priority=0,actions=goto_table:1")
@@ -197,14 +231,16 @@ def _packet(rng: random.Random) -> str:
         parts.append(f"arp_op={rng.choice([1, 2])},arp_spa={rng.choice(IPS)},arp_tpa={rng.choice(IPS)}")
     elif proto.endswith("6"):
         parts.append(f"ipv6_src={rng.choice(IP6S)},ipv6_dst={rng.choice(IP6S)},nw_ttl={rng.choice([64, 1])}")
-        parts.append(f"{proto[:-1]}_src={rng.choice([1234, 80])},{proto[:-1]}_dst={rng.choice(TP + [0x55, 0x1234])}")
+        parts.append(
+            f"{proto[:-1]}_src={rng.choice([1234, 80])},{proto[:-1]}_dst={rng.choice([*TP, 85, 4660])}"
+        )
     else:
         parts.append(f"nw_src={rng.choice(IPS)},nw_dst={rng.choice(IPS)},nw_ttl={rng.choice([64, 1])}")
         parts.append(f"nw_tos={rng.choice([0, 32])}")
         if proto == "icmp":
             parts.append(f"icmp_type={rng.choice([0, 8])},icmp_code=0")
         else:
-            parts.append(f"{proto}_src={rng.choice([1234, 80])},{proto}_dst={rng.choice(TP + [0x55, 0x1234])}")
+            parts.append(f"{proto}_src={rng.choice([1234, 80])},{proto}_dst={rng.choice([*TP, 85, 4660])}")
     return ",".join(parts)
 
 
@@ -217,7 +253,11 @@ def _install(bridge: str, flows: list[str], groups: list[str], tmp_path) -> tupl
     _sh("ovs-ofctl", "-O", "OpenFlow15", "add-groups", bridge, str(gfile))  # 1.5 for selection_method
     if _sh("ovs-ofctl", "-O", "OpenFlow13", "add-flows", bridge, str(ffile), check=False).returncode != 0:
         # Some random combinations break OVS's consistency rules; keep the ones it accepts.
-        rejected = [f for f in flows if _sh("ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, f, check=False).returncode != 0]
+        rejected = [
+            f
+            for f in flows
+            if _sh("ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, f, check=False).returncode != 0
+        ]
         assert len(rejected) <= len(flows) // 3, f"OVS rejected too many generated flows, e.g. {rejected[:3]}"
     dump = lambda what: _sh("ovs-ofctl", "-O", "OpenFlow13", what, bridge).stdout  # noqa: E731
     return dump("dump-flows"), dump("dump-groups"), dump("dump-ports-desc")
@@ -251,13 +291,15 @@ def test_model_agrees_with_ofproto_trace(bridge, tmp_path, seed):
     packets = [_packet(rng) for _ in range(PACKETS_PER_ROUND)]
     model = trace_packets(state, packets)
     compared, via_select, mismatches = 0, 0, []
-    for packet, mine, text in zip(packets, model, _ovs_traces(bridge, packets)):
+    for packet, mine, text in zip(packets, model, _ovs_traces(bridge, packets), strict=False):
         fields = header_fields(parse_packet(packet).value)
         theirs = replay_actions(datapath_actions(text), fields, port_map)
         compared += 1
         if "possible_outputs" in mine:
             via_select += 1
-            ok = any(_comparable(option) == _comparable(theirs["outputs"]) for option in mine["possible_outputs"])
+            ok = any(
+                _comparable(option) == _comparable(theirs["outputs"]) for option in mine["possible_outputs"]
+            )
         else:
             ok = _comparable(mine["outputs"]) == _comparable(theirs["outputs"])
         if not ok or mine["controller"] != theirs["controller"]:

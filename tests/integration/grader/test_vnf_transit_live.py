@@ -38,9 +38,15 @@ def lab():
     try:
         for switch in ("s1", "s2"):
             bridge = api.bridge(LAB, switch)
-            subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True)
+            subprocess.run(
+                ["ovs-ofctl", "-O", "OpenFlow13", "del-flows", bridge], check=True, capture_output=True
+            )
             for line in PATCH:
-                subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, line], check=True, capture_output=True)
+                subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", "add-flow", bridge, line],
+                    check=True,
+                    capture_output=True,
+                )
         script = "ip link add wire0 type bridge && ip link set fw1-eth0 master wire0 && ip link set fw1-eth1 master wire0 && ip link set wire0 up"
         done = api.run_in(LAB, "fw1", ["sh", "-c", script], timeout=20)
         assert done.returncode == 0, done.stderr

@@ -8,7 +8,6 @@ network and graded, hidden checks included), whatever its static grading says.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 import sys
@@ -39,7 +38,7 @@ def test_lab_live_solution_scores_100_and_starter_does_not(lab):
 
 
 def test_demo_runs_the_default_lab_to_100_percent():
-    proc = subprocess.run(SDNLAB + ["demo"], capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([*SDNLAB, "demo"], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "smart_meters" in proc.stdout and "Score: 100%" in proc.stdout
     assert "`sdnlab lab list`" in proc.stdout and "`sdnlab lab start 3`" in proc.stdout
@@ -50,8 +49,12 @@ def test_grade_batch_of_ryu_apps_live(tmp_path):
     klass = tmp_path / "class"
     shutil.copytree(lab.solution_dir, klass / "alice")
     shutil.copytree(lab.starter_dir, klass / "bob")
-    proc = subprocess.run(SDNLAB + ["lab", "grade-batch", str(klass), "--lab", "2", "--name", "lab-tbatch"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*SDNLAB, "lab", "grade-batch", str(klass), "--lab", "2", "--name", "lab-tbatch"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(klass / "grades.csv") as f:
         rows = {r["trainee"]: r for r in csv.DictReader(f)}

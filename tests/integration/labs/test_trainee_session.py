@@ -26,19 +26,33 @@ def env(tmp_path_factory):
     environ = dict(os.environ, SDNLAB_HOME=str(home), LANG="C.UTF-8")
     environ.pop("LC_ALL", None)
     yield environ, home
-    subprocess.run([sys.executable, "-m", "sdnlab.cli", "lab", "stop", "--name", NAME], env=environ,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", "lab", "stop", "--name", NAME],
+        env=environ,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def sdnlab(env, *args, timeout=180):
-    return subprocess.run([sys.executable, "-m", "sdnlab.cli", *args], env=env[0], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", *args],
+        env=env[0],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def dump(bridge: str) -> list[str]:
     """A bridge's flows without counters, sorted."""
-    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", bridge], capture_output=True,
-                         text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "--no-stats", "dump-flows", bridge],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
@@ -51,7 +65,9 @@ def test_a_trainee_session(env):
     assert started.returncode == 0, started.stderr
     assert f"`sdnlab lab task --name {NAME}`, then `sdnlab lab check --name {NAME}`" in started.stdout
     workdir = home / "work" / "smart_meters"
-    assert (workdir / "flows" / "core.flows").read_text() == (lab.starter_dir / "flows" / "core.flows").read_text()
+    assert (workdir / "flows" / "core.flows").read_text() == (
+        lab.starter_dir / "flows" / "core.flows"
+    ).read_text()
 
     status = json.loads(sdnlab(env, "lab", "status", "--name", NAME, "--json").stdout)
     assert status["lab"] == "smart_meters" and status["network_up"] is True
@@ -103,14 +119,19 @@ def test_a_trainee_session(env):
     report = json.loads(progress.stdout)
     smart = next(p for p in report["labs"] if p["lab"] == "smart_meters")
     assert smart["done"] and smart["best_percent"] == 100.0 and smart["hints_used"] == 2
-    assert report["skills"]["security"]["percent"] > 0 and "smart_meters" in report["skills"]["security"]["labs_done"]
+    assert (
+        report["skills"]["security"]["percent"] > 0
+        and "smart_meters" in report["skills"]["security"]["labs_done"]
+    )
 
     # an instructor deploys the reference: a submit in this session is not the trainee's score
     solved = sdnlab(env, "lab", "solve", "--name", NAME)
     assert solved.returncode == 0 and "instructor" in solved.stdout, solved.stderr
     again = json.loads(sdnlab(env, "lab", "submit", "--name", NAME, "--json").stdout)["record"]
     assert again["percent"] == 100.0 and again["solved_by_reference"] is True
-    smart = next(p for p in json.loads(sdnlab(env, "progress", "--json").stdout)["labs"] if p["lab"] == "smart_meters")
+    smart = next(
+        p for p in json.loads(sdnlab(env, "progress", "--json").stdout)["labs"] if p["lab"] == "smart_meters"
+    )
     assert smart["attempts"] == 1 and smart["reference_runs"] == 1
 
     stopped = sdnlab(env, "lab", "stop", "--name", NAME)

@@ -47,8 +47,9 @@ def test_catalogue_topology_comes_up_and_hosts_reach_each_other(topology, lab_fa
 def test_tcp_crosses_the_connected_car_core_to_the_cloud(lab_factory):
     state = lab_factory("connected_car", {"rsus": 2, "vehicles_per_rsu": 1}, name="t-car-tcp")
     cloud = next(h for h in state["hosts"] if h["name"] == "cloud1")
-    server = api.popen_in("t-car-tcp", "cloud1", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+    server = api.popen_in(
+        "t-car-tcp", "cloud1", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         time.sleep(0.5)
         reachable("t-car-tcp", "v1", cloud["ip"])

@@ -14,14 +14,15 @@ import pytest
 from sdnlab.errors import LabError
 from sdnlab.runtime import api, paths
 
-
 pytestmark = pytest.mark.network
 SDNLAB = [sys.executable, "-m", "sdnlab.cli"]
 
 
 def iperf3(name: str, client: str, server_ip: str, server: str, seconds: int = 2) -> float:
     """TCP goodput in Mbit/s measured by iperf3 between two lab hosts."""
-    srv = api.popen_in(name, server, ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    srv = api.popen_in(
+        name, server, ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         time.sleep(0.4)
         out = api.run_in(name, client, ["iperf3", "-c", server_ip, "-t", str(seconds), "-J"], timeout=30)
@@ -31,7 +32,9 @@ def iperf3(name: str, client: str, server_ip: str, server: str, seconds: int = 2
         srv.kill()
 
 
-def test_linear_lab_carries_ping_and_tcp_within_its_bandwidth_and_leaves_nothing(lab_factory, assert_gone, footprint):
+def test_linear_lab_carries_ping_and_tcp_within_its_bandwidth_and_leaves_nothing(
+    lab_factory, assert_gone, footprint
+):
     state = lab_factory("linear", {"switches": 3}, name="t-linear")
     assert all(s["connected"] for s in state["switches"]) and len(state["switches"]) == 3
     hosts = {h["name"]: h for h in state["hosts"]}
@@ -73,26 +76,46 @@ def test_declared_bandwidth_limit_holds_roughly(lab_factory, tmp_path):
 
 
 def test_cli_up_json_status_exec_and_down(assert_gone, footprint):
-    up = subprocess.run(SDNLAB + ["up", "tree", "--name", "t-cli", "--json"], capture_output=True, text=True, timeout=120)
+    up = subprocess.run(
+        [*SDNLAB, "up", "tree", "--name", "t-cli", "--json"], capture_output=True, text=True, timeout=120
+    )
     try:
         assert up.returncode == 0, up.stderr
         summary = json.loads(up.stdout)
-        assert summary["name"] == "t-cli" and summary["hosts"] == 4 and summary["switches"] == 3 and summary["ready_s"] > 0
-        status = json.loads(subprocess.run(SDNLAB + ["status", "--name", "t-cli", "--json"], capture_output=True,
-                                           text=True).stdout)
+        assert (
+            summary["name"] == "t-cli"
+            and summary["hosts"] == 4
+            and summary["switches"] == 3
+            and summary["ready_s"] > 0
+        )
+        status = json.loads(
+            subprocess.run(
+                [*SDNLAB, "status", "--name", "t-cli", "--json"], capture_output=True, text=True
+            ).stdout
+        )
         assert {h["name"] for h in status["hosts"]} == {"h1", "h2", "h3", "h4"}
         assert all(s["connected"] for s in status["switches"])
         # exec streams output and returns the command's exit code
-        ok = subprocess.run(SDNLAB + ["exec", "--name", "t-cli", "h1", "--", "ping", "-c1", "-W2", "10.0.0.4"],
-                            capture_output=True, text=True, timeout=30)
+        ok = subprocess.run(
+            [*SDNLAB, "exec", "--name", "t-cli", "h1", "--", "ping", "-c1", "-W2", "10.0.0.4"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert ok.returncode == 0 and "1 received" in ok.stdout
-        fail = subprocess.run(SDNLAB + ["exec", "--name", "t-cli", "h1", "--", "sh", "-c", "exit 7"], timeout=30)
+        fail = subprocess.run(
+            [*SDNLAB, "exec", "--name", "t-cli", "h1", "--", "sh", "-c", "exit 7"], timeout=30
+        )
         assert fail.returncode == 7
-        dump = subprocess.run(SDNLAB + ["flows", "dump", "--name", "t-cli", "s1"], capture_output=True, text=True)
+        dump = subprocess.run(
+            [*SDNLAB, "flows", "dump", "--name", "t-cli", "s1"], capture_output=True, text=True
+        )
         assert dump.returncode == 0 and "OFPST_FLOW" in dump.stdout
         bridges, intfs = footprint("t-cli")
     finally:
-        down = subprocess.run(SDNLAB + ["down", "--name", "t-cli"], capture_output=True, text=True, timeout=120)
+        down = subprocess.run(
+            [*SDNLAB, "down", "--name", "t-cli"], capture_output=True, text=True, timeout=120
+        )
     assert down.returncode == 0, down.stderr
     assert_gone("t-cli", bridges, intfs)
 
@@ -111,7 +134,9 @@ def test_two_labs_run_side_by_side_without_clashing(lab_factory):
         api.up("linear", {}, name="t-side-a")
 
 
-def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones(lab_factory, assert_gone, footprint):
+def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones(
+    lab_factory, assert_gone, footprint
+):
     state = lab_factory("linear", {"switches": 2}, name="t-kill9")
     lab_factory("linear", {"switches": 2}, name="t-alive")
     bridges, intfs = footprint("t-kill9")
@@ -119,7 +144,7 @@ def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones
     time.sleep(0.3)
     # the network is orphaned but still there ...
     assert any(os.path.exists(f"/sys/class/net/{i}") for i in intfs)
-    clean = subprocess.run(SDNLAB + ["clean"], capture_output=True, text=True, timeout=120)
+    clean = subprocess.run([*SDNLAB, "clean"], capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stderr
     assert "t-kill9" in clean.stdout and "t-alive" not in clean.stdout
     # ... and after clean nothing is, while the running lab still forwards
@@ -129,8 +154,12 @@ def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones
 
 
 def test_interrupted_up_leaves_nothing(assert_gone):
-    proc = subprocess.Popen(SDNLAB + ["up", "smart_meter", "-p", "meters=150", "--name", "t-intr"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*SDNLAB, "up", "smart_meter", "-p", "meters=150", "--name", "t-intr"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 30
     spec = None
     while time.time() < deadline and spec is None:  # interrupt while the network is being built
@@ -147,8 +176,12 @@ def test_interrupted_up_leaves_nothing(assert_gone):
 
 def test_broken_topology_is_rejected_before_anything_is_built(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nnodes:\n  - {name: s1, kind: switch}\n  - {name: h1}\nlinks:\n  - {a: h1, b: s9}\n")
-    out = subprocess.run(SDNLAB + ["up", str(bad), "--name", "t-bad"], capture_output=True, text=True, timeout=60)
+    bad.write_text(
+        "version: 1\nnodes:\n  - {name: s1, kind: switch}\n  - {name: h1}\nlinks:\n  - {a: h1, b: s9}\n"
+    )
+    out = subprocess.run(
+        [*SDNLAB, "up", str(bad), "--name", "t-bad"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2
     assert "bad.yaml:6: link 'h1'-'s9': unknown node 's9'" in out.stderr
     assert "Traceback" not in out.stderr

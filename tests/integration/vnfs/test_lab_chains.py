@@ -78,25 +78,32 @@ def port_of(state, host, index=0):
 def static_chain_flows(state, lb_eth2: str) -> list[str]:
     """Symmetric steering for both chains on s1, by in_port and destination MAC."""
     mac = {h["name"]: h["interfaces"][0]["mac"] for h in state["hosts"]}
-    p = {name: port_of(state, name) for name in ("m1", "m2", "hes", "cam1", "an1", "an2", "h9", "srv9", "oa1")}
+    p = {
+        name: port_of(state, name) for name in ("m1", "m2", "hes", "cam1", "an1", "an2", "h9", "srv9", "oa1")
+    }
     fw_in, fw_out = port_of(state, "fw1", 0), port_of(state, "fw1", 1)
     dpi_in, dpi_out = port_of(state, "dpi1", 0), port_of(state, "dpi1", 1)
     lb_in, lb_out, lb_hc = port_of(state, "lb1", 0), port_of(state, "lb1", 1), port_of(state, "lb1", 2)
     bcast = "ff:ff:ff:ff:ff:ff"
     flows = [
         # chain 1: meters -> fw1 -> dpi1 -> hes, and back
-        f"in_port={p['m1']},actions=output:{fw_in}", f"in_port={p['m2']},actions=output:{fw_in}",
-        f"in_port={fw_out},actions=output:{dpi_in}", f"in_port={dpi_out},actions=output:{p['hes']}",
-        f"in_port={p['hes']},actions=output:{dpi_out}", f"in_port={dpi_in},actions=output:{fw_out}",
+        f"in_port={p['m1']},actions=output:{fw_in}",
+        f"in_port={p['m2']},actions=output:{fw_in}",
+        f"in_port={fw_out},actions=output:{dpi_in}",
+        f"in_port={dpi_out},actions=output:{p['hes']}",
+        f"in_port={p['hes']},actions=output:{dpi_out}",
+        f"in_port={dpi_in},actions=output:{fw_out}",
         f"in_port={fw_in},dl_dst={mac['m1']},actions=output:{p['m1']}",
         f"in_port={fw_in},dl_dst={mac['m2']},actions=output:{p['m2']}",
         f"in_port={fw_in},dl_dst={bcast},actions=output:{p['m1']},output:{p['m2']}",
         # chain 2: cam1 -> lb1 -> an1/an2, and back; lb1-eth2 reaches the servers for health checks
-        f"in_port={p['cam1']},actions=output:{lb_in}", f"in_port={lb_in},actions=output:{p['cam1']}",
+        f"in_port={p['cam1']},actions=output:{lb_in}",
+        f"in_port={lb_in},actions=output:{p['cam1']}",
         f"in_port={lb_out},dl_dst={mac['an1']},actions=output:{p['an1']}",
         f"in_port={lb_out},dl_dst={mac['an2']},actions=output:{p['an2']}",
         f"in_port={lb_out},dl_dst={bcast},actions=output:{p['an1']},output:{p['an2']}",
-        f"in_port={p['an1']},actions=output:{lb_out}", f"in_port={p['an2']},actions=output:{lb_out}",
+        f"in_port={p['an1']},actions=output:{lb_out}",
+        f"in_port={p['an2']},actions=output:{lb_out}",
         f"priority=200,in_port={p['an1']},dl_dst={lb_eth2},actions=output:{lb_hc}",
         f"priority=200,in_port={p['an2']},dl_dst={lb_eth2},actions=output:{lb_hc}",
         f"priority=200,in_port={p['an1']},dl_dst={bcast},actions=output:{lb_out},output:{lb_hc}",
@@ -105,7 +112,8 @@ def static_chain_flows(state, lb_eth2: str) -> list[str]:
         f"in_port={lb_hc},dl_dst={mac['an2']},actions=output:{p['an2']}",
         f"in_port={lb_hc},dl_dst={bcast},actions=output:{p['an1']},output:{p['an2']}",
         # one-armed: h9 and srv9 reach each other only through oa1, which sends back out of its one port
-        f"in_port={p['h9']},actions=output:{p['oa1']}", f"in_port={p['srv9']},actions=output:{p['oa1']}",
+        f"in_port={p['h9']},actions=output:{p['oa1']}",
+        f"in_port={p['srv9']},actions=output:{p['oa1']}",
         f"in_port={p['oa1']},dl_dst={mac['h9']},actions=output:{p['h9']}",
         f"in_port={p['oa1']},dl_dst={mac['srv9']},actions=output:{p['srv9']}",
         f"in_port={p['oa1']},dl_dst={bcast},actions=output:{p['h9']},output:{p['srv9']}",
@@ -137,7 +145,7 @@ rules:
   - {{name: ping, action: accept, proto: icmp, icmp_type: 8}}
   - {{name: mqtt, action: accept, proto: tcp, dport: 1883}}
   - {{name: iperf, action: accept, proto: tcp, dport: 6855}}
-  - {{name: telnet-m1, action: accept, proto: tcp, dport: 23, src: {hosts['m1']['ip']}}}
+  - {{name: telnet-m1, action: accept, proto: tcp, dport: 23, src: {hosts["m1"]["ip"]}}}
   - {{name: telnet, action: reject, proto: tcp, dport: [23, 2323]}}
 """)
         (tmp / "dpi.yaml").write_text("quarantine: {risks: [telnet_scan]}\n")
@@ -148,17 +156,24 @@ vip_mac: 02:00:00:00:60:64
 port: 80
 scheduler: round_robin
 backends:
-  - {{name: an1, ip: {an[0]['ip']}, mac: "{an[0]['mac']}"}}
-  - {{name: an2, ip: {an[1]['ip']}, mac: "{an[1]['mac']}"}}
+  - {{name: an1, ip: {an[0]["ip"]}, mac: "{an[0]["mac"]}"}}
+  - {{name: an2, ip: {an[1]["ip"]}, mac: "{an[1]["mac"]}"}}
 health_check: {{type: http, interval: 0.5, timeout: 2, fall: 2, rise: 1}}
 """)
         for name in ("an1", "an2"):
             www = tmp / name
             www.mkdir()
             (www / "index.html").write_text(name)
-            api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "80", "--directory", str(www)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        api.popen_in(LAB, "hes", [sys.executable, "-c", SERVER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            api.popen_in(
+                LAB,
+                name,
+                [sys.executable, "-m", "http.server", "80", "--directory", str(www)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        api.popen_in(
+            LAB, "hes", [sys.executable, "-c", SERVER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(1.0)
         yield {"state": state, "tmp": tmp, "hosts": hosts}
     finally:
@@ -186,13 +201,18 @@ def test_vnf_run_starts_vnfs_in_lab_hosts(lab):
     from sdnlab.vnfs import manage
 
     tmp = lab["tmp"]
-    result = CliRunner().invoke(root, ["vnf", "run", "firewall", "--name", LAB, "--host", "fw1",
-                                       "--config", str(tmp / "fw.yaml")])
+    result = CliRunner().invoke(
+        root, ["vnf", "run", "firewall", "--name", LAB, "--host", "fw1", "--config", str(tmp / "fw.yaml")]
+    )
     assert result.exit_code == 0, result.output
     assert "ports inside=fw1-eth0, outside=fw1-eth1" in result.output
     manage.start(LAB, "dpi", "dpi1", str(tmp / "dpi.yaml"))
     manage.start(LAB, "lb", "lb1", str(tmp / "lb.yaml"), ports={"inside": "lb1-eth0", "outside": "lb1-eth1"})
-    assert {row["name"]: row["running"] for row in manage.status(LAB)} == {"fw1": True, "dpi1": True, "lb1": True}
+    assert {row["name"]: row["running"] for row in manage.status(LAB)} == {
+        "fw1": True,
+        "dpi1": True,
+        "lb1": True,
+    }
 
 
 def test_bad_config_fails_at_start_with_a_clear_error(lab, tmp_path):
@@ -200,7 +220,9 @@ def test_bad_config_fails_at_start_with_a_clear_error(lab, tmp_path):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - {action: accept, proto: tcp, dport: 99999}\n")
-    result = CliRunner().invoke(root, ["vnf", "run", "firewall", "--name", LAB, "--host", "m2", "--config", str(bad)])
+    result = CliRunner().invoke(
+        root, ["vnf", "run", "firewall", "--name", LAB, "--host", "m2", "--config", str(bad)]
+    )
     assert result.exit_code != 0 and "bad.yaml:2: rules[0].dport" in str(result.exception or result.output)
 
 
@@ -209,8 +231,9 @@ def test_bad_run_options_are_refused_before_anything_starts(lab):
     from sdnlab.vnfs import manage
 
     before = manage.status(LAB)
-    result = CliRunner().invoke(root, ["vnf", "run", "firewall", "--name", LAB, "--host", "m2", "--vnf", "fwz",
-                                       "--mode", "bogus"])
+    result = CliRunner().invoke(
+        root, ["vnf", "run", "firewall", "--name", LAB, "--host", "m2", "--vnf", "fwz", "--mode", "bogus"]
+    )
     assert result.exit_code != 0 and "--mode 'bogus': expected one of" in str(result.exception)
     assert "usage" not in result.output
     assert manage.status(LAB) == before and not any(row["name"] == "fwz" for row in manage.status(LAB))
@@ -229,7 +252,9 @@ def test_reload_checks_the_new_file_before_signalling(lab):
         bad_line = len(good.splitlines()) + 1
         result = CliRunner().invoke(root, ["vnf", "reload", "fw1", "--name", LAB])
         assert result.exit_code != 0
-        assert f"fw.yaml:{bad_line}: rules[5].action: expected one of accept, drop, reject" in str(result.exception)
+        assert f"fw.yaml:{bad_line}: rules[5].action: expected one of accept, drop, reject" in str(
+            result.exception
+        )
         assert not [e for e in manage.log_events(log)[events_before:] if e["event"].startswith("reload")]
     finally:
         config.write_text(good)
@@ -255,7 +280,9 @@ def test_meter_traffic_crosses_firewall_and_dpi_both_ways(lab):
     stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
     assert stats["fw1"]["rules"]["mqtt"]["packets"] == 1 and stats["fw1"]["rules"]["telnet"]["packets"] == 1
     assert stats["dpi1"]["apps"].get("MQTT") == 1 and stats["dpi1"]["apps"].get("Telnet") == 1
-    log = [json.loads(line) for line in (manage.vnfs_dir(LAB) / "dpi1" / "log.jsonl").read_text().splitlines()]
+    log = [
+        json.loads(line) for line in (manage.vnfs_dir(LAB) / "dpi1" / "log.jsonl").read_text().splitlines()
+    ]
     mqtt_flow = next(e for e in log if e["event"] == "flow" and e["app"] == "MQTT")
     assert mqtt_flow["metadata"].get("client_id") == "meter-1"
     assert any(e["event"] == "risk" and e["kind"] == "cleartext_telnet" for e in log)
@@ -265,8 +292,9 @@ def test_iperf_through_the_meter_chain(lab):
     from sdnlab.runtime import api
 
     hes = lab["hosts"]["hes"]["ip"]
-    server = api.popen_in(LAB, "hes", ["iperf3", "-s", "-1", "-p", "6855"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+    server = api.popen_in(
+        LAB, "hes", ["iperf3", "-s", "-1", "-p", "6855"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     time.sleep(0.5)
     proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-p", "6855", "-t", "3", "-J"], timeout=40)
     server.wait(timeout=10)
@@ -324,10 +352,26 @@ def test_a_chain_host_runs_firewall_and_dpi_in_one_process(lab):
     from sdnlab.vnfs import manage
 
     tmp = lab["tmp"]
-    (tmp / "chain.yaml").write_text("stages:\n  - {kind: firewall, name: fw, config: fw.yaml}\n  - {kind: dpi}\n")
+    (tmp / "chain.yaml").write_text(
+        "stages:\n  - {kind: firewall, name: fw, config: fw.yaml}\n  - {kind: dpi}\n"
+    )
     manage.stop(LAB, "fw1")
-    result = CliRunner().invoke(root, ["vnf", "run", "chain", "--name", LAB, "--host", "fw1", "--vnf", "fwchain",
-                                       "--config", str(tmp / "chain.yaml")])
+    result = CliRunner().invoke(
+        root,
+        [
+            "vnf",
+            "run",
+            "chain",
+            "--name",
+            LAB,
+            "--host",
+            "fw1",
+            "--vnf",
+            "fwchain",
+            "--config",
+            str(tmp / "chain.yaml"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     hes = lab["hosts"]["hes"]["ip"]
     assert run_json("m1", [sys.executable, "-c", CLIENT, hes, "1883", MQTT_CONNECT])["result"] == "ok"
@@ -335,7 +379,9 @@ def test_a_chain_host_runs_firewall_and_dpi_in_one_process(lab):
     time.sleep(1.5)
     stages = manage.status(LAB, "fwchain")[0]["stats"]["stages"]
     assert stages["fw"]["rules"]["mqtt"]["packets"] == 1 and stages["fw"]["rules"]["telnet"]["packets"] == 1
-    assert stages["dpi"]["apps"].get("MQTT") == 1 and "Telnet" not in stages["dpi"]["apps"]  # the RST came first
+    assert (
+        stages["dpi"]["apps"].get("MQTT") == 1 and "Telnet" not in stages["dpi"]["apps"]
+    )  # the RST came first
     result = CliRunner().invoke(root, ["vnf", "status", "fwchain", "--name", LAB], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "fwchain/fw " in result.output and "fwchain/dpi " in result.output
     assert 'fwchain/fw rules: {"ping"' in result.output
@@ -351,5 +397,7 @@ def test_lab_down_stops_the_vnfs(lab):
     deadline = time.monotonic() + 10
     while any(os.path.exists(f"/proc/{pid}") for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(os.path.exists(f"/proc/{pid}") and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
-                   for pid in pids)
+    assert not any(
+        os.path.exists(f"/proc/{pid}") and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+        for pid in pids
+    )

@@ -54,18 +54,29 @@ def lab(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("vnsfc")
     ctl = tmp / "ctl.yaml"
-    ctl.write_text("chains:\n  - name: meters\n    match: {src: 'role:meter'}\n    vnfs: [fw1, dpi1]\n"
-                   "    symmetric: true\n  - name: cameras\n    match: {src: 'role:camera'}\n    vnfs: [lb1]\n"
-                   "    symmetric: true\n")
+    ctl.write_text(
+        "chains:\n  - name: meters\n    match: {src: 'role:meter'}\n    vnfs: [fw1, dpi1]\n"
+        "    symmetric: true\n  - name: cameras\n    match: {src: 'role:camera'}\n    vnfs: [lb1]\n"
+        "    symmetric: true\n"
+    )
     state = api.up(str(TOPOLOGY), {}, name=LAB, controller="builtin", controller_config=str(ctl))
     try:
         rest = f"http://127.0.0.1:{state['controller']['rest_port']}"
-        (tmp / "fw.yaml").write_text("default: accept\nrules: [{name: telnet, action: accept, proto: tcp, dport: 23}]\n")
-        (tmp / "dpi.yaml").write_text(f"scan_threshold: 2\nquarantine: {{risks: [telnet_scan], local: false, "
-                                      f"controller_url: '{rest}'}}\n")
+        (tmp / "fw.yaml").write_text(
+            "default: accept\nrules: [{name: telnet, action: accept, proto: tcp, dport: 23}]\n"
+        )
+        (tmp / "dpi.yaml").write_text(
+            f"scan_threshold: 2\nquarantine: {{risks: [telnet_scan], local: false, "
+            f"controller_url: '{rest}'}}\n"
+        )
         for host in ("hes", "m1"):
-            api.popen_in(LAB, host, [sys.executable, "-c", TELNET_SERVER], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+            api.popen_in(
+                LAB,
+                host,
+                [sys.executable, "-c", TELNET_SERVER],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         yield {"state": state, "tmp": tmp, "rest": rest, "hosts": {h["name"]: h for h in state["hosts"]}}
     finally:
         try:
@@ -89,7 +100,9 @@ def test_controller_steers_meter_traffic_through_both_vnfs(lab):
     time.sleep(1.5)
     stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
     for vnf in ("fw1", "dpi1"):  # both directions crossed both VNFs
-        assert stats[vnf]["ports"]["inside"]["rx"] > 0 and stats[vnf]["ports"]["outside"]["rx"] > 0, stats[vnf]
+        assert stats[vnf]["ports"]["inside"]["rx"] > 0 and stats[vnf]["ports"]["outside"]["rx"] > 0, stats[
+            vnf
+        ]
     assert stats["fw1"]["counters"]["established"] > 0
 
 
@@ -102,7 +115,10 @@ def scan_and_read_log(lab) -> list[dict]:
     targets = [hosts["hes"]["ip"], hosts["m1"]["ip"]]
 
     def read() -> list[dict]:
-        return [json.loads(line) for line in (manage.vnfs_dir(LAB) / "dpi1" / "log.jsonl").read_text().splitlines()]
+        return [
+            json.loads(line)
+            for line in (manage.vnfs_dir(LAB) / "dpi1" / "log.jsonl").read_text().splitlines()
+        ]
 
     for attempt in range(2):  # a loaded machine may lose the very first SYNs of a new path
         if not lab.get("scanned") or attempt:
@@ -159,21 +175,37 @@ def test_controller_steers_camera_traffic_through_the_load_balancer(lab):
         www = tmp / name
         www.mkdir(exist_ok=True)
         (www / "index.html").write_text(name)
-        api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "80", "--directory", str(www)],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        api.popen_in(
+            LAB,
+            name,
+            [sys.executable, "-m", "http.server", "80", "--directory", str(www)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     (tmp / "lb.yaml").write_text(
         "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\nbackends:\n"
-        + "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}'}}\n" for n in ("an1", "an2")))
+        + "".join(
+            f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}'}}\n" for n in ("an1", "an2")
+        )
+    )
     manage.start(LAB, "lb", "lb1", str(tmp / "lb.yaml"))
     # the VIP is no lab host, so the controller's proxy ARP does not know it: give cam1 its MAC
-    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"])
+    api.run_in(
+        LAB,
+        "cam1",
+        ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"],
+    )
     time.sleep(1.0)
-    proc = api.run_in(LAB, "cam1", [sys.executable, "-c", HTTP_CLIENT, "http://10.61.0.100/", "4"], timeout=60)
+    proc = api.run_in(
+        LAB, "cam1", [sys.executable, "-c", HTTP_CLIENT, "http://10.61.0.100/", "4"], timeout=60
+    )
     assert proc.returncode == 0, proc.stderr[-500:]
     assert sorted(json.loads(proc.stdout)) == ["an1", "an1", "an2", "an2"]
     time.sleep(1.2)
     stats = manage.status(LAB, "lb1")[0]["stats"]
-    assert stats["counters"]["balanced"] > 0 and stats["counters"]["reverse"] > 0  # both directions crossed lb1
+    assert (
+        stats["counters"]["balanced"] > 0 and stats["counters"]["reverse"] > 0
+    )  # both directions crossed lb1
 
 
 OFFLOAD_COOKIE = "0x5d1ab5f080000000/0xffffffff80000000"  # every per-flow offload rule (docs/controller.md)
@@ -185,13 +217,30 @@ def offload_rules(lab_name: str) -> list[dict]:
 
     rules = []
     for switch in ("s1", "s2"):
-        dump = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", api.bridge(lab_name, switch),
-                               f"cookie={OFFLOAD_COOKIE}"], capture_output=True, text=True, check=True).stdout
+        dump = subprocess.run(
+            [
+                "ovs-ofctl",
+                "-O",
+                "OpenFlow13",
+                "dump-flows",
+                api.bridge(lab_name, switch),
+                f"cookie={OFFLOAD_COOKIE}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         for line in dump.splitlines():
             counters = dict(re.findall(r"(n_packets|n_bytes)=(\d+)", line))
             if counters:
-                rules.append({"switch": switch, "n_packets": int(counters["n_packets"]),
-                              "n_bytes": int(counters["n_bytes"]), "text": line.strip()})
+                rules.append(
+                    {
+                        "switch": switch,
+                        "n_packets": int(counters["n_packets"]),
+                        "n_bytes": int(counters["n_bytes"]),
+                        "text": line.strip(),
+                    }
+                )
     return rules
 
 
@@ -215,18 +264,26 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
 
     hosts = lab["hosts"]
     hes = hosts["hes"]["ip"]
-    restart_vnf(lab, "firewall", "fw1", "default: accept\noffload: true\n"
-                "rules: [{name: no-telnet, action: reject, proto: tcp, dport: 23}]\n")
+    restart_vnf(
+        lab,
+        "firewall",
+        "fw1",
+        "default: accept\noffload: true\nrules: [{name: no-telnet, action: reject, proto: tcp, dport: 23}]\n",
+    )
     if not any(row["name"] == "dpi1" and row["running"] for row in manage.status(LAB)):
         manage.start(LAB, "dpi", "dpi1", str(lab["tmp"] / "dpi.yaml"))
-    server = api.popen_in(LAB, "hes", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = api.popen_in(
+        LAB, "hes", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         api.run_in(LAB, "m1", ["ping", "-c", "2", "-W", "2", hes])  # warm up: ARP and the controller's flows
         time.sleep(0.5)
         proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-t", "3", "-J"], timeout=60)
         assert proc.returncode == 0, proc.stdout[-800:] + proc.stderr[-500:]
         sent_bytes = json.loads(proc.stdout)["end"]["sum_sent"]["bytes"]
-        time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNFs' stats files too
+        time.sleep(
+            1.5
+        )  # OVS credits datapath packets to its rules within a second; the VNFs' stats files too
         rules = offload_rules(LAB)
         with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
             offloads = json.loads(resp.read())["offloads"]
@@ -238,13 +295,17 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
     dpi_seen = stats["dpi1"]["ports"]["inside"]["rx"] + stats["dpi1"]["ports"]["outside"]["rx"]
     offloaded_packets = sum(r["n_packets"] for r in rules)
     offloaded_bytes = sum(r["n_bytes"] for r in rules)
-    report = (f"sent {sent_bytes} bytes; offload rules {offloaded_packets} packets / {offloaded_bytes} bytes; "
-              f"fw1 saw {fw_seen} frames, dpi1 {dpi_seen}; fw1 counters {stats['fw1']['counters']}")
+    report = (
+        f"sent {sent_bytes} bytes; offload rules {offloaded_packets} packets / {offloaded_bytes} bytes; "
+        f"fw1 saw {fw_seen} frames, dpi1 {dpi_seen}; fw1 counters {stats['fw1']['counters']}"
+    )
     print(report)
     # the controller accepted fw1's requests and lists the transfer as offloaded past fw1
     assert stats["fw1"]["counters"].get("offload_accepted", 0) >= 1, report
-    assert any(o["chain"] == "meters" and o["bypassed"] == ["fw1"] and o["dport"] == 5201 and o["dst"] == hes
-               for o in offloads), offloads
+    assert any(
+        o["chain"] == "meters" and o["bypassed"] == ["fw1"] and o["dport"] == 5201 and o["dst"] == hes
+        for o in offloads
+    ), offloads
     # the switch carried the bulk of the transfer; the firewall saw only its first packets
     assert offloaded_bytes > 0.8 * sent_bytes, report
     assert fw_seen * 20 < offloaded_packets, report
@@ -274,16 +335,33 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
         www = tmp / f"{name}-big"
         www.mkdir(exist_ok=True)
         (www / "big.bin").write_bytes(content)
-        api.popen_in(LAB, name, [sys.executable, "-m", "http.server", "8080", "--directory", str(www)],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    backends = "".join(f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}', port: 8080}}\n"
-                       for n in ("an1", "an2"))
-    restart_vnf(lab, "lb", "lb1", "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\n"
-                "offload: true\nbackends:\n" + backends)
-    api.run_in(LAB, "cam1", ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64",
-                             "dev", "cam1-eth0"])
+        api.popen_in(
+            LAB,
+            name,
+            [sys.executable, "-m", "http.server", "8080", "--directory", str(www)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    backends = "".join(
+        f"  - {{name: {n}, ip: {hosts[n]['ip']}, mac: '{hosts[n]['mac']}', port: 8080}}\n"
+        for n in ("an1", "an2")
+    )
+    restart_vnf(
+        lab,
+        "lb",
+        "lb1",
+        "vip: 10.61.0.100\nvip_mac: 02:00:00:00:61:64\nport: 80\nscheduler: round_robin\n"
+        "offload: true\nbackends:\n" + backends,
+    )
+    api.run_in(
+        LAB,
+        "cam1",
+        ["ip", "neigh", "replace", "10.61.0.100", "lladdr", "02:00:00:00:61:64", "dev", "cam1-eth0"],
+    )
     time.sleep(1.0)
-    proc = api.run_in(LAB, "cam1", [sys.executable, "-c", DOWNLOAD, "http://10.61.0.100/big.bin", "2"], timeout=120)
+    proc = api.run_in(
+        LAB, "cam1", [sys.executable, "-c", DOWNLOAD, "http://10.61.0.100/big.bin", "2"], timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-800:]
     time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNF's stats file too
     rules = offload_rules(LAB)
@@ -293,11 +371,16 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
     lb_seen = stats["ports"]["inside"]["rx"] + stats["ports"]["outside"]["rx"]
     nat_rules = [r for r in rules if "10.61.0.100" in r["text"]]  # they match the VIP or write it back
     offloaded_bytes = sum(r["n_bytes"] for r in nat_rules)
-    report = f"lb1 saw {lb_seen} frames, counters {stats['counters']}; NAT rules carried {offloaded_bytes} bytes"
+    report = (
+        f"lb1 saw {lb_seen} frames, counters {stats['counters']}; NAT rules carried {offloaded_bytes} bytes"
+    )
     print(report)
     assert json.loads(proc.stdout) == [hashlib.sha256(content).hexdigest()] * 2  # both downloads intact
-    assert any(o["chain"] == "cameras" and o["bypassed"] == ["lb1"] and "lb1" in o["rewrites"] for o in offloads), \
-        offloads
+    assert any(
+        o["chain"] == "cameras" and o["bypassed"] == ["lb1"] and "lb1" in o["rewrites"] for o in offloads
+    ), offloads
     assert stats["counters"].get("offload_accepted", 0) >= 2, report
-    assert offloaded_bytes > len(content), report  # the switch carried (and rewrote) most of the two downloads
+    assert offloaded_bytes > len(content), (
+        report
+    )  # the switch carried (and rewrote) most of the two downloads
     assert lb_seen * 20 < sum(r["n_packets"] for r in nat_rules), report

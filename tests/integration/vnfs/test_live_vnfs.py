@@ -58,11 +58,23 @@ def bed(tmp_path_factory):
         for name, port in (("web1", 8081), ("web2", 8082), ("plain", 6860), ("telnet", 23)):
             (root / name).mkdir()
             (root / name / "index.html").write_text(name)
-            servers.append(tb.popen(tb.server, sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0",
-                                    "--directory", str(root / name), stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL))
+            servers.append(
+                tb.popen(
+                    tb.server,
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    str(port),
+                    "--bind",
+                    "0.0.0.0",
+                    "--directory",
+                    str(root / name),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         tb.root = root
-        tb.servers = dict(zip(("web1", "web2", "plain", "telnet"), servers))
+        tb.servers = dict(zip(("web1", "web2", "plain", "telnet"), servers, strict=False))
         time.sleep(1.0)
         yield tb
     finally:
@@ -102,7 +114,11 @@ def test_firewall_live_accepts_rejects_drops_and_reloads(bed, tmp_path):
         assert client(bed, "http", f"http://{bed.server_ip}:6860/", 3) == ["plain"] * 3
         assert client(bed, "connect", f"{bed.server_ip}:23") == ["refused"]  # RST from the firewall
         assert client(bed, "connect", f"{bed.server_ip}:8081") == ["timeout"]  # silently dropped
-        stats = wait_stats(bed, "fw", lambda s: s["rules"]["telnet"]["packets"] >= 1 and s["rules"]["default"]["packets"] >= 1)
+        stats = wait_stats(
+            bed,
+            "fw",
+            lambda s: s["rules"]["telnet"]["packets"] >= 1 and s["rules"]["default"]["packets"] >= 1,
+        )
         assert stats["rules"]["web"]["packets"] == 3 and stats["rules"]["ping"]["packets"] >= 1
         assert stats["counters"]["established"] > 10
         config.write_text(FIREWALL.replace("dport: 6860}", "dport: 8081}"))
@@ -166,14 +182,17 @@ def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed,
     fw_config = tmp_path / "fw.yaml"
     fw_config.write_text("default: accept\noffload: true\n")
     lb_config = tmp_path / "lb.yaml"
-    lb_config.write_text(f"vip: 10.78.0.101\nvip_mac: 02:00:00:00:78:65\nport: 6861\noffload: true\n"
-                         f"backends: [{{name: iperf, ip: {bed.server_ip}, port: 6862, mac: '{bed.server_mac()}'}}]\n")
+    lb_config.write_text(
+        f"vip: 10.78.0.101\nvip_mac: 02:00:00:00:78:65\nport: 6861\noffload: true\n"
+        f"backends: [{{name: iperf, ip: {bed.server_ip}, port: 6862, mac: '{bed.server_mac()}'}}]\n"
+    )
     bed.steer(["fw", "lb"])
     bed.start_vnf("fw", "firewall", str(fw_config))
     bed.start_vnf("lb", "lb", str(lb_config))
     agent = bed.start_offload_agent()
-    server = bed.popen(bed.server, "iperf3", "-s", "-1", "-p", "6862", stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+    server = bed.popen(
+        bed.server, "iperf3", "-s", "-1", "-p", "6862", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         time.sleep(0.5)
         run = bed.run(bed.client, "iperf3", "-c", "10.78.0.101", "-p", "6861", "-t", "3", "-J", timeout=30)
@@ -182,12 +201,18 @@ def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed,
         assert result["end"]["sum_received"]["bytes"] > 10_000_000  # the client talked to the VIP throughout
         time.sleep(1.5)
         fw, lb = bed.vnf_stats("fw"), bed.vnf_stats("lb")
-        assert fw["counters"]["offloaded"] == 2 and lb["counters"]["offloaded"] == 2  # control + data connection
-        flows = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bed.bridge], capture_output=True,
-                               text=True).stdout
+        assert (
+            fw["counters"]["offloaded"] == 2 and lb["counters"]["offloaded"] == 2
+        )  # control + data connection
+        flows = subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bed.bridge], capture_output=True, text=True
+        ).stdout
         assert f"set_field:{bed.server_ip}->ip_dst" in flows and agent.installed > 0
-        by_switch = sum(int(line.split("n_packets=")[1].split(",")[0]) for line in flows.splitlines()
-                        if "priority=400" in line)
+        by_switch = sum(
+            int(line.split("n_packets=")[1].split(",")[0])
+            for line in flows.splitlines()
+            if "priority=400" in line
+        )
         # the VNFs saw only what went by before the rules landed: most packets took the switch rules
         assert by_switch > max(fw["counters"]["packets"], lb["counters"]["packets"]), (by_switch, fw, lb)
     finally:
@@ -211,7 +236,10 @@ def test_two_workers_share_the_ports_and_keep_each_connection_on_one_worker(bed,
         stats = wait_stats(bed, "fw", lambda s: s["rules"]["web"]["packets"] >= 12)
         assert stats["workers"] == 2 and stats["rules"]["web"]["packets"] == 12
         assert stats["counters"]["invalid"] == 0
-        per_worker = [json.loads(p.read_text())["counters"]["new"] for p in sorted(bed.vnfs[0].state_dir.glob("stats-w*.json"))]
+        per_worker = [
+            json.loads(p.read_text())["counters"]["new"]
+            for p in sorted(bed.vnfs[0].state_dir.glob("stats-w*.json"))
+        ]
         assert len(per_worker) == 2 and all(n > 0 for n in per_worker), per_worker  # both workers took flows
     finally:
         bed.stop_vnf("fw")
@@ -254,7 +282,9 @@ def test_live_firewall_survives_fuzzed_frames_and_keeps_forwarding(bed, tmp_path
     bed.steer(["fw"])
     node = bed.start_vnf("fw", "firewall", str(config))
     try:
-        fuzz = bed.run(bed.client, sys.executable, "-c", FUZZER, f"{bed.tag}c0", bed.server_ip, "5000", timeout=60)
+        fuzz = bed.run(
+            bed.client, sys.executable, "-c", FUZZER, f"{bed.tag}c0", bed.server_ip, "5000", timeout=60
+        )
         assert fuzz.returncode == 0 and int(fuzz.stdout) > 4000, fuzz.stderr
         stats = wait_stats(bed, "fw", lambda s: s["counters"]["parse_errors"] > 0)
         # OVS drops some broken frames itself; hundreds of the rest are unparsable at the VNF
@@ -322,8 +352,14 @@ stages:
         assert sorted(client(bed, "http", "http://10.78.0.102/", 4)) == ["plain"] * 2 + ["web1"] * 2
         assert client(bed, "connect", f"{bed.server_ip}:23") == ["refused"]  # the firewall stage's RST
         assert client(bed, "connect", f"{bed.server_ip}:6860") == ["timeout"]  # default drop
-        stats = wait_stats(bed, "fw", lambda s: s["stages"]["lb"]["backends"]["plain"]["flows"] >= 2
-                           and s["stages"]["fw"]["rules"]["telnet"]["packets"] >= 1)
+        stats = wait_stats(
+            bed,
+            "fw",
+            lambda s: (
+                s["stages"]["lb"]["backends"]["plain"]["flows"] >= 2
+                and s["stages"]["fw"]["rules"]["telnet"]["packets"] >= 1
+            ),
+        )
         fw, lb = stats["stages"]["fw"], stats["stages"]["lb"]
         assert fw["rules"]["web"]["packets"] == 4 and fw["counters"]["established"] > 10
         assert lb["backends"]["web1"]["flows"] == 2 and lb["counters"]["arp_replies"] >= 1

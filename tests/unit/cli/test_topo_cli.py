@@ -35,18 +35,29 @@ def test_topo_show_json_applies_parameters():
 
 def test_topo_validate_reports_file_line_and_field_without_traceback(tmp_path):
     bad = tmp_path / "x.yaml"
-    bad.write_text("version: 1\nnodes:\n  - {name: s1, kind: switch}\n  - {name: h1}\nlinks:\n  - {a: s1, b: h9}\n")
-    out = subprocess.run([sys.executable, "-m", "sdnlab.cli", "topo", "validate", str(bad)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    bad.write_text(
+        "version: 1\nnodes:\n  - {name: s1, kind: switch}\n  - {name: h1}\nlinks:\n  - {a: s1, b: h9}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", "topo", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 2
     assert out.stderr.strip() == "sdnlab: error: x.yaml:6: link 's1'-'h9': unknown node 'h9'"
 
 
 def test_unknown_topology_and_bad_param_are_one_line_errors():
-    out = subprocess.run([sys.executable, "-m", "sdnlab.cli", "topo", "show", "nosuch"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", "topo", "show", "nosuch"], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "unknown topology 'nosuch'" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "sdnlab.cli", "topo", "show", "linear", "-p", "switches"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", "topo", "show", "linear", "-p", "switches"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "expected NAME=VALUE" in out.stderr
 
 
@@ -78,9 +89,16 @@ def test_lab_commands_refuse_clearly_without_root(monkeypatch):
         host_env.require_lab_host()
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop privileges")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop privileges"
+)
 def test_setup_refuses_non_root_before_doing_anything():
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "tools/setup.sh"],
-                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "tools/setup.sh"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert out.returncode == 1
     assert "must run as root" in out.stderr

@@ -7,15 +7,27 @@ from sdnlab.controller.alias import canonical_app_name
 
 
 def test_ryu_modules_are_the_os_ken_module_objects():
-    for name in ("base.app_manager", "controller.ofp_event", "controller.handler", "ofproto.ofproto_v1_3",
-                 "ofproto.ofproto_v1_3_parser", "lib.packet.packet", "lib.packet.ethernet", "lib.hub",
-                 "topology.api", "topology.event", "exception", "app.ofctl.api"):
+    for name in (
+        "base.app_manager",
+        "controller.ofp_event",
+        "controller.handler",
+        "ofproto.ofproto_v1_3",
+        "ofproto.ofproto_v1_3_parser",
+        "lib.packet.packet",
+        "lib.packet.ethernet",
+        "lib.hub",
+        "topology.api",
+        "topology.event",
+        "exception",
+        "app.ofctl.api",
+    ):
         assert importlib.import_module(f"ryu.{name}") is importlib.import_module(f"os_ken.{name}")
 
 
 def test_ryu_names_os_ken_renamed_exist():
     from os_ken.base.app_manager import OSKenApp
     from os_ken.exception import OSKenException
+
     from ryu.base.app_manager import RyuApp
     from ryu.exception import RyuException
 
@@ -24,6 +36,7 @@ def test_ryu_names_os_ken_renamed_exist():
 
 def test_event_classes_are_identical_under_both_names():
     from os_ken.controller import ofp_event as os_ken_events
+
     from ryu.controller import ofp_event
 
     assert ofp_event.EventOFPPacketIn is os_ken_events.EventOFPPacketIn

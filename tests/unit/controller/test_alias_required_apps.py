@@ -6,13 +6,15 @@ import textwrap
 
 
 def test_importing_ryu_topology_api_requires_the_topology_service_for_the_importer(tmp_path):
-    (tmp_path / "topoapp.py").write_text(textwrap.dedent("""
+    (tmp_path / "topoapp.py").write_text(
+        textwrap.dedent("""
         from ryu.base import app_manager
         from ryu.topology.api import get_switch, get_link
 
         class TopoApp(app_manager.RyuApp):
             pass
-    """))
+    """)
+    )
     probe = textwrap.dedent(f"""
         import importlib, sys
         sys.path.insert(0, {str(tmp_path)!r})

@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 import webob
-
 from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
 from ryu.app.wsgi import WSGIApplication
@@ -14,8 +13,9 @@ from sdnlab.controller.network import NetworkState
 
 
 def ofp_port(port_no, name):
-    return ofproto_v1_3_parser.OFPPort(port_no, f"00:00:00:00:{port_no:02x}:{len(name):02x}", name.encode(),
-                                       0, 0, 0, 0, 0, 0, 0, 0)
+    return ofproto_v1_3_parser.OFPPort(
+        port_no, f"00:00:00:00:{port_no:02x}:{len(name):02x}", name.encode(), 0, 0, 0, 0, 0, 0, 0, 0
+    )
 
 
 def datapath(dpid, *port_nos):
@@ -32,8 +32,11 @@ def get():
     state.switch_up(2, {1, 2})
     state.add_link((1, 2), (2, 2))
     state.learn_host("00:00:00:00:00:01", 1, 1, "10.0.0.1")
-    app = SimpleNamespace(fabric=SimpleNamespace(state=state), lock=threading.RLock(),
-                          datapaths={1: datapath(1, 1, 2), 2: datapath(2, 1, 2)})
+    app = SimpleNamespace(
+        fabric=SimpleNamespace(state=state),
+        lock=threading.RLock(),
+        datapaths={1: datapath(1, 1, 2), 2: datapath(2, 1, 2)},
+    )
     wsgi = WSGIApplication(start_server=False)
     wsgi.register(BuiltinRest, {"builtin": app})
     return lambda path: webob.Request.blank(path).get_response(wsgi)
@@ -43,8 +46,12 @@ def test_switches_are_listed_with_their_ports_as_in_ryu(get):
     response = get("/v1.0/topology/switches")
     assert response.status_int == 200
     assert [s["dpid"] for s in response.json] == ["0000000000000001", "0000000000000002"]
-    assert response.json[0]["ports"][1] == {"dpid": "0000000000000001", "port_no": "00000002",
-                                            "hw_addr": "00:00:00:00:02:07", "name": "s1-eth2"}
+    assert response.json[0]["ports"][1] == {
+        "dpid": "0000000000000001",
+        "port_no": "00000002",
+        "hw_addr": "00:00:00:00:02:07",
+        "name": "s1-eth2",
+    }
     assert len(response.json[0]["ports"]) == 2  # the LOCAL port is not listed, as in Ryu
     assert [s["dpid"] for s in get("/v1.0/topology/switches/0000000000000002").json] == ["0000000000000002"]
 
@@ -52,7 +59,9 @@ def test_switches_are_listed_with_their_ports_as_in_ryu(get):
 def test_links_are_listed_once_per_direction(get):
     links = get("/v1.0/topology/links").json
     assert {(l["src"]["dpid"][-1], l["src"]["port_no"], l["dst"]["dpid"][-1]) for l in links} == {
-        ("1", "00000002", "2"), ("2", "00000002", "1")}
+        ("1", "00000002", "2"),
+        ("2", "00000002", "1"),
+    }
     assert [l["dst"]["name"] for l in get("/v1.0/topology/links/0000000000000001").json] == ["s2-eth2"]
 
 

@@ -11,7 +11,10 @@ def test_check_config_accepts_a_valid_file(tmp_path):
     path = tmp_path / "ctl.yaml"
     path.write_text("weight: latency\nprotection: true\n")
     result = runner.invoke(root, ["controller", "check-config", str(path)])
-    assert result.exit_code == 0 and "ok (mode routing, weight latency, protection on, 0 chain(s))" in result.output
+    assert (
+        result.exit_code == 0
+        and "ok (mode routing, weight latency, protection on, 0 chain(s))" in result.output
+    )
 
 
 def test_check_config_reports_the_field(tmp_path):
@@ -33,8 +36,9 @@ def check_config_subprocess(path):
     import sys
 
     script = os.path.join(os.path.dirname(sys.executable), "sdnlab")  # the console script
-    return subprocess.run([script, "controller", "check-config", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [script, "controller", "check-config", str(path)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_check_config_of_a_non_utf8_file_is_one_line_naming_file_and_line(tmp_path):
@@ -42,7 +46,9 @@ def test_check_config_of_a_non_utf8_file_is_one_line_naming_file_and_line(tmp_pa
     path.write_bytes(b"mode: l2\nweight: \xff\xfehops\n")
     result = check_config_subprocess(path)
     assert result.returncode == 5 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"sdnlab: error: {path}:2: not UTF-8 text (byte 0xff); save it as UTF-8"]
+    assert result.stderr.strip().splitlines() == [
+        f"sdnlab: error: {path}:2: not UTF-8 text (byte 0xff); save it as UTF-8"
+    ]
 
 
 def test_check_config_of_a_yaml_syntax_error_is_one_line_naming_file_and_line(tmp_path):

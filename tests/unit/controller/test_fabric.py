@@ -1,13 +1,13 @@
 """The built-in routing logic, event by event, without a switch."""
 
+from ctl_unit_data import BROADCAST, H1, H2, TOPOLOGY
+
 from sdnlab.controller import discovery, ofmsg
 from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import PacketIn
 from sdnlab.controller.network import load_declared
 from sdnlab.controller.pipeline import PRIORITY_QUARANTINE, check_flow
-
-from ctl_unit_data import BROADCAST, H1, H2, TOPOLOGY
 
 
 def declared_fabric(config=ControllerConfig()) -> Fabric:
@@ -27,8 +27,9 @@ def arp_request(src_mac, src_ip, target_ip) -> bytes:
 
     pkt = packet.Packet()
     pkt.add_protocol(ethernet.ethernet(dst=BROADCAST, src=src_mac, ethertype=0x0806))
-    pkt.add_protocol(arp.arp(opcode=1, src_mac=src_mac, src_ip=src_ip, dst_mac="00:00:00:00:00:00",
-                             dst_ip=target_ip))
+    pkt.add_protocol(
+        arp.arp(opcode=1, src_mac=src_mac, src_ip=src_ip, dst_mac="00:00:00:00:00:00", dst_ip=target_ip)
+    )
     pkt.serialize()
     return bytes(pkt.data)
 
@@ -47,8 +48,9 @@ def test_a_connecting_switch_gets_routes_to_every_declared_host():
 
 def test_arp_for_a_known_host_is_answered_by_the_controller():
     fabric = declared_fabric()
-    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.2"),
-                                          eth_type=0x0806))
+    out = fabric.packet_in(
+        10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.2"), eth_type=0x0806)
+    )
     (reply,) = out[1]
     answer = discovery.parse_arp(reply.data)
     assert answer.opcode == 2 and answer.src_mac == H2 and answer.dst_ip == "10.0.0.1"
@@ -57,8 +59,9 @@ def test_arp_for_a_known_host_is_answered_by_the_controller():
 
 def test_unknown_broadcasts_go_out_of_host_ports_only_never_links_or_vnfs():
     fabric = declared_fabric()
-    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.99"),
-                                          eth_type=0x0806))
+    out = fabric.packet_in(
+        10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.99"), eth_type=0x0806)
+    )
     assert {dpid: [p for m in msgs for p in ofmsg.output_ports(m)] for dpid, msgs in out.items()} == {2: [1]}
 
 
@@ -75,8 +78,12 @@ def test_lldp_probe_discovers_a_link_and_unlearns_hosts_seen_on_it():
     fabric.switch_up(0.0, 1, {1, 2})
     fabric.switch_up(0.0, 2, {1, 2})
     fabric.state.learn_host(H1, 2, 2)  # mislearned before the link was known
-    fabric.packet_in(5.0, PacketIn(2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST,
-                                   discovery.lldp_probe(1, 2), eth_type=0x88CC))
+    fabric.packet_in(
+        5.0,
+        PacketIn(
+            2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST, discovery.lldp_probe(1, 2), eth_type=0x88CC
+        ),
+    )
     assert fabric.state.links[(1, 2)] == (2, 2) and H1 not in fabric.state.hosts
 
 
@@ -115,7 +122,9 @@ def test_arp_always_reaches_the_controller_so_every_host_is_learned():
     reply = discovery.arp_reply(H1, "10.0.0.1", H2, "10.0.0.2")  # h2 answers h1: h2 gets learned
     out = fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
     assert fabric.state.hosts[H2].ip == "10.0.0.2"
-    assert [p for m in out[1] if isinstance(m, ofmsg.parser.OFPPacketOut) for p in ofmsg.output_ports(m)] == [1]
+    assert [p for m in out[1] if isinstance(m, ofmsg.parser.OFPPacketOut) for p in ofmsg.output_ports(m)] == [
+        1
+    ]
 
 
 def test_only_changed_routes_are_rewritten():
@@ -133,16 +142,21 @@ def test_a_mislearned_host_loses_its_flows_when_the_link_is_discovered():
     fabric.switch_up(0.0, 1, {1, 2})
     fabric.switch_up(0.0, 2, {1, 2})
     fabric.packet_in(5.0, PacketIn(2, 2, H1, BROADCAST, b"\0" * 60))  # H1's flood arrived over the link
-    out = fabric.packet_in(5.0, PacketIn(2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST,
-                                         discovery.lldp_probe(1, 2), eth_type=0x88CC))
+    out = fabric.packet_in(
+        5.0,
+        PacketIn(
+            2, 2, discovery.PROBE_SRC_MAC, discovery.LLDP_DST, discovery.lldp_probe(1, 2), eth_type=0x88CC
+        ),
+    )
     deletes = [m for m in out[1] if m.command == ofmsg.ofp.OFPFC_DELETE]
     assert any(dict(m.match.items()) == {"eth_dst": H1} for m in deletes)
 
 
 def test_arp_for_a_load_balancer_vip_is_answered_with_the_owner_mac():
     fabric = declared_fabric(ControllerConfig(vips=(("10.0.0.100", "h2"),)))
-    out = fabric.packet_in(10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.100"),
-                                          eth_type=0x0806))
+    out = fabric.packet_in(
+        10.0, PacketIn(1, 1, H1, BROADCAST, arp_request(H1, "10.0.0.1", "10.0.0.100"), eth_type=0x0806)
+    )
     (reply,) = out[1]
     answer = discovery.parse_arp(reply.data)
     assert answer.opcode == 2 and answer.src_mac == H2 and answer.src_ip == "10.0.0.100"

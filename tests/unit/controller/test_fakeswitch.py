@@ -1,6 +1,6 @@
 """The fake switch's messages are valid OpenFlow 1.3 as os-ken parses them."""
 
-from os_ken.ofproto import ofproto_parser, ofproto_v1_3_parser, ofproto_v1_3
+from os_ken.ofproto import ofproto_parser, ofproto_v1_3, ofproto_v1_3_parser
 from os_ken.ofproto.ofproto_protocol import ProtocolDesc
 
 from sdnlab.controller import fakeswitch as fk

@@ -6,10 +6,8 @@ import types
 
 import pytest
 import webob
-
-from test_sfc_offload import SUBNET, WEB, fabric
-
 from os_ken.ofproto import ofproto_v1_3_parser
+from test_sfc_offload import SUBNET, WEB, fabric
 
 from ryu.app.wsgi import WSGIApplication
 from sdnlab.controller.apps.builtin import BuiltinController
@@ -29,8 +27,14 @@ class App:
         self.silent = []  # the switches that "do not answer" the barrier
 
     def offload(self, request):
-        touched, msgs = self.offloads.offload(request, self.config.chains, self.fabric.state,
-                                              self.fabric.state.graph(), self.fabric.vnf_names, 100.0)
+        touched, msgs = self.offloads.offload(
+            request,
+            self.config.chains,
+            self.fabric.state,
+            self.fabric.state.graph(),
+            self.fabric.vnf_names,
+            100.0,
+        )
         self.sent.append(msgs)
         return touched, [dpid for dpid in self.silent if dpid in msgs]
 
@@ -55,8 +59,15 @@ def api():
     return call
 
 
-REQUEST = {"vnf": "v1", "action": "bypass", "proto": 6, "src": WEB.src, "sport": WEB.sport, "dst": WEB.dst,
-           "dport": WEB.dport}
+REQUEST = {
+    "vnf": "v1",
+    "action": "bypass",
+    "proto": 6,
+    "src": WEB.src,
+    "sport": WEB.sport,
+    "dst": WEB.dst,
+    "dport": WEB.dport,
+}
 
 
 def test_an_offload_is_installed_and_listed(api):
@@ -84,15 +95,30 @@ def test_the_engines_json_line_is_accepted_as_it_is(api):
 
 
 def test_a_rewrite_is_recorded_with_its_nat(api):
-    body = {**REQUEST, "vnf": "v2", "src": "10.0.0.3", "sport": 5555, "dst": "10.0.0.100", "dport": 80,
-            "action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "00:00:00:00:00:02",
-            "vip_mac": "02:00:00:00:00:64"}
+    body = {
+        **REQUEST,
+        "vnf": "v2",
+        "src": "10.0.0.3",
+        "sport": 5555,
+        "dst": "10.0.0.100",
+        "dport": 80,
+        "action": "rewrite",
+        "backend_ip": "10.0.0.2",
+        "backend_port": 8080,
+        "backend_mac": "00:00:00:00:00:02",
+        "vip_mac": "02:00:00:00:00:64",
+    }
     response = api("POST", body)
     assert response.status_int == 200, response.json
     (entry,) = response.json["offloads"]
-    assert entry["chain"] == "vip" and entry["rewrites"] == {"v2": {
-        "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "00:00:00:00:00:02",
-        "vip_mac": "02:00:00:00:00:64"}}
+    assert entry["chain"] == "vip" and entry["rewrites"] == {
+        "v2": {
+            "backend_ip": "10.0.0.2",
+            "backend_port": 8080,
+            "backend_mac": "00:00:00:00:00:02",
+            "vip_mac": "02:00:00:00:00:64",
+        }
+    }
 
 
 def test_delete_clears_every_offload(api):
@@ -101,22 +127,27 @@ def test_delete_clears_every_offload(api):
     assert api("GET").json == {"offloads": []}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"sport": None}, "sport: missing"),
-    ({"vnf": ""}, "vnf: expected the VNF's host name"),
-    ({"proto": 1}, "proto: expected tcp (6) or udp (17), got 1"),
-    ({"proto": 6.0}, "proto: expected tcp (6) or udp (17), got 6.0"),
-    ({"proto": True}, "proto: expected tcp (6) or udp (17), got True"),
-    ({"proto": "icmp"}, "proto: expected tcp (6) or udp (17), got 'icmp'"),
-    ({"src": "10.0.0.999"}, "src: expected an IPv4 address, got '10.0.0.999'"),
-    ({"dst": 7}, "dst: expected an IPv4 address"),
-    ({"dport": 70000}, "dport: 70000 is out of range (0..65535)"),
-    ({"sport": "80"}, "sport: expected a port number, got '80'"),
-    ({"action": "drop"}, "action: expected one of bypass, rewrite, got 'drop'"),
-    ({"action": "rewrite"}, "backend_ip: missing (a rewrite names the backend)"),
-    ({"action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "vip_mac": "02:00"},
-     "vip_mac: expected a MAC address like 02:00:00:00:00:01, got '02:00'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sport": None}, "sport: missing"),
+        ({"vnf": ""}, "vnf: expected the VNF's host name"),
+        ({"proto": 1}, "proto: expected tcp (6) or udp (17), got 1"),
+        ({"proto": 6.0}, "proto: expected tcp (6) or udp (17), got 6.0"),
+        ({"proto": True}, "proto: expected tcp (6) or udp (17), got True"),
+        ({"proto": "icmp"}, "proto: expected tcp (6) or udp (17), got 'icmp'"),
+        ({"src": "10.0.0.999"}, "src: expected an IPv4 address, got '10.0.0.999'"),
+        ({"dst": 7}, "dst: expected an IPv4 address"),
+        ({"dport": 70000}, "dport: 70000 is out of range (0..65535)"),
+        ({"sport": "80"}, "sport: expected a port number, got '80'"),
+        ({"action": "drop"}, "action: expected one of bypass, rewrite, got 'drop'"),
+        ({"action": "rewrite"}, "backend_ip: missing (a rewrite names the backend)"),
+        (
+            {"action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "vip_mac": "02:00"},
+            "vip_mac: expected a MAC address like 02:00:00:00:00:01, got '02:00'",
+        ),
+    ],
+)
 def test_a_bad_field_is_400_naming_it(api, change, message):
     body = {k: v for k, v in {**REQUEST, **change}.items() if v is not None}
     response = api("POST", body)

@@ -3,7 +3,14 @@
 import pytest
 
 from sdnlab.controller.rest_input import (
-    BadRequest, NotFound, check_actions, check_command, check_flow_entry, check_match, parse_body, parse_dpid,
+    BadRequest,
+    NotFound,
+    check_actions,
+    check_command,
+    check_flow_entry,
+    check_match,
+    parse_body,
+    parse_dpid,
 )
 
 
@@ -17,7 +24,9 @@ def test_bad_dpids(text):
         parse_dpid(text)
 
 
-@pytest.mark.parametrize("body, words", [(b"", "empty body"), (b"{x", "malformed JSON"), (b"[1]", "JSON object")])
+@pytest.mark.parametrize(
+    "body, words", [(b"", "empty body"), (b"{x", "malformed JSON"), (b"[1]", "JSON object")]
+)
 def test_bad_bodies(body, words):
     with pytest.raises(BadRequest, match=words):
         parse_body(body)
@@ -37,8 +46,9 @@ def test_flow_entry_needs_a_dpid_and_integer_fields():
         check_flow_entry({"match": {}})
     with pytest.raises(BadRequest, match="priority"):
         check_flow_entry({"dpid": 1, "priority": "high"})
-    assert check_flow_entry({"dpid": 1, "priority": "0x10", "match": {"in_port": 1},
-                             "actions": [{"type": "OUTPUT", "port": 2}]})
+    assert check_flow_entry(
+        {"dpid": 1, "priority": "0x10", "match": {"in_port": 1}, "actions": [{"type": "OUTPUT", "port": 2}]}
+    )
 
 
 def test_unknown_command_is_not_found():

@@ -83,6 +83,10 @@ def test_a_changed_protected_route_removes_its_stale_bypass_and_keeps_a_valid_on
     state.port_down(2, 2)
     new = by_dpid(routes_to(state.graph(), HOST, protection=True))[2]
     msgs = route_msgs(new, 1000, group_exists=True, previous=old)
-    stale = [m for m in msgs if isinstance(m, ofmsg.parser.OFPFlowMod) and m.command == ofmsg.ofp.OFPFC_DELETE_STRICT]
+    stale = [
+        m
+        for m in msgs
+        if isinstance(m, ofmsg.parser.OFPFlowMod) and m.command == ofmsg.ofp.OFPFC_DELETE_STRICT
+    ]
     assert [dict(m.match.items()) for m in stale] == [{"in_port": old.out_port, "eth_dst": HOST.mac}]
     assert route_msgs(old, 1000, group_exists=True, previous=old)[0].command == ofmsg.ofp.OFPGC_MODIFY

@@ -3,7 +3,6 @@
 These start the runner as a subprocess on a localhost port (no root, no switches).
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -41,7 +40,8 @@ def test_port_in_use_is_reported():
 
 def test_sigterm_and_ctrl_c_stop_it_within_two_seconds_even_with_busy_app_threads(tmp_path):
     app = tmp_path / "busy_app.py"
-    app.write_text(textwrap.dedent("""
+    app.write_text(
+        textwrap.dedent("""
         from ryu.base import app_manager
         from ryu.lib import hub
 
@@ -53,7 +53,8 @@ def test_sigterm_and_ctrl_c_stop_it_within_two_seconds_even_with_busy_app_thread
             def forever(self):
                 while True:
                     hub.sleep(1)
-    """))
+    """)
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         ctl = ControllerProcess([str(app), "ryu.controller.ofp_handler"], 6784).start()
         elapsed = ctl.stop(sig)
@@ -70,14 +71,16 @@ def test_an_app_required_under_both_names_loads_once():
 
 def test_an_app_that_crashes_in_init_shows_its_traceback_and_exits(tmp_path):
     app = tmp_path / "crashing_app.py"
-    app.write_text(textwrap.dedent("""
+    app.write_text(
+        textwrap.dedent("""
         from ryu.base import app_manager
 
         class Crashing(app_manager.RyuApp):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 raise KeyError('missing setting')
-    """))
+    """)
+    )
     result = run("--ofp-tcp-listen-port", "6786", str(app), "ryu.controller.ofp_handler")
     assert result.returncode == 1
     assert "an app failed while starting" in result.stderr and "KeyError: 'missing setting'" in result.stderr
@@ -87,7 +90,8 @@ def test_a_missing_config_file_is_one_line_and_exit_code_5(tmp_path):
     result = run("--config-file", str(tmp_path / "nonexist.ini"), "--ofp-tcp-listen-port", "6783")
     assert result.returncode == 5 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: cannot read config file: No such file or directory"]
+        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: cannot read config file: No such file or directory"
+    ]
 
 
 def test_an_ini_syntax_error_names_file_and_line(tmp_path):
@@ -102,7 +106,10 @@ def test_an_ini_syntax_error_names_file_and_line(tmp_path):
 def test_a_non_utf8_or_unreadable_config_file_is_one_line(tmp_path):
     ini = tmp_path / "bin.ini"
     ini.write_bytes(b"[DEFAULT]\nwsapi_port = \xff\n")
-    for path, words in ((ini, f"{ini}:2: not UTF-8 text (byte 0xff)"), (tmp_path, f"{tmp_path}: cannot read config file: Is a directory")):
+    for path, words in (
+        (ini, f"{ini}:2: not UTF-8 text (byte 0xff)"),
+        (tmp_path, f"{tmp_path}: cannot read config file: Is a directory"),
+    ):
         result = run("--config-file", str(path), "--ofp-tcp-listen-port", "6785")
         assert result.returncode == 5 and "Traceback" not in result.stderr and words in result.stderr
 

@@ -9,8 +9,11 @@ from sdnlab.controller.network import load_declared
 from sdnlab.controller.pipeline import PRIORITY_STEER, check_flow
 from sdnlab.controller.sfc import stage_vid
 
-CONFIG = {"chains": [{"name": "c", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
-                      "vnfs": ["v1"]}]}
+CONFIG = {
+    "chains": [
+        {"name": "c", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80}, "vnfs": ["v1"]}
+    ]
+}
 
 
 def steering():

@@ -16,14 +16,25 @@ from sdnlab.controller.offload import Conflict, OffloadRequest, OffloadTable
 from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER, check_flow
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
-    COOKIE_OFFLOAD, COOKIE_SFC, COOKIE_SFC_MASK, OFFLOAD_IDLE_TIMEOUT_S, FiveTuple, Rewrite, bypass_msgs,
-    offload_clear_msgs, stage_vid,
+    COOKIE_OFFLOAD,
+    COOKIE_SFC,
+    COOKIE_SFC_MASK,
+    OFFLOAD_IDLE_TIMEOUT_S,
+    FiveTuple,
+    Rewrite,
+    bypass_msgs,
+    offload_clear_msgs,
+    stage_vid,
 )
 
 
 def _host(name, ip, *macs):
-    return {"name": name, "kind": "vnf" if ip is None else "host", "roles": [],
-            "interfaces": [{"mac": mac, "ip": ip} for mac in macs]}
+    return {
+        "name": name,
+        "kind": "vnf" if ip is None else "host",
+        "roles": [],
+        "interfaces": [{"mac": mac, "ip": ip} for mac in macs],
+    }
 
 
 TOPOLOGY = {
@@ -39,11 +50,14 @@ TOPOLOGY = {
     ],
     "links": [
         {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1},
-        {"a": "v1", "b": "s1", "a_port": 0, "b_port": 2}, {"a": "v1", "b": "s1", "a_port": 1, "b_port": 3},
-        {"a": "v2", "b": "s1", "a_port": 0, "b_port": 4}, {"a": "v2", "b": "s1", "a_port": 1, "b_port": 5},
+        {"a": "v1", "b": "s1", "a_port": 0, "b_port": 2},
+        {"a": "v1", "b": "s1", "a_port": 1, "b_port": 3},
+        {"a": "v2", "b": "s1", "a_port": 0, "b_port": 4},
+        {"a": "v2", "b": "s1", "a_port": 1, "b_port": 5},
         {"a": "s1", "b": "s2", "a_port": 6, "b_port": 4},
         {"a": "h2", "b": "s2", "a_port": 0, "b_port": 1},
-        {"a": "v3", "b": "s2", "a_port": 0, "b_port": 2}, {"a": "v3", "b": "s2", "a_port": 1, "b_port": 3},
+        {"a": "v3", "b": "s2", "a_port": 0, "b_port": 2},
+        {"a": "v3", "b": "s2", "a_port": 1, "b_port": 3},
         {"a": "h3", "b": "s2", "a_port": 0, "b_port": 5},
     ],
 }
@@ -54,10 +68,18 @@ WEB = FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 80)  # h1 -> h2, as the chain'
 
 
 def fabric(symmetric=True, chains=None):
-    chain = {"name": "web", "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
-             "vnfs": ["v1", "v2", "v3"], "symmetric": symmetric}
+    chain = {
+        "name": "web",
+        "match": {"src": "h1", "dst": "h2", "ip_proto": "tcp", "dst_port": 80},
+        "vnfs": ["v1", "v2", "v3"],
+        "symmetric": symmetric,
+    }
     other = {"name": "mail", "match": {"src": "h3", "ip_proto": "tcp", "dst_port": 25}, "vnfs": ["v3"]}
-    vip = {"name": "vip", "match": {"src": "h3", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"]}  # v2: a load balancer
+    vip = {
+        "name": "vip",
+        "match": {"src": "h3", "ip_proto": "tcp"},
+        "vnfs": ["v1", "v2"],
+    }  # v2: a load balancer
     chains = [chain, other, vip] if chains is None else chains
     fab = Fabric(parse_config({"chains": chains}, host_names={n["name"] for n in TOPOLOGY["nodes"]}))
     load_declared(fab.state, TOPOLOGY)
@@ -79,13 +101,16 @@ def rule(out, dpid, in_port):
 
 
 def goes_to_forward(flow):
-    return [type(i).__name__ for i in flow.instructions] == ["OFPInstructionGotoTable"] \
-        and flow.instructions[0].table_id == FORWARD.table_id
+    return [type(i).__name__ for i in flow.instructions] == ["OFPInstructionGotoTable"] and flow.instructions[
+        0
+    ].table_id == FORWARD.table_id
 
 
 def set_fields(flow):
     """{field: value} of the rule's set_field actions."""
-    return {a.key: a.value for a in flow.instructions[0].actions if isinstance(a, ofmsg.parser.OFPActionSetField)}
+    return {
+        a.key: a.value for a in flow.instructions[0].actions if isinstance(a, ofmsg.parser.OFPActionSetField)
+    }
 
 
 def pushed_vid(flow):
@@ -101,9 +126,15 @@ def test_skipping_the_first_vnf_sends_the_flow_from_its_source_straight_to_the_s
     out = bypass({"v1"})
     forward = rule(out, 1, H1_PORT)
     assert ofmsg.output_ports(forward) == [V2_IN] and pushed_vid(forward) is None  # same switch: untagged
-    assert dict(forward.match.items()) == {"in_port": H1_PORT, "eth_type": 0x0800, "ip_proto": 6,
-                                           "ipv4_src": "10.0.0.1", "ipv4_dst": "10.0.0.2",
-                                           "tcp_src": 40000, "tcp_dst": 80}
+    assert dict(forward.match.items()) == {
+        "in_port": H1_PORT,
+        "eth_type": 0x0800,
+        "ip_proto": 6,
+        "ipv4_src": "10.0.0.1",
+        "ipv4_dst": "10.0.0.2",
+        "tcp_src": 40000,
+        "tcp_dst": 80,
+    }
     back = rule(out, 1, V2_IN)  # on the way back v1 comes last: leaving v2 (by its eth0) means delivery
     assert goes_to_forward(back)
     assert dict(back.match.items())["ipv4_src"] == "10.0.0.2" and dict(back.match.items())["tcp_src"] == 80
@@ -162,25 +193,41 @@ TO_H2 = Rewrite("10.0.0.2", 8080, "00:00:00:00:00:02", "02:00:00:00:00:64")
 
 def test_a_bypassed_load_balancer_has_its_nat_done_by_the_rules_both_ways():
     fab = fabric()
-    out = bypass_msgs(fab.config.chains[2], 2, VIP_FLOW, {"v2"}, fab.state, fab.state.graph(),
-                      rewrites={"v2": TO_H2})
+    out = bypass_msgs(
+        fab.config.chains[2], 2, VIP_FLOW, {"v2"}, fab.state, fab.state.graph(), rewrites={"v2": TO_H2}
+    )
     inbound = rule(out, 1, V1_OUT)  # h3 -> VIP leaves v1 and meets v2's NAT in the switch, then delivery
-    assert dict(inbound.match.items())["ipv4_dst"] == "10.0.0.100" and dict(inbound.match.items())["tcp_dst"] == 80
+    assert (
+        dict(inbound.match.items())["ipv4_dst"] == "10.0.0.100"
+        and dict(inbound.match.items())["tcp_dst"] == 80
+    )
     assert set_fields(inbound) == {"eth_dst": "00:00:00:00:00:02", "ipv4_dst": "10.0.0.2", "tcp_dst": 8080}
     assert type(inbound.instructions[0]).__name__ == "OFPInstructionActions"  # the NAT first,
     assert [i.table_id for i in inbound.instructions[1:]] == [FORWARD.table_id]  # then delivery
     reply = rule(out, 2, H2_PORT)  # the backend answers from its own address; the rule puts the VIP back
-    assert dict(reply.match.items())["ipv4_src"] == "10.0.0.2" and dict(reply.match.items())["tcp_src"] == 8080
-    assert set_fields(reply) == {"eth_src": "02:00:00:00:00:64", "ipv4_src": "10.0.0.100", "tcp_src": 80,
-                                 "vlan_vid": ofmsg.VLAN_PRESENT | stage_vid(2, True, 2)}  # then on to v1
+    assert (
+        dict(reply.match.items())["ipv4_src"] == "10.0.0.2" and dict(reply.match.items())["tcp_src"] == 8080
+    )
+    assert set_fields(reply) == {
+        "eth_src": "02:00:00:00:00:64",
+        "ipv4_src": "10.0.0.100",
+        "tcp_src": 80,
+        "vlan_vid": ofmsg.VLAN_PRESENT | stage_vid(2, True, 2),
+    }  # then on to v1
     assert ofmsg.output_ports(reply) == [S2_TO_S1]
     assert count(out) == 2
 
 
 # -- the controller's record of offloads -------------------------------------------------------
 def ask(table, fab, vnf, flow=WEB):
-    return table.offload(OffloadRequest(vnf, "bypass", flow), fab.config.chains, fab.state, fab.state.graph(),
-                         fab.vnf_names, 100.0)
+    return table.offload(
+        OffloadRequest(vnf, "bypass", flow),
+        fab.config.chains,
+        fab.state,
+        fab.state.graph(),
+        fab.vnf_names,
+        100.0,
+    )
 
 
 def test_a_request_made_with_the_replys_tuple_offloads_the_same_flow():
@@ -237,7 +284,9 @@ def test_a_host_in_no_chain_is_not_found():
 
 def test_a_flow_the_vnfs_chains_do_not_carry_is_a_conflict():
     fab, table = fabric(), OffloadTable()
-    with pytest.raises(Conflict, match=r"6 10.0.0.1:40000 -> 10.0.0.2:8080 is not steered through 'v3' .*web, mail"):
+    with pytest.raises(
+        Conflict, match=r"6 10.0.0.1:40000 -> 10.0.0.2:8080 is not steered through 'v3' .*web, mail"
+    ):
         ask(table, fab, "v3", FiveTuple(6, "10.0.0.1", 40000, "10.0.0.2", 8080))
 
 
@@ -251,8 +300,12 @@ def test_a_chain_whose_vnf_is_not_attached_cannot_offload():
 
 
 # -- a refused request changes nothing, and says why ---------------------------------------
-SUBNET = {"name": "subnet", "match": {"src": "10.0.0.0/24", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"],
-          "symmetric": False}
+SUBNET = {
+    "name": "subnet",
+    "match": {"src": "10.0.0.0/24", "ip_proto": "tcp"},
+    "vnfs": ["v1", "v2"],
+    "symmetric": False,
+}
 STRANGER = FiveTuple(6, "10.0.0.99", 1234, "10.0.0.2", 80)  # from an address no host of the network has
 
 
@@ -287,8 +340,15 @@ def test_the_conflict_names_the_vnf_that_is_not_attached():
 
 # -- disconnected switches: no rules sent, none counted ----------------------------------------
 def ask_connected(table, fab, vnf, connected, flow=WEB):
-    return table.offload(OffloadRequest(vnf, "bypass", flow), fab.config.chains, fab.state, fab.state.graph(),
-                         fab.vnf_names, 100.0, connected=connected)
+    return table.offload(
+        OffloadRequest(vnf, "bypass", flow),
+        fab.config.chains,
+        fab.state,
+        fab.state.graph(),
+        fab.vnf_names,
+        100.0,
+        connected=connected,
+    )
 
 
 def test_rules_for_a_disconnected_switch_are_neither_sent_nor_counted():
@@ -317,7 +377,7 @@ def test_chains_sharing_the_vnf_and_the_flow_get_one_offload():
     (entry,), out = ask(table, fab, "v1")
     assert entry.chain == "a" and count(out) == 1 and ofmsg.output_ports(rule(out, 1, H1_PORT)) == [V2_IN]
     assert [e["chain"] for e in table.listing()] == ["a"]
-    (again,), _ = ask(table, fab, "v1")  # asking again renews chain a's offload, still alone
+    (_again,), _ = ask(table, fab, "v1")  # asking again renews chain a's offload, still alone
     assert [e["chain"] for e in table.listing()] == ["a"]
 
 
@@ -325,8 +385,10 @@ def test_an_offload_whose_rules_another_chains_offload_holds_is_a_conflict():
     first = {"name": "a", "match": {"src": "h1", "ip_proto": "tcp"}, "vnfs": ["v1", "v2"], "symmetric": False}
     second = {"name": "b", "match": {"src": "h1", "ip_proto": "tcp"}, "vnfs": ["v3", "v2"]}
     fab, table = fabric(chains=[first, second]), OffloadTable()
-    (entry,), _ = ask(table, fab, "v1")
-    with pytest.raises(Conflict, match=r"chain 'b': its rules would replace those of offload 1 \(chain 'a'\)"):
+    (_entry,), _ = ask(table, fab, "v1")
+    with pytest.raises(
+        Conflict, match=r"chain 'b': its rules would replace those of offload 1 \(chain 'a'\)"
+    ):
         ask(table, fab, "v3")
     assert [(e["id"], e["chain"]) for e in table.listing()] == [(1, "a")]
 

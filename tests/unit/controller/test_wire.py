@@ -20,11 +20,17 @@ def serialized(msg, xid):
 
 @pytest.mark.parametrize("out_port, idle", [(2, 60), (0xFFFFFF00, 0), (7, 65535)])
 def test_flow_mod_matches_os_ken(out_port, idle):
-    expected = ofmsg.flow_add(FORWARD.table_id, PRIORITY_L2, ofmsg.match(eth_dst=B),
-                              [ofmsg.apply_actions([ofmsg.output(out_port)])], idle_timeout=idle,
-                              cookie=COOKIE_BUILTIN)
-    assert wire.flow_mod_to_port(9, FORWARD.table_id, PRIORITY_L2, B, out_port, idle, COOKIE_BUILTIN) == \
-        serialized(expected, 9)
+    expected = ofmsg.flow_add(
+        FORWARD.table_id,
+        PRIORITY_L2,
+        ofmsg.match(eth_dst=B),
+        [ofmsg.apply_actions([ofmsg.output(out_port)])],
+        idle_timeout=idle,
+        cookie=COOKIE_BUILTIN,
+    )
+    assert wire.flow_mod_to_port(
+        9, FORWARD.table_id, PRIORITY_L2, B, out_port, idle, COOKIE_BUILTIN
+    ) == serialized(expected, 9)
 
 
 def test_packet_out_matches_os_ken():

@@ -29,8 +29,18 @@ def test_a_missing_host_route_is_found_and_blamed(fat_tree):
     first_host = topo.hosts()[0]
     edge = next(l.other(first_host.name) for l in topo.links_of(first_host.name))
     switch = state[edge]
-    victim = next(f for f in switch.flows if f.match.get("eth_dst") and f.match.get("eth_dst").value == int(first_host.mac.replace(":", ""), 16))
-    broken = replace(state, switches={**state.switches, edge: replace(switch, flows=tuple(f for f in switch.flows if f is not victim))})
+    victim = next(
+        f
+        for f in switch.flows
+        if f.match.get("eth_dst") and f.match.get("eth_dst").value == int(first_host.mac.replace(":", ""), 16)
+    )
+    broken = replace(
+        state,
+        switches={
+            **state.switches,
+            edge: replace(switch, flows=tuple(f for f in switch.flows if f is not victim)),
+        },
+    )
     report = grade(topo, broken, parse_spec(SPEC))
     reach, _, holes = report.results
     assert reach.passed_cases == 240 - 15  # nobody reaches the first host any more

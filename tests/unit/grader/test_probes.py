@@ -8,7 +8,6 @@ from sdnlab.grader.spec import parse_spec
 from sdnlab.topologies import load_topology
 
 
-
 def _grader(rules):
     topo = load_topology("linear", {"switches": 3, "hosts_per_switch": 1})
     state = NetworkState({s: SwitchState(s, parse_flows(t, s)) for s, t in rules.items()})
@@ -20,8 +19,8 @@ def test_every_rule_reachable_from_a_host_is_exercised_by_some_probe(line_rules)
     probes = select_probes(grader, parse_spec("- reach: {src: h1, dst: h3, traffic: icmp}\n"))
     assert probes[0].behaviour == "reach-1" and probes[0].predicted == {"h3"}
     exercised = set()
-    from sdnlab.grader.headerspace import Space
     from sdnlab.grader.fields import ALL_BITS
+    from sdnlab.grader.headerspace import Space
     from sdnlab.grader.network import leaves
 
     for p in probes:

@@ -63,7 +63,9 @@ def _rules(rng: random.Random) -> str:
             actions.append(f"write_metadata:{rng.randint(1, 2)}/0xf")
         if table < 2 and rng.random() < 0.4:
             actions.append(f"goto_table:{rng.randint(table + 1, 2)}")
-        lines.append(f"table={table},priority={rng.choice([1, 5, 10, 20])},{','.join(match)} actions={','.join(actions) or 'drop'}")
+        lines.append(
+            f"table={table},priority={rng.choice([1, 5, 10, 20])},{','.join(match)} actions={','.join(actions) or 'drop'}"
+        )
     return "\n".join(lines)
 
 
@@ -109,7 +111,9 @@ def _concrete_emits(pipeline, vector, in_port):
             for child in node.children:
                 walk(child)
         elif isinstance(node, Emit):
-            out.append((node.port, node.space.current_value() & ~FIELDS["metadata"].mask & ~FIELDS["in_port"].mask))
+            out.append(
+                (node.port, node.space.current_value() & ~FIELDS["metadata"].mask & ~FIELDS["in_port"].mask)
+            )
 
     walk(pipeline.run(Space(vector, ALL_BITS), in_port, frozenset({1, 2, 3})))
     return out
@@ -131,7 +135,9 @@ def _random_member(rng, value, mask):
         "eth_src": rng.getrandbits(48),
         "vlan_vid": rng.choice([0, 0x1005, 0x1007]),
         "ip_proto": rng.choice([6, 17, 1]),
-        "ipv4_dst": rng.choice([0x0A000001, 0x0A000002, 0x0A000107, 0x0A0000FE, 0xC0A80509, rng.getrandbits(32)]),
+        "ipv4_dst": rng.choice(
+            [0x0A000001, 0x0A000002, 0x0A000107, 0x0A0000FE, 0xC0A80509, rng.getrandbits(32)]
+        ),
         "ipv4_src": rng.getrandbits(32),
         "tp_dst": rng.choice([80, 81, 0x5A, 443, 0x1234, rng.getrandbits(16)]),
         "tp_src": rng.getrandbits(16),
@@ -146,7 +152,9 @@ def _random_member(rng, value, mask):
 @pytest.mark.parametrize("seed", range(12))
 def test_partition_matches_concrete_runs(seed):
     rng = random.Random(seed)
-    state = SwitchState("s", parse_flows(_rules(rng), "rules"), parse_groups(GROUPS), {p: Port(p) for p in (1, 2, 3, 4)})
+    state = SwitchState(
+        "s", parse_flows(_rules(rng), "rules"), parse_groups(GROUPS), {p: Port(p) for p in (1, 2, 3, 4)}
+    )
     pipeline = SwitchPipeline(state)
     for _ in range(3):
         value, mask = _class_cube(rng)
@@ -170,7 +178,9 @@ def test_witness_search_is_exact_on_small_cubes():
         for _ in range(rng.randint(0, 6)):
             m = rng.getrandbits(bits)
             excluded.append((rng.getrandbits(bits) & m, m))
-        members = [x for x in universe if not ((x ^ cube[0]) & cube[1]) and all((x ^ ev) & em for ev, em in excluded)]
+        members = [
+            x for x in universe if not ((x ^ cube[0]) & cube[1]) and all((x ^ ev) & em for ev, em in excluded)
+        ]
         found = witness(cube[0], cube[1], excluded)
         if members:
             assert found in members

@@ -36,7 +36,9 @@ def test_highest_priority_wins_and_table_miss_drops():
 
 
 def test_set_field_is_carried_to_later_tables_and_outputs():
-    state = _switch("table=0,tcp actions=set_field:10.9.9.9->ip_dst,goto_table:1\ntable=1,tcp,nw_dst=10.9.9.9 actions=output:2\n")
+    state = _switch(
+        "table=0,tcp actions=set_field:10.9.9.9->ip_dst,goto_table:1\ntable=1,tcp,nw_dst=10.9.9.9 actions=output:2\n"
+    )
     out = _trace(state, PKT)["outputs"]
     assert out == [{"port": 2, "fields": {**out[0]["fields"], "nw_dst": "10.9.9.9"}}]
 
@@ -53,7 +55,9 @@ def test_action_set_runs_at_end_even_after_a_miss():
 
 
 def test_clear_actions_empties_the_action_set():
-    state = _switch("table=0,tcp actions=write_actions(output:2),goto_table:1\ntable=1,tcp actions=clear_actions\n")
+    state = _switch(
+        "table=0,tcp actions=write_actions(output:2),goto_table:1\ntable=1,tcp actions=clear_actions\n"
+    )
     assert _trace(state, PKT)["drop"]
 
 
@@ -63,24 +67,37 @@ def test_flood_goes_everywhere_but_the_input_port():
 
 
 def test_fast_failover_skips_dead_watch_ports():
-    state = _switch("tcp actions=group:7", "group_id=7,type=ff,bucket=watch_port:3,actions=output:3,bucket=watch_port:2,actions=output:2")
+    state = _switch(
+        "tcp actions=group:7",
+        "group_id=7,type=ff,bucket=watch_port:3,actions=output:3,bucket=watch_port:2,actions=output:2",
+    )
     assert [o["port"] for o in _trace(state, PKT)["outputs"]] == [2]
 
 
 def test_all_group_buckets_act_on_clones():
-    state = _switch("tcp actions=group:1,output:3", "group_id=1,type=all,bucket=actions=set_field:00:00:00:00:00:99->eth_dst,output:2")
+    state = _switch(
+        "tcp actions=group:1,output:3",
+        "group_id=1,type=all,bucket=actions=set_field:00:00:00:00:00:99->eth_dst,output:2",
+    )
     out = _trace(state, PKT)["outputs"]
-    assert [(o["port"], o["fields"]["dl_dst"]) for o in out] == [(2, "00:00:00:00:00:99"), (3, "00:00:00:00:00:02")]
+    assert [(o["port"], o["fields"]["dl_dst"]) for o in out] == [
+        (2, "00:00:00:00:00:99"),
+        (3, "00:00:00:00:00:02"),
+    ]
 
 
 def test_select_group_reports_each_live_bucket_as_an_alternative():
-    state = _switch("tcp actions=group:5", "group_id=5,type=select,bucket=actions=output:2,bucket=actions=output:3")
+    state = _switch(
+        "tcp actions=group:5", "group_id=5,type=select,bucket=actions=output:2,bucket=actions=output:3"
+    )
     result = _trace(state, PKT)
     assert [[o["port"] for o in alt] for alt in result["alternatives"][0]] == [[2], [3]]
 
 
 def test_set_vlan_vid_needs_an_existing_tag_and_push_vlan_adds_one():
-    state = _switch("priority=2,tcp,tp_dst=80 actions=set_field:4101->vlan_vid,output:2\npriority=1,tcp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:2")
+    state = _switch(
+        "priority=2,tcp,tp_dst=80 actions=set_field:4101->vlan_vid,output:2\npriority=1,tcp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:2"
+    )
     assert "dl_vlan" not in _trace(state, PKT)["outputs"][0]["fields"]
     assert _trace(state, PKT.replace("tcp_dst=80", "tcp_dst=1"))["outputs"][0]["fields"]["dl_vlan"] == 5
 
@@ -96,7 +113,9 @@ def test_trace_cli_prints_json_per_packet(tmp_path):
     from sdnlab.cli import root
 
     (tmp_path / "f.txt").write_text("priority=5,tcp,tp_dst=80 actions=output:2\n")
-    result = CliRunner().invoke(root, ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--packet", PKT, "--json"])
+    result = CliRunner().invoke(
+        root, ["flows", "trace", "--flows", str(tmp_path / "f.txt"), "--packet", PKT, "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data[0]["outputs"][0]["port"] == 2 and data[0]["drop"] is False

@@ -36,12 +36,25 @@ def saved(tmp_path, line_rules):
     for switch, text in line_rules.items():
         (flows / f"{switch}.flows").write_text(text)
     spec = tmp_path / "ok.yaml"
-    spec.write_text("- id: reach-h3\n  reach: {src: h1, dst: h3, traffic: icmp}\n- id: secret\n  hidden: true\n  reach: {src: h1, dst: h2, traffic: icmp}\n")
+    spec.write_text(
+        "- id: reach-h3\n  reach: {src: h1, dst: h3, traffic: icmp}\n- id: secret\n  hidden: true\n  reach: {src: h1, dst: h2, traffic: icmp}\n"
+    )
     return flows, spec
 
 
 def _grade_args(flows, spec, *extra):
-    return ["grade", "--flows", flows, "--topology", "linear", "--param", "switches=3", "--spec", spec, *extra]
+    return [
+        "grade",
+        "--flows",
+        flows,
+        "--topology",
+        "linear",
+        "--param",
+        "switches=3",
+        "--spec",
+        spec,
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("option", ["--flows", "--groups", "--ports", "--packets"])
@@ -68,7 +81,9 @@ def test_trace_names_a_missing_or_directory_flows_file(tmp_path, make):
     if make == "directory":
         path.mkdir()
     result = _invoke(["flows", "trace", "--flows", path, "--packet", PACKET])
-    assert isinstance(result.exception, InputFileError) and str(result.exception).startswith(f"{path}: cannot read flows")
+    assert isinstance(result.exception, InputFileError) and str(result.exception).startswith(
+        f"{path}: cannot read flows"
+    )
 
 
 def test_grade_names_a_binary_spec(saved, tmp_path):
@@ -83,7 +98,9 @@ def test_grade_names_a_binary_spec(saved, tmp_path):
 def test_grade_names_a_missing_spec(saved, tmp_path):
     flows, _ = saved
     result = _invoke(_grade_args(flows, tmp_path / "nope.yaml"))
-    assert isinstance(result.exception, SpecError) and "nope.yaml: cannot read spec: No such file" in str(result.exception)
+    assert isinstance(result.exception, SpecError) and "nope.yaml: cannot read spec: No such file" in str(
+        result.exception
+    )
 
 
 @pytest.mark.parametrize("name", ["s2.flows", "s2.groups", "s2.ports", "s9.json"])
@@ -112,10 +129,27 @@ def test_saved_rest_groups_that_are_not_json_name_the_file(tmp_path):
 def test_binary_flows_through_the_real_console_script_is_one_line(tmp_path):
     binary = tmp_path / "bin.flows"
     binary.write_bytes(BINARY)
-    proc = subprocess.run([sys.executable, "-c", "from sdnlab.cli import main; main()", "flows", "trace", "--flows", str(binary), "--packet", PACKET], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sdnlab.cli import main; main()",
+            "flows",
+            "trace",
+            "--flows",
+            str(binary),
+            "--packet",
+            PACKET,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [f"sdnlab: error: {binary}:2: not UTF-8 text (byte 0x89); save it as UTF-8"]
+    assert proc.stderr.strip().splitlines() == [
+        f"sdnlab: error: {binary}:2: not UTF-8 text (byte 0x89); save it as UTF-8"
+    ]
 
 
 def test_junit_into_a_missing_directory_is_refused_before_grading(saved):
@@ -133,7 +167,9 @@ def test_junit_write_failure_is_an_error_not_a_traceback(saved, tmp_path, monkey
 
     monkeypatch.setattr(Path, "write_text", refuse)
     result = _invoke(_grade_args(flows, spec, "--json", "--junit", tmp_path / "j.xml"))
-    assert isinstance(result.exception, OutputFileError) and "cannot write the JUnit report: Permission denied" in str(result.exception)
+    assert isinstance(
+        result.exception, OutputFileError
+    ) and "cannot write the JUnit report: Permission denied" in str(result.exception)
 
 
 def test_down_without_live_grades_the_failure_scenario(saved):
@@ -150,7 +186,9 @@ def test_down_without_live_grades_the_failure_scenario(saved):
     assert "graded with links down: s1-s2" in text
 
 
-@pytest.mark.parametrize("down, problem", [("s1-s9", "down: no link s1-s9 in the topology"), ("s1", "--down 's1': expected A-B")])
+@pytest.mark.parametrize(
+    "down, problem", [("s1-s9", "down: no link s1-s9 in the topology"), ("s1", "--down 's1': expected A-B")]
+)
 def test_down_must_name_a_link_of_the_topology(saved, down, problem):
     flows, spec = saved
     result = _invoke(_grade_args(flows, spec, "--down", down))
@@ -228,6 +266,8 @@ def test_a_lab_file_as_spec_shows_trainees_only_visible_behaviours(tmp_path):
     for switch in topo.switches():
         (flows / f"{switch.name}.flows").write_text("priority=0 actions=drop\n")
     param_args = [arg for k, v in params.items() for arg in ("--param", f"{k}={v}")]
-    result = _invoke(["grade", "--flows", flows, "--topology", declared["name"], *param_args, "--spec", lab, "--json"])
+    result = _invoke(
+        ["grade", "--flows", flows, "--topology", declared["name"], *param_args, "--spec", lab, "--json"]
+    )
     shown = [b["id"] for b in json.loads(result.output)["behaviours"]]
     assert shown == [b.id for b in behaviours if not b.hidden]

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from sdnlab.grader.fields import ALL_BITS
-from sdnlab.grader.grading import Grader, _ip, _mac
+from sdnlab.grader.grading import Grader
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.network import Delivered, leaves
@@ -41,7 +41,10 @@ def _random_rules(rng: random.Random, topo) -> dict:
     rules = {}
     for s in range(1, 5):
         clockwise = topo.port(f"s{s}", f"s{s % 4 + 1}")
-        lines = [f"priority=5,ip,nw_dst=10.0.0.{s} actions=output:1", f"priority=4,ip actions=output:{clockwise}"]
+        lines = [
+            f"priority=5,ip,nw_dst=10.0.0.{s} actions=output:1",
+            f"priority=4,ip actions=output:{clockwise}",
+        ]
         for _ in range(rng.randint(0, 4)):
             match = [rng.choice(["ip", "tcp", "udp", "icmp", "arp"])]
             if rng.random() < 0.6 and match[0] != "arp":
@@ -52,8 +55,20 @@ def _random_rules(rng: random.Random, topo) -> dict:
                 match.append(f"tp_dst={rng.choice(['80', '0x50/0xfff0', '22'])}")
             if match[0] == "arp" and rng.random() < 0.5:
                 match.append(f"arp_tpa={rng.choice(IPS)}")
-            actions = rng.choice(["output:1", "output:2", "output:3", "FLOOD", "IN_PORT", "drop", "output:2,output:3",
-                                  f"set_field:{rng.choice(IPS)}->ip_dst,output:{rng.randint(1, 3)}" if match[0] != "arp" else "output:1"])
+            actions = rng.choice(
+                [
+                    "output:1",
+                    "output:2",
+                    "output:3",
+                    "FLOOD",
+                    "IN_PORT",
+                    "drop",
+                    "output:2,output:3",
+                    f"set_field:{rng.choice(IPS)}->ip_dst,output:{rng.randint(1, 3)}"
+                    if match[0] != "arp"
+                    else "output:1",
+                ]
+            )
             lines.append(f"priority={rng.choice([1, 6, 10, 20])},{','.join(match)} actions={actions}")
         rules[f"s{s}"] = "\n".join(lines)
     return rules
@@ -66,7 +81,9 @@ def _delivered_to(grader: Grader, src: str, vector: int) -> set:
 
 def _sample(rng, grader, src, dst, proto):
     """A random concrete packet of the class (src -> dst, free fields random)."""
-    space, _ = grader.class_space(src, dst, proto, {"src": None, "dst": None}, parse_spec("- reach: {src: h1, dst: h2}")[0].traffic)
+    space, _ = grader.class_space(
+        src, dst, proto, {"src": None, "dst": None}, parse_spec("- reach: {src: h1, dst: h2}")[0].traffic
+    )
     free = rng.getrandbits(ALL_BITS.bit_length())
     return (space.value & space.mask) | (free & ~space.mask & ALL_BITS), space
 
@@ -75,10 +92,14 @@ def _sample(rng, grader, src, dst, proto):
 def test_verdicts_agree_with_concrete_packets(seed):
     rng = random.Random(seed)
     topo = load_topology_text(RING, "ring4.yaml")
-    state = NetworkState({s: SwitchState(s, parse_flows(text, s)) for s, text in _random_rules(rng, topo).items()})
+    state = NetworkState(
+        {s: SwitchState(s, parse_flows(text, s)) for s, text in _random_rules(rng, topo).items()}
+    )
     grader = Grader(topo, state)
     for proto in ("icmp", "tcp"):
-        spec = parse_spec(f"- reach: {{src: h1, dst: h3, traffic: {proto}}}\n- isolate: {{src: h1, dst: h2, traffic: {proto}}}\n")
+        spec = parse_spec(
+            f"- reach: {{src: h1, dst: h3, traffic: {proto}}}\n- isolate: {{src: h1, dst: h2, traffic: {proto}}}\n"
+        )
         reach, isolate = (grader.judge(b) for b in spec)
         _OUTCOMES.update({("reach", reach.passed), ("isolate", isolate.passed)})
         samples = []
@@ -107,4 +128,4 @@ _OUTCOMES: set = set()
 def test_both_verdicts_of_both_kinds_were_exercised():
     if len(_OUTCOMES) == 0:
         pytest.skip("needs the generative rounds to have run")
-    assert _OUTCOMES == {("reach", True), ("reach", False), ("isolate", True), ("isolate", False)}
+    assert {("reach", True), ("reach", False), ("isolate", True), ("isolate", False)} == _OUTCOMES

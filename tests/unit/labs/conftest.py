@@ -36,7 +36,9 @@ def no_network(monkeypatch):
 def make_lab(tmp_path):
     """``make_lab(yaml_text, readme_ja=True)`` -> folder of a lab package named after its id."""
 
-    def make(text: str, lab_id: str = "demo_lab", readme_ja: bool = True, solution: dict | None = None) -> Path:
+    def make(
+        text: str, lab_id: str = "demo_lab", readme_ja: bool = True, solution: dict | None = None
+    ) -> Path:
         root = tmp_path / "labs"
         folder = root / lab_id
         (folder / "starter" / "flows").mkdir(parents=True)

@@ -29,5 +29,7 @@ def test_broken_package_reports_exactly_the_expected_errors(case, make_lab):
     prefix = str(folder) + "/"
     lines = [line.strip().replace(prefix, "") for line in str(info.value).splitlines()]
     got = sorted(line for line in lines if line and not line.endswith("problems:"))
-    expected = sorted(line for line in (BROKEN / f"{case}.log").read_text(encoding="utf-8").splitlines() if line)
+    expected = sorted(
+        line for line in (BROKEN / f"{case}.log").read_text(encoding="utf-8").splitlines() if line
+    )
     assert got == expected

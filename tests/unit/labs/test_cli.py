@@ -55,7 +55,9 @@ def test_trainee_commands_without_a_session_say_how_to_start():
 def test_validate_a_static_lab():
     result = invoke("lab", "validate", "connected_car", "--mode", "static")
     assert result.exit_code == 0, result.output
-    assert "OK   connected_car: solution 100%" in result.output and "(static (behaviours only" in result.output
+    assert (
+        "OK   connected_car: solution 100%" in result.output and "(static (behaviours only" in result.output
+    )
 
 
 def test_validate_needs_an_id_or_all():
@@ -182,7 +184,9 @@ def test_task_texts_name_bridges_as_the_runtime_does():
 def test_a_behaviour_on_an_unknown_node_names_the_file_once(make_lab):
     from tests.unit.labs.conftest import GOOD_LAB
 
-    folder = make_lab(GOOD_LAB.replace("reach: {src: h1, dst: h2, traffic: any}", "reach: {src: h9, dst: h2, traffic: any}"))
+    folder = make_lab(
+        GOOD_LAB.replace("reach: {src: h1, dst: h2, traffic: any}", "reach: {src: h9, dst: h2, traffic: any}")
+    )
     result = invoke("lab", "validate", str(folder), "--mode", "static")
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1
     assert f"grading: {folder / 'lab.yaml'}:11: reach.src: unknown node 'h9'" in result.output

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
+from sdnlab.grader.errors import FlowParseError
 from sdnlab.labs import catalogue, load_lab
 from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.grading import grade_static
 from sdnlab.labs.validate import validate
-from sdnlab.grader.errors import FlowParseError
 
 FLOW_LABS = [lab for lab in catalogue() if lab.controller.mode == "none"]  # the solution is a flow file
 

@@ -48,8 +48,11 @@ def test_a_good_package_loads(make_lab):
 
 
 def test_every_problem_is_reported_with_its_line_and_field(make_lab):
-    broken = GOOD_LAB.replace("level: beginner", "level: expert").replace(
-        "controller: {mode: none}", "controller: {mode: ryu}").replace('ja: "デモ"', 'ja: ""')
+    broken = (
+        GOOD_LAB.replace("level: beginner", "level: expert")
+        .replace("controller: {mode: none}", "controller: {mode: ryu}")
+        .replace('ja: "デモ"', 'ja: ""')
+    )
     with pytest.raises(LabPackageError) as info:
         load_lab(make_lab(broken))
     message = str(info.value)
@@ -60,13 +63,17 @@ def test_every_problem_is_reported_with_its_line_and_field(make_lab):
 
 
 def test_bad_behaviours_are_reported_through_the_grader_spec_format(make_lab):
-    broken = GOOD_LAB.replace("reach: {src: h1, dst: h2, traffic: any}", "reach: {src: h1, dst: h2, traffic: smtp}")
+    broken = GOOD_LAB.replace(
+        "reach: {src: h1, dst: h2, traffic: any}", "reach: {src: h1, dst: h2, traffic: smtp}"
+    )
     with pytest.raises(LabPackageError, match=r"lab.yaml:11: .*traffic"):
         load_lab(make_lab(broken))
 
 
 def test_probe_and_scenario_arguments_are_checked(make_lab):
-    text = GOOD_LAB + """\
+    text = (
+        GOOD_LAB
+        + """\
     scenario:
       - telnet_scan: {targets: all}
       - dance: {}
@@ -75,6 +82,7 @@ def test_probe_and_scenario_arguments_are_checked(make_lab):
       - tcp: {src: h1, dst: h2}
       - ping: {src: h1, dst: h2, colour: red}
 """
+    )
     with pytest.raises(LabPackageError) as info:
         load_lab(make_lab(text))
     message = str(info.value)

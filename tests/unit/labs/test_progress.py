@@ -53,9 +53,17 @@ def test_a_corrupt_file_is_reported_not_overwritten(sdnlab_home):
 
 
 def test_lab_progress_keeps_best_last_and_done():
-    data = {"labs": {"a": {"results": [_record("a", 40), _record("a", 100), _record("a", 70)], "hints_used": 3}}}
+    data = {
+        "labs": {"a": {"results": [_record("a", 40), _record("a", 100), _record("a", 70)], "hints_used": 3}}
+    }
     progress = lab_progress(data)["a"]
-    assert (progress.attempts, progress.best_percent, progress.last_percent, progress.hints_used, progress.done) == (3, 100, 70, 3, True)
+    assert (
+        progress.attempts,
+        progress.best_percent,
+        progress.last_percent,
+        progress.hints_used,
+        progress.done,
+    ) == (3, 100, 70, 3, True)
 
 
 def test_skill_report_weights_best_scores_by_the_labs_skills():
@@ -70,17 +78,22 @@ def test_skill_report_weights_best_scores_by_the_labs_skills():
     assert report["programming"]["percent"] == 0.0 and report["programming"]["level"] == "not started"
 
 
-@pytest.mark.parametrize("percent,level", [(0, "not started"), (10, "beginning"), (50, "practising"), (90, "proficient")])
+@pytest.mark.parametrize(
+    "percent,level", [(0, "not started"), (10, "beginning"), (50, "practising"), (90, "proficient")]
+)
 def test_skill_levels(percent, level):
     assert skill_level(percent) == level
 
 
-@pytest.mark.parametrize("content, field", [
-    ({"labs": {"smart_meters": {"results": "x"}}}, "labs.smart_meters.results: expected a list"),
-    ({"labs": {"smart_meters": {"results": [{"percent": "lots"}]}}}, "labs.smart_meters.results[0]"),
-    ({"labs": {"smart_meters": 3}}, "labs.smart_meters: expected a mapping"),
-    ({"labs": []}, "labs: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "content, field",
+    [
+        ({"labs": {"smart_meters": {"results": "x"}}}, "labs.smart_meters.results: expected a list"),
+        ({"labs": {"smart_meters": {"results": [{"percent": "lots"}]}}}, "labs.smart_meters.results[0]"),
+        ({"labs": {"smart_meters": 3}}, "labs.smart_meters: expected a mapping"),
+        ({"labs": []}, "labs: expected a mapping"),
+    ],
+)
 def test_a_corrupted_progress_file_is_named_with_its_field_and_kept(sdnlab_home, content, field):
     sdnlab_home.mkdir(parents=True)
     path = sdnlab_home / "progress.json"
@@ -109,5 +122,10 @@ def test_reference_runs_are_kept_but_not_scored(sdnlab_home):
     store.add_result(_record("smart_meters", 40.0))
     store.add_result({**_record("smart_meters", 100.0), "solved_by_reference": True})
     progress = lab_progress(store.load())["smart_meters"]
-    assert (progress.attempts, progress.best_percent, progress.last_percent, progress.done) == (1, 40.0, 40.0, False)
+    assert (progress.attempts, progress.best_percent, progress.last_percent, progress.done) == (
+        1,
+        40.0,
+        40.0,
+        False,
+    )
     assert progress.reference_runs == 1

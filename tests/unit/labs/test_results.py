@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sdnlab.labs.probes import judge_probe
 from sdnlab.labs.model import Probe
+from sdnlab.labs.probes import judge_probe
 from sdnlab.labs.results import CheckItem, LabResult, render_text
 from sdnlab.labs.session import Session, result_record
 
@@ -29,8 +29,10 @@ def test_quarantine_probe_names_the_host():
 
 
 def _result():
-    items = (CheckItem("public", "behaviour", "seen", 2, 2, False, 1, 1),
-             CheckItem("secret", "behaviour", "hidden detail", 1, 0, True, 4, 0, ("h9 leaked via s3",)))
+    items = (
+        CheckItem("public", "behaviour", "seen", 2, 2, False, 1, 1),
+        CheckItem("secret", "behaviour", "hidden detail", 1, 0, True, 4, 0, ("h9 leaked via s3",)),
+    )
     return LabResult("lab", items, "static", grader_version="g1")
 
 

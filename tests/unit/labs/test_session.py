@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from sdnlab.cli import root
-from sdnlab.errors import SdnlabError
 from sdnlab.labs import grading, load_lab, session
 from sdnlab.labs.errors import LabSessionError, NoMoreHints
 from sdnlab.labs.progress import ProgressStore, lab_progress, skill_report
@@ -30,7 +29,9 @@ def full_marks(lab, name, include_hidden=True, **kwargs):
 def running(monkeypatch, tmp_path):
     """A saved session of lab 3 whose network calls are recorded, not made."""
     deployed = []
-    monkeypatch.setattr(session, "redeploy", lambda lab, source, name: deployed.append((lab.id, str(source), name)))
+    monkeypatch.setattr(
+        session, "redeploy", lambda lab, source, name: deployed.append((lab.id, str(source), name))
+    )
     monkeypatch.setattr(grading, "grade_live", full_marks)
     session._save(session.Session("lab-t1", "smart_meters", str(tmp_path / "work"), 0.0))
     return deployed
@@ -48,7 +49,12 @@ def test_a_submit_after_solve_is_recorded_as_solved_by_reference_not_as_a_score(
     assert result.percent == 100.0 and record["solved_by_reference"] is True
     data = ProgressStore().load()
     progress = lab_progress(data)["smart_meters"]
-    assert (progress.attempts, progress.best_percent, progress.done, progress.reference_runs) == (0, 0.0, False, 1)
+    assert (progress.attempts, progress.best_percent, progress.done, progress.reference_runs) == (
+        0,
+        0.0,
+        False,
+        1,
+    )
     assert skill_report(data, [load_lab("3")])["security"]["percent"] == 0.0
 
 

@@ -14,7 +14,9 @@ import pytest
 from sdnlab.labs import workspace
 from sdnlab.labs.errors import LabSessionError
 
-needs_ofctl = pytest.mark.skipif(shutil.which("ovs-ofctl") is None, reason="ovs-ofctl (openvswitch-common) not installed")
+needs_ofctl = pytest.mark.skipif(
+    shutil.which("ovs-ofctl") is None, reason="ovs-ofctl (openvswitch-common) not installed"
+)
 GOOD = "# comment\npriority=100,ip,nw_dst=10.0.0.1,actions=output:2\npriority=0,actions=drop\n"
 
 
@@ -36,12 +38,17 @@ def test_read_text_names_the_line_of_a_non_utf8_byte(tmp_path):
 
 @needs_ofctl
 def test_check_files_names_each_bad_file_and_line(tmp_path):
-    ws = make_workspace(tmp_path, s1_flows=GOOD, s2_flows=GOOD + "priority=x,garbage actions=frob\n",
-                        s3_flows=b"priority=0,actions=drop\n\xff\n", s3_groups="group_id=1,type=selec,bucket=output:1\n")
+    ws = make_workspace(
+        tmp_path,
+        s1_flows=GOOD,
+        s2_flows=GOOD + "priority=x,garbage actions=frob\n",
+        s3_flows=b"priority=0,actions=drop\n\xff\n",
+        s3_groups="group_id=1,type=selec,bucket=output:1\n",
+    )
     with pytest.raises(LabSessionError) as info:
         workspace.check_files(ws, {"s1": "s1", "s2": "s2", "s3": "s3"})
     message = str(info.value)
-    assert '3 invalid flow lines' in message
+    assert "3 invalid flow lines" in message
     assert f'{ws}/flows/s2.flows:4: invalid priority "x"' in message
     assert f"{ws}/flows/s3.flows:2: not UTF-8 text" in message
     assert f"{ws}/flows/s3.groups:1: invalid group type selec" in message
@@ -106,7 +113,7 @@ def test_a_failed_install_puts_the_previous_flows_and_groups_back(tmp_path, monk
     ws = make_workspace(tmp_path, s1_flows=GOOD)
     with pytest.raises(LabSessionError, match="previous flows were put back"):
         workspace.install_flows(ws, {"s1": "s1"})
-    restored = bridges.calls[bridges.calls.index(("add-flows", "s1", str(ws / "flows" / "s1.flows"))) + 1:]
+    restored = bridges.calls[bridges.calls.index(("add-flows", "s1", str(ws / "flows" / "s1.flows"))) + 1 :]
     assert restored[:2] == [("del-flows", "s1"), ("del-groups", "s1")]
     assert ("add-groups", "s1", "-") in restored and ("add-flows", "s1", "-") in restored
 

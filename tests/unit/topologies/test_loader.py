@@ -61,11 +61,14 @@ def test_link_quantities_are_normalised():
     assert topo.path_latency_ms(["h1", "s1", "s2", "h2"]) == 4.0
 
 
-@pytest.mark.parametrize("given_params, message", [
-    ({"n": "9"}, "'n': 9 is above the maximum 5"),
-    ({"n": "zero"}, "'n': expected an integer"),
-    ({"x": "1"}, "parameter 'x': unknown; this topology takes: n"),
-])
+@pytest.mark.parametrize(
+    "given_params, message",
+    [
+        ({"n": "9"}, "'n': 9 is above the maximum 5"),
+        ({"n": "zero"}, "'n': expected an integer"),
+        ({"x": "1"}, "parameter 'x': unknown; this topology takes: n"),
+    ],
+)
 def test_bad_parameters_are_named(given_params, message):
     with pytest.raises(TopologyError, match=message):
         load_topology_text(BASE, "t.yaml", given_params)
@@ -94,15 +97,44 @@ def test_fuzzed_text_gives_only_topology_errors(text):
         assert str(exc).startswith("fuzz.yaml")
 
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 3000), st.text(max_size=12),
-                     st.sampled_from(["s1", "h1", "switch", "host", "10.0.0.1", "1..3", "{n}", "i in 1..n"]))
-_entries = st.dictionaries(st.sampled_from(["name", "kind", "a", "b", "bw", "delay", "loss", "ip", "for", "if", "roles",
-                                            "interfaces", "dpid", "mac", "pool"]), _scalars, max_size=6)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 3000),
+    st.text(max_size=12),
+    st.sampled_from(["s1", "h1", "switch", "host", "10.0.0.1", "1..3", "{n}", "i in 1..n"]),
+)
+_entries = st.dictionaries(
+    st.sampled_from(
+        [
+            "name",
+            "kind",
+            "a",
+            "b",
+            "bw",
+            "delay",
+            "loss",
+            "ip",
+            "for",
+            "if",
+            "roles",
+            "interfaces",
+            "dpid",
+            "mac",
+            "pool",
+        ]
+    ),
+    _scalars,
+    max_size=6,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(nodes=st.lists(_entries, max_size=6), links=st.lists(_entries, max_size=6),
-       version=st.sampled_from([1, 1, 2, "x"]))
+@given(
+    nodes=st.lists(_entries, max_size=6),
+    links=st.lists(_entries, max_size=6),
+    version=st.sampled_from([1, 1, 2, "x"]),
+)
 def test_fuzzed_structures_give_only_topology_errors(nodes, links, version):
     import yaml
 

@@ -86,11 +86,28 @@ def conversation():
         frames.append(("inside", tcp("10.1.0.1", cport, "10.0.0.100", 80, TCP_SYN)))
         backend, bport = (("10.0.0.11", 80), ("10.0.0.12", 8080))[i % 2]
         frames.append(("outside", tcp(backend, bport, "10.1.0.1", cport, TCP_SYN | TCP_ACK)))
-        frames.append(("inside", tcp("10.1.0.1", cport, "10.0.0.100", 80, TCP_ACK, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")))
-        frames.append(("outside", tcp(backend, bport, "10.1.0.1", cport, TCP_ACK, b"HTTP/1.1 200 OK\r\n\r\n")))
+        frames.append(
+            (
+                "inside",
+                tcp("10.1.0.1", cport, "10.0.0.100", 80, TCP_ACK, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            )
+        )
+        frames.append(
+            ("outside", tcp(backend, bport, "10.1.0.1", cport, TCP_ACK, b"HTTP/1.1 200 OK\r\n\r\n"))
+        )
         frames.append(("inside", tcp("10.1.0.1", cport, "10.0.0.100", 80, TCP_FIN | TCP_ACK)))
-    frames.append(("inside", udp("10.1.0.1", 5353, "10.0.0.53", 53, b"\x12\x34\x01\x00\x00\x01" + bytes(6)
-                                 + b"\x03www\x07example\x03com\x00\x00\x01\x00\x01")))
+    frames.append(
+        (
+            "inside",
+            udp(
+                "10.1.0.1",
+                5353,
+                "10.0.0.53",
+                53,
+                b"\x12\x34\x01\x00\x00\x01" + bytes(6) + b"\x03www\x07example\x03com\x00\x00\x01\x00\x01",
+            ),
+        )
+    )
     frames.append(("inside", tcp("10.1.0.9", 41000, "10.0.0.11", 23, TCP_SYN)))
     frames.append(("inside", tcp("10.1.0.9", 41001, "10.0.0.11", 8443, TCP_SYN)))
     frames.append(("inside", b"\x01\x02\x03"))  # not even an Ethernet header
@@ -101,7 +118,7 @@ def test_a_chain_decides_every_frame_as_its_stages_would_one_after_the_other():
     combined, steered = chain(), separate()
     for in_port, frame in conversation():
         assert outcome(combined.process(frame, in_port, 1.0), frame) == one_by_one(steered, frame, in_port)
-    for (name, stage), alone in zip(combined.stages, steered):
+    for (name, stage), alone in zip(combined.stages, steered, strict=False):
         assert stage.counters == alone.counters, name
 
 
@@ -109,7 +126,9 @@ def test_the_load_balancer_stage_translates_and_the_reply_is_translated_back():
     vnf = chain()
     out = parse(vnf.process(tcp("10.1.0.1", 40001, "10.0.0.100", 80, TCP_SYN), "inside", 1.0).frame)
     assert (out.ip_dst_text, out.l4_dst) == ("10.0.0.11", 80)
-    back = parse(vnf.process(tcp("10.0.0.11", 80, "10.1.0.1", 40001, TCP_SYN | TCP_ACK), "outside", 1.0).frame)
+    back = parse(
+        vnf.process(tcp("10.0.0.11", 80, "10.1.0.1", 40001, TCP_SYN | TCP_ACK), "outside", 1.0).frame
+    )
     assert (back.ip_src_text, back.l4_src) == ("10.0.0.100", 80)
     assert dict(vnf.stages)["fw"].stats()["connections"] == 1  # the firewall saw the client's view, both ways
 
@@ -166,7 +185,9 @@ def test_stage_settings_can_live_in_their_own_file_next_to_the_chain(tmp_path):
     (tmp_path / "fw.yaml").write_text(FIREWALL)
     (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: firewall, config: fw.yaml}\n")
     vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
-    assert vnf.process(tcp("10.1.0.9", 41001, "10.0.0.11", 8443, TCP_SYN), "inside", 1.0).action is Action.DROP
+    assert (
+        vnf.process(tcp("10.1.0.9", 41001, "10.0.0.11", 8443, TCP_SYN), "inside", 1.0).action is Action.DROP
+    )
 
 
 def test_a_researcher_stage_that_raises_follows_its_own_error_policy(tmp_path):
@@ -175,8 +196,11 @@ def test_a_researcher_stage_that_raises_follows_its_own_error_policy(tmp_path):
         "class Broken(VNF):\n"
         "    on_handler_error = 'forward'\n"
         "    def handle(self, packet):\n"
-        "        raise RuntimeError('oops')\n")
-    (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: broken.py}\n  - {kind: firewall, config: {default: accept}}\n")
+        "        raise RuntimeError('oops')\n"
+    )
+    (tmp_path / "chain.yaml").write_text(
+        "stages:\n  - {kind: broken.py}\n  - {kind: firewall, config: {default: accept}}\n"
+    )
     vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
     assert vnf.process(udp("10.1.0.1", 1, "10.0.0.2", 2), "inside", 1.0).action is Action.FORWARD
     stages = dict(vnf.stages)
@@ -191,12 +215,16 @@ def test_return_traffic_meets_the_stages_in_reverse_order(tmp_path):
         "class Tag(VNF):\n"
         "    def handle(self, packet):\n"
         "        SEEN.append((self.name, self.in_port))\n"
-        "        return super().handle(packet)\n")
-    (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: tag.py, name: a}\n  - {kind: tag.py, name: b}\n")
+        "        return super().handle(packet)\n"
+    )
+    (tmp_path / "chain.yaml").write_text(
+        "stages:\n  - {kind: tag.py, name: a}\n  - {kind: tag.py, name: b}\n"
+    )
     vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"), name="c")
     vnf.process(udp("10.1.0.1", 1, "10.0.0.2", 2), "inside", 1.0)
     vnf.process(udp("10.0.0.2", 2, "10.1.0.1", 1), "outside", 1.0)
     import sys
+
     seen = sys.modules["sdnlab_user_vnf_tag"].SEEN
     assert seen == [("c/a", "inside"), ("c/b", "inside"), ("c/b", "outside"), ("c/a", "outside")]
 
@@ -210,36 +238,50 @@ def test_offload_requests_of_stages_are_counted_not_passed_on():
     assert vnf.offload_requests == [] and vnf.counters["offload_ignored"] >= 1
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{}", "stages: a chain needs at least one stage"),
-    ("stages: [{kind: nosuch}]", "stages[0]: stage 'nosuch': unknown VNF kind 'nosuch'"),
-    ("stages: [{kind: chain}]", "stages[0].kind: a chain cannot contain a chain"),
-    ("stages: [{kind: dpi}, {kind: dpi}]", "two stages are named 'dpi'"),
-    ("stages: [{kind: dpi, colour: red}]", "stages[0].colour: unknown setting"),
-    ("stages: [{name: x}]", "stages[0].kind: is required"),
-    ("stages:\n  - kind: lb\n    config: {port: 80}\n", "<config>:2: stages[0]: stage 'lb': <config>:3: backends: is required"),
-    ("stages: [{kind: firewall, config: missing.yaml}]", "missing.yaml: cannot read config"),
-    ("stages: [{kind: firewall, config: 7}]", "config: expected a file name or a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{}", "stages: a chain needs at least one stage"),
+        ("stages: [{kind: nosuch}]", "stages[0]: stage 'nosuch': unknown VNF kind 'nosuch'"),
+        ("stages: [{kind: chain}]", "stages[0].kind: a chain cannot contain a chain"),
+        ("stages: [{kind: dpi}, {kind: dpi}]", "two stages are named 'dpi'"),
+        ("stages: [{kind: dpi, colour: red}]", "stages[0].colour: unknown setting"),
+        ("stages: [{name: x}]", "stages[0].kind: is required"),
+        (
+            "stages:\n  - kind: lb\n    config: {port: 80}\n",
+            "<config>:2: stages[0]: stage 'lb': <config>:3: backends: is required",
+        ),
+        ("stages: [{kind: firewall, config: missing.yaml}]", "missing.yaml: cannot read config"),
+        ("stages: [{kind: firewall, config: 7}]", "config: expected a file name or a mapping"),
+    ],
+)
 def test_config_errors_name_the_stage_and_the_line(text, message):
     with pytest.raises(VnfConfigError) as info:
         chain(text)
     assert message in str(info.value)
 
 
-BOUNCE = ("from sdnlab.vnfs.framework import VNF\n"
-          "from sdnlab.vnfs.framework.verdict import send_to\n"
-          "class Bounce(VNF):\n"
-          "    def handle(self, packet):\n"
-          "        return send_to(self.in_port)\n")
+BOUNCE = (
+    "from sdnlab.vnfs.framework import VNF\n"
+    "from sdnlab.vnfs.framework.verdict import send_to\n"
+    "class Bounce(VNF):\n"
+    "    def handle(self, packet):\n"
+    "        return send_to(self.in_port)\n"
+)
 
 
 @pytest.mark.parametrize("stages", [["bounce"], ["firewall", "bounce"]])
 def test_a_stage_that_sends_out_of_another_port_ends_the_chain_there(tmp_path, stages):
     (tmp_path / "bounce.py").write_text(BOUNCE)
-    lines = {"bounce": "  - {kind: bounce.py}\n", "firewall": "  - {kind: firewall, config: {default: accept}}\n"}
-    (tmp_path / "chain.yaml").write_text("stages:\n" + "".join(lines[s] for s in stages)
-                                         + "  - {kind: firewall, name: after, config: {default: drop}}\n")
+    lines = {
+        "bounce": "  - {kind: bounce.py}\n",
+        "firewall": "  - {kind: firewall, config: {default: accept}}\n",
+    }
+    (tmp_path / "chain.yaml").write_text(
+        "stages:\n"
+        + "".join(lines[s] for s in stages)
+        + "  - {kind: firewall, name: after, config: {default: drop}}\n"
+    )
     vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
     verdict = vnf.process(udp("10.1.0.1", 1, "10.0.0.2", 2), "inside", 1.0)
     assert verdict.action is Action.FORWARD and verdict.port == "inside"  # back where it came from
@@ -249,14 +291,14 @@ def test_a_stage_that_sends_out_of_another_port_ends_the_chain_there(tmp_path, s
 
 TICKERS = {
     "raisetick.py": "from sdnlab.vnfs.framework import VNF\n"
-                    "class RaiseTick(VNF):\n"
-                    "    def tick(self, now):\n"
-                    "        raise ValueError('tock')\n",
+    "class RaiseTick(VNF):\n"
+    "    def tick(self, now):\n"
+    "        raise ValueError('tock')\n",
     "ticker.py": "from sdnlab.vnfs.framework import VNF\n"
-                 "class Ticker(VNF):\n"
-                 "    def tick(self, now):\n"
-                 "        self.count('ticks')\n"
-                 "        return []\n",
+    "class Ticker(VNF):\n"
+    "    def tick(self, now):\n"
+    "        self.count('ticks')\n"
+    "        return []\n",
 }
 
 
@@ -281,12 +323,16 @@ def test_offline_a_stage_that_raises_stops_the_run_naming_the_stage_and_its_line
     from sdnlab.vnfs.errors import VnfCodeError
     from sdnlab.vnfs.framework.offline import run_frames
 
-    (tmp_path / "raiser.py").write_text("from sdnlab.vnfs.framework import VNF\n"
-                                        "class Raiser(VNF):\n"
-                                        "    on_handler_error = 'forward'\n"
-                                        "    def handle(self, packet):\n"
-                                        "        return {}['missing']\n")
-    (tmp_path / "chain.yaml").write_text("stages:\n  - {kind: firewall, config: {default: accept}}\n  - {kind: raiser.py}\n")
+    (tmp_path / "raiser.py").write_text(
+        "from sdnlab.vnfs.framework import VNF\n"
+        "class Raiser(VNF):\n"
+        "    on_handler_error = 'forward'\n"
+        "    def handle(self, packet):\n"
+        "        return {}['missing']\n"
+    )
+    (tmp_path / "chain.yaml").write_text(
+        "stages:\n  - {kind: firewall, config: {default: accept}}\n  - {kind: raiser.py}\n"
+    )
     vnf = chain((tmp_path / "chain.yaml").read_text(), source=str(tmp_path / "chain.yaml"))
     with pytest.raises(VnfCodeError) as info:
         run_frames(vnf, [(1.0, udp("10.1.0.1", 1, "10.0.0.2", 2))])
@@ -300,11 +346,13 @@ def test_offline_a_stage_that_raises_stops_the_run_naming_the_stage_and_its_line
 
 def test_a_reload_runs_the_new_code_of_a_changed_stage_file_and_keeps_the_other_stages(tmp_path):
     mark = tmp_path / "mark.py"
-    mark.write_text("from sdnlab.vnfs.framework import VNF\n"
-                    "class Mark(VNF):\n"
-                    "    def handle(self, packet):\n"
-                    "        self.count('v1')\n"
-                    "        return super().handle(packet)\n")
+    mark.write_text(
+        "from sdnlab.vnfs.framework import VNF\n"
+        "class Mark(VNF):\n"
+        "    def handle(self, packet):\n"
+        "        self.count('v1')\n"
+        "        return super().handle(packet)\n"
+    )
     path = tmp_path / "chain.yaml"
     path.write_text("stages:\n  - {kind: firewall, config: {default: accept}}\n  - {kind: mark.py}\n")
     vnf = chain(path.read_text(), source=str(path))
@@ -316,13 +364,18 @@ def test_a_reload_runs_the_new_code_of_a_changed_stage_file_and_keeps_the_other_
     vnf.reload_file(str(path))
     vnf.process(udp("10.1.0.1", 5353, "10.0.0.53", 53), "inside", 2.0)
     assert dict(vnf.stages)["mark"].counters.get("v2") == 1
-    assert dict(vnf.stages)["firewall"] is firewall and firewall.stats()["connections"] == 2  # TCP kept, + UDP
+    assert (
+        dict(vnf.stages)["firewall"] is firewall and firewall.stats()["connections"] == 2
+    )  # TCP kept, + UDP
 
 
-@pytest.mark.parametrize("text, only", [
-    ("stages: foo", "<config>:1: stages: expected a list"),
-    ("stages: [firewall]", "<config>:1: stages[0]: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, only",
+    [
+        ("stages: foo", "<config>:1: stages: expected a list"),
+        ("stages: [firewall]", "<config>:1: stages[0]: expected a mapping"),
+    ],
+)
 def test_a_misshapen_stage_list_gets_one_error(text, only):
     with pytest.raises(VnfConfigError) as info:
         chain(text)
@@ -343,17 +396,20 @@ def test_a_one_armed_chain_is_refused_because_it_could_not_tell_return_traffic()
 
 
 def test_a_rejected_config_closes_the_stages_it_had_already_built(tmp_path):
-    (tmp_path / "tracked.py").write_text("from sdnlab.vnfs.framework import VNF\n"
-                                         "OPEN = []\n"
-                                         "class Tracked(VNF):\n"
-                                         "    def apply_config(self, cfg):\n"
-                                         "        OPEN.append(self)\n"
-                                         "    def close(self):\n"
-                                         "        OPEN.remove(self)\n")
+    (tmp_path / "tracked.py").write_text(
+        "from sdnlab.vnfs.framework import VNF\n"
+        "OPEN = []\n"
+        "class Tracked(VNF):\n"
+        "    def apply_config(self, cfg):\n"
+        "        OPEN.append(self)\n"
+        "    def close(self):\n"
+        "        OPEN.remove(self)\n"
+    )
     path = tmp_path / "chain.yaml"
     path.write_text("stages:\n  - {kind: tracked.py}\n")
     vnf = chain(path.read_text(), source=str(path))
     import sys
+
     still_open = sys.modules["sdnlab_user_vnf_tracked"].OPEN
     assert len(still_open) == 1
     path.write_text("stages:\n  - {kind: tracked.py}\n  - {kind: nosuch}\n")
@@ -364,16 +420,19 @@ def test_a_rejected_config_closes_the_stages_it_had_already_built(tmp_path):
 
 
 def test_a_reload_checks_a_kept_stage_once_and_reports_its_code_failing_in_one_line(tmp_path):
-    (tmp_path / "picky.py").write_text("from sdnlab.vnfs.framework import VNF\n"
-                                       "CHECKS = []\n"
-                                       "class Picky(VNF):\n"
-                                       "    def parse_config(self, fields):\n"
-                                       "        CHECKS.append(self)\n"
-                                       "        return {'limit': 1}['limit'] if fields.get('ok', bool, True) else {}['x']\n")
+    (tmp_path / "picky.py").write_text(
+        "from sdnlab.vnfs.framework import VNF\n"
+        "CHECKS = []\n"
+        "class Picky(VNF):\n"
+        "    def parse_config(self, fields):\n"
+        "        CHECKS.append(self)\n"
+        "        return {'limit': 1}['limit'] if fields.get('ok', bool, True) else {}['x']\n"
+    )
     path = tmp_path / "chain.yaml"
     path.write_text("stages:\n  - {kind: picky.py}\n")
     vnf = chain(path.read_text(), source=str(path))
     import sys
+
     checks = sys.modules["sdnlab_user_vnf_picky"].CHECKS
     stage = dict(vnf.stages)["picky"]
     checks.clear()
@@ -382,5 +441,7 @@ def test_a_reload_checks_a_kept_stage_once_and_reports_its_code_failing_in_one_l
     path.write_text("stages:\n  - {kind: picky.py, config: {ok: false}}\n")
     with pytest.raises(VnfConfigError) as info:
         vnf.reload_file(str(path))
-    assert "stage 'picky': " in str(info.value) and "setting it up with its config failed: KeyError: 'x'" in str(info.value)
+    assert "stage 'picky': " in str(
+        info.value
+    ) and "setting it up with its config failed: KeyError: 'x'" in str(info.value)
     assert dict(vnf.stages)["picky"] is stage

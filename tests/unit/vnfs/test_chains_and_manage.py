@@ -11,7 +11,7 @@ from sdnlab.vnfs.manage import default_ports, merge_stats
 
 def test_chain_hops_are_symmetric_and_visit_every_vnf_in_order():
     hops = chain_hops(1, 2, [(10, 11), (12, 13)])
-    forward = {a: b for a, b in hops}
+    forward = dict(hops)
     # follow a packet from the client: 1 -> vnf1 (10..11) -> vnf2 (12..13) -> server
     assert forward[1] == 10 and forward[11] == 12 and forward[13] == 2
     # and the reply from the server goes back the same way in reverse
@@ -37,10 +37,22 @@ def test_default_ports_one_armed_or_bump_in_the_wire():
 
 
 def test_worker_stats_are_summed():
-    w0 = {"pid": 1, "kind": "firewall", "ports": {"inside": {"interface": "e0", "rx": 5}},
-          "counters": {"packets": 5}, "rules": {"web": {"packets": 2}}, "updated": 10.0}
-    w1 = {"pid": 2, "kind": "firewall", "ports": {"inside": {"interface": "e0", "rx": 7}},
-          "counters": {"packets": 7}, "rules": {"web": {"packets": 3}}, "updated": 11.0}
+    w0 = {
+        "pid": 1,
+        "kind": "firewall",
+        "ports": {"inside": {"interface": "e0", "rx": 5}},
+        "counters": {"packets": 5},
+        "rules": {"web": {"packets": 2}},
+        "updated": 10.0,
+    }
+    w1 = {
+        "pid": 2,
+        "kind": "firewall",
+        "ports": {"inside": {"interface": "e0", "rx": 7}},
+        "counters": {"packets": 7},
+        "rules": {"web": {"packets": 3}},
+        "updated": 11.0,
+    }
     merged = merge_stats([w0, w1])
     assert merged["workers"] == 2 and merged["counters"]["packets"] == 12
     assert merged["ports"]["inside"] == {"interface": "e0", "rx": 12}
@@ -49,13 +61,31 @@ def test_worker_stats_are_summed():
 
 def test_backend_settings_are_not_summed_across_workers_even_inside_a_chain():
     def worker(flows):
-        backend = {"ip": "10.0.0.12", "port": 8080, "weight": 2, "healthy": True, "flows": flows, "last_check": 12.5}
-        return {"pid": 1, "counters": {"packets": flows}, "backends": {"web2": backend},
-                "stages": {"lb": {"backends": {"web2": dict(backend)}}}}
+        backend = {
+            "ip": "10.0.0.12",
+            "port": 8080,
+            "weight": 2,
+            "healthy": True,
+            "flows": flows,
+            "last_check": 12.5,
+        }
+        return {
+            "pid": 1,
+            "counters": {"packets": flows},
+            "backends": {"web2": backend},
+            "stages": {"lb": {"backends": {"web2": dict(backend)}}},
+        }
+
     merged = merge_stats([worker(3), worker(4)])
     for backends in (merged["backends"], merged["stages"]["lb"]["backends"]):
-        assert backends["web2"] == {"ip": "10.0.0.12", "port": 8080, "weight": 2, "healthy": True, "flows": 7,
-                                    "last_check": 12.5}
+        assert backends["web2"] == {
+            "ip": "10.0.0.12",
+            "port": 8080,
+            "weight": 2,
+            "healthy": True,
+            "flows": 7,
+            "last_check": 12.5,
+        }
 
 
 def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
@@ -69,10 +99,19 @@ def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
     monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path))
     folder = tmp_path / "lab1" / "vnfs" / "fw1"
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text(json.dumps({"name": "fw1", "kind": "firewall", "host": "h3", "pid": os.getpid()}))
-    (folder / "stats-w0.json").write_text(json.dumps({"pid": os.getpid(), "ports": {"inside": {"rx": 4, "tx": 3}},
-                                                      "counters": {"packets": 4, "forwarded": 3, "dropped": 1},
-                                                      "rules": {"web": {"packets": 1, "bytes": 60}}}))
+    (folder / "record.json").write_text(
+        json.dumps({"name": "fw1", "kind": "firewall", "host": "h3", "pid": os.getpid()})
+    )
+    (folder / "stats-w0.json").write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "ports": {"inside": {"rx": 4, "tx": 3}},
+                "counters": {"packets": 4, "forwarded": 3, "dropped": 1},
+                "rules": {"web": {"packets": 1, "bytes": 60}},
+            }
+        )
+    )
     result = CliRunner().invoke(root, ["vnf", "status", "--name", "lab1"])
     assert result.exit_code == 0, result.output
     assert "fw1" in result.output and "running" in result.output and '"web"' in result.output
@@ -83,10 +122,19 @@ def test_status_cli_reads_the_lab_state_files(tmp_path, monkeypatch):
 def test_offload_flows_skip_bypassed_vnfs_and_do_the_nat_in_the_switch():
     from sdnlab.vnfs.chains.steering import offload_flows
 
-    lb = {"action": "rewrite", "backend_ip": "10.0.0.2", "backend_port": 8080, "backend_mac": "02:00:00:00:00:02",
-          "vip_mac": "02:00:00:00:00:64"}
-    rules = offload_flows(1, 2, [(10, 11, {"action": "bypass"}), (12, 13, None), (14, 15, lb)],
-                          (6, "10.0.0.1", 1000, "10.0.0.100", 80))
+    lb = {
+        "action": "rewrite",
+        "backend_ip": "10.0.0.2",
+        "backend_port": 8080,
+        "backend_mac": "02:00:00:00:00:02",
+        "vip_mac": "02:00:00:00:00:64",
+    }
+    rules = offload_flows(
+        1,
+        2,
+        [(10, 11, {"action": "bypass"}), (12, 13, None), (14, 15, lb)],
+        (6, "10.0.0.1", 1000, "10.0.0.100", 80),
+    )
     by_port = {r.split("in_port=")[1].split(",")[0]: r for r in rules}
     assert set(by_port) == {"1", "13", "2", "12"}  # the firewall (10/11) and the LB (14/15) are skipped
     assert by_port["1"].endswith("nw_dst=10.0.0.100,tp_src=1000,tp_dst=80,actions=output:12")
@@ -104,7 +152,7 @@ def test_vnfs_ask_for_offload_once_a_flow_is_decided():
     from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN
 
     fw = Firewall("default: accept\noffload: true\n")
-    syn, synack, ack = handshake(fw, "10.0.0.1", 1000, "10.0.0.2", 80)
+    _syn, _synack, _ack = handshake(fw, "10.0.0.1", 1000, "10.0.0.2", 80)
     assert len(fw.offload_requests) == 1 and fw.offload_requests[0][1] == "bypass"  # after the handshake
     fw.process(tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_ACK), "inside", 2.0)
     assert len(fw.offload_requests) == 1  # once per connection
@@ -114,5 +162,5 @@ def test_vnfs_ask_for_offload_once_a_flow_is_decided():
     lb.process(tcp("10.0.0.1", 1000, "10.0.0.100", 80, TCP_SYN), "inside", 1.0)
     lb.process(tcp("10.0.0.2", 8080, "10.0.0.1", 1000, TCP_SYN | TCP_ACK), "outside", 1.0)
     lb.process(tcp("10.0.0.1", 1000, "10.0.0.100", 80, TCP_ACK), "inside", 1.0)
-    (key, action, params), = lb.offload_requests
+    ((_key, action, params),) = lb.offload_requests
     assert action == "rewrite" and params["backend_ip"] == "10.0.0.2" and params["backend_port"] == 8080

@@ -9,8 +9,10 @@ from sdnlab.vnfs.framework.config import Errors, Fields, load_yaml, load_yaml_te
 
 def test_errors_name_file_line_and_field(tmp_path):
     path = tmp_path / "fw.yaml"
-    path.write_text("default: drop\nrules:\n  - name: web\n    action: accept\n    proto: tcp\n    dport: 99999\n"
-                    "  - action: allow\n")
+    path.write_text(
+        "default: drop\nrules:\n  - name: web\n    action: accept\n    proto: tcp\n    dport: 99999\n"
+        "  - action: allow\n"
+    )
     with pytest.raises(VnfConfigError) as err:
         Firewall(load_yaml(path), source=str(path))
     text = str(err.value)

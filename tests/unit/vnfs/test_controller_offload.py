@@ -45,8 +45,21 @@ def test_the_engine_hands_each_request_to_the_sink_as_it_writes_it(tmp_path):
     worker.offload_sink = sent.append
     worker.dispatch(worker.ports["inside"], [udp("10.0.0.1", 9, "10.0.0.2", 53)], now=1.0)
     line = json.loads(worker.offload_path.read_text())
-    assert sent == [line] == [{"vnf": "vnf", "action": "bypass", "proto": 17, "src": "10.0.0.1", "sport": 9,
-                               "dst": "10.0.0.2", "dport": 53}]
+    assert (
+        sent
+        == [line]
+        == [
+            {
+                "vnf": "vnf",
+                "action": "bypass",
+                "proto": 17,
+                "src": "10.0.0.1",
+                "sport": 9,
+                "dst": "10.0.0.2",
+                "dport": 53,
+            }
+        ]
+    )
 
 
 def test_without_a_file_the_sink_still_gets_the_requests():
@@ -67,7 +80,9 @@ def controller():
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             received.append((self.path, body))
             ok = body.get("dport") == 53
-            answer = json.dumps({"offloads": []} if ok else {"error": "flow ... is not steered through 'fw1'"})
+            answer = json.dumps(
+                {"offloads": []} if ok else {"error": "flow ... is not steered through 'fw1'"}
+            )
             self.send_response(200 if ok else 409)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -112,19 +127,26 @@ def test_the_runners_offloads_are_counted_and_refusals_logged(controller):
 
 
 def test_the_runner_takes_the_controller_and_the_host():
-    args = parse_args(["--kind", "firewall", "--port", "inside=a", "--controller", "http://127.0.0.1:8081",
-                       "--host", "fw1"])
+    args = parse_args(
+        ["--kind", "firewall", "--port", "inside=a", "--controller", "http://127.0.0.1:8081", "--host", "fw1"]
+    )
     assert (args.controller, args.host) == ("http://127.0.0.1:8081", "fw1")
     assert parse_args(["--kind", "firewall"]).controller is None
 
 
-@pytest.mark.parametrize(("controller", "url"), [
-    ({"mode": "builtin", "host": "127.0.0.1", "port": 6700, "rest_port": 8100}, "http://127.0.0.1:8100"),
-    ({"mode": "app", "apps": ["x"], "host": "127.0.0.1", "rest_port": 8100}, None),  # no /sdnlab/offload there
-    ({"mode": "remote", "host": "10.0.0.9", "port": 6653}, None),
-    ({"mode": "none"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("controller", "url"),
+    [
+        ({"mode": "builtin", "host": "127.0.0.1", "port": 6700, "rest_port": 8100}, "http://127.0.0.1:8100"),
+        (
+            {"mode": "app", "apps": ["x"], "host": "127.0.0.1", "rest_port": 8100},
+            None,
+        ),  # no /sdnlab/offload there
+        ({"mode": "remote", "host": "10.0.0.9", "port": 6653}, None),
+        ({"mode": "none"}, None),
+        ({}, None),
+    ],
+)
 def test_only_the_builtin_controller_gets_offload_requests(controller, url):
     assert manage.controller_url(controller) == url
 
@@ -134,9 +156,14 @@ def test_vnf_run_passes_the_builtin_controllers_url_and_the_host(tmp_path, monke
 
     monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path))
     (tmp_path / "lab1").mkdir()
-    monkeypatch.setattr(api, "status", lambda lab: {
-        "hosts": [{"name": "fw1", "interfaces": [{"name": "fw1-eth0"}, {"name": "fw1-eth1"}]}],
-        "controller": {"mode": "builtin", "host": "127.0.0.1", "port": 6700, "rest_port": 8100}})
+    monkeypatch.setattr(
+        api,
+        "status",
+        lambda lab: {
+            "hosts": [{"name": "fw1", "interfaces": [{"name": "fw1-eth0"}, {"name": "fw1-eth1"}]}],
+            "controller": {"mode": "builtin", "host": "127.0.0.1", "port": 6700, "rest_port": 8100},
+        },
+    )
     argvs = []
 
     def popen_in(lab, host, argv, **kwargs):

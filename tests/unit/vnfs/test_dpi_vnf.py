@@ -6,16 +6,16 @@ import pytest
 
 from sdnlab.vnfs.dpi_vnf.vnf import DpiVnf
 from sdnlab.vnfs.errors import VnfConfigError
-from sdnlab.vnfs.packet import TCP_ACK, TCP_PSH, TCP_SYN
-
 from sdnlab.vnfs.framework.testing import handshake, tcp
+from sdnlab.vnfs.packet import TCP_ACK, TCP_PSH, TCP_SYN
 
 
 def http_flow(vnf, client, cport, server, sport=8080, now=1.0):
     handshake(vnf, client, cport, server, sport, now)
     request = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\nUser-Agent: meter/1.0\r\n\r\n"
-    return vnf.process(tcp(client, cport, server, sport, TCP_ACK | TCP_PSH, payload=request, seq=1, ack=1),
-                       "inside", now)
+    return vnf.process(
+        tcp(client, cport, server, sport, TCP_ACK | TCP_PSH, payload=request, seq=1, ack=1), "inside", now
+    )
 
 
 def test_http_on_a_non_standard_port_is_classified_and_logged():

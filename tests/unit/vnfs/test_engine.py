@@ -3,10 +3,11 @@ standing in for the ports: no network is claimed here, only the engine's bookkee
 
 from __future__ import annotations
 
+from vnf_socketpairs import OWN_MAC, drain, make_worker
+
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.testing import udp
 from sdnlab.vnfs.framework.verdict import drop, forward, send_to
-from vnf_socketpairs import OWN_MAC, drain, make_worker
 
 
 class Steering(VNF):
@@ -44,7 +45,7 @@ def test_frames_for_the_hosts_own_mac_are_left_to_the_kernel_unless_asked():
 def test_stats_file_holds_ports_and_vnf_counters(tmp_path):
     import json
 
-    worker, peers = make_worker(Steering())
+    worker, _peers = make_worker(Steering())
     worker.stats_path = tmp_path / "stats-w0.json"
     worker.dispatch(worker.ports["inside"], [udp("10.0.0.1", 9, "10.0.0.2", 1)], now=1.0)
     worker.write_stats()
@@ -60,9 +61,16 @@ def test_offload_requests_are_written_as_json_lines(tmp_path):
             self.offload(packet)
             return forward()
 
-    worker, peers = make_worker(Offloading())
+    worker, _peers = make_worker(Offloading())
     worker.offload_path = tmp_path / "offload.jsonl"
     worker.dispatch(worker.ports["inside"], [udp("10.0.0.1", 9, "10.0.0.2", 53)], now=1.0)
     (request,) = [json.loads(line) for line in worker.offload_path.read_text().splitlines()]
-    assert request == {"vnf": "vnf", "action": "bypass", "proto": 17, "src": "10.0.0.1", "sport": 9,
-                       "dst": "10.0.0.2", "dport": 53}
+    assert request == {
+        "vnf": "vnf",
+        "action": "bypass",
+        "proto": 17,
+        "src": "10.0.0.1",
+        "sport": 9,
+        "dst": "10.0.0.2",
+        "dport": 53,
+    }

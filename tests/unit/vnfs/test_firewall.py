@@ -7,9 +7,8 @@ from scapy.layers.inet import ICMP, IP, TCP, IPerror
 from scapy.layers.l2 import Ether
 
 from sdnlab.vnfs.firewall.vnf import Firewall
-from sdnlab.vnfs.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
-
 from sdnlab.vnfs.framework.testing import handshake, icmp, tcp, udp
+from sdnlab.vnfs.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 
 CONFIG = """
 default: drop
@@ -121,8 +120,10 @@ def test_drop_sends_nothing(fw):
 
 
 def test_mirai_style_scan_is_rate_limited_per_source(fw):
-    reasons = [fw.process(tcp("10.1.0.66", 40000 + i, f"10.0.1.{i}", 23, TCP_SYN), "inside", 1.0).reason
-               for i in range(10)]
+    reasons = [
+        fw.process(tcp("10.1.0.66", 40000 + i, f"10.0.1.{i}", 23, TCP_SYN), "inside", 1.0).reason
+        for i in range(10)
+    ]
     assert reasons[:3] == ["reject"] * 3 and set(reasons[3:]) == {"ratelimit"}
     # another source is not affected, and the bucket refills with time
     assert fw.process(tcp("10.1.0.67", 1, "10.0.1.1", 2323, TCP_SYN), "inside", 1.0).reason == "reject"
@@ -151,9 +152,10 @@ def test_idle_connections_expire(fw):
 
 
 def test_non_ip_passes_and_ipv6_is_dropped_by_default(fw):
-    arp = bytes.fromhex("ffffffffffff020000000001" "0806") + bytes(28)
+    arp = bytes.fromhex("ffffffffffff0200000000010806") + bytes(28)
     assert fw.process(arp, "inside", 1.0).forwards
     from sdnlab.vnfs.packet import build_frame
+
     v6 = build_frame(ip_src="fe80::1", ip_dst="fe80::2", ip_proto=17, l4_src=1, l4_dst=2)
     assert not fw.process(v6, "inside", 1.0).forwards
 
@@ -161,6 +163,7 @@ def test_non_ip_passes_and_ipv6_is_dropped_by_default(fw):
 def test_fragments_follow_their_first_fragment(fw):
     from scapy.all import fragment
     from scapy.layers.inet import UDP
+
     big = Ether() / IP(src="10.1.0.1", dst="8.8.8.8", id=77) / UDP(sport=5000, dport=53) / (b"a" * 3000)
     parts = [bytes(p) for p in fragment(big, fragsize=1000)]
     assert all(fw.process(p, "inside", 1.0).forwards for p in parts)
@@ -179,6 +182,7 @@ def test_reload_keeps_connections_and_applies_new_rules(fw, tmp_path):
 
 def test_bad_reload_keeps_running_config(fw, tmp_path):
     from sdnlab.vnfs.errors import VnfConfigError
+
     path = tmp_path / "fw.yaml"
     path.write_text("default: maybe\n")
     with pytest.raises(VnfConfigError):

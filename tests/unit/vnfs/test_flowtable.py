@@ -19,7 +19,7 @@ def test_full_table_evicts_least_recently_used():
         table.put(key, i, now=i)
     table.get("a", now=3)  # b is now the least recently used
     table.put("d", 3, now=4)
-    assert "b" not in table and set(k for k, _ in table.items()) == {"a", "c", "d"}
+    assert "b" not in table and {k for k, _ in table.items()} == {"a", "c", "d"}
     assert gone == [("b", "lru")] and table.evicted_lru == 1
 
 

@@ -11,9 +11,8 @@ from sdnlab.vnfs.framework import VNF, drop, forward, rewrite, send_to
 from sdnlab.vnfs.framework.eventlog import EventLog
 from sdnlab.vnfs.framework.loader import load_vnf_class
 from sdnlab.vnfs.framework.offline import run_frames
-from sdnlab.vnfs.pcapio import read_pcap, write_pcap
-
 from sdnlab.vnfs.framework.testing import tcp, udp
+from sdnlab.vnfs.pcapio import read_pcap, write_pcap
 
 RESEARCHER_VNF = '''
 from sdnlab.vnfs.framework import VNF, FlowTable, drop, forward
@@ -65,14 +64,22 @@ def test_researcher_file_is_loaded_and_runs_offline(tmp_path):
     path.write_text(RESEARCHER_VNF)
     cls = load_vnf_class(str(path))
     vnf = cls({"max_packets": 1})
-    frames = [(float(i), udp("10.0.0.1", 1, "10.0.0.2", 2)) for i in range(3)] + [(3.0, tcp("10.0.0.1", 1, "10.0.0.2", 80))]
+    frames = [(float(i), udp("10.0.0.1", 1, "10.0.0.2", 2)) for i in range(3)] + [
+        (3.0, tcp("10.0.0.1", 1, "10.0.0.2", 80))
+    ]
     result, out = run_frames(vnf, frames)
     assert (result.forwarded, result.dropped, dict(result.reasons)) == (2, 2, {"cap": 2})
     assert len(out) == 2
 
 
-@pytest.mark.parametrize("text,problem", [("x = (", "syntax error"), ("", "expected one subclass of VNF, found no"),
-                                          ("import nope_missing_mod", "importing it failed")])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("x = (", "syntax error"),
+        ("", "expected one subclass of VNF, found no"),
+        ("import nope_missing_mod", "importing it failed"),
+    ],
+)
 def test_bad_researcher_files_are_reported(tmp_path, text, problem):
     path = tmp_path / "bad.py"
     path.write_text(text)
@@ -101,9 +108,12 @@ def test_cli_test_with_firewall_config_reports_json(tmp_path):
     config.write_text("default: drop\nrules: [{name: dns, action: accept, proto: udp, dport: 2}]\n")
     pcap = tmp_path / "in.pcap"
     write_pcap(pcap, [(0.0, udp("10.0.0.1", 1, "10.0.0.2", 2)), (0.1, udp("10.0.0.1", 1, "10.0.0.2", 3))])
-    result = CliRunner().invoke(root, ["vnf", "test", "firewall", "--pcap", str(pcap), "-c", str(config), "--json"])
+    result = CliRunner().invoke(
+        root, ["vnf", "test", "firewall", "--pcap", str(pcap), "-c", str(config), "--json"]
+    )
     assert result.exit_code == 0, result.output
     import json
+
     summary = json.loads(result.output)
     assert summary["forwarded"] == 1 and summary["stats"]["rules"]["dns"]["packets"] == 1
 

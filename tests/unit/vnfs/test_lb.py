@@ -9,13 +9,12 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import ARP, Ether
 
 from sdnlab.vnfs.errors import VnfConfigError
+from sdnlab.vnfs.framework.testing import tcp
 from sdnlab.vnfs.lb.health import HealthCheck, HealthState, judge_http
 from sdnlab.vnfs.lb.pool import Backend, BackendState
 from sdnlab.vnfs.lb.schedulers import Maglev, maglev_table
 from sdnlab.vnfs.lb.vnf import LoadBalancer
 from sdnlab.vnfs.packet import TCP_ACK, TCP_FIN, TCP_SYN, parse
-
-from sdnlab.vnfs.framework.testing import tcp
 
 BASE = """
 vip: 10.0.0.100
@@ -82,8 +81,11 @@ def test_maglev_moves_few_flows_when_a_backend_leaves():
     before, after = Maglev(65537), Maglev(65537)
     before.set_pool(pool)
     after.set_pool(pool[:9])
-    moved = sum(1 for h in range(0, 200_000, 7)
-                if before.pick(h, b"") is not pool[9] and before.pick(h, b"") is not after.pick(h, b""))
+    moved = sum(
+        1
+        for h in range(0, 200_000, 7)
+        if before.pick(h, b"") is not pool[9] and before.pick(h, b"") is not after.pick(h, b"")
+    )
     kept_total = sum(1 for h in range(0, 200_000, 7) if before.pick(h, b"") is not pool[9])
     assert moved / kept_total < 0.05  # ideal is 0; modulo hashing would move ~90%
 
@@ -99,7 +101,9 @@ def test_nat_rewrites_to_backend_and_back_with_valid_checksums():
     verdict = lb.process(tcp("10.1.0.2", 40001, "10.0.0.100", 80, TCP_SYN, payload=b"GET /"), "inside", 1.0)
     out = Ether(verdict.frame)
     assert out[IP].dst == "10.0.0.12" and out[TCP].dport == 8080 and out.dst == "00:00:00:00:00:0c"
-    answer = lb.process(tcp("10.0.0.12", 8080, "10.1.0.2", 40001, TCP_SYN | TCP_ACK, payload=b"HTTP"), "outside", 1.0)
+    answer = lb.process(
+        tcp("10.0.0.12", 8080, "10.1.0.2", 40001, TCP_SYN | TCP_ACK, payload=b"HTTP"), "outside", 1.0
+    )
     back = Ether(answer.frame)
     assert back[IP].src == "10.0.0.100" and back[TCP].sport == 80 and back.src == "02:00:00:00:01:00"
     for frame in (out, back):
@@ -118,8 +122,10 @@ def test_unrelated_traffic_passes_untouched():
 
 def test_arp_for_the_vip_is_answered():
     lb = lb_with("round_robin")
-    request = bytes(Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") /
-                    ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.1.0.1", pdst="10.0.0.100"))
+    request = bytes(
+        Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")
+        / ARP(op=1, hwsrc="02:00:00:00:00:01", psrc="10.1.0.1", pdst="10.0.0.100")
+    )
     verdict = lb.process(request, "inside", 1.0)
     answer = Ether(verdict.extra[0][1])
     assert not verdict.forwards and answer[ARP].op == 2 and answer[ARP].hwsrc == "02:00:00:00:01:00"
@@ -130,10 +136,16 @@ def test_existing_flows_keep_their_backend_when_the_pool_changes(tmp_path):
     lb = lb_with("maglev")
     first = {i: backend_of(new_flow(lb, cport=41000 + i)) for i in range(30)}
     path = tmp_path / "lb.yaml"
-    path.write_text(BASE.replace("port: 8080}", "port: 8080}\n  - {name: web4, ip: 10.0.0.14}") + "scheduler: maglev\n")
+    path.write_text(
+        BASE.replace("port: 8080}", "port: 8080}\n  - {name: web4, ip: 10.0.0.14}") + "scheduler: maglev\n"
+    )
     lb.reload_file(str(path))
-    again = {i: backend_of(parse(lb.process(tcp("10.1.0.1", 41000 + i, "10.0.0.100", 80, TCP_ACK), "inside", 2.0).frame))
-             for i in range(30)}
+    again = {
+        i: backend_of(
+            parse(lb.process(tcp("10.1.0.1", 41000 + i, "10.0.0.100", 80, TCP_ACK), "inside", 2.0).frame)
+        )
+        for i in range(30)
+    }
     assert again == first
 
 
@@ -143,7 +155,11 @@ def test_weight_zero_drains_new_flows_but_keeps_existing(tmp_path):
     path = tmp_path / "lb.yaml"
     path.write_text(BASE.replace("weight: 3", "weight: 0") + "scheduler: round_robin\n")
     lb.reload_file(str(path))
-    assert backend_of(parse(lb.process(tcp("10.1.0.1", 42000, "10.0.0.100", 80, TCP_ACK), "inside", 2).frame)) == flows[0] == "web1"
+    assert (
+        backend_of(parse(lb.process(tcp("10.1.0.1", 42000, "10.0.0.100", 80, TCP_ACK), "inside", 2).frame))
+        == flows[0]
+        == "web1"
+    )
     assert {backend_of(new_flow(lb, cport=43000 + i)) for i in range(10)} == {"web2", "web3"}
 
 
@@ -160,7 +176,12 @@ def test_fallback_serves_when_no_backend_is_available():
     lb = LoadBalancer(BASE + "fallback: {name: sorry, ip: 10.0.0.19}\n")
     for state in list(lb.states.values()):
         lb._health_changed(state, False)
-    assert parse(new_flow_frame := lb.process(tcp("10.1.0.1", 1, "10.0.0.100", 80, TCP_SYN), "inside", 1).frame).ip_dst == 0x0A000013
+    assert (
+        parse(
+            new_flow_frame := lb.process(tcp("10.1.0.1", 1, "10.0.0.100", 80, TCP_SYN), "inside", 1).frame
+        ).ip_dst
+        == 0x0A000013
+    )
     assert lb.counters["fallback"] == 1 and new_flow_frame
 
 
@@ -187,15 +208,18 @@ def test_health_state_needs_fall_failures_and_rise_successes():
     assert [state.observe(True, check) for _ in range(2)] == [False, True] and state.up
 
 
-@pytest.mark.parametrize("head,ok", [(b"HTTP/1.0 200 OK\r\n", True), (b"HTTP/1.1 503 Busy\r\n", False),
-                                     (b"garbage", False)])
+@pytest.mark.parametrize(
+    "head,ok", [(b"HTTP/1.0 200 OK\r\n", True), (b"HTTP/1.1 503 Busy\r\n", False), (b"garbage", False)]
+)
 def test_http_status_judgement(head, ok):
     assert judge_http(head, (200, 399))[0] is ok
 
 
 def test_health_checker_marks_a_closed_port_down():
     import socket
+
     from sdnlab.vnfs.lb.health import HealthChecker
+
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -205,8 +229,12 @@ def test_health_checker_marks_a_closed_port_down():
     closed.bind(("127.0.0.1", 0))
     down = BackendState(Backend("down", "127.0.0.1", closed.getsockname()[1]))
     changes = []
-    checker = HealthChecker(HealthCheck(type="tcp", fall=2, timeout=0.5), [up, down], None,
-                            lambda s, ok: changes.append((s.name, ok)))
+    checker = HealthChecker(
+        HealthCheck(type="tcp", fall=2, timeout=0.5),
+        [up, down],
+        None,
+        lambda s, ok: changes.append((s.name, ok)),
+    )
     checker.run_once()
     checker.run_once()
     listener.close()
@@ -219,7 +247,10 @@ def test_udp_nat_keeps_checksums_valid_or_absent(zero_checksum):
     from scapy.layers.inet import UDP
 
     from sdnlab.vnfs.framework.testing import udp
-    lb = LoadBalancer("vip: 10.0.0.100\nproto: udp\nport: 53\nbackends: [{name: d, ip: 10.0.0.53, port: 5353}]\n")
+
+    lb = LoadBalancer(
+        "vip: 10.0.0.100\nproto: udp\nport: 53\nbackends: [{name: d, ip: 10.0.0.53, port: 5353}]\n"
+    )
     frame = bytearray(udp("10.1.0.1", 40000, "10.0.0.100", 53, payload=b"query"))
     if zero_checksum:
         frame[40:42] = b"\x00\x00"

@@ -15,7 +15,7 @@ from scapy.packet import Raw
 from sdnlab.errors import VnfError
 from sdnlab.vnfs import packet as P
 
-MACS = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
 
 
 def _ip(text: str) -> int:
@@ -23,8 +23,12 @@ def _ip(text: str) -> int:
 
 
 def test_ipv4_tcp_fields_match_the_wire():
-    frame = bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2", ttl=17)
-                  / TCP(sport=40000, dport=80, flags="SA", seq=7, ack=9) / Raw(b"GET /"))
+    frame = bytes(
+        Ether(**MACS)
+        / IP(src="10.0.0.1", dst="10.0.0.2", ttl=17)
+        / TCP(sport=40000, dport=80, flags="SA", seq=7, ack=9)
+        / Raw(b"GET /")
+    )
     pkt = P.parse(frame)
     assert (pkt.eth_src_text, pkt.eth_dst_text) == ("02:00:00:00:00:01", "02:00:00:00:00:02")
     assert (pkt.ip_version, pkt.ip_src, pkt.ip_dst) == (4, _ip("10.0.0.1"), _ip("10.0.0.2"))
@@ -37,8 +41,14 @@ def test_ipv4_tcp_fields_match_the_wire():
 
 
 def test_vlan_tag_and_qinq_are_skipped_and_outer_vid_kept():
-    frame = bytes(Ether(**MACS) / Dot1Q(vlan=100) / Dot1Q(vlan=7) / IP(src="1.1.1.1", dst="2.2.2.2")
-                  / UDP(sport=5, dport=53) / Raw(b"q"))
+    frame = bytes(
+        Ether(**MACS)
+        / Dot1Q(vlan=100)
+        / Dot1Q(vlan=7)
+        / IP(src="1.1.1.1", dst="2.2.2.2")
+        / UDP(sport=5, dport=53)
+        / Raw(b"q")
+    )
     pkt = P.parse(frame)
     assert pkt.vlan == 100
     assert pkt.eth_type == P.ETH_TYPE_IPV4
@@ -57,8 +67,13 @@ def test_udp_length_bounds_the_payload():
 
 
 def test_ipv6_extension_headers_are_walked_to_the_upper_layer():
-    frame = bytes(Ether(**MACS) / IPv6(src="2001:db8::1", dst="2001:db8::2", hlim=9) / IPv6ExtHdrHopByHop()
-                  / UDP(sport=546, dport=547) / Raw(b"x"))
+    frame = bytes(
+        Ether(**MACS)
+        / IPv6(src="2001:db8::1", dst="2001:db8::2", hlim=9)
+        / IPv6ExtHdrHopByHop()
+        / UDP(sport=546, dport=547)
+        / Raw(b"x")
+    )
     pkt = P.parse(frame)
     assert (pkt.ip_version, pkt.ip_proto, pkt.ttl) == (6, 17, 9)
     assert pkt.ip_src_text == "2001:db8::1"
@@ -74,7 +89,7 @@ def test_icmp_and_icmpv6_type_and_code():
 
 
 def test_non_ip_frames_parse_with_ip_version_zero():
-    pkt = P.parse(bytes.fromhex("ffffffffffff020000000001" "0806") + b"\0" * 28)
+    pkt = P.parse(bytes.fromhex("ffffffffffff0200000000010806") + b"\0" * 28)
     assert (pkt.eth_type, pkt.ip_version, pkt.l4_offset) == (P.ETH_TYPE_ARP, 0, -1)
 
 
@@ -108,8 +123,10 @@ def test_linux_cooked_and_raw_ip_link_types():
     inner = IP(src="10.1.1.1", dst="10.1.1.2") / UDP(sport=1, dport=554) / Raw(b"R")
     sll = P.parse(bytes(CookedLinux(proto=0x0800) / inner), P.LINKTYPE_LINUX_SLL)
     raw = P.parse(bytes(inner), P.LINKTYPE_RAW)
-    sll2 = P.parse(b"\x08\x00" + b"\0\0" + b"\0\0\0\1" + b"\0\1\0\6" + b"\2\0\0\0\0\1\0\0" + bytes(inner),
-                   P.LINKTYPE_LINUX_SLL2)
+    sll2 = P.parse(
+        b"\x08\x00" + b"\0\0" + b"\0\0\0\1" + b"\0\1\0\6" + b"\2\0\0\0\0\1\0\0" + bytes(inner),
+        P.LINKTYPE_LINUX_SLL2,
+    )
     for pkt in (sll, raw, sll2):
         assert (pkt.ip_dst_text, pkt.l4_dst, bytes(pkt.payload)) == ("10.1.1.2", 554, b"R")
 
@@ -128,8 +145,9 @@ def test_flow_key_and_bidi_key():
 def test_rewrite_keeps_checksums_valid(src, dst, proto):
     frame = P.build_frame(ip_src=src, ip_dst=dst, ip_proto=proto, l4_src=1000, l4_dst=80, payload=b"data!")
     new_src = "192.168.7.7" if ":" not in src else "2001:db8::77"
-    out = P.rewrite(P.parse(frame), ip_src=_ip(new_src), l4_dst=8080, ttl=5,
-                    eth_dst=P.mac_bytes("02:aa:bb:cc:dd:ee"))
+    out = P.rewrite(
+        P.parse(frame), ip_src=_ip(new_src), l4_dst=8080, ttl=5, eth_dst=P.mac_bytes("02:aa:bb:cc:dd:ee")
+    )
     assert _checksums_valid(out)
     pkt = P.parse(out)
     assert (pkt.ip_src_text, pkt.l4_dst, pkt.ttl, pkt.eth_dst_text) == (new_src, 8080, 5, "02:aa:bb:cc:dd:ee")
@@ -137,8 +155,11 @@ def test_rewrite_keeps_checksums_valid(src, dst, proto):
 
 def test_build_frame_checksums_are_what_scapy_computes():
     for proto in (6, 17, 1):
-        assert _checksums_valid(P.build_frame(ip_src="1.2.3.4", ip_dst="5.6.7.8", ip_proto=proto,
-                                              l4_src=1, l4_dst=2, payload=b"odd"))
+        assert _checksums_valid(
+            P.build_frame(
+                ip_src="1.2.3.4", ip_dst="5.6.7.8", ip_proto=proto, l4_src=1, l4_dst=2, payload=b"odd"
+            )
+        )
     assert _checksums_valid(P.build_frame(ip_src="::1", ip_dst="::2", ip_proto=58, payload=b"x"))
 
 
@@ -150,22 +171,34 @@ def test_rewrite_refuses_fields_that_do_not_apply():
 
 def test_icmp_error_quote_gives_the_offending_flow():
     offending = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=4444, dport=23)
-    error = Ether(**MACS) / IP(src="10.0.0.254", dst="10.0.0.1") / ICMP(type=3, code=1) \
+    error = (
+        Ether(**MACS)
+        / IP(src="10.0.0.254", dst="10.0.0.1")
+        / ICMP(type=3, code=1)
         / IPerror(bytes(offending)[:28])
+    )
     inner = P.icmp_embedded(P.parse(bytes(error)))
     assert inner is not None
-    assert (inner.ip_src_text, inner.l4_src, inner.ip_dst_text, inner.l4_dst) == ("10.0.0.1", 4444, "10.0.0.2", 23)
+    assert (inner.ip_src_text, inner.l4_src, inner.ip_dst_text, inner.l4_dst) == (
+        "10.0.0.1",
+        4444,
+        "10.0.0.2",
+        23,
+    )
     assert P.icmp_embedded(P.parse(bytes(Ether(**MACS) / IP() / ICMP(type=8)))) is None
 
 
-@pytest.mark.parametrize("frame,reason", [
-    (b"\x00" * 10, "Ethernet"),
-    (bytes(Ether(**MACS, type=0x0800)) + b"\x45\x00", "IPv4 header"),
-    (bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2", proto=6)) + b"\x00" * 4, "TCP header"),
-    (bytes(Ether(**MACS) / IP(ihl=15, src="1.1.1.1", dst="2.2.2.2"))[:40], "IPv4 options"),
-    (bytes(Ether(**MACS, type=0x86DD)) + b"\x60" + b"\0" * 20, "IPv6 header"),
-    (bytes(Ether(**MACS) / Dot1Q(vlan=1))[:15], "VLAN"),
-])
+@pytest.mark.parametrize(
+    "frame,reason",
+    [
+        (b"\x00" * 10, "Ethernet"),
+        (bytes(Ether(**MACS, type=0x0800)) + b"\x45\x00", "IPv4 header"),
+        (bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2", proto=6)) + b"\x00" * 4, "TCP header"),
+        (bytes(Ether(**MACS) / IP(ihl=15, src="1.1.1.1", dst="2.2.2.2"))[:40], "IPv4 options"),
+        (bytes(Ether(**MACS, type=0x86DD)) + b"\x60" + b"\0" * 20, "IPv6 header"),
+        (bytes(Ether(**MACS) / Dot1Q(vlan=1))[:15], "VLAN"),
+    ],
+)
 def test_truncated_headers_raise_packet_error_naming_the_header(frame, reason):
     with pytest.raises(P.PacketError, match=reason):
         P.parse(frame)
@@ -186,9 +219,20 @@ def test_random_bytes_never_raise_anything_but_packet_error(data, linktype):
 
 
 _VALID = [
-    bytes(Ether(**MACS) / Dot1Q(vlan=3) / IP(src="1.1.1.1", dst="2.2.2.2", options=b"\x01" * 4)
-          / TCP(sport=1, dport=2, options=[("MSS", 1460)]) / Raw(b"p" * 30)),
-    bytes(Ether(**MACS) / IPv6(src="::1", dst="::2") / IPv6ExtHdrHopByHop() / UDP(sport=1, dport=2) / Raw(b"u" * 9)),
+    bytes(
+        Ether(**MACS)
+        / Dot1Q(vlan=3)
+        / IP(src="1.1.1.1", dst="2.2.2.2", options=b"\x01" * 4)
+        / TCP(sport=1, dport=2, options=[("MSS", 1460)])
+        / Raw(b"p" * 30)
+    ),
+    bytes(
+        Ether(**MACS)
+        / IPv6(src="::1", dst="::2")
+        / IPv6ExtHdrHopByHop()
+        / UDP(sport=1, dport=2)
+        / Raw(b"u" * 9)
+    ),
 ]
 
 
@@ -226,7 +270,9 @@ def _checksums_valid(frame: bytes) -> bool:
     return True
 
 
-@pytest.mark.parametrize("text", ["notanip", "10.0.0.256", "1.2.3.4\n", "1.2.3.4\x00", "::1\x00", "\udcff", ""])
+@pytest.mark.parametrize(
+    "text", ["notanip", "10.0.0.256", "1.2.3.4\n", "1.2.3.4\x00", "::1\x00", "\udcff", ""]
+)
 def test_ip_value_rejects_non_addresses_with_a_packet_error(text):
     with pytest.raises(P.PacketError, match="not an IP address"):
         P.ip_value(text)
@@ -265,8 +311,9 @@ def general_calls(monkeypatch):
     return calls
 
 
-def _ipv4(proto: int, l4: bytes, *, ihl: int = 5, total: int | None = None, frag: int = 0x4000,
-          options: bytes = b"") -> bytes:
+def _ipv4(
+    proto: int, l4: bytes, *, ihl: int = 5, total: int | None = None, frag: int = 0x4000, options: bytes = b""
+) -> bytes:
     """An untagged Ethernet + IPv4 frame around ``l4`` (checksum left 0: the parser ignores it)."""
     total = 4 * ihl + len(l4) if total is None else total
     header = struct.pack("!BBHHHBBHII", 0x40 | ihl, 0, total, 1, frag, 64, proto, 0, 0x0A000001, 0x0A000002)
@@ -298,16 +345,32 @@ def _near_fast_path_frames(draw) -> bytes:
     eth_type = _usually(draw, 0x0800, st.sampled_from([0x8100, 0x86DD, 0x0806, 0x0801]))
     version = _usually(draw, 4, st.sampled_from([0, 5, 6]), 95)
     ihl = _usually(draw, 5, st.sampled_from([0, 4, 6, 15]))
-    frag = _usually(draw, draw(st.sampled_from([0, 0x4000, 0x8000])),
-                    st.sampled_from([0x2000, 0x6000, 0x0001, 0x1FFF]) | _U16)
+    frag = _usually(
+        draw,
+        draw(st.sampled_from([0, 0x4000, 0x8000])),
+        st.sampled_from([0x2000, 0x6000, 0x0001, 0x1FFF]) | _U16,
+    )
     proto = _usually(draw, draw(st.sampled_from([6, 17])), st.sampled_from([1, 132, 47, 0]), 90)
     payload = draw(st.binary(max_size=8) | st.binary(min_size=6, max_size=60))
     if proto == 6:
         doff = _usually(draw, draw(st.integers(5, 15)), st.sampled_from([4, 4, 3, 0]))
         options = draw(st.binary(min_size=max(doff - 5, 0) * 4, max_size=max(doff - 5, 0) * 4))
-        l4 = struct.pack("!HHIIBBHHH", draw(_U16), draw(_U16), draw(_U32), draw(_U32),
-                         doff << 4 | draw(st.integers(0, 15)), draw(st.integers(0, 255)),
-                         draw(_U16), draw(_U16), draw(_U16)) + options + payload
+        l4 = (
+            struct.pack(
+                "!HHIIBBHHH",
+                draw(_U16),
+                draw(_U16),
+                draw(_U32),
+                draw(_U32),
+                doff << 4 | draw(st.integers(0, 15)),
+                draw(st.integers(0, 255)),
+                draw(_U16),
+                draw(_U16),
+                draw(_U16),
+            )
+            + options
+            + payload
+        )
     elif proto == 17:
         length = _usually(draw, 8 + len(payload), st.integers(0, 8 + len(payload) + 2) | _U16, 70)
         l4 = struct.pack("!HHHH", draw(_U16), draw(_U16), length, draw(_U16)) + payload
@@ -315,10 +378,23 @@ def _near_fast_path_frames(draw) -> bytes:
         l4 = payload
     ip_options = draw(st.binary(min_size=max(ihl - 5, 0) * 4, max_size=max(ihl - 5, 0) * 4))
     exact = 4 * max(ihl, 5) + len(l4)
-    ends_in_l4 = st.sampled_from([26, 27, 28, 38, 39, 40])  # IP length ending inside or at the L4 header's end
+    ends_in_l4 = st.sampled_from(
+        [26, 27, 28, 38, 39, 40]
+    )  # IP length ending inside or at the L4 header's end
     total = _usually(draw, exact, st.integers(0, exact + 30) | ends_in_l4 | _U16, 70)
-    header = struct.pack("!BBHHHBBHII", version << 4 | ihl, draw(st.integers(0, 255)), total,
-                         draw(_U16), frag, draw(st.integers(0, 255)), proto, draw(_U16), draw(_U32), draw(_U32))
+    header = struct.pack(
+        "!BBHHHBBHII",
+        version << 4 | ihl,
+        draw(st.integers(0, 255)),
+        total,
+        draw(_U16),
+        frag,
+        draw(st.integers(0, 255)),
+        proto,
+        draw(_U16),
+        draw(_U32),
+        draw(_U32),
+    )
     frame = _MAC_PAIR + struct.pack("!H", eth_type) + header + ip_options + l4
     end = draw(st.sampled_from(["whole", "cut", "padded"]))
     if end == "cut":  # anywhere, or (more often) inside the payload as a snaplen would
@@ -332,20 +408,36 @@ _FAST_PREFIX = _MAC_PAIR + b"\x08\x00\x45"
 
 
 @settings(max_examples=4000, deadline=None)
-@given(st.one_of(_near_fast_path_frames(),
-                 st.binary(max_size=120),
-                 st.binary(max_size=100).map(lambda rest: _FAST_PREFIX + rest)))
+@given(
+    st.one_of(
+        _near_fast_path_frames(),
+        st.binary(max_size=120),
+        st.binary(max_size=100).map(lambda rest: _FAST_PREFIX + rest),
+    )
+)
 def test_fast_path_gives_what_the_general_path_gives_for_any_frame(frame):
     assert _outcome(P.parse, frame) == _general_outcome(frame)
 
 
-@pytest.mark.parametrize("frame", [
-    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 1446),
-    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 1458),
-    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 6),
-    _ipv4(6, _tcp(flags=P.TCP_SYN | P.TCP_ECE | P.TCP_CWR), frag=0x0000),
-    _ipv4(6, bytes(TCP(sport=1, dport=2, flags="SA", options=[("MSS", 1460), ("NOP", None), ("WScale", 7)]))),
-], ids=["tcp-1500", "udp-1500", "udp-48", "tcp-no-df", "tcp-options"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        P.build_frame(
+            ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 1446
+        ),
+        P.build_frame(
+            ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 1458
+        ),
+        P.build_frame(
+            ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1, l4_dst=2, payload=b"x" * 6
+        ),
+        _ipv4(6, _tcp(flags=P.TCP_SYN | P.TCP_ECE | P.TCP_CWR), frag=0x0000),
+        _ipv4(
+            6, bytes(TCP(sport=1, dport=2, flags="SA", options=[("MSS", 1460), ("NOP", None), ("WScale", 7)]))
+        ),
+    ],
+    ids=["tcp-1500", "udp-1500", "udp-48", "tcp-no-df", "tcp-options"],
+)
 def test_untagged_ipv4_tcp_and_udp_never_reach_the_general_path(frame, general_calls):
     assert _outcome(P.parse, frame) == _general_outcome(frame)
     assert general_calls == []
@@ -406,14 +498,20 @@ def test_ihl_6_falls_back_to_the_general_path(general_calls):
     assert general_calls == [frame]
 
 
-@pytest.mark.parametrize("frame", [
-    _ipv4(17, _udp(b"z" * 40), frag=0x2000),  # first fragment (MF)
-    _ipv4(17, _udp(b"z" * 40), frag=0x0004),  # a later fragment
-    _ipv4(1, b"\x08\x00\x00\x00" + b"p" * 56),  # ICMP
-    _ipv4(17, _udp(b"z")),  # 43 bytes: shorter than the fast path's one read
-    P.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, vlan=7, payload=b"x" * 20),
-    P.build_frame(ip_src="::1", ip_dst="::2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 20),
-], ids=["first-fragment", "later-fragment", "icmp", "short-udp", "vlan", "ipv6"])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _ipv4(17, _udp(b"z" * 40), frag=0x2000),  # first fragment (MF)
+        _ipv4(17, _udp(b"z" * 40), frag=0x0004),  # a later fragment
+        _ipv4(1, b"\x08\x00\x00\x00" + b"p" * 56),  # ICMP
+        _ipv4(17, _udp(b"z")),  # 43 bytes: shorter than the fast path's one read
+        P.build_frame(
+            ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=1, l4_dst=2, vlan=7, payload=b"x" * 20
+        ),
+        P.build_frame(ip_src="::1", ip_dst="::2", ip_proto=6, l4_src=1, l4_dst=2, payload=b"x" * 20),
+    ],
+    ids=["first-fragment", "later-fragment", "icmp", "short-udp", "vlan", "ipv6"],
+)
 def test_frames_outside_the_fast_path_fall_back(frame, general_calls):
     assert _outcome(P.parse, frame) == _general_outcome(frame)
     assert general_calls == [frame]

@@ -11,7 +11,9 @@ import pytest
 from sdnlab.vnfs import pcapio
 from sdnlab.vnfs.pcapio import PcapError, PcapRecord
 
-CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "ndpi" / "pcap"  # ../shared beside the repo
+CORPUS = (
+    Path(__file__).resolve().parents[4] / "shared" / "corpus" / "ndpi" / "pcap"
+)  # ../shared beside the repo
 FRAMES = [b"\x01" * 60, b"\x02" * 1514, b"\x03" * 14]
 
 
@@ -49,8 +51,11 @@ def _idb(order: str, linktype: int, tsresol: int | None = None, tsoffset: int | 
 
 
 def _epb(order: str, if_id: int, stamp: int, frame: bytes) -> bytes:
-    return _block(order, 6, struct.pack(order + "IIIII", if_id, stamp >> 32, stamp & 0xFFFFFFFF,
-                                        len(frame), len(frame)) + frame)
+    return _block(
+        order,
+        6,
+        struct.pack(order + "IIIII", if_id, stamp >> 32, stamp & 0xFFFFFFFF, len(frame), len(frame)) + frame,
+    )
 
 
 @pytest.mark.parametrize("order", ["<", ">"])
@@ -66,13 +71,15 @@ def test_classic_pcap_in_both_byte_orders_and_resolutions(order, nanosecond):
 
 @pytest.mark.parametrize("order", ["<", ">"])
 def test_pcapng_with_several_interfaces_resolutions_and_simple_blocks(order):
-    data = (_shb(order)
-            + _idb(order, 1)  # default microseconds
-            + _idb(order, 101, tsresol=9, tsoffset=10)  # nanoseconds, +10 s
-            + _epb(order, 0, 1_700_000_000_500_000, FRAMES[0])
-            + _epb(order, 1, 1_700_000_000_250_000_000, FRAMES[1])
-            + _block(order, 5, b"\0" * 8)  # interface statistics: skipped
-            + _block(order, 3, struct.pack(order + "I", len(FRAMES[2])) + FRAMES[2]))
+    data = (
+        _shb(order)
+        + _idb(order, 1)  # default microseconds
+        + _idb(order, 101, tsresol=9, tsoffset=10)  # nanoseconds, +10 s
+        + _epb(order, 0, 1_700_000_000_500_000, FRAMES[0])
+        + _epb(order, 1, 1_700_000_000_250_000_000, FRAMES[1])
+        + _block(order, 5, b"\0" * 8)  # interface statistics: skipped
+        + _block(order, 3, struct.pack(order + "I", len(FRAMES[2])) + FRAMES[2])
+    )
     records = list(pcapio.read_bytes(data))
     assert [(r.linktype, r.frame) for r in records] == [(1, FRAMES[0]), (101, FRAMES[1]), (1, FRAMES[2])]
     assert records[0].ts == pytest.approx(1_700_000_000.5)
@@ -81,8 +88,14 @@ def test_pcapng_with_several_interfaces_resolutions_and_simple_blocks(order):
 
 
 def test_pcapng_binary_timestamp_resolution_and_new_sections_reset_interfaces():
-    data = (_shb("<") + _idb("<", 113, tsresol=0x80 | 10) + _epb("<", 0, 1024 * 5, FRAMES[0])
-            + _shb(">") + _idb(">", 276) + _epb(">", 0, 2_000_000, FRAMES[1]))
+    data = (
+        _shb("<")
+        + _idb("<", 113, tsresol=0x80 | 10)
+        + _epb("<", 0, 1024 * 5, FRAMES[0])
+        + _shb(">")
+        + _idb(">", 276)
+        + _epb(">", 0, 2_000_000, FRAMES[1])
+    )
     records = list(pcapio.read_bytes(data))
     assert [(r.ts, r.linktype) for r in records] == [(5.0, 113), (2.0, 276)]
 
@@ -111,10 +124,21 @@ def test_truncated_record_names_file_record_and_offset(tmp_path):
         list(pcapio.read_pcap(path))
 
 
-@pytest.mark.parametrize("data, complete, where", [
-    (_classic("<", False, [(1, 0, f) for f in FRAMES[:2]])[:-5], 1, "truncated frame (1509 of 1514 bytes)"),
-    (_classic("<", False, [(1, 0, f) for f in FRAMES[:2]]) + b"\0" * 7, 2, "truncated record header (7 of 16 bytes)"),
-])
+@pytest.mark.parametrize(
+    "data, complete, where",
+    [
+        (
+            _classic("<", False, [(1, 0, f) for f in FRAMES[:2]])[:-5],
+            1,
+            "truncated frame (1509 of 1514 bytes)",
+        ),
+        (
+            _classic("<", False, [(1, 0, f) for f in FRAMES[:2]]) + b"\0" * 7,
+            2,
+            "truncated record header (7 of 16 bytes)",
+        ),
+    ],
+)
 def test_a_pcap_cut_short_yields_its_complete_records_then_says_where_it_was_cut(data, complete, where):
     records = []
     with pytest.raises(pcapio.PcapTruncated) as cut_short:
@@ -128,14 +152,18 @@ def test_a_pcap_cut_short_yields_its_complete_records_then_says_where_it_was_cut
 def test_a_pcapng_cut_inside_a_block_yields_the_packets_before_it():
     data = _shb("<") + _idb("<", 1) + _epb("<", 0, 0, FRAMES[0]) + _epb("<", 0, 0, FRAMES[2])
     records = []
-    with pytest.raises(pcapio.PcapTruncated, match=r"x\.pcapng: block 4 at byte \d+: truncated block") as cut_short:
+    with pytest.raises(
+        pcapio.PcapTruncated, match=r"x\.pcapng: block 4 at byte \d+: truncated block"
+    ) as cut_short:
         records.extend(pcapio.read_bytes(data[:-3], "x.pcapng"))
     assert [r.frame for r in records] == FRAMES[:1] and cut_short.value.complete == 1
 
 
 def test_corrupt_lengths_are_errors_not_truncation():
     data = _classic("<", False, [(1, 0, FRAMES[0])]) + struct.pack("<IIII", 1, 0, 2**30, 2**30)
-    with pytest.raises(PcapError, match="record 2 at byte .*captured length 1073741824 is not plausible") as bad:
+    with pytest.raises(
+        PcapError, match="record 2 at byte .*captured length 1073741824 is not plausible"
+    ) as bad:
         list(pcapio.read_bytes(data))
     assert not isinstance(bad.value, pcapio.PcapTruncated)
 
@@ -178,7 +206,9 @@ def test_truncated_pcapng_is_an_error_not_a_crash(cut):
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="nDPI corpus not present")
 def test_corpus_captures_of_both_formats_read_completely():
-    counts = {name: sum(1 for _ in pcapio.read_pcap(CORPUS / name))
-              for name in ("telnet.pcap", "dnp3.pcap", "rtsp.pcap", "http.pcapng")}
+    counts = {
+        name: sum(1 for _ in pcapio.read_pcap(CORPUS / name))
+        for name in ("telnet.pcap", "dnp3.pcap", "rtsp.pcap", "http.pcapng")
+    }
     # Packet counts as tshark reports them for these files.
     assert counts == {"telnet.pcap": 92, "dnp3.pcap": 543, "rtsp.pcap": 568, "http.pcapng": 10}

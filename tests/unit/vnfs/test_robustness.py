@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 from sdnlab.vnfs.dpi_vnf.vnf import DpiVnf
 from sdnlab.vnfs.firewall.vnf import Firewall
 from sdnlab.vnfs.framework.base import VNF
+from sdnlab.vnfs.framework.testing import handshake, tcp, udp
 from sdnlab.vnfs.lb.vnf import LoadBalancer
 from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN
-
-from sdnlab.vnfs.framework.testing import handshake, tcp, udp
 
 FW = """
 default: accept
@@ -47,9 +46,11 @@ def valid_traffic_flows(vnf) -> bool:
 def mutations(seed: int, count: int):
     """Truncated, length-corrupted and random frames derived from valid ones."""
     rng = random.Random(seed)
-    base = [tcp("10.1.0.1", 1234, "10.0.0.2", 80, TCP_SYN, payload=b"hello"),
-            udp("10.1.0.1", 5353, "10.0.0.2", 53, payload=b"q" * 30),
-            tcp("10.1.0.1", 1234, "10.0.0.100", 80, TCP_ACK, payload=b"x" * 100)]
+    base = [
+        tcp("10.1.0.1", 1234, "10.0.0.2", 80, TCP_SYN, payload=b"hello"),
+        udp("10.1.0.1", 5353, "10.0.0.2", 53, payload=b"q" * 30),
+        tcp("10.1.0.1", 1234, "10.0.0.100", 80, TCP_ACK, payload=b"x" * 100),
+    ]
     for _ in range(count):
         frame = bytearray(rng.choice(base))
         kind = rng.randrange(6)

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from vnf_socketpairs import drain, make_worker
 
 from sdnlab.vnfs import manage
 from sdnlab.vnfs.errors import VnfCodeError, VnfConfigError, VnfLoadError, VnfOptionError, VnfRunError
@@ -21,9 +22,8 @@ from sdnlab.vnfs.framework.offline import run_frames
 from sdnlab.vnfs.framework.testing import icmp, tcp, udp
 from sdnlab.vnfs.packet import TCP_ACK, TCP_SYN, build_frame
 from sdnlab.vnfs.pcapio import write_pcap
-from vnf_socketpairs import drain, make_worker
 
-RAISING_VNF = '''from sdnlab.vnfs.framework import VNF, forward
+RAISING_VNF = """from sdnlab.vnfs.framework import VNF, forward
 
 
 class Boom(VNF):
@@ -33,10 +33,13 @@ class Boom(VNF):
         if packet.ip_proto == 17:
             return {}["missing"]
         return forward()
-'''
+"""
 
-FRAMES = [tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_SYN), tcp("10.0.0.1", 1001, "10.0.0.2", 80, TCP_ACK),
-          udp("10.0.0.1", 53, "10.0.0.2", 53)]
+FRAMES = [
+    tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_SYN),
+    tcp("10.0.0.1", 1001, "10.0.0.2", 80, TCP_ACK),
+    udp("10.0.0.1", 53, "10.0.0.2", 53),
+]
 
 
 def sdnlab(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -68,42 +71,60 @@ def good_pcap(tmp_path):
 
 # ----- 1. unreadable user files: configs, captures, researcher files --------------------------
 
+
 def test_a_config_with_non_utf8_bytes_is_one_line_naming_its_line(tmp_path, good_pcap, monkeypatch, capsys):
     config = tmp_path / "bin.yaml"
     config.write_bytes(b"default: drop\nrules: [\xff\xfe]\n")
     with pytest.raises(VnfConfigError, match=r"bin.yaml:2: not UTF-8 text \(byte 0xff\)"):
         load_yaml(config)
-    status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(config), "--pcap", str(good_pcap))
+    status, _, err = sdnlab(
+        monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(config), "--pcap", str(good_pcap)
+    )
     assert "bin.yaml:2: not UTF-8" in one_line_error(status, err)
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda d: d / "missing.yaml", "missing.yaml: cannot read config: No such file"),
-    (lambda d: d, "cannot read config: Is a directory"),
-])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda d: d / "missing.yaml", "missing.yaml: cannot read config: No such file"),
+        (lambda d: d, "cannot read config: Is a directory"),
+    ],
+)
 def test_missing_or_directory_configs_are_one_line(tmp_path, good_pcap, monkeypatch, capsys, make, expected):
-    status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(make(tmp_path)),
-                            "--pcap", str(good_pcap))
+    status, _, err = sdnlab(
+        monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(make(tmp_path)), "--pcap", str(good_pcap)
+    )
     assert expected in one_line_error(status, err)
 
 
-@pytest.mark.parametrize("make,expected", [
-    (lambda d: d / "missing.pcap", "No such file"),
-    (lambda d: d, "Is a directory"),
-    (lambda d: (d / "text.pcap").write_bytes(b"\xff\xfenot a capture at all") and d / "text.pcap", "not a pcap"),
-])
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda d: d / "missing.pcap", "No such file"),
+        (lambda d: d, "Is a directory"),
+        (
+            lambda d: (d / "text.pcap").write_bytes(b"\xff\xfenot a capture at all") and d / "text.pcap",
+            "not a pcap",
+        ),
+    ],
+)
 def test_missing_directory_or_garbage_captures_are_one_line(tmp_path, monkeypatch, capsys, make, expected):
     status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "--pcap", str(make(tmp_path)))
     assert expected in one_line_error(status, err)
 
 
-@pytest.mark.parametrize("name,content,expected", [
-    ("badenc.py", b'x = "\xff"\n', "badenc.py:1: syntax error"),
-    ("missing.py", None, "missing.py: no such VNF file"),
-    ("dir.py", "dir", "dir.py: is a directory, not a VNF .py file"),
-    ("crash.py", b"import json\njson.loads('{')\n", "crash.py: importing it failed: JSONDecodeError"),
-])
-def test_unreadable_researcher_files_are_one_line(tmp_path, good_pcap, monkeypatch, capsys, name, content, expected):
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        ("badenc.py", b'x = "\xff"\n', "badenc.py:1: syntax error"),
+        ("missing.py", None, "missing.py: no such VNF file"),
+        ("dir.py", "dir", "dir.py: is a directory, not a VNF .py file"),
+        ("crash.py", b"import json\njson.loads('{')\n", "crash.py: importing it failed: JSONDecodeError"),
+    ],
+)
+def test_unreadable_researcher_files_are_one_line(
+    tmp_path, good_pcap, monkeypatch, capsys, name, content, expected
+):
     path = tmp_path / name
     if content == "dir":
         path.mkdir()
@@ -120,10 +141,14 @@ def test_an_import_error_names_the_researchers_line(tmp_path):
         load_vnf_class(str(path))
 
 
-def test_a_researchers_parse_config_that_raises_is_one_line_with_its_line(tmp_path, good_pcap, monkeypatch, capsys):
+def test_a_researchers_parse_config_that_raises_is_one_line_with_its_line(
+    tmp_path, good_pcap, monkeypatch, capsys
+):
     path = tmp_path / "cfgboom.py"
-    path.write_text("from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n"
-                    "    def parse_config(self, fields):\n        return fields.data['x']\n")
+    path.write_text(
+        "from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n"
+        "    def parse_config(self, fields):\n        return fields.data['x']\n"
+    )
     status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", str(path), "--pcap", str(good_pcap))
     line = one_line_error(status, err)
     assert "cfgboom.py: setting it up with its config failed: KeyError: 'x'" in line
@@ -132,14 +157,17 @@ def test_a_researchers_parse_config_that_raises_is_one_line_with_its_line(tmp_pa
 
 # ----- 2. a VNF whose handle() raises ---------------------------------------------------------
 
-def test_offline_a_raising_handle_names_the_file_the_packet_and_the_line(tmp_path, good_pcap, monkeypatch, capsys):
+
+def test_offline_a_raising_handle_names_the_file_the_packet_and_the_line(
+    tmp_path, good_pcap, monkeypatch, capsys
+):
     path = tmp_path / "myvnf.py"
     path.write_text(RAISING_VNF)
-    status, out, err = sdnlab(monkeypatch, capsys, "vnf", "test", str(path), "--pcap", str(good_pcap))
+    status, _out, err = sdnlab(monkeypatch, capsys, "vnf", "test", str(path), "--pcap", str(good_pcap))
     line = one_line_error(status, err)
     assert status == VnfCodeError.exit_code
     assert "myvnf.py: packet 3 of " in line and "good.pcap: handle() raised KeyError: 'missing'" in line
-    assert "myvnf.py:9 in handle (return {}[\"missing\"])" in line
+    assert 'myvnf.py:9 in handle (return {}["missing"])' in line
 
 
 def test_offline_a_raising_tick_is_reported_too():
@@ -147,8 +175,11 @@ def test_offline_a_raising_tick_is_reported_too():
         def tick(self, now):
             raise RuntimeError("clock went backwards")
 
-    with pytest.raises(VnfCodeError, match=r"tick\(\) before packet 1 of the capture raised RuntimeError: "
-                                           r"clock went backwards at .*test_user_errors.py:\d+ in tick"):
+    with pytest.raises(
+        VnfCodeError,
+        match=r"tick\(\) before packet 1 of the capture raised RuntimeError: "
+        r"clock went backwards at .*test_user_errors.py:\d+ in tick",
+    ):
         run_frames(BadTick(), [(0.0, FRAMES[0])])
 
 
@@ -198,6 +229,7 @@ def test_live_a_raising_tick_or_an_unknown_port_does_not_stop_the_worker():
 
         def handle(self, packet):
             from sdnlab.vnfs.framework import send_to
+
             return send_to("nowhere")
 
     vnf = Broken()
@@ -211,19 +243,39 @@ def test_live_a_raising_tick_or_an_unknown_port_does_not_stop_the_worker():
 
 # ----- 3. vnf run: options validated before anything starts, failed starts leave nothing --------
 
+
 def test_run_with_a_bogus_mode_is_refused_before_anything_starts(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path))
-    status, _, err = sdnlab(monkeypatch, capsys, "vnf", "run", "firewall", "--name", "lab1", "--host", "fw1",
-                            "--vnf", "fwz", "--mode", "bogus")
+    status, _, err = sdnlab(
+        monkeypatch,
+        capsys,
+        "vnf",
+        "run",
+        "firewall",
+        "--name",
+        "lab1",
+        "--host",
+        "fw1",
+        "--vnf",
+        "fwz",
+        "--mode",
+        "bogus",
+    )
     line = one_line_error(status, err)
     assert "--mode 'bogus': expected one of recv, rxring, txring, ring" in line and status == 2
     assert "usage" not in err and "sdnlab-vnf" not in err
     assert not (tmp_path / "lab1").exists()
 
 
-@pytest.mark.parametrize("kwargs,problem", [({"mode": "bogus"}, "--mode"), ({"workers": 0}, "--workers"),
-                                            ({"vnf_name": "../x"}, "--vnf '../x'"),
-                                            ({"ports": {"in side": "eth0"}}, "--port 'in side'")])
+@pytest.mark.parametrize(
+    "kwargs,problem",
+    [
+        ({"mode": "bogus"}, "--mode"),
+        ({"workers": 0}, "--workers"),
+        ({"vnf_name": "../x"}, "--vnf '../x'"),
+        ({"ports": {"in side": "eth0"}}, "--port 'in side'"),
+    ],
+)
 def test_run_options_are_checked_first(kwargs, problem):
     options = {"mode": "recv", "workers": 1, "vnf_name": None, "ports": None, **kwargs}
     with pytest.raises(VnfOptionError, match=problem):
@@ -236,8 +288,11 @@ def fake_lab(monkeypatch, tmp_path, child_code: str):
 
     monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path))
     (tmp_path / "lab1").mkdir()
-    monkeypatch.setattr(api, "status", lambda lab: {"hosts": [
-        {"name": "fw1", "interfaces": [{"name": "fw1-eth0"}, {"name": "fw1-eth1"}]}]})
+    monkeypatch.setattr(
+        api,
+        "status",
+        lambda lab: {"hosts": [{"name": "fw1", "interfaces": [{"name": "fw1-eth0"}, {"name": "fw1-eth1"}]}]},
+    )
     started = []
 
     def popen_in(lab, host, argv, **kwargs):
@@ -251,7 +306,11 @@ def fake_lab(monkeypatch, tmp_path, child_code: str):
 
 
 def test_a_vnf_that_exits_at_start_leaves_no_status_row(tmp_path, monkeypatch):
-    fake_lab(monkeypatch, tmp_path, "import sys; print('sdnlab-vnf: error: no such device', file=sys.stderr); sys.exit(2)")
+    fake_lab(
+        monkeypatch,
+        tmp_path,
+        "import sys; print('sdnlab-vnf: error: no such device', file=sys.stderr); sys.exit(2)",
+    )
     with pytest.raises(VnfRunError, match="exited at start .*no such device"):
         manage.start("lab1", "firewall", "fw1", vnf_name="fwz")
     assert manage.status("lab1") == []
@@ -266,6 +325,7 @@ def test_a_vnf_that_never_reports_is_stopped_and_leaves_no_status_row(tmp_path, 
 
 # ----- 4. vnf reload: the new file is validated first ------------------------------------------
 
+
 def running_vnf(tmp_path, config_text: str, on_hup: str = "reload"):
     """A lab with one 'VNF' (a stand-in process that logs ``on_hup`` when it gets SIGHUP)."""
     folder = tmp_path / "lab1" / "vnfs" / "fw1"
@@ -273,17 +333,28 @@ def running_vnf(tmp_path, config_text: str, on_hup: str = "reload"):
     config = tmp_path / "fw.yaml"
     config.write_text(config_text)
     log = folder / "log.jsonl"
-    code = ("import json, signal, time, sys\n"
-            "def hup(s, f):\n"
-            f"    open({str(log)!r}, 'a').write(json.dumps({{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}) + '\\n')\n"
-            "signal.signal(signal.SIGHUP, hup)\n"
-            "print('ready', flush=True)\n"
-            "time.sleep(30)\n")
+    code = (
+        "import json, signal, time, sys\n"
+        "def hup(s, f):\n"
+        f"    open({str(log)!r}, 'a').write(json.dumps({{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}) + '\\n')\n"
+        "signal.signal(signal.SIGHUP, hup)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(30)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "ready\n"
-    (folder / "record.json").write_text(json.dumps({"name": "fw1", "kind": "firewall", "host": "fw1", "pid": proc.pid,
-                                                    "ports": {"inside": "fw1-eth0", "outside": "fw1-eth1"},
-                                                    "config": str(config)}))
+    (folder / "record.json").write_text(
+        json.dumps(
+            {
+                "name": "fw1",
+                "kind": "firewall",
+                "host": "fw1",
+                "pid": proc.pid,
+                "ports": {"inside": "fw1-eth0", "outside": "fw1-eth1"},
+                "config": str(config),
+            }
+        )
+    )
     return proc, config, log
 
 
@@ -304,7 +375,7 @@ def stand_in(tmp_path, monkeypatch):
 
 
 def test_reload_of_an_invalid_file_fails_with_file_line_and_does_not_signal(stand_in, monkeypatch, capsys):
-    proc, config, log = stand_in("default: drop\nrules:\n  - {name: web, action: allow}\n")
+    proc, _config, log = stand_in("default: drop\nrules:\n  - {name: web, action: allow}\n")
     status, out, err = sdnlab(monkeypatch, capsys, "vnf", "reload", "fw1", "--name", "lab1")
     line = one_line_error(status, err)
     assert "fw.yaml:3: rules[0].action: expected one of accept, drop, reject (got 'allow')" in line
@@ -335,42 +406,51 @@ def test_reload_reports_a_failure_the_vnf_logged(stand_in, monkeypatch, capsys):
 
 # ----- 5. vnf test --in-port -------------------------------------------------------------------
 
+
 def test_an_unknown_in_port_is_rejected(good_pcap, monkeypatch, capsys):
-    status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "--pcap", str(good_pcap),
-                            "--in-port", "nosuch")
-    assert "--in-port 'nosuch': the VNF has no such port (its ports: inside, outside)" in one_line_error(status, err)
+    status, _, err = sdnlab(
+        monkeypatch, capsys, "vnf", "test", "firewall", "--pcap", str(good_pcap), "--in-port", "nosuch"
+    )
+    assert "--in-port 'nosuch': the VNF has no such port (its ports: inside, outside)" in one_line_error(
+        status, err
+    )
     with pytest.raises(VnfOptionError, match="no such port"):
         run_frames(VNF(), [(0.0, FRAMES[0])], in_port="nosuch")
 
 
 def test_a_known_in_port_is_used(good_pcap, monkeypatch, capsys):
-    status, out, _ = sdnlab(monkeypatch, capsys, "vnf", "test", "passthrough", "--pcap", str(good_pcap),
-                            "--in-port", "outside")
+    status, out, _ = sdnlab(
+        monkeypatch, capsys, "vnf", "test", "passthrough", "--pcap", str(good_pcap), "--in-port", "outside"
+    )
     assert status == 0 and "3 packets: 3 forwarded" in out
 
 
 # ----- 6. every drop carries a reason ----------------------------------------------------------
 
-ARP = bytes.fromhex("ffffffffffff020000000001" "0806" "0001080006040001" "020000000001" "0a000001"
-                    "000000000000" "0a000064")
+ARP = bytes.fromhex("ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000064")
 
 
 def mixed_frames():
-    return [tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_ACK),                 # no connection: INVALID
-            tcp("10.0.0.1", 1001, "10.0.0.2", 22, TCP_SYN),                 # NEW, no rule
-            icmp("10.0.0.1", "10.0.0.2", type_=0),                          # unmatched echo reply
-            ARP,                                                            # non-IP
-            build_frame(ip_src="2001:db8::1", ip_dst="2001:db8::2", l4_src=1, l4_dst=2),  # IPv6
-            b"\x00" * 9,                                                   # unparseable
-            udp("10.0.0.1", 5, "10.0.0.100", 80)]
+    return [
+        tcp("10.0.0.1", 1000, "10.0.0.2", 80, TCP_ACK),  # no connection: INVALID
+        tcp("10.0.0.1", 1001, "10.0.0.2", 22, TCP_SYN),  # NEW, no rule
+        icmp("10.0.0.1", "10.0.0.2", type_=0),  # unmatched echo reply
+        ARP,  # non-IP
+        build_frame(ip_src="2001:db8::1", ip_dst="2001:db8::2", l4_src=1, l4_dst=2),  # IPv6
+        b"\x00" * 9,  # unparseable
+        udp("10.0.0.1", 5, "10.0.0.100", 80),
+    ]
 
 
-@pytest.mark.parametrize("kind,config", [
-    ("firewall", "default: drop\nnon_ip: drop\n"),
-    ("lb", "vip: 10.0.0.100\nproto: udp\nbackends: [{name: a, ip: 10.0.0.11, weight: 0}]\n"),
-    ("dpi", None),
-    ("passthrough", None),
-])
+@pytest.mark.parametrize(
+    "kind,config",
+    [
+        ("firewall", "default: drop\nnon_ip: drop\n"),
+        ("lb", "vip: 10.0.0.100\nproto: udp\nbackends: [{name: a, ip: 10.0.0.11, weight: 0}]\n"),
+        ("dpi", None),
+        ("passthrough", None),
+    ],
+)
 def test_every_drop_of_every_builtin_vnf_has_a_reason(kind, config):
     vnf = load_vnf_class(kind)(config)
     result, _ = run_frames(vnf, [(float(i), f) for i, f in enumerate(mixed_frames())])
@@ -384,7 +464,9 @@ def test_the_firewalls_summary_adds_up(tmp_path, monkeypatch, capsys):
     write_pcap(pcap, [(float(i), f) for i, f in enumerate(mixed_frames())])
     config = tmp_path / "fw.yaml"
     config.write_text("default: drop\nnon_ip: drop\n")
-    status, out, _ = sdnlab(monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(config), "--pcap", str(pcap))
+    status, out, _ = sdnlab(
+        monkeypatch, capsys, "vnf", "test", "firewall", "-c", str(config), "--pcap", str(pcap)
+    )
     assert status == 0
     assert "7 packets: 0 forwarded (0 rewritten), 7 dropped" in out
     assert "dropped because: invalid=2, ipv6=1, non_ip=1, rule=2, unparsed=1" in out
@@ -394,6 +476,7 @@ def test_a_researchers_bare_drop_is_counted_as_unspecified():
     class Silent(VNF):
         def handle(self, packet):
             from sdnlab.vnfs.framework import DROP
+
             return DROP
 
     result, _ = run_frames(Silent(), [(0.0, FRAMES[0])])
@@ -406,14 +489,26 @@ def test_firewall_invalid_drops_say_invalid():
 
 # ----- 7. a file without a VNF subclass ------------------------------------------------------------
 
-@pytest.mark.parametrize("text,expected", [
-    ("class Helper:\n    pass\n", "found none: it defines one class, Helper, which is not a subclass of VNF"),
-    ("class A:\n    pass\n\n\nclass B:\n    pass\n", "found none: it defines 2 classes (A, B), none a subclass of VNF"),
-    ("x = 1\n", "found none: it defines no classes; subclass sdnlab.vnfs.framework.VNF"),
-    ("from sdnlab.vnfs.firewall.vnf import Firewall\n", "it imports Firewall: set VNF_CLASS = Firewall"),
-    ("from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n",
-     "found 2 (A, B); set VNF_CLASS"),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "class Helper:\n    pass\n",
+            "found none: it defines one class, Helper, which is not a subclass of VNF",
+        ),
+        (
+            "class A:\n    pass\n\n\nclass B:\n    pass\n",
+            "found none: it defines 2 classes (A, B), none a subclass of VNF",
+        ),
+        ("x = 1\n", "found none: it defines no classes; subclass sdnlab.vnfs.framework.VNF"),
+        ("from sdnlab.vnfs.firewall.vnf import Firewall\n", "it imports Firewall: set VNF_CLASS = Firewall"),
+        (
+            "from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n",
+            "found 2 (A, B); set VNF_CLASS",
+        ),
+    ],
+)
 def test_a_file_without_exactly_one_vnf_class_says_what_it_found(tmp_path, text, expected):
     path = tmp_path / "myapp.py"
     path.write_text(text)
@@ -425,8 +520,10 @@ def test_a_file_without_exactly_one_vnf_class_says_what_it_found(tmp_path, text,
 
 def test_a_raising_stats_or_close_is_one_line_too(tmp_path, good_pcap, monkeypatch, capsys):
     path = tmp_path / "leaky.py"
-    path.write_text("from sdnlab.vnfs.framework import VNF\n\n\nclass Leaky(VNF):\n"
-                    "    def close(self):\n        raise OSError('socket already closed')\n")
+    path.write_text(
+        "from sdnlab.vnfs.framework import VNF\n\n\nclass Leaky(VNF):\n"
+        "    def close(self):\n        raise OSError('socket already closed')\n"
+    )
     status, _, err = sdnlab(monkeypatch, capsys, "vnf", "test", str(path), "--pcap", str(good_pcap))
     assert "leaky.py: close() raised OSError: socket already closed at" in one_line_error(status, err)
 

@@ -15,8 +15,24 @@ from sdnlab.vnfs.dpi.protocols.text import Ftp, Ssh, StartLine, Telnet
 from sdnlab.vnfs.dpi.protocols.tls import Quic, Tls
 
 DISSECTORS = (
-    Tls(), StartLine(), Ssh(), Ftp(), Telnet(), Dnp3(), Iec104(), Modbus(), Dlms(), Amqp(), Mqtt(),
-    Dns(), Quic(), Snmp(), Coap(), Ntp(), Syslog(), Rtp(),
+    Tls(),
+    StartLine(),
+    Ssh(),
+    Ftp(),
+    Telnet(),
+    Dnp3(),
+    Iec104(),
+    Modbus(),
+    Dlms(),
+    Amqp(),
+    Mqtt(),
+    Dns(),
+    Quic(),
+    Snmp(),
+    Coap(),
+    Ntp(),
+    Syslog(),
+    Rtp(),
 )
 
 __all__ = ["DISSECTORS"]

@@ -20,8 +20,24 @@ from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
 from sdnlab.vnfs.dpi.protocols.base import Dissector
 
-_QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
-           35: "NAPTR", 43: "DS", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS", 252: "AXFR", 255: "ANY"}
+_QTYPES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    35: "NAPTR",
+    43: "DS",
+    48: "DNSKEY",
+    64: "SVCB",
+    65: "HTTPS",
+    252: "AXFR",
+    255: "ANY",
+}
 
 
 MDNS_PORT = 5353
@@ -30,7 +46,9 @@ LLMNR_PORT = 5355
 
 def responder_port(is_response: bool, ctx: Context) -> int:
     """The port of the side that answers: a query's destination, a response's source."""
-    source, destination = (ctx.client_port, ctx.server_port) if ctx.from_client else (ctx.server_port, ctx.client_port)
+    source, destination = (
+        (ctx.client_port, ctx.server_port) if ctx.from_client else (ctx.server_port, ctx.client_port)
+    )
     return source if is_response else destination
 
 

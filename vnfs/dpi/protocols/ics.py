@@ -63,12 +63,19 @@ class Dnp3(Dissector):
         if dnp3_crc(payload[:8]) != struct.unpack_from("<H", payload, 8)[0]:
             return None
         destination, source = struct.unpack_from("<HH", payload, 4)
-        return Match(m.DNP3, {"source": source, "destination": destination,
-                              "primary": bool(payload[3] & 0x40)})
+        return Match(
+            m.DNP3, {"source": source, "destination": destination, "primary": bool(payload[3] & 0x40)}
+        )
 
 
-_U_FORMATS = {0x07: "STARTDT act", 0x0B: "STARTDT con", 0x13: "STOPDT act", 0x23: "STOPDT con",
-              0x43: "TESTFR act", 0x83: "TESTFR con"}
+_U_FORMATS = {
+    0x07: "STARTDT act",
+    0x0B: "STARTDT con",
+    0x13: "STOPDT act",
+    0x23: "STOPDT con",
+    0x43: "TESTFR act",
+    0x83: "TESTFR con",
+}
 
 
 class Iec104(Dissector):
@@ -107,11 +114,24 @@ class Iec104(Dissector):
         return Match(m.IEC60870, first)
 
 
-_DLMS_APDUS = {0x60: "AARQ", 0x61: "AARE", 0x62: "RLRQ", 0x63: "RLRE", 0xC0: "get-request",
-               0xC1: "set-request", 0xC2: "event-notification", 0xC3: "action-request", 0xC4: "get-response",
-               0xC5: "set-response", 0xC7: "action-response", 0xD8: "exception-response",
-               0x0F: "data-notification", 0xDB: "general-glo-ciphering", 0xDC: "general-ded-ciphering",
-               0xE0: "general-block-transfer"}
+_DLMS_APDUS = {
+    0x60: "AARQ",
+    0x61: "AARE",
+    0x62: "RLRQ",
+    0x63: "RLRE",
+    0xC0: "get-request",
+    0xC1: "set-request",
+    0xC2: "event-notification",
+    0xC3: "action-request",
+    0xC4: "get-response",
+    0xC5: "set-response",
+    0xC7: "action-response",
+    0xD8: "exception-response",
+    0x0F: "data-notification",
+    0xDB: "general-glo-ciphering",
+    0xDC: "general-ded-ciphering",
+    0xE0: "general-block-transfer",
+}
 
 
 def hdlc_fcs(data: bytes) -> int:
@@ -132,8 +152,15 @@ class Dlms(Dissector):
             length = struct.unpack_from("!H", payload, 6)[0]
             if length == len(payload) - 8 and payload[8] in _DLMS_APDUS:
                 source, destination = struct.unpack_from("!HH", payload, 2)
-                return Match(m.IEC62056, {"framing": "wrapper", "apdu": _DLMS_APDUS[payload[8]],
-                                          "source_wport": source, "destination_wport": destination})
+                return Match(
+                    m.IEC62056,
+                    {
+                        "framing": "wrapper",
+                        "apdu": _DLMS_APDUS[payload[8]],
+                        "source_wport": source,
+                        "destination_wport": destination,
+                    },
+                )
         return None
 
     @staticmethod

@@ -16,8 +16,15 @@ from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
 from sdnlab.vnfs.dpi.protocols.base import Dissector, printable
 
-_NTP_MODES = {1: "symmetric active", 2: "symmetric passive", 3: "client", 4: "server", 5: "broadcast",
-              6: "control", 7: "private"}
+_NTP_MODES = {
+    1: "symmetric active",
+    2: "symmetric passive",
+    3: "client",
+    4: "server",
+    5: "broadcast",
+    6: "control",
+    7: "private",
+}
 
 
 class Ntp(Dissector):
@@ -61,8 +68,17 @@ def _ber_length(data: bytes, pos: int) -> tuple[int, int] | None:
     return int.from_bytes(data[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
 
 
-_SNMP_PDUS = {0xA0: "get-request", 0xA1: "get-next-request", 0xA2: "response", 0xA3: "set-request",
-              0xA4: "trap", 0xA5: "get-bulk-request", 0xA6: "inform-request", 0xA7: "trapv2", 0xA8: "report"}
+_SNMP_PDUS = {
+    0xA0: "get-request",
+    0xA1: "get-next-request",
+    0xA2: "response",
+    0xA3: "set-request",
+    0xA4: "trap",
+    0xA5: "get-bulk-request",
+    0xA6: "inform-request",
+    0xA7: "trapv2",
+    0xA8: "report",
+}
 _SNMP_VERSIONS = {0: "1", 1: "2c", 3: "3"}
 
 
@@ -158,8 +174,12 @@ class Rtp(Dissector):
         previous = seen.get(ctx.from_client)
         if previous is not None:
             p_type, p_seq, p_stamp, p_ssrc = previous
-            if p_ssrc == ssrc and p_type == payload_type and 1 <= (sequence - p_seq) % 65536 <= 16 \
-                    and (stamp - p_stamp) % (1 << 32) < (1 << 24):
+            if (
+                p_ssrc == ssrc
+                and p_type == payload_type
+                and 1 <= (sequence - p_seq) % 65536 <= 16
+                and (stamp - p_stamp) % (1 << 32) < (1 << 24)
+            ):
                 return Match(m.RTP, {"payload_type": payload_type, "ssrc": f"{ssrc:#010x}"})
             if p_ssrc != ssrc and ctx.index > 4:
                 return None

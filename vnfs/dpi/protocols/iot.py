@@ -45,8 +45,10 @@ def _mqtt_connect(payload: bytes) -> dict[str, Any] | None:
     if pos + 2 > len(payload):
         return {"version": _MQTT_VERSIONS[level]}
     size = struct.unpack_from("!H", payload, pos)[0]
-    metadata: dict[str, Any] = {"version": _MQTT_VERSIONS[level],
-                                "client_id": text(payload[pos + 2 : pos + 2 + size], 128)}
+    metadata: dict[str, Any] = {
+        "version": _MQTT_VERSIONS[level],
+        "client_id": text(payload[pos + 2 : pos + 2 + size], 128),
+    }
     if flags & 0x80:  # user name present: reported, as nDPI does
         metadata["username_present"] = True
     return metadata
@@ -192,7 +194,15 @@ class Coap(Dissector):
 
 _AMQP_HEADER = b"AMQP"
 _AMQP_FRAME_TYPES = frozenset((1, 2, 3, 4, 8))
-_AMQP_CLASSES = {10: "connection", 20: "channel", 40: "exchange", 50: "queue", 60: "basic", 85: "confirm", 90: "tx"}
+_AMQP_CLASSES = {
+    10: "connection",
+    20: "channel",
+    40: "exchange",
+    50: "queue",
+    60: "basic",
+    85: "confirm",
+    90: "tx",
+}
 
 
 class Amqp(Dissector):

@@ -47,8 +47,11 @@ def client_keys(version: int, dcid: bytes) -> tuple[bytes, bytes, bytes] | None:
     if salt is None:
         return None
     secret = hkdf_expand_label(_hkdf_extract(salt, dcid), b"client in", 32)
-    return (hkdf_expand_label(secret, b"quic key", 16), hkdf_expand_label(secret, b"quic iv", 12),
-            hkdf_expand_label(secret, b"quic hp", 16))
+    return (
+        hkdf_expand_label(secret, b"quic key", 16),
+        hkdf_expand_label(secret, b"quic iv", 12),
+        hkdf_expand_label(secret, b"quic hp", 16),
+    )
 
 
 def varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -91,10 +94,12 @@ def client_hello(packet: bytes) -> bytes | None:
     for i in range(pn_len):
         header[pn_offset + i] ^= mask[1 + i]
     number = int.from_bytes(header[pn_offset:], "big")
-    nonce = bytes(a ^ b for a, b in zip(iv, number.to_bytes(12, "big")))
+    nonce = bytes(a ^ b for a, b in zip(iv, number.to_bytes(12, "big"), strict=False))
     try:
-        plain = AESGCM(key).decrypt(nonce, bytes(packet[pn_offset + pn_len : pn_offset + length]), bytes(header))
-    except Exception:  # noqa: BLE001 - InvalidTag: not an Initial we can read
+        plain = AESGCM(key).decrypt(
+            nonce, bytes(packet[pn_offset + pn_len : pn_offset + length]), bytes(header)
+        )
+    except Exception:
         return None
     return _crypto_stream(plain)
 

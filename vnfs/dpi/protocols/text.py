@@ -105,8 +105,10 @@ class StartLine(Dissector):
         return metadata, "status" in metadata and "method" in metadata
 
 
-_FTP_COMMANDS = frozenset(b"USER PASS AUTH FEAT SYST OPTS PWD CWD TYPE PASV EPSV PORT EPRT LIST NLST RETR STOR "
-                          b"QUIT HOST CLNT ACCT MODE STRU NOOP SIZE MDTM REST".split())
+_FTP_COMMANDS = frozenset(
+    b"USER PASS AUTH FEAT SYST OPTS PWD CWD TYPE PASV EPSV PORT EPRT LIST NLST RETR STOR "
+    b"QUIT HOST CLNT ACCT MODE STRU NOOP SIZE MDTM REST".split()
+)
 _PASV = re.compile(rb"227 [^(\r\n]*\(?(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
 _EPSV = re.compile(rb"229 [^(\r\n]*\((.)\1\1(\d{1,5})\1\)")
 _PORT = re.compile(rb"PORT (\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
@@ -132,7 +134,9 @@ class Ftp(Dissector):
                 if b"SMTP" in line or b"POP" in line or b"IMAP" in line:
                     return None
                 if b"FTP" in line:
-                    return Match(m.FTP_CONTROL, {"banner": text(payload.split(b"\r\n", 1)[0][4:])}, done=False)
+                    return Match(
+                        m.FTP_CONTROL, {"banner": text(payload.split(b"\r\n", 1)[0][4:])}, done=False
+                    )
                 return More(scratch="greeted")
             if ctx.scratch == "greeted" and payload[:3].isdigit():
                 return More(scratch="greeted")
@@ -166,8 +170,9 @@ class Ftp(Dissector):
         found = _PORT.match(line)
         if found:
             numbers = [int(x) for x in found.groups()]
-            return self._expect(metadata, "client", ".".join(str(x) for x in numbers[:4]),
-                                numbers[4] * 256 + numbers[5])
+            return self._expect(
+                metadata, "client", ".".join(str(x) for x in numbers[:4]), numbers[4] * 256 + numbers[5]
+            )
         found = _EPRT.match(line)
         if found:
             return self._expect(metadata, "client", found.group(3).decode(), int(found.group(4)))
@@ -246,7 +251,9 @@ class Telnet(Dissector):
         """Track the login prompt and the typed user name."""
         state = metadata.get("_login", "wait")
         if not ctx.from_client:
-            if state == "wait" and _LOGIN_PROMPT.search(payload.replace(b"\r", b"").replace(b"\n", b"")[-32:]):
+            if state == "wait" and _LOGIN_PROMPT.search(
+                payload.replace(b"\r", b"").replace(b"\n", b"")[-32:]
+            ):
                 return {**metadata, "_login": "typing", "_typed": ""}, False
             return metadata, False
         if state != "typing" or payload[:1] == b"\xff":

@@ -65,7 +65,9 @@ def _hello(body: bytes, client: bool) -> dict[str, Any] | None:
                 info["alpn"] = alpn
             elif ext_type == 43:  # supported_versions
                 if client and data:
-                    offered = [struct.unpack_from("!H", data, 1 + 2 * i)[0] for i in range((len(data) - 1) // 2)]
+                    offered = [
+                        struct.unpack_from("!H", data, 1 + 2 * i)[0] for i in range((len(data) - 1) // 2)
+                    ]
                     known = [v for v in offered if v in _VERSIONS]
                     if known:
                         info["max_version"] = _VERSIONS[max(known)]
@@ -80,7 +82,12 @@ def _records_well_formed(data: bytes, need: int = 1) -> bool:
     """``data`` begins with at least ``need`` well-formed TLS records (the last may be cut)."""
     pos = count = 0
     while pos + 5 <= len(data):
-        kind, major, minor, length = data[pos], data[pos + 1], data[pos + 2], (data[pos + 3] << 8) | data[pos + 4]
+        kind, major, minor, length = (
+            data[pos],
+            data[pos + 1],
+            data[pos + 2],
+            (data[pos + 3] << 8) | data[pos + 4],
+        )
         if kind not in _RECORD_TYPES or major != 3 or minor > 4 or length == 0 or length > _MAX_RECORD:
             return False
         count += 1

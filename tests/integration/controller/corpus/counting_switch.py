@@ -5,14 +5,13 @@ from ryu.controller.handler import MAIN_DISPATCHER, set_ev_cls
 
 
 class CountingSwitch(simple_switch_13.SimpleSwitch13):
-
     def __init__(self, *args, **kwargs):
-        super(CountingSwitch, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.packet_ins = {}
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in_handler(self, ev):
         dpid = ev.msg.datapath.id
         self.packet_ins[dpid] = self.packet_ins.get(dpid, 0) + 1
-        self.logger.info('counting-switch dpid=%d packet_ins=%d', dpid, self.packet_ins[dpid])
-        super(CountingSwitch, self)._packet_in_handler(ev)
+        self.logger.info("counting-switch dpid=%d packet_ins=%d", dpid, self.packet_ins[dpid])
+        super()._packet_in_handler(ev)

@@ -9,14 +9,16 @@ class FlakyApp(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
-        super(FlakyApp, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.seen = 0
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         self.seen += 1
         if self.seen % 2 == 1:
-            raise ValueError('trainee bug on packet-in %d' % self.seen)
+            raise ValueError("trainee bug on packet-in %d" % self.seen)
         dp = ev.msg.datapath
         parser = dp.ofproto_parser
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, priority=1, match=parser.OFPMatch(in_port=1), instructions=[]))
+        dp.send_msg(
+            parser.OFPFlowMod(datapath=dp, priority=1, match=parser.OFPMatch(in_port=1), instructions=[])
+        )

@@ -10,7 +10,7 @@ class L2Switch(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
-        super(L2Switch, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.mac_to_port = {}
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
@@ -23,15 +23,16 @@ class L2Switch(app_manager.RyuApp):
     def add_flow(self, dp, priority, match, actions):
         parser = dp.ofproto_parser
         inst = [parser.OFPInstructionActions(dp.ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        dp.send_msg(parser.OFPFlowMod(datapath=dp, priority=priority, match=match, instructions=inst,
-                                      idle_timeout=30))
+        dp.send_msg(
+            parser.OFPFlowMod(datapath=dp, priority=priority, match=match, instructions=inst, idle_timeout=30)
+        )
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
         dp = msg.datapath
         parser = dp.ofproto_parser
-        in_port = msg.match['in_port']
+        in_port = msg.match["in_port"]
         eth = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
         if eth.ethertype == ether_types.ETH_TYPE_LLDP:
             return
@@ -42,5 +43,8 @@ class L2Switch(app_manager.RyuApp):
         if out_port != dp.ofproto.OFPP_FLOOD:
             self.add_flow(dp, 1, parser.OFPMatch(in_port=in_port, eth_dst=eth.dst), actions)
         data = msg.data if msg.buffer_id == dp.ofproto.OFP_NO_BUFFER else None
-        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=msg.buffer_id, in_port=in_port,
-                                        actions=actions, data=data))
+        dp.send_msg(
+            parser.OFPPacketOut(
+                datapath=dp, buffer_id=msg.buffer_id, in_port=in_port, actions=actions, data=data
+            )
+        )

@@ -6,9 +6,8 @@ from ryu.lib import hub
 
 
 class PortMonitor(simple_switch_13.SimpleSwitch13):
-
     def __init__(self, *args, **kwargs):
-        super(PortMonitor, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.datapaths = {}
         self.monitor_thread = hub.spawn(self._monitor)
 
@@ -29,6 +28,11 @@ class PortMonitor(simple_switch_13.SimpleSwitch13):
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
     def _port_stats(self, ev):
         for stat in ev.msg.body:
-            if stat.port_no < 0xffffff00:
-                self.logger.info('port-stats dpid=%d port=%d rx_packets=%d tx_packets=%d',
-                                 ev.msg.datapath.id, stat.port_no, stat.rx_packets, stat.tx_packets)
+            if stat.port_no < 0xFFFFFF00:
+                self.logger.info(
+                    "port-stats dpid=%d port=%d rx_packets=%d tx_packets=%d",
+                    ev.msg.datapath.id,
+                    stat.port_no,
+                    stat.rx_packets,
+                    stat.tx_packets,
+                )

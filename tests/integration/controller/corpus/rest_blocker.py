@@ -7,21 +7,21 @@ from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, set_ev_cls
 from ryu.lib import dpid as dpid_lib
 
-APP_NAME = 'blocker_app'
+APP_NAME = "blocker_app"
 
 
 class RestBlocker(simple_switch_13.SimpleSwitch13):
-    _CONTEXTS = {'wsgi': WSGIApplication}
+    _CONTEXTS = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
-        super(RestBlocker, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.switches = {}
         self.blocked = set()
-        kwargs['wsgi'].register(BlockerController, {APP_NAME: self})
+        kwargs["wsgi"].register(BlockerController, {APP_NAME: self})
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):
-        super(RestBlocker, self).switch_features_handler(ev)
+        super().switch_features_handler(ev)
         self.switches[ev.msg.datapath.id] = ev.msg.datapath
 
     def block(self, mac):
@@ -34,35 +34,43 @@ class RestBlocker(simple_switch_13.SimpleSwitch13):
         self.blocked.discard(mac)
         for dp in self.switches.values():
             parser = dp.ofproto_parser
-            dp.send_msg(parser.OFPFlowMod(datapath=dp, command=dp.ofproto.OFPFC_DELETE_STRICT, priority=100,
-                                          out_port=dp.ofproto.OFPP_ANY, out_group=dp.ofproto.OFPG_ANY,
-                                          match=parser.OFPMatch(eth_src=mac)))
+            dp.send_msg(
+                parser.OFPFlowMod(
+                    datapath=dp,
+                    command=dp.ofproto.OFPFC_DELETE_STRICT,
+                    priority=100,
+                    out_port=dp.ofproto.OFPP_ANY,
+                    out_group=dp.ofproto.OFPG_ANY,
+                    match=parser.OFPMatch(eth_src=mac),
+                )
+            )
 
 
 class BlockerController(ControllerBase):
     def __init__(self, req, link, data, **config):
-        super(BlockerController, self).__init__(req, link, data, **config)
+        super().__init__(req, link, data, **config)
         self.app = data[APP_NAME]
 
-    @route('blocker', '/blocker/mactable/{dpid}', methods=['GET'],
-           requirements={'dpid': dpid_lib.DPID_PATTERN})
+    @route(
+        "blocker", "/blocker/mactable/{dpid}", methods=["GET"], requirements={"dpid": dpid_lib.DPID_PATTERN}
+    )
     def list_mac_table(self, req, **kwargs):
-        dpid = dpid_lib.str_to_dpid(kwargs['dpid'])
+        dpid = dpid_lib.str_to_dpid(kwargs["dpid"])
         if dpid not in self.app.mac_to_port:
             return Response(status=404)
         body = json.dumps(self.app.mac_to_port[dpid])
-        return Response(content_type='application/json', body=body)
+        return Response(content_type="application/json", body=body)
 
-    @route('blocker', '/blocker/block', methods=['POST'])
+    @route("blocker", "/blocker/block", methods=["POST"])
     def block(self, req, **kwargs):
         try:
-            mac = req.json['mac']
+            mac = req.json["mac"]
         except (ValueError, KeyError):
             return Response(status=400)
         self.app.block(mac)
-        return Response(content_type='application/json', body=json.dumps(sorted(self.app.blocked)))
+        return Response(content_type="application/json", body=json.dumps(sorted(self.app.blocked)))
 
-    @route('blocker', '/blocker/block/{mac}', methods=['DELETE'])
+    @route("blocker", "/blocker/block/{mac}", methods=["DELETE"])
     def unblock(self, req, mac, **kwargs):
         self.app.unblock(mac)
-        return Response(content_type='application/json', body=json.dumps(sorted(self.app.blocked)))
+        return Response(content_type="application/json", body=json.dumps(sorted(self.app.blocked)))

@@ -15,7 +15,7 @@ class ShortestPath(app_manager.RyuApp):
     OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
 
     def __init__(self, *args, **kwargs):
-        super(ShortestPath, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.graph = nx.DiGraph()
         self.hosts = {}  # mac -> (dpid, port)
         self.datapaths = {}
@@ -25,8 +25,12 @@ class ShortestPath(app_manager.RyuApp):
         dp = ev.msg.datapath
         self.datapaths[dp.id] = dp
         parser = dp.ofproto_parser
-        inst = [parser.OFPInstructionActions(dp.ofproto.OFPIT_APPLY_ACTIONS, [
-            parser.OFPActionOutput(dp.ofproto.OFPP_CONTROLLER, dp.ofproto.OFPCML_NO_BUFFER)])]
+        inst = [
+            parser.OFPInstructionActions(
+                dp.ofproto.OFPIT_APPLY_ACTIONS,
+                [parser.OFPActionOutput(dp.ofproto.OFPP_CONTROLLER, dp.ofproto.OFPCML_NO_BUFFER)],
+            )
+        ]
         dp.send_msg(parser.OFPFlowMod(datapath=dp, priority=0, match=parser.OFPMatch(), instructions=inst))
 
     @set_ev_cls([event.EventSwitchEnter, event.EventLinkAdd, event.EventLinkDelete])
@@ -36,20 +40,21 @@ class ShortestPath(app_manager.RyuApp):
             self.graph.add_node(switch.dp.id)
         for link in get_link(self, None):
             self.graph.add_edge(link.src.dpid, link.dst.dpid, port=link.src.port_no)
-        self.logger.info('topology switches=%d links=%d', self.graph.number_of_nodes(),
-                         self.graph.number_of_edges())
+        self.logger.info(
+            "topology switches=%d links=%d", self.graph.number_of_nodes(), self.graph.number_of_edges()
+        )
 
     def is_link_port(self, dpid, port):
         if dpid not in self.graph:
             return False
-        return any(data['port'] == port for _, _, data in self.graph.out_edges(dpid, data=True))
+        return any(data["port"] == port for _, _, data in self.graph.out_edges(dpid, data=True))
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
         msg = ev.msg
         dp = msg.datapath
         parser = dp.ofproto_parser
-        in_port = msg.match['in_port']
+        in_port = msg.match["in_port"]
         eth = packet.Packet(msg.data).get_protocol(ethernet.ethernet)
         if eth.ethertype == ether_types.ETH_TYPE_LLDP:
             return
@@ -61,24 +66,33 @@ class ShortestPath(app_manager.RyuApp):
                 path = nx.shortest_path(self.graph, dp.id, dst_dpid)
             except nx.NetworkXNoPath:
                 return
-            self.logger.info('path %s -> %s: %s', eth.src, eth.dst, path)
-            for here, there in zip(path, path[1:] + [None]):
-                out = dst_port if there is None else self.graph[here][there]['port']
+            self.logger.info("path %s -> %s: %s", eth.src, eth.dst, path)
+            for here, there in zip(path, [*path[1:], None], strict=False):
+                out = dst_port if there is None else self.graph[here][there]["port"]
                 node = self.datapaths[here]
                 actions = [node.ofproto_parser.OFPActionOutput(out)]
                 inst = [node.ofproto_parser.OFPInstructionActions(node.ofproto.OFPIT_APPLY_ACTIONS, actions)]
-                node.send_msg(node.ofproto_parser.OFPFlowMod(
-                    datapath=node, priority=10, match=node.ofproto_parser.OFPMatch(eth_dst=eth.dst),
-                    instructions=inst, idle_timeout=60))
-            first_out = dst_port if len(path) == 1 else self.graph[path[0]][path[1]]['port']
+                node.send_msg(
+                    node.ofproto_parser.OFPFlowMod(
+                        datapath=node,
+                        priority=10,
+                        match=node.ofproto_parser.OFPMatch(eth_dst=eth.dst),
+                        instructions=inst,
+                        idle_timeout=60,
+                    )
+                )
+            first_out = dst_port if len(path) == 1 else self.graph[path[0]][path[1]]["port"]
             actions = [parser.OFPActionOutput(first_out)]
         else:
             # flood only out of host ports, never along links, so loops are harmless
             actions = [parser.OFPActionOutput(port) for port in self.edge_ports(dp) if port != in_port]
             for other in self.datapaths.values():
                 if other.id != dp.id:
-                    self.send_out(other, [other.ofproto_parser.OFPActionOutput(p) for p in self.edge_ports(other)],
-                                  msg.data)
+                    self.send_out(
+                        other,
+                        [other.ofproto_parser.OFPActionOutput(p) for p in self.edge_ports(other)],
+                        msg.data,
+                    )
         self.send_out(dp, actions, msg.data, in_port)
 
     def edge_ports(self, dp):
@@ -90,6 +104,12 @@ class ShortestPath(app_manager.RyuApp):
         if not actions:
             return
         parser = dp.ofproto_parser
-        dp.send_msg(parser.OFPPacketOut(datapath=dp, buffer_id=dp.ofproto.OFP_NO_BUFFER,
-                                        in_port=dp.ofproto.OFPP_CONTROLLER if in_port is None else in_port,
-                                        actions=actions, data=data))
+        dp.send_msg(
+            parser.OFPPacketOut(
+                datapath=dp,
+                buffer_id=dp.ofproto.OFP_NO_BUFFER,
+                in_port=dp.ofproto.OFPP_CONTROLLER if in_port is None else in_port,
+                actions=actions,
+                data=data,
+            )
+        )

@@ -101,10 +101,11 @@ SERVERS = textwrap.dedent("""
     threading.Event().wait()
 """)
 
-CLIENT = textwrap.dedent("""
+CLIENT = textwrap.dedent(
+    f"""
     import socket, struct, time, urllib.request
-    B = "%s"
-    urllib.request.urlopen(f"http://{B}:8081/", timeout=5).read()
+    B = "{IP_B}"
+    urllib.request.urlopen(f"http://{{B}}:8081/", timeout=5).read()
     time.sleep(0.2)
     t = socket.create_connection((B, 2323), timeout=5)
     t.recv(100)
@@ -137,11 +138,12 @@ CLIENT = textwrap.dedent("""
     for i in range(1, 13):
         s = socket.socket()
         s.setblocking(False)
-        s.connect_ex((f"10.232.0.{i}", 23))
+        s.connect_ex((f"10.232.0.{{i}}", 23))
         time.sleep(0.01)
         s.close()
     print("done", flush=True)
-""" % IP_B)
+"""
+)
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -180,10 +182,28 @@ def network(tmp_path_factory):
         script = workdir / "servers.py"
         script.write_text(SERVERS)
         cert, key = workdir / "cert.pem", workdir / "key.pem"
-        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-           "-days", "1", "-subj", "/CN=meter.lab")
-        servers = subprocess.Popen(["ip", "netns", "exec", NS_B, sys.executable, str(script), str(cert), str(key)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sh(
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=meter.lab",
+        )
+        servers = subprocess.Popen(
+            ["ip", "netns", "exec", NS_B, sys.executable, str(script), str(cert), str(key)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if servers.stdout.readline().strip() != "ready":
             servers.kill()
             pytest.fail(f"servers in {NS_B} did not start: {servers.communicate(timeout=10)[1]}")
@@ -217,21 +237,48 @@ def traffic(network):
     capture = network / "live.pcap"
     tcpdump = None
     if shutil.which("tcpdump"):
-        tcpdump = subprocess.Popen(["tcpdump", "-i", TAP, "-U", "-w", str(capture), "-s", "0"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tcpdump = subprocess.Popen(
+            ["tcpdump", "-i", TAP, "-U", "-w", str(capture), "-s", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.0)
     thread = threading.Thread(target=sniff, daemon=True)
     thread.start()
     try:
         client = network / "client.py"
         client.write_text(CLIENT)
-        run = subprocess.run(["ip", "netns", "exec", NS_A, sys.executable, str(client)], capture_output=True,
-                             text=True, timeout=60)
+        run = subprocess.run(
+            ["ip", "netns", "exec", NS_A, sys.executable, str(client)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert run.returncode == 0 and "done" in run.stdout, run.stderr
         if shutil.which("ssh"):  # the real OpenSSH client against a server that only sends its banner
-            subprocess.run(["ip", "netns", "exec", NS_A, "ssh", "-p", "2222", "-o", "BatchMode=yes", "-o",
-                            "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                            "ConnectTimeout=5", f"probe@{IP_B}", "true"], capture_output=True, timeout=30)
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    NS_A,
+                    "ssh",
+                    "-p",
+                    "2222",
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "ConnectTimeout=5",
+                    f"probe@{IP_B}",
+                    "true",
+                ],
+                capture_output=True,
+                timeout=30,
+            )
         time.sleep(0.5)
     finally:
         stop.set()
@@ -305,12 +352,23 @@ def test_the_openssh_client_is_ssh(traffic):
 
 
 def test_the_capture_classifies_the_same_through_the_cli(traffic):
-    engine, capture = traffic
+    _engine, capture = traffic
     if capture is None:
         pytest.skip("tcpdump not installed")
-    run = subprocess.run([sys.executable, "-c", "from sdnlab.vnfs.dpi.cli import app; app()", "classify",
-                          str(capture), "--json"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "200"})
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from sdnlab.vnfs.dpi.cli import app; app()",
+            "classify",
+            str(capture),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert run.returncode == 0, run.stderr
     offline = {(r["proto"], r["dport"]): r["app"] for r in map(json.loads, run.stdout.splitlines())}
     for port, app in ((8081, "HTTP"), (2323, "Telnet"), (18830, "MQTT"), (53, "DNS")):
@@ -323,7 +381,7 @@ def test_ndpi_labels_the_live_capture_as_we_do(traffic, tmp_path):
     from sdnlab.vnfs.dpi.ndpi import agreement, read_expected
     from sdnlab.vnfs.dpi.offline import classify_pcap
 
-    engine, capture = traffic
+    _engine, capture = traffic
     reader = shutil.which("ndpiReader")
     if capture is None or reader is None:
         pytest.skip("needs tcpdump and ndpiReader (Debian package libndpi-bin)")

@@ -27,7 +27,9 @@ def _root() -> typer.Typer:
 
 def _capture(tmp_path):
     path = tmp_path / "mixed.pcap"
-    frames = tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8081, [("c", b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")])
+    frames = tcp_conversation(
+        "10.0.0.1", "10.0.0.2", 40000, 8081, [("c", b"GET / HTTP/1.1\r\nHost: lab\r\n\r\n")]
+    )
     frames += udp_exchange("10.0.0.3", "10.0.0.4", 5000, 7000, [("c", b"<13>Jan  1 00:00:00 host app: hi")])
     pcapio.write_pcap(path, [(1.0 + i, f) for i, f in enumerate(frames)])
     return path
@@ -38,7 +40,9 @@ def test_json_lines_one_record_per_flow(tmp_path):
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["proto"], r["src"], r["sport"], r["dst"], r["dport"], r["app"]) for r in records] == [
-        ("TCP", "10.0.0.1", 40000, "10.0.0.2", 8081, "HTTP"), ("UDP", "10.0.0.3", 5000, "10.0.0.4", 7000, "Syslog")]
+        ("TCP", "10.0.0.1", 40000, "10.0.0.2", 8081, "HTTP"),
+        ("UDP", "10.0.0.3", 5000, "10.0.0.4", 7000, "Syslog"),
+    ]
     assert records[0]["metadata"]["host"] == "lab"
     assert {"packets", "bytes", "first_seen", "last_seen", "risks"} <= set(records[0])
 
@@ -77,8 +81,10 @@ def test_a_capture_cut_inside_the_second_record_header_classifies_the_first_and_
     result = CliRunner().invoke(_root(), ["dpi", "classify", str(cut), "--json"])
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["src"] for line in result.stdout.splitlines()] == ["10.0.0.1"]
-    assert result.stderr.strip() == (f"sdnlab: warning: {cut}: record 2 at byte {first_end}: truncated record header "
-                                     f"(10 of 16 bytes); classified the 1 complete record before it")
+    assert result.stderr.strip() == (
+        f"sdnlab: warning: {cut}: record 2 at byte {first_end}: truncated record header "
+        f"(10 of 16 bytes); classified the 1 complete record before it"
+    )
 
 
 def test_a_capture_cut_inside_a_frame_warns_after_the_table(tmp_path):
@@ -99,45 +105,67 @@ def test_a_capture_cut_before_any_complete_record_is_an_error(tmp_path):
 
 # --- --dns-server -------------------------------------------------------------------------------
 
+
 def test_dns_server_that_is_not_an_address_is_rejected_naming_the_value(tmp_path):
-    result = CliRunner().invoke(_root(), ["dpi", "classify", str(_capture(tmp_path)), "--dns-server", "10.0.0.53",
-                                          "--dns-server", "notanip"])
+    result = CliRunner().invoke(
+        _root(),
+        ["dpi", "classify", str(_capture(tmp_path)), "--dns-server", "10.0.0.53", "--dns-server", "notanip"],
+    )
     assert result.exit_code == 2
     assert "Invalid value for '--dns-server': 'notanip' is not an IPv4 or IPv6 address" in result.output
 
 
 def test_dns_server_in_any_ipv6_spelling_matches_the_flows_server(tmp_path):
     path = tmp_path / "v6.pcap"
-    pcapio.write_pcap(path, [(1.0, f) for f in udp_exchange("2001:db8::1", "2001:db8::53", 40000, 53, [("c", QUERY)])])
-    allowed = CliRunner().invoke(_root(), ["dpi", "classify", str(path), "--json", "--risks",
-                                           "--dns-server", "2001:DB8:0::53"])
-    other = CliRunner().invoke(_root(), ["dpi", "classify", str(path), "--json", "--risks", "--dns-server", "2001:db8::54"])
+    pcapio.write_pcap(
+        path, [(1.0, f) for f in udp_exchange("2001:db8::1", "2001:db8::53", 40000, 53, [("c", QUERY)])]
+    )
+    allowed = CliRunner().invoke(
+        _root(), ["dpi", "classify", str(path), "--json", "--risks", "--dns-server", "2001:DB8:0::53"]
+    )
+    other = CliRunner().invoke(
+        _root(), ["dpi", "classify", str(path), "--json", "--risks", "--dns-server", "2001:db8::54"]
+    )
     assert allowed.exit_code == 0 and "unusual_dns_server" not in allowed.stdout
     assert other.exit_code == 0 and "unusual_dns_server" in other.stdout
 
 
 # --- bad inputs are one line on stderr, never a traceback (through the real entry point) -------------
 
+
 def _sdnlab(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sdnlab.cli", *args], capture_output=True, timeout=60,
-                          env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", *args],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("missing", b"sdnlab: error: {dir}/missing.pcap: cannot open: No such file or directory"),
-    ("directory", b"sdnlab: error: {dir}: cannot open: Is a directory"),
-    ("not a directory", b"sdnlab: error: {dir}/text.txt/x.pcap: cannot open: Not a directory"),
-    ("unreadable", b"sdnlab: error: /proc/self/mem: cannot read: Input/output error"),
-    ("latin-1 text", b"sdnlab: error: {dir}/text.txt: not a pcap or pcapng file (magic 636166e9)"),
-    ("non-UTF-8 name", b"sdnlab: error: {dir}/bad\\xff\\n.pcap: cannot open: No such file or directory"),
-    ("bad address", b"Error: Invalid value for '--dns-server': '\\udcff' is not an IPv4 or IPv6 address"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing", b"sdnlab: error: {dir}/missing.pcap: cannot open: No such file or directory"),
+        ("directory", b"sdnlab: error: {dir}: cannot open: Is a directory"),
+        ("not a directory", b"sdnlab: error: {dir}/text.txt/x.pcap: cannot open: Not a directory"),
+        ("unreadable", b"sdnlab: error: /proc/self/mem: cannot read: Input/output error"),
+        ("latin-1 text", b"sdnlab: error: {dir}/text.txt: not a pcap or pcapng file (magic 636166e9)"),
+        ("non-UTF-8 name", b"sdnlab: error: {dir}/bad\\xff\\n.pcap: cannot open: No such file or directory"),
+        ("bad address", b"Error: Invalid value for '--dns-server': '\\udcff' is not an IPv4 or IPv6 address"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr(tmp_path, case, expected):
     (tmp_path / "text.txt").write_bytes(b"caf\xe9 is not a capture\n")
     capture = _capture(tmp_path)
-    arg = {"missing": tmp_path / "missing.pcap", "directory": tmp_path, "not a directory": tmp_path / "text.txt" / "x.pcap",
-           "unreadable": Path("/proc/self/mem"), "latin-1 text": tmp_path / "text.txt",
-           "non-UTF-8 name": os.fsencode(tmp_path) + b"/bad\xff\n.pcap", "bad address": capture}[case]
+    arg = {
+        "missing": tmp_path / "missing.pcap",
+        "directory": tmp_path,
+        "not a directory": tmp_path / "text.txt" / "x.pcap",
+        "unreadable": Path("/proc/self/mem"),
+        "latin-1 text": tmp_path / "text.txt",
+        "non-UTF-8 name": os.fsencode(tmp_path) + b"/bad\xff\n.pcap",
+        "bad address": capture,
+    }[case]
     extra = [b"--dns-server", b"\xff"] if case == "bad address" else []
     run = _sdnlab("dpi", "classify", arg, *extra)
     assert run.returncode == 2, run.stderr
@@ -158,8 +186,13 @@ def test_a_capture_with_a_non_utf8_name_is_classified_and_titled_printably(tmp_p
 def test_payload_text_is_shown_as_text_not_markup_or_terminal_escapes(tmp_path):
     request = b"GET /a[/b]x HTTP/1.1\r\nHost: [bold]\x1b]0;pwned\x07\x1b[31mred\r\nUser-Agent: [/]\r\n\r\n"
     path = tmp_path / "markup.pcap"
-    pcapio.write_pcap(path, [(1.0 + i, f) for i, f in enumerate(
-        tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 80, [("c", request)]))])
+    pcapio.write_pcap(
+        path,
+        [
+            (1.0 + i, f)
+            for i, f in enumerate(tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 80, [("c", request)]))
+        ],
+    )
     result = CliRunner().invoke(_root(), ["dpi", "classify", str(path)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "url=/a[/b]x" in result.stdout and "host=[bold]\\x1b]0;pwned\\x07\\x1b[31mred" in result.stdout

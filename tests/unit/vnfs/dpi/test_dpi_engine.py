@@ -26,7 +26,12 @@ def run(engine: DpiEngine, frames: list[bytes], start: float = 0.0, gap: float =
 
 def test_both_directions_are_one_flow_with_per_direction_counters():
     engine = DpiEngine()
-    run(engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8080, [("c", HTTP_GET), ("s", b"HTTP/1.1 204 No\r\n\r\n")]))
+    run(
+        engine,
+        tcp_conversation(
+            "10.0.0.1", "10.0.0.2", 40000, 8080, [("c", HTTP_GET), ("s", b"HTTP/1.1 204 No\r\n\r\n")]
+        ),
+    )
     (record,) = engine.records()
     assert (record.src, record.sport, record.dst, record.dport) == ("10.0.0.1", 40000, "10.0.0.2", 8080)
     assert (record.packets_c2s, record.packets_s2c, record.packets) == (3, 2, 5)
@@ -36,7 +41,9 @@ def test_both_directions_are_one_flow_with_per_direction_counters():
 
 def test_process_returns_the_record_once_on_the_deciding_packet():
     engine = DpiEngine()
-    results = run(engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8080, [("c", HTTP_GET), ("c", HTTP_GET)]))
+    results = run(
+        engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 8080, [("c", HTTP_GET), ("c", HTTP_GET)])
+    )
     decided = [r for r in results if r is not None]
     assert len(decided) == 1 and decided[0].app == "HTTP"
     assert results.index(decided[0]) == 3  # the first payload packet, after the handshake
@@ -61,7 +68,9 @@ def test_classification_step_is_pure():
 
 def test_gives_up_as_unknown_after_the_payload_budget():
     engine = DpiEngine(DpiConfig(limits=Limits(max_payload_packets=4, port_guess=False)))
-    frames = udp_exchange("10.0.0.1", "10.0.0.2", 5000, 6000, [("c", bytes([0x80, 0, i, i]) + b"x" * 20) for i in range(10)])
+    frames = udp_exchange(
+        "10.0.0.1", "10.0.0.2", 5000, 6000, [("c", bytes([0x80, 0, i, i]) + b"x" * 20) for i in range(10)]
+    )
     results = run(engine, frames)
     decided = [i for i, r in enumerate(results) if r is not None]
     assert decided == [3] and results[3].app == "Unknown"
@@ -81,8 +90,12 @@ def test_lru_bounds_the_table_and_keeps_closed_records_bounded():
     closed = []
     engine = DpiEngine(DpiConfig(max_flows=50, max_records=20), on_record=closed.append)
     for i in range(200):
-        engine.process_frame(float(i), pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17,
-                                                      l4_src=1000 + i, l4_dst=9999, payload=b"x"))
+        engine.process_frame(
+            float(i),
+            pk.build_frame(
+                ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=17, l4_src=1000 + i, l4_dst=9999, payload=b"x"
+            ),
+        )
     assert engine.flow_count == 50 and engine.stats.evicted == 150
     assert len(closed) == 150 and len(engine.records()) == 50 + 20
     assert {r.sport for r in engine.records()[-50:]} == set(range(1150, 1200))  # the most recent stay
@@ -102,9 +115,15 @@ def test_expire_closes_idle_flows_from_a_timer_and_app_of_answers_per_packet():
 
 def test_idle_flows_expire():
     engine = DpiEngine(DpiConfig(idle_timeout=10.0))
-    engine.process_frame(0.0, pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a"))
-    engine.process_frame(5.0, pk.build_frame(ip_src="10.0.0.3", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a"))
-    engine.process_frame(12.0, pk.build_frame(ip_src="10.0.0.4", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a"))
+    engine.process_frame(
+        0.0, pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a")
+    )
+    engine.process_frame(
+        5.0, pk.build_frame(ip_src="10.0.0.3", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a")
+    )
+    engine.process_frame(
+        12.0, pk.build_frame(ip_src="10.0.0.4", ip_dst="10.0.0.2", l4_src=1, l4_dst=2, payload=b"a")
+    )
     assert engine.flow_count == 2 and engine.stats.expired == 1
 
 
@@ -113,8 +132,17 @@ def test_telnet_scan_from_one_source_raises_one_event_naming_it():
     engine = DpiEngine(DpiConfig(scan_threshold=10, scan_window=60.0), on_risk=events.append)
     for i in range(25):
         port = 23 if i % 2 else 2323
-        engine.process_frame(i * 0.5, pk.build_frame(ip_src="10.9.9.9", ip_dst=f"10.0.1.{i + 1}", ip_proto=6,
-                                                     l4_src=50000 + i, l4_dst=port, tcp_flags=pk.TCP_SYN))
+        engine.process_frame(
+            i * 0.5,
+            pk.build_frame(
+                ip_src="10.9.9.9",
+                ip_dst=f"10.0.1.{i + 1}",
+                ip_proto=6,
+                l4_src=50000 + i,
+                l4_dst=port,
+                tcp_flags=pk.TCP_SYN,
+            ),
+        )
     scans = [e for e in events if e.kind == "telnet_scan"]
     assert len(scans) == 1 and scans[0].host == "10.9.9.9"
     assert len(scans[0].evidence["hosts"]) == 10
@@ -125,8 +153,17 @@ def test_telnet_scan_from_one_source_raises_one_event_naming_it():
 def test_a_few_telnet_connections_are_not_a_scan():
     engine = DpiEngine(DpiConfig(scan_threshold=10))
     for i in range(9):
-        engine.process_frame(float(i), pk.build_frame(ip_src="10.9.9.9", ip_dst=f"10.0.1.{i + 1}", ip_proto=6,
-                                                      l4_src=50000 + i, l4_dst=23, tcp_flags=pk.TCP_SYN))
+        engine.process_frame(
+            float(i),
+            pk.build_frame(
+                ip_src="10.9.9.9",
+                ip_dst=f"10.0.1.{i + 1}",
+                ip_proto=6,
+                l4_src=50000 + i,
+                l4_dst=23,
+                tcp_flags=pk.TCP_SYN,
+            ),
+        )
     assert [e.kind for e in engine.risks()] == []
 
 
@@ -142,17 +179,35 @@ def test_dns_to_a_server_off_the_allowed_list_is_flagged():
 
 def test_ftp_passive_data_connection_is_ftp_data():
     engine = DpiEngine()
-    run(engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 21, [
-        ("s", b"220 FTP ready\r\n"), ("c", b"USER bob\r\n"), ("s", b"331 ok\r\n"), ("c", b"PASV\r\n"),
-        ("s", b"227 Entering Passive Mode (10,0,0,2,117,48)\r\n")]))
-    run(engine, tcp_conversation("10.0.0.1", "10.0.0.2", 40001, 117 * 256 + 48, [("s", b"\x00\x01binary")]), start=1.0)
+    run(
+        engine,
+        tcp_conversation(
+            "10.0.0.1",
+            "10.0.0.2",
+            40000,
+            21,
+            [
+                ("s", b"220 FTP ready\r\n"),
+                ("c", b"USER bob\r\n"),
+                ("s", b"331 ok\r\n"),
+                ("c", b"PASV\r\n"),
+                ("s", b"227 Entering Passive Mode (10,0,0,2,117,48)\r\n"),
+            ],
+        ),
+    )
+    run(
+        engine,
+        tcp_conversation("10.0.0.1", "10.0.0.2", 40001, 117 * 256 + 48, [("s", b"\x00\x01binary")]),
+        start=1.0,
+    )
     apps = {r.dport: (r.app, r.confidence) for r in engine.records()}
     assert apps == {21: ("FTP_CONTROL", "dpi"), 30000: ("FTP_DATA", "expected")}
 
 
 def test_tunnelled_flows_are_classified_by_their_inner_packet():
-    inner = pk.build_frame(ip_src="192.168.0.1", ip_dst="192.168.0.2", ip_proto=6, l4_src=40000, l4_dst=9000,
-                           payload=HTTP_GET)[14:]
+    inner = pk.build_frame(
+        ip_src="192.168.0.1", ip_dst="192.168.0.2", ip_proto=6, l4_src=40000, l4_dst=9000, payload=HTTP_GET
+    )[14:]
     outer = pk.build_frame(ip_src="1.1.1.1", ip_dst="2.2.2.2", ip_proto=4, payload=inner)
     engine = DpiEngine()
     assert engine.process_frame(0.0, outer).app == "HTTP"
@@ -162,8 +217,11 @@ def test_tunnelled_flows_are_classified_by_their_inner_packet():
 def test_one_million_distinct_flows_keep_memory_bounded():
     config = DpiConfig(max_flows=20_000, max_records=1_000, max_risks=100, max_scan_sources=5_000)
     engine = DpiEngine(config)
-    frame = bytearray(pk.build_frame(ip_src="10.0.0.1", ip_dst="172.16.0.1", ip_proto=6, l4_src=1, l4_dst=23,
-                                     tcp_flags=pk.TCP_SYN))
+    frame = bytearray(
+        pk.build_frame(
+            ip_src="10.0.0.1", ip_dst="172.16.0.1", ip_proto=6, l4_src=1, l4_dst=23, tcp_flags=pk.TCP_SYN
+        )
+    )
     rss_before = _rss_bytes()
     peak_bounds: dict[str, int] = {}
     for i in range(1_000_000):
@@ -185,15 +243,23 @@ def _rss_bytes() -> int:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.lists(st.binary(min_size=0, max_size=120), min_size=1, max_size=6), st.sampled_from([6, 17]),
-       st.integers(1, 65535))
+@given(
+    st.lists(st.binary(min_size=0, max_size=120), min_size=1, max_size=6),
+    st.sampled_from([6, 17]),
+    st.integers(1, 65535),
+)
 def test_random_payloads_never_crash_the_classifier(payloads, proto, port):
     engine = DpiEngine()
     for i, payload in enumerate(payloads):
-        frame = pk.build_frame(ip_src="10.0.0.1" if i % 2 == 0 else "10.0.0.2",
-                               ip_dst="10.0.0.2" if i % 2 == 0 else "10.0.0.1", ip_proto=proto,
-                               l4_src=40000 if i % 2 == 0 else port, l4_dst=port if i % 2 == 0 else 40000,
-                               payload=payload, tcp_seq=i * 1000)
+        frame = pk.build_frame(
+            ip_src="10.0.0.1" if i % 2 == 0 else "10.0.0.2",
+            ip_dst="10.0.0.2" if i % 2 == 0 else "10.0.0.1",
+            ip_proto=proto,
+            l4_src=40000 if i % 2 == 0 else port,
+            l4_dst=port if i % 2 == 0 else 40000,
+            payload=payload,
+            tcp_seq=i * 1000,
+        )
         engine.process_frame(float(i), frame)
     assert len(engine.flush()) == 1
 
@@ -201,9 +267,13 @@ def test_random_payloads_never_crash_the_classifier(payloads, proto, port):
 def test_truncated_and_bit_flipped_captures_never_crash_the_engine():
     rng = random.Random(5)
     sources = [
-        *tcp_conversation("10.0.0.1", "10.0.0.2", 40000, 443, [("c", b"\x16\x03\x01\x00\x50\x01" + bytes(80))]),
+        *tcp_conversation(
+            "10.0.0.1", "10.0.0.2", 40000, 443, [("c", b"\x16\x03\x01\x00\x50\x01" + bytes(80))]
+        ),
         *udp_exchange("10.0.0.1", "10.0.0.2", 5000, 53, [("c", b"\x00\x01\x01\x00\x00\x01" + bytes(20))]),
-        *tcp_conversation("10.0.0.1", "10.0.0.2", 40001, 1883, [("c", b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04abcd")]),
+        *tcp_conversation(
+            "10.0.0.1", "10.0.0.2", 40001, 1883, [("c", b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04abcd")]
+        ),
     ]
     engine = DpiEngine(DpiConfig(max_flows=100))
     for i in range(20_000):
@@ -240,8 +310,9 @@ def test_a_port_guess_raises_no_flow_risk():
 
 def test_a_flow_without_payload_gives_up_after_the_packet_budget():
     engine = DpiEngine(DpiConfig(limits=Limits(max_packets=8, port_guess=False)))
-    ack = pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=9000,
-                         tcp_flags=pk.TCP_ACK)
+    ack = pk.build_frame(
+        ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=9000, tcp_flags=pk.TCP_ACK
+    )
     results = run(engine, [ack] * 20)
     assert [i for i, r in enumerate(results) if r is not None] == [7]
     assert results[7].app == "Unknown" and results[7].packets == 8
@@ -250,15 +321,25 @@ def test_a_flow_without_payload_gives_up_after_the_packet_budget():
 def test_repeated_segments_of_an_undecided_flow_end_within_the_packet_budget():
     """Retransmissions carry no new bytes, so only the packet budget can end such a flow's inspection."""
     engine = DpiEngine(DpiConfig(limits=Limits(max_packets=10, port_guess=False)))
-    same = pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=6, l4_src=40000, l4_dst=9000,
-                          tcp_flags=pk.TCP_ACK, payload=b"\x00" * 100)
+    same = pk.build_frame(
+        ip_src="10.0.0.1",
+        ip_dst="10.0.0.2",
+        ip_proto=6,
+        l4_src=40000,
+        l4_dst=9000,
+        tcp_flags=pk.TCP_ACK,
+        payload=b"\x00" * 100,
+    )
     results = run(engine, [same] * 30)
     decided = [i for i, r in enumerate(results) if r is not None]
     assert len(decided) == 1 and decided[0] <= 10 and results[decided[0]].app == "Unknown"
 
 
 def test_allowed_dns_servers_are_checked_and_kept_in_the_records_spelling():
-    assert DpiConfig(dns_servers=frozenset({"2001:DB8:0::53", "10.0.0.53"})).dns_servers == {"2001:db8::53", "10.0.0.53"}
+    assert DpiConfig(dns_servers=frozenset({"2001:DB8:0::53", "10.0.0.53"})).dns_servers == {
+        "2001:db8::53",
+        "10.0.0.53",
+    }
     with pytest.raises(DpiConfigError, match="dns_servers: 'notanip' is not an IPv4 or IPv6 address"):
         DpiConfig(dns_servers=frozenset({"10.0.0.53", "notanip"}))
     with pytest.raises(DpiConfigError, match="expected a set of IP addresses, got the string '10.0.0.53'"):

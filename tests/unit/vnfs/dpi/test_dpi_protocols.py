@@ -37,22 +37,41 @@ def client_hello(sni: str) -> bytes:
     sni_ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
     versions = struct.pack("!HHB", 43, 5, 4) + b"\x03\x04\x03\x03"
     extensions = sni_ext + versions
-    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" \
-        + struct.pack("!H", len(extensions)) + extensions
+    body = (
+        b"\x03\x03"
+        + b"\x11" * 32
+        + b"\x00"
+        + b"\x00\x02\x13\x01"
+        + b"\x01\x00"
+        + struct.pack("!H", len(extensions))
+        + extensions
+    )
     handshake = b"\x01" + len(body).to_bytes(3, "big") + body
     return b"\x16\x03\x01" + struct.pack("!H", len(handshake)) + handshake
 
 
 def server_hello(version: int) -> bytes:
     extensions = struct.pack("!HHH", 43, 2, version)
-    body = b"\x03\x03" + b"\x22" * 32 + b"\x00" + b"\x13\x01" + b"\x00" + struct.pack("!H", len(extensions)) + extensions
+    body = (
+        b"\x03\x03"
+        + b"\x22" * 32
+        + b"\x00"
+        + b"\x13\x01"
+        + b"\x00"
+        + struct.pack("!H", len(extensions))
+        + extensions
+    )
     handshake = b"\x02" + len(body).to_bytes(3, "big") + body
     return b"\x16\x03\x03" + struct.pack("!H", len(handshake)) + handshake
 
 
 def test_http_on_a_non_standard_port_with_host_and_user_agent():
-    record = tcp([("c", b"GET /index.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.0\r\n\r\n"),
-                  ("s", b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n")])
+    record = tcp(
+        [
+            ("c", b"GET /index.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.0\r\n\r\n"),
+            ("s", b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n"),
+        ]
+    )
     assert record.app == "HTTP" and record.confidence == "dpi"
     assert record.metadata["host"] == "example.org"
     assert record.metadata["user_agent"] == "curl/8.0"
@@ -73,8 +92,16 @@ def test_tls_client_hello_split_over_two_segments_is_reassembled():
 
 
 def test_dns_query_name_and_response_code():
-    query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x05meter\x03lab\x00" + struct.pack("!HH", 1, 1)
-    answer = struct.pack("!HHHHHH", 0x1234, 0x8183, 1, 0, 0, 0) + b"\x05meter\x03lab\x00" + struct.pack("!HH", 1, 1)
+    query = (
+        struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+        + b"\x05meter\x03lab\x00"
+        + struct.pack("!HH", 1, 1)
+    )
+    answer = (
+        struct.pack("!HHHHHH", 0x1234, 0x8183, 1, 0, 0, 0)
+        + b"\x05meter\x03lab\x00"
+        + struct.pack("!HH", 1, 1)
+    )
     record = udp([("c", query), ("s", answer)])
     assert record.app == "DNS"
     assert record.metadata == {"query": "meter.lab", "qtype": "A", "rcode": 3}
@@ -86,26 +113,46 @@ def test_dns_over_tcp_uses_the_length_prefix():
     assert (record.app, record.metadata["query"], record.metadata["qtype"]) == ("DNS", "abc", "AAAA")
 
 
-DNS_QUERY = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
-DNS_ANSWER = struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1) \
-    + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([93, 184, 216, 34])
+DNS_QUERY = (
+    struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
+)
+DNS_ANSWER = (
+    struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0)
+    + b"\x07example\x03com\x00"
+    + struct.pack("!HH", 1, 1)
+    + b"\xc0\x0c"
+    + struct.pack("!HHIH", 1, 1, 60, 4)
+    + bytes([93, 184, 216, 34])
+)
 
 
-@pytest.mark.parametrize("client, cport, server, sport, exchanges, app", [
-    # the querier's port says nothing: a unicast query to 53 is DNS (nDPI 4.2 agrees for 5353)
-    ("10.0.0.1", 5353, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
-    ("10.0.0.1", 5355, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
-    ("2001:db8::1", 5353, "2001:db8::53", 53, [("c", DNS_QUERY)], "DNS"),
-    # only the reply was captured: it comes from 53, so it is DNS too
-    ("10.0.0.1", 5353, "10.0.0.53", 53, [("s", DNS_ANSWER)], "DNS"),
-    # mDNS: to the multicast group on 5353, from 5353 or from a one-shot querier's port
-    ("10.0.0.1", 5353, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
-    ("10.0.0.1", 40001, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
-    ("fe80::1", 5353, "ff02::fb", 5353, [("c", DNS_QUERY)], "MDNS"),
-    ("10.0.0.1", 40002, "10.0.0.7", 5353, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "MDNS"),  # direct unicast to 5353
-    ("10.0.0.1", 40003, "224.0.0.252", 5355, [("c", DNS_QUERY)], "LLMNR"),
-])
-def test_dns_mdns_and_llmnr_are_told_apart_by_the_responders_port(client, cport, server, sport, exchanges, app):
+@pytest.mark.parametrize(
+    "client, cport, server, sport, exchanges, app",
+    [
+        # the querier's port says nothing: a unicast query to 53 is DNS (nDPI 4.2 agrees for 5353)
+        ("10.0.0.1", 5353, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
+        ("10.0.0.1", 5355, "10.0.0.53", 53, [("c", DNS_QUERY), ("s", DNS_ANSWER)], "DNS"),
+        ("2001:db8::1", 5353, "2001:db8::53", 53, [("c", DNS_QUERY)], "DNS"),
+        # only the reply was captured: it comes from 53, so it is DNS too
+        ("10.0.0.1", 5353, "10.0.0.53", 53, [("s", DNS_ANSWER)], "DNS"),
+        # mDNS: to the multicast group on 5353, from 5353 or from a one-shot querier's port
+        ("10.0.0.1", 5353, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
+        ("10.0.0.1", 40001, "224.0.0.251", 5353, [("c", DNS_QUERY)], "MDNS"),
+        ("fe80::1", 5353, "ff02::fb", 5353, [("c", DNS_QUERY)], "MDNS"),
+        (
+            "10.0.0.1",
+            40002,
+            "10.0.0.7",
+            5353,
+            [("c", DNS_QUERY), ("s", DNS_ANSWER)],
+            "MDNS",
+        ),  # direct unicast to 5353
+        ("10.0.0.1", 40003, "224.0.0.252", 5355, [("c", DNS_QUERY)], "LLMNR"),
+    ],
+)
+def test_dns_mdns_and_llmnr_are_told_apart_by_the_responders_port(
+    client, cport, server, sport, exchanges, app
+):
     record = classify(udp_exchange(client, server, cport, sport, exchanges))
     assert (record.app, record.metadata["query"]) == (app, "example.com")
     assert (record.src, record.sport, record.dst, record.dport) == (client, cport, server, sport)
@@ -116,7 +163,9 @@ def test_dns_query_from_port_5353_to_a_resolver_off_the_list_is_flagged():
     for i, frame in enumerate(udp_exchange("10.0.0.1", "203.0.113.9", 5353, 53, [("c", DNS_QUERY)])):
         engine.process_frame(float(i), frame)
     engine.flush()
-    assert [(e.kind, e.host, e.peer) for e in engine.risks()] == [("unusual_dns_server", "10.0.0.1", "203.0.113.9")]
+    assert [(e.kind, e.host, e.peer) for e in engine.risks()] == [
+        ("unusual_dns_server", "10.0.0.1", "203.0.113.9")
+    ]
 
 
 def test_quic_v1_initial_is_quic():
@@ -134,7 +183,11 @@ def test_google_quic_chlo_gives_version_and_sni():
     chlo = b"CHLO" + struct.pack("<HH", len(tags), 0) + table + values
     packet = bytes([0x0D]) + b"\x01" * 8 + b"Q035" + b"\x01" + b"\x00" * 12 + chlo
     record = udp([("c", packet)])
-    assert (record.app, record.metadata["version"], record.metadata["sni"]) == ("QUIC", "Q035", "www.youtube.com")
+    assert (record.app, record.metadata["version"], record.metadata["sni"]) == (
+        "QUIC",
+        "Q035",
+        "www.youtube.com",
+    )
 
 
 def test_mqtt_connect_gives_client_id():
@@ -179,8 +232,18 @@ def test_rtp_needs_two_consistent_packets():
 
 
 def test_telnet_negotiation_and_typed_username():
-    record = tcp([("s", b"\xff\xfd\x18\xff\xfd\x20"), ("c", b"\xff\xfc\x18\xff\xfc\x20"),
-                  ("s", b"\r\nlab login: "), ("c", b"r"), ("c", b"o"), ("c", b"o"), ("c", b"t"), ("c", b"\r\n")])
+    record = tcp(
+        [
+            ("s", b"\xff\xfd\x18\xff\xfd\x20"),
+            ("c", b"\xff\xfc\x18\xff\xfc\x20"),
+            ("s", b"\r\nlab login: "),
+            ("c", b"r"),
+            ("c", b"o"),
+            ("c", b"o"),
+            ("c", b"t"),
+            ("c", b"\r\n"),
+        ]
+    )
     assert record.app == "Telnet"
     assert record.metadata["username"] == "root"
     assert "cleartext_telnet" in record.risks
@@ -239,7 +302,9 @@ def test_dnp3_link_header_with_valid_crc_only():
 
 def test_iec104_startdt_and_i_frames():
     startdt = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
-    i_frame = bytes([0x68, 0x0E, 0x00, 0x00, 0x00, 0x00, 0x64, 0x01, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x14])
+    i_frame = bytes(
+        [0x68, 0x0E, 0x00, 0x00, 0x00, 0x00, 0x64, 0x01, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x14]
+    )
     assert tcp([("c", startdt)]).metadata == {"format": "U", "function": "STARTDT act"}
     assert tcp([("c", i_frame)]).metadata == {"format": "I", "asdu_type": 100}
 

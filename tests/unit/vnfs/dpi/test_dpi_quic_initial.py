@@ -22,8 +22,15 @@ def _client_hello(sni: bytes) -> bytes:
     sni_ext = struct.pack("!HHHBH", 0, len(sni) + 5, len(sni) + 3, 0, len(sni)) + sni
     alpn = struct.pack("!HHH", 16, 5, 3) + b"\x02h3"
     extensions = sni_ext + alpn
-    body = b"\x03\x03" + b"\x07" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" \
-        + struct.pack("!H", len(extensions)) + extensions
+    body = (
+        b"\x03\x03"
+        + b"\x07" * 32
+        + b"\x00"
+        + b"\x00\x02\x13\x01"
+        + b"\x01\x00"
+        + struct.pack("!H", len(extensions))
+        + extensions
+    )
     return b"\x01" + len(body).to_bytes(3, "big") + body
 
 
@@ -32,17 +39,31 @@ def _protected_initial(hello: bytes, dcid: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     half = len(hello) // 2
-    frames = (b"\x06" + bytes([0x40 | (half >> 8), half & 0xFF]) + bytes([0x40 | ((len(hello) - half) >> 8),
-                                                                        (len(hello) - half) & 0xFF]) + hello[half:]
-              + b"\x06\x00" + bytes([0x40 | (half >> 8), half & 0xFF]) + hello[:half])
+    frames = (
+        b"\x06"
+        + bytes([0x40 | (half >> 8), half & 0xFF])
+        + bytes([0x40 | ((len(hello) - half) >> 8), (len(hello) - half) & 0xFF])
+        + hello[half:]
+        + b"\x06\x00"
+        + bytes([0x40 | (half >> 8), half & 0xFF])
+        + hello[:half]
+    )
     pn_len = 2
     header_len = 1 + 4 + 1 + len(dcid) + 1 + 1 + 2 + pn_len
     frames += b"\x00" * max(0, 1200 - header_len - len(frames) - 16)  # PADDING frames
     length = pn_len + len(frames) + 16
-    header = bytes([0xC0 | (pn_len - 1)]) + b"\x00\x00\x00\x01" + bytes([len(dcid)]) + dcid + b"\x00" + b"\x00" \
-        + bytes([0x40 | (length >> 8), length & 0xFF]) + b"\x00\x02"
+    header = (
+        bytes([0xC0 | (pn_len - 1)])
+        + b"\x00\x00\x00\x01"
+        + bytes([len(dcid)])
+        + dcid
+        + b"\x00"
+        + b"\x00"
+        + bytes([0x40 | (length >> 8), length & 0xFF])
+        + b"\x00\x02"
+    )
     key, iv, hp = client_keys(1, dcid)
-    nonce = bytes(a ^ b for a, b in zip(iv, (2).to_bytes(12, "big")))
+    nonce = bytes(a ^ b for a, b in zip(iv, (2).to_bytes(12, "big"), strict=False))
     sealed = AESGCM(key).encrypt(nonce, frames, header)
     pn_offset = len(header) - pn_len
     sample = sealed[4 - pn_len : 4 - pn_len + 16]

@@ -13,19 +13,28 @@ from sdnlab.vnfs import packet as pk
 from sdnlab.vnfs.dpi import DpiConfig, DpiEngine
 from sdnlab.vnfs.dpi.reassembly import Reassembler
 
-SIP_INVITE = (b"INVITE sip:meter-7@hes.example SIP/2.0\r\n"
-              b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds\r\n"
-              b"From: <sip:cam@10.0.0.1>;tag=1928301774\r\nTo: <sip:meter-7@hes.example>\r\n"
-              b"Call-ID: a84b4c76e66710@10.0.0.1\r\nCSeq: 314159 INVITE\r\nContent-Type: application/sdp\r\n"
-              b"Content-Length: 400\r\n\r\n" + b"v=0\r\n" + b"a=x\r\n" * 79)
+SIP_INVITE = (
+    b"INVITE sip:meter-7@hes.example SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds\r\n"
+    b"From: <sip:cam@10.0.0.1>;tag=1928301774\r\nTo: <sip:meter-7@hes.example>\r\n"
+    b"Call-ID: a84b4c76e66710@10.0.0.1\r\nCSeq: 314159 INVITE\r\nContent-Type: application/sdp\r\n"
+    b"Content-Length: 400\r\n\r\n" + b"v=0\r\n" + b"a=x\r\n" * 79
+)
 
-DNS_QUERY = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-             b"\x03www\x07example\x03com\x00\x00\x01\x00\x01")
+DNS_QUERY = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01"
 
 
 def whole(payload: bytes, sport=5060, dport=5060, ident=0x4242) -> bytes:
-    frame = bytearray(pk.build_frame(ip_src="10.0.0.1", ip_dst="10.0.0.2", ip_proto=pk.IPPROTO_UDP, l4_src=sport,
-                                     l4_dst=dport, payload=payload))
+    frame = bytearray(
+        pk.build_frame(
+            ip_src="10.0.0.1",
+            ip_dst="10.0.0.2",
+            ip_proto=pk.IPPROTO_UDP,
+            l4_src=sport,
+            l4_dst=dport,
+            payload=payload,
+        )
+    )
     frame[18:20] = ident.to_bytes(2, "big")
     return bytes(frame)
 
@@ -65,13 +74,17 @@ def test_a_fragmented_sip_invite_is_classified_as_if_it_came_whole():
         elif order == "shuffled":
             random.Random(7).shuffle(pieces)
         engine, [record] = classify(pieces)
-        assert (record.app, record.metadata) == (reference.app, reference.metadata) == ("SIP", reference.metadata)
+        assert (
+            (record.app, record.metadata)
+            == (reference.app, reference.metadata)
+            == ("SIP", reference.metadata)
+        )
         assert record.bytes == reference.bytes and record.packets == 1, order
         assert engine.reassembly.stats["reassembled"] == 1 and engine.stats.fragments == len(pieces)
 
 
 def test_a_dns_query_cut_into_8_byte_fragments_keeps_its_query_name():
-    engine, [record] = classify(fragments(whole(DNS_QUERY, sport=40000, dport=53), 8))
+    _engine, [record] = classify(fragments(whole(DNS_QUERY, sport=40000, dport=53), 8))
     assert record.app == "DNS" and record.metadata["query"] == "www.example.com"
 
 
@@ -89,7 +102,9 @@ def test_overlapping_fragments_discard_the_whole_datagram_and_inspection_goes_on
     stats = engine.reassembly.stats
     assert stats["dropped_overlapping"] == 1 and stats["dropped_after_discard"] == len(pieces)
     assert stats["reassembled"] == 0 and not records  # no second version slipped in after the overlap
-    engine, [record] = classify(fragments(whole(SIP_INVITE, ident=7), 200), engine)  # the next datagram is fine
+    engine, [record] = classify(
+        fragments(whole(SIP_INVITE, ident=7), 200), engine
+    )  # the next datagram is fine
     assert record.app == "SIP"
 
 
@@ -155,8 +170,13 @@ def test_incomplete_datagrams_are_bounded_and_expire():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 8191), st.integers(0, 300), st.booleans(), st.integers(0, 3)),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 8191), st.integers(0, 300), st.booleans(), st.integers(0, 3)),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_arbitrary_fragment_sequences_never_raise_and_stay_bounded(specs):
     reassembler = Reassembler(max_datagrams=8, max_fragments=16)
     base = bytearray(whole(bytes(range(256)) * 2))
