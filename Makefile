@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 SDNLAB := $(VENV)/bin/sdnlab
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test unit bench clean help
+.PHONY: setup demo test unit check bench clean help
 
 help:
 	@echo "make demo   - set up what is missing, run the default lab end to end, print its grade"
 	@echo "make test   - set up what is missing, run the whole test suite"
+	@echo "make check  - lint (ruff), format check and type check (mypy)"
 	@echo "make bench  - run the benchmarks, JSON results in bench/results/"
 	@echo "make clean  - remove everything any sdnlab lab left behind"
 
@@ -25,6 +26,11 @@ test: setup
 
 unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+check: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	tools/typecheck.sh
 
 bench: setup
 	$(PY) -m bench.run
