@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from xml.etree import ElementTree as ET
+
+from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,9 @@ class GradeReport:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        from sdnlab.jsonio import dumps
+
+        return dumps(self.to_dict())
 
     def to_junit_xml(self) -> str:
         suite = ET.Element(
@@ -174,43 +178,11 @@ class GradeReport:
             return ""
         return f"  [live: {entry['agree']}/{entry['probes']} probes as predicted]"
 
-    def render_rich(self, console=None) -> None:
-        """Print the report with colour; text from specs and dumps is escaped, never read as markup."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+    def render_rich(self, console: Any = None, lang: str = "en") -> None:
+        """Print the report for people (``sdnlab.render``: user text is escaped, never read as markup)."""
+        from sdnlab.render import grade_report
 
-        console = console or Console()
-        table = Table(title="sdnlab grade")
-        for column in ("", "behaviour", "cases", "points"):
-            table.add_column(column)
-        for r in self.results:
-            note = escape(self._live_note(r.id))
-            table.add_row(
-                "[green]PASS[/]" if r.passed else "[red]FAIL[/]",
-                f"{escape(r.id)}{' (hidden)' if r.hidden else ''}\n{escape(r.description)}{note}"
-                + (f"\n{escape(r.note)}" if r.note else ""),
-                f"{r.passed_cases}/{r.cases}",
-                f"{r.score:.2f}/{r.weight:g}",
-            )
-        console.print(table)
-        for r in self.results:
-            for f in r.failures:
-                console.print(
-                    f"[bold red]{escape(r.id)}[/]: {escape(render_failure(f))}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-        for finding in self.findings:
-            console.print(
-                f"[yellow]grader finding[/] {escape(f'{finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}')}",
-                highlight=False,
-            )
-        for item in self.reference:
-            console.print(f"[cyan]reference[/] {escape(item)}", highlight=False)
-        if self.down:
-            console.print(f"[magenta]graded with links down:[/] {escape(self._down_text())}", highlight=False)
-        console.print(f"[bold]Score: {self.score:g}/{self.max_score:g}[/]")
+        grade_report(console or Console(), self, lang)
 
 
 def render_failure(f: Failure) -> str:
