@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, NameOpt, lab_name
 from sdnlab.grader.errors import InputFileError
+from sdnlab.jsonio import dumps
 
 
 def _read(path: Path, what: str) -> str:
@@ -36,8 +37,8 @@ def trace(
     switch: Annotated[
         str | None, typer.Option("--switch", help="instead of files: a switch of a running lab")
     ] = None,
-    name: Annotated[str, typer.Option("--name", help="the running lab for --switch")] = "default",
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON (one list entry per packet)")] = False,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Trace packets through one switch's flow tables, like ovs-appctl ofproto/trace."""
     from sdnlab.grader.model import SwitchState
@@ -51,6 +52,7 @@ def trace(
     if switch is not None:
         from sdnlab.grader import collect
 
+        name = lab_name(name)
         bridges = collect.lab_bridges(name)
         if switch not in bridges:
             raise InputFileError(
@@ -76,7 +78,7 @@ def trace(
         source = str(packets)
     results = trace_packets(state, specs, source=source)
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(dumps(results))
     else:
         typer.echo("\n".join(describe_result(r) for r in results))
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
 from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
 
@@ -41,7 +42,12 @@ def _check_writable(path: Path) -> None:
 def grade_command(
     name: Annotated[
         str | None,
-        typer.Option("--name", help="running lab to grade (default: 'default' unless --flows is given)"),
+        typer.Option(
+            "--name",
+            "-n",
+            help="running lab to grade (default: your current session, unless --flows is given)",
+            show_default=False,
+        ),
     ] = None,
     spec: Annotated[
         Path | None, typer.Option("--spec", help="behaviour spec YAML (see docs/grader.md)")
@@ -82,12 +88,20 @@ def grade_command(
             help="include hidden (instructor-only) behaviours; off by default",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    as_json: JsonOpt = False,
+    lang: LangOpt = None,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="also write a JUnit XML report to this file")
     ] = None,
 ) -> None:
-    """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation)."""
+    """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation).
+
+    \b
+    Examples:
+      sdnlab grade --spec behaviours.yaml
+      sdnlab grade --spec behaviours.yaml --live --json
+      sdnlab grade --flows dumps/ --topology linear --spec behaviours.yaml --junit grade.xml
+    """
     from dataclasses import replace
 
     from sdnlab.grader import collect
@@ -98,7 +112,7 @@ def grade_command(
     if junit is not None:
         _check_writable(junit)
     if flows is None and name is None:
-        name = "default"
+        name = lab_name(None)
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
     behaviours = load_spec(spec, topology=topo) if spec else ()
     state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
@@ -132,6 +146,6 @@ def grade_command(
     if as_json:
         typer.echo(report.to_json())
     else:
-        report.render_rich()
+        report.render_rich(lang=language(lang))
     if not report.passed:
         raise typer.Exit(1)

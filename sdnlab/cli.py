@@ -29,14 +29,21 @@ def report_error(message: str, code: int, as_json: bool) -> None:
         typer.echo(f"sdnlab: error: {message}", err=True)
 
 
+ABOUT = "SDN/NFV training lab: real Open vSwitch networks, a Ryu-compatible controller, VNFs, an auto-grader."
+EXAMPLES = """\b
+Examples:
+  sdnlab lab list ; sdnlab lab start 3 ; sdnlab lab check
+  sdnlab up linear -p switches=3 ; sdnlab status ; sdnlab down
+  sdnlab grade --spec behaviours.yaml --json
+Exit codes (0 ok, 1 failed, 2 invalid input, 3 environment, 4 lab state, 5 controller): docs/cli.md
+"""
+
 root = typer.Typer(
     name="sdnlab",
-    help="SDN/NFV training lab: real Open vSwitch networks, a Ryu-compatible controller, VNFs and an auto-grader.",
-    epilog="Examples: sdnlab lab start 3 | sdnlab up linear -p switches=3 | sdnlab topo list | "
-    "sdnlab grade --spec behaviours.yaml. Exit codes: docs/cli.md.",
+    help=ABOUT,
+    epilog=EXAMPLES,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
 )
 flows = typer.Typer(help="Inspect and trace OpenFlow rules.", no_args_is_help=True)
 root.add_typer(flows, name="flows")
@@ -83,7 +90,7 @@ def _global_options(
     ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors in the log output.")] = False,
 ) -> None:
-    """SDN/NFV training lab: real Open vSwitch networks, a Ryu-compatible controller, VNFs and an auto-grader."""
+    """SDN/NFV training lab: real Open vSwitch networks, a Ryu-compatible controller, VNFs, an auto-grader."""
     level = logging.ERROR if quiet else {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.getLogger().setLevel(level)
 

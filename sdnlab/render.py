@@ -59,7 +59,7 @@ _JA = {
     "labs done": "完了したラボ",
     "grader finding": "採点器の所見",
     "reference": "模範解答との差",
-    "graded with links down": "リンク断の状態で採点",
+    "graded with links down:": "リンク断の状態で採点:",
     "live": "実機",
     "probes as predicted": "件のプローブが予測どおり",
     "static": "静的",
@@ -231,15 +231,17 @@ def labelled(out: Console, label: str, text: str, style: str, lang: str = "en") 
 
 
 def score_line(
-    out: Console, score: float, max_score: float, percent: float | None, extra: str, lang: str
+    out: Console, score: float, max_score: float, percent: float | None, how: str, lang: str
 ) -> None:
     """The final line: the score (coloured by how good it is) and how it was obtained."""
-    colour = "green" if percent is not None and percent >= 100 else "yellow"
-    if percent is not None and percent < 50:
-        colour = "red"
-    head = f"{word('Score', lang)}: " + (f"{percent:g}% " if percent is not None else "")
-    line = Text(head, style=f"bold {colour}")
-    line.append(f"({score:g}/{max_score:g} {word('points_of', lang)}{extra})")
+    ratio = percent if percent is not None else (100.0 * score / max_score if max_score else 0.0)
+    colour = "green" if ratio >= 100 else "yellow" if ratio >= 50 else "red"
+    if percent is not None:
+        head, tail = f"{percent:g}%", f" ({score:g}/{max_score:g} {word('points_of', lang)}, {how})"
+    else:
+        head, tail = f"{score:g}/{max_score:g}", f"  ({how})"
+    line = Text(f"{word('Score', lang)}: {head}", style=f"bold {colour}")
+    line.append(tail)
     out.print(line, highlight=False)
 
 
@@ -284,8 +286,8 @@ def grade_report(out: Console, report: GradeReport, lang: str = "en") -> None:
     for item in report.reference:
         labelled(out, "reference", item, "cyan", lang)
     if report.down:
-        labelled(out, "graded with links down", ", ".join("-".join(p) for p in report.down), "magenta", lang)
-    score_line(out, report.score, report.max_score, None, f", {report.elapsed_s * 1000:.0f} ms", lang)
+        labelled(out, "graded with links down:", ", ".join("-".join(p) for p in report.down), "magenta", lang)
+    score_line(out, report.score, report.max_score, None, f"{report.elapsed_s * 1000:.0f} ms", lang)
 
 
 def lab_result(out: Console, result: LabResult, title: str, lang: str = "en") -> None:
@@ -313,7 +315,7 @@ def lab_result(out: Console, result: LabResult, title: str, lang: str = "en") ->
         result.score,
         result.max_score,
         result.percent,
-        f", {word(result.mode, lang)}, {result.elapsed_s:.1f} s",
+        f"{word(result.mode, lang)}, {result.elapsed_s:.1f} s",
         lang,
     )
 

@@ -303,6 +303,7 @@ def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
 
 def down(name: str = DEFAULT_NAME) -> dict:
     """Stop a lab and remove everything it created; returns a short report."""
+    require_lab_host()  # as up and clean: one line for a non-root user, not a PermissionError
     lab = paths.lab_dir(name)
     if not lab.exists():
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")
