@@ -399,10 +399,13 @@ class Progress:
 
     Use as a context manager; it gives ``update(step, done, total)`` (``total`` 0: a phase with
     no count), or None when ``enabled`` is false (``--json``: nothing but JSON is printed).
+    ``lines=False``: only the terminal spinner, no plain lines (short work with one final line).
     """
 
-    def __init__(self, what: str, enabled: bool = True, out: Console | None = None) -> None:
-        self.what, self.enabled = what, enabled
+    def __init__(
+        self, what: str, enabled: bool = True, out: Console | None = None, lines: bool = True
+    ) -> None:
+        self.what, self.enabled, self.lines = what, enabled, lines
         self.out = out or console(stderr=True)
         self._bar: Any = None
         self._task: Any = None
@@ -431,6 +434,8 @@ class Progress:
             self._bar.update(
                 self._task, description=f"{self.what}: {step}", completed=done, total=total or None
             )
+            return
+        if not self.lines:
             return
         count = f" [{done + 1}/{total}]" if total else ""
         self.out.print(plain(f"{self.what}{count}: {step}"), highlight=False, soft_wrap=True)
