@@ -60,6 +60,7 @@ def trace(
             )
         state = collect.from_bridges({switch: bridges[switch]})[switch]
     else:
+        assert flows_file is not None  # exactly one of --flows and --switch, checked above
         state = SwitchState(
             name=flows_file.stem,
             flows=parse_flows(_read(flows_file, "flows"), str(flows_file)),
@@ -69,11 +70,12 @@ def trace(
     if packet is not None:
         specs, source = [(1, packet)], "--packet"
     else:
+        assert packets is not None  # exactly one of --packet and --packets, checked above
         lines = _read(packets, "packets").splitlines()
         specs = [
-            (n, l.strip())
-            for n, l in enumerate(lines, start=1)
-            if l.strip() and not l.strip().startswith("#")
+            (n, line.strip())
+            for n, line in enumerate(lines, start=1)
+            if line.strip() and not line.strip().startswith("#")
         ]
         source = str(packets)
     results = trace_packets(state, specs, source=source)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
 from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
+if TYPE_CHECKING:
+    from sdnlab.topologies.model import Topology
 
-def _topology(topology: str | None, params: list[str], name: str | None):
+
+def _topology(topology: str | None, params: list[str], name: str | None) -> Topology:
     from sdnlab.grader import collect
     from sdnlab.topologies import load_topology, parse_params
 
     if topology:
         return load_topology(topology, parse_params(params) if params else {})
     if name:
-        return collect.lab_topology(name)
+        built: Topology = collect.lab_topology(name)
+        return built
     raise CollectError(
         "grading saved flows needs --topology (catalogue name or file), or --name of a running lab"
     )
@@ -66,7 +70,8 @@ def grade_command(
         str | None,
         typer.Option(
             "--reference",
-            help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)",
+            help="reference solution: DIR of dumps, lab:NAME (running) "
+            "or app:MODULE (run in a temporary lab)",
         ),
     ] = None,
     live: Annotated[
@@ -77,7 +82,8 @@ def grade_command(
         list[str] | None,
         typer.Option(
             "--down",
-            help="grade with this link down, as A-B (repeatable); with --live it must really be down in the lab now",
+            help="grade with this link down, as A-B (repeatable); "
+            "with --live it must really be down in the lab now",
         ),
     ] = None,
     include_hidden: Annotated[
@@ -115,7 +121,7 @@ def grade_command(
         name = lab_name(None)
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
     behaviours = load_spec(spec, topology=topo) if spec else ()
-    state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
+    state = collect.from_dir(flows) if flows is not None else collect.from_lab(lab_name(name))
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
     if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either

@@ -17,9 +17,9 @@ class Failure:
     dst: str
     message: str
     packet: str = ""  # ovs flow syntax
-    trace: tuple = ()  # hop dicts: switch, in_port, out_port, rules [..]
+    trace: tuple[dict[str, Any], ...] = ()  # hop dicts: switch, in_port, out_port, rules [..]
     outcome: str = ""
-    blame: dict | None = None
+    blame: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class GradeReport:
     results: tuple[BehaviourResult, ...]
     elapsed_s: float = 0.0
     findings: tuple[Finding, ...] = ()
-    live: dict = field(default_factory=dict)
-    reference: tuple = ()
-    down: tuple = ()  # ((a, b), ...): the links that were down in the graded scenario
+    live: dict[str, Any] = field(default_factory=dict)
+    reference: tuple[str, ...] = ()
+    down: tuple[tuple[str, str], ...] = ()  # ((a, b), ...): the links that were down in the graded scenario
 
     @property
     def score(self) -> float:
@@ -87,7 +87,7 @@ class GradeReport:
             self.down,
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -152,7 +152,8 @@ class GradeReport:
             hidden = " (hidden)" if r.hidden else ""
             confirmed = self._live_note(r.id)
             lines.append(
-                f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases){confirmed}"
+                f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  "
+                f"({r.passed_cases}/{r.cases} cases){confirmed}"
             )
             if r.note:
                 lines.append(f"    {r.note}")
@@ -160,7 +161,8 @@ class GradeReport:
                 lines.append("    " + render_failure(f).replace("\n", "\n    "))
         for finding in self.findings:
             lines.append(
-                f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})"
+                f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: "
+                f"predicted {finding.predicted}, observed {finding.observed} ({finding.packet})"
             )
         for item in self.reference:
             lines.append(f"[REFERENCE] {item}")
@@ -195,7 +197,8 @@ def render_failure(f: Failure) -> str:
         for rule in hop["rules"]:
             if "priority" in rule:
                 lines.append(
-                    f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] -> {rule['actions']} cookie {rule['cookie']}"
+                    f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] "
+                    f"-> {rule['actions']} cookie {rule['cookie']}"
                 )
             else:
                 lines.append(f"    {rule.get('note', '')}")
@@ -205,7 +208,8 @@ def render_failure(f: Failure) -> str:
         b = f.blame
         if b.get("priority") is not None:
             lines.append(
-                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})"
+                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] "
+                f"-> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})"
             )
         else:
             lines.append(f"  blame: {b['switch']}: {b.get('reason', '')}")

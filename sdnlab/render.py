@@ -255,7 +255,8 @@ def grade_report(out: Console, report: GradeReport, lang: str = "en") -> None:
         live = (report.live.get("behaviours") or {}).get(r.id)
         if live:
             notes.append(
-                f"[{word('live', lang)}: {live['agree']}/{live['probes']} {word('probes as predicted', lang)}]"
+                f"[{word('live', lang)}: {live['agree']}/{live['probes']} "
+                f"{word('probes as predicted', lang)}]"
             )
         if r.note:
             notes.append(r.note)
@@ -325,7 +326,8 @@ def hidden_summary(out: Console, result: LabResult, lang: str = "en") -> None:
     hidden = [i for i in result.items if i.hidden]
     if hidden:
         out.print(
-            f"{word('hidden checks', lang)}: {sum(i.passed for i in hidden)}/{len(hidden)} {word('passed', lang)}"
+            f"{word('hidden checks', lang)}: {sum(i.passed for i in hidden)}/{len(hidden)} "
+            f"{word('passed', lang)}"
         )
 
 
@@ -337,7 +339,8 @@ def catalogue(out: Console, rows: Iterable[dict[str, Any]], lang: str = "en") ->
         title = plain(row["title"][lang])
         title.append_text(
             plain(
-                f"\n{row['minutes']} {word('min', lang)}, {word('controller', lang)} {word(row['controller'], lang)}",
+                f"\n{row['minutes']} {word('min', lang)}, "
+                f"{word('controller', lang)} {word(row['controller'], lang)}",
                 "dim",
             )
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,7 +30,7 @@ def _summary(text: str, limit: int = 60) -> str:
 @app.command("list")
 def list_(json_out: JsonOpt = False):
     """List the catalogue topologies with their parameters."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in catalogue():
         topo = load_topology(name)
         rows.append(

@@ -48,7 +48,7 @@ def up(
         str | None, typer.Option(help="Config file for the builtin controller (routing, chains).")
     ] = None,
     json_out: JsonOpt = False,
-):
+) -> None:
     from sdnlab.topologies import parse_params
 
     name = name or api.DEFAULT_NAME  # up creates a lab: no current session to look for
@@ -92,7 +92,8 @@ def up(
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
         console.print(
-            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): this kernel has no netem. "
+            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): "
+            "this kernel has no netem. "
             "Declared values are kept for path-latency computations (`sdnlab status`).[/]"
         )
 
@@ -102,7 +103,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def down(name: NameOpt = None, json_out: JsonOpt = False):
+def down(name: NameOpt = None, json_out: JsonOpt = False) -> None:
     """Stop a lab and remove its namespaces, veths, bridges and processes."""
     name = lab_name(name)
     with Progress(f"lab {name}", enabled=not json_out, lines=False) as update:
@@ -115,7 +116,7 @@ def down(name: NameOpt = None, json_out: JsonOpt = False):
         typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
 
 
-def status(name: NameOpt = None, json_out: JsonOpt = False):
+def status(name: NameOpt = None, json_out: JsonOpt = False) -> None:
     """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
     from sdnlab.runtime.render import status_tables
 
@@ -130,7 +131,7 @@ def exec_(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Host to run in.")],
     name: NameOpt = None,
-):
+) -> None:
     """Run a command in a host's namespace: sdnlab exec h1 -- ping -c1 10.0.0.2"""
     argv = list(ctx.args)
     if argv and argv[0] == "--":
@@ -146,7 +147,7 @@ def exec_(
     raise typer.Exit(code)
 
 
-def cli(name: NameOpt = None):
+def cli(name: NameOpt = None) -> None:
     """Interactive shell over a lab (Mininet-CLI style: `h1 ping h2`, `pingall`)."""
     from sdnlab.runtime.shell import LabShell
 
@@ -158,7 +159,7 @@ def cli(name: NameOpt = None):
 def clean(
     all_labs: Annotated[bool, typer.Option("--all", help="Also stop labs that are still running.")] = False,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Remove everything dead sdnlab labs left behind (even after kill -9); --all stops running labs too."""
     reports = api.clean(all_labs=all_labs)
     if json_out:
@@ -168,7 +169,8 @@ def clean(
         typer.echo("nothing to clean")
     for r in reports:
         typer.echo(
-            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces"
+            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, "
+            f"{r['interfaces']} interfaces"
         )
 
 
@@ -176,7 +178,7 @@ def dump(
     switch: Annotated[str | None, typer.Argument(help="Switch name (default: all).")] = None,
     name: NameOpt = None,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Dump the OpenFlow rules of a lab's switches (ovs-ofctl -O OpenFlow13 dump-flows)."""
     name = lab_name(name)
     flows = api.dump_flows(name, switch)
@@ -192,7 +194,7 @@ def demo(
     lab: Annotated[
         str | None, typer.Option(help="Lab to run (default: the catalogue's default lab).")
     ] = None,
-):
+) -> None:
     """Run the default lab end to end with its reference solution and print the grade."""
     from sdnlab.labs.demo import run
 

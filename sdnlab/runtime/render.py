@@ -40,7 +40,8 @@ def status_tables(state: dict[str, Any], console: Console) -> None:
     if unapplied:
         reason = "this kernel has no netem" if not state.get("netem") else "not supported"
         console.print(
-            f"[yellow]link properties not applied ({reason}); declared values still count for path latency:[/]"
+            f"[yellow]link properties not applied ({reason}); "
+            "declared values still count for path latency:[/]"
         )
         for item in unapplied[:30]:
             console.print(plain(f"  {item['link']}: {', '.join(item['properties'])}"), highlight=False)

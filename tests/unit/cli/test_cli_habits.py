@@ -83,7 +83,9 @@ def test_lab_feedback_keeps_text_in_square_brackets():
 
 def test_grade_report_and_lab_result_come_from_one_renderer():
     failure = Failure("h2", "h3", "delivered but must be isolated", packet="tcp,tp_dst=80")
-    report = GradeReport((BehaviourResult("no-web", "isolate", "h2 never [web]", 1.0, False, 1, 0, (failure,)),))
+    report = GradeReport(
+        (BehaviourResult("no-web", "isolate", "h2 never [web]", 1.0, False, 1, 0, (failure,)),)
+    )
     text = " ".join(text_of(report.render_rich).split())
     assert "h2 never [web]" in text and "packet: tcp,tp_dst=80" in text and "Score: 0/1" in text
 
@@ -111,7 +113,9 @@ def test_japanese_words_levels_skills_and_feedback():
     ]
     text = text_of(lambda c: render.catalogue(c, rows, "ja"))
     assert "レベル" in text and "初級" in text and "ネットワーク" in text and "static_flows" in text
-    feedback = text_of(lambda c: render.lab_result(c, lab_result("h2 -> h3: x\n  outcome: dropped (rule)"), "t", "ja"))
+    feedback = text_of(
+        lambda c: render.lab_result(c, lab_result("h2 -> h3: x\n  outcome: dropped (rule)"), "t", "ja")
+    )
     assert "不合格" in feedback and "得点" in feedback and "結果: 破棄 (rule)" in feedback
 
 
@@ -240,7 +244,9 @@ def session_file(home: Path, name: str, lab: str = "static_flows") -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["status"], ["flows", "dump", "s1"], ["grade", "--spec", "x.yaml"], ["vnf", "status"]], ids=" ".join
+    "args",
+    [["status"], ["flows", "dump", "s1"], ["grade", "--spec", "x.yaml"], ["vnf", "status"]],
+    ids=" ".join,
 )
 def test_commands_act_on_the_current_session_without_name(capsys, isolated, args):
     session_file(isolated / "home", "alice")
@@ -294,7 +300,7 @@ def test_help_offers_completion_and_examples(capsys):
 
 def test_down_as_non_root_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    code, out, err = run(capsys, "down", "--name", "x1")
+    code, _, err = run(capsys, "down", "--name", "x1")
     assert code == ExitCode.ENVIRONMENT
     assert err.strip() == "sdnlab: error: sdnlab labs build real networks and must run as root (sudo)"
 
