@@ -412,6 +412,7 @@ class Progress:
         self.out = out or console(stderr=True)
         self._bar: Any = None
         self._task: Any = None
+        self._last = ""
 
     def __enter__(self) -> Callable[[str, int, int], None] | None:
         if not self.enabled:
@@ -438,9 +439,10 @@ class Progress:
                 self._task, description=f"{self.what}: {step}", completed=done, total=total or None
             )
             return
-        if not self.lines:
-            return
-        count = f" [{done + 1}/{total}]" if total else ""
+        if not self.lines or (step == self._last and done < total):
+            return  # plain lines: a new step, or the end of a counted one
+        self._last = step
+        count = f" [{min(done + 1, total)}/{total}]" if total else ""
         self.out.print(plain(f"{self.what}{count}: {step}"), highlight=False, soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:

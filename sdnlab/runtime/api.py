@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sdnlab.errors import LabError
@@ -132,9 +133,13 @@ def up(
     controller: str = "builtin",
     controller_config: str | None = None,
     ready_timeout: float | None = None,
-    progress=None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """Build and start a lab; returns its status once every switch is connected (see ``status``)."""
+    """Build and start a lab; returns its status once every switch is connected (see ``status``).
+
+    ``progress(phase, done, total)`` hears of each phase: building (with the topology's counts),
+    then switches connecting to the controller (``done`` of ``total`` switches).
+    """
     from sdnlab.topologies import load_topology, resolve_path
     from sdnlab.topologies.mininet_build import bridge_name
 
@@ -212,6 +217,10 @@ def up(
         )
         spec["supervisor_pid"] = proc.pid
         paths.write_json(lab / "spec.json", spec)
+    if progress:
+        progress(
+            f"building {len(topo.hosts())} hosts, {len(bridges)} switches, {len(topo.links)} links", 0, 0
+        )
     try:
         return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
     except BaseException:
@@ -219,16 +228,27 @@ def up(
         raise
 
 
-def _wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress) -> dict:
+def _wait_ready(
+    name: str, proc: subprocess.Popen, timeout: float, progress: Callable[[str, int, int], None] | None
+) -> dict:
+    from sdnlab.runtime.supervisor import established_to
+
     lab = paths.lab_dir(name)
+    spec = paths.read_json(lab / "spec.json") or {}
+    switches = len(spec.get("bridges", []))
+    own_port = (
+        spec.get("controller", {}).get("port") if spec.get("controller", {}).get("mode") != "remote" else None
+    )
     deadline = time.monotonic() + timeout
-    last_phase = None
+    last = None
     while True:
         state = paths.read_json(lab / "state.json") or {}
         phase = state.get("phase")
-        if phase != last_phase and progress and phase:
-            progress(phase)
-            last_phase = phase
+        if progress and phase == "building" and "hosts" in state:  # built: switches start and connect
+            step = ("switches connecting to the controller", established_to(own_port) if own_port else 0)
+            if step != last:
+                progress(step[0], min(step[1], switches), switches)
+                last = step
         if phase == "ready":
             return status(name)
         if phase == "failed" or proc.poll() is not None:

@@ -60,7 +60,7 @@ def up(
             name=name,
             controller=controller,
             controller_config=controller_config,
-            progress=(lambda phase: update(phase, 0, 0)) if update else None,
+            progress=update,
         )
     if json_out:
         typer.echo(
@@ -87,14 +87,16 @@ def up(
     console.print(
         f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {_count(len(state['hosts']), 'host')}, "
         f"{_count(len(state['switches']), 'switch')}, controller {ctl['mode']}"
-        + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else "")
+        + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else ""),
+        soft_wrap=True,  # addresses and names stay on one line, also when piped
     )
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
         console.print(
             f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): "
             "this kernel has no netem. "
-            "Declared values are kept for path-latency computations (`sdnlab status`).[/]"
+            "Declared values are kept for path-latency computations (`sdnlab status`).[/]",
+            soft_wrap=True,
         )
 
 

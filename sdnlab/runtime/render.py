@@ -19,7 +19,8 @@ def status_tables(state: dict[str, Any], console: Console) -> None:
         f"[bold]lab {escape(str(state['name']))}[/]: topology [cyan]{escape(str(state.get('topology')))}[/] "
         f"{escape(str(state.get('params') or ''))}  "
         f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
-        + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else "")
+        + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else ""),
+        soft_wrap=True,
     )
     if state.get("problem"):
         console.print(f"[bold red]problem:[/] {escape(state['problem'])}")
