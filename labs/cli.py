@@ -151,7 +151,8 @@ def check(name: NameOpt = None, lang: LangOpt = None, json_out: JsonOpt = False)
     if json_out:
         _print_json(result.public_dict())
     else:
-        render.lab_result(render.console(), result, f"check: {result.lab}", language(lang))
+        lang = language(lang)
+        render.lab_result(render.console(), result, f"{render.word('check', lang)}: {result.lab}", lang)
     raise typer.Exit(0 if result.passed else 1)
 
 
@@ -188,7 +189,7 @@ def submit(name: NameOpt = None, lang: LangOpt = None, json_out: JsonOpt = False
     else:
         lang = language(lang)
         out = render.console()
-        render.lab_result(out, result.visible(), f"submit: {result.lab}", lang)
+        render.lab_result(out, result.visible(), f"{render.word('submit', lang)}: {result.lab}", lang)
         render.hidden_summary(out, result, lang)
         if record["solved_by_reference"]:
             out.print(

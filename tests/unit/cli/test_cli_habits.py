@@ -213,6 +213,33 @@ def test_reporting_commands_accept_json_and_fail_as_json(capsys, monkeypatch, ar
     assert code == error["code"] != 0 and error["error"]
 
 
+# commands that report nothing of their own: a host's command, interactive shells, the demo
+NO_REPORT = {"exec", "cli", "controller run", "demo"}
+
+
+def test_every_reporting_command_has_json():
+    import typer
+
+    from sdnlab.cli import root
+
+    def walk(command, prefix=""):
+        for name, sub in getattr(command, "commands", {}).items():
+            path = f"{prefix}{name}"
+            if getattr(sub, "commands", None):
+                yield from walk(sub, path + " ")
+            else:
+                yield path, sub
+
+    commands = dict(walk(typer.main.get_command(root)))
+    assert {"up", "down", "topo validate", "lab start", "lab task", "vnf stop", "vnf reload"} <= set(commands)
+    missing = [
+        path
+        for path, command in commands.items()
+        if path not in NO_REPORT and not any("--json" in p.opts for p in command.params)
+    ]
+    assert missing == []
+
+
 def test_one_json_style_for_command_output(capsys):
     code, out, _ = run(capsys, "topo", "list", "--json")
     assert code == 0 and out.startswith("[\n  {\n    ")  # indented by 2 everywhere
