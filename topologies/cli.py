@@ -12,7 +12,17 @@ from sdnlab.cli_options import JsonOpt
 from sdnlab.jsonio import dumps
 from sdnlab.topologies import catalogue, load_topology, parse_params
 
-app = typer.Typer(help="Declarative topologies: list, show, validate, draw.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Declarative topologies: list, show, validate, draw.
+
+\b
+Examples:
+  sdnlab topo list
+  sdnlab topo show smart_meter -p meters=200
+  sdnlab topo validate my_topo.yaml --json
+  sdnlab topo draw camera_4k -o camera.svg""",
+    no_args_is_help=True,
+)
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Parameter NAME=VALUE (repeatable).")
 ]

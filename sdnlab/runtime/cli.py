@@ -119,7 +119,13 @@ def down(name: NameOpt = None, json_out: JsonOpt = False) -> None:
 
 
 def status(name: NameOpt = None, json_out: JsonOpt = False) -> None:
-    """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
+    """Show a running lab: hosts, switches, links, controller, unapplied link properties.
+
+    \b
+    Examples:
+      sdnlab status                 (your current session)
+      sdnlab status --name big --json
+    """
     from sdnlab.runtime.render import status_tables
 
     state = api.status(lab_name(name))

@@ -77,7 +77,14 @@ def classify(
         bool, typer.Option("--risks", help="Also print the risk events (as JSON lines with --json).")
     ] = False,
 ):
-    """Classify every flow of a capture; the app names are spelled as nDPI spells them."""
+    """Classify every flow of a capture; the app names are spelled as nDPI spells them.
+
+    \b
+    Examples:
+      sdnlab dpi classify capture.pcap
+      sdnlab dpi classify capture.pcapng --json --risks | jq .app
+      sdnlab dpi classify capture.pcap --dns-server 10.0.0.53
+    """
     config = DpiConfig(
         max_records=None, limits=Limits(port_guess=not no_port_guess), dns_servers=frozenset(dns_server or ())
     )
