@@ -407,18 +407,17 @@ class Progress:
     """Progress of long work on stderr: a rich bar (or spinner) on a terminal, plain lines otherwise.
 
     Use as a context manager; it gives ``update(step, done, total)`` (``total`` 0: a phase with
-    no count), or None when ``enabled`` is false (``--json``: nothing but JSON is printed).
-    ``lines=False``: only the terminal spinner, no plain lines (short work with one final line).
+    no count; ``done`` counts finished items), or None when ``enabled`` is false (``--json``:
+    nothing but JSON is printed). Plain lines are printed for a new step and for the end of a
+    counted one, so a step polled many times is not repeated.
     """
 
-    def __init__(
-        self, what: str, enabled: bool = True, out: Console | None = None, lines: bool = True
-    ) -> None:
-        self.what, self.enabled, self.lines = what, enabled, lines
+    def __init__(self, what: str, enabled: bool = True, out: Console | None = None) -> None:
+        self.what, self.enabled = what, enabled
         self.out = out or console(stderr=True)
         self._bar: Any = None
         self._task: Any = None
-        self._last = ""
+        self._last: tuple[str, bool] | None = None
 
     def __enter__(self) -> Callable[[str, int, int], None] | None:
         if not self.enabled:
@@ -445,11 +444,12 @@ class Progress:
                 self._task, description=f"{self.what}: {step}", completed=done, total=total or None
             )
             return
-        if not self.lines or (step == self._last and done < total):
-            return  # plain lines: a new step, or the end of a counted one
-        self._last = step
-        count = f" [{min(done + 1, total)}/{total}]" if total else ""
-        self.out.print(plain(f"{self.what}{count}: {step}"), highlight=False, soft_wrap=True)
+        key = (step, done >= total)
+        if key == self._last:
+            return  # the same step polled again (and not just finished)
+        self._last = key
+        count = f" ({done}/{total} done)" if total else ""
+        self.out.print(plain(f"{self.what}: {step}{count}"), highlight=False, soft_wrap=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

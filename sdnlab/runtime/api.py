@@ -305,7 +305,9 @@ def _tail(path: Path, lines: int = 8) -> str:
     return "\n".join(f"  {path.name}: {line}" for line in text[-lines:])
 
 
-def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
+def _stop_supervisor(
+    pid: int | None, lab: Path, timeout: float, tick: Callable[[], None] | None = None
+) -> None:
     """Ask the supervisor to tear down; if it does not finish in time, clean up after it."""
     name = lab.name
     if pid and paths.pid_alive(pid):
@@ -315,21 +317,50 @@ def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
             pass
         deadline = time.monotonic() + timeout
         while paths.pid_alive(pid) and time.monotonic() < deadline:
+            if tick:
+                tick()
             time.sleep(0.05)
         if paths.pid_alive(pid):
             teardown.kill_pids([pid])
     teardown.teardown_lab(name)
 
 
-def down(name: str = DEFAULT_NAME) -> dict:
-    """Stop a lab and remove everything it created; returns a short report."""
+def _teardown_progress(
+    lab: Path, spec: dict, progress: Callable[[str, int, int], None]
+) -> Callable[[], None]:
+    """A tick that reports how many of the lab's hosts and switches are gone (every 0.5 s)."""
+    state = paths.read_json(lab / "state.json") or {}
+    pids = [h["pid"] for h in state.get("hosts", []) if h.get("pid")]
+    bridges = list(spec.get("bridges", []))
+    what = f"stopping {len(pids)} hosts, {len(bridges)} switches"
+    last = [0.0]
+
+    def tick() -> None:
+        if time.monotonic() - last[0] < 0.5:
+            return
+        last[0] = time.monotonic()
+        listed = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], capture_output=True, text=True)
+        existing = set(listed.stdout.split())
+        gone = sum(not paths.pid_alive(p) for p in pids) + sum(b not in existing for b in bridges)
+        progress(what, gone, len(pids) + len(bridges))
+
+    progress(what, 0, len(pids) + len(bridges))
+    return tick
+
+
+def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Stop a lab and remove everything it created; returns a short report.
+
+    ``progress(phase, done, total)`` hears how many of the lab's hosts and switches are gone.
+    """
     require_lab_host()  # as up and clean: one line for a non-root user, not a PermissionError
     lab = paths.lab_dir(name)
     if not lab.exists():
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")
     spec = paths.read_json(lab / "spec.json") or {}
     started = time.monotonic()
-    _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120)
+    tick = _teardown_progress(lab, spec, progress) if progress else None
+    _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120, tick=tick)
     return {"name": name, "down_s": round(time.monotonic() - started, 3)}
 
 

@@ -108,10 +108,8 @@ def _count(n: int, noun: str) -> str:
 def down(name: NameOpt = None, json_out: JsonOpt = False) -> None:
     """Stop a lab and remove its namespaces, veths, bridges and processes."""
     name = lab_name(name)
-    with Progress(f"lab {name}", enabled=not json_out, lines=False) as update:
-        if update:
-            update("stopping: processes, namespaces, veths, bridges", 0, 0)
-        report = api.down(name)
+    with Progress(f"lab {name}", enabled=not json_out) as update:
+        report = api.down(name, progress=update)
     if json_out:
         typer.echo(dumps(report))
     else:

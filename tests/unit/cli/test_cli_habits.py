@@ -341,6 +341,12 @@ def test_progress_is_plain_lines_when_not_a_terminal():
         assert update is not None
         update("alice", 0, 2)
         update("bob", 1, 2)
-    assert out.getvalue().splitlines() == ["grading [1/2]: alice", "grading [2/2]: bob"]
+        update("bob", 1, 2)  # polled again: no new line
+        update("bob", 2, 2)
+    assert out.getvalue().splitlines() == [
+        "grading: alice (0/2 done)",
+        "grading: bob (1/2 done)",
+        "grading: bob (2/2 done)",
+    ]
     with render.Progress("grading", enabled=False) as update:
         assert update is None
