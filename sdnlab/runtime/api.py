@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import paths, teardown
@@ -229,8 +230,11 @@ def up(
 
 
 def _wait_ready(
-    name: str, proc: subprocess.Popen, timeout: float, progress: Callable[[str, int, int], None] | None
-) -> dict:
+    name: str,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, Any]:
     from sdnlab.runtime.supervisor import established_to
 
     lab = paths.lab_dir(name)
@@ -326,7 +330,7 @@ def _stop_supervisor(
 
 
 def _teardown_progress(
-    lab: Path, spec: dict, progress: Callable[[str, int, int], None]
+    lab: Path, spec: dict[str, Any], progress: Callable[[str, int, int], None]
 ) -> Callable[[], None]:
     """A tick that reports how many of the lab's hosts and switches are gone (every 0.5 s)."""
     state = paths.read_json(lab / "state.json") or {}
@@ -348,7 +352,7 @@ def _teardown_progress(
     return tick
 
 
-def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | None = None) -> dict:
+def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Stop a lab and remove everything it created; returns a short report.
 
     ``progress(phase, done, total)`` hears how many of the lab's hosts and switches are gone.
