@@ -331,7 +331,7 @@ def _stop_supervisor(
 
 def _teardown_progress(
     lab: Path, spec: dict[str, Any], progress: Callable[[str, int, int], None]
-) -> Callable[[], None]:
+) -> Callable[..., None]:
     """A tick that reports how many of the lab's hosts and switches are gone (every 0.5 s)."""
     state = paths.read_json(lab / "state.json") or {}
     pids = [h["pid"] for h in state.get("hosts", []) if h.get("pid")]
@@ -339,8 +339,8 @@ def _teardown_progress(
     what = f"stopping {len(pids)} hosts, {len(bridges)} switches"
     last = [0.0]
 
-    def tick() -> None:
-        if time.monotonic() - last[0] < 0.5:
+    def tick(force: bool = False) -> None:
+        if not force and time.monotonic() - last[0] < 0.5:
             return
         last[0] = time.monotonic()
         listed = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], capture_output=True, text=True)
@@ -365,6 +365,8 @@ def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | N
     started = time.monotonic()
     tick = _teardown_progress(lab, spec, progress) if progress else None
     _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120, tick=tick)
+    if tick:
+        tick(force=True)  # what is gone now that the supervisor has finished
     return {"name": name, "down_s": round(time.monotonic() - started, 3)}
 
 
