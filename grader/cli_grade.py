@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
 from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
-if TYPE_CHECKING:
-    from sdnlab.topologies.model import Topology
 
-
-def _topology(topology: str | None, params: list[str], name: str | None) -> Topology:
+def _topology(topology: str | None, params: list[str], name: str | None):
     from sdnlab.grader import collect
     from sdnlab.topologies import load_topology, parse_params
 
     if topology:
         return load_topology(topology, parse_params(params) if params else {})
     if name:
-        built: Topology = collect.lab_topology(name)
-        return built
+        return collect.lab_topology(name)
     raise CollectError(
         "grading saved flows needs --topology (catalogue name or file), or --name of a running lab"
     )
@@ -118,10 +114,10 @@ def grade_command(
     if junit is not None:
         _check_writable(junit)
     if flows is None and name is None:
-        name = lab_name(None)
+        name = lab_name(None)  # the trainee's current session
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
     behaviours = load_spec(spec, topology=topo) if spec else ()
-    state = collect.from_dir(flows) if flows is not None else collect.from_lab(lab_name(name))
+    state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
     if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either

@@ -94,6 +94,8 @@ def status(
     json_out: JsonOpt = False,
 ):
     """Show the lab's VNFs and their counters."""
+    from rich.table import Table
+
     from sdnlab import render
     from sdnlab.vnfs import manage
 
@@ -105,27 +107,20 @@ def status(
     if not rows:
         typer.echo(f"lab {name} runs no VNFs")
         return
-    # names stay whole (chain stages are CHAIN/STAGE), as do hosts: they are typed next
-    table = render.table(
-        "vnf",
-        "kind",
-        "host",
-        "state",
-        "packets",
-        "forwarded",
-        "dropped",
-        "port rx/tx",
-        whole=("vnf", "host", "state"),
-    )
+    table = Table()
+    table.add_column("vnf", no_wrap=True)  # names stay whole (chain stages are CHAIN/STAGE)
+    for heading in ("kind", "host", "state", "packets", "forwarded", "dropped"):
+        table.add_column(heading, no_wrap=heading == "state")
+    table.add_column("port rx/tx", overflow="fold")
     for row in rows:
         counters = row["stats"].get("counters", {})
         ports = "\n".join(
             f"{p} {c.get('rx', 0)}/{c.get('tx', 0)}" for p, c in row["stats"].get("ports", {}).items()
         )
         table.add_row(
-            render.plain(row["name"]),
+            row["name"],
             row["kind"],
-            render.plain(row["host"]),
+            row["host"],
             "running" if row["running"] else "stopped",
             str(counters.get("packets", 0)),
             str(counters.get("forwarded", 0)),
@@ -135,7 +130,7 @@ def status(
         for stage, stats in row["stats"].get("stages", {}).items():  # a chain VNF: one line per stage
             counters = stats.get("counters", {})
             table.add_row(
-                render.plain(f"  {row['name']}/{stage}"),
+                f"  {row['name']}/{stage}",
                 "stage",
                 "",
                 "",

@@ -46,7 +46,7 @@ def write_json(path: Path, data: dict) -> None:
     """Write atomically, so readers never see half a file."""
     from sdnlab.jsonio import write_atomic
 
-    write_atomic(path, data)
+    write_atomic(path, data, mode=0o600)  # lab state is its owner's
 
 
 def lab_names() -> list[str]:
