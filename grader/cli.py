@@ -90,4 +90,14 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     from sdnlab.grader.cli_grade import grade_command
 
     flows.command("trace")(trace)
-    root.command("grade")(grade_command)
+    root.command("grade", help=GRADE_HELP)(grade_command)
+
+
+GRADE_HELP = """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation).
+
+\b
+Examples:
+  sdnlab grade --spec behaviours.yaml                 (your current session)
+  sdnlab grade --spec behaviours.yaml --live --json
+  sdnlab grade --flows dumps/ --topology linear --spec behaviours.yaml --junit grade.xml
+"""

@@ -96,14 +96,7 @@ def grade_command(
         Path | None, typer.Option("--junit", help="also write a JUnit XML report to this file")
     ] = None,
 ) -> None:
-    """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation).
-
-    \b
-    Examples:
-      sdnlab grade --spec behaviours.yaml
-      sdnlab grade --spec behaviours.yaml --live --json
-      sdnlab grade --flows dumps/ --topology linear --spec behaviours.yaml --junit grade.xml
-    """
+    """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation)."""
     from dataclasses import replace
 
     from sdnlab.grader import collect

@@ -94,9 +94,9 @@ def status(
     json_out: JsonOpt = False,
 ):
     """Show the lab's VNFs and their counters."""
+    from rich.console import Console
     from rich.table import Table
 
-    from sdnlab import render
     from sdnlab.vnfs import manage
 
     name = lab_name(name)
@@ -139,7 +139,7 @@ def status(
                 str(counters.get("dropped", 0)),
                 "",
             )
-    render.console().print(table)
+    Console().print(table)
     for row in rows:
         sections = [(row["name"], row["stats"])] + [
             (f"{row['name']}/{stage}", stats) for stage, stats in row["stats"].get("stages", {}).items()
