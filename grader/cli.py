@@ -93,7 +93,7 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     root.command("grade", help=GRADE_HELP)(grade_command)
 
 
-GRADE_HELP = """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation).
+GRADE_HELP = """Grade flow rules against expected behaviours (static symbolic check, live confirmation).
 
 \b
 Examples:
