@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,7 +11,7 @@ from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
 from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
 
-def _topology(topology: str | None, params: list[str], name: str | None):
+def _topology(topology: str | None, params: list[str], name: str | None) -> Any:
     from sdnlab.grader import collect
     from sdnlab.topologies import load_topology, parse_params
 
@@ -110,7 +110,7 @@ def grade_command(
         name = lab_name(None)  # the trainee's current session
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
     behaviours = load_spec(spec, topology=topo) if spec else ()
-    state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
+    state = collect.from_dir(flows) if flows is not None else collect.from_lab(lab_name(name))
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
     if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either
