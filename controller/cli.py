@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt
+from sdnlab.jsonio import dumps
+
 controller_app = typer.Typer(help="Run the Ryu-compatible controller (os-ken).", no_args_is_help=True)
 
 
@@ -34,16 +37,14 @@ def check_config(
     path: Annotated[
         str, typer.Argument(help="The built-in app's YAML/JSON config (SDNLAB_CONTROLLER_CONFIG).")
     ],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the validated config as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Validate a built-in controller config file; errors name the file, line and field."""
-    import json
-
     from sdnlab.controller.config import load_config
 
     config = load_config(path)
     if as_json:
-        typer.echo(json.dumps(config.to_dict(), indent=2))
+        typer.echo(dumps(config.to_dict()))
     else:
         typer.echo(
             f"{path}: ok (mode {config.mode}, weight {config.weight}, protection "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, NameOpt, lab_name
 from sdnlab.grader.errors import InputFileError
+from sdnlab.jsonio import dumps
 
 
 def _read(path: Path, what: str) -> str:
@@ -36,8 +37,8 @@ def trace(
     switch: Annotated[
         str | None, typer.Option("--switch", help="instead of files: a switch of a running lab")
     ] = None,
-    name: Annotated[str, typer.Option("--name", help="the running lab for --switch")] = "default",
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON (one list entry per packet)")] = False,
+    name: NameOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Trace packets through one switch's flow tables, like ovs-appctl ofproto/trace."""
     from sdnlab.grader.model import SwitchState
@@ -51,6 +52,7 @@ def trace(
     if switch is not None:
         from sdnlab.grader import collect
 
+        name = lab_name(name)
         bridges = collect.lab_bridges(name)
         if switch not in bridges:
             raise InputFileError(
@@ -58,6 +60,7 @@ def trace(
             )
         state = collect.from_bridges({switch: bridges[switch]})[switch]
     else:
+        assert flows_file is not None  # exactly one of --flows and --switch, checked above
         state = SwitchState(
             name=flows_file.stem,
             flows=parse_flows(_read(flows_file, "flows"), str(flows_file)),
@@ -67,16 +70,17 @@ def trace(
     if packet is not None:
         specs, source = [(1, packet)], "--packet"
     else:
+        assert packets is not None  # exactly one of --packet and --packets, checked above
         lines = _read(packets, "packets").splitlines()
         specs = [
-            (n, l.strip())
-            for n, l in enumerate(lines, start=1)
-            if l.strip() and not l.strip().startswith("#")
+            (n, line.strip())
+            for n, line in enumerate(lines, start=1)
+            if line.strip() and not line.strip().startswith("#")
         ]
         source = str(packets)
     results = trace_packets(state, specs, source=source)
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(dumps(results))
     else:
         typer.echo("\n".join(describe_result(r) for r in results))
 
@@ -86,4 +90,14 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     from sdnlab.grader.cli_grade import grade_command
 
     flows.command("trace")(trace)
-    root.command("grade")(grade_command)
+    root.command("grade", help=GRADE_HELP)(grade_command)
+
+
+GRADE_HELP = """Grade flow rules against expected behaviours (static symbolic check, live confirmation).
+
+\b
+Examples:
+  sdnlab grade --spec behaviours.yaml                 (your current session)
+  sdnlab grade --spec behaviours.yaml --live --json
+  sdnlab grade --flows dumps/ --topology linear --spec behaviours.yaml --junit grade.xml
+"""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
 from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
 
 
-def _topology(topology: str | None, params: list[str], name: str | None):
+def _topology(topology: str | None, params: list[str], name: str | None) -> Any:
     from sdnlab.grader import collect
     from sdnlab.topologies import load_topology, parse_params
 
@@ -41,7 +42,12 @@ def _check_writable(path: Path) -> None:
 def grade_command(
     name: Annotated[
         str | None,
-        typer.Option("--name", help="running lab to grade (default: 'default' unless --flows is given)"),
+        typer.Option(
+            "--name",
+            "-n",
+            help="running lab to grade (default: your current session, unless --flows is given)",
+            show_default=False,
+        ),
     ] = None,
     spec: Annotated[
         Path | None, typer.Option("--spec", help="behaviour spec YAML (see docs/grader.md)")
@@ -60,7 +66,8 @@ def grade_command(
         str | None,
         typer.Option(
             "--reference",
-            help="reference solution: DIR of dumps, lab:NAME (running) or app:MODULE (run in a temporary lab)",
+            help="reference solution: DIR of dumps, lab:NAME (running) "
+            "or app:MODULE (run in a temporary lab)",
         ),
     ] = None,
     live: Annotated[
@@ -71,7 +78,8 @@ def grade_command(
         list[str] | None,
         typer.Option(
             "--down",
-            help="grade with this link down, as A-B (repeatable); with --live it must really be down in the lab now",
+            help="grade with this link down, as A-B (repeatable); "
+            "with --live it must really be down in the lab now",
         ),
     ] = None,
     include_hidden: Annotated[
@@ -82,7 +90,8 @@ def grade_command(
             help="include hidden (instructor-only) behaviours; off by default",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    as_json: JsonOpt = False,
+    lang: LangOpt = None,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="also write a JUnit XML report to this file")
     ] = None,
@@ -98,10 +107,10 @@ def grade_command(
     if junit is not None:
         _check_writable(junit)
     if flows is None and name is None:
-        name = "default"
+        name = lab_name(None)  # the trainee's current session
     topo = _topology(topology, param or [], name if flows is None or not topology else None)
     behaviours = load_spec(spec, topology=topo) if spec else ()
-    state = collect.from_dir(flows) if flows is not None else collect.from_lab(name)
+    state = collect.from_dir(flows) if flows is not None else collect.from_lab(lab_name(name))
     if not behaviours and reference is None:
         raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
     if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either
@@ -132,6 +141,6 @@ def grade_command(
     if as_json:
         typer.echo(report.to_json())
     else:
-        report.render_rich()
+        report.render_rich(lang=language(lang))
     if not report.passed:
         raise typer.Exit(1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from xml.etree import ElementTree as ET
+
+from rich.console import Console
 
 
 @dataclass(frozen=True)
@@ -15,9 +17,9 @@ class Failure:
     dst: str
     message: str
     packet: str = ""  # ovs flow syntax
-    trace: tuple = ()  # hop dicts: switch, in_port, out_port, rules [..]
+    trace: tuple[dict[str, Any], ...] = ()  # hop dicts: switch, in_port, out_port, rules [..]
     outcome: str = ""
-    blame: dict | None = None
+    blame: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,9 @@ class GradeReport:
     results: tuple[BehaviourResult, ...]
     elapsed_s: float = 0.0
     findings: tuple[Finding, ...] = ()
-    live: dict = field(default_factory=dict)
-    reference: tuple = ()
-    down: tuple = ()  # ((a, b), ...): the links that were down in the graded scenario
+    live: dict[str, Any] = field(default_factory=dict)
+    reference: tuple[str, ...] = ()
+    down: tuple[tuple[str, str], ...] = ()  # ((a, b), ...): the links that were down in the graded scenario
 
     @property
     def score(self) -> float:
@@ -85,7 +87,7 @@ class GradeReport:
             self.down,
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -107,7 +109,9 @@ class GradeReport:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        from sdnlab.jsonio import dumps
+
+        return dumps(self.to_dict())
 
     def to_junit_xml(self) -> str:
         suite = ET.Element(
@@ -148,7 +152,8 @@ class GradeReport:
             hidden = " (hidden)" if r.hidden else ""
             confirmed = self._live_note(r.id)
             lines.append(
-                f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  ({r.passed_cases}/{r.cases} cases){confirmed}"
+                f"[{mark}] {r.id}{hidden}: {r.description}  {r.score:.2f}/{r.weight:g}  "
+                f"({r.passed_cases}/{r.cases} cases){confirmed}"
             )
             if r.note:
                 lines.append(f"    {r.note}")
@@ -156,7 +161,8 @@ class GradeReport:
                 lines.append("    " + render_failure(f).replace("\n", "\n    "))
         for finding in self.findings:
             lines.append(
-                f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed} ({finding.packet})"
+                f"[GRADER FINDING] {finding.behaviour} {finding.src}->{finding.dst}: "
+                f"predicted {finding.predicted}, observed {finding.observed} ({finding.packet})"
             )
         for item in self.reference:
             lines.append(f"[REFERENCE] {item}")
@@ -174,43 +180,11 @@ class GradeReport:
             return ""
         return f"  [live: {entry['agree']}/{entry['probes']} probes as predicted]"
 
-    def render_rich(self, console=None) -> None:
-        """Print the report with colour; text from specs and dumps is escaped, never read as markup."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
+    def render_rich(self, console: Any = None, lang: str = "en") -> None:
+        """Print the report for people (``sdnlab.render``: user text is escaped, never read as markup)."""
+        from sdnlab.render import grade_report
 
-        console = console or Console()
-        table = Table(title="sdnlab grade")
-        for column in ("", "behaviour", "cases", "points"):
-            table.add_column(column)
-        for r in self.results:
-            note = escape(self._live_note(r.id))
-            table.add_row(
-                "[green]PASS[/]" if r.passed else "[red]FAIL[/]",
-                f"{escape(r.id)}{' (hidden)' if r.hidden else ''}\n{escape(r.description)}{note}"
-                + (f"\n{escape(r.note)}" if r.note else ""),
-                f"{r.passed_cases}/{r.cases}",
-                f"{r.score:.2f}/{r.weight:g}",
-            )
-        console.print(table)
-        for r in self.results:
-            for f in r.failures:
-                console.print(
-                    f"[bold red]{escape(r.id)}[/]: {escape(render_failure(f))}",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-        for finding in self.findings:
-            console.print(
-                f"[yellow]grader finding[/] {escape(f'{finding.behaviour} {finding.src}->{finding.dst}: predicted {finding.predicted}, observed {finding.observed}')}",
-                highlight=False,
-            )
-        for item in self.reference:
-            console.print(f"[cyan]reference[/] {escape(item)}", highlight=False)
-        if self.down:
-            console.print(f"[magenta]graded with links down:[/] {escape(self._down_text())}", highlight=False)
-        console.print(f"[bold]Score: {self.score:g}/{self.max_score:g}[/]")
+        grade_report(console or Console(), self, lang)
 
 
 def render_failure(f: Failure) -> str:
@@ -223,7 +197,8 @@ def render_failure(f: Failure) -> str:
         for rule in hop["rules"]:
             if "priority" in rule:
                 lines.append(
-                    f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] -> {rule['actions']} cookie {rule['cookie']}"
+                    f"    table {rule['table']} priority {rule['priority']} [{rule['match']}] "
+                    f"-> {rule['actions']} cookie {rule['cookie']}"
                 )
             else:
                 lines.append(f"    {rule.get('note', '')}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from sdnlab.errors import SdnlabError
@@ -73,11 +74,18 @@ def row(trainee: str, lab: Lab, result=None, error: str = "") -> dict:
 MODES = ("auto", "static", "live")
 
 
-def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: str = "auto") -> list[dict]:
+def grade_batch(
+    lab: Lab,
+    directory: Path,
+    live_name: str = BATCH_NAME,
+    mode: str = "auto",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[dict]:
     """One row per trainee folder.
 
     ``auto``: statically when the lab needs no network, else live; ``static``: flow files only
     (labs with controller none; probes and scenario are not run); ``live``: always a network.
+    ``progress(trainee, done, total)`` is called before each trainee is graded.
     """
     if mode not in MODES:
         raise LabSessionError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
@@ -89,7 +97,9 @@ def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: st
     rows = []
     if mode == "static" or (mode == "auto" and not lab.needs_live):
         topology = live.load_topology(lab)
-        for folder in folders:
+        for n, folder in enumerate(folders):
+            if progress:
+                progress(folder.name, n, len(folders))
             try:
                 rows.append(row(folder.name, lab, grading.grade_static(lab, folder, topology=topology)))
             except SdnlabError as exc:
@@ -100,7 +110,9 @@ def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: st
 
     started = False
     try:
-        for folder in folders:
+        for n, folder in enumerate(folders):
+            if progress:
+                progress(folder.name, n, len(folders))
             try:
                 if not started:
                     live.up(lab, folder, live_name)

@@ -7,23 +7,29 @@ solutions are never printed by trainee commands.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from sdnlab.labs import render
+from sdnlab import render
+from sdnlab.cli_options import JsonOpt, LangOpt, NameOpt, lab_name, language
+from sdnlab.jsonio import dumps
+from sdnlab.labs.render import fill_session
 
-app = typer.Typer(help="Lab exercises: trainee and instructor commands.", no_args_is_help=True)
-NameOpt = Annotated[
-    str, typer.Option("--name", "-n", help="Session (runtime lab) name; several can run at once.")
-]
-LangOpt = Annotated[str | None, typer.Option("--lang", help="en or ja (default: from the locale).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-DEFAULT_NAME = "lab"
+app = typer.Typer(
+    help="""Lab exercises: trainee and instructor commands.
+
+\b
+Examples:
+  sdnlab lab list
+  sdnlab lab start 3
+  sdnlab lab task --lang ja
+  sdnlab lab check
+  sdnlab lab hint
+  sdnlab lab submit""",
+    no_args_is_help=True,
+)
 
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:
@@ -31,23 +37,8 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     root.command("progress")(progress)
 
 
-def language(lang: str | None) -> str:
-    """--lang, else the locale (LC_ALL, LC_MESSAGES, LANG): ja for Japanese, en otherwise."""
-    from sdnlab.labs.errors import LabSessionError
-
-    if lang:
-        if lang not in ("en", "ja"):
-            raise LabSessionError(f"--lang {lang!r}: expected en or ja")
-        return lang
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var)
-        if value:
-            return "ja" if value.lower().startswith("ja") else "en"
-    return "en"
-
-
 def _print_json(data) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    typer.echo(dumps(data))
 
 
 # ---------------------------------------------------------------- trainee
@@ -68,35 +59,53 @@ def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     if json_out:
         _print_json(rows)
     else:
-        render.catalogue(Console(), rows, language(lang))
+        render.catalogue(render.console(), rows, language(lang))
 
 
 @app.command()
 def start(
     lab: Annotated[str, typer.Argument(help="Lab id or number.")],
-    name: NameOpt = DEFAULT_NAME,
+    name: NameOpt = None,
     workdir: Annotated[
         Path | None, typer.Option(help="Your workspace folder (default ~/.sdnlab/work/ID).")
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Overwrite the workspace with the starter files.")] = False,
+    json_out: JsonOpt = False,
 ):
     """Start a lab: copy the starter into your workspace and bring the network up."""
     from sdnlab.labs import session
     from sdnlab.labs.loader import load_lab
 
-    console = Console()
+    name = name or session.DEFAULT_NAME  # start creates a session: no current one to look for
     record = load_lab(lab)
-    with console.status(f"starting {record.id} ..."):
+    with render.Progress(f"starting {record.id}", enabled=not json_out) as update:
+        if update:
+            update("network, controller, flows", 0, 0)
         sess, status = session.start(record, name, workdir, fresh)
+    switches = {s["name"]: s["bridge"] for s in status.get("switches", [])}
+    if json_out:
+        _print_json(
+            {
+                "session": name,
+                "lab": record.id,
+                "number": record.number,
+                "workdir": sess.workdir,
+                "switches": switches,
+                "hosts": [h["name"] for h in status.get("hosts", [])],
+            }
+        )
+        return
+    out = render.console()
     # soft_wrap: paths and commands stay on one line, whole, for copy and paste
-    console.print(
-        f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]", soft_wrap=True
-    )
-    console.print(f"workspace: {sess.workdir}", soft_wrap=True, highlight=False)
-    switches = ", ".join(f"{s['name']}={s['bridge']}" for s in status.get("switches", []))
-    console.print(f"switches (OVS bridges): {switches}", soft_wrap=True, highlight=False)
-    console.print(
-        f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`",
+    line = render.plain(f"{record.number}. {record.title.en}", "bold")
+    line.append(" is running as session ")
+    line.append_text(render.plain(name, "cyan"))
+    out.print(line, soft_wrap=True)
+    out.print(render.plain(f"workspace: {sess.workdir}"), soft_wrap=True, highlight=False)
+    bridges = ", ".join(f"{k}={v}" for k, v in switches.items())
+    out.print(render.plain(f"switches (OVS bridges): {bridges}"), soft_wrap=True, highlight=False)
+    out.print(
+        render.plain(f"next: `{session.command('task', name)}`, then `{session.command('check', name)}`"),
         soft_wrap=True,
         highlight=False,
     )
@@ -108,62 +117,87 @@ def task(
         str | None, typer.Argument(help="Lab id or number (default: the running session's lab).")
     ] = None,
     lang: LangOpt = None,
-    name: NameOpt = DEFAULT_NAME,
+    name: NameOpt = None,
+    json_out: JsonOpt = False,
 ):
-    """Print the task text of a lab."""
+    """Print the task text of a lab (Markdown, rendered on a terminal)."""
     from sdnlab.labs import session
+    from sdnlab.labs.errors import LabSessionError
     from sdnlab.labs.loader import load_lab
 
-    record = load_lab(lab) if lab else session.current(name).load()
-    typer.echo(record.task_text(language(lang)))
+    lang = language(lang)
+    if lab:
+        record = load_lab(lab)
+        try:
+            name = lab_name(name)
+        except LabSessionError:  # several sessions: the text still shows a working command
+            name = session.DEFAULT_NAME
+    else:
+        name = lab_name(name)
+        record = session.current(name).load()
+    text = fill_session(record.task_text(lang), name)
+    if json_out:
+        _print_json({"lab": record.id, "number": record.number, "lang": lang, "session": name, "text": text})
+    else:
+        render.markdown(render.console(), text)
 
 
 @app.command()
-def check(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
+def check(name: NameOpt = None, lang: LangOpt = None, json_out: JsonOpt = False):
     """Grade the public checks on your running lab (fast feedback, nothing recorded)."""
     from sdnlab.labs import session
 
-    result = session.check(name)
+    result = session.check(lab_name(name))
     if json_out:
         _print_json(result.public_dict())
     else:
-        render.result(Console(), result, f"check: {result.lab}")
+        lang = language(lang)
+        render.lab_result(render.console(), result, f"{render.word('check', lang)}: {result.lab}", lang)
     raise typer.Exit(0 if result.passed else 1)
 
 
 @app.command()
-def hint(name: NameOpt = DEFAULT_NAME, lang: LangOpt = None):
+def hint(name: NameOpt = None, lang: LangOpt = None, json_out: JsonOpt = False):
     """Show the next hint (hints used are recorded)."""
     from sdnlab.labs import session
     from sdnlab.labs.errors import NoMoreHints
 
+    name = lab_name(name)
     try:
         index, total, text = session.hint(name)
     except NoMoreHints as exc:
-        typer.echo(str(exc))
+        if json_out:
+            _print_json({"hint": None, "message": str(exc)})
+        else:
+            typer.echo(str(exc))
         return
-    typer.echo(f"hint {index}/{total}: {text.get(language(lang))}")
+    body = fill_session(text.get(language(lang)), name)
+    if json_out:
+        _print_json({"hint": index, "total": total, "text": body})
+    else:
+        render.console().print(render.plain(f"hint {index}/{total}: {body}"), highlight=False)
 
 
 @app.command()
-def submit(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
+def submit(name: NameOpt = None, lang: LangOpt = None, json_out: JsonOpt = False):
     """Grade every check, hidden ones included, and record the result in your progress."""
     from sdnlab.labs import session
 
-    result, record = session.submit(name)
+    result, record = session.submit(lab_name(name))
     if json_out:
         _print_json({"record": record, "result": result.public_dict()})
     else:
-        console = Console()
-        render.result(console, result.visible(), f"submit: {result.lab}")
-        render.hidden_summary(console, result)
+        lang = language(lang)
+        out = render.console()
+        render.lab_result(out, result.visible(), f"{render.word('submit', lang)}: {result.lab}", lang)
+        render.hidden_summary(out, result, lang)
         if record["solved_by_reference"]:
-            console.print(
+            out.print(
                 f"[bold]score: {result.percent:g}%[/] recorded as [yellow]solved by the reference[/] "
                 "(`sdnlab lab solve` ran in this session): not counted as your score"
             )
         else:
-            console.print(
+            out.print(
                 f"[bold]final score: {result.percent:g}%[/] (recorded; hints used: {record['hints_used']})"
             )
     raise typer.Exit(0 if result.passed else 1)
@@ -171,23 +205,29 @@ def submit(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
 
 @app.command()
 def reset(
-    name: NameOpt = DEFAULT_NAME,
+    name: NameOpt = None,
     starter: Annotated[
         bool, typer.Option(help="Also restore the starter files into your workspace.")
     ] = False,
+    json_out: JsonOpt = False,
 ):
     """Redeploy your workspace on the network (flows, app, VNF configs)."""
     from sdnlab.labs import session
 
+    name = lab_name(name)
     sess = session.reset(name, starter)
-    typer.echo(f"redeployed {sess.workdir} on session {name}")
+    if json_out:
+        _print_json({"session": name, "lab": sess.lab, "workdir": sess.workdir, "redeployed": True})
+    else:
+        typer.echo(f"redeployed {sess.workdir} on session {name}")
 
 
 @app.command()
-def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
+def status(name: NameOpt = None, json_out: JsonOpt = False):
     """Your running session: lab, workspace, time spent, hints used, whether the network is up."""
     from sdnlab.labs import session
 
+    name = lab_name(name)
     info = session.describe(name)
     if json_out:
         _print_json(info)
@@ -207,15 +247,19 @@ def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
 
 
 @app.command()
-def stop(name: NameOpt = DEFAULT_NAME):
+def stop(name: NameOpt = None, json_out: JsonOpt = False):
     """Take the lab's network down (your workspace stays)."""
     from sdnlab.labs import session
 
+    name = lab_name(name)
     sess = session.stop(name)
-    typer.echo(f"stopped {sess.lab} (session {name})")
+    if json_out:
+        _print_json({"session": name, "lab": sess.lab, "workdir": sess.workdir, "stopped": True})
+    else:
+        typer.echo(f"stopped {sess.lab} (session {name})")
 
 
-def progress(json_out: JsonOpt = False):
+def progress(lang: LangOpt = None, json_out: JsonOpt = False):
     """Your labs, scores and a skill report (network / programming / security)."""
     from sdnlab.labs.loader import catalogue
     from sdnlab.labs.progress import ProgressStore, lab_progress, skill_report
@@ -229,18 +273,22 @@ def progress(json_out: JsonOpt = False):
     if json_out:
         _print_json(report)
     else:
-        render.progress(Console(), report)
+        render.progress(render.console(), report, language(lang))
 
 
 # ---------------------------------------------------------------- instructor
 
 
 @app.command()
-def solve(name: NameOpt = DEFAULT_NAME):
+def solve(name: NameOpt = None, json_out: JsonOpt = False):
     """Instructor: deploy the reference solution on a running session (later submits there do not count)."""
     from sdnlab.labs import session
 
+    name = lab_name(name)
     sess = session.apply_solution(name)
+    if json_out:
+        _print_json({"session": name, "lab": sess.lab, "reference_deployed": True})
+        return
     typer.echo(f"instructor: the reference solution of {sess.lab} is deployed on session {name}.")
     typer.echo(
         "every later `sdnlab lab submit` in this session is recorded as solved by the reference, not as "
@@ -254,11 +302,16 @@ def new(
     root: Annotated[
         Path | None, typer.Option(help="Folder of lab packages (default: the catalogue).")
     ] = None,
+    json_out: JsonOpt = False,
 ):
     """Instructor: scaffold a new lab package."""
     from sdnlab.labs.scaffold import new_lab
 
-    typer.echo(f"created {new_lab(lab_id, root)}")
+    folder = new_lab(lab_id, root)
+    if json_out:
+        _print_json({"lab": lab_id, "path": str(folder)})
+    else:
+        typer.echo(f"created {folder}")
 
 
 @app.command()
@@ -283,7 +336,8 @@ def validate(
     if mode not in MODES:
         raise LabSessionError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
     refs = [str(d) for d in lab_dirs()] if all_ else [lab]
-    reports = validate_all(refs, name, mode)
+    with render.Progress("validating", enabled=not json_out and len(refs) > 1) as update:
+        reports = validate_all(refs, name, mode, progress=_named_steps(update))
     if json_out:
         _print_json([r.to_dict() for r in reports])
     else:
@@ -299,6 +353,13 @@ def validate(
             for problem in r.problems:
                 typer.echo(f"     - {problem}")
     raise typer.Exit(0 if all(r.ok for r in reports) else 1)
+
+
+def _named_steps(update):
+    """A library progress callback (step, done, total) that shows folder names as their last part."""
+    if update is None:
+        return None
+    return lambda step, done, total: update(Path(step).name, done, total)
 
 
 @app.command("grade-batch")
@@ -318,7 +379,8 @@ def grade_batch(
     from sdnlab.labs import batch
     from sdnlab.labs.loader import load_lab
 
-    rows = batch.grade_batch(load_lab(lab), directory, name, mode)
+    with render.Progress("grading", enabled=not json_out) as update:
+        rows = batch.grade_batch(load_lab(lab), directory, name, mode, progress=update)
     csv_path, json_path = batch.write_outputs(rows, out or Path(directory) / "grades")
     if json_out:
         _print_json(rows)

@@ -11,7 +11,8 @@ import time
 
 from rich.console import Console
 
-from sdnlab.labs import grading, live, render
+from sdnlab import render
+from sdnlab.labs import grading, live
 from sdnlab.labs.loader import load_lab
 from sdnlab.labs.session import redeploy
 
@@ -41,7 +42,7 @@ def run(lab: str | None, console: Console) -> int:
         redeploy(record, record.solution_dir, DEMO_NAME)
         console.print("reference solution deployed")
         solution = grading.grade_live(record, DEMO_NAME, include_hidden=True)
-        render.result(console, solution, f"{record.id}: reference solution")
+        render.lab_result(console, solution, f"{record.id}: reference solution")
     finally:
         try:
             api.down(DEMO_NAME)

@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,12 +66,9 @@ class ProgressStore:
         return data
 
     def _write(self, data: dict) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".progress-", dir=self.home)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1, sort_keys=True, ensure_ascii=False)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        from sdnlab.jsonio import write_atomic
+
+        write_atomic(self.path, data, fsync=True, mode=0o600)
 
     def update(self, change) -> dict:
         """Apply ``change(data)`` to the stored data under the lock; returns the new data."""

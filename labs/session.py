@@ -1,20 +1,21 @@
 """The trainee workflow: a lab session is a running network plus a workspace and a hint counter.
 
-A session is named after the runtime lab that holds its network (default ``lab``) and is stored
+A session is named after the runtime lab that holds its network (default ``DEFAULT_NAME``, the
+runtime's default lab name) and is stored
 in ``$SDNLAB_HOME/sessions/<name>.json``: lab id, workspace folder, start time, hints used.
 ``start`` copies ``starter/`` into the workspace (unless it exists), brings the network up from
 it (controller, flows, VNFs); ``check`` grades the public checks, ``submit`` all checks and
 records the result; ``reset`` redeploys the workspace; ``apply_solution`` deploys the reference
 (an instructor command) and marks the session, so that a later ``submit`` in it is recorded as
 solved by the reference and never counted as the trainee's score; ``stop`` takes the network down.
-Instructions printed for a session other than the default name carry its ``--name``.
+Instructions printed for a session other than the default name carry its ``--name``;
+``current_name`` is the session a command acts on when no ``--name`` is given.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,8 +26,7 @@ from sdnlab.labs.loader import load_lab
 from sdnlab.labs.model import Lab, Text
 from sdnlab.labs.progress import ProgressStore, sdnlab_home
 from sdnlab.labs.results import LabResult
-
-DEFAULT_NAME = "lab"
+from sdnlab.runtime.api import DEFAULT_NAME  # one default lab name for sessions and runtime labs
 
 
 def command(words: str, name: str) -> str:
@@ -53,6 +53,31 @@ def sessions_dir() -> Path:
     return sdnlab_home() / "sessions"
 
 
+def session_names() -> list[str]:
+    """The names of the trainee's sessions (one file each in ``sessions_dir()``), sorted."""
+    folder = sessions_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json"))
+
+
+def current_name(explicit: str | None = None) -> str:
+    """The lab a command acts on when ``--name`` is not given: the trainee's current session.
+
+    ``explicit`` wins; else the session named ``DEFAULT_NAME`` if there is one, else the
+    trainee's only session, else ``DEFAULT_NAME`` (no session: a lab started with ``sdnlab up``).
+    Several sessions and none of them the default: an error asking for ``--name``.
+    """
+    if explicit:
+        return explicit
+    names = session_names()
+    if not names or DEFAULT_NAME in names:
+        return DEFAULT_NAME
+    if len(names) == 1:
+        return names[0]
+    raise LabSessionError(f"you have several lab sessions ({', '.join(names)}): say which with --name")
+
+
 def _path(name: str) -> Path:
     from sdnlab.runtime import paths
 
@@ -60,11 +85,11 @@ def _path(name: str) -> Path:
 
 
 def _save(session: Session) -> None:
+    from sdnlab.jsonio import write_atomic
+
     path = _path(session.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(session), indent=1))
-    os.replace(tmp, path)
+    write_atomic(path, asdict(session), sort_keys=False)
 
 
 def current(name: str = DEFAULT_NAME) -> Session:

@@ -9,6 +9,7 @@ purpose (root, Open vSwitch). Every problem is collected into the report.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sdnlab.errors import SdnlabError
@@ -149,9 +150,20 @@ def _score_live(lab: Lab, name: str):
     return solution, starter
 
 
-def validate_all(refs, live_name: str = VALIDATE_NAME, mode: str = "auto") -> list[ValidationReport]:
-    """Validate several labs; each live one gets its own runtime name (``<name>-<i>``)."""
+def validate_all(
+    refs,
+    live_name: str = VALIDATE_NAME,
+    mode: str = "auto",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[ValidationReport]:
+    """Validate several labs; each live one gets its own runtime name (``<name>-<i>``).
+
+    ``progress(lab, done, total)`` is called before each lab is validated.
+    """
     base = live_name[:20]
-    return [
-        validate(ref, f"{base}-{i}" if len(refs) > 1 else live_name, mode) for i, ref in enumerate(refs, 1)
-    ]
+    reports = []
+    for i, ref in enumerate(refs, 1):
+        if progress:
+            progress(str(ref), i - 1, len(refs))
+        reports.append(validate(ref, f"{base}-{i}" if len(refs) > 1 else live_name, mode))
+    return reports

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from sdnlab import render
+from sdnlab.cli_options import JsonOpt
+from sdnlab.jsonio import dumps
 from sdnlab.topologies import catalogue, load_topology, parse_params
 
-app = typer.Typer(help="Declarative topologies: list, show, validate, draw.", no_args_is_help=True)
+app = typer.Typer(
+    help="""Declarative topologies: list, show, validate, draw.
+
+\b
+Examples:
+  sdnlab topo list
+  sdnlab topo show smart_meter -p meters=200
+  sdnlab topo validate my_topo.yaml --json
+  sdnlab topo draw camera_4k -o camera.svg""",
+    no_args_is_help=True,
+)
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Parameter NAME=VALUE (repeatable).")
 ]
@@ -28,9 +38,9 @@ def _summary(text: str, limit: int = 60) -> str:
 
 
 @app.command("list")
-def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False):
+def list_(json_out: JsonOpt = False):
     """List the catalogue topologies with their parameters."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in catalogue():
         topo = load_topology(name)
         rows.append(
@@ -51,32 +61,40 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Machine-readabl
             }
         )
     if json_out:
-        typer.echo(json.dumps(rows, indent=1))
+        typer.echo(dumps(rows))
         return
-    table = Table("topology", "parameters (default)", "size at defaults", "about")
+    table = render.table("topology", "parameters (default)", "size at defaults", "about", whole=("topology",))
     for r in rows:
         params = ", ".join(f"{k}={v['default']}" for k, v in r["parameters"].items())
-        table.add_row(r["name"], params, f"{r['hosts']} hosts, {r['switches']} switches", r["description"])
-    Console().print(table)
+        table.add_row(
+            r["name"], params, f"{r['hosts']} hosts, {r['switches']} switches", render.plain(r["description"])
+        )
+    render.console().print(table)
 
 
 @app.command()
 def show(
     topology: Annotated[str, typer.Argument(help="Catalogue name or .yaml file.")],
     param: ParamOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+    json_out: JsonOpt = False,
 ):
     """Show nodes, links and addresses of a topology."""
     topo = load_topology(topology, parse_params(param))
     if json_out:
-        typer.echo(json.dumps(topo.to_dict(), indent=1))
+        typer.echo(dumps(topo.to_dict()))
         return
-    console = Console()
-    console.print(f"[bold]{topo.name}[/] {topo.params}  subnet {topo.subnet}")
+    console = render.console()
+    console.print(render.plain(f"{topo.name} {topo.params}  subnet {topo.subnet}", "bold"))
     if topo.description:
-        console.print(topo.description)
-    nodes = Table(
-        "node", "kind", "roles", "dpid / ip", "mac", title=f"nodes ({len(topo.nodes)})", title_justify="left"
+        console.print(render.plain(topo.description))
+    nodes = render.table(
+        "node",
+        "kind",
+        "roles",
+        "dpid / ip",
+        "mac",
+        title=f"nodes ({len(topo.nodes)})",
+        whole=("node", "dpid / ip", "mac"),
     )
     for node in topo.nodes.values():
         nodes.add_row(
@@ -87,8 +105,14 @@ def show(
             node.mac or "",
         )
     console.print(nodes)
-    links = Table(
-        "a:port", "b:port", "bw", "delay", "loss", title=f"links ({len(topo.links)})", title_justify="left"
+    links = render.table(
+        "a:port",
+        "b:port",
+        "bw",
+        "delay",
+        "loss",
+        title=f"links ({len(topo.links)})",
+        whole=("a:port", "b:port"),
     )
     for link in topo.links:
         links.add_row(
@@ -105,9 +129,23 @@ def show(
 def validate(
     file: Annotated[str, typer.Argument(help="Topology .yaml file (or catalogue name).")],
     param: ParamOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Check a topology file; errors name the file, line and field."""
     topo = load_topology(file, parse_params(param))
+    if json_out:
+        typer.echo(
+            dumps(
+                {
+                    "file": file,
+                    "valid": True,
+                    "hosts": len(topo.hosts()),
+                    "switches": len(topo.switches()),
+                    "links": len(topo.links),
+                }
+            )
+        )
+        return
     typer.echo(
         f"{file}: valid: {len(topo.hosts())} hosts, {len(topo.switches())} switches, {len(topo.links)} links"
     )
@@ -118,10 +156,14 @@ def draw(
     topology: Annotated[str, typer.Argument(help="Catalogue name or .yaml file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .svg, .png or .dot")],
     param: ParamOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Draw a topology: roles as shapes and colours, link capacities labelled."""
-    from sdnlab.topologies.draw import render
+    from sdnlab.topologies.draw import render as draw_topology
 
     topo = load_topology(topology, parse_params(param))
-    render(topo, output)
-    typer.echo(f"wrote {output}")
+    draw_topology(topo, output)
+    if json_out:
+        typer.echo(dumps({"topology": topo.name, "output": str(output)}))
+    else:
+        typer.echo(f"wrote {output}")

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, NameOpt, lab_name
+from sdnlab.jsonio import dumps
+
 vnf_app = typer.Typer(
     help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True
 )
-
-LabOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name.")]
 
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:
@@ -44,7 +45,7 @@ def run(
     ],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
-    name: LabOpt = "default",
+    name: NameOpt = None,
     vnf_name: Annotated[
         str | None, typer.Option("--vnf", help="Instance name (default: the host name).")
     ] = None,
@@ -63,14 +64,22 @@ def run(
             "txring (TPACKET_V2 transmit ring) or ring (both)."
         ),
     ] = "recv",
-    json_out: Annotated[bool, typer.Option("--json", help="Print the instance record as JSON.")] = False,
+    json_out: JsonOpt = False,
 ):
-    """Start a VNF inside a running lab's host; lab down stops it."""
+    """Start a VNF inside a running lab's host; lab down stops it.
+
+    \b
+    Examples:
+      sdnlab vnf run firewall --host fw1 --config fw.yaml
+      sdnlab vnf run chain --host fw1 --config chain.yaml --workers 2
+      sdnlab vnf run my_vnf.py --host h3 --port inside=h3-eth0
+    """
     from sdnlab.vnfs import manage
 
+    name = lab_name(name)
     info = manage.start(name, kind, host, config, vnf_name, _ports(port), workers, mode)
     if json_out:
-        typer.echo(json.dumps(info))
+        typer.echo(dumps(info))
     else:
         ports = ", ".join(f"{k}={v}" for k, v in info["ports"].items())
         typer.echo(
@@ -81,8 +90,8 @@ def run(
 @vnf_app.command("status")
 def status(
     vnf: Annotated[str | None, typer.Argument(help="One VNF instance (default: all).")] = None,
-    name: LabOpt = "default",
-    json_out: Annotated[bool, typer.Option("--json", help="Full counters as JSON.")] = False,
+    name: NameOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Show the lab's VNFs and their counters."""
     from rich.console import Console
@@ -90,9 +99,10 @@ def status(
 
     from sdnlab.vnfs import manage
 
+    name = lab_name(name)
     rows = manage.status(name, vnf)
     if json_out:
-        typer.echo(json.dumps(rows, indent=1, default=str))
+        typer.echo(dumps(rows))
         return
     if not rows:
         typer.echo(f"lab {name} runs no VNFs")
@@ -143,26 +153,35 @@ def status(
 @vnf_app.command("stop")
 def stop(
     vnf: Annotated[str, typer.Argument(help="VNF instance name.")],
-    name: LabOpt = "default",
+    name: NameOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Stop one VNF (SIGTERM, then SIGKILL)."""
     from sdnlab.vnfs import manage
 
+    name = lab_name(name)
     manage.stop(name, vnf)
-    typer.echo(f"VNF {vnf} of lab {name} stopped")
+    if json_out:
+        typer.echo(dumps({"lab": name, "vnf": vnf, "stopped": True}))
+    else:
+        typer.echo(f"VNF {vnf} of lab {name} stopped")
 
 
 @vnf_app.command("reload")
 def reload(
     vnf: Annotated[str, typer.Argument(help="VNF instance name.")],
-    name: LabOpt = "default",
+    name: NameOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Re-read the VNF's config file without restarting it: the file is checked first (a bad one
     is reported with file:line and the VNF keeps its config), then the VNF is signalled (SIGHUP)."""
     from sdnlab.vnfs import manage
 
+    name = lab_name(name)
     info = manage.reload(name, vnf)
-    if info["confirmed"]:
+    if json_out:
+        typer.echo(dumps({"lab": name, "vnf": vnf, **info}))
+    elif info["confirmed"]:
         typer.echo(f"VNF {vnf} of lab {name} reloaded {info['config']}")
     else:
         typer.echo(
@@ -182,7 +201,7 @@ def test(
     in_port: Annotated[
         str | None, typer.Option("--in-port", help="Logical ingress port (default: the first).")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary and stats as JSON.")] = False,
+    json_out: JsonOpt = False,
 ):
     """Run a VNF offline over a capture and report what it did to each packet."""
     from sdnlab.vnfs.framework.config import load_yaml
@@ -193,7 +212,7 @@ def test(
     instance = build_vnf(cls, load_yaml(config) if config else None, source=config or "<config>")
     result = run_capture(instance, pcap, out, in_port)
     if json_out:
-        typer.echo(json.dumps(result.to_dict(), default=str))
+        typer.echo(dumps(result.to_dict()))
         return
     typer.echo(
         f"{result.packets} packets: {result.forwarded} forwarded ({result.rewritten} rewritten), "

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdnlab.jsonio import write_atomic
 from sdnlab.runtime.paths import pid_alive as _alive
 from sdnlab.vnfs.errors import VnfOptionError, VnfRunError
 
@@ -163,7 +164,7 @@ def start(
         "controller": controller,
         "started": time.time(),
     }
-    (directory / "record.json").write_text(json.dumps(info))
+    write_atomic(directory / "record.json", info, indent=None, sort_keys=False)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import paths, teardown
@@ -132,9 +134,13 @@ def up(
     controller: str = "builtin",
     controller_config: str | None = None,
     ready_timeout: float | None = None,
-    progress=None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """Build and start a lab; returns its status once every switch is connected (see ``status``)."""
+    """Build and start a lab; returns its status once every switch is connected (see ``status``).
+
+    ``progress(phase, done, total)`` hears of each phase: building (with the topology's counts),
+    then switches connecting to the controller (``done`` of ``total`` switches).
+    """
     from sdnlab.topologies import load_topology, resolve_path
     from sdnlab.topologies.mininet_build import bridge_name
 
@@ -212,6 +218,10 @@ def up(
         )
         spec["supervisor_pid"] = proc.pid
         paths.write_json(lab / "spec.json", spec)
+    if progress:
+        progress(
+            f"building {len(topo.hosts())} hosts, {len(bridges)} switches, {len(topo.links)} links", 0, 0
+        )
     try:
         return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
     except BaseException:
@@ -219,16 +229,30 @@ def up(
         raise
 
 
-def _wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress) -> dict:
+def _wait_ready(
+    name: str,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    progress: Callable[[str, int, int], None] | None,
+) -> dict[str, Any]:
+    from sdnlab.runtime.supervisor import established_to
+
     lab = paths.lab_dir(name)
+    spec = paths.read_json(lab / "spec.json") or {}
+    switches = len(spec.get("bridges", []))
+    own_port = (
+        spec.get("controller", {}).get("port") if spec.get("controller", {}).get("mode") != "remote" else None
+    )
     deadline = time.monotonic() + timeout
-    last_phase = None
+    last = None
     while True:
         state = paths.read_json(lab / "state.json") or {}
         phase = state.get("phase")
-        if phase != last_phase and progress and phase:
-            progress(phase)
-            last_phase = phase
+        if progress and phase == "building" and "hosts" in state:  # built: switches start and connect
+            step = ("switches connecting to the controller", established_to(own_port) if own_port else 0)
+            if step != last:
+                progress(step[0], min(step[1], switches), switches)
+                last = step
         if phase == "ready":
             return status(name)
         if phase == "failed" or proc.poll() is not None:
@@ -285,7 +309,9 @@ def _tail(path: Path, lines: int = 8) -> str:
     return "\n".join(f"  {path.name}: {line}" for line in text[-lines:])
 
 
-def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
+def _stop_supervisor(
+    pid: int | None, lab: Path, timeout: float, tick: Callable[[], None] | None = None
+) -> None:
     """Ask the supervisor to tear down; if it does not finish in time, clean up after it."""
     name = lab.name
     if pid and paths.pid_alive(pid):
@@ -295,20 +321,52 @@ def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
             pass
         deadline = time.monotonic() + timeout
         while paths.pid_alive(pid) and time.monotonic() < deadline:
+            if tick:
+                tick()
             time.sleep(0.05)
         if paths.pid_alive(pid):
             teardown.kill_pids([pid])
     teardown.teardown_lab(name)
 
 
-def down(name: str = DEFAULT_NAME) -> dict:
-    """Stop a lab and remove everything it created; returns a short report."""
+def _teardown_progress(
+    lab: Path, spec: dict[str, Any], progress: Callable[[str, int, int], None]
+) -> Callable[..., None]:
+    """A tick that reports how many of the lab's hosts and switches are gone (every 0.5 s)."""
+    state = paths.read_json(lab / "state.json") or {}
+    pids = [h["pid"] for h in state.get("hosts", []) if h.get("pid")]
+    bridges = list(spec.get("bridges", []))
+    what = f"stopping {len(pids)} hosts, {len(bridges)} switches"
+    last = [0.0]
+
+    def tick(force: bool = False) -> None:
+        if not force and time.monotonic() - last[0] < 0.5:
+            return
+        last[0] = time.monotonic()
+        listed = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], capture_output=True, text=True)
+        existing = set(listed.stdout.split())
+        gone = sum(not paths.pid_alive(p) for p in pids) + sum(b not in existing for b in bridges)
+        progress(what, gone, len(pids) + len(bridges))
+
+    progress(what, 0, len(pids) + len(bridges))
+    return tick
+
+
+def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Stop a lab and remove everything it created; returns a short report.
+
+    ``progress(phase, done, total)`` hears how many of the lab's hosts and switches are gone.
+    """
+    require_lab_host()  # as up and clean: one line for a non-root user, not a PermissionError
     lab = paths.lab_dir(name)
     if not lab.exists():
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")
     spec = paths.read_json(lab / "spec.json") or {}
     started = time.monotonic()
-    _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120)
+    tick = _teardown_progress(lab, spec, progress) if progress else None
+    _stop_supervisor(spec.get("supervisor_pid"), lab, timeout=120, tick=tick)
+    if tick:
+        tick(force=True)  # what is gone now that the supervisor has finished
     return {"name": name, "down_s": round(time.monotonic() - started, 3)}
 
 

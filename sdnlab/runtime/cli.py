@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from sdnlab.cli_options import JsonOpt, NameOpt, lab_name
+from sdnlab.jsonio import dumps
+from sdnlab.render import Progress
+from sdnlab.render import console as make_console
 from sdnlab.runtime import api
 
-NameOpt = Annotated[str, typer.Option("--name", "-n", help="Lab name (several labs can run at once).")]
+UP_EXAMPLES = """Build a topology on Open vSwitch + Mininet and return when every switch is connected.
+
+\b
+Examples:
+  sdnlab up linear -p switches=3
+  sdnlab up smart_meter -p meters=200 --name big
+  sdnlab up my_topo.yaml --controller app:my_app.py
+"""
 
 
 def register(root: typer.Typer, flows: typer.Typer) -> None:
-    root.command("up")(up)
+    root.command("up", help=UP_EXAMPLES)(up)
     root.command("down")(down)
     root.command("status")(status)
     root.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(exec_)
@@ -31,38 +40,38 @@ def up(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Topology parameter NAME=VALUE (repeatable).")
     ] = None,
-    name: NameOpt = api.DEFAULT_NAME,
+    name: NameOpt = None,
     controller: Annotated[
         str, typer.Option(help="builtin | none | remote:HOST:PORT | app:MODULE_OR_FILE[,MORE]")
     ] = "builtin",
     controller_config: Annotated[
         str | None, typer.Option(help="Config file for the builtin controller (routing, chains).")
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print {name, hosts, switches, ready_s} as JSON.")
-    ] = False,
-):
-    """Build a topology on Open vSwitch + Mininet and return when every switch is connected."""
+    json_out: JsonOpt = False,
+) -> None:
     from sdnlab.topologies import parse_params
 
-    console = Console(stderr=True)
-    progress = None if json_out else (lambda phase: console.print(f"[dim]lab {name}: {phase}[/]"))
-    state = api.up(
-        topology,
-        parse_params(param),
-        name=name,
-        controller=controller,
-        controller_config=controller_config,
-        progress=progress,
-    )
+    name = name or api.DEFAULT_NAME  # up creates a lab: no current session to look for
+    console = make_console(stderr=True)
+    with Progress(f"lab {name}", enabled=not json_out, out=console) as update:
+        state = api.up(
+            topology,
+            parse_params(param),
+            name=name,
+            controller=controller,
+            controller_config=controller_config,
+            progress=update,
+        )
     if json_out:
         typer.echo(
-            json.dumps(
+            dumps(
                 {
                     "name": name,
                     "hosts": len(state.get("hosts", [])),
                     "switches": len(state.get("switches", [])),
                     "ready_s": state.get("ready_s"),
+                    "controller": state.get("controller"),
+                    "unapplied": state.get("unapplied") or [],
                 }
             )
         )
@@ -78,13 +87,16 @@ def up(
     console.print(
         f"lab [bold]{name}[/] ready in {state['ready_s']:.1f} s: {_count(len(state['hosts']), 'host')}, "
         f"{_count(len(state['switches']), 'switch')}, controller {ctl['mode']}"
-        + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else "")
+        + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else ""),
+        soft_wrap=True,  # addresses and names stay on one line, also when piped
     )
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
         console.print(
-            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): this kernel has no netem. "
-            "Declared values are kept for path-latency computations (`sdnlab status`).[/]"
+            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): "
+            "this kernel has no netem. "
+            "Declared values are kept for path-latency computations (`sdnlab status`).[/]",
+            soft_wrap=True,
         )
 
 
@@ -93,38 +105,46 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def down(name: NameOpt = api.DEFAULT_NAME):
+def down(name: NameOpt = None, json_out: JsonOpt = False) -> None:
     """Stop a lab and remove its namespaces, veths, bridges and processes."""
-    report = api.down(name)
-    typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
+    name = lab_name(name)
+    with Progress(f"lab {name}", enabled=not json_out) as update:
+        report = api.down(name, progress=update)
+    if json_out:
+        typer.echo(dumps(report))
+    else:
+        typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+def status(name: NameOpt = None, json_out: JsonOpt = False) -> None:
+    """Show a running lab: hosts, switches, links, controller, unapplied link properties.
 
-
-def status(name: NameOpt = api.DEFAULT_NAME, json_out: JsonOpt = False):
-    """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
+    \b
+    Examples:
+      sdnlab status                 (your current session)
+      sdnlab status --name big --json
+    """
     from sdnlab.runtime.render import status_tables
 
-    state = api.status(name)
+    state = api.status(lab_name(name))
     if json_out:
-        typer.echo(json.dumps(state, indent=1))
+        typer.echo(dumps(state))
     else:
-        status_tables(state, Console())
+        status_tables(state, make_console())
 
 
 def exec_(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Host to run in.")],
-    name: NameOpt = api.DEFAULT_NAME,
-):
+    name: NameOpt = None,
+) -> None:
     """Run a command in a host's namespace: sdnlab exec h1 -- ping -c1 10.0.0.2"""
     argv = list(ctx.args)
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
         raise typer.BadParameter("give the command after --, e.g. sdnlab exec h1 -- ip addr")
-    proc = api.popen_in(name, host, argv)
+    proc = api.popen_in(lab_name(name), host, argv)
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -133,10 +153,11 @@ def exec_(
     raise typer.Exit(code)
 
 
-def cli(name: NameOpt = api.DEFAULT_NAME):
+def cli(name: NameOpt = None) -> None:
     """Interactive shell over a lab (Mininet-CLI style: `h1 ping h2`, `pingall`)."""
     from sdnlab.runtime.shell import LabShell
 
+    name = lab_name(name)
     api.status(name)
     LabShell(name).cmdloop()
 
@@ -144,29 +165,31 @@ def cli(name: NameOpt = api.DEFAULT_NAME):
 def clean(
     all_labs: Annotated[bool, typer.Option("--all", help="Also stop labs that are still running.")] = False,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Remove everything dead sdnlab labs left behind (even after kill -9); --all stops running labs too."""
     reports = api.clean(all_labs=all_labs)
     if json_out:
-        typer.echo(json.dumps(reports))
+        typer.echo(dumps(reports))
         return
     if not reports:
         typer.echo("nothing to clean")
     for r in reports:
         typer.echo(
-            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces"
+            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, "
+            f"{r['interfaces']} interfaces"
         )
 
 
 def dump(
     switch: Annotated[str | None, typer.Argument(help="Switch name (default: all).")] = None,
-    name: NameOpt = api.DEFAULT_NAME,
+    name: NameOpt = None,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Dump the OpenFlow rules of a lab's switches (ovs-ofctl -O OpenFlow13 dump-flows)."""
+    name = lab_name(name)
     flows = api.dump_flows(name, switch)
     if json_out:
-        typer.echo(json.dumps(flows, indent=1))
+        typer.echo(dumps(flows))
         return
     for sw, text in flows.items():
         typer.echo(f"--- {sw} ({api.bridge(name, sw)})")
@@ -177,9 +200,8 @@ def demo(
     lab: Annotated[
         str | None, typer.Option(help="Lab to run (default: the catalogue's default lab).")
     ] = None,
-):
+) -> None:
     """Run the default lab end to end with its reference solution and print the grade."""
-    from sdnlab.demo import run_demo
+    from sdnlab.labs.demo import run
 
-    code = run_demo(lab)
-    raise typer.Exit(code)
+    raise typer.Exit(run(lab, make_console()))

@@ -44,9 +44,9 @@ def read_json(path: Path) -> dict | None:
 
 def write_json(path: Path, data: dict) -> None:
     """Write atomically, so readers never see half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    from sdnlab.jsonio import write_atomic
+
+    write_atomic(path, data, mode=0o600)  # lab state is its owner's
 
 
 def lab_names() -> list[str]:

@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from sdnlab.render import plain
+from sdnlab.render import table as render_table
 from sdnlab.vnfs import packet as pk
 from sdnlab.vnfs.dpi.classify import Limits
 from sdnlab.vnfs.dpi.engine import DpiConfig
@@ -39,10 +40,7 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
 
 def printable(value: object) -> Text:
     """``value`` as plain rich text (no markup) with control characters escaped (``\\x1b``)."""
-    text = str(value)
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return Text(text)
+    return plain(str(value).replace("\n", "\\n"))
 
 
 def _dns_servers(values: list[str] | None) -> list[str]:
@@ -58,7 +56,9 @@ def _dns_servers(values: list[str] | None) -> list[str]:
 @app.command()
 def classify(
     pcap: Annotated[Path, typer.Argument(help="A pcap or pcapng capture.")],
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON record per flow (JSON lines).")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON record per flow (JSON Lines; errors as JSON too).")
+    ] = False,
     no_port_guess: Annotated[
         bool,
         typer.Option(
@@ -77,7 +77,14 @@ def classify(
         bool, typer.Option("--risks", help="Also print the risk events (as JSON lines with --json).")
     ] = False,
 ):
-    """Classify every flow of a capture; the app names are spelled as nDPI spells them."""
+    """Classify every flow of a capture; the app names are spelled as nDPI spells them.
+
+    \b
+    Examples:
+      sdnlab dpi classify capture.pcap
+      sdnlab dpi classify capture.pcapng --json --risks | jq .app
+      sdnlab dpi classify capture.pcap --dns-server 10.0.0.53
+    """
     config = DpiConfig(
         max_records=None, limits=Limits(port_guess=not no_port_guess), dns_servers=frozenset(dns_server or ())
     )
@@ -92,7 +99,8 @@ def classify(
             for event in events:
                 typer.echo(json.dumps({"risk": event.to_json()}))
     else:
-        table = Table(
+        # addresses stay whole (they are what one filters on next); metadata folds, never cut
+        table = render_table(
             "proto",
             "client",
             "server",
@@ -101,9 +109,9 @@ def classify(
             "packets",
             "bytes",
             "risks",
-            title=printable(f"{display_name(pcap.name)}: {len(records)} flows"),
-            title_justify="left",
+            whole=("client", "server"),
         )
+        table.title = printable(f"{display_name(pcap.name)}: {len(records)} flows")
         for r in records:
             app_text = r.app if r.confidence in ("dpi", "") else f"{r.app} ({r.confidence})"
             metadata = ", ".join(f"{k}={v}" for k, v in r.metadata.items())
@@ -112,7 +120,7 @@ def classify(
                 f"{r.src}:{r.sport}",
                 f"{r.dst}:{r.dport}",
                 printable(app_text),
-                printable(metadata[:60]),
+                printable(metadata),
                 str(r.packets),
                 str(r.bytes),
                 ",".join(r.risks),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sdnlab.jsonio import write_atomic
 from sdnlab.vnfs.framework.afpacket import Readiness, RxRing, TxRing, interface_mac, open_port_socket
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import exception_text, location, source_file
@@ -227,9 +228,7 @@ class Worker:
             "ports": {n: p.counters() for n, p in self.ports.items()},
             **self.vnf.stats(),
         }
-        tmp = self.stats_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, default=str))
-        os.replace(tmp, self.stats_path)
+        write_atomic(self.stats_path, payload, indent=None, sort_keys=False)
 
     def install_signals(self) -> None:
         """SIGHUP reloads the config; SIGTERM and SIGINT stop the loop."""

@@ -14,7 +14,6 @@ offload request is also posted to ``URL/sdnlab/offload`` on behalf of ``--host``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from sdnlab.errors import SdnlabError
+from sdnlab.jsonio import write_atomic
 from sdnlab.vnfs.framework.config import load_yaml
 from sdnlab.vnfs.framework.engine import MODES, Worker, open_ports
 from sdnlab.vnfs.framework.eventlog import EventLog
@@ -172,7 +172,7 @@ def run(argv: list[str] | None = None) -> int:
             "mode": args.mode,
             "started": time.time(),
         }
-        (state_dir / "meta.json").write_text(json.dumps(meta))
+        write_atomic(state_dir / "meta.json", meta, indent=None, sort_keys=False)
     if args.workers == 1:
         _worker_main(cls, data, args, per_worker[0], 0, state_dir)
         return 0
