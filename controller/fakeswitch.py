@@ -20,7 +20,7 @@ OFPT_GET_CONFIG_REQUEST, OFPT_GET_CONFIG_REPLY, OFPT_SET_CONFIG = 7, 8, 9
 OFPT_PACKET_IN, OFPT_PACKET_OUT, OFPT_FLOW_MOD, OFPT_GROUP_MOD = 10, 13, 14, 15
 OFPT_MULTIPART_REQUEST, OFPT_MULTIPART_REPLY = 18, 19
 OFPT_BARRIER_REQUEST, OFPT_BARRIER_REPLY = 20, 21
-OFPMP_DESC, OFPMP_PORT_DESC = 0, 13
+OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC = 0, 1, 13
 HEADER = struct.Struct("!BBHI")
 
 
@@ -65,6 +65,13 @@ def desc_reply(xid: int) -> bytes:
         b"fake".ljust(256, b"\0"),
     ]
     return message(OFPT_MULTIPART_REPLY, struct.pack("!HH4x", OFPMP_DESC, 0) + b"".join(fields), xid)
+
+
+def flow_stats_reply(xid: int) -> bytes:
+    """MULTIPART_REPLY (FLOW) with one table-miss flow (priority 0, no match, no instructions)."""
+    match = struct.pack("!HH", 1, 4) + b"\0" * 4  # an empty OXM match padded to 8 bytes
+    entry = struct.pack("!HBxIIHHHH4xQQQ", 48 + len(match), 0, 1, 0, 0, 0, 0, 0, 0, 0, 0) + match
+    return message(OFPT_MULTIPART_REPLY, struct.pack("!HH4x", OFPMP_FLOW, 0) + entry, xid)
 
 
 def mac_bytes(index: int) -> bytes:
@@ -163,6 +170,8 @@ class FakeSwitch:
                 self.ready.set()
             elif kind == OFPMP_DESC:
                 write(desc_reply(xid))
+            elif kind == OFPMP_FLOW:
+                write(flow_stats_reply(xid))
         elif msg_type == OFPT_ECHO_REQUEST:
             write(message(OFPT_ECHO_REPLY, body, xid))
         elif msg_type == OFPT_BARRIER_REQUEST:

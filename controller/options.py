@@ -23,6 +23,18 @@ DEFAULT_WSAPI_PORT = 8080
 WSAPI_OPTS = [
     cfg.StrOpt("wsapi-host", default=DEFAULT_WSAPI_HOST, help="REST API listen host"),
     cfg.IntOpt("wsapi-port", default=DEFAULT_WSAPI_PORT, help="REST API listen port"),
+    cfg.StrOpt(
+        "wsapi-token-file",
+        default=None,
+        help="file holding the token every REST request must carry "
+        "(Authorization: Bearer TOKEN or X-Sdnlab-Token: TOKEN); unset: no token needed",
+    ),
+    cfg.StrOpt(
+        "wsapi-server",
+        default="cheroot",
+        choices=["cheroot", "wsgiref"],
+        help="REST HTTP server: cheroot (worker pool, limits) or wsgiref (the old one, for benchmarks)",
+    ),
 ]
 APP_OPTS = [
     cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),

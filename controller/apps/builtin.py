@@ -26,6 +26,7 @@ from sdnlab.controller.config import config_from_env
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
 from sdnlab.controller.network import NetworkState, load_declared_from_env
+from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
 from sdnlab.controller.packets import ethernet_fields
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, PRIORITY_L2
@@ -92,7 +93,10 @@ class BuiltinController(app_manager.OSKenApp):
         self.barrier_waiters: dict[tuple[int, int], threading.Event] = {}
         self.offloads = OffloadTable()
         for key in self.config.quarantine:
-            self.fabric.quarantine(key, "configured")
+            try:
+                self.fabric.quarantine(key, "configured")
+            except BadRequest as exc:
+                self.logger.error("quarantine in the configuration: %s; ignored", exc)
         kwargs["wsgi"].register(BuiltinRest, {"builtin": self})
 
     def start(self):

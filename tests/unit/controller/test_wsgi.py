@@ -45,10 +45,15 @@ def test_text_bodies_and_request_json_work_as_in_ryu():
     assert call(app(), "/greet", "POST", b'{"a": 1}').json == {"a": 1}
 
 
-def test_unknown_path_or_method_is_a_json_404():
-    for path, method in (("/nope", "GET"), ("/greet", "GET")):
-        response = call(app(), path, method)
-        assert response.status_int == 404 and "no such resource" in response.json["error"]
+def test_unknown_path_is_a_json_404():
+    response = call(app(), "/nope", "GET")
+    assert response.status_int == 404 and "no such resource" in response.json["error"]
+
+
+def test_a_known_path_with_another_method_is_a_405_naming_the_allowed_ones():
+    response = call(app(), "/greet", "GET")
+    assert response.status_int == 405 and response.headers["Allow"] == "POST"
+    assert "allowed: POST" in response.json["error"]
 
 
 def test_a_handler_bug_is_a_json_500_not_a_dead_server():
