@@ -192,3 +192,42 @@ class FakeSwitch:
                 pass
         if self._task is not None:
             self._task.cancel()
+
+
+class FakeSwitchesThread:
+    """Fake switches connected from a background thread (for tests and benchmarks of the REST API).
+
+    ``FakeSwitchesThread([1, 2]).start("127.0.0.1", 6653)`` returns once every switch finished
+    its handshake; ``stop()`` closes them and ends the thread.
+    """
+
+    def __init__(self, dpids: list[int], n_ports: int = 4) -> None:
+        import threading
+
+        self.switches = [FakeSwitch(dpid, n_ports) for dpid in dpids]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-switches", daemon=True)
+
+    def start(self, host: str, port: int, timeout: float = 10.0) -> FakeSwitchesThread:
+        """Connect every switch and wait for its handshake."""
+        self._thread.start()
+
+        async def connect_all() -> None:
+            for switch in self.switches:
+                await switch.connect(host, port)
+            await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.switches)), timeout)
+
+        asyncio.run_coroutine_threadsafe(connect_all(), self._loop).result(timeout + 1)
+        return self
+
+    def stop(self) -> None:
+        """Close the switches and stop the thread."""
+
+        async def close_all() -> None:
+            for switch in self.switches:
+                await switch.close()
+
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)

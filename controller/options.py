@@ -36,6 +36,20 @@ WSAPI_OPTS = [
         help="REST HTTP server: cheroot (worker pool, limits) or wsgiref (the old one, for benchmarks)",
     ),
 ]
+OFP_LIMIT_OPTS = [
+    cfg.FloatOpt(
+        "ofp-message-timeout",
+        default=5.0,
+        min=0.1,
+        help="seconds a switch may take to finish an OpenFlow message it started (then it is dropped)",
+    ),
+    cfg.FloatOpt(
+        "ofp-handshake-timeout",
+        default=10.0,
+        min=0.1,
+        help="seconds a new switch connection may take to finish the OpenFlow handshake",
+    ),
+]
 APP_OPTS = [
     cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),
     cfg.MultiStrOpt("app", positional=True, default=[], help="application module names or .py files"),
@@ -51,7 +65,7 @@ def register() -> cfg.ConfigOpts:
     import os_ken.topology.switches  # noqa: F401  --observe-links
 
     conf = cfg.CONF
-    for opt in WSAPI_OPTS + APP_OPTS:
+    for opt in WSAPI_OPTS + OFP_LIMIT_OPTS + APP_OPTS:
         if opt.dest not in conf:
             conf.register_cli_opt(opt)
     conf.set_default("ofp_listen_host", DEFAULT_OFP_HOST)

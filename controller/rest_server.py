@@ -34,8 +34,8 @@ class RestLimits:
     """What the REST server allows one client (see the module docstring)."""
 
     backlog: int = 128
-    min_workers: int = 8
-    max_workers: int = 64
+    min_workers: int = 16
+    max_workers: int = 128  # the pool grows by ``min_workers`` whenever fewer than 2 are idle
     read_deadline_s: float = 5.0  # request line + headers + body, from the first byte
     idle_timeout_s: float = 10.0  # a keep-alive connection with nothing to say is closed
     max_header_bytes: int = 16 * 1024
@@ -60,6 +60,7 @@ class ClientGuard:
         self._lock = threading.Lock()
         self._per_client: dict[str, int] = {}
         self._reading: dict[Any, float] = {}  # connection -> deadline for its request to arrive
+        self.pool: Any = None  # cheroot's ThreadPool, grown by the watchdog when busy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="wsgi-deadlines", daemon=True)
         self._thread.start()
@@ -100,8 +101,20 @@ class ClientGuard:
     def close(self) -> None:
         self._stop.set()
 
+    def _grow_pool(self) -> None:
+        pool = self.pool
+        if pool is None:
+            return
+        try:
+            idle, size = pool.idle, len(pool._threads)  # cheroot grows its pool only when asked
+        except (AttributeError, TypeError):
+            return
+        if idle < 2 and size < self.limits.max_workers:
+            pool.grow(min(self.limits.min_workers, self.limits.max_workers - size))
+
     def _watch(self) -> None:
-        while not self._stop.wait(0.25):
+        while not self._stop.wait(0.1):
+            self._grow_pool()
             now = time.monotonic()
             with self._lock:
                 late = [conn for conn, deadline in self._reading.items() if deadline < now]
@@ -196,6 +209,7 @@ class CherootRestServer:
         server.guard = ClientGuard(limits)
         server.error_log = self._error_log
         server.prepare()  # binds: an OSError names the address in use
+        server.guard.pool = server.requests
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="wsgi", daemon=True)
         self._thread.start()
