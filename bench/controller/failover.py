@@ -166,11 +166,7 @@ def measure(
         return result
     finally:
         if ctl is not None:
-            ctl.stop()
-            try:
-                os.unlink(ctl.log.name)
-            except OSError:
-                pass
+            ctl.stop()  # also removes its log file
         net.stop()
 
 
