@@ -1,4 +1,7 @@
-"""REST endpoints of the built-in app: ``/sdnlab/...`` and Ryu's ``/v1.0/topology/...`` (docs/controller.md)."""
+"""REST endpoints of the built-in app: ``/sdnlab/...`` and Ryu's ``/v1.0/topology/...``.
+
+See docs/controller.md.
+"""
 
 from __future__ import annotations
 

@@ -271,7 +271,8 @@ class Fabric:
         if entry is None:
             return None, {}
         for k in (entry.mac, entry.ip):
-            self.quarantined.pop(k, None)
+            if k:
+                self.quarantined.pop(k, None)
         try:
             msgs = quarantine_msgs(entry, add=False)
         except Exception as exc:  # an entry no switch could hold has no rule to remove

@@ -126,11 +126,23 @@ class FakeSwitch:
         self._writer.write(hello())
         self._task = asyncio.create_task(self._serve())
 
+    @property
+    def writer(self) -> asyncio.StreamWriter:
+        if self._writer is None:
+            raise ConnectionError(f"fake switch {self.dpid:x} is not connected")
+        return self._writer
+
+    @property
+    def reader(self) -> asyncio.StreamReader:
+        if self._reader is None:
+            raise ConnectionError(f"fake switch {self.dpid:x} is not connected")
+        return self._reader
+
     def send(self, data: bytes) -> None:
-        self._writer.write(data)
+        self.writer.write(data)
 
     async def drain(self) -> None:
-        await self._writer.drain()
+        await self.writer.drain()
 
     def next_xid(self) -> int:
         self._xid = (self._xid + 1) & 0xFFFFFFFF
@@ -138,14 +150,14 @@ class FakeSwitch:
 
     def packet_in(self, in_port: int, frame: bytes) -> None:
         """Queue a packet-in (call ``drain`` to flush)."""
-        self._writer.write(packet_in_msg(self.next_xid(), in_port, frame))
+        self.writer.write(packet_in_msg(self.next_xid(), in_port, frame))
 
     async def _serve(self) -> None:
         try:
             while True:
-                header = await self._reader.readexactly(8)
+                header = await self.reader.readexactly(8)
                 _version, msg_type, length, xid = HEADER.unpack(header)
-                body = await self._reader.readexactly(max(length - 8, 0))
+                body = await self.reader.readexactly(max(length - 8, 0))
                 self._handle(msg_type, xid, body)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -153,7 +165,7 @@ class FakeSwitch:
             self.closed.set()
 
     def _handle(self, msg_type: int, xid: int, body: bytes) -> None:
-        write = self._writer.write
+        write = self.writer.write
         if msg_type == OFPT_FLOW_MOD:
             self.counters.flow_mods += 1
             if self.record_times:

@@ -34,10 +34,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
-import socket as socketlib
 import threading
 import time
 import types
+from typing import Any
 
 from os_ken.exception import OSKenException
 
@@ -206,7 +206,9 @@ class TimedSocket:
     def _deadline(self) -> tuple[float, str] | None:
         deadlines = []
         if self._datapath.id is None:
-            deadlines.append((self._handshake_deadline, f"no handshake within {OpenFlowTimeouts.handshake_s:g} s"))
+            deadlines.append(
+                (self._handshake_deadline, f"no handshake within {OpenFlowTimeouts.handshake_s:g} s")
+            )
         if self._message_started is not None:
             deadlines.append(
                 (
@@ -226,7 +228,7 @@ class TimedSocket:
             poller.register(self._sock.fileno(), select.POLLIN)
             wait_s = min(remaining, self._sock.gettimeout() or remaining)
             if not poller.poll(wait_s * 1000):
-                raise socketlib.timeout("timed out")  # os-ken's loop retries; the next call checks again
+                raise TimeoutError("timed out")  # os-ken's loop retries; the next call checks again
         data = self._sock.recv(size)
         self._follow(data)
         return data
@@ -255,7 +257,7 @@ class TimedSocket:
 
 
 _claims_lock = threading.Lock()
-_claimed: dict[int, object] = {}  # dpid -> the datapath serving it
+_claimed: dict[int, Any] = {}  # dpid -> the datapath serving it
 _per_client: dict[str, int] = {}
 
 
@@ -337,8 +339,11 @@ def guarded_connection(socket, address):
     started = time.monotonic()
     client = str(address[0])
     if not _admit(client):
-        LOG.warning("refused a switch connection from %s: %d already open", client,
-                    OpenFlowTimeouts.max_connections_per_client)
+        LOG.warning(
+            "refused a switch connection from %s: %d already open",
+            client,
+            OpenFlowTimeouts.max_connections_per_client,
+        )
         socket.close()
         return
     try:

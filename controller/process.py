@@ -79,6 +79,8 @@ class ControllerProcess:
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until the OpenFlow port accepts connections (a REST server binds before it)."""
+        if self.proc is None:
+            raise ListenError("controller not started")
         deadline = time.monotonic() + timeout
         ports = [self.of_port]
         while time.monotonic() < deadline:

@@ -23,10 +23,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from cheroot import server as cheroot_server
 from cheroot import wsgi as cheroot_wsgi
+from cheroot.makefile import MakeFile
 
 LOG = logging.getLogger("ryu.app.wsgi")
 
 SERVER_KINDS = ("cheroot", "wsgiref")
+UNLIMITED = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RestLimits:
     min_workers: int = 16
     max_workers: int = 128  # the pool grows by ``min_workers`` whenever fewer than 2 are idle
     read_deadline_s: float = 5.0  # request line + headers + body, from the first byte
-    idle_timeout_s: float = 10.0  # a keep-alive connection with nothing to say is closed
+    idle_timeout_s: int = 10  # a keep-alive connection with nothing to say is closed
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 1024 * 1024
     max_connections_per_client: int = 96
@@ -121,8 +123,10 @@ class ClientGuard:
                 for conn in late:
                     del self._reading[conn]
             for conn in late:
-                LOG.info("REST: closing a connection whose request took over %.0f s to arrive",
-                         self.limits.read_deadline_s)
+                LOG.info(
+                    "REST: closing a connection whose request took over %.0f s to arrive",
+                    self.limits.read_deadline_s,
+                )
                 try:
                     conn.socket.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -156,7 +160,7 @@ _BUSY = (
 class _GuardedConnection(cheroot_server.HTTPConnection):
     """A cheroot connection counted per client, whose requests must arrive within the deadline."""
 
-    def __init__(self, server, sock, makefile=cheroot_server.MakeFile):
+    def __init__(self, server, sock, makefile=MakeFile):
         super().__init__(server, sock, makefile)
         self.client = _peer(sock)
         self.admitted = server.guard.admit(self.client)
@@ -188,12 +192,22 @@ class _GuardedConnection(cheroot_server.HTTPConnection):
         super().close()
 
 
+class _GuardedServer(cheroot_wsgi.Server):
+    """cheroot's WSGI server with a ``ClientGuard`` and its log sent to ours."""
+
+    ConnectionClass = _GuardedConnection
+    guard: ClientGuard
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        LOG.log(logging.DEBUG if level < logging.WARNING else level, "cheroot: %s", msg, exc_info=traceback)
+
+
 class CherootRestServer:
     """cheroot serving a WSGI app with ``RestLimits``."""
 
     def __init__(self, app, host: str, port: int, limits: RestLimits) -> None:
         self.limits = limits
-        server = cheroot_wsgi.Server(
+        server = _GuardedServer(
             (host, port),
             app,
             numthreads=limits.min_workers,
@@ -204,19 +218,13 @@ class CherootRestServer:
         )
         server.max_request_header_size = limits.max_header_bytes
         server.max_request_body_size = limits.max_body_bytes
-        server.keep_alive_conn_limit = None  # idle keep-alive connections live in the selector
-        server.ConnectionClass = _GuardedConnection
+        server.keep_alive_conn_limit = UNLIMITED  # idle keep-alive connections wait in the selector
         server.guard = ClientGuard(limits)
-        server.error_log = self._error_log
         server.prepare()  # binds: an OSError names the address in use
         server.guard.pool = server.requests
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="wsgi", daemon=True)
         self._thread.start()
-
-    @staticmethod
-    def _error_log(msg: str = "", level: int = 20, traceback: bool = False) -> None:
-        LOG.log(logging.DEBUG if level < logging.WARNING else level, "cheroot: %s", msg, exc_info=traceback)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -259,7 +267,9 @@ class WsgirefRestServer:
         self._server.server_close()
 
 
-def start_server(app, host: str, port: int, kind: str = "cheroot", limits: RestLimits | None = None) -> RestServer:
+def start_server(
+    app, host: str, port: int, kind: str = "cheroot", limits: RestLimits | None = None
+) -> RestServer:
     """Serve ``app`` on ``host:port`` with the server ``kind`` (raises OSError if it cannot bind)."""
     if kind == "wsgiref":
         return WsgirefRestServer(app, host, port)

@@ -143,7 +143,9 @@ def main() -> int:
         "ratios": {
             "p99_before_over_after": round(before["p99_ms"] / max(after["p99_ms"], 0.001), 2),
             "p50_before_over_after": round(before["p50_ms"] / max(after["p50_ms"], 0.001), 2),
-            "throughput_after_over_before": round(after["requests_per_s"] / max(before["requests_per_s"], 0.1), 2),
+            "throughput_after_over_before": round(
+                after["requests_per_s"] / max(before["requests_per_s"], 0.1), 2
+            ),
         },
         "targets": {"errors_after": 0, "p99_ms_after_below": 200},
         "met": after["errors"] == 0 and after["p99_ms"] < 200,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from typing import ClassVar
 
 from os_ken.base import app_manager
 from os_ken.controller import dpset, ofp_event
@@ -408,8 +409,8 @@ def build_meter_mod(dp, meter: dict, command: int):
 class RestStatsApi(app_manager.OSKenApp):
     """Serves ofctl_rest on the REST port and routes switch replies to waiting requests."""
 
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"dpset": dpset.DPSet, "wsgi": WSGIApplication}
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS: ClassVar[dict[str, type]] = {"dpset": dpset.DPSet, "wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

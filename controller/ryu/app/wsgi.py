@@ -17,12 +17,13 @@ import hmac
 import inspect
 import json
 import logging
+from typing import ClassVar
 
 import webob
 import webob.exc
-from webob.request import DisconnectionError
 from os_ken import cfg
 from routes import Mapper, URLGenerator
+from webob.request import DisconnectionError
 
 from sdnlab.controller import options
 from sdnlab.controller.errors import ListenError
@@ -78,7 +79,7 @@ def route(name: str, path: str, methods=None, requirements=None):
 class ControllerBase:
     """Base of REST controllers: one instance per request, with the registered ``data``."""
 
-    special_vars = ["action", "controller"]
+    special_vars: ClassVar[list[str]] = ["action", "controller"]
 
     def __init__(self, req, link, data, **config):
         self.req = req
@@ -209,7 +210,9 @@ class WSGIApplication:
             allowed = self._allowed_methods(environ)
             path = _shown_path(environ)
             if allowed:
-                response = json_error(405, f"method {method} not allowed on {path} (allowed: {', '.join(allowed)})")
+                response = json_error(
+                    405, f"method {method} not allowed on {path} (allowed: {', '.join(allowed)})"
+                )
                 response.headers["Allow"] = ", ".join(allowed)
                 return response
             return json_error(404, f"no such resource: {method} {path}")

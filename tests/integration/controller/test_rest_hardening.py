@@ -147,16 +147,53 @@ def test_head_on_an_undecodable_path_is_a_400(controller):
 
 def test_a_body_shorter_than_its_content_length_is_a_400(controller):
     with socket.create_connection(("127.0.0.1", REST_PORT), timeout=10) as sock:
-        sock.sendall(b"POST /sdnlab/quarantine HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"ip\":")
+        sock.sendall(b'POST /sdnlab/quarantine HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"ip":')
         sock.shutdown(socket.SHUT_WR)
         answer = read_answer(sock)
     assert answer.startswith("HTTP/1.1 400") and "shorter than its Content-Length" in answer
 
 
 def _fuzz_body(rng: random.Random) -> bytes | None:
-    values = [1, -1, 0, 2**70, "x", "", "\u0000", "10.0.0.1", "aa:bb:cc:dd:ee:ff", None, True, [], {}, [1], {"a": 1}]
-    keys = ["dpid", "ip", "mac", "host", "match", "actions", "type", "port", "priority", "table_id", "vnf",
-            "flow", "buckets", "bands", "meter_id", "group_id", "flags", "reason", "in_port", "field", "value"]
+    values = [
+        1,
+        -1,
+        0,
+        2**70,
+        "x",
+        "",
+        "\u0000",
+        "10.0.0.1",
+        "aa:bb:cc:dd:ee:ff",
+        None,
+        True,
+        [],
+        {},
+        [1],
+        {"a": 1},
+    ]
+    keys = [
+        "dpid",
+        "ip",
+        "mac",
+        "host",
+        "match",
+        "actions",
+        "type",
+        "port",
+        "priority",
+        "table_id",
+        "vnf",
+        "flow",
+        "buckets",
+        "bands",
+        "meter_id",
+        "group_id",
+        "flags",
+        "reason",
+        "in_port",
+        "field",
+        "value",
+    ]
 
     def value(depth: int):
         choice = rng.random()
@@ -178,15 +215,52 @@ def _fuzz_body(rng: random.Random) -> bytes | None:
 
 
 def _fuzz_path(rng: random.Random) -> str:
-    segment = rng.choice(["1", "0x1", "2", "-1", "abc", "%ff", "%00", "99999999999999999999999", "ALL", "",
-                          "10.0.0.1", "h1", "0000000000000001", "%2e%2e", "add", "delete", "modify_strict"])
-    template = rng.choice([
-        "/stats/switches", "/stats/desc/{}", "/stats/flow/{}", "/stats/aggregateflow/{}", "/stats/port/{}",
-        "/stats/port/1/{}", "/stats/group/{}", "/stats/meter/{}", "/stats/flowentry/{}",
-        "/stats/flowentry/clear/{}", "/stats/groupentry/{}", "/stats/meterentry/{}", "/sdnlab/status",
-        "/sdnlab/quarantine", "/sdnlab/quarantine/{}", "/sdnlab/offload", "/sdnlab/path/{}/{}",
-        "/v1.0/topology/switches/{}", "/v1.0/topology/links/{}", "/{}", "/stats/{}",
-    ])
+    segment = rng.choice(
+        [
+            "1",
+            "0x1",
+            "2",
+            "-1",
+            "abc",
+            "%ff",
+            "%00",
+            "99999999999999999999999",
+            "ALL",
+            "",
+            "10.0.0.1",
+            "h1",
+            "0000000000000001",
+            "%2e%2e",
+            "add",
+            "delete",
+            "modify_strict",
+        ]
+    )
+    template = rng.choice(
+        [
+            "/stats/switches",
+            "/stats/desc/{}",
+            "/stats/flow/{}",
+            "/stats/aggregateflow/{}",
+            "/stats/port/{}",
+            "/stats/port/1/{}",
+            "/stats/group/{}",
+            "/stats/meter/{}",
+            "/stats/flowentry/{}",
+            "/stats/flowentry/clear/{}",
+            "/stats/groupentry/{}",
+            "/stats/meterentry/{}",
+            "/sdnlab/status",
+            "/sdnlab/quarantine",
+            "/sdnlab/quarantine/{}",
+            "/sdnlab/offload",
+            "/sdnlab/path/{}/{}",
+            "/v1.0/topology/switches/{}",
+            "/v1.0/topology/links/{}",
+            "/{}",
+            "/stats/{}",
+        ]
+    )
     return template.replace("{}", segment)
 
 
@@ -197,7 +271,9 @@ def test_fuzzed_requests_never_get_a_5xx(controller):
         method = rng.choice(["GET", "POST", "DELETE", "PUT", "HEAD", "OPTIONS"])
         path, body = _fuzz_path(rng), _fuzz_body(rng)
         status, answer = request(method, path, body)
-        if status >= 500 or (status >= 400 and method != "HEAD" and not (isinstance(answer, dict) and answer.get("error"))):
+        if status >= 500 or (
+            status >= 400 and method != "HEAD" and not (isinstance(answer, dict) and answer.get("error"))
+        ):
             failures.append((method, path, body[:80] if body else body, status, answer))
     request("DELETE", "/stats/flowentry/clear/1")
     assert failures == []
@@ -351,7 +427,9 @@ def test_with_a_token_file_every_request_needs_the_token(tmp_path):
     ):
         port = REST_PORT + 1
         assert request("GET", "/stats/switches", port=port)[0] == 401
-        assert request("GET", "/stats/switches", headers={"Authorization": "Bearer nope"}, port=port)[0] == 401
+        assert (
+            request("GET", "/stats/switches", headers={"Authorization": "Bearer nope"}, port=port)[0] == 401
+        )
         bearer = {"Authorization": "Bearer s3cret-token-0123456789"}
         assert request("GET", "/stats/switches", headers=bearer, port=port) == (200, [])
         header = {"X-Sdnlab-Token": "s3cret-token-0123456789"}

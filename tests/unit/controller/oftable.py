@@ -21,7 +21,12 @@ from sdnlab.grader.model import Port, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToController
 
-GROUP_TYPES = {ofp.OFPGT_ALL: "ALL", ofp.OFPGT_SELECT: "SELECT", ofp.OFPGT_INDIRECT: "INDIRECT", ofp.OFPGT_FF: "FF"}
+GROUP_TYPES = {
+    ofp.OFPGT_ALL: "ALL",
+    ofp.OFPGT_SELECT: "SELECT",
+    ofp.OFPGT_INDIRECT: "INDIRECT",
+    ofp.OFPGT_FF: "FF",
+}
 
 
 def _match_items(match) -> dict:

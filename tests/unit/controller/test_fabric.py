@@ -13,8 +13,8 @@ from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.pipeline import PRIORITY_QUARANTINE, check_flow
 
 
-def declared_fabric(config=ControllerConfig()) -> Fabric:
-    fabric = Fabric(config)
+def declared_fabric(config: ControllerConfig | None = None) -> Fabric:
+    fabric = Fabric(config or ControllerConfig())
     load_declared(fabric.state, TOPOLOGY)
     fabric.switch_up(0.0, 1, {1, 2, 3})
     fabric.switch_up(0.0, 2, {1, 2, 3})
@@ -43,7 +43,13 @@ def test_a_connecting_switch_gets_routes_to_every_declared_host():
     net = FakeNetwork()
     net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
     net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
-    h1_to_h2 = {"eth_src": H1, "eth_dst": H2, "eth_type": 0x0800, "ipv4_src": "10.0.0.1", "ipv4_dst": "10.0.0.2"}
+    h1_to_h2 = {
+        "eth_src": H1,
+        "eth_dst": H2,
+        "eth_type": 0x0800,
+        "ipv4_src": "10.0.0.1",
+        "ipv4_dst": "10.0.0.2",
+    }
     assert net.forward(1, 1, **h1_to_h2) == {3}  # s1 sends it over the link to s2
     assert net.forward(2, 3, **h1_to_h2) == {1}  # s2 delivers it to h2
     assert net.forward(2, 1, eth_src=H2, eth_dst=H1, eth_type=0x0800) == {3}
@@ -107,7 +113,13 @@ def test_quarantine_drops_a_host_everywhere_and_release_lifts_it():
     net = FakeNetwork()
     net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
     net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
-    h2_to_h1 = {"eth_src": H2, "eth_dst": H1, "eth_type": 0x0800, "ipv4_src": "10.0.0.2", "ipv4_dst": "10.0.0.1"}
+    h2_to_h1 = {
+        "eth_src": H2,
+        "eth_dst": H1,
+        "eth_type": 0x0800,
+        "ipv4_src": "10.0.0.2",
+        "ipv4_dst": "10.0.0.1",
+    }
     assert net.forward(2, 1, **h2_to_h1) == {3}
     entry, out = fabric.quarantine("10.0.0.2", "dpi")
     net.apply(out)

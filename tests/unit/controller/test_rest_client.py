@@ -47,4 +47,6 @@ def test_a_lab_without_a_token_gives_no_header(tmp_path, monkeypatch):
 
 def test_the_environment_overrides_the_lookup(tmp_path, monkeypatch):
     monkeypatch.setenv(rest_client.TOKEN_ENV, "from-env")
-    assert rest_client.auth_headers_for_url("http://127.0.0.1:1", tmp_path) == {"Authorization": "Bearer from-env"}
+    assert rest_client.auth_headers_for_url("http://127.0.0.1:1", tmp_path) == {
+        "Authorization": "Bearer from-env"
+    }
