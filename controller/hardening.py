@@ -15,6 +15,9 @@ os-ken itself. Each function below names the upstream behaviour it replaces:
 * ``guarded_connection``: no cap on connections per peer address.
 
 Switch connections that misbehave are dropped with one log line; the others keep being served.
+The Ryu compatibility layer is not a workaround and stays in its own modules: ``alias`` (``ryu.X``
+names, and moving ``require_app`` records to the importing module) and ``appmanager`` (one load
+per app whatever name asked for it).
 
 os-ken parses whatever a switch sends: an unknown version raises deep in the receive loop
 (a traceback per connection), and a message that fails to parse is logged with a traceback and
