@@ -202,13 +202,14 @@ class TimedSocket:
         self._header = bytearray()
         self._body_left = 0
         self._message_started: float | None = None
+        self.features_seen = False  # set when the switch's features reply arrives (handshake done)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
 
     def _deadline(self) -> tuple[float, str] | None:
         deadlines = []
-        if self._datapath.id is None:
+        if not self.features_seen:
             deadlines.append(
                 (self._handshake_deadline, f"no handshake within {OpenFlowTimeouts.handshake_s:g} s")
             )
@@ -314,6 +315,9 @@ def claiming_msg(datapath, version, msg_type, msg_len, xid, buf):
     msg = strict_msg(datapath, version, msg_type, msg_len, xid, buf)
     if type(msg).__name__ == "OFPSwitchFeatures":
         claim_dpid(datapath, msg.datapath_id)
+        sock = getattr(datapath, "socket", None)
+        if isinstance(sock, TimedSocket):
+            sock.features_seen = True
     return msg
 
 
