@@ -127,7 +127,7 @@ def main() -> int:
             "max_ms": max(r["max_ms"] for r in results),
             "errors": sum(r["errors"] for r in results),
             "requests": sum(r["requests"] for r in results),
-            "requests_per_s": statistics.median(r["requests_per_s"] for r in results),
+            "requests_per_s": round(statistics.median(r["requests_per_s"] for r in results), 1),
             "listen_overflows": sum(r["listen_overflows"] for r in results),
         }
         for server, results in rounds.items()
