@@ -384,6 +384,7 @@ def install() -> None:
     conf = cfg.CONF
     OpenFlowTimeouts.message_s = conf.ofp_message_timeout
     OpenFlowTimeouts.handshake_s = conf.ofp_handshake_timeout
+    OpenFlowTimeouts.max_connections_per_client = conf.ofp_max_connections_per_client
     controller.Datapath.serve = serve
     app_manager.OSKenApp._event_loop = event_loop
     if hub.HUB_TYPE == "native":

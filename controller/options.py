@@ -49,6 +49,12 @@ OFP_LIMIT_OPTS = [
         min=0.1,
         help="seconds a new switch connection may take to finish the OpenFlow handshake",
     ),
+    cfg.IntOpt(
+        "ofp-max-connections-per-client",
+        default=512,
+        min=1,
+        help="OpenFlow connections one address may hold open (more are closed at once)",
+    ),
 ]
 APP_OPTS = [
     cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),

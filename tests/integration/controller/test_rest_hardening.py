@@ -21,7 +21,14 @@ from sdnlab.controller import fakeswitch as fk
 from sdnlab.controller.process import ControllerProcess
 
 OF_PORT, REST_PORT = 6791, 8191
-FAST_TIMEOUTS = ("--ofp-message-timeout", "1.5", "--ofp-handshake-timeout", "3")
+FAST_TIMEOUTS = (
+    "--ofp-message-timeout",
+    "1.5",
+    "--ofp-handshake-timeout",
+    "3",
+    "--ofp-max-connections-per-client",
+    "40",
+)
 
 
 @pytest.fixture(scope="module")
@@ -378,6 +385,29 @@ def test_partial_openflow_messages_and_stalled_handshakes_are_closed(controller)
     assert all(seconds < 2.5 for seconds in waited[:20])  # message timeout 1.5 s
     assert all(2.5 < seconds < 4.5 for seconds in waited[20:])  # handshake timeout 3 s
     assert "1" in request("GET", "/stats/switches")[1].__str__()
+
+
+def test_one_address_cannot_hold_more_openflow_connections_than_its_quota(controller):
+    held = [socket.create_connection(("127.0.0.1", OF_PORT), timeout=5) for _ in range(45)]
+    try:
+        time.sleep(0.5)
+        closed = 0
+        for sock in held:
+            sock.settimeout(0.05)
+            try:
+                data = sock.recv(4096)
+                while data and data.startswith(b"\x04"):  # a HELLO: this one was admitted
+                    data = sock.recv(4096)
+                closed += data == b""
+            except (TimeoutError, ConnectionResetError):
+                pass
+        assert closed >= 5  # the fixture's switch holds one of the 40
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.3)
+    newcomer = fk.FakeSwitchesThread([0x45]).start("127.0.0.1", OF_PORT)
+    newcomer.stop()
 
 
 # -- item 5: a dpid belongs to the first live connection ----------------------------------
