@@ -286,6 +286,105 @@ def test_fuzzed_requests_never_get_a_5xx(controller):
     assert failures == []
 
 
+def _structured_change(rng: random.Random) -> tuple[str, dict]:
+    """A flow/group/meter change for switch 1 that is well-shaped, with values drawn from edge cases."""
+    from sdnlab.controller.ofctl_values import ACTION_TYPES, MATCH_FIELDS
+
+    edge = [
+        0,
+        1,
+        6,
+        17,
+        80,
+        255,
+        4095,
+        4096,
+        65535,
+        65536,
+        2**32,
+        -1,
+        "0x10",
+        "ALL",
+        "CONTROLLER",
+        "10.0.0.1",
+        "10.0.0.0/24",
+        "aa:bb:cc:dd:ee:ff",
+        "fe80::1",
+        "1/0xff",
+        "",
+        None,
+        [],
+        {},
+        True,
+    ]
+
+    def pick():
+        return rng.choice(edge) if rng.random() < 0.3 else rng.choice([0, 1, 2, 3, 10])
+
+    def action() -> dict:
+        item: dict = {"type": rng.choice(sorted(ACTION_TYPES))}
+        for name in rng.sample(
+            [
+                "port",
+                "field",
+                "value",
+                "group_id",
+                "table_id",
+                "ethertype",
+                "queue_id",
+                "meter_id",
+                "metadata",
+                "mpls_ttl",
+                "nw_ttl",
+                "actions",
+                "max_len",
+            ],
+            2,
+        ):
+            item[name] = pick() if name != "field" else rng.choice(sorted(MATCH_FIELDS))
+        return item
+
+    kind = rng.choice(["flowentry", "groupentry", "meterentry"])
+    body: dict = {"dpid": 1}
+    if kind == "flowentry":
+        body["match"] = {name: pick() for name in rng.sample(sorted(MATCH_FIELDS), rng.randint(0, 3))}
+        body["actions"] = [action() for _ in range(rng.randint(0, 3))]
+        for name in rng.sample(["priority", "table_id", "idle_timeout", "cookie", "flags", "buffer_id"], 2):
+            body[name] = pick()
+    elif kind == "groupentry":
+        body.update(
+            type=rng.choice(["ALL", "SELECT", "FF", "INDIRECT", "X"]),
+            group_id=pick(),
+            buckets=[{"weight": pick(), "watch_port": pick(), "actions": [action()]}],
+        )
+    else:
+        body.update(
+            meter_id=pick(),
+            flags=rng.choice(["KBPS", ["PKTPS", "BURST"], "X", 1]),
+            bands=[
+                {
+                    "type": rng.choice(["DROP", "DSCP_REMARK", "X"]),
+                    "rate": pick(),
+                    "burst_size": pick(),
+                    "prec_level": pick(),
+                }
+            ],
+        )
+    return f"/stats/{kind}/{rng.choice(['add', 'modify', 'delete', 'modify_strict'])}", body
+
+
+def test_well_shaped_changes_with_edge_values_never_get_a_5xx(controller):
+    rng = random.Random(7)
+    failures = []
+    for _ in range(300):
+        path, body = _structured_change(rng)
+        status, answer = request("POST", path, json.dumps(body).encode())
+        if status >= 500 or (status >= 400 and "Error" in str(answer)):
+            failures.append((path, body, status, answer))
+    request("DELETE", "/stats/flowentry/clear/1")
+    assert failures == []
+
+
 # -- item 3: 50 concurrent clients --------------------------------------------------------
 
 
