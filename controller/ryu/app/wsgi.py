@@ -198,7 +198,9 @@ class WSGIApplication:
                 return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")
         try:
             body = request.body
-        except (DisconnectionError, OSError):
+        except (DisconnectionError, OSError) as exc:
+            if "Too Large" in str(exc):  # cheroot's chunked-body limit
+                return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")
             return json_error(400, "body: shorter than its Content-Length (the client stopped sending)")
         if len(body) > self.limits.max_body_bytes:
             return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")

@@ -148,6 +148,17 @@ def test_a_body_over_one_mib_is_refused_before_it_is_read(controller):
     assert answer.startswith("HTTP/1.1 413")
 
 
+def test_a_chunked_body_over_one_mib_is_a_413(controller):
+    chunk = b"x" * 100_000
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(12)) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", REST_PORT), timeout=10) as sock:
+        sock.sendall(
+            b"POST /sdnlab/quarantine HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+        )
+        answer = read_answer(sock)
+    assert answer.startswith("HTTP/1.1 413") and "larger than 1048576 bytes" in answer
+
+
 def test_head_on_an_undecodable_path_is_a_400(controller):
     assert request("HEAD", "/stats/%ff")[0] == 400
 
