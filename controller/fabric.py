@@ -86,7 +86,12 @@ class Fabric:
         cache = PathCache(graph)
         out: dict[int, list] = {}
         for host in list(self.state.hosts.values()):
-            for dpid, msgs in self.host_routes(host, graph, cache).items():
+            try:
+                routes = self.host_routes(host, graph, cache)
+            except Exception as exc:  # one host's bad data must not leave every switch unprogrammed
+                LOG.error("routes to host %s skipped: %s: %s", host.mac, type(exc).__name__, exc)
+                continue
+            for dpid, msgs in routes.items():
                 out.setdefault(dpid, []).extend(msgs)
         for dpid, msgs in self.chain_flows(graph).items():
             out.setdefault(dpid, []).extend(msgs)

@@ -216,3 +216,20 @@ def test_a_vip_owner_replying_from_the_vip_keeps_its_own_ip():
     reply = discovery.arp_reply(H1, "10.0.0.1", H2, "10.0.0.100")  # h2 announces the VIP
     fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
     assert fabric.state.host_by("10.0.0.2").mac == H2 and fabric.state.host_by("10.0.0.100") is None
+
+
+def test_a_host_whose_routes_cannot_be_built_does_not_stop_the_others(caplog, monkeypatch):
+    fabric = declared_fabric()
+    real = fabric.host_routes
+
+    def failing_for_h2(host, graph=None, cache=None):
+        if host.mac == H2:
+            raise ValueError("broken host record")
+        return real(host, graph, cache)
+
+    monkeypatch.setattr(fabric, "host_routes", failing_for_h2)
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
+    assert 1 not in net.forward(2, 3, eth_src=H1, eth_dst=H2, eth_type=0x0800)  # no route to h2 ...
+    assert net.forward(2, 1, eth_src=H2, eth_dst=H1, eth_type=0x0800) == {3}  # ... but h1 is routed
+    assert "routes to host 00:00:00:00:00:02 skipped: ValueError" in caplog.text
