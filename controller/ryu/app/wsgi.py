@@ -1,4 +1,4 @@
-"""Ryu's REST layer (``ryu.app.wsgi``), written for sdnlab on webob + Routes + a threaded server.
+"""Ryu's REST layer (``ryu.app.wsgi``), written for sdnlab on webob + Routes + cheroot.
 
 An app asks for it as a context (``_CONTEXTS = {'wsgi': WSGIApplication}``) and registers
 controller classes whose methods carry ``@route(name, path, methods=[...])``::
@@ -7,8 +7,11 @@ controller classes whose methods carry ``@route(name, path, methods=[...])``::
 
 Each request builds a new ``ControllerBase`` instance with that data and calls the routed
 method as ``method(req, **url_variables)``; the method returns a ``Response``. The server
-listens on ``--wsapi-host:--wsapi-port`` (127.0.0.1:8080 by default) in daemon threads, so it
-never delays the controller's exit. Uncaught handler errors become a JSON 500 and are logged.
+(``sdnlab.controller.rest_server``: a worker pool, a backlog and per-client limits) listens on
+``--wsapi-host:--wsapi-port`` (127.0.0.1:8080 by default) in daemon threads, so it never delays
+the controller's exit. Bad requests get a JSON 4xx naming the problem; uncaught handler errors a
+JSON 500 without a traceback (it is logged). ``--wsapi-token-file`` makes every request carry
+the lab's token (``sdnlab.controller.rest_client``).
 """
 
 from __future__ import annotations
