@@ -31,6 +31,6 @@ def test_the_context_manager_removes_the_log_file_too():
 
 def test_a_process_that_fails_to_start_removes_its_log_file_and_reports_the_output():
     ctl = ControllerProcess(["no.such.app"], 6789)
-    with pytest.raises(ListenError, match="no.such.app"):
+    with pytest.raises(ListenError, match=r"no\.such\.app"):
         ctl.start()
     assert ctl.log_path is None and "no.such.app" in ctl.output()
