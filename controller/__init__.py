@@ -4,8 +4,11 @@ Modules, by role:
 
 - running apps: ``runner`` (``ryu-manager`` / ``python -m sdnlab.controller.runner``), ``options``
   (Ryu's flags), ``appmanager`` (loading by module or file, canonical names), ``alias`` (the
-  ``ryu`` import alias), ``hardening`` (strict parsing, teardown and handler-error fixes for
-  os-ken's native hub), ``process`` (a runner subprocess for tests and tools);
+  ``ryu`` import alias), ``hardening`` (every os-ken workaround: strict parsing, timeouts,
+  teardown, handler errors, dpid ownership), ``process`` (a runner subprocess for tests and tools);
+- REST serving: ``rest_server`` (cheroot with limits behind ``ryu.app.wsgi``), ``rest_client``
+  (the per-lab token and the headers clients send), ``rest_input``/``ofctl_values`` (request
+  checks), ``quarantine`` (quarantine requests and entries);
 - the Ryu modules os-ken dropped live in ``controller/ryu/app`` (installed as ``ryu.app``);
 - the built-in app: ``apps.builtin`` (the os-ken shim), ``fabric`` (routing decisions),
   ``network`` (what is known about switches, links, hosts), ``routing`` (shortest paths and

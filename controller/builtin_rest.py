@@ -1,4 +1,7 @@
-"""REST endpoints of the built-in app: ``/sdnlab/...`` and Ryu's ``/v1.0/topology/...`` (docs/controller.md)."""
+"""REST endpoints of the built-in app: ``/sdnlab/...`` and Ryu's ``/v1.0/topology/...``.
+
+See docs/controller.md.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from os_ken.lib import ofctl_v1_3
 from ryu.app.wsgi import ControllerBase, json_error, json_response, route
 from sdnlab.controller import topology_view
 from sdnlab.controller.offload import Conflict, parse_offload_request
+from sdnlab.controller.quarantine import parse_quarantine_request
 from sdnlab.controller.rest_input import BadRequest, NotFound, parse_body
 from sdnlab.controller.routing import path_between
 from sdnlab.controller.topology_view import PortDesc
@@ -150,16 +154,15 @@ class BuiltinRest(ControllerBase):
     @route("sdnlab", "/sdnlab/quarantine", methods=["POST"])
     def quarantine_add(self, req, **_kwargs):
         try:
-            body = parse_body(req.body)
+            request = parse_quarantine_request(parse_body(req.body))
         except BadRequest as exc:
             return json_error(400, str(exc))
-        keys = [k for k in ("ip", "mac", "host") if k in body]
-        if len(keys) != 1 or not isinstance(body[keys[0]], str) or not body[keys[0]]:
-            return json_error(400, "body: give exactly one of ip, mac or host (a string)")
-        key = body[keys[0]]
-        if keys[0] == "host" and self.state.host_by(key) is None:
-            return json_error(404, f"host: unknown host {key!r}")
-        entry = self.app.quarantine(key, str(body.get("reason", "")))
+        if request.kind == "host" and self.state.host_by(request.value) is None:
+            return json_error(404, f"host: unknown host {request.value!r}")
+        try:
+            entry = self.app.quarantine(request.value, request.reason)
+        except BadRequest as exc:
+            return json_error(400, str(exc))
         return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})
 
     @route("sdnlab", "/sdnlab/quarantine/{key}", methods=["DELETE"])

@@ -7,27 +7,25 @@ is unit-tested offline. Time arrives as ``now`` arguments.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sdnlab.controller import discovery, ofmsg
 from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
 from sdnlab.controller.network import Host, NetworkState
-from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY, PRIORITY_QUARANTINE
+from sdnlab.controller.ofctl_values import BadRequest
+from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY
+from sdnlab.controller.quarantine import Quarantined, quarantine_msgs, resolve
 from sdnlab.controller.routing import PathCache, Route, clear_host_msgs, route_msgs, routes_to
 from sdnlab.controller.sfc import chain_msgs, clear_msgs
 
+__all__ = ["Fabric", "Quarantined", "discovery_flows", "quarantine_msgs"]
+
+LOG = logging.getLogger("sdnlab.controller.fabric")
+
 GROUP_ID_BASE = 1000
 DISCOVERY_GRACE_S = 1.5  # without a declared topology, no flooding until LLDP had a chance
-
-
-@dataclass(frozen=True)
-class Quarantined:
-    """A host whose traffic is dropped at every switch."""
-
-    mac: str | None
-    ip: str | None
-    reason: str = ""
 
 
 def discovery_flows() -> list:
@@ -43,22 +41,6 @@ def discovery_flows() -> list:
         )
         for eth_type in (ofmsg.ETH_TYPE_ARP, ofmsg.ETH_TYPE_LLDP)
     ]
-
-
-def quarantine_msgs(entry: Quarantined, add: bool = True) -> list:
-    """Drop (or stop dropping) everything ``entry`` sends, in table INGRESS."""
-    matches = []
-    if entry.mac:
-        matches.append(ofmsg.match(eth_src=entry.mac))
-    if entry.ip:
-        matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_IP, ipv4_src=entry.ip))
-        matches.append(ofmsg.match(eth_type=ofmsg.ETH_TYPE_ARP, arp_spa=entry.ip))
-    if add:
-        return [
-            ofmsg.flow_add(INGRESS.table_id, PRIORITY_QUARANTINE, m, [], cookie=COOKIE_BUILTIN)
-            for m in matches
-        ]
-    return [ofmsg.flow_delete(INGRESS.table_id, m, priority=PRIORITY_QUARANTINE) for m in matches]
 
 
 @dataclass
@@ -104,7 +86,12 @@ class Fabric:
         cache = PathCache(graph)
         out: dict[int, list] = {}
         for host in list(self.state.hosts.values()):
-            for dpid, msgs in self.host_routes(host, graph, cache).items():
+            try:
+                routes = self.host_routes(host, graph, cache)
+            except Exception as exc:  # one host's bad data must not leave every switch unprogrammed
+                LOG.error("routes to host %s skipped: %s: %s", host.mac, type(exc).__name__, exc)
+                continue
+            for dpid, msgs in routes.items():
                 out.setdefault(dpid, []).extend(msgs)
         for dpid, msgs in self.chain_flows(graph).items():
             out.setdefault(dpid, []).extend(msgs)
@@ -143,7 +130,10 @@ class Fabric:
         self._forget_installed(dpid)
         out = {dpid: reset_flows() + discovery_flows()}
         for entry in self._unique_quarantines():
-            out[dpid].extend(quarantine_msgs(entry))
+            try:
+                out[dpid].extend(quarantine_msgs(entry))
+            except Exception as exc:  # one bad entry must not leave the switch unprogrammed
+                LOG.error("switch %016x: quarantine %s skipped: %s: %s", dpid, entry, type(exc).__name__, exc)
         for other, msgs in self.all_routes().items():
             out.setdefault(other, []).extend(msgs)
         out[dpid].extend(self.probes().get(dpid, []))
@@ -264,18 +254,18 @@ class Fabric:
         return mac in self.quarantined or (ip is not None and ip in self.quarantined)
 
     def quarantine(self, key: str, reason: str = "") -> tuple[Quarantined, dict[int, list]]:
-        """Drop everything the host named by ``key`` (MAC, IP or declared name) sends."""
-        host = self.state.host_by(key)
-        if host is not None:
-            entry = Quarantined(host.mac, host.ip, reason)
-        elif ":" in key:
-            entry = Quarantined(key.lower(), None, reason)
-        else:
-            entry = Quarantined(None, key, reason)
+        """Drop everything the host named by ``key`` (MAC, IP or declared name) sends.
+
+        Raises ``BadRequest`` (and changes nothing) if ``key`` is no known host, MAC or IPv4 address.
+        """
+        entry = resolve(key, self.state, reason)
+        if entry is None:
+            raise BadRequest(f"{key[:40]!r} is not a known host, a MAC or an IPv4 address")
+        msgs = quarantine_msgs(entry)  # built before any state changes
         for k in (entry.mac, entry.ip):
             if k:
                 self.quarantined[k] = entry
-        return entry, {dpid: quarantine_msgs(entry) for dpid in self.state.ports}
+        return entry, {dpid: list(msgs) for dpid in self.state.ports}
 
     def release(self, key: str) -> tuple[Quarantined | None, dict[int, list]]:
         """Lift the quarantine of the host named by ``key``."""
@@ -286,8 +276,14 @@ class Fabric:
         if entry is None:
             return None, {}
         for k in (entry.mac, entry.ip):
-            self.quarantined.pop(k, None)
-        return entry, {dpid: quarantine_msgs(entry, add=False) for dpid in self.state.ports}
+            if k:
+                self.quarantined.pop(k, None)
+        try:
+            msgs = quarantine_msgs(entry, add=False)
+        except Exception as exc:  # an entry no switch could hold has no rule to remove
+            LOG.error("quarantine %s released without removing rules: %s: %s", entry, type(exc).__name__, exc)
+            msgs = []
+        return entry, {dpid: list(msgs) for dpid in self.state.ports}
 
     def quarantine_list(self) -> list[dict]:
         return [{"mac": e.mac, "ip": e.ip, "reason": e.reason} for e in self._unique_quarantines()]

@@ -20,7 +20,7 @@ OFPT_GET_CONFIG_REQUEST, OFPT_GET_CONFIG_REPLY, OFPT_SET_CONFIG = 7, 8, 9
 OFPT_PACKET_IN, OFPT_PACKET_OUT, OFPT_FLOW_MOD, OFPT_GROUP_MOD = 10, 13, 14, 15
 OFPT_MULTIPART_REQUEST, OFPT_MULTIPART_REPLY = 18, 19
 OFPT_BARRIER_REQUEST, OFPT_BARRIER_REPLY = 20, 21
-OFPMP_DESC, OFPMP_PORT_DESC = 0, 13
+OFPMP_DESC, OFPMP_FLOW, OFPMP_PORT_DESC = 0, 1, 13
 HEADER = struct.Struct("!BBHI")
 
 
@@ -65,6 +65,13 @@ def desc_reply(xid: int) -> bytes:
         b"fake".ljust(256, b"\0"),
     ]
     return message(OFPT_MULTIPART_REPLY, struct.pack("!HH4x", OFPMP_DESC, 0) + b"".join(fields), xid)
+
+
+def flow_stats_reply(xid: int) -> bytes:
+    """MULTIPART_REPLY (FLOW) with one table-miss flow (priority 0, no match, no instructions)."""
+    match = struct.pack("!HH", 1, 4) + b"\0" * 4  # an empty OXM match padded to 8 bytes
+    entry = struct.pack("!HBxIIHHHH4xQQQ", 48 + len(match), 0, 1, 0, 0, 0, 0, 0, 0, 0, 0) + match
+    return message(OFPT_MULTIPART_REPLY, struct.pack("!HH4x", OFPMP_FLOW, 0) + entry, xid)
 
 
 def mac_bytes(index: int) -> bytes:
@@ -119,11 +126,23 @@ class FakeSwitch:
         self._writer.write(hello())
         self._task = asyncio.create_task(self._serve())
 
+    @property
+    def writer(self) -> asyncio.StreamWriter:
+        if self._writer is None:
+            raise ConnectionError(f"fake switch {self.dpid:x} is not connected")
+        return self._writer
+
+    @property
+    def reader(self) -> asyncio.StreamReader:
+        if self._reader is None:
+            raise ConnectionError(f"fake switch {self.dpid:x} is not connected")
+        return self._reader
+
     def send(self, data: bytes) -> None:
-        self._writer.write(data)
+        self.writer.write(data)
 
     async def drain(self) -> None:
-        await self._writer.drain()
+        await self.writer.drain()
 
     def next_xid(self) -> int:
         self._xid = (self._xid + 1) & 0xFFFFFFFF
@@ -131,14 +150,14 @@ class FakeSwitch:
 
     def packet_in(self, in_port: int, frame: bytes) -> None:
         """Queue a packet-in (call ``drain`` to flush)."""
-        self._writer.write(packet_in_msg(self.next_xid(), in_port, frame))
+        self.writer.write(packet_in_msg(self.next_xid(), in_port, frame))
 
     async def _serve(self) -> None:
         try:
             while True:
-                header = await self._reader.readexactly(8)
+                header = await self.reader.readexactly(8)
                 _version, msg_type, length, xid = HEADER.unpack(header)
-                body = await self._reader.readexactly(max(length - 8, 0))
+                body = await self.reader.readexactly(max(length - 8, 0))
                 self._handle(msg_type, xid, body)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -146,7 +165,7 @@ class FakeSwitch:
             self.closed.set()
 
     def _handle(self, msg_type: int, xid: int, body: bytes) -> None:
-        write = self._writer.write
+        write = self.writer.write
         if msg_type == OFPT_FLOW_MOD:
             self.counters.flow_mods += 1
             if self.record_times:
@@ -163,6 +182,8 @@ class FakeSwitch:
                 self.ready.set()
             elif kind == OFPMP_DESC:
                 write(desc_reply(xid))
+            elif kind == OFPMP_FLOW:
+                write(flow_stats_reply(xid))
         elif msg_type == OFPT_ECHO_REQUEST:
             write(message(OFPT_ECHO_REPLY, body, xid))
         elif msg_type == OFPT_BARRIER_REQUEST:
@@ -183,3 +204,42 @@ class FakeSwitch:
                 pass
         if self._task is not None:
             self._task.cancel()
+
+
+class FakeSwitchesThread:
+    """Fake switches connected from a background thread (for tests and benchmarks of the REST API).
+
+    ``FakeSwitchesThread([1, 2]).start("127.0.0.1", 6653)`` returns once every switch finished
+    its handshake; ``stop()`` closes them and ends the thread.
+    """
+
+    def __init__(self, dpids: list[int], n_ports: int = 4) -> None:
+        import threading
+
+        self.switches = [FakeSwitch(dpid, n_ports) for dpid in dpids]
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-switches", daemon=True)
+
+    def start(self, host: str, port: int, timeout: float = 10.0) -> FakeSwitchesThread:
+        """Connect every switch and wait for its handshake."""
+        self._thread.start()
+
+        async def connect_all() -> None:
+            for switch in self.switches:
+                await switch.connect(host, port)
+            await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.switches)), timeout)
+
+        asyncio.run_coroutine_threadsafe(connect_all(), self._loop).result(timeout + 1)
+        return self
+
+    def stop(self) -> None:
+        """Close the switches and stop the thread."""
+
+        async def close_all() -> None:
+            for switch in self.switches:
+                await switch.close()
+
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)

@@ -30,7 +30,9 @@ _MAC = re.compile(r"^[0-9a-fA-F]{1,2}([:-])[0-9a-fA-F]{1,2}(\1[0-9a-fA-F]{1,2}){
 
 
 def _show(value) -> str:
-    return repr(value)
+    """``repr(value)``, cut to 60 characters so a huge value never fills an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def to_int(value, where: str, maximum: int, minimum: int = 0) -> int:
@@ -261,7 +263,7 @@ def check_action(action, where: str, nested: bool = False) -> dict:
     if not isinstance(action, dict):
         raise BadRequest(f"{where}: expected an object, got {type(action).__name__}")
     kind = action.get("type")
-    if kind not in ACTION_TYPES:
+    if not isinstance(kind, str) or kind not in ACTION_TYPES:
         raise BadRequest(f"{where}.type: unknown action type {kind!r}")
     if kind == "COPY_FIELD":
         raise BadRequest(f"{where}.type: COPY_FIELD is OpenFlow 1.5, not available on OpenFlow 1.3")
@@ -270,6 +272,8 @@ def check_action(action, where: str, nested: bool = False) -> dict:
     result = dict(action)
     if kind == "SET_FIELD":
         field = action.get("field")
+        if not isinstance(field, str):
+            raise BadRequest(f"{where}.field: expected a field name, got {_show(field)}")
         if field not in SET_FIELD_NAMES:
             hint = f" (use its OXM name {OXM_NAMES[field]!r})" if field in OXM_NAMES else ""
             raise BadRequest(f"{where}.field: unknown field {field!r}{hint}")
@@ -370,7 +374,7 @@ def check_group(group: dict) -> dict:
     """A groupentry body (without dpid handling) with type, id, buckets and actions checked."""
     result = dict(group)
     kind = group.get("type", "ALL")
-    if kind not in GROUP_TYPES:
+    if not isinstance(kind, str) or kind not in GROUP_TYPES:
         raise BadRequest(f"type: unknown group type {kind!r} (expected ALL, SELECT, INDIRECT or FF)")
     if "group_id" in group:
         result["group_id"] = to_int(group["group_id"], "group_id", ofp.OFPG_MAX)

@@ -23,6 +23,38 @@ DEFAULT_WSAPI_PORT = 8080
 WSAPI_OPTS = [
     cfg.StrOpt("wsapi-host", default=DEFAULT_WSAPI_HOST, help="REST API listen host"),
     cfg.IntOpt("wsapi-port", default=DEFAULT_WSAPI_PORT, help="REST API listen port"),
+    cfg.StrOpt(
+        "wsapi-token-file",
+        default=None,
+        help="file holding the token every REST request must carry "
+        "(Authorization: Bearer TOKEN or X-Sdnlab-Token: TOKEN); unset: no token needed",
+    ),
+    cfg.StrOpt(
+        "wsapi-server",
+        default="cheroot",
+        choices=["cheroot", "wsgiref"],
+        help="REST HTTP server: cheroot (worker pool, limits) or wsgiref (the old one, for benchmarks)",
+    ),
+]
+OFP_LIMIT_OPTS = [
+    cfg.FloatOpt(
+        "ofp-message-timeout",
+        default=5.0,
+        min=0.1,
+        help="seconds a switch may take to finish an OpenFlow message it started (then it is dropped)",
+    ),
+    cfg.FloatOpt(
+        "ofp-handshake-timeout",
+        default=10.0,
+        min=0.1,
+        help="seconds a new switch connection may take to finish the OpenFlow handshake",
+    ),
+    cfg.IntOpt(
+        "ofp-max-connections-per-client",
+        default=512,
+        min=1,
+        help="OpenFlow connections one address may hold open (more are closed at once)",
+    ),
 ]
 APP_OPTS = [
     cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),
@@ -39,7 +71,7 @@ def register() -> cfg.ConfigOpts:
     import os_ken.topology.switches  # noqa: F401  --observe-links
 
     conf = cfg.CONF
-    for opt in WSAPI_OPTS + APP_OPTS:
+    for opt in WSAPI_OPTS + OFP_LIMIT_OPTS + APP_OPTS:
         if opt.dest not in conf:
             conf.register_cli_opt(opt)
     conf.set_default("ofp_listen_host", DEFAULT_OFP_HOST)

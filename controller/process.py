@@ -3,7 +3,8 @@
 Used by tests, benchmarks and anything else that needs a controller on a given port:
 ``ControllerProcess(apps, of_port=..., rest_port=...)`` starts the runner, ``wait_ready``
 waits until the OpenFlow (and REST) port accepts connections, ``stop`` sends SIGTERM and
-returns how long the process took to exit.
+returns how long the process took to exit. The process's output goes to a temporary log file
+that ``stop`` removes (``output()`` still returns what it held).
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ class ControllerProcess:
             self.argv += ["--wsapi-port", str(rest_port), "--wsapi-host", host]
         self.argv += list(extra_args) + self.apps
         self.env = dict(os.environ, **(env or {}))
-        self.log = tempfile.NamedTemporaryFile(prefix="sdnlab-ctl-", suffix=".log", delete=False)
+        self.log_path: str | None = None
+        self._final_output = ""
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> ControllerProcess:
         """Start the process and wait until it listens (stopping it again if it does not)."""
         if port_open(self.host, self.of_port):
             raise ListenError(f"OpenFlow {self.host}:{self.of_port}: already in use by another process")
-        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        handle, self.log_path = tempfile.mkstemp(prefix="sdnlab-ctl-", suffix=".log")
+        with os.fdopen(handle, "wb") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         try:
             self.wait_ready(timeout)
         except BaseException:
@@ -75,6 +79,8 @@ class ControllerProcess:
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until the OpenFlow port accepts connections (a REST server binds before it)."""
+        if self.proc is None:
+            raise ListenError("controller not started")
         deadline = time.monotonic() + timeout
         ports = [self.of_port]
         while time.monotonic() < deadline:
@@ -86,29 +92,45 @@ class ControllerProcess:
         raise ListenError(f"controller not listening on {ports} after {timeout}s: {self.output()[-2000:]}")
 
     def output(self) -> str:
-        """Everything the process printed so far."""
-        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
+        """Everything the process printed so far (also after ``stop``)."""
+        if self.log_path is None:
+            return self._final_output
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return self._final_output
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> float:
-        """Send ``sig`` and wait for the exit; returns the seconds it took (kills after ``timeout``)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        started = time.monotonic()
-        self.proc.send_signal(sig)
+        """Send ``sig``, wait for the exit and remove the log file; returns the seconds it took.
+
+        The process is killed if it has not exited after ``timeout``.
+        """
+        took = 0.0
+        if self.proc is not None and self.proc.poll() is None:
+            started = time.monotonic()
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            took = time.monotonic() - started
+        self._remove_log()
+        return took
+
+    def _remove_log(self) -> None:
+        if self.log_path is None:
+            return
+        self._final_output = self.output()
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return time.monotonic() - started
+            os.unlink(self.log_path)
+        except OSError:
+            pass
+        self.log_path = None
 
     def __enter__(self) -> ControllerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass

@@ -49,14 +49,40 @@ def parse_dpid(text) -> int:
     return dpid
 
 
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value) -> int:
+    """How deeply arrays/objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return deepest
+
+
 def parse_body(body: bytes) -> dict:
-    """The JSON object in a request body."""
+    """The JSON object in a request body (nested at most ``MAX_JSON_DEPTH`` levels)."""
     if not body or not body.strip():
         raise BadRequest("body: expected a JSON object, got an empty body")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"body: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    too_deep = BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(text)
+    except RecursionError:  # the parser's own nesting limit
+        raise too_deep from None
+    except ValueError as exc:
         raise BadRequest(f"body: malformed JSON: {exc}") from None
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise too_deep
     if not isinstance(data, dict):
         raise BadRequest(f"body: expected a JSON object, got {type(data).__name__}")
     return data

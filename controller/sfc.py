@@ -52,9 +52,7 @@ def hosts_of(spec: str | None, state: NetworkState, vnf_names: set[str]) -> list
         if spec is None:
             return names
         network = ipaddress.ip_network(spec, strict=False)
-        return [
-            n for n in names if _host_ip(n, state) and ipaddress.ip_address(_host_ip(n, state)) in network
-        ]
+        return [n for n in names if (ip := _host_ip(n, state)) and ipaddress.ip_address(ip) in network]
     if spec.startswith("role:"):
         role = spec[len("role:") :]
         return [n for n in names if role in state.host_roles[n]]
@@ -85,7 +83,7 @@ def _l4_fields(chain: Chain, reverse: bool) -> dict:
     if match.ip_proto is not None:
         fields["ip_proto"] = match.ip_proto
     src_port, dst_port = (match.dst_port, match.src_port) if reverse else (match.src_port, match.dst_port)
-    prefix = {6: "tcp", 17: "udp"}.get(match.ip_proto)
+    prefix = {6: "tcp", 17: "udp"}.get(match.ip_proto or 0)
     if prefix and src_port is not None:
         fields[f"{prefix}_src"] = src_port
     if prefix and dst_port is not None:
@@ -364,18 +362,22 @@ def bypass_msgs(
                     f"the {'reply' if reverse else 'flow'}'s source {arrive.src} is not a known host "
                     f"(the controller has not seen it), so there is no switch port to put the rule at"
                 )
-            elif skipping and not _add_bypass(
-                out,
-                point,
-                arrive,
-                index,
-                reverse,
-                hops,
-                None if name is None else stage,
-                actions,
-                graph,
-                cookie,
-                idle_timeout,
+            elif (
+                skipping
+                and point is not None
+                and not _add_bypass(
+                    out,
+                    point,
+                    arrive,
+                    index,
+                    reverse,
+                    hops,
+                    None if name is None else stage,
+                    actions,
+                    graph,
+                    cookie,
+                    idle_timeout,
+                )
             ):
                 problems.append(
                     f"no path from switch {state.names.get(point[0], point[0])} to VNF {name!r} "

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sdnlab.controller.rest_client import auth_headers_for_url
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.files import read_text
 from sdnlab.grader.model import NetworkState, SwitchState
@@ -120,7 +121,8 @@ def from_dir(path) -> NetworkState:
 
 def _get_json(url: str):
     try:
-        with urllib.request.urlopen(url, timeout=10) as reply:
+        request = urllib.request.Request(url, headers=auth_headers_for_url(url))  # the lab's REST token
+        with urllib.request.urlopen(request, timeout=10) as reply:
             return json.loads(reply.read().decode())
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: bad JSON or bytes
         raise CollectError(f"GET {url}: {exc}") from None

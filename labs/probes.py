@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 
+from sdnlab.controller.rest_client import auth_headers_for_url
 from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.live import _parallel, _run, address, controller_url, ping, resolve
 from sdnlab.labs.model import Probe
@@ -360,7 +361,8 @@ def quarantine_list(status: dict) -> set[str]:
     if not url:
         return set()
     try:
-        with urllib.request.urlopen(url + "/sdnlab/quarantine", timeout=5) as answer:
+        request = urllib.request.Request(url + "/sdnlab/quarantine", headers=auth_headers_for_url(url))
+        with urllib.request.urlopen(request, timeout=5) as answer:
             data = json.load(answer)
     except (OSError, ValueError):
         return set()

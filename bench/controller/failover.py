@@ -166,11 +166,7 @@ def measure(
         return result
     finally:
         if ctl is not None:
-            ctl.stop()
-            try:
-                os.unlink(ctl.log.name)
-            except OSError:
-                pass
+            ctl.stop()  # also removes its log file
         net.stop()
 
 
@@ -195,9 +191,10 @@ def measure_on_lab(protection: bool, duration_s: float = 3.0, cut_at_s: float = 
     config = write_json({"protection": protection})
     state = api.up("broadcast_backbone", {"stations": 4}, name=name, controller_config=config)
     try:
-        link = next(l for l in state["links"] if {l["a"], l["b"]} == {"st1", "st2"})
+        link = next(k for k in state["links"] if {k["a"], k["b"]} == {"st1", "st2"})
         ends = [
-            (api.bridge(name, l), p) for l, p in ((link["a"], link["a_port"]), (link["b"], link["b_port"]))
+            (api.bridge(name, node), p)
+            for node, p in ((link["a"], link["a_port"]), (link["b"], link["b_port"]))
         ]
         interfaces = [_interface_of(bridge, port) for bridge, port in ends]
         hosts = {h["name"]: h for h in state["hosts"]}

@@ -31,9 +31,8 @@ SECONDS = float(os.environ.get("BENCH_CONTROLLER_SECONDS", "5"))
 
 
 def _l2_config() -> str:
-    handle = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-    handle.write("mode: l2\n")
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        handle.write("mode: l2\n")
     return handle.name
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any, ClassVar
 
 from os_ken.base import app_manager
 from os_ken.controller import ofp_event
@@ -26,6 +27,7 @@ from sdnlab.controller.config import config_from_env
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
 from sdnlab.controller.network import NetworkState, load_declared_from_env
+from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
 from sdnlab.controller.packets import ethernet_fields
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, PRIORITY_L2
@@ -73,8 +75,8 @@ def port_is_up(ofp, port) -> bool:
 class BuiltinController(app_manager.OSKenApp):
     """Routing (or L2 learning), discovery, failover, quarantine and statistics."""
 
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"wsgi": WSGIApplication}
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS: ClassVar[dict[str, type]] = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -86,13 +88,16 @@ class BuiltinController(app_manager.OSKenApp):
         self.l2 = LearningSwitch(idle_timeout=self.config.idle_timeout)
         self.routing = self.config.mode == "routing"
         self.lock = threading.RLock()
-        self.datapaths: dict[int, object] = {}
+        self.datapaths: dict[int, Any] = {}
         self.port_stats: dict[int, list] = {}
         self.flow_stats: dict[int, list] = {}
         self.barrier_waiters: dict[tuple[int, int], threading.Event] = {}
         self.offloads = OffloadTable()
         for key in self.config.quarantine:
-            self.fabric.quarantine(key, "configured")
+            try:
+                self.fabric.quarantine(key, "configured")
+            except BadRequest as exc:
+                self.logger.error("quarantine in the configuration: %s; ignored", exc)
         kwargs["wsgi"].register(BuiltinRest, {"builtin": self})
 
     def start(self):
@@ -129,7 +134,7 @@ class BuiltinController(app_manager.OSKenApp):
                 self.datapaths[datapath.id] = datapath
                 if self.routing:
                     self.dispatch(self.fabric.switch_up(time.monotonic(), datapath.id, live_ports(datapath)))
-            elif self.datapaths.get(datapath.id) is datapath:
+            elif datapath.id in self.datapaths and self.datapaths[datapath.id] is datapath:
                 self.logger.info("switch %016x disconnected", datapath.id)
                 del self.datapaths[datapath.id]
                 self.l2.datapath_down(datapath.id)

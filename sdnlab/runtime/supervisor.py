@@ -21,6 +21,7 @@ import time
 from functools import partial
 from pathlib import Path
 
+from sdnlab.controller import rest_client
 from sdnlab.runtime import paths, teardown
 
 LOG = logging.getLogger("sdnlab.supervisor")
@@ -70,6 +71,7 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
         "--wsapi-port",
         str(ctl["rest_port"]),
     ]
+    argv += ["--wsapi-token-file", str(rest_client.create_token(lab))]  # REST needs the lab's token
     if ctl["mode"] == "builtin" or ctl.get("observe_links"):
         argv.append("--observe-links")
     argv += apps

@@ -20,6 +20,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from sdnlab.controller.rest_client import auth_headers_for_url
+
 CLONE_NEWNET = 0x40000000
 ROOT_NETNS_ENV = "SDNLAB_ROOT_NETNS"
 
@@ -98,7 +100,7 @@ class JsonPoster:
                 self.url,
                 data=json.dumps(body).encode(),
                 method="POST",
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **auth_headers_for_url(self.url)},
             )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:

@@ -1,7 +1,8 @@
 """Ryu's ``ofctl_rest`` REST API on os-ken: switch statistics and flow/group/meter changes.
 
 Paths and JSON formats follow Ryu's ofctl_rest (dpids in paths are decimal or ``0x`` hex);
-message conversion uses os-ken's ``os_ken.lib.ofctl_v1_3``. Bad input gives HTTP 400, an
+message conversion uses os-ken's ``os_ken.lib.ofctl_v1_3`` (whose wait for a switch's reply gets a
+timeout from ``sdnlab.controller.hardening``, installed by the runner). Bad input gives HTTP 400, an
 unknown switch or command 404, both as ``{"error": "..."}``. A flow/group/meter change is
 followed by a barrier; an error the switch reports for it turns the answer into a 400.
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from typing import ClassVar
 
 from os_ken.base import app_manager
 from os_ken.controller import dpset, ofp_event
 from os_ken.controller.handler import MAIN_DISPATCHER, set_ev_cls
-from os_ken.lib import hub, ofctl_utils, ofctl_v1_3
+from os_ken.lib import ofctl_v1_3
 from os_ken.ofproto import ofproto_v1_3
 
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
@@ -38,31 +40,9 @@ from sdnlab.controller.rest_input import (
 
 LOG = logging.getLogger("ryu.app.ofctl_rest")
 
-STATS_TIMEOUT_S = 2.0
 BARRIER_TIMEOUT_S = 2.0
 CONVERSION_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
-
-def _send_stats_request(dp, stats, waiters, msgs, logger=None):
-    """os-ken's ``send_stats_request`` with a timeout that works on the native hub.
-
-    Same waiter protocol (``waiters[dpid][xid] = (hub.Event, msgs)``), but a switch that never
-    answers no longer blocks the caller forever: os-ken's native ``hub.Event.wait(timeout)``
-    ignores the timeout.
-    """
-    dp.set_xid(stats)
-    per_dp = waiters.setdefault(dp.id, {})
-    lock = hub.Event()
-    underlying = lock._ev  # set by lock.set(); replaced afterwards, so keep this one
-    per_dp[stats.xid] = (lock, msgs)
-    ofctl_utils.send_msg(dp, stats, logger)
-    if not lock.is_set():
-        underlying.wait(STATS_TIMEOUT_S)
-    if not lock.is_set():
-        per_dp.pop(stats.xid, None)
-
-
-ofctl_utils.send_stats_request = _send_stats_request
 
 STATS_REPLY_EVENTS = [
     ofp_event.EventOFPStatsReply,
@@ -429,8 +409,8 @@ def build_meter_mod(dp, meter: dict, command: int):
 class RestStatsApi(app_manager.OSKenApp):
     """Serves ofctl_rest on the REST port and routes switch replies to waiting requests."""
 
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
-    _CONTEXTS = {"dpset": dpset.DPSet, "wsgi": WSGIApplication}
+    OFP_VERSIONS: ClassVar[list[int]] = [ofproto_v1_3.OFP_VERSION]
+    _CONTEXTS: ClassVar[dict[str, type]] = {"dpset": dpset.DPSet, "wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

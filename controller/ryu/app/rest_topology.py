@@ -6,6 +6,8 @@ A dpid in the path is 16 hex digits, as in Ryu.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from os_ken.base import app_manager
 from os_ken.lib import dpid as dpid_lib
 from os_ken.topology.api import get_host, get_link, get_switch
@@ -63,7 +65,7 @@ class TopologyController(ControllerBase):
 class TopologyAPI(app_manager.OSKenApp):
     """Registers the topology REST resources."""
 
-    _CONTEXTS = {"wsgi": WSGIApplication}
+    _CONTEXTS: ClassVar[dict[str, type]] = {"wsgi": WSGIApplication}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Ryu's REST layer (``ryu.app.wsgi``), written for sdnlab on webob + Routes + a threaded server.
+"""Ryu's REST layer (``ryu.app.wsgi``), written for sdnlab on webob + Routes + cheroot.
 
 An app asks for it as a context (``_CONTEXTS = {'wsgi': WSGIApplication}``) and registers
 controller classes whose methods carry ``@route(name, path, methods=[...])``::
@@ -7,26 +7,30 @@ controller classes whose methods carry ``@route(name, path, methods=[...])``::
 
 Each request builds a new ``ControllerBase`` instance with that data and calls the routed
 method as ``method(req, **url_variables)``; the method returns a ``Response``. The server
-listens on ``--wsapi-host:--wsapi-port`` (127.0.0.1:8080 by default) in daemon threads, so it
-never delays the controller's exit. Uncaught handler errors become a JSON 500 and are logged.
+(``sdnlab.controller.rest_server``: a worker pool, a backlog and per-client limits) listens on
+``--wsapi-host:--wsapi-port`` (127.0.0.1:8080 by default) in daemon threads, so it never delays
+the controller's exit. Bad requests get a JSON 4xx naming the problem; uncaught handler errors a
+JSON 500 without a traceback (it is logged). ``--wsapi-token-file`` makes every request carry
+the lab's token (``sdnlab.controller.rest_client``).
 """
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import json
 import logging
-import socketserver
-import threading
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from typing import ClassVar
 
 import webob
 import webob.exc
 from os_ken import cfg
 from routes import Mapper, URLGenerator
+from webob.request import DisconnectionError
 
 from sdnlab.controller import options
 from sdnlab.controller.errors import ListenError
+from sdnlab.controller.rest_server import RestLimits, RestServer, request_received, start_server
 
 LOG = logging.getLogger("ryu.app.wsgi")
 
@@ -78,7 +82,7 @@ def route(name: str, path: str, methods=None, requirements=None):
 class ControllerBase:
     """Base of REST controllers: one instance per request, with the registered ``data``."""
 
-    special_vars = ["action", "controller"]
+    special_vars: ClassVar[list[str]] = ["action", "controller"]
 
     def __init__(self, req, link, data, **config):
         self.req = req
@@ -96,51 +100,44 @@ class ControllerBase:
         return getattr(self, action)(req, **kwargs)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request handler that logs at debug level instead of printing every request."""
-
-    def log_message(self, format, *args):
-        LOG.debug("%s %s", self.address_string(), format % args)
-
-
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 class WSGIApplication:
-    """The WSGI app behind ``--wsapi-host:--wsapi-port``; also an os-ken context."""
+    """The WSGI app behind ``--wsapi-host:--wsapi-port``; also an os-ken context.
+
+    Every request is answered in JSON: a bad one gets a 4xx naming the problem (undecodable
+    path, missing or wrong token, body too large or shorter than its Content-Length, unknown
+    resource or method), a handler bug a 500 without a traceback (the traceback is logged).
+    With ``--wsapi-token-file`` every request must carry that token.
+    """
 
     def __init__(self, **config):
+        self.limits: RestLimits = config.pop("limits", None) or RestLimits()
+        self.token: str | None = config.pop("token", None)
         self.config = config
         self.mapper = Mapper()
         self.registory: dict[str, object] = {}  # Ryu's spelling, kept for apps that read it
-        self._server = None
-        self._thread = None
+        self._server: RestServer | None = None
         if config.pop("start_server", True):
-            self.start(CONF.wsapi_host, CONF.wsapi_port)
+            if CONF.wsapi_token_file:
+                self.token = read_token_file(CONF.wsapi_token_file)
+            self.start(CONF.wsapi_host, CONF.wsapi_port, CONF.wsapi_server)
 
     # -- serving ----------------------------------------------------------------------------
-    def start(self, host: str, port: int) -> None:
-        """Bind ``host:port`` and serve in a daemon thread."""
+    def start(self, host: str, port: int, kind: str = "cheroot") -> None:
+        """Bind ``host:port`` and serve in daemon threads (``kind``: cheroot or wsgiref)."""
         try:
-            self._server = _ThreadingWSGIServer((host, port), _QuietHandler)
+            self._server = start_server(self, host, port, kind, self.limits)
         except OSError as exc:
-            raise ListenError(f"REST {host}:{port}: cannot listen: {exc.strerror}") from exc
-        self._server.set_app(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="wsgi", daemon=True)
-        self._thread.start()
-        LOG.debug("REST API on http://%s:%d", host, port)
+            raise ListenError(f"REST {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
+        LOG.debug("REST API on http://%s:%d (%s)", host, port, kind)
 
     @property
     def address(self) -> tuple[str, int] | None:
-        return self._server.server_address if self._server else None
+        return self._server.address if self._server else None
 
     def close(self) -> None:
         """Stop serving (os-ken calls this when contexts are closed)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
 
     # -- registration ---------------------------------------------------------------------
@@ -164,20 +161,66 @@ class WSGIApplication:
 
     # -- WSGI -----------------------------------------------------------------------------
     def __call__(self, environ, start_response):
-        request = webob.Request(environ)
+        method = str(environ.get("REQUEST_METHOD", "?"))[:16]
         try:
-            response = self._dispatch(request, environ)
-        except webob.exc.HTTPException as exc:
-            response = exc
-        except Exception as exc:  # a handler bug must not take the server down
-            LOG.exception("REST %s %s failed", request.method, request.path)
-            response = json_error(500, f"internal error: {type(exc).__name__}: {exc}")
+            response = self._handle(environ, method)
+        except Exception as exc:  # a handler bug must not take the server down nor show a traceback
+            LOG.exception("REST %s %s failed", method, _shown_path(environ))
+            response = json_error(500, f"internal error: {type(exc).__name__}: {_short(str(exc))}")
         return response(environ, start_response)
 
-    def _dispatch(self, request, environ):
+    def _handle(self, environ, method: str):
+        problem = _bad_path(environ)
+        if problem:
+            return json_error(400, problem)
+        if self.token is not None and not token_matches(environ, self.token):
+            response = json_error(401, "missing or wrong token (send Authorization: Bearer TOKEN)")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sdnlab"'
+            return response
+        request = webob.Request(environ)
+        problem = self._read_body(request)
+        request_received()
+        if problem:
+            return problem
+        try:
+            return self._dispatch(request, environ, method)
+        except webob.exc.HTTPException as exc:
+            return exc
+
+    def _read_body(self, request) -> Response | None:
+        """Read the whole body now (bounded); an error response if it is too large or cut short."""
+        raw_length = request.environ.get("CONTENT_LENGTH") or ""
+        if raw_length.strip():
+            try:
+                length = int(raw_length)
+            except ValueError:
+                return json_error(400, f"Content-Length: not a number: {_short(raw_length)}")
+            if length < 0:
+                return json_error(400, "Content-Length: negative")
+            if length > self.limits.max_body_bytes:
+                return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")
+        try:
+            body = request.body
+        except (DisconnectionError, OSError) as exc:
+            if "Too Large" in str(exc):  # cheroot's chunked-body limit
+                return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")
+            return json_error(400, "body: shorter than its Content-Length (the client stopped sending)")
+        if len(body) > self.limits.max_body_bytes:
+            return json_error(413, f"body: larger than {self.limits.max_body_bytes} bytes")
+        return None
+
+    def _dispatch(self, request, environ, method: str):
         match = self.mapper.match(environ=environ)
         if match is None:
-            return json_error(404, f"no such resource: {request.method} {request.path}")
+            allowed = self._allowed_methods(environ)
+            path = _shown_path(environ)
+            if allowed:
+                response = json_error(
+                    405, f"method {method} not allowed on {path} (allowed: {', '.join(allowed)})"
+                )
+                response.headers["Allow"] = ", ".join(allowed)
+                return response
+            return json_error(404, f"no such resource: {method} {path}")
         request.urlvars = match
         link = URLGenerator(self.mapper, environ)
         controller = match["controller"]
@@ -187,6 +230,56 @@ class WSGIApplication:
         else:
             instance = controller(request, link, data, **self.config)
         return instance(request)
+
+    def _allowed_methods(self, environ) -> list[str]:
+        allowed = []
+        for other in ("GET", "POST", "PUT", "DELETE"):
+            if other != environ.get("REQUEST_METHOD") and self.mapper.match(
+                environ=dict(environ, REQUEST_METHOD=other)
+            ):
+                allowed.append(other)
+        return allowed
+
+
+def read_token_file(path: str) -> str:
+    """The REST token stored in ``path`` (one line), or ``ListenError`` naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ListenError(f"{path}: cannot read the REST token: {exc}") from exc
+    if len(token) < 16:
+        raise ListenError(f"{path}: the REST token is shorter than 16 characters")
+    return token
+
+
+def token_matches(environ, token: str) -> bool:
+    """True if the request carries ``token`` (``Authorization: Bearer`` or ``X-Sdnlab-Token``)."""
+    given = str(environ.get("HTTP_X_SDNLAB_TOKEN", ""))
+    authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
+    if not given and authorization[:7].lower() == "bearer ":
+        given = authorization[7:].strip()
+    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
+
+
+def _bad_path(environ) -> str | None:
+    """Why the request path cannot be used (not UTF-8 once decoded), or None."""
+    try:
+        str(environ.get("PATH_INFO", "")).encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return f"path: not valid UTF-8 after percent-decoding: {_shown_path(environ)}"
+    return None
+
+
+def _shown_path(environ) -> str:
+    """The request path as printable text, whatever bytes it holds (for messages and logs)."""
+    raw = str(environ.get("PATH_INFO", ""))
+    return _short(raw.encode("latin-1", "replace").decode("utf-8", "backslashreplace"))
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class WebSocketRegistrationWrapper:

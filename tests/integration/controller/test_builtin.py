@@ -66,9 +66,8 @@ def net():
 def start_builtin(net, config: dict | None = None) -> ControllerProcess:
     env = {}
     if config is not None:
-        handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        json.dump(config, handle)
-        handle.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(config, handle)
         env["SDNLAB_CONTROLLER_CONFIG"] = handle.name
     ctl = ControllerProcess(["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, env=env).start()
     reset_switches(net, OF_PORT)
@@ -135,7 +134,7 @@ def test_reroutes_when_a_ring_link_goes_down(net, routing):
     net.configLinkStatus("ct2s1", "ct2s2", "down")
     try:
         assert ping_until(h1, h2, seconds=5), diagnose(net, routing)
-        status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h2.IP()}")
+        _status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h2.IP()}")
         assert body["path"] == [0x201, 0x204, 0x203, 0x202]
     finally:
         net.configLinkStatus("ct2s1", "ct2s2", "up")

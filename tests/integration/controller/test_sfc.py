@@ -86,9 +86,8 @@ def topology_dump(net) -> dict:
 
 
 def write_json(data) -> str:
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(data, handle)
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(data, handle)
     return handle.name
 
 

@@ -18,6 +18,14 @@ import pytest
 
 pytestmark = pytest.mark.network
 
+
+def _rest(lab: dict, path: str) -> urllib.request.Request:
+    """A request to the lab controller's REST API, carrying the lab's token."""
+    from sdnlab.controller.rest_client import auth_headers_for_url
+
+    return urllib.request.Request(lab["rest"] + path, headers=auth_headers_for_url(lab["rest"]))
+
+
 LAB = "vnsfc"
 TOPOLOGY = Path(__file__).parent / "topologies" / "vnf_sfc.yaml"
 
@@ -151,7 +159,7 @@ def test_the_controller_quarantines_the_scanner(lab):
 
     scan_and_read_log(lab)
     hosts = lab["hosts"]
-    with urllib.request.urlopen(f"{lab['rest']}/sdnlab/quarantine", timeout=3) as resp:
+    with urllib.request.urlopen(_rest(lab, "/sdnlab/quarantine"), timeout=3) as resp:
         quarantined = [entry.get("ip") for entry in json.loads(resp.read())["quarantined"]]
     assert hosts["m2"]["ip"] in quarantined
     blocked = api.run_in(LAB, "m2", ["ping", "-c", "2", "-W", "1", hosts["hes"]["ip"]])
@@ -285,7 +293,7 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
             1.5
         )  # OVS credits datapath packets to its rules within a second; the VNFs' stats files too
         rules = offload_rules(LAB)
-        with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
+        with urllib.request.urlopen(_rest(lab, "/sdnlab/offload"), timeout=3) as resp:
             offloads = json.loads(resp.read())["offloads"]
     finally:
         server.kill()
@@ -365,7 +373,7 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
     assert proc.returncode == 0, proc.stderr[-800:]
     time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNF's stats file too
     rules = offload_rules(LAB)
-    with urllib.request.urlopen(f"{lab['rest']}/sdnlab/offload", timeout=3) as resp:
+    with urllib.request.urlopen(_rest(lab, "/sdnlab/offload"), timeout=3) as resp:
         offloads = json.loads(resp.read())["offloads"]
     stats = manage.status(LAB, "lb1")[0]["stats"]
     lb_seen = stats["ports"]["inside"]["rx"] + stats["ports"]["outside"]["rx"]

@@ -58,11 +58,11 @@ def test_switches_are_listed_with_their_ports_as_in_ryu(get):
 
 def test_links_are_listed_once_per_direction(get):
     links = get("/v1.0/topology/links").json
-    assert {(l["src"]["dpid"][-1], l["src"]["port_no"], l["dst"]["dpid"][-1]) for l in links} == {
+    assert {(k["src"]["dpid"][-1], k["src"]["port_no"], k["dst"]["dpid"][-1]) for k in links} == {
         ("1", "00000002", "2"),
         ("2", "00000002", "1"),
     }
-    assert [l["dst"]["name"] for l in get("/v1.0/topology/links/0000000000000001").json] == ["s2-eth2"]
+    assert [k["dst"]["name"] for k in get("/v1.0/topology/links/0000000000000001").json] == ["s2-eth2"]
 
 
 def test_hosts_carry_their_address_and_port(get):

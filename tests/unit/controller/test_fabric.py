@@ -1,17 +1,20 @@
 """The built-in routing logic, event by event, without a switch."""
 
+import pytest
 from ctl_unit_data import BROADCAST, H1, H2, TOPOLOGY
+from oftable import FakeNetwork
 
 from sdnlab.controller import discovery, ofmsg
 from sdnlab.controller.config import ControllerConfig
-from sdnlab.controller.fabric import Fabric
+from sdnlab.controller.fabric import Fabric, Quarantined
 from sdnlab.controller.l2 import PacketIn
 from sdnlab.controller.network import load_declared
+from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.pipeline import PRIORITY_QUARANTINE, check_flow
 
 
-def declared_fabric(config=ControllerConfig()) -> Fabric:
-    fabric = Fabric(config)
+def declared_fabric(config: ControllerConfig | None = None) -> Fabric:
+    fabric = Fabric(config or ControllerConfig())
     load_declared(fabric.state, TOPOLOGY)
     fabric.switch_up(0.0, 1, {1, 2, 3})
     fabric.switch_up(0.0, 2, {1, 2, 3})
@@ -37,12 +40,22 @@ def arp_request(src_mac, src_ip, target_ip) -> bytes:
 def test_a_connecting_switch_gets_routes_to_every_declared_host():
     fabric = Fabric(ControllerConfig())
     load_declared(fabric.state, TOPOLOGY)
-    fabric.switch_up(0.0, 2, {1, 2, 3})
-    out = fabric.switch_up(0.0, 1, {1, 2, 3})
-    to_h2 = [f for f in flows(out, 1) if dict(f.match.items()).get("eth_dst") == H2]
-    assert ofmsg.output_ports(to_h2[0]) == [3]
-    for dpid in out:
-        for msg in flows(out, dpid):
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
+    net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
+    h1_to_h2 = {
+        "eth_src": H1,
+        "eth_dst": H2,
+        "eth_type": 0x0800,
+        "ipv4_src": "10.0.0.1",
+        "ipv4_dst": "10.0.0.2",
+    }
+    assert net.forward(1, 1, **h1_to_h2) == {3}  # s1 sends it over the link to s2
+    assert net.forward(2, 3, **h1_to_h2) == {1}  # s2 delivers it to h2
+    assert net.forward(2, 1, eth_src=H2, eth_dst=H1, eth_type=0x0800) == {3}
+    assert net.forward(1, 1, eth_src=H1, eth_dst=BROADCAST, eth_type=0x0806) == {"CONTROLLER"}  # ARP
+    for dpid in (1, 2):
+        for msg in net.tables[dpid].flows.values():
             check_flow(msg)
 
 
@@ -95,14 +108,47 @@ def test_no_flooding_before_discovery_had_a_chance():
 
 
 def test_quarantine_drops_a_host_everywhere_and_release_lifts_it():
-    fabric = declared_fabric()
+    fabric = Fabric(ControllerConfig())
+    load_declared(fabric.state, TOPOLOGY)
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
+    net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
+    h2_to_h1 = {
+        "eth_src": H2,
+        "eth_dst": H1,
+        "eth_type": 0x0800,
+        "ipv4_src": "10.0.0.2",
+        "ipv4_dst": "10.0.0.1",
+    }
+    assert net.forward(2, 1, **h2_to_h1) == {3}
     entry, out = fabric.quarantine("10.0.0.2", "dpi")
-    assert entry.mac == H2
-    drops = flows(out, 1)
-    assert drops and all(f.priority == PRIORITY_QUARANTINE and f.instructions == [] for f in drops)
+    net.apply(out)
+    assert entry.mac == H2 and all(flow.priority == PRIORITY_QUARANTINE for flow in flows(out, 1))
+    assert net.forward(2, 1, **h2_to_h1) == set() and net.forward(1, 3, **h2_to_h1) == set()
     assert fabric.packet_in(10.0, PacketIn(2, 1, H2, BROADCAST, b"\0" * 60)) == {}
     released, out = fabric.release(H2)
-    assert released == entry and all(m.command == ofmsg.ofp.OFPFC_DELETE_STRICT for m in out[1])
+    net.apply(out)
+    assert released == entry and net.forward(2, 1, **h2_to_h1) == {3}
+
+
+@pytest.mark.parametrize("key", ["abc", "zz:zz", "\u0000", "1" * 400, "10.0.0.256", "h9"])
+def test_a_key_that_names_no_host_mac_or_ip_is_refused_and_changes_nothing(key):
+    fabric = declared_fabric()
+    with pytest.raises(BadRequest):
+        fabric.quarantine(key, "bad")
+    assert fabric.quarantined == {} and fabric.release(key) == (None, {})
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
+    assert net.forward(1, 1, eth_src=H1, eth_dst=H2, eth_type=0x0800) == {3}
+
+
+def test_a_bad_entry_in_the_quarantine_list_does_not_stop_a_switch_from_being_programmed(caplog):
+    fabric = declared_fabric()
+    fabric.quarantined["abc"] = Quarantined(None, "abc", "left by an older version")
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 1, {1, 2, 3}))
+    assert net.forward(1, 1, eth_src=H1, eth_dst=H2, eth_type=0x0800) == {3}
+    assert "quarantine Quarantined(mac=None, ip='abc'" in caplog.text
 
 
 def test_port_down_on_a_link_removes_it_from_the_graph_and_on_a_host_port_changes_no_route():
@@ -170,3 +216,20 @@ def test_a_vip_owner_replying_from_the_vip_keeps_its_own_ip():
     reply = discovery.arp_reply(H1, "10.0.0.1", H2, "10.0.0.100")  # h2 announces the VIP
     fabric.packet_in(10.0, PacketIn(2, 1, H2, H1, reply, eth_type=0x0806))
     assert fabric.state.host_by("10.0.0.2").mac == H2 and fabric.state.host_by("10.0.0.100") is None
+
+
+def test_a_host_whose_routes_cannot_be_built_does_not_stop_the_others(caplog, monkeypatch):
+    fabric = declared_fabric()
+    real = fabric.host_routes
+
+    def failing_for_h2(host, graph=None, cache=None):
+        if host.mac == H2:
+            raise ValueError("broken host record")
+        return real(host, graph, cache)
+
+    monkeypatch.setattr(fabric, "host_routes", failing_for_h2)
+    net = FakeNetwork()
+    net.apply(fabric.switch_up(0.0, 2, {1, 2, 3}))
+    assert 1 not in net.forward(2, 3, eth_src=H1, eth_dst=H2, eth_type=0x0800)  # no route to h2 ...
+    assert net.forward(2, 1, eth_src=H2, eth_dst=H1, eth_type=0x0800) == {3}  # ... but h1 is routed
+    assert "routes to host 00:00:00:00:00:02 skipped: ValueError" in caplog.text

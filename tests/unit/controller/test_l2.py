@@ -1,5 +1,7 @@
 """L2 learning: flood unknown destinations, install a flow once the destination is known."""
 
+from oftable import FakeTable
+
 from sdnlab.controller import ofmsg
 from sdnlab.controller.l2 import LearningSwitch, PacketIn, table_miss_flows
 from sdnlab.controller.pipeline import FORWARD, check_flow
@@ -27,12 +29,28 @@ def test_unknown_destination_is_flooded():
 
 def test_known_destination_gets_a_flow_with_idle_timeout_and_the_packet():
     switch = LearningSwitch(idle_timeout=30)
-    switch.packet_in(0.0, pkt(B, A, 2))
-    flow, packet_out = switch.packet_in(1.0, pkt(A, B, 1))
-    assert ofmsg.is_flow_add(flow) and flow.table_id == FORWARD.table_id and flow.idle_timeout == 30
-    assert dict(flow.match.items()) == {"eth_dst": B}
-    assert ofmsg.output_ports(flow) == [2] and ofmsg.output_ports(packet_out) == [2]
+    table = FakeTable()
+    table.apply(switch.datapath_up(1))
+    assert table.forward(1, eth_src=A, eth_dst=B) == {"CONTROLLER"}  # nothing learned yet
+    table.apply(switch.packet_in(0.0, pkt(B, A, 2)))
+    msgs = switch.packet_in(1.0, pkt(A, B, 1))
+    table.apply(msgs)
+    assert table.forward(1, eth_src=A, eth_dst=B) == {2}  # the switch now forwards on its own
+    assert table.forward(3, eth_src=A, eth_dst="00:00:00:00:00:0c") == {"CONTROLLER"}
+    flow, packet_out = msgs
+    assert flow.idle_timeout == 30 and ofmsg.output_ports(packet_out) == [2]
     check_flow(flow)
+
+
+def test_a_reconnecting_switch_starts_from_a_clean_table():
+    switch = LearningSwitch()
+    table = FakeTable()
+    table.apply(switch.datapath_up(1))
+    table.apply(switch.packet_in(0.0, pkt(B, A, 2)))
+    table.apply(switch.packet_in(0.0, pkt(A, B, 1)))
+    assert table.forward(1, eth_src=A, eth_dst=B) == {2}
+    table.apply(switch.datapath_up(1))
+    assert table.forward(1, eth_src=A, eth_dst=B) == {"CONTROLLER"}
 
 
 def test_broadcast_is_flooded_even_when_learned_addresses_exist():

@@ -89,8 +89,9 @@ def test_an_app_that_crashes_in_init_shows_its_traceback_and_exits(tmp_path):
 def test_a_missing_config_file_is_one_line_and_exit_code_5(tmp_path):
     result = run("--config-file", str(tmp_path / "nonexist.ini"), "--ofp-tcp-listen-port", "6783")
     assert result.returncode == 5 and "Traceback" not in result.stderr
+    missing = tmp_path / "nonexist.ini"
     assert result.stderr.strip().splitlines() == [
-        f"sdnlab.controller.runner: error: {tmp_path / 'nonexist.ini'}: cannot read config file: No such file or directory"
+        f"sdnlab.controller.runner: error: {missing}: cannot read config file: No such file or directory"
     ]
 
 

@@ -11,7 +11,7 @@ APP_NAME = "blocker_app"
 
 
 class RestBlocker(simple_switch_13.SimpleSwitch13):
-    _CONTEXTS = {"wsgi": WSGIApplication}
+    _CONTEXTS = {"wsgi": WSGIApplication}  # noqa: RUF012 (a Ryu app's class attribute, written as trainees write it)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
