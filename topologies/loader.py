@@ -16,7 +16,8 @@ from sdnlab import textfile
 from sdnlab.errors import TopologyError
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import NODE_KINDS, Interface, Link, Node, Parameter, Topology
-from sdnlab.yamlsrc import Where, YamlSyntaxError, YMap, YSeq, line_of, load_yaml
+from sdnlab.problems import Problems
+from sdnlab.yamlsrc import YMap, YSeq, line_of, load_yaml
 
 FORMAT_VERSION = 1
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
@@ -29,26 +30,6 @@ _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "add
 _NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "for", "if"}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
-
-
-class _Errors:
-    """Collects located error messages (netlab style) and raises them together."""
-
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.items: list[str] = []
-
-    def add(self, line: int, field: str, message: str) -> None:
-        where = Where(self.filename, line)
-        self.items.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
-
-    def check(self, since: int = 0) -> None:
-        """Raise every error so far if any error was added after the first ``since`` ones."""
-        if len(self.items) > since:
-            shown = self.items[:25]
-            more = len(self.items) - len(shown)
-            text = "\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else "")
-            raise TopologyError(text)
 
 
 def catalogue() -> list[str]:
@@ -103,11 +84,8 @@ def load_topology_text(
     text: str, filename: str = "<string>", params: dict | None = None, default_name: str = "topology"
 ) -> Topology:
     """Load a topology from YAML text (see ``load_topology``)."""
-    try:
-        doc = load_yaml(text, filename)
-    except YamlSyntaxError as exc:
-        raise TopologyError(str(exc)) from None
-    errors = _Errors(filename)
+    doc = load_yaml(text, filename, TopologyError)
+    errors = Problems(filename, TopologyError)
     if not isinstance(doc, YMap):
         errors.add(
             getattr(doc, "line", 1),
@@ -144,7 +122,7 @@ def load_topology_text(
     )
 
 
-def _check_top(doc: YMap, errors: _Errors) -> None:
+def _check_top(doc: YMap, errors: Problems) -> None:
     for key in doc:
         if key not in _TOP_KEYS:
             errors.add(line_of(doc, key), str(key), f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
@@ -165,7 +143,7 @@ def _check_top(doc: YMap, errors: _Errors) -> None:
         errors.add(line_of(doc, "links"), "links", "must be a list of links")
 
 
-def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
+def _parameters(doc: YMap, errors: Problems) -> list[Parameter]:
     section = doc.get("parameters") or YMap()
     if not isinstance(section, YMap):
         errors.add(line_of(doc, "parameters"), "parameters", "must be a mapping of name: {default, min, max}")
@@ -208,7 +186,7 @@ def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
     return result
 
 
-def _constraints(doc: YMap, params: dict, errors: _Errors) -> None:
+def _constraints(doc: YMap, params: dict, errors: Problems) -> None:
     """``constraints: [{check: "k % 2 == 0", message: "k must be even"}]`` over resolved parameters."""
     section = doc.get("constraints")
     if section is None:
@@ -274,7 +252,7 @@ def _resolve_params(parameters: list[Parameter], given: dict, filename: str) -> 
 
 
 def _expand(
-    section, section_name: str, allowed: set, params: dict, errors: _Errors
+    section, section_name: str, allowed: set, params: dict, errors: Problems
 ) -> list[tuple[dict, int, str]]:
     """Expand ``for``/``if`` entries into concrete ones: [(entry with values rendered, line, field)]."""
     result: list[tuple[dict, int, str]] = []
@@ -333,7 +311,7 @@ def _iterations(loops: list[str], env: dict):
         yield from _iterations(loops[1:], {**env, var: value})
 
 
-def _addressing(doc: YMap, errors: _Errors):
+def _addressing(doc: YMap, errors: Problems):
     section = doc.get("addressing") or YMap()
     if not isinstance(section, dict):
         errors.add(line_of(doc, "addressing"), "addressing", "must be a mapping {subnet, pools}")
@@ -386,7 +364,7 @@ def _mac_of_ip(ip: ipaddress.IPv4Address) -> str:
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
-def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
+def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
     """Check node entries and allocate addresses (pools in declaration order, explicit ones reserved)."""
     start = len(errors.items)
     seen: dict[str, int] = {}
@@ -606,7 +584,7 @@ _DELAY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 _LOSS_UNITS = {"%": 1.0}
 
 
-def _links(raw_links, nodes: dict, errors: _Errors):
+def _links(raw_links, nodes: dict, errors: Problems):
     next_port = {name: (1 if node.is_switch else 0) for name, node in nodes.items()}
     links = []
     errors_before = len(errors.items)
