@@ -182,7 +182,7 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
         data = {}
     if not isinstance(data, dict):
         raise ControllerConfigError(
-            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+            f"{source}:{line_of(data) or 1}: expected a mapping at the top level, got {_kind_of(data)}"
         )
     known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains", "vips")
     for key in data:
@@ -270,6 +270,15 @@ def parse_text(text: str | bytes, path: str):
         except RecursionError:
             raise ControllerConfigError(f"{path}: invalid JSON: nesting too deep") from None
     return load_yaml(text, path, ControllerConfigError)
+
+
+def _kind_of(value) -> str:
+    """How a message names the type of a parsed YAML/JSON value."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {value!r}"
 
 
 class _RepeatedKey(Exception):

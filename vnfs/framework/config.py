@@ -60,6 +60,7 @@ class Fields:
     def __init__(self, data: Any, path: str, errors: Errors, line: int = 0):
         self.errors = errors
         self.path = path
+        self.broken = not isinstance(data, dict)  # already reported: no "is required" follow-ups
         if isinstance(data, dict):
             self.data = data
             self.line = getattr(data, "line", line)
@@ -86,7 +87,8 @@ class Fields:
         self._used.add(key)
         if key not in self.data:
             if default is _MISSING:
-                self.errors.add(self.line, self.name(key), "is required")
+                if not self.broken:
+                    self.errors.add(self.line, self.name(key), "is required")
                 return None
             return default
         value = self.data[key]
@@ -137,6 +139,10 @@ def to_int(low: int | None = None, high: int | None = None) -> Callable[[Any], i
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("expected an integer")
         if (low is not None and value < low) or (high is not None and value > high):
+            if high is None:
+                raise ValueError(f"expected an integer >= {low}")
+            if low is None:
+                raise ValueError(f"expected an integer <= {high}")
             raise ValueError(f"expected an integer in {low}..{high}")
         return value
 
