@@ -15,7 +15,16 @@ from pathlib import Path
 from sdnlab import textfile
 from sdnlab.errors import TopologyError
 from sdnlab.topologies import expr
-from sdnlab.topologies.model import NODE_KINDS, Interface, Link, Node, Parameter, Topology
+from sdnlab.topologies.model import (
+    IFNAME_MAX,
+    NODE_KINDS,
+    Interface,
+    Link,
+    Node,
+    Parameter,
+    Topology,
+    longest_switch_port_name,
+)
 from sdnlab.problems import Problems
 from sdnlab.yamlsrc import YMap, YSeq, line_of, load_yaml
 
@@ -23,7 +32,7 @@ FORMAT_VERSION = 1
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 MAX_NODES = 5000
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MAX_SWITCH_NAME = 8  # so that "<lab prefix><switch>-eth<port>" fits Linux's 15-character limit
+MAX_SWITCH_NAME = 7  # "l99<switch>-eth<port>" must fit Linux's 15 characters in every slot (ports checked too)
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
@@ -282,9 +291,11 @@ def _expand(
             for env in _iterations(loop_list, dict(params)):
                 if "if" in entry and not expr.evaluate(str(entry["if"]), env):
                     continue
-                concrete = {
-                    key: _render(value, env) for key, value in entry.items() if key not in ("for", "if")
-                }
+                concrete = YMap(
+                    {key: _render(value, env) for key, value in entry.items() if key not in ("for", "if")},
+                    line=line,
+                )
+                concrete.key_lines = dict(getattr(entry, "key_lines", {}))
                 result.append((concrete, line, field))
                 if len(result) > MAX_NODES * 4:
                     errors.add(line, field, f"expands to more than {MAX_NODES * 4} entries")
@@ -431,6 +442,18 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                 f"unknown pool {pool_name!r}; pools: {', '.join(pools) or 'none declared'}",
             )
             continue
+        first_ip = spec[0][0] if spec else None
+        if pool_name is not None and first_ip is not None:
+            try:
+                outside = ipaddress.IPv4Address(first_ip) not in pools[pool_name]
+            except ValueError:
+                outside = False  # reported above as not an address
+            if outside:
+                errors.add(
+                    line_of(entry, "ip") or line,
+                    f"{field}.ip",
+                    f"{first_ip} is outside its pool {pool_name!r} ({pools[pool_name]})",
+                )
         checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
     if len(checked) > MAX_NODES:
         errors.add(0, "nodes", f"{len(checked)} nodes; at most {MAX_NODES} are supported")
@@ -641,6 +664,16 @@ def _links(raw_links, nodes: dict, errors: Problems):
                 break
             if node.is_switch and port > 999:
                 errors.add(line, label, f"switch {end!r} would have more than 999 ports")
+                bad = True
+                break
+            if node.is_switch and len(longest_switch_port_name(end, port)) > IFNAME_MAX:
+                longest = longest_switch_port_name(end, port)
+                errors.add(
+                    line,
+                    label,
+                    f"switch {end!r} port {port} would be named {longest!r} in a lab slot "
+                    f"({len(longest)} characters, Linux allows {IFNAME_MAX}): use a shorter switch name",
+                )
                 bad = True
                 break
             next_port[end] += 1

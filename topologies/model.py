@@ -191,3 +191,17 @@ class Topology:
                 for l in self.links
             ],
         }
+
+
+LAST_SLOT = 99  # validation checks interface names in every slot up to this one (see bridge_name)
+IFNAME_MAX = 15  # Linux interface names (IFNAMSIZ - 1)
+
+
+def bridge_name(switch: str, slot: int) -> str:
+    """OVS bridge name for a topology switch in the lab occupying ``slot``."""
+    return switch if slot == 0 else f"l{slot}{switch}"
+
+
+def longest_switch_port_name(switch: str, port: int) -> str:
+    """The longest name switch port ``port`` gets in any slot up to ``LAST_SLOT`` (``l99s1-eth3``)."""
+    return f"{bridge_name(switch, LAST_SLOT)}-eth{port}"

@@ -13,7 +13,7 @@ def test_catalogue_lists_every_model_case():
     assert set(catalogue()) >= EXPECTED
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", catalogue())
 def test_catalogue_topology_is_connected_with_unique_addresses(name):
     topo = load_topology(name)
     graph = topo.graph()
@@ -87,3 +87,27 @@ def test_tree_depth_and_fanout():
     topo = load_topology("tree", {"depth": "3", "fanout": "2"})
     assert len(topo.switches()) == 7 and len(topo.hosts()) == 8
     assert nx.is_tree(nx.Graph((l.a, l.b) for l in topo.links))
+
+
+def _at_bounds(name):
+    """The topology at its defaults, and at every parameter's maximum (when bounded)."""
+    default = load_topology(name)
+    yield default
+    maxima = {p.name: str(p.maximum) for p in default.parameters if p.maximum is not None}
+    if maxima:
+        try:
+            yield load_topology(name, maxima)
+        except TopologyError:
+            pass  # the maxima together may break a constraint; each bound is tested elsewhere
+
+
+@pytest.mark.parametrize("name", catalogue())
+def test_every_switch_port_name_fits_linux_in_every_lab_slot(name):
+    from sdnlab.topologies.model import IFNAME_MAX, LAST_SLOT, bridge_name
+
+    for topo in _at_bounds(name):
+        for link in topo.links:
+            for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
+                if topo.nodes[end].is_switch:
+                    built = bridge_name(end, LAST_SLOT) + intf[len(end) :]
+                    assert len(built) <= IFNAME_MAX, built
