@@ -242,6 +242,8 @@ def parse_lab(data, directory: Path, source: str) -> Lab:
     for folder in ("starter", "solution"):
         if not (directory / folder).is_dir():
             errors.add(None, folder, f"folder {folder}/ is missing")
+    if topology.source and not any(": topology" in item for item in errors.items):
+        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors)
     ids = [b.id for b in behaviours] + [p.id for p in probes]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
@@ -382,6 +384,97 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
                 _workspace_file(directory, config, _line(item, "config", line), f"{field}.config", errors)
         out.append(VnfSpec(str(values["name"]), str(values["kind"]), str(values["host"]), config))
     return tuple(out)
+
+
+def _check_against_topology(ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors) -> None:
+    """Everything the lab names in its topology, checked in the same pass as the rest of lab.yaml.
+
+    The topology's own problems, behaviour selectors (the grader's ``spec_errors``), probe and
+    scenario selectors (one that selects no node is an error: ``role:kamera``) and VNF hosts, so a
+    lab author sees every mistake before any network starts.
+    """
+    from sdnlab.errors import TopologyError
+    from sdnlab.topologies import load_topology
+
+    try:
+        topology = load_topology(ref.source, {k: str(v) for k, v in ref.params.items()})
+    except TopologyError as exc:
+        field = "topology.file" if "file" in data.get("topology", {}) else "topology"
+        lines = str(exc).splitlines()
+        if len(lines) == 1 and not re.match(r"^\S+:\d+: ", lines[0]):
+            errors.add(None, field, lines[0])
+        else:
+            errors.extend_located(str(exc))
+        return
+    if behaviours:
+        from sdnlab.grader.grading import Grader, spec_errors
+        from sdnlab.grader.model import NetworkState
+
+        for message in spec_errors(Grader(topology, NetworkState({})), behaviours):
+            errors.add_located(message)
+    vnf_names = {v.name for v in vnfs}
+    for i, vnf in enumerate(vnfs):
+        item = data["vnfs"][i]
+        if isinstance(item.get("host"), str) and vnf.host not in topology.nodes:
+            errors.add(_line(item, "host"), f"vnfs[{i}].host", f"no node {vnf.host!r} in the topology")
+    for i, step in enumerate(scenario):
+        for key in _STEP_SELECTORS.get(step.kind, ()):
+            _check_selectors(topology, step.args, key, f"scenario[{i}].{step.kind}.{key}", step.line, errors)
+    for i, probe in enumerate(probes):
+        for key in _PROBE_SELECTORS.get(probe.kind, ()):
+            _check_selectors(topology, probe.args, key, f"probes[{i}].{probe.kind}.{key}", probe.line, errors)
+        if probe.kind == "vnf_seen":
+            for name in _selector_list(probe.args.get("vnfs")) or []:
+                if name not in vnf_names:
+                    errors.add(
+                        _line(probe.args, "vnfs", probe.line),
+                        f"probes[{i}].vnf_seen.vnfs",
+                        f"no VNF named {name!r} (vnfs: {', '.join(sorted(vnf_names)) or 'none'})",
+                    )
+
+
+_STEP_SELECTORS = {"ping": ("src", "dst"), "telnet_scan": ("src", "targets"), "static_arp": ("hosts",)}
+_PROBE_SELECTORS = {
+    "ping": ("src", "dst"),
+    "tcp": ("src", "dst", "servers"),
+    "quarantined": ("hosts",),
+    "failover_loss": ("src", "dst", "cut"),
+    "spread": ("src", "dst", "switch", "over"),
+}
+
+
+def _selected(topology, selector: str) -> int | None:
+    """How many nodes ``selector`` selects (None: it names no node and is no IPv4 address)."""
+    import ipaddress
+
+    if selector == "all":
+        return len([n for n in topology.hosts() if n.kind != "vnf"])
+    if selector.startswith("role:"):
+        return len([n for n in topology.nodes.values() if selector[5:] in n.roles])
+    if selector.startswith("kind:"):
+        return len([n for n in topology.nodes.values() if n.kind == selector[5:]])
+    if selector in topology.nodes:
+        return 1
+    try:
+        ipaddress.IPv4Address(selector)
+    except ValueError:
+        return None
+    return 1
+
+
+def _check_selectors(topology, args, key: str, field: str, line: int, errors: _Errors) -> None:
+    """Each selector under ``args[key]`` must name a node or select at least one."""
+    value = args.get(key)
+    if value is None:
+        return
+    for selector in value if isinstance(value, list) else [value]:
+        if not isinstance(selector, str):
+            continue  # the type is reported by the field checks
+        count = _selected(topology, selector)
+        if count is None:
+            errors.add(_line(args, key, line), field, f"unknown node {selector!r}")
+        elif count == 0:
+            errors.add(_line(args, key, line), field, f"{selector!r} selects no node")
 
 
 def vnf_kinds() -> tuple[str, ...]:
