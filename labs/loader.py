@@ -227,7 +227,13 @@ def parse_lab(data, directory: Path, source: str) -> Lab:
     controller = _controller(data.get("controller"), directory, errors)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
-    behaviours = _behaviours(data.get("behaviours"), source, errors)
+    odd_keys = _keys_that_are_not_names(data)
+    for line, field, key in odd_keys:
+        errors.add(line, field, f"key {key!r} is not a name (keys are words such as 'src')")
+    if any(field.startswith("behaviours") for _, field, _ in odd_keys):
+        behaviours: tuple = ()  # the spec parser expects names as keys; the problems are reported
+    else:
+        behaviours = _behaviours(data.get("behaviours"), source, errors)
     probes = _probes(data.get("probes"), errors)
     hints = _hints(data.get("hints"), errors)
     for lang in LANGUAGES:
@@ -413,10 +419,10 @@ def _check_against_topology(ref: TopologyRef, behaviours, probes, scenario, vnfs
         for message in spec_errors(Grader(topology, NetworkState({})), behaviours):
             errors.add_located(message)
     vnf_names = {v.name for v in vnfs}
-    for i, vnf in enumerate(vnfs):
-        item = data["vnfs"][i]
-        if isinstance(item.get("host"), str) and vnf.host not in topology.nodes:
-            errors.add(_line(item, "host"), f"vnfs[{i}].host", f"no node {vnf.host!r} in the topology")
+    for i, item in enumerate(data.get("vnfs") or []):
+        host = item.get("host") if isinstance(item, dict) else None
+        if isinstance(host, str) and host and host not in topology.nodes:
+            errors.add(_line(item, "host"), f"vnfs[{i}].host", f"no node {host!r} in the topology")
     for i, step in enumerate(scenario):
         for key in _STEP_SELECTORS.get(step.kind, ()):
             _check_selectors(topology, step.args, key, f"scenario[{i}].{step.kind}.{key}", step.line, errors)
@@ -566,6 +572,22 @@ def _behaviours(raw, source: str, errors: _Errors) -> tuple:
                 "expected the neighbours (at least one selector) the load is split over",
             )
     return behaviours
+
+
+def _keys_that_are_not_names(data, field: str = "") -> list[tuple[int, str, object]]:
+    """(line, field, key) of every mapping key in ``data`` that is not a string (``3: x``, ``true: y``)."""
+    found: list[tuple[int, str, object]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = f"{field}.{key}" if field else str(key)
+            if not isinstance(key, str):
+                found.append((_line(data, key), field or "(top level)", key))
+            else:
+                found.extend(_keys_that_are_not_names(value, inner))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(_keys_that_are_not_names(value, f"{field}[{index}]"))
+    return found
 
 
 def _for_spec_parser(raw):

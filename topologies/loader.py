@@ -435,7 +435,7 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                     errors.add(line, f"{field}.ip", f"address {addr} is already used")
                 explicit_ips.add(addr)
         pool_name = entry.get("pool")
-        if pool_name is not None and pool_name not in pools:
+        if pool_name is not None and (not isinstance(pool_name, str) or pool_name not in pools):
             errors.add(
                 line,
                 f"{field}.pool",
@@ -618,6 +618,9 @@ def _links(raw_links, nodes: dict, errors: Problems):
         for end, value in (("a", a), ("b", b)):
             if value is None:
                 errors.add(line, f"{field}.{end}", "missing endpoint")
+                bad = True
+            elif not isinstance(value, str):
+                errors.add(line_of(entry, end) or line, f"{field}.{end}", f"expected a node name, got {value!r}")
                 bad = True
             elif value not in nodes:
                 errors.add(line, label, f"unknown node {value!r}")
