@@ -17,7 +17,7 @@ from typing import Any
 from sdnlab.errors import SdnlabError
 from sdnlab.vnfs.errors import VnfCodeError, VnfLoadError
 from sdnlab.vnfs.framework.base import VNF
-from sdnlab.vnfs.framework.faults import describe, display_path, source_file
+from sdnlab.vnfs.framework.faults import ProcessExitCalled, describe, display_path, guarded_exits, source_file
 
 BUILTIN = {
     "passthrough": "sdnlab.vnfs.framework.base:VNF",
@@ -52,11 +52,13 @@ def load_vnf_class(kind: str) -> type[VNF]:
     try:
         # compiled from the source each time, never from a cached .pyc: a file edited within the
         # same second and to the same size (then reloaded by a chain) must run its new code
-        exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
+        with guarded_exits():
+            exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as exc:
         raise VnfLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        raise VnfLoadError(f"{path}: importing it failed: {describe(exc, str(path))}") from None
+    except (Exception, SystemExit, ProcessExitCalled) as exc:
+        subject = "" if isinstance(exc, Exception) else "it "  # "it called sys.exit(3) ..."
+        raise VnfLoadError(f"{path}: importing it failed: {subject}{describe(exc, str(path))}") from None
     named = getattr(module, "VNF_CLASS", None)
     if named is not None:
         if not (inspect.isclass(named) and issubclass(named, VNF)):
@@ -102,10 +104,11 @@ def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
 def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
     """``cls(config, **kwargs)``, with an exception from the VNF's own code as a VnfCodeError."""
     try:
-        return cls(config, **kwargs)
+        with guarded_exits():
+            return cls(config, **kwargs)
     except SdnlabError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit, ProcessExitCalled) as exc:
         raise _setup_failed(cls, exc) from None
 
 
@@ -120,7 +123,7 @@ def validate_settings(vnf: VNF, config: Any, source: str) -> Any:
         raise _setup_failed(type(vnf), exc) from None
 
 
-def _setup_failed(cls: type, exc: Exception) -> VnfCodeError:
+def _setup_failed(cls: type, exc: BaseException) -> VnfCodeError:
     return VnfCodeError(
         f"{vnf_label(cls)}: setting it up with its config failed: {describe(exc, source_file(cls))}"
     )

@@ -533,3 +533,71 @@ def test_a_raising_stats_or_close_is_one_line_too(tmp_path, good_pcap, monkeypat
 
     with pytest.raises(VnfCodeError, match="stats\\(\\) raised ZeroDivisionError"):
         run_frames(BadStats(), [(0.0, FRAMES[0])])
+
+
+# ----- exits and endless loops in a researcher's VNF (issue 11 item 20) ------------------------
+
+EXITING_VNF = """import os
+import sys
+
+from sdnlab.vnfs.framework import VNF, forward
+
+{at_import}
+
+
+class Exits(VNF):
+    def handle(self, packet):
+        if packet.ip_proto == 17:
+            {in_handle}
+        return forward()
+"""
+
+
+def _vnf_file(tmp_path, at_import="pass", in_handle="pass"):
+    path = tmp_path / "exits.py"
+    path.write_text(EXITING_VNF.format(at_import=at_import, in_handle=in_handle))
+    return path
+
+
+@pytest.mark.parametrize(
+    "statement, named",
+    [("os._exit(0)", r"it called os\._exit\(0\)"), ("raise SystemExit(3)", r"it called sys\.exit\(3\) \(SystemExit\)")],
+)
+def test_an_exit_at_import_is_reported_with_its_line_not_a_silent_exit(tmp_path, statement, named):
+    path = _vnf_file(tmp_path, at_import=statement)
+    with pytest.raises(VnfLoadError, match=rf"exits\.py: importing it failed: {named} at .*exits\.py:6 in <module>"):
+        load_vnf_class(str(path))
+
+
+@pytest.mark.parametrize(
+    "statement, named",
+    [
+        ("sys.exit()", r"called sys\.exit\(\) \(SystemExit\)"),
+        ("os._exit(0)", r"called os\._exit\(0\)"),
+        ("sys.exit(3)", r"called sys\.exit\(3\) \(SystemExit\)"),
+    ],
+)
+def test_an_exit_in_handle_names_the_packet_and_the_line(tmp_path, statement, named):
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle=statement)))()
+    with pytest.raises(VnfCodeError, match=rf"packet 3 of the capture: handle\(\) {named} at .*exits\.py:12 in handle"):
+        run_frames(vnf, [(1.0, f) for f in FRAMES])
+
+
+def test_an_endless_loop_in_handle_stops_at_the_time_budget_with_packet_and_line(tmp_path):
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle="while True:\n                pass")))()
+    started = time.monotonic()
+    with pytest.raises(VnfCodeError) as info:
+        run_frames(vnf, [(1.0, f) for f in FRAMES], budget_s=0.3)
+    assert time.monotonic() - started < 5
+    assert "packet 3 of the capture: handle() ran longer than its time budget of 0.3 s" in str(info.value)
+    assert "exits.py:12 in handle" in str(info.value) or "exits.py:13 in handle" in str(info.value)
+
+
+def test_os_exit_is_restored_after_an_offline_run(tmp_path):
+    import os
+
+    original = os._exit
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle="os._exit(0)")))()
+    with pytest.raises(VnfCodeError):
+        run_frames(vnf, [(1.0, f) for f in FRAMES])
+    assert os._exit is original
