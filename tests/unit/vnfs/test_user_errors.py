@@ -601,3 +601,55 @@ def test_os_exit_is_restored_after_an_offline_run(tmp_path):
     with pytest.raises(VnfCodeError):
         run_frames(vnf, [(1.0, f) for f in FRAMES])
     assert os._exit is original
+
+
+# ----- a live VNF stuck in its own code (issue 11 item 19) -------------------------------------
+
+
+def _stats(folder, age_s: float, handler_errors: int = 0):
+    (folder / "stats-w0.json").write_text(
+        json.dumps({"updated": time.time() - age_s, "counters": {"packets": 7, "handler_errors": handler_errors}})
+    )
+
+
+def test_status_flags_a_running_vnf_whose_workers_stopped_reporting(stand_in, tmp_path, monkeypatch, capsys):
+    _proc, _config, log = stand_in("default: accept\n")
+    folder = log.parent
+    _stats(folder, age_s=30, handler_errors=4)
+    log.write_text(
+        json.dumps({"event": "handler_error", "error": "KeyError: 'x'", "at": "myvnf.py:8"}) + "\n"
+    )
+    (row,) = manage.status("lab1")
+    assert row["running"] and row["state"] == "stuck" and row["stuck_workers"] == [0]
+    assert row["handler_errors"] == 4 and row["last_error"] == "KeyError: 'x' at myvnf.py:8"
+    status, out, _err = sdnlab(monkeypatch, capsys, "vnf", "status", "--name", "lab1")
+    assert status == 0
+    assert "stuck" in out and "stopped reporting 30 s ago" in out
+    assert "last error: KeyError: 'x' at myvnf.py:8" in out
+
+
+def test_status_of_a_vnf_that_reports_is_running(stand_in):
+    _proc, _config, log = stand_in("default: accept\n")
+    _stats(log.parent, age_s=0.5)
+    (row,) = manage.status("lab1")
+    assert row["state"] == "running" and row["stuck_workers"] == [] and row["last_error"] is None
+
+
+def test_a_reload_a_stuck_vnf_never_confirms_is_an_error_that_says_why(stand_in):
+    _proc, _config, log = stand_in("default: accept\n", on_hup="ignored")
+    _stats(log.parent, age_s=30)
+    with pytest.raises(VnfRunError, match=r"reload not confirmed within 0.5 s: its worker\(s\) 0 stopped reporting"):
+        manage.reload("lab1", "fw1", timeout=0.5)
+
+
+def test_a_reload_says_when_the_vnfs_code_changed_since_it_started(stand_in, tmp_path):
+    _proc, _config, log = stand_in("default: accept\n")
+    code = tmp_path / "myvnf.py"
+    code.write_text("from sdnlab.vnfs.firewall.vnf import Firewall\n\nVNF_CLASS = Firewall\n")
+    record = json.loads((log.parent / "record.json").read_text())
+    record.update(kind="myvnf.py", kind_path=str(code), code_sha256=manage.code_digest(str(code)))
+    (log.parent / "record.json").write_text(json.dumps(record))
+    assert manage.reload("lab1", "fw1")["code_changed"] is False
+    code.write_text(code.read_text() + "# edited\n")
+    assert manage.reload("lab1", "fw1")["code_changed"] is True
+    assert manage.status("lab1")[0]["code_changed"] is True
