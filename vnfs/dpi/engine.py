@@ -191,6 +191,11 @@ class DpiEngine:
         self.stats = DpiStats()
         self.on_record = on_record
         self.on_risk = on_risk
+        # Its own LRU, not the VNF framework's FlowTable, on purpose: vnfs/dpi is a library of its
+        # own (``sdnlab dpi classify`` runs it with no VNF framework at all); a flow's idle time is
+        # FlowState.last_seen, which FlowTable would duplicate per entry; and eviction and idle
+        # expiry must each turn the closed flow into its FlowRecord in order (``_sweep`` returns
+        # them, FlowTable.expire only counts). Order of last activity: the oldest flow is first.
         self._flows: OrderedDict[pk.FlowKey, FlowState] = OrderedDict()
         self._closed: deque[FlowRecord] = deque(maxlen=self.config.max_records)
         self._risks: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
