@@ -485,7 +485,7 @@ def _check_selectors(topology, args, key: str, field: str, line: int, errors: _E
 
 def vnf_kinds() -> tuple[str, ...]:
     """The built-in VNF kinds (``sdnlab.vnfs``)."""
-    from sdnlab.vnfs.framework.loader import BUILTIN
+    from sdnlab.vnfs.kinds import BUILTIN
 
     return tuple(BUILTIN)
 

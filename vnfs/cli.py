@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.vnfs.kinds import kinds_help
+
 vnf_app = typer.Typer(
     help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True
 )
@@ -39,7 +41,7 @@ def run(
     kind: Annotated[
         str,
         typer.Argument(
-            help="firewall, lb, dpi, passthrough, chain (several in one process), or a researcher's .py file."
+            help=f"{kinds_help()}, or a researcher's .py file."
         ),
     ],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],

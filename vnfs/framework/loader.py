@@ -1,4 +1,4 @@
-"""Find a VNF class: a built-in kind (``firewall``, ``lb``, ``dpi``, ``passthrough``, ``chain``) or a
+"""Find a VNF class: a built-in kind (the registry in ``sdnlab.vnfs.kinds``) or a
 researcher's Python file that defines one ``VNF`` subclass (or names it in ``VNF_CLASS``).
 
 ``build_vnf`` instantiates a class with a config: the VNF's own ``parse_config`` /
@@ -18,14 +18,7 @@ from sdnlab.errors import SdnlabError
 from sdnlab.vnfs.errors import VnfCodeError, VnfLoadError
 from sdnlab.vnfs.framework.base import VNF
 from sdnlab.vnfs.framework.faults import ProcessExitCalled, describe, display_path, guarded_exits, source_file
-
-BUILTIN = {
-    "passthrough": "sdnlab.vnfs.framework.base:VNF",
-    "firewall": "sdnlab.vnfs.firewall.vnf:Firewall",
-    "lb": "sdnlab.vnfs.lb.vnf:LoadBalancer",
-    "dpi": "sdnlab.vnfs.dpi_vnf.vnf:DpiVnf",
-    "chain": "sdnlab.vnfs.chains.vnf:ChainVNF",
-}
+from sdnlab.vnfs.kinds import BUILTIN  # the registry of kinds, re-exported here
 
 #: module names given to researchers' files (how a class is known to come from one)
 USER_MODULE_PREFIX = "sdnlab_user_vnf_"
