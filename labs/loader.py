@@ -280,7 +280,9 @@ def _skills(raw, errors: _Errors) -> dict:
     skills = {}
     for key, value in raw.items():
         if key not in SKILLS:
-            errors.add(_line(raw, key), f"skills.{key}", f"unknown skill (expected one of {', '.join(SKILLS)})")
+            errors.add(
+                _line(raw, key), f"skills.{key}", f"unknown skill (expected one of {', '.join(SKILLS)})"
+            )
         elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
             errors.add(_line(raw, key), f"skills.{key}", f"expected an integer 1..5 (got {value!r})")
         else:
@@ -327,14 +329,20 @@ def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
         errors.add(_line(raw, key), f"controller.{key}", "unknown key (expected mode, app, config)")
     mode = raw.get("mode")
     if mode not in CONTROLLER_MODES:
-        errors.add(_line(raw, "mode", line), "controller.mode", f"expected one of {', '.join(CONTROLLER_MODES)} (got {mode!r})")
+        errors.add(
+            _line(raw, "mode", line),
+            "controller.mode",
+            f"expected one of {', '.join(CONTROLLER_MODES)} (got {mode!r})",
+        )
         return ControllerSpec("none")
     file = None
     if mode == "app":
         file = raw.get("app")
         if not isinstance(file, str) or not file.endswith(".py"):
             errors.add(
-                _line(raw, "app", line), "controller.app", "expected the trainee's Ryu app file name (a .py in the workspace)"
+                _line(raw, "app", line),
+                "controller.app",
+                "expected the trainee's Ryu app file name (a .py in the workspace)",
             )
             file = None
     elif mode == "builtin":
@@ -345,7 +353,13 @@ def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
     elif raw.get("app") or raw.get("config"):
         errors.add(line, "controller", "mode none takes no app or config")
     if file:
-        _workspace_file(directory, file, _line(raw, "app" if mode == "app" else "config", line), f"controller.{'app' if mode == 'app' else 'config'}", errors)
+        _workspace_file(
+            directory,
+            file,
+            _line(raw, "app" if mode == "app" else "config", line),
+            f"controller.{'app' if mode == 'app' else 'config'}",
+            errors,
+        )
     return ControllerSpec(mode, file)
 
 
@@ -369,7 +383,9 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
             continue
         line = _line(item, default=_line(raw, i))
         for key in sorted(set(map(str, item)) - {"name", "kind", "host", "config"}):
-            errors.add(_line(item, key, line), f"{field}.{key}", "unknown key (expected name, kind, host, config)")
+            errors.add(
+                _line(item, key, line), f"{field}.{key}", "unknown key (expected name, kind, host, config)"
+            )
         values = {k: item.get(k) for k in ("name", "kind", "host")}
         for key, value in values.items():
             if not isinstance(value, str) or not value:
@@ -392,7 +408,9 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
     return tuple(out)
 
 
-def _check_against_topology(ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors) -> None:
+def _check_against_topology(
+    ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors
+) -> None:
     """Everything the lab names in its topology, checked in the same pass as the rest of lab.yaml.
 
     The topology's own problems, behaviour selectors (the grader's ``spec_errors``), probe and
@@ -633,18 +651,24 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
             expect = args.get("expect", "reach")
             if expect not in EXPECT:
                 errors.add(
-                    _line(args, "expect", line), f"{field}.{kind}.expect", f"expected one of {', '.join(EXPECT)} (got {expect!r})"
+                    _line(args, "expect", line),
+                    f"{field}.{kind}.expect",
+                    f"expected one of {', '.join(EXPECT)} (got {expect!r})",
                 )
             args["expect"] = expect
         if kind in ("ping", "tcp"):
             for key in ("src", "dst"):
                 if _selector_list(args.get(key)) is None:
                     errors.add(
-                        _line(args, key, line), f"{field}.{kind}.{key}", "expected a node, role:NAME, all, or a list of them"
+                        _line(args, key, line),
+                        f"{field}.{kind}.{key}",
+                        "expected a node, role:NAME, all, or a list of them",
                     )
         if kind == "tcp" and not _whole(args.get("port"), *PORT_RANGE):
             errors.add(
-                _line(args, "port", line), f"{field}.tcp.port", f"expected a TCP port number 1..65535 (got {args.get('port')!r})"
+                _line(args, "port", line),
+                f"{field}.tcp.port",
+                f"expected a TCP port number 1..65535 (got {args.get('port')!r})",
             )
         _check_numbers(
             args,
@@ -670,7 +694,9 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
             cut = args.get("cut")
             if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):
                 errors.add(
-                    _line(args, "cut", line), f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR], the link to cut"
+                    _line(args, "cut", line),
+                    f"{field}.failover_loss.cut",
+                    "expected [SWITCH, NEIGHBOUR], the link to cut",
                 )
             for key in ("src", "dst"):
                 if not isinstance(args.get(key), str):
@@ -684,9 +710,13 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
                     line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)"
                 )
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
-            errors.add(_line(args, "vnfs", line), f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names")
+            errors.add(
+                _line(args, "vnfs", line), f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names"
+            )
         if kind == "quarantined" and _selector_list(args.get("hosts")) is None:
-            errors.add(_line(args, "hosts", line), f"{field}.quarantined.hosts", "expected a host or a list of hosts")
+            errors.add(
+                _line(args, "hosts", line), f"{field}.quarantined.hosts", "expected a host or a list of hosts"
+            )
         weight = item.get("weight", 1)
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
             errors.add(_line(item, "weight", line), f"{field}.weight", "expected a positive number")

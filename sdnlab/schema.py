@@ -110,7 +110,11 @@ def lab_schema() -> JSON:
     def one_of_kinds(kinds: dict[str, set[str]], common: JSON) -> JSON:
         variants = []
         for kind, keys in kinds.items():
-            args = {"type": ["object", "null"], "propertyNames": {"enum": sorted(keys)}} if keys else {"type": "null"}
+            args = (
+                {"type": ["object", "null"], "propertyNames": {"enum": sorted(keys)}}
+                if keys
+                else {"type": "null"}
+            )
             variants.append(_object({kind: args, **common}, (kind,)))
         return {"oneOf": variants}
 
@@ -146,7 +150,11 @@ def lab_schema() -> JSON:
             description="exactly one of name (a catalogue topology) or file (in the lab folder)",
         ),
         "controller": _object(
-            {"mode": {"enum": list(CONTROLLER_MODES)}, "app": {"type": "string"}, "config": {"type": "string"}},
+            {
+                "mode": {"enum": list(CONTROLLER_MODES)},
+                "app": {"type": "string"},
+                "config": {"type": "string"},
+            },
             ("mode",),
         ),
         "vnfs": {

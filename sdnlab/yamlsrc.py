@@ -86,13 +86,13 @@ class _LineLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]  # stubs declare index as int, PyYAML passes keys too
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise _Refused(mark.line + 1, f"nesting too deep (more than {MAX_DEPTH} levels)")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]  # untyped in the stubs
+                event: Any = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+                raise _Refused(event.start_mark.line + 1, f"nesting too deep (more than {MAX_DEPTH} levels)")
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -115,7 +115,9 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> YMap:
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> YSeq:
-    result = YSeq((loader.construct_object(child, deep=True) for child in node.value), line=node.start_mark.line + 1)
+    result = YSeq(
+        (loader.construct_object(child, deep=True) for child in node.value), line=node.start_mark.line + 1
+    )
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
@@ -134,7 +136,9 @@ def load_yaml(text: str, filename: str = "<string>", error: type[Exception] = Ya
         raise error(f"{Where(filename, exc.line)}: {exc.message}") from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
-        raise error(f"{Where(filename, line)}: invalid YAML: character {exc.character:#x} is not allowed") from None
+        raise error(
+            f"{Where(filename, line)}: invalid YAML: character {exc.character:#x} is not allowed"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -175,10 +179,7 @@ def line_at(root: Any, path: Sequence[Any]) -> int:
     line = line_of(root)
     node = root
     for step in path:
-        if isinstance(node, dict) and step in node:
-            line = line_of(node, step) or line
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        if (isinstance(node, dict) and step in node) or (isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)):
             line = line_of(node, step) or line
             node = node[step]
         else:

@@ -8,6 +8,8 @@ arithmetic, comparisons, ``and``/``or``/``not``, and the functions ``min``, ``ma
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ast
 import operator
 import re
@@ -29,7 +31,7 @@ _CMPOPS = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., int]] = {
     "min": min,
     "max": max,
     "abs": abs,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sdnlab import textfile
 from sdnlab.errors import TopologyError
+from sdnlab.problems import Problems
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import (
     IFNAME_MAX,
@@ -25,14 +26,15 @@ from sdnlab.topologies.model import (
     Topology,
     longest_switch_port_name,
 )
-from sdnlab.problems import Problems
 from sdnlab.yamlsrc import YMap, YSeq, line_of, load_yaml
 
 FORMAT_VERSION = 1
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 MAX_NODES = 5000
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MAX_SWITCH_NAME = 7  # "l99<switch>-eth<port>" must fit Linux's 15 characters in every slot (ports checked too)
+MAX_SWITCH_NAME = (
+    7  # "l99<switch>-eth<port>" must fit Linux's 15 characters in every slot (ports checked too)
+)
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
@@ -526,7 +528,7 @@ def _interface_specs(entry, kind, line, field, errors):
         if not 1 <= raw <= 8:
             errors.add(line, f"{field}.interfaces", "must be 1..8 interfaces")
             return None
-        spec = [(None, None) for _ in range(raw)]
+        spec: list[tuple[str | None, str | None]] = [(None, None) for _ in range(raw)]
     elif isinstance(raw, list) and 1 <= len(raw) <= 8 and all(isinstance(i, dict) for i in raw):
         spec = []
         for item in raw:
@@ -620,7 +622,9 @@ def _links(raw_links, nodes: dict, errors: Problems):
                 errors.add(line, f"{field}.{end}", "missing endpoint")
                 bad = True
             elif not isinstance(value, str):
-                errors.add(line_of(entry, end) or line, f"{field}.{end}", f"expected a node name, got {value!r}")
+                errors.add(
+                    line_of(entry, end) or line, f"{field}.{end}", f"expected a node name, got {value!r}"
+                )
                 bad = True
             elif value not in nodes:
                 errors.add(line, label, f"unknown node {value!r}")

@@ -14,7 +14,11 @@ from mininet.topo import Topo
 from mininet.util import errRun
 
 from sdnlab.topologies.fastnet import LabLink
-from sdnlab.topologies.model import Link, Topology, bridge_name  # noqa: F401  # bridge_name: re-exported, the runtime imports it from here
+from sdnlab.topologies.model import (  # bridge_name: re-exported, the runtime imports it from here
+    Link,
+    Topology,
+    bridge_name,
+)
 
 
 class BuildError(RuntimeError):

@@ -40,9 +40,7 @@ def _ports(items: list[str] | None) -> dict[str, str] | None:
 def run(
     kind: Annotated[
         str,
-        typer.Argument(
-            help=f"{kinds_help()}, or a researcher's .py file."
-        ),
+        typer.Argument(help=f"{kinds_help()}, or a researcher's .py file."),
     ],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
@@ -143,7 +141,9 @@ def status(
         if row.get("last_error"):
             typer.echo(f"{row['name']}: last error: {row['last_error']}")
         if row.get("code_changed"):
-            typer.echo(f"{row['name']}: its .py file changed since it started; restart it to run the new code")
+            typer.echo(
+                f"{row['name']}: its .py file changed since it started; restart it to run the new code"
+            )
     for row in rows:
         sections = [(row["name"], row["stats"])] + [
             (f"{row['name']}/{stage}", stats) for stage, stats in row["stats"].get("stages", {}).items()

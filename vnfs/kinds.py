@@ -26,4 +26,6 @@ DESCRIPTIONS: dict[str, str] = {
 
 def kinds_help() -> str:
     """``passthrough (forwards everything), firewall (...), ...``: the kinds for --help texts."""
-    return ", ".join(f"{kind} ({DESCRIPTIONS.get(kind, '')})" if kind in DESCRIPTIONS else kind for kind in BUILTIN)
+    return ", ".join(
+        f"{kind} ({DESCRIPTIONS.get(kind, '')})" if kind in DESCRIPTIONS else kind for kind in BUILTIN
+    )

@@ -262,7 +262,11 @@ def worker_health(parts: list[dict], running: bool, now: float | None = None) ->
     if not running:
         return {"state": "stopped", "stuck_workers": [], "silent_s": 0.0}
     now = time.time() if now is None else now
-    silent = [(i, now - float(p["updated"])) for i, p in enumerate(parts) if isinstance(p.get("updated"), (int, float))]
+    silent = [
+        (i, now - float(p["updated"]))
+        for i, p in enumerate(parts)
+        if isinstance(p.get("updated"), (int, float))
+    ]
     stuck = [(i, age) for i, age in silent if age > STALE_AFTER_S]
     return {
         "state": "stuck" if stuck else "running",

@@ -781,7 +781,7 @@ def decapsulate(packet: Packet) -> Packet | None:
 # Checksums, rewriting and building
 
 
-def internet_checksum(data: bytes | memoryview, initial: int = 0) -> int:
+def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """The 16-bit one's-complement checksum of RFC 1071 over ``data`` (plus a partial sum)."""
     data = bytes(data)
     if len(data) & 1:

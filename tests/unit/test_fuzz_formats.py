@@ -73,7 +73,21 @@ def mutated_text(draw, base_texts: list[str]):
     if draw(st.integers(0, 4)) == 0:  # damage the text itself
         lines = text.splitlines()
         index = draw(st.integers(0, max(0, len(lines) - 1)))
-        noise = draw(st.sampled_from(["[" * 3000, "~: 1", "- ", ": :", "{a: 1, a: 2}", "\t", "&a x", "*b", "!!python/object:os.system x"]))
+        noise = draw(
+            st.sampled_from(
+                [
+                    "[" * 3000,
+                    "~: 1",
+                    "- ",
+                    ": :",
+                    "{a: 1, a: 2}",
+                    "\t",
+                    "&a x",
+                    "*b",
+                    "!!python/object:os.system x",
+                ]
+            )
+        )
         lines.insert(index, noise if draw(st.booleans()) else (lines[index] if lines else "") + noise)
         return "\n".join(lines)
     data = yaml.safe_load(text)
@@ -150,7 +164,9 @@ def test_fuzzed_controller_configs_give_only_project_errors(path, data):
     from sdnlab.controller.config import parse_config, parse_text
 
     text = data.draw(mutated_text(_read([path])))
-    _only_project_errors(lambda: parse_config(parse_text(text, "fuzz.yaml"), "fuzz.yaml", {"h1", "dpi1", "fw1"}))
+    _only_project_errors(
+        lambda: parse_config(parse_text(text, "fuzz.yaml"), "fuzz.yaml", {"h1", "dpi1", "fw1"})
+    )
 
 
 def test_the_fuzzers_start_from_real_files():

@@ -26,7 +26,10 @@ def test_mappings_and_lists_know_their_lines_without_extra_keys():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("a: 1\ndefault: drop\nb: 2\ndefault: accept\n", "f.yaml:4: key 'default' given twice (first at line 2)"),
+        (
+            "a: 1\ndefault: drop\nb: 2\ndefault: accept\n",
+            "f.yaml:4: key 'default' given twice (first at line 2)",
+        ),
         ("x: {a: 1, a: 2}\n", "f.yaml:1: key 'a' given twice (first at line 1)"),
         ("~: 1\n", "f.yaml:1: empty (null) key; give the key a name"),
         ("a:\n  ? [1, 2]\n  : 3\n", "f.yaml:2: a key must be a plain name or number, not a list or mapping"),
@@ -42,7 +45,11 @@ def test_refusals_name_file_and_line(text, message):
 
 @pytest.mark.parametrize(
     "text",
-    ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "1" + "}" * 3000, "".join("  " * i + "- \n" for i in range(3000))],
+    [
+        "[" * 3000 + "]" * 3000,
+        "{a: " * 3000 + "1" + "}" * 3000,
+        "".join("  " * i + "- \n" for i in range(3000)),
+    ],
     ids=["flow-lists", "flow-maps", "block-lists"],
 )
 def test_3000_levels_are_refused_as_too_deep_not_a_recursion_error(text):

@@ -232,9 +232,10 @@ class DpiEngine:
         if packet.is_fragment:
             stats.fragments += 1
             if packet.ip_version == 4:
-                packet = self.reassembly.add(packet, ts)
-                if packet is None:
+                whole = self.reassembly.add(packet, ts)
+                if whole is None:
                     return None  # more fragments to come (or the datagram was dropped)
+                packet = whole
         for _ in range(_MAX_TUNNEL_DEPTH):
             if packet.ip_proto not in _TUNNEL_PROTOS and packet.l4_dst != _VXLAN_PORT:
                 break

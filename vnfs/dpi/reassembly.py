@@ -83,23 +83,28 @@ class Reassembler:
             stats["dropped_after_discard"] += 1
             return None
         if offset + len(data) + ihl > MAX_DATAGRAM or (more and len(data) % 8):
-            return self._drop(key, "bad_length")
+            self._drop(key, "bad_length")
+            return None
         held = datagram.pieces.get(offset)
         if held is not None and held == data:
             stats["duplicates"] += 1
             return None
         if self._overlaps(datagram, offset, len(data)):
-            return self._drop(key, "overlapping")
+            self._drop(key, "overlapping")
+            return None
         if len(datagram.pieces) >= self.max_fragments:
-            return self._drop(key, "too_many_fragments")
+            self._drop(key, "too_many_fragments")
+            return None
         if not more:
             if datagram.end is not None or any(
                 o + len(d) > offset + len(data) for o, d in datagram.pieces.items()
             ):
-                return self._drop(key, "bad_length")
+                self._drop(key, "bad_length")
+                return None
             datagram.end = offset + len(data)
         elif datagram.end is not None and offset + len(data) > datagram.end:
-            return self._drop(key, "bad_length")
+            self._drop(key, "bad_length")
+            return None
         if offset == 0:
             datagram.header, datagram.l3, datagram.ihl = frame[: l3 + ihl], l3, ihl
         datagram.pieces[offset] = data

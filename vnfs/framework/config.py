@@ -16,9 +16,8 @@ from typing import Any
 
 from sdnlab import textfile, yamlsrc
 from sdnlab.problems import Problems
-from sdnlab.yamlsrc import YMap, YSeq
 from sdnlab.vnfs.errors import VnfConfigError
-
+from sdnlab.yamlsrc import YMap, YSeq
 
 # The VNF names for the reader's line-keeping containers (see ``sdnlab.yamlsrc``).
 YamlMap = YMap
@@ -31,7 +30,9 @@ def load_yaml_text(text: str, source: str = "<config>") -> YMap:
     if data is None:
         data = YMap(line=1)
     if not isinstance(data, YMap):
-        raise VnfConfigError(f"{source}:{yamlsrc.line_of(data) or 1}: the top level must be a mapping of settings")
+        raise VnfConfigError(
+            f"{source}:{yamlsrc.line_of(data) or 1}: the top level must be a mapping of settings"
+        )
     return data
 
 

@@ -131,11 +131,19 @@ def time_budget(seconds: float | None) -> Iterator[None]:
 def stop_text(exc: BaseException, budget: float | None = None) -> str:
     """How a run-stopping exception of a VNF's code is named: ``sys.exit(3)``, ``os._exit(0)``, ..."""
     if isinstance(exc, SystemExit):
-        return f"called sys.exit({exc.code!r}) (SystemExit)" if exc.code is not None else "called sys.exit() (SystemExit)"
+        return (
+            f"called sys.exit({exc.code!r}) (SystemExit)"
+            if exc.code is not None
+            else "called sys.exit() (SystemExit)"
+        )
     if isinstance(exc, ProcessExitCalled):
         return f"called os._exit({exc.code})"
     if isinstance(exc, TimeBudgetExceeded):
-        return f"ran longer than its time budget of {budget:g} s (an endless loop?)" if budget else "ran too long"
+        return (
+            f"ran longer than its time budget of {budget:g} s (an endless loop?)"
+            if budget
+            else "ran too long"
+        )
     if isinstance(exc, KeyboardInterrupt):
         return "was interrupted (Ctrl-C)"
     return exception_text(exc)

@@ -561,11 +561,16 @@ def _vnf_file(tmp_path, at_import="pass", in_handle="pass"):
 
 @pytest.mark.parametrize(
     "statement, named",
-    [("os._exit(0)", r"it called os\._exit\(0\)"), ("raise SystemExit(3)", r"it called sys\.exit\(3\) \(SystemExit\)")],
+    [
+        ("os._exit(0)", r"it called os\._exit\(0\)"),
+        ("raise SystemExit(3)", r"it called sys\.exit\(3\) \(SystemExit\)"),
+    ],
 )
 def test_an_exit_at_import_is_reported_with_its_line_not_a_silent_exit(tmp_path, statement, named):
     path = _vnf_file(tmp_path, at_import=statement)
-    with pytest.raises(VnfLoadError, match=rf"exits\.py: importing it failed: {named} at .*exits\.py:6 in <module>"):
+    with pytest.raises(
+        VnfLoadError, match=rf"exits\.py: importing it failed: {named} at .*exits\.py:6 in <module>"
+    ):
         load_vnf_class(str(path))
 
 
@@ -579,7 +584,9 @@ def test_an_exit_at_import_is_reported_with_its_line_not_a_silent_exit(tmp_path,
 )
 def test_an_exit_in_handle_names_the_packet_and_the_line(tmp_path, statement, named):
     vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle=statement)))()
-    with pytest.raises(VnfCodeError, match=rf"packet 3 of the capture: handle\(\) {named} at .*exits\.py:12 in handle"):
+    with pytest.raises(
+        VnfCodeError, match=rf"packet 3 of the capture: handle\(\) {named} at .*exits\.py:12 in handle"
+    ):
         run_frames(vnf, [(1.0, f) for f in FRAMES])
 
 
@@ -608,7 +615,9 @@ def test_os_exit_is_restored_after_an_offline_run(tmp_path):
 
 def _stats(folder, age_s: float, handler_errors: int = 0):
     (folder / "stats-w0.json").write_text(
-        json.dumps({"updated": time.time() - age_s, "counters": {"packets": 7, "handler_errors": handler_errors}})
+        json.dumps(
+            {"updated": time.time() - age_s, "counters": {"packets": 7, "handler_errors": handler_errors}}
+        )
     )
 
 
@@ -638,7 +647,9 @@ def test_status_of_a_vnf_that_reports_is_running(stand_in):
 def test_a_reload_a_stuck_vnf_never_confirms_is_an_error_that_says_why(stand_in):
     _proc, _config, log = stand_in("default: accept\n", on_hup="ignored")
     _stats(log.parent, age_s=30)
-    with pytest.raises(VnfRunError, match=r"reload not confirmed within 0.5 s: its worker\(s\) 0 stopped reporting"):
+    with pytest.raises(
+        VnfRunError, match=r"reload not confirmed within 0.5 s: its worker\(s\) 0 stopped reporting"
+    ):
         manage.reload("lab1", "fw1", timeout=0.5)
 
 
