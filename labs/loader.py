@@ -218,6 +218,7 @@ def parse_lab(data, directory: Path, source: str) -> Lab:
     level = data.get("level")
     if level not in LEVELS:
         errors.add(None, "level", f"expected one of {', '.join(LEVELS)} (got {level!r})")
+        level = ""
     minutes = data.get("minutes")
     if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
         errors.add(None, "minutes", "expected a positive integer (estimated time)")
@@ -228,8 +229,8 @@ def parse_lab(data, directory: Path, source: str) -> Lab:
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
     odd_keys = _keys_that_are_not_names(data)
-    for line, field, key in odd_keys:
-        errors.add(line, field, f"key {key!r} is not a name (keys are words such as 'src')")
+    for line, field, odd in odd_keys:
+        errors.add(line, field, f"key {odd!r} is not a name (keys are words such as 'src')")
     if any(field.startswith("behaviours") for _, field, _ in odd_keys):
         behaviours: tuple = ()  # the spec parser expects names as keys; the problems are reported
     else:

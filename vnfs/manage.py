@@ -88,6 +88,7 @@ def start(
     record = next((h for h in lab_status.get("hosts", []) if h["name"] == host), None)
     if record is None:
         api.host_pid(lab, host)  # raises the runtime's "no host" error with the host list
+        raise VnfRunError(f"lab {lab!r} has no host {host!r}")
     interfaces = [i["name"] for i in record.get("interfaces", [])]
     ports = ports or default_ports(interfaces)
     for ifname in ports.values():
@@ -348,13 +349,13 @@ def stop(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     if record is None:
         raise VnfRunError(f"lab {lab!r} has no VNF named {vnf_name!r}")
     pid = record.get("pid")
-    if _alive(pid):
+    if pid and _alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.05)
-        if _alive(pid):
+        if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)
     _reap(pid)
     return {**record, "running": _alive(pid)}

@@ -67,9 +67,11 @@ class Firewall(VNF):
     kind = "firewall"
 
     def parse_config(self, fields: Fields) -> FirewallConfig:
-        rules = []
+        rules: list[Rule] = []
         for i, (path, line, item) in enumerate(fields.items("rules")):
-            rules.append(parse_rule(Fields(item, path, fields.errors, line), i))
+            rule = parse_rule(Fields(item, path, fields.errors, line), i)
+            if rule is not None:  # a rule with errors is None; its errors are reported
+                rules.append(rule)
         limits = []
         for i, (path, line, item) in enumerate(fields.items("rate_limits")):
             limits.append(parse_rate_limit(Fields(item, path, fields.errors, line), i))
@@ -168,7 +170,7 @@ class Firewall(VNF):
         state, conn = self.conntrack.classify(packet, self.now)
         if state is ESTABLISHED:
             counters["established"] += 1
-            if self.config.offload and not conn.offloaded and self._answered(packet, conn):
+            if self.config.offload and conn is not None and not conn.offloaded and self._answered(packet, conn):
                 conn.offloaded = True
                 self.offload(packet)
             return FORWARD

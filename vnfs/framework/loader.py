@@ -40,6 +40,8 @@ def load_vnf_class(kind: str) -> type[VNF]:
         raise VnfLoadError(f"{path}: no such VNF file")
     module_name = f"{USER_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None:
+        raise VnfLoadError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:

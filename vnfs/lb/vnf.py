@@ -254,7 +254,7 @@ class LoadBalancer(VNF):
 
     def _arp(self, packet: Any) -> Verdict:
         request = arp_request_for(packet)
-        if request is None or request[2] != self.vip_bytes:
+        if request is None or request[2] != self.vip_bytes or self.config.vip_mac is None:
             return FORWARD
         self.counters["arp_replies"] += 1
         return reply(arp_reply(self.config.vip_mac, self.vip_bytes, request[0], request[1]), "arp")
