@@ -196,7 +196,7 @@ def _check_numbers(args: dict, specs, line: int, field: str, errors: _Errors) ->
 
 
 def parse_lab(data, directory: Path, source: str) -> Lab:
-    """Validate lab.yaml data from the YAML reader (``sdnlab.yamlsrc``) into a ``Lab``; every problem at once."""
+    """Validate lab.yaml data (read by ``sdnlab.yamlsrc``) into a ``Lab``; every problem at once."""
     errors = _Errors(source, data)
     if not isinstance(data, dict):
         raise LabPackageError(f"{source}: expected a mapping at the top level")

@@ -10,7 +10,7 @@ stay the authority on meaning (addresses, selectors, expressions) and report wit
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -190,7 +190,7 @@ def schema_text(name: str) -> str:
     return json.dumps(SCHEMAS[name](), indent=2, ensure_ascii=False) + "\n"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """The formats that have a schema."""
 
     topology = "topology"

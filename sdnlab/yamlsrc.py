@@ -179,7 +179,9 @@ def line_at(root: Any, path: Sequence[Any]) -> int:
     line = line_of(root)
     node = root
     for step in path:
-        if (isinstance(node, dict) and step in node) or (isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)):
+        if (isinstance(node, dict) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        ):
             line = line_of(node, step) or line
             node = node[step]
         else:

@@ -8,11 +8,10 @@ arithmetic, comparisons, ``and``/``or``/``not``, and the functions ``min``, ``ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import ast
 import operator
 import re
+from collections.abc import Callable
 
 _BINOPS = {
     ast.Add: operator.add,

@@ -284,7 +284,7 @@ def _expand(
             continue
         loops = entry.get("for")
         loop_list = [] if loops is None else ([loops] if isinstance(loops, str) else loops)
-        if not isinstance(loop_list, list) or not all(isinstance(l, str) for l in loop_list):
+        if not isinstance(loop_list, list) or not all(isinstance(lk, str) for lk in loop_list):
             errors.add(
                 line_of(entry, "for"), f"{field}.for", "must be a loop like 'i in 1..n' or a list of them"
             )
@@ -467,7 +467,7 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
         allocators[pool_name] = _Allocator(pool, explicit_ips)
     nodes: dict[str, Node] = {}
     used_dpids: dict[int, str] = {}
-    for name, kind, roles, line, extra in checked:
+    for name, kind, _node_roles, line, extra in checked:
         if kind == "switch" and extra["dpid"] is not None:
             if extra["dpid"] in used_dpids:
                 errors.add(
@@ -544,7 +544,7 @@ def _interface_specs(entry, kind, line, field, errors):
         spec[0] = (None if ip is None else str(ip), spec[0][1])
     if "mac" in entry:
         spec[0] = (spec[0][0], entry["mac"])
-    for ip, mac in spec:
+    for _ip, mac in spec:
         if mac is not None and (not isinstance(mac, str) or not _MAC.match(mac)):
             errors.add(line, f"{field}.mac", f"not a MAC address like 00:00:00:00:00:01: {mac!r}")
             return None
@@ -665,7 +665,8 @@ def _links(raw_links, nodes: dict, errors: Problems):
                 errors.add(
                     line,
                     label,
-                    f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) and no free one for this link",
+                    f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) "
+                    "and no free one for this link",
                 )
                 bad = True
                 break

@@ -131,7 +131,7 @@ def start(
     controller = controller_url(lab_status.get("controller") or {})
     if controller:
         argv += ["--controller", controller, "--host", host]
-    stderr = open(directory / "stderr.log", "w")
+    stderr = open(directory / "stderr.log", "w")  # noqa: SIM115  # closed in the finally below, once handed to the child
     # an inherited handle on this (root) network namespace: VNFs that talk to the controller
     # (offload and quarantine requests) enter it from a helper thread, see vnfs/framework/rest.py
     root_netns = os.open("/proc/self/ns/net", os.O_RDONLY)

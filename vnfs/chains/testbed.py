@@ -227,9 +227,8 @@ class Testbed:
         ]
         if config:
             argv += ["--config", config]
-        err = open(node.state_dir / "stderr.log", "w")
-        node.proc = self.popen(node.netns, *argv, stdout=err, stderr=err)
-        err.close()
+        with open(node.state_dir / "stderr.log", "w") as err:
+            node.proc = self.popen(node.netns, *argv, stdout=err, stderr=err)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if node.proc.poll() is not None:

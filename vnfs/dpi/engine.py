@@ -172,9 +172,8 @@ def _initiator_is_src(packet: pk.Packet) -> bool:
     dst_known = packet.l4_dst in _WELL_KNOWN or packet.l4_dst < 1024
     if src_known and not dst_known:
         return False
-    if src_known and packet.l4_src < 1024 <= packet.l4_dst:
-        return False  # both ports are known ones: the system port serves (a DNS reply from 53 to 5353)
-    return True
+    # both ports known: the system port serves (a DNS reply from 53 to 5353 comes from the server)
+    return not (src_known and packet.l4_src < 1024 <= packet.l4_dst)
 
 
 class DpiEngine:

@@ -12,8 +12,9 @@ datagrams of at most 65,535 bytes, and ``timeout`` seconds from a datagram's fir
 to its last. Fragments that overlap data already held (the teardrop family) discard the
 datagram, as RFC 5722 asks for IPv6, and so do impossible lengths; every later fragment of a
 discarded datagram is discarded too until its timeout (so a rewritten copy cannot be slipped in
-after the overlap); identical retransmitted fragments are ignored. What was dropped and why is counted in ``stats``. The reassembled datagram is for inspection only: the
-DPI VNF still forwards the fragments as they came.
+after the overlap); identical retransmitted fragments are ignored. What was dropped and why is
+counted in ``stats``. The reassembled datagram is for inspection only: the DPI VNF still forwards
+the fragments as they came.
 
 IPv6 fragments are not reassembled (their identification lives in an extension header the
 parser skips); they are counted by the engine as before.

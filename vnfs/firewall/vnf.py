@@ -21,7 +21,7 @@ Example config::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdnlab.vnfs.firewall.conntrack import ESTABLISHED, INVALID, NEW, OPEN, RELATED, ConnTracker, Timeouts
@@ -55,7 +55,7 @@ class FirewallConfig:
     outside: str = ""
     rate_limits: tuple[RateLimit, ...] = ()
     max_flows: int = 262144
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = field(default_factory=Timeouts)
     tcp_pickup: bool = False
     offload: bool = False
     log: tuple[str, ...] = ("drop", "reject", "invalid", "ratelimit")
@@ -170,7 +170,12 @@ class Firewall(VNF):
         state, conn = self.conntrack.classify(packet, self.now)
         if state is ESTABLISHED:
             counters["established"] += 1
-            if self.config.offload and conn is not None and not conn.offloaded and self._answered(packet, conn):
+            if (
+                self.config.offload
+                and conn is not None
+                and not conn.offloaded
+                and self._answered(packet, conn)
+            ):
                 conn.offloaded = True
                 self.offload(packet)
             return FORWARD

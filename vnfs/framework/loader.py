@@ -86,7 +86,8 @@ def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
     if len(classes) == 1:
         what = f"it defines one class, {classes[0].__name__}, which is not a subclass of VNF"
     elif classes:
-        what = f"it defines {len(classes)} classes ({', '.join(c.__name__ for c in classes)}), none a subclass of VNF"
+        names = ", ".join(c.__name__ for c in classes)
+        what = f"it defines {len(classes)} classes ({names}), none a subclass of VNF"
     else:
         what = "it defines no classes"
     hint = "; subclass sdnlab.vnfs.framework.VNF (from sdnlab.vnfs.framework import VNF)"

@@ -101,7 +101,8 @@ def controller_offloads(vnf, controller_url: str) -> JsonPoster:
 
 
 def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> None:
-    log_stream = open(state_dir / "log.jsonl", "a", buffering=1) if state_dir else sys.stderr
+    # the worker's log for its whole life (it ends with the process): no with-block to close it
+    log_stream = open(state_dir / "log.jsonl", "a", buffering=1) if state_dir else sys.stderr  # noqa: SIM115
     names = tuple(ports)
     vnf = cls(
         data,

@@ -1,4 +1,5 @@
-"""Golden error files: every ``broken/<case>.yaml`` fails to load with exactly the lines of ``<case>.log``, in order.
+"""Golden error files: every ``broken/<case>.yaml`` fails to load with exactly the lines of
+``<case>.log``, in order.
 
 The lab folder is named after the id, has both task texts and the starter/solution folders, so
 only what the YAML gets wrong is reported. Paths are shown relative to the lab folder.

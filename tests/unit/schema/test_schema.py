@@ -48,7 +48,8 @@ def test_every_lab_yaml_validates(folder):
 
 def test_a_typo_in_a_topology_is_caught_where_it_is():
     data = yaml.safe_load(
-        "version: 1\nnodes:\n  - {name: s1, kind: swich}\n  - {name: h1, rolse: [x]}\nlinks:\n  - {a: s1, b: h1, bandwidth: 10}\n"
+        "version: 1\nnodes:\n  - {name: s1, kind: swich}\n  - {name: h1, rolse: [x]}\n"
+        "links:\n  - {a: s1, b: h1, bandwidth: 10}\n"
     )
     errors = _errors(topology_schema(), data)
     assert any(e.startswith("nodes/0/kind") for e in errors)

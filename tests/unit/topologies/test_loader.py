@@ -48,12 +48,12 @@ def test_switch_ports_follow_link_order_and_vnf_hosts_have_two_interfaces():
     assert [i.name for i in fw.interfaces] == ["fw1-eth0", "fw1-eth1"]
     assert fw.interfaces[1].ip is None
     links = topo.links_of("fw1")
-    assert {(l.other("fw1"), l.port_of("fw1")) for l in links} == {("s1", 0), ("s2", 1)}
+    assert {(lk.other("fw1"), lk.port_of("fw1")) for lk in links} == {("s1", 0), ("s2", 1)}
 
 
 def test_link_quantities_are_normalised():
     topo = load_topology_text(BASE, "t.yaml")
-    s1s2 = next(l for l in topo.links if {l.a, l.b} == {"s1", "s2"})
+    s1s2 = next(lk for lk in topo.links if {lk.a, lk.b} == {"s1", "s2"})
     assert s1s2.bw_mbit == 1000.0
     h1 = topo.links_of("h1")[0]
     assert (h1.bw_mbit, h1.delay_ms) == (10.0, 2.0)

@@ -311,7 +311,7 @@ def test_a_vnf_that_exits_at_start_leaves_no_status_row(tmp_path, monkeypatch):
         tmp_path,
         "import sys; print('sdnlab-vnf: error: no such device', file=sys.stderr); sys.exit(2)",
     )
-    with pytest.raises(VnfRunError, match="exited at start .*no such device"):
+    with pytest.raises(VnfRunError, match=r"exited at start .*no such device"):
         manage.start("lab1", "firewall", "fw1", vnf_name="fwz")
     assert manage.status("lab1") == []
 
@@ -336,7 +336,8 @@ def running_vnf(tmp_path, config_text: str, on_hup: str = "reload"):
     code = (
         "import json, signal, time, sys\n"
         "def hup(s, f):\n"
-        f"    open({str(log)!r}, 'a').write(json.dumps({{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}) + '\\n')\n"
+        f"    event = {{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}\n"
+        f"    open({str(log)!r}, 'a').write(json.dumps(event) + '\\n')\n"
         "signal.signal(signal.SIGHUP, hup)\n"
         "print('ready', flush=True)\n"
         "time.sleep(30)\n"
@@ -504,7 +505,10 @@ def test_firewall_invalid_drops_say_invalid():
         ("x = 1\n", "found none: it defines no classes; subclass sdnlab.vnfs.framework.VNF"),
         ("from sdnlab.vnfs.firewall.vnf import Firewall\n", "it imports Firewall: set VNF_CLASS = Firewall"),
         (
-            "from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n",
+            (
+                "from sdnlab.vnfs.framework import VNF\n\n\n"
+                "class A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n"
+            ),
             "found 2 (A, B); set VNF_CLASS",
         ),
     ],
