@@ -109,13 +109,12 @@ def load_topology_text(
         errors.check()  # nothing further can be checked without the node and link lists
     top = len(errors.items)  # top-level mistakes (an unknown key) do not stop the checks below
     parameters = _parameters(doc, errors)
+    subnet, pools = _addressing(doc, errors)  # independent of the parameters: same round
     errors.check(since=top)
     resolved = _resolve_params(parameters, params or {}, filename)
     _constraints(doc, resolved, errors)
     raw_nodes = _expand(doc.get("nodes"), "nodes", _NODE_KEYS, resolved, errors)
     raw_links = _expand(doc.get("links") or YSeq(), "links", _LINK_KEYS, resolved, errors)
-    errors.check(since=top)
-    subnet, pools = _addressing(doc, errors)
     errors.check(since=top)
     nodes = _nodes(raw_nodes, subnet, pools, errors)
     errors.check(since=top)
