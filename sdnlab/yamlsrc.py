@@ -29,7 +29,7 @@ from sdnlab.errors import SdnlabError
 MAX_DEPTH = 64  # nesting levels of mappings and lists; real files use fewer than 10
 
 
-class YMap(dict):  # type: ignore[type-arg]  # holds any YAML values, like the dict yaml.load returns
+class YMap(dict[Any, Any]):
     """A mapping that knows the (1-based) line of itself and of each key."""
 
     line: int = 0
@@ -41,7 +41,7 @@ class YMap(dict):  # type: ignore[type-arg]  # holds any YAML values, like the d
         self.key_lines = {}
 
 
-class YSeq(list):  # type: ignore[type-arg]  # holds any YAML values, like the list yaml.load returns
+class YSeq(list[Any]):
     """A sequence that knows the (1-based) line of itself and of each item."""
 
     line: int = 0
