@@ -116,9 +116,12 @@ def load_topology_text(
     raw_nodes = _expand(doc.get("nodes"), "nodes", _NODE_KEYS, resolved, errors)
     raw_links = _expand(doc.get("links") or YSeq(), "links", _LINK_KEYS, resolved, errors)
     errors.check(since=top)
+    node_errors = len(errors.items)
     nodes = _nodes(raw_nodes, subnet, pools, errors)
-    errors.check(since=top)
-    nodes, links = _links(raw_links, nodes, errors)
+    # links are checked in the same round even when some nodes are wrong: their endpoints are
+    # compared with every declared name, their properties checked; ports wait for valid nodes
+    declared = {entry.get("name") for entry, _line, _field in raw_nodes if isinstance(entry.get("name"), str)}
+    nodes, links = _links(raw_links, nodes, errors, declared if len(errors.items) > node_errors else None)
     errors.check()
     return Topology(
         name=str(doc.get("name") or default_name),
@@ -608,7 +611,9 @@ _DELAY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 _LOSS_UNITS = {"%": 1.0}
 
 
-def _links(raw_links, nodes: dict, errors: Problems):
+def _links(raw_links, nodes: dict, errors: Problems, declared: set | None = None):
+    """Check links and number switch ports; with ``declared`` (the nodes had errors), only check
+    what can be checked without them: endpoints among the declared names, link properties."""
     next_port = {name: (1 if node.is_switch else 0) for name, node in nodes.items()}
     links = []
     errors_before = len(errors.items)
@@ -626,8 +631,9 @@ def _links(raw_links, nodes: dict, errors: Problems):
                 )
                 bad = True
             elif value not in nodes:
-                errors.add(line, label, f"unknown node {value!r}")
-                bad = True
+                if declared is None or value not in declared:
+                    errors.add(line, label, f"unknown node {value!r}")
+                bad = bad or declared is None or value not in declared
         if bad:
             continue
         if a == b:
@@ -654,8 +660,8 @@ def _links(raw_links, nodes: dict, errors: Problems):
         if delay is not None and delay > 10_000:
             errors.add(line, f"{label}.delay", f"at most 10 s, got {delay:g} ms")
             bad = True
-        if bad:
-            continue
+        if bad or declared is not None:
+            continue  # a node had errors: ports are numbered once every node is valid
         ports = []
         for end in (a, b):
             node = nodes[end]
