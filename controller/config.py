@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sdnlab import textfile
 from sdnlab.controller.errors import ControllerConfigError
-from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
+from sdnlab.problems import Problems
+from sdnlab.yamlsrc import line_of, load_yaml
 
 ENV_CONFIG = "SDNLAB_CONTROLLER_CONFIG"
 MODES = ("routing", "l2")
@@ -78,15 +79,14 @@ def chain_to_dict(chain: Chain) -> dict:
     return {"name": chain.name, "match": match, "vnfs": list(chain.vnfs), "symmetric": chain.symmetric}
 
 
-class _Errors:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
+class _Errors(Problems):
+    """Controller config problems, each at the line of the key it is about."""
 
-    def add(self, path: str, message: str, container=None, key=None) -> None:
-        line = line_of(container, key) if container is not None else None
-        where = f"{self.source}:{line}" if line else self.source
-        self.items.append(f"{where}: {path}: {message}")
+    def __init__(self, source: str) -> None:
+        super().__init__(source, ControllerConfigError)
+
+    def add(self, path: str, message: str, container=None, key=None) -> None:  # type: ignore[override]  # (field, message, where) reads best at the many call sites here
+        super().add(line_of(container, key) if container is not None else None, path, message)
 
 
 def _port(value, path, errors, container, key):
@@ -116,7 +116,7 @@ def _endpoint(value, path, errors, container, key):
 def _parse_chain(index: int, raw, errors: _Errors, parent, host_names) -> Chain | None:
     path = f"chains[{index}]"
     if not isinstance(raw, dict):
-        errors.add(path, "expected a mapping", parent, None)
+        errors.add(path, "expected a mapping", parent, index)
         return None
     for key in raw:
         if key not in ("name", "match", "vnfs", "symmetric"):
@@ -167,7 +167,7 @@ def _parse_chain(index: int, raw, errors: _Errors, parent, host_names) -> Chain 
     elif host_names is not None:
         for position, vnf in enumerate(vnfs):
             if vnf not in host_names:
-                errors.add(f"{path}.vnfs[{position}]", f"unknown host {vnf!r}", raw, "vnfs")
+                errors.add(f"{path}.vnfs[{position}]", f"unknown host {vnf!r}", vnfs, position)
     symmetric = raw.get("symmetric", True)
     if not isinstance(symmetric, bool):
         errors.add(f"{path}.symmetric", f"expected true or false, got {symmetric!r}", raw, "symmetric")
@@ -182,7 +182,7 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
         data = {}
     if not isinstance(data, dict):
         raise ControllerConfigError(
-            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+            f"{source}:{line_of(data) or 1}: expected a mapping at the top level, got {_kind_of(data)}"
         )
     known = ("mode", "weight", "protection", "idle_timeout", "quarantine", "chains", "vips")
     for key in data:
@@ -215,12 +215,11 @@ def parse_config(data, source: str = "<config>", host_names=None) -> ControllerC
         errors.add("chains", "expected a list", data, "chains")
     else:
         for index, raw in enumerate(chains_raw):
-            chain = _parse_chain(index, raw, errors, data, host_names)
+            chain = _parse_chain(index, raw, errors, chains_raw, host_names)
             if chain is not None:
                 chains.append(chain)
     vips = _parse_vips(data.get("vips", {}) or {}, errors, data, host_names)
-    if errors.items:
-        raise ControllerConfigError("; ".join(errors.items))
+    errors.check()
     return ControllerConfig(
         mode, weight, protection, idle_timeout, tuple(quarantine), tuple(chains), source, vips
     )
@@ -263,13 +262,36 @@ def parse_text(text: str | bytes, path: str):
         text = textfile.decode_text(text, path, ControllerConfigError)
     if path.endswith(".json"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             raise ControllerConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    try:
-        return load_yaml(text, path)
-    except YamlSyntaxError as exc:
-        raise ControllerConfigError(str(exc)) from None
+        except _RepeatedKey as exc:
+            raise ControllerConfigError(f"{path}: key {exc.args[0]!r} given twice") from None
+        except RecursionError:
+            raise ControllerConfigError(f"{path}: invalid JSON: nesting too deep") from None
+    return load_yaml(text, path, ControllerConfigError)
+
+
+def _kind_of(value) -> str:
+    """How a message names the type of a parsed YAML/JSON value."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {value!r}"
+
+
+class _RepeatedKey(Exception):
+    """A JSON object names one key twice (json.loads would keep the last silently)."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedKey(key)
+        result[key] = value
+    return result
 
 
 def config_from_env(host_names=None) -> ControllerConfig:

@@ -42,7 +42,7 @@ class TopologyRef:
 
 @dataclass(frozen=True)
 class ControllerSpec:
-    """How the lab's switches are controlled; ``file`` is workspace-relative (the app, or the builtin config)."""
+    """How the lab's switches are controlled; ``file`` (the app or the builtin config) is in the workspace."""
 
     mode: str
     file: str | None = None
@@ -60,7 +60,7 @@ class VnfSpec:
 
 @dataclass(frozen=True)
 class Step:
-    """One scenario action run before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``."""
+    """A scenario action before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``."""
 
     kind: str
     args: dict

@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "sdnlab.vnfs.cli",
     "sdnlab.vnfs.dpi.cli",
     "sdnlab.labs.cli",
+    "sdnlab.schema",
 )
 
 

@@ -27,7 +27,9 @@ def decode_text(data: bytes, source: str, error: type[Exception] = ValueError) -
     return text[1:] if text.startswith(BOM) else text
 
 
-def read_text(path, error: type[Exception] = ValueError, what: str = "", name: str | None = None) -> str:
+def read_text(
+    path: str | Path, error: type[Exception] = ValueError, what: str = "", name: str | None = None
+) -> str:
     """The UTF-8 text of the file ``path``; any problem raises one-line ``error`` naming the file.
 
     ``what`` says what the file is in the "cannot read" message (``cannot read spec: ...``);

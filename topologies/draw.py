@@ -65,7 +65,9 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
         f"graph {_quote(topology.name)} {{",
         (
             '  graph [overlap=false, splines=true, fontname="Helvetica", fontsize=12, '
-            f"label={_quote(topology.name + ' ' + ', '.join(f'{k}={v}' for k, v in topology.params.items()))}, labelloc=t];"
+            f"label={_quote(topology.name + ' ' + ', '.join(f'{k}={v}' for k, v in topology.params.items()))}"
+            ", "
+            "labelloc=t];"
         ),
         '  node [fontname="Helvetica", fontsize=10, style=filled];',
         '  edge [fontname="Helvetica", fontsize=8, color="#555555"];',
@@ -77,7 +79,7 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
             if not topology.nodes[host].is_switch and topology.nodes[switch].is_switch:
                 per_switch.setdefault(switch, []).append((host, link))
     folded: set[str] = set()
-    for switch, attached in per_switch.items():
+    for attached in per_switch.values():
         if len(attached) > max_hosts_per_switch:
             folded.update(h for h, _ in attached[max_hosts_per_switch - 2 :])
     for node in topology.nodes.values():
@@ -100,9 +102,10 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
                 f'  {_quote(summary)} [shape={shape}, fillcolor={_quote(colour)}, style="filled,dashed", '
                 f'label="+{len(hidden)} more\\n{hidden[0]} .. {hidden[-1]}"];'
             )
-            link = next(l for h, l in attached if h == hidden[0])
+            link = next(lk for h, lk in attached if h == hidden[0])
             lines.append(
-                f"  {_quote(summary)} -- {_quote(switch)} [style=dashed, label={_quote(_capacity(link.bw_mbit))}];"
+                f"  {_quote(summary)} -- {_quote(switch)} "
+                f"[style=dashed, label={_quote(_capacity(link.bw_mbit))}];"
             )
     for link in topology.links:
         if link.a in folded or link.b in folded:
@@ -111,7 +114,8 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
         width = 1.0 + min(3.0, (link.bw_mbit or 100) / 400)
         lines.append(
             f"  {_quote(link.a)} -- {_quote(link.b)} [label={_quote(' '.join(parts))}, "
-            f"taillabel={_quote(str(link.a_port))}, headlabel={_quote(str(link.b_port))}, penwidth={width:.1f}];"
+            f"taillabel={_quote(str(link.a_port))}, headlabel={_quote(str(link.b_port))}, "
+            f"penwidth={width:.1f}];"
         )
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -140,5 +144,5 @@ def render(topology: Topology, output: Path) -> Path:
 
 def _has_cycle(topology: Topology) -> bool:
     switches = {n.name for n in topology.switches()}
-    links = [l for l in topology.links if l.a in switches and l.b in switches]
+    links = [lk for lk in topology.links if lk.a in switches and lk.b in switches]
     return len(links) >= len(switches)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from collections.abc import Callable
 
 _BINOPS = {
     ast.Add: operator.add,
@@ -29,7 +30,7 @@ _CMPOPS = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., int]] = {
     "min": min,
     "max": max,
     "abs": abs,

@@ -14,41 +14,33 @@ from pathlib import Path
 
 from sdnlab import textfile
 from sdnlab.errors import TopologyError
+from sdnlab.problems import Problems
 from sdnlab.topologies import expr
-from sdnlab.topologies.model import NODE_KINDS, Interface, Link, Node, Parameter, Topology
-from sdnlab.yamlsrc import Where, YamlSyntaxError, YMap, YSeq, line_of, load_yaml
+from sdnlab.topologies.model import (
+    IFNAME_MAX,
+    NODE_KINDS,
+    Interface,
+    Link,
+    Node,
+    Parameter,
+    Topology,
+    longest_switch_port_name,
+)
+from sdnlab.yamlsrc import YMap, YSeq, line_of, load_yaml
 
 FORMAT_VERSION = 1
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 MAX_NODES = 5000
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MAX_SWITCH_NAME = 8  # so that "<lab prefix><switch>-eth<port>" fits Linux's 15-character limit
+MAX_SWITCH_NAME = (
+    7  # "l99<switch>-eth<port>" must fit Linux's 15 characters in every slot (ports checked too)
+)
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
 _NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "for", "if"}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
-
-
-class _Errors:
-    """Collects located error messages (netlab style) and raises them together."""
-
-    def __init__(self, filename: str):
-        self.filename = filename
-        self.items: list[str] = []
-
-    def add(self, line: int, field: str, message: str) -> None:
-        where = Where(self.filename, line)
-        self.items.append(f"{where}: {field}: {message}" if field else f"{where}: {message}")
-
-    def check(self, since: int = 0) -> None:
-        """Raise every error so far if any error was added after the first ``since`` ones."""
-        if len(self.items) > since:
-            shown = self.items[:25]
-            more = len(self.items) - len(shown)
-            text = "\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else "")
-            raise TopologyError(text)
 
 
 def catalogue() -> list[str]:
@@ -103,11 +95,8 @@ def load_topology_text(
     text: str, filename: str = "<string>", params: dict | None = None, default_name: str = "topology"
 ) -> Topology:
     """Load a topology from YAML text (see ``load_topology``)."""
-    try:
-        doc = load_yaml(text, filename)
-    except YamlSyntaxError as exc:
-        raise TopologyError(str(exc)) from None
-    errors = _Errors(filename)
+    doc = load_yaml(text, filename, TopologyError)
+    errors = Problems(filename, TopologyError)
     if not isinstance(doc, YMap):
         errors.add(
             getattr(doc, "line", 1),
@@ -120,17 +109,19 @@ def load_topology_text(
         errors.check()  # nothing further can be checked without the node and link lists
     top = len(errors.items)  # top-level mistakes (an unknown key) do not stop the checks below
     parameters = _parameters(doc, errors)
+    subnet, pools = _addressing(doc, errors)  # independent of the parameters: same round
     errors.check(since=top)
     resolved = _resolve_params(parameters, params or {}, filename)
     _constraints(doc, resolved, errors)
     raw_nodes = _expand(doc.get("nodes"), "nodes", _NODE_KEYS, resolved, errors)
     raw_links = _expand(doc.get("links") or YSeq(), "links", _LINK_KEYS, resolved, errors)
     errors.check(since=top)
-    subnet, pools = _addressing(doc, errors)
-    errors.check(since=top)
+    node_errors = len(errors.items)
     nodes = _nodes(raw_nodes, subnet, pools, errors)
-    errors.check(since=top)
-    nodes, links = _links(raw_links, nodes, errors)
+    # links are checked in the same round even when some nodes are wrong: their endpoints are
+    # compared with every declared name, their properties checked; ports wait for valid nodes
+    declared = {entry.get("name") for entry, _line, _field in raw_nodes if isinstance(entry.get("name"), str)}
+    nodes, links = _links(raw_links, nodes, errors, declared if len(errors.items) > node_errors else None)
     errors.check()
     return Topology(
         name=str(doc.get("name") or default_name),
@@ -144,7 +135,7 @@ def load_topology_text(
     )
 
 
-def _check_top(doc: YMap, errors: _Errors) -> None:
+def _check_top(doc: YMap, errors: Problems) -> None:
     for key in doc:
         if key not in _TOP_KEYS:
             errors.add(line_of(doc, key), str(key), f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
@@ -165,7 +156,7 @@ def _check_top(doc: YMap, errors: _Errors) -> None:
         errors.add(line_of(doc, "links"), "links", "must be a list of links")
 
 
-def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
+def _parameters(doc: YMap, errors: Problems) -> list[Parameter]:
     section = doc.get("parameters") or YMap()
     if not isinstance(section, YMap):
         errors.add(line_of(doc, "parameters"), "parameters", "must be a mapping of name: {default, min, max}")
@@ -208,7 +199,7 @@ def _parameters(doc: YMap, errors: _Errors) -> list[Parameter]:
     return result
 
 
-def _constraints(doc: YMap, params: dict, errors: _Errors) -> None:
+def _constraints(doc: YMap, params: dict, errors: Problems) -> None:
     """``constraints: [{check: "k % 2 == 0", message: "k must be even"}]`` over resolved parameters."""
     section = doc.get("constraints")
     if section is None:
@@ -274,7 +265,7 @@ def _resolve_params(parameters: list[Parameter], given: dict, filename: str) -> 
 
 
 def _expand(
-    section, section_name: str, allowed: set, params: dict, errors: _Errors
+    section, section_name: str, allowed: set, params: dict, errors: Problems
 ) -> list[tuple[dict, int, str]]:
     """Expand ``for``/``if`` entries into concrete ones: [(entry with values rendered, line, field)]."""
     result: list[tuple[dict, int, str]] = []
@@ -295,7 +286,7 @@ def _expand(
             continue
         loops = entry.get("for")
         loop_list = [] if loops is None else ([loops] if isinstance(loops, str) else loops)
-        if not isinstance(loop_list, list) or not all(isinstance(l, str) for l in loop_list):
+        if not isinstance(loop_list, list) or not all(isinstance(lk, str) for lk in loop_list):
             errors.add(
                 line_of(entry, "for"), f"{field}.for", "must be a loop like 'i in 1..n' or a list of them"
             )
@@ -304,9 +295,11 @@ def _expand(
             for env in _iterations(loop_list, dict(params)):
                 if "if" in entry and not expr.evaluate(str(entry["if"]), env):
                     continue
-                concrete = {
-                    key: _render(value, env) for key, value in entry.items() if key not in ("for", "if")
-                }
+                concrete = YMap(
+                    {key: _render(value, env) for key, value in entry.items() if key not in ("for", "if")},
+                    line=line,
+                )
+                concrete.key_lines = dict(getattr(entry, "key_lines", {}))
                 result.append((concrete, line, field))
                 if len(result) > MAX_NODES * 4:
                     errors.add(line, field, f"expands to more than {MAX_NODES * 4} entries")
@@ -333,7 +326,7 @@ def _iterations(loops: list[str], env: dict):
         yield from _iterations(loops[1:], {**env, var: value})
 
 
-def _addressing(doc: YMap, errors: _Errors):
+def _addressing(doc: YMap, errors: Problems):
     section = doc.get("addressing") or YMap()
     if not isinstance(section, dict):
         errors.add(line_of(doc, "addressing"), "addressing", "must be a mapping {subnet, pools}")
@@ -386,7 +379,7 @@ def _mac_of_ip(ip: ipaddress.IPv4Address) -> str:
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
-def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
+def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
     """Check node entries and allocate addresses (pools in declaration order, explicit ones reserved)."""
     start = len(errors.items)
     seen: dict[str, int] = {}
@@ -446,13 +439,25 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
                     errors.add(line, f"{field}.ip", f"address {addr} is already used")
                 explicit_ips.add(addr)
         pool_name = entry.get("pool")
-        if pool_name is not None and pool_name not in pools:
+        if pool_name is not None and (not isinstance(pool_name, str) or pool_name not in pools):
             errors.add(
                 line,
                 f"{field}.pool",
                 f"unknown pool {pool_name!r}; pools: {', '.join(pools) or 'none declared'}",
             )
             continue
+        first_ip = spec[0][0] if spec else None
+        if pool_name is not None and first_ip is not None:
+            try:
+                outside = ipaddress.IPv4Address(first_ip) not in pools[pool_name]
+            except ValueError:
+                outside = False  # reported above as not an address
+            if outside:
+                errors.add(
+                    line_of(entry, "ip") or line,
+                    f"{field}.ip",
+                    f"{first_ip} is outside its pool {pool_name!r} ({pools[pool_name]})",
+                )
         checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
     if len(checked) > MAX_NODES:
         errors.add(0, "nodes", f"{len(checked)} nodes; at most {MAX_NODES} are supported")
@@ -464,7 +469,7 @@ def _nodes(raw_nodes, subnet, pools, errors: _Errors) -> dict:
         allocators[pool_name] = _Allocator(pool, explicit_ips)
     nodes: dict[str, Node] = {}
     used_dpids: dict[int, str] = {}
-    for name, kind, roles, line, extra in checked:
+    for name, kind, _node_roles, line, extra in checked:
         if kind == "switch" and extra["dpid"] is not None:
             if extra["dpid"] in used_dpids:
                 errors.add(
@@ -525,7 +530,7 @@ def _interface_specs(entry, kind, line, field, errors):
         if not 1 <= raw <= 8:
             errors.add(line, f"{field}.interfaces", "must be 1..8 interfaces")
             return None
-        spec = [(None, None) for _ in range(raw)]
+        spec: list[tuple[str | None, str | None]] = [(None, None) for _ in range(raw)]
     elif isinstance(raw, list) and 1 <= len(raw) <= 8 and all(isinstance(i, dict) for i in raw):
         spec = []
         for item in raw:
@@ -541,7 +546,7 @@ def _interface_specs(entry, kind, line, field, errors):
         spec[0] = (None if ip is None else str(ip), spec[0][1])
     if "mac" in entry:
         spec[0] = (spec[0][0], entry["mac"])
-    for ip, mac in spec:
+    for _ip, mac in spec:
         if mac is not None and (not isinstance(mac, str) or not _MAC.match(mac)):
             errors.add(line, f"{field}.mac", f"not a MAC address like 00:00:00:00:00:01: {mac!r}")
             return None
@@ -606,7 +611,9 @@ _DELAY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 _LOSS_UNITS = {"%": 1.0}
 
 
-def _links(raw_links, nodes: dict, errors: _Errors):
+def _links(raw_links, nodes: dict, errors: Problems, declared: set | None = None):
+    """Check links and number switch ports; with ``declared`` (the nodes had errors), only check
+    what can be checked without them: endpoints among the declared names, link properties."""
     next_port = {name: (1 if node.is_switch else 0) for name, node in nodes.items()}
     links = []
     errors_before = len(errors.items)
@@ -618,9 +625,15 @@ def _links(raw_links, nodes: dict, errors: _Errors):
             if value is None:
                 errors.add(line, f"{field}.{end}", "missing endpoint")
                 bad = True
-            elif value not in nodes:
-                errors.add(line, label, f"unknown node {value!r}")
+            elif not isinstance(value, str):
+                errors.add(
+                    line_of(entry, end) or line, f"{field}.{end}", f"expected a node name, got {value!r}"
+                )
                 bad = True
+            elif value not in nodes:
+                if declared is None or value not in declared:
+                    errors.add(line, label, f"unknown node {value!r}")
+                bad = bad or declared is None or value not in declared
         if bad:
             continue
         if a == b:
@@ -647,8 +660,8 @@ def _links(raw_links, nodes: dict, errors: _Errors):
         if delay is not None and delay > 10_000:
             errors.add(line, f"{label}.delay", f"at most 10 s, got {delay:g} ms")
             bad = True
-        if bad:
-            continue
+        if bad or declared is not None:
+            continue  # a node had errors: ports are numbered once every node is valid
         ports = []
         for end in (a, b):
             node = nodes[end]
@@ -657,12 +670,23 @@ def _links(raw_links, nodes: dict, errors: _Errors):
                 errors.add(
                     line,
                     label,
-                    f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) and no free one for this link",
+                    f"{node.kind} {end!r} has {len(node.interfaces)} interface(s) "
+                    "and no free one for this link",
                 )
                 bad = True
                 break
             if node.is_switch and port > 999:
                 errors.add(line, label, f"switch {end!r} would have more than 999 ports")
+                bad = True
+                break
+            if node.is_switch and len(longest_switch_port_name(end, port)) > IFNAME_MAX:
+                longest = longest_switch_port_name(end, port)
+                errors.add(
+                    line,
+                    label,
+                    f"switch {end!r} port {port} would be named {longest!r} in a lab slot "
+                    f"({len(longest)} characters, Linux allows {IFNAME_MAX}): use a shorter switch name",
+                )
                 bad = True
                 break
             next_port[end] += 1

@@ -14,7 +14,11 @@ from mininet.topo import Topo
 from mininet.util import errRun
 
 from sdnlab.topologies.fastnet import LabLink
-from sdnlab.topologies.model import Link, Topology
+from sdnlab.topologies.model import (  # bridge_name: re-exported, the runtime imports it from here
+    Link,
+    Topology,
+    bridge_name,
+)
 
 
 class BuildError(RuntimeError):
@@ -48,11 +52,6 @@ class LabSwitch(OVSSwitch):
             return out, err, code
 
         return super().batchStartup(switches, run=checked)
-
-
-def bridge_name(switch: str, slot: int) -> str:
-    """OVS bridge name for a topology switch in the lab occupying ``slot``."""
-    return switch if slot == 0 else f"l{slot}{switch}"
 
 
 def link_params(link: Link, netem: bool) -> tuple[dict, list[str]]:

@@ -126,7 +126,7 @@ class Topology:
         raise KeyError(f"no link {switch}-{neighbour}")
 
     def graph(self) -> nx.MultiGraph:
-        """The topology as a networkx MultiGraph; edge data: ports {node: port}, bw_mbit, delay_ms, loss_pct."""
+        """The topology as a networkx MultiGraph; edges: ports {node: port}, bw_mbit, delay_ms, loss_pct."""
         graph = nx.MultiGraph(name=self.name)
         for node in self.nodes.values():
             graph.add_node(
@@ -148,7 +148,7 @@ class Topology:
         """Sum of declared link delays along a node path (lowest-delay link between each pair)."""
         total = 0.0
         for a, b in itertools.pairwise(path):
-            delays = [l.delay_ms or 0.0 for l in self.links if {l.a, l.b} == {a, b}]
+            delays = [lk.delay_ms or 0.0 for lk in self.links if {lk.a, lk.b} == {a, b}]
             if not delays:
                 raise KeyError(f"no link {a}-{b}")
             total += min(delays)
@@ -178,16 +178,30 @@ class Topology:
             ],
             "links": [
                 {
-                    "a": l.a,
-                    "b": l.b,
-                    "a_port": l.a_port,
-                    "b_port": l.b_port,
-                    "a_intf": l.a_intf,
-                    "b_intf": l.b_intf,
-                    "bw_mbit": l.bw_mbit,
-                    "delay_ms": l.delay_ms,
-                    "loss_pct": l.loss_pct,
+                    "a": lk.a,
+                    "b": lk.b,
+                    "a_port": lk.a_port,
+                    "b_port": lk.b_port,
+                    "a_intf": lk.a_intf,
+                    "b_intf": lk.b_intf,
+                    "bw_mbit": lk.bw_mbit,
+                    "delay_ms": lk.delay_ms,
+                    "loss_pct": lk.loss_pct,
                 }
-                for l in self.links
+                for lk in self.links
             ],
         }
+
+
+LAST_SLOT = 99  # validation checks interface names in every slot up to this one (see bridge_name)
+IFNAME_MAX = 15  # Linux interface names (IFNAMSIZ - 1)
+
+
+def bridge_name(switch: str, slot: int) -> str:
+    """OVS bridge name for a topology switch in the lab occupying ``slot``."""
+    return switch if slot == 0 else f"l{slot}{switch}"
+
+
+def longest_switch_port_name(switch: str, port: int) -> str:
+    """The longest name switch port ``port`` gets in any slot up to ``LAST_SLOT`` (``l99s1-eth3``)."""
+    return f"{bridge_name(switch, LAST_SLOT)}-eth{port}"

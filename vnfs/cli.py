@@ -10,6 +10,7 @@ import typer
 
 from sdnlab.cli_options import JsonOpt, NameOpt, lab_name
 from sdnlab.jsonio import dumps
+from sdnlab.vnfs.kinds import kinds_help
 
 vnf_app = typer.Typer(
     help="Run VNFs in a lab's hosts, or test them offline on captures.", no_args_is_help=True
@@ -39,9 +40,7 @@ def _ports(items: list[str] | None) -> dict[str, str] | None:
 def run(
     kind: Annotated[
         str,
-        typer.Argument(
-            help="firewall, lb, dpi, passthrough, chain (several in one process), or a researcher's .py file."
-        ),
+        typer.Argument(help=f"{kinds_help()}, or a researcher's .py file."),
     ],
     host: Annotated[str, typer.Option("--host", help="Lab host to run in.")],
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file.")] = None,
@@ -109,7 +108,7 @@ def status(
         return
     table = Table()
     table.add_column("vnf", no_wrap=True)  # names stay whole (chain stages are CHAIN/STAGE)
-    for heading in ("kind", "host", "state", "packets", "forwarded", "dropped"):
+    for heading in ("kind", "host", "state", "packets", "forwarded", "dropped", "errors"):
         table.add_column(heading, no_wrap=heading == "state")
     table.add_column("port rx/tx", overflow="fold")
     for row in rows:
@@ -121,10 +120,11 @@ def status(
             row["name"],
             row["kind"],
             row["host"],
-            "running" if row["running"] else "stopped",
+            row.get("state", "running" if row["running"] else "stopped"),
             str(counters.get("packets", 0)),
             str(counters.get("forwarded", 0)),
             str(counters.get("dropped", 0)),
+            str(row.get("handler_errors", 0)),
             ports,
         )
         for stage, stats in row["stats"].get("stages", {}).items():  # a chain VNF: one line per stage
@@ -137,9 +137,22 @@ def status(
                 str(counters.get("packets", 0)),
                 str(counters.get("forwarded", 0)),
                 str(counters.get("dropped", 0)),
+                str(counters.get("handler_errors", 0)),
                 "",
             )
     Console().print(table)
+    for row in rows:  # what the table cannot show: why a VNF is stuck, its last error, stale code
+        if row.get("state") == "stuck":
+            typer.echo(
+                f"{row['name']}: stuck: worker(s) {', '.join(map(str, row['stuck_workers']))} stopped "
+                f"reporting {row['silent_s']:.0f} s ago (a loop in its code?); stop it and start it again"
+            )
+        if row.get("last_error"):
+            typer.echo(f"{row['name']}: last error: {row['last_error']}")
+        if row.get("code_changed"):
+            typer.echo(
+                f"{row['name']}: its .py file changed since it started; restart it to run the new code"
+            )
     for row in rows:
         sections = [(row["name"], row["stats"])] + [
             (f"{row['name']}/{stage}", stats) for stage, stats in row["stats"].get("stages", {}).items()
@@ -183,6 +196,11 @@ def reload(
         typer.echo(dumps({"lab": name, "vnf": vnf, **info}))
     elif info["confirmed"]:
         typer.echo(f"VNF {vnf} of lab {name} reloaded {info['config']}")
+        if info.get("code_changed"):
+            typer.echo(
+                f"note: {info.get('kind_path')} changed since the VNF started; reload applies the config "
+                "only: stop and start the VNF to run the new code"
+            )
     else:
         typer.echo(
             f"VNF {vnf} of lab {name}: {info['config']} is valid; reload requested (not yet confirmed "

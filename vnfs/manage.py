@@ -8,6 +8,7 @@ ports, config), the runner's ``meta.json``, ``stats-w<N>.json`` per worker and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -88,6 +89,7 @@ def start(
     record = next((h for h in lab_status.get("hosts", []) if h["name"] == host), None)
     if record is None:
         api.host_pid(lab, host)  # raises the runtime's "no host" error with the host list
+        raise VnfRunError(f"lab {lab!r} has no host {host!r}")
     interfaces = [i["name"] for i in record.get("interfaces", [])]
     ports = ports or default_ports(interfaces)
     for ifname in ports.values():
@@ -130,7 +132,7 @@ def start(
     controller = controller_url(lab_status.get("controller") or {})
     if controller:
         argv += ["--controller", controller, "--host", host]
-    stderr = open(directory / "stderr.log", "w")
+    stderr = open(directory / "stderr.log", "w")  # noqa: SIM115  # closed in the finally below, once handed to the child
     # an inherited handle on this (root) network namespace: VNFs that talk to the controller
     # (offload and quarantine requests) enter it from a helper thread, see vnfs/framework/rest.py
     root_netns = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -163,6 +165,7 @@ def start(
         "mode": mode,
         "controller": controller,
         "started": time.time(),
+        "code_sha256": code_digest(kind_arg),
     }
     write_atomic(directory / "record.json", info, indent=None, sort_keys=False)
     deadline = time.monotonic() + timeout
@@ -248,8 +251,64 @@ def merge_stats(parts: list[dict]) -> dict[str, Any]:
     return merged
 
 
+#: a worker writes its stats about once a second (engine tick); silent this long, it is stuck
+STALE_AFTER_S = 5.0
+
+
+def worker_health(parts: list[dict], running: bool, now: float | None = None) -> dict[str, Any]:
+    """``state`` (running, stuck, stopped), the silent workers and how long, for ``status``.
+
+    A process that is alive but whose workers stopped writing their stats (a ``while True`` in
+    ``handle``) is ``stuck``: it passes no packets, though its process still runs.
+    """
+    if not running:
+        return {"state": "stopped", "stuck_workers": [], "silent_s": 0.0}
+    now = time.time() if now is None else now
+    silent = [
+        (i, now - float(p["updated"]))
+        for i, p in enumerate(parts)
+        if isinstance(p.get("updated"), (int, float))
+    ]
+    stuck = [(i, age) for i, age in silent if age > STALE_AFTER_S]
+    return {
+        "state": "stuck" if stuck else "running",
+        "stuck_workers": [i for i, _ in stuck],
+        "silent_s": round(max((age for _, age in stuck), default=0.0), 1),
+    }
+
+
+def last_error(log_path: Path, tail_bytes: int = 65536) -> str | None:
+    """The latest ``handler_error``/``tick_error`` of a VNF's log, as ``error at file:line``."""
+    try:
+        size = log_path.stat().st_size
+    except OSError:
+        return None
+    for event in reversed(log_events(log_path, max(0, size - tail_bytes))):
+        if event.get("event") in ("handler_error", "tick_error"):
+            at = event.get("at")
+            return f"{event.get('error')}" + (f" at {at}" if at else "")
+    return None
+
+
+def code_digest(kind_path: str | None) -> str | None:
+    """SHA-256 of a researcher's VNF file (None for a built-in kind or an unreadable file)."""
+    if not kind_path or not kind_path.endswith(".py"):
+        return None
+    try:
+        return hashlib.sha256(Path(kind_path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _code_changed(record: dict) -> bool:
+    """Whether a researcher's VNF file differs from the code the running VNF started with."""
+    started_with = record.get("code_sha256")
+    return started_with is not None and code_digest(record.get("kind_path")) != started_with
+
+
 def status(lab: str, vnf_name: str | None = None) -> list[dict]:
-    """Each VNF of the lab (or just ``vnf_name``): its record, whether it runs, merged counters."""
+    """Each VNF of the lab (or just ``vnf_name``): its record, whether it runs, merged counters,
+    ``state`` (``stuck`` when its workers stopped reporting), handler errors and the last one."""
     directory = vnfs_dir(lab)
     if not directory.parent.exists():
         raise VnfRunError(f"no lab named {lab!r} is running")
@@ -262,7 +321,19 @@ def status(lab: str, vnf_name: str | None = None) -> list[dict]:
                 raise VnfRunError(f"lab {lab!r} has no VNF named {name!r}")
             continue
         parts = [p for p in (_read(f) for f in sorted((directory / name).glob("stats-w*.json"))) if p]
-        result.append({**record, "running": _alive(record.get("pid")), "stats": merge_stats(parts)})
+        running = _alive(record.get("pid"))
+        stats = merge_stats(parts)
+        result.append(
+            {
+                **record,
+                "running": running,
+                **worker_health(parts, running),
+                "handler_errors": stats.get("counters", {}).get("handler_errors", 0),
+                "last_error": last_error(directory / name / "log.jsonl"),
+                "code_changed": _code_changed(record),
+                "stats": stats,
+            }
+        )
     return result
 
 
@@ -279,13 +350,13 @@ def stop(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     if record is None:
         raise VnfRunError(f"lab {lab!r} has no VNF named {vnf_name!r}")
     pid = record.get("pid")
-    if _alive(pid):
+    if pid and _alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(0.05)
-        if _alive(pid):
+        if pid and _alive(pid):
             os.kill(pid, signal.SIGKILL)
     _reap(pid)
     return {**record, "running": _alive(pid)}
@@ -302,7 +373,11 @@ def _reap(pid: int | None) -> None:
 
 def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     """Validate the VNF's config file here (the VNF's own loader), then SIGHUP it and wait until
-    it logs ``reload`` (``"confirmed": True``) or ``reload_failed`` (raised as VnfConfigError)."""
+    it logs ``reload`` (``"confirmed": True``) or ``reload_failed`` (raised as VnfConfigError).
+
+    A reload applies the config only: ``"code_changed"`` says the VNF's .py file changed since it
+    started (restart it to run the new code). No confirmation within ``timeout`` is an error that
+    says why when it can (workers that stopped reporting are stuck in the VNF's code)."""
     from sdnlab.vnfs.errors import VnfConfigError
     from sdnlab.vnfs.framework.config import load_yaml
     from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
@@ -320,16 +395,26 @@ def reload(lab: str, vnf_name: str, timeout: float = 5.0) -> dict:
     offset = log_path.stat().st_size if log_path.exists() else 0
     os.kill(record["pid"], signal.SIGHUP)
     deadline = time.monotonic() + timeout
+    code_changed = _code_changed(record)
     while time.monotonic() < deadline:
         for event in log_events(log_path, offset):
             if event.get("event") == "reload":
-                return {**record, "confirmed": True}
+                return {**record, "confirmed": True, "code_changed": code_changed}
             if event.get("event") == "reload_failed":
                 raise VnfConfigError(
                     f"VNF {vnf_name!r} kept its old config: {event.get('error', 'reload failed')}"
                 )
         time.sleep(0.05)
-    return {**record, "confirmed": False}
+    parts = [p for p in (_read(f) for f in sorted((vnfs_dir(lab) / vnf_name).glob("stats-w*.json"))) if p]
+    health = worker_health(parts, _alive(record.get("pid")))
+    if health["state"] == "stuck":
+        why = (
+            f"its worker(s) {', '.join(map(str, health['stuck_workers']))} stopped reporting "
+            f"{health['silent_s']:.0f} s ago (stuck in the VNF's code?); stop it and start it again"
+        )
+    else:
+        why = f"the VNF did not log the reload; see {log_path}"
+    raise VnfRunError(f"VNF {vnf_name!r} of lab {lab!r}: reload not confirmed within {timeout:g} s: {why}")
 
 
 def log_events(path: Path, offset: int = 0) -> list[dict]:

@@ -1,7 +1,8 @@
 """Fast packet header parsing and rewriting for the VNF hot path (no scapy).
 
-``parse(frame)`` decodes Ethernet (with 802.1Q/802.1ad tags, PPPoE sessions and MPLS label stacks), IPv4 (with fragments), IPv6 (with
-extension headers and fragments), TCP, UDP, SCTP, ICMP and ICMPv6 into a ``Packet``, using
+``parse(frame)`` decodes Ethernet (with 802.1Q/802.1ad tags, PPPoE sessions and MPLS label
+stacks), IPv4 (with fragments), IPv6 (with extension headers and fragments), TCP, UDP, SCTP, ICMP
+and ICMPv6 into a ``Packet``, using
 ``struct`` on the frame's bytes. Linux cooked captures (SLL, SLL2) and raw IP frames are parsed
 too when their pcap link type is given.
 
@@ -781,7 +782,7 @@ def decapsulate(packet: Packet) -> Packet | None:
 # Checksums, rewriting and building
 
 
-def internet_checksum(data: bytes | memoryview, initial: int = 0) -> int:
+def internet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     """The 16-bit one's-complement checksum of RFC 1071 over ``data`` (plus a partial sum)."""
     data = bytes(data)
     if len(data) & 1:

@@ -73,7 +73,9 @@ def offload_flows(
         )
 
     rules = []
-    port_in, arrive, current, actions, before_rewrite = client_port, flow, flow, [], []
+    actions: list[str] = []
+    before_rewrite: list[tuple] = []  # the 5-tuple before each rewrite, to undo on the way back
+    port_in, arrive, current = client_port, flow, flow
     for inside, outside, offload in chain:
         if offload is None:
             rules.append(rule(port_in, arrive, actions, inside))

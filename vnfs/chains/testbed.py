@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sdnlab.vnfs.chains.steering import chain_flows, offload_flows
+from sdnlab.vnfs.errors import VnfRunError
 
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -226,9 +227,8 @@ class Testbed:
         ]
         if config:
             argv += ["--config", config]
-        err = open(node.state_dir / "stderr.log", "w")
-        node.proc = self.popen(node.netns, *argv, stdout=err, stderr=err)
-        err.close()
+        with open(node.state_dir / "stderr.log", "w") as err:
+            node.proc = self.popen(node.netns, *argv, stdout=err, stderr=err)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if node.proc.poll() is not None:
@@ -243,12 +243,16 @@ class Testbed:
         from sdnlab.vnfs.manage import merge_stats
 
         node = next(v for v in self.vnfs if v.name == name)
+        if node.state_dir is None:
+            raise VnfRunError(f"VNF {name!r} has not been started")
         parts = [json.loads(p.read_text()) for p in sorted(node.state_dir.glob("stats-w*.json"))]
         return merge_stats(parts)
 
     def signal_vnf(self, name: str, signum: int) -> None:
         """Send a signal to the VNF's runner (through the ``ip netns exec`` process, which it replaced)."""
         node = next(v for v in self.vnfs if v.name == name)
+        if node.state_dir is None:
+            raise VnfRunError(f"VNF {name!r} has not been started")
         meta = json.loads((node.state_dir / "meta.json").read_text())
         os.kill(meta["pid"], signum)
 

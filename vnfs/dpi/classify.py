@@ -74,7 +74,7 @@ class Classification(NamedTuple):
     """A flow's classification so far (immutable)."""
 
     app: str | None = None  # None while undecided
-    metadata: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}  # noqa: RUF012  # never mutated: steps build new dicts (the engine compares identity)
     confidence: str = ""  # "dpi", "expected" (announced by another flow), "port" or "" (Unknown)
     excluded: frozenset[int] = frozenset()  # dissectors that declined
     scratch: tuple[tuple[int, Any], ...] = ()  # (dissector index, scratch) of undecided dissectors

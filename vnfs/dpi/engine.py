@@ -172,9 +172,8 @@ def _initiator_is_src(packet: pk.Packet) -> bool:
     dst_known = packet.l4_dst in _WELL_KNOWN or packet.l4_dst < 1024
     if src_known and not dst_known:
         return False
-    if src_known and packet.l4_src < 1024 <= packet.l4_dst:
-        return False  # both ports are known ones: the system port serves (a DNS reply from 53 to 5353)
-    return True
+    # both ports known: the system port serves (a DNS reply from 53 to 5353 comes from the server)
+    return not (src_known and packet.l4_src < 1024 <= packet.l4_dst)
 
 
 class DpiEngine:
@@ -191,6 +190,11 @@ class DpiEngine:
         self.stats = DpiStats()
         self.on_record = on_record
         self.on_risk = on_risk
+        # Its own LRU, not the VNF framework's FlowTable, on purpose: vnfs/dpi is a library of its
+        # own (``sdnlab dpi classify`` runs it with no VNF framework at all); a flow's idle time is
+        # FlowState.last_seen, which FlowTable would duplicate per entry; and eviction and idle
+        # expiry must each turn the closed flow into its FlowRecord in order (``_sweep`` returns
+        # them, FlowTable.expire only counts). Order of last activity: the oldest flow is first.
         self._flows: OrderedDict[pk.FlowKey, FlowState] = OrderedDict()
         self._closed: deque[FlowRecord] = deque(maxlen=self.config.max_records)
         self._risks: deque[RiskEvent] = deque(maxlen=self.config.max_risks)
@@ -227,9 +231,10 @@ class DpiEngine:
         if packet.is_fragment:
             stats.fragments += 1
             if packet.ip_version == 4:
-                packet = self.reassembly.add(packet, ts)
-                if packet is None:
+                whole = self.reassembly.add(packet, ts)
+                if whole is None:
                     return None  # more fragments to come (or the datagram was dropped)
+                packet = whole
         for _ in range(_MAX_TUNNEL_DEPTH):
             if packet.ip_proto not in _TUNNEL_PROTOS and packet.l4_dst != _VXLAN_PORT:
                 break

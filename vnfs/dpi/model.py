@@ -83,7 +83,7 @@ class Context(NamedTuple):
     from_client: bool  # sent by the flow's initiator
     client_port: int
     server_port: int
-    index: int  # 0 for the first payload packet of this direction, 1 for the next...
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index; dissectors read ctx.index: 0 for the first payload packet of this direction, 1 for the next...
     scratch: Any  # what this dissector returned in ``More`` last time (None at first)
     stream: bytes  # TCP: this direction's in-order bytes so far (bounded); UDP: the payload
 

@@ -12,8 +12,9 @@ datagrams of at most 65,535 bytes, and ``timeout`` seconds from a datagram's fir
 to its last. Fragments that overlap data already held (the teardrop family) discard the
 datagram, as RFC 5722 asks for IPv6, and so do impossible lengths; every later fragment of a
 discarded datagram is discarded too until its timeout (so a rewritten copy cannot be slipped in
-after the overlap); identical retransmitted fragments are ignored. What was dropped and why is counted in ``stats``. The reassembled datagram is for inspection only: the
-DPI VNF still forwards the fragments as they came.
+after the overlap); identical retransmitted fragments are ignored. What was dropped and why is
+counted in ``stats``. The reassembled datagram is for inspection only: the DPI VNF still forwards
+the fragments as they came.
 
 IPv6 fragments are not reassembled (their identification lives in an extension header the
 parser skips); they are counted by the engine as before.
@@ -83,23 +84,28 @@ class Reassembler:
             stats["dropped_after_discard"] += 1
             return None
         if offset + len(data) + ihl > MAX_DATAGRAM or (more and len(data) % 8):
-            return self._drop(key, "bad_length")
+            self._drop(key, "bad_length")
+            return None
         held = datagram.pieces.get(offset)
         if held is not None and held == data:
             stats["duplicates"] += 1
             return None
         if self._overlaps(datagram, offset, len(data)):
-            return self._drop(key, "overlapping")
+            self._drop(key, "overlapping")
+            return None
         if len(datagram.pieces) >= self.max_fragments:
-            return self._drop(key, "too_many_fragments")
+            self._drop(key, "too_many_fragments")
+            return None
         if not more:
             if datagram.end is not None or any(
                 o + len(d) > offset + len(data) for o, d in datagram.pieces.items()
             ):
-                return self._drop(key, "bad_length")
+                self._drop(key, "bad_length")
+                return None
             datagram.end = offset + len(data)
         elif datagram.end is not None and offset + len(data) > datagram.end:
-            return self._drop(key, "bad_length")
+            self._drop(key, "bad_length")
+            return None
         if offset == 0:
             datagram.header, datagram.l3, datagram.ihl = frame[: l3 + ihl], l3, ihl
         datagram.pieces[offset] = data

@@ -1,4 +1,5 @@
-"""Synthetic conversations (whole TCP sessions, UDP exchanges) as Ethernet frames, for tests and benchmarks."""
+"""Synthetic conversations (whole TCP sessions, UDP exchanges) as Ethernet frames, for tests and
+benchmarks."""
 
 from __future__ import annotations
 

@@ -154,7 +154,11 @@ class DpiVnf(VNF):
 
     def _risk(self, event: RiskEvent) -> None:
         self.counters["risks"] += 1
-        self.log.emit("risk", **event.to_json())
+        fields = event.to_json()
+        # the event's own ts is the packet clock (monotonic in a live engine); the log line's ts,
+        # like every other event's, is the event log's Unix time: one clock in log.jsonl
+        fields.pop("ts", None)
+        self.log.emit("risk", **fields)
         if event.kind in self.config.quarantine_on and event.host:
             self.quarantine(event.host, f"{event.kind}: {event.detail}")
 

@@ -21,7 +21,7 @@ Example config::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdnlab.vnfs.firewall.conntrack import ESTABLISHED, INVALID, NEW, OPEN, RELATED, ConnTracker, Timeouts
@@ -55,7 +55,7 @@ class FirewallConfig:
     outside: str = ""
     rate_limits: tuple[RateLimit, ...] = ()
     max_flows: int = 262144
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = field(default_factory=Timeouts)
     tcp_pickup: bool = False
     offload: bool = False
     log: tuple[str, ...] = ("drop", "reject", "invalid", "ratelimit")
@@ -67,9 +67,11 @@ class Firewall(VNF):
     kind = "firewall"
 
     def parse_config(self, fields: Fields) -> FirewallConfig:
-        rules = []
+        rules: list[Rule] = []
         for i, (path, line, item) in enumerate(fields.items("rules")):
-            rules.append(parse_rule(Fields(item, path, fields.errors, line), i))
+            rule = parse_rule(Fields(item, path, fields.errors, line), i)
+            if rule is not None:  # a rule with errors is None; its errors are reported
+                rules.append(rule)
         limits = []
         for i, (path, line, item) in enumerate(fields.items("rate_limits")):
             limits.append(parse_rate_limit(Fields(item, path, fields.errors, line), i))
@@ -168,7 +170,12 @@ class Firewall(VNF):
         state, conn = self.conntrack.classify(packet, self.now)
         if state is ESTABLISHED:
             counters["established"] += 1
-            if self.config.offload and not conn.offloaded and self._answered(packet, conn):
+            if (
+                self.config.offload
+                and conn is not None
+                and not conn.offloaded
+                and self._answered(packet, conn)
+            ):
                 conn.offloaded = True
                 self.offload(packet)
             return FORWARD

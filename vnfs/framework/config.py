@@ -1,6 +1,7 @@
-"""YAML configuration read once at the edge, with every problem reported as file:line: field.
+"""VNF configuration read once at the edge, with every problem reported as file:line: field.
 
-``load_yaml`` keeps the line of every mapping key and list item, and ``Fields`` is a small
+``load_yaml`` reads the file with sdnlab's one YAML reader (``sdnlab.yamlsrc``: lines of every
+key and item, repeated keys refused), and ``Fields`` is a small
 reader over one mapping that converts and checks values while collecting all errors, so a
 user sees every mistake at once (``fw.yaml:12: rules[2].dport: expected a port or range``).
 VNFs turn the result into frozen dataclasses; code past the loader sees only typed objects.
@@ -13,90 +14,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sdnlab import textfile
+from sdnlab import textfile, yamlsrc
+from sdnlab.problems import Problems
 from sdnlab.vnfs.errors import VnfConfigError
+from sdnlab.yamlsrc import YMap, YSeq
+
+# The VNF names for the reader's line-keeping containers (see ``sdnlab.yamlsrc``).
+YamlMap = YMap
+YamlList = YSeq
 
 
-class YamlMap(dict):
-    """A mapping that remembers the line of each key (1-based) and of itself."""
-
-    line: int = 0
-    key_lines: dict
-
-
-class YamlList(list):
-    """A list that remembers the line of each item (1-based) and of itself."""
-
-    line: int = 0
-    item_lines: list
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that builds YamlMap/YamlList with line numbers."""
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> YamlMap:
-    result = YamlMap()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> YamlList:
-    result = YamlList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return result
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
-
-
-def load_yaml_text(text: str, source: str = "<config>") -> YamlMap:
+def load_yaml_text(text: str, source: str = "<config>") -> YMap:
     """Parse YAML text whose top level must be a mapping (an empty text gives an empty one)."""
-    try:
-        data = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise VnfConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = yamlsrc.load_yaml(text, source, VnfConfigError)
     if data is None:
-        data = YamlMap()
-        data.key_lines = {}
-        data.line = 1
-    if not isinstance(data, YamlMap):
-        raise VnfConfigError(f"{source}:1: the top level must be a mapping of settings")
+        data = YMap(line=1)
+    if not isinstance(data, YMap):
+        raise VnfConfigError(
+            f"{source}:{yamlsrc.line_of(data) or 1}: the top level must be a mapping of settings"
+        )
     return data
 
 
-def load_yaml(path: str | Path) -> YamlMap:
+def load_yaml(path: str | Path) -> YMap:
     """Read and parse a YAML config file."""
     return load_yaml_text(textfile.read_text(path, VnfConfigError, "config"), str(path))
 
 
-class Errors:
+class Errors(Problems):
     """Collects problems; ``raise_if_any`` raises one VnfConfigError listing them all."""
 
     def __init__(self, source: str):
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, line: int, field: str, problem: str) -> None:
-        """Record one problem at a line for a dotted field path."""
-        self.items.append(f"{self.source}:{line}: {field}: {problem}")
+        super().__init__(source, VnfConfigError)
 
     def raise_if_any(self) -> None:
         """Raise VnfConfigError with every recorded problem, if there is one."""
-        if self.items:
-            raise VnfConfigError("; ".join(self.items))
+        self.check()
 
 
 _MISSING = object()
@@ -108,6 +61,7 @@ class Fields:
     def __init__(self, data: Any, path: str, errors: Errors, line: int = 0):
         self.errors = errors
         self.path = path
+        self.broken = not isinstance(data, dict)  # already reported: no "is required" follow-ups
         if isinstance(data, dict):
             self.data = data
             self.line = getattr(data, "line", line)
@@ -134,7 +88,8 @@ class Fields:
         self._used.add(key)
         if key not in self.data:
             if default is _MISSING:
-                self.errors.add(self.line, self.name(key), "is required")
+                if not self.broken:
+                    self.errors.add(self.line, self.name(key), "is required")
                 return None
             return default
         value = self.data[key]
@@ -150,10 +105,7 @@ class Fields:
         self._used.add(key)
         value = self.data.get(key)
         if value is None:
-            empty = YamlMap()
-            empty.key_lines = {}
-            empty.line = self.line_of(key)
-            value = empty
+            value = YMap(line=self.line_of(key))
         return Fields(value, self.name(key), self.errors, self.line_of(key))
 
     def items(self, key: str) -> list[tuple[str, int, Any]]:
@@ -188,6 +140,10 @@ def to_int(low: int | None = None, high: int | None = None) -> Callable[[Any], i
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("expected an integer")
         if (low is not None and value < low) or (high is not None and value > high):
+            if high is None:
+                raise ValueError(f"expected an integer >= {low}")
+            if low is None:
+                raise ValueError(f"expected an integer <= {high}")
             raise ValueError(f"expected an integer in {low}..{high}")
         return value
 

@@ -128,7 +128,7 @@ class Worker:
         if vnf.offload_requests:
             self.write_offloads()
 
-    def unknown_port(self, name: str) -> None:
+    def unknown_port(self, name: str | None) -> None:
         """A verdict named a port the VNF does not have: the frame is not sent (counted, logged)."""
         self.vnf.count("unknown_port_frames")
         self.vnf.log.emit("unknown_port", port=name, ports=list(self.ports))

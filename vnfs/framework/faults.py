@@ -9,10 +9,14 @@ innermost frame when the file is not on the stack); ``describe`` joins that with
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import linecache
 import os
+import signal
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -58,9 +62,9 @@ def exception_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def describe(exc: BaseException, prefer_file: str | None = None) -> str:
+def describe(exc: BaseException, prefer_file: str | None = None, budget: float | None = None) -> str:
     """One line: the exception, then the file:line, function and source line where it was raised."""
-    text = exception_text(exc)
+    text = stop_text(exc, budget)
     frame = code_location(exc, prefer_file)
     if frame is None:
         return text
@@ -73,3 +77,73 @@ def location(exc: BaseException, prefer_file: str | None = None) -> str:
     """Just ``file:line`` of the frame ``describe`` would show ('' when there is no traceback)."""
     frame = code_location(exc, prefer_file)
     return f"{Path(frame.filename).name}:{frame.lineno}" if frame else ""
+
+
+class ProcessExitCalled(BaseException):
+    """A VNF's own code called ``os._exit(code)`` while sdnlab guarded it (offline or at import).
+
+    A BaseException like SystemExit, so the VNF's own ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"os._exit({code}) called")
+        self.code = code
+
+
+class TimeBudgetExceeded(BaseException):
+    """A VNF's own code ran longer than its time budget (an endless loop, most likely)."""
+
+
+def _refuse_exit(code: int = 0) -> None:
+    raise ProcessExitCalled(code)
+
+
+@contextlib.contextmanager
+def guarded_exits() -> Iterator[None]:
+    """While inside: ``os._exit`` raises ProcessExitCalled instead of ending the process."""
+    saved = os._exit
+    os._exit = _refuse_exit  # type: ignore[assignment]  # the replacement raises instead of returning NoReturn
+    try:
+        yield
+    finally:
+        os._exit = saved
+
+
+def _over_budget(signum: int, frame: object) -> None:
+    raise TimeBudgetExceeded()
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Raise TimeBudgetExceeded inside the block after ``seconds`` (main thread only; else no limit)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _over_budget)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def stop_text(exc: BaseException, budget: float | None = None) -> str:
+    """How a run-stopping exception of a VNF's code is named: ``sys.exit(3)``, ``os._exit(0)``, ..."""
+    if isinstance(exc, SystemExit):
+        return (
+            f"called sys.exit({exc.code!r}) (SystemExit)"
+            if exc.code is not None
+            else "called sys.exit() (SystemExit)"
+        )
+    if isinstance(exc, ProcessExitCalled):
+        return f"called os._exit({exc.code})"
+    if isinstance(exc, TimeBudgetExceeded):
+        return (
+            f"ran longer than its time budget of {budget:g} s (an endless loop?)"
+            if budget
+            else "ran too long"
+        )
+    if isinstance(exc, KeyboardInterrupt):
+        return "was interrupted (Ctrl-C)"
+    return exception_text(exc)

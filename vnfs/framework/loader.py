@@ -1,4 +1,4 @@
-"""Find a VNF class: a built-in kind (``firewall``, ``lb``, ``dpi``, ``passthrough``, ``chain``) or a
+"""Find a VNF class: a built-in kind (the registry in ``sdnlab.vnfs.kinds``) or a
 researcher's Python file that defines one ``VNF`` subclass (or names it in ``VNF_CLASS``).
 
 ``build_vnf`` instantiates a class with a config: the VNF's own ``parse_config`` /
@@ -17,15 +17,8 @@ from typing import Any
 from sdnlab.errors import SdnlabError
 from sdnlab.vnfs.errors import VnfCodeError, VnfLoadError
 from sdnlab.vnfs.framework.base import VNF
-from sdnlab.vnfs.framework.faults import describe, display_path, source_file
-
-BUILTIN = {
-    "passthrough": "sdnlab.vnfs.framework.base:VNF",
-    "firewall": "sdnlab.vnfs.firewall.vnf:Firewall",
-    "lb": "sdnlab.vnfs.lb.vnf:LoadBalancer",
-    "dpi": "sdnlab.vnfs.dpi_vnf.vnf:DpiVnf",
-    "chain": "sdnlab.vnfs.chains.vnf:ChainVNF",
-}
+from sdnlab.vnfs.framework.faults import ProcessExitCalled, describe, display_path, guarded_exits, source_file
+from sdnlab.vnfs.kinds import BUILTIN  # the registry of kinds, re-exported here
 
 #: module names given to researchers' files (how a class is known to come from one)
 USER_MODULE_PREFIX = "sdnlab_user_vnf_"
@@ -47,16 +40,20 @@ def load_vnf_class(kind: str) -> type[VNF]:
         raise VnfLoadError(f"{path}: no such VNF file")
     module_name = f"{USER_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None:
+        raise VnfLoadError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         # compiled from the source each time, never from a cached .pyc: a file edited within the
         # same second and to the same size (then reloaded by a chain) must run its new code
-        exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
+        with guarded_exits():
+            exec(compile(path.read_bytes(), str(path), "exec", dont_inherit=True), module.__dict__)
     except SyntaxError as exc:
         raise VnfLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        raise VnfLoadError(f"{path}: importing it failed: {describe(exc, str(path))}") from None
+    except (Exception, SystemExit, ProcessExitCalled) as exc:
+        subject = "" if isinstance(exc, Exception) else "it "  # "it called sys.exit(3) ..."
+        raise VnfLoadError(f"{path}: importing it failed: {subject}{describe(exc, str(path))}") from None
     named = getattr(module, "VNF_CLASS", None)
     if named is not None:
         if not (inspect.isclass(named) and issubclass(named, VNF)):
@@ -89,7 +86,8 @@ def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
     if len(classes) == 1:
         what = f"it defines one class, {classes[0].__name__}, which is not a subclass of VNF"
     elif classes:
-        what = f"it defines {len(classes)} classes ({', '.join(c.__name__ for c in classes)}), none a subclass of VNF"
+        names = ", ".join(c.__name__ for c in classes)
+        what = f"it defines {len(classes)} classes ({names}), none a subclass of VNF"
     else:
         what = "it defines no classes"
     hint = "; subclass sdnlab.vnfs.framework.VNF (from sdnlab.vnfs.framework import VNF)"
@@ -102,10 +100,11 @@ def _no_single_class(module: Any, module_name: str, found: list[type]) -> str:
 def build_vnf(cls: type[VNF], config: Any = None, **kwargs: Any) -> VNF:
     """``cls(config, **kwargs)``, with an exception from the VNF's own code as a VnfCodeError."""
     try:
-        return cls(config, **kwargs)
+        with guarded_exits():
+            return cls(config, **kwargs)
     except SdnlabError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit, ProcessExitCalled) as exc:
         raise _setup_failed(cls, exc) from None
 
 
@@ -120,7 +119,7 @@ def validate_settings(vnf: VNF, config: Any, source: str) -> Any:
         raise _setup_failed(type(vnf), exc) from None
 
 
-def _setup_failed(cls: type, exc: Exception) -> VnfCodeError:
+def _setup_failed(cls: type, exc: BaseException) -> VnfCodeError:
     return VnfCodeError(
         f"{vnf_label(cls)}: setting it up with its config failed: {describe(exc, source_file(cls))}"
     )

@@ -17,11 +17,23 @@ from typing import Any
 
 from sdnlab.vnfs.errors import VnfCodeError, VnfError, VnfOptionError
 from sdnlab.vnfs.framework.base import VNF, StageError
-from sdnlab.vnfs.framework.faults import describe, source_file
+from sdnlab.vnfs.framework.faults import (
+    ProcessExitCalled,
+    TimeBudgetExceeded,
+    describe,
+    guarded_exits,
+    source_file,
+    time_budget,
+)
 from sdnlab.vnfs.framework.loader import close_vnf, vnf_label
 
 #: the drop reason counted for a drop verdict that gives none
 UNSPECIFIED = "unspecified"
+#: seconds one call of the VNF's code (handle, tick) may take offline before the run stops
+PACKET_BUDGET_S = 2.0
+#: what stops an offline run when the VNF's own code raises it: exceptions, and the exits and
+#: endless loops that would otherwise end or hang ``vnf test`` without naming a packet
+STOPS = (Exception, SystemExit, ProcessExitCalled, TimeBudgetExceeded, KeyboardInterrupt)
 
 
 @dataclass
@@ -65,17 +77,33 @@ def check_in_port(vnf: VNF, in_port: str | None) -> str:
     return in_port
 
 
-def _code_error(vnf: VNF, what: str, exc: Exception) -> VnfCodeError:
+def _code_error(vnf: VNF, what: str, exc: BaseException, budget: float | None = None) -> VnfCodeError:
     if isinstance(exc, StageError):  # a chain's stage: name it, and point at its own code
         vnf, what, exc = exc.vnf, f"stage {exc.name!r}: {what}", exc.original
     cls = type(vnf)
-    return VnfCodeError(f"{vnf_label(cls)}: {what} {describe(exc, source_file(cls))}")
+    verb = "raised " if isinstance(exc, Exception) else ""
+    return VnfCodeError(f"{vnf_label(cls)}: {what} {verb}{describe(exc, source_file(cls), budget)}")
 
 
 def run_frames(
-    vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None = None, source: str = "the capture"
+    vnf: VNF,
+    frames: list[tuple[float, bytes]],
+    in_port: str | None = None,
+    source: str = "the capture",
+    budget_s: float | None = PACKET_BUDGET_S,
 ) -> tuple[OfflineResult, list[tuple[float, bytes]]]:
-    """Feed (timestamp, frame) pairs to ``vnf``; returns the result and the emitted frames."""
+    """Feed (timestamp, frame) pairs to ``vnf``; returns the result and the emitted frames.
+
+    Each call of the VNF's code gets ``budget_s`` seconds; ``sys.exit``, ``os._exit``, an endless
+    loop or Ctrl-C stop the run with the packet number and the VNF's line, like an exception.
+    """
+    with guarded_exits():
+        return _run_frames(vnf, frames, in_port, source, budget_s)
+
+
+def _run_frames(
+    vnf: VNF, frames: list[tuple[float, bytes]], in_port: str | None, source: str, budget_s: float | None
+) -> tuple[OfflineResult, list[tuple[float, bytes]]]:
     result = OfflineResult()
     out: list[tuple[float, bytes]] = []
     port = check_in_port(vnf, in_port)
@@ -84,14 +112,16 @@ def run_frames(
     for number, (ts, frame) in enumerate(frames, 1):
         if last_tick is None or ts - last_tick >= 1.0:
             try:
-                vnf.tick(ts)
-            except Exception as exc:
-                raise _code_error(vnf, f"tick() before packet {number} of {source} raised", exc) from None
+                with time_budget(budget_s):
+                    vnf.tick(ts)
+            except STOPS as exc:
+                raise _code_error(vnf, f"tick() before packet {number} of {source}", exc, budget_s) from None
             last_tick = ts
         try:
-            verdict = vnf.process(frame, port, ts)
-        except Exception as exc:
-            raise _code_error(vnf, f"packet {number} of {source}: handle() raised", exc) from None
+            with time_budget(budget_s):
+                verdict = vnf.process(frame, port, ts)
+        except STOPS as exc:
+            raise _code_error(vnf, f"packet {number} of {source}: handle()", exc, budget_s) from None
         result.packets += 1
         if verdict.forwards:
             if verdict.reason:
@@ -109,9 +139,10 @@ def run_frames(
             result.extra_frames += 1
             out.append((ts, extra))
     try:
-        result.stats = vnf.stats()
-    except Exception as exc:
-        raise _code_error(vnf, "stats() raised", exc) from None
+        with time_budget(budget_s):
+            result.stats = vnf.stats()
+    except STOPS as exc:
+        raise _code_error(vnf, "stats()", exc, budget_s) from None
     result.log = list(vnf.log.lines)
     return result, out
 

@@ -28,12 +28,13 @@ from sdnlab.vnfs.framework.engine import MODES, Worker, open_ports
 from sdnlab.vnfs.framework.eventlog import EventLog
 from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
 from sdnlab.vnfs.framework.rest import ROOT_NETNS_ENV, JsonPoster
+from sdnlab.vnfs.kinds import BUILTIN
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line arguments of the VNF process."""
     parser = argparse.ArgumentParser(prog="sdnlab-vnf", description="Run one VNF on raw sockets.")
-    parser.add_argument("--kind", required=True, help="firewall, lb, dpi, passthrough or a .py file")
+    parser.add_argument("--kind", required=True, help=f"{', '.join(BUILTIN)} or a .py file")
     parser.add_argument("--name", default=None)
     parser.add_argument("--config", default=None, help="YAML config file")
     parser.add_argument(
@@ -100,7 +101,8 @@ def controller_offloads(vnf, controller_url: str) -> JsonPoster:
 
 
 def _worker_main(cls, data, args, ports, index: int, state_dir: Path | None) -> None:
-    log_stream = open(state_dir / "log.jsonl", "a", buffering=1) if state_dir else sys.stderr
+    # the worker's log for its whole life (it ends with the process): no with-block to close it
+    log_stream = open(state_dir / "log.jsonl", "a", buffering=1) if state_dir else sys.stderr  # noqa: SIM115
     names = tuple(ports)
     vnf = cls(
         data,

@@ -72,7 +72,10 @@ def probe_tcp(ip: str, port: int, timeout: float) -> tuple[bool, str]:
 def probe_http(ip: str, port: int, check: HealthCheck) -> tuple[bool, str]:
     """Send ``GET path`` and judge the status code; (ok, detail)."""
     host = check.host or ip
-    request = f"GET {check.path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: sdnlab-lb-health\r\nConnection: close\r\n\r\n"
+    request = (
+        f"GET {check.path} HTTP/1.0\r\nHost: {host}\r\n"
+        "User-Agent: sdnlab-lb-health\r\nConnection: close\r\n\r\n"
+    )
     try:
         with socket.create_connection((ip, port), timeout=check.timeout) as sock:
             sock.sendall(request.encode())

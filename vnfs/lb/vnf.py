@@ -23,7 +23,7 @@ Example config::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdnlab.vnfs.framework.base import VNF
@@ -63,7 +63,7 @@ class LbConfig:
     scheduler: str = "round_robin"
     maglev_table_size: int = 65537
     fallback: Backend | None = None
-    health: HealthCheck = HealthCheck()
+    health: HealthCheck = field(default_factory=HealthCheck)
     max_flows: int = 262144
     idle_timeout: float = 300.0
     offload: bool = False
@@ -254,7 +254,7 @@ class LoadBalancer(VNF):
 
     def _arp(self, packet: Any) -> Verdict:
         request = arp_request_for(packet)
-        if request is None or request[2] != self.vip_bytes:
+        if request is None or request[2] != self.vip_bytes or self.config.vip_mac is None:
             return FORWARD
         self.counters["arp_replies"] += 1
         return reply(arp_reply(self.config.vip_mac, self.vip_bytes, request[0], request[1]), "arp")

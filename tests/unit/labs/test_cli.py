@@ -189,5 +189,6 @@ def test_a_behaviour_on_an_unknown_node_names_the_file_once(make_lab):
     )
     result = invoke("lab", "validate", str(folder), "--mode", "static")
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1
-    assert f"grading: {folder / 'lab.yaml'}:11: reach.src: unknown node 'h9'" in result.output
+    # reported when the lab is loaded, with lab.yaml's other problems, before anything is graded
+    assert f"- {folder / 'lab.yaml'}:11: reach.src: unknown node 'h9'" in result.output
     assert result.output.count(str(folder / "lab.yaml")) == 1

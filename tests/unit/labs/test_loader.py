@@ -56,7 +56,7 @@ def test_every_problem_is_reported_with_its_line_and_field(make_lab):
     with pytest.raises(LabPackageError) as info:
         load_lab(make_lab(broken))
     message = str(info.value)
-    assert "3 problems" in message
+    assert len(message.splitlines()) == 3
     assert "lab.yaml:4: level: expected one of beginner, intermediate, advanced (got 'expert')" in message
     assert "lab.yaml:8: controller.mode: expected one of none, builtin, app (got 'ryu')" in message
     assert "lab.yaml:3: title.ja: missing text" in message

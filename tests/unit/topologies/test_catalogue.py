@@ -13,7 +13,7 @@ def test_catalogue_lists_every_model_case():
     assert set(catalogue()) >= EXPECTED
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", catalogue())
 def test_catalogue_topology_is_connected_with_unique_addresses(name):
     topo = load_topology(name)
     graph = topo.graph()
@@ -25,7 +25,7 @@ def test_catalogue_topology_is_connected_with_unique_addresses(name):
     dpids = [s.dpid for s in topo.switches()]
     assert len(set(dpids)) == len(dpids)
     for switch in topo.switches():
-        ports = [l.port_of(switch.name) for l in topo.links_of(switch.name)]
+        ports = [lk.port_of(switch.name) for lk in topo.links_of(switch.name)]
         assert sorted(ports) == list(range(1, len(ports) + 1)), "switch ports are numbered 1..n"
 
 
@@ -43,7 +43,7 @@ def test_smart_meter_scales_to_a_thousand_meters_behind_concentrators():
 
 
 def test_smart_meter_rejects_meters_beyond_the_bound():
-    with pytest.raises(TopologyError, match="meters.*above the maximum 2000"):
+    with pytest.raises(TopologyError, match=r"meters.*above the maximum 2000"):
         load_topology("smart_meter", {"meters": "5000"})
 
 
@@ -70,7 +70,7 @@ def test_camera_streams_exceed_one_uplink_but_fit_two():
 def test_broadcast_backbone_survives_any_single_link_cut():
     topo = load_topology("broadcast_backbone", {"stations": "6", "mesh": "1"})
     switches = nx.Graph(
-        (l.a, l.b) for l in topo.links if topo.nodes[l.a].is_switch and topo.nodes[l.b].is_switch
+        (lk.a, lk.b) for lk in topo.links if topo.nodes[lk.a].is_switch and topo.nodes[lk.b].is_switch
     )
     assert nx.edge_connectivity(switches) >= 2
     assert switches.number_of_edges() == 6 + 3  # ring plus chords
@@ -86,4 +86,28 @@ def test_fat_tree_has_the_textbook_sizes():
 def test_tree_depth_and_fanout():
     topo = load_topology("tree", {"depth": "3", "fanout": "2"})
     assert len(topo.switches()) == 7 and len(topo.hosts()) == 8
-    assert nx.is_tree(nx.Graph((l.a, l.b) for l in topo.links))
+    assert nx.is_tree(nx.Graph((lk.a, lk.b) for lk in topo.links))
+
+
+def _at_bounds(name):
+    """The topology at its defaults, and at every parameter's maximum (when bounded)."""
+    default = load_topology(name)
+    yield default
+    maxima = {p.name: str(p.maximum) for p in default.parameters if p.maximum is not None}
+    if maxima:
+        try:
+            yield load_topology(name, maxima)
+        except TopologyError:
+            pass  # the maxima together may break a constraint; each bound is tested elsewhere
+
+
+@pytest.mark.parametrize("name", catalogue())
+def test_every_switch_port_name_fits_linux_in_every_lab_slot(name):
+    from sdnlab.topologies.model import IFNAME_MAX, LAST_SLOT, bridge_name
+
+    for topo in _at_bounds(name):
+        for link in topo.links:
+            for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
+                if topo.nodes[end].is_switch:
+                    built = bridge_name(end, LAST_SLOT) + intf[len(end) :]
+                    assert len(built) <= IFNAME_MAX, built

@@ -48,12 +48,12 @@ def test_switch_ports_follow_link_order_and_vnf_hosts_have_two_interfaces():
     assert [i.name for i in fw.interfaces] == ["fw1-eth0", "fw1-eth1"]
     assert fw.interfaces[1].ip is None
     links = topo.links_of("fw1")
-    assert {(l.other("fw1"), l.port_of("fw1")) for l in links} == {("s1", 0), ("s2", 1)}
+    assert {(lk.other("fw1"), lk.port_of("fw1")) for lk in links} == {("s1", 0), ("s2", 1)}
 
 
 def test_link_quantities_are_normalised():
     topo = load_topology_text(BASE, "t.yaml")
-    s1s2 = next(l for l in topo.links if {l.a, l.b} == {"s1", "s2"})
+    s1s2 = next(lk for lk in topo.links if {lk.a, lk.b} == {"s1", "s2"})
     assert s1s2.bw_mbit == 1000.0
     h1 = topo.links_of("h1")[0]
     assert (h1.bw_mbit, h1.delay_ms) == (10.0, 2.0)
@@ -143,3 +143,35 @@ def test_fuzzed_structures_give_only_topology_errors(nodes, links, version):
         load_topology_text(text, "fuzz.yaml")
     except TopologyError as exc:
         assert "fuzz.yaml" in str(exc)
+
+
+def _star(switch: str, hosts: int) -> str:
+    nodes = "".join(f"  - {{name: h{i}}}\n" for i in range(1, hosts + 1))
+    links = "".join(f"  - {{a: {switch}, b: h{i}}}\n" for i in range(1, hosts + 1))
+    return f"version: 1\nnodes:\n  - {{name: {switch}, kind: switch}}\n{nodes}links:\n{links}"
+
+
+def test_a_switch_name_that_cannot_be_prefixed_by_a_lab_slot_is_refused():
+    with pytest.raises(TopologyError, match=r"switch names are at most 7 characters"):
+        load_topology_text(_star("abcdefgh", 2), "t.yaml")
+
+
+def test_a_switch_port_whose_name_would_be_too_long_in_some_slot_is_refused_when_validating():
+    load_topology_text(_star("abcdefg", 9), "t.yaml")  # l99abcdefg-eth9: 15 characters
+    with pytest.raises(TopologyError) as info:
+        load_topology_text(_star("abcdefg", 10), "t.yaml")
+    assert str(info.value) == (
+        "t.yaml:24: link 'abcdefg'-'h10': switch 'abcdefg' port 10 would be named 'l99abcdefg-eth10' "
+        "in a lab slot (16 characters, Linux allows 15): use a shorter switch name"
+    )
+
+
+def test_an_explicit_address_outside_the_nodes_pool_is_refused():
+    text = (
+        "version: 1\naddressing:\n  subnet: 10.0.0.0/16\n  pools: {cams: 10.0.1.0/24}\n"
+        "nodes:\n  - {name: s1, kind: switch}\n  - name: cam1\n    pool: cams\n    ip: 10.0.2.5\n"
+        "links:\n  - {a: s1, b: cam1}\n"
+    )
+    with pytest.raises(TopologyError) as info:
+        load_topology_text(text, "t.yaml")
+    assert str(info.value) == "t.yaml:9: node 'cam1'.ip: 10.0.2.5 is outside its pool 'cams' (10.0.1.0/24)"

@@ -39,3 +39,16 @@ def test_telnet_scanner_is_quarantined_locally():
 def test_unknown_risk_kind_is_a_config_error():
     with pytest.raises(VnfConfigError, match=r"quarantine.risks: expected one of"):
         DpiVnf("quarantine: {risks: [SOMETHING]}\n")
+
+
+def test_risk_events_are_logged_with_unix_time_like_every_other_event():
+    import time
+
+    vnf = DpiVnf({"scan_threshold": 3})
+    before = time.time()
+    for i in range(6):  # packet times from a monotonic clock, as a live engine passes them
+        vnf.process(tcp("10.1.0.66", 50000 + i, f"10.2.0.{i + 1}", 23, TCP_SYN), "inside", 1577.69 + i)
+    risks = [line for line in vnf.log.lines if line["event"] == "risk"]
+    assert risks, "no risk event logged"
+    for line in vnf.log.lines:
+        assert before - 1 <= line["ts"] <= time.time() + 1, line

@@ -472,21 +472,21 @@ def test_fast_path_keeps_the_ns_flag_as_bit_8_of_the_tcp_flags(general_calls):
 
 def test_tcp_data_offset_4_falls_back_and_keeps_the_general_error(general_calls):
     frame = _ipv4(6, _tcp(b"x" * 10, doff=4))
-    with pytest.raises(P.PacketError, match="^TCP data offset 16 below 20$"):
+    with pytest.raises(P.PacketError, match=r"^TCP data offset 16 below 20$"):
         P.parse(frame)
     assert general_calls == [frame]
 
 
 def test_tcp_header_beyond_the_datagram_falls_back_and_keeps_the_general_error(general_calls):
     frame = _ipv4(6, _tcp(doff=5), total=20 + 12) + b"\0" * 20  # IP length stops inside TCP; padding after
-    with pytest.raises(P.PacketError, match="^truncated TCP header \\(12 of 20 bytes\\)$"):
+    with pytest.raises(P.PacketError, match=r"^truncated TCP header \(12 of 20 bytes\)$"):
         P.parse(frame)
     assert general_calls == [frame]
 
 
 def test_udp_header_beyond_the_datagram_falls_back_and_keeps_the_general_error(general_calls):
     frame = _ipv4(17, _udp(), total=20 + 6) + b"\0" * 22  # IP length stops inside UDP; padding after
-    with pytest.raises(P.PacketError, match="^truncated UDP header \\(6 of 8 bytes\\)$"):
+    with pytest.raises(P.PacketError, match=r"^truncated UDP header \(6 of 8 bytes\)$"):
         P.parse(frame)
     assert general_calls == [frame]
 

@@ -1,4 +1,5 @@
-"""pcap and pcapng files are read in every byte order and resolution, written back, and bad files are named."""
+"""pcap and pcapng files are read in every byte order and resolution, written back, and bad files
+are named."""
 
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def test_a_pcapng_cut_inside_a_block_yields_the_packets_before_it():
 def test_corrupt_lengths_are_errors_not_truncation():
     data = _classic("<", False, [(1, 0, FRAMES[0])]) + struct.pack("<IIII", 1, 0, 2**30, 2**30)
     with pytest.raises(
-        PcapError, match="record 2 at byte .*captured length 1073741824 is not plausible"
+        PcapError, match=r"record 2 at byte .*captured length 1073741824 is not plausible"
     ) as bad:
         list(pcapio.read_bytes(data))
     assert not isinstance(bad.value, pcapio.PcapTruncated)
@@ -171,7 +172,7 @@ def test_corrupt_lengths_are_errors_not_truncation():
 def test_a_read_that_fails_is_a_pcap_error_naming_the_file():
     if not Path("/proc/self/mem").exists():
         pytest.skip("needs Linux /proc/self/mem (reading offset 0 fails with EIO)")
-    with pytest.raises(PcapError, match="^/proc/self/mem: cannot read: Input/output error$"):
+    with pytest.raises(PcapError, match=r"^/proc/self/mem: cannot read: Input/output error$"):
         list(pcapio.read_pcap("/proc/self/mem"))
 
 
@@ -185,15 +186,15 @@ def test_file_names_in_errors_are_one_printable_line(tmp_path):
 def test_not_a_capture_and_missing_file(tmp_path):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"hello world, not a capture")
-    with pytest.raises(PcapError, match="junk.pcap: not a pcap or pcapng file"):
+    with pytest.raises(PcapError, match=r"junk.pcap: not a pcap or pcapng file"):
         list(pcapio.read_pcap(junk))
-    with pytest.raises(PcapError, match="missing.pcap: cannot open"):
+    with pytest.raises(PcapError, match=r"missing.pcap: cannot open"):
         list(pcapio.read_pcap(tmp_path / "missing.pcap"))
 
 
 def test_pcapng_packet_on_undeclared_interface_is_an_error():
     data = _shb("<") + _idb("<", 1) + _epb("<", 3, 0, FRAMES[0])
-    with pytest.raises(PcapError, match="block 3 at byte .*undeclared interface 3"):
+    with pytest.raises(PcapError, match=r"block 3 at byte .*undeclared interface 3"):
         list(pcapio.read_bytes(data, "x.pcapng"))
 
 

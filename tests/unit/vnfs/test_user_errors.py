@@ -311,7 +311,7 @@ def test_a_vnf_that_exits_at_start_leaves_no_status_row(tmp_path, monkeypatch):
         tmp_path,
         "import sys; print('sdnlab-vnf: error: no such device', file=sys.stderr); sys.exit(2)",
     )
-    with pytest.raises(VnfRunError, match="exited at start .*no such device"):
+    with pytest.raises(VnfRunError, match=r"exited at start .*no such device"):
         manage.start("lab1", "firewall", "fw1", vnf_name="fwz")
     assert manage.status("lab1") == []
 
@@ -336,7 +336,8 @@ def running_vnf(tmp_path, config_text: str, on_hup: str = "reload"):
     code = (
         "import json, signal, time, sys\n"
         "def hup(s, f):\n"
-        f"    open({str(log)!r}, 'a').write(json.dumps({{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}) + '\\n')\n"
+        f"    event = {{'event': {on_hup!r}, 'error': 'x.yaml:1: bad'}}\n"
+        f"    open({str(log)!r}, 'a').write(json.dumps(event) + '\\n')\n"
         "signal.signal(signal.SIGHUP, hup)\n"
         "print('ready', flush=True)\n"
         "time.sleep(30)\n"
@@ -504,7 +505,10 @@ def test_firewall_invalid_drops_say_invalid():
         ("x = 1\n", "found none: it defines no classes; subclass sdnlab.vnfs.framework.VNF"),
         ("from sdnlab.vnfs.firewall.vnf import Firewall\n", "it imports Firewall: set VNF_CLASS = Firewall"),
         (
-            "from sdnlab.vnfs.framework import VNF\n\n\nclass A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n",
+            (
+                "from sdnlab.vnfs.framework import VNF\n\n\n"
+                "class A(VNF):\n    pass\n\n\nclass B(VNF):\n    pass\n"
+            ),
             "found 2 (A, B); set VNF_CLASS",
         ),
     ],
@@ -533,3 +537,134 @@ def test_a_raising_stats_or_close_is_one_line_too(tmp_path, good_pcap, monkeypat
 
     with pytest.raises(VnfCodeError, match="stats\\(\\) raised ZeroDivisionError"):
         run_frames(BadStats(), [(0.0, FRAMES[0])])
+
+
+# ----- exits and endless loops in a researcher's VNF (issue 11 item 20) ------------------------
+
+EXITING_VNF = """import os
+import sys
+
+from sdnlab.vnfs.framework import VNF, forward
+
+{at_import}
+
+
+class Exits(VNF):
+    def handle(self, packet):
+        if packet.ip_proto == 17:
+            {in_handle}
+        return forward()
+"""
+
+
+def _vnf_file(tmp_path, at_import="pass", in_handle="pass"):
+    path = tmp_path / "exits.py"
+    path.write_text(EXITING_VNF.format(at_import=at_import, in_handle=in_handle))
+    return path
+
+
+@pytest.mark.parametrize(
+    "statement, named",
+    [
+        ("os._exit(0)", r"it called os\._exit\(0\)"),
+        ("raise SystemExit(3)", r"it called sys\.exit\(3\) \(SystemExit\)"),
+    ],
+)
+def test_an_exit_at_import_is_reported_with_its_line_not_a_silent_exit(tmp_path, statement, named):
+    path = _vnf_file(tmp_path, at_import=statement)
+    with pytest.raises(
+        VnfLoadError, match=rf"exits\.py: importing it failed: {named} at .*exits\.py:6 in <module>"
+    ):
+        load_vnf_class(str(path))
+
+
+@pytest.mark.parametrize(
+    "statement, named",
+    [
+        ("sys.exit()", r"called sys\.exit\(\) \(SystemExit\)"),
+        ("os._exit(0)", r"called os\._exit\(0\)"),
+        ("sys.exit(3)", r"called sys\.exit\(3\) \(SystemExit\)"),
+    ],
+)
+def test_an_exit_in_handle_names_the_packet_and_the_line(tmp_path, statement, named):
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle=statement)))()
+    with pytest.raises(
+        VnfCodeError, match=rf"packet 3 of the capture: handle\(\) {named} at .*exits\.py:12 in handle"
+    ):
+        run_frames(vnf, [(1.0, f) for f in FRAMES])
+
+
+def test_an_endless_loop_in_handle_stops_at_the_time_budget_with_packet_and_line(tmp_path):
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle="while True:\n                pass")))()
+    started = time.monotonic()
+    with pytest.raises(VnfCodeError) as info:
+        run_frames(vnf, [(1.0, f) for f in FRAMES], budget_s=0.3)
+    assert time.monotonic() - started < 5
+    assert "packet 3 of the capture: handle() ran longer than its time budget of 0.3 s" in str(info.value)
+    assert "exits.py:12 in handle" in str(info.value) or "exits.py:13 in handle" in str(info.value)
+
+
+def test_os_exit_is_restored_after_an_offline_run(tmp_path):
+    import os
+
+    original = os._exit
+    vnf = load_vnf_class(str(_vnf_file(tmp_path, in_handle="os._exit(0)")))()
+    with pytest.raises(VnfCodeError):
+        run_frames(vnf, [(1.0, f) for f in FRAMES])
+    assert os._exit is original
+
+
+# ----- a live VNF stuck in its own code (issue 11 item 19) -------------------------------------
+
+
+def _stats(folder, age_s: float, handler_errors: int = 0):
+    (folder / "stats-w0.json").write_text(
+        json.dumps(
+            {"updated": time.time() - age_s, "counters": {"packets": 7, "handler_errors": handler_errors}}
+        )
+    )
+
+
+def test_status_flags_a_running_vnf_whose_workers_stopped_reporting(stand_in, tmp_path, monkeypatch, capsys):
+    _proc, _config, log = stand_in("default: accept\n")
+    folder = log.parent
+    _stats(folder, age_s=30, handler_errors=4)
+    log.write_text(
+        json.dumps({"event": "handler_error", "error": "KeyError: 'x'", "at": "myvnf.py:8"}) + "\n"
+    )
+    (row,) = manage.status("lab1")
+    assert row["running"] and row["state"] == "stuck" and row["stuck_workers"] == [0]
+    assert row["handler_errors"] == 4 and row["last_error"] == "KeyError: 'x' at myvnf.py:8"
+    status, out, _err = sdnlab(monkeypatch, capsys, "vnf", "status", "--name", "lab1")
+    assert status == 0
+    assert "stuck" in out and "stopped reporting 30 s ago" in out
+    assert "last error: KeyError: 'x' at myvnf.py:8" in out
+
+
+def test_status_of_a_vnf_that_reports_is_running(stand_in):
+    _proc, _config, log = stand_in("default: accept\n")
+    _stats(log.parent, age_s=0.5)
+    (row,) = manage.status("lab1")
+    assert row["state"] == "running" and row["stuck_workers"] == [] and row["last_error"] is None
+
+
+def test_a_reload_a_stuck_vnf_never_confirms_is_an_error_that_says_why(stand_in):
+    _proc, _config, log = stand_in("default: accept\n", on_hup="ignored")
+    _stats(log.parent, age_s=30)
+    with pytest.raises(
+        VnfRunError, match=r"reload not confirmed within 0.5 s: its worker\(s\) 0 stopped reporting"
+    ):
+        manage.reload("lab1", "fw1", timeout=0.5)
+
+
+def test_a_reload_says_when_the_vnfs_code_changed_since_it_started(stand_in, tmp_path):
+    _proc, _config, log = stand_in("default: accept\n")
+    code = tmp_path / "myvnf.py"
+    code.write_text("from sdnlab.vnfs.firewall.vnf import Firewall\n\nVNF_CLASS = Firewall\n")
+    record = json.loads((log.parent / "record.json").read_text())
+    record.update(kind="myvnf.py", kind_path=str(code), code_sha256=manage.code_digest(str(code)))
+    (log.parent / "record.json").write_text(json.dumps(record))
+    assert manage.reload("lab1", "fw1")["code_changed"] is False
+    code.write_text(code.read_text() + "# edited\n")
+    assert manage.reload("lab1", "fw1")["code_changed"] is True
+    assert manage.status("lab1")[0]["code_changed"] is True

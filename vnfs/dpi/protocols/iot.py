@@ -25,12 +25,11 @@ def _mqtt_connect(payload: bytes) -> dict[str, Any] | None:
     if parsed is None:
         return None
     _remaining, pos = parsed
-    for name, levels in _MQTT_NAMES.items():
-        if payload[pos : pos + len(name)] == name:
-            pos += len(name)
-            break
-    else:
+    found = next(((n, lv) for n, lv in _MQTT_NAMES.items() if payload[pos : pos + len(n)] == n), None)
+    if found is None:
         return None
+    name, levels = found
+    pos += len(name)
     if pos + 4 > len(payload):
         return None
     level, flags = payload[pos], payload[pos + 1]

@@ -16,7 +16,7 @@ try:  # optional: only the SNI of IETF QUIC needs it
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 except ImportError:  # pragma: no cover - depends on the environment
-    AESGCM = None
+    AESGCM = None  # type: ignore[assignment,misc]  # checked before use: QUIC SNI needs cryptography
 
 # Initial salts by version: v1 (RFC 9001) and draft-29.
 SALTS = {

@@ -177,7 +177,7 @@ class Quic(Dissector):
                 return None
             if ctx.from_client and version in ("v1", "v2") and len(payload) < 1200 and ctx.index == 0:
                 return None  # a client's first Initial is padded to at least 1200 bytes
-            metadata = {"version": version}
+            metadata: dict[str, Any] = {"version": version}
             if ctx.from_client:
                 hello = client_hello(payload)
                 if hello is not None and hello[:1] == b"\x01" and len(hello) > 4:
@@ -197,7 +197,7 @@ class Quic(Dissector):
             at = 9 if first & 0x08 else 1
             raw = payload[at : at + 4]
             if len(raw) == 4 and raw[:1] == b"Q" and raw[1:4].isdigit():
-                metadata: dict[str, Any] = {"version": raw.decode()}
+                metadata = {"version": raw.decode()}
                 sni = _gquic_sni(payload)
                 if sni:
                     metadata["sni"] = sni

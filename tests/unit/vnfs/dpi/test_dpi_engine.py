@@ -1,4 +1,5 @@
-"""The engine keeps bidirectional flows within bounds, reports each once, raises risk events and never crashes."""
+"""The engine keeps bidirectional flows within bounds, reports each once, raises risk events and
+never crashes."""
 
 from __future__ import annotations
 
@@ -287,7 +288,8 @@ def test_truncated_and_bit_flipped_captures_never_crash_the_engine():
 
 
 def test_random_payloads_are_rarely_mistaken_for_a_protocol():
-    """Structure checks, not ports, decide: random bytes on random ports stay Unknown (< 1% false positives)."""
+    """Structure checks, not ports, decide: random bytes on random ports stay Unknown (< 1% false
+    positives)."""
     rng = random.Random(7)
     engine = DpiEngine(DpiConfig(max_records=None, limits=Limits(port_guess=False)))
     for i in range(2000):
@@ -342,7 +344,7 @@ def test_allowed_dns_servers_are_checked_and_kept_in_the_records_spelling():
     }
     with pytest.raises(DpiConfigError, match="dns_servers: 'notanip' is not an IPv4 or IPv6 address"):
         DpiConfig(dns_servers=frozenset({"10.0.0.53", "notanip"}))
-    with pytest.raises(DpiConfigError, match="expected a set of IP addresses, got the string '10.0.0.53'"):
+    with pytest.raises(DpiConfigError, match=r"expected a set of IP addresses, got the string '10.0.0.53'"):
         DpiConfig(dns_servers="10.0.0.53")
     assert issubclass(DpiConfigError, SdnlabError)
 

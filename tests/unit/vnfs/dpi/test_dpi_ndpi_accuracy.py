@@ -34,7 +34,8 @@ def test_agreement_with_ndpi_is_at_least_95_percent():
     print(f"\nnDPI agreement: {total.agreed}/{total.compared} = {total.ratio:.4f}")
     for capture, flow, ours in total.mismatches:
         print(
-            f"  {capture}: {flow.proto} {flow.a}:{flow.a_port} <-> {flow.b}:{flow.b_port} nDPI {flow.label}, ours {ours}"
+            f"  {capture}: {flow.proto} {flow.a}:{flow.a_port} <-> {flow.b}:{flow.b_port} "
+            f"nDPI {flow.label}, ours {ours}"
         )
     assert total.compared >= 100  # the corpus was read: a vacuous 100% cannot pass
     assert total.ratio >= 0.95
