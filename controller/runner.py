@@ -91,10 +91,11 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller import hardening
+        from sdnlab.controller import hardening, hub
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
         hardening.install()
+        hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
