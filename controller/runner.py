@@ -14,6 +14,7 @@ gives the apps' ``close()`` hooks a short grace period, flushes the logs and lea
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -91,11 +92,12 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller import hardening, hub
+        from sdnlab.controller import hardening, hub, stp_compat
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
         hardening.install()
         hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
+        stp_compat.install()
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None, prog: str = "ryu-manager") -> None:
     runner = Runner(list(conf.app_lists) + list(conf.app))
     signal.signal(signal.SIGTERM, runner.stop)
     signal.signal(signal.SIGINT, runner.stop)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack
     try:
         code = runner.serve()
     except ControllerError as exc:
