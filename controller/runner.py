@@ -92,12 +92,13 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller import hardening, hub, stp_compat
+        from sdnlab.controller import app_errors, hardening, hub, stp_compat
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
         hardening.install()
         hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
         stp_compat.install()
+        app_errors.install()  # only when SDNLAB_APP_ERRORS names a file
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
@@ -117,6 +118,11 @@ class Runner:
                 break
         LOG.info("stopping")
         _close_apps(self.manager)
+        from sdnlab.controller import app_errors
+
+        errors = app_errors.recorder()
+        if errors is not None:
+            errors.flush()
         return code
 
 
