@@ -99,6 +99,9 @@ class Runner:
         hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
         stp_compat.install()
         app_errors.install()  # only when SDNLAB_APP_ERRORS names a file
+        from sdnlab.grader.replay import record
+
+        record.install()  # only when SDNLAB_OF_RECORD names a file; after hardening's parser
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
