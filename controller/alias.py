@@ -20,7 +20,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from types import ModuleType
+from types import FrameType, ModuleType
 
 ALIAS_ROOT = "ryu"
 TARGET_ROOT = "os_ken"
@@ -107,7 +107,7 @@ def _hand_required_apps_to_importer(before: dict[str, int]) -> None:
             del required[before[name] :]
     if not stray:
         return
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         module_name = frame.f_globals.get("__name__", "")
         if (
@@ -117,7 +117,7 @@ def _hand_required_apps_to_importer(before: dict[str, int]) -> None:
         ):
             importer = sys.modules.get(module_name)
             if importer is not None:
-                importer._REQUIRED_APP = getattr(importer, "_REQUIRED_APP", []) + stray
+                setattr(importer, "_REQUIRED_APP", getattr(importer, "_REQUIRED_APP", []) + stray)  # noqa: B010  # os-ken reads this module attribute
             return
         frame = frame.f_back
 

@@ -222,6 +222,21 @@ class Event:
 
     wait = _cooperative_wait
 
+    @property
+    def _ev(self) -> Any:
+        """What patches written for os-ken's Event wait on (``event._ev.wait(t)``): this event, cooperatively."""
+        return _WaitOn(self)
+
+
+class _WaitOn:
+    """Adapter so code that patched ``hub.Event.wait`` with os-ken internals still waits cooperatively."""
+
+    def __init__(self, event: Event) -> None:
+        self._event = event
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event._cooperative_wait(timeout)
+
 
 class HubThread(threading.Thread):
     """A hub thread: a daemon whose exceptions are logged, not raised; ``wait`` returns its result."""

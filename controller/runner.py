@@ -21,11 +21,15 @@ import signal
 import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import sdnlab.controller.alias as alias
 from sdnlab.controller import options
 from sdnlab.controller.errors import ListenError
 from sdnlab.errors import ControllerError
+
+if TYPE_CHECKING:
+    from sdnlab.controller.appmanager import CanonicalAppManager
 
 LOG = logging.getLogger("sdnlab.controller.runner")
 
@@ -82,7 +86,7 @@ class Runner:
     def __init__(self, app_names: list[str]) -> None:
         self.app_names = app_names
         self._stop = threading.Event()
-        self.manager = None
+        self.manager: CanonicalAppManager | None = None
 
     def stop(self, *_args) -> None:
         """Ask the serving loop to end (safe from a signal handler)."""

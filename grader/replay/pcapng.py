@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -72,7 +73,7 @@ def split_messages(stream: bytes) -> tuple[list[bytes], bytes]:
 def _checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -269,9 +270,11 @@ def _segments_pcapng(data: bytes) -> list[_Segment]:
     return segments
 
 
-def _options(raw: bytes, endian: str):
+def _options(raw: bytes, endian: str) -> Iterator[tuple[int, bytes]]:
     offset = 0
     while offset + 4 <= len(raw):
+        code: int
+        length: int
         code, length = struct.unpack_from(endian + "HH", raw, offset)
         if code == 0:
             return
@@ -283,14 +286,14 @@ def _if_tsresol(raw: bytes, endian: str) -> float:
     for code, value in _options(raw, endian):
         if code == 9 and value:
             exp = value[0]
-            return 2.0 ** -(exp & 0x7F) if exp & 0x80 else 10.0**-exp
+            return float(2.0 ** -(exp & 0x7F) if exp & 0x80 else 10.0**-exp)
     return 1e-6
 
 
 def _comment(raw: bytes, endian: str) -> str | None:
     for code, value in _options(raw, endian):
         if code == 1:
-            return value.decode(errors="replace")
+            return str(value.decode(errors="replace"))
     return None
 
 

@@ -66,23 +66,23 @@ def install(environ: dict[str, str] | None = None) -> ConversationRecorder | Non
     parser = controller.ofproto_parser  # the module, or hardening's strict namespace
     parse_msg = parser.msg
 
-    def recording_msg(datapath, version, msg_type, msg_len, xid, buf):
+    def recording_msg(datapath: Any, version: int, msg_type: int, msg_len: int, xid: int, buf: bytes) -> Any:
         rec.record(datapath, TO_CONTROLLER, bytes(buf[:msg_len]))
         return parse_msg(datapath, version, msg_type, msg_len, xid, buf)
 
     original_send = controller.Datapath.send
 
-    def recording_send(self, buf, close_socket=False):
+    def recording_send(self: Any, buf: bytes, close_socket: bool = False) -> bool:
         queued = original_send(self, buf, close_socket)
         if queued and buf:
             rec.record(self, TO_SWITCH, buf)
-        return queued
+        return bool(queued)
 
     original_close = controller.Datapath.close
 
-    def recording_close(self):
+    def recording_close(self: Any) -> None:
         rec.closed(self)
-        return original_close(self)
+        original_close(self)
 
     if isinstance(parser, type(os)):  # the plain os-ken parser module: do not patch it globally
         import types

@@ -91,7 +91,7 @@ def _action_text(action: Any) -> str:
     return name.lower()
 
 
-def _instructions_text(instructions: list) -> str:
+def _instructions_text(instructions: list[Any]) -> str:
     parts = []
     for inst in instructions:
         kind = type(inst).__name__.replace("OFPInstruction", "")
@@ -104,7 +104,7 @@ def _instructions_text(instructions: list) -> str:
     return ",".join(parts) or "drop"
 
 
-def _parse_list(parse_one: Any, buf: bytes, offset: int, end: int) -> list:
+def _parse_list(parse_one: Any, buf: bytes, offset: int, end: int) -> list[Any]:
     items = []
     while offset < end:
         item = parse_one(buf, offset)

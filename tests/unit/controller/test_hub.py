@@ -305,3 +305,21 @@ def test_os_ken_stplib_port_timer_uses_the_installed_timeout():
     from os_ken.lib import stplib
 
     assert stplib.hub.Timeout is hub.Timeout and stplib.hub.kill is hub.kill
+
+
+def test_hardenings_event_wait_patch_still_works_on_the_installed_event():
+    """hardening.install() patches hub.Event.wait with code that reads os-ken's ``_ev``/``_cond``."""
+    from os_ken.lib import hub as os_ken_hub
+
+    from sdnlab.controller import hardening
+
+    hub.install()
+    hardening.install()
+    try:
+        event = os_ken_hub.Event()
+        took, result = elapsed(event.wait, 0.1)
+        assert result is False and took < 1.0
+        hub.spawn_after(0.05, event.set)
+        assert event.wait(5) is True
+    finally:
+        hub.install()  # restores the cooperative wait
