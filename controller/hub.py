@@ -224,7 +224,7 @@ class Event:
 
     @property
     def _ev(self) -> Any:
-        """What patches written for os-ken's Event wait on (``event._ev.wait(t)``): this event, cooperatively."""
+        """What patches aimed at os-ken's Event wait on (``event._ev.wait``): this event, cooperatively."""
         return _WaitOn(self)
 
 
