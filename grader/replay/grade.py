@@ -19,6 +19,8 @@ Failures carry the message sequence that went wrong: the packet-in and the repli
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +267,34 @@ def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: 
     return checks
 
 
+def _read_errors(path: Path) -> list[dict[str, Any]]:
+    """The app's handler failures the runner recorded (last record per failure)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    last: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for line in lines:
+        record = json.loads(line)
+        last[(record["kind"], record["handler"], record["exc_type"], record["file"], record["line"])] = record
+    return list(last.values())
+
+
+def _handler_check(errors: list[dict[str, Any]]) -> Check:
+    """Say "your app raised AttributeError at l2_switch.py:58 in packet_in (12 times)", and hangs."""
+    evidence = []
+    for e in errors:
+        where = f"{Path(e['file']).name}:{e['line']}" if e.get("file") else "?"
+        if e["kind"] == "hang":
+            evidence.append(f"{e['handler']} did not return (at {where}): {e['message']}")
+        else:
+            times = f" ({e['count']} times)" if e["count"] > 1 else ""
+            evidence.append(
+                f"your app raised {e['exc_type']} at {where} in {e['handler']}{times}: {e['message']}"
+            )
+    return Check("no-handler-errors", not errors, evidence[0] if evidence else "no handler raised", evidence)
+
+
 def _evidence(ex: Any) -> str:
     replies = "; ".join(decode(r) for r in ex.replies) or "no reply"
     return f"dpid {ex.packet_in.dpid}: {decode(ex.packet_in)} => {replies}"
@@ -329,14 +359,21 @@ def run_scenario(
     from sdnlab.grader.grading import grade
 
     t0 = time.perf_counter()
-    with ControllerProcess([app], of_port, env={"SDNLAB_APP_ERRORS": ""}) as ctl:
-        startup = time.perf_counter() - t0
-        try:
-            net, pings, unanswered, seconds = asyncio.run(_scenario(lab.topology, steps, of_port))
-        except SdnlabError:
-            raise
-        except (TimeoutError, OSError) as exc:
-            raise ReplayError(f"scenario {name}: {exc}; controller output: {ctl.output()[-500:]}") from None
+    with tempfile.TemporaryDirectory(prefix="sdnlab-replay-") as tmp:
+        errors_file = Path(tmp) / "app-errors.jsonl"
+        env = {"SDNLAB_APP_ERRORS": str(errors_file), "SDNLAB_APP_HANG_S": "2"}
+        with ControllerProcess([app], of_port, env=env) as ctl:
+            startup = time.perf_counter() - t0
+            try:
+                net, pings, unanswered, seconds = asyncio.run(_scenario(lab.topology, steps, of_port))
+            except SdnlabError:
+                raise
+            except (TimeoutError, OSError) as exc:
+                raise ReplayError(
+                    f"scenario {name}: {exc}; controller output: {ctl.output()[-500:]}"
+                ) from None
+            ctl.stop()  # flushes the final error counts
+        handler_errors = _read_errors(errors_file)
     failed = [p for p in pings if not p.replied]
     checks = [
         Check(
@@ -352,6 +389,7 @@ def run_scenario(
         Check("no-forwarding-loop", net.loops == 0, f"{net.loops} frame(s) crossed more than 64 switches"),
     ]
     checks += conversation_checks(net.records, unanswered, max_per_flow)
+    checks.append(_handler_check(handler_errors))
     if net.unsupported:
         checks.append(Check("simulated", False, "; ".join(sorted(set(net.unsupported))[:3])))
     state = NetworkState({s.name: s.state() for s in net.switches.values()})

@@ -64,3 +64,34 @@ def test_a_link_down_step_reports_port_status_and_cuts_traffic(tmp_path):
     delivered = next(c for c in result.checks if c.id == "pings-delivered")
     assert not delivered.passed and "h1 -> h4 (round 2)" in delivered.detail
     assert any(r.msg_type == 12 for r in result.records)  # PORT_STATUS went to the app
+
+
+def test_an_app_that_raises_is_told_its_own_file_line_and_count(tmp_path):
+    text = (LAB / "solution" / "l2_switch.py").read_text()
+    broken = text.replace("table[eth.src] = in_port", "table[eth.src] = in_port.port_no")
+    assert broken != text
+    app = tmp_path / "l2_switch.py"
+    app.write_text(broken)
+    line = next(n for n, t in enumerate(broken.splitlines(), 1) if "in_port.port_no" in t)
+    result = run_scenario(str(app), load_lab(LAB), "learning", [{"ping": {"src": "h1", "dst": "h2"}}], 6880)
+    check = next(c for c in result.checks if c.id == "no-handler-errors")
+    assert not check.passed
+    assert check.detail.startswith(f"your app raised AttributeError at l2_switch.py:{line} in packet_in")
+    assert not next(c for c in result.checks if c.id == "packet-ins-answered").passed
+
+
+def test_sdnlab_of_replay_prints_the_verdict_and_writes_the_conversations(tmp_path):
+    import subprocess
+    import sys
+
+    starter = str(LAB / "starter" / "l2_switch.py")
+    options = ["--lab", str(LAB), "--port", "6882", "--record-dir", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", "of", "replay", starter, *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("FAIL learning (") and "flows-before-second-packet" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["learning.pcapng", "reconnect.pcapng"]
