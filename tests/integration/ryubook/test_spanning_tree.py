@@ -114,3 +114,22 @@ def test_the_ring_converges_to_one_blocked_port_carries_traffic_and_heals_after_
         assert ping_until("h1", ips["h2"], 10)
     finally:
         subprocess.run(["ip", "link", "set", s1_to_s2, "up"], check=False)
+
+
+@pytest.mark.slow
+def test_with_the_books_default_timers_ports_forward_after_two_forward_delays(lab_factory):
+    """802.1D defaults as in the book (forward delay 15 s): FORWARD about 30 s after LISTEN."""
+    name = "t-rb-stp-slow"
+    started = time.monotonic()
+    state = lab_factory("ring", {}, name=name, controller=f"app:{APPS / 'simple_switch_stp_13.py'}")
+    deadline = time.monotonic() + 75
+    settled = None
+    while time.monotonic() < deadline and settled is None:
+        time.sleep(1)
+        settled = ring_ports_settled(name)
+    assert settled is not None, port_history(name)
+    took = time.monotonic() - started
+    assert 29 < took < 75, took  # LISTEN 15 s + LEARN 15 s (plus restarts when a better root appears)
+    assert [key for key, s in settled.items() if s == "BLOCK"] == [(3, 2)], settled
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    assert api.run_in(name, "h1", ["ping", "-c", "2", "-W", "2", ips["h3"]], timeout=20).returncode == 0
