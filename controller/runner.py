@@ -14,17 +14,22 @@ gives the apps' ``close()`` hooks a short grace period, flushes the logs and lea
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import sdnlab.controller.alias as alias
 from sdnlab.controller import options
 from sdnlab.controller.errors import ListenError
 from sdnlab.errors import ControllerError
+
+if TYPE_CHECKING:
+    from sdnlab.controller.appmanager import CanonicalAppManager
 
 LOG = logging.getLogger("sdnlab.controller.runner")
 
@@ -81,7 +86,7 @@ class Runner:
     def __init__(self, app_names: list[str]) -> None:
         self.app_names = app_names
         self._stop = threading.Event()
-        self.manager = None
+        self.manager: CanonicalAppManager | None = None
 
     def stop(self, *_args) -> None:
         """Ask the serving loop to end (safe from a signal handler)."""
@@ -91,10 +96,16 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller import hardening
+        from sdnlab.controller import app_errors, hardening, hub, stp_compat
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
         hardening.install()
+        hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
+        stp_compat.install()
+        app_errors.install()  # only when SDNLAB_APP_ERRORS names a file
+        from sdnlab.grader.replay import record
+
+        record.install()  # only when SDNLAB_OF_RECORD names a file; after hardening's parser
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
@@ -114,6 +125,11 @@ class Runner:
                 break
         LOG.info("stopping")
         _close_apps(self.manager)
+        from sdnlab.controller import app_errors
+
+        errors = app_errors.recorder()
+        if errors is not None:
+            errors.flush()
         return code
 
 
@@ -139,6 +155,7 @@ def main(argv: list[str] | None = None, prog: str = "ryu-manager") -> None:
     runner = Runner(list(conf.app_lists) + list(conf.app))
     signal.signal(signal.SIGTERM, runner.stop)
     signal.signal(signal.SIGINT, runner.stop)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack
     try:
         code = runner.serve()
     except ControllerError as exc:

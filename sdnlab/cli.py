@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "sdnlab.topologies.cli",
     "sdnlab.controller.cli",
     "sdnlab.grader.cli",
+    "sdnlab.grader.replay.cli",
     "sdnlab.vnfs.cli",
     "sdnlab.vnfs.dpi.cli",
     "sdnlab.labs.cli",

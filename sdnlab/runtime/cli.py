@@ -48,6 +48,9 @@ def up(
         str | None, typer.Option(help="Config file for the builtin controller (routing, chains).")
     ] = None,
     json_out: JsonOpt = False,
+    protocols: Annotated[
+        str, typer.Option(help="OpenFlow versions the switches offer, e.g. OpenFlow13,OpenFlow14,OpenFlow15.")
+    ] = "OpenFlow13",
 ) -> None:
     from sdnlab.topologies import parse_params
 
@@ -61,6 +64,7 @@ def up(
             controller=controller,
             controller_config=controller_config,
             progress=update,
+            protocols=protocols,
         )
     if json_out:
         typer.echo(

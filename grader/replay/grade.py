@@ -1,0 +1,426 @@
+"""Replay grading: run a trainee's controller app against simulated switches, then judge it.
+
+For each scenario a fresh controller runner (the real os-ken runner, in a subprocess) loads the
+app; ``SimNetwork`` connects one simulated OpenFlow 1.3 switch per topology switch and drives
+the scenario's steps in order: ``pingall`` (every host pings every other host once, ARP first),
+``ping: {src, dst}``, ``link: [a, b, down|up]``, ``reconnect: SWITCH``. Then the result is
+judged by
+
+* deliveries: every ping got its echo reply;
+* the grader's behaviours (``sdnlab.grader.grade``) on the flow tables the app installed;
+* conversation checks: every packet-in answered, no packet-in storm (at most
+  ``max_packet_ins_per_flow`` per switch and header flow), flows installed before the second
+  packet (a repeated ping causes no packet-in), no flood after learning (no FLOOD packet-out of
+  a frame whose destination the switch already reported as a source).
+
+Failures carry the message sequence that went wrong: the packet-in and the replies it got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sdnlab.grader.model import NetworkState
+from sdnlab.grader.replay.errors import ReplayError
+from sdnlab.grader.replay.pcapng import TO_CONTROLLER, OFRecord, write_conversation
+from sdnlab.grader.replay.show import decode, exchanges
+from sdnlab.grader.replay.sim import SimNetwork, arp_frame, icmp_frame
+
+DEFAULT_SCENARIOS: dict[str, list[Any]] = {
+    "learning": ["pingall", "pingall"],
+    "reconnect": ["pingall", {"reconnect": "first"}, "pingall"],
+}
+MAX_PACKET_INS_PER_FLOW = 3
+BASE_PORT = 6850
+
+
+@dataclass
+class Check:
+    """One judged property of a scenario run."""
+
+    id: str
+    passed: bool
+    detail: str = ""
+    evidence: list[str] = field(default_factory=list)  # message lines that show the problem
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "passed": self.passed, "detail": self.detail, "evidence": self.evidence}
+
+
+@dataclass
+class ScenarioResult:
+    """The outcome of one scenario."""
+
+    name: str
+    checks: list[Check]
+    seconds: float  # the scenario itself, controller start excluded
+    startup_seconds: float
+    records: list[OFRecord] = field(default_factory=list)
+    behaviour_score: float = 0.0
+    behaviour_max: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 4),
+            "startup_seconds": round(self.startup_seconds, 3),
+            "behaviour_score": self.behaviour_score,
+            "behaviour_max": self.behaviour_max,
+            "checks": [c.to_dict() for c in self.checks],
+            "messages": len(self.records),
+        }
+
+
+@dataclass
+class ReplayReport:
+    """All scenarios of one app."""
+
+    app: str
+    scenarios: list[ScenarioResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.scenarios)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"app": self.app, "passed": self.passed, "scenarios": [s.to_dict() for s in self.scenarios]}
+
+    def summary(self) -> str:
+        """Readable lines: one per scenario, then each failed check with its evidence."""
+        lines = []
+        for s in self.scenarios:
+            verdict = "PASS" if s.passed else "FAIL"
+            lines.append(f"{verdict} {s.name} ({s.seconds * 1000:.0f} ms, {len(s.records)} messages)")
+            for check in s.checks:
+                if not check.passed:
+                    lines.append(f"  - {check.id}: {check.detail}")
+                    lines.extend(f"      {e}" for e in check.evidence[:6])
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- driving
+
+
+@dataclass
+class Ping:
+    src: str
+    dst: str
+    ident: int
+    seq: int
+    replied: bool = False
+
+
+async def _ping(net: SimNetwork, src: str, dst: str, ident: int, seq: int) -> Ping:
+    a, b = net.hosts[src], net.hosts[dst]
+    if b.ip not in a.arp_cache:
+        a.send(arp_frame(1, a.mac, a.ip, "ff:ff:ff:ff:ff:ff", b.ip))
+        await net.settle()
+    ping = Ping(src, dst, ident, seq)
+    if b.ip in a.arp_cache:
+        a.send(icmp_frame(8, a.mac, a.ip, a.arp_cache[b.ip], b.ip, ident, seq))
+        await net.settle()
+        ping.replied = (ident, seq) in a.echo_replies
+    return ping
+
+
+async def _run_steps(net: SimNetwork, steps: list[Any], of_port: int) -> list[Ping]:
+    pings: list[Ping] = []
+    rounds: dict[tuple[str, str], int] = {}
+    hosts = sorted(net.hosts, key=lambda n: (len(n), n))
+
+    async def ping(src: str, dst: str) -> None:
+        seq = rounds[(src, dst)] = rounds.get((src, dst), 0) + 1
+        ident = hosts.index(src) * 64 + hosts.index(dst)
+        pings.append(await _ping(net, src, dst, ident, seq))
+
+    for step in steps:
+        if step == "pingall":
+            for src in hosts:
+                for dst in hosts:
+                    if src != dst:
+                        await ping(src, dst)
+        elif isinstance(step, dict) and "ping" in step:
+            await ping(step["ping"]["src"], step["ping"]["dst"])
+        elif isinstance(step, dict) and "link" in step:
+            a, b, state = step["link"]
+            await net.link(a, b, up=state == "up")
+            await net.settle()
+        elif isinstance(step, dict) and "reconnect" in step:
+            name = step["reconnect"]
+            switch = next(iter(net.switches.values())) if name == "first" else net.switches[name]
+            await switch.disconnect()
+            await switch.connect("127.0.0.1", of_port)
+            await asyncio.wait_for(switch.ready.wait(), 10)
+            await net.settle()
+        else:
+            raise ReplayError(f"unknown replay step {step!r} (pingall, ping, link, reconnect)")
+    return pings
+
+
+# ---------------------------------------------------------------------------------- checks
+
+
+def _frame_key(frame: bytes) -> tuple[Any, ...]:
+    """(eth_src, eth_dst, ethertype, ARP target or ICMP type): one "flow" for the storm check."""
+    from os_ken.lib.packet import arp, ethernet, icmp, packet
+
+    pkt = packet.Packet(frame)
+    eth = pkt.get_protocol(ethernet.ethernet)
+    ic = pkt.get_protocol(icmp.icmp)
+    a = pkt.get_protocol(arp.arp)
+    return (eth.src, eth.dst, eth.ethertype, a.dst_ip if a else ic.type if ic else None)
+
+
+def _echo_seq(frame: bytes) -> int | None:
+    from os_ken.lib.packet import icmp, packet
+
+    ic = packet.Packet(frame).get_protocol(icmp.icmp)
+    return ic.data.seq if ic is not None and ic.type in (0, 8) else None
+
+
+def _packet_in_frame(record: OFRecord) -> bytes:
+    from sdnlab.grader.replay.show import parse
+
+    return bytes(parse(record).data)
+
+
+def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: int) -> list[Check]:
+    """The checks on the message sequence itself."""
+    from sdnlab.grader.replay.show import parse
+
+    checks = [
+        Check(
+            "packet-ins-answered",
+            unanswered == 0,
+            f"{unanswered} packet-in(s) got no packet-out within 0.5 s",
+        )
+    ]
+    per_flow: dict[tuple[Any, ...], list[OFRecord]] = {}
+    second: list[str] = []
+    for ex in exchanges(records):
+        frame = _packet_in_frame(ex.packet_in)
+        per_flow.setdefault((ex.packet_in.dpid, *_frame_key(frame)), []).append(ex.packet_in)
+        seq = _echo_seq(frame)
+        if seq is not None and seq >= 2:
+            second.append(_evidence(ex))
+    worst: tuple[tuple[Any, ...] | None, list[OFRecord]] = max(
+        per_flow.items(), key=lambda kv: len(kv[1]), default=(None, [])
+    )
+    checks.append(
+        Check(
+            "no-packet-in-storm",
+            len(worst[1]) <= max_per_flow,
+            f"at most {max_per_flow} packet-ins per switch and flow; worst: {len(worst[1])}"
+            + (f" (dpid {worst[0][0]}, {worst[0][1]} -> {worst[0][2]})" if worst[0] else ""),
+            [f"{r.time - records[0].time:.3f} s {decode(r)}" for r in worst[1][:6]]
+            if len(worst[1]) > max_per_flow
+            else [],
+        )
+    )
+    checks.append(
+        Check(
+            "flows-before-second-packet",
+            not second,
+            "a repeated ping reached the controller: no flow was installed for it after the first packet"
+            if second
+            else "repeated pings were forwarded by installed flows",
+            second,
+        )
+    )
+    learned: dict[int | None, set[str]] = {}
+    floods: list[str] = []
+    for ex in exchanges(records):
+        frame = _packet_in_frame(ex.packet_in)
+        src, dst = _frame_key(frame)[:2]
+        known = learned.setdefault(ex.packet_in.dpid, set())
+        for reply in ex.replies:
+            msg = parse(reply)
+            is_flood = getattr(msg, "kind", "") == "PACKET_OUT" and any(
+                getattr(a, "port", None) in (0xFFFFFFFB, 0xFFFFFFFC) for a in msg.actions
+            )
+            if is_flood and dst in known and not int(dst[:2], 16) & 1:  # a learnt unicast destination
+                floods.append(_evidence(ex))
+        known.add(src)
+    checks.append(
+        Check(
+            "no-flood-after-learning",
+            not floods,
+            "the app flooded a frame whose destination the switch had already reported"
+            if floods
+            else "no flood to a learnt destination",
+            floods,
+        )
+    )
+    return checks
+
+
+def _read_errors(path: Path) -> list[dict[str, Any]]:
+    """The app's handler failures the runner recorded (last record per failure)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    last: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for line in lines:
+        record = json.loads(line)
+        last[(record["kind"], record["handler"], record["exc_type"], record["file"], record["line"])] = record
+    return list(last.values())
+
+
+def _handler_check(errors: list[dict[str, Any]]) -> Check:
+    """Say "your app raised AttributeError at l2_switch.py:58 in packet_in (12 times)", and hangs."""
+    evidence = []
+    for e in errors:
+        where = f"{Path(e['file']).name}:{e['line']}" if e.get("file") else "?"
+        if e["kind"] == "hang":
+            evidence.append(f"{e['handler']} did not return (at {where}): {e['message']}")
+        else:
+            times = f" ({e['count']} times)" if e["count"] > 1 else ""
+            evidence.append(
+                f"your app raised {e['exc_type']} at {where} in {e['handler']}{times}: {e['message']}"
+            )
+    return Check("no-handler-errors", not errors, evidence[0] if evidence else "no handler raised", evidence)
+
+
+def _evidence(ex: Any) -> str:
+    replies = "; ".join(decode(r) for r in ex.replies) or "no reply"
+    return f"dpid {ex.packet_in.dpid}: {decode(ex.packet_in)} => {replies}"
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+@dataclass
+class LabReplay:
+    """What replay needs from a lab: its topology and behaviours."""
+
+    topology: Any
+    behaviours: tuple[Any, ...]
+    scenarios: dict[str, list[Any]]
+
+
+def load_lab(lab_dir: str | Path) -> LabReplay:
+    """Read a lab folder's ``lab.yaml`` (topology, behaviours, optional ``replay:`` scenarios)."""
+    from sdnlab.grader.spec import parse_behaviours
+    from sdnlab.topologies import load_topology
+
+    path = Path(lab_dir) / "lab.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ReplayError(f"{path}: cannot read: {exc}") from None
+    topo = data.get("topology") or {}
+    if not isinstance(data, dict) or not topo.get("name"):
+        raise ReplayError(f"{path}: no topology name")
+    topology = load_topology(str(topo["name"]), topo.get("params") or {})
+    behaviours = parse_behaviours(data.get("behaviours") or [], str(path), topology)
+    scenarios = data.get("replay") or DEFAULT_SCENARIOS
+    return LabReplay(topology, behaviours, scenarios)
+
+
+async def _scenario(
+    topology: Any, steps: list[Any], of_port: int
+) -> tuple[SimNetwork, list[Ping], int, float]:
+    net = SimNetwork(topology)
+    started = time.perf_counter()
+    try:
+        await net.start("127.0.0.1", of_port)
+        pings = await _run_steps(net, steps, of_port)
+        unanswered = net.unanswered
+    finally:
+        await net.stop()
+    return net, pings, unanswered, time.perf_counter() - started
+
+
+def run_scenario(
+    app: str,
+    lab: LabReplay,
+    name: str,
+    steps: list[Any],
+    of_port: int,
+    max_per_flow: int = MAX_PACKET_INS_PER_FLOW,
+) -> ScenarioResult:
+    """Run one scenario with a fresh controller and judge it."""
+    from sdnlab.controller.process import ControllerProcess
+    from sdnlab.errors import SdnlabError
+    from sdnlab.grader.grading import grade
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sdnlab-replay-") as tmp:
+        errors_file = Path(tmp) / "app-errors.jsonl"
+        env = {"SDNLAB_APP_ERRORS": str(errors_file), "SDNLAB_APP_HANG_S": "2"}
+        with ControllerProcess([app], of_port, env=env) as ctl:
+            startup = time.perf_counter() - t0
+            try:
+                net, pings, unanswered, seconds = asyncio.run(_scenario(lab.topology, steps, of_port))
+            except SdnlabError:
+                raise
+            except (TimeoutError, OSError) as exc:
+                raise ReplayError(
+                    f"scenario {name}: {exc}; controller output: {ctl.output()[-500:]}"
+                ) from None
+            ctl.stop()  # flushes the final error counts
+        handler_errors = _read_errors(errors_file)
+    failed = [p for p in pings if not p.replied]
+    checks = [
+        Check(
+            "pings-delivered",
+            not failed,
+            f"{len(pings) - len(failed)}/{len(pings)} pings answered"
+            + (
+                f"; first failure {failed[0].src} -> {failed[0].dst} (round {failed[0].seq})"
+                if failed
+                else ""
+            ),
+        ),
+        Check("no-forwarding-loop", net.loops == 0, f"{net.loops} frame(s) crossed more than 64 switches"),
+    ]
+    checks += conversation_checks(net.records, unanswered, max_per_flow)
+    checks.append(_handler_check(handler_errors))
+    if net.unsupported:
+        checks.append(Check("simulated", False, "; ".join(sorted(set(net.unsupported))[:3])))
+    state = NetworkState({s.name: s.state() for s in net.switches.values()})
+    report = grade(lab.topology, state, lab.behaviours)
+    for result in report.results:
+        checks.append(Check(f"behaviour:{result.id}", result.passed, getattr(result, "summary", "") or ""))
+    return ScenarioResult(
+        name,
+        checks,
+        seconds,
+        startup,
+        net.records,
+        behaviour_score=report.score,
+        behaviour_max=report.max_score,
+    )
+
+
+def replay_app(
+    app: str, lab_dir: str | Path, of_port: int = BASE_PORT, record_dir: str | Path | None = None
+) -> ReplayReport:
+    """Grade ``app`` (a .py file or module) on every replay scenario of the lab."""
+    lab = load_lab(lab_dir)
+    results = []
+    for index, (name, steps) in enumerate(lab.scenarios.items()):
+        result = run_scenario(app, lab, name, steps, of_port + index)
+        if record_dir is not None:
+            write_conversation(Path(record_dir) / f"{name}.pcapng", result.records)
+        results.append(result)
+    return ReplayReport(app, results)
+
+
+def packet_ins(records: list[OFRecord]) -> int:
+    """How many packet-ins a conversation holds."""
+    return sum(1 for r in records if r.direction == TO_CONTROLLER and r.msg_type == 10)
