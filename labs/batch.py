@@ -102,12 +102,14 @@ def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: st
     try:
         for folder in folders:
             try:
-                if not started:
-                    live.up(lab, folder, live_name)
-                    started = True
-                else:
-                    redeploy(lab, folder, live_name)
-                rows.append(row(folder.name, lab, grading.grade_live(lab, live_name, include_hidden=True)))
+                with api.exclusive(live_name):
+                    if not started:
+                        live.up(lab, folder, live_name)
+                        started = True
+                    else:
+                        redeploy(lab, folder, live_name)
+                    result = grading.grade_live(lab, live_name, include_hidden=True)
+                rows.append(row(folder.name, lab, result))
             except SdnlabError as exc:
                 rows.append(row(folder.name, lab, error=str(exc)))
                 started = started and live_name in _running()

@@ -142,8 +142,11 @@ def start(
 
 def check(name: str = DEFAULT_NAME) -> LabResult:
     """Grade the public checks on the live lab (hidden ones are never run here)."""
+    from sdnlab.runtime import api
+
     session = current(name)
-    return grading.grade_live(session.load(), name, include_hidden=False)
+    with api.exclusive(name):
+        return grading.grade_live(session.load(), name, include_hidden=False)
 
 
 def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
@@ -160,9 +163,12 @@ def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
 
 def submit(name: str = DEFAULT_NAME, store: ProgressStore | None = None) -> tuple[LabResult, dict]:
     """Grade every check (hidden ones too) and record the result; returns (result, record)."""
+    from sdnlab.runtime import api
+
     session = current(name)
     lab = session.load()
-    result = grading.grade_live(lab, name, include_hidden=True)
+    with api.exclusive(name):
+        result = grading.grade_live(lab, name, include_hidden=True)
     record = result_record(lab, result, session)
     (store or ProgressStore()).add_result(record)
     return result, record
@@ -196,9 +202,12 @@ def reset(name: str = DEFAULT_NAME, starter: bool = False) -> Session:
     session = current(name)
     lab = session.load()
     workdir = Path(session.workdir)
-    if starter:
-        workspace.copy_tree(lab.starter_dir, workdir)
-    redeploy(lab, workdir, name)
+    from sdnlab.runtime import api
+
+    with api.exclusive(name):
+        if starter:
+            workspace.copy_tree(lab.starter_dir, workdir)
+        redeploy(lab, workdir, name)
     return session
 
 
@@ -223,7 +232,10 @@ def apply_solution(name: str = DEFAULT_NAME) -> Session:
     lab = session.load()
     marked = replace(session, reference_deployed=True)
     _save(marked)  # before deploying: a half-deployed reference still counts as the reference
-    redeploy(lab, lab.solution_dir, name)
+    from sdnlab.runtime import api
+
+    with api.exclusive(name):
+        redeploy(lab, lab.solution_dir, name)
     return marked
 
 

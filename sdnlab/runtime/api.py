@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +93,49 @@ def _run_lock():
         try:
             yield
         finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_HELD = threading.local()  # lab locks this thread holds (a nested ``exclusive`` must not wait on itself)
+
+
+@contextlib.contextmanager
+def exclusive(name: str, timeout: float = 900.0, waiting=None):
+    """Hold lab ``name``'s grading lock: gradings and redeploys of one lab run one at a time.
+
+    Two gradings at once share the lab's hosts (listeners on the same port, flows swapped under a
+    probe) and give wrong results, so every command that grades or redeploys takes this lock
+    (``flock`` on ``<run dir>/.locks/<name>.lock``, outside the lab's own folder, which a restart
+    removes). ``waiting(text)`` is called once if another holder makes us wait.
+    """
+    paths.check_name(name)
+    held: set[str] = _HELD.__dict__.setdefault("names", set())
+    if name in held:
+        yield
+        return
+    locks = paths.run_dir() / ".locks"
+    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(locks / f"{name}.lock", "a") as lock:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(
+                        f"lab {name!r} is busy: another grading or reset has held it for {timeout:.0f} s"
+                    ) from None
+                if waiting and not told:
+                    waiting(f"lab {name}: waiting for another grading or reset to finish")
+                    told = True
+                time.sleep(0.1)
+        held.add(name)
+        try:
+            yield
+        finally:
+            held.discard(name)
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
