@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from sdnlab.errors import LabError
-from sdnlab.runtime import paths, teardown
+from sdnlab.runtime import capacity, paths, teardown
 from sdnlab.runtime.host_env import require_lab_host
 
 DEFAULT_NAME = "default"
@@ -208,9 +208,7 @@ def up(
                 )
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
-        slot = next((s for s in range(paths.MAX_SLOTS) if s not in slots), None)
-        if slot is None:
-            raise LabError(f"{paths.MAX_SLOTS} labs are already running; stop one first")
+        slot = capacity.free_slot(slots)
         bridges = [bridge_name(s.name, slot) for s in topo.switches()]
         existing = set(
             subprocess.run(

@@ -15,7 +15,6 @@ from pathlib import Path
 from sdnlab.errors import LabError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
-MAX_SLOTS = 10
 
 
 def run_dir() -> Path:
