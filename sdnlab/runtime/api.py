@@ -421,6 +421,9 @@ def status(name: str = DEFAULT_NAME) -> dict:
     ctl = state.get("controller") or {}
     if ctl.get("pid"):
         ctl["alive"] = paths.pid_alive(ctl["pid"])
+    elif ctl.get("mode") in ("builtin", "app") and state.get("phase") == "ready":
+        ctl["alive"] = False  # died; a builtin controller is being restarted (see ``restarts``)
+    ctl.setdefault("restarts", 0)
     return state
 
 

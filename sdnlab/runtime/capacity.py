@@ -57,9 +57,7 @@ def meminfo() -> dict[str, int]:
     return values
 
 
-def limit_for(
-    configured: str | None, memory_mib: int, cpus: int, ceiling: int = SLOT_CEILING
-) -> Limit:
+def limit_for(configured: str | None, memory_mib: int, cpus: int, ceiling: int = SLOT_CEILING) -> Limit:
     """The lab limit for a machine with ``memory_mib`` of memory and ``cpus`` cores (pure)."""
     if configured is not None and configured.strip():
         text = configured.strip()

@@ -11,6 +11,8 @@ def status_tables(state: dict, console: Console) -> None:
     ctl = state.get("controller") or {}
     where = f" {ctl.get('host')}:{ctl.get('port')}" if ctl.get("port") else ""
     alive = "" if "alive" not in ctl else (" (running)" if ctl["alive"] else " (NOT running)")
+    if ctl.get("restarts"):
+        alive += f" (restarted {ctl['restarts']}x, last {ctl.get('last_restart', '?')})"
     console.print(
         f"[bold]lab {state['name']}[/]: topology [cyan]{state.get('topology')}[/] {state.get('params') or ''}  "
         f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
