@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import capacity, paths, teardown
-from sdnlab.runtime.host_env import require_lab_host
+from sdnlab.runtime.host_env import require_lab_host, require_root
 
 DEFAULT_NAME = "default"
 OFP_BASE_PORT = 6653
@@ -86,9 +86,8 @@ def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
 
 @contextlib.contextmanager
 def _run_lock():
-    base = paths.run_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / ".lock", "w") as lock:
+    base = paths.ensure_run_dir()
+    with paths.open_private(base / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -113,9 +112,9 @@ def exclusive(name: str, timeout: float = 900.0, waiting=None):
     if name in held:
         yield
         return
-    locks = paths.run_dir() / ".locks"
-    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(locks / f"{name}.lock", "a") as lock:
+    locks = paths.ensure_run_dir() / ".locks"
+    locks.mkdir(exist_ok=True, mode=0o700)
+    with paths.open_private(locks / f"{name}.lock", "a") as lock:
         deadline = time.monotonic() + timeout
         told = False
         while True:
@@ -230,7 +229,7 @@ def up(
             for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
                 if topo.nodes[end].is_switch:
                     switch_intfs.append(bridge_name(end, slot) + intf[len(end) :])
-        lab.mkdir(parents=True)
+        paths.make_lab_dir(name)
         spec = {
             "name": name,
             "topology": str(source.resolve()),
@@ -243,7 +242,7 @@ def up(
             "cwd": os.getcwd(),
         }
         paths.write_json(lab / "spec.json", spec)
-        log = open(lab / "supervisor.log", "ab")
+        log = paths.open_private(lab / "supervisor.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "sdnlab.runtime.supervisor", name],
             stdout=log,
@@ -345,6 +344,7 @@ def _stop_supervisor(pid: int | None, lab: Path, timeout: float) -> None:
 
 def down(name: str = DEFAULT_NAME) -> dict:
     """Stop a lab and remove everything it created; returns a short report."""
+    require_root("stop a lab")
     lab = paths.lab_dir(name)
     if not lab.exists():
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")

@@ -76,7 +76,7 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
     env = dict(os.environ, SDNLAB_TOPOLOGY_JSON=str(topology_json), SDNLAB_LAB=spec["name"])
     if ctl.get("config"):
         env["SDNLAB_CONTROLLER_CONFIG"] = ctl["config"]
-    log = open(lab / "controller.log", "ab")
+    log = paths.open_private(lab / "controller.log", "ab")
     proc = subprocess.Popen(
         argv,
         stdout=log,
@@ -327,6 +327,7 @@ def become_watcher(name: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     name = argv[0]
+    os.umask(0o077)  # what the lab writes (logs, configs, its processes' files) is its owner's only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_signal)

@@ -95,7 +95,7 @@ def end_idle_shells(state: dict) -> None:
 
 def _write_state(path: str, state: dict) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w") as out:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         json.dump(state, out, indent=1, sort_keys=True)
     os.replace(tmp, path)
 
