@@ -59,7 +59,13 @@ def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     from sdnlab.labs.loader import catalogue
     from sdnlab.labs.progress import ProgressStore, lab_progress
 
-    done = lab_progress(ProgressStore().load())
+    from sdnlab.labs.errors import ProgressError
+
+    try:
+        done = lab_progress(ProgressStore().load())
+    except ProgressError as exc:  # the catalogue still lists; the scores wait for a fixed file
+        typer.echo(f"warning: {exc}", err=True)
+        done = {}
     rows = []
     for lab in catalogue():
         row = lab.public_summary()
@@ -93,6 +99,12 @@ def start(
         f"[bold]{record.number}. {record.title.en}[/] is running as session [cyan]{name}[/]", soft_wrap=True
     )
     console.print(f"workspace: {sess.workdir}", soft_wrap=True, highlight=False)
+    if status.get("shared_workspace_with"):
+        console.print(
+            f"note: this workspace is shared with session(s) {', '.join(status['shared_workspace_with'])}",
+            soft_wrap=True,
+            highlight=False,
+        )
     switches = ", ".join(f"{s['name']}={s['bridge']}" for s in status.get("switches", []))
     console.print(f"switches (OVS bridges): {switches}", soft_wrap=True, highlight=False)
     console.print(
@@ -179,7 +191,9 @@ def reset(
     """Redeploy your workspace on the network (flows, app, VNF configs)."""
     from sdnlab.labs import session
 
-    sess = session.reset(name, starter)
+    sess, backup = session.reset(name, starter)
+    if backup:
+        typer.echo(f"your previous workspace is kept in {backup}")
     typer.echo(f"redeployed {sess.workdir} on session {name}")
 
 

@@ -88,6 +88,9 @@ def up(lab: Lab, workdir: Path, name: str) -> dict:
     )
     try:
         deploy(lab, workdir, name, status)
+    except KeyboardInterrupt:
+        api.down(name)
+        raise api.Interrupted(f"interrupted; cleaned up (lab {name!r} removed)") from None
     except BaseException:
         api.down(name)
         raise

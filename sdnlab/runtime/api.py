@@ -18,11 +18,17 @@ import threading
 import time
 from pathlib import Path
 
-from sdnlab.errors import LabError
+from sdnlab.errors import LabError, SdnlabError
 from sdnlab.runtime import capacity, paths, teardown
 from sdnlab.runtime.host_env import require_lab_host, require_root
 
 DEFAULT_NAME = "default"
+
+
+class Interrupted(SdnlabError):
+    """Ctrl-C (or SIGTERM) stopped a command that builds a lab; what it had built was removed."""
+
+    exit_code = 130
 OFP_BASE_PORT = 6653
 REST_BASE_PORT = 8080
 
@@ -255,6 +261,9 @@ def up(
         paths.write_json(lab / "spec.json", spec)
     try:
         return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
+    except KeyboardInterrupt:
+        _stop_supervisor(proc.pid, lab, timeout=60)
+        raise Interrupted(f"interrupted; cleaned up (lab {name!r} removed)") from None
     except BaseException:
         _stop_supervisor(proc.pid, lab, timeout=60)
         raise
