@@ -33,6 +33,21 @@ OFP_BASE_PORT = 6653
 REST_BASE_PORT = 8080
 
 
+OPENFLOW_VERSIONS = ("OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14", "OpenFlow15")
+DEFAULT_PROTOCOLS = "OpenFlow13"
+
+
+def parse_protocols(text: str | None) -> str:
+    """``OpenFlow13,OpenFlow14`` -> the OVS bridge ``protocols`` value; unknown names are an error."""
+    names = [part.strip() for part in (text or DEFAULT_PROTOCOLS).split(",") if part.strip()]
+    unknown = [n for n in names if n not in OPENFLOW_VERSIONS]
+    if unknown or not names:
+        raise LabError(
+            f"--protocols {text!r}: expected a comma-separated list of {', '.join(OPENFLOW_VERSIONS)}"
+        )
+    return ",".join(dict.fromkeys(names))
+
+
 # ---------------------------------------------------------------- controller argument
 
 
@@ -182,14 +197,19 @@ def up(
     controller_config: str | None = None,
     ready_timeout: float | None = None,
     progress=None,
+    protocols: str | None = None,
 ) -> dict:
-    """Build and start a lab; returns its status once every switch is connected (see ``status``)."""
+    """Build and start a lab; returns its status once every switch is connected (see ``status``).
+
+    ``protocols`` lists the OpenFlow versions the switches offer (default ``OpenFlow13``).
+    """
     from sdnlab.topologies import load_topology, resolve_path
     from sdnlab.topologies.mininet_build import bridge_name
 
     require_lab_host()
     paths.check_name(name)
     topo = load_topology(topology, params)  # validation errors surface before anything is built
+    protocols = parse_protocols(protocols)
     source = resolve_path(topology)
     ctl = parse_controller(controller)
     if controller_config:
@@ -244,6 +264,7 @@ def up(
             "controller": ctl,
             "bridges": bridges,
             "switch_interfaces": switch_intfs,
+            "protocols": protocols,
             "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
             "cwd": os.getcwd(),
         }

@@ -41,6 +41,9 @@ def up(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print {name, hosts, switches, ready_s} as JSON.")
     ] = False,
+    protocols: Annotated[
+        str, typer.Option(help="OpenFlow versions the switches offer, e.g. OpenFlow13,OpenFlow14,OpenFlow15.")
+    ] = "OpenFlow13",
 ):
     """Build a topology on Open vSwitch + Mininet and return when every switch is connected."""
     from sdnlab.topologies import parse_params
@@ -54,6 +57,7 @@ def up(
         controller=controller,
         controller_config=controller_config,
         progress=progress,
+        protocols=protocols,
     )
     if json_out:
         typer.echo(

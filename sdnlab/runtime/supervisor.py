@@ -133,6 +133,9 @@ def build_and_run(name: str) -> int:
     paths.write_json(topology_json, topology.to_dict())
     netem = netem_available()
     mtopo = LabTopo(topology, slot=spec["slot"], netem=netem)
+    protocols = spec.get("protocols") or "OpenFlow13"
+    for switch in mtopo.switches():  # the OpenFlow versions offered (`sdnlab up --protocols`)
+        mtopo.setNodeInfo(switch, dict(mtopo.nodeInfo(switch), protocols=protocols))
     ctl = spec["controller"]
     state = {
         "name": name,
@@ -152,7 +155,7 @@ def build_and_run(name: str) -> int:
         controller_proc = start_controller(spec, lab, topology_json)
         if controller_proc:
             state["controller"]["pid"] = controller_proc.pid
-        switch_cls = partial(LabSwitch, datapath="user", failMode="secure", protocols="OpenFlow13")
+        switch_cls = partial(LabSwitch, datapath="user", failMode="secure", protocols=protocols)
         net = LabNet(
             topo=mtopo,
             switch=switch_cls,
