@@ -221,6 +221,19 @@ def status(name: NameOpt = DEFAULT_NAME, json_out: JsonOpt = False):
 
 
 @app.command()
+def logs(
+    name: NameOpt = DEFAULT_NAME,
+    lines: Annotated[int, typer.Option(help="Last lines of each log.")] = 40,
+):
+    """The session's controller log, your app's errors and the VNFs' logs (last lines)."""
+    from sdnlab.labs import session
+
+    for title, text in session.logs(name, lines):
+        typer.echo(f"--- {title}")
+        typer.echo(text)
+
+
+@app.command()
 def stop(name: NameOpt = DEFAULT_NAME):
     """Take the lab's network down (your workspace stays)."""
     from sdnlab.labs import session

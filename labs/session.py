@@ -208,8 +208,48 @@ def check(name: str = DEFAULT_NAME) -> LabResult:
     from sdnlab.runtime import api
 
     session = current(name)
+    started = time.time()
     with api.exclusive(name):
-        return grading.grade_live(session.load(), name, include_hidden=False)
+        result = grading.grade_live(session.load(), name, include_hidden=False)
+    return with_app_errors(result, name, started)
+
+
+def with_app_errors(result: LabResult, name: str, since: float) -> LabResult:
+    """The result with a note per failure of the lab's controller app during grading (its file and line)."""
+    from sdnlab.runtime import app_errors, paths
+
+    found = app_errors.lab_app_errors(paths.lab_dir(name), since)
+    if not found:
+        return result
+    hint = f"(`{command('logs', name)}` shows the controller's log)"
+    return replace(result, notes=(*result.notes, *found, hint))
+
+
+def logs(name: str = DEFAULT_NAME, lines: int = 40) -> list[tuple[str, str]]:
+    """The last ``lines`` lines of the session's logs: (title, text) for the controller, app errors and VNFs."""
+    from sdnlab.runtime import paths
+
+    current(name)
+    lab = paths.lab_dir(name)
+    found = []
+    candidates = [("controller", lab / "controller.log"), ("controller app errors", lab / "app-errors.jsonl")]
+    candidates += [
+        (f"VNF {d.name}", d / "stderr.log") for d in sorted((lab / "vnfs").glob("*")) if d.is_dir()
+    ]
+    candidates += [
+        (f"VNF {d.name} events", d / "log.jsonl") for d in sorted((lab / "vnfs").glob("*")) if d.is_dir()
+    ]
+    candidates.append(("lab supervisor", lab / "supervisor.log"))
+    for title, path in candidates:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        tail = text.splitlines()[-lines:]
+        found.append((f"{title} ({path})", "\n".join(tail)))
+    if not found:
+        raise LabSessionError(f"no logs for session {name!r}: its network is not running")
+    return found
 
 
 def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
@@ -230,8 +270,9 @@ def submit(name: str = DEFAULT_NAME, store: ProgressStore | None = None) -> tupl
 
     session = current(name)
     lab = session.load()
+    started = time.time()
     with api.exclusive(name):
-        result = grading.grade_live(lab, name, include_hidden=True)
+        result = with_app_errors(grading.grade_live(lab, name, include_hidden=True), name, started)
     record = result_record(lab, result, session)
     (store or ProgressStore()).add_result(record)
     return result, record

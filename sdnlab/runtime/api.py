@@ -29,6 +29,8 @@ class Interrupted(SdnlabError):
     """Ctrl-C (or SIGTERM) stopped a command that builds a lab; what it had built was removed."""
 
     exit_code = 130
+
+
 OFP_BASE_PORT = 6653
 REST_BASE_PORT = 8080
 

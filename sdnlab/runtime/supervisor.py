@@ -21,7 +21,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from sdnlab.runtime import paths, teardown
+from sdnlab.runtime import app_errors, paths, teardown
 
 LOG = logging.getLogger("sdnlab.supervisor")
 
@@ -74,6 +74,7 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
         argv.append("--observe-links")
     argv += apps
     env = dict(os.environ, SDNLAB_TOPOLOGY_JSON=str(topology_json), SDNLAB_LAB=spec["name"])
+    env[app_errors.ENV_VAR] = str(lab / app_errors.FILE_NAME)  # the runner records handler failures there
     if ctl.get("config"):
         env["SDNLAB_CONTROLLER_CONFIG"] = ctl["config"]
     log = paths.open_private(lab / "controller.log", "ab")

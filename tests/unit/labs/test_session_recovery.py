@@ -161,3 +161,36 @@ def test_a_workspace_with_topology_port_names_is_valid_offline(tmp_path):
     flows.write_text(f"in_port=s9-eth1,actions=drop\n# {bad}\n")
     with pytest.raises(LabSessionError, match="s2.flows"):
         workspace.check_offline(tmp_path / "w", live.load_topology(lab))
+
+
+def test_check_feedback_names_the_line_where_the_trainees_app_raised(tmp_path, monkeypatch):
+    from sdnlab.labs import grading
+    from sdnlab.labs.results import CheckItem, LabResult
+    from sdnlab.runtime import api
+
+    monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setattr(api, "exclusive", _no_lock)
+    item = CheckItem("ping-all", "behaviour", "ping all", 1.0, 0.0, False, 12, 0)
+    monkeypatch.setattr(
+        grading, "grade_live", lambda lab, name, **kw: LabResult(lab.id, (item,), "live", 0.1, "t")
+    )
+    _session("l2_learning", tmp_path / "w", name="lab-r7")
+    lab_dir = tmp_path / "run" / "lab-r7"
+    lab_dir.mkdir(parents=True)
+    record = {
+        "time": 4e9,
+        "kind": "exception",
+        "handler": "packet_in",
+        "exc_type": "AttributeError",
+        "message": "boom",
+        "file": str(tmp_path / "w" / "l2_switch.py"),
+        "line": 58,
+        "count": 12,
+    }
+    (lab_dir / "app-errors.jsonl").write_text(json.dumps(record) + "\n")
+    result = session.check("lab-r7")
+    assert "your app raised AttributeError at l2_switch.py:58 in packet_in (12 times): boom" in result.notes
+    assert any("sdnlab lab logs --name lab-r7" in note for note in result.notes)
+    (lab_dir / "controller.log").write_text("line one\nTraceback ...\n")
+    titles = [title for title, _ in session.logs("lab-r7")]
+    assert titles[0].startswith("controller (") and any("app errors" in t for t in titles)
