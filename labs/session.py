@@ -367,6 +367,9 @@ def redeploy(lab: Lab, source: Path, name: str) -> None:
         live.up(lab, source, name)
         return
     if lab.controller.mode == "none":
+        from sdnlab.runtime import links
+
+        links.restore_links(name)  # links the trainee took down come back with a reset
         live.deploy(lab, source, name, api.status(name))
         return
     api.down(name)  # the controller app or its config changed: restart the network

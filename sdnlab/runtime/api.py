@@ -456,6 +456,9 @@ def status(name: str = DEFAULT_NAME) -> dict:
     elif ctl.get("mode") in ("builtin", "app") and state.get("phase") == "ready":
         ctl["alive"] = False  # died; a builtin controller is being restarted (see ``restarts``)
     ctl.setdefault("restarts", 0)
+    from sdnlab.runtime.links import down_links
+
+    state["links_down"] = down_links(name)
     return state
 
 
@@ -474,10 +477,14 @@ def host_pid(name: str, host: str) -> int:
     return _host(name, host)["pid"]
 
 
-def _mnexec(name: str, host: str, argv) -> list[str]:
+def host_argv(name: str, host: str, argv) -> list[str]:
+    """The command line that runs ``argv`` (a list, or a shell string) in a lab host's namespaces."""
     if isinstance(argv, str):
         argv = ["sh", "-c", argv]
     return ["mnexec", "-a", str(host_pid(name, host)), *argv]
+
+
+_mnexec = host_argv
 
 
 def run_in(

@@ -18,6 +18,9 @@ def status_tables(state: dict, console: Console) -> None:
         f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
         + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else "")
     )
+    if state.get("links_down"):
+        down = ", ".join("-".join(pair) for pair in state["links_down"])
+        console.print(f"[yellow]links down:[/] {down} (`sdnlab link A B up` brings one back)")
     if state.get("problem"):
         console.print(f"[bold red]problem:[/] {escape(state['problem'])}")
     switches = Table("switch", "bridge", "dpid", "connected", title="switches", title_justify="left")
