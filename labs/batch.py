@@ -2,7 +2,9 @@
 
 ``DIR/<trainee>/`` holds what the trainee's workspace holds (``flows/``, the app, configs).
 Labs that need no network are graded statically; others on one real lab, redeployed per
-trainee. A submission that cannot be graded gets an ``error`` and 0%.
+trainee. A submission that cannot be graded gets an ``error`` and 0%; a machine that cannot
+grade (no free lab slot, no Open vSwitch, the batch's lab name taken) is not a grade: the batch
+stops with ``EnvironmentProblem`` and nothing is written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from sdnlab.errors import SdnlabError
+from sdnlab.errors import EnvironmentProblem, SdnlabError
 from sdnlab.labs import grading, live
 from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.model import Lab
@@ -108,18 +110,30 @@ def grade_batch(
     from sdnlab.labs.session import redeploy
     from sdnlab.runtime import api
 
+    if live_name in _running():
+        raise EnvironmentProblem(
+            f"lab {live_name!r} is already running (another batch or session?): stop it or give "
+            "grade-batch another --name; nothing was graded"
+        )
     started = False
     try:
-        for n, folder in enumerate(folders):
+        for number, folder in enumerate(folders, 1):
             if progress:
-                progress(folder.name, n, len(folders))
+                progress(folder.name, number - 1, len(folders))
             try:
-                if not started:
-                    live.up(lab, folder, live_name)
-                    started = True
-                else:
-                    redeploy(lab, folder, live_name)
-                rows.append(row(folder.name, lab, grading.grade_live(lab, live_name, include_hidden=True)))
+                with api.exclusive(live_name):
+                    if not started:
+                        live.up(lab, folder, live_name)
+                        started = True
+                    else:
+                        redeploy(lab, folder, live_name)
+                    result = grading.grade_live(lab, live_name, include_hidden=True)
+                rows.append(row(folder.name, lab, result))
+            except EnvironmentProblem as exc:
+                raise EnvironmentProblem(
+                    f"grading stopped at {folder.name} ({number} of {len(folders)}): {exc}; "
+                    "nothing was written"
+                ) from None
             except SdnlabError as exc:
                 rows.append(row(folder.name, lab, error=str(exc)))
                 started = started and live_name in _running()

@@ -47,10 +47,15 @@ def _print_json(data) -> None:
 @app.command("list")
 def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     """The lab catalogue, with your best score per lab."""
+    from sdnlab.labs.errors import ProgressError
     from sdnlab.labs.loader import catalogue
     from sdnlab.labs.progress import ProgressStore, lab_progress
 
-    done = lab_progress(ProgressStore().load())
+    try:
+        done = lab_progress(ProgressStore().load())
+    except ProgressError as exc:  # the catalogue still lists; the scores wait for a fixed file
+        typer.echo(f"warning: {exc}", err=True)
+        done = {}
     rows = []
     for lab in catalogue():
         row = lab.public_summary()
@@ -102,6 +107,9 @@ def start(
     line.append_text(render.plain(name, "cyan"))
     out.print(line, soft_wrap=True)
     out.print(render.plain(f"workspace: {sess.workdir}"), soft_wrap=True, highlight=False)
+    if status.get("shared_workspace_with"):
+        shared = ", ".join(status["shared_workspace_with"])
+        out.print(render.plain(f"note: this workspace is shared with session(s) {shared}"), soft_wrap=True)
     bridges = ", ".join(f"{k}={v}" for k, v in switches.items())
     out.print(render.plain(f"switches (OVS bridges): {bridges}"), soft_wrap=True, highlight=False)
     out.print(
@@ -215,11 +223,15 @@ def reset(
     from sdnlab.labs import session
 
     name = lab_name(name)
-    sess = session.reset(name, starter)
+    sess, backup = session.reset(name, starter)
     if json_out:
-        _print_json({"session": name, "lab": sess.lab, "workdir": sess.workdir, "redeployed": True})
-    else:
-        typer.echo(f"redeployed {sess.workdir} on session {name}")
+        _print_json(
+            {"session": name, "lab": sess.lab, "workdir": sess.workdir, "redeployed": True, "backup": backup}
+        )
+        return
+    if backup:
+        typer.echo(f"your previous workspace is kept in {backup}")
+    typer.echo(f"redeployed {sess.workdir} on session {name}")
 
 
 @app.command()
@@ -244,6 +256,19 @@ def status(name: NameOpt = None, json_out: JsonOpt = False):
             "the reference solution was deployed in this session (`sdnlab lab solve`): "
             "submissions are recorded as solved by the reference"
         )
+
+
+@app.command()
+def logs(
+    name: NameOpt = None,
+    lines: Annotated[int, typer.Option(help="Last lines of each log.")] = 40,
+):
+    """The session's controller log, your app's errors and the VNFs' logs (last lines)."""
+    from sdnlab.labs import session
+
+    for title, text in session.logs(lab_name(name), lines):
+        typer.echo(f"--- {title}")
+        typer.echo(text)
 
 
 @app.command()

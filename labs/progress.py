@@ -92,6 +92,36 @@ class ProgressStore:
 
         return self.update(change)
 
+    def hints_used(self, lab_id: str) -> int:
+        """Hints the trainee has seen for a lab in any session (0 when the file is unreadable)."""
+        try:
+            entry = self.load()["labs"].get(lab_id) or {}
+        except ProgressError:
+            return 0
+        return int(entry.get("hints_used", 0))
+
+    def time_spent(self, lab_id: str) -> float:
+        """Seconds spent in earlier (stopped) sessions of a lab (0 when the file is unreadable)."""
+        try:
+            entry = self.load()["labs"].get(lab_id) or {}
+        except ProgressError:
+            return 0.0
+        value = entry.get("time_spent_s", 0.0)
+        return float(value) if _number(value) else 0.0
+
+    def note_time(self, lab_id: str, seconds: float) -> None:
+        """Add a stopped session's duration to the lab's total (skipped when the file is unreadable)."""
+
+        def change(data):
+            entry = data["labs"].setdefault(lab_id, {"results": [], "hints_used": 0})
+            spent = entry.get("time_spent_s", 0.0)
+            entry["time_spent_s"] = round((spent if _number(spent) else 0.0) + seconds, 1)
+
+        try:
+            self.update(change)
+        except ProgressError:
+            pass
+
     def note_hint(self, lab_id: str, used: int) -> None:
         def change(data):
             entry = data["labs"].setdefault(lab_id, {"results": [], "hints_used": 0})

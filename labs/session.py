@@ -44,8 +44,12 @@ class Session:
     started_at: float
     hints_used: int = 0
     reference_deployed: bool = False  # `sdnlab lab solve` ran in this session
+    lab_path: str = ""  # the lab package's folder (a lab started from a path is found again there)
 
     def load(self) -> Lab:
+        """The session's lab package (from its folder when known, else by id from the catalogue)."""
+        if self.lab_path and Path(self.lab_path, "lab.yaml").is_file():
+            return load_lab(self.lab_path)
         return load_lab(self.lab)
 
 
@@ -100,16 +104,24 @@ def current(name: str = DEFAULT_NAME) -> Session:
         raise LabSessionError(
             f"no lab session {name!r}: start one with `{command('start ID', name)}`"
         ) from None
-    except ValueError:
-        raise LabSessionError(
-            f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again"
-        ) from None
+    except (ValueError, OSError):
+        raise CorruptSession(_corrupt(name)) from None
     fields = set(Session.__dataclass_fields__)
-    if not isinstance(data, dict) or not {"name", "lab", "workdir", "started_at"} <= set(data):
-        raise LabSessionError(
-            f"{_path(name)}: corrupt session file; `{command('stop', name)}` and start again"
-        )
+    types = {"name": str, "lab": str, "workdir": str, "started_at": (int, float)}
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), t) for k, t in types.items()):
+        raise CorruptSession(_corrupt(name))
     return Session(**{k: v for k, v in data.items() if k in fields})
+
+
+class CorruptSession(LabSessionError):
+    """A session file that cannot be read (``stop`` still works: it removes it)."""
+
+
+def _corrupt(name: str) -> str:
+    return (
+        f"{_path(name)}: corrupt session file; `{command('stop', name)}` removes it (and takes its "
+        "network down), then start again; your workspace is kept"
+    )
 
 
 def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
@@ -131,11 +143,32 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
         "hints_total": len(lab.hints),
         "reference_deployed": session.reference_deployed,
         "network_up": state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid")),
+        "lab_path": session.lab_path,
+        "shared_workspace_with": sharing(Path(session.workdir), name),
+        "time_spent_min": round((ProgressStore().time_spent(lab.id) + now - session.started_at) / 60.0, 1),
     }
 
 
-def default_workdir(lab: Lab) -> Path:
-    return sdnlab_home() / "work" / lab.id
+def default_workdir(lab: Lab, name: str = DEFAULT_NAME) -> Path:
+    """``~/.sdnlab/work/ID`` for the default session, ``work/ID-NAME`` for a named one (its own copy)."""
+    return sdnlab_home() / "work" / (lab.id if name == DEFAULT_NAME else f"{lab.id}-{name}")
+
+
+def sharing(workdir: Path, name: str) -> list[str]:
+    """Other sessions whose workspace is ``workdir``."""
+    others = []
+    if not sessions_dir().is_dir():
+        return others
+    for path in sorted(sessions_dir().glob("*.json")):
+        if path.stem == name:
+            continue
+        try:
+            other = current(path.stem)
+        except LabSessionError:
+            continue
+        if Path(other.workdir).resolve() == Path(workdir).resolve():
+            others.append(other.name)
+    return others
 
 
 def start(
@@ -152,23 +185,96 @@ def start(
                 f"(or start another session with a different --name)"
             )
         _path(name).unlink()
-    workdir = Path(workdir) if workdir else default_workdir(lab)
+    workdir = Path(workdir) if workdir else default_workdir(lab, name)
     if workdir.exists() and not workdir.is_dir():
         raise LabSessionError(
             f"--workdir {workdir}: exists and is not a folder; give a folder (new or a workspace)"
         )
     if fresh or not workdir.exists():
         workspace.copy_tree(lab.starter_dir, workdir)
+    check_workspace(lab, workdir)
     status = live.up(lab, workdir, name)
-    session = Session(name, lab.id, str(workdir.resolve()), time.time(), 0)
+    hints = ProgressStore().hints_used(lab.id)  # hints are the trainee's, across sessions
+    session = Session(name, lab.id, str(workdir.resolve()), time.time(), hints, lab_path=str(lab.path))
     _save(session)
+    shared = sharing(workdir, name)
+    if shared:
+        status = dict(status, shared_workspace_with=shared)
     return session, status
+
+
+def check_workspace(lab: Lab, workdir: Path) -> None:
+    """Everything that would stop a deploy, found before the running lab is touched (``LabSessionError``)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.runtime import api
+
+    controller, config = live.controller_arg(lab, workdir)
+    try:
+        ctl = api.parse_controller(controller)
+        if config:
+            if not Path(config).is_file():
+                raise LabSessionError(f"{config}: no such file (the lab's controller config)")
+            ctl["config"] = config
+        topology = live.load_topology(lab)
+        api.check_controller(ctl, [h.name for h in topology.hosts()])
+    except LabSessionError:
+        raise
+    except SdnlabError as exc:
+        raise LabSessionError(str(exc)) from None
+    if lab.controller.mode == "none":
+        workspace.check_offline(workdir, topology)
+    for vnf in lab.vnfs:
+        if vnf.config and not (Path(workdir) / vnf.config).is_file():
+            raise LabSessionError(f"{Path(workdir) / vnf.config}: no such file (VNF {vnf.name}'s config)")
 
 
 def check(name: str = DEFAULT_NAME) -> LabResult:
     """Grade the public checks on the live lab (hidden ones are never run here)."""
+    from sdnlab.runtime import api
+
     session = current(name)
-    return grading.grade_live(session.load(), name, include_hidden=False)
+    started = time.time()
+    with api.exclusive(name):
+        result = grading.grade_live(session.load(), name, include_hidden=False)
+    return with_app_errors(result, name, started)
+
+
+def with_app_errors(result: LabResult, name: str, since: float) -> LabResult:
+    """The result with a note per failure of the lab's controller app during grading (its file and line)."""
+    from sdnlab.runtime import app_errors, paths
+
+    found = app_errors.lab_app_errors(paths.lab_dir(name), since)
+    if not found:
+        return result
+    hint = f"(`{command('logs', name)}` shows the controller's log)"
+    return replace(result, notes=(*result.notes, *found, hint))
+
+
+def logs(name: str = DEFAULT_NAME, lines: int = 40) -> list[tuple[str, str]]:
+    """The last ``lines`` lines of the session's logs: (title, text) for the controller, app errors and VNFs."""
+    from sdnlab.runtime import paths
+
+    current(name)
+    lab = paths.lab_dir(name)
+    found = []
+    candidates = [("controller", lab / "controller.log"), ("controller app errors", lab / "app-errors.jsonl")]
+    candidates += [
+        (f"VNF {d.name}", d / "stderr.log") for d in sorted((lab / "vnfs").glob("*")) if d.is_dir()
+    ]
+    candidates += [
+        (f"VNF {d.name} events", d / "log.jsonl") for d in sorted((lab / "vnfs").glob("*")) if d.is_dir()
+    ]
+    candidates.append(("lab supervisor", lab / "supervisor.log"))
+    for title, path in candidates:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        tail = text.splitlines()[-lines:]
+        found.append((f"{title} ({path})", "\n".join(tail)))
+    if not found:
+        raise LabSessionError(f"no logs for session {name!r}: its network is not running")
+    return found
 
 
 def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
@@ -185,9 +291,13 @@ def hint(name: str = DEFAULT_NAME) -> tuple[int, int, Text]:
 
 def submit(name: str = DEFAULT_NAME, store: ProgressStore | None = None) -> tuple[LabResult, dict]:
     """Grade every check (hidden ones too) and record the result; returns (result, record)."""
+    from sdnlab.runtime import api
+
     session = current(name)
     lab = session.load()
-    result = grading.grade_live(lab, name, include_hidden=True)
+    started = time.time()
+    with api.exclusive(name):
+        result = with_app_errors(grading.grade_live(lab, name, include_hidden=True), name, started)
     record = result_record(lab, result, session)
     (store or ProgressStore()).add_result(record)
     return result, record
@@ -216,22 +326,75 @@ def result_record(
     }
 
 
-def reset(name: str = DEFAULT_NAME, starter: bool = False) -> Session:
-    """Redeploy the workspace on the network (``starter``: restore the starter files first)."""
+def reset(name: str = DEFAULT_NAME, starter: bool = False) -> tuple[Session, Path | None]:
+    """Redeploy the workspace on the network; returns (session, backup folder or None).
+
+    The workspace is checked before the running lab is touched, so a mistake leaves the network
+    as it was. ``starter``: the workspace is first moved to a timestamped backup and replaced by
+    the starter files. A network that is down (stopped, crashed, an interrupted reset) is
+    brought back up.
+    """
+    from sdnlab.runtime import api
+
     session = current(name)
     lab = session.load()
     workdir = Path(session.workdir)
-    if starter:
-        workspace.copy_tree(lab.starter_dir, workdir)
-    redeploy(lab, workdir, name)
-    return session
+    backup = None
+    with api.exclusive(name):
+        if starter:
+            backup = backup_workspace(workdir)
+            workspace.copy_tree(lab.starter_dir, workdir)
+        check_workspace(lab, workdir)
+        redeploy(lab, workdir, name)
+    return session, backup
+
+
+def backup_workspace(workdir: Path, now: float | None = None) -> Path | None:
+    """Copy a workspace to ``<workdir>.backup-YYYYMMDD-HHMMSS`` beside it; None when there is nothing to keep."""
+    import shutil
+
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    target = workdir.with_name(f"{workdir.name}.backup-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = workdir.with_name(f"{workdir.name}.backup-{stamp}-{n}")
+    try:
+        shutil.copytree(workdir, target)
+    except OSError as exc:
+        raise LabSessionError(
+            f"{target}: cannot back up your workspace ({exc.strerror or exc}); nothing was changed"
+        ) from None
+    return target
+
+
+def network_up(name: str) -> bool:
+    """Whether session ``name``'s network runs (a live supervisor with a ready lab)."""
+    from sdnlab.runtime import paths
+
+    state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
+    return state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid"))
 
 
 def redeploy(lab: Lab, source: Path, name: str) -> None:
     """Put a workspace (the trainee's, or the solution) on the running lab."""
+    from sdnlab.errors import LabError
     from sdnlab.runtime import api
 
+    if not network_up(name):  # down, crashed or half-stopped: clear what is left, start afresh
+        try:
+            api.down(name)
+        except LabError:
+            pass
+        live.up(lab, source, name)
+        return
     if lab.controller.mode == "none":
+        from sdnlab.runtime import links
+
+        links.restore_links(name)  # links the trainee took down come back with a reset
         live.deploy(lab, source, name, api.status(name))
         return
     api.down(name)  # the controller app or its config changed: restart the network
@@ -248,7 +411,10 @@ def apply_solution(name: str = DEFAULT_NAME) -> Session:
     lab = session.load()
     marked = replace(session, reference_deployed=True)
     _save(marked)  # before deploying: a half-deployed reference still counts as the reference
-    redeploy(lab, lab.solution_dir, name)
+    from sdnlab.runtime import api
+
+    with api.exclusive(name):
+        redeploy(lab, lab.solution_dir, name)
     return marked
 
 
@@ -257,10 +423,15 @@ def stop(name: str = DEFAULT_NAME) -> Session:
     from sdnlab.errors import LabError
     from sdnlab.runtime import api
 
-    session = current(name)
+    try:
+        session = current(name)
+    except CorruptSession:
+        session = Session(name, "(unreadable session)", "", time.time())
     try:
         api.down(name)
     except LabError:
         pass  # already down
+    if session.workdir:  # a readable session: its time counts towards the lab
+        ProgressStore().note_time(session.lab, max(0.0, time.time() - session.started_at))
     _path(name).unlink(missing_ok=True)
     return session

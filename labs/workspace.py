@@ -142,7 +142,14 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
         if "groups" in entry:
             problems += check_group_file(entry["groups"])
         if "flows" in entry:
-            problems += check_flow_file(entry["flows"], _port_names(bridges[switch]))
+            own = _port_names(bridges[switch])
+            prefix = bridges[switch][: len(bridges[switch]) - len(switch)]
+            topology_names = frozenset(n[len(prefix) :] for n in own if n.startswith(prefix))
+            problems += check_flow_file(entry["flows"], own | topology_names)
+    _raise_problems(problems)
+
+
+def _raise_problems(problems: list[str]) -> None:
     if problems:
         if len(problems) == 1:
             raise LabSessionError(f"{problems[0]} (nothing was installed: the switches keep their flows)")
@@ -150,6 +157,47 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
             f"{len(problems)} invalid flow lines, nothing was installed (the switches keep their "
             "flows):\n  " + "\n  ".join(problems)
         )
+
+
+def topology_port_names(topology, switch: str) -> frozenset[str]:
+    """The interface names a topology gives switch ``switch`` (``dc1-eth1``...), usable in its flow files."""
+    names = set()
+    for link in topology.links:
+        for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
+            if end == switch:
+                names.add(intf)
+    return frozenset(names)
+
+
+def check_offline(workdir: Path, topology) -> None:
+    """Every flow and group file of a workspace parses, without a running lab (``LabSessionError`` otherwise)."""
+    switches = [s.name for s in topology.switches()]
+    files = flow_files(workdir)
+    unknown = sorted(set(files) - set(switches))
+    if unknown:
+        raise LabSessionError(
+            f"{Path(workdir) / FLOWS_DIR}: no switch named {', '.join(unknown)} in the topology "
+            f"(switches: {', '.join(switches)})"
+        )
+    problems = []
+    for switch, entry in files.items():
+        if "groups" in entry:
+            problems += check_group_file(entry["groups"])
+        if "flows" in entry:
+            problems += check_flow_file(entry["flows"], topology_port_names(topology, switch))
+    _raise_problems(problems)
+
+
+def translate_ports(text: str, switch: str, bridge: str) -> str:
+    """Topology port names of ``switch`` (``dc1-eth1``) as the running lab's (``l1dc1-eth1``).
+
+    A workspace is valid whichever slot its lab runs in: labs beside others get prefixed bridge
+    names, so names in flow files are translated before they reach the bridge.
+    """
+    if switch == bridge:
+        return text
+    pattern = re.compile(r"(?<![\w-])" + re.escape(switch) + r"-eth(\d+)(?![\w-])")
+    return pattern.sub(lambda m: f"{bridge}-eth{m.group(1)}", text)
 
 
 def snapshot(bridge: str) -> tuple[str, str]:
@@ -201,7 +249,12 @@ def _install(files: dict, bridges: dict[str, str], replace: bool) -> int:
             _ofctl("add-groups", bridges[switch], str(entry["groups"]))
             count += 1
         if "flows" in entry:
-            _ofctl("add-flows", bridges[switch], str(entry["flows"]))
+            path = entry["flows"]
+            text = translate_ports(read_text(path), switch, bridges[switch])
+            try:
+                _ofctl("add-flows", bridges[switch], "-", stdin=text)
+            except LabSessionError as exc:  # name the trainee's file, not ovs-ofctl's stdin
+                raise LabSessionError(str(exc).replace(" -:", f" {path}:")) from None
             count += 1
     return count
 

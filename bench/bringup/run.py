@@ -5,6 +5,11 @@ controller, and time to tear down, for (a) the sdnlab runtime with its builtin c
 (b) plain Mininet (stock OVSSwitch on the userspace datapath, a minimal os-ken controller),
 one after the other in the same run. Writes bench/results/bringup.json with ratios.
 Targets: 1000 meters ready in <= 30 s, and no slower than plain Mininet.
+
+The ``footprint`` section measures what one idle small lab costs (PSS of its supervisor,
+controller and shells, see ``sdnlab.runtime.footprint``) for the builtin controller and for
+labs without one; target: <= 60 MiB per small lab. ``BENCH_BRINGUP_PARTS=footprint`` runs only
+that section and keeps the scale rows of the previous results file.
 """
 
 from __future__ import annotations
@@ -18,9 +23,48 @@ import time
 from pathlib import Path
 
 from sdnlab.runtime import api
+from sdnlab.runtime.footprint import ovs_vswitchd_kib
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "bringup.json"
 SIZES = [int(x) for x in os.environ.get("BENCH_BRINGUP_METERS", "50,200,1000").split(",")]
+PARTS = set(os.environ.get("BENCH_BRINGUP_PARTS", "scale,footprint").split(","))
+FOOTPRINT_LABS = (
+    ("linear", {"switches": 3}, "builtin"),
+    ("linear", {"switches": 3}, "none"),
+    ("smart_meter", {"meters": 10}, "builtin"),
+)
+FOOTPRINT_TARGET_MIB = 60.0
+# measured with the same method (sum of PSS over the lab's processes, idle 3 s after ready) on
+# this code before the supervisor became a watcher (commit 8b68856)
+FOOTPRINT_BEFORE_MIB = {"linear builtin": 86.0, "linear none": 35.6}
+
+
+def footprint_run(topology: str, params: dict, controller: str) -> dict:
+    """Memory of one idle lab, a few seconds after it is ready."""
+    from sdnlab.runtime.footprint import lab_memory
+
+    name = f"bench-fp-{controller}"
+    try:
+        api.up(topology, params, name=name, controller=controller)
+    except Exception as exc:
+        return {"topology": topology, "controller": controller, "error": str(exc).splitlines()[0]}
+    try:
+        time.sleep(3.0)
+        memory = lab_memory(name)
+    finally:
+        api.down(name)
+    key = f"{topology} {controller}"
+    return {
+        "topology": topology,
+        "params": params,
+        "controller": controller,
+        "pss_mib": memory["pss_mib"],
+        "rss_mib": memory["rss_mib"],
+        "processes": memory["processes"],
+        "by_kind_pss_mib": {k: round(v["pss_kib"] / 1024, 1) for k, v in memory["by_kind"].items()},
+        "before_pss_mib": FOOTPRINT_BEFORE_MIB.get(key),
+        "error": None,
+    }
 
 
 def sdnlab_run(meters: int) -> dict:
@@ -67,8 +111,9 @@ def plain_run(meters: int) -> dict:
 
 
 def main() -> int:
-    rows = []
-    for meters in SIZES:
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    rows = [] if "scale" in PARTS else previous.get("rows", [])
+    for meters in SIZES if "scale" in PARTS else []:
         ours = sdnlab_run(meters)
         plain = plain_run(meters)
         row = {"meters": meters, "sdnlab": ours, "plain_mininet": plain}
@@ -79,8 +124,8 @@ def main() -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     big = next((r for r in rows if r["meters"] == 1000), None)
-    targets = {}
-    if big and big["sdnlab"].get("ready_s"):
+    targets = {k: v for k, v in previous.get("targets", {}).items() if "scale" not in PARTS}
+    if big and big["sdnlab"].get("ready_s") and "scale" in PARTS:
         targets["1000_meters_ready_le_30s"] = big["sdnlab"]["ready_s"] <= 30.0
         plain = big["plain_mininet"]
         targets["not_slower_than_plain_mininet"] = not plain.get("connected") or big["sdnlab"][
@@ -99,6 +144,23 @@ def main() -> int:
         "rows": rows,
         "targets": targets,
     }
+    if "scale" not in PARTS and previous.get("when"):
+        result["rows_when"] = previous.get("rows_when", previous["when"])
+    if "footprint" in PARTS:
+        small = [footprint_run(*lab) for lab in FOOTPRINT_LABS]
+        for row in small:
+            print(json.dumps(row), flush=True)
+        result["footprint"] = {
+            "method": "sum of PSS over the lab's processes (supervisor, controller, shells), idle 3 s "
+            "after ready; ovs-vswitchd is shared by all labs and not included",
+            "target_mib_per_small_lab": FOOTPRINT_TARGET_MIB,
+            "ovs_vswitchd_rss_mib": round(ovs_vswitchd_kib() / 1024, 1),
+            "labs": small,
+        }
+        measured = [r["pss_mib"] for r in small if r.get("pss_mib") and r["topology"] == "linear"]
+        targets["small_lab_le_60_mib"] = bool(measured) and max(measured) <= FOOTPRINT_TARGET_MIB
+    elif previous.get("footprint"):
+        result["footprint"] = previous["footprint"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS}")

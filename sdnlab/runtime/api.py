@@ -14,16 +14,25 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sdnlab.errors import LabError
-from sdnlab.runtime import paths, teardown
-from sdnlab.runtime.host_env import require_lab_host
+from sdnlab.errors import LabError, SdnlabError
+from sdnlab.runtime import capacity, paths, teardown
+from sdnlab.runtime.host_env import require_lab_host, require_root
 
 DEFAULT_NAME = "default"
+
+
+class Interrupted(SdnlabError):
+    """Ctrl-C (or SIGTERM) stopped a command that builds a lab; what it had built was removed."""
+
+    exit_code = 130
+
+
 OFP_BASE_PORT = 6653
 REST_BASE_PORT = 8080
 
@@ -102,13 +111,55 @@ def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
 
 @contextlib.contextmanager
 def _run_lock():
-    base = paths.run_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / ".lock", "w") as lock:
+    base = paths.ensure_run_dir()
+    with paths.open_private(base / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_HELD = threading.local()  # lab locks this thread holds (a nested ``exclusive`` must not wait on itself)
+
+
+@contextlib.contextmanager
+def exclusive(name: str, timeout: float = 900.0, waiting=None):
+    """Hold lab ``name``'s grading lock: gradings and redeploys of one lab run one at a time.
+
+    Two gradings at once share the lab's hosts (listeners on the same port, flows swapped under a
+    probe) and give wrong results, so every command that grades or redeploys takes this lock
+    (``flock`` on ``<run dir>/.locks/<name>.lock``, outside the lab's own folder, which a restart
+    removes). ``waiting(text)`` is called once if another holder makes us wait.
+    """
+    paths.check_name(name)
+    held: set[str] = _HELD.__dict__.setdefault("names", set())
+    if name in held:
+        yield
+        return
+    locks = paths.ensure_run_dir() / ".locks"
+    locks.mkdir(exist_ok=True, mode=0o700)
+    with paths.open_private(locks / f"{name}.lock", "a") as lock:
+        deadline = time.monotonic() + timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(
+                        f"lab {name!r} is busy: another grading or reset has held it for {timeout:.0f} s"
+                    ) from None
+                if waiting and not told:
+                    waiting(f"lab {name}: waiting for another grading or reset to finish")
+                    told = True
+                time.sleep(0.1)
+        held.add(name)
+        try:
+            yield
+        finally:
+            held.discard(name)
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -188,9 +239,7 @@ def up(
                 )
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
-        slot = next((s for s in range(paths.MAX_SLOTS) if s not in slots), None)
-        if slot is None:
-            raise LabError(f"{paths.MAX_SLOTS} labs are already running; stop one first")
+        slot = capacity.free_slot(slots)
         bridges = [bridge_name(s.name, slot) for s in topo.switches()]
         existing = set(
             subprocess.run(
@@ -212,7 +261,7 @@ def up(
             for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
                 if topo.nodes[end].is_switch:
                     switch_intfs.append(bridge_name(end, slot) + intf[len(end) :])
-        lab.mkdir(parents=True)
+        paths.make_lab_dir(name)
         spec = {
             "name": name,
             "topology": str(source.resolve()),
@@ -226,7 +275,7 @@ def up(
             "cwd": os.getcwd(),
         }
         paths.write_json(lab / "spec.json", spec)
-        log = open(lab / "supervisor.log", "ab")
+        log = paths.open_private(lab / "supervisor.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "sdnlab.runtime.supervisor", name],
             stdout=log,
@@ -243,6 +292,9 @@ def up(
         )
     try:
         return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
+    except KeyboardInterrupt:
+        _stop_supervisor(proc.pid, lab, timeout=60)
+        raise Interrupted(f"interrupted; cleaned up (lab {name!r} removed)") from None
     except BaseException:
         _stop_supervisor(proc.pid, lab, timeout=60)
         raise
@@ -376,7 +428,7 @@ def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | N
 
     ``progress(phase, done, total)`` hears how many of the lab's hosts and switches are gone.
     """
-    require_lab_host()  # as up and clean: one line for a non-root user, not a PermissionError
+    require_root("stop a lab")  # one line for a non-root user, not a PermissionError
     lab = paths.lab_dir(name)
     if not lab.exists():
         raise LabError(f"no lab named {name!r} is running{_running_hint()}")
@@ -456,6 +508,12 @@ def status(name: str = DEFAULT_NAME) -> dict:
     ctl = state.get("controller") or {}
     if ctl.get("pid"):
         ctl["alive"] = paths.pid_alive(ctl["pid"])
+    elif ctl.get("mode") in ("builtin", "app") and state.get("phase") == "ready":
+        ctl["alive"] = False  # died; a builtin controller is being restarted (see ``restarts``)
+    ctl.setdefault("restarts", 0)
+    from sdnlab.runtime.links import down_links
+
+    state["links_down"] = down_links(name)
     return state
 
 
@@ -474,10 +532,14 @@ def host_pid(name: str, host: str) -> int:
     return _host(name, host)["pid"]
 
 
-def _mnexec(name: str, host: str, argv) -> list[str]:
+def host_argv(name: str, host: str, argv) -> list[str]:
+    """The command line that runs ``argv`` (a list, or a shell string) in a lab host's namespaces."""
     if isinstance(argv, str):
         argv = ["sh", "-c", argv]
     return ["mnexec", "-a", str(host_pid(name, host)), *argv]
+
+
+_mnexec = host_argv
 
 
 def run_in(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,8 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
     root.command("cli")(cli)
     root.command("clean")(clean)
     root.command("demo")(demo)
+    root.command("link")(link)
+    root.command("capture")(capture)
     flows.command("dump")(dump)
 
 
@@ -209,3 +212,44 @@ def demo(
     from sdnlab.labs.demo import run
 
     raise typer.Exit(run(lab, make_console()))
+
+
+def link(
+    a: Annotated[str, typer.Argument(help="One end (node name, e.g. s1).")],
+    b: Annotated[str, typer.Argument(help="The other end (e.g. s2).")],
+    state: Annotated[str, typer.Argument(help="down | up")],
+    name: NameOpt = None,
+):
+    """Take the link between two nodes down or bring it back up (both ends, like a pulled cable)."""
+    from sdnlab.runtime import links
+
+    if state not in ("down", "up"):
+        raise typer.BadParameter(f"{state!r}: expected down or up")
+    name = lab_name(name)
+    changed = links.set_link(name, a, b, up=state == "up")
+    typer.echo(f"link {a}-{b} {state} ({', '.join(changed)})")
+
+
+def capture(
+    target: Annotated[str, typer.Argument(help="A switch port (s1-eth1) or a host (h1).")],
+    name: NameOpt = None,
+    write: Annotated[
+        Path | None, typer.Option("--write", "-w", help="Write packets to FILE.pcapng (for Wireshark).")
+    ] = None,
+    count: Annotated[int | None, typer.Option("--count", "-c", help="Stop after N packets.")] = None,
+):
+    """Capture packets on a switch port or a host (tcpdump on screen, or pcapng with -w); Ctrl-C stops."""
+    import subprocess
+
+    from sdnlab.runtime import links
+
+    argv = links.capture_argv(lab_name(name), target, write, count)
+    proc = subprocess.Popen(argv)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        code = proc.wait()
+    if write:
+        typer.echo(f"wrote {write}", err=True)
+    raise typer.Exit(0 if code in (0, -2, -15, 130, 143) else code)

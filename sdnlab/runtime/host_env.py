@@ -31,6 +31,12 @@ def require_lab_host() -> None:
         )
 
 
+def require_root(action: str) -> None:
+    """``EnvironmentProblem`` (one line) unless this process runs as root."""
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(f"sdnlab labs belong to root: run as root (sudo) to {action}")
+
+
 def ovs_running() -> bool:
     try:
         return (

@@ -1,5 +1,7 @@
 """Where running labs keep their state: ``/run/sdnlab/<name>/`` (override with SDNLAB_RUN_DIR).
 
+The run directory and every lab directory are mode 0700 and the files in them 0600: what a lab
+runs with (controller configs, addresses, logs) is readable by its owner (root) only.
 Each lab directory holds ``spec.json`` (what was asked, written before anything is built, so
 ``clean`` can find the bridges even if the supervisor died early), ``state.json`` (what runs:
 pids, bridges, ports, addresses; written when ready) and the supervisor and controller logs.
@@ -12,10 +14,9 @@ import os
 import re
 from pathlib import Path
 
-from sdnlab.errors import LabError
+from sdnlab.errors import EnvironmentProblem, LabError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
-MAX_SLOTS = 10
 
 
 def run_dir() -> Path:
@@ -31,8 +32,41 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_access() -> None:
+    """``EnvironmentProblem`` when this user cannot read lab state (it belongs to root, mode 0700)."""
+    base = run_dir()
+    if base.exists() and not os.access(base, os.R_OK | os.X_OK):
+        raise EnvironmentProblem(
+            f"{base}: lab state is readable by its owner only: run sdnlab as root (sudo)"
+        )
+
+
 def lab_dir(name: str) -> Path:
+    check_access()
     return run_dir() / check_name(name)
+
+
+def ensure_run_dir() -> Path:
+    """The run directory, created (or tightened) to mode 0700."""
+    base = run_dir()
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if base.stat().st_mode & 0o077 and base.stat().st_uid == os.geteuid():
+        os.chmod(base, 0o700)
+    return base
+
+
+def make_lab_dir(name: str) -> Path:
+    """Create lab ``name``'s directory, mode 0700."""
+    ensure_run_dir()
+    lab = lab_dir(name)
+    lab.mkdir(mode=0o700)
+    return lab
+
+
+def open_private(path: Path, mode: str = "ab"):
+    """Open a file for appending or writing, created with mode 0600 (logs and state)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, 0o600), mode)
 
 
 def read_json(path: Path) -> dict | None:

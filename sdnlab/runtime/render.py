@@ -15,6 +15,8 @@ def status_tables(state: dict[str, Any], console: Console) -> None:
     ctl = state.get("controller") or {}
     where = f" {ctl.get('host')}:{ctl.get('port')}" if ctl.get("port") else ""
     alive = "" if "alive" not in ctl else (" (running)" if ctl["alive"] else " (NOT running)")
+    if ctl.get("restarts"):
+        alive += f" (restarted {ctl['restarts']}x, last {ctl.get('last_restart', '?')})"
     console.print(
         f"[bold]lab {escape(str(state['name']))}[/]: topology [cyan]{escape(str(state.get('topology')))}[/] "
         f"{escape(str(state.get('params') or ''))}  "
@@ -22,6 +24,9 @@ def status_tables(state: dict[str, Any], console: Console) -> None:
         + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else ""),
         soft_wrap=True,
     )
+    if state.get("links_down"):
+        down = ", ".join("-".join(pair) for pair in state["links_down"])
+        console.print(f"[yellow]links down:[/] {down} (`sdnlab link A B up` brings one back)")
     if state.get("problem"):
         console.print(f"[bold red]problem:[/] {escape(state['problem'])}")
     switches = table(

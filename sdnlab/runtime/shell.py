@@ -1,7 +1,7 @@
 """``sdnlab cli``: an interactive shell over a running lab, in the manner of Mininet's CLI.
 
 ``h1 ping h2`` runs ``ping`` in h1 with h2 replaced by its address; ``pingall``, ``nodes``,
-``net``, ``dump``, ``flows [SWITCH]``, ``sh CMD`` (root namespace) and ``exit`` are built in.
+``net``, ``dump``, ``flows [SWITCH]``, ``link A B down|up``, ``sh CMD`` (root namespace) and ``exit`` are built in.
 """
 
 from __future__ import annotations
@@ -64,6 +64,23 @@ class LabShell(cmd.Cmd):
                 row.append(dst["name"] if ok else "X")
             print(f"{src['name']} -> {' '.join(row)}")
         print(f"*** Results: {100 * lost // max(sent, 1)}% dropped ({sent - lost}/{sent} received)")
+
+    def do_link(self, arg):
+        """link A B down|up: take the link between two nodes down or bring it back."""
+        from sdnlab.errors import SdnlabError
+        from sdnlab.runtime import links
+
+        words = arg.split()
+        if len(words) != 3 or words[2] not in ("down", "up"):
+            print("usage: link s1 s2 down|up")
+            return False
+        try:
+            links.set_link(self.name, words[0], words[1], up=words[2] == "up")
+        except SdnlabError as exc:
+            print(f"error: {exc}")
+            return False
+        print(f"link {words[0]}-{words[1]} {words[2]}")
+        return False
 
     def do_sh(self, arg):
         """sh CMD: run a command in the root namespace."""

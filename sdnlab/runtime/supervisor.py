@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from sdnlab.controller import rest_client
-from sdnlab.runtime import paths, teardown
+from sdnlab.runtime import app_errors, paths, teardown
 
 LOG = logging.getLogger("sdnlab.supervisor")
 
@@ -76,9 +76,10 @@ def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.P
         argv.append("--observe-links")
     argv += apps
     env = dict(os.environ, SDNLAB_TOPOLOGY_JSON=str(topology_json), SDNLAB_LAB=spec["name"])
+    env[app_errors.ENV_VAR] = str(lab / app_errors.FILE_NAME)  # the runner records handler failures there
     if ctl.get("config"):
         env["SDNLAB_CONTROLLER_CONFIG"] = ctl["config"]
-    log = open(lab / "controller.log", "ab")
+    log = paths.open_private(lab / "controller.log", "ab")
     proc = subprocess.Popen(
         argv,
         stdout=log,
@@ -214,12 +215,10 @@ def build_and_run(name: str) -> int:
         )
         paths.write_json(state_path, state)
         LOG.info("lab %s ready in %.1f s", name, state["ready_s"])
-        while True:
-            time.sleep(1.0)
-            if controller_proc and controller_proc.poll() is not None and not state.get("controller_exited"):
-                state["controller_exited"] = controller_proc.returncode
-                paths.write_json(state_path, state)
-                LOG.warning("controller exited with code %s", controller_proc.returncode)
+        become_watcher(name)  # returns only if exec failed
+        from sdnlab.runtime.watcher import watch
+
+        watch(name, state)
     except Stop as why:
         LOG.info("stopping lab %s (%s)", name, why)
         return 0
@@ -293,13 +292,51 @@ def _wait_connected(bridges: list[str], timeout: float, own_port: int | None = N
         time.sleep(0.2)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+WATCHER_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from sdnlab.runtime.watcher import main; sys.exit(main(sys.argv[2]))"
+)
+
+
+def become_watcher(name: str) -> None:
+    """Replace this process (same pid) by a small watcher once the lab is ready.
+
+    Building needs Mininet, the topology loader and networkx (about 30 MiB); keeping the lab
+    needs none of them: teardown works from ``spec.json``/``state.json``. The hosts' shells hang
+    on pseudo-terminals whose master ends this process holds, so every descriptor is made
+    inheritable before ``exec``; stop signals stay blocked until the watcher handles them.
+    Returns (and the caller keeps watching in this process) only if ``exec`` fails.
+    The watcher is ``sdnlab.runtime.watcher``.
+    """
+    for entry in os.listdir("/proc/self/fd"):
+        fd = int(entry)
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, True)
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    root = str(Path(paths.__file__).resolve().parents[2])  # the folder that holds the sdnlab package
+    try:
+        # -S: no site-packages start-up (about 2 MiB); the watcher needs only the standard library
+        os.execv(sys.executable, [sys.executable, "-S", "-c", WATCHER_BOOT, root, name])
+    except OSError as exc:
+        LOG.warning("could not exec the lab watcher (%s): watching in the building process", exc)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     name = argv[0]
+    os.umask(0o077)  # what the lab writes (logs, configs, its processes' files) is its owner's only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_signal)
     try:
         return build_and_run(name)
     except Stop:

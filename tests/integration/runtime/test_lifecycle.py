@@ -169,8 +169,9 @@ def test_interrupted_up_leaves_nothing(assert_gone):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 130
     assert "Traceback" not in err
+    assert "interrupted; cleaned up" in err  # issue 11 item 22: say so
     assert_gone("t-intr", spec["bridges"], spec["switch_interfaces"])
 
 

@@ -85,7 +85,8 @@ class Bridges:
 
     def __call__(self, *argv, stdin=None):
         self.calls.append(argv)
-        if argv[0] == self.fail_on and argv[-1] != "-":
+        if argv[0] == self.fail_on:  # the install fails; putting the old flows back works
+            self.fail_on = None
             raise LabSessionError(f"ovs-ofctl {' '.join(argv)}: refused")
         if argv[-2:] == ("dump-flows", "s1"):
             return " priority=5 actions=drop\n"
@@ -113,7 +114,7 @@ def test_a_failed_install_puts_the_previous_flows_and_groups_back(tmp_path, monk
     ws = make_workspace(tmp_path, s1_flows=GOOD)
     with pytest.raises(LabSessionError, match="previous flows were put back"):
         workspace.install_flows(ws, {"s1": "s1"})
-    restored = bridges.calls[bridges.calls.index(("add-flows", "s1", str(ws / "flows" / "s1.flows"))) + 1 :]
+    restored = bridges.calls[bridges.calls.index(("add-flows", "s1", "-")) + 1 :]  # after the failed install
     assert restored[:2] == [("del-flows", "s1"), ("del-groups", "s1")]
     assert ("add-groups", "s1", "-") in restored and ("add-flows", "s1", "-") in restored
 

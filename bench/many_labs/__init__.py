@@ -1,0 +1,1 @@
+"""Many labs at once: how many small labs this machine starts together, how fast, at what memory."""

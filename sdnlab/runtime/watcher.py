@@ -1,0 +1,182 @@
+"""The lab watcher: what the supervisor becomes once its lab is ready (same pid, see ``become_watcher``).
+
+It holds the hosts' shells (their namespaces live as long as they do), restarts a builtin
+controller that died, with a bounded back-off (1, 2, 4, 8, 16, then every 30 s; a controller up
+for a minute resets it), records restarts in ``state.json`` (``sdnlab status`` shows them), and
+on SIGTERM/SIGINT/SIGHUP tears the lab down. It imports only the standard library until it
+has to restart a controller or tear down, so an idle lab costs a few MiB here instead of the
+builder's 30 (Mininet, the topology loader, networkx).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # waits before each restart; the last repeats
+STABLE_S = 60.0  # a controller up this long resets the back-off
+POLL_S = 0.5
+
+
+class Stop(Exception):
+    """A stop signal arrived."""
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def log(level: str, message: str) -> None:
+    """One line in the supervisor's log (stderr), in the format the builder's logging uses."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    sys.stderr.write(f"{stamp} {level} sdnlab.watcher: {message}\n")
+    sys.stderr.flush()
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds to wait before restarting a controller that died ``failures`` times in a row (1-based)."""
+    return RESTART_BACKOFF_S[min(max(failures, 1), len(RESTART_BACKOFF_S)) - 1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _reap(pid: int) -> int | None:
+    """Exit code of our child ``pid`` once it has ended (reaped now), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child, or reaped already: judge by /proc
+        return None if _alive(pid) else -1
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _children() -> list[int]:
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as listing:
+            return [int(pid) for pid in listing.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def end_idle_shells(state: dict) -> None:
+    """End the Mininet shells of switches and of the controller node: only hosts' shells hold a namespace.
+
+    They only ran ``ovs-vsctl`` during the build and nothing can talk to them once the builder
+    is gone; each still costs a bash process.
+    """
+    keep = {h.get("pid") for h in state.get("hosts", [])}
+    for child in _children():
+        if child in keep:
+            continue
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.startswith(b"mininet:") for arg in argv):
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+
+
+def _write_state(path: str, state: dict) -> None:
+    tmp = path + ".tmp"
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        json.dump(state, out, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def watch(name: str, state: dict) -> None:
+    """Keep a ready lab until a stop signal (``Stop``): reap children, restart a dead builtin controller."""
+    lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
+    state_path = os.path.join(lab, "state.json")
+    ctl = state.setdefault("controller", {})
+    failures, next_try, started = 0, None, time.monotonic()
+    while True:
+        time.sleep(POLL_S)
+        pid = ctl.get("pid")
+        for child in _children():  # host shells or an old controller that ended
+            if child != pid:
+                _reap(child)
+        if next_try is None:
+            if not pid:
+                continue  # no controller of our own (none, remote), or an app that exited
+            code = _reap(pid)
+            if code is None and _alive(pid):
+                if failures and time.monotonic() - started > STABLE_S:
+                    failures = 0
+                continue
+            ctl["pid"] = None
+            if ctl.get("mode") != "builtin":  # a trainee's app: report it, never restart it
+                state["controller_exited"] = code
+                _write_state(state_path, state)
+                log("WARNING", f"controller exited with code {code}")
+                continue
+            failures += 1
+            next_try = time.monotonic() + restart_delay(failures)
+            _write_state(state_path, state)
+            log(
+                "WARNING",
+                f"builtin controller exited (code {code}); restarting in {restart_delay(failures):g} s",
+            )
+            continue
+        if time.monotonic() < next_try:
+            continue
+        next_try = None
+        from sdnlab.runtime import paths
+        from sdnlab.runtime.supervisor import start_controller
+
+        try:
+            spec = paths.read_json(paths.lab_dir(name) / "spec.json") or {}
+            proc = start_controller(spec, paths.lab_dir(name), paths.lab_dir(name) / "topology.json")
+        except (OSError, RuntimeError, KeyError) as exc:
+            failures += 1
+            next_try = time.monotonic() + restart_delay(failures)
+            log("WARNING", f"restarting the builtin controller failed: {exc}")
+            continue
+        if proc is None:
+            continue
+        started = time.monotonic()
+        ctl["pid"] = proc.pid
+        ctl["restarts"] = int(ctl.get("restarts", 0)) + 1
+        ctl["last_restart"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _write_state(state_path, state)
+        log("INFO", f"builtin controller restarted (pid {proc.pid}, restart {ctl['restarts']})")
+
+
+def main(name: str) -> int:
+    """Run the watcher of lab ``name`` (stop signals arrive blocked from the builder): watch, then tear down."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_signal)
+    lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
+    try:
+        with open(os.path.join(lab, "state.json")) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        state = {}
+    try:
+        end_idle_shells(state)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        watch(name, state)
+    except Stop as why:
+        log("INFO", f"stopping lab {name} ({why})")
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        from sdnlab.runtime import teardown
+
+        teardown.teardown_lab(name)
+    return 0
