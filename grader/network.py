@@ -245,6 +245,9 @@ class Network:
         raise AssertionError(f"unknown pipeline node {node!r}")
 
 
+Leaf = Delivered | Dropped | Lost | ToControllerLeaf | Looped
+
+
 def leaves(tree):
     """Every leaf of a propagation tree."""
     stack = [tree]

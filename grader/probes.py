@@ -10,8 +10,10 @@ in a capture at the receivers (an IP payload marker, or the ARP addresses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from sdnlab.grader.behaviours import kind_named
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.grading import Grader, packet_string
 from sdnlab.grader.headerspace import Space
@@ -94,11 +96,7 @@ def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) ->
         probes.append(Probe(len(probes), src, vector, hosts, behaviour, dst, controller))
 
     for b in behaviours:
-        if b.kind == "failover":
-            if frozenset(frozenset(pair) for pair in b.down) == scenario:
-                _behaviour_probes(grader, replace(b.nested, id=b.id), add)
-            continue
-        _behaviour_probes(grader, b, add)
+        _behaviour_probes(grader, b, scenario, add)
     covered: set = set()
     any_ip = parse_traffic("any")
     for src in grader.fabric.attachment:
@@ -115,22 +113,26 @@ def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) ->
     return probes
 
 
-def _behaviour_probes(grader: Grader, b: Behaviour, add) -> None:
-    srcs = grader.resolve(b.src, b.where, f"{b.kind}.src")
-    dsts = grader.resolve(b.dst, b.where, f"{b.kind}.dst") if b.dst else [None]
-    pairs = _spread([(s, d) for s in srcs for d in dsts if s != d], CASES_PER_BEHAVIOUR)
-    for src, dst in pairs:
-        host_dst = dst if dst in grader.fabric.hosts else None
-        for proto, ports in b.traffic.variants():
-            space, prefer = grader.class_space(
-                src, host_dst if b.kind != "no_loop" else None, proto, ports, b.traffic
-            )
+def _behaviour_probes(
+    grader: Grader,
+    b: Behaviour,
+    scenario: frozenset[frozenset[str]],
+    add: Callable[[str, int, str, str], None],
+) -> None:
+    """One packet per protocol variant for a spread sample of the behaviour's cases (its kind's ``probe_cases``)."""
+    cases = _spread(list(kind_named(b.kind).probe_cases(grader, b, scenario)), CASES_PER_BEHAVIOUR)
+    for case in cases:
+        traffic = case.behaviour.traffic
+        if traffic is None:
+            continue
+        for proto, ports in traffic.variants():
+            space, prefer = grader.class_space(case.src, case.class_dst, proto, ports, traffic)
             if space is None:
                 continue
             vector = space.pick(prefer)
             if vector is None or vector is ...:
                 continue
-            add(src, vector, b.id, dst or "")
+            add(case.src, vector, case.behaviour.id, case.dst)
 
 
 # ---- frames -------------------------------------------------------------------------------
