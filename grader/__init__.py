@@ -1,6 +1,8 @@
 """The OpenFlow 1.3 auto-grader: flow-state parsers, a pipeline model, symbolic behaviour checks.
 
 Public API (see docs/grader.md):
+    grade_lab(topology, name=, flows=, state=, spec=, behaviours=, ...)  -> GradeReport (the entry point)
+    behaviours.kinds() / kind_named(name)                                 -> the behaviour-kind registry
     collect.from_lab(name) / from_dir(path) / from_rest(url, topology)  -> NetworkState
     load_spec(path) / parse_spec(text) / parse_behaviours(data)          -> behaviours
     grade(topology, state, behaviours)                                    -> GradeReport
@@ -12,7 +14,8 @@ Public API (see docs/grader.md):
 # Bumped when verdict semantics change, so stored grades can say which grader produced them.
 __version__ = "0.1.0"
 
-from sdnlab.grader import collect
+from sdnlab.grader import behaviours, collect
+from sdnlab.grader.api import grade_lab
 from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
@@ -30,8 +33,10 @@ __all__ = [
     "Grader",
     "NetworkState",
     "SwitchState",
+    "behaviours",
     "collect",
     "grade",
+    "grade_lab",
     "load_spec",
     "parse_behaviours",
     "parse_flows",

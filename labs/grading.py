@@ -33,13 +33,13 @@ def located(message: str, source: str) -> str:
 
 
 def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
-    from sdnlab.grader import grade
+    from sdnlab.grader import grade_lab
     from sdnlab.grader.errors import SpecError
 
     if not lab.behaviours:
         return []
     try:
-        report = grade(topology, state, lab.behaviours, include_hidden=include_hidden)
+        report = grade_lab(topology, state=state, behaviours=lab.behaviours, include_hidden=include_hidden)
     except SpecError as exc:  # a behaviour names a node the topology does not have
         raise LabPackageError(located(str(exc), str(lab.path / "lab.yaml"))) from None
     return items_from_report(report)
