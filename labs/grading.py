@@ -9,12 +9,13 @@ hidden checks (``submit`` and the instructor commands).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sdnlab.labs import live, probes, workspace
 from sdnlab.labs.errors import LabPackageError
 from sdnlab.labs.model import Lab
-from sdnlab.labs.results import LabResult, items_from_report
+from sdnlab.labs.results import CheckItem, LabResult, items_from_report
 
 
 def grader_version() -> str:
@@ -45,15 +46,35 @@ def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
     return items_from_report(report)
 
 
+def missing_submission(lab: Lab, workdir: Path) -> str | None:
+    """Why ``workdir`` holds no submission at all (no files; no flow rules in a flow-file lab), or None."""
+    folder = Path(workdir)
+    if not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*")):
+        return f"no submission: {folder} is empty"
+    if lab.controller.mode == "none" and not lab.vnfs:
+        files = [p for entry in workspace.flow_files(folder).values() for p in entry.values()]
+        if not any(workspace.content_lines(workspace.read_text(p)) for p in files):
+            return f"no submission: {folder / workspace.FLOWS_DIR} holds no flow rules"
+    return None
+
+
+def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
+    """Every check scored zero with the reason: nothing was submitted, so nothing holds (not even isolation)."""
+    return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
+
+
 def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=None) -> LabResult:
-    """Judge the flows a workspace would install (no network needed)."""
+    """Judge the flows a workspace would install (no network needed); an empty workspace is "no submission"."""
     started = time.perf_counter()
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
     items = _judge(lab, topology, state, include_hidden)
-    notes = ()
+    notes: tuple[str, ...] = ()
     if lab.probes:
         notes = (f"{len(lab.probes)} live probe(s) not run in static grading",)
+    reason = missing_submission(lab, workdir)
+    if reason is not None:
+        items, notes = _zeroed(items, reason), (reason,)
     return LabResult(lab.id, tuple(items), "static", time.perf_counter() - started, grader_version(), notes)
 
 

@@ -26,6 +26,7 @@ class NoBlackhole(BehaviourKind):
     keys = frozenset({"src", "dst", "traffic"})
     default_traffic = "ip"
     default_src = ("all",)
+    vacuous = True
     default_dst = ("all",)
 
     def describe(self, b: Behaviour) -> str:

@@ -27,6 +27,7 @@ class NoLoop(BehaviourKind):
     keys = frozenset({"src", "traffic"})
     default_traffic = "ip"
     default_src = ("all",)
+    vacuous = True
 
     def describe(self, b: Behaviour) -> str:
         traffic = b.traffic.text if b.traffic else "any"
