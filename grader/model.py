@@ -126,6 +126,16 @@ class ModVlanVid:
 
 
 @dataclass(frozen=True)
+class ModVlanPcp:
+    """OpenFlow 1.0 ``mod_vlan_pcp``: sets the PCP, pushing a tag first if there is none (as OVS does)."""
+
+    pcp: int
+
+    def describe(self) -> str:
+        return f"mod_vlan_pcp:{self.pcp}"
+
+
+@dataclass(frozen=True)
 class PushMpls:
     ethertype: int = 0x8847
 
@@ -185,6 +195,19 @@ class Resubmit:
 
 
 @dataclass(frozen=True)
+class Move:
+    """``move:SRC[bits]->DST[bits]``: copy header bits (``*_mask`` in field units, same width)."""
+
+    src: str
+    src_mask: int
+    dst: str
+    dst_mask: int
+
+    def describe(self) -> str:
+        return f"move:{self.src}/{hex(self.src_mask)}->{self.dst}/{hex(self.dst_mask)}"
+
+
+@dataclass(frozen=True)
 class Noop:
     """An action with no effect on forwarding (note, set_queue-like hints we keep for display)."""
 
@@ -200,6 +223,7 @@ Action = (
     | PushVlan
     | PopVlan
     | ModVlanVid
+    | ModVlanPcp
     | PushMpls
     | PopMpls
     | DecTtl
@@ -207,6 +231,7 @@ Action = (
     | SetQueue
     | Meter
     | Resubmit
+    | Move
     | Noop
 )
 

@@ -36,7 +36,9 @@ from sdnlab.grader.model import (
     Flow,
     GroupAction,
     Meter,
+    ModVlanPcp,
     ModVlanVid,
+    Move,
     Noop,
     Output,
     PopMpls,
@@ -177,6 +179,24 @@ def _action_key(action) -> str:
     return type(action).__name__
 
 
+def _move(action: Move, space: Space) -> tuple[Space, str]:
+    """Copy the source bits into the destination when they are known for the whole space.
+
+    A copy from bits that differ between the space's packets would relate two fields, which a
+    cube cannot express: the destination is then left as it was and the step says so.
+    """
+    src, dst = FIELDS[action.src], FIELDS[action.dst]
+    value, mask = space.current
+    src_bits = src.put(action.src_mask)
+    if mask & src_bits != src_bits:
+        return space, f"{action.describe()}: source not constant for this class, not modelled"
+    bits = src.get(value) & action.src_mask
+    low_src = (action.src_mask & -action.src_mask).bit_length() - 1
+    low_dst = (action.dst_mask & -action.dst_mask).bit_length() - 1
+    moved = ((bits >> low_src) << low_dst) & action.dst_mask
+    return space.rewrite(dst.put(moved), dst.put(action.dst_mask)), ""
+
+
 # Order in which an action set executes (OpenFlow 1.3 section 5.10).
 _ACTION_SET_ORDER = {
     "PopVlan": 1,
@@ -184,6 +204,7 @@ _ACTION_SET_ORDER = {
     "PushMpls": 2,
     "PushVlan": 3,
     "ModVlanVid": 3,
+    "ModVlanPcp": 3,
     "DecTtl": 4,
     "SetQueue": 6,
     "GroupAction": 7,
@@ -359,7 +380,7 @@ class SwitchPipeline:
                     if not present:
                         continue
                 space = space.rewrite(f.put(action.value & action.mask), f.put(action.mask))
-            elif kind in (PushVlan, PopVlan, ModVlanVid):
+            elif kind in (PushVlan, PopVlan, ModVlanVid, ModVlanPcp):
                 present = self._vlan_present(space)
                 if present is None:
                     return fanout(
@@ -404,6 +425,10 @@ class SwitchPipeline:
                     sub = sub.rewrite(_F_IN_PORT.put(action.port), _F_IN_PORT.mask)
                 table = action.table if action.table is not None else steps[-1].table_id if steps else 0
                 out.append(self._table(table, sub, {}, steps, live, depth + 1, nested=True))
+            elif kind is Move:
+                space, note = _move(action, space)
+                if note:
+                    steps = (*steps, Step(self.name, -1, None, note))
             elif kind in (SetQueue, Meter, Noop):
                 continue
         out.append(then(space))
@@ -434,9 +459,11 @@ class SwitchPipeline:
             if present:
                 return space  # the new outer tag copies the existing VID/PCP
             return space.rewrite(_PRESENT_BIT, _F_VLAN.mask | _F_PCP.mask)
-        # ModVlanVid: push if needed, then set the VID.
+        # ModVlanVid / ModVlanPcp: push if needed, then set the VID or the PCP.
         if not present:
             space = space.rewrite(_PRESENT_BIT, _F_VLAN.mask | _F_PCP.mask)
+        if isinstance(action, ModVlanPcp):
+            return space.rewrite(_F_PCP.put(action.pcp), _F_PCP.mask)
         return space.rewrite(_F_VLAN.put(action.vid), _F_VLAN.put(0xFFF))
 
     def _output(self, port: int, space: Space, steps: tuple):
