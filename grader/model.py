@@ -325,6 +325,26 @@ class SwitchState:
     def live_ports(self) -> frozenset[int]:
         return frozenset(p.port_no for p in self.ports.values() if p.live)
 
+    def undefined_groups(self) -> list[str]:
+        """``file:line: group N is not defined`` for every flow or bucket that names a missing group.
+
+        Open vSwitch refuses such a flow (OFPBAC_BAD_OUT_GROUP) or group; this says which line.
+        """
+        defined = sorted(self.groups)
+        known = f"defined: {', '.join(map(str, defined))}" if defined else "no groups are defined"
+        problems = []
+        for flow in self.flows:
+            for action in (*flow.apply_actions, *flow.write_actions):
+                if isinstance(action, GroupAction) and action.group_id not in self.groups:
+                    problems.append(f"{flow.location}: group {action.group_id} is not defined ({known})")
+        for group in self.groups.values():
+            for bucket in group.buckets:
+                for action in bucket.actions:
+                    if isinstance(action, GroupAction) and action.group_id not in self.groups:
+                        where = f"{group.source}:{group.line}" if group.source else f"group {group.group_id}"
+                        problems.append(f"{where}: group {action.group_id} is not defined ({known})")
+        return problems
+
 
 @dataclass(frozen=True)
 class NetworkState:

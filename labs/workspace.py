@@ -58,7 +58,23 @@ def static_state(workdir: Path, switches: list[str]):
         flows = parse_flows(read_text(entry["flows"]), str(entry["flows"])) if "flows" in entry else ()
         groups = parse_groups(read_text(entry["groups"]), str(entry["groups"])) if "groups" in entry else {}
         state[switch] = SwitchState(switch, flows, groups, {})
+    problems = [p for s in state.values() for p in s.undefined_groups()]
+    if problems:
+        raise LabSessionError("\n".join(problems))
     return NetworkState(state)
+
+
+def group_problems(entry: dict[str, Path]) -> list[str]:
+    """``file:line: group N is not defined`` for a switch's flow and group files (see ``undefined_groups``)."""
+    from sdnlab.grader import SwitchState, parse_flows, parse_groups
+    from sdnlab.grader.errors import FlowParseError
+
+    try:
+        flows = parse_flows(read_text(entry["flows"]), str(entry["flows"])) if "flows" in entry else ()
+        groups = parse_groups(read_text(entry["groups"]), str(entry["groups"])) if "groups" in entry else {}
+    except (FlowParseError, LabSessionError):
+        return []  # ovs-ofctl's own check reports syntax problems
+    return SwitchState("", flows, groups, {}).undefined_groups()
 
 
 def _ofctl(*argv: str, stdin: str | None = None) -> str:
@@ -143,6 +159,8 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
             problems += check_group_file(entry["groups"])
         if "flows" in entry:
             problems += check_flow_file(entry["flows"], _port_names(bridges[switch]))
+    if not problems:
+        problems = [p for entry in files.values() for p in group_problems(entry)]
     if problems:
         if len(problems) == 1:
             raise LabSessionError(f"{problems[0]} (nothing was installed: the switches keep their flows)")
