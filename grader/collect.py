@@ -11,6 +11,7 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from sdnlab.grader.errors import CollectError
@@ -32,15 +33,41 @@ def _ofctl(bridge: str, what: str) -> str:
 
 
 def from_bridges(bridges: dict[str, str]) -> NetworkState:
-    """Flow state of OVS bridges; ``bridges`` maps topology switch name -> bridge name."""
+    """Flow state of OVS bridges; ``bridges`` maps topology switch name -> bridge name.
+
+    Rules are located as lines of the dump (``dump-flows s2 line 3``); ``with_sources`` maps them
+    back to the workspace files they were installed from.
+    """
     switches = {}
     for switch, bridge in bridges.items():
+        flows = parse_flows(_ofctl(bridge, "dump-flows"), f"dump-flows {switch}")
         switches[switch] = SwitchState(
             switch,
-            parse_flows(_ofctl(bridge, "dump-flows"), f"{switch}.flows"),
-            parse_groups(_ofctl(bridge, "dump-groups"), f"{switch}.groups"),
-            parse_ports(_ofctl(bridge, "dump-ports-desc"), f"{switch}.ports"),
+            tuple(replace(f, dumped=True) for f in flows),
+            parse_groups(_ofctl(bridge, "dump-groups"), f"dump-groups {switch}"),
+            parse_ports(_ofctl(bridge, "dump-ports-desc"), f"dump-ports-desc {switch}"),
         )
+    return NetworkState(switches)
+
+
+def with_sources(installed: NetworkState, written: NetworkState) -> NetworkState:
+    """``installed`` (collected from the switches) with each rule located in the file it came from.
+
+    A rule is the same rule when table, priority and match agree (as OpenFlow identifies it);
+    ``written`` is the state the workspace's files describe (``labs.workspace.static_state``).
+    Rules no file wrote (a controller's, or the file changed since) keep their dump location.
+    """
+    switches = {}
+    for name, sw in installed.switches.items():
+        files = written.switches.get(name)
+        origin = {f.key: f for f in files.flows} if files is not None else {}  # a later duplicate wins, as in OVS
+        flows = tuple(
+            replace(f, source=origin[f.key].source, line=origin[f.key].line, dumped=False)
+            if f.key in origin
+            else f
+            for f in sw.flows
+        )
+        switches[name] = replace(sw, flows=flows)
     return NetworkState(switches)
 
 

@@ -260,6 +260,7 @@ class Flow:
     line: int = 0
     source: str = ""
     text: str = ""
+    dumped: bool = False  # source/line are a line of dump-flows output, not of a file someone wrote
 
     def describe_actions(self) -> str:
         parts = []
@@ -279,7 +280,15 @@ class Flow:
 
     @property
     def location(self) -> str:
+        """``file:line`` of the rule, or ``dump-flows s2 line 3`` for a rule only known from a dump."""
+        if self.dumped:
+            return f"{self.source} line {self.line}"
         return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """What identifies the rule in a switch (OpenFlow: table, priority and match)."""
+        return self.table_id, self.priority, self.match.value, self.match.mask
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ class Step:
             )
             if self.flow.source:
                 data["source"] = self.flow.source
+            data["where"] = self.flow.location  # s2.flows:3, or "dump-flows s2 line 3" when no file wrote it
         if self.note:
             data["note"] = self.note
         return data

@@ -78,10 +78,47 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     return LabResult(lab.id, tuple(items), "static", time.perf_counter() - started, grader_version(), notes)
 
 
+def deployed_workdir(lab: Lab, name: str) -> Path | None:
+    """The workspace installed on the running lab ``name`` (its session's, or the solution after ``solve``)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.labs import session
+
+    try:
+        current = session.current(name)
+    except SdnlabError:
+        return None
+    if current.lab != lab.id:
+        return None
+    return lab.solution_dir if current.reference_deployed else Path(current.workdir)
+
+
+def _located(lab: Lab, state, workdir: Path | None, topology):
+    """Installed rules located in the workspace files they came from (flow-file labs)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.grader import collect
+
+    if workdir is None or lab.controller.mode != "none":
+        return state
+    try:
+        written = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
+    except SdnlabError:
+        return state  # the files changed since they were installed and no longer parse: keep dump lines
+    return collect.with_sources(state, written)
+
+
 def grade_live(
-    lab: Lab, name: str, include_hidden: bool = True, scenario: bool = True, topology=None
+    lab: Lab,
+    name: str,
+    include_hidden: bool = True,
+    scenario: bool = True,
+    topology=None,
+    workdir: Path | None = None,
 ) -> LabResult:
-    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes."""
+    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes.
+
+    Blame names the workspace file and line a rule came from (``workdir``, default the session's
+    workspace); rules no file wrote are named by their line in the switch's dump.
+    """
     from sdnlab.grader import collect
     from sdnlab.runtime import api
 
@@ -90,6 +127,7 @@ def grade_live(
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
     state = collect.from_bridges(live.bridges(status))
+    state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
     items = _judge(lab, topology, state, include_hidden)
     for probe in lab.probes:
         if include_hidden or not probe.hidden:

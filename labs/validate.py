@@ -164,9 +164,9 @@ def _score_live(lab: Lab, name: str):
 
     live.up(lab, lab.starter_dir, name)
     try:
-        starter = grading.grade_live(lab, name, include_hidden=True)
+        starter = grading.grade_live(lab, name, include_hidden=True, workdir=lab.starter_dir)
         redeploy(lab, lab.solution_dir, name)
-        solution = grading.grade_live(lab, name, include_hidden=True)
+        solution = grading.grade_live(lab, name, include_hidden=True, workdir=lab.solution_dir)
     finally:
         try:
             api.down(name)
