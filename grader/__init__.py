@@ -2,6 +2,7 @@
 
 Public API (see docs/grader.md):
     grade_lab(topology, name=, flows=, state=, spec=, behaviours=, ...)  -> GradeReport (the entry point)
+    FlowTables.from_ofmsgs(os-ken flow/group mods).forwards(packet)       -> output ports (controller tests)
     behaviours.kinds() / kind_named(name)                                 -> the behaviour-kind registry
     collect.from_lab(name) / from_dir(path) / from_rest(url, topology)  -> NetworkState
     load_spec(path) / parse_spec(text) / parse_behaviours(data)          -> behaviours
@@ -18,6 +19,7 @@ from sdnlab.grader import behaviours, collect
 from sdnlab.grader.api import grade_lab
 from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
+from sdnlab.grader.ofmsgs import FlowTables
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
 from sdnlab.grader.refdiff import reference_diff
@@ -29,6 +31,7 @@ __all__ = [
     "Behaviour",
     "BehaviourResult",
     "Failure",
+    "FlowTables",
     "GradeReport",
     "Grader",
     "NetworkState",
