@@ -12,6 +12,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from sdnlab.grader.errors import CollectError
@@ -19,6 +20,9 @@ from sdnlab.grader.files import read_text
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
+
+if TYPE_CHECKING:
+    from sdnlab.topologies import Topology
 
 DUMPS = ("dump-flows", "dump-groups", "dump-ports-desc")
 
@@ -82,7 +86,7 @@ def from_lab(name: str = "default") -> NetworkState:
     return from_bridges(lab_bridges(name))
 
 
-def lab_topology(name: str = "default"):
+def lab_topology(name: str = "default") -> Topology:
     """The Topology a running lab was built from."""
     from sdnlab.runtime import api
     from sdnlab.topologies import load_topology
@@ -91,7 +95,7 @@ def lab_topology(name: str = "default"):
     return load_topology(status.get("topology_source") or status["topology"], status.get("params") or {})
 
 
-def save_lab(name: str, directory) -> Path:
+def save_lab(name: str, directory: str | Path) -> Path:
     """Write a running lab's dumps into ``directory`` (for offline grading later)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -101,7 +105,7 @@ def save_lab(name: str, directory) -> Path:
     return directory
 
 
-def from_dir(path) -> NetworkState:
+def from_dir(path: str | Path) -> NetworkState:
     """Flow state saved in a directory (see module docstring)."""
     directory = Path(path)
     if not directory.exists():
@@ -145,7 +149,7 @@ def from_dir(path) -> NetworkState:
     return NetworkState(switches)
 
 
-def _get_json(url: str):
+def _get_json(url: str) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=10) as reply:
             return json.loads(reply.read().decode())
@@ -153,7 +157,7 @@ def _get_json(url: str):
         raise CollectError(f"GET {url}: {exc}") from None
 
 
-def from_rest(url: str, topology=None) -> NetworkState:
+def from_rest(url: str, topology: Topology | dict[str, Any] | None = None) -> NetworkState:
     """Flow state from an ofctl_rest API at ``url`` (e.g. http://127.0.0.1:8080).
 
     Switches are named from the topology's dpids when given, else ``s<dpid>``.

@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from dataclasses import replace
 
 from sdnlab.grader.behaviours import Verdict, kind_named
 from sdnlab.grader.errors import SpecError
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.headerspace import Space
-from sdnlab.grader.model import NetworkState
+from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.network import (
     Delivered,
     Dropped,
@@ -27,6 +28,7 @@ from sdnlab.grader.network import (
     Looped,
     Lost,
     Network,
+    Tree,
     failing,
     leaves,
 )
@@ -35,6 +37,8 @@ from sdnlab.grader.spec import Behaviour, TrafficClass, raise_spec_errors
 from sdnlab.grader.trace import header_fields
 
 MAX_FAILURES_SHOWN = 3
+Triple = tuple[str, int, int]  # (field, value, mask)
+TreeKey = tuple[str, str | None, TrafficClass, frozenset[frozenset[str]]]
 Down = tuple[tuple[str, str], ...]  # links (node pairs) that are down in the judged scenario
 ExtraOk = Callable[
     [Delivered, str, str], bool
@@ -52,11 +56,11 @@ def _ip(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def _put(triples: list, name: str, value: int, mask: int | None = None) -> None:
+def _put(triples: list[Triple], name: str, value: int, mask: int | None = None) -> None:
     triples.append((name, value, FIELDS[name].full if mask is None else mask))
 
 
-def _cube(triples) -> tuple[int, int] | None:
+def _cube(triples: Iterable[Triple]) -> tuple[int, int] | None:
     value = mask = 0
     for name, v, m in triples:
         f = FIELDS[name]
@@ -75,7 +79,7 @@ def packet_string(vector: int) -> str:
     proto = fields.get("nw_proto")
     prefix = {0x0806: "arp"}.get(eth_type)
     if eth_type == 0x0800:
-        prefix = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto, "ip")
+        prefix = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto, "ip") if isinstance(proto, int) else "ip"
         if prefix != "ip":
             fields.pop("nw_proto", None)
     if prefix is None:
@@ -89,16 +93,17 @@ def packet_string(vector: int) -> str:
 class Grader:
     """Caches propagation trees per (scenario, source, class) while judging behaviours."""
 
-    def __init__(self, topology, state: NetworkState):
+    def __init__(self, topology: Any, state: NetworkState):
         self.topology = topology
         self.fabric = topology if isinstance(topology, Fabric) else Fabric.from_topology(topology)
         self.state = state
-        self._networks: dict = {}
-        self._trees: dict = {}
-        self._visited: dict = {}  # tree key -> switches its packets crossed
+        self._networks: dict[frozenset[frozenset[str]], Network] = {}
+        self._trees: dict[TreeKey, list[tuple[Tree, int]]] = {}
+        self._visited: dict[TreeKey, set[str]] = {}  # tree key -> switches its packets crossed
 
     # ---- selectors and classes --------------------------------------------------------------
-    def resolve(self, selectors, where: str, key: str, hosts_only=True) -> list[str]:
+    def resolve(self, selectors: Iterable[str], where: str, key: str, hosts_only: bool = True) -> list[str]:
+        """Node names a behaviour's selectors select (``SpecError`` for names that select nothing)."""
         names: list[str] = []
         fabric = self.fabric
         for sel in selectors:
@@ -131,10 +136,12 @@ class Grader:
             names.extend(found)
         return list(dict.fromkeys(names))
 
-    def class_space(self, src: str, dst: str | None, proto: str, ports: dict, traffic: TrafficClass):
+    def class_space(
+        self, src: str, dst: str | None, proto: str, ports: Mapping[str, int | None], traffic: TrafficClass
+    ) -> tuple[Space | None, int]:
         """(Space, prefer vector) for packets of one protocol variant from src to dst (None: any dst)."""
         s = self.fabric.hosts[src]
-        triples: list = []
+        triples: list[Triple] = []
         if s.mac:
             _put(triples, "eth_src", _mac(s.mac))
         _put(triples, "vlan_vid", 0)
@@ -142,7 +149,7 @@ class Grader:
         _put(triples, "nw_frag", 0)
         d = self.fabric.hosts.get(dst) if dst else None
         dst_ip = d.ip if d else (dst if dst else None)
-        prefer: list = []
+        prefer: list[Triple] = []
         if proto in ("arp", "arp_reply"):
             reply = proto == "arp_reply"
             _put(triples, "eth_type", 0x0806)
@@ -175,10 +182,10 @@ class Grader:
                 _put(triples, "tp_dst", 0)
             elif proto in ("tcp", "udp"):
                 _put(triples, "ip_proto", 6 if proto == "tcp" else 17)
-                if ports.get("src") is not None:
-                    _put(triples, "tp_src", ports["src"])
-                if ports.get("dst") is not None:
-                    _put(triples, "tp_dst", ports["dst"])
+                for which in ("src", "dst"):
+                    port = ports.get(which)
+                    if port is not None:
+                        _put(triples, f"tp_{which}", port)
                 prefer += [("tp_src", 49152, 0xFFFF)]
             else:
                 prefer += [("ip_proto", 1, 0xFF), ("tp_src", 8, 0xFFFF)]
@@ -192,13 +199,16 @@ class Grader:
         return Space.of(*cube), pv[0]
 
     # ---- propagation ----------------------------------------------------------------------
-    def network(self, down=()) -> Network:
+    def network(self, down: Iterable[Iterable[str]] = ()) -> Network:
+        """The propagation network with links ``down`` (cached per scenario)."""
         key = frozenset(frozenset(p) for p in down)
         if key not in self._networks:
             self._networks[key] = Network(self.fabric, self.state, down)
         return self._networks[key]
 
-    def trees(self, src: str, dst: str | None, traffic: TrafficClass, down=()):
+    def trees(
+        self, src: str, dst: str | None, traffic: TrafficClass, down: Iterable[Iterable[str]] = ()
+    ) -> list[tuple[Tree, int]]:
         """[(tree, prefer)] for each protocol variant of the class from src (to dst, or any dst)."""
         key = (src, dst, traffic, frozenset(frozenset(p) for p in down))
         cached = self._trees.get(key)
@@ -215,7 +225,7 @@ class Grader:
             }
         return cached
 
-    def update_switch(self, switch: str, sw_state) -> int:
+    def update_switch(self, switch: str, sw_state: SwitchState) -> int:
         """Replace one switch's flow state (a rule added/removed); returns how many cached trees were dropped.
 
         Only the propagation trees that visited the switch are recomputed by the next ``judge``.
@@ -245,7 +255,16 @@ class Grader:
             prefer = (prefer & ~f.mask) | f.put(value)
         return prefer
 
-    def explain(self, src, dst, space: Space, prefer: int, message: str, down=(), pick=None) -> Failure:
+    def explain(
+        self,
+        src: str,
+        dst: str,
+        space: Space,
+        prefer: int,
+        message: str,
+        down: Iterable[Iterable[str]] = (),
+        pick: Callable[[Leaf], bool] | None = None,
+    ) -> Failure:
         """Make a failing space concrete: witness packet, hop-by-hop trace, blamed rule."""
         vector = space.pick(prefer)
         if vector is None or vector is ...:
@@ -335,7 +354,7 @@ class Grader:
         return Verdict(cases, passed, tuple(failures))
 
 
-def _outcome(all_leaves) -> str:
+def _outcome(all_leaves: Iterable[Leaf]) -> str:
     parts = []
     for leaf in all_leaves:
         if isinstance(leaf, Delivered):
@@ -351,7 +370,7 @@ def _outcome(all_leaves) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def _blame(leaf) -> dict | None:
+def _blame(leaf: Leaf) -> dict[str, Any] | None:
     """The rule responsible for a leaf's fate: the last rule applied on its path."""
     for hop in reversed(leaf.hops):
         for step in reversed(hop.steps):
@@ -378,7 +397,7 @@ def _blame(leaf) -> dict | None:
     return None
 
 
-def check_spec(grader: Grader, behaviours) -> None:
+def check_spec(grader: Grader, behaviours: Iterable[Behaviour]) -> None:
     """Resolve every selector of every behaviour against the topology; raise all problems at once."""
     raise_spec_errors(spec_errors(grader, behaviours))
 
@@ -419,7 +438,14 @@ def apply_requires(
     return tuple(out)
 
 
-def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = True, down=()) -> GradeReport:
+def grade(
+    topology: Any,
+    state: NetworkState,
+    behaviours: Iterable[Behaviour],
+    *,
+    include_hidden: bool = True,
+    down: Iterable[Iterable[str]] = (),
+) -> GradeReport:
     """Judge every behaviour on the flow state; partial credit per behaviour.
 
     ``down`` lists links (pairs of node names) that are down: every behaviour is judged in that
@@ -427,12 +453,12 @@ def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = T
     """
     started = time.perf_counter()
     grader = Grader(topology, state)
-    down = tuple((str(a), str(z)) for a, z in down)
+    links: Down = tuple((str(a), str(z)) for a, z in down)
     missing = [
-        f"down: no link {a}-{z} in the topology" for a, z in down if grader.fabric.link_between(a, z) is None
+        f"down: no link {a}-{z} in the topology" for a, z in links if grader.fabric.link_between(a, z) is None
     ]
     raise_spec_errors(missing)
     selected = [b for b in behaviours if include_hidden or not b.hidden]
     check_spec(grader, selected)
-    results = apply_requires(tuple(grader.judge(b, down=down) for b in selected), selected)
-    return GradeReport(results, time.perf_counter() - started, down=down)
+    results = apply_requires(tuple(grader.judge(b, down=links) for b in selected), selected)
+    return GradeReport(results, time.perf_counter() - started, down=links)

@@ -7,6 +7,7 @@ the bit vector of ``sdnlab.grader.fields``) so matching is two integer operation
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sdnlab.grader.fields import FIELDS, OFPVID_PRESENT, format_value, port_label
@@ -41,7 +42,7 @@ class Match:
     text: str = ""
 
     @classmethod
-    def of(cls, triples, text: str = "") -> Match:
+    def of(cls, triples: Iterable[tuple[str, int, int]], text: str = "") -> Match:
         """Build from (field, value, mask) triples; repeated fields are intersected."""
         merged: dict[str, list[int]] = {}
         for name, value, mask in triples:
@@ -236,7 +237,7 @@ Action = (
 )
 
 
-def describe_actions(actions) -> str:
+def describe_actions(actions: Iterable[Action]) -> str:
     return ",".join(a.describe() for a in actions) or "drop"
 
 
@@ -250,9 +251,9 @@ class Flow:
     table_id: int
     priority: int
     match: Match
-    apply_actions: tuple = ()
+    apply_actions: tuple[Action, ...] = ()
     clear_actions: bool = False
-    write_actions: tuple = ()
+    write_actions: tuple[Action, ...] = ()
     write_metadata: tuple[int, int] | None = None  # (value, mask)
     goto_table: int | None = None
     meter_id: int | None = None
@@ -293,7 +294,7 @@ class Flow:
 
 @dataclass(frozen=True)
 class Bucket:
-    actions: tuple = ()
+    actions: tuple[Action, ...] = ()
     weight: int = 1
     watch_port: int | None = None
     watch_group: int | None = None
@@ -327,8 +328,8 @@ class SwitchState:
 
     name: str
     flows: tuple[Flow, ...] = ()
-    groups: dict = field(default_factory=dict)  # group_id -> Group
-    ports: dict = field(default_factory=dict)  # port_no -> Port; empty when unknown
+    groups: dict[int, Group] = field(default_factory=dict)  # group_id -> Group
+    ports: dict[int, Port] = field(default_factory=dict)  # port_no -> Port; empty when unknown
     dpid: int | None = None
 
     def live_ports(self) -> frozenset[int]:
@@ -359,7 +360,7 @@ class SwitchState:
 class NetworkState:
     """Flow state of every switch of a lab, keyed by topology switch name."""
 
-    switches: dict = field(default_factory=dict)  # name -> SwitchState
+    switches: dict[str, SwitchState] = field(default_factory=dict)  # name -> SwitchState
 
     def __getitem__(self, name: str) -> SwitchState:
         return self.switches[name]

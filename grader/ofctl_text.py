@@ -8,6 +8,8 @@ so saved rule files and live dumps go through one parser. Anything not understoo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from sdnlab.grader.errors import FlowParseError
 from sdnlab.grader.fields import (
@@ -21,6 +23,7 @@ from sdnlab.grader.fields import (
     parse_value,
 )
 from sdnlab.grader.model import (
+    Action,
     Bucket,
     DecTtl,
     Flow,
@@ -106,7 +109,9 @@ def split_top(text: str, sep: str = ",") -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_match_tokens(tokens, *, where=("<match>", 0), allow_table=False) -> Match:
+def parse_match_tokens(
+    tokens: Iterable[str], *, where: tuple[str, int] = ("<match>", 0), allow_table: bool = False
+) -> Match:
     """Match fields and shorthands (``tcp``, ``nw_src=10.0.0.0/8``) into a ``Match``."""
     source, line = where
     fields: dict[str, tuple[str, int, int]] = {}  # a field given again replaces the earlier value, as in OVS
@@ -240,7 +245,7 @@ def _output_call(args: str, source: str, line: int) -> Output:
     return Output(port, max_len)
 
 
-def parse_action(token: str, source: str, line: int):
+def parse_action(token: str, source: str, line: int) -> Action | None:
     """One action (not an instruction) from its ovs-ofctl text."""
     raw = token.strip()
     low = raw.lower()
@@ -333,7 +338,7 @@ def parse_action(token: str, source: str, line: int):
     raise FlowParseError(source, line, f"unsupported action {raw!r}")
 
 
-def parse_actions(text: str, source: str, line: int) -> tuple:
+def parse_actions(text: str, source: str, line: int) -> tuple[Action, ...]:
     """A plain action list (bucket or write_actions contents)."""
     actions = []
     for token in split_top(text):
@@ -343,9 +348,9 @@ def parse_actions(text: str, source: str, line: int) -> tuple:
     return tuple(actions)
 
 
-def parse_instructions(text: str, source: str, line: int) -> dict:
+def parse_instructions(text: str, source: str, line: int) -> dict[str, Any]:
     """The ``actions=`` part of a flow into instruction fields of ``Flow``."""
-    result: dict = {
+    result: dict[str, Any] = {
         "apply_actions": [],
         "clear_actions": False,
         "write_actions": (),

@@ -17,7 +17,9 @@ fast-failover groups take the first bucket whose watch port is live.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sdnlab.grader.fields import (
     FIELDS,
@@ -32,6 +34,8 @@ from sdnlab.grader.fields import (
 )
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import (
+    Action,
+    Bucket,
     DecTtl,
     Flow,
     GroupAction,
@@ -52,6 +56,10 @@ from sdnlab.grader.model import (
 )
 
 MAX_RESUBMIT_DEPTH = 16
+Steps = tuple["Step", ...]
+Live = frozenset[int] | None  # ports that are up; None: all
+ActionSet = dict[str, Action]
+Index = tuple[Any, dict[int, list[Flow]], list[Flow], dict[int, list[Flow]]]  # (Field | None, ...)
 INDEX_THRESHOLD = 48  # tables shorter than this are scanned linearly
 INDEX_FIELDS = ("ipv4_dst", "eth_dst", "ipv4_src", "eth_src", "tp_dst")
 _F_IN_PORT = FIELDS["in_port"]
@@ -72,8 +80,9 @@ class Step:
     flow: Flow | None = None
     note: str = ""
 
-    def to_dict(self) -> dict:
-        data = {"switch": self.switch, "table": self.table_id}
+    def to_dict(self) -> dict[str, Any]:
+        """The step as JSON-ready data (rule fields, or the note of a miss or group)."""
+        data: dict[str, Any] = {"switch": self.switch, "table": self.table_id}
         if self.flow is not None:
             data.update(
                 priority=self.flow.priority,
@@ -101,7 +110,7 @@ class Emit:
     __slots__ = ("port", "space", "steps")
     kind = "emit"
 
-    def __init__(self, port: int, space: Space, steps: tuple):
+    def __init__(self, port: int, space: Space, steps: Steps):
         self.port, self.space, self.steps = port, space, steps
 
 
@@ -109,7 +118,7 @@ class Drop:
     __slots__ = ("reason", "space", "steps")
     kind = "drop"
 
-    def __init__(self, space: Space, reason: str, steps: tuple):
+    def __init__(self, space: Space, reason: str, steps: Steps):
         self.space, self.reason, self.steps = space, reason, steps
 
 
@@ -117,21 +126,25 @@ class ToController:
     __slots__ = ("space", "steps")
     kind = "controller"
 
-    def __init__(self, space: Space, steps: tuple):
+    def __init__(self, space: Space, steps: Steps):
         self.space, self.steps = space, steps
 
 
 class Fork:
     __slots__ = ("children", "kind")
 
-    def __init__(self, kind: str, children: list):
+    def __init__(self, kind: str, children: list[Any]):  # pipeline nodes, or propagation-tree nodes
         self.kind, self.children = kind, children
 
 
-def _group_by_in_port(flows):
+Node = Emit | Drop | ToController | Fork  # a node of a switch's execution tree
+Then = Callable[[Space], "Node | None"]  # what runs after an action list
+
+
+def _group_by_in_port(flows: list[Flow]) -> tuple[dict[int, list[Flow]], list[Flow], dict[int, int]]:
     """({in_port: flows matching exactly that port}, flows wildcarding in_port, position of each flow)."""
     full = _F_IN_PORT.mask
-    exact: dict = {}
+    exact: dict[int, list[Flow]] = {}
     wild = []
     for flow in flows:
         m = flow.match.mask
@@ -145,7 +158,7 @@ def _group_by_in_port(flows):
     return exact, wild, order
 
 
-def _build_index(flows):
+def _build_index(flows: list[Flow]) -> Index:
     """(field, {value: [flows exact on it]}, [other flows], {}) for the best index field."""
     best, best_count = None, 0
     for name in INDEX_FIELDS:
@@ -155,7 +168,7 @@ def _build_index(flows):
             best, best_count = f, count
     if best is None or best_count < len(flows) // 2:
         return None, {}, [], {}
-    by_value: dict = {}
+    by_value: dict[int, list[Flow]] = {}
     wild = []
     for fl in flows:
         if (fl.match.mask & best.mask) == best.mask:
@@ -165,7 +178,8 @@ def _build_index(flows):
     return best, by_value, wild, {}
 
 
-def fanout(children: list):
+def fanout(children: Iterable[Node | None]) -> Node | None:
+    """One node for several outcomes of the same packets (None when there are none)."""
     children = [c for c in children if c is not None]
     if not children:
         return None
@@ -174,7 +188,7 @@ def fanout(children: list):
     return Fork("fanout", children)
 
 
-def _action_key(action) -> str:
+def _action_key(action: Action) -> str:
     if isinstance(action, SetField):
         return "set_field:" + action.field
     return type(action).__name__
@@ -216,7 +230,7 @@ _ACTION_SET_ORDER = {
 class SwitchPipeline:
     """Runs spaces through one switch's tables and groups."""
 
-    def __init__(self, state: SwitchState, ports=None):
+    def __init__(self, state: SwitchState, ports: Iterable[int] | None = None):
         self.state = state
         self.name = state.name
         tables: dict[int, list[Flow]] = {}
@@ -226,9 +240,9 @@ class SwitchPipeline:
         self.tables = {t: sorted(flows, key=lambda f: -f.priority) for t, flows in tables.items()}
         self.ports = tuple(sorted(ports if ports is not None else state.ports.keys()))
         self._port_set = frozenset(self.ports)
-        self._candidates: dict = {}
-        self._by_port: dict = {}
-        self._indexes: dict = {}
+        self._candidates: dict[tuple[int, int | None], list[Flow]] = {}
+        self._by_port: dict[int, tuple[dict[int, list[Flow]], list[Flow], dict[int, int]]] = {}
+        self._indexes: dict[int, tuple[list[Flow], Index]] = {}
 
     # ---- lookup ---------------------------------------------------------------------------
     def candidates(self, table_id: int, in_port: int | None) -> list[Flow]:
@@ -273,14 +287,16 @@ class SwitchPipeline:
             hit = merged[v] = sorted(exact + wild, key=lambda f: (-f.priority, f.line))
         return hit
 
-    def lookup(self, table_id: int, space: Space):
+    def lookup(self, table_id: int, space: Space) -> list[tuple[Flow | None, Space]]:
         """Partition ``space`` by the flow of ``table_id`` each packet matches (None = miss)."""
         value, mask = space.current
         in_port = _F_IN_PORT.get(value) if (mask & _F_IN_PORT.mask) == _F_IN_PORT.mask else None
         concrete = space.is_concrete
-        parts = []
-        rest = space
+        parts: list[tuple[Flow | None, Space]] = []
+        rest: Space | None = space
         for flow in self.indexed(table_id, in_port, value, mask):
+            if rest is None:
+                break
             m = flow.match
             if m.mask < 0:
                 continue
@@ -291,22 +307,27 @@ class SwitchPipeline:
                 continue
             parts.append((flow, part))
             rest = rest.subtract(m.value, m.mask)
-            if rest is None:
-                break
         if rest is not None and (concrete or not rest.excluded or rest.pick() is not None):
             parts.append((None, rest))
         return parts
 
     # ---- running ---------------------------------------------------------------------------
-    def run(self, space: Space, in_port: int, live=None):
+    def run(self, space: Space, in_port: int, live: Live = None) -> Node | None:
         """Execution tree for packets ``space`` arriving on ``in_port`` (live: ports up, None = all)."""
         space = space.rewrite(_F_IN_PORT.put(in_port), _F_IN_PORT.mask).rewrite(0, _F_METADATA.mask)
         return self._table(0, space, {}, (), live, 0)
 
     def _table(
-        self, table_id: int, space: Space, action_set: dict, steps: tuple, live, depth: int, nested=False
-    ):
-        children = []
+        self,
+        table_id: int,
+        space: Space,
+        action_set: ActionSet,
+        steps: Steps,
+        live: Live,
+        depth: int,
+        nested: bool = False,
+    ) -> Node | None:
+        children: list[Node | None] = []
         for flow, part in self.lookup(table_id, space):
             if flow is None:
                 miss_steps = (*steps, Step(self.name, table_id, None, "no match (table-miss: drop)"))
@@ -318,15 +339,17 @@ class SwitchPipeline:
                     children.append(Drop(part, f"table {table_id} miss", miss_steps))
             else:
                 children.append(self._flow(flow, part, action_set, steps, live, depth, nested))
-        children = [c for c in children if c is not None]
-        if not children:
+        found = [c for c in children if c is not None]
+        if not found:
             return None
-        return children[0] if len(children) == 1 else Fork("split", children)
+        return found[0] if len(found) == 1 else Fork("split", found)
 
-    def _flow(self, flow: Flow, space: Space, action_set: dict, steps: tuple, live, depth: int, nested: bool):
+    def _flow(
+        self, flow: Flow, space: Space, action_set: ActionSet, steps: Steps, live: Live, depth: int, nested: bool
+    ) -> Node | None:
         steps = (*steps, Step(self.name, flow.table_id, flow))
 
-        def after_apply(sp: Space):
+        def after_apply(sp: Space) -> Node | None:
             new_set = {} if flow.clear_actions else action_set
             if flow.write_actions:
                 new_set = dict(new_set)
@@ -344,7 +367,7 @@ class SwitchPipeline:
                 return self._action_set(sp, new_set, steps, live, depth)
             return None
 
-        def after_abort(sp: Space):
+        def after_abort(sp: Space) -> Node | None:
             return None if nested or not action_set else self._action_set(sp, action_set, steps, live, depth)
 
         node = self.run_actions(flow.apply_actions, space, steps, live, depth, after_apply, after_abort)
@@ -352,7 +375,7 @@ class SwitchPipeline:
             return Drop(space, f"rule at {flow.location} has no output", steps)
         return node
 
-    def _action_set(self, space: Space, action_set: dict, steps: tuple, live, depth: int):
+    def _action_set(self, space: Space, action_set: ActionSet, steps: Steps, live: Live, depth: int) -> Node:
         ordered = sorted(action_set.values(), key=lambda a: _ACTION_SET_ORDER.get(type(a).__name__, 5))
         if any(isinstance(a, GroupAction) for a in ordered):
             ordered = [a for a in ordered if not isinstance(a, Output)]
@@ -360,17 +383,25 @@ class SwitchPipeline:
         node = self.run_actions(tuple(ordered), space, steps, live, depth, lambda sp: None)
         return node if node is not None else Drop(space, "action set has no output", steps)
 
-    def run_actions(self, actions, space: Space, steps: tuple, live, depth: int, then, abort=None):
+    def run_actions(
+        self,
+        actions: Sequence[Action],
+        space: Space,
+        steps: Steps,
+        live: Live,
+        depth: int,
+        then: Then,
+        abort: Then | None = None,
+    ) -> Node | None:
         """Execute an action list in order; ``then(space)`` continues after the last action.
 
         ``abort(space)`` continues instead when an exception (TTL) stops the list.
         """
-        out = []
+        out: list[Node | None] = []
         for i, action in enumerate(actions):
-            kind = type(action)
-            if kind is Output:
+            if isinstance(action, Output):
                 out.append(self._output(action.port, space, steps))
-            elif kind is SetField:
+            elif isinstance(action, SetField):
                 f = FIELDS[action.field]
                 if action.field == "vlan_vid":
                     present = self._vlan_present(space)
@@ -381,14 +412,14 @@ class SwitchPipeline:
                     if not present:
                         continue
                 space = space.rewrite(f.put(action.value & action.mask), f.put(action.mask))
-            elif kind in (PushVlan, PopVlan, ModVlanVid, ModVlanPcp):
+            elif isinstance(action, (PushVlan, PopVlan, ModVlanVid, ModVlanPcp)):
                 present = self._vlan_present(space)
                 if present is None:
                     return fanout(
                         [*out, self._split_vlan(actions[i:], space, steps, live, depth, then, abort)]
                     )
                 space = self._vlan_action(action, space, present)
-            elif kind is DecTtl:
+            elif isinstance(action, DecTtl):
                 value, mask = space.current
                 if (mask & _F_ETH_TYPE.mask) == _F_ETH_TYPE.mask and _F_ETH_TYPE.get(value) in (
                     0x0800,
@@ -413,11 +444,11 @@ class SwitchPipeline:
                                 out.append(abort(space))
                             return fanout(out)
                         space = space.rewrite(_F_TTL.put(ttl - 1), _F_TTL.mask)
-            elif kind is GroupAction:
+            elif isinstance(action, GroupAction):
                 out.append(self._group(action.group_id, space, steps, live, depth))
-            elif kind is PushMpls or kind is PopMpls:
+            elif isinstance(action, (PushMpls, PopMpls)):
                 space = space.rewrite(_F_ETH_TYPE.put(action.ethertype), _F_ETH_TYPE.mask)
-            elif kind is Resubmit:
+            elif isinstance(action, Resubmit):
                 if depth >= MAX_RESUBMIT_DEPTH:
                     out.append(Drop(space, "resubmit depth exceeded", steps))
                     continue
@@ -426,34 +457,45 @@ class SwitchPipeline:
                     sub = sub.rewrite(_F_IN_PORT.put(action.port), _F_IN_PORT.mask)
                 table = action.table if action.table is not None else steps[-1].table_id if steps else 0
                 out.append(self._table(table, sub, {}, steps, live, depth + 1, nested=True))
-            elif kind is Move:
+            elif isinstance(action, Move):
                 space, note = _move(action, space)
                 if note:
                     steps = (*steps, Step(self.name, -1, None, note))
-            elif kind in (SetQueue, Meter, Noop):
+            elif isinstance(action, (SetQueue, Meter, Noop)):
                 continue
         out.append(then(space))
         return fanout(out)
 
     # ---- helpers --------------------------------------------------------------------------
     @staticmethod
-    def _vlan_present(space: Space):
+    def _vlan_present(space: Space) -> bool | None:
         value, mask = space.current
         if mask & _PRESENT_BIT:
             return bool(value & _PRESENT_BIT)
         return None
 
-    def _split_vlan(self, actions, space, steps, live, depth, then, abort=None):
-        children = []
+    def _split_vlan(
+        self,
+        actions: Sequence[Action],
+        space: Space,
+        steps: Steps,
+        live: Live,
+        depth: int,
+        then: Then,
+        abort: Then | None = None,
+    ) -> Node | None:
+        children: list[Node | None] = []
         for bit in (_PRESENT_BIT, 0):
             part = space.restrict(bit, _PRESENT_BIT)
             if part is not None:
                 children.append(self.run_actions(actions, part, steps, live, depth, then, abort))
-        children = [c for c in children if c is not None]
-        return children[0] if len(children) == 1 else (Fork("split", children) if children else None)
+        found = [c for c in children if c is not None]
+        return found[0] if len(found) == 1 else (Fork("split", found) if found else None)
 
     @staticmethod
-    def _vlan_action(action, space: Space, present: bool) -> Space:
+    def _vlan_action(
+        action: PushVlan | PopVlan | ModVlanVid | ModVlanPcp, space: Space, present: bool
+    ) -> Space:
         if isinstance(action, PopVlan):
             return space.rewrite(0, _F_VLAN.mask | _F_PCP.mask) if present else space
         if isinstance(action, PushVlan):
@@ -467,7 +509,7 @@ class SwitchPipeline:
             return space.rewrite(_F_PCP.put(action.pcp), _F_PCP.mask)
         return space.rewrite(_F_VLAN.put(action.vid), _F_VLAN.put(0xFFF))
 
-    def _output(self, port: int, space: Space, steps: tuple):
+    def _output(self, port: int, space: Space, steps: Steps) -> Node | None:
         value, _ = space.current
         in_port = _F_IN_PORT.get(value)
         if port == OFPP_IN_PORT:
@@ -486,7 +528,7 @@ class SwitchPipeline:
             return None  # nonexistent port: OVS outputs nothing
         return Emit(port, space, steps)
 
-    def _bucket_live(self, bucket, live, seen=()) -> bool:
+    def _bucket_live(self, bucket: Bucket, live: Live, seen: tuple[int, ...] = ()) -> bool:
         if bucket.watch_port is not None and bucket.watch_port < 0xFFFFFF00:
             if live is not None and bucket.watch_port not in live:
                 return False
@@ -497,7 +539,7 @@ class SwitchPipeline:
             return any(self._bucket_live(b, live, (*seen, bucket.watch_group)) for b in group.buckets)
         return True
 
-    def _group(self, group_id: int, space: Space, steps: tuple, live, depth: int):
+    def _group(self, group_id: int, space: Space, steps: Steps, live: Live, depth: int) -> Node | None:
         group = self.state.groups.get(group_id)
         if group is None:
             return Drop(
@@ -508,7 +550,7 @@ class SwitchPipeline:
         if depth >= MAX_RESUBMIT_DEPTH:
             return Drop(space, "group chaining too deep", steps)
 
-        def bucket_node(index: int, bucket):
+        def bucket_node(index: int, bucket: Bucket) -> Node | None:
             bsteps = (*steps, Step(self.name, -1, None, f"group {group_id} ({group.type}) bucket {index}"))
             return self.run_actions(bucket.actions, space, bsteps, live, depth + 1, lambda sp: None)
 
@@ -521,9 +563,8 @@ class SwitchPipeline:
             return Drop(space, f"group {group_id} ({group.type}) has no live bucket", steps)
         if group.type == "ff":
             return bucket_node(*live_buckets[0])
-        children = [bucket_node(i, b) for i, b in live_buckets]
-        children = [
+        children: list[Node] = [
             c if c is not None else Drop(space, f"group {group_id} bucket outputs nothing", steps)
-            for c in children
+            for c in (bucket_node(i, b) for i, b in live_buckets)
         ]
         return children[0] if len(children) == 1 else Fork("choice", children)

@@ -89,7 +89,7 @@ class Behaviour:
         return f"{self.source}:{self.line}"
 
 
-def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
+def parse_traffic(text: object, where: str = "<spec>") -> TrafficClass:
     """A traffic phrase (``tcp dst 80``) or an ovs-ofctl match (``tcp,tp_dst=80``)."""
     if text is None:
         text = "any"
@@ -103,12 +103,12 @@ def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
         except FlowParseError as exc:
             raise SpecError(f"{where}: traffic: {exc.problem}") from None
         eth = match.get("eth_type")
-        proto = match.get("ip_proto")
+        ip_proto = match.get("ip_proto")
         protocol = "ip"
         if eth is not None and eth.value == 0x0806:
             protocol = "arp"
-        elif proto is not None:
-            protocol = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto.value, "ip")
+        elif ip_proto is not None:
+            protocol = {1: "icmp", 6: "tcp", 17: "udp"}.get(ip_proto.value, "ip")
         extra = tuple((fm.field, fm.value, fm.mask) for fm in match.fields if fm.field not in ("eth_type",))
         return TrafficClass(text, (protocol,), (), extra)
     m = _PHRASE.match(phrase)
@@ -259,10 +259,11 @@ def _build(
     requires: tuple[str, ...] = ()
     if requires_raw is not None:
         items = requires_raw if isinstance(requires_raw, list) else [requires_raw]
-        if not all(isinstance(i, str) and i for i in items):
+        names = [i for i in items if isinstance(i, str) and i]
+        if len(names) != len(items):
             errors.append(f"{common('requires')}: requires: expected a behaviour id or a list of ids")
         else:
-            requires = tuple(items)
+            requires = tuple(names)
     behaviour_id = raw.get("id")
     if behaviour_id is not None and not isinstance(behaviour_id, (str, int)):
         errors.append(f"{common('id')}: id: expected a name, got {behaviour_id!r}")

@@ -29,10 +29,11 @@ class Failover(BehaviourKind):
     ) -> dict[str, object]:
         down = []
         items = body.get("down")
-        if "down" in body and not isinstance(items, list):
-            errors.append(f"{where('down')}: failover.down: expected a list of links ([a, b] or 'a-b')")
+        if not isinstance(items, list):
+            if "down" in body:
+                errors.append(f"{where('down')}: failover.down: expected a list of links ([a, b] or 'a-b')")
             items = []
-        for item in items or []:
+        for item in items:
             pair = item.split("-") if isinstance(item, str) else item
             if (
                 not isinstance(pair, list)
