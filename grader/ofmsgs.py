@@ -21,6 +21,7 @@ from typing import Any
 from sdnlab.grader.errors import FlowParseError
 from sdnlab.grader.fields import OFPP_CONTROLLER
 from sdnlab.grader.model import (
+    Action,
     Bucket,
     DecTtl,
     Flow,
@@ -63,7 +64,7 @@ def match_of(ofmatch: Any, index: int = 0) -> Match:
     return parse_match_tokens(tokens, where=(_SOURCE, index))
 
 
-def action_of(action: Any, index: int = 0) -> object | None:
+def action_of(action: Any, index: int = 0) -> Action | None:
     """One os-ken action as the grader's action (None: no effect on forwarding)."""
     kind = type(action).__name__
     if kind == "OFPActionOutput":
@@ -89,7 +90,7 @@ def action_of(action: Any, index: int = 0) -> object | None:
     raise FlowParseError(_SOURCE, index, f"action {kind} is not modelled")
 
 
-def _actions(actions: Iterable[Any], index: int) -> tuple[object, ...]:
+def _actions(actions: Iterable[Any], index: int) -> tuple[Action, ...]:
     return tuple(a for a in (action_of(x, index) for x in actions) if a is not None)
 
 
