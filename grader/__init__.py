@@ -19,9 +19,9 @@ from sdnlab.grader import behaviours, collect
 from sdnlab.grader.api import grade_lab
 from sdnlab.grader.grading import Grader, grade
 from sdnlab.grader.model import NetworkState, SwitchState
-from sdnlab.grader.ofmsgs import FlowTables
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
+from sdnlab.grader.ofmsgs import FlowTables
 from sdnlab.grader.refdiff import reference_diff
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
 from sdnlab.grader.spec import Behaviour, load_spec, parse_behaviours, parse_spec

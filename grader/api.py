@@ -24,7 +24,9 @@ DEFAULT_NAME = "default"
 
 
 def resolve_topology(
-    topology: Topology | str | None = None, params: Mapping[str, object] | None = None, name: str | None = None
+    topology: Topology | str | None = None,
+    params: Mapping[str, object] | None = None,
+    name: str | None = None,
 ) -> Topology:
     """A topology object, a catalogue name or file (with ``params``), or the one running lab ``name`` uses."""
     from sdnlab.grader import collect
@@ -36,7 +38,9 @@ def resolve_topology(
         return load_topology(topology, dict(params or {}))
     if name:
         return collect.lab_topology(name)
-    raise CollectError("grading saved flows needs --topology (catalogue name or file), or --name of a running lab")
+    raise CollectError(
+        "grading saved flows needs --topology (catalogue name or file), or --name of a running lab"
+    )
 
 
 def grade_lab(
@@ -85,7 +89,8 @@ def grade_lab(
         diffs = reference_diff(topo, state, collect_reference(reference, topo))
         report = replace(
             report,
-            reference=tuple(d.describe() for d in diffs) or ("matches the reference on every host pair and class",),
+            reference=tuple(d.describe() for d in diffs)
+            or ("matches the reference on every host pair and class",),
         )
     if live:
         from sdnlab.grader.live import confirm

@@ -58,7 +58,6 @@ def trace(
             )
         state = collect.from_bridges({switch: bridges[switch]})[switch]
     else:
-        assert flows_file is not None  # exactly one of --flows and --switch, checked above
         state = SwitchState(
             name=flows_file.stem,
             flows=parse_flows(_read(flows_file, "flows"), str(flows_file)),
@@ -68,7 +67,6 @@ def trace(
     if packet is not None:
         specs, source = [(1, packet)], "--packet"
     else:
-        assert packets is not None  # exactly one of --packet and --packets, checked above
         lines = _read(packets, "packets").splitlines()
         specs = [
             (n, l.strip())

@@ -12,8 +12,8 @@ import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.files import read_text
@@ -64,7 +64,9 @@ def with_sources(installed: NetworkState, written: NetworkState) -> NetworkState
     switches = {}
     for name, sw in installed.switches.items():
         files = written.switches.get(name)
-        origin = {f.key: f for f in files.flows} if files is not None else {}  # a later duplicate wins, as in OVS
+        origin = (
+            {f.key: f for f in files.flows} if files is not None else {}
+        )  # a later duplicate wins, as in OVS
         flows = tuple(
             replace(f, source=origin[f.key].source, line=origin[f.key].line, dumped=False)
             if f.key in origin

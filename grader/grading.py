@@ -12,8 +12,8 @@ import functools
 import ipaddress
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 from sdnlab.grader.behaviours import Verdict, kind_named
 from sdnlab.grader.errors import SpecError
@@ -340,7 +340,7 @@ class Grader:
     def reach_cases(
         self, b: Behaviour, down: Down, extra_ok: ExtraOk | None = None, label: str = "not delivered"
     ) -> Verdict:
-        """Reach-like verdict: each (src, dst) case holds when the whole class is delivered (and ``extra_ok``)."""
+        """Reach-like verdict: a (src, dst) case holds when all the class is delivered (and ``extra_ok``)."""
         cases = passed = 0
         failures: list[Failure] = []
         assert b.traffic is not None

@@ -184,7 +184,11 @@ class Network:
     """Pipelines of every switch wired by a fabric; ``down``: links (pairs of node names) that are down."""
 
     def __init__(
-        self, fabric: Fabric, state: NetworkState, down: Iterable[Iterable[str]] = (), transit_vnfs: bool = True
+        self,
+        fabric: Fabric,
+        state: NetworkState,
+        down: Iterable[Iterable[str]] = (),
+        transit_vnfs: bool = True,
     ):
         self.fabric = fabric
         self.transit_vnfs = transit_vnfs
@@ -280,7 +284,7 @@ def leaves(tree: Tree) -> Iterator[Leaf]:
 
 
 def failing(tree: Tree, ok: Callable[[Leaf], bool]) -> list[Space]:
-    """Original packets for which no copy reaches a leaf satisfying ``ok`` (choices: any bucket may be picked)."""
+    """Original packets no copy of which reaches a leaf satisfying ``ok`` (any bucket may be picked)."""
     if isinstance(tree, Fork):
         if tree.kind in ("split", "choice"):
             out = []

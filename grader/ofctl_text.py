@@ -144,7 +144,7 @@ _L4_PROTOS = (1, 6, 17, 58, 132)
 
 
 def without_unmet_prerequisites(triples: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """The match fields OVS keeps: one whose prerequisite (``eth_type``, ``ip_proto``) is not matched is dropped.
+    """The match fields OVS keeps: one whose prerequisite (``eth_type``, ``ip_proto``) is unmet is dropped.
 
     ``ip,tp_dst=80`` installs as ``ip`` (OVS normalises the match the same way), so a rule file is
     judged as the switch will run it.
@@ -454,7 +454,7 @@ _GROUP_IGNORED = (
 
 
 def _key_value(token: str) -> tuple[str, str, str]:
-    """(key, delimiter, value) of ``key=value`` or ``key:value`` (the first of the two), as ovs-ofctl reads it."""
+    """(key, delimiter, value) of ``key=value`` or ``key:value`` (first one wins), as ovs-ofctl reads it."""
     cut = min((i for i in (token.find("="), token.find(":"), token.find("(")) if i >= 0), default=-1)
     if cut < 0 or token[cut] == "(":
         return token.strip(), "", ""
@@ -462,7 +462,7 @@ def _key_value(token: str) -> tuple[str, str, str]:
 
 
 def _bucket(tokens: list[str], source: str, line: int, text: str) -> Bucket:
-    """One bucket from its tokens: attributes (weight, watch_port, ...) anywhere, every other token an action."""
+    """One bucket from its tokens: attributes (weight, watch_port, ...) anywhere, other tokens actions."""
     weight, watch_port, watch_group = 1, None, None
     action_tokens = []
     for token in tokens:

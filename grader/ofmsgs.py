@@ -34,7 +34,6 @@ from sdnlab.grader.model import (
     PopVlan,
     PushMpls,
     PushVlan,
-    SetField,
     SetQueue,
     SwitchState,
 )
@@ -185,7 +184,9 @@ class FlowTables:
             self.flows = [f for f in self.flows if f.key != key]
         elif command == _OFPFC_DELETE:
             self.flows = [
-                f for f in self.flows if not ((tables is None or f.table_id == tables) and _covers(match, f.match))
+                f
+                for f in self.flows
+                if not ((tables is None or f.table_id == tables) and _covers(match, f.match))
             ]
 
     @property

@@ -102,7 +102,10 @@ class Step:
         if self.flow is None:
             return f"{self.switch} table {self.table_id}: {self.note}"
         f = self.flow
-        text = f"{self.switch} table {self.table_id} priority {f.priority} [{f.match.describe()}] -> {f.describe_actions()} (cookie {hex(f.cookie)}, {f.location})"
+        text = (
+            f"{self.switch} table {self.table_id} priority {f.priority} [{f.match.describe()}] "
+            f"-> {f.describe_actions()} (cookie {hex(f.cookie)}, {f.location})"
+        )
         return text + (f"; {self.note}" if self.note else "")
 
 
@@ -345,7 +348,14 @@ class SwitchPipeline:
         return found[0] if len(found) == 1 else Fork("split", found)
 
     def _flow(
-        self, flow: Flow, space: Space, action_set: ActionSet, steps: Steps, live: Live, depth: int, nested: bool
+        self,
+        flow: Flow,
+        space: Space,
+        action_set: ActionSet,
+        steps: Steps,
+        live: Live,
+        depth: int,
+        nested: bool,
     ) -> Node | None:
         steps = (*steps, Step(self.name, flow.table_id, flow))
 
@@ -421,29 +431,29 @@ class SwitchPipeline:
                 space = self._vlan_action(action, space, present)
             elif isinstance(action, DecTtl):
                 value, mask = space.current
-                if (mask & _F_ETH_TYPE.mask) == _F_ETH_TYPE.mask and _F_ETH_TYPE.get(value) in (
+                ip_packet = (mask & _F_ETH_TYPE.mask) == _F_ETH_TYPE.mask and _F_ETH_TYPE.get(value) in (
                     0x0800,
                     0x86DD,
-                ):
-                    if (mask & _F_TTL.mask) == _F_TTL.mask:
-                        ttl = _F_TTL.get(value)
-                        if ttl <= 1:
-                            # OVS stops the actions and raises a packet-in with reason invalid_ttl.
-                            # The rest of the rule's actions and instructions are skipped; the
-                            # action set gathered so far still runs at the end of the pipeline.
-                            out.append(
-                                ToController(
-                                    space,
-                                    (
-                                        *steps,
-                                        Step(self.name, -1, None, "dec_ttl: TTL exception -> controller"),
-                                    ),
-                                )
+                )
+                if ip_packet and (mask & _F_TTL.mask) == _F_TTL.mask:
+                    ttl = _F_TTL.get(value)
+                    if ttl <= 1:
+                        # OVS stops the actions and raises a packet-in with reason invalid_ttl.
+                        # The rest of the rule's actions and instructions are skipped; the
+                        # action set gathered so far still runs at the end of the pipeline.
+                        out.append(
+                            ToController(
+                                space,
+                                (
+                                    *steps,
+                                    Step(self.name, -1, None, "dec_ttl: TTL exception -> controller"),
+                                ),
                             )
-                            if abort is not None:
-                                out.append(abort(space))
-                            return fanout(out)
-                        space = space.rewrite(_F_TTL.put(ttl - 1), _F_TTL.mask)
+                        )
+                        if abort is not None:
+                            out.append(abort(space))
+                        return fanout(out)
+                    space = space.rewrite(_F_TTL.put(ttl - 1), _F_TTL.mask)
             elif isinstance(action, GroupAction):
                 out.append(self._group(action.group_id, space, steps, live, depth))
             elif isinstance(action, (PushMpls, PopMpls)):
@@ -529,9 +539,13 @@ class SwitchPipeline:
         return Emit(port, space, steps)
 
     def _bucket_live(self, bucket: Bucket, live: Live, seen: tuple[int, ...] = ()) -> bool:
-        if bucket.watch_port is not None and bucket.watch_port < 0xFFFFFF00:
-            if live is not None and bucket.watch_port not in live:
-                return False
+        if (
+            bucket.watch_port is not None
+            and bucket.watch_port < 0xFFFFFF00
+            and live is not None
+            and bucket.watch_port not in live
+        ):
+            return False
         if bucket.watch_group is not None and bucket.watch_group < 0xFFFFFF00:
             group = self.state.groups.get(bucket.watch_group)
             if group is None or bucket.watch_group in seen:

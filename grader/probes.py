@@ -11,8 +11,8 @@ in a capture at the receivers (an IP payload marker, or the ARP addresses).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sdnlab.grader.behaviours import kind_named
 from sdnlab.grader.fields import ALL_BITS, FIELDS
@@ -130,7 +130,7 @@ def _behaviour_probes(
     scenario: frozenset[frozenset[str]],
     add: Callable[[str, int, str, str], None],
 ) -> None:
-    """One packet per protocol variant for a spread sample of the behaviour's cases (its kind's ``probe_cases``)."""
+    """One packet per protocol variant for a sample of the behaviour's cases (its kind's ``probe_cases``)."""
     cases = _spread(list(kind_named(b.kind).probe_cases(grader, b, scenario)), CASES_PER_BEHAVIOUR)
     for case in cases:
         traffic = case.behaviour.traffic
@@ -151,8 +151,8 @@ def _behaviour_probes(
 
 def _scapy() -> tuple[Any, Any, Any]:
     """scapy's inet, l2 and packet modules, used untyped (scapy's layer classes have no annotations)."""
-    from scapy.layers import inet, l2
     from scapy import packet
+    from scapy.layers import inet, l2
 
     return inet, l2, packet
 
@@ -168,8 +168,8 @@ def _ip_text(x: int) -> str:
 def probe_frame(probe: Probe) -> bytes:
     """The Ethernet frame a host sends for this probe (IP probes carry a payload marker)."""
     inet, l2, packet = _scapy()
-    ICMP, IP, TCP, UDP = inet.ICMP, inet.IP, inet.TCP, inet.UDP  # noqa: N806  (scapy's layer classes)
-    ARP, Dot1Q, Ether, Raw = l2.ARP, l2.Dot1Q, l2.Ether, packet.Raw  # noqa: N806
+    ICMP, IP, TCP, UDP = inet.ICMP, inet.IP, inet.TCP, inet.UDP
+    ARP, Dot1Q, Ether, Raw = l2.ARP, l2.Dot1Q, l2.Ether, packet.Raw
 
     v = probe.vector
 
@@ -214,7 +214,7 @@ def probe_frame(probe: Probe) -> bytes:
 def probe_key(frame: bytes) -> ProbeKey | None:
     """What identifies a received probe: ("ip", id) from the marker, or ("arp", op, spa, tpa, sha)."""
     inet, l2, _ = _scapy()
-    IP, ARP = inet.IP, l2.ARP  # noqa: N806  (scapy's layer classes)
+    IP, ARP = inet.IP, l2.ARP
 
     packet = l2.Ether(frame)
     if IP in packet:

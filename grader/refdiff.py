@@ -41,7 +41,10 @@ class Difference:
         return "missing" if order[self.trainee] < order[self.reference] else "extra"
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.traffic} {self.src} -> {self.dst}: yours delivers {self.trainee}, reference {self.reference}"
+        return (
+            f"{self.kind}: {self.traffic} {self.src} -> {self.dst}: "
+            f"yours delivers {self.trainee}, reference {self.reference}"
+        )
 
 
 def _delivery(grader: Grader, src: str, dst: str, traffic: TrafficClass) -> str:

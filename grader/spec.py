@@ -114,7 +114,8 @@ def parse_traffic(text: object, where: str = "<spec>") -> TrafficClass:
     m = _PHRASE.match(phrase)
     if not m:
         raise SpecError(
-            f"{where}: traffic: cannot read {text!r} (expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
+            f"{where}: traffic: cannot read {text!r} "
+            "(expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
         )
     proto = m.group(1)
     ports = []
@@ -190,7 +191,8 @@ def _behaviour(raw: object, index: int, source: str, errors: list[str], line: in
             errors.append(f"{source}:{_line(raw, key, line)}: {key}: no value given (null)")
     if len(found) != 1:
         errors.append(
-            f"{where}: a behaviour needs exactly one of {', '.join(registry)} (found {', '.join(map(str, found)) or 'none'})"
+            f"{where}: a behaviour needs exactly one of {', '.join(registry)} "
+            f"(found {', '.join(map(str, found)) or 'none'})"
         )
         return None
     name = str(found[0])
@@ -395,7 +397,8 @@ def requires_errors(behaviours: list[Behaviour]) -> list[str]:
                 errors.append(f"{b.where}: requires: a behaviour cannot require itself")
             elif other.hidden and not b.hidden:
                 errors.append(
-                    f"{b.where}: requires: {required!r} is hidden; a public behaviour can require only public ones"
+                    f"{b.where}: requires: {required!r} is hidden; "
+                    "a public behaviour can require only public ones"
                 )
     return errors
 

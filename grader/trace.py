@@ -50,6 +50,7 @@ def parse_packet(spec: str, source: str = "<packet>", line: int = 0) -> Space:
 
 def header_fields(vector: int) -> dict[str, Any]:
     """The fields of a concrete header that ovs-ofctl would show, by their ovs-ofctl names."""
+
     def get(name: str) -> int:
         return FIELDS[name].get(vector)
 

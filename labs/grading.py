@@ -59,12 +59,12 @@ def missing_submission(lab: Lab, workdir: Path) -> str | None:
 
 
 def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
-    """Every check scored zero with the reason: nothing was submitted, so nothing holds (not even isolation)."""
+    """Every check scored zero with the reason: nothing submitted, nothing holds (not even isolation)."""
     return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
 
 
 def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=None) -> LabResult:
-    """Judge the flows a workspace would install (no network needed); an empty workspace is "no submission"."""
+    """Judge the flows a workspace would install (no network); an empty workspace is "no submission"."""
     started = time.perf_counter()
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
@@ -79,7 +79,7 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
 
 
 def deployed_workdir(lab: Lab, name: str) -> Path | None:
-    """The workspace installed on the running lab ``name`` (its session's, or the solution after ``solve``)."""
+    """The workspace installed on the running lab ``name`` (its session's; the solution after ``solve``)."""
     from sdnlab.errors import SdnlabError
     from sdnlab.labs import session
 

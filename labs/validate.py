@@ -67,8 +67,8 @@ def check_texts(lab: Lab) -> list[str]:
             problems.append(f"{path.name}: contains no Japanese text")
     if not JAPANESE.search(lab.title.ja):
         problems.append("lab.yaml: title.ja: contains no Japanese text")
-    for i, text in enumerate(lab.hints):
-        if not JAPANESE.search(text.ja):
+    for i, hint in enumerate(lab.hints):
+        if not JAPANESE.search(hint.ja):
             problems.append(f"lab.yaml: hints[{i}].ja: contains no Japanese text")
     return problems
 

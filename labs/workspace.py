@@ -65,7 +65,7 @@ def static_state(workdir: Path, switches: list[str]):
 
 
 def group_problems(entry: dict[str, Path]) -> list[str]:
-    """``file:line: group N is not defined`` for a switch's flow and group files (see ``undefined_groups``)."""
+    """``file:line: group N is not defined`` for one switch's flow and group files (``undefined_groups``)."""
     from sdnlab.grader import SwitchState, parse_flows, parse_groups
     from sdnlab.grader.errors import FlowParseError
 

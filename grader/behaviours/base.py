@@ -69,7 +69,7 @@ class BehaviourKind:
         errors: list[str],
         nested: ParseNested,
     ) -> dict[str, object]:
-        """Behaviour fields from the kind's own keys (beyond selectors and traffic); problems into ``errors``."""
+        """Behaviour fields from the kind's own keys (not selectors, traffic); problems into ``errors``."""
         return {}
 
     def describe(self, b: Behaviour) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from sdnlab.grader.behaviours.base import BehaviourKind, ParseNested, ProbeCase, Verdict, register, kind_named
+from sdnlab.grader.behaviours.base import BehaviourKind, ParseNested, ProbeCase, Verdict, kind_named, register
 
 if TYPE_CHECKING:
     from sdnlab.grader.grading import Down, Grader

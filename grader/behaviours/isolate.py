@@ -42,9 +42,13 @@ class Isolate(BehaviourKind):
             reached: dict[str, tuple[Space, int]] = {}
             for tree, prefer in grader.trees(src, None, b.traffic, down):
                 for leaf in leaves(tree):
-                    if isinstance(leaf, Delivered) and leaf.host in dst_set and leaf.host != src:
-                        if leaf.space.is_concrete or leaf.space.pick() is not None:
-                            reached.setdefault(leaf.host, (leaf.space, prefer))
+                    if (
+                        isinstance(leaf, Delivered)
+                        and leaf.host in dst_set
+                        and leaf.host != src
+                        and (leaf.space.is_concrete or leaf.space.pick() is not None)
+                    ):
+                        reached.setdefault(leaf.host, (leaf.space, prefer))
             total = len(dst_set) - (src in dst_set)
             cases += total
             passed += total - len(reached)

@@ -54,7 +54,10 @@ def best_latency(fabric: Fabric, src: str, dst: str, down: Down) -> float:
 @register
 class Path(BehaviourKind):
     name = "path"
-    summary = "the traffic class from src reaches dst within max_hops switches, avoiding nodes, on a lowest-latency path"
+    summary = (
+        "the traffic class from src reaches dst within max_hops switches, avoiding nodes, "
+        "on a lowest-latency path"
+    )
     keys = frozenset({"src", "dst", "traffic", "max_hops", "avoid", "prefer"})
     required = frozenset({"src", "dst"})
 

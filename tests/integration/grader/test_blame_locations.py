@@ -31,9 +31,10 @@ priority=20,ip,nw_dst=10.0.0.3,actions=drop
 priority=10,ip,nw_dst=10.0.0.2,actions=output:1
 priority=5,arp,actions=FLOOD
 """
+FORWARD = "priority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n"
 OTHERS = {
-    "s1": "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
-    "s3": "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
+    "s1": "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\n" + FORWARD,
+    "s3": "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\n" + FORWARD,
 }
 
 

@@ -75,9 +75,9 @@ def test_later_messages_replace_and_delete_rules():
     match = parser.OFPMatch(eth_type=0x0800, ipv4_dst="10.0.0.2")
     msgs = [flow(match, [out(2)]), flow(match, [out(5)])]
     assert FlowTables.from_ofmsgs(msgs).forwards("in_port=1,ip,nw_dst=10.0.0.2") == {5}
-    deleted = msgs + [flow(parser.OFPMatch(eth_type=0x0800), command=ofp.OFPFC_DELETE, table_id=ofp.OFPTT_ALL)]
+    deleted = [*msgs, flow(parser.OFPMatch(eth_type=2048), command=ofp.OFPFC_DELETE, table_id=ofp.OFPTT_ALL)]
     assert FlowTables.from_ofmsgs(deleted).forwards("in_port=1,ip,nw_dst=10.0.0.2") == frozenset()
-    strict_miss = msgs + [flow(parser.OFPMatch(eth_type=0x0800), command=ofp.OFPFC_DELETE_STRICT)]
+    strict_miss = [*msgs, flow(parser.OFPMatch(eth_type=2048), command=ofp.OFPFC_DELETE_STRICT)]
     assert len(FlowTables.from_ofmsgs(strict_miss).flows) == 1
 
 

@@ -49,7 +49,7 @@ def test_lab1_ping_check_says_and_checks_arp_and_icmp(tmp_path):
     work = tmp_path / "work"
     shutil.copytree(lab.solution_dir, work)
     for path in (work / "flows").glob("*.flows"):
-        path.write_text("\n".join(l for l in path.read_text().splitlines() if "arp" not in l) + "\n")
+        path.write_text("\n".join(x for x in path.read_text().splitlines() if "arp" not in x) + "\n")
     result = grade_static(lab, work)
     item = next(i for i in result.items if i.id == "h2-pings-everyone")
     assert not item.passed and "arp" in item.details[0]

@@ -1,4 +1,4 @@
-"""A flow that names a missing group is refused with its file and line (issue 11 item 7), not a raw OFPT_ERROR."""
+"""A flow naming a missing group is refused with its file and line (issue 11 item 7), not OFPT_ERROR."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def test_static_grading_names_the_missing_group(work):
 
 
 def test_a_bucket_chaining_to_a_missing_group_is_named_too(work):
-    (work / "flows" / "st1.groups").write_text("group_id=1,type=all,bucket=output:1\ngroup_id=2,type=indirect,bucket=group:7\n")
+    (work / "flows" / "st1.groups").write_text(
+        "group_id=1,type=all,bucket=output:1\ngroup_id=2,type=indirect,bucket=group:7\n"
+    )
     (work / "flows" / "st1.flows").write_text("priority=10,actions=group:2\n")
     with pytest.raises(LabSessionError, match=r"st1.groups:2: group 7 is not defined \(defined: 1, 2\)"):
         workspace.static_state(work, ["st1"])
