@@ -364,10 +364,15 @@ def parse_behaviours(data: object, source: str = "<spec>", topology: object = No
     """
     line = getattr(data, "line", 0)
     if isinstance(data, Mapping):
+        lab_file = "topology" in data or "title" in data  # a lab.yaml: its other keys are the lab's
+        unknown = [k for k in data if k != "behaviours" and k != "__line__"] if not lab_file else []
+        if unknown:
+            where = f"{source}:{_line(data, unknown[0], line)}"
+            raise SpecError(f"{where}: unknown key {unknown[0]!r} (a spec holds a 'behaviours:' list)")
         line = _line(data, "behaviours", line)
         data = data.get("behaviours")
     if not isinstance(data, list):
-        raise SpecError(f"{source}: expected a list of behaviours (or a 'behaviours:' list)")
+        raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
     errors: list[str] = []
     parsed = [_behaviour(raw, i, source, errors, _line(data, i, line)) for i, raw in enumerate(data)]
     behaviours = [b for b in parsed if b is not None]

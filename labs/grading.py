@@ -132,4 +132,7 @@ def grade_live(
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
             items.append(probes.run_probe(probe, name, topology, status))
+    reason = missing_submission(lab, workdir) if workdir is not None else None
+    if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold
+        items, notes = _zeroed(items, reason), (*notes, reason)
     return LabResult(lab.id, tuple(items), "live", time.perf_counter() - started, grader_version(), notes)

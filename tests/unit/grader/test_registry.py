@@ -120,6 +120,11 @@ def test_registering_a_name_twice_is_refused():
             "- reach: {src: h1, dst: " + "[" * 12 + "h2" + "]" * 12 + "}\n",
             "spec.yaml:1: reach: nested too deeply",
         ),
+        (
+            "behaviours:\n  - reach: {src: h1, dst: h2}\nbehaviors: []\n",
+            "spec.yaml:3: unknown key 'behaviors'",
+        ),
+        ("behaviours:\n", "spec.yaml:1: expected a list of behaviours"),
     ],
 )
 def test_spec_mistakes_name_file_line_and_field(text, message):
