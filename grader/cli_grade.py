@@ -1,27 +1,14 @@
-"""``sdnlab grade``: collect flow state, judge the spec, render the report."""
+"""``sdnlab grade``: parse the options, call ``grader.api.grade_lab``, render the report."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from sdnlab.cli_options import JsonOpt, LangOpt, lab_name, language
-from sdnlab.grader.errors import CollectError, OutputFileError, SpecError
-
-
-def _topology(topology: str | None, params: list[str], name: str | None) -> Any:
-    from sdnlab.grader import collect
-    from sdnlab.topologies import load_topology, parse_params
-
-    if topology:
-        return load_topology(topology, parse_params(params) if params else {})
-    if name:
-        return collect.lab_topology(name)
-    raise CollectError(
-        "grading saved flows needs --topology (catalogue name or file), or --name of a running lab"
-    )
+from sdnlab.grader.errors import OutputFileError, SpecError
 
 
 def _link(text: str) -> tuple[str, str]:
@@ -97,40 +84,25 @@ def grade_command(
     ] = None,
 ) -> None:
     """Grade flow rules against expected behaviours (static symbolic check, optional live confirmation)."""
-    from dataclasses import replace
-
-    from sdnlab.grader import collect
-    from sdnlab.grader.grading import grade
-    from sdnlab.grader.spec import load_spec
+    from sdnlab.grader.api import grade_lab
+    from sdnlab.topologies import parse_params
 
     links = [_link(text) for text in down or []]
     if junit is not None:
         _check_writable(junit)
     if flows is None and name is None:
         name = lab_name(None)  # the trainee's current session
-    topo = _topology(topology, param or [], name if flows is None or not topology else None)
-    behaviours = load_spec(spec, topology=topo) if spec else ()
-    state = collect.from_dir(flows) if flows is not None else collect.from_lab(lab_name(name))
-    if not behaviours and reference is None:
-        raise SpecError("nothing to grade: give --spec FILE and/or --reference DIR")
-    if not include_hidden:  # trainees run this command: hidden ids must not leak through live probes either
-        behaviours = tuple(b for b in behaviours if not b.hidden)
-    report = grade(topo, state, behaviours, include_hidden=include_hidden, down=links)
-    if reference is not None:
-        from sdnlab.grader.refdiff import collect_reference, reference_diff
-
-        diffs = reference_diff(topo, state, collect_reference(reference, topo))
-        report = replace(
-            report,
-            reference=tuple(d.describe() for d in diffs)
-            or ("matches the reference on every host pair and class",),
-        )
-    if live:
-        if name is None:
-            raise CollectError("--live needs a running lab (--name)")
-        from sdnlab.grader.live import confirm
-
-        report = confirm(name, topo, state, behaviours, report, down=links)
+    report = grade_lab(
+        topology,
+        name=name,
+        flows=flows,
+        spec=spec,
+        params=parse_params(param) if param else None,
+        reference=reference,
+        live=live,
+        down=links,
+        include_hidden=include_hidden,
+    )
     if junit is not None:
         try:
             junit.write_text(report.to_junit_xml())

@@ -11,7 +11,9 @@ import json
 import subprocess
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sdnlab.controller.rest_client import auth_headers_for_url
 from sdnlab.grader.errors import CollectError
@@ -19,6 +21,9 @@ from sdnlab.grader.files import read_text
 from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.ofctl_rest import parse_rest_flows, parse_rest_groups
 from sdnlab.grader.ofctl_text import parse_flows, parse_groups, parse_ports
+
+if TYPE_CHECKING:
+    from sdnlab.topologies import Topology
 
 DUMPS = ("dump-flows", "dump-groups", "dump-ports-desc")
 
@@ -33,15 +38,43 @@ def _ofctl(bridge: str, what: str) -> str:
 
 
 def from_bridges(bridges: dict[str, str]) -> NetworkState:
-    """Flow state of OVS bridges; ``bridges`` maps topology switch name -> bridge name."""
+    """Flow state of OVS bridges; ``bridges`` maps topology switch name -> bridge name.
+
+    Rules are located as lines of the dump (``dump-flows s2 line 3``); ``with_sources`` maps them
+    back to the workspace files they were installed from.
+    """
     switches = {}
     for switch, bridge in bridges.items():
+        flows = parse_flows(_ofctl(bridge, "dump-flows"), f"dump-flows {switch}")
         switches[switch] = SwitchState(
             switch,
-            parse_flows(_ofctl(bridge, "dump-flows"), f"{switch}.flows"),
-            parse_groups(_ofctl(bridge, "dump-groups"), f"{switch}.groups"),
-            parse_ports(_ofctl(bridge, "dump-ports-desc"), f"{switch}.ports"),
+            tuple(replace(f, dumped=True) for f in flows),
+            parse_groups(_ofctl(bridge, "dump-groups"), f"dump-groups {switch}"),
+            parse_ports(_ofctl(bridge, "dump-ports-desc"), f"dump-ports-desc {switch}"),
         )
+    return NetworkState(switches)
+
+
+def with_sources(installed: NetworkState, written: NetworkState) -> NetworkState:
+    """``installed`` (collected from the switches) with each rule located in the file it came from.
+
+    A rule is the same rule when table, priority and match agree (as OpenFlow identifies it);
+    ``written`` is the state the workspace's files describe (``labs.workspace.static_state``).
+    Rules no file wrote (a controller's, or the file changed since) keep their dump location.
+    """
+    switches = {}
+    for name, sw in installed.switches.items():
+        files = written.switches.get(name)
+        origin = (
+            {f.key: f for f in files.flows} if files is not None else {}
+        )  # a later duplicate wins, as in OVS
+        flows = tuple(
+            replace(f, source=origin[f.key].source, line=origin[f.key].line, dumped=False)
+            if f.key in origin
+            else f
+            for f in sw.flows
+        )
+        switches[name] = replace(sw, flows=flows)
     return NetworkState(switches)
 
 
@@ -56,7 +89,7 @@ def from_lab(name: str = "default") -> NetworkState:
     return from_bridges(lab_bridges(name))
 
 
-def lab_topology(name: str = "default"):
+def lab_topology(name: str = "default") -> Topology:
     """The Topology a running lab was built from."""
     from sdnlab.runtime import api
     from sdnlab.topologies import load_topology
@@ -65,7 +98,7 @@ def lab_topology(name: str = "default"):
     return load_topology(status.get("topology_source") or status["topology"], status.get("params") or {})
 
 
-def save_lab(name: str, directory) -> Path:
+def save_lab(name: str, directory: str | Path) -> Path:
     """Write a running lab's dumps into ``directory`` (for offline grading later)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -75,7 +108,7 @@ def save_lab(name: str, directory) -> Path:
     return directory
 
 
-def from_dir(path) -> NetworkState:
+def from_dir(path: str | Path) -> NetworkState:
     """Flow state saved in a directory (see module docstring)."""
     directory = Path(path)
     if not directory.exists():
@@ -119,7 +152,7 @@ def from_dir(path) -> NetworkState:
     return NetworkState(switches)
 
 
-def _get_json(url: str):
+def _get_json(url: str) -> Any:
     try:
         request = urllib.request.Request(url, headers=auth_headers_for_url(url))  # the lab's REST token
         with urllib.request.urlopen(request, timeout=10) as reply:
@@ -128,7 +161,7 @@ def _get_json(url: str):
         raise CollectError(f"GET {url}: {exc}") from None
 
 
-def from_rest(url: str, topology=None) -> NetworkState:
+def from_rest(url: str, topology: Topology | dict[str, Any] | None = None) -> NetworkState:
     """Flow state from an ofctl_rest API at ``url`` (e.g. http://127.0.0.1:8080).
 
     Switches are named from the topology's dpids when given, else ``s<dpid>``.

@@ -272,8 +272,8 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
     if alias.field == "nw_frag":
         if text not in FRAG_VALUES:
             raise ValueError_(f"bad nw_frag {text!r}")
-        value, mask = FRAG_VALUES[text]
-        return ((field.name, value, mask),)
+        frag_value, frag_mask = FRAG_VALUES[text]
+        return ((field.name, frag_value, frag_mask),)
     if alias.field == "in_port":
         return ((field.name, parse_port(text), field.full),)
     if alias.field == "tcp_flags" and text[:1] in ("+", "-"):
@@ -281,7 +281,7 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
     kind = _KIND.get(alias.field, "int")
     value_text, _, mask_text = text.partition("/")
     value = _parse_scalar(kind, value_text)
-    mask = _parse_mask(kind, mask_text, field.width) if mask_text else None
+    mask: int | None = _parse_mask(kind, mask_text, field.width) if mask_text else None
     if alias.vlan == "dl_vlan":
         if value == 0xFFFF:  # OF1.0 "no VLAN"
             return (("vlan_vid", 0, OFPVID_PRESENT),)

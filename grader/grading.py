@@ -10,31 +10,39 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import itertools
 import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any
 
-import networkx as nx
-
+from sdnlab.grader.behaviours import Verdict, kind_named
 from sdnlab.grader.errors import SpecError
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.headerspace import Space
-from sdnlab.grader.model import NetworkState
+from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.network import (
     Delivered,
     Dropped,
     Fabric,
+    Leaf,
     Looped,
     Lost,
     Network,
+    Tree,
     failing,
     leaves,
-    switches_on,
 )
 from sdnlab.grader.report import BehaviourResult, Failure, GradeReport
 from sdnlab.grader.spec import Behaviour, TrafficClass, raise_spec_errors
 from sdnlab.grader.trace import header_fields
 
 MAX_FAILURES_SHOWN = 3
+Triple = tuple[str, int, int]  # (field, value, mask)
+TreeKey = tuple[str, str | None, TrafficClass, frozenset[frozenset[str]]]
+Down = tuple[tuple[str, str], ...]  # links (node pairs) that are down in the judged scenario
+ExtraOk = Callable[
+    [Delivered, str, str], bool
+]  # (leaf, src, dst): a delivery that also meets the kind's rule
 BROADCAST = 0xFFFFFFFFFFFF
 
 
@@ -48,11 +56,11 @@ def _ip(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def _put(triples: list, name: str, value: int, mask: int | None = None) -> None:
+def _put(triples: list[Triple], name: str, value: int, mask: int | None = None) -> None:
     triples.append((name, value, FIELDS[name].full if mask is None else mask))
 
 
-def _cube(triples) -> tuple[int, int] | None:
+def _cube(triples: Iterable[Triple]) -> tuple[int, int] | None:
     value = mask = 0
     for name, v, m in triples:
         f = FIELDS[name]
@@ -71,7 +79,7 @@ def packet_string(vector: int) -> str:
     proto = fields.get("nw_proto")
     prefix = {0x0806: "arp"}.get(eth_type)
     if eth_type == 0x0800:
-        prefix = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto, "ip")
+        prefix = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto, "ip") if isinstance(proto, int) else "ip"
         if prefix != "ip":
             fields.pop("nw_proto", None)
     if prefix is None:
@@ -85,16 +93,17 @@ def packet_string(vector: int) -> str:
 class Grader:
     """Caches propagation trees per (scenario, source, class) while judging behaviours."""
 
-    def __init__(self, topology, state: NetworkState):
+    def __init__(self, topology: Any, state: NetworkState):
         self.topology = topology
         self.fabric = topology if isinstance(topology, Fabric) else Fabric.from_topology(topology)
         self.state = state
-        self._networks: dict = {}
-        self._trees: dict = {}
-        self._visited: dict = {}  # tree key -> switches its packets crossed
+        self._networks: dict[frozenset[frozenset[str]], Network] = {}
+        self._trees: dict[TreeKey, list[tuple[Tree, int]]] = {}
+        self._visited: dict[TreeKey, set[str]] = {}  # tree key -> switches its packets crossed
 
     # ---- selectors and classes --------------------------------------------------------------
-    def resolve(self, selectors, where: str, key: str, hosts_only=True) -> list[str]:
+    def resolve(self, selectors: Iterable[str], where: str, key: str, hosts_only: bool = True) -> list[str]:
+        """Node names a behaviour's selectors select (``SpecError`` for names that select nothing)."""
         names: list[str] = []
         fabric = self.fabric
         for sel in selectors:
@@ -127,10 +136,12 @@ class Grader:
             names.extend(found)
         return list(dict.fromkeys(names))
 
-    def class_space(self, src: str, dst: str | None, proto: str, ports: dict, traffic: TrafficClass):
+    def class_space(
+        self, src: str, dst: str | None, proto: str, ports: Mapping[str, int | None], traffic: TrafficClass
+    ) -> tuple[Space | None, int]:
         """(Space, prefer vector) for packets of one protocol variant from src to dst (None: any dst)."""
         s = self.fabric.hosts[src]
-        triples: list = []
+        triples: list[Triple] = []
         if s.mac:
             _put(triples, "eth_src", _mac(s.mac))
         _put(triples, "vlan_vid", 0)
@@ -138,11 +149,15 @@ class Grader:
         _put(triples, "nw_frag", 0)
         d = self.fabric.hosts.get(dst) if dst else None
         dst_ip = d.ip if d else (dst if dst else None)
-        prefer: list = []
-        if proto == "arp":
+        prefer: list[Triple] = []
+        if proto in ("arp", "arp_reply"):
+            reply = proto == "arp_reply"
             _put(triples, "eth_type", 0x0806)
-            _put(triples, "ip_proto", 1)
-            if dst is not None:
+            _put(triples, "ip_proto", 2 if reply else 1)  # the ARP opcode
+            if reply and d is not None and d.mac:
+                _put(triples, "eth_dst", _mac(d.mac))
+                _put(triples, "arp_tha", _mac(d.mac))
+            elif dst is not None:
                 _put(triples, "eth_dst", BROADCAST)
             if s.ip:
                 _put(triples, "ipv4_src", _ip(s.ip))
@@ -150,7 +165,8 @@ class Grader:
                 _put(triples, "ipv4_dst", _ip(dst_ip))
             if s.mac:
                 _put(triples, "arp_sha", _mac(s.mac))
-            _put(triples, "arp_tha", 0)
+            if not reply:
+                _put(triples, "arp_tha", 0)
         else:
             _put(triples, "eth_type", 0x0800)
             _put(triples, "ip_ttl", 64)
@@ -160,16 +176,16 @@ class Grader:
                 _put(triples, "ipv4_dst", _ip(dst_ip))
             if d is not None and d.mac:
                 _put(triples, "eth_dst", _mac(d.mac))
-            if proto == "icmp":
+            if proto in ("icmp", "icmp_reply"):
                 _put(triples, "ip_proto", 1)
-                _put(triples, "tp_src", 8)
+                _put(triples, "tp_src", 0 if proto == "icmp_reply" else 8)  # ICMP type: echo reply / request
                 _put(triples, "tp_dst", 0)
             elif proto in ("tcp", "udp"):
                 _put(triples, "ip_proto", 6 if proto == "tcp" else 17)
-                if ports.get("src") is not None:
-                    _put(triples, "tp_src", ports["src"])
-                if ports.get("dst") is not None:
-                    _put(triples, "tp_dst", ports["dst"])
+                for which in ("src", "dst"):
+                    port = ports.get(which)
+                    if port is not None:
+                        _put(triples, f"tp_{which}", port)
                 prefer += [("tp_src", 49152, 0xFFFF)]
             else:
                 prefer += [("ip_proto", 1, 0xFF), ("tp_src", 8, 0xFFFF)]
@@ -183,13 +199,16 @@ class Grader:
         return Space.of(*cube), pv[0]
 
     # ---- propagation ----------------------------------------------------------------------
-    def network(self, down=()) -> Network:
+    def network(self, down: Iterable[Iterable[str]] = ()) -> Network:
+        """The propagation network with links ``down`` (cached per scenario)."""
         key = frozenset(frozenset(p) for p in down)
         if key not in self._networks:
             self._networks[key] = Network(self.fabric, self.state, down)
         return self._networks[key]
 
-    def trees(self, src: str, dst: str | None, traffic: TrafficClass, down=()):
+    def trees(
+        self, src: str, dst: str | None, traffic: TrafficClass, down: Iterable[Iterable[str]] = ()
+    ) -> list[tuple[Tree, int]]:
         """[(tree, prefer)] for each protocol variant of the class from src (to dst, or any dst)."""
         key = (src, dst, traffic, frozenset(frozenset(p) for p in down))
         cached = self._trees.get(key)
@@ -206,7 +225,7 @@ class Grader:
             }
         return cached
 
-    def update_switch(self, switch: str, sw_state) -> int:
+    def update_switch(self, switch: str, sw_state: SwitchState) -> int:
         """Replace one switch's flow state (a rule added/removed); returns how many cached trees were dropped.
 
         Only the propagation trees that visited the switch are recomputed by the next ``judge``.
@@ -224,7 +243,7 @@ class Grader:
         return len(stale)
 
     # ---- counterexamples ------------------------------------------------------------------
-    def _prefer_towards(self, dst: str, space: Space, prefer: int) -> int:
+    def prefer_towards(self, dst: str, space: Space, prefer: int) -> int:
         """Prefer witnesses addressed to ``dst`` (readable counterexamples for isolation)."""
         host = self.fabric.hosts.get(dst)
         if host is None or not host.ip:
@@ -236,7 +255,16 @@ class Grader:
             prefer = (prefer & ~f.mask) | f.put(value)
         return prefer
 
-    def explain(self, src, dst, space: Space, prefer: int, message: str, down=(), pick=None) -> Failure:
+    def explain(
+        self,
+        src: str,
+        dst: str,
+        space: Space,
+        prefer: int,
+        message: str,
+        down: Iterable[Iterable[str]] = (),
+        pick: Callable[[Leaf], bool] | None = None,
+    ) -> Failure:
         """Make a failing space concrete: witness packet, hop-by-hop trace, blamed rule."""
         vector = space.pick(prefer)
         if vector is None or vector is ...:
@@ -260,261 +288,73 @@ class Grader:
         )
 
     # ---- judging --------------------------------------------------------------------------
-    def judge(self, b: Behaviour, down=()) -> BehaviourResult:
-        kind = b.kind
-        if kind == "failover":
-            inner = b.nested
-            for a, z in b.down:
-                if self.fabric.link_between(a, z) is None:
-                    raise SpecError(f"{b.where}: failover.down: no link {a}-{z}")
-            result = self.judge(inner, down=tuple(dict.fromkeys(tuple(down) + tuple(b.down))))
-            return BehaviourResult(
-                b.id,
-                kind,
-                b.description or f"with {', '.join('-'.join(p) for p in b.down)} down: {_describe(inner)}",
-                b.weight,
-                b.hidden,
-                result.cases,
-                result.passed_cases,
-                result.failures,
-                result.note,
-            )
-        method = getattr(self, f"_judge_{kind}")
-        cases, passed, failures, note = method(b, down)
+    def judge(self, b: Behaviour, down: Down = ()) -> BehaviourResult:
+        """Judge one behaviour with its kind's judge (see ``sdnlab.grader.behaviours``)."""
+        kind = kind_named(b.kind)
+        verdict = kind.judge(self, b, down)
         return BehaviourResult(
             b.id,
-            kind,
-            b.description or _describe(b),
+            b.kind,
+            b.description or kind.describe(b),
             b.weight,
             b.hidden,
-            cases,
-            passed,
-            tuple(failures[:MAX_FAILURES_SHOWN]),
-            note,
+            verdict.cases,
+            verdict.passed,
+            tuple(verdict.failures[:MAX_FAILURES_SHOWN]),
+            verdict.note,
         )
 
-    def _pairs(self, b: Behaviour):
+    def pairs(self, b: Behaviour) -> list[tuple[str, str]]:
+        """Every (src, dst) case of a behaviour, src and dst resolved and different."""
         srcs = self.resolve(b.src, b.where, f"{b.kind}.src")
         dsts = self.resolve(b.dst, b.where, f"{b.kind}.dst")
         return [(s, d) for s in srcs for d in dsts if s != d]
 
-    def _reach_like(self, b: Behaviour, down, extra_ok=None, label="not delivered"):
-        cases = passed = 0
-        failures = []
-        for src, dst in self._pairs(b):
-            cases += 1
-            host_dst = dst in self.fabric.hosts
+    def reach_failure(
+        self,
+        src: str,
+        dst: str,
+        traffic: TrafficClass,
+        down: Down,
+        label: str = "not delivered",
+        extra_ok: ExtraOk | None = None,
+    ) -> Failure | None:
+        """The explained failure of "every packet of ``traffic`` from src is delivered to dst", or None."""
+        host_dst = dst in self.fabric.hosts
 
-            def ok(leaf, dst=dst, host_dst=host_dst, src=src):
-                if not isinstance(leaf, Delivered):
-                    return False
-                if host_dst and leaf.host != dst:
-                    return False
-                if not host_dst and leaf.host == src:
-                    return False
-                return extra_ok(leaf, src, dst) if extra_ok else True
-
-            bad = None
-            for tree, prefer in self.trees(src, dst, b.traffic, down):
-                fails = failing(tree, ok)
-                for space in fails:
-                    if space.is_concrete or space.pick() is not None:
-                        bad = (space, prefer)
-                        break
-                if bad:
-                    break
-            if bad is None:
-                passed += 1
-            elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(
-                    self.explain(src, dst, bad[0], bad[1], label, down, pick=lambda leaf, ok=ok: not ok(leaf))
-                )
-        return cases, passed, failures, ""
-
-    def _judge_reach(self, b, down):
-        return self._reach_like(b, down)
-
-    def _judge_waypoint(self, b, down):
-        via = set(self.resolve(b.via, b.where, "waypoint.via", hosts_only=False))
-
-        def through(leaf, src, dst):
-            nodes = {hop.switch for hop in leaf.hops}
-            return bool(nodes & via)
-
-        return self._reach_like(b, down, through, f"not delivered through {', '.join(sorted(via))}")
-
-    def _judge_path(self, b, down):
-        avoid = set(self.resolve(b.avoid, b.where, "path.avoid", hosts_only=False)) if b.avoid else set()
-
-        def good(leaf, src, dst):
-            switches = switches_on(leaf, self.fabric)
-            if b.max_hops is not None and len(switches) > b.max_hops:
+        def ok(leaf: Leaf) -> bool:
+            if not isinstance(leaf, Delivered):
                 return False
-            if avoid & set(switches):
+            if host_dst and leaf.host != dst:
                 return False
-            if b.prefer == "lowest_latency":
-                return (
-                    self._latency([src] + [hop.switch for hop in leaf.hops] + [dst])
-                    <= self._best_latency(src, dst, down) + 1e-9
-                )
-            return True
+            if not host_dst and leaf.host == src:
+                return False
+            return extra_ok(leaf, src, dst) if extra_ok else True
 
-        parts = []
-        if b.max_hops is not None:
-            parts.append(f"at most {b.max_hops} switches")
-        if avoid:
-            parts.append(f"avoiding {', '.join(sorted(avoid))}")
-        if b.prefer:
-            parts.append("on a lowest-latency path")
-        return self._reach_like(
-            b, down, good, "not delivered " + " and ".join(parts) if parts else "not delivered"
-        )
+        for tree, prefer in self.trees(src, dst, traffic, down):
+            for space in failing(tree, ok):
+                if space.is_concrete or space.pick() is not None:
+                    return self.explain(src, dst, space, prefer, label, down, pick=lambda leaf: not ok(leaf))
+        return None
 
-    def _judge_isolate(self, b, down):
+    def reach_cases(
+        self, b: Behaviour, down: Down, extra_ok: ExtraOk | None = None, label: str = "not delivered"
+    ) -> Verdict:
+        """Reach-like verdict: a (src, dst) case holds when all the class is delivered (and ``extra_ok``)."""
         cases = passed = 0
-        failures = []
-        dst_set = set(self.resolve(b.dst, b.where, "isolate.dst"))
-        for src in self.resolve(b.src, b.where, "isolate.src"):
-            reached: dict = {}
-            for tree, prefer in self.trees(src, None, b.traffic, down):
-                for leaf in leaves(tree):
-                    if isinstance(leaf, Delivered) and leaf.host in dst_set and leaf.host != src:
-                        if leaf.space.is_concrete or leaf.space.pick() is not None:
-                            reached.setdefault(leaf.host, (leaf.space, prefer))
-            total = len(dst_set) - (src in dst_set)
-            cases += total
-            passed += total - len(reached)
-            for dst, (space, prefer) in reached.items():
-                if len(failures) >= MAX_FAILURES_SHOWN:
-                    break
-                prefer = self._prefer_towards(dst, space, prefer)
-                failures.append(
-                    self.explain(
-                        src,
-                        dst,
-                        space,
-                        prefer,
-                        "delivered but must be isolated",
-                        down,
-                        pick=lambda leaf, d=dst: isinstance(leaf, Delivered) and leaf.host == d,
-                    )
-                )
-        return cases, passed, failures, ""
-
-    def _judge_no_loop(self, b, down):
-        cases = passed = 0
-        failures = []
-        for src in self.resolve(b.src, b.where, "no_loop.src"):
+        failures: list[Failure] = []
+        assert b.traffic is not None
+        for src, dst in self.pairs(b):
             cases += 1
-            bad = None
-            for tree, prefer in self.trees(src, None, b.traffic, down):
-                bad = next(((leaf.space, prefer) for leaf in leaves(tree) if isinstance(leaf, Looped)), None)
-                if bad:
-                    break
-            if bad is None:
+            failure = self.reach_failure(src, dst, b.traffic, down, label, extra_ok)
+            if failure is None:
                 passed += 1
             elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(
-                    self.explain(
-                        src,
-                        "*",
-                        bad[0],
-                        bad[1],
-                        "forwarding loop",
-                        down,
-                        pick=lambda leaf: isinstance(leaf, Looped),
-                    )
-                )
-        return cases, passed, failures, ""
-
-    def _judge_no_blackhole(self, b, down):
-        cases = passed = 0
-        failures = []
-
-        def hole(leaf):
-            return isinstance(leaf, Lost) or (isinstance(leaf, Dropped) and not leaf.at_ingress)
-
-        for src, dst in self._pairs(b):
-            cases += 1
-            bad = None
-            for tree, prefer in self.trees(src, dst, b.traffic, down):
-                bad = next(
-                    (
-                        (leaf.space, prefer)
-                        for leaf in leaves(tree)
-                        if hole(leaf) and (leaf.space.is_concrete or leaf.space.pick() is not None)
-                    ),
-                    None,
-                )
-                if bad:
-                    break
-            if bad is None:
-                passed += 1
-            elif len(failures) < MAX_FAILURES_SHOWN:
-                failures.append(
-                    self.explain(
-                        src, dst, bad[0], bad[1], "black hole: dropped inside the network", down, pick=hole
-                    )
-                )
-        return cases, passed, failures, ""
-
-    def _judge_load_split(self, b, down):
-        over = self.resolve(b.over, b.where, "load_split.over", hosts_only=False)
-        cases = passed = 0
-        failures = []
-        for src, dst in self._pairs(b):
-            reached: set = set()
-            for tree, _ in self.trees(src, dst, b.traffic, down):
-                for leaf in leaves(tree):
-                    if isinstance(leaf, Delivered) and (
-                        leaf.space.is_concrete or leaf.space.pick() is not None
-                    ):
-                        reached.add(leaf.host)
-                        reached.update(hop.switch for hop in leaf.hops)
-            for target in over:
-                cases += 1
-                if target in reached:
-                    passed += 1
-                elif len(failures) < MAX_FAILURES_SHOWN:
-                    failures.append(
-                        Failure(
-                            src,
-                            dst,
-                            f"no part of the class reaches {target} (reached: {', '.join(sorted(h for h in reached if h in over)) or 'none of them'})",
-                        )
-                    )
-        return cases, passed, failures, ""
-
-    # ---- latency --------------------------------------------------------------------------
-    def _graph_for(self, down):
-        graph = nx.Graph()
-        dead = {frozenset(p) for p in down}
-        for (a, _), (z, _), delay in self.fabric.links:
-            if frozenset((a, z)) in dead:
-                continue
-            if graph.has_edge(a, z):
-                delay = min(delay, graph[a][z]["delay"])
-            graph.add_edge(a, z, delay=delay)
-        return graph
-
-    def _latency(self, nodes) -> float:
-        total = 0.0
-        for a, z in itertools.pairwise(nodes):
-            delays = [d for (x, _), (y, _), d in self.fabric.links if {x, y} == {a, z}]
-            total += min(delays) if delays else float("inf")
-        return total
-
-    def _best_latency(self, src, dst, down) -> float:
-        graph = self._graph_for(down)
-        hosts = set(self.fabric.hosts) - {src, dst}
-        graph.remove_nodes_from([h for h in hosts if h in graph])  # paths go through switches only
-        try:
-            return nx.shortest_path_length(graph, src, dst, weight="delay")
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            return float("inf")
+                failures.append(failure)
+        return Verdict(cases, passed, tuple(failures))
 
 
-def _outcome(all_leaves) -> str:
+def _outcome(all_leaves: Iterable[Leaf]) -> str:
     parts = []
     for leaf in all_leaves:
         if isinstance(leaf, Delivered):
@@ -530,7 +370,7 @@ def _outcome(all_leaves) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
-def _blame(leaf) -> dict | None:
+def _blame(leaf: Leaf) -> dict[str, Any] | None:
     """The rule responsible for a leaf's fate: the last rule applied on its path."""
     for hop in reversed(leaf.hops):
         for step in reversed(hop.steps):
@@ -557,50 +397,55 @@ def _blame(leaf) -> dict | None:
     return None
 
 
-def _describe(b: Behaviour) -> str:
-    traffic = b.traffic.text if b.traffic else "any"
-    src, dst = ",".join(b.src), ",".join(b.dst)
-    return {
-        "reach": f"{traffic} from {src} reaches {dst}",
-        "isolate": f"{traffic} from {src} never reaches {dst}",
-        "waypoint": f"{traffic} from {src} reaches {dst} through {','.join(b.via)}",
-        "path": f"{traffic} from {src} reaches {dst} on a constrained path",
-        "no_loop": f"no forwarding loop for {traffic} from {src}",
-        "no_blackhole": f"no black hole for {traffic} from {src} to {dst}",
-        "load_split": f"{traffic} from {src} to {dst} is spread over {','.join(b.over)}",
-    }.get(b.kind, b.kind)
-
-
-def check_spec(grader: Grader, behaviours) -> None:
+def check_spec(grader: Grader, behaviours: Iterable[Behaviour]) -> None:
     """Resolve every selector of every behaviour against the topology; raise all problems at once."""
     raise_spec_errors(spec_errors(grader, behaviours))
 
 
-def spec_errors(grader: Grader, behaviours) -> list[str]:
+def spec_errors(grader: Grader, behaviours: Iterable[Behaviour]) -> list[str]:
     """Every selector that names no node and every failover link the topology lacks, located."""
-    errors = []
+    errors: list[str] = []
     for b in behaviours:
-        targets = [b] + ([b.nested] if b.nested is not None else [])
-        for item in targets:
-            for key, selectors, hosts_only in (
-                ("src", item.src, True),
-                ("dst", item.dst, True),
-                ("via", item.via, False),
-                ("avoid", item.avoid, False),
-                ("over", item.over, False),
-            ):
-                for sel in selectors:
-                    try:
-                        grader.resolve((sel,), b.where, f"{item.kind}.{key}", hosts_only=hosts_only)
-                    except SpecError as exc:
-                        errors.append(str(exc))
-        for a, z in b.down:
-            if grader.fabric.link_between(a, z) is None:
-                errors.append(f"{b.where}: failover.down: no link {a}-{z}")
+        errors += kind_named(b.kind).check(grader, b)
     return errors
 
 
-def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = True, down=()) -> GradeReport:
+def apply_requires(
+    results: tuple[BehaviourResult, ...], behaviours: Iterable[Behaviour]
+) -> tuple[BehaviourResult, ...]:
+    """Results where a behaviour whose ``requires`` did not all pass earns nothing (and says why).
+
+    An isolation check holds on a network that forwards nothing; tied with ``requires`` to the
+    reachability it protects, it earns its points only when that reachability holds too.
+    """
+    by_id = {r.id: r for r in results}
+    needs = {b.id: b.requires for b in behaviours}
+    out = []
+    for r in results:
+        missing = [i for i in needs.get(r.id, ()) if i in by_id and not by_id[i].passed]
+        if missing and r.passed_cases:
+            r = replace(
+                r,
+                passed_cases=0,
+                note="; ".join(
+                    filter(
+                        None,
+                        [r.note, f"earns its points only together with {', '.join(missing)}, which failed"],
+                    )
+                ),
+            )
+        out.append(r)
+    return tuple(out)
+
+
+def grade(
+    topology: Any,
+    state: NetworkState,
+    behaviours: Iterable[Behaviour],
+    *,
+    include_hidden: bool = True,
+    down: Iterable[Iterable[str]] = (),
+) -> GradeReport:
     """Judge every behaviour on the flow state; partial credit per behaviour.
 
     ``down`` lists links (pairs of node names) that are down: every behaviour is judged in that
@@ -608,12 +453,12 @@ def grade(topology, state: NetworkState, behaviours, *, include_hidden: bool = T
     """
     started = time.perf_counter()
     grader = Grader(topology, state)
-    down = tuple((str(a), str(z)) for a, z in down)
+    links: Down = tuple((str(a), str(z)) for a, z in down)
     missing = [
-        f"down: no link {a}-{z} in the topology" for a, z in down if grader.fabric.link_between(a, z) is None
+        f"down: no link {a}-{z} in the topology" for a, z in links if grader.fabric.link_between(a, z) is None
     ]
     raise_spec_errors(missing)
     selected = [b for b in behaviours if include_hidden or not b.hidden]
     check_spec(grader, selected)
-    results = tuple(grader.judge(b, down=down) for b in selected)
-    return GradeReport(results, time.perf_counter() - started, down=down)
+    results = apply_requires(tuple(grader.judge(b, down=links) for b in selected), selected)
+    return GradeReport(results, time.perf_counter() - started, down=links)

@@ -10,11 +10,15 @@ current switch sees it. A concrete packet is simply a space whose mask covers ev
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from types import EllipsisType
 
 from sdnlab.grader.fields import ALL_BITS
 
 WITNESS_BUDGET = 20000
+Cube = tuple[int, int]  # (value, mask)
+Pick = int | EllipsisType | None  # a header; Ellipsis: budget ran out; None: empty
 
 
 def intersects(v1: int, m1: int, v2: int, m2: int) -> bool:
@@ -26,7 +30,9 @@ def covers(outer_v: int, outer_m: int, inner_v: int, inner_m: int) -> bool:
     return not (outer_m & ~inner_m) and not ((outer_v ^ inner_v) & outer_m)
 
 
-def witness(value: int, mask: int, excluded, prefer: int = 0, budget: int = WITNESS_BUDGET):
+def witness(
+    value: int, mask: int, excluded: Iterable[Cube], prefer: int = 0, budget: int = WITNESS_BUDGET
+) -> Pick:
     """A full header inside cube (value, mask) and outside every excluded cube, or None.
 
     Free bits take their value from ``prefer``. Returns ``...`` (Ellipsis) when the budget runs
@@ -62,7 +68,7 @@ class Space:
 
     value: int
     mask: int
-    excluded: tuple = ()
+    excluded: tuple[Cube, ...] = ()
     set_value: int = 0
     set_mask: int = 0
 
@@ -80,7 +86,7 @@ class Space:
     def is_concrete(self) -> bool:
         return self.mask & ALL_BITS == ALL_BITS
 
-    def restrict(self, value: int, mask: int):
+    def restrict(self, value: int, mask: int) -> Space | None:
         """This space intersected with current-header cube (value, mask), or None if empty for sure."""
         sm = self.set_mask
         on_rewritten = mask & sm
@@ -97,7 +103,7 @@ class Space:
                 return None
         return Space(new_value, new_mask, excluded, self.set_value, self.set_mask)
 
-    def subtract(self, value: int, mask: int):
+    def subtract(self, value: int, mask: int) -> Space | None:
         """This space minus current-header cube (value, mask), or None if nothing is left."""
         sm = self.set_mask
         on_rewritten = mask & sm
@@ -122,7 +128,7 @@ class Space:
             self.set_mask | mask,
         )
 
-    def pick(self, prefer: int = 0):
+    def pick(self, prefer: int = 0) -> Pick:
         """A concrete original header of this space (None if empty, Ellipsis if undecided)."""
         return witness(self.value, self.mask, self.excluded, prefer)
 
@@ -132,11 +138,11 @@ class Space:
     def current_value(self, prefer: int = 0) -> int:
         """A concrete current header (original witness with rewrites applied)."""
         original = self.pick(prefer)
-        if original is None or original is ...:
+        if not isinstance(original, int):
             original = self.value
         return (original & ~self.set_mask) | self.set_value
 
-    def intersect_original(self, other: Space):
+    def intersect_original(self, other: Space) -> Space | None:
         """Intersection of the original packet sets of two spaces (overlay of ``self`` kept)."""
         if not intersects(self.value, self.mask, other.value, other.mask):
             return None

@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.grading import Grader
+from sdnlab.grader.model import NetworkState
+from sdnlab.grader.network import Fabric
 from sdnlab.grader.probes import (
     Probe,
     expected_key,
@@ -26,6 +30,7 @@ from sdnlab.grader.probes import (
     select_probes,
 )
 from sdnlab.grader.report import Finding, GradeReport
+from sdnlab.grader.spec import Behaviour
 
 ROUNDS = 3
 SETTLE_S = 0.6
@@ -59,7 +64,7 @@ for frame in json.load(sys.stdin):
 """
 
 
-def counted_receivers(probe: Probe, hosts, fabric) -> frozenset:
+def counted_receivers(probe: Probe, hosts: Iterable[str], fabric: Fabric) -> frozenset[str]:
     """The hosts whose capture of ``probe`` counts as a delivery.
 
     A VNF host (kind ``vnf``) sits in the path as a bump in the wire and sees transit packets by
@@ -111,8 +116,12 @@ def _interfaces(name: str) -> dict[str, str]:
 
 
 def run_round(
-    name: str, probes: list[Probe], capture_hosts: list[str], interfaces: dict, timeout: float = 20.0
-) -> dict[int, set]:
+    name: str,
+    probes: list[Probe],
+    capture_hosts: list[str],
+    interfaces: dict[str, str],
+    timeout: float = 20.0,
+) -> dict[int, set[str]]:
     """Send every probe once; return probe id -> hosts that received it."""
     import subprocess
 
@@ -132,6 +141,7 @@ def run_round(
             )
             receivers[host] = proc
         for host, proc in receivers.items():
+            assert proc.stdout is not None  # stdout=PIPE
             line = proc.stdout.readline()
             if line.strip() != "ready":
                 raise CollectError(f"live: capture on {host} did not start")
@@ -149,14 +159,14 @@ def run_round(
                 stderr=subprocess.PIPE,
                 text=True,
             )
+            assert proc.stdin is not None  # stdin=PIPE
             proc.stdin.write(json.dumps(frames))
             proc.stdin.close()
             senders.append((src, proc))
         for src, proc in senders:
             if proc.wait(timeout=timeout) != 0:
-                raise CollectError(
-                    f"live: sending probes from {src} failed: {proc.stderr.read().strip()[:200]}"
-                )
+                problem = proc.stderr.read().strip()[:200] if proc.stderr else ""
+                raise CollectError(f"live: sending probes from {src} failed: {problem}")
         time.sleep(SETTLE_S)
     finally:
         outputs = {}
@@ -168,28 +178,28 @@ def run_round(
                 out = ""
             outputs[host] = out
     keys = {expected_key(p): p for p in probes}
-    seen: dict[int, set] = {p.id: set() for p in probes}
+    seen: dict[int, set[str]] = {p.id: set() for p in probes}
     for host, out in outputs.items():
         for line in out.splitlines():
             try:
                 key = probe_key(bytes.fromhex(line.strip()))
             except ValueError:
                 continue
-            probe = keys.get(key)
-            if probe is not None and host != probe.src:
-                seen[probe.id].add(host)
+            found = keys.get(key) if key is not None else None
+            if found is not None and host != found.src:
+                seen[found.id].add(host)
     return seen
 
 
 def confirm(
     name: str,
-    topology,
-    state,
-    behaviours,
+    topology: Any,
+    state: NetworkState,
+    behaviours: Iterable[Behaviour],
     report: GradeReport,
     max_probes: int = 200,
     recollect: bool = True,
-    down=(),
+    down: Iterable[Iterable[str]] = (),
 ) -> GradeReport:
     """Probe the running lab and attach live results and grader findings to ``report``.
 
@@ -213,7 +223,7 @@ def confirm(
     capture = [h for h in capture if h in interfaces]
     pending = [p for p in probes if p.src in interfaces]
     _settle_datapath()
-    observed: dict[int, set] = {}
+    observed: dict[int, set[str]] = {}
     rounds = 0
     started = time.perf_counter()
     captured = frozenset(capture)
@@ -257,7 +267,7 @@ def confirm(
             )
         )
     disagreeing = {p.id for p in pending if not p.controller}
-    per_behaviour: dict = {}
+    per_behaviour: dict[str, dict[str, int]] = {}
     for p in probes:
         if p.behaviour:
             entry = per_behaviour.setdefault(p.behaviour, {"probes": 0, "agree": 0})

@@ -7,6 +7,7 @@ the bit vector of ``sdnlab.grader.fields``) so matching is two integer operation
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sdnlab.grader.fields import FIELDS, OFPVID_PRESENT, format_value, port_label
@@ -41,7 +42,7 @@ class Match:
     text: str = ""
 
     @classmethod
-    def of(cls, triples, text: str = "") -> Match:
+    def of(cls, triples: Iterable[tuple[str, int, int]], text: str = "") -> Match:
         """Build from (field, value, mask) triples; repeated fields are intersected."""
         merged: dict[str, list[int]] = {}
         for name, value, mask in triples:
@@ -126,6 +127,16 @@ class ModVlanVid:
 
 
 @dataclass(frozen=True)
+class ModVlanPcp:
+    """OpenFlow 1.0 ``mod_vlan_pcp``: sets the PCP, pushing a tag first if there is none (as OVS does)."""
+
+    pcp: int
+
+    def describe(self) -> str:
+        return f"mod_vlan_pcp:{self.pcp}"
+
+
+@dataclass(frozen=True)
 class PushMpls:
     ethertype: int = 0x8847
 
@@ -185,6 +196,19 @@ class Resubmit:
 
 
 @dataclass(frozen=True)
+class Move:
+    """``move:SRC[bits]->DST[bits]``: copy header bits (``*_mask`` in field units, same width)."""
+
+    src: str
+    src_mask: int
+    dst: str
+    dst_mask: int
+
+    def describe(self) -> str:
+        return f"move:{self.src}/{hex(self.src_mask)}->{self.dst}/{hex(self.dst_mask)}"
+
+
+@dataclass(frozen=True)
 class Noop:
     """An action with no effect on forwarding (note, set_queue-like hints we keep for display)."""
 
@@ -200,6 +224,7 @@ Action = (
     | PushVlan
     | PopVlan
     | ModVlanVid
+    | ModVlanPcp
     | PushMpls
     | PopMpls
     | DecTtl
@@ -207,11 +232,12 @@ Action = (
     | SetQueue
     | Meter
     | Resubmit
+    | Move
     | Noop
 )
 
 
-def describe_actions(actions) -> str:
+def describe_actions(actions: Iterable[Action]) -> str:
     return ",".join(a.describe() for a in actions) or "drop"
 
 
@@ -225,9 +251,9 @@ class Flow:
     table_id: int
     priority: int
     match: Match
-    apply_actions: tuple = ()
+    apply_actions: tuple[Action, ...] = ()
     clear_actions: bool = False
-    write_actions: tuple = ()
+    write_actions: tuple[Action, ...] = ()
     write_metadata: tuple[int, int] | None = None  # (value, mask)
     goto_table: int | None = None
     meter_id: int | None = None
@@ -235,6 +261,7 @@ class Flow:
     line: int = 0
     source: str = ""
     text: str = ""
+    dumped: bool = False  # source/line are a line of dump-flows output, not of a file someone wrote
 
     def describe_actions(self) -> str:
         parts = []
@@ -254,12 +281,20 @@ class Flow:
 
     @property
     def location(self) -> str:
+        """``file:line`` of the rule, or ``dump-flows s2 line 3`` for a rule only known from a dump."""
+        if self.dumped:
+            return f"{self.source} line {self.line}"
         return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """What identifies the rule in a switch (OpenFlow: table, priority and match)."""
+        return self.table_id, self.priority, self.match.value, self.match.mask
 
 
 @dataclass(frozen=True)
 class Bucket:
-    actions: tuple = ()
+    actions: tuple[Action, ...] = ()
     weight: int = 1
     watch_port: int | None = None
     watch_group: int | None = None
@@ -293,19 +328,39 @@ class SwitchState:
 
     name: str
     flows: tuple[Flow, ...] = ()
-    groups: dict = field(default_factory=dict)  # group_id -> Group
-    ports: dict = field(default_factory=dict)  # port_no -> Port; empty when unknown
+    groups: dict[int, Group] = field(default_factory=dict)  # group_id -> Group
+    ports: dict[int, Port] = field(default_factory=dict)  # port_no -> Port; empty when unknown
     dpid: int | None = None
 
     def live_ports(self) -> frozenset[int]:
         return frozenset(p.port_no for p in self.ports.values() if p.live)
+
+    def undefined_groups(self) -> list[str]:
+        """``file:line: group N is not defined`` for every flow or bucket that names a missing group.
+
+        Open vSwitch refuses such a flow (OFPBAC_BAD_OUT_GROUP) or group; this says which line.
+        """
+        defined = sorted(self.groups)
+        known = f"defined: {', '.join(map(str, defined))}" if defined else "no groups are defined"
+        problems = []
+        for flow in self.flows:
+            for action in (*flow.apply_actions, *flow.write_actions):
+                if isinstance(action, GroupAction) and action.group_id not in self.groups:
+                    problems.append(f"{flow.location}: group {action.group_id} is not defined ({known})")
+        for group in self.groups.values():
+            for bucket in group.buckets:
+                for action in bucket.actions:
+                    if isinstance(action, GroupAction) and action.group_id not in self.groups:
+                        where = f"{group.source}:{group.line}" if group.source else f"group {group.group_id}"
+                        problems.append(f"{where}: group {action.group_id} is not defined ({known})")
+        return problems
 
 
 @dataclass(frozen=True)
 class NetworkState:
     """Flow state of every switch of a lab, keyed by topology switch name."""
 
-    switches: dict = field(default_factory=dict)  # name -> SwitchState
+    switches: dict[str, SwitchState] = field(default_factory=dict)  # name -> SwitchState
 
     def __getitem__(self, name: str) -> SwitchState:
         return self.switches[name]

@@ -12,15 +12,19 @@ policy is not flow rules and is not modelled); it appears in the path as a hop n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sdnlab.grader.errors import SpecError
 from sdnlab.grader.fields import FIELDS
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import NetworkState, SwitchState
-from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToController
+from sdnlab.grader.pipeline import Drop, Emit, Fork, Node, Steps, SwitchPipeline, ToController
 
 MAX_HOPS = 32
+Endpoint = tuple[str, int]  # (node, port)
+LinkInfo = tuple[Endpoint, Endpoint, float]  # (a, b, delay in ms)
 MAX_VISITS = 4000  # switch visits per injected class; flooding in a cyclic topology explodes otherwise
 
 
@@ -37,19 +41,21 @@ class HostInfo:
 class Fabric:
     """Switches, hosts and wiring of a topology, as the grader needs them."""
 
-    switches: dict  # name -> dpid
-    hosts: dict  # name -> HostInfo
-    wiring: dict  # (switch, port) -> (node, port)
-    attachment: dict  # host -> (switch, port)
-    links: tuple = ()  # ((a, a_port), (b, b_port), delay_ms)
-    roles: dict = field(default_factory=dict)  # node -> roles (switches too)
-    host_ports: dict = field(default_factory=dict)  # (host, interface index) -> (switch, port)
+    switches: dict[str, int | None]  # name -> dpid
+    hosts: dict[str, HostInfo]  # name -> HostInfo
+    wiring: dict[Endpoint, Endpoint]  # (switch, port) -> (node, port)
+    attachment: dict[str, Endpoint]  # host -> (switch, port)
+    links: tuple[LinkInfo, ...] = ()  # ((a, a_port), (b, b_port), delay_ms)
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # node -> roles (switches too)
+    host_ports: dict[Endpoint, Endpoint] = field(default_factory=dict)  # (host, interface) -> (switch, port)
 
     @classmethod
-    def from_topology(cls, topology) -> Fabric:
+    def from_topology(cls, topology: Any) -> Fabric:
         """From a ``sdnlab.topologies.Topology`` or its ``to_dict()``."""
         data = topology.to_dict() if hasattr(topology, "to_dict") else topology
-        switches, hosts, roles = {}, {}, {}
+        switches: dict[str, int | None] = {}
+        hosts: dict[str, HostInfo] = {}
+        roles: dict[str, tuple[str, ...]] = {}
         for node in data["nodes"]:
             roles[node["name"]] = tuple(node.get("roles") or ())
             if node["kind"] == "switch":
@@ -62,7 +68,10 @@ class Fabric:
                     node.get("ip"),
                     node.get("mac"),
                 )
-        wiring, attachment, links, host_ports = {}, {}, [], {}
+        wiring: dict[Endpoint, Endpoint] = {}
+        attachment: dict[str, Endpoint] = {}
+        links: list[LinkInfo] = []
+        host_ports: dict[Endpoint, Endpoint] = {}
         for link in data["links"]:
             a, b, ap, bp = link["a"], link["b"], link["a_port"], link["b_port"]
             if a in switches:
@@ -80,7 +89,7 @@ class Fabric:
             links.append(((a, ap), (b, bp), float(link.get("delay_ms") or 0.0)))
         return cls(switches, hosts, wiring, attachment, tuple(links), roles, host_ports)
 
-    def transit_port(self, vnf: str, interface: int):
+    def transit_port(self, vnf: str, interface: int) -> tuple[int, Endpoint] | None:
         """Where a bump-in-the-wire VNF re-emits a packet received on ``interface``:
         (out interface, (switch, port)). eth0<->eth1; a one-armed VNF sends it back out the same
         interface; None for other interfaces (management ports)."""
@@ -93,15 +102,18 @@ class Fabric:
         return out, self.host_ports[(vnf, out)]
 
     def switch_ports(self, switch: str) -> tuple[int, ...]:
+        """The ports of ``switch`` that the topology wires to something."""
         return tuple(sorted(port for (s, port) in self.wiring if s == switch))
 
-    def link_between(self, a: str, b: str):
+    def link_between(self, a: str, b: str) -> LinkInfo | None:
+        """The first link between nodes ``a`` and ``b`` (either direction), or None."""
         for link in self.links:
             if {link[0][0], link[1][0]} == {a, b}:
                 return link
         return None
 
     def neighbours(self, node: str) -> list[str]:
+        """Nodes linked to ``node``."""
         out = []
         for (x, _), (y, _), _ in self.links:
             if x == node:
@@ -115,15 +127,18 @@ class Fabric:
 class Hop:
     switch: str
     in_port: int
-    steps: tuple
+    steps: Steps
     out_port: int | None = None
+
+
+Hops = tuple[Hop, ...]
 
 
 class Delivered:
     __slots__ = ("hops", "host", "space")
     kind = "delivered"
 
-    def __init__(self, host, space, hops):
+    def __init__(self, host: str, space: Space, hops: Hops):
         self.host, self.space, self.hops = host, space, hops
 
 
@@ -131,7 +146,7 @@ class Dropped:
     __slots__ = ("at_ingress", "hops", "reason", "space")
     kind = "dropped"
 
-    def __init__(self, space, reason, hops, at_ingress):
+    def __init__(self, space: Space, reason: str, hops: Hops, at_ingress: bool):
         self.space, self.reason, self.hops, self.at_ingress = space, reason, hops, at_ingress
 
 
@@ -139,7 +154,7 @@ class Lost:
     __slots__ = ("hops", "reason", "space")
     kind = "lost"
 
-    def __init__(self, space, reason, hops):
+    def __init__(self, space: Space, reason: str, hops: Hops):
         self.space, self.reason, self.hops = space, reason, hops
 
 
@@ -147,7 +162,7 @@ class ToControllerLeaf:
     __slots__ = ("hops", "space")
     kind = "controller"
 
-    def __init__(self, space, hops):
+    def __init__(self, space: Space, hops: Hops):
         self.space, self.hops = space, hops
 
 
@@ -158,7 +173,7 @@ class Looped:
     __slots__ = ("hops", "reason", "space")
     kind = "loop"
 
-    def __init__(self, space, hops, reason="forwarding loop"):
+    def __init__(self, space: Space, hops: Hops, reason: str = "forwarding loop"):
         self.space, self.hops, self.reason = space, hops, reason
 
 
@@ -168,17 +183,23 @@ _IN_PORT = FIELDS["in_port"]
 class Network:
     """Pipelines of every switch wired by a fabric; ``down``: links (pairs of node names) that are down."""
 
-    def __init__(self, fabric: Fabric, state: NetworkState, down=(), transit_vnfs: bool = True):
+    def __init__(
+        self,
+        fabric: Fabric,
+        state: NetworkState,
+        down: Iterable[Iterable[str]] = (),
+        transit_vnfs: bool = True,
+    ):
         self.fabric = fabric
         self.transit_vnfs = transit_vnfs
         self.state = state
         self.down = frozenset(frozenset(pair) for pair in down)
-        self.dead_ports: set = set()
+        self.dead_ports: set[Endpoint] = set()
         for (a, ap), (b, bp), _ in fabric.links:
             if frozenset((a, b)) in self.down:
                 self.dead_ports.add((a, ap))
                 self.dead_ports.add((b, bp))
-        self.pipelines = {}
+        self.pipelines: dict[str, SwitchPipeline] = {}
         for name in fabric.switches:
             sw_state = state.switches.get(name) or SwitchState(name)
             self.pipelines[name] = SwitchPipeline(sw_state, ports=fabric.switch_ports(name))
@@ -187,7 +208,7 @@ class Network:
             for name in fabric.switches
         }
 
-    def inject(self, host: str, space: Space):
+    def inject(self, host: str, space: Space) -> Tree:
         """The propagation tree of ``space`` sent by ``host``."""
         if host not in self.fabric.attachment:
             raise SpecError(f"host {host!r} is not attached to any switch")
@@ -197,7 +218,7 @@ class Network:
         self._visits = 0
         return self._walk(switch, port, space, (), frozenset())
 
-    def _walk(self, switch: str, in_port: int, space: Space, hops: tuple, seen: frozenset):
+    def _walk(self, switch: str, in_port: int, space: Space, hops: Hops, seen: frozenset[Any]) -> Tree:
         key = (switch, in_port, space.current, space.excluded)
         if key in seen or len(hops) >= MAX_HOPS:
             return Looped(space, (*hops, Hop(switch, in_port, ())))
@@ -212,7 +233,9 @@ class Network:
         tree = self.pipelines[switch].run(space, in_port, self.live[switch])
         return self._convert(tree, switch, in_port, hops, seen, space)
 
-    def _convert(self, node, switch, in_port, hops, seen, space):
+    def _convert(
+        self, node: Node | None, switch: str, in_port: int, hops: Hops, seen: frozenset[Any], space: Space
+    ) -> Tree:
         if node is None:
             return Dropped(space, f"{switch}: no action", (*hops, Hop(switch, in_port, ())), not hops)
         if isinstance(node, Fork):
@@ -245,7 +268,11 @@ class Network:
         raise AssertionError(f"unknown pipeline node {node!r}")
 
 
-def leaves(tree):
+Leaf = Delivered | Dropped | Lost | ToControllerLeaf | Looped
+Tree = Leaf | Fork | None  # a propagation tree: leaves, forks of trees, or nothing
+
+
+def leaves(tree: Tree) -> Iterator[Leaf]:
     """Every leaf of a propagation tree."""
     stack = [tree]
     while stack:
@@ -256,8 +283,8 @@ def leaves(tree):
             yield node
 
 
-def failing(tree, ok) -> list[Space]:
-    """Original packets for which no copy reaches a leaf satisfying ``ok`` (choices: any bucket may be picked)."""
+def failing(tree: Tree, ok: Callable[[Leaf], bool]) -> list[Space]:
+    """Original packets no copy of which reaches a leaf satisfying ``ok`` (any bucket may be picked)."""
     if isinstance(tree, Fork):
         if tree.kind in ("split", "choice"):
             out = []
@@ -279,6 +306,6 @@ def failing(tree, ok) -> list[Space]:
     return [] if ok(tree) else [tree.space]
 
 
-def switches_on(leaf, fabric: Fabric) -> list[str]:
+def switches_on(leaf: Leaf, fabric: Fabric) -> list[str]:
     """Switches a leaf's packets crossed, in order (VNF hops left out)."""
     return [hop.switch for hop in leaf.hops if hop.switch in fabric.switches]

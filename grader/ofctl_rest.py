@@ -7,6 +7,7 @@ both sources give identical ``Flow`` objects. Errors name the entry (``flows.jso
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sdnlab.grader.errors import FlowParseError
 from sdnlab.grader.model import Flow, Group
@@ -33,7 +34,7 @@ _PLAIN = {
 }
 
 
-def _action_text(action, where: str) -> str:
+def _action_text(action: Any, where: str) -> str:
     if isinstance(action, dict):
         if "WRITE_ACTIONS" in action:
             return "write_actions(" + ",".join(_action_text(a, where) for a in action["WRITE_ACTIONS"]) + ")"
@@ -68,7 +69,7 @@ def _action_text(action, where: str) -> str:
     raise FlowParseError(where, 0, f"unsupported action {text!r}")
 
 
-def _match_tokens(match: dict) -> list[str]:
+def _match_tokens(match: dict[str, Any]) -> list[str]:
     tokens = []
     for key, value in match.items():
         text = str(value)
@@ -80,7 +81,7 @@ def _match_tokens(match: dict) -> list[str]:
     return tokens
 
 
-def flow_entry_text(entry: dict, where: str) -> str:
+def flow_entry_text(entry: dict[str, Any], where: str) -> str:
     """One ofctl_rest flow stats entry as an ovs-ofctl flow line."""
     head = [
         f"table={entry.get('table_id', 0)}",
@@ -92,7 +93,7 @@ def flow_entry_text(entry: dict, where: str) -> str:
     return ",".join(head) + " actions=" + (",".join(actions) or "drop")
 
 
-def parse_rest_flows(data, source: str = "<rest>", dpid: int | None = None) -> tuple[Flow, ...]:
+def parse_rest_flows(data: Any, source: str = "<rest>", dpid: int | None = None) -> tuple[Flow, ...]:
     """Flows from ofctl_rest flow stats JSON: ``{"<dpid>": [entries]}`` or a bare list of entries."""
     if isinstance(data, (str, bytes)):
         try:
@@ -119,7 +120,7 @@ def parse_rest_flows(data, source: str = "<rest>", dpid: int | None = None) -> t
     return tuple(flows)
 
 
-def parse_rest_groups(data, source: str = "<rest>") -> dict[int, Group]:
+def parse_rest_groups(data: Any, source: str = "<rest>") -> dict[int, Group]:
     """Groups from ofctl_rest group_desc JSON."""
     if isinstance(data, (str, bytes)):
         try:

@@ -8,18 +8,22 @@ so saved rule files and live dumps go through one parser. Anything not understoo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from sdnlab.grader.errors import FlowParseError
 from sdnlab.grader.fields import (
     ALIASES,
     FIELDS,
     OFPP_CONTROLLER,
+    OFPVID_PRESENT,
     SHORTHANDS,
     ValueError_,
     parse_port,
     parse_value,
 )
 from sdnlab.grader.model import (
+    Action,
     Bucket,
     DecTtl,
     Flow,
@@ -27,7 +31,9 @@ from sdnlab.grader.model import (
     GroupAction,
     Match,
     Meter,
+    ModVlanPcp,
     ModVlanVid,
+    Move,
     Noop,
     Output,
     PopMpls,
@@ -62,7 +68,7 @@ _FLOW_FLAGS = {
     "no_readonly_table",
 }
 _HEADER = re.compile(r"^\s*(OFPST_|NXST_|OFPT_|OFP\w+ reply|NXT_)")
-_ACTIONS_KEY = re.compile(r"(?:^|[\s,])(?:actions|instructions)=")
+_ACTIONS_KEY = re.compile(r"(?:^|[\s,])(?:actions|action|instructions)=")
 
 # NXM/OXM names OVS prints in load:/move: actions -> stored field names.
 _NXM_FIELDS = {
@@ -103,25 +109,82 @@ def split_top(text: str, sep: str = ",") -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def parse_match_tokens(tokens, *, where=("<match>", 0), allow_table=False) -> Match:
+def parse_match_tokens(
+    tokens: Iterable[str], *, where: tuple[str, int] = ("<match>", 0), allow_table: bool = False
+) -> Match:
     """Match fields and shorthands (``tcp``, ``nw_src=10.0.0.0/8``) into a ``Match``."""
     source, line = where
-    triples = []
+    fields: dict[str, tuple[str, int, int]] = {}  # a field given again replaces the earlier value, as in OVS
     for token in tokens:
         name, eq, value = token.partition("=")
         name = name.strip()
         if not eq:
             if name in SHORTHANDS:
-                triples.extend((f, v, FIELDS[f].full) for f, v in SHORTHANDS[name])
+                fields.update((f, (f, v, FIELDS[f].full)) for f, v in SHORTHANDS[name])
                 continue
             raise FlowParseError(source, line, f"unknown match keyword {name!r}")
         if name == "packet_type":
             continue
         try:
-            triples.extend(parse_value(name, value.strip()))
+            for field, v, m in parse_value(name, value.strip()):
+                if field in _TCI_PARTS and field in fields and name != "vlan_vid":
+                    # dl_vlan, dl_vlan_pcp and vlan_tci write their bits of the TCI; vlan_vid all of the VID
+                    _, old_v, old_m = fields[field]
+                    v, m = (old_v & ~m) | (v & m), old_m | m
+                fields[field] = (field, v, m)
         except ValueError_ as exc:
             raise FlowParseError(source, line, str(exc)) from None
-    return Match.of(triples, ",".join(tokens))
+    return Match.of(without_unmet_prerequisites(list(fields.values())), ",".join(tokens))
+
+
+_TCI_PARTS = ("vlan_vid", "vlan_pcp")  # bits of one OpenFlow field: a later keyword overwrites only its bits
+_IP_TYPES = (0x0800, 0x86DD)
+_ARP_TYPES = (0x0806, 0x8035)
+_L4_PROTOS = (1, 6, 17, 58, 132)
+
+
+def without_unmet_prerequisites(triples: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The match fields OVS keeps: one whose prerequisite (``eth_type``, ``ip_proto``) is unmet is dropped.
+
+    ``ip,tp_dst=80`` installs as ``ip`` (OVS normalises the match the same way), so a rule file is
+    judged as the switch will run it.
+    """
+
+    def exact(name: str) -> int | None:
+        for field, value, mask in triples:
+            if field == name and mask == FIELDS[name].full:
+                return value
+        return None
+
+    eth_type, proto = exact("eth_type"), exact("ip_proto")
+    is_ip, is_arp = eth_type in _IP_TYPES, eth_type in _ARP_TYPES
+
+    def kept(field: str) -> bool:
+        if field in ("ip_dscp", "ip_ecn", "ip_ttl", "nw_frag"):
+            return is_ip
+        if field == "ip_proto":
+            return is_ip or is_arp  # arp_op for ARP
+        if field in ("ipv4_src", "ipv4_dst"):
+            return eth_type == 0x0800 or is_arp
+        if field in ("tp_src", "tp_dst"):
+            return is_ip and proto in _L4_PROTOS
+        if field == "tcp_flags":
+            return is_ip and proto == 6
+        if field in ("arp_sha", "arp_tha"):
+            return is_arp or (eth_type == 0x86DD and proto == 58)
+        if field in ("ipv6_src", "ipv6_dst", "ipv6_flabel"):
+            return eth_type == 0x86DD
+        if field == "ipv6_nd_target":
+            return eth_type == 0x86DD and proto == 58
+        if field in ("mpls_label", "mpls_tc", "mpls_bos"):
+            return eth_type in (0x8847, 0x8848)
+        return True
+
+    untagged = any(
+        f == "vlan_vid" and mask & OFPVID_PRESENT and not value & OFPVID_PRESENT for f, value, mask in triples
+    )
+    # no VLAN tag: there is no PCP to match (OVS drops it: vlan_tci=0 is vlan_tci=0x0000/0x1fff)
+    return [t for t in triples if kept(t[0]) and not (untagged and t[0] == "vlan_pcp")]
 
 
 def _int(text: str, source: str, line: int, what: str) -> int:
@@ -163,12 +226,31 @@ def _set_field(value_text: str, name: str, source: str, line: int) -> SetField:
     return SetField(stored, value, mask)
 
 
-def parse_action(token: str, source: str, line: int):
+def _output_call(args: str, source: str, line: int) -> Output:
+    """``output(port=N[,max_len=M])`` (the keyword form ovs-ofctl also accepts)."""
+    port, max_len = None, None
+    for item in split_top(args):
+        key, _, value = item.partition("=")
+        if key.strip() == "port":
+            try:
+                port = parse_port(value.strip())
+            except ValueError_ as exc:
+                raise FlowParseError(source, line, str(exc)) from None
+        elif key.strip() == "max_len":
+            max_len = _int(value, source, line, "max_len")
+        else:
+            raise FlowParseError(source, line, f"output: unknown argument {key.strip()!r}")
+    if port is None:
+        raise FlowParseError(source, line, "output(...) needs port=")
+    return Output(port, max_len)
+
+
+def parse_action(token: str, source: str, line: int) -> Action | None:
     """One action (not an instruction) from its ovs-ofctl text."""
     raw = token.strip()
     low = raw.lower()
     name, _colon, arg = raw.partition(":")
-    lname = name.lower()
+    lname = name.lower().split("(", 1)[0]
     if low in ("drop",):
         return None
     if re.fullmatch(r"\d+", raw) or low in ("in_port", "flood", "all", "local", "normal", "controller"):
@@ -177,6 +259,8 @@ def parse_action(token: str, source: str, line: int):
         return Output(OFPP_CONTROLLER)
     if lname == "controller":
         return Output(OFPP_CONTROLLER, _int(arg, source, line, "max_len"))
+    if low.startswith("output(") and raw.endswith(")"):
+        return _output_call(raw[len("output(") : -1], source, line)
     if lname == "output":
         if arg.startswith("NXM") or "[" in arg:
             raise FlowParseError(source, line, f"unsupported action {raw!r}")
@@ -186,6 +270,13 @@ def parse_action(token: str, source: str, line: int):
             raise FlowParseError(source, line, str(exc)) from None
     if lname == "enqueue":
         return Output(parse_port(arg.split(":")[0]))
+    if lname == "move":
+        src, arrow, dst = arg.partition("->")
+        if not arrow:
+            raise FlowParseError(source, line, f"move: missing '->' in {raw!r}")
+        src_field, src_mask = _nxm_destination(src, source, line)
+        dst_field, dst_mask = _nxm_destination(dst, source, line)
+        return Move(src_field, src_mask, dst_field, dst_mask)
     if lname in ("set_field", "load"):
         value_text, arrow, target = arg.partition("->")
         if not arrow:
@@ -205,7 +296,6 @@ def parse_action(token: str, source: str, line: int):
         "mod_nw_ttl": "nw_ttl",
         "mod_tp_src": "tp_src",
         "mod_tp_dst": "tp_dst",
-        "mod_vlan_pcp": "vlan_pcp",
         "set_mpls_label": "mpls_label",
         "set_mpls_tc": "mpls_tc",
         "set_tunnel": "tunnel_id",
@@ -213,6 +303,8 @@ def parse_action(token: str, source: str, line: int):
     }
     if lname in mods:
         return _set_field(arg.strip(), mods[lname], source, line)
+    if lname == "mod_vlan_pcp":
+        return ModVlanPcp(_int(arg, source, line, "vlan pcp") & 0x7)
     if lname == "mod_vlan_vid":
         return ModVlanVid(_int(arg, source, line, "vlan id") & 0xFFF)
     if lname in ("strip_vlan", "pop_vlan"):
@@ -246,7 +338,7 @@ def parse_action(token: str, source: str, line: int):
     raise FlowParseError(source, line, f"unsupported action {raw!r}")
 
 
-def parse_actions(text: str, source: str, line: int) -> tuple:
+def parse_actions(text: str, source: str, line: int) -> tuple[Action, ...]:
     """A plain action list (bucket or write_actions contents)."""
     actions = []
     for token in split_top(text):
@@ -256,9 +348,9 @@ def parse_actions(text: str, source: str, line: int) -> tuple:
     return tuple(actions)
 
 
-def parse_instructions(text: str, source: str, line: int) -> dict:
+def parse_instructions(text: str, source: str, line: int) -> dict[str, Any]:
     """The ``actions=`` part of a flow into instruction fields of ``Flow``."""
-    result: dict = {
+    result: dict[str, Any] = {
         "apply_actions": [],
         "clear_actions": False,
         "write_actions": (),
@@ -348,63 +440,85 @@ def parse_flows(text: str, source: str = "<flows>") -> tuple[Flow, ...]:
 _GROUP_TYPES = {"all": "all", "select": "select", "indirect": "indirect", "ff": "ff", "fast_failover": "ff"}
 
 
+_BUCKET_ATTRIBUTES = ("weight", "watch_port", "watch_group", "bucket_id")
+_GROUP_IGNORED = (
+    "selection_method",
+    "selection_method_param",
+    "fields",
+    "duration",
+    "ref_count",
+    "packet_count",
+    "byte_count",
+    "command_bucket_id",
+)
+
+
+def _key_value(token: str) -> tuple[str, str, str]:
+    """(key, delimiter, value) of ``key=value`` or ``key:value`` (first one wins), as ovs-ofctl reads it."""
+    cut = min((i for i in (token.find("="), token.find(":"), token.find("(")) if i >= 0), default=-1)
+    if cut < 0 or token[cut] == "(":
+        return token.strip(), "", ""
+    return token[:cut].strip(), token[cut], token[cut + 1 :].strip()
+
+
+def _bucket(tokens: list[str], source: str, line: int, text: str) -> Bucket:
+    """One bucket from its tokens: attributes (weight, watch_port, ...) anywhere, other tokens actions."""
+    weight, watch_port, watch_group = 1, None, None
+    action_tokens = []
+    for token in tokens:
+        key, delim, value = _key_value(token)
+        if key in _BUCKET_ATTRIBUTES and delim:
+            if key == "weight":
+                weight = _int(value, source, line, "weight")
+            elif key == "watch_port":
+                try:
+                    watch_port = parse_port(value)
+                except ValueError_ as exc:
+                    raise FlowParseError(source, line, f"watch_port: {exc}", text) from None
+            elif key == "watch_group":
+                watch_group = _int(value, source, line, "watch_group")
+        elif key == "actions" and delim == "=":
+            if value:
+                action_tokens.append(value)
+        else:
+            action_tokens.append(token)
+    actions = parse_actions(",".join(action_tokens), source, line)
+    return Bucket(actions=actions, weight=weight, watch_port=watch_port, watch_group=watch_group)
+
+
 def parse_group_line(text: str, source: str = "<groups>", line: int = 0) -> Group:
-    """One dump-groups line: ``group_id=1,type=select,bucket=weight:5,actions=output:1,...``."""
-    body = text.strip()
-    first, sep, rest = body.partition(",bucket=")
-    buckets_text = rest.split(",bucket=") if sep else []
+    """One dump-groups (or add-groups) line: ``group_id=1,type=select,bucket=weight:5,actions=output:1,...``.
+
+    Bucket attributes may be written ``key:value`` or ``key=value`` and stand before or after the
+    bucket's actions, as ovs-ofctl allows.
+    """
     group_id, group_type = None, None
-    for token in split_top(first):
-        key, _, value = token.partition("=")
-        if key == "group_id":
+    buckets: list[list[str]] = []
+    for token in split_top(text.strip()):
+        key, delim, value = _key_value(token)
+        if key == "bucket" and delim == "=":
+            buckets.append([value] if value else [])
+        elif buckets:
+            buckets[-1].append(token)
+        elif key == "group_id" and delim:
             group_id = _int(value, source, line, "group_id")
-        elif key == "type":
+        elif key == "type" and delim:
             if value not in _GROUP_TYPES:
                 raise FlowParseError(source, line, f"unknown group type {value!r}", text)
             group_type = _GROUP_TYPES[value]
-        elif (
-            key
-            in (
-                "selection_method",
-                "selection_method_param",
-                "fields",
-                "duration",
-                "ref_count",
-                "packet_count",
-                "byte_count",
-            )
-            or key == "bucket"
-            or key == ""
-        ):
+        elif key in _GROUP_IGNORED:
             continue
         else:
             raise FlowParseError(source, line, f"unknown group attribute {key!r}", text)
     if group_id is None or group_type is None:
         raise FlowParseError(source, line, "group needs group_id= and type=", text)
-    buckets = []
-    for bucket_text in buckets_text:
-        weight, watch_port, watch_group, actions = 1, None, None, ()
-        tokens = split_top(bucket_text)
-        i = 0
-        while i < len(tokens):
-            token = tokens[i]
-            key, colon, value = token.partition(":")
-            if key in ("weight", "watch_port", "watch_group", "bucket_id") and colon:
-                if key == "weight":
-                    weight = _int(value, source, line, "weight")
-                elif key == "watch_port":
-                    watch_port = parse_port(value)
-                elif key == "watch_group":
-                    watch_group = _int(value, source, line, "watch_group")
-                i += 1
-                continue
-            rest_tokens = tokens[i:]
-            if rest_tokens and rest_tokens[0].startswith("actions="):
-                rest_tokens[0] = rest_tokens[0][len("actions=") :]
-            actions = parse_actions(",".join(rest_tokens), source, line)
-            break
-        buckets.append(Bucket(actions=actions, weight=weight, watch_port=watch_port, watch_group=watch_group))
-    return Group(group_id=group_id, type=group_type, buckets=tuple(buckets), line=line, source=source)
+    return Group(
+        group_id=group_id,
+        type=group_type,
+        buckets=tuple(_bucket(tokens, source, line, text) for tokens in buckets),
+        line=line,
+        source=source,
+    )
 
 
 def parse_groups(text: str, source: str = "<groups>") -> dict[int, Group]:

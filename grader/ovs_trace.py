@@ -12,9 +12,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+from collections.abc import Callable
+from typing import Any
 
 from sdnlab.grader.fields import OFPP_LOCAL
 from sdnlab.grader.ofctl_text import split_top
+
+Fmt = Callable[..., Any]  # formats a field value (text -> int with inverse=True, int -> text)
 
 
 class UnsupportedTrace(Exception):
@@ -35,14 +39,14 @@ def odp_port_map(bridge: str, dpif_show: str) -> dict[int, int]:
     return mapping
 
 
-def _set_fields(fields: dict, kind: str, body: str) -> None:
-    values = {}
+def _set_fields(fields: dict[str, Any], kind: str, body: str) -> None:
+    values: dict[str, tuple[str, str]] = {}
     for item in split_top(body):
-        key, _, value = item.partition("=")
-        value, _, mask = value.partition("/")
+        key, _, text = item.partition("=")
+        value, _, mask = text.partition("/")
         values[key] = (value, mask)
 
-    def put(name, raw, mask, fmt):
+    def put(name: str, raw: str, mask: str, fmt: Fmt) -> None:
         if mask:
             old = fmt(fields.get(name, 0), inverse=True)
             new = fmt(raw, inverse=True)
@@ -52,23 +56,23 @@ def _set_fields(fields: dict, kind: str, body: str) -> None:
         else:
             fields[name] = fmt(fmt(raw, inverse=True))
 
-    def mac(v, inverse=False):
+    def mac(v: Any, inverse: bool = False) -> Any:
         if inverse:
             return int(str(v).replace(":", ""), 16) if isinstance(v, str) else v
         raw = f"{v:012x}"
         return ":".join(raw[i : i + 2] for i in range(0, 12, 2))
 
-    def ip4(v, inverse=False):
+    def ip4(v: Any, inverse: bool = False) -> Any:
         if inverse:
             return int(ipaddress.IPv4Address(v)) if isinstance(v, str) else v
         return str(ipaddress.IPv4Address(v))
 
-    def ip6(v, inverse=False):
+    def ip6(v: Any, inverse: bool = False) -> Any:
         if inverse:
             return int(ipaddress.IPv6Address(v)) if isinstance(v, str) else v
         return str(ipaddress.IPv6Address(v))
 
-    def num(v, inverse=False):
+    def num(v: Any, inverse: bool = False) -> Any:
         if inverse:
             return int(v, 0) if isinstance(v, str) else v
         return v
@@ -85,8 +89,8 @@ def _set_fields(fields: dict, kind: str, body: str) -> None:
             tos_raw, tos_mask = values["tos"]
             old = (fields.get("nw_tos", 0)) | fields.get("nw_ecn", 0)
             new = int(tos_raw, 0)
-            mask = int(tos_mask, 0) if tos_mask else 0xFF
-            tos = (old & ~mask) | (new & mask)
+            bits = int(tos_mask, 0) if tos_mask else 0xFF
+            tos = (old & ~bits) | (new & bits)
             fields["nw_tos"], fields["nw_ecn"] = tos & 0xFC, tos & 0x03
         if "ttl" in values:
             put("nw_ttl", *values["ttl"], num)
@@ -105,13 +109,14 @@ def _set_fields(fields: dict, kind: str, body: str) -> None:
             if key in values:
                 put(name, *values[key], num)
     elif kind == "arp":
-        for key, name, fmt in (
+        formats: tuple[tuple[str, str, Fmt], ...] = (
             ("sip", "arp_spa", ip4),
             ("tip", "arp_tpa", ip4),
             ("sha", "arp_sha", mac),
             ("tha", "arp_tha", mac),
             ("op", "arp_op", num),
-        ):
+        )
+        for key, name, fmt in formats:
             if key in values:
                 put(name, *values[key], fmt)
     elif kind in ("skb_priority", "skb_mark", "tunnel", "ct_state", "recirc_id", "dp_hash"):
@@ -120,9 +125,9 @@ def _set_fields(fields: dict, kind: str, body: str) -> None:
         raise UnsupportedTrace(f"set({kind}(...))")
 
 
-def replay_actions(actions: str, fields: dict, port_map: dict[int, int]) -> dict:
+def replay_actions(actions: str, fields: dict[str, Any], port_map: dict[int, int]) -> dict[str, Any]:
     """Replay a datapath action list on ``fields``: {"outputs": [...], "controller": bool}."""
-    outputs: list = []
+    outputs: list[dict[str, Any]] = []
     controller = False
     for action in split_top(actions.strip()):
         if action == "drop":
@@ -139,16 +144,16 @@ def replay_actions(actions: str, fields: dict, port_map: dict[int, int]) -> dict
             kind, _, inner = body.partition("(")
             _set_fields(fields, kind, inner[:-1] if inner.endswith(")") else inner)
         elif name == "push_vlan":
-            values = dict(item.partition("=")[::2] for item in split_top(body))
-            fields["dl_vlan"] = int(values.get("vid", "0"), 0)
-            fields["dl_vlan_pcp"] = int(values.get("pcp", "0"), 0)
+            tag = {key: value for key, _, value in (item.partition("=") for item in split_top(body))}
+            fields["dl_vlan"] = int(tag.get("vid", "0"), 0)
+            fields["dl_vlan_pcp"] = int(tag.get("pcp", "0"), 0)
         elif name == "pop_vlan":
             fields.pop("dl_vlan", None)
             fields.pop("dl_vlan_pcp", None)
         elif name == "clone":
-            inner = replay_actions(body, dict(fields), port_map)
-            outputs.extend(inner["outputs"])
-            controller = controller or inner["controller"]
+            cloned = replay_actions(body, dict(fields), port_map)
+            outputs.extend(cloned["outputs"])
+            controller = controller or bool(cloned["controller"])
         elif name == "userspace":
             if "controller(" in body:
                 controller = True

@@ -10,17 +10,22 @@ in a capture at the receivers (an IP payload marker, or the ARP addresses).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from sdnlab.grader.behaviours import kind_named
 from sdnlab.grader.fields import ALL_BITS, FIELDS
 from sdnlab.grader.grading import Grader, packet_string
 from sdnlab.grader.headerspace import Space
-from sdnlab.grader.network import Delivered, ToControllerLeaf, leaves
+from sdnlab.grader.network import Delivered, Leaf, ToControllerLeaf, leaves
 from sdnlab.grader.spec import Behaviour, parse_traffic
 
 MARKER = b"SDNLAB-PROBE-"
 IP_ID = 0x5D1B  # probes carry this IPv4 id; kernel replies that echo the payload do not
 CASES_PER_BEHAVIOUR = 8
+T = TypeVar("T")
+ProbeKey = tuple[Any, ...]  # ("ip", probe id) or ("arp", op, spa, tpa, sha)
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Probe:
     id: int
     src: str
     vector: int  # the original header, as the source sends it
-    predicted: frozenset  # hosts that should receive a copy
+    predicted: frozenset[str]  # hosts that should receive a copy
     behaviour: str = ""  # "" for rule-coverage probes
     dst: str = ""
     controller: bool = False
@@ -38,11 +43,14 @@ class Probe:
         return packet_string(self.vector)
 
 
-def predict(grader: Grader, src: str, vector: int, down=()) -> tuple[frozenset, bool]:
+def predict(
+    grader: Grader, src: str, vector: int, down: Iterable[Iterable[str]] = ()
+) -> tuple[frozenset[str], bool]:
     """Hosts receiving a copy of one concrete packet from ``src`` (with links ``down``), and whether
     the controller gets it."""
     tree = grader.network(down).inject(src, Space(vector, ALL_BITS))
-    hosts, controller = set(), False
+    hosts: set[str] = set()
+    controller = False
     for leaf in leaves(tree):
         if isinstance(leaf, Delivered) and leaf.host != src:
             hosts.add(leaf.host)
@@ -50,9 +58,11 @@ def predict(grader: Grader, src: str, vector: int, down=()) -> tuple[frozenset, 
     return frozenset(hosts), controller
 
 
-def rules_exercised(grader: Grader, probes, down=()) -> set:
+def rules_exercised(
+    grader: Grader, probes: Iterable[Probe], down: Iterable[Iterable[str]] = ()
+) -> set[tuple[str, int]]:
     """(switch, dump line) of every rule some probe goes through, per the model."""
-    hit = set()
+    hit: set[tuple[str, int]] = set()
     for probe in probes:
         for leaf in leaves(grader.network(down).inject(probe.src, Space(probe.vector, ALL_BITS))):
             hit |= {
@@ -64,28 +74,31 @@ def rules_exercised(grader: Grader, probes, down=()) -> set:
     return hit
 
 
-def _rules_on(leaf) -> set:
+def _rules_on(leaf: Leaf) -> set[tuple[str, int]]:
     return {(hop.switch, id(step.flow)) for hop in leaf.hops for step in hop.steps if step.flow is not None}
 
 
-def _spread(items: list, count: int) -> list:
+def _spread(items: list[T], count: int) -> list[T]:
     if len(items) <= count:
         return items
     step = len(items) / count
     return [items[int(i * step)] for i in range(count)]
 
 
-def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) -> list[Probe]:
+def select_probes(
+    grader: Grader, behaviours: Iterable[Behaviour], max_probes: int = 200, down: Iterable[Iterable[str]] = ()
+) -> list[Probe]:
     """Probes that confirm a sample of every behaviour's cases and cover every reachable rule.
 
     ``down``: links that are down in the live network right now. Failover behaviours are probed
     only when their scenario is exactly that one (the grader never takes links down itself).
     """
     probes: list[Probe] = []
-    seen: set = set()
+    seen: set[tuple[str, int]] = set()
+    down = tuple(tuple(pair) for pair in down)
     scenario = frozenset(frozenset(pair) for pair in down)
 
-    def add(src, vector, behaviour="", dst=""):
+    def add(src: str, vector: int, behaviour: str = "", dst: str = "") -> None:
         key = (src, vector)
         if key in seen or len(probes) >= max_probes:
             return
@@ -94,12 +107,8 @@ def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) ->
         probes.append(Probe(len(probes), src, vector, hosts, behaviour, dst, controller))
 
     for b in behaviours:
-        if b.kind == "failover":
-            if frozenset(frozenset(pair) for pair in b.down) == scenario:
-                _behaviour_probes(grader, replace(b.nested, id=b.id), add)
-            continue
-        _behaviour_probes(grader, b, add)
-    covered: set = set()
+        _behaviour_probes(grader, b, scenario, add)
+    covered: set[tuple[str, int]] = set()
     any_ip = parse_traffic("any")
     for src in grader.fabric.attachment:
         for tree, prefer in grader.trees(src, None, any_ip, down):
@@ -108,44 +117,66 @@ def select_probes(grader: Grader, behaviours, max_probes: int = 200, down=()) ->
                 if not new:
                     continue
                 vector = leaf.space.pick(prefer)
-                if vector is None or vector is ...:
+                if not isinstance(vector, int):
                     continue
                 covered |= new
                 add(src, vector)
     return probes
 
 
-def _behaviour_probes(grader: Grader, b: Behaviour, add) -> None:
-    srcs = grader.resolve(b.src, b.where, f"{b.kind}.src")
-    dsts = grader.resolve(b.dst, b.where, f"{b.kind}.dst") if b.dst else [None]
-    pairs = _spread([(s, d) for s in srcs for d in dsts if s != d], CASES_PER_BEHAVIOUR)
-    for src, dst in pairs:
-        host_dst = dst if dst in grader.fabric.hosts else None
-        for proto, ports in b.traffic.variants():
-            space, prefer = grader.class_space(
-                src, host_dst if b.kind != "no_loop" else None, proto, ports, b.traffic
-            )
+def _behaviour_probes(
+    grader: Grader,
+    b: Behaviour,
+    scenario: frozenset[frozenset[str]],
+    add: Callable[[str, int, str, str], None],
+) -> None:
+    """One packet per protocol variant for a sample of the behaviour's cases (its kind's ``probe_cases``)."""
+    cases = _spread(list(kind_named(b.kind).probe_cases(grader, b, scenario)), CASES_PER_BEHAVIOUR)
+    for case in cases:
+        traffic = case.behaviour.traffic
+        if traffic is None:
+            continue
+        for proto, ports in traffic.variants():
+            space, prefer = grader.class_space(case.src, case.class_dst, proto, ports, traffic)
             if space is None:
                 continue
             vector = space.pick(prefer)
-            if vector is None or vector is ...:
+            if not isinstance(vector, int):
                 continue
-            add(src, vector, b.id, dst or "")
+            add(case.src, vector, case.behaviour.id, case.dst)
 
 
 # ---- frames -------------------------------------------------------------------------------
 
 
+def _scapy() -> tuple[Any, Any, Any]:
+    """scapy's inet, l2 and packet modules, used untyped (scapy's layer classes have no annotations)."""
+    from scapy import packet
+    from scapy.layers import inet, l2
+
+    return inet, l2, packet
+
+
+def _mac_text(x: int) -> str:
+    return ":".join(f"{x:012x}"[i : i + 2] for i in range(0, 12, 2))
+
+
+def _ip_text(x: int) -> str:
+    return ".".join(str((x >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
 def probe_frame(probe: Probe) -> bytes:
     """The Ethernet frame a host sends for this probe (IP probes carry a payload marker)."""
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    from scapy.layers.l2 import ARP, Dot1Q, Ether
-    from scapy.packet import Raw
+    inet, l2, packet = _scapy()
+    ICMP, IP, TCP, UDP = inet.ICMP, inet.IP, inet.TCP, inet.UDP
+    ARP, Dot1Q, Ether, Raw = l2.ARP, l2.Dot1Q, l2.Ether, packet.Raw
 
     v = probe.vector
-    get = lambda name: FIELDS[name].get(v)  # noqa: E731
-    mac = lambda x: ":".join(f"{x:012x}"[i : i + 2] for i in range(0, 12, 2))  # noqa: E731
-    ip = lambda x: ".".join(str((x >> s) & 0xFF) for s in (24, 16, 8, 0))  # noqa: E731
+
+    def get(name: str) -> int:
+        return FIELDS[name].get(v)
+
+    mac, ip = _mac_text, _ip_text
     frame = Ether(src=mac(get("eth_src")), dst=mac(get("eth_dst")))
     if get("vlan_vid") & 0x1000:
         frame = frame / Dot1Q(vlan=get("vlan_vid") & 0xFFF, prio=get("vlan_pcp"))
@@ -180,12 +211,12 @@ def probe_frame(probe: Probe) -> bytes:
     return bytes(frame / layer / payload)
 
 
-def probe_key(frame: bytes):
+def probe_key(frame: bytes) -> ProbeKey | None:
     """What identifies a received probe: ("ip", id) from the marker, or ("arp", op, spa, tpa, sha)."""
-    from scapy.layers.inet import IP
-    from scapy.layers.l2 import ARP, Ether
+    inet, l2, _ = _scapy()
+    IP, ARP = inet.IP, l2.ARP
 
-    packet = Ether(frame)
+    packet = l2.Ether(frame)
     if IP in packet:
         index = frame.find(MARKER)
         if packet[IP].id != IP_ID or index < 0:
@@ -199,11 +230,12 @@ def probe_key(frame: bytes):
     return None
 
 
-def expected_key(probe: Probe):
+def expected_key(probe: Probe) -> ProbeKey:
+    """The key ``probe_key`` gives for this probe when it is received."""
     v = probe.vector
     if FIELDS["eth_type"].get(v) == 0x0806:
-        ip = lambda x: ".".join(str((x >> s) & 0xFF) for s in (24, 16, 8, 0))  # noqa: E731
-        sha = ":".join(f"{FIELDS['arp_sha'].get(v):012x}"[i : i + 2] for i in range(0, 12, 2))
+        ip = _ip_text
+        sha = _mac_text(FIELDS["arp_sha"].get(v))
         return (
             "arp",
             FIELDS["ip_proto"].get(v) or 1,

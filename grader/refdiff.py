@@ -9,13 +9,18 @@ sends to its controller are listed as controller-dependent (the app decides at r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sdnlab.grader.grading import Grader
 from sdnlab.grader.model import NetworkState
 from sdnlab.grader.network import Delivered, ToControllerLeaf, failing, leaves
-from sdnlab.grader.spec import parse_traffic
+from sdnlab.grader.spec import TrafficClass, parse_traffic
+
+if TYPE_CHECKING:
+    from sdnlab.topologies import Topology
 
 CLASSES = ("icmp", "tcp", "udp", "arp")
 
@@ -36,10 +41,13 @@ class Difference:
         return "missing" if order[self.trainee] < order[self.reference] else "extra"
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.traffic} {self.src} -> {self.dst}: yours delivers {self.trainee}, reference {self.reference}"
+        return (
+            f"{self.kind}: {self.traffic} {self.src} -> {self.dst}: "
+            f"yours delivers {self.trainee}, reference {self.reference}"
+        )
 
 
-def _delivery(grader: Grader, src: str, dst: str, traffic) -> str:
+def _delivery(grader: Grader, src: str, dst: str, traffic: TrafficClass) -> str:
     """full | partial | none, or controller when undelivered packets go to the controller."""
     full, some, controller = True, False, False
     for tree, _ in grader.trees(src, dst, traffic):
@@ -57,7 +65,7 @@ def _delivery(grader: Grader, src: str, dst: str, traffic) -> str:
 
 
 def reference_diff(
-    topology, trainee: NetworkState, reference: NetworkState, hosts=None
+    topology: Topology, trainee: NetworkState, reference: NetworkState, hosts: Iterable[str] | None = None
 ) -> tuple[Difference, ...]:
     """Every (src, dst, class) whose delivery differs between trainee and reference."""
     mine, theirs = Grader(topology, trainee), Grader(topology, reference)
@@ -75,7 +83,7 @@ def reference_diff(
     return tuple(diffs)
 
 
-def collect_reference(reference: str, topology, warmup_hosts: int = 30) -> NetworkState:
+def collect_reference(reference: str, topology: Topology, warmup_hosts: int = 30) -> NetworkState:
     """The reference solution's flow state from ``DIR`` (saved dumps), ``lab:NAME`` (a running lab
     with the reference app) or ``app:MODULE`` (started in a temporary lab on the same topology,
     warmed up with one ping per host pair so a reactive app installs its flows, then stopped)."""

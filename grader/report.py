@@ -208,7 +208,7 @@ def render_failure(f: Failure) -> str:
         b = f.blame
         if b.get("priority") is not None:
             lines.append(
-                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, line {b.get('line')})"
+                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, {b.get('where') or 'line ' + str(b.get('line'))})"
             )
         else:
             lines.append(f"  blame: {b['switch']}: {b.get('reason', '')}")

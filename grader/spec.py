@@ -1,42 +1,44 @@
 """Behaviour specs: the YAML format of docs/grader.md validated into frozen ``Behaviour`` objects.
 
-Every problem is reported with file:line and the field (``spec.yaml:7: reach.src: ...``); all
-problems of a file are collected and raised together as one ``SpecError``.
+Spec files are read with the shared YAML reader (``sdnlab.yamlsrc``: duplicate keys are errors,
+every value knows its line). Each behaviour names one kind of the registry
+(``sdnlab.grader.behaviours``), which says which keys it takes. Every problem is reported with
+file:line and the field (``spec.yaml:7: reach.src: ...``); all problems of a file are collected
+and raised together as one ``SpecError``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from sdnlab.grader.errors import FlowParseError, SpecError
 from sdnlab.grader.files import read_text
 from sdnlab.grader.ofctl_text import parse_match_tokens, split_top
+from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
 
-KINDS = ("reach", "isolate", "waypoint", "path", "no_loop", "no_blackhole", "load_split", "failover")
-COMMON_KEYS = ("id", "description", "weight", "hidden")
-_KIND_KEYS = {
-    "reach": {"src", "dst", "traffic"},
-    "isolate": {"src", "dst", "traffic"},
-    "waypoint": {"src", "dst", "traffic", "via"},
-    "path": {"src", "dst", "traffic", "max_hops", "avoid", "prefer"},
-    "no_loop": {"src", "traffic"},
-    "no_blackhole": {"src", "dst", "traffic"},
-    "load_split": {"src", "dst", "traffic", "over"},
-    "failover": {"down", "behaviour"},
-}
-_REQUIRED = {
-    "reach": {"src", "dst"},
-    "isolate": {"src", "dst"},
-    "waypoint": {"src", "dst", "via"},
-    "path": {"src", "dst"},
-    "load_split": {"src", "dst", "over"},
-    "failover": {"down", "behaviour"},
-}
+if TYPE_CHECKING:
+    from sdnlab.grader.behaviours.base import BehaviourKind
+
+COMMON_KEYS = ("id", "description", "weight", "hidden", "requires")
+MAX_DEPTH = 8  # nesting levels a spec may use (a failover's behaviour's traffic is 5)
+
+
+def kind_names() -> tuple[str, ...]:
+    """The behaviour kinds a spec may use (the registry's names)."""
+    from sdnlab.grader.behaviours import kinds
+
+    return tuple(kinds())
+
+
 _PHRASE = re.compile(r"^(any|ip|icmp|arp|tcp|udp)(?:\s+(src|dst)\s+([\d,]+))?(?:\s+(src|dst)\s+([\d,]+))?$")
+
+
+Ports = tuple[tuple[str, tuple[int, ...]], ...]
+Link = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,14 @@ class TrafficClass:
     """A class of packets: protocol phrase plus extra ovs-ofctl match triples."""
 
     text: str
-    protocols: tuple[str, ...]  # among ip, icmp, arp, tcp, udp
-    ports: tuple = ()  # ((which, (ports...)), ...) with which in {"src", "dst"}
-    extra: tuple = ()  # (field, value, mask) triples from an ovs match
+    protocols: tuple[str, ...]  # among ip, icmp, arp, tcp, udp (and arp_reply, icmp_reply for ping)
+    ports: Ports = ()  # ((which, (ports...)), ...) with which in {"src", "dst"}
+    extra: tuple[tuple[str, int, int], ...] = ()  # (field, value, mask) triples from an ovs match
 
-    def variants(self):
+    def variants(self) -> Iterator[tuple[str, dict[str, int | None]]]:
         """(protocol, {"src": port|None, "dst": port|None}) for each concrete sub-class."""
-        srcs = dict(self.ports).get("src", (None,))
-        dsts = dict(self.ports).get("dst", (None,))
+        srcs: tuple[int | None, ...] = dict(self.ports).get("src", (None,))
+        dsts: tuple[int | None, ...] = dict(self.ports).get("dst", (None,))
         for proto in self.protocols:
             for s in srcs:
                 for d in dsts:
@@ -60,7 +62,7 @@ class TrafficClass:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """One expected behaviour of the network."""
+    """One expected behaviour of the network (``kind`` names its module in the registry)."""
 
     id: str
     kind: str
@@ -75,30 +77,19 @@ class Behaviour:
     max_hops: int | None = None
     prefer: str | None = None
     over: tuple[str, ...] = ()
-    down: tuple = ()  # ((a, b), ...)
+    down: tuple[Link, ...] = ()
     nested: Behaviour | None = None
     line: int = 0
     source: str = ""
+    requires: tuple[str, ...] = ()  # ids of behaviours this one earns points only together with
 
     @property
     def where(self) -> str:
+        """``file:line`` of the behaviour in its spec."""
         return f"{self.source}:{self.line}"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader that records each mapping's line as key ``__line__``."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
+def parse_traffic(text: object, where: str = "<spec>") -> TrafficClass:
     """A traffic phrase (``tcp dst 80``) or an ovs-ofctl match (``tcp,tp_dst=80``)."""
     if text is None:
         text = "any"
@@ -112,18 +103,19 @@ def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
         except FlowParseError as exc:
             raise SpecError(f"{where}: traffic: {exc.problem}") from None
         eth = match.get("eth_type")
-        proto = match.get("ip_proto")
+        ip_proto = match.get("ip_proto")
         protocol = "ip"
         if eth is not None and eth.value == 0x0806:
             protocol = "arp"
-        elif proto is not None:
-            protocol = {1: "icmp", 6: "tcp", 17: "udp"}.get(proto.value, "ip")
+        elif ip_proto is not None:
+            protocol = {1: "icmp", 6: "tcp", 17: "udp"}.get(ip_proto.value, "ip")
         extra = tuple((fm.field, fm.value, fm.mask) for fm in match.fields if fm.field not in ("eth_type",))
         return TrafficClass(text, (protocol,), (), extra)
     m = _PHRASE.match(phrase)
     if not m:
         raise SpecError(
-            f"{where}: traffic: cannot read {text!r} (expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
+            f"{where}: traffic: cannot read {text!r} "
+            "(expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
         )
     proto = m.group(1)
     ports = []
@@ -139,9 +131,19 @@ def parse_traffic(text, where: str = "<spec>") -> TrafficClass:
     return TrafficClass(text, protocols, tuple(ports))
 
 
-def _selectors(value, where: str, key: str, errors: list) -> tuple[str, ...]:
-    if value is None:
-        return ()
+def _line(container: object, key: object, default: int) -> int:
+    """The line of ``container[key]`` (of ``container`` for key None) from the YAML reader's line map.
+
+    Legacy data (plain dicts carrying ``__line__``, see ``load_yaml_with_lines``) gives the
+    mapping's own line.
+    """
+    if isinstance(container, dict) and not hasattr(container, "key_lines"):
+        line = container.get("__line__", 0)
+        return line if isinstance(line, int) and line else default
+    return line_of(container, key) or default
+
+
+def _selectors(value: object, where: str, key: str, errors: list[str]) -> tuple[str, ...]:
     items = value if isinstance(value, list) else [value]
     out = []
     for item in items:
@@ -152,101 +154,157 @@ def _selectors(value, where: str, key: str, errors: list) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _behaviour(raw, index: int, source: str, errors: list, nested: bool = False):
-    line = raw.get("__line__", 0) if isinstance(raw, dict) else 0
-    where = f"{source}:{line}"
-    if not isinstance(raw, dict):
-        errors.append(f"{source}: behaviours[{index}]: expected a mapping, got {raw!r}")
+def _depth(value: object, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` levels of mappings and lists."""
+    if limit < 0:
+        return True
+    if isinstance(value, Mapping):
+        return any(_depth(v, limit - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_depth(v, limit - 1) for v in value)
+    return False
+
+
+def _keys(raw: Mapping[object, object]) -> list[object]:
+    return [k for k in raw if k != "__line__" or hasattr(raw, "key_lines")]
+
+
+def _behaviour(raw: object, index: int, source: str, errors: list[str], line: int = 0) -> Behaviour | None:
+    from sdnlab.grader.behaviours import kinds
+
+    registry = kinds()
+    if not isinstance(raw, Mapping):
+        errors.append(f"{source}:{line}: behaviours[{index}]: expected a mapping, got {raw!r}")
         return None
-    kinds = [k for k in raw if k in KINDS]
-    unknown = [k for k in raw if k not in KINDS and k not in COMMON_KEYS and k != "__line__"]
-    if unknown:
-        errors.append(f"{where}: unknown key {unknown[0]!r} (behaviour kinds: {', '.join(KINDS)})")
-    if len(kinds) != 1:
+    line = _line(raw, None, line)
+    where = f"{source}:{line}"
+    keys = _keys(raw)
+    found = [k for k in keys if k in registry]
+    for key in keys:
+        if key not in registry and key not in COMMON_KEYS:
+            errors.append(
+                f"{source}:{_line(raw, key, line)}: unknown key {key!r} "
+                f"(behaviour kinds: {', '.join(registry)}; other keys: {', '.join(COMMON_KEYS)})"
+            )
+    for key in keys:
+        if raw[key] is None and key in COMMON_KEYS:
+            errors.append(f"{source}:{_line(raw, key, line)}: {key}: no value given (null)")
+    if len(found) != 1:
         errors.append(
-            f"{where}: a behaviour needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})"
+            f"{where}: a behaviour needs exactly one of {', '.join(registry)} "
+            f"(found {', '.join(map(str, found)) or 'none'})"
         )
         return None
-    kind = kinds[0]
-    body = raw[kind] if raw[kind] is not None else {}
-    if not isinstance(body, dict):
-        errors.append(f"{where}: {kind}: expected a mapping")
-        return None
-    line = body.get("__line__", line)
-    where = f"{source}:{line}"
-    keys = set(body) - {"__line__"}
-    for key in sorted(keys - _KIND_KEYS[kind]):
+    name = str(found[0])
+    kind = registry[name]
+    body = raw[name]
+    if body is None:
         errors.append(
-            f"{where}: {kind}.{key}: unknown field (allowed: {', '.join(sorted(_KIND_KEYS[kind]))})"
+            f"{source}:{_line(raw, name, line)}: {name}: no fields given (null; write {name}: {{}})"
         )
-    for key in sorted(_REQUIRED.get(kind, set()) - keys):
-        errors.append(f"{where}: {kind}.{key}: required")
+        return None
+    if not isinstance(body, Mapping):
+        errors.append(
+            f"{source}:{_line(raw, name, line)}: {name}: expected a mapping of fields, got {body!r}"
+        )
+        return None
+    if _depth(body, MAX_DEPTH):
+        errors.append(f"{source}:{_line(raw, name, line)}: {name}: nested too deeply")
+        return None
+    body_line = _line(raw, name, line) if hasattr(raw, "key_lines") else _line(body, None, line)
+
+    def at(key: str) -> str:
+        return f"{source}:{_line(body, key, body_line)}"
+
+    return _build(raw, body, kind, index, source, (line, body_line), at, errors)
+
+
+def _build(
+    raw: Mapping[object, object],
+    body: Mapping[object, object],
+    kind: BehaviourKind,
+    index: int,
+    source: str,
+    lines: tuple[int, int],
+    at: Callable[[str], str],
+    errors: list[str],
+) -> Behaviour:
+    """The behaviour of one spec entry (``lines``: of the entry and of its kind's fields)."""
+    name = kind.name
+    line, kind_line = lines
+    fields = set(_keys(body))
+    for key in sorted(fields - kind.keys, key=str):
+        errors.append(
+            f"{at(str(key))}: {name}.{key}: unknown field (allowed: {', '.join(sorted(kind.keys))})"
+        )
+    for key in sorted(kind.required - fields):
+        errors.append(f"{at(key)}: {name}.{key}: required")
+    for key in sorted(fields & kind.keys, key=str):
+        if body[key] is None:
+            errors.append(f"{at(str(key))}: {name}.{key}: no value given (null)")
+
+    def common(key: str) -> str:
+        return f"{source}:{_line(raw, key, line)}"
+
     weight = raw.get("weight", 1)
-    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
-        errors.append(f"{where}: weight: expected a non-negative number, got {weight!r}")
-        weight = 1
+    if weight is not None and (
+        not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0
+    ):
+        errors.append(f"{common('weight')}: weight: expected a non-negative number, got {weight!r}")
+    weight = (
+        weight if isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight >= 0 else 1
+    )
     hidden = raw.get("hidden", False)
-    if not isinstance(hidden, bool):
-        errors.append(f"{where}: hidden: expected true or false")
-        hidden = False
-    try:
-        traffic = parse_traffic(
-            body.get("traffic", "ip" if kind in ("no_loop", "no_blackhole") else "any"), f"{where}: {kind}"
-        )
-    except SpecError as exc:
-        errors.append(str(exc))
-        traffic = None
-    max_hops = body.get("max_hops")
-    if max_hops is not None and (not isinstance(max_hops, int) or max_hops < 1):
-        errors.append(f"{where}: {kind}.max_hops: expected a positive integer")
-        max_hops = None
-    prefer = body.get("prefer")
-    if prefer is not None and prefer != "lowest_latency":
-        errors.append(f"{where}: {kind}.prefer: only 'lowest_latency' is supported")
-    down = []
-    for item in body.get("down") or []:
-        pair = item.split("-") if isinstance(item, str) else item
-        if not isinstance(pair, list) or len(pair) != 2:
-            errors.append(f"{where}: failover.down: expected [a, b] or 'a-b' per link, got {item!r}")
-            continue
-        down.append((str(pair[0]), str(pair[1])))
-    nested_behaviour = None
-    if kind == "failover" and isinstance(body.get("behaviour"), dict):
-        nested_behaviour = _behaviour(body["behaviour"], index, source, errors, nested=True)
-        if nested_behaviour is not None and nested_behaviour.kind == "failover":
-            errors.append(f"{where}: failover.behaviour: cannot nest failover")
-    default_src = ("all",) if kind in ("no_loop", "no_blackhole") else ()
-    behaviour_id = raw.get("id") or f"{kind}-{index + 1}"
+    if hidden is not None and not isinstance(hidden, bool):
+        errors.append(f"{common('hidden')}: hidden: expected true or false")
+    requires_raw = raw.get("requires")
+    requires: tuple[str, ...] = ()
+    if requires_raw is not None:
+        items = requires_raw if isinstance(requires_raw, list) else [requires_raw]
+        names = [i for i in items if isinstance(i, str) and i]
+        if len(names) != len(items):
+            errors.append(f"{common('requires')}: requires: expected a behaviour id or a list of ids")
+        else:
+            requires = tuple(names)
+    behaviour_id = raw.get("id")
+    if behaviour_id is not None and not isinstance(behaviour_id, (str, int)):
+        errors.append(f"{common('id')}: id: expected a name, got {behaviour_id!r}")
+        behaviour_id = None
+    traffic = None
+    if "traffic" in kind.keys:
+        try:
+            value = body.get("traffic") if body.get("traffic") is not None else kind.default_traffic
+            traffic = parse_traffic(value, f"{at('traffic')}: {name}")
+        except SpecError as exc:
+            errors.append(str(exc))
+
+    def selectors(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = body.get(key)
+        if value is None:
+            return default
+        return _selectors(value, at(key), f"{name}.{key}", errors) or default
+
+    def nested(inner: object, where: str) -> Behaviour | None:
+        return _behaviour(inner, index, source, errors, int(where.rsplit(":", 1)[1]))
+
+    extra = kind.parse_fields(body, at, errors, nested)
     return Behaviour(
-        id=str(behaviour_id),
-        kind=kind,
+        id=str(behaviour_id or f"{name}-{index + 1}"),
+        kind=name,
         description=str(raw.get("description") or ""),
         weight=float(weight),
-        hidden=hidden,
-        src=_selectors(body.get("src"), where, f"{kind}.src", errors) or default_src,
-        dst=_selectors(body.get("dst"), where, f"{kind}.dst", errors)
-        or (("all",) if kind == "no_blackhole" else ()),
+        hidden=bool(hidden),
+        src=selectors("src", kind.default_src),
+        dst=selectors("dst", kind.default_dst),
         traffic=traffic,
-        via=_selectors(body.get("via"), where, f"{kind}.via", errors),
-        avoid=_selectors(body.get("avoid"), where, f"{kind}.avoid", errors),
-        max_hops=max_hops,
-        prefer=prefer,
-        over=_selectors(body.get("over"), where, f"{kind}.over", errors),
-        down=tuple(down),
-        nested=nested_behaviour,
-        line=line,
+        via=selectors("via"),
+        avoid=selectors("avoid"),
+        over=selectors("over"),
+        line=kind_line,
         source=source,
+        requires=requires,
+        **extra,  # type: ignore[arg-type]  # the kind's own fields (max_hops, down, nested, ...), typed by it
     )
-
-
-def load_yaml_with_lines(text: str, source: str = "<spec>"):
-    """YAML text as plain data where every mapping also carries ``__line__`` (its 1-based line)."""
-    try:
-        return yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise SpecError(f"{source}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
 _LOCATED = re.compile(r"^.*?:(\d+):")
@@ -264,29 +322,64 @@ def raise_spec_errors(errors: list[str]) -> None:
     raise SpecError("\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else ""))
 
 
-def parse_spec(text: str, source: str = "<spec>", topology=None) -> tuple[Behaviour, ...]:
+def load_yaml_with_lines(text: str, source: str = "<spec>") -> object:
+    """YAML text as plain data where every mapping also carries ``__line__`` (its 1-based line).
+
+    Kept for callers not yet moved to ``sdnlab.yamlsrc`` (labs/loader.py); specs no longer use it.
+    Duplicate keys are errors here too.
+    """
+    data = _read_yaml(text, source)
+
+    def legacy(value: object) -> object:
+        if isinstance(value, Mapping):
+            out: dict[object, object] = {k: legacy(v) for k, v in value.items()}
+            out["__line__"] = getattr(value, "line", 0)
+            return out
+        if isinstance(value, list):
+            return [legacy(v) for v in value]
+        return value
+
+    return legacy(data)
+
+
+def _read_yaml(text: str, source: str) -> object:
+    try:
+        return load_yaml(text, source)
+    except YamlSyntaxError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def parse_spec(text: str, source: str = "<spec>", topology: object = None) -> tuple[Behaviour, ...]:
     """Behaviours from spec YAML text (a list, or a mapping with ``behaviours:``)."""
-    return parse_behaviours(load_yaml_with_lines(text, source), source, topology)
+    return parse_behaviours(_read_yaml(text, source), source, topology)
 
 
-def parse_behaviours(data, source: str = "<spec>", topology=None) -> tuple[Behaviour, ...]:
+def parse_behaviours(data: object, source: str = "<spec>", topology: object = None) -> tuple[Behaviour, ...]:
     """Behaviours from already-loaded YAML data (a list, or a mapping with ``behaviours:``).
 
-    Lab files loaded elsewhere can pass their ``behaviours:`` list here; mappings that carry a
-    ``__line__`` key (see ``load_yaml_with_lines``) get line numbers in error messages. With a
-    ``topology``, node selectors and failover links are checked against it too, and every problem
-    (field syntax and unknown nodes alike) is reported in the same ``SpecError``.
+    Data from ``sdnlab.yamlsrc.load_yaml`` gets line numbers in error messages (so does legacy
+    data whose mappings carry ``__line__``). With a ``topology``, node selectors and failover
+    links are checked against it too, and every problem (field syntax and unknown nodes alike)
+    is reported in the same ``SpecError``.
     """
-    if isinstance(data, dict):
+    line = getattr(data, "line", 0)
+    if isinstance(data, Mapping):
+        lab_file = "topology" in data or "title" in data  # a lab.yaml: its other keys are the lab's
+        unknown = [k for k in data if k != "behaviours" and k != "__line__"] if not lab_file else []
+        if unknown:
+            where = f"{source}:{_line(data, unknown[0], line)}"
+            raise SpecError(f"{where}: unknown key {unknown[0]!r} (a spec holds a 'behaviours:' list)")
+        line = _line(data, "behaviours", line)
         data = data.get("behaviours")
     if not isinstance(data, list):
-        raise SpecError(f"{source}: expected a list of behaviours (or a 'behaviours:' list)")
+        raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
     errors: list[str] = []
-    behaviours = [_behaviour(raw, i, source, errors) for i, raw in enumerate(data)]
-    ids = [b.id for b in behaviours if b is not None]
+    parsed = [_behaviour(raw, i, source, errors, _line(data, i, line)) for i, raw in enumerate(data)]
+    behaviours = [b for b in parsed if b is not None]
+    ids = [b.id for b in behaviours]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.append(f"{source}: duplicate behaviour id {dup!r}")
-    behaviours = [b for b in behaviours if b is not None]
+    errors += requires_errors(behaviours)
     if topology is not None:
         from sdnlab.grader.grading import Grader, spec_errors
         from sdnlab.grader.model import NetworkState
@@ -296,7 +389,26 @@ def parse_behaviours(data, source: str = "<spec>", topology=None) -> tuple[Behav
     return tuple(behaviours)
 
 
-def load_spec(path, topology=None) -> tuple[Behaviour, ...]:
+def requires_errors(behaviours: list[Behaviour]) -> list[str]:
+    """Every ``requires`` that names no behaviour, itself, or a hidden one from a public one."""
+    by_id = {b.id: b for b in behaviours}
+    errors = []
+    for b in behaviours:
+        for required in b.requires:
+            other = by_id.get(required)
+            if other is None:
+                errors.append(f"{b.where}: requires: no behaviour with id {required!r}")
+            elif other is b:
+                errors.append(f"{b.where}: requires: a behaviour cannot require itself")
+            elif other.hidden and not b.hidden:
+                errors.append(
+                    f"{b.where}: requires: {required!r} is hidden; "
+                    "a public behaviour can require only public ones"
+                )
+    return errors
+
+
+def load_spec(path: str | Path, topology: object = None) -> tuple[Behaviour, ...]:
     """Behaviours from a spec file (checked against ``topology`` when given, see ``parse_behaviours``)."""
     path = Path(path)
     text = read_text(path, "spec", SpecError)

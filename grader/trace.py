@@ -10,6 +10,9 @@ combination of bucket choices).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
 from sdnlab.grader.errors import FlowParseError
 from sdnlab.grader.fields import (
     ALL_BITS,
@@ -26,7 +29,9 @@ from sdnlab.grader.fields import (
 from sdnlab.grader.headerspace import Space
 from sdnlab.grader.model import SwitchState
 from sdnlab.grader.ofctl_text import parse_match_tokens, split_top
-from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToController
+from sdnlab.grader.pipeline import Drop, Emit, Fork, Live, Node, SwitchPipeline, ToController
+
+PipelineLeaf = Emit | Drop | ToController
 
 
 def parse_packet(spec: str, source: str = "<packet>", line: int = 0) -> Space:
@@ -43,10 +48,13 @@ def parse_packet(spec: str, source: str = "<packet>", line: int = 0) -> Space:
     return Space(match.value & match.mask, ALL_BITS)
 
 
-def header_fields(vector: int) -> dict:
+def header_fields(vector: int) -> dict[str, Any]:
     """The fields of a concrete header that ovs-ofctl would show, by their ovs-ofctl names."""
-    get = lambda name: FIELDS[name].get(vector)  # noqa: E731
-    fields = {
+
+    def get(name: str) -> int:
+        return FIELDS[name].get(vector)
+
+    fields: dict[str, Any] = {
         "dl_src": format_value("eth_src", get("eth_src")),
         "dl_dst": format_value("eth_dst", get("eth_dst")),
     }
@@ -83,7 +91,7 @@ def header_fields(vector: int) -> dict:
     return fields
 
 
-def _leaves(node, choose_first: bool, alternatives: list):
+def _leaves(node: Node | None, choose_first: bool, alternatives: list[Any]) -> Iterator[PipelineLeaf]:
     """Leaves in execution order; with choose_first, SELECT choices follow their first bucket."""
     if node is None:
         return
@@ -107,33 +115,33 @@ def _leaves(node, choose_first: bool, alternatives: list):
 MAX_ALTERNATIVES = 64
 
 
-def _outcomes(node) -> list[list]:
+def _outcomes(node: Node | None) -> list[list[PipelineLeaf]]:
     """Every possible leaf list of a concrete run, one per combination of SELECT bucket choices."""
     if node is None:
         return [[]]
     if isinstance(node, Fork):
         if node.kind == "choice":
-            out = []
+            out: list[list[PipelineLeaf]] = []
             for child in node.children:
                 out.extend(_outcomes(child))
             return out[:MAX_ALTERNATIVES]
-        combos = [[]]
+        combos: list[list[PipelineLeaf]] = [[]]
         for child in node.children:
             combos = [a + b for a in combos for b in _outcomes(child)][:MAX_ALTERNATIVES]
         return combos
     return [[node]]
 
 
-def _emit_dict(leaf: Emit) -> dict:
+def _emit_dict(leaf: Emit) -> dict[str, Any]:
     return {"port": leaf.port, "fields": header_fields(leaf.space.current_value())}
 
 
-def trace_space(pipeline: SwitchPipeline, space: Space, live=None) -> dict:
+def trace_space(pipeline: SwitchPipeline, space: Space, live: Live = None) -> dict[str, Any]:
     """Run one concrete packet through a switch and describe the result."""
     value = space.value
     in_port = FIELDS["in_port"].get(value)
     tree = pipeline.run(space, in_port, live)
-    alternatives: list = []
+    alternatives: list[Any] = []
     leaves = list(_leaves(tree, True, alternatives))
     outputs = [_emit_dict(leaf) for leaf in leaves if isinstance(leaf, Emit)]
     controller = any(isinstance(leaf, ToController) for leaf in leaves)
@@ -160,7 +168,12 @@ def trace_space(pipeline: SwitchPipeline, space: Space, live=None) -> dict:
     return result
 
 
-def trace_packets(state: SwitchState, specs, live=None, source: str = "<packets>") -> list[dict]:
+def trace_packets(
+    state: SwitchState,
+    specs: Iterable[str | tuple[int, str]],
+    live: Live = None,
+    source: str = "<packets>",
+) -> list[dict[str, Any]]:
     """Trace each packet spec (strings in ovs flow syntax) through one switch.
 
     ``specs`` may also hold (line number, spec) pairs so errors name the line of a packets file.
@@ -179,7 +192,7 @@ def trace_packets(state: SwitchState, specs, live=None, source: str = "<packets>
     return results
 
 
-def describe_result(result: dict) -> str:
+def describe_result(result: Mapping[str, Any]) -> str:
     """Human-readable lines for one traced packet."""
     lines = [f"packet: {result['packet']}"]
     for step in result["trace"]:

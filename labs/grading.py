@@ -9,12 +9,13 @@ hidden checks (``submit`` and the instructor commands).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sdnlab.labs import live, probes, workspace
 from sdnlab.labs.errors import LabPackageError
 from sdnlab.labs.model import Lab
-from sdnlab.labs.results import LabResult, items_from_report
+from sdnlab.labs.results import CheckItem, LabResult, items_from_report
 
 
 def grader_version() -> str:
@@ -33,34 +34,91 @@ def located(message: str, source: str) -> str:
 
 
 def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
-    from sdnlab.grader import grade
+    from sdnlab.grader import grade_lab
     from sdnlab.grader.errors import SpecError
 
     if not lab.behaviours:
         return []
     try:
-        report = grade(topology, state, lab.behaviours, include_hidden=include_hidden)
+        report = grade_lab(topology, state=state, behaviours=lab.behaviours, include_hidden=include_hidden)
     except SpecError as exc:  # a behaviour names a node the topology does not have
         raise LabPackageError(located(str(exc), str(lab.path / "lab.yaml"))) from None
     return items_from_report(report)
 
 
+def missing_submission(lab: Lab, workdir: Path) -> str | None:
+    """Why ``workdir`` holds no submission at all (no files; no flow rules in a flow-file lab), or None."""
+    folder = Path(workdir)
+    if not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*")):
+        return f"no submission: {folder} is empty"
+    if lab.controller.mode == "none" and not lab.vnfs:
+        files = [p for entry in workspace.flow_files(folder).values() for p in entry.values()]
+        if not any(workspace.content_lines(workspace.read_text(p)) for p in files):
+            return f"no submission: {folder / workspace.FLOWS_DIR} holds no flow rules"
+    return None
+
+
+def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
+    """Every check scored zero with the reason: nothing submitted, nothing holds (not even isolation)."""
+    return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
+
+
 def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=None) -> LabResult:
-    """Judge the flows a workspace would install (no network needed)."""
+    """Judge the flows a workspace would install (no network); an empty workspace is "no submission"."""
     started = time.perf_counter()
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
     items = _judge(lab, topology, state, include_hidden)
-    notes = ()
+    notes: tuple[str, ...] = ()
     if lab.probes:
         notes = (f"{len(lab.probes)} live probe(s) not run in static grading",)
+    reason = missing_submission(lab, workdir)
+    if reason is not None:
+        items, notes = _zeroed(items, reason), (reason,)
     return LabResult(lab.id, tuple(items), "static", time.perf_counter() - started, grader_version(), notes)
 
 
+def deployed_workdir(lab: Lab, name: str) -> Path | None:
+    """The workspace installed on the running lab ``name`` (its session's; the solution after ``solve``)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.labs import session
+
+    try:
+        current = session.current(name)
+    except SdnlabError:
+        return None
+    if current.lab != lab.id:
+        return None
+    return lab.solution_dir if current.reference_deployed else Path(current.workdir)
+
+
+def _located(lab: Lab, state, workdir: Path | None, topology):
+    """Installed rules located in the workspace files they came from (flow-file labs)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.grader import collect
+
+    if workdir is None or lab.controller.mode != "none":
+        return state
+    try:
+        written = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
+    except SdnlabError:
+        return state  # the files changed since they were installed and no longer parse: keep dump lines
+    return collect.with_sources(state, written)
+
+
 def grade_live(
-    lab: Lab, name: str, include_hidden: bool = True, scenario: bool = True, topology=None
+    lab: Lab,
+    name: str,
+    include_hidden: bool = True,
+    scenario: bool = True,
+    topology=None,
+    workdir: Path | None = None,
 ) -> LabResult:
-    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes."""
+    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes.
+
+    Blame names the workspace file and line a rule came from (``workdir``, default the session's
+    workspace); rules no file wrote are named by their line in the switch's dump.
+    """
     from sdnlab.grader import collect
     from sdnlab.runtime import api
 
@@ -69,8 +127,12 @@ def grade_live(
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
     state = collect.from_bridges(live.bridges(status))
+    state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
     items = _judge(lab, topology, state, include_hidden)
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
             items.append(probes.run_probe(probe, name, topology, status))
+    reason = missing_submission(lab, workdir) if workdir is not None else None
+    if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold
+        items, notes = _zeroed(items, reason), (*notes, reason)
     return LabResult(lab.id, tuple(items), "live", time.perf_counter() - started, grader_version(), notes)

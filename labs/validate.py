@@ -30,6 +30,7 @@ class ValidationReport:
     lab: str
     problems: list[str] = field(default_factory=list)
     mode: str = ""
+    failing: dict[str, list[str]] = field(default_factory=dict)  # check id -> its counterexamples
     solution_percent: float | None = None
     starter_percent: float | None = None
     elapsed_s: float = 0.0
@@ -44,6 +45,7 @@ class ValidationReport:
             "ok": self.ok,
             "problems": self.problems,
             "mode": self.mode,
+            "solution_failing": self.failing,
             "solution_percent": self.solution_percent,
             "starter_percent": self.starter_percent,
             "elapsed_s": round(self.elapsed_s, 2),
@@ -66,10 +68,28 @@ def check_texts(lab: Lab) -> list[str]:
             problems.append(f"{path.name}: contains no Japanese text")
     if not JAPANESE.search(lab.title.ja):
         problems.append("lab.yaml: title.ja: contains no Japanese text")
-    for i, text in enumerate(lab.hints):
-        if not JAPANESE.search(text.ja):
+    for i, hint in enumerate(lab.hints):
+        if not JAPANESE.search(hint.ja):
             problems.append(f"lab.yaml: hints[{i}].ja: contains no Japanese text")
     return problems
+
+
+def counterexample_text(check: str, details: tuple[str, ...] | list[str]) -> str:
+    """A failing check of the solution with its counterexamples (packet, path, blamed rule), indented."""
+    body = "\n".join(details) or "no counterexample recorded"
+    return f"solution fails {check}:\n" + "\n".join("       " + line for line in body.splitlines())
+
+
+def check_vacuous(lab: Lab) -> list[str]:
+    """Checks that hold on a network forwarding nothing (isolation, no loop) must name what they guard."""
+    from sdnlab.grader.behaviours import kind_named
+
+    return [
+        f"lab.yaml:{b.line}: {b.id}: {b.kind} holds even on a network that forwards nothing; "
+        "add requires: <id of the reachability check it protects>"
+        for b in lab.behaviours
+        if kind_named(b.kind).vacuous and not b.requires
+    ]
 
 
 MODES = ("auto", "live", "static")
@@ -90,6 +110,7 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
         return ValidationReport(str(ref), [str(exc)])
     report = ValidationReport(lab.id)
     report.problems += check_texts(lab)
+    report.problems += check_vacuous(lab)
     if lab.hidden_count == 0:
         report.problems.append(
             "lab.yaml: no hidden behaviour or probe (submit must check more than check does)"
@@ -123,8 +144,13 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
         return report
     report.solution_percent, report.starter_percent = solution.percent, starter.percent
     if solution.percent < 100.0:
-        failing = ", ".join(i.id for i in solution.items if not i.passed)
-        report.problems.append(f"solution scores {solution.percent:g}%, not 100% (failing: {failing})")
+        failing = [i for i in solution.items if not i.passed]
+        report.problems.append(
+            f"solution scores {solution.percent:g}%, not 100% (failing: {', '.join(i.id for i in failing)})"
+        )
+        report.failing = {i.id: list(i.details) for i in failing}
+        for item in failing:
+            report.problems.append(counterexample_text(item.id, item.details))
     if starter.percent >= 100.0:
         report.problems.append("starter already scores 100%: the exercise asks nothing")
     report.elapsed_s = time.perf_counter() - started
@@ -139,9 +165,9 @@ def _score_live(lab: Lab, name: str):
 
     live.up(lab, lab.starter_dir, name)
     try:
-        starter = grading.grade_live(lab, name, include_hidden=True)
+        starter = grading.grade_live(lab, name, include_hidden=True, workdir=lab.starter_dir)
         redeploy(lab, lab.solution_dir, name)
-        solution = grading.grade_live(lab, name, include_hidden=True)
+        solution = grading.grade_live(lab, name, include_hidden=True, workdir=lab.solution_dir)
     finally:
         try:
             api.down(name)

@@ -58,7 +58,23 @@ def static_state(workdir: Path, switches: list[str]):
         flows = parse_flows(read_text(entry["flows"]), str(entry["flows"])) if "flows" in entry else ()
         groups = parse_groups(read_text(entry["groups"]), str(entry["groups"])) if "groups" in entry else {}
         state[switch] = SwitchState(switch, flows, groups, {})
+    problems = [p for s in state.values() for p in s.undefined_groups()]
+    if problems:
+        raise LabSessionError("\n".join(problems))
     return NetworkState(state)
+
+
+def group_problems(entry: dict[str, Path]) -> list[str]:
+    """``file:line: group N is not defined`` for one switch's flow and group files (``undefined_groups``)."""
+    from sdnlab.grader import SwitchState, parse_flows, parse_groups
+    from sdnlab.grader.errors import FlowParseError
+
+    try:
+        flows = parse_flows(read_text(entry["flows"]), str(entry["flows"])) if "flows" in entry else ()
+        groups = parse_groups(read_text(entry["groups"]), str(entry["groups"])) if "groups" in entry else {}
+    except (FlowParseError, LabSessionError):
+        return []  # ovs-ofctl's own check reports syntax problems
+    return SwitchState("", flows, groups, {}).undefined_groups()
 
 
 def _ofctl(*argv: str, stdin: str | None = None) -> str:
@@ -146,6 +162,8 @@ def check_files(workdir: Path, bridges: dict[str, str]) -> None:
             prefix = bridges[switch][: len(bridges[switch]) - len(switch)]
             topology_names = frozenset(n[len(prefix) :] for n in own if n.startswith(prefix))
             problems += check_flow_file(entry["flows"], own | topology_names)
+    if not problems:
+        problems = [p for entry in files.values() for p in group_problems(entry)]
     _raise_problems(problems)
 
 

@@ -103,5 +103,6 @@ def test_masked_values_and_contradictions():
     flow = parse_flow_line("tcp,tp_dst=0x50/0xfff0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=drop")
     assert flow.match.get("tp_dst").mask == 0xFFF0
     assert flow.match.get("eth_dst").mask == 1 << 40
-    assert parse_flow_line("ip,dl_type=0x86dd actions=drop").match.impossible
+    # a field given twice keeps the later value, as ovs-ofctl does (it installs this rule as ipv6)
+    assert parse_flow_line("ip,dl_type=0x86dd actions=drop").match.get("eth_type").value == 0x86DD
     assert FIELDS["tp_dst"].width == 16

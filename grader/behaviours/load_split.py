@@ -1,0 +1,52 @@
+"""``load_split``: the class from src to dst is spread so that every node of ``over`` carries some of it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sdnlab.grader.behaviours.base import BehaviourKind, Verdict, register
+from sdnlab.grader.network import Delivered, leaves
+from sdnlab.grader.report import Failure
+
+if TYPE_CHECKING:
+    from sdnlab.grader.grading import Down, Grader
+    from sdnlab.grader.spec import Behaviour
+
+
+@register
+class LoadSplit(BehaviourKind):
+    name = "load_split"
+    summary = "part of the traffic class from src to dst crosses each node of over"
+    keys = frozenset({"src", "dst", "traffic", "over"})
+    required = frozenset({"src", "dst", "over"})
+
+    def describe(self, b: Behaviour) -> str:
+        traffic = b.traffic.text if b.traffic else "any"
+        return f"{traffic} from {','.join(b.src)} to {','.join(b.dst)} is spread over {','.join(b.over)}"
+
+    def judge(self, grader: Grader, b: Behaviour, down: Down) -> Verdict:
+        from sdnlab.grader.grading import MAX_FAILURES_SHOWN
+
+        over = grader.resolve(b.over, b.where, "load_split.over", hosts_only=False)
+        cases = passed = 0
+        failures: list[Failure] = []
+        assert b.traffic is not None
+        for src, dst in grader.pairs(b):
+            reached: set[str] = set()
+            for tree, _ in grader.trees(src, dst, b.traffic, down):
+                for leaf in leaves(tree):
+                    if isinstance(leaf, Delivered) and (
+                        leaf.space.is_concrete or leaf.space.pick() is not None
+                    ):
+                        reached.add(leaf.host)
+                        reached.update(hop.switch for hop in leaf.hops)
+            for target in over:
+                cases += 1
+                if target in reached:
+                    passed += 1
+                elif len(failures) < MAX_FAILURES_SHOWN:
+                    seen = ", ".join(sorted(h for h in reached if h in over)) or "none of them"
+                    failures.append(
+                        Failure(src, dst, f"no part of the class reaches {target} (reached: {seen})")
+                    )
+        return Verdict(cases, passed, tuple(failures))
