@@ -250,6 +250,8 @@ def parse_lab(data, directory: Path, source: str, key_lines: dict[str, int] | No
     controller = _controller(data.get("controller"), directory, errors)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
+    for key in ("behaviours", "probes"):  # `skills:` on a check is read by sdnlab.certification
+        _strip_check_skills(data.get(key), key, errors)
     behaviours = _behaviours(data.get("behaviours"), source, errors)
     probes = _probes(data.get("probes"), errors)
     hints = _hints(data.get("hints"), errors)
@@ -291,6 +293,17 @@ def parse_lab(data, directory: Path, source: str, key_lines: dict[str, int] | No
         hints,
         directory,
     )
+
+
+def _strip_check_skills(raw, key: str, errors: _Errors) -> None:
+    """Remove each check's ``skills: {SKILL_ID: LEVEL}`` (shape checked here, names by sdnlab.certification)."""
+    for i, item in enumerate(raw if isinstance(raw, list) else ()):
+        if not isinstance(item, dict) or "skills" not in item:
+            continue
+        value = item.pop("skills")
+        pairs = [(k, v) for k, v in value.items() if k != "__line__"] if isinstance(value, dict) else []
+        if not pairs or not all(isinstance(k, str) and _whole(v, 1, 9) for k, v in pairs):
+            errors.add(_line(item), f"{key}[{i}].skills", "expected a mapping of skill id to a level number")
 
 
 def _skills(raw, errors: _Errors) -> dict:

@@ -187,6 +187,7 @@ def result_record(
         "mode": result.mode,
         "checks_passed": sum(i.passed for i in result.items),
         "checks_total": len(result.items),
+        "check_scores": {i.id: [i.score, i.weight] for i in result.items},  # skill evidence (certification)
         "solved_by_reference": bool(session and session.reference_deployed),
     }
 
