@@ -54,10 +54,16 @@ def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
 
 
 def check_skill_problems(lab_dir: Path, framework: Framework) -> list[str]:
-    """Every check names at least one skill of the framework at a declared level; else one problem per fault."""
+    """Every check names known skills at declared levels; else one problem per fault.
+
+    A lab none of whose checks names a skill is not part of the certification and passes; once
+    one check names skills, every check must.
+    """
     problems = []
-    for entry in lab_check_skills(lab_dir).values():
-        if not entry.skills:
+    entries = lab_check_skills(lab_dir).values()
+    certified = any(entry.skills for entry in entries)
+    for entry in entries:
+        if not entry.skills and certified:
             problems.append(f"{entry.where}: check {entry.check!r}: names no skill (add skills: {{SKILL_ID: LEVEL}})")
         for skill, level in entry.skills.items():
             why = framework.problem(skill, level) if isinstance(level, int) else f"level {level!r} is not a number"

@@ -115,3 +115,11 @@ def test_levels_come_from_outcomes_not_titles():
     assert skill_levels([level1, level3_passed], fw)[skill].level == 3
     many = [Outcome("x", f"p{i}", 1.0, 1.0, {skill: 2}) for i in range(4)]
     assert skill_levels(many + [level3_failed], fw)[skill].level == 2
+
+
+def test_a_check_without_skills_in_a_certified_lab_is_a_problem(tmp_path):
+    lab = _copy_lab(tmp_path)
+    text = (lab / "lab.yaml").read_text()
+    (lab / "lab.yaml").write_text(text.replace("    skills: {openflow.match_action: 1, servers_os.host_networking: 1}\n", "", 1))
+    problems = check_skill_problems(lab, load_framework())
+    assert len(problems) == 1 and "'h1-reaches-h3': names no skill" in problems[0]
