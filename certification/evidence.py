@@ -49,7 +49,9 @@ def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
             check_id = str(item.get("id") or f"{key}-{i}")
             raw = item.get("skills")
             skills = {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
-            out[check_id] = CheckSkills(lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills"))))
+            out[check_id] = CheckSkills(
+                lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills")))
+            )
     return out
 
 
@@ -64,9 +66,15 @@ def check_skill_problems(lab_dir: Path, framework: Framework) -> list[str]:
     certified = any(entry.skills for entry in entries)
     for entry in entries:
         if not entry.skills and certified:
-            problems.append(f"{entry.where}: check {entry.check!r}: names no skill (add skills: {{SKILL_ID: LEVEL}})")
+            problems.append(
+                f"{entry.where}: check {entry.check!r}: names no skill (add skills: {{SKILL_ID: LEVEL}})"
+            )
         for skill, level in entry.skills.items():
-            why = framework.problem(skill, level) if isinstance(level, int) else f"level {level!r} is not a number"
+            why = (
+                framework.problem(skill, level)
+                if isinstance(level, int)
+                else f"level {level!r} is not a number"
+            )
             if why:
                 problems.append(f"{entry.where}: check {entry.check!r}: skills.{skill}: {why}")
     return problems

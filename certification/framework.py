@@ -98,7 +98,7 @@ def parse_framework(data, source: str) -> Framework:
         errors.add(data, key, str(key), "unknown key (expected version, levels, areas)")
     version = data.get("version")
     if not isinstance(version, str) or not version:
-        errors.add(data, "version", "version", "expected a version string such as \"1.0\"")
+        errors.add(data, "version", "version", 'expected a version string such as "1.0"')
         version = ""
     levels: dict[int, Title] = {}
     raw_levels = data.get("levels")
@@ -168,7 +168,9 @@ def parse_framework(data, source: str) -> Framework:
         areas.append(Area(area_id, title, tuple(skills)))
     if errors.items:
         raise FrameworkError(
-            errors.items[0] if len(errors.items) == 1 else f"{len(errors.items)} problems:\n  " + "\n  ".join(errors.items)
+            errors.items[0]
+            if len(errors.items) == 1
+            else f"{len(errors.items)} problems:\n  " + "\n  ".join(errors.items)
         )
     return Framework(version, levels, tuple(areas), source)
 
@@ -177,7 +179,9 @@ def load_framework(path: Path | None = None) -> Framework:
     """The skill framework file (default ``skills/framework.yaml``), validated."""
     path = Path(path) if path else framework_file()
     if not path.is_file():
-        raise FrameworkError(f"{path}: no skill framework file (set SDNLAB_SKILLS or restore skills/framework.yaml)")
+        raise FrameworkError(
+            f"{path}: no skill framework file (set SDNLAB_SKILLS or restore skills/framework.yaml)"
+        )
     text = textfile.read_text(path, FrameworkError)
     try:
         data = load_yaml(text, str(path))

@@ -19,7 +19,9 @@ def outcomes_from_progress(data: dict, lab_dirs: dict[str, Path]) -> list[Outcom
     for lab_id, entry in (data.get("labs") or {}).items():
         if lab_id not in lab_dirs:
             continue
-        own = [r for r in entry.get("results", []) if isinstance(r, dict) and not r.get("solved_by_reference")]
+        own = [
+            r for r in entry.get("results", []) if isinstance(r, dict) and not r.get("solved_by_reference")
+        ]
         if not own:
             continue
         best = max(own, key=lambda r: float(r.get("percent", 0.0)))
@@ -28,7 +30,9 @@ def outcomes_from_progress(data: dict, lab_dirs: dict[str, Path]) -> list[Outcom
         if isinstance(scores, dict):
             for check, pair in scores.items():
                 if check in skills and isinstance(pair, list) and len(pair) == 2:
-                    outcomes.append(Outcome(lab_id, check, float(pair[1]), float(pair[0]), dict(skills[check].skills)))
+                    outcomes.append(
+                        Outcome(lab_id, check, float(pair[1]), float(pair[0]), dict(skills[check].skills))
+                    )
         elif float(best.get("percent", 0.0)) >= 100.0:
             outcomes += [Outcome(lab_id, c, 1.0, 1.0, dict(s.skills)) for c, s in skills.items()]
     return outcomes
@@ -53,11 +57,15 @@ def report_dict(levels: dict[str, SkillLevel], framework: Framework, lang: str =
                     "share_by_level": {str(k): v for k, v in got.share_by_level.items()},
                 }
             )
-        areas.append({"area": area.id, "title": area.title.ja if lang == "ja" else area.title.en, "skills": rows})
+        areas.append(
+            {"area": area.id, "title": area.title.ja if lang == "ja" else area.title.en, "skills": rows}
+        )
     return {"framework": framework.version, "areas": areas}
 
 
-def trainee_report(framework: Framework, progress: dict, extra: tuple[Outcome, ...] = (), lang: str = "en") -> dict:
+def trainee_report(
+    framework: Framework, progress: dict, extra: tuple[Outcome, ...] = (), lang: str = "en"
+) -> dict:
     """The skill report of ``progress`` (labs) plus ``extra`` outcomes (exams)."""
     from sdnlab.labs.loader import lab_dirs
 

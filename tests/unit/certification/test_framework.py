@@ -11,7 +11,12 @@ from sdnlab.labs.loader import lab_dirs, load_lab
 from sdnlab.yamlsrc import load_yaml
 
 AREAS = {"openflow", "programming", "nfv", "servers_os", "security", "operations", "iot"}
-IOT = {"iot.connected_car_latency", "iot.camera_bandwidth", "iot.smart_meter_scale", "iot.broadcast_resilience"}
+IOT = {
+    "iot.connected_car_latency",
+    "iot.camera_bandwidth",
+    "iot.smart_meter_scale",
+    "iot.broadcast_resilience",
+}
 
 
 def test_shipped_framework_has_every_area_and_the_iot_model_cases():
@@ -54,7 +59,10 @@ def test_a_minimal_framework_parses():
         (("levels: {1: does a thing}", "levels: {2: x}"), "fw.yaml:10: areas[0].skills[0].levels.2"),
         (('version: "9"', "version: 9"), "fw.yaml:1: version"),
         (("title: {en: One, ja: 一}", "title: One"), "fw.yaml:9: areas[0].skills[0].title"),
-        (("    title: {en: N, ja: ネ}", "    title: {en: N, ja: ネ}\n    colour: red"), "fw.yaml:7: areas[0].colour"),
+        (
+            ("    title: {en: N, ja: ネ}", "    title: {en: N, ja: ネ}\n    colour: red"),
+            "fw.yaml:7: areas[0].colour",
+        ),
     ],
 )
 def test_a_bad_framework_names_file_line_and_field(change, where):
@@ -86,7 +94,9 @@ def test_validate_rejects_a_check_naming_an_unknown_skill(tmp_path):
 
     lab = _copy_lab(tmp_path)
     text = (lab / "lab.yaml").read_text()
-    (lab / "lab.yaml").write_text(text.replace("openflow.priorities: 1, security", "openflow.telepathy: 1, security", 1))
+    (lab / "lab.yaml").write_text(
+        text.replace("openflow.priorities: 1, security", "openflow.telepathy: 1, security", 1)
+    )
     report = validate(str(lab), mode="static")
     bad = [p for p in report.problems if "openflow.telepathy" in p]
     assert len(bad) == 1 and "unknown skill" in bad[0] and "lab.yaml:" in bad[0]
@@ -97,7 +107,13 @@ def test_validate_rejects_a_check_without_skills_and_a_malformed_one(tmp_path):
 
     lab = _copy_lab(tmp_path)
     text = (lab / "lab.yaml").read_text()
-    (lab / "lab.yaml").write_text(text.replace("skills: {openflow.match_action: 1, servers", "skills: [oops]\n    x_: {openflow.match_action: 1, servers", 1).replace("    x_: ", "    #"))
+    (lab / "lab.yaml").write_text(
+        text.replace(
+            "skills: {openflow.match_action: 1, servers",
+            "skills: [oops]\n    x_: {openflow.match_action: 1, servers",
+            1,
+        ).replace("    x_: ", "    #")
+    )
     with pytest.raises(LabPackageError, match=r"lab.yaml:\d+: behaviours\[0\].skills: expected a mapping"):
         load_lab(lab)
 
@@ -120,6 +136,8 @@ def test_levels_come_from_outcomes_not_titles():
 def test_a_check_without_skills_in_a_certified_lab_is_a_problem(tmp_path):
     lab = _copy_lab(tmp_path)
     text = (lab / "lab.yaml").read_text()
-    (lab / "lab.yaml").write_text(text.replace("    skills: {openflow.match_action: 1, servers_os.host_networking: 1}\n", "", 1))
+    (lab / "lab.yaml").write_text(
+        text.replace("    skills: {openflow.match_action: 1, servers_os.host_networking: 1}\n", "", 1)
+    )
     problems = check_skill_problems(lab, load_framework())
     assert len(problems) == 1 and "'h1-reaches-h3': names no skill" in problems[0]
