@@ -19,6 +19,9 @@ cert_app = typer.Typer(help="Certificates: verify, revoke, print.", no_args_is_h
 def register(root: typer.Typer, flows: typer.Typer) -> None:
     root.add_typer(skills_app, name="skills")
     root.add_typer(cert_app, name="cert")
+    for group in root.registered_groups:  # `sdnlab lab render` joins the labs library's group
+        if group.name == "lab" and group.typer_instance is not None:
+            group.typer_instance.command("render")(lab_render)
 
 
 def _print_json(data) -> None:
@@ -194,3 +197,21 @@ def cert_page(
     names = {lang: {n: fw.level_name(n, lang) for n in fw.levels} for lang in ("en", "ja")}
     for path in page.write_pages(facts, out or certificate.with_suffix(""), names, pdf):
         typer.echo(f"wrote {path}")
+
+
+# ---------------------------------------------------------------- variants
+
+
+def lab_render(
+    lab: Annotated[str, typer.Argument(help="Lab id, number or folder.")],
+    seed: Annotated[int, typer.Option("--seed", help="The variant's seed.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Folder to write the rendered lab into.")],
+):
+    """Instructor: write one variant of a lab (topology, task texts, starter, solution) for reading."""
+    from sdnlab.certification import variants
+    from sdnlab.labs.loader import find_lab_dir, load_lab
+
+    rendered = variants.render(find_lab_dir(lab), seed, out)
+    load_lab(rendered.path)  # the variant is a valid lab
+    values = ", ".join(f"{k}={v}" for k, v in sorted(rendered.values.items())) or "no variables"
+    typer.echo(f"wrote {rendered.path} (seed {seed}: {values})")

@@ -141,3 +141,13 @@ def lab_skill_problems(lab_dir: Path) -> list[str]:
         return check_skill_problems(lab_dir, load_framework())
     except SdnlabError as exc:
         return [str(exc)]
+
+
+def lab_problems(lab_dir: Path) -> list[str]:
+    """Everything ``sdnlab lab validate`` asks of certification: known check skills, sound variants."""
+    import tempfile
+
+    from sdnlab.certification.variants import variant_problems
+
+    with tempfile.TemporaryDirectory(prefix="sdnlab-variants-") as scratch:
+        return lab_skill_problems(lab_dir) + variant_problems(lab_dir, Path(scratch))
