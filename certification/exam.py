@@ -83,8 +83,8 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         bad(data, "title", "title", "expected {en: TEXT, ja: TEXT}")
         title = {"en": "", "ja": ""}
     minutes = data.get("minutes")
-    if not _number(minutes, 1, 600):
-        bad(data, "minutes", "minutes", f"expected the time limit in minutes, 1..600 (got {minutes!r})")
+    if not _number(minutes, 0.1, 600):
+        bad(data, "minutes", "minutes", f"expected the time limit in minutes, 0.1..600 (got {minutes!r})")
         minutes = 0
     pass_percent = data.get("pass_percent")
     if not _number(pass_percent, 1, 100):
