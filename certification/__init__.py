@@ -1,4 +1,4 @@
-"""Skill certification: a skill framework, lab check evidence, exams, evidence bundles and signed certificates.
+"""Skill certification: skill framework, check evidence, exams, evidence bundles, signed certificates.
 
 ``framework`` loads the versioned skill framework (``skills/framework.yaml``); ``evidence``
 maps graded checks to skill levels; ``exam`` and ``attempt`` run timed exams; ``bundle`` builds

@@ -28,6 +28,7 @@ from pathlib import Path
 from sdnlab.certification import paths, variants
 from sdnlab.certification.errors import ExamError
 from sdnlab.certification.exam import Exam, Task, load_exam
+from sdnlab.labs.model import Text
 
 ATTEMPT = "attempt.json"
 MODES = ("live", "offline")
@@ -134,7 +135,8 @@ def start(
             raise ExamError(f"session {session!r} already runs exam {running.data['exam']}: submit it first")
         settle(running, now)
     used = [
-        a for a in all_attempts()
+        a
+        for a in all_attempts()
         if a.data["exam"] == exam.id and a.data["trainee"] == trainee and not a.data.get("reference_run")
     ]
     if len(used) >= exam.attempts:
@@ -143,7 +145,9 @@ def start(
         for task in exam.tasks:
             lab = load_lab(task.lab_dir)
             if lab.controller.mode != "none" or lab.vnfs:
-                raise ExamError(f"task {task.index + 1} ({task.lab}) needs a live network: start without --offline")
+                raise ExamError(
+                    f"task {task.index + 1} ({task.lab}) needs a live network: start without --offline"
+                )
     seed = random.SystemRandom().randrange(1, 10**6) if seed is None else seed
     attempt_id = f"{exam.id}-{uuid.uuid4().hex[:10]}"
     directory = attempts_dir() / attempt_id
@@ -219,7 +223,10 @@ def _spawn_watcher(attempt: Attempt) -> None:
     log = open(attempt.directory / "watcher.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(
         [sys.executable, "-m", "sdnlab.certification.watch", str(attempt.directory)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     log.close()
     attempt.data["watcher_pid"] = proc.pid
@@ -243,7 +250,10 @@ def settle(attempt: Attempt, now: float) -> Attempt:
 def _running(attempt: Attempt, now: float) -> Attempt:
     attempt = settle(attempt, now)
     if attempt.data["status"] != "running":
-        raise ExamError(f"the exam {attempt.data['exam']} has ended (time is up or it was submitted): `sdnlab exam status`")
+        raise ExamError(
+            f"the exam {attempt.data['exam']} has ended (time is up or it was submitted): "
+            "`sdnlab exam status`"
+        )
     return attempt
 
 
@@ -264,7 +274,9 @@ def status(attempt: Attempt, now: float) -> dict:
     tasks = []
     for task, state in zip(exam.tasks, attempt.data["tasks"], strict=True):
         lab = attempt.task_lab(task.index)
-        checks = [(b.id, b.description, b.hidden) for b in lab.behaviours] + [(p.id, p.description, p.hidden) for p in lab.probes]
+        checks = [(b.id, b.description, b.hidden) for b in lab.behaviours] + [
+            (p.id, p.description, p.hidden) for p in lab.probes
+        ]
         chosen = [c for c in checks if task.checks is None or c[0] in task.checks]
         tasks.append(
             {
@@ -286,7 +298,9 @@ def status(attempt: Attempt, now: float) -> dict:
         "seed": attempt.data["seed"],
         "mode": attempt.data["mode"],
         "status": attempt.data["status"],
-        "seconds_left": max(0.0, round(attempt.data["deadline"] - now, 1)) if attempt.data["status"] == "running" else 0.0,
+        "seconds_left": max(0.0, round(attempt.data["deadline"] - now, 1))
+        if attempt.data["status"] == "running"
+        else 0.0,
         "pass_percent": exam.pass_percent,
         "hints": {"allowed": exam.hints_allowed, "cost_percent": exam.hint_cost},
         "reference_run": attempt.data.get("reference_run", False),
@@ -307,7 +321,9 @@ def _grade(attempt: Attempt, index: int, include_hidden: bool):
         return grading.grade_live(lab, attempt.runtime_name(index), include_hidden=include_hidden)
     result = grading.grade_static(lab, attempt.workdir(index), include_hidden=include_hidden)
     unrun = tuple(
-        CheckItem(p.id, "probe", p.description, p.weight, 0.0, p.hidden, 1, 0, ("not run: the exam runs offline",))
+        CheckItem(
+            p.id, "probe", p.description, p.weight, 0.0, p.hidden, 1, 0, ("not run: the exam runs offline",)
+        )
         for p in lab.probes
         if include_hidden or not p.hidden
     )
@@ -322,10 +338,12 @@ def check(attempt: Attempt, task: int, now: float):
     index = _task_index(attempt, task)
     result = _grade(attempt, index, include_hidden=False)
     chosen = _selected(attempt.exam().tasks[index], result.items)
-    return LabResult(result.lab, tuple(chosen), result.mode, result.elapsed_s, result.grader_version, result.notes).visible()
+    return LabResult(
+        result.lab, tuple(chosen), result.mode, result.elapsed_s, result.grader_version, result.notes
+    ).visible()
 
 
-def hint(attempt: Attempt, task: int, now: float) -> tuple[int, int, object, float]:
+def hint(attempt: Attempt, task: int, now: float) -> tuple[int, int, Text, float]:
     """The next hint of a task (index, total, text, cost so far); refused when the exam allows none."""
     attempt = _running(attempt, now)
     exam = attempt.exam()
@@ -391,7 +409,11 @@ def _dump_tables(attempt: Attempt, index: int) -> dict[str, bytes]:
         for switch, bridge in live.bridges(api.status(attempt.runtime_name(index))).items():
             for what in ("dump-flows", "dump-groups"):
                 proc = subprocess.run(
-                    [*workspace.OFCTL, what, bridge], capture_output=True, text=True, errors="replace", timeout=30
+                    [*workspace.OFCTL, what, bridge],
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=30,
                 )
                 files[f"{prefix}/{switch}.{what.split('-')[1]}"] = (proc.stdout or proc.stderr).encode()
     else:
@@ -413,7 +435,7 @@ def _workspace_files(attempt: Attempt, index: int) -> dict[str, bytes]:
 
 
 def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
-    """Grade every task (hidden checks included), write the evidence bundle and, if passed, the certificate."""
+    """Grade every task (hidden checks too), write the evidence bundle and, if passed, the certificate."""
     from sdnlab.certification import bundle
     from sdnlab.certification.canonical import pretty
     from sdnlab.certification.evidence import lab_check_skills, outcomes_from_result, skill_levels
@@ -437,9 +459,18 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
             name = f"tasks/{index + 1}-{task.lab}"
             try:
                 full = _grade(attempt, index, include_hidden=True)
-                result = LabResult(full.lab, tuple(_selected(task, full.items)), full.mode, full.elapsed_s, full.grader_version, full.notes)
+                result = LabResult(
+                    full.lab,
+                    tuple(_selected(task, full.items)),
+                    full.mode,
+                    full.elapsed_s,
+                    full.grader_version,
+                    full.notes,
+                )
                 error = ""
-            except Exception as exc:  # a broken workspace or network scores 0 for the task, never aborts the exam
+            except (
+                Exception
+            ) as exc:  # a broken workspace or network scores 0 for the task, never aborts the exam
                 from sdnlab.errors import SdnlabError
 
                 if not isinstance(exc, SdnlabError):
@@ -448,15 +479,24 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
             percent = result.percent
             earned += task.weight * percent
             task_results.append(
-                {"task": index + 1, "lab": task.lab, "weight": task.weight, "percent": percent, "error": error,
-                 "checks_passed": sum(i.passed for i in result.items), "checks_total": len(result.items)}
+                {
+                    "task": index + 1,
+                    "lab": task.lab,
+                    "weight": task.weight,
+                    "percent": percent,
+                    "error": error,
+                    "checks_passed": sum(i.passed for i in result.items),
+                    "checks_total": len(result.items),
+                }
             )
             files[f"{name}/report.json"] = pretty({**result.to_dict(), "error": error}).encode()
-            files[f"{name}/variant.json"] = pretty({"seed": attempt.data["seed"], "values": attempt.data["tasks"][index]["values"]}).encode()
+            files[f"{name}/variant.json"] = pretty(
+                {"seed": attempt.data["seed"], "values": attempt.data["tasks"][index]["values"]}
+            ).encode()
             files.update(_workspace_files(attempt, index))
             try:
                 files.update(_dump_tables(attempt, index))
-            except Exception as exc:  # noqa: BLE001 - a dead network still gets an evidence bundle, with the reason
+            except Exception as exc:  # a dead network still gets an evidence bundle, with the reason
                 files[f"{name}/tables/ERROR.txt"] = f"tables not collected: {exc}\n".encode()
             skills = lab_check_skills(attempt.directory / "labs" / task.lab)
             outcomes += outcomes_from_result(result, skills)
@@ -467,7 +507,7 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
         framework = load_framework()
         levels = skill_levels(outcomes, framework)
         certified = {s: levels[s].level for s in exam.certifies if levels[s].level >= 1}
-        result = {
+        summary = {
             "percent": percent,
             "raw_percent": raw_percent,
             "hints_used": hints_used,
@@ -492,15 +532,19 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
             "auto_submitted": auto,
             "late_by_s": round(max(0.0, graded_at - deadline), 1),
         }
-        files["attempt.json"] = pretty({**facts, "tasks": attempt.data["tasks"], "result": result}).encode()
+        files["attempt.json"] = pretty({**facts, "tasks": attempt.data["tasks"], "result": summary}).encode()
         files["exam.yaml"] = Path(exam.source).read_bytes()
         info = bundle.write_bundle(attempt.directory / "evidence.zip", files, facts)
         attempt.data.update(
             status="submitted",
             submitted_at=graded_at,
             auto_submitted=auto,
-            result=result,
-            evidence={"path": str(info.path), "manifest_sha256": info.manifest_sha256, "bundle_sha256": info.bundle_sha256},
+            result=summary,
+            evidence={
+                "path": str(info.path),
+                "manifest_sha256": info.manifest_sha256,
+                "bundle_sha256": info.bundle_sha256,
+            },
         )
         attempt.save()
         _down_all(attempt)
@@ -528,7 +572,9 @@ def issue(attempt: Attempt, now: float | None = None) -> Path:
     try:
         key = keys.load_or_create()
     except CertificationError as exc:
-        raise ExamError(f"certificate not issued: {exc}; an instructor can run `sdnlab exam issue {attempt.id}`") from None
+        raise ExamError(
+            f"certificate not issued: {exc}; an instructor can run `sdnlab exam issue {attempt.id}`"
+        ) from None
     exam = attempt.exam()
     result = attempt.data["result"]
     framework = load_framework()

@@ -51,7 +51,7 @@ def write_bundle(path: Path, files: dict[str, bytes], facts: dict) -> BundleInfo
     manifest = manifest_for(files, facts)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in [(MANIFEST, pretty(manifest).encode())] + sorted(files.items()):
+        for name, data in [(MANIFEST, pretty(manifest).encode()), *sorted(files.items())]:
             info = zipfile.ZipInfo(name, FIXED_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -73,7 +73,7 @@ def read_manifest(path: Path) -> dict:
 
 
 def verify_bundle(path: Path, manifest_sha256: str, bundle_sha256: str | None = None) -> dict:
-    """Check a bundle against the hashes a certificate names; returns the manifest, raises ``VerificationFailed``."""
+    """Check a bundle against a certificate's hashes; returns the manifest, raises ``VerificationFailed``."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""``sdnlab skills ...``, ``sdnlab exam ...`` and ``sdnlab cert ...``: thin commands over sdnlab.certification."""
+"""``sdnlab skills|exam|cert ...`` and ``sdnlab lab render``: thin commands over sdnlab.certification."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 LangOpt = Annotated[str, typer.Option("--lang", help="en or ja.")]
 
 
-exam_app = typer.Typer(help="Timed exams: start, status, check, hint, submit; instructors: solve, issue.", no_args_is_help=True)
+exam_app = typer.Typer(
+    help="Timed exams: start, status, check, hint, submit; instructors: solve, issue.", no_args_is_help=True
+)
 SessionOpt = Annotated[str, typer.Option("--name", "-n", help="Exam session name (several can run at once).")]
 cert_app = typer.Typer(help="Certificates: verify, revoke, print.", no_args_is_help=True)
 
@@ -266,10 +268,18 @@ def exam_list(json_out: JsonOpt = False, lang: LangOpt = "en"):
 @exam_app.command("start")
 def exam_start(
     exam: Annotated[str, typer.Argument(help="Exam id (catalogue) or exam YAML file.")],
-    seed: Annotated[int | None, typer.Option("--seed", help="Variant seed (default: a random one, recorded).")] = None,
-    trainee: Annotated[str | None, typer.Option("--trainee", help="Your name as it goes on the certificate (default: $USER).")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Variant seed (default: a random one, recorded).")
+    ] = None,
+    trainee: Annotated[
+        str | None,
+        typer.Option("--trainee", help="Your name as it goes on the certificate (default: $USER)."),
+    ] = None,
     name: SessionOpt = "exam",
-    offline: Annotated[bool, typer.Option("--offline", help="No networks: grade the flow files (labs without a controller only).")] = False,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="No networks: grade the flow files (labs without a controller only)."),
+    ] = False,
 ):
     """Start an exam: your variant of each task, your workspaces, the networks and the clock."""
     import getpass
@@ -280,11 +290,15 @@ def exam_start(
     record = load_exam(exam)
     who = trainee or os.environ.get("SUDO_USER") or getpass.getuser()
     started = attempt.start(record, who, _now(), name, seed, "offline" if offline else "live")
-    typer.echo(f"exam {record.id} started for {who}: {record.minutes:g} minutes, pass mark {record.pass_percent:g}%")
+    typer.echo(
+        f"exam {record.id} started for {who}: {record.minutes:g} minutes, pass mark {record.pass_percent:g}%"
+    )
     typer.echo(f"attempt {started.id}, seed {started.data['seed']}")
     for index, task in enumerate(started.data["tasks"]):
         typer.echo(f"  task {index + 1}: {task['lab']}  workspace {started.workdir(index)}")
-    typer.echo("next: `sdnlab exam task 1`, `sdnlab exam check 1`, `sdnlab exam status`, `sdnlab exam submit`")
+    typer.echo(
+        "next: `sdnlab exam task 1`, `sdnlab exam check 1`, `sdnlab exam status`, `sdnlab exam submit`"
+    )
 
 
 @exam_app.command("status")
@@ -296,7 +310,9 @@ def exam_status(name: SessionOpt = "exam", json_out: JsonOpt = False):
     if json_out:
         _print_json(info)
         return
-    typer.echo(f"exam {info['exam']}: {info['title']} ({info['trainee']}, seed {info['seed']}, {info['mode']})")
+    typer.echo(
+        f"exam {info['exam']}: {info['title']} ({info['trainee']}, seed {info['seed']}, {info['mode']})"
+    )
     if info["reference_run"]:
         typer.echo("REFERENCE RUN: the reference solution was deployed (`sdnlab exam solve`)")
     if info["status"] == "running":
@@ -313,18 +329,24 @@ def exam_status(name: SessionOpt = "exam", json_out: JsonOpt = False):
 
 def _print_result(result: dict) -> None:
     typer.echo(
-        f"result: {result['percent']:g}% ({'PASSED' if result['passed'] else 'not passed'}; pass mark {result['pass_percent']:g}%, "
+        f"result: {result['percent']:g}% ({'PASSED' if result['passed'] else 'not passed'}; "
+        f"pass mark {result['pass_percent']:g}%, "
         f"hints {result['hints_used']} x {result['hint_cost']:g} points)"
     )
     for task in result["tasks"]:
         extra = f"  error: {task['error']}" if task["error"] else ""
-        typer.echo(f"  task {task['task']} {task['lab']}: {task['percent']:g}% ({task['checks_passed']}/{task['checks_total']} checks){extra}")
+        typer.echo(
+            f"  task {task['task']} {task['lab']}: {task['percent']:g}% "
+            f"({task['checks_passed']}/{task['checks_total']} checks){extra}"
+        )
     for skill, level in sorted(result["skills"].items()):
         typer.echo(f"  skill {skill}: level {level}")
 
 
 @exam_app.command("task")
-def exam_task(task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"):
+def exam_task(
+    task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"
+):
     """Print a task's text (your variant)."""
     from sdnlab.certification import attempt
 
@@ -333,7 +355,11 @@ def exam_task(task: Annotated[int, typer.Argument(help="Task number.")], name: S
 
 
 @exam_app.command("check")
-def exam_check(task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", json_out: JsonOpt = False):
+def exam_check(
+    task: Annotated[int, typer.Argument(help="Task number.")],
+    name: SessionOpt = "exam",
+    json_out: JsonOpt = False,
+):
     """Grade a task's public checks (nothing recorded)."""
     from sdnlab.certification import attempt
     from sdnlab.labs.results import render_text
@@ -347,7 +373,9 @@ def exam_check(task: Annotated[int, typer.Argument(help="Task number.")], name: 
 
 
 @exam_app.command("hint")
-def exam_hint(task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"):
+def exam_hint(
+    task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"
+):
     """The next hint of a task (when the exam allows hints; each costs points)."""
     from sdnlab.certification import attempt
 
@@ -367,10 +395,12 @@ def exam_deploy(task: Annotated[int, typer.Argument(help="Task number.")], name:
 @exam_app.command("submit")
 def exam_submit(
     name: SessionOpt = "exam",
-    certificate: Annotated[Path | None, typer.Option("--certificate", help="Also copy the certificate here.")] = None,
+    certificate: Annotated[
+        Path | None, typer.Option("--certificate", help="Also copy the certificate here.")
+    ] = None,
     json_out: JsonOpt = False,
 ):
-    """Grade every task (hidden checks included), write the evidence bundle and, if passed, the certificate."""
+    """Grade every task (hidden checks too), write the evidence bundle and, if passed, the certificate."""
     from sdnlab.certification import attempt
 
     done = attempt.submit(attempt.current(name), _now())
@@ -393,16 +423,19 @@ def exam_submit(
 
 @exam_app.command("solve")
 def exam_solve(name: SessionOpt = "exam"):
-    """Instructor: deploy the reference solution of this variant; the attempt and certificate are marked as a reference run."""
+    """Instructor: deploy this variant's reference solution (attempt and certificate marked reference)."""
     from sdnlab.certification import attempt
 
     solved = attempt.solve(attempt.current(name), _now())
-    typer.echo(f"instructor: reference solutions deployed for attempt {solved.id} (seed {solved.data['seed']}); marked as a reference run")
+    typer.echo(
+        f"instructor: reference solutions deployed for attempt {solved.id} (seed {solved.data['seed']}); "
+        "marked as a reference run"
+    )
 
 
 @exam_app.command("issue")
 def exam_issue(attempt_id: Annotated[str, typer.Argument(help="Attempt id (see the attempt folder name).")]):
-    """Instructor: sign the certificate of a passed attempt (when the trainee's submit could not reach the key)."""
+    """Instructor: sign a passed attempt's certificate (when the trainee's submit could not reach the key)."""
     from sdnlab.certification import attempt
 
     typer.echo(f"wrote {attempt.issue(attempt.load(attempt.attempts_dir() / attempt_id))}")

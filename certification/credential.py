@@ -95,7 +95,8 @@ def _check_proof(document: dict, trusted: Ed25519PublicKey, what: str) -> None:
     method = str(proof.get("verificationMethod", ""))
     if method.split("#", 1)[0] != issuer:
         raise VerificationFailed(
-            f"{what}: signed by another key ({method.split('#', 1)[0] or 'none'}), not the trusted issuer {issuer}"
+            f"{what}: signed by another key ({method.split('#', 1)[0] or 'none'}), "
+            f"not the trusted issuer {issuer}"
         )
     value = proof.get("proofValue")
     try:
@@ -140,9 +141,14 @@ def build(facts: CertificateFacts, key: Ed25519PrivateKey, now: float | None = N
                 "id": f"urn:sdnlab:exam:{facts.exam_id}",
                 "type": ["Achievement"],
                 "name": facts.exam_title,
-                "description": f"Passed the sdnlab exam {facts.exam_id} (skill framework {facts.framework_version}).",
+                "description": (
+                    f"Passed the sdnlab exam {facts.exam_id} (skill framework {facts.framework_version})."
+                ),
                 "criteria": {
-                    "narrative": f"Score at least {facts.pass_percent:g}% on the graded exam tasks, hidden checks included."
+                    "narrative": (
+                        f"Score at least {facts.pass_percent:g}% on the graded exam tasks, "
+                        "hidden checks included."
+                    )
                 },
             },
             "result": results,
@@ -211,7 +217,7 @@ def verify(
     evidence: Path | None = None,
     revocations: Path | None = None,
 ) -> CertificateFacts:
-    """Verify a certificate file offline; returns its facts or raises ``VerificationFailed`` with the reason."""
+    """Verify a certificate file offline; its facts, or ``VerificationFailed`` with the reason."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -233,9 +239,8 @@ def verify(
     if revocations is not None:
         revoked = revoked_ids(revocations, trusted)
         if facts.credential_id in revoked:
-            raise VerificationFailed(
-                f"{path}: revoked on {revoked[facts.credential_id]['date']}: {revoked[facts.credential_id]['reason']}"
-            )
+            entry = revoked[facts.credential_id]
+            raise VerificationFailed(f"{path}: revoked on {entry['date']}: {entry['reason']}")
     if evidence is not None:
         verify_bundle(evidence, facts.manifest_sha256, facts.bundle_sha256)
     return facts
@@ -264,7 +269,7 @@ def revoked_ids(path: Path, trusted: Ed25519PublicKey) -> dict[str, dict]:
 def revoke(
     path: Path, credential_id: str, reason: str, key: Ed25519PrivateKey, now: float | None = None
 ) -> int:
-    """Add ``credential_id`` to the signed revocation list at ``path`` (created if missing); returns the count."""
+    """Add ``credential_id`` to the signed revocation list at ``path`` (created if missing); the count."""
     path = Path(path)
     entries: list[dict] = []
     if path.exists():

@@ -32,7 +32,7 @@ class CheckSkills:
 
 
 def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
-    """check id -> the skills it names, read from ``lab_dir/lab.yaml`` (checks without ``skills:`` map to {})."""
+    """check id -> the skills it names, from ``lab_dir/lab.yaml`` (a check without ``skills:`` maps to {})."""
     source = Path(lab_dir) / "lab.yaml"
     text = textfile.read_text(source, CertificationError)
     try:

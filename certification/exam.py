@@ -79,7 +79,9 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         bad(data, "id", "id", "expected lower-case letters, digits and '_'")
         exam_id = ""
     title = data.get("title")
-    if not isinstance(title, dict) or not all(isinstance(title.get(k), str) and title.get(k) for k in ("en", "ja")):
+    if not isinstance(title, dict) or not all(
+        isinstance(title.get(k), str) and title.get(k) for k in ("en", "ja")
+    ):
         bad(data, "title", "title", "expected {en: TEXT, ja: TEXT}")
         title = {"en": "", "ja": ""}
     minutes = data.get("minutes")
@@ -96,13 +98,19 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         attempts = 1
     hints = data.get("hints", {"allowed": False})
     allowed, cost = False, 0.0
-    if not isinstance(hints, dict) or set(hints) - {"allowed", "cost_percent"} or not isinstance(hints.get("allowed"), bool):
+    if (
+        not isinstance(hints, dict)
+        or set(hints) - {"allowed", "cost_percent"}
+        or not isinstance(hints.get("allowed"), bool)
+    ):
         bad(data, "hints", "hints", "expected {allowed: true|false, cost_percent: N}")
     else:
         allowed = hints["allowed"]
         cost = hints.get("cost_percent", 0)
         if not _number(cost, 0, 100):
-            bad(hints, "cost_percent", "hints.cost_percent", f"expected 0..100 points per hint (got {cost!r})")
+            bad(
+                hints, "cost_percent", "hints.cost_percent", f"expected 0..100 points per hint (got {cost!r})"
+            )
             cost = 0.0
     tasks: list[Task] = []
     evidenced: set[str] = set()
@@ -119,7 +127,9 @@ def parse_exam(data, source: str, framework=None) -> Exam:
             bad(raw, key, f"{field}.{key}", "unknown key (expected lab, weight, checks)")
         lab = raw.get("lab")
         try:
-            lab_dir = find_lab_dir(str(lab)) if isinstance(lab, (str, int)) and not isinstance(lab, bool) else None
+            lab_dir = (
+                find_lab_dir(str(lab)) if isinstance(lab, (str, int)) and not isinstance(lab, bool) else None
+            )
         except SdnlabError:
             lab_dir = None
         if lab_dir is None:
@@ -155,10 +165,21 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         elif tasks and skill not in evidenced:
             bad(certifies, j, f"certifies[{j}]", f"no task check evidences {skill}")
     if problems:
-        raise ExamError(problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems))
+        raise ExamError(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        )
     return Exam(
-        exam_id, title["en"], title["ja"], float(minutes), float(pass_percent), attempts, allowed, float(cost),
-        tuple(certifies), tuple(tasks), source,
+        exam_id,
+        title["en"],
+        title["ja"],
+        float(minutes or 0),
+        float(pass_percent or 100),
+        attempts,
+        allowed,
+        float(cost),
+        tuple(certifies),
+        tuple(tasks),
+        source,
     )
 
 
@@ -177,7 +198,10 @@ def load_exam(ref: str | Path) -> Exam:
         raise ExamError(str(exc)) from None
     exam = parse_exam(data, str(path))
     if path.parent == exams_dir() and exam.id != path.stem:
-        raise ExamError(f"{Where(str(path), line_of(data, 'id'))}: id: {exam.id!r} differs from the file name {path.stem!r}")
+        raise ExamError(
+            f"{Where(str(path), line_of(data, 'id'))}: id: {exam.id!r} differs from the file name "
+            f"{path.stem!r}"
+        )
     return exam
 
 

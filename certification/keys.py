@@ -98,7 +98,8 @@ def load_or_create(directory: Path | None = None) -> Ed25519PrivateKey:
         write_public(key.public_key(), directory / PUBLIC)
     except PermissionError as exc:
         raise CertificationError(
-            f"{directory}: cannot create the issuer key ({exc.strerror}); run as the instructor or set SDNLAB_CERT_KEYS"
+            f"{directory}: cannot create the issuer key ({exc.strerror}); "
+            "run as the instructor or set SDNLAB_CERT_KEYS"
         ) from None
     return key
 

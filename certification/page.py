@@ -23,7 +23,9 @@ WORDS = {
         "id": "Certificate id",
         "issuer": "Issuer key",
         "evidence": "Evidence manifest SHA-256",
-        "verify": "Verify offline: sdnlab cert verify CERTIFICATE.json --evidence BUNDLE.zip --key ISSUER.pub.pem",
+        "verify": (
+            "Verify offline: sdnlab cert verify CERTIFICATE.json --evidence BUNDLE.zip --key ISSUER.pub.pem"
+        ),
         "reference": "REFERENCE RUN (instructor): not a trainee's result",
         "framework": "Skill framework",
     },
@@ -53,7 +55,8 @@ def render_html(facts: CertificateFacts, lang: str = "en", level_names: dict[int
     e = html.escape
     names = level_names or {}
     rows = "\n".join(
-        f"<tr><td>{e(facts.skill_names.get(s, s))}<br><code>{e(s)}</code></td><td>{lvl} {e(names.get(lvl, ''))}</td></tr>"
+        f"<tr><td>{e(facts.skill_names.get(s, s))}<br><code>{e(s)}</code></td>"
+        f"<td>{lvl} {e(names.get(lvl, ''))}</td></tr>"
         for s, lvl in sorted(facts.skills.items())
     )
     passed = (
@@ -63,13 +66,16 @@ def render_html(facts: CertificateFacts, lang: str = "en", level_names: dict[int
     )
     reference = f"<p class=ref>{e(w['reference'])}</p>" if facts.reference_run else ""
     return f"""<!DOCTYPE html>
-<html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8"><title>{e(w["title"])}: {e(facts.trainee)}</title>
+<html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">
+<title>{e(w["title"])}: {e(facts.trainee)}</title>
 <style>
 body {{ font-family: 'Noto Sans CJK JP', 'Noto Sans', sans-serif; margin: 2cm; color: #123; }}
 .frame {{ border: 6px double #246; padding: 1.5cm; text-align: center; }}
 h1 {{ letter-spacing: .1em; }} .big {{ font-size: 1.8em; font-weight: bold; margin: .3em; }}
-table {{ margin: 1em auto; border-collapse: collapse; }} td, th {{ border: 1px solid #9ab; padding: .3em .8em; text-align: left; }}
-.small {{ font-size: .75em; color: #456; word-break: break-all; text-align: left; }} .ref {{ color: #a00; font-weight: bold; }}
+table {{ margin: 1em auto; border-collapse: collapse; }}
+td, th {{ border: 1px solid #9ab; padding: .3em .8em; text-align: left; }}
+.small {{ font-size: .75em; color: #456; word-break: break-all; text-align: left; }}
+.ref {{ color: #a00; font-weight: bold; }}
 </style></head><body><div class=frame>
 <h1>{e(w["title"])}</h1>{reference}
 <p>{e(w["certifies"])}</p><p class=big>{e(facts.trainee)}</p>
@@ -82,7 +88,8 @@ table {{ margin: 1em auto; border-collapse: collapse; }} td, th {{ border: 1px s
 <p>{e(w["issued"])}: {e(facts.issued)}</p>
 <div class=small>
 <p>{e(w["id"])}: {e(facts.credential_id)}</p>
-<p>{e(w["framework"])}: {e(facts.framework_version)} &nbsp; exam: {e(facts.exam_id)} &nbsp; attempt: {e(facts.attempt_id)} &nbsp; seed: {facts.seed}</p>
+<p>{e(w["framework"])}: {e(facts.framework_version)} &nbsp; exam: {e(facts.exam_id)}
+&nbsp; attempt: {e(facts.attempt_id)} &nbsp; seed: {facts.seed}</p>
 <p>{e(w["issuer"])}: {e(facts.issuer)}</p>
 <p>{e(w["evidence"])}: {e(facts.manifest_sha256)}</p>
 <p>{e(w["verify"])}</p>

@@ -1,4 +1,4 @@
-"""Where certification data lives: the framework and exam catalogue in the repository, keys and attempts on disk.
+"""Where certification data lives: framework and exams in the repository, keys and attempts on disk.
 
 Keys default to ``/var/lib/sdnlab/keys`` (``$SDNLAB_CERT_KEYS`` overrides), a folder a trainee
 account cannot read; attempts and certificates go under ``$SDNLAB_HOME/certification``.

@@ -89,11 +89,15 @@ def load_spec(lab_dir: Path) -> VariableSpec:
     if not isinstance(data, dict):
         raise VariantError(f"{source}: expected a mapping with variables and default")
     for key in sorted(set(data) - {"variables", "default"}, key=str):
-        problems.append(f"{Where(source, line_of(data, key))}: {key}: unknown key (expected variables, default)")
+        problems.append(
+            f"{Where(source, line_of(data, key))}: {key}: unknown key (expected variables, default)"
+        )
     raw = data.get("variables")
     domains = []
     if not isinstance(raw, dict) or not raw:
-        problems.append(f"{Where(source, line_of(data, 'variables'))}: variables: expected a mapping of NAME to a domain")
+        problems.append(
+            f"{Where(source, line_of(data, 'variables'))}: variables: expected a mapping of NAME to a domain"
+        )
         raw = {}
     for name, domain in raw.items():
         where = Where(source, line_of(raw, name))
@@ -116,15 +120,21 @@ def load_spec(lab_dir: Path) -> VariableSpec:
             problems.append(f"{where}: variables.{name}: expected {{choice: [...]}} or {{min: A, max: B}}")
     default = data.get("default")
     if not isinstance(default, dict):
-        problems.append(f"{Where(source, line_of(data, 'default'))}: default: expected the catalogue files' values")
+        problems.append(
+            f"{Where(source, line_of(data, 'default'))}: default: expected the catalogue files' values"
+        )
         default = {}
     for domain in domains:
         if domain.name not in default:
             problems.append(f"{Where(source, line_of(default, domain.name))}: default.{domain.name}: missing")
         elif default[domain.name] not in domain.values:
-            problems.append(f"{Where(source, line_of(default, domain.name))}: default.{domain.name}: not in its domain")
+            problems.append(
+                f"{Where(source, line_of(default, domain.name))}: default.{domain.name}: not in its domain"
+            )
     if problems:
-        raise VariantError(problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems))
+        raise VariantError(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        )
     return VariableSpec(tuple(domains), {d.name: default[d.name] for d in domains}, source)
 
 
@@ -158,7 +168,9 @@ def fill(text: str, values: dict, source: str) -> str:
         name = match.group(1)
         if name not in values:
             line = text.count("\n", 0, match.start()) + 1
-            raise VariantError(f"{source}:{line}: unknown variable {name!r} (known: {', '.join(sorted(values))})")
+            raise VariantError(
+                f"{source}:{line}: unknown variable {name!r} (known: {', '.join(sorted(values))})"
+            )
         return str(values[name])
 
     return PLACEHOLDER.sub(one, text)
@@ -184,7 +196,9 @@ def render_values(lab_dir: Path, values: dict, out: Path, seed: int | None = Non
         text = fill(textfile.read_text(source, VariantError), full, str(source))
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).write_text(text, encoding="utf-8")
-    (target / RECORD).write_text(json.dumps({"seed": seed, "values": values}, indent=1, sort_keys=True) + "\n")
+    (target / RECORD).write_text(
+        json.dumps({"seed": seed, "values": values}, indent=1, sort_keys=True) + "\n"
+    )
     return RenderedLab(target, seed if seed is not None else -1, dict(values))
 
 
@@ -205,7 +219,9 @@ def default_drift(lab_dir: Path, scratch: Path) -> list[str]:
     for relative in templates(lab_dir):
         ours = Path(lab_dir) / relative
         if not ours.is_file() or ours.read_bytes() != (rendered.path / relative).read_bytes():
-            problems.append(f"{ours}: differs from variant/templates/{relative} rendered with the default values")
+            problems.append(
+                f"{ours}: differs from variant/templates/{relative} rendered with the default values"
+            )
     return problems
 
 
@@ -250,5 +266,7 @@ def variant_problems(lab_dir: Path, scratch: Path, seeds: int = VALIDATE_SEEDS) 
                 continue
             copied = grading.grade_static(lab_b, lab_a.solution_dir).percent
             if copied >= 100.0:
-                problems.append(f"the solution of seed {a.seed} {a.values} scores 100% on seed {b.seed} {b.values}")
+                problems.append(
+                    f"the solution of seed {a.seed} {a.values} scores 100% on seed {b.seed} {b.values}"
+                )
     return sorted(set(problems))

@@ -1,4 +1,4 @@
-"""The exam watcher: ``python -m sdnlab.certification.watch ATTEMPT_DIR`` submits the attempt at its deadline."""
+"""The exam watcher: ``python -m sdnlab.certification.watch ATTEMPT_DIR`` submits at the deadline."""
 
 from __future__ import annotations
 

@@ -296,7 +296,7 @@ def parse_lab(data, directory: Path, source: str, key_lines: dict[str, int] | No
 
 
 def _strip_check_skills(raw, key: str, errors: _Errors) -> None:
-    """Remove each check's ``skills: {SKILL_ID: LEVEL}`` (shape checked here, names by sdnlab.certification)."""
+    """Remove each check's ``skills: {SKILL_ID: LEVEL}`` (shape checked here, names in certification)."""
     for i, item in enumerate(raw if isinstance(raw, list) else ()):
         if not isinstance(item, dict) or "skills" not in item:
             continue

@@ -13,14 +13,18 @@ def derive(values: dict) -> dict:
     for port, i in enumerate(dc2, 1):
         down.append(f"priority=100,in_port={wan_port},ip,nw_dst=10.1.0.{i},actions=output:{port}")
         down.append(f"priority=100,in_port={wan_port},arp,arp_tpa=10.1.0.{i},actions=output:{port}")
-    wan_ip = [f"priority=110,in_port=3,ip,nw_dst=10.1.0.{i},actions=output:{1 if i <= 3 else 2}" for i in range(1, meters + 1)]
-    wan_arp = [f"priority=110,in_port=3,arp,arp_tpa=10.1.0.{i},actions=output:{1 if i <= 3 else 2}" for i in range(1, meters + 1)]
+    wan_ip, wan_arp = [], []
+    for i in range(1, meters + 1):
+        out = 1 if i <= 3 else 2
+        wan_ip.append(f"priority=110,in_port=3,ip,nw_dst=10.1.0.{i},actions=output:{out}")
+        wan_arp.append(f"priority=110,in_port=3,arp,arp_tpa=10.1.0.{i},actions=output:{out}")
     ports_row = " ".join(f"{p:>2}" for p in range(1, len(dc2) + 1))
     if meters == 6:
         hint_en, hint_ja = "dc1/dc2 1-3 = meters, 4 = wan;", "dc1/dc2 は 1-3 がメーター、4 が wan。"
     else:
-        hint_en = f"dc1 1-3 = meters, 4 = wan; dc2 1-{len(dc2)} = meters, {wan_port} = wan;".replace("1-1 ", "1 ")
-        hint_ja = f"dc1 は 1-3 がメーター、4 が wan。dc2 は 1-{len(dc2)} がメーター、{wan_port} が wan。".replace("1-1 ", "1 ")
+        ports = "1" if len(dc2) == 1 else f"1-{len(dc2)}"
+        hint_en = f"dc1 1-3 = meters, 4 = wan; dc2 {ports} = meters, {wan_port} = wan;"
+        hint_ja = f"dc1 は 1-3 がメーター、4 が wan。dc2 は {ports} がメーター、{wan_port} が wan。"
     return {
         "ports_hint_en": hint_en,
         "ports_hint_ja": hint_ja,

@@ -36,16 +36,27 @@ tasks:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    environ = dict(os.environ, SDNLAB_HOME=str(home / "sdnlab"), SDNLAB_CERT_KEYS=str(home / "keys"), LANG="C.UTF-8")
+    environ = dict(
+        os.environ, SDNLAB_HOME=str(home / "sdnlab"), SDNLAB_CERT_KEYS=str(home / "keys"), LANG="C.UTF-8"
+    )
     (home / "live_cert.yaml").write_text(EXAM)
     yield environ, home
     for name in ("ex-cert-a-1", "ex-cert-b-1"):
-        subprocess.run([sys.executable, "-m", "sdnlab.cli", "down", "--name", name], env=environ, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "sdnlab.cli", "down", "--name", name],
+            env=environ,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def sdnlab(env, *args, timeout=240):
     return subprocess.run(
-        [sys.executable, "-m", "sdnlab.cli", *args], env=env[0], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "sdnlab.cli", *args],
+        env=env[0],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -69,11 +80,13 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def test_a_live_exam_auto_submits_and_its_certificate_verifies(env):
-    environ, home = env
+    home = env[1]
     seed_a, seed_b = _seeds_with_different_ports()
     exam = str(home / "live_cert.yaml")
 
-    started = sdnlab(env, "exam", "start", exam, "--seed", str(seed_a), "--name", "ex-cert-a", "--trainee", "Ann Example")
+    started = sdnlab(
+        env, "exam", "start", exam, "--seed", str(seed_a), "--name", "ex-cert-a", "--trainee", "Ann Example"
+    )
     assert started.returncode == 0, started.stderr
     attempt_a = _attempt_dir(home, "ex-cert-a")
     state = json.loads((attempt_a / "attempt.json").read_text())
@@ -90,7 +103,9 @@ def test_a_live_exam_auto_submits_and_its_certificate_verifies(env):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     # Bob gets another variant and copies Ann's answer
-    started_b = sdnlab(env, "exam", "start", exam, "--seed", str(seed_b), "--name", "ex-cert-b", "--trainee", "Bob Example")
+    started_b = sdnlab(
+        env, "exam", "start", exam, "--seed", str(seed_b), "--name", "ex-cert-b", "--trainee", "Bob Example"
+    )
     assert started_b.returncode == 0, started_b.stderr
     attempt_b = _attempt_dir(home, "ex-cert-b")
     _copy(attempt_a / "work" / "1-static_flows", attempt_b / "work" / "1-static_flows")
@@ -111,8 +126,15 @@ def test_a_live_exam_auto_submits_and_its_certificate_verifies(env):
     assert state["result"]["percent"] == 100.0 and state["result"]["passed"]
 
     verified = sdnlab(
-        env, "cert", "verify", state["certificate"], "--evidence", state["evidence"]["path"],
-        "--key", str(home / "keys" / "issuer.pub.pem"), "--json",
+        env,
+        "cert",
+        "verify",
+        state["certificate"],
+        "--evidence",
+        state["evidence"]["path"],
+        "--key",
+        str(home / "keys" / "issuer.pub.pem"),
+        "--json",
     )
     assert verified.returncode == 0, verified.stderr
     facts = json.loads(verified.stdout)
@@ -122,7 +144,9 @@ def test_a_live_exam_auto_submits_and_its_certificate_verifies(env):
         names = bundle.namelist()
         s2 = bundle.read("tasks/1-static_flows/tables/s2.flows").decode()
     assert "tasks/1-static_flows/report.json" in names
-    port = variants.pick(variants.load_spec(find_lab_dir("static_flows")), "static_flows", seed_a)["telnet_port"]
+    port = variants.pick(variants.load_spec(find_lab_dir("static_flows")), "static_flows", seed_a)[
+        "telnet_port"
+    ]
     assert f"tp_dst={port}" in s2, "the live flow table of s2 is in the evidence"
 
     # the networks are down after grading

@@ -1,4 +1,5 @@
-"""Certificates verify offline and fail with a reason on any change: field, byte, key, revocation, evidence."""
+"""Certificates verify offline and fail with a reason on any change: field, byte, key, revocation,
+evidence."""
 
 import json
 import os
@@ -55,10 +56,10 @@ def test_a_fresh_certificate_verifies_with_its_facts(issued):
 def _leaves(node, path=()):
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _leaves(v, path + (k,))
+            yield from _leaves(v, (*path, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _leaves(v, path + (i,))
+            yield from _leaves(v, (*path, i))
     else:
         yield path, node
 
@@ -138,7 +139,7 @@ def test_revoked_certificates_fail_and_forged_lists_are_refused(issued, tmp_path
     credential.revoke(revocations, "urn:uuid:someone-else", "test", key)
     assert credential.verify(path, key.public_key(), revocations=revocations)
     credential.revoke(revocations, document["id"], "copied answers", key)
-    with pytest.raises(VerificationFailed, match="revoked .*copied answers"):
+    with pytest.raises(VerificationFailed, match=r"revoked .*copied answers"):
         credential.verify(path, key.public_key(), revocations=revocations)
     data = json.loads(revocations.read_text())
     data["revoked"] = []

@@ -1,4 +1,5 @@
-"""Exams: validated files, a fake clock for the time limit, hidden checks kept hidden, attempts, hints, reference runs."""
+"""Exams: validated files, a fake clock for the time limit, hidden checks kept hidden, attempts,
+hints, reference runs."""
 
 import json
 import shutil
@@ -49,8 +50,14 @@ tasks:
         (("minutes: 20", "minutes: 0"), "t.yaml:3: minutes"),
         (("pass_percent: 70", "pass_percent: 170"), "t.yaml:4: pass_percent"),
         (("lab: static_flows", "lab: nolab"), "t.yaml:9: tasks[0].lab: no lab 'nolab'"),
-        (("h2-no-telnet-h1]", "h2-no-such]"), "t.yaml:11: tasks[0].checks[2]: lab static_flows has no check 'h2-no-such'"),
-        (("[openflow.match_action]", "[openflow.match_action, nfv.service_chain]"), "t.yaml:7: certifies[1]: no task check evidences"),
+        (
+            ("h2-no-telnet-h1]", "h2-no-such]"),
+            "t.yaml:11: tasks[0].checks[2]: lab static_flows has no check 'h2-no-such'",
+        ),
+        (
+            ("[openflow.match_action]", "[openflow.match_action, nfv.service_chain]"),
+            "t.yaml:7: certifies[1]: no task check evidences",
+        ),
         (("[openflow.match_action]", "[x.y]"), "t.yaml:7: certifies[0]: unknown skill"),
         (("attempts: 1", "attempts: 1\ncolour: red"), "t.yaml:6: colour: unknown key"),
         (("weight: 1", "weight: -2"), "t.yaml:10: tasks[0].weight"),
@@ -114,7 +121,9 @@ def test_the_certificate_verifies_with_the_evidence_and_states_the_variant(tmp_p
     _solve_by_hand(running)
     done = attempt.submit(running, T0 + 300)
     facts = credential.verify(
-        Path(done.data["certificate"]), keys.load_or_create().public_key(), Path(done.data["evidence"]["path"])
+        Path(done.data["certificate"]),
+        keys.load_or_create().public_key(),
+        Path(done.data["evidence"]["path"]),
     )
     assert facts.seed == 11 and facts.trainee == "Ann" and facts.score_percent == 100.0
     assert facts.skills == {"openflow.match_action": done.data["result"]["skills"]["openflow.match_action"]}
@@ -142,7 +151,11 @@ def test_hints_cost_points_and_can_be_forbidden(tmp_path):
     attempt.hint(running, 1, T0 + 20)
     done = attempt.submit(running, T0 + 30)
     assert done.data["result"]["raw_percent"] == 100.0 and done.data["result"]["percent"] == 80.0
-    strict = _start(tmp_path, text=EXAM.replace("id: t_exam", "id: t_exam").replace("allowed: true", "allowed: false"), trainee="Cy")
+    strict = _start(
+        tmp_path,
+        text=EXAM.replace("id: t_exam", "id: t_exam").replace("allowed: true", "allowed: false"),
+        trainee="Cy",
+    )
     with pytest.raises(ExamError, match="allows no hints"):
         attempt.hint(strict, 1, T0 + 10)
 
@@ -163,9 +176,11 @@ def test_attempts_are_limited_and_reference_runs_do_not_count(tmp_path):
 
 
 def test_a_live_only_lab_cannot_run_offline(tmp_path):
-    text = EXAM.replace("lab: static_flows", "lab: l2_learning").replace(
-        "checks: [h1-reaches-h3, h2-no-telnet-h3, h2-no-telnet-h1]", "checks: [flows-h1-h4]"
-    ).replace("[openflow.match_action]", "[programming.controller_app]")
+    text = (
+        EXAM.replace("lab: static_flows", "lab: l2_learning")
+        .replace("checks: [h1-reaches-h3, h2-no-telnet-h3, h2-no-telnet-h1]", "checks: [flows-h1-h4]")
+        .replace("[openflow.match_action]", "[programming.controller_app]")
+    )
     with pytest.raises(ExamError, match="needs a live network"):
         _start(tmp_path, text=text)
 

@@ -25,7 +25,9 @@ def test_every_seed_renders_a_valid_lab_whose_reference_scores_100(lab_dir, tmp_
         rendered = variants.render(lab_dir, seed, tmp_path / str(seed))
         lab = load_lab(rendered.path)  # topology, texts, behaviours all valid
         assert json.loads((rendered.path / variants.RECORD).read_text())["seed"] == seed
-        assert "{{" not in "".join(p.read_text() for p in rendered.path.rglob("*") if p.is_file() and p.suffix != ".pyc")
+        assert "{{" not in "".join(
+            p.read_text() for p in rendered.path.rglob("*") if p.is_file() and p.suffix != ".pyc"
+        )
         assert grading.grade_static(lab, lab.solution_dir).percent == 100.0
         assert grading.grade_static(lab, lab.starter_dir).percent < 100.0
         seen.add(json.dumps(rendered.values, sort_keys=True))
@@ -65,7 +67,11 @@ def _lab(tmp_path: Path, variables: str, template: str = "x {{port}}\n") -> Path
 
 
 def test_an_unknown_placeholder_names_file_and_line(tmp_path):
-    lab = _lab(tmp_path, "variables:\n  telnet_port: {choice: [23, 2323]}\ndefault: {telnet_port: 23}\n", "a\nb {{nope}}\n")
+    lab = _lab(
+        tmp_path,
+        "variables:\n  telnet_port: {choice: [23, 2323]}\ndefault: {telnet_port: 23}\n",
+        "a\nb {{nope}}\n",
+    )
     with pytest.raises(VariantError, match=r"notes.txt:2: unknown variable 'nope'"):
         variants.render(lab, 1, tmp_path / "out")
 
@@ -73,10 +79,22 @@ def test_an_unknown_placeholder_names_file_and_line(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("variables:\n  telnet_port: {choice: []}\ndefault: {telnet_port: 23}\n", r"variables.yaml:2: variables.telnet_port.choice"),
-        ("variables:\n  telnet_port: {min: 5, max: 1}\ndefault: {telnet_port: 23}\n", r"variables.yaml:2: variables.telnet_port"),
-        ("variables:\n  telnet_port: {choice: [23]}\ndefault: {telnet_port: 99}\n", r"variables.yaml:3: default.telnet_port: not in its domain"),
-        ("variables:\n  telnet_port: {choice: [23]}\ndefault: {}\nextra: 1\n", r"variables.yaml:4: extra: unknown key"),
+        (
+            "variables:\n  telnet_port: {choice: []}\ndefault: {telnet_port: 23}\n",
+            r"variables.yaml:2: variables.telnet_port.choice",
+        ),
+        (
+            "variables:\n  telnet_port: {min: 5, max: 1}\ndefault: {telnet_port: 23}\n",
+            r"variables.yaml:2: variables.telnet_port",
+        ),
+        (
+            "variables:\n  telnet_port: {choice: [23]}\ndefault: {telnet_port: 99}\n",
+            r"variables.yaml:3: default.telnet_port: not in its domain",
+        ),
+        (
+            "variables:\n  telnet_port: {choice: [23]}\ndefault: {}\nextra: 1\n",
+            r"variables.yaml:4: extra: unknown key",
+        ),
     ],
 )
 def test_bad_variables_files_name_file_and_line(tmp_path, text, message):
@@ -85,6 +103,11 @@ def test_bad_variables_files_name_file_and_line(tmp_path, text, message):
 
 
 def test_validate_flags_a_variable_that_does_not_change_the_answer(tmp_path):
-    lab = _lab(tmp_path, "variables:\n  telnet_port: {choice: [23, 2323, 2223]}\n  colour: {choice: [red, blue]}\ndefault: {telnet_port: 23, colour: red}\n", "{{colour}}\n")
+    lab = _lab(
+        tmp_path,
+        "variables:\n  telnet_port: {choice: [23, 2323, 2223]}\n  colour: {choice: [red, blue]}\n"
+        "default: {telnet_port: 23, colour: red}\n",
+        "{{colour}}\n",
+    )
     problems = variants.variant_problems(lab, tmp_path / "scratch")
     assert any("scores 100% on seed" in p for p in problems)
