@@ -144,6 +144,10 @@ def start(
     if mode == "offline":
         for task in exam.tasks:
             lab = load_lab(task.lab_dir)
+            if task.scenarios:
+                raise ExamError(
+                    f"task {task.index + 1} ({task.lab}) has scored scenarios: start without --offline"
+                )
             if lab.controller.mode != "none" or lab.vnfs:
                 raise ExamError(
                     f"task {task.index + 1} ({task.lab}) needs a live network: start without --offline"
@@ -264,7 +268,9 @@ def _task_index(attempt: Attempt, task: int) -> int:
 
 
 def _selected(task: Task, items) -> list:
-    return [i for i in items if task.checks is None or i.id in task.checks]
+    """The task's checks: the listed lab checks (or all) and its scored scenarios."""
+    scenario_ids = {s.id for s in task.scenarios}
+    return [i for i in items if task.checks is None or i.id in task.checks or i.id in scenario_ids]
 
 
 def status(attempt: Attempt, now: float) -> dict:
@@ -278,6 +284,7 @@ def status(attempt: Attempt, now: float) -> dict:
             (p.id, p.description, p.hidden) for p in lab.probes
         ]
         chosen = [c for c in checks if task.checks is None or c[0] in task.checks]
+        chosen += [(s.id, f"scored: {s.description}", s.hidden) for s in task.scenarios]
         tasks.append(
             {
                 "task": task.index + 1,
@@ -318,7 +325,23 @@ def _grade(attempt: Attempt, index: int, include_hidden: bool):
 
     lab = attempt.task_lab(index)
     if attempt.data["mode"] == "live":
-        return grading.grade_live(lab, attempt.runtime_name(index), include_hidden=include_hidden)
+        from sdnlab.certification.scenarios import scored_item
+        from sdnlab.labs import live
+
+        result = grading.grade_live(lab, attempt.runtime_name(index), include_hidden=include_hidden)
+        scenarios = [s for s in attempt.exam().tasks[index].scenarios if include_hidden or not s.hidden]
+        if not scenarios:
+            return result
+        topology = live.load_topology(lab)
+        scored = tuple(scored_item(s, attempt.runtime_name(index), topology)[0] for s in scenarios)
+        return LabResult(
+            result.lab,
+            result.items + scored,
+            result.mode,
+            result.elapsed_s,
+            result.grader_version,
+            result.notes,
+        )
     result = grading.grade_static(lab, attempt.workdir(index), include_hidden=include_hidden)
     unrun = tuple(
         CheckItem(
@@ -438,7 +461,12 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
     """Grade every task (hidden checks too), write the evidence bundle and, if passed, the certificate."""
     from sdnlab.certification import bundle
     from sdnlab.certification.canonical import pretty
-    from sdnlab.certification.evidence import lab_check_skills, outcomes_from_result, skill_levels
+    from sdnlab.certification.evidence import (
+        CheckSkills,
+        lab_check_skills,
+        outcomes_from_result,
+        skill_levels,
+    )
     from sdnlab.certification.framework import load_framework
     from sdnlab.labs.results import LabResult
 
@@ -499,6 +527,8 @@ def submit(attempt: Attempt, now: float, auto: bool = False) -> Attempt:
             except Exception as exc:  # a dead network still gets an evidence bundle, with the reason
                 files[f"{name}/tables/ERROR.txt"] = f"tables not collected: {exc}\n".encode()
             skills = lab_check_skills(attempt.directory / "labs" / task.lab)
+            for scenario in task.scenarios:
+                skills[scenario.id] = CheckSkills(task.lab, scenario.id, dict(scenario.skills), exam.source)
             outcomes += outcomes_from_result(result, skills)
         hints_used = sum(t["hints_used"] for t in attempt.data["tasks"])
         raw_percent = round(earned / total_weight, 1) if total_weight else 0.0

@@ -30,6 +30,7 @@ class Task:
     weight: float
     checks: tuple[str, ...] | None
     lab_dir: Path
+    scenarios: tuple = ()  # sdnlab.certification.scenarios.Scenario: scored measurements (live)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def parse_exam(data, source: str, framework=None) -> Exam:
     """Validate loaded exam YAML (``framework``: a loaded skill framework, default the shipped one)."""
     from sdnlab.certification.evidence import lab_check_skills
     from sdnlab.certification.framework import load_framework
+    from sdnlab.certification.scenarios import parse as parse_scenario
     from sdnlab.errors import SdnlabError
     from sdnlab.labs.loader import find_lab_dir
 
@@ -123,8 +125,8 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         if not isinstance(raw, dict):
             bad(raw_tasks, i, field, "expected a mapping {lab, weight, checks}")
             continue
-        for key in sorted(set(raw) - {"lab", "weight", "checks"}, key=str):
-            bad(raw, key, f"{field}.{key}", "unknown key (expected lab, weight, checks)")
+        for key in sorted(set(raw) - {"lab", "weight", "checks", "scenarios"}, key=str):
+            bad(raw, key, f"{field}.{key}", "unknown key (expected lab, weight, checks, scenarios)")
         lab = raw.get("lab")
         try:
             lab_dir = (
@@ -154,7 +156,28 @@ def parse_exam(data, source: str, framework=None) -> Exam:
         selected = [c for c in (checks or known) if c in known]
         for check in selected:
             evidenced |= set(known[check].skills)
-        tasks.append(Task(i, lab_dir.name, float(weight), tuple(checks) if checks else None, lab_dir))
+        scenarios = []
+        raw_scenarios = raw.get("scenarios") or []
+        if not isinstance(raw_scenarios, list):
+            bad(raw, "scenarios", f"{field}.scenarios", "expected a list of scored scenarios")
+            raw_scenarios = []
+        for j, item in enumerate(raw_scenarios):
+            scenario = parse_scenario(item, f"{field}.scenarios[{j}]", bad)
+            if scenario is None:
+                continue
+            if scenario.id in known:
+                bad(
+                    item, "id", f"{field}.scenarios[{j}].id", f"{scenario.id!r} is already a check of the lab"
+                )
+            for skill, level in scenario.skills.items():
+                why = framework.problem(skill, level)
+                if why:
+                    bad(item, "skills", f"{field}.scenarios[{j}].skills.{skill}", why)
+            evidenced |= set(scenario.skills)
+            scenarios.append(scenario)
+        tasks.append(
+            Task(i, lab_dir.name, float(weight), tuple(checks) if checks else None, lab_dir, tuple(scenarios))
+        )
     certifies = data.get("certifies")
     if not isinstance(certifies, list) or not certifies:
         bad(data, "certifies", "certifies", "expected a list of framework skill ids")
