@@ -89,6 +89,34 @@ class Outcome:
     weight: float
     score: float
     skills: dict[str, int]
+    checks: int = 1  # checks this outcome stands for (aggregated lab evidence)
+    passed: int | None = None  # of them, passed in full (None: score == weight)
+
+    @property
+    def passed_checks(self) -> int:
+        if self.passed is not None:
+            return self.passed
+        return 1 if self.weight and self.score >= self.weight else 0
+
+
+def skill_evidence(lab_dir: Path, result) -> dict[str, dict[str, list[float]]]:
+    """A graded lab's evidence per skill and level: ``{skill: {level: [score, weight, passed, checks]}}``.
+
+    Stored with each lab submission; it names no check, so hidden checks stay hidden.
+    """
+    try:
+        named = lab_check_skills(lab_dir)
+    except CertificationError:
+        return {}
+    out: dict[str, dict[str, list[float]]] = {}
+    for item in result.items:
+        for skill, level in (named[item.id].skills if item.id in named else {}).items():
+            entry = out.setdefault(skill, {}).setdefault(str(level), [0.0, 0.0, 0, 0])
+            entry[0] = round(entry[0] + item.score, 4)
+            entry[1] = round(entry[1] + item.weight, 4)
+            entry[2] += 1 if item.passed else 0
+            entry[3] += 1
+    return out
 
 
 def outcomes_from_result(result, skills: dict[str, CheckSkills]) -> list[Outcome]:
@@ -127,8 +155,8 @@ def skill_levels(outcomes: list[Outcome], framework: Framework) -> dict[str, Ski
             if shares[wanted] < PASS_SHARE:
                 break
             level = wanted
-        passed = sum(1 for o, _ in relevant if o.weight and o.score >= o.weight)
-        report[skill_id] = SkillLevel(skill_id, level, passed, len(relevant), shares)
+        passed = sum(o.passed_checks for o, _ in relevant)
+        report[skill_id] = SkillLevel(skill_id, level, passed, sum(o.checks for o, _ in relevant), shares)
     return report
 
 

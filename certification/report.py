@@ -1,8 +1,9 @@
 """The trainee's skill report: each framework skill's level from graded checks (labs and exams).
 
-Lab submissions recorded in ``progress.json`` carry per-check scores (``check_scores``); the best
-non-reference submission of each lab is used. Older records without per-check scores count only
-when they scored 100% (every check passed). Exam attempts add their own graded checks.
+Lab submissions recorded in ``progress.json`` carry their evidence per skill and level
+(``skill_evidence``, no check ids); the best non-reference submission of each lab is used.
+Older records without it count only when they scored 100% (every check passed). Exam attempts
+add their own graded checks.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ def outcomes_from_progress(data: dict, lab_dirs: dict[str, Path]) -> list[Outcom
             continue
         best = max(own, key=lambda r: float(r.get("percent", 0.0)))
         skills = lab_check_skills(lab_dirs[lab_id])
-        scores = best.get("check_scores")
-        if isinstance(scores, dict):
-            for check, pair in scores.items():
-                if check in skills and isinstance(pair, list) and len(pair) == 2:
+        evidence = best.get("skill_evidence")
+        if isinstance(evidence, dict):
+            for skill, by_level in evidence.items():
+                for level, entry in by_level.items() if isinstance(by_level, dict) else ():
+                    if not (isinstance(entry, list) and len(entry) == 4 and str(level).isdigit()):
+                        continue
+                    score, weight, passed, count = entry
                     outcomes.append(
-                        Outcome(lab_id, check, float(pair[1]), float(pair[0]), dict(skills[check].skills))
+                        Outcome(
+                            lab_id,
+                            f"{skill}@{level}",
+                            float(weight),
+                            float(score),
+                            {skill: int(level)},
+                            int(count),
+                            int(passed),
+                        )
                     )
         elif float(best.get("percent", 0.0)) >= 100.0:
             outcomes += [Outcome(lab_id, c, 1.0, 1.0, dict(s.skills)) for c, s in skills.items()]

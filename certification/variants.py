@@ -270,3 +270,11 @@ def variant_problems(lab_dir: Path, scratch: Path, seeds: int = VALIDATE_SEEDS) 
                     f"the solution of seed {a.seed} {a.values} scores 100% on seed {b.seed} {b.values}"
                 )
     return sorted(set(problems))
+
+
+def render_for_session(lab_dir: Path, seed: int, session: str) -> Path:
+    """Render a lab's variant for ``sdnlab lab start --seed`` into ``$SDNLAB_HOME/variants/<session>``."""
+    from sdnlab.labs.progress import sdnlab_home
+    from sdnlab.runtime.paths import check_name
+
+    return render(lab_dir, seed, sdnlab_home() / "variants" / check_name(session)).path

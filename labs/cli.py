@@ -79,6 +79,10 @@ def start(
         Path | None, typer.Option(help="Your workspace folder (default ~/.sdnlab/work/ID).")
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Overwrite the workspace with the starter files.")] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Your variant of a variable lab (recorded; default: the catalogue's)."),
+    ] = None,
 ):
     """Start a lab: copy the starter into your workspace and bring the network up."""
     from sdnlab.labs import session
@@ -86,6 +90,10 @@ def start(
 
     console = Console()
     record = load_lab(lab)
+    if seed is not None:  # render the seed's variant (sdnlab.certification.variants) and run that
+        from sdnlab.certification.variants import render_for_session
+
+        record = load_lab(render_for_session(record.path, seed, name))
     with console.status(f"starting {record.id} ..."):
         sess, status = session.start(record, name, workdir, fresh)
     # soft_wrap: paths and commands stay on one line, whole, for copy and paste

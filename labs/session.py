@@ -44,9 +44,11 @@ class Session:
     started_at: float
     hints_used: int = 0
     reference_deployed: bool = False  # `sdnlab lab solve` ran in this session
+    seed: int | None = None  # the variant's seed (`lab start --seed`); None: the catalogue lab
+    lab_path: str = ""  # the rendered variant's folder when seeded
 
     def load(self) -> Lab:
-        return load_lab(self.lab)
+        return load_lab(self.lab_path or self.lab)
 
 
 def sessions_dir() -> Path:
@@ -135,7 +137,18 @@ def start(
     if fresh or not workdir.exists():
         workspace.copy_tree(lab.starter_dir, workdir)
     status = live.up(lab, workdir, name)
-    session = Session(name, lab.id, str(workdir.resolve()), time.time(), 0)
+    variant = (
+        json.loads((lab.path / "variant.json").read_text()) if (lab.path / "variant.json").is_file() else {}
+    )
+    session = Session(
+        name,
+        lab.id,
+        str(workdir.resolve()),
+        time.time(),
+        0,
+        seed=variant.get("seed"),
+        lab_path=str(lab.path) if variant else "",
+    )
     _save(session)
     return session, status
 
@@ -172,6 +185,8 @@ def result_record(
     lab: Lab, result: LabResult, session: Session | None = None, now: float | None = None
 ) -> dict:
     """The stored record of a submission: score, time, hints used, grader version (no hidden details)."""
+    from sdnlab.certification.evidence import skill_evidence
+
     now = time.time() if now is None else now
     return {
         "lab": lab.id,
@@ -187,7 +202,8 @@ def result_record(
         "mode": result.mode,
         "checks_passed": sum(i.passed for i in result.items),
         "checks_total": len(result.items),
-        "check_scores": {i.id: [i.score, i.weight] for i in result.items},  # skill evidence (certification)
+        "skill_evidence": skill_evidence(lab.path, result),  # per skill and level, no check ids
+        "seed": session.seed if session else None,  # the variant graded (None: the catalogue lab)
         "solved_by_reference": bool(session and session.reference_deployed),
     }
 

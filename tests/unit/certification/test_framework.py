@@ -142,3 +142,32 @@ def test_a_check_without_skills_in_a_certified_lab_is_a_problem(tmp_path):
     )
     problems = check_skill_problems(lab, load_framework())
     assert len(problems) == 1 and "'h1-reaches-h3': names no skill" in problems[0]
+
+
+def test_lab_submissions_are_skill_evidence_without_naming_checks():
+    from sdnlab.certification.evidence import skill_evidence
+    from sdnlab.certification.report import outcomes_from_progress, report_dict
+    from sdnlab.labs import grading
+    from sdnlab.labs.session import result_record
+
+    lab = load_lab("static_flows")
+    result = grading.grade_static(lab, lab.solution_dir)
+    record = result_record(lab, result)
+    text = str(record)
+    assert not any(b.id in text for b in lab.behaviours if b.hidden)
+    assert record["skill_evidence"] == skill_evidence(lab.path, result)
+    dirs = {d.name: d for d in lab_dirs()}
+    fw = load_framework()
+    report = report_dict(
+        skill_levels(outcomes_from_progress({"labs": {"static_flows": {"results": [record]}}}, dirs), fw), fw
+    )
+    rows = {r["skill"]: r for a in report["areas"] for r in a["skills"]}
+    assert rows["security.access_control"]["level"] == 2  # the lab's checks go up to level 2
+    assert (
+        rows["security.access_control"]["checks_passed"]
+        == rows["security.access_control"]["checks_total"]
+        == 2
+    )
+    assert rows["nfv.service_chain"]["level"] == 0
+    reference = {**record, "solved_by_reference": True}
+    assert outcomes_from_progress({"labs": {"static_flows": {"results": [reference]}}}, dirs) == []
