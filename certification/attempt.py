@@ -325,11 +325,16 @@ def _grade(attempt: Attempt, index: int, include_hidden: bool):
 
     lab = attempt.task_lab(index)
     if attempt.data["mode"] == "live":
-        from sdnlab.certification.scenarios import scored_item
+        from sdnlab.certification.scenarios import for_variant, scored_item
         from sdnlab.labs import live
 
         result = grading.grade_live(lab, attempt.runtime_name(index), include_hidden=include_hidden)
-        scenarios = [s for s in attempt.exam().tasks[index].scenarios if include_hidden or not s.hidden]
+        values = attempt.data["tasks"][index]["values"]
+        scenarios = [
+            for_variant(s, values)
+            for s in attempt.exam().tasks[index].scenarios
+            if include_hidden or not s.hidden
+        ]
         if not scenarios:
             return result
         topology = live.load_topology(lab)

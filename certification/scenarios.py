@@ -9,6 +9,7 @@ An exam task may add ``scenarios:``, each one measurement with score bands::
       weight: 2
       skills: {operations.resilience: 3}
 
+String arguments may name the task variant's variables (``dst: "{{service_ip}}"``).
 Kinds: ``failover_loss`` (cut a link mid-stream, restore it; the longest loss in ms, lower is
 better, best of ``tries``) and ``uplink_share`` (a burst of new TCP connections; the smallest
 share of packets any of ``over`` carried out of ``switch``, higher is better). A band is
@@ -55,6 +56,22 @@ class Scenario:
     @property
     def lower_is_better(self) -> bool:
         return KINDS[self.kind][1] == "max"
+
+
+def for_variant(scenario: Scenario, values: dict) -> Scenario:
+    """The scenario with ``{{NAME}}`` in its string arguments filled from a task variant's values."""
+    from dataclasses import replace
+
+    from sdnlab.certification.variants import fill
+
+    def one(value):
+        if isinstance(value, str):
+            return fill(value, values, f"scenario {scenario.id}")
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        return value
+
+    return replace(scenario, args={k: one(v) for k, v in scenario.args.items()})
 
 
 def credit(value: float, bands: tuple[Band, ...], lower_is_better: bool) -> float:

@@ -35,7 +35,8 @@ tasks:
     scenarios:
       - id: share
         description: both uplinks carry new streams
-        uplink_share: {switch: acc1, over: [agg1, agg2], src: cam1, dst: 10.40.0.100, port: 554, flows: 64}
+        uplink_share:
+          {switch: acc1, over: [agg1, agg2], src: cam1, dst: "{{service_ip}}", port: 554, flows: 64}
         bands: [{min: 0.35, credit: 1.0}, {min: 0.2, credit: 0.5}]
         skills: {iot.camera_bandwidth: 3}
 """

@@ -79,3 +79,13 @@ def test_bad_scenarios_name_file_line_and_field(change, message):
 def test_a_scenario_can_be_the_only_evidence_of_a_certified_skill():
     exam = parse_exam(load_yaml(EXAM, "e.yaml"), "e.yaml")
     assert exam.tasks[0].scenarios[0].skills == {"operations.resilience": 3}
+
+
+def test_scenario_arguments_follow_the_task_variant():
+    from sdnlab.certification.errors import VariantError
+    from sdnlab.certification.scenarios import for_variant
+
+    camera = next(t for t in load_exam("iot_practitioner").tasks if t.lab == "camera_4k").scenarios[0]
+    assert for_variant(camera, {"service_ip": "10.40.0.200"}).args["dst"] == "10.40.0.200"
+    with pytest.raises(VariantError, match="unknown variable 'service_ip'"):
+        for_variant(camera, {})
