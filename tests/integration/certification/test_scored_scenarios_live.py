@@ -62,7 +62,7 @@ def _scenario_items(done) -> dict:
 
 
 def test_reference_answers_earn_credit_by_measurement_and_starters_none(exam):
-    started = attempt.start(exam, "Ref", time.time(), "ex-scored", seed=3, mode="live", watch=False)
+    started = attempt.start(exam, "Ref", time.time(), "ex-scored", seed=5, mode="live", watch=False)
     try:
         attempt.solve(started, time.time())
         done = attempt.submit(started, time.time())
@@ -78,7 +78,7 @@ def test_reference_answers_earn_credit_by_measurement_and_starters_none(exam):
     assert done.data["reference_run"]
     attempt.finish_session("ex-scored")
 
-    starter = attempt.start(exam, "Starter", time.time(), "ex-scored", seed=3, mode="live", watch=False)
+    starter = attempt.start(exam, "Starter", time.time(), "ex-scored", seed=5, mode="live", watch=False)
     try:
         done = attempt.submit(starter, time.time())
     finally:

@@ -14,8 +14,10 @@ VARIABLE_LABS = [d for d in lab_dirs() if variants.is_variable(d)]
 SEEDS = range(12)
 
 
-def test_labs_1_and_3_are_variable():
-    assert {"static_flows", "smart_meters"} <= {d.name for d in VARIABLE_LABS}
+def test_labs_1_3_5_and_8_are_variable():
+    assert {"static_flows", "smart_meters", "camera_4k", "broadcast_failover"} <= {
+        d.name for d in VARIABLE_LABS
+    }
 
 
 @pytest.mark.parametrize("lab_dir", VARIABLE_LABS, ids=lambda d: d.name)
@@ -45,7 +47,17 @@ def test_the_solution_of_one_variant_fails_on_every_other(lab_dir, tmp_path):
     for key_a, lab_a in by_values.items():
         for key_b, lab_b in by_values.items():
             if key_a != key_b:
-                assert grading.grade_static(lab_b, lab_a.solution_dir).percent < 100.0, (key_a, key_b)
+                assert _copied_percent(lab_b, lab_a) < 100.0, (key_a, key_b)
+
+
+def _copied_percent(lab, source) -> float:
+    """lab graded on source's reference files (files for switches it does not have: 0)."""
+    from sdnlab.errors import SdnlabError
+
+    try:
+        return grading.grade_static(lab, source.solution_dir).percent
+    except SdnlabError:
+        return 0.0
 
 
 def test_same_seed_same_variant_and_default_matches_the_catalogue(tmp_path):
