@@ -18,6 +18,7 @@ FOLDERS = {
     "sdnlab.topologies": "topologies",
     "sdnlab.labs": "labs",
     "sdnlab.grader": "grader",
+    "sdnlab.certification": "certification",
     "ryu": "controller/ryu",
 }
 

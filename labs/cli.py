@@ -76,6 +76,10 @@ def start(
     ] = None,
     fresh: Annotated[bool, typer.Option(help="Overwrite the workspace with the starter files.")] = False,
     json_out: JsonOpt = False,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Your variant of a variable lab (recorded; default: the catalogue's)."),
+    ] = None,
 ):
     """Start a lab: copy the starter into your workspace and bring the network up."""
     from sdnlab.labs import session
@@ -83,6 +87,10 @@ def start(
 
     name = name or session.DEFAULT_NAME  # start creates a session: no current one to look for
     record = load_lab(lab)
+    if seed is not None:  # render the seed's variant (sdnlab.certification.variants) and run that
+        from sdnlab.certification.variants import render_for_session
+
+        record = load_lab(render_for_session(record.path, seed, name))
     with render.Progress(f"starting {record.id}", enabled=not json_out) as update:
         if update:
             update("network, controller, flows", 0, 0)

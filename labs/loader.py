@@ -233,6 +233,8 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     controller = _controller(data.get("controller"), directory, errors)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
+    for key in ("behaviours", "probes"):  # `skills:` on a check is read by sdnlab.certification
+        _strip_check_skills(data.get(key), key, errors)
     odd_keys = _keys_that_are_not_names(data)
     for line, field, odd in odd_keys:
         errors.add(line, field, f"key {odd!r} is not a name (keys are words such as 'src')")
@@ -277,6 +279,18 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         hints,
         directory,
     )
+
+
+def _strip_check_skills(raw, key: str, errors: _Errors) -> None:
+    """Remove each check's ``skills: {SKILL_ID: LEVEL}`` (shape checked here, names in certification)."""
+    for i, item in enumerate(raw if isinstance(raw, list) else ()):
+        if not isinstance(item, dict) or "skills" not in item:
+            continue
+        line = _line(item, "skills", _line(raw, i))
+        value = item.pop("skills")
+        pairs = list(value.items()) if isinstance(value, dict) else []
+        if not pairs or not all(isinstance(k, str) and _whole(v, 1, 9) for k, v in pairs):
+            errors.add(line, f"{key}[{i}].skills", "expected a mapping of skill id to a level number")
 
 
 def _skills(raw, errors: _Errors) -> dict:

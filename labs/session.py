@@ -44,7 +44,8 @@ class Session:
     started_at: float
     hints_used: int = 0
     reference_deployed: bool = False  # `sdnlab lab solve` ran in this session
-    lab_path: str = ""  # the lab package's folder (a lab started from a path is found again there)
+    seed: int | None = None  # the variant's seed (`lab start --seed`); None: the catalogue lab
+    lab_path: str = ""  # the lab package's folder (a lab started from a path, or a rendered variant)
 
     def load(self) -> Lab:
         """The session's lab package (from its folder when known, else by id from the catalogue)."""
@@ -195,7 +196,18 @@ def start(
     check_workspace(lab, workdir)
     status = live.up(lab, workdir, name)
     hints = ProgressStore().hints_used(lab.id)  # hints are the trainee's, across sessions
-    session = Session(name, lab.id, str(workdir.resolve()), time.time(), hints, lab_path=str(lab.path))
+    variant = (
+        json.loads((lab.path / "variant.json").read_text()) if (lab.path / "variant.json").is_file() else {}
+    )
+    session = Session(
+        name,
+        lab.id,
+        str(workdir.resolve()),
+        time.time(),
+        hints,
+        seed=variant.get("seed"),
+        lab_path=str(lab.path),
+    )
     _save(session)
     shared = sharing(workdir, name)
     if shared:
@@ -307,6 +319,8 @@ def result_record(
     lab: Lab, result: LabResult, session: Session | None = None, now: float | None = None
 ) -> dict:
     """The stored record of a submission: score, time, hints used, grader version (no hidden details)."""
+    from sdnlab.certification.evidence import skill_evidence
+
     now = time.time() if now is None else now
     return {
         "lab": lab.id,
@@ -322,6 +336,8 @@ def result_record(
         "mode": result.mode,
         "checks_passed": sum(i.passed for i in result.items),
         "checks_total": len(result.items),
+        "skill_evidence": skill_evidence(lab.path, result),  # per skill and level, no check ids
+        "seed": session.seed if session else None,  # the variant graded (None: the catalogue lab)
         "solved_by_reference": bool(session and session.reference_deployed),
     }
 

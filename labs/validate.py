@@ -111,6 +111,9 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
     report = ValidationReport(lab.id)
     report.problems += check_texts(lab)
     report.problems += check_vacuous(lab)
+    from sdnlab.certification.evidence import lab_problems  # check skills known, variants sound
+
+    report.problems += lab_problems(lab.path)
     if lab.hidden_count == 0:
         report.problems.append(
             "lab.yaml: no hidden behaviour or probe (submit must check more than check does)"

@@ -59,6 +59,7 @@ COMMAND_MODULES = (
     "sdnlab.vnfs.dpi.cli",
     "sdnlab.labs.cli",
     "sdnlab.schema",
+    "sdnlab.certification.cli",
 )
 
 

@@ -1,0 +1,246 @@
+"""Scored fault and load scenarios: act on a running network, measure, and give partial credit.
+
+An exam task may add ``scenarios:``, each one measurement with score bands::
+
+    - id: failover-window
+      description: loss window when the st1-st2 fibre is cut
+      failover_loss: {src: playout, dst: rx3, cut: [st1, st2], port: 5004}
+      bands: [{max: 50, credit: 1.0}, {max: 200, credit: 0.5}]
+      weight: 2
+      skills: {operations.resilience: 3}
+
+String arguments may name the task variant's variables (``dst: "{{service_ip}}"``).
+Kinds: ``failover_loss`` (cut a link mid-stream, restore it; the longest loss in ms, lower is
+better, best of ``tries``) and ``uplink_share`` (a burst of new TCP connections; the smallest
+share of packets any of ``over`` carried out of ``switch``, higher is better). A band is
+``{max: X, credit: C}`` for lower-is-better kinds and ``{min: X, credit: C}`` for the others;
+the first band the value meets gives its credit, none gives 0. ``credit`` is pure and tested on
+its own; the measurements run on real networks only.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+KINDS = {
+    "failover_loss": ({"src", "dst", "cut", "port", "tries"}, "max", "ms"),
+    "uplink_share": ({"switch", "over", "src", "dst", "port", "flows"}, "min", "share"),
+}
+COMMON = {"id", "description", "bands", "weight", "hidden", "skills"}
+
+
+@dataclass(frozen=True)
+class Band:
+    """A threshold and the share of the weight earned when the measurement meets it."""
+
+    limit: float
+    credit: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scored measurement of an exam task."""
+
+    id: str
+    kind: str
+    description: str
+    args: dict
+    bands: tuple[Band, ...]
+    weight: float
+    hidden: bool
+    skills: dict[str, int]
+
+    @property
+    def lower_is_better(self) -> bool:
+        return KINDS[self.kind][1] == "max"
+
+
+def for_variant(scenario: Scenario, values: dict) -> Scenario:
+    """The scenario with ``{{NAME}}`` in its string arguments filled from a task variant's values."""
+    from dataclasses import replace
+
+    from sdnlab.certification.variants import fill
+
+    def one(value):
+        if isinstance(value, str):
+            return fill(value, values, f"scenario {scenario.id}")
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        return value
+
+    return replace(scenario, args={k: one(v) for k, v in scenario.args.items()})
+
+
+def credit(value: float, bands: tuple[Band, ...], lower_is_better: bool) -> float:
+    """The credit (0..1) of a measured value: the best band it meets."""
+    if math.isnan(value):
+        return 0.0
+    met = [b.credit for b in bands if (value <= b.limit if lower_is_better else value >= b.limit)]
+    return max(met, default=0.0)
+
+
+def parse(raw, field: str, bad) -> Scenario | None:
+    """One scenario from exam YAML; problems go to ``bad(container, key, field, problem)``."""
+    if not isinstance(raw, dict):
+        bad(raw, None, field, "expected a mapping with one measurement kind, bands and weight")
+        return None
+    kinds = [k for k in raw if k in KINDS]
+    if len(kinds) != 1:
+        bad(raw, None, field, f"expected exactly one of {', '.join(KINDS)}")
+        return None
+    kind = kinds[0]
+    allowed, bound, _unit = KINDS[kind]
+    for key in sorted(set(raw) - COMMON - {kind}, key=str):
+        bad(raw, key, f"{field}.{key}", f"unknown key (expected {kind}, {', '.join(sorted(COMMON))})")
+    args = raw[kind]
+    if not isinstance(args, dict):
+        bad(raw, kind, f"{field}.{kind}", "expected a mapping of arguments")
+        return None
+    args = dict(args)
+    for key in sorted(set(args) - allowed, key=str):
+        bad(
+            raw[kind],
+            key,
+            f"{field}.{kind}.{key}",
+            f"unknown argument (expected {', '.join(sorted(allowed))})",
+        )
+    if kind == "failover_loss":
+        cut = args.get("cut")
+        if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):
+            bad(raw[kind], "cut", f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR]")
+        for key in ("src", "dst"):
+            if not isinstance(args.get(key), str):
+                bad(raw[kind], key, f"{field}.failover_loss.{key}", "expected one host")
+    else:
+        for key in ("switch", "src", "dst"):
+            if not isinstance(args.get(key), str):
+                bad(raw[kind], key, f"{field}.uplink_share.{key}", "expected a node name")
+        over = args.get("over")
+        if not (isinstance(over, list) and len(over) >= 2 and all(isinstance(o, str) for o in over)):
+            bad(raw[kind], "over", f"{field}.uplink_share.over", "expected at least two neighbour names")
+    bands = []
+    raw_bands = raw.get("bands")
+    if not isinstance(raw_bands, list) or not raw_bands:
+        bad(raw, "bands", f"{field}.bands", f"expected a list of {{{bound}: X, credit: C}}")
+        raw_bands = []
+    for j, band in enumerate(raw_bands):
+        ok = isinstance(band, dict) and set(band) == {bound, "credit"}
+        values = [band.get(bound), band.get("credit")] if ok else []
+        if not ok or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            bad(raw_bands, j, f"{field}.bands[{j}]", f"expected {{{bound}: NUMBER, credit: 0..1}}")
+            continue
+        if not 0 < values[1] <= 1:
+            bad(raw_bands, j, f"{field}.bands[{j}].credit", "expected a share above 0 and at most 1")
+            continue
+        bands.append(Band(float(values[0]), float(values[1])))
+    weight = raw.get("weight", 1)
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
+        bad(raw, "weight", f"{field}.weight", "expected a positive number")
+        weight = 1
+    hidden = raw.get("hidden", False)
+    if not isinstance(hidden, bool):
+        bad(raw, "hidden", f"{field}.hidden", "expected true or false")
+        hidden = False
+    skills = raw.get("skills") or {}
+    if not isinstance(skills, dict) or not all(isinstance(v, int) for v in skills.values()):
+        bad(raw, "skills", f"{field}.skills", "expected {SKILL_ID: LEVEL}")
+        skills = {}
+    scenario_id = raw.get("id")
+    if not isinstance(scenario_id, str) or not scenario_id:
+        bad(raw, "id", f"{field}.id", "expected a name")
+        scenario_id = f"scenario-{kind}"
+    description = str(raw.get("description") or f"{kind} {args}")
+    return Scenario(scenario_id, kind, description, args, tuple(bands), float(weight), hidden, dict(skills))
+
+
+# ---------------------------------------------------------------- measurements (real networks)
+
+
+def measure(scenario: Scenario, name: str, topology) -> tuple[float, str]:
+    """Run the scenario on the running lab ``name``; (value, readable text)."""
+    if scenario.kind == "failover_loss":
+        return _failover(scenario.args, name, topology)
+    return _share(scenario.args, name, topology)
+
+
+def _failover(args: dict, name: str, topology) -> tuple[float, str]:
+    from sdnlab.labs.probes import failover_loss
+
+    best = math.inf
+    for _ in range(int(args.get("tries", 3))):
+        value, recovered = failover_loss(
+            name, topology, args["src"], args["dst"], tuple(args["cut"]), int(args.get("port", 5004))
+        )
+        best = min(best, value)
+        if not recovered:
+            break
+    text = "the stream never came back" if best == math.inf else f"{best:.0f} ms lost"
+    return best, f"{args['cut'][0]}-{args['cut'][1]} cut: {text}"
+
+
+def _share(args: dict, name: str, topology) -> tuple[float, str]:
+    from sdnlab.labs.live import address
+    from sdnlab.labs.probes import BURST, tx_packets
+    from sdnlab.runtime import api
+
+    switch, over = args["switch"], list(args["over"])
+    bridge = api.bridge(name, switch)
+    ports = {t: topology.port(switch, t) for t in over}
+    dst = args["dst"]
+    target = dst if _is_ip(dst) else address(topology, dst)
+    before = tx_packets(bridge)
+    api.run_in(
+        name,
+        args["src"],
+        [sys.executable, "-c", BURST, target, str(args.get("port", 554)), str(args.get("flows", 64))],
+        timeout=60,
+    )
+    time.sleep(0.2)
+    after = tx_packets(bridge)
+    deltas = {t: after.get(p, 0) - before.get(p, 0) for t, p in ports.items()}
+    total = sum(deltas.values())
+    if not total:
+        return 0.0, f"no packet left {switch} towards {', '.join(over)}"
+    shares = {t: n / total for t, n in deltas.items()}
+    return min(shares.values()), ", ".join(f"{t} {100 * s:.0f}%" for t, s in shares.items())
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def scored_item(scenario: Scenario, name: str, topology):
+    """Measure and turn the value into a graded ``CheckItem`` with partial credit."""
+    from sdnlab.labs.results import CheckItem
+
+    try:
+        value, text = measure(scenario, name, topology)
+    except Exception as exc:  # a scenario that cannot run scores 0 and says why
+        from sdnlab.errors import SdnlabError
+
+        if not isinstance(exc, (SdnlabError, OSError, KeyError)):
+            raise
+        value, text = (math.inf if scenario.lower_is_better else 0.0), f"not measured: {exc}"
+    got = credit(value, scenario.bands, scenario.lower_is_better)
+    bound = "<=" if scenario.lower_is_better else ">="
+    bands = ", ".join(f"{b.credit:g} at {bound} {b.limit:g}" for b in scenario.bands)
+    return CheckItem(
+        scenario.id,
+        "scenario",
+        scenario.description,
+        scenario.weight,
+        round(got * scenario.weight, 4),
+        scenario.hidden,
+        1,
+        1 if got >= 1.0 else 0,
+        (f"measured: {text}; credit {got:g} (bands: {bands})",),
+    ), value
