@@ -14,6 +14,7 @@ FOLDERS = {
     "sdnlab.topologies": "topologies",
     "sdnlab.labs": "labs",
     "sdnlab.grader": "grader",
+    "sdnlab.classroom": "classroom",
     "ryu": "controller/ryu",
 }
 
