@@ -46,9 +46,16 @@ def check_new_user(username: str, password: str, role: str, class_name: str | No
         raise AccountError(
             f"password of {username}: {security.MIN_PASSWORD} to {security.MAX_PASSWORD} characters expected"
         )
-    if class_name is not None and not _CLASS.match(class_name):
-        raise AccountError(f"class {class_name!r}: 1-64 letters, digits, spaces, '_', '.', '-'")
+    if class_name is not None:
+        check_class_name(class_name)
     return NewUser(username, password, role, class_name or None)
+
+
+def check_class_name(name: str) -> str:
+    """A valid class name; ``AccountError`` otherwise."""
+    if not _CLASS.match(name or ""):
+        raise AccountError(f"class {name!r}: 1-64 letters, digits, spaces, '_', '.', '-'")
+    return name
 
 
 def audit(db: DbSession, actor: User | None, action: str, detail: str = "", actor_name: str = "") -> None:

@@ -95,3 +95,52 @@ def factory(db_url):
     maker = cdb.open_database(db_url)
     yield maker
     maker.kw["bind"].dispose()
+
+
+USERS = {
+    "ann": ("trainee", "c1"),
+    "ben": ("trainee", "c1"),
+    "ivy": ("instructor", "c1"),
+    "oto": ("instructor", "c2"),
+    "ada": ("admin", None),
+}
+PASSWORD = "password-of-"
+
+
+@pytest.fixture
+def classroom(factory, tmp_path):
+    """A classroom app on the workspace backend (real files, static grading) with five users."""
+    from fastapi.testclient import TestClient
+
+    from sdnlab.classroom import accounts
+    from sdnlab.classroom.app import Settings, create_app
+    from sdnlab.classroom.runner import LocalRunner
+
+    with factory.begin() as db:
+        for name, (role, group) in USERS.items():
+            accounts.add_user(db, accounts.check_new_user(name, PASSWORD + name, role, group))
+    backend = LocalRunner(tmp_path / "sandboxes", network=False)
+    app = create_app(factory, backend, Settings(max_sandboxes=3, sandbox_prefix="ut"))
+    with TestClient(app) as base:
+        yield Room(app, base, backend)
+
+
+class Room:
+    """The app under test, with a logged-in client per user."""
+
+    def __init__(self, app, base, backend):
+        self.app, self.base, self.backend = app, base, backend
+        self.room = app.state.room
+
+    def client(self):
+        from fastapi.testclient import TestClient
+
+        return TestClient(self.app)
+
+    def login(self, name):
+        """A client logged in as ``name`` that sends its CSRF token on every request."""
+        client = self.client()
+        answer = client.post("/api/login", json={"username": name, "password": PASSWORD + name})
+        assert answer.status_code == 200, answer.text
+        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        return client
