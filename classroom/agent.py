@@ -20,6 +20,8 @@ import socket
 import socketserver
 import struct
 import sys
+import threading
+import time
 from pathlib import Path
 
 from sdnlab.classroom.errors import ClassroomError
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--allow-uid", type=int, action="append", default=[], help="user id allowed to connect"
     )
+    parser.add_argument("--parent-pid", type=int, help="exit when this process (the web server) exits")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     state = Path(args.state)
@@ -177,6 +180,15 @@ def main(argv: list[str] | None = None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    if args.parent_pid:
+        # the web server drops root and then cannot signal us: we watch it instead
+        def _watch_parent() -> None:
+            while os.getppid() == args.parent_pid:
+                time.sleep(1.0)
+            LOG.info("the web server exited: stopping (sandboxes stay for a restart to reattach)")
+            server.shutdown()
+
+        threading.Thread(target=_watch_parent, daemon=True).start()
     LOG.info("listening on %s (allowed uids: %s)", args.socket, sorted(set(args.allow_uid) | {0}))
     try:
         server.serve_forever(poll_interval=0.5)

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "sdnlab.vnfs.cli",
     "sdnlab.vnfs.dpi.cli",
     "sdnlab.labs.cli",
+    "sdnlab.classroom.cli",
 )
 
 

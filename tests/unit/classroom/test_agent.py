@@ -26,7 +26,7 @@ def test_the_agent_runs_a_sandbox_through_its_socket(agent):
     status = agent.start("ag1", "static_flows")
     assert (status["lab"], status["state"]) == ("static_flows", "ready")
     assert agent.sandboxes() == ["ag1"]
-    assert [f["path"] for f in agent.list_files("ag1")][0] == "flows/s1.flows"
+    assert agent.list_files("ag1")[0]["path"] == "flows/s1.flows"
     agent.write_file("ag1", "flows/s3.flows", "priority=0,actions=drop\n")
     assert agent.read_file("ag1", "flows/s3.flows") == "priority=0,actions=drop\n"
     report = agent.grade("ag1", include_hidden=True)
