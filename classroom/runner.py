@@ -230,10 +230,14 @@ class LocalRunner(SandboxBackend):
         return self.status(sandbox)
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        from sdnlab.labs import grading
-
         record = self._record(sandbox)
         lab = self._lab(record)
+        with self._lock(sandbox):  # never while a deploy of the same sandbox replaces its flows
+            return self._grade(sandbox, record, lab, include_hidden)
+
+    def _grade(self, sandbox: str, record: dict, lab, include_hidden: bool) -> dict:
+        from sdnlab.labs import grading
+
         try:
             if self.network:
                 result = grading.grade_live(lab, sandbox, include_hidden=include_hidden)
