@@ -435,7 +435,7 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             active = db.scalar(
                 select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
             )
-            if active >= settings.max_sandboxes:
+            if (active or 0) >= settings.max_sandboxes:
                 room.metrics.errors.labels("class_full").inc()
                 raise ClassFull("class is full, try again in a few minutes")
             now = time.time()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -254,26 +253,31 @@ class LocalRunner(SandboxBackend):
 
     # -- terminal ------------------------------------------------------------------------
     def terminal(self, sandbox: str) -> int:
-        """A bash on a new pseudo-terminal in the workspace, with the lab's hosts and switches bound."""
+        """A pseudo-terminal running the restricted trainee shell (``tshell``) of the sandbox."""
         import pty
 
         if not self.network:
             raise ClassroomError("the workspace backend has no terminals")
         record = self._record(sandbox)
-        state = self.status(sandbox)
-        topology = state.get("topology") or {}
-        rcfile = self.state / "work" / f".{sandbox}.bashrc"
-        rcfile.write_text(shell_rc(sandbox, record["workdir"], topology, _bridges(sandbox)))
         master, slave = pty.openpty()
         env = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "TERM": "xterm-256color",
             "HOME": record["workdir"],
+            "SDNLAB_HOME": os.environ.get("SDNLAB_HOME", ""),
             "SDNLAB_LAB": sandbox,
             "LANG": "C.UTF-8",
         }
         proc = subprocess.Popen(
-            ["bash", "--noprofile", "--rcfile", str(rcfile), "-i"],
+            [
+                sys.executable,
+                "-m",
+                "sdnlab.classroom.tshell",
+                "--sandbox",
+                sandbox,
+                "--workdir",
+                record["workdir"],
+            ],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -285,51 +289,3 @@ class LocalRunner(SandboxBackend):
         os.close(slave)
         threading.Thread(target=proc.wait, daemon=True).start()  # reap it when the shell exits
         return master
-
-
-def _bridges(sandbox: str) -> dict[str, str]:
-    from sdnlab.runtime import api
-
-    try:
-        return {s["name"]: s["bridge"] for s in api.status(sandbox).get("switches", [])}
-    except SdnlabError:
-        return {}
-
-
-def shell_rc(sandbox: str, workdir: str, topology: dict, bridges: dict[str, str]) -> str:
-    """The terminal's bash start-up file: host commands (``h1 ping h2``), ``ovs-ofctl s1 ...``, a prompt."""
-    q = shlex.quote
-    prompt = f"[{sandbox}] " + "\\w$ "
-    lines = [
-        f"cd {q(workdir)}",
-        f"PS1={q(prompt)}",
-        "declare -A _IP=() _BR=()",
-    ]
-    hosts = [h["name"] for h in topology.get("hosts", []) if h.get("name")]
-    for host in topology.get("hosts", []):
-        if host.get("ip"):
-            lines.append(f"_IP[{q(host['name'])}]={q(str(host['ip']).split('/')[0])}")
-    for switch, bridge in bridges.items():
-        lines.append(f"_BR[{q(switch)}]={q(bridge)}")
-    sub = (
-        '_sub() { local a; for a in "$@"; do '
-        "if [[ -n ${_IP[$a]:-} ]]; then printf '%s\\0' \"${_IP[$a]}\"; "
-        "elif [[ -n ${_BR[$a]:-} ]]; then printf '%s\\0' \"${_BR[$a]}\"; "
-        "else printf '%s\\0' \"$a\"; fi; done; }"
-    )
-    ofctl = (
-        "ovs-ofctl() { local args; mapfile -d '' args < <(_sub \"$@\"); "
-        'command ovs-ofctl -O OpenFlow13 "${args[@]}"; }'
-    )
-    lines += [sub, ofctl]
-    for host in hosts:
-        lines.append(
-            f"{host}() {{ local args; mapfile -d '' args < <(_sub \"$@\"); "
-            f'sdnlab exec --name {q(sandbox)} {q(host)} -- "${{args[@]}}"; }}'
-        )
-    lines.append(
-        f"echo 'lab sandbox {sandbox}: hosts {' '.join(hosts) or '-'}; "
-        f"try: ovs-ofctl dump-flows {next(iter(bridges), 's1')} or "
-        f"{hosts[0] if hosts else 'h1'} ping -c1 ...'"
-    )
-    return "\n".join(lines) + "\n"

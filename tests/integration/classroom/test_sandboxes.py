@@ -81,19 +81,25 @@ def login(app, name):
     return client
 
 
-def terminal(client, command: str, marker: str = "END-OF-COMMAND") -> str:
-    """Run ``command`` in the client's lab terminal; its output up to ``marker``."""
+def terminal(client, *commands: str) -> list[str]:
+    """Type ``commands`` into the client's lab terminal; the output of each (up to the next prompt)."""
     cookie = client.cookies.get("sdnlab_session")
+    outputs = []
     with client.websocket_connect(
         "/api/session/terminal", headers={"cookie": f"sdnlab_session={cookie}"}
     ) as ws:
-        ws.send_text(json.dumps({"type": "input", "data": f"{command}; echo {marker[:3]}''{marker[3:]}\n"}))
-        out = ""
-        deadline = time.time() + 60
-        while marker not in out and time.time() < deadline:
-            out += ws.receive_bytes().decode(errors="replace")
+        screen = ""
+        for command in ("", *commands):
+            if command:
+                ws.send_text(json.dumps({"type": "input", "data": command + "\n"}))
+            deadline = time.time() + 60
+            while not screen.rstrip().endswith("]$") and time.time() < deadline:
+                screen += ws.receive_bytes().decode(errors="replace")
+            if command:
+                outputs.append(screen.split(command, 1)[-1].rsplit("\n", 1)[0])
+            screen = ""
         ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
-    return out
+    return outputs
 
 
 def bridges() -> set[str]:
@@ -128,11 +134,27 @@ def test_two_trainees_side_by_side_each_in_their_own_lab(room, agent):
     assert any(c["details"] for c in ben_check["checks"] if not c["passed"]), "ben sees a counterexample"
 
     # each terminal shows its own lab: ann's switch has her deployed rules, ben's the starter's
-    ann_flows = terminal(ann, "ovs-ofctl dump-flows core | grep -c priority=")
-    ben_flows = terminal(ben, "ovs-ofctl dump-flows core | grep -c priority=")
-    assert ann_flows.split("END-OF-COMMAND")[0] != ben_flows.split("END-OF-COMMAND")[0]
-    ping = terminal(ann, "m1 ping -c1 -W2 hes")
-    assert "1 received" in ping, ping[-500:]
+    [ann_flows] = terminal(ann, "ovs-ofctl dump-flows core")
+    [ben_flows] = terminal(ben, "ovs-ofctl dump-flows core")
+    assert "priority=0 actions=FLOOD" in ben_flows and "FLOOD" not in ann_flows
+    # from inside ann's terminal: her hosts answer; ben's switches, the host's files and shells do not
+    ben_bridge = sorted(own[1])[0]
+    outputs = terminal(
+        ann,
+        "m1 ping -c1 -W2 hes",
+        f"ovs-ofctl dump-flows {ben_bridge}",
+        "cat /etc/passwd",
+        "sh -c id",
+        "m1 sh -c id",
+        "m1 curl file:///etc/passwd",
+        "cat ../../../etc/passwd",
+        "cat flows/core.flows",
+    )
+    assert "1 received" in outputs[0], outputs[0]
+    assert f"refused: ovs-ofctl: no switch '{ben_bridge}'" in outputs[1]
+    assert all("refused:" in out and "root:" not in out for out in outputs[2:7]), outputs[2:7]
+    assert "uid=" not in "".join(outputs[3:5])
+    assert "priority=" in outputs[7]
 
     submitted = ann.post("/api/session/submit").json()
     assert (
