@@ -19,6 +19,7 @@ FOLDERS = {
     "sdnlab.labs": "labs",
     "sdnlab.grader": "grader",
     "sdnlab.certification": "certification",
+    "sdnlab.classroom": "classroom",
     "ryu": "controller/ryu",
 }
 

@@ -60,6 +60,7 @@ COMMAND_MODULES = (
     "sdnlab.labs.cli",
     "sdnlab.schema",
     "sdnlab.certification.cli",
+    "sdnlab.classroom.cli",
 )
 
 

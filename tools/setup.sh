@@ -20,11 +20,14 @@ declare -A PKG_FOR=(
     [ovs-vsctl]=openvswitch-switch [mnexec]=mininet [iperf3]=iperf3 [iperf]=iperf
     [tcpdump]=tcpdump [ethtool]=ethtool [ping]=iputils-ping [ip]=iproute2 [dot]=graphviz
     [tshark]=tshark [nft]=nftables [ndpiReader]=libndpi-bin [curl]=curl
+    [chromium]=chromium [npm]=npm [runuser]=util-linux
 )
 missing=()
 for bin in "${!PKG_FOR[@]}"; do
     command -v "$bin" >/dev/null 2>&1 || missing+=("${PKG_FOR[$bin]}")
 done
+# the classroom's tests start a throw-away PostgreSQL cluster (initdb is not on PATH in Debian)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them (Debian 12 expected)."
     say "installing Debian packages: ${missing[*]}"
@@ -55,5 +58,19 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
         | sed '/BuildBackendWarning: Editable installation/,/with strategy, WheelFile/d' || true
     .venv/bin/python -c 'import sdnlab.cli, os_ken, mininet, scapy' || die "the project did not install into .venv"
     touch "$STAMP"
+fi
+# The classroom UI's terminal (xterm.js, MIT) from npm into a git-ignored static folder: the
+# server serves it itself (no CDN: classrooms are often offline).
+VENDOR=classroom/static/vendor
+if [ ! -f "$VENDOR/xterm.js" ] || [ ! -f "$VENDOR/addon-fit.js" ]; then
+    say "installing xterm.js for the classroom UI (npm)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm install --silent --no-audit --no-fund @xterm/xterm@6 @xterm/addon-fit@0.11 >/dev/null) \
+        || die "npm could not install @xterm/xterm (the classroom UI needs it)"
+    mkdir -p "$VENDOR"
+    cp "$tmp/node_modules/@xterm/xterm/lib/xterm.js" "$tmp/node_modules/@xterm/xterm/css/xterm.css" \
+        "$tmp/node_modules/@xterm/addon-fit/lib/addon-fit.js" "$VENDOR/"
+    cp "$tmp/node_modules/@xterm/xterm/LICENSE" "$VENDOR/LICENSE.xterm"
+    rm -rf "$tmp"
 fi
 say "ready: .venv/bin/sdnlab"

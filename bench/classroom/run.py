@@ -1,0 +1,247 @@
+"""Benchmark: N simulated trainees against a real ``sdnlab serve`` (HTTP + the terminal WebSocket).
+
+Each trainee logs in, starts lab 3 (smart meters), runs ``nodes`` in the terminal, writes
+and deploys a flow file, checks ``--checks`` times ``--interval`` seconds apart, submits and
+stops. Steps of N (default 1, 5, 10, 20, 30, 40) run one after the other until a step has a
+failure. Reported per step: lab-ready and check latency p50/p95, failures, wall time, the web
+server's and the agent's CPU seconds and memory, the host's memory drop, and the largest N
+with zero failures. Writes bench/results/classroom.json.
+
+    .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "classroom.json"
+LAB = "smart_meters"
+FLOW_FILE = "flows/wan.flows"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+
+
+def _proc_stats(pid: int) -> dict:
+    """CPU seconds (user+system) and resident memory of a process and its children."""
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    cpu = rss = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, IndexError, ValueError):
+            pass
+    return {"cpu_s": round(cpu, 2), "rss_mib": round(rss, 1)}
+
+
+def _mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    """``sdnlab serve`` in a temporary state folder."""
+
+    def __init__(self, users: int, prefix: str):
+        self.state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-classroom-"))
+        os.chmod(self.state, 0o755)
+        csv = "username,password\n" + "".join(f"t{i},password-t{i}\n" for i in range(users))
+        (self.state / "users.csv").write_text(csv)
+        cli = [sys.executable, "-m", "sdnlab.cli"]
+        subprocess.run([*cli, "users", "import", str(self.state / "users.csv"), "--state", str(self.state)],
+                       check=True, capture_output=True, timeout=600)  # fmt: skip
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(self.state / "serve.log", "w")  # noqa: SIM115  # open for the server's lifetime
+        self.proc = subprocess.Popen(
+            [*cli, "serve", "--state", str(self.state), "--port", str(self.port), "--sandbox-prefix", prefix,
+             "--max-sandboxes", str(users + 5)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("sdnlab serve did not start: " + (self.state / "serve.log").read_text()[-1000:])
+
+    def agent_pid(self) -> int | None:
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            return int(children[0]) if children else None
+        except OSError:
+            return None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        self.log.close()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: dict) -> None:
+    """One simulated trainee; fills ``out`` with timings or the failure."""
+    import httpx
+    from websockets.sync.client import connect
+
+    out.update(name=name, ready_s=None, checks_s=[], error=None)
+    try:
+        with httpx.Client(base_url=url, timeout=300) as http:
+            answer = http.post("/api/login", json={"username": name, "password": f"password-{name}"})
+            answer.raise_for_status()
+            http.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            started = time.perf_counter()
+            answer = http.post(f"/api/labs/{LAB}/start")
+            if answer.status_code != 200:
+                raise RuntimeError(f"start: {answer.status_code} {answer.text[:200]}")
+            out["ready_s"] = round(time.perf_counter() - started, 3)
+            try:
+                cookie = http.cookies.get("sdnlab_session")
+                ws_url = url.replace("http://", "ws://") + "/api/session/terminal"
+                with connect(ws_url, additional_headers={"Cookie": f"sdnlab_session={cookie}"}) as ws:
+                    ws.send(json.dumps({"type": "input", "data": "nodes\n"}))
+                    screen, deadline = "", time.time() + 60
+                    while "switches:" not in screen and time.time() < deadline:
+                        screen += ws.recv(timeout=60).decode(errors="replace")
+                    if "switches:" not in screen:
+                        raise RuntimeError("terminal: no answer to `nodes`")
+                http.put(f"/api/session/files/{FLOW_FILE}", json={"content": flows}).raise_for_status()
+                http.post("/api/session/deploy").raise_for_status()
+                for i in range(checks):
+                    if i:
+                        time.sleep(interval)
+                    begun = time.perf_counter()
+                    http.post("/api/session/check").raise_for_status()
+                    out["checks_s"].append(round(time.perf_counter() - begun, 3))
+                http.post("/api/session/submit").raise_for_status()
+            finally:
+                http.post("/api/session/stop")
+    except Exception as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"[:300]
+
+
+def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -> dict:
+    """N trainees at once; their timings and the server's resource use."""
+    before_web, agent = _proc_stats(server.proc.pid), server.agent_pid()
+    before_agent = _proc_stats(agent) if agent else {}
+    mem_before = _mem_available_mib()
+    outs = [{} for _ in range(n)]
+    threads = [
+        threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i]))
+        for i in range(n)
+    ]
+    began = time.perf_counter()
+    peak_drop = 0.0
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak_drop = max(peak_drop, mem_before - _mem_available_mib())
+        time.sleep(0.5)
+    wall = time.perf_counter() - began
+    after_web = _proc_stats(server.proc.pid)
+    after_agent = _proc_stats(agent) if agent else {}
+    ready = [o["ready_s"] for o in outs if o.get("ready_s") is not None]
+    check_times = [c for o in outs for c in o.get("checks_s", [])]
+    failures = [f"{o['name']}: {o['error']}" for o in outs if o.get("error")]
+    return {
+        "trainees": n,
+        "failures": len(failures),
+        "failure_examples": failures[:5],
+        "wall_s": round(wall, 1),
+        "ready_s": {
+            "p50": _percentile(ready, 0.5),
+            "p95": _percentile(ready, 0.95),
+            "max": max(ready, default=None),
+        },
+        "check_s": {
+            "p50": _percentile(check_times, 0.5),
+            "p95": _percentile(check_times, 0.95),
+            "n": len(check_times),
+        },
+        "web_cpu_s": round(after_web["cpu_s"] - before_web["cpu_s"], 2),
+        "web_rss_mib": after_web["rss_mib"],
+        "agent_cpu_s": round(after_agent.get("cpu_s", 0) - before_agent.get("cpu_s", 0), 2),
+        "host_mem_drop_peak_mib": round(peak_drop, 1),
+        "host_mem_per_sandbox_mib": round(peak_drop / n, 1) if n else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="1,5,10,20,30,40")
+    parser.add_argument("--checks", type=int, default=3)
+    parser.add_argument("--interval", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    from sdnlab.labs.loader import load_lab
+
+    steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    flows = (load_lab(LAB).solution_dir / FLOW_FILE).read_text()
+    server = Server(max(steps), "cbn" + secrets.token_hex(2))
+    results = []
+    try:
+        for n in steps:
+            step = run_step(server, n, args.checks, args.interval, flows)
+            print(json.dumps(step), flush=True)
+            results.append(step)
+            if step["failures"]:
+                break
+    finally:
+        server.stop()
+    ok = [s["trainees"] for s in results if not s["failures"]]
+    report = {
+        "benchmark": "classroom",
+        "lab": LAB,
+        "checks_per_trainee": args.checks,
+        "check_interval_s": args.interval,
+        "machine": {"cpus": os.cpu_count(), "mem_total_gib": round(_mem_total_gib(), 1)},
+        "steps": results,
+        "largest_n_without_failures": max(ok, default=0),
+        "note": "shared development machine; other work ran at the same time",
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"largest N without failures: {report['largest_n_without_failures']}; results in {RESULTS}")
+    return 0
+
+
+def _mem_total_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

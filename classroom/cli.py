@@ -1,0 +1,264 @@
+"""``sdnlab serve`` (the classroom web server) and ``sdnlab users add|import``.
+
+Started as root, ``serve`` runs the privileged sandbox agent as a child process and then drops
+its own privileges to ``--user`` (default ``nobody``) before it opens the database or the
+port: the web-facing process never runs as root. Started as another user, it needs
+``--agent SOCKET`` of an agent started by root (``python -m sdnlab.classroom.agent``), or
+``--backend workspace`` (no networks: flow files graded statically).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sdnlab.classroom.errors import ClassroomError
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: SQLite in the state folder; postgresql://...)"),
+]
+StateOpt = Annotated[
+    Path | None, typer.Option("--state", help="Server state folder (default: $SDNLAB_HOME/classroom)")
+]
+
+
+def default_state() -> Path:
+    """``$SDNLAB_HOME/classroom``."""
+    from sdnlab.labs.progress import sdnlab_home
+
+    return sdnlab_home() / "classroom"
+
+
+def database_url(db: str | None, state: Path | None) -> str:
+    """The ``--db`` URL, or the embedded SQLite file under ``<state>/web``."""
+    from sdnlab.classroom.db import default_url
+
+    if db:
+        return db
+    web = (state or default_state()) / "web"
+    web.mkdir(parents=True, exist_ok=True)
+    return default_url(web)
+
+
+_SKIP_STDLIB = {
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "lib2to3",
+    "pydoc_data",
+    "test",
+    "ensurepip",
+    "venv",
+    "__main__",
+    "msilib",
+    "winreg",
+    "winsound",
+    "_msi",
+    "nt",
+}
+_WALK_STDLIB = ("asyncio", "concurrent", "email", "encodings", "http", "json", "logging", "urllib",
+                "importlib", "sqlite3", "xml", "collections", "multiprocessing", "zoneinfo")  # fmt: skip
+
+
+def _preload() -> None:
+    """Import the standard library before dropping root: Python's own files may be unreadable after."""
+    import importlib
+    import pkgutil
+    import warnings
+
+    from markdown_it import MarkdownIt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in sorted(sys.stdlib_module_names - _SKIP_STDLIB):
+            try:
+                module = importlib.import_module(name)
+            except Exception:  # platform modules that do not exist here (e.g. Windows ones)
+                continue
+            if name in _WALK_STDLIB and hasattr(module, "__path__"):
+                for info in pkgutil.walk_packages(module.__path__, name + "."):
+                    if ".test" not in info.name and not info.name.endswith("__main__"):
+                        try:
+                            importlib.import_module(info.name)
+                        except Exception:  # optional parts (e.g. a missing C extension)
+                            pass
+    MarkdownIt("commonmark", {"html": False}).enable("table").render("# x\n\n| a |\n|---|\n| b |\n")
+    try:
+        import psycopg  # noqa: F401  # preloaded for PostgreSQL URLs
+    except ImportError:
+        pass
+
+
+def register(root: typer.Typer, flows: typer.Typer) -> None:
+    """Add ``serve`` and the ``users`` group to the ``sdnlab`` command line."""
+    users = typer.Typer(help="Classroom accounts.", no_args_is_help=True)
+    root.add_typer(users, name="users")
+    root.command()(serve)
+    users.command("add")(users_add)
+    users.command("import")(users_import)
+
+
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (lowercase).")],
+    role: Annotated[str, typer.Option("--role", help="trainee, instructor or admin")] = "trainee",
+    class_name: Annotated[str | None, typer.Option("--class", help="Class to put the user in")] = None,
+    db: DbOpt = None,
+    state: StateOpt = None,
+):
+    """Create an account; the password is read from standard input (first line)."""
+    from sdnlab.classroom import accounts
+    from sdnlab.classroom.db import open_database
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    new = accounts.check_new_user(name, password, role, class_name)
+    factory = open_database(database_url(db, state))
+    with factory.begin() as session:
+        accounts.add_user(session, new)
+    typer.echo(f"user {name} ({role}) added" + (f" to class {class_name}" if class_name else ""))
+
+
+def users_import(
+    file: Annotated[Path, typer.Argument(help="CSV with username,password[,role][,class]")],
+    db: DbOpt = None,
+    state: StateOpt = None,
+):
+    """Create accounts from a CSV file (every row checked first; all or none)."""
+    from sdnlab.classroom import accounts
+    from sdnlab.classroom.db import open_database
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ClassroomError(f"{file}: {exc.strerror}") from None
+    new_users = accounts.parse_csv(text, str(file))
+    factory = open_database(database_url(db, state))
+    with factory.begin() as session:
+        accounts.import_users(session, new_users)
+    typer.echo(f"{len(new_users)} users imported from {file}")
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+    db: DbOpt = None,
+    state: StateOpt = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (networks, via the agent) or workspace")
+    ] = "local",
+    agent: Annotated[str | None, typer.Option("--agent", help="Socket of an agent already running")] = None,
+    user: Annotated[
+        str, typer.Option("--user", help="Run the web process as this user (when root)")
+    ] = "nobody",
+    max_sandboxes: Annotated[int, typer.Option("--max-sandboxes", help="Cap on concurrent sandboxes")] = 30,
+    idle_ttl: Annotated[
+        float, typer.Option("--idle-ttl", help="Reclaim sandboxes idle this many minutes")
+    ] = 120,
+    prefix: Annotated[str, typer.Option("--sandbox-prefix", help="Sandbox (runtime lab) name prefix")] = "cr",
+    secure_cookies: Annotated[
+        str, typer.Option("--secure-cookies", help="auto (when served over https), always or never")
+    ] = "auto",
+):
+    """Run the classroom web server (UI at /, API at /api/, OpenAPI at /api/openapi.json)."""
+    import uvicorn
+
+    from sdnlab.classroom.app import Settings, create_app
+    from sdnlab.classroom.db import open_database
+    from sdnlab.classroom.runner import LocalRunner
+    from sdnlab.classroom.sandbox import AgentBackend, SandboxBackend
+
+    if backend not in ("local", "workspace"):
+        raise ClassroomError(f"--backend {backend}: local or workspace")
+    if secure_cookies not in ("auto", "always", "never"):
+        raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
+    state = (state or default_state()).resolve()
+    web = state / "web"
+    web.mkdir(parents=True, exist_ok=True)
+    agent_proc = None
+    root = os.geteuid() == 0
+    account = None
+    if root:
+        try:
+            account = pwd.getpwnam(user)
+        except KeyError:
+            raise ClassroomError(f"--user {user}: no such user") from None
+        if account.pw_uid == 0:
+            raise ClassroomError("--user root: the web process must not run as root")
+        for path in [web, *web.rglob("*")]:
+            os.chown(path, account.pw_uid, account.pw_gid)
+    the_backend: SandboxBackend
+    if backend == "workspace":
+        the_backend = LocalRunner(web / "workspaces", network=False)
+        if account:
+            for path in [web, *web.rglob("*")]:
+                os.chown(path, account.pw_uid, account.pw_gid)
+    elif agent:
+        the_backend = AgentBackend(agent)
+    elif root:
+        assert account is not None
+        socket_path = state / "agent.sock"
+        agent_proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "sdnlab.classroom.agent",
+                "--state", str(state / "agent"), "--socket", str(socket_path),
+                "--allow-uid", str(account.pw_uid), "--parent-pid", str(os.getpid()),
+            ],
+            start_new_session=True,
+        )  # fmt: skip
+        for _ in range(100):
+            if socket_path.exists() or agent_proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not socket_path.exists():
+            raise ClassroomError(f"the sandbox agent did not start (exit code {agent_proc.poll()})")
+        os.chmod(state, 0o711)
+        the_backend = AgentBackend(str(socket_path))
+    else:
+        raise ClassroomError(
+            "the local backend needs the privileged agent: start sdnlab serve as root, "
+            "or give --agent SOCKET of a running agent, or use --backend workspace"
+        )
+    try:
+        url = database_url(db, state)
+        factory = open_database(url)  # migrations run here, before privileges are dropped
+        settings = Settings(
+            max_sandboxes=max_sandboxes,
+            idle_ttl_s=idle_ttl * 60.0,
+            sandbox_prefix=prefix,
+            cookie_secure=secure_cookies,
+        )
+        app = create_app(factory, the_backend, settings)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+        config.load()
+        _preload()
+        if account:
+            factory.kw["bind"].dispose()
+            for path in [web, *web.rglob("*")]:
+                os.chown(path, account.pw_uid, account.pw_gid)
+            os.setgroups([])
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+            os.environ["HOME"] = os.environ["SDNLAB_HOME"] = str(web)
+        logging.getLogger("sdnlab.classroom").setLevel(logging.INFO)
+        typer.echo(
+            f"classroom: http://{host}:{port}/ (backend {the_backend.kind}, uid {os.geteuid()})", err=True
+        )
+        uvicorn.Server(config).run()
+    finally:
+        if agent_proc is not None and agent_proc.poll() is None:
+            try:
+                agent_proc.send_signal(signal.SIGTERM)
+            except PermissionError:
+                pass  # after dropping root: the agent sees its parent gone and stops by itself

@@ -1,0 +1,291 @@
+"""The local sandbox backend: one lab per sandbox on this host, through the labs library.
+
+Each sandbox is a runtime lab named after the sandbox (its own network namespaces, bridges,
+controller and VNFs; switches share the host's Open vSwitch, told apart by the lab name), a
+workspace folder ``<state>/work/<sandbox>`` copied from the lab's starter, and a record
+``<state>/sandboxes/<sandbox>.json``. With ``network=False`` (the ``workspace`` backend) no
+network is built: files are graded statically, which suits flow-file labs and needs no root.
+
+This module holds no lab-specific code: it calls ``sdnlab.labs.session``, ``grading`` and
+``sdnlab.runtime.api``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from sdnlab.classroom.errors import ClassroomError, Conflict, NotFound, SandboxError
+from sdnlab.classroom.sandbox import MAX_FILE_BYTES, SandboxBackend, workspace_path
+from sdnlab.errors import SdnlabError
+
+MAX_FILES = 200
+
+
+def public_topology(state: dict) -> dict:
+    """What a trainee may see of a runtime status: nodes, addresses, links and their state (no pids)."""
+    hosts = [
+        {k: h.get(k) for k in ("name", "ip", "mac") if k in h}
+        for h in state.get("hosts", [])
+        if isinstance(h, dict)
+    ]
+    switches = [
+        {"name": s.get("name"), "connected": s.get("connected", False)}
+        for s in state.get("switches", [])
+        if isinstance(s, dict)
+    ]
+    links = [
+        {k: link.get(k) for k in ("a", "b", "up", "node1", "node2", "intf1", "intf2") if k in link}
+        for link in state.get("links", [])
+        if isinstance(link, dict)
+    ]
+    return {"phase": state.get("phase"), "hosts": hosts, "switches": switches, "links": links}
+
+
+class LocalRunner(SandboxBackend):
+    """Sandboxes on this host; ``network=False`` keeps them to a workspace graded statically."""
+
+    has_terminal = True
+
+    def __init__(self, state_dir: Path, network: bool = True):
+        self.state = Path(state_dir)
+        self.network = network
+        self.kind = "local" if network else "workspace"
+        self.has_terminal = network
+        (self.state / "sandboxes").mkdir(parents=True, exist_ok=True)
+        (self.state / "work").mkdir(parents=True, exist_ok=True)
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -- records -------------------------------------------------------------------------
+    def _lock(self, sandbox: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(sandbox, threading.Lock())
+
+    def _record_path(self, sandbox: str) -> Path:
+        from sdnlab.runtime import paths
+
+        return self.state / "sandboxes" / f"{paths.check_name(sandbox)}.json"
+
+    def _record(self, sandbox: str) -> dict:
+        try:
+            return json.loads(self._record_path(sandbox).read_text())
+        except (FileNotFoundError, ValueError, SdnlabError):
+            raise NotFound(f"no sandbox {sandbox!r}") from None
+
+    def _workdir(self, sandbox: str) -> Path:
+        return self.state / "work" / sandbox
+
+    def _lab(self, record: dict):
+        from sdnlab.labs.loader import load_lab
+
+        return load_lab(record["lab"])
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, sandbox: str, lab_id: str) -> dict:
+        from sdnlab.labs import session, workspace
+        from sdnlab.labs.loader import load_lab
+
+        with self._lock(sandbox):
+            if self._record_path(sandbox).exists():
+                raise Conflict(f"sandbox {sandbox!r} exists already")
+            try:
+                lab = load_lab(lab_id)
+            except SdnlabError as exc:
+                raise NotFound(str(exc)) from None
+            workdir = self._workdir(sandbox)
+            shutil.rmtree(workdir, ignore_errors=True)
+            record = {"sandbox": sandbox, "lab": lab.id, "workdir": str(workdir), "started_at": time.time()}
+            self._record_path(sandbox).write_text(json.dumps(record))
+            try:
+                if self.network:
+                    session.start(lab, name=sandbox, workdir=workdir, fresh=True)
+                else:
+                    workspace.copy_tree(lab.starter_dir, workdir)
+            except SdnlabError as exc:
+                self._remove(sandbox)
+                raise SandboxError(f"lab {lab.id} did not start: {exc}") from None
+            except BaseException:
+                self._remove(sandbox)
+                raise
+        return self.status(sandbox)
+
+    def _remove(self, sandbox: str) -> None:
+        from sdnlab.labs import session
+
+        if self.network:
+            try:
+                session.stop(sandbox)
+            except SdnlabError:
+                pass  # no session record: the network may still be up
+            from sdnlab.runtime import api, paths
+
+            if paths.lab_dir(sandbox).exists():
+                try:
+                    api.down(sandbox)
+                except SdnlabError:
+                    pass
+        shutil.rmtree(self._workdir(sandbox), ignore_errors=True)
+        self._record_path(sandbox).unlink(missing_ok=True)
+
+    def stop(self, sandbox: str) -> None:
+        with self._lock(sandbox):
+            self._remove(sandbox)
+
+    def sandboxes(self) -> list[str]:
+        return sorted(p.stem for p in (self.state / "sandboxes").glob("*.json"))
+
+    def status(self, sandbox: str) -> dict:
+        record = self._record(sandbox)
+        info = {
+            "sandbox": sandbox,
+            "lab": record["lab"],
+            "started_at": record["started_at"],
+            "backend": self.kind,
+        }
+        if not self.network:
+            return {**info, "state": "ready", "topology": None}
+        from sdnlab.runtime import api
+
+        try:
+            state = api.status(sandbox)
+        except SdnlabError as exc:
+            return {**info, "state": "down", "problem": str(exc), "topology": None}
+        phase = state.get("phase")
+        return {
+            **info,
+            "state": "ready" if phase == "ready" else str(phase),
+            "problem": state.get("problem"),
+            "topology": public_topology(state),
+        }
+
+    # -- files ---------------------------------------------------------------------------
+    def _file(self, sandbox: str, path: str) -> Path:
+        self._record(sandbox)
+        rel = workspace_path(path)
+        root = self._workdir(sandbox).resolve()
+        target = (root / rel).resolve()
+        if not target.is_relative_to(root):  # a symlink pointing out of the workspace
+            raise ClassroomError(f"file path {path!r}: outside your workspace")
+        return target
+
+    def list_files(self, sandbox: str) -> list[dict]:
+        self._record(sandbox)
+        root = self._workdir(sandbox).resolve()
+        files = []
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
+                files.append({"path": path.relative_to(root).as_posix(), "size": path.stat().st_size})
+        return files[:MAX_FILES]
+
+    def read_file(self, sandbox: str, path: str) -> str:
+        target = self._file(sandbox, path)
+        if not target.is_file():
+            raise NotFound(f"no file {path!r} in your workspace")
+        if target.stat().st_size > MAX_FILE_BYTES:
+            raise ClassroomError(f"file {path!r} is larger than {MAX_FILE_BYTES // 1024} KiB")
+        return target.read_bytes().decode("utf-8", "replace")
+
+    def write_file(self, sandbox: str, path: str, text: str) -> None:
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise ClassroomError(f"file {path!r}: larger than {MAX_FILE_BYTES // 1024} KiB")
+        target = self._file(sandbox, path)
+        if target.is_dir():
+            raise ClassroomError(f"{path!r} is a folder")
+        if not target.exists() and len(self.list_files(sandbox)) >= MAX_FILES:
+            raise ClassroomError(f"a workspace holds at most {MAX_FILES} files")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+
+    # -- grading -------------------------------------------------------------------------
+    def deploy(self, sandbox: str) -> dict:
+        from sdnlab.labs import session, workspace
+
+        with self._lock(sandbox):
+            record = self._record(sandbox)
+            try:
+                if self.network:
+                    session.reset(sandbox)
+                else:
+                    problems = []
+                    for files in workspace.flow_files(Path(record["workdir"])).values():
+                        for path in files.values():
+                            problems += workspace.check_flow_file(path)
+                    if problems:
+                        raise ClassroomError("\n".join(problems))
+            except ClassroomError:
+                raise
+            except SdnlabError as exc:
+                raise ClassroomError(f"deploy failed: {exc}") from None
+        return self.status(sandbox)
+
+    def grade(self, sandbox: str, include_hidden: bool) -> dict:
+        record = self._record(sandbox)
+        lab = self._lab(record)
+        with self._lock(sandbox):  # never while a deploy of the same sandbox replaces its flows
+            return self._grade(sandbox, record, lab, include_hidden)
+
+    def _grade(self, sandbox: str, record: dict, lab, include_hidden: bool) -> dict:
+        from sdnlab.labs import grading
+
+        try:
+            if self.network:
+                result = grading.grade_live(lab, sandbox, include_hidden=include_hidden)
+            else:  # behaviours judged on the workspace's flow files; live probes cannot run here
+                result = grading.grade_static(lab, Path(record["workdir"]), include_hidden=include_hidden)
+                if lab.needs_live:
+                    note = "graded statically from the flow files: the workspace backend runs no network"
+                    result = replace(result, notes=(*result.notes, note))
+        except ClassroomError:
+            raise
+        except SdnlabError as exc:
+            raise ClassroomError(f"grading failed: {exc}") from None
+        return result.to_dict()
+
+    # -- terminal ------------------------------------------------------------------------
+    def terminal(self, sandbox: str) -> int:
+        """A pseudo-terminal running the restricted trainee shell (``tshell``) of the sandbox."""
+        import pty
+
+        if not self.network:
+            raise ClassroomError("the workspace backend has no terminals")
+        record = self._record(sandbox)
+        master, slave = pty.openpty()
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM": "xterm-256color",
+            "HOME": record["workdir"],
+            "SDNLAB_HOME": os.environ.get("SDNLAB_HOME", ""),
+            "SDNLAB_LAB": sandbox,
+            "LANG": "C.UTF-8",
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sdnlab.classroom.tshell",
+                "--sandbox",
+                sandbox,
+                "--workdir",
+                record["workdir"],
+            ],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=record["workdir"],
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        threading.Thread(target=proc.wait, daemon=True).start()  # reap it when the shell exits
+        return master

@@ -1,0 +1,177 @@
+"""Real sandboxes through the privileged agent: two trainees side by side in lab 3 (smart meters).
+
+The agent runs as its own process on a Unix socket; the app drives it like ``sdnlab serve``
+does. Each trainee deploys from the browser API, checks, types into a terminal; a restart
+reattaches the running sandboxes; TTL reclaim and stop leave nothing behind (runtime lab
+folders, OVS bridges).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sdnlab.classroom import accounts
+from sdnlab.classroom.app import Settings, create_app
+from sdnlab.classroom.db import default_url, open_database
+from sdnlab.classroom.sandbox import AgentBackend
+from sdnlab.labs.loader import load_lab
+from sdnlab.runtime import api, paths
+
+pytestmark = pytest.mark.network
+LAB = "smart_meters"
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    """The agent as a separate root process on a socket in a temporary folder."""
+    folder = tmp_path_factory.mktemp("agent")
+    sock = folder / "agent.sock"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sdnlab.classroom.agent",
+            "--state",
+            str(folder / "state"),
+            "--socket",
+            str(sock),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "agent.log", "w"),  # noqa: SIM115  # the process keeps it open
+    )
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.1)
+    backend = AgentBackend(str(sock), timeout=240)
+    yield backend
+    for sandbox in backend.sandboxes():
+        backend.stop(sandbox)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def room(agent, tmp_path):
+    """An app over a fresh SQLite database with trainees ann and ben and instructor ivy."""
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        for name, role in (("ann", "trainee"), ("ben", "trainee"), ("ivy", "instructor")):
+            accounts.add_user(db, accounts.check_new_user(name, f"password-{name}", role, "c1"))
+    prefix = "ci" + secrets.token_hex(2)  # unique among the labs of other test runs on this host
+    app = create_app(factory, agent, Settings(sandbox_prefix=prefix, max_sandboxes=4))
+    with TestClient(app) as base:
+        yield app, base
+    for sandbox in agent.sandboxes():
+        if sandbox.startswith(prefix):
+            agent.stop(sandbox)
+
+
+def login(app, name):
+    client = TestClient(app)
+    answer = client.post("/api/login", json={"username": name, "password": f"password-{name}"})
+    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+    return client
+
+
+def terminal(client, *commands: str) -> list[str]:
+    """Type ``commands`` into the client's lab terminal; the output of each (up to the next prompt)."""
+    cookie = client.cookies.get("sdnlab_session")
+    outputs = []
+    with client.websocket_connect(
+        "/api/session/terminal", headers={"cookie": f"sdnlab_session={cookie}"}
+    ) as ws:
+        screen = ""
+        for command in ("", *commands):
+            if command:
+                ws.send_text(json.dumps({"type": "input", "data": command + "\n"}))
+            deadline = time.time() + 60
+            while not screen.rstrip().endswith("]$") and time.time() < deadline:
+                screen += ws.receive_bytes().decode(errors="replace")
+            if command:
+                outputs.append(screen.split(command, 1)[-1].rsplit("\n", 1)[0])
+            screen = ""
+        ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
+    return outputs
+
+
+def bridges() -> set[str]:
+    return set(subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split())
+
+
+def test_two_trainees_side_by_side_each_in_their_own_lab(room, agent):
+    app, _base = room
+    ann, ben = login(app, "ann"), login(app, "ben")
+    started = [ann.post(f"/api/labs/{LAB}/start"), ben.post(f"/api/labs/{LAB}/start")]
+    assert [s.status_code for s in started] == [200, 200], [s.text for s in started]
+    boxes = [s.json()["sandbox"] for s in started]
+    assert boxes[0] != boxes[1]
+    for s in started:
+        topology = s.json()["status"]["topology"]
+        assert {h["name"] for h in topology["hosts"]} >= {"hes", "m1", "m2"}
+        assert all(h["ip"] for h in topology["hosts"])
+    assert started[0].json()["ready_s"] < 60
+    own = [{s["bridge"] for s in api.status(box)["switches"]} for box in boxes]
+    assert own[0] and own[1] and not own[0] & own[1], "each sandbox has its own switches"
+    assert own[0] | own[1] <= bridges()
+
+    # ann deploys the right flows from the editor; ben keeps the starter
+    solution = load_lab(LAB).solution_dir / "flows"
+    for path in sorted(solution.iterdir()):
+        answer = ann.put(f"/api/session/files/flows/{path.name}", json={"content": path.read_text()})
+        assert answer.status_code == 200
+    assert ann.post("/api/session/deploy").status_code == 200, "deploy"
+    ann_check, ben_check = ann.post("/api/session/check").json(), ben.post("/api/session/check").json()
+    assert ann_check["percent"] == 100.0 and ann_check["mode"] == "live"
+    assert ben_check["percent"] < 100.0
+    assert any(c["details"] for c in ben_check["checks"] if not c["passed"]), "ben sees a counterexample"
+
+    # each terminal shows its own lab: ann's switch has her deployed rules, ben's the starter's
+    [ann_flows] = terminal(ann, "ovs-ofctl dump-flows core")
+    [ben_flows] = terminal(ben, "ovs-ofctl dump-flows core")
+    assert "priority=0 actions=FLOOD" in ben_flows and "FLOOD" not in ann_flows
+    # from inside ann's terminal: her hosts answer; ben's switches, the host's files and shells do not
+    ben_bridge = sorted(own[1])[0]
+    outputs = terminal(
+        ann,
+        "m1 ping -c1 -W2 hes",
+        f"ovs-ofctl dump-flows {ben_bridge}",
+        "cat /etc/passwd",
+        "sh -c id",
+        "m1 sh -c id",
+        "m1 curl file:///etc/passwd",
+        "cat ../../../etc/passwd",
+        "cat flows/core.flows",
+    )
+    assert "1 received" in outputs[0], outputs[0]
+    assert f"refused: ovs-ofctl: no switch '{ben_bridge}'" in outputs[1]
+    assert all("refused:" in out and "root:" not in out for out in outputs[2:7]), outputs[2:7]
+    assert "uid=" not in "".join(outputs[3:5])
+    assert "priority=" in outputs[7]
+
+    submitted = ann.post("/api/session/submit").json()
+    assert (
+        submitted["percent"] == 100.0
+        and submitted["hidden_checks"]["passed"] == submitted["hidden_checks"]["total"]
+    )
+    ivy = login(app, "ivy")
+    rows = {r["user"]: r for r in ivy.get("/api/class/sessions").json()["sessions"]}
+    assert rows["ann"]["last_percent"] == 100.0 and rows["ben"]["last_percent"] == ben_check["percent"]
+
+    # a restart of the web app reattaches both sandboxes; stopping leaves nothing behind
+    room2 = create_app(app.state.room.factory, agent, app.state.room.settings).state.room
+    assert room2.reconcile() == {"reattached": 2, "lost": 0, "cleaned": 0}
+    assert ann.get("/api/session").json()["status"]["state"] == "ready"
+    assert ann.post("/api/session/stop").status_code == 200
+    assert room2.reclaim_idle(now=time.time() + 3 * 3600) == [boxes[1]]
+    assert agent.sandboxes() == [] or not set(agent.sandboxes()) & set(boxes)
+    for box in boxes:
+        assert not paths.lab_dir(box).exists()
+    assert not (own[0] | own[1]) & bridges(), "no bridge left behind"

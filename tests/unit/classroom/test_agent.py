@@ -1,0 +1,88 @@
+"""The agent's narrow API over a real Unix socket: operations, argument checks, peer credentials."""
+
+import os
+import threading
+
+import pytest
+
+from sdnlab.classroom.agent import AgentServer, parse_request
+from sdnlab.classroom.errors import ClassroomError, Conflict, NotFound
+from sdnlab.classroom.runner import LocalRunner
+from sdnlab.classroom.sandbox import AgentBackend, workspace_path
+
+
+@pytest.fixture
+def agent(tmp_path):
+    path = str(tmp_path / "agent.sock")
+    server = AgentServer(path, LocalRunner(tmp_path / "state", network=False), {os.geteuid()})
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield AgentBackend(path, timeout=30)
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_agent_runs_a_sandbox_through_its_socket(agent):
+    status = agent.start("ag1", "static_flows")
+    assert (status["lab"], status["state"]) == ("static_flows", "ready")
+    assert agent.sandboxes() == ["ag1"]
+    assert agent.list_files("ag1")[0]["path"] == "flows/s1.flows"
+    agent.write_file("ag1", "flows/s3.flows", "priority=0,actions=drop\n")
+    assert agent.read_file("ag1", "flows/s3.flows") == "priority=0,actions=drop\n"
+    report = agent.grade("ag1", include_hidden=True)
+    assert any(c["hidden"] for c in report["checks"])
+    agent.stop("ag1")
+    assert agent.sandboxes() == []
+
+
+def test_agent_errors_come_back_as_the_same_error_classes(agent):
+    with pytest.raises(NotFound):
+        agent.status("nosuch")
+    agent.start("ag2", "static_flows")
+    with pytest.raises(Conflict):
+        agent.start("ag2", "static_flows")
+    with pytest.raises(ClassroomError, match="relative path"):
+        agent.read_file("ag2", "../../etc/passwd")
+    with pytest.raises(NotFound, match="no lab"):
+        agent.start("ag3", "no_such_lab")
+    with pytest.raises(ClassroomError, match="use 1-24 lowercase"):
+        agent.start("../x", "static_flows")
+    agent.stop("ag2")
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"op": "exec", "cmd": "sh"}', "unknown operation 'exec'"),
+        (b'{"op": "grade", "sandbox": "a"}', "'include_hidden' missing"),
+        (b'{"op": "start", "sandbox": 5, "lab": "x"}', "'sandbox' missing or not a str"),
+    ],
+)
+def test_the_agent_accepts_only_its_operations_with_typed_arguments(line, problem):
+    with pytest.raises(ClassroomError, match=problem):
+        parse_request(line)
+
+
+def test_the_agent_refuses_users_it_does_not_serve(tmp_path, monkeypatch):
+    path = str(tmp_path / "agent.sock")
+    server = AgentServer(path, LocalRunner(tmp_path / "state", network=False), {12345})
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    # root (this test) is always served: the peer check is replaced to see a stranger's uid
+    monkeypatch.setattr("sdnlab.classroom.agent.peer_uid", lambda _sock: 4242)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(ClassroomError, match="not allowed"):
+            AgentBackend(path, timeout=10).sandboxes()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_workspace_paths_are_normalised_or_refused():
+    assert workspace_path("flows/s1.flows") == "flows/s1.flows"
+    assert workspace_path("flows//s1.flows") == "flows/s1.flows"
+    for bad in ("", "/etc/passwd", "../x", "a/../../b", ".ssh/id", "a\x00b", "x" * 300):
+        with pytest.raises(ClassroomError):
+            workspace_path(bad)
