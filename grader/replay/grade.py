@@ -19,6 +19,7 @@ Failures carry the message sequence that went wrong: the packet-in and the repli
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import tempfile
 import time
@@ -30,7 +31,7 @@ import yaml
 
 from sdnlab.grader.model import NetworkState
 from sdnlab.grader.replay.errors import ReplayError
-from sdnlab.grader.replay.pcapng import TO_CONTROLLER, OFRecord, write_conversation
+from sdnlab.grader.replay.pcapng import TO_CONTROLLER, OFRecord, read_conversation, write_conversation
 from sdnlab.grader.replay.show import decode, exchanges
 from sdnlab.grader.replay.sim import SimNetwork, arp_frame, icmp_frame
 
@@ -267,6 +268,22 @@ def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: 
     return checks
 
 
+def _attach_sites(net: SimNetwork, recording: Path) -> None:
+    """Give the simulated conversation the app source lines the runner recorded for each message."""
+    try:
+        runner = read_conversation(recording)
+    except ReplayError:
+        return
+    sites: dict[bytes, list[str | None]] = {}
+    for record in runner:
+        if record.direction != TO_CONTROLLER:
+            sites.setdefault(record.data, []).append(record.site)
+    for index, record in enumerate(net.records):
+        queue = sites.get(record.data) if record.direction != TO_CONTROLLER else None
+        if queue:
+            net.records[index] = dataclasses.replace(record, site=queue.pop(0))
+
+
 def _read_errors(path: Path) -> list[dict[str, Any]]:
     """The app's handler failures the runner recorded (last record per failure)."""
     try:
@@ -296,7 +313,12 @@ def _handler_check(errors: list[dict[str, Any]]) -> Check:
 
 
 def _evidence(ex: Any) -> str:
-    replies = "; ".join(decode(r) for r in ex.replies) or "no reply"
+    from sdnlab.grader.replay.show import short_site
+
+    replies = (
+        "; ".join(decode(r) + (f" [{short_site(r.site)}]" if r.site else "") for r in ex.replies)
+        or "no reply"
+    )
     return f"dpid {ex.packet_in.dpid}: {decode(ex.packet_in)} => {replies}"
 
 
@@ -361,7 +383,12 @@ def run_scenario(
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sdnlab-replay-") as tmp:
         errors_file = Path(tmp) / "app-errors.jsonl"
-        env = {"SDNLAB_APP_ERRORS": str(errors_file), "SDNLAB_APP_HANG_S": "2"}
+        recording = Path(tmp) / "runner.pcapng"
+        env = {
+            "SDNLAB_APP_ERRORS": str(errors_file),
+            "SDNLAB_APP_HANG_S": "2",
+            "SDNLAB_OF_RECORD": str(recording),
+        }
         with ControllerProcess([app], of_port, env=env) as ctl:
             startup = time.perf_counter() - t0
             try:
@@ -374,6 +401,7 @@ def run_scenario(
                 ) from None
             ctl.stop()  # flushes the final error counts
         handler_errors = _read_errors(errors_file)
+        _attach_sites(net, recording)
     failed = [p for p in pings if not p.replied]
     checks = [
         Check(

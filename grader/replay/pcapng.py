@@ -5,7 +5,8 @@ message's bytes, the switch's dpid when known). ``PcapngWriter`` appends each me
 Ethernet/IPv4/TCP packet with synthesized headers: the controller side always uses TCP port
 6653 (so Wireshark's OpenFlow dissector decodes it), the switch side keeps its real address and
 port, each connection starts with a three-way handshake and sequence numbers run on, so
-Wireshark follows the streams. The dpid rides in each packet's comment.
+Wireshark follows the streams. The dpid, and for messages an app sent the ``file:line`` of the
+app code that sent it, ride in each packet's comment (``dpid=... app=l2_switch.py:57``).
 
 ``read_conversation`` reads such a file, or any pcapng/pcap capture of OpenFlow on TCP (e.g.
 taken with tcpdump on port 6653), reassembles each direction's stream in file order and splits
@@ -43,6 +44,7 @@ class OFRecord:
     direction: str  # TO_CONTROLLER or TO_SWITCH
     data: bytes  # the whole OpenFlow message
     dpid: int | None = None
+    site: str | None = None  # "file:line" of the app code that sent it, when recorded
 
     @property
     def msg_type(self) -> int:
@@ -152,7 +154,10 @@ class PcapngWriter:
     def write(self, record: OFRecord) -> None:
         """Append one message as one TCP segment."""
         conn = self._connection(record.time, record.switch)
-        comment = f"dpid={record.dpid:016x}" if record.dpid is not None else None
+        parts = [f"dpid={record.dpid:016x}"] if record.dpid is not None else []
+        if record.site:
+            parts.append(f"app={record.site}")
+        comment = " ".join(parts) or None
         if record.direction == TO_CONTROLLER:
             frame = tcp_frame(
                 record.switch,
@@ -341,8 +346,9 @@ def read_conversation(path: str | Path, port: int = OPENFLOW_PORT) -> list[OFRec
             switch, direction = seg.dst, TO_SWITCH
         else:
             continue
-        if seg.comment and seg.comment.startswith("dpid="):
-            dpids[switch] = int(seg.comment[5:], 16)
+        tags = dict(part.split("=", 1) for part in (seg.comment or "").split(" ") if "=" in part)
+        if "dpid" in tags:
+            dpids[switch] = int(tags["dpid"], 16)
         if not seg.payload:
             continue
         key = (switch, direction)
@@ -353,5 +359,5 @@ def read_conversation(path: str | Path, port: int = OPENFLOW_PORT) -> list[OFRec
         for msg in messages:
             if direction == TO_CONTROLLER and msg[1] == 6 and len(msg) >= 16:  # FEATURES_REPLY
                 dpids[switch] = struct.unpack_from("!Q", msg, 8)[0]
-            records.append(OFRecord(seg.time, switch, direction, msg, dpids.get(switch)))
+            records.append(OFRecord(seg.time, switch, direction, msg, dpids.get(switch), tags.get("app")))
     return records

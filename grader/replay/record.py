@@ -9,8 +9,10 @@ readable while the lab runs and complete if the controller is killed.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+from types import FrameType
 from typing import Any
 
 from sdnlab.grader.replay.pcapng import TO_CONTROLLER, TO_SWITCH, OFRecord, PcapngWriter, split_messages
@@ -28,7 +30,7 @@ class ConversationRecorder:
         self._writer = PcapngWriter(self._out)
         self._out.flush()
 
-    def record(self, datapath: Any, direction: str, data: bytes) -> None:
+    def record(self, datapath: Any, direction: str, data: bytes, site: str | None = None) -> None:
         """Append the whole messages in ``data`` sent or received on ``datapath``'s connection."""
         address = getattr(datapath, "address", None)
         if not data or not address:
@@ -38,7 +40,8 @@ class ConversationRecorder:
         now = time.time()
         with self._lock:
             for message in messages:
-                self._writer.write(OFRecord(now, switch, direction, message, getattr(datapath, "id", None)))
+                dpid = getattr(datapath, "id", None)
+                self._writer.write(OFRecord(now, switch, direction, message, dpid, site))
             self._out.flush()
 
     def closed(self, datapath: Any) -> None:
@@ -48,6 +51,27 @@ class ConversationRecorder:
             with self._lock:
                 self._writer.close_connection(time.time(), (str(address[0]), int(address[1])))
                 self._out.flush()
+
+
+_LIBRARY_PREFIXES = ("os_ken.", "sdnlab.", "threading", "queue", "importlib")
+
+
+def app_site(frame: FrameType | None) -> str | None:
+    """``file:line`` of the innermost calling frame that is app code (not os-ken, sdnlab or stdlib)."""
+    stdlib = os.path.dirname(os.__file__)
+    while frame is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        filename = frame.f_code.co_filename
+        library = (
+            name.startswith(_LIBRARY_PREFIXES)
+            or name == "os_ken"
+            or filename.startswith((stdlib, "<"))
+            or "site-packages" in filename
+        )
+        if not library:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
 
 
 _RECORDER: ConversationRecorder | None = None
@@ -75,7 +99,7 @@ def install(environ: dict[str, str] | None = None) -> ConversationRecorder | Non
     def recording_send(self: Any, buf: bytes, close_socket: bool = False) -> bool:
         queued = original_send(self, buf, close_socket)
         if queued and buf:
-            rec.record(self, TO_SWITCH, buf)
+            rec.record(self, TO_SWITCH, buf, app_site(sys._getframe(1)))
         return bool(queued)
 
     original_close = controller.Datapath.close

@@ -245,6 +245,11 @@ def exchanges(records: list[OFRecord]) -> list[Exchange]:
     return result
 
 
+def short_site(site: str) -> str:
+    """``/long/path/l2_switch.py:57`` -> ``l2_switch.py:57``."""
+    return site.rsplit("/", 1)[-1]
+
+
 def switch_label(record: OFRecord) -> str:
     """``s<dpid>`` when the dpid is known, else the switch's address."""
     if record.dpid is not None:
@@ -271,7 +276,8 @@ def render(records: list[OFRecord], show_all: bool = False) -> str:
             lines.append(f"{stamp}  {who} -> app   {text}")
         else:
             arrow = "  => " if record.switch in in_exchange else "     "
-            lines.append(f"{stamp}  {who} <- app {arrow}{text}")
+            site = f"  [{short_site(record.site)}]" if record.site else ""
+            lines.append(f"{stamp}  {who} <- app {arrow}{text}{site}")
     packet_ins = sum(1 for r in records if r.direction == TO_CONTROLLER and r.msg_type == 10)
     switches = len({r.switch for r in records})
     lines.append(f"{len(records)} messages, {packet_ins} packet-ins, {switches} switch connection(s)")

@@ -61,6 +61,7 @@ def test_show_prints_packet_ins_and_their_replies_readably(recording):
     assert "actions=output:FLOOD" in text
     assert "FLOW_MOD add table=0 priority=1 match=in_port=2,eth_dst=02:00:00:00:00:01," in text
     assert "=> PACKET_OUT in_port=2 actions=output:1" in text
+    assert "actions=output:1  [simple_switch_13.py:" in text  # the app line that sent it
     assert "ECHO" not in text and "2 packet-ins" in text.splitlines()[-1]
 
 

@@ -41,6 +41,7 @@ def test_the_starter_fails_with_the_packet_ins_that_show_why():
     assert {"flows-before-second-packet", "no-flood-after-learning"} <= set(failed)
     evidence = failed["flows-before-second-packet"].evidence[0]
     assert "PACKET_IN" in evidence and "ICMP type 8" in evidence and "=> PACKET_OUT" in evidence
+    assert "[l2_switch.py:" in evidence  # the starter's line that sent the packet-out
     assert any(k.startswith("behaviour:") for k in failed)  # no flows: the grader's reach fails too
 
 
