@@ -35,14 +35,6 @@ from sdnlab.vnfs.packet import ip_value
 RISK_KINDS = ("cleartext_telnet", "telnet_scan", "unusual_dns_server")  # as the DPI engine spells them
 
 
-def _list_of(convert):
-    def parse(value):
-        values = value if isinstance(value, list) else [value]
-        return tuple(convert(v) for v in values)
-
-    return parse
-
-
 def _risk_kind(value: Any) -> str:
     value = str(value).lower()
     if value not in RISK_KINDS:
@@ -73,15 +65,15 @@ class DpiVnf(VNF):
             max_flows=fields.get("max_flows", to_int(16), 65536),
             idle_timeout=fields.get("idle_timeout", to_float(1), 300.0),
             max_records=fields.get("max_records", to_int(0), 10_000),
-            dns_servers=frozenset(fields.get("dns_servers", _list_of(to_ipv4), ())),
+            dns_servers=frozenset(fields.get_list("dns_servers", to_ipv4)),
             scan_threshold=fields.get("scan_threshold", to_int(1), 10),
             scan_window=fields.get("scan_window", to_float(1), 60.0),
         )
         q = fields.sub("quarantine")
         cfg = DpiVnfConfig(
             engine=engine,
-            block_apps=frozenset(fields.get("block_apps", _list_of(to_str), ())),
-            quarantine_on=frozenset(q.get("risks", _list_of(_risk_kind), ())),
+            block_apps=frozenset(fields.get_list("block_apps", to_str)),
+            quarantine_on=frozenset(q.get_list("risks", _risk_kind)),
             quarantine_local=q.get("local", to_bool, True),
             controller_url=q.get("controller_url", to_str, None),
             controller_netns=q.get("controller_netns", to_str, os.environ.get("SDNLAB_ROOT_NETNS")),

@@ -100,6 +100,29 @@ class Fields:
             self.error(key, f"{detail} (got {value!r})")
             return default if default is not _MISSING else None
 
+    def get_list(self, key: str, convert: Callable[[Any], Any], default: tuple = ()) -> tuple:
+        """A list (or one value) under ``key``, each item converted; a bad item is reported at its
+        own line as ``key[i]`` quoting that item, not the whole list."""
+        self._used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for index, item in enumerate(items):
+            try:
+                out.append(convert(item))
+            except (ValueError, TypeError) as exc:
+                if isinstance(value, list):
+                    line, name = (
+                        yamlsrc.line_of(value, index) or self.line_of(key),
+                        f"{self.name(key)}[{index}]",
+                    )
+                else:
+                    line, name = self.line_of(key), self.name(key)
+                self.errors.add(line, name, f"{exc or 'invalid value'} (got {item!r})")
+        return tuple(out) if len(out) == len(items) else default
+
     def sub(self, key: str) -> Fields:
         """A reader for the nested mapping under ``key`` (empty when absent)."""
         self._used.add(key)

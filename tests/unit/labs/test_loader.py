@@ -111,3 +111,29 @@ def test_id_must_match_the_folder(make_lab):
 def test_invalid_yaml_names_the_line(make_lab):
     with pytest.raises(LabPackageError, match=r"lab.yaml:\d+: invalid YAML"):
         load_lab(make_lab(GOOD_LAB + "hints: [unclosed\n"))
+
+
+def test_lab_start_reports_every_mistake_against_the_topology_before_any_network_starts(make_lab):
+    """Issue 11 item 11: a selector that matches nothing, an unknown node and a field's own line,
+    all in one error, and no network is brought up (the no_network fixture fails the test if one is)."""
+    from typer.testing import CliRunner
+
+    from sdnlab.cli import root
+    from tests.unit.labs.conftest import GOOD_LAB
+
+    broken = GOOD_LAB.replace(
+        "    hints:",
+        "    probes:\n      - ping: {src: 'role:kamera', dst: h9}\n        weight: -1\n    hints:",
+    )
+    folder = make_lab(broken)
+    result = CliRunner().invoke(root, ["lab", "start", str(folder), "--name", "yh-unit"])
+    assert result.exit_code != 0 and isinstance(result.exception, LabPackageError)
+    lab_yaml = folder / "lab.yaml"
+    lines = lab_yaml.read_text(encoding="utf-8").splitlines()
+    probe = 1 + next(i for i, line in enumerate(lines) if "role:kamera" in line)
+    weight = 1 + next(i for i, line in enumerate(lines) if "weight: -1" in line)
+    assert str(result.exception).splitlines() == [
+        f"{lab_yaml}:{probe}: probes[0].ping.src: 'role:kamera' selects no node",
+        f"{lab_yaml}:{probe}: probes[0].ping.dst: unknown node 'h9'",
+        f"{lab_yaml}:{weight}: probes[0].weight: expected a positive number",
+    ]

@@ -37,7 +37,9 @@ def test_telnet_scanner_is_quarantined_locally():
 
 
 def test_unknown_risk_kind_is_a_config_error():
-    with pytest.raises(VnfConfigError, match=r"quarantine.risks: expected one of"):
+    with pytest.raises(
+        VnfConfigError, match=r"quarantine.risks\[0\]: expected one of .* \(got .SOMETHING.\)$"
+    ):
         DpiVnf("quarantine: {risks: [SOMETHING]}\n")
 
 
