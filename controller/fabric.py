@@ -1,6 +1,6 @@
 """The built-in controller's routing logic: decides the messages for every switch.
 
-``Fabric`` keeps a ``NetworkState`` and answers each event (switch up/down, port status, LLDP
+``Fabric`` keeps a ``DiscoveredNetwork`` and answers each event (switch up/down, port status, LLDP
 probe seen, packet-in, quarantine) with ``{dpid: [messages]}``; it never sends anything, so it
 is unit-tested offline. Time arrives as ``now`` arguments.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sdnlab.controller import discovery, ofmsg
 from sdnlab.controller.config import ControllerConfig
 from sdnlab.controller.l2 import PacketIn, is_multicast, reset_flows
-from sdnlab.controller.network import Host, NetworkState
+from sdnlab.controller.network import DiscoveredNetwork, Host
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_DISCOVERY
 from sdnlab.controller.quarantine import Quarantined, quarantine_msgs, resolve
@@ -48,7 +48,7 @@ class Fabric:
     """Shortest-path routing, loop-safe flooding, proxy ARP, failover and quarantine."""
 
     config: ControllerConfig
-    state: NetworkState = field(default_factory=NetworkState)
+    state: DiscoveredNetwork = field(default_factory=DiscoveredNetwork)
     quarantined: dict[str, Quarantined] = field(default_factory=dict)  # key (mac or ip) -> entry
     group_ids: dict[str, int] = field(default_factory=dict)  # host mac -> group id
     groups_installed: dict[int, set[int]] = field(default_factory=dict)  # dpid -> group ids

@@ -40,7 +40,7 @@ class LinkInfo:
 
 
 @dataclass
-class NetworkState:
+class DiscoveredNetwork:
     """Switches (live ports), inter-switch links and hosts."""
 
     ports: dict[int, set[int]] = field(default_factory=dict)  # connected dpid -> live ports
@@ -157,7 +157,7 @@ def link_weight(info: LinkInfo, weight: str) -> float:
     return 1.0
 
 
-def load_declared(state: NetworkState, data: dict, source: str = "<topology>") -> None:
+def load_declared(state: DiscoveredNetwork, data: dict, source: str = "<topology>") -> None:
     """Add the declared switches' links and hosts of a ``Topology.to_dict()`` dump to ``state``."""
     try:
         nodes = {node["name"]: node for node in data["nodes"]}
@@ -194,7 +194,7 @@ def load_declared(state: NetworkState, data: dict, source: str = "<topology>") -
         raise ControllerConfigError(f"{source}: not a topology dump: {type(exc).__name__}: {exc}") from exc
 
 
-def load_declared_from_env(state: NetworkState) -> bool:
+def load_declared_from_env(state: DiscoveredNetwork) -> bool:
     """Load ``SDNLAB_TOPOLOGY_JSON`` into ``state`` if set; True if a topology was loaded."""
     path = os.environ.get(ENV_TOPOLOGY)
     if not path:

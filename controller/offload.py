@@ -23,7 +23,7 @@ import networkx as nx
 
 from sdnlab.controller.config import Chain
 from sdnlab.controller.errors import ControllerError
-from sdnlab.controller.network import NetworkState
+from sdnlab.controller.network import DiscoveredNetwork
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.rest_input import NotFound
 from sdnlab.controller.sfc import (
@@ -207,7 +207,7 @@ class OffloadTable:
         self,
         request: OffloadRequest,
         chains: tuple[Chain, ...],
-        state: NetworkState,
+        state: DiscoveredNetwork,
         graph: nx.Graph,
         vnf_names: set[str],
         now: float,

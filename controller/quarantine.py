@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sdnlab.controller import ofmsg
-from sdnlab.controller.network import NetworkState
+from sdnlab.controller.network import DiscoveredNetwork
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, INGRESS, PRIORITY_QUARANTINE
 
@@ -84,7 +84,7 @@ def parse_quarantine_request(body: dict) -> QuarantineRequest:
     return QuarantineRequest(kind, value, reason)
 
 
-def resolve(key: str, state: NetworkState, reason: str = "") -> Quarantined | None:
+def resolve(key: str, state: DiscoveredNetwork, reason: str = "") -> Quarantined | None:
     """The entry for a host named by MAC, IP or declared name; None if ``key`` is none of these."""
     host = state.host_by(key) if len(key) <= MAX_KEY_CHARS else None
     if host is not None:

@@ -23,7 +23,7 @@ import networkx as nx
 
 from sdnlab.controller import ofmsg
 from sdnlab.controller.config import Chain
-from sdnlab.controller.network import NetworkState
+from sdnlab.controller.network import DiscoveredNetwork
 from sdnlab.controller.pipeline import FORWARD, INGRESS, PRIORITY_OFFLOAD, PRIORITY_STEER
 
 COOKIE_SFC = 0x5D1AB5F0_00000000
@@ -45,7 +45,7 @@ def _is_ip(spec: str | None) -> bool:
     return spec is not None and spec[0].isdigit()
 
 
-def hosts_of(spec: str | None, state: NetworkState, vnf_names: set[str]) -> list[str]:
+def hosts_of(spec: str | None, state: DiscoveredNetwork, vnf_names: set[str]) -> list[str]:
     """Declared non-VNF host names an endpoint spec selects (all of them for None or an IP/CIDR)."""
     names = [n for n in state.host_roles if n not in vnf_names]
     if spec is None or _is_ip(spec):
@@ -59,7 +59,7 @@ def hosts_of(spec: str | None, state: NetworkState, vnf_names: set[str]) -> list
     return [spec] if spec in state.host_roles else []
 
 
-def _host_ip(name: str, state: NetworkState) -> str | None:
+def _host_ip(name: str, state: DiscoveredNetwork) -> str | None:
     for mac in state.host_macs.get(name, ()):
         host = state.hosts.get(mac)
         if host is not None and host.ip:
@@ -67,7 +67,7 @@ def _host_ip(name: str, state: NetworkState) -> str | None:
     return None
 
 
-def _attachments(name: str, state: NetworkState) -> list[tuple[int, int]]:
+def _attachments(name: str, state: DiscoveredNetwork) -> list[tuple[int, int]]:
     """(dpid, port) of each interface of host ``name``, in interface order."""
     out = []
     for mac in state.host_macs.get(name, ()):
@@ -91,7 +91,7 @@ def _l4_fields(chain: Chain, reverse: bool) -> dict:
     return fields
 
 
-def _ip_match(spec: str | None, state: NetworkState, vnf_names: set[str]) -> list[str | tuple | None]:
+def _ip_match(spec: str | None, state: DiscoveredNetwork, vnf_names: set[str]) -> list[str | tuple | None]:
     """ipv4 match values for the far end of a flow: one per selected host, a CIDR, or None (any)."""
     if spec is None:
         return [None]
@@ -145,7 +145,7 @@ def _hops(vnfs: list[list[tuple[int, int]]], reverse: bool) -> list[tuple[tuple[
 
 
 def chain_msgs(
-    chain: Chain, index: int, state: NetworkState, graph: nx.Graph, vnf_names: set[str]
+    chain: Chain, index: int, state: DiscoveredNetwork, graph: nx.Graph, vnf_names: set[str]
 ) -> dict[int, list]:
     """Flow-mods steering ``chain`` (both directions if symmetric) on every switch."""
     out: dict[int, list] = {}
@@ -235,7 +235,7 @@ class FiveTuple:
         }
 
 
-def _selects(spec: str | None, ip: str, state: NetworkState, vnf_names: set[str]) -> bool:
+def _selects(spec: str | None, ip: str, state: DiscoveredNetwork, vnf_names: set[str]) -> bool:
     """Whether an endpoint spec of a chain (None, host, ``role:``, IP or CIDR) covers ``ip``."""
     if spec is None:
         return True
@@ -244,7 +244,7 @@ def _selects(spec: str | None, ip: str, state: NetworkState, vnf_names: set[str]
     return ip in {_host_ip(name, state) for name in hosts_of(spec, state, vnf_names)}
 
 
-def chain_carries(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> bool:
+def chain_carries(chain: Chain, five: FiveTuple, state: DiscoveredNetwork, vnf_names: set[str]) -> bool:
     """Whether ``chain`` classifies ``five`` in its forward direction."""
     match = chain.match
     return (
@@ -256,7 +256,7 @@ def chain_carries(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names:
     )
 
 
-def orient(chain: Chain, five: FiveTuple, state: NetworkState, vnf_names: set[str]) -> FiveTuple | None:
+def orient(chain: Chain, five: FiveTuple, state: DiscoveredNetwork, vnf_names: set[str]) -> FiveTuple | None:
     """``five`` as the chain's forward direction sees it (a VNF may ask with a reply's tuple), or
     None when the chain does not carry that conversation."""
     if chain_carries(chain, five, state, vnf_names):
@@ -304,7 +304,7 @@ def bypass_msgs(
     index: int,
     five: FiveTuple,
     bypassed: set[str],
-    state: NetworkState,
+    state: DiscoveredNetwork,
     graph: nx.Graph,
     cookie: int = COOKIE_OFFLOAD,
     idle_timeout: int = OFFLOAD_IDLE_TIMEOUT_S,

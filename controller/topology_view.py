@@ -1,7 +1,7 @@
 """Ryu ``rest_topology`` JSON built from the built-in app's own view of the network.
 
 Pure functions: they take the switches' port descriptions (``PortDesc`` per dpid, from the
-OpenFlow port description os-ken fetched) and the ``NetworkState``, and return the lists Ryu's
+OpenFlow port description os-ken fetched) and the ``DiscoveredNetwork``, and return the lists Ryu's
 ``GET /v1.0/topology/switches|links|hosts[/<dpid>]`` answer with (dpids as 16 hex digits,
 port numbers as 8 hex digits, links once per direction).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdnlab.controller.network import NetworkState
+from sdnlab.controller.network import DiscoveredNetwork
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ def switches(ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> 
     ]
 
 
-def links(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> list[dict]:
+def links(
+    state: DiscoveredNetwork, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None
+) -> list[dict]:
     """Live switch-to-switch links, one entry per direction, filtered by source dpid."""
     return [
         {"src": port_dict(_port(ports, *here)), "dst": port_dict(_port(ports, *there))}
@@ -68,7 +70,9 @@ def links(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int 
     ]
 
 
-def hosts(state: NetworkState, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None) -> list[dict]:
+def hosts(
+    state: DiscoveredNetwork, ports: dict[int, dict[int, PortDesc]], dpid: int | None = None
+) -> list[dict]:
     """Known hosts with the switch port they hang off, filtered by dpid."""
     rows = []
     for host in sorted(state.hosts.values(), key=lambda h: (h.dpid, h.port_no, h.mac)):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sdnlab.labs import workspace
 from sdnlab.labs.errors import LabSessionError
-from sdnlab.labs.model import Lab, Step
+from sdnlab.labs.model import Lab, ScenarioStep
 
 PARALLEL = 8
 PINGALL_COUNT = 3  # a pair counts when any echo comes back (first packets may wait for a learning controller)
@@ -201,7 +201,7 @@ def run_scenario(lab: Lab, name: str, topology) -> list[str]:
     return log
 
 
-def run_step(step: Step, name: str, topology) -> str:
+def run_step(step: ScenarioStep, name: str, topology) -> str:
     args = step.args
     if step.kind == "sleep":
         time.sleep(float(args["seconds"]))

@@ -18,8 +18,8 @@ from sdnlab.labs.model import (
     SKILLS,
     ControllerSpec,
     Lab,
-    Probe,
-    Step,
+    LabProbe,
+    ScenarioStep,
     Text,
     TopologyRef,
     VnfSpec,
@@ -550,7 +550,7 @@ def _one_kind(item, kinds: dict, field: str, errors: _Errors, extra_keys=frozens
     return kind, args, line
 
 
-def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
+def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -587,7 +587,7 @@ def _scenario(raw, errors: _Errors) -> tuple[Step, ...]:
             f"{field}.{kind}",
             errors,
         )
-        steps.append(Step(kind, args, line))
+        steps.append(ScenarioStep(kind, args, line))
     return tuple(steps)
 
 
@@ -652,7 +652,7 @@ def _for_spec_parser(raw):
     return copy(raw)
 
 
-def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
+def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -747,7 +747,7 @@ def _probes(raw, errors: _Errors) -> tuple[Probe, ...]:
             hidden = False
         probe_id = item.get("id") or f"{kind}-{i}"
         description = item.get("description") or f"{kind} {args}"
-        probes.append(Probe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
+        probes.append(LabProbe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
     return tuple(probes)
 
 

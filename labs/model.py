@@ -59,7 +59,7 @@ class VnfSpec:
 
 
 @dataclass(frozen=True)
-class Step:
+class ScenarioStep:
     """A scenario action before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``."""
 
     kind: str
@@ -68,7 +68,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Probe:
+class LabProbe:
     """A live check judged on a running lab: ``ping``, ``tcp``, ``quarantined``, ``vnf_seen``."""
 
     id: str
@@ -94,9 +94,9 @@ class Lab:
     topology: TopologyRef
     controller: ControllerSpec
     vnfs: tuple[VnfSpec, ...]
-    scenario: tuple[Step, ...]
+    scenario: tuple[ScenarioStep, ...]
     behaviours: tuple  # sdnlab.grader.Behaviour
-    probes: tuple[Probe, ...]
+    probes: tuple[LabProbe, ...]
     hints: tuple[Text, ...]
     path: Path
 

@@ -16,7 +16,7 @@ import urllib.request
 from sdnlab.controller.rest_client import auth_headers_for_url
 from sdnlab.labs.errors import LabSessionError
 from sdnlab.labs.live import _parallel, _run, address, controller_url, ping, resolve
-from sdnlab.labs.model import Probe
+from sdnlab.labs.model import LabProbe
 from sdnlab.labs.results import CheckItem
 
 STATS_PERIOD_S = 1.2
@@ -88,7 +88,7 @@ def tcp_connect(name: str, src: str, ip: str, port: int) -> bool:
     return _run(name, src, argv, CONNECT_BUDGET_S + 5).returncode == 0
 
 
-def judge_probe(probe: Probe, outcomes: list[tuple[str, str, bool]]) -> CheckItem:
+def judge_probe(probe: LabProbe, outcomes: list[tuple[str, str, bool]]) -> CheckItem:
     """Score a probe from its (src, dst, succeeded) outcomes: each case passes when it matches ``expect``."""
     want = probe.args.get("expect", "reach") == "reach"
     good = [o for o in outcomes if o[2] == want]
@@ -117,7 +117,7 @@ def judge_probe(probe: Probe, outcomes: list[tuple[str, str, bool]]) -> CheckIte
     )
 
 
-def run_probe(probe: Probe, name: str, topology, status: dict) -> CheckItem:
+def run_probe(probe: LabProbe, name: str, topology, status: dict) -> CheckItem:
     args = probe.args
     if probe.kind == "quarantined":
         listed = quarantine_list(status)
@@ -284,7 +284,7 @@ def judge_spread(deltas: dict[str, int], min_share: float) -> tuple[bool, str]:
     return all(share >= min_share for share in shares.values()), text
 
 
-def run_spread(probe: Probe, name: str, topology) -> CheckItem:
+def run_spread(probe: LabProbe, name: str, topology) -> CheckItem:
     """Each source opens many TCP connections (new source ports); the switch's ports towards ``over`` must share them."""
     from sdnlab.runtime import api
 

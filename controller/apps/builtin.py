@@ -26,7 +26,7 @@ from sdnlab.controller.builtin_rest import BuiltinRest
 from sdnlab.controller.config import config_from_env
 from sdnlab.controller.fabric import Fabric
 from sdnlab.controller.l2 import LearningSwitch, PacketIn
-from sdnlab.controller.network import NetworkState, load_declared_from_env
+from sdnlab.controller.network import DiscoveredNetwork, load_declared_from_env
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
 from sdnlab.controller.packets import ethernet_fields
@@ -80,7 +80,7 @@ class BuiltinController(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        state = NetworkState()
+        state = DiscoveredNetwork()
         self.declared = load_declared_from_env(state)
         self.config = config_from_env(set(state.host_roles) if self.declared else None)
         self.fabric = Fabric(self.config, state)

@@ -9,7 +9,7 @@ from os_ken.ofproto import ofproto_v1_3, ofproto_v1_3_parser
 
 from ryu.app.wsgi import WSGIApplication
 from sdnlab.controller.builtin_rest import BuiltinRest
-from sdnlab.controller.network import NetworkState
+from sdnlab.controller.network import DiscoveredNetwork
 
 
 def ofp_port(port_no, name):
@@ -27,7 +27,7 @@ def datapath(dpid, *port_nos):
 @pytest.fixture
 def get():
     """Two switches s1-s2 linked on port 2, host h1 behind s1 port 1 (a linear lab)."""
-    state = NetworkState()
+    state = DiscoveredNetwork()
     state.switch_up(1, {1, 2})
     state.switch_up(2, {1, 2})
     state.add_link((1, 2), (2, 2))

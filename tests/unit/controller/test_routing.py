@@ -3,14 +3,14 @@
 import networkx as nx
 
 from sdnlab.controller import ofmsg
-from sdnlab.controller.network import Host, LinkInfo, NetworkState
+from sdnlab.controller.network import DiscoveredNetwork, Host, LinkInfo
 from sdnlab.controller.pipeline import PRIORITY_BYPASS, check_flow
 from sdnlab.controller.routing import route_msgs, routes_to
 
 
-def ring(n=4, delays=None, bws=None) -> NetworkState:
+def ring(n=4, delays=None, bws=None) -> DiscoveredNetwork:
     """Switches 1..n in a ring; port 2 goes to the next switch, port 3 to the previous, port 1 is a host."""
-    state = NetworkState()
+    state = DiscoveredNetwork()
     for dpid in range(1, n + 1):
         state.switch_up(dpid, {1, 2, 3})
     for dpid in range(1, n + 1):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sdnlab.labs.model import Probe
+from sdnlab.labs.model import LabProbe
 from sdnlab.labs.probes import judge_probe
 from sdnlab.labs.results import CheckItem, LabResult, render_text
 from sdnlab.labs.session import Session, result_record
 
 
 def _probe(kind="ping", expect="reach", weight=2.0, hidden=False):
-    return Probe("p", kind, "a probe", {"expect": expect}, weight, hidden)
+    return LabProbe("p", kind, "a probe", {"expect": expect}, weight, hidden)
 
 
 def test_reach_probe_scores_the_fraction_of_pairs_that_answered():

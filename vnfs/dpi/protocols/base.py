@@ -7,7 +7,7 @@ from typing import Any
 from sdnlab.vnfs.dpi.model import Context, Result
 
 
-class Dissector:
+class DissectorBase:
     """Default behaviour for a dissector: no enrichment, no ports, both transports."""
 
     name = "?"

@@ -18,7 +18,7 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase
 
 _QTYPES = {
     1: "A",
@@ -125,7 +125,7 @@ def parse_message(msg: bytes) -> dict[str, Any] | None:
     return metadata
 
 
-class Dns(Dissector):
+class Dns(DissectorBase):
     """DNS messages over UDP or TCP; a responder on port 5353 is reported as MDNS, on 5355 as LLMNR."""
 
     name = m.DNS

@@ -13,12 +13,12 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector, crc16
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase, crc16
 
 _MODBUS_FUNCTIONS = frozenset((1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43))
 
 
-class Modbus(Dissector):
+class Modbus(DissectorBase):
     """Modbus/TCP application data units."""
 
     name = m.MODBUS
@@ -51,7 +51,7 @@ def dnp3_crc(data: bytes) -> int:
     return crc16(data, 0xA6BC, 0x0000, 0xFFFF)
 
 
-class Dnp3(Dissector):
+class Dnp3(DissectorBase):
     """DNP3 over TCP or UDP: the link header's start bytes, length and CRC."""
 
     name = m.DNP3
@@ -78,7 +78,7 @@ _U_FORMATS = {
 }
 
 
-class Iec104(Dissector):
+class Iec104(DissectorBase):
     """IEC 60870-5-104 APDUs over TCP."""
 
     name = m.IEC60870
@@ -139,7 +139,7 @@ def hdlc_fcs(data: bytes) -> int:
     return crc16(data, 0x8408, 0xFFFF, 0xFFFF)
 
 
-class Dlms(Dissector):
+class Dlms(DissectorBase):
     """DLMS/COSEM (IEC 62056): the TCP/UDP wrapper, or HDLC frames with a valid FCS."""
 
     name = m.IEC62056

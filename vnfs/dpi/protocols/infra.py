@@ -14,7 +14,7 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector, printable
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase, printable
 
 _NTP_MODES = {
     1: "symmetric active",
@@ -27,7 +27,7 @@ _NTP_MODES = {
 }
 
 
-class Ntp(Dissector):
+class Ntp(DissectorBase):
     """NTP versions 1 to 4 over UDP."""
 
     name = m.NTP
@@ -82,7 +82,7 @@ _SNMP_PDUS = {
 _SNMP_VERSIONS = {0: "1", 1: "2c", 3: "3"}
 
 
-class Snmp(Dissector):
+class Snmp(DissectorBase):
     """SNMP v1, v2c and v3 messages over UDP."""
 
     name = m.SNMP
@@ -121,7 +121,7 @@ _SYSLOG = re.compile(rb"(?:\d{1,5} )?<(\d{1,3})>")
 _SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 
 
-class Syslog(Dissector):
+class Syslog(DissectorBase):
     """Syslog (RFC 3164 and 5424) over UDP and TCP, octet-counted or not."""
 
     name = m.SYSLOG
@@ -143,7 +143,7 @@ class Syslog(Dissector):
 _RTCP_TYPES = frozenset(range(192, 208))
 
 
-class Rtp(Dissector):
+class Rtp(DissectorBase):
     """RTP media streams (and their RTCP control packets) over UDP.
 
     An RTP flow needs two packets of one direction with the same SSRC and payload type whose

@@ -13,7 +13,7 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector, printable, text, varint_mqtt
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase, printable, text, varint_mqtt
 
 _MQTT_NAMES = {b"\x00\x04MQTT": (4, 5), b"\x00\x06MQIsdp": (3,)}
 _MQTT_VERSIONS = {3: "3.1", 4: "3.1.1", 5: "5.0"}
@@ -89,7 +89,7 @@ def _mqtt_chain(payload: bytes) -> tuple[bool, str | None] | None:
     return True, topic
 
 
-class Mqtt(Dissector):
+class Mqtt(DissectorBase):
     """MQTT 3.1, 3.1.1 and 5.0 over TCP."""
 
     name = m.MQTT
@@ -175,7 +175,7 @@ def _coap(payload: bytes) -> dict[str, Any] | None:
     return metadata
 
 
-class Coap(Dissector):
+class Coap(DissectorBase):
     """CoAP (RFC 7252) over UDP."""
 
     name = m.COAP
@@ -204,7 +204,7 @@ _AMQP_CLASSES = {
 }
 
 
-class Amqp(Dissector):
+class Amqp(DissectorBase):
     """AMQP 0-9-1 (and the 1.0 protocol header) over TCP."""
 
     name = m.AMQP

@@ -11,7 +11,7 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector, header_lines, printable, text
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase, header_lines, printable, text
 
 _METHOD = re.compile(rb"[A-Z][A-Z_-]{2,19}\Z")
 _VERSION = re.compile(rb"(HTTP|RTSP|SIP)/(\d)\.(\d)\Z")
@@ -43,7 +43,7 @@ def _partial_method(payload: bytes) -> bool:
     return len(payload) < 16 and b"\n" not in payload and bool(re.fullmatch(rb"[A-Z][A-Z_-]*", head))
 
 
-class StartLine(Dissector):
+class StartLine(DissectorBase):
     """HTTP over TCP, SSDP (HTTP over UDP), RTSP and SIP, from the start line's version token."""
 
     name = m.HTTP
@@ -115,7 +115,7 @@ _PORT = re.compile(rb"PORT (\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d
 _EPRT = re.compile(rb"EPRT (.)([12])\1([0-9a-fA-F.:]+)\1(\d{1,5})\1")
 
 
-class Ftp(Dissector):
+class Ftp(DissectorBase):
     """FTP control: a 220 greeting answered by FTP commands; announces its data connections.
 
     The data connections the control channel negotiates (PASV/EPSV replies, PORT/EPRT commands)
@@ -186,7 +186,7 @@ class Ftp(Dissector):
 _SSH = re.compile(rb"SSH-(1\.99|2\.0|1\.5)-[!-~]+")
 
 
-class Ssh(Dissector):
+class Ssh(DissectorBase):
     """SSH: the identification string ``SSH-2.0-software`` either side sends first."""
 
     name = m.SSH
@@ -213,7 +213,7 @@ _TELNET_OPTION_COMMANDS = frozenset(range(0xFA, 0xFF))  # SB, WILL, WONT, DO, DO
 _LOGIN_PROMPT = re.compile(rb"(login|username|user name)\s*:\s*\Z", re.IGNORECASE)
 
 
-class Telnet(Dissector):
+class Telnet(DissectorBase):
     """Telnet: option negotiation (IAC WILL/WONT/DO/DONT/SB) opening the stream.
 
     Enrichment follows the login prompt and collects the characters the client types as the

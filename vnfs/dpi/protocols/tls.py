@@ -15,7 +15,7 @@ from typing import Any
 
 from sdnlab.vnfs.dpi import model as m
 from sdnlab.vnfs.dpi.model import Context, Match, More, Result
-from sdnlab.vnfs.dpi.protocols.base import Dissector
+from sdnlab.vnfs.dpi.protocols.base import DissectorBase
 from sdnlab.vnfs.dpi.protocols.quic_initial import client_hello
 
 _VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
@@ -95,7 +95,7 @@ def _records_well_formed(data: bytes, need: int = 1) -> bool:
     return count >= need
 
 
-class Tls(Dissector):
+class Tls(DissectorBase):
     """TLS from its handshake (SNI, ALPN, negotiated version) or from well-formed records."""
 
     name = m.TLS
@@ -156,7 +156,7 @@ def _quic_version(value: int, raw: bytes) -> str | None:
     return None
 
 
-class Quic(Dissector):
+class Quic(DissectorBase):
     """QUIC: an IETF long-header packet with a known version, or Google QUIC's public header."""
 
     name = m.QUIC
