@@ -107,7 +107,8 @@ def grade_batch(lab: Lab, directory: Path, live_name: str = BATCH_NAME, mode: st
                     started = True
                 else:
                     redeploy(lab, folder, live_name)
-                rows.append(row(folder.name, lab, grading.grade_live(lab, live_name, include_hidden=True)))
+                result = grading.grade_live(lab, live_name, include_hidden=True, workdir=folder)
+                rows.append(row(folder.name, lab, result))
             except SdnlabError as exc:
                 rows.append(row(folder.name, lab, error=str(exc)))
                 started = started and live_name in _running()
