@@ -7,12 +7,12 @@ a message naming the file (and, for bad bytes, the line and the byte); see ``sdn
 
 from __future__ import annotations
 
-from os import PathLike
+from pathlib import Path
 
 from sdnlab import textfile
 
 
-def read_text(path: str | PathLike[str], what: str, error: type[Exception] = ValueError) -> str:
+def read_text(path: str | Path, what: str, error: type[Exception] = ValueError) -> str:
     """The UTF-8 text of ``path``; raises ``error("<path>: cannot read <what>: ...")`` or
     ``error("<path>:<line>: not UTF-8 text (byte 0x..); ...")``."""
     return textfile.read_text(path, error, what)

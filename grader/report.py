@@ -207,8 +207,10 @@ def render_failure(f: Failure) -> str:
     if f.blame:
         b = f.blame
         if b.get("priority") is not None:
+            where = b.get("where") or f"line {b.get('line')}"  # the rule's file:line, or its dump line
             lines.append(
-                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] -> {b['actions']} (cookie {b['cookie']}, {b.get('where') or 'line ' + str(b.get('line'))})"
+                f"  blame: {b['switch']} table {b['table']} priority {b['priority']} [{b['match']}] "
+                f"-> {b['actions']} (cookie {b['cookie']}, {where})"
             )
         else:
             lines.append(f"  blame: {b['switch']}: {b.get('reason', '')}")

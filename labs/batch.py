@@ -127,7 +127,7 @@ def grade_batch(
                         started = True
                     else:
                         redeploy(lab, folder, live_name)
-                    result = grading.grade_live(lab, live_name, include_hidden=True)
+                    result = grading.grade_live(lab, live_name, include_hidden=True, workdir=folder)
                 rows.append(row(folder.name, lab, result))
             except EnvironmentProblem as exc:
                 raise EnvironmentProblem(

@@ -92,6 +92,25 @@ def check_vacuous(lab: Lab) -> list[str]:
     ]
 
 
+PING_CLAIM = re.compile(r"\b(can|still|does)\s+ping\b|\bpings\b", re.IGNORECASE)
+
+
+def check_descriptions(lab: Lab) -> list[str]:
+    """A check's description says what it checks: "ping" only for ``ping``, "ARP" only when ARP is judged."""
+    problems = []
+    for b in lab.behaviours:
+        where = f"lab.yaml:{b.line}: {b.id}"
+        protocols = set(b.traffic.protocols) if b.traffic else set()
+        if b.kind != "ping" and PING_CLAIM.search(b.description):
+            problems.append(
+                f"{where}: the description claims a ping, but a {b.kind} check does not judge one "
+                "(use the ping kind, or describe the traffic it judges)"
+            )
+        if b.kind not in ("ping", "failover") and "ARP" in b.description and "arp" not in protocols:
+            problems.append(f"{where}: the description mentions ARP, but the traffic class has no ARP")
+    return problems
+
+
 MODES = ("auto", "live", "static")
 
 
@@ -111,6 +130,7 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
     report = ValidationReport(lab.id)
     report.problems += check_texts(lab)
     report.problems += check_vacuous(lab)
+    report.problems += check_descriptions(lab)
     from sdnlab.certification.evidence import lab_problems  # check skills known, variants sound
 
     report.problems += lab_problems(lab.path)

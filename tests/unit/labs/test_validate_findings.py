@@ -34,6 +34,26 @@ def test_an_isolation_check_without_requires_is_a_lab_problem(lab_copy):
     ), report.problems
 
 
+def test_a_description_that_claims_more_than_the_check_is_a_lab_problem(lab_copy):
+    folder = lab_copy("static_flows")
+    text = (folder / "lab.yaml").read_text()
+    text = text.replace(
+        "    ping: {src: h2, dst: [h1, h3]}", "    reach: {src: h2, dst: [h1, h3], traffic: icmp}"
+    )
+    (folder / "lab.yaml").write_text(text)
+    problems = validate(str(folder), mode="static").problems
+    assert any("h2-pings-everyone: the description claims a ping" in p for p in problems), problems
+    assert any("h2-pings-everyone: the description mentions ARP" in p for p in problems), problems
+
+
+def test_every_catalogue_lab_says_what_its_checks_check():
+    from sdnlab.labs.loader import catalogue
+    from sdnlab.labs.validate import check_descriptions
+
+    for lab in catalogue():
+        assert check_descriptions(lab) == [], lab.id
+
+
 def test_every_catalogue_lab_ties_its_vacuous_checks_to_reachability():
     from sdnlab.labs.loader import catalogue
     from sdnlab.labs.validate import check_vacuous
