@@ -139,7 +139,7 @@ def test_named_sessions_get_their_own_workspace_and_sharing_is_said(deployed, tm
     second, _ = session.start(lab, "lab-r5")
     assert first.workdir != second.workdir and second.workdir.endswith("static_flows-lab-r5")
     _, status = session.start(lab, "lab-r6", first.workdir)
-    assert status["shared_workspace_with"] == ["lab"]
+    assert status["shared_workspace_with"] == [session.DEFAULT_NAME]
 
 
 def test_topology_port_names_are_translated_for_a_prefixed_bridge():
