@@ -47,7 +47,7 @@ def up(
     protocols: Annotated[
         str, typer.Option(help="OpenFlow versions the switches offer, e.g. OpenFlow13,OpenFlow14,OpenFlow15.")
     ] = "OpenFlow13",
-):
+) -> None:
     """Build a topology on Open vSwitch + Mininet and return when every switch is connected."""
     from sdnlab.topologies import parse_params
 
@@ -90,7 +90,8 @@ def up(
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
         console.print(
-            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): this kernel has no netem. "
+            f"[yellow]note: {', '.join(props)} not applied on {len(state['unapplied'])} link(s): "
+            "this kernel has no netem. "
             "Declared values are kept for path-latency computations (`sdnlab status`).[/]"
         )
 
@@ -100,7 +101,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def down(name: NameOpt = api.DEFAULT_NAME):
+def down(name: NameOpt = api.DEFAULT_NAME) -> None:
     """Stop a lab and remove its namespaces, veths, bridges and processes."""
     report = api.down(name)
     typer.echo(f"lab {name} down in {report['down_s']:.1f} s")
@@ -109,7 +110,7 @@ def down(name: NameOpt = api.DEFAULT_NAME):
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
-def status(name: NameOpt = api.DEFAULT_NAME, json_out: JsonOpt = False):
+def status(name: NameOpt = api.DEFAULT_NAME, json_out: JsonOpt = False) -> None:
     """Show a running lab: hosts, switches, links, controller, unapplied link properties."""
     from sdnlab.runtime.render import status_tables
 
@@ -124,7 +125,7 @@ def exec_(
     ctx: typer.Context,
     host: Annotated[str, typer.Argument(help="Host to run in.")],
     name: NameOpt = api.DEFAULT_NAME,
-):
+) -> None:
     """Run a command in a host's namespace: sdnlab exec h1 -- ping -c1 10.0.0.2"""
     argv = list(ctx.args)
     if argv and argv[0] == "--":
@@ -140,7 +141,7 @@ def exec_(
     raise typer.Exit(code)
 
 
-def cli(name: NameOpt = api.DEFAULT_NAME):
+def cli(name: NameOpt = api.DEFAULT_NAME) -> None:
     """Interactive shell over a lab (Mininet-CLI style: `h1 ping h2`, `pingall`)."""
     from sdnlab.runtime.shell import LabShell
 
@@ -151,7 +152,7 @@ def cli(name: NameOpt = api.DEFAULT_NAME):
 def clean(
     all_labs: Annotated[bool, typer.Option("--all", help="Also stop labs that are still running.")] = False,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Remove everything dead sdnlab labs left behind (even after kill -9); --all stops running labs too."""
     reports = api.clean(all_labs=all_labs)
     if json_out:
@@ -161,7 +162,8 @@ def clean(
         typer.echo("nothing to clean")
     for r in reports:
         typer.echo(
-            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, {r['interfaces']} interfaces"
+            f"cleaned {r['name']}: {r['processes']} processes, {len(r['bridges'])} bridges, "
+            f"{r['interfaces']} interfaces"
         )
 
 
@@ -169,7 +171,7 @@ def dump(
     switch: Annotated[str | None, typer.Argument(help="Switch name (default: all).")] = None,
     name: NameOpt = api.DEFAULT_NAME,
     json_out: JsonOpt = False,
-):
+) -> None:
     """Dump the OpenFlow rules of a lab's switches (ovs-ofctl -O OpenFlow13 dump-flows)."""
     flows = api.dump_flows(name, switch)
     if json_out:
@@ -184,7 +186,7 @@ def demo(
     lab: Annotated[
         str | None, typer.Option(help="Lab to run (default: the catalogue's default lab).")
     ] = None,
-):
+) -> None:
     """Run the default lab end to end with its reference solution and print the grade."""
     from sdnlab.demo import run_demo
 
@@ -197,7 +199,7 @@ def link(
     b: Annotated[str, typer.Argument(help="The other end (e.g. s2).")],
     state: Annotated[str, typer.Argument(help="down | up")],
     name: NameOpt = api.DEFAULT_NAME,
-):
+) -> None:
     """Take the link between two nodes down or bring it back up (both ends, like a pulled cable)."""
     from sdnlab.runtime import links
 
@@ -214,7 +216,7 @@ def capture(
         Path | None, typer.Option("--write", "-w", help="Write packets to FILE.pcapng (for Wireshark).")
     ] = None,
     count: Annotated[int | None, typer.Option("--count", "-c", help="Stop after N packets.")] = None,
-):
+) -> None:
     """Capture packets on a switch port or a host (tcpdump on screen, or pcapng with -w); Ctrl-C stops."""
     import subprocess
 

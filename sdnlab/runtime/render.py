@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 
-def status_tables(state: dict, console: Console) -> None:
+def status_tables(state: dict[str, Any], console: Console) -> None:
+    """Print a lab's status: header line, problems, switches, hosts and unapplied link properties."""
     ctl = state.get("controller") or {}
     where = f" {ctl.get('host')}:{ctl.get('port')}" if ctl.get("port") else ""
     alive = "" if "alive" not in ctl else (" (running)" if ctl["alive"] else " (NOT running)")
     if ctl.get("restarts"):
         alive += f" (restarted {ctl['restarts']}x, last {ctl.get('last_restart', '?')})"
     console.print(
-        f"[bold]lab {state['name']}[/]: topology [cyan]{state.get('topology')}[/] {state.get('params') or ''}  "
+        f"[bold]lab {state['name']}[/]: topology [cyan]{state.get('topology')}[/] "
+        f"{state.get('params') or ''}  "
         f"phase {state.get('phase')}  controller {ctl.get('mode')}{where}{alive}"
         + (f"  REST :{ctl['rest_port']}" if ctl.get("rest_port") else "")
     )
@@ -38,7 +42,8 @@ def status_tables(state: dict, console: Console) -> None:
     if unapplied:
         reason = "this kernel has no netem" if not state.get("netem") else "not supported"
         console.print(
-            f"[yellow]link properties not applied ({reason}); declared values still count for path latency:[/]"
+            f"[yellow]link properties not applied ({reason}); "
+            "declared values still count for path latency:[/]"
         )
         for item in unapplied[:30]:
             console.print(f"  {item['link']}: {', '.join(item['properties'])}")

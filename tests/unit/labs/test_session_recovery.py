@@ -159,7 +159,7 @@ def test_a_workspace_with_topology_port_names_is_valid_offline(tmp_path):
     workspace.check_offline(tmp_path / "w", live.load_topology(lab))
     bad = json.dumps("x")  # an unknown name is still an error
     flows.write_text(f"in_port=s9-eth1,actions=drop\n# {bad}\n")
-    with pytest.raises(LabSessionError, match="s2.flows"):
+    with pytest.raises(LabSessionError, match=r"s2\.flows"):
         workspace.check_offline(tmp_path / "w", live.load_topology(lab))
 
 
