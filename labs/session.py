@@ -127,8 +127,11 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
 
 
 def default_workdir(lab: Lab, name: str = DEFAULT_NAME) -> Path:
-    """``~/.sdnlab/work/ID`` for the default session, ``work/ID-NAME`` for a named one (its own copy)."""
-    return sdnlab_home() / "work" / (lab.id if name == DEFAULT_NAME else f"{lab.id}-{name}")
+    """``~/.sdnlab/work/ID``; ``work/ID-NAME`` when another session already works there (its own copy)."""
+    shared = sdnlab_home() / "work" / lab.id
+    if name != DEFAULT_NAME and sharing(shared, name):
+        return sdnlab_home() / "work" / f"{lab.id}-{name}"
+    return shared
 
 
 def sharing(workdir: Path, name: str) -> list[str]:
