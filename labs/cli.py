@@ -56,10 +56,9 @@ def _print_json(data) -> None:
 @app.command("list")
 def list_(lang: LangOpt = None, json_out: JsonOpt = False):
     """The lab catalogue, with your best score per lab."""
+    from sdnlab.labs.errors import ProgressError
     from sdnlab.labs.loader import catalogue
     from sdnlab.labs.progress import ProgressStore, lab_progress
-
-    from sdnlab.labs.errors import ProgressError
 
     try:
         done = lab_progress(ProgressStore().load())
