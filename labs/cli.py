@@ -256,7 +256,8 @@ def status(name: NameOpt = None, json_out: JsonOpt = False):
     typer.echo(f"workspace: {info['workdir']}")
     down = f"DOWN (`{session.command('reset', name)}` or start again)"
     typer.echo(
-        f"running for {info['elapsed_min']:g} min, hints used {info['hints_used']}/{info['hints_total']}, "
+        f"running for {info['elapsed_min']:g} min ({info['time_spent_min']:g} min on this lab in all), "
+        f"hints used {info['hints_used']}/{info['hints_total']}, "
         f"network {'up' if info['network_up'] else down}"
     )
     if info["reference_deployed"]:

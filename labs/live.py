@@ -67,7 +67,7 @@ def address(topology, node: str) -> str:
 def controller_arg(lab: Lab, workdir: Path) -> tuple[str, str | None]:
     """(runtime controller argument, controller config path or None) for a workspace."""
     mode, file = lab.controller.mode, lab.controller.file
-    if mode == "app":
+    if mode == "app" and file:
         return f"app:{(Path(workdir) / file).resolve()}", None
     if mode == "builtin":
         return "builtin", str((Path(workdir) / file).resolve()) if file else None
@@ -193,7 +193,7 @@ def _parallel(fn, jobs: list) -> list:
 
 
 def run_scenario(lab: Lab, name: str, topology) -> list[str]:
-    """Reset the hosts' caches (``fresh_hosts``), run the lab's scenario steps in order; one log line per step."""
+    """Reset the hosts' caches (``fresh_hosts``), then run the scenario steps in order; a log line each."""
     fresh_hosts(name, topology)
     log = []
     for step in lab.scenario:

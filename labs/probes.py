@@ -1,4 +1,4 @@
-"""Live probes: checks judged on a running lab (ping, TCP, quarantine, VNF flows, uplink share, failover loss).
+"""Live probes: checks judged on a running lab (ping, TCP, quarantine, VNF flows, uplink share, failover).
 
 Each probe collects outcomes on the network, then a pure function judges them
 (``judge_probe``, ``judge_spread``, ``max_gap_ms``), so verdicts are testable without a network.
@@ -83,7 +83,7 @@ BURST = (
 
 
 def tcp_connect(name: str, src: str, ip: str, port: int) -> bool:
-    """True when ``src`` opens a TCP connection to ``ip:port`` within ``CONNECT_BUDGET_S`` (bounded retries)."""
+    """True when ``src`` connects to ``ip:port`` over TCP within ``CONNECT_BUDGET_S`` (bounded retries)."""
     argv = [sys.executable, "-c", CONNECT, ip, str(port), str(CONNECT_BUDGET_S)]
     return _run(name, src, argv, CONNECT_BUDGET_S + 5).returncode == 0
 
@@ -285,7 +285,7 @@ def judge_spread(deltas: dict[str, int], min_share: float) -> tuple[bool, str]:
 
 
 def run_spread(probe: LabProbe, name: str, topology) -> CheckItem:
-    """Each source opens many TCP connections (new source ports); the switch's ports towards ``over`` must share them."""
+    """Each source opens many TCP connections (new source ports); the ports towards ``over`` share them."""
     from sdnlab.runtime import api
 
     args = probe.args
@@ -379,7 +379,7 @@ def quarantine_list(status: dict) -> set[str]:
             data = json.load(answer)
     except (OSError, ValueError):
         return set()
-    out = set()
+    out: set[str] = set()
     for entry in data.get("quarantined", []):
         out.update(str(entry.get(k)) for k in ("ip", "mac", "host", "name") if entry.get(k))
     return out

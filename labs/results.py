@@ -129,6 +129,7 @@ def render_text(result: LabResult, show_details: bool = True) -> str:
     for note in result.notes:
         lines.append(f"note: {note}")
     lines.append(
-        f"Score: {result.score:g}/{result.max_score:g} = {result.percent:g}%  ({result.mode}, {result.elapsed_s:.1f} s)"
+        f"Score: {result.score:g}/{result.max_score:g} = {result.percent:g}%  "
+        f"({result.mode}, {result.elapsed_s:.1f} s)"
     )
     return "\n".join(lines)

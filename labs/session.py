@@ -108,8 +108,10 @@ def current(name: str = DEFAULT_NAME) -> Session:
     except (ValueError, OSError):
         raise CorruptSession(_corrupt(name)) from None
     fields = set(Session.__dataclass_fields__)
-    types = {"name": str, "lab": str, "workdir": str, "started_at": (int, float)}
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), t) for k, t in types.items()):
+    texts_ok = isinstance(data, dict) and all(
+        isinstance(data.get(k), str) for k in ("name", "lab", "workdir")
+    )
+    if not texts_ok or not isinstance(data.get("started_at"), (int, float)):
         raise CorruptSession(_corrupt(name))
     return Session(**{k: v for k, v in data.items() if k in fields})
 
@@ -126,7 +128,7 @@ def _corrupt(name: str) -> str:
 
 
 def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
-    """What ``sdnlab lab status`` shows: the session, its lab (public fields only), whether its network runs."""
+    """What ``sdnlab lab status`` shows: the session, its lab (public fields only), whether it runs."""
     from sdnlab.runtime import paths
 
     session = current(name)
@@ -151,13 +153,16 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
 
 
 def default_workdir(lab: Lab, name: str = DEFAULT_NAME) -> Path:
-    """``~/.sdnlab/work/ID`` for the default session, ``work/ID-NAME`` for a named one (its own copy)."""
-    return sdnlab_home() / "work" / (lab.id if name == DEFAULT_NAME else f"{lab.id}-{name}")
+    """``~/.sdnlab/work/ID``; ``work/ID-NAME`` when another session already works there (its own copy)."""
+    shared = sdnlab_home() / "work" / lab.id
+    if name != DEFAULT_NAME and sharing(shared, name):
+        return sdnlab_home() / "work" / f"{lab.id}-{name}"
+    return shared
 
 
 def sharing(workdir: Path, name: str) -> list[str]:
     """Other sessions whose workspace is ``workdir``."""
-    others = []
+    others: list[str] = []
     if not sessions_dir().is_dir():
         return others
     for path in sorted(sessions_dir().glob("*.json")):
@@ -263,7 +268,7 @@ def with_app_errors(result: LabResult, name: str, since: float) -> LabResult:
 
 
 def logs(name: str = DEFAULT_NAME, lines: int = 40) -> list[tuple[str, str]]:
-    """The last ``lines`` lines of the session's logs: (title, text) for the controller, app errors and VNFs."""
+    """The last ``lines`` lines of the session's logs: (title, text) for controller, app errors, VNFs."""
     from sdnlab.runtime import paths
 
     current(name)
@@ -366,7 +371,7 @@ def reset(name: str = DEFAULT_NAME, starter: bool = False) -> tuple[Session, Pat
 
 
 def backup_workspace(workdir: Path, now: float | None = None) -> Path | None:
-    """Copy a workspace to ``<workdir>.backup-YYYYMMDD-HHMMSS`` beside it; None when there is nothing to keep."""
+    """Copy a workspace to ``<workdir>.backup-YYYYMMDD-HHMMSS`` beside it; None when there is none."""
     import shutil
 
     workdir = Path(workdir)

@@ -25,7 +25,7 @@ UNKNOWN_PORT = re.compile(r"(\S+): invalid or unknown port")
 
 
 def read_text(path: Path, error=LabSessionError) -> str:
-    """The UTF-8 text of a workspace or package file; unreadable or non-UTF-8 -> ``error("path:line: ...")``."""
+    """The UTF-8 text of a workspace/package file; unreadable or not UTF-8 -> ``error("path:line: ...")``."""
     return textfile.read_text(path, error)
 
 
@@ -188,7 +188,7 @@ def topology_port_names(topology, switch: str) -> frozenset[str]:
 
 
 def check_offline(workdir: Path, topology) -> None:
-    """Every flow and group file of a workspace parses, without a running lab (``LabSessionError`` otherwise)."""
+    """Every flow and group file of a workspace parses, with no running lab (else ``LabSessionError``)."""
     switches = [s.name for s in topology.switches()]
     files = flow_files(workdir)
     unknown = sorted(set(files) - set(switches))

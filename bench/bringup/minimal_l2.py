@@ -11,7 +11,7 @@ from os_ken.ofproto import ofproto_v1_3
 
 
 class MinimalFlood(app_manager.OSKenApp):
-    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+    OFP_VERSIONS = (ofproto_v1_3.OFP_VERSION,)
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def features(self, ev):

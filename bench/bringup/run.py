@@ -104,7 +104,7 @@ def plain_run(meters: int) -> dict:
         cwd=Path(__file__).resolve().parents[2],
         timeout=900,
     )
-    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
     if not lines:
         return {"error": f"plain Mininet script failed: {out.stderr.strip()[-300:]}"}
     return json.loads(lines[-1])

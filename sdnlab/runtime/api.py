@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def parse_protocols(text: str | None) -> str:
 # ---------------------------------------------------------------- controller argument
 
 
-def parse_controller(text: str, cwd: Path | None = None) -> dict:
+def parse_controller(text: str, cwd: Path | None = None) -> dict[str, Any]:
     """``builtin`` | ``none`` | ``remote:HOST:PORT`` | ``app:MODULE_OR_FILE[,MORE]`` -> controller spec."""
     text = (text or "builtin").strip()
     if text in ("builtin", "none"):
@@ -80,7 +80,7 @@ def parse_controller(text: str, cwd: Path | None = None) -> dict:
     raise LabError(f"--controller {text!r}: expected builtin, none, remote:HOST:PORT or app:MODULE_OR_FILE")
 
 
-def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
+def check_controller(ctl: dict[str, Any], host_names: list[str] | None = None) -> None:
     """Catch what would stop the controller before any network is built: missing or broken app
     files, unknown app modules, an invalid builtin config."""
     import importlib.util
@@ -110,7 +110,7 @@ def check_controller(ctl: dict, host_names: list[str] | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _run_lock():
+def _run_lock() -> Iterator[None]:
     base = paths.ensure_run_dir()
     with paths.open_private(base / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -124,7 +124,9 @@ _HELD = threading.local()  # lab locks this thread holds (a nested ``exclusive``
 
 
 @contextlib.contextmanager
-def exclusive(name: str, timeout: float = 900.0, waiting=None):
+def exclusive(
+    name: str, timeout: float = 900.0, waiting: Callable[[str], object] | None = None
+) -> Iterator[None]:
     """Hold lab ``name``'s grading lock: gradings and redeploys of one lab run one at a time.
 
     Two gradings at once share the lab's hosts (listeners on the same port, flows swapped under a
@@ -183,7 +185,8 @@ def _free_port(preferred: int, taken: set[int]) -> int:
 
 
 def _labs_using() -> tuple[set[int], set[int]]:
-    slots, ports = set(), set()
+    slots: set[int] = set()
+    ports: set[int] = set()
     for other in paths.lab_names():
         spec = paths.read_json(paths.lab_dir(other) / "spec.json") or {}
         if "slot" in spec:
@@ -195,14 +198,14 @@ def _labs_using() -> tuple[set[int], set[int]]:
 
 def up(
     topology: str | Path,
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
     name: str = DEFAULT_NAME,
     controller: str = "builtin",
     controller_config: str | None = None,
     ready_timeout: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     protocols: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Build and start a lab; returns its status once every switch is connected (see ``status``).
 
     ``progress(phase, done, total)`` hears of each phase: building (with the topology's counts),
@@ -235,7 +238,8 @@ def up(
             spec = paths.read_json(lab / "spec.json") or {}
             if paths.pid_alive(spec.get("supervisor_pid") or state.get("supervisor_pid")):
                 raise LabError(
-                    f"lab {name!r} is already running: `sdnlab down --name {name}` first, or pick another --name"
+                    f"lab {name!r} is already running: `sdnlab down --name {name}` first, "
+                    "or pick another --name"
                 )
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
@@ -359,8 +363,8 @@ def _controller_error(log: Path) -> str | None:
     if "Traceback (most recent call last):" in lines:
         # an app raised while loading: its exception and the last frame of the app's own code
         start = len(lines) - 1 - lines[::-1].index("Traceback (most recent call last):")
-        frames = [l.strip() for l in lines[start:] if l.strip().startswith('File "')]
-        ends = [l for l in lines[start + 1 :] if l and not l.startswith(" ")]
+        frames = [x.strip() for x in lines[start:] if x.strip().startswith('File "')]
+        ends = [x for x in lines[start + 1 :] if x and not x.startswith(" ")]
         where = ""
         outside = [f for f in frames if "/site-packages/" not in f and "<frozen" not in f]
         if outside:
@@ -441,7 +445,7 @@ def down(name: str = DEFAULT_NAME, progress: Callable[[str, int, int], None] | N
     return {"name": name, "down_s": round(time.monotonic() - started, 3)}
 
 
-def clean(all_labs: bool = False) -> list[dict]:
+def clean(all_labs: bool = False) -> list[dict[str, Any]]:
     """Remove what dead labs left behind (supervisor killed, crash); with ``all_labs`` stop running labs too.
 
     Running labs (live supervisor) are left alone unless ``all_labs``: other users and test runs
@@ -478,8 +482,8 @@ def _running_hint() -> str:
 # ---------------------------------------------------------------- inspection
 
 
-def status(name: str = DEFAULT_NAME) -> dict:
-    """The lab's state: hosts, switches (with live connection state), links, controller, unapplied properties."""
+def status(name: str = DEFAULT_NAME) -> dict[str, Any]:
+    """The lab's state: hosts, switches (live connection state), links, controller, unapplied properties."""
     from sdnlab.runtime.supervisor import connected_bridges, established_to
 
     lab = paths.lab_dir(name)
@@ -517,9 +521,10 @@ def status(name: str = DEFAULT_NAME) -> dict:
     return state
 
 
-def _host(name: str, host: str) -> dict:
+def _host(name: str, host: str) -> dict[str, Any]:
     state = status(name)
-    for record in state.get("hosts", []):
+    records: list[dict[str, Any]] = state.get("hosts", [])
+    for record in records:
         if record["name"] == host:
             if not paths.pid_alive(record.get("pid")):
                 raise LabError(f"host {host!r} of lab {name!r} is not running")
@@ -529,10 +534,11 @@ def _host(name: str, host: str) -> dict:
 
 
 def host_pid(name: str, host: str) -> int:
-    return _host(name, host)["pid"]
+    """The pid of a lab host's shell (whose namespaces commands join)."""
+    return int(_host(name, host)["pid"])
 
 
-def host_argv(name: str, host: str, argv) -> list[str]:
+def host_argv(name: str, host: str, argv: str | Sequence[str]) -> list[str]:
     """The command line that runs ``argv`` (a list, or a shell string) in a lab host's namespaces."""
     if isinstance(argv, str):
         argv = ["sh", "-c", argv]
@@ -543,8 +549,8 @@ _mnexec = host_argv
 
 
 def run_in(
-    name: str, host: str, argv, timeout: float | None = None, input: str | None = None
-) -> subprocess.CompletedProcess:
+    name: str, host: str, argv: str | Sequence[str], timeout: float | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command in a lab host's namespaces, capturing text output."""
     return subprocess.run(
         _mnexec(name, host, argv),
@@ -556,7 +562,7 @@ def run_in(
     )
 
 
-def popen_in(name: str, host: str, argv, **kwargs) -> subprocess.Popen:
+def popen_in(name: str, host: str, argv: str | Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """Start a command in a lab host's namespaces (it is killed when the lab goes down)."""
     env = dict(kwargs.pop("env", None) or os.environ, SDNLAB_LAB=name)
     return subprocess.Popen(_mnexec(name, host, argv), env=env, **kwargs)
@@ -566,7 +572,7 @@ def bridge(name: str, switch: str) -> str:
     """The OVS bridge name of a topology switch in a running lab."""
     for record in status(name).get("switches", []):
         if record["name"] == switch or record["bridge"] == switch:
-            return record["bridge"]
+            return str(record["bridge"])
     raise LabError(f"lab {name!r} has no switch {switch!r}")
 
 

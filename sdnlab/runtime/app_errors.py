@@ -13,12 +13,13 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 FILE_NAME = "app-errors.jsonl"
 ENV_VAR = "SDNLAB_APP_ERRORS"
 
 
-def read_records(path: Path) -> list[dict]:
+def read_records(path: Path) -> list[dict[str, Any]]:
     """The complete JSON records of an app-errors file (none when it does not exist)."""
     try:
         text = Path(path).read_text(errors="replace")
@@ -35,7 +36,7 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-def _key(record: dict) -> tuple:
+def _key(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(record.get(k)) for k in ("kind", "app", "handler", "exc_type", "file", "line"))
 
 
@@ -43,9 +44,9 @@ def _count_text(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
 
-def summarize(records: list[dict], since: float = 0.0) -> list[str]:
+def summarize(records: list[dict[str, Any]], since: float = 0.0) -> list[str]:
     """One sentence per distinct failure seen at or after ``since`` (Unix time), most frequent first."""
-    latest: dict[tuple, dict] = {}
+    latest: dict[tuple[str, ...], dict[str, Any]] = {}
     for record in records:
         latest[_key(record)] = record
     recent = [r for r in latest.values() if _number(r.get("time")) >= since]
@@ -59,7 +60,8 @@ def summarize(records: list[dict], since: float = 0.0) -> list[str]:
             took = f" for {seconds.group(1)} s" if seconds else ""
             what = "packet-ins" if "packet_in" in handler else "its events"
             lines.append(
-                f"the controller did not answer {what}{took}: your app's {handler} was still running at {where}"
+                f"the controller did not answer {what}{took}: "
+                f"your app's {handler} was still running at {where}"
             )
         else:
             message = str(r.get("message") or "").strip().splitlines()[0:1]

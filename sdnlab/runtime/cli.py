@@ -219,7 +219,7 @@ def link(
     b: Annotated[str, typer.Argument(help="The other end (e.g. s2).")],
     state: Annotated[str, typer.Argument(help="down | up")],
     name: NameOpt = None,
-):
+) -> None:
     """Take the link between two nodes down or bring it back up (both ends, like a pulled cable)."""
     from sdnlab.runtime import links
 
@@ -237,7 +237,7 @@ def capture(
         Path | None, typer.Option("--write", "-w", help="Write packets to FILE.pcapng (for Wireshark).")
     ] = None,
     count: Annotated[int | None, typer.Option("--count", "-c", help="Stop after N packets.")] = None,
-):
+) -> None:
     """Capture packets on a switch port or a host (tcpdump on screen, or pcapng with -w); Ctrl-C stops."""
     import subprocess
 

@@ -8,6 +8,7 @@ memory is shared by every lab and reported separately (``ovs_vswitchd_kib``).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sdnlab.runtime import paths, teardown
 
@@ -46,8 +47,8 @@ def _command(pid: int) -> str:
     return os.path.basename(argv[0].decode(errors="replace")) or "?"
 
 
-def lab_memory(name: str) -> dict:
-    """Processes and memory of lab ``name``: totals and per kind (supervisor, controller, shell, vnf, other)."""
+def lab_memory(name: str) -> dict[str, Any]:
+    """Processes and memory of lab ``name``: totals and per kind (supervisor, controller, shell, vnf...)."""
     state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
     inodes = set()
     for host in state.get("hosts", []):

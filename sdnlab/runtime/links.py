@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import api, paths
@@ -19,14 +20,14 @@ from sdnlab.runtime import api, paths
 DOWN_FILE = "links-down.json"
 
 
-def _topology(name: str) -> dict:
+def _topology(name: str) -> dict[str, Any]:
     data = paths.read_json(paths.lab_dir(name) / "topology.json")
     if data is None:
         raise LabError(f"no lab named {name!r} is running")
     return data
 
 
-def _bridges(state: dict) -> dict[str, str]:
+def _bridges(state: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s["bridge"] for s in state.get("switches", [])}
 
 
@@ -87,7 +88,7 @@ def restore_links(name: str) -> list[list[str]]:
 
 
 def capture_argv(name: str, target: str, write: Path | None = None, count: int | None = None) -> list[str]:
-    """The tcpdump command capturing on a switch port (``s1-eth1``) or a host (``h1``, its first interface)."""
+    """The capture command for a switch port (``s1-eth1``) or a host (``h1``, its first interface)."""
     state = api.status(name)
     hosts = {h["name"]: h for h in state.get("hosts", [])}
     bridges = _bridges(state)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import IO, Any
 
 from sdnlab.errors import EnvironmentProblem, LabError
 
@@ -63,20 +64,22 @@ def make_lab_dir(name: str) -> Path:
     return lab
 
 
-def open_private(path: Path, mode: str = "ab"):
+def open_private(path: Path, mode: str = "ab") -> IO[Any]:
     """Open a file for appending or writing, created with mode 0600 (logs and state)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode.startswith("a") else os.O_TRUNC)
     return os.fdopen(os.open(path, flags, 0o600), mode)
 
 
-def read_json(path: Path) -> dict | None:
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; None when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically, so readers never see half a file."""
     from sdnlab.jsonio import write_atomic
 

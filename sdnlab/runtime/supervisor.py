@@ -20,6 +20,8 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from sdnlab.controller import rest_client
 from sdnlab.runtime import app_errors, paths, teardown
@@ -31,11 +33,11 @@ class Stop(Exception):
     """Raised in the main thread when the supervisor is asked to stop."""
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def _wait_port(host: str, port: int, proc: subprocess.Popen, timeout: float) -> None:
+def _wait_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -52,7 +54,7 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen, timeout: float) -> 
     )
 
 
-def start_controller(spec: dict, lab: Path, topology_json: Path) -> subprocess.Popen | None:
+def start_controller(spec: dict[str, Any], lab: Path, topology_json: Path) -> subprocess.Popen[bytes] | None:
     """Start the builtin or app controller process for the lab, or None for none/remote."""
     ctl = spec["controller"]
     if ctl["mode"] not in ("builtin", "app"):
@@ -120,6 +122,9 @@ def connected_bridges(bridges: list[str]) -> dict[str, bool]:
 def build_and_run(name: str) -> int:
     lab = paths.lab_dir(name)
     spec = paths.read_json(lab / "spec.json")
+    if spec is None:
+        LOG.error("lab %s: no readable spec.json", name)
+        return 1
     state_path = lab / "state.json"
     from mininet.link import TCLink
     from mininet.log import setLogLevel
@@ -201,15 +206,15 @@ def build_and_run(name: str) -> int:
             ],
             links=[
                 {
-                    "a": l.a,
-                    "b": l.b,
-                    "a_port": l.a_port,
-                    "b_port": l.b_port,
-                    "bw_mbit": l.bw_mbit,
-                    "delay_ms": l.delay_ms,
-                    "loss_pct": l.loss_pct,
+                    "a": link.a,
+                    "b": link.b,
+                    "a_port": link.a_port,
+                    "b_port": link.b_port,
+                    "bw_mbit": link.bw_mbit,
+                    "delay_ms": link.delay_ms,
+                    "loss_pct": link.loss_pct,
                 }
-                for l in topology.links
+                for link in topology.links
             ],
             unapplied=[{"link": label, "properties": props} for label, props in mtopo.unapplied.items()],
         )
@@ -235,7 +240,7 @@ def build_and_run(name: str) -> int:
         )
 
 
-def _host_records(net, topology) -> list[dict]:
+def _host_records(net: Any, topology: Any) -> list[dict[str, Any]]:
     records = []
     for node in topology.hosts():
         host = net.get(node.name)

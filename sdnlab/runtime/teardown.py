@@ -14,6 +14,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from sdnlab.runtime import paths
 
@@ -85,56 +87,61 @@ def tagged_processes() -> dict[str, list[int]]:
     return found
 
 
-def kill_pids(pids, grace: float = 0.0) -> None:
+def kill_pids(pids: Iterable[int], grace: float = 0.0) -> None:
     """SIGTERM then SIGKILL (after ``grace`` seconds) a set of processes."""
-    pids = [p for p in set(pids) if p and p > 1]
+    victims = [p for p in set(pids) if p and p > 1]
     if grace > 0:
-        for pid in pids:
+        for pid in victims:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(paths.pid_alive(p) for p in pids):
+        while time.monotonic() < deadline and any(paths.pid_alive(p) for p in victims):
             time.sleep(0.05)
-    for pid in pids:
+    for pid in victims:
         _signal(pid, signal.SIGKILL)
 
 
-def _signal(pid: int, sig) -> None:
+def _signal(pid: int, sig: signal.Signals) -> None:
     try:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def existing_interfaces(names) -> list[str]:
+def existing_interfaces(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that exist as network interfaces in this namespace."""
     return [n for n in names if os.path.exists(f"/sys/class/net/{n}")]
 
 
-def delete_interfaces(names) -> None:
-    names = existing_interfaces(names)
-    if not names:
+def delete_interfaces(names: Iterable[str]) -> None:
+    """Delete interfaces (one batched ``ip`` call); missing ones are skipped."""
+    present = existing_interfaces(names)
+    if not present:
         return
-    batch = "".join(f"link del {n}\n" for n in names)
+    batch = "".join(f"link del {n}\n" for n in present)
     subprocess.run(["ip", "-force", "-batch", "-"], input=batch, text=True, capture_output=True)
 
 
-def delete_bridges(bridges) -> None:
-    bridges = list(bridges)
-    if not bridges:
+def delete_bridges(bridges: Iterable[str]) -> None:
+    """Delete OVS bridges (one ``ovs-vsctl`` call); missing ones are skipped."""
+    names = list(bridges)
+    if not names:
         return
     argv = ["ovs-vsctl", "--timeout=30"]
-    for i, bridge in enumerate(bridges):
+    for i, bridge in enumerate(names):
         if i:
             argv.append("--")
         argv += ["--if-exists", "del-br", bridge]
     subprocess.run(argv, capture_output=True)
 
 
-def teardown_lab(name: str, controller_proc=None, remove_dir: bool = True) -> dict:
+def teardown_lab(
+    name: str, controller_proc: subprocess.Popen[bytes] | None = None, remove_dir: bool = True
+) -> dict[str, Any]:
     """Remove every trace of lab ``name``; returns what was removed (for `clean`'s report)."""
     lab = paths.lab_dir(name)
     spec = paths.read_json(lab / "spec.json") or {}
     state = paths.read_json(lab / "state.json") or {}
-    report = {"name": name, "processes": 0, "bridges": [], "interfaces": 0}
+    report: dict[str, Any] = {"name": name, "processes": 0, "bridges": [], "interfaces": 0}
     controller_pid = (state.get("controller") or {}).get("pid")
     if controller_proc is not None:
         controller_pid = controller_proc.pid
@@ -167,7 +174,7 @@ def teardown_lab(name: str, controller_proc=None, remove_dir: bool = True) -> di
     return report
 
 
-def _existing_bridges(bridges) -> list[str]:
+def _existing_bridges(bridges: list[str]) -> list[str]:
     if not bridges:
         return []
     out = subprocess.run(

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any, NoReturn
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # waits before each restart; the last repeats
@@ -67,7 +68,7 @@ def _children() -> list[int]:
         return []
 
 
-def end_idle_shells(state: dict) -> None:
+def end_idle_shells(state: dict[str, Any]) -> None:
     """End the Mininet shells of switches and of the controller node: only hosts' shells hold a namespace.
 
     They only ran ``ovs-vsctl`` during the build and nothing can talk to them once the builder
@@ -93,14 +94,14 @@ def end_idle_shells(state: dict) -> None:
                 pass
 
 
-def _write_state(path: str, state: dict) -> None:
+def _write_state(path: str, state: dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         json.dump(state, out, indent=1, sort_keys=True)
     os.replace(tmp, path)
 
 
-def watch(name: str, state: dict) -> None:
+def watch(name: str, state: dict[str, Any]) -> NoReturn:
     """Keep a ready lab until a stop signal (``Stop``): reap children, restart a dead builtin controller."""
     lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
     state_path = os.path.join(lab, "state.json")
@@ -159,7 +160,7 @@ def watch(name: str, state: dict) -> None:
 
 
 def main(name: str) -> int:
-    """Run the watcher of lab ``name`` (stop signals arrive blocked from the builder): watch, then tear down."""
+    """Run lab ``name``'s watcher (stop signals arrive blocked from the builder): watch, then tear down."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_signal)
     lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)

@@ -1,4 +1,5 @@
-"""Static grading of flow files: every lab that allows it scores 100% with its solution, less with its starter."""
+"""Static grading of flow files: every lab that allows it scores 100% with its solution, less with
+its starter."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_partial_credit_for_half_right_flows(tmp_path):
     shutil.copytree(lab.solution_dir, work)
     # forget the telnet block: every reach still passes, the isolate fails
     flows = work / "flows" / "s2.flows"
-    flows.write_text("\n".join(l for l in flows.read_text().splitlines() if "tp_dst=23" not in l) + "\n")
+    flows.write_text("\n".join(x for x in flows.read_text().splitlines() if "tp_dst=23" not in x) + "\n")
     result = grade_static(lab, work)
     assert 0 < result.percent < 100
     assert not next(i for i in result.items if i.id == "h2-no-telnet-h3").passed

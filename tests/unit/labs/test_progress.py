@@ -47,7 +47,7 @@ def test_concurrent_writers_lose_no_record(sdnlab_home):
 def test_a_corrupt_file_is_reported_not_overwritten(sdnlab_home):
     sdnlab_home.mkdir(parents=True)
     (sdnlab_home / "progress.json").write_text("{not json")
-    with pytest.raises(ProgressError, match="progress.json: unreadable progress file"):
+    with pytest.raises(ProgressError, match=r"progress\.json: unreadable progress file"):
         ProgressStore().add_result(_record("x", 1))
     assert (sdnlab_home / "progress.json").read_text() == "{not json"
 

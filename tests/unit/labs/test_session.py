@@ -122,6 +122,6 @@ def test_a_workdir_that_cannot_be_a_workspace_is_refused_in_one_line(workdir, tm
     monkeypatch.setattr(session.live, "up", lambda *args: pytest.fail("the network must not start"))
     (tmp_path / "a-file").write_text("not a folder")
     target = tmp_path / workdir if workdir == "a-file" else workdir
-    with pytest.raises(LabSessionError, match="not a folder|cannot create the workspace"):
+    with pytest.raises(LabSessionError, match=r"not a folder|cannot create the workspace"):
         session.start(load_lab("1"), "lab-t4", target)
     assert not session._path("lab-t4").exists()

@@ -136,7 +136,8 @@ def test_hints_seen_stay_with_the_trainee_in_a_new_session(deployed, tmp_path):
 def test_named_sessions_get_their_own_workspace_and_sharing_is_said(deployed, tmp_path):
     lab = load_lab("static_flows")
     first, _ = session.start(lab)
-    second, _ = session.start(lab, "lab-r5")
+    assert first.workdir.endswith("work/static_flows")
+    second, _ = session.start(lab, "lab-r5")  # the lab's workspace is taken: a copy of its own
     assert first.workdir != second.workdir and second.workdir.endswith("static_flows-lab-r5")
     _, status = session.start(lab, "lab-r6", first.workdir)
     assert status["shared_workspace_with"] == [session.DEFAULT_NAME]
@@ -159,7 +160,7 @@ def test_a_workspace_with_topology_port_names_is_valid_offline(tmp_path):
     workspace.check_offline(tmp_path / "w", live.load_topology(lab))
     bad = json.dumps("x")  # an unknown name is still an error
     flows.write_text(f"in_port=s9-eth1,actions=drop\n# {bad}\n")
-    with pytest.raises(LabSessionError, match="s2.flows"):
+    with pytest.raises(LabSessionError, match=r"s2\.flows"):
         workspace.check_offline(tmp_path / "w", live.load_topology(lab))
 
 

@@ -101,7 +101,7 @@ def test_an_invalid_file_touches_no_bridge(tmp_path, monkeypatch):
     monkeypatch.setattr(workspace, "_ofctl", bridges)
     monkeypatch.setattr(workspace, "_port_names", lambda bridge: frozenset())
     ws = make_workspace(tmp_path, s1_flows=GOOD, s2_flows="priority=x,garbage actions=frob\n")
-    with pytest.raises(LabSessionError, match='s2.flows:1: invalid priority "x"'):
+    with pytest.raises(LabSessionError, match=r's2\.flows:1: invalid priority "x"'):
         workspace.install_flows(ws, {"s1": "s1", "s2": "s2"})
     assert bridges.calls == []
 

@@ -22,8 +22,10 @@ RAISED = {
 def test_an_exception_is_named_with_file_line_handler_and_count():
     records = [RAISED, dict(RAISED, time=101.0, count=12)]
     assert summarize(records) == [
-        "your app raised AttributeError at l2_switch.py:58 in packet_in (12 times): "
-        "'NoneType' object has no attribute 'port'"
+        (
+            "your app raised AttributeError at l2_switch.py:58 in packet_in (12 times): "
+            "'NoneType' object has no attribute 'port'"
+        )
     ]
 
 
@@ -32,8 +34,10 @@ def test_a_hang_says_the_controller_did_not_answer_packet_ins():
         RAISED, kind="hang", exc_type=None, message="handler did not return for 5 s", line=40, count=1
     )
     assert summarize([hang]) == [
-        "the controller did not answer packet-ins for 5 s: your app's packet_in was still running at "
-        "l2_switch.py:40"
+        (
+            "the controller did not answer packet-ins for 5 s: your app's packet_in was still running at "
+            "l2_switch.py:40"
+        )
     ]
 
 
