@@ -17,6 +17,15 @@ import uuid
 import pytest
 
 from sdnlab.classroom import db as cdb
+from sdnlab.classroom import security
+
+
+@pytest.fixture(autouse=True)
+def cheaper_argon2(monkeypatch):
+    """argon2id with a small cost: the same code path, without 64 MiB and 3 passes per login."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(security, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
 
 
 def _pg_bin() -> str | None:
