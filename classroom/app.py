@@ -673,13 +673,44 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             )
         return {"sessions": rows, "now": now}
 
-    @app.post("/api/class/sessions/{session_id}/stop", tags=["class"])
-    def stop_trainee(session_id: int, db: Db, user: Instructor):
-        """Stop a followed trainee's lab."""
+    def followed_session(db: DbSession, user: User, session_id: int) -> LabSession:
         ids = visible_users(db, user)
         row = db.get(LabSession, session_id)
         if row is None or (ids is not None and row.user_id not in ids):
             raise NotFound(f"no session {session_id}")
+        return row
+
+    @app.get("/api/class/sessions/{session_id}", tags=["class"])
+    def trainee_session(session_id: int, db: Db, user: Instructor):
+        """Drill-down on a followed trainee's session: state, files, attempts, the last full report."""
+        row = followed_session(db, user, session_id)
+        name = db.get(User, row.user_id).username
+        attempts = db.scalars(select(Attempt).where(Attempt.session_id == row.id).order_by(Attempt.id)).all()
+        files = backend.list_files(row.sandbox) if row.state == "running" else []
+        return {
+            **_session_dict(row),
+            "user": name,
+            "files": files,
+            "attempts": [
+                {"kind": a.kind, "percent": a.percent, "passed": a.passed, "at": a.created_at}
+                for a in attempts
+            ],
+            "last_report": attempts[-1].report if attempts else None,
+        }
+
+    @app.get("/api/class/sessions/{session_id}/files/{path:path}", tags=["class"])
+    def trainee_file(session_id: int, path: str, db: Db, user: Instructor):
+        """A file of a followed trainee's running lab."""
+        rel = workspace_path(path)
+        row = followed_session(db, user, session_id)
+        if row.state != "running":
+            raise Conflict(f"session {session_id} is not running")
+        return {"path": rel, "content": backend.read_file(row.sandbox, rel)}
+
+    @app.post("/api/class/sessions/{session_id}/stop", tags=["class"])
+    def stop_trainee(session_id: int, db: Db, user: Instructor):
+        """Stop a followed trainee's lab."""
+        row = followed_session(db, user, session_id)
         if row.state not in RUNNING_STATES:
             raise Conflict(f"session {session_id} is not running")
         accounts.audit(db, user, "lab.stop.instructor", f"session={session_id}")

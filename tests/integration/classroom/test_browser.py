@@ -150,6 +150,10 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         # the instructor's open dashboard picks the result up without a reload
         expect(instructor.locator('[data-result="tina"] .percent')).to_have_text("100", timeout=15_000)
         expect(instructor.locator('[data-user="tina"] .last')).to_have_text("100")
+        # the drill-down: the trainee's files and last report, hidden checks included
+        instructor.click('[data-user="tina"] [data-drill]')
+        expect(instructor.locator("#drill")).to_contain_text("(hidden)")
+        expect(instructor.locator("#drill-file")).to_contain_text("priority=")
         shot(instructor, "dashboard")
 
         trainee.click("#stop")

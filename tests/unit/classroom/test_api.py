@@ -77,6 +77,8 @@ ENDPOINTS = [
     ("GET", "/api/class/results", "instructor"),
     ("GET", "/api/class/sessions", "instructor"),
     ("POST", "/api/class/sessions/999/stop", "instructor"),
+    ("GET", "/api/class/sessions/999", "instructor"),
+    ("GET", "/api/class/sessions/999/files/flows/s1.flows", "instructor"),
     ("POST", "/api/classes", "instructor"),
     ("POST", "/api/users", "instructor"),
     ("POST", "/api/users/import", "instructor"),
@@ -159,6 +161,13 @@ def test_an_instructor_follows_only_the_trainees_of_her_classes(classroom):
     assert oto.get("/api/class/results").json()["results"] == []
     assert oto.get("/api/class/sessions").json()["sessions"] == []
     session_id = ivy.get("/api/class/sessions").json()["sessions"][0]["id"]
+    detail = ivy.get(f"/api/class/sessions/{session_id}").json()
+    assert detail["user"] == "ann" and [a["kind"] for a in detail["attempts"]] == ["submit"]
+    assert any(c["hidden"] for c in detail["last_report"]["checks"]), "instructors see hidden checks"
+    assert "TODO" in ivy.get(f"/api/class/sessions/{session_id}/files/flows/s2.flows").json()["content"]
+    assert oto.get(f"/api/class/sessions/{session_id}").status_code == 404
+    assert oto.get(f"/api/class/sessions/{session_id}/files/flows/s2.flows").status_code == 404
+    assert ann.get(f"/api/class/sessions/{session_id}").status_code == 403
     assert oto.post(f"/api/class/sessions/{session_id}/stop").status_code == 404
     assert ivy.post(f"/api/class/sessions/{session_id}/stop").status_code == 200
     assert ann.get("/api/session").status_code == 409
