@@ -684,7 +684,8 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
     def trainee_session(session_id: int, db: Db, user: Instructor):
         """Drill-down on a followed trainee's session: state, files, attempts, the last full report."""
         row = followed_session(db, user, session_id)
-        name = db.get(User, row.user_id).username
+        owner = db.get(User, row.user_id)
+        name = owner.username if owner else "?"
         attempts = db.scalars(select(Attempt).where(Attempt.session_id == row.id).order_by(Attempt.id)).all()
         files = backend.list_files(row.sandbox) if row.state == "running" else []
         return {
