@@ -708,6 +708,16 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             raise Conflict(f"session {session_id} is not running")
         return {"path": rel, "content": backend.read_file(row.sandbox, rel)}
 
+    @app.post("/api/class/sessions/{session_id}/reset", tags=["class"])
+    def reset_trainee(session_id: int, db: Db, user: Instructor):
+        """Restore a followed trainee's starter files and deploy them (their lab keeps running)."""
+        row = followed_session(db, user, session_id)
+        if row.state != "running":
+            raise Conflict(f"session {session_id} is not running")
+        accounts.audit(db, user, "lab.reset.instructor", f"session={session_id}")
+        db.commit()
+        return {"status": backend.reset(row.sandbox)}
+
     @app.post("/api/class/sessions/{session_id}/stop", tags=["class"])
     def stop_trainee(session_id: int, db: Db, user: Instructor):
         """Stop a followed trainee's lab."""

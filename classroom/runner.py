@@ -228,6 +228,14 @@ class LocalRunner(SandboxBackend):
                 raise ClassroomError(f"deploy failed: {exc}") from None
         return self.status(sandbox)
 
+    def reset(self, sandbox: str) -> dict:
+        from sdnlab.labs import workspace
+
+        with self._lock(sandbox):
+            record = self._record(sandbox)
+            workspace.copy_tree(self._lab(record).starter_dir, Path(record["workdir"]))
+        return self.deploy(sandbox)
+
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         record = self._record(sandbox)
         lab = self._lab(record)

@@ -5,7 +5,7 @@
 const T = {
   en: { logout: "Log out", login: "Log in", user: "User name", password: "Password", labs: "Labs",
         dashboard: "Dashboard", start: "Start", open: "Open", best: "best", minutes: "min",
-        deploy: "Save & deploy", check: "Check", hint: "Hint", submit: "Submit", stop: "Stop lab",
+        deploy: "Save & deploy", check: "Check", hint: "Hint", submit: "Submit", stop: "Stop lab", reset: "Reset to starter",
         files: "Workspace files", terminal: "Terminal", topology: "Topology", feedback: "Feedback",
         starting: "Starting your lab…", running: "running", sessions: "Sessions (live)", results: "Results",
         trainee: "Trainee", lab: "Lab", state: "State", score: "Last score", hints: "Hints", time: "Time (min)",
@@ -13,7 +13,7 @@ const T = {
         import: "Import trainees (CSV: username,password,class)", importbtn: "Import", none: "none yet", other: "another lab runs" },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
         dashboard: "ダッシュボード", start: "開始", open: "開く", best: "最高", minutes: "分",
-        deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止",
+        deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止", reset: "初期状態に戻す",
         files: "ワークスペースのファイル", terminal: "ターミナル", topology: "トポロジー", feedback: "結果",
         starting: "ラボを起動しています…", running: "実行中", sessions: "セッション（ライブ）", results: "成績",
         trainee: "受講者", lab: "ラボ", state: "状態", score: "最新スコア", hints: "ヒント", time: "時間（分）",
@@ -232,13 +232,16 @@ async function viewDashboard() {
       <th>${t("hints")}</th><th>${t("time")}</th><th></th></tr>` + sessions.map((s) => `<tr data-user="${esc(s.user)}">
       <td><a href="#/dashboard" data-drill="${s.id}">${esc(s.user)}</a></td><td>${esc(s.lab)}</td><td>${esc(s.state)}</td><td class="last">${s.last_percent ?? ""}</td>
       <td>${s.hints_used}</td><td>${s.minutes}</td>
-      <td>${s.state === "running" ? `<button data-stop="${s.id}">${t("stop")}</button>` : ""}</td></tr>`).join("");
+      <td>${s.state === "running" ? `<button data-reset="${s.id}">${t("reset")}</button> <button data-stop="${s.id}">${t("stop")}</button>` : ""}</td></tr>`).join("");
     $("#results").innerHTML = `<tr><th>${t("trainee")}</th><th>${t("lab")}</th><th>%</th><th>${t("hints")}</th><th></th></tr>` +
       results.map((r) => `<tr data-result="${esc(r.user)}"><td>${esc(r.user)}</td><td>${esc(r.lab)}</td><td class="percent">${r.percent}</td>
       <td>${r.hints_used}</td><td>${new Date(r.submitted_at * 1000).toLocaleString()}</td></tr>`).join("");
     document.querySelectorAll("[data-drill]").forEach((a) => a.addEventListener("click", (ev) => {
       ev.preventDefault();
       drill(a.dataset.drill).catch((err) => toast(err.message));
+    }));
+    document.querySelectorAll("[data-reset]").forEach((b) => b.addEventListener("click", async () => {
+      try { await api("POST", `/api/class/sessions/${b.dataset.reset}/reset`); toast("ok"); } catch (err) { toast(err.message); }
     }));
     document.querySelectorAll("[data-stop]").forEach((b) => b.addEventListener("click", async () => {
       try { await api("POST", `/api/class/sessions/${b.dataset.stop}/stop`); refresh(); } catch (err) { toast(err.message); }

@@ -77,6 +77,7 @@ ENDPOINTS = [
     ("GET", "/api/class/results", "instructor"),
     ("GET", "/api/class/sessions", "instructor"),
     ("POST", "/api/class/sessions/999/stop", "instructor"),
+    ("POST", "/api/class/sessions/999/reset", "instructor"),
     ("GET", "/api/class/sessions/999", "instructor"),
     ("GET", "/api/class/sessions/999/files/flows/s1.flows", "instructor"),
     ("POST", "/api/classes", "instructor"),
@@ -168,6 +169,10 @@ def test_an_instructor_follows_only_the_trainees_of_her_classes(classroom):
     assert oto.get(f"/api/class/sessions/{session_id}").status_code == 404
     assert oto.get(f"/api/class/sessions/{session_id}/files/flows/s2.flows").status_code == 404
     assert ann.get(f"/api/class/sessions/{session_id}").status_code == 403
+    ann.put("/api/session/files/flows/s2.flows", json={"content": "priority=0,actions=drop\n"})
+    assert oto.post(f"/api/class/sessions/{session_id}/reset").status_code == 404
+    assert ivy.post(f"/api/class/sessions/{session_id}/reset").status_code == 200
+    assert "TODO" in ann.get("/api/session/files/flows/s2.flows").json()["content"], "the starter is back"
     assert oto.post(f"/api/class/sessions/{session_id}/stop").status_code == 404
     assert ivy.post(f"/api/class/sessions/{session_id}/stop").status_code == 200
     assert ann.get("/api/session").status_code == 409
