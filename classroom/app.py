@@ -97,6 +97,11 @@ class NewUserBody(BaseModel):
     class_name: str | None = Field(default=None, alias="class", max_length=64)
 
 
+class UserChange(BaseModel):
+    role: str | None = None
+    disabled: bool | None = None
+
+
 class ClassBody(BaseModel):
     name: str = Field(max_length=64)
 
@@ -352,6 +357,24 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
     def list_users(db: Db, user: Admin):
         """Every account (admins)."""
         return {"users": [_user_dict(db, u) for u in db.scalars(select(User).order_by(User.username))]}
+
+    @app.patch("/api/users/{username}", tags=["admin"])
+    def change_user(username: str, body: UserChange, db: Db, user: Admin):
+        """Change an account's role or disable it (admins; a disabled user's logins stop working)."""
+        target = db.scalar(select(User).where(User.username == username))
+        if target is None:
+            raise NotFound(f"no user {username[:64]!r}")
+        if target.id == user.id:
+            raise Conflict("admins do not change their own account here")
+        if body.role is not None:
+            if body.role not in ROLE_RANK:
+                raise ClassroomError(f"role {body.role[:16]!r}: expected one of {', '.join(ROLE_RANK)}")
+            target.role = body.role
+        if body.disabled is not None:
+            target.disabled = body.disabled
+        accounts.audit(db, user, "user.change", f"{username} role={target.role} disabled={target.disabled}")
+        db.commit()
+        return {**_user_dict(db, target), "disabled": target.disabled}
 
     @app.post("/api/users", tags=["class"], status_code=201)
     def add_user(body: NewUserBody, db: Db, user: Instructor):

@@ -84,6 +84,7 @@ ENDPOINTS = [
     ("POST", "/api/users", "instructor"),
     ("POST", "/api/users/import", "instructor"),
     ("GET", "/api/users", "admin"),
+    ("PATCH", "/api/users/oto", "admin"),
 ]
 RANK = {"trainee": 0, "instructor": 1, "admin": 2}
 AS = {"trainee": "ann", "instructor": "ivy", "admin": "ada"}
@@ -91,6 +92,7 @@ BODIES = {
     "/api/session/files/flows/s1.flows": {"json": {"content": "priority=0,actions=drop\n"}},
     "/api/classes": {"json": {"name": "new-class"}},
     "/api/users": {"json": {"username": "newbie", "password": "longenough"}},
+    "/api/users/oto": {"json": {"role": "instructor"}},
     "/api/users/import": {
         "content": "username,password\nnewbie2,longenough\n",
         "headers": {"content-type": "text/csv"},
@@ -109,7 +111,9 @@ def test_the_endpoint_table_covers_every_api_route(classroom):
     listed = {
         (m, p.replace("static_flows", "{lab_id}").replace("999", "{session_id}")) for m, p, _ in ENDPOINTS
     }
-    listed = {(m, p.replace("flows/s1.flows", "{path:path}")) for m, p in listed}
+    listed = {
+        (m, p.replace("flows/s1.flows", "{path:path}").replace("/oto", "/{username}")) for m, p in listed
+    }
     listed |= {("POST", "/api/login")}
     assert routes == listed
 
@@ -381,3 +385,16 @@ def test_instructors_create_classes_and_import_trainees_but_not_instructors(clas
     assert carl.post("/api/login", json={"username": "carl", "password": "longenough"}).status_code == 200
     assert carl.get("/api/me").json()["classes"] == ["autumn"]
     assert [r["user"] for r in ivy.get("/api/class/sessions").json()["sessions"]] == []
+
+
+def test_admins_change_roles_and_disable_accounts_and_a_disabled_login_stops_working(classroom):
+    ben, ada = classroom.login("ben"), classroom.login("ada")
+    assert ben.get("/api/me").status_code == 200
+    answer = ada.patch("/api/users/ben", json={"disabled": True})
+    assert answer.status_code == 200 and answer.json()["disabled"] is True
+    assert ben.get("/api/me").status_code == 401
+    assert ada.patch("/api/users/ann", json={"role": "instructor"}).json()["role"] == "instructor"
+    assert ada.patch("/api/users/ann", json={"role": "root"}).status_code == 400
+    assert ada.patch("/api/users/nobody", json={"role": "trainee"}).status_code == 404
+    assert ada.patch("/api/users/ada", json={"disabled": True}).status_code == 409
+    assert classroom.login("ann").get("/api/class/sessions").status_code == 200
