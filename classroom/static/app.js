@@ -127,13 +127,19 @@ function renderFeedback(report) {
     ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
+  // the topology: highlight the nodes on the first counterexample's path
+  const failed = report.checks.find((c) => !c.passed && c.details.length);
+  document.querySelectorAll("#topology .pill").forEach((pill) => {
+    const name = pill.dataset.node;
+    pill.classList.toggle("hit", Boolean(failed && new RegExp(`(^|[\\s(])${name}([\\s:)]|$)`, "m").test(failed.details[0])));
+  });
 }
 
 function renderTopology(status) {
   const topo = status && status.topology;
   if (!topo) return "";
-  const hosts = topo.hosts.map((h) => `<span class="pill">${esc(h.name)} ${esc(h.ip || "")}</span>`).join("");
-  const switches = topo.switches.map((s) => `<span class="pill ${s.connected ? "up" : "down"}">${esc(s.name)}</span>`).join("");
+  const hosts = topo.hosts.map((h) => `<span class="pill" data-node="${esc(h.name)}">${esc(h.name)} ${esc(h.ip || "")}</span>`).join("");
+  const switches = topo.switches.map((s) => `<span class="pill ${s.connected ? "up" : "down"}" data-node="${esc(s.name)}">${esc(s.name)}</span>`).join("");
   return `${hosts}<br>${switches}`;
 }
 

@@ -129,6 +129,7 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(trainee.locator("#score")).to_be_visible(timeout=60_000)
         expect(trainee.locator("#feedback .fail").first).to_be_visible()
         expect(trainee.locator("#feedback pre").first).to_contain_text("->")
+        expect(trainee.locator("#topology .pill.hit").first).to_be_visible()  # the counterexample's nodes
 
         # edit and deploy every flow file, then check and submit
         for path in sorted(solution.iterdir()):

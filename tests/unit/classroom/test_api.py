@@ -188,7 +188,13 @@ def test_a_whole_lab_start_edit_deploy_check_hint_submit_and_the_dashboard(class
     assert started["state"] == "running" and started["lab"] == "static_flows"
     names = [f["path"] for f in ann.get("/api/session/files").json()["files"]]
     assert names == ["flows/s1.flows", "flows/s2.flows", "flows/s3.flows"]
-    first = ann.post("/api/session/check").json()
+    answer = ann.post("/api/session/check")
+    from sdnlab.labs.loader import labs_root
+
+    for folder in (classroom.backend.state, labs_root()):
+        assert str(folder) not in answer.text, "no server folder in the feedback"
+    assert "flows/s2.flows:" in answer.text, "the blamed rule names the workspace file"
+    first = answer.json()
     assert first["percent"] < 100 and not first["passed"]
     failing = [c for c in first["checks"] if not c["passed"]]
     assert failing and failing[0]["details"], "a failed check shows its counterexample"
