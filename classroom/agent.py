@@ -40,6 +40,7 @@ OPS = {
     "read_file": ("sandbox", "path"),
     "write_file": ("sandbox", "path", "text"),
     "deploy": ("sandbox",),
+    "reset": ("sandbox",),
     "grade": ("sandbox", "include_hidden"),
     "terminal": ("sandbox",),
 }

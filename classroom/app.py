@@ -97,6 +97,11 @@ class NewUserBody(BaseModel):
     class_name: str | None = Field(default=None, alias="class", max_length=64)
 
 
+class UserChange(BaseModel):
+    role: str | None = None
+    disabled: bool | None = None
+
+
 class ClassBody(BaseModel):
     name: str = Field(max_length=64)
 
@@ -352,6 +357,24 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
     def list_users(db: Db, user: Admin):
         """Every account (admins)."""
         return {"users": [_user_dict(db, u) for u in db.scalars(select(User).order_by(User.username))]}
+
+    @app.patch("/api/users/{username}", tags=["admin"])
+    def change_user(username: str, body: UserChange, db: Db, user: Admin):
+        """Change an account's role or disable it (admins; a disabled user's logins stop working)."""
+        target = db.scalar(select(User).where(User.username == username))
+        if target is None:
+            raise NotFound(f"no user {username[:64]!r}")
+        if target.id == user.id:
+            raise Conflict("admins do not change their own account here")
+        if body.role is not None:
+            if body.role not in ROLE_RANK:
+                raise ClassroomError(f"role {body.role[:16]!r}: expected one of {', '.join(ROLE_RANK)}")
+            target.role = body.role
+        if body.disabled is not None:
+            target.disabled = body.disabled
+        accounts.audit(db, user, "user.change", f"{username} role={target.role} disabled={target.disabled}")
+        db.commit()
+        return {**_user_dict(db, target), "disabled": target.disabled}
 
     @app.post("/api/users", tags=["class"], status_code=201)
     def add_user(body: NewUserBody, db: Db, user: Instructor):
@@ -673,13 +696,55 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             )
         return {"sessions": rows, "now": now}
 
-    @app.post("/api/class/sessions/{session_id}/stop", tags=["class"])
-    def stop_trainee(session_id: int, db: Db, user: Instructor):
-        """Stop a followed trainee's lab."""
+    def followed_session(db: DbSession, user: User, session_id: int) -> LabSession:
         ids = visible_users(db, user)
         row = db.get(LabSession, session_id)
         if row is None or (ids is not None and row.user_id not in ids):
             raise NotFound(f"no session {session_id}")
+        return row
+
+    @app.get("/api/class/sessions/{session_id}", tags=["class"])
+    def trainee_session(session_id: int, db: Db, user: Instructor):
+        """Drill-down on a followed trainee's session: state, files, attempts, the last full report."""
+        row = followed_session(db, user, session_id)
+        owner = db.get(User, row.user_id)
+        name = owner.username if owner else "?"
+        attempts = db.scalars(select(Attempt).where(Attempt.session_id == row.id).order_by(Attempt.id)).all()
+        files = backend.list_files(row.sandbox) if row.state == "running" else []
+        return {
+            **_session_dict(row),
+            "user": name,
+            "files": files,
+            "attempts": [
+                {"kind": a.kind, "percent": a.percent, "passed": a.passed, "at": a.created_at}
+                for a in attempts
+            ],
+            "last_report": attempts[-1].report if attempts else None,
+        }
+
+    @app.get("/api/class/sessions/{session_id}/files/{path:path}", tags=["class"])
+    def trainee_file(session_id: int, path: str, db: Db, user: Instructor):
+        """A file of a followed trainee's running lab."""
+        rel = workspace_path(path)
+        row = followed_session(db, user, session_id)
+        if row.state != "running":
+            raise Conflict(f"session {session_id} is not running")
+        return {"path": rel, "content": backend.read_file(row.sandbox, rel)}
+
+    @app.post("/api/class/sessions/{session_id}/reset", tags=["class"])
+    def reset_trainee(session_id: int, db: Db, user: Instructor):
+        """Restore a followed trainee's starter files and deploy them (their lab keeps running)."""
+        row = followed_session(db, user, session_id)
+        if row.state != "running":
+            raise Conflict(f"session {session_id} is not running")
+        accounts.audit(db, user, "lab.reset.instructor", f"session={session_id}")
+        db.commit()
+        return {"status": backend.reset(row.sandbox)}
+
+    @app.post("/api/class/sessions/{session_id}/stop", tags=["class"])
+    def stop_trainee(session_id: int, db: Db, user: Instructor):
+        """Stop a followed trainee's lab."""
+        row = followed_session(db, user, session_id)
         if row.state not in RUNNING_STATES:
             raise Conflict(f"session {session_id} is not running")
         accounts.audit(db, user, "lab.stop.instructor", f"session={session_id}")

@@ -49,6 +49,21 @@ def public_topology(state: dict) -> dict:
     return {"phase": state.get("phase"), "hosts": hosts, "switches": switches, "links": links}
 
 
+def without_paths(report: dict, folders: list[Path]) -> dict:
+    """The report with server folders cut from its texts (a blamed rule at ``flows/s2.flows:3``)."""
+    prefixes = sorted(
+        {f"{f.resolve()}/" for f in folders} | {f"{f}/" for f in folders}, key=len, reverse=True
+    )
+
+    def clean(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+    checks = [{**c, "details": [clean(d) for d in c.get("details", [])]} for c in report.get("checks", [])]
+    return {**report, "checks": checks, "notes": [clean(n) for n in report.get("notes", [])]}
+
+
 class LocalRunner(SandboxBackend):
     """Sandboxes on this host; ``network=False`` keeps them to a workspace graded statically."""
 
@@ -228,6 +243,14 @@ class LocalRunner(SandboxBackend):
                 raise ClassroomError(f"deploy failed: {exc}") from None
         return self.status(sandbox)
 
+    def reset(self, sandbox: str) -> dict:
+        from sdnlab.labs import workspace
+
+        with self._lock(sandbox):
+            record = self._record(sandbox)
+            workspace.copy_tree(self._lab(record).starter_dir, Path(record["workdir"]))
+        return self.deploy(sandbox)
+
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         record = self._record(sandbox)
         lab = self._lab(record)
@@ -249,7 +272,7 @@ class LocalRunner(SandboxBackend):
             raise
         except SdnlabError as exc:
             raise ClassroomError(f"grading failed: {exc}") from None
-        return result.to_dict()
+        return without_paths(result.to_dict(), [Path(record["workdir"]), lab.path])
 
     # -- terminal ------------------------------------------------------------------------
     def terminal(self, sandbox: str) -> int:

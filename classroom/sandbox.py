@@ -89,6 +89,10 @@ class SandboxBackend(ABC):
         """Put the workspace on the running lab (like ``sdnlab lab reset``)."""
 
     @abstractmethod
+    def reset(self, sandbox: str) -> dict:
+        """Restore the lab's starter files in the workspace and deploy them."""
+
+    @abstractmethod
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         """Grade the lab: ``LabResult.to_dict()`` (hidden checks included when asked)."""
 
@@ -174,6 +178,9 @@ class AgentBackend(SandboxBackend):
 
     def deploy(self, sandbox: str) -> dict:
         return self._result("deploy", sandbox=sandbox)
+
+    def reset(self, sandbox: str) -> dict:
+        return self._result("reset", sandbox=sandbox)
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._result("grade", sandbox=sandbox, include_hidden=include_hidden)

@@ -194,13 +194,13 @@ class TraineeShell(cmd.Cmd):
     def emptyline(self) -> bool:
         return False
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> None:
         argv = shlex.split(line)
         if not argv:
-            return False
+            return
         if argv[0] == "ovs-ofctl":
             self._run(check_ofctl(argv[1:], self._bridges(), self.workdir))
-            return False
+            return
         hosts = self._hosts()
         if argv[0] in hosts:
             if len(argv) < 2:
@@ -208,7 +208,7 @@ class TraineeShell(cmd.Cmd):
             addresses = {name: str(h.get("ip", "")).split("/")[0] for name, h in hosts.items() if h.get("ip")}
             command = [addresses.get(a, a) if i > 0 else a for i, a in enumerate(argv[1:])]
             self._run(check_host_command(command), host=argv[0])
-            return False
+            return
         raise Refused(f"{argv[0]}: unknown command; type `help`")
 
     def do_nodes(self, _arg: str) -> None:
@@ -267,6 +267,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sandbox", required=True)
     parser.add_argument("--workdir", required=True)
     args = parser.parse_args(argv)
+    try:  # take the pseudo-terminal as controlling terminal, so that Ctrl-C interrupts a command
+        import fcntl
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass  # not a session leader on a terminal (run by hand): keep the one we have
     os.chdir(args.workdir)
     shell = TraineeShell(args.sandbox, Path(args.workdir))
     while True:

@@ -5,7 +5,7 @@
 const T = {
   en: { logout: "Log out", login: "Log in", user: "User name", password: "Password", labs: "Labs",
         dashboard: "Dashboard", start: "Start", open: "Open", best: "best", minutes: "min",
-        deploy: "Save & deploy", check: "Check", hint: "Hint", submit: "Submit", stop: "Stop lab",
+        deploy: "Save & deploy", check: "Check", hint: "Hint", submit: "Submit", stop: "Stop lab", reset: "Reset to starter",
         files: "Workspace files", terminal: "Terminal", topology: "Topology", feedback: "Feedback",
         starting: "Starting your lab…", running: "running", sessions: "Sessions (live)", results: "Results",
         trainee: "Trainee", lab: "Lab", state: "State", score: "Last score", hints: "Hints", time: "Time (min)",
@@ -13,7 +13,7 @@ const T = {
         import: "Import trainees (CSV: username,password,class)", importbtn: "Import", none: "none yet", other: "another lab runs" },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
         dashboard: "ダッシュボード", start: "開始", open: "開く", best: "最高", minutes: "分",
-        deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止",
+        deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止", reset: "初期状態に戻す",
         files: "ワークスペースのファイル", terminal: "ターミナル", topology: "トポロジー", feedback: "結果",
         starting: "ラボを起動しています…", running: "実行中", sessions: "セッション（ライブ）", results: "成績",
         trainee: "受講者", lab: "ラボ", state: "状態", score: "最新スコア", hints: "ヒント", time: "時間（分）",
@@ -127,13 +127,19 @@ function renderFeedback(report) {
     ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
+  // the topology: highlight the nodes on the first counterexample's path
+  const failed = report.checks.find((c) => !c.passed && c.details.length);
+  document.querySelectorAll("#topology .pill").forEach((pill) => {
+    const name = pill.dataset.node;
+    pill.classList.toggle("hit", Boolean(failed && new RegExp(`(^|[\\s(])${name}([\\s:)]|$)`, "m").test(failed.details[0])));
+  });
 }
 
 function renderTopology(status) {
   const topo = status && status.topology;
   if (!topo) return "";
-  const hosts = topo.hosts.map((h) => `<span class="pill">${esc(h.name)} ${esc(h.ip || "")}</span>`).join("");
-  const switches = topo.switches.map((s) => `<span class="pill ${s.connected ? "up" : "down"}">${esc(s.name)}</span>`).join("");
+  const hosts = topo.hosts.map((h) => `<span class="pill" data-node="${esc(h.name)}">${esc(h.name)} ${esc(h.ip || "")}</span>`).join("");
+  const switches = topo.switches.map((s) => `<span class="pill ${s.connected ? "up" : "down"}" data-node="${esc(s.name)}">${esc(s.name)}</span>`).join("");
   return `${hosts}<br>${switches}`;
 }
 
@@ -215,6 +221,7 @@ function openTerminal() {
 
 async function viewDashboard() {
   $("#main").innerHTML = `<div class="card"><h2>${t("sessions")}</h2><table id="sessions"></table></div>
+    <div class="card" id="drill" hidden></div>
     <div class="card"><h2>${t("results")}</h2><p><a href="/api/class/results?format=csv">CSV</a> · <a href="/api/class/results">JSON</a></p>
       <table id="results"></table></div>
     <div class="card"><h3>${t("newclass")}</h3><input id="class-name"> <button id="create-class">${t("create")}</button>
@@ -229,18 +236,44 @@ async function viewDashboard() {
     const [{ sessions }, { results }] = await Promise.all([api("GET", "/api/class/sessions"), api("GET", "/api/class/results")]);
     $("#sessions").innerHTML = `<tr><th>${t("trainee")}</th><th>${t("lab")}</th><th>${t("state")}</th><th>${t("score")}</th>
       <th>${t("hints")}</th><th>${t("time")}</th><th></th></tr>` + sessions.map((s) => `<tr data-user="${esc(s.user)}">
-      <td>${esc(s.user)}</td><td>${esc(s.lab)}</td><td>${esc(s.state)}</td><td class="last">${s.last_percent ?? ""}</td>
+      <td><a href="#/dashboard" data-drill="${s.id}">${esc(s.user)}</a></td><td>${esc(s.lab)}</td><td>${esc(s.state)}</td><td class="last">${s.last_percent ?? ""}</td>
       <td>${s.hints_used}</td><td>${s.minutes}</td>
-      <td>${s.state === "running" ? `<button data-stop="${s.id}">${t("stop")}</button>` : ""}</td></tr>`).join("");
+      <td>${s.state === "running" ? `<button data-reset="${s.id}">${t("reset")}</button> <button data-stop="${s.id}">${t("stop")}</button>` : ""}</td></tr>`).join("");
     $("#results").innerHTML = `<tr><th>${t("trainee")}</th><th>${t("lab")}</th><th>%</th><th>${t("hints")}</th><th></th></tr>` +
       results.map((r) => `<tr data-result="${esc(r.user)}"><td>${esc(r.user)}</td><td>${esc(r.lab)}</td><td class="percent">${r.percent}</td>
       <td>${r.hints_used}</td><td>${new Date(r.submitted_at * 1000).toLocaleString()}</td></tr>`).join("");
+    document.querySelectorAll("[data-drill]").forEach((a) => a.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      drill(a.dataset.drill).catch((err) => toast(err.message));
+    }));
+    document.querySelectorAll("[data-reset]").forEach((b) => b.addEventListener("click", async () => {
+      try { await api("POST", `/api/class/sessions/${b.dataset.reset}/reset`); toast("ok"); } catch (err) { toast(err.message); }
+    }));
     document.querySelectorAll("[data-stop]").forEach((b) => b.addEventListener("click", async () => {
       try { await api("POST", `/api/class/sessions/${b.dataset.stop}/stop`); refresh(); } catch (err) { toast(err.message); }
     }));
   };
   await refresh();
   state.poll = setInterval(() => refresh().catch(() => {}), 2000);
+}
+
+async function drill(sessionId) {
+  const d = await api("GET", `/api/class/sessions/${sessionId}`);
+  const report = d.last_report;
+  const checks = report ? report.checks.map((c) => `<li><span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
+      ${c.hidden ? "(hidden) " : ""}<b>${esc(c.id)}</b> ${c.passed_cases}/${c.cases}
+      ${c.details.length ? `<pre>${esc(c.details.slice(0, 2).join("\n\n"))}</pre>` : ""}</li>`).join("") : "";
+  $("#drill").hidden = false;
+  $("#drill").innerHTML = `<h3>${esc(d.user)} · ${esc(d.lab)} · ${esc(d.state)}</h3>
+    <p>${d.attempts.map((a) => `${a.kind} ${a.percent}%`).join(" · ") || t("none")}</p>
+    <select id="drill-files">${d.files.map((f) => `<option>${esc(f.path)}</option>`).join("")}</select>
+    <pre id="drill-file"></pre>${report ? `<p class="score">${report.percent}%</p><ul>${checks}</ul>` : ""}`;
+  const show = async () => {
+    if (!$("#drill-files").value) return;
+    $("#drill-file").textContent = (await api("GET", `/api/class/sessions/${sessionId}/files/${$("#drill-files").value}`)).content;
+  };
+  $("#drill-files").addEventListener("change", show);
+  await show();
 }
 
 // --- routing -----------------------------------------------------------------------------

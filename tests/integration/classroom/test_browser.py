@@ -129,6 +129,7 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(trainee.locator("#score")).to_be_visible(timeout=60_000)
         expect(trainee.locator("#feedback .fail").first).to_be_visible()
         expect(trainee.locator("#feedback pre").first).to_contain_text("->")
+        expect(trainee.locator("#topology .pill.hit").first).to_be_visible()  # the counterexample's nodes
 
         # edit and deploy every flow file, then check and submit
         for path in sorted(solution.iterdir()):
@@ -150,6 +151,10 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         # the instructor's open dashboard picks the result up without a reload
         expect(instructor.locator('[data-result="tina"] .percent')).to_have_text("100", timeout=15_000)
         expect(instructor.locator('[data-user="tina"] .last')).to_have_text("100")
+        # the drill-down: the trainee's files and last report, hidden checks included
+        instructor.click('[data-user="tina"] [data-drill]')
+        expect(instructor.locator("#drill")).to_contain_text("(hidden)")
+        expect(instructor.locator("#drill-file")).to_contain_text("priority=")
         shot(instructor, "dashboard")
 
         trainee.click("#stop")

@@ -102,6 +102,23 @@ def terminal(client, *commands: str) -> list[str]:
     return outputs
 
 
+def interrupted_ping(client) -> str:
+    """Start an endless ping in the terminal, press Ctrl-C; the screen until the next prompt."""
+    cookie = client.cookies.get("sdnlab_session")
+    with client.websocket_connect(
+        "/api/session/terminal", headers={"cookie": f"sdnlab_session={cookie}"}
+    ) as ws:
+        ws.send_text(json.dumps({"type": "input", "data": "m1 ping hes\n"}))
+        screen, deadline = "", time.time() + 60
+        while "bytes from" not in screen and time.time() < deadline:
+            screen += ws.receive_bytes().decode(errors="replace")
+        ws.send_text(json.dumps({"type": "input", "data": "\x03"}))
+        while not screen.rstrip().endswith("]$") and time.time() < deadline:
+            screen += ws.receive_bytes().decode(errors="replace")
+        ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
+    return screen
+
+
 def bridges() -> set[str]:
     return set(subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split())
 
@@ -155,6 +172,8 @@ def test_two_trainees_side_by_side_each_in_their_own_lab(room, agent):
     assert all("refused:" in out and "root:" not in out for out in outputs[2:7]), outputs[2:7]
     assert "uid=" not in "".join(outputs[3:5])
     assert "priority=" in outputs[7]
+    stopped = interrupted_ping(ann)
+    assert "packets transmitted" in stopped and stopped.rstrip().endswith("]$"), stopped[-300:]
 
     submitted = ann.post("/api/session/submit").json()
     assert (

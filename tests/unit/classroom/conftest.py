@@ -9,14 +9,26 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from sdnlab.classroom import db as cdb
+from sdnlab.classroom import security
+
+
+@pytest.fixture(autouse=True)
+def cheaper_argon2(monkeypatch):
+    """argon2id with a small cost: the same code path, without 64 MiB and 3 passes per login."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(security, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
 
 
 def _pg_bin() -> str | None:
@@ -30,9 +42,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, even by SIGKILL (no cluster left running)."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A throw-away PostgreSQL cluster: yields a base URL without a database name."""
+    """A throw-away PostgreSQL cluster: yields a base URL without a database name.
+
+    ``postgres`` runs as a child of the test process (not daemonized by pg_ctl) and dies with
+    it, so an interrupted test run leaves no server behind.
+    """
     bindir = _pg_bin()
     if bindir is None:
         pytest.skip("PostgreSQL binaries not installed (apt-get install postgresql; tools/setup.sh does it)")
@@ -43,32 +66,37 @@ def postgres_server():
     data = os.path.join(folder, "data")
     shutil.chown(folder, "postgres", "postgres")
     port = _free_port()
-
-    def as_postgres(*argv: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *argv], check=True, capture_output=True, timeout=120
-        )
-
-    as_postgres(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-    as_postgres(
-        f"{bindir}/pg_ctl",
-        "-D",
-        data,
-        "-w",
-        "-l",
-        os.path.join(folder, "log"),
-        "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
-        "start",
-    )
+    as_postgres = {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": folder}
+    subprocess.run(
+        [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True, capture_output=True, timeout=120, **as_postgres,
+    )  # fmt: skip
+    log = open(os.path.join(folder, "log"), "w")  # noqa: SIM115  # the server writes to it until the end
+    server = subprocess.Popen(
+        [f"{bindir}/postgres", "-D", data, "-p", str(port), "-k", folder,
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, **as_postgres,
+    )  # fmt: skip
+    url = f"postgresql://postgres@127.0.0.1:{port}"
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        import psycopg
+
+        for _ in range(200):
+            try:
+                psycopg.connect(url + "/postgres", connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                if server.poll() is not None:
+                    pytest.fail("postgres did not start: " + Path(folder, "log").read_text()[-500:])
+                time.sleep(0.1)
+        yield url
     finally:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
+        server.send_signal(signal.SIGINT)  # fast shutdown
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -29,6 +29,8 @@ def test_the_agent_runs_a_sandbox_through_its_socket(agent):
     assert agent.list_files("ag1")[0]["path"] == "flows/s1.flows"
     agent.write_file("ag1", "flows/s3.flows", "priority=0,actions=drop\n")
     assert agent.read_file("ag1", "flows/s3.flows") == "priority=0,actions=drop\n"
+    agent.reset("ag1")
+    assert "TODO" in agent.read_file("ag1", "flows/s3.flows")
     report = agent.grade("ag1", include_hidden=True)
     assert any(c["hidden"] for c in report["checks"])
     agent.stop("ag1")

@@ -77,10 +77,14 @@ ENDPOINTS = [
     ("GET", "/api/class/results", "instructor"),
     ("GET", "/api/class/sessions", "instructor"),
     ("POST", "/api/class/sessions/999/stop", "instructor"),
+    ("POST", "/api/class/sessions/999/reset", "instructor"),
+    ("GET", "/api/class/sessions/999", "instructor"),
+    ("GET", "/api/class/sessions/999/files/flows/s1.flows", "instructor"),
     ("POST", "/api/classes", "instructor"),
     ("POST", "/api/users", "instructor"),
     ("POST", "/api/users/import", "instructor"),
     ("GET", "/api/users", "admin"),
+    ("PATCH", "/api/users/oto", "admin"),
 ]
 RANK = {"trainee": 0, "instructor": 1, "admin": 2}
 AS = {"trainee": "ann", "instructor": "ivy", "admin": "ada"}
@@ -88,6 +92,7 @@ BODIES = {
     "/api/session/files/flows/s1.flows": {"json": {"content": "priority=0,actions=drop\n"}},
     "/api/classes": {"json": {"name": "new-class"}},
     "/api/users": {"json": {"username": "newbie", "password": "longenough"}},
+    "/api/users/oto": {"json": {"role": "instructor"}},
     "/api/users/import": {
         "content": "username,password\nnewbie2,longenough\n",
         "headers": {"content-type": "text/csv"},
@@ -106,7 +111,9 @@ def test_the_endpoint_table_covers_every_api_route(classroom):
     listed = {
         (m, p.replace("static_flows", "{lab_id}").replace("999", "{session_id}")) for m, p, _ in ENDPOINTS
     }
-    listed = {(m, p.replace("flows/s1.flows", "{path:path}")) for m, p in listed}
+    listed = {
+        (m, p.replace("flows/s1.flows", "{path:path}").replace("/oto", "/{username}")) for m, p in listed
+    }
     listed |= {("POST", "/api/login")}
     assert routes == listed
 
@@ -159,6 +166,17 @@ def test_an_instructor_follows_only_the_trainees_of_her_classes(classroom):
     assert oto.get("/api/class/results").json()["results"] == []
     assert oto.get("/api/class/sessions").json()["sessions"] == []
     session_id = ivy.get("/api/class/sessions").json()["sessions"][0]["id"]
+    detail = ivy.get(f"/api/class/sessions/{session_id}").json()
+    assert detail["user"] == "ann" and [a["kind"] for a in detail["attempts"]] == ["submit"]
+    assert any(c["hidden"] for c in detail["last_report"]["checks"]), "instructors see hidden checks"
+    assert "TODO" in ivy.get(f"/api/class/sessions/{session_id}/files/flows/s2.flows").json()["content"]
+    assert oto.get(f"/api/class/sessions/{session_id}").status_code == 404
+    assert oto.get(f"/api/class/sessions/{session_id}/files/flows/s2.flows").status_code == 404
+    assert ann.get(f"/api/class/sessions/{session_id}").status_code == 403
+    ann.put("/api/session/files/flows/s2.flows", json={"content": "priority=0,actions=drop\n"})
+    assert oto.post(f"/api/class/sessions/{session_id}/reset").status_code == 404
+    assert ivy.post(f"/api/class/sessions/{session_id}/reset").status_code == 200
+    assert "TODO" in ann.get("/api/session/files/flows/s2.flows").json()["content"], "the starter is back"
     assert oto.post(f"/api/class/sessions/{session_id}/stop").status_code == 404
     assert ivy.post(f"/api/class/sessions/{session_id}/stop").status_code == 200
     assert ann.get("/api/session").status_code == 409
@@ -170,7 +188,13 @@ def test_a_whole_lab_start_edit_deploy_check_hint_submit_and_the_dashboard(class
     assert started["state"] == "running" and started["lab"] == "static_flows"
     names = [f["path"] for f in ann.get("/api/session/files").json()["files"]]
     assert names == ["flows/s1.flows", "flows/s2.flows", "flows/s3.flows"]
-    first = ann.post("/api/session/check").json()
+    answer = ann.post("/api/session/check")
+    from sdnlab.labs.loader import labs_root
+
+    for folder in (classroom.backend.state, labs_root()):
+        assert str(folder) not in answer.text, "no server folder in the feedback"
+    assert "flows/s2.flows:" in answer.text, "the blamed rule names the workspace file"
+    first = answer.json()
     assert first["percent"] < 100 and not first["passed"]
     failing = [c for c in first["checks"] if not c["passed"]]
     assert failing and failing[0]["details"], "a failed check shows its counterexample"
@@ -367,3 +391,16 @@ def test_instructors_create_classes_and_import_trainees_but_not_instructors(clas
     assert carl.post("/api/login", json={"username": "carl", "password": "longenough"}).status_code == 200
     assert carl.get("/api/me").json()["classes"] == ["autumn"]
     assert [r["user"] for r in ivy.get("/api/class/sessions").json()["sessions"]] == []
+
+
+def test_admins_change_roles_and_disable_accounts_and_a_disabled_login_stops_working(classroom):
+    ben, ada = classroom.login("ben"), classroom.login("ada")
+    assert ben.get("/api/me").status_code == 200
+    answer = ada.patch("/api/users/ben", json={"disabled": True})
+    assert answer.status_code == 200 and answer.json()["disabled"] is True
+    assert ben.get("/api/me").status_code == 401
+    assert ada.patch("/api/users/ann", json={"role": "instructor"}).json()["role"] == "instructor"
+    assert ada.patch("/api/users/ann", json={"role": "root"}).status_code == 400
+    assert ada.patch("/api/users/nobody", json={"role": "trainee"}).status_code == 404
+    assert ada.patch("/api/users/ada", json={"disabled": True}).status_code == 409
+    assert classroom.login("ann").get("/api/class/sessions").status_code == 200
