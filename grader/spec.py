@@ -23,7 +23,8 @@ from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
 if TYPE_CHECKING:
     from sdnlab.grader.behaviours.base import BehaviourKind
 
-COMMON_KEYS = ("id", "description", "weight", "hidden", "requires")
+# `skills` names the skills and levels a check evidences: read by sdnlab.certification, not graded
+COMMON_KEYS = ("id", "description", "weight", "hidden", "requires", "skills")
 MAX_DEPTH = 8  # nesting levels a spec may use (a failover's behaviour's traffic is 5)
 
 

@@ -62,7 +62,7 @@ PROBE_KINDS = {
     "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"},
 }
 EXPECT = ("reach", "blocked")
-COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden"}
+COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "skills"}  # skills: see _check_skills
 
 
 def labs_root() -> Path:
@@ -234,7 +234,7 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
     for key in ("behaviours", "probes"):  # `skills:` on a check is read by sdnlab.certification
-        _strip_check_skills(data.get(key), key, errors)
+        _check_skills(data.get(key), key, errors)
     odd_keys = _keys_that_are_not_names(data)
     for line, field, odd in odd_keys:
         errors.add(line, field, f"key {odd!r} is not a name (keys are words such as 'src')")
@@ -281,16 +281,19 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     )
 
 
-def _strip_check_skills(raw, key: str, errors: _Errors) -> None:
-    """Remove each check's ``skills: {SKILL_ID: LEVEL}`` (shape checked here, names in certification)."""
+def _check_skills(raw, key: str, errors: _Errors) -> None:
+    """Each check's ``skills: {SKILL_ID: LEVEL}`` has that shape (the ids are checked by certification)."""
     for i, item in enumerate(raw if isinstance(raw, list) else ()):
         if not isinstance(item, dict) or "skills" not in item:
             continue
-        line = _line(item, "skills", _line(raw, i))
-        value = item.pop("skills")
+        value = item["skills"]
         pairs = list(value.items()) if isinstance(value, dict) else []
         if not pairs or not all(isinstance(k, str) and _whole(v, 1, 9) for k, v in pairs):
-            errors.add(line, f"{key}[{i}].skills", "expected a mapping of skill id to a level number")
+            errors.add(
+                _line(item, "skills", _line(raw, i)),
+                f"{key}[{i}].skills",
+                "expected a mapping of skill id to a level number",
+            )
 
 
 def _skills(raw, errors: _Errors) -> dict:
