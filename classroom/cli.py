@@ -22,6 +22,8 @@ from typing import Annotated
 import typer
 
 from sdnlab.classroom.errors import ClassroomError
+from sdnlab.cli_options import JsonOpt
+from sdnlab.jsonio import dumps
 
 DbOpt = Annotated[
     str | None,
@@ -117,7 +119,8 @@ def users_add(
     class_name: Annotated[str | None, typer.Option("--class", help="Class to put the user in")] = None,
     db: DbOpt = None,
     state: StateOpt = None,
-):
+    json_out: JsonOpt = False,
+) -> None:
     """Create an account; the password is read from standard input (first line)."""
     from sdnlab.classroom import accounts
     from sdnlab.classroom.db import open_database
@@ -127,6 +130,9 @@ def users_add(
     factory = open_database(database_url(db, state))
     with factory.begin() as session:
         accounts.add_user(session, new)
+    if json_out:
+        typer.echo(dumps({"user": name, "role": role, "class": class_name, "added": True}))
+        return
     typer.echo(f"user {name} ({role}) added" + (f" to class {class_name}" if class_name else ""))
 
 
@@ -134,7 +140,8 @@ def users_import(
     file: Annotated[Path, typer.Argument(help="CSV with username,password[,role][,class]")],
     db: DbOpt = None,
     state: StateOpt = None,
-):
+    json_out: JsonOpt = False,
+) -> None:
     """Create accounts from a CSV file (every row checked first; all or none)."""
     from sdnlab.classroom import accounts
     from sdnlab.classroom.db import open_database
@@ -147,6 +154,9 @@ def users_import(
     factory = open_database(database_url(db, state))
     with factory.begin() as session:
         accounts.import_users(session, new_users)
+    if json_out:
+        typer.echo(dumps({"file": str(file), "imported": len(new_users)}))
+        return
     typer.echo(f"{len(new_users)} users imported from {file}")
 
 

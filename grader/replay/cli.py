@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt
+from sdnlab.jsonio import dumps
+
 of_app = typer.Typer(help="Recorded OpenFlow conversations (pcapng files).", no_args_is_help=True)
 
 
@@ -13,12 +16,30 @@ of_app = typer.Typer(help="Recorded OpenFlow conversations (pcapng files).", no_
 def show(
     path: Annotated[str, typer.Argument(help="A pcapng/pcap recording (SDNLAB_OF_RECORD, tcpdump -w).")],
     show_all: Annotated[bool, typer.Option("--all", help="Also show echo and barrier messages.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Print the conversation: each packet-in with the flow-mods and packet-outs that answered it."""
     from sdnlab.grader.replay.pcapng import read_conversation
     from sdnlab.grader.replay.show import render
 
-    typer.echo(render(read_conversation(path), show_all=show_all))
+    records = read_conversation(path)
+    if json_out:  # one record per message: what a script needs to follow the conversation
+        rows = [
+            {
+                "time": r.time,
+                "switch": list(r.switch),
+                "dpid": r.dpid,
+                "direction": r.direction,
+                "version": r.version,
+                "msg_type": r.msg_type,
+                "site": r.site,
+                "data_hex": r.data.hex(),
+            }
+            for r in records
+        ]
+        typer.echo(dumps(rows))
+        return
+    typer.echo(render(records, show_all=show_all))
 
 
 @of_app.command("replay")

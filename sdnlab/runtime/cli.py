@@ -219,6 +219,7 @@ def link(
     b: Annotated[str, typer.Argument(help="The other end (e.g. s2).")],
     state: Annotated[str, typer.Argument(help="down | up")],
     name: NameOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Take the link between two nodes down or bring it back up (both ends, like a pulled cable)."""
     from sdnlab.runtime import links
@@ -227,6 +228,9 @@ def link(
         raise typer.BadParameter(f"{state!r}: expected down or up")
     name = lab_name(name)
     changed = links.set_link(name, a, b, up=state == "up")
+    if json_out:
+        typer.echo(dumps({"lab": name, "link": [a, b], "state": state, "interfaces": list(changed)}))
+        return
     typer.echo(f"link {a}-{b} {state} ({', '.join(changed)})")
 
 

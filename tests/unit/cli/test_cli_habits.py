@@ -214,7 +214,10 @@ def test_reporting_commands_accept_json_and_fail_as_json(capsys, monkeypatch, ar
 
 
 # commands that report nothing of their own: a host's command, interactive shells, the demo
-NO_REPORT = {"exec", "cli", "controller run", "demo"}
+# commands that report nothing a script would parse: interactive, long-running or streaming
+# (exec, cli, controller run, serve, capture), log text (lab logs), or output that is
+# already a machine format (schema prints a JSON Schema)
+NO_REPORT = {"exec", "cli", "controller run", "demo", "serve", "capture", "lab logs", "schema"}
 
 
 def test_every_reporting_command_has_json():
@@ -329,7 +332,7 @@ def test_down_as_non_root_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     code, _, err = run(capsys, "down", "--name", "x1")
     assert code == ExitCode.ENVIRONMENT
-    assert err.strip() == "sdnlab: error: sdnlab labs build real networks and must run as root (sudo)"
+    assert err.strip() == "sdnlab: error: sdnlab labs belong to root: run as root (sudo) to stop a lab"
 
 
 # ------------------------------------------------------------------ progress
