@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark under bench/ (each a `bench.<name>.run.main()`), JSON to bench/results/."""
+"""`make bench`: run every benchmark under bench/ (each a `bench.<name>.run.main()`).
+
+Results are written as JSON to bench/results/.
+"""
 
 from __future__ import annotations
 

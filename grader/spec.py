@@ -133,14 +133,7 @@ def parse_traffic(text: object, where: str = "<spec>") -> TrafficClass:
 
 
 def _line(container: object, key: object, default: int) -> int:
-    """The line of ``container[key]`` (of ``container`` for key None) from the YAML reader's line map.
-
-    Legacy data (plain dicts carrying ``__line__``, see ``load_yaml_with_lines``) gives the
-    mapping's own line.
-    """
-    if isinstance(container, dict) and not hasattr(container, "key_lines"):
-        line = container.get("__line__", 0)
-        return line if isinstance(line, int) and line else default
+    """The line of ``container[key]`` (of ``container`` for key None) from the YAML reader's line map."""
     return line_of(container, key) or default
 
 
@@ -166,10 +159,6 @@ def _depth(value: object, limit: int) -> bool:
     return False
 
 
-def _keys(raw: Mapping[object, object]) -> list[object]:
-    return [k for k in raw if k != "__line__" or hasattr(raw, "key_lines")]
-
-
 def _behaviour(raw: object, index: int, source: str, errors: list[str], line: int = 0) -> Behaviour | None:
     from sdnlab.grader.behaviours import kinds
 
@@ -179,7 +168,7 @@ def _behaviour(raw: object, index: int, source: str, errors: list[str], line: in
         return None
     line = _line(raw, None, line)
     where = f"{source}:{line}"
-    keys = _keys(raw)
+    keys = list(raw)
     found = [k for k in keys if k in registry]
     for key in keys:
         if key not in registry and key not in COMMON_KEYS:
@@ -212,7 +201,7 @@ def _behaviour(raw: object, index: int, source: str, errors: list[str], line: in
     if _depth(body, MAX_DEPTH):
         errors.append(f"{source}:{_line(raw, name, line)}: {name}: nested too deeply")
         return None
-    body_line = _line(raw, name, line) if hasattr(raw, "key_lines") else _line(body, None, line)
+    body_line = _line(raw, name, line)
 
     def at(key: str) -> str:
         return f"{source}:{_line(body, key, body_line)}"
@@ -233,7 +222,7 @@ def _build(
     """The behaviour of one spec entry (``lines``: of the entry and of its kind's fields)."""
     name = kind.name
     line, kind_line = lines
-    fields = set(_keys(body))
+    fields = set(body)
     for key in sorted(fields - kind.keys, key=str):
         errors.append(
             f"{at(str(key))}: {name}.{key}: unknown field (allowed: {', '.join(sorted(kind.keys))})"
@@ -323,26 +312,6 @@ def raise_spec_errors(errors: list[str]) -> None:
     raise SpecError("\n".join(shown) + (f"\n... and {more} more errors" if more > 0 else ""))
 
 
-def load_yaml_with_lines(text: str, source: str = "<spec>") -> object:
-    """YAML text as plain data where every mapping also carries ``__line__`` (its 1-based line).
-
-    Kept for callers not yet moved to ``sdnlab.yamlsrc`` (labs/loader.py); specs no longer use it.
-    Duplicate keys are errors here too.
-    """
-    data = _read_yaml(text, source)
-
-    def legacy(value: object) -> object:
-        if isinstance(value, Mapping):
-            out: dict[object, object] = {k: legacy(v) for k, v in value.items()}
-            out["__line__"] = getattr(value, "line", 0)
-            return out
-        if isinstance(value, list):
-            return [legacy(v) for v in value]
-        return value
-
-    return legacy(data)
-
-
 def _read_yaml(text: str, source: str) -> object:
     try:
         return load_yaml(text, source)
@@ -358,15 +327,14 @@ def parse_spec(text: str, source: str = "<spec>", topology: object = None) -> tu
 def parse_behaviours(data: object, source: str = "<spec>", topology: object = None) -> tuple[Behaviour, ...]:
     """Behaviours from already-loaded YAML data (a list, or a mapping with ``behaviours:``).
 
-    Data from ``sdnlab.yamlsrc.load_yaml`` gets line numbers in error messages (so does legacy
-    data whose mappings carry ``__line__``). With a ``topology``, node selectors and failover
-    links are checked against it too, and every problem (field syntax and unknown nodes alike)
-    is reported in the same ``SpecError``.
+    Data from ``sdnlab.yamlsrc.load_yaml`` gets line numbers in error messages. With a
+    ``topology``, node selectors and failover links are checked against it too, and every problem
+    (field syntax and unknown nodes alike) is reported in the same ``SpecError``.
     """
     line = getattr(data, "line", 0)
     if isinstance(data, Mapping):
         lab_file = "topology" in data or "title" in data  # a lab.yaml: its other keys are the lab's
-        unknown = [k for k in data if k != "behaviours" and k != "__line__"] if not lab_file else []
+        unknown = [k for k in data if k != "behaviours"] if not lab_file else []
         if unknown:
             where = f"{source}:{_line(data, unknown[0], line)}"
             raise SpecError(f"{where}: unknown key {unknown[0]!r} (a spec holds a 'behaviours:' list)")

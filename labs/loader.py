@@ -601,7 +601,7 @@ def _behaviours(raw, source: str, errors: _Errors) -> tuple:
     if raw is None:
         return ()
     try:
-        behaviours = parse_behaviours(_for_spec_parser(raw), source)
+        behaviours = parse_behaviours(raw, source)
     except SpecError as exc:
         errors.extend_located(str(exc))
         return ()
@@ -629,30 +629,6 @@ def _keys_that_are_not_names(data, field: str = "") -> list[tuple[int, str, obje
         for index, value in enumerate(data):
             found.extend(_keys_that_are_not_names(value, f"{field}[{index}]"))
     return found
-
-
-def _for_spec_parser(raw):
-    """The behaviours as the grader's spec parser reads them.
-
-    Transitional: a grader whose parser still reads lines from ``__line__`` keys (it still has
-    its own ``_LineLoader``) gets a copy with them; once it reads ``sdnlab.yamlsrc`` lines
-    (``line_of``), the reader's data is passed unchanged. The user's data is never modified.
-    """
-    from sdnlab.grader import spec
-
-    if not hasattr(spec, "_LineLoader"):
-        return raw
-
-    def copy(value):
-        if isinstance(value, dict):
-            out = {k: copy(v) for k, v in value.items()}
-            out["__line__"] = _line(value)
-            return out
-        if isinstance(value, list):
-            return [copy(v) for v in value]
-        return value
-
-    return copy(raw)
 
 
 def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:

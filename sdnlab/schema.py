@@ -118,10 +118,19 @@ def lab_schema() -> JSON:
             variants.append(_object({kind: args, **common}, (kind,)))
         return {"oneOf": variants}
 
+    # `skills:` on a check (read by the lab loader, names checked by sdnlab.certification)
+    check_skills: JSON = {
+        "type": "object",
+        "description": "the skills this check gives evidence of: skill id to level (skills/framework.yaml)",
+        "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 9},
+        "minProperties": 1,
+    }
+    behaviour_kinds = spec.kind_names()
     behaviour: JSON = {
         "type": "object",
-        "description": "one behaviour: exactly one of " + ", ".join(spec.KINDS),
-        "propertyNames": {"enum": [*spec.KINDS, *spec.COMMON_KEYS]},
+        "description": "one behaviour: exactly one of " + ", ".join(behaviour_kinds),
+        "propertyNames": {"enum": [*behaviour_kinds, *spec.COMMON_KEYS, "skills"]},
+        "properties": {"skills": check_skills},
         "minProperties": 1,
     }
     probe_common: JSON = {
@@ -129,6 +138,7 @@ def lab_schema() -> JSON:
         "description": {"type": "string"},
         "weight": {"type": "number", "exclusiveMinimum": 0},
         "hidden": {"type": "boolean"},
+        "skills": check_skills,
     }
     step = one_of_kinds(loader.STEP_KINDS, {})
     step = {"anyOf": [{"enum": sorted(loader.STEP_KINDS)}, step]}

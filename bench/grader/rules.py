@@ -20,7 +20,7 @@ def proactive_rules(topo) -> dict[str, list[str]]:
             dc = next(n for n in ends if n.startswith("dc"))
             wan_port_of[dc] = ends["wan"]
     for meter in topo.with_role("meter"):
-        dc = next(l.other(meter.name) for l in topo.links_of(meter.name))
+        dc = next(link.other(meter.name) for link in topo.links_of(meter.name))
         port = topo.port(dc, meter.name)
         up = topo.port(dc, "wan")
         ip = meter.ip

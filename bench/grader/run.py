@@ -146,7 +146,10 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
         return {
             "lab_up_s": round(up_s, 1),
             "concurrency": concurrency,
-            "ping": f"ping -c 1 -W 1 via mnexec in the meter's namespaces, up to {PING_ATTEMPTS} attempts per pair",
+            "ping": (
+                "ping -c 1 -W 1 via mnexec in the meter's namespaces, "
+                f"up to {PING_ATTEMPTS} attempts per pair"
+            ),
             "reach_sampled": len(reach_sample),
             "reach_sample_s": round(reach_s, 2),
             "reach_live_ok": sum(reach_live),
@@ -166,8 +169,11 @@ def live_part(topo, rules, report, sample: int, concurrency: int, seed: int = 11
             "identical_verdicts": agree_reach + agree_iso == len(reach_sample) + len(iso_sample),
             "ping_all_behaviours_estimated_s": round(est_total, 1),
             "extrapolated": True,
-            "extrapolation": f"sampled {len(reach_sample)} of {total_reach} reach pairs and {len(iso_sample)} of {total_iso} isolation pairs; "
-            "the full ping check time is scaled linearly from the sample wall-clock at the same concurrency",
+            "extrapolation": (
+                f"sampled {len(reach_sample)} of {total_reach} reach pairs and "
+                f"{len(iso_sample)} of {total_iso} isolation pairs; the full ping check time is "
+                "scaled linearly from the sample wall-clock at the same concurrency"
+            ),
         }
     finally:
         api.down(LAB)
@@ -212,7 +218,8 @@ def main(argv=None) -> dict:
         result["targets_met"] = (
             static["median_s"] <= 1.0 and result["speedup_vs_ping"] >= 100 and live["identical_verdicts"]
         )
-        # The same comparison for the reach behaviour alone (1000 pairs, where pinging everything is feasible).
+        # The same comparison for the reach behaviour alone (1000 pairs, where pinging everything
+        # is feasible).
         reach_id = behaviours[0].id
         reach_ping_s = (
             live["reach_sample_s"] * result["behaviours"][reach_id]["cases"] / live["reach_sampled"]

@@ -419,9 +419,15 @@ def firewall_vs_nftables(tmp: Path, seconds: float, rules: int = 100) -> dict:
 GENERATOR = r"""
 import socket, sys, time
 from sdnlab.vnfs.packet import IPPROTO_UDP, build_frame
-ifname, seconds, size, dst, dst_mac = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-frames = [build_frame(ip_src=dst.rsplit(".", 1)[0] + ".1", ip_dst=dst, ip_proto=IPPROTO_UDP, l4_src=10000 + i,
-                      l4_dst=9, payload=bytes(max(0, size - 42)), eth_dst=dst_mac) for i in range(64)]
+ifname, dst, dst_mac = sys.argv[1], sys.argv[4], sys.argv[5]
+seconds, size = float(sys.argv[2]), int(sys.argv[3])
+frames = [
+    build_frame(
+        ip_src=dst.rsplit(".", 1)[0] + ".1", ip_dst=dst, ip_proto=IPPROTO_UDP, l4_src=10000 + i,
+        l4_dst=9, payload=bytes(max(0, size - 42)), eth_dst=dst_mac,
+    )
+    for i in range(64)
+]
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
 sock.bind((ifname, 0))
 sent = failed = 0

@@ -13,7 +13,8 @@ HEADER = 14 + 20 + 20  # Ethernet + IPv4 + TCP
 def ruleset(n: int, port: int = 5201) -> str:
     """A firewall config with ``n`` rules, the last of which accepts TCP to ``port``."""
     rules = [
-        f"  - {{name: r{i}, action: drop, proto: tcp, src: 192.168.{i // 250}.{i % 250}/32, dport: {1000 + i}}}"
+        f"  - {{name: r{i}, action: drop, proto: tcp, "
+        f"src: 192.168.{i // 250}.{i % 250}/32, dport: {1000 + i}}}"
         for i in range(n - 1)
     ]
     rules.append(f"  - {{name: bench, action: accept, proto: tcp, dport: {port}}}")

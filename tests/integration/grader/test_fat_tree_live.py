@@ -12,7 +12,11 @@ from sdnlab.grader.live import confirm
 pytestmark = pytest.mark.network
 
 LAB = "grfat"
-SPEC = "- reach: {src: all, dst: all, traffic: icmp}\n- no_loop: {}\n- isolate: {src: h1_1_1, dst: h1_1_2, traffic: 'tcp,tcp_dst=9'}\n"
+SPEC = (
+    "- reach: {src: all, dst: all, traffic: icmp}\n"
+    "- no_loop: {}\n"
+    "- isolate: {src: h1_1_1, dst: h1_1_2, traffic: 'tcp,tcp_dst=9'}\n"
+)
 
 
 @pytest.fixture(scope="module")

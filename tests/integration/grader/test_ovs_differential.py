@@ -204,16 +204,18 @@ def _flows(rng: random.Random, with_select: bool) -> list[str]:
         if rng.random() < 0.15:
             instr.append("clear_actions")
         if rng.random() < 0.25:
-            instr.append(
-                f"write_actions({rng.choice(['output:' + str(rng.choice(PORTS)), 'group:' + str(rng.choice(groups)), 'set_field:' + rng.choice(MACS) + '->eth_src,output:' + str(rng.choice(PORTS))])})"
-            )
+            written = [
+                f"output:{rng.choice(PORTS)}",
+                f"group:{rng.choice(groups)}",
+                f"set_field:{rng.choice(MACS)}->eth_src,output:{rng.choice(PORTS)}",
+            ]
+            instr.append(f"write_actions({rng.choice(written)})")
         if table < 2 and rng.random() < 0.3:
             instr.append(f"write_metadata:{rng.choice([1, 2])}/0xff")
         if table < 2 and rng.random() < 0.45:
             instr.append(f"goto_table:{rng.randint(table + 1, 2)}")
-        lines.append(
-            f"table={table},priority={rng.choice([1, 10, 100, 200, 300])},{match},actions={','.join(instr) or 'drop'}"
-        )
+        priority = rng.choice([1, 10, 100, 200, 300])
+        lines.append(f"table={table},priority={priority},{match},actions={','.join(instr) or 'drop'}")
     # A visible table-miss-like default in table 0 for some rounds.
     if rng.random() < 0.5:
         lines.append("table=0,priority=0,actions=goto_table:1")
@@ -307,7 +309,8 @@ def test_model_agrees_with_ofproto_trace(bridge, tmp_path, seed):
     if mismatches:
         packet, mine, theirs, text = mismatches[0]
         pytest.fail(
-            f"{len(mismatches)}/{compared} packets disagree; first: {packet}\nmodel: {mine['outputs']} controller={mine['controller']}\n"
+            f"{len(mismatches)}/{compared} packets disagree; first: {packet}\n"
+            f"model: {mine['outputs']} controller={mine['controller']}\n"
             f"model trace: {mine['trace']}\novs: {theirs}\n{text}"
         )
     assert compared == PACKETS_PER_ROUND

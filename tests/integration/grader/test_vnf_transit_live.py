@@ -47,7 +47,10 @@ def lab():
                     check=True,
                     capture_output=True,
                 )
-        script = "ip link add wire0 type bridge && ip link set fw1-eth0 master wire0 && ip link set fw1-eth1 master wire0 && ip link set wire0 up"
+        script = (
+            "ip link add wire0 type bridge && ip link set fw1-eth0 master wire0"
+            " && ip link set fw1-eth1 master wire0 && ip link set wire0 up"
+        )
         done = api.run_in(LAB, "fw1", ["sh", "-c", script], timeout=20)
         assert done.returncode == 0, done.stderr
         yield api

@@ -61,7 +61,8 @@ except OSError as exc:
 
 HTTP_CLIENT = r"""
 import json, sys, urllib.request
-print(json.dumps([urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip() for _ in range(int(sys.argv[2]))]))
+url, count = sys.argv[1], int(sys.argv[2])
+print(json.dumps([urllib.request.urlopen(url, timeout=3).read().decode().strip() for _ in range(count)]))
 """
 
 MQTT_CONNECT = (b"\x10\x13\x00\x04MQTT\x04\x02\x00\x3c\x00\x07meter-1").hex()

@@ -168,7 +168,8 @@ def test_the_controller_quarantines_the_scanner(lab):
 
 HTTP_CLIENT = r"""
 import json, sys, urllib.request
-print(json.dumps([urllib.request.urlopen(sys.argv[1], timeout=3).read().decode().strip() for _ in range(int(sys.argv[2]))]))
+url, count = sys.argv[1], int(sys.argv[2])
+print(json.dumps([urllib.request.urlopen(url, timeout=3).read().decode().strip() for _ in range(count)]))
 """
 
 

@@ -250,8 +250,14 @@ import random, socket, struct, sys
 from sdnlab.vnfs.packet import IPPROTO_TCP, IPPROTO_UDP, TCP_SYN, build_frame
 ifname, dst, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = random.Random(5)
-base = [build_frame(ip_src="10.78.0.1", ip_dst=dst, ip_proto=IPPROTO_TCP, l4_src=999, l4_dst=6860, tcp_flags=TCP_SYN),
-        build_frame(ip_src="10.78.0.1", ip_dst=dst, ip_proto=IPPROTO_UDP, l4_src=999, l4_dst=53, payload=b"q" * 40)]
+base = [
+    build_frame(
+        ip_src="10.78.0.1", ip_dst=dst, ip_proto=IPPROTO_TCP, l4_src=999, l4_dst=6860, tcp_flags=TCP_SYN
+    ),
+    build_frame(
+        ip_src="10.78.0.1", ip_dst=dst, ip_proto=IPPROTO_UDP, l4_src=999, l4_dst=53, payload=b"q" * 40
+    ),
+]
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
 sock.bind((ifname, 0))
 sent = 0

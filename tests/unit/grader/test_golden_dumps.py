@@ -9,7 +9,11 @@ from sdnlab.grader import collect, grade, parse_spec
 from sdnlab.topologies import load_topology
 
 DUMPS = Path(__file__).parent / "data" / "fat_tree_builtin"
-SPEC = "- reach: {src: all, dst: all, traffic: icmp}\n- no_loop: {}\n- no_blackhole: {src: all, dst: all, traffic: icmp}\n"
+SPEC = (
+    "- reach: {src: all, dst: all, traffic: icmp}\n"
+    "- no_loop: {}\n"
+    "- no_blackhole: {src: all, dst: all, traffic: icmp}\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def test_the_controllers_rules_pass_every_pair(fat_tree):
 def test_a_missing_host_route_is_found_and_blamed(fat_tree):
     topo, state = fat_tree
     first_host = topo.hosts()[0]
-    edge = next(l.other(first_host.name) for l in topo.links_of(first_host.name))
+    edge = next(link.other(first_host.name) for link in topo.links_of(first_host.name))
     switch = state[edge]
     victim = next(
         f

@@ -13,10 +13,22 @@ from sdnlab.grader.spec import parse_spec
 from sdnlab.topologies import load_topology
 
 RULES = {
-    "s1": "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
-    "s2": "priority=10,ip,nw_dst=10.0.0.1 actions=output:2\npriority=10,ip,nw_dst=10.0.0.2 actions=output:1\n"
-    "priority=10,ip,nw_dst=10.0.0.3 actions=output:3\npriority=5,arp actions=FLOOD\n",
-    "s3": "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\npriority=5,ip actions=output:2\npriority=5,arp actions=FLOOD\n",
+    "s1": (
+        "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\n"
+        "priority=5,ip actions=output:2\n"
+        "priority=5,arp actions=FLOOD\n"
+    ),
+    "s2": (
+        "priority=10,ip,nw_dst=10.0.0.1 actions=output:2\n"
+        "priority=10,ip,nw_dst=10.0.0.2 actions=output:1\n"
+        "priority=10,ip,nw_dst=10.0.0.3 actions=output:3\n"
+        "priority=5,arp actions=FLOOD\n"
+    ),
+    "s3": (
+        "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\n"
+        "priority=5,ip actions=output:2\n"
+        "priority=5,arp actions=FLOOD\n"
+    ),
 }
 
 
@@ -90,7 +102,8 @@ def test_waypoint_and_path_constraints(topo):
 def test_loop_is_detected_with_its_path(topo):
     s1 = (
         RULES["s1"]
-        + "priority=20,ip,nw_dst=10.0.0.9 actions=output:2\npriority=21,ip,in_port=2,nw_dst=10.0.0.9 actions=IN_PORT\n"
+        + "priority=20,ip,nw_dst=10.0.0.9 actions=output:2\n"
+        + "priority=21,ip,in_port=2,nw_dst=10.0.0.9 actions=IN_PORT\n"
     )
     rules = dict(RULES, s1=s1, s2=RULES["s2"] + "priority=20,ip,nw_dst=10.0.0.9 actions=IN_PORT\n")
     result = _grade(topo, "- no_loop: {src: h1}\n", rules).results[0]
@@ -111,7 +124,10 @@ def test_failover_uses_fast_failover_liveness(topo):
     rules = dict(
         RULES, s2=RULES["s2"].replace("nw_dst=10.0.0.3 actions=output:3", "nw_dst=10.0.0.3 actions=group:1")
     )
-    spec = "- failover: {down: [[s2, s3]], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n- failover: {down: [s2-s3], behaviour: {reach: {src: h1, dst: h3, traffic: icmp}}}\n"
+    spec = (
+        "- failover: {down: [[s2, s3]], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n"
+        "- failover: {down: [s2-s3], behaviour: {reach: {src: h1, dst: h3, traffic: icmp}}}\n"
+    )
     report = _grade(topo, spec, rules, groups)
     assert [r.passed for r in report.results] == [True, False]
     assert (
@@ -130,7 +146,10 @@ def test_load_split_over_select_buckets(topo):
 def test_reports_render_as_json_and_junit(topo):
     report = _grade(
         topo,
-        "- id: iso\n  isolate: {src: h1, dst: h2, traffic: icmp}\n  hidden: true\n- reach: {src: h1, dst: h3}\n",
+        "- id: iso\n"
+        "  isolate: {src: h1, dst: h2, traffic: icmp}\n"
+        "  hidden: true\n"
+        "- reach: {src: h1, dst: h3}\n",
     )
     data = json.loads(report.to_json())
     assert data["behaviours"][0]["failures"][0]["blame"]["switch"] == "s2"
@@ -235,7 +254,11 @@ def test_bump_in_the_wire_vnfs_are_waypoints():
 
 
 def test_every_unknown_node_is_reported_at_once(topo):
-    spec = "- reach: {src: h9, dst: h2}\n- waypoint: {src: h1, dst: h3, via: s7}\n- failover: {down: [s1-s3], behaviour: {reach: {src: h1, dst: h2}}}\n"
+    spec = (
+        "- reach: {src: h9, dst: h2}\n"
+        "- waypoint: {src: h1, dst: h3, via: s7}\n"
+        "- failover: {down: [s1-s3], behaviour: {reach: {src: h1, dst: h2}}}\n"
+    )
     with pytest.raises(SpecError) as info:
         _grade(topo, spec)
     message = str(info.value)
@@ -254,7 +277,15 @@ def test_trace_cli_reads_packet_files_groups_and_ports(tmp_path):
         "group_id=1,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3\n"
     )
     (tmp_path / "p.txt").write_text(
-        " 1(a): addr:00:00:00:00:00:01\n     config:     0\n     state:      LIVE\n 2(b): addr:00:00:00:00:00:02\n     config:     0\n     state:      LINK_DOWN\n 3(c): addr:00:00:00:00:00:03\n     config:     0\n     state:      LIVE\n"
+        " 1(a): addr:00:00:00:00:00:01\n"
+        "     config:     0\n"
+        "     state:      LIVE\n"
+        " 2(b): addr:00:00:00:00:00:02\n"
+        "     config:     0\n"
+        "     state:      LINK_DOWN\n"
+        " 3(c): addr:00:00:00:00:00:03\n"
+        "     config:     0\n"
+        "     state:      LIVE\n"
     )
     (tmp_path / "pk.txt").write_text("# two packets\nin_port=1,tcp,tcp_dst=80\nin_port=2,arp,arp_op=1\n")
     args = [
@@ -372,7 +403,8 @@ def test_grading_with_links_down_judges_every_behaviour_in_that_scenario():
         "s1": "group_id=1,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:3,actions=output:3\n"
     }
     spec = parse_spec(
-        "- reach: {src: h1, dst: h2, traffic: icmp}\n- failover: {down: [s1-s2], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n"
+        "- reach: {src: h1, dst: h2, traffic: icmp}\n"
+        "- failover: {down: [s1-s2], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n"
     )
     state = _state(rules, groups)
     assert [r.passed for r in grade(ring, state, spec).results] == [True, True]

@@ -63,9 +63,9 @@ def _rules(rng: random.Random) -> str:
             actions.append(f"write_metadata:{rng.randint(1, 2)}/0xf")
         if table < 2 and rng.random() < 0.4:
             actions.append(f"goto_table:{rng.randint(table + 1, 2)}")
-        lines.append(
-            f"table={table},priority={rng.choice([1, 5, 10, 20])},{','.join(match)} actions={','.join(actions) or 'drop'}"
-        )
+        priority = rng.choice([1, 5, 10, 20])
+        actions_text = ",".join(actions) or "drop"
+        lines.append(f"table={table},priority={priority},{','.join(match)} actions={actions_text}")
     return "\n".join(lines)
 
 

@@ -24,7 +24,10 @@ def _trace(state, packet):
     return trace_packets(state, [packet])[0]
 
 
-PKT = "in_port=1,tcp,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_dst=80,nw_ttl=64"
+PKT = (
+    "in_port=1,tcp,dl_src=00:00:00:00:00:01,dl_dst=00:00:00:00:00:02,"
+    "nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_dst=80,nw_ttl=64"
+)
 
 
 def test_highest_priority_wins_and_table_miss_drops():
@@ -37,7 +40,8 @@ def test_highest_priority_wins_and_table_miss_drops():
 
 def test_set_field_is_carried_to_later_tables_and_outputs():
     state = _switch(
-        "table=0,tcp actions=set_field:10.9.9.9->ip_dst,goto_table:1\ntable=1,tcp,nw_dst=10.9.9.9 actions=output:2\n"
+        "table=0,tcp actions=set_field:10.9.9.9->ip_dst,goto_table:1\n"
+        "table=1,tcp,nw_dst=10.9.9.9 actions=output:2\n"
     )
     out = _trace(state, PKT)["outputs"]
     assert out == [{"port": 2, "fields": {**out[0]["fields"], "nw_dst": "10.9.9.9"}}]
@@ -96,7 +100,8 @@ def test_select_group_reports_each_live_bucket_as_an_alternative():
 
 def test_set_vlan_vid_needs_an_existing_tag_and_push_vlan_adds_one():
     state = _switch(
-        "priority=2,tcp,tp_dst=80 actions=set_field:4101->vlan_vid,output:2\npriority=1,tcp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:2"
+        "priority=2,tcp,tp_dst=80 actions=set_field:4101->vlan_vid,output:2\n"
+        "priority=1,tcp actions=push_vlan:0x8100,set_field:4101->vlan_vid,output:2"
     )
     assert "dl_vlan" not in _trace(state, PKT)["outputs"][0]["fields"]
     assert _trace(state, PKT.replace("tcp_dst=80", "tcp_dst=1"))["outputs"][0]["fields"]["dl_vlan"] == 5

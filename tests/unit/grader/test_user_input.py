@@ -37,7 +37,11 @@ def saved(tmp_path, line_rules):
         (flows / f"{switch}.flows").write_text(text)
     spec = tmp_path / "ok.yaml"
     spec.write_text(
-        "- id: reach-h3\n  reach: {src: h1, dst: h3, traffic: icmp}\n- id: secret\n  hidden: true\n  reach: {src: h1, dst: h2, traffic: icmp}\n"
+        "- id: reach-h3\n"
+        "  reach: {src: h1, dst: h3, traffic: icmp}\n"
+        "- id: secret\n"
+        "  hidden: true\n"
+        "  reach: {src: h1, dst: h2, traffic: icmp}\n"
     )
     return flows, spec
 
@@ -224,7 +228,10 @@ def test_every_spec_mistake_is_reported_at_once(tmp_path):
         load_spec(spec, topology=topo)
     lines = str(info.value).splitlines()
     assert lines == [
-        f"{spec}:1: reach: traffic: cannot read 'tcp to 80' (expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)",
+        (
+            f"{spec}:1: reach: traffic: cannot read 'tcp to 80' "
+            "(expected any, ip, icmp, arp, tcp, udp, 'tcp dst 80', or an ovs match)"
+        ),
         f"{spec}:2: reach.src: unknown node 'h9'",
         f"{spec}:3: isolate.colour: unknown field (allowed: dst, src, traffic)",
         f"{spec}:3: isolate.dst: 'role:nosuch' selects no node",

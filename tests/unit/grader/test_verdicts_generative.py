@@ -98,7 +98,8 @@ def test_verdicts_agree_with_concrete_packets(seed):
     grader = Grader(topo, state)
     for proto in ("icmp", "tcp"):
         spec = parse_spec(
-            f"- reach: {{src: h1, dst: h3, traffic: {proto}}}\n- isolate: {{src: h1, dst: h2, traffic: {proto}}}\n"
+            f"- reach: {{src: h1, dst: h3, traffic: {proto}}}\n"
+            f"- isolate: {{src: h1, dst: h2, traffic: {proto}}}\n"
         )
         reach, isolate = (grader.judge(b) for b in spec)
         _OUTCOMES.update({("reach", reach.passed), ("isolate", isolate.passed)})

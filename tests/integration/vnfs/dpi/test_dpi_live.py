@@ -126,13 +126,15 @@ CLIENT = textwrap.dedent(
     m.close()
     d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     d.settimeout(2)
-    d.sendto(struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\\x05meter\\x03lab\\x00\\x00\\x01\\x00\\x01", (B, 53))
+    question = b"\\x05meter\\x03lab\\x00" + b"\\x00\\x01\\x00\\x01"  # meter.lab, type A, class IN
+    d.sendto(struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + question, (B, 53))
     d.recv(512)
     import ssl
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with context.wrap_socket(socket.create_connection((B, 40443), timeout=5), server_hostname="meter.lab") as tls:
+    raw = socket.create_connection((B, 40443), timeout=5)
+    with context.wrap_socket(raw, server_hostname="meter.lab") as tls:
         tls.sendall(b"read")
         tls.recv(100)
     for i in range(1, 13):
