@@ -23,8 +23,8 @@ from sdnlab.yamlsrc import YamlSyntaxError, line_of, load_yaml
 if TYPE_CHECKING:
     from sdnlab.grader.behaviours.base import BehaviourKind
 
-# `skills` names the skills and levels a check evidences: read by sdnlab.certification, not graded
-COMMON_KEYS = ("id", "description", "weight", "hidden", "requires", "skills")
+COMMON_KEYS = ("id", "description", "weight", "hidden", "requires")
+LAB_CHECK_KEYS = ("skills",)  # a lab.yaml check's own keys (the lab loader reads them), ignored here
 MAX_DEPTH = 8  # nesting levels a spec may use (a failover's behaviour's traffic is 5)
 
 
@@ -159,7 +159,9 @@ def _depth(value: object, limit: int) -> bool:
     return False
 
 
-def _behaviour(raw: object, index: int, source: str, errors: list[str], line: int = 0) -> Behaviour | None:
+def _behaviour(
+    raw: object, index: int, source: str, errors: list[str], line: int = 0, ignored: tuple[str, ...] = ()
+) -> Behaviour | None:
     from sdnlab.grader.behaviours import kinds
 
     registry = kinds()
@@ -168,7 +170,7 @@ def _behaviour(raw: object, index: int, source: str, errors: list[str], line: in
         return None
     line = _line(raw, None, line)
     where = f"{source}:{line}"
-    keys = list(raw)
+    keys = [k for k in raw if k not in ignored]
     found = [k for k in keys if k in registry]
     for key in keys:
         if key not in registry and key not in COMMON_KEYS:
@@ -332,6 +334,7 @@ def parse_behaviours(data: object, source: str = "<spec>", topology: object = No
     (field syntax and unknown nodes alike) is reported in the same ``SpecError``.
     """
     line = getattr(data, "line", 0)
+    lab_file = False
     if isinstance(data, Mapping):
         lab_file = "topology" in data or "title" in data  # a lab.yaml: its other keys are the lab's
         unknown = [k for k in data if k != "behaviours"] if not lab_file else []
@@ -343,7 +346,8 @@ def parse_behaviours(data: object, source: str = "<spec>", topology: object = No
     if not isinstance(data, list):
         raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
     errors: list[str] = []
-    parsed = [_behaviour(raw, i, source, errors, _line(data, i, line)) for i, raw in enumerate(data)]
+    ignored = LAB_CHECK_KEYS if lab_file else ()
+    parsed = [_behaviour(raw, i, source, errors, _line(data, i, line), ignored) for i, raw in enumerate(data)]
     behaviours = [b for b in parsed if b is not None]
     ids = [b.id for b in behaviours]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):

@@ -278,3 +278,10 @@ def test_a_lab_file_as_spec_shows_trainees_only_visible_behaviours(tmp_path):
     )
     shown = [b["id"] for b in json.loads(result.output)["behaviours"]]
     assert shown == [b.id for b in behaviours if not b.hidden]
+
+
+def test_skills_on_a_check_belong_to_lab_files_only():
+    lab_check = "title: {en: t, ja: t}\nbehaviours:\n  - reach: {src: h1, dst: h2}\n    skills: {x: 1}\n"
+    assert [b.kind for b in parse_spec(lab_check)] == ["reach"]
+    with pytest.raises(SpecError, match=r"<spec>:2: unknown key 'skills'"):
+        parse_spec("- reach: {src: h1, dst: h2}\n  skills: {x: 1}\n")
