@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sdnlab.grader.model import NetworkState
 from sdnlab.grader.replay.errors import ReplayError
 from sdnlab.grader.replay.pcapng import TO_CONTROLLER, OFRecord, read_conversation, write_conversation
@@ -338,17 +336,16 @@ def load_lab(lab_dir: str | Path) -> LabReplay:
     """Read a lab folder's ``lab.yaml`` (topology, behaviours, optional ``replay:`` scenarios)."""
     from sdnlab.grader.spec import parse_behaviours
     from sdnlab.topologies import load_topology
+    from sdnlab.yamlsrc import load_yaml_file
 
     path = Path(lab_dir) / "lab.yaml"
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ReplayError(f"{path}: cannot read: {exc}") from None
-    topo = data.get("topology") or {}
-    if not isinstance(data, dict) or not topo.get("name"):
+    data = load_yaml_file(path, ReplayError)  # the project's reader: duplicate keys, lines
+    topo = data.get("topology") if isinstance(data, dict) else None
+    if not isinstance(topo, dict) or not topo.get("name"):
         raise ReplayError(f"{path}: no topology name")
     topology = load_topology(str(topo["name"]), topo.get("params") or {})
-    behaviours = parse_behaviours(data.get("behaviours") or [], str(path), topology)
+    # the whole lab file: the spec reader then knows a check's lab-only keys (skills)
+    behaviours = parse_behaviours(data if data.get("behaviours") else [], str(path), topology)
     scenarios = data.get("replay") or DEFAULT_SCENARIOS
     return LabReplay(topology, behaviours, scenarios)
 
