@@ -21,10 +21,15 @@ def _flow_lab(lab) -> bool:
 SEEDS = range(12)
 
 
-def test_labs_1_3_5_6_and_8_are_variable():
-    assert {"static_flows", "smart_meters", "camera_4k", "broadcast_failover"} <= {
-        d.name for d in VARIABLE_LABS
-    }
+def test_labs_1_3_4_5_6_and_8_are_variable():
+    assert {
+        "static_flows",
+        "smart_meters",
+        "connected_car",
+        "camera_4k",
+        "iot_dpi",
+        "broadcast_failover",
+    } <= {d.name for d in VARIABLE_LABS}
 
 
 @pytest.mark.parametrize("lab_dir", VARIABLE_LABS, ids=lambda d: d.name)
