@@ -11,7 +11,10 @@ An exam task may add ``scenarios:``, each one measurement with score bands::
 
 String arguments may name the task variant's variables (``dst: "{{service_ip}}"``).
 Kinds: ``failover_loss`` (cut a link mid-stream, restore it; the longest loss in ms, lower is
-better, best of ``tries``) and ``uplink_share`` (a burst of new TCP connections; the smallest
+better, best of ``tries``), ``scan_quarantine`` (``src`` runs a Mirai-style telnet scan of
+``targets``; the ms from the scan's start until the controller lists ``src`` as quarantined,
+lower is better; any other host newly quarantined is a false quarantine and scores nothing) and
+``uplink_share`` (a burst of new TCP connections; the smallest
 share of packets any of ``over`` carried out of ``switch``, higher is better). A band is
 ``{max: X, credit: C}`` for lower-is-better kinds and ``{min: X, credit: C}`` for the others;
 the first band the value meets gives its credit, none gives 0. ``credit`` is pure and tested on
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 KINDS = {
     "failover_loss": ({"src", "dst", "cut", "port", "tries"}, "max", "ms"),
+    "scan_quarantine": ({"src", "targets", "port", "timeout"}, "max", "ms"),
     "uplink_share": ({"switch", "over", "src", "dst", "port", "flows"}, "min", "share"),
 }
 COMMON = {"id", "description", "bands", "weight", "hidden", "skills"}
@@ -107,7 +111,13 @@ def parse(raw, field: str, bad) -> Scenario | None:
             f"{field}.{kind}.{key}",
             f"unknown argument (expected {', '.join(sorted(allowed))})",
         )
-    if kind == "failover_loss":
+    if kind == "scan_quarantine":
+        if not isinstance(args.get("src"), str):
+            bad(raw[kind], "src", f"{field}.scan_quarantine.src", "expected the scanning host")
+        targets = args.get("targets")
+        if not (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets)):
+            bad(raw[kind], "targets", f"{field}.scan_quarantine.targets", "expected a list of hosts to scan")
+    elif kind == "failover_loss":
         cut = args.get("cut")
         if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(c, str) for c in cut)):
             bad(raw[kind], "cut", f"{field}.failover_loss.cut", "expected [SWITCH, NEIGHBOUR]")
@@ -163,7 +173,46 @@ def measure(scenario: Scenario, name: str, topology) -> tuple[float, str]:
     """Run the scenario on the running lab ``name``; (value, readable text)."""
     if scenario.kind == "failover_loss":
         return _failover(scenario.args, name, topology)
+    if scenario.kind == "scan_quarantine":
+        return _scan_quarantine(scenario.args, name, topology)
     return _share(scenario.args, name, topology)
+
+
+def _scan_quarantine(args: dict, name: str, topology) -> tuple[float, str]:
+    """Start the scan, poll the controller's quarantine list; ms until ``src`` is listed."""
+    import threading
+
+    from sdnlab.labs.live import address, run_step
+    from sdnlab.labs.model import Step
+    from sdnlab.labs.probes import quarantine_list
+    from sdnlab.runtime import api
+
+    status = api.status(name)
+    src = args["src"]
+    hosts = [h for h in topology.nodes if topology.nodes[h].kind in ("host", "server")]
+    names = {h: {h, address(topology, h)} for h in hosts}
+    before = quarantine_list(status)
+    step = Step(
+        "telnet_scan", {"src": src, "targets": list(args["targets"]), "port": int(args.get("port", 23))}
+    )
+    scan = threading.Thread(target=run_step, args=(step, name, topology), daemon=True)
+    started = time.monotonic()
+    scan.start()
+    limit = float(args.get("timeout", 15.0))
+    caught = math.inf
+    while time.monotonic() - started < limit:
+        if names.get(src, {src}) & quarantine_list(status):
+            caught = (time.monotonic() - started) * 1000.0
+            break
+        time.sleep(0.05)
+    scan.join(timeout=limit)
+    listed = quarantine_list(status) - before
+    wrong = sorted(h for h, ids in names.items() if h != src and ids & listed)
+    if wrong:
+        return math.inf, f"false quarantines: {', '.join(wrong)}"
+    if caught == math.inf:
+        return caught, f"{src} was not quarantined within {limit:g} s"
+    return caught, f"{src} quarantined {caught:.0f} ms after the scan started"
 
 
 def _failover(args: dict, name: str, topology) -> tuple[float, str]:

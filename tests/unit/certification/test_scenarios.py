@@ -28,6 +28,12 @@ def test_uplink_share_credit_is_full_half_or_none(share, expected):
     assert credit(share, SHARE, lower_is_better=False) == expected
 
 
+def test_the_security_exam_scores_how_fast_a_second_bot_is_quarantined():
+    exam = load_exam("iot_security")
+    scan = next(t for t in exam.tasks if t.lab == "iot_dpi").scenarios[0]
+    assert scan.kind == "scan_quarantine" and scan.lower_is_better and scan.args["src"] == "m3"
+
+
 def test_the_practitioner_exam_scores_two_tasks_by_measurement():
     exam = load_exam("iot_practitioner")
     scored = {t.lab: t.scenarios for t in exam.tasks if t.scenarios}
@@ -67,7 +73,17 @@ tasks:
             ("{operations.resilience: 3}", "{operations.nope: 3}"),
             "scenarios[0].skills.operations.nope: unknown skill",
         ),
-        (("failover_loss:", "teleport:"), "expected exactly one of failover_loss, uplink_share"),
+        (
+            ("failover_loss:", "teleport:"),
+            "expected exactly one of failover_loss, scan_quarantine, uplink_share",
+        ),
+        (
+            (
+                "failover_loss: {src: playout, dst: rx3, cut: [st1, st2]}",
+                "scan_quarantine: {src: rx3, targets: rx2}",
+            ),
+            "tasks[0].scenarios[0].scan_quarantine.targets: expected a list",
+        ),
     ],
 )
 def test_bad_scenarios_name_file_line_and_field(change, message):

@@ -11,13 +11,25 @@ from sdnlab.labs import grading
 from sdnlab.labs.loader import lab_dirs, load_lab
 
 VARIABLE_LABS = [d for d in lab_dirs() if variants.is_variable(d)]
+FLOW_LABS = [d for d in VARIABLE_LABS if load_lab(d).controller.mode == "none"]
+
+
+def _flow_lab(lab) -> bool:
+    return lab.controller.mode == "none" and not lab.vnfs
+
+
 SEEDS = range(12)
 
 
-def test_labs_1_3_5_and_8_are_variable():
-    assert {"static_flows", "smart_meters", "camera_4k", "broadcast_failover"} <= {
-        d.name for d in VARIABLE_LABS
-    }
+def test_labs_1_3_4_5_6_and_8_are_variable():
+    assert {
+        "static_flows",
+        "smart_meters",
+        "connected_car",
+        "camera_4k",
+        "iot_dpi",
+        "broadcast_failover",
+    } <= {d.name for d in VARIABLE_LABS}
 
 
 @pytest.mark.parametrize("lab_dir", VARIABLE_LABS, ids=lambda d: d.name)
@@ -27,16 +39,16 @@ def test_every_seed_renders_a_valid_lab_whose_reference_scores_100(lab_dir, tmp_
         rendered = variants.render(lab_dir, seed, tmp_path / str(seed))
         lab = load_lab(rendered.path)  # topology, texts, behaviours all valid
         assert json.loads((rendered.path / variants.RECORD).read_text())["seed"] == seed
-        assert "{{" not in "".join(
-            p.read_text() for p in rendered.path.rglob("*") if p.is_file() and p.suffix != ".pyc"
-        )
-        assert grading.grade_static(lab, lab.solution_dir).percent == 100.0
-        assert grading.grade_static(lab, lab.starter_dir).percent < 100.0
+        text = "".join(p.read_text() for p in rendered.path.rglob("*") if p.is_file() and p.suffix != ".pyc")
+        assert "{{" not in text.replace("{{controller_url}}", "")  # the runtime's own placeholder stays
+        if _flow_lab(lab):  # labs with a controller or VNFs are graded live (integration tests)
+            assert grading.grade_static(lab, lab.solution_dir).percent == 100.0
+            assert grading.grade_static(lab, lab.starter_dir).percent < 100.0
         seen.add(json.dumps(rendered.values, sort_keys=True))
     assert len(seen) > 1
 
 
-@pytest.mark.parametrize("lab_dir", VARIABLE_LABS, ids=lambda d: d.name)
+@pytest.mark.parametrize("lab_dir", FLOW_LABS, ids=lambda d: d.name)
 def test_the_solution_of_one_variant_fails_on_every_other(lab_dir, tmp_path):
     spec = variants.load_spec(lab_dir)
     by_values = {}
