@@ -24,7 +24,15 @@ from types import ModuleType
 
 ALIAS_ROOT = "ryu"
 TARGET_ROOT = "os_ken"
-_RYU_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ryu")
+
+
+def _ryu_dirs() -> list[str]:
+    """Where the ``ryu`` package's own files are: its ``__path__`` once imported (a wheel puts
+    it at the top level, an editable install maps it onto controller/ryu), else beside this file."""
+    package = sys.modules.get(ALIAS_ROOT)
+    if package is not None and getattr(package, "__path__", None):
+        return list(package.__path__)
+    return [os.path.join(os.path.dirname(os.path.abspath(__file__)), "ryu")]
 
 
 def aliased_name(fullname: str) -> str | None:
@@ -39,8 +47,11 @@ def aliased_name(fullname: str) -> str | None:
 def has_own_file(fullname: str) -> bool:
     """True if the ``ryu`` package ships its own module or package for ``fullname``."""
     parts = fullname.split(".")[1:]
-    base = os.path.join(_RYU_DIR, *parts)
-    return os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py"))
+    for folder in _ryu_dirs():
+        base = os.path.join(folder, *parts)
+        if os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py")):
+            return True
+    return False
 
 
 def canonical_app_name(name: str) -> str:

@@ -8,4 +8,9 @@ The library lives in subpackages that map onto the repository's top-level folder
 Typer layer over all of it.
 """
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("sdnlab")
+except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the lab-sandbox container image from Debian packages and this repository, with tools
+# Debian ships: mmdebstrap makes the root file system, buildah turns it into an OCI image.
+# No base image is pulled from any registry. Usage: tools/image/build.sh [TAG]
+#   TAG defaults to sdnlab-sandbox:<version>. Writes build/image/sdnlab-sandbox.tar (the root
+#   file system) and build/image/image.json (name, id, size, seconds taken).
+# Reproducible inputs: Debian bookworm packages, the wheels of this tree and its pinned
+# dependency ranges; SOURCE_DATE_EPOCH is the last commit's time, so file times are fixed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+VERSION=$(.venv/bin/python -c 'import sdnlab; print(sdnlab.__version__)')
+TAG=${1:-sdnlab-sandbox:$VERSION}
+OUT=build/image
+say() { printf 'image: %s\n' "$*"; }
+
+for tool in mmdebstrap buildah podman runc; do
+    command -v "$tool" >/dev/null || { say "installing $tool"; DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends mmdebstrap buildah podman runc uidmap >/dev/null; break; }
+done
+
+start=$(date +%s)
+rm -rf "$OUT" && mkdir -p "$OUT/wheels"
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
+
+say "wheels of sdnlab and its dependencies"
+.venv/bin/python -m pip wheel -q -w "$OUT/wheels" . 2>&1 | grep -v '^WARNING: Location' || true
+rm -rf build/lib build/bdist.*  # pip wheel's scratch folders
+
+# Debian packages a sandbox needs: Open vSwitch (userspace datapath), Mininet's mnexec,
+# the tools labs use, and Python for sdnlab and its agent.
+PACKAGES=python3,python3-venv,openvswitch-switch,mininet,iproute2,iputils-ping,ethtool,tcpdump,iperf3,procps,psmisc,ca-certificates,less,nano,nftables,conntrack
+
+say "root file system (mmdebstrap, Debian bookworm)"
+mmdebstrap --variant=minbase --quiet --include="$PACKAGES" \
+    --customize-hook="mkdir -p \"\$1/opt/wheels\"" \
+    --customize-hook="copy-in $OUT/wheels /opt" \
+    --customize-hook="chroot \"\$1\" python3 -m venv /opt/sdnlab" \
+    --customize-hook="chroot \"\$1\" /opt/sdnlab/bin/pip install -q --no-index --find-links /opt/wheels sdnlab" \
+    --customize-hook="rm -rf \"\$1/opt/wheels\" \"\$1\"/var/cache/apt/* \"\$1\"/var/lib/apt/lists/*" \
+    --customize-hook="ln -sf /opt/sdnlab/bin/sdnlab \"\$1/usr/local/bin/sdnlab\"" \
+    bookworm "$OUT/sdnlab-sandbox.tar"
+
+say "OCI image $TAG (buildah)"
+ctr=$(buildah from scratch)
+trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
+buildah add --quiet "$ctr" "$OUT/sdnlab-sandbox.tar" / >/dev/null
+buildah config --env PATH=/opt/sdnlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --label org.opencontainers.image.title=sdnlab-sandbox \
+    --label org.opencontainers.image.version="$VERSION" \
+    --cmd '["/bin/sh", "-c", "sleep infinity"]' "$ctr"
+id=$(buildah commit --quiet --timestamp "$SOURCE_DATE_EPOCH" "$ctr" "$TAG")
+size=$(podman image inspect "$TAG" --format '{{.Size}}')
+seconds=$(( $(date +%s) - start ))
+printf '{"tag": "%s", "id": "%s", "size_bytes": %s, "rootfs_tar_bytes": %s, "seconds": %s}\n' \
+    "$TAG" "$id" "$size" "$(stat -c %s "$OUT/sdnlab-sandbox.tar")" "$seconds" > "$OUT/image.json"
+say "built $TAG: $(( size / 1048576 )) MiB in ${seconds} s ($OUT/image.json)"
