@@ -156,7 +156,7 @@ def serve(
     db: DbOpt = None,
     state: StateOpt = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="local (networks, via the agent) or workspace")
+        str, typer.Option("--backend", help="local (via the agent), container (podman) or workspace")
     ] = "local",
     agent: Annotated[str | None, typer.Option("--agent", help="Socket of an agent already running")] = None,
     user: Annotated[
@@ -179,8 +179,8 @@ def serve(
     from sdnlab.classroom.runner import LocalRunner
     from sdnlab.classroom.sandbox import AgentBackend, SandboxBackend
 
-    if backend not in ("local", "workspace"):
-        raise ClassroomError(f"--backend {backend}: local or workspace")
+    if backend not in ("local", "workspace", "container"):
+        raise ClassroomError(f"--backend {backend}: local, workspace or container")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
     state = (state or default_state()).resolve()
@@ -214,6 +214,7 @@ def serve(
                 sys.executable, "-m", "sdnlab.classroom.agent",
                 "--state", str(state / "agent"), "--socket", str(socket_path),
                 "--allow-uid", str(account.pw_uid), "--parent-pid", str(os.getpid()),
+                "--backend", "container" if backend == "container" else "local",
             ],
             start_new_session=True,
         )  # fmt: skip
