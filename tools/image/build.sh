@@ -14,9 +14,9 @@ TAG=${1:-sdnlab-sandbox:$VERSION}
 OUT=build/image
 say() { printf 'image: %s\n' "$*"; }
 
-for tool in mmdebstrap buildah podman runc; do
+for tool in mmdebstrap buildah podman runc catatonit; do
     command -v "$tool" >/dev/null || { say "installing $tool"; DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends mmdebstrap buildah podman runc uidmap >/dev/null; break; }
+        apt-get install -y -qq --no-install-recommends mmdebstrap buildah podman runc uidmap catatonit >/dev/null; break; }
 done
 
 start=$(date +%s)
