@@ -156,7 +156,7 @@ def serve(
     db: DbOpt = None,
     state: StateOpt = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="local (via the agent), container (podman) or workspace")
+        str, typer.Option("--backend", help="local (agent), container (podman), kubernetes or workspace")
     ] = "local",
     agent: Annotated[str | None, typer.Option("--agent", help="Socket of an agent already running")] = None,
     user: Annotated[
@@ -179,8 +179,8 @@ def serve(
     from sdnlab.classroom.runner import LocalRunner
     from sdnlab.classroom.sandbox import AgentBackend, SandboxBackend
 
-    if backend not in ("local", "workspace", "container"):
-        raise ClassroomError(f"--backend {backend}: local, workspace or container")
+    if backend not in ("local", "workspace", "container", "kubernetes"):
+        raise ClassroomError(f"--backend {backend}: local, workspace, container or kubernetes")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
     state = (state or default_state()).resolve()
@@ -199,7 +199,12 @@ def serve(
         for path in [web, *web.rglob("*")]:
             os.chown(path, account.pw_uid, account.pw_gid)
     the_backend: SandboxBackend
-    if backend == "workspace":
+    if backend == "kubernetes":  # pods through the API server; SDNLAB_K8S_* (backends/kubernetes.py)
+        from sdnlab.classroom.backends import kubernetes as k8s
+
+        the_backend = k8s.from_environment()
+        k8s.start_maintenance(the_backend)
+    elif backend == "workspace":
         the_backend = LocalRunner(web / "workspaces", network=False)
         if account:
             for path in [web, *web.rglob("*")]:
