@@ -121,14 +121,19 @@ class ContainerBackend(SandboxBackend):
             try:
                 agent = AgentBackend(str(agent_dir / "agent.sock"), timeout=self.call_timeout)
                 self._wait_ready(name, agent, started)
+                ready = time.monotonic()
                 status = agent.start(sandbox, lab_id)
+                timing = {
+                    "container_s": round(ready - started, 3),
+                    "lab_s": round(time.monotonic() - ready, 3),
+                }
             except BaseException:
                 self._remove(sandbox)
                 raise
         finally:
             with self._guard:
                 self._starting.discard(sandbox)
-        return {**status, "backend": self.kind}
+        return {**status, "backend": self.kind, "timing": timing}
 
     def _wait_ready(self, name: str, agent: AgentBackend, started: float) -> None:
         """Wait until the container's agent answers (OVS is up by then); ``SandboxError`` if it dies."""

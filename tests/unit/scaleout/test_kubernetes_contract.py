@@ -255,3 +255,48 @@ def test_the_pod_validates_against_the_kubernetes_schemas(version):
         ),
     ):
         kubernetes_validate.validate(pod, version, strict=True)
+
+
+def test_an_exec_tty_is_bridged_to_a_local_pty_with_keystrokes_output_and_window_size():
+    """``bridge_pty`` with a stand-in remote TTY that echoes input upper-cased and records resizes."""
+    import fcntl
+    import os
+    import queue
+    import struct
+    import termios
+    import time
+
+    from sdnlab.classroom.backends.kubernetes import bridge_pty
+
+    remote: queue.Queue[bytes | None] = queue.Queue()
+    sizes: list[tuple[int, int]] = []
+    closed: list[bool] = []
+
+    def receive() -> bytes | None:
+        try:
+            return remote.get(timeout=0.05)
+        except queue.Empty:
+            return b""
+
+    master = bridge_pty(
+        send=lambda text: remote.put(text.upper().encode()),
+        resize=lambda cols, rows: sizes.append((cols, rows)),
+        receive=receive,
+        close=lambda: closed.append(True),
+    )
+    try:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+        os.write(master, b"ovs-ofctl show\r")
+        seen = b""
+        deadline = time.time() + 5
+        while b"OVS-OFCTL SHOW" not in seen and time.time() < deadline:
+            seen += os.read(master, 1024)
+        assert b"OVS-OFCTL SHOW" in seen
+        assert (132, 40) in sizes
+        remote.put(None)  # the remote shell exits
+        deadline = time.time() + 5
+        while not closed and time.time() < deadline:
+            time.sleep(0.05)
+        assert closed == [True]
+    finally:
+        os.close(master)
