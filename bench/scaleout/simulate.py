@@ -7,13 +7,13 @@ cluster is an explicit assumption below (pod scheduling, image pull), printed in
 
 Model. A node has ``cores`` and ``memory_gib``; it holds as many sandboxes as its allocatable
 CPU and memory allow at the sandbox's requests (the LimitRange of deploy/kubernetes), and it
-starts at most ``cores`` sandboxes at a time (a start keeps about one core busy: OVS, the
-agent, the lab's namespaces and controller), others queue. A trainee's start is placed on the
-least-loaded node with room, else rejected. Cold start = scheduling + container (OVS + agent
-ready) + lab start; with a warm pool the container part is done ahead, a start only claims a
-ready pod and starts the lab, and the pool is refilled in the background (using node room and
-start slots like any start). Classes arrive staggered; each class's trainees log in over an
-arrival window (most in its first minutes); sessions last 60-120 min.
+runs at most ``cores`` start phases at a time (container start and lab start each keep about
+one core busy: OVS, the agent, the lab's namespaces and controller), others queue. A trainee's
+start is placed on the least-loaded node with room, else rejected. Cold start = scheduling +
+container (OVS + agent ready) + lab start; with a warm pool the container part is done ahead, a
+start only claims a ready pod and starts the lab, and the pool is refilled in the background
+(using node room and start slots like any start). Classes arrive staggered; each class's
+trainees log in over an arrival window (most in its first minutes); sessions last 60-120 min.
 
 Usage: python -m bench.scaleout.simulate  (writes bench/results/scaleout.json)
 """
@@ -40,10 +40,10 @@ EXEC_OVERHEAD_S = 0.15  # one pods/exec round trip for the claim and the start r
 class Costs:
     """One sandbox: requests and the measured start phases (seconds on a 2-core host)."""
 
-    cpu_request: float = 0.25
-    memory_request_gib: float = 0.1875  # 192Mi
-    container_s: float = 1.6
-    lab_s: float = 1.4
+    cpu_request: float = 0.1  # podspec.Resources: 100m
+    memory_request_gib: float = 0.125  # 128Mi
+    container_s: float = 0.5
+    lab_s: float = 2.2
     source: str = "defaults"
 
 
@@ -115,7 +115,7 @@ def simulate(scenario: Scenario, costs: Costs) -> dict:
     capacity = per_node(scenario, costs)
     used = [0] * scenario.nodes  # sandboxes (and warm pods) placed on each node
     slots_free = [scenario.cores] * scenario.nodes
-    start_queue: list[list[tuple[float, str, int]]] = [[] for _ in range(scenario.nodes)]
+    start_queue: list[list[tuple[float, str, int, float]]] = [[] for _ in range(scenario.nodes)]
     events: list[tuple[float, int, str, int, float]] = []  # (time, seq, kind, node or -1, payload)
     seq = 0
 
@@ -136,20 +136,20 @@ def simulate(scenario: Scenario, costs: Costs) -> dict:
         room = [n for n in range(scenario.nodes) if used[n] < capacity]
         return min(room, key=lambda n: used[n]) if room else None
 
-    def begin_start(now: float, node: int, kind: str, ident: int) -> None:
-        """A container start on ``node``: runs now if a slot is free, else queues."""
+    def begin_start(now: float, node: int, kind: str, ident: int, busy_s: float) -> None:
+        """CPU-bound start work on ``node`` (``busy_s`` seconds): runs now if a slot is free, else queues."""
         if slots_free[node] > 0:
             slots_free[node] -= 1
-            push(now + SCHEDULE_S + costs.container_s, kind, node, ident)
+            push(now + busy_s, kind, node, ident)
         else:
-            start_queue[node].append((now, kind, ident))
+            start_queue[node].append((now, kind, ident, busy_s))
 
     def slot_done(now: float, node: int) -> None:
         slots_free[node] += 1
         if start_queue[node]:
-            _t, kind, ident = start_queue[node].pop(0)
+            queued_at, kind, ident, busy_s = start_queue[node].pop(0)
             slots_free[node] -= 1
-            push(now + SCHEDULE_S + costs.container_s, kind, node, ident)
+            push(max(now, queued_at) + busy_s, kind, node, ident)
 
     def refill(now: float) -> None:
         in_flight = sum(1 for q in start_queue for item in q if item[1] == "warm_up")
@@ -159,16 +159,17 @@ def simulate(scenario: Scenario, costs: Costs) -> dict:
             if node is None:
                 return
             used[node] += 1
-            begin_start(now, node, "warm_up", -1)
+            begin_start(now + SCHEDULE_S, node, "warm_up", -1, costs.container_s)
 
     refill(0.0)
     while events:
         now, _seq, kind, node, payload = heapq.heappop(events)
         if kind == "arrive":
-            if warm_nodes:
+            if warm_nodes:  # claim a ready pod: only the lab start is left, on that pod's node
                 warm_hits += 1
-                latencies.append(EXEC_OVERHEAD_S + costs.lab_s)
-                push(now + EXEC_OVERHEAD_S + costs.lab_s + payload, "leave", warm_nodes.pop(0))
+                start_ids += 1
+                pending[start_ids] = (now, payload)
+                begin_start(now + EXEC_OVERHEAD_S, warm_nodes.pop(0), "lab_ready", start_ids, costs.lab_s)
                 refill(now)
                 continue
             target = place()
@@ -178,13 +179,12 @@ def simulate(scenario: Scenario, costs: Costs) -> dict:
             used[target] += 1
             start_ids += 1
             pending[start_ids] = (now, payload)
-            begin_start(now, target, "cold_ready", start_ids)
-        elif kind == "cold_ready":
+            begin_start(now + SCHEDULE_S, target, "lab_ready", start_ids, costs.container_s + costs.lab_s)
+        elif kind == "lab_ready":
             slot_done(now, node)
             arrived, length = pending.pop(int(payload))
-            ready = now + costs.lab_s
-            latencies.append(ready - arrived)
-            push(ready + length, "leave", node)
+            latencies.append(now - arrived)
+            push(now + length, "leave", node)
         elif kind == "warm_up":
             slot_done(now, node)
             warm_nodes.append(node)
