@@ -13,8 +13,11 @@ app sees the same file descriptor as with the other backends.
 Time to live, three layers: the server stops idle sessions (``Classroom.reclaim_idle``);
 ``reap()`` (run periodically) deletes this owner's pods past their ``sdnlab.io/expires-at``
 annotation or finished; and ``activeDeadlineSeconds`` on every pod makes the kubelet end it
-even when no server runs at all. With ``owner_reference`` (the server's Deployment), deleting
-the installation deletes its pods through Kubernetes' garbage collector.
+even when no server runs at all. With ``owner_reference``, deleting the installation deletes
+its pods through Kubernetes' garbage collector: owners must live in the pods' namespace (a
+cross-namespace owner counts as absent and would get every pod collected at once), so the
+owner is the ConfigMap ``sdnlab-sandbox-owner`` that deploy/kubernetes puts in the labs
+namespace (``SDNLAB_K8S_OWNER_CONFIGMAP``), not the server's Deployment.
 
 Warm pool (``warm_pool=N``): N pods started ahead with no sandbox; ``start`` claims a ready
 one by a label patch guarded by its ``resourceVersion`` (two server replicas never claim the
@@ -428,15 +431,30 @@ def from_environment(env: dict[str, str] | None = None) -> KubernetesBackend:
         config.load_kube_config()
     image = env.get("SDNLAB_SANDBOX_IMAGE")
     node = env.get("SDNLAB_K8S_NODE_LABEL", "")
+    core = client.CoreV1Api()
+    namespace = env.get("SDNLAB_K8S_NAMESPACE", "sdnlab-labs")
+    owner_map = env.get("SDNLAB_K8S_OWNER_CONFIGMAP")
     return KubernetesBackend(
-        client.CoreV1Api(),
-        namespace=env.get("SDNLAB_K8S_NAMESPACE", "sdnlab-labs"),
+        core,
+        namespace=namespace,
+        owner_reference=configmap_owner(core, namespace, owner_map) if owner_map else None,
         owner=env.get("SDNLAB_K8S_OWNER", "sdnlab"),
         spec=podspec.SandboxSpec(image=image) if image else None,
         ttl_s=int(env.get("SDNLAB_K8S_TTL_S", "14400")),
         warm_pool=int(env.get("SDNLAB_K8S_WARM_POOL", "0")),
         node_selector=dict([node.split("=", 1)]) if "=" in node else None,
     )
+
+
+def configmap_owner(core: Any, namespace: str, name: str) -> dict:
+    """An ownerReference to the ConfigMap ``name`` in the labs namespace (read for its uid)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        found = core.read_namespaced_config_map(name, namespace)
+    except ApiException as exc:
+        raise SandboxError(f"the owner ConfigMap {namespace}/{name} cannot be read: {_reason(exc)}") from None
+    return {"apiVersion": "v1", "kind": "ConfigMap", "name": name, "uid": found.metadata.uid}
 
 
 def start_maintenance(backend: KubernetesBackend, interval_s: float = 30.0) -> threading.Thread:

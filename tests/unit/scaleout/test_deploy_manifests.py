@@ -86,13 +86,16 @@ def test_the_server_runs_non_root_read_only_without_capabilities_and_probes(over
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_rbac_reaches_only_pods_exec_and_services_in_the_labs_namespace(overlay):
+def test_rbac_reaches_only_pods_exec_services_and_the_owner_map_in_the_labs_namespace(overlay):
     docs = render(overlay)
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
     [role] = [d for d in docs if d["kind"] == "Role"]
     assert role["metadata"]["namespace"] == "sdnlab-labs"
     resources = {r for rule in role["rules"] for r in rule["resources"]}
-    assert resources == {"pods", "pods/exec", "services"}
+    assert resources == {"pods", "pods/exec", "services", "configmaps"}
+    [configmaps] = [rule for rule in role["rules"] if rule["resources"] == ["configmaps"]]
+    assert configmaps["resourceNames"] == ["sdnlab-sandbox-owner"] and configmaps["verbs"] == ["get"]
+    assert find(docs, "ConfigMap", "sdnlab-sandbox-owner")["metadata"]["namespace"] == "sdnlab-labs"
     assert all(rule["apiGroups"] == [""] for rule in role["rules"])
     [binding] = [d for d in docs if d["kind"] == "RoleBinding"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sdnlab-server", "namespace": "sdnlab"}]

@@ -300,3 +300,32 @@ def test_an_exec_tty_is_bridged_to_a_local_pty_with_keystrokes_output_and_window
         assert closed == [True]
     finally:
         os.close(master)
+
+
+def test_the_owner_reference_is_the_labs_namespaces_configmap_read_for_its_uid():
+    from sdnlab.classroom.backends.kubernetes import configmap_owner
+
+    class ConfigMaps(RecordingApiServer):
+        def request(self, method, url, body=None, **kw):
+            if "/configmaps/" in url:
+                self.requests.append((method, urllib.parse.urlsplit(url).path, {}, None))
+                name = url.rsplit("/", 1)[1]
+                if name != "sdnlab-sandbox-owner":
+                    return _Response(404, {"kind": "Status", "message": f'configmaps "{name}" not found'})
+                meta = {"name": name, "namespace": NS, "uid": "cm-uid-1"}
+                return _Response(200, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+            return super().request(method, url, body=body, **kw)
+
+    server = ConfigMaps()
+    api = client.ApiClient(client.Configuration(host="https://cluster.invalid"))
+    api.rest_client.pool_manager = server
+    owner = configmap_owner(client.CoreV1Api(api), NS, "sdnlab-sandbox-owner")
+    assert owner == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "sdnlab-sandbox-owner",
+        "uid": "cm-uid-1",
+    }
+    assert server.requests[-1][1] == f"/api/v1/namespaces/{NS}/configmaps/sdnlab-sandbox-owner"
+    with pytest.raises(SandboxError, match='cannot be read: configmaps "other" not found'):
+        configmap_owner(client.CoreV1Api(api), NS, "other")
