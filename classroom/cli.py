@@ -231,6 +231,7 @@ def serve(
             raise ClassroomError(f"the sandbox agent did not start (exit code {agent_proc.poll()})")
         os.chmod(state, 0o711)
         the_backend = AgentBackend(str(socket_path))
+        the_backend.kind = backend  # what the agent runs: local labs or containers
     else:
         raise ClassroomError(
             "the local backend needs the privileged agent: start sdnlab serve as root, "
