@@ -138,3 +138,46 @@ def test_dev_runs_postgres_in_the_cluster_and_production_points_at_its_own_regis
     )
     assert server["image"].startswith("registry.example.org/")
     assert find(prod, "Deployment", "sdnlab-server")["spec"]["replicas"] == 3
+
+
+def _admits(policy: dict, pod: dict) -> list[str]:
+    """The messages of the policy's validations that refuse ``pod`` (CEL evaluated by cel-python)."""
+    celpy = pytest.importorskip("celpy", reason="pip install cel-python (evaluates the policy's CEL)")
+    env = celpy.Environment()
+    refused = []
+    for rule in policy["spec"]["validations"]:
+        program = env.program(env.compile(rule["expression"]))
+        if not program.evaluate({"object": celpy.json_to_cel(pod)}):
+            refused.append(rule["message"])
+    return refused
+
+
+def _mutated(change) -> dict:
+    pod = podspec.pod_manifest(podspec.SandboxSpec(), "cr7", podspec.labels("cr7", "srv1"), ttl_s=60)
+    change(pod)
+    return pod
+
+
+def _container(pod: dict) -> dict:
+    return pod["spec"]["containers"][0]
+
+
+BAD_PODS = {
+    "privileged": lambda p: _container(p)["securityContext"].update(privileged=True),
+    "an extra capability": lambda p: _container(p)["securityContext"]["capabilities"]["add"].append(
+        "SYS_MODULE"
+    ),
+    "no drop ALL": lambda p: _container(p)["securityContext"]["capabilities"].update(drop=[]),
+    "host network": lambda p: p["spec"].update(hostNetwork=True),
+    "host PID": lambda p: p["spec"].update(hostPID=True),
+    "a host path": lambda p: p["spec"]["volumes"].append({"name": "etc", "hostPath": {"path": "/etc"}}),
+    "a token": lambda p: p["spec"].update(automountServiceAccountToken=True),
+    "an init container": lambda p: p["spec"].update(initContainers=[dict(_container(p), name="x")]),
+}
+
+
+def test_the_admission_policy_admits_the_sandbox_pod_and_refuses_every_other_shape():
+    policy = find(render("dev"), "ValidatingAdmissionPolicy", "sdnlab-sandbox-shape")
+    assert _admits(policy, _mutated(lambda p: None)) == []
+    for what, change in BAD_PODS.items():
+        assert _admits(policy, _mutated(change)), f"a sandbox pod with {what} was admitted"
