@@ -4,7 +4,8 @@ The host agent runs as its own root process with ``--backend container`` (as ``s
 --backend container`` starts it); the app drives it over its socket. Each sandbox is a
 container of the sandbox image with its own Open vSwitch, four capabilities, no network.
 Two trainees start lab 3, one deploys the solution and checks 100% live, the other keeps the
-starter; terminals reach into each trainee's own container; stopping leaves no container,
+starter; terminals reach into each trainee's own container; a restart of the host agent finds
+the running containers again (labels); stopping leaves no container,
 socket folder, network namespace or bridge behind on the host.
 """
 
@@ -60,24 +61,37 @@ def agent(sandbox_image, tmp_path_factory):
     """The host agent with ``--backend container`` as a separate root process."""
     folder = tmp_path_factory.mktemp("cagent")
     sock = folder / "agent.sock"
-    log = open(folder / "agent.log", "w")  # noqa: SIM115  # the agent process keeps it open
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sdnlab.classroom.agent", "--state", str(folder / "state"),
-         "--socket", str(sock), "--backend", "container", "--image", sandbox_image],
-        stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    for _ in range(100):
-        if sock.exists():
-            break
-        time.sleep(0.1)
+    log = open(folder / "agent.log", "a")  # noqa: SIM115  # the agent processes keep it open
+    procs = []
+
+    def launch() -> None:
+        sock.unlink(missing_ok=True)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "sdnlab.classroom.agent", "--state", str(folder / "state"),
+             "--socket", str(sock), "--backend", "container", "--image", sandbox_image],
+            stdout=subprocess.DEVNULL, stderr=log,
+        ))  # fmt: skip
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+
+    def restart() -> None:
+        """Stop the host agent (as a server restart does) and start a new one on the same state."""
+        procs[-1].terminate()
+        procs[-1].wait(timeout=30)
+        launch()
+
+    launch()
     backend = AgentBackend(str(sock), timeout=240)
     from sdnlab.classroom.backends.container import owner_id
 
-    yield backend, f"{podspec.LABEL_PREFIX}/owner={owner_id(folder / 'state')}", folder / "state"
+    owner = f"{podspec.LABEL_PREFIX}/owner={owner_id(folder / 'state')}"
+    yield backend, owner, folder / "state", restart
     for sandbox in backend.sandboxes():
         backend.stop(sandbox)
-    proc.terminate()
-    proc.wait(timeout=30)
+    procs[-1].terminate()
+    procs[-1].wait(timeout=30)
 
 
 @pytest.fixture
@@ -126,7 +140,7 @@ def terminal(client, *commands: str) -> list[str]:
 
 
 def test_two_trainees_in_containers_side_by_side_and_nothing_left(room, agent):
-    backend, owner_label, state = agent
+    backend, owner_label, state, restart_agent = agent
     prefix = room.state.room.settings.sandbox_prefix
     ann, ben = login(room, "ann"), login(room, "ben")
     started = [ann.post(f"/api/labs/{LAB}/start"), ben.post(f"/api/labs/{LAB}/start")]
@@ -172,6 +186,11 @@ def test_two_trainees_in_containers_side_by_side_and_nothing_left(room, agent):
 
     submitted = ann.post("/api/session/submit").json()
     assert submitted["percent"] == 100.0
+
+    # the host agent restarts (a server restart): the containers run on and are found again
+    restart_agent()
+    assert backend.sandboxes() == sorted(boxes)
+    assert ann.post("/api/session/check").json()["percent"] == 100.0
 
     # stopping removes the containers and their socket folders; nothing is left on the host
     assert ann.post("/api/session/stop").status_code == 200
