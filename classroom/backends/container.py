@@ -113,12 +113,12 @@ class ContainerBackend(SandboxBackend):
             shutil.rmtree(agent_dir, ignore_errors=True)
             agent_dir.mkdir(mode=0o700)
             started = time.monotonic()
-            self._podman(
-                *podspec.podman_run_args(
-                    self.spec, sandbox, str(agent_dir), self._labels(sandbox), self.runtime
-                )
-            )
             try:
+                self._podman(
+                    *podspec.podman_run_args(
+                        self.spec, sandbox, str(agent_dir), self._labels(sandbox), self.runtime
+                    )
+                )
                 agent = AgentBackend(str(agent_dir / "agent.sock"), timeout=self.call_timeout)
                 self._wait_ready(name, agent, started)
                 ready = time.monotonic()
@@ -154,7 +154,14 @@ class ContainerBackend(SandboxBackend):
         raise SandboxError(f"the sandbox container {name} was not ready within {self.ready_timeout:g} s")
 
     def _remove(self, sandbox: str) -> None:
-        self._podman("rm", "--force", "--time", "5", podspec.dns_name(sandbox), check=False)
+        """Remove the sandbox's container if it is this server's (same name, other owner: left alone)."""
+        name = podspec.dns_name(sandbox)
+        owner = self._podman(
+            "inspect", "--format", f'{{{{index .Config.Labels "{podspec.LABEL_PREFIX}/owner"}}}}', name,
+            check=False,
+        )  # fmt: skip
+        if owner.returncode == 0 and owner.stdout.strip() == self.owner:
+            self._podman("rm", "--force", "--time", "5", name, check=False)
         shutil.rmtree(self._agent_dir(sandbox), ignore_errors=True)
 
     def stop(self, sandbox: str) -> None:
