@@ -9,6 +9,7 @@ Usage: python -m bench.scaleout.measure [N]
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def main(count: int = 3) -> dict:
     finally:
         for box in boxes:
             backend.stop(box)
+        shutil.rmtree(state, ignore_errors=True)
     result = {
         "lab": LAB,
         "sandboxes": count,
