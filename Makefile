@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SDNLAB := $(VENV)/bin/sdnlab
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test unit check bench clean help
+.PHONY: setup demo test unit check bench clean help image
 
 help:
 	@echo "make demo   - set up what is missing, run the default lab end to end, print its grade"
@@ -14,6 +14,7 @@ help:
 	@echo "make check  - lint (ruff), format check and type check (mypy)"
 	@echo "make bench  - run the benchmarks, JSON results in bench/results/"
 	@echo "make clean  - remove everything any sdnlab lab left behind"
+	@echo "make image  - build the lab-sandbox container image (mmdebstrap + buildah, about 5 min)"
 
 setup:
 	@tools/setup.sh
@@ -34,6 +35,10 @@ check: setup
 
 bench: setup
 	$(PY) -m bench.run
+
+# the lab-sandbox OCI image from Debian packages and this tree (size in build/image/image.json)
+image: setup
+	tools/image/build.sh
 
 clean:
 	-$(SDNLAB) clean

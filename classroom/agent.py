@@ -169,13 +169,22 @@ def main(argv: list[str] | None = None) -> None:
         "--allow-uid", type=int, action="append", default=[], help="user id allowed to connect"
     )
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the web server) exits")
+    parser.add_argument(
+        "--backend", choices=("local", "container"), default="local", help="labs on this host or in podman"
+    )
+    parser.add_argument("--image", help="sandbox image (container backend)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     os.chmod(state, 0o700)
     os.environ["SDNLAB_HOME"] = str(state / "home")  # the labs library keeps its session records here
-    server = AgentServer(args.socket, LocalRunner(state, network=True), set(args.allow_uid))
+    backend: SandboxBackend = LocalRunner(state, network=True)
+    if args.backend == "container":  # scale-out: sandboxes as podman containers (backends/container.py)
+        from sdnlab.classroom.backends.container import ContainerBackend, default_spec
+
+        backend = ContainerBackend(state, spec=default_spec(args.image))
+    server = AgentServer(args.socket, backend, set(args.allow_uid))
 
     def _stop(_signum, _frame):
         raise KeyboardInterrupt

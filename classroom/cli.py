@@ -166,7 +166,7 @@ def serve(
     db: DbOpt = None,
     state: StateOpt = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="local (networks, via the agent) or workspace")
+        str, typer.Option("--backend", help="local (agent), container (podman), kubernetes or workspace")
     ] = "local",
     agent: Annotated[str | None, typer.Option("--agent", help="Socket of an agent already running")] = None,
     user: Annotated[
@@ -189,8 +189,8 @@ def serve(
     from sdnlab.classroom.runner import LocalRunner
     from sdnlab.classroom.sandbox import AgentBackend, SandboxBackend
 
-    if backend not in ("local", "workspace"):
-        raise ClassroomError(f"--backend {backend}: local or workspace")
+    if backend not in ("local", "workspace", "container", "kubernetes"):
+        raise ClassroomError(f"--backend {backend}: local, workspace, container or kubernetes")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
     state = (state or default_state()).resolve()
@@ -209,7 +209,12 @@ def serve(
         for path in [web, *web.rglob("*")]:
             os.chown(path, account.pw_uid, account.pw_gid)
     the_backend: SandboxBackend
-    if backend == "workspace":
+    if backend == "kubernetes":  # pods through the API server; SDNLAB_K8S_* (backends/kubernetes.py)
+        from sdnlab.classroom.backends import kubernetes as k8s
+
+        the_backend = k8s.from_environment()
+        k8s.start_maintenance(the_backend)
+    elif backend == "workspace":
         the_backend = LocalRunner(web / "workspaces", network=False)
         if account:
             for path in [web, *web.rglob("*")]:
@@ -224,6 +229,7 @@ def serve(
                 sys.executable, "-m", "sdnlab.classroom.agent",
                 "--state", str(state / "agent"), "--socket", str(socket_path),
                 "--allow-uid", str(account.pw_uid), "--parent-pid", str(os.getpid()),
+                "--backend", "container" if backend == "container" else "local",
             ],
             start_new_session=True,
         )  # fmt: skip
@@ -235,6 +241,7 @@ def serve(
             raise ClassroomError(f"the sandbox agent did not start (exit code {agent_proc.poll()})")
         os.chmod(state, 0o711)
         the_backend = AgentBackend(str(socket_path))
+        the_backend.kind = backend  # what the agent runs: local labs or containers
     else:
         raise ClassroomError(
             "the local backend needs the privileged agent: start sdnlab serve as root, "

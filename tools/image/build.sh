@@ -14,9 +14,9 @@ TAG=${1:-sdnlab-sandbox:$VERSION}
 OUT=build/image
 say() { printf 'image: %s\n' "$*"; }
 
-for tool in mmdebstrap buildah podman runc; do
+for tool in mmdebstrap buildah podman runc catatonit; do
     command -v "$tool" >/dev/null || { say "installing $tool"; DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends mmdebstrap buildah podman runc uidmap >/dev/null; break; }
+        apt-get install -y -qq --no-install-recommends mmdebstrap buildah podman runc uidmap catatonit >/dev/null; break; }
 done
 
 start=$(date +%s)
@@ -24,7 +24,7 @@ rm -rf "$OUT" && mkdir -p "$OUT/wheels"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 
 say "wheels of sdnlab and its dependencies"
-.venv/bin/python -m pip wheel -q -w "$OUT/wheels" . 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip wheel -q -w "$OUT/wheels" ".[kubernetes]" 2>&1 | grep -v '^WARNING: Location' || true
 rm -rf build/lib build/bdist.*  # pip wheel's scratch folders
 
 # Debian packages a sandbox needs: Open vSwitch (userspace datapath), Mininet's mnexec,
@@ -36,7 +36,7 @@ mmdebstrap --variant=minbase --quiet --include="$PACKAGES" \
     --customize-hook="mkdir -p \"\$1/opt/wheels\"" \
     --customize-hook="copy-in $OUT/wheels /opt" \
     --customize-hook="chroot \"\$1\" python3 -m venv /opt/sdnlab" \
-    --customize-hook="chroot \"\$1\" /opt/sdnlab/bin/pip install -q --no-index --find-links /opt/wheels sdnlab" \
+    --customize-hook="chroot \"\$1\" /opt/sdnlab/bin/pip install -q --no-index --find-links /opt/wheels 'sdnlab[kubernetes]'" \
     --customize-hook="rm -rf \"\$1/opt/wheels\" \"\$1\"/var/cache/apt/* \"\$1\"/var/lib/apt/lists/*" \
     --customize-hook="ln -sf /opt/sdnlab/bin/sdnlab \"\$1/usr/local/bin/sdnlab\"" \
     bookworm "$OUT/sdnlab-sandbox.tar"
