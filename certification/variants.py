@@ -164,11 +164,18 @@ def derive(lab_dir: Path, values: dict) -> dict:
     return {**extra, **values}
 
 
+# placeholders filled later, when a trainee reads the text (sdnlab.labs.render.fill_session) or
+# the lab runs (the controller's address): a variant keeps them as written
+RUNTIME_PLACEHOLDERS = frozenset({"session", "controller_url"})
+
+
 def fill(text: str, values: dict, source: str) -> str:
     """Replace every ``{{NAME}}``; an unknown name is an error naming the file and line."""
 
     def one(match: re.Match) -> str:
         name = match.group(1)
+        if name in RUNTIME_PLACEHOLDERS and name not in values:
+            return match.group(0)
         if name not in values:
             line = text.count("\n", 0, match.start()) + 1
             raise VariantError(

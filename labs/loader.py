@@ -241,7 +241,7 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     if any(field.startswith("behaviours") for _, field, _ in odd_keys):
         behaviours: tuple = ()  # the spec parser expects names as keys; the problems are reported
     else:
-        behaviours = _behaviours(data.get("behaviours"), source, errors)
+        behaviours = _behaviours(data, source, errors)
     probes = _probes(data.get("probes"), errors)
     hints = _hints(data.get("hints"), errors)
     for lang in LANGUAGES:
@@ -594,14 +594,15 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
     return tuple(steps)
 
 
-def _behaviours(raw, source: str, errors: _Errors) -> tuple:
+def _behaviours(lab, source: str, errors: _Errors) -> tuple:
     from sdnlab.grader.errors import SpecError
     from sdnlab.grader.spec import parse_behaviours
 
-    if raw is None:
+    if lab.get("behaviours") is None:
         return ()
     try:
-        behaviours = parse_behaviours(raw, source)
+        # the whole lab file, so that the spec reader knows its checks' lab-only keys (skills)
+        behaviours = parse_behaviours(lab, source)
     except SpecError as exc:
         errors.extend_located(str(exc))
         return ()
