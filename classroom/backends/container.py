@@ -195,6 +195,9 @@ class ContainerBackend(SandboxBackend):
     def deploy(self, sandbox: str) -> dict:
         return {**self._agent(sandbox).deploy(sandbox), "backend": self.kind}
 
+    def reset(self, sandbox: str) -> dict:
+        return {**self._agent(sandbox).reset(sandbox), "backend": self.kind}
+
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._agent(sandbox).grade(sandbox, include_hidden)
 

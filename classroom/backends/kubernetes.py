@@ -387,6 +387,9 @@ class KubernetesBackend(SandboxBackend):
     def deploy(self, sandbox: str) -> dict:
         return {**self._call(self._pod_of(sandbox), "deploy", sandbox=sandbox), "backend": self.kind}
 
+    def reset(self, sandbox: str) -> dict:
+        return {**self._call(self._pod_of(sandbox), "reset", sandbox=sandbox), "backend": self.kind}
+
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._call(self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden)
 
