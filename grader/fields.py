@@ -210,7 +210,7 @@ PORT_NAMES = {
 PORT_LABELS = {number: name.upper() for name, number in PORT_NAMES.items() if name != "none"}
 
 
-class ValueError_(ValueError):
+class FieldValueError(ValueError):
     """A field value that does not parse (converted to FlowParseError by callers)."""
 
 
@@ -222,7 +222,7 @@ def parse_port(text: str) -> int:
     try:
         number = int(key, 0)
     except ValueError:
-        raise ValueError_(f"bad port {text!r}") from None
+        raise FieldValueError(f"bad port {text!r}") from None
     if 0xFF00 <= number <= 0xFFFF:  # OpenFlow 1.0 reserved numbers
         return number | 0xFFFF0000
     return number
@@ -246,14 +246,14 @@ def _parse_scalar(kind: str, text: str) -> int:
             return int(ipaddress.IPv6Address(text))
         return int(text, 0)
     except ValueError:
-        raise ValueError_(f"bad {kind if kind != 'int' else 'number'} {text!r}") from None
+        raise FieldValueError(f"bad {kind if kind != 'int' else 'number'} {text!r}") from None
 
 
 def _parse_mask(kind: str, text: str, width: int) -> int:
     if kind in ("ipv4", "ipv6") and text.isdigit() and len(text) <= 3:
         bits = int(text)
         if bits > width:
-            raise ValueError_(f"prefix /{bits} longer than {width} bits")
+            raise FieldValueError(f"prefix /{bits} longer than {width} bits")
         return ((1 << bits) - 1) << (width - bits)
     return _parse_scalar(kind, text)
 
@@ -267,11 +267,11 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
     """
     alias = ALIASES.get(name)
     if alias is None:
-        raise ValueError_(f"unknown field {name!r}")
+        raise FieldValueError(f"unknown field {name!r}")
     field = FIELDS[alias.field]
     if alias.field == "nw_frag":
         if text not in FRAG_VALUES:
-            raise ValueError_(f"bad nw_frag {text!r}")
+            raise FieldValueError(f"bad nw_frag {text!r}")
         frag_value, frag_mask = FRAG_VALUES[text]
         return ((field.name, frag_value, frag_mask),)
     if alias.field == "in_port":
@@ -303,7 +303,7 @@ def parse_value(name: str, text: str) -> tuple[tuple[str, int, int], ...]:
     if mask is None:
         mask = field.full
     if value > field.full or mask > field.full:
-        raise ValueError_(f"{name}: value {text!r} does not fit in {field.width} bits")
+        raise FieldValueError(f"{name}: value {text!r} does not fit in {field.width} bits")
     return ((field.name, value & mask, mask),)
 
 
@@ -324,7 +324,7 @@ def _parse_flag_string(text: str) -> tuple[int, int]:
     value = mask = 0
     for sign, flag in re.findall(r"([+-])([a-z]+)", text):
         if flag not in _TCP_FLAGS:
-            raise ValueError_(f"bad tcp flag {flag!r}")
+            raise FieldValueError(f"bad tcp flag {flag!r}")
         mask |= _TCP_FLAGS[flag]
         if sign == "+":
             value |= _TCP_FLAGS[flag]

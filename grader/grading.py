@@ -23,12 +23,12 @@ from sdnlab.grader.model import NetworkState, SwitchState
 from sdnlab.grader.network import (
     Delivered,
     Dropped,
-    Fabric,
     Leaf,
     Looped,
     Lost,
     Network,
     Tree,
+    Wiring,
     failing,
     leaves,
 )
@@ -95,7 +95,7 @@ class Grader:
 
     def __init__(self, topology: Any, state: NetworkState):
         self.topology = topology
-        self.fabric = topology if isinstance(topology, Fabric) else Fabric.from_topology(topology)
+        self.fabric = topology if isinstance(topology, Wiring) else Wiring.from_topology(topology)
         self.state = state
         self._networks: dict[frozenset[frozenset[str]], Network] = {}
         self._trees: dict[TreeKey, list[tuple[Tree, int]]] = {}

@@ -19,7 +19,7 @@ from typing import Any
 from sdnlab.grader.errors import CollectError
 from sdnlab.grader.grading import Grader
 from sdnlab.grader.model import NetworkState
-from sdnlab.grader.network import Fabric
+from sdnlab.grader.network import Wiring
 from sdnlab.grader.probes import (
     Probe,
     expected_key,
@@ -64,7 +64,7 @@ for frame in json.load(sys.stdin):
 """
 
 
-def counted_receivers(probe: Probe, hosts: Iterable[str], fabric: Fabric) -> frozenset[str]:
+def counted_receivers(probe: Probe, hosts: Iterable[str], fabric: Wiring) -> frozenset[str]:
     """The hosts whose capture of ``probe`` counts as a delivery.
 
     A VNF host (kind ``vnf``) sits in the path as a bump in the wire and sees transit packets by

@@ -1,6 +1,6 @@
 """Multi-switch propagation of header spaces across a lab topology.
 
-``Fabric`` is the grader's view of a topology: switches, hosts with addresses, and which
+``Wiring`` is the grader's view of a topology: switches, hosts with addresses, and which
 (switch, port) faces which node. ``Network(fabric, state).inject(host, space)`` follows the
 space from the host's access port through every switch pipeline and returns a tree whose
 leaves say what happened to each part of the space: ``Delivered`` to a host, ``Dropped`` at a
@@ -38,7 +38,7 @@ class HostInfo:
 
 
 @dataclass(frozen=True)
-class Fabric:
+class Wiring:
     """Switches, hosts and wiring of a topology, as the grader needs them."""
 
     switches: dict[str, int | None]  # name -> dpid
@@ -50,7 +50,7 @@ class Fabric:
     host_ports: dict[Endpoint, Endpoint] = field(default_factory=dict)  # (host, interface) -> (switch, port)
 
     @classmethod
-    def from_topology(cls, topology: Any) -> Fabric:
+    def from_topology(cls, topology: Any) -> Wiring:
         """From a ``sdnlab.topologies.Topology`` or its ``to_dict()``."""
         data = topology.to_dict() if hasattr(topology, "to_dict") else topology
         switches: dict[str, int | None] = {}
@@ -185,7 +185,7 @@ class Network:
 
     def __init__(
         self,
-        fabric: Fabric,
+        fabric: Wiring,
         state: NetworkState,
         down: Iterable[Iterable[str]] = (),
         transit_vnfs: bool = True,
@@ -306,6 +306,6 @@ def failing(tree: Tree, ok: Callable[[Leaf], bool]) -> list[Space]:
     return [] if ok(tree) else [tree.space]
 
 
-def switches_on(leaf: Leaf, fabric: Fabric) -> list[str]:
+def switches_on(leaf: Leaf, fabric: Wiring) -> list[str]:
     """Switches a leaf's packets crossed, in order (VNF hops left out)."""
     return [hop.switch for hop in leaf.hops if hop.switch in fabric.switches]

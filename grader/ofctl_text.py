@@ -18,7 +18,7 @@ from sdnlab.grader.fields import (
     OFPP_CONTROLLER,
     OFPVID_PRESENT,
     SHORTHANDS,
-    ValueError_,
+    FieldValueError,
     parse_port,
     parse_value,
 )
@@ -132,7 +132,7 @@ def parse_match_tokens(
                     _, old_v, old_m = fields[field]
                     v, m = (old_v & ~m) | (v & m), old_m | m
                 fields[field] = (field, v, m)
-        except ValueError_ as exc:
+        except FieldValueError as exc:
             raise FlowParseError(source, line, str(exc)) from None
     return Match.of(without_unmet_prerequisites(list(fields.values())), ",".join(tokens))
 
@@ -214,7 +214,7 @@ def _nxm_destination(dst: str, source: str, line: int) -> tuple[str, int]:
 def _set_field(value_text: str, name: str, source: str, line: int) -> SetField:
     try:
         triples = parse_value(name, value_text)
-    except ValueError_ as exc:
+    except FieldValueError as exc:
         raise FlowParseError(source, line, f"set_field: {exc}") from None
     if name in ("dl_vlan", "vlan_vid") and len(triples) == 1:
         stored, value, mask = triples[0]
@@ -234,7 +234,7 @@ def _output_call(args: str, source: str, line: int) -> Output:
         if key.strip() == "port":
             try:
                 port = parse_port(value.strip())
-            except ValueError_ as exc:
+            except FieldValueError as exc:
                 raise FlowParseError(source, line, str(exc)) from None
         elif key.strip() == "max_len":
             max_len = _int(value, source, line, "max_len")
@@ -266,7 +266,7 @@ def parse_action(token: str, source: str, line: int) -> Action | None:
             raise FlowParseError(source, line, f"unsupported action {raw!r}")
         try:
             return Output(parse_port(arg))
-        except ValueError_ as exc:
+        except FieldValueError as exc:
             raise FlowParseError(source, line, str(exc)) from None
     if lname == "enqueue":
         return Output(parse_port(arg.split(":")[0]))
@@ -473,7 +473,7 @@ def _bucket(tokens: list[str], source: str, line: int, text: str) -> Bucket:
             elif key == "watch_port":
                 try:
                     watch_port = parse_port(value)
-                except ValueError_ as exc:
+                except FieldValueError as exc:
                     raise FlowParseError(source, line, f"watch_port: {exc}", text) from None
             elif key == "watch_group":
                 watch_group = _int(value, source, line, "watch_group")
@@ -551,7 +551,7 @@ def parse_ports(text: str, source: str = "<ports>") -> dict[int, Port]:
                 ports[current[0]] = Port(current[0], current[1], not down)
             try:
                 current = (parse_port(m.group(1)), m.group(2))
-            except ValueError_:
+            except FieldValueError:
                 raise FlowParseError(source, number, f"bad port number {m.group(1)!r}", raw) from None
             down = False
             continue

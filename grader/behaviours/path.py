@@ -13,13 +13,13 @@ from sdnlab.grader.network import switches_on
 
 if TYPE_CHECKING:
     from sdnlab.grader.grading import Down, Grader
-    from sdnlab.grader.network import Delivered, Fabric
+    from sdnlab.grader.network import Delivered, Wiring
     from sdnlab.grader.spec import Behaviour
 
 PREFERENCES = ("lowest_latency",)
 
 
-def _graph(fabric: Fabric, down: Down) -> nx.Graph:
+def _graph(fabric: Wiring, down: Down) -> nx.Graph:
     graph = nx.Graph()
     dead = {frozenset(p) for p in down}
     for (a, _), (z, _), delay in fabric.links:
@@ -31,7 +31,7 @@ def _graph(fabric: Fabric, down: Down) -> nx.Graph:
     return graph
 
 
-def latency(fabric: Fabric, nodes: list[str]) -> float:
+def latency(fabric: Wiring, nodes: list[str]) -> float:
     """Sum of the declared link delays (ms) along ``nodes``; inf where two are not linked."""
     total = 0.0
     for a, z in itertools.pairwise(nodes):
@@ -40,7 +40,7 @@ def latency(fabric: Fabric, nodes: list[str]) -> float:
     return total
 
 
-def best_latency(fabric: Fabric, src: str, dst: str, down: Down) -> float:
+def best_latency(fabric: Wiring, src: str, dst: str, down: Down) -> float:
     """The lowest declared latency (ms) of any src-dst path through switches only."""
     graph = _graph(fabric, down)
     hosts = set(fabric.hosts) - {src, dst}
