@@ -15,6 +15,11 @@ os-ken itself. Each function below names the upstream behaviour it replaces:
 * ``claim_dpid``: ``DPSet`` hands a dpid to the newest connection claiming it, so any local
   process could take over a lab's switch; here the first keeps it while it answers an echo.
 * ``guarded_connection``: no cap on connections per peer address.
+* ``install_stp_port_status``: stplib takes Open vSwitch's LIVE-bit port-status messages for
+  "link up", so a cut root link never re-converges the spanning tree.
+* the hub (``sdnlab.controller.hub``, installed from here): os-ken's native hub has no working
+  ``Timeout`` and ``kill`` is a no-op, so Ryu apps that rely on eventlet's semantics (stplib's
+  timers) never progress; that module gives ``os_ken.lib.hub`` eventlet-style behaviour.
 
 Switch connections that misbehave are dropped with one log line; the others keep being served.
 The Ryu compatibility layer is not a workaround and stays in its own modules: ``alias`` (``ryu.X``
@@ -37,6 +42,7 @@ timeout (``event_wait``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import select
 import threading
@@ -402,6 +408,7 @@ def install() -> None:
     from os_ken.controller import controller
     from os_ken.lib import hub, ofctl_utils
 
+    from sdnlab.controller import hub as sdnlab_hub
     from sdnlab.controller import options
 
     if controller.datapath_connection_factory is guarded_connection:
@@ -419,3 +426,40 @@ def install() -> None:
     ofctl_utils.OFCtlUtil._reserved_num_to_user = reserved_num_to_user
     controller.ofproto_parser = types.SimpleNamespace(header=strict_header, msg=claiming_msg)
     controller.datapath_connection_factory = guarded_connection
+    sdnlab_hub.install()  # after event_wait above, which targets os-ken's own Event
+    install_stp_port_status()
+
+
+def _link_down(state: int) -> bool:
+    return bool(state & 0x1)  # OFPPS_LINK_DOWN in OpenFlow 1.0, 1.2 and 1.3
+
+
+def install_stp_port_status() -> None:
+    """Wrap ``Stp.port_status_handler`` (idempotent); apps instantiated afterwards get the fix.
+
+    Ryu's STP library treats every port-status MODIFY whose state differs from the last one as a
+    link change, and anything without LINK_DOWN as "link up". Open vSwitch on OpenFlow 1.3 also
+    reports the LIVE bit and clears it in a message of its own just before LINK_DOWN: stplib took
+    that for "link up" and never recalculated the tree when the root link was cut. A change that
+    leaves LINK_DOWN alone now only updates the recorded state.
+    """
+    from os_ken.lib import stplib
+
+    original = stplib.Stp.port_status_handler
+    if getattr(original, "sdnlab_fixed", False):
+        return
+
+    @functools.wraps(original)  # keeps the set_ev_cls registration (its ``callers`` attribute)
+    def port_status_handler(self: Any, ev: Any) -> None:
+        msg = ev.msg
+        bridge = self.bridge_list.get(msg.datapath.id)
+        port = msg.desc
+        if bridge is not None and msg.reason == msg.datapath.ofproto.OFPPR_MODIFY:
+            before = bridge.ports_state.get(port.port_no)
+            if before is not None and _link_down(before) == _link_down(port.state):
+                bridge.ports_state[port.port_no] = port.state  # e.g. only LIVE changed
+                return
+        original(self, ev)
+
+    port_status_handler.sdnlab_fixed = True  # type: ignore[attr-defined]  # marker attribute on a function
+    stplib.Stp.port_status_handler = port_status_handler

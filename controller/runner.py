@@ -96,12 +96,10 @@ class Runner:
         """Load, instantiate and start the apps; returns their service threads."""
         from os_ken import cfg
 
-        from sdnlab.controller import app_errors, hardening, hub, stp_compat
+        from sdnlab.controller import app_errors, hardening
         from sdnlab.controller.appmanager import install_manager, resolve_app_name
 
-        hardening.install()
-        hub.install()  # after hardening, whose Event.wait patch targets os-ken's own Event
-        stp_compat.install()
+        hardening.install()  # every os-ken workaround, the hub's eventlet semantics included
         app_errors.install()  # only when SDNLAB_APP_ERRORS names a file
         from sdnlab.grader.replay import record
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from os_ken.lib import stplib
 from os_ken.ofproto import ofproto_v1_3
 
-from sdnlab.controller import stp_compat
+from sdnlab.controller import hardening
 
 LIVE, LINK_DOWN = ofproto_v1_3.OFPPS_LIVE, ofproto_v1_3.OFPPS_LINK_DOWN
 
@@ -33,7 +33,7 @@ def port_status(state):
 
 
 def feed(states, start=LIVE):
-    stp_compat.install()
+    hardening.install_stp_port_status()
     app = stplib.Stp()
     bridge = RecordingBridge(start)
     app.bridge_list[1] = bridge
@@ -53,8 +53,8 @@ def test_link_coming_back_is_one_link_up():
 
 
 def test_the_fixed_handler_is_still_registered_for_port_status_events():
-    stp_compat.install()
-    stp_compat.install()  # idempotent
+    hardening.install_stp_port_status()
+    hardening.install_stp_port_status()  # idempotent
     from os_ken.controller import ofp_event
 
     assert ofp_event.EventOFPPortStatus in stplib.Stp.port_status_handler.callers
