@@ -183,7 +183,7 @@ def _scan_quarantine(args: dict, name: str, topology) -> tuple[float, str]:
     import threading
 
     from sdnlab.labs.live import address, run_step
-    from sdnlab.labs.model import Step
+    from sdnlab.labs.model import ScenarioStep
     from sdnlab.labs.probes import quarantine_list
     from sdnlab.runtime import api
 
@@ -192,7 +192,7 @@ def _scan_quarantine(args: dict, name: str, topology) -> tuple[float, str]:
     hosts = [h for h in topology.nodes if topology.nodes[h].kind in ("host", "server")]
     names = {h: {h, address(topology, h)} for h in hosts}
     before = quarantine_list(status)
-    step = Step(
+    step = ScenarioStep(
         "telnet_scan", {"src": src, "targets": list(args["targets"]), "port": int(args.get("port", 23))}
     )
     scan = threading.Thread(target=run_step, args=(step, name, topology), daemon=True)
