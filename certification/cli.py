@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
+from sdnlab.cli_options import JsonOpt, LangOpt, language
+from sdnlab.jsonio import dumps
+
 skills_app = typer.Typer(help="The skill framework and your skill report.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-LangOpt = Annotated[str, typer.Option("--lang", help="en or ja.")]
 
 
 exam_app = typer.Typer(
@@ -30,28 +31,29 @@ def register(root: typer.Typer, flows: typer.Typer) -> None:
             group.typer_instance.command("render")(lab_render)
 
 
-def _print_json(data) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @skills_app.command("list")
-def skills_list(json_out: JsonOpt = False, lang: LangOpt = "en"):
+def skills_list(json_out: JsonOpt = False, lang: LangOpt = None):
     """The skill framework: areas, skills and the criterion of each level."""
     from sdnlab.certification.framework import load_framework
 
+    lang = language(lang)
     fw = load_framework()
     if json_out:
-        _print_json(
-            {
-                "version": fw.version,
-                "areas": [
-                    {
-                        "id": a.id,
-                        "skills": [{"id": s.id, "title": s.title.en, "levels": s.criteria} for s in a.skills],
-                    }
-                    for a in fw.areas
-                ],
-            }
+        typer.echo(
+            dumps(
+                {
+                    "version": fw.version,
+                    "areas": [
+                        {
+                            "id": a.id,
+                            "skills": [
+                                {"id": s.id, "title": s.title.en, "levels": s.criteria} for s in a.skills
+                            ],
+                        }
+                        for a in fw.areas
+                    ],
+                }
+            )
         )
         return
     typer.echo(f"skill framework {fw.version}")
@@ -64,7 +66,7 @@ def skills_list(json_out: JsonOpt = False, lang: LangOpt = "en"):
 
 
 @skills_app.command("report")
-def skills_report(json_out: JsonOpt = False, lang: LangOpt = "en"):
+def skills_report(json_out: JsonOpt = False, lang: LangOpt = None):
     """Your level in each skill, from the checks you passed (labs and exams), not from lab titles."""
     from sdnlab.certification import attempt
     from sdnlab.certification.framework import load_framework
@@ -72,9 +74,9 @@ def skills_report(json_out: JsonOpt = False, lang: LangOpt = "en"):
     from sdnlab.labs.progress import ProgressStore
 
     fw = load_framework()
-    report = trainee_report(fw, ProgressStore().load(), tuple(attempt.exam_outcomes()), lang)
+    report = trainee_report(fw, ProgressStore().load(), tuple(attempt.exam_outcomes()), language(lang))
     if json_out:
-        _print_json(report)
+        typer.echo(dumps(report))
         return
     typer.echo(f"skill report (framework {report['framework']})")
     for area in report["areas"]:
@@ -128,13 +130,15 @@ def cert_verify(
         revocations = keys.default_public().parent / REVOCATIONS
     facts = credential.verify(certificate, _trusted(key), evidence, revocations)
     if json_out:
-        _print_json(
-            {
-                "valid": True,
-                "evidence_checked": evidence is not None,
-                "revocations_checked": revocations is not None,
-                **facts.to_dict(),
-            }
+        typer.echo(
+            dumps(
+                {
+                    "valid": True,
+                    "evidence_checked": evidence is not None,
+                    "revocations_checked": revocations is not None,
+                    **facts.to_dict(),
+                }
+            )
         )
         return
     typer.echo(f"VALID certificate {facts.credential_id}")
@@ -164,6 +168,7 @@ def cert_revoke(
     revocations: Annotated[
         Path | None, typer.Option("--revocations", help="The list to update (default: next to the keys).")
     ] = None,
+    json_out: JsonOpt = False,
 ):
     """Instructor: add a certificate to the issuer's signed revocation list."""
     from sdnlab.certification import credential, keys
@@ -174,16 +179,23 @@ def cert_revoke(
         cert_id = json.loads(Path(certificate).read_text(encoding="utf-8")).get("id", "")
     path = revocations or keys_dir() / REVOCATIONS
     count = credential.revoke(path, cert_id, reason, keys.load_or_create())
+    if json_out:
+        typer.echo(dumps({"revoked": cert_id, "reason": reason, "revocations": str(path), "count": count}))
+        return
     typer.echo(f"revoked {cert_id} ({count} in {path})")
 
 
 @cert_app.command("key")
-def cert_key():
+def cert_key(json_out: JsonOpt = False):
     """Print where the issuer's public key is (created at first use) and its did:key."""
     from sdnlab.certification import keys
 
     key = keys.load_or_create()
-    typer.echo(f"{keys.default_public()}\n{keys.did_key(key.public_key())}")
+    public, did = keys.default_public(), keys.did_key(key.public_key())
+    if json_out:
+        typer.echo(dumps({"public_key_path": str(public), "did": did}))
+        return
+    typer.echo(f"{public}\n{did}")
 
 
 @cert_app.command("page")
@@ -194,6 +206,7 @@ def cert_page(
     ] = None,
     key: Annotated[Path | None, typer.Option("--key", help="The issuer's public key.")] = None,
     pdf: Annotated[bool, typer.Option(help="Also print PDFs with headless Chromium when available.")] = True,
+    json_out: JsonOpt = False,
 ):
     """Write the printable pages (English and Japanese HTML, PDF when Chromium is present)."""
     from sdnlab.certification import credential, page
@@ -202,7 +215,11 @@ def cert_page(
     facts = credential.verify(certificate, _trusted(key))
     fw = load_framework()
     names = {lang: {n: fw.level_name(n, lang) for n in fw.levels} for lang in ("en", "ja")}
-    for path in page.write_pages(facts, out or certificate.with_suffix(""), names, pdf):
+    written = page.write_pages(facts, out or certificate.with_suffix(""), names, pdf)
+    if json_out:
+        typer.echo(dumps({"certificate": facts.credential_id, "written": [str(path) for path in written]}))
+        return
+    for path in written:
         typer.echo(f"wrote {path}")
 
 
@@ -213,6 +230,7 @@ def lab_render(
     lab: Annotated[str, typer.Argument(help="Lab id, number or folder.")],
     seed: Annotated[int, typer.Option("--seed", help="The variant's seed.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder to write the rendered lab into.")],
+    json_out: JsonOpt = False,
 ):
     """Instructor: write one variant of a lab (topology, task texts, starter, solution) for reading."""
     from sdnlab.certification import variants
@@ -220,6 +238,9 @@ def lab_render(
 
     rendered = variants.render(find_lab_dir(lab), seed, out)
     load_lab(rendered.path)  # the variant is a valid lab
+    if json_out:
+        typer.echo(dumps({"path": str(rendered.path), "seed": rendered.seed, "values": rendered.values}))
+        return
     values = ", ".join(f"{k}={v}" for k, v in sorted(rendered.values.items())) or "no variables"
     typer.echo(f"wrote {rendered.path} (seed {seed}: {values})")
 
@@ -238,10 +259,11 @@ def _minutes(seconds: float) -> str:
 
 
 @exam_app.command("list")
-def exam_list(json_out: JsonOpt = False, lang: LangOpt = "en"):
+def exam_list(json_out: JsonOpt = False, lang: LangOpt = None):
     """The exam catalogue."""
     from sdnlab.certification.exam import catalogue
 
+    lang = language(lang)
     rows = [
         {
             "id": e.id,
@@ -256,7 +278,7 @@ def exam_list(json_out: JsonOpt = False, lang: LangOpt = "en"):
         for e in catalogue()
     ]
     if json_out:
-        _print_json(rows)
+        typer.echo(dumps(rows))
         return
     for row in rows:
         typer.echo(
@@ -280,6 +302,7 @@ def exam_start(
         bool,
         typer.Option("--offline", help="No networks: grade the flow files (labs without a controller only)."),
     ] = False,
+    json_out: JsonOpt = False,
 ):
     """Start an exam: your variant of each task, your workspaces, the networks and the clock."""
     import getpass
@@ -290,6 +313,28 @@ def exam_start(
     record = load_exam(exam)
     who = trainee or os.environ.get("SUDO_USER") or getpass.getuser()
     started = attempt.start(record, who, _now(), name, seed, "offline" if offline else "live")
+    if json_out:
+        typer.echo(
+            dumps(
+                {
+                    "attempt": started.id,
+                    "exam": record.id,
+                    "trainee": who,
+                    "session": name,
+                    "seed": started.data["seed"],
+                    "mode": started.data["mode"],
+                    "minutes": record.minutes,
+                    "pass_percent": record.pass_percent,
+                    "started_at": attempt._iso(started.data["started_at"]),
+                    "deadline": attempt._iso(started.data["deadline"]),
+                    "tasks": [
+                        {"task": index + 1, "lab": task["lab"], "workspace": str(started.workdir(index))}
+                        for index, task in enumerate(started.data["tasks"])
+                    ],
+                }
+            )
+        )
+        return
     typer.echo(
         f"exam {record.id} started for {who}: {record.minutes:g} minutes, pass mark {record.pass_percent:g}%"
     )
@@ -308,7 +353,7 @@ def exam_status(name: SessionOpt = "exam", json_out: JsonOpt = False):
 
     info = attempt.status(attempt.current(name), _now())
     if json_out:
-        _print_json(info)
+        typer.echo(dumps(info))
         return
     typer.echo(
         f"exam {info['exam']}: {info['title']} ({info['trainee']}, seed {info['seed']}, {info['mode']})"
@@ -345,13 +390,24 @@ def _print_result(result: dict) -> None:
 
 @exam_app.command("task")
 def exam_task(
-    task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"
+    task: Annotated[int, typer.Argument(help="Task number.")],
+    name: SessionOpt = "exam",
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
 ):
     """Print a task's text (your variant)."""
     from sdnlab.certification import attempt
 
     running = attempt._running(attempt.current(name), _now())
-    typer.echo(running.task_lab(attempt._task_index(running, task)).task_text(lang))
+    index = attempt._task_index(running, task)
+    lang = language(lang)
+    text = running.task_lab(index).task_text(lang)
+    if json_out:
+        typer.echo(
+            dumps({"task": task, "lab": running.data["tasks"][index]["lab"], "lang": lang, "text": text})
+        )
+        return
+    typer.echo(text)
 
 
 @exam_app.command("check")
@@ -366,7 +422,7 @@ def exam_check(
 
     result = attempt.check(attempt.current(name), task, _now())
     if json_out:
-        _print_json(result.public_dict())
+        typer.echo(dumps(result.public_dict()))
     else:
         typer.echo(render_text(result))
     raise typer.Exit(0 if result.passed else 1)
@@ -374,22 +430,41 @@ def exam_check(
 
 @exam_app.command("hint")
 def exam_hint(
-    task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam", lang: LangOpt = "en"
+    task: Annotated[int, typer.Argument(help="Task number.")],
+    name: SessionOpt = "exam",
+    lang: LangOpt = None,
+    json_out: JsonOpt = False,
 ):
     """The next hint of a task (when the exam allows hints; each costs points)."""
     from sdnlab.certification import attempt
 
     index, total, text, cost = attempt.hint(attempt.current(name), task, _now())
-    typer.echo(f"hint {index}/{total}: {text.get(lang)}")
+    if json_out:
+        typer.echo(
+            dumps(
+                {"task": task, "index": index, "total": total, "text": text.get(language(lang)), "cost": cost}
+            )
+        )
+        return
+    typer.echo(f"hint {index}/{total}: {text.get(language(lang))}")
     typer.echo(f"(hints so far cost {cost:g} points)")
 
 
 @exam_app.command("deploy")
-def exam_deploy(task: Annotated[int, typer.Argument(help="Task number.")], name: SessionOpt = "exam"):
+def exam_deploy(
+    task: Annotated[int, typer.Argument(help="Task number.")],
+    name: SessionOpt = "exam",
+    json_out: JsonOpt = False,
+):
     """Install a task's workspace (flow files, app, configs) on its network."""
     from sdnlab.certification import attempt
 
-    typer.echo(f"deployed {attempt.deploy(attempt.current(name), task, _now())}")
+    running = attempt.current(name)
+    workspace = attempt.deploy(running, task, _now())
+    if json_out:
+        typer.echo(dumps({"task": task, "workspace": str(workspace), "mode": running.data["mode"]}))
+        return
+    typer.echo(f"deployed {workspace}")
 
 
 @exam_app.command("submit")
@@ -405,8 +480,12 @@ def exam_submit(
 
     done = attempt.submit(attempt.current(name), _now())
     attempt.finish_session(name)
-    if json_out:
-        _print_json({k: v for k, v in done.data.items() if k != "tasks"})
+    copied = None
+    if certificate is not None and "certificate" in done.data:
+        copied = attempt.copy_certificate(done, certificate)
+    if json_out:  # one document: the copy is a field, not a line after it
+        summary = {k: v for k, v in done.data.items() if k != "tasks"}
+        typer.echo(dumps({**summary, "certificate_copy": str(copied)} if copied else summary))
     else:
         if done.data.get("auto_submitted"):
             typer.echo("the time limit had passed: the exam was submitted automatically at the deadline")
@@ -416,17 +495,29 @@ def exam_submit(
             typer.echo(f"certificate: {done.data['certificate']}")
         elif done.data.get("certificate_error"):
             typer.echo(done.data["certificate_error"])
-    if certificate is not None and "certificate" in done.data:
-        typer.echo(f"copied to {attempt.copy_certificate(done, certificate)}")
+        if copied:
+            typer.echo(f"copied to {copied}")
     raise typer.Exit(0 if done.data["result"]["passed"] else 1)
 
 
 @exam_app.command("solve")
-def exam_solve(name: SessionOpt = "exam"):
+def exam_solve(name: SessionOpt = "exam", json_out: JsonOpt = False):
     """Instructor: deploy this variant's reference solution (attempt and certificate marked reference)."""
     from sdnlab.certification import attempt
 
     solved = attempt.solve(attempt.current(name), _now())
+    if json_out:
+        typer.echo(
+            dumps(
+                {
+                    "attempt": solved.id,
+                    "seed": solved.data["seed"],
+                    "reference_run": True,
+                    "workspaces": [str(solved.workdir(index)) for index in range(len(solved.data["tasks"]))],
+                }
+            )
+        )
+        return
     typer.echo(
         f"instructor: reference solutions deployed for attempt {solved.id} (seed {solved.data['seed']}); "
         "marked as a reference run"
@@ -434,8 +525,15 @@ def exam_solve(name: SessionOpt = "exam"):
 
 
 @exam_app.command("issue")
-def exam_issue(attempt_id: Annotated[str, typer.Argument(help="Attempt id (see the attempt folder name).")]):
+def exam_issue(
+    attempt_id: Annotated[str, typer.Argument(help="Attempt id (see the attempt folder name).")],
+    json_out: JsonOpt = False,
+):
     """Instructor: sign a passed attempt's certificate (when the trainee's submit could not reach the key)."""
     from sdnlab.certification import attempt
 
-    typer.echo(f"wrote {attempt.issue(attempt.load(attempt.attempts_dir() / attempt_id))}")
+    path = attempt.issue(attempt.load(attempt.attempts_dir() / attempt_id))
+    if json_out:
+        typer.echo(dumps({"attempt": attempt_id, "certificate": str(path)}))
+        return
+    typer.echo(f"wrote {path}")
