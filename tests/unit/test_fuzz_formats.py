@@ -172,3 +172,34 @@ def test_fuzzed_controller_configs_give_only_project_errors(path, data):
 def test_the_fuzzers_start_from_real_files():
     assert len(TOPOLOGY_TEXTS) >= 5 and len(LAB_TEXTS) >= 5
     assert VNF_CONFIGS and CONTROLLER_CONFIGS
+
+
+def _spec_text(lab_text: str) -> str:
+    """A lab's behaviours as a behaviour spec file (``sdnlab grade --spec``), without lab-only keys."""
+    behaviours = yaml.safe_load(lab_text)["behaviours"]
+    for behaviour in behaviours:
+        behaviour.pop("skills", None)
+    return yaml.safe_dump({"behaviours": behaviours}, sort_keys=False, allow_unicode=True)
+
+
+SPEC_TEXTS = [(folder, _spec_text(text)) for folder, text in LAB_TEXTS]
+
+
+@FUZZ
+@given(st.integers(0, len(SPEC_TEXTS) - 1), st.booleans(), st.data())
+def test_fuzzed_behaviour_specs_give_only_project_errors(index, with_topology, data):
+    from sdnlab.grader.spec import parse_spec
+    from sdnlab.labs.live import load_topology
+    from sdnlab.labs.loader import load_lab
+
+    folder, text = SPEC_TEXTS[index]
+    text = data.draw(mutated_text([text]))
+    topology = load_topology(load_lab(folder)) if with_topology else None
+    _only_project_errors(lambda: parse_spec(text, "fuzz.yaml", topology))
+
+
+def test_the_spec_fuzzer_starts_from_valid_specs():
+    from sdnlab.grader.spec import parse_spec
+
+    for folder, text in SPEC_TEXTS:
+        assert parse_spec(text, f"{folder.name}.yaml"), folder.name
