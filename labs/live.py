@@ -129,7 +129,8 @@ def start_vnfs(lab: Lab, workdir: Path, name: str, status: dict) -> None:
                     Path(workdir) / vnf.config, {"controller_url": controller_url(status)}, target
                 )
             )
-        manage.start(name, vnf.kind, vnf.host, config=config, vnf_name=vnf.name)
+        shown = str(Path(workdir) / vnf.config) if vnf.config else None  # errors name the trainee's file
+        manage.start(name, vnf.kind, vnf.host, config=config, vnf_name=vnf.name, config_name=shown)
 
 
 # ---------------------------------------------------------------- running commands in hosts

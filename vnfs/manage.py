@@ -74,10 +74,17 @@ def start(
     workers: int = 1,
     mode: str = "recv",
     timeout: float = 10.0,
+    config_name: str | None = None,
 ) -> dict:
-    """Validate the VNF and its config, start it in ``host`` of ``lab``, wait until it runs."""
+    """Validate the VNF and its config, start it in ``host`` of ``lab``, wait until it runs.
+
+    ``config_name`` is how error messages call the config (a lab renders the trainee's file into
+    its state folder: its errors must name the trainee's file, whose lines are the same).
+    """
+    from sdnlab import textfile
     from sdnlab.runtime import api
-    from sdnlab.vnfs.framework.config import load_yaml
+    from sdnlab.vnfs.errors import VnfConfigError
+    from sdnlab.vnfs.framework.config import load_yaml_text
     from sdnlab.vnfs.framework.loader import check_vnf, load_vnf_class
 
     check_options(mode, workers, vnf_name, ports)
@@ -98,10 +105,13 @@ def start(
                 f"host {host!r} has no interface {ifname!r} (interfaces: {', '.join(interfaces)})"
             )
     config_path = str(Path(config).resolve()) if config else None
-    data = load_yaml(config) if config else None
-    check_vnf(
-        cls, data, name=name, ports=tuple(ports), interfaces=ports, source=config or "<config>"
-    )  # fail fast
+    shown = config_name or config or "<config>"
+    data = (
+        load_yaml_text(textfile.read_text(config, VnfConfigError, "config", name=shown), shown)
+        if config
+        else None
+    )
+    check_vnf(cls, data, name=name, ports=tuple(ports), interfaces=ports, source=shown)  # fail fast
     directory = vnfs_dir(lab) / name
     existing = _read(directory / "record.json")
     if existing and _alive(existing.get("pid")):

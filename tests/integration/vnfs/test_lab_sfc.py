@@ -393,3 +393,16 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
         report
     )  # the switch carried (and rewrote) most of the two downloads
     assert lb_seen * 20 < sum(r["n_packets"] for r in nat_rules), report
+
+
+def test_a_bad_vnf_config_is_named_as_the_trainee_wrote_it(lab, tmp_path):
+    """A lab renders the trainee's dpi.yaml into its state folder; errors still name the trainee's file."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.vnfs import manage
+
+    rendered = tmp_path / "rendered-dpi1-dpi.yaml"
+    rendered.write_text("quarantine:\n  risks: [telnet_scan, 7]\n")
+    with pytest.raises(SdnlabError) as caught:
+        manage.start(LAB, "dpi", "dpi1", str(rendered), vnf_name="dpibad", config_name="work/dpi.yaml")
+    message = str(caught.value)
+    assert message.startswith("work/dpi.yaml:2") and "rendered" not in message, message
