@@ -59,29 +59,53 @@ def _capacity(bw: float | None) -> str:
     return f"{bw / 1000:g}G" if bw >= 1000 else f"{bw:g}M"
 
 
-def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
-    """DOT text for the topology; large host fan-outs are summarised as one node per switch."""
-    lines = [
-        f"graph {_quote(topology.name)} {{",
-        (
-            '  graph [overlap=false, splines=true, fontname="Helvetica", fontsize=12, '
-            f"label={_quote(topology.name + ' ' + ', '.join(f'{k}={v}' for k, v in topology.params.items()))}"
-            ", "
-            "labelloc=t];"
-        ),
-        '  node [fontname="Helvetica", fontsize=10, style=filled];',
-        '  edge [fontname="Helvetica", fontsize=8, color="#555555"];',
-    ]
-    # hosts attached to a switch beyond the limit are folded into a summary node
+# A readable default picture: at most this many hosts drawn in all (the rest are folded into one
+# "+N more" node per switch), and switches with more links than DENSE_LINKS carry their port
+# numbers in the link label instead of at the link's end, where they would overlap.
+MAX_HOSTS_DRAWN = 12
+DENSE_LINKS = 5
+
+
+def _per_switch_hosts(topology: Topology) -> dict[str, list]:
     per_switch: dict[str, list] = {}
     for link in topology.links:
         for host, switch in ((link.a, link.b), (link.b, link.a)):
             if not topology.nodes[host].is_switch and topology.nodes[switch].is_switch:
                 per_switch.setdefault(switch, []).append((host, link))
+    return per_switch
+
+
+def _kept_per_switch(per_switch: dict[str, list], max_hosts_per_switch: int) -> int:
+    """How many hosts each switch shows (the last shown slot becomes the "+N more" node)."""
+    total = sum(len(attached) for attached in per_switch.values())
+    if total <= MAX_HOSTS_DRAWN:
+        return max_hosts_per_switch
+    crowded = sum(1 for attached in per_switch.values() if len(attached) > 2) or 1
+    return max(2, min(max_hosts_per_switch, MAX_HOSTS_DRAWN // crowded))
+
+
+def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
+    """DOT text for the topology; large host fan-outs are summarised as one node per switch."""
+    per_switch = _per_switch_hosts(topology)
+    keep = _kept_per_switch(per_switch, max_hosts_per_switch)
+    # many fans side by side make a picture many times wider than a screen: draw left to right
+    sideways = sum(min(len(a), keep) for a in per_switch.values()) > 16
+    lines = [
+        f"graph {_quote(topology.name)} {{",
+        (
+            '  graph [overlap=false, sep="+25", splines=true, fontname="Helvetica", fontsize=12, '
+            f"label={_quote(topology.name + ' ' + ', '.join(f'{k}={v}' for k, v in topology.params.items()))}"
+            ", "
+            f"labelloc=t{', rankdir=LR' if sideways else ''}];"
+        ),
+        '  node [fontname="Helvetica", fontsize=10, style=filled];',
+        '  edge [fontname="Helvetica", fontsize=8, color="#555555"];',
+    ]
+    # hosts attached to a switch beyond the limit are folded into a summary node
     folded: set[str] = set()
     for attached in per_switch.values():
-        if len(attached) > max_hosts_per_switch:
-            folded.update(h for h, _ in attached[max_hosts_per_switch - 2 :])
+        if len(attached) > keep:
+            folded.update(h for h, _ in attached[keep - 1 :])
     for node in topology.nodes.values():
         if node.name in folded:
             continue
@@ -107,14 +131,23 @@ def to_dot(topology: Topology, max_hosts_per_switch: int = 12) -> str:
                 f"  {_quote(summary)} -- {_quote(switch)} "
                 f"[style=dashed, label={_quote(_capacity(link.bw_mbit))}];"
             )
+    degree: dict[str, int] = {}
+    for link in topology.links:
+        if link.a not in folded and link.b not in folded:
+            degree[link.a] = degree.get(link.a, 0) + 1
+            degree[link.b] = degree.get(link.b, 0) + 1
     for link in topology.links:
         if link.a in folded or link.b in folded:
             continue
         parts = [p for p in (_capacity(link.bw_mbit), f"{link.delay_ms:g}ms" if link.delay_ms else "") if p]
         width = 1.0 + min(3.0, (link.bw_mbit or 100) / 400)
+        ends = ""
+        if degree.get(link.a, 0) > DENSE_LINKS or degree.get(link.b, 0) > DENSE_LINKS:
+            parts.insert(0, f"{link.a}:{link.a_port}-{link.b}:{link.b_port}")  # no crowded end labels
+        else:
+            ends = f"taillabel={_quote(str(link.a_port))}, headlabel={_quote(str(link.b_port))}, "
         lines.append(
-            f"  {_quote(link.a)} -- {_quote(link.b)} [label={_quote(' '.join(parts))}, "
-            f"taillabel={_quote(str(link.a_port))}, headlabel={_quote(str(link.b_port))}, "
+            f"  {_quote(link.a)} -- {_quote(link.b)} [label={_quote(' '.join(parts))}, {ends}"
             f"penwidth={width:.1f}];"
         )
     lines.append("}")
