@@ -479,7 +479,13 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             db.commit()
         started = time.perf_counter()
         try:
-            status = backend.start(row.sandbox, lab.id)
+            status = backend.start(
+                row.sandbox,
+                lab.id,
+                class_name=next(iter(accounts.user_classes(db, user.id)), ""),
+                trainee=user.username,
+                session=str(row.id),
+            )
         except BaseException as exc:
             row.state, row.ended_at, row.detail = "failed", time.time(), str(exc)[:2000]
             db.commit()

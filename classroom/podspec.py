@@ -102,10 +102,18 @@ def labels(sandbox: str, owner: str, class_name: str = "", trainee: str = "", se
         f"{LABEL_PREFIX}/trainee": trainee,
         f"{LABEL_PREFIX}/session": session,
     }
+    for key in (f"{LABEL_PREFIX}/class", f"{LABEL_PREFIX}/trainee", f"{LABEL_PREFIX}/session"):
+        values[key] = label_value(values[key])  # people's names: made to fit, never refused
     for key, value in values.items():
         if value and not _LABEL_VALUE.match(value):
             raise ClassroomError(f"label {key}={value!r}: not a valid label value")
     return {k: v for k, v in values.items() if v}
+
+
+def label_value(text: str) -> str:
+    """``text`` as a label value: letters, digits, ``-_.`` only, at most 63, alphanumeric ends."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
 def podman_run_args(

@@ -104,8 +104,11 @@ class LocalRunner(SandboxBackend):
         return load_lab(record["lab"])
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, sandbox: str, lab_id: str) -> dict:
-        from sdnlab.labs import session, workspace
+    def start(
+        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+    ) -> dict:
+        from sdnlab.labs import session as lab_sessions
+        from sdnlab.labs import workspace
         from sdnlab.labs.loader import load_lab
 
         with self._lock(sandbox):
@@ -121,7 +124,7 @@ class LocalRunner(SandboxBackend):
             self._record_path(sandbox).write_text(json.dumps(record))
             try:
                 if self.network:
-                    session.start(lab, name=sandbox, workdir=workdir, fresh=True)
+                    lab_sessions.start(lab, name=sandbox, workdir=workdir, fresh=True)
                 else:
                     workspace.copy_tree(lab.starter_dir, workdir)
             except SdnlabError as exc:

@@ -57,8 +57,14 @@ class SandboxBackend(ABC):
     has_terminal = False
 
     @abstractmethod
-    def start(self, sandbox: str, lab_id: str) -> dict:
-        """Create the sandbox with a fresh workspace from the lab's starter; returns its status when ready."""
+    def start(
+        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+    ) -> dict:
+        """Create the sandbox with a fresh workspace from the lab's starter; returns its status when ready.
+
+        ``class_name``, ``trainee`` and ``session`` say whose sandbox it is: backends that run
+        sandboxes elsewhere (containers, pods) label them with it; the local agent needs none.
+        """
 
     @abstractmethod
     def stop(self, sandbox: str) -> None:
@@ -155,7 +161,9 @@ class AgentBackend(SandboxBackend):
     def _result(self, op: str, **args):
         return self._call(op, **args)[0]
 
-    def start(self, sandbox: str, lab_id: str) -> dict:
+    def start(
+        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+    ) -> dict:
         return self._result("start", sandbox=sandbox, lab=lab_id)
 
     def stop(self, sandbox: str) -> None:

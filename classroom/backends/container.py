@@ -98,11 +98,13 @@ class ContainerBackend(SandboxBackend):
             raise NotFound(f"no sandbox {sandbox!r}")
         return AgentBackend(str(socket), timeout=self.call_timeout)
 
-    def _labels(self, sandbox: str) -> dict:
-        return podspec.labels(sandbox, self.owner)
+    def _labels(self, sandbox: str, class_name: str = "", trainee: str = "", session: str = "") -> dict:
+        return podspec.labels(sandbox, self.owner, class_name, trainee, session)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self, sandbox: str, lab_id: str) -> dict:
+    def start(
+        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+    ) -> dict:
         name = podspec.dns_name(sandbox)
         with self._guard:
             if sandbox in self._starting or sandbox in self.sandboxes():
@@ -116,7 +118,11 @@ class ContainerBackend(SandboxBackend):
             try:
                 self._podman(
                     *podspec.podman_run_args(
-                        self.spec, sandbox, str(agent_dir), self._labels(sandbox), self.runtime
+                        self.spec,
+                        sandbox,
+                        str(agent_dir),
+                        self._labels(sandbox, class_name, trainee, session),
+                        self.runtime,
                     )
                 )
                 agent = AgentBackend(str(agent_dir / "agent.sock"), timeout=self.call_timeout)

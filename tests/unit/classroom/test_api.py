@@ -404,3 +404,19 @@ def test_admins_change_roles_and_disable_accounts_and_a_disabled_login_stops_wor
     assert ada.patch("/api/users/nobody", json={"role": "trainee"}).status_code == 404
     assert ada.patch("/api/users/ada", json={"disabled": True}).status_code == 409
     assert classroom.login("ann").get("/api/class/sessions").status_code == 200
+
+
+def test_the_backend_is_told_whose_sandbox_it_starts(classroom, monkeypatch):
+    """Container and pod backends label sandboxes with class, trainee and session."""
+    calls = []
+    start = classroom.backend.start
+
+    def recording_start(sandbox, lab_id, **owner):
+        calls.append(owner)
+        return start(sandbox, lab_id, **owner)
+
+    monkeypatch.setattr(classroom.backend, "start", recording_start)
+    ben = classroom.login("ben")
+    started = ben.post("/api/labs/static_flows/start")
+    assert started.status_code == 200, started.text
+    assert calls == [{"class_name": "c1", "trainee": "ben", "session": str(started.json()["id"])}]

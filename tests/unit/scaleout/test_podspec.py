@@ -73,7 +73,11 @@ def test_names_that_cannot_be_a_pod_are_refused_with_a_one_line_error(bad):
         podspec.dns_name(bad)
 
 
-def test_label_values_are_checked():
-    with pytest.raises(ClassroomError, match="trainee"):
-        podspec.labels("cr1", "s1", trainee="ann smith")
+def test_label_values_are_checked_and_peoples_names_made_to_fit():
+    with pytest.raises(ClassroomError, match="owner"):
+        podspec.labels("cr1", "bad owner!")
+    made = podspec.labels("cr1", "s1", class_name="Net 1 (spring)", trainee="ann smith", session="7")
+    assert made[f"{podspec.LABEL_PREFIX}/class"] == "Net-1-spring"
+    assert made[f"{podspec.LABEL_PREFIX}/trainee"] == "ann-smith"
+    assert podspec.label_value("x" * 80 + "!") == "x" * 63
     assert f"{podspec.LABEL_PREFIX}/class" not in podspec.labels("cr1", "s1")
