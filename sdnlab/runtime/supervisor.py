@@ -23,7 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sdnlab.controller import rest_client
 from sdnlab.runtime import app_errors, paths, teardown
 
 LOG = logging.getLogger("sdnlab.supervisor")
@@ -73,7 +72,7 @@ def start_controller(spec: dict[str, Any], lab: Path, topology_json: Path) -> su
         "--wsapi-port",
         str(ctl["rest_port"]),
     ]
-    argv += ["--wsapi-token-file", str(rest_client.create_token(lab))]  # REST needs the lab's token
+    argv += ["--wsapi-token-file", str(_token_file(lab))]  # REST needs the lab's token
     if ctl["mode"] == "builtin" or ctl.get("observe_links"):
         argv.append("--observe-links")
     argv += apps
@@ -297,6 +296,24 @@ def _wait_connected(bridges: list[str], timeout: float, own_port: int | None = N
         time.sleep(0.2)
 
 
+def _token_file(lab: Path) -> Path:
+    """The lab's REST token file, made on the controller's first start and kept for restarts.
+
+    Restarts run in the watcher, which has only the standard library and this package's runtime
+    modules (no ``sdnlab.controller``): the token made at the first start is found as a file.
+    """
+    path = lab / TOKEN_FILE
+    try:
+        if path.stat().st_mode & 0o077 == 0 and path.read_text().strip():
+            return path
+    except OSError:
+        pass
+    from sdnlab.controller import rest_client
+
+    return rest_client.create_token(lab)
+
+
+TOKEN_FILE = "rest.token"  # as sdnlab.controller.rest_client.TOKEN_FILE
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 

@@ -144,7 +144,7 @@ def watch(name: str, state: dict[str, Any]) -> NoReturn:
         try:
             spec = paths.read_json(paths.lab_dir(name) / "spec.json") or {}
             proc = start_controller(spec, paths.lab_dir(name), paths.lab_dir(name) / "topology.json")
-        except (OSError, RuntimeError, KeyError) as exc:
+        except Exception as exc:  # any failure to restart is retried with back-off; the lab stays up
             failures += 1
             next_try = time.monotonic() + restart_delay(failures)
             log("WARNING", f"restarting the builtin controller failed: {exc}")
