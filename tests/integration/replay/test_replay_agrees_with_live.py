@@ -29,6 +29,12 @@ VARIANTS = {
 }
 
 
+# Known divergence: live ping probes retry within their deadline (so grades do not depend on
+# a lost first packet while ARP or a learning switch settles), so an app that never sends the
+# first packet of a flow back out passes live; replay delivers each packet once and fails it.
+REPLAY_STRICTER = {"no-packet-out-when-known"}
+
+
 def test_replay_and_live_grading_agree_on_lab_2_submissions(tmp_path):
     from sdnlab.labs import batch
     from sdnlab.labs.loader import load_lab
@@ -45,5 +51,8 @@ def test_replay_and_live_grading_agree_on_lab_2_submissions(tmp_path):
         assert not live[name]["error"], live[name]
         live_pass = live[name]["score"] == live[name]["max_score"]
         replay = replay_app(str(tmp_path / name / "l2_switch.py"), LAB, of_port=6900 + 4 * index)
+        if name in REPLAY_STRICTER:
+            assert live_pass and not replay.passed, (name, live[name]["percent"], replay.summary())
+            continue
         assert replay.passed == live_pass, (name, live[name]["percent"], replay.summary())
     assert live["reference"]["passed"] and not live["starter"]["passed"]
