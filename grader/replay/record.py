@@ -37,8 +37,8 @@ class ConversationRecorder:
             return
         switch = (str(address[0]), int(address[1]))
         messages, _ = split_messages(bytes(data))
-        now = time.time()
         with self._lock:
+            now = time.time()  # stamped under the lock: the file's order is the order in time
             for message in messages:
                 dpid = getattr(datapath, "id", None)
                 self._writer.write(OFRecord(now, switch, direction, message, dpid, site))
