@@ -144,6 +144,9 @@ class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """The agent's socket server (one thread per request)."""
 
     daemon_threads = True
+    # a class starting labs at once: socketserver's default backlog (5) refused connections
+    # (EAGAIN on connect) when 20 trainees' requests arrived together
+    request_queue_size = 128
 
     def __init__(self, socket_path: str, backend: SandboxBackend, allow_uids: set[int]):
         self.backend = backend

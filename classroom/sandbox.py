@@ -143,6 +143,8 @@ class AgentBackend(SandboxBackend):
             ) from None
         except TimeoutError:
             raise SandboxError(f"the sandbox agent did not answer {op!r} within {self.timeout:g} s") from None
+        except OSError as exc:  # e.g. EAGAIN when the agent's backlog is full: a busy agent, not a bug
+            raise SandboxError(f"the sandbox agent is busy or unreachable ({exc.strerror or exc})") from None
         try:
             answer = json.loads(b"".join(chunks) or b"null")
         except ValueError:

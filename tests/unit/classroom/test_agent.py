@@ -88,3 +88,19 @@ def test_workspace_paths_are_normalised_or_refused():
     for bad in ("", "/etc/passwd", "../x", "a/../../b", ".ssh/id", "a\x00b", "x" * 300):
         with pytest.raises(ClassroomError):
             workspace_path(bad)
+
+
+def test_an_agent_that_cannot_be_reached_is_a_sandbox_error_not_a_crash(tmp_path):
+    """Any socket failure (a full backlog's EAGAIN, a bad path) becomes a 502 with a reason, never a 500."""
+    from sdnlab.classroom.errors import SandboxError
+    from sdnlab.classroom.sandbox import AgentBackend
+
+    backend = AgentBackend(str(tmp_path / ("x" * 200)), timeout=2)  # too long for AF_UNIX: OSError
+    with pytest.raises(SandboxError, match="agent"):
+        backend.status("cr1")
+
+
+def test_the_agent_keeps_a_class_sized_backlog():
+    from sdnlab.classroom.agent import AgentServer
+
+    assert AgentServer.request_queue_size >= 64
