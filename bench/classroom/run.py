@@ -74,6 +74,7 @@ class Server:
     """``sdnlab serve`` in a temporary state folder."""
 
     def __init__(self, users: int, prefix: str):
+        self.prefix = prefix
         self.state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-classroom-"))
         os.chmod(self.state, 0o755)
         csv = "username,password\n" + "".join(f"t{i},password-t{i}\n" for i in range(users))
@@ -109,6 +110,13 @@ class Server:
         self.proc.wait(timeout=60)
         self.log.close()
         shutil.rmtree(self.state, ignore_errors=True)
+        # the server keeps running sandboxes over a restart (it reattaches them); this server's
+        # state is gone with the bench, so sandboxes of trainees that failed mid-way are taken down
+        from sdnlab.runtime import api, paths
+
+        for name in paths.lab_names():
+            if name.startswith(self.prefix):
+                api.down(name)
 
 
 def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: dict) -> None:
