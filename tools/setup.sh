@@ -19,7 +19,7 @@ PYTHON=${PYTHON:-python3}
 declare -A PKG_FOR=(
     [ovs-vsctl]=openvswitch-switch [mnexec]=mininet [iperf3]=iperf3 [iperf]=iperf
     [tcpdump]=tcpdump [ethtool]=ethtool [ping]=iputils-ping [ip]=iproute2 [dot]=graphviz
-    [tshark]=tshark [nft]=nftables [ndpiReader]=libndpi-bin [curl]=curl
+    [tshark]=tshark [nft]=nftables [ndpiReader]=libndpi-bin [curl]=curl [conntrack]=conntrack
     [chromium]=chromium [npm]=npm [runuser]=util-linux
 )
 missing=()
