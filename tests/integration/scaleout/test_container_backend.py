@@ -18,6 +18,7 @@ import sys
 import time
 
 import pytest
+from classroom_client import login, terminal
 from fastapi.testclient import TestClient
 
 from sdnlab.classroom import accounts, podspec
@@ -109,34 +110,6 @@ def room(agent, tmp_path):
     for sandbox in backend.sandboxes():
         if sandbox.startswith(prefix):
             backend.stop(sandbox)
-
-
-def login(app, name):
-    client = TestClient(app)
-    answer = client.post("/api/login", json={"username": name, "password": f"password-{name}"})
-    client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
-    return client
-
-
-def terminal(client, *commands: str) -> list[str]:
-    """Type ``commands`` into the client's lab terminal; the output of each (up to the next prompt)."""
-    cookie = client.cookies.get("sdnlab_session")
-    outputs = []
-    with client.websocket_connect(
-        "/api/session/terminal", headers={"cookie": f"sdnlab_session={cookie}"}
-    ) as ws:
-        screen = ""
-        for command in ("", *commands):
-            if command:
-                ws.send_text(json.dumps({"type": "input", "data": command + "\n"}))
-            deadline = time.time() + 60
-            while not screen.rstrip().endswith("]$") and time.time() < deadline:
-                screen += ws.receive_bytes().decode(errors="replace")
-            if command:
-                outputs.append(screen.split(command, 1)[-1].rsplit("\n", 1)[0])
-            screen = ""
-        ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
-    return outputs
 
 
 def test_two_trainees_in_containers_side_by_side_and_nothing_left(room, agent):
