@@ -37,3 +37,11 @@ class SandboxError(ClassroomError):
 
     exit_code = 4
     status = 502
+
+
+class HttpError(ClassroomError):
+    """An error with an explicit HTTP status."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status

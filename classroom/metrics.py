@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sdnlab.classroom.db import RUNNING_STATES, LabSession, User
 
 if TYPE_CHECKING:
-    from sdnlab.classroom.app import Classroom
+    from sdnlab.classroom.room import Classroom
 
 BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 
