@@ -110,9 +110,7 @@ def test_the_endpoint_table_covers_every_api_route(classroom):
     listed = {
         (m, p.replace("static_flows", "{lab_id}").replace("999", "{session_id}")) for m, p, _ in ENDPOINTS
     }
-    listed = {
-        (m, p.replace("flows/s1.flows", "{path}").replace("/oto", "/{username}")) for m, p in listed
-    }
+    listed = {(m, p.replace("flows/s1.flows", "{path}").replace("/oto", "/{username}")) for m, p in listed}
     listed |= {("POST", "/api/login")}
     assert routes == listed
 
