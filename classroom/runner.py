@@ -33,7 +33,8 @@ def public_topology(state: dict) -> dict:
     """What a trainee may see of a runtime status: nodes, addresses, links, ports and their state (no pids).
 
     A link is ``up`` unless it was set down (``sdnlab link down``); a switch is ``connected``
-    when its controller connection is established (always false without a controller).
+    when its controller connection is established (always false when the lab's controller mode
+    is ``none``: the switches then run the trainee's flow files alone).
     """
     hosts = [
         {k: h.get(k) for k in ("name", "ip", "mac", "role") if k in h}
@@ -54,7 +55,14 @@ def public_topology(state: dict) -> dict:
         for link in state.get("links", [])
         if isinstance(link, dict)
     ]
-    return {"phase": state.get("phase"), "hosts": hosts, "switches": switches, "links": links}
+    controller = state.get("controller") if isinstance(state.get("controller"), dict) else {}
+    return {
+        "phase": state.get("phase"),
+        "controller": controller.get("mode"),  # none: the switches run the trainee's flow files alone
+        "hosts": hosts,
+        "switches": switches,
+        "links": links,
+    }
 
 
 def declared_topology(lab) -> dict:

@@ -91,7 +91,7 @@ def capacity(db: Db, user: Admin, room: Room):
     limit = machine_limit()
     return {
         "running": sum(n for _lab, n in rows),
-        "by_lab": {lab: n for lab, n in rows},
+        "by_lab": {lab: int(n) for lab, n in rows},
         "max_sandboxes": room.settings.max_sandboxes,
         "machine_limit": {"labs": limit.labs, "reason": limit.reason},
         "per_sandbox": {"budget_mib": LAB_BUDGET_MIB, "measured": measured_cost()},

@@ -12,7 +12,8 @@ const T = {
         hidden: "hidden checks passed", saved: "Saved and deployed", newclass: "New class", create: "Create",
         import: "Import trainees (CSV: username,password,class)", importbtn: "Import", none: "none yet", other: "another lab runs",
         showpath: "show path", notopo: "no topology yet", up: "up", down: "down", notrunning: "not running (graded from the files)",
-        connected: "connected to its controller", disconnected: "not connected", blame: "blamed rule:",
+        connected: "connected to its controller", disconnected: "not connected to its controller",
+        nocontroller: "running your flow files (no controller)", blame: "blamed rule:",
         legend: "hover a node or link for addresses and ports; a failed check draws its counterexample in red",
         admin: "Admin", users: "Users and roles", role: "Role", classes: "Classes", account: "Account", enabled: "enabled",
         disabled: "disabled", disable: "Disable", enable: "Enable", settings: "Server settings", capacity: "Capacity",
@@ -27,7 +28,8 @@ const T = {
         hidden: "件の非公開チェックに合格", saved: "保存してデプロイしました", newclass: "新しいクラス", create: "作成",
         import: "受講者の一括登録（CSV: username,password,class）", importbtn: "登録", none: "まだありません", other: "別のラボが実行中",
         showpath: "経路を表示", notopo: "トポロジーはまだありません", up: "稼働", down: "停止", notrunning: "未起動（ファイルから採点）",
-        connected: "コントローラーに接続済み", disconnected: "未接続", blame: "原因のルール:",
+        connected: "コントローラーに接続済み", disconnected: "コントローラーに未接続",
+        nocontroller: "フローファイルで動作中（コントローラーなし）", blame: "原因のルール:",
         legend: "ノードやリンクにカーソルを合わせるとアドレスとポートを表示。失敗したチェックの反例は赤で表示",
         admin: "管理", users: "ユーザーとロール", role: "ロール", classes: "クラス", account: "アカウント", enabled: "有効",
         disabled: "無効", disable: "無効にする", enable: "有効にする", settings: "サーバー設定", capacity: "容量",
@@ -35,7 +37,7 @@ const T = {
         machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました" },
 };
 const state = { me: null, csrf: null, lang: localStorage.getItem("lang") || "en", poll: null, term: null, ws: null,
-  topology: null, path: null };
+  topology: null, path: null, gen: 0 };
 const $ = (sel) => document.querySelector(sel);
 const t = (key) => T[state.lang][key] || key;
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -60,6 +62,14 @@ function toast(text) {
   el.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => (el.hidden = true), 6000);
+}
+
+// Each navigation starts a new view generation: a view still loading when the trainee moved on
+// stops at its next still() (it must not draw over the new page, open a terminal or start polling).
+const still = (gen) => { if (gen !== state.gen) throw Object.assign(new Error("stale view"), { stale: true }); };
+function every(gen, ms, work) {
+  still(gen);
+  state.poll = setInterval(() => work().catch(() => { /* the next round tries again */ }), ms);
 }
 
 function stopLive() {
@@ -109,7 +119,9 @@ function viewLogin() {
 }
 
 async function viewLabs() {
+  const gen = state.gen;
   const [{ labs }, session] = await Promise.all([api("GET", "/api/labs"), api("GET", "/api/session").catch(() => null)]);
+  still(gen);
   const rows = labs.map((lab) => {
     const mine = session && session.lab === lab.id;
     const action = mine
@@ -252,8 +264,8 @@ function renderTopology(topo, path) {
         <text class="addr" x="${x}" y="${y + 30}">${esc(h.ip || "")}</text></g>`;
     }
     const s = switches.get(name);
-    const status = !running ? "idle" : s.connected ? "up" : "down";
-    return `<g class="node switch ${status}${hit}${mark}" data-node="${esc(name)}"><title>${esc(name)}: ${t(status === "idle" ? "notrunning" : status === "up" ? "connected" : "disconnected")}${on.blamed === name && path.blame.where ? " — " + esc(path.blame.where) : ""}</title>
+    const status = !running ? "idle" : topo.controller === "none" ? "ready" : s.connected ? "up" : "down";
+    return `<g class="node switch ${status}${hit}${mark}" data-node="${esc(name)}"><title>${esc(name)}: ${t({ idle: "notrunning", ready: "nocontroller", up: "connected", down: "disconnected" }[status])}${on.blamed === name && path.blame.where ? " — " + esc(path.blame.where) : ""}</title>
       <rect x="${x - 26}" y="${y - 14}" width="52" height="28" rx="6"/><text x="${x}" y="${y + 4}">${esc(name)}</text>
       ${on.dropped === name ? `<text class="cross" x="${x + 30}" y="${y - 12}">✕</text>` : ""}</g>`;
   });
@@ -269,10 +281,12 @@ function drawTopology() {
 }
 
 async function viewLab(labId) {
+  const gen = state.gen;
   const [lab, session] = await Promise.all([
     api("GET", `/api/labs/${labId}?lang=${state.lang}`),
     api("GET", "/api/session").catch(() => null),
   ]);
+  still(gen);
   const mine = session && session.lab === labId;
   $("#main").innerHTML = `<div class="lab">
     <section class="card task"><h2>${lab.number}. ${esc(lab.title[state.lang] || lab.title.en)}</h2>${lab.task_html}</section>
@@ -305,16 +319,15 @@ async function viewLab(labId) {
   state.topology = session.status && session.status.topology;
   state.path = null;
   drawTopology();
-  state.poll = setInterval(async () => { // the lab's live state while the page is open
-    try {
-      const now = await api("GET", "/api/session?touch=false"); // looking is not activity
-      if (now.lab !== labId) return;
-      state.topology = now.status && now.status.topology;
-      drawTopology();
-    } catch (err) { /* the next poll tries again */ }
-  }, 5000);
+  every(gen, 5000, async () => { // the lab's live state while the page is open
+    const now = await api("GET", "/api/session?touch=false"); // looking is not activity
+    if (now.lab !== labId) return;
+    state.topology = now.status && now.status.topology;
+    drawTopology();
+  });
   openTerminal();
   const { files } = await api("GET", "/api/session/files");
+  still(gen);
   $("#files").innerHTML = files.map((f) => `<option>${esc(f.path)}</option>`).join("");
   const load = async () => { $("#editor").value = (await api("GET", `/api/session/files/${$("#files").value}`)).content; };
   $("#files").addEventListener("change", load);
@@ -357,6 +370,7 @@ function openTerminal() {
 }
 
 async function viewDashboard() {
+  const gen = state.gen;
   $("#main").innerHTML = `<div class="card"><h2>${t("sessions")}</h2><table id="sessions"></table></div>
     <div class="card" id="drill" hidden></div>
     <div class="card"><h2>${t("results")}</h2><p><a href="/api/class/results?format=csv">CSV</a> · <a href="/api/class/results">JSON</a></p>
@@ -391,7 +405,7 @@ async function viewDashboard() {
     }));
   };
   await refresh();
-  state.poll = setInterval(() => refresh().catch(() => {}), 2000);
+  every(gen, 2000, refresh);
 }
 
 async function drill(sessionId) {
@@ -415,6 +429,7 @@ async function drill(sessionId) {
 
 // --- admin: users and roles, the running settings, capacity -------------------------------------
 async function viewAdmin() {
+  const gen = state.gen;
   $("#main").innerHTML = `<div class="card"><h2>${t("users")}</h2><table id="users"></table></div>
     <div class="admin-grid"><div class="card"><h2>${t("capacity")}</h2><div id="capacity"></div></div>
     <div class="card"><h2>${t("settings")}</h2><table id="settings"></table></div></div>`;
@@ -458,15 +473,17 @@ async function viewAdmin() {
       <div class="bar mem"><span style="width:${memShare}%"></span></div>`;
   };
   const { settings, backend, database, labs } = await api("GET", "/api/admin/settings");
+  still(gen);
   const value = (v) => esc(typeof v === "object" ? JSON.stringify(v) : v);
   $("#settings").innerHTML = [["backend", backend], ["database", database], ...Object.entries(settings), ["labs", labs.join(", ")]]
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${value(v)}</td></tr>`).join("");
   await Promise.all([users(), capacity()]);
-  state.poll = setInterval(() => capacity().catch(() => {}), 5000);
+  every(gen, 5000, capacity);
 }
 
 // --- routing -----------------------------------------------------------------------------
 async function route() {
+  const gen = ++state.gen;
   stopLive();
   header();
   if (!state.me) {
@@ -476,9 +493,10 @@ async function route() {
       state.csrf = me.csrf_token;
       header();
     } catch (err) {
-      return viewLogin();
+      return gen === state.gen ? viewLogin() : undefined;
     }
   }
+  if (gen !== state.gen) return;
   const [, view, arg] = location.hash.split("/");
   try {
     if (view === "lab" && arg) return await viewLab(arg);
@@ -486,6 +504,7 @@ async function route() {
     if (view === "admin") return await viewAdmin();
     return await viewLabs();
   } catch (err) {
+    if (err.stale || gen !== state.gen) return; // the page moved on
     if (err.status === 401) { state.me = null; return viewLogin(); }
     $("#main").innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }

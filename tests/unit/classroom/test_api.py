@@ -432,7 +432,8 @@ def test_admins_list_every_account_with_its_role_and_disabled_state(classroom):
 
 
 def test_admins_see_the_running_settings_without_secrets(classroom):
-    classroom.room.settings.extra.update(oidc={"client_id": "x", "client_secret": "s3cr3t"}, api_token="t0k3n")
+    extra = classroom.room.settings.extra
+    extra.update(oidc={"client_id": "x", "client_secret": "s3cr3t"}, api_token="t0k3n")
     answer = classroom.login("ada").get("/api/admin/settings")
     assert answer.status_code == 200
     data = answer.json()
@@ -498,3 +499,44 @@ def test_a_failed_check_carries_the_counterexamples_path_to_draw(classroom):
     assert path["outcome"].startswith("dropped")
     assert path["blame"] == {"switch": "s2", "where": "flows/s2.flows:3"}, "no server folder in the path"
     assert all(not c["paths"] for c in checks.values() if c["passed"])
+
+
+def test_the_lab_pages_refresh_reads_the_session_without_counting_as_activity(classroom):
+    ann = classroom.login("ann")
+    ann.post("/api/labs/static_flows/start")
+    with classroom.room.factory.begin() as db:
+        row = db.query(LabSession).one()
+        row.last_active_at = 1000.0
+    assert ann.get("/api/session?touch=false").status_code == 200
+    with classroom.room.factory() as db:
+        assert db.query(LabSession).one().last_active_at == 1000.0, "an open tab keeps no sandbox alive"
+    ann.get("/api/session")
+    with classroom.room.factory() as db:
+        assert db.query(LabSession).one().last_active_at > 1000.0
+
+
+def test_a_running_labs_topology_shows_link_and_switch_state_but_no_pids():
+    from sdnlab.classroom.runner import public_topology
+
+    state = {
+        "phase": "ready",
+        "controller": {"mode": "builtin", "port": 6653, "pid": 42},
+        "hosts": [{"name": "h1", "ip": "10.0.0.1", "mac": "00:00:0a:00:00:01", "pid": 4242, "role": "host"}],
+        "switches": [{"name": "s1", "bridge": "l3s1", "dpid": "1", "connected": True}],
+        "links": [
+            {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1, "bw_mbit": None},
+            {"a": "s1", "b": "s2", "a_port": 2, "b_port": 1},
+        ],
+        "links_down": [["s2", "s1"]],
+    }
+    topology = public_topology(state)
+    assert topology == {
+        "phase": "ready",
+        "controller": "builtin",
+        "hosts": [{"name": "h1", "ip": "10.0.0.1", "mac": "00:00:0a:00:00:01", "role": "host"}],
+        "switches": [{"name": "s1", "connected": True}],
+        "links": [
+            {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1, "up": True},
+            {"a": "s1", "b": "s2", "a_port": 2, "b_port": 1, "up": False},
+        ],
+    }
