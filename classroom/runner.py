@@ -55,7 +55,9 @@ def public_topology(state: dict) -> dict:
         for link in state.get("links", [])
         if isinstance(link, dict)
     ]
-    controller = state.get("controller") if isinstance(state.get("controller"), dict) else {}
+    controller = state.get("controller")
+    if not isinstance(controller, dict):
+        controller = {}
     return {
         "phase": state.get("phase"),
         "controller": controller.get("mode"),  # none: the switches run the trainee's flow files alone
