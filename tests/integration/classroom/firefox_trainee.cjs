@@ -3,7 +3,8 @@
 // Logs in, starts LAB from the catalogue, waits for the topology and terminal, types
 // `ovs-ofctl dump-flows SWITCH` and reads its output from the terminal, checks and reads the
 // feedback and the counterexample drawn on the topology, stops the lab. Prints one JSON line of
-// what it saw; exits 1 with the error (and a screenshot next to FIREFOX_SHOT) when a step fails.
+// what it saw; a screenshot of the lab page after the check to FIREFOX_SHOT when set (of the page
+// where it stopped, as NAME-failed.png, when a step fails: then it exits 1 with the error).
 "use strict";
 const puppeteer = require("puppeteer-core");
 
@@ -49,7 +50,7 @@ const screen = () => { // the terminal's rendered buffer (xterm.js), as the trai
     const hits = await page.$$eval("#topology .hit", (els) => els.length);
     const blamed = await page.$$eval("#topology .switch.blamed", (els) => els.map((e) => e.dataset.node));
     if (process.env.FIREFOX_SHOT) {
-      await page.evaluate(() => document.querySelector("#topology").scrollIntoView());
+      await page.evaluate(() => document.querySelector("#topology").parentElement.scrollIntoView({ block: "start" }));
       await page.screenshot({ path: process.env.FIREFOX_SHOT });
     }
     await page.click("#stop");
@@ -57,7 +58,8 @@ const screen = () => { // the terminal's rendered buffer (xterm.js), as the trai
     console.log(JSON.stringify({ browser: await browser.version(), labs, topology, terminal, score, failed, caption, hits, blamed, errors }));
   } catch (err) {
     if (process.env.FIREFOX_SHOT) await page.screenshot({ path: process.env.FIREFOX_SHOT.replace(/\.png$/, "-failed.png") }).catch(() => {});
-    console.error(`firefox: ${err && err.stack ? err.stack : err}\npage errors: ${JSON.stringify(errors)}`);
+    const toast = await page.$eval("#toast", (el) => el.textContent).catch(() => "");
+    console.error(`firefox: ${err && err.stack ? err.stack : err}\npage errors: ${JSON.stringify(errors)}\nlast message on the page: ${toast}`);
     process.exitCode = 1;
   } finally {
     await browser.close();

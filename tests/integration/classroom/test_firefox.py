@@ -29,22 +29,24 @@ FIREFOX = "/usr/bin/firefox-esr"
 NODE_MODULES = ROOT / "vendor" / "node_modules"
 SCRIPT = Path(__file__).with_name("firefox_trainee.cjs")
 LAB = "smart_meters"
+SHOT = ROOT / "docs" / "img" / "classroom-lab-firefox.png"  # the lab page after the check, in Firefox
 
 
-def test_a_trainee_in_firefox_starts_a_lab_types_in_the_terminal_and_checks(tmp_path):
+def test_a_trainee_in_firefox_starts_a_lab_types_in_the_terminal_and_checks():
     if not os.path.exists(FIREFOX):
         pytest.skip("firefox-esr is not installed (tools/setup.sh installs it)")
     if not (NODE_MODULES / "puppeteer-core").is_dir() or shutil.which("node") is None:
         pytest.skip("puppeteer-core is not installed (tools/setup.sh installs it from npm)")
     if not (ROOT / "classroom/static/vendor/xterm.js").exists():
         pytest.skip("xterm.js is not installed (tools/setup.sh installs it from npm)")
-    with served({"fay": "trainee"}, "cf" + secrets.token_hex(2)) as (url, _state):
+    with served({"fay": "trainee"}, "cf" + secrets.token_hex(2)) as (url, state):
         run = subprocess.run(
             ["node", str(SCRIPT), url, "fay", "password-fay", LAB, "core"],
-            env={**os.environ, "NODE_PATH": str(NODE_MODULES), "FIREFOX_SHOT": str(tmp_path / "firefox.png")},
+            env={**os.environ, "NODE_PATH": str(NODE_MODULES), "FIREFOX_SHOT": str(SHOT)},
             capture_output=True, text=True, timeout=300,
         )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+        server_log = (state / "serve.log").read_text()
+    assert run.returncode == 0, run.stderr[-3000:] + "\nserver log:\n" + server_log[-2000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["browser"].startswith("firefox/"), seen["browser"]
     assert seen["labs"] >= 3, "the catalogue lists the labs"
