@@ -157,12 +157,13 @@ function renderFeedback(report) {
     ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
-  // the topology shows the first counterexample's path; any failed check's button shows its own
+  // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
+  const longest = (paths) => paths.reduce((a, b) => (b.hops.length > a.hops.length ? b : a));
   const failed = report.checks.find((c) => !c.passed && c.paths && c.paths.length);
-  state.path = failed ? failed.paths[0] : null;
+  state.path = failed ? longest(failed.paths) : null;
   drawTopology();
   document.querySelectorAll("[data-path]").forEach((button) => button.addEventListener("click", () => {
-    state.path = report.checks[Number(button.dataset.path)].paths[0];
+    state.path = longest(report.checks[Number(button.dataset.path)].paths);
     drawTopology();
     $("#topology").scrollIntoView({ block: "nearest" });
   }));
@@ -325,17 +326,12 @@ async function viewLab(labId) {
     state.topology = now.status && now.status.topology;
     drawTopology();
   });
-  openTerminal();
-  const { files } = await api("GET", "/api/session/files");
-  still(gen);
-  $("#files").innerHTML = files.map((f) => `<option>${esc(f.path)}</option>`).join("");
-  const load = async () => { $("#editor").value = (await api("GET", `/api/session/files/${$("#files").value}`)).content; };
-  $("#files").addEventListener("change", load);
-  await load();
+  // the buttons work from the start; deploy waits until the editor holds the file (never saves an empty editor)
   const busy = async (button, work) => {
     button.disabled = true;
     try { await work(); } catch (err) { toast(err.message); } finally { button.disabled = false; }
   };
+  $("#deploy").disabled = true;
   $("#deploy").addEventListener("click", (ev) => busy(ev.target, async () => {
     await api("PUT", `/api/session/files/${$("#files").value}`, { content: $("#editor").value });
     const answer = await api("POST", "/api/session/deploy");
@@ -350,6 +346,18 @@ async function viewLab(labId) {
     $("#hints").insertAdjacentHTML("beforeend", `<p>${hint.number}/${hint.total}: ${esc(hint.text[state.lang] || hint.text.en)}</p>`);
   }));
   $("#stop").addEventListener("click", (ev) => busy(ev.target, async () => { await api("POST", "/api/session/stop"); location.hash = "#/labs"; }));
+  openTerminal();
+  const { files } = await api("GET", "/api/session/files");
+  still(gen);
+  $("#files").innerHTML = files.map((f) => `<option>${esc(f.path)}</option>`).join("");
+  const load = async () => {
+    $("#deploy").disabled = true;
+    const { content } = await api("GET", `/api/session/files/${$("#files").value}`);
+    $("#editor").value = content;
+    $("#deploy").disabled = false;
+  };
+  $("#files").addEventListener("change", () => load().catch((err) => toast(err.message)));
+  await load();
 }
 
 function openTerminal() {

@@ -161,7 +161,8 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         trainee.goto(url + "/#/labs")
         expect(trainee.locator("#catalogue")).to_be_visible()
         trainee.goto(url + f"/#/lab/{LAB}")
-        trainee.click("#stop")
+        expect(trainee.locator("#topology svg")).to_be_visible()
+        trainee.click("#stop")  # at once: the buttons work while the page still loads the files
         expect(trainee.locator("#catalogue")).to_be_visible(timeout=60_000)
         expect(admin.locator("#running")).to_have_text("0", timeout=15_000)  # the capacity view refreshes
         browser.close()
