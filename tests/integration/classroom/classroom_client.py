@@ -74,14 +74,18 @@ def served(users: dict[str, str], prefix: str) -> Iterator[tuple[str, Path]]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 90  # a busy host (other labs, a type check) starts it slowly
+        while True:
             try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)
+                urllib.request.urlopen(url + "/healthz", timeout=2)
                 break
             except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("sdnlab serve did not come up: " + (state / "serve.log").read_text()[-2000:])
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log_text = (state / "serve.log").read_text()[-2000:]
+                    raise RuntimeError(
+                        f"sdnlab serve did not come up (exit {proc.poll()}): {log_text}"
+                    ) from None
+                time.sleep(0.2)
         yield url, state
     finally:
         proc.terminate()

@@ -2,11 +2,12 @@
 
 The server runs as the real command (root starts the agent, the web process drops to
 ``nobody``). An instructor creates a class and imports a trainee from the dashboard; the
-trainee logs in, starts lab 3, sees the lab's topology drawn live (every switch connected),
-types ``ovs-ofctl`` into the terminal, checks (sees a counterexample, drawn on the topology as
-the path the packet took and the switch whose rule is blamed), edits and deploys flow files,
-submits with 100%; the instructor's dashboard shows the result without a reload; an admin
-changes the trainee's role on the admin page. Screenshots of the main pages go to docs/img/.
+trainee logs in, starts lab 3, sees the lab's topology drawn live (every host, switch and
+link), types ``ovs-ofctl`` into the terminal, checks (sees a counterexample, drawn on the
+topology as the path the packet took and the switch whose rule is blamed), edits and deploys
+flow files, submits with 100%; the instructor's dashboard shows the result without a reload;
+an admin changes the trainee's role on the admin page, and disables and enables the
+instructor. Screenshots of the main pages go to docs/img/.
 """
 
 from __future__ import annotations
@@ -154,6 +155,10 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(admin.locator("#toast")).to_contain_text("tina: instructor")
         expect(admin.locator('[data-role="tina"]')).to_have_value("instructor")  # as the server answers now
         shot(admin, "admin")
+        admin.click('[data-toggle="iris"]')  # disable and enable the instructor again
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("disabled")
+        admin.click('[data-toggle="iris"]')
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("enabled")
         trainee.reload()
         expect(trainee.locator("#who")).to_have_text("tina (instructor)")
         expect(trainee.locator("#nav")).to_contain_text("Dashboard")
