@@ -441,11 +441,14 @@ async function viewAdmin() {
   $("#main").innerHTML = `<div class="card"><h2>${t("users")}</h2><table id="users"></table></div>
     <div class="admin-grid"><div class="card"><h2>${t("capacity")}</h2><div id="capacity"></div></div>
     <div class="card"><h2>${t("settings")}</h2><table id="settings"></table></div></div>`;
+  let asked = 0; // only the latest answer is drawn (an earlier, slower one would show an old state)
   const users = async () => {
-    const { users } = await api("GET", "/api/users");
+    const ticket = ++asked;
+    const { users: accounts } = await api("GET", "/api/users");
+    if (ticket !== asked) return;
     const roles = ["trainee", "instructor", "admin"];
     $("#users").innerHTML = `<tr><th>${t("user")}</th><th>${t("role")}</th><th>${t("classes")}</th><th>${t("account")}</th><th></th></tr>` +
-      users.map((u) => {
+      accounts.map((u) => {
         const self = u.username === state.me.username;
         return `<tr data-account="${esc(u.username)}" class="${u.disabled ? "disabled" : ""}"><td>${esc(u.username)}</td>
         <td><select data-role="${esc(u.username)}" ${self ? "disabled" : ""}>${roles.map((r) => `<option ${r === u.role ? "selected" : ""}>${r}</option>`).join("")}</select></td>
