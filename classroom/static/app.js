@@ -322,8 +322,9 @@ async function viewLab(labId) {
   drawTopology();
   every(gen, 5000, async () => { // the lab's live state while the page is open
     const now = await api("GET", "/api/session?touch=false"); // looking is not activity
-    if (now.lab !== labId) return;
-    state.topology = now.status && now.status.topology;
+    const topology = now.status && now.status.topology;
+    if (now.lab !== labId || JSON.stringify(topology) === JSON.stringify(state.topology)) return; // unchanged: keep a hover
+    state.topology = topology;
     drawTopology();
   });
   // the buttons work from the start; deploy waits until the editor holds the file (never saves an empty editor)
