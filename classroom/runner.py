@@ -30,9 +30,14 @@ MAX_FILES = 200
 
 
 def public_topology(state: dict) -> dict:
-    """What a trainee may see of a runtime status: nodes, addresses, links and their state (no pids)."""
+    """What a trainee may see of a runtime status: nodes, addresses, links, ports and their state (no pids).
+
+    A link is ``up`` unless it was set down (``sdnlab link down``); a switch is ``connected``
+    when its controller connection is established (always false when the lab's controller mode
+    is ``none``: the switches then run the trainee's flow files alone).
+    """
     hosts = [
-        {k: h.get(k) for k in ("name", "ip", "mac") if k in h}
+        {k: h.get(k) for k in ("name", "ip", "mac", "role") if k in h}
         for h in state.get("hosts", [])
         if isinstance(h, dict)
     ]
@@ -41,12 +46,43 @@ def public_topology(state: dict) -> dict:
         for s in state.get("switches", [])
         if isinstance(s, dict)
     ]
+    down = {tuple(sorted(pair)) for pair in state.get("links_down", []) if isinstance(pair, list)}
     links = [
-        {k: link.get(k) for k in ("a", "b", "up", "node1", "node2", "intf1", "intf2") if k in link}
+        {
+            **{k: link.get(k) for k in ("a", "b", "a_port", "b_port") if k in link},
+            "up": tuple(sorted([str(link.get("a")), str(link.get("b"))])) not in down,
+        }
         for link in state.get("links", [])
         if isinstance(link, dict)
     ]
-    return {"phase": state.get("phase"), "hosts": hosts, "switches": switches, "links": links}
+    controller = state.get("controller")
+    if not isinstance(controller, dict):
+        controller = {}
+    return {
+        "phase": state.get("phase"),
+        "controller": controller.get("mode"),  # none: the switches run the trainee's flow files alone
+        "hosts": hosts,
+        "switches": switches,
+        "links": links,
+    }
+
+
+def declared_topology(lab) -> dict:
+    """A lab's topology as its file declares it (the workspace backend runs no network: nothing is up)."""
+    from sdnlab.labs import live
+
+    topology = live.load_topology(lab)
+    return public_topology(
+        {
+            "phase": "static",
+            "hosts": [{"name": h.name, "ip": h.ip, "mac": h.mac, "role": h.role} for h in topology.hosts()],
+            "switches": [{"name": s.name, "connected": False} for s in topology.switches()],
+            "links": [
+                {"a": link.a, "b": link.b, "a_port": link.a_port, "b_port": link.b_port}
+                for link in topology.links
+            ],
+        }
+    )
 
 
 def without_paths(report: dict, folders: list[Path]) -> dict:
@@ -60,7 +96,22 @@ def without_paths(report: dict, folders: list[Path]) -> dict:
             text = text.replace(prefix, "")
         return text
 
-    checks = [{**c, "details": [clean(d) for d in c.get("details", [])]} for c in report.get("checks", [])]
+    def clean_path(path: dict) -> dict:
+        blame = path.get("blame")
+        return {
+            **path,
+            "outcome": clean(str(path.get("outcome", ""))),
+            "blame": {**blame, "where": clean(str(blame.get("where", "")))} if blame else None,
+        }
+
+    checks = [
+        {
+            **c,
+            "details": [clean(d) for d in c.get("details", [])],
+            "paths": [clean_path(p) for p in c.get("paths", []) if isinstance(p, dict)],
+        }
+        for c in report.get("checks", [])
+    ]
     return {**report, "checks": checks, "notes": [clean(n) for n in report.get("notes", [])]}
 
 
@@ -169,7 +220,11 @@ class LocalRunner(SandboxBackend):
             "backend": self.kind,
         }
         if not self.network:
-            return {**info, "state": "ready", "topology": None}
+            try:
+                topology = declared_topology(self._lab(record))
+            except SdnlabError:
+                topology = None
+            return {**info, "state": "ready", "topology": topology}
         from sdnlab.runtime import api
 
         try:

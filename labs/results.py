@@ -23,6 +23,7 @@ class CheckItem:
     cases: int = 1
     passed_cases: int = 0
     details: tuple[str, ...] = ()
+    paths: tuple[dict, ...] = ()  # the counterexamples' hop-by-hop paths, for drawing (``failure_path``)
 
     @property
     def passed(self) -> bool:
@@ -78,7 +79,10 @@ class LabResult:
             "elapsed_s": round(self.elapsed_s, 3),
             "grader_version": self.grader_version,
             "notes": list(self.notes),
-            "checks": [{**asdict(i), "passed": i.passed, "details": list(i.details)} for i in self.items],
+            "checks": [
+                {**asdict(i), "passed": i.passed, "details": list(i.details), "paths": list(i.paths)}
+                for i in self.items
+            ],
         }
 
     def public_dict(self) -> dict:
@@ -88,6 +92,19 @@ class LabResult:
         data["checks"] = [c for c in data["checks"] if not c["hidden"]]
         data["hidden_checks"] = {"total": len(hidden), "passed": sum(i.passed for i in hidden)}
         return data
+
+
+def failure_path(failure) -> dict:
+    """A grader failure as a path to draw: source and destination hosts, the switches crossed with
+    their in and out ports, the outcome, and the switch and rule (``file:line``) blamed."""
+    hops = [
+        {"switch": str(h.get("switch")), "in_port": h.get("in_port"), "out_port": h.get("out_port")}
+        for h in failure.trace
+    ]
+    blame = None
+    if failure.blame:
+        blame = {"switch": str(failure.blame.get("switch")), "where": failure.blame.get("where") or ""}
+    return {"src": failure.src, "dst": failure.dst, "hops": hops, "outcome": failure.outcome, "blame": blame}
 
 
 def items_from_report(report) -> list[CheckItem]:
@@ -108,6 +125,7 @@ def items_from_report(report) -> list[CheckItem]:
                 r.cases,
                 r.passed_cases,
                 details,
+                tuple(failure_path(f) for f in r.failures[:3]),
             )
         )
     return items

@@ -20,7 +20,7 @@ declare -A PKG_FOR=(
     [ovs-vsctl]=openvswitch-switch [mnexec]=mininet [iperf3]=iperf3 [iperf]=iperf
     [tcpdump]=tcpdump [ethtool]=ethtool [ping]=iputils-ping [ip]=iproute2 [dot]=graphviz
     [tshark]=tshark [nft]=nftables [ndpiReader]=libndpi-bin [curl]=curl [conntrack]=conntrack
-    [chromium]=chromium [npm]=npm [runuser]=util-linux
+    [chromium]=chromium [firefox-esr]=firefox-esr [npm]=npm [runuser]=util-linux
 )
 missing=()
 for bin in "${!PKG_FOR[@]}"; do
@@ -72,5 +72,14 @@ if [ ! -f "$VENDOR/xterm.js" ] || [ ! -f "$VENDOR/addon-fit.js" ]; then
         "$tmp/node_modules/@xterm/addon-fit/lib/addon-fit.js" "$VENDOR/"
     cp "$tmp/node_modules/@xterm/xterm/LICENSE" "$VENDOR/LICENSE.xterm"
     rm -rf "$tmp"
+fi
+# The Firefox browser test drives Debian's firefox-esr over WebDriver BiDi with puppeteer-core
+# (Playwright needs its own patched Firefox build): from npm into the git-ignored vendor/.
+if [ ! -f vendor/node_modules/puppeteer-core/package.json ]; then
+    say "installing puppeteer-core for the Firefox browser test (npm)"
+    mkdir -p vendor
+    [ -f vendor/package.json ] || echo '{"private": true}' > vendor/package.json
+    (cd vendor && npm install --silent --no-audit --no-fund puppeteer-core@25 >/dev/null) \
+        || die "npm could not install puppeteer-core (the Firefox browser test needs it)"
 fi
 say "ready: .venv/bin/sdnlab"

@@ -110,8 +110,9 @@ def me(request: Request, db: Db, user: AnyUser):
 
 @router.get("/users", tags=["admin"])
 def list_users(db: Db, user: Admin):
-    """Every account (admins)."""
-    return {"users": [user_dict(db, u) for u in db.scalars(select(User).order_by(User.username))]}
+    """Every account with its role and whether it is disabled (admins)."""
+    rows = db.scalars(select(User).order_by(User.username))
+    return {"users": [{**user_dict(db, u), "disabled": u.disabled} for u in rows]}
 
 
 @router.patch("/users/{username}", tags=["admin"])

@@ -6,7 +6,7 @@ as counts. Results are written here, from the grader's report, never by the trai
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -27,10 +27,13 @@ class FileBody(BaseModel):
 
 
 @router.get("/session", tags=["session"])
-def session_info(db: Db, user: AnyUser, room: Room):
-    """The caller's running lab: state and topology with addresses."""
+def session_info(db: Db, user: AnyUser, room: Room, touch_it: bool = Query(True, alias="touch")):
+    """The caller's running lab: state and topology (hosts with addresses, switches, links with ports
+    and their state). ``touch=false`` reads it without counting as activity (the lab page's refresh),
+    so an open browser tab does not keep an idle sandbox alive."""
     row = running(db, user)
-    touch(db, row)
+    if touch_it:
+        touch(db, row)
     return {**session_dict(row), "status": room.backend.status(row.sandbox)}
 
 

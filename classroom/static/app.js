@@ -10,7 +10,15 @@ const T = {
         starting: "Starting your lab…", running: "running", sessions: "Sessions (live)", results: "Results",
         trainee: "Trainee", lab: "Lab", state: "State", score: "Last score", hints: "Hints", time: "Time (min)",
         hidden: "hidden checks passed", saved: "Saved and deployed", newclass: "New class", create: "Create",
-        import: "Import trainees (CSV: username,password,class)", importbtn: "Import", none: "none yet", other: "another lab runs" },
+        import: "Import trainees (CSV: username,password,class)", importbtn: "Import", none: "none yet", other: "another lab runs",
+        showpath: "show path", notopo: "no topology yet", up: "up", down: "down", notrunning: "not running (graded from the files)",
+        connected: "connected to its controller", disconnected: "not connected to its controller",
+        nocontroller: "running your flow files (no controller)", blame: "blamed rule:",
+        legend: "hover a node or link for addresses and ports; a failed check draws its counterexample in red",
+        admin: "Admin", users: "Users and roles", role: "Role", classes: "Classes", account: "Account", enabled: "enabled",
+        disabled: "disabled", disable: "Disable", enable: "Enable", settings: "Server settings", capacity: "Capacity",
+        sandboxes: "Running sandboxes", persandbox: "Per sandbox", hostload: "Host load (1/5/15 min)", memory: "Memory available",
+        machine: "This machine allows", budget: "budget", measured: "measured", cpus: "CPUs", changed: "changed" },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
         dashboard: "ダッシュボード", start: "開始", open: "開く", best: "最高", minutes: "分",
         deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止", reset: "初期状態に戻す",
@@ -18,9 +26,18 @@ const T = {
         starting: "ラボを起動しています…", running: "実行中", sessions: "セッション（ライブ）", results: "成績",
         trainee: "受講者", lab: "ラボ", state: "状態", score: "最新スコア", hints: "ヒント", time: "時間（分）",
         hidden: "件の非公開チェックに合格", saved: "保存してデプロイしました", newclass: "新しいクラス", create: "作成",
-        import: "受講者の一括登録（CSV: username,password,class）", importbtn: "登録", none: "まだありません", other: "別のラボが実行中" },
+        import: "受講者の一括登録（CSV: username,password,class）", importbtn: "登録", none: "まだありません", other: "別のラボが実行中",
+        showpath: "経路を表示", notopo: "トポロジーはまだありません", up: "稼働", down: "停止", notrunning: "未起動（ファイルから採点）",
+        connected: "コントローラーに接続済み", disconnected: "コントローラーに未接続",
+        nocontroller: "フローファイルで動作中（コントローラーなし）", blame: "原因のルール:",
+        legend: "ノードやリンクにカーソルを合わせるとアドレスとポートを表示。失敗したチェックの反例は赤で表示",
+        admin: "管理", users: "ユーザーとロール", role: "ロール", classes: "クラス", account: "アカウント", enabled: "有効",
+        disabled: "無効", disable: "無効にする", enable: "有効にする", settings: "サーバー設定", capacity: "容量",
+        sandboxes: "実行中のサンドボックス", persandbox: "サンドボックスあたり", hostload: "ホスト負荷（1/5/15分）", memory: "空きメモリ",
+        machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました" },
 };
-const state = { me: null, csrf: null, lang: localStorage.getItem("lang") || "en", poll: null, term: null, ws: null };
+const state = { me: null, csrf: null, lang: localStorage.getItem("lang") || "en", poll: null, term: null, ws: null,
+  topology: null, path: null, gen: 0 };
 const $ = (sel) => document.querySelector(sel);
 const t = (key) => T[state.lang][key] || key;
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -47,6 +64,14 @@ function toast(text) {
   toast.timer = setTimeout(() => (el.hidden = true), 6000);
 }
 
+// Each navigation starts a new view generation: a view still loading when the trainee moved on
+// stops at its next still() (it must not draw over the new page, open a terminal or start polling).
+const still = (gen) => { if (gen !== state.gen) throw Object.assign(new Error("stale view"), { stale: true }); };
+function every(gen, ms, work) {
+  still(gen);
+  state.poll = setInterval(() => work().catch(() => { /* the next round tries again */ }), ms);
+}
+
 function stopLive() {
   if (state.poll) clearInterval(state.poll);
   state.poll = null;
@@ -65,6 +90,7 @@ function header() {
   if (state.me) {
     nav += `<a href="#/labs">${t("labs")}</a>`;
     if (state.me.role !== "trainee") nav += `<a href="#/dashboard">${t("dashboard")}</a>`;
+    if (state.me.role === "admin") nav += `<a href="#/admin">${t("admin")}</a>`;
   }
   $("#nav").innerHTML = nav;
 }
@@ -93,7 +119,9 @@ function viewLogin() {
 }
 
 async function viewLabs() {
+  const gen = state.gen;
   const [{ labs }, session] = await Promise.all([api("GET", "/api/labs"), api("GET", "/api/session").catch(() => null)]);
+  still(gen);
   const rows = labs.map((lab) => {
     const mine = session && session.lab === lab.id;
     const action = mine
@@ -120,39 +148,151 @@ async function viewLabs() {
 }
 
 function renderFeedback(report) {
-  const checks = report.checks.map((c) => `<li><span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
+  const checks = report.checks.map((c, i) => `<li data-check="${i}" class="${c.paths && c.paths.length ? "traced" : ""}">
+      <span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
       <b>${esc(c.id)}</b>: ${esc(c.description)} (${c.passed_cases}/${c.cases})
+      ${c.paths && c.paths.length ? `<button class="link" data-path="${i}">${t("showpath")}</button>` : ""}
       ${c.details.length ? `<pre>${esc(c.details.slice(0, 3).join("\n\n"))}</pre>` : ""}</li>`);
   const hidden = report.hidden_checks && report.hidden_checks.total
     ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
-  // the topology: highlight the nodes on the first counterexample's path
-  const failed = report.checks.find((c) => !c.passed && c.details.length);
-  document.querySelectorAll("#topology .pill").forEach((pill) => {
-    const name = pill.dataset.node;
-    pill.classList.toggle("hit", Boolean(failed && new RegExp(`(^|[\\s(])${name}([\\s:)]|$)`, "m").test(failed.details[0])));
-  });
+  // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
+  const longest = (paths) => paths.reduce((a, b) => (b.hops.length > a.hops.length ? b : a));
+  const failed = report.checks.find((c) => !c.passed && c.paths && c.paths.length);
+  state.path = failed ? longest(failed.paths) : null;
+  drawTopology();
+  document.querySelectorAll("[data-path]").forEach((button) => button.addEventListener("click", () => {
+    state.path = longest(report.checks[Number(button.dataset.path)].paths);
+    drawTopology();
+    $("#topology").scrollIntoView({ block: "nearest" });
+  }));
 }
 
-function renderTopology(status) {
-  const topo = status && status.topology;
-  if (!topo) return "";
-  const hosts = topo.hosts.map((h) => `<span class="pill" data-node="${esc(h.name)}">${esc(h.name)} ${esc(h.ip || "")}</span>`).join("");
-  const switches = topo.switches.map((s) => `<span class="pill ${s.connected ? "up" : "down"}" data-node="${esc(s.name)}">${esc(s.name)}</span>`).join("");
-  return `${hosts}<br>${switches}`;
+// --- the topology: a layered drawing of the lab (switches, hosts, links) in SVG ----------------
+// Layers: hosts at the bottom; each switch sits one layer above the nearest host (breadth-first
+// from every host at once). Within a layer, nodes are ordered by the mean position of their
+// neighbours in the layer below and above (a few sweeps), which keeps links from crossing much.
+function topologyLayout(topo) {
+  const names = [...topo.switches.map((s) => s.name), ...topo.hosts.map((h) => h.name)];
+  const isHost = new Set(topo.hosts.map((h) => h.name));
+  const nbrs = new Map(names.map((n) => [n, []]));
+  for (const l of topo.links) {
+    if (nbrs.has(l.a) && nbrs.has(l.b)) { nbrs.get(l.a).push(l.b); nbrs.get(l.b).push(l.a); }
+  }
+  const depth = new Map(topo.hosts.map((h) => [h.name, 0]));
+  const queue = topo.hosts.map((h) => h.name);
+  while (queue.length) {
+    const n = queue.shift();
+    for (const m of nbrs.get(n)) if (!depth.has(m)) { depth.set(m, depth.get(n) + 1); queue.push(m); }
+  }
+  for (const n of names) if (!depth.has(n)) depth.set(n, isHost.has(n) ? 0 : 1); // unlinked nodes
+  const top = Math.max(1, ...depth.values());
+  const layers = Array.from({ length: top + 1 }, () => []);
+  for (const n of names) layers[top - depth.get(n)].push(n); // the core on top, hosts at the bottom
+  const order = new Map();
+  layers.forEach((layer) => layer.forEach((n, i) => order.set(n, (i + 0.5) / layer.length)));
+  const row = new Map();
+  layers.forEach((layer, r) => layer.forEach((n) => row.set(n, r)));
+  // the mean position of a node's neighbours in row r (its own position when it has none there)
+  const mean = (n, r) => {
+    const o = nbrs.get(n).filter((m) => row.get(m) === r).map((m) => order.get(m));
+    return o.length ? o.reduce((a, b) => a + b) / o.length : order.get(n);
+  };
+  for (let sweep = 0; sweep < 6; sweep++) { // down from the core, then up from the hosts
+    const down = sweep % 2 === 0;
+    for (let r = down ? 1 : top - 1; down ? r <= top : r >= 0; r += down ? 1 : -1) {
+      const ref = down ? r - 1 : r + 1;
+      const key = new Map(layers[r].map((n) => [n, mean(n, ref)]));
+      layers[r].sort((x, y) => key.get(x) - key.get(y));
+      layers[r].forEach((n, i) => order.set(n, (i + 0.5) / layers[r].length));
+    }
+  }
+  const width = Math.max(520, ...layers.map((l) => l.length * 96));
+  const height = 70 + top * 110;
+  const pos = new Map();
+  layers.forEach((layer, row) => layer.forEach((n, i) =>
+    pos.set(n, { x: Math.round(((i + 0.5) * width) / layer.length), y: 40 + row * 110 })));
+  return { pos, width, height, isHost };
+}
+
+// The counterexample's path on the drawing: nodes crossed, links taken, where it stopped, what is blamed.
+function pathOn(topo, path) {
+  const nodes = new Set([path.src]);
+  const links = new Set();
+  const linkAt = (node, port) => topo.links.find((l) => (l.a === node && l.a_port === port) || (l.b === node && l.b_port === port));
+  const between = (x, y) => topo.links.find((l) => (l.a === x && l.b === y) || (l.a === y && l.b === x));
+  let previous = path.src;
+  for (const hop of path.hops) {
+    const into = linkAt(hop.switch, hop.in_port);
+    const link = into && (into.a === previous || into.b === previous) ? into : between(previous, hop.switch);
+    if (link) links.add(link);
+    nodes.add(hop.switch);
+    previous = hop.switch;
+  }
+  const last = path.hops[path.hops.length - 1];
+  if (last && last.out_port != null) { // the packet left the last switch: follow the wire to a host
+    const out = linkAt(last.switch, last.out_port);
+    if (out) { links.add(out); nodes.add(out.a === last.switch ? out.b : out.a); }
+  }
+  const dropped = /^dropped/.test(path.outcome || "") && last ? last.switch : null;
+  return { nodes, links, dropped, blamed: path.blame ? path.blame.switch : null };
+}
+
+function renderTopology(topo, path) {
+  if (!topo || !topo.hosts) return `<p>${t("notopo")}</p>`;
+  const { pos, width, height, isHost } = topologyLayout(topo);
+  const on = path ? pathOn(topo, path) : { nodes: new Set(), links: new Set(), dropped: null, blamed: null };
+  const hosts = new Map(topo.hosts.map((h) => [h.name, h]));
+  const switches = new Map(topo.switches.map((s) => [s.name, s]));
+  const running = topo.phase === "ready";
+  const lines = topo.links.filter((l) => pos.has(l.a) && pos.has(l.b)).map((l) => {
+    const a = pos.get(l.a), b = pos.get(l.b);
+    const cls = ["link", l.up === false ? "down" : "", on.links.has(l) ? "hit" : ""].join(" ");
+    return `<g class="${cls}" data-link="${esc(l.a)}-${esc(l.b)}"><title>${esc(l.a)}:${l.a_port ?? "?"} — ${esc(l.b)}:${l.b_port ?? "?"} (${l.up === false ? t("down") : t("up")})</title>
+      <line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"/>
+      ${isHost.has(l.a) ? "" : `<text class="port" x="${a.x + (b.x - a.x) * 0.22}" y="${a.y + (b.y - a.y) * 0.22 - 3}">${l.a_port ?? ""}</text>`}
+      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${l.b_port ?? ""}</text>`}</g>`;
+  });
+  const nodes = [...pos.entries()].map(([name, { x, y }]) => {
+    const hit = on.nodes.has(name) ? " hit" : "";
+    const mark = (on.dropped === name ? " dropped" : "") + (on.blamed === name ? " blamed" : "");
+    if (isHost.has(name)) {
+      const h = hosts.get(name);
+      const end = path && (name === path.src || name === path.dst) ? " end" : "";
+      return `<g class="node host${hit}${end}" data-node="${esc(name)}"><title>${esc(name)} ${esc(h.ip || "")} ${esc(h.mac || "")} ${esc(h.role || "")}</title>
+        <circle cx="${x}" cy="${y}" r="15"/><text x="${x}" y="${y + 4}">${esc(name)}</text>
+        <text class="addr" x="${x}" y="${y + 30}">${esc(h.ip || "")}</text></g>`;
+    }
+    const s = switches.get(name);
+    const status = !running ? "idle" : topo.controller === "none" ? "ready" : s.connected ? "up" : "down";
+    return `<g class="node switch ${status}${hit}${mark}" data-node="${esc(name)}"><title>${esc(name)}: ${t({ idle: "notrunning", ready: "nocontroller", up: "connected", down: "disconnected" }[status])}${on.blamed === name && path.blame.where ? " — " + esc(path.blame.where) : ""}</title>
+      <rect x="${x - 26}" y="${y - 14}" width="52" height="28" rx="6"/><text x="${x}" y="${y + 4}">${esc(name)}</text>
+      ${on.dropped === name ? `<text class="cross" x="${x + 30}" y="${y - 12}">✕</text>` : ""}</g>`;
+  });
+  const caption = path ? `<p class="path" id="path-caption"><b>${esc(path.src)} → ${esc(path.dst)}</b>: ${esc(path.outcome || "")}
+      ${path.blame ? ` · ${t("blame")} <b>${esc(path.blame.switch)}</b> ${esc(path.blame.where || "")}` : ""}</p>` : "";
+  const legend = `<p class="legend">${running ? "" : t("notrunning") + " · "}${t("legend")}</p>`;
+  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${t("topology")}">${lines.join("")}${nodes.join("")}</svg>${caption}${legend}`;
+}
+
+function drawTopology() {
+  const el = $("#topology");
+  if (el) el.innerHTML = renderTopology(state.topology, state.path);
 }
 
 async function viewLab(labId) {
+  const gen = state.gen;
   const [lab, session] = await Promise.all([
     api("GET", `/api/labs/${labId}?lang=${state.lang}`),
     api("GET", "/api/session").catch(() => null),
   ]);
+  still(gen);
   const mine = session && session.lab === labId;
   $("#main").innerHTML = `<div class="lab">
     <section class="card task"><h2>${lab.number}. ${esc(lab.title[state.lang] || lab.title.en)}</h2>${lab.task_html}</section>
     <section>${mine ? `
-      <div class="card"><h3>${t("topology")}</h3><div id="topology">${renderTopology(session.status)}</div></div>
+      <div class="card"><h3>${t("topology")}</h3><div id="topology"></div></div>
       <div class="card"><h3>${t("terminal")}</h3><div id="terminal"></div></div>
       <div class="card"><h3>${t("files")}</h3><select id="files"></select>
         <textarea id="editor" spellcheck="false"></textarea>
@@ -177,20 +317,27 @@ async function viewLab(labId) {
     });
     return;
   }
-  openTerminal();
-  const { files } = await api("GET", "/api/session/files");
-  $("#files").innerHTML = files.map((f) => `<option>${esc(f.path)}</option>`).join("");
-  const load = async () => { $("#editor").value = (await api("GET", `/api/session/files/${$("#files").value}`)).content; };
-  $("#files").addEventListener("change", load);
-  await load();
+  state.topology = session.status && session.status.topology;
+  state.path = null;
+  drawTopology();
+  every(gen, 5000, async () => { // the lab's live state while the page is open
+    const now = await api("GET", "/api/session?touch=false"); // looking is not activity
+    const topology = now.status && now.status.topology;
+    if (now.lab !== labId || JSON.stringify(topology) === JSON.stringify(state.topology)) return; // unchanged: keep a hover
+    state.topology = topology;
+    drawTopology();
+  });
+  // the buttons work from the start; deploy waits until the editor holds the file (never saves an empty editor)
   const busy = async (button, work) => {
     button.disabled = true;
     try { await work(); } catch (err) { toast(err.message); } finally { button.disabled = false; }
   };
+  $("#deploy").disabled = true;
   $("#deploy").addEventListener("click", (ev) => busy(ev.target, async () => {
     await api("PUT", `/api/session/files/${$("#files").value}`, { content: $("#editor").value });
     const answer = await api("POST", "/api/session/deploy");
-    $("#topology").innerHTML = renderTopology(answer.status);
+    state.topology = answer.status && answer.status.topology;
+    drawTopology();
     toast(t("saved"));
   }));
   $("#check").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", "/api/session/check"))));
@@ -200,6 +347,18 @@ async function viewLab(labId) {
     $("#hints").insertAdjacentHTML("beforeend", `<p>${hint.number}/${hint.total}: ${esc(hint.text[state.lang] || hint.text.en)}</p>`);
   }));
   $("#stop").addEventListener("click", (ev) => busy(ev.target, async () => { await api("POST", "/api/session/stop"); location.hash = "#/labs"; }));
+  openTerminal();
+  const { files } = await api("GET", "/api/session/files");
+  still(gen);
+  $("#files").innerHTML = files.map((f) => `<option>${esc(f.path)}</option>`).join("");
+  const load = async () => {
+    $("#deploy").disabled = true;
+    const { content } = await api("GET", `/api/session/files/${$("#files").value}`);
+    $("#editor").value = content;
+    $("#deploy").disabled = false;
+  };
+  $("#files").addEventListener("change", () => load().catch((err) => toast(err.message)));
+  await load();
 }
 
 function openTerminal() {
@@ -220,6 +379,7 @@ function openTerminal() {
 }
 
 async function viewDashboard() {
+  const gen = state.gen;
   $("#main").innerHTML = `<div class="card"><h2>${t("sessions")}</h2><table id="sessions"></table></div>
     <div class="card" id="drill" hidden></div>
     <div class="card"><h2>${t("results")}</h2><p><a href="/api/class/results?format=csv">CSV</a> · <a href="/api/class/results">JSON</a></p>
@@ -254,7 +414,7 @@ async function viewDashboard() {
     }));
   };
   await refresh();
-  state.poll = setInterval(() => refresh().catch(() => {}), 2000);
+  every(gen, 2000, refresh);
 }
 
 async function drill(sessionId) {
@@ -276,8 +436,66 @@ async function drill(sessionId) {
   await show();
 }
 
+// --- admin: users and roles, the running settings, capacity -------------------------------------
+async function viewAdmin() {
+  const gen = state.gen;
+  $("#main").innerHTML = `<div class="card"><h2>${t("users")}</h2><table id="users"></table></div>
+    <div class="admin-grid"><div class="card"><h2>${t("capacity")}</h2><div id="capacity"></div></div>
+    <div class="card"><h2>${t("settings")}</h2><table id="settings"></table></div></div>`;
+  let asked = 0; // only the latest answer is drawn (an earlier, slower one would show an old state)
+  const users = async () => {
+    const ticket = ++asked;
+    const { users: accounts } = await api("GET", "/api/users");
+    if (ticket !== asked) return;
+    const roles = ["trainee", "instructor", "admin"];
+    $("#users").innerHTML = `<tr><th>${t("user")}</th><th>${t("role")}</th><th>${t("classes")}</th><th>${t("account")}</th><th></th></tr>` +
+      accounts.map((u) => {
+        const self = u.username === state.me.username;
+        return `<tr data-account="${esc(u.username)}" class="${u.disabled ? "disabled" : ""}"><td>${esc(u.username)}</td>
+        <td><select data-role="${esc(u.username)}" ${self ? "disabled" : ""}>${roles.map((r) => `<option ${r === u.role ? "selected" : ""}>${r}</option>`).join("")}</select></td>
+        <td>${esc(u.classes.join(", "))}</td><td class="account-state">${u.disabled ? t("disabled") : t("enabled")}</td>
+        <td>${self ? "" : `<button data-toggle="${esc(u.username)}" data-disabled="${u.disabled}">${u.disabled ? t("enable") : t("disable")}</button>`}</td></tr>`;
+      }).join("");
+    document.querySelectorAll("[data-role]").forEach((select) => select.addEventListener("change", async () => {
+      try {
+        const answer = await api("PATCH", `/api/users/${encodeURIComponent(select.dataset.role)}`, { role: select.value });
+        toast(`${answer.username}: ${answer.role} (${t("changed")})`);
+      } catch (err) { toast(err.message); }
+      await users();
+    }));
+    document.querySelectorAll("[data-toggle]").forEach((button) => button.addEventListener("click", async () => {
+      try {
+        await api("PATCH", `/api/users/${encodeURIComponent(button.dataset.toggle)}`, { disabled: button.dataset.disabled !== "true" });
+      } catch (err) { toast(err.message); }
+      await users();
+    }));
+  };
+  const capacity = async () => {
+    const c = await api("GET", "/api/admin/capacity");
+    const share = Math.min(100, Math.round((100 * c.running) / Math.max(1, c.max_sandboxes)));
+    const measured = c.per_sandbox.measured;
+    const memShare = c.host.mem_total_mib ? Math.round((100 * c.host.mem_available_mib) / c.host.mem_total_mib) : 0;
+    $("#capacity").innerHTML = `<p>${t("sandboxes")}: <b id="running">${c.running}</b> / ${c.max_sandboxes}</p>
+      <div class="bar"><span style="width:${share}%"></span></div>
+      <p class="muted">${Object.entries(c.by_lab).map(([lab, n]) => `${esc(lab)} ${n}`).join(" · ")}</p>
+      <p>${t("machine")}: ${c.machine_limit.labs} <span class="muted">(${esc(c.machine_limit.reason)})</span></p>
+      <p>${t("persandbox")}: ${t("budget")} ${c.per_sandbox.budget_mib} MiB${measured ? ` · ${t("measured")} ${measured.memory_mib} MiB <span class="muted">(${esc(measured.source)}, ${measured.trainees} × ${esc(measured.lab)})</span>` : ""}</p>
+      <p>${t("hostload")}: ${c.host.load.join(" / ")} · ${t("cpus")} ${c.host.cpus}</p>
+      <p>${t("memory")}: ${c.host.mem_available_mib} / ${c.host.mem_total_mib} MiB</p>
+      <div class="bar mem"><span style="width:${memShare}%"></span></div>`;
+  };
+  const { settings, backend, database, labs } = await api("GET", "/api/admin/settings");
+  still(gen);
+  const value = (v) => esc(typeof v === "object" ? JSON.stringify(v) : v);
+  $("#settings").innerHTML = [["backend", backend], ["database", database], ...Object.entries(settings), ["labs", labs.join(", ")]]
+    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${value(v)}</td></tr>`).join("");
+  await Promise.all([users(), capacity()]);
+  every(gen, 5000, capacity);
+}
+
 // --- routing -----------------------------------------------------------------------------
 async function route() {
+  const gen = ++state.gen;
   stopLive();
   header();
   if (!state.me) {
@@ -287,15 +505,18 @@ async function route() {
       state.csrf = me.csrf_token;
       header();
     } catch (err) {
-      return viewLogin();
+      return gen === state.gen ? viewLogin() : undefined;
     }
   }
+  if (gen !== state.gen) return;
   const [, view, arg] = location.hash.split("/");
   try {
     if (view === "lab" && arg) return await viewLab(arg);
     if (view === "dashboard") return await viewDashboard();
+    if (view === "admin") return await viewAdmin();
     return await viewLabs();
   } catch (err) {
+    if (err.stale || gen !== state.gen) return; // the page moved on
     if (err.status === 401) { state.me = null; return viewLogin(); }
     $("#main").innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }

@@ -1,9 +1,18 @@
-"""Driving the classroom API as a trainee does, for the tests that run real sandboxes."""
+"""For the tests that run real sandboxes: serving a real classroom, driving its API as a trainee does."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -34,3 +43,55 @@ def terminal(client, *commands: str) -> list[str]:
             screen = ""
         ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
     return outputs
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(users: dict[str, str], prefix: str) -> Iterator[tuple[str, Path]]:
+    """``sdnlab serve`` (the real command: root starts the agent, the web process drops to
+    ``nobody``) on a free port with a fresh state folder and ``users`` (name -> role, password
+    ``password-NAME``); yields its URL and state folder, and takes sandboxes named ``PREFIX1..3`` down."""
+    state = Path(tempfile.mkdtemp(prefix="sdnlab-classroom-"))
+    os.chmod(state, 0o755)  # the web process runs as nobody
+    sdnlab = [sys.executable, "-m", "sdnlab.cli"]
+    for name, role in users.items():
+        subprocess.run(
+            [*sdnlab, "users", "add", name, "--role", role, "--state", str(state)],
+            input=f"password-{name}\n", text=True, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    port = free_port()
+    log = open(state / "serve.log", "w")  # noqa: SIM115  # kept open for the server's lifetime
+    proc = subprocess.Popen(
+        [*sdnlab, "serve", "--state", str(state), "--port", str(port), "--sandbox-prefix", prefix],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90  # a busy host (other labs, a type check) starts it slowly
+        while True:
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log_text = (state / "serve.log").read_text()[-2000:]
+                    raise RuntimeError(
+                        f"sdnlab serve did not come up (exit {proc.poll()}): {log_text}"
+                    ) from None
+                time.sleep(0.2)
+        yield url, state
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        # the agent stops when the server goes; sandboxes of this run are taken down by it or here
+        for n in (1, 2, 3):
+            subprocess.run([*sdnlab, "down", "--name", f"{prefix}{n}"], capture_output=True, timeout=120)
+        shutil.rmtree(state, ignore_errors=True)

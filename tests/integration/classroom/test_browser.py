@@ -2,77 +2,46 @@
 
 The server runs as the real command (root starts the agent, the web process drops to
 ``nobody``). An instructor creates a class and imports a trainee from the dashboard; the
-trainee logs in, starts lab 3, types ``ovs-ofctl`` into the terminal, edits and deploys flow
-files, checks (sees a counterexample), submits with 100%; the instructor's dashboard shows
-the result without a reload. Screenshots of the main pages go to docs/img/.
+trainee logs in, starts lab 3, sees the lab's topology drawn live (every host, switch and
+link), types ``ovs-ofctl`` into the terminal, checks (sees a counterexample, drawn on the
+topology as the path the packet took and the switch whose rule is blamed), edits and deploys
+flow files, submits with 100%; the instructor's dashboard shows the result without a reload;
+an admin changes the trainee's role on the admin page, and disables and enables the
+instructor. Screenshots of the main pages go to docs/img/.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from classroom_client import served
 
+from sdnlab.labs import live
 from sdnlab.labs.loader import load_lab
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
 LAB = "smart_meters"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SCREEN = (
+    "() => { const b = window.classroomTerminal.buffer.active; let s = '';"
+    " for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n';"
+    " return s; }"
+)
 
 
 @pytest.fixture(scope="module")
 def server():
-    """``sdnlab serve`` on a free port with a fresh state folder and an instructor account."""
+    """``sdnlab serve`` on a free port with an instructor and an admin account."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium is not installed (tools/setup.sh installs it)")
     if not (Path(__file__).resolve().parents[3] / "classroom/static/vendor/xterm.js").exists():
         pytest.skip("xterm.js is not installed (tools/setup.sh installs it from npm)")
-    state = Path(tempfile.mkdtemp(prefix="sdnlab-classroom-"))
-    os.chmod(state, 0o755)  # the web process runs as nobody
-    sdnlab = [sys.executable, "-m", "sdnlab.cli"]
-    subprocess.run(
-        [*sdnlab, "users", "add", "iris", "--role", "instructor", "--state", str(state)],
-        input="password-iris\n", text=True, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    port = _free_port()
-    prefix = "cb" + secrets.token_hex(2)
-    log = open(state / "serve.log", "w")  # noqa: SIM115  # kept open for the server's lifetime
-    proc = subprocess.Popen(
-        [*sdnlab, "serve", "--state", str(state), "--port", str(port), "--sandbox-prefix", prefix],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        proc.terminate()
-        pytest.fail("sdnlab serve did not come up: " + (state / "serve.log").read_text()[-2000:])
-    yield url, state
-    proc.terminate()
-    proc.wait(timeout=30)
-    # the agent stops when the server goes; sandboxes of this run are taken down by it or here
-    subprocess.run([*sdnlab, "down", "--name", f"{prefix}1"], capture_output=True, timeout=120)
-    shutil.rmtree(state, ignore_errors=True)
+    with served({"iris": "instructor", "ada": "admin"}, "cb" + secrets.token_hex(2)) as (url, state):
+        yield url, state
 
 
 def shot(page, name: str) -> None:
@@ -113,23 +82,41 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         trainee.click(f"[data-start={LAB}]")
         expect(trainee.locator("#terminal .xterm")).to_be_visible(timeout=90_000)
 
+        # the topology: every host and switch of the lab, links with their ports, switches running
+        # (lab 3 has no controller: the switches run the trainee's flow files)
+        topology = live.load_topology(load_lab(LAB))
+        expect(trainee.locator("#topology svg .host")).to_have_count(len(topology.hosts()))
+        expect(trainee.locator("#topology svg .switch.ready")).to_have_count(
+            len(topology.switches()), timeout=30_000
+        )
+        expect(trainee.locator("#topology svg .link")).to_have_count(len(topology.links))
+        expect(trainee.locator('#topology [data-node="hes"]')).to_contain_text("10.2.0.1")
+
         # the terminal: ovs-ofctl on the trainee's own switch
         trainee.click("#terminal")
         trainee.keyboard.type("ovs-ofctl dump-flows core\n")
-        screen = (
-            "() => { const b = window.classroomTerminal.buffer.active; let s = '';"
-            " for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\\n';"
-            " return s; }"
-        )
-        trainee.wait_for_function(f"() => ({screen})().includes('cookie=0x0')", timeout=30_000)
-        assert "actions=" in trainee.evaluate(screen)
+        trainee.wait_for_function(f"() => ({SCREEN})().includes('cookie=0x0')", timeout=30_000)
+        assert "actions=" in trainee.evaluate(SCREEN)
 
-        # a first check on the starter shows a counterexample
+        # a first check on the starter shows a counterexample, drawn on the topology
         trainee.click("#check")
         expect(trainee.locator("#score")).to_be_visible(timeout=60_000)
         expect(trainee.locator("#feedback .fail").first).to_be_visible()
         expect(trainee.locator("#feedback pre").first).to_contain_text("->")
-        expect(trainee.locator("#topology .pill.hit").first).to_be_visible()  # the counterexample's nodes
+        caption = trainee.locator("#path-caption")
+        expect(caption).to_contain_text("blamed rule")
+        src, dst = caption.locator("b").first.inner_text().split(" → ")
+        expect(trainee.locator(f'#topology .host.hit.end[data-node="{src}"]')).to_be_visible()
+        expect(trainee.locator(f'#topology .host.end[data-node="{dst}"]')).to_be_visible()
+        blamed = trainee.locator("#topology .switch.blamed")
+        expect(blamed).to_have_count(1)
+        expect(caption).to_contain_text(blamed.get_attribute("data-node") + " flows/")
+        assert trainee.locator("#topology .link.hit").count() >= 2, "from the source host to a switch and on"
+        trainee.locator("#topology").evaluate("el => el.parentElement.scrollIntoView({block: 'start'})")
+        shot(trainee, "lab")
+        # another failed check's button draws that check's path
+        trainee.locator("[data-path]").last.click()
+        expect(caption).to_be_visible()
 
         # edit and deploy every flow file, then check and submit
         for path in sorted(solution.iterdir()):
@@ -146,7 +133,7 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(trainee.locator("#feedback")).to_contain_text("hidden checks passed", timeout=60_000)
         feedback = trainee.locator("#feedback").inner_text()
         assert trainee.locator("#score").inner_text() == "100%", feedback  # live ping probes included
-        shot(trainee, "lab")
+        expect(trainee.locator("#topology .hit")).to_have_count(0)  # nothing failed: no path drawn
 
         # the instructor's open dashboard picks the result up without a reload
         expect(instructor.locator('[data-result="tina"] .percent')).to_have_text("100", timeout=15_000)
@@ -157,6 +144,30 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(instructor.locator("#drill-file")).to_contain_text("priority=")
         shot(instructor, "dashboard")
 
-        trainee.click("#stop")
+        # an admin sees the running sandbox and makes the trainee an instructor
+        admin = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        login(admin, url, "ada", "password-ada")
+        admin.click("#nav >> text=Admin")  # at once: the dashboard still loading must not draw over it
+        expect(admin.locator("#running")).to_have_text("1")
+        expect(admin.locator("#settings")).to_contain_text("max_sandboxes")
+        expect(admin.locator('[data-account="tina"] .account-state')).to_have_text("enabled")
+        admin.select_option('[data-role="tina"]', "instructor")
+        expect(admin.locator("#toast")).to_contain_text("tina: instructor")
+        expect(admin.locator('[data-role="tina"]')).to_have_value("instructor")  # as the server answers now
+        shot(admin, "admin")
+        admin.click('[data-toggle="iris"]')  # disable and enable the instructor again
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("disabled")
+        admin.click('[data-toggle="iris"]')
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("enabled")
+        trainee.reload()
+        expect(trainee.locator("#who")).to_have_text("tina (instructor)")
+        expect(trainee.locator("#nav")).to_contain_text("Dashboard")
+
+        trainee.goto(url + "/#/labs")
+        expect(trainee.locator("#catalogue")).to_be_visible()
+        trainee.goto(url + f"/#/lab/{LAB}")
+        expect(trainee.locator("#topology svg")).to_be_visible()
+        trainee.click("#stop")  # at once: the buttons work while the page still loads the files
         expect(trainee.locator("#catalogue")).to_be_visible(timeout=60_000)
+        expect(admin.locator("#running")).to_have_text("0", timeout=15_000)  # the capacity view refreshes
         browser.close()

@@ -85,6 +85,8 @@ ENDPOINTS = [
     ("POST", "/api/users/import", "instructor"),
     ("GET", "/api/users", "admin"),
     ("PATCH", "/api/users/oto", "admin"),
+    ("GET", "/api/admin/settings", "admin"),
+    ("GET", "/api/admin/capacity", "admin"),
 ]
 RANK = {"trainee": 0, "instructor": 1, "admin": 2}
 AS = {"trainee": "ann", "instructor": "ivy", "admin": "ada"}
@@ -417,3 +419,124 @@ def test_the_backend_is_told_whose_sandbox_it_starts(classroom, monkeypatch):
     started = ben.post("/api/labs/static_flows/start")
     assert started.status_code == 200, started.text
     assert calls == [{"class_name": "c1", "trainee": "ben", "session": str(started.json()["id"])}]
+
+
+def test_admins_list_every_account_with_its_role_and_disabled_state(classroom):
+    ada = classroom.login("ada")
+    ada.patch("/api/users/ben", json={"disabled": True})
+    users = {u["username"]: u for u in ada.get("/api/users").json()["users"]}
+    assert set(users) == {"ada", "ann", "ben", "ivy", "oto"}
+    assert (users["ben"]["role"], users["ben"]["disabled"]) == ("trainee", True)
+    assert (users["ivy"]["role"], users["ivy"]["disabled"]) == ("instructor", False)
+    assert all("password" not in str(u) for u in users.values())
+
+
+def test_admins_see_the_running_settings_without_secrets(classroom):
+    extra = classroom.room.settings.extra
+    extra.update(oidc={"client_id": "x", "client_secret": "s3cr3t"}, api_token="t0k3n")
+    answer = classroom.login("ada").get("/api/admin/settings")
+    assert answer.status_code == 200
+    data = answer.json()
+    assert data["settings"]["max_sandboxes"] == 3 and data["settings"]["sandbox_prefix"] == "ut"
+    assert data["backend"] == "workspace" and "static_flows" in data["labs"]
+    assert data["settings"]["extra"]["oidc"] == {"client_id": "x", "client_secret": "********"}
+    assert data["settings"]["extra"]["api_token"] == "********"
+    assert "s3cr3t" not in answer.text and "t0k3n" not in answer.text
+
+
+def test_the_database_url_is_shown_without_its_password():
+    from sqlalchemy.engine import make_url
+
+    from sdnlab.classroom.routes.admin import masked
+
+    url = make_url("postgresql://classroom:hunter2@db.example:5432/sdnlab")
+    assert "hunter2" not in url.render_as_string(hide_password=True)
+    assert masked({"db_password": "x", "nested": {"private_key": "y", "port": 5}}) == {
+        "db_password": "********",
+        "nested": {"private_key": "********", "port": 5},
+    }
+
+
+def test_admins_see_capacity_running_sandboxes_cost_and_host_load(classroom):
+    ann, ben, ada = classroom.login("ann"), classroom.login("ben"), classroom.login("ada")
+    assert ann.post("/api/labs/static_flows/start").status_code == 200
+    assert ben.post("/api/labs/smart_meters/start").status_code == 200
+    data = ada.get("/api/admin/capacity").json()
+    assert data["running"] == 2 and data["max_sandboxes"] == 3
+    assert data["by_lab"] == {"static_flows": 1, "smart_meters": 1}
+    assert data["per_sandbox"]["budget_mib"] > 0
+    assert data["host"]["cpus"] >= 1 and len(data["host"]["load"]) == 3
+    assert 0 < data["host"]["mem_available_mib"] <= data["host"]["mem_total_mib"]
+    ben.post("/api/session/stop")
+    assert ada.get("/api/admin/capacity").json()["running"] == 1
+
+
+def test_the_session_answers_the_labs_topology_with_links_ports_and_state(classroom):
+    ann = classroom.login("ann")
+    ann.post("/api/labs/static_flows/start")
+    answer = ann.get("/api/session")
+    topology = answer.json()["status"]["topology"]
+    assert [h["name"] for h in topology["hosts"]] == ["h1", "h2", "h3"]
+    assert topology["hosts"][0]["ip"] == "10.0.0.1"
+    assert [s["name"] for s in topology["switches"]] == ["s1", "s2", "s3"]
+    assert all(s["connected"] is False for s in topology["switches"]), "the workspace backend runs no network"
+    assert {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1, "up": True} in topology["links"]
+    assert all({"a", "b", "a_port", "b_port", "up"} <= set(link) for link in topology["links"])
+    for secret in ("pid", "solution", "hidden", "h2-no-telnet-h1"):
+        assert secret not in answer.text
+
+
+def test_a_failed_check_carries_the_counterexamples_path_to_draw(classroom):
+    ann = classroom.login("ann")
+    ann.post("/api/labs/static_flows/start")
+    checks = {c["id"]: c for c in ann.post("/api/session/check").json()["checks"]}
+    [path] = checks["h1-reaches-h3"]["paths"]
+    assert (path["src"], path["dst"]) == ("h1", "h3")
+    assert path["hops"] == [
+        {"switch": "s1", "in_port": 1, "out_port": 2},
+        {"switch": "s2", "in_port": 2, "out_port": None},
+    ]
+    assert path["outcome"].startswith("dropped")
+    assert path["blame"] == {"switch": "s2", "where": "flows/s2.flows:3"}, "no server folder in the path"
+    assert all(not c["paths"] for c in checks.values() if c["passed"])
+
+
+def test_the_lab_pages_refresh_reads_the_session_without_counting_as_activity(classroom):
+    ann = classroom.login("ann")
+    ann.post("/api/labs/static_flows/start")
+    with classroom.room.factory.begin() as db:
+        row = db.query(LabSession).one()
+        row.last_active_at = 1000.0
+    assert ann.get("/api/session?touch=false").status_code == 200
+    with classroom.room.factory() as db:
+        assert db.query(LabSession).one().last_active_at == 1000.0, "an open tab keeps no sandbox alive"
+    ann.get("/api/session")
+    with classroom.room.factory() as db:
+        assert db.query(LabSession).one().last_active_at > 1000.0
+
+
+def test_a_running_labs_topology_shows_link_and_switch_state_but_no_pids():
+    from sdnlab.classroom.runner import public_topology
+
+    state = {
+        "phase": "ready",
+        "controller": {"mode": "builtin", "port": 6653, "pid": 42},
+        "hosts": [{"name": "h1", "ip": "10.0.0.1", "mac": "00:00:0a:00:00:01", "pid": 4242, "role": "host"}],
+        "switches": [{"name": "s1", "bridge": "l3s1", "dpid": "1", "connected": True}],
+        "links": [
+            {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1, "bw_mbit": None},
+            {"a": "s1", "b": "s2", "a_port": 2, "b_port": 1},
+        ],
+        "links_down": [["s2", "s1"]],
+    }
+    topology = public_topology(state)
+    assert topology == {
+        "phase": "ready",
+        "controller": "builtin",
+        "hosts": [{"name": "h1", "ip": "10.0.0.1", "mac": "00:00:0a:00:00:01", "role": "host"}],
+        "switches": [{"name": "s1", "connected": True}],
+        "links": [
+            {"a": "h1", "b": "s1", "a_port": 0, "b_port": 1, "up": True},
+            {"a": "s1", "b": "s2", "a_port": 2, "b_port": 1, "up": False},
+        ],
+    }
