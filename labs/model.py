@@ -2,9 +2,9 @@
 
 A lab is an exercise on a model-case topology: a controller mode (none: the trainee writes
 flows with ovs-ofctl; builtin: the trainee configures the built-in controller; app: the trainee
-writes a Ryu app), VNFs to start, a scenario run before grading (traffic, an attack), scored scenarios (measured
-with partial credit, ``sdnlab.certification.scenarios``), grader behaviours and live probes
-(public ones for ``check``, hidden ones added at ``submit``),
+writes a Ryu app), VNFs to start, a scenario run before grading (traffic, an attack), scored
+scenarios (measured with partial credit, ``sdnlab.certification.scenarios``), grader behaviours
+and live probes (public ones for ``check``, hidden ones added at ``submit``),
 escalating hints, bilingual texts, and two workspaces with the same layout: ``starter/`` (what
 the trainee begins with) and ``solution/`` (the reference). A workspace holds
 ``flows/<switch>.flows`` (and ``.groups``) files, the app or controller config file, and VNF
@@ -125,8 +125,9 @@ class Lab:
 
     @property
     def needs_live(self) -> bool:
-        """True when grading needs a running network (a controller, VNFs, a scenario, probes or scored ones)."""
-        return self.controller.mode != "none" or bool(self.vnfs or self.scenario or self.probes or self.scored)
+        """True when grading needs a running network (a controller, VNFs, a scenario, probes, scored ones)."""
+        live_parts = self.vnfs or self.scenario or self.probes or self.scored
+        return self.controller.mode != "none" or bool(live_parts)
 
     def public_summary(self) -> dict:
         """What trainee commands may show: never hidden checks or solutions."""

@@ -143,7 +143,7 @@ def lab_schema() -> JSON:
     }
     band: JSON = {
         "type": "object",
-        "description": "{max: X, credit: C} (lower is better) or {min: X, credit: C}; the first band met counts",
+        "description": "{max: X, credit: C} (lower is better) or {min: X, credit: C}; the first met counts",
         "properties": {
             "max": {"type": "number"},
             "min": {"type": "number"},

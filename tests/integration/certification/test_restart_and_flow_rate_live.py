@@ -33,10 +33,12 @@ METERS = {
 # set up a switch only the first time it connects (a reconnecting switch stays empty)
 ONCE = (
     "        datapath = ev.msg.datapath\n",
-    "        datapath = ev.msg.datapath\n"
-    "        if datapath.id in self.mac_to_port:\n"
-    "            return\n"
-    "        self.mac_to_port[datapath.id] = {}\n",
+    (
+        "        datapath = ev.msg.datapath\n"
+        "        if datapath.id in self.mac_to_port:\n"
+        "            return\n"
+        "        self.mac_to_port[datapath.id] = {}\n"
+    ),
 )
 
 
