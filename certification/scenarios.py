@@ -193,7 +193,8 @@ def measure(scenario: Scenario, name: str, topology) -> tuple[float, str]:
     if scenario.kind in MODULES:
         return MODULES[scenario.kind].measure(scenario.args, name, topology)
     if scenario.kind == "failover_loss":
-        return _failover(scenario.args, name, topology)
+        full = [b.limit for b in scenario.bands if b.credit >= 1.0]
+        return _failover(scenario.args, name, topology, good=min(full, default=0.0))
     if scenario.kind == "scan_quarantine":
         return _scan_quarantine(scenario.args, name, topology)
     return _share(scenario.args, name, topology)
@@ -275,16 +276,20 @@ def recalled(name: str, key: str) -> tuple[float, str] | None:
     return (math.inf if value is None else float(value)), str(entry.get("text", ""))
 
 
-def _failover(args: dict, name: str, topology) -> tuple[float, str]:
+def _failover(args: dict, name: str, topology, good: float = 0.0) -> tuple[float, str]:
+    """The best of ``tries`` cuts; stops early once a cut meets ``good`` (full credit), or when the
+    stream came back after none of two cuts (a loaded machine can miss one switchover; an answer
+    without a backup path misses every one)."""
     from sdnlab.labs.probes import failover_loss
 
-    best = math.inf
+    best, missed = math.inf, 0
     for _ in range(int(args.get("tries", 3))):
         value, recovered = failover_loss(
             name, topology, args["src"], args["dst"], tuple(args["cut"]), int(args.get("port", 5004))
         )
         best = min(best, value)
-        if not recovered:
+        missed += not recovered
+        if best <= good or missed >= 2:
             break
     text = "the stream never came back" if best == math.inf else f"{best:.0f} ms lost"
     return best, f"{args['cut'][0]}-{args['cut'][1]} cut: {text}"
