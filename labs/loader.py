@@ -234,7 +234,8 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     controller = _controller(data.get("controller"), directory, errors)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
-    scored = _scored(data.get("scored"), errors)
+    scored_at = _scored(data.get("scored"), errors)  # (index in the file, scenario)
+    scored = tuple(s for _, s in scored_at)
     for key in ("behaviours", "probes", "scored"):  # `skills:` on a check is read by sdnlab.certification
         _check_skills(data.get(key), key, errors)
     odd_keys = _keys_that_are_not_names(data)
@@ -259,11 +260,11 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         if not (directory / folder).is_dir():
             errors.add(None, folder, f"folder {folder}/ is missing")
     if against_topology and topology.source and not any(": topology" in item for item in errors.items):
-        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors, scored)
+        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors, scored_at)
     ids = [b.id for b in behaviours] + [p.id for p in probes]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
-    for i, item in enumerate(scored):
+    for i, item in scored_at:
         if item.id in ids or [s.id for s in scored].count(item.id) > 1:
             errors.add(_line(data["scored"][i], "id"), f"scored[{i}].id", f"id {item.id!r} is used twice")
     errors.check()
@@ -602,7 +603,9 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
 
 
 def _scored(raw, errors: _Errors) -> tuple:
-    """Scored scenarios (``sdnlab.certification.scenarios``): measured on the live lab, partial credit."""
+    """Scored scenarios (``sdnlab.certification.scenarios``): measured on the live lab, partial credit.
+
+    Returns (index in ``raw``, scenario) pairs: a broken entry is reported and left out."""
     from sdnlab.certification.scenarios import parse
 
     if raw is None:
@@ -619,7 +622,7 @@ def _scored(raw, errors: _Errors) -> tuple:
     for index, item in enumerate(raw):
         scenario = parse(item, f"scored[{index}]", bad)
         if scenario is not None:
-            out.append(scenario)
+            out.append((index, scenario))
     return tuple(out)
 
 
@@ -627,9 +630,9 @@ def _scored(raw, errors: _Errors) -> tuple:
 _SCORED_NODES = ("src", "dst", "targets", "cut", "switch", "over")
 
 
-def _check_scored_names(topology, scored, raw, errors: _Errors) -> None:
+def _check_scored_names(topology, scored_at, raw, errors: _Errors) -> None:
     """Every node a scored scenario names is in the topology (``{{VAR}}`` values are filled later)."""
-    for i, scenario in enumerate(scored):
+    for i, scenario in scored_at:
         for key in _SCORED_NODES:
             value = scenario.args.get(key)
             for name in value if isinstance(value, list) else [value]:
