@@ -281,7 +281,7 @@ def status(attempt: Attempt, now: float) -> dict:
     for task, state in zip(exam.tasks, attempt.data["tasks"], strict=True):
         lab = attempt.task_lab(task.index)
         checks = [(b.id, b.description, b.hidden) for b in lab.behaviours] + [
-            (p.id, p.description, p.hidden) for p in lab.probes
+            (p.id, p.description, p.hidden) for p in lab.probes + lab.scored
         ]
         chosen = [c for c in checks if task.checks is None or c[0] in task.checks]
         chosen += [(s.id, f"scored: {s.description}", s.hidden) for s in task.scenarios]
@@ -350,9 +350,17 @@ def _grade(attempt: Attempt, index: int, include_hidden: bool):
     result = grading.grade_static(lab, attempt.workdir(index), include_hidden=include_hidden)
     unrun = tuple(
         CheckItem(
-            p.id, "probe", p.description, p.weight, 0.0, p.hidden, 1, 0, ("not run: the exam runs offline",)
+            p.id,
+            "scenario" if p in lab.scored else "probe",
+            p.description,
+            p.weight,
+            0.0,
+            p.hidden,
+            1,
+            0,
+            ("not run: the exam runs offline",),
         )
-        for p in lab.probes
+        for p in lab.probes + lab.scored
         if include_hidden or not p.hidden
     )
     return LabResult(result.lab, result.items + unrun, "static", result.elapsed_s, result.grader_version, ())

@@ -1,6 +1,6 @@
 """Which skills a lab's checks evidence, and the level a trainee reached from graded checks.
 
-A check (behaviour or probe) in ``lab.yaml`` carries ``skills: {SKILL_ID: LEVEL}``. The level
+A check (behaviour, probe or scored scenario) in ``lab.yaml`` carries ``skills: {SKILL_ID: LEVEL}``. The level
 of a skill is derived from outcomes only, never from lab titles: a check at level L is evidence
 for levels 1..L; level L is *demonstrated* when the checks evidencing it (level >= L) scored at
 least ``PASS_SHARE`` of their weight, and the skill's level is the highest L demonstrated with
@@ -18,7 +18,7 @@ from sdnlab.certification.framework import Framework
 from sdnlab.yamlsrc import Where, YamlSyntaxError, line_of, load_yaml
 
 PASS_SHARE = 0.8
-CHECK_LISTS = ("behaviours", "probes")
+CHECK_LISTS = ("behaviours", "probes", "scored")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``grade_static`` judges a workspace's flow files without any network (labs whose controller
 mode is ``none`` and that need no probes); ``grade_live`` runs the scenario on a running lab,
-collects its flow state, judges the behaviours and runs the probes. ``include_hidden`` adds the
-hidden checks (``submit`` and the instructor commands).
+then its scored scenarios (measured, partial credit: ``sdnlab.certification.scenarios``), collects
+its flow state, judges the behaviours and runs the probes. ``include_hidden`` adds the hidden
+checks (``submit`` and the instructor commands).
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
     items = _judge(lab, topology, state, include_hidden)
     notes: tuple[str, ...] = ()
-    if lab.probes:
-        notes = (f"{len(lab.probes)} live probe(s) not run in static grading",)
+    if lab.probes or lab.scored:
+        notes = (f"{len(lab.probes) + len(lab.scored)} live probe(s) not run in static grading",)
     reason = missing_submission(lab, workdir)
     if reason is not None:
         items, notes = _zeroed(items, reason), (reason,)
@@ -114,11 +115,13 @@ def grade_live(
     topology=None,
     workdir: Path | None = None,
 ) -> LabResult:
-    """Run the scenario on the running lab ``name``, then judge its flow state and run its probes.
+    """Run the scenario and the scored scenarios on the running lab ``name``, then judge its flow
+    state and run its probes (the scored items come last in the result).
 
     Blame names the workspace file and line a rule came from (``workdir``, default the session's
     workspace); rules no file wrote are named by their line in the switch's dump.
     """
+    from sdnlab.certification.scenarios import scored_item
     from sdnlab.grader import collect
     from sdnlab.runtime import api
 
@@ -126,12 +129,14 @@ def grade_live(
     topology = topology or live.load_topology(lab)
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
+    scored = [scored_item(s, name, topology)[0] for s in lab.scored if include_hidden or not s.hidden]
     state = collect.from_bridges(live.bridges(status))
     state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
     items = _judge(lab, topology, state, include_hidden)
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
             items.append(probes.run_probe(probe, name, topology, status))
+    items.extend(scored)
     reason = missing_submission(lab, workdir) if workdir is not None else None
     if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold
         items, notes = _zeroed(items, reason), (*notes, reason)

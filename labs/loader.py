@@ -42,6 +42,7 @@ TOP_KEYS = {
     "controller",
     "vnfs",
     "scenario",
+    "scored",
     "behaviours",
     "probes",
     "hints",
@@ -233,7 +234,9 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
     controller = _controller(data.get("controller"), directory, errors)
     vnfs = _vnfs(data.get("vnfs"), directory, errors)
     scenario = _scenario(data.get("scenario"), errors)
-    for key in ("behaviours", "probes"):  # `skills:` on a check is read by sdnlab.certification
+    scored_at = _scored(data.get("scored"), errors)  # (index in the file, scenario)
+    scored = tuple(s for _, s in scored_at)
+    for key in ("behaviours", "probes", "scored"):  # `skills:` on a check is read by sdnlab.certification
         _check_skills(data.get(key), key, errors)
     odd_keys = _keys_that_are_not_names(data)
     for line, field, odd in odd_keys:
@@ -257,10 +260,13 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         if not (directory / folder).is_dir():
             errors.add(None, folder, f"folder {folder}/ is missing")
     if against_topology and topology.source and not any(": topology" in item for item in errors.items):
-        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors)
+        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors, scored_at)
     ids = [b.id for b in behaviours] + [p.id for p in probes]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
+    for i, item in scored_at:
+        if item.id in ids or [s.id for s in scored].count(item.id) > 1:
+            errors.add(_line(data["scored"][i], "id"), f"scored[{i}].id", f"id {item.id!r} is used twice")
     errors.check()
     return Lab(
         lab_id,
@@ -278,6 +284,7 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         probes,
         hints,
         directory,
+        scored,
     )
 
 
@@ -432,7 +439,7 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
 
 
 def _check_against_topology(
-    ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors
+    ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors, scored=()
 ) -> None:
     """Everything the lab names in its topology, checked in the same pass as the rest of lab.yaml.
 
@@ -464,6 +471,7 @@ def _check_against_topology(
         host = item.get("host") if isinstance(item, dict) else None
         if isinstance(host, str) and host and host not in topology.nodes:
             errors.add(_line(item, "host"), f"vnfs[{i}].host", f"no node {host!r} in the topology")
+    _check_scored_names(topology, scored, data.get("scored"), errors)
     for i, step in enumerate(scenario):
         for key in _STEP_SELECTORS.get(step.kind, ()):
             _check_selectors(topology, step.args, key, f"scenario[{i}].{step.kind}.{key}", step.line, errors)
@@ -592,6 +600,51 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
         )
         steps.append(ScenarioStep(kind, args, line))
     return tuple(steps)
+
+
+def _scored(raw, errors: _Errors) -> tuple:
+    """Scored scenarios (``sdnlab.certification.scenarios``): measured on the live lab, partial credit.
+
+    Returns (index in ``raw``, scenario) pairs: a broken entry is reported and left out."""
+    from sdnlab.certification.scenarios import parse
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(None, "scored", "expected a list of scored scenarios (a measurement kind, bands, weight)")
+        return ()
+
+    def bad(container, key, field: str, problem: str) -> None:
+        line = _line(container, key) if key is not None else _line(container)
+        errors.add(line or _line(raw), field, problem)
+
+    out = []
+    for index, item in enumerate(raw):
+        scenario = parse(item, f"scored[{index}]", bad)
+        if scenario is not None:
+            out.append((index, scenario))
+    return tuple(out)
+
+
+# the arguments of a scored scenario that name nodes of the topology
+_SCORED_NODES = ("src", "dst", "targets", "cut", "switch", "over")
+
+
+def _check_scored_names(topology, scored_at, raw, errors: _Errors) -> None:
+    """Every node a scored scenario names is in the topology (``{{VAR}}`` values are filled later)."""
+    for i, scenario in scored_at:
+        for key in _SCORED_NODES:
+            value = scenario.args.get(key)
+            for name in value if isinstance(value, list) else [value]:
+                if not isinstance(name, str) or "{{" in name or _selected(topology, name):
+                    continue
+                item = raw[i] if isinstance(raw, list) and i < len(raw) else None
+                args = item.get(scenario.kind) if isinstance(item, dict) else None
+                errors.add(
+                    _line(args, key) or _line(item),
+                    f"scored[{i}].{scenario.kind}.{key}",
+                    f"unknown node {name!r}",
+                )
 
 
 def _behaviours(lab, source: str, errors: _Errors) -> tuple:

@@ -2,8 +2,9 @@
 
 A lab is an exercise on a model-case topology: a controller mode (none: the trainee writes
 flows with ovs-ofctl; builtin: the trainee configures the built-in controller; app: the trainee
-writes a Ryu app), VNFs to start, a scenario run before grading (traffic, an attack), grader
-behaviours and live probes (public ones for ``check``, hidden ones added at ``submit``),
+writes a Ryu app), VNFs to start, a scenario run before grading (traffic, an attack), scored
+scenarios (measured with partial credit, ``sdnlab.certification.scenarios``), grader behaviours
+and live probes (public ones for ``check``, hidden ones added at ``submit``),
 escalating hints, bilingual texts, and two workspaces with the same layout: ``starter/`` (what
 the trainee begins with) and ``solution/`` (the reference). A workspace holds
 ``flows/<switch>.flows`` (and ``.groups``) files, the app or controller config file, and VNF
@@ -99,6 +100,7 @@ class Lab:
     probes: tuple[LabProbe, ...]
     hints: tuple[Text, ...]
     path: Path
+    scored: tuple = ()  # sdnlab.certification.scenarios.Scenario: measured, partial credit (live)
 
     @property
     def starter_dir(self) -> Path:
@@ -119,12 +121,13 @@ class Lab:
 
     @property
     def hidden_count(self) -> int:
-        return sum(b.hidden for b in self.behaviours) + sum(p.hidden for p in self.probes)
+        return sum(b.hidden for b in self.behaviours) + sum(p.hidden for p in self.probes + self.scored)
 
     @property
     def needs_live(self) -> bool:
-        """True when grading needs a running network (a controller, VNFs, a scenario or probes)."""
-        return self.controller.mode != "none" or bool(self.vnfs or self.scenario or self.probes)
+        """True when grading needs a running network (a controller, VNFs, a scenario, probes, scored ones)."""
+        live_parts = self.vnfs or self.scenario or self.probes or self.scored
+        return self.controller.mode != "none" or bool(live_parts)
 
     def public_summary(self) -> dict:
         """What trainee commands may show: never hidden checks or solutions."""
@@ -136,6 +139,7 @@ class Lab:
             "minutes": self.minutes,
             "skills": dict(self.skills),
             "controller": self.controller.mode,
-            "checks": sum(not b.hidden for b in self.behaviours) + sum(not p.hidden for p in self.probes),
+            "checks": sum(not b.hidden for b in self.behaviours)
+            + sum(not p.hidden for p in self.probes + self.scored),
             "hints": len(self.hints),
         }

@@ -15,7 +15,7 @@ class CheckItem:
     """One graded check: a grader behaviour or a live probe."""
 
     id: str
-    source: str  # "behaviour" | "probe"
+    source: str  # "behaviour" | "probe" | "scenario" (scored, sdnlab.certification.scenarios)
     description: str
     weight: float
     score: float

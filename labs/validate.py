@@ -138,7 +138,9 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
         report.problems.append(
             "lab.yaml: no hidden behaviour or probe (submit must check more than check does)"
         )
-    if not any(not b.hidden for b in lab.behaviours) and not any(not p.hidden for p in lab.probes):
+    if not any(not b.hidden for b in lab.behaviours) and not any(
+        not p.hidden for p in lab.probes + lab.scored
+    ):
         report.problems.append("lab.yaml: no public check for `sdnlab lab check`")
     try:
         topology = live.load_topology(lab)

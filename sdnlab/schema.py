@@ -101,6 +101,7 @@ def topology_schema() -> JSON:
 
 def lab_schema() -> JSON:
     """The JSON Schema of a lab package's lab.yaml (docs/labs.md)."""
+    from sdnlab.certification.scenarios import KINDS as SCENARIO_KINDS
     from sdnlab.grader import spec
     from sdnlab.labs import loader
     from sdnlab.labs.model import CONTROLLER_MODES, LANGUAGES, LEVELS, SKILLS
@@ -140,6 +141,25 @@ def lab_schema() -> JSON:
         "hidden": {"type": "boolean"},
         "skills": check_skills,
     }
+    band: JSON = {
+        "type": "object",
+        "description": "{max: X, credit: C} (lower is better) or {min: X, credit: C}; the first met counts",
+        "properties": {
+            "max": {"type": "number"},
+            "min": {"type": "number"},
+            "credit": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        },
+        "required": ["credit"],
+        "additionalProperties": False,
+    }
+    scored_common: JSON = {
+        **probe_common,
+        "bands": {"type": "array", "items": band, "minItems": 1},
+    }
+    scored = one_of_kinds({k: set(v[0]) for k, v in SCENARIO_KINDS.items()}, scored_common)
+    for kind, variant in zip(SCENARIO_KINDS, scored["oneOf"], strict=True):
+        variant["required"] = [kind, "id", "bands"]
+        variant["properties"][kind]["type"] = "object"
     step = one_of_kinds(loader.STEP_KINDS, {})
     step = {"anyOf": [{"enum": sorted(loader.STEP_KINDS)}, step]}
     top: JSON = {
@@ -180,6 +200,11 @@ def lab_schema() -> JSON:
             ),
         },
         "scenario": {"type": "array", "items": step},
+        "scored": {
+            "type": "array",
+            "description": "scored scenarios: measured on the live lab, partial credit from bands",
+            "items": scored,
+        },
         "behaviours": {"type": "array", "items": behaviour},
         "probes": {"type": "array", "items": one_of_kinds(loader.PROBE_KINDS, probe_common)},
         "hints": {"type": "array", "items": text, "minItems": 1},

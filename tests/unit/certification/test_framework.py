@@ -77,7 +77,7 @@ def test_every_shipped_lab_check_names_known_skills():
     for directory in lab_dirs():
         lab = load_lab(directory)
         named = lab_check_skills(directory)
-        assert {b.id for b in lab.behaviours} | {p.id for p in lab.probes} == set(named)
+        assert {b.id for b in lab.behaviours} | {p.id for p in lab.probes + lab.scored} == set(named)
         assert check_skill_problems(directory, fw) == [], directory
 
 

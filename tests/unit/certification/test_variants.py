@@ -21,9 +21,10 @@ def _flow_lab(lab) -> bool:
 SEEDS = range(12)
 
 
-def test_labs_1_3_4_5_6_and_8_are_variable():
+def test_labs_1_3_4_5_6_7_and_8_are_variable():
     assert {
         "static_flows",
+        "service_chain",
         "smart_meters",
         "connected_car",
         "camera_4k",
