@@ -64,6 +64,7 @@ _JA = {
     "live": "実機",
     "probes as predicted": "件のプローブが予測どおり",
     "static": "静的",
+    "replay": "リプレイ",
     # levels and skills
     "beginner": "初級",
     "intermediate": "中級",
