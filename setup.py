@@ -59,6 +59,18 @@ setup(
     package_dir=PACKAGE_DIR,
     include_package_data=True,
     package_data={
-        "": ["*.yaml", "*.yml", "*.md", "*.txt", "*.json", "*.flows", "*.groups", "*.py", "*.html", "*.css", "*.js"]
+        "": [
+            "*.yaml",
+            "*.yml",
+            "*.md",
+            "*.txt",
+            "*.json",
+            "*.flows",
+            "*.groups",
+            "*.py",
+            "*.html",
+            "*.css",
+            "*.js",
+        ]
     },
 )

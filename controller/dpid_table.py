@@ -63,7 +63,9 @@ class DpidTable(dict):
         return super().__contains__(dpid_key(key))
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        if key not in self:
+            return default
+        return self[key]
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
         if key not in self:
@@ -79,7 +81,7 @@ class DpidTable(dict):
             raise KeyError(key)
         return default
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
@@ -91,12 +93,12 @@ class DpidTable(dict):
         return super().__getitem__(dpid)
 
     def __iter__(self) -> Iterator[Any]:
-        return (self._shown.get(k, k) for k in super().keys())
+        return (self._shown.get(k, k) for k in dict.__iter__(self))
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         return list(iter(self))
 
-    def items(self):  # type: ignore[override]
+    def items(self):
         return [(self._shown.get(k, k), v) for k, v in super().items()]
 
     def copy(self) -> DpidTable:

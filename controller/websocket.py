@@ -39,7 +39,9 @@ def is_upgrade(environ: dict[str, Any]) -> bool:
 def handshake_problem(environ: dict[str, Any]) -> str | None:
     """Why the request is not a valid websocket opening handshake (RFC 6455 4.2.1), or None."""
     if environ.get("REQUEST_METHOD") != "GET":
-        return f"websocket: the opening handshake must be a GET, not {str(environ.get('REQUEST_METHOD'))[:16]}"
+        return (
+            f"websocket: the opening handshake must be a GET, not {str(environ.get('REQUEST_METHOD'))[:16]}"
+        )
     if not is_upgrade(environ):
         return "websocket: this resource is a websocket (send Upgrade: websocket)"
     tokens = {t.strip().lower() for t in str(environ.get("HTTP_CONNECTION", "")).split(",")}

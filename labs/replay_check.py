@@ -30,6 +30,7 @@ from sdnlab.labs import live, probes
 from sdnlab.labs.model import Lab, LabProbe
 from sdnlab.labs.results import LabResult
 
+
 class NotSimulated(Exception):
     """The app used OpenFlow features the simulated switches do not have."""
 
@@ -114,8 +115,10 @@ def grade_replay(lab: Lab, workdir: Path, include_hidden: bool = False, topology
         pings = pings[len(sent[probe.id]) :]
         items.append(probes.judge_probe(probe, [(s, d, ok) for (s, d), ok in answered.items()]))
     notes = [
-        f"graded by replay: {app.name} ran against simulated switches in {run.seconds:.2f} s "
-        "(no network); `sdnlab lab submit` grades your running lab live"
+        (
+            f"graded by replay: {app.name} ran against simulated switches in {run.seconds:.2f} s "
+            "(no network); `sdnlab lab submit` grades your running lab live"
+        )
     ]
     for check in run.checks:
         if not check.passed:

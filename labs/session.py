@@ -287,8 +287,10 @@ def app_changed_note(lab: Lab, workdir: Path, name: str) -> tuple[str, ...]:
     if not changed:
         return ()
     return (
-        f"{app.name} changed after your lab's controller started: check graded the file, submit grades "
-        f"the running app; run `{command('reset', name)}` to run the new version",
+        (
+            f"{app.name} changed after your lab's controller started: check graded the file, submit "
+            f"grades the running app; run `{command('reset', name)}` to run the new version"
+        ),
     )
 
 

@@ -33,7 +33,7 @@ import inspect
 import json
 import logging
 import urllib.parse
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import webob
 import webob.exc
@@ -417,7 +417,8 @@ def websocket(name, path):
         def __websocket(self, req, **_kwargs):
             return _upgrade(self, req, controller_func)
 
-        __websocket.routing_info = {"name": name, "path": path, "methods": None, "requirements": None}
+        marked: Any = __websocket
+        marked.routing_info = {"name": name, "path": path, "methods": None, "requirements": None}
         __websocket.__name__ = controller_func.__name__
         __websocket.__doc__ = controller_func.__doc__
         return __websocket

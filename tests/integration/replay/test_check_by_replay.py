@@ -34,7 +34,11 @@ def env(tmp_path_factory):
 
 def sdnlab(environ, *args, timeout=240):
     return subprocess.run(
-        [sys.executable, "-m", "sdnlab.cli", *args], env=environ, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "sdnlab.cli", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -78,4 +82,3 @@ def test_check_replays_and_agrees_with_the_live_submit_for_starter_and_reference
     assert check["percent"] == submit["percent"] == 100.0
     assert submit["hidden_checks"]["passed"] == submit["hidden_checks"]["total"] > 0
     assert not any("changed after" in n for n in check["notes"])
-

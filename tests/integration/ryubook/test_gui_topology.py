@@ -74,7 +74,7 @@ def until(page, expression: str, timeout: float) -> None:
 
 
 def link_pairs(links: list[dict]) -> set[tuple[int, int]]:
-    return {(int(l["src"]["dpid"], 16), int(l["dst"]["dpid"], 16)) for l in links}
+    return {(int(link["src"]["dpid"], 16), int(link["dst"]["dpid"], 16)) for link in links}
 
 
 @pytest.fixture(scope="module")

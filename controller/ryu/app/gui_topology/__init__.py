@@ -10,4 +10,5 @@ class GUITopology(_viewer.GUIServerApp):
     """The viewer, loadable as ``ryu.app.gui_topology``."""
 
 
-_REQUIRED_APP = list(_viewer._REQUIRED_APP)  # os-ken reads the apps to load with this module's app here
+# os-ken finds the apps an app needs in the module that defines it
+_REQUIRED_APP = list(getattr(_viewer, "_REQUIRED_APP", []))

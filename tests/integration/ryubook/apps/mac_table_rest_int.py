@@ -17,7 +17,7 @@ URL = "/simpleswitch/mactable/{dpid}"
 
 
 class MacTableRest(simple_switch_13.SimpleSwitch13):
-    _CONTEXTS = {"wsgi": WSGIApplication}
+    _CONTEXTS = {"wsgi": WSGIApplication}  # noqa: RUF012 (a Ryu app's class attribute, as trainees write it)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,10 +37,18 @@ class MacTableRest(simple_switch_13.SimpleSwitch13):
         parser = datapath.ofproto_parser
         for other_mac, other_port in table.items():
             if other_port != port:
-                self.add_flow(datapath, 1, parser.OFPMatch(in_port=port, eth_src=mac, eth_dst=other_mac),
-                              [parser.OFPActionOutput(other_port)])
-                self.add_flow(datapath, 1, parser.OFPMatch(in_port=other_port, eth_src=other_mac, eth_dst=mac),
-                              [parser.OFPActionOutput(port)])
+                self.add_flow(
+                    datapath,
+                    1,
+                    parser.OFPMatch(in_port=port, eth_src=mac, eth_dst=other_mac),
+                    [parser.OFPActionOutput(other_port)],
+                )
+                self.add_flow(
+                    datapath,
+                    1,
+                    parser.OFPMatch(in_port=other_port, eth_src=other_mac, eth_dst=mac),
+                    [parser.OFPActionOutput(port)],
+                )
         table[mac] = port
         return table
 
