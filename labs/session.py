@@ -257,6 +257,7 @@ def check(name: str = DEFAULT_NAME) -> LabResult:
     session = current(name)
     lab = session.load()
     fallback: tuple[str, ...] = ()
+    started = time.time()
     if replay_check.replay_reason(lab) is None:
         workdir = grading.deployed_workdir(lab, name) or Path(session.workdir)
         try:
@@ -264,8 +265,8 @@ def check(name: str = DEFAULT_NAME) -> LabResult:
         except replay_check.NotSimulated as exc:
             fallback = (f"graded live, not by replay: your app uses what replay does not simulate ({exc})",)
         else:
-            return replace(result, notes=(*result.notes, *app_changed_note(lab, workdir, name)))
-    started = time.time()
+            result = replace(result, notes=(*result.notes, *app_changed_note(lab, workdir, name)))
+            return with_app_errors(result, name, started)  # what the running app raised meanwhile
     with api.exclusive(name):
         result = grading.grade_live(lab, name, include_hidden=False)
     result = replace(result, notes=(*result.notes, *fallback))
