@@ -98,6 +98,10 @@ def grade_replay(lab: Lab, workdir: Path, include_hidden: bool = False, topology
     app = Path(workdir) / str(lab.controller.file)
     if not app.is_file():
         raise LabSessionError(f"{app}: no such file (the lab's controller app)")
+    try:
+        compile(app.read_bytes(), str(app), "exec")
+    except SyntaxError as exc:
+        raise LabSessionError(f"{app}:{exc.lineno}: syntax error in controller app: {exc.msg}") from None
     steps, sent = replay_steps(lab, topology, include_hidden)
     run = replay_run(str(app), topology, steps, name=lab.id)
     missing = [c.detail for c in run.checks if c.id == "simulated" and not c.passed]

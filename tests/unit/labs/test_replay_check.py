@@ -30,3 +30,14 @@ def test_the_scenario_runs_first_then_each_ping_probe_count_times_per_pair():
     pairs = [(s, d) for s in hosts for d in hosts if s != d]
     assert sent == {"ping-all": pairs * 2}  # ping -c 2 live: two echo requests per pair
     assert steps[2:] == [{"ping": {"src": s, "dst": d}} for s, d in pairs * 2]
+
+
+def test_an_app_that_does_not_compile_is_named_with_its_line(tmp_path):
+    import pytest
+
+    from sdnlab.labs.errors import LabSessionError
+    from sdnlab.labs.replay_check import grade_replay
+
+    (tmp_path / "l2_switch.py").write_text("import os\ndef broken(:\n")
+    with pytest.raises(LabSessionError, match=r"l2_switch.py:2: syntax error in controller app"):
+        grade_replay(load_lab("l2_learning"), tmp_path)
