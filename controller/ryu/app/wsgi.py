@@ -294,7 +294,10 @@ def given_token(environ) -> str:
     if not given and ws_protocol.is_upgrade(environ):
         given = _subprotocol_token(environ) or ""
     if not given and environ.get("REQUEST_METHOD") == "GET":
-        query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=20)
+        try:
+            query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=64)
+        except ValueError:  # too many fields: no token taken from it
+            query = {}
         given = (query.get("token") or [""])[0]
     return given
 

@@ -175,3 +175,14 @@ def test_a_plain_request_on_a_websocket_path_gets_426_and_wsgiref_cannot_upgrade
         },
     ).get_response(wsgi)  # no cheroot connection to take over
     assert upgrade.status_int == 503 and "cheroot" in upgrade.json["error"]
+
+
+def test_the_token_in_a_get_query_is_accepted_and_a_huge_query_is_no_error():
+    wsgi = WSGIApplication(start_server=False, token=TOKEN)
+    wsgi.register(Sockets, {"app": None})
+    assert webob.Request.blank(f"/echo?token={TOKEN}").get_response(wsgi).status_int == 426
+    assert webob.Request.blank("/echo?token=nope").get_response(wsgi).status_int == 401
+    crowded = "&".join(f"k{i}=v" for i in range(500)) + f"&token={TOKEN}"
+    assert webob.Request.blank(f"/echo?{crowded}").get_response(wsgi).status_int == 401
+    posted = webob.Request.blank(f"/echo?token={TOKEN}", method="POST").get_response(wsgi)
+    assert posted.status_int == 401  # only GET takes the token from the address
