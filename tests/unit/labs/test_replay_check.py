@@ -41,3 +41,13 @@ def test_an_app_that_does_not_compile_is_named_with_its_line(tmp_path):
     (tmp_path / "l2_switch.py").write_text("import os\ndef broken(:\n")
     with pytest.raises(LabSessionError, match=r"l2_switch.py:2: syntax error in controller app"):
         grade_replay(load_lab("l2_learning"), tmp_path)
+
+
+def test_the_replay_note_reads_in_japanese_too():
+    from sdnlab.render import feedback
+
+    note = (
+        "graded by replay: l2_switch.py ran against simulated switches in 0.92 s (no network); "
+        "`sdnlab lab submit` grades your running lab live"
+    )
+    assert feedback(note, "ja").startswith("リプレイで採点: l2_switch.py を模擬スイッチに対して 0.92 秒")
