@@ -104,8 +104,10 @@ _FEEDBACK_JA = (
             r"^graded by replay: (\S+) ran against simulated switches in (\S+) s \(no network\); "
             r"`sdnlab lab submit` grades your running lab live$"
         ),
-        r"リプレイで採点: \1 を模擬スイッチに対して \2 秒実行しました (ネットワークは不使用)。"
-        r"`sdnlab lab submit` は稼働中のラボを実機で採点します",
+        (
+            r"リプレイで採点: \1 を模擬スイッチに対して \2 秒実行しました (ネットワークは不使用)。"
+            r"`sdnlab lab submit` は稼働中のラボを実機で採点します"
+        ),
     ),
     (re.compile(r"^graded live, not by replay: "), "リプレイではなく実機で採点: "),
 )
