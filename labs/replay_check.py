@@ -125,9 +125,13 @@ def grade_replay(lab: Lab, workdir: Path, include_hidden: bool = False, topology
         )
     ]
     for check in run.checks:
-        if not check.passed:
-            notes.append(f"replay: {check.id}: {check.detail}")
-            notes += [f"  {line}" for line in check.evidence[:3]]
+        if check.passed:
+            continue
+        if check.id == "no-handler-errors":  # worded as live grading words them: "your app raised ..."
+            notes += check.evidence[:3]
+            continue
+        notes.append(f"replay: {check.id}: {check.detail}")
+        notes += [f"  {line}" for line in check.evidence[:3]]
     result = LabResult(
         lab.id, tuple(items), "replay", time.perf_counter() - started, grader_version(), tuple(notes)
     )
