@@ -58,5 +58,19 @@ setup(
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
     include_package_data=True,
-    package_data={"": ["*.yaml", "*.yml", "*.md", "*.txt", "*.json", "*.flows", "*.groups", "*.py"]},
+    package_data={
+        "": [
+            "*.yaml",
+            "*.yml",
+            "*.md",
+            "*.txt",
+            "*.json",
+            "*.flows",
+            "*.groups",
+            "*.py",
+            "*.html",
+            "*.css",
+            "*.js",
+        ]
+    },
 )

@@ -6,6 +6,11 @@ the time to send a request's headers and body (a watchdog closes a connection th
 longer, so half-sent requests cannot hold workers), the header and body sizes (cheroot answers
 413/431), and the connections open from one address (more get a 503 and are closed).
 
+A websocket upgrade (``sdnlab.controller.websocket``) leaves HTTP on its connection: the WSGI
+app answers 101 and calls ``take_over_connection(run)``; once the answer is sent, the worker
+thread calls ``run(socket, buffered_bytes)`` and closes the connection when it returns. At most
+``max_websockets`` sessions run at once (each holds a worker); closing the server drops them.
+
 ``kind="wsgiref"`` keeps the previous server (the standard library's one thread per
 connection, backlog 5) selectable, so the REST load benchmark can measure before and after.
 """
@@ -17,6 +22,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -43,6 +49,7 @@ class RestLimits:
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 1024 * 1024
     max_connections_per_client: int = 96
+    max_websockets: int = 32  # each open websocket session holds one worker thread
 
 
 class RestServer(Protocol):
@@ -62,6 +69,8 @@ class ClientGuard:
         self._lock = threading.Lock()
         self._per_client: dict[str, int] = {}
         self._reading: dict[Any, float] = {}  # connection -> deadline for its request to arrive
+        self._sessions: set[socket.socket] = set()  # sockets taken over by websocket sessions
+        self._reserved_sessions = 0
         self.pool: Any = None  # cheroot's ThreadPool, grown by the watchdog when busy
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="wsgi-deadlines", daemon=True)
@@ -100,8 +109,39 @@ class ClientGuard:
         with self._lock:
             return sum(self._per_client.values())
 
+    def reserve_session(self) -> bool:
+        """Reserve a websocket session slot; False if ``max_websockets`` are open already."""
+        with self._lock:
+            if self._reserved_sessions >= self.limits.max_websockets:
+                return False
+            self._reserved_sessions += 1
+            return True
+
+    def session_started(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sessions.add(sock)
+
+    def session_ended(self, sock: socket.socket | None) -> None:
+        """A reserved slot is free again (its session ended, or never started)."""
+        with self._lock:
+            self._reserved_sessions = max(0, self._reserved_sessions - 1)
+            if sock is not None:
+                self._sessions.discard(sock)
+
+    def sessions(self) -> int:
+        """How many websocket sessions are open or about to open."""
+        with self._lock:
+            return self._reserved_sessions
+
     def close(self) -> None:
         self._stop.set()
+        with self._lock:
+            sessions = list(self._sessions)
+        for sock in sessions:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _grow_pool(self) -> None:
         pool = self.pool
@@ -143,6 +183,21 @@ def request_received() -> None:
         conn.server.guard.done_reading(conn)
 
 
+def take_over_connection(run: Callable[[socket.socket, bytes], None]) -> str | None:
+    """Hand the current connection to ``run`` once this request's answer is sent (websockets).
+
+    Returns why it cannot (the server is not cheroot, or ``max_websockets`` are open), or None.
+    """
+    conn = getattr(_current, "conn", None)
+    if conn is None:
+        return "websockets need the cheroot REST server (--wsapi-server cheroot)"
+    guard = conn.server.guard
+    if not guard.reserve_session():
+        return f"too many websocket sessions open (at most {guard.limits.max_websockets})"
+    conn.take_over = run
+    return None
+
+
 def _peer(sock: socket.socket) -> str:
     try:
         return str(sock.getpeername()[0])
@@ -165,6 +220,7 @@ class _GuardedConnection(cheroot_server.HTTPConnection):
         self.client = _peer(sock)
         self.admitted = server.guard.admit(self.client)
         self._released = False
+        self.take_over: Callable[[socket.socket, bytes], None] | None = None
         if not self.admitted:
             LOG.warning("REST: refusing a connection from %s: too many open", self.client)
             try:
@@ -180,10 +236,30 @@ class _GuardedConnection(cheroot_server.HTTPConnection):
         guard.reading(self)
         _current.conn = self
         try:
-            return super().communicate()
+            keep_open = super().communicate()
         finally:
             _current.conn = None
             guard.done_reading(self)
+        run, self.take_over = self.take_over, None
+        if run is None:
+            return keep_open
+        if not keep_open:  # the 101 answer did not go out: no session
+            guard.session_ended(None)
+            return False
+        self._run_session(run)
+        return False
+
+    def _run_session(self, run: Callable[[socket.socket, bytes], None]) -> None:
+        """Run a websocket session on this connection's socket (bytes already buffered first)."""
+        guard = self.server.guard
+        leftover = self.rfile.read1(65536) if self.rfile.has_data() else b""
+        guard.session_started(self.socket)
+        try:
+            run(self.socket, leftover)
+        except Exception:  # a session's failure ends that session only
+            LOG.exception("websocket session from %s failed", self.client)
+        finally:
+            guard.session_ended(self.socket)
 
     def close(self):
         if self.admitted and not self._released:

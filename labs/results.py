@@ -36,7 +36,7 @@ class LabResult:
 
     lab: str
     items: tuple[CheckItem, ...]
-    mode: str  # "static" | "live"
+    mode: str  # "static" | "live" | "replay" (lab check of a controller-app lab: labs.replay_check)
     elapsed_s: float = 0.0
     grader_version: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)

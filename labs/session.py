@@ -246,14 +246,53 @@ def check_workspace(lab: Lab, workdir: Path) -> None:
 
 
 def check(name: str = DEFAULT_NAME) -> LabResult:
-    """Grade the public checks on the live lab (hidden ones are never run here)."""
+    """Grade the public checks (hidden ones are never run here).
+
+    A lab whose controller is the trainee's app is graded by replay (``labs.replay_check``:
+    the workspace's app against simulated switches); other labs on the live lab.
+    """
+    from sdnlab.labs import replay_check
     from sdnlab.runtime import api
 
     session = current(name)
+    lab = session.load()
+    fallback: tuple[str, ...] = ()
     started = time.time()
+    if replay_check.replay_reason(lab) is None:
+        workdir = grading.deployed_workdir(lab, name) or Path(session.workdir)
+        try:
+            result = replay_check.grade_replay(lab, workdir, include_hidden=False)
+        except replay_check.NotSimulated as exc:
+            fallback = (f"graded live, not by replay: your app uses what replay does not simulate ({exc})",)
+        else:
+            result = replace(result, notes=(*result.notes, *app_changed_note(lab, workdir, name)))
+            return with_app_errors(result, name, started)  # what the running app raised meanwhile
     with api.exclusive(name):
-        result = grading.grade_live(session.load(), name, include_hidden=False)
+        result = grading.grade_live(lab, name, include_hidden=False)
+    result = replace(result, notes=(*result.notes, *fallback))
     return with_app_errors(result, name, started)
+
+
+def app_changed_note(lab: Lab, workdir: Path, name: str) -> tuple[str, ...]:
+    """A note when the app file changed after the lab's controller started (submit grades the running one)."""
+    from sdnlab.errors import SdnlabError
+    from sdnlab.runtime import api
+
+    app = Path(workdir) / str(lab.controller.file)
+    try:
+        pid = api.status(name)["controller"]["pid"]
+        controller_started = Path(f"/proc/{int(pid)}").stat().st_mtime
+        changed = app.stat().st_mtime > controller_started
+    except (OSError, KeyError, TypeError, ValueError, SdnlabError):
+        return ()
+    if not changed:
+        return ()
+    return (
+        (
+            f"{app.name} changed after your lab's controller started: check graded the file, submit "
+            f"grades the running app; run `{command('reset', name)}` to run the new version"
+        ),
+    )
 
 
 def with_app_errors(result: LabResult, name: str, since: float) -> LabResult:

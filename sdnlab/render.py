@@ -64,6 +64,7 @@ _JA = {
     "live": "実機",
     "probes as predicted": "件のプローブが予測どおり",
     "static": "静的",
+    "replay": "リプレイ",
     # levels and skills
     "beginner": "初級",
     "intermediate": "中級",
@@ -98,6 +99,17 @@ _FEEDBACK_JA = (
     (re.compile(r"\bdelivered but must be isolated\b"), "届いてはならないのに届いた"),
     (re.compile(r"\bnot delivered\b"), "届かない"),
     (re.compile(r"\bline (\d+)\)"), r"\1 行目)"),
+    (
+        re.compile(
+            r"^graded by replay: (\S+) ran against simulated switches in (\S+) s \(no network\); "
+            r"`sdnlab lab submit` grades your running lab live$"
+        ),
+        (
+            r"リプレイで採点: \1 を模擬スイッチに対して \2 秒実行しました (ネットワークは不使用)。"
+            r"`sdnlab lab submit` は稼働中のラボを実機で採点します"
+        ),
+    ),
+    (re.compile(r"^graded live, not by replay: "), "リプレイではなく実機で採点: "),
 )
 
 

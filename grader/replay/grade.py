@@ -135,7 +135,9 @@ async def _ping(net: SimNetwork, src: str, dst: str, ident: int, seq: int) -> Pi
     return ping
 
 
-async def _run_steps(net: SimNetwork, steps: list[Any], of_port: int) -> list[Ping]:
+async def _run_steps(
+    net: SimNetwork, steps: list[Any], of_port: int, marks: dict[str, tuple[int, NetworkState]] | None = None
+) -> list[Ping]:
     pings: list[Ping] = []
     rounds: dict[tuple[str, str], int] = {}
     hosts = sorted(net.hosts, key=lambda n: (len(n), n))
@@ -164,9 +166,16 @@ async def _run_steps(net: SimNetwork, steps: list[Any], of_port: int) -> list[Pi
             await switch.connect("127.0.0.1", of_port)
             await asyncio.wait_for(switch.ready.wait(), 10)
             await net.settle()
+        elif isinstance(step, dict) and "mark" in step and marks is not None:
+            marks[str(step["mark"])] = (len(pings), _flow_state(net))
         else:
             raise ReplayError(f"unknown replay step {step!r} (pingall, ping, link, reconnect)")
     return pings
+
+
+def _flow_state(net: SimNetwork) -> NetworkState:
+    """The flow tables of every simulated switch now."""
+    return NetworkState({s.name: s.state() for s in net.switches.values()})
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -351,32 +360,55 @@ def load_lab(lab_dir: str | Path) -> LabReplay:
 
 
 async def _scenario(
-    topology: Any, steps: list[Any], of_port: int
+    topology: Any, steps: list[Any], of_port: int, marks: dict[str, tuple[int, NetworkState]]
 ) -> tuple[SimNetwork, list[Ping], int, float]:
     net = SimNetwork(topology)
     started = time.perf_counter()
     try:
         await net.start("127.0.0.1", of_port)
-        pings = await _run_steps(net, steps, of_port)
+        pings = await _run_steps(net, steps, of_port, marks)
         unanswered = net.unanswered
     finally:
         await net.stop()
     return net, pings, unanswered, time.perf_counter() - started
 
 
-def run_scenario(
+@dataclass
+class ReplayRun:
+    """What one run of an app against simulated switches showed (before behaviours are judged)."""
+
+    checks: list[Check]  # deliveries, loops, the conversation, handler errors
+    pings: list[Ping]
+    state: NetworkState  # the flow tables at the end
+    marks: dict[str, tuple[int, NetworkState]]  # a ``{mark: NAME}`` step: (pings so far, flow tables)
+    records: list[OFRecord]
+    seconds: float
+    startup_seconds: float
+
+
+def free_port() -> int:
+    """A local TCP port that nothing listens on now (for a replay's controller)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def replay_run(
     app: str,
-    lab: LabReplay,
-    name: str,
+    topology: Any,
     steps: list[Any],
-    of_port: int,
+    of_port: int | None = None,
     max_per_flow: int = MAX_PACKET_INS_PER_FLOW,
-) -> ScenarioResult:
-    """Run one scenario with a fresh controller and judge it."""
+    name: str = "replay",
+) -> ReplayRun:
+    """Run ``app`` in a fresh controller against simulated switches through ``steps``."""
     from sdnlab.controller.process import ControllerProcess
     from sdnlab.errors import SdnlabError
-    from sdnlab.grader.grading import grade
 
+    of_port = of_port or free_port()
+    marks: dict[str, tuple[int, NetworkState]] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sdnlab-replay-") as tmp:
         errors_file = Path(tmp) / "app-errors.jsonl"
@@ -389,7 +421,7 @@ def run_scenario(
         with ControllerProcess([app], of_port, env=env) as ctl:
             startup = time.perf_counter() - t0
             try:
-                net, pings, unanswered, seconds = asyncio.run(_scenario(lab.topology, steps, of_port))
+                net, pings, unanswered, seconds = asyncio.run(_scenario(topology, steps, of_port, marks))
             except SdnlabError:
                 raise
             except (TimeoutError, OSError) as exc:
@@ -417,16 +449,31 @@ def run_scenario(
     checks.append(_handler_check(handler_errors))
     if net.unsupported:
         checks.append(Check("simulated", False, "; ".join(sorted(set(net.unsupported))[:3])))
-    state = NetworkState({s.name: s.state() for s in net.switches.values()})
-    report = grade(lab.topology, state, lab.behaviours)
+    return ReplayRun(checks, pings, _flow_state(net), marks, net.records, seconds, startup)
+
+
+def run_scenario(
+    app: str,
+    lab: LabReplay,
+    name: str,
+    steps: list[Any],
+    of_port: int,
+    max_per_flow: int = MAX_PACKET_INS_PER_FLOW,
+) -> ScenarioResult:
+    """Run one scenario with a fresh controller and judge it."""
+    from sdnlab.grader.grading import grade
+
+    run = replay_run(app, lab.topology, steps, of_port, max_per_flow, name)
+    checks = list(run.checks)
+    report = grade(lab.topology, run.state, lab.behaviours)
     for result in report.results:
         checks.append(Check(f"behaviour:{result.id}", result.passed, getattr(result, "summary", "") or ""))
     return ScenarioResult(
         name,
         checks,
-        seconds,
-        startup,
-        net.records,
+        run.seconds,
+        run.startup_seconds,
+        run.records,
         behaviour_score=report.score,
         behaviour_max=report.max_score,
     )

@@ -205,12 +205,15 @@ def up(
     ready_timeout: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     protocols: str | None = None,
+    observe_links: bool = False,
 ) -> dict[str, Any]:
     """Build and start a lab; returns its status once every switch is connected (see ``status``).
 
     ``progress(phase, done, total)`` hears of each phase: building (with the topology's counts),
     then switches connecting to the controller (``done`` of ``total`` switches).
     ``protocols`` lists the OpenFlow versions the switches offer (default ``OpenFlow13``).
+    ``observe_links`` runs the controller's link discovery for ``app:`` controllers, as
+    ``ryu-manager --observe-links`` does (the builtin controller always has it).
     """
     from sdnlab.topologies import load_topology, resolve_path
     from sdnlab.topologies.mininet_build import bridge_name
@@ -221,6 +224,10 @@ def up(
     protocols = parse_protocols(protocols)
     source = resolve_path(topology)
     ctl = parse_controller(controller)
+    if observe_links:
+        if ctl["mode"] != "app":
+            raise LabError(f"--observe-links applies to app: controllers, not to --controller {controller}")
+        ctl["observe_links"] = True
     if controller_config:
         if ctl["mode"] not in ("builtin", "app"):
             raise LabError(

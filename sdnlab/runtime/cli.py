@@ -54,6 +54,12 @@ def up(
     protocols: Annotated[
         str, typer.Option(help="OpenFlow versions the switches offer, e.g. OpenFlow13,OpenFlow14,OpenFlow15.")
     ] = "OpenFlow13",
+    observe_links: Annotated[
+        bool,
+        typer.Option(
+            "--observe-links", help="Run link discovery for app: controllers (ryu-manager --observe-links)."
+        ),
+    ] = False,
 ) -> None:
     from sdnlab.topologies import parse_params
 
@@ -68,6 +74,7 @@ def up(
             controller_config=controller_config,
             progress=update,
             protocols=protocols,
+            observe_links=observe_links,
         )
     if json_out:
         typer.echo(

@@ -3,6 +3,9 @@
 Kept close to the classic sample's public shape (``SimpleSwitch13``, ``mac_to_port``,
 ``add_flow(datapath, priority, match, actions, buffer_id=None)``, ``_packet_in_handler``) so
 trainee apps written as ``class MyApp(simple_switch_13.SimpleSwitch13)`` keep working.
+``mac_to_port`` takes a switch's dpid as the int (Ryu 4.34, the Ryu book) or as Ryu's later
+16-digit string ``format(dpid, "d").zfill(16)``; both reach the same table
+(``sdnlab.controller.dpid_table``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev
 from os_ken.lib.packet import ether_types, ethernet, packet
 from os_ken.ofproto import ofproto_v1_3
 
+from sdnlab.controller.dpid_table import DpidTable
+
 
 class SimpleSwitch13(app_manager.OSKenApp):
     """Learns which port each MAC lives behind; installs a flow once the destination is known."""
@@ -21,7 +26,7 @@ class SimpleSwitch13(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.mac_to_port = {}
+        self.mac_to_port = DpidTable()  # keyed by datapath.id or by its 16-digit string
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):
@@ -50,6 +55,12 @@ class SimpleSwitch13(app_manager.OSKenApp):
             )
         )
 
+    def _mac_table(self, dpid):
+        """The switch's MAC table (also when a subclass replaced ``mac_to_port`` with a plain dict)."""
+        if isinstance(self.mac_to_port, DpidTable):
+            return self.mac_to_port.for_switch(dpid)
+        return self.mac_to_port.setdefault(dpid, {})
+
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in_handler(self, ev):
         msg = ev.msg
@@ -62,7 +73,7 @@ class SimpleSwitch13(app_manager.OSKenApp):
         if eth.ethertype == ether_types.ETH_TYPE_LLDP:
             return  # discovery traffic, not for forwarding
         dst, src = eth.dst, eth.src
-        table = self.mac_to_port.setdefault(datapath.id, {})
+        table = self._mac_table(datapath.id)
         table[src] = in_port
         self.logger.debug("packet in %s %s %s %s", datapath.id, src, dst, in_port)
 

@@ -12,6 +12,18 @@ method as ``method(req, **url_variables)``; the method returns a ``Response``. T
 the controller's exit. Bad requests get a JSON 4xx naming the problem; uncaught handler errors a
 JSON 500 without a traceback (it is logged). ``--wsapi-token-file`` makes every request carry
 the lab's token (``sdnlab.controller.rest_client``).
+
+Websockets, as in Ryu: a controller method marked ``@websocket(name, path)`` is called with the
+session object (``ws.wait()``, ``ws.send(msg)``) once a client upgrades on ``path``, on the same
+host and port as the REST API and behind the same token (``sdnlab.controller.websocket``).
+``WSGIApplication.websocketmanager.broadcast(msg)`` sends to every open session;
+``WebSocketRPCServer`` and ``WebSocketClient`` carry JSON-RPC in either direction
+(``sdnlab.controller.ws_rpc``).
+
+Browsers cannot add headers to a page load or a websocket, so besides ``Authorization: Bearer
+TOKEN`` and ``X-Sdnlab-Token`` the token is also taken from a ``token`` query parameter on GET
+requests (``http://127.0.0.1:8080/?token=...`` opens a viewer page) and, on a websocket upgrade,
+from the subprotocol ``sdnlab.token.TOKEN`` (which the answer then selects).
 """
 
 from __future__ import annotations
@@ -20,7 +32,8 @@ import hmac
 import inspect
 import json
 import logging
-from typing import ClassVar
+import urllib.parse
+from typing import Any, ClassVar
 
 import webob
 import webob.exc
@@ -29,8 +42,21 @@ from routes import Mapper, URLGenerator
 from webob.request import DisconnectionError
 
 from sdnlab.controller import options
+from sdnlab.controller import websocket as ws_protocol
 from sdnlab.controller.errors import ListenError
-from sdnlab.controller.rest_server import RestLimits, RestServer, request_received, start_server
+from sdnlab.controller.rest_server import (
+    RestLimits,
+    RestServer,
+    request_received,
+    start_server,
+    take_over_connection,
+)
+from sdnlab.controller.ws_rpc import (  # noqa: F401 (Ryu's names, imported by apps from here)
+    WebSocketClient,
+    WebSocketDisconnectedError,
+    WebSocketRPCServer,
+    rpc_public,
+)
 
 LOG = logging.getLogger("ryu.app.wsgi")
 
@@ -115,6 +141,7 @@ class WSGIApplication:
         self.config = config
         self.mapper = Mapper()
         self.registory: dict[str, object] = {}  # Ryu's spelling, kept for apps that read it
+        self.websocketmanager = WebSocketManager()
         self._server: RestServer | None = None
         if config.pop("start_server", True):
             if CONF.wsapi_token_file:
@@ -229,6 +256,7 @@ class WSGIApplication:
             instance = controller(request, link, None, **self.config)
         else:
             instance = controller(request, link, data, **self.config)
+        instance.parent = self  # Ryu's websocket wrapper finds the application here
         return instance(request)
 
     def _allowed_methods(self, environ) -> list[str]:
@@ -253,13 +281,38 @@ def read_token_file(path: str) -> str:
     return token
 
 
-def token_matches(environ, token: str) -> bool:
-    """True if the request carries ``token`` (``Authorization: Bearer`` or ``X-Sdnlab-Token``)."""
+TOKEN_SUBPROTOCOL = "sdnlab.token."
+
+
+def given_token(environ) -> str:
+    """The token a request carries: ``X-Sdnlab-Token``, ``Authorization: Bearer``, the websocket
+    subprotocol ``sdnlab.token.T`` (upgrades) or the ``token`` query parameter (GET); else ""."""
     given = str(environ.get("HTTP_X_SDNLAB_TOKEN", ""))
     authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
     if not given and authorization[:7].lower() == "bearer ":
         given = authorization[7:].strip()
-    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
+    if not given and ws_protocol.is_upgrade(environ):
+        given = _subprotocol_token(environ) or ""
+    if not given and environ.get("REQUEST_METHOD") == "GET":
+        try:
+            query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=64)
+        except ValueError:  # too many fields: no token taken from it
+            query = {}
+        given = (query.get("token") or [""])[0]
+    return given
+
+
+def token_matches(environ, token: str) -> bool:
+    """True if the request carries ``token`` (see ``given_token`` for where it may be)."""
+    return hmac.compare_digest(given_token(environ).encode("utf-8", "replace"), token.encode("utf-8"))
+
+
+def _subprotocol_token(environ) -> str | None:
+    offered = str(environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", ""))
+    for name in (p.strip() for p in offered.split(",")):
+        if name.startswith(TOKEN_SUBPROTOCOL):
+            return name[len(TOKEN_SUBPROTOCOL) :]
+    return None
 
 
 def _bad_path(environ) -> str | None:
@@ -282,17 +335,95 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class WebSocketRegistrationWrapper:
-    """Placeholder for Ryu's websocket support, which sdnlab does not provide."""
+class WebSocketManager:
+    """The open websocket sessions of one ``WSGIApplication``."""
 
-    def __init__(self, *_args, **_kwargs):
-        raise NotImplementedError("ryu.app.wsgi websockets are not supported by sdnlab")
+    def __init__(self) -> None:
+        self._connections: list = []
+
+    def add_connection(self, ws) -> None:
+        self._connections.append(ws)
+
+    def delete_connection(self, ws) -> None:
+        if ws in self._connections:
+            self._connections.remove(ws)
+
+    def broadcast(self, msg) -> None:
+        """Send ``msg`` to every open session (sessions that are gone are skipped)."""
+        for connection in list(self._connections):
+            try:
+                connection.send(msg)
+            except OSError:
+                self.delete_connection(connection)
+
+
+class WebSocketRegistrationWrapper:
+    """Runs a ``@websocket`` method on a session, registered with the manager meanwhile."""
+
+    def __init__(self, func, controller) -> None:
+        self._controller = controller
+        self._method = func.__get__(controller, type(controller))
+
+    def __call__(self, ws) -> None:
+        manager = self._controller.parent.websocketmanager
+        manager.add_connection(ws)
+        try:
+            self._method(ws)
+        finally:
+            manager.delete_connection(ws)
+
+
+class _SwitchingProtocols:
+    """The ``101 Switching Protocols`` answer (no body, no Content-Length)."""
+
+    def __init__(self, headers: list[tuple[str, str]]) -> None:
+        self.headers = headers
+
+    def __call__(self, environ, start_response):
+        start_response("101 Switching Protocols", self.headers)
+        return []
+
+
+def _upgrade(controller, request, func):
+    """Answer a websocket handshake on a ``@websocket`` route and run ``func`` on the session."""
+    environ = request.environ
+    if not ws_protocol.is_upgrade(environ):
+        response = json_error(426, f"{_shown_path(environ)} is a websocket: send Upgrade: websocket")
+        response.headers["Upgrade"] = "websocket"
+        return response
+    problem = ws_protocol.handshake_problem(environ)
+    if problem:
+        return json_error(400, problem)
+    headers = ws_protocol.accept_headers(environ)
+    chosen = _subprotocol_token(environ)
+    if chosen is not None:  # a browser must see the subprotocol it offered selected
+        headers.append(("Sec-WebSocket-Protocol", TOKEN_SUBPROTOCOL + chosen))
+    wrapper = WebSocketRegistrationWrapper(func, controller)
+
+    def run(sock, leftover: bytes) -> None:
+        ws = ws_protocol.WebSocket(sock, environ, leftover)
+        try:
+            wrapper(ws)
+        finally:
+            ws.close()
+
+    problem = take_over_connection(run)
+    if problem:
+        return json_error(503, problem)
+    return _SwitchingProtocols(headers)
 
 
 def websocket(name, path):
-    """Ryu's websocket route decorator; websockets are not supported (raises when used)."""
+    """Mark a ``ControllerBase`` method as the websocket handler of ``path``: ``method(ws)``."""
 
-    def _websocket(_controller_func):
-        raise NotImplementedError(f"websocket route {name} {path}: not supported by sdnlab")
+    def _websocket(controller_func):
+        def __websocket(self, req, **_kwargs):
+            return _upgrade(self, req, controller_func)
+
+        marked: Any = __websocket
+        marked.routing_info = {"name": name, "path": path, "methods": None, "requirements": None}
+        __websocket.__name__ = controller_func.__name__
+        __websocket.__doc__ = controller_func.__doc__
+        return __websocket
 
     return _websocket

@@ -165,7 +165,7 @@ def test_a_workspace_with_topology_port_names_is_valid_offline(tmp_path):
 
 
 def test_check_feedback_names_the_line_where_the_trainees_app_raised(tmp_path, monkeypatch):
-    from sdnlab.labs import grading
+    from sdnlab.labs import grading, replay_check
     from sdnlab.labs.results import CheckItem, LabResult
     from sdnlab.runtime import api
 
@@ -174,6 +174,11 @@ def test_check_feedback_names_the_line_where_the_trainees_app_raised(tmp_path, m
     item = CheckItem("ping-all", "behaviour", "ping all", 1.0, 0.0, False, 12, 0)
     monkeypatch.setattr(
         grading, "grade_live", lambda lab, name, **kw: LabResult(lab.id, (item,), "live", 0.1, "t")
+    )
+    monkeypatch.setattr(  # lab 2 is checked by replay: what the running app raised is still reported
+        replay_check,
+        "grade_replay",
+        lambda lab, workdir, **kw: LabResult(lab.id, (item,), "replay", 0.1, "t"),
     )
     _session("l2_learning", tmp_path / "w", name="lab-r7")
     lab_dir = tmp_path / "run" / "lab-r7"

@@ -1,0 +1,141 @@
+"""Grading a controller-app lab by replay: the trainee's app against simulated switches.
+
+``lab check`` on a lab whose controller is the trainee's Ryu app runs the app from the
+workspace in a fresh controller against the grader's simulated OpenFlow 1.3 switches
+(``sdnlab.grader.replay``): no Mininet, no OVS, the same result every time, in about a second
+or two. ``lab submit`` still grades the running lab live. To give the same verdicts, the replay
+mirrors the live grading step by step:
+
+* the lab's scenario runs first (``pingall``, ``ping`` steps; ``sleep`` is skipped), then the
+  behaviours are judged on the flow tables the app had installed by then, as live grading
+  judges the switches' dumped flows;
+* each ``ping`` probe sends ``count`` echo requests (default 2) per pair and a pair passes when
+  any of them is answered, as ``ping -c COUNT`` does live;
+* what the conversation shows beyond that (a first packet dropped, a packet-in storm, floods
+  after learning, handler errors) is reported as notes, with the messages, but not scored.
+
+``replay_reason`` says why a lab cannot be replayed (other controller modes, VNFs, scenario
+steps or probes the simulation does not have); such labs are checked live. So is an app that
+uses what the simulated switches lack (groups, meters, ...): ``grade_replay`` raises
+``NotSimulated`` and the caller grades live instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from sdnlab.labs import live, probes
+from sdnlab.labs.model import Lab, LabProbe
+from sdnlab.labs.results import LabResult
+
+
+class NotSimulated(Exception):
+    """The app used OpenFlow features the simulated switches do not have."""
+
+
+REPLAYED_STEPS = ("pingall", "ping", "sleep")
+DEFAULT_PROBE_COUNT = 2  # as a live ping probe (labs.live.ping)
+SCENARIO_MARK = "scenario"
+
+
+def replay_reason(lab: Lab, include_hidden: bool = False) -> str | None:
+    """Why ``lab`` cannot be graded by replay (then it is graded live), or None if it can."""
+    if lab.controller.mode != "app" or not lab.controller.file:
+        return "its controller is not the trainee's app"
+    if lab.vnfs:
+        return "it runs VNFs"
+    for step in lab.scenario:
+        if step.kind not in REPLAYED_STEPS:
+            return f"its scenario step {step.kind!r} is not simulated"
+    for probe in lab.probes:
+        if (include_hidden or not probe.hidden) and probe.kind != "ping":
+            return f"its probe {probe.id!r} ({probe.kind}) is not simulated"
+    return None
+
+
+def _probe_pairs(probe: LabProbe, topology) -> list[tuple[str, str]]:
+    args = probe.args
+    return [
+        (s, d)
+        for s in live.resolve(topology, args["src"])
+        for d in live.resolve(topology, args.get("dst", "all"))
+        if s != d
+    ]
+
+
+def replay_steps(lab: Lab, topology, include_hidden: bool) -> tuple[list, dict[str, list[tuple[str, str]]]]:
+    """The replay steps for ``lab`` and, per probe, the ping pairs in the order they are sent."""
+    steps: list = []
+    for step in lab.scenario:
+        if step.kind == "pingall":
+            steps.append("pingall")
+        elif step.kind == "ping":
+            pairs = _probe_pairs(LabProbe("scenario", "ping", "", step.args), topology)
+            for _ in range(int(step.args.get("count", 1))):
+                steps += [{"ping": {"src": s, "dst": d}} for s, d in pairs]
+    steps.append({"mark": SCENARIO_MARK})
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for probe in lab.probes:
+        if probe.hidden and not include_hidden:
+            continue
+        pairs = _probe_pairs(probe, topology)
+        rounds = int(probe.args.get("count", DEFAULT_PROBE_COUNT))
+        sent[probe.id] = [pair for _ in range(rounds) for pair in pairs]
+        steps += [{"ping": {"src": s, "dst": d}} for s, d in sent[probe.id]]
+    return steps, sent
+
+
+def grade_replay(lab: Lab, workdir: Path, include_hidden: bool = False, topology=None) -> LabResult:
+    """Grade the app in ``workdir`` by replay (see the module docstring); mode ``"replay"``."""
+    from sdnlab.grader.replay.grade import replay_run
+    from sdnlab.labs.errors import LabSessionError
+    from sdnlab.labs.grading import _judge, _zeroed, grader_version, missing_submission
+
+    started = time.perf_counter()
+    topology = topology or live.load_topology(lab)
+    app = Path(workdir) / str(lab.controller.file)
+    if not app.is_file():
+        raise LabSessionError(f"{app}: no such file (the lab's controller app)")
+    try:
+        compile(app.read_bytes(), str(app), "exec")
+    except SyntaxError as exc:
+        raise LabSessionError(f"{app}:{exc.lineno}: syntax error in controller app: {exc.msg}") from None
+    steps, sent = replay_steps(lab, topology, include_hidden)
+    run = replay_run(str(app), topology, steps, name=lab.id)
+    missing = [c.detail for c in run.checks if c.id == "simulated" and not c.passed]
+    if missing:
+        raise NotSimulated(missing[0])
+    first_probe_ping, scenario_state = run.marks[SCENARIO_MARK]
+    items = _judge(lab, topology, scenario_state, include_hidden)
+    pings = run.pings[first_probe_ping:]
+    for probe in lab.probes:
+        if probe.id not in sent:
+            continue
+        answered: dict[tuple[str, str], bool] = {}
+        for pair, ping in zip(sent[probe.id], pings, strict=False):
+            answered[pair] = answered.get(pair, False) or ping.replied
+        pings = pings[len(sent[probe.id]) :]
+        items.append(probes.judge_probe(probe, [(s, d, ok) for (s, d), ok in answered.items()]))
+    notes = [
+        (
+            f"graded by replay: {app.name} ran against simulated switches in {run.seconds:.2f} s "
+            "(no network); `sdnlab lab submit` grades your running lab live"
+        )
+    ]
+    for check in run.checks:
+        if check.passed:
+            continue
+        if check.id == "no-handler-errors":  # worded as live grading words them: "your app raised ..."
+            notes += check.evidence[:3]
+            continue
+        notes.append(f"replay: {check.id}: {check.detail}")
+        notes += [f"  {line}" for line in check.evidence[:3]]
+    result = LabResult(
+        lab.id, tuple(items), "replay", time.perf_counter() - started, grader_version(), tuple(notes)
+    )
+    reason = missing_submission(lab, workdir)
+    if reason is not None:
+        return replace(result, items=tuple(_zeroed(list(result.items), reason)), notes=(*notes, reason))
+    return result
