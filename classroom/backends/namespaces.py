@@ -38,15 +38,23 @@ import threading
 import time
 from pathlib import Path
 
-from sdnlab.classroom.errors import Conflict, NotFound, SandboxError
+from sdnlab.classroom.errors import ClassroomError, Conflict, NotFound, SandboxError
 from sdnlab.classroom.sandbox import AgentBackend, SandboxBackend
+from sdnlab.errors import SdnlabError
 
 ISOLATIONS = ("own-ovs", "shared")
 OVS_SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 UNSHARE = ("unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc")
 # environment variables of the host that must not reach the sandbox (they would point it
 # back at the host's runtime folder or Open vSwitch)
-_HOST_ONLY_ENV = ("SDNLAB_RUN_DIR", "OVS_RUNDIR", "OVS_DBDIR", "OVS_LOGDIR", "OVS_SYSCONFDIR", "OVS_PKGDATADIR")
+_HOST_ONLY_ENV = (
+    "SDNLAB_RUN_DIR",
+    "OVS_RUNDIR",
+    "OVS_DBDIR",
+    "OVS_LOGDIR",
+    "OVS_SYSCONFDIR",
+    "OVS_PKGDATADIR",
+)
 
 
 def sandbox_script(box_dir: Path, hidden_dir: Path, python: str) -> str:
@@ -73,12 +81,16 @@ def sandbox_script(box_dir: Path, hidden_dir: Path, python: str) -> str:
             f"mount -t tmpfs -o mode=0700,size=1m sdnlab-hidden {hidden}",
             f"mkdir -p {box} && mount --move /run/sdnlab/.box {box} && rmdir /run/sdnlab/.box",
             f"ovsdb-tool create /etc/openvswitch/conf.db {OVS_SCHEMA}",
-            "ovsdb-server /etc/openvswitch/conf.db --remote=punix:/run/openvswitch/db.sock"
-            " --pidfile --detach --no-chdir --log-file -vconsole:off -vsyslog:off",
+            (
+                "ovsdb-server /etc/openvswitch/conf.db --remote=punix:/run/openvswitch/db.sock"
+                " --pidfile --detach --no-chdir --log-file -vconsole:off -vsyslog:off"
+            ),
             "ovs-vsctl --no-wait init",
             "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off -vsyslog:off",
-            f"exec {shlex.quote(python)} -m sdnlab.classroom.agent --state {state} --socket {sock}"
-            " --isolation shared",
+            (
+                f"exec {shlex.quote(python)} -m sdnlab.classroom.agent --state {state} --socket {sock}"
+                " --isolation shared"
+            ),
         ]
     )
 
@@ -120,7 +132,10 @@ class NamespaceBackend(SandboxBackend):
     def _dir(self, sandbox: str) -> Path:
         from sdnlab.runtime import paths
 
-        return self.state / "ns" / paths.check_name(sandbox)
+        try:
+            return self.state / "ns" / paths.check_name(sandbox)
+        except SdnlabError as exc:
+            raise ClassroomError(f"sandbox: {exc}") from None
 
     def _record(self, sandbox: str) -> dict:
         try:
@@ -184,7 +199,12 @@ class NamespaceBackend(SandboxBackend):
             except FileNotFoundError:
                 raise SandboxError("the own-ovs isolation needs unshare (util-linux): not found") from None
         threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it ends
-        record = {"sandbox": sandbox, "pid": proc.pid, "start": process_start(proc.pid), "started_at": time.time()}
+        record = {
+            "sandbox": sandbox,
+            "pid": proc.pid,
+            "start": process_start(proc.pid),
+            "started_at": time.time(),
+        }
         tmp = box / "box.json.tmp"
         tmp.write_text(json.dumps(record))
         os.replace(tmp, box / "box.json")

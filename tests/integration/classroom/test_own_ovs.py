@@ -145,7 +145,9 @@ def test_two_trainees_each_see_only_their_own_s1_and_nothing_is_left(agent, tmp_
         own_uuids = []
         for pid in pids:
             assert inside(pid, "ovs-vsctl", "list-br").split() == ["s1", "s2", "s3"]
-            own_uuids.append(set(inside(pid, "ovs-vsctl", "--bare", "--columns=_uuid", "list", "Bridge").split()))
+            own_uuids.append(
+                set(inside(pid, "ovs-vsctl", "--bare", "--columns=_uuid", "list", "Bridge").split())
+            )
         assert len(own_uuids[0]) == 3 and not own_uuids[0] & own_uuids[1]
         assert not (own_uuids[0] | own_uuids[1]) & host_bridge_uuids()
 
