@@ -72,6 +72,12 @@ def server():
     proc.wait(timeout=30)
     # the agent stops when the server goes; sandboxes of this run are taken down by it or here
     subprocess.run([*sdnlab, "down", "--name", f"{prefix}1"], capture_output=True, timeout=120)
+    if (state / "agent" / "ns").is_dir():  # own-ovs sandboxes (the default isolation)
+        from sdnlab.classroom.backends.namespaces import NamespaceBackend
+
+        sandboxes = NamespaceBackend(state / "agent")
+        for sandbox in sandboxes.sandboxes():
+            sandboxes.stop(sandbox)
     shutil.rmtree(state, ignore_errors=True)
 
 
