@@ -6,17 +6,19 @@ host (no image, no podman). Inside it, ``sandbox_script`` brings up loopback, mo
 ``/etc/openvswitch`` and ``/run/sdnlab`` (the runtime's lab state), hides the backend's state
 folder (other sandboxes' workspaces and sockets) behind an empty tmpfs except the sandbox's
 own folder, starts its own ``ovsdb-server`` and ``ovs-vswitchd`` (userspace datapath) and then
-runs the classroom agent (``LocalRunner``, ``--isolation shared``) as the namespace's PID 1 on a
-Unix socket in ``<state>/ns/<sandbox>/agent.sock``. Every call is forwarded to that agent with
-the ordinary ``AgentBackend`` client, terminals too: the trainee's shell runs inside the
-sandbox, so ``ovs-ofctl dump-flows s1`` reaches the sandbox's own switch ``s1`` and nothing else.
+runs the classroom agent (``LocalRunner``, ``--isolation shared``) on a Unix socket in
+``<state>/ns/<sandbox>/agent.sock``. The shell stays the namespace's PID 1 while the agent runs
+(no ``exec``): waiting for it, it also reaps the orphaned processes the namespace's init
+inherits. Every call is forwarded to that agent with the ordinary ``AgentBackend`` client,
+terminals too: the trainee's shell runs inside the sandbox, so ``ovs-ofctl dump-flows s1``
+reaches the sandbox's own switch ``s1`` and nothing else.
 
 The lab inside is the only lab of its runtime, so it takes slot 0: switches keep their topology
 names (``s1``), the controller listens on 127.0.0.1:6653 of the sandbox's own network namespace.
 
 Nothing is left behind by construction: stopping sends SIGKILL to the ``unshare`` process;
-its child (PID 1 of the sandbox) dies with it (``--kill-child``), the kernel then kills every
-process of the PID namespace (OVS daemons, Mininet hosts, controller, VNFs), and the network
+its child (the shell, PID 1 of the sandbox) dies with it (``--kill-child``), the kernel kills
+every process of the PID namespace (OVS daemons, Mininet hosts, controller, VNFs), and the network
 namespace with its veths, taps and bridges and the mount namespace with its tmpfs folders go
 when their last process does. The sandbox's folder is removed last. Records
 (``<state>/ns/<sandbox>/box.json``: pid and its start time) let a restarted agent find,
@@ -88,7 +90,7 @@ def sandbox_script(box_dir: Path, hidden_dir: Path, python: str) -> str:
             "ovs-vsctl --no-wait init",
             "ovs-vswitchd --pidfile --detach --no-chdir --log-file -vconsole:off -vsyslog:off",
             (
-                f"exec {shlex.quote(python)} -m sdnlab.classroom.agent --state {state} --socket {sock}"
+                f"{shlex.quote(python)} -m sdnlab.classroom.agent --state {state} --socket {sock}"
                 " --isolation shared"
             ),
         ]

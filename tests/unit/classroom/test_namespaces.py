@@ -11,14 +11,15 @@ from sdnlab.classroom.errors import ClassroomError, NotFound
 
 
 def test_the_script_mounts_private_ovs_folders_before_starting_ovs_and_ends_in_the_agent():
+    # no exec: the shell stays PID 1 and reaps the orphans the namespace's init inherits
     lines = sandbox_script(Path("/srv/st/ns/cr1"), Path("/srv/st"), "/opt/py/bin/python").splitlines()
     assert lines[0] == "set -eu"
-    order = [next(i for i, line in enumerate(lines) if word in line) for word in
-             ("tmpfs", "sdnlab-hidden", "mount --move", "ovsdb-server", "ovs-vswitchd", "exec ")]  # fmt: skip
+    steps = ("tmpfs", "sdnlab-hidden", "mount --move", "ovsdb-server", "ovs-vswitchd", "classroom.agent")
+    order = [next(i for i, line in enumerate(lines) if word in line) for word in steps]
     assert order == sorted(order)
     assert "/run/openvswitch /etc/openvswitch /run/sdnlab" in "\n".join(lines)
     assert lines[-1] == (
-        "exec /opt/py/bin/python -m sdnlab.classroom.agent --state /srv/st/ns/cr1/state"
+        "/opt/py/bin/python -m sdnlab.classroom.agent --state /srv/st/ns/cr1/state"
         " --socket /srv/st/ns/cr1/agent.sock --isolation shared"
     )
     assert not any("--mlockall" in line for line in lines)
@@ -27,7 +28,7 @@ def test_the_script_mounts_private_ovs_folders_before_starting_ovs_and_ends_in_t
 def test_paths_with_spaces_and_quotes_stay_one_word():
     script = sandbox_script(Path("/srv/a b/ns/cr1"), Path("/srv/a b"), "/x'y/python")
     assert "mount -t tmpfs -o mode=0700,size=1m sdnlab-hidden '/srv/a b'" in script
-    assert "exec '/x'\"'\"'y/python'" in script
+    assert "\n'/x'\"'\"'y/python' -m" in script
 
 
 def test_a_process_is_known_by_its_pid_and_start_time():
