@@ -97,11 +97,13 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         uid = peer_uid(sock)
+        # read the request first even from a stranger: answering and closing before the peer has
+        # sent it made its send fail (EPIPE) instead of reading "not allowed"
+        line = self.rfile.readline(MAX_REQUEST + 1)
         if uid != 0 and uid not in self.server.allow_uids:
             LOG.warning("refused a connection from uid %d", uid)
             self._answer({"ok": False, "error": "agent: not allowed", "kind": "bad_request"})
             return
-        line = self.rfile.readline(MAX_REQUEST + 1)
         fd = None
         try:
             if len(line) > MAX_REQUEST:
