@@ -157,17 +157,21 @@ def sandbox_run(isolation: str, state: Path, index: int) -> dict:
 
 
 def sandbox_section() -> dict:
+    import shutil
     import statistics
     import tempfile
 
     state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-sandbox-"))
     os.environ["SDNLAB_HOME"] = str(state / "home")
     runs = []
-    for index in range(SANDBOX_ROUNDS):
-        for isolation in ("shared", "own-ovs"):
-            row = sandbox_run(isolation, state, index)
-            print(json.dumps(row), flush=True)
-            runs.append(row)
+    try:
+        for index in range(SANDBOX_ROUNDS):
+            for isolation in ("shared", "own-ovs"):
+                row = sandbox_run(isolation, state, index)
+                print(json.dumps(row), flush=True)
+                runs.append(row)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
     summary: dict = {}
     for isolation in ("shared", "own-ovs"):
         good = [r for r in runs if r["isolation"] == isolation and not r["error"]]
