@@ -97,11 +97,13 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         uid = peer_uid(sock)
+        # read the request first even from a stranger: answering and closing before the peer has
+        # sent it made its send fail (EPIPE) instead of reading "not allowed"
+        line = self.rfile.readline(MAX_REQUEST + 1)
         if uid != 0 and uid not in self.server.allow_uids:
             LOG.warning("refused a connection from uid %d", uid)
             self._answer({"ok": False, "error": "agent: not allowed", "kind": "bad_request"})
             return
-        line = self.rfile.readline(MAX_REQUEST + 1)
         fd = None
         try:
             if len(line) > MAX_REQUEST:
@@ -176,6 +178,13 @@ def main(argv: list[str] | None = None) -> None:
         "--backend", choices=("local", "container"), default="local", help="labs on this host or in podman"
     )
     parser.add_argument("--image", help="sandbox image (container backend)")
+    parser.add_argument(
+        "--isolation",
+        choices=("shared", "own-ovs"),
+        default="shared",
+        help="local backend: labs on the host's Open vSwitch (shared) or each sandbox in its own "
+        "namespaces with its own Open vSwitch (own-ovs)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     state = Path(args.state)
@@ -183,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     os.chmod(state, 0o700)
     os.environ["SDNLAB_HOME"] = str(state / "home")  # the labs library keeps its session records here
     backend: SandboxBackend = LocalRunner(state, network=True)
+    if args.backend == "local" and args.isolation == "own-ovs":  # one namespace tree per sandbox
+        from sdnlab.classroom.backends.namespaces import NamespaceBackend
+
+        backend = NamespaceBackend(state)
     if args.backend == "container":  # scale-out: sandboxes as podman containers (backends/container.py)
         from sdnlab.classroom.backends.container import ContainerBackend, default_spec
 

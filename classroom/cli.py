@@ -169,6 +169,14 @@ def serve(
         str, typer.Option("--backend", help="local (agent), container (podman), kubernetes or workspace")
     ] = "local",
     agent: Annotated[str | None, typer.Option("--agent", help="Socket of an agent already running")] = None,
+    isolation: Annotated[
+        str,
+        typer.Option(
+            "--isolation",
+            help="local backend: own-ovs (each sandbox in its own namespaces with its own Open vSwitch) "
+            "or shared (the host's Open vSwitch, prefixed switch names)",
+        ),
+    ] = "own-ovs",
     user: Annotated[
         str, typer.Option("--user", help="Run the web process as this user (when root)")
     ] = "nobody",
@@ -191,6 +199,8 @@ def serve(
 
     if backend not in ("local", "workspace", "container", "kubernetes"):
         raise ClassroomError(f"--backend {backend}: local, workspace, container or kubernetes")
+    if isolation not in ("own-ovs", "shared"):
+        raise ClassroomError(f"--isolation {isolation}: own-ovs or shared")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
     state = (state or default_state()).resolve()
@@ -230,6 +240,7 @@ def serve(
                 "--state", str(state / "agent"), "--socket", str(socket_path),
                 "--allow-uid", str(account.pw_uid), "--parent-pid", str(os.getpid()),
                 "--backend", "container" if backend == "container" else "local",
+                "--isolation", isolation,
             ],
             start_new_session=True,
         )  # fmt: skip

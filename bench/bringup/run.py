@@ -10,6 +10,14 @@ The ``footprint`` section measures what one idle small lab costs (PSS of its sup
 controller and shells, see ``sdnlab.runtime.footprint``) for the builtin controller and for
 labs without one; target: <= 60 MiB per small lab. ``BENCH_BRINGUP_PARTS=footprint`` runs only
 that section and keeps the scale rows of the previous results file.
+
+The ``sandbox`` section compares the classroom's local backend in its two isolations on lab 3
+(smart meters), alternating, ``BENCH_SANDBOX_ROUNDS`` times each: ``shared`` (the lab on the
+host's Open vSwitch, ``LocalRunner``) and ``own-ovs`` (``NamespaceBackend``: the lab in its own
+namespaces with its own ovsdb-server, ovs-vswitchd and agent). Per sandbox: time to ready,
+PSS of its processes idle 3 s after ready, CPU seconds of those processes over 10 idle
+seconds, and time to stop; with own-ovs / shared ratios. ``BENCH_BRINGUP_PARTS=sandbox``
+runs only that section.
 """
 
 from __future__ import annotations
@@ -64,6 +72,130 @@ def footprint_run(topology: str, params: dict, controller: str) -> dict:
         "by_kind_pss_mib": {k: round(v["pss_kib"] / 1024, 1) for k, v in memory["by_kind"].items()},
         "before_pss_mib": FOOTPRINT_BEFORE_MIB.get(key),
         "error": None,
+    }
+
+
+SANDBOX_LAB = "smart_meters"
+SANDBOX_ROUNDS = int(os.environ.get("BENCH_SANDBOX_ROUNDS", "3"))
+IDLE_CPU_S = 10.0
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _pid_namespace_members(pid: int) -> list[int]:
+    """Host pids of every process in the PID namespace of ``pid``."""
+    inode = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry / "ns" / "pid").st_ino == inode:
+                    members.append(int(entry.name))
+            except OSError:
+                pass
+    return members
+
+
+def sandbox_run(isolation: str, state: Path, index: int) -> dict:
+    """Start, measure idle, stop one sandbox of lab 3 in ``isolation``."""
+    from sdnlab.classroom.backends.namespaces import NamespaceBackend
+    from sdnlab.classroom.runner import LocalRunner
+    from sdnlab.runtime.footprint import lab_memory, process_memory
+
+    name = f"bsb{index}{'o' if isolation == 'own-ovs' else 's'}"
+    backend = NamespaceBackend(state) if isolation == "own-ovs" else LocalRunner(state, network=True)
+    started = time.monotonic()
+    try:
+        backend.start(name, SANDBOX_LAB)
+    except Exception as exc:
+        backend.stop(name)
+        return {"isolation": isolation, "error": str(exc).splitlines()[0]}
+    ready = time.monotonic() - started
+    try:
+        time.sleep(3.0)
+        if isolation == "own-ovs":
+            record = json.loads((state / "ns" / name / "box.json").read_text())
+            init = int(Path(f"/proc/{record['pid']}/task/{record['pid']}/children").read_text().split()[0])
+            pids = _pid_namespace_members(init)
+            pss_mib = sum(process_memory(p)[0] for p in pids) / 1024
+        else:
+            memory = lab_memory(name)
+            pss_mib = memory["pss_mib"]
+            from sdnlab.runtime import paths, teardown
+
+            lab_state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
+            hosts = [h["pid"] for h in lab_state.get("hosts", []) if h.get("pid")]
+            inodes = {os.stat(f"/proc/{p}/ns/net").st_ino for p in hosts if Path(f"/proc/{p}").exists()}
+            pids = sorted(
+                set(teardown.lab_processes(name, inodes)) | {lab_state.get("supervisor_pid") or 0} - {0}
+            )
+        before = _cpu_ticks(pids)
+        time.sleep(IDLE_CPU_S)
+        idle_cpu = (_cpu_ticks(pids) - before) / os.sysconf("SC_CLK_TCK")
+    finally:
+        stop_began = time.monotonic()
+        backend.stop(name)
+        stop_s = time.monotonic() - stop_began
+    return {
+        "isolation": isolation,
+        "ready_s": round(ready, 2),
+        "idle_pss_mib": round(pss_mib, 1),
+        "processes": len(pids),
+        "idle_cpu_percent": round(100 * idle_cpu / IDLE_CPU_S, 2),
+        "stop_s": round(stop_s, 2),
+        "error": None,
+    }
+
+
+def sandbox_section() -> dict:
+    import shutil
+    import statistics
+    import tempfile
+
+    state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-sandbox-"))
+    os.environ["SDNLAB_HOME"] = str(state / "home")
+    runs = []
+    try:
+        for index in range(SANDBOX_ROUNDS):
+            for isolation in ("shared", "own-ovs"):
+                row = sandbox_run(isolation, state, index)
+                print(json.dumps(row), flush=True)
+                runs.append(row)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    summary: dict = {}
+    for isolation in ("shared", "own-ovs"):
+        good = [r for r in runs if r["isolation"] == isolation and not r["error"]]
+        summary[isolation] = {
+            key: round(statistics.median(r[key] for r in good), 2) if good else None
+            for key in ("ready_s", "idle_pss_mib", "idle_cpu_percent", "stop_s")
+        }
+    ratios = {
+        key: round(summary["own-ovs"][key] / summary["shared"][key], 2)
+        for key in ("ready_s", "idle_pss_mib", "idle_cpu_percent", "stop_s")
+        if summary["own-ovs"][key] is not None and summary["shared"][key]
+    }
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_avg_at_start": os.getloadavg(),
+        "lab": SANDBOX_LAB,
+        "method": "classroom local backend, one sandbox at a time, alternating isolations; medians of "
+        f"{SANDBOX_ROUNDS} rounds; PSS summed over the sandbox's processes idle 3 s after ready "
+        "(own-ovs: every process of its PID namespace, its agent and OVS daemons included; shared: "
+        "the lab's supervisor, controller and shells, the host's OVS and the agent not included); "
+        f"idle CPU of the same processes over {IDLE_CPU_S:g} s",
+        "runs": runs,
+        "median": summary,
+        "own_ovs_over_shared": ratios,
     }
 
 
@@ -161,6 +293,10 @@ def main() -> int:
         targets["small_lab_le_60_mib"] = bool(measured) and max(measured) <= FOOTPRINT_TARGET_MIB
     elif previous.get("footprint"):
         result["footprint"] = previous["footprint"]
+    if "sandbox" in PARTS:
+        result["sandbox_isolation"] = sandbox_section()
+    elif previous.get("sandbox_isolation"):
+        result["sandbox_isolation"] = previous["sandbox_isolation"]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     print(f"wrote {RESULTS}")

@@ -7,7 +7,11 @@ failure. Reported per step: lab-ready and check latency p50/p95, failures, wall 
 server's and the agent's CPU seconds and memory, the host's memory drop, and the largest N
 with zero failures. Writes bench/results/classroom.json.
 
+``--isolation shared,own-ovs`` runs the steps once per isolation of the local backend (a fresh
+server each), one after the other in the same run, and adds own-ovs / shared ratios per N.
+
     .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3]
+        [--isolation shared,own-ovs]
 """
 
 from __future__ import annotations
@@ -63,6 +67,13 @@ def _proc_stats(pid: int) -> dict:
     return {"cpu_s": round(cpu, 2), "rss_mib": round(rss, 1)}
 
 
+def _host_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine since boot (every process, not only the server's)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _mem_available_mib() -> float:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -73,8 +84,9 @@ def _mem_available_mib() -> float:
 class Server:
     """``sdnlab serve`` in a temporary state folder."""
 
-    def __init__(self, users: int, prefix: str):
+    def __init__(self, users: int, prefix: str, isolation: str = "own-ovs"):
         self.prefix = prefix
+        self.isolation = isolation
         self.state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-classroom-"))
         os.chmod(self.state, 0o755)
         csv = "username,password\n" + "".join(f"t{i},password-t{i}\n" for i in range(users))
@@ -87,7 +99,7 @@ class Server:
         self.log = open(self.state / "serve.log", "w")  # noqa: SIM115  # open for the server's lifetime
         self.proc = subprocess.Popen(
             [*cli, "serve", "--state", str(self.state), "--port", str(self.port), "--sandbox-prefix", prefix,
-             "--max-sandboxes", str(users + 5)],
+             "--max-sandboxes", str(users + 5), "--isolation", isolation],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         for _ in range(300):
@@ -109,6 +121,12 @@ class Server:
         self.proc.terminate()
         self.proc.wait(timeout=60)
         self.log.close()
+        if (self.state / "agent" / "ns").is_dir():  # own-ovs sandboxes left by failed trainees
+            from sdnlab.classroom.backends.namespaces import NamespaceBackend
+
+            backend = NamespaceBackend(self.state / "agent")
+            for sandbox in backend.sandboxes():
+                backend.stop(sandbox)
         shutil.rmtree(self.state, ignore_errors=True)
         # the server keeps running sandboxes over a restart (it reattaches them); this server's
         # state is gone with the bench, so sandboxes of trainees that failed mid-way are taken down
@@ -165,6 +183,7 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     before_web, agent = _proc_stats(server.proc.pid), server.agent_pid()
     before_agent = _proc_stats(agent) if agent else {}
     mem_before = _mem_available_mib()
+    cpu_before = _host_cpu_s()
     outs = [{} for _ in range(n)]
     threads = [
         threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i]))
@@ -178,12 +197,14 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
         peak_drop = max(peak_drop, mem_before - _mem_available_mib())
         time.sleep(0.5)
     wall = time.perf_counter() - began
+    host_cpu = _host_cpu_s() - cpu_before
     after_web = _proc_stats(server.proc.pid)
     after_agent = _proc_stats(agent) if agent else {}
     ready = [o["ready_s"] for o in outs if o.get("ready_s") is not None]
     check_times = [c for o in outs for c in o.get("checks_s", [])]
     failures = [f"{o['name']}: {o['error']}" for o in outs if o.get("error")]
     return {
+        "isolation": server.isolation,
         "trainees": n,
         "failures": len(failures),
         "failure_examples": failures[:5],
@@ -201,6 +222,7 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
         "web_cpu_s": round(after_web["cpu_s"] - before_web["cpu_s"], 2),
         "web_rss_mib": after_web["rss_mib"],
         "agent_cpu_s": round(after_agent.get("cpu_s", 0) - before_agent.get("cpu_s", 0), 2),
+        "host_cpu_s": round(host_cpu, 1),
         "host_mem_drop_peak_mib": round(peak_drop, 1),
         "host_mem_per_sandbox_mib": round(peak_drop / n, 1) if n else None,
     }
@@ -211,23 +233,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="1,5,10,20,30,40")
     parser.add_argument("--checks", type=int, default=3)
     parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument("--isolation", default="own-ovs", help="shared, own-ovs or both: shared,own-ovs")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to write")
     args = parser.parse_args(argv)
     from sdnlab.labs.loader import load_lab
 
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     flows = (load_lab(LAB).solution_dir / FLOW_FILE).read_text()
-    server = Server(max(steps), "cbn" + secrets.token_hex(2))
+    isolations = [i.strip() for i in args.isolation.split(",") if i.strip()]
     results = []
-    try:
-        for n in steps:
-            step = run_step(server, n, args.checks, args.interval, flows)
-            print(json.dumps(step), flush=True)
-            results.append(step)
-            if step["failures"]:
-                break
-    finally:
-        server.stop()
+    for isolation in isolations:
+        server = Server(max(steps), "cbn" + secrets.token_hex(2), isolation)
+        try:
+            for n in steps:
+                step = run_step(server, n, args.checks, args.interval, flows)
+                print(json.dumps(step), flush=True)
+                results.append(step)
+                if step["failures"]:
+                    break
+        finally:
+            server.stop()
     ok = [s["trainees"] for s in results if not s["failures"]]
+    largest = {
+        i: max((s["trainees"] for s in results if s["isolation"] == i and not s["failures"]), default=0)
+        for i in isolations
+    }
     report = {
         "benchmark": "classroom",
         "lab": LAB,
@@ -236,12 +266,33 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "mem_total_gib": round(_mem_total_gib(), 1)},
         "steps": results,
         "largest_n_without_failures": max(ok, default=0),
+        "largest_n_without_failures_by_isolation": largest,
+        "own_ovs_over_shared": _ratios(results),
         "note": "shared development machine; other work ran at the same time",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"largest N without failures: {report['largest_n_without_failures']}; results in {RESULTS}")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"largest N without failures: {report['largest_n_without_failures']}; results in {args.results}")
     return 0
+
+
+def _ratios(steps: list[dict]) -> dict:
+    """own-ovs / shared for each N measured in both isolations."""
+    by = {(s["isolation"], s["trainees"]): s for s in steps}
+    ratios = {}
+    for (isolation, n), own in by.items():
+        shared = by.get(("shared", n))
+        if isolation != "own-ovs" or not shared:
+            continue
+        pairs = {
+            "ready_p50": (own["ready_s"]["p50"], shared["ready_s"]["p50"]),
+            "ready_p95": (own["ready_s"]["p95"], shared["ready_s"]["p95"]),
+            "check_p50": (own["check_s"]["p50"], shared["check_s"]["p50"]),
+            "host_cpu_s": (own["host_cpu_s"], shared["host_cpu_s"]),
+            "host_mem_per_sandbox_mib": (own["host_mem_per_sandbox_mib"], shared["host_mem_per_sandbox_mib"]),
+        }
+        ratios[str(n)] = {k: round(a / b, 2) if a is not None and b else None for k, (a, b) in pairs.items()}
+    return ratios
 
 
 def _mem_total_gib() -> float:

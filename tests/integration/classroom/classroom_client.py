@@ -94,4 +94,10 @@ def served(users: dict[str, str], prefix: str) -> Iterator[tuple[str, Path]]:
         # the agent stops when the server goes; sandboxes of this run are taken down by it or here
         for n in (1, 2, 3):
             subprocess.run([*sdnlab, "down", "--name", f"{prefix}{n}"], capture_output=True, timeout=120)
+        if (state / "agent" / "ns").is_dir():  # own-ovs sandboxes (the default isolation)
+            from sdnlab.classroom.backends.namespaces import NamespaceBackend
+
+            sandboxes = NamespaceBackend(state / "agent")
+            for sandbox in sandboxes.sandboxes():
+                sandboxes.stop(sandbox)
         shutil.rmtree(state, ignore_errors=True)
