@@ -98,14 +98,23 @@ class LocalRunner(SandboxBackend):
     def _workdir(self, sandbox: str) -> Path:
         return self.state / "work" / sandbox
 
+    def _variant_dir(self, sandbox: str) -> Path:
+        return self.state / "variants" / sandbox
+
     def _lab(self, record: dict):
         from sdnlab.labs.loader import load_lab
 
-        return load_lab(record["lab"])
+        return load_lab(record.get("lab_path") or record["lab"])
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         from sdnlab.labs import session as lab_sessions
         from sdnlab.labs import workspace
@@ -116,11 +125,18 @@ class LocalRunner(SandboxBackend):
                 raise Conflict(f"sandbox {sandbox!r} exists already")
             try:
                 lab = load_lab(lab_id)
+                if seed is not None:  # the seed's variant, rendered where only the server reads it
+                    from sdnlab.certification.variants import render
+
+                    shutil.rmtree(self._variant_dir(sandbox), ignore_errors=True)
+                    lab = load_lab(render(lab.path, seed, self._variant_dir(sandbox)).path)
             except SdnlabError as exc:
                 raise NotFound(str(exc)) from None
             workdir = self._workdir(sandbox)
             shutil.rmtree(workdir, ignore_errors=True)
             record = {"sandbox": sandbox, "lab": lab.id, "workdir": str(workdir), "started_at": time.time()}
+            if seed is not None:
+                record.update(seed=seed, lab_path=str(lab.path))
             self._record_path(sandbox).write_text(json.dumps(record))
             try:
                 if self.network:
@@ -151,6 +167,7 @@ class LocalRunner(SandboxBackend):
                 except SdnlabError:
                     pass
         shutil.rmtree(self._workdir(sandbox), ignore_errors=True)
+        shutil.rmtree(self._variant_dir(sandbox), ignore_errors=True)
         self._record_path(sandbox).unlink(missing_ok=True)
 
     def stop(self, sandbox: str) -> None:
