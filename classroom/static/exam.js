@@ -12,14 +12,14 @@ const EX = {
         none: "No exams scheduled for your classes.", attempts: "attempts left", schedule: "Schedule an exam",
         klass: "Class", opens: "Opens", closes: "Closes", minutes: "Minutes", hints: "Hints allowed",
         results: "Results", cancel: "Cancel", sure: "Hand in the exam now?", hidden: "hidden checks (graded at the end)",
-        current: "current", open: "Open the task's lab" },
+        current: "current", open: "Open the task's lab", text: "The task as set for you (your variant: addresses and names may differ from the lab page)" },
   ja: { exams: "試験", start: "開始", left: "残り", task: "課題", check: "課題をチェック", hint: "ヒント",
         submit: "提出", timeup: "時間切れです。制限時刻の状態で採点しています。",
         result: "結果", passed: "合格", failed: "不合格", cert: "認定証 (JSON)", page: "印刷用ページ",
         none: "あなたのクラスに予定された試験はありません。", attempts: "残り受験回数", schedule: "試験を予定する",
         klass: "クラス", opens: "開始", closes: "終了", minutes: "時間（分）", hints: "ヒントを許可",
         results: "成績", cancel: "取り消す", sure: "今すぐ提出しますか？", hidden: "件の非公開チェック（終了時に採点）",
-        current: "実施中", open: "課題のラボを開く" },
+        current: "実施中", open: "課題のラボを開く", text: "あなたに出題された課題（個別の変種: アドレスや名前がラボのページと異なる場合があります）" },
 };
 const ex = { attempt: null, offset: 0, panel: false, timer: null, lastFetch: 0 };
 const et = (key) => (EX[state.lang] || EX.en)[key] || key;
@@ -73,7 +73,8 @@ function renderAttempt() {
       <button id="exam-check">${et("check")}</button>
       ${a.hints.allowed ? `<button id="exam-hint">${et("hint")} (−${a.hints.cost_percent})</button>` : ""}
       <button id="exam-submit" class="primary">${et("submit")}</button></div>
-      <p id="exam-timeup" class="error" ${left > 0 ? "hidden" : ""}>${et("timeup")}</p><div id="exam-out"></div>`;
+      <p id="exam-timeup" class="error" ${left > 0 ? "hidden" : ""}>${et("timeup")}</p><div id="exam-out"></div>
+      <details id="exam-text"><summary>${et("text")}</summary>${(a.task_html || {})[state.lang] || ""}</details>`;
   el.querySelectorAll("[data-task]").forEach((b) => b.addEventListener("click", () => act(async () => {
     ex.attempt = await api("POST", "/api/exam/task", { task: Number(b.dataset.task) });
     location.hash = `#/lab/${ex.attempt.tasks[ex.attempt.current_task - 1].lab}`;

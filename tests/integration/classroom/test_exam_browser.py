@@ -76,14 +76,14 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
         iris.fill("#exam-form input[name=class]", "spring")
         iris.click("#exam-form button")
         expect(iris.locator("#exam-scheduled tr")).to_have_count(1)
-        # a second, short exam: its window closes in 25 s, so a start now ends then
+        # a second, short exam: its window closes in 40 s, so a start now ends then
         with app.state.room.factory() as db:
             from sdnlab.classroom.db import User
 
             user = db.query(User).filter_by(username="iris").one()
             now = time.time()
             short = app.state.room.proctor.schedule(
-                db, user, "quick_openflow", "spring", now - 60, now + 25, None, None, None, now
+                db, user, "quick_openflow", "spring", now - 60, now + 40, None, None, None, now
             )
 
         tina = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
@@ -94,6 +94,8 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
         expect(tina.locator("#exam-countdown")).to_contain_text("left")
         expect(tina.locator("[data-task]")).to_have_count(2)
         expect(tina.locator("#exam-timeup")).to_be_hidden()
+        tina.click("#exam-text summary")
+        expect(tina.locator("#exam-text")).to_contain_text("h1")  # the task text of her variant
         first = tina.locator("#exam-countdown").inner_text()
         tina.wait_for_timeout(2000)
         assert tina.locator("#exam-countdown").inner_text() != first, "the countdown runs"
