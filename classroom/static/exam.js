@@ -12,6 +12,7 @@ const EX = {
         none: "No exams scheduled for your classes.", attempts: "attempts left", schedule: "Schedule an exam",
         klass: "Class", opens: "Opens", closes: "Closes", minutes: "Minutes", hints: "Hints allowed",
         results: "Results", cancel: "Cancel", sure: "Hand in the exam now?", hidden: "hidden checks (graded at the end)",
+        timeupdone: "Time is up: your exam was submitted automatically at the time limit.",
         current: "current", open: "Open the task's lab", text: "The task as set for you (your variant: addresses and names may differ from the lab page)" },
   ja: { exams: "試験", start: "開始", left: "残り", task: "課題", check: "課題をチェック", hint: "ヒント",
         submit: "提出", timeup: "時間切れです。制限時刻の状態で採点しています。",
@@ -19,6 +20,7 @@ const EX = {
         none: "あなたのクラスに予定された試験はありません。", attempts: "残り受験回数", schedule: "試験を予定する",
         klass: "クラス", opens: "開始", closes: "終了", minutes: "時間（分）", hints: "ヒントを許可",
         results: "成績", cancel: "取り消す", sure: "今すぐ提出しますか？", hidden: "件の非公開チェック（終了時に採点）",
+        timeupdone: "時間切れです。制限時刻に自動的に提出されました。",
         current: "実施中", open: "課題のラボを開く", text: "あなたに出題された課題（個別の変種: アドレスや名前がラボのページと異なる場合があります）" },
 };
 const ex = { attempt: null, offset: 0, panel: false, timer: null, lastFetch: 0 };
@@ -57,7 +59,8 @@ function renderAttempt() {
   if (!a) return;
   if (a.status !== "running") {
     el.hidden = false;
-    el.innerHTML = `<h3>${esc(a.title[state.lang] || a.title.en)}</h3>${renderResult(a)}`;
+    const auto = a.result && a.result.auto_submitted ? `<p id="exam-timeup" class="error">${et("timeupdone")}</p>` : "";
+    el.innerHTML = `<h3>${esc(a.title[state.lang] || a.title.en)}</h3>${auto}${renderResult(a)}`;
     return;
   }
   const left = a.deadline - (Date.now() / 1000 + ex.offset);

@@ -103,8 +103,9 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
         tina.screenshot(path=str(DOCS_IMG / "classroom-exam.png"))
         tina.click("#exam-check")
         expect(tina.locator("#exam-out")).to_contain_text("%")
-        expect(tina.locator("#exam-timeup")).to_be_visible(timeout=40_000)
+        expect(tina.locator("#exam-timeup")).to_be_visible(timeout=60_000)  # told, then the result
         expect(tina.locator("#exam-result")).to_be_visible(timeout=30_000)
+        expect(tina.locator("#exam-timeup")).to_contain_text("automatically")
         assert "%" in tina.locator("#exam-result").inner_text()
 
         iris.click("#exams-link")  # close and reopen: the list is fresh
