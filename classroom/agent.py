@@ -43,6 +43,7 @@ OPS = {
     "reset": ("sandbox",),
     "grade": ("sandbox", "include_hidden"),
     "terminal": ("sandbox",),
+    "tables": ("sandbox",),
 }
 
 

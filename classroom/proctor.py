@@ -430,7 +430,12 @@ class Proctor:
             report, error = {"checks": []}, str(exc)
         checks = selected_checks(report, spec.checks, include_hidden=True)
         percent, passed, total = task_score(checks)
+        try:  # the switches' tables as graded (evidence)
+            tables = self.room.backend.tables(sandbox)
+        except SdnlabError as exc:
+            tables = {"ERROR.txt": f"tables not collected: {exc}\n"}
         return {
+            "tables": tables,
             "percent": percent,
             "checks_passed": passed,
             "checks_total": total,
@@ -696,6 +701,8 @@ class Proctor:
             files[f"{name}/variant.json"] = (lab.path / "variant.json").read_bytes()
             for path, text in sorted((state.get("files") or {}).items()):
                 files[f"{name}/workspace/{path}"] = text.encode()
+            for table, text in sorted((graded.get("tables") or {}).items()):
+                files[f"{name}/tables/{table}"] = text.encode()
             skills = lab_check_skills(lab.path)
             for check in report.get("checks", []):
                 named = skills.get(check.get("id", ""))

@@ -294,6 +294,35 @@ class LocalRunner(SandboxBackend):
             raise ClassroomError(f"grading failed: {exc}") from None
         return without_paths(result.to_dict(), [Path(record["workdir"]), lab.path])
 
+    def tables(self, sandbox: str) -> dict[str, str]:
+        """Flow and group tables of every switch (live: ``ovs-ofctl dump-*``; workspace: the flow files)."""
+        from sdnlab.labs import live, workspace
+
+        record = self._record(sandbox)
+        out: dict[str, str] = {}
+        if not self.network:
+            for switch, entry in workspace.flow_files(Path(record["workdir"])).items():
+                for kind, path in entry.items():
+                    out[f"{switch}.{kind}"] = path.read_text(errors="replace")[:MAX_FILE_BYTES]
+            return out
+        from sdnlab.runtime import api
+
+        try:
+            switches = live.bridges(api.status(sandbox))
+        except SdnlabError as exc:
+            raise SandboxError(f"tables not collected: {exc}") from None
+        for switch, bridge in switches.items():
+            for what in ("dump-flows", "dump-groups"):
+                proc = subprocess.run(
+                    [*workspace.OFCTL, what, bridge],
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=30,
+                )
+                out[f"{switch}.{what.split('-')[1]}"] = (proc.stdout or proc.stderr)[:MAX_FILE_BYTES]
+        return out
+
     # -- terminal ------------------------------------------------------------------------
     def terminal(self, sandbox: str) -> int:
         """A pseudo-terminal running the restricted trainee shell (``tshell``) of the sandbox."""

@@ -114,6 +114,10 @@ class SandboxBackend(ABC):
         """A pseudo-terminal master file descriptor with a shell for the sandbox (the caller closes it)."""
         raise ClassroomError(f"the {self.kind} backend has no terminals")
 
+    def tables(self, sandbox: str) -> dict[str, str]:
+        """Evidence: ``{"<switch>.flows"|"<switch>.groups": text}`` of every switch now ({} if unknown)."""
+        return {}
+
 
 class AgentBackend(SandboxBackend):
     """Forwards every call to the privileged agent listening on ``socket_path``."""
@@ -209,6 +213,9 @@ class AgentBackend(SandboxBackend):
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._result("grade", sandbox=sandbox, include_hidden=include_hidden)
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return dict(self._result("tables", sandbox=sandbox))
 
     def terminal(self, sandbox: str) -> int:
         _result, fd = self._call("terminal", want_fd=True, sandbox=sandbox)

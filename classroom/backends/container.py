@@ -213,5 +213,8 @@ class ContainerBackend(SandboxBackend):
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._agent(sandbox).grade(sandbox, include_hidden)
 
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return self._agent(sandbox).tables(sandbox)
+
     def terminal(self, sandbox: str) -> int:
         return self._agent(sandbox).terminal(sandbox)

@@ -401,6 +401,9 @@ class KubernetesBackend(SandboxBackend):
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._call(self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden)
 
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return dict(self._call(self._pod_of(sandbox), "tables", sandbox=sandbox))
+
     def terminal(self, sandbox: str) -> int:
         return self.pod_exec.tty(self._pod_of(sandbox), terminal_command(sandbox))
 

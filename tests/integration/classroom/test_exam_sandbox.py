@@ -95,6 +95,8 @@ def test_a_scheduled_exam_on_real_sandboxes_auto_submitted_with_a_verifiable_cer
         )  # fmt: skip
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert "ann" in verified.stdout and "quick_openflow" in verified.stdout
+        flows = zipfile.ZipFile(bundle).read("tasks/1-static_flows/tables/s1.flows").decode()
+        assert "actions=" in flows, "the flow table dumped from the sandbox's switch"
         history = zipfile.ZipFile(bundle).read("terminal/history.txt").decode()
         assert "ovs-ofctl dump-flows s1 | wc -l" in history
         tables = json.loads(zipfile.ZipFile(bundle).read("attempt.json"))

@@ -343,6 +343,7 @@ def test_the_evidence_holds_every_task_the_terminal_history_and_matches_the_mani
     assert {"attempt.json", "exam.yaml", "terminal/history.txt"} <= names
     assert "tasks/1-static_flows/report.json" in names and "tasks/1-static_flows/variant.json" in names
     assert "tasks/1-static_flows/workspace/flows/s1.flows" in names
+    assert "tasks/1-static_flows/tables/s2.flows" in names, "the switches' tables as graded"
     history = zipfile.ZipFile(path).read("terminal/history.txt").decode()
     assert "[static_flows] ovs-ofctl dump-flows s1" in history
     assert manifest["facts"]["seed"] == status["seed"] and manifest["facts"]["trainee"] == "ann"
