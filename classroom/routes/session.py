@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from sdnlab.classroom import accounts
-from sdnlab.classroom.db import Attempt, ExamAttempt, Hint, LabSession, Result, User
+from sdnlab.classroom.db import Attempt, ExamAttempt, Hint, LabSession, Result, TerminalLine, User
 from sdnlab.classroom.deps import AnyUser, Db, Room, lab_or_404, running, touch
 from sdnlab.classroom.errors import Conflict
 from sdnlab.classroom.room import LOG, Classroom
@@ -136,7 +136,13 @@ def submit(db: Db, user: AnyUser, room: Room):
     """Grade every check (hidden ones too) and record the result."""
     row = running(db, user)
     not_exam(row)
+    lines = db.execute(  # before grading: a query would flush the attempt before the history is in
+        select(TerminalLine.at, TerminalLine.line)
+        .where(TerminalLine.session_id == row.id)
+        .order_by(TerminalLine.id)
+    ).all()
     full, public = grade(db, user, row, "submit", room)
+    full["terminal_history"] = [{"at": at, "line": line} for at, line in lines]  # kept for instructors
     now = time.time()
     db.add(
         Result(

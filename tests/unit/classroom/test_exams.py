@@ -348,3 +348,15 @@ def test_the_evidence_holds_every_task_the_terminal_history_and_matches_the_mani
     assert "[static_flows] ovs-ofctl dump-flows s1" in history
     assert manifest["facts"]["seed"] == status["seed"] and manifest["facts"]["trainee"] == "ann"
     assert "ovs-ofctl dump-flows s1" in ivy.get(f"/api/exams/attempts/{status['attempt']}").text
+
+
+def test_a_lab_submit_keeps_the_terminal_history_for_the_instructor(classroom):
+    ann, ivy = classroom.login("ann"), classroom.login("ivy")
+    session = ann.post("/api/labs/static_flows/start").json()
+    with classroom.room.factory.begin() as db:
+        db.add(
+            TerminalLine(session_id=session["id"], user_id=1, at=time.time(), line="ovs-ofctl dump-flows s2")
+        )
+    assert "terminal_history" not in ann.post("/api/session/submit").json()
+    report = ivy.get(f"/api/class/sessions/{session['id']}").json()["last_report"]
+    assert [h["line"] for h in report["terminal_history"]] == ["ovs-ofctl dump-flows s2"]
