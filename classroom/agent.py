@@ -43,6 +43,7 @@ OPS = {
     "reset": ("sandbox",),
     "grade": ("sandbox", "include_hidden"),
     "terminal": ("sandbox",),
+    "tables": ("sandbox",),
 }
 
 
@@ -64,20 +65,25 @@ def parse_request(line: bytes) -> tuple[str, dict]:
             f"agent: unknown operation {request.get('op') if isinstance(request, dict) else None!r}"
         )
     op = request["op"]
-    args = {}
+    args: dict[str, object] = {}
     for name in OPS[op]:
         value = request.get(name)
         wanted = bool if name == "include_hidden" else str
         if not isinstance(value, wanted):
             raise ClassroomError(f"agent: {op}: argument {name!r} missing or not a {wanted.__name__}")
         args[name] = value
+    if op == "start" and request.get("seed") is not None:  # optional: the variant of a variable lab
+        seed = request["seed"]
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+            raise ClassroomError("agent: start: argument 'seed' is not a whole number 0..2^31")
+        args["seed"] = seed
     return op, args
 
 
 def dispatch(backend: SandboxBackend, op: str, args: dict):
     """Run one operation on the backend."""
     if op == "start":
-        return backend.start(args["sandbox"], args["lab"])
+        return backend.start(args["sandbox"], args["lab"], seed=args.get("seed"))
     if op == "stop":
         return backend.stop(args["sandbox"])
     if op == "sandboxes":

@@ -20,13 +20,13 @@ from sqlalchemy.orm import sessionmaker
 
 from sdnlab.classroom.http import install_body_limit, install_errors
 from sdnlab.classroom.room import Classroom, Settings
-from sdnlab.classroom.routes import accounts, admin, instructors, labs, operations, session, terminal
+from sdnlab.classroom.routes import accounts, admin, exams, instructors, labs, operations, session, terminal
 from sdnlab.classroom.sandbox import SandboxBackend
 
 __all__ = ["STATIC", "Settings", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (operations, accounts, labs, session, instructors, admin, terminal)
+ROUTERS = (operations, accounts, labs, session, instructors, admin, exams, terminal)
 
 
 def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Settings | None = None) -> FastAPI:
@@ -38,6 +38,8 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
         await asyncio.to_thread(room.reconcile)
         reaper = threading.Thread(target=room.reaper, name="classroom-reaper", daemon=True)
         reaper.start()
+        clock = threading.Thread(target=room.exam_clock, name="classroom-exam-clock", daemon=True)
+        clock.start()
         yield
         room.shutdown()
 

@@ -266,6 +266,7 @@ def serve(
             idle_ttl_s=idle_ttl * 60.0,
             sandbox_prefix=prefix,
             cookie_secure=secure_cookies,
+            state_dir=web,  # the exam signing key (keys/, 0700) and rendered variants live here
         )
         app = create_app(factory, the_backend, settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

@@ -3,9 +3,11 @@
 Tables: ``users`` (argon2 hashes, role), ``classes`` and ``memberships``, ``logins`` (browser
 sessions: a hashed cookie token and its CSRF token), ``sessions`` (one lab session per trainee:
 the sandbox that runs it, its state and activity), ``attempts`` (every check and submit with
-the full grader report), ``results`` (submitted scores, written by the server only), ``hints``
-and ``audit_log`` (who did what, when). Times are UNIX seconds (floats), the same on SQLite
-and PostgreSQL.
+the full grader report), ``results`` (submitted scores, written by the server only), ``hints``,
+``audit_log`` (who did what, when), ``scheduled_exams`` (an exam scheduled for a class),
+``exam_attempts`` (a trainee's attempt, its evidence bundle and certificate) and
+``terminal_lines`` (the command lines typed in each session's terminal). Times are UNIX
+seconds (floats), the same on SQLite and PostgreSQL.
 
 SQLite (one file under the server's state folder) is the default; any SQLAlchemy URL works,
 ``postgresql://`` is mapped onto the psycopg 3 driver.
@@ -22,7 +24,9 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -97,6 +101,9 @@ class LabSession(Base):
     hints_used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    exam_attempt_id: Mapped[int | None] = mapped_column(
+        Integer, nullable=True
+    )  # the exam attempt (exam_attempts.id) whose task this session runs
 
 
 class Attempt(Base):
@@ -156,6 +163,73 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     action: Mapped[str] = mapped_column(String(32), nullable=False)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class ScheduledExam(Base):
+    """An exam from the catalogue scheduled for a class: its window, duration and policy."""
+
+    __tablename__ = "scheduled_exams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), nullable=False)
+    opens_at: Mapped[float] = mapped_column(Float, nullable=False)
+    closes_at: Mapped[float] = mapped_column(Float, nullable=False)
+    minutes: Mapped[float] = mapped_column(Float, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    hints_allowed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    hint_cost: Mapped[float] = mapped_column(Float, nullable=False)
+    pass_percent: Mapped[float] = mapped_column(Float, nullable=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    cancelled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ExamAttempt(Base):
+    """A trainee's attempt at a scheduled exam: seed, deadline, per-task state, result, evidence, certificate.
+
+    ``tasks`` holds, per task, the hints used, the workspace files saved when the trainee left it
+    and its last full grading (hidden checks included: never sent to the trainee).
+    """
+
+    __tablename__ = "exam_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scheduled_id: Mapped[int] = mapped_column(
+        ForeignKey("scheduled_exams.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    seed: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # running | submitted
+    started_at: Mapped[float] = mapped_column(Float, nullable=False)
+    deadline: Mapped[float] = mapped_column(Float, nullable=False)
+    current_task: Mapped[int] = mapped_column(Integer, nullable=False)  # 1-based
+    tasks: Mapped[list] = mapped_column(JSON, nullable=False)
+    reference_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    evidence: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    certificate: Mapped[str | None] = mapped_column(Text, nullable=True)
+    credential_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    __table_args__ = (
+        UniqueConstraint("scheduled_id", "user_id", "number"),
+        Index("ix_exam_attempts_status", "status", "deadline"),
+    )
+
+
+class TerminalLine(Base):
+    """One command line a trainee typed in their terminal (reconstructed from the input events)."""
+
+    __tablename__ = "terminal_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+    __table_args__ = (Index("ix_terminal_lines_session", "session_id", "id"),)
 
 
 def default_url(state_dir: Path) -> str:

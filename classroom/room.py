@@ -2,13 +2,16 @@
 
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
-a session. Request handlers (``classroom/routes/``) reach it through ``deps.Room``.
+a session, and the exam clock (``proctor.py``) that submits attempts at their deadline.
+Request handlers (``classroom/routes/``) reach it through ``deps.Room``.
 """
 
 import logging
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
@@ -34,6 +37,8 @@ class Settings:
     login_attempts: int = 5
     login_window_s: float = 60.0
     reap_every_s: float = 60.0
+    exam_tick_s: float = 2.0  # how often the exam clock looks for attempts past their deadline
+    state_dir: Path | None = None  # the web process's own folder: signing key, rendered variants
     extra: dict = field(default_factory=dict)
 
 
@@ -52,6 +57,11 @@ class Classroom:
         self.ip_limiter = security.LoginLimiter(settings.login_attempts * 6, settings.login_window_s)
         self.start_lock = threading.Lock()
         self._stop = threading.Event()
+        self.state_dir = Path(settings.state_dir or tempfile.mkdtemp(prefix="sdnlab-classroom-"))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        from sdnlab.classroom.proctor import Proctor
+
+        self.proctor = Proctor(self)
 
     # -- lifecycle of sandboxes --------------------------------------------------------
     def reconcile(self) -> dict:
@@ -84,7 +94,9 @@ class Classroom:
         with self.factory() as db:
             idle = db.scalars(
                 select(LabSession).where(
-                    LabSession.state == "running", LabSession.last_active_at < now - self.settings.idle_ttl_s
+                    LabSession.state == "running",
+                    LabSession.last_active_at < now - self.settings.idle_ttl_s,
+                    LabSession.exam_attempt_id.is_(None),  # exam tasks end with their exam
                 )
             ).all()
         reclaimed = []
@@ -120,3 +132,11 @@ class Classroom:
                 self.reclaim_idle()
             except Exception:  # keep reaping after a database hiccup
                 LOG.exception("event=reaper.error")
+
+    def exam_clock(self) -> None:
+        """Background loop: submit exam attempts whose time is up (the network as it is then)."""
+        while not self._stop.wait(self.settings.exam_tick_s):
+            try:
+                self.proctor.submit_expired()
+            except Exception:  # keep the clock running after a database hiccup
+                LOG.exception("event=exam_clock.error")

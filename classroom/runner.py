@@ -149,14 +149,23 @@ class LocalRunner(SandboxBackend):
     def _workdir(self, sandbox: str) -> Path:
         return self.state / "work" / sandbox
 
+    def _variant_dir(self, sandbox: str) -> Path:
+        return self.state / "variants" / sandbox
+
     def _lab(self, record: dict):
         from sdnlab.labs.loader import load_lab
 
-        return load_lab(record["lab"])
+        return load_lab(record.get("lab_path") or record["lab"])
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         from sdnlab.labs import session as lab_sessions
         from sdnlab.labs import workspace
@@ -167,11 +176,18 @@ class LocalRunner(SandboxBackend):
                 raise Conflict(f"sandbox {sandbox!r} exists already")
             try:
                 lab = load_lab(lab_id)
+                if seed is not None:  # the seed's variant, rendered where only the server reads it
+                    from sdnlab.certification.variants import render
+
+                    shutil.rmtree(self._variant_dir(sandbox), ignore_errors=True)
+                    lab = load_lab(render(lab.path, seed, self._variant_dir(sandbox)).path)
             except SdnlabError as exc:
                 raise NotFound(str(exc)) from None
             workdir = self._workdir(sandbox)
             shutil.rmtree(workdir, ignore_errors=True)
             record = {"sandbox": sandbox, "lab": lab.id, "workdir": str(workdir), "started_at": time.time()}
+            if seed is not None:
+                record.update(seed=seed, lab_path=str(lab.path))
             self._record_path(sandbox).write_text(json.dumps(record))
             try:
                 if self.network:
@@ -202,6 +218,7 @@ class LocalRunner(SandboxBackend):
                 except SdnlabError:
                     pass
         shutil.rmtree(self._workdir(sandbox), ignore_errors=True)
+        shutil.rmtree(self._variant_dir(sandbox), ignore_errors=True)
         self._record_path(sandbox).unlink(missing_ok=True)
 
     def stop(self, sandbox: str) -> None:
@@ -331,6 +348,35 @@ class LocalRunner(SandboxBackend):
         except SdnlabError as exc:
             raise ClassroomError(f"grading failed: {exc}") from None
         return without_paths(result.to_dict(), [Path(record["workdir"]), lab.path])
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        """Flow and group tables of every switch (live: ``ovs-ofctl dump-*``; workspace: the flow files)."""
+        from sdnlab.labs import live, workspace
+
+        record = self._record(sandbox)
+        out: dict[str, str] = {}
+        if not self.network:
+            for switch, entry in workspace.flow_files(Path(record["workdir"])).items():
+                for kind, path in entry.items():
+                    out[f"{switch}.{kind}"] = path.read_text(errors="replace")[:MAX_FILE_BYTES]
+            return out
+        from sdnlab.runtime import api
+
+        try:
+            switches = live.bridges(api.status(sandbox))
+        except SdnlabError as exc:
+            raise SandboxError(f"tables not collected: {exc}") from None
+        for switch, bridge in switches.items():
+            for what in ("dump-flows", "dump-groups"):
+                proc = subprocess.run(
+                    [*workspace.OFCTL, what, bridge],
+                    capture_output=True,
+                    text=True,
+                    errors="replace",
+                    timeout=30,
+                )
+                out[f"{switch}.{what.split('-')[1]}"] = (proc.stdout or proc.stderr)[:MAX_FILE_BYTES]
+        return out
 
     # -- terminal ------------------------------------------------------------------------
     def terminal(self, sandbox: str) -> int:

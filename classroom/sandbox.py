@@ -58,12 +58,20 @@ class SandboxBackend(ABC):
 
     @abstractmethod
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         """Create the sandbox with a fresh workspace from the lab's starter; returns its status when ready.
 
         ``class_name``, ``trainee`` and ``session`` say whose sandbox it is: backends that run
         sandboxes elsewhere (containers, pods) label them with it; the local agent needs none.
+        ``seed`` runs that variant of a variable lab (``sdnlab.certification.variants``): exam
+        tasks run each trainee's own variant; None runs the catalogue lab.
         """
 
     @abstractmethod
@@ -105,6 +113,10 @@ class SandboxBackend(ABC):
     def terminal(self, sandbox: str) -> int:
         """A pseudo-terminal master file descriptor with a shell for the sandbox (the caller closes it)."""
         raise ClassroomError(f"the {self.kind} backend has no terminals")
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        """Evidence: ``{"<switch>.flows"|"<switch>.groups": text}`` of every switch now ({} if unknown)."""
+        return {}
 
 
 class AgentBackend(SandboxBackend):
@@ -164,9 +176,16 @@ class AgentBackend(SandboxBackend):
         return self._call(op, **args)[0]
 
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
-        return self._result("start", sandbox=sandbox, lab=lab_id)
+        extra = {} if seed is None else {"seed": seed}
+        return self._result("start", sandbox=sandbox, lab=lab_id, **extra)
 
     def stop(self, sandbox: str) -> None:
         self._result("stop", sandbox=sandbox)
@@ -194,6 +213,9 @@ class AgentBackend(SandboxBackend):
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._result("grade", sandbox=sandbox, include_hidden=include_hidden)
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return dict(self._result("tables", sandbox=sandbox))
 
     def terminal(self, sandbox: str) -> int:
         _result, fd = self._call("terminal", want_fd=True, sandbox=sandbox)

@@ -45,6 +45,7 @@ def session_dict(row: LabSession) -> dict:
         "ended_at": row.ended_at,
         "hints_used": row.hints_used,
         "last_percent": row.last_percent,
+        "exam_attempt": row.exam_attempt_id,
     }
 
 

@@ -103,7 +103,13 @@ class ContainerBackend(SandboxBackend):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         name = podspec.dns_name(sandbox)
         with self._guard:
@@ -128,7 +134,7 @@ class ContainerBackend(SandboxBackend):
                 agent = AgentBackend(str(agent_dir / "agent.sock"), timeout=self.call_timeout)
                 self._wait_ready(name, agent, started)
                 ready = time.monotonic()
-                status = agent.start(sandbox, lab_id)
+                status = agent.start(sandbox, lab_id, seed=seed)
                 timing = {
                     "container_s": round(ready - started, 3),
                     "lab_s": round(time.monotonic() - ready, 3),
@@ -206,6 +212,9 @@ class ContainerBackend(SandboxBackend):
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._agent(sandbox).grade(sandbox, include_hidden)
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return self._agent(sandbox).tables(sandbox)
 
     def terminal(self, sandbox: str) -> int:
         return self._agent(sandbox).terminal(sandbox)

@@ -259,7 +259,13 @@ class KubernetesBackend(SandboxBackend):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         from kubernetes.client.exceptions import ApiException
 
@@ -277,7 +283,9 @@ class KubernetesBackend(SandboxBackend):
                 raise SandboxError(f"the cluster refused the sandbox pod: {_reason(exc)}") from None
         try:
             self._wait_ready(pod)
-            status = self._call(pod, "start", sandbox=sandbox, lab=lab_id)
+            status = self._call(
+                pod, "start", sandbox=sandbox, lab=lab_id, **({} if seed is None else {"seed": seed})
+            )
         except BaseException:
             self._delete(pod)
             raise
@@ -392,6 +400,9 @@ class KubernetesBackend(SandboxBackend):
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._call(self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden)
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return dict(self._call(self._pod_of(sandbox), "tables", sandbox=sandbox))
 
     def terminal(self, sandbox: str) -> int:
         return self.pod_exec.tty(self._pod_of(sandbox), terminal_command(sandbox))

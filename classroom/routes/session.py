@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from sdnlab.classroom import accounts
-from sdnlab.classroom.db import Attempt, Hint, LabSession, Result, User
+from sdnlab.classroom.db import Attempt, ExamAttempt, Hint, LabSession, Result, TerminalLine, User
 from sdnlab.classroom.deps import AnyUser, Db, Room, lab_or_404, running, touch
 from sdnlab.classroom.errors import Conflict
 from sdnlab.classroom.room import LOG, Classroom
@@ -24,6 +24,21 @@ router = APIRouter(prefix="/api")
 
 class FileBody(BaseModel):
     content: str
+
+
+def not_exam(row: LabSession) -> None:
+    """Lab-only actions are refused on an exam task (the exam's own check, hint and submit apply)."""
+    if row.exam_attempt_id is not None:
+        raise Conflict("this lab is a task of your exam: use the exam's check, hint and submit")
+
+
+def exam_time_left(db: DbSession, row: LabSession) -> None:
+    """From an exam's time limit on, its network and files stay as they are for grading."""
+    if row.exam_attempt_id is None:
+        return
+    attempt = db.get(ExamAttempt, row.exam_attempt_id)
+    if attempt is None or attempt.status != "running" or time.time() >= attempt.deadline:
+        raise Conflict("time is up: the exam is graded as it was at the time limit")
 
 
 @router.get("/session", tags=["session"])
@@ -59,6 +74,7 @@ def write_file(path: str, body: FileBody, db: Db, user: AnyUser, room: Room):
     """Write one workspace file (deploy puts it on the lab)."""
     rel = workspace_path(path)
     row = running(db, user)
+    exam_time_left(db, row)
     touch(db, row)
     room.backend.write_file(row.sandbox, rel, body.content)
     return {"path": rel, "size": len(body.content.encode())}
@@ -68,6 +84,7 @@ def write_file(path: str, body: FileBody, db: Db, user: AnyUser, room: Room):
 def deploy(db: Db, user: AnyUser, room: Room):
     """Deploy the workspace into the running lab (like ``sdnlab lab reset``)."""
     row = running(db, user)
+    exam_time_left(db, row)
     touch(db, row)
     status = room.backend.deploy(row.sandbox)
     accounts.audit(db, user, "lab.deploy", row.sandbox)
@@ -111,6 +128,7 @@ def grade(db: DbSession, user: User, row: LabSession, kind: str, room: Classroom
 def check(db: Db, user: AnyUser, room: Room):
     """Grade the public checks on the running lab (recorded as an attempt)."""
     row = running(db, user)
+    not_exam(row)
     _full, public = grade(db, user, row, "check", room)
     db.commit()
     return public
@@ -120,7 +138,14 @@ def check(db: Db, user: AnyUser, room: Room):
 def submit(db: Db, user: AnyUser, room: Room):
     """Grade every check (hidden ones too) and record the result."""
     row = running(db, user)
+    not_exam(row)
+    lines = db.execute(  # before grading: a query would flush the attempt before the history is in
+        select(TerminalLine.at, TerminalLine.line)
+        .where(TerminalLine.session_id == row.id)
+        .order_by(TerminalLine.id)
+    ).all()
     full, public = grade(db, user, row, "submit", room)
+    full["terminal_history"] = [{"at": at, "line": line} for at, line in lines]  # kept for instructors
     now = time.time()
     db.add(
         Result(
@@ -146,6 +171,7 @@ def submit(db: Db, user: AnyUser, room: Room):
 def hint(db: Db, user: AnyUser, room: Room):
     """The next hint of the running lab (counted)."""
     row = running(db, user)
+    not_exam(row)
     lab = lab_or_404(room, row.lab_id)
     if row.hints_used >= len(lab.hints):
         raise Conflict(f"no more hints: you have seen all {len(lab.hints)} hints of {lab.id}")
@@ -169,6 +195,7 @@ def hint(db: Db, user: AnyUser, room: Room):
 def stop(db: Db, user: AnyUser, room: Room):
     """Stop the caller's lab (the sandbox is removed; results stay)."""
     row = running(db, user)
+    not_exam(row)
     accounts.audit(db, user, "lab.stop", row.sandbox)
     db.commit()
     room.end_session(row.id, "stopped")

@@ -3,6 +3,8 @@
 The login cookie identifies the caller (a WebSocket carries no CSRF header, so cross-origin
 upgrades are refused instead); the shell is the sandbox's restricted terminal. Input arrives
 as JSON ``{"type": "input", "data": ...}`` or ``{"type": "resize", "cols": ..., "rows": ...}``.
+The command lines typed are rebuilt from the input (``history.py``) and stored per session
+(``terminal_lines``, capped): exam evidence bundles carry them.
 """
 
 import asyncio
@@ -14,11 +16,12 @@ import termios
 import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sdnlab.classroom import security
-from sdnlab.classroom.db import LabSession, Login, User
+from sdnlab.classroom.db import LabSession, Login, TerminalLine, User
 from sdnlab.classroom.deps import COOKIE
+from sdnlab.classroom.history import LineRecorder
 from sdnlab.classroom.room import Classroom
 from sdnlab.errors import SdnlabError
 
@@ -77,6 +80,8 @@ async def _terminal(ws: WebSocket, room: Classroom) -> None:
     loop.add_reader(fd, readable)
     room.metrics.terminals.inc()
     last_touch = 0.0
+    recorder = LineRecorder()
+    recorder.kept = await asyncio.to_thread(_lines_kept, room, row.id)
 
     async def pump_out() -> None:
         while True:
@@ -98,6 +103,9 @@ async def _terminal(ws: WebSocket, room: Classroom) -> None:
                 continue
             if event.get("type") == "input" and isinstance(event.get("data"), str):
                 os.write(fd, event["data"].encode()[:65536])
+                lines = recorder.feed(event["data"][:65536])
+                if lines:
+                    await asyncio.to_thread(_record_lines, room, row.id, user.id, lines)
             elif event.get("type") == "resize":
                 cols, rows = event.get("cols"), event.get("rows")
                 if isinstance(cols, int) and isinstance(rows, int) and 0 < cols < 1000 and 0 < rows < 1000:
@@ -115,6 +123,20 @@ async def _terminal(ws: WebSocket, room: Classroom) -> None:
             pass
         os.close(fd)
         room.metrics.terminals.dec()
+
+
+def _lines_kept(room: Classroom, session_id: int) -> int:
+    with room.factory() as db:
+        count = db.scalar(
+            select(func.count()).select_from(TerminalLine).where(TerminalLine.session_id == session_id)
+        )
+    return int(count or 0)
+
+
+def _record_lines(room: Classroom, session_id: int, user_id: int, lines: list[str]) -> None:
+    now = time.time()
+    with room.factory.begin() as db:
+        db.add_all(TerminalLine(session_id=session_id, user_id=user_id, at=now, line=line) for line in lines)
 
 
 def _touch_session(room: Classroom, session_id: int, now: float) -> None:

@@ -1,0 +1,116 @@
+"""The exam UI in a real browser (Debian's chromium through Playwright) against the classroom app.
+
+The app runs in uvicorn on the workspace backend (real files, static grading: the exam's tasks
+are flow-file labs). An instructor schedules an exam from the Exams panel; a trainee starts a
+short one, sees the tasks and the countdown, is told when time is up and then sees the result;
+the instructor sees the result in the exam's results table. A screenshot goes to docs/img/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sdnlab.classroom import accounts
+from sdnlab.classroom.app import Settings, create_app
+from sdnlab.classroom.db import default_url, open_database
+from sdnlab.classroom.runner import LocalRunner
+
+pytestmark = [pytest.mark.slow]
+CHROMIUM = "/usr/bin/chromium"
+DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    import uvicorn
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("chromium is not installed (tools/setup.sh installs it)")
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        accounts.add_user(db, accounts.check_new_user("iris", "password-iris", "instructor", "spring"))
+        accounts.add_user(db, accounts.check_new_user("tina", "password-tina", "trainee", "spring"))
+    backend = LocalRunner(tmp_path / "sandboxes", network=False)
+    app = create_app(factory, backend, Settings(exam_tick_s=0.5, state_dir=tmp_path / "web"))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def login(page, url, user):
+    page.goto(url + "/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", f"password-{user}")
+    page.click("button[type=submit]")
+
+
+def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, app = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        iris = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        login(iris, url, "iris")
+        iris.click("#exams-link")
+        iris.fill("#exam-form input[name=class]", "spring")
+        iris.click("#exam-form button")
+        expect(iris.locator("#exam-scheduled tr")).to_have_count(1)
+        # a second, short exam: its window closes in 40 s, so a start now ends then
+        with app.state.room.factory() as db:
+            from sdnlab.classroom.db import User
+
+            user = db.query(User).filter_by(username="iris").one()
+            now = time.time()
+            short = app.state.room.proctor.schedule(
+                db, user, "quick_openflow", "spring", now - 60, now + 40, None, None, None, now
+            )
+
+        tina = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        login(tina, url, "tina")
+        expect(tina.locator("#exams-link")).to_be_visible()
+        tina.click("#exams-link")
+        tina.click(f"[data-start='{short.id}']")
+        expect(tina.locator("#exam-countdown")).to_contain_text("left")
+        expect(tina.locator("[data-task]")).to_have_count(2)
+        expect(tina.locator("#exam-timeup")).to_be_hidden()
+        tina.click("#exam-text summary")
+        expect(tina.locator("#exam-text")).to_contain_text("h1")  # the task text of her variant
+        first = tina.locator("#exam-countdown").inner_text()
+        tina.wait_for_timeout(2000)
+        assert tina.locator("#exam-countdown").inner_text() != first, "the countdown runs"
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        tina.screenshot(path=str(DOCS_IMG / "classroom-exam.png"))
+        tina.click("#exam-check")
+        expect(tina.locator("#exam-out")).to_contain_text("%")
+        expect(tina.locator("#exam-timeup")).to_be_visible(timeout=60_000)  # told, then the result
+        expect(tina.locator("#exam-result")).to_be_visible(timeout=30_000)
+        expect(tina.locator("#exam-timeup")).to_contain_text("automatically")
+        assert "%" in tina.locator("#exam-result").inner_text()
+
+        iris.click("#exams-link")  # close and reopen: the list is fresh
+        iris.click("#exams-link")
+        iris.click(f"[data-results='{short.id}']")
+        expect(iris.locator("#exam-results-table")).to_contain_text("tina")
+        expect(iris.locator("#exam-results-table")).to_contain_text("submitted")
+        browser.close()

@@ -1,0 +1,109 @@
+"""A classroom exam on real sandboxes: scheduled for a class, started by a trainee, solved with the
+reference of her seed (the instructor's solve path), submitted by the exam clock at a short
+deadline; the certificate verifies with ``sdnlab cert verify``; the terminal lines she typed are in
+the evidence; another trainee reaches neither her attempt nor her certificate; nothing is left.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+from classroom_client import login, terminal
+from fastapi.testclient import TestClient
+
+from sdnlab.classroom import accounts
+from sdnlab.classroom.app import Settings, create_app
+from sdnlab.classroom.db import default_url, open_database
+from sdnlab.classroom.sandbox import AgentBackend
+from sdnlab.runtime import paths
+
+pytestmark = pytest.mark.network
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """The privileged agent as its own root process on a Unix socket."""
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdnlab.classroom.agent", "--state", str(tmp_path / "agent"),
+         "--socket", str(sock)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "agent.log", "w"),  # noqa: SIM115  # the process keeps it open
+    )  # fmt: skip
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.1)
+    backend = AgentBackend(str(sock), timeout=240)
+    yield backend
+    for sandbox in backend.sandboxes():
+        backend.stop(sandbox)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_a_scheduled_exam_on_real_sandboxes_auto_submitted_with_a_verifiable_certificate(agent, tmp_path):
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        for name, role in (("ann", "trainee"), ("ben", "trainee"), ("ivy", "instructor")):
+            accounts.add_user(db, accounts.check_new_user(name, f"password-{name}", role, "c1"))
+    prefix = "ex" + secrets.token_hex(2)  # unique among other test runs' labs on this host
+    settings = Settings(sandbox_prefix=prefix, max_sandboxes=4, exam_tick_s=0.5, state_dir=tmp_path / "web")
+    app = create_app(factory, agent, settings)
+    with TestClient(app):
+        ann, ben, ivy = login(app, "ann"), login(app, "ben"), login(app, "ivy")
+        now = time.time()
+        window = {"exam": "quick_openflow", "class": "c1", "opens_at": now - 60, "closes_at": now + 40}
+        scheduled = ivy.post("/api/exams/scheduled", json=window).json()
+        started = ann.post(f"/api/exams/{scheduled['id']}/start")
+        assert started.status_code == 200, started.text
+        status = started.json()
+        assert status["deadline"] == pytest.approx(window["closes_at"]), "a late start ends with the window"
+        sandbox = ann.get("/api/session").json()["sandbox"]
+        assert sandbox.startswith(prefix) and paths.lab_dir(sandbox).exists(), "task 1 runs in a real lab"
+        out = terminal(ann, "ovs-ofctl dump-flows s1 | wc -l")
+        assert out and out[0].strip(), out
+        assert ben.get(f"/api/exams/attempts/{status['attempt']}").status_code == 403
+        assert ivy.post(f"/api/exams/attempts/{status['attempt']}/solve").status_code == 200
+        assert ann.post("/api/exam/check").json()["percent"] == 100.0, "the reference of her seed, deployed"
+
+        while time.time() < status["deadline"] + 60:  # the exam clock submits at the deadline
+            if ann.get("/api/exam").json()["status"] == "submitted":
+                break
+            time.sleep(0.5)
+        final = ann.get("/api/exam").json()
+        assert final["status"] == "submitted" and final["result"]["auto_submitted"], final
+        assert final["result"]["passed"] and final["result"]["percent"] == 100.0, final["result"]
+        assert ann.put("/api/session/files/flows/s1.flows", json={"content": "x\n"}).status_code == 409
+
+        cert = tmp_path / "certificate.json"
+        cert.write_bytes(ann.get(f"/api/me/certificates/{status['attempt']}").content)
+        key = tmp_path / "issuer.pub.pem"
+        key.write_bytes(ann.get("/api/exams/issuer-key").content)
+        bundle = tmp_path / "evidence.zip"
+        bundle.write_bytes(ivy.get(f"/api/exams/attempts/{status['attempt']}/evidence").content)
+        verified = subprocess.run(
+            [sys.executable, "-m", "sdnlab.cli", "cert", "verify", str(cert), "--key", str(key),
+             "--evidence", str(bundle), "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "ann" in verified.stdout and "quick_openflow" in verified.stdout
+        flows = zipfile.ZipFile(bundle).read("tasks/1-static_flows/tables/s1.flows").decode()
+        assert "actions=" in flows, "the flow table dumped from the sandbox's switch"
+        history = zipfile.ZipFile(bundle).read("terminal/history.txt").decode()
+        assert "ovs-ofctl dump-flows s1 | wc -l" in history
+        tables = json.loads(zipfile.ZipFile(bundle).read("attempt.json"))
+        assert tables["seed"] == status["seed"] and tables["auto_submitted"]
+
+        assert ben.get(f"/api/me/certificates/{status['attempt']}").status_code == 404
+        assert ben.get("/api/me/certificates").json() == {"certificates": []}
+        assert ben.get("/api/exam").status_code == 409
+        assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every task's sandbox is gone"
+        assert not paths.lab_dir(sandbox).exists()
