@@ -21,8 +21,9 @@ host and port as the REST API and behind the same token (``sdnlab.controller.web
 (``sdnlab.controller.ws_rpc``).
 
 Browsers cannot add headers to a page load or a websocket, so besides ``Authorization: Bearer
-TOKEN`` and ``X-Sdnlab-Token`` the token is also taken from a ``token`` query parameter on GET
-requests (``http://127.0.0.1:8080/?token=...`` opens a viewer page) and, on a websocket upgrade,
+TOKEN`` and ``X-Sdnlab-Token`` the token is also taken from a ``token`` query parameter when a
+page is opened (``http://127.0.0.1:8080/?token=...`` opens the viewer page; REST calls and
+upgrades with the token only in the query are refused) and, on a websocket upgrade,
 from the subprotocol ``sdnlab.token.TOKEN`` (which the answer then selects).
 """
 
@@ -282,18 +283,22 @@ def read_token_file(path: str) -> str:
 
 
 TOKEN_SUBPROTOCOL = "sdnlab.token."
+# pages a browser opens by URL (the topology viewer): the only requests that may carry the token
+# in the query, which browsers keep in their history; the page's own calls send it as a header
+PAGE_PATHS = frozenset({"/"})
 
 
 def given_token(environ) -> str:
     """The token a request carries: ``X-Sdnlab-Token``, ``Authorization: Bearer``, the websocket
-    subprotocol ``sdnlab.token.T`` (upgrades) or the ``token`` query parameter (GET); else ""."""
+    subprotocol ``sdnlab.token.T`` (upgrades) or the ``token`` query parameter (GET of a page in
+    ``PAGE_PATHS``); else ""."""
     given = str(environ.get("HTTP_X_SDNLAB_TOKEN", ""))
     authorization = str(environ.get("HTTP_AUTHORIZATION", ""))
     if not given and authorization[:7].lower() == "bearer ":
         given = authorization[7:].strip()
     if not given and ws_protocol.is_upgrade(environ):
         given = _subprotocol_token(environ) or ""
-    if not given and environ.get("REQUEST_METHOD") == "GET":
+    if not given and environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") in PAGE_PATHS:
         try:
             query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")), max_num_fields=64)
         except ValueError:  # too many fields: no token taken from it

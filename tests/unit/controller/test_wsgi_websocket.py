@@ -177,12 +177,14 @@ def test_a_plain_request_on_a_websocket_path_gets_426_and_wsgiref_cannot_upgrade
     assert upgrade.status_int == 503 and "cheroot" in upgrade.json["error"]
 
 
-def test_the_token_in_a_get_query_is_accepted_and_a_huge_query_is_no_error():
+def test_the_token_in_a_query_opens_only_the_viewer_page_and_a_huge_query_is_no_error():
     wsgi = WSGIApplication(start_server=False, token=TOKEN)
     wsgi.register(Sockets, {"app": None})
-    assert webob.Request.blank(f"/echo?token={TOKEN}").get_response(wsgi).status_int == 426
-    assert webob.Request.blank("/echo?token=nope").get_response(wsgi).status_int == 401
+    assert webob.Request.blank(f"/?token={TOKEN}").get_response(wsgi).status_int == 404  # let in: no page here
+    assert webob.Request.blank("/?token=nope").get_response(wsgi).status_int == 401
     crowded = "&".join(f"k{i}=v" for i in range(500)) + f"&token={TOKEN}"
-    assert webob.Request.blank(f"/echo?{crowded}").get_response(wsgi).status_int == 401
-    posted = webob.Request.blank(f"/echo?token={TOKEN}", method="POST").get_response(wsgi)
-    assert posted.status_int == 401  # only GET takes the token from the address
+    assert webob.Request.blank(f"/?{crowded}").get_response(wsgi).status_int == 401
+    # anything but opening a page needs the token in a header (or the upgrade's subprotocol)
+    assert webob.Request.blank(f"/echo?token={TOKEN}").get_response(wsgi).status_int == 401
+    posted = webob.Request.blank(f"/?token={TOKEN}", method="POST").get_response(wsgi)
+    assert posted.status_int == 401
