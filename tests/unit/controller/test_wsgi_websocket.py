@@ -180,7 +180,7 @@ def test_a_plain_request_on_a_websocket_path_gets_426_and_wsgiref_cannot_upgrade
 def test_the_token_in_a_query_opens_only_the_viewer_page_and_a_huge_query_is_no_error():
     wsgi = WSGIApplication(start_server=False, token=TOKEN)
     wsgi.register(Sockets, {"app": None})
-    assert webob.Request.blank(f"/?token={TOKEN}").get_response(wsgi).status_int == 404  # let in: no page here
+    assert webob.Request.blank(f"/?token={TOKEN}").get_response(wsgi).status_int == 404  # let in; no page
     assert webob.Request.blank("/?token=nope").get_response(wsgi).status_int == 401
     crowded = "&".join(f"k{i}=v" for i in range(500)) + f"&token={TOKEN}"
     assert webob.Request.blank(f"/?{crowded}").get_response(wsgi).status_int == 401
