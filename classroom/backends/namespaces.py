@@ -159,7 +159,13 @@ class NamespaceBackend(SandboxBackend):
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(
-        self, sandbox: str, lab_id: str, class_name: str = "", trainee: str = "", session: str = ""
+        self,
+        sandbox: str,
+        lab_id: str,
+        class_name: str = "",
+        trainee: str = "",
+        session: str = "",
+        seed: int | None = None,
     ) -> dict:
         box = self._dir(sandbox)
         with self._guard:
@@ -174,7 +180,7 @@ class NamespaceBackend(SandboxBackend):
                 agent = self._launch(sandbox, box)
                 self._wait_ready(sandbox, box, agent, started)
                 ready = time.monotonic()
-                status = agent.start(sandbox, lab_id)
+                status = agent.start(sandbox, lab_id, seed=seed)
                 timing = {"sandbox_s": round(ready - started, 3), "lab_s": round(time.monotonic() - ready, 3)}
             except BaseException:
                 self._remove(sandbox)
@@ -281,6 +287,9 @@ class NamespaceBackend(SandboxBackend):
 
     def grade(self, sandbox: str, include_hidden: bool) -> dict:
         return self._agent(sandbox).grade(sandbox, include_hidden)
+
+    def tables(self, sandbox: str) -> dict[str, str]:
+        return self._agent(sandbox).tables(sandbox)
 
     def terminal(self, sandbox: str) -> int:
         return self._agent(sandbox).terminal(sandbox)
