@@ -58,6 +58,13 @@ def missing_submission(lab: Lab, workdir: Path) -> str | None:
     return None
 
 
+def _unavailable_note(lab: Lab, include_hidden: bool) -> tuple[str, ...]:
+    """The note a grading with hidden checks carries where this machine has none of them."""
+    from sdnlab.instructor import NOT_AVAILABLE
+
+    return (f"{NOT_AVAILABLE}: public checks only",) if include_hidden and not lab.hidden_available else ()
+
+
 def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
     """Every check scored zero with the reason: nothing submitted, nothing holds (not even isolation)."""
     return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
@@ -69,9 +76,9 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
     items = _judge(lab, topology, state, include_hidden)
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = _unavailable_note(lab, include_hidden)
     if lab.probes:
-        notes = (f"{len(lab.probes)} live probe(s) not run in static grading",)
+        notes += (f"{len(lab.probes)} live probe(s) not run in static grading",)
     reason = missing_submission(lab, workdir)
     if reason is not None:
         items, notes = _zeroed(items, reason), (reason,)
@@ -126,6 +133,7 @@ def grade_live(
     topology = topology or live.load_topology(lab)
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
+    notes += _unavailable_note(lab, include_hidden)
     state = collect.from_bridges(live.bridges(status))
     state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
     items = _judge(lab, topology, state, include_hidden)
