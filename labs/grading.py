@@ -65,6 +65,11 @@ def _unavailable_note(lab: Lab, include_hidden: bool) -> tuple[str, ...]:
     return (f"{NOT_AVAILABLE}: public checks only",) if include_hidden and not lab.hidden_available else ()
 
 
+def _with_texts(lab: Lab, items: list[CheckItem]) -> list[CheckItem]:
+    """Each check with the lab's Japanese description (``description: {en, ja}`` in lab.yaml)."""
+    return [replace(i, description_ja=lab.describe(i.id, "ja")) for i in items]
+
+
 def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
     """Every check scored zero with the reason: nothing submitted, nothing holds (not even isolation)."""
     return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
@@ -75,7 +80,7 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     started = time.perf_counter()
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
-    items = _judge(lab, topology, state, include_hidden)
+    items = _with_texts(lab, _judge(lab, topology, state, include_hidden))
     notes: tuple[str, ...] = _unavailable_note(lab, include_hidden)
     if lab.probes:
         notes += (f"{len(lab.probes)} live probe(s) not run in static grading",)
@@ -140,6 +145,7 @@ def grade_live(
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
             items.append(probes.run_probe(probe, name, topology, status))
+    items = _with_texts(lab, items)
     reason = missing_submission(lab, workdir) if workdir is not None else None
     if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold
         items, notes = _zeroed(items, reason), (*notes, reason)
