@@ -546,9 +546,11 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
         db.commit()
         return {"status": status}
 
-    def grade(db: DbSession, user: User, row: LabSession, kind: str) -> tuple[dict, dict]:
+    def grade(db: DbSession, user: User, row: LabSession, kind: str, lang: str = "en") -> tuple[dict, dict]:
         started = time.perf_counter()
-        full = backend.grade(row.sandbox, include_hidden=(kind == "submit"))
+        full = backend.grade(
+            row.sandbox, include_hidden=(kind == "submit"), hidden=hidden_checks(row.lab_id, kind)
+        )
         seconds = time.perf_counter() - started
         room.metrics.check.labels(kind).observe(seconds)
         now = time.time()
@@ -575,21 +577,21 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
             row.last_percent,
             seconds,
         )
-        return full, public_report(full)
+        return full, public_report(full, _language(lang))
 
     @app.post("/api/session/check", tags=["session"])
-    def check(db: Db, user: AnyUser):
-        """Grade the public checks on the running lab (recorded as an attempt)."""
+    def check(db: Db, user: AnyUser, lang: str = "en"):
+        """Grade the public checks on the running lab (recorded as an attempt); ``lang`` en or ja."""
         row = running(db, user)
-        _full, public = grade(db, user, row, "check")
+        _full, public = grade(db, user, row, "check", lang)
         db.commit()
         return public
 
     @app.post("/api/session/submit", tags=["session"])
-    def submit(db: Db, user: AnyUser):
-        """Grade every check (hidden ones too) and record the result."""
+    def submit(db: Db, user: AnyUser, lang: str = "en"):
+        """Grade every check (hidden ones too) and record the result; ``lang`` en or ja."""
         row = running(db, user)
-        full, public = grade(db, user, row, "submit")
+        full, public = grade(db, user, row, "submit", lang)
         now = time.time()
         db.add(
             Result(
@@ -769,13 +771,38 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
     return app
 
 
-def public_report(full: dict) -> dict:
-    """A grader report as a trainee may see it: visible checks in full, hidden ones as counts."""
+def hidden_checks(lab_id: str, kind: str) -> str | None:
+    """What the server sends a sandbox with a grade call: the text of the lab's hidden.yaml for a
+    submit where this server has the instructor data (sdnlab.instructor), else None."""
+    from sdnlab import instructor
+    from sdnlab.labs.loader import labs_root
+
+    if kind != "submit":
+        return None
+    part = instructor.lab_part(labs_root() / lab_id)
+    path = part / instructor.HIDDEN if part is not None else None
+    return path.read_text(encoding="utf-8") if path is not None and path.is_file() else None
+
+
+def _language(lang: str) -> str:
+    if lang not in ("en", "ja"):
+        raise ClassroomError(f"lang {lang[:8]!r}: en or ja")
+    return lang
+
+
+def public_report(full: dict, lang: str = "en") -> dict:
+    """A grader report as a trainee may see it: visible checks in full (their descriptions in
+    ``lang``), hidden ones as counts."""
     checks = full.get("checks", [])
     hidden = [c for c in checks if c.get("hidden")]
+    shown = [
+        {**c, "description": c.get("description_ja") or c.get("description")} if lang == "ja" else c
+        for c in checks
+        if not c.get("hidden")
+    ]
     return {
         **{k: v for k, v in full.items() if k != "checks"},
-        "checks": [c for c in checks if not c.get("hidden")],
+        "checks": shown,
         "hidden_checks": {"total": len(hidden), "passed": sum(bool(c.get("passed")) for c in hidden)},
     }
 

@@ -116,12 +116,19 @@ def _peek_number(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def load_lab(ref: str | Path, root: Path | None = None, against_topology: bool = True) -> Lab:
+def load_lab(
+    ref: str | Path,
+    root: Path | None = None,
+    against_topology: bool = True,
+    hidden_text: tuple[str, str] | None = None,
+) -> Lab:
     """One lab package, by id, number or folder path; with ``against_topology``, everything it
     names in its topology is checked in the same pass (see ``parse_lab``).
 
     The lab's instructor part (``sdnlab.instructor``: reference solution, ``hidden.yaml``) is
-    merged when this machine has it; without it the lab has its public checks only."""
+    merged when this machine has it; without it the lab has its public checks only.
+    ``hidden_text``: (text, file name) of a hidden.yaml given by the caller instead (a classroom
+    server sends its hidden checks to a sandbox with each grade call)."""
     from sdnlab import instructor
 
     directory = find_lab_dir(ref, root).resolve()
@@ -130,7 +137,9 @@ def load_lab(ref: str | Path, root: Path | None = None, against_topology: bool =
     data = load_yaml(text, str(source), LabPackageError)
     part = instructor.lab_part(directory)
     hidden = None
-    if part is not None and (part / instructor.HIDDEN).is_file():
+    if hidden_text is not None:
+        hidden = (load_yaml(hidden_text[0], hidden_text[1], LabPackageError), hidden_text[1])
+    elif part is not None and (part / instructor.HIDDEN).is_file():
         hidden_source = part / instructor.HIDDEN
         hidden_text = read_text(hidden_source, LabPackageError)
         hidden = (load_yaml(hidden_text, str(hidden_source), LabPackageError), str(hidden_source))

@@ -204,8 +204,8 @@ class ContainerBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._agent(sandbox).reset(sandbox), "backend": self.kind}
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        return self._agent(sandbox).grade(sandbox, include_hidden)
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        return self._agent(sandbox).grade(sandbox, include_hidden, hidden)
 
     def terminal(self, sandbox: str) -> int:
         return self._agent(sandbox).terminal(sandbox)

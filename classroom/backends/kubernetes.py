@@ -390,8 +390,10 @@ class KubernetesBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._call(self._pod_of(sandbox), "reset", sandbox=sandbox), "backend": self.kind}
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        return self._call(self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden)
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        return self._call(
+            self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden
+        )
 
     def terminal(self, sandbox: str) -> int:
         return self.pod_exec.tty(self._pod_of(sandbox), terminal_command(sandbox))

@@ -10,6 +10,8 @@ TRANSIT_COMMENT = (
     "# studio-bound traffic in transit: keep going, or bounce back the other way round the ring "
     "if the next fibre is cut"
 )
+
+
 def _via_st2(i: int, n: int) -> bool:
     """True when station i is at least as close to st1 going via st2 (down) as via stN."""
     return i - 1 <= n - i + 1

@@ -7,6 +7,7 @@ core2 1 = rsu2, 2 = core1, 3 = cloudgw; cloudgw 1 = core1, 2 = core2, 3 = cloud1
 Vehicle v_i is 10.10.0.i (rsu1: v1..vk, rsu2: vk+1..v2k); mec1, cloud1, cloud2 are 10.20.0.1-3.
 """
 
+
 def _pair(ip: str, port: int) -> list[str]:
     return [
         f"priority=100,ip,nw_dst={ip},actions=output:{port}",
