@@ -64,7 +64,7 @@ def parse_request(line: bytes) -> tuple[str, dict]:
             f"agent: unknown operation {request.get('op') if isinstance(request, dict) else None!r}"
         )
     op = request["op"]
-    args = {}
+    args: dict[str, bool | str | None] = {}
     for name in OPS[op]:
         value = request.get(name)
         wanted = bool if name == "include_hidden" else str

@@ -308,9 +308,9 @@ def _description(raw: object, where: str, errors: list[str]) -> str:
     the lab loader keeps both for ``--lang``)."""
     if raw is None or isinstance(raw, str):
         return raw or ""
-    if isinstance(raw, Mapping) and set(map(str, raw)) <= {"en", "ja"} and isinstance(raw.get("en"), str):
-        if all(isinstance(v, str) and v.strip() for v in raw.values()):
-            return str(raw["en"])
+    texts = raw if isinstance(raw, Mapping) and set(map(str, raw)) <= {"en", "ja"} else {}
+    if isinstance(texts.get("en"), str) and all(isinstance(v, str) and v.strip() for v in texts.values()):
+        return str(texts["en"])
     errors.append(f"{where}: description: expected a text or {{en: TEXT, ja: TEXT}}")
     return ""
 
@@ -383,7 +383,8 @@ def _declares_public(data: object, behaviour: Behaviour) -> bool:
 
 
 def _behaviour_list(data: object, source: str, errors: list[str], lab_file: bool = False) -> list[Behaviour]:
-    """The behaviours of one file's data (a list, or a mapping with ``behaviours:``); problems to ``errors``."""
+    """The behaviours of one file's data (a list, or a mapping with ``behaviours:``); problems go
+    to ``errors``."""
     line = getattr(data, "line", 0)
     if isinstance(data, Mapping):
         lab_file = lab_file or "topology" in data or "title" in data  # a lab file: other keys are the lab's

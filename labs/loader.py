@@ -133,16 +133,15 @@ def load_lab(
 
     directory = find_lab_dir(ref, root).resolve()
     source = directory / LAB_FILE
-    text = read_text(source, LabPackageError)
-    data = load_yaml(text, str(source), LabPackageError)
+    data = load_yaml(read_text(source, LabPackageError), str(source), LabPackageError)
     part = instructor.lab_part(directory)
     hidden = None
     if hidden_text is not None:
         hidden = (load_yaml(hidden_text[0], hidden_text[1], LabPackageError), hidden_text[1])
     elif part is not None and (part / instructor.HIDDEN).is_file():
         hidden_source = part / instructor.HIDDEN
-        hidden_text = read_text(hidden_source, LabPackageError)
-        hidden = (load_yaml(hidden_text, str(hidden_source), LabPackageError), str(hidden_source))
+        text = read_text(hidden_source, LabPackageError)
+        hidden = (load_yaml(text, str(hidden_source), LabPackageError), str(hidden_source))
     return parse_lab(data, directory, str(source), against_topology, instructor_dir=part, hidden=hidden)
 
 

@@ -87,7 +87,7 @@ def test_a_trainee_session(env):
 
     # --lang ja: the feedback is Japanese, check descriptions included (none left in English)
     ja = sdnlab((dict(env[0], COLUMNS="200"), home), "lab", "check", "--name", NAME, "--lang", "ja")
-    public = [c for c in data["checks"]]
+    public = list(data["checks"])
     assert public and ja.returncode == 1
     for item in public:
         row = next(line for line in ja.stdout.splitlines() if item["id"] in line)
