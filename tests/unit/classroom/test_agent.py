@@ -128,7 +128,7 @@ def test_a_sandbox_without_instructor_data_grades_the_hidden_checks_the_server_s
     hidden = {c["id"] for c in report["checks"] if c["hidden"]}
     assert hidden == {"h2-no-telnet-h1", "replies-reach-h2", "no-loops"}
     assert not any(instructor.NOT_AVAILABLE in n for n in report["notes"])
-    with pytest.raises(ClassroomError, match="hidden.yaml:2: "):
+    with pytest.raises(ClassroomError, match=r"hidden\.yaml:2: "):
         agent.grade("ag2", include_hidden=True, hidden="behaviours:\n  - {id: x, reach: {src: h9}}\n")
     agent.stop("ag2")
 
