@@ -212,3 +212,11 @@ def test_with_lang_ja_every_check_is_described_in_japanese(lab_id):
     for item in result.items:
         row = next(line for line in shown.splitlines() if item.id in line)
         assert JAPANESE.search(row) and item.description not in shown, row
+
+
+def test_grade_batch_refuses_to_grade_a_class_without_the_hidden_checks(trainee_machine, tmp_path):
+    from sdnlab.labs import batch
+
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    with pytest.raises(instructor.InstructorDataMissing, match="nothing was graded"):
+        batch.grade_batch(load_lab("static_flows"), tmp_path / "class", mode="static")
