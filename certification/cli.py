@@ -232,17 +232,32 @@ def lab_render(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder to write the rendered lab into.")],
     json_out: JsonOpt = False,
 ):
-    """Instructor: write one variant of a lab (topology, task texts, starter, solution) for reading."""
+    """Instructor: write one variant of a lab (topology, task texts, starter; its solution and hidden
+    checks into OUT/instructor/<id>) for reading."""
+    from sdnlab import instructor
     from sdnlab.certification import variants
     from sdnlab.labs.loader import find_lab_dir, load_lab
 
     rendered = variants.render(find_lab_dir(lab), seed, out)
-    load_lab(rendered.path)  # the variant is a valid lab
+    variant = load_lab(rendered.path)  # the variant is a valid lab
+    part = str(variant.instructor_path) if variant.instructor_path else None
     if json_out:
-        typer.echo(dumps({"path": str(rendered.path), "seed": rendered.seed, "values": rendered.values}))
+        typer.echo(
+            dumps(
+                {
+                    "path": str(rendered.path),
+                    "instructor": part,
+                    "seed": rendered.seed,
+                    "values": rendered.values,
+                }
+            )
+        )
         return
     values = ", ".join(f"{k}={v}" for k, v in sorted(rendered.values.items())) or "no variables"
     typer.echo(f"wrote {rendered.path} (seed {seed}: {values})")
+    typer.echo(
+        f"instructor part: {part}" if part else f"instructor part: not rendered ({instructor.NOT_AVAILABLE})"
+    )
 
 
 # ---------------------------------------------------------------- exams

@@ -32,26 +32,35 @@ class CheckSkills:
 
 
 def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
-    """check id -> the skills it names, from ``lab_dir/lab.yaml`` (a check without ``skills:`` maps to {})."""
-    source = Path(lab_dir) / "lab.yaml"
-    text = textfile.read_text(source, CertificationError)
-    try:
-        data = load_yaml(text, str(source))
-    except YamlSyntaxError as exc:
-        raise CertificationError(str(exc)) from None
-    lab_id = str(data.get("id", Path(lab_dir).name)) if isinstance(data, dict) else Path(lab_dir).name
+    """check id -> the skills it names, from ``lab_dir/lab.yaml`` and, where this machine has the
+    lab's instructor data, its ``hidden.yaml`` (a check without ``skills:`` maps to {})."""
+    from sdnlab import instructor
+
     out: dict[str, CheckSkills] = {}
-    for key in CHECK_LISTS:
-        items = data.get(key) if isinstance(data, dict) else None
-        for i, item in enumerate(items if isinstance(items, list) else ()):
-            if not isinstance(item, dict):
-                continue
-            check_id = str(item.get("id") or f"{key}-{i}")
-            raw = item.get("skills")
-            skills = {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
-            out[check_id] = CheckSkills(
-                lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills")))
-            )
+    lab_id = Path(lab_dir).name
+    part = instructor.lab_part(Path(lab_dir))
+    sources = [Path(lab_dir) / "lab.yaml"]
+    if part is not None and (part / instructor.HIDDEN).is_file():
+        sources.append(part / instructor.HIDDEN)
+    for source in sources:
+        text = textfile.read_text(source, CertificationError)
+        try:
+            data = load_yaml(text, str(source))
+        except YamlSyntaxError as exc:
+            raise CertificationError(str(exc)) from None
+        if isinstance(data, dict) and source.name == "lab.yaml":
+            lab_id = str(data.get("id", lab_id))
+        for key in CHECK_LISTS:
+            items = data.get(key) if isinstance(data, dict) else None
+            for i, item in enumerate(items if isinstance(items, list) else ()):
+                if not isinstance(item, dict):
+                    continue
+                check_id = str(item.get("id") or f"{key}-{i}")
+                raw = item.get("skills")
+                skills = {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+                out[check_id] = CheckSkills(
+                    lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills")))
+                )
     return out
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdnlab import textfile
+from sdnlab import instructor, textfile
 from sdnlab.certification.errors import ExamError
 from sdnlab.certification.paths import exams_dir
 from sdnlab.yamlsrc import Where, YamlSyntaxError, line_of, load_yaml
@@ -150,7 +150,10 @@ def parse_exam(data, source: str, framework=None) -> Exam:
             else:
                 for j, check in enumerate(checks):
                     if check not in known:
-                        bad(checks, j, f"{field}.checks[{j}]", f"lab {lab_dir.name} has no check {check!r}")
+                        why = f"lab {lab_dir.name} has no check {check!r}"
+                        if instructor.lab_part(lab_dir) is None:
+                            why += f" ({instructor.NOT_AVAILABLE})"
+                        bad(checks, j, f"{field}.checks[{j}]", why)
                 if len(set(checks)) != len(checks):
                     bad(raw, "checks", f"{field}.checks", "a check is listed twice")
         selected = [c for c in (checks or known) if c in known]

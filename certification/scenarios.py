@@ -181,7 +181,10 @@ def parse(raw, field: str, bad) -> Scenario | None:
     if not isinstance(scenario_id, str) or not scenario_id:
         bad(raw, "id", f"{field}.id", "expected a name")
         scenario_id = f"scenario-{kind}"
-    description = str(raw.get("description") or f"{kind} {args}")
+    text = raw.get("description")
+    if isinstance(text, dict):  # {en, ja}: the English one here; the lab loader keeps both
+        text = text.get("en")
+    description = str(text or f"{kind} {args}")
     return Scenario(scenario_id, kind, description, args, tuple(bands), float(weight), hidden, dict(skills))
 
 

@@ -12,9 +12,16 @@ loads it unchanged) and adds ``variant/``:
   maps lab-relative paths to whole generated files (one flow file per switch of a ring whose
   size varies).
 
+The instructor part of the lab (``sdnlab.instructor``: ``solution/``, ``hidden.yaml``) varies the
+same way, from ``instructor/labs/<id>/variant/templates/**`` and an optional
+``instructor/labs/<id>/variant/derive.py`` (generated solution files, given the values the
+public ``derive.py`` computed); a public template or ``derive.py`` never writes ``solution/``.
+
 ``render(lab_dir, seed, out)`` copies the lab without ``variant/``, renders every template over
 it and writes ``variant.json`` (seed and values); the result is a normal lab folder that
-``sdnlab.labs.loader.load_lab`` loads. The same seed always gives the same variant.
+``sdnlab.labs.loader.load_lab`` loads. Where the instructor part is available it is rendered to
+``out/instructor/<id>`` (where the loader finds it); elsewhere the variant has its public part
+only. The same seed always gives the same variant.
 """
 
 from __future__ import annotations
@@ -149,11 +156,15 @@ def pick(spec: VariableSpec, lab_id: str, seed: int) -> dict:
 
 
 def derive(lab_dir: Path, values: dict) -> dict:
-    """``values`` plus what ``variant/derive.py`` computes from them (if the lab has one)."""
+    """``values`` plus what ``variant/derive.py`` computes from them (if the lab has one).
+
+    ``lab_dir`` may be a lab's instructor part too (its ``variant/derive.py`` generates the
+    solution files)."""
     path = Path(lab_dir) / VARIANT_DIR / DERIVE
     if not path.is_file():
         return dict(values)
-    spec = importlib.util.spec_from_file_location(f"sdnlab_variant_{Path(lab_dir).name}", path)
+    module_name = f"sdnlab_variant_{Path(lab_dir).parent.name}_{Path(lab_dir).name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise VariantError(f"{path}: cannot load")
     module = importlib.util.module_from_spec(spec)
@@ -192,8 +203,40 @@ def templates(lab_dir: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
 
 
+def _write_generated(target: Path, generated: dict, derive_file: Path, instructor_side: bool) -> None:
+    for relative, text in sorted(generated.items()):
+        parts = Path(relative).parts
+        if ".." in parts or Path(relative).is_absolute():
+            raise VariantError(f"{derive_file}: generated file {relative!r} is outside the lab")
+        if not instructor_side and parts[:1] == ("solution",):
+            raise VariantError(
+                f"{derive_file}: generated file {relative!r}: solution files are instructor data "
+                "(generate them in instructor/labs/<id>/variant/derive.py)"
+            )
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _render_templates(source_dir: Path, target: Path, values: dict, instructor_side: bool) -> None:
+    root = Path(source_dir) / VARIANT_DIR / TEMPLATES
+    for relative in templates(source_dir):
+        if not instructor_side and relative.parts[:1] == ("solution",):
+            raise VariantError(
+                f"{root / relative}: solution templates are instructor data "
+                "(instructor/labs/<id>/variant/templates/solution)"
+            )
+        source = root / relative
+        text = fill(textfile.read_text(source, VariantError), values, str(source))
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_text(text, encoding="utf-8")
+
+
 def render_values(lab_dir: Path, values: dict, out: Path, seed: int | None = None) -> RenderedLab:
-    """Write the lab rendered with ``values`` into ``out/<lab id>`` (replacing it)."""
+    """Write the lab rendered with ``values`` into ``out/<lab id>`` (replacing it), and its
+    instructor part, where this machine has it, into ``out/instructor/<lab id>``."""
+    from sdnlab import instructor
+
     lab_dir = Path(lab_dir).resolve()
     target = Path(out) / lab_dir.name
     if target.exists():
@@ -201,20 +244,17 @@ def render_values(lab_dir: Path, values: dict, out: Path, seed: int | None = Non
     shutil.copytree(lab_dir, target, ignore=shutil.ignore_patterns(VARIANT_DIR, "__pycache__"))
     full = derive(lab_dir, values)
     generated = full.pop(GENERATED, {}) or {}
-    for relative, text in sorted(generated.items()):
-        path = target / relative
-        if ".." in Path(relative).parts or Path(relative).is_absolute():
-            raise VariantError(
-                f"{lab_dir / VARIANT_DIR / DERIVE}: generated file {relative!r} is outside the lab"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    root = lab_dir / VARIANT_DIR / TEMPLATES
-    for relative in templates(lab_dir):
-        source = root / relative
-        text = fill(textfile.read_text(source, VariantError), full, str(source))
-        (target / relative).parent.mkdir(parents=True, exist_ok=True)
-        (target / relative).write_text(text, encoding="utf-8")
+    _write_generated(target, generated, lab_dir / VARIANT_DIR / DERIVE, instructor_side=False)
+    _render_templates(lab_dir, target, full, instructor_side=False)
+    part = instructor.lab_part(lab_dir)
+    side = instructor.companion(target)
+    if side.exists():
+        shutil.rmtree(side)
+    if part is not None:
+        shutil.copytree(part, side, ignore=shutil.ignore_patterns(VARIANT_DIR, "__pycache__"))
+        extra = derive(part, full)
+        _write_generated(side, extra.pop(GENERATED, {}) or {}, part / VARIANT_DIR / DERIVE, True)
+        _render_templates(part, side, extra, instructor_side=True)
     (target / RECORD).write_text(
         json.dumps({"seed": seed, "values": values}, indent=1, sort_keys=True) + "\n"
     )
@@ -231,17 +271,27 @@ def render(lab_dir: Path, seed: int, out: Path) -> RenderedLab:
 
 
 def default_drift(lab_dir: Path, scratch: Path) -> list[str]:
-    """Template files whose default rendering differs from the catalogue file (they must match)."""
+    """Template files whose default rendering differs from the catalogue file (they must match),
+    on the public side and, where available, on the instructor side."""
+    from sdnlab import instructor
+
     spec = load_spec(lab_dir)
     rendered = render_values(lab_dir, spec.default, scratch)
+    full = derive(lab_dir, spec.default)
+    sides = [(Path(lab_dir), rendered.path, full)]
+    part = instructor.lab_part(lab_dir)
+    if part is not None:
+        public = {k: v for k, v in full.items() if k != GENERATED}
+        sides.append((part, instructor.companion(rendered.path), derive(part, public)))
     problems = []
-    generated = sorted(derive(lab_dir, spec.default).get(GENERATED, {}) or {})
-    for relative in [*templates(lab_dir), *map(Path, generated)]:
-        ours = Path(lab_dir) / relative
-        if not ours.is_file() or ours.read_bytes() != (rendered.path / relative).read_bytes():
-            problems.append(
-                f"{ours}: differs from variant/templates/{relative} rendered with the default values"
-            )
+    for ours_dir, theirs_dir, values in sides:
+        generated = sorted(values.get(GENERATED, {}) or {})
+        for relative in [*templates(ours_dir), *map(Path, generated)]:
+            ours = ours_dir / relative
+            if not ours.is_file() or ours.read_bytes() != (theirs_dir / relative).read_bytes():
+                problems.append(
+                    f"{ours}: differs from variant/templates/{relative} rendered with the default values"
+                )
     return problems
 
 

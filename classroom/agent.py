@@ -77,6 +77,11 @@ def parse_request(line: bytes) -> tuple[str, dict]:
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
             raise ClassroomError("agent: start: argument 'seed' is not a whole number 0..2^31")
         args["seed"] = seed
+    if op == "grade":  # the server's hidden checks (hidden.yaml text), or null: none sent
+        hidden = request.get("hidden")
+        if hidden is not None and not isinstance(hidden, str):
+            raise ClassroomError("agent: grade: argument 'hidden' must be a text or null")
+        args["hidden"] = hidden
     return op, args
 
 
@@ -89,7 +94,7 @@ def dispatch(backend: SandboxBackend, op: str, args: dict):
     if op == "sandboxes":
         return backend.sandboxes()
     if op == "grade":
-        return backend.grade(args["sandbox"], args["include_hidden"])
+        return backend.grade(args["sandbox"], args["include_hidden"], args["hidden"])
     if op == "write_file":
         return backend.write_file(args["sandbox"], args["path"], args["text"])
     if op == "read_file":

@@ -326,9 +326,20 @@ class LocalRunner(SandboxBackend):
             workspace.copy_tree(self._lab(record).starter_dir, Path(record["workdir"]))
         return self.deploy(sandbox)
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
         record = self._record(sandbox)
-        lab = self._lab(record)
+        # the server's hidden checks, sent with the call; a variant (exam task) has its own, rendered
+        # from the lab's instructor templates with the variant
+        if hidden is not None and record.get("seed") is None:
+            from sdnlab import instructor
+            from sdnlab.labs.loader import load_lab
+
+            try:
+                lab = load_lab(record["lab"], hidden_text=(hidden, f"{record['lab']}/{instructor.HIDDEN}"))
+            except SdnlabError as exc:
+                raise ClassroomError(f"grading failed: {exc}") from None
+        else:
+            lab = self._lab(record)
         with self._lock(sandbox):  # never while a deploy of the same sandbox replaces its flows
             return self._grade(sandbox, record, lab, include_hidden)
 

@@ -107,8 +107,11 @@ class SandboxBackend(ABC):
         """Restore the lab's starter files in the workspace and deploy them."""
 
     @abstractmethod
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        """Grade the lab: ``LabResult.to_dict()`` (hidden checks included when asked)."""
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        """Grade the lab: ``LabResult.to_dict()`` (hidden checks included when asked).
+
+        ``hidden``: the text of the lab's hidden.yaml, sent by the server with the call (the
+        sandbox has no instructor data); None: the sandbox's own, where it has any."""
 
     def terminal(self, sandbox: str) -> int:
         """A pseudo-terminal master file descriptor with a shell for the sandbox (the caller closes it)."""
@@ -211,8 +214,8 @@ class AgentBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return self._result("reset", sandbox=sandbox)
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        return self._result("grade", sandbox=sandbox, include_hidden=include_hidden)
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        return self._result("grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden)
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return dict(self._result("tables", sandbox=sandbox))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -283,7 +283,7 @@ def _build(
     return Behaviour(
         id=str(behaviour_id or f"{name}-{index + 1}"),
         kind=name,
-        description=str(raw.get("description") or ""),
+        description=_description(raw.get("description"), common("description"), errors),
         weight=float(weight),
         hidden=bool(hidden),
         src=selectors("src", kind.default_src),
@@ -301,6 +301,18 @@ def _build(
 
 _LOCATED = re.compile(r"^.*?:(\d+):")
 MAX_ERRORS_SHOWN = 25
+
+
+def _description(raw: object, where: str, errors: list[str]) -> str:
+    """A behaviour's description: a text, or ``{en: ..., ja: ...}`` (the English one is kept here;
+    the lab loader keeps both for ``--lang``)."""
+    if raw is None or isinstance(raw, str):
+        return raw or ""
+    texts = raw if isinstance(raw, Mapping) and set(map(str, raw)) <= {"en", "ja"} else {}
+    if isinstance(texts.get("en"), str) and all(isinstance(v, str) and v.strip() for v in texts.values()):
+        return str(texts["en"])
+    errors.append(f"{where}: description: expected a text or {{en: TEXT, ja: TEXT}}")
+    return ""
 
 
 def raise_spec_errors(errors: list[str]) -> None:
@@ -326,29 +338,28 @@ def parse_spec(text: str, source: str = "<spec>", topology: object = None) -> tu
     return parse_behaviours(_read_yaml(text, source), source, topology)
 
 
-def parse_behaviours(data: object, source: str = "<spec>", topology: object = None) -> tuple[Behaviour, ...]:
+def parse_behaviours(
+    data: object,
+    source: str = "<spec>",
+    topology: object = None,
+    hidden: tuple[object, str] | None = None,
+) -> tuple[Behaviour, ...]:
     """Behaviours from already-loaded YAML data (a list, or a mapping with ``behaviours:``).
 
     Data from ``sdnlab.yamlsrc.load_yaml`` gets line numbers in error messages. With a
     ``topology``, node selectors and failover links are checked against it too, and every problem
-    (field syntax and unknown nodes alike) is reported in the same ``SpecError``.
+    (field syntax and unknown nodes alike) is reported in the same ``SpecError``. ``hidden``: the
+    data and file name of a second list whose behaviours are all hidden (a lab's instructor-only
+    ``hidden.yaml``); they may require the first list's behaviours and share its ids.
     """
-    line = getattr(data, "line", 0)
-    lab_file = False
-    if isinstance(data, Mapping):
-        lab_file = "topology" in data or "title" in data  # a lab.yaml: its other keys are the lab's
-        unknown = [k for k in data if k != "behaviours"] if not lab_file else []
-        if unknown:
-            where = f"{source}:{_line(data, unknown[0], line)}"
-            raise SpecError(f"{where}: unknown key {unknown[0]!r} (a spec holds a 'behaviours:' list)")
-        line = _line(data, "behaviours", line)
-        data = data.get("behaviours")
-    if not isinstance(data, list):
-        raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
     errors: list[str] = []
-    ignored = LAB_CHECK_KEYS if lab_file else ()
-    parsed = [_behaviour(raw, i, source, errors, _line(data, i, line), ignored) for i, raw in enumerate(data)]
-    behaviours = [b for b in parsed if b is not None]
+    behaviours = _behaviour_list(data, source, errors)
+    if hidden is not None:
+        hidden_data, hidden_source = hidden
+        for b in _behaviour_list(hidden_data, hidden_source, errors, lab_file=True):
+            if not b.hidden and _declares_public(hidden_data, b):
+                errors.append(f"{b.where}: hidden: every behaviour in {Path(hidden_source).name} is hidden")
+            behaviours.append(replace(b, hidden=True))
     ids = [b.id for b in behaviours]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         errors.append(f"{source}: duplicate behaviour id {dup!r}")
@@ -360,6 +371,36 @@ def parse_behaviours(data: object, source: str = "<spec>", topology: object = No
         errors.extend(spec_errors(Grader(topology, NetworkState({})), behaviours))
     raise_spec_errors(errors)
     return tuple(behaviours)
+
+
+def _declares_public(data: object, behaviour: Behaviour) -> bool:
+    """True when the entry of ``behaviour`` in ``data`` says ``hidden: false`` in so many words."""
+    entries = data.get("behaviours") if isinstance(data, Mapping) else data
+    for raw in entries if isinstance(entries, list) else ():
+        if isinstance(raw, Mapping) and str(raw.get("id")) == behaviour.id and raw.get("hidden") is False:
+            return True
+    return False
+
+
+def _behaviour_list(data: object, source: str, errors: list[str], lab_file: bool = False) -> list[Behaviour]:
+    """The behaviours of one file's data (a list, or a mapping with ``behaviours:``); problems go
+    to ``errors``."""
+    line = getattr(data, "line", 0)
+    if isinstance(data, Mapping):
+        lab_file = lab_file or "topology" in data or "title" in data  # a lab file: other keys are the lab's
+        unknown = [k for k in data if k != "behaviours"] if not lab_file else []
+        if unknown:
+            where = f"{source}:{_line(data, unknown[0], line)}"
+            raise SpecError(f"{where}: unknown key {unknown[0]!r} (a spec holds a 'behaviours:' list)")
+        line = _line(data, "behaviours", line)
+        data = data.get("behaviours")
+        if data is None and lab_file:
+            return []
+    if not isinstance(data, list):
+        raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
+    ignored = LAB_CHECK_KEYS if lab_file else ()
+    parsed = [_behaviour(raw, i, source, errors, _line(data, i, line), ignored) for i, raw in enumerate(data)]
+    return [b for b in parsed if b is not None]
 
 
 def requires_errors(behaviours: list[Behaviour]) -> list[str]:

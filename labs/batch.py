@@ -91,6 +91,13 @@ def grade_batch(
     """
     if mode not in MODES:
         raise LabSessionError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    if not lab.hidden_available:  # a class graded without its hidden checks would get wrong grades
+        from sdnlab.instructor import InstructorDataMissing, where_to_set
+
+        raise InstructorDataMissing(
+            f"grade-batch: the hidden checks of lab {lab.id!r} are not available on this machine: "
+            f"{where_to_set()}; nothing was graded"
+        )
     if mode == "static" and (lab.controller.mode != "none" or lab.vnfs):
         raise LabSessionError(
             f"lab {lab.id} needs a live network (controller {lab.controller.mode}); use --mode live"

@@ -59,6 +59,18 @@ def missing_submission(lab: Lab, workdir: Path) -> str | None:
     return None
 
 
+def _unavailable_note(lab: Lab, include_hidden: bool) -> tuple[str, ...]:
+    """The note a grading with hidden checks carries where this machine has none of them."""
+    from sdnlab.instructor import NOT_AVAILABLE
+
+    return (f"{NOT_AVAILABLE}: public checks only",) if include_hidden and not lab.hidden_available else ()
+
+
+def _with_texts(lab: Lab, items: list[CheckItem]) -> list[CheckItem]:
+    """Each check with the lab's Japanese description (``description: {en, ja}`` in lab.yaml)."""
+    return [replace(i, description_ja=lab.describe(i.id, "ja")) for i in items]
+
+
 def _zeroed(items: list[CheckItem], reason: str) -> list[CheckItem]:
     """Every check scored zero with the reason: nothing submitted, nothing holds (not even isolation)."""
     return [replace(i, score=0.0, passed_cases=0, details=(reason,)) for i in items]
@@ -69,10 +81,10 @@ def grade_static(lab: Lab, workdir: Path, include_hidden: bool = True, topology=
     started = time.perf_counter()
     topology = topology or live.load_topology(lab)
     state = workspace.static_state(Path(workdir), [s.name for s in topology.switches()])
-    items = _judge(lab, topology, state, include_hidden)
-    notes: tuple[str, ...] = ()
+    items = _with_texts(lab, _judge(lab, topology, state, include_hidden))
+    notes: tuple[str, ...] = _unavailable_note(lab, include_hidden)
     if lab.probes or lab.scored:
-        notes = (f"{len(lab.probes) + len(lab.scored)} live probe(s) not run in static grading",)
+        notes += (f"{len(lab.probes) + len(lab.scored)} live probe(s) not run in static grading",)
     reason = missing_submission(lab, workdir)
     if reason is not None:
         items, notes = _zeroed(items, reason), (reason,)
@@ -130,6 +142,7 @@ def grade_live(
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
     scored = [scored_item(s, name, topology)[0] for s in lab.scored if include_hidden or not s.hidden]
+    notes += _unavailable_note(lab, include_hidden)
     state = collect.from_bridges(live.bridges(status))
     state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
     items = _judge(lab, topology, state, include_hidden)
@@ -137,6 +150,7 @@ def grade_live(
         if include_hidden or not probe.hidden:
             items.append(probes.run_probe(probe, name, topology, status))
     items.extend(scored)
+    items = _with_texts(lab, items)
     reason = missing_submission(lab, workdir) if workdir is not None else None
     if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold
         items, notes = _zeroed(items, reason), (*notes, reason)

@@ -117,14 +117,33 @@ def _peek_number(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def load_lab(ref: str | Path, root: Path | None = None, against_topology: bool = True) -> Lab:
+def load_lab(
+    ref: str | Path,
+    root: Path | None = None,
+    against_topology: bool = True,
+    hidden_text: tuple[str, str] | None = None,
+) -> Lab:
     """One lab package, by id, number or folder path; with ``against_topology``, everything it
-    names in its topology is checked in the same pass (see ``parse_lab``)."""
+    names in its topology is checked in the same pass (see ``parse_lab``).
+
+    The lab's instructor part (``sdnlab.instructor``: reference solution, ``hidden.yaml``) is
+    merged when this machine has it; without it the lab has its public checks only.
+    ``hidden_text``: (text, file name) of a hidden.yaml given by the caller instead (a classroom
+    server sends its hidden checks to a sandbox with each grade call)."""
+    from sdnlab import instructor
+
     directory = find_lab_dir(ref, root).resolve()
     source = directory / LAB_FILE
-    text = read_text(source, LabPackageError)
-    data = load_yaml(text, str(source), LabPackageError)
-    return parse_lab(data, directory, str(source), against_topology)
+    data = load_yaml(read_text(source, LabPackageError), str(source), LabPackageError)
+    part = instructor.lab_part(directory)
+    hidden = None
+    if hidden_text is not None:
+        hidden = (load_yaml(hidden_text[0], hidden_text[1], LabPackageError), hidden_text[1])
+    elif part is not None and (part / instructor.HIDDEN).is_file():
+        hidden_source = part / instructor.HIDDEN
+        text = read_text(hidden_source, LabPackageError)
+        hidden = (load_yaml(text, str(hidden_source), LabPackageError), str(hidden_source))
+    return parse_lab(data, directory, str(source), against_topology, instructor_dir=part, hidden=hidden)
 
 
 class _Errors(Problems):
@@ -201,11 +220,33 @@ def _check_numbers(args: dict, specs, line: int, field: str, errors: _Errors) ->
             errors.add(_line(args, key, line), f"{field}.{key}", f"expected {wanted} (got {args[key]!r})")
 
 
-def parse_lab(data, directory: Path, source: str, against_topology: bool = True) -> Lab:
-    """Validate lab.yaml data (read by ``sdnlab.yamlsrc``) into a ``Lab``; every problem at once."""
+HIDDEN_KEYS = {"behaviours", "probes"}
+
+
+def parse_lab(
+    data,
+    directory: Path,
+    source: str,
+    against_topology: bool = True,
+    instructor_dir: Path | None = None,
+    hidden: tuple | None = None,
+) -> Lab:
+    """Validate lab.yaml data (read by ``sdnlab.yamlsrc``) into a ``Lab``; every problem at once.
+
+    ``instructor_dir``: the lab's instructor part (None: not on this machine); ``hidden``: the
+    data and file name of its ``hidden.yaml`` (behaviours and probes, all hidden)."""
     errors = _Errors(source, data)
     if not isinstance(data, dict):
         raise LabPackageError(f"{source}: expected a mapping at the top level")
+    hidden_data, hidden_source = hidden if hidden is not None else (None, "")
+    hidden_errors = _Errors(hidden_source, hidden_data)
+    if hidden is not None and not isinstance(hidden_data, dict):
+        hidden_errors.add(None, "(top level)", "expected a mapping with behaviours and/or probes")
+        hidden_data = {}
+    elif hidden is not None:
+        for key in sorted(set(map(str, hidden_data)) - HIDDEN_KEYS):
+            hidden_errors.add(None, key, "unknown key (a hidden.yaml holds behaviours and probes)")
+    _no_hidden_here(data, errors)
     for key in sorted(set(map(str, data)) - TOP_KEYS):
         errors.add(None, key, f"unknown key (expected some of: {', '.join(sorted(TOP_KEYS))})")
 
@@ -231,21 +272,31 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         minutes = 0
     skills = _skills(data.get("skills"), errors)
     topology = _topology(data.get("topology"), directory, errors)
-    controller = _controller(data.get("controller"), directory, errors)
-    vnfs = _vnfs(data.get("vnfs"), directory, errors)
+    workspaces: tuple = (("starter", directory / "starter"),)
+    if instructor_dir is not None:  # the reference needs the same files (where this machine has it)
+        solution = Path(instructor_dir) / "solution"
+        workspaces += ((str(solution), solution),)
+    controller = _controller(data.get("controller"), workspaces, errors)
+    vnfs = _vnfs(data.get("vnfs"), workspaces, errors)
     scenario = _scenario(data.get("scenario"), errors)
     scored_at = _scored(data.get("scored"), errors)  # (index in the file, scenario)
     scored = tuple(s for _, s in scored_at)
     for key in ("behaviours", "probes", "scored"):  # `skills:` on a check is read by sdnlab.certification
         _check_skills(data.get(key), key, errors)
+        _check_skills((hidden_data or {}).get(key), key, hidden_errors)
     odd_keys = _keys_that_are_not_names(data)
     for line, field, odd in odd_keys:
         errors.add(line, field, f"key {odd!r} is not a name (keys are words such as 'src')")
-    if any(field.startswith("behaviours") for _, field, _ in odd_keys):
+    hidden_odd = _keys_that_are_not_names(hidden_data or {})
+    for line, field, odd in hidden_odd:
+        hidden_errors.add(line, field, f"key {odd!r} is not a name (keys are words such as 'src')")
+    if any(field.startswith("behaviours") for _, field, _ in odd_keys + hidden_odd):
         behaviours: tuple = ()  # the spec parser expects names as keys; the problems are reported
     else:
-        behaviours = _behaviours(data, source, errors)
+        behaviours = _behaviours(data, source, errors, (hidden_data, hidden_source) if hidden else None)
     probes = _probes(data.get("probes"), errors)
+    hidden_probes = _probes((hidden_data or {}).get("probes"), hidden_errors, hidden=True)
+    check_texts = _check_texts(data, errors) | _check_texts(hidden_data or {}, hidden_errors)
     hints = _hints(data.get("hints"), errors)
     for lang in LANGUAGES:
         readme = directory / ("README.ja.md" if lang == "ja" else "README.md")
@@ -256,17 +307,37 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
             continue
         if not text.strip():
             errors.add(None, "texts", f"{readme.name} ({lang} task text) is missing or empty")
-    for folder in ("starter", "solution"):
-        if not (directory / folder).is_dir():
-            errors.add(None, folder, f"folder {folder}/ is missing")
+    if not (directory / "starter").is_dir():
+        errors.add(None, "starter", "folder starter/ is missing")
+    if (directory / "solution").exists():
+        errors.add(
+            None,
+            "solution",
+            f"{directory / 'solution'}: the reference solution is instructor data: move it to "
+            f"instructor/labs/{directory.name}/solution (see docs/labs.md)",
+        )
+    if instructor_dir is not None and not (Path(instructor_dir) / "solution").is_dir():
+        errors.add(None, "solution", f"folder {Path(instructor_dir) / 'solution'}/ is missing")
     if against_topology and topology.source and not any(": topology" in item for item in errors.items):
-        _check_against_topology(topology, behaviours, probes, scenario, vnfs, data, errors, scored_at)
+        _check_against_topology(
+            topology,
+            behaviours,
+            probes,
+            scenario,
+            vnfs,
+            data,
+            errors,
+            scored_at,
+            (hidden_probes, hidden_errors),
+        )
+    probes = probes + hidden_probes
     ids = [b.id for b in behaviours] + [p.id for p in probes]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
-        errors.add(None, "probes", f"id {dup!r} is used by a behaviour and a probe")
+        errors.add(None, "probes", f"id {dup!r} is used twice (by a behaviour or a probe)")
     for i, item in scored_at:
         if item.id in ids or [s.id for s in scored].count(item.id) > 1:
             errors.add(_line(data["scored"][i], "id"), f"scored[{i}].id", f"id {item.id!r} is used twice")
+    errors.items += hidden_errors.items
     errors.check()
     return Lab(
         lab_id,
@@ -285,7 +356,41 @@ def parse_lab(data, directory: Path, source: str, against_topology: bool = True)
         hints,
         directory,
         scored,
+        Path(instructor_dir) if instructor_dir is not None else None,
+        hidden is not None,
+        check_texts,
     )
+
+
+def _no_hidden_here(data: dict, errors: _Errors) -> None:
+    """A lab.yaml (installed, readable by trainees) declares no hidden check."""
+    for key in ("behaviours", "probes"):
+        raw = data.get(key)
+        for i, item in enumerate(raw if isinstance(raw, list) else ()):
+            if isinstance(item, dict) and "hidden" in item:
+                errors.add(
+                    _line(item, "hidden", _line(raw, i)),
+                    f"{key}[{i}].hidden",
+                    "hidden checks are instructor data: move the check to "
+                    f"instructor/labs/{data.get('id')}/hidden.yaml (see docs/labs.md)",
+                )
+
+
+def _check_texts(data, errors: _Errors) -> dict[str, Text]:
+    """Each check's description in every language (``description: TEXT`` is English only)."""
+    texts: dict[str, Text] = {}
+    for key in ("behaviours", "probes", "scored"):
+        raw = data.get(key)
+        for i, item in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(item, dict) or item.get("id") is None:
+                continue
+            value = item.get("description")
+            line = _line(item, "description", _line(raw, i))
+            if isinstance(value, dict):
+                texts[str(item["id"])] = _text(value, f"{key}[{i}].description", line, errors)
+            elif isinstance(value, str) and value.strip():
+                texts[str(item["id"])] = Text(value.strip(), value.strip())
+    return texts
 
 
 def _check_skills(raw, key: str, errors: _Errors) -> None:
@@ -348,7 +453,7 @@ def _topology(raw, directory: Path, errors: _Errors) -> TopologyRef:
     return TopologyRef(source, params)
 
 
-def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
+def _controller(raw, workspaces: tuple, errors: _Errors) -> ControllerSpec:
     if raw is None:
         raw = {"mode": "none"}
     if not isinstance(raw, dict):
@@ -384,7 +489,7 @@ def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
         errors.add(line, "controller", "mode none takes no app or config")
     if file:
         _workspace_file(
-            directory,
+            workspaces,
             file,
             _line(raw, "app" if mode == "app" else "config", line),
             f"controller.{'app' if mode == 'app' else 'config'}",
@@ -393,13 +498,14 @@ def _controller(raw, directory: Path, errors: _Errors) -> ControllerSpec:
     return ControllerSpec(mode, file)
 
 
-def _workspace_file(directory: Path, file: str, line: int, field: str, errors: _Errors) -> None:
-    for folder in ("starter", "solution"):
-        if (directory / folder).is_dir() and not (directory / folder / file).is_file():
-            errors.add(line, field, f"{folder}/{file} is missing")
+def _workspace_file(workspaces: tuple, file: str, line: int, field: str, errors: _Errors) -> None:
+    """``file`` is in each workspace: ``workspaces`` is ((shown name, folder), ...)."""
+    for shown, folder in workspaces:
+        if folder.is_dir() and not (folder / file).is_file():
+            errors.add(line, field, f"{shown}/{file} is missing")
 
 
-def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
+def _vnfs(raw, workspaces: tuple, errors: _Errors) -> tuple[VnfSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -433,13 +539,21 @@ def _vnfs(raw, directory: Path, errors: _Errors) -> tuple[VnfSpec, ...]:
                 errors.add(_line(item, "config", line), f"{field}.config", "expected a workspace file name")
                 config = None
             else:
-                _workspace_file(directory, config, _line(item, "config", line), f"{field}.config", errors)
+                _workspace_file(workspaces, config, _line(item, "config", line), f"{field}.config", errors)
         out.append(VnfSpec(str(values["name"]), str(values["kind"]), str(values["host"]), config))
     return tuple(out)
 
 
 def _check_against_topology(
-    ref: TopologyRef, behaviours, probes, scenario, vnfs, data, errors: _Errors, scored=()
+    ref: TopologyRef,
+    behaviours,
+    probes,
+    scenario,
+    vnfs,
+    data,
+    errors: _Errors,
+    scored=(),
+    hidden: tuple = ((), None),
 ) -> None:
     """Everything the lab names in its topology, checked in the same pass as the rest of lab.yaml.
 
@@ -466,7 +580,6 @@ def _check_against_topology(
 
         for message in spec_errors(Grader(topology, NetworkState({})), behaviours):
             errors.add_located(message)
-    vnf_names = {v.name for v in vnfs}
     for i, item in enumerate(data.get("vnfs") or []):
         host = item.get("host") if isinstance(item, dict) else None
         if isinstance(host, str) and host and host not in topology.nodes:
@@ -476,16 +589,25 @@ def _check_against_topology(
         for key in _STEP_SELECTORS.get(step.kind, ()):
             _check_selectors(topology, step.args, key, f"scenario[{i}].{step.kind}.{key}", step.line, errors)
     for i, probe in enumerate(probes):
-        for key in _PROBE_SELECTORS.get(probe.kind, ()):
-            _check_selectors(topology, probe.args, key, f"probes[{i}].{probe.kind}.{key}", probe.line, errors)
-        if probe.kind == "vnf_seen":
-            for name in _selector_list(probe.args.get("vnfs")) or []:
-                if name not in vnf_names:
-                    errors.add(
-                        _line(probe.args, "vnfs", probe.line),
-                        f"probes[{i}].vnf_seen.vnfs",
-                        f"no VNF named {name!r} (vnfs: {', '.join(sorted(vnf_names)) or 'none'})",
-                    )
+        _check_probe_selectors(topology, probe, i, vnfs, errors)
+    hidden_probes, hidden_errors = hidden
+    for i, probe in enumerate(hidden_probes):  # a hidden.yaml's probes, reported in that file
+        _check_probe_selectors(topology, probe, i, vnfs, hidden_errors)
+
+
+def _check_probe_selectors(topology, probe: LabProbe, i: int, vnfs, errors: _Errors) -> None:
+    """A probe's node selectors select nodes of the topology; the VNFs it names exist."""
+    vnf_names = {v.name for v in vnfs}
+    for key in _PROBE_SELECTORS.get(probe.kind, ()):
+        _check_selectors(topology, probe.args, key, f"probes[{i}].{probe.kind}.{key}", probe.line, errors)
+    if probe.kind == "vnf_seen":
+        for name in _selector_list(probe.args.get("vnfs")) or []:
+            if name not in vnf_names:
+                errors.add(
+                    _line(probe.args, "vnfs", probe.line),
+                    f"probes[{i}].vnf_seen.vnfs",
+                    f"no VNF named {name!r} (vnfs: {', '.join(sorted(vnf_names)) or 'none'})",
+                )
 
 
 _STEP_SELECTORS = {"ping": ("src", "dst"), "telnet_scan": ("src", "targets"), "static_arp": ("hosts",)}
@@ -647,15 +769,15 @@ def _check_scored_names(topology, scored_at, raw, errors: _Errors) -> None:
                 )
 
 
-def _behaviours(lab, source: str, errors: _Errors) -> tuple:
+def _behaviours(lab, source: str, errors: _Errors, hidden: tuple | None = None) -> tuple:
     from sdnlab.grader.errors import SpecError
     from sdnlab.grader.spec import parse_behaviours
 
-    if lab.get("behaviours") is None:
+    if lab.get("behaviours") is None and (hidden is None or not (hidden[0] or {}).get("behaviours")):
         return ()
     try:
         # the whole lab file, so that the spec reader knows its checks' lab-only keys (skills)
-        behaviours = parse_behaviours(lab, source)
+        behaviours = parse_behaviours(lab, source, hidden=hidden)
     except SpecError as exc:
         errors.extend_located(str(exc))
         return ()
@@ -685,7 +807,8 @@ def _keys_that_are_not_names(data, field: str = "") -> list[tuple[int, str, obje
     return found
 
 
-def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
+def _probes(raw, errors: _Errors, hidden: bool = False) -> tuple[LabProbe, ...]:
+    """Live checks; ``hidden``: they come from a hidden.yaml (all hidden)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -774,12 +897,12 @@ def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
             errors.add(_line(item, "weight", line), f"{field}.weight", "expected a positive number")
             weight = 1
-        hidden = item.get("hidden", False)
-        if not isinstance(hidden, bool):
-            errors.add(_line(item, "hidden", line), f"{field}.hidden", "expected true or false")
-            hidden = False
+        if hidden and item.get("hidden", True) is not True:
+            errors.add(_line(item, "hidden", line), f"{field}.hidden", "every check in hidden.yaml is hidden")
         probe_id = item.get("id") or f"{kind}-{i}"
         description = item.get("description") or f"{kind} {args}"
+        if isinstance(description, dict):
+            description = description.get("en") or f"{kind} {args}"
         probes.append(LabProbe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
     return tuple(probes)
 

@@ -9,6 +9,10 @@ escalating hints, bilingual texts, and two workspaces with the same layout: ``st
 the trainee begins with) and ``solution/`` (the reference). A workspace holds
 ``flows/<switch>.flows`` (and ``.groups``) files, the app or controller config file, and VNF
 config files.
+
+The reference solution and the hidden checks are instructor data (``sdnlab.instructor``): they
+are not in the installed package, and a lab loaded where they are missing has its public checks
+only (``hidden_available`` is False, ``solution_dir`` raises ``InstructorDataMissing``).
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ class Lab:
     hints: tuple[Text, ...]
     path: Path
     scored: tuple = ()  # sdnlab.certification.scenarios.Scenario: measured, partial credit (live)
+    instructor_path: Path | None = None  # the instructor part (sdnlab.instructor), None when not here
+    hidden_available: bool = False  # its hidden.yaml was read: the hidden checks are in the lists
+    check_texts: dict = field(default_factory=dict)  # check id -> Text (description per language)
 
     @property
     def starter_dir(self) -> Path:
@@ -108,7 +115,20 @@ class Lab:
 
     @property
     def solution_dir(self) -> Path:
-        return self.path / "solution"
+        """The reference workspace (instructor data); ``InstructorDataMissing`` where it is not."""
+        from sdnlab import instructor
+
+        if self.instructor_path is None:
+            raise instructor.InstructorDataMissing(
+                f"the reference solution of lab {self.id!r} is not available on this machine: "
+                f"{instructor.where_to_set()}"
+            )
+        return self.instructor_path / instructor.SOLUTION
+
+    def describe(self, check_id: str, lang: str, default: str = "") -> str:
+        """A check's description in ``lang`` (``default`` when the lab gives none)."""
+        text = self.check_texts.get(check_id)
+        return text.get(lang) if text is not None else default
 
     def readme(self, lang: str) -> Path:
         return self.path / ("README.ja.md" if lang == "ja" else "README.md")

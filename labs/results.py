@@ -24,6 +24,11 @@ class CheckItem:
     passed_cases: int = 0
     details: tuple[str, ...] = ()
     paths: tuple[dict, ...] = ()  # the counterexamples' hop-by-hop paths, for drawing (``failure_path``)
+    description_ja: str = ""  # the lab's Japanese description (empty: none)
+
+    def describe(self, lang: str) -> str:
+        """The description in ``lang`` (English when the lab gives none in that language)."""
+        return self.description_ja if lang == "ja" and self.description_ja else self.description
 
     @property
     def passed(self) -> bool:

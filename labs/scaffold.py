@@ -1,4 +1,10 @@
-"""``sdnlab lab new ID``: a new lab package that loads, with TODOs where the author must write."""
+"""``sdnlab lab new ID``: a new lab package that loads, with TODOs where the author must write.
+
+The lab has two parts: the package ``<root>/<id>/`` (lab.yaml, task texts, starter) and its
+instructor part (reference solution, hidden.yaml; see ``sdnlab.instructor``): for the catalogue
+``instructor/labs/<id>/`` of the source checkout (or ``$SDNLAB_INSTRUCTOR_DIR/labs/<id>``), for a
+lab made with ``--root R`` ``R/instructor/<id>/``.
+"""
 
 from __future__ import annotations
 
@@ -26,15 +32,22 @@ topology:
 controller: {{mode: none}}     # none | builtin (config: FILE) | app (app: FILE.py)
 behaviours:
   - id: h1-reaches-h2
+    description: {{en: "h1 reaches h2 (ARP and IP)", ja: "h1 から h2 に届く（ARP と IP）"}}
     reach: {{src: h1, dst: h2, traffic: any}}
-  - id: h2-reaches-h1
-    reach: {{src: h2, dst: h1, traffic: any}}
-    hidden: true
 hints:
   - en: "TODO a gentle hint"
     ja: "TODO やさしいヒント"
   - en: "TODO an explicit hint"
     ja: "TODO 具体的なヒント"
+"""
+
+HIDDEN_YAML = """\
+# {id}: the hidden checks (instructor data: never installed, never shown to a trainee; graded
+# at submit and by the instructor commands). Same format as lab.yaml's behaviours and probes.
+behaviours:
+  - id: h2-reaches-h1
+    description: {{en: "h2 reaches h1 (ARP and IP)", ja: "h2 から h1 に届く（ARP と IP）"}}
+    reach: {{src: h2, dst: h1, traffic: any}}
 """
 
 README = {
@@ -44,7 +57,10 @@ README = {
 
 
 def new_lab(lab_id: str, root: Path | None = None) -> Path:
-    """Create ``<root>/<id>/`` with lab.yaml, README.md, README.ja.md, starter/flows and solution/flows."""
+    """Create ``<root>/<id>/`` with lab.yaml, README.md, README.ja.md and starter/flows, and its
+    instructor part with solution/flows and hidden.yaml (see the module docstring)."""
+    from sdnlab import instructor
+
     root = Path(root) if root else labs_root()
     if not root.is_dir():
         raise LabPackageError(
@@ -57,6 +73,12 @@ def new_lab(lab_id: str, root: Path | None = None) -> Path:
     target = root / lab_id
     if target.exists():
         raise LabPackageError(f"{target} already exists")
+    if root.resolve() == labs_root():
+        part = instructor.catalogue_part(lab_id)
+    else:
+        part = instructor.companion(target)
+    if part.exists():
+        raise LabPackageError(f"{part} already exists")
     numbers = []
     for d in lab_dirs(root):
         for line in (d / "lab.yaml").read_bytes().decode("utf-8", "replace").splitlines():
@@ -64,7 +86,8 @@ def new_lab(lab_id: str, root: Path | None = None) -> Path:
                 numbers.append(int(line.split(":", 1)[1]))
     number = max(numbers, default=0) + 1
     (target / "starter" / "flows").mkdir(parents=True)
-    (target / "solution" / "flows").mkdir(parents=True)
+    (part / "solution" / "flows").mkdir(parents=True)
+    (part / "hidden.yaml").write_text(HIDDEN_YAML.format(id=lab_id), encoding="utf-8")
     (target / "lab.yaml").write_text(LAB_YAML.format(id=lab_id, number=number), encoding="utf-8")
     (target / "README.md").write_text(README["en"].format(id=lab_id), encoding="utf-8")
     (target / "README.ja.md").write_text(README["ja"].format(id=lab_id), encoding="utf-8")
@@ -72,7 +95,7 @@ def new_lab(lab_id: str, root: Path | None = None) -> Path:
         (target / "starter" / "flows" / f"{switch}.flows").write_text(
             "# TODO: the trainee's starting flows\n"
         )
-        (target / "solution" / "flows" / f"{switch}.flows").write_text(
+        (part / "solution" / "flows" / f"{switch}.flows").write_text(
             "# TODO: the reference flows\npriority=0,actions=drop\n"
         )
     return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sdnlab.errors import SdnlabError
 from sdnlab.labs import grading, live
@@ -99,7 +100,7 @@ def check_descriptions(lab: Lab) -> list[str]:
     """A check's description says what it checks: "ping" only for ``ping``, "ARP" only when ARP is judged."""
     problems = []
     for b in lab.behaviours:
-        where = f"lab.yaml:{b.line}: {b.id}"
+        where = f"{Path(b.source).name}:{b.line}: {b.id}"
         protocols = set(b.traffic.protocols) if b.traffic else set()
         if b.kind != "ping" and PING_CLAIM.search(b.description):
             problems.append(
@@ -108,6 +109,18 @@ def check_descriptions(lab: Lab) -> list[str]:
             )
         if b.kind not in ("ping", "failover") and "ARP" in b.description and "arp" not in protocols:
             problems.append(f"{where}: the description mentions ARP, but the traffic class has no ARP")
+    return problems
+
+
+def check_japanese(lab: Lab) -> list[str]:
+    """Every check has a Japanese description (``description: {en: ..., ja: ...}``)."""
+    problems = []
+    for check_id in [b.id for b in lab.behaviours] + [p.id for p in lab.probes]:
+        text = lab.check_texts.get(check_id)
+        if text is None or not JAPANESE.search(text.ja):
+            problems.append(
+                f"check {check_id!r}: no Japanese description (write description: {{en: ..., ja: ...}})"
+            )
     return problems
 
 
@@ -128,7 +141,16 @@ def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> Validat
     except SdnlabError as exc:
         return ValidationReport(str(ref), [str(exc)])
     report = ValidationReport(lab.id)
+    if lab.instructor_path is None or not lab.hidden_available:
+        from sdnlab import instructor
+
+        report.problems.append(
+            f"instructor data of lab {lab.id!r} not available on this machine (reference solution, "
+            f"hidden.yaml): {instructor.where_to_set()}"
+        )
+        return report
     report.problems += check_texts(lab)
+    report.problems += check_japanese(lab)
     report.problems += check_vacuous(lab)
     report.problems += check_descriptions(lab)
     from sdnlab.certification.evidence import lab_problems  # check skills known, variants sound

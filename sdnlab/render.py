@@ -94,6 +94,10 @@ _FEEDBACK_JA = (
         re.compile(r"^(\d+) live probe\(s\) not run in static grading$"),
         r"実機プローブ \1 件は静的採点では実行していません",
     ),
+    (
+        re.compile(r"^hidden checks not available on this machine: public checks only$"),
+        "このマシンには非公開チェックがありません: 公開チェックのみで採点しました",
+    ),
     (re.compile(r"\bdropped \("), "破棄 ("),
     (re.compile(r"\blost \("), "消失 ("),
     (re.compile(r"\bdelivered but must be isolated\b"), "届いてはならないのに届いた"),
@@ -314,7 +318,7 @@ def lab_result(out: Console, result: LabResult, title: str, lang: str = "en") ->
     rows = [
         CheckRow(
             i.id,
-            i.description,
+            i.describe(lang),
             i.passed,
             i.hidden,
             i.cases,

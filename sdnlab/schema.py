@@ -127,18 +127,21 @@ def lab_schema() -> JSON:
         "minProperties": 1,
     }
     behaviour_kinds = spec.kind_names()
+    description: JSON = {"anyOf": [{"type": "string"}, text]}  # a plain string is English only
     behaviour: JSON = {
         "type": "object",
         "description": "one behaviour: exactly one of " + ", ".join(behaviour_kinds),
-        "propertyNames": {"enum": [*behaviour_kinds, *spec.COMMON_KEYS, "skills"]},
-        "properties": {"skills": check_skills},
+        # hidden checks are instructor data (instructor/labs/<id>/hidden.yaml): no `hidden` here
+        "propertyNames": {
+            "enum": [*behaviour_kinds, *(k for k in spec.COMMON_KEYS if k != "hidden"), "skills"]
+        },
+        "properties": {"skills": check_skills, "description": description},
         "minProperties": 1,
     }
     probe_common: JSON = {
         "id": {"type": "string"},
-        "description": {"type": "string"},
+        "description": description,
         "weight": {"type": "number", "exclusiveMinimum": 0},
-        "hidden": {"type": "boolean"},
         "skills": check_skills,
     }
     band: JSON = {

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from sdnlab.grader.replay.grade import replay_app
+from sdnlab.labs.loader import load_lab
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -30,7 +31,7 @@ OF_PORT = 6890
 
 def apps(folder: Path) -> dict[str, Path]:
     """reference, starter and broken variants of lab 2's app, each in its own folder."""
-    solution = (LAB / "solution" / "l2_switch.py").read_text()
+    solution = (load_lab("l2_learning").solution_dir / "l2_switch.py").read_text()  # instructor data
     texts = {
         "reference": solution,
         "starter": (LAB / "starter" / "l2_switch.py").read_text(),

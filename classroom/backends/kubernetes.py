@@ -398,8 +398,10 @@ class KubernetesBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._call(self._pod_of(sandbox), "reset", sandbox=sandbox), "backend": self.kind}
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        return self._call(self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden)
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        return self._call(
+            self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden
+        )
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return dict(self._call(self._pod_of(sandbox), "tables", sandbox=sandbox))

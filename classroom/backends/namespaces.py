@@ -285,8 +285,8 @@ class NamespaceBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._agent(sandbox).reset(sandbox), "isolation": self.isolation}
 
-    def grade(self, sandbox: str, include_hidden: bool) -> dict:
-        return self._agent(sandbox).grade(sandbox, include_hidden)
+    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+        return self._agent(sandbox).grade(sandbox, include_hidden, hidden)
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return self._agent(sandbox).tables(sandbox)

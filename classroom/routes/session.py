@@ -17,7 +17,7 @@ from sdnlab.classroom.deps import AnyUser, Db, Room, lab_or_404, running, touch
 from sdnlab.classroom.errors import Conflict
 from sdnlab.classroom.room import LOG, Classroom
 from sdnlab.classroom.sandbox import workspace_path
-from sdnlab.classroom.views import public_report, result_dict, session_dict
+from sdnlab.classroom.views import hidden_checks, language, public_report, result_dict, session_dict
 
 router = APIRouter(prefix="/api")
 
@@ -92,9 +92,13 @@ def deploy(db: Db, user: AnyUser, room: Room):
     return {"status": status}
 
 
-def grade(db: DbSession, user: User, row: LabSession, kind: str, room: Classroom) -> tuple[dict, dict]:
+def grade(
+    db: DbSession, user: User, row: LabSession, kind: str, room: Classroom, lang: str = "en"
+) -> tuple[dict, dict]:
     started = time.perf_counter()
-    full = room.backend.grade(row.sandbox, include_hidden=(kind == "submit"))
+    full = room.backend.grade(
+        row.sandbox, include_hidden=(kind == "submit"), hidden=hidden_checks(row.lab_id, kind)
+    )
     seconds = time.perf_counter() - started
     room.metrics.check.labels(kind).observe(seconds)
     now = time.time()
@@ -121,22 +125,24 @@ def grade(db: DbSession, user: User, row: LabSession, kind: str, room: Classroom
         row.last_percent,
         seconds,
     )
-    return full, public_report(full)
+    return full, public_report(full, language(lang))
 
 
 @router.post("/session/check", tags=["session"])
-def check(db: Db, user: AnyUser, room: Room):
-    """Grade the public checks on the running lab (recorded as an attempt)."""
+def check(db: Db, user: AnyUser, room: Room, lang: str = "en"):
+    """Grade the public checks on the running lab (recorded as an attempt); ``lang`` en or ja."""
+    lang = language(lang)
     row = running(db, user)
     not_exam(row)
-    _full, public = grade(db, user, row, "check", room)
+    _full, public = grade(db, user, row, "check", room, lang)
     db.commit()
     return public
 
 
 @router.post("/session/submit", tags=["session"])
-def submit(db: Db, user: AnyUser, room: Room):
-    """Grade every check (hidden ones too) and record the result."""
+def submit(db: Db, user: AnyUser, room: Room, lang: str = "en"):
+    """Grade every check (hidden ones too) and record the result; ``lang`` en or ja."""
+    lang = language(lang)
     row = running(db, user)
     not_exam(row)
     lines = db.execute(  # before grading: a query would flush the attempt before the history is in
@@ -144,7 +150,7 @@ def submit(db: Db, user: AnyUser, room: Room):
         .where(TerminalLine.session_id == row.id)
         .order_by(TerminalLine.id)
     ).all()
-    full, public = grade(db, user, row, "submit", room)
+    full, public = grade(db, user, row, "submit", room, lang)
     full["terminal_history"] = [{"at": at, "line": line} for at, line in lines]  # kept for instructors
     now = time.time()
     db.add(

@@ -340,8 +340,8 @@ async function viewLab(labId) {
     drawTopology();
     toast(t("saved"));
   }));
-  $("#check").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", "/api/session/check"))));
-  $("#submit").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", "/api/session/submit"))));
+  $("#check").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", `/api/session/check?lang=${state.lang}`))));
+  $("#submit").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", `/api/session/submit?lang=${state.lang}`))));
   $("#hint").addEventListener("click", (ev) => busy(ev.target, async () => {
     const hint = await api("POST", "/api/session/hint");
     $("#hints").insertAdjacentHTML("beforeend", `<p>${hint.number}/${hint.total}: ${esc(hint.text[state.lang] || hint.text.en)}</p>`);

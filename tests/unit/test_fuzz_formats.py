@@ -17,14 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdnlab.errors import SdnlabError
-from sdnlab.labs.loader import LAB_FILE, lab_dirs, parse_lab
+from sdnlab.labs.loader import LAB_FILE, lab_dirs, load_lab, parse_lab
 from sdnlab.topologies import catalogue, load_topology_text
 from sdnlab.topologies.loader import CATALOGUE_DIR
 from sdnlab.yamlsrc import load_yaml
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LABS = lab_dirs()
-WORKSPACE_FILES = sorted(p for d in LABS for p in (d / "solution").glob("*.yaml"))
+WORKSPACE_FILES = sorted(
+    p for d in LABS for p in load_lab(d, against_topology=False).solution_dir.glob("*.yaml")
+)
 VNF_CONFIGS = [p for p in WORKSPACE_FILES if p.name != "controller.yaml"]
 CONTROLLER_CONFIGS = [p for p in WORKSPACE_FILES if p.name == "controller.yaml"]
 

@@ -1,4 +1,5 @@
-"""Lab 4 for k vehicles per roadside unit (two RSUs): texts, starter and reference flows.
+"""Lab 4 for k vehicles per roadside unit (two RSUs): texts and starter flows (the reference flows
+are instructor data: instructor/labs/connected_car/variant/derive.py).
 
 Ports (connected_car topology): rsu_r 1..k = its vehicles, k+1 = edge, k+2 = its core switch;
 edge 1 = rsu1, 2 = rsu2, 3 = mec1, 4 = core1; core1 1 = rsu1, 2 = edge, 3 = core2, 4 = cloudgw;
@@ -20,15 +21,12 @@ def _vehicles(k: int, rsu: int) -> list[int]:
     return list(range(1 + (rsu - 1) * k, 1 + rsu * k))
 
 
-def _rsu(k: int, rsu: int, solution: bool) -> str:
+def _rsu(k: int, rsu: int) -> str:
     core = "core1" if rsu == 1 else "core2"
     names = ", ".join(f"v{v}=port {p}" for p, v in enumerate(_vehicles(k, rsu), 1))
     lines = [f"# rsu{rsu}: {names}, edge=port {k + 1}, {core}=port {k + 2}"]
     for port, v in enumerate(_vehicles(k, rsu), 1):
         lines += _pair(f"10.10.0.{v}", port)
-    if solution:
-        lines.append("# the low-latency service (mec1) is one hop away, through the edge site")
-        lines += _pair("10.20.0.1", k + 1)
     lines.append("# everything else from the vehicles goes to the metro core and the cloud")
     lines += [f"priority=50,in_port={p},actions=output:{k + 2}" for p in range(1, k + 1)]
     lines += [
@@ -38,23 +36,17 @@ def _rsu(k: int, rsu: int, solution: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _edge(k: int, solution: bool) -> str:
+def _edge() -> str:
     lines = ["# edge: rsu1=port 1, rsu2=port 2, mec1=port 3, core1=port 4", *_pair("10.20.0.1", 3)]
-    if solution:
-        lines.append("# replies from mec1 go straight back to the vehicle's roadside unit")
-        for rsu in (1, 2):
-            for v in _vehicles(k, rsu):
-                lines += _pair(f"10.10.0.{v}", rsu)
-    else:
-        lines += [
-            "# replies from mec1 go back through the metro core",
-            "priority=50,in_port=3,actions=output:4",
-        ]
+    lines += [
+        "# replies from mec1 go back through the metro core",
+        "priority=50,in_port=3,actions=output:4",
+    ]
     lines.append("priority=0,actions=drop")
     return "\n".join(lines) + "\n"
 
 
-def _core(k: int, name: str, solution: bool) -> str:
+def _core(k: int, name: str) -> str:
     if name == "core1":
         header, cloud, own, other, mec = (
             "# core1: rsu1=port 1, edge=port 2, core2=port 3, cloudgw=port 4",
@@ -71,8 +63,7 @@ def _core(k: int, name: str, solution: bool) -> str:
     for rsu in order:
         for v in _vehicles(k, rsu):
             lines += _pair(f"10.10.0.{v}", own if rsu == order[0] else other)
-    if not solution:
-        lines += _pair("10.20.0.1", mec)
+    lines += _pair("10.20.0.1", mec)
     lines.append("priority=0,actions=drop")
     return "\n".join(lines) + "\n"
 
@@ -98,14 +89,14 @@ def _radio_rows(k: int, word: str) -> str:
 def derive(values: dict) -> dict:
     k = values["vehicles_per_rsu"]
     n = 2 * k
-    files = {}
-    for solution, folder in ((False, "starter"), (True, "solution")):
-        files[f"{folder}/flows/rsu1.flows"] = _rsu(k, 1, solution)
-        files[f"{folder}/flows/rsu2.flows"] = _rsu(k, 2, solution)
-        files[f"{folder}/flows/edge.flows"] = _edge(k, solution)
-        files[f"{folder}/flows/core1.flows"] = _core(k, "core1", solution)
-        files[f"{folder}/flows/core2.flows"] = _core(k, "core2", solution)
-        files[f"{folder}/flows/cloudgw.flows"] = _cloudgw(k)
+    files = {
+        "starter/flows/rsu1.flows": _rsu(k, 1),
+        "starter/flows/rsu2.flows": _rsu(k, 2),
+        "starter/flows/edge.flows": _edge(),
+        "starter/flows/core1.flows": _core(k, "core1"),
+        "starter/flows/core2.flows": _core(k, "core2"),
+        "starter/flows/cloudgw.flows": _cloudgw(k),
+    }
     rsu1 = ", ".join(f"v{v}" for v in _vehicles(k, 1))
     rsu2 = ", ".join(f"v{v}" for v in _vehicles(k, 2))
     return {

@@ -96,7 +96,9 @@ def test_a_live_exam_auto_submits_and_its_certificate_verifies(env):
     assert "hidden check(s)" in status.stdout and "to h1 either" not in status.stdout
 
     # Ann writes her own variant's answer and installs it on the switches
-    _copy(attempt_a / "labs" / "static_flows" / "solution", attempt_a / "work" / "1-static_flows")
+    _copy(
+        attempt_a / "labs" / "instructor" / "static_flows" / "solution", attempt_a / "work" / "1-static_flows"
+    )
     deployed = sdnlab(env, "exam", "deploy", "1", "--name", "ex-cert-a")
     assert deployed.returncode == 0, deployed.stderr
     checked = sdnlab(env, "exam", "check", "1", "--name", "ex-cert-a")

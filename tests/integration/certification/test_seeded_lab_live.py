@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from sdnlab.certification import variants
-from sdnlab.labs.loader import find_lab_dir
+from sdnlab.labs.loader import find_lab_dir, load_lab
 
 pytestmark = pytest.mark.network
 
@@ -50,7 +50,7 @@ def test_a_seeded_lab_is_graded_as_its_variant(env):
 
     # the catalogue's answer (blocks TCP 23) is not the answer of this variant
     workdir = home / "work" / "static_flows"
-    catalogue_solution = find_lab_dir("static_flows") / "solution" / "flows"
+    catalogue_solution = load_lab("static_flows").solution_dir / "flows"
     for path in catalogue_solution.glob("*.flows"):
         (workdir / "flows" / path.name).write_text(path.read_text())
     assert sdnlab(env, "lab", "reset", "--name", NAME).returncode == 0

@@ -40,7 +40,11 @@ def sdnlab_home(tmp_path, monkeypatch):
 def probe_lab(tmp_path):
     """Lab 1 reduced to its live probes (ping and TCP from h2 to h3), so probes follow each other closely."""
     folder = tmp_path / "probe_lab"
-    shutil.copytree(load_lab("static_flows").path, folder)
+    original = load_lab("static_flows")
+    shutil.copytree(original.path, folder)
+    part = tmp_path / "instructor" / "probe_lab"  # its instructor part: the reference, no hidden check
+    shutil.copytree(original.solution_dir, part / "solution")
+    (part / "hidden.yaml").write_text("probes: []\n")
     head = (folder / "lab.yaml").read_text().split("behaviours:")[0]
     head = head.replace("id: static_flows", "id: probe_lab").replace("number: 1\n", "number: 91\n")
     (folder / "lab.yaml").write_text(head + PROBES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from sdnlab.runtime import api
 pytestmark = pytest.mark.network
 
 NAME = "lab-tsess"
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,15 @@ def test_a_trainee_session(env):
     assert not any(h in first.stdout for h in hidden_ids), "check must not reveal hidden checks"
     isolated = next(c for c in data["checks"] if c["id"] == "meters-isolated")
     assert not isolated["passed"] and "blame" in isolated["details"][0]
+
+    # --lang ja: the feedback is Japanese, check descriptions included (none left in English)
+    ja = sdnlab((dict(env[0], COLUMNS="200"), home), "lab", "check", "--name", NAME, "--lang", "ja")
+    public = list(data["checks"])
+    assert public and ja.returncode == 1
+    for item in public:
+        row = next(line for line in ja.stdout.splitlines() if item["id"] in line)
+        assert JAPANESE.search(row), row
+        assert lab.check_texts[item["id"]].en not in ja.stdout
 
     for expected in ("hint 1/4", "hint 2/4"):
         hint = sdnlab(env, "lab", "hint", "--name", NAME)

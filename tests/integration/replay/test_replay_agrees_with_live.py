@@ -17,7 +17,7 @@ from sdnlab.grader.replay.grade import replay_app
 pytestmark = pytest.mark.network
 
 LAB = Path(__file__).resolve().parents[3] / "labs" / "l2_learning"
-SOLUTION = (LAB / "solution" / "l2_switch.py").read_text()
+SOLUTION = (LAB.parents[1] / "instructor" / "labs" / "l2_learning" / "solution" / "l2_switch.py").read_text()
 VARIANTS = {
     "reference": SOLUTION,
     "starter": (LAB / "starter" / "l2_switch.py").read_text(),

@@ -159,6 +159,8 @@ def test_two_trainees_in_containers_side_by_side_and_nothing_left(room, agent):
 
     submitted = ann.post("/api/session/submit").json()
     assert submitted["percent"] == 100.0
+    # the image holds no instructor data: the server sent the hidden checks with the grade call
+    assert submitted["hidden_checks"]["total"] == load_lab(LAB).hidden_count > 0, submitted
 
     # the host agent restarts (a server restart): the containers run on and are found again
     restart_agent()

@@ -82,12 +82,11 @@ def test_every_shipped_lab_check_names_known_skills():
 
 
 def _copy_lab(tmp_path: Path, name="static_flows") -> Path:
-    import shutil
+
+    from sdnlab import instructor
 
     src = next(d for d in lab_dirs() if d.name == name)
-    dst = tmp_path / name
-    shutil.copytree(src, dst)
-    return dst
+    return instructor.copy_lab(src, tmp_path)
 
 
 def test_validate_rejects_a_check_naming_an_unknown_skill(tmp_path):

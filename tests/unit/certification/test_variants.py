@@ -83,11 +83,11 @@ def test_same_seed_same_variant_and_default_matches_the_catalogue(tmp_path):
 
 
 def _lab(tmp_path: Path, variables: str, template: str = "x {{port}}\n") -> Path:
-    import shutil
+
+    from sdnlab import instructor
 
     src = next(d for d in lab_dirs() if d.name == "static_flows")
-    lab = tmp_path / "static_flows"
-    shutil.copytree(src, lab)
+    lab = instructor.copy_lab(src, tmp_path)
     (lab / "variant" / "variables.yaml").write_text(variables)
     (lab / "variant" / "templates" / "notes.txt").write_text(template)
     return lab

@@ -104,3 +104,52 @@ def test_the_agent_keeps_a_class_sized_backlog():
     from sdnlab.classroom.agent import AgentServer
 
     assert AgentServer.request_queue_size >= 64
+
+
+def test_a_sandbox_without_instructor_data_grades_the_hidden_checks_the_server_sends(
+    agent, tmp_path, monkeypatch
+):
+    """The sandbox side has no instructor/ (as in the container image); the server's hidden.yaml
+    text travels with the submit's grade call, and a check without it stays public-only."""
+    from sdnlab import instructor
+    from sdnlab.classroom.views import hidden_checks
+
+    sent = hidden_checks("static_flows", "submit")  # read where the server has the data (this checkout)
+    assert sent is not None and "h2-no-telnet-h1" in sent
+    assert hidden_checks("static_flows", "check") is None
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv(instructor.ENV, str(tmp_path / "empty"))  # the sandbox: no instructor data
+    assert hidden_checks("static_flows", "submit") is None
+    agent.start("ag2", "static_flows")
+    alone = agent.grade("ag2", include_hidden=True)
+    assert not any(c["hidden"] for c in alone["checks"])
+    assert any(instructor.NOT_AVAILABLE in n for n in alone["notes"])
+    report = agent.grade("ag2", include_hidden=True, hidden=sent)
+    hidden = {c["id"] for c in report["checks"] if c["hidden"]}
+    assert hidden == {"h2-no-telnet-h1", "replies-reach-h2", "no-loops"}
+    assert not any(instructor.NOT_AVAILABLE in n for n in report["notes"])
+    with pytest.raises(ClassroomError, match=r"hidden\.yaml:2: "):
+        agent.grade("ag2", include_hidden=True, hidden="behaviours:\n  - {id: x, reach: {src: h9}}\n")
+    agent.stop("ag2")
+
+
+def test_the_agent_refuses_hidden_checks_that_are_not_text():
+    with pytest.raises(ClassroomError, match="'hidden' must be a text or null"):
+        parse_request(b'{"op": "grade", "sandbox": "a", "include_hidden": true, "hidden": 3}')
+
+
+def test_check_and_submit_reports_in_japanese_carry_the_japanese_descriptions():
+    from sdnlab.classroom.views import public_report
+
+    full = {
+        "checks": [
+            {
+                "id": "a",
+                "description": "h1 reaches h3",
+                "description_ja": "h1 から h3 に届く",
+                "hidden": False,
+            }
+        ]
+    }
+    assert public_report(full, "ja")["checks"][0]["description"] == "h1 から h3 に届く"
+    assert public_report(full, "en")["checks"][0]["description"] == "h1 reaches h3"

@@ -15,6 +15,7 @@ from sdnlab.grader.replay.grade import load_lab, replay_app, run_scenario
 
 REPO = Path(__file__).resolve().parents[3]
 LAB = REPO / "labs" / "l2_learning"
+SOLUTION = REPO / "instructor" / "labs" / "l2_learning" / "solution"  # instructor data
 
 
 def checks(report):
@@ -23,7 +24,7 @@ def checks(report):
 
 @pytest.fixture(scope="module")
 def reference():
-    return replay_app(str(LAB / "solution" / "l2_switch.py"), LAB, of_port=6870)
+    return replay_app(str(SOLUTION / "l2_switch.py"), LAB, of_port=6870)
 
 
 def test_the_reference_app_passes_every_scenario_quickly(reference):
@@ -46,7 +47,7 @@ def test_the_starter_fails_with_the_packet_ins_that_show_why():
 
 
 def test_a_switch_that_learns_backwards_fails_delivery_and_behaviours(tmp_path):
-    text = (LAB / "solution" / "l2_switch.py").read_text()
+    text = (SOLUTION / "l2_switch.py").read_text()
     broken = text.replace("eth_src=eth.src, eth_dst=eth.dst", "eth_src=eth.dst, eth_dst=eth.src")
     assert broken != text
     app = tmp_path / "l2_switch.py"
@@ -61,14 +62,14 @@ def test_a_switch_that_learns_backwards_fails_delivery_and_behaviours(tmp_path):
 def test_a_link_down_step_reports_port_status_and_cuts_traffic(tmp_path):
     lab = load_lab(LAB)
     steps = ["pingall", {"link": ["s1", "s3", "down"]}, {"ping": {"src": "h1", "dst": "h4"}}]
-    result = run_scenario(str(LAB / "solution" / "l2_switch.py"), lab, "link-down", steps, 6879)
+    result = run_scenario(str(SOLUTION / "l2_switch.py"), lab, "link-down", steps, 6879)
     delivered = next(c for c in result.checks if c.id == "pings-delivered")
     assert not delivered.passed and "h1 -> h4 (round 2)" in delivered.detail
     assert any(r.msg_type == 12 for r in result.records)  # PORT_STATUS went to the app
 
 
 def test_an_app_that_raises_is_told_its_own_file_line_and_count(tmp_path):
-    text = (LAB / "solution" / "l2_switch.py").read_text()
+    text = (SOLUTION / "l2_switch.py").read_text()
     broken = text.replace("table[eth.src] = in_port", "table[eth.src] = in_port.port_no")
     assert broken != text
     app = tmp_path / "l2_switch.py"

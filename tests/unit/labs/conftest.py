@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from sdnlab import instructor
 from sdnlab.labs.loader import labs_root
 
 EN = "A task text long enough to count as a real task description for the trainee, in English."
@@ -37,19 +37,28 @@ def make_lab(tmp_path):
     """``make_lab(yaml_text, readme_ja=True)`` -> folder of a lab package named after its id."""
 
     def make(
-        text: str, lab_id: str = "demo_lab", readme_ja: bool = True, solution: dict | None = None
+        text: str,
+        lab_id: str = "demo_lab",
+        readme_ja: bool = True,
+        solution: dict | None = None,
+        hidden: str | None = None,
     ) -> Path:
+        """The lab in ``<tmp>/labs/<id>``, its instructor part (``solution``, ``hidden``: the text
+        of hidden.yaml) in ``<tmp>/labs/instructor/<id>``, where the loader finds it."""
         root = tmp_path / "labs"
         folder = root / lab_id
+        part = root / "instructor" / lab_id
         (folder / "starter" / "flows").mkdir(parents=True)
-        (folder / "solution" / "flows").mkdir(parents=True)
+        (part / "solution" / "flows").mkdir(parents=True)
         (folder / "lab.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+        if hidden is not None:
+            (part / "hidden.yaml").write_text(textwrap.dedent(hidden), encoding="utf-8")
         (folder / "README.md").write_text(EN, encoding="utf-8")
         if readme_ja:
             (folder / "README.ja.md").write_text(JA, encoding="utf-8")
         for name, content in (solution or {}).items():
-            (folder / "solution" / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / "solution" / name).write_text(content)
+            (part / "solution" / name).parent.mkdir(parents=True, exist_ok=True)
+            (part / "solution" / name).write_text(content)
         return folder
 
     return make
@@ -60,9 +69,7 @@ def lab_copy(tmp_path):
     """A copy of a catalogue lab in a temporary folder (to break it on purpose)."""
 
     def copy(lab_id: str) -> Path:
-        target = tmp_path / "copy" / lab_id
-        shutil.copytree(labs_root() / lab_id, target)
-        return target
+        return instructor.copy_lab(labs_root() / lab_id, tmp_path / "copy")
 
     return copy
 
@@ -79,9 +86,12 @@ GOOD_LAB = """\
     behaviours:
       - id: h1-h2
         reach: {src: h1, dst: h2, traffic: any}
-      - id: h2-h1
-        reach: {src: h2, dst: h1, traffic: any}
-        hidden: true
     hints:
       - {en: "look at the ports", ja: "ポートを見てください"}
+"""
+
+GOOD_HIDDEN = """\
+    behaviours:
+      - id: h2-h1
+        reach: {src: h2, dst: h1, traffic: any}
 """

@@ -130,7 +130,7 @@ def test_status_of_a_session_whose_network_is_gone(sdnlab_home, tmp_path, monkey
 def test_validate_reports_non_utf8_files_in_one_line(lab_copy):
     folder = lab_copy("connected_car")
     (folder / "README.ja.md").write_bytes((folder / "README.ja.md").read_bytes() + b"\n\xff\n")
-    flows = sorted((folder / "solution" / "flows").glob("*.flows"))[0]
+    flows = sorted((folder.parent / "instructor" / folder.name / "solution" / "flows").glob("*.flows"))[0]
     flows.write_bytes(flows.read_bytes() + b"\xff\n")
     result = invoke("lab", "validate", str(folder), "--mode", "static")
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output  # no traceback

@@ -7,7 +7,7 @@ from sdnlab.labs.validate import validate
 
 def test_a_failing_solution_shows_each_counterexample(lab_copy):
     folder = lab_copy("static_flows")
-    s3 = folder / "solution" / "flows" / "s3.flows"
+    s3 = folder.parent / "instructor" / folder.name / "solution" / "flows" / "s3.flows"
     s3.write_text("\n".join(x for x in s3.read_text().splitlines() if "10.0.0.3" not in x) + "\n")
     report = validate(str(folder), mode="static")
     assert not report.ok and report.solution_percent < 100
