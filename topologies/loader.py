@@ -17,8 +17,11 @@ from sdnlab.errors import TopologyError
 from sdnlab.problems import Problems
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import (
+    BOND_MODES,
     IFNAME_MAX,
+    LACP_MODES,
     NODE_KINDS,
+    Bond,
     Interface,
     Link,
     Node,
@@ -38,7 +41,7 @@ MAX_SWITCH_NAME = (
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
-_NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "for", "if"}
+_NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "bond", "for", "if"}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
 
@@ -425,6 +428,7 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
         spec = _interface_specs(entry, kind, line, field, errors)
         if spec is None:
             continue
+        bond = _bond(entry, len(spec), line_of(entry, "bond") or line, field, errors)
         for index, (ip, _mac) in enumerate(spec):
             if ip is not None:
                 try:
@@ -458,7 +462,7 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                     f"{field}.ip",
                     f"{first_ip} is outside its pool {pool_name!r} ({pools[pool_name]})",
                 )
-        checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
+        checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name, "bond": bond}))
     if len(checked) > MAX_NODES:
         errors.add(0, "nodes", f"{len(checked)} nodes; at most {MAX_NODES} are supported")
     if len(errors.items) > start:
@@ -511,7 +515,7 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
             interfaces.append(
                 Interface(f"{name}-eth{index}", mac.lower(), ip, subnet.prefixlen if ip else None)
             )
-        nodes[name] = Node(name, kind, roles, interfaces=tuple(interfaces), line=line)
+        nodes[name] = Node(name, kind, roles, interfaces=tuple(interfaces), line=line, bond=extra["bond"])
     macs: dict[str, str] = {}
     for node in nodes.values():
         for intf in node.interfaces:
@@ -521,6 +525,37 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                 )
             macs[intf.mac] = node.name
     return nodes
+
+
+def _bond(entry, interfaces: int, line: int, field: str, errors: Problems) -> Bond | None:
+    """The host's ``bond: {lacp, mode}`` (or ``bond: true`` for the defaults), checked."""
+    raw = entry.get("bond")
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        errors.add(line, f"{field}.bond", "expected true or a mapping {lacp: active, mode: balance-slb}")
+        return None
+    bad = False
+    for key in raw:
+        if key not in ("lacp", "mode"):
+            errors.add(line, f"{field}.bond.{key}", "unknown key (allowed: lacp, mode)")
+            bad = True
+    lacp, mode = raw.get("lacp", "active"), raw.get("mode", "balance-slb")
+    if lacp not in LACP_MODES:
+        errors.add(line, f"{field}.bond.lacp", f"must be one of {', '.join(LACP_MODES)}, got {lacp!r}")
+        bad = True
+    if mode not in BOND_MODES:
+        errors.add(line, f"{field}.bond.mode", f"must be one of {', '.join(BOND_MODES)}, got {mode!r}")
+        bad = True
+    if entry.get("kind", "host") != "host":
+        errors.add(line, f"{field}.bond", "only hosts (kind: host) can bond their interfaces")
+        bad = True
+    if interfaces < 2:
+        errors.add(line, f"{field}.bond", "a bond needs at least two interfaces (interfaces: 2)")
+        bad = True
+    return None if bad else Bond(lacp=lacp, mode=mode)
 
 
 def _interface_specs(entry, kind, line, field, errors):
