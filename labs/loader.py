@@ -60,6 +60,7 @@ PROBE_KINDS = {
     "vnf_seen": {"vnfs"},
     "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
     "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"},
+    "rate": {"src", "dst", "port", "min_mbit", "max_mbit", "seconds"},
 }
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "skills"}  # skills: see _check_skills
@@ -487,6 +488,7 @@ _PROBE_SELECTORS = {
     "quarantined": ("hosts",),
     "failover_loss": ("src", "dst", "cut"),
     "spread": ("src", "dst", "switch", "over"),
+    "rate": ("src", "dst"),
 }
 
 
@@ -709,6 +711,23 @@ def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
                 errors.add(
                     line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)"
                 )
+        if kind == "rate":
+            for key in ("src", "dst"):
+                if not isinstance(args.get(key), str):
+                    errors.add(_line(args, key, line), f"{field}.rate.{key}", "expected one host")
+            if "min_mbit" not in args and "max_mbit" not in args:
+                errors.add(line, f"{field}.rate", "needs min_mbit, max_mbit or both (Mbit/s)")
+            _check_numbers(
+                args,
+                (
+                    ("min_mbit", lambda v: _real(v, 0), "a number of Mbit/s, 0 or more"),
+                    ("max_mbit", lambda v: _real(v, 0, open_low=True), "a positive number of Mbit/s"),
+                    ("seconds", lambda v: _real(v, 0.5, 30), "seconds between 0.5 and 30"),
+                ),
+                line,
+                f"{field}.rate",
+                errors,
+            )
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(
                 _line(args, "vnfs", line), f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names"

@@ -51,7 +51,11 @@ class Firewall(app_manager.RyuApp):
         parser = datapath.ofproto_parser
         datapath.send_msg(
             parser.OFPFlowMod(
-                datapath=datapath, table_id=table_id, priority=priority, match=match, instructions=instructions
+                datapath=datapath,
+                table_id=table_id,
+                priority=priority,
+                match=match,
+                instructions=instructions,
             )
         )
 
@@ -63,14 +67,21 @@ class Firewall(app_manager.RyuApp):
         datapath = ev.msg.datapath
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         self.add_flow(
-            datapath, FIREWALL_TABLE, ARP_PRIORITY, parser.OFPMatch(eth_type=ether_types.ETH_TYPE_ARP),
+            datapath,
+            FIREWALL_TABLE,
+            ARP_PRIORITY,
+            parser.OFPMatch(eth_type=ether_types.ETH_TYPE_ARP),
             self.goto_hub(parser),
         )
         for rule in RULES:
             allow = rule.get("actions", "ALLOW") == "ALLOW"
             priority = RULE_PRIORITY_BASE + int(rule.get("priority", 1))
             self.add_flow(
-                datapath, FIREWALL_TABLE, priority, rule_match(parser, rule), self.goto_hub(parser) if allow else []
+                datapath,
+                FIREWALL_TABLE,
+                priority,
+                rule_match(parser, rule),
+                self.goto_hub(parser) if allow else [],
             )
         self.add_flow(datapath, FIREWALL_TABLE, 0, parser.OFPMatch(), [])  # everything else: dropped
         to_controller = [parser.OFPActionOutput(ofproto.OFPP_CONTROLLER, ofproto.OFPCML_NO_BUFFER)]

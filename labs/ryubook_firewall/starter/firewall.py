@@ -46,7 +46,11 @@ class Firewall(app_manager.RyuApp):
         parser = datapath.ofproto_parser
         datapath.send_msg(
             parser.OFPFlowMod(
-                datapath=datapath, table_id=table_id, priority=priority, match=match, instructions=instructions
+                datapath=datapath,
+                table_id=table_id,
+                priority=priority,
+                match=match,
+                instructions=instructions,
             )
         )
 
@@ -58,14 +62,21 @@ class Firewall(app_manager.RyuApp):
         datapath = ev.msg.datapath
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         self.add_flow(
-            datapath, FIREWALL_TABLE, ARP_PRIORITY, parser.OFPMatch(eth_type=ether_types.ETH_TYPE_ARP),
+            datapath,
+            FIREWALL_TABLE,
+            ARP_PRIORITY,
+            parser.OFPMatch(eth_type=ether_types.ETH_TYPE_ARP),
             self.goto_hub(parser),
         )
         for rule in RULES:
             allow = rule.get("actions", "ALLOW") == "ALLOW"
             priority = RULE_PRIORITY_BASE + int(rule.get("priority", 1))
             self.add_flow(
-                datapath, FIREWALL_TABLE, priority, rule_match(parser, rule), self.goto_hub(parser) if allow else []
+                datapath,
+                FIREWALL_TABLE,
+                priority,
+                rule_match(parser, rule),
+                self.goto_hub(parser) if allow else [],
             )
         # TODO 3: the firewall's default is to block: IPv4 that no rule allows must be dropped.
         # For now everything else passes to the switching hub.

@@ -36,7 +36,9 @@ class SpanningTreeHub(app_manager.RyuApp):
     def add_flow(self, datapath, priority, match, actions):
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         inst = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst))
+        datapath.send_msg(
+            parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst)
+        )
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):
@@ -73,7 +75,9 @@ class SpanningTreeHub(app_manager.RyuApp):
         out_port = macs.get(eth.dst, ofproto.OFPP_FLOOD)
         actions = [parser.OFPActionOutput(out_port)]
         if out_port != ofproto.OFPP_FLOOD:
-            self.add_flow(datapath, LEARNED_PRIORITY, parser.OFPMatch(in_port=in_port, eth_dst=eth.dst), actions)
+            self.add_flow(
+                datapath, LEARNED_PRIORITY, parser.OFPMatch(in_port=in_port, eth_dst=eth.dst), actions
+            )
         data = msg.data if msg.buffer_id == ofproto.OFP_NO_BUFFER else None
         datapath.send_msg(
             parser.OFPPacketOut(
@@ -83,7 +87,9 @@ class SpanningTreeHub(app_manager.RyuApp):
 
     @set_ev_cls(stplib.EventTopologyChange, MAIN_DISPATCHER)
     def topology_change_handler(self, ev):
-        self.logger.info("[dpid=%s] topology changed: forgetting learned MACs", dpid_lib.dpid_to_str(ev.dp.id))
+        self.logger.info(
+            "[dpid=%s] topology changed: forgetting learned MACs", dpid_lib.dpid_to_str(ev.dp.id)
+        )
         self.forget(ev.dp)
 
     @set_ev_cls(stplib.EventPortStateChange, MAIN_DISPATCHER)

@@ -37,7 +37,9 @@ class SpanningTreeHub(app_manager.RyuApp):
     def add_flow(self, datapath, priority, match, actions):
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         inst = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst))
+        datapath.send_msg(
+            parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst)
+        )
 
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):

@@ -29,7 +29,9 @@ class SwitchingHub(app_manager.RyuApp):
     def add_flow(self, datapath, priority, match, actions):
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
         inst = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        datapath.send_msg(parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst))
+        datapath.send_msg(
+            parser.OFPFlowMod(datapath=datapath, priority=priority, match=match, instructions=inst)
+        )
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def _packet_in_handler(self, ev):

@@ -3,7 +3,7 @@
 Measured with iperf3 TCP between real Mininet hosts through real OVS (netdev datapath):
 
 * the meter-table example: the chapter-style app (apps/qos_meter_13.py) puts TCP to port 5002
-  through an OpenFlow 1.3 meter of 5 Mbit/s; that traffic is held near 5 Mbit/s while other
+  through an OpenFlow 1.3 meter of 1 Mbit/s; that traffic is held near 1 Mbit/s while other
   traffic between the same hosts runs at the link's 100 Mbit/s;
 * queues on a port (OVSDB QoS ``linux-htb``, what rest_qos configures through rest_conf_switch):
   OVS builds the HTB on the port and the userspace datapath's output goes through it, so the
@@ -66,10 +66,12 @@ def test_a_meter_limits_one_class_of_traffic_and_a_port_queue_limits_the_port(la
     )
     assert api.run_in(LAB, "h1", ["ping", "-c", "2", "-W", "1", "10.0.0.2"]).returncode == 0
 
+    # bounds leave room for a loaded machine (other labs running): unlimited TCP then measured
+    # 17-95 Mbit/s on the 100 Mbit/s link, the 1 Mbit/s meter 0.4-1.0
     free = tcp_mbit(5001)
     metered = tcp_mbit(5002, seconds=3)
-    assert free > 40, free  # the link is shaped to 100 Mbit/s
-    assert 2 < metered < 7.5, metered  # meter 1: 5 Mbit/s
+    assert free > 5, free
+    assert 0.1 < metered < 1.5, metered
 
     port = api.bridge(LAB, "s1") + "-eth2"  # towards h2
     uuids = vsctl(
@@ -83,17 +85,17 @@ def test_a_meter_limits_one_class_of_traffic_and_a_port_queue_limits_the_port(la
         "create",
         "qos",
         "type=linux-htb",
-        "other-config:max-rate=20000000",
+        "other-config:max-rate=5000000",
         "queues:0=@q0",
         "--",
         "--id=@q0",
         "create",
         "queue",
-        "other-config:max-rate=20000000",
+        "other-config:max-rate=3000000",
     ).split()
     try:
         queued = tcp_mbit(5001)
-        assert 10 < queued < 24, queued  # queue 0 at 20 Mbit/s
+        assert 0.5 < queued < 4, queued  # queue 0 at 3 Mbit/s
     finally:
         vsctl("clear", "port", port, "qos")
         vsctl("destroy", "qos", uuids[0], "--", "destroy", "queue", uuids[1])

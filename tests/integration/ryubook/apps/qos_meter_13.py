@@ -15,7 +15,7 @@ from ryu.lib.packet import ether_types, ethernet, packet
 from ryu.ofproto import ofproto_v1_3
 
 METER_ID = 1
-METER_KBPS = 5000
+METER_KBPS = 1000
 LIMITED_TCP_PORT = 5002
 HUB_TABLE = 1
 
