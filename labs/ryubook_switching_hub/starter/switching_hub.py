@@ -21,8 +21,9 @@ class SwitchingHub(app_manager.RyuApp):
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
     def switch_features_handler(self, ev):
         datapath = ev.msg.datapath
+        self.logger.info("switch %016x connected", datapath.id)
         # TODO step 1: install the table-miss flow (priority 0, empty match, output to the
-        # controller with OFPCML_NO_BUFFER) with self.add_flow.
+        # controller with OFPCML_NO_BUFFER) with self.add_flow(datapath, ...).
 
     def add_flow(self, datapath, priority, match, actions):
         ofproto, parser = datapath.ofproto, datapath.ofproto_parser
