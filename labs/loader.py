@@ -48,6 +48,7 @@ TOP_KEYS = {
 }
 STEP_KINDS = {
     "pingall": set(),
+    "rest": {"method", "path", "body"},
     "ping": {"src", "dst", "count"},
     "telnet_scan": {"src", "targets", "port"},
     "sleep": {"seconds"},
@@ -61,6 +62,7 @@ PROBE_KINDS = {
     "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
     "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"},
     "rate": {"src", "dst", "port", "min_mbit", "max_mbit", "seconds"},
+    "rest": {"method", "path", "body", "status", "contains"},
 }
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "skills"}  # skills: see _check_skills
@@ -574,6 +576,8 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
             continue
         if kind in ("ping", "telnet_scan") and not args.get("src"):
             errors.add(_line(args, "src", line), f"{field}.{kind}.src", "required")
+        if kind == "rest":
+            _check_rest(args, line, f"{field}.rest", errors)
         if kind == "static_arp" and not all(args.get(k) for k in ("hosts", "ip", "mac")):
             errors.add(line, f"{field}.static_arp", "needs hosts, ip and mac")
         if kind == "sleep" and not _real(args.get("seconds"), 0):
@@ -728,6 +732,14 @@ def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
                 f"{field}.rate",
                 errors,
             )
+        if kind == "rest":
+            _check_rest(args, line, f"{field}.rest", errors)
+            if "status" in args and not _whole(args["status"], 100, 599):
+                errors.add(
+                    _line(args, "status", line),
+                    f"{field}.rest.status",
+                    f"expected an HTTP status 100..599 (got {args['status']!r})",
+                )
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(
                 _line(args, "vnfs", line), f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names"
@@ -748,6 +760,24 @@ def _probes(raw, errors: _Errors) -> tuple[LabProbe, ...]:
         description = item.get("description") or f"{kind} {args}"
         probes.append(LabProbe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
     return tuple(probes)
+
+
+def _check_rest(args, line: int, field: str, errors: _Errors) -> None:
+    """A REST call to the lab's controller app: method, an absolute path, a JSON body."""
+    from sdnlab.labs.rest_calls import METHODS
+
+    method = args.setdefault("method", "GET")
+    if method not in METHODS:
+        errors.add(
+            _line(args, "method", line),
+            f"{field}.method",
+            f"expected one of {', '.join(METHODS)} (got {method!r})",
+        )
+    path = args.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        errors.add(
+            _line(args, "path", line), f"{field}.path", f"expected a path starting with / (got {path!r})"
+        )
 
 
 def _hints(raw, errors: _Errors) -> tuple[Text, ...]:

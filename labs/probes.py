@@ -157,6 +157,8 @@ def run_probe(probe: LabProbe, name: str, topology, status: dict) -> CheckItem:
         return run_spread(probe, name, topology)
     if probe.kind == "rate":
         return run_rate(probe, name, topology)
+    if probe.kind == "rest":
+        return run_rest(probe, status)
     if probe.kind == "vnf_seen":
         seen = vnf_flows(name)
         return judge_probe(probe, [(v, "", seen.get(v, 0) > 0) for v in _names(args["vnfs"])])
@@ -410,7 +412,31 @@ def run_rate(probe: LabProbe, name: str, topology) -> CheckItem:
         item.hidden,
         item.cases,
         item.passed_cases,
-        (f"{src} -> {dst} TCP port {port}: {text}",),
+        () if ok else (f"{src} -> {dst} TCP port {port}: {text}",),
+    )
+
+
+def run_rest(probe: LabProbe, status: dict) -> CheckItem:
+    """One REST call to the lab's controller app: its status and (optionally) what its answer holds."""
+    from sdnlab.labs import rest_calls
+
+    args = probe.args
+    method, path = args["method"], args["path"]
+    code, answer = rest_calls.call(controller_url(status), method, path, args.get("body"))
+    ok, text = rest_calls.judge_rest(
+        method, path, code, answer, int(args.get("status", 200)), args.get("contains")
+    )
+    item = judge_probe(probe, [("controller", "", ok)])
+    return CheckItem(
+        item.id,
+        item.source,
+        item.description,
+        item.weight,
+        item.score,
+        item.hidden,
+        item.cases,
+        item.passed_cases,
+        () if ok else (text,),
     )
 
 
