@@ -103,9 +103,12 @@ def vsctl_args(node: Node, plan: BondPlan) -> list[str]:
         "port",
         plan.port,
         # LACPDUs every second (Linux lacp_rate=1, as in the book); with no LACP partner the bond
-        # still carries traffic on one member, as Linux 802.3ad does
+        # still carries traffic on one member, as Linux 802.3ad does,
         "other_config:lacp-time=fast",
         "other_config:lacp-fallback-ab=true",
+        # without a partner the first link carries the traffic: the one the topology (and a
+        # controller that reads it) sees as the host's
+        f"other_config:bond-primary={plan.members[0]}",
         "--",
         "add-port",
         plan.bridge,
