@@ -9,9 +9,10 @@ import pytest
 from sdnlab.labs.rest_calls import call, contains, judge_rest
 
 
-class _Api(http.server.BaseHTTPRequestHandler):
-    table = {"00:00:0a:00:00:01": 1}
+TABLE = {"00:00:0a:00:00:01": 1}
 
+
+class _Api(http.server.BaseHTTPRequestHandler):
     def _answer(self, status, data):
         body = json.dumps(data).encode()
         self.send_response(status)
@@ -21,11 +22,11 @@ class _Api(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        self._answer(200, self.table) if self.path == "/mactable/1" else self._answer(404, {"error": "no"})
+        self._answer(200, TABLE) if self.path == "/mactable/1" else self._answer(404, {"error": "no"})
 
     def do_PUT(self):
         entry = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self._answer(200, {**self.table, entry["mac"]: entry["port"]})
+        self._answer(200, {**TABLE, entry["mac"]: entry["port"]})
 
     def log_message(self, *args):
         pass
