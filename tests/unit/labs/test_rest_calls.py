@@ -8,7 +8,6 @@ import pytest
 
 from sdnlab.labs.rest_calls import call, contains, judge_rest
 
-
 TABLE = {"00:00:0a:00:00:01": 1}
 
 
