@@ -101,8 +101,12 @@ class Firewall(app_manager.RyuApp):
         out_port = macs.get(eth.dst, ofproto.OFPP_FLOOD)
         actions = [parser.OFPActionOutput(out_port)]
         if out_port != ofproto.OFPP_FLOOD:
-            match = parser.OFPMatch(in_port=in_port, eth_dst=eth.dst)
-            self.add_flow(datapath, HUB_TABLE, 1, match, self.apply(parser, ofproto, actions))
+            # both ways at once: the firewall may drop every packet that would teach the way back
+            # (the deny rule drops h3's ping replies to h2)
+            for from_port, to_mac, to_port in ((in_port, eth.dst, out_port), (out_port, eth.src, in_port)):
+                match = parser.OFPMatch(in_port=from_port, eth_dst=to_mac)
+                out = [parser.OFPActionOutput(to_port)]
+                self.add_flow(datapath, HUB_TABLE, 1, match, self.apply(parser, ofproto, out))
         data = msg.data if msg.buffer_id == ofproto.OFP_NO_BUFFER else None
         datapath.send_msg(
             parser.OFPPacketOut(
