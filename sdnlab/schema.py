@@ -55,6 +55,7 @@ def topology_schema() -> JSON:
                 {"type": "array", "items": _object({"ip": {"type": "string"}, "mac": {"type": "string"}})},
             ]
         },
+        "gateway": {"type": "string", "description": "hosts: default route via this address"},
         "bond": {
             "description": "hosts: bond all interfaces into bond0 (an OVS bond speaking LACP)",
             "anyOf": [

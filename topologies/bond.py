@@ -65,10 +65,10 @@ def host_commands(node: Node, plan: BondPlan) -> str:
     ]
     if first.ip:
         cmds.append(f"ip addr add {first.ip}/{first.prefixlen} dev {HOST_INTERFACE}")
-    cmds += [
-        f"ip link set dev {HOST_INTERFACE} up",
-        f"ethtool -K {HOST_INTERFACE} tx off rx off >/dev/null 2>&1",
-    ]
+    cmds.append(f"ip link set dev {HOST_INTERFACE} up")
+    if node.gateway:
+        cmds.append(f"ip route replace default via {node.gateway}")
+    cmds.append(f"ethtool -K {HOST_INTERFACE} tx off rx off >/dev/null 2>&1")
     return " && ".join(cmds[:-1]) + " ; " + cmds[-1]
 
 

@@ -64,6 +64,7 @@ class Node:
     interfaces: tuple[Interface, ...] = ()
     line: int = 0
     bond: Bond | None = None
+    gateway: str | None = None  # the host's default route (hosts in routed topologies)
 
     @property
     def is_switch(self) -> bool:
@@ -191,6 +192,7 @@ class Topology:
                         for i in n.interfaces
                     ],
                     **({"bond": {"lacp": n.bond.lacp, "mode": n.bond.mode}} if n.bond else {}),
+                    **({"gateway": n.gateway} if n.gateway else {}),
                 }
                 for n in self.nodes.values()
             ],
