@@ -41,7 +41,10 @@ MAX_SWITCH_NAME = (
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
-_NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "bond", "gateway", "for", "if"}
+_NODE_KEYS = {
+    *("name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces"),
+    *("bond", "gateway", "for", "if"),
+}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
 
@@ -568,9 +571,12 @@ def _gateway(entry, spec, subnet, line: int, field: str, errors: Problems) -> st
         address, prefix = _address_and_prefix(first)
     except ValueError:
         return None  # reported as a bad address
-    network = ipaddress.IPv4Network(f"{address}/{subnet.prefixlen if prefix is None else prefix}", strict=False)
+    length = subnet.prefixlen if prefix is None else prefix
+    network = ipaddress.IPv4Network(f"{address}/{length}", strict=False)
     if gateway not in network or gateway == address:
-        errors.add(line, f"{field}.gateway", f"{gateway} is not another address of the host's network {network}")
+        errors.add(
+            line, f"{field}.gateway", f"{gateway} is not another address of the host's network {network}"
+        )
         return None
     return str(gateway)
 

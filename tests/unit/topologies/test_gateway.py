@@ -58,5 +58,5 @@ def test_bad_gateways_and_prefixes_are_named_with_their_line(entry, message):
 def test_the_host_sets_its_default_route_after_its_address():
     host = LabHost.__new__(LabHost)  # only the command text is built: no shell, no namespace
     host.params = {"gateway": "172.16.20.1"}
-    host.intfList = lambda: []
+    host.intfList = list
     assert host.config_command("172.16.20.10/24", None).endswith("ip route add default via 172.16.20.1")
