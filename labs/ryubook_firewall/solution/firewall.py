@@ -1,4 +1,4 @@
-"""Reference solution of lab 10: the Ryu book's firewall policy as an OpenFlow 1.3 app.
+"""Reference solution of lab 12: the Ryu book's firewall policy as an OpenFlow 1.3 app.
 
 Table 0 is the firewall: ARP always passes, each rule of RULES (written like the book's
 `curl -X POST -d '{...}' /firewall/rules/...` bodies) becomes a flow that passes (goto table 1)

@@ -1,4 +1,4 @@
-"""Lab 12: a switching hub that rate-limits one class of traffic with a meter. Complete the TODOs.
+"""Lab 14: a switching hub that rate-limits one class of traffic with a meter. Complete the TODOs.
 
 Following the QoS chapter's meter-table example. Table 0 classifies: TCP to
 port 5002 goes through meter 1 (a drop band at METER_KBPS) before the switching hub in table 1;

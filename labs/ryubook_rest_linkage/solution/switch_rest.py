@@ -1,4 +1,4 @@
-"""Reference solution of lab 13: the switching hub with a REST API, as in the REST linkage chapter.
+"""Reference solution of lab 10: the switching hub with a REST API, as in the REST linkage chapter.
 
 ``GET /simpleswitch/mactable/{dpid}`` answers the switch's MAC table ({mac: port});
 ``PUT /simpleswitch/mactable/{dpid}`` with ``{"mac": ..., "port": ...}`` registers a host before

@@ -1,4 +1,4 @@
-"""Lab 13: the switching hub with a REST API, as in the REST linkage chapter. Complete the TODOs.
+"""Lab 10: the switching hub with a REST API, as in the REST linkage chapter. Complete the TODOs.
 
 ``GET /simpleswitch/mactable/{dpid}`` answers the switch's MAC table ({mac: port});
 ``PUT /simpleswitch/mactable/{dpid}`` with ``{"mac": ..., "port": ...}`` registers a host before

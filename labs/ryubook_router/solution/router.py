@@ -1,4 +1,4 @@
-"""Reference solution of lab 14: three OpenFlow switches as IPv4 routers (the router chapter's network).
+"""Reference solution of lab 13: three OpenFlow switches as IPv4 routers (the router chapter's network).
 
 Each router has a MAC and an address per port (ROUTERS). It answers ARP for its own addresses;
 hosts that ask (for their gateway) or answer (to its ARP requests) get a host route. Static

@@ -67,10 +67,11 @@ def test_bonded_host_negotiates_lacp_and_survives_a_member_cut(lab_factory):
     wait_for(lambda: member_states(LAB).get(1) == [True] and member_states(LAB).get(2) == [True], 15, "up")
     log = (paths.lab_dir(LAB) / "controller.log").read_text(errors="replace")
     assert "PORT=1 LACP received" in log and "PORT=1 LACP sent" in log
-    # ... and the host's bond took the app as its LACP partner on both members
-    status = lacp_status(plan.port)
-    assert "status: active negotiated" in status, status
-    assert status.count("partner state: timeout aggregation synchronized collecting distributing") == 2
+    # ... and the host's bond took the app as its LACP partner on both members (OVS reads the
+    # app's answers a moment after the app has logged them)
+    in_sync = "partner state: timeout aggregation synchronized collecting distributing"
+    wait_for(lambda: lacp_status(plan.port).count(in_sync) == 2, 10, "in sync with the app")
+    assert "status: active negotiated" in lacp_status(plan.port)
 
     # h1 (one interface, bond0) reaches every host, through flows on s1
     assert api.run_in(LAB, "h1", ["ip", "-o", "link", "show", "bond0"]).returncode == 0
