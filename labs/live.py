@@ -244,6 +244,14 @@ def run_step(step: ScenarioStep, name: str, topology) -> str:
                 5,
             )
         return f"static_arp: {args['ip']} is {args['mac']} on {len(hosts)} hosts"
+    if step.kind == "rest":
+        from sdnlab.labs import rest_calls
+        from sdnlab.runtime import api
+
+        status, _answer = rest_calls.call(
+            controller_url(api.status(name)), args["method"], args["path"], args.get("body")
+        )
+        return f"rest: {args['method']} {args['path']} -> {status or 'no answer'}"
     if step.kind == "telnet_scan":
         src = resolve(topology, args["src"])[0]
         targets = [address(topology, t) for t in resolve(topology, args.get("targets", "all")) if t != src]

@@ -49,6 +49,7 @@ TOP_KEYS = {
 }
 STEP_KINDS = {
     "pingall": set(),
+    "rest": {"method", "path", "body"},
     "ping": {"src", "dst", "count"},
     "telnet_scan": {"src", "targets", "port"},
     "sleep": {"seconds"},
@@ -61,6 +62,8 @@ PROBE_KINDS = {
     "vnf_seen": {"vnfs"},
     "failover_loss": {"src", "dst", "cut", "max_loss_ms", "port"},
     "spread": {"src", "dst", "port", "switch", "over", "flows", "min_share"},
+    "rate": {"src", "dst", "port", "min_mbit", "max_mbit", "seconds"},
+    "rest": {"method", "path", "body", "status", "contains"},
 }
 EXPECT = ("reach", "blocked")
 COMMON_PROBE_KEYS = {"id", "description", "weight", "hidden", "skills"}  # skills: see _check_skills
@@ -617,6 +620,7 @@ _PROBE_SELECTORS = {
     "quarantined": ("hosts",),
     "failover_loss": ("src", "dst", "cut"),
     "spread": ("src", "dst", "switch", "over"),
+    "rate": ("src", "dst"),
 }
 
 
@@ -702,6 +706,8 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
             continue
         if kind in ("ping", "telnet_scan") and not args.get("src"):
             errors.add(_line(args, "src", line), f"{field}.{kind}.src", "required")
+        if kind == "rest":
+            _check_rest(args, line, f"{field}.rest", errors)
         if kind == "static_arp" and not all(args.get(k) for k in ("hosts", "ip", "mac")):
             errors.add(line, f"{field}.static_arp", "needs hosts, ip and mac")
         if kind == "sleep" and not _real(args.get("seconds"), 0):
@@ -885,6 +891,31 @@ def _probes(raw, errors: _Errors, hidden: bool = False) -> tuple[LabProbe, ...]:
                 errors.add(
                     line, f"{field}.spread", "needs src and over (the neighbours that must share the traffic)"
                 )
+        if kind == "rate":
+            for key in ("src", "dst"):
+                if not isinstance(args.get(key), str):
+                    errors.add(_line(args, key, line), f"{field}.rate.{key}", "expected one host")
+            if "min_mbit" not in args and "max_mbit" not in args:
+                errors.add(line, f"{field}.rate", "needs min_mbit, max_mbit or both (Mbit/s)")
+            _check_numbers(
+                args,
+                (
+                    ("min_mbit", lambda v: _real(v, 0), "a number of Mbit/s, 0 or more"),
+                    ("max_mbit", lambda v: _real(v, 0, open_low=True), "a positive number of Mbit/s"),
+                    ("seconds", lambda v: _real(v, 0.5, 30), "seconds between 0.5 and 30"),
+                ),
+                line,
+                f"{field}.rate",
+                errors,
+            )
+        if kind == "rest":
+            _check_rest(args, line, f"{field}.rest", errors)
+            if "status" in args and not _whole(args["status"], 100, 599):
+                errors.add(
+                    _line(args, "status", line),
+                    f"{field}.rest.status",
+                    f"expected an HTTP status 100..599 (got {args['status']!r})",
+                )
         if kind == "vnf_seen" and _selector_list(args.get("vnfs")) is None:
             errors.add(
                 _line(args, "vnfs", line), f"{field}.vnf_seen.vnfs", "expected a VNF name or a list of names"
@@ -905,6 +936,24 @@ def _probes(raw, errors: _Errors, hidden: bool = False) -> tuple[LabProbe, ...]:
             description = description.get("en") or f"{kind} {args}"
         probes.append(LabProbe(str(probe_id), kind, str(description), args, float(weight), hidden, line))
     return tuple(probes)
+
+
+def _check_rest(args, line: int, field: str, errors: _Errors) -> None:
+    """A REST call to the lab's controller app: method, an absolute path, a JSON body."""
+    from sdnlab.labs.rest_calls import METHODS
+
+    method = args.setdefault("method", "GET")
+    if method not in METHODS:
+        errors.add(
+            _line(args, "method", line),
+            f"{field}.method",
+            f"expected one of {', '.join(METHODS)} (got {method!r})",
+        )
+    path = args.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        errors.add(
+            _line(args, "path", line), f"{field}.path", f"expected a path starting with / (got {path!r})"
+        )
 
 
 def _hints(raw, errors: _Errors) -> tuple[Text, ...]:

@@ -155,6 +155,10 @@ def run_probe(probe: LabProbe, name: str, topology, status: dict) -> CheckItem:
         )
     if probe.kind == "spread":
         return run_spread(probe, name, topology)
+    if probe.kind == "rate":
+        return run_rate(probe, name, topology)
+    if probe.kind == "rest":
+        return run_rest(probe, status)
     if probe.kind == "vnf_seen":
         seen = vnf_flows(name)
         return judge_probe(probe, [(v, "", seen.get(v, 0) > 0) for v in _names(args["vnfs"])])
@@ -328,6 +332,111 @@ def run_spread(probe: LabProbe, name: str, topology) -> CheckItem:
         item.cases,
         item.passed_cases,
         tuple(details),
+    )
+
+
+def judge_rate(mbit: float | None, low: float | None, high: float | None) -> tuple[bool, str]:
+    """Whether a measured rate lies within [low, high] Mbit/s, and the sentence saying so."""
+    if mbit is None:
+        return False, "no TCP connection (iperf3 could not connect)"
+    bounds = " and ".join(
+        text
+        for text in (f">= {low:g}" if low is not None else "", f"<= {high:g}" if high is not None else "")
+        if text
+    )
+    ok = (low is None or mbit >= low) and (high is None or mbit <= high)
+    return ok, f"{mbit:.1f} Mbit/s (expected {bounds} Mbit/s)"
+
+
+def tcp_rate_mbit(name: str, src: str, dst_ip: str, dst: str, port: int, seconds: float) -> float | None:
+    """Receiver-side TCP throughput from src to dst (iperf3), or None when no connection was made."""
+
+    from sdnlab.runtime import api
+
+    server = api.popen_in(
+        name,
+        dst,
+        ["iperf3", "-s", "-1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(30):  # the server takes a moment to listen
+            done = api.run_in(
+                name,
+                src,
+                [
+                    "iperf3",
+                    "-c",
+                    dst_ip,
+                    "-p",
+                    str(port),
+                    "-t",
+                    f"{seconds:g}",
+                    "-J",
+                    "--connect-timeout",
+                    "2000",
+                ],
+                timeout=seconds + 15,
+            )
+            try:
+                report = json.loads(done.stdout)
+            except ValueError:
+                report = {}
+            if "error" not in report and done.returncode == 0:
+                return float(report["end"]["sum_received"]["bits_per_second"]) / 1e6
+            if "refused" not in str(report.get("error", "")):
+                return None
+            time.sleep(0.1)
+        return None
+    finally:
+        server.kill()
+        server.wait()
+
+
+def run_rate(probe: LabProbe, name: str, topology) -> CheckItem:
+    """TCP from src to dst on ``port`` for ``seconds``: the rate must lie within the bounds."""
+    args = probe.args
+    src, dst = resolve(topology, args["src"])[0], resolve(topology, args["dst"])[0]
+    port, seconds = int(args.get("port", 5201)), float(args.get("seconds", 2))
+    mbit = tcp_rate_mbit(name, src, address(topology, dst), dst, port, seconds)
+    low, high = args.get("min_mbit"), args.get("max_mbit")
+    ok, text = judge_rate(mbit, None if low is None else float(low), None if high is None else float(high))
+    item = judge_probe(probe, [(src, dst, ok)])
+    return CheckItem(
+        item.id,
+        item.source,
+        item.description,
+        item.weight,
+        item.score,
+        item.hidden,
+        item.cases,
+        item.passed_cases,
+        () if ok else (f"{src} -> {dst} TCP port {port}: {text}",),
+    )
+
+
+def run_rest(probe: LabProbe, status: dict) -> CheckItem:
+    """One REST call to the lab's controller app: its status and (optionally) what its answer holds."""
+    from sdnlab.labs import rest_calls
+
+    args = probe.args
+    method, path = args["method"], args["path"]
+    code, answer = rest_calls.call(controller_url(status), method, path, args.get("body"))
+    ok, text = rest_calls.judge_rest(
+        method, path, code, answer, int(args.get("status", 200)), args.get("contains")
+    )
+    item = judge_probe(probe, [("controller", "", ok)])
+    return CheckItem(
+        item.id,
+        item.source,
+        item.description,
+        item.weight,
+        item.score,
+        item.hidden,
+        item.cases,
+        item.passed_cases,
+        () if ok else (text,),
     )
 
 

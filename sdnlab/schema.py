@@ -37,7 +37,7 @@ def _object(properties: JSON, required: tuple[str, ...] = (), description: str =
 def topology_schema() -> JSON:
     """The JSON Schema of a topology file (docs/topologies.md)."""
     from sdnlab.topologies import loader
-    from sdnlab.topologies.model import NODE_KINDS
+    from sdnlab.topologies.model import BOND_MODES, LACP_MODES, NODE_KINDS
 
     quantity = {"anyOf": [{"type": "number"}, {"type": "string"}]}
     node_props: JSON = {
@@ -54,6 +54,14 @@ def topology_schema() -> JSON:
                 {"type": "integer", "minimum": 1, "maximum": 8},
                 {"type": "array", "items": _object({"ip": {"type": "string"}, "mac": {"type": "string"}})},
             ]
+        },
+        "gateway": {"type": "string", "description": "hosts: default route via this address"},
+        "bond": {
+            "description": "hosts: bond all interfaces into bond0 (an OVS bond speaking LACP)",
+            "anyOf": [
+                {"type": "boolean"},
+                _object({"lacp": {"enum": list(LACP_MODES)}, "mode": {"enum": list(BOND_MODES)}}),
+            ],
         },
         "for": _LOOP,
         "if": _SCALAR,

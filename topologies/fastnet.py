@@ -74,6 +74,8 @@ class LabHost(Host):
                 intf.ip, intf.prefixLen = address, int(prefix or 8)
             cmds.append(f"ip link set dev {name} up")
             cmds.append(f"ethtool -K {name} tx off rx off >/dev/null 2>&1")
+        if self.params.get("gateway"):
+            cmds.append(f"ip route add default via {self.params['gateway']}")
         return " ; ".join(cmds)
 
 

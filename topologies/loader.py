@@ -17,8 +17,11 @@ from sdnlab.errors import TopologyError
 from sdnlab.problems import Problems
 from sdnlab.topologies import expr
 from sdnlab.topologies.model import (
+    BOND_MODES,
     IFNAME_MAX,
+    LACP_MODES,
     NODE_KINDS,
+    Bond,
     Interface,
     Link,
     Node,
@@ -38,7 +41,10 @@ MAX_SWITCH_NAME = (
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
 _TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
-_NODE_KEYS = {"name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces", "for", "if"}
+_NODE_KEYS = {
+    *("name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces"),
+    *("bond", "gateway", "for", "if"),
+}
 _LINK_KEYS = {"a", "b", "bw", "delay", "loss", "for", "if"}
 _PARAM_KEYS = {"default", "min", "max", "description"}
 
@@ -425,14 +431,17 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
         spec = _interface_specs(entry, kind, line, field, errors)
         if spec is None:
             continue
+        bond = _bond(entry, len(spec), line_of(entry, "bond") or line, field, errors)
         for index, (ip, _mac) in enumerate(spec):
             if ip is not None:
                 try:
-                    addr = ipaddress.IPv4Address(ip)
+                    addr, prefix = _address_and_prefix(ip)
                 except ValueError:
-                    errors.add(line, f"{field}.ip", f"not an IPv4 address: {ip!r}")
+                    errors.add(line, f"{field}.ip", f"not an IPv4 address (or address/prefix): {ip!r}")
                     spec[index] = (None, _mac)
                     continue
+                if prefix is not None and prefix < subnet.prefixlen:
+                    errors.add(line, f"{field}.ip", f"prefix /{prefix} is wider than the lab subnet {subnet}")
                 if addr not in subnet:
                     errors.add(line, f"{field}.ip", f"{addr} is outside the lab subnet {subnet}")
                 if addr in explicit_ips:
@@ -458,7 +467,10 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                     f"{field}.ip",
                     f"{first_ip} is outside its pool {pool_name!r} ({pools[pool_name]})",
                 )
-        checked.append((name, kind, roles, line, {"spec": spec, "pool": pool_name}))
+        gateway = _gateway(entry, spec, subnet, line_of(entry, "gateway") or line, field, errors)
+        checked.append(
+            (name, kind, roles, line, {"spec": spec, "pool": pool_name, "bond": bond, "gateway": gateway})
+        )
     if len(checked) > MAX_NODES:
         errors.add(0, "nodes", f"{len(checked)} nodes; at most {MAX_NODES} are supported")
     if len(errors.items) > start:
@@ -502,16 +514,26 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                 except _Exhausted as exc:
                     errors.add(line, f"node {name!r}.ip", str(exc))
                     break
+            prefix = None
+            if ip is not None:
+                address, given = _address_and_prefix(ip)
+                ip, prefix = str(address), subnet.prefixlen if given is None else given
             if mac is None:
                 mac = (
                     _mac_of_ip(ipaddress.IPv4Address(ip))
                     if ip
                     else f"02:00:{len(nodes) >> 8 & 0xFF:02x}:{len(nodes) & 0xFF:02x}:{index:02x}:01"
                 )
-            interfaces.append(
-                Interface(f"{name}-eth{index}", mac.lower(), ip, subnet.prefixlen if ip else None)
-            )
-        nodes[name] = Node(name, kind, roles, interfaces=tuple(interfaces), line=line)
+            interfaces.append(Interface(f"{name}-eth{index}", mac.lower(), ip, prefix))
+        nodes[name] = Node(
+            name,
+            kind,
+            roles,
+            interfaces=tuple(interfaces),
+            line=line,
+            bond=extra["bond"],
+            gateway=extra["gateway"],
+        )
     macs: dict[str, str] = {}
     for node in nodes.values():
         for intf in node.interfaces:
@@ -521,6 +543,73 @@ def _nodes(raw_nodes, subnet, pools, errors: Problems) -> dict:
                 )
             macs[intf.mac] = node.name
     return nodes
+
+
+def _address_and_prefix(text: str) -> tuple[ipaddress.IPv4Address, int | None]:
+    """``10.1.0.10`` or ``10.1.0.10/24``: the address and the prefix length if given."""
+    if "/" in str(text):
+        interface = ipaddress.IPv4Interface(str(text))
+        return interface.ip, interface.network.prefixlen
+    return ipaddress.IPv4Address(str(text)), None
+
+
+def _gateway(entry, spec, subnet, line: int, field: str, errors: Problems) -> str | None:
+    """A host's default gateway: an address in its first interface's network, not its own."""
+    raw = entry.get("gateway")
+    if raw is None:
+        return None
+    try:
+        gateway = ipaddress.IPv4Address(str(raw))
+    except ValueError:
+        errors.add(line, f"{field}.gateway", f"not an IPv4 address: {raw!r}")
+        return None
+    first = spec[0][0] if spec else None
+    if first is None:
+        errors.add(line, f"{field}.gateway", "a gateway needs the host's address (ip: ADDRESS/PREFIX)")
+        return None
+    try:
+        address, prefix = _address_and_prefix(first)
+    except ValueError:
+        return None  # reported as a bad address
+    length = subnet.prefixlen if prefix is None else prefix
+    network = ipaddress.IPv4Network(f"{address}/{length}", strict=False)
+    if gateway not in network or gateway == address:
+        errors.add(
+            line, f"{field}.gateway", f"{gateway} is not another address of the host's network {network}"
+        )
+        return None
+    return str(gateway)
+
+
+def _bond(entry, interfaces: int, line: int, field: str, errors: Problems) -> Bond | None:
+    """The host's ``bond: {lacp, mode}`` (or ``bond: true`` for the defaults), checked."""
+    raw = entry.get("bond")
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        errors.add(line, f"{field}.bond", "expected true or a mapping {lacp: active, mode: balance-slb}")
+        return None
+    bad = False
+    for key in raw:
+        if key not in ("lacp", "mode"):
+            errors.add(line, f"{field}.bond.{key}", "unknown key (allowed: lacp, mode)")
+            bad = True
+    lacp, mode = raw.get("lacp", "active"), raw.get("mode", "balance-slb")
+    if lacp not in LACP_MODES:
+        errors.add(line, f"{field}.bond.lacp", f"must be one of {', '.join(LACP_MODES)}, got {lacp!r}")
+        bad = True
+    if mode not in BOND_MODES:
+        errors.add(line, f"{field}.bond.mode", f"must be one of {', '.join(BOND_MODES)}, got {mode!r}")
+        bad = True
+    if entry.get("kind", "host") != "host":
+        errors.add(line, f"{field}.bond", "only hosts (kind: host) can bond their interfaces")
+        bad = True
+    if interfaces < 2:
+        errors.add(line, f"{field}.bond", "a bond needs at least two interfaces (interfaces: 2)")
+        bad = True
+    return None if bad else Bond(lacp=lacp, mode=mode)
 
 
 def _interface_specs(entry, kind, line, field, errors):

@@ -90,7 +90,7 @@ class LabTopo(Topo):
         for node in self.topology.hosts():
             first = node.interfaces[0]
             ip = f"{first.ip}/{first.prefixlen}" if first.ip else None
-            self.addHost(node.name, ip=ip, mac=first.mac)
+            self.addHost(node.name, ip=ip, mac=first.mac, gateway=node.gateway)
         for link in self.topology.links:
             params, unapplied = link_params(link, self.netem)
             if unapplied:

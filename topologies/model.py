@@ -37,6 +37,22 @@ class Interface:
     prefixlen: int | None = None
 
 
+BOND_MODES = ("balance-slb", "active-backup", "balance-tcp")
+LACP_MODES = ("active", "passive", "off")
+
+
+@dataclass(frozen=True)
+class Bond:
+    """A host's interfaces bonded into one (what Linux bonding gives, built with a small OVS bond).
+
+    The host sees one interface, ``bond0``, with its first interface's address and MAC; its links
+    are the bond's members, which speak LACP (``lacp``) and share traffic by ``mode``.
+    """
+
+    lacp: str = "active"
+    mode: str = "balance-slb"
+
+
 @dataclass(frozen=True)
 class Node:
     """A host, server, VNF host or switch of the topology."""
@@ -47,6 +63,8 @@ class Node:
     dpid: int | None = None
     interfaces: tuple[Interface, ...] = ()
     line: int = 0
+    bond: Bond | None = None
+    gateway: str | None = None  # the host's default route (hosts in routed topologies)
 
     @property
     def is_switch(self) -> bool:
@@ -173,6 +191,8 @@ class Topology:
                         {"name": i.name, "mac": i.mac, "ip": i.ip, "prefixlen": i.prefixlen}
                         for i in n.interfaces
                     ],
+                    **({"bond": {"lacp": n.bond.lacp, "mode": n.bond.mode}} if n.bond else {}),
+                    **({"gateway": n.gateway} if n.gateway else {}),
                 }
                 for n in self.nodes.values()
             ],

@@ -216,6 +216,7 @@ def up(
     ``ryu-manager --observe-links`` does (the builtin controller always has it).
     """
     from sdnlab.topologies import load_topology, resolve_path
+    from sdnlab.topologies.bond import bond_plans
     from sdnlab.topologies.mininet_build import bridge_name
 
     require_lab_host()
@@ -251,7 +252,8 @@ def up(
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
         slot = capacity.free_slot(slots)
-        bridges = [bridge_name(s.name, slot) for s in topo.switches()]
+        bonds = bond_plans(topo, slot)
+        bridges = [bridge_name(s.name, slot) for s in topo.switches()] + [b.bridge for b in bonds]
         existing = set(
             subprocess.run(
                 ["ovs-vsctl", "--timeout=10", "list-br"], capture_output=True, text=True
@@ -272,6 +274,7 @@ def up(
             for end, intf in ((link.a, link.a_intf), (link.b, link.b_intf)):
                 if topo.nodes[end].is_switch:
                     switch_intfs.append(bridge_name(end, slot) + intf[len(end) :])
+        switch_intfs += [name for plan in bonds for name in plan.interfaces]
         paths.make_lab_dir(name)
         spec = {
             "name": name,
@@ -299,7 +302,9 @@ def up(
         paths.write_json(lab / "spec.json", spec)
     if progress:
         progress(
-            f"building {len(topo.hosts())} hosts, {len(bridges)} switches, {len(topo.links)} links", 0, 0
+            f"building {len(topo.hosts())} hosts, {len(topo.switches())} switches, {len(topo.links)} links",
+            0,
+            0,
         )
     try:
         return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)

@@ -189,6 +189,7 @@ def build_and_run(name: str) -> int:
         )
         state["hosts"] = _host_records(net, topology)
         paths.write_json(state_path, state)  # pids known: clean can now find every namespace
+        _build_bonds(net, topology, spec["slot"])
         t0 = time.monotonic()
         net.start()
         LOG.info("switches started in %.1f s", time.monotonic() - t0)
@@ -241,6 +242,40 @@ def build_and_run(name: str) -> int:
         teardown.teardown_lab(
             name, controller_proc=controller_proc, remove_dir=state.get("phase") != "failed"
         )
+
+
+def _build_bonds(net: Any, topology: Any, slot: int) -> None:
+    """Give every bonded host its OVS bond (see sdnlab.topologies.bond); a failure fails the lab."""
+    from sdnlab.topologies.bond import (
+        bond_plans,
+        echo_drop_flows,
+        host_commands,
+        root_link_batch,
+        vsctl_args,
+    )
+
+    for plan in bond_plans(topology, slot):
+        node = topology.nodes[plan.host]
+        host = net.get(plan.host)
+        out = host.cmd(host_commands(node, plan) + " ; echo rc=$?")
+        missing = [m for m in plan.interfaces if not os.path.exists(f"/sys/class/net/{m}")]
+        if missing:
+            raise RuntimeError(f"bond of {plan.host}: {', '.join(missing)} not created: {out.strip()[-300:]}")
+        subprocess.run(["ip", "-force", "-batch", "-"], input=root_link_batch(plan), text=True, check=True)
+        for member in plan.interfaces:
+            subprocess.run(["ethtool", "-K", member, "tx", "off", "rx", "off"], capture_output=True)
+        made = subprocess.run(vsctl_args(node, plan), capture_output=True, text=True)
+        if made.returncode != 0:
+            raise RuntimeError(f"bond of {plan.host}: ovs-vsctl failed: {made.stderr.strip()[:300]}")
+        flows = subprocess.run(
+            ["ovs-ofctl", "add-flows", plan.bridge, "-"],
+            input=echo_drop_flows(node, plan),
+            capture_output=True,
+            text=True,
+        )
+        if flows.returncode != 0:
+            raise RuntimeError(f"bond of {plan.host}: ovs-ofctl failed: {flows.stderr.strip()[:300]}")
+        LOG.info("host %s bonded on %s (%s)", plan.host, plan.bridge, ", ".join(plan.members))
 
 
 def _host_records(net: Any, topology: Any) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ CASES = {
     "camera_4k": {"cameras": 4},
     "smart_meter": {"meters": 20, "per_concentrator": 10},
     "broadcast_backbone": {"stations": 5, "mesh": 1},
+    "link_aggregation": {},  # h1 bonded (an OVS bond, no LACP partner here: one member carries it)
 }
 
 
