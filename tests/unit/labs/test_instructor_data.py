@@ -121,10 +121,14 @@ def test_a_trainee_side_load_shows_every_public_check_and_nothing_hidden(trainee
             _ = lab.solution_dir
         assert lab.public_summary()["checks"] == len(lab.behaviours) + len(lab.probes) + len(lab.scored)
         with_data = _with_instructor_data(lab.id)
-        public = [b.id for b in with_data.behaviours if not b.hidden] + [
-            p.id for p in with_data.probes if not p.hidden
-        ] + [s.id for s in with_data.scored if not s.hidden]
-        assert [b.id for b in lab.behaviours] + [p.id for p in lab.probes] + [s.id for s in lab.scored] == public
+        public = (
+            [b.id for b in with_data.behaviours if not b.hidden]
+            + [p.id for p in with_data.probes if not p.hidden]
+            + [s.id for s in with_data.scored if not s.hidden]
+        )
+        assert [b.id for b in lab.behaviours] + [p.id for p in lab.probes] + [
+            s.id for s in lab.scored
+        ] == public
         assert lab.public_summary() == with_data.public_summary()
 
 
