@@ -94,6 +94,20 @@ def for_variant(scenario: Scenario, values: dict) -> Scenario:
     return replace(scenario, args={k: one(v) for k, v in scenario.args.items()})
 
 
+def to_raw(scenario: Scenario) -> dict:
+    """The scenario as exam YAML would write it (``parse`` reads it back): what the classroom
+    server sends to a sandbox agent, which validates it again."""
+    bound = KINDS[scenario.kind][1]
+    return {
+        "id": scenario.id,
+        "description": scenario.description,
+        scenario.kind: dict(scenario.args),
+        "bands": [{bound: b.limit, "credit": b.credit} for b in scenario.bands],
+        "weight": scenario.weight,
+        "hidden": scenario.hidden,
+    }
+
+
 def credit(value: float, bands: tuple[Band, ...], lower_is_better: bool) -> float:
     """The credit (0..1) of a measured value: the best band it meets."""
     if math.isnan(value):

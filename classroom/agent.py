@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sdnlab.classroom.errors import ClassroomError
 from sdnlab.classroom.runner import LocalRunner
-from sdnlab.classroom.sandbox import SandboxBackend, error_kind
+from sdnlab.classroom.sandbox import SandboxBackend, error_kind, scenario_definitions
 from sdnlab.errors import SdnlabError
 
 LOG = logging.getLogger("sdnlab.classroom.agent")
@@ -82,6 +82,9 @@ def parse_request(line: bytes) -> tuple[str, dict]:
         if hidden is not None and not isinstance(hidden, str):
             raise ClassroomError("agent: grade: argument 'hidden' must be a text or null")
         args["hidden"] = hidden
+        if request.get("scenarios") is not None:  # an exam task's scored scenarios: validated here
+            scenario_definitions(request["scenarios"])  # and again where they run (the runner)
+            args["scenarios"] = request["scenarios"]
     return op, args
 
 
@@ -94,7 +97,7 @@ def dispatch(backend: SandboxBackend, op: str, args: dict):
     if op == "sandboxes":
         return backend.sandboxes()
     if op == "grade":
-        return backend.grade(args["sandbox"], args["include_hidden"], args["hidden"])
+        return backend.grade(args["sandbox"], args["include_hidden"], args["hidden"], args.get("scenarios"))
     if op == "write_file":
         return backend.write_file(args["sandbox"], args["path"], args["text"])
     if op == "read_file":

@@ -32,6 +32,7 @@ folder), which ``sdnlab cert verify --key <state>/keys/issuer.pub.pem`` accepts.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import tempfile
@@ -135,6 +136,13 @@ def selected_checks(report: dict, checks: tuple[str, ...] | None, include_hidden
     ]
 
 
+def task_checks(task) -> tuple[str, ...] | None:
+    """The check ids an exam task grades: its listed lab checks and its scored scenarios (None: all)."""
+    if task.checks is None:
+        return None
+    return (*task.checks, *(s.id for s in task.scenarios))
+
+
 def scheduled_of(db: DbSession, attempt: ExamAttempt) -> ScheduledExam:
     """The scheduled exam of an attempt (the foreign key guarantees one)."""
     sched = db.get(ScheduledExam, attempt.scheduled_id)
@@ -216,12 +224,6 @@ class Proctor:
         now: float,
     ) -> ScheduledExam:
         exam = self.exam(exam_id)
-        scenario_tasks = [str(t.index + 1) for t in exam.tasks if t.scenarios]
-        if scenario_tasks:
-            raise ClassroomError(
-                f"exam {exam.id}: task(s) {', '.join(scenario_tasks)} have scored fault scenarios, which "
-                "the classroom does not run yet; run this exam with `sdnlab exam start`"
-            )
         group = db.scalar(select(ClassGroup).where(ClassGroup.name == class_name))
         if group is None or (
             user.role != "admin" and db.get(Membership, (user.id, group.id)) is None
@@ -420,15 +422,29 @@ class Proctor:
         db.commit()
         return session
 
-    def _grade_full(self, exam: Exam, task: int, sandbox: str) -> dict:
-        """Task ``task`` graded on its sandbox, hidden checks included: the task's checks and score."""
+    def scenarios_of(self, exam: Exam, task: int, seed: int, include_hidden: bool) -> list[dict] | None:
+        """Task ``task``'s scored scenarios for the variant of ``seed`` (``scenarios.to_raw`` mappings,
+        variables filled), as sent to the sandbox with a grade request; None: the task has none."""
+        from sdnlab.certification.scenarios import for_variant, to_raw
+
         spec = exam.tasks[task - 1]
+        if not spec.scenarios:
+            return None
+        record = json.loads((self.variant(exam, task - 1, seed).path / "variant.json").read_text())
+        values = record.get("values") or {}
+        return [to_raw(for_variant(s, values)) for s in spec.scenarios if include_hidden or not s.hidden]
+
+    def _grade_full(self, exam: Exam, task: int, sandbox: str, seed: int) -> dict:
+        """Task ``task`` graded on its sandbox, hidden checks included: the task's checks, its scored
+        scenarios measured on the network, and the score."""
+        spec = exam.tasks[task - 1]
+        scenarios = self.scenarios_of(exam, task, seed, include_hidden=True)
         try:
-            report = self.room.backend.grade(sandbox, include_hidden=True)
+            report = self.room.backend.grade(sandbox, include_hidden=True, scenarios=scenarios)
             error = ""
         except SdnlabError as exc:  # a broken network scores 0 for the task, never aborts the exam
             report, error = {"checks": []}, str(exc)
-        checks = selected_checks(report, spec.checks, include_hidden=True)
+        checks = selected_checks(report, task_checks(spec), include_hidden=True)
         percent, passed, total = task_score(checks)
         try:  # the switches' tables as graded (evidence)
             tables = self.room.backend.tables(sandbox)
@@ -442,6 +458,7 @@ class Proctor:
             "error": error,
             "graded_at": time.time(),
             "report": {**{k: v for k, v in report.items() if k != "checks"}, "checks": checks},
+            "measurements": report.get("measurements") or {},
         }
 
     def _save_files(self, sandbox: str) -> dict[str, str]:
@@ -454,7 +471,7 @@ class Proctor:
         if session is None or session.state != "running":
             return
         index = attempt.current_task - 1
-        graded = self._grade_full(exam, attempt.current_task, session.sandbox)
+        graded = self._grade_full(exam, attempt.current_task, session.sandbox, attempt.seed)
         try:
             files = self._save_files(session.sandbox)
         except SdnlabError as exc:
@@ -513,9 +530,10 @@ class Proctor:
         exam = self._exam_of(db, attempt)
         spec = exam.tasks[attempt.current_task - 1]
         started = time.perf_counter()
-        report = self.room.backend.grade(session.sandbox, include_hidden=False)
+        scenarios = self.scenarios_of(exam, attempt.current_task, attempt.seed, include_hidden=False)
+        report = self.room.backend.grade(session.sandbox, include_hidden=False, scenarios=scenarios)
         seconds = time.perf_counter() - started
-        checks = selected_checks(report, spec.checks, include_hidden=False)
+        checks = selected_checks(report, task_checks(spec), include_hidden=False)
         percent, passed, total = task_score(checks)
         db.add(
             Attempt(
@@ -627,7 +645,7 @@ class Proctor:
         session = self._start_sandbox(db, attempt, user, task)
         try:
             self._restore(session, attempt.tasks[task - 1]["files"])
-            return self._grade_full(exam, task, session.sandbox)
+            return self._grade_full(exam, task, session.sandbox, attempt.seed)
         finally:
             self.room.end_session(session.id, "stopped", f"exam attempt {attempt.id}: graded at submit")
 
@@ -669,7 +687,7 @@ class Proctor:
     ) -> None:
         from sdnlab.certification import bundle
         from sdnlab.certification.canonical import pretty
-        from sdnlab.certification.evidence import Outcome, lab_check_skills, skill_levels
+        from sdnlab.certification.evidence import CheckSkills, Outcome, lab_check_skills, skill_levels
         from sdnlab.certification.framework import load_framework
 
         files: dict[str, bytes] = {}
@@ -703,7 +721,11 @@ class Proctor:
                 files[f"{name}/workspace/{path}"] = text.encode()
             for table, text in sorted((graded.get("tables") or {}).items()):
                 files[f"{name}/tables/{table}"] = text.encode()
+            if task.scenarios:  # what each scored scenario measured on the network (hashed in the manifest)
+                files[f"{name}/measurements.json"] = pretty(graded.get("measurements") or {}).encode()
             skills = lab_check_skills(lab.path)
+            for scenario in task.scenarios:
+                skills[scenario.id] = CheckSkills(task.lab, scenario.id, dict(scenario.skills), exam.source)
             for check in report.get("checks", []):
                 named = skills.get(check.get("id", ""))
                 outcomes.append(

@@ -326,7 +326,12 @@ class LocalRunner(SandboxBackend):
             workspace.copy_tree(self._lab(record).starter_dir, Path(record["workdir"]))
         return self.deploy(sandbox)
 
-    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+    def grade(
+        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+    ) -> dict:
+        from sdnlab.classroom.sandbox import scenario_definitions
+
+        chosen = [s for s in scenario_definitions(scenarios or []) if include_hidden or not s.hidden]
         record = self._record(sandbox)
         # the server's hidden checks, sent with the call; a variant (exam task) has its own, rendered
         # from the lab's instructor templates with the variant
@@ -341,9 +346,9 @@ class LocalRunner(SandboxBackend):
         else:
             lab = self._lab(record)
         with self._lock(sandbox):  # never while a deploy of the same sandbox replaces its flows
-            return self._grade(sandbox, record, lab, include_hidden)
+            return self._grade(sandbox, record, lab, include_hidden, chosen)
 
-    def _grade(self, sandbox: str, record: dict, lab, include_hidden: bool) -> dict:
+    def _grade(self, sandbox: str, record: dict, lab, include_hidden: bool, scenarios: list) -> dict:
         from sdnlab.labs import grading
 
         try:
@@ -354,11 +359,47 @@ class LocalRunner(SandboxBackend):
                 if lab.needs_live:
                     note = "graded statically from the flow files: the workspace backend runs no network"
                     result = replace(result, notes=(*result.notes, note))
+            measurements = self._measure(sandbox, lab, scenarios)
         except ClassroomError:
             raise
         except SdnlabError as exc:
             raise ClassroomError(f"grading failed: {exc}") from None
-        return without_paths(result.to_dict(), [Path(record["workdir"]), lab.path])
+        items = tuple(item for item, _ in measurements.values())
+        report = replace(result, items=result.items + items).to_dict()
+        if scenarios:
+            report["measurements"] = {sid: entry for sid, (_, entry) in measurements.items()}
+        return without_paths(report, [Path(record["workdir"]), lab.path])
+
+    def _measure(self, sandbox: str, lab, scenarios: list) -> dict:
+        """Each scored scenario run on the lab: ``{id: (CheckItem, {"value", "text", "credit"})}``."""
+        import math
+
+        from sdnlab.certification.scenarios import scored_item
+        from sdnlab.labs import live
+        from sdnlab.labs.results import CheckItem
+
+        out: dict = {}
+        topology = live.load_topology(lab) if scenarios and self.network else None
+        for scenario in scenarios:
+            if topology is None:  # the workspace backend runs no network: nothing to measure
+                text = "not run: the workspace backend runs no network"
+                item = CheckItem(
+                    scenario.id, "scenario", scenario.description, scenario.weight, 0.0,
+                    scenario.hidden, 1, 0, (text,),
+                )  # fmt: skip
+                out[scenario.id] = (item, {"value": None, "text": text, "credit": 0.0})
+                continue
+            item, value = scored_item(scenario, sandbox, topology)
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            out[scenario.id] = (
+                item,
+                {
+                    "value": float(value) if finite else None,
+                    "text": item.details[0] if item.details else "",
+                    "credit": round(item.score / item.weight, 4) if item.weight else 0.0,
+                },
+            )
+        return out
 
     def tables(self, sandbox: str) -> dict[str, str]:
         """Flow and group tables of every switch (live: ``ovs-ofctl dump-*``; workspace: the flow files)."""

@@ -42,6 +42,56 @@ def workspace_path(path: str) -> str:
     return "/".join(parts)
 
 
+MAX_SCENARIOS = 16
+_ARG_TEXT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # node names, addresses: never a command
+
+
+def scenario_definitions(raw: object) -> list:
+    """Scored scenarios sent with a grade request, validated: ``certification.scenarios.Scenario``s.
+
+    Only registered kinds with their known arguments (``scenarios.parse``); every string argument
+    must be a plain name or address (variables already filled by the server). ``ClassroomError``
+    names the first problem."""
+    from sdnlab.certification import scenarios
+
+    if not isinstance(raw, list) or len(raw) > MAX_SCENARIOS:
+        raise ClassroomError(f"scenarios: expected a list of at most {MAX_SCENARIOS} scenario definitions")
+    problems: list[str] = []
+
+    def bad(_container, _key, field, problem) -> None:
+        problems.append(f"{field}: {problem}")
+
+    out = []
+    for i, item in enumerate(raw):
+        scenario = scenarios.parse(item, f"scenarios[{i}]", bad)
+        if scenario is not None:
+            for key, value in scenario.args.items():
+                texts = value if isinstance(value, list) else [value]
+                if any(isinstance(t, str) and not _ARG_TEXT.match(t) for t in texts) or not all(
+                    isinstance(t, (str, int, float)) for t in texts
+                ):
+                    bad(
+                        None,
+                        key,
+                        f"scenarios[{i}].{scenario.kind}.{key}",
+                        "expected names, addresses or numbers",
+                    )
+                elif key in ("port", "tries", "flows") and not (
+                    isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 65535
+                ):
+                    bad(
+                        None, key, f"scenarios[{i}].{scenario.kind}.{key}", "expected a whole number 1..65535"
+                    )
+                elif key == "timeout" and not (
+                    isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 120
+                ):
+                    bad(None, key, f"scenarios[{i}].{scenario.kind}.{key}", "expected seconds 0..120")
+        if problems:
+            raise ClassroomError(f"grade: {problems[0]}")
+        out.append(scenario)
+    return out
+
+
 def error_kind(exc: ClassroomError) -> str:
     """The protocol name of an error class (the inverse of ``ERROR_KINDS``)."""
     for kind, cls in ERROR_KINDS.items():
@@ -107,11 +157,17 @@ class SandboxBackend(ABC):
         """Restore the lab's starter files in the workspace and deploy them."""
 
     @abstractmethod
-    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+    def grade(
+        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+    ) -> dict:
         """Grade the lab: ``LabResult.to_dict()`` (hidden checks included when asked).
 
         ``hidden``: the text of the lab's hidden.yaml, sent by the server with the call (the
-        sandbox has no instructor data); None: the sandbox's own, where it has any."""
+        sandbox has no instructor data); None: the sandbox's own, where it has any.
+        ``scenarios``: an exam task's scored scenarios (``scenarios.to_raw`` mappings, variables
+        filled), measured on the running lab after the checks: their items join ``checks`` and
+        ``measurements`` maps each id to ``{"value", "text", "credit"}`` (see
+        ``scenario_definitions``)."""
 
     def terminal(self, sandbox: str) -> int:
         """A pseudo-terminal master file descriptor with a shell for the sandbox (the caller closes it)."""
@@ -214,8 +270,11 @@ class AgentBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return self._result("reset", sandbox=sandbox)
 
-    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
-        return self._result("grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden)
+    def grade(
+        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+    ) -> dict:
+        extra = {} if scenarios is None else {"scenarios": scenarios}
+        return self._result("grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden, **extra)
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return dict(self._result("tables", sandbox=sandbox))

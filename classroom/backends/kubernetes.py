@@ -398,9 +398,17 @@ class KubernetesBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._call(self._pod_of(sandbox), "reset", sandbox=sandbox), "backend": self.kind}
 
-    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
+    def grade(
+        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+    ) -> dict:
+        extra = {} if scenarios is None else {"scenarios": scenarios}
         return self._call(
-            self._pod_of(sandbox), "grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden
+            self._pod_of(sandbox),
+            "grade",
+            sandbox=sandbox,
+            include_hidden=include_hidden,
+            hidden=hidden,
+            **extra,
         )
 
     def tables(self, sandbox: str) -> dict[str, str]:

@@ -285,8 +285,10 @@ class NamespaceBackend(SandboxBackend):
     def reset(self, sandbox: str) -> dict:
         return {**self._agent(sandbox).reset(sandbox), "isolation": self.isolation}
 
-    def grade(self, sandbox: str, include_hidden: bool, hidden: str | None = None) -> dict:
-        return self._agent(sandbox).grade(sandbox, include_hidden, hidden)
+    def grade(
+        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+    ) -> dict:
+        return self._agent(sandbox).grade(sandbox, include_hidden, hidden, scenarios)
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return self._agent(sandbox).tables(sandbox)

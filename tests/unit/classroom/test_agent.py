@@ -153,3 +153,86 @@ def test_check_and_submit_reports_in_japanese_carry_the_japanese_descriptions():
     }
     assert public_report(full, "ja")["checks"][0]["description"] == "h1 から h3 に届く"
     assert public_report(full, "en")["checks"][0]["description"] == "h1 reaches h3"
+
+
+SCAN = {
+    "id": "scored-second-bot",
+    "description": "a second bot scans",
+    "scan_quarantine": {"src": "m3", "targets": ["cam1", "m1"], "port": 23, "timeout": 15},
+    "bands": [{"max": 3000, "credit": 1.0}],
+    "weight": 2,
+}
+
+
+def _grade_line(scenarios) -> bytes:
+    import json
+
+    request = {"op": "grade", "sandbox": "a", "include_hidden": True, "scenarios": scenarios}
+    return json.dumps(request).encode()
+
+
+def test_the_agent_accepts_registered_scenarios_with_their_validated_arguments():
+    from sdnlab.certification.scenarios import parse, to_raw
+    from sdnlab.classroom.sandbox import scenario_definitions
+
+    _op, args = parse_request(_grade_line([SCAN]))
+    assert args["scenarios"] == [SCAN]
+    (scenario,) = scenario_definitions(args["scenarios"])
+    assert (scenario.kind, scenario.args["targets"], scenario.weight) == (
+        "scan_quarantine",
+        ["cam1", "m1"],
+        2.0,
+    )
+    assert parse(to_raw(scenario), "x", None) == scenario, "what the server sends reads back the same"
+    assert "scenarios" not in parse_request(_grade_line(None))[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"shell": {"cmd": "rm -rf /"}, "scan_quarantine": None}, r"expected exactly one of failover_loss"),
+        (
+            {"scan_quarantine": {"src": "m3", "targets": ["m1"], "cmd": "sh"}},
+            r"scan_quarantine\.cmd: unknown argument",
+        ),
+        (
+            {"scan_quarantine": {"src": "m3; reboot", "targets": ["m1"]}},
+            r"scan_quarantine\.src: expected names",
+        ),
+        (
+            {"scan_quarantine": {"src": "m3", "targets": ["$(id)"]}},
+            r"scan_quarantine\.targets: expected names",
+        ),
+        (
+            {"scan_quarantine": {"src": "m3", "targets": ["m1"], "port": "23"}},
+            r"port: expected a whole number",
+        ),
+        ({"scan_quarantine": {"src": "m3", "targets": ["m1"], "timeout": 1e9}}, r"timeout: expected seconds"),
+        ({"scan_quarantine": {"src": "{{bot}}", "targets": ["m1"]}}, r"src: expected names"),
+        ({"bands": [{"min": 3, "credit": 1}]}, r"bands\[0\]: expected \{max"),
+    ],
+)
+def test_the_agent_refuses_unknown_scenario_kinds_and_bad_arguments(change, problem):
+    scenario = {k: v for k, v in {**SCAN, **change}.items() if v is not None}
+    with pytest.raises(ClassroomError, match=problem):
+        parse_request(_grade_line([scenario]))
+
+
+def test_the_agent_refuses_scenarios_that_are_not_a_short_list():
+    with pytest.raises(ClassroomError, match="expected a list of at most"):
+        parse_request(_grade_line({"id": "x"}))
+    with pytest.raises(ClassroomError, match="expected a list of at most"):
+        parse_request(_grade_line([SCAN] * 17))
+
+
+def test_a_sandbox_without_a_network_scores_the_scenarios_it_cannot_measure_zero(agent):
+    agent.start("ag4", "static_flows")
+    report = agent.grade("ag4", include_hidden=False, scenarios=[SCAN, {**SCAN, "id": "h", "hidden": True}])
+    (item,) = [c for c in report["checks"] if c["id"] == "scored-second-bot"]
+    assert (item["score"], item["weight"]) == (0.0, 2.0) and "no network" in item["details"][0]
+    assert report["measurements"] == {
+        "scored-second-bot": {"value": None, "text": item["details"][0], "credit": 0.0}
+    }, "hidden scenarios are measured only when hidden checks are asked for"
+    with pytest.raises(ClassroomError, match="unknown argument"):
+        agent.grade("ag4", include_hidden=True, scenarios=[{**SCAN, "scan_quarantine": {"exec": "sh"}}])
+    agent.stop("ag4")

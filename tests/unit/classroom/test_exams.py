@@ -125,12 +125,28 @@ def test_bad_schedules_are_400_with_the_reason(classroom):
         "/api/exams/scheduled", json={"exam": "nope", "class": "c1", "opens_at": now, "closes_at": now + 60}
     )
     assert answer.status_code == 404 and "no exam" in answer.json()["error"]
-    answer = ivy.post(
-        "/api/exams/scheduled",
-        json={"exam": "iot_security", "class": "c1", "opens_at": now, "closes_at": now + 60},
-    )
-    assert answer.status_code == 400 and "scenarios" in answer.json()["error"]
     assert ivy.post("/api/exams/scheduled", json={"exam": EXAM}).status_code == 422
+
+
+def test_exams_with_scored_fault_scenarios_are_scheduled_and_the_sandbox_gets_their_definitions(
+    classroom,
+):
+    ivy = classroom.login("ivy")
+    now = time.time()
+    for exam_id in ("iot_security", "iot_practitioner"):
+        answer = ivy.post(
+            "/api/exams/scheduled",
+            json={"exam": exam_id, "class": "c1", "opens_at": now, "closes_at": now + 3600},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["exam"] == exam_id
+    exams = classroom.room.proctor
+    exam = exams.exam("iot_security")
+    assert exams.scenarios_of(exam, 1, 7, include_hidden=True) is None, "task 1 has none"
+    (sent,) = exams.scenarios_of(exam, 2, 7, include_hidden=True)
+    assert sent["id"] == "scored-second-bot" and sent["scan_quarantine"]["src"] == "m3"
+    assert sent["bands"] == [{"max": 3000.0, "credit": 1.0}, {"max": 8000.0, "credit": 0.5}]
+    assert proctor.task_checks(exam.tasks[1]) is None
 
 
 def test_a_whole_exam_two_tasks_check_switch_submit_certificate_and_results(classroom, tmp_path):
