@@ -19,7 +19,10 @@ server-side), saves its workspace files and stops its sandbox; coming back start
 variant again with those files deployed. At submit (by the trainee, or by the exam clock at
 the deadline) the current task is graded on its network as it is then; a task whose saved
 files were never graded (an instructor's reference solve) is graded in a short-lived sandbox;
-a task never opened scores 0 ("not attempted").
+a task never opened scores 0 ("not attempted"). A task's scored fault scenarios
+(``certification.scenarios``) travel with its grade calls, variables filled for the seed, and
+are measured on the sandbox's network: scored like ``sdnlab exam`` does, their measurements
+kept in the evidence (``tasks/<n>-<lab>/measurements.json``).
 
 Hidden checks count in the score; their texts and per-check results are never sent to the
 trainee (during the exam or after): trainees see per-task percentages and check counts.

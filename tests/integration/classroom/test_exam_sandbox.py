@@ -107,3 +107,42 @@ def test_a_scheduled_exam_on_real_sandboxes_auto_submitted_with_a_verifiable_cer
         assert ben.get("/api/exam").status_code == 409
         assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every task's sandbox is gone"
         assert not paths.lab_dir(sandbox).exists()
+
+
+def test_an_exam_task_with_a_scored_scenario_is_measured_on_the_trainees_sandbox(agent, tmp_path):
+    """iot_security task 2 (iot_dpi) with the reference of her seed: at submit the server sends the
+    task's scan scenario with the grade call, the sandbox's agent runs the scan on her network and
+    the measurement is scored in the task and kept in the evidence (hashed in the manifest)."""
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        for name, role in (("ann", "trainee"), ("ivy", "instructor")):
+            accounts.add_user(db, accounts.check_new_user(name, f"password-{name}", role, "c1"))
+    prefix = "sc" + secrets.token_hex(2)
+    settings = Settings(sandbox_prefix=prefix, max_sandboxes=4, state_dir=tmp_path / "web")
+    app = create_app(factory, agent, settings)
+    with TestClient(app):
+        ann, ivy = login(app, "ann"), login(app, "ivy")
+        now = time.time()
+        window = {"exam": "iot_security", "class": "c1", "opens_at": now - 60, "closes_at": now + 900}
+        scheduled = ivy.post("/api/exams/scheduled", json=window)
+        assert scheduled.status_code == 200, scheduled.text
+        status = ann.post(f"/api/exams/{scheduled.json()['id']}/start").json()
+        assert ann.post("/api/exam/task", json={"task": 2}).status_code == 200
+        assert ann.get("/api/session").json()["lab"] == "iot_dpi"
+        assert ivy.post(f"/api/exams/attempts/{status['attempt']}/solve").status_code == 200
+        submitted = ann.post("/api/exam/submit")
+        assert submitted.status_code == 200, submitted.text
+
+        full = ivy.get(f"/api/exams/attempts/{status['attempt']}").json()
+        bundle = tmp_path / "evidence.zip"
+        bundle.write_bytes(ivy.get(f"/api/exams/attempts/{status['attempt']}/evidence").content)
+    archive = zipfile.ZipFile(bundle)
+    report = json.loads(archive.read("tasks/2-iot_dpi/report.json"))
+    (item,) = [c for c in report["checks"] if c["id"] == "scored-second-bot"]
+    measured = json.loads(archive.read("tasks/2-iot_dpi/measurements.json"))["scored-second-bot"]
+    assert measured["value"] is not None and "m3 quarantined" in measured["text"], measured
+    assert item["score"] == pytest.approx(measured["credit"] * item["weight"]) and measured["credit"] > 0
+    assert "tasks/2-iot_dpi/measurements.json" in archive.read("manifest.json").decode()
+    (task2,) = [t for t in full["result"]["tasks"] if t["task"] == 2]
+    assert task2["percent"] > 0 and task2["checks_total"] == len(report["checks"]), task2
+    assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every task's sandbox is gone"
