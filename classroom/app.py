@@ -38,8 +38,10 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
         await asyncio.to_thread(room.reconcile)
         reaper = threading.Thread(target=room.reaper, name="classroom-reaper", daemon=True)
         reaper.start()
+        if room.pool.targets:
+            threading.Thread(target=room.filler, name="classroom-warm-pool", daemon=True).start()
         yield
-        room.shutdown()
+        await asyncio.to_thread(room.shutdown)
 
     app = FastAPI(
         title="sdnlab classroom",

@@ -180,6 +180,13 @@ def serve(
     secure_cookies: Annotated[
         str, typer.Option("--secure-cookies", help="auto (when served over https), always or never")
     ] = "auto",
+    warm: Annotated[
+        str,
+        typer.Option(
+            "--warm",
+            help="Warm pool: LAB=N,... keeps N sandboxes of LAB started ahead (they count against the cap)",
+        ),
+    ] = "",
 ):
     """Run the classroom web server (UI at /, API at /api/, OpenAPI at /api/openapi.json)."""
     import uvicorn
@@ -193,6 +200,19 @@ def serve(
         raise ClassroomError(f"--backend {backend}: local, workspace, container or kubernetes")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
+    from sdnlab.classroom.pool import parse_targets
+    from sdnlab.labs.loader import catalogue
+
+    warm_targets = parse_targets(warm, [lab.id for lab in catalogue()])
+    if warm_targets and backend == "kubernetes":
+        raise ClassroomError(
+            "--warm: the kubernetes backend keeps its own pool of warm pods, shared by every server "
+            "replica (SDNLAB_K8S_WARM_POOL)"
+        )
+    if sum(warm_targets.values()) > max_sandboxes:
+        raise ClassroomError(
+            f"--warm: {sum(warm_targets.values())} warm sandboxes exceed --max-sandboxes {max_sandboxes}"
+        )
     state = (state or default_state()).resolve()
     web = state / "web"
     web.mkdir(parents=True, exist_ok=True)
@@ -255,6 +275,7 @@ def serve(
             idle_ttl_s=idle_ttl * 60.0,
             sandbox_prefix=prefix,
             cookie_secure=secure_cookies,
+            warm=warm_targets,
         )
         app = create_app(factory, the_backend, settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

@@ -8,13 +8,17 @@ a session. Request handlers (``classroom/routes/``) reach it through ``deps.Room
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from sdnlab.classroom import metrics, security
 from sdnlab.classroom.db import RUNNING_STATES, LabSession
+from sdnlab.classroom.errors import ClassroomError
+from sdnlab.classroom.pool import WarmPool
 from sdnlab.classroom.sandbox import SandboxBackend
 from sdnlab.errors import SdnlabError
 
@@ -34,6 +38,8 @@ class Settings:
     login_attempts: int = 5
     login_window_s: float = 60.0
     reap_every_s: float = 60.0
+    warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
+    warm_every_s: float = 1.0
     extra: dict = field(default_factory=dict)
 
 
@@ -47,11 +53,46 @@ class Classroom:
         self.backend = backend
         self.settings = settings
         self.labs = {lab.id: lab for lab in catalogue()}
+        unknown = sorted(set(settings.warm) - set(self.labs))
+        if unknown:
+            raise ClassroomError(f"warm pool: no lab {unknown[0]!r} in the catalogue")
+        self.pool = WarmPool(backend, settings.warm, settings.sandbox_prefix)
         self.metrics = metrics.Metrics(self)
         self.user_limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_s)
         self.ip_limiter = security.LoginLimiter(settings.login_attempts * 6, settings.login_window_s)
         self.start_lock = threading.Lock()
+        self._cold_starts = 0  # trainees' starts that found no warm sandbox, in flight now
         self._stop = threading.Event()
+
+    # -- capacity ------------------------------------------------------------------------
+    def active_sessions(self) -> int:
+        """Sessions starting or running (each holds a sandbox)."""
+        with self.factory() as db:
+            return int(
+                db.scalar(
+                    select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
+                )
+                or 0
+            )
+
+    def free_places(self) -> int:
+        """Sandboxes the host may still start: the cap minus sessions minus the warm pool."""
+        return self.settings.max_sandboxes - self.active_sessions() - self.pool.size()
+
+    @contextmanager
+    def cold_start(self) -> Iterator[None]:
+        """Around a trainee's cold start: the pool's filler waits meanwhile."""
+        with self.start_lock:
+            self._cold_starts += 1
+        try:
+            yield
+        finally:
+            with self.start_lock:
+                self._cold_starts -= 1
+
+    def may_fill(self) -> bool:
+        """True when the filler may start a pool sandbox: no cold start in flight and the host has room."""
+        return self._cold_starts == 0 and self.free_places() > 0
 
     # -- lifecycle of sandboxes --------------------------------------------------------
     def reconcile(self) -> dict:
@@ -110,8 +151,16 @@ class Classroom:
         LOG.info("event=session.end session=%s state=%s", session_id, state)
 
     def shutdown(self) -> None:
-        """Stop the background loops (the sandboxes keep running: a restarted server reattaches them)."""
+        """Stop the background loops and the warm pool's sandboxes (trainees' sandboxes keep running:
+        a restarted server reattaches them)."""
         self._stop.set()
+        drained = self.pool.drain()
+        if drained:
+            LOG.info("event=pool.drain sandboxes=%d", len(drained))
+
+    def filler(self) -> None:
+        """Background loop: keep the warm pool at its targets, one sandbox at a time."""
+        self.pool.run(self._stop, self.may_fill, self.settings.warm_every_s)
 
     def reaper(self) -> None:
         """Background loop: reclaim idle sandboxes until the server stops."""
