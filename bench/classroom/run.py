@@ -2,12 +2,19 @@
 
 Each trainee logs in, starts lab 3 (smart meters), runs ``nodes`` in the terminal, writes
 and deploys a flow file, checks ``--checks`` times ``--interval`` seconds apart, submits and
-stops. Steps of N (default 1, 5, 10, 20, 30, 40) run one after the other until a step has a
+stops. The N trainees log in first and then press "start" at the same instant (a barrier).
+Steps of N (default 1, 5, 10, 20, 30, 40) run one after the other until a step has a
 failure. Reported per step: lab-ready and check latency p50/p95, failures, wall time, the web
 server's and the agent's CPU seconds and memory, the host's memory drop, and the largest N
-with zero failures. Writes bench/results/classroom.json.
+with zero failures.
 
-    .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3]
+``--modes cold,warm`` runs the steps twice in one run: against a server without a warm pool
+(``steps``), then against one started with ``--warm smart_meters=W`` (W = the largest step;
+``pool.steps``). Before each warm step the bench waits until the pool is full again, so each
+step is a class arriving at a server that had time to prepare; the pool's fill time and the
+host memory its idle sandboxes hold are reported (``pool``). Writes bench/results/classroom.json.
+
+    .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3] [--modes cold,warm]
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ def _mem_available_mib() -> float:
 class Server:
     """``sdnlab serve`` in a temporary state folder."""
 
-    def __init__(self, users: int, prefix: str):
+    def __init__(self, users: int, prefix: str, warm: int = 0):
         self.prefix = prefix
         self.state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-classroom-"))
         os.chmod(self.state, 0o755)
@@ -87,7 +94,7 @@ class Server:
         self.log = open(self.state / "serve.log", "w")  # noqa: SIM115  # open for the server's lifetime
         self.proc = subprocess.Popen(
             [*cli, "serve", "--state", str(self.state), "--port", str(self.port), "--sandbox-prefix", prefix,
-             "--max-sandboxes", str(users + 5)],
+             "--max-sandboxes", str(users + 5), *(["--warm", f"{LAB}={warm}"] if warm else [])],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         for _ in range(300):
@@ -97,6 +104,23 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("sdnlab serve did not start: " + (self.state / "serve.log").read_text()[-1000:])
+
+    def metric(self, name: str) -> float:
+        """One sample of the server's /metrics (0 when absent)."""
+        text = urllib.request.urlopen(self.url + "/metrics", timeout=10).read().decode()
+        for line in text.splitlines():
+            if line.startswith((name + " ", name + "{")):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def wait_pool(self, target: int, timeout: float = 900.0) -> float:
+        """Seconds until the warm pool holds ``target`` ready sandboxes."""
+        began = time.perf_counter()
+        while self.metric("classroom_pool_ready") < target:
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError(f"the warm pool did not reach {target} within {timeout:.0f} s")
+            time.sleep(0.5)
+        return round(time.perf_counter() - began, 1)
 
     def agent_pid(self) -> int | None:
         try:
@@ -119,7 +143,9 @@ class Server:
                 api.down(name)
 
 
-def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: dict) -> None:
+def trainee(
+    url: str, name: str, checks: int, interval: float, flows: str, out: dict, go: threading.Barrier
+) -> None:
     """One simulated trainee; fills ``out`` with timings or the failure."""
     import httpx
     from websockets.sync.client import connect
@@ -130,6 +156,7 @@ def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: 
             answer = http.post("/api/login", json={"username": name, "password": f"password-{name}"})
             answer.raise_for_status()
             http.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            go.wait(timeout=300)  # every trainee presses "start" at the same instant
             started = time.perf_counter()
             answer = http.post(f"/api/labs/{LAB}/start")
             if answer.status_code != 200:
@@ -157,6 +184,7 @@ def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: 
             finally:
                 http.post("/api/session/stop")
     except Exception as exc:
+        go.abort()
         out["error"] = f"{type(exc).__name__}: {exc}"[:300]
 
 
@@ -166,8 +194,10 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     before_agent = _proc_stats(agent) if agent else {}
     mem_before = _mem_available_mib()
     outs = [{} for _ in range(n)]
+    hits_before = server.metric('classroom_pool_takes_total{outcome="hit"}')
+    go = threading.Barrier(n)
     threads = [
-        threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i]))
+        threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i], go))
         for i in range(n)
     ]
     began = time.perf_counter()
@@ -183,8 +213,10 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     ready = [o["ready_s"] for o in outs if o.get("ready_s") is not None]
     check_times = [c for o in outs for c in o.get("checks_s", [])]
     failures = [f"{o['name']}: {o['error']}" for o in outs if o.get("error")]
+    hits = server.metric('classroom_pool_takes_total{outcome="hit"}') - hits_before
     return {
         "trainees": n,
+        "pool_hits": int(hits),
         "failures": len(failures),
         "failure_examples": failures[:5],
         "wall_s": round(wall, 1),
@@ -211,36 +243,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="1,5,10,20,30,40")
     parser.add_argument("--checks", type=int, default=3)
     parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument(
+        "--modes", default="cold,warm", help="cold (no pool), warm (a full warm pool) or both"
+    )
     args = parser.parse_args(argv)
     from sdnlab.labs.loader import load_lab
 
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - {"cold", "warm"}:
+        parser.error("--modes: cold, warm or cold,warm")
     flows = (load_lab(LAB).solution_dir / FLOW_FILE).read_text()
-    server = Server(max(steps), "cbn" + secrets.token_hex(2))
-    results = []
-    try:
-        for n in steps:
-            step = run_step(server, n, args.checks, args.interval, flows)
-            print(json.dumps(step), flush=True)
-            results.append(step)
-            if step["failures"]:
-                break
-    finally:
-        server.stop()
-    ok = [s["trainees"] for s in results if not s["failures"]]
-    report = {
+    report: dict = {
         "benchmark": "classroom",
         "lab": LAB,
         "checks_per_trainee": args.checks,
         "check_interval_s": args.interval,
         "machine": {"cpus": os.cpu_count(), "mem_total_gib": round(_mem_total_gib(), 1)},
-        "steps": results,
-        "largest_n_without_failures": max(ok, default=0),
-        "note": "shared development machine; other work ran at the same time",
     }
+    for mode in modes:
+        warm = max(steps) if mode == "warm" else 0
+        mem_before = _mem_available_mib()
+        server = Server(max(steps), "cbn" + secrets.token_hex(2), warm=warm)
+        results = []
+        pool: dict = {}
+        try:
+            if warm:
+                pool["fill_s"] = server.wait_pool(warm)
+                time.sleep(5)  # let the last build settle before reading memory
+                pool["idle_mem_mib"] = round(mem_before - _mem_available_mib(), 1)
+                pool["idle_mem_per_sandbox_mib"] = round(pool["idle_mem_mib"] / warm, 1)
+            for n in steps:
+                if warm:
+                    server.wait_pool(warm)
+                step = run_step(server, n, args.checks, args.interval, flows)
+                print(json.dumps({"mode": mode, **step}), flush=True)
+                results.append(step)
+                if step["failures"]:
+                    break
+        finally:
+            server.stop()
+        ok = [s["trainees"] for s in results if not s["failures"]]
+        if mode == "cold":
+            report["steps"] = results
+            report["largest_n_without_failures"] = max(ok, default=0)
+        else:
+            report["pool"] = {
+                "warm": f"{LAB}={warm}",
+                **pool,
+                "steps": results,
+                "largest_n_without_failures": max(ok, default=0),
+            }
+    report["note"] = "shared development machine; other work ran at the same time"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"largest N without failures: {report['largest_n_without_failures']}; results in {RESULTS}")
+    print(f"results in {RESULTS}")
     return 0
 
 
