@@ -187,6 +187,14 @@ def serve(
             help="Warm pool: LAB=N,... keeps N sandboxes of LAB started ahead (they count against the cap)",
         ),
     ] = "",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            envvar="SDNLAB_SIGNING_KEY_FILE",
+            help="Certificate signing key (Ed25519 PEM; mode 400 or 440), e.g. a mounted Secret",
+        ),
+    ] = None,
 ):
     """Run the classroom web server (UI at /, API at /api/, OpenAPI at /api/openapi.json)."""
     import uvicorn
@@ -276,6 +284,7 @@ def serve(
             sandbox_prefix=prefix,
             cookie_secure=secure_cookies,
             warm=warm_targets,
+            key_file=str(key_file) if key_file else "",
         )
         app = create_app(factory, the_backend, settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
@@ -290,8 +299,14 @@ def serve(
             os.setuid(account.pw_uid)
             os.environ["HOME"] = os.environ["SDNLAB_HOME"] = str(web)
         logging.getLogger("sdnlab.classroom").setLevel(logging.INFO)
+        issuer = ""
+        if app.state.room.signing_key is not None:
+            from sdnlab.certification import keys
+
+            issuer = f", issuer {keys.did_key(app.state.room.signing_key.public_key())}"
         typer.echo(
-            f"classroom: http://{host}:{port}/ (backend {the_backend.kind}, uid {os.geteuid()})", err=True
+            f"classroom: http://{host}:{port}/ (backend {the_backend.kind}, uid {os.geteuid()}{issuer})",
+            err=True,
         )
         uvicorn.Server(config).run()
     finally:

@@ -3,8 +3,9 @@
 Tables: ``users`` (argon2 hashes, role), ``classes`` and ``memberships``, ``logins`` (browser
 sessions: a hashed cookie token and its CSRF token), ``sessions`` (one lab session per trainee:
 the sandbox that runs it, its state and activity), ``attempts`` (every check and submit with
-the full grader report), ``results`` (submitted scores, written by the server only), ``hints``
-and ``audit_log`` (who did what, when). Times are UNIX seconds (floats), the same on SQLite
+the full grader report), ``results`` (submitted scores, written by the server only), ``hints``,
+``audit_log`` (who did what, when) and ``login_failures`` (the login rate limiter's counts,
+shared by every server replica). Times are UNIX seconds (floats), the same on SQLite
 and PostgreSQL.
 
 SQLite (one file under the server's state folder) is the default; any SQLAlchemy URL works,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -156,6 +158,20 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     action: Mapped[str] = mapped_column(String(32), nullable=False)
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class LoginFailure(Base):
+    """One failed login, counted against a key (``u:<name>`` or ``ip:<address>``) by the rate limiter.
+
+    In the database, not in a server's memory, so that every replica behind one load balancer
+    shares the count. Rows older than the limiter's window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), nullable=False)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
 
 def default_url(state_dir: Path) -> str:

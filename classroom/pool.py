@@ -6,10 +6,11 @@ twenty trainees pressing "start" together on a 2-core host wait for all of it. W
 (``sdnlab serve --warm smart_meters=20``) that work is done before the class arrives.
 
 - **Targets** per lab: ``parse_targets("smart_meters=4,static_flows=2")``.
-- **Filling**: ``fill_one()`` starts one sandbox for the lab furthest below its target; the
-  server's filler thread calls it one sandbox at a time, only while the host is below its cap
-  on sandboxes and no trainee's cold start is in flight, so refilling never competes with a
-  trainee waiting for a start.
+- **Filling**: ``reserve()`` names one sandbox for the lab furthest below its target and
+  ``fill()`` starts it. The server's filler thread does this one sandbox at a time, and
+  reserves only while the host is below its cap on sandboxes and no trainee's cold start is in
+  flight (checked and reserved under the server's start lock), so refilling never competes
+  with a trainee waiting for a start and never takes the cap past its limit.
 - **Taking**: ``take(lab)`` hands out a ready sandbox of that lab (``None``: a miss, and the
   server starts one cold). The server then names it in the trainee's session row; from then
   on it is that trainee's sandbox like any other.
@@ -127,14 +128,22 @@ class WarmPool:
                 self.hits += 1
         return sandbox
 
-    def fill_one(self) -> str | None:
-        """Start one sandbox for the lab that needs one most; its name, or None (none wanted, failed)."""
+    def reserve(self) -> tuple[str, str] | None:
+        """Name a new sandbox for the lab that needs one most and count it as starting: ``(lab, sandbox)``.
+
+        The caller checks the host's room and reserves in one step (under the server's start
+        lock), then calls ``fill`` outside the lock.
+        """
         lab = self.wanted()
         if lab is None:
             return None
         sandbox = f"{self.prefix}w{secrets.token_hex(4)}"
         with self._lock:
             self._starting[sandbox] = lab
+        return lab, sandbox
+
+    def fill(self, lab: str, sandbox: str) -> str | None:
+        """Start a reserved sandbox; its name once ready, or None (it failed, or the pool was drained)."""
         try:
             self.backend.start(sandbox, lab)
         except (ClassroomError, SdnlabError, OSError) as exc:
@@ -151,9 +160,14 @@ class WarmPool:
                 self._ready[lab].append(sandbox)
         if closed:  # drained while it was starting
             self._stop(sandbox)
-        else:
-            LOG.info("event=pool.ready lab=%s sandbox=%s", lab, sandbox)
-        return None if closed else sandbox
+            return None
+        LOG.info("event=pool.ready lab=%s sandbox=%s", lab, sandbox)
+        return sandbox
+
+    def fill_one(self) -> str | None:
+        """Reserve and start one sandbox (no check of the host's room: ``Classroom.fill_step`` does that)."""
+        reserved = self.reserve()
+        return self.fill(*reserved) if reserved else None
 
     def evict_one(self, keep: str | None = None) -> str | None:
         """Stop one ready sandbox (of the lab with the most, other than ``keep``) to free a place."""
@@ -185,16 +199,18 @@ class WarmPool:
             LOG.warning("event=pool.stop sandbox=%s error=%r", sandbox, str(exc)[:300])
 
     # -- the filler -----------------------------------------------------------------------
-    def run(self, stop: threading.Event, may_fill: Callable[[], bool], every_s: float = 1.0) -> None:
-        """Background loop: while not stopped, start one sandbox whenever ``may_fill()`` allows it."""
+    def run(
+        self, stop: threading.Event, reserve: Callable[[], tuple[str, str] | None], every_s: float = 1.0
+    ) -> None:
+        """Background loop: while not stopped, start one sandbox whenever ``reserve()`` grants one."""
         failed_in_a_row = 0
         while not stop.is_set():
             filled = None
             try:
-                if self.wanted() is not None and may_fill():
-                    failures = self.failures
-                    filled = self.fill_one()
-                    failed_in_a_row = failed_in_a_row + 1 if self.failures > failures else 0
+                reserved = reserve() if self.wanted() is not None else None
+                if reserved:
+                    filled = self.fill(*reserved)
+                    failed_in_a_row = 0 if filled else failed_in_a_row + 1
             except Exception:  # keep the loop alive after a database or backend hiccup
                 LOG.exception("event=pool.error")
             # after failed starts, back off (1, 2, 4 ... 60 s): a broken lab must not keep the host busy

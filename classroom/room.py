@@ -2,15 +2,17 @@
 
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
-a session. Request handlers (``classroom/routes/``) reach it through ``deps.Room``.
+a session, the warm pool (``pool.py``) and its filler. It also holds the certificate signing
+key when one is given (``Settings.key_file``: ``sdnlab serve --key-file`` or
+``$SDNLAB_SIGNING_KEY_FILE``, the Secret that deploy/kubernetes mounts). Request handlers
+(``classroom/routes/``) reach it through ``deps.Room``.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
@@ -40,6 +42,7 @@ class Settings:
     reap_every_s: float = 60.0
     warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
     warm_every_s: float = 1.0
+    key_file: str = ""  # the certificate signing key (Ed25519 PEM), e.g. a mounted Kubernetes Secret
     extra: dict = field(default_factory=dict)
 
 
@@ -57,11 +60,17 @@ class Classroom:
         if unknown:
             raise ClassroomError(f"warm pool: no lab {unknown[0]!r} in the catalogue")
         self.pool = WarmPool(backend, settings.warm, settings.sandbox_prefix)
+        self.signing_key = None  # read at start (before the server drops root), so a bad key fails fast
+        if settings.key_file:
+            from sdnlab.certification import keys
+
+            self.signing_key = keys.load_file(Path(settings.key_file))
+            LOG.info("event=signing_key issuer=%s", keys.did_key(self.signing_key.public_key()))
         self.metrics = metrics.Metrics(self)
-        self.user_limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_s)
-        self.ip_limiter = security.LoginLimiter(settings.login_attempts * 6, settings.login_window_s)
+        self.user_limiter = security.LoginLimiter(factory, settings.login_attempts, settings.login_window_s)
+        self.ip_limiter = security.LoginLimiter(factory, settings.login_attempts * 6, settings.login_window_s)
         self.start_lock = threading.Lock()
-        self._cold_starts = 0  # trainees' starts that found no warm sandbox, in flight now
+        self._starts = 0  # trainees' lab starts in flight (the pool's filler waits for them)
         self._stop = threading.Event()
 
     # -- capacity ------------------------------------------------------------------------
@@ -79,20 +88,22 @@ class Classroom:
         """Sandboxes the host may still start: the cap minus sessions minus the warm pool."""
         return self.settings.max_sandboxes - self.active_sessions() - self.pool.size()
 
-    @contextmanager
-    def cold_start(self) -> Iterator[None]:
-        """Around a trainee's cold start: the pool's filler waits meanwhile."""
-        with self.start_lock:
-            self._cold_starts += 1
-        try:
-            yield
-        finally:
-            with self.start_lock:
-                self._cold_starts -= 1
+    def begin_start(self) -> None:
+        """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""
+        self._starts += 1
 
-    def may_fill(self) -> bool:
-        """True when the filler may start a pool sandbox: no cold start in flight and the host has room."""
-        return self._cold_starts == 0 and self.free_places() > 0
+    def end_start(self) -> None:
+        """That start is over (ready or failed)."""
+        with self.start_lock:
+            self._starts -= 1
+
+    def reserve_fill(self) -> tuple[str, str] | None:
+        """A warm pool sandbox to start now ``(lab, sandbox)``, when no trainee's start is in flight and
+        the host has room."""
+        with self.start_lock:
+            if self._starts or self.free_places() <= 0:
+                return None
+            return self.pool.reserve()
 
     # -- lifecycle of sandboxes --------------------------------------------------------
     def reconcile(self) -> dict:
@@ -160,7 +171,7 @@ class Classroom:
 
     def filler(self) -> None:
         """Background loop: keep the warm pool at its targets, one sandbox at a time."""
-        self.pool.run(self._stop, self.may_fill, self.settings.warm_every_s)
+        self.pool.run(self._stop, self.reserve_fill, self.settings.warm_every_s)
 
     def reaper(self) -> None:
         """Background loop: reclaim idle sandboxes until the server stops."""

@@ -86,6 +86,7 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
             row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
         accounts.audit(db, user, "lab.start", f"{lab.id} sandbox={row.sandbox}{' (warm)' if warm else ''}")
         db.commit()
+        room.begin_start()  # the pool's filler waits until this start is over (ended in ``finally``)
     started = time.perf_counter()
     try:
         status = _warm_status(room, row.sandbox) if warm else None
@@ -93,19 +94,20 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
             if warm:  # the warm sandbox went bad: start one cold under the session's own name
                 row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
                 db.commit()
-            with room.cold_start():
-                status = room.backend.start(
-                    row.sandbox,
-                    lab.id,
-                    class_name=next(iter(accounts.user_classes(db, user.id)), ""),
-                    trainee=user.username,
-                    session=str(row.id),
-                )
+            status = room.backend.start(
+                row.sandbox,
+                lab.id,
+                class_name=next(iter(accounts.user_classes(db, user.id)), ""),
+                trainee=user.username,
+                session=str(row.id),
+            )
     except BaseException as exc:
         row.state, row.ended_at, row.detail = "failed", time.time(), str(exc)[:2000]
         db.commit()
         room.metrics.errors.labels("lab_start").inc()
         raise
+    finally:
+        room.end_start()
     seconds = time.perf_counter() - started
     room.metrics.lab_start.observe(seconds)
     hit = bool(warm) and row.sandbox == warm

@@ -47,6 +47,29 @@ def test_a_wrong_password_is_401_and_five_failures_lock_the_name_for_a_while(cla
     )
 
 
+def test_two_server_replicas_on_one_database_share_the_login_limit(classroom, db_url):
+    """Guesses spread over two app instances (two engines on one database) still lock the name."""
+    from fastapi.testclient import TestClient
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    other_factory = cdb.open_database(db_url)
+    try:
+        replica = create_app(other_factory, classroom.backend, classroom.room.settings)
+        with TestClient(replica) as second:
+            first = classroom.client()
+            for i in range(5):
+                client = first if i % 2 else second
+                answer = client.post("/api/login", json={"username": "ben", "password": "wrong-password"})
+                assert answer.status_code == 401
+            for client in (first, second):
+                answer = client.post("/api/login", json={"username": "ben", "password": "password-of-ben"})
+                assert answer.status_code == 429, "the sixth try is refused on either replica"
+    finally:
+        other_factory.kw["bind"].dispose()
+
+
 def test_state_changing_requests_without_the_csrf_token_are_refused(classroom):
     client = classroom.login("ann")
     token = client.headers.pop("X-CSRF-Token")

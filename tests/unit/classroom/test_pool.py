@@ -85,12 +85,12 @@ def test_a_lab_without_warm_sandboxes_starts_cold_and_counts_a_miss(pooled):
     assert 'classroom_pool_takes_total{outcome="miss"} 1.0' in pooled.base.get("/metrics").text
 
 
-def test_pool_sandboxes_count_against_the_cap_and_give_way_to_cold_starts(pooled):
+def test_pool_sandboxes_count_against_the_cap_and_give_way_to_starts(pooled):
     room = pooled.room
     assert wait_for(lambda: room.pool.ready("static_flows") == 2)
     ann, ben, ivy = (pooled.login(name) for name in ("ann", "ben", "ivy"))
     assert ann.post("/api/labs/l2_learning/start").status_code == 200  # 1 session + 2 warm = the cap
-    assert room.pool.size() == 2 and room.free_places() == 0 and not room.may_fill()
+    assert room.pool.size() == 2 and room.free_places() == 0 and room.reserve_fill() is None
     assert ben.post("/api/labs/l2_learning/start").status_code == 200, "a warm sandbox made way"
     assert room.pool.ready("static_flows") == 1
     assert ivy.post("/api/labs/static_flows/start").status_code == 200, "the last warm one is taken"
