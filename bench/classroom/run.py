@@ -152,7 +152,10 @@ def trainee(
 
     out.update(name=name, ready_s=None, checks_s=[], error=None)
     try:
-        with httpx.Client(base_url=url, timeout=300) as http:
+        # idle connections are dropped before the server's keep-alive timeout (5 s) closes them:
+        # a request on a connection the server is closing at that instant fails (ECONNRESET)
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        with httpx.Client(base_url=url, timeout=300, limits=limits) as http:
             answer = http.post("/api/login", json={"username": name, "password": f"password-{name}"})
             answer.raise_for_status()
             http.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
