@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"mode": mode, **step}), flush=True)
                 results.append(step)
                 if step["failures"]:
+                    log = (server.state / "serve.log").read_text(errors="replace").splitlines()
+                    print("\n".join(["server log (last lines):", *log[-40:]]), file=sys.stderr)
                     break
         finally:
             server.stop()
