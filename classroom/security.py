@@ -17,7 +17,7 @@ from collections.abc import Callable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
 from sdnlab.classroom.db import LoginFailure
 
@@ -62,45 +62,38 @@ class LoginLimiter:
 
     The failures are rows of ``login_failures`` in the server's database, so several server
     replicas on one database share the limit (an attacker spreading guesses over replicas
-    gets no more tries). Times are wall-clock seconds, which every replica agrees on.
+    gets no more tries). Times are wall-clock seconds, which every replica agrees on. The
+    methods work in the caller's database session (the login request's own: a second session
+    per request would need a second pooled connection, and twenty logins at once would wait
+    for each other's); the caller commits.
     """
 
-    def __init__(
-        self,
-        factory: sessionmaker,
-        attempts: int = 5,
-        window: float = 60.0,
-        clock: Callable[[], float] = time.time,
-    ):
-        self.factory = factory
+    def __init__(self, attempts: int = 5, window: float = 60.0, clock: Callable[[], float] = time.time):
         self.attempts = attempts
         self.window = window
         self.clock = clock
 
-    def retry_after(self, keys: list[str], now: float | None = None) -> float:
+    def retry_after(self, db: Session, keys: list[str], now: float | None = None) -> float:
         """Seconds to wait before another attempt is allowed for any of ``keys`` (0: allowed now)."""
         now = self.clock() if now is None else now
-        with self.factory() as db:
-            rows = db.execute(
-                select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
-                .where(LoginFailure.key.in_(keys), LoginFailure.at > now - self.window)
-                .group_by(LoginFailure.key)
-            ).all()
+        rows = db.execute(
+            select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
+            .where(LoginFailure.key.in_(keys), LoginFailure.at > now - self.window)
+            .group_by(LoginFailure.key)
+        ).all()
         return max(
             (oldest + self.window - now for _key, count, oldest in rows if count >= self.attempts),
             default=0.0,
         )
 
-    def failed(self, keys: list[str], now: float | None = None) -> None:
+    def failed(self, db: Session, keys: list[str], now: float | None = None) -> None:
         """Count one failed attempt against each key (and forget the key's failures out of the window)."""
         now = self.clock() if now is None else now
-        with self.factory.begin() as db:
-            db.execute(
-                delete(LoginFailure).where(LoginFailure.key.in_(keys), LoginFailure.at <= now - self.window)
-            )
-            db.add_all(LoginFailure(key=key[:160], at=now) for key in keys)
+        db.execute(
+            delete(LoginFailure).where(LoginFailure.key.in_(keys), LoginFailure.at <= now - self.window)
+        )
+        db.add_all(LoginFailure(key=key[:160], at=now) for key in keys)
 
-    def succeeded(self, keys: list[str]) -> None:
+    def succeeded(self, db: Session, keys: list[str]) -> None:
         """Forget the failures of a user who logged in."""
-        with self.factory.begin() as db:
-            db.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
+        db.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))

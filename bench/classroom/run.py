@@ -52,7 +52,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _proc_stats(pid: int) -> dict:
-    """CPU seconds (user+system) and resident memory of a process and its children."""
+    """CPU seconds (user+system, with its waited-for children's) and resident memory of a process
+    and its live children."""
     pids = [pid]
     try:
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -64,6 +65,8 @@ def _proc_stats(pid: int) -> dict:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             cpu += (int(fields[11]) + int(fields[12])) / tick
+            if p == pid:  # children that ended and were waited for (lab supervisors come and go)
+                cpu += (int(fields[13]) + int(fields[14])) / tick
             rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except (OSError, IndexError, ValueError):
             pass

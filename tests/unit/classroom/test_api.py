@@ -70,6 +70,31 @@ def test_two_server_replicas_on_one_database_share_the_login_limit(classroom, db
         other_factory.kw["bind"].dispose()
 
 
+def test_a_login_needs_one_database_connection_so_a_class_logging_in_at_once_never_starves_the_pool(
+    classroom, db_url
+):
+    """Failed and good logins through an app whose pool has a single connection (the limiter uses
+    the request's session: a second one per request exhausted the pool at 20 logins at once)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    engine = create_engine(cdb.normalise_url(db_url), pool_size=1, max_overflow=0, pool_timeout=3)
+    try:
+        app = create_app(
+            sessionmaker(engine, expire_on_commit=False), classroom.backend, classroom.room.settings
+        )
+        with TestClient(app) as client:
+            wrong = client.post("/api/login", json={"username": "ben", "password": "wrong-password"})
+            good = client.post("/api/login", json={"username": "ann", "password": "password-of-ann"})
+            assert (wrong.status_code, good.status_code) == (401, 200)
+    finally:
+        engine.dispose()
+
+
 def test_state_changing_requests_without_the_csrf_token_are_refused(classroom):
     client = classroom.login("ann")
     token = client.headers.pop("X-CSRF-Token")
