@@ -201,6 +201,7 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     mem_before = _mem_available_mib()
     outs = [{} for _ in range(n)]
     hits_before = server.metric('classroom_pool_takes_total{outcome="hit"}')
+    load_before = round(os.getloadavg()[0], 1)  # other work on the host (a shared machine)
     go = threading.Barrier(n)
     threads = [
         threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i], go))
@@ -222,6 +223,7 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     hits = server.metric('classroom_pool_takes_total{outcome="hit"}') - hits_before
     return {
         "trainees": n,
+        "host_load_1m_before": load_before,
         "pool_hits": int(hits),
         "failures": len(failures),
         "failure_examples": failures[:5],
@@ -302,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 "steps": results,
                 "largest_n_without_failures": max(ok, default=0),
             }
-    report["note"] = "shared development machine; other work ran at the same time"
+    report["note"] = args.note
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(f"results in {RESULTS}")
