@@ -85,6 +85,9 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
         if warm is None:
             row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
         accounts.audit(db, user, "lab.start", f"{lab.id} sandbox={row.sandbox}{' (warm)' if warm else ''}")
+        class_name = next(iter(accounts.user_classes(db, user.id)), "")
+        # the commit gives the database connection back to the pool: a start takes seconds, and
+        # twenty of them each holding a connection exhausted SQLite's pool of 15 (HTTP 500)
         db.commit()
         room.begin_start()  # the pool's filler waits until this start is over (ended in ``finally``)
     started = time.perf_counter()
@@ -97,7 +100,7 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
             status = room.backend.start(
                 row.sandbox,
                 lab.id,
-                class_name=next(iter(accounts.user_classes(db, user.id)), ""),
+                class_name=class_name,
                 trainee=user.username,
                 session=str(row.id),
             )

@@ -7,6 +7,8 @@ import pytest
 
 from sdnlab.classroom.db import LabSession
 
+from .conftest import PASSWORD
+
 SOLUTION_S2 = """priority=100,tcp,nw_src=10.0.0.2,tp_dst=23,actions=drop
 priority=90,ip,nw_dst=10.0.0.1,actions=output:2
 priority=90,arp,arp_tpa=10.0.0.1,actions=output:2
@@ -465,3 +467,57 @@ def test_the_backend_is_told_whose_sandbox_it_starts(classroom, monkeypatch):
     started = ben.post("/api/labs/static_flows/start")
     assert started.status_code == 200, started.text
     assert calls == [{"class_name": "c1", "trainee": "ben", "session": str(started.json()["id"])}]
+
+
+def test_a_lab_start_or_a_check_in_progress_holds_no_database_connection(classroom, db_url, tmp_path):
+    """With a one-connection pool, other requests are served while a start and a check take their
+    time (twenty starts each holding a connection exhausted the pool: HTTP 500 in bench/classroom)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+    from sdnlab.classroom.runner import LocalRunner
+
+    class SlowRunner(LocalRunner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.busy, self.go = threading.Event(), threading.Event()
+
+        def start(self, *args, **kwargs):
+            self.busy.set()
+            assert self.go.wait(30)
+            return super().start(*args, **kwargs)
+
+        def grade(self, *args, **kwargs):
+            self.busy.set()
+            assert self.go.wait(30)
+            return super().grade(*args, **kwargs)
+
+    backend = SlowRunner(tmp_path / "slow", network=False)
+    engine = create_engine(cdb.normalise_url(db_url), pool_size=1, max_overflow=0, pool_timeout=3)
+    try:
+        app = create_app(sessionmaker(engine, expire_on_commit=False), backend, classroom.room.settings)
+        with TestClient(app) as base:
+            ann, ben = (TestClient(app) for _ in range(2))
+            for client, name in ((ann, "ann"), (ben, "ben")):
+                answer = client.post("/api/login", json={"username": name, "password": PASSWORD + name})
+                client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            for request in (
+                lambda: ann.post("/api/labs/static_flows/start"),
+                lambda: ann.post("/api/session/check"),
+            ):
+                backend.busy.clear()
+                backend.go.clear()
+                answers = []
+                slow = threading.Thread(target=lambda request=request, out=answers: out.append(request()))
+                slow.start()
+                assert backend.busy.wait(30)
+                assert ben.get("/api/labs").status_code == 200, "served while ann's request waits on the lab"
+                backend.go.set()
+                slow.join(30)
+                assert answers[0].status_code == 200, answers[0].text
+            assert base.get("/healthz").status_code == 200
+    finally:
+        engine.dispose()
