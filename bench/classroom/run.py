@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--modes", default="cold,warm", help="cold (no pool), warm (a full warm pool) or both"
     )
+    parser.add_argument("--note", default="shared development machine; other work ran at the same time")
     args = parser.parse_args(argv)
     from sdnlab.labs.loader import load_lab
 
