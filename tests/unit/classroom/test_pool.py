@@ -1,7 +1,8 @@
 """The warm pool: sandboxes started ahead, handed to trainees' starts, counted against the cap, cleaned.
 
 Real database (SQLite and PostgreSQL), real workspace sandboxes (files copied from the lab's
-starter, graded statically); the live lab networks are exercised by bench/classroom.
+starter, graded statically); live lab networks: tests/integration/classroom/test_sandboxes.py
+and bench/classroom.
 """
 
 import time
