@@ -8,9 +8,10 @@ twenty trainees pressing "start" together on a 2-core host wait for all of it. W
 - **Targets** per lab: ``parse_targets("smart_meters=4,static_flows=2")``.
 - **Filling**: ``reserve()`` names one sandbox for the lab furthest below its target and
   ``fill()`` starts it. The server's filler thread does this one sandbox at a time, and
-  reserves only while the host is below its cap on sandboxes and no trainee's cold start is in
-  flight (checked and reserved under the server's start lock), so refilling never competes
-  with a trainee waiting for a start and never takes the cap past its limit.
+  reserves only while the host is below its cap on sandboxes and no trainee's start or
+  grading is in flight (checked and reserved under the server's start lock), so refilling
+  does not compete with a trainee waiting for a start or a check, and never takes the cap
+  past its limit.
 - **Taking**: ``take(lab)`` hands out a ready sandbox of that lab (``None``: a miss, and the
   server starts one cold). The server then names it in the trainee's session row; from then
   on it is that trainee's sandbox like any other.

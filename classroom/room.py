@@ -11,6 +11,8 @@ key when one is given (``Settings.key_file``: ``sdnlab serve --key-file`` or
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +72,7 @@ class Classroom:
         self.user_limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_s)
         self.ip_limiter = security.LoginLimiter(settings.login_attempts * 6, settings.login_window_s)
         self.start_lock = threading.Lock()
-        self._starts = 0  # trainees' lab starts in flight (the pool's filler waits for them)
+        self._busy = 0  # trainees' lab starts and gradings in flight (the pool's filler waits for them)
         self._stop = threading.Event()
 
     # -- capacity ------------------------------------------------------------------------
@@ -90,18 +92,29 @@ class Classroom:
 
     def begin_start(self) -> None:
         """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""
-        self._starts += 1
+        self._busy += 1
 
     def end_start(self) -> None:
         """That start is over (ready or failed)."""
         with self.start_lock:
-            self._starts -= 1
+            self._busy -= 1
+
+    @contextmanager
+    def grading(self) -> Iterator[None]:
+        """Around a trainee's check or submit: the filler does not build while a class is grading."""
+        with self.start_lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self.start_lock:
+                self._busy -= 1
 
     def reserve_fill(self) -> tuple[str, str] | None:
-        """A warm pool sandbox to start now ``(lab, sandbox)``, when no trainee's start is in flight and
-        the host has room."""
+        """A warm pool sandbox to start now ``(lab, sandbox)``, when no trainee's start or grading is in
+        flight and the host has room."""
         with self.start_lock:
-            if self._starts or self.free_places() <= 0:
+            if self._busy or self.free_places() <= 0:
                 return None
             return self.pool.reserve()
 

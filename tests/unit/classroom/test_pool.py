@@ -152,3 +152,15 @@ def test_a_failed_fill_is_counted_cleaned_and_keeps_nothing():
     assert pool.failures == 1 and pool.size() == 0
     assert pool.backend.stopped and pool.backend.stopped[0].startswith("utw")
     assert pool.take("static_flows") is None and pool.misses == 1
+
+
+def test_the_pool_is_not_refilled_while_a_trainee_s_lab_is_being_graded(pooled):
+    room = pooled.room
+    assert wait_for(lambda: room.pool.ready("static_flows") == 2)
+    ann = pooled.login("ann")
+    with room.grading():
+        assert ann.post("/api/labs/static_flows/start").status_code == 200  # a hit: the pool wants one
+        assert room.free_places() == 1 and room.reserve_fill() is None
+        time.sleep(0.3)
+        assert room.pool.ready("static_flows") == 1 and room.pool.starting() == 0
+    assert wait_for(lambda: room.pool.ready("static_flows") == 2), "refilled once the grading ended"
