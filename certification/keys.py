@@ -72,19 +72,43 @@ def _check_private_mode(path: Path) -> None:
         )
 
 
+def _load_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a PEM private key without a password"
+        raise CertificationError(f"{path}: cannot load the issuer key ({reason})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CertificationError(f"{path}: not an Ed25519 key")
+    return key
+
+
+def load_file(path: Path) -> Ed25519PrivateKey:
+    """The issuer's private key from a given PEM file, such as a Kubernetes Secret mounted read-only.
+
+    A Secret volume gives the file to the pod's group (``defaultMode: 0440`` with ``fsGroup``),
+    so group read is accepted here; a key that other users can read or anyone but its owner
+    can write is refused.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise CertificationError(f"{path}: cannot read the issuer key ({exc.strerror})") from None
+    if mode & (stat.S_IRWXO | stat.S_IWGRP):
+        raise CertificationError(
+            f"{path}: the issuer key is open to other users (mode {oct(mode & 0o777)}); chmod 400 or 440 it"
+        )
+    return _load_private(path)
+
+
 def load_or_create(directory: Path | None = None) -> Ed25519PrivateKey:
     """The issuer's private key, generated (0600, in a 0700 folder) on first use."""
     directory = Path(directory) if directory else keys_dir()
     path = directory / PRIVATE
     if path.exists():
         _check_private_mode(path)
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise CertificationError(f"{path}: cannot load the issuer key ({exc})") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise CertificationError(f"{path}: not an Ed25519 key")
-        return key
+        return _load_private(path)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)

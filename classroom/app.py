@@ -40,8 +40,10 @@ def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Setting
         reaper.start()
         clock = threading.Thread(target=room.exam_clock, name="classroom-exam-clock", daemon=True)
         clock.start()
+        if room.pool.targets:
+            threading.Thread(target=room.filler, name="classroom-warm-pool", daemon=True).start()
         yield
-        room.shutdown()
+        await asyncio.to_thread(room.shutdown)
 
     app = FastAPI(
         title="sdnlab classroom",

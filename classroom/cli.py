@@ -188,6 +188,21 @@ def serve(
     secure_cookies: Annotated[
         str, typer.Option("--secure-cookies", help="auto (when served over https), always or never")
     ] = "auto",
+    warm: Annotated[
+        str,
+        typer.Option(
+            "--warm",
+            help="Warm pool: LAB=N,... keeps N sandboxes of LAB started ahead (they count against the cap)",
+        ),
+    ] = "",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            envvar="SDNLAB_SIGNING_KEY_FILE",
+            help="Certificate signing key (Ed25519 PEM; mode 400 or 440), e.g. a mounted Secret",
+        ),
+    ] = None,
 ):
     """Run the classroom web server (UI at /, API at /api/, OpenAPI at /api/openapi.json)."""
     import uvicorn
@@ -203,6 +218,19 @@ def serve(
         raise ClassroomError(f"--isolation {isolation}: own-ovs or shared")
     if secure_cookies not in ("auto", "always", "never"):
         raise ClassroomError(f"--secure-cookies {secure_cookies}: auto, always or never")
+    from sdnlab.classroom.pool import parse_targets
+    from sdnlab.labs.loader import catalogue
+
+    warm_targets = parse_targets(warm, [lab.id for lab in catalogue()])
+    if warm_targets and backend == "kubernetes":
+        raise ClassroomError(
+            "--warm: the kubernetes backend keeps its own pool of warm pods, shared by every server "
+            "replica (SDNLAB_K8S_WARM_POOL)"
+        )
+    if sum(warm_targets.values()) > max_sandboxes:
+        raise ClassroomError(
+            f"--warm: {sum(warm_targets.values())} warm sandboxes exceed --max-sandboxes {max_sandboxes}"
+        )
     state = (state or default_state()).resolve()
     web = state / "web"
     web.mkdir(parents=True, exist_ok=True)
@@ -267,6 +295,8 @@ def serve(
             sandbox_prefix=prefix,
             cookie_secure=secure_cookies,
             state_dir=web,  # the exam signing key (keys/, 0700) and rendered variants live here
+            warm=warm_targets,
+            key_file=str(key_file) if key_file else "",
         )
         app = create_app(factory, the_backend, settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
@@ -281,8 +311,14 @@ def serve(
             os.setuid(account.pw_uid)
             os.environ["HOME"] = os.environ["SDNLAB_HOME"] = str(web)
         logging.getLogger("sdnlab.classroom").setLevel(logging.INFO)
+        issuer = ""
+        if app.state.room.signing_key is not None:
+            from sdnlab.certification import keys
+
+            issuer = f", issuer {keys.did_key(app.state.room.signing_key.public_key())}"
         typer.echo(
-            f"classroom: http://{host}:{port}/ (backend {the_backend.kind}, uid {os.geteuid()})", err=True
+            f"classroom: http://{host}:{port}/ (backend {the_backend.kind}, uid {os.geteuid()}{issuer})",
+            err=True,
         )
         uvicorn.Server(config).run()
     finally:

@@ -5,9 +5,10 @@ sessions: a hashed cookie token and its CSRF token), ``sessions`` (one lab sessi
 the sandbox that runs it, its state and activity), ``attempts`` (every check and submit with
 the full grader report), ``results`` (submitted scores, written by the server only), ``hints``,
 ``audit_log`` (who did what, when), ``scheduled_exams`` (an exam scheduled for a class),
-``exam_attempts`` (a trainee's attempt, its evidence bundle and certificate) and
-``terminal_lines`` (the command lines typed in each session's terminal). Times are UNIX
-seconds (floats), the same on SQLite and PostgreSQL.
+``exam_attempts`` (a trainee's attempt, its evidence bundle and certificate),
+``terminal_lines`` (the command lines typed in each session's terminal) and
+``login_failures`` (the login rate limiter's counts, shared by every server replica). Times are
+UNIX seconds (floats), the same on SQLite and PostgreSQL.
 
 SQLite (one file under the server's state folder) is the default; any SQLAlchemy URL works,
 ``postgresql://`` is mapped onto the psycopg 3 driver.
@@ -230,6 +231,20 @@ class TerminalLine(Base):
     at: Mapped[float] = mapped_column(Float, nullable=False)
     line: Mapped[str] = mapped_column(Text, nullable=False)
     __table_args__ = (Index("ix_terminal_lines_session", "session_id", "id"),)
+
+
+class LoginFailure(Base):
+    """One failed login, counted against a key (``u:<name>`` or ``ip:<address>``) by the rate limiter.
+
+    In the database, not in a server's memory, so that every replica behind one load balancer
+    shares the count. Rows older than the limiter's window are deleted as new ones arrive.
+    """
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), nullable=False)
+    at: Mapped[float] = mapped_column(Float, nullable=False)
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
 
 def default_url(state_dir: Path) -> str:

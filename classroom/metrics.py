@@ -1,11 +1,14 @@
 """Prometheus metrics of the classroom server (one registry per app, rendered at ``GET /metrics``).
 
-Counters: logins by outcome, errors by HTTP status or cause; histograms: lab start and
-check/submit latency; gauges read at scrape time: running sessions, users, open terminals.
+Counters: logins by outcome, errors by HTTP status or cause, lab starts served by the warm
+pool or not (``classroom_pool_takes{outcome=hit|miss}``); histograms: lab start and
+check/submit latency; gauges read at scrape time: running sessions, users, open terminals,
+warm pool sandboxes ready per lab, starting, targets and failed fills.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -49,6 +52,24 @@ class Metrics:
             buckets=BUCKETS,
             registry=r,
         )
+        self.pool_takes = Counter(
+            "classroom_pool_takes",
+            "Lab starts by outcome: hit (a warm pool sandbox) or miss (started cold)",
+            ["outcome"],
+            registry=r,
+        )
+        pool_ready = Gauge("classroom_pool_ready", "Warm pool sandboxes ready, by lab", ["lab"], registry=r)
+        for lab in room.pool.targets:
+            pool_ready.labels(lab).set_function(partial(room.pool.ready, lab))
+        pool_target = Gauge("classroom_pool_target", "Warm pool target, by lab", ["lab"], registry=r)
+        for lab, n in room.pool.targets.items():
+            pool_target.labels(lab).set(n)
+        Gauge("classroom_pool_starting", "Warm pool sandboxes being started", registry=r).set_function(
+            room.pool.starting
+        )
+        Gauge(
+            "classroom_pool_fill_failures", "Warm pool sandboxes that failed to start", registry=r
+        ).set_function(lambda: room.pool.failures)
         self.terminals = Gauge("classroom_terminals", "Open terminal WebSockets", registry=r)
         sessions = Gauge("classroom_sessions_running", "Lab sessions starting or running", registry=r)
         users = Gauge("classroom_users", "Accounts", registry=r)

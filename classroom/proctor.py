@@ -29,8 +29,9 @@ trainee (during the exam or after): trainees see per-task percentages and check 
 Instructors see everything. The evidence bundle (``sdnlab.certification.bundle``) holds every
 task's full report, its variant, workspace files, the terminal history of the attempt's
 sessions and the attempt's facts; a passed exam gets an Open Badges 3.0 certificate signed with
-the server's Ed25519 key (``<state>/keys``, created at first start, mode 0600 in a 0700
-folder), which ``sdnlab cert verify --key <state>/keys/issuer.pub.pem`` accepts.
+the server's Ed25519 key (``sdnlab serve --key-file``, or else ``<state>/keys``, created at
+first start, mode 0600 in a 0700 folder), which ``sdnlab cert verify --key`` accepts with the
+public key the server publishes (``GET /api/exams/issuer-key``).
 """
 
 from __future__ import annotations
@@ -165,7 +166,9 @@ class Proctor:
 
         self.room = room
         self.keys_dir = room.state_dir / "keys"
-        self.key = keys.load_or_create(self.keys_dir)  # at first start; 0600 in a 0700 folder
+        # the key given to the server (``--key-file``, a mounted Secret), else the server's own,
+        # made at first start (0600 in a 0700 folder)
+        self.key = room.signing_key if room.signing_key is not None else keys.load_or_create(self.keys_dir)
         self._exams: dict[str, Exam] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -204,9 +207,11 @@ class Proctor:
         return load_lab(target)
 
     def public_key_pem(self) -> bytes:
-        from sdnlab.certification.keys import PUBLIC
+        from cryptography.hazmat.primitives import serialization
 
-        return (self.keys_dir / PUBLIC).read_bytes()
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     def lock(self, attempt_id: int) -> threading.Lock:
         with self._guard:

@@ -2,22 +2,29 @@
 
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
-a session, and the exam clock (``proctor.py``) that submits attempts at their deadline.
-Request handlers (``classroom/routes/``) reach it through ``deps.Room``.
+a session, the exam clock (``proctor.py``) that submits attempts at their deadline, and the
+warm pool (``pool.py``) and its filler. It also holds the certificate signing key when one is
+given (``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
+Secret that deploy/kubernetes mounts). Request handlers (``classroom/routes/``) reach it
+through ``deps.Room``.
 """
 
 import logging
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from sdnlab.classroom import metrics, security
 from sdnlab.classroom.db import RUNNING_STATES, LabSession
+from sdnlab.classroom.errors import ClassroomError
+from sdnlab.classroom.pool import WarmPool
 from sdnlab.classroom.sandbox import SandboxBackend
 from sdnlab.errors import SdnlabError
 
@@ -39,6 +46,9 @@ class Settings:
     reap_every_s: float = 60.0
     exam_tick_s: float = 2.0  # how often the exam clock looks for attempts past their deadline
     state_dir: Path | None = None  # the web process's own folder: signing key, rendered variants
+    warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
+    warm_every_s: float = 1.0
+    key_file: str = ""  # the certificate signing key (Ed25519 PEM), e.g. a mounted Kubernetes Secret
     extra: dict = field(default_factory=dict)
 
 
@@ -52,16 +62,70 @@ class Classroom:
         self.backend = backend
         self.settings = settings
         self.labs = {lab.id: lab for lab in catalogue()}
+        unknown = sorted(set(settings.warm) - set(self.labs))
+        if unknown:
+            raise ClassroomError(f"warm pool: no lab {unknown[0]!r} in the catalogue")
+        self.pool = WarmPool(backend, settings.warm, settings.sandbox_prefix)
+        self.signing_key = None  # read at start (before the server drops root), so a bad key fails fast
+        if settings.key_file:
+            from sdnlab.certification import keys
+
+            self.signing_key = keys.load_file(Path(settings.key_file))
+            LOG.info("event=signing_key issuer=%s", keys.did_key(self.signing_key.public_key()))
         self.metrics = metrics.Metrics(self)
         self.user_limiter = security.LoginLimiter(settings.login_attempts, settings.login_window_s)
         self.ip_limiter = security.LoginLimiter(settings.login_attempts * 6, settings.login_window_s)
         self.start_lock = threading.Lock()
+        self._busy = 0  # trainees' lab starts and gradings in flight (the pool's filler waits for them)
         self._stop = threading.Event()
         self.state_dir = Path(settings.state_dir or tempfile.mkdtemp(prefix="sdnlab-classroom-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         from sdnlab.classroom.proctor import Proctor
 
         self.proctor = Proctor(self)
+
+    # -- capacity ------------------------------------------------------------------------
+    def active_sessions(self) -> int:
+        """Sessions starting or running (each holds a sandbox)."""
+        with self.factory() as db:
+            return int(
+                db.scalar(
+                    select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
+                )
+                or 0
+            )
+
+    def free_places(self) -> int:
+        """Sandboxes the host may still start: the cap minus sessions minus the warm pool."""
+        return self.settings.max_sandboxes - self.active_sessions() - self.pool.size()
+
+    def begin_start(self) -> None:
+        """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""
+        self._busy += 1
+
+    def end_start(self) -> None:
+        """That start is over (ready or failed)."""
+        with self.start_lock:
+            self._busy -= 1
+
+    @contextmanager
+    def grading(self) -> Iterator[None]:
+        """Around a trainee's check or submit: the filler does not build while a class is grading."""
+        with self.start_lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self.start_lock:
+                self._busy -= 1
+
+    def reserve_fill(self) -> tuple[str, str] | None:
+        """A warm pool sandbox to start now ``(lab, sandbox)``, when no trainee's start or grading is in
+        flight and the host has room."""
+        with self.start_lock:
+            if self._busy or self.free_places() <= 0:
+                return None
+            return self.pool.reserve()
 
     # -- lifecycle of sandboxes --------------------------------------------------------
     def reconcile(self) -> dict:
@@ -122,8 +186,16 @@ class Classroom:
         LOG.info("event=session.end session=%s state=%s", session_id, state)
 
     def shutdown(self) -> None:
-        """Stop the background loops (the sandboxes keep running: a restarted server reattaches them)."""
+        """Stop the background loops and the warm pool's sandboxes (trainees' sandboxes keep running:
+        a restarted server reattaches them)."""
         self._stop.set()
+        drained = self.pool.drain()
+        if drained:
+            LOG.info("event=pool.drain sandboxes=%d", len(drained))
+
+    def filler(self) -> None:
+        """Background loop: keep the warm pool at its targets, one sandbox at a time."""
+        self.pool.run(self._stop, self.reserve_fill, self.settings.warm_every_s)
 
     def reaper(self) -> None:
         """Background loop: reclaim idle sandboxes until the server stops."""

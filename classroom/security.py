@@ -3,7 +3,7 @@
 The browser holds a random login token in an HttpOnly, SameSite=Strict cookie; the database
 keeps only its SHA-256. ``POST /api/login`` also answers a CSRF token that every state-changing
 request must carry in ``X-CSRF-Token`` (compared in constant time). Failed logins are counted
-per user name and per client address in a sliding window.
+per user name and per client address in a sliding window, in the database (shared by replicas).
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from sdnlab.classroom.db import LoginFailure
 
 _HASHER = PasswordHasher()
 # a hash to verify against when the user does not exist, so that timing does not tell
@@ -55,40 +58,42 @@ def same_token(expected: str, given: str | None) -> bool:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per key (user name, client address) within ``window`` seconds."""
+    """At most ``attempts`` failed logins per key (user name, client address) within ``window`` seconds.
 
-    def __init__(self, attempts: int = 5, window: float = 60.0):
+    The failures are rows of ``login_failures`` in the server's database, so several server
+    replicas on one database share the limit (an attacker spreading guesses over replicas
+    gets no more tries). Times are wall-clock seconds, which every replica agrees on. The
+    methods work in the caller's database session (the login request's own: a second session
+    per request would need a second pooled connection, and twenty logins at once would wait
+    for each other's); the caller commits.
+    """
+
+    def __init__(self, attempts: int = 5, window: float = 60.0, clock: Callable[[], float] = time.time):
         self.attempts = attempts
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.clock = clock
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
-
-    def retry_after(self, keys: list[str], now: float | None = None) -> float:
+    def retry_after(self, db: Session, keys: list[str], now: float | None = None) -> float:
         """Seconds to wait before another attempt is allowed for any of ``keys`` (0: allowed now)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            waits = [
-                failures[0] + self.window - now
-                for failures in (self._recent(k, now) for k in keys)
-                if len(failures) >= self.attempts
-            ]
-        return max(waits, default=0.0)
+        now = self.clock() if now is None else now
+        rows = db.execute(
+            select(LoginFailure.key, func.count(), func.min(LoginFailure.at))
+            .where(LoginFailure.key.in_(keys), LoginFailure.at > now - self.window)
+            .group_by(LoginFailure.key)
+        ).all()
+        return max(
+            (oldest + self.window - now for _key, count, oldest in rows if count >= self.attempts),
+            default=0.0,
+        )
 
-    def failed(self, keys: list[str], now: float | None = None) -> None:
-        """Count one failed attempt against each key."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+    def failed(self, db: Session, keys: list[str], now: float | None = None) -> None:
+        """Count one failed attempt against each key (and forget the key's failures out of the window)."""
+        now = self.clock() if now is None else now
+        db.execute(
+            delete(LoginFailure).where(LoginFailure.key.in_(keys), LoginFailure.at <= now - self.window)
+        )
+        db.add_all(LoginFailure(key=key[:160], at=now) for key in keys)
 
-    def succeeded(self, keys: list[str]) -> None:
+    def succeeded(self, db: Session, keys: list[str]) -> None:
         """Forget the failures of a user who logged in."""
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+        db.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))

@@ -2,16 +2,21 @@
 
 Each trainee logs in, starts lab 3 (smart meters), runs ``nodes`` in the terminal, writes
 and deploys a flow file, checks ``--checks`` times ``--interval`` seconds apart, submits and
-stops. Steps of N (default 1, 5, 10, 20, 30, 40) run one after the other until a step has a
+stops. The N trainees log in first and then press "start" at the same instant (a barrier).
+Steps of N (default 1, 5, 10, 20, 30, 40) run one after the other until a step has a
 failure. Reported per step: lab-ready and check latency p50/p95, failures, wall time, the web
 server's and the agent's CPU seconds and memory, the host's memory drop, and the largest N
-with zero failures. Writes bench/results/classroom.json.
+with zero failures.
 
-``--isolation shared,own-ovs`` runs the steps once per isolation of the local backend (a fresh
-server each), one after the other in the same run, and adds own-ovs / shared ratios per N.
+``--isolation own-ovs|shared`` picks the local backend's isolation (docs/classroom.md; the
+comparison of the two is in bench/results/classroom-isolation*.json).
+``--modes cold,warm`` runs the steps twice in one run: against a server without a warm pool
+(``steps``), then against one started with ``--warm smart_meters=W`` (W = the largest step;
+``pool.steps``). Before each warm step the bench waits until the pool is full again, so each
+step is a class arriving at a server that had time to prepare; the pool's fill time and the
+host memory its idle sandboxes hold are reported (``pool``). Writes bench/results/classroom.json.
 
-    .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3]
-        [--isolation shared,own-ovs]
+    .venv/bin/python -m bench.classroom.run [--steps 1,5,10] [--interval 30] [--checks 3] [--modes cold,warm]
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _proc_stats(pid: int) -> dict:
-    """CPU seconds (user+system) and resident memory of a process and its children."""
+    """CPU seconds (user+system, with its waited-for children's) and resident memory of a process
+    and its live children."""
     pids = [pid]
     try:
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -61,17 +67,12 @@ def _proc_stats(pid: int) -> dict:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             cpu += (int(fields[11]) + int(fields[12])) / tick
+            if p == pid:  # children that ended and were waited for (lab supervisors come and go)
+                cpu += (int(fields[13]) + int(fields[14])) / tick
             rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except (OSError, IndexError, ValueError):
             pass
     return {"cpu_s": round(cpu, 2), "rss_mib": round(rss, 1)}
-
-
-def _host_cpu_s() -> float:
-    """Busy CPU seconds of the whole machine since boot (every process, not only the server's)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _mem_available_mib() -> float:
@@ -84,7 +85,7 @@ def _mem_available_mib() -> float:
 class Server:
     """``sdnlab serve`` in a temporary state folder."""
 
-    def __init__(self, users: int, prefix: str, isolation: str = "own-ovs"):
+    def __init__(self, users: int, prefix: str, warm: int = 0, isolation: str = "own-ovs"):
         self.prefix = prefix
         self.isolation = isolation
         self.state = Path(tempfile.mkdtemp(prefix="sdnlab-bench-classroom-"))
@@ -99,7 +100,8 @@ class Server:
         self.log = open(self.state / "serve.log", "w")  # noqa: SIM115  # open for the server's lifetime
         self.proc = subprocess.Popen(
             [*cli, "serve", "--state", str(self.state), "--port", str(self.port), "--sandbox-prefix", prefix,
-             "--max-sandboxes", str(users + 5), "--isolation", isolation],
+             "--max-sandboxes", str(users + 5), "--isolation", isolation,
+             *(["--warm", f"{LAB}={warm}"] if warm else [])],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         for _ in range(300):
@@ -109,6 +111,23 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("sdnlab serve did not start: " + (self.state / "serve.log").read_text()[-1000:])
+
+    def metric(self, name: str) -> float:
+        """One sample of the server's /metrics (0 when absent)."""
+        text = urllib.request.urlopen(self.url + "/metrics", timeout=10).read().decode()
+        for line in text.splitlines():
+            if line.startswith((name + " ", name + "{")):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def wait_pool(self, target: int, timeout: float = 900.0) -> float:
+        """Seconds until the warm pool holds ``target`` ready sandboxes."""
+        began = time.perf_counter()
+        while self.metric("classroom_pool_ready") < target:
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError(f"the warm pool did not reach {target} within {timeout:.0f} s")
+            time.sleep(0.5)
+        return round(time.perf_counter() - began, 1)
 
     def agent_pid(self) -> int | None:
         try:
@@ -121,12 +140,6 @@ class Server:
         self.proc.terminate()
         self.proc.wait(timeout=60)
         self.log.close()
-        if (self.state / "agent" / "ns").is_dir():  # own-ovs sandboxes left by failed trainees
-            from sdnlab.classroom.backends.namespaces import NamespaceBackend
-
-            backend = NamespaceBackend(self.state / "agent")
-            for sandbox in backend.sandboxes():
-                backend.stop(sandbox)
         shutil.rmtree(self.state, ignore_errors=True)
         # the server keeps running sandboxes over a restart (it reattaches them); this server's
         # state is gone with the bench, so sandboxes of trainees that failed mid-way are taken down
@@ -137,17 +150,23 @@ class Server:
                 api.down(name)
 
 
-def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: dict) -> None:
+def trainee(
+    url: str, name: str, checks: int, interval: float, flows: str, out: dict, go: threading.Barrier
+) -> None:
     """One simulated trainee; fills ``out`` with timings or the failure."""
     import httpx
     from websockets.sync.client import connect
 
     out.update(name=name, ready_s=None, checks_s=[], error=None)
     try:
-        with httpx.Client(base_url=url, timeout=300) as http:
+        # idle connections are dropped before the server's keep-alive timeout (5 s) closes them:
+        # a request on a connection the server is closing at that instant fails (ECONNRESET)
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        with httpx.Client(base_url=url, timeout=300, limits=limits) as http:
             answer = http.post("/api/login", json={"username": name, "password": f"password-{name}"})
             answer.raise_for_status()
             http.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            go.wait(timeout=300)  # every trainee presses "start" at the same instant
             started = time.perf_counter()
             answer = http.post(f"/api/labs/{LAB}/start")
             if answer.status_code != 200:
@@ -175,6 +194,7 @@ def trainee(url: str, name: str, checks: int, interval: float, flows: str, out: 
             finally:
                 http.post("/api/session/stop")
     except Exception as exc:
+        go.abort()
         out["error"] = f"{type(exc).__name__}: {exc}"[:300]
 
 
@@ -183,10 +203,12 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
     before_web, agent = _proc_stats(server.proc.pid), server.agent_pid()
     before_agent = _proc_stats(agent) if agent else {}
     mem_before = _mem_available_mib()
-    cpu_before = _host_cpu_s()
     outs = [{} for _ in range(n)]
+    hits_before = server.metric('classroom_pool_takes_total{outcome="hit"}')
+    load_before = round(os.getloadavg()[0], 1)  # other work on the host (a shared machine)
+    go = threading.Barrier(n)
     threads = [
-        threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i]))
+        threading.Thread(target=trainee, args=(server.url, f"t{i}", checks, interval, flows, outs[i], go))
         for i in range(n)
     ]
     began = time.perf_counter()
@@ -197,15 +219,17 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
         peak_drop = max(peak_drop, mem_before - _mem_available_mib())
         time.sleep(0.5)
     wall = time.perf_counter() - began
-    host_cpu = _host_cpu_s() - cpu_before
     after_web = _proc_stats(server.proc.pid)
     after_agent = _proc_stats(agent) if agent else {}
     ready = [o["ready_s"] for o in outs if o.get("ready_s") is not None]
     check_times = [c for o in outs for c in o.get("checks_s", [])]
     failures = [f"{o['name']}: {o['error']}" for o in outs if o.get("error")]
+    hits = server.metric('classroom_pool_takes_total{outcome="hit"}') - hits_before
     return {
         "isolation": server.isolation,
         "trainees": n,
+        "host_load_1m_before": load_before,
+        "pool_hits": int(hits),
         "failures": len(failures),
         "failure_examples": failures[:5],
         "wall_s": round(wall, 1),
@@ -222,7 +246,6 @@ def run_step(server: Server, n: int, checks: int, interval: float, flows: str) -
         "web_cpu_s": round(after_web["cpu_s"] - before_web["cpu_s"], 2),
         "web_rss_mib": after_web["rss_mib"],
         "agent_cpu_s": round(after_agent.get("cpu_s", 0) - before_agent.get("cpu_s", 0), 2),
-        "host_cpu_s": round(host_cpu, 1),
         "host_mem_drop_peak_mib": round(peak_drop, 1),
         "host_mem_per_sandbox_mib": round(peak_drop / n, 1) if n else None,
     }
@@ -233,66 +256,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="1,5,10,20,30,40")
     parser.add_argument("--checks", type=int, default=3)
     parser.add_argument("--interval", type=float, default=30.0)
-    parser.add_argument("--isolation", default="own-ovs", help="shared, own-ovs or both: shared,own-ovs")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file to write")
+    parser.add_argument(
+        "--modes", default="cold,warm", help="cold (no pool), warm (a full warm pool) or both"
+    )
+    parser.add_argument(
+        "--isolation", default="own-ovs", help="the local backend's isolation: own-ovs or shared"
+    )
+    parser.add_argument("--note", default="shared development machine; other work ran at the same time")
     args = parser.parse_args(argv)
     from sdnlab.labs.loader import load_lab
 
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - {"cold", "warm"}:
+        parser.error("--modes: cold, warm or cold,warm")
     flows = (load_lab(LAB).solution_dir / FLOW_FILE).read_text()
-    isolations = [i.strip() for i in args.isolation.split(",") if i.strip()]
-    results = []
-    for isolation in isolations:
-        server = Server(max(steps), "cbn" + secrets.token_hex(2), isolation)
-        try:
-            for n in steps:
-                step = run_step(server, n, args.checks, args.interval, flows)
-                print(json.dumps(step), flush=True)
-                results.append(step)
-                if step["failures"]:
-                    break
-        finally:
-            server.stop()
-    ok = [s["trainees"] for s in results if not s["failures"]]
-    largest = {
-        i: max((s["trainees"] for s in results if s["isolation"] == i and not s["failures"]), default=0)
-        for i in isolations
-    }
-    report = {
+    report: dict = {
         "benchmark": "classroom",
         "lab": LAB,
         "checks_per_trainee": args.checks,
         "check_interval_s": args.interval,
         "machine": {"cpus": os.cpu_count(), "mem_total_gib": round(_mem_total_gib(), 1)},
-        "steps": results,
-        "largest_n_without_failures": max(ok, default=0),
-        "largest_n_without_failures_by_isolation": largest,
-        "own_ovs_over_shared": _ratios(results),
-        "note": "shared development machine; other work ran at the same time",
     }
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"largest N without failures: {report['largest_n_without_failures']}; results in {args.results}")
+    for mode in modes:
+        warm = max(steps) if mode == "warm" else 0
+        mem_before = _mem_available_mib()
+        server = Server(max(steps), "cbn" + secrets.token_hex(2), warm=warm, isolation=args.isolation)
+        results = []
+        pool: dict = {}
+        try:
+            if warm:
+                pool["fill_s"] = server.wait_pool(warm)
+                time.sleep(5)  # let the last build settle before reading memory
+                pool["idle_mem_mib"] = round(mem_before - _mem_available_mib(), 1)
+                pool["idle_mem_per_sandbox_mib"] = round(pool["idle_mem_mib"] / warm, 1)
+            for n in steps:
+                if warm:
+                    server.wait_pool(warm)
+                step = run_step(server, n, args.checks, args.interval, flows)
+                print(json.dumps({"mode": mode, **step}), flush=True)
+                results.append(step)
+                if step["failures"]:
+                    log = (server.state / "serve.log").read_text(errors="replace").splitlines()
+                    print("\n".join(["server log (last lines):", *log[-40:]]), file=sys.stderr)
+                    break
+        finally:
+            server.stop()
+        ok = [s["trainees"] for s in results if not s["failures"]]
+        if mode == "cold":
+            report["steps"] = results
+            report["largest_n_without_failures"] = max(ok, default=0)
+        else:
+            report["pool"] = {
+                "warm": f"{LAB}={warm}",
+                **pool,
+                "steps": results,
+                "largest_n_without_failures": max(ok, default=0),
+            }
+    report["note"] = args.note
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"results in {RESULTS}")
     return 0
-
-
-def _ratios(steps: list[dict]) -> dict:
-    """own-ovs / shared for each N measured in both isolations."""
-    by = {(s["isolation"], s["trainees"]): s for s in steps}
-    ratios = {}
-    for (isolation, n), own in by.items():
-        shared = by.get(("shared", n))
-        if isolation != "own-ovs" or not shared:
-            continue
-        pairs = {
-            "ready_p50": (own["ready_s"]["p50"], shared["ready_s"]["p50"]),
-            "ready_p95": (own["ready_s"]["p95"], shared["ready_s"]["p95"]),
-            "check_p50": (own["check_s"]["p50"], shared["check_s"]["p50"]),
-            "host_cpu_s": (own["host_cpu_s"], shared["host_cpu_s"]),
-            "host_mem_per_sandbox_mib": (own["host_mem_per_sandbox_mib"], shared["host_mem_per_sandbox_mib"]),
-        }
-        ratios[str(n)] = {k: round(a / b, 2) if a is not None and b else None for k, (a, b) in pairs.items()}
-    return ratios
 
 
 def _mem_total_gib() -> float:

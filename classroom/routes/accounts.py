@@ -43,7 +43,7 @@ def login(body: LoginBody, request: Request, response: Response, db: Db, room: R
     """Log in: sets the session cookie and answers the CSRF token for later requests."""
     client = request.client.host if request.client else "?"
     keys_user, keys_ip = [f"u:{body.username}"], [f"ip:{client}"]
-    wait = max(room.user_limiter.retry_after(keys_user), room.ip_limiter.retry_after(keys_ip))
+    wait = max(room.user_limiter.retry_after(db, keys_user), room.ip_limiter.retry_after(db, keys_ip))
     if wait > 0:
         room.metrics.logins.labels("limited").inc()
         raise HttpError(429, f"too many failed logins: try again in {int(wait) + 1} s")
@@ -51,13 +51,14 @@ def login(body: LoginBody, request: Request, response: Response, db: Db, room: R
     if not security.verify_password(user.password_hash if user else None, body.password) or (
         user is not None and user.disabled
     ):
-        room.user_limiter.failed(keys_user)
-        room.ip_limiter.failed(keys_ip)
+        room.user_limiter.failed(db, keys_user)
+        room.ip_limiter.failed(db, keys_ip)
+        db.commit()
         room.metrics.logins.labels("failed").inc()
         LOG.info("event=login.failed user=%r client=%s", body.username[:64], client)
         raise HttpError(401, "wrong user name or password")
     assert user is not None
-    room.user_limiter.succeeded(keys_user)
+    room.user_limiter.succeeded(db, keys_user)
     token, csrf = security.new_token(), security.new_token()
     now = time.time()
     db.add(

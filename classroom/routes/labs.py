@@ -11,6 +11,7 @@ from sdnlab.classroom.deps import AnyUser, Db, Room, lab_or_404
 from sdnlab.classroom.errors import ClassFull, ClassroomError, Conflict
 from sdnlab.classroom.room import LOG
 from sdnlab.classroom.views import session_dict
+from sdnlab.errors import SdnlabError
 
 router = APIRouter(prefix="/api")
 
@@ -45,7 +46,11 @@ def lab_page(lab_id: str, user: AnyUser, room: Room, lang: str = "en"):
 
 @router.post("/labs/{lab_id}/start", tags=["session"])
 def start(lab_id: str, db: Db, user: AnyUser, room: Room):
-    """Start a sandbox with the lab (one running lab per user); answers when it is ready."""
+    """Start a sandbox with the lab (one running lab per user); answers when it is ready.
+
+    A ready sandbox of the lab from the warm pool is taken when there is one (a hit: the
+    session row names it, which binds it to this trainee); otherwise the sandbox starts cold.
+    """
     lab = lab_or_404(room, lab_id)
     with room.start_lock:
         other = db.scalar(
@@ -53,17 +58,22 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
         )
         if other is not None:
             raise Conflict(f"you already run lab {other.lab_id}: stop it first")
-        active = db.scalar(
-            select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
-        )
-        if (active or 0) >= room.settings.max_sandboxes:
-            room.metrics.errors.labels("class_full").inc()
-            raise ClassFull("class is full, try again in a few minutes")
+        warm = room.pool.take(lab.id) if room.pool.targets else None
+        if warm is None:
+            active = db.scalar(
+                select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
+            )
+            # the pool's sandboxes count against the cap: a full host gives up a warm one of another lab
+            if (active or 0) + room.pool.size() >= room.settings.max_sandboxes and (
+                (active or 0) >= room.settings.max_sandboxes or room.pool.evict_one(keep=lab.id) is None
+            ):
+                room.metrics.errors.labels("class_full").inc()
+                raise ClassFull("class is full, try again in a few minutes")
         now = time.time()
         row = LabSession(
             user_id=user.id,
             lab_id=lab.id,
-            sandbox="pending",
+            sandbox=warm or "pending",
             state="starting",
             started_at=now,
             last_active_at=now,
@@ -72,35 +82,66 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
         )
         db.add(row)
         db.flush()
-        row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
-        accounts.audit(db, user, "lab.start", f"{lab.id} sandbox={row.sandbox}")
+        if warm is None:
+            row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
+        accounts.audit(db, user, "lab.start", f"{lab.id} sandbox={row.sandbox}{' (warm)' if warm else ''}")
+        class_name = next(iter(accounts.user_classes(db, user.id)), "")
+        # the commit gives the database connection back to the pool: a start takes seconds, and
+        # twenty of them each holding a connection exhausted SQLite's pool of 15 (HTTP 500)
         db.commit()
+        room.begin_start()  # the pool's filler waits until this start is over (ended in ``finally``)
     started = time.perf_counter()
     try:
-        status = room.backend.start(
-            row.sandbox,
-            lab.id,
-            class_name=next(iter(accounts.user_classes(db, user.id)), ""),
-            trainee=user.username,
-            session=str(row.id),
-        )
+        status = _warm_status(room, row.sandbox) if warm else None
+        if status is None:
+            if warm:  # the warm sandbox went bad: start one cold under the session's own name
+                row.sandbox = f"{room.settings.sandbox_prefix}{row.id}"
+                db.commit()
+            status = room.backend.start(
+                row.sandbox,
+                lab.id,
+                class_name=class_name,
+                trainee=user.username,
+                session=str(row.id),
+            )
     except BaseException as exc:
         row.state, row.ended_at, row.detail = "failed", time.time(), str(exc)[:2000]
         db.commit()
         room.metrics.errors.labels("lab_start").inc()
         raise
+    finally:
+        room.end_start()
     seconds = time.perf_counter() - started
     room.metrics.lab_start.observe(seconds)
+    hit = bool(warm) and row.sandbox == warm
+    room.metrics.pool_takes.labels("hit" if hit else "miss").inc()
     row.state, row.last_active_at = "running", time.time()
     db.commit()
     LOG.info(
-        "event=lab.start user=%s lab=%s sandbox=%s seconds=%.2f",
+        "event=lab.start user=%s lab=%s sandbox=%s warm=%s seconds=%.2f",
         user.username,
         lab.id,
         row.sandbox,
+        hit,
         seconds,
     )
     return {**session_dict(row), "status": status, "ready_s": round(seconds, 2)}
+
+
+def _warm_status(room, sandbox: str) -> dict | None:
+    """The status of a sandbox taken from the pool when it is ready; None (and it is stopped) otherwise."""
+    try:
+        status = room.backend.status(sandbox)
+    except (ClassroomError, SdnlabError) as exc:
+        status = {"state": "unknown", "problem": str(exc)}
+    if status.get("state") == "ready":
+        return status
+    LOG.warning("event=pool.bad sandbox=%s state=%s", sandbox, status.get("state"))
+    try:
+        room.backend.stop(sandbox)
+    except (ClassroomError, SdnlabError) as exc:
+        LOG.warning("event=sandbox.stop sandbox=%s error=%r", sandbox, str(exc))
+    return None
 
 
 # --- the trainee's session ---------------------------------------------------------

@@ -95,10 +95,12 @@ def deploy(db: Db, user: AnyUser, room: Room):
 def grade(
     db: DbSession, user: User, row: LabSession, kind: str, room: Classroom, lang: str = "en"
 ) -> tuple[dict, dict]:
+    db.commit()  # no database connection held while the lab is graded (seconds; a class checks at once)
     started = time.perf_counter()
-    full = room.backend.grade(
-        row.sandbox, include_hidden=(kind == "submit"), hidden=hidden_checks(row.lab_id, kind)
-    )
+    with room.grading():
+        full = room.backend.grade(
+            row.sandbox, include_hidden=(kind == "submit"), hidden=hidden_checks(row.lab_id, kind)
+        )
     seconds = time.perf_counter() - started
     room.metrics.check.labels(kind).observe(seconds)
     now = time.time()

@@ -28,16 +28,27 @@ say "wheels of sdnlab and its dependencies"
 rm -rf build/lib build/bdist.*  # pip wheel's scratch folders
 
 # Debian packages a sandbox needs: Open vSwitch (userspace datapath), Mininet's mnexec,
-# the tools labs use, and Python for sdnlab and its agent.
+# the tools labs use, and Python for sdnlab and its agent. Left out of the image: manual
+# pages, info, translations and package documentation except the copyright files (--dpkgopt
+# keeps later installs from adding them back), pip and setuptools in the venv (nothing runs
+# them after the build), the kubernetes client's asyncio copy (kubernetes/aio, 65 MB: the
+# backend uses the synchronous client) and the test suites packages ship (os_ken/tests...).
 PACKAGES=python3,python3-venv,openvswitch-switch,mininet,iproute2,iputils-ping,ethtool,tcpdump,iperf3,procps,psmisc,ca-certificates,less,nano,nftables,conntrack
 
 say "root file system (mmdebstrap, Debian bookworm)"
 mmdebstrap --variant=minbase --quiet --include="$PACKAGES" \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --customize-hook="mkdir -p \"\$1/opt/wheels\"" \
     --customize-hook="copy-in $OUT/wheels /opt" \
     --customize-hook="chroot \"\$1\" python3 -m venv /opt/sdnlab" \
     --customize-hook="chroot \"\$1\" /opt/sdnlab/bin/pip install -q --no-index --find-links /opt/wheels 'sdnlab[kubernetes]'" \
+    --customize-hook="chroot \"\$1\" /opt/sdnlab/bin/python -m pip uninstall -q -y pip setuptools" \
+    --customize-hook="rm -rf \"\$1\"/opt/sdnlab/lib/python3*/site-packages/kubernetes/aio \"\$1\"/opt/sdnlab/lib/python3*/site-packages/*/tests" \
     --customize-hook="rm -rf \"\$1/opt/wheels\" \"\$1\"/var/cache/apt/* \"\$1\"/var/lib/apt/lists/*" \
+    --customize-hook="rm -rf \"\$1\"/usr/share/man/* \"\$1\"/usr/share/info/* \"\$1\"/usr/share/locale/*/" \
+    --customize-hook="find \"\$1/usr/share/doc\" -type f ! -name copyright -delete" \
     --customize-hook="ln -sf /opt/sdnlab/bin/sdnlab \"\$1/usr/local/bin/sdnlab\"" \
     bookworm "$OUT/sdnlab-sandbox.tar"
 

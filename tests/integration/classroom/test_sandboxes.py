@@ -168,3 +168,38 @@ def test_two_trainees_side_by_side_each_in_their_own_lab(room, agent):
     for box in boxes:
         assert not paths.lab_dir(box).exists()
     assert not (own[0] | own[1]) & bridges(), "no bridge left behind"
+
+
+def test_a_warm_sandbox_is_a_real_lab_handed_to_one_trainee_and_shutdown_leaves_nothing(agent, tmp_path):
+    """Warm pool on the real agent: a ready lab 3 is taken by ann's start; the refill and the pool
+    are stopped with the server, and ann's sandbox is not."""
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        accounts.add_user(db, accounts.check_new_user("ann", "password-ann", "trainee", "c1"))
+    prefix = "cw" + secrets.token_hex(2)
+    settings = Settings(sandbox_prefix=prefix, max_sandboxes=3, warm={LAB: 1}, warm_every_s=0.2)
+    app = create_app(factory, agent, settings)
+    pool = app.state.room.pool
+    try:
+        with TestClient(app):
+            deadline = time.time() + 120
+            while pool.ready(LAB) < 1 and time.time() < deadline:
+                time.sleep(0.2)
+            [warm] = [s for s in agent.sandboxes() if s.startswith(prefix)]
+            assert warm.startswith(prefix + "w") and api.status(warm)["phase"] == "ready"
+            ann = login(app, "ann")
+            started = ann.post(f"/api/labs/{LAB}/start").json()
+            assert started["sandbox"] == warm and started["ready_s"] < 2.0, started
+            [output] = terminal(ann, "nodes")
+            assert "switches:" in output
+            deadline = time.time() + 120
+            while pool.ready(LAB) < 1 and time.time() < deadline:  # refilled behind ann's start
+                time.sleep(0.2)
+            [refill] = [s for s in agent.sandboxes() if s.startswith(prefix) and s != warm]
+            refill_bridges = {s["bridge"] for s in api.status(refill)["switches"]}
+        assert [s for s in agent.sandboxes() if s.startswith(prefix)] == [warm], "the pool was drained"
+        assert not paths.lab_dir(refill).exists() and not refill_bridges & bridges()
+    finally:
+        for sandbox in agent.sandboxes():
+            if sandbox.startswith(prefix):
+                agent.stop(sandbox)

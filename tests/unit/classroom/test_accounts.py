@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sdnlab.classroom import accounts, security
-from sdnlab.classroom.db import AuditEntry, User
+from sdnlab.classroom.db import AuditEntry, LoginFailure, User
 from sdnlab.classroom.errors import AccountError
 
 
@@ -63,11 +63,35 @@ def test_csv_import_creates_users_in_their_classes(factory):
             assert accounts.user_classes(db, user.id) == ["a1"]
 
 
-def test_the_login_limiter_blocks_after_five_failures_within_the_window():
+def test_the_login_limiter_blocks_after_five_failures_within_the_window(factory):
     limiter = security.LoginLimiter(attempts=5, window=60)
-    for i in range(5):
-        assert limiter.retry_after(["u:ann"], now=100 + i) == 0
-        limiter.failed(["u:ann"], now=100 + i)
-    assert limiter.retry_after(["u:ann"], now=105) == pytest.approx(55)
-    assert limiter.retry_after(["u:ben"], now=105) == 0
-    assert limiter.retry_after(["u:ann"], now=161) == 0
+    with factory.begin() as db:
+        for i in range(5):
+            assert limiter.retry_after(db, ["u:ann"], now=100 + i) == 0
+            limiter.failed(db, ["u:ann"], now=100 + i)
+    with factory.begin() as db:
+        assert limiter.retry_after(db, ["u:ann"], now=105) == pytest.approx(55)
+        assert limiter.retry_after(db, ["u:ben"], now=105) == 0
+        assert limiter.retry_after(db, ["u:ann"], now=161) == 0
+        limiter.failed(db, ["u:ann"], now=200)
+    with factory.begin() as db:
+        assert db.query(LoginFailure).count() == 1, "failures out of the window are deleted"
+        limiter.succeeded(db, ["u:ann"])
+    with factory() as db:
+        assert db.query(LoginFailure).count() == 0
+
+
+def test_two_limiters_on_one_database_share_the_count(factory, db_url):
+    from sdnlab.classroom import db as cdb
+
+    other = cdb.open_database(db_url)  # a second server replica: its own engine and pool
+    try:
+        limiter = security.LoginLimiter(attempts=5, window=60)
+        for i in range(5):
+            with (other if i % 2 else factory).begin() as db:
+                limiter.failed(db, ["u:ann"], now=100 + i)
+        for replica in (factory, other):
+            with replica() as db:
+                assert limiter.retry_after(db, ["u:ann"], now=105) == pytest.approx(55)
+    finally:
+        other.kw["bind"].dispose()

@@ -7,6 +7,8 @@ import pytest
 
 from sdnlab.classroom.db import LabSession
 
+from .conftest import PASSWORD
+
 SOLUTION_S2 = """priority=100,tcp,nw_src=10.0.0.2,tp_dst=23,actions=drop
 priority=90,ip,nw_dst=10.0.0.1,actions=output:2
 priority=90,arp,arp_tpa=10.0.0.1,actions=output:2
@@ -45,6 +47,54 @@ def test_a_wrong_password_is_401_and_five_failures_lock_the_name_for_a_while(cla
     assert (
         client.post("/api/login", json={"username": "ann", "password": "password-of-ann"}).status_code == 200
     )
+
+
+def test_two_server_replicas_on_one_database_share_the_login_limit(classroom, db_url):
+    """Guesses spread over two app instances (two engines on one database) still lock the name."""
+    from fastapi.testclient import TestClient
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    other_factory = cdb.open_database(db_url)
+    try:
+        replica = create_app(other_factory, classroom.backend, classroom.room.settings)
+        with TestClient(replica) as second:
+            first = classroom.client()
+            for i in range(5):
+                client = first if i % 2 else second
+                answer = client.post("/api/login", json={"username": "ben", "password": "wrong-password"})
+                assert answer.status_code == 401
+            for client in (first, second):
+                answer = client.post("/api/login", json={"username": "ben", "password": "password-of-ben"})
+                assert answer.status_code == 429, "the sixth try is refused on either replica"
+    finally:
+        other_factory.kw["bind"].dispose()
+
+
+def test_a_login_needs_one_database_connection_so_a_class_logging_in_at_once_never_starves_the_pool(
+    classroom, db_url
+):
+    """Failed and good logins through an app whose pool has a single connection (the limiter uses
+    the request's session: a second one per request exhausted the pool at 20 logins at once)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    engine = create_engine(cdb.normalise_url(db_url), pool_size=1, max_overflow=0, pool_timeout=3)
+    try:
+        app = create_app(
+            sessionmaker(engine, expire_on_commit=False), classroom.backend, classroom.room.settings
+        )
+        with TestClient(app) as client:
+            wrong = client.post("/api/login", json={"username": "ben", "password": "wrong-password"})
+            good = client.post("/api/login", json={"username": "ann", "password": "password-of-ann"})
+            assert (wrong.status_code, good.status_code) == (401, 200)
+    finally:
+        engine.dispose()
 
 
 def test_state_changing_requests_without_the_csrf_token_are_refused(classroom):
@@ -579,3 +629,57 @@ def test_a_running_labs_topology_shows_link_and_switch_state_but_no_pids():
             {"a": "s1", "b": "s2", "a_port": 2, "b_port": 1, "up": False},
         ],
     }
+
+
+def test_a_lab_start_or_a_check_in_progress_holds_no_database_connection(classroom, db_url, tmp_path):
+    """With a one-connection pool, other requests are served while a start and a check take their
+    time (twenty starts each holding a connection exhausted the pool: HTTP 500 in bench/classroom)."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+    from sdnlab.classroom.runner import LocalRunner
+
+    class SlowRunner(LocalRunner):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.busy, self.go = threading.Event(), threading.Event()
+
+        def start(self, *args, **kwargs):
+            self.busy.set()
+            assert self.go.wait(30)
+            return super().start(*args, **kwargs)
+
+        def grade(self, *args, **kwargs):
+            self.busy.set()
+            assert self.go.wait(30)
+            return super().grade(*args, **kwargs)
+
+    backend = SlowRunner(tmp_path / "slow", network=False)
+    engine = create_engine(cdb.normalise_url(db_url), pool_size=1, max_overflow=0, pool_timeout=3)
+    try:
+        app = create_app(sessionmaker(engine, expire_on_commit=False), backend, classroom.room.settings)
+        with TestClient(app) as base:
+            ann, ben = (TestClient(app) for _ in range(2))
+            for client, name in ((ann, "ann"), (ben, "ben")):
+                answer = client.post("/api/login", json={"username": name, "password": PASSWORD + name})
+                client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+            for request in (
+                lambda: ann.post("/api/labs/static_flows/start"),
+                lambda: ann.post("/api/session/check"),
+            ):
+                backend.busy.clear()
+                backend.go.clear()
+                answers = []
+                slow = threading.Thread(target=lambda request=request, out=answers: out.append(request()))
+                slow.start()
+                assert backend.busy.wait(30)
+                assert ben.get("/api/labs").status_code == 200, "served while ann's request waits on the lab"
+                backend.go.set()
+                slow.join(30)
+                assert answers[0].status_code == 200, answers[0].text
+            assert base.get("/healthz").status_code == 200
+    finally:
+        engine.dispose()
