@@ -59,6 +59,7 @@ buildah add --quiet "$ctr" "$OUT/sdnlab-sandbox.tar" / >/dev/null
 buildah config --env PATH=/opt/sdnlab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --label org.opencontainers.image.title=sdnlab-sandbox \
     --label org.opencontainers.image.version="$VERSION" \
+    --label org.opencontainers.image.revision="$(python3 tools/image/source_digest.py)" \
     --cmd '["/bin/sh", "-c", "sleep infinity"]' "$ctr"
 id=$(buildah commit --quiet --timestamp "$SOURCE_DATE_EPOCH" "$ctr" "$TAG")
 size=$(podman image inspect "$TAG" --format '{{.Size}}')
