@@ -21,3 +21,13 @@ def ethernet_fields(data: bytes) -> tuple[str, str, int] | None:
     if eth_type == VLAN_TPID and len(data) >= ETH_HEADER_LEN + 4:
         (eth_type,) = struct.unpack_from("!H", data, 16)
     return mac_text(data[0:6]), mac_text(data[6:12]), eth_type
+
+
+# IEEE 802.1D reserves 01:80:c2:00:00:00 to :0f for link-local protocols (STP, LACP and other slow
+# protocols, 802.1X, LLDP): a bridge never forwards them
+LINK_LOCAL_PREFIX = "01:80:c2:00:00:0"
+
+
+def is_link_local(eth_dst: str) -> bool:
+    """True for a frame to an IEEE 802.1 link-local group address, which a switch must not flood."""
+    return eth_dst.lower().startswith(LINK_LOCAL_PREFIX)

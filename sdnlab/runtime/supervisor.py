@@ -200,6 +200,7 @@ def build_and_run(name: str) -> int:
             _wait_connected(bridges, timeout=spec.get("ready_timeout", 120), own_port=own_port)
             if ctl["mode"] == "builtin":
                 _wait_controller_knows(len(bridges), ctl["rest_port"], _token_file(lab), timeout=15.0)
+        _wait_bonds_usable(topology, spec["slot"], timeout=15.0)
         LOG.info("switches connected in %.1f s", time.monotonic() - t0)
         state.update(
             phase="ready",
@@ -276,6 +277,27 @@ def _build_bonds(net: Any, topology: Any, slot: int) -> None:
         if flows.returncode != 0:
             raise RuntimeError(f"bond of {plan.host}: ovs-ofctl failed: {flows.stderr.strip()[:300]}")
         LOG.info("host %s bonded on %s (%s)", plan.host, plan.bridge, ", ".join(plan.members))
+
+
+def _wait_bonds_usable(topology: Any, slot: int, timeout: float) -> None:
+    """Wait until every bonded host's bond has a member that may carry traffic.
+
+    With LACP and no partner (a controller that does not speak it), OVS falls back to one
+    member after the LACP timeout (about 3 s); a lab declared ready before that drops the
+    bonded host's first packets. A bond that never comes up is logged, not fatal.
+    """
+    from sdnlab.topologies.bond import bond_plans
+
+    deadline = time.monotonic() + timeout
+    for plan in bond_plans(topology, slot):
+        while True:
+            shown = subprocess.run(["ovs-appctl", "bond/show", plan.port], capture_output=True, text=True)
+            if "may_enable: true" in shown.stdout:
+                break
+            if time.monotonic() > deadline:
+                LOG.warning("bond of %s: no member may carry traffic after %.0f s", plan.host, timeout)
+                return
+            time.sleep(0.2)
 
 
 def _host_records(net: Any, topology: Any) -> list[dict[str, Any]]:
