@@ -330,17 +330,22 @@ def _wait_ready(
     own_port = (
         spec.get("controller", {}).get("port") if spec.get("controller", {}).get("mode") != "remote" else None
     )
+    controlled = spec.get("controller", {}).get("mode", "none") != "none"
     deadline = time.monotonic() + timeout
-    last = None
+    last: tuple[str, int] | None = None
     while True:
         state = paths.read_json(lab / "state.json") or {}
         phase = state.get("phase")
         if progress and phase == "building" and "hosts" in state:  # built: switches start and connect
-            step = ("switches connecting to the controller", established_to(own_port) if own_port else 0)
+            connected = min(established_to(own_port) if own_port else 0, switches)
+            step = ("switches connecting to the controller", connected)
             if step != last:
-                progress(step[0], min(step[1], switches), switches)
+                progress(step[0], connected, switches)
                 last = step
         if phase == "ready":
+            done = ("switches connecting to the controller", switches)
+            if progress and switches and controlled and last != done:  # a quick lab outran the polls
+                progress(done[0], switches, switches)
             return status(name)
         if phase == "failed" or proc.poll() is not None:
             try:
