@@ -26,8 +26,15 @@ def ethernet_fields(data: bytes) -> tuple[str, str, int] | None:
 # IEEE 802.1D reserves 01:80:c2:00:00:00 to :0f for link-local protocols (STP, LACP and other slow
 # protocols, 802.1X, LLDP): a bridge never forwards them
 LINK_LOCAL_PREFIX = "01:80:c2:00:00:0"
+ETH_TYPE_LLDP = 0x88CC
 
 
 def is_link_local(eth_dst: str) -> bool:
     """True for a frame to an IEEE 802.1 link-local group address, which a switch must not flood."""
     return eth_dst.lower().startswith(LINK_LOCAL_PREFIX)
+
+
+def not_for_flooding(eth_dst: str, eth_type: int) -> bool:
+    """A link-local frame the controller neither reads nor forwards (LACP, STP...); LLDP is read:
+    the built-in controller discovers links with it."""
+    return is_link_local(eth_dst) and eth_type != ETH_TYPE_LLDP

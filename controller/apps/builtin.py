@@ -29,7 +29,7 @@ from sdnlab.controller.l2 import LearningSwitch, PacketIn
 from sdnlab.controller.network import DiscoveredNetwork, load_declared_from_env
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.offload import Offload, OffloadRequest, OffloadTable
-from sdnlab.controller.packets import ethernet_fields, is_link_local
+from sdnlab.controller.packets import ethernet_fields, not_for_flooding
 from sdnlab.controller.pipeline import COOKIE_BUILTIN, FORWARD, PRIORITY_L2
 
 app_manager.require_app("ryu.app.ofctl_rest")
@@ -160,7 +160,7 @@ class BuiltinController(app_manager.OSKenApp):
             return
         eth_dst, eth_src, eth_type = fields
         in_port = msg.match.get("in_port")
-        if in_port is None or is_link_local(eth_dst):  # e.g. a bonded host's LACP: never flooded back
+        if in_port is None or not_for_flooding(eth_dst, eth_type):  # a bonded host's LACP: never flooded
             return
         pkt = PacketIn(msg.datapath.id, in_port, eth_src, eth_dst, bytes(msg.data), msg.buffer_id, eth_type)
         now = time.monotonic()

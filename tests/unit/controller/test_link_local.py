@@ -2,7 +2,7 @@
 
 import pytest
 
-from sdnlab.controller.packets import is_link_local
+from sdnlab.controller.packets import ETH_TYPE_LLDP, is_link_local, not_for_flooding
 
 
 @pytest.mark.parametrize(
@@ -19,3 +19,10 @@ def test_stp_lacp_and_lldp_addresses_are_link_local(dst):
 )
 def test_broadcast_multicast_and_unicast_are_not(dst):
     assert not is_link_local(dst)
+
+
+def test_the_controller_reads_lldp_and_drops_lacp_and_stp():
+    assert not not_for_flooding("01:80:c2:00:00:0e", ETH_TYPE_LLDP)  # its own link discovery
+    assert not_for_flooding("01:80:c2:00:00:02", 0x8809)  # LACP (slow protocols)
+    assert not_for_flooding("01:80:c2:00:00:00", 0x0026)  # STP (802.3 length field)
+    assert not not_for_flooding("ff:ff:ff:ff:ff:ff", 0x0806)
