@@ -282,7 +282,8 @@ def up(
             "params": topo.params,
             "slot": slot,
             "controller": ctl,
-            "bridges": bridges,
+            "bridges": bridges,  # the topology's switches, then the bonded hosts' bridges
+            "switch_count": len(topo.switches()),
             "switch_interfaces": switch_intfs,
             "protocols": protocols,
             "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
@@ -316,6 +317,9 @@ def up(
         raise
 
 
+CONNECTING = "switches connecting to the controller"  # the progress phase after building
+
+
 def _wait_ready(
     name: str,
     proc: subprocess.Popen[bytes],
@@ -326,7 +330,7 @@ def _wait_ready(
 
     lab = paths.lab_dir(name)
     spec = paths.read_json(lab / "spec.json") or {}
-    switches = len(spec.get("bridges", []))
+    switches = int(spec.get("switch_count", len(spec.get("bridges", []))))  # bond bridges: none
     own_port = (
         spec.get("controller", {}).get("port") if spec.get("controller", {}).get("mode") != "remote" else None
     )
@@ -338,12 +342,12 @@ def _wait_ready(
         phase = state.get("phase")
         if progress and phase == "building" and "hosts" in state:  # built: switches start and connect
             connected = min(established_to(own_port) if own_port else 0, switches)
-            step = ("switches connecting to the controller", connected)
+            step = (CONNECTING, connected)
             if step != last:
                 progress(step[0], connected, switches)
                 last = step
         if phase == "ready":
-            done = ("switches connecting to the controller", switches)
+            done = (CONNECTING, switches)
             if progress and switches and controlled and last != done:  # a quick lab outran the polls
                 progress(done[0], switches, switches)
             return status(name)
