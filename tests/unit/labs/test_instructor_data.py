@@ -224,3 +224,24 @@ def test_grade_batch_refuses_to_grade_a_class_without_the_hidden_checks(trainee_
     (tmp_path / "class" / "alice").mkdir(parents=True)
     with pytest.raises(instructor.InstructorDataMissing, match="nothing was graded"):
         batch.grade_batch(load_lab("static_flows"), tmp_path / "class", mode="static")
+
+
+def _hidden_checks(lab_id: str) -> list[dict]:
+    import yaml
+
+    text = (REPO / "instructor" / "labs" / lab_id / "hidden.yaml").read_text(encoding="utf-8")
+    groups = [group for group in (yaml.safe_load(text) or {}).values() if isinstance(group, list)]
+    return [check for group in groups for check in group if isinstance(check, dict)]
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_a_lab_s_public_texts_do_not_name_its_hidden_checks(lab_id):
+    """The task text states the requirements and may say hidden checks exist, never which ones are hidden."""
+    public = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in (labs_root() / lab_id).iterdir()
+        if path.is_file() and path.suffix in (".md", ".yaml")
+    }
+    ids = [str(check["id"]) for check in _hidden_checks(lab_id) if check.get("id")]
+    assert ids, f"{lab_id} has no hidden checks"
+    assert [f"{name}: {i}" for i in ids for name, body in public.items() if i in body] == []
