@@ -294,7 +294,7 @@ def my_exams(db: Db, user: AnyUser, room: Room):
         ).all()
         for attempt in mine:
             db.refresh(attempt)
-        used = sum(1 for a in mine if not a.reference_run)
+        used = sum(1 for a in mine if not a.reference_run and a.status != "cancelled")
         out.append(
             {
                 **_scheduled_dict(db, proctor, row, now),
