@@ -35,7 +35,9 @@ def need_tools() -> None:
 
 def japanese_families() -> set[str]:
     """The families of the installed fonts that cover Japanese, without spaces (as PDFs name them)."""
-    out = subprocess.run(["fc-list", ":lang=ja", "family"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["fc-list", ":lang=ja", "family"], capture_output=True, text=True, check=False
+    ).stdout
     return {name.replace(" ", "") for line in out.splitlines() for name in line.split(",") if name.strip()}
 
 

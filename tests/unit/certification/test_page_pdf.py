@@ -38,12 +38,16 @@ def issue(tmp_path) -> Path:
 
 
 def cert_page(tmp_path, *extra: str) -> dict:
-    result = CliRunner().invoke(root, ["cert", "page", str(issue(tmp_path)), "-o", str(tmp_path / "page"), *extra])
+    result = CliRunner().invoke(
+        root, ["cert", "page", str(issue(tmp_path)), "-o", str(tmp_path / "page"), *extra]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     return json.loads(result.stdout) if "--json" in extra else {"output": result.output}
 
 
-def test_the_pdfs_carry_the_name_the_exam_and_japanese_text_in_an_embedded_japanese_font(tmp_path, monkeypatch):
+def test_the_pdfs_carry_the_name_the_exam_and_japanese_text_in_an_embedded_japanese_font(
+    tmp_path, monkeypatch
+):
     pdfcheck.need_tools()
     monkeypatch.setenv("SDNLAB_CERT_KEYS", str(tmp_path / "keys"))
     written = cert_page(tmp_path, "--json")["written"]
