@@ -526,6 +526,15 @@ def test_a_server_that_cannot_print_answers_503_with_the_reason_never_500(classr
     answer = ann.get(f"/api/me/certificates/{attempt}/pdf?lang=ja")
     assert answer.status_code == 503 and "within 1 s" in answer.json()["error"]
     assert time.monotonic() - started < 10
+    printers = classroom.room.proctor._printers  # as many prints in flight as the server allows
+    for _ in range(classroom.room.settings.pdf_printers):
+        assert printers.acquire(timeout=1)
+    try:
+        answer = ann.get(f"/api/me/certificates/{attempt}/pdf")
+        assert answer.status_code == 503 and "printing other certificates" in answer.json()["error"]
+    finally:
+        for _ in range(classroom.room.settings.pdf_printers):
+            printers.release()
     assert ann.get(f"/api/me/certificates/{attempt}/page?lang=ja").status_code == 200, "the page still works"
 
 
