@@ -215,12 +215,15 @@ def cert_page(
     facts = credential.verify(certificate, _trusted(key))
     fw = load_framework()
     names = {lang: {n: fw.level_name(n, lang) for n in fw.levels} for lang in ("en", "ja")}
-    written = page.write_pages(facts, out or certificate.with_suffix(""), names, pdf)
+    written, no_pdf = page.write_pages(facts, out or certificate.with_suffix(""), names, pdf)
     if json_out:
-        typer.echo(dumps({"certificate": facts.credential_id, "written": [str(path) for path in written]}))
+        answer = {"certificate": facts.credential_id, "written": [str(path) for path in written]}
+        typer.echo(dumps({**answer, "no_pdf": no_pdf} if no_pdf else answer))
         return
     for path in written:
         typer.echo(f"wrote {path}")
+    if no_pdf:
+        typer.echo(f"no PDF: {no_pdf} (the HTML pages print from a browser)", err=True)
 
 
 # ---------------------------------------------------------------- variants

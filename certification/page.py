@@ -1,13 +1,34 @@
-"""The printable certificate page: HTML in English or Japanese, PDF through headless Chromium when present."""
+"""The printable certificate page: HTML in English or Japanese, PDF through headless Chromium when present.
+
+The PDF is Chromium's print of the same page (``print_pdf``): a fresh profile in a scratch
+folder, a time limit after which Chromium and every process it started are killed, and a
+``PrintError`` naming why there is no PDF (no Chromium, a failure, the time limit). The
+Japanese page needs a Japanese font on the machine (``fc-list :lang=ja``; tools/setup.sh
+installs fonts-ipaexfont-gothic), or Chromium prints boxes for its text.
+"""
 
 from __future__ import annotations
 
 import html
+import os
 import shutil
+import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from sdnlab.certification.credential import CertificateFacts
+from sdnlab.errors import EnvironmentProblem
+
+FONTS = {  # the first installed family wins; fontconfig's fallback for the language comes after
+    "en": "'Noto Sans', 'DejaVu Sans', sans-serif",
+    "ja": "'Noto Sans CJK JP', 'IPAexGothic', 'IPAGothic', 'VL Gothic', sans-serif",
+}
+
+
+class PrintError(EnvironmentProblem):
+    """No PDF could be printed: Chromium is missing, failed, or did not finish in time."""
+
 
 WORDS = {
     "en": {
@@ -67,9 +88,10 @@ def render_html(facts: CertificateFacts, lang: str = "en", level_names: dict[int
     reference = f"<p class=ref>{e(w['reference'])}</p>" if facts.reference_run else ""
     return f"""<!DOCTYPE html>
 <html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>{e(w["title"])}: {e(facts.trainee)}</title>
 <style>
-body {{ font-family: 'Noto Sans CJK JP', 'Noto Sans', sans-serif; margin: 2cm; color: #123; }}
+body {{ font-family: {FONTS["ja" if lang == "ja" else "en"]}; margin: 2cm; color: #123; }}
 .frame {{ border: 6px double #246; padding: 1.5cm; text-align: center; }}
 h1 {{ letter-spacing: .1em; }} .big {{ font-size: 1.8em; font-weight: bold; margin: .3em; }}
 table {{ margin: 1em auto; border-collapse: collapse; }}
@@ -106,39 +128,79 @@ def chromium() -> str | None:
     return None
 
 
-def write_pdf(html_path: Path, pdf_path: Path, timeout: float = 60.0) -> bool:
-    """Print the HTML page to PDF with headless Chromium; False when no browser or it failed."""
+def print_pdf(page_html: str, timeout: float = 60.0) -> bytes:
+    """The page printed to PDF by headless Chromium; ``PrintError`` naming why not.
+
+    Chromium gets a scratch folder as its profile and home (nothing shared between two prints
+    or with the account's own browser) and runs in a process group of its own: at ``timeout``
+    the whole group is killed, so no renderer is left behind.
+    """
     browser = chromium()
     if not browser:
-        return False
-    try:
-        proc = subprocess.run(
+        raise PrintError("no Chromium on this machine to print the PDF (apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="sdnlab-pdf-") as scratch:
+        folder = Path(scratch)
+        page, pdf = folder / "page.html", folder / "page.pdf"
+        page.write_text(page_html, encoding="utf-8")
+        home = {"HOME": scratch, "XDG_CONFIG_HOME": scratch, "XDG_CACHE_HOME": scratch}
+        proc = subprocess.Popen(
             [
                 browser,
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+                f"--user-data-dir={folder / 'profile'}",
                 "--no-pdf-header-footer",
-                f"--print-to-pdf={pdf_path}",
-                Path(html_path).resolve().as_uri(),
+                f"--print-to-pdf={pdf}",
+                page.as_uri(),
             ],
-            capture_output=True,
-            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **home},
+            start_new_session=True,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and Path(pdf_path).is_file() and Path(pdf_path).stat().st_size > 0
+        try:
+            _out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise PrintError(f"Chromium did not print the page within {timeout:g} s") from None
+        finally:
+            _kill_group(proc.pid)  # helpers Chromium left behind, if any
+        if proc.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+            said = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+            raise PrintError(
+                f"Chromium did not print the page (exit {proc.returncode})"
+                + (f": {said[-1][:300]}" if said else "")
+            )
+        return pdf.read_bytes()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def write_pages(
     facts: CertificateFacts, stem: Path, level_names_by_lang: dict[str, dict[int, str]], pdf: bool = True
-) -> list[Path]:
-    """``STEM.en.html``, ``STEM.ja.html`` and, when Chromium works, their PDFs; returns the files written."""
-    written = []
+) -> tuple[list[Path], str]:
+    """``STEM.en.html``, ``STEM.ja.html`` and, when Chromium works, their PDFs: (the files written,
+    why there is no PDF or "")."""
+    written, problem = [], ""
     for lang in ("en", "ja"):
         page = Path(f"{stem}.{lang}.html")
-        page.write_text(render_html(facts, lang, level_names_by_lang.get(lang)), encoding="utf-8")
+        text = render_html(facts, lang, level_names_by_lang.get(lang))
+        page.write_text(text, encoding="utf-8")
         written.append(page)
-        if pdf and write_pdf(page, Path(f"{stem}.{lang}.pdf")):
-            written.append(Path(f"{stem}.{lang}.pdf"))
-    return written
+        if pdf and not problem:
+            try:
+                Path(f"{stem}.{lang}.pdf").write_bytes(print_pdf(text))
+                written.append(Path(f"{stem}.{lang}.pdf"))
+            except PrintError as exc:
+                problem = str(exc)
+    return written, problem

@@ -32,6 +32,12 @@ class ClassFull(ClassroomError):
     status = 503
 
 
+class PrintUnavailable(ClassroomError):
+    """The server cannot print a PDF now (no Chromium, it failed or took too long, or it is busy)."""
+
+    status = 503
+
+
 class SandboxError(ClassroomError):
     """The sandbox backend or its agent failed to do what was asked."""
 

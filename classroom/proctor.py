@@ -31,7 +31,21 @@ task's full report, its variant, workspace files, the terminal history of the at
 sessions and the attempt's facts; a passed exam gets an Open Badges 3.0 certificate signed with
 the server's Ed25519 key (``sdnlab serve --key-file``, or else ``<state>/keys``, created at
 first start, mode 0600 in a 0700 folder), which ``sdnlab cert verify --key`` accepts with the
-public key the server publishes (``GET /api/exams/issuer-key``).
+public key the server publishes (``GET /api/exams/issuer-key``). Its printable page prints to PDF
+through headless Chromium on the server (``certificate_pdf``: at most ``Settings.pdf_printers`` at
+once, each within ``Settings.pdf_timeout_s``, kept by the page's hash so a second download prints
+nothing).
+
+Cancelling a scheduled exam (``cancel``) voids it: no start from then on, and every attempt
+still running is closed as ``cancelled``: not graded, no score, no certificate, not counted
+among the trainee's attempts; its workspace files are saved and its sandbox stopped, so the
+instructor keeps the record (files, terminal history) and the host its capacity. An attempt
+whose time was already up when the exam was cancelled is submitted as at its deadline (the exam
+clock would have done so), and attempts handed in before keep their result and certificate.
+
+No database connection is held while a sandbox works (starting, grading, saving files, seconds
+each): every step reads what it needs, commits (which gives the connection back to the pool),
+calls the sandbox, then writes in a short new transaction, as the lab routes do.
 """
 
 from __future__ import annotations
@@ -61,7 +75,7 @@ from sdnlab.classroom.db import (
     TerminalLine,
     User,
 )
-from sdnlab.classroom.errors import ClassFull, ClassroomError, Conflict, NotFound
+from sdnlab.classroom.errors import ClassFull, ClassroomError, Conflict, NotFound, PrintUnavailable
 from sdnlab.errors import SdnlabError
 
 if TYPE_CHECKING:
@@ -172,6 +186,7 @@ class Proctor:
         self._exams: dict[str, Exam] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._printers = threading.BoundedSemaphore(max(1, room.settings.pdf_printers))
 
     # -- catalogue and variants ----------------------------------------------------------
     def exam(self, exam_id: str) -> Exam:
@@ -285,10 +300,69 @@ class Proctor:
                     ExamAttempt.scheduled_id == scheduled_id,
                     ExamAttempt.user_id == user_id,
                     ExamAttempt.reference_run.is_(False),
+                    ExamAttempt.status != "cancelled",  # a cancelled exam costs no attempt
                 )
             )
             or 0
         )
+
+    # -- cancelling ------------------------------------------------------------------------
+    def cancel(self, db: DbSession, user: User, scheduled_id: int, now: float) -> ScheduledExam:
+        """Cancel a scheduled exam (policy in the module's docstring): no start from ``now`` on, the
+        attempts whose time was up submitted, the others closed as ``cancelled``; returns the exam."""
+        sched = self.scheduled_for(db, user, scheduled_id)
+        with self.room.start_lock:  # a start checks the exam under this lock: none slips in after
+            db.refresh(sched)
+            if sched.cancelled_at is not None:
+                raise Conflict(f"scheduled exam {scheduled_id} is cancelled already")
+            sched.cancelled_at = now
+            running = list(
+                db.scalars(
+                    select(ExamAttempt).where(
+                        ExamAttempt.scheduled_id == sched.id, ExamAttempt.status == "running"
+                    )
+                )
+            )
+            voided = [a.id for a in running if a.deadline > now]
+            for attempt in running:
+                if attempt.id in voided:  # from now on the trainee's writes, checks and hints are refused
+                    attempt.status = "cancelled"
+            closed = ",".join(map(str, voided)) or "-"
+            accounts.audit(db, user, "exam.cancel", f"id={scheduled_id} attempts_closed={closed}")
+            db.commit()
+        for attempt in running:
+            if attempt.id not in voided:
+                self.submit(attempt.id, now, auto=True)  # its time was up before the cancel
+        for attempt_id in voided:
+            self._close_cancelled(attempt_id)
+        LOG.info("event=exam.cancel scheduled=%s attempts_closed=%d", scheduled_id, len(voided))
+        return sched
+
+    def _close_cancelled(self, attempt_id: int) -> None:
+        """Save the workspace of a cancelled attempt's current task and stop its sandbox."""
+        with self.lock(attempt_id):  # after a switch or start in flight has finished
+            with self.room.factory() as db:
+                attempt = db.get(ExamAttempt, attempt_id)
+                if attempt is None or attempt.status != "cancelled":
+                    return  # handed in just before the cancel: its result stands
+                session = self._current_session(db, attempt)
+                index = attempt.current_task - 1
+            if session is None:
+                return
+            files: dict[str, str] | None = None
+            if session.state == "running":
+                try:
+                    files = self._save_files(session.sandbox)
+                except SdnlabError as exc:
+                    LOG.warning("event=exam.cancel_files attempt=%s error=%r", attempt_id, str(exc))
+            if files is not None:
+                with self.room.factory.begin() as db:
+                    attempt = db.get(ExamAttempt, attempt_id)
+                    if attempt is not None:
+                        tasks = [dict(t) for t in attempt.tasks]
+                        tasks[index].update(files=files)
+                        attempt.tasks = tasks
+            self.room.end_session(session.id, "stopped", f"exam attempt {attempt_id}: the exam was cancelled")
 
     # -- attempts --------------------------------------------------------------------------
     def running_attempt(self, db: DbSession, user: User) -> ExamAttempt | None:
@@ -309,6 +383,7 @@ class Proctor:
         sched = self.scheduled_for(db, user, scheduled_id)
         exam = self.exam(sched.exam_id)
         with self.room.start_lock:
+            db.refresh(sched)  # a cancel commits under the same lock: never start on a stale row
             deadline = start_deadline(sched.opens_at, sched.closes_at, sched.minutes, sched.cancelled_at, now)
             running = self.running_attempt(db, user)
             if running is not None:
@@ -350,7 +425,8 @@ class Proctor:
             accounts.audit(db, user, "exam.start", f"{exam.id} attempt={row.id} seed={row.seed}")
             db.commit()
         try:
-            self._enter(db, row, user, 1)
+            with self.lock(row.id):  # a cancel waits until the first task's sandbox is up, then stops it
+                self._enter(db, row, user, 1)
         except BaseException:  # a start that never ran costs no attempt
             LOG.warning("event=exam.start_failed attempt=%s", row.id)
             db.rollback()
@@ -394,12 +470,13 @@ class Proctor:
             db.add(session)
             db.flush()
             session.sandbox = f"{self.room.settings.sandbox_prefix}{session.id}"
-            db.commit()
+            class_name = next(iter(accounts.user_classes(db, user.id)), "")
+            db.commit()  # no database connection held while the sandbox starts
         try:
             self.room.backend.start(
                 session.sandbox,
                 lab_id,
-                class_name=next(iter(accounts.user_classes(db, user.id)), ""),
+                class_name=class_name,
                 trainee=user.username,
                 session=str(session.id),
                 seed=attempt.seed,
@@ -476,6 +553,7 @@ class Proctor:
     def _leave(self, db: DbSession, attempt: ExamAttempt, exam: Exam, stop: bool = True) -> None:
         """Grade the current task on its network, save its files, and (``stop``) end its sandbox."""
         session = self._current_session(db, attempt)
+        db.commit()  # no database connection held while the sandbox grades and its files are read
         if session is None or session.state != "running":
             return
         index = attempt.current_task - 1
@@ -494,6 +572,7 @@ class Proctor:
     def switch(self, db: DbSession, user: User, task: int, now: float) -> ExamAttempt:
         """Go to task ``task``: grade and leave the current one, start the new one's variant."""
         attempt = self._running(db, user, now)
+        db.commit()  # no connection held while another step of this attempt finishes
         with self.lock(attempt.id):
             db.refresh(attempt)
             if attempt.status != "running":
@@ -519,6 +598,7 @@ class Proctor:
         if attempt is None:
             raise Conflict("no exam running: start one from your scheduled exams")
         if now >= attempt.deadline:
+            db.commit()  # the submit grades in sessions of its own
             self.submit(attempt.id, now, auto=True)
             raise Conflict("time is up: your exam was submitted")
         return attempt
@@ -537,9 +617,11 @@ class Proctor:
         attempt, session = self.running_session(db, user, now)
         exam = self._exam_of(db, attempt)
         spec = exam.tasks[attempt.current_task - 1]
-        started = time.perf_counter()
         scenarios = self.scenarios_of(exam, attempt.current_task, attempt.seed, include_hidden=False)
-        report = self.room.backend.grade(session.sandbox, include_hidden=False, scenarios=scenarios)
+        db.commit()  # no database connection held while the sandbox grades (seconds; a class checks at once)
+        started = time.perf_counter()
+        with self.room.grading():
+            report = self.room.backend.grade(session.sandbox, include_hidden=False, scenarios=scenarios)
         seconds = time.perf_counter() - started
         checks = selected_checks(report, task_checks(spec), include_hidden=False)
         percent, passed, total = task_score(checks)
@@ -613,8 +695,11 @@ class Proctor:
 
         if attempt.status != "running" or now >= attempt.deadline:
             raise Conflict(f"attempt {attempt.id} is not running")
+        db.commit()  # no connection held while another step of this attempt finishes
         with self.lock(attempt.id):
             db.refresh(attempt)
+            if attempt.status != "running":
+                raise Conflict(f"attempt {attempt.id} is not running")
             exam = self._exam_of(db, attempt)
             attempt.reference_run = True
             tasks = [dict(t) for t in attempt.tasks]
@@ -630,6 +715,7 @@ class Proctor:
             accounts.audit(db, instructor, "exam.solve", f"attempt={attempt.id}")
             db.commit()
             session = self._current_session(db, attempt)
+            db.commit()  # no database connection held while the sandbox deploys
             if session is not None and session.state == "running":
                 self._restore(session, tasks[attempt.current_task - 1]["files"])
         return {"attempt": attempt.id, "reference_run": True, "tasks": len(exam.tasks)}
@@ -670,6 +756,7 @@ class Proctor:
             exam = self.exam(sched.exam_id)
             self._leave(db, attempt, exam)
             leftover = self._current_session(db, attempt)  # one still starting, or whose grading failed
+            db.commit()
             if leftover is not None:
                 self.room.end_session(leftover.id, "stopped", f"exam attempt {attempt.id} submitted")
             for index, state in enumerate(attempt.tasks):
@@ -830,6 +917,45 @@ class Proctor:
         document = credential.build(cert, self.key, now)
         attempt.certificate = pretty(document)
         attempt.credential_id = str(document["id"])
+
+    # -- printable certificates ----------------------------------------------------------
+    @staticmethod
+    def certificate_html(document: str, lang: str) -> str:
+        """The printable page of a signed certificate (``lang`` en or ja)."""
+        from sdnlab.certification.credential import facts_of
+        from sdnlab.certification.framework import load_framework
+        from sdnlab.certification.page import render_html
+
+        framework = load_framework()
+        names = {level: framework.level_name(level, lang) for level in framework.levels}
+        return render_html(facts_of(json.loads(document)), lang, names)
+
+    def certificate_pdf(self, document: str, lang: str) -> bytes:
+        """The printable page as PDF, printed by headless Chromium (call it off the event loop, with
+        no database connection held); ``PrintUnavailable`` (503) with the reason when it cannot be."""
+        import hashlib
+
+        from sdnlab.certification.page import PrintError, print_pdf
+
+        page = self.certificate_html(document, lang)
+        kept = self.room.state_dir / "certificates" / f"{hashlib.sha256(page.encode()).hexdigest()}.pdf"
+        if kept.is_file():
+            return kept.read_bytes()
+        timeout = self.room.settings.pdf_timeout_s
+        if not self._printers.acquire(timeout=timeout):
+            raise PrintUnavailable("the server is printing other certificates: try again in a minute")
+        try:
+            data = print_pdf(page, timeout=timeout)
+        except PrintError as exc:
+            LOG.warning("event=certificate.pdf error=%r", str(exc))
+            raise PrintUnavailable(f"{exc}; open the printable page and print it from your browser") from None
+        finally:
+            self._printers.release()
+        kept.parent.mkdir(mode=0o700, exist_ok=True)
+        scratch = kept.with_suffix(f".{threading.get_ident()}.part")
+        scratch.write_bytes(data)
+        scratch.replace(kept)
+        return data
 
     @staticmethod
     def attempt_name(attempt: ExamAttempt, exam: Exam) -> str:

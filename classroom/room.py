@@ -49,6 +49,8 @@ class Settings:
     warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
     warm_every_s: float = 1.0
     key_file: str = ""  # the certificate signing key (Ed25519 PEM), e.g. a mounted Kubernetes Secret
+    pdf_timeout_s: float = 30.0  # a certificate PDF printed by headless Chromium: its time limit
+    pdf_printers: int = 2  # Chromiums printing at once (each takes ~150 MB for a second or so)
     extra: dict = field(default_factory=dict)
 
 

@@ -21,11 +21,17 @@ declare -A PKG_FOR=(
     [tcpdump]=tcpdump [ethtool]=ethtool [ping]=iputils-ping [ip]=iproute2 [dot]=graphviz
     [tshark]=tshark [nft]=nftables [ndpiReader]=libndpi-bin [curl]=curl [conntrack]=conntrack
     [chromium]=chromium [firefox-esr]=firefox-esr [npm]=npm [runuser]=util-linux
+    [pdftotext]=poppler-utils [fc-list]=fontconfig
 )
 missing=()
 for bin in "${!PKG_FOR[@]}"; do
     command -v "$bin" >/dev/null 2>&1 || missing+=("${PKG_FOR[$bin]}")
 done
+# a Japanese font, or Chromium prints the Japanese certificate's text as boxes: IPAex Gothic is the
+# smallest well-kept one in Debian (6 MB; fonts-noto-cjk is 90 MB)
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=ja family 2>/dev/null)" ]; then
+    missing+=(fonts-ipaexfont-gothic)
+fi
 # the classroom's tests start a throw-away PostgreSQL cluster (initdb is not on PATH in Debian)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,7 +3,10 @@
 The logic and the policy live in ``proctor.py``; these handlers check who is asking and shape
 the answers. Trainees reach only their own attempts and certificates (another trainee's
 attempt id answers 404, as an unknown one does) and never see hidden checks' texts or
-per-check results; instructors reach the attempts of the trainees of their classes.
+per-check results; instructors reach the attempts, and the printable certificates, of the
+trainees of their classes. Handlers are plain functions, which FastAPI runs in its thread pool:
+a grading or a PDF print (seconds) never blocks the event loop, and none of them holds a
+database connection while a sandbox or Chromium works.
 """
 
 import csv
@@ -13,10 +16,9 @@ import time
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session as DbSession
 
-from sdnlab.classroom import accounts
 from sdnlab.classroom.db import ClassGroup, ExamAttempt, ScheduledExam, User
 from sdnlab.classroom.deps import AnyUser, Db, Instructor, Room, visible_users
 from sdnlab.classroom.errors import ClassroomError, Conflict, NotFound
@@ -169,14 +171,16 @@ def scheduled(db: Db, user: Instructor, room: Room):
 
 @router.post("/exams/scheduled/{scheduled_id}/cancel", tags=["exams"])
 def cancel(scheduled_id: int, db: Db, user: Instructor, room: Room):
-    """Cancel a scheduled exam: no new starts (attempts already running continue to their deadline)."""
-    row = room.proctor.scheduled_for(db, user, scheduled_id)
-    if row.cancelled_at is not None:
-        raise Conflict(f"scheduled exam {scheduled_id} is cancelled already")
-    row.cancelled_at = time.time()
-    accounts.audit(db, user, "exam.cancel", f"id={scheduled_id}")
-    db.commit()
-    return _scheduled_dict(db, room.proctor, row, time.time())
+    """Cancel a scheduled exam: no new starts, and the attempts in progress are closed as cancelled
+    (not graded, no certificate, not counted; files kept, sandboxes stopped). Answers how many."""
+    now = time.time()
+    row = room.proctor.cancel(db, user, scheduled_id, now)
+    closed = db.scalar(
+        select(func.count())
+        .select_from(ExamAttempt)
+        .where(ExamAttempt.scheduled_id == row.id, ExamAttempt.status == "cancelled")
+    )
+    return {**_scheduled_dict(db, room.proctor, row, time.time()), "attempts_cancelled": int(closed or 0)}
 
 
 @router.get("/exams/scheduled/{scheduled_id}/results", tags=["exams"])
@@ -279,6 +283,7 @@ def my_exams(db: Db, user: AnyUser, room: Room):
     proctor = room.proctor
     running = proctor.running_attempt(db, user)
     if running is not None and now >= running.deadline:
+        db.commit()  # the submit grades in sessions of its own
         proctor.submit(running.id, now, auto=True)
     out = []
     for row in proctor.visible_scheduled(db, user):
@@ -289,7 +294,7 @@ def my_exams(db: Db, user: AnyUser, room: Room):
         ).all()
         for attempt in mine:
             db.refresh(attempt)
-        used = sum(1 for a in mine if not a.reference_run)
+        used = sum(1 for a in mine if not a.reference_run and a.status != "cancelled")
         out.append(
             {
                 **_scheduled_dict(db, proctor, row, now),
@@ -326,6 +331,7 @@ def status(db: Db, user: AnyUser, room: Room):
     proctor = room.proctor
     attempt = proctor.latest_attempt(db, user)
     if attempt.status == "running" and now >= attempt.deadline:
+        db.commit()  # the submit grades in sessions of its own
         proctor.submit(attempt.id, now, auto=True)
     db.refresh(attempt)
     sched = scheduled_of(db, attempt)
@@ -367,6 +373,9 @@ def status(db: Db, user: AnyUser, room: Room):
         "tasks": tasks,
         "result": _trainee_result(attempt),
     }
+    if attempt.status == "cancelled":
+        answer["cancelled_at"] = sched.cancelled_at
+        answer["note"] = "the instructor cancelled this exam: the attempt was closed without a result"
     if attempt.status == "running":
         lab = proctor.variant(exam, attempt.current_task - 1, attempt.seed)
         markdown = lab.task_text("en")
@@ -403,6 +412,7 @@ def submit(db: Db, user: AnyUser, room: Room):
     attempt = room.proctor.running_attempt(db, user)
     if attempt is None:
         raise Conflict("no exam running")
+    db.commit()  # the submit grades in sessions of its own
     room.proctor.submit(attempt.id, time.time(), auto=False)
     return status(db, user, room)
 
@@ -438,6 +448,25 @@ def _own_certificate(db: DbSession, user: User, attempt_id: int) -> str:
     return row.certificate
 
 
+def _viewable_certificate(db: DbSession, user: User, attempt_id: int) -> str:
+    """The caller's own certificate, or (instructors) one of a trainee of their classes; 404 otherwise."""
+    row = db.get(ExamAttempt, attempt_id)
+    if row is not None and row.certificate is not None:
+        if row.user_id == user.id:
+            return row.certificate
+        if user.role != "trainee":
+            ids = visible_users(db, user)
+            if ids is None or row.user_id in ids:
+                return row.certificate
+    raise NotFound(f"no certificate {attempt_id} of yours")
+
+
+def _language(lang: str) -> str:
+    if lang not in ("en", "ja"):
+        raise ClassroomError(f"lang {lang[:8]!r}: en or ja")
+    return lang
+
+
 @router.get("/me/certificates/{attempt_id}", tags=["exams"])
 def certificate(attempt_id: int, db: Db, user: AnyUser):
     """The signed certificate (Open Badges 3.0 JSON, byte for byte what `sdnlab cert verify` checks)."""
@@ -450,17 +479,24 @@ def certificate(attempt_id: int, db: Db, user: AnyUser):
 
 
 @router.get("/me/certificates/{attempt_id}/page", tags=["exams"])
-def certificate_page(attempt_id: int, db: Db, user: AnyUser, lang: str = "en"):
-    """The printable certificate page (HTML, ``lang`` en or ja; print to PDF from the browser)."""
-    import json
+def certificate_page(attempt_id: int, db: Db, user: AnyUser, room: Room, lang: str = "en"):
+    """The printable certificate page (HTML, ``lang`` en or ja): the caller's own, or for instructors
+    a trainee's of their classes."""
+    lang = _language(lang)
+    document = _viewable_certificate(db, user, attempt_id)
+    return HTMLResponse(room.proctor.certificate_html(document, lang))
 
-    from sdnlab.certification.credential import facts_of
-    from sdnlab.certification.framework import load_framework
-    from sdnlab.certification.page import render_html
 
-    if lang not in ("en", "ja"):
-        raise ClassroomError(f"lang {lang[:8]!r}: en or ja")
-    document = _own_certificate(db, user, attempt_id)
-    framework = load_framework()
-    names = {level: framework.level_name(level, lang) for level in framework.levels}
-    return HTMLResponse(render_html(facts_of(json.loads(document)), lang, names))
+@router.get("/me/certificates/{attempt_id}/pdf", tags=["exams"])
+def certificate_pdf(attempt_id: int, db: Db, user: AnyUser, room: Room, lang: str = "en"):
+    """The printable certificate as PDF (``lang`` en or ja), printed by headless Chromium on the
+    server; who may fetch it as for the page. 503 with the reason when the server cannot print."""
+    lang = _language(lang)
+    document = _viewable_certificate(db, user, attempt_id)
+    db.commit()  # no database connection held while Chromium prints (a second or more)
+    data = room.proctor.certificate_pdf(document, lang)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="certificate-{attempt_id}.{lang}.pdf"'},
+    )

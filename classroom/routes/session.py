@@ -37,6 +37,8 @@ def exam_time_left(db: DbSession, row: LabSession) -> None:
     if row.exam_attempt_id is None:
         return
     attempt = db.get(ExamAttempt, row.exam_attempt_id)
+    if attempt is not None and attempt.status == "cancelled":
+        raise Conflict("the instructor cancelled this exam: your attempt is closed")
     if attempt is None or attempt.status != "running" or time.time() >= attempt.deadline:
         raise Conflict("time is up: the exam is graded as it was at the time limit")
 

@@ -1,7 +1,9 @@
 // Exams in the classroom UI: a panel above the page (app.js keeps #main).
 // Trainees: their scheduled exams (start), and while an attempt runs a bar with the countdown,
 // the tasks (switch), check / hint / submit; "time is up" at the deadline, then the result and
-// certificate links. Instructors: schedule an exam for a class, the results per exam (CSV too).
+// certificate links (JSON, printable page, PDF in English and Japanese); "cancelled" when the
+// instructor cancelled the exam. Instructors: schedule an exam for a class, cancel it, the results
+// per exam (CSV too, the certificates' PDFs).
 // Uses app.js's globals (state, api, esc, toast); loaded after it.
 "use strict";
 
@@ -9,6 +11,8 @@ const EX = {
   en: { exams: "Exams", start: "Start", left: "left", task: "Task", check: "Check task", hint: "Hint",
         submit: "Hand in", timeup: "Time is up: your exam is being graded as it was at the time limit.",
         result: "Result", passed: "passed", failed: "not passed", cert: "Certificate (JSON)", page: "Printable page",
+        pdf: "PDF", cancelled: "The instructor cancelled this exam: your attempt was closed without a result (it does not count against your attempts).",
+        surecancel: "Cancel this exam? Attempts in progress are closed without a result.",
         none: "No exams scheduled for your classes.", attempts: "attempts left", schedule: "Schedule an exam",
         klass: "Class", opens: "Opens", closes: "Closes", minutes: "Minutes", hints: "Hints allowed",
         results: "Results", cancel: "Cancel", sure: "Hand in the exam now?", hidden: "hidden checks (graded at the end)",
@@ -17,6 +21,8 @@ const EX = {
   ja: { exams: "試験", start: "開始", left: "残り", task: "課題", check: "課題をチェック", hint: "ヒント",
         submit: "提出", timeup: "時間切れです。制限時刻の状態で採点しています。",
         result: "結果", passed: "合格", failed: "不合格", cert: "認定証 (JSON)", page: "印刷用ページ",
+        pdf: "PDF", cancelled: "講師がこの試験を取り消しました。受験中の回は結果なしで終了しました（受験回数には数えません）。",
+        surecancel: "この試験を取り消しますか？受験中の回は結果なしで終了します。",
         none: "あなたのクラスに予定された試験はありません。", attempts: "残り受験回数", schedule: "試験を予定する",
         klass: "クラス", opens: "開始", closes: "終了", minutes: "時間（分）", hints: "ヒントを許可",
         results: "成績", cancel: "取り消す", sure: "今すぐ提出しますか？", hidden: "件の非公開チェック（終了時に採点）",
@@ -43,12 +49,17 @@ function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+function pdfLinks(attempt) {
+  return ["en", "ja"].map((lang) => `<a class="cert-pdf" href="/api/me/certificates/${attempt}/pdf?lang=${lang}" target="_blank">${et("pdf")} (${lang === "en" ? "English" : "日本語"})</a>`).join(" · ");
+}
+
 function renderResult(a) {
+  if (a.status === "cancelled") return `<p class="exam-cancelled error">${et("cancelled")}</p>`;
   const r = a.result;
   if (!r) return "";
   const tasks = r.tasks.map((x) => `<li>${et("task")} ${x.task} (${esc(x.lab)}): ${x.percent}% · ${x.checks_passed}/${x.checks_total}</li>`).join("");
   const links = r.certificate
-    ? ` <a href="/api/me/certificates/${a.attempt}" download>${et("cert")}</a> · <a href="/api/me/certificates/${a.attempt}/page?lang=${state.lang}" target="_blank">${et("page")}</a>`
+    ? ` <a href="/api/me/certificates/${a.attempt}" download>${et("cert")}</a> · <a href="/api/me/certificates/${a.attempt}/page?lang=${state.lang}" target="_blank">${et("page")}</a> · ${pdfLinks(a.attempt)}`
     : "";
   return `<p id="exam-result"><strong>${et("result")}: ${r.percent}% — ${r.passed ? et("passed") : et("failed")}</strong>${links}</p><ul>${tasks}</ul>`;
 }
@@ -156,7 +167,7 @@ async function showExams() {
       ${new Date(e.opens_at * 1000).toLocaleString()} – ${new Date(e.closes_at * 1000).toLocaleString()} ·
       ${e.minutes} min · ${et("attempts")}: ${e.attempts_left}
       ${e.state === "open" && e.attempts_left ? `<button class="primary" data-start="${e.id}">${et("start")}</button>` : ""}
-      ${e.my_attempts.map((a) => renderResult({ attempt: a.attempt, result: a.result })).join("")}</div>`).join("");
+      ${e.my_attempts.map((a) => renderResult({ attempt: a.attempt, status: a.status, result: a.result })).join("")}</div>`).join("");
     el.querySelectorAll("[data-start]").forEach((b) => b.addEventListener("click", () => act(async () => {
       b.disabled = true;
       ex.attempt = await api("POST", `/api/exams/${b.dataset.start}/start`);
@@ -193,16 +204,18 @@ async function showExams() {
     if (f.get("minutes")) body.minutes = Number(f.get("minutes"));
     act(async () => { await api("POST", "/api/exams/scheduled", body); await showExams(); });
   });
-  el.querySelectorAll("[data-cancel]").forEach((b) => b.addEventListener("click", () => act(async () => {
-    await api("POST", `/api/exams/scheduled/${b.dataset.cancel}/cancel`);
-    await showExams();
-  })));
+  el.querySelectorAll("[data-cancel]").forEach((b) => b.addEventListener("click", () => {
+    if (confirm(et("surecancel"))) act(async () => {
+      await api("POST", `/api/exams/scheduled/${b.dataset.cancel}/cancel`);
+      await showExams();
+    });
+  }));
   el.querySelectorAll("[data-results]").forEach((b) => b.addEventListener("click", () => act(async () => {
     const { results } = await api("GET", `/api/exams/scheduled/${b.dataset.results}/results`);
     el.querySelector("#exam-results").innerHTML = `<table id="exam-results-table"><tr><th>user</th><th>#</th><th>status</th>
       <th>%</th><th>passed</th><th>hints</th><th>auto</th><th>certificate</th><th>evidence</th></tr>` + results.map((r) => `<tr>
       <td>${esc(r.user)}</td><td>${r.number}</td><td>${esc(r.status)}</td><td>${r.percent ?? ""}</td><td>${r.passed ?? ""}</td>
-      <td>${r.hints_used}</td><td>${r.auto_submitted}</td><td>${r.certificate}</td>
+      <td>${r.hints_used}</td><td>${r.auto_submitted}</td><td>${r.certificate ? pdfLinks(r.attempt) : "—"}</td>
       <td>${r.status === "submitted" ? `<a href="/api/exams/attempts/${r.attempt}/evidence">zip</a>` : ""}</td></tr>`).join("") + "</table>";
   })));
 }

@@ -114,3 +114,63 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
         expect(iris.locator("#exam-results-table")).to_contain_text("tina")
         expect(iris.locator("#exam-results-table")).to_contain_text("submitted")
         browser.close()
+
+
+def test_a_cancel_in_the_browser_closes_the_trainees_attempt_and_a_passed_exam_links_its_pdfs(served):
+    """The instructor cancels a running exam from the Exams panel (confirming); the trainee's bar
+    says so at its next refresh. A passed exam then shows the PDF links (English and Japanese),
+    which answer PDFs with her name (fetched with the browser's own login)."""
+    import pdfcheck
+    from playwright.sync_api import expect, sync_playwright
+
+    from sdnlab.classroom.db import ExamAttempt, User
+
+    pdfcheck.need_tools()
+    url, app = served
+    room = app.state.room
+    with room.factory() as db:
+        iris_user = db.query(User).filter_by(username="iris").one()
+        now = time.time()
+        first = room.proctor.schedule(
+            db, iris_user, "quick_openflow", "spring", now - 60, now + 3600, None, None, None, now
+        )
+        second = room.proctor.schedule(
+            db, iris_user, "quick_openflow", "spring", now - 60, now + 3600, None, None, None, now
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        tina = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        login(tina, url, "tina")
+        tina.click("#exams-link")
+        tina.click(f"[data-start='{first.id}']")
+        expect(tina.locator("#exam-countdown")).to_contain_text("left")
+
+        iris = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        login(iris, url, "iris")
+        iris.click("#exams-link")
+        iris.on("dialog", lambda dialog: dialog.accept())
+        iris.click(f"[data-cancel='{first.id}']")
+        expect(iris.locator("#exam-scheduled")).to_contain_text("cancelled")
+        expect(tina.locator(".exam-cancelled")).to_be_visible(timeout=20_000)
+        expect(tina.locator(".exam-cancelled")).to_contain_text("cancelled")
+        expect(tina.locator("#exam-submit")).to_have_count(0)
+
+        tina.click("#exams-link")
+        tina.click(f"[data-start='{second.id}']")
+        expect(tina.locator("#exam-countdown")).to_contain_text("left")
+        with room.factory() as db:
+            attempt = db.query(ExamAttempt).filter_by(scheduled_id=second.id).one()
+            iris_user = db.query(User).filter_by(username="iris").one()
+            room.proctor.solve(db, attempt, iris_user, time.time())
+        tina.on("dialog", lambda dialog: dialog.accept())
+        tina.click("#exam-submit")
+        expect(tina.locator("#exam-result")).to_contain_text("100")
+        links = tina.locator("#exam-panel a.cert-pdf")
+        expect(links).to_have_count(2)
+        for index, lang in enumerate(("en", "ja")):
+            href = links.nth(index).get_attribute("href")
+            assert href == f"/api/me/certificates/{attempt.id}/pdf?lang={lang}"
+            answer = tina.context.request.get(url + href)
+            assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+            assert "tina" in pdfcheck.text(answer.body()).split()
+        browser.close()

@@ -13,10 +13,12 @@ import sys
 import time
 import zipfile
 
+import pdfcheck
 import pytest
 from classroom_client import login, terminal
 from fastapi.testclient import TestClient
 
+from sdnlab.certification import page
 from sdnlab.classroom import accounts
 from sdnlab.classroom.app import Settings, create_app
 from sdnlab.classroom.db import default_url, open_database
@@ -103,7 +105,15 @@ def test_a_scheduled_exam_on_real_sandboxes_auto_submitted_with_a_verifiable_cer
         assert tables["seed"] == status["seed"] and tables["auto_submitted"]
 
         assert ben.get(f"/api/me/certificates/{status['attempt']}").status_code == 404
+        assert ben.get(f"/api/me/certificates/{status['attempt']}/pdf").status_code == 404
         assert ben.get("/api/me/certificates").json() == {"certificates": []}
+        printed = ann.get(f"/api/me/certificates/{status['attempt']}/pdf?lang=ja")
+        if page.chromium() is None:
+            assert printed.status_code == 503 and "no Chromium" in printed.json()["error"]
+        else:
+            assert printed.status_code == 200, printed.text
+            assert "ann" in pdfcheck.text(printed.content).split()
+            assert pdfcheck.embedded_japanese_font(printed.content) is not None
         assert ben.get("/api/exam").status_code == 409
         assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every task's sandbox is gone"
         assert not paths.lab_dir(sandbox).exists()
@@ -146,3 +156,38 @@ def test_an_exam_task_with_a_scored_scenario_is_measured_on_the_trainees_sandbox
     (task2,) = [t for t in full["result"]["tasks"] if t["task"] == 2]
     assert task2["percent"] > 0 and task2["checks_total"] == len(report["checks"]), task2
     assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every task's sandbox is gone"
+
+
+def test_cancelling_an_exam_stops_the_sandboxes_of_the_attempts_in_progress(agent, tmp_path):
+    """Two trainees on real sandboxes; the instructor cancels: both attempts are closed as
+    cancelled, ann's edited file is kept for the record, and no lab of theirs is left on the host."""
+    factory = open_database(default_url(tmp_path))
+    with factory.begin() as db:
+        for name, role in (("ann", "trainee"), ("ben", "trainee"), ("ivy", "instructor")):
+            accounts.add_user(db, accounts.check_new_user(name, f"password-{name}", role, "c1"))
+    prefix = "xc" + secrets.token_hex(2)
+    settings = Settings(sandbox_prefix=prefix, max_sandboxes=4, state_dir=tmp_path / "web")
+    app = create_app(factory, agent, settings)
+    with TestClient(app):
+        ann, ben, ivy = login(app, "ann"), login(app, "ben"), login(app, "ivy")
+        now = time.time()
+        window = {"exam": "quick_openflow", "class": "c1", "opens_at": now - 60, "closes_at": now + 900}
+        scheduled = ivy.post("/api/exams/scheduled", json=window).json()
+        attempts = {}
+        for name, client in (("ann", ann), ("ben", ben)):
+            started = client.post(f"/api/exams/{scheduled['id']}/start")
+            assert started.status_code == 200, started.text
+            attempts[name] = started.json()["attempt"]
+        sandboxes = [client.get("/api/session").json()["sandbox"] for client in (ann, ben)]
+        assert all(paths.lab_dir(s).exists() for s in sandboxes)
+        edited = ann.put("/api/session/files/flows/s1.flows", json={"content": "# ann's last edit\n"})
+        assert edited.status_code == 200, edited.text
+
+        answer = ivy.post(f"/api/exams/scheduled/{scheduled['id']}/cancel")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["attempts_cancelled"] == 2
+        assert not [s for s in agent.sandboxes() if s.startswith(prefix)], "every attempt's sandbox is gone"
+        assert not any(paths.lab_dir(s).exists() for s in sandboxes)
+        assert ann.get("/api/exam").json()["status"] == "cancelled"
+        detail = ivy.get(f"/api/exams/attempts/{attempts['ann']}").json()
+        assert detail["status"] == "cancelled" and "flows/s1.flows" in detail["tasks"][0]["files"]

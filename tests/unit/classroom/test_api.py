@@ -156,6 +156,7 @@ ENDPOINTS = [
     ("GET", "/api/me/certificates", "trainee"),
     ("GET", "/api/me/certificates/999", "trainee"),
     ("GET", "/api/me/certificates/999/page", "trainee"),
+    ("GET", "/api/me/certificates/999/pdf", "trainee"),
 ]
 ID_NAMES = {  # which path parameter a 999 stands for, by the path's beginning
     "/api/exams/scheduled/": "{scheduled_id}",

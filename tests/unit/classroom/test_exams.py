@@ -376,3 +376,317 @@ def test_a_lab_submit_keeps_the_terminal_history_for_the_instructor(classroom):
     assert "terminal_history" not in ann.post("/api/session/submit").json()
     report = ivy.get(f"/api/class/sessions/{session['id']}").json()["last_report"]
     assert [h["line"] for h in report["terminal_history"]] == ["ovs-ofctl dump-flows s2"]
+
+
+# ---------------------------------------------------------------- cancelling an exam
+
+
+def test_cancelling_closes_the_attempts_in_progress_without_a_result_and_frees_their_sandboxes(classroom):
+    ivy, oto, ann, ben = (classroom.login(n) for n in ("ivy", "oto", "ann", "ben"))
+    made = schedule(ivy)
+    started = {
+        name: c.post(f"/api/exams/{made['id']}/start").json() for name, c in (("ann", ann), ("ben", ben))
+    }
+    ann.put("/api/session/files/flows/s1.flows", json={"content": "# ann was here\n"})
+    sandboxes = {c.get("/api/session").json()["sandbox"] for c in (ann, ben)}
+    assert sandboxes <= set(classroom.backend.sandboxes())
+    assert oto.post(f"/api/exams/scheduled/{made['id']}/cancel").status_code == 404, "not her class"
+
+    answer = ivy.post(f"/api/exams/scheduled/{made['id']}/cancel")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "cancelled" and answer.json()["attempts_cancelled"] == 2
+    assert not sandboxes & set(classroom.backend.sandboxes()), "both sandboxes are stopped"
+    # the trainee sees it, and nothing of the attempt can be done any more
+    seen = ann.get("/api/exam").json()
+    assert seen["status"] == "cancelled" and "cancelled" in seen["note"] and seen["result"] is None
+    assert seen["seconds_left"] == 0 and seen["cancelled_at"] >= seen["started_at"]
+    assert ann.get("/api/session").status_code == 409
+    for request in (
+        lambda: ann.post("/api/exam/check"),
+        lambda: ann.post("/api/exam/submit"),
+        lambda: ann.post("/api/exam/hint"),
+        lambda: ann.post("/api/exam/task", json={"task": 2}),
+        lambda: ann.put("/api/session/files/flows/s1.flows", json={"content": "late\n"}),
+    ):
+        assert request().status_code == 409
+    mine = ann.get("/api/exams").json()["exams"][0]
+    assert mine["state"] == "cancelled" and mine["attempts_left"] == 3, "a cancelled exam costs no attempt"
+    assert [a["status"] for a in mine["my_attempts"]] == ["cancelled"]
+    assert ann.get("/api/me/certificates").json() == {"certificates": []}
+    # the instructor keeps the record: status, the saved files; no score, no evidence bundle
+    results = ivy.get(f"/api/exams/scheduled/{made['id']}/results").json()["results"]
+    assert [(r["user"], r["status"], r["percent"], r["certificate"]) for r in results] == [
+        ("ann", "cancelled", None, False),
+        ("ben", "cancelled", None, False),
+    ]
+    attempt = started["ann"]["attempt"]
+    assert "flows/s1.flows" in ivy.get(f"/api/exams/attempts/{attempt}").json()["tasks"][0]["files"]
+    assert attempt_row(classroom, attempt).tasks[0]["files"]["flows/s1.flows"] == "# ann was here\n"
+    assert ivy.get(f"/api/exams/attempts/{attempt}/evidence").status_code == 409
+    with classroom.room.factory() as db:
+        running = db.query(LabSession).filter(LabSession.state.in_(("starting", "running"))).count()
+    assert running == 0
+    assert classroom.room.proctor.submit_expired(now=time.time() + 10**5) == [], (
+        "the clock leaves them closed"
+    )
+    assert ivy.post(f"/api/exams/scheduled/{made['id']}/cancel").status_code == 409
+
+
+def test_at_cancel_an_attempt_whose_time_was_up_is_submitted_as_at_its_deadline(classroom):
+    """A fake clock: ann's time is up at 300 s, ben's at 1200 s, the exam is cancelled at 600 s."""
+    from sdnlab.classroom.db import User
+    from sdnlab.classroom.proctor import Proctor
+
+    ivy, ann, ben = (classroom.login(n) for n in ("ivy", "ann", "ben"))
+    made = schedule(ivy)
+    a = ann.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    solve_current_task(classroom, ann)
+    b = ben.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    solve_current_task(classroom, ben)
+    t0 = time.time()
+    with classroom.room.factory.begin() as db:
+        db.get(ExamAttempt, a).deadline = t0 + 300
+        db.get(ExamAttempt, b).deadline = t0 + 1200
+    proctor_: Proctor = classroom.room.proctor
+    with classroom.room.factory() as db:
+        instructor = db.query(User).filter_by(username="ivy").one()
+        proctor_.cancel(db, instructor, made["id"], now=t0 + 600)
+    ann_row, ben_row = attempt_row(classroom, a), attempt_row(classroom, b)
+    assert ann_row.status == "submitted" and ann_row.auto_submitted, "her time was up before the cancel"
+    assert ann_row.result["tasks"][0]["percent"] == 100.0 and ann_row.evidence is not None
+    assert ben_row.status == "cancelled" and ben_row.result is None and ben_row.certificate is None
+    assert ben.get("/api/exam").json()["status"] == "cancelled"
+    assert "flows/s1.flows" in ben_row.tasks[0]["files"], "his work is kept for the record"
+
+
+# ---------------------------------------------------------------- the certificate as PDF
+
+
+def passed_attempt(classroom, trainee="ann") -> int:
+    """An attempt of ``trainee`` passed through the instructor's solve path: it has a certificate."""
+    ivy, client = classroom.login("ivy"), classroom.login(trainee)
+    attempt = client.post(f"/api/exams/{schedule(ivy)['id']}/start").json()["attempt"]
+    assert ivy.post(f"/api/exams/attempts/{attempt}/solve").status_code == 200
+    assert client.post("/api/exam/submit").json()["result"]["certificate"]
+    return attempt
+
+
+def test_the_certificate_prints_to_pdf_in_english_and_japanese_for_its_trainee_and_her_instructors(
+    classroom, monkeypatch
+):
+    import pdfcheck
+
+    from sdnlab.certification import page
+
+    pdfcheck.need_tools()
+    attempt = passed_attempt(classroom)
+    ann, ben, ivy, oto, ada = (classroom.login(n) for n in ("ann", "ben", "ivy", "oto", "ada"))
+    english = ann.get(f"/api/me/certificates/{attempt}/pdf?lang=en")
+    assert english.status_code == 200, english.text
+    assert english.headers["content-type"] == "application/pdf"
+    assert f"certificate-{attempt}.en.pdf" in english.headers["content-disposition"]
+    words = " ".join(pdfcheck.text(english.content).split())
+    assert "ann" in words.split() and "Quick check: OpenFlow flows and least privilege" in words
+    assert f"{EXAM}-classroom-{attempt}" in words.replace(" ", "")
+    japanese = ann.get(f"/api/me/certificates/{attempt}/pdf?lang=ja")
+    assert japanese.status_code == 200, japanese.text
+    assert "技能認定証" in "".join(pdfcheck.text(japanese.content).split())
+    assert pdfcheck.embedded_japanese_font(japanese.content) is not None, pdfcheck.fonts(japanese.content)
+    # the instructor of her class and an admin print it too; another trainee or class: 404
+    assert ivy.get(f"/api/me/certificates/{attempt}/pdf").status_code == 200
+    assert ivy.get(f"/api/me/certificates/{attempt}/page?lang=ja").status_code == 200
+    assert ada.get(f"/api/me/certificates/{attempt}/pdf?lang=ja").status_code == 200
+    for stranger in (ben, oto):
+        assert stranger.get(f"/api/me/certificates/{attempt}/pdf").status_code == 404
+        assert stranger.get(f"/api/me/certificates/{attempt}/page").status_code == 404
+    assert ivy.get(f"/api/me/certificates/{attempt}").status_code == 404, "the signed file: the trainee's"
+    assert ann.get(f"/api/me/certificates/{attempt}/pdf?lang=fr").status_code == 400
+    assert ann.get("/api/me/certificates/999999/pdf").status_code == 404
+    # printed once: a second download is the kept file (no Chromium needed any more)
+    monkeypatch.setattr(page, "chromium", lambda: None)
+    again = ivy.get(f"/api/me/certificates/{attempt}/pdf?lang=ja")
+    assert again.status_code == 200 and again.content == japanese.content
+
+
+def test_a_server_that_cannot_print_answers_503_with_the_reason_never_500(classroom, monkeypatch, tmp_path):
+    from sdnlab.certification import page
+
+    attempt = passed_attempt(classroom)
+    ann = classroom.login("ann")
+    monkeypatch.setattr(page, "chromium", lambda: None)
+    answer = ann.get(f"/api/me/certificates/{attempt}/pdf")
+    assert answer.status_code == 503
+    assert "no Chromium" in answer.json()["error"] and "print it from your browser" in answer.json()["error"]
+    hang = tmp_path / "hanging-chromium"
+    hang.write_text("#!/bin/sh\nexec sleep 300\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(page, "chromium", lambda: str(hang))
+    monkeypatch.setattr(classroom.room.settings, "pdf_timeout_s", 1.0)
+    started = time.monotonic()
+    answer = ann.get(f"/api/me/certificates/{attempt}/pdf?lang=ja")
+    assert answer.status_code == 503 and "within 1 s" in answer.json()["error"]
+    assert time.monotonic() - started < 10
+    printers = classroom.room.proctor._printers  # as many prints in flight as the server allows
+    for _ in range(classroom.room.settings.pdf_printers):
+        assert printers.acquire(timeout=1)
+    try:
+        answer = ann.get(f"/api/me/certificates/{attempt}/pdf")
+        assert answer.status_code == 503 and "printing other certificates" in answer.json()["error"]
+    finally:
+        for _ in range(classroom.room.settings.pdf_printers):
+            printers.release()
+    assert ann.get(f"/api/me/certificates/{attempt}/page?lang=ja").status_code == 200, "the page still works"
+
+
+# ---------------------------------------------------------------- no connection held while a sandbox works
+
+
+def one_connection_app(classroom, db_url, backend):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    from .conftest import PASSWORD
+
+    engine = create_engine(cdb.normalise_url(db_url), pool_size=1, max_overflow=0, pool_timeout=3)
+    app = create_app(sessionmaker(engine, expire_on_commit=False), backend, classroom.room.settings)
+
+    def login(name):
+        client = TestClient(app)
+        answer = client.post("/api/login", json={"username": name, "password": PASSWORD + name})
+        client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
+        return client
+
+    return engine, app, login
+
+
+def while_held(request, calls, released, other) -> list:
+    """Run ``request`` in a thread; every time it reaches the sandbox (a name on ``calls``), ``other``
+    must be served; then the sandbox call goes on. Returns [the answer, the sandbox calls seen]."""
+    import queue
+    import threading
+
+    answers, seen = [], []
+    worker = threading.Thread(target=lambda: answers.append(request()))
+    worker.start()
+    while worker.is_alive() or not calls.empty():
+        try:
+            seen.append(calls.get(timeout=0.2))
+        except queue.Empty:
+            continue
+        assert other().status_code == 200, f"not served while the exam's {seen[-1]} waits on the sandbox"
+        released.put(None)
+    worker.join(30)
+    return [answers[0], seen]
+
+
+def attempt_of(client) -> int:
+    return client.get("/api/exam").json()["attempt"]
+
+
+def test_an_exam_holds_no_database_connection_while_its_sandbox_starts_grades_or_stops(
+    classroom, db_url, tmp_path
+):
+    """With a one-connection pool, another trainee is served while the exam's sandbox works at
+    start, check, task switch and submit (the proctor held its session across the grading: the
+    other request timed out on the pool, and the submit's own sessions waited on it)."""
+    import queue
+
+    from sdnlab.classroom.runner import LocalRunner
+
+    class GatedRunner(LocalRunner):
+        calls: queue.Queue = queue.Queue()
+        released: queue.Queue = queue.Queue()
+
+        def _gate(self, name):
+            self.calls.put(name)
+            assert self.released.get(timeout=30) is None
+
+        def start(self, *args, **kwargs):
+            self._gate("start")
+            return super().start(*args, **kwargs)
+
+        def grade(self, *args, **kwargs):
+            self._gate("grade")
+            return super().grade(*args, **kwargs)
+
+    backend = GatedRunner(tmp_path / "gated", network=False)
+    engine, app, login = one_connection_app(classroom, db_url, backend)
+    try:
+        from fastapi.testclient import TestClient
+
+        with TestClient(app):
+            ivy, ann, ben = login("ivy"), login("ann"), login("ben")
+            made = schedule(ivy)
+            steps = [
+                (lambda: ann.post(f"/api/exams/{made['id']}/start"), ["start"]),
+                (lambda: ann.post("/api/exam/check"), ["grade"]),
+                (lambda: ann.post("/api/exam/task", json={"task": 2}), ["grade", "start"]),
+                (lambda: ivy.post(f"/api/exams/attempts/{attempt_of(ann)}/solve"), []),
+                # task 2 graded on its sandbox, then task 1's solved files in a short-lived one
+                (lambda: ann.post("/api/exam/submit"), ["grade", "start", "grade"]),
+            ]
+            for request, expected in steps:
+                answer, seen = while_held(
+                    request, backend.calls, backend.released, lambda: ben.get("/api/labs")
+                )
+                assert answer.status_code == 200, answer.text
+                assert seen == expected
+            final = ann.get("/api/exam").json()
+            assert final["status"] == "submitted" and final["result"]["percent"] == 100.0
+    finally:
+        engine.dispose()
+
+
+def test_a_pdf_being_printed_holds_no_database_connection(classroom, db_url, tmp_path, monkeypatch):
+    """Chromium waits for a go; meanwhile another request is served through a one-connection pool."""
+    import queue
+
+    import pdfcheck
+
+    from sdnlab.certification import page
+
+    pdfcheck.need_tools()
+    attempt = passed_attempt(classroom)
+    real = page.chromium()
+    gate = tmp_path / "gate"
+    gated = tmp_path / "gated-chromium"
+    gated.write_text(
+        f'#!/bin/sh\ntouch {gate}.busy\nwhile [ ! -e {gate}.go ]; do sleep 0.05; done\nexec {real} "$@"\n'
+    )
+    gated.chmod(0o755)
+    monkeypatch.setattr(page, "chromium", lambda: str(gated))
+    calls: queue.Queue = queue.Queue()
+
+    class Watch:  # turns the script's "busy" file into a call on the queue, "go" into its release
+        def put(self, _):
+            gate.with_suffix(".go").touch()
+
+    engine, app, login = one_connection_app(classroom, db_url, classroom.backend)
+    try:
+        from fastapi.testclient import TestClient
+
+        with TestClient(app):
+            ann, ben = login("ann"), login("ben")
+
+            def request():
+                return ann.get(f"/api/me/certificates/{attempt}/pdf")
+
+            import threading
+
+            def watch():
+                for _ in range(600):
+                    if gate.with_suffix(".busy").exists():
+                        calls.put("print")
+                        return
+                    time.sleep(0.05)
+
+            threading.Thread(target=watch, daemon=True).start()
+            answer, seen = while_held(request, calls, Watch(), lambda: ben.get("/api/labs"))
+            assert seen == ["print"]
+            assert answer.status_code == 200 and answer.content.startswith(b"%PDF-")
+    finally:
+        engine.dispose()
