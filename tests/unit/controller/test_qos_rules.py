@@ -26,7 +26,12 @@ def test_the_books_per_flow_rule_queues_udp_to_port_5002_and_goes_on_to_table_1(
     )
     flow = serialised(qos_rules.rule_flow(rule))
     assert (flow.table_id, flow.priority, flow.cookie) == (0, 1, 1)
-    assert dict(flow.match.items()) == {"eth_type": 0x0800, "ip_proto": 17, "ipv4_dst": "10.0.0.1", "udp_dst": 5002}
+    assert dict(flow.match.items()) == {
+        "eth_type": 0x0800,
+        "ip_proto": 17,
+        "ipv4_dst": "10.0.0.1",
+        "udp_dst": 5002,
+    }
     apply, goto = flow.instructions
     assert [type(a) for a in apply.actions] == [parser.OFPActionSetQueue]
     assert apply.actions[0].queue_id == 1
@@ -43,7 +48,9 @@ def test_the_books_per_flow_rule_queues_udp_to_port_5002_and_goes_on_to_table_1(
 
 
 def test_a_mark_rule_sets_the_dscp_and_implies_ipv4():
-    rule = qos_rules.SwitchQos().add(qos_rules.parse_rule({"match": {"in_port": "2"}, "actions": {"mark": "26"}}))
+    rule = qos_rules.SwitchQos().add(
+        qos_rules.parse_rule({"match": {"in_port": "2"}, "actions": {"mark": "26"}})
+    )
     flow = serialised(qos_rules.rule_flow(rule))
     assert dict(flow.match.items()) == {"in_port": 2, "eth_type": 0x0800}
     assert flow.instructions[0].actions[0].key == "ip_dscp"
@@ -51,7 +58,9 @@ def test_a_mark_rule_sets_the_dscp_and_implies_ipv4():
 
 
 def test_a_meter_rule_meters_before_it_goes_on():
-    rule = qos_rules.SwitchQos().add(qos_rules.parse_rule({"match": {"ip_dscp": "10"}, "actions": {"meter": "1"}}))
+    rule = qos_rules.SwitchQos().add(
+        qos_rules.parse_rule({"match": {"ip_dscp": "10"}, "actions": {"meter": "1"}})
+    )
     flow = serialised(qos_rules.rule_flow(rule))
     assert dict(flow.match.items()) == {"eth_type": 0x0800, "ip_dscp": 10}
     meter, goto = flow.instructions
@@ -75,20 +84,41 @@ def test_arp_addresses_become_arp_fields():
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"match": {"tp_dst": "5002"}, "actions": {"queue": "1"}}, "match.tp_dst: needs match.nw_proto TCP or UDP"),
-        ({"match": {"nw_dst": "10.0.0.999"}, "actions": {"queue": "1"}}, "match.nw_dst: invalid IPv4 address"),
-        ({"match": {"ip_dscp": "64"}, "actions": {"queue": "1"}}, "match.ip_dscp: '64' is out of range (0..63)"),
+        (
+            {"match": {"tp_dst": "5002"}, "actions": {"queue": "1"}},
+            "match.tp_dst: needs match.nw_proto TCP or UDP",
+        ),
+        (
+            {"match": {"nw_dst": "10.0.0.999"}, "actions": {"queue": "1"}},
+            "match.nw_dst: invalid IPv4 address",
+        ),
+        (
+            {"match": {"ip_dscp": "64"}, "actions": {"queue": "1"}},
+            "match.ip_dscp: '64' is out of range (0..63)",
+        ),
         ({"match": {"nw_proto": "SCTP"}, "actions": {"queue": "1"}}, "match.nw_proto: expected TCP, UDP"),
-        ({"match": {"tp_dst": 99999, "nw_proto": "TCP"}, "actions": {"queue": 1}}, "match.tp_dst: 99999 is out"),
+        (
+            {"match": {"tp_dst": 99999, "nw_proto": "TCP"}, "actions": {"queue": 1}},
+            "match.tp_dst: 99999 is out",
+        ),
         ({"match": {"nw_dst": "10.0.0.1"}}, "actions: missing"),
-        ({"match": {"nw_dst": "10.0.0.1"}, "actions": {}}, "actions: expected at least one of mark, meter, queue"),
+        (
+            {"match": {"nw_dst": "10.0.0.1"}, "actions": {}},
+            "actions: expected at least one of mark, meter, queue",
+        ),
         ({"match": {"nw_dst": "10.0.0.1"}, "actions": {"drop": 1}}, "actions.drop: unknown key"),
         ({"match": {"ip_dscp": 1}, "actions": {"mark": "64"}}, "actions.mark: '64' is out of range (0..63)"),
         ({"match": {"ip_dscp": 1}, "actions": {"meter": "0"}}, "actions.meter: '0' is out of range"),
         ({"match": {"ip_dscp": 1}, "actions": {"queue": "x"}}, "actions.queue: expected an integer, got 'x'"),
-        ({"match": {"dl_type": "ARP", "ip_dscp": 1}, "actions": {"queue": 1}}, "match.ip_dscp: not an ARP field"),
+        (
+            {"match": {"dl_type": "ARP", "ip_dscp": 1}, "actions": {"queue": 1}},
+            "match.ip_dscp: not an ARP field",
+        ),
         ({"match": {"dl_type": "ARP"}, "actions": {"mark": 1}}, "actions.mark: sets the IP DSCP"),
-        ({"match": {"ipv6_dst": "10.0.0.1"}, "actions": {"queue": 1}}, "match.ipv6_dst: expected an IPv6 address"),
+        (
+            {"match": {"ipv6_dst": "10.0.0.1"}, "actions": {"queue": 1}},
+            "match.ipv6_dst: expected an IPv6 address",
+        ),
         ({"match": {"dl_src": "00:00:00:00:00:0g"}, "actions": {"queue": 1}}, "match.dl_src: invalid MAC"),
         ({"match": {"nw_dst": "10.0.0.1", "port": 1}, "actions": {"queue": 1}}, "match.port: unknown key"),
         ({"match": [], "actions": {"queue": 1}}, "match: expected a JSON object"),
@@ -98,7 +128,9 @@ def test_arp_addresses_become_arp_fields():
     ],
 )
 def test_a_bad_rule_is_refused_naming_its_field(body, message):
-    with pytest.raises(BadRequest, match="^" + message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+    with pytest.raises(
+        BadRequest, match="^" + message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
+    ):
         qos_rules.parse_rule(body)
 
 
@@ -150,13 +182,19 @@ def test_a_removed_meter_makes_its_rules_wait():
 
 def test_the_books_meter_becomes_a_meter_mod():
     meter = qos_rules.parse_meter(
-        {"meter_id": "1", "flags": "KBPS", "bands": [{"type": "DSCP_REMARK", "rate": "400", "prec_level": "1"}]}
+        {
+            "meter_id": "1",
+            "flags": "KBPS",
+            "bands": [{"type": "DSCP_REMARK", "rate": "400", "prec_level": "1"}],
+        }
     )
     mod = serialised(qos_rules.meter_mod(meter))
     assert (mod.meter_id, mod.flags) == (1, ofp.OFPMF_KBPS)
     assert isinstance(mod.bands[0], parser.OFPMeterBandDscpRemark)
     assert (mod.bands[0].rate, mod.bands[0].prec_level) == (400, 1)
-    drop = qos_rules.parse_meter({"meter_id": 2, "flags": ["KBPS", "BURST"], "bands": [{"action": "DROP", "rate": 1}]})
+    drop = qos_rules.parse_meter(
+        {"meter_id": 2, "flags": ["KBPS", "BURST"], "bands": [{"action": "DROP", "rate": 1}]}
+    )
     assert drop.flags == ("KBPS", "BURST") and drop.bands[0].type == "DROP"
 
 
@@ -168,10 +206,19 @@ def test_the_books_meter_becomes_a_meter_mod():
         ({"meter_id": 1, "bands": []}, "bands: expected a list of at least one band"),
         ({"meter_id": 1, "bands": [{"type": "DROP"}]}, "bands[0].rate: missing"),
         ({"meter_id": 1, "bands": [{"type": "FOO", "rate": 1}]}, "bands[0].type: expected DROP, DSCP_REMARK"),
-        ({"meter_id": 1, "bands": [{"type": "DROP", "rate": 1, "prec_level": 1}]}, "bands[0].prec_level: only"),
-        ({"meter_id": 1, "bands": [{"type": "DROP", "rate": 1, "flags": "KBPS"}]}, "bands[0].flags: flags belong"),
+        (
+            {"meter_id": 1, "bands": [{"type": "DROP", "rate": 1, "prec_level": 1}]},
+            "bands[0].prec_level: only",
+        ),
+        (
+            {"meter_id": 1, "bands": [{"type": "DROP", "rate": 1, "flags": "KBPS"}]},
+            "bands[0].flags: flags belong",
+        ),
         ({"meter_id": 1, "flags": "FAST", "bands": [{"type": "DROP", "rate": 1}]}, "flags: expected KBPS"),
-        ({"meter_id": 1, "flags": ["KBPS", "PKTPS"], "bands": [{"type": "DROP", "rate": 1}]}, "flags: KBPS and"),
+        (
+            {"meter_id": 1, "flags": ["KBPS", "PKTPS"], "bands": [{"type": "DROP", "rate": 1}]},
+            "flags: KBPS and",
+        ),
     ],
 )
 def test_a_bad_meter_is_refused_naming_its_field(body, message):
@@ -196,8 +243,11 @@ def test_other_switch_ids_are_refused(text):
 def test_vlan_path_elements():
     assert qos_rules.parse_vlan("100", allow_all=False) == 100
     assert qos_rules.parse_vlan("all", allow_all=True) == "all"
-    for text, allow_all, message in (("all", False, "vlan: 'all' applies"), ("5000", True, "vlan: '5000' is out"),
-                                     ("x", True, "vlan: expected a VLAN id")):
+    for text, allow_all, message in (
+        ("all", False, "vlan: 'all' applies"),
+        ("5000", True, "vlan: '5000' is out"),
+        ("x", True, "vlan: expected a VLAN id"),
+    ):
         with pytest.raises(BadRequest, match=message):
             qos_rules.parse_vlan(text, allow_all)
 

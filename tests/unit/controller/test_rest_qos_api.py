@@ -24,8 +24,9 @@ class Error:
     """The bits of an OFPErrorMsg event rest_qos reads."""
 
     def __init__(self, dp, xid, code):
-        self.msg = type("Msg", (), {"datapath": dp, "xid": xid, "type": ofproto_v1_3.OFPET_METER_MOD_FAILED,
-                                    "code": code})()
+        self.msg = type(
+            "Msg", (), {"datapath": dp, "xid": xid, "type": ofproto_v1_3.OFPET_METER_MOD_FAILED, "code": code}
+        )()
 
 
 class RecordingSwitch:
@@ -104,7 +105,9 @@ def api():
 
 
 def test_the_books_rule_and_meter_in_the_books_order(api):
-    status, reply = api("POST", f"/qos/rules/{SWITCH}", {"match": {"ip_dscp": "10"}, "actions": {"meter": "1"}})
+    status, reply = api(
+        "POST", f"/qos/rules/{SWITCH}", {"match": {"ip_dscp": "10"}, "actions": {"meter": "1"}}
+    )
     assert status == 200
     details = reply[0]["command_result"][0]["details"]
     assert details.startswith("QoS added. : qos_id=1 (waits for meter 1")
@@ -112,7 +115,12 @@ def test_the_books_rule_and_meter_in_the_books_order(api):
     meter = {"meter_id": "1", "flags": "KBPS", "bands": [{"type": "DROP", "rate": "400"}]}
     assert api("POST", f"/qos/meter/{SWITCH}", meter) == (
         200,
-        [{"switch_id": SWITCH, "command_result": [{"result": "success", "details": "Meter added. : Meter ID=1"}]}],
+        [
+            {
+                "switch_id": SWITCH,
+                "command_result": [{"result": "success", "details": "Meter added. : Meter ID=1"}],
+            }
+        ],
     )
     assert list(api.switch.flows) == [1]  # now installed
     assert api("POST", f"/qos/meter/{SWITCH}", meter)[1][0]["command_result"][0]["details"] == (
@@ -127,7 +135,9 @@ def test_the_books_rule_and_meter_in_the_books_order(api):
 
 
 def test_rules_on_all_switches_and_per_vlan(api):
-    status, reply = api("POST", "/qos/rules/all/100", {"match": {"nw_dst": "10.0.0.1"}, "actions": {"mark": "26"}})
+    status, reply = api(
+        "POST", "/qos/rules/all/100", {"match": {"nw_dst": "10.0.0.1"}, "actions": {"mark": "26"}}
+    )
     assert status == 200
     assert reply == [
         {
@@ -144,20 +154,56 @@ def test_rules_on_all_switches_and_per_vlan(api):
     ("method", "path", "body", "status", "message"),
     [
         ("POST", f"/qos/rules/{SWITCH}", b"{bad", 400, "body: malformed JSON"),
-        ("POST", f"/qos/rules/{SWITCH}", {"match": {"tp_dst": 1}, "actions": {"queue": 1}}, 400, "match.tp_dst"),
+        (
+            "POST",
+            f"/qos/rules/{SWITCH}",
+            {"match": {"tp_dst": 1}, "actions": {"queue": 1}},
+            400,
+            "match.tp_dst",
+        ),
         ("POST", "/qos/rules/1", {"actions": {"queue": 1}}, 400, "switch_id: expected 'all' or 16 hex"),
         ("POST", "/qos/rules/0000000000000009", {"actions": {"queue": 1}}, 404, "switch_id: no QoS switch"),
         ("POST", f"/qos/rules/{SWITCH}/all", {"actions": {"queue": 1}}, 400, "vlan: 'all' applies"),
         ("DELETE", f"/qos/rules/{SWITCH}", {}, 400, "qos_id: missing"),
-        ("DELETE", f"/qos/rules/{SWITCH}", {"qos_id": 7}, 404, "qos_id: switch 0000000000000001 has no rule 7"),
+        (
+            "DELETE",
+            f"/qos/rules/{SWITCH}",
+            {"qos_id": 7},
+            404,
+            "qos_id: switch 0000000000000001 has no rule 7",
+        ),
         ("POST", f"/qos/meter/{SWITCH}", {"meter_id": 1}, 400, "bands: expected a list"),
-        ("POST", f"/qos/queue/{SWITCH}", {"queues": [{"max_rate": "x"}]}, 400, "queues[0].max_rate: expected"),
-        ("POST", f"/qos/queue/{SWITCH}", {"queues": []}, 400, "ovsdb_addr: not set for switch 0000000000000001"),
+        (
+            "POST",
+            f"/qos/queue/{SWITCH}",
+            {"queues": [{"max_rate": "x"}]},
+            400,
+            "queues[0].max_rate: expected",
+        ),
+        (
+            "POST",
+            f"/qos/queue/{SWITCH}",
+            {"queues": []},
+            400,
+            "ovsdb_addr: not set for switch 0000000000000001",
+        ),
         ("DELETE", f"/qos/queue/{SWITCH}", {"port": "x"}, 400, "port: unknown key"),
         ("GET", f"/qos/queue/{SWITCH}", None, 400, "ovsdb_addr: not set"),
         ("PUT", f"/v1.0/conf/switches/{SWITCH}/ovsdb_addr", b"tcp:127.0.0.1:6632", 400, "body: not JSON"),
-        ("PUT", f"/v1.0/conf/switches/{SWITCH}/ovsdb_addr", b'"tcp:1.2.3"', 400, "ovsdb_addr: expected an OVSDB"),
-        ("PUT", "/v1.0/conf/switches/1/ovsdb_addr", b'"tcp:127.0.0.1:6632"', 400, "dpid: expected 16 hex digits"),
+        (
+            "PUT",
+            f"/v1.0/conf/switches/{SWITCH}/ovsdb_addr",
+            b'"tcp:1.2.3"',
+            400,
+            "ovsdb_addr: expected an OVSDB",
+        ),
+        (
+            "PUT",
+            "/v1.0/conf/switches/1/ovsdb_addr",
+            b'"tcp:127.0.0.1:6632"',
+            400,
+            "dpid: expected 16 hex digits",
+        ),
         ("GET", f"/v1.0/conf/switches/{SWITCH}", None, 404, "dpid: no settings for switch"),
     ],
 )
