@@ -2,9 +2,11 @@
 
 Measured with iperf3 TCP between real Mininet hosts through real OVS (netdev datapath):
 
-* the meter-table example: the chapter-style app (apps/qos_meter_13.py) puts TCP to port 5002
-  through an OpenFlow 1.3 meter of 1 Mbit/s; that traffic is held near 1 Mbit/s while other
-  traffic between the same hosts runs at the link's 100 Mbit/s;
+* the meter-table example: the chapter-style app puts TCP to port 5002 through an OpenFlow 1.3
+  meter of 1 Mbit/s (it is lab 14's reference solution, instructor/labs/ryubook_qos/solution/
+  qos_switch.py: one file, so the lab's reference and this measurement cannot drift apart);
+  that traffic is held near 1 Mbit/s while other traffic between the same hosts runs at the
+  link's 100 Mbit/s;
 * queues on a port (OVSDB QoS ``linux-htb``, what rest_qos configures through rest_conf_switch):
   OVS builds the HTB on the port and the userspace datapath's output goes through it, so the
   port's default queue (queue 0) limits everything leaving the port. ``set_queue`` does not
@@ -21,12 +23,22 @@ from pathlib import Path
 
 import pytest
 
+from sdnlab import instructor
 from sdnlab.runtime import api
 
 pytestmark = pytest.mark.network
 
-APPS = Path(__file__).parent / "apps"
 LAB = "t-rb-qos"
+
+
+def meter_app() -> Path:
+    """Lab 14's reference solution: the chapter's meter-table example."""
+    try:
+        app = instructor.catalogue_part("ryubook_qos") / "solution" / "qos_switch.py"
+    except instructor.InstructorDataMissing as exc:
+        pytest.skip(str(exc))
+    assert app.is_file(), app
+    return app
 
 
 def tcp_mbit(port: int, seconds: int = 2) -> float:
@@ -62,7 +74,7 @@ def test_a_meter_limits_one_class_of_traffic_and_a_port_queue_limits_the_port(la
         "linear",
         {"switches": 1, "hosts_per_switch": 2},
         name=LAB,
-        controller=f"app:{APPS / 'qos_meter_13.py'}",
+        controller=f"app:{meter_app()}",
     )
     assert api.run_in(LAB, "h1", ["ping", "-c", "2", "-W", "1", "10.0.0.2"]).returncode == 0
 
