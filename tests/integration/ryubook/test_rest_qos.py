@@ -2,22 +2,20 @@
 ryu.app.rest_conf_switch`` and the chapter's requests, on real Mininet hosts and Open vSwitch.
 
 The controller is the ``ryu-manager`` console script, started as the book starts it; the lab's
-switches connect to it (``--controller remote:...``). The switches' OVSDB is opened to it on
-127.0.0.1 the way the book does (``ovs-vsctl set-manager``), on an unusual port, and closed again
-afterwards. For each example the book's requests must give the book's replies, the database
+switches connect to it (``--controller remote:...``). The lab opens the switches' OVSDB to it on
+127.0.0.1 (``sdnlab up --ovsdb PORT``, the book's ``ovs-vsctl set-manager ptcp:6632``), each lab on
+an unusual port of its own. For each example the book's requests must give the book's replies, the database
 must hold the QoS and Queue rows, the flow table the rules, the switch the meters; bad requests
 get 400s naming the field; deleting leaves no QoS or Queue row behind.
 
-Rates: queue 1 limiting TCP to port 5002 (per-flow) and DSCP-marked traffic (DiffServ) while
-other traffic runs faster needs ``set_queue`` to select the HTB class, which the userspace
-datapath does not do by itself; sdnlab's queue classifier (``sdnlab.runtime.queue_classifier``)
-does. Without it those two tests are skipped, saying so.
+Rates: queue 1 (1 Mbit/s) must hold TCP to port 5002 (per-flow) and DSCP-marked traffic
+(DiffServ) while other traffic runs faster. ``set_queue`` selects the HTB class on the userspace
+datapath through sdnlab's queue classifier (``sdnlab.runtime.queue_classifier``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import subprocess
@@ -34,14 +32,8 @@ from sdnlab.runtime import api
 
 pytestmark = pytest.mark.network
 
-OVSDB_PORT = 6796  # the book's 6632, moved out of the way of other users of this machine
-OVSDB_ADDR = f'"tcp:127.0.0.1:{OVSDB_PORT}"'
 APPS = ["ryu.app.rest_qos", "ryu.app.qos_simple_switch_13", "ryu.app.rest_conf_switch"]
 S1, S2 = "0000000000000001", "0000000000000002"
-HAS_CLASSIFIER = importlib.util.find_spec("sdnlab.runtime.queue_classifier") is not None
-NEEDS_CLASSIFIER = (
-    "set_queue selects no HTB class on the userspace datapath without sdnlab's queue classifier"
-)
 
 
 def vsctl(*args: str) -> str:
@@ -56,36 +48,12 @@ def ofctl(*args: str) -> str:
     ).stdout
 
 
-@pytest.fixture(scope="module")
-def ovsdb_manager():
-    """The book's ``ovs-vsctl set-manager ptcp:6632``, on 127.0.0.1 only, removed afterwards."""
-    uuid = vsctl(
-        "--",
-        "--id=@m",
-        "create",
-        "Manager",
-        f'target="ptcp:{OVSDB_PORT}:127.0.0.1"',
-        "--",
-        "add",
-        "Open_vSwitch",
-        ".",
-        "manager_options",
-        "@m",
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", OVSDB_PORT) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        yield
-    finally:
-        vsctl("remove", "Open_vSwitch", ".", "manager_options", uuid)
-
-
 class BookLab:
     """A running lab whose switches talk to the book's ``ryu-manager``; ``rest`` is the book's curl."""
 
-    def __init__(self, name: str, state: dict, rest_port: int, log: Path) -> None:
+    def __init__(self, name: str, state: dict, rest_port: int, ovsdb_port: int, log: Path) -> None:
         self.name, self.state, self.rest_port, self.log = name, state, rest_port, log
+        self.ovsdb_addr = f'"tcp:127.0.0.1:{ovsdb_port}"'  # the PUT body, a JSON string
         self.bridges = {s["name"]: s["bridge"] for s in state["switches"]}
 
     def rest(self, method: str, path: str, body=None) -> tuple[int, object]:
@@ -115,8 +83,11 @@ class BookLab:
 
 
 @contextlib.contextmanager
-def book_lab(name: str, switches: int, hosts: int, of_port: int, rest_port: int, tmp: Path):
-    """``ryu-manager`` with the book's apps, then a linear lab whose switches connect to it."""
+def book_lab(name: str, switches: int, hosts: int, ports: tuple[int, int, int], tmp: Path):
+    """``ryu-manager`` with the book's apps, then a linear lab whose switches connect to it.
+
+    ``ports``: OpenFlow, REST and OVSDB ports (unusual ones: other labs run on this machine)."""
+    of_port, rest_port, ovsdb_port = ports
     log = tmp / f"{name}-controller.log"
     ryu_manager = Path(sys.executable).with_name("ryu-manager")
     with log.open("wb") as out:
@@ -135,8 +106,9 @@ def book_lab(name: str, switches: int, hosts: int, of_port: int, rest_port: int,
             {"switches": switches, "hosts_per_switch": hosts},
             name=name,
             controller=f"remote:127.0.0.1:{of_port}",
+            ovsdb=ovsdb_port,
         )
-        lab = BookLab(name, state, rest_port, log)
+        lab = BookLab(name, state, rest_port, ovsdb_port, log)
         deadline = time.monotonic() + 10
         while lab.output().count("Join qos switch.") < switches and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -218,27 +190,42 @@ def tcp_mbit(lab: BookLab, port: int, seconds: int = 2) -> float:
         server.wait()
 
 
+def wait_for_queue_filter(lab: BookLab, port: str, queue: int, seconds: float = 15.0) -> None:
+    """Wait until the queue classifier has a tc filter sending packets to ``queue``'s HTB class.
+
+    It makes one for a queue flow once the packets it matches have a way out of ``port``: here
+    when qos_simple_switch_13 has learnt the destination (a flow to the port in table 1)."""
+    flowid = f"flowid 1:{queue + 1}"  # OVS's linux-htb: queue Q is class 1:(Q+1)
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = subprocess.run(["tc", "filter", "show", "dev", port], capture_output=True, text=True).stdout
+        if flowid in shown:
+            return
+        assert time.monotonic() < deadline, f"no {flowid} filter on {port} after {seconds:g} s: {shown}"
+        time.sleep(0.2)
+
+
 def book_result(switch_id: str, command_result) -> list:
     return [{"switch_id": switch_id, "command_result": command_result}]
 
 
 @pytest.fixture(scope="module")
-def per_flow_lab(ovsdb_manager, tmp_path_factory):
-    with book_lab("t-rq-flow", 1, 2, 6794, 8194, tmp_path_factory.mktemp("rq")) as lab:
+def per_flow_lab(tmp_path_factory):
+    with book_lab("t-rq-flow", 1, 2, (6794, 8194, 6796), tmp_path_factory.mktemp("rq")) as lab:
         yield lab
         assert "Traceback" not in lab.output(), lab.output()
 
 
 @pytest.fixture(scope="module")
-def diffserv_lab(ovsdb_manager, tmp_path_factory):
-    with book_lab("t-rq-ds", 2, 1, 6797, 8197, tmp_path_factory.mktemp("rq")) as lab:
+def diffserv_lab(tmp_path_factory):
+    with book_lab("t-rq-ds", 2, 1, (6797, 8197, 6798), tmp_path_factory.mktemp("rq")) as lab:
         yield lab
         assert "Traceback" not in lab.output(), lab.output()
 
 
 def test_per_flow_qos_gives_the_books_replies_rows_and_flows(per_flow_lab):
     lab = per_flow_lab
-    assert lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR) == (200, None)
+    assert lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr) == (200, None)
     body = {"port_name": "s1-eth1", "type": "linux-htb", "max_rate": "1000000",
             "queues": [{"max_rate": "500000"}, {"min_rate": "800000"}]}  # fmt: skip
     assert lab.rest("POST", f"/qos/queue/{S1}", body) == (
@@ -283,10 +270,9 @@ def test_per_flow_qos_gives_the_books_replies_rows_and_flows(per_flow_lab):
     assert {(s["port_no"], s["queue_id"]) for s in stats[0]["command_result"]} >= {(1, 0), (1, 1)}
 
 
-@pytest.mark.skipif(not HAS_CLASSIFIER, reason=NEEDS_CLASSIFIER)
 def test_per_flow_queue_1_holds_tcp_to_port_5002_while_other_traffic_runs_faster(per_flow_lab):
     lab = per_flow_lab
-    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR)
+    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr)
     body = {
         "port_name": "s1-eth1",
         "max_rate": "100000000",
@@ -296,8 +282,9 @@ def test_per_flow_queue_1_holds_tcp_to_port_5002_while_other_traffic_runs_faster
     rule = {"match": {"nw_dst": "10.0.0.1", "nw_proto": "TCP", "tp_dst": "5002"}, "actions": {"queue": "1"}}
     status, added = lab.rest("POST", f"/qos/rules/{S1}", rule)
     assert status == 200, added
-    time.sleep(2)  # the classifier follows the flow table on its next tick
-    # bounds as in test_qos.py, for a loaded machine: the 1 Mbit/s class measured 0.4-1.0
+    assert api.run_in(lab.name, "h2", ["ping", "-c", "2", "-W", "2", "10.0.0.1"]).returncode == 0  # learn h1
+    wait_for_queue_filter(lab, lab.port("s1", 1), 1)  # the classifier follows the flow tables
+    # bounds leave room for a loaded machine (other labs running): measured 0.95 and 8-41
     queued, free = tcp_mbit(lab, 5002, seconds=3), tcp_mbit(lab, 5001)
     assert 0.1 < queued < 1.5, queued
     assert free > 5, free
@@ -373,12 +360,12 @@ def test_an_unreachable_ovsdb_is_a_502_saying_so(per_flow_lab):
         assert status == 502
         assert reply["error"].startswith("ovsdb_addr tcp:127.0.0.1:1: cannot connect (Connection refused)")
     finally:
-        lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR)
+        lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr)
 
 
 def test_deleting_the_queues_leaves_no_rows_behind(per_flow_lab):
     lab = per_flow_lab
-    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR)
+    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr)
     lab.rest("POST", f"/qos/queue/{S1}", {"port_name": "s1-eth1", "queues": [{"max_rate": "500000"}]})
     held = port_qos(lab.port("s1", 1))
     replaced = lab.rest(
@@ -398,7 +385,7 @@ def test_deleting_the_queues_leaves_no_rows_behind(per_flow_lab):
 
 def test_diffserv_marks_at_s2_and_queues_by_dscp_at_s1_as_in_the_book(diffserv_lab):
     lab = diffserv_lab
-    assert lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR) == (200, None)
+    assert lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr) == (200, None)
     body = {"port_name": "s1-eth1", "type": "linux-htb", "max_rate": "1000000",
             "queues": [{"max_rate": "1000000"}, {"min_rate": "200000"}, {"min_rate": "500000"}]}  # fmt: skip
     status, reply = lab.rest("POST", f"/qos/queue/{S1}", body)
@@ -443,19 +430,24 @@ def test_diffserv_marks_at_s2_and_queues_by_dscp_at_s1_as_in_the_book(diffserv_l
     assert counted and int(counted.group(1)) > 0, lab.flows("s1", 0)
 
 
-@pytest.mark.skipif(not HAS_CLASSIFIER, reason=NEEDS_CLASSIFIER)
 def test_diffserv_marked_traffic_is_held_by_its_queue(diffserv_lab):
     lab = diffserv_lab
-    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", OVSDB_ADDR)
+    lab.rest("PUT", f"/v1.0/conf/switches/{S1}/ovsdb_addr", lab.ovsdb_addr)
     body = {
         "port_name": "s1-eth1",
         "max_rate": "100000000",
         "queues": [{"max_rate": "100000000"}, {"max_rate": "1000000"}],
     }
     assert lab.rest("POST", f"/qos/queue/{S1}", body)[0] == 200
+    assert lab.rest("DELETE", "/qos/rules/all", {"qos_id": "all"})[0] == 200
     rule = {"match": {"nw_dst": "10.0.0.1", "nw_proto": "TCP", "tp_dst": "5002"}, "actions": {"mark": "26"}}
-    assert lab.rest("POST", f"/qos/rules/{S2}", rule)[0] == 200  # s1 already sends DSCP 26 to queue 1
-    time.sleep(2)
+    assert lab.rest("POST", f"/qos/rules/{S2}", rule)[0] == 200
+    assert (
+        lab.rest("POST", f"/qos/rules/{S1}", {"match": {"ip_dscp": "26"}, "actions": {"queue": "1"}})[0]
+        == 200
+    )
+    assert api.run_in(lab.name, "h2", ["ping", "-c", "2", "-W", "2", "10.0.0.1"]).returncode == 0  # learn h1
+    wait_for_queue_filter(lab, lab.port("s1", 1), 1)
     queued, free = tcp_mbit(lab, 5002, seconds=3), tcp_mbit(lab, 5001)
     assert 0.1 < queued < 1.5, queued
     assert free > 5, free
