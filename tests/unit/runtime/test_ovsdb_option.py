@@ -40,5 +40,7 @@ def test_a_topology_asks_for_the_ovsdb_with_true_or_a_port_and_a_bad_value_is_lo
     assert load_topology_text(TOPOLOGY.format(value="true"), "t.yaml").ovsdb == 6632
     assert load_topology_text(TOPOLOGY.format(value="6700"), "t.yaml").ovsdb == 6700
     assert load_topology_text(TOPOLOGY.format(value="false"), "t.yaml").ovsdb is None
-    with pytest.raises(TopologyError, match=r"t.yaml:2: ovsdb: expected true, false or a TCP port 1024-65535"):
+    with pytest.raises(
+        TopologyError, match=r"t.yaml:2: ovsdb: expected true, false or a TCP port 1024-65535"
+    ):
         load_topology_text(TOPOLOGY.format(value="80"), "t.yaml")

@@ -47,7 +47,9 @@ def test_dscp_is_matched_in_the_tos_byte_without_the_ecn_bits():
 
 
 def test_masked_addresses_and_ports_keep_their_masks():
-    (spec,) = plan(" priority=5,tcp,nw_src=10.0.0.0/24,tp_src=0x1000/0xf000 actions=set_queue:1,output:2").filters
+    (spec,) = plan(
+        " priority=5,tcp,nw_src=10.0.0.0/24,tp_src=0x1000/0xf000 actions=set_queue:1,output:2"
+    ).filters
     assert (12, 0x0A000000, 0xFFFFFF00) in spec.keys
     assert (20, 0x10000000, 0xF0000000) in spec.keys  # source port: the word's upper half
 
@@ -65,7 +67,9 @@ def test_arp_is_matched_by_ethertype_alone():
 
 
 def test_a_rewritten_field_is_matched_at_its_new_value():
-    (spec,) = plan(" priority=5,ip,nw_dst=10.0.0.9 actions=set_field:10.0.0.2->ip_dst,set_queue:1,output:2").filters
+    (spec,) = plan(
+        " priority=5,ip,nw_dst=10.0.0.9 actions=set_field:10.0.0.2->ip_dst,set_queue:1,output:2"
+    ).filters
     assert (16, 0x0A000002, 0xFFFFFFFF) in spec.keys
     (spec,) = plan(" priority=5,ip,nw_tos=0 actions=mod_nw_tos:104,set_queue:1,output:2").filters
     assert spec.keys == ((0, 0x00680000, 0x00FC0000),)
