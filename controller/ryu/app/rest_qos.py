@@ -231,7 +231,9 @@ class RestQoSAPI(app_manager.OSKenApp):
         self.requests = SwitchRequests()
         self.qos: dict[int, qos_rules.SwitchQos] = {}  # joined switches (kept while they are away)
         self._joined: set[int] = set()
-        self._join_flows: dict[tuple[int, int], int] = {}  # (dpid, xid) -> qos_id sent at join
+        # (dpid, xid) -> qos_id of the rule flows sent at the switch's last join: an error naming
+        # one of them (its meter is missing) makes that rule wait for its meter
+        self._join_flows: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()  # guards the state above; never held while waiting on a switch
         kwargs["wsgi"].register(QoSController, {"app": self})
 
@@ -244,6 +246,7 @@ class RestQoSAPI(app_manager.OSKenApp):
                 state = self.qos.setdefault(dp.id, qos_rules.SwitchQos())
                 messages = state.rejoin_messages()
                 self._joined.add(dp.id)
+                self._join_flows = {key: id_ for key, id_ in self._join_flows.items() if key[0] != dp.id}
             for qos_id, msg in messages:  # no waiting here: replies arrive through this very thread
                 msg.datapath = dp
                 dp.set_xid(msg)
