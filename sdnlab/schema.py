@@ -96,6 +96,10 @@ def topology_schema() -> JSON:
                 "pools": {"type": "object", "additionalProperties": {"type": "string"}},
             }
         ),
+        "ovsdb": {
+            "description": "open the switches' OVSDB to the controller on 127.0.0.1 (true: port 6632)",
+            "anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1024, "maximum": 65535}],
+        },
         "nodes": {"type": "array", "items": _object(node_props, ("name",))},
         "links": {"type": "array", "items": _object(link_props, ("a", "b"))},
     }

@@ -40,7 +40,17 @@ MAX_SWITCH_NAME = (
 )
 MAX_HOST_NAME = 10  # "<host>-eth<N>"
 
-_TOP_KEYS = {"version", "name", "description", "parameters", "constraints", "addressing", "nodes", "links"}
+_TOP_KEYS = {
+    "version",
+    "name",
+    "description",
+    "parameters",
+    "constraints",
+    "addressing",
+    "ovsdb",
+    "nodes",
+    "links",
+}
 _NODE_KEYS = {
     *("name", "kind", "roles", "role", "ip", "mac", "dpid", "pool", "interfaces"),
     *("bond", "gateway", "for", "if"),
@@ -138,6 +148,7 @@ def load_topology_text(
         links=tuple(links),
         subnet=str(subnet),
         source=filename,
+        ovsdb=_ovsdb(doc),
     )
 
 
@@ -154,12 +165,33 @@ def _check_top(doc: YMap, errors: Problems) -> None:
             "version",
             f"unsupported version {version!r}; this sdnlab reads version {FORMAT_VERSION}",
         )
+    ovsdb = doc.get("ovsdb")
+    if (
+        ovsdb is not None
+        and not isinstance(ovsdb, bool)
+        and not (isinstance(ovsdb, int) and 1024 <= ovsdb <= 65535)
+    ):
+        errors.add(
+            line_of(doc, "ovsdb"), "ovsdb", f"expected true, false or a TCP port 1024-65535, got {ovsdb!r}"
+        )
     if "name" in doc and not isinstance(doc["name"], str):
         errors.add(line_of(doc, "name"), "name", "must be a string")
     if not isinstance(doc.get("nodes"), YSeq) or not doc.get("nodes"):
         errors.add(line_of(doc, "nodes"), "nodes", "must be a non-empty list of nodes")
     if "links" in doc and doc["links"] is not None and not isinstance(doc["links"], YSeq):
         errors.add(line_of(doc, "links"), "links", "must be a list of links")
+
+
+def _ovsdb(doc: YMap) -> int | None:
+    """``ovsdb: true`` (port 6632) or ``ovsdb: PORT``: the switches' OVSDB open to the controller."""
+    value = doc.get("ovsdb")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 6632  # as sdnlab.runtime.ovsdb.DEFAULT_PORT
+    if isinstance(value, int) and 1024 <= value <= 65535:
+        return value
+    return None  # reported by _check_top
 
 
 def _parameters(doc: YMap, errors: Problems) -> list[Parameter]:

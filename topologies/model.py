@@ -122,6 +122,7 @@ class Topology:
     links: tuple[Link, ...] = ()
     subnet: str = "10.0.0.0/8"
     source: str = ""
+    ovsdb: int | None = None  # the switches' OVSDB open to the controller on 127.0.0.1:<port>
 
     def switches(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.is_switch]

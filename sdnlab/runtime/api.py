@@ -22,6 +22,7 @@ from typing import Any
 
 from sdnlab.errors import LabError, SdnlabError
 from sdnlab.runtime import capacity, paths, teardown
+from sdnlab.runtime import ovsdb as ovsdb_access
 from sdnlab.runtime.host_env import require_lab_host, require_root
 
 DEFAULT_NAME = "default"
@@ -196,6 +197,17 @@ def _labs_using() -> tuple[set[int], set[int]]:
     return slots, ports
 
 
+def _ovsdb_ports() -> dict[str, int]:
+    """Lab name -> the OVSDB port opened for its controller (labs started with ``--ovsdb``)."""
+    opened = {}
+    for other in paths.lab_names():
+        spec = paths.read_json(paths.lab_dir(other) / "spec.json") or {}
+        port = (spec.get("ovsdb") or {}).get("port")
+        if port:
+            opened[other] = int(port)
+    return opened
+
+
 def up(
     topology: str | Path,
     params: dict[str, Any] | None = None,
@@ -206,6 +218,7 @@ def up(
     progress: Callable[[str, int, int], None] | None = None,
     protocols: str | None = None,
     observe_links: bool = False,
+    ovsdb: bool | int | None = None,
 ) -> dict[str, Any]:
     """Build and start a lab; returns its status once every switch is connected (see ``status``).
 
@@ -214,6 +227,8 @@ def up(
     ``protocols`` lists the OpenFlow versions the switches offer (default ``OpenFlow13``).
     ``observe_links`` runs the controller's link discovery for ``app:`` controllers, as
     ``ryu-manager --observe-links`` does (the builtin controller always has it).
+    ``ovsdb`` opens the switches' OVSDB to the controller on 127.0.0.1 (``True``: port 6632, an
+    int: that port; None: as the topology's ``ovsdb:`` says), see ``sdnlab.runtime.ovsdb``.
     """
     from sdnlab.topologies import load_topology, resolve_path
     from sdnlab.topologies.bond import bond_plans
@@ -239,6 +254,7 @@ def up(
             raise LabError(f"controller config {controller_config}: no such file")
         ctl["config"] = str(cfg.resolve())
     check_controller(ctl, [h.name for h in topo.hosts()])
+    ovsdb_port = ovsdb_access.parse_port(ovsdb, "--ovsdb") if ovsdb is not None else topo.ovsdb
     lab = paths.lab_dir(name)
     with _run_lock():
         if lab.exists():
@@ -251,6 +267,8 @@ def up(
                 )
             teardown.teardown_lab(name)  # a stale lab (supervisor killed): clear it first
         slots, ports = _labs_using()
+        if ovsdb_port:
+            ovsdb_access.check_port(name, ovsdb_port, _ovsdb_ports())
         slot = capacity.free_slot(slots)
         bonds = bond_plans(topo, slot)
         bridges = [bridge_name(s.name, slot) for s in topo.switches()] + [b.bridge for b in bonds]
@@ -286,6 +304,7 @@ def up(
             "switch_count": len(topo.switches()),
             "switch_interfaces": switch_intfs,
             "protocols": protocols,
+            **({"ovsdb": {"host": ovsdb_access.HOST, "port": ovsdb_port}} if ovsdb_port else {}),
             "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
             "cwd": os.getcwd(),
         }

@@ -20,6 +20,7 @@ Examples:
   sdnlab up linear -p switches=3
   sdnlab up smart_meter -p meters=200 --name big
   sdnlab up my_topo.yaml --controller app:my_app.py
+  sdnlab up linear -p switches=1 --controller app:ryu.app.rest_qos --ovsdb
 """
 
 
@@ -60,6 +61,18 @@ def up(
             "--observe-links", help="Run link discovery for app: controllers (ryu-manager --observe-links)."
         ),
     ] = False,
+    ovsdb: Annotated[
+        bool,
+        typer.Option(
+            "--ovsdb",
+            help="Open the switches' OVSDB to the controller on 127.0.0.1:6632 "
+            "(ovs-vsctl set-manager ptcp:6632; for rest_qos/rest_conf_switch).",
+        ),
+    ] = False,
+    ovsdb_port: Annotated[
+        int | None,
+        typer.Option(help="Port for --ovsdb (implies --ovsdb; default 6632).", min=1024, max=65535),
+    ] = None,
 ) -> None:
     from sdnlab.topologies import parse_params
 
@@ -75,6 +88,7 @@ def up(
             progress=update,
             protocols=protocols,
             observe_links=observe_links,
+            ovsdb=ovsdb_port or (True if ovsdb else None),
         )
     if json_out:
         typer.echo(
@@ -86,6 +100,7 @@ def up(
                     "ready_s": state.get("ready_s"),
                     "controller": state.get("controller"),
                     "unapplied": state.get("unapplied") or [],
+                    "ovsdb": state.get("ovsdb"),
                 }
             )
         )
@@ -104,6 +119,14 @@ def up(
         + (f" on {ctl['host']}:{ctl['port']}{rest}" if ctl.get("port") else ""),
         soft_wrap=True,  # addresses and names stay on one line, also when piped
     )
+    if state.get("ovsdb"):
+        console.print(
+            f"[yellow]note: the switches' OVSDB is open to the controller at {state['ovsdb']['address']} "
+            "(rest_conf_switch's ovsdb_addr). This database holds the bridges of every lab on this "
+            "machine: whatever connects to it can reconfigure them too. "
+            f"It closes at `sdnlab down --name {name}`.[/]",
+            soft_wrap=True,
+        )
     if state.get("unapplied"):
         props = sorted({p.split("=")[0] for item in state["unapplied"] for p in item["properties"]})
         console.print(

@@ -193,6 +193,14 @@ def build_and_run(name: str) -> int:
         t0 = time.monotonic()
         net.start()
         LOG.info("switches started in %.1f s", time.monotonic() - t0)
+        if spec.get("ovsdb"):  # `sdnlab up --ovsdb`: a Manager row of the lab's own (removed at teardown)
+            from sdnlab.runtime import ovsdb
+
+            ovsdb.open_for(name, int(spec["ovsdb"]["port"]))
+            state["ovsdb"] = dict(
+                spec["ovsdb"], address=f"tcp:{spec['ovsdb']['host']}:{spec['ovsdb']['port']}"
+            )
+            LOG.info("OVSDB open to the controller on %s", state["ovsdb"]["address"])
         t0 = time.monotonic()
         bridges = [mtopo.node_name(s.name) for s in topology.switches()]
         if ctl["mode"] != "none":

@@ -1,4 +1,5 @@
-"""Remove everything a lab created: processes, namespaces, veths, OVS bridges, its directory.
+"""Remove everything a lab created: processes, namespaces, veths, OVS bridges (with the QoS rows
+their ports used and the lab's OVSDB Manager row), its directory.
 
 Used by the supervisor on a normal stop and by ``sdnlab clean`` after a crash or ``kill -9``.
 Processes are found three ways, so nothing escapes: the pids in ``state.json``, every process
@@ -164,8 +165,14 @@ def teardown_lab(
         time.sleep(0.05)
     bridges = spec.get("bridges", [])
     present = _existing_bridges(bridges)
+    from sdnlab.runtime import ovsdb
+
+    qos_rows = ovsdb.qos_rows_of(present)  # QoS/Queue rows outlive the ports: found before, removed after
     delete_bridges(present)
+    ovsdb.destroy_qos(*qos_rows)
     report["bridges"] = present
+    if spec.get("ovsdb"):
+        report["managers"] = ovsdb.close_for(name)
     intfs = existing_interfaces(spec.get("switch_interfaces", []))
     delete_interfaces(intfs)
     report["interfaces"] = len(intfs)

@@ -3,9 +3,11 @@
 It holds the hosts' shells (their namespaces live as long as they do), restarts a builtin
 controller that died, with a bounded back-off (1, 2, 4, 8, 16, then every 30 s; a controller up
 for a minute resets it), records restarts in ``state.json`` (``sdnlab status`` shows them), and
-on SIGTERM/SIGINT/SIGHUP tears the lab down. It imports only the standard library until it
-has to restart a controller or tear down, so an idle lab costs a few MiB here instead of the
-builder's 30 (Mininet, the topology loader, networkx).
+on SIGTERM/SIGINT/SIGHUP tears the lab down. It also runs the queue classifier
+(``sdnlab.runtime.queue_classifier``: ``set_queue`` on the userspace datapath, through tc
+filters). It imports only the standard library until it has to restart a controller or tear
+down, so an idle lab costs a few MiB here instead of the builder's 30 (Mininet, the topology
+loader, networkx).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # waits before each restart; the last repeats
 STABLE_S = 60.0  # a controller up this long resets the back-off
 POLL_S = 0.5
+QUEUE_POLL_S = 0.25  # while a switch of the lab has queues: the flow tables are read 4 times a second
 
 
 class Stop(Exception):
@@ -101,14 +104,52 @@ def _write_state(path: str, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _classifier(lab: str, state: dict[str, Any]) -> Any:
+    """The lab's queue classifier (``sdnlab.runtime.queue_classifier``), or None if it cannot start."""
+    try:
+        from sdnlab.runtime.queue_classifier import QueueClassifier
+
+        with open(os.path.join(lab, "spec.json")) as f:
+            protocols = str(json.load(f).get("protocols") or "OpenFlow13")
+    except (OSError, ValueError, ImportError) as exc:
+        log("WARNING", f"queue classifier not started: {exc}")
+        return None
+    bridges = [s["bridge"] for s in state.get("switches", []) if s.get("bridge")]
+    return QueueClassifier(lab, bridges, log, version=protocols.split(",")[-1])
+
+
 def watch(name: str, state: dict[str, Any]) -> NoReturn:
-    """Keep a ready lab until a stop signal (``Stop``): reap children, restart a dead builtin controller."""
+    """Keep a ready lab until a stop signal (``Stop``): reap children, restart a dead builtin
+    controller, keep the queue classifier's tc filters in step with the flows."""
     lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
+    classifier = _classifier(lab, state)
+    try:
+        _watch(name, state, lab, classifier)
+    finally:
+        if classifier is not None:
+            classifier.close()
+
+
+def _tick_classifier(classifier: Any) -> float:
+    """One classifier round; returns how long to sleep before the next (shorter while queues exist)."""
+    if classifier is None:
+        return POLL_S
+    try:
+        classifier.tick()
+        return QUEUE_POLL_S if classifier.active else POLL_S
+    except Exception as exc:  # the classifier must never stop the lab's watcher
+        log("WARNING", f"queue classifier: {exc.__class__.__name__}: {exc}")
+        return POLL_S
+
+
+def _watch(name: str, state: dict[str, Any], lab: str, classifier: Any) -> NoReturn:
     state_path = os.path.join(lab, "state.json")
     ctl = state.setdefault("controller", {})
     failures, next_try, started = 0, None, time.monotonic()
+    pause = POLL_S
     while True:
-        time.sleep(POLL_S)
+        time.sleep(pause)
+        pause = _tick_classifier(classifier)
         pid = ctl.get("pid")
         for child in _children():  # host shells or an old controller that ended
             if child != pid:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from typing import ClassVar
 
 from os_ken.base import app_manager
@@ -37,10 +36,10 @@ from sdnlab.controller.rest_input import (
     parse_dpid,
     parse_int,
 )
+from sdnlab.controller.switch_requests import SwitchRequests, error_text
 
 LOG = logging.getLogger("ryu.app.ofctl_rest")
 
-BARRIER_TIMEOUT_S = 2.0
 CONVERSION_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
@@ -80,73 +79,6 @@ def rest_errors(method):
             return json_error(400, f"invalid value: {type(exc).__name__}: {exc}")
 
     return wrapper
-
-
-class SwitchRequests:
-    """Tracks replies from switches: stats waiters, barrier replies and errors by xid."""
-
-    def __init__(self) -> None:
-        self.waiters: dict = {}
-        self._barriers: dict[tuple[int, int], threading.Event] = {}
-        self._errors: dict[tuple[int, int], list] = {}
-        self._lock = threading.Lock()
-
-    def send_checked(self, dp, msg) -> None:
-        """Send ``msg`` then a barrier; raise BadRequest if the switch rejects ``msg``."""
-        dp.set_xid(msg)
-        barrier = dp.ofproto_parser.OFPBarrierRequest(dp)
-        dp.set_xid(barrier)
-        done = threading.Event()
-        with self._lock:
-            self._errors[(dp.id, msg.xid)] = []
-            self._barriers[(dp.id, barrier.xid)] = done
-        try:
-            dp.send_msg(msg)
-            dp.send_msg(barrier)
-            done.wait(BARRIER_TIMEOUT_S)
-        finally:
-            with self._lock:
-                errors = self._errors.pop((dp.id, msg.xid), [])
-                self._barriers.pop((dp.id, barrier.xid), None)
-        if errors:
-            raise BadRequest(f"switch {dp.id} rejected the request: {errors[0]}")
-
-    def barrier_reply(self, dpid: int, xid: int) -> None:
-        with self._lock:
-            done = self._barriers.get((dpid, xid))
-        if done is not None:
-            done.set()
-
-    def error(self, dpid: int, xid: int, text: str) -> None:
-        with self._lock:
-            if (dpid, xid) in self._errors:
-                self._errors[(dpid, xid)].append(text)
-                return
-        per_dp = self.waiters.get(dpid, {})
-        if xid in per_dp:  # a stats request the switch refused: stop waiting
-            lock, _msgs = per_dp.pop(xid)
-            lock.set()
-
-
-def error_text(dp, msg) -> str:
-    """``type/code`` names of an OpenFlow error message."""
-    ofp = dp.ofproto
-    types = {v: k for k, v in vars(ofp).items() if k.startswith("OFPET_") and isinstance(v, int)}
-    type_name = types.get(msg.type, str(msg.type))
-    prefix = {
-        "OFPET_BAD_REQUEST": "OFPBRC_",
-        "OFPET_BAD_ACTION": "OFPBAC_",
-        "OFPET_BAD_INSTRUCTION": "OFPBIC_",
-        "OFPET_BAD_MATCH": "OFPBMC_",
-        "OFPET_FLOW_MOD_FAILED": "OFPFMFC_",
-        "OFPET_GROUP_MOD_FAILED": "OFPGMFC_",
-        "OFPET_METER_MOD_FAILED": "OFPMMFC_",
-    }.get(type_name)
-    code_name = str(msg.code)
-    if prefix:
-        codes = {v: k for k, v in vars(ofp).items() if k.startswith(prefix) and isinstance(v, int)}
-        code_name = codes.get(msg.code, code_name)
-    return f"{type_name}/{code_name}"
 
 
 class StatsController(ControllerBase):
@@ -421,17 +353,7 @@ class RestStatsApi(app_manager.OSKenApp):
 
     @set_ev_cls(STATS_REPLY_EVENTS, MAIN_DISPATCHER)
     def _stats_reply(self, ev):
-        msg = ev.msg
-        dp = msg.datapath
-        per_dp = self.waiters.get(dp.id)
-        if not per_dp or msg.xid not in per_dp:
-            return
-        lock, msgs = per_dp[msg.xid]
-        msgs.append(msg)
-        if msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
-            return
-        del per_dp[msg.xid]
-        lock.set()
+        self.requests.stats_reply(ev.msg)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def _barrier_reply(self, ev):
