@@ -2,8 +2,8 @@
 
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
-a session, the exam clock (``proctor.py``) that submits attempts at their deadline, and the
-warm pool (``pool.py``) and its filler. It also holds the certificate signing key when one is
+a session, the exam clock (``proctor.py``) that submits attempts at their deadline, the
+warm pool (``pool.py``) and its filler, and instructors' lab validations (``validation.py``). It also holds the certificate signing key when one is
 given (``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
 Secret that deploy/kubernetes mounts). Request handlers (``classroom/routes/``) reach it
 through ``deps.Room``.
@@ -48,6 +48,7 @@ class Settings:
     state_dir: Path | None = None  # the web process's own folder: signing key, rendered variants
     warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
     warm_every_s: float = 1.0
+    max_validations: int = 1  # lab validations (instructors, validation.py) running at once
     key_file: str = ""  # the certificate signing key (Ed25519 PEM), e.g. a mounted Kubernetes Secret
     extra: dict = field(default_factory=dict)
 
@@ -66,6 +67,9 @@ class Classroom:
         if unknown:
             raise ClassroomError(f"warm pool: no lab {unknown[0]!r} in the catalogue")
         self.pool = WarmPool(backend, settings.warm, settings.sandbox_prefix)
+        from sdnlab.classroom.validation import Validations
+
+        self.validations = Validations(self, settings.max_validations)
         self.signing_key = None  # read at start (before the server drops root), so a bad key fails fast
         if settings.key_file:
             from sdnlab.certification import keys
@@ -95,9 +99,13 @@ class Classroom:
                 or 0
             )
 
+    def held_outside_sessions(self) -> int:
+        """Sandboxes no session row names that count against the cap: the warm pool's, validations'."""
+        return self.pool.size() + self.validations.held()
+
     def free_places(self) -> int:
-        """Sandboxes the host may still start: the cap minus sessions minus the warm pool."""
-        return self.settings.max_sandboxes - self.active_sessions() - self.pool.size()
+        """Sandboxes the host may still start: the cap minus sessions, the warm pool and validations."""
+        return self.settings.max_sandboxes - self.active_sessions() - self.held_outside_sessions()
 
     def begin_start(self) -> None:
         """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""
@@ -189,6 +197,7 @@ class Classroom:
         """Stop the background loops and the warm pool's sandboxes (trainees' sandboxes keep running:
         a restarted server reattaches them)."""
         self._stop.set()
+        self.validations.shutdown()
         drained = self.pool.drain()
         if drained:
             LOG.info("event=pool.drain sandboxes=%d", len(drained))
