@@ -3,8 +3,9 @@
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
 a session, the exam clock (``proctor.py``) that submits attempts at their deadline, the
-warm pool (``pool.py``) and its filler, and instructors' lab validations (``validation.py``). It also holds the certificate signing key when one is
-given (``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
+warm pool (``pool.py``) and its filler, and instructors' lab validations (``validation.py``).
+It also holds the certificate signing key when one is given
+(``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
 Secret that deploy/kubernetes mounts). Request handlers (``classroom/routes/``) reach it
 through ``deps.Room``.
 """

@@ -79,7 +79,7 @@ class Job:
 
 
 def relative_texts(report: dict, folders: dict[Path, str]) -> dict:
-    """The report with server folders shown as short names (``instructor/labs/x/solution/flows/s3.flows:4``)."""
+    """The report with server folders as short names (``instructor/labs/x/solution/flows/s3.flows:4``)."""
     prefixes = sorted(
         {(f"{folder.resolve()}/", name) for folder, name in folders.items()}
         | {(f"{folder}/", name) for folder, name in folders.items()},
@@ -190,8 +190,9 @@ class Validations:
                 if self.backend.kind == "workspace":  # it builds no network: probes are not run
                     report["mode"] += " (graded statically from the flow files: no network, no probes)"
             folders = {labs_root(): "labs/"}
-            if instructor.root() is not None:
-                folders[instructor.root() / instructor.LABS] = "instructor/labs/"
+            data = instructor.root()
+            if data is not None:
+                folders[data / instructor.LABS] = "instructor/labs/"
             job.report = relative_texts(report, folders)
             job.state = "done"
             step("done" if report["ok"] else "done: problems found")

@@ -93,7 +93,7 @@ class LabResult:
     @classmethod
     def from_dict(cls, data: dict) -> LabResult:
         """The result back from ``to_dict()`` (e.g. a report a sandbox answered); unknown keys are ignored."""
-        names = {f for f in CheckItem.__dataclass_fields__}
+        names = set(CheckItem.__dataclass_fields__)
         items = []
         for check in data.get("checks", []):
             fields = {k: v for k, v in check.items() if k in names}

@@ -195,8 +195,10 @@ def validate(
         report.add(
             "load",
             [
-                f"instructor data of lab {lab.id!r} not available on this machine (reference solution, "
-                f"hidden.yaml): {instructor.where_to_set()}"
+                (
+                    f"instructor data of lab {lab.id!r} not available on this machine (reference "
+                    f"solution, hidden.yaml): {instructor.where_to_set()}"
+                )
             ],
         )
         return report

@@ -100,7 +100,8 @@ def trainee_topology(session_id: int, db: Db, user: Instructor, room: Room):
     if row.state == "running":
         topology = room.backend.status(row.sandbox).get("topology")
     elif row.exam_attempt_id is None and row.lab_id in room.labs:
-        topology, note = declared_topology(room.labs[row.lab_id]), "the lab has stopped: its declared topology"
+        topology = declared_topology(room.labs[row.lab_id])
+        note = "the lab has stopped: its declared topology"
     else:
         note = "an exam task's topology (the trainee's variant) is shown while the task runs"
     checks = []

@@ -236,7 +236,7 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         expect(page.locator("#solution-percent")).to_have_text("100%")
         expect(page.locator('#validation-items [data-item="solution"] .pass')).to_have_text("PASS")
         expect(page.locator("#validation")).to_contain_text("live, in a local sandbox")
-        expect(page.locator('[data-job] .job-state').first).to_have_text("done")
+        expect(page.locator("[data-job] .job-state").first).to_have_text("done")
         shot(page, "validate")
         job = iris.request.get(url + "/api/validations").json()["jobs"][0]
         print("validation steps:", job["steps"])  # where the time goes (pytest -s)

@@ -46,7 +46,8 @@ def test_a_failed_tcp_probe_is_traced_as_that_connection():
 
 def test_a_ping_that_must_be_blocked_shows_where_it_got_through():
     probe, topology, state = setting("smart_meters", "ping-meters-blocked", "starter")
-    item = grading.probe_paths(failed(probe, "m1 -> m2: answered but must be blocked"), probe, topology, state)
+    answered = failed(probe, "m1 -> m2: answered but must be blocked")
+    item = grading.probe_paths(answered, probe, topology, state)
     [path] = item.paths
     assert path["src"] == "m1" and "delivered to m2" in path["outcome"]
     assert path["blame"]["switch"] == "dc1"
