@@ -151,6 +151,7 @@ class Classroom:
                     row.state, row.ended_at = "lost", time.time()
                     row.detail = "the server restarted and the sandbox was not running"
                     counts["lost"] += 1
+        known |= self.validations.sandboxes()  # running validations (of any replica) keep theirs
         for sandbox in existing - known:
             if sandbox.startswith(self.settings.sandbox_prefix):
                 try:
@@ -212,6 +213,7 @@ class Classroom:
         while not self._stop.wait(self.settings.reap_every_s):
             try:
                 self.reclaim_idle()
+                self.validations.expire_stale()
             except Exception:  # keep reaping after a database hiccup
                 LOG.exception("event=reaper.error")
 

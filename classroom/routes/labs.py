@@ -65,7 +65,7 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
             )
             # the pool's and validations' sandboxes count against the cap: a full host gives up a
             # warm one of another lab
-            taken = (active or 0) + room.validations.held()
+            taken = (active or 0) + room.validations.held(db)
             if taken + room.pool.size() >= room.settings.max_sandboxes and (
                 taken >= room.settings.max_sandboxes or room.pool.evict_one(keep=lab.id) is None
             ):

@@ -25,7 +25,7 @@ class ValidationBody(BaseModel):
 def validations(user: Instructor, room: Room):
     """The server's validation jobs (newest first, reports left out), the labs and the limit."""
     return {
-        "jobs": [{**job.to_dict(), "report": None} for job in room.validations.jobs()],
+        "jobs": room.validations.jobs(),
         "labs": [{"id": lab.id, "number": lab.number, "title": lab.title.en} for lab in room.labs.values()],
         "limit": room.validations.limit,
     }
@@ -34,13 +34,13 @@ def validations(user: Instructor, room: Room):
 @router.post("", status_code=202)
 def start_validation(body: ValidationBody, db: Db, user: Instructor, room: Room):
     """Validate catalogue lab ``lab`` (``mode`` auto | static | live) in the background; the job."""
-    job = room.validations.submit(body.lab[:64], body.mode[:16], user.username)
-    accounts.audit(db, user, "lab.validate", f"{job.lab} mode={job.mode} job={job.id}")
+    job = room.validations.submit(body.lab[:64], body.mode[:16], user)
+    accounts.audit(db, user, "lab.validate", f"{job['lab']} mode={job['mode']} job={job['id']}")
     db.commit()
-    return job.to_dict()
+    return job
 
 
 @router.get("/{job_id}")
 def validation(job_id: int, user: Instructor, room: Room):
     """One job: state (running, done, failed), the step it is at, and the report when done."""
-    return room.validations.get(job_id).to_dict()
+    return room.validations.get(job_id)

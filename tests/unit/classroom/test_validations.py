@@ -59,11 +59,18 @@ def test_a_failing_reference_solution_fails_its_item_with_file_and_line(classroo
     assert str(tmp_path) not in str(job["report"]), "server folders are cut from the messages"
 
 
+def user(classroom, name: str):
+    from sdnlab.classroom.db import User
+
+    with classroom.room.factory() as db:
+        return db.query(User).filter_by(username=name).one()
+
+
 def test_one_validation_at_a_time_and_its_sandbox_counts_against_the_cap(classroom):
     ivy, ada = classroom.login("ivy"), classroom.login("ada")
-    room = classroom.room
-    job = room.validations.submit("smart_meters", "auto", "ivy", run=False)  # accepted, not yet run
-    assert job.sandbox and job.sandbox.startswith("utv")
+    validations = classroom.room.validations
+    job = validations.submit("smart_meters", "auto", user(classroom, "ivy"), run=False)  # not yet run
+    assert job["state"] == "running" and job["in_sandbox"]
     second = ivy.post("/api/validations", json={"lab": "static_flows"})
     assert second.status_code == 409 and "smart_meters" in second.json()["error"]
     capacity = ada.get("/api/admin/capacity").json()
@@ -73,11 +80,53 @@ def test_one_validation_at_a_time_and_its_sandbox_counts_against_the_cap(classro
     assert ben.post("/api/labs/static_flows/start").status_code == 200
     full = oto.post("/api/labs/static_flows/start")  # 2 trainees + 1 validation = the cap of 3
     assert full.status_code == 503, full.text
-    room.validations.run(job)
-    assert job.state == "done" and job.report["ok"], job.report
+    validations.run(job["id"])
+    done = ivy.get(f"/api/validations/{job['id']}").json()
+    assert done["state"] == "done" and done["report"]["ok"], done
     assert ada.get("/api/admin/capacity").json()["validations"] == 0
     assert oto.post("/api/labs/static_flows/start").status_code == 200, "the place is free again"
     assert ivy.post("/api/validations", json={"lab": "static_flows", "mode": "static"}).status_code == 202
+
+
+def test_another_replica_sees_the_job_and_its_report_and_a_restart_keeps_it(classroom, db_url):
+    from fastapi.testclient import TestClient
+
+    from sdnlab.classroom import db as cdb
+    from sdnlab.classroom.app import create_app
+
+    ivy = classroom.login("ivy")
+    job = wait_done(ivy, ivy.post("/api/validations", json={"lab": "static_flows"}).json()["id"])
+    other_factory = cdb.open_database(db_url)
+    try:
+        replica = create_app(other_factory, classroom.backend, classroom.room.settings)
+        with TestClient(replica) as second:
+            token = second.post("/api/login", json={"username": "ivy", "password": "password-of-ivy"})
+            second.headers["X-CSRF-Token"] = token.json()["csrf_token"]
+            seen = second.get(f"/api/validations/{job['id']}").json()
+            assert seen["state"] == "done" and seen["report"] == job["report"]
+            assert [j["id"] for j in second.get("/api/validations").json()["jobs"]] == [job["id"]]
+    finally:
+        other_factory.kw["bind"].dispose()
+
+
+def test_a_job_whose_server_died_is_failed_and_its_sandbox_stopped(classroom):
+    from sdnlab.classroom.db import LabValidation
+
+    room, backend = classroom.room, classroom.backend
+    job = room.validations.submit("static_flows", "auto", user(classroom, "ivy"), run=False)
+    with room.factory() as db:
+        sandbox = db.get(LabValidation, job["id"]).sandbox
+    backend.start(sandbox, "static_flows")  # the job had started its sandbox when its server died
+    room.validations._mine.clear()  # as seen from another server process
+    assert room.reconcile()["cleaned"] == 0, "a live job's sandbox is kept by a replica's reconcile"
+    assert sandbox in backend.sandboxes()
+    with room.factory.begin() as db:
+        db.get(LabValidation, job["id"]).heartbeat_at = time.time() - 120
+    assert room.validations.expire_stale() == [job["id"]]
+    failed = classroom.login("ivy").get(f"/api/validations/{job['id']}").json()
+    assert failed["state"] == "failed" and "stopped" in failed["error"] and not failed["in_sandbox"]
+    assert sandbox not in backend.sandboxes()
+    assert room.validations.held() == 0
 
 
 def test_a_full_host_refuses_a_validation_that_needs_a_sandbox(classroom):
