@@ -20,7 +20,7 @@ const T = {
         sandboxes: "Running sandboxes", persandbox: "Per sandbox", hostload: "Host load (1/5/15 min)", memory: "Memory available",
         machine: "This machine allows", budget: "budget", measured: "measured", cpus: "CPUs", changed: "changed",
         validate: "Validate labs", validatebtn: "Validate", mode: "Mode", jobs: "Recent validations", item: "Item",
-        result: "Result", problems: "Problems", solution: "solution", starter: "starter", step: "Step", by: "by",
+        result: "Result", problems: "Problems", solution: "solution", starter: "starter", step: "Step", steps: "Steps", by: "by",
         notrun: "not run", lastcheck: "Last check", nocheck: "no check yet", pathsof: "paths of the last",
         validatehelp: "Runs sdnlab lab validate on the server: texts in both languages, skills and variants, hidden checks, the reference solution at 100% and the starter below it (a lab that needs a network is scored in a sandbox of its own, which counts against the server's sandboxes). One validation at a time." },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
@@ -40,7 +40,7 @@ const T = {
         sandboxes: "実行中のサンドボックス", persandbox: "サンドボックスあたり", hostload: "ホスト負荷（1/5/15分）", memory: "空きメモリ",
         machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました",
         validate: "ラボの検証", validatebtn: "検証", mode: "モード", jobs: "最近の検証", item: "項目",
-        result: "結果", problems: "問題", solution: "模範解答", starter: "初期状態", step: "段階", by: "実行者",
+        result: "結果", problems: "問題", solution: "模範解答", starter: "初期状態", step: "段階", steps: "経過", by: "実行者",
         notrun: "未実行", lastcheck: "最新のチェック", nocheck: "チェックはまだありません", pathsof: "経路: 最新の",
         validatehelp: "サーバーで sdnlab lab validate を実行します: 日英のテキスト、スキルと変種、非公開チェック、模範解答が100%で初期状態がそれ未満であること（ネットワークが必要なラボは専用のサンドボックスで採点し、サーバーのサンドボックス数に数えます）。同時に一つまで。" },
 };
@@ -378,7 +378,7 @@ async function viewValidate(jobId) {
       <p>${t("step")}: <span id="validation-phase">${esc(job.phase)}</span> (${job.seconds} s) · ${t("by")} ${esc(job.by)}</p>
       ${job.error ? `<p class="error">${esc(job.error)}</p>` : ""}${scores}
       ${r ? `<table id="validation-items"><tr><th>${t("result")}</th><th>${t("item")}</th><th>${t("problems")}</th></tr>${items}</table>` : ""}
-      <details><summary>${t("step")}s</summary><pre>${esc(job.steps.map((s) => `${s.at} s  ${s.text}`).join("\n"))}</pre></details>`;
+      <details><summary>${t("steps")}</summary><pre>${esc(job.steps.map((s) => `${s.at} s  ${s.text}`).join("\n"))}</pre></details>`;
   };
   const follow = async (id) => { // poll the job until it is over (and the list with it)
     const job = await api("GET", `/api/validations/${id}`);
