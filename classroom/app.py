@@ -20,13 +20,23 @@ from sqlalchemy.orm import sessionmaker
 
 from sdnlab.classroom.http import install_body_limit, install_errors
 from sdnlab.classroom.room import Classroom, Settings
-from sdnlab.classroom.routes import accounts, admin, exams, instructors, labs, operations, session, terminal
+from sdnlab.classroom.routes import (
+    accounts,
+    admin,
+    exams,
+    instructors,
+    labs,
+    operations,
+    session,
+    terminal,
+    validations,
+)
 from sdnlab.classroom.sandbox import SandboxBackend
 
 __all__ = ["STATIC", "Settings", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (operations, accounts, labs, session, instructors, admin, exams, terminal)
+ROUTERS = (operations, accounts, labs, session, instructors, validations, admin, exams, terminal)
 
 
 def create_app(factory: sessionmaker, backend: SandboxBackend, settings: Settings | None = None) -> FastAPI:

@@ -195,6 +195,15 @@ def serve(
             help="Warm pool: LAB=N,... keeps N sandboxes of LAB started ahead (they count against the cap)",
         ),
     ] = "",
+    max_validations: Annotated[
+        int,
+        typer.Option(
+            "--max-validations",
+            min=1,
+            max=8,
+            help="Lab validations (instructors) running at once; each live one holds a sandbox",
+        ),
+    ] = 1,
     key_file: Annotated[
         Path | None,
         typer.Option(
@@ -296,6 +305,7 @@ def serve(
             cookie_secure=secure_cookies,
             state_dir=web,  # the exam signing key (keys/, 0700) and rendered variants live here
             warm=warm_targets,
+            max_validations=max_validations,
             key_file=str(key_file) if key_file else "",
         )
         app = create_app(factory, the_backend, settings)

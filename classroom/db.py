@@ -6,8 +6,9 @@ the sandbox that runs it, its state and activity), ``attempts`` (every check and
 the full grader report), ``results`` (submitted scores, written by the server only), ``hints``,
 ``audit_log`` (who did what, when), ``scheduled_exams`` (an exam scheduled for a class),
 ``exam_attempts`` (a trainee's attempt, its evidence bundle and certificate),
-``terminal_lines`` (the command lines typed in each session's terminal) and
-``login_failures`` (the login rate limiter's counts, shared by every server replica). Times are
+``terminal_lines`` (the command lines typed in each session's terminal),
+``login_failures`` (the login rate limiter's counts, shared by every server replica) and
+``lab_validations`` (instructors' runs of ``lab validate``: progress and report). Times are
 UNIX seconds (floats), the same on SQLite and PostgreSQL.
 
 SQLite (one file under the server's state folder) is the default; any SQLAlchemy URL works,
@@ -245,6 +246,32 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(160), nullable=False)
     at: Mapped[float] = mapped_column(Float, nullable=False)
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+
+class LabValidation(Base):
+    """An instructor's validation of a catalogue lab (``sdnlab lab validate`` run by the server).
+
+    In the database, not in a server's memory: every replica sees the job, its sandbox counts
+    against the cap on every replica, and the report outlives a restart. A running job's server
+    writes ``heartbeat_at`` every few seconds; a job without one for a while is failed
+    (``classroom/validation.py``)."""
+
+    __tablename__ = "lab_validations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lab_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    mode: Mapped[str] = mapped_column(String(16), nullable=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    by: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # running | done | failed
+    phase: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    sandbox: Mapped[str | None] = mapped_column(String(64), nullable=True)  # while it holds one
+    created_at: Mapped[float] = mapped_column(Float, nullable=False)
+    heartbeat_at: Mapped[float] = mapped_column(Float, nullable=False)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    steps: Mapped[list] = mapped_column(JSON, nullable=False)
+    report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    __table_args__ = (Index("ix_lab_validations_state", "state"),)
 
 
 def default_url(state_dir: Path) -> str:

@@ -2,9 +2,10 @@
 
 One ``Classroom`` per app (``app.state.room``). It owns the lifecycle of sandboxes that is not
 tied to one request: reattaching or cleaning them after a restart, reclaiming idle ones, ending
-a session, the exam clock (``proctor.py``) that submits attempts at their deadline, and the
-warm pool (``pool.py``) and its filler. It also holds the certificate signing key when one is
-given (``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
+a session, the exam clock (``proctor.py``) that submits attempts at their deadline, the
+warm pool (``pool.py``) and its filler, and instructors' lab validations (``validation.py``).
+It also holds the certificate signing key when one is given
+(``Settings.key_file``: ``sdnlab serve --key-file`` or ``$SDNLAB_SIGNING_KEY_FILE``, the
 Secret that deploy/kubernetes mounts). Request handlers (``classroom/routes/``) reach it
 through ``deps.Room``.
 """
@@ -48,6 +49,7 @@ class Settings:
     state_dir: Path | None = None  # the web process's own folder: signing key, rendered variants
     warm: dict[str, int] = field(default_factory=dict)  # lab id -> ready sandboxes kept (the warm pool)
     warm_every_s: float = 1.0
+    max_validations: int = 1  # lab validations (instructors, validation.py) running at once
     key_file: str = ""  # the certificate signing key (Ed25519 PEM), e.g. a mounted Kubernetes Secret
     pdf_timeout_s: float = 30.0  # a certificate PDF printed by headless Chromium: its time limit
     pdf_printers: int = 2  # Chromiums printing at once (each takes ~150 MB for a second or so)
@@ -68,6 +70,9 @@ class Classroom:
         if unknown:
             raise ClassroomError(f"warm pool: no lab {unknown[0]!r} in the catalogue")
         self.pool = WarmPool(backend, settings.warm, settings.sandbox_prefix)
+        from sdnlab.classroom.validation import Validations
+
+        self.validations = Validations(self, settings.max_validations)
         self.signing_key = None  # read at start (before the server drops root), so a bad key fails fast
         if settings.key_file:
             from sdnlab.certification import keys
@@ -97,9 +102,13 @@ class Classroom:
                 or 0
             )
 
+    def held_outside_sessions(self) -> int:
+        """Sandboxes no session row names that count against the cap: the warm pool's, validations'."""
+        return self.pool.size() + self.validations.held()
+
     def free_places(self) -> int:
-        """Sandboxes the host may still start: the cap minus sessions minus the warm pool."""
-        return self.settings.max_sandboxes - self.active_sessions() - self.pool.size()
+        """Sandboxes the host may still start: the cap minus sessions, the warm pool and validations."""
+        return self.settings.max_sandboxes - self.active_sessions() - self.held_outside_sessions()
 
     def begin_start(self) -> None:
         """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""
@@ -144,6 +153,7 @@ class Classroom:
                     row.state, row.ended_at = "lost", time.time()
                     row.detail = "the server restarted and the sandbox was not running"
                     counts["lost"] += 1
+        known |= self.validations.sandboxes()  # running validations (of any replica) keep theirs
         for sandbox in existing - known:
             if sandbox.startswith(self.settings.sandbox_prefix):
                 try:
@@ -191,6 +201,7 @@ class Classroom:
         """Stop the background loops and the warm pool's sandboxes (trainees' sandboxes keep running:
         a restarted server reattaches them)."""
         self._stop.set()
+        self.validations.shutdown()
         drained = self.pool.drain()
         if drained:
             LOG.info("event=pool.drain sandboxes=%d", len(drained))
@@ -204,6 +215,7 @@ class Classroom:
         while not self._stop.wait(self.settings.reap_every_s):
             try:
                 self.reclaim_idle()
+                self.validations.expire_stale()
             except Exception:  # keep reaping after a database hiccup
                 LOG.exception("event=reaper.error")
 

@@ -90,6 +90,25 @@ class LabResult:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> LabResult:
+        """The result back from ``to_dict()`` (e.g. a report a sandbox answered); unknown keys are ignored."""
+        names = set(CheckItem.__dataclass_fields__)
+        items = []
+        for check in data.get("checks", []):
+            fields = {k: v for k, v in check.items() if k in names}
+            fields["details"] = tuple(fields.get("details") or ())
+            fields["paths"] = tuple(fields.get("paths") or ())
+            items.append(CheckItem(**fields))
+        return cls(
+            str(data.get("lab", "")),
+            tuple(items),
+            str(data.get("mode", "")),
+            float(data.get("elapsed_s") or 0.0),
+            str(data.get("grader_version", "")),
+            tuple(data.get("notes") or ()),
+        )
+
     def public_dict(self) -> dict:
         """What a trainee sees: visible checks in full, hidden ones only as a pass count."""
         data = self.to_dict()

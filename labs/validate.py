@@ -3,7 +3,8 @@ languages, it has hidden checks, its reference solution scores 100% and its star
 
 Scoring runs statically on the solution's flow files when the lab needs no live network
 (controller ``none``, no VNFs, scenario or probes), otherwise on a real lab brought up for the
-purpose (root, Open vSwitch). Every problem is collected into the report.
+purpose (root, Open vSwitch), or by a caller's ``score_live`` (the classroom server scores in
+a sandbox). Every problem is collected into the report, under the item (``ITEMS``) that found it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,24 @@ from sdnlab.labs import grading, live
 from sdnlab.labs.errors import LabPackageError
 from sdnlab.labs.loader import load_lab
 from sdnlab.labs.model import Lab
+from sdnlab.labs.results import LabResult
 from sdnlab.labs.workspace import read_text
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 VALIDATE_NAME = "lab-validate"
+ITEMS = {  # what validation checks, in order: item name -> what it asks
+    "load": "the lab package loads and its instructor data is on this machine",
+    "texts": "task texts, title and hints in English and Japanese",
+    "japanese": "every check has a Japanese description",
+    "vacuous": "checks that hold on a silent network name the reachability check they guard",
+    "descriptions": "check descriptions say what the checks judge",
+    "certification": "check skills are known; variants render, differ, and score on several seeds",
+    "checks": "hidden checks for submit and public checks for check",
+    "topology": "the topology loads and names every VNF host",
+    "solution": "the reference solution scores 100%",
+    "starter": "the starter scores less than 100%",
+}
+ScoreLive = Callable[[Lab], tuple[LabResult, LabResult]]  # lab -> (solution, starter), hidden included
 
 
 @dataclass
@@ -35,16 +50,32 @@ class ValidationReport:
     solution_percent: float | None = None
     starter_percent: float | None = None
     elapsed_s: float = 0.0
+    items: dict[str, list[str] | None] = field(default_factory=dict)  # item -> its problems; None: not run
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def add(self, item: str, problems: list[str]) -> None:
+        """Record what one item (``ITEMS``) found."""
+        self.items[item] = [*(self.items.get(item) or []), *problems]
+        self.problems += problems
+
+    def item_list(self) -> list[dict]:
+        """Every item in order: ``{"item", "checks", "state": pass|fail|not run, "problems"}``."""
+        out = []
+        for name, what in ITEMS.items():
+            found = self.items.get(name)
+            state = "not run" if found is None else "fail" if found else "pass"
+            out.append({"item": name, "checks": what, "state": state, "problems": found or []})
+        return out
 
     def to_dict(self) -> dict:
         return {
             "lab": self.lab,
             "ok": self.ok,
             "problems": self.problems,
+            "items": self.item_list(),
             "mode": self.mode,
             "solution_failing": self.failing,
             "solution_percent": self.solution_percent,
@@ -127,79 +158,112 @@ def check_japanese(lab: Lab) -> list[str]:
 MODES = ("auto", "live", "static")
 
 
-def validate(ref, live_name: str = VALIDATE_NAME, mode: str = "auto") -> ValidationReport:
+def needs_network(lab: Lab, mode: str = "auto") -> bool:
+    """True when validating ``lab`` in ``mode`` scores it on a running network."""
+    return mode == "live" or (mode == "auto" and lab.needs_live)
+
+
+def validate(
+    ref,
+    live_name: str = VALIDATE_NAME,
+    mode: str = "auto",
+    score_live: ScoreLive | None = None,
+    step: Callable[[str], None] | None = None,
+) -> ValidationReport:
     """Validate one lab package (by id, number or path).
 
     ``mode``: ``auto`` scores statically when the lab allows it, live otherwise; ``live`` always
     runs a real network; ``static`` never does (labs that need one are reported as not scored).
+    ``score_live(lab)`` scores on a network instead of a runtime lab named ``live_name`` on this
+    host; ``step(text)`` is told what is being done (for progress shown elsewhere).
     """
     import time
 
     started = time.perf_counter()
+    tell = step or (lambda _text: None)
+    tell("reading the lab")
     try:
         lab = load_lab(ref)
     except SdnlabError as exc:
-        return ValidationReport(str(ref), [str(exc)])
+        report = ValidationReport(str(ref))
+        report.add("load", [str(exc)])
+        return report
     report = ValidationReport(lab.id)
     if lab.instructor_path is None or not lab.hidden_available:
         from sdnlab import instructor
 
-        report.problems.append(
-            f"instructor data of lab {lab.id!r} not available on this machine (reference solution, "
-            f"hidden.yaml): {instructor.where_to_set()}"
+        report.add(
+            "load",
+            [
+                (
+                    f"instructor data of lab {lab.id!r} not available on this machine (reference "
+                    f"solution, hidden.yaml): {instructor.where_to_set()}"
+                )
+            ],
         )
         return report
-    report.problems += check_texts(lab)
-    report.problems += check_japanese(lab)
-    report.problems += check_vacuous(lab)
-    report.problems += check_descriptions(lab)
+    report.add("load", [])
+    report.add("texts", check_texts(lab))
+    report.add("japanese", check_japanese(lab))
+    report.add("vacuous", check_vacuous(lab))
+    report.add("descriptions", check_descriptions(lab))
     from sdnlab.certification.evidence import lab_problems  # check skills known, variants sound
 
-    report.problems += lab_problems(lab.path)
+    tell("checking skills and variants")
+    report.add("certification", lab_problems(lab.path))
+    checks = []
     if lab.hidden_count == 0:
-        report.problems.append(
-            "lab.yaml: no hidden behaviour or probe (submit must check more than check does)"
-        )
+        checks.append("lab.yaml: no hidden behaviour or probe (submit must check more than check does)")
     if not any(not b.hidden for b in lab.behaviours) and not any(
         not p.hidden for p in lab.probes + lab.scored
     ):
-        report.problems.append("lab.yaml: no public check for `sdnlab lab check`")
+        checks.append("lab.yaml: no public check for `sdnlab lab check`")
+    report.add("checks", checks)
     try:
         topology = live.load_topology(lab)
     except SdnlabError as exc:
-        report.problems.append(f"topology: {exc}")
+        report.add("topology", [f"topology: {exc}"])
         return report
-    for vnf in lab.vnfs:
-        if vnf.host not in topology.nodes:
-            report.problems.append(f"lab.yaml: vnfs: {vnf.name}: no host {vnf.host!r} in the topology")
+    report.add(
+        "topology",
+        [
+            f"lab.yaml: vnfs: {vnf.name}: no host {vnf.host!r} in the topology"
+            for vnf in lab.vnfs
+            if vnf.host not in topology.nodes
+        ],
+    )
     try:
         flow_files = lab.controller.mode == "none" and not lab.vnfs
         if mode == "static" and not flow_files:
             report.mode = "skipped (needs a live network)"
             report.elapsed_s = time.perf_counter() - started
             return report
-        if mode == "live" or (mode == "auto" and lab.needs_live):
+        if needs_network(lab, mode):
             report.mode = "live"
-            solution, starter = _score_live(lab, live_name)
+            solution, starter = (score_live or (lambda lab: _score_live(lab, live_name)))(lab)
         else:
             report.mode = "static" if not lab.needs_live else "static (behaviours only, probes not run)"
+            tell("grading the starter and the solution (static)")
             solution = grading.grade_static(lab, lab.solution_dir, topology=topology)
             starter = grading.grade_static(lab, lab.starter_dir, topology=topology)
     except SdnlabError as exc:
-        report.problems.append(f"grading: {exc}")
+        report.add("solution", [f"grading: {exc}"])
         report.elapsed_s = time.perf_counter() - started
         return report
     report.solution_percent, report.starter_percent = solution.percent, starter.percent
+    found = []
     if solution.percent < 100.0:
         failing = [i for i in solution.items if not i.passed]
-        report.problems.append(
+        found.append(
             f"solution scores {solution.percent:g}%, not 100% (failing: {', '.join(i.id for i in failing)})"
         )
         report.failing = {i.id: list(i.details) for i in failing}
-        for item in failing:
-            report.problems.append(counterexample_text(item.id, item.details))
-    if starter.percent >= 100.0:
-        report.problems.append("starter already scores 100%: the exercise asks nothing")
+        found += [counterexample_text(item.id, item.details) for item in failing]
+    report.add("solution", found)
+    report.add(
+        "starter",
+        ["starter already scores 100%: the exercise asks nothing"] if starter.percent >= 100.0 else [],
+    )
     report.elapsed_s = time.perf_counter() - started
     return report
 

@@ -93,6 +93,8 @@ def capacity(db: Db, user: Admin, room: Room):
         "running": sum(n for _lab, n in rows),
         "by_lab": {lab: int(n) for lab, n in rows},
         "max_sandboxes": room.settings.max_sandboxes,
+        "pool": room.pool.size(),  # warm sandboxes, ready or starting: they count against the cap
+        "validations": room.validations.held(),  # sandboxes of instructors' lab validations
         "machine_limit": {"labs": limit.labs, "reason": limit.reason},
         "per_sandbox": {"budget_mib": LAB_BUDGET_MIB, "measured": measured_cost()},
         "host": host_load(),

@@ -85,6 +85,43 @@ def trainee_session(session_id: int, db: Db, user: Instructor, room: Room):
     }
 
 
+@router.get("/class/sessions/{session_id}/topology", tags=["class"])
+def trainee_topology(session_id: int, db: Db, user: Instructor, room: Room):
+    """A followed trainee's lab drawn as on their page: the topology (live while the lab runs, as
+    declared by the lab afterwards) and the checks of their last check or submit with the
+    counterexample paths to draw (hidden checks too: instructors see them)."""
+    from sdnlab.classroom.runner import declared_topology
+
+    row = followed_session(db, user, session_id)
+    last = db.scalars(
+        select(Attempt).where(Attempt.session_id == row.id).order_by(Attempt.id.desc()).limit(1)
+    ).first()
+    topology, note = None, ""
+    if row.state == "running":
+        topology = room.backend.status(row.sandbox).get("topology")
+    elif row.exam_attempt_id is None and row.lab_id in room.labs:
+        topology = declared_topology(room.labs[row.lab_id])
+        note = "the lab has stopped: its declared topology"
+    else:
+        note = "an exam task's topology (the trainee's variant) is shown while the task runs"
+    checks = []
+    if last is not None:
+        checks = [
+            {k: c.get(k) for k in ("id", "description", "passed", "hidden", "passed_cases", "cases", "paths")}
+            for c in (last.report or {}).get("checks", [])
+            if isinstance(c, dict)
+        ]
+    return {
+        "session": row.id,
+        "lab": row.lab_id,
+        "state": row.state,
+        "topology": topology,
+        "note": note,
+        "attempt": {"kind": last.kind, "percent": last.percent, "at": last.created_at} if last else None,
+        "checks": checks,
+    }
+
+
 @router.get("/class/sessions/{session_id}/files/{path:path}", tags=["class"])
 def trainee_file(session_id: int, path: str, db: Db, user: Instructor, room: Room):
     """A file of a followed trainee's running lab."""

@@ -63,9 +63,11 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
             active = db.scalar(
                 select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
             )
-            # the pool's sandboxes count against the cap: a full host gives up a warm one of another lab
-            if (active or 0) + room.pool.size() >= room.settings.max_sandboxes and (
-                (active or 0) >= room.settings.max_sandboxes or room.pool.evict_one(keep=lab.id) is None
+            # the pool's and validations' sandboxes count against the cap: a full host gives up a
+            # warm one of another lab
+            taken = (active or 0) + room.validations.held(db)
+            if taken + room.pool.size() >= room.settings.max_sandboxes and (
+                taken >= room.settings.max_sandboxes or room.pool.evict_one(keep=lab.id) is None
             ):
                 room.metrics.errors.labels("class_full").inc()
                 raise ClassFull("class is full, try again in a few minutes")

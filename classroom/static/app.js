@@ -18,7 +18,11 @@ const T = {
         admin: "Admin", users: "Users and roles", role: "Role", classes: "Classes", account: "Account", enabled: "enabled",
         disabled: "disabled", disable: "Disable", enable: "Enable", settings: "Server settings", capacity: "Capacity",
         sandboxes: "Running sandboxes", persandbox: "Per sandbox", hostload: "Host load (1/5/15 min)", memory: "Memory available",
-        machine: "This machine allows", budget: "budget", measured: "measured", cpus: "CPUs", changed: "changed" },
+        machine: "This machine allows", budget: "budget", measured: "measured", cpus: "CPUs", changed: "changed",
+        validate: "Validate labs", validatebtn: "Validate", mode: "Mode", jobs: "Recent validations", item: "Item",
+        result: "Result", problems: "Problems", solution: "solution", starter: "starter", step: "Step", steps: "Steps", by: "by",
+        notrun: "not run", lastcheck: "Last check", nocheck: "no check yet", pathsof: "paths of the last",
+        validatehelp: "Runs sdnlab lab validate on the server: texts in both languages, skills and variants, hidden checks, the reference solution at 100% and the starter below it (a lab that needs a network is scored in a sandbox of its own, which counts against the server's sandboxes). One validation at a time." },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
         dashboard: "ダッシュボード", start: "開始", open: "開く", best: "最高", minutes: "分",
         deploy: "保存してデプロイ", check: "チェック", hint: "ヒント", submit: "提出", stop: "ラボを停止", reset: "初期状態に戻す",
@@ -34,7 +38,11 @@ const T = {
         admin: "管理", users: "ユーザーとロール", role: "ロール", classes: "クラス", account: "アカウント", enabled: "有効",
         disabled: "無効", disable: "無効にする", enable: "有効にする", settings: "サーバー設定", capacity: "容量",
         sandboxes: "実行中のサンドボックス", persandbox: "サンドボックスあたり", hostload: "ホスト負荷（1/5/15分）", memory: "空きメモリ",
-        machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました" },
+        machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました",
+        validate: "ラボの検証", validatebtn: "検証", mode: "モード", jobs: "最近の検証", item: "項目",
+        result: "結果", problems: "問題", solution: "模範解答", starter: "初期状態", step: "段階", steps: "経過", by: "実行者",
+        notrun: "未実行", lastcheck: "最新のチェック", nocheck: "チェックはまだありません", pathsof: "経路: 最新の",
+        validatehelp: "サーバーで sdnlab lab validate を実行します: 日英のテキスト、スキルと変種、非公開チェック、模範解答が100%で初期状態がそれ未満であること（ネットワークが必要なラボは専用のサンドボックスで採点し、サーバーのサンドボックス数に数えます）。同時に一つまで。" },
 };
 const state = { me: null, csrf: null, lang: localStorage.getItem("lang") || "en", poll: null, term: null, ws: null,
   topology: null, path: null, gen: 0 };
@@ -89,7 +97,7 @@ function header() {
   let nav = "";
   if (state.me) {
     nav += `<a href="#/labs">${t("labs")}</a>`;
-    if (state.me.role !== "trainee") nav += `<a href="#/dashboard">${t("dashboard")}</a>`;
+    if (state.me.role !== "trainee") nav += `<a href="#/dashboard">${t("dashboard")}</a><a href="#/validate">${t("validate")}</a>`;
     if (state.me.role === "admin") nav += `<a href="#/admin">${t("admin")}</a>`;
   }
   $("#nav").innerHTML = nav;
@@ -158,127 +166,20 @@ function renderFeedback(report) {
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
   // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
-  const longest = (paths) => paths.reduce((a, b) => (b.hops.length > a.hops.length ? b : a));
   const failed = report.checks.find((c) => !c.passed && c.paths && c.paths.length);
-  state.path = failed ? longest(failed.paths) : null;
+  state.path = failed ? longestPath(failed.paths) : null;
   drawTopology();
   document.querySelectorAll("[data-path]").forEach((button) => button.addEventListener("click", () => {
-    state.path = longest(report.checks[Number(button.dataset.path)].paths);
+    state.path = longestPath(report.checks[Number(button.dataset.path)].paths);
     drawTopology();
     $("#topology").scrollIntoView({ block: "nearest" });
   }));
 }
 
-// --- the topology: a layered drawing of the lab (switches, hosts, links) in SVG ----------------
-// Layers: hosts at the bottom; each switch sits one layer above the nearest host (breadth-first
-// from every host at once). Within a layer, nodes are ordered by the mean position of their
-// neighbours in the layer below and above (a few sweeps), which keeps links from crossing much.
-function topologyLayout(topo) {
-  const names = [...topo.switches.map((s) => s.name), ...topo.hosts.map((h) => h.name)];
-  const isHost = new Set(topo.hosts.map((h) => h.name));
-  const nbrs = new Map(names.map((n) => [n, []]));
-  for (const l of topo.links) {
-    if (nbrs.has(l.a) && nbrs.has(l.b)) { nbrs.get(l.a).push(l.b); nbrs.get(l.b).push(l.a); }
-  }
-  const depth = new Map(topo.hosts.map((h) => [h.name, 0]));
-  const queue = topo.hosts.map((h) => h.name);
-  while (queue.length) {
-    const n = queue.shift();
-    for (const m of nbrs.get(n)) if (!depth.has(m)) { depth.set(m, depth.get(n) + 1); queue.push(m); }
-  }
-  for (const n of names) if (!depth.has(n)) depth.set(n, isHost.has(n) ? 0 : 1); // unlinked nodes
-  const top = Math.max(1, ...depth.values());
-  const layers = Array.from({ length: top + 1 }, () => []);
-  for (const n of names) layers[top - depth.get(n)].push(n); // the core on top, hosts at the bottom
-  const order = new Map();
-  layers.forEach((layer) => layer.forEach((n, i) => order.set(n, (i + 0.5) / layer.length)));
-  const row = new Map();
-  layers.forEach((layer, r) => layer.forEach((n) => row.set(n, r)));
-  // the mean position of a node's neighbours in row r (its own position when it has none there)
-  const mean = (n, r) => {
-    const o = nbrs.get(n).filter((m) => row.get(m) === r).map((m) => order.get(m));
-    return o.length ? o.reduce((a, b) => a + b) / o.length : order.get(n);
-  };
-  for (let sweep = 0; sweep < 6; sweep++) { // down from the core, then up from the hosts
-    const down = sweep % 2 === 0;
-    for (let r = down ? 1 : top - 1; down ? r <= top : r >= 0; r += down ? 1 : -1) {
-      const ref = down ? r - 1 : r + 1;
-      const key = new Map(layers[r].map((n) => [n, mean(n, ref)]));
-      layers[r].sort((x, y) => key.get(x) - key.get(y));
-      layers[r].forEach((n, i) => order.set(n, (i + 0.5) / layers[r].length));
-    }
-  }
-  const width = Math.max(520, ...layers.map((l) => l.length * 96));
-  const height = 70 + top * 110;
-  const pos = new Map();
-  layers.forEach((layer, row) => layer.forEach((n, i) =>
-    pos.set(n, { x: Math.round(((i + 0.5) * width) / layer.length), y: 40 + row * 110 })));
-  return { pos, width, height, isHost };
-}
-
-// The counterexample's path on the drawing: nodes crossed, links taken, where it stopped, what is blamed.
-function pathOn(topo, path) {
-  const nodes = new Set([path.src]);
-  const links = new Set();
-  const linkAt = (node, port) => topo.links.find((l) => (l.a === node && l.a_port === port) || (l.b === node && l.b_port === port));
-  const between = (x, y) => topo.links.find((l) => (l.a === x && l.b === y) || (l.a === y && l.b === x));
-  let previous = path.src;
-  for (const hop of path.hops) {
-    const into = linkAt(hop.switch, hop.in_port);
-    const link = into && (into.a === previous || into.b === previous) ? into : between(previous, hop.switch);
-    if (link) links.add(link);
-    nodes.add(hop.switch);
-    previous = hop.switch;
-  }
-  const last = path.hops[path.hops.length - 1];
-  if (last && last.out_port != null) { // the packet left the last switch: follow the wire to a host
-    const out = linkAt(last.switch, last.out_port);
-    if (out) { links.add(out); nodes.add(out.a === last.switch ? out.b : out.a); }
-  }
-  const dropped = /^dropped/.test(path.outcome || "") && last ? last.switch : null;
-  return { nodes, links, dropped, blamed: path.blame ? path.blame.switch : null };
-}
-
-function renderTopology(topo, path) {
-  if (!topo || !topo.hosts) return `<p>${t("notopo")}</p>`;
-  const { pos, width, height, isHost } = topologyLayout(topo);
-  const on = path ? pathOn(topo, path) : { nodes: new Set(), links: new Set(), dropped: null, blamed: null };
-  const hosts = new Map(topo.hosts.map((h) => [h.name, h]));
-  const switches = new Map(topo.switches.map((s) => [s.name, s]));
-  const running = topo.phase === "ready";
-  const lines = topo.links.filter((l) => pos.has(l.a) && pos.has(l.b)).map((l) => {
-    const a = pos.get(l.a), b = pos.get(l.b);
-    const cls = ["link", l.up === false ? "down" : "", on.links.has(l) ? "hit" : ""].join(" ");
-    return `<g class="${cls}" data-link="${esc(l.a)}-${esc(l.b)}"><title>${esc(l.a)}:${l.a_port ?? "?"} — ${esc(l.b)}:${l.b_port ?? "?"} (${l.up === false ? t("down") : t("up")})</title>
-      <line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"/>
-      ${isHost.has(l.a) ? "" : `<text class="port" x="${a.x + (b.x - a.x) * 0.22}" y="${a.y + (b.y - a.y) * 0.22 - 3}">${l.a_port ?? ""}</text>`}
-      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${l.b_port ?? ""}</text>`}</g>`;
-  });
-  const nodes = [...pos.entries()].map(([name, { x, y }]) => {
-    const hit = on.nodes.has(name) ? " hit" : "";
-    const mark = (on.dropped === name ? " dropped" : "") + (on.blamed === name ? " blamed" : "");
-    if (isHost.has(name)) {
-      const h = hosts.get(name);
-      const end = path && (name === path.src || name === path.dst) ? " end" : "";
-      return `<g class="node host${hit}${end}" data-node="${esc(name)}"><title>${esc(name)} ${esc(h.ip || "")} ${esc(h.mac || "")} ${esc(h.role || "")}</title>
-        <circle cx="${x}" cy="${y}" r="15"/><text x="${x}" y="${y + 4}">${esc(name)}</text>
-        <text class="addr" x="${x}" y="${y + 30}">${esc(h.ip || "")}</text></g>`;
-    }
-    const s = switches.get(name);
-    const status = !running ? "idle" : topo.controller === "none" ? "ready" : s.connected ? "up" : "down";
-    return `<g class="node switch ${status}${hit}${mark}" data-node="${esc(name)}"><title>${esc(name)}: ${t({ idle: "notrunning", ready: "nocontroller", up: "connected", down: "disconnected" }[status])}${on.blamed === name && path.blame.where ? " — " + esc(path.blame.where) : ""}</title>
-      <rect x="${x - 26}" y="${y - 14}" width="52" height="28" rx="6"/><text x="${x}" y="${y + 4}">${esc(name)}</text>
-      ${on.dropped === name ? `<text class="cross" x="${x + 30}" y="${y - 12}">✕</text>` : ""}</g>`;
-  });
-  const caption = path ? `<p class="path" id="path-caption"><b>${esc(path.src)} → ${esc(path.dst)}</b>: ${esc(path.outcome || "")}
-      ${path.blame ? ` · ${t("blame")} <b>${esc(path.blame.switch)}</b> ${esc(path.blame.where || "")}` : ""}</p>` : "";
-  const legend = `<p class="legend">${running ? "" : t("notrunning") + " · "}${t("legend")}</p>`;
-  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${t("topology")}">${lines.join("")}${nodes.join("")}</svg>${caption}${legend}`;
-}
-
+// the drawing itself is topology.js's (shared with the instructor's drill-down)
 function drawTopology() {
   const el = $("#topology");
-  if (el) el.innerHTML = renderTopology(state.topology, state.path);
+  if (el) el.innerHTML = renderTopology(state.topology, state.path, t);
 }
 
 async function viewLab(labId) {
@@ -292,7 +193,7 @@ async function viewLab(labId) {
   $("#main").innerHTML = `<div class="lab">
     <section class="card task"><h2>${lab.number}. ${esc(lab.title[state.lang] || lab.title.en)}</h2>${lab.task_html}</section>
     <section>${mine ? `
-      <div class="card"><h3>${t("topology")}</h3><div id="topology"></div></div>
+      <div class="card"><h3>${t("topology")}</h3><div id="topology" class="topology"></div></div>
       <div class="card"><h3>${t("terminal")}</h3><div id="terminal"></div></div>
       <div class="card"><h3>${t("files")}</h3><select id="files"></select>
         <textarea id="editor" spellcheck="false"></textarea>
@@ -418,22 +319,89 @@ async function viewDashboard() {
 }
 
 async function drill(sessionId) {
-  const d = await api("GET", `/api/class/sessions/${sessionId}`);
+  const [d, drawing] = await Promise.all([
+    api("GET", `/api/class/sessions/${sessionId}`),
+    api("GET", `/api/class/sessions/${sessionId}/topology`),
+  ]);
   const report = d.last_report;
   const checks = report ? report.checks.map((c) => `<li><span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
       ${c.hidden ? "(hidden) " : ""}<b>${esc(c.id)}</b> ${c.passed_cases}/${c.cases}
       ${c.details.length ? `<pre>${esc(c.details.slice(0, 2).join("\n\n"))}</pre>` : ""}</li>`).join("") : "";
+  // the trainee's lab drawn as on their page (topology.js), with the paths of their last check or submit
+  const traced = drawing.checks.filter((c) => !c.passed && c.paths && c.paths.length);
+  const attempt = drawing.attempt ? `${t("pathsof")} ${esc(drawing.attempt.kind)} (${drawing.attempt.percent}%)` : t("nocheck");
   $("#drill").hidden = false;
   $("#drill").innerHTML = `<h3>${esc(d.user)} · ${esc(d.lab)} · ${esc(d.state)}</h3>
     <p>${d.attempts.map((a) => `${a.kind} ${a.percent}%`).join(" · ") || t("none")}</p>
-    <select id="drill-files">${d.files.map((f) => `<option>${esc(f.path)}</option>`).join("")}</select>
-    <pre id="drill-file"></pre>${report ? `<p class="score">${report.percent}%</p><ul>${checks}</ul>` : ""}`;
+    <div class="drill-grid"><div><h4>${t("topology")}</h4><div id="drill-topology" class="topology"></div>
+      <p class="muted">${attempt}${drawing.note ? " · " + esc(drawing.note) : ""}</p>
+      <p id="drill-paths">${traced.map((c, i) => `<button class="link" data-drill-path="${i}">${c.hidden ? "(hidden) " : ""}${esc(c.id)}</button>`).join(" · ")}</p></div>
+    <div><select id="drill-files">${d.files.map((f) => `<option>${esc(f.path)}</option>`).join("")}</select>
+    <pre id="drill-file"></pre>${report ? `<p class="score">${report.percent}%</p><ul>${checks}</ul>` : ""}</div></div>`;
+  const draw = (path) => { $("#drill-topology").innerHTML = renderTopology(drawing.topology, path, t); };
+  draw(traced.length ? longestPath(traced[0].paths) : null);
+  document.querySelectorAll("[data-drill-path]").forEach((button) => button.addEventListener("click", () =>
+    draw(longestPath(traced[Number(button.dataset.drillPath)].paths))));
   const show = async () => {
     if (!$("#drill-files").value) return;
     $("#drill-file").textContent = (await api("GET", `/api/class/sessions/${sessionId}/files/${$("#drill-files").value}`)).content;
   };
   $("#drill-files").addEventListener("change", show);
   await show();
+}
+
+// --- lab validation (instructors): sdnlab lab validate as a job on the server, polled ------------
+async function viewValidate(jobId) {
+  const gen = state.gen;
+  const { labs, jobs } = await api("GET", "/api/validations");
+  still(gen);
+  $("#main").innerHTML = `<div class="card"><h2>${t("validate")}</h2><p class="muted">${t("validatehelp")}</p>
+      <select id="validate-lab">${labs.map((l) => `<option value="${esc(l.id)}">${l.number}. ${esc(l.title)} (${esc(l.id)})</option>`).join("")}</select>
+      <label>${t("mode")} <select id="validate-mode"><option>auto</option><option>static</option><option>live</option></select></label>
+      <button class="primary" id="validate-start">${t("validatebtn")}</button></div>
+    <div class="card" id="validation" hidden></div>
+    <div class="card"><h3>${t("jobs")}</h3><table id="validation-jobs"></table></div>`;
+  const list = (items) => {
+    $("#validation-jobs").innerHTML = items.map((j) => `<tr data-job="${j.id}"><td><a href="#/validate/${j.id}">#${j.id}</a></td>
+      <td>${esc(j.lab)}</td><td>${esc(j.mode)}</td><td>${esc(j.by)}</td><td class="job-state">${esc(j.state)}</td><td>${j.seconds} s</td></tr>`).join("");
+  };
+  list(jobs);
+  const show = (job) => {
+    const r = job.report;
+    const items = r ? r.items.map((i) => `<tr data-item="${esc(i.item)}" class="${i.state === "fail" ? "failed" : ""}">
+        <td><span class="${i.state === "pass" ? "pass" : i.state === "fail" ? "fail" : "muted"}">${i.state === "pass" ? "PASS" : i.state === "fail" ? "FAIL" : t("notrun")}</span></td>
+        <td><b>${esc(i.item)}</b><br><span class="muted">${esc(i.checks)}</span></td>
+        <td>${i.problems.length ? `<pre>${esc(i.problems.join("\n"))}</pre>` : ""}</td></tr>`).join("") : "";
+    const scores = r && r.solution_percent != null ? `<p>${t("solution")} <b id="solution-percent">${r.solution_percent}%</b> · ${t("starter")} <b id="starter-percent">${r.starter_percent}%</b> · ${esc(r.mode)} · ${r.elapsed_s} s</p>` : "";
+    $("#validation").hidden = false;
+    $("#validation").innerHTML = `<h3>#${job.id} ${esc(job.lab)} · <span id="validation-state">${esc(job.state)}</span>${r ? ` · <span class="${r.ok ? "pass" : "fail"}" id="validation-verdict">${r.ok ? "OK" : "FAIL"}</span>` : ""}</h3>
+      <p>${t("step")}: <span id="validation-phase">${esc(job.phase)}</span> (${job.seconds} s) · ${t("by")} ${esc(job.by)}</p>
+      ${job.error ? `<p class="error">${esc(job.error)}</p>` : ""}${scores}
+      ${r ? `<table id="validation-items"><tr><th>${t("result")}</th><th>${t("item")}</th><th>${t("problems")}</th></tr>${items}</table>` : ""}
+      <details><summary>${t("steps")}</summary><pre>${esc(job.steps.map((s) => `${s.at} s  ${s.text}`).join("\n"))}</pre></details>`;
+  };
+  const follow = async (id) => { // poll the job until it is over (and the list with it)
+    const job = await api("GET", `/api/validations/${id}`);
+    still(gen);
+    show(job);
+    if (job.state !== "running") {
+      if (state.poll) clearInterval(state.poll);
+      state.poll = null;
+      list((await api("GET", "/api/validations")).jobs);
+    }
+    return job;
+  };
+  $("#validate-start").addEventListener("click", async (ev) => {
+    ev.target.disabled = true;
+    try {
+      const job = await api("POST", "/api/validations", { lab: $("#validate-lab").value, mode: $("#validate-mode").value });
+      location.hash = `#/validate/${job.id}`; // the route follows it
+    } catch (err) { toast(err.message); } finally { ev.target.disabled = false; }
+  });
+  if (jobId) {
+    const job = await follow(Number(jobId));
+    if (job.state === "running") every(gen, 2000, () => follow(Number(jobId)));
+  }
 }
 
 // --- admin: users and roles, the running settings, capacity -------------------------------------
@@ -514,6 +482,7 @@ async function route() {
     if (view === "lab" && arg) return await viewLab(arg);
     if (view === "dashboard") return await viewDashboard();
     if (view === "admin") return await viewAdmin();
+    if (view === "validate") return await viewValidate(arg);
     return await viewLabs();
   } catch (err) {
     if (err.stale || gen !== state.gen) return; // the page moved on

@@ -171,3 +171,74 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         expect(trainee.locator("#catalogue")).to_be_visible(timeout=60_000)
         expect(admin.locator("#running")).to_have_text("0", timeout=15_000)  # the capacity view refreshes
         browser.close()
+
+
+def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_live(server):
+    """The drill-down draws the trainee's lab and last check's path with the trainee page's code
+    (topology.js); the validate page runs ``lab validate`` in a sandbox of the server and shows
+    every item passed."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _state = server
+    lab = "static_flows"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        # set-up through the API: a class, a trainee, her lab and a failing check on the starter
+        iris = browser.new_context()
+        token = iris.request.post(
+            url + "/api/login", data={"username": "iris", "password": "password-iris"}
+        ).json()["csrf_token"]
+        csrf = {"X-CSRF-Token": token}
+        iris.request.post(url + "/api/classes", data={"name": "summer"}, headers=csrf)
+        made = iris.request.post(
+            url + "/api/users",
+            data={"username": "uma", "password": "password-uma", "class": "summer"},
+            headers=csrf,
+        )
+        assert made.ok, made.text()
+        uma = browser.new_context()
+        token = uma.request.post(
+            url + "/api/login", data={"username": "uma", "password": "password-uma"}
+        ).json()["csrf_token"]
+        started = uma.request.post(url + f"/api/labs/{lab}/start", headers={"X-CSRF-Token": token})
+        assert started.ok, started.text()
+        checked = uma.request.post(url + "/api/session/check", headers={"X-CSRF-Token": token}).json()
+        failed = [c for c in checked["checks"] if not c["passed"] and c["paths"]]
+        assert failed, checked
+        assert uma.request.get(url + f"/api/class/sessions/{started.json()['id']}/topology").status == 403
+
+        page = iris.new_page()
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(url + "/#/dashboard")
+        page.click('[data-user="uma"] [data-drill]')
+        drawing = page.locator("#drill-topology")
+        topology = live.load_topology(load_lab(lab))
+        expect(drawing.locator("svg .host")).to_have_count(len(topology.hosts()))
+        expect(drawing.locator("svg .link")).to_have_count(len(topology.links))
+        caption = drawing.locator("#path-caption")
+        expect(caption).to_contain_text("blamed rule")
+        src, dst = caption.locator("b").first.inner_text().split(" → ")
+        expect(drawing.locator(f'.host.hit.end[data-node="{src}"]')).to_be_visible()
+        expect(drawing.locator(f'.host.end[data-node="{dst}"]')).to_be_visible()
+        expect(drawing.locator(".switch.blamed")).to_have_count(1)
+        assert drawing.locator(".link.hit").count() >= 2
+        page.locator("[data-drill-path]").last.click()  # another failed check's path
+        expect(caption).to_be_visible()
+        page.locator("#drill").scroll_into_view_if_needed()
+        shot(page, "drill-down")
+
+        # the validate page: the live validation of a catalogue lab in its own sandbox
+        page.click("#nav >> text=Validate labs")
+        page.select_option("#validate-lab", lab)
+        page.click("#validate-start")
+        expect(page.locator("#validation-state")).to_have_text("done", timeout=120_000)
+        expect(page.locator("#validation-verdict")).to_have_text("OK")
+        expect(page.locator("#solution-percent")).to_have_text("100%")
+        expect(page.locator('#validation-items [data-item="solution"] .pass')).to_have_text("PASS")
+        expect(page.locator("#validation")).to_contain_text("live, in a local sandbox")
+        expect(page.locator("[data-job] .job-state").first).to_have_text("done")
+        shot(page, "validate")
+        job = iris.request.get(url + "/api/validations").json()["jobs"][0]
+        print("validation steps:", job["steps"])  # where the time goes (pytest -s)
+        uma.request.post(url + "/api/session/stop", headers={"X-CSRF-Token": token})
+        browser.close()

@@ -122,6 +122,11 @@ def test_two_trainees_side_by_side_each_in_their_own_lab(room, agent):
     assert ann_check["percent"] == 100.0 and ann_check["mode"] == "live"
     assert ben_check["percent"] < 100.0
     assert any(c["details"] for c in ben_check["checks"] if not c["passed"]), "ben sees a counterexample"
+    # a live ping probe that failed carries the path its packets take through ben's flow tables
+    probe = next(c for c in ben_check["checks"] if c["id"] == "ping-meters-blocked")
+    assert not probe["passed"] and probe["paths"], probe
+    assert probe["paths"][0]["src"] == "m1" and "delivered to m2" in probe["paths"][0]["outcome"]
+    assert probe["paths"][0]["blame"]["where"].startswith("flows/"), "no server folder in the path"
 
     # each terminal shows its own lab: ann's switch has her deployed rules, ben's the starter's
     [ann_flows] = terminal(ann, "ovs-ofctl dump-flows core")

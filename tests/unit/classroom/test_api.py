@@ -130,6 +130,10 @@ ENDPOINTS = [
     ("POST", "/api/class/sessions/999/reset", "instructor"),
     ("GET", "/api/class/sessions/999", "instructor"),
     ("GET", "/api/class/sessions/999/files/flows/s1.flows", "instructor"),
+    ("GET", "/api/class/sessions/999/topology", "instructor"),
+    ("GET", "/api/validations", "instructor"),
+    ("POST", "/api/validations", "instructor"),
+    ("GET", "/api/validations/999", "instructor"),
     ("POST", "/api/classes", "instructor"),
     ("POST", "/api/users", "instructor"),
     ("POST", "/api/users/import", "instructor"),
@@ -164,6 +168,7 @@ ID_NAMES = {  # which path parameter a 999 stands for, by the path's beginning
     "/api/me/certificates/": "{attempt_id}",
     "/api/exams/": "{scheduled_id}",
     "/api/class/sessions/": "{session_id}",
+    "/api/validations/": "{job_id}",
 }
 
 
@@ -187,6 +192,7 @@ BODIES = {
         "json": {"exam": "quick_openflow", "class": "c1", "opens_at": 0, "closes_at": 4102444800}
     },
     "/api/exam/task": {"json": {"task": 1}},
+    "/api/validations": {"json": {"lab": "static_flows", "mode": "static"}},
     "/api/users/import": {
         "content": "username,password\nnewbie2,longenough\n",
         "headers": {"content-type": "text/csv"},
