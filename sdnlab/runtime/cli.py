@@ -122,8 +122,9 @@ def up(
     if state.get("ovsdb"):
         console.print(
             f"[yellow]note: the switches' OVSDB is open to the controller at {state['ovsdb']['address']} "
-            "(rest_conf_switch's ovsdb_addr). This database holds the bridges of every lab on this "
-            "machine: whatever connects to it can reconfigure them too. "
+            "(rest_conf_switch's ovsdb_addr). This Open vSwitch database holds the bridges of every lab "
+            "that runs on it (all labs of this machine, unless in a classroom own-ovs sandbox): "
+            "whatever connects to it can reconfigure them too. "
             f"It closes at `sdnlab down --name {name}`.[/]",
             soft_wrap=True,
         )

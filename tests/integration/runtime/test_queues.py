@@ -15,7 +15,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +167,48 @@ def test_ovsdb_port_is_refused_to_a_second_lab_and_closed_after_a_crash(lab_fact
     time.sleep(0.2)
     api.clean()
     assert f"ptcp:{OVSDB_PORT + 1}:" not in vsctl("get-manager")
+
+
+def test_in_an_own_ovs_sandbox_the_lab_opens_its_own_ovsdb_and_its_queues_work(tmp_path):
+    """The classroom's own-ovs sandbox (its own ovsdb-server, started without Manager remotes):
+    the lab's Manager row is in the sandbox's database, on the sandbox's loopback."""
+    from sdnlab.classroom.backends.namespaces import UNSHARE, sandbox_script
+
+    box = tmp_path / "state" / "box"
+    box.mkdir(parents=True)
+    script = sandbox_script(box, tmp_path / "state", sys.executable).splitlines()
+    assert "sdnlab.classroom.agent" in script[-1]  # what the sandbox runs once its OVS is up
+    sdnlab = str(Path(sys.executable).parent / "sdnlab")
+    commands = [
+        *script[:-1],
+        f"{sdnlab} up linear -p switches=1 -p hosts_per_switch=2 --name t-q-sbx --controller none --ovsdb",
+        (
+            "ovs-vsctl --db=tcp:127.0.0.1:6632 -- set port s1-eth2 qos=@q -- --id=@q create qos"
+            " type=linux-htb other-config:max-rate=20000000 queues:0=@q0 queues:1=@q1"
+            " -- --id=@q0 create queue other-config:max-rate=20000000"
+            " -- --id=@q1 create queue other-config:max-rate=1000000 >/dev/null"
+        ),
+        (
+            "printf 'priority=1,actions=NORMAL\\npriority=10,udp,tp_dst=5001,actions=set_queue:1,output:2\\n'"
+            " | ovs-ofctl -O OpenFlow13 add-flows s1 -"
+        ),
+        "for i in $(seq 50); do tc filter show dev s1-eth2 | grep -q 'flowid 1:2' && break; sleep 0.1; done",
+        "echo managers: $(ovs-vsctl --columns=target,external_ids list Manager | tr -s ' ')",
+        "echo filters: $(tc filter show dev s1-eth2 | grep -c 'flowid 1:2')",
+        f"{sdnlab} down --name t-q-sbx",
+        "echo after: $(ovs-vsctl --columns=target list Manager) qos=$(ovs-vsctl list QoS | grep -c _uuid)",
+    ]
+    host_managers = subprocess.run(["ovs-vsctl", "get-manager"], capture_output=True, text=True).stdout
+    done = subprocess.run(
+        [*UNSHARE, "sh", "-c", "\n".join(commands)], capture_output=True, text=True, timeout=120
+    )
+    out = done.stdout
+    assert 'managers: target : "ptcp:6632:127.0.0.1" external_ids : {sdnlab-lab=t-q-sbx}' in out, (
+        out + done.stderr
+    )
+    assert "filters: 1" in out
+    assert "after: qos=0" in out
+    # the host's database never saw it
+    assert (
+        subprocess.run(["ovs-vsctl", "get-manager"], capture_output=True, text=True).stdout == host_managers
+    )
