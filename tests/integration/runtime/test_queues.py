@@ -212,3 +212,29 @@ def test_in_an_own_ovs_sandbox_the_lab_opens_its_own_ovsdb_and_its_queues_work(t
     assert (
         subprocess.run(["ovs-vsctl", "get-manager"], capture_output=True, text=True).stdout == host_managers
     )
+
+
+def test_up_says_when_it_opens_the_shared_ovsdb_and_refuses_a_taken_port_in_one_line():
+    cli = [sys.executable, "-m", "sdnlab.cli"]
+    env = {**os.environ, "COLUMNS": "200"}
+    common = ["linear", "-p", "switches=1", "-p", "hosts_per_switch=1", "--controller", "none"]
+    up = subprocess.run(
+        [*cli, "up", *common, "--name", "t-q-cli", "--ovsdb-port", str(OVSDB_PORT + 2)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stderr
+        said = " ".join(up.stderr.split())
+        assert f"the switches' OVSDB is open to the controller at tcp:127.0.0.1:{OVSDB_PORT + 2}" in said
+        assert "holds the bridges of every lab that runs on it" in said
+        again = subprocess.run(
+            [*cli, "up", *common, "--name", "t-q-cli2", "--ovsdb-port", str(OVSDB_PORT + 2)],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+        assert again.returncode != 0
+        taken = f"port {OVSDB_PORT + 2} is already open to the controller of lab 't-q-cli'"
+        hint = f"give this lab another with --ovsdb-port (e.g. {OVSDB_PORT + 3})"
+        assert again.stderr.strip().splitlines() == [f"sdnlab: error: --ovsdb: {taken}; {hint}"]
+    finally:
+        subprocess.run([*cli, "down", "--name", "t-q-cli"], capture_output=True, timeout=120)
+    assert f"ptcp:{OVSDB_PORT + 2}:" not in vsctl("get-manager")
