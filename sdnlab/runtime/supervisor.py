@@ -197,6 +197,7 @@ def build_and_run(name: str) -> int:
             from sdnlab.runtime import ovsdb
 
             ovsdb.open_for(name, int(spec["ovsdb"]["port"]))
+            ovsdb.tag_bridges(name, {mtopo.node_name(s.name): s.name for s in topology.switches()})
             state["ovsdb"] = dict(
                 spec["ovsdb"], address=f"tcp:{spec['ovsdb']['host']}:{spec['ovsdb']['port']}"
             )
