@@ -27,11 +27,11 @@ from typing import Any
 
 from sdnlab.runtime import app_errors, paths, teardown
 
+# raised in the main thread when the supervisor is asked to stop; the watcher's class, so that a
+# watch loop run in this process (``become_watcher`` failed) tells it from its own errors
+from sdnlab.runtime.watcher import Stop
+
 LOG = logging.getLogger("sdnlab.supervisor")
-
-
-class Stop(Exception):
-    """Raised in the main thread when the supervisor is asked to stop."""
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
