@@ -20,7 +20,7 @@ Examples:
   sdnlab up linear -p switches=3
   sdnlab up smart_meter -p meters=200 --name big
   sdnlab up my_topo.yaml --controller app:my_app.py
-  sdnlab up linear -p switches=1 --controller app:ryu.app.rest_qos --ovsdb
+  sdnlab up linear -p switches=1 --controller app:qos_app.py --ovsdb
 """
 
 
