@@ -558,6 +558,9 @@ def status(name: str = DEFAULT_NAME) -> dict[str, Any]:
     from sdnlab.runtime.links import down_links
 
     state["links_down"] = down_links(name)
+    queues = paths.read_json(lab / "queues.json")  # the queue classifier's filters (docs/runtime.md)
+    if queues:
+        state["queues"] = queues
     return state
 
 

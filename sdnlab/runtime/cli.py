@@ -20,7 +20,7 @@ Examples:
   sdnlab up linear -p switches=3
   sdnlab up smart_meter -p meters=200 --name big
   sdnlab up my_topo.yaml --controller app:my_app.py
-  sdnlab up linear -p switches=1 --controller app:ryu.app.rest_qos --ovsdb
+  sdnlab up linear -p switches=1 --controller app:qos_app.py --ovsdb
 """
 
 
@@ -122,8 +122,9 @@ def up(
     if state.get("ovsdb"):
         console.print(
             f"[yellow]note: the switches' OVSDB is open to the controller at {state['ovsdb']['address']} "
-            "(rest_conf_switch's ovsdb_addr). This database holds the bridges of every lab on this "
-            "machine: whatever connects to it can reconfigure them too. "
+            "(rest_conf_switch's ovsdb_addr). This Open vSwitch database holds the bridges of every lab "
+            "that runs on it (all labs of this machine, unless in a classroom own-ovs sandbox): "
+            "whatever connects to it can reconfigure them too. "
             f"It closes at `sdnlab down --name {name}`.[/]",
             soft_wrap=True,
         )

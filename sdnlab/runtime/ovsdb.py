@@ -161,6 +161,28 @@ def open_for(name: str, port: int, timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def tag_bridges(name: str, bridges: dict[str, str]) -> None:
+    """Mark the lab's bridges (``bridge -> topology switch``) in OVSDB for controllers that use it.
+
+    Several labs' switches share datapath ids (``s1`` is dpid 1 in each), so in the machine's
+    database ``find Bridge datapath_id=...`` (how Ryu's ``OVSBridge`` finds its bridge) can match
+    another lab's; ``find Bridge datapath_id=... external_ids:sdnlab-lab=<lab>`` matches the
+    lab's own (the controller has the lab's name in ``SDNLAB_LAB``).
+    """
+    args: list[str] = []
+    for bridge, switch in bridges.items():
+        args += [
+            "--",
+            "set",
+            "Bridge",
+            bridge,
+            f'external_ids:{TAG}="{name}"',
+            f'external_ids:sdnlab-switch="{switch}"',
+        ]
+    if args:
+        _vsctl(*args)
+
+
 def close_for(name: str) -> list[str]:
     """Remove lab ``name``'s Manager rows (only those); returns their targets."""
     mine = [row for row in managers() if row["lab"] == name]

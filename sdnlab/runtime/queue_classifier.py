@@ -20,9 +20,10 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sdnlab.runtime.queues import FilterSpec, HtbPort, Plan, parse_flows, plan_filters
+if TYPE_CHECKING:  # imported when a port has queues: an idle lab's watcher stays small
+    from sdnlab.runtime.queues import FilterSpec, HtbPort, Plan
 
 STATE_FILE = "queues.json"
 RECONNECT_S = 5.0
@@ -147,7 +148,7 @@ class OvsdbReplica:
 
     def htb_ports(self, bridge: str) -> dict[int, HtbPort]:
         """The ports of ``bridge`` whose QoS is ``linux-htb``, by OpenFlow port number."""
-        result: dict[int, HtbPort] = {}
+        found: dict[int, tuple[str, int, frozenset[int]]] = {}
         for row in self.tables["Bridge"].values():
             if row.get("name") != bridge:
                 continue
@@ -161,8 +162,12 @@ class OvsdbReplica:
                     intf = self.tables["Interface"].get(intf_uuid) or {}
                     ofport = intf.get("ofport")
                     if isinstance(ofport, int) and ofport > 0:
-                        result[ofport] = HtbPort(str(intf.get("name")), ofport, queues)
-        return result
+                        found[ofport] = (str(intf.get("name")), ofport, queues)
+        if not found:
+            return {}
+        from sdnlab.runtime.queues import HtbPort
+
+        return {ofport: HtbPort(*fields) for ofport, fields in found.items()}
 
     def qdisc_ids(self) -> dict[str, str]:
         """Device -> uuid of its linux-htb QoS row, for every queued port (a new row: a new qdisc)."""
@@ -281,6 +286,8 @@ class QueueClassifier:
             self.seen[bridge] = key
             if flows is None:
                 continue  # the bridge is going away, or OVS is busy: next tick
+            from sdnlab.runtime.queues import parse_flows, plan_filters
+
             plan = plan_filters(parse_flows(flows), ports)
             for skipped in plan.skipped:
                 if (skipped.flow, skipped.reason) not in self.told:

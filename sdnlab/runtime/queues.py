@@ -455,28 +455,35 @@ def _protocol(m: _Match) -> str:
     return f"0x{m.dl_type:04x}"
 
 
-def _reached(
-    flows: list[Flow], table: int, ports: Iterable[int], seen: frozenset[int] = frozenset()
-) -> set[int]:
-    """The queued ports that the flows of ``table`` (and the tables they go to) send to."""
-    if table in seen:
-        return set()
-    reached: set[int] = set()
-    for flow in flows:
-        if flow.table != table:
-            continue
-        for exit_ in _exits(flow):
-            reached |= _ports_of(exit_, flows, ports, seen | {table})
-    return reached
+class _Reach:
+    """Which queued ports each table's flows send to (computed once per table, per plan)."""
 
+    def __init__(self, flows: list[Flow], ports: Iterable[int]) -> None:
+        self.ports = set(ports)
+        self.exits = {id(flow): _exits(flow) for flow in flows}
+        self.by_table: dict[int, list[Flow]] = {}
+        for flow in flows:
+            self.by_table.setdefault(flow.table, []).append(flow)
+        self.tables: dict[int, set[int]] = {}
 
-def _ports_of(exit_: _Exit, flows: list[Flow], ports: Iterable[int], seen: frozenset[int]) -> set[int]:
-    ports = set(ports)
-    if exit_.table is not None:
-        return _reached(flows, exit_.table, ports, seen)
-    if exit_.port == ALL_PORTS:
-        return ports
-    return {exit_.port} & ports if exit_.port is not None else set()
+    def table(self, table: int, seen: frozenset[int]) -> set[int]:
+        if table in self.tables:
+            return self.tables[table]
+        if table in seen:
+            return set()  # a loop (goto_table only goes forward; resubmit is not followed)
+        reached: set[int] = set()
+        for flow in self.by_table.get(table, []):
+            for exit_ in self.exits[id(flow)]:
+                reached |= self.exit(exit_, seen | {table})
+        self.tables[table] = reached
+        return reached
+
+    def exit(self, exit_: _Exit, seen: frozenset[int]) -> set[int]:
+        if exit_.table is not None:
+            return self.table(exit_.table, seen)
+        if exit_.port == ALL_PORTS:
+            return self.ports
+        return {exit_.port} & self.ports if exit_.port is not None else set()
 
 
 def plan_filters(flows: Iterable[Flow], ports: Mapping[int, HtbPort]) -> Plan:
@@ -484,9 +491,10 @@ def plan_filters(flows: Iterable[Flow], ports: Mapping[int, HtbPort]) -> Plan:
     flows = list(flows)
     candidates: list[tuple[Flow, int, int | None, tuple[tuple[str, str], ...], str | None]] = []
     skipped: dict[tuple[str, str], Skipped] = {}
+    reach = _Reach(flows, ports)
     for flow in flows:
-        for exit_ in _exits(flow):
-            for port in sorted(_ports_of(exit_, flows, ports, frozenset({flow.table}))):
+        for exit_ in reach.exits[id(flow)]:
+            for port in sorted(reach.exit(exit_, frozenset({flow.table}))):
                 candidates.append((flow, port, exit_.queue, exit_.rewrites, exit_.unexpressible))
     # the lowest-priority queue flow per (table, port): flows without a queue above it shadow it
     lowest: dict[tuple[int, int], int] = {}

@@ -27,6 +27,21 @@ def status_tables(state: dict[str, Any], console: Console) -> None:
     if state.get("links_down"):
         down = ", ".join("-".join(pair) for pair in state["links_down"])
         console.print(f"[yellow]links down:[/] {down} (`sdnlab link A B up` brings one back)")
+    if state.get("ovsdb"):
+        console.print(
+            f"[yellow]OVSDB open to the controller:[/] {state['ovsdb'].get('address')} "
+            "(shared by every lab on this Open vSwitch)"
+        )
+    queues = state.get("queues") or {}
+    if queues.get("filters") or queues.get("skipped"):
+        devices = sorted({f["device"] for f in queues.get("filters", [])})
+        console.print(
+            f"queues: {len(queues.get('filters', []))} tc filter(s) mirror set_queue flows"
+            + (f" on {', '.join(devices)}" if devices else ""),
+            soft_wrap=True,
+        )
+        for item in queues.get("skipped", [])[:10]:
+            console.print(plain(f"  no filter for {item['flow']}: {item['reason']}"), highlight=False)
     if state.get("problem"):
         console.print(f"[bold red]problem:[/] {escape(state['problem'])}")
     switches = table(

@@ -27,11 +27,11 @@ from typing import Any
 
 from sdnlab.runtime import app_errors, paths, teardown
 
+# raised in the main thread when the supervisor is asked to stop; the watcher's class, so that a
+# watch loop run in this process (``become_watcher`` failed) tells it from its own errors
+from sdnlab.runtime.watcher import Stop
+
 LOG = logging.getLogger("sdnlab.supervisor")
-
-
-class Stop(Exception):
-    """Raised in the main thread when the supervisor is asked to stop."""
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -197,6 +197,7 @@ def build_and_run(name: str) -> int:
             from sdnlab.runtime import ovsdb
 
             ovsdb.open_for(name, int(spec["ovsdb"]["port"]))
+            ovsdb.tag_bridges(name, {mtopo.node_name(s.name): s.name for s in topology.switches()})
             state["ovsdb"] = dict(
                 spec["ovsdb"], address=f"tcp:{spec['ovsdb']['host']}:{spec['ovsdb']['port']}"
             )

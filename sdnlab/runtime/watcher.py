@@ -137,6 +137,8 @@ def _tick_classifier(classifier: Any) -> float:
     try:
         classifier.tick()
         return QUEUE_POLL_S if classifier.active else POLL_S
+    except Stop:
+        raise
     except Exception as exc:  # the classifier must never stop the lab's watcher
         log("WARNING", f"queue classifier: {exc.__class__.__name__}: {exc}")
         return POLL_S
