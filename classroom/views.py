@@ -108,10 +108,29 @@ def checked_by_view(checked: dict, lang: str = "en") -> dict:
                 "check": check,
                 "title": (titles[1] if lang == "ja" else titles[0]) if titles else detail,
                 "detail": detail,
-                "messages": [str(m).replace(" => ", "\n    => ") for m in finding.get("messages", [])],
+                "messages": [message_lines(str(m)) for m in finding.get("messages", [])],
             }
         )
+    if checked.get("app_changed"):
+        app = str(checked.get("app", ""))
+        text += (
+            f" {app} はラボのコントローラーの起動後に変更されています: "
+            "チェックはこのファイルを、提出は動作中のアプリを採点します。"
+            "新しい版を動かすには「保存してデプロイ」を押してください。"
+            if lang == "ja"
+            else f" {app} changed after your lab's controller started: check graded the file, submit "
+            "grades the running app. Press Save & deploy to run the new version."
+        )
     return {"replay": replay, "text": text, "findings": findings}
+
+
+def message_lines(message: str) -> str:
+    """A packet-in and the app's replies, one per line (``dpid 2: PACKET_IN ... => PACKET_OUT ...
+    [l2_switch.py:57]; PACKET_OUT ...`` as the replay prints it on one line)."""
+    packet_in, arrow, replies = message.partition(" => ")
+    if not arrow:
+        return message
+    return packet_in + "".join(f"\n    => {reply}" for reply in replies.split("; "))
 
 
 def hidden_checks(lab_id: str, kind: str) -> str | None:

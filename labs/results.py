@@ -57,6 +57,7 @@ class CheckedBy:
     seconds: float = 0.0  # how long the replay ran
     findings: tuple[ReplayFinding, ...] = ()
     notes: int = 0
+    app_changed: bool = False  # the app file changed after the lab's controller started (submit grades that)
 
 
 @dataclass(frozen=True)

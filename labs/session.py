@@ -271,14 +271,20 @@ def check_lab(lab: Lab, name: str, workdir: Path) -> LabResult:
         except replay_check.NotSimulated as exc:
             reason = f"your app uses what replay does not simulate ({exc})"
         else:
-            result = replace(result, notes=(*result.notes, *app_changed_note(lab, workdir, name)))
+            changed = app_changed_note(lab, workdir, name)
+            if changed and result.checked_by is not None:  # said with the replay's own notes
+                count = result.checked_by.notes
+                checked = replace(result.checked_by, app_changed=True, notes=count + len(changed))
+                notes = (*result.notes[:count], *changed, *result.notes[count:])
+                result = replace(result, notes=notes, checked_by=checked)
             return with_app_errors(result, name, started)  # what the running app raised meanwhile
     with api.exclusive(name):
         result = grading.grade_live(lab, name, include_hidden=False)
     if lab.controller.mode == "app" and lab.controller.file:  # the trainee may expect replay: say why not
-        said = f"graded live, not by replay: {reason}"
-        checked = CheckedBy(False, reason=reason, notes=1)
-        result = replace(result, notes=(said, *result.notes), checked_by=checked)
+        why = f"graded live, not by replay: {reason}"
+        result = replace(
+            result, notes=(why, *result.notes), checked_by=CheckedBy(False, reason=reason, notes=1)
+        )
     return with_app_errors(result, name, started)
 
 
