@@ -160,7 +160,7 @@ function renderFeedback(report) {
   const by = report.checked_by;
   const method = by ? `<div id="checked-by" class="checked-by ${by.replay ? "replay" : "live"}"><p>${esc(by.text)}</p>
       ${by.findings.map((f) => `<div class="finding" data-finding="${esc(f.check)}"><b>${esc(f.title)}</b>
-        ${f.messages.length ? `<pre>${esc(f.messages.join("\n"))}</pre>` : ""}</div>`).join("")}</div>` : "";
+        ${f.messages.length ? `<pre>${esc(f.messages.join("\n\n"))}</pre>` : ""}</div>`).join("")}</div>` : "";
   $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${method}${hidden}<ul>${checks.join("")}</ul>${notes}`;
   // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
   const longest = (paths) => paths.reduce((a, b) => (b.hops.length > a.hops.length ? b : a));
