@@ -90,6 +90,7 @@ def main() -> int:
     from sdnlab.classroom.sandbox import AgentBackend
     from sdnlab.labs.loader import load_lab
 
+    load_before = [round(x, 2) for x in os.getloadavg()]  # other test runs share the host's 2 cores
     server = Server(1, "crb" + secrets.token_hex(2))
     try:
         agent = AgentBackend(str(server.state / "agent.sock"), timeout=600)
@@ -116,7 +117,12 @@ def main() -> int:
         "rounds": ROUNDS,
         "isolation": server.isolation,
         "lab_ready_s": round(ready_s, 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "kernel": platform.release(),
+            "load_average_before": list(load_before),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "apps": apps,
     }
