@@ -381,15 +381,15 @@ class LocalRunner(SandboxBackend):
         from sdnlab.labs import session as lab_sessions
 
         try:
-            if self.network and replay:  # the trainee's Check: as `sdnlab lab check` (replay or live)
-                result = lab_sessions.check_lab(lab, sandbox, Path(record["workdir"]))
+            if replay:  # the trainee's Check: as `sdnlab lab check` (by replay, else live or static)
+                result = lab_sessions.check_lab(lab, sandbox, Path(record["workdir"]), network=self.network)
             elif self.network:
                 result = grading.grade_live(lab, sandbox, include_hidden=include_hidden)
             else:  # behaviours judged on the workspace's flow files; live probes cannot run here
                 result = grading.grade_static(lab, Path(record["workdir"]), include_hidden=include_hidden)
-                if lab.needs_live:
-                    note = "graded statically from the flow files: the workspace backend runs no network"
-                    result = replace(result, notes=(*result.notes, note))
+            if result.mode == "static" and lab.needs_live:
+                note = "graded statically from the flow files: the workspace backend runs no network"
+                result = replace(result, notes=(*result.notes, note))
             measurements = self._measure(sandbox, lab, scenarios)
         except ClassroomError:
             raise

@@ -36,7 +36,7 @@ def public_report(full: dict, lang: str = "en") -> dict:
     checked = full.get("checked_by")
     if isinstance(checked, dict):
         notes = notes[int(checked.get("notes", 0)) :]
-        report["checked_by"] = checked_by_view(checked, lang)
+        report["checked_by"] = checked_by_view(checked, lang, str(full.get("mode", "")))
     report["notes"] = [feedback(str(n), lang) for n in notes]
     return report
 
@@ -74,9 +74,10 @@ REPLAY_FINDINGS = {
 }
 
 
-def checked_by_view(checked: dict, lang: str = "en") -> dict:
+def checked_by_view(checked: dict, lang: str = "en", mode: str = "live") -> dict:
     """How check graded, for the trainee in ``lang``: a sentence and, for a replay, each finding with
-    its message sequence (``packet-in`` and the reply on the next line, with the app line that sent it)."""
+    its message sequence (``packet-in`` and the reply on the next line, with the app line that sent it).
+    ``mode``: the report's (``static`` when the workspace backend graded the files instead)."""
     from sdnlab.render import feedback
 
     replay = bool(checked.get("replay"))
@@ -91,11 +92,18 @@ def checked_by_view(checked: dict, lang: str = "en") -> dict:
         )
     else:
         reason = feedback(str(checked.get("reason", "")), lang)
-        text = (
-            f"リプレイではなく、稼働中のラボを実機で採点しました: {reason}"
-            if lang == "ja"
-            else f"Checked live on your running lab, not by replay: {reason}"
-        )
+        if mode == "static":
+            text = (
+                f"リプレイではなく、ワークスペースのファイルから採点しました (ネットワークなし): {reason}"
+                if lang == "ja"
+                else f"Checked from your workspace files (no network), not by replay: {reason}"
+            )
+        else:
+            text = (
+                f"リプレイではなく、稼働中のラボを実機で採点しました: {reason}"
+                if lang == "ja"
+                else f"Checked live on your running lab, not by replay: {reason}"
+            )
     findings = []
     for finding in checked.get("findings", []):
         if not isinstance(finding, dict):

@@ -251,13 +251,14 @@ def check(name: str = DEFAULT_NAME) -> LabResult:
     return check_lab(session.load(), name, Path(session.workdir))
 
 
-def check_lab(lab: Lab, name: str, workdir: Path) -> LabResult:
+def check_lab(lab: Lab, name: str, workdir: Path, network: bool = True) -> LabResult:
     """Grade the public checks of ``lab`` running as ``name`` (workspace ``workdir``) as ``lab check`` does.
 
     A lab whose controller is the trainee's app is graded by replay (``labs.replay_check``: the
     workspace's app against simulated switches) when replay covers it; otherwise, and for other
-    labs, on the live lab. The result's ``checked_by`` says which for an app lab, and why live
-    (also as its first note). The one place this is decided: the CLI and the classroom call it.
+    labs, on the live lab (``network=False``, where no lab runs: statically from the workspace's
+    files). The result's ``checked_by`` says which for an app lab, and why not by replay (also
+    as its first note). The one place this is decided: the CLI and the classroom call it.
     """
     from sdnlab.labs import replay_check
     from sdnlab.runtime import api
@@ -278,10 +279,13 @@ def check_lab(lab: Lab, name: str, workdir: Path) -> LabResult:
                 notes = (*result.notes[:count], *changed, *result.notes[count:])
                 result = replace(result, notes=notes, checked_by=checked)
             return with_app_errors(result, name, started)  # what the running app raised meanwhile
-    with api.exclusive(name):
-        result = grading.grade_live(lab, name, include_hidden=False)
+    if network:
+        with api.exclusive(name):
+            result = grading.grade_live(lab, name, include_hidden=False)
+    else:
+        result = grading.grade_static(lab, Path(workdir), include_hidden=False)
     if lab.controller.mode == "app" and lab.controller.file:  # the trainee may expect replay: say why not
-        why = f"graded live, not by replay: {reason}"
+        why = f"graded {'live' if network else 'from the files'}, not by replay: {reason}"
         result = replace(
             result, notes=(why, *result.notes), checked_by=CheckedBy(False, reason=reason, notes=1)
         )

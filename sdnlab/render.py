@@ -114,6 +114,7 @@ _FEEDBACK_JA = (
         ),
     ),
     (re.compile(r"^graded live, not by replay: "), "リプレイではなく実機で採点: "),
+    (re.compile(r"^graded from the files, not by replay: "), "リプレイではなくファイルから採点: "),
     # why a lab whose controller is the trainee's app was checked live (labs.replay_check.replay_reason)
     (
         re.compile(r"\byour app uses what replay does not simulate \((.*)\)$"),

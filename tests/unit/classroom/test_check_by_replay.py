@@ -3,7 +3,8 @@
 Which grading a sandbox runs for each request (the library's ``check_lab`` for Check, live for
 submit and for an exam's check), what the agent accepts, and how a report's ``checked_by``
 reaches the trainee (in English and Japanese, the replay's message sequence one message a line,
-hidden checks only as counts). The real thing runs in
+hidden checks only as counts). On the workspace backend (no network, no root) Check on lab 2
+really replays the trainee's app, through the HTTP API. The network case runs in
 tests/integration/classroom/test_check_by_replay.py.
 """
 
@@ -40,8 +41,8 @@ def runner(tmp_path, monkeypatch):
     (tmp_path / "state" / "sandboxes" / "rc1.json").write_text(json.dumps(record))
     calls: list[tuple] = []
 
-    def check_lab(lab, name, workdir):
-        calls.append(("check_lab", lab.id, name, str(workdir)))
+    def check_lab(lab, name, workdir, network=True):
+        calls.append(("check_lab", lab.id, name, str(workdir), network))
         return LabResult(
             lab.id, (ITEM,), "replay", 0.1, "t", ("graded by replay: ...",), CheckedBy(True, notes=1)
         )
@@ -58,7 +59,7 @@ def runner(tmp_path, monkeypatch):
 def test_the_trainees_check_grades_as_lab_check_and_submit_and_exam_checks_stay_live(runner):
     backend, calls, workdir = runner
     checked = backend.grade("rc1", include_hidden=False, replay=True)  # the Check button
-    assert calls.pop() == ("check_lab", "l2_learning", "rc1", workdir)
+    assert calls.pop() == ("check_lab", "l2_learning", "rc1", workdir, True)
     assert checked["mode"] == "replay" and checked["checked_by"]["replay"] is True
 
     backend.grade("rc1", include_hidden=True)  # submit: every check, live
@@ -142,3 +143,33 @@ def test_an_edited_but_not_deployed_app_is_pointed_out_with_the_classrooms_butto
     report = {**replayed(), "checked_by": {**replayed()["checked_by"], "app_changed": True}}
     assert "Press Save & deploy to run the new version" in public_report(report)["checked_by"]["text"]
     assert "「保存してデプロイ」を押してください" in public_report(report, "ja")["checked_by"]["text"]
+
+
+def test_on_the_workspace_backend_check_replays_the_trainees_app_through_the_api(classroom):
+    from sdnlab.labs.loader import load_lab
+
+    ann = classroom.login("ann")
+    assert ann.post("/api/labs/l2_learning/start").status_code == 200
+    report = ann.post("/api/session/check").json()
+    assert report["mode"] == "replay" and report["percent"] == 50.0
+    assert {c["id"]: c["passed"] for c in report["checks"]} == {"flows-h1-h4": False, "ping-all": True}
+    assert report["checked_by"]["text"].startswith("Checked by replay: your app l2_switch.py")
+    assert "flows-before-second-packet" in {f["check"] for f in report["checked_by"]["findings"]}
+
+    reference = (load_lab("l2_learning").solution_dir / "l2_switch.py").read_text()
+    assert ann.put("/api/session/files/l2_switch.py", json={"content": reference}).status_code == 200
+    report = ann.post("/api/session/check?lang=ja").json()
+    assert report["percent"] == 100.0 and report["checked_by"]["text"].startswith("リプレイで採点しました")
+    submitted = ann.post("/api/session/submit").json()  # submit does not replay: the files, statically
+    assert submitted["mode"] == "static" and "checked_by" not in submitted
+
+
+def test_on_the_workspace_backend_an_app_lab_replay_does_not_cover_is_graded_from_the_files(classroom):
+    ann = classroom.login("ann")
+    assert ann.post("/api/labs/ryubook_qos/start").status_code == 200
+    report = ann.post("/api/session/check").json()
+    assert report["mode"] == "static"
+    assert report["checked_by"]["text"] == (
+        "Checked from your workspace files (no network), not by replay: "
+        "its probe 'limited-to-5-mbit' (rate) is not simulated"
+    )

@@ -38,8 +38,14 @@ def graded(monkeypatch, tmp_path):
         assert include_hidden is False, "check never grades hidden checks"
         return LabResult(lab.id, (ITEM,), "live", 0.1, "t", ("pingall: 6/6 pairs answered",))
 
+    def grade_static(lab, workdir, include_hidden=True):
+        calls.append(("static", lab.id))
+        assert include_hidden is False, "check never grades hidden checks"
+        return LabResult(lab.id, (ITEM,), "static", 0.1, "t")
+
     monkeypatch.setattr(replay_check, "grade_replay", grade_replay)
     monkeypatch.setattr(grading, "grade_live", grade_live)
+    monkeypatch.setattr(grading, "grade_static", grade_static)
     return calls
 
 
@@ -89,3 +95,14 @@ def test_an_app_edited_since_the_controller_started_is_said_with_the_replays_not
     result = session.check_lab(load_lab("l2_learning"), "lab-ck5", tmp_path)
     assert result.notes == ("graded by replay: ...", "a.py changed ...")
     assert result.checked_by is not None and result.checked_by.app_changed and result.checked_by.notes == 2
+
+
+def test_without_a_network_what_replay_does_not_cover_is_graded_from_the_files(graded, tmp_path):
+    lab = load_lab("ryubook_qos")
+    result = session.check_lab(lab, "lab-ck6", tmp_path, network=False)
+    assert graded == [("static", "ryubook_qos")]
+    assert (
+        result.notes[0]
+        == "graded from the files, not by replay: its probe 'limited-to-5-mbit' (rate) is not simulated"
+    )
+    assert session.check_lab(load_lab("l2_learning"), "lab-ck6", tmp_path, network=False).mode == "replay"
