@@ -85,6 +85,14 @@ def parse_request(line: bytes) -> tuple[str, dict]:
         if request.get("scenarios") is not None:  # an exam task's scored scenarios: validated here
             scenario_definitions(request["scenarios"])  # and again where they run (the runner)
             args["scenarios"] = request["scenarios"]
+        replay = request.get("replay", False)  # grade as `lab check` does (the trainee's Check)
+        if not isinstance(replay, bool):
+            raise ClassroomError("agent: grade: argument 'replay' must be true or false")
+        if replay and (args["include_hidden"] or args.get("scenarios") is not None):
+            raise ClassroomError(
+                "agent: grade: replay grades the public checks only (no hidden checks, no scenarios)"
+            )
+        args["replay"] = replay
     return op, args
 
 
@@ -97,7 +105,9 @@ def dispatch(backend: SandboxBackend, op: str, args: dict):
     if op == "sandboxes":
         return backend.sandboxes()
     if op == "grade":
-        return backend.grade(args["sandbox"], args["include_hidden"], args["hidden"], args.get("scenarios"))
+        return backend.grade(
+            args["sandbox"], args["include_hidden"], args["hidden"], args.get("scenarios"), args["replay"]
+        )
     if op == "write_file":
         return backend.write_file(args["sandbox"], args["path"], args["text"])
     if op == "read_file":

@@ -112,7 +112,24 @@ def without_paths(report: dict, folders: list[Path]) -> dict:
         }
         for c in report.get("checks", [])
     ]
-    return {**report, "checks": checks, "notes": [clean(n) for n in report.get("notes", [])]}
+    cleaned = {**report, "checks": checks, "notes": [clean(n) for n in report.get("notes", [])]}
+    checked = report.get("checked_by")
+    if isinstance(checked, dict):  # how check graded: the replay's findings quote the app's messages
+        findings = [
+            {
+                **f,
+                "detail": clean(str(f.get("detail", ""))),
+                "messages": [clean(str(m)) for m in f.get("messages", [])],
+            }
+            for f in checked.get("findings", [])
+            if isinstance(f, dict)
+        ]
+        cleaned["checked_by"] = {
+            **checked,
+            "reason": clean(str(checked.get("reason", ""))),
+            "findings": findings,
+        }
+    return cleaned
 
 
 class LocalRunner(SandboxBackend):
@@ -327,10 +344,19 @@ class LocalRunner(SandboxBackend):
         return self.deploy(sandbox)
 
     def grade(
-        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+        self,
+        sandbox: str,
+        include_hidden: bool,
+        hidden: str | None = None,
+        scenarios: list | None = None,
+        replay: bool = False,
     ) -> dict:
         from sdnlab.classroom.sandbox import scenario_definitions
 
+        if replay and (include_hidden or scenarios):
+            raise ClassroomError(
+                "grade: replay grades the public checks only (no hidden checks, no scenarios)"
+            )
         chosen = [s for s in scenario_definitions(scenarios or []) if include_hidden or not s.hidden]
         record = self._record(sandbox)
         # the server's hidden checks, sent with the call; a variant (exam task) has its own, rendered
@@ -346,19 +372,24 @@ class LocalRunner(SandboxBackend):
         else:
             lab = self._lab(record)
         with self._lock(sandbox):  # never while a deploy of the same sandbox replaces its flows
-            return self._grade(sandbox, record, lab, include_hidden, chosen)
+            return self._grade(sandbox, record, lab, include_hidden, chosen, replay)
 
-    def _grade(self, sandbox: str, record: dict, lab, include_hidden: bool, scenarios: list) -> dict:
+    def _grade(
+        self, sandbox: str, record: dict, lab, include_hidden: bool, scenarios: list, replay: bool = False
+    ) -> dict:
         from sdnlab.labs import grading
+        from sdnlab.labs import session as lab_sessions
 
         try:
-            if self.network:
+            if replay:  # the trainee's Check: as `sdnlab lab check` (by replay, else live or static)
+                result = lab_sessions.check_lab(lab, sandbox, Path(record["workdir"]), network=self.network)
+            elif self.network:
                 result = grading.grade_live(lab, sandbox, include_hidden=include_hidden)
             else:  # behaviours judged on the workspace's flow files; live probes cannot run here
                 result = grading.grade_static(lab, Path(record["workdir"]), include_hidden=include_hidden)
-                if lab.needs_live:
-                    note = "graded statically from the flow files: the workspace backend runs no network"
-                    result = replace(result, notes=(*result.notes, note))
+            if result.mode == "static" and lab.needs_live:
+                note = "graded statically from the flow files: the workspace backend runs no network"
+                result = replace(result, notes=(*result.notes, note))
             measurements = self._measure(sandbox, lab, scenarios)
         except ClassroomError:
             raise

@@ -158,7 +158,12 @@ class SandboxBackend(ABC):
 
     @abstractmethod
     def grade(
-        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+        self,
+        sandbox: str,
+        include_hidden: bool,
+        hidden: str | None = None,
+        scenarios: list | None = None,
+        replay: bool = False,
     ) -> dict:
         """Grade the lab: ``LabResult.to_dict()`` (hidden checks included when asked).
 
@@ -167,7 +172,11 @@ class SandboxBackend(ABC):
         ``scenarios``: an exam task's scored scenarios (``scenarios.to_raw`` mappings, variables
         filled), measured on the running lab after the checks: their items join ``checks`` and
         ``measurements`` maps each id to ``{"value", "text", "credit"}`` (see
-        ``scenario_definitions``)."""
+        ``scenario_definitions``).
+        ``replay``: grade as ``sdnlab lab check`` does (``labs.session.check_lab``): the public
+        checks only, a lab whose controller is the trainee's app by replay where replay covers it
+        (else live, the report's ``checked_by`` says why). The trainee's Check asks for it;
+        submit and exams grade live."""
 
     def terminal(self, sandbox: str) -> int:
         """A pseudo-terminal master file descriptor with a shell for the sandbox (the caller closes it)."""
@@ -271,9 +280,16 @@ class AgentBackend(SandboxBackend):
         return self._result("reset", sandbox=sandbox)
 
     def grade(
-        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+        self,
+        sandbox: str,
+        include_hidden: bool,
+        hidden: str | None = None,
+        scenarios: list | None = None,
+        replay: bool = False,
     ) -> dict:
-        extra = {} if scenarios is None else {"scenarios": scenarios}
+        extra: dict = {} if scenarios is None else {"scenarios": scenarios}
+        if replay:  # sent only when asked: an agent of the previous version refuses no request it knew
+            extra["replay"] = True
         return self._result("grade", sandbox=sandbox, include_hidden=include_hidden, hidden=hidden, **extra)
 
     def tables(self, sandbox: str) -> dict[str, str]:

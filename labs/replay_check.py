@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sdnlab.labs import live, probes
 from sdnlab.labs.model import Lab, LabProbe
-from sdnlab.labs.results import LabResult
+from sdnlab.labs.results import CheckedBy, LabResult, ReplayFinding
 
 
 class NotSimulated(Exception):
@@ -118,24 +118,40 @@ def grade_replay(lab: Lab, workdir: Path, include_hidden: bool = False, topology
             answered[pair] = answered.get(pair, False) or ping.replied
         pings = pings[len(sent[probe.id]) :]
         items.append(probes.judge_probe(probe, [(s, d, ok) for (s, d), ok in answered.items()]))
-    notes = [
-        (
-            f"graded by replay: {app.name} ran against simulated switches in {run.seconds:.2f} s "
-            "(no network); `sdnlab lab submit` grades your running lab live"
-        )
-    ]
-    for check in run.checks:
-        if check.passed:
-            continue
-        if check.id == "no-handler-errors":  # worded as live grading words them: "your app raised ..."
-            notes += check.evidence[:3]
-            continue
-        notes.append(f"replay: {check.id}: {check.detail}")
-        notes += [f"  {line}" for line in check.evidence[:3]]
+    findings = tuple(
+        ReplayFinding(check.id, check.detail, tuple(check.evidence[:3]))
+        for check in run.checks
+        if not check.passed
+    )
+    notes = replay_notes(app.name, run.seconds, findings)
+    checked_by = CheckedBy(True, app=app.name, seconds=run.seconds, findings=findings, notes=len(notes))
     result = LabResult(
-        lab.id, tuple(items), "replay", time.perf_counter() - started, grader_version(), tuple(notes)
+        lab.id,
+        tuple(items),
+        "replay",
+        time.perf_counter() - started,
+        grader_version(),
+        notes,
+        checked_by,
     )
     reason = missing_submission(lab, workdir)
     if reason is not None:
         return replace(result, items=tuple(_zeroed(list(result.items), reason)), notes=(*notes, reason))
     return result
+
+
+def replay_notes(app: str, seconds: float, findings: tuple[ReplayFinding, ...]) -> tuple[str, ...]:
+    """The replay's outcome as the CLI prints it: the method, then each finding with its messages."""
+    notes = [
+        (
+            f"graded by replay: {app} ran against simulated switches in {seconds:.2f} s "
+            "(no network); `sdnlab lab submit` grades your running lab live"
+        )
+    ]
+    for finding in findings:
+        if finding.check == "no-handler-errors":  # worded as live grading words them: "your app raised ..."
+            notes += finding.messages
+            continue
+        notes.append(f"replay: {finding.check}: {finding.detail}")
+        notes += [f"  {line}" for line in finding.messages]
+    return tuple(notes)

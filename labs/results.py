@@ -7,7 +7,7 @@ checks appear only as counts).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,31 @@ class CheckItem:
 
 
 @dataclass(frozen=True)
+class ReplayFinding:
+    """What a replayed conversation showed beyond the score (reported to the trainee, not scored)."""
+
+    check: str  # the conversation check of ``sdnlab.grader.replay.grade`` that failed
+    detail: str
+    messages: tuple[str, ...] = ()  # the messages that show it, each reply with the app line that sent it
+
+
+@dataclass(frozen=True)
+class CheckedBy:
+    """How ``lab check`` graded a lab whose controller is the trainee's app: by replay, or live and why.
+
+    ``notes`` says how many of the result's first notes put this in words (the CLI prints them;
+    the classroom shows this record instead, in the trainee's language)."""
+
+    replay: bool
+    reason: str = ""  # why live, not by replay
+    app: str = ""  # the app file that was replayed
+    seconds: float = 0.0  # how long the replay ran
+    findings: tuple[ReplayFinding, ...] = ()
+    notes: int = 0
+    app_changed: bool = False  # the app file changed after the lab's controller started (submit grades that)
+
+
+@dataclass(frozen=True)
 class LabResult:
     """The outcome of grading one lab."""
 
@@ -45,6 +70,7 @@ class LabResult:
     elapsed_s: float = 0.0
     grader_version: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    checked_by: CheckedBy | None = None  # lab check of a controller-app lab: by replay or live (why)
 
     @property
     def score(self) -> float:
@@ -63,14 +89,7 @@ class LabResult:
         return bool(self.items) and all(i.passed for i in self.items)
 
     def visible(self) -> LabResult:
-        return LabResult(
-            self.lab,
-            tuple(i for i in self.items if not i.hidden),
-            self.mode,
-            self.elapsed_s,
-            self.grader_version,
-            self.notes,
-        )
+        return replace(self, items=tuple(i for i in self.items if not i.hidden))
 
     def to_dict(self) -> dict:
         """Everything, hidden checks included (instructor output)."""
@@ -88,6 +107,7 @@ class LabResult:
                 {**asdict(i), "passed": i.passed, "details": list(i.details), "paths": list(i.paths)}
                 for i in self.items
             ],
+            **({"checked_by": checked_by_dict(self.checked_by)} if self.checked_by else {}),
         }
 
     @classmethod
@@ -116,6 +136,15 @@ class LabResult:
         data["checks"] = [c for c in data["checks"] if not c["hidden"]]
         data["hidden_checks"] = {"total": len(hidden), "passed": sum(i.passed for i in hidden)}
         return data
+
+
+def checked_by_dict(checked: CheckedBy) -> dict:
+    """``CheckedBy`` as JSON (lists, not tuples)."""
+    return {
+        **asdict(checked),
+        "seconds": round(checked.seconds, 3),
+        "findings": [{**asdict(f), "messages": list(f.messages)} for f in checked.findings],
+    }
 
 
 def failure_path(failure) -> dict:

@@ -25,7 +25,7 @@ from sdnlab.labs.errors import LabSessionError, NoMoreHints
 from sdnlab.labs.loader import load_lab
 from sdnlab.labs.model import Lab, Text
 from sdnlab.labs.progress import ProgressStore, sdnlab_home
-from sdnlab.labs.results import LabResult
+from sdnlab.labs.results import CheckedBy, LabResult
 from sdnlab.runtime.api import DEFAULT_NAME  # one default lab name for sessions and runtime labs
 
 
@@ -246,30 +246,49 @@ def check_workspace(lab: Lab, workdir: Path) -> None:
 
 
 def check(name: str = DEFAULT_NAME) -> LabResult:
-    """Grade the public checks (hidden ones are never run here).
+    """Grade the public checks of session ``name`` (hidden ones are never run here): ``check_lab``."""
+    session = current(name)
+    return check_lab(session.load(), name, Path(session.workdir))
 
-    A lab whose controller is the trainee's app is graded by replay (``labs.replay_check``:
-    the workspace's app against simulated switches); other labs on the live lab.
+
+def check_lab(lab: Lab, name: str, workdir: Path, network: bool = True) -> LabResult:
+    """Grade the public checks of ``lab`` running as ``name`` (workspace ``workdir``) as ``lab check`` does.
+
+    A lab whose controller is the trainee's app is graded by replay (``labs.replay_check``: the
+    workspace's app against simulated switches) when replay covers it; otherwise, and for other
+    labs, on the live lab (``network=False``, where no lab runs: statically from the workspace's
+    files). The result's ``checked_by`` says which for an app lab, and why not by replay (also
+    as its first note). The one place this is decided: the CLI and the classroom call it.
     """
     from sdnlab.labs import replay_check
     from sdnlab.runtime import api
 
-    session = current(name)
-    lab = session.load()
-    fallback: tuple[str, ...] = ()
     started = time.time()
-    if replay_check.replay_reason(lab) is None:
-        workdir = grading.deployed_workdir(lab, name) or Path(session.workdir)
+    reason = replay_check.replay_reason(lab)
+    if reason is None:
+        workdir = grading.deployed_workdir(lab, name) or Path(workdir)
         try:
             result = replay_check.grade_replay(lab, workdir, include_hidden=False)
         except replay_check.NotSimulated as exc:
-            fallback = (f"graded live, not by replay: your app uses what replay does not simulate ({exc})",)
+            reason = f"your app uses what replay does not simulate ({exc})"
         else:
-            result = replace(result, notes=(*result.notes, *app_changed_note(lab, workdir, name)))
+            changed = app_changed_note(lab, workdir, name)
+            if changed and result.checked_by is not None:  # said with the replay's own notes
+                count = result.checked_by.notes
+                checked = replace(result.checked_by, app_changed=True, notes=count + len(changed))
+                notes = (*result.notes[:count], *changed, *result.notes[count:])
+                result = replace(result, notes=notes, checked_by=checked)
             return with_app_errors(result, name, started)  # what the running app raised meanwhile
-    with api.exclusive(name):
-        result = grading.grade_live(lab, name, include_hidden=False)
-    result = replace(result, notes=(*result.notes, *fallback))
+    if network:
+        with api.exclusive(name):
+            result = grading.grade_live(lab, name, include_hidden=False)
+    else:
+        result = grading.grade_static(lab, Path(workdir), include_hidden=False)
+    if lab.controller.mode == "app" and lab.controller.file:  # the trainee may expect replay: say why not
+        why = f"graded {'live' if network else 'from the files'}, not by replay: {reason}"
+        result = replace(
+            result, notes=(why, *result.notes), checked_by=CheckedBy(False, reason=reason, notes=1)
+        )
     return with_app_errors(result, name, started)
 
 

@@ -114,6 +114,42 @@ _FEEDBACK_JA = (
         ),
     ),
     (re.compile(r"^graded live, not by replay: "), "リプレイではなく実機で採点: "),
+    (re.compile(r"^graded from the files, not by replay: "), "リプレイではなくファイルから採点: "),
+    # why a lab whose controller is the trainee's app was checked live (labs.replay_check.replay_reason)
+    (
+        re.compile(r"\byour app uses what replay does not simulate \((.*)\)$"),
+        r"アプリがリプレイで模擬していない機能を使っています (\1)",
+    ),
+    (re.compile(r"\bit runs VNFs$"), "VNF を動かすラボです"),
+    (
+        re.compile(r"\bits scenario step (\S+) is not simulated$"),
+        r"シナリオの手順 \1 はリプレイで模擬していません",
+    ),
+    (
+        re.compile(r"\bits probe (\S+) \((\S+)\) is not simulated$"),
+        r"プローブ \1 (\2) はリプレイで模擬していません",
+    ),
+    # what a replayed conversation showed (sdnlab.grader.replay.grade, its conversation checks)
+    (re.compile(r"^replay: "), "リプレイ: "),
+    (
+        re.compile(
+            r"\ba repeated ping reached the controller: no flow was installed for it after the first packet$"
+        ),
+        "2 回目の ping もコントローラーに届きました: 最初のパケットの後にフローが入っていません",
+    ),
+    (
+        re.compile(r"\bthe app flooded a frame whose destination the switch had already reported$"),
+        "スイッチが既に報告した宛先のフレームをアプリがフラッドしました",
+    ),
+    (
+        re.compile(r"\b(\d+) packet-in\(s\) got no packet-out within 0\.5 s$"),
+        r"\1 件の packet-in に 0.5 秒以内の packet-out がありません",
+    ),
+    (
+        re.compile(r"\bat most (\d+) packet-ins per switch and flow; worst: (\d+)"),
+        r"スイッチとフローごとの packet-in は最大 \1 件のはずが、最多 \2 件",
+    ),
+    (re.compile(r"\b(\d+)/(\d+) pings answered"), r"ping \2 件中 \1 件に応答"),
 )
 
 

@@ -211,9 +211,14 @@ class ContainerBackend(SandboxBackend):
         return {**self._agent(sandbox).reset(sandbox), "backend": self.kind}
 
     def grade(
-        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+        self,
+        sandbox: str,
+        include_hidden: bool,
+        hidden: str | None = None,
+        scenarios: list | None = None,
+        replay: bool = False,
     ) -> dict:
-        return self._agent(sandbox).grade(sandbox, include_hidden, hidden, scenarios)
+        return self._agent(sandbox).grade(sandbox, include_hidden, hidden, scenarios, replay)
 
     def tables(self, sandbox: str) -> dict[str, str]:
         return self._agent(sandbox).tables(sandbox)

@@ -399,9 +399,16 @@ class KubernetesBackend(SandboxBackend):
         return {**self._call(self._pod_of(sandbox), "reset", sandbox=sandbox), "backend": self.kind}
 
     def grade(
-        self, sandbox: str, include_hidden: bool, hidden: str | None = None, scenarios: list | None = None
+        self,
+        sandbox: str,
+        include_hidden: bool,
+        hidden: str | None = None,
+        scenarios: list | None = None,
+        replay: bool = False,
     ) -> dict:
-        extra = {} if scenarios is None else {"scenarios": scenarios}
+        extra: dict = {} if scenarios is None else {"scenarios": scenarios}
+        if replay:
+            extra["replay"] = True
         return self._call(
             self._pod_of(sandbox),
             "grade",

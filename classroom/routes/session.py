@@ -100,8 +100,11 @@ def grade(
     db.commit()  # no database connection held while the lab is graded (seconds; a class checks at once)
     started = time.perf_counter()
     with room.grading():
-        full = room.backend.grade(
-            row.sandbox, include_hidden=(kind == "submit"), hidden=hidden_checks(row.lab_id, kind)
+        full = room.backend.grade(  # check as `sdnlab lab check` (replay where it applies); submit live
+            row.sandbox,
+            include_hidden=(kind == "submit"),
+            hidden=hidden_checks(row.lab_id, kind),
+            replay=(kind == "check"),
         )
     seconds = time.perf_counter() - started
     room.metrics.check.labels(kind).observe(seconds)
@@ -134,7 +137,9 @@ def grade(
 
 @router.post("/session/check", tags=["session"])
 def check(db: Db, user: AnyUser, room: Room, lang: str = "en"):
-    """Grade the public checks on the running lab (recorded as an attempt); ``lang`` en or ja."""
+    """Grade the public checks (recorded as an attempt) as ``sdnlab lab check`` does: a lab whose
+    controller is the trainee's app by replay where it applies, else on the running lab; the
+    answer's ``checked_by`` says which (and why live). ``lang`` en or ja."""
     lang = language(lang)
     row = running(db, user)
     not_exam(row)

@@ -164,7 +164,12 @@ function renderFeedback(report) {
   const hidden = report.hidden_checks && report.hidden_checks.total
     ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
-  $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${hidden}<ul>${checks.join("")}</ul>${notes}`;
+  // how check graded: by replay (what the replayed conversation showed, message by message) or live and why
+  const by = report.checked_by;
+  const method = by ? `<div id="checked-by" class="checked-by ${by.replay ? "replay" : "live"}"><p>${esc(by.text)}</p>
+      ${by.findings.map((f) => `<div class="finding" data-finding="${esc(f.check)}"><b>${esc(f.title)}</b>
+        ${f.messages.length ? `<pre>${esc(f.messages.join("\n\n"))}</pre>` : ""}</div>`).join("")}</div>` : "";
+  $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${method}${hidden}<ul>${checks.join("")}</ul>${notes}`;
   // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
   const failed = report.checks.find((c) => !c.passed && c.paths && c.paths.length);
   state.path = failed ? longestPath(failed.paths) : null;
