@@ -18,7 +18,8 @@ what a witness fast-failover bridge cut at the same instant lost, lower is bette
 lower is better; any other host newly quarantined is a false quarantine and scores nothing),
 ``uplink_share`` (a burst of new TCP connections; the smallest share of packets any of ``over``
 carried out of ``switch``, higher is better), ``controller_restart`` (the switches lose their
-controller and their tables, then reconnect: ms until ``src`` reaches ``dst`` again, lower is
+controller and their tables, the lab's controller process is restarted where sdnlab runs it,
+the switches reconnect: ms from the reconnection until ``src`` reaches ``dst`` again, lower is
 better; ``sdnlab.certification.scenario_restart``) and ``flow_rate`` (``meters`` new devices
 appear behind ``src``: flows installed per second on ``switch``, higher is better;
 ``sdnlab.certification.scenario_flow_rate``). A band is ``{max: X, credit: C}`` for

@@ -199,8 +199,8 @@ def witness_bridge(name: str):
     try:
         teardown.delete_bridges([witness.bridge])  # a leftover of an interrupted measurement
         teardown.delete_interfaces(witness.interfaces)
-        pairs = ((witness.ingress, witness.feed), (witness.primary, witness.primary + "x"))
-        pairs += ((witness.backup, witness.backup + "x"),)
+        pairs = [(witness.ingress, witness.feed), (witness.primary, witness.primary + "x")]
+        pairs.append((witness.backup, witness.backup + "x"))
         batch = "".join(f"link add {a} type veth peer name {b}\n" for a, b in pairs)
         batch += "".join(f"link set {i} up\n" for pair in pairs for i in pair)
         _run(["ip", "-force", "-batch", "-"], "veths", batch)
@@ -287,9 +287,10 @@ def measure_cut(
                 stderr=subprocess.DEVNULL,
             ),
         ]
-        flowing = select.select([capture.stdout], [], [], FLOWING_TIMEOUT_S)[0]
-        if flowing:
-            capture.stdout.readline()  # type: ignore[union-attr]  # "flowing": both streams run
+        lines = capture.stdout
+        assert lines is not None
+        if select.select([lines], [], [], FLOWING_TIMEOUT_S)[0]:
+            lines.readline()  # "flowing": both streams run
         time.sleep(LEAD_S)
         try:  # everything is counted before the links come back (a stalled switch's backlog
             # would otherwise reach the receiver over the restored link)

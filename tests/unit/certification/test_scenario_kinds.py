@@ -53,7 +53,8 @@ def test_a_restart_restarts_the_process_sdnlab_runs_and_reconnects_a_remote_one(
     watcher = {"requests": ["controller-restart"]}
     assert restart_mode({}, {"controller": {"mode": "app"}, **watcher}) == ("process", "")
     assert restart_mode({"mode": "process"}, {"controller": {"mode": "builtin"}, **watcher})[0] == "process"
-    mode, note = restart_mode({}, {"controller": {"mode": "remote", "host": "10.0.0.9", "port": 6633}, **watcher})
+    remote = {"mode": "remote", "host": "10.0.0.9", "port": 6633}
+    mode, note = restart_mode({}, {"controller": remote, **watcher})
     assert mode == "reconnect" and "10.0.0.9:6633 is remote" in note and "not restarted" in note
     mode, note = restart_mode({"mode": "reconnect"}, {"controller": {"mode": "app"}, **watcher})
     assert mode == "reconnect" and "kept running" in note
