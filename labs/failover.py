@@ -12,7 +12,9 @@ bridge of three ports whose fast-failover group moves a second stream to its bac
 the primary goes down: the best any answer can do on this switch process at that moment. Both
 streams are watched where the switch decides, with the kernel's timestamps (a slow capture
 process does not matter): where they enter the network, and which datagrams the cut switch
-(the witness) sent on after the cut. The answer is charged only the loss beyond the witness's:
+(the witness) sent on after the cut. The witness's delay is the longer of its datagrams lost
+and the time it forwarded nothing (a witness sender that paused at the cut still shows how
+long the switch took). The answer is charged only the loss beyond the witness's:
 
     charged = max(0, loss at the cut switch - witness loss), both around the cut
 
@@ -121,24 +123,48 @@ class Cut:
         )
 
 
-def loss_at_cut(received: set[int], ingress: dict[int, float], cut_done: float, interval_ms: float) -> float:
-    """The feed lost around a cut (ms): the datagrams missing before the first one received of
-    those that entered the network after the cut was done. Infinite when none of those arrived;
-    ``nan`` when the stream did not flow before the cut (nothing to judge).
-
-    ``received``: sequence numbers that arrived; ``ingress``: sequence number -> time it entered
-    the network (kernel timestamp at the first switch).
-    """
+def _around_cut(received: set[int], ingress: dict[int, float], cut_done: float) -> tuple[float, int, int]:
+    """(verdict, last datagram through before the loss, first through after the cut): the
+    verdict is 0 when both exist, ``inf`` when nothing came through after the cut, ``nan`` when
+    the stream did not come through before it."""
     after = [seq for seq in received if ingress.get(seq, -math.inf) >= cut_done]
     if not any(ingress.get(seq, math.inf) < cut_done for seq in received):
-        return math.nan
+        return math.nan, -1, -1
     if not after:
-        return math.inf
+        return math.inf, -1, -1
     back = min(after)
     before = max((seq for seq in received if seq < back), default=None)
     if before is None:
-        return math.nan
-    return (back - before - 1) * interval_ms
+        return math.nan, -1, -1
+    return 0.0, before, back
+
+
+def loss_at_cut(received: set[int], ingress: dict[int, float], cut_done: float, interval_ms: float) -> float:
+    """The stream lost around a cut (ms): the datagrams missing before the first one through of
+    those that entered the network after the cut was done. Infinite when none of those came
+    through; ``nan`` when the stream did not come through before the cut (nothing to judge).
+
+    ``received``: sequence numbers that came through; ``ingress``: sequence number -> time it
+    entered the network (kernel timestamp).
+    """
+    verdict, before, back = _around_cut(received, ingress, cut_done)
+    return verdict if verdict else (back - before - 1) * interval_ms
+
+
+def switch_delay_ms(
+    received: set[int], ingress: dict[int, float], cut_done: float, interval_ms: float
+) -> float:
+    """How long a switch forwarded nothing of a stream around a cut (ms): the datagrams lost, or,
+    when longer, the time between the last datagram through before the loss and the first after
+    it entered the network (less one interval), so a sender that paused at the cut still shows
+    how long the switch took. For the witness: the answer is charged beyond it."""
+    verdict, before, back = _around_cut(received, ingress, cut_done)
+    if verdict:
+        return verdict
+    lost = (back - before - 1) * interval_ms
+    if before in ingress and back in ingress:
+        return max(lost, (ingress[back] - ingress[before]) * 1000.0 - interval_ms)
+    return lost
 
 
 # ---------------------------------------------------------------- the witness bridge
@@ -324,7 +350,7 @@ def measure_cut(
     witness_out = {seq for intf, out_, p, seq, _ in rows if out_ and intf in ends and p == WITNESS_PORT}
     delivered = loss_at_cut(received, feed_in, cut_done, INTERVAL_MS)
     at_switch = loss_at_cut(sent_on, feed_in, cut_done, INTERVAL_MS)
-    witness_loss = loss_at_cut(witness_out, witness_in, cut_done, INTERVAL_MS)
+    witness_loss = switch_delay_ms(witness_out, witness_in, cut_done, INTERVAL_MS)
     if math.isinf(delivered) or math.isnan(delivered):
         at_switch = delivered  # judged by the destination: it never got the stream back (or never had it)
     return Cut(at_switch, delivered, None if math.isnan(witness_loss) else witness_loss)

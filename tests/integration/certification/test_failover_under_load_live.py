@@ -11,6 +11,7 @@ frozen."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import pytest
 
 from sdnlab.certification.scenarios import scored_item
 from sdnlab.labs import failover, live, load_lab
-from sdnlab.runtime import api
+from sdnlab.runtime import api, paths
 
 pytestmark = pytest.mark.network
 
@@ -58,13 +59,24 @@ def frozen_cuts(monkeypatch):
     os.kill(pid, signal.SIGCONT)
 
 
+def _bridges() -> set[str]:
+    return set(subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout.split())
+
+
 def _score(lab, workdir: Path, name: str):
     topology = live.load_topology(lab)
-    live.up(lab, workdir, name)
+    status = live.up(lab, workdir, name)
+    witness = failover.witness_for(int(status["slot"]))
     try:
-        return scored_item(lab.scored[0], name, topology)
+        scored = scored_item(lab.scored[0], name, topology)
+        assert witness.bridge not in _bridges()  # the witness lives only during the measurement
+        spec = json.loads((paths.lab_dir(name) / "spec.json").read_text())
+        assert witness.bridge not in spec["bridges"] and witness.primary not in spec["switch_interfaces"]
+        return scored
     finally:
         api.down(name)
+        assert witness.bridge not in _bridges()
+        assert not any(Path(f"/sys/class/net/{i}").exists() for i in (*witness.interfaces, witness.feed))
 
 
 def test_a_frozen_switch_process_costs_the_fast_failover_reference_nothing(tmp_path, frozen_cuts):

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from sdnlab.labs.failover import Cut, loss_at_cut, witness_for
+from sdnlab.labs.failover import Cut, loss_at_cut, switch_delay_ms, witness_for
 
 
 def _stream(n: int, start: float = 100.0) -> dict[int, float]:
@@ -62,3 +62,14 @@ def test_the_witness_names_fit_interface_names(slot):
     names = [witness.bridge, witness.feed, *witness.interfaces]
     names += [witness.primary + "x", witness.backup + "x"]
     assert all(len(n) <= 15 for n in names) and len(set(names)) == len(names)
+
+
+def test_the_witness_delay_counts_a_pause_of_its_sender_at_the_cut():
+    ingress = _stream(1000)
+    ingress.update({seq: 100.0 + (seq + 80) / 1000 for seq in range(500, 1000)})  # paused 80 ms after 499
+    received = set(range(1000))  # nothing lost: the switch had switched over when 500 came
+    assert loss_at_cut(received, ingress, cut_done=100.4995, interval_ms=1.0) == 0.0
+    assert switch_delay_ms(received, ingress, cut_done=100.4995, interval_ms=1.0) == pytest.approx(80.0)
+    received = set(range(500)) | set(range(510, 1000))  # 10 lost after the pause: 90 ms dark
+    assert switch_delay_ms(received, ingress, cut_done=100.4995, interval_ms=1.0) == pytest.approx(90.0)
+    assert math.isinf(switch_delay_ms(set(range(500)), ingress, cut_done=100.4995, interval_ms=1.0))
