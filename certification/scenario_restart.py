@@ -34,6 +34,7 @@ MODES = ("process", "reconnect")
 LEAD_S = 0.5  # stream before the restart
 START_TIMEOUT_S = 45.0  # the watcher gives a controller 30 s to listen
 MAX_STREAM_S = 120.0  # the stream's length bound (it is stopped once measured)
+WATCHER_WAIT_S = 10.0  # a lab just made ready: its watcher starts taking requests within this
 
 # Receive the stream until SIGTERM, then print [[seq, kernel receive time], ...]: argv = port
 RECEIVE_TIMES = (
@@ -177,6 +178,22 @@ def restart_mode(args: dict, status: dict) -> tuple[str, str]:
     return "process", ""
 
 
+def _watched(name: str, wait_s: float = WATCHER_WAIT_S) -> dict:
+    """The lab's status once its watcher takes requests (it starts right after the lab is ready)
+    or ``wait_s`` passed; at once for a lab whose controller sdnlab does not run."""
+    from sdnlab.runtime import api
+    from sdnlab.runtime.watcher import RESTART_CAPABILITY
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        status = api.status(name)
+        if (status.get("controller") or {}).get("mode") not in ("builtin", "app"):
+            return status
+        if RESTART_CAPABILITY in (status.get("requests") or []) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
+
+
 def recovery_ms(arrivals: list[tuple[int, float]], since: float) -> float:
     """Ms from ``since`` until the first datagram that arrived after it (infinite if none did)."""
     after = [at for _, at in arrivals if at >= since]
@@ -189,7 +206,7 @@ def measure(args: dict, name: str, topology) -> tuple[float, str]:
     from sdnlab.labs.probes import INTERVAL_MS, SEND, max_gap_ms
     from sdnlab.runtime import api
 
-    status = api.status(name)
+    status = _watched(name)
     mode, note = restart_mode(args, status)
     bridges = [s["bridge"] for s in status.get("switches", [])]
     src, dst, port = args["src"], args["dst"], int(args.get("port", 5004))
@@ -252,12 +269,14 @@ def measure(args: dict, name: str, topology) -> tuple[float, str]:
     else:
         how = "switches reconnected"
     value = recovery_ms(arrivals, reattached)
-    if value > timeout * 1000.0:
+    if value > timeout * 1000.0 or not started:  # a controller that did not come up scores nothing
         value = math.inf
     seqs = [seq for seq, _ in arrivals]
     outage = max_gap_ms(seqs, max(seqs) + 1)
     facts = "; ".join(x for x in (how, note, flows) if x)
     if math.isinf(value):
+        if not started:
+            return value, f"{src} -> {dst}: {facts}"
         return value, f"{src} -> {dst} not forwarded again within {timeout:g} s of the reconnection; {facts}"
     return value, (
         f"{src} -> {dst} forwarded again {value:.0f} ms after the switches reconnected "
