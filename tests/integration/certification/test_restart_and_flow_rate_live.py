@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import math
 import shutil
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -144,3 +148,44 @@ def test_a_restarted_app_that_fails_to_come_up_scores_nothing_and_leaves_no_proc
     assert "the restarted controller did not come up" in restart.details[0]
     assert "exited with code" in restart.details[0]
     assert items["controllers"] == [] and not items["status"]["alive"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_remote_controller_is_not_restarted_and_the_text_says_so(lab, tmp_path):
+    """A ``remote:`` controller is the trainee's own process: the switches reconnect to it."""
+    shutil.copytree(lab.solution_dir, tmp_path / "remote")
+    port = _free_port()
+    argv = [sys.executable, "-m", "sdnlab.controller.runner", "--ofp-tcp-listen-port", str(port)]
+    argv += ["--wsapi-port", str(_free_port()), str(tmp_path / "remote" / "l2_switch.py")]
+    controller = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            assert controller.poll() is None and time.monotonic() < deadline, "the controller did not start"
+            time.sleep(0.2)
+        name = "t-rs-remote"
+        remote = f"remote:127.0.0.1:{port}"
+        api.up(lab.topology.source, dict(lab.topology.params), name=name, controller=remote)
+        try:
+            topology = live.load_topology(lab)
+            live.run_scenario(lab, name, topology)
+            item, ms = scored_item(_scenario(RESTART), name, topology)
+        finally:
+            api.down(name)
+        assert ms <= 3500 and "forwarded again" in item.details[0], item.details
+        assert f"127.0.0.1:{port} is remote (not run by sdnlab)" in item.details[0]
+        assert "not restarted" in item.details[0]
+        assert controller.poll() is None  # the trainee's own process kept running
+    finally:
+        controller.terminate()
+        controller.wait(timeout=10)
