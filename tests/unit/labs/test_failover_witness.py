@@ -73,3 +73,15 @@ def test_the_witness_delay_counts_a_pause_of_its_sender_at_the_cut():
     received = set(range(500)) | set(range(510, 1000))  # 10 lost after the pause: 90 ms dark
     assert switch_delay_ms(received, ingress, cut_done=100.4995, interval_ms=1.0) == pytest.approx(90.0)
     assert math.isinf(switch_delay_ms(set(range(500)), ingress, cut_done=100.4995, interval_ms=1.0))
+
+
+def test_the_witness_delay_is_that_of_its_slowest_flow():
+    from sdnlab.labs.failover import WITNESS_FLOWS, witness_delay_ms
+
+    ingress = _stream(4000)
+    slow = 1  # this flow's datagrams went nowhere for 120 ms after the cut, the others' for 20 ms
+    received = {
+        seq for seq in range(4000) if not (500 <= seq < (620 if seq % WITNESS_FLOWS == slow else 520))
+    }
+    assert witness_delay_ms(received, ingress, cut_done=100.4995) == pytest.approx(120.0, abs=WITNESS_FLOWS)
+    assert math.isnan(witness_delay_ms(set(), ingress, cut_done=100.4995))
