@@ -4,8 +4,8 @@ Open vSwitch's userspace datapath has to notice a cut link (carrier down) and re
 cached flows before *any* answer can use another path. That delay belongs to the switch
 process, not to the trainee, and it swings with load: one ``ovs-vswitchd`` main thread forwards
 for every lab on the machine and stalls while other labs are built or torn down. On a 2-core
-machine with another lab churning and two CPU burners the same fast-failover answer lost 8 to
-330 ms per cut (10-20 ms idle).
+machine with another lab churning and CPU burners the same fast-failover answer lost 3 to
+918 ms per cut (6-71 ms on a quieter machine).
 
 So every cut is made twice in one ``ip`` command: on the lab's link and on a **witness**, a
 bridge of three ports whose fast-failover group moves a second stream to its backup port when

@@ -21,7 +21,7 @@ import time
 from typing import Any, NoReturn
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-RESTART_SIGNAL = signal.SIGUSR1  # "restart the controller now" (``request_controller_restart``)
+RESTART_SIGNAL = signal.SIGUSR1  # "restart the controller now" (certification.scenario_restart)
 RESTART_REQUEST = "controller-restart.json"  # in the lab directory: {"id": ...} of the request
 RESTART_CAPABILITY = "controller-restart"  # listed in state.json ``requests`` by a watcher that takes it
 STOP_GRACE_S = 3.0  # a controller asked to stop (SIGTERM) is killed after this
