@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -87,6 +88,12 @@ def _controllers(name: str) -> list[int]:
     return found
 
 
+def _blocked(pid: int) -> int:
+    """A process's blocked signals (bit n-1 for signal n)."""
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+
+
 def _measure(lab, workdir, name: str, raws) -> dict:
     topology = live.load_topology(lab)
     live.up(lab, workdir, name)
@@ -94,6 +101,7 @@ def _measure(lab, workdir, name: str, raws) -> dict:
         live.run_scenario(lab, name, topology)  # pingall: the app has learned every host
         items = {raw["id"]: scored_item(_scenario(raw), name, topology) for raw in raws}
         items["controllers"] = _controllers(name)
+        items["blocked"] = {pid: _blocked(pid) for pid in items["controllers"]}
         items["status"] = api.status(name)["controller"]
         return items
     finally:
@@ -117,6 +125,8 @@ def test_the_reference_app_comes_back_fast_after_a_restart_and_installs_a_flow_p
     assert "kept running" in items["reconnect"][0].details[0]
     assert items["status"]["restarts"] == 1 and items["status"]["alive"]  # a new process, one only
     assert len(items["controllers"]) == 1 and items["controllers"][0] == items["status"]["pid"]
+    # the restarted runner does not keep the watcher's blocked restart signal
+    assert not items["blocked"][items["status"]["pid"]] & (1 << (signal.SIGUSR1 - 1))
     meters, per_second = items["meters"]
     assert meters.score >= meters.weight / 2, meters.details  # full on a quiet machine
     assert per_second >= 25
