@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None, prog: str = "ryu-manager") -> None:
     signal.signal(signal.SIGTERM, runner.stop)
     signal.signal(signal.SIGINT, runner.stop)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack
+    # a runner (re)started by the lab's watcher inherits its blocked SIGUSR1 (its restart request)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1})
     try:
         code = runner.serve()
     except ControllerError as exc:

@@ -91,7 +91,12 @@ def start_controller(spec: dict[str, Any], lab: Path, topology_json: Path) -> su
         env=env,
         cwd=spec.get("cwd") or None,
     )
-    _wait_port(ctl["host"], ctl["port"], proc, timeout=30)
+    try:
+        _wait_port(ctl["host"], ctl["port"], proc, timeout=30)
+    except BaseException:  # a controller that does not come up is not left running
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 

@@ -2,8 +2,11 @@
 
 It holds the hosts' shells (their namespaces live as long as they do), restarts a builtin
 controller that died, with a bounded back-off (1, 2, 4, 8, 16, then every 30 s; a controller up
-for a minute resets it), records restarts in ``state.json`` (``sdnlab status`` shows them), and
-on SIGTERM/SIGINT/SIGHUP tears the lab down. It also runs the queue classifier
+for a minute resets it), records restarts in ``state.json`` (``sdnlab status`` shows them),
+restarts the lab's controller (builtin or app) on request (SIGUSR1 after writing
+``controller-restart.json``: stop it, start it again with the same arguments, answer in
+``state.json`` ``controller_restart``; the controller_restart scored scenario), and on
+SIGTERM/SIGINT/SIGHUP tears the lab down. It also runs the queue classifier
 (``sdnlab.runtime.queue_classifier``: ``set_queue`` on the userspace datapath, through tc
 filters). It imports only the standard library until it has to restart a controller or tear
 down, so an idle lab costs a few MiB here instead of the builder's 30 (Mininet, the topology
@@ -20,6 +23,10 @@ import time
 from typing import Any, NoReturn
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+RESTART_SIGNAL = signal.SIGUSR1  # "restart the controller now" (certification.scenario_restart)
+RESTART_REQUEST = "controller-restart.json"  # in the lab directory: {"id": ...} of the request
+RESTART_CAPABILITY = "controller-restart"  # listed in state.json ``requests`` by a watcher that takes it
+STOP_GRACE_S = 3.0  # a controller asked to stop (SIGTERM) is killed after this
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # waits before each restart; the last repeats
 STABLE_S = 60.0  # a controller up this long resets the back-off
 POLL_S = 0.5
@@ -118,9 +125,76 @@ def _classifier(lab: str, state: dict[str, Any]) -> Any:
     return QueueClassifier(lab, bridges, log, version=protocols.split(",")[-1])
 
 
+def _stop(pid: int) -> None:
+    """Stop our child ``pid``: SIGTERM, SIGKILL after ``STOP_GRACE_S``; reaped."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        if _reap(pid) is not None or not _alive(pid):
+            return
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def restart_on_request(name: str, state: dict[str, Any], state_path: str) -> bool:
+    """Stop the lab's controller and start it again with the same arguments (its state is lost);
+    answer in ``state["controller_restart"]`` (the request's id, ok, start seconds or error).
+    Returns whether a controller runs afterwards. A controller that fails to start leaves no
+    process behind (``start_controller`` ends it)."""
+    lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
+    try:
+        with open(os.path.join(lab, RESTART_REQUEST)) as f:
+            request = json.load(f)
+    except (OSError, ValueError):
+        request = {}
+    ctl = state.setdefault("controller", {})
+    reply: dict[str, Any] = {"id": request.get("id") if isinstance(request, dict) else None, "ok": False}
+    if ctl.get("mode") not in ("builtin", "app"):
+        reply["error"] = f"the lab's controller ({ctl.get('mode')}) is not run by sdnlab"
+        state["controller_restart"] = reply
+        _write_state(state_path, state)
+        return False
+    if ctl.get("pid"):
+        _stop(int(ctl["pid"]))
+    ctl["pid"] = None
+    _write_state(state_path, state)
+    log("INFO", "controller stopped on request; starting it again")
+    from sdnlab.runtime import paths
+    from sdnlab.runtime.supervisor import start_controller
+
+    started = time.monotonic()
+    try:
+        spec = paths.read_json(paths.lab_dir(name) / "spec.json") or {}
+        proc = start_controller(spec, paths.lab_dir(name), paths.lab_dir(name) / "topology.json")
+    except Exception as exc:  # reported to the requester; a builtin one is retried with back-off
+        reply["error"] = str(exc) or exc.__class__.__name__
+        state["controller_restart"] = reply
+        _write_state(state_path, state)
+        log("WARNING", f"restarting the controller on request failed: {reply['error']}")
+        return False
+    if proc is None:
+        return False
+    ctl["pid"] = proc.pid
+    ctl["restarts"] = int(ctl.get("restarts", 0)) + 1
+    ctl["last_restart"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    reply.update(ok=True, pid=proc.pid, start_s=round(time.monotonic() - started, 3))
+    state["controller_restart"] = reply
+    _write_state(state_path, state)
+    log("INFO", f"controller restarted on request (pid {proc.pid}, {reply['start_s']} s)")
+    return True
+
+
 def watch(name: str, state: dict[str, Any]) -> NoReturn:
     """Keep a ready lab until a stop signal (``Stop``): reap children, restart a dead builtin
-    controller, keep the queue classifier's tc filters in step with the flows."""
+    controller, restart the controller on request, keep the queue classifier's tc filters in step
+    with the flows."""
     lab = os.path.join(os.environ.get("SDNLAB_RUN_DIR", "/run/sdnlab"), name)
     classifier = _classifier(lab, state)
     try:
@@ -149,8 +223,17 @@ def _watch(name: str, state: dict[str, Any], lab: str, classifier: Any) -> NoRet
     ctl = state.setdefault("controller", {})
     failures, next_try, started = 0, None, time.monotonic()
     pause = POLL_S
+    signal.pthread_sigmask(signal.SIG_BLOCK, [RESTART_SIGNAL])  # taken by sigtimedwait below
+    state["requests"] = [RESTART_CAPABILITY]
+    _write_state(state_path, state)
     while True:
-        time.sleep(pause)
+        if signal.sigtimedwait([RESTART_SIGNAL], pause) is not None:
+            if restart_on_request(name, state, state_path):
+                failures, next_try, started = 0, None, time.monotonic()
+            elif ctl.get("mode") == "builtin":  # the builtin controller must come back
+                failures += 1
+                next_try = time.monotonic() + restart_delay(failures)
+            continue
         pause = _tick_classifier(classifier)
         pid = ctl.get("pid")
         for child in _children():  # host shells or an old controller that ended

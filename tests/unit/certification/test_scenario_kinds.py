@@ -39,11 +39,44 @@ def test_a_controller_restart_is_scored_on_the_ms_until_forwarding_again():
         ({"src": "h1", "dst": "h2", "timeout": 600}, "scored[0].controller_restart.timeout"),
         ({"src": "h1", "dst": "h2", "port": 0}, "scored[0].controller_restart.port"),
         ({"src": "h1", "dst": "h2", "colour": "red"}, "scored[0].controller_restart.colour"),
+        ({"src": "h1", "dst": "h2", "mode": "reboot"}, "scored[0].controller_restart.mode"),
     ],
 )
 def test_a_wrong_restart_argument_is_named(args, field):
     _, problems = _parse({"id": "r", "controller_restart": args, "bands": [{"max": 1, "credit": 1}]})
     assert [p for p in problems if p.startswith(field)], problems
+
+
+def test_a_restart_restarts_the_process_sdnlab_runs_and_reconnects_a_remote_one():
+    from sdnlab.certification.scenario_restart import restart_mode
+
+    watcher = {"requests": ["controller-restart"]}
+    assert restart_mode({}, {"controller": {"mode": "app"}, **watcher}) == ("process", "")
+    assert restart_mode({"mode": "process"}, {"controller": {"mode": "builtin"}, **watcher})[0] == "process"
+    remote = {"mode": "remote", "host": "10.0.0.9", "port": 6633}
+    mode, note = restart_mode({}, {"controller": remote, **watcher})
+    assert mode == "reconnect" and "10.0.0.9:6633 is remote" in note and "not restarted" in note
+    mode, note = restart_mode({"mode": "reconnect"}, {"controller": {"mode": "app"}, **watcher})
+    assert mode == "reconnect" and "kept running" in note
+    mode, note = restart_mode({}, {"controller": {"mode": "app"}})  # a lab started by an older watcher
+    assert mode == "reconnect" and "reset the lab" in note
+
+
+def test_a_lab_without_a_controller_cannot_be_restarted():
+    from sdnlab.certification.scenario_restart import restart_mode
+    from sdnlab.labs.errors import LabSessionError
+
+    with pytest.raises(LabSessionError, match="needs a lab with a controller"):
+        restart_mode({}, {"controller": {"mode": "none"}})
+
+
+def test_forwarding_is_back_at_the_first_datagram_after_the_reconnection():
+    from sdnlab.certification.scenario_restart import recovery_ms
+
+    arrivals = [(0, 10.0), (1, 10.001), (2, 10.002), (900, 12.25), (901, 12.251)]  # dark from 10.002
+    assert recovery_ms(arrivals, since=12.0) == pytest.approx(250.0)
+    assert recovery_ms(arrivals, since=13.0) == math.inf  # nothing after the reconnection
+    assert recovery_ms([(0, 10.0), (1, 10.001)], since=10.0005) == pytest.approx(0.5)  # never dark
 
 
 def test_flows_per_second_count_all_meters_or_what_was_there_at_the_timeout():
