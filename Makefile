@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SDNLAB := $(VENV)/bin/sdnlab
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test unit check bench clean help image
+.PHONY: setup demo test unit check bench clean help image screenshots
 
 help:
 	@echo "make demo   - set up what is missing, run the default lab end to end, print its grade"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  - run the benchmarks, JSON results in bench/results/"
 	@echo "make clean  - remove everything any sdnlab lab left behind"
 	@echo "make image  - build the lab-sandbox container image (mmdebstrap + buildah, about 5 min)"
+	@echo "make screenshots - refresh docs/img/ from the browser tests"
 
 setup:
 	@tools/setup.sh
@@ -35,6 +36,10 @@ check: setup
 
 bench: setup
 	$(PY) -m bench.run
+
+# refresh docs/img/ from the browser tests (a normal test run saves them to build/screenshots/)
+screenshots: setup
+	SDNLAB_SCREENSHOTS=$(CURDIR)/docs/img $(PY) -m pytest -q tests/integration/classroom -k "browser or firefox"
 
 # the lab-sandbox OCI image from Debian packages and this tree (size in build/image/image.json)
 image: setup

@@ -7,7 +7,7 @@ link), types ``ovs-ofctl`` into the terminal, checks (sees a counterexample, dra
 topology as the path the packet took and the switch whose rule is blamed), edits and deploys
 flow files, submits with 100%; the instructor's dashboard shows the result without a reload;
 an admin changes the trainee's role on the admin page, and disables and enables the
-instructor. Screenshots of the main pages go to docs/img/.
+instructor. Screenshots of the main pages go to build/screenshots/ (docs/img/ under `make screenshots`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 from classroom_client import served
+from screenshots import screenshot_dir
 
 from sdnlab.labs import live
 from sdnlab.labs.loader import load_lab
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
+SHOTS = screenshot_dir()  # docs/img/ under `make screenshots`
 LAB = "smart_meters"
 SCREEN = (
     "() => { const b = window.classroomTerminal.buffer.active; let s = '';"
@@ -45,8 +46,7 @@ def server():
 
 
 def shot(page, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / f"classroom-{name}.png"), full_page=False)
+    page.screenshot(path=str(SHOTS / f"classroom-{name}.png"), full_page=False)
 
 
 def login(page, url, user, password):

@@ -4,21 +4,21 @@ Debian's chromium (Playwright) against the real ``sdnlab serve``: the trainee st
 presses Check on the starter app and reads, above the checks, "Checked by replay" and the
 finding "A repeated ping still reached the controller" with the packet-in, the app's reply on
 the next line and the app line that sent it; the same page in Japanese says リプレイで採点.
-The screenshot goes to docs/img/classroom-check-replay.png.
+The screenshot, classroom-check-replay.png, goes to build/screenshots/ (docs/img/ under `make screenshots`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 import pytest
 from classroom_client import served
+from screenshots import screenshot_dir
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
+SHOTS = screenshot_dir()  # docs/img/ under `make screenshots`
 
 
 def test_the_check_result_says_replay_and_shows_the_message_sequence_in_english_and_japanese():
@@ -49,8 +49,7 @@ def test_the_check_result_says_replay_and_shows_the_message_sequence_in_english_
         assert "PACKET_IN" in messages and "\n    => PACKET_OUT" in messages, messages
         assert "[l2_switch.py:" in messages, messages
         method.scroll_into_view_if_needed()
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG / "classroom-check-replay.png"))
+        page.screenshot(path=str(SHOTS / "classroom-check-replay.png"))
 
         page.click("#lang")
         expect(page.locator("#check")).to_be_visible(timeout=30_000)

@@ -3,7 +3,7 @@
 The app runs in uvicorn on the workspace backend (real files, static grading: the exam's tasks
 are flow-file labs). An instructor schedules an exam from the Exams panel; a trainee starts a
 short one, sees the tasks and the countdown, is told when time is up and then sees the result;
-the instructor sees the result in the exam's results table. A screenshot goes to docs/img/.
+the instructor sees the result in the exam's results table. A screenshot goes to build/screenshots/.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from screenshots import screenshot_dir
 
 from sdnlab.classroom import accounts
 from sdnlab.classroom.app import Settings, create_app
@@ -23,7 +23,7 @@ from sdnlab.classroom.runner import LocalRunner
 
 pytestmark = [pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
-DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
+SHOTS = screenshot_dir()  # docs/img/ under `make screenshots`
 
 
 def _free_port() -> int:
@@ -99,8 +99,7 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
         first = tina.locator("#exam-countdown").inner_text()
         tina.wait_for_timeout(2000)
         assert tina.locator("#exam-countdown").inner_text() != first, "the countdown runs"
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        tina.screenshot(path=str(DOCS_IMG / "classroom-exam.png"))
+        tina.screenshot(path=str(SHOTS / "classroom-exam.png"))
         tina.click("#exam-check")
         expect(tina.locator("#exam-out")).to_contain_text("%")
         expect(tina.locator("#exam-timeup")).to_be_visible(timeout=60_000)  # told, then the result

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from classroom_client import served
+from screenshots import screenshot_dir
 
 from sdnlab.labs import live
 from sdnlab.labs.loader import load_lab
@@ -29,7 +30,7 @@ FIREFOX = "/usr/bin/firefox-esr"
 NODE_MODULES = ROOT / "vendor" / "node_modules"
 SCRIPT = Path(__file__).with_name("firefox_trainee.cjs")
 LAB = "smart_meters"
-SHOT = ROOT / "docs" / "img" / "classroom-lab-firefox.png"  # the lab page after the check, in Firefox
+SHOT = screenshot_dir() / "classroom-lab-firefox.png"  # the lab page after the check, in Firefox
 
 
 def test_a_trainee_in_firefox_starts_a_lab_types_in_the_terminal_and_checks():
