@@ -28,7 +28,13 @@ from tinyrpc.transports import ClientTransport, ServerTransport
 
 REPLY_TIMEOUT_S = 5.0
 
-__all__ = ["WebSocketClient", "WebSocketDisconnectedError", "WebSocketRPCServer", "rpc_public"]
+__all__ = [
+    "WebSocketClient",
+    "WebSocketDisconnectedError",
+    "WebSocketRPCClient",
+    "WebSocketRPCServer",
+    "rpc_public",
+]
 
 
 class WebSocketDisconnectedError(ConnectionError):
@@ -114,3 +120,7 @@ class WebSocketClient(RPCClient):
                 self.queue.put(message.encode("utf-8") if isinstance(message, str) else message)
         finally:
             self.queue.put(_GONE)
+
+
+# Ryu 4.34's name for the client (its ws_topology imports it from ryu.app.wsgi).
+WebSocketRPCClient = WebSocketClient

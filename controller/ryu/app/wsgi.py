@@ -17,8 +17,8 @@ Websockets, as in Ryu: a controller method marked ``@websocket(name, path)`` is 
 session object (``ws.wait()``, ``ws.send(msg)``) once a client upgrades on ``path``, on the same
 host and port as the REST API and behind the same token (``sdnlab.controller.websocket``).
 ``WSGIApplication.websocketmanager.broadcast(msg)`` sends to every open session;
-``WebSocketRPCServer`` and ``WebSocketClient`` carry JSON-RPC in either direction
-(``sdnlab.controller.ws_rpc``).
+``WebSocketRPCServer`` and ``WebSocketClient`` (Ryu 4.34's ``WebSocketRPCClient``) carry
+JSON-RPC in either direction (``sdnlab.controller.ws_rpc``).
 
 Browsers cannot add headers to a page load or a websocket, so besides ``Authorization: Bearer
 TOKEN`` and ``X-Sdnlab-Token`` the token is also taken from a ``token`` query parameter when a
@@ -55,6 +55,7 @@ from sdnlab.controller.rest_server import (
 from sdnlab.controller.ws_rpc import (  # noqa: F401 (Ryu's names, imported by apps from here)
     WebSocketClient,
     WebSocketDisconnectedError,
+    WebSocketRPCClient,
     WebSocketRPCServer,
     rpc_public,
 )
