@@ -249,3 +249,187 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
         controller.terminate()
         controller.wait(timeout=10)
         output.close()
+
+
+# -- traffic monitor ----------------------------------------------------------------------------
+
+FLOW_ROW = re.compile(r"^.*\b([0-9a-f]{16}) +([0-9a-f]+) +([0-9a-f:]{17}) +([0-9a-f]+) +(\d+) +(\d+)\s*$", re.M)
+PORT_ROW = re.compile(r"^.*\b([0-9a-f]{16}) +([0-9a-f]+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)\s*$", re.M)
+
+
+def test_traffic_monitor_prints_flow_and_port_statistics(ryu_app_dir, lab_factory):
+    """simple_monitor_13 asks every 10 s and logs the book's two tables with live counters."""
+    lab = "t-rr-monitor"
+    state = lab_factory("linear", {"switches": 2}, name=lab, controller=app(ryu_app_dir, "simple_monitor_13"))
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    assert ping(lab, "h1", ips["h2"])
+    api.run_in(lab, "h1", ["ping", "-c", "5", "-i", "0.2", ips["h2"]], timeout=10)
+
+    def counted() -> bool:
+        log = controller_log(lab)
+        flows = [row for row in FLOW_ROW.findall(log) if int(row[4]) > 0]
+        ports = [row for row in PORT_ROW.findall(log) if int(row[2]) > 0]
+        return bool(flows) and {int(r[0], 16) for r in ports} == {1, 2}
+
+    wait_for(counted, 25, "counting", interval=1)
+    log = controller_log(lab)
+    assert "datapath         in-port  eth-dst           out-port packets  bytes" in log
+    assert "datapath         port     rx-pkts  rx-bytes rx-error tx-pkts  tx-bytes tx-error" in log
+    macs = {h["mac"] for h in state["hosts"]}
+    assert {row[2] for row in FLOW_ROW.findall(log)} <= macs
+
+
+# -- REST linkage -------------------------------------------------------------------------------
+
+
+def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
+    """simple_switch_rest_13: GET /simpleswitch/mactable/DPID lists what it learnt; PUT adds a host."""
+    lab = "t-rr-rest"
+    state = lab_factory(
+        "linear", {"switches": 1, "hosts_per_switch": 3}, name=lab, controller=app(ryu_app_dir, "simple_switch_rest_13")
+    )
+    hosts = {h["name"]: h for h in state["hosts"]}
+    path = "/simpleswitch/mactable/0000000000000001"
+    assert rest(state, "GET", path) == (200, {})
+    assert ping(lab, "h1", hosts["h2"]["ip"])
+    status, table = rest(state, "GET", path)
+    assert status == 200 and table == {hosts["h1"]["mac"]: 1, hosts["h2"]["mac"]: 2}, table
+    assert rest(state, "GET", "/simpleswitch/mactable/0000000000000009")[0] == 404
+
+    # the book's PUT: h3 is announced before it sends anything; flows both ways go to the switch
+    status, table = rest(state, "PUT", path, {"mac": hosts["h3"]["mac"], "port": 3})
+    assert status == 200 and table[hosts["h3"]["mac"]] == 3, table
+    flows = dump_flows(state["switches"][0]["bridge"])
+    assert f"in_port=1,dl_dst={hosts['h3']['mac']} actions=output:3" in flows, flows
+    assert f"in_port=3,dl_dst={hosts['h1']['mac']} actions=output:1" in flows, flows
+
+
+def test_switching_hub_over_a_websocket_pushes_packets_and_answers_rpc(ryu_app_dir, lab_factory):
+    """simple_switch_websocket_13: each packet-in is pushed to ws clients; get_arp_table over JSON-RPC."""
+    from websockets.sync.client import connect
+
+    lab = "t-rr-swws"
+    state = lab_factory(
+        "linear", {"switches": 1, "hosts_per_switch": 2}, name=lab, controller=app(ryu_app_dir, "simple_switch_websocket_13")
+    )
+    hosts = {h["name"]: h for h in state["hosts"]}
+    url = f"ws://127.0.0.1:{state['controller']['rest_port']}/simpleswitch/ws"
+    with connect(url, additional_headers=rest_client.auth_headers(paths.lab_dir(lab)), open_timeout=10) as ws:
+        time.sleep(0.5)  # the session is registered
+        assert ping(lab, "h1", hosts["h2"]["ip"])
+        pushed = ws.recv(timeout=10)
+        assert "ethernet(" in pushed and "arp(" in pushed, pushed
+        ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "get_arp_table", "params": {}}))
+        while True:  # packets are pushed as text (str(packet)), the answer is JSON
+            message = ws.recv(timeout=10)
+            if message.startswith("{"):
+                answer = json.loads(message)
+                break
+    assert answer["result"] == {"1": {hosts["h1"]["mac"]: 1, hosts["h2"]["mac"]: 2}}, answer
+
+
+# -- spanning tree ------------------------------------------------------------------------------
+
+
+def port_configs(bridge: str) -> dict[int, str]:
+    """OpenFlow port number -> its config flags as ``ovs-ofctl show`` prints them (``0`` = none)."""
+    shown = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "show", bridge], capture_output=True, text=True, check=True
+    ).stdout
+    configs: dict[int, str] = {}
+    for port, config in re.findall(r"^ (\d+)\(.*?\):.*?\n\s+config:\s+(.*)$", shown, re.M):
+        configs[int(port)] = config.strip()
+    return configs
+
+
+def test_spanning_tree_breaks_the_ring_and_hosts_reach_each_other(ryu_app_dir, lab_factory):
+    """simple_switch_stp_13 on the three-switch ring: one port BLOCKs (no forwarding), the rest FORWARD.
+
+    The app's own file sets only the bridge priorities (s1 root, then s2); a companion module of
+    ours, loaded first, shortens stplib's default timers so this takes seconds, not 30+.
+    """
+    lab = "t-rr-stp"
+    timers = HERE / "apps" / "stp_short_timers.py"
+    state = lab_factory(
+        "ring", {}, name=lab, controller=f"app:{timers},{ryu_app_dir / 'simple_switch_stp_13.py'}"
+    )
+    bridges = {s["name"]: s["bridge"] for s in state["switches"]}
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+
+    def settled() -> dict[str, dict[int, str]] | None:
+        """Each switch's ring ports (2, 3) once every one is FORWARD (config 0) or BLOCK (NO_FWD)."""
+        configs = {name: port_configs(bridge) for name, bridge in bridges.items()}
+        ring = {name: {p: c for p, c in ports.items() if p in (2, 3)} for name, ports in configs.items()}
+        states = [c for ports in ring.values() for c in ports.values()]
+        if len(states) == 6 and all(c in ("0", "NO_FWD NO_PACKET_IN") for c in states):
+            log = controller_log(lab)
+            if log.count("/ FORWARD") >= 5 and "/ BLOCK" in log:
+                return ring
+        return None
+
+    ring = wait_for(settled, 40, "converged", interval=0.5)
+    blocked = [(name, port) for name, ports in ring.items() for port, c in ports.items() if c != "0"]
+    assert blocked == [("s3", 2)], ring  # s1 is the root, s2 next: s3's port towards s2 blocks
+    log = controller_log(lab)
+    assert "Root bridge" in log and "Non root bridge" in log
+    assert "NON_DESIGNATED_PORT / BLOCK" in log
+    for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
+        assert ping(lab, src, ips[dst], tries=5), (src, dst)
+
+
+# -- OpenFlow 1.4 and 1.5 -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "ofctl"), [("simple_switch_14", "OpenFlow14"), ("simple_switch_15", "OpenFlow15")])
+def test_switching_hub_in_openflow_14_and_15(ryu_app_dir, lab_factory, name, ofctl):
+    """The 1.4 / 1.5 apps speak only their version: switches offering 1.3-1.5 learn and forward."""
+    lab = f"t-rr-{ofctl[-2:]}"
+    state = lab_factory(
+        "linear", {"switches": 2}, name=lab, controller=app(ryu_app_dir, name), protocols=ALL_VERSIONS
+    )
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    for src, dst in (("h1", "h2"), ("h2", "h1")):
+        assert ping(lab, src, ips[dst]), (src, dst)
+    for switch in state["switches"]:
+        flows = dump_flows(switch["bridge"], ofctl)
+        assert "priority=0 actions=CONTROLLER:65535" in flows and "priority=1,in_port=" in flows, flows
+    assert "unsupported version" not in controller_log(lab)
+
+
+# -- link aggregation ---------------------------------------------------------------------------
+
+MEMBER_LINE = re.compile(r"slave state changed port: (\d+) enabled: (True|False)")
+
+
+def member_states(lab: str) -> dict[int, list[bool]]:
+    """s1 port -> the member states Ryu's app logged, in order."""
+    states: dict[int, list[bool]] = {}
+    for port, enabled in MEMBER_LINE.findall(controller_log(lab)):
+        states.setdefault(int(port), []).append(enabled == "True")
+    return states
+
+
+def test_link_aggregation_brings_up_both_members_and_survives_a_cut(ryu_app_dir, lab_factory):
+    """simple_switch_lacp_13 with h1's LACP bond on s1 ports 1 and 2 (the catalogue's topology)."""
+    from sdnlab.topologies import load_topology
+    from sdnlab.topologies.bond import bond_plans
+
+    lab = "t-rr-lacp"
+    state = lab_factory("link_aggregation", {}, name=lab, controller=app(ryu_app_dir, "simple_switch_lacp_13"))
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    (plan,) = bond_plans(load_topology("link_aggregation"), state["slot"])
+    wait_for(lambda: member_states(lab).get(1) == [True] and member_states(lab).get(2) == [True], 15, "up")
+    in_sync = "partner state: timeout aggregation synchronized collecting distributing"
+
+    def lacp_show() -> str:
+        return subprocess.run(["ovs-appctl", "lacp/show", plan.port], capture_output=True, text=True).stdout
+
+    wait_for(lambda: lacp_show().count(in_sync) == 2, 10, "in sync with the app")
+    for host in ("h2", "h3", "h4"):
+        assert ping(lab, "h1", ips[host]), host
+
+    subprocess.run(["ip", "link", "set", plan.members[0], "down"], check=True)
+    wait_for(lambda: member_states(lab).get(1, [])[-1:] == [False], 10, "timed out on port 1")
+    assert member_states(lab)[2] == [True]
+    for host in ("h2", "h3", "h4"):
+        assert ping(lab, host, ips["h1"]), host
