@@ -54,6 +54,9 @@ APP_FILES = (
     "simple_switch_rest_13",
     "simple_switch_websocket_13",
     "simple_switch_stp_13",
+    "simple_switch",
+    "simple_switch_12",
+    "example_switch_13",
     "simple_switch_14",
     "simple_switch_15",
     "simple_switch_lacp_13",
@@ -62,7 +65,7 @@ APP_FILES = (
     "ws_topology",
 )
 HERE = Path(__file__).parent
-ALL_VERSIONS = "OpenFlow13,OpenFlow14,OpenFlow15"
+EVERY_VERSION = "OpenFlow10,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15"
 
 
 # -- the release, from PyPI ---------------------------------------------------------------------
@@ -377,22 +380,33 @@ def test_spanning_tree_breaks_the_ring_and_hosts_reach_each_other(ryu_app_dir, l
         assert ping(lab, src, ips[dst], tries=5), (src, dst)
 
 
-# -- OpenFlow 1.4 and 1.5 -----------------------------------------------------------------------
+# -- the switching hub in every OpenFlow version ------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "ofctl"), [("simple_switch_14", "OpenFlow14"), ("simple_switch_15", "OpenFlow15")])
-def test_switching_hub_in_openflow_14_and_15(ryu_app_dir, lab_factory, name, ofctl):
-    """The 1.4 / 1.5 apps speak only their version: switches offering 1.3-1.5 learn and forward."""
-    lab = f"t-rr-{ofctl[-2:]}"
+@pytest.mark.parametrize(
+    ("name", "ofctl", "miss"),
+    [
+        ("simple_switch", "OpenFlow10", None),  # OpenFlow 1.0 and 1.2: a miss goes to the controller
+        ("simple_switch_12", "OpenFlow12", None),
+        ("example_switch_13", "OpenFlow13", "priority=0 actions=CONTROLLER:65535"),
+        ("simple_switch_14", "OpenFlow14", "priority=0 actions=CONTROLLER:65535"),
+        ("simple_switch_15", "OpenFlow15", "priority=0 actions=CONTROLLER:65535"),
+    ],
+)
+def test_switching_hub_in_each_openflow_version(ryu_app_dir, lab_factory, name, ofctl, miss):
+    """Each app speaks only its version: switches offering 1.0-1.5 negotiate it, learn and forward."""
+    lab = f"t-rr-of{ofctl[-2:]}"
     state = lab_factory(
-        "linear", {"switches": 2}, name=lab, controller=app(ryu_app_dir, name), protocols=ALL_VERSIONS
+        "linear", {"switches": 2}, name=lab, controller=app(ryu_app_dir, name), protocols=EVERY_VERSION
     )
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    macs = {h["name"]: h["mac"] for h in state["hosts"]}
     for src, dst in (("h1", "h2"), ("h2", "h1")):
         assert ping(lab, src, ips[dst]), (src, dst)
     for switch in state["switches"]:
         flows = dump_flows(switch["bridge"], ofctl)
-        assert "priority=0 actions=CONTROLLER:65535" in flows and "priority=1,in_port=" in flows, flows
+        assert miss is None or miss in flows, flows
+        assert f"dl_dst={macs['h1']}" in flows and f"dl_dst={macs['h2']}" in flows, flows
     assert "unsupported version" not in controller_log(lab)
 
 
@@ -433,3 +447,134 @@ def test_link_aggregation_brings_up_both_members_and_survives_a_cut(ryu_app_dir,
     assert member_states(lab)[2] == [True]
     for host in ("h2", "h3", "h4"):
         assert ping(lab, host, ips["h1"]), host
+
+
+# -- firewall -----------------------------------------------------------------------------------
+
+
+def test_firewall_denies_by_default_and_allows_what_its_rules_allow(ryu_app_dir, lab_factory):
+    """rest_firewall, the book's session: enable, allow ICMP h1 <-> h2 only, see h3 blocked."""
+    lab = "t-rr-fw"
+    state = lab_factory(
+        "linear", {"switches": 1, "hosts_per_switch": 3}, name=lab, controller=app(ryu_app_dir, "rest_firewall")
+    )
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    switch = "0000000000000001"
+    wait_for(lambda: "Join as firewall" in controller_log(lab), 10, "joined")
+    assert rest(state, "GET", "/firewall/module/status") == (200, [{"status": "disable", "switch_id": switch}])
+
+    status, answer = rest(state, "PUT", f"/firewall/module/enable/{switch}")
+    assert status == 200 and answer[0]["command_result"]["details"] == "firewall running.", answer
+    assert rest(state, "GET", "/firewall/module/status")[1] == [{"status": "enable", "switch_id": switch}]
+    assert not ping(lab, "h1", ips["h2"], tries=1)  # enabled with no rules: everything but ARP is denied
+
+    for src, dst in (("h1", "h2"), ("h2", "h1")):
+        rule = {"nw_src": f"{ips[src]}/32", "nw_dst": f"{ips[dst]}/32", "nw_proto": "ICMP"}
+        status, answer = rest(state, "POST", f"/firewall/rules/{switch}", rule)
+        assert status == 200 and answer[0]["command_result"][0]["result"] == "success", answer
+    status, answer = rest(state, "GET", f"/firewall/rules/{switch}")
+    rules = answer[0]["access_control_list"][0]["rules"]
+    assert {(r["nw_src"], r["nw_dst"], r["actions"]) for r in rules} == {
+        (ips["h1"], ips["h2"], "ALLOW"),  # a /32 is shown as the bare address, as in the book
+        (ips["h2"], ips["h1"], "ALLOW"),
+    }, answer
+
+    assert ping(lab, "h1", ips["h2"]) and ping(lab, "h2", ips["h1"])
+    assert not ping(lab, "h1", ips["h3"], tries=1)
+    wait_for(lambda: "Blocked packet" in controller_log(lab), 5, "logged as blocked")
+
+
+# -- router -------------------------------------------------------------------------------------
+
+ROUTERS = {  # the three_routers topology's addressing (its description), in the book's REST calls
+    "0000000000000001": [
+        {"address": "172.16.20.1/24"},
+        {"address": "10.10.10.1/24"},
+        {"gateway": "10.10.10.2"},
+    ],
+    "0000000000000002": [
+        {"address": "172.16.10.1/24"},
+        {"address": "10.10.10.2/24"},
+        {"address": "192.168.10.1/24"},
+        {"gateway": "10.10.10.1"},
+        {"destination": "192.168.30.0/24", "gateway": "192.168.10.2"},
+    ],
+    "0000000000000003": [
+        {"address": "192.168.30.1/24"},
+        {"address": "192.168.10.2/24"},
+        {"gateway": "192.168.10.1"},
+    ],
+}
+
+
+def test_router_routes_between_three_subnets_as_configured_over_rest(ryu_app_dir, lab_factory):
+    """rest_router on three_routers: addresses, default and static routes by POST; hosts reach each other."""
+    lab = "t-rr-router"
+    state = lab_factory("three_routers", {}, name=lab, controller=app(ryu_app_dir, "rest_router"))
+    ips = {h["name"]: h["ip"] for h in state["hosts"]}
+    for switch, settings in ROUTERS.items():
+        for setting in settings:
+            status, answer = rest(state, "POST", f"/router/{switch}", setting)
+            assert status == 200 and answer[0]["command_result"][0]["result"] == "success", (setting, answer)
+    status, answer = rest(state, "GET", "/router/0000000000000002")
+    internal = answer[0]["internal_network"][0]
+    assert {a["address"] for a in internal["address"]} == {"172.16.10.1/24", "10.10.10.2/24", "192.168.10.1/24"}
+    assert {(r["destination"], r["gateway"]) for r in internal["route"]} == {
+        ("0.0.0.0/0", "10.10.10.1"),
+        ("192.168.30.0/24", "192.168.10.2"),
+    }, internal
+
+    assert ping(lab, "h1", "172.16.20.1")  # the router answers for its own address
+    for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
+        assert ping(lab, src, ips[dst], tries=5), (src, dst)
+    trace = api.run_in(lab, "h1", ["ping", "-c", "1", "-W", "2", ips["h3"]], timeout=10).stdout
+    assert "ttl=61 " in trace, trace  # s1, s2 and s3 each decrement the reply's TTL
+
+
+# -- topology over a websocket ------------------------------------------------------------------
+
+
+def test_ws_topology_pushes_switch_and_link_events_to_a_client(ryu_app_dir, lab_factory):
+    """ws_topology with --observe-links: a client answering its JSON-RPC calls hears a switch re-enter."""
+    from websockets.sync.client import connect
+
+    lab = "t-rr-wstopo"
+    state = lab_factory(
+        "linear", {"switches": 3}, name=lab, controller=app(ryu_app_dir, "ws_topology"), observe_links=True
+    )
+    url = f"ws://127.0.0.1:{state['controller']['rest_port']}/v1.0/topology/ws"
+    calls: list[dict] = []
+    s2 = api.bridge(lab, "s2")
+    target = subprocess.run(["ovs-vsctl", "get-controller", s2], capture_output=True, text=True, check=True)
+
+    def links() -> set[tuple[int, int]]:
+        return {
+            (int(c["params"][0]["src"]["dpid"], 16), int(c["params"][0]["dst"]["dpid"], 16))
+            for c in calls
+            if c["method"] == "event_link_add"
+        }
+
+    def reentered() -> bool:
+        return "event_switch_enter" in [c["method"] for c in calls] and {(1, 2), (2, 1), (2, 3), (3, 2)} <= links()
+
+    with connect(url, additional_headers=rest_client.auth_headers(paths.lab_dir(lab)), open_timeout=10) as ws:
+        for _attempt in range(3):  # again if the app had not yet registered the session (a loaded machine)
+            subprocess.run(["ovs-vsctl", "del-controller", s2], check=True)
+            time.sleep(1.0)
+            subprocess.run(["ovs-vsctl", "set-controller", s2, *target.stdout.split()], check=True)
+            deadline = time.monotonic() + 15
+            while not reentered() and time.monotonic() < deadline:
+                try:
+                    call = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+                except TimeoutError:
+                    break
+                calls.append(call)
+                ws.send(json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": ""}))  # as Ryu's clients do
+            if reentered():
+                break
+    assert reentered(), calls
+    methods = [c["method"] for c in calls]
+    assert "event_switch_leave" in methods and "event_switch_enter" in methods, methods
+    entered = next(c["params"][0] for c in calls if c["method"] == "event_switch_enter")
+    assert entered["dpid"] == "0000000000000002", entered
+    assert {p["port_no"] for p in entered["ports"]} >= {"00000002", "00000003"}, entered
