@@ -26,6 +26,8 @@ from tinyrpc.protocols.jsonrpc import JSONRPCProtocol
 from tinyrpc.server import RPCServer
 from tinyrpc.transports import ClientTransport, ServerTransport
 
+from sdnlab.controller.green import APP_LOCK
+
 REPLY_TIMEOUT_S = 5.0
 
 __all__ = [
@@ -93,7 +95,8 @@ class WebSocketClientTransport(ClientTransport):
         if not expect_reply:
             return None
         try:
-            reply = self.replies.get(timeout=self.timeout_s)
+            with APP_LOCK.suspended():  # an app's event handler calls the client: others may run
+                reply = self.replies.get(timeout=self.timeout_s)
         except queue.Empty:
             raise TimeoutError(f"websocket client did not reply within {self.timeout_s:g} s") from None
         if reply is _GONE:

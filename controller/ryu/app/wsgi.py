@@ -42,7 +42,7 @@ from os_ken import cfg
 from routes import Mapper, URLGenerator
 from webob.request import DisconnectionError
 
-from sdnlab.controller import options
+from sdnlab.controller import green, options
 from sdnlab.controller import websocket as ws_protocol
 from sdnlab.controller.errors import ListenError
 from sdnlab.controller.rest_server import (
@@ -254,12 +254,10 @@ class WSGIApplication:
         link = URLGenerator(self.mapper, environ)
         controller = match["controller"]
         data = self.registory.get(controller.__name__)
-        if data is None:
-            instance = controller(request, link, None, **self.config)
-        else:
+        with green.lock_for(controller.__module__):  # a Ryu-style app's REST handler: one at a time
             instance = controller(request, link, data, **self.config)
-        instance.parent = self  # Ryu's websocket wrapper finds the application here
-        return instance(request)
+            instance.parent = self  # Ryu's websocket wrapper finds the application here
+            return instance(request)
 
     def _allowed_methods(self, environ) -> list[str]:
         allowed = []

@@ -143,15 +143,20 @@ def ryu_app_dir(tmp_path_factory) -> Path:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
-    """``predicate()``'s first truthy value within ``timeout`` seconds (AssertionError otherwise)."""
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25, lab: str | None = None
+) -> Any:
+    """``predicate()``'s first truthy value within ``timeout`` seconds (AssertionError otherwise,
+    with the end of ``lab``'s controller log)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout} s")
+            raise AssertionError(
+                f"not {what} after {timeout} s" + (f"\n{controller_log(lab)[-5000:]}" if lab else "")
+            )
         time.sleep(interval)
 
 
@@ -165,6 +170,13 @@ def ping(lab: str, src: str, dst_ip: str, tries: int = 3) -> bool:
 
 def controller_log(lab: str) -> str:
     return (paths.lab_dir(lab) / "controller.log").read_text(errors="replace")
+
+
+def assert_no_errors(log: str) -> None:
+    """Nothing in the app or under it failed (sdnlab logs a failing handler and keeps going)."""
+    bad = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line or "Error" in line]
+    first = log.find(bad[0]) if bad else 0
+    assert not bad, f"{len(bad)} error lines, the first with what follows it:\n" + log[first : first + 4000]
 
 
 def dump_flows(bridge: str, version: str = "OpenFlow13") -> str:
@@ -222,7 +234,10 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
         wait_for(lambda: http("GET", base + "/stats/switches")[0] == 200, 20, "serving REST")
         lab = "t-rr-hub"
         state = lab_factory(
-            "linear", {"switches": 1, "hosts_per_switch": 3}, name=lab, controller=f"remote:127.0.0.1:{of_port}"
+            "linear",
+            {"switches": 1, "hosts_per_switch": 3},
+            name=lab,
+            controller=f"remote:127.0.0.1:{of_port}",
         )
         ips = {h["name"]: h["ip"] for h in state["hosts"]}
         macs = {h["name"]: h["mac"] for h in state["hosts"]}
@@ -248,6 +263,8 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
         status, switches = http("GET", base + "/v1.0/topology/switches")
         assert status == 200 and switches[0]["dpid"] == "0000000000000001", switches
         assert {p["port_no"] for p in switches[0]["ports"]} == {"00000001", "00000002", "00000003"}
+        output.seek(0)
+        assert_no_errors(output.read())
     finally:
         controller.terminate()
         controller.wait(timeout=10)
@@ -256,7 +273,9 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
 
 # -- traffic monitor ----------------------------------------------------------------------------
 
-FLOW_ROW = re.compile(r"^.*\b([0-9a-f]{16}) +([0-9a-f]+) +([0-9a-f:]{17}) +([0-9a-f]+) +(\d+) +(\d+)\s*$", re.M)
+FLOW_ROW = re.compile(
+    r"^.*\b([0-9a-f]{16}) +([0-9a-f]+) +([0-9a-f:]{17}) +([0-9a-f]+) +(\d+) +(\d+)\s*$", re.M
+)
 PORT_ROW = re.compile(r"^.*\b([0-9a-f]{16}) +([0-9a-f]+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)\s*$", re.M)
 
 
@@ -280,6 +299,7 @@ def test_traffic_monitor_prints_flow_and_port_statistics(ryu_app_dir, lab_factor
     assert "datapath         port     rx-pkts  rx-bytes rx-error tx-pkts  tx-bytes tx-error" in log
     macs = {h["mac"] for h in state["hosts"]}
     assert {row[2] for row in FLOW_ROW.findall(log)} <= macs
+    assert_no_errors(controller_log(lab))
 
 
 # -- REST linkage -------------------------------------------------------------------------------
@@ -289,7 +309,10 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     """simple_switch_rest_13: GET /simpleswitch/mactable/DPID lists what it learnt; PUT adds a host."""
     lab = "t-rr-rest"
     state = lab_factory(
-        "linear", {"switches": 1, "hosts_per_switch": 3}, name=lab, controller=app(ryu_app_dir, "simple_switch_rest_13")
+        "linear",
+        {"switches": 1, "hosts_per_switch": 3},
+        name=lab,
+        controller=app(ryu_app_dir, "simple_switch_rest_13"),
     )
     hosts = {h["name"]: h for h in state["hosts"]}
     path = "/simpleswitch/mactable/0000000000000001"
@@ -305,6 +328,7 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     flows = dump_flows(state["switches"][0]["bridge"])
     assert f"in_port=1,dl_dst={hosts['h3']['mac']} actions=output:3" in flows, flows
     assert f"in_port=3,dl_dst={hosts['h1']['mac']} actions=output:1" in flows, flows
+    assert_no_errors(controller_log(lab))
 
 
 def test_switching_hub_over_a_websocket_pushes_packets_and_answers_rpc(ryu_app_dir, lab_factory):
@@ -313,7 +337,10 @@ def test_switching_hub_over_a_websocket_pushes_packets_and_answers_rpc(ryu_app_d
 
     lab = "t-rr-swws"
     state = lab_factory(
-        "linear", {"switches": 1, "hosts_per_switch": 2}, name=lab, controller=app(ryu_app_dir, "simple_switch_websocket_13")
+        "linear",
+        {"switches": 1, "hosts_per_switch": 2},
+        name=lab,
+        controller=app(ryu_app_dir, "simple_switch_websocket_13"),
     )
     hosts = {h["name"]: h for h in state["hosts"]}
     url = f"ws://127.0.0.1:{state['controller']['rest_port']}/simpleswitch/ws"
@@ -329,6 +356,7 @@ def test_switching_hub_over_a_websocket_pushes_packets_and_answers_rpc(ryu_app_d
                 answer = json.loads(message)
                 break
     assert answer["result"] == {"1": {hosts["h1"]["mac"]: 1, hosts["h2"]["mac"]: 2}}, answer
+    assert_no_errors(controller_log(lab))
 
 
 # -- spanning tree ------------------------------------------------------------------------------
@@ -378,6 +406,7 @@ def test_spanning_tree_breaks_the_ring_and_hosts_reach_each_other(ryu_app_dir, l
     assert "NON_DESIGNATED_PORT / BLOCK" in log
     for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
         assert ping(lab, src, ips[dst], tries=5), (src, dst)
+    assert_no_errors(controller_log(lab))
 
 
 # -- the switching hub in every OpenFlow version ------------------------------------------------
@@ -408,6 +437,7 @@ def test_switching_hub_in_each_openflow_version(ryu_app_dir, lab_factory, name, 
         assert miss is None or miss in flows, flows
         assert f"dl_dst={macs['h1']}" in flows and f"dl_dst={macs['h2']}" in flows, flows
     assert "unsupported version" not in controller_log(lab)
+    assert_no_errors(controller_log(lab))
 
 
 # -- link aggregation ---------------------------------------------------------------------------
@@ -429,7 +459,9 @@ def test_link_aggregation_brings_up_both_members_and_survives_a_cut(ryu_app_dir,
     from sdnlab.topologies.bond import bond_plans
 
     lab = "t-rr-lacp"
-    state = lab_factory("link_aggregation", {}, name=lab, controller=app(ryu_app_dir, "simple_switch_lacp_13"))
+    state = lab_factory(
+        "link_aggregation", {}, name=lab, controller=app(ryu_app_dir, "simple_switch_lacp_13")
+    )
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
     (plan,) = bond_plans(load_topology("link_aggregation"), state["slot"])
     wait_for(lambda: member_states(lab).get(1) == [True] and member_states(lab).get(2) == [True], 15, "up")
@@ -447,6 +479,7 @@ def test_link_aggregation_brings_up_both_members_and_survives_a_cut(ryu_app_dir,
     assert member_states(lab)[2] == [True]
     for host in ("h2", "h3", "h4"):
         assert ping(lab, host, ips["h1"]), host
+    assert_no_errors(controller_log(lab))
 
 
 # -- firewall -----------------------------------------------------------------------------------
@@ -456,12 +489,18 @@ def test_firewall_denies_by_default_and_allows_what_its_rules_allow(ryu_app_dir,
     """rest_firewall, the book's session: enable, allow ICMP h1 <-> h2 only, see h3 blocked."""
     lab = "t-rr-fw"
     state = lab_factory(
-        "linear", {"switches": 1, "hosts_per_switch": 3}, name=lab, controller=app(ryu_app_dir, "rest_firewall")
+        "linear",
+        {"switches": 1, "hosts_per_switch": 3},
+        name=lab,
+        controller=app(ryu_app_dir, "rest_firewall"),
     )
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
     switch = "0000000000000001"
     wait_for(lambda: "Join as firewall" in controller_log(lab), 10, "joined")
-    assert rest(state, "GET", "/firewall/module/status") == (200, [{"status": "disable", "switch_id": switch}])
+    assert rest(state, "GET", "/firewall/module/status") == (
+        200,
+        [{"status": "disable", "switch_id": switch}],
+    )
 
     status, answer = rest(state, "PUT", f"/firewall/module/enable/{switch}")
     assert status == 200 and answer[0]["command_result"]["details"] == "firewall running.", answer
@@ -482,28 +521,25 @@ def test_firewall_denies_by_default_and_allows_what_its_rules_allow(ryu_app_dir,
     assert ping(lab, "h1", ips["h2"]) and ping(lab, "h2", ips["h1"])
     assert not ping(lab, "h1", ips["h3"], tries=1)
     wait_for(lambda: "Blocked packet" in controller_log(lab), 5, "logged as blocked")
+    assert_no_errors(controller_log(lab))
 
 
 # -- router -------------------------------------------------------------------------------------
 
-ROUTERS = {  # the three_routers topology's addressing (its description), in the book's REST calls
-    "0000000000000001": [
-        {"address": "172.16.20.1/24"},
-        {"address": "10.10.10.1/24"},
-        {"gateway": "10.10.10.2"},
-    ],
+# The three_routers topology's addressing (its description), set as the book does: every router's
+# addresses first, then the routes (a route's gateway is resolved by ARP when the route is added).
+ADDRESSES = {
+    "0000000000000001": ["172.16.20.1/24", "10.10.10.1/24"],
+    "0000000000000002": ["172.16.10.1/24", "10.10.10.2/24", "192.168.10.1/24"],
+    "0000000000000003": ["192.168.30.1/24", "192.168.10.2/24"],
+}
+ROUTES = {
+    "0000000000000001": [{"gateway": "10.10.10.2"}],
     "0000000000000002": [
-        {"address": "172.16.10.1/24"},
-        {"address": "10.10.10.2/24"},
-        {"address": "192.168.10.1/24"},
         {"gateway": "10.10.10.1"},
         {"destination": "192.168.30.0/24", "gateway": "192.168.10.2"},
     ],
-    "0000000000000003": [
-        {"address": "192.168.30.1/24"},
-        {"address": "192.168.10.2/24"},
-        {"gateway": "192.168.10.1"},
-    ],
+    "0000000000000003": [{"gateway": "192.168.10.1"}],
 }
 
 
@@ -512,23 +548,36 @@ def test_router_routes_between_three_subnets_as_configured_over_rest(ryu_app_dir
     lab = "t-rr-router"
     state = lab_factory("three_routers", {}, name=lab, controller=app(ryu_app_dir, "rest_router"))
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
-    for switch, settings in ROUTERS.items():
-        for setting in settings:
-            status, answer = rest(state, "POST", f"/router/{switch}", setting)
-            assert status == 200 and answer[0]["command_result"][0]["result"] == "success", (setting, answer)
-    status, answer = rest(state, "GET", "/router/0000000000000002")
-    internal = answer[0]["internal_network"][0]
-    assert {a["address"] for a in internal["address"]} == {"172.16.10.1/24", "10.10.10.2/24", "192.168.10.1/24"}
-    assert {(r["destination"], r["gateway"]) for r in internal["route"]} == {
+    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 10, "joined")  # the app's own signal
+    settings = [(switch, {"address": a}) for switch, addresses in ADDRESSES.items() for a in addresses]
+    settings += [(switch, route) for switch, routes in ROUTES.items() for route in routes]
+    for switch, setting in settings:
+        status, answer = rest(state, "POST", f"/router/{switch}", setting)
+        assert status == 200 and answer[0]["command_result"][0]["result"] == "success", (setting, answer)
+
+    def configs() -> dict[str, dict] | None:
+        """Each router's addresses and routes once every route shows (its gateway answered ARP)."""
+        status, answer = rest(state, "GET", "/router/all")
+        shown = (
+            {entry["switch_id"]: entry["internal_network"][0] for entry in answer} if status == 200 else {}
+        )
+        resolved = all(len(shown.get(s, {}).get("route", [])) == len(r) for s, r in ROUTES.items())
+        return shown if resolved else None
+
+    shown = wait_for(configs, 10, "every route resolved", lab=lab)
+    for switch, addresses in ADDRESSES.items():
+        assert {a["address"] for a in shown[switch]["address"]} == set(addresses), shown
+    assert {(r["destination"], r["gateway"]) for r in shown["0000000000000002"]["route"]} == {
         ("0.0.0.0/0", "10.10.10.1"),
         ("192.168.30.0/24", "192.168.10.2"),
-    }, internal
+    }, shown
 
     assert ping(lab, "h1", "172.16.20.1")  # the router answers for its own address
     for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
-        assert ping(lab, src, ips[dst], tries=5), (src, dst)
+        assert ping(lab, src, ips[dst], tries=5), (src, dst, controller_log(lab)[-5000:])
     trace = api.run_in(lab, "h1", ["ping", "-c", "1", "-W", "2", ips["h3"]], timeout=10).stdout
     assert "ttl=61 " in trace, trace  # s1, s2 and s3 each decrement the reply's TTL
+    assert_no_errors(controller_log(lab))
 
 
 # -- topology over a websocket ------------------------------------------------------------------
@@ -555,7 +604,10 @@ def test_ws_topology_pushes_switch_and_link_events_to_a_client(ryu_app_dir, lab_
         }
 
     def reentered() -> bool:
-        return "event_switch_enter" in [c["method"] for c in calls] and {(1, 2), (2, 1), (2, 3), (3, 2)} <= links()
+        return (
+            "event_switch_enter" in [c["method"] for c in calls]
+            and {(1, 2), (2, 1), (2, 3), (3, 2)} <= links()
+        )
 
     with connect(url, additional_headers=rest_client.auth_headers(paths.lab_dir(lab)), open_timeout=10) as ws:
         for _attempt in range(3):  # again if the app had not yet registered the session (a loaded machine)
@@ -578,3 +630,48 @@ def test_ws_topology_pushes_switch_and_link_events_to_a_client(ryu_app_dir, lab_
     entered = next(c["params"][0] for c in calls if c["method"] == "event_switch_enter")
     assert entered["dpid"] == "0000000000000002", entered
     assert {p["port_no"] for p in entered["ports"]} >= {"00000002", "00000003"}, entered
+    assert_no_errors(controller_log(lab))
+
+
+# Sends ARP requests (2000, one every 2 ms) from a host: argv = interface, own MAC, own IP, target IP.
+ARP_REQUESTS = """
+import socket, sys, time
+intf, mac, ip, target = sys.argv[1:5]
+raw = lambda text: bytes.fromhex(text.replace(":", ""))
+frame = (b"\\xff" * 6 + raw(mac) + b"\\x08\\x06" + b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01"
+         + raw(mac) + socket.inet_aton(ip) + b"\\x00" * 6 + socket.inet_aton(target))
+with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+    sock.bind((intf, 0))
+    for _ in range(2000):
+        sock.send(frame)
+        time.sleep(0.002)
+"""
+
+
+def test_router_rest_calls_and_packet_ins_take_turns_as_under_eventlet(ryu_app_dir, lab_factory):
+    """REST calls changing rest_router's routing table while ARP packet-ins walk it: no race.
+
+    Under eventlet one ran after the other; on plain threads the packet-in handler's loop over
+    the table met a table changing under it (``dictionary changed size during iteration``) and
+    lost the packet. sdnlab runs a Ryu-style app's handlers one at a time (sdnlab.controller.green).
+    """
+    lab = "t-rr-race"
+    state = lab_factory("three_routers", {}, name=lab, controller=app(ryu_app_dir, "rest_router"))
+    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 10, "joined")
+    for switch, addresses in ADDRESSES.items():
+        for address in addresses:
+            assert rest(state, "POST", f"/router/{switch}", {"address": address})[0] == 200
+    h2 = next(h for h in state["hosts"] if h["name"] == "h2")
+    arp = api.popen_in(
+        lab, "h2", [sys.executable, "-c", ARP_REQUESTS, "h2-eth0", h2["mac"], h2["ip"], "172.16.10.1"]
+    )
+    try:
+        time.sleep(0.5)
+        for i in range(200):
+            route = {"destination": f"10.{100 + i // 200}.{i % 200}.0/24", "gateway": "10.10.10.1"}
+            assert rest(state, "POST", "/router/0000000000000002", route)[0] == 200
+    finally:
+        arp.kill()
+        arp.wait()
+    assert "Receive ARP request from [172.16.10.10]" in controller_log(lab)
+    assert_no_errors(controller_log(lab))
