@@ -243,15 +243,15 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
         macs = {h["name"]: h["mac"] for h in state["hosts"]}
         assert wait_for(lambda: http("GET", base + "/stats/switches")[1] == [1], 20, "connected")
         # table-miss to the controller, as the chapter's switch_features_handler installs it
-        flows = dump_flows(state["switches"][0]["bridge"])
-        assert "priority=0 actions=CONTROLLER:65535" in flows, flows
+        bridge = state["switches"][0]["bridge"]
+        wait_for(lambda: "priority=0 actions=CONTROLLER:65535" in dump_flows(bridge), 10, "table-miss set")
         for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
             assert ping(lab, src, ips[dst]), (src, dst)
         # the app learnt the MACs: "packet in" lines and priority-1 flows to each host's port
         output.seek(0)
         log = output.read()
         assert re.search(rf"packet in 1 {macs['h1']} {macs['h2']} 1", log), log[-3000:]
-        flows = dump_flows(state["switches"][0]["bridge"])
+        flows = dump_flows(bridge)
         for port, host in enumerate(("h1", "h2", "h3"), start=1):
             assert f"dl_dst={macs[host]} actions=output:{port}" in flows, flows
         # Ryu's ofctl_rest shows the same flows; Ryu's rest_topology shows the switch and its ports
@@ -316,6 +316,8 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     )
     hosts = {h["name"]: h for h in state["hosts"]}
     path = "/simpleswitch/mactable/0000000000000001"
+    # 404 until the app saw the switch's features (a moment after the lab is up), then empty
+    assert wait_for(lambda: rest(state, "GET", path)[0] == 200, 10, "the switch known", lab=lab)
     assert rest(state, "GET", path) == (200, {})
     assert ping(lab, "h1", hosts["h2"]["ip"])
     status, table = rest(state, "GET", path)
@@ -325,9 +327,12 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     # the book's PUT: h3 is announced before it sends anything; flows both ways go to the switch
     status, table = rest(state, "PUT", path, {"mac": hosts["h3"]["mac"], "port": 3})
     assert status == 200 and table[hosts["h3"]["mac"]] == 3, table
-    flows = dump_flows(state["switches"][0]["bridge"])
-    assert f"in_port=1,dl_dst={hosts['h3']['mac']} actions=output:3" in flows, flows
-    assert f"in_port=3,dl_dst={hosts['h1']['mac']} actions=output:1" in flows, flows
+    wanted = (
+        f"in_port=1,dl_dst={hosts['h3']['mac']} actions=output:3",
+        f"in_port=3,dl_dst={hosts['h1']['mac']} actions=output:1",
+    )
+    bridge = state["switches"][0]["bridge"]
+    wait_for(lambda: all(flow in dump_flows(bridge) for flow in wanted), 5, f"flows {wanted} on the switch")
     assert_no_errors(controller_log(lab))
 
 
