@@ -16,9 +16,10 @@ there, so a REST handler waiting for a stats reply lets the app's reply handler 
 os-ken's own apps run without it (they are written for threads), so the built-in controller is
 not slowed down. Waiting for room in a switch's send queue keeps the lock (only the send loop,
 which never takes it, makes room), so a handler that sends flow-mods while walking a table
-cannot see a REST call change that table halfway (eventlet would have switched there). Threads
-an app spawns and websocket sessions run without the lock: they may block in places (sockets,
-``ws.wait()``) that are not the hub's.
+cannot see a REST call change that table halfway (eventlet would have switched there). The app
+methods a websocket client calls over JSON-RPC (``WebSocketRPCServer``) take the lock too. Threads
+an app spawns and websocket sessions themselves run without it: they may block in places
+(sockets, ``ws.wait()``) that are not the hub's.
 """
 
 from __future__ import annotations
