@@ -5,7 +5,8 @@ os-ken itself. Each function below names the upstream behaviour it replaces:
 
 * ``strict_header``/``strict_msg``: os-ken logs a traceback per unparsable message and skips it.
 * ``serve``: ``Datapath.serve`` never finishes its teardown on the native hub.
-* ``event_loop``: one failing handler silently stops a whole app.
+* ``event_loop``: one failing handler silently stops a whole app; and handlers of Ryu-style apps
+  run one at a time with their REST handlers, as under eventlet (``sdnlab.controller.green``).
 * ``event_wait``: ``hub.Event.wait(timeout)`` ignores its timeout on the native hub.
 * ``send_stats_request``: ``ofctl_utils.send_stats_request`` waits forever for a silent switch.
 * ``reserved_num_to_user``: ``OFCtlUtil._reserved_num_to_user`` scans every name of the ofproto
@@ -51,6 +52,8 @@ import types
 from typing import Any
 
 from os_ken.exception import OSKenException
+
+from sdnlab.controller import green
 
 LOG = logging.getLogger("sdnlab.controller")
 
@@ -128,6 +131,7 @@ def event_loop(app) -> None:
     On the native hub ``hub.TaskExit`` is ``Exception``, so os-ken's loop re-raises *every*
     handler error as a "normal exit": one bug in one handler silently stops the whole app.
     """
+    one_at_a_time = green.lock_for(type(app).__module__)  # Ryu-style apps: as under eventlet
     while app.is_active or not app.events.empty():
         ev, state = app.events.get()
         app._events_sem.release()
@@ -135,7 +139,8 @@ def event_loop(app) -> None:
             continue
         for handler in app.get_handlers(ev, state):
             try:
-                handler(ev)
+                with one_at_a_time:
+                    handler(ev)
             except Exception:
                 LOG.exception(
                     "%s: handler %s failed on %s; the app keeps running",
@@ -181,7 +186,9 @@ def send_stats_request(dp, stats, waiters, msgs, logger=None) -> None:
     done = threading.Event()
     per_dp[stats.xid] = (done, msgs)
     ofctl_utils.send_msg(dp, stats, logger)
-    if not done.wait(STATS_TIMEOUT_S):
+    with green.APP_LOCK.suspended():  # the reply handler may be the caller's own app
+        answered = done.wait(STATS_TIMEOUT_S)
+    if not answered:
         per_dp.pop(stats.xid, None)
 
 
@@ -388,6 +395,10 @@ def guarded_connection(socket, address):
     try:
         with contextlib.closing(controller.Datapath(socket, address)) as datapath:
             datapath.socket = TimedSocket(datapath.socket, datapath, started)
+            # Room in the send queue is made by the send loop, never by app code: an app handler
+            # waiting for it keeps the app lock (sdnlab.controller.green), so a REST call cannot
+            # change the app's tables in the middle of the handler's loop.
+            datapath._send_q_sem = threading.BoundedSemaphore(datapath.send_q.maxsize)
             try:
                 datapath.serve()
             except MalformedOpenFlow as exc:

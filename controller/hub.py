@@ -17,7 +17,9 @@ the calling thread
 
 A thread blocked elsewhere (a socket read, ``time.sleep``, pure computation) is interrupted at
 its next cooperative point, exactly as a green thread that does not yield is not interrupted
-by eventlet either. ``install()`` puts these primitives into ``os_ken.lib.hub`` (which is also
+by eventlet either. While a thread waits at a cooperative point, or in a hub ``Queue`` or
+semaphore, it sets aside the app lock (``sdnlab.controller.green``) that keeps Ryu-style app
+code running one piece at a time. ``install()`` puts these primitives into ``os_ken.lib.hub`` (which is also
 ``ryu.lib.hub`` through the alias), so os-ken's modules and Ryu apps share them.
 """
 
@@ -26,12 +28,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import threading
 import time
 import traceback
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from sdnlab.controller.green import APP_LOCK
 
 LOG = logging.getLogger("sdnlab.controller.hub")
 
@@ -69,12 +74,13 @@ class _Task:
         deadline = self.next_deadline()
         if until is not None and (deadline is None or until < deadline):
             deadline = until
-        if deadline is None:
-            self.wake.wait()
-        else:
-            remaining = deadline - time.monotonic()
-            if remaining > 0:
-                self.wake.wait(remaining)
+        with APP_LOCK.suspended():  # a green thread yields here: other app code may run meanwhile
+            if deadline is None:
+                self.wake.wait()
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    self.wake.wait(remaining)
 
 
 _TASKS: weakref.WeakKeyDictionary[threading.Thread, _Task] = weakref.WeakKeyDictionary()
@@ -104,7 +110,8 @@ def sleep(seconds: float = 0) -> None:
     task = _current_task()
     task.check()
     if seconds <= 0:
-        time.sleep(0)  # let other threads run, as eventlet.sleep(0) yields
+        with APP_LOCK.suspended():
+            time.sleep(0)  # let other threads run, as eventlet.sleep(0) yields
         task.check()
         return
     until = time.monotonic() + seconds
@@ -329,6 +336,58 @@ def joinall(threads: Iterable[threading.Thread]) -> None:
                 sleep(0.05)
 
 
+class Queue(queue.Queue):
+    """``hub.Queue`` whose ``get``/``put`` set the app lock aside while they have to wait."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if block:
+            try:
+                return super().get(block=False)
+            except queue.Empty:
+                pass
+            with APP_LOCK.suspended():
+                return super().get(block=True, timeout=timeout)
+        return super().get(block=False)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if block:
+            try:
+                return super().put(item, block=False)
+            except queue.Full:
+                pass
+            with APP_LOCK.suspended():
+                return super().put(item, block=True, timeout=timeout)
+        return super().put(item, block=False)
+
+
+class Semaphore(threading.Semaphore):
+    """``hub.Semaphore`` whose ``acquire`` sets the app lock aside while it has to wait."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if super().acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        with APP_LOCK.suspended():
+            return super().acquire(blocking=True, timeout=timeout)
+
+    __enter__ = acquire
+
+
+class BoundedSemaphore(threading.BoundedSemaphore):
+    """``hub.BoundedSemaphore`` (an app's event-queue slots): a waiting ``acquire`` sets the lock aside."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if super().acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        with APP_LOCK.suspended():
+            return super().acquire(blocking=True, timeout=timeout)
+
+    __enter__ = acquire
+
+
 # Names installed into os_ken.lib.hub (ryu.lib.hub is the same module through the alias).
 EXPORTS: dict[str, Any] = {
     "TaskExit": TaskExit,
@@ -341,6 +400,9 @@ EXPORTS: dict[str, Any] = {
     "joinall": joinall,
     "sleep": sleep,
     "getcurrent": getcurrent,
+    "Queue": Queue,
+    "Semaphore": Semaphore,
+    "BoundedSemaphore": BoundedSemaphore,
 }
 
 

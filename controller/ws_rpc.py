@@ -16,6 +16,7 @@ over ``sdnlab.controller.websocket.WebSocket``.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from typing import Any
 
@@ -26,9 +27,17 @@ from tinyrpc.protocols.jsonrpc import JSONRPCProtocol
 from tinyrpc.server import RPCServer
 from tinyrpc.transports import ClientTransport, ServerTransport
 
+from sdnlab.controller.green import APP_LOCK, lock_for
+
 REPLY_TIMEOUT_S = 5.0
 
-__all__ = ["WebSocketClient", "WebSocketDisconnectedError", "WebSocketRPCServer", "rpc_public"]
+__all__ = [
+    "WebSocketClient",
+    "WebSocketDisconnectedError",
+    "WebSocketRPCClient",
+    "WebSocketRPCServer",
+    "rpc_public",
+]
 
 
 class WebSocketDisconnectedError(ConnectionError):
@@ -55,12 +64,23 @@ class WebSocketServerTransport(ServerTransport):
         self.ws.send(_text(reply))
 
 
+class _TakingTurnsDispatcher(RPCDispatcher):
+    """Calls the app's methods holding the app lock when the app is written for Ryu (as eventlet would)."""
+
+    one_at_a_time: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+
+    def dispatch(self, request: Any, caller: Any = None) -> Any:
+        with self.one_at_a_time:
+            return super().dispatch(request, caller)
+
+
 class WebSocketRPCServer(RPCServer):
     """Answers the client's JSON-RPC requests with ``callback``'s ``@rpc_public`` methods."""
 
     def __init__(self, ws: Any, rpc_callback: Any) -> None:
-        dispatcher = RPCDispatcher()
+        dispatcher = _TakingTurnsDispatcher()  # tinyrpc makes sub-dispatchers without arguments
         dispatcher.register_instance(rpc_callback)
+        dispatcher.one_at_a_time = lock_for(type(rpc_callback).__module__)
         super().__init__(WebSocketServerTransport(ws), JSONRPCProtocol(), dispatcher)
 
     def serve_forever(self) -> None:
@@ -87,7 +107,8 @@ class WebSocketClientTransport(ClientTransport):
         if not expect_reply:
             return None
         try:
-            reply = self.replies.get(timeout=self.timeout_s)
+            with APP_LOCK.suspended():  # an app's event handler calls the client: others may run
+                reply = self.replies.get(timeout=self.timeout_s)
         except queue.Empty:
             raise TimeoutError(f"websocket client did not reply within {self.timeout_s:g} s") from None
         if reply is _GONE:
@@ -114,3 +135,7 @@ class WebSocketClient(RPCClient):
                 self.queue.put(message.encode("utf-8") if isinstance(message, str) else message)
         finally:
             self.queue.put(_GONE)
+
+
+# Ryu 4.34's name for the client (its ws_topology imports it from ryu.app.wsgi).
+WebSocketRPCClient = WebSocketClient

@@ -17,8 +17,8 @@ Websockets, as in Ryu: a controller method marked ``@websocket(name, path)`` is 
 session object (``ws.wait()``, ``ws.send(msg)``) once a client upgrades on ``path``, on the same
 host and port as the REST API and behind the same token (``sdnlab.controller.websocket``).
 ``WSGIApplication.websocketmanager.broadcast(msg)`` sends to every open session;
-``WebSocketRPCServer`` and ``WebSocketClient`` carry JSON-RPC in either direction
-(``sdnlab.controller.ws_rpc``).
+``WebSocketRPCServer`` and ``WebSocketClient`` (Ryu 4.34's ``WebSocketRPCClient``) carry
+JSON-RPC in either direction (``sdnlab.controller.ws_rpc``).
 
 Browsers cannot add headers to a page load or a websocket, so besides ``Authorization: Bearer
 TOKEN`` and ``X-Sdnlab-Token`` the token is also taken from a ``token`` query parameter when a
@@ -42,7 +42,7 @@ from os_ken import cfg
 from routes import Mapper, URLGenerator
 from webob.request import DisconnectionError
 
-from sdnlab.controller import options
+from sdnlab.controller import green, options
 from sdnlab.controller import websocket as ws_protocol
 from sdnlab.controller.errors import ListenError
 from sdnlab.controller.rest_server import (
@@ -55,6 +55,7 @@ from sdnlab.controller.rest_server import (
 from sdnlab.controller.ws_rpc import (  # noqa: F401 (Ryu's names, imported by apps from here)
     WebSocketClient,
     WebSocketDisconnectedError,
+    WebSocketRPCClient,
     WebSocketRPCServer,
     rpc_public,
 )
@@ -253,12 +254,10 @@ class WSGIApplication:
         link = URLGenerator(self.mapper, environ)
         controller = match["controller"]
         data = self.registory.get(controller.__name__)
-        if data is None:
-            instance = controller(request, link, None, **self.config)
-        else:
+        with green.lock_for(controller.__module__):  # a Ryu-style app's REST handler: one at a time
             instance = controller(request, link, data, **self.config)
-        instance.parent = self  # Ryu's websocket wrapper finds the application here
-        return instance(request)
+            instance.parent = self  # Ryu's websocket wrapper finds the application here
+            return instance(request)
 
     def _allowed_methods(self, environ) -> list[str]:
         allowed = []

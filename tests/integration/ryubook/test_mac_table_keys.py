@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -41,7 +42,15 @@ def test_a_subclass_keyed_either_way_sees_and_extends_the_learnt_table(lab_facto
     )
     hosts = {h["name"]: h for h in state["hosts"]}
     table_path = "/simpleswitch/mactable/0000000000000001"
-    assert rest(lab, state, "GET", table_path) == {}
+    deadline = time.monotonic() + 10
+    while True:  # 404 until the app has seen the switch's features, a moment after the lab is up
+        try:
+            assert rest(lab, state, "GET", table_path) == {}
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
     ping = api.run_in(lab, "h1", ["ping", "-c", "2", "-W", "1", hosts["h2"]["ip"]], timeout=15)
     assert ping.returncode == 0, ping.stdout

@@ -188,3 +188,10 @@ def test_the_token_in_a_query_opens_only_the_viewer_page_and_a_huge_query_is_no_
     assert webob.Request.blank(f"/echo?token={TOKEN}").get_response(wsgi).status_int == 401
     posted = webob.Request.blank(f"/?token={TOKEN}", method="POST").get_response(wsgi)
     assert posted.status_int == 401
+
+
+def test_ryu_4_34s_spelling_of_the_client_imports():
+    """Ryu 4.34's ws_topology imports ``WebSocketRPCClient``; it is the same class."""
+    from ryu.app.wsgi import WebSocketRPCClient
+
+    assert WebSocketRPCClient is WebSocketClient
