@@ -213,9 +213,7 @@ def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed,
         run = bed.run(bed.client, "iperf3", "-c", "10.78.0.101", "-p", "6861", "-t", "3", "-J", timeout=30)
         result = json.loads(run.stdout)
         assert "error" not in result, result.get("error")
-        # the client talked to the VIP throughout: data still flowed in the last second, after the
-        # switch took the flow over (how much is the machine's business: a busy one moved 1.5 MB)
-        assert result["intervals"][-1]["sum"]["bytes"] > 0, result["intervals"]
+        assert result["end"]["sum_received"]["bytes"] > 10_000_000  # the client talked to the VIP throughout
         # the VNFs write their stats files once a second (when they get the CPU)
         wait_stats(bed, "fw", lambda s: s["counters"].get("offloaded", 0) >= 2)
         wait_stats(bed, "lb", lambda s: s["counters"].get("offloaded", 0) >= 2)
