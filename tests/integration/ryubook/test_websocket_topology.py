@@ -110,7 +110,10 @@ def reconnect_switch(state: dict, switch: str) -> None:
         ["ovs-vsctl", "get-controller", bridge], capture_output=True, text=True, check=True
     ).stdout.split()
     subprocess.run(["ovs-vsctl", "del-controller", bridge], check=True)
-    time.sleep(1.0)
+    # until the controller has seen the switch leave, a new connection is a second one from the
+    # same switch (os-ken reports EventSwitchReconnected, not EventSwitchEnter)
+    dpid = next(int(s["dpid"]) for s in state["switches"] if s["name"] == switch)
+    wait_until(state, "get_switches", lambda dpids: dpid not in dpids, timeout=30)
     subprocess.run(["ovs-vsctl", "set-controller", bridge, *target], check=True)
 
 
