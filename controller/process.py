@@ -19,6 +19,11 @@ import time
 
 from sdnlab.controller.errors import ListenError
 
+# The wait ends as soon as the port listens (4 s measured at load 10); the limit only
+# decides when a controller that never listens is given up on. On a 2-core machine at load 20
+# (the shared test machine) starting the builtin app took 17-33 s: 15 s failed whole modules.
+START_TIMEOUT_S = 60.0
+
 
 def port_open(host: str, port: int) -> bool:
     """True if a TCP connection to ``host:port`` succeeds."""
@@ -63,7 +68,7 @@ class ControllerProcess:
         self._final_output = ""
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 15.0) -> ControllerProcess:
+    def start(self, timeout: float = START_TIMEOUT_S) -> ControllerProcess:
         """Start the process and wait until it listens (stopping it again if it does not)."""
         if port_open(self.host, self.of_port):
             raise ListenError(f"OpenFlow {self.host}:{self.of_port}: already in use by another process")

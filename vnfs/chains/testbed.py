@@ -204,7 +204,11 @@ class Testbed:
         node = next(v for v in self.vnfs if v.name == name)
         node.state_dir = self.state_root / self.tag / name
         node.state_dir.mkdir(parents=True, exist_ok=True)
-        for old in node.state_dir.glob("*.json"):
+        # the folder describes this run only: stats and meta (*.json), and the event log and
+        # offload requests (*.jsonl), which the VNF appends to. Kept from an earlier run, the
+        # offload agent replayed every old request (one ovs-ofctl each) before the new ones, and
+        # a test reading the log could find events the new run never logged.
+        for old in [*node.state_dir.glob("*.json"), *node.state_dir.glob("*.jsonl")]:
             old.unlink()
         argv = [
             sys.executable,

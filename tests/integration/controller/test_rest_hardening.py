@@ -500,24 +500,31 @@ def test_partial_openflow_messages_and_stalled_handshakes_are_closed(controller)
 def test_one_address_cannot_hold_more_openflow_connections_than_its_quota(controller):
     held = [socket.create_connection(("127.0.0.1", OF_PORT), timeout=5) for _ in range(45)]
     try:
-        time.sleep(0.5)
-        closed = 0
+        # an admitted connection is greeted with a HELLO; a refused one is closed without a word
+        # (waiting for either, not a fixed time: both come late on a busy machine; an admitted
+        # one is closed too once the 4 s handshake timeout passes, but only after its HELLO)
+        refused = 0
         for sock in held:
-            sock.settimeout(0.05)
+            sock.settimeout(15)
             try:
-                data = sock.recv(4096)
-                while data and data.startswith(b"\x04"):  # a HELLO: this one was admitted
-                    data = sock.recv(4096)
-                closed += data == b""
-            except (TimeoutError, ConnectionResetError):
-                pass
-        assert closed >= 5  # the fixture's switch holds one of the 40
+                refused += sock.recv(1) == b""
+            except ConnectionResetError:
+                refused += 1
+        assert refused >= 5  # the fixture's switch holds one of the 40
     finally:
         for sock in held:
             sock.close()
-    time.sleep(0.3)
-    newcomer = fk.FakeSwitchesThread([0x45]).start("127.0.0.1", OF_PORT)
-    newcomer.stop()
+    # the quota is given back as the controller sees the closes (soon, later on a busy machine)
+    deadline = time.monotonic() + 20
+    while True:
+        newcomer = fk.FakeSwitchesThread([0x45])
+        try:
+            newcomer.start("127.0.0.1", OF_PORT, timeout=3)
+            break
+        except TimeoutError:  # refused: closed before its handshake
+            assert time.monotonic() < deadline, "no new switch admitted 20 s after the others closed"
+        finally:
+            newcomer.stop()
 
 
 # -- item 5: a dpid belongs to the first live connection ----------------------------------

@@ -65,11 +65,16 @@ def _install(api, s1_rules):
             _ofctl("add-flow", bridge, line)
 
 
-def _set_link(api, up: bool):
-    """Take the s1-s2 link down (or up) by its interface on s1's bridge."""
+def _set_link(api, up: bool, timeout: float = 20.0):
+    """Take the s1-s2 link down (or up) by its interface on s1's bridge, and wait until OVS
+    shows the port's liveness changed (it notices a carrier change within about a second on a
+    quiet machine, later on a busy one; the fast-failover group watches that liveness)."""
     interface = api.bridge(LAB, "s1") + "-eth2"
     subprocess.run(["ip", "link", "set", interface, "up" if up else "down"], check=True)
-    time.sleep(1.0)  # OVS notices the carrier change and updates port liveness
+    deadline = time.monotonic() + timeout
+    while collect.from_lab(LAB)["s1"].ports[2].live != up:
+        assert time.monotonic() < deadline, f"s1 port 2 still {'down' if up else 'live'} after {timeout} s"
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize(

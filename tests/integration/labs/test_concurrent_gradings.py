@@ -75,7 +75,9 @@ def test_the_grading_lock_makes_a_second_holder_wait(tmp_path, monkeypatch):
             pass
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10  # the second holder starts waiting (late on a busy machine)
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.05)
         order.append("first")
     thread.join(timeout=10)
     assert order == ["first", "second"]

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from vnf_wait import eventually, wait_listening
 
 pytestmark = pytest.mark.network
 
@@ -105,8 +106,16 @@ def test_controller_steers_meter_traffic_through_both_vnfs(lab):
     assert sum(1 for line in ping.stdout.splitlines() if "bytes from" in line) >= 3, ping.stdout
     proc = api.run_in(LAB, "m1", [sys.executable, "-c", CONNECT, hes], timeout=30)
     assert json.loads(proc.stdout) == ["open"]
-    time.sleep(1.5)
-    stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
+    stats = eventually(
+        lambda: {row["name"]: row["stats"] for row in manage.status(LAB)},
+        lambda st: (
+            all(
+                st[vnf]["ports"]["inside"]["rx"] > 0 and st[vnf]["ports"]["outside"]["rx"] > 0
+                for vnf in ("fw1", "dpi1")
+            )
+            and st["fw1"]["counters"]["established"] > 0
+        ),
+    )
     for vnf in ("fw1", "dpi1"):  # both directions crossed both VNFs
         assert stats[vnf]["ports"]["inside"]["rx"] > 0 and stats[vnf]["ports"]["outside"]["rx"] > 0, stats[
             vnf
@@ -210,8 +219,10 @@ def test_controller_steers_camera_traffic_through_the_load_balancer(lab):
     )
     assert proc.returncode == 0, proc.stderr[-500:]
     assert sorted(json.loads(proc.stdout)) == ["an1", "an1", "an2", "an2"]
-    time.sleep(1.2)
-    stats = manage.status(LAB, "lb1")[0]["stats"]
+    stats = eventually(
+        lambda: manage.status(LAB, "lb1")[0]["stats"],
+        lambda st: st["counters"]["balanced"] > 0 and st["counters"]["reverse"] > 0,
+    )
     assert (
         stats["counters"]["balanced"] > 0 and stats["counters"]["reverse"] > 0
     )  # both directions crossed lb1
@@ -286,23 +297,30 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
     )
     try:
         api.run_in(LAB, "m1", ["ping", "-c", "2", "-W", "2", hes])  # warm up: ARP and the controller's flows
-        time.sleep(0.5)
+        wait_listening(lambda argv: api.run_in(LAB, "hes", argv), 5201)
         proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-t", "3", "-J"], timeout=60)
         assert proc.returncode == 0, proc.stdout[-800:] + proc.stderr[-500:]
         sent_bytes = json.loads(proc.stdout)["end"]["sum_sent"]["bytes"]
-        time.sleep(
-            1.5
-        )  # OVS credits datapath packets to its rules within a second; the VNFs' stats files too
-        rules = offload_rules(LAB)
+        # OVS credits datapath packets to its rules within a second or so, later on a busy machine
+        rules = eventually(
+            lambda: offload_rules(LAB), lambda rs: sum(r["n_bytes"] for r in rs) > 0.8 * sent_bytes
+        )
         with urllib.request.urlopen(_rest(lab, "/sdnlab/offload"), timeout=3) as resp:
             offloads = json.loads(resp.read())["offloads"]
     finally:
         server.kill()
         server.wait()
-    stats = {row["name"]: row["stats"] for row in manage.status(LAB)}
+    offloaded_packets = sum(r["n_packets"] for r in rules)
+    stats = eventually(  # the VNFs' stats files are rewritten once a second
+        lambda: {row["name"]: row["stats"] for row in manage.status(LAB)},
+        lambda st: (
+            st["fw1"]["counters"].get("offload_accepted", 0) >= 1
+            and st["dpi1"]["ports"]["inside"]["rx"] + st["dpi1"]["ports"]["outside"]["rx"]
+            > 0.5 * offloaded_packets
+        ),
+    )
     fw_seen = stats["fw1"]["ports"]["inside"]["rx"] + stats["fw1"]["ports"]["outside"]["rx"]
     dpi_seen = stats["dpi1"]["ports"]["inside"]["rx"] + stats["dpi1"]["ports"]["outside"]["rx"]
-    offloaded_packets = sum(r["n_packets"] for r in rules)
     offloaded_bytes = sum(r["n_bytes"] for r in rules)
     report = (
         f"sent {sent_bytes} bytes; offload rules {offloaded_packets} packets / {offloaded_bytes} bytes; "
@@ -372,11 +390,18 @@ def test_the_load_balancer_hands_its_nat_to_the_switch_through_the_controller(la
         LAB, "cam1", [sys.executable, "-c", DOWNLOAD, "http://10.61.0.100/big.bin", "2"], timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-800:]
-    time.sleep(1.5)  # OVS credits datapath packets to its rules within a second; the VNF's stats file too
-    rules = offload_rules(LAB)
+    # OVS credits datapath packets to its rules within a second or so; the VNF's stats file is
+    # rewritten once a second: both later on a busy machine
+    rules = eventually(
+        lambda: offload_rules(LAB),
+        lambda rs: sum(r["n_bytes"] for r in rs if "10.61.0.100" in r["text"]) > len(content),
+    )
     with urllib.request.urlopen(_rest(lab, "/sdnlab/offload"), timeout=3) as resp:
         offloads = json.loads(resp.read())["offloads"]
-    stats = manage.status(LAB, "lb1")[0]["stats"]
+    stats = eventually(
+        lambda: manage.status(LAB, "lb1")[0]["stats"],
+        lambda st: st["counters"].get("offload_accepted", 0) >= 2,
+    )
     lb_seen = stats["ports"]["inside"]["rx"] + stats["ports"]["outside"]["rx"]
     nat_rules = [r for r in rules if "10.61.0.100" in r["text"]]  # they match the VIP or write it back
     offloaded_bytes = sum(r["n_bytes"] for r in nat_rules)
