@@ -104,13 +104,18 @@ class Runner:
         from sdnlab.grader.replay import record
 
         record.install()  # only when SDNLAB_OF_RECORD names a file; after hardening's parser
+        from sdnlab.controller import handshakes
+
+        handshakes.install()  # only when SDNLAB_HANDSHAKES names a file (a lab's readiness)
         conf = cfg.CONF
         check_listen(conf.ofp_listen_host, conf.ofp_tcp_listen_port, "OpenFlow")
         names = [resolve_app_name(name) for name in self.app_names] or list(DEFAULT_APPS)
         self.manager = install_manager()
         self.manager.load_apps(names)
         contexts = self.manager.create_contexts()
-        return self.manager.instantiate_apps(**contexts)
+        services = self.manager.instantiate_apps(**contexts)
+        handshakes.expect(dict(self.manager.applications))
+        return services
 
     def serve(self) -> int:
         """Start the apps and block until stopped; returns the exit code."""
