@@ -60,10 +60,15 @@ def test_a_subclass_keyed_either_way_sees_and_extends_the_learnt_table(lab_facto
     table = rest(lab, state, "PUT", table_path, {"mac": hosts["h3"]["mac"], "port": 3})
     assert table[hosts["h3"]["mac"]] == 3
     bridge = state["switches"][0]["bridge"]
-    flows = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge], capture_output=True, text=True
-    ).stdout
-    assert f"dl_dst={hosts['h3']['mac']}" in flows and f"dl_src={hosts['h3']['mac']}" in flows, flows
+    deadline = time.monotonic() + 5  # the reply leaves before the switch has applied the flow-mods
+    while True:
+        flows = subprocess.run(
+            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge], capture_output=True, text=True
+        ).stdout
+        if f"dl_dst={hosts['h3']['mac']}" in flows and f"dl_src={hosts['h3']['mac']}" in flows:
+            break
+        assert time.monotonic() < deadline, flows
+        time.sleep(0.1)
 
     with pytest.raises(urllib.error.HTTPError) as missing:
         rest(lab, state, "GET", "/simpleswitch/mactable/0000000000000009")
