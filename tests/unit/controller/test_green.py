@@ -31,6 +31,14 @@ def test_the_lock_is_reentrant_and_set_aside_completely_while_waiting():
     assert lock.depth() == 0
 
 
+def until(condition, within_s: float = 10.0) -> None:
+    """Wait for another thread to reach a point (no fixed sleep: a loaded machine may be slow)."""
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, "the other thread never got there"
+        time.sleep(0.01)
+
+
 def run_holding_the_lock(order: list[str], name: str, wait) -> None:
     with green.APP_LOCK:
         order.append(f"{name} in")
@@ -43,17 +51,17 @@ def test_a_hub_wait_lets_other_app_code_run_and_plain_code_does_not():
     order: list[str] = []
     waiter = threading.Thread(target=run_holding_the_lock, args=(order, "waiter", event.wait))
     waiter.start()
-    time.sleep(0.2)
+    until(lambda: "waiter in" in order)
     run_holding_the_lock(order, "rest", event.set)  # gets the lock while the waiter waits in the hub
-    waiter.join(2)
+    waiter.join(10)
     assert order == ["waiter in", "rest in", "rest out", "waiter out"]
 
     order.clear()
     busy = threading.Thread(target=run_holding_the_lock, args=(order, "busy", lambda: time.sleep(0.3)))
     busy.start()
-    time.sleep(0.1)
+    until(lambda: "busy in" in order)
     run_holding_the_lock(order, "rest", lambda: None)  # time.sleep is no hub wait: rest waits its turn
-    busy.join(2)
+    busy.join(10)
     assert order == ["busy in", "busy out", "rest in", "rest out"]
 
 
@@ -61,16 +69,19 @@ def test_hub_queues_and_semaphores_set_the_lock_aside_only_when_they_must_wait()
     replies: hub.Queue = hub.Queue()
     got: list[object] = []
 
+    asking = threading.Event()
+
     def ask() -> None:
         with green.APP_LOCK:
-            got.append(replies.get(timeout=2))
+            asking.set()
+            got.append(replies.get(timeout=10))
 
     asker = threading.Thread(target=ask)
     asker.start()
-    time.sleep(0.1)
+    assert asking.wait(10)
     with green.APP_LOCK:  # the reply comes from other app code, which needs the lock
         replies.put("answer")
-    asker.join(2)
+    asker.join(10)
     assert got == ["answer"]
 
     slots = hub.BoundedSemaphore(1)
