@@ -28,7 +28,9 @@ SESSION = {
     "files": [],
     "last_report": {
         "percent": BAD,
-        "checks": [{"id": "c1", "passed": False, "hidden": False, "passed_cases": BAD, "cases": BAD, "details": []}],
+        "checks": [
+            {"id": "c1", "passed": False, "hidden": False, "passed_cases": BAD, "cases": BAD, "details": []}
+        ],
     },
 }
 DRAWING = {
@@ -37,7 +39,10 @@ DRAWING = {
         "controller": "none",
         "hosts": [{"name": "h1", "ip": "10.0.0.1"}, {"name": "h2", "ip": "10.0.0.2"}],
         "switches": [{"name": "s1", "connected": True}],
-        "links": [{"a": "h1", "b": "s1", "a_port": BAD, "b_port": BAD}, {"a": "s1", "b": "h2", "a_port": BAD, "b_port": 2}],
+        "links": [
+            {"a": "h1", "b": "s1", "a_port": BAD, "b_port": BAD},
+            {"a": "s1", "b": "h2", "a_port": BAD, "b_port": 2},
+        ],
     },
     "attempt": {"kind": BAD, "percent": BAD},
     "checks": [],
@@ -69,7 +74,9 @@ def test_markup_in_a_sandbox_status_is_shown_as_text_on_the_drill_down():
         page = browser.new_page()
         page.route(f"{ORIGIN}/**", _answer)
         page.goto(ORIGIN + "/")
-        page.evaluate("() => { const d = document.createElement('div'); d.id = 'drill'; document.body.append(d); }")
+        page.evaluate(
+            "() => { const d = document.createElement('div'); d.id = 'drill'; document.body.append(d); }"
+        )
         page.evaluate("() => drill(7)")
         drill = page.locator("#drill")
         expect(drill.locator("#drill-topology svg .link")).to_have_count(2)
