@@ -137,7 +137,7 @@ def restart_process(name: str, timeout: float = START_TIMEOUT_S) -> tuple[bool, 
 
     from sdnlab.labs.errors import LabSessionError
     from sdnlab.runtime import paths
-    from sdnlab.runtime.watcher import RESTART_REQUEST, RESTART_SIGNAL
+    from sdnlab.runtime.watcher import RESTART_CAPABILITY, RESTART_REQUEST, RESTART_SIGNAL
 
     lab = paths.lab_dir(name)
     state = paths.read_json(lab / "state.json") or {}
@@ -148,6 +148,8 @@ def restart_process(name: str, timeout: float = START_TIMEOUT_S) -> tuple[bool, 
             "cannot restart the controller: run 'sdnlab down' and start the lab again"
         )
     assert isinstance(pid, int)
+    if RESTART_CAPABILITY not in (state.get("requests") or []):  # still building: SIGUSR1 would end it
+        raise LabSessionError(f"lab {name}: its watcher does not take controller restart requests (yet)")
     request = uuid.uuid4().hex
     paths.write_json(lab / RESTART_REQUEST, {"id": request})
     os.kill(pid, RESTART_SIGNAL)

@@ -78,3 +78,14 @@ def test_the_watcher_is_recognised_by_its_command_line_and_lab_name(lab, process
     assert not paths.is_lab_supervisor(watcher.pid, "another-lab")
     assert not paths.is_lab_supervisor(process("sleep", "30").pid, LAB)
     assert not paths.is_lab_supervisor(None, LAB) and not paths.is_lab_supervisor("12", LAB)
+
+
+def test_a_supervisor_still_building_the_lab_is_not_signalled(lab, process):
+    building = process(
+        sys.executable, "-c", "import time; time.sleep(30)", "-m", "sdnlab.runtime.supervisor", LAB
+    )
+    paths.write_json(lab / "state.json", {"name": LAB, "phase": "building", "supervisor_pid": building.pid})
+    with pytest.raises(LabSessionError, match="does not take controller restart requests"):
+        restart_process(LAB, timeout=1)
+    time.sleep(0.2)
+    assert building.poll() is None
