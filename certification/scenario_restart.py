@@ -137,19 +137,28 @@ def restart_process(name: str, timeout: float = START_TIMEOUT_S) -> tuple[bool, 
 
     from sdnlab.labs.errors import LabSessionError
     from sdnlab.runtime import paths
-    from sdnlab.runtime.watcher import RESTART_REQUEST, RESTART_SIGNAL
+    from sdnlab.runtime.watcher import RESTART_CAPABILITY, RESTART_REQUEST, RESTART_SIGNAL
 
     lab = paths.lab_dir(name)
     state = paths.read_json(lab / "state.json") or {}
+    pid = state.get("supervisor_pid")
+    if not paths.is_lab_supervisor(pid, name):
+        raise LabSessionError(
+            f"lab {name}: its watcher is not running (state.json supervisor_pid {pid!r}); "
+            "cannot restart the controller: run 'sdnlab down' and start the lab again"
+        )
+    assert isinstance(pid, int)
+    if RESTART_CAPABILITY not in (state.get("requests") or []):  # still building: SIGUSR1 would end it
+        raise LabSessionError(f"lab {name}: its watcher does not take controller restart requests (yet)")
     request = uuid.uuid4().hex
     paths.write_json(lab / RESTART_REQUEST, {"id": request})
-    os.kill(int(state["supervisor_pid"]), RESTART_SIGNAL)
+    os.kill(pid, RESTART_SIGNAL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reply = (paths.read_json(lab / "state.json") or {}).get("controller_restart") or {}
         if reply.get("id") == request:
             return bool(reply.get("ok")), str(reply.get("error") or ""), float(reply.get("start_s") or 0.0)
-        if not paths.pid_alive(state.get("supervisor_pid")):
+        if not paths.is_lab_supervisor(pid, name):
             raise LabSessionError(f"lab {name}: its watcher stopped while restarting the controller")
         time.sleep(0.05)
     raise LabSessionError(f"lab {name}: the controller restart was not answered within {timeout:g} s")

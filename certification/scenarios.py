@@ -52,7 +52,6 @@ KINDS = {
 # kinds whose arguments and measurement live in a module of their own
 MODULES = {"controller_restart": scenario_restart, "flow_rate": scenario_flow_rate}
 COMMON = {"id", "description", "bands", "weight", "hidden", "skills"}
-DEFAULT_TRIES = 5  # failover_loss: a loaded switch process charged 1-3 cuts in 12 over 50 ms (bench/failover)
 
 
 @dataclass(frozen=True)
@@ -298,15 +297,12 @@ def recalled(name: str, key: str) -> tuple[float, str] | None:
 
 def _failover(args: dict, name: str, topology, good: float = 0.0) -> tuple[float, str]:
     """The best of ``tries`` cuts, each charged only the loss beyond the witness's (the switch
-    process's own delay, ``sdnlab.labs.failover``); stops early once a cut meets ``good`` (full
-    credit), or when the stream came back after none of two cuts (an answer without a backup
-    path misses every one)."""
-    from sdnlab.labs.failover import measure_cut, witness_bridge
+    process's own delay, ``sdnlab.labs.failover``; ``best_cut`` says when cutting stops)."""
+    from sdnlab.labs.failover import CUT_TRIES, best_cut, measure_cut, witness_bridge
 
-    best, missed = None, 0
     with witness_bridge(name) as witness:
-        for _ in range(int(args.get("tries", DEFAULT_TRIES))):
-            cut = measure_cut(
+        best = best_cut(
+            lambda: measure_cut(
                 name,
                 topology,
                 args["src"],
@@ -314,14 +310,10 @@ def _failover(args: dict, name: str, topology, good: float = 0.0) -> tuple[float
                 tuple(args["cut"]),
                 int(args.get("port", 5004)),
                 witness,
-            )
-            if math.isnan(cut.loss_ms):  # the feed did not flow before the cut: nothing was judged
-                missed += 1
-            elif best is None or cut.charged_ms < best.charged_ms:
-                best = cut
-            missed += not cut.recovered and not math.isnan(cut.loss_ms)
-            if (best is not None and best.charged_ms <= good) or missed >= 2:
-                break
+            ),
+            tries=int(args.get("tries", CUT_TRIES)),
+            good=good,
+        )
     where = f"{args['cut'][0]}-{args['cut'][1]} cut"
     if best is None:
         return math.inf, f"{where}: the stream did not reach {args['dst']} before the cut"

@@ -14,7 +14,10 @@ Every call first checks that ``bridge`` exists with datapath id ``dpid`` and tha
 its own, so a controller can only change the switch that is connected to it. A server that does
 not accept connections, or does not answer within ``timeout`` seconds, raises ``OvsdbError``
 instead of hanging the REST request (os-ken's client blocks in the OVS poller, which no hub
-timeout interrupts, so the transaction runs in a worker thread that is given up on).
+timeout interrupts, so the transaction runs in a worker thread that is given up on). A
+transaction given up on makes no change if it had not reached its body yet; one already
+committing may still land after the error was answered, so a client reads the queues again.
+A transaction that fails inside os-ken's client closes its connection all the same.
 """
 
 from __future__ import annotations
@@ -75,16 +78,32 @@ def reachable(addr: str, timeout: float = 1.0) -> str | None:
 
 
 class _Client(vsctl.VSCtl):
-    """os-ken's VSCtl running commands that carry their own prerequisite and body (``_Transaction``)."""
+    """os-ken's VSCtl running commands that carry their own prerequisite and body (``_Transaction``).
+
+    VSCtl closes its IDL (the connection) only when the transaction completes; an exception
+    inside leaves it open. The client notes the IDL VSCtl's loop waits on and closes it then.
+    """
+
+    def _idl_wait(self, idl_, seqno):  # VSCtl's loop calls it first with the IDL it opened
+        self._idl = idl_
+        return vsctl.VSCtl._idl_wait(idl_, seqno)
 
     def _run_command(self, commands):
-        self._do_main(commands)  # VSCtl's own loop: connect, wait for the data, commit, wait for reload
+        self._idl = None
+        try:
+            self._do_main(commands)  # VSCtl's own loop: connect, wait for the data, commit, wait for reload
+        except BaseException:
+            if self._idl is not None:
+                self._idl.close()
+            raise
+        finally:
+            self._idl = None
 
 
 class _Transaction(vsctl.VSCtlCommand):
     """One custom command for os-ken's VSCtl: ``body(idl, txn)`` returns a result or raises ``_Refused``."""
 
-    def __init__(self, client: vsctl.VSCtl, body: Callable) -> None:
+    def __init__(self, client: vsctl.VSCtl, body: Callable, abandoned: threading.Event) -> None:
         super().__init__("sdnlab-qos", ())
         self.failure: str | None = None
 
@@ -93,6 +112,9 @@ class _Transaction(vsctl.VSCtlCommand):
                 client.schema_helper.register_table(table)
 
         def run(ctx, command) -> None:
+            if abandoned.is_set():  # the caller gave up (timeout): change nothing
+                command.failure = "given up before the change was made"
+                return
             try:
                 command.result = body(ctx.idl, ctx.txn)
             except _Refused as exc:
@@ -176,7 +198,8 @@ class OvsdbQos:
             )
         client = _Client(self.addr)
         client.wait_for_reload = wait_for_reload
-        command = _Transaction(client, body)
+        abandoned = threading.Event()
+        command = _Transaction(client, body, abandoned)
         outcome: dict = {}
 
         def work() -> None:
@@ -189,7 +212,13 @@ class OvsdbQos:
         worker.start()
         worker.join(self.timeout)
         if worker.is_alive():
-            raise OvsdbError(f"ovsdb_addr {self.addr}: no answer within {self.timeout:g} s")
+            # the worker cannot be interrupted: it makes no change if it has not started the
+            # body yet, but a change it already made may still be committed after this error
+            abandoned.set()
+            raise OvsdbError(
+                f"ovsdb_addr {self.addr}: no answer within {self.timeout:g} s "
+                "(a change already sent may still be applied: read the queues again)"
+            )
         if "error" in outcome:
             raise OvsdbError(f"ovsdb_addr {self.addr}: {outcome['error']}")
         if command.failure:

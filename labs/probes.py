@@ -7,6 +7,7 @@ Each probe collects outcomes on the network, then a pure function judges them
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -126,22 +127,23 @@ def run_probe(probe: LabProbe, name: str, topology, status: dict) -> CheckItem:
         ]
         return judge_probe(probe, outcomes)
     if probe.kind == "failover_loss":
-        from sdnlab.labs.failover import measure_cut, witness_bridge
+        from sdnlab.labs.failover import best_cut, measure_cut, witness_bridge
 
         src, dst = resolve(topology, args["src"])[0], resolve(topology, args["dst"])[0]
         limit = float(args.get("max_loss_ms", 50))
         # each cut is charged only the loss beyond a witness fast-failover bridge cut at the same
         # instant (the switch process's own delay, which load changes); the best of a few cuts
-        charged, shown = float("inf"), "the feed never came back"
         with witness_bridge(name) as witness:
-            for _ in range(FAILOVER_ATTEMPTS):
-                cut = measure_cut(
+            best = best_cut(
+                lambda: measure_cut(
                     name, topology, src, dst, tuple(args["cut"]), int(args.get("port", 5004)), witness
-                )
-                if cut.charged_ms < charged:
-                    charged, shown = cut.charged_ms, cut.text(args["cut"][0], dst)
-                if charged <= limit or not cut.recovered:
-                    break  # good enough, or the feed never came back: retrying would not change the verdict
+                ),
+                good=limit,
+            )
+        if best is None:
+            charged, shown = math.inf, f"the feed did not reach {dst} before the cut (nothing to judge)"
+        else:
+            charged, shown = best.charged_ms, best.text(args["cut"][0], dst)
         item = judge_probe(probe, [(src, dst, charged <= limit)])
         return CheckItem(
             item.id,
@@ -181,9 +183,6 @@ def run_probe(probe: LabProbe, name: str, topology, status: dict) -> CheckItem:
 
 
 INTERVAL_MS = 1.0  # one datagram per millisecond: the loss resolution
-
-
-FAILOVER_ATTEMPTS = 5
 
 
 def max_gap_ms(seqs: list[int], sent: int, interval_ms: float = INTERVAL_MS) -> float:

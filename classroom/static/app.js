@@ -133,11 +133,11 @@ async function viewLabs() {
   const rows = labs.map((lab) => {
     const mine = session && session.lab === lab.id;
     const action = mine
-      ? `<a href="#/lab/${lab.id}"><button class="primary">${t("open")}</button></a>`
-      : `<button class="primary" data-start="${lab.id}" ${session ? "disabled title='" + t("other") + "'" : ""}>${t("start")}</button>`;
-    const best = lab.best_percent == null ? "" : `${t("best")} ${lab.best_percent}%`;
-    return `<tr><td>${lab.number}</td><td><a href="#/lab/${lab.id}">${esc(lab.title[state.lang] || lab.title.en)}</a></td>
-      <td>${esc(lab.level)}</td><td>${lab.minutes} ${t("minutes")}</td><td>${best}</td><td>${action}</td></tr>`;
+      ? `<a href="#/lab/${esc(lab.id)}"><button class="primary">${t("open")}</button></a>`
+      : `<button class="primary" data-start="${esc(lab.id)}" ${session ? "disabled title='" + t("other") + "'" : ""}>${t("start")}</button>`;
+    const best = lab.best_percent == null ? "" : `${t("best")} ${esc(lab.best_percent)}%`;
+    return `<tr><td>${esc(lab.number)}</td><td><a href="#/lab/${esc(lab.id)}">${esc(lab.title[state.lang] || lab.title.en)}</a></td>
+      <td>${esc(lab.level)}</td><td>${esc(lab.minutes)} ${t("minutes")}</td><td>${best}</td><td>${action}</td></tr>`;
   });
   $("#main").innerHTML = `<div class="card"><h2>${t("labs")}</h2><table id="catalogue">${rows.join("")}</table></div>`;
   document.querySelectorAll("[data-start]").forEach((button) =>
@@ -156,20 +156,20 @@ async function viewLabs() {
 }
 
 function renderFeedback(report) {
-  const checks = report.checks.map((c, i) => `<li data-check="${i}" class="${c.paths && c.paths.length ? "traced" : ""}">
+  const checks = report.checks.map((c, i) => `<li data-check="${esc(i)}" class="${c.paths && c.paths.length ? "traced" : ""}">
       <span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
-      <b>${esc(c.id)}</b>: ${esc(c.description)} (${c.passed_cases}/${c.cases})
-      ${c.paths && c.paths.length ? `<button class="link" data-path="${i}">${t("showpath")}</button>` : ""}
+      <b>${esc(c.id)}</b>: ${esc(c.description)} (${esc(c.passed_cases)}/${esc(c.cases)})
+      ${c.paths && c.paths.length ? `<button class="link" data-path="${esc(i)}">${t("showpath")}</button>` : ""}
       ${c.details.length ? `<pre>${esc(c.details.slice(0, 3).join("\n\n"))}</pre>` : ""}</li>`);
   const hidden = report.hidden_checks && report.hidden_checks.total
-    ? `<p>${report.hidden_checks.passed}/${report.hidden_checks.total} ${t("hidden")}</p>` : "";
+    ? `<p>${esc(report.hidden_checks.passed)}/${esc(report.hidden_checks.total)} ${t("hidden")}</p>` : "";
   const notes = (report.notes || []).map((n) => `<p><i>${esc(n)}</i></p>`).join("");
   // how check graded: by replay (what the replayed conversation showed, message by message) or live and why
   const by = report.checked_by;
   const method = by ? `<div id="checked-by" class="checked-by ${by.replay ? "replay" : "live"}"><p>${esc(by.text)}</p>
       ${by.findings.map((f) => `<div class="finding" data-finding="${esc(f.check)}"><b>${esc(f.title)}</b>
         ${f.messages.length ? `<pre>${esc(f.messages.join("\n\n"))}</pre>` : ""}</div>`).join("")}</div>` : "";
-  $("#feedback").innerHTML = `<p class="score" id="score">${report.percent}%</p>${method}${hidden}<ul>${checks.join("")}</ul>${notes}`;
+  $("#feedback").innerHTML = `<p class="score" id="score">${esc(report.percent)}%</p>${method}${hidden}<ul>${checks.join("")}</ul>${notes}`;
   // the topology shows the first failed check's longest counterexample; any failed check's button shows its own
   const failed = report.checks.find((c) => !c.passed && c.paths && c.paths.length);
   state.path = failed ? longestPath(failed.paths) : null;
@@ -196,7 +196,7 @@ async function viewLab(labId) {
   still(gen);
   const mine = session && session.lab === labId;
   $("#main").innerHTML = `<div class="lab">
-    <section class="card task"><h2>${lab.number}. ${esc(lab.title[state.lang] || lab.title.en)}</h2>${lab.task_html}</section>
+    <section class="card task"><h2>${esc(lab.number)}. ${esc(lab.title[state.lang] || lab.title.en)}</h2>${lab.task_html}</section>
     <section>${mine ? `
       <div class="card"><h3>${t("topology")}</h3><div id="topology" class="topology"></div></div>
       <div class="card"><h3>${t("terminal")}</h3><div id="terminal"></div></div>
@@ -250,7 +250,7 @@ async function viewLab(labId) {
   $("#submit").addEventListener("click", (ev) => busy(ev.target, async () => renderFeedback(await api("POST", `/api/session/submit?lang=${state.lang}`))));
   $("#hint").addEventListener("click", (ev) => busy(ev.target, async () => {
     const hint = await api("POST", "/api/session/hint");
-    $("#hints").insertAdjacentHTML("beforeend", `<p>${hint.number}/${hint.total}: ${esc(hint.text[state.lang] || hint.text.en)}</p>`);
+    $("#hints").insertAdjacentHTML("beforeend", `<p>${esc(hint.number)}/${esc(hint.total)}: ${esc(hint.text[state.lang] || hint.text.en)}</p>`);
   }));
   $("#stop").addEventListener("click", (ev) => busy(ev.target, async () => { await api("POST", "/api/session/stop"); location.hash = "#/labs"; }));
   openTerminal();
@@ -302,12 +302,12 @@ async function viewDashboard() {
     const [{ sessions }, { results }] = await Promise.all([api("GET", "/api/class/sessions"), api("GET", "/api/class/results")]);
     $("#sessions").innerHTML = `<tr><th>${t("trainee")}</th><th>${t("lab")}</th><th>${t("state")}</th><th>${t("score")}</th>
       <th>${t("hints")}</th><th>${t("time")}</th><th></th></tr>` + sessions.map((s) => `<tr data-user="${esc(s.user)}">
-      <td><a href="#/dashboard" data-drill="${s.id}">${esc(s.user)}</a></td><td>${esc(s.lab)}</td><td>${esc(s.state)}</td><td class="last">${s.last_percent ?? ""}</td>
-      <td>${s.hints_used}</td><td>${s.minutes}</td>
-      <td>${s.state === "running" ? `<button data-reset="${s.id}">${t("reset")}</button> <button data-stop="${s.id}">${t("stop")}</button>` : ""}</td></tr>`).join("");
+      <td><a href="#/dashboard" data-drill="${esc(s.id)}">${esc(s.user)}</a></td><td>${esc(s.lab)}</td><td>${esc(s.state)}</td><td class="last">${esc(s.last_percent ?? "")}</td>
+      <td>${esc(s.hints_used)}</td><td>${esc(s.minutes)}</td>
+      <td>${s.state === "running" ? `<button data-reset="${esc(s.id)}">${t("reset")}</button> <button data-stop="${esc(s.id)}">${t("stop")}</button>` : ""}</td></tr>`).join("");
     $("#results").innerHTML = `<tr><th>${t("trainee")}</th><th>${t("lab")}</th><th>%</th><th>${t("hints")}</th><th></th></tr>` +
-      results.map((r) => `<tr data-result="${esc(r.user)}"><td>${esc(r.user)}</td><td>${esc(r.lab)}</td><td class="percent">${r.percent}</td>
-      <td>${r.hints_used}</td><td>${new Date(r.submitted_at * 1000).toLocaleString()}</td></tr>`).join("");
+      results.map((r) => `<tr data-result="${esc(r.user)}"><td>${esc(r.user)}</td><td>${esc(r.lab)}</td><td class="percent">${esc(r.percent)}</td>
+      <td>${esc(r.hints_used)}</td><td>${new Date(r.submitted_at * 1000).toLocaleString()}</td></tr>`).join("");
     document.querySelectorAll("[data-drill]").forEach((a) => a.addEventListener("click", (ev) => {
       ev.preventDefault();
       drill(a.dataset.drill).catch((err) => toast(err.message));
@@ -330,19 +330,19 @@ async function drill(sessionId) {
   ]);
   const report = d.last_report;
   const checks = report ? report.checks.map((c) => `<li><span class="${c.passed ? "pass" : "fail"}">${c.passed ? "PASS" : "FAIL"}</span>
-      ${c.hidden ? "(hidden) " : ""}<b>${esc(c.id)}</b> ${c.passed_cases}/${c.cases}
+      ${c.hidden ? "(hidden) " : ""}<b>${esc(c.id)}</b> ${esc(c.passed_cases)}/${esc(c.cases)}
       ${c.details.length ? `<pre>${esc(c.details.slice(0, 2).join("\n\n"))}</pre>` : ""}</li>`).join("") : "";
   // the trainee's lab drawn as on their page (topology.js), with the paths of their last check or submit
   const traced = drawing.checks.filter((c) => !c.passed && c.paths && c.paths.length);
-  const attempt = drawing.attempt ? `${t("pathsof")} ${esc(drawing.attempt.kind)} (${drawing.attempt.percent}%)` : t("nocheck");
+  const attempt = drawing.attempt ? `${t("pathsof")} ${esc(drawing.attempt.kind)} (${esc(drawing.attempt.percent)}%)` : t("nocheck");
   $("#drill").hidden = false;
   $("#drill").innerHTML = `<h3>${esc(d.user)} · ${esc(d.lab)} · ${esc(d.state)}</h3>
-    <p>${d.attempts.map((a) => `${a.kind} ${a.percent}%`).join(" · ") || t("none")}</p>
+    <p>${d.attempts.map((a) => `${esc(a.kind)} ${esc(a.percent)}%`).join(" · ") || t("none")}</p>
     <div class="drill-grid"><div><h4>${t("topology")}</h4><div id="drill-topology" class="topology"></div>
       <p class="muted">${attempt}${drawing.note ? " · " + esc(drawing.note) : ""}</p>
-      <p id="drill-paths">${traced.map((c, i) => `<button class="link" data-drill-path="${i}">${c.hidden ? "(hidden) " : ""}${esc(c.id)}</button>`).join(" · ")}</p></div>
+      <p id="drill-paths">${traced.map((c, i) => `<button class="link" data-drill-path="${esc(i)}">${c.hidden ? "(hidden) " : ""}${esc(c.id)}</button>`).join(" · ")}</p></div>
     <div><select id="drill-files">${d.files.map((f) => `<option>${esc(f.path)}</option>`).join("")}</select>
-    <pre id="drill-file"></pre>${report ? `<p class="score">${report.percent}%</p><ul>${checks}</ul>` : ""}</div></div>`;
+    <pre id="drill-file"></pre>${report ? `<p class="score">${esc(report.percent)}%</p><ul>${checks}</ul>` : ""}</div></div>`;
   const draw = (path) => { $("#drill-topology").innerHTML = renderTopology(drawing.topology, path, t); };
   draw(traced.length ? longestPath(traced[0].paths) : null);
   document.querySelectorAll("[data-drill-path]").forEach((button) => button.addEventListener("click", () =>
@@ -361,14 +361,14 @@ async function viewValidate(jobId) {
   const { labs, jobs } = await api("GET", "/api/validations");
   still(gen);
   $("#main").innerHTML = `<div class="card"><h2>${t("validate")}</h2><p class="muted">${t("validatehelp")}</p>
-      <select id="validate-lab">${labs.map((l) => `<option value="${esc(l.id)}">${l.number}. ${esc(l.title)} (${esc(l.id)})</option>`).join("")}</select>
+      <select id="validate-lab">${labs.map((l) => `<option value="${esc(l.id)}">${esc(l.number)}. ${esc(l.title)} (${esc(l.id)})</option>`).join("")}</select>
       <label>${t("mode")} <select id="validate-mode"><option>auto</option><option>static</option><option>live</option></select></label>
       <button class="primary" id="validate-start">${t("validatebtn")}</button></div>
     <div class="card" id="validation" hidden></div>
     <div class="card"><h3>${t("jobs")}</h3><table id="validation-jobs"></table></div>`;
   const list = (items) => {
-    $("#validation-jobs").innerHTML = items.map((j) => `<tr data-job="${j.id}"><td><a href="#/validate/${j.id}">#${j.id}</a></td>
-      <td>${esc(j.lab)}</td><td>${esc(j.mode)}</td><td>${esc(j.by)}</td><td class="job-state">${esc(j.state)}</td><td>${j.seconds} s</td></tr>`).join("");
+    $("#validation-jobs").innerHTML = items.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/validate/${esc(j.id)}">#${esc(j.id)}</a></td>
+      <td>${esc(j.lab)}</td><td>${esc(j.mode)}</td><td>${esc(j.by)}</td><td class="job-state">${esc(j.state)}</td><td>${esc(j.seconds)} s</td></tr>`).join("");
   };
   list(jobs);
   const show = (job) => {
@@ -377,10 +377,10 @@ async function viewValidate(jobId) {
         <td><span class="${i.state === "pass" ? "pass" : i.state === "fail" ? "fail" : "muted"}">${i.state === "pass" ? "PASS" : i.state === "fail" ? "FAIL" : t("notrun")}</span></td>
         <td><b>${esc(i.item)}</b><br><span class="muted">${esc(i.checks)}</span></td>
         <td>${i.problems.length ? `<pre>${esc(i.problems.join("\n"))}</pre>` : ""}</td></tr>`).join("") : "";
-    const scores = r && r.solution_percent != null ? `<p>${t("solution")} <b id="solution-percent">${r.solution_percent}%</b> · ${t("starter")} <b id="starter-percent">${r.starter_percent}%</b> · ${esc(r.mode)} · ${r.elapsed_s} s</p>` : "";
+    const scores = r && r.solution_percent != null ? `<p>${t("solution")} <b id="solution-percent">${esc(r.solution_percent)}%</b> · ${t("starter")} <b id="starter-percent">${esc(r.starter_percent)}%</b> · ${esc(r.mode)} · ${esc(r.elapsed_s)} s</p>` : "";
     $("#validation").hidden = false;
-    $("#validation").innerHTML = `<h3>#${job.id} ${esc(job.lab)} · <span id="validation-state">${esc(job.state)}</span>${r ? ` · <span class="${r.ok ? "pass" : "fail"}" id="validation-verdict">${r.ok ? "OK" : "FAIL"}</span>` : ""}</h3>
-      <p>${t("step")}: <span id="validation-phase">${esc(job.phase)}</span> (${job.seconds} s) · ${t("by")} ${esc(job.by)}</p>
+    $("#validation").innerHTML = `<h3>#${esc(job.id)} ${esc(job.lab)} · <span id="validation-state">${esc(job.state)}</span>${r ? ` · <span class="${r.ok ? "pass" : "fail"}" id="validation-verdict">${r.ok ? "OK" : "FAIL"}</span>` : ""}</h3>
+      <p>${t("step")}: <span id="validation-phase">${esc(job.phase)}</span> (${esc(job.seconds)} s) · ${t("by")} ${esc(job.by)}</p>
       ${job.error ? `<p class="error">${esc(job.error)}</p>` : ""}${scores}
       ${r ? `<table id="validation-items"><tr><th>${t("result")}</th><th>${t("item")}</th><th>${t("problems")}</th></tr>${items}</table>` : ""}
       <details><summary>${t("steps")}</summary><pre>${esc(job.steps.map((s) => `${s.at} s  ${s.text}`).join("\n"))}</pre></details>`;
@@ -425,9 +425,9 @@ async function viewAdmin() {
       accounts.map((u) => {
         const self = u.username === state.me.username;
         return `<tr data-account="${esc(u.username)}" class="${u.disabled ? "disabled" : ""}"><td>${esc(u.username)}</td>
-        <td><select data-role="${esc(u.username)}" ${self ? "disabled" : ""}>${roles.map((r) => `<option ${r === u.role ? "selected" : ""}>${r}</option>`).join("")}</select></td>
+        <td><select data-role="${esc(u.username)}" ${self ? "disabled" : ""}>${roles.map((r) => `<option ${r === u.role ? "selected" : ""}>${esc(r)}</option>`).join("")}</select></td>
         <td>${esc(u.classes.join(", "))}</td><td class="account-state">${u.disabled ? t("disabled") : t("enabled")}</td>
-        <td>${self ? "" : `<button data-toggle="${esc(u.username)}" data-disabled="${u.disabled}">${u.disabled ? t("enable") : t("disable")}</button>`}</td></tr>`;
+        <td>${self ? "" : `<button data-toggle="${esc(u.username)}" data-disabled="${esc(u.disabled)}">${u.disabled ? t("enable") : t("disable")}</button>`}</td></tr>`;
       }).join("");
     document.querySelectorAll("[data-role]").forEach((select) => select.addEventListener("change", async () => {
       try {
@@ -448,14 +448,14 @@ async function viewAdmin() {
     const share = Math.min(100, Math.round((100 * c.running) / Math.max(1, c.max_sandboxes)));
     const measured = c.per_sandbox.measured;
     const memShare = c.host.mem_total_mib ? Math.round((100 * c.host.mem_available_mib) / c.host.mem_total_mib) : 0;
-    $("#capacity").innerHTML = `<p>${t("sandboxes")}: <b id="running">${c.running}</b> / ${c.max_sandboxes}</p>
-      <div class="bar"><span style="width:${share}%"></span></div>
-      <p class="muted">${Object.entries(c.by_lab).map(([lab, n]) => `${esc(lab)} ${n}`).join(" · ")}</p>
-      <p>${t("machine")}: ${c.machine_limit.labs} <span class="muted">(${esc(c.machine_limit.reason)})</span></p>
-      <p>${t("persandbox")}: ${t("budget")} ${c.per_sandbox.budget_mib} MiB${measured ? ` · ${t("measured")} ${measured.memory_mib} MiB <span class="muted">(${esc(measured.source)}, ${measured.trainees} × ${esc(measured.lab)})</span>` : ""}</p>
-      <p>${t("hostload")}: ${c.host.load.join(" / ")} · ${t("cpus")} ${c.host.cpus}</p>
-      <p>${t("memory")}: ${c.host.mem_available_mib} / ${c.host.mem_total_mib} MiB</p>
-      <div class="bar mem"><span style="width:${memShare}%"></span></div>`;
+    $("#capacity").innerHTML = `<p>${t("sandboxes")}: <b id="running">${esc(c.running)}</b> / ${esc(c.max_sandboxes)}</p>
+      <div class="bar"><span style="width:${esc(share)}%"></span></div>
+      <p class="muted">${Object.entries(c.by_lab).map(([lab, n]) => `${esc(lab)} ${esc(n)}`).join(" · ")}</p>
+      <p>${t("machine")}: ${esc(c.machine_limit.labs)} <span class="muted">(${esc(c.machine_limit.reason)})</span></p>
+      <p>${t("persandbox")}: ${t("budget")} ${esc(c.per_sandbox.budget_mib)} MiB${measured ? ` · ${t("measured")} ${esc(measured.memory_mib)} MiB <span class="muted">(${esc(measured.source)}, ${esc(measured.trainees)} × ${esc(measured.lab)})</span>` : ""}</p>
+      <p>${t("hostload")}: ${esc(c.host.load.join(" / "))} · ${t("cpus")} ${esc(c.host.cpus)}</p>
+      <p>${t("memory")}: ${esc(c.host.mem_available_mib)} / ${esc(c.host.mem_total_mib)} MiB</p>
+      <div class="bar mem"><span style="width:${esc(memShare)}%"></span></div>`;
   };
   const { settings, backend, database, labs } = await api("GET", "/api/admin/settings");
   still(gen);

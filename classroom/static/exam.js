@@ -50,18 +50,18 @@ function clock(seconds) {
 }
 
 function pdfLinks(attempt) {
-  return ["en", "ja"].map((lang) => `<a class="cert-pdf" href="/api/me/certificates/${attempt}/pdf?lang=${lang}" target="_blank">${et("pdf")} (${lang === "en" ? "English" : "日本語"})</a>`).join(" · ");
+  return ["en", "ja"].map((lang) => `<a class="cert-pdf" href="/api/me/certificates/${esc(attempt)}/pdf?lang=${esc(lang)}" target="_blank">${et("pdf")} (${lang === "en" ? "English" : "日本語"})</a>`).join(" · ");
 }
 
 function renderResult(a) {
   if (a.status === "cancelled") return `<p class="exam-cancelled error">${et("cancelled")}</p>`;
   const r = a.result;
   if (!r) return "";
-  const tasks = r.tasks.map((x) => `<li>${et("task")} ${x.task} (${esc(x.lab)}): ${x.percent}% · ${x.checks_passed}/${x.checks_total}</li>`).join("");
+  const tasks = r.tasks.map((x) => `<li>${et("task")} ${esc(x.task)} (${esc(x.lab)}): ${esc(x.percent)}% · ${esc(x.checks_passed)}/${esc(x.checks_total)}</li>`).join("");
   const links = r.certificate
-    ? ` <a href="/api/me/certificates/${a.attempt}" download>${et("cert")}</a> · <a href="/api/me/certificates/${a.attempt}/page?lang=${state.lang}" target="_blank">${et("page")}</a> · ${pdfLinks(a.attempt)}`
+    ? ` <a href="/api/me/certificates/${esc(a.attempt)}" download>${et("cert")}</a> · <a href="/api/me/certificates/${esc(a.attempt)}/page?lang=${state.lang}" target="_blank">${et("page")}</a> · ${pdfLinks(a.attempt)}`
     : "";
-  return `<p id="exam-result"><strong>${et("result")}: ${r.percent}% — ${r.passed ? et("passed") : et("failed")}</strong>${links}</p><ul>${tasks}</ul>`;
+  return `<p id="exam-result"><strong>${et("result")}: ${esc(r.percent)}% — ${r.passed ? et("passed") : et("failed")}</strong>${links}</p><ul>${tasks}</ul>`;
 }
 
 function renderAttempt() {
@@ -75,9 +75,9 @@ function renderAttempt() {
     return;
   }
   const left = a.deadline - (Date.now() / 1000 + ex.offset);
-  const tasks = a.tasks.map((x) => `<button data-task="${x.task}" ${x.task === a.current_task ? "class='primary'" : ""}
-      title="${esc(x.public_checks.join("\n"))}">${et("task")} ${x.task}: ${esc(x.title[state.lang] || x.title.en)}
-      (${x.hidden_checks} ${et("hidden")})</button>`).join(" ");
+  const tasks = a.tasks.map((x) => `<button data-task="${esc(x.task)}" ${x.task === a.current_task ? "class='primary'" : ""}
+      title="${esc(x.public_checks.join("\n"))}">${et("task")} ${esc(x.task)}: ${esc(x.title[state.lang] || x.title.en)}
+      (${esc(x.hidden_checks)} ${et("hidden")})</button>`).join(" ");
   el.hidden = false;
   el.innerHTML = `<div style="display:flex;gap:1rem;align-items:center;flex-wrap:wrap">
       <strong>${esc(a.title[state.lang] || a.title.en)}</strong>
@@ -85,7 +85,7 @@ function renderAttempt() {
       ${tasks}
       <a href="#/lab/${esc(a.tasks[a.current_task - 1].lab)}">${et("open")}</a>
       <button id="exam-check">${et("check")}</button>
-      ${a.hints.allowed ? `<button id="exam-hint">${et("hint")} (−${a.hints.cost_percent})</button>` : ""}
+      ${a.hints.allowed ? `<button id="exam-hint">${et("hint")} (−${esc(a.hints.cost_percent)})</button>` : ""}
       <button id="exam-submit" class="primary">${et("submit")}</button></div>
       <p id="exam-timeup" class="error" ${left > 0 ? "hidden" : ""}>${et("timeup")}</p><div id="exam-out"></div>
       <details id="exam-text"><summary>${et("text")}</summary>${(a.task_html || {})[state.lang] || ""}</details>`;
@@ -96,13 +96,13 @@ function renderAttempt() {
   })));
   el.querySelector("#exam-check").addEventListener("click", () => act(async () => {
     const r = await api("POST", "/api/exam/check");
-    el.querySelector("#exam-out").innerHTML = `<p>${r.percent}% · ${r.checks_passed}/${r.checks_total}</p><ul>` +
+    el.querySelector("#exam-out").innerHTML = `<p>${esc(r.percent)}% · ${esc(r.checks_passed)}/${esc(r.checks_total)}</p><ul>` +
       r.checks.map((c) => `<li>${c.passed ? "✔" : "✘"} ${esc(c.id)}: ${esc(c.description)}${(c.details || []).map((d) => `<pre>${esc(d)}</pre>`).join("")}</li>`).join("") + "</ul>";
   }));
   const hint = el.querySelector("#exam-hint");
   if (hint) hint.addEventListener("click", () => act(async () => {
     const h = await api("POST", "/api/exam/hint");
-    el.querySelector("#exam-out").innerHTML = `<p>${et("hint")} ${h.number}/${h.total} (−${h.points_lost}): ${esc(h.text[state.lang] || h.text.en)}</p>`;
+    el.querySelector("#exam-out").innerHTML = `<p>${et("hint")} ${esc(h.number)}/${esc(h.total)} (−${esc(h.points_lost)}): ${esc(h.text[state.lang] || h.text.en)}</p>`;
   }));
   el.querySelector("#exam-submit").addEventListener("click", () => {
     if (confirm(et("sure"))) act(async () => { ex.attempt = await api("POST", "/api/exam/submit"); renderAttempt(); });
@@ -165,8 +165,8 @@ async function showExams() {
     el.innerHTML = `<h3>${et("exams")}</h3>` + (exams.length ? "" : `<p>${et("none")}</p>`) + exams.map((e) => `
       <div class="exam-row"><strong>${esc(e.title[state.lang] || e.title.en)}</strong> · ${esc(e.state)} ·
       ${new Date(e.opens_at * 1000).toLocaleString()} – ${new Date(e.closes_at * 1000).toLocaleString()} ·
-      ${e.minutes} min · ${et("attempts")}: ${e.attempts_left}
-      ${e.state === "open" && e.attempts_left ? `<button class="primary" data-start="${e.id}">${et("start")}</button>` : ""}
+      ${esc(e.minutes)} min · ${et("attempts")}: ${esc(e.attempts_left)}
+      ${e.state === "open" && e.attempts_left ? `<button class="primary" data-start="${esc(e.id)}">${et("start")}</button>` : ""}
       ${e.my_attempts.map((a) => renderResult({ attempt: a.attempt, status: a.status, result: a.result })).join("")}</div>`).join("");
     el.querySelectorAll("[data-start]").forEach((b) => b.addEventListener("click", () => act(async () => {
       b.disabled = true;
@@ -179,7 +179,7 @@ async function showExams() {
     return;
   }
   const [{ exams }, { scheduled }] = await Promise.all([api("GET", "/api/exams/catalogue"), api("GET", "/api/exams/scheduled")]);
-  const options = exams.filter((e) => e.schedulable).map((e) => `<option value="${esc(e.id)}">${esc(e.title[state.lang] || e.title.en)} (${e.minutes} min)</option>`).join("");
+  const options = exams.filter((e) => e.schedulable).map((e) => `<option value="${esc(e.id)}">${esc(e.title[state.lang] || e.title.en)} (${esc(e.minutes)} min)</option>`).join("");
   const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   const now = new Date();
   el.innerHTML = `<h3>${et("schedule")}</h3><form id="exam-form" style="display:flex;gap:0.5rem;flex-wrap:wrap;align-items:end">
@@ -190,11 +190,11 @@ async function showExams() {
       <label>${et("minutes")} <input name="minutes" type="number" min="1" max="600" size="4"></label>
       <label><input name="hints" type="checkbox" checked> ${et("hints")}</label>
       <button class="primary">${et("schedule")}</button></form>
-      <h3>${et("exams")}</h3><table id="exam-scheduled">${scheduled.map((s) => `<tr><td>${s.id}</td>
+      <h3>${et("exams")}</h3><table id="exam-scheduled">${scheduled.map((s) => `<tr><td>${esc(s.id)}</td>
       <td>${esc(s.title[state.lang] || s.title.en)}</td><td>${esc(s.class)}</td><td>${esc(s.state)}</td>
       <td>${new Date(s.opens_at * 1000).toLocaleString()} – ${new Date(s.closes_at * 1000).toLocaleString()}</td>
-      <td><button data-results="${s.id}">${et("results")}</button> <a href="/api/exams/scheduled/${s.id}/results?format=csv">CSV</a>
-      ${s.state === "cancelled" ? "" : `<button data-cancel="${s.id}">${et("cancel")}</button>`}</td></tr>`).join("")}</table>
+      <td><button data-results="${esc(s.id)}">${et("results")}</button> <a href="/api/exams/scheduled/${esc(s.id)}/results?format=csv">CSV</a>
+      ${s.state === "cancelled" ? "" : `<button data-cancel="${esc(s.id)}">${et("cancel")}</button>`}</td></tr>`).join("")}</table>
       <div id="exam-results"></div>`;
   el.querySelector("#exam-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -214,9 +214,9 @@ async function showExams() {
     const { results } = await api("GET", `/api/exams/scheduled/${b.dataset.results}/results`);
     el.querySelector("#exam-results").innerHTML = `<table id="exam-results-table"><tr><th>user</th><th>#</th><th>status</th>
       <th>%</th><th>passed</th><th>hints</th><th>auto</th><th>certificate</th><th>evidence</th></tr>` + results.map((r) => `<tr>
-      <td>${esc(r.user)}</td><td>${r.number}</td><td>${esc(r.status)}</td><td>${r.percent ?? ""}</td><td>${r.passed ?? ""}</td>
-      <td>${r.hints_used}</td><td>${r.auto_submitted}</td><td>${r.certificate ? pdfLinks(r.attempt) : "—"}</td>
-      <td>${r.status === "submitted" ? `<a href="/api/exams/attempts/${r.attempt}/evidence">zip</a>` : ""}</td></tr>`).join("") + "</table>";
+      <td>${esc(r.user)}</td><td>${esc(r.number)}</td><td>${esc(r.status)}</td><td>${esc(r.percent ?? "")}</td><td>${esc(r.passed ?? "")}</td>
+      <td>${esc(r.hints_used)}</td><td>${esc(r.auto_submitted)}</td><td>${r.certificate ? pdfLinks(r.attempt) : "—"}</td>
+      <td>${r.status === "submitted" ? `<a href="/api/exams/attempts/${esc(r.attempt)}/evidence">zip</a>` : ""}</td></tr>`).join("") + "</table>";
   })));
 }
 

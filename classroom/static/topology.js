@@ -86,10 +86,10 @@ function renderTopology(topo, path, t) {
   const lines = topo.links.filter((l) => pos.has(l.a) && pos.has(l.b)).map((l) => {
     const a = pos.get(l.a), b = pos.get(l.b);
     const cls = ["link", l.up === false ? "down" : "", on.links.has(l) ? "hit" : ""].join(" ");
-    return `<g class="${cls}" data-link="${topoEsc(l.a)}-${topoEsc(l.b)}"><title>${topoEsc(l.a)}:${l.a_port ?? "?"} — ${topoEsc(l.b)}:${l.b_port ?? "?"} (${l.up === false ? t("down") : t("up")})</title>
+    return `<g class="${cls}" data-link="${topoEsc(l.a)}-${topoEsc(l.b)}"><title>${topoEsc(l.a)}:${topoEsc(l.a_port ?? "?")} — ${topoEsc(l.b)}:${topoEsc(l.b_port ?? "?")} (${l.up === false ? t("down") : t("up")})</title>
       <line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"/>
-      ${isHost.has(l.a) ? "" : `<text class="port" x="${a.x + (b.x - a.x) * 0.22}" y="${a.y + (b.y - a.y) * 0.22 - 3}">${l.a_port ?? ""}</text>`}
-      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${l.b_port ?? ""}</text>`}</g>`;
+      ${isHost.has(l.a) ? "" : `<text class="port" x="${a.x + (b.x - a.x) * 0.22}" y="${a.y + (b.y - a.y) * 0.22 - 3}">${topoEsc(l.a_port ?? "")}</text>`}
+      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${topoEsc(l.b_port ?? "")}</text>`}</g>`;
   });
   const nodes = [...pos.entries()].map(([name, { x, y }]) => {
     const hit = on.nodes.has(name) ? " hit" : "";

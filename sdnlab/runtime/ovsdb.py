@@ -13,13 +13,13 @@ them through OVSDB): they are root rows and would outlive the ports.
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
 from typing import Any
 
 from sdnlab.errors import LabError
+from sdnlab.runtime.ovsdb_json import ovs_map, uuids, vsctl_rows
 
 DEFAULT_PORT = 6632
 HOST = "127.0.0.1"
@@ -50,36 +50,13 @@ def _vsctl(*args: str, check: bool = True) -> str:
     return done.stdout
 
 
-def _rows(text: str) -> list[dict[str, Any]]:
-    """``ovs-vsctl --format=json`` output -> one dict per row."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return []
-    return [dict(zip(doc["headings"], row, strict=False)) for row in doc.get("data", [])]
-
-
-def _map(value: Any) -> dict[str, Any]:
-    if isinstance(value, list) and len(value) == 2 and value[0] == "map":
-        return {str(k): v for k, v in value[1]}
-    return {}
-
-
-def _uuids(value: Any) -> list[str]:
-    if isinstance(value, list) and len(value) == 2 and value[0] == "uuid":
-        return [value[1]]
-    if isinstance(value, list) and len(value) == 2 and value[0] in ("set", "map"):
-        return [u for item in value[1] for u in _uuids(item[1] if value[0] == "map" else item)]
-    return []
-
-
 def managers() -> list[dict[str, Any]]:
     """Every Manager row: {uuid, target, lab (the sdnlab lab that owns it, or None)}."""
-    rows = _rows(
+    rows = vsctl_rows(
         _vsctl("--format=json", "--columns=_uuid,target,external_ids", "list", "Manager", check=False)
     )
     return [
-        {"uuid": _uuids(r["_uuid"])[0], "target": r["target"], "lab": _map(r["external_ids"]).get(TAG)}
+        {"uuid": uuids(r["_uuid"])[0], "target": r["target"], "lab": ovs_map(r["external_ids"]).get(TAG)}
         for r in rows
     ]
 
@@ -217,12 +194,12 @@ def qos_rows_of(bridges: list[str]) -> tuple[list[str], list[str]]:
     ).splitlines()
     if len(out) < 3:
         return [], []
-    bridge_rows, port_rows, qos_rows = (_rows(line) for line in out[:3])
-    ours = {u for r in bridge_rows if r["name"] in bridges for u in _uuids(r["ports"])}
-    qos_of_port = {_uuids(r["_uuid"])[0]: _uuids(r["qos"]) for r in port_rows}
+    bridge_rows, port_rows, qos_rows = (vsctl_rows(line) for line in out[:3])
+    ours = {u for r in bridge_rows if r["name"] in bridges for u in uuids(r["ports"])}
+    qos_of_port = {uuids(r["_uuid"])[0]: uuids(r["qos"]) for r in port_rows}
     used_elsewhere = {q for port, qs in qos_of_port.items() if port not in ours for q in qs}
     mine = {q for port, qs in qos_of_port.items() if port in ours for q in qs} - used_elsewhere
-    queues_of = {_uuids(r["_uuid"])[0]: _uuids(r["queues"]) for r in qos_rows}
+    queues_of = {uuids(r["_uuid"])[0]: uuids(r["queues"]) for r in qos_rows}
     other_queues = {q for qos, qs in queues_of.items() if qos not in mine for q in qs}
     queues = sorted({q for qos in mine for q in queues_of.get(qos, [])} - other_queues)
     return sorted(mine), queues
@@ -231,8 +208,8 @@ def qos_rows_of(bridges: list[str]) -> tuple[list[str], list[str]]:
 def destroy_qos(qos: list[str], queues: list[str]) -> None:
     """Destroy QoS and Queue rows (after the ports that referenced them are gone)."""
     args: list[str] = []
-    for table, uuids in (("QoS", qos), ("Queue", queues)):
-        for uuid in uuids:
+    for table, doomed in (("QoS", qos), ("Queue", queues)):
+        for uuid in doomed:
             args += ["--", "--if-exists", "destroy", table, uuid]
     if args:
         _vsctl(*args, check=False)

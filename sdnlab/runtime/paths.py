@@ -93,6 +93,27 @@ def lab_names() -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir() and _NAME.match(p.name))
 
 
+# A lab's supervisor runs as ``python -m sdnlab.runtime.supervisor <lab>`` and, once the lab is
+# ready, replaces itself (same pid) by ``python -S -c "...sdnlab.runtime.watcher..." <root> <lab>``.
+SUPERVISOR_MARKS = (b"sdnlab.runtime.supervisor", b"from sdnlab.runtime.watcher import")
+
+
+def is_lab_supervisor(pid: object, name: str) -> bool:
+    """Whether ``pid`` is alive and is lab ``name``'s supervisor or watcher (its command line
+    says so and ends with the lab's name). A pid recorded in a lab's state may belong to an
+    unrelated process once the watcher died and the pid was reused: never signal it then."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return False
+    if len(argv) < 2 or argv[-1] != name.encode():
+        return False
+    return any(mark in arg for arg in argv[1:-1] for mark in SUPERVISOR_MARKS)
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False

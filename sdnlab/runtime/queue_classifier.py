@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sdnlab.runtime.ovsdb_json import one_uuid, ovs_map, uuids
+
 if TYPE_CHECKING:  # imported when a port has queues: an idle lab's watcher stays small
     from sdnlab.runtime.queues import FilterSpec, HtbPort, Plan
 
@@ -33,23 +35,6 @@ def ovsdb_socket() -> str:
     """The OVSDB Unix socket of this machine (or of the sandbox the lab runs in)."""
     rundir = os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
     return os.path.join(rundir, "db.sock")
-
-
-def _atom_set(value: Any) -> list[Any]:
-    """An OVSDB set (``["set", [...]]``, or a single atom) as a list."""
-    if isinstance(value, list) and len(value) == 2 and value[0] == "set":
-        return list(value[1])
-    return [value]
-
-
-def _uuid(value: Any) -> str | None:
-    return value[1] if isinstance(value, list) and len(value) == 2 and value[0] == "uuid" else None
-
-
-def _map(value: Any) -> dict[Any, Any]:
-    if isinstance(value, list) and len(value) == 2 and value[0] == "map":
-        return dict(value[1])
-    return {}
 
 
 MONITORED = {
@@ -152,13 +137,13 @@ class OvsdbReplica:
         for row in self.tables["Bridge"].values():
             if row.get("name") != bridge:
                 continue
-            for port_uuid in filter(None, map(_uuid, _atom_set(row.get("ports")))):
+            for port_uuid in uuids(row.get("ports")):
                 port = self.tables["Port"].get(port_uuid) or {}
-                qos = self.tables["QoS"].get(_uuid(port.get("qos")) or "") or {}
+                qos = self.tables["QoS"].get(one_uuid(port.get("qos")) or "") or {}
                 if qos.get("type") != "linux-htb":
                     continue
-                queues = frozenset(int(k) for k in _map(qos.get("queues")))
-                for intf_uuid in filter(None, map(_uuid, _atom_set(port.get("interfaces")))):
+                queues = frozenset(int(k) for k in ovs_map(qos.get("queues")))
+                for intf_uuid in uuids(port.get("interfaces")):
                     intf = self.tables["Interface"].get(intf_uuid) or {}
                     ofport = intf.get("ofport")
                     if isinstance(ofport, int) and ofport > 0:
@@ -173,10 +158,10 @@ class OvsdbReplica:
         """Device -> uuid of its linux-htb QoS row, for every queued port (a new row: a new qdisc)."""
         result: dict[str, str] = {}
         for port in self.tables["Port"].values():
-            qos_uuid = _uuid(port.get("qos")) or ""
+            qos_uuid = one_uuid(port.get("qos")) or ""
             if (self.tables["QoS"].get(qos_uuid) or {}).get("type") != "linux-htb":
                 continue
-            for intf_uuid in filter(None, map(_uuid, _atom_set(port.get("interfaces")))):
+            for intf_uuid in uuids(port.get("interfaces")):
                 name = (self.tables["Interface"].get(intf_uuid) or {}).get("name")
                 if name:
                     result[str(name)] = qos_uuid

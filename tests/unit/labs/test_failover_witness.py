@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from sdnlab.labs.failover import Cut, loss_at_cut, switch_delay_ms, witness_for
+from sdnlab.labs.failover import MISSES, Cut, best_cut, loss_at_cut, switch_delay_ms, witness_for
 
 
 def _stream(n: int, start: float = 100.0) -> dict[int, float]:
@@ -85,3 +85,48 @@ def test_the_witness_delay_is_that_of_its_slowest_flow():
     }
     assert witness_delay_ms(received, ingress, cut_done=100.4995) == pytest.approx(120.0, abs=WITNESS_FLOWS)
     assert math.isnan(witness_delay_ms(set(), ingress, cut_done=100.4995))
+
+
+def _cuts(*cuts: Cut):
+    """A ``measure`` for ``best_cut`` that makes the given cuts in order and counts them."""
+    made = []
+
+    def measure() -> Cut:
+        made.append(cuts[len(made)])
+        return made[-1]
+
+    return measure, made
+
+
+def test_a_feed_that_never_flowed_judges_nothing_and_is_not_charged_zero():
+    # (its charged_ms would be max(0, nan) = 0: a pass; best_cut must skip it)
+    never = Cut(math.nan, math.nan, 20.0)
+    measure, made = _cuts(never, never, never, never, never)
+    assert best_cut(measure, tries=5, good=50.0) is None
+    assert len(made) == MISSES  # stops after two cuts without a verdict
+
+
+def test_the_best_cut_is_the_least_charged_and_cutting_stops_once_one_meets_the_limit():
+    measure, made = _cuts(
+        Cut(300.0, 300.0, 100.0), Cut(90.0, 90.0, 20.0), Cut(60.0, 61.0, 30.0), Cut(1.0, 1.0, 1.0)
+    )
+    best = best_cut(measure, tries=5, good=50.0)
+    assert best == Cut(60.0, 61.0, 30.0) and len(made) == 3
+
+
+def test_a_feed_that_never_came_back_stops_after_two_cuts_and_is_an_infinite_loss():
+    gone = Cut(math.inf, math.inf, 20.0)
+    measure, made = _cuts(gone, gone, gone)
+    best = best_cut(measure, tries=5, good=50.0)
+    assert best is not None and best.charged_ms == math.inf and len(made) == 2
+
+
+def test_a_cut_that_never_flowed_does_not_hide_a_finite_one_and_all_tries_are_made_above_the_limit():
+    measure, made = _cuts(
+        Cut(math.nan, math.nan, 20.0),
+        Cut(200.0, 200.0, 20.0),
+        Cut(150.0, 150.0, 20.0),
+        Cut(300.0, 300.0, 20.0),
+    )
+    assert best_cut(measure, tries=4, good=50.0) == Cut(150.0, 150.0, 20.0)
+    assert len(made) == 4
