@@ -41,7 +41,9 @@ still running is closed as ``cancelled``: not graded, no score, no certificate, 
 among the trainee's attempts; its workspace files are saved and its sandbox stopped, so the
 instructor keeps the record (files, terminal history) and the host its capacity. An attempt
 whose time was already up when the exam was cancelled is submitted as at its deadline (the exam
-clock would have done so), and attempts handed in before keep their result and certificate.
+clock would have done so), and attempts handed in before keep their result and certificate. The
+cancel wins over a step in flight: a submit hands in only an attempt still running (a conditional
+update), and a start re-checks its attempt under the attempt's lock before starting a sandbox.
 
 No database connection is held while a sandbox works (starting, grading, saving files, seconds
 each): every step reads what it needs, commits (which gives the connection back to the pool),
