@@ -143,30 +143,38 @@ def print_pdf(page_html: str, timeout: float = 60.0) -> bytes:
         page, pdf = folder / "page.html", folder / "page.pdf"
         page.write_text(page_html, encoding="utf-8")
         home = {"HOME": scratch, "XDG_CONFIG_HOME": scratch, "XDG_CACHE_HOME": scratch}
-        proc = subprocess.Popen(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-extensions",
-                f"--user-data-dir={folder / 'profile'}",
-                "--no-pdf-header-footer",
-                f"--print-to-pdf={pdf}",
-                page.as_uri(),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, **home},
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                [
+                    browser,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-extensions",
+                    f"--user-data-dir={folder / 'profile'}",
+                    "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}",
+                    page.as_uri(),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env={**os.environ, **home},
+                start_new_session=True,
+            )
+        except OSError as exc:  # not executable, gone since ``chromium()`` looked, out of memory
+            raise PrintError(f"Chromium did not start: {exc}") from None
         try:
             _out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
-            proc.communicate()
+            try:  # a helper that left the group may keep stderr open: do not wait for it forever
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                if proc.stderr is not None:
+                    proc.stderr.close()
+                proc.wait()  # Chromium itself was in the killed group
             raise PrintError(f"Chromium did not print the page within {timeout:g} s") from None
         finally:
             _kill_group(proc.pid)  # helpers Chromium left behind, if any

@@ -41,7 +41,9 @@ still running is closed as ``cancelled``: not graded, no score, no certificate, 
 among the trainee's attempts; its workspace files are saved and its sandbox stopped, so the
 instructor keeps the record (files, terminal history) and the host its capacity. An attempt
 whose time was already up when the exam was cancelled is submitted as at its deadline (the exam
-clock would have done so), and attempts handed in before keep their result and certificate.
+clock would have done so), and attempts handed in before keep their result and certificate. The
+cancel wins over a step in flight: a submit hands in only an attempt still running (a conditional
+update), and a start re-checks its attempt under the attempt's lock before starting a sandbox.
 
 No database connection is held while a sandbox works (starting, grading, saving files, seconds
 each): every step reads what it needs, commits (which gives the connection back to the pool),
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("sdnlab.classroom")
 MAX_MINUTES = 600.0
 MAX_WINDOW_S = 366 * 24 * 3600.0
+PRINTER_WAIT_S = 5.0  # a PDF download waits this long for a free printer, then answers 503
 
 
 # ---------------------------------------------------------------- policy (pure)
@@ -187,6 +190,7 @@ class Proctor:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self._printers = threading.BoundedSemaphore(max(1, room.settings.pdf_printers))
+        self._pages: dict[str, threading.Lock] = {}  # a certificate page's hash -> its print's lock
 
     # -- catalogue and variants ----------------------------------------------------------
     def exam(self, exam_id: str) -> Exam:
@@ -324,17 +328,30 @@ class Proctor:
                 )
             )
             voided = [a.id for a in running if a.deadline > now]
-            for attempt in running:
-                if attempt.id in voided:  # from now on the trainee's writes, checks and hints are refused
-                    attempt.status = "cancelled"
+            expired = [a.id for a in running if a.id not in voided]
+            if voided:  # from now on the trainee's writes, checks and hints are refused; one handed in
+                # meanwhile (a submit holds the attempt's lock, not this one) keeps its result
+                db.execute(
+                    update(ExamAttempt)
+                    .where(ExamAttempt.id.in_(voided), ExamAttempt.status == "running")
+                    .values(status="cancelled")
+                    .execution_options(synchronize_session=False)
+                )
             closed = ",".join(map(str, voided)) or "-"
             accounts.audit(db, user, "exam.cancel", f"id={scheduled_id} attempts_closed={closed}")
             db.commit()
-        for attempt in running:
-            if attempt.id not in voided:
-                self.submit(attempt.id, now, auto=True)  # its time was up before the cancel
+        # the cancel is committed: each attempt's step below is on its own (one that fails is logged,
+        # the others go on); the cancelled ones first, so no failed grading leaves their sandboxes up
         for attempt_id in voided:
-            self._close_cancelled(attempt_id)
+            try:
+                self._close_cancelled(attempt_id)
+            except Exception:
+                LOG.exception("event=exam.cancel_close attempt=%s", attempt_id)
+        for attempt_id in expired:
+            try:
+                self.submit(attempt_id, now, auto=True)  # its time was up before the cancel
+            except Exception:  # still running: the exam clock submits it at its next tick
+                LOG.exception("event=exam.cancel_submit attempt=%s", attempt_id)
         LOG.info("event=exam.cancel scheduled=%s attempts_closed=%d", scheduled_id, len(voided))
         return sched
 
@@ -424,9 +441,17 @@ class Proctor:
             db.flush()
             accounts.audit(db, user, "exam.start", f"{exam.id} attempt={row.id} seed={row.seed}")
             db.commit()
+        with self.lock(row.id):  # a cancel waits until the first task's sandbox is up, then stops it
+            db.refresh(row)
+            if row.status != "running":  # cancelled before this lock was taken: no sandbox for it
+                raise Conflict("this exam was cancelled by the instructor")
+            self._open_first_task(db, row, user)
+        return row
+
+    def _open_first_task(self, db: DbSession, row: ExamAttempt, user: User) -> None:
+        """Start the new attempt's first task (under its lock); a start that fails is undone."""
         try:
-            with self.lock(row.id):  # a cancel waits until the first task's sandbox is up, then stops it
-                self._enter(db, row, user, 1)
+            self._enter(db, row, user, 1)
         except BaseException:  # a start that never ran costs no attempt
             LOG.warning("event=exam.start_failed attempt=%s", row.id)
             db.rollback()
@@ -436,7 +461,6 @@ class Proctor:
             db.delete(row)
             db.commit()
             raise
-        return row
 
     def _current_session(self, db: DbSession, attempt: ExamAttempt) -> LabSession | None:
         return db.scalar(
@@ -450,10 +474,7 @@ class Proctor:
         exam = self._exam_of(db, attempt)
         lab_id = exam.tasks[task - 1].lab
         with self.room.start_lock:
-            active = db.scalar(
-                select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
-            )
-            if (active or 0) >= self.room.settings.max_sandboxes:
+            if not self.room.admit(db):  # a warm sandbox is no variant: any may make way
                 raise ClassFull("class is full, try again in a few minutes")
             now = time.time()
             session = LabSession(
@@ -873,6 +894,16 @@ class Proctor:
         with tempfile.TemporaryDirectory(prefix="evidence-", dir=self.room.state_dir) as scratch:
             info = bundle.write_bundle(Path(scratch) / "evidence.zip", files, facts)
             attempt.evidence = info.path.read_bytes()
+        handed_in = db.execute(  # only from running: a cancel committed during the grading wins
+            update(ExamAttempt)
+            .where(ExamAttempt.id == attempt.id, ExamAttempt.status == "running")
+            .values(status="submitted")
+            .execution_options(synchronize_session=False)
+        )
+        if handed_in.rowcount != 1:  # type: ignore[attr-defined]
+            db.rollback()
+            LOG.info("event=exam.submit_void attempt=%s reason=cancelled", attempt.id)
+            return
         attempt.manifest_sha256 = info.manifest_sha256
         attempt.status, attempt.submitted_at, attempt.auto_submitted = "submitted", now, auto
         attempt.percent, attempt.passed, attempt.result = percent, passed, summary
@@ -938,24 +969,39 @@ class Proctor:
         from sdnlab.certification.page import PrintError, print_pdf
 
         page = self.certificate_html(document, lang)
-        kept = self.room.state_dir / "certificates" / f"{hashlib.sha256(page.encode()).hexdigest()}.pdf"
+        digest = hashlib.sha256(page.encode()).hexdigest()
+        kept = self.room.state_dir / "certificates" / f"{digest}.pdf"
         if kept.is_file():
             return kept.read_bytes()
         timeout = self.room.settings.pdf_timeout_s
-        if not self._printers.acquire(timeout=timeout):
-            raise PrintUnavailable("the server is printing other certificates: try again in a minute")
+        with self._guard:
+            same = self._pages.setdefault(digest, threading.Lock())
+        # one print of a page at a time: a download of a page being printed waits for that print
+        if not same.acquire(timeout=timeout + PRINTER_WAIT_S):
+            raise PrintUnavailable("this certificate is being printed: try again in a minute")
         try:
-            data = print_pdf(page, timeout=timeout)
-        except PrintError as exc:
-            LOG.warning("event=certificate.pdf error=%r", str(exc))
-            raise PrintUnavailable(f"{exc}; open the printable page and print it from your browser") from None
+            if kept.is_file():  # printed while this download waited
+                return kept.read_bytes()
+            if not self._printers.acquire(timeout=min(timeout, PRINTER_WAIT_S)):
+                raise PrintUnavailable("the server is printing other certificates: try again in a minute")
+            try:
+                data = print_pdf(page, timeout=timeout)
+            except PrintError as exc:
+                LOG.warning("event=certificate.pdf error=%r", str(exc))
+                advice = "open the printable page and print it from your browser"
+                raise PrintUnavailable(f"{exc}; {advice}") from None
+            finally:
+                self._printers.release()
+            try:  # kept for the next download; a full or read-only state folder only costs a reprint
+                kept.parent.mkdir(mode=0o700, exist_ok=True)
+                scratch = kept.with_suffix(f".{threading.get_ident()}.part")
+                scratch.write_bytes(data)
+                scratch.replace(kept)
+            except OSError as exc:
+                LOG.warning("event=certificate.pdf_keep path=%s error=%r", kept, str(exc))
+            return data
         finally:
-            self._printers.release()
-        kept.parent.mkdir(mode=0o700, exist_ok=True)
-        scratch = kept.with_suffix(f".{threading.get_ident()}.part")
-        scratch.write_bytes(data)
-        scratch.replace(kept)
-        return data
+            same.release()
 
     @staticmethod
     def attempt_name(attempt: ExamAttempt, exam: Exam) -> str:

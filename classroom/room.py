@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from sdnlab.classroom import metrics, security
@@ -92,23 +93,28 @@ class Classroom:
         self.proctor = Proctor(self)
 
     # -- capacity ------------------------------------------------------------------------
-    def active_sessions(self) -> int:
-        """Sessions starting or running (each holds a sandbox)."""
-        with self.factory() as db:
-            return int(
-                db.scalar(
-                    select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
-                )
-                or 0
-            )
+    def active_sessions(self, db: DbSession | None = None) -> int:
+        """Sessions starting or running (each holds a sandbox); ``db``: the caller's session, if any."""
+        if db is None:
+            with self.factory() as own:
+                return self.active_sessions(own)
+        query = select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
+        return int(db.scalar(query) or 0)
 
-    def held_outside_sessions(self) -> int:
+    def held_outside_sessions(self, db: DbSession | None = None) -> int:
         """Sandboxes no session row names that count against the cap: the warm pool's, validations'."""
-        return self.pool.size() + self.validations.held()
+        return self.pool.size() + self.validations.held(db)
 
-    def free_places(self) -> int:
+    def free_places(self, db: DbSession | None = None) -> int:
         """Sandboxes the host may still start: the cap minus sessions, the warm pool and validations."""
-        return self.settings.max_sandboxes - self.active_sessions() - self.held_outside_sessions()
+        return self.settings.max_sandboxes - self.active_sessions(db) - self.held_outside_sessions(db)
+
+    def admit(self, db: DbSession, keep: str | None = None) -> bool:
+        """Whether a trainee's sandbox (a lab's or an exam task's) may start now (call under
+        ``start_lock``): a free place, or one made by giving up a warm sandbox of a lab other than
+        ``keep`` when only the pool fills the host. The one capacity rule of every start."""
+        free = self.free_places(db)
+        return free > 0 or (free + self.pool.size() > 0 and self.pool.evict_one(keep=keep) is not None)
 
     def begin_start(self) -> None:
         """A trainee's lab start is admitted (call under ``start_lock``): the filler waits until it ends."""

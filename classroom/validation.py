@@ -267,13 +267,15 @@ class Validations:
         finally:
             alive.set()
             finished = time.time()
-            self._update(
-                job_id, **outcome, phase=steps[-1]["text"] if steps else "", steps=list(steps),
-                finished_at=finished, sandbox=None,  # the place is free again (the sandbox was stopped)
-            )  # fmt: skip
-            with self._lock:
-                self._mine.discard(job_id)
-                self._threads.pop(job_id, None)
+            try:
+                self._update(
+                    job_id, **outcome, phase=steps[-1]["text"] if steps else "", steps=list(steps),
+                    finished_at=finished, sandbox=None,  # the place is free again (the sandbox was stopped)
+                )  # fmt: skip
+            finally:  # a database hiccup here must not block every later validation (409) until restart
+                with self._lock:
+                    self._mine.discard(job_id)
+                    self._threads.pop(job_id, None)
             LOG.info(
                 "event=lab.validate.end lab=%s state=%s ok=%s seconds=%.1f",
                 lab_id,

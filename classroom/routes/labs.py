@@ -59,18 +59,11 @@ def start(lab_id: str, db: Db, user: AnyUser, room: Room):
         if other is not None:
             raise Conflict(f"you already run lab {other.lab_id}: stop it first")
         warm = room.pool.take(lab.id) if room.pool.targets else None
-        if warm is None:
-            active = db.scalar(
-                select(func.count()).select_from(LabSession).where(LabSession.state.in_(RUNNING_STATES))
-            )
-            # the pool's and validations' sandboxes count against the cap: a full host gives up a
-            # warm one of another lab
-            taken = (active or 0) + room.validations.held(db)
-            if taken + room.pool.size() >= room.settings.max_sandboxes and (
-                taken >= room.settings.max_sandboxes or room.pool.evict_one(keep=lab.id) is None
-            ):
-                room.metrics.errors.labels("class_full").inc()
-                raise ClassFull("class is full, try again in a few minutes")
+        # the pool's and validations' sandboxes count against the cap: a full host gives up a warm
+        # one of another lab
+        if warm is None and not room.admit(db, keep=lab.id):
+            room.metrics.errors.labels("class_full").inc()
+            raise ClassFull("class is full, try again in a few minutes")
         now = time.time()
         row = LabSession(
             user_id=user.id,

@@ -99,3 +99,43 @@ def test_a_chromium_that_hangs_is_killed_at_the_time_limit_with_its_children(tmp
             time.sleep(0.1)
         else:
             raise AssertionError(f"process {pid} of the hanging browser is still running")
+
+
+def test_a_chromium_that_cannot_start_is_a_print_error(tmp_path, monkeypatch):
+    import pytest
+
+    broken = tmp_path / "chromium-not-executable"
+    broken.write_text("#!/bin/sh\n")
+    broken.chmod(0o644)
+    monkeypatch.setattr(page, "chromium", lambda: str(broken))
+    with pytest.raises(page.PrintError, match="did not start"):
+        page.print_pdf("<p>x</p>", timeout=5.0)
+
+
+def test_a_helper_that_left_the_group_holding_stderr_does_not_hold_the_print_past_its_limit(
+    tmp_path, monkeypatch
+):
+    """A child in a session of its own keeps Chromium's stderr open: killing the group does not end
+    it, and waiting for stderr to close waited for it (here 30 s)."""
+    import os
+    import signal
+    import time
+
+    import pytest
+
+    hang = tmp_path / "hanging-chromium"
+    pids = tmp_path / "pids"
+    hang.write_text(f"#!/bin/sh\nsetsid sleep 30 & echo $! >> {pids}\nexec sleep 300\n")
+    hang.chmod(0o755)
+    monkeypatch.setattr(page, "chromium", lambda: str(hang))
+    started = time.monotonic()
+    try:
+        with pytest.raises(page.PrintError, match="within 1 s"):
+            page.print_pdf("<p>x</p>", timeout=1.0)
+        assert time.monotonic() - started < 15
+    finally:
+        for pid in map(int, pids.read_text().split()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -459,6 +459,128 @@ def test_at_cancel_an_attempt_whose_time_was_up_is_submitted_as_at_its_deadline(
     assert "flows/s1.flows" in ben_row.tasks[0]["files"], "his work is kept for the record"
 
 
+def instructor_ivy(classroom):
+    from sdnlab.classroom.db import User
+
+    with classroom.room.factory() as db:
+        return db.query(User).filter_by(username="ivy").one()
+
+
+def running_sessions(classroom) -> int:
+    with classroom.room.factory() as db:
+        return db.query(LabSession).filter(LabSession.state.in_(("starting", "running"))).count()
+
+
+def test_a_cancel_just_after_a_start_committed_starts_no_sandbox_for_the_cancelled_attempt(
+    classroom, monkeypatch
+):
+    """The cancel comes between the start's commit and its taking the attempt's lock (it found no
+    sandbox to stop; the start then started one for a cancelled attempt, left running)."""
+    ivy, ann = classroom.login("ivy"), classroom.login("ann")
+    made = schedule(ivy)
+    proctor_ = classroom.room.proctor
+    real_lock, cancelled = proctor_.lock, []
+
+    def lock(attempt_id):
+        if not cancelled:  # the first lock taken is the new attempt's, right after its commit
+            cancelled.append(attempt_id)
+            with classroom.room.factory() as db:
+                proctor_.cancel(db, instructor_ivy(classroom), made["id"], now=time.time())
+        return real_lock(attempt_id)
+
+    monkeypatch.setattr(proctor_, "lock", lock)
+    answer = ann.post(f"/api/exams/{made['id']}/start")
+    assert answer.status_code == 409 and "cancelled" in answer.json()["error"], answer.text
+    assert running_sessions(classroom) == 0 and classroom.backend.sandboxes() == []
+    assert attempt_row(classroom, cancelled[0]).status == "cancelled", "kept for the record"
+
+
+def test_a_cancel_during_a_submits_grading_wins_no_result_and_no_certificate(classroom, monkeypatch):
+    """The cancel commits while the submit grades (it waits for the attempt's lock, not the grading):
+    the submit used to finish as "submitted" with a signed certificate."""
+    import threading
+
+    ivy, ann = classroom.login("ivy"), classroom.login("ann")
+    made = schedule(ivy)
+    attempt = ann.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    assert ivy.post(f"/api/exams/attempts/{attempt}/solve").status_code == 200  # it would pass
+    proctor_ = classroom.room.proctor
+    real_grade, cancels = proctor_._grade_full, []
+
+    def cancel():
+        with classroom.room.factory() as db:
+            proctor_.cancel(db, instructor_ivy(classroom), made["id"], now=time.time())
+
+    def grade(*args, **kwargs):
+        if not cancels:
+            cancels.append(threading.Thread(target=cancel))
+            cancels[0].start()
+            for _ in range(400):  # until the cancel is committed (it then waits for the submit's lock)
+                if attempt_row(classroom, attempt).status == "cancelled":
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the cancel did not commit")
+        return real_grade(*args, **kwargs)
+
+    monkeypatch.setattr(proctor_, "_grade_full", grade)
+    assert ann.post("/api/exam/submit").status_code == 200
+    cancels[0].join(30)
+    row = attempt_row(classroom, attempt)
+    assert row.status == "cancelled" and row.result is None and row.percent is None
+    assert row.certificate is None and row.evidence is None and row.submitted_at is None
+    assert ann.get("/api/me/certificates").json() == {"certificates": []}
+    assert running_sessions(classroom) == 0
+    assert row.tasks[0]["files"], "the work is kept for the record"
+
+
+def test_a_submit_that_fails_at_cancel_still_closes_the_cancelled_attempts(classroom, monkeypatch):
+    """A fake clock: ann's time is up at 300 s, ben's at 1200 s, the exam is cancelled at 600 s and
+    ann's grading raises. Ben's sandbox is stopped all the same; the clock submits ann's later."""
+    from sdnlab.errors import SdnlabError
+
+    ivy, ann, ben = (classroom.login(n) for n in ("ivy", "ann", "ben"))
+    made = schedule(ivy)
+    a = ann.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    b = ben.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    t0 = time.time()
+    with classroom.room.factory.begin() as db:
+        db.get(ExamAttempt, a).deadline = t0 + 300
+        db.get(ExamAttempt, b).deadline = t0 + 1200
+    proctor_ = classroom.room.proctor
+
+    def broken_submit(*args, **kwargs):
+        raise SdnlabError("the grader broke")
+
+    monkeypatch.setattr(proctor_, "submit", broken_submit)
+    with classroom.room.factory() as db:
+        proctor_.cancel(db, instructor_ivy(classroom), made["id"], now=t0 + 600)  # no exception
+    assert attempt_row(classroom, b).status == "cancelled"
+    assert ben.get("/api/session").status_code == 409
+    assert running_sessions(classroom) == 1, "only ann's, whose time was up: submitted at the next tick"
+    monkeypatch.undo()
+    assert proctor_.submit_expired(now=t0 + 600) == [a]
+    assert attempt_row(classroom, a).status == "submitted" and running_sessions(classroom) == 0
+
+
+def test_an_exam_task_counts_validations_against_the_cap_like_any_lab(classroom, monkeypatch):
+    from sdnlab.classroom.db import User
+
+    with classroom.room.factory() as db:
+        ivy_user = db.query(User).filter_by(username="ivy").one()
+    job = classroom.room.validations.submit("smart_meters", "auto", ivy_user, run=False)
+    assert job["in_sandbox"]
+    monkeypatch.setattr(classroom.room.settings, "max_sandboxes", 2)
+    ivy, ann, ben = (classroom.login(n) for n in ("ivy", "ann", "ben"))
+    assert ben.post("/api/labs/static_flows/start").status_code == 200  # 1 validation + 1 lab: full
+    made = schedule(ivy)
+    full = ann.post(f"/api/exams/{made['id']}/start")
+    assert full.status_code == 503 and "full" in full.json()["error"], full.text
+    assert running_sessions(classroom) == 1
+    assert ben.post("/api/session/stop").status_code == 200
+    assert ann.post(f"/api/exams/{made['id']}/start").status_code == 200, "the place is free again"
+
+
 # ---------------------------------------------------------------- the certificate as PDF
 
 
@@ -536,6 +658,51 @@ def test_a_server_that_cannot_print_answers_503_with_the_reason_never_500(classr
         for _ in range(classroom.room.settings.pdf_printers):
             printers.release()
     assert ann.get(f"/api/me/certificates/{attempt}/page?lang=ja").status_code == 200, "the page still works"
+
+
+def test_concurrent_downloads_of_a_page_not_yet_printed_print_it_once(classroom, monkeypatch):
+    """Four downloads at once of an uncached page: one print (they each printed it: two at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sdnlab.certification import page
+
+    document = attempt_row(classroom, passed_attempt(classroom)).certificate
+    prints = []
+
+    def slow_print(html, timeout):  # Chromium takes its time
+        prints.append(html)
+        time.sleep(0.5)
+        return b"%PDF-1.4 printed once\n"
+
+    monkeypatch.setattr(page, "print_pdf", slow_print)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: classroom.room.proctor.certificate_pdf(document, "en"), range(4)))
+    assert got == [b"%PDF-1.4 printed once\n"] * 4
+    assert len(prints) == 1
+
+
+def test_a_printed_pdf_is_served_when_the_state_folder_cannot_keep_it(classroom, monkeypatch):
+    from sdnlab.certification import page
+
+    attempt = passed_attempt(classroom)
+    (classroom.room.state_dir / "certificates").write_text("a file where the folder should be\n")
+    monkeypatch.setattr(page, "print_pdf", lambda html, timeout: b"%PDF-1.4 not kept\n")
+    answer = classroom.login("ann").get(f"/api/me/certificates/{attempt}/pdf")
+    assert answer.status_code == 200 and answer.content == b"%PDF-1.4 not kept\n"
+
+
+def test_a_chromium_that_cannot_start_answers_503_with_the_reason(classroom, monkeypatch, tmp_path):
+    from sdnlab.certification import page
+
+    attempt = passed_attempt(classroom)
+    broken = tmp_path / "chromium-not-executable"
+    broken.write_text("#!/bin/sh\n")
+    broken.chmod(0o644)
+    monkeypatch.setattr(page, "chromium", lambda: str(broken))
+    answer = classroom.login("ann").get(f"/api/me/certificates/{attempt}/pdf")
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert "did not start" in error and "print it from your browser" in error
 
 
 # ---------------------------------------------------------------- no connection held while a sandbox works

@@ -101,6 +101,22 @@ def test_pool_sandboxes_count_against_the_cap_and_give_way_to_starts(pooled):
     assert len(pooled.backend.sandboxes()) == 3, "never more sandboxes than the cap"
 
 
+def test_an_exam_task_counts_the_pool_against_the_cap_and_a_warm_sandbox_makes_way(pooled):
+    """An exam task's sandbox (its own variant: never a warm one) is admitted by the same rule as a
+    lab start (it counted only sessions: one more sandbox than the cap)."""
+    from .test_exams import schedule
+
+    room = pooled.room
+    assert wait_for(lambda: room.pool.ready("static_flows") == 2)
+    ann, ben, ivy = (pooled.login(name) for name in ("ann", "ben", "ivy"))
+    assert ben.post("/api/labs/l2_learning/start").status_code == 200  # 1 session + 2 warm = the cap
+    made = schedule(ivy)
+    answer = ann.post(f"/api/exams/{made['id']}/start")  # its first task is static_flows, a variant
+    assert answer.status_code == 200, answer.text
+    assert room.pool.size() == 1 and room.active_sessions() == 2, "a warm sandbox made way"
+    assert len(pooled.backend.sandboxes()) == 3, "never more sandboxes than the cap"
+
+
 def test_a_trainee_never_reaches_a_pool_sandbox_before_it_is_hers(pooled):
     assert wait_for(lambda: pooled.room.pool.ready("static_flows") == 2)
     ann = pooled.login("ann")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sdnlab import instructor
 from sdnlab.labs.loader import labs_root, load_lab
 
@@ -185,3 +187,21 @@ def test_the_drill_down_draws_the_trainees_lab_with_the_paths_of_the_last_check(
     drawing = ivy.get(f"/api/class/sessions/{session_id}/topology").json()
     assert drawing["state"] == "stopped" and drawing["topology"]["phase"] == "static"
     assert drawing["checks"] and "declared" in drawing["note"]
+
+
+def test_a_failed_last_write_of_a_job_does_not_block_later_validations(classroom, monkeypatch):
+    """The job's final row update raises (a database hiccup): the job still leaves this server's
+    list of running jobs (it stayed there: every later validation was 409 until a restart)."""
+    validations = classroom.room.validations
+    job = validations.submit("static_flows", "static", user(classroom, "ivy"), run=False)
+    real = validations._update
+
+    def update(job_id, **fields):
+        if "finished_at" in fields:
+            raise RuntimeError("the database went away")
+        return real(job_id, **fields)
+
+    monkeypatch.setattr(validations, "_update", update)
+    with pytest.raises(RuntimeError):
+        validations.run(job["id"])
+    assert job["id"] not in validations._mine and job["id"] not in validations._threads
