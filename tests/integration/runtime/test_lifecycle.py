@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -160,19 +161,30 @@ def test_interrupted_up_leaves_nothing(assert_gone):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.time() + 30
-    spec = None
-    while time.time() < deadline and spec is None:  # interrupt while the network is being built
-        spec = paths.read_json(paths.lab_dir("t-intr") / "spec.json")
-        time.sleep(0.05)
-    assert spec is not None, "up never started"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
-    assert "Traceback" not in err
-    assert "interrupted; cleaned up" in err  # issue 11 item 22: say so
-    assert_gone("t-intr", spec["bridges"], spec["switch_interfaces"])
+    try:
+        deadline = time.time() + 30
+        state: dict = {}
+        spec: dict = {}
+        building = False
+        while time.time() < deadline and not building:  # interrupt while the network is being built:
+            state = paths.read_json(paths.lab_dir("t-intr") / "state.json") or {}
+            spec = paths.read_json(paths.lab_dir("t-intr") / "spec.json") or {}
+            made = [i for i in spec.get("switch_interfaces", []) if Path("/sys/class/net", i).exists()]
+            building = state.get("phase") == "building" and "hosts" not in state and bool(made)
+            time.sleep(0.02)  # (some links exist, the build is not finished)
+        assert building, f"up never was caught building (last state: {state.get('phase')})"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        assert "interrupted; cleaned up" in err  # issue 11 item 22: say so
+        assert_gone("t-intr", spec["bridges"], spec["switch_interfaces"])
+    finally:  # after the assertions: a failed run must not leave the lab to the next one
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if paths.lab_dir("t-intr").exists():
+            subprocess.run([*SDNLAB, "down", "--name", "t-intr"], capture_output=True, timeout=120)
 
 
 def test_broken_topology_is_rejected_before_anything_is_built(tmp_path):
