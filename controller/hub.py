@@ -360,32 +360,26 @@ class Queue(queue.Queue):
         return super().put(item, block=False)
 
 
-class Semaphore(threading.Semaphore):
+class _WaitSetsTheLockAside:
+    """A semaphore whose ``acquire`` sets the app lock aside only while it has to wait."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if super().acquire(blocking=False):  # type: ignore[misc]
+            return True
+        if not blocking:
+            return False
+        with APP_LOCK.suspended():
+            return super().acquire(blocking=True, timeout=timeout)  # type: ignore[misc]
+
+    __enter__ = acquire
+
+
+class Semaphore(_WaitSetsTheLockAside, threading.Semaphore):
     """``hub.Semaphore`` whose ``acquire`` sets the app lock aside while it has to wait."""
 
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        if super().acquire(blocking=False):
-            return True
-        if not blocking:
-            return False
-        with APP_LOCK.suspended():
-            return super().acquire(blocking=True, timeout=timeout)
 
-    __enter__ = acquire
-
-
-class BoundedSemaphore(threading.BoundedSemaphore):
+class BoundedSemaphore(_WaitSetsTheLockAside, threading.BoundedSemaphore):
     """``hub.BoundedSemaphore`` (an app's event-queue slots): a waiting ``acquire`` sets the lock aside."""
-
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        if super().acquire(blocking=False):
-            return True
-        if not blocking:
-            return False
-        with APP_LOCK.suspended():
-            return super().acquire(blocking=True, timeout=timeout)
-
-    __enter__ = acquire
 
 
 # Names installed into os_ken.lib.hub (ryu.lib.hub is the same module through the alias).
