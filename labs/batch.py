@@ -115,9 +115,9 @@ def grade_batch(
                 rows.append(row(folder.name, lab, error=str(exc)))
         return rows
     from sdnlab.labs.session import redeploy
-    from sdnlab.runtime import api
+    from sdnlab.runtime import api, paths
 
-    if live_name in _running():
+    if paths.is_running(live_name):  # a directory a killed lab left is cleared by ``up``
         raise EnvironmentProblem(
             f"lab {live_name!r} is already running (another batch or session?): stop it or give "
             "grade-batch another --name; nothing was graded"
@@ -143,17 +143,11 @@ def grade_batch(
                 ) from None
             except SdnlabError as exc:
                 rows.append(row(folder.name, lab, error=str(exc)))
-                started = started and live_name in _running()
+                started = started and paths.is_running(live_name)
     finally:
-        if live_name in _running():
+        if live_name in paths.lab_names():
             api.down(live_name)
     return rows
-
-
-def _running() -> list[str]:
-    from sdnlab.runtime import paths
-
-    return paths.lab_names()
 
 
 def write_outputs(rows: list[dict], prefix: Path) -> tuple[Path, Path]:

@@ -42,6 +42,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def labs_left_by_killed_runs_are_cleared():
+    """A test run killed mid-lab leaves its lab's directory (and perhaps its network): clear what
+    dead labs left before the first test, so a fixed test lab name is free again. Labs whose
+    supervisor is alive are left alone (``sdnlab clean`` without ``--all``)."""
+    if network_unavailable_reason() is None:
+        from sdnlab.runtime import api
+
+        api.clean()
+    yield
+
+
 @pytest.fixture
 def lab_factory():
     """Bring labs up with ``lab_factory(topology, name=..., **kwargs)``; all are taken down afterwards."""

@@ -258,9 +258,7 @@ def up(
     lab = paths.lab_dir(name)
     with _run_lock():
         if lab.exists():
-            state = paths.read_json(lab / "state.json") or {}
-            spec = paths.read_json(lab / "spec.json") or {}
-            if paths.pid_alive(spec.get("supervisor_pid") or state.get("supervisor_pid")):
+            if paths.is_running(name):
                 raise LabError(
                     f"lab {name!r} is already running: `sdnlab down --name {name}` first, "
                     "or pick another --name"

@@ -93,6 +93,19 @@ def lab_names() -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir() and _NAME.match(p.name))
 
 
+def running_lab_names() -> list[str]:
+    """Labs whose supervisor is alive (a directory left by a killed lab is not running)."""
+    return [name for name in lab_names() if is_running(name)]
+
+
+def is_running(name: str) -> bool:
+    """Whether lab ``name`` has a state directory and its supervisor (or watcher) is alive."""
+    lab = lab_dir(name)
+    spec = read_json(lab / "spec.json") or {}
+    state = read_json(lab / "state.json") or {}
+    return is_lab_supervisor(spec.get("supervisor_pid") or state.get("supervisor_pid"), name)
+
+
 # A lab's supervisor runs as ``python -m sdnlab.runtime.supervisor <lab>`` and, once the lab is
 # ready, replaces itself (same pid) by ``python -S -c "...sdnlab.runtime.watcher..." <root> <lab>``.
 SUPERVISOR_MARKS = (b"sdnlab.runtime.supervisor", b"from sdnlab.runtime.watcher import")

@@ -47,3 +47,20 @@ def test_a_lab_refused_for_capacity_names_the_limit(lab_factory, monkeypatch):
     with pytest.raises(NoLabSlot, match=r"this machine allows 1 \(SDNLAB_MAX_LABS=1\)"):
         api.up("linear", {"switches": 1}, name="rt-refused")
     assert not os.path.exists("/run/sdnlab/rt-refused")
+
+
+def test_a_lab_left_by_a_killed_run_does_not_block_grade_batch_of_the_same_name(tmp_path, lab_factory):
+    """A test or batch killed mid-lab leaves the lab's directory behind (supervisor gone):
+    grade-batch under that name clears it and grades, instead of calling it running."""
+    from sdnlab.labs import batch
+    from sdnlab.runtime import api, paths
+
+    state = lab_factory("linear", {"switches": 1}, name="rt-killed")
+    os.kill(state["supervisor_pid"], 9)
+    assert "rt-killed" in paths.lab_names() and not paths.is_running("rt-killed")
+    lab = load_lab("static_flows")
+    shutil.copytree(lab.solution_dir, tmp_path / "alice")
+    rows = batch.grade_batch(lab, tmp_path, live_name="rt-killed", mode="live")
+    assert [(r["trainee"], r["error"], r["percent"]) for r in rows] == [("alice", "", 100)]
+    assert "rt-killed" not in paths.lab_names()
+    assert "rt-killed" not in api.paths.running_lab_names()
