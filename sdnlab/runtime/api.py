@@ -292,6 +292,7 @@ def up(
                     switch_intfs.append(bridge_name(end, slot) + intf[len(end) :])
         switch_intfs += [name for plan in bonds for name in plan.interfaces]
         paths.make_lab_dir(name)
+        wait_s = ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes))
         spec = {
             "name": name,
             "topology": str(source.resolve()),
@@ -303,7 +304,7 @@ def up(
             "switch_interfaces": switch_intfs,
             "protocols": protocols,
             **({"ovsdb": {"host": ovsdb_access.HOST, "port": ovsdb_port}} if ovsdb_port else {}),
-            "ready_timeout": ready_timeout or max(60.0, 30.0 + 0.1 * len(topo.nodes)),
+            "ready_timeout": wait_s,
             "cwd": os.getcwd(),
         }
         paths.write_json(lab / "spec.json", spec)
@@ -325,7 +326,7 @@ def up(
             0,
         )
     try:
-        return _wait_ready(name, proc, spec["ready_timeout"] + 60, progress)
+        return _wait_ready(name, proc, wait_s + 60, progress)
     except KeyboardInterrupt:
         _stop_supervisor(proc.pid, lab, timeout=60)
         raise Interrupted(f"interrupted; cleaned up (lab {name!r} removed)") from None
