@@ -10,7 +10,6 @@ datapath sends without the skb priority HTB classifies on).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from throughput import iperf3_mbit
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import api, paths
@@ -28,36 +28,6 @@ pytestmark = pytest.mark.network
 
 LAB = "t-q-queues"
 OVSDB_PORT = 6649  # not the book's 6632: other labs on the machine may use that one
-
-
-def mbit(lab: str, port: int, *extra: str, seconds: int = 1) -> float:
-    """Receiver-side throughput of one iperf3 run h1 -> h2 (TCP, or UDP with ``-u -b``).
-
-    iperf3 3.12 with ``-J`` exits 0 on errors; a run that failed to set up (a loaded machine)
-    is tried again, up to three times, with a fresh server."""
-    client = ["iperf3", "-c", "10.0.0.2", "-p", str(port), "-t", str(seconds), "-J", *extra]
-    for _attempt in range(3):
-        server = api.popen_in(
-            lab,
-            "h2",
-            ["iperf3", "-s", "-1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(50):
-                done = api.run_in(lab, "h1", client)
-                if "Connection refused" not in done.stdout:
-                    break
-                time.sleep(0.1)  # the server was not listening yet
-        finally:
-            server.kill()
-            server.wait()
-        report = json.loads(done.stdout)
-        summary = report["end"].get("sum_received") or report["end"].get("sum")
-        if summary and "error" not in report:
-            return float(summary["bits_per_second"]) / 1e6
-    raise AssertionError(f"iperf3 to port {port} failed three times: {report.get('error')}")
 
 
 def vsctl(*args: str, db: str | None = None) -> str:
@@ -128,12 +98,12 @@ def test_set_queue_selects_the_queue_for_udp_tcp_and_dscp_and_the_rest_keeps_the
 
     # bounds leave room for a loaded machine (other labs running). UDP offers 4 Mbit/s; every
     # run has a port of its own (queue 1 drains its backlog for a while after a UDP run)
-    assert 0.3 < mbit(LAB, 5001, "-u", "-b", "4M") < 1.5  # queue 1
-    assert mbit(LAB, 5002, "-u", "-b", "4M") > 3  # queue 0
-    assert mbit(LAB, 5001) < 1.5  # TCP into queue 1
-    assert mbit(LAB, 5003) > 4  # TCP in queue 0: up to the port's 20 Mbit/s
-    assert mbit(LAB, 5004, "-u", "-b", "4M", "--tos", "104") < 1.5  # DSCP 26 = TOS 104
-    assert mbit(LAB, 5005, "-u", "-b", "4M", "--tos", "32") > 3  # DSCP 8: not that class
+    assert 0.3 < iperf3_mbit(LAB, 5001, "-u", "-b", "4M") < 1.5  # queue 1
+    assert iperf3_mbit(LAB, 5002, "-u", "-b", "4M") > 3  # queue 0
+    assert iperf3_mbit(LAB, 5001) < 1.5  # TCP into queue 1
+    assert iperf3_mbit(LAB, 5003) > 4  # TCP in queue 0: up to the port's 20 Mbit/s
+    assert iperf3_mbit(LAB, 5004, "-u", "-b", "4M", "--tos", "104") < 1.5  # DSCP 26 = TOS 104
+    assert iperf3_mbit(LAB, 5005, "-u", "-b", "4M", "--tos", "32") > 3  # DSCP 8: not that class
 
     # a flow that goes away takes its filter with it
     subprocess.run(

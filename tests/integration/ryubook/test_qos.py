@@ -17,12 +17,12 @@ Measured with iperf3 TCP between real Mininet hosts through real OVS (netdev dat
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from throughput import iperf3_mbit
 
 from sdnlab import instructor
 from sdnlab.runtime import api
@@ -42,36 +42,6 @@ def meter_app() -> Path:
     return app
 
 
-def tcp_mbit(port: int, seconds: int = 2) -> float:
-    """Receiver-side throughput of one iperf3 TCP run h1 -> h2 to ``port``.
-
-    iperf3 3.12 with ``-J`` exits 0 on errors; a run that failed to set up (a loaded machine)
-    is tried again, up to three times, with a fresh server."""
-    client = ["iperf3", "-c", "10.0.0.2", "-p", str(port), "-t", str(seconds), "-J"]
-    for _attempt in range(3):
-        server = api.popen_in(
-            LAB,
-            "h2",
-            ["iperf3", "-s", "-1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(50):
-                done = api.run_in(LAB, "h1", client)
-                if "Connection refused" not in done.stdout:
-                    break
-                time.sleep(0.1)  # the server was not listening yet
-        finally:
-            server.kill()
-            server.wait()
-        report = json.loads(done.stdout)
-        received = report["end"].get("sum_received")
-        if received and "error" not in report:
-            return float(received["bits_per_second"]) / 1e6
-    raise AssertionError(f"iperf3 to port {port} failed three times: {report.get('error')}")
-
-
 def vsctl(*args: str) -> str:
     return subprocess.run(["ovs-vsctl", *args], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -87,8 +57,8 @@ def test_a_meter_limits_one_class_of_traffic_a_port_queue_the_port_and_set_queue
 
     # bounds leave room for a loaded machine (other labs running): unlimited TCP then measured
     # 17-95 Mbit/s on the 100 Mbit/s link, the 1 Mbit/s meter 0.4-1.0
-    free = tcp_mbit(5001)
-    metered = tcp_mbit(5002, seconds=3)
+    free = iperf3_mbit(LAB, 5001, seconds=2)
+    metered = iperf3_mbit(LAB, 5002, seconds=3)
     assert free > 5, free
     assert 0.1 < metered < 1.5, metered
 
@@ -112,8 +82,8 @@ def test_a_meter_limits_one_class_of_traffic_a_port_queue_the_port_and_set_queue
         while not (api.paths.read_json(api.paths.lab_dir(LAB) / "queues.json") or {}).get("filters"):
             assert time.monotonic() < deadline, "no queue filter within 5 s"
             time.sleep(0.05)
-        queue0 = tcp_mbit(5001)
-        queue1 = tcp_mbit(5003)
+        queue0 = iperf3_mbit(LAB, 5001, seconds=2)
+        queue1 = iperf3_mbit(LAB, 5003, seconds=2)
         assert 2 < queue0 < 12, queue0  # queue 0 at 10 Mbit/s limits the port
         assert queue1 < 1.5, queue1  # set_queue:1 selects queue 1 at 1 Mbit/s
     finally:

@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from throughput import iperf3_mbit
 
 from sdnlab.controller.process import port_open
 from sdnlab.runtime import api
@@ -169,25 +170,7 @@ def row_exists(table: str, uuid: str) -> bool:
 
 def tcp_mbit(lab: BookLab, port: int, seconds: int = 2) -> float:
     """Receiver-side throughput of one iperf3 TCP run h2 -> h1 (10.0.0.1) to ``port``."""
-    server = api.popen_in(
-        lab.name,
-        "h1",
-        ["iperf3", "-s", "-1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(50):
-            done = api.run_in(
-                lab.name, "h2", ["iperf3", "-c", "10.0.0.1", "-p", str(port), "-t", str(seconds), "-J"]
-            )
-            if done.returncode == 0:
-                break
-            time.sleep(0.1)
-        return json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"] / 1e6
-    finally:
-        server.kill()
-        server.wait()
+    return iperf3_mbit(lab.name, port, seconds=seconds, client="h2", server="h1", server_ip="10.0.0.1")
 
 
 def wait_for_queue_filter(lab: BookLab, port: str, queue: int, seconds: float = 15.0) -> None:
