@@ -11,9 +11,12 @@ from ryu.app.wsgi import ControllerBase, json_error, json_response, route
 from sdnlab.controller import topology_view
 from sdnlab.controller.offload import Conflict, parse_offload_request
 from sdnlab.controller.quarantine import parse_quarantine_request
-from sdnlab.controller.rest_input import BadRequest, NotFound, parse_body
+from sdnlab.controller.rest_handlers import error_replies
+from sdnlab.controller.rest_input import NotFound, hex_dpid, parse_body
 from sdnlab.controller.routing import path_between
 from sdnlab.controller.topology_view import PortDesc
+
+rest_errors = error_replies((Conflict, 409))
 
 
 def host_dict(host, state) -> dict:
@@ -152,17 +155,12 @@ class BuiltinRest(ControllerBase):
             return json_response({"quarantined": self.app.fabric.quarantine_list()})
 
     @route("sdnlab", "/sdnlab/quarantine", methods=["POST"])
+    @rest_errors
     def quarantine_add(self, req, **_kwargs):
-        try:
-            request = parse_quarantine_request(parse_body(req.body))
-        except BadRequest as exc:
-            return json_error(400, str(exc))
+        request = parse_quarantine_request(parse_body(req.body))
         if request.kind == "host" and self.state.host_by(request.value) is None:
-            return json_error(404, f"host: unknown host {request.value!r}")
-        try:
-            entry = self.app.quarantine(request.value, request.reason)
-        except BadRequest as exc:
-            return json_error(400, str(exc))
+            raise NotFound(f"host: unknown host {request.value!r}")
+        entry = self.app.quarantine(request.value, request.reason)
         return json_response({"mac": entry.mac, "ip": entry.ip, "reason": entry.reason})
 
     @route("sdnlab", "/sdnlab/quarantine/{key}", methods=["DELETE"])
@@ -178,16 +176,10 @@ class BuiltinRest(ControllerBase):
             return json_response({"offloads": self.app.offloads.listing()})
 
     @route("sdnlab", "/sdnlab/offload", methods=["POST"])
+    @rest_errors
     def offload_add(self, req, **_kwargs):
-        try:
-            request = parse_offload_request(parse_body(req.body))
-            touched, unconfirmed = self.app.offload(request)
-        except BadRequest as exc:
-            return json_error(400, str(exc))
-        except NotFound as exc:
-            return json_error(404, str(exc))
-        except Conflict as exc:
-            return json_error(409, str(exc))
+        request = parse_offload_request(parse_body(req.body))
+        touched, unconfirmed = self.app.offload(request)
         return json_response(
             {"offloads": [entry.to_dict() for entry in touched], **confirmation(unconfirmed)}
         )
@@ -201,7 +193,7 @@ class BuiltinRest(ControllerBase):
     def _topology(self, view, dpid):
         value = None
         if dpid is not None:
-            value = topology_view.parse_dpid_text(dpid)
+            value = hex_dpid(dpid)
             if value is None:
                 return json_error(400, f"dpid: expected 16 hex digits, got {dpid!r}")
         with self.app.lock:

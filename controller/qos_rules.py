@@ -23,6 +23,7 @@ from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from sdnlab.controller import ofmsg
 from sdnlab.controller.ofctl_values import UINT32, UINT64, BadRequest, _show, to_int, to_mac
+from sdnlab.controller.rest_input import hex_dpid
 
 QOS_TABLE = 0  # rest_qos owns table 0: classify, mark, meter, queue
 FORWARD_TABLE = 1  # then the forwarding app's table (qos_simple_switch_13)
@@ -57,11 +58,12 @@ def parse_switch_id(text: str) -> int | None:
     """A switch id from the path: ``all`` (None) or the dpid as 16 hex digits (``0000000000000001``)."""
     if text == "all":
         return None
-    if len(text) != 16 or any(c not in "0123456789abcdefABCDEF" for c in text):
+    dpid = hex_dpid(text)
+    if dpid is None:
         raise BadRequest(
             f"switch_id: expected 'all' or 16 hex digits such as 0000000000000001, got {_show(text)}"
         )
-    return int(text, 16)
+    return dpid
 
 
 def switch_id_text(dpid: int) -> str:

@@ -7,6 +7,7 @@ body ``{"error": message}`` whose message names the offending field.
 from __future__ import annotations
 
 import json
+import re
 
 from sdnlab.controller.errors import ControllerError
 from sdnlab.controller.ofctl_values import (  # noqa: F401 (re-exported for the REST layer)
@@ -49,6 +50,15 @@ def parse_dpid(text) -> int:
     return dpid
 
 
+HEX_DPID = re.compile(r"[0-9a-fA-F]{16}")
+
+
+def hex_dpid(text) -> int | None:
+    """A dpid written as the Ryu book's REST paths write it, 16 hex digits (``0000000000000001``);
+    None if ``text`` is not exactly that (no sign, ``0x``, ``_`` or white space)."""
+    return int(text, 16) if isinstance(text, str) and HEX_DPID.fullmatch(text) else None
+
+
 MAX_JSON_DEPTH = 32
 
 
@@ -66,9 +76,13 @@ def json_depth(value) -> int:
     return deepest
 
 
-def parse_body(body: bytes) -> dict:
-    """The JSON object in a request body (nested at most ``MAX_JSON_DEPTH`` levels)."""
+def parse_body(body: bytes, optional: bool = False) -> dict:
+    """The JSON object in a request body (nested at most ``MAX_JSON_DEPTH`` levels).
+
+    ``optional``: an empty (or all white space) body is ``{}`` instead of an error."""
     if not body or not body.strip():
+        if optional:
+            return {}
         raise BadRequest("body: expected a JSON object, got an empty body")
     try:
         text = body.decode("utf-8")

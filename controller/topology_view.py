@@ -36,16 +36,6 @@ def port_dict(port: PortDesc) -> dict:
     }
 
 
-def parse_dpid_text(text: str) -> int | None:
-    """A dpid from the path (16 hex digits, as in Ryu); None if it is not one."""
-    if len(text) != 16:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
-
-
 def _port(ports: dict[int, dict[int, PortDesc]], dpid: int, port_no: int) -> PortDesc:
     return ports.get(dpid, {}).get(port_no) or PortDesc(dpid, port_no)
 

@@ -9,7 +9,6 @@ followed by a barrier; an error the switch reports for it turns the answer into 
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import ClassVar
 
@@ -19,8 +18,9 @@ from os_ken.controller.handler import MAIN_DISPATCHER, set_ev_cls
 from os_ken.lib import ofctl_v1_3
 from os_ken.ofproto import ofproto_v1_3
 
-from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
+from ryu.app.wsgi import ControllerBase, WSGIApplication, json_response, route
 from sdnlab.controller.ofctl_values import to_reserved
+from sdnlab.controller.rest_handlers import error_replies
 from sdnlab.controller.rest_input import (
     ENTRY_COMMANDS,
     FLOW_COMMANDS,
@@ -63,22 +63,8 @@ STATS_REPLY_EVENTS = [
 ]
 
 
-def rest_errors(method):
-    """Turn BadRequest/NotFound/conversion errors raised by a handler into JSON 400/404."""
-
-    @functools.wraps(method)
-    def wrapper(self, req, **kwargs):
-        try:
-            return method(self, req, **kwargs)
-        except BadRequest as exc:
-            return json_error(400, str(exc))
-        except NotFound as exc:
-            return json_error(404, str(exc))
-        except CONVERSION_ERRORS as exc:  # a value the checks let through but os-ken refused
-            LOG.warning("REST %s %s: unchecked bad value", req.method, req.path, exc_info=True)
-            return json_error(400, f"invalid value: {type(exc).__name__}: {exc}")
-
-    return wrapper
+# a value the checks let through but os-ken refused: a 400, logged (a check is missing)
+rest_errors = error_replies(unchecked=CONVERSION_ERRORS, log=LOG)
 
 
 class StatsController(ControllerBase):
@@ -99,12 +85,6 @@ class StatsController(ControllerBase):
             raise BadRequest(f"dpid: switch {dpid} does not speak OpenFlow 1.3")
         return dp
 
-    def _body(self, req) -> dict:
-        return parse_body(req.body)
-
-    def _optional_body(self, req) -> dict:
-        return parse_body(req.body) if req.body and req.body.strip() else {}
-
     # -- statistics -------------------------------------------------------------------------
     @route("stats", "/stats/switches", methods=["GET"])
     @rest_errors
@@ -120,14 +100,14 @@ class StatsController(ControllerBase):
     @rest_errors
     def get_flow_stats(self, req, dpid, **_kwargs):
         dp = self._datapath(dpid)
-        flow = check_flow_filter(self._optional_body(req))
+        flow = check_flow_filter(parse_body(req.body, optional=True))
         return json_response(ofctl_v1_3.get_flow_stats(dp, self.requests.waiters, flow))
 
     @route("stats", "/stats/aggregateflow/{dpid}", methods=["GET", "POST"])
     @rest_errors
     def get_aggregate_flow_stats(self, req, dpid, **_kwargs):
         dp = self._datapath(dpid)
-        flow = check_flow_filter(self._optional_body(req))
+        flow = check_flow_filter(parse_body(req.body, optional=True))
         return json_response(ofctl_v1_3.get_aggregate_flow_stats(dp, self.requests.waiters, flow))
 
     @route("stats", "/stats/table/{dpid}", methods=["GET"])
@@ -206,7 +186,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_flow_entry(self, req, cmd, **_kwargs):
         check_command(cmd, FLOW_COMMANDS, "flowentry")
-        flow = check_flow_entry(self._body(req), allow_all_tables=cmd.startswith("delete"))
+        flow = check_flow_entry(parse_body(req.body), allow_all_tables=cmd.startswith("delete"))
         dp = self._datapath(flow["dpid"])
         ofp = dp.ofproto
         command = {
@@ -231,7 +211,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_group_entry(self, req, cmd, **_kwargs):
         check_command(cmd, ENTRY_COMMANDS, "groupentry")
-        group = check_group(check_entry_body(self._body(req)))
+        group = check_group(check_entry_body(parse_body(req.body)))
         dp = self._datapath(group["dpid"])
         command = {
             "add": dp.ofproto.OFPGC_ADD,
@@ -245,7 +225,7 @@ class StatsController(ControllerBase):
     @rest_errors
     def mod_meter_entry(self, req, cmd, **_kwargs):
         check_command(cmd, ENTRY_COMMANDS, "meterentry")
-        meter = check_meter(check_entry_body(self._body(req)))
+        meter = check_meter(check_entry_body(parse_body(req.body)))
         dp = self._datapath(meter["dpid"])
         command = {
             "add": dp.ofproto.OFPMC_ADD,

@@ -15,7 +15,6 @@ each change. A value is checked when its key is known (``ovsdb_addr`` must be ``
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import ClassVar
@@ -24,12 +23,12 @@ from os_ken.base import app_manager
 from os_ken.controller import conf_switch
 
 from ryu.app import conf_switch_key
-from ryu.app.wsgi import ControllerBase, Response, WSGIApplication, json_error, json_response, route
+from ryu.app.wsgi import ControllerBase, Response, WSGIApplication, json_response, route
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.ovsdb_qos import check_ovsdb_addr
-from sdnlab.controller.rest_input import NotFound, parse_body
+from sdnlab.controller.rest_handlers import error_replies
+from sdnlab.controller.rest_input import NotFound, hex_dpid, parse_body
 
-DPID_PATTERN = re.compile(r"^[0-9a-fA-F]{16}$")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_KEYS_PER_SWITCH = 64
 MAX_SWITCHES = 4096
@@ -60,19 +59,7 @@ def parse_value(body: bytes):
         ) from None
 
 
-def rest_errors(method):
-    """BadRequest/NotFound raised by a handler become JSON 400/404."""
-
-    @functools.wraps(method)
-    def wrapper(self, req, **kwargs):
-        try:
-            return method(self, req, **kwargs)
-        except BadRequest as exc:
-            return json_error(400, str(exc))
-        except NotFound as exc:
-            return json_error(404, str(exc))
-
-    return wrapper
+rest_errors = error_replies()
 
 
 class ConfSwitchController(ControllerBase):
@@ -83,9 +70,10 @@ class ConfSwitchController(ControllerBase):
         self.conf: conf_switch.ConfSwitchSet = data["conf_switch"]
 
     def _dpid(self, text: str) -> int:
-        if not DPID_PATTERN.match(text):
+        number = hex_dpid(text)
+        if number is None:
             raise BadRequest(f"dpid: expected 16 hex digits such as 0000000000000001, got {text[:40]!r}")
-        return int(text, 16)
+        return number
 
     def _known(self, dpid: int, key: str | None = None):
         if dpid not in self.conf.dpids():

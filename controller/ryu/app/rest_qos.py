@@ -29,7 +29,6 @@ The decisions are pure functions in ``sdnlab.controller.qos_rules`` and ``qos_qu
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from typing import ClassVar
@@ -41,10 +40,11 @@ from os_ken.ofproto import ofproto_v1_3
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from ryu.app import conf_switch_key
-from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
+from ryu.app.wsgi import ControllerBase, WSGIApplication, json_response, route
 from sdnlab.controller import qos_queues, qos_rules
 from sdnlab.controller.ofctl_values import BadRequest
 from sdnlab.controller.ovsdb_qos import OvsdbError, OvsdbQos
+from sdnlab.controller.rest_handlers import error_replies
 from sdnlab.controller.rest_input import NotFound, parse_body
 from sdnlab.controller.switch_requests import SwitchRequests, error_text
 
@@ -59,21 +59,7 @@ SWITCH_HINTS = {
 }
 
 
-def rest_errors(method):
-    """BadRequest/NotFound/OvsdbError raised by a handler become JSON 400/404/502."""
-
-    @functools.wraps(method)
-    def wrapper(self, req, **kwargs):
-        try:
-            return method(self, req, **kwargs)
-        except BadRequest as exc:
-            return json_error(400, str(exc))
-        except NotFound as exc:
-            return json_error(404, str(exc))
-        except OvsdbError as exc:
-            return json_error(502, str(exc))
-
-    return wrapper
+rest_errors = error_replies((OvsdbError, 502))
 
 
 def rejected(dpid: int, what: str, error: str) -> BadRequest:
@@ -86,7 +72,7 @@ def port_names(dp) -> tuple[str, list[str]]:
     """The switch's bridge name (its LOCAL port's name) and its other ports' names."""
     bridge, names = "", []
     for port in getattr(dp, "ports", {}).values():
-        name = port.name.decode("utf-8", "replace") if isinstance(port.name, bytes) else str(port.name)
+        name = _decoded(port.name)
         if port.port_no == dp.ofproto.OFPP_LOCAL:
             bridge = name
         else:
@@ -122,11 +108,6 @@ class QoSController(ControllerBase):
             replies.append({"switch_id": qos_rules.switch_id_text(number), "command_result": outcome})
         return json_response(replies)
 
-    def _body(self, req, optional: bool = False) -> dict:
-        if optional and not (req.body and req.body.strip()):
-            return {}
-        return parse_body(req.body)
-
     # -- queues ---------------------------------------------------------------------------------
     @route("qos", "/qos/queue/status/{switch_id}", methods=["GET"])
     @rest_errors
@@ -141,13 +122,13 @@ class QoSController(ControllerBase):
     @route("qos", "/qos/queue/{switch_id}", methods=["POST"])
     @rest_errors
     def set_queue(self, req, switch_id, **_kwargs):
-        setting = qos_queues.parse_queue_setting(self._body(req))
+        setting = qos_queues.parse_queue_setting(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.set_queues(dp, setting))
 
     @route("qos", "/qos/queue/{switch_id}", methods=["DELETE"])
     @rest_errors
     def delete_queue(self, req, switch_id, **_kwargs):
-        body = self._body(req, optional=True)
+        body = parse_body(req.body, optional=True)
         for key in body:
             if key != "port_name":
                 raise BadRequest(f"{key}: unknown key (expected port_name, or no body for every port)")
@@ -171,7 +152,7 @@ class QoSController(ControllerBase):
     @route("qos", "/qos/rules/{switch_id}", methods=["POST"])
     @rest_errors
     def set_rule(self, req, switch_id, **_kwargs):
-        spec = qos_rules.parse_rule(self._body(req))
+        spec = qos_rules.parse_rule(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.add_rule(dp, spec))
 
     @route("qos", "/qos/rules/{switch_id}/{vlan}", methods=["POST"])
@@ -179,20 +160,20 @@ class QoSController(ControllerBase):
     def set_vlan_rule(self, req, switch_id, vlan, **_kwargs):
         chosen = qos_rules.parse_vlan(vlan, allow_all=False)
         assert isinstance(chosen, int)
-        spec = qos_rules.parse_rule(self._body(req), chosen)
+        spec = qos_rules.parse_rule(parse_body(req.body), chosen)
         return self._for_switches(switch_id, lambda dp: self.app.add_rule(dp, spec))
 
     @route("qos", "/qos/rules/{switch_id}", methods=["DELETE"])
     @rest_errors
     def delete_rule(self, req, switch_id, **_kwargs):
-        qos_id = qos_rules.parse_qos_id(self._body(req))
+        qos_id = qos_rules.parse_qos_id(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.delete_rules(dp, qos_id, None))
 
     @route("qos", "/qos/rules/{switch_id}/{vlan}", methods=["DELETE"])
     @rest_errors
     def delete_vlan_rule(self, req, switch_id, vlan, **_kwargs):
         chosen = qos_rules.parse_vlan(vlan, allow_all=True)
-        qos_id = qos_rules.parse_qos_id(self._body(req))
+        qos_id = qos_rules.parse_qos_id(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.delete_rules(dp, qos_id, chosen))
 
     # -- meters ---------------------------------------------------------------------------------
@@ -204,13 +185,13 @@ class QoSController(ControllerBase):
     @route("qos", "/qos/meter/{switch_id}", methods=["POST"])
     @rest_errors
     def set_meter(self, req, switch_id, **_kwargs):
-        meter = qos_rules.parse_meter(self._body(req))
+        meter = qos_rules.parse_meter(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.add_meter(dp, meter))
 
     @route("qos", "/qos/meter/{switch_id}", methods=["DELETE"])
     @rest_errors
     def delete_meter(self, req, switch_id, **_kwargs):
-        meter_id = qos_rules.parse_meter_id(self._body(req))
+        meter_id = qos_rules.parse_meter_id(parse_body(req.body))
         return self._for_switches(switch_id, lambda dp: self.app.delete_meter(dp, meter_id))
 
 

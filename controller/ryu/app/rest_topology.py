@@ -9,19 +9,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 from os_ken.base import app_manager
-from os_ken.lib import dpid as dpid_lib
 from os_ken.topology.api import get_host, get_link, get_switch
 
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_error, json_response, route
-
-
-def _dpid_or_none(text):
-    if text is None:
-        return None
-    try:
-        return dpid_lib.str_to_dpid(text)
-    except ValueError:
-        return False
+from sdnlab.controller.rest_input import hex_dpid
 
 
 class TopologyController(ControllerBase):
@@ -32,8 +23,8 @@ class TopologyController(ControllerBase):
         self.topology_api_app = data["topology_api_app"]
 
     def _list(self, getter, dpid):
-        value = _dpid_or_none(dpid)
-        if value is False:
+        value = None if dpid is None else hex_dpid(dpid)
+        if dpid is not None and value is None:
             return json_error(400, f"dpid: expected 16 hex digits, got {dpid!r}")
         return json_response([item.to_dict() for item in getter(self.topology_api_app, value)])
 
