@@ -18,19 +18,15 @@ class SimpleSwitch13(simple_switch_13.SimpleSwitch13):
 
     def add_flow(self, datapath, priority, match, actions, buffer_id=None, idle_timeout=0, hard_timeout=0):
         """Add a flow applying ``actions`` to packets matching ``match`` in table 1."""
-        ofproto = datapath.ofproto
-        parser = datapath.ofproto_parser
-        instructions = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        extra = {} if buffer_id is None else {"buffer_id": buffer_id}
         datapath.send_msg(
-            parser.OFPFlowMod(
-                datapath=datapath,
+            simple_switch_13.flow_mod(
+                datapath,
+                priority,
+                match,
+                actions,
+                buffer_id,
+                idle_timeout,
+                hard_timeout,
                 table_id=FORWARD_TABLE,
-                priority=priority,
-                match=match,
-                instructions=instructions,
-                idle_timeout=idle_timeout,
-                hard_timeout=hard_timeout,
-                **extra,
             )
         )

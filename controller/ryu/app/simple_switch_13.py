@@ -39,21 +39,7 @@ class SimpleSwitch13(app_manager.OSKenApp):
 
     def add_flow(self, datapath, priority, match, actions, buffer_id=None, idle_timeout=0, hard_timeout=0):
         """Add a flow applying ``actions`` to packets matching ``match`` in table 0."""
-        ofproto = datapath.ofproto
-        parser = datapath.ofproto_parser
-        instructions = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
-        extra = {} if buffer_id is None else {"buffer_id": buffer_id}
-        datapath.send_msg(
-            parser.OFPFlowMod(
-                datapath=datapath,
-                priority=priority,
-                match=match,
-                instructions=instructions,
-                idle_timeout=idle_timeout,
-                hard_timeout=hard_timeout,
-                **extra,
-            )
-        )
+        datapath.send_msg(flow_mod(datapath, priority, match, actions, buffer_id, idle_timeout, hard_timeout))
 
     def _mac_table(self, dpid):
         """The switch's MAC table (also when a subclass replaced ``mac_to_port`` with a plain dict)."""
@@ -91,3 +77,21 @@ class SimpleSwitch13(app_manager.OSKenApp):
                 datapath=datapath, buffer_id=msg.buffer_id, in_port=in_port, actions=actions, data=data
             )
         )
+
+
+def flow_mod(datapath, priority, match, actions, buffer_id=None, idle_timeout=0, hard_timeout=0, table_id=0):
+    """The flow-mod ``add_flow`` sends: apply ``actions`` to packets matching ``match`` in ``table_id``."""
+    ofproto = datapath.ofproto
+    parser = datapath.ofproto_parser
+    instructions = [parser.OFPInstructionActions(ofproto.OFPIT_APPLY_ACTIONS, actions)]
+    extra = {} if buffer_id is None else {"buffer_id": buffer_id}
+    return parser.OFPFlowMod(
+        datapath=datapath,
+        table_id=table_id,
+        priority=priority,
+        match=match,
+        instructions=instructions,
+        idle_timeout=idle_timeout,
+        hard_timeout=hard_timeout,
+        **extra,
+    )
