@@ -365,8 +365,19 @@ def check_flow_numbers(entry: dict, allow_all_tables: bool) -> dict:
     return result
 
 
-GROUP_TYPES = ("ALL", "SELECT", "INDIRECT", "FF")
-METER_FLAGS = ("KBPS", "PKTPS", "BURST", "STATS")
+# ofctl_rest's names and their OpenFlow 1.3 values (checked here, looked up by the message builders)
+GROUP_TYPES = {
+    "ALL": ofp.OFPGT_ALL,
+    "SELECT": ofp.OFPGT_SELECT,
+    "INDIRECT": ofp.OFPGT_INDIRECT,
+    "FF": ofp.OFPGT_FF,
+}
+METER_FLAGS = {
+    "KBPS": ofp.OFPMF_KBPS,
+    "PKTPS": ofp.OFPMF_PKTPS,
+    "BURST": ofp.OFPMF_BURST,
+    "STATS": ofp.OFPMF_STATS,
+}
 METER_BANDS = ("DROP", "DSCP_REMARK")
 
 
@@ -410,7 +421,7 @@ def check_meter(meter: dict) -> dict:
     if not isinstance(flags, list):
         raise BadRequest(f"flags: expected a list of {', '.join(METER_FLAGS)}, got {_show(flags)}")
     for name in flags:
-        if name not in METER_FLAGS:
+        if not isinstance(name, str) or name not in METER_FLAGS:
             raise BadRequest(f"flags: unknown meter flag {name!r}")
     result["flags"] = flags
     bands = meter.get("bands", [])

@@ -22,7 +22,16 @@ from os_ken.ofproto import ofproto_v1_3 as ofp
 from os_ken.ofproto import ofproto_v1_3_parser as parser
 
 from sdnlab.controller import ofmsg
-from sdnlab.controller.ofctl_values import UINT32, UINT64, BadRequest, _show, to_int, to_mac
+from sdnlab.controller.ofctl_values import (
+    METER_BANDS,
+    METER_FLAGS,
+    UINT32,
+    UINT64,
+    BadRequest,
+    _show,
+    to_int,
+    to_mac,
+)
 from sdnlab.controller.rest_input import hex_dpid
 
 QOS_TABLE = 0  # rest_qos owns table 0: classify, mark, meter, queue
@@ -439,13 +448,6 @@ def result(details, vlan: int | str | None = None, ok: bool = True) -> dict:
 
 
 # -- meters --------------------------------------------------------------------------------------
-METER_FLAGS = {
-    "KBPS": ofp.OFPMF_KBPS,
-    "PKTPS": ofp.OFPMF_PKTPS,
-    "BURST": ofp.OFPMF_BURST,
-    "STATS": ofp.OFPMF_STATS,
-}
-BAND_TYPES = ("DROP", "DSCP_REMARK")
 MAX_BANDS = 8
 
 
@@ -500,7 +502,7 @@ def parse_band(band, where: str) -> MeterBand:
     kind = band.get("type", band.get("action"))
     if kind is None:
         raise BadRequest(f"{where}.type: missing (DROP or DSCP_REMARK)")
-    kind = _name(kind, dict.fromkeys(BAND_TYPES), f"{where}.type")
+    kind = _name(kind, dict.fromkeys(METER_BANDS), f"{where}.type")
     if "rate" not in band:
         raise BadRequest(f"{where}.rate: missing")
     rate = to_int(band["rate"], f"{where}.rate", UINT32, 1)

@@ -19,7 +19,7 @@ from os_ken.lib import ofctl_v1_3
 from os_ken.ofproto import ofproto_v1_3
 
 from ryu.app.wsgi import ControllerBase, WSGIApplication, json_response, route
-from sdnlab.controller.ofctl_values import to_reserved
+from sdnlab.controller.ofctl_values import GROUP_TYPES, METER_FLAGS, to_reserved
 from sdnlab.controller.rest_handlers import error_replies
 from sdnlab.controller.rest_input import (
     ENTRY_COMMANDS,
@@ -261,15 +261,6 @@ def build_flow_mod(dp, flow: dict, command: int):
 def build_group_mod(dp, group: dict, command: int):
     """An OFPGroupMod from an ofctl-style group dict already checked by ``check_group``."""
     ofp, parser = dp.ofproto, dp.ofproto_parser
-    types = {
-        "ALL": ofp.OFPGT_ALL,
-        "SELECT": ofp.OFPGT_SELECT,
-        "INDIRECT": ofp.OFPGT_INDIRECT,
-        "FF": ofp.OFPGT_FF,
-    }
-    kind = group.get("type", "ALL")
-    if kind not in types:
-        raise BadRequest(f"type: unknown group type {kind!r} (expected ALL, SELECT, INDIRECT or FF)")
     buckets = []
     for bucket in group.get("buckets", []):
         actions = [ofctl_v1_3.to_action(dp, action) for action in bucket.get("actions", [])]
@@ -282,26 +273,20 @@ def build_group_mod(dp, group: dict, command: int):
             )
         )
     return parser.OFPGroupMod(
-        dp, command, types[kind], parse_int(group.get("group_id", 0), "group_id"), buckets
+        dp,
+        command,
+        GROUP_TYPES[group.get("type", "ALL")],
+        parse_int(group.get("group_id", 0), "group_id"),
+        buckets,
     )
 
 
 def build_meter_mod(dp, meter: dict, command: int):
     """An OFPMeterMod from an ofctl-style meter dict already checked by ``check_meter``."""
-    ofp, parser = dp.ofproto, dp.ofproto_parser
-    flag_names = {
-        "KBPS": ofp.OFPMF_KBPS,
-        "PKTPS": ofp.OFPMF_PKTPS,
-        "BURST": ofp.OFPMF_BURST,
-        "STATS": ofp.OFPMF_STATS,
-    }
-    flags_in = meter.get("flags", [])
-    flags_in = [flags_in] if isinstance(flags_in, str) else flags_in
+    parser = dp.ofproto_parser
     flags = 0
-    for name in flags_in:
-        if name not in flag_names:
-            raise BadRequest(f"flags: unknown meter flag {name!r}")
-        flags |= flag_names[name]
+    for name in meter.get("flags", []):
+        flags |= METER_FLAGS[name]
     bands = []
     for index, band in enumerate(meter.get("bands", [])):
         kind = band.get("type")
