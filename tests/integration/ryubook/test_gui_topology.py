@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+from waiting import wait_for
 
 from sdnlab.controller import rest_client
 from sdnlab.runtime import api, paths
@@ -56,16 +56,6 @@ def token() -> str:
 def get(state: dict, path: str, headers: dict | None = None):
     request = urllib.request.Request(base(state) + path, headers=headers or {})
     return urllib.request.urlopen(request, timeout=10)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"not {what} after {timeout} s")
 
 
 def until(page, expression: str, timeout: float) -> None:

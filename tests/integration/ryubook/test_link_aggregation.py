@@ -11,12 +11,13 @@ at teardown the bond's bridge and veths are gone.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+import waiting
 
 from sdnlab.runtime import api, paths
 from sdnlab.topologies import load_topology
@@ -39,13 +40,8 @@ def member_states(name: str) -> dict[int, list[bool]]:
     return states
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not {what} after {timeout} s: {member_states(LAB)}")
+# a wait that times out shows the last bond member states
+wait_for = functools.partial(waiting.wait_for, detail=lambda: member_states(LAB))
 
 
 def ping(src: str, dst_ip: str) -> bool:

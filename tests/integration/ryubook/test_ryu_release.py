@@ -30,11 +30,11 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from sdnlab.controller import rest_client
 from sdnlab.runtime import api, paths
@@ -141,23 +141,6 @@ def ryu_app_dir(tmp_path_factory) -> Path:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25, lab: str | None = None
-) -> Any:
-    """``predicate()``'s first truthy value within ``timeout`` seconds (AssertionError otherwise,
-    with the end of ``lab``'s controller log)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"not {what} after {timeout} s" + (f"\n{controller_log(lab)[-5000:]}" if lab else "")
-            )
-        time.sleep(interval)
 
 
 def ping(lab: str, src: str, dst_ip: str, tries: int = 3) -> bool:
@@ -317,7 +300,12 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     hosts = {h["name"]: h for h in state["hosts"]}
     path = "/simpleswitch/mactable/0000000000000001"
     # 404 until the app saw the switch's features (a moment after the lab is up), then empty
-    assert wait_for(lambda: rest(state, "GET", path)[0] == 200, 10, "the switch known", lab=lab)
+    assert wait_for(
+        lambda: rest(state, "GET", path)[0] == 200,
+        10,
+        "the switch known",
+        detail=lambda: controller_log(lab)[-5000:],
+    )
     assert rest(state, "GET", path) == (200, {})
     assert ping(lab, "h1", hosts["h2"]["ip"])
     status, table = rest(state, "GET", path)
@@ -569,7 +557,7 @@ def test_router_routes_between_three_subnets_as_configured_over_rest(ryu_app_dir
         resolved = all(len(shown.get(s, {}).get("route", [])) == len(r) for s, r in ROUTES.items())
         return shown if resolved else None
 
-    shown = wait_for(configs, 10, "every route resolved", lab=lab)
+    shown = wait_for(configs, 10, "every route resolved", detail=lambda: controller_log(lab)[-5000:])
     for switch, addresses in ADDRESSES.items():
         assert {a["address"] for a in shown[switch]["address"]} == set(addresses), shown
     assert {(r["destination"], r["gateway"]) for r in shown["0000000000000002"]["route"]} == {

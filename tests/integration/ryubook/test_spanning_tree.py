@@ -9,12 +9,14 @@ link must unblock the blocked port so that traffic flows around the other way.
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import waiting
 
 from sdnlab.runtime import api, paths
 
@@ -34,14 +36,8 @@ def port_history(name: str) -> dict[tuple[int, int], list[str]]:
     return history
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"not {what} after {timeout} s: {port_history(LAB)}")
+# a wait that times out shows the last port state history
+wait_for = functools.partial(waiting.wait_for, detail=lambda: port_history(LAB))
 
 
 def ring_ports_settled(name: str, marks: int = 0) -> dict[tuple[int, int], str] | None:
