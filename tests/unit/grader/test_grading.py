@@ -4,6 +4,7 @@ import json
 from xml.etree import ElementTree as ET
 
 import pytest
+from grader_line import LINE_RULES
 
 from sdnlab.grader.errors import SpecError
 from sdnlab.grader.grading import grade
@@ -12,32 +13,13 @@ from sdnlab.grader.ofctl_text import parse_flows, parse_groups
 from sdnlab.grader.spec import parse_spec
 from sdnlab.topologies import load_topology
 
-RULES = {
-    "s1": (
-        "priority=10,ip,nw_dst=10.0.0.1 actions=output:1\n"
-        "priority=5,ip actions=output:2\n"
-        "priority=5,arp actions=FLOOD\n"
-    ),
-    "s2": (
-        "priority=10,ip,nw_dst=10.0.0.1 actions=output:2\n"
-        "priority=10,ip,nw_dst=10.0.0.2 actions=output:1\n"
-        "priority=10,ip,nw_dst=10.0.0.3 actions=output:3\n"
-        "priority=5,arp actions=FLOOD\n"
-    ),
-    "s3": (
-        "priority=10,ip,nw_dst=10.0.0.3 actions=output:1\n"
-        "priority=5,ip actions=output:2\n"
-        "priority=5,arp actions=FLOOD\n"
-    ),
-}
-
 
 @pytest.fixture(scope="module")
 def topo():
     return load_topology("linear", {"switches": 3, "hosts_per_switch": 1})
 
 
-def _state(rules=RULES, groups=None):
+def _state(rules=LINE_RULES, groups=None):
     groups = groups or {}
     return NetworkState(
         {
@@ -47,7 +29,7 @@ def _state(rules=RULES, groups=None):
     )
 
 
-def _grade(topo, spec, rules=RULES, groups=None):
+def _grade(topo, spec, rules=LINE_RULES, groups=None):
     return grade(topo, _state(rules, groups), parse_spec(spec, "spec.yaml"))
 
 
@@ -75,7 +57,7 @@ def test_isolation_failure_names_packet_path_and_rule(topo):
 
 
 def test_reach_fails_on_a_single_port_and_blames_table_miss(topo):
-    rules = dict(RULES, s3="priority=10,tcp,nw_dst=10.0.0.3,tp_dst=80 actions=output:1\n")
+    rules = dict(LINE_RULES, s3="priority=10,tcp,nw_dst=10.0.0.3,tp_dst=80 actions=output:1\n")
     result = _grade(topo, "- reach: {src: h1, dst: h3, traffic: tcp}\n", rules).results[0]
     failure = result.failures[0]
     assert "tcp_dst=80" not in failure.packet  # the witness is a packet the rule does not cover
@@ -83,7 +65,7 @@ def test_reach_fails_on_a_single_port_and_blames_table_miss(topo):
 
 
 def test_partial_credit_counts_pairs(topo):
-    rules = dict(RULES, s3="priority=5,ip actions=output:2\n")  # nothing reaches h3; h3 can still send
+    rules = dict(LINE_RULES, s3="priority=5,ip actions=output:2\n")  # nothing reaches h3; h3 can still send
     result = _grade(topo, "- reach: {src: all, dst: all, traffic: ip}\n  weight: 6\n", rules).results[0]
     assert (result.cases, result.passed_cases) == (6, 4) and result.score == pytest.approx(4.0)
 
@@ -101,18 +83,18 @@ def test_waypoint_and_path_constraints(topo):
 
 def test_loop_is_detected_with_its_path(topo):
     s1 = (
-        RULES["s1"]
+        LINE_RULES["s1"]
         + "priority=20,ip,nw_dst=10.0.0.9 actions=output:2\n"
         + "priority=21,ip,in_port=2,nw_dst=10.0.0.9 actions=IN_PORT\n"
     )
-    rules = dict(RULES, s1=s1, s2=RULES["s2"] + "priority=20,ip,nw_dst=10.0.0.9 actions=IN_PORT\n")
+    rules = dict(LINE_RULES, s1=s1, s2=LINE_RULES["s2"] + "priority=20,ip,nw_dst=10.0.0.9 actions=IN_PORT\n")
     result = _grade(topo, "- no_loop: {src: h1}\n", rules).results[0]
     assert not result.passed and "10.0.0.9" in result.failures[0].packet
     assert result.failures[0].outcome == "loops forever"
 
 
 def test_black_hole_inside_the_network_but_not_at_ingress(topo):
-    rules = dict(RULES, s3="priority=5,ip,nw_src=10.0.0.2 actions=output:2\n")
+    rules = dict(LINE_RULES, s3="priority=5,ip,nw_src=10.0.0.2 actions=output:2\n")
     report = _grade(topo, "- no_blackhole: {src: h1, dst: h3}\n- no_blackhole: {src: h3, dst: h1}\n", rules)
     assert [r.passed for r in report.results] == [False, True]
 
@@ -122,7 +104,8 @@ def test_failover_uses_fast_failover_liveness(topo):
         "s2": "group_id=1,type=ff,bucket=watch_port:3,actions=output:3,bucket=watch_port:1,actions=output:1"
     }
     rules = dict(
-        RULES, s2=RULES["s2"].replace("nw_dst=10.0.0.3 actions=output:3", "nw_dst=10.0.0.3 actions=group:1")
+        LINE_RULES,
+        s2=LINE_RULES["s2"].replace("nw_dst=10.0.0.3 actions=output:3", "nw_dst=10.0.0.3 actions=group:1"),
     )
     spec = (
         "- failover: {down: [[s2, s3]], behaviour: {reach: {src: h1, dst: h2, traffic: icmp}}}\n"
@@ -138,7 +121,7 @@ def test_failover_uses_fast_failover_liveness(topo):
 
 def test_load_split_over_select_buckets(topo):
     groups = {"s1": "group_id=2,type=select,bucket=actions=output:2,bucket=actions=output:1"}
-    rules = dict(RULES, s1=RULES["s1"] + "priority=30,tcp,nw_dst=10.0.0.3 actions=group:2\n")
+    rules = dict(LINE_RULES, s1=LINE_RULES["s1"] + "priority=30,tcp,nw_dst=10.0.0.3 actions=group:2\n")
     report = _grade(topo, "- load_split: {src: h1, dst: h3, traffic: tcp, over: [s2, h3]}\n", rules, groups)
     assert report.results[0].passed
 
@@ -180,7 +163,7 @@ def test_grade_cli_on_saved_dumps_with_reference_and_junit(tmp_path):
     mine, ref = tmp_path / "mine", tmp_path / "ref"
     mine.mkdir()
     ref.mkdir()
-    for switch, text in RULES.items():
+    for switch, text in LINE_RULES.items():
         (ref / f"{switch}.flows").write_text(text)
         (mine / f"{switch}.flows").write_text(text if switch != "s3" else "priority=5,ip actions=output:2\n")
     (tmp_path / "spec.yaml").write_text(
