@@ -81,6 +81,7 @@ from sdnlab.classroom.db import (
     User,
 )
 from sdnlab.classroom.errors import ClassFull, ClassroomError, Conflict, NotFound, PrintUnavailable
+from sdnlab.classroom.keyed_locks import KeyedLocks
 from sdnlab.errors import SdnlabError
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class Proctor:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self._printers = threading.BoundedSemaphore(max(1, room.settings.pdf_printers))
-        self._pages: dict[str, threading.Lock] = {}  # a certificate page's hash -> its print's lock
+        self._pages = KeyedLocks()  # one print per certificate page (by its hash) at a time
 
     # -- catalogue and variants ----------------------------------------------------------
     def exam(self, exam_id: str) -> Exam:
@@ -995,12 +996,10 @@ class Proctor:
         if kept.is_file():
             return kept.read_bytes()
         timeout = self.room.settings.pdf_timeout_s
-        with self._guard:
-            same = self._pages.setdefault(digest, threading.Lock())
         # one print of a page at a time: a download of a page being printed waits for that print
-        if not same.acquire(timeout=timeout + PRINTER_WAIT_S):
-            raise PrintUnavailable("this certificate is being printed: try again in a minute")
-        try:
+        with self._pages.hold(digest, timeout=timeout + PRINTER_WAIT_S) as mine:
+            if not mine:
+                raise PrintUnavailable("this certificate is being printed: try again in a minute")
             if kept.is_file():  # printed while this download waited
                 return kept.read_bytes()
             if not self._printers.acquire(timeout=min(timeout, PRINTER_WAIT_S)):
@@ -1021,8 +1020,6 @@ class Proctor:
             except OSError as exc:
                 LOG.warning("event=certificate.pdf_keep path=%s error=%r", kept, str(exc))
             return data
-        finally:
-            same.release()
 
     @staticmethod
     def attempt_name(attempt: ExamAttempt, exam: Exam) -> str:

@@ -730,6 +730,26 @@ def test_concurrent_downloads_of_a_page_not_yet_printed_print_it_once(classroom,
         got = list(pool.map(lambda _: classroom.room.proctor.certificate_pdf(document, "en"), range(4)))
     assert got == [b"%PDF-1.4 printed once\n"] * 4
     assert len(prints) == 1
+    assert len(classroom.room.proctor._pages) == 0, "no print lock left once the downloads are done"
+
+
+def test_printing_many_certificates_keeps_no_lock_per_certificate(classroom, monkeypatch):
+    """25 distinct certificates, each printed in both languages (KeyedLocks' own test takes 10,000 keys):
+    the print locks by page hash are gone once each print is done (they used to stay, two per
+    certificate, for the server's lifetime)."""
+    from sdnlab.certification import page
+    from sdnlab.certification.canonical import pretty
+
+    document = json.loads(attempt_row(classroom, passed_attempt(classroom)).certificate)
+    proctor_ = classroom.room.proctor
+    prints = []
+    monkeypatch.setattr(page, "print_pdf", lambda html, timeout: prints.append(html) or b"%PDF-1.4\n")
+    for n in range(25):
+        document["credentialSubject"]["name"] = f"trainee-{n}"
+        for lang in ("en", "ja"):
+            assert proctor_.certificate_pdf(pretty(document), lang) == b"%PDF-1.4\n"
+            assert len(proctor_._pages) == 0
+    assert len(prints) == len(set(prints)) == 50, "every page was printed, each once"
 
 
 def test_a_printed_pdf_is_served_when_the_state_folder_cannot_keep_it(classroom, monkeypatch):
