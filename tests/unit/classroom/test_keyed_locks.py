@@ -79,7 +79,7 @@ def test_an_error_in_the_block_releases_the_lock_and_drops_the_entry():
 
 def test_under_contention_each_key_has_one_holder_at_a_time_and_nothing_is_left():
     locks, guard = KeyedLocks(), threading.Lock()
-    inside = {k: 0 for k in "abc"}
+    inside = dict.fromkeys("abc", 0)
     most = dict(inside)
 
     def work(n):
