@@ -44,18 +44,24 @@ rm -rf build/lib build/bdist.*  # pip wheel's scratch folders
 PACKAGES=python3,python3-venv,openvswitch-switch,mininet,iproute2,iputils-ping,ethtool,tcpdump,iperf3,procps,psmisc,ca-certificates,less,nano,nftables,conntrack
 # The server: Python and sdnlab, and what prints a certificate page to PDF. Debian's
 # chromium-headless-shell prints the same pages as the full chromium package without GTK,
-# CUPS or the X libraries the full browser pulls in (docs/scale-out.md has the sizes);
-# fonts-ipaexfont-gothic is the Japanese font the page names (the host uses the same one).
-# Without Recommends: chromium-common recommends Mesa's DRI drivers (libLLVM, libz3: 160 MB)
-# and desktop services, none of which a headless print uses.
-APTOPTS=()
+# CUPS and the desktop libraries the full browser pulls in (docs/scale-out.md has the sizes);
+# fonts-ipaexfont-gothic is the Japanese font the page names (the host uses the same one);
+# openvswitch-common gives ovs-ofctl, with which the server checks flow files itself (the
+# workspace backend, static lab validations). Left out of the server image besides the above:
+# Mesa's DRI drivers and the libLLVM and libz3 only they load (160 MB; chromium-common needs
+# x11-utils, which needs libgl1, which pulls them in; a headless print never loads them) and
+# Chromium's Vulkan validation layer (a debugging aid, 23 MB). The image test prints without them.
+EXTRA=()
 if [ "$KIND" = server ]; then
-    PACKAGES=python3,python3-venv,ca-certificates,chromium-headless-shell,fonts-ipaexfont-gothic
-    APTOPTS=(--aptopt='Apt::Install-Recommends "false"')
+    PACKAGES=python3,python3-venv,ca-certificates,chromium-headless-shell,fonts-ipaexfont-gothic,openvswitch-common
+    EXTRA=(--dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/dri/*'
+        --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/libLLVM-*'
+        --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/libz3.so*'
+        --dpkgopt='path-exclude=/usr/lib/chromium/libVkLayer_khronos_validation.so')
 fi
 
 say "root file system (mmdebstrap, Debian bookworm)"
-mmdebstrap --variant=minbase --quiet --include="$PACKAGES" "${APTOPTS[@]}" \
+mmdebstrap --variant=minbase --quiet --include="$PACKAGES" "${EXTRA[@]}" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \

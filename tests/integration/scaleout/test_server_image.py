@@ -5,6 +5,8 @@ On Kubernetes the server runs in this image; without a Chromium in it, ``GET
 uid 65534, read-only root file system, every capability dropped, no privilege escalation, a
 writable /tmp only (the Deployment's emptyDir). No cluster, so the server uses the ``workspace``
 backend (flow files graded statically) instead of ``kubernetes``; the printing is the same code.
+The instructor data (reference solutions, hidden checks) is not in any image: it is mounted
+read-only and named by ``SDNLAB_INSTRUCTOR_DIR``, as a volume would be on Kubernetes.
 Over its HTTP API: an instructor schedules the short exam, a trainee starts it, the instructor
 deploys the reference solution, the trainee submits and downloads her certificate in English and
 Japanese, which the Chromium inside the container prints with the image's Japanese font.
@@ -22,7 +24,7 @@ import httpx
 import pdfcheck
 import pytest
 
-from .conftest import RUNC
+from .conftest import REPO, RUNC
 
 pytestmark = pytest.mark.slow
 EXAM = "quick_openflow"
@@ -48,6 +50,7 @@ def server(server_image):
         ["podman", "run", "-d", "--name", name, *RUNC, "--network", "host",
          "--read-only", "--tmpfs", "/tmp:rw,mode=1777,size=256m", "--user", "65534:65534",
          "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+         "-v", f"{REPO / 'instructor'}:/srv/instructor:ro", "-e", "SDNLAB_INSTRUCTOR_DIR=/srv/instructor",
          server_image, "/bin/sh", "-c", f"{accounts} && {serve}"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
