@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SDNLAB := $(VENV)/bin/sdnlab
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test unit check bench clean help image screenshots
+.PHONY: setup demo test unit check bench clean help image server-image screenshots
 
 help:
 	@echo "make demo   - set up what is missing, run the default lab end to end, print its grade"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  - run the benchmarks, JSON results in bench/results/"
 	@echo "make clean  - remove everything any sdnlab lab left behind"
 	@echo "make image  - build the lab-sandbox container image (mmdebstrap + buildah, about 5 min)"
+	@echo "make server-image - build the classroom server image for Kubernetes (with Chromium for PDFs)"
 	@echo "make screenshots - refresh docs/img/ from the browser tests"
 
 setup:
@@ -44,6 +45,10 @@ screenshots: setup
 # the lab-sandbox OCI image from Debian packages and this tree (size in build/image/image.json)
 image: setup
 	tools/image/build.sh
+
+# the classroom server's OCI image for Kubernetes: sdnlab, the kubernetes client, headless Chromium
+server-image: setup
+	tools/image/build.sh --server
 
 clean:
 	-$(SDNLAB) clean

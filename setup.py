@@ -20,6 +20,8 @@ FOLDERS = {
     "sdnlab.grader": "grader",
     "sdnlab.certification": "certification",
     "sdnlab.classroom": "classroom",
+    "sdnlab.exams": "exams",  # the exam catalogue and the skill framework: data the server reads
+    "sdnlab.skills": "skills",  # (certification/paths.py), installed so a server from the wheel has them
     "ryu": "controller/ryu",
 }
 

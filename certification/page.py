@@ -120,8 +120,9 @@ td, th {{ border: 1px solid #9ab; padding: .3em .8em; text-align: left; }}
 
 
 def chromium() -> str | None:
-    """A headless-capable Chromium binary, if installed."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
+    """A headless-capable Chromium binary, if installed (the server image has Debian's
+    ``chromium-headless-shell``: the same printing without the desktop browser's libraries)."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chromium-headless-shell"):
         found = shutil.which(name)
         if found:
             return found

@@ -41,7 +41,9 @@ still running is closed as ``cancelled``: not graded, no score, no certificate, 
 among the trainee's attempts; its workspace files are saved and its sandbox stopped, so the
 instructor keeps the record (files, terminal history) and the host its capacity. An attempt
 whose time was already up when the exam was cancelled is submitted as at its deadline (the exam
-clock would have done so), and attempts handed in before keep their result and certificate. The
+clock would have done so), and attempts handed in before keep their result and certificate;
+what the cancel answers, audits and logs as closed is what its own conditional update changed
+(``UPDATE ... RETURNING``), never an attempt handed in while the cancel was being made. The
 cancel wins over a step in flight: a submit hands in only an attempt still running (a conditional
 update), and a start re-checks its attempt under the attempt's lock before starting a sandbox.
 
@@ -58,6 +60,7 @@ import random
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +81,7 @@ from sdnlab.classroom.db import (
     User,
 )
 from sdnlab.classroom.errors import ClassFull, ClassroomError, Conflict, NotFound, PrintUnavailable
+from sdnlab.classroom.keyed_locks import KeyedLocks
 from sdnlab.errors import SdnlabError
 
 if TYPE_CHECKING:
@@ -172,6 +176,14 @@ def scheduled_of(db: DbSession, attempt: ExamAttempt) -> ScheduledExam:
     return sched
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What cancelling a scheduled exam did: the exam, and the attempts it closed as cancelled."""
+
+    scheduled: ScheduledExam
+    cancelled_attempts: tuple[int, ...]
+
+
 # ---------------------------------------------------------------- the proctor
 
 
@@ -190,7 +202,7 @@ class Proctor:
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
         self._printers = threading.BoundedSemaphore(max(1, room.settings.pdf_printers))
-        self._pages: dict[str, threading.Lock] = {}  # a certificate page's hash -> its print's lock
+        self._pages = KeyedLocks()  # one print per certificate page (by its hash) at a time
 
     # -- catalogue and variants ----------------------------------------------------------
     def exam(self, exam_id: str) -> Exam:
@@ -311,32 +323,42 @@ class Proctor:
         )
 
     # -- cancelling ------------------------------------------------------------------------
-    def cancel(self, db: DbSession, user: User, scheduled_id: int, now: float) -> ScheduledExam:
+    def cancel(self, db: DbSession, user: User, scheduled_id: int, now: float) -> Cancellation:
         """Cancel a scheduled exam (policy in the module's docstring): no start from ``now`` on, the
-        attempts whose time was up submitted, the others closed as ``cancelled``; returns the exam."""
+        attempts whose time was up submitted, the others closed as ``cancelled``. Returns the exam
+        and the attempts this cancel stored as cancelled (what its update wrote, not what it read)."""
         sched = self.scheduled_for(db, user, scheduled_id)
         with self.room.start_lock:  # a start checks the exam under this lock: none slips in after
             db.refresh(sched)
             if sched.cancelled_at is not None:
                 raise Conflict(f"scheduled exam {scheduled_id} is cancelled already")
             sched.cancelled_at = now
-            running = list(
+            # one conditional update, and its RETURNING names the rows it changed: an attempt handed
+            # in meanwhile (a submit holds the attempt's lock, not this one) is not running any more,
+            # is not changed and keeps its result; from now on the trainee's writes, checks and hints
+            # are refused
+            voided = sorted(
                 db.scalars(
-                    select(ExamAttempt).where(
-                        ExamAttempt.scheduled_id == sched.id, ExamAttempt.status == "running"
+                    update(ExamAttempt)
+                    .where(
+                        ExamAttempt.scheduled_id == sched.id,
+                        ExamAttempt.status == "running",
+                        ExamAttempt.deadline > now,
+                    )
+                    .values(status="cancelled")
+                    .returning(ExamAttempt.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            expired = list(
+                db.scalars(
+                    select(ExamAttempt.id).where(
+                        ExamAttempt.scheduled_id == sched.id,
+                        ExamAttempt.status == "running",
+                        ExamAttempt.deadline <= now,
                     )
                 )
             )
-            voided = [a.id for a in running if a.deadline > now]
-            expired = [a.id for a in running if a.id not in voided]
-            if voided:  # from now on the trainee's writes, checks and hints are refused; one handed in
-                # meanwhile (a submit holds the attempt's lock, not this one) keeps its result
-                db.execute(
-                    update(ExamAttempt)
-                    .where(ExamAttempt.id.in_(voided), ExamAttempt.status == "running")
-                    .values(status="cancelled")
-                    .execution_options(synchronize_session=False)
-                )
             closed = ",".join(map(str, voided)) or "-"
             accounts.audit(db, user, "exam.cancel", f"id={scheduled_id} attempts_closed={closed}")
             db.commit()
@@ -353,7 +375,7 @@ class Proctor:
             except Exception:  # still running: the exam clock submits it at its next tick
                 LOG.exception("event=exam.cancel_submit attempt=%s", attempt_id)
         LOG.info("event=exam.cancel scheduled=%s attempts_closed=%d", scheduled_id, len(voided))
-        return sched
+        return Cancellation(sched, tuple(voided))
 
     def _close_cancelled(self, attempt_id: int) -> None:
         """Save the workspace of a cancelled attempt's current task and stop its sandbox."""
@@ -974,12 +996,10 @@ class Proctor:
         if kept.is_file():
             return kept.read_bytes()
         timeout = self.room.settings.pdf_timeout_s
-        with self._guard:
-            same = self._pages.setdefault(digest, threading.Lock())
         # one print of a page at a time: a download of a page being printed waits for that print
-        if not same.acquire(timeout=timeout + PRINTER_WAIT_S):
-            raise PrintUnavailable("this certificate is being printed: try again in a minute")
-        try:
+        with self._pages.hold(digest, timeout=timeout + PRINTER_WAIT_S) as mine:
+            if not mine:
+                raise PrintUnavailable("this certificate is being printed: try again in a minute")
             if kept.is_file():  # printed while this download waited
                 return kept.read_bytes()
             if not self._printers.acquire(timeout=min(timeout, PRINTER_WAIT_S)):
@@ -1000,8 +1020,6 @@ class Proctor:
             except OSError as exc:
                 LOG.warning("event=certificate.pdf_keep path=%s error=%r", kept, str(exc))
             return data
-        finally:
-            same.release()
 
     @staticmethod
     def attempt_name(attempt: ExamAttempt, exam: Exam) -> str:

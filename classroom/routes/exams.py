@@ -16,7 +16,7 @@ import time
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from sdnlab.classroom.db import ClassGroup, ExamAttempt, ScheduledExam, User
@@ -173,14 +173,11 @@ def scheduled(db: Db, user: Instructor, room: Room):
 def cancel(scheduled_id: int, db: Db, user: Instructor, room: Room):
     """Cancel a scheduled exam: no new starts, and the attempts in progress are closed as cancelled
     (not graded, no certificate, not counted; files kept, sandboxes stopped). Answers how many."""
-    now = time.time()
-    row = room.proctor.cancel(db, user, scheduled_id, now)
-    closed = db.scalar(
-        select(func.count())
-        .select_from(ExamAttempt)
-        .where(ExamAttempt.scheduled_id == row.id, ExamAttempt.status == "cancelled")
-    )
-    return {**_scheduled_dict(db, room.proctor, row, time.time()), "attempts_cancelled": int(closed or 0)}
+    done = room.proctor.cancel(db, user, scheduled_id, time.time())
+    return {
+        **_scheduled_dict(db, room.proctor, done.scheduled, time.time()),
+        "attempts_cancelled": len(done.cancelled_attempts),  # what the cancel's update wrote
+    }
 
 
 @router.get("/exams/scheduled/{scheduled_id}/results", tags=["exams"])

@@ -13,7 +13,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("sdnlab", "controller", "vnfs", "topologies", "labs", "grader", "certification", "classroom")
+SOURCES = (
+    "sdnlab",
+    "controller",
+    "vnfs",
+    "topologies",
+    "labs",
+    "grader",
+    "certification",
+    "classroom",
+    "exams",
+    "skills",
+)
 SKIPPED = {"__pycache__", "vendor", "node_modules"}
 
 

@@ -563,6 +563,57 @@ def test_a_submit_that_fails_at_cancel_still_closes_the_cancelled_attempts(class
     assert attempt_row(classroom, a).status == "submitted" and running_sessions(classroom) == 0
 
 
+def test_an_attempt_handed_in_during_the_cancel_keeps_its_result_and_is_not_counted_as_cancelled(classroom):
+    """Ann hands her exam in while the cancel's transaction is open, just before it closes the running
+    attempts: her submit stands, and the cancel's answer, its audit line and its log count only
+    ben's attempt, the one it stored as cancelled (they used to count what it had read as running)."""
+    import threading
+
+    from sqlalchemy import event, select
+
+    from sdnlab.classroom.db import AuditEntry
+
+    engine = classroom.room.factory.kw["bind"]
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: from its first write the cancel holds the whole "
+                    "database, so no submit can commit inside it (PostgreSQL locks rows)")  # fmt: skip
+    ivy, ann, ben = (classroom.login(n) for n in ("ivy", "ann", "ben"))
+    made = schedule(ivy)
+    a = ann.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    solve_current_task(classroom, ann)
+    b = ben.post(f"/api/exams/{made['id']}/start").json()["attempt"]
+    handed_in = []
+
+    def submit_first(conn, cursor, statement, parameters, context, executemany):
+        closing = statement.startswith("UPDATE exam_attempts SET status") and "cancelled" in str(parameters)
+        if closing and not handed_in:  # the cancel is about to close the attempts: ann submits now
+            handed_in.append(None)
+            worker = threading.Thread(target=lambda: handed_in.append(ann.post("/api/exam/submit")))
+            worker.start()
+            worker.join(60)
+
+    event.listen(engine, "before_cursor_execute", submit_first)
+    try:
+        answer = ivy.post(f"/api/exams/scheduled/{made['id']}/cancel")
+    finally:
+        event.remove(engine, "before_cursor_execute", submit_first)
+    assert len(handed_in) == 2 and handed_in[1].status_code == 200, "ann's submit ran inside the cancel"
+    assert answer.status_code == 200, answer.text
+    kept = attempt_row(classroom, a)
+    assert kept.status == "submitted" and kept.result["tasks"][0]["percent"] == 100.0 and kept.evidence
+    assert attempt_row(classroom, b).status == "cancelled"
+    assert answer.json()["attempts_cancelled"] == 1
+    with classroom.room.factory() as db:
+        [line] = db.scalars(select(AuditEntry.detail).where(AuditEntry.action == "exam.cancel"))
+    assert line == f"id={made['id']} attempts_closed={b}"
+    assert [r["status"] for r in ivy.get(f"/api/exams/scheduled/{made['id']}/results").json()["results"]] == [
+        "submitted",
+        "cancelled",
+    ]
+    assert ann.get("/api/exam").json()["status"] == "submitted", "her result stands"
+    assert running_sessions(classroom) == 0
+
+
 def test_an_exam_task_counts_validations_against_the_cap_like_any_lab(classroom, monkeypatch):
     from sdnlab.classroom.db import User
 
@@ -679,6 +730,26 @@ def test_concurrent_downloads_of_a_page_not_yet_printed_print_it_once(classroom,
         got = list(pool.map(lambda _: classroom.room.proctor.certificate_pdf(document, "en"), range(4)))
     assert got == [b"%PDF-1.4 printed once\n"] * 4
     assert len(prints) == 1
+    assert len(classroom.room.proctor._pages) == 0, "no print lock left once the downloads are done"
+
+
+def test_printing_many_certificates_keeps_no_lock_per_certificate(classroom, monkeypatch):
+    """25 distinct certificates, each printed in both languages (KeyedLocks' own test takes 10,000 keys):
+    the print locks by page hash are gone once each print is done (they used to stay, two per
+    certificate, for the server's lifetime)."""
+    from sdnlab.certification import page
+    from sdnlab.certification.canonical import pretty
+
+    document = json.loads(attempt_row(classroom, passed_attempt(classroom)).certificate)
+    proctor_ = classroom.room.proctor
+    prints = []
+    monkeypatch.setattr(page, "print_pdf", lambda html, timeout: prints.append(html) or b"%PDF-1.4\n")
+    for n in range(25):
+        document["credentialSubject"]["name"] = f"trainee-{n}"
+        for lang in ("en", "ja"):
+            assert proctor_.certificate_pdf(pretty(document), lang) == b"%PDF-1.4\n"
+            assert len(proctor_._pages) == 0
+    assert len(prints) == len(set(prints)) == 50, "every page was printed, each once"
 
 
 def test_a_printed_pdf_is_served_when_the_state_folder_cannot_keep_it(classroom, monkeypatch):

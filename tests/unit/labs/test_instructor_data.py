@@ -22,7 +22,18 @@ REPO = Path(__file__).resolve().parents[3]
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 LAB_IDS = [d.name for d in lab_dirs()]
 # setup.py's FOLDERS: the top-level folders installed as packages
-SETUP_FOLDERS = ("sdnlab", "controller", "vnfs", "topologies", "labs", "grader", "certification", "classroom")
+SETUP_FOLDERS = (
+    "sdnlab",
+    "controller",
+    "vnfs",
+    "topologies",
+    "labs",
+    "grader",
+    "certification",
+    "classroom",
+    "exams",
+    "skills",
+)
 
 
 @pytest.fixture
@@ -95,6 +106,8 @@ def test_the_built_wheel_holds_no_solution_or_hidden_check(tmp_path):
     wheel = next(tmp_path.glob("sdnlab-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("sdnlab/labs/static_flows/starter/") for n in names)
+    # what a server installed from the wheel needs for exams (certification/paths.py): public data
+    assert {"sdnlab/exams/quick_openflow.yaml", "sdnlab/skills/framework.yaml"} <= set(names)
     leaked = [
         n for n in names if "/solution/" in n or n.endswith("hidden.yaml") or n.startswith("instructor/")
     ]

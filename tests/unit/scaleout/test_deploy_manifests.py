@@ -73,6 +73,12 @@ def test_the_server_runs_non_root_read_only_without_capabilities_and_probes(over
         assert container["resources"]["requests"] and container["resources"]["limits"]
     [server] = pod["containers"]
     assert {"readinessProbe", "livenessProbe"} <= set(server)
+    # the server image (tools/image/build.sh --server: it holds the Chromium that prints certificates),
+    # not the sandbox image, which the server names for the sandbox pods it creates
+    for container in pod["containers"] + pod.get("initContainers", []):
+        assert container["image"].rsplit("/", 1)[-1].startswith("sdnlab-server:"), container["image"]
+    sandbox_image = {e["name"]: e.get("value") for e in server["env"]}["SDNLAB_SANDBOX_IMAGE"]
+    assert sandbox_image.rsplit("/", 1)[-1].startswith("sdnlab-sandbox:")
     assert "--backend" in server["command"] and "kubernetes" in server["command"]
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
