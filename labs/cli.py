@@ -260,6 +260,14 @@ def status(name: NameOpt = None, json_out: JsonOpt = False):
         f"hints used {info['hints_used']}/{info['hints_total']}, "
         f"network {'up' if info['network_up'] else down}"
     )
+    ctl = info.get("controller") or {}
+    if ctl.get("port"):
+        typer.echo(f"controller {ctl.get('mode', '')} on {ctl.get('host', '127.0.0.1')}:{ctl['port']}")
+    if ctl.get("rest_port"):
+        typer.echo(
+            f"REST API http://127.0.0.1:{ctl['rest_port']}/ (every request carries the lab's token: "
+            f'curl -H "Authorization: Bearer $(cat {info["rest_token_file"]})" ...)'
+        )
     if info["reference_deployed"]:
         typer.echo(
             "the reference solution was deployed in this session (`sdnlab lab solve`): "
