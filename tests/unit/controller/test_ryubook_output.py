@@ -47,8 +47,17 @@ def test_the_traffic_monitor_prints_column_heads_over_its_tables(caplog):
         SimpleMonitor13._port_stats_reply_handler(monitor, reply([port]))
         SimpleMonitor13._flow_stats_reply_handler(monitor, reply([]))
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[0].split() == "datapath port rx-pkts rx-bytes rx-error tx-pkts tx-bytes tx-error".split()
+    assert lines[0].split() == [
+        "datapath",
+        "port",
+        "rx-pkts",
+        "rx-bytes",
+        "rx-error",
+        "tx-pkts",
+        "tx-bytes",
+        "tx-error",
+    ]
     assert lines[1] == " ".join(["-" * 16] + ["-" * 8] * 7)
     assert lines[2].split() == ["0000000000000001", "1", "11", "846", "0", "20", "1524", "0"]
-    assert lines[3].split() == "datapath in-port eth-dst out-port packets bytes".split()
+    assert lines[3].split() == ["datapath", "in-port", "eth-dst", "out-port", "packets", "bytes"]
     assert lines[4] == " ".join(["-" * 16, "-" * 8, "-" * 17, "-" * 8, "-" * 8, "-" * 8])

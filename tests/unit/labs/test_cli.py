@@ -213,4 +213,6 @@ def test_status_of_a_running_app_lab_names_its_rest_port_and_token_file(sdnlab_h
     assert info["rest_token_file"] == str(lab_dir / "rest.token")
     text = invoke("lab", "status").output
     assert "controller app on 127.0.0.1:6655" in text
-    assert f'REST API http://127.0.0.1:8082/ (every request carries the lab\'s token: curl -H "Authorization: Bearer $(cat {lab_dir / "rest.token"})"' in text
+    token = lab_dir / "rest.token"
+    curl = f'curl -H "Authorization: Bearer $(cat {token})"'
+    assert f"REST API http://127.0.0.1:8082/ (every request carries the lab's token: {curl}" in text
