@@ -254,6 +254,8 @@ def status(name: NameOpt = None, json_out: JsonOpt = False):
         return
     typer.echo(f"session {info['name']}: lab {info['number']} {info['lab']} - {info['title']}")
     typer.echo(f"workspace: {info['workdir']}")
+    if info.get("seed") is not None:
+        typer.echo(f"variant: seed {info['seed']}")
     down = f"DOWN (`{session.command('reset', name)}` or start again)"
     typer.echo(
         f"running for {info['elapsed_min']:g} min ({info['time_spent_min']:g} min on this lab in all), "

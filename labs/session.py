@@ -147,6 +147,7 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
         "elapsed_min": round((now - session.started_at) / 60.0, 1),
         "hints_used": session.hints_used,
         "hints_total": len(lab.hints),
+        "seed": session.seed,  # the variant (`lab start --seed`); None: the catalogue lab
         "reference_deployed": session.reference_deployed,
         "network_up": network_up,
         # where the trainee's app (or the builtin controller) listens: the REST port the lab texts
