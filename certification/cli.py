@@ -359,8 +359,10 @@ def exam_start(
     typer.echo(f"attempt {started.id}, seed {started.data['seed']}")
     for index, task in enumerate(started.data["tasks"]):
         typer.echo(f"  task {index + 1}: {task['lab']}  workspace {started.workdir(index)}")
+    session = "" if name == "exam" else f" --name {name}"  # the other exam commands need it too
     typer.echo(
-        "next: `sdnlab exam task 1`, `sdnlab exam check 1`, `sdnlab exam status`, `sdnlab exam submit`"
+        f"next: `sdnlab exam task 1{session}`, `sdnlab exam check 1{session}`, "
+        f"`sdnlab exam status{session}`, `sdnlab exam submit{session}`"
     )
 
 

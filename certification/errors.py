@@ -1,6 +1,6 @@
 """Errors of the certification package (all ``SdnlabError``: one line on the CLI)."""
 
-from sdnlab.errors import SdnlabError
+from sdnlab.errors import ExitCode, SdnlabError
 
 
 class CertificationError(SdnlabError):
@@ -20,7 +20,7 @@ class ExamError(CertificationError):
 class VerificationFailed(SdnlabError):
     """A certificate or evidence bundle does not verify (tampered, wrong key, revoked)."""
 
-    exit_code = 6
+    exit_code = ExitCode.VERIFICATION_FAILED
 
 
 class VariantError(CertificationError):

@@ -254,12 +254,22 @@ def status(name: NameOpt = None, json_out: JsonOpt = False):
         return
     typer.echo(f"session {info['name']}: lab {info['number']} {info['lab']} - {info['title']}")
     typer.echo(f"workspace: {info['workdir']}")
+    if info.get("seed") is not None:
+        typer.echo(f"variant: seed {info['seed']}")
     down = f"DOWN (`{session.command('reset', name)}` or start again)"
     typer.echo(
         f"running for {info['elapsed_min']:g} min ({info['time_spent_min']:g} min on this lab in all), "
         f"hints used {info['hints_used']}/{info['hints_total']}, "
         f"network {'up' if info['network_up'] else down}"
     )
+    ctl = info.get("controller") or {}
+    if ctl.get("port"):
+        typer.echo(f"controller {ctl.get('mode', '')} on {ctl.get('host', '127.0.0.1')}:{ctl['port']}")
+    if ctl.get("rest_port"):
+        typer.echo(
+            f"REST API http://127.0.0.1:{ctl['rest_port']}/ (every request carries the lab's token: "
+            f'curl -H "Authorization: Bearer $(cat {info["rest_token_file"]})" ...)'
+        )
     if info["reference_deployed"]:
         typer.echo(
             "the reference solution was deployed in this session (`sdnlab lab solve`): "

@@ -6,7 +6,7 @@ workspace in a fresh controller against the grader's simulated OpenFlow 1.3 swit
 or two. ``lab submit`` still grades the running lab live. To give the same verdicts, the replay
 mirrors the live grading step by step:
 
-* the lab's scenario runs first (``pingall``, ``ping`` steps; ``sleep`` is skipped), then the
+* the lab's scenario runs first (``pingall``, ``ping`` steps), then the
   behaviours are judged on the flow tables the app had installed by then, as live grading
   judges the switches' dumped flows;
 * each ``ping`` probe sends ``count`` echo requests (default 2) per pair and a pair passes when
@@ -15,7 +15,11 @@ mirrors the live grading step by step:
   after learning, handler errors) is reported as notes, with the messages, but not scored.
 
 ``replay_reason`` says why a lab cannot be replayed (other controller modes, VNFs, scenario
-steps or probes the simulation does not have); such labs are checked live. So is an app that
+steps or probes the simulation does not have, hosts that route through a gateway); such labs
+are checked live. A ``sleep`` step is one of those: the simulated network does not wait, so an
+app that works on timers (stplib's LISTEN -> LEARN -> FORWARD) had not converged when the pings
+ran, and the reference solution of lab 11 scored 0% by replay. Nor do the simulated hosts route:
+they ARP for every destination, never for their ``gateway`` (lab 13's reference scored 50%). So is an app that
 uses what the simulated switches lack (groups, meters, ...): ``grade_replay`` raises
 ``NotSimulated`` and the caller grades live instead.
 """
@@ -35,13 +39,16 @@ class NotSimulated(Exception):
     """The app used OpenFlow features the simulated switches do not have."""
 
 
-REPLAYED_STEPS = ("pingall", "ping", "sleep")
+REPLAYED_STEPS = ("pingall", "ping")
 DEFAULT_PROBE_COUNT = 2  # as a live ping probe (labs.live.ping)
 SCENARIO_MARK = "scenario"
 
 
-def replay_reason(lab: Lab, include_hidden: bool = False) -> str | None:
-    """Why ``lab`` cannot be graded by replay (then it is graded live), or None if it can."""
+def replay_reason(lab: Lab, include_hidden: bool = False, topology=None) -> str | None:
+    """Why ``lab`` cannot be graded by replay (then it is graded live), or None if it can.
+
+    ``topology`` is the lab's (loaded when not given, and only when the rest allows replay).
+    """
     if lab.controller.mode != "app" or not lab.controller.file:
         return "its controller is not the trainee's app"
     if lab.vnfs:
@@ -52,6 +59,10 @@ def replay_reason(lab: Lab, include_hidden: bool = False) -> str | None:
     for probe in lab.probes:
         if (include_hidden or not probe.hidden) and probe.kind != "ping":
             return f"its probe {probe.id!r} ({probe.kind}) is not simulated"
+    topology = topology or live.load_topology(lab)
+    routed = [n.name for n in topology.hosts() if n.gateway]
+    if routed:
+        return f"its hosts route through a gateway ({', '.join(routed[:3])}), which simulated hosts do not"
     return None
 
 

@@ -135,6 +135,9 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
     lab = session.load()
     now = time.time() if now is None else now
     state = paths.read_json(paths.lab_dir(name) / "state.json") or {}
+    network_up = state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid"))
+    ctl = state.get("controller") or {}
+    token = paths.lab_dir(name) / "rest.token"
     return {
         "name": session.name,
         "lab": lab.id,
@@ -144,8 +147,17 @@ def describe(name: str = DEFAULT_NAME, now: float | None = None) -> dict:
         "elapsed_min": round((now - session.started_at) / 60.0, 1),
         "hints_used": session.hints_used,
         "hints_total": len(lab.hints),
+        "seed": session.seed,  # the variant (`lab start --seed`); None: the catalogue lab
         "reference_deployed": session.reference_deployed,
-        "network_up": state.get("phase") == "ready" and paths.pid_alive(state.get("supervisor_pid")),
+        "network_up": network_up,
+        # where the trainee's app (or the builtin controller) listens: the REST port the lab texts
+        # send curl to, and the token file every REST request must carry (docs/runtime.md)
+        "controller": (
+            {key: ctl[key] for key in ("mode", "host", "port", "rest_port") if key in ctl}
+            if network_up and ctl
+            else None
+        ),
+        "rest_token_file": str(token) if network_up and ctl.get("rest_port") else None,
         "lab_path": session.lab_path,
         "shared_workspace_with": sharing(Path(session.workdir), name),
         "time_spent_min": round((ProgressStore().time_spent(lab.id) + now - session.started_at) / 60.0, 1),

@@ -35,7 +35,8 @@ Examples:
   sdnlab lab list ; sdnlab lab start 3 ; sdnlab lab check
   sdnlab up linear -p switches=3 ; sdnlab status ; sdnlab down
   sdnlab grade --spec behaviours.yaml --json
-Exit codes (0 ok, 1 failed, 2 invalid input, 3 environment, 4 lab state, 5 controller): docs/cli.md
+Exit codes (docs/cli.md): 0 ok, 1 failed, 2 invalid input, 3 environment,
+4 lab state, 5 controller, 6 certificate not verified
 """
 
 root = typer.Typer(

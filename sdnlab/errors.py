@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     ENVIRONMENT = 3  # the machine lacks something: root, Open vSwitch, a binary
     LAB_STATE = 4  # a running lab cannot do what was asked: not running, unknown host, ...
     CONTROLLER = 5  # the controller cannot start or an app cannot be loaded
+    VERIFICATION_FAILED = 6  # a certificate or evidence bundle does not verify (sdnlab cert verify)
     INTERRUPTED = 130  # Ctrl-C (what was started is cleaned up)
 
 
@@ -42,6 +43,15 @@ class LabError(SdnlabError):
     """A running lab cannot do what was asked (not running, unknown host, ...)."""
 
     exit_code = ExitCode.LAB_STATE
+
+
+class UsageError(LabError):
+    """A command-line option or argument is invalid (``--controller``, ``--protocols``, a lab name).
+
+    A ``LabError`` for callers that catch those, with the exit code of invalid input.
+    """
+
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class LabConfigError(SdnlabError):

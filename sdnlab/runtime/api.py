@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sdnlab.errors import LabError, SdnlabError
+from sdnlab.errors import LabError, SdnlabError, UsageError
 from sdnlab.runtime import capacity, paths, teardown
 from sdnlab.runtime import ovsdb as ovsdb_access
 from sdnlab.runtime.host_env import require_lab_host, require_root
@@ -47,7 +47,7 @@ def parse_protocols(text: str | None) -> str:
     names = [part.strip() for part in (text or DEFAULT_PROTOCOLS).split(",") if part.strip()]
     unknown = [n for n in names if n not in OPENFLOW_VERSIONS]
     if unknown or not names:
-        raise LabError(
+        raise UsageError(
             f"--protocols {text!r}: expected a comma-separated list of {', '.join(OPENFLOW_VERSIONS)}"
         )
     return ",".join(dict.fromkeys(names))
@@ -65,7 +65,7 @@ def parse_controller(text: str, cwd: Path | None = None) -> dict[str, Any]:
     if kind == "remote":
         host, _, port = rest.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise LabError(f"--controller {text!r}: expected remote:HOST:PORT, e.g. remote:127.0.0.1:6653")
+            raise UsageError(f"--controller {text!r}: expected remote:HOST:PORT, e.g. remote:127.0.0.1:6653")
         return {"mode": "remote", "host": host, "port": int(port)}
     if kind == "app" and rest:
         apps = []
@@ -74,11 +74,11 @@ def parse_controller(text: str, cwd: Path | None = None) -> dict[str, Any]:
             if app.endswith(".py"):
                 path = Path(app) if Path(app).is_absolute() else (cwd or Path.cwd()) / app
                 if not path.is_file():
-                    raise LabError(f"--controller {text!r}: no such app file {app}")
+                    raise UsageError(f"--controller {text!r}: no such app file {app}")
                 app = str(path.resolve())
             apps.append(app)
         return {"mode": "app", "apps": apps}
-    raise LabError(f"--controller {text!r}: expected builtin, none, remote:HOST:PORT or app:MODULE_OR_FILE")
+    raise UsageError(f"--controller {text!r}: expected builtin, none, remote:HOST:PORT or app:MODULE_OR_FILE")
 
 
 def check_controller(ctl: dict[str, Any], host_names: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import IO, Any
 
-from sdnlab.errors import EnvironmentProblem, LabError
+from sdnlab.errors import EnvironmentProblem, UsageError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
 
@@ -27,7 +27,7 @@ def run_dir() -> Path:
 def check_name(name: str) -> str:
     """Lab names are short lowercase identifiers (they appear in paths and logs)."""
     if not _NAME.match(name or ""):
-        raise LabError(
+        raise UsageError(
             f"lab name {name!r}: use 1-24 lowercase letters, digits, '-' or '_', starting with a letter"
         )
     return name

@@ -50,6 +50,9 @@ class SimpleMonitor13(simple_switch_13.SimpleSwitch13):
     def _flow_stats_reply_handler(self, ev):
         body = ev.msg.body
         self.flow_stats[ev.msg.datapath.id] = body
+        # column heads over each reply, as the traffic monitor chapter shows the output
+        self.logger.info("datapath         in-port  eth-dst           out-port packets  bytes")
+        self.logger.info("---------------- -------- ----------------- -------- -------- --------")
         for stat in sorted(
             (flow for flow in body if flow.priority == 1),
             key=lambda flow: (flow.match["in_port"], flow.match["eth_dst"]),
@@ -68,6 +71,8 @@ class SimpleMonitor13(simple_switch_13.SimpleSwitch13):
     def _port_stats_reply_handler(self, ev):
         body = ev.msg.body
         self.port_stats[ev.msg.datapath.id] = body
+        self.logger.info("datapath         port     rx-pkts  rx-bytes rx-error tx-pkts  tx-bytes tx-error")
+        self.logger.info("---------------- -------- -------- -------- -------- -------- -------- --------")
         for stat in sorted(body, key=lambda port: port.port_no):
             self.logger.info(
                 "%016x %8x %8d %8d %8d %8d %8d %8d",

@@ -61,7 +61,8 @@ class SimpleSwitch13(app_manager.OSKenApp):
         dst, src = eth.dst, eth.src
         table = self._mac_table(datapath.id)
         table[src] = in_port
-        self.logger.debug("packet in %s %s %s %s", datapath.id, src, dst, in_port)
+        # at INFO, as the switching hub chapter shows it in ryu-manager's output
+        self.logger.info("packet in %s %s %s %s", datapath.id, src, dst, in_port)
 
         out_port = table.get(dst, ofproto.OFPP_FLOOD)
         actions = [parser.OFPActionOutput(out_port)]

@@ -70,3 +70,16 @@ def test_a_bad_exam_file_is_one_line_with_file_and_line(env, tmp_path):
     result = run(env, "exam", "start", str(bad), "--offline")
     assert result.returncode == 2 and f"{bad}:5: certifies[0]: unknown skill" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_next_steps_after_start_carry_the_session_name_it_was_started_with(env):
+    # `exam status` without it answers "no exam running in session 'exam'"
+    default = run(env, "exam", "start", "quick_openflow", "--offline", "--seed", "4")
+    assert "next: `sdnlab exam task 1`, `sdnlab exam check 1`, `sdnlab exam status`," in default.stdout
+    named = run(env, "exam", "start", "quick_openflow", "--offline", "--seed", "4", "--name", "qa-exam")
+    assert named.returncode == 0, named.stderr
+    assert (
+        "next: `sdnlab exam task 1 --name qa-exam`, `sdnlab exam check 1 --name qa-exam`, "
+        "`sdnlab exam status --name qa-exam`, `sdnlab exam submit --name qa-exam`"
+    ) in named.stdout
+    assert run(env, "exam", "status", "--name", "qa-exam").returncode == 0

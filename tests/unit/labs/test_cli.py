@@ -192,3 +192,28 @@ def test_a_behaviour_on_an_unknown_node_names_the_file_once(make_lab):
     # reported when the lab is loaded, with lab.yaml's other problems, before anything is graded
     assert f"- {folder / 'lab.yaml'}:11: reach.src: unknown node 'h9'" in result.output
     assert result.output.count(str(folder / "lab.yaml")) == 1
+
+
+def test_status_of_a_running_lab_names_its_seed_rest_port_and_token_file(sdnlab_home, tmp_path, monkeypatch):
+    # lab 10's text sends trainees to `sdnlab lab status` for the REST port their curl needs
+    import os
+
+    from sdnlab.labs.session import Session, _save
+
+    monkeypatch.setenv("SDNLAB_RUN_DIR", str(tmp_path / "run"))
+    lab_dir = tmp_path / "run" / "lab"
+    lab_dir.mkdir(parents=True)
+    controller = {"mode": "app", "host": "127.0.0.1", "port": 6655, "rest_port": 8082, "apps": ["x.py"]}
+    state = {"phase": "ready", "supervisor_pid": os.getpid(), "controller": controller}
+    (lab_dir / "state.json").write_text(json.dumps(state))
+    _save(Session("lab", "ryubook_rest_linkage", "/tmp/work", started_at=0.0, seed=42))
+    info = json.loads(invoke("lab", "status", "--json").output)
+    assert info["seed"] == 42  # the trainee's variant (`lab start --seed 42`)
+    assert info["network_up"] is True
+    assert info["controller"] == {"mode": "app", "host": "127.0.0.1", "port": 6655, "rest_port": 8082}
+    assert info["rest_token_file"] == str(lab_dir / "rest.token")
+    text = invoke("lab", "status").output
+    assert "variant: seed 42" in text and "controller app on 127.0.0.1:6655" in text
+    token = lab_dir / "rest.token"
+    curl = f'curl -H "Authorization: Bearer $(cat {token})"'
+    assert f"REST API http://127.0.0.1:8082/ (every request carries the lab's token: {curl}" in text

@@ -51,3 +51,19 @@ def test_the_replay_note_reads_in_japanese_too():
         "`sdnlab lab submit` grades your running lab live"
     )
     assert feedback(note, "ja").startswith("リプレイで採点: l2_switch.py を模擬スイッチに対して 0.92 秒")
+
+
+def test_a_lab_that_waits_for_the_apps_timers_is_checked_live():
+    # the simulated network does not wait: stplib's tree had not formed when the pings ran and the
+    # reference solution of lab 11 scored 0% by replay, 100% live
+    stp = load_lab("ryubook_spanning_tree")
+    assert any(step.kind == "sleep" for step in stp.scenario)
+    assert replay_reason(stp) == "its scenario step 'sleep' is not simulated"
+
+
+def test_a_lab_whose_hosts_route_through_a_gateway_is_checked_live():
+    # simulated hosts ARP for every destination, never for their gateway (lab 13's reference: 50%)
+    router = load_lab("ryubook_router")
+    reason = replay_reason(router)
+    assert reason is not None and reason.startswith("its hosts route through a gateway (")
+    assert replay_reason(load_lab("ryubook_switching_hub")) is None
