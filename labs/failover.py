@@ -21,8 +21,8 @@ and 0 when the feed lost nothing around the cut. Times, not counts of lost datag
 stalled ``ovs-vswitchd`` drains each port's backlog in batches of 32 (the datapath's burst),
 and the two senders are separate processes the kernel stalls and lets burst independently, so
 two streams switched over at the same instant lost different numbers of datagrams (measured
-under load: the reference was charged 52 to 182 ms by lost datagrams in 6 of 30 cuts, and in
-each of those st1 sent its feed on again within 1 ms of the witness; bench/failover). The witness resumed when its slowest flow did
+under load: the reference was charged 52 to 182 ms by lost datagrams in 13 of 110 cuts, and
+in each of those st1 sent its feed on again within 13 ms of the witness, in 11 within 1 ms). The witness resumed when its slowest flow did
 (``WITNESS_FLOWS`` flows: the switch re-translates cached flows in no fixed order, and the
 feed's flow is one more in that sweep). Time in which the feed's sender sent nothing after the
 witness resumed is not charged (it paused: no datagram could be forwarded). A cut after which
