@@ -13,18 +13,20 @@ the primary goes down: the best any answer can do on this switch process at that
 streams are watched where the switch decides, with the kernel's timestamps (a slow capture
 process does not matter): where they enter the network, and when the cut switch sent each
 datagram on. Both are judged by *when* the cut switch sent its stream on again after the cut
-(the first datagram through after the loss), on the switch's own clock:
+(the first datagram it sent on after the cut: the cut link was down by then), on the switch's
+own clock:
 
     charged = max(0, feed resumed - witness resumed - feed sender silent), in ms after the cut
 
 and 0 when the feed lost nothing around the cut. Times, not counts of lost datagrams: a
 stalled ``ovs-vswitchd`` drains each port's backlog in batches of 32 (the datapath's burst),
-and the two senders are separate processes the kernel stalls and lets burst independently, so
-two streams switched over at the same instant lost different numbers of datagrams (measured
-under load: the reference was charged 52 to 182 ms by lost datagrams in 13 of 110 cuts, and
-in each of those st1 sent its feed on again within 13 ms of the witness, in 11 within 1 ms). The witness resumed when its slowest flow did
-(``WITNESS_FLOWS`` flows: the switch re-translates cached flows in no fixed order, and the
-feed's flow is one more in that sweep). Time in which the feed's sender sent nothing after the
+its full receive buffer drops datagrams after it has switched over, and the two senders are
+separate processes the kernel stalls and lets burst independently, so two streams switched
+over at the same instant lost different numbers of datagrams (measured under load: the
+reference was charged 52 to 182 ms by lost datagrams in 13 of 110 cuts, and in each of those
+st1 sent its feed on again within 13 ms of the witness, in 11 within 1 ms). The witness
+resumed when its slowest flow did (``WITNESS_FLOWS`` flows: the switch re-translates cached
+flows in no fixed order, and the feed's flow is one more in that sweep). Time in which the feed's sender sent nothing after the
 witness resumed is not charged (it paused: no datagram could be forwarded). A cut after which
 even the witness never resumed judges nothing (the switch process stalled for the whole
 stream). The destination's own loss is reported too (the switches after the cut switch add

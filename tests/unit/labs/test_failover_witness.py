@@ -103,7 +103,7 @@ def test_datagrams_a_full_receive_buffer_dropped_after_the_switch_resumed_are_no
     cut = 100.5
     # the switch sent its backlog (up to 480) on by the other path 556 ms after the cut; its
     # receive buffer had overflowed meanwhile: 481..606 never reached it, 607 on left at 682 ms
-    out = {seq: cut + 0.556 for seq in range(400, 481)}
+    out = dict.fromkeys(range(400, 481), cut + 0.556)
     out.update({seq: at + 0.0001 for seq, at in ingress.items() if seq < 400})
     out.update({seq: max(at, cut + 0.682) for seq, at in ingress.items() if seq >= 607})
     assert resumed_ms(out, ingress, cut) == pytest.approx(556.0)
