@@ -26,11 +26,12 @@ over at the same instant lost different numbers of datagrams (measured under loa
 reference was charged 52 to 182 ms by lost datagrams in 13 of 110 cuts, and in each of those
 st1 sent its feed on again within 13 ms of the witness, in 11 within 1 ms). The witness
 resumed when its slowest flow did (``WITNESS_FLOWS`` flows: the switch re-translates cached
-flows in no fixed order, and the feed's flow is one more in that sweep). Time in which the feed's sender sent nothing after the
-witness resumed is not charged (it paused: no datagram could be forwarded). A cut after which
-even the witness never resumed judges nothing (the switch process stalled for the whole
-stream). The destination's own loss is reported too (the switches after the cut switch add
-their own first-packet delays, which are not the answer's in a lab without a controller).
+flows in no fixed order, and the feed's flow is one more in that sweep). Time in which the
+feed's sender sent nothing after the witness resumed is not charged (it paused: no datagram
+could be forwarded). A cut after which even the witness never resumed judges nothing (the
+switch process stalled for the whole stream). The destination's own loss is reported too (the
+switches after the cut switch add their own first-packet delays, which are not the answer's in
+a lab without a controller).
 
 A fast-failover answer is charged about 0; one that waits for a controller is charged the
 controller's reaction; one that never switches loses the feed for good (infinite).
