@@ -3,8 +3,9 @@
 A cut is judged by when the cut switch sent the feed on again, against a witness bridge cut at
 the same instant. That must not make a slow answer look fast: here st1 forwards rx3's feed on
 the st1-st2 fibre with no backup, and a stand-in for a controller moves it to st4 only
-``REACTION_S`` after it sees the fibre go down. One cut must charge at least most of that
-reaction, beyond the full-credit bound of 50 ms.
+``REACTION_S`` after it sees the fibre go down. One cut must charge that reaction less what the
+switch process itself needed (the witness): beyond the full-credit bound of 50 ms unless
+ovs-vswitchd stalled for most of it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,13 @@ def test_an_answer_that_switches_over_late_is_charged_its_reaction(tmp_path):
             stop.set()
             watcher.join(timeout=10)
         assert moved, "the stand-in controller never saw the fibre go down"
-        assert cut.judged and cut.recovered, cut
-        assert cut.charged_ms >= REACTION_S * 1000 * 0.75, cut.text("st1", "rx3")
+        assert cut.judged and cut.recovered and cut.witness_ms is not None, cut
+        # st1 cannot have sent it on before the move (the stand-in may see the link go down a
+        # few ms before the cut command returns, when the cut's time is taken)
+        assert cut.loss_ms >= REACTION_S * 1000 - 20, cut
+        # charged all of its reaction but what the switch process itself needed (the witness: a
+        # few ms on a quiet machine, more while ovs-vswitchd stalls)
+        assert cut.charged_ms >= REACTION_S * 1000 * 0.9 - cut.witness_ms, cut.text("st1", "rx3")
+        assert cut.charged_ms > 50 or cut.witness_ms > 100, cut.text("st1", "rx3")
     finally:
         api.down(NAME)
