@@ -56,27 +56,43 @@ def _slow_controller(bridge: str, port_intf: str, stop: threading.Event, moved: 
         time.sleep(0.002)
 
 
+def _cut_with_a_slow_controller(topology) -> failover.Cut:
+    """One cut of st1-st2 with the stand-in controller watching; its move is undone afterwards."""
+    bridge = api.bridge(NAME, "st1")
+    stop, moved = threading.Event(), []
+    watcher = threading.Thread(
+        target=_slow_controller,
+        args=(bridge, switch_interface(NAME, topology, "st1", "st2"), stop, moved),
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        with failover.witness_bridge(NAME) as witness:
+            cut = failover.measure_cut(NAME, topology, "playout", "rx3", ("st1", "st2"), 5004, witness)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert moved, "the stand-in controller never saw the fibre go down"
+    for match in (f"ip,nw_dst={RX3}", f"arp,arp_tpa={RX3}"):
+        flow = f"priority=100,{match},actions=output:3"
+        subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "mod-flows", bridge, flow], check=True)
+    return cut
+
+
 def test_an_answer_that_switches_over_late_is_charged_its_reaction(tmp_path):
     lab = load_lab("broadcast_failover")
     _without_backup(lab.solution_dir, tmp_path / "slow")
     topology = live.load_topology(lab)
     live.up(lab, tmp_path / "slow", NAME)
     try:
-        stop, moved = threading.Event(), []
-        watcher = threading.Thread(
-            target=_slow_controller,
-            args=(api.bridge(NAME, "st1"), switch_interface(NAME, topology, "st1", "st2"), stop, moved),
-            daemon=True,
-        )
-        watcher.start()
-        try:
-            with failover.witness_bridge(NAME) as witness:
-                cut = failover.measure_cut(NAME, topology, "playout", "rx3", ("st1", "st2"), 5004, witness)
-        finally:
-            stop.set()
-            watcher.join(timeout=10)
-        assert moved, "the stand-in controller never saw the fibre go down"
-        assert cut.judged and cut.recovered and cut.witness_ms is not None, cut
+        # as best_cut, a cut after which not even the witness resumed says nothing; nor does one
+        # in which the feed lost nothing (ovs-vswitchd, or the feed's sender, stalled from the
+        # cut until after the move: then nothing was lost, and nothing is charged)
+        cuts: list[failover.Cut] = []
+        while len(cuts) < 3 and not (cuts and cuts[-1].judged and cuts[-1].loss_ms > 0):
+            cuts.append(_cut_with_a_slow_controller(topology))
+        cut = cuts[-1]
+        assert cut.judged and cut.loss_ms > 0 and cut.recovered and cut.witness_ms is not None, cuts
         # st1 cannot have sent it on before the move (the stand-in may see the link go down a
         # few ms before the cut command returns, when the cut's time is taken)
         assert cut.loss_ms >= REACTION_S * 1000 - 20, cut
