@@ -11,16 +11,27 @@ So every cut is made twice in one ``ip`` command: on the lab's link and on a **w
 bridge of three ports whose fast-failover group moves a second stream to its backup port when
 the primary goes down: the best any answer can do on this switch process at that moment. Both
 streams are watched where the switch decides, with the kernel's timestamps (a slow capture
-process does not matter): where they enter the network, and which datagrams the cut switch
-(the witness) sent on after the cut. The witness's delay is the longer of its datagrams lost
-and the time it forwarded nothing (a witness sender that paused at the cut still shows how
-long the switch took). The answer is charged only the loss beyond the witness's:
+process does not matter): where they enter the network, and when the cut switch sent each
+datagram on. Both are judged by *when* the cut switch sent its stream on again after the cut
+(the first datagram it sent on after the cut: the cut link was down by then), on the switch's
+own clock:
 
-    charged = max(0, loss at the cut switch - witness loss), both around the cut
+    charged = max(0, feed resumed - witness resumed - feed sender silent), in ms after the cut
 
-provided the stream reaches the destination again (else the loss is infinite); the
-destination's own loss is reported too (the switches after the cut switch add their own
-first-packet delays, which are not the answer's in a lab without a controller).
+and 0 when the feed lost nothing around the cut. Times, not counts of lost datagrams: a
+stalled ``ovs-vswitchd`` drains each port's backlog in batches of 32 (the datapath's burst),
+its full receive buffer drops datagrams after it has switched over, and the two senders are
+separate processes the kernel stalls and lets burst independently, so two streams switched
+over at the same instant lost different numbers of datagrams (measured under load: the
+reference was charged 52 to 182 ms by lost datagrams in 13 of 110 cuts, and in each of those
+st1 sent its feed on again within 13 ms of the witness, in 11 within 1 ms). The witness
+resumed when its slowest flow did (``WITNESS_FLOWS`` flows: the switch re-translates cached
+flows in no fixed order, and the feed's flow is one more in that sweep). Time in which the
+feed's sender sent nothing after the witness resumed is not charged (it paused: no datagram
+could be forwarded). A cut after which even the witness never resumed judges nothing (the
+switch process stalled for the whole stream). The destination's own loss is reported too (the
+switches after the cut switch add their own first-packet delays, which are not the answer's in
+a lab without a controller).
 
 A fast-failover answer is charged about 0; one that waits for a controller is charged the
 controller's reaction; one that never switches loses the feed for good (infinite).
@@ -31,6 +42,7 @@ and interfaces) while it exists, so a lab torn down or cleaned after a crash rem
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import select
@@ -98,12 +110,15 @@ WITNESS_SEND = (
 
 @dataclass(frozen=True)
 class Cut:
-    """One cut (all ms): the feed's loss where it leaves the cut switch (infinite when it never
-    reached the destination again), its loss at the destination, and the witness's loss."""
+    """One cut (all ms after the cut): when the cut switch sent the feed on again after its loss
+    (0 when it lost nothing, infinite when it never reached the destination again), the feed's
+    loss at the destination, when the witness resumed, and how long the feed's own sender sent
+    nothing after the witness had resumed (not charged)."""
 
     loss_ms: float
     delivered_loss_ms: float
     witness_ms: float | None  # None: the witness could not be measured (then the loss is charged)
+    silent_ms: float = 0.0
 
     @property
     def recovered(self) -> bool:
@@ -111,20 +126,31 @@ class Cut:
         return not math.isinf(self.loss_ms)
 
     @property
+    def judged(self) -> bool:
+        """Whether the cut says anything about the answer: the feed flowed before it, and the
+        witness resumed after it (else the switch process stalled for the whole stream)."""
+        return not math.isnan(self.loss_ms) and not (
+            self.witness_ms is not None and math.isinf(self.witness_ms)
+        )
+
+    @property
     def charged_ms(self) -> float:
         if math.isinf(self.loss_ms) or self.witness_ms is None or math.isinf(self.witness_ms):
             return self.loss_ms
-        return max(0.0, self.loss_ms - self.witness_ms)
+        if self.loss_ms == 0.0:
+            return 0.0
+        return max(0.0, self.loss_ms - self.witness_ms - self.silent_ms)
 
     def text(self, switch: str = "the cut switch", dst: str = "the destination") -> str:
         if math.isinf(self.loss_ms):
             return f"the stream never came back to {dst}"
         if self.witness_ms is None or math.isinf(self.witness_ms):
             return f"{switch} forwarded the stream again after {self.loss_ms:.0f} ms (no witness measurement)"
+        silent = f", its sender silent {self.silent_ms:.0f} ms after that" if self.silent_ms >= 1 else ""
         return (
             f"{switch} forwarded the stream again after {self.loss_ms:.0f} ms ({dst} lost "
             f"{self.delivered_loss_ms:.0f} ms), of which the switch process itself needed "
-            f"{self.witness_ms:.0f} ms (witness): {self.charged_ms:.0f} ms charged"
+            f"{self.witness_ms:.0f} ms (witness){silent}: {self.charged_ms:.0f} ms charged"
         )
 
 
@@ -136,10 +162,12 @@ def best_cut(measure: Callable[[], Cut], tries: int = CUT_TRIES, good: float = 0
     """The best (least charged) of up to ``tries`` cuts made by ``measure``, or None when no cut
     could be judged.
 
-    A cut whose feed never flowed before it (loss NaN) judges nothing and is skipped. Cutting
-    stops once a cut is charged at most ``good`` (it meets the limit: more cuts cannot do better
-    for the verdict), or after ``MISSES`` cuts that were not judged or after which the feed never
-    came back (an answer without a backup path misses every one).
+    A cut whose feed never flowed before it (loss NaN) judges nothing and is skipped; so is one
+    after which even the witness never resumed (the switch process stalled: that says nothing
+    about the answer, and is no miss of it). Cutting stops once a cut is charged at most
+    ``good`` (it meets the limit: more cuts cannot do better for the verdict), or after
+    ``MISSES`` cuts whose feed never flowed or never came back (an answer without a backup path
+    misses every one).
     """
     best: Cut | None = None
     missed = 0
@@ -147,6 +175,8 @@ def best_cut(measure: Callable[[], Cut], tries: int = CUT_TRIES, good: float = 0
         cut = measure()
         if math.isnan(cut.loss_ms):
             missed += 1
+        elif not cut.judged:
+            continue
         else:
             if best is None or cut.charged_ms < best.charged_ms:
                 best = cut
@@ -184,32 +214,74 @@ def loss_at_cut(received: set[int], ingress: dict[int, float], cut_done: float, 
     return verdict if verdict else (back - before - 1) * interval_ms
 
 
-def switch_delay_ms(
-    received: set[int], ingress: dict[int, float], cut_done: float, interval_ms: float
+def _first_sent_after(sent_on: dict[int, float], cut_done: float) -> int | None:
+    """The datagram the switch sent on first after the cut (the cut link was down by then:
+    whatever left, left by another path), or None."""
+    after = [(at, seq) for seq, at in sent_on.items() if at >= cut_done]
+    return min(after)[1] if after else None
+
+
+def resumed_ms(
+    sent_on: dict[int, float], ingress: dict[int, float], cut_done: float, lost_only: bool = True
 ) -> float:
-    """How long a switch forwarded nothing of a stream around a cut (ms): the datagrams lost, or,
-    when longer, the time between the last datagram through before the loss and the first after
-    it entered the network (less one interval), so a sender that paused at the cut still shows
-    how long the switch took. For the witness: the answer is charged beyond it."""
-    verdict, before, back = _around_cut(received, ingress, cut_done)
+    """When (ms after the cut) a switch sent a stream on again after the cut: the time the first
+    datagram it sent on after the cut left it (its clock, not the sender's: a backlog drained in
+    bursts, a sender that burst, or datagrams its own full receive buffer dropped after it had
+    switched over do not change it). 0 when nothing was lost around the cut, unless
+    ``lost_only`` is False (the witness: then that time all the same); ``inf`` when nothing
+    that entered after the cut came through, ``nan`` when the stream did not come through
+    before it.
+
+    ``sent_on``: sequence number -> time the switch sent it on; ``ingress``: sequence number ->
+    time it entered the network (kernel timestamps, seconds).
+    """
+    verdict, before, back = _around_cut(set(sent_on), ingress, cut_done)
     if verdict:
         return verdict
-    lost = (back - before - 1) * interval_ms
-    if before in ingress and back in ingress:
-        return max(lost, (ingress[back] - ingress[before]) * 1000.0 - interval_ms)
-    return lost
+    if lost_only and back == before + 1:
+        return 0.0
+    first = _first_sent_after(sent_on, cut_done)  # not None: ``back`` entered, so left, after the cut
+    assert first is not None
+    return max(0.0, (sent_on[first] - cut_done) * 1000.0)
 
 
-def witness_delay_ms(received: set[int], ingress: dict[int, float], cut_done: float) -> float:
-    """The witness's delay: that of its slowest flow (datagram i is flow i % WITNESS_FLOWS, one
-    datagram each WITNESS_FLOWS intervals); ``nan`` when no flow could be judged."""
+def witness_resumed_ms(sent_on: dict[int, float], ingress: dict[int, float], cut_done: float) -> float:
+    """When the witness resumed: when its slowest flow did (datagram i is flow i %
+    WITNESS_FLOWS); ``nan`` when no flow could be judged, ``inf`` when one never resumed."""
     delays = []
     for flow in range(WITNESS_FLOWS):
-        got = {seq // WITNESS_FLOWS for seq in received if seq % WITNESS_FLOWS == flow}
+        out = {seq // WITNESS_FLOWS: at for seq, at in sent_on.items() if seq % WITNESS_FLOWS == flow}
         times = {seq // WITNESS_FLOWS: at for seq, at in ingress.items() if seq % WITNESS_FLOWS == flow}
-        delays.append(switch_delay_ms(got, times, cut_done, INTERVAL_MS * WITNESS_FLOWS))
+        delays.append(resumed_ms(out, times, cut_done, lost_only=False))
     judged = [d for d in delays if not math.isnan(d)]
     return max(judged) if judged else math.nan
+
+
+def sender_silent_ms(
+    sent_on: dict[int, float], ingress: dict[int, float], cut_done: float, since_ms: float, interval_ms: float
+) -> float:
+    """The longest time, from ``since_ms`` after the cut until the first datagram the switch sent
+    on after the cut entered the network, in which the stream's sender sent nothing (less one
+    interval): a switch cannot forward what was never sent."""
+    first = _first_sent_after(sent_on, cut_done)
+    if first is None or first not in ingress:
+        return 0.0
+    since, until = cut_done + since_ms / 1000.0, ingress[first]
+    if until <= since:
+        return 0.0
+    points = [since, *sorted(t for t in ingress.values() if since < t < until), until]
+    longest = max(b - a for a, b in itertools.pairwise(points))
+    return max(0.0, longest * 1000.0 - interval_ms)
+
+
+def first_seen(rows: list, interfaces: set[str] | list[str], port: int, outgoing: bool) -> dict[int, float]:
+    """Sequence number -> the earliest capture time of the stream on ``port`` at ``interfaces``
+    (rows of the capture: [interface, outgoing, udp port, seq, time])."""
+    seen: dict[int, float] = {}
+    for intf, out, p, seq, at in rows:
+        if intf in interfaces and p == port and bool(out) == outgoing and at < seen.get(seq, math.inf):
+            seen[seq] = at
+    return seen
 
 
 # ---------------------------------------------------------------- the witness bridge
@@ -390,14 +462,16 @@ def measure_cut(
         rows = json.loads((captured or "[]").strip().splitlines()[-1])
     except (ValueError, IndexError):
         received, rows = set(), []
-    feed_in = {seq: ts for intf, _, p, seq, ts in rows if intf == ingress and p == port}
-    sent_on = {seq for intf, out_, p, seq, _ in rows if out_ and intf in ports and p == port}
-    witness_in = {seq: ts for intf, _, p, seq, ts in rows if intf == witness.ingress and p == WITNESS_PORT}
-    ends = (witness.primary, witness.backup)
-    witness_out = {seq for intf, out_, p, seq, _ in rows if out_ and intf in ends and p == WITNESS_PORT}
+    feed_in = first_seen(rows, {ingress}, port, outgoing=False)
+    sent_on = first_seen(rows, set(ports), port, outgoing=True)
+    witness_in = first_seen(rows, {witness.ingress}, WITNESS_PORT, outgoing=False)
+    witness_out = first_seen(rows, {witness.primary, witness.backup}, WITNESS_PORT, outgoing=True)
     delivered = loss_at_cut(received, feed_in, cut_done, INTERVAL_MS)
-    at_switch = loss_at_cut(sent_on, feed_in, cut_done, INTERVAL_MS)
-    witness_loss = witness_delay_ms(witness_out, witness_in, cut_done)
+    resumed = resumed_ms(sent_on, feed_in, cut_done)
+    witness_resumed = witness_resumed_ms(witness_out, witness_in, cut_done)
     if math.isinf(delivered) or math.isnan(delivered):
-        at_switch = delivered  # judged by the destination: it never got the stream back (or never had it)
-    return Cut(at_switch, delivered, None if math.isnan(witness_loss) else witness_loss)
+        resumed = delivered  # judged by the destination: it never got the stream back (or never had it)
+    silent = 0.0
+    if resumed > 0 and not math.isinf(resumed) and not math.isnan(witness_resumed + resumed):
+        silent = sender_silent_ms(sent_on, feed_in, cut_done, witness_resumed, INTERVAL_MS)
+    return Cut(resumed, delivered, None if math.isnan(witness_resumed) else witness_resumed, silent)

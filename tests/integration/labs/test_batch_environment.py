@@ -57,6 +57,10 @@ def test_a_lab_left_by_a_killed_run_does_not_block_grade_batch_of_the_same_name(
 
     state = lab_factory("linear", {"switches": 1}, name="rt-killed")
     os.kill(state["supervisor_pid"], 9)
+    try:  # SIGKILL lands when the kernel gets to it: wait until it has (``up`` started it here)
+        os.waitpid(state["supervisor_pid"], 0)
+    except ChildProcessError:
+        pass  # already reaped
     assert "rt-killed" in paths.lab_names() and not paths.is_running("rt-killed")
     lab = load_lab("static_flows")
     shutil.copytree(lab.solution_dir, tmp_path / "alice")
