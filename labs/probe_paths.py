@@ -93,10 +93,10 @@ def failing_cases(item: CheckItem, check, topology) -> list[tuple[str, str]]:
     or ``src: ...`` with the check's one destination), else its arguments' first pair."""
     from sdnlab.labs.live import resolve
 
-    cases = [m.group("src", "dst") for m in map(PROBE_CASE.match, item.details) if m]
+    cases = [(m["src"], m["dst"]) for m in map(PROBE_CASE.match, item.details) if m]
     if not cases and "dst" in check.args:
         dst = resolve(topology, check.args["dst"])[0]
-        sources = [m.group("src") for m in map(SOURCE_CASE.match, item.details) if m]
+        sources = [m["src"] for m in map(SOURCE_CASE.match, item.details) if m]
         cases = [(s, dst) for s in sources if s in topology.nodes]
         if not cases and "src" in check.args:
             cases = [(resolve(topology, check.args["src"])[0], dst)]

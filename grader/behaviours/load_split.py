@@ -55,7 +55,13 @@ class LoadSplit(BehaviourKind):
 
 
 def _taken_instead(
-    grader: Grader, src: str, dst: str, target: str, message: str, taken: list, down: Down
+    grader: Grader,
+    src: str,
+    dst: str,
+    target: str,
+    message: str,
+    taken: list[tuple[Delivered, int]],
+    down: Down,
 ) -> Failure:
     """The failure with the way the class goes instead (a witness packet traced hop by hop), the
     rule blamed at the first switch on it wired to ``target`` (it sends everything elsewhere)."""
