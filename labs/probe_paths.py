@@ -261,15 +261,21 @@ def probe_paths(item: CheckItem, check, topology, state) -> CheckItem:
     """A failed live check with the paths to draw (``trace_case`` per failing case, up to three) and
     a detail line per case saying what they show; or, for a kind that sends no packets between
     hosts, ``no_path`` saying why nothing is drawn. A passed check is returned as it is."""
+    from sdnlab.errors import SdnlabError
+
     if item.passed:
         return item
-    traffic = probe_traffic(check)
+    try:
+        traffic = probe_traffic(check)
+        cases = failing_cases(item, check, topology) if traffic is not None else []
+    except (SdnlabError, KeyError, ValueError, IndexError) as exc:  # arguments the model cannot use
+        return replace(item, no_path=f"its arguments name nothing the grader's model can trace ({exc})")
     if traffic is None:
         reason = no_path_reason(check)
         return replace(item, no_path=reason) if reason else item
     paths: list[dict] = []
     notes: list[str] = []
-    for src, dst in failing_cases(item, check, topology):
+    for src, dst in cases:
         if src not in topology.nodes:
             continue
         drawn, note = trace_case(check, traffic, src, dst, topology, state)

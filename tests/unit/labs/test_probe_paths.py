@@ -93,6 +93,13 @@ def test_a_check_that_sends_no_packets_between_hosts_says_why_nothing_is_drawn(k
     assert item.details == (detail,)
 
 
+def test_a_check_naming_no_node_of_the_topology_is_not_traced_and_says_so():
+    _, topology, state = setting("static_flows", "live-ping-h1-h3", "starter")
+    rate = LabProbe("r", "rate", "", {"src": "h1", "dst": "nowhere", "port": 80})
+    item = grading.probe_paths(failed(rate, "no TCP connection"), rate, topology, state)
+    assert item.paths == () and "nothing the grader's model can trace" in item.no_path
+
+
 def test_every_probe_and_scored_kind_is_traced_or_says_why_not():
     from sdnlab.certification.scenarios import KINDS
 
