@@ -1,9 +1,9 @@
 """What a trainee's sandbox reports is drawn as text on the instructor's drill-down, never as HTML.
 
 A trainee controls their running lab, so the drill-down's link ports, attempt kinds, percents,
-case counts, a path's cut links and why a check has no path may carry markup. The real page (index.html, topology.js, app.js) runs in
-chromium; the page's API answers are served from this test with such values, and the drill-down
-must show them as text and run none of them.
+case counts, a path's cut links and why a check has no path may carry markup. The real page
+(index.html, topology.js, app.js) runs in chromium; the page's API answers are served from this
+test with such values, and the drill-down must show them as text and run none of them.
 """
 
 from __future__ import annotations
