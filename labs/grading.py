@@ -44,7 +44,16 @@ def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
         report = grade_lab(topology, state=state, behaviours=lab.behaviours, include_hidden=include_hidden)
     except SpecError as exc:  # a behaviour names a node the topology does not have
         raise LabPackageError(located(str(exc), str(lab.path / "lab.yaml"))) from None
-    return items_from_report(report)
+    return with_cut_links(items_from_report(report), lab.behaviours)
+
+
+def with_cut_links(items: list[CheckItem], behaviours) -> list[CheckItem]:
+    """A failed ``failover`` behaviour's paths with the links it fails (``down``, drawn cut)."""
+    down = {b.id: [list(pair) for pair in b.down] for b in behaviours if b.kind == "failover"}
+    return [
+        replace(i, paths=tuple({**p, "down": down[i.id]} for p in i.paths)) if i.id in down and i.paths else i
+        for i in items
+    ]
 
 
 def missing_submission(lab: Lab, workdir: Path) -> str | None:

@@ -185,6 +185,16 @@ def test_a_trainee_sees_why_a_visible_check_has_no_path_but_nothing_of_a_hidden_
     assert again.items[1].no_path == "secret reason"
 
 
+def test_a_failed_failover_behaviour_is_drawn_with_its_links_cut():
+    lab = load_lab("broadcast_failover")
+    result = grading.grade_static(lab, lab.starter_dir, include_hidden=False)
+    survive = next(i for i in result.items if i.id == "survive-cut-st1-st2")
+    assert not survive.passed and survive.paths
+    assert all(p["down"] == [["st1", "st2"]] for p in survive.paths)
+    assert all(p["outcome"].startswith("lost") for p in survive.paths)
+    assert all("down" not in p for i in result.items if i.id != survive.id for p in i.paths)
+
+
 def test_a_failed_load_split_is_drawn_along_the_way_the_class_goes_instead():
     lab = load_lab("camera_4k")
     result = grading.grade_static(lab, lab.starter_dir, include_hidden=False)
