@@ -109,6 +109,7 @@ def without_paths(report: dict, folders: list[Path]) -> dict:
             **c,
             "details": [clean(d) for d in c.get("details", [])],
             "paths": [clean_path(p) for p in c.get("paths", []) if isinstance(p, dict)],
+            **({"no_path": clean(str(c["no_path"]))} if c.get("no_path") else {}),
         }
         for c in report.get("checks", [])
     ]

@@ -9,7 +9,6 @@ checks (``submit`` and the instructor commands).
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +44,16 @@ def _judge(lab: Lab, topology, state, include_hidden: bool) -> list:
         report = grade_lab(topology, state=state, behaviours=lab.behaviours, include_hidden=include_hidden)
     except SpecError as exc:  # a behaviour names a node the topology does not have
         raise LabPackageError(located(str(exc), str(lab.path / "lab.yaml"))) from None
-    return items_from_report(report)
+    return with_cut_links(items_from_report(report), lab.behaviours)
+
+
+def with_cut_links(items: list[CheckItem], behaviours) -> list[CheckItem]:
+    """A failed ``failover`` behaviour's paths with the links it fails (``down``, drawn cut)."""
+    down = {b.id: [list(pair) for pair in b.down] for b in behaviours if b.kind == "failover"}
+    return [
+        replace(i, paths=tuple({**p, "down": down[i.id]} for p in i.paths)) if i.id in down and i.paths else i
+        for i in items
+    ]
 
 
 def missing_submission(lab: Lab, workdir: Path) -> str | None:
@@ -120,59 +128,11 @@ def _located(lab: Lab, state, workdir: Path | None, topology):
     return collect.with_sources(state, written)
 
 
-PROBE_CASE = re.compile(r"^(?P<src>[A-Za-z0-9_.:-]+) -> (?P<dst>[A-Za-z0-9_.:-]+): ")
-MODEL_SAYS_FINE = (
-    "{src} -> {dst}: the switches' flow tables at grading time carry it in the grader's model: "
-    "the live failure is elsewhere (ARP or timing, a controller or VNF, the hosts)"
-)
-
-
-def probe_behaviour(probe, src: str, dst: str) -> dict | None:
-    """The grader behaviour a failed case of a live probe stands for (``ping`` and ``tcp`` probes), as
-    spec data: a ping that must get replies is the ``ping`` behaviour; one that must not, or a TCP
-    connection, is ``reach``/``isolate`` of that traffic from src to dst. None for other kinds."""
-    want = probe.args.get("expect", "reach") == "reach"
-    if probe.kind == "ping":
-        traffic = "icmp"
-        if want:
-            return {"id": probe.id, "ping": {"src": src, "dst": dst}}
-    elif probe.kind == "tcp":
-        traffic = f"tcp dst {int(probe.args['port'])}"
-    else:
-        return None
-    return {"id": probe.id, "reach" if want else "isolate": {"src": src, "dst": dst, "traffic": traffic}}
-
-
 def probe_paths(item: CheckItem, probe, topology, state) -> CheckItem:
-    """A failed ``ping`` or ``tcp`` probe with paths to draw: each failing case (``src -> dst: ...``
-    in its details, up to three) traced through the switches' flow tables collected at grading
-    (the grader's pipeline model, ``probe_behaviour``). Where the model carries the traffic fine,
-    no path: a detail line says the failure lies outside the flow tables."""
-    from sdnlab.errors import SdnlabError
-    from sdnlab.grader.grading import grade
-    from sdnlab.grader.spec import parse_behaviours
-    from sdnlab.labs.results import failure_path
+    """A failed live check with its paths to draw, or why it has none (``sdnlab.labs.probe_paths``)."""
+    from sdnlab.labs import probe_paths as paths
 
-    if item.passed or probe.kind not in ("ping", "tcp"):
-        return item
-    cases = [m.group("src", "dst") for m in map(PROBE_CASE.match, item.details) if m][:3]
-    paths: list[dict] = []
-    notes: list[str] = []
-    for src, dst in cases:
-        spec = probe_behaviour(probe, src, dst)
-        if spec is None or src not in topology.nodes or dst not in topology.nodes:
-            continue
-        try:
-            report = grade(topology, state, parse_behaviours([spec], f"probe {probe.id}", topology))
-        except SdnlabError:  # the model cannot judge it (e.g. a node it does not know): no path
-            continue
-        failures = [f for r in report.results for f in r.failures]
-        if failures:
-            paths.append(failure_path(failures[0]))
-            notes.append(f"{src} -> {dst}: in the flow tables at grading time: {failures[0].outcome}")
-        else:
-            notes.append(MODEL_SAYS_FINE.format(src=src, dst=dst))
-    return replace(item, paths=tuple(paths), details=(*item.details, *notes))
+    return paths.probe_paths(item, probe, topology, state)
 
 
 def grade_live(
@@ -197,7 +157,7 @@ def grade_live(
     topology = topology or live.load_topology(lab)
     status = api.status(name)
     notes = tuple(live.run_scenario(lab, name, topology)) if scenario else ()
-    scored = [scored_item(s, name, topology)[0] for s in lab.scored if include_hidden or not s.hidden]
+    scored = [(s, scored_item(s, name, topology)[0]) for s in lab.scored if include_hidden or not s.hidden]
     notes += _unavailable_note(lab, include_hidden)
     state = collect.from_bridges(live.bridges(status))
     state = _located(lab, state, workdir or deployed_workdir(lab, name), topology)
@@ -205,7 +165,7 @@ def grade_live(
     for probe in lab.probes:
         if include_hidden or not probe.hidden:
             items.append(probe_paths(probes.run_probe(probe, name, topology, status), probe, topology, state))
-    items.extend(scored)
+    items.extend(probe_paths(item, s, topology, state) for s, item in scored)
     items = _with_texts(lab, items)
     reason = missing_submission(lab, workdir) if workdir is not None else None
     if reason is not None:  # an explicitly given empty workspace scores nothing, even where checks hold

@@ -25,6 +25,7 @@ class CheckItem:
     details: tuple[str, ...] = ()
     paths: tuple[dict, ...] = ()  # the counterexamples' hop-by-hop paths, for drawing (``failure_path``)
     description_ja: str = ""  # the lab's Japanese description (empty: none)
+    no_path: str = ""  # a failed check with nothing to draw: why (``sdnlab.labs.probe_paths``)
 
     def describe(self, lang: str) -> str:
         """The description in ``lang`` (English when the lab gives none in that language)."""

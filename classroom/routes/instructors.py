@@ -89,7 +89,7 @@ def trainee_session(session_id: int, db: Db, user: Instructor, room: Room):
 def trainee_topology(session_id: int, db: Db, user: Instructor, room: Room):
     """A followed trainee's lab drawn as on their page: the topology (live while the lab runs, as
     declared by the lab afterwards) and the checks of their last check or submit with the
-    counterexample paths to draw (hidden checks too: instructors see them)."""
+    counterexample paths to draw, or why a check has none (hidden checks too: instructors see them)."""
     from sdnlab.classroom.runner import declared_topology
 
     row = followed_session(db, user, session_id)
@@ -107,7 +107,19 @@ def trainee_topology(session_id: int, db: Db, user: Instructor, room: Room):
     checks = []
     if last is not None:
         checks = [
-            {k: c.get(k) for k in ("id", "description", "passed", "hidden", "passed_cases", "cases", "paths")}
+            {
+                k: c.get(k)
+                for k in (
+                    "id",
+                    "description",
+                    "passed",
+                    "hidden",
+                    "passed_cases",
+                    "cases",
+                    "paths",
+                    "no_path",
+                )
+            }
             for c in (last.report or {}).get("checks", [])
             if isinstance(c, dict)
         ]

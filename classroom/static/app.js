@@ -21,7 +21,7 @@ const T = {
         machine: "This machine allows", budget: "budget", measured: "measured", cpus: "CPUs", changed: "changed",
         validate: "Validate labs", validatebtn: "Validate", mode: "Mode", jobs: "Recent validations", item: "Item",
         result: "Result", problems: "Problems", solution: "solution", starter: "starter", step: "Step", steps: "Steps", by: "by",
-        notrun: "not run", lastcheck: "Last check", nocheck: "no check yet", pathsof: "paths of the last",
+        notrun: "not run", lastcheck: "Last check", cut: "cut:", nopath: "not drawn:", nocheck: "no check yet", pathsof: "paths of the last",
         validatehelp: "Runs sdnlab lab validate on the server: texts in both languages, skills and variants, hidden checks, the reference solution at 100% and the starter below it (a lab that needs a network is scored in a sandbox of its own, which counts against the server's sandboxes). One validation at a time." },
   ja: { logout: "ログアウト", login: "ログイン", user: "ユーザー名", password: "パスワード", labs: "ラボ一覧",
         dashboard: "ダッシュボード", start: "開始", open: "開く", best: "最高", minutes: "分",
@@ -41,7 +41,7 @@ const T = {
         machine: "このマシンの上限", budget: "見積り", measured: "実測", cpus: "CPU数", changed: "変更しました",
         validate: "ラボの検証", validatebtn: "検証", mode: "モード", jobs: "最近の検証", item: "項目",
         result: "結果", problems: "問題", solution: "模範解答", starter: "初期状態", step: "段階", steps: "経過", by: "実行者",
-        notrun: "未実行", lastcheck: "最新のチェック", nocheck: "チェックはまだありません", pathsof: "経路: 最新の",
+        notrun: "未実行", lastcheck: "最新のチェック", cut: "切断:", nopath: "経路なし:", nocheck: "チェックはまだありません", pathsof: "経路: 最新の",
         validatehelp: "サーバーで sdnlab lab validate を実行します: 日英のテキスト、スキルと変種、非公開チェック、模範解答が100%で初期状態がそれ未満であること（ネットワークが必要なラボは専用のサンドボックスで採点し、サーバーのサンドボックス数に数えます）。同時に一つまで。" },
 };
 const state = { me: null, csrf: null, lang: localStorage.getItem("lang") || "en", poll: null, term: null, ws: null,
@@ -334,13 +334,16 @@ async function drill(sessionId) {
       ${c.details.length ? `<pre>${esc(c.details.slice(0, 2).join("\n\n"))}</pre>` : ""}</li>`).join("") : "";
   // the trainee's lab drawn as on their page (topology.js), with the paths of their last check or submit
   const traced = drawing.checks.filter((c) => !c.passed && c.paths && c.paths.length);
+  // failed checks with nothing to draw say why (a quarantine list, a REST call, a VNF's counters...)
+  const pathless = drawing.checks.filter((c) => !c.passed && !(c.paths && c.paths.length) && c.no_path);
   const attempt = drawing.attempt ? `${t("pathsof")} ${esc(drawing.attempt.kind)} (${esc(drawing.attempt.percent)}%)` : t("nocheck");
   $("#drill").hidden = false;
   $("#drill").innerHTML = `<h3>${esc(d.user)} · ${esc(d.lab)} · ${esc(d.state)}</h3>
     <p>${d.attempts.map((a) => `${esc(a.kind)} ${esc(a.percent)}%`).join(" · ") || t("none")}</p>
     <div class="drill-grid"><div><h4>${t("topology")}</h4><div id="drill-topology" class="topology"></div>
       <p class="muted">${attempt}${drawing.note ? " · " + esc(drawing.note) : ""}</p>
-      <p id="drill-paths">${traced.map((c, i) => `<button class="link" data-drill-path="${esc(i)}">${c.hidden ? "(hidden) " : ""}${esc(c.id)}</button>`).join(" · ")}</p></div>
+      <p id="drill-paths">${traced.map((c, i) => `<button class="link" data-drill-path="${esc(i)}">${c.hidden ? "(hidden) " : ""}${esc(c.id)}</button>`).join(" · ")}</p>
+      ${pathless.length ? `<ul id="drill-nopaths" class="muted">${pathless.map((c) => `<li data-nopath="${esc(c.id)}">${c.hidden ? "(hidden) " : ""}<b>${esc(c.id)}</b>: ${t("nopath")} ${esc(c.no_path)}</li>`).join("")}</ul>` : ""}</div>
     <div><select id="drill-files">${d.files.map((f) => `<option>${esc(f.path)}</option>`).join("")}</select>
     <pre id="drill-file"></pre>${report ? `<p class="score">${esc(report.percent)}%</p><ul>${checks}</ul>` : ""}</div></div>`;
   const draw = (path) => { $("#drill-topology").innerHTML = renderTopology(drawing.topology, path, t); };

@@ -1,7 +1,8 @@
 // The topology drawing, shared by the trainee's lab page and the instructor's drill-down (app.js):
 // a layered SVG of the lab (switches, hosts, links) and, when given, a counterexample's path.
 // Pure functions of the topology (as /api/session and /api/class/sessions/{id}/topology answer
-// it) and a path ({src, dst, hops: [{switch, in_port, out_port}], outcome, blame}); the caller
+// it) and a path ({src, dst, hops: [{switch, in_port, out_port}], outcome, blame, down: [[a, b]]}:
+// down lists the links the check cut, drawn cut); the caller
 // passes its label function t(key) (the UI's languages). No globals of app.js are used.
 "use strict";
 
@@ -72,24 +73,27 @@ function pathOn(topo, path) {
     const out = linkAt(last.switch, last.out_port);
     if (out) { links.add(out); nodes.add(out.a === last.switch ? out.b : out.a); }
   }
-  const dropped = /^dropped/.test(path.outcome || "") && last ? last.switch : null;
-  return { nodes, links, dropped, blamed: path.blame ? path.blame.switch : null };
+  const cut = new Set((path.down || []).map(([a, b]) => between(a, b)).filter(Boolean));
+  for (const link of cut) links.delete(link); // the packets never crossed a cut link: drawn cut, not hit
+  const dropped = /^(dropped|lost)/.test(path.outcome || "") && last ? last.switch : null;
+  return { nodes, links, cut, dropped, blamed: path.blame ? path.blame.switch : null };
 }
 
 function renderTopology(topo, path, t) {
   if (!topo || !topo.hosts) return `<p>${t("notopo")}</p>`;
   const { pos, width, height, isHost } = topologyLayout(topo);
-  const on = path ? pathOn(topo, path) : { nodes: new Set(), links: new Set(), dropped: null, blamed: null };
+  const on = path ? pathOn(topo, path) : { nodes: new Set(), links: new Set(), cut: new Set(), dropped: null, blamed: null };
   const hosts = new Map(topo.hosts.map((h) => [h.name, h]));
   const switches = new Map(topo.switches.map((s) => [s.name, s]));
   const running = topo.phase === "ready";
   const lines = topo.links.filter((l) => pos.has(l.a) && pos.has(l.b)).map((l) => {
     const a = pos.get(l.a), b = pos.get(l.b);
-    const cls = ["link", l.up === false ? "down" : "", on.links.has(l) ? "hit" : ""].join(" ");
+    const cls = ["link", l.up === false ? "down" : "", on.links.has(l) ? "hit" : "", on.cut.has(l) ? "cut" : ""].join(" ");
     return `<g class="${cls}" data-link="${topoEsc(l.a)}-${topoEsc(l.b)}"><title>${topoEsc(l.a)}:${topoEsc(l.a_port ?? "?")} — ${topoEsc(l.b)}:${topoEsc(l.b_port ?? "?")} (${l.up === false ? t("down") : t("up")})</title>
       <line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"/>
       ${isHost.has(l.a) ? "" : `<text class="port" x="${a.x + (b.x - a.x) * 0.22}" y="${a.y + (b.y - a.y) * 0.22 - 3}">${topoEsc(l.a_port ?? "")}</text>`}
-      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${topoEsc(l.b_port ?? "")}</text>`}</g>`;
+      ${isHost.has(l.b) ? "" : `<text class="port" x="${b.x + (a.x - b.x) * 0.22}" y="${b.y + (a.y - b.y) * 0.22 - 3}">${topoEsc(l.b_port ?? "")}</text>`}
+      ${on.cut.has(l) ? `<text class="cross" x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 + 5}">✕</text>` : ""}</g>`;
   });
   const nodes = [...pos.entries()].map(([name, { x, y }]) => {
     const hit = on.nodes.has(name) ? " hit" : "";
@@ -108,7 +112,8 @@ function renderTopology(topo, path, t) {
       ${on.dropped === name ? `<text class="cross" x="${x + 30}" y="${y - 12}">✕</text>` : ""}</g>`;
   });
   const caption = path ? `<p class="path" id="path-caption"><b>${topoEsc(path.src)} → ${topoEsc(path.dst)}</b>: ${topoEsc(path.outcome || "")}
-      ${path.blame ? ` · ${t("blame")} <b>${topoEsc(path.blame.switch)}</b> ${topoEsc(path.blame.where || "")}` : ""}</p>` : "";
+      ${path.blame ? ` · ${t("blame")} <b>${topoEsc(path.blame.switch)}</b> ${topoEsc(path.blame.where || "")}` : ""}
+      ${path.down && path.down.length ? ` · ${t("cut")} ${path.down.map((p) => topoEsc(p.join("-"))).join(", ")}` : ""}</p>` : "";
   const legend = `<p class="legend">${running ? "" : t("notrunning") + " · "}${t("legend")}</p>`;
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${t("topology")}">${lines.join("")}${nodes.join("")}</svg>${caption}${legend}`;
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sdnlab.grader.behaviours.base import BehaviourKind, Verdict, register
@@ -33,20 +34,44 @@ class LoadSplit(BehaviourKind):
         assert b.traffic is not None
         for src, dst in grader.pairs(b):
             reached: set[str] = set()
-            for tree, _ in grader.trees(src, dst, b.traffic, down):
+            taken: list[tuple[Delivered, int]] = []  # delivered parts and their trees' preferred packets
+            for tree, prefer in grader.trees(src, dst, b.traffic, down):
                 for leaf in leaves(tree):
                     if isinstance(leaf, Delivered) and (
                         leaf.space.is_concrete or leaf.space.pick() is not None
                     ):
                         reached.add(leaf.host)
                         reached.update(hop.switch for hop in leaf.hops)
+                        taken.append((leaf, prefer))
             for target in over:
                 cases += 1
                 if target in reached:
                     passed += 1
                 elif len(failures) < MAX_FAILURES_SHOWN:
                     seen = ", ".join(sorted(h for h in reached if h in over)) or "none of them"
-                    failures.append(
-                        Failure(src, dst, f"no part of the class reaches {target} (reached: {seen})")
-                    )
+                    message = f"no part of the class reaches {target} (reached: {seen})"
+                    failures.append(_taken_instead(grader, src, dst, target, message, taken, down))
         return Verdict(cases, passed, tuple(failures))
+
+
+def _taken_instead(
+    grader: Grader,
+    src: str,
+    dst: str,
+    target: str,
+    message: str,
+    taken: list[tuple[Delivered, int]],
+    down: Down,
+) -> Failure:
+    """The failure with the way the class goes instead (a witness packet traced hop by hop), the
+    rule blamed at the first switch on it wired to ``target`` (it sends everything elsewhere)."""
+    if not taken:
+        return Failure(src, dst, message)
+    leaf, prefer = taken[0]
+    failure = grader.explain(
+        src, dst, leaf.space, prefer, message, down, pick=lambda x: isinstance(x, Delivered)
+    )
+    for hop in failure.trace:
+        if grader.fabric.link_between(hop["switch"], target) is not None and hop["rules"]:
+            return replace(failure, blame=hop["rules"][-1])
+    return replace(failure, blame=None)

@@ -242,3 +242,62 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         print("validation steps:", job["steps"])  # where the time goes (pytest -s)
         uma.request.post(url + "/api/session/stop", headers={"X-CSRF-Token": token})
         browser.close()
+
+
+def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server):
+    """A live probe other than ping or tcp drawn in the drill-down: lab 4's ``spread`` probe fails on
+    the starter (every stream leaves acc1 on the agg1 uplink); the drawing follows the streams of a
+    camera through the flow tables, blames acc1's rule and leaves agg2 untouched."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _state = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        iris = browser.new_context()
+        token = iris.request.post(
+            url + "/api/login", data={"username": "iris", "password": "password-iris"}
+        ).json()["csrf_token"]
+        csrf = {"X-CSRF-Token": token}
+        iris.request.post(url + "/api/classes", data={"name": "autumn"}, headers=csrf)
+        made = iris.request.post(
+            url + "/api/users",
+            data={"username": "vic", "password": "password-vic", "class": "autumn"},
+            headers=csrf,
+        )
+        assert made.ok, made.text()
+        vic = browser.new_context()
+        mine = {
+            "X-CSRF-Token": vic.request.post(
+                url + "/api/login", data={"username": "vic", "password": "password-vic"}
+            ).json()["csrf_token"]
+        }
+        started = vic.request.post(url + "/api/labs/camera_4k/start", headers=mine)
+        assert started.ok, started.text()
+        try:
+            checked = vic.request.post(url + "/api/session/check", headers=mine).json()
+            [spread] = [c for c in checked["checks"] if c["id"] == "uplinks-share-live"]
+            assert not spread["passed"] and spread["paths"], spread
+            assert all(p["outcome"] == "delivered to an1" for p in spread["paths"]), spread["paths"]
+
+            page = iris.new_page()
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.goto(url + "/#/dashboard")
+            page.click('[data-user="vic"] [data-drill]')
+            drawing = page.locator("#drill-topology")
+            page.locator("[data-drill-path]", has_text="uplinks-share-live").click()
+            caption = drawing.locator("#path-caption")
+            expect(caption).to_contain_text("→ 10.40.0.100")
+            expect(caption).to_contain_text("delivered to an1")
+            expect(caption).to_contain_text("blamed rule: acc1 flows/acc1.flows:")
+            for node in ("acc1", "agg1", "cloud", "an1"):
+                expect(drawing.locator(f'.node.hit[data-node="{node}"]')).to_have_count(1)
+            expect(drawing.locator('.node.hit[data-node="agg2"]')).to_have_count(0)
+            expect(drawing.locator(".switch.blamed")).to_have_attribute("data-node", "acc1")
+            src = caption.locator("b").first.inner_text().split(" → ")[0]
+            expect(drawing.locator(f'.host.hit.end[data-node="{src}"]')).to_be_visible()
+            assert drawing.locator(".link.hit").count() == 4  # camera-acc1, acc1-agg1, agg1-cloud, cloud-an1
+            page.locator("#drill").scroll_into_view_if_needed()
+            shot(page, "drill-down-spread")
+        finally:
+            vic.request.post(url + "/api/session/stop", headers=mine)
+            browser.close()

@@ -1,9 +1,9 @@
 """What a trainee's sandbox reports is drawn as text on the instructor's drill-down, never as HTML.
 
-A trainee controls their running lab, so the drill-down's link ports, attempt kinds, percents
-and case counts may carry markup. The real page (index.html, topology.js, app.js) runs in
-chromium; the page's API answers are served from this test with such values, and the drill-down
-must show them as text and run none of them.
+A trainee controls their running lab, so the drill-down's link ports, attempt kinds, percents,
+case counts, a path's cut links and why a check has no path may carry markup. The real page
+(index.html, topology.js, app.js) runs in chromium; the page's API answers are served from this
+test with such values, and the drill-down must show them as text and run none of them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,24 @@ DRAWING = {
         ],
     },
     "attempt": {"kind": BAD, "percent": BAD},
-    "checks": [],
+    "checks": [
+        {  # a failover check's path: the links it cut come from the report too
+            "id": "f1",
+            "passed": False,
+            "hidden": True,
+            "paths": [
+                {
+                    "src": "h1",
+                    "dst": "h2",
+                    "hops": [{"switch": "s1", "in_port": 1, "out_port": None}],
+                    "outcome": "lost (s1 port 2: link down)",
+                    "blame": None,
+                    "down": [[BAD, "s1"], ["s1", "h2"]],
+                }
+            ],
+        },
+        {"id": "q1", "passed": False, "hidden": False, "paths": [], "no_path": BAD},  # why nothing is drawn
+    ],
 }
 
 
@@ -86,4 +103,7 @@ def test_markup_in_a_sandbox_status_is_shown_as_text_on_the_drill_down():
         assert BAD in drill.locator("#drill-topology svg text.port").first.text_content()
         assert f"{BAD} {BAD}%" in drill.inner_text()  # the attempt
         assert f"{BAD}/{BAD}" in drill.inner_text()  # the check's cases
+        assert f"cut: {BAD}-s1, s1-h2" in drill.locator("#path-caption").inner_text()  # the cut links
+        expect(drill.locator("#drill-topology svg .link.cut")).to_have_count(1)  # s1-h2: h1-s1 is no cut
+        assert f"not drawn: {BAD}" in drill.locator('#drill-nopaths [data-nopath="q1"]').inner_text()
         browser.close()
