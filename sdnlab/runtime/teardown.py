@@ -5,6 +5,8 @@ Used by the supervisor on a normal stop and by ``sdnlab clean`` after a crash or
 Processes are found three ways, so nothing escapes: the pids in ``state.json``, every process
 sharing a network namespace with a lab host, and every process whose environment carries
 ``SDNLAB_LAB=<name>`` (the supervisor sets it, and all host shells and controllers inherit it).
+A tag counts only in this process's PID namespace: the labs of a classroom sandbox (its own
+PID namespace, its own runtime folder) carry tags too, and are that sandbox's business.
 """
 
 from __future__ import annotations
@@ -30,6 +32,28 @@ def _netns_inode(pid: int) -> int | None:
         return None
 
 
+def _pid_namespace(pid: int | str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _tag_of(pid: int, own_pid_ns: int | None) -> bytes | None:
+    """The SDNLAB_LAB value of ``pid``'s environment when it has one and lives in our PID namespace."""
+    if _pid_namespace(pid) != own_pid_ns:
+        return None  # a sandbox's process (or gone): its labs are not ours to clean
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+    except OSError:
+        return None
+    for item in environ:
+        if item.startswith(b"SDNLAB_LAB="):
+            return item[11:]
+    return None
+
+
 def _own_lineage() -> set[int]:
     """This process and its ancestors: never kill the command doing the cleaning."""
     pids, pid = set(), os.getpid()
@@ -45,7 +69,8 @@ def _own_lineage() -> set[int]:
 
 def lab_processes(name: str, netns_inodes: set[int]) -> list[int]:
     """Pids in the given network namespaces or tagged SDNLAB_LAB=name."""
-    tag = b"SDNLAB_LAB=" + name.encode() + b"\0"
+    tag = name.encode()
+    own_ns = _pid_namespace("self")
     root_ns = _netns_inode(1)
     skip = _own_lineage()
     found = []
@@ -59,32 +84,22 @@ def lab_processes(name: str, netns_inodes: set[int]) -> list[int]:
         if inode is not None and inode != root_ns and inode in netns_inodes:
             found.append(pid)
             continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environ = b"\0" + f.read()
-        except OSError:
-            continue
-        if b"\0" + tag in environ:
+        if _tag_of(pid, own_ns) == tag:
             found.append(pid)
     return found
 
 
 def tagged_processes() -> dict[str, list[int]]:
-    """Every process carrying an SDNLAB_LAB tag, by lab name."""
+    """Every process of this PID namespace carrying an SDNLAB_LAB tag, by lab name."""
     skip = _own_lineage()
+    own_ns = _pid_namespace("self")
     found: dict[str, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in skip:
             continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read().split(b"\0")
-        except OSError:
-            continue
-        for item in environ:
-            if item.startswith(b"SDNLAB_LAB="):
-                found.setdefault(item[11:].decode(errors="replace"), []).append(int(entry))
-                break
+        tag = _tag_of(int(entry), own_ns)
+        if tag is not None:
+            found.setdefault(tag.decode(errors="replace"), []).append(int(entry))
     return found
 
 
