@@ -9,8 +9,11 @@ pipeline model (``sdnlab.grader.pipeline``) on concrete headers: table misses an
 topology's links to the next switch or host. Hosts answer ARP and ICMP echo like a kernel.
 
 Everything runs on one asyncio loop, so the order of events is the order of the conversation.
-``settle()`` waits until every PACKET_IN was answered (a PACKET_OUT carrying its frame) and the
-controller has been quiet for a moment; that is how a scenario step knows the app is done.
+``settle()`` is how a scenario step knows the app is done, by events, not by a quiet period: it
+sends every switch a sync echo, which the runner answers only once every app has handled all
+that was queued before it (``sdnlab.grader.replay.sync``), and repeats until a round in which no
+switch sent anything follows a round in which nothing was sent or received either. A PACKET_IN
+still without a PACKET_OUT carrying its frame then got none.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToControlle
 from sdnlab.grader.replay.errors import ReplayError
 from sdnlab.grader.replay.pcapng import TO_CONTROLLER, TO_SWITCH, OFRecord, split_messages
 from sdnlab.grader.replay.show import parse
+from sdnlab.grader.replay.sync import SYNC_DATA, SYNC_DONE
 
 OFP_VERSION = 0x04
 OFP_NO_BUFFER = 0xFFFFFFFF
@@ -52,8 +56,10 @@ OFPT = {
     "BARRIER_REQUEST": 20,
     "BARRIER_REPLY": 21,
 }
-ANSWER_TIMEOUT_S = 0.5  # a packet-in not answered by then counts as unanswered
-IDLE_S = 0.008  # quiet time after the last answer before a step counts as done
+SYNC_TIMEOUT_S = 5.0  # a sync not answered by then: a handler hangs (the runner reports it at 2 s)
+STALLED_SYNC_TIMEOUT_S = 0.5  # each later sync once one timed out (the app is stuck; do not wait long)
+CONNECT_TIMEOUT_S = 60.0  # for the controller to listen (it may still be loading the app)
+HOUSEKEEPING = (2, 3)  # ECHO_REQUEST, ECHO_REPLY: liveness, not part of a step
 MAX_HOPS = 64  # frames that cross more switches than this are a loop
 
 
@@ -229,7 +235,6 @@ class PacketIn:
 
     switch: str
     frame: bytes
-    sent_at: float
     answered: bool = False
 
 
@@ -247,15 +252,29 @@ class SimSwitch:
         self.writer: asyncio.StreamWriter | None = None
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self.ready = asyncio.Event()
+        self.syncs: dict[bytes, asyncio.Future[None]] = {}  # token -> answered
         self._xid = 0
         self._pipeline: SwitchPipeline | None = None
         self._task: asyncio.Task[None] | None = None
 
     # ---- connection
-    async def connect(self, host: str, port: int) -> None:
-        """Open the TCP connection and start answering the controller."""
+    async def connect(self, host: str, port: int, alive: Any = None) -> None:
+        """Open the TCP connection and start answering the controller.
+
+        Until the controller listens the connection is refused: tried again every few
+        milliseconds while ``alive()`` (the controller process still runs) holds, for at most
+        ``CONNECT_TIMEOUT_S``.
+        """
         self.ready.clear()
-        self.reader, self.writer = await asyncio.open_connection(host, port)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                self.reader, self.writer = await asyncio.open_connection(host, port)
+                break
+            except ConnectionRefusedError:
+                if (alive is not None and not alive()) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.005)
         sock = self.writer.get_extra_info("sockname")
         self.address = (sock[0], sock[1])
         self.send(_msg(OFPT["HELLO"], struct.pack("!HHI", 1, 8, 1 << OFP_VERSION), self.next_xid()))
@@ -263,6 +282,9 @@ class SimSwitch:
 
     async def disconnect(self) -> None:
         """Close the connection (flows are kept, as a fail-secure switch does)."""
+        for done in self.syncs.values():
+            done.cancel()
+        self.syncs.clear()
         if self.writer is not None:
             self.writer.close()
             try:
@@ -285,6 +307,18 @@ class SimSwitch:
         assert self.writer is not None
         self.writer.write(data)
         self.net.record(self, TO_CONTROLLER, data)
+        if data[1] not in HOUSEKEEPING:
+            self.net.sent += 1
+
+    def sync(self) -> asyncio.Future[None]:
+        """Send a sync echo (not recorded); the future is done when the runner answers it."""
+        assert self.writer is not None
+        xid = self.next_xid()
+        token = str(xid).encode()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.syncs[token] = done
+        self.writer.write(_msg(OFPT["ECHO_REQUEST"], SYNC_DATA + token, xid))
+        return done
 
     async def _serve(self) -> None:
         assert self.reader is not None
@@ -296,9 +330,15 @@ class SimSwitch:
                     return
                 messages, buffer = split_messages(buffer + chunk)
                 for message in messages:
+                    if message[1] == OFPT["ECHO_REPLY"] and message[8:].startswith(SYNC_DONE):
+                        done = self.syncs.pop(message[8 + len(SYNC_DONE) :], None)
+                        if done is not None and not done.done():
+                            done.set_result(None)
+                        continue
                     self.net.record(self, TO_SWITCH, message)
+                    if message[1] not in HOUSEKEEPING:
+                        self.net.received += 1
                     self._handle(message)
-                    self.net.activity()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
 
@@ -448,7 +488,7 @@ class SimSwitch:
         match += b"\0" * (-len(match) % 8)
         body = struct.pack("!IHBBQ", OFP_NO_BUFFER, len(frame), reason, table_id, 0) + match + b"\0\0" + frame
         self.send(_msg(OFPT["PACKET_IN"], body, self.next_xid()))
-        self.net.pending.append(PacketIn(self.name, frame, time.monotonic()))
+        self.net.pending.append(PacketIn(self.name, frame))
 
     def _packet_out(self, message: bytes) -> None:
         msg = parse(OFRecord(time.time(), self.address, TO_SWITCH, message, self.dpid))
@@ -544,7 +584,11 @@ class SimNetwork:
         self.drops = 0
         self.loops = 0
         self.unanswered = 0  # packet-ins the app never answered
-        self._activity = asyncio.Event()
+        self.sent = 0  # messages the switches sent to the controller, echoes apart
+        self.received = 0  # messages the switches received from it, echoes apart
+        self.stalled = False  # a sync timed out: the app hangs in a handler
+        self._sent_at_settle = -1  # ``sent`` when the last settle ended
+        self.connected_at: float | None = None  # perf_counter() when the first switch connected
         self.peers: dict[tuple[str, int], tuple[str, int]] = {}
         self.down: set[frozenset[str]] = set()
         ports: dict[str, dict[int, str]] = {s.name: {} for s in topology.switches()}
@@ -564,36 +608,38 @@ class SimNetwork:
     def record(self, switch: SimSwitch, direction: str, data: bytes) -> None:
         self.records.append(OFRecord(time.time(), switch.address, direction, data, switch.dpid))
 
-    def activity(self) -> None:
-        self._activity.set()
+    async def sync(self) -> bool:
+        """One sync round on every connected switch; False if the runner did not answer in time."""
+        waits = [s.sync() for s in self.switches.values() if s.writer is not None and s.ready.is_set()]
+        if not waits:
+            return True
+        timeout = STALLED_SYNC_TIMEOUT_S if self.stalled else SYNC_TIMEOUT_S
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        except TimeoutError:
+            self.stalled = True
+            return False
+        return True
 
-    async def settle(self, answer_timeout: float = ANSWER_TIMEOUT_S, idle: float = IDLE_S) -> list[PacketIn]:
-        """Wait until every packet-in is answered (or timed out) and the controller is quiet.
+    async def settle(self) -> list[PacketIn]:
+        """Wait until the app has handled everything and all it sent has arrived (see the module).
 
-        Returns the packet-ins that got no answer within ``answer_timeout``.
+        Returns the packet-ins the app answered with no PACKET_OUT of their frame.
         """
-        unanswered: list[PacketIn] = []
+        quiet_before = self.sent == self._sent_at_settle  # nothing sent since the last settle
         while True:
-            open_ = [p for p in self.pending if not p.answered]
-            self._activity.clear()
-            if open_:
-                oldest = min(p.sent_at for p in open_)
-                wait = answer_timeout - (time.monotonic() - oldest)
-                if wait <= 0:
-                    for p in open_:
-                        if time.monotonic() - p.sent_at >= answer_timeout:
-                            p.answered = True  # give up on it
-                            unanswered.append(p)
-                    continue
-            else:
-                wait = idle
-            try:
-                await asyncio.wait_for(self._activity.wait(), wait)
-            except TimeoutError:
-                if not open_:
-                    self.pending = []
-                    self.unanswered += len(unanswered)
-                    return unanswered
+            sent, received = self.sent, self.received
+            if not await self.sync():
+                break
+            quiet = self.sent == sent
+            if quiet and quiet_before and self.received == received:
+                break
+            quiet_before = quiet
+        self._sent_at_settle = self.sent
+        unanswered = [p for p in self.pending if not p.answered]
+        self.pending = []
+        self.unanswered += len(unanswered)
+        return unanswered
 
     # ---- moving frames
     def from_host(self, host: SimHost, frame: bytes) -> None:
@@ -633,10 +679,12 @@ class SimNetwork:
                 switch._pipeline = None
                 switch.port_status(port)
 
-    async def start(self, host: str, port: int, timeout: float = 10.0) -> None:
-        """Connect every switch and wait for the handshakes."""
+    async def start(self, host: str, port: int, timeout: float = 10.0, alive: Any = None) -> None:
+        """Connect every switch (while ``alive()`` holds) and wait for the handshakes."""
         for switch in self.switches.values():
-            await switch.connect(host, port)
+            await switch.connect(host, port, alive)
+            if self.connected_at is None:
+                self.connected_at = time.perf_counter()  # the controller listens from here on
         try:
             await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.switches.values())), timeout)
         except TimeoutError:
