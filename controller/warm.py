@@ -41,6 +41,9 @@ PRELOAD = (
     "os_ken.controller.ofp_handler",
     "os_ken.ofproto.ofproto_v1_3_parser",
     "os_ken.lib.packet.packet",
+    "os_ken.lib.ofctl_utils",
+    "os_ken.topology.switches",
+    "sdnlab.controller.hub",
 )
 
 
@@ -120,6 +123,9 @@ def main() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    from sdnlab.controller import options
+
+    options.register()  # os-ken's and the runner's options, as parsing the request's flags does first
     ready, _, _ = select.select([sys.stdin.buffer], [], [], SPARE_IDLE_S)
     line = sys.stdin.buffer.readline() if ready else b""
     if not line.strip():  # the owner ended or never came back

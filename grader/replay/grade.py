@@ -166,7 +166,7 @@ async def _run_steps(
             await switch.disconnect()
             await switch.connect("127.0.0.1", of_port)
             await asyncio.wait_for(switch.ready.wait(), 10)
-            await net.settle()
+            await net.settle(force=True)
         elif isinstance(step, dict) and "mark" in step and marks is not None:
             marks[str(step["mark"])] = (len(pings), _flow_state(net))
         else:

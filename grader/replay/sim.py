@@ -9,16 +9,18 @@ pipeline model (``sdnlab.grader.pipeline``) on concrete headers: table misses an
 topology's links to the next switch or host. Hosts answer ARP and ICMP echo like a kernel.
 
 Everything runs on one asyncio loop, so the order of events is the order of the conversation.
-``settle()`` is how a scenario step knows the app is done, by events, not by a quiet period: it
-sends every switch a sync echo, which the runner answers only once every app has handled all
-that was queued before it (``sdnlab.grader.replay.sync``), and repeats until a round in which no
-switch sent anything follows a round in which nothing was sent or received either. A PACKET_IN
-still without a PACKET_OUT carrying its frame then got none.
+``settle()`` is how a scenario step knows the app is done, by events, not by a quiet period.
+What a switch tells the controller unasked (PACKET_IN, PORT_STATUS) waits in an outbox and goes
+out one message at a time; after each, every switch sends a sync echo, which the runner answers
+on every connection only once every app has handled all that was queued before it
+(``sdnlab.grader.replay.sync``). So the app sees the same messages in the same order in every
+run, and a PACKET_IN still without a PACKET_OUT carrying its frame then got none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import struct
 import time
 from dataclasses import dataclass, field
@@ -56,7 +58,7 @@ OFPT = {
     "BARRIER_REQUEST": 20,
     "BARRIER_REPLY": 21,
 }
-SYNC_TIMEOUT_S = 5.0  # a sync not answered by then: a handler hangs (the runner reports it at 2 s)
+SYNC_TIMEOUT_S = 3.0  # a sync not answered by then: a handler hangs (replay's runner reports one at 2 s)
 STALLED_SYNC_TIMEOUT_S = 0.5  # each later sync once one timed out (the app is stuck; do not wait long)
 CONNECT_TIMEOUT_S = 60.0  # for the controller to listen (it may still be loading the app)
 HOUSEKEEPING = (2, 3)  # ECHO_REQUEST, ECHO_REPLY: liveness, not part of a step
@@ -252,7 +254,7 @@ class SimSwitch:
         self.writer: asyncio.StreamWriter | None = None
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self.ready = asyncio.Event()
-        self.syncs: dict[bytes, asyncio.Future[None]] = {}  # token -> answered
+        self.answered: dict[bytes, int] = {}  # sync token -> requests the runner said it answered
         self._xid = 0
         self._pipeline: SwitchPipeline | None = None
         self._task: asyncio.Task[None] | None = None
@@ -282,9 +284,6 @@ class SimSwitch:
 
     async def disconnect(self) -> None:
         """Close the connection (flows are kept, as a fail-secure switch does)."""
-        for done in self.syncs.values():
-            done.cancel()
-        self.syncs.clear()
         if self.writer is not None:
             self.writer.close()
             try:
@@ -303,22 +302,29 @@ class SimSwitch:
         return self._xid
 
     def send(self, data: bytes) -> None:
-        """Send one message to the controller and record it."""
+        """Send one message to the controller and record it; events wait in the network's outbox.
+
+        A PACKET_IN or PORT_STATUS (what the switch tells unasked) goes out when ``settle`` lets
+        it: one at a time, each after the app has handled the one before, so the app sees the
+        same order in every run. Answers to the controller's requests go at once.
+        """
+        if data[1] in (OFPT["PACKET_IN"], OFPT["PORT_STATUS"]):
+            self.net.outbox.append((self, data))
+            return
+        self.release(data)
+
+    def release(self, data: bytes) -> None:
+        """Write one message to the controller now."""
         assert self.writer is not None
         self.writer.write(data)
         self.net.record(self, TO_CONTROLLER, data)
         if data[1] not in HOUSEKEEPING:
             self.net.sent += 1
 
-    def sync(self) -> asyncio.Future[None]:
-        """Send a sync echo (not recorded); the future is done when the runner answers it."""
+    def send_sync(self, token: bytes) -> None:
+        """Send a sync echo (not part of the conversation: not recorded)."""
         assert self.writer is not None
-        xid = self.next_xid()
-        token = str(xid).encode()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.syncs[token] = done
-        self.writer.write(_msg(OFPT["ECHO_REQUEST"], SYNC_DATA + token, xid))
-        return done
+        self.writer.write(_msg(OFPT["ECHO_REQUEST"], SYNC_DATA + token, self.next_xid()))
 
     async def _serve(self) -> None:
         assert self.reader is not None
@@ -331,9 +337,9 @@ class SimSwitch:
                 messages, buffer = split_messages(buffer + chunk)
                 for message in messages:
                     if message[1] == OFPT["ECHO_REPLY"] and message[8:].startswith(SYNC_DONE):
-                        done = self.syncs.pop(message[8 + len(SYNC_DONE) :], None)
-                        if done is not None and not done.done():
-                            done.set_result(None)
+                        token, _, count = message[8 + len(SYNC_DONE) :].partition(b"/")
+                        self.answered[token] = self.answered.get(token, 0) + int(count or 0)
+                        self.net.sync_answered()
                         continue
                     self.net.record(self, TO_SWITCH, message)
                     if message[1] not in HOUSEKEEPING:
@@ -488,7 +494,6 @@ class SimSwitch:
         match += b"\0" * (-len(match) % 8)
         body = struct.pack("!IHBBQ", OFP_NO_BUFFER, len(frame), reason, table_id, 0) + match + b"\0\0" + frame
         self.send(_msg(OFPT["PACKET_IN"], body, self.next_xid()))
-        self.net.pending.append(PacketIn(self.name, frame))
 
     def _packet_out(self, message: bytes) -> None:
         msg = parse(OFRecord(time.time(), self.address, TO_SWITCH, message, self.dpid))
@@ -520,6 +525,12 @@ def _outputs_to(flow: Any, port: int) -> bool:
     if port in (0xFFFFFFFF, None):  # OFPP_ANY
         return True
     return any(isinstance(a, Output) and a.port == port for a in flow.apply_actions + flow.write_actions)
+
+
+def _packet_in_frame(message: bytes) -> bytes:
+    """The frame a PACKET_IN built by ``SimSwitch.packet_in`` carries."""
+    (match_len,) = struct.unpack_from("!H", message, 8 + 16 + 2)
+    return message[8 + 16 + match_len + (-match_len % 8) + 2 :]
 
 
 def _chunks(data: bytes, size: int) -> list[bytes]:
@@ -587,7 +598,9 @@ class SimNetwork:
         self.sent = 0  # messages the switches sent to the controller, echoes apart
         self.received = 0  # messages the switches received from it, echoes apart
         self.stalled = False  # a sync timed out: the app hangs in a handler
-        self._sent_at_settle = -1  # ``sent`` when the last settle ended
+        self.outbox: collections.deque[tuple[SimSwitch, bytes]] = collections.deque()
+        self._epochs = 0
+        self._epoch: tuple[bytes, list[SimSwitch], asyncio.Future[None]] | None = None
         self.connected_at: float | None = None  # perf_counter() when the first switch connected
         self.peers: dict[tuple[str, int], tuple[str, int]] = {}
         self.down: set[frozenset[str]] = set()
@@ -608,34 +621,68 @@ class SimNetwork:
     def record(self, switch: SimSwitch, direction: str, data: bytes) -> None:
         self.records.append(OFRecord(time.time(), switch.address, direction, data, switch.dpid))
 
+    def sync_answered(self) -> None:
+        """A switch counted a sync answer: end the epoch once every switch has all of them."""
+        if self._epoch is None:
+            return
+        token, switches, done = self._epoch
+        if not done.done() and all(s.answered.get(token, 0) >= len(switches) for s in switches):
+            done.set_result(None)
+
     async def sync(self) -> bool:
-        """One sync round on every connected switch; False if the runner did not answer in time."""
-        waits = [s.sync() for s in self.switches.values() if s.writer is not None and s.ready.is_set()]
-        if not waits:
+        """One sync epoch: a sync echo on every connected switch, until each switch got the
+        runner's answers to all of them (see ``sdnlab.grader.replay.sync``). False on a timeout.
+        """
+        switches = [s for s in self.switches.values() if s.writer is not None and s.ready.is_set()]
+        if not switches:
             return True
+        self._epochs += 1
+        token = str(self._epochs).encode()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._epoch = (token, switches, done)
+        for switch in switches:
+            switch.send_sync(token)
         timeout = STALLED_SYNC_TIMEOUT_S if self.stalled else SYNC_TIMEOUT_S
         try:
-            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+            await asyncio.wait_for(done, timeout)
         except TimeoutError:
             self.stalled = True
             return False
+        finally:
+            self._epoch = None
+            for switch in switches:
+                switch.answered.pop(token, None)
+        self.stalled = False  # it was slow, not stuck
         return True
 
-    async def settle(self) -> list[PacketIn]:
-        """Wait until the app has handled everything and all it sent has arrived (see the module).
+    def _release_next(self) -> None:
+        switch, data = self.outbox.popleft()
+        switch.release(data)
+        if data[1] == OFPT["PACKET_IN"]:
+            self.pending.append(PacketIn(switch.name, _packet_in_frame(data)))
 
-        Returns the packet-ins the app answered with no PACKET_OUT of their frame.
+    async def settle(self, force: bool = False) -> list[PacketIn]:
+        """Let the app handle what the switches have to tell it, one message at a time.
+
+        Each waiting PACKET_IN or PORT_STATUS is sent once the app is done with everything before
+        (a sync epoch in which no switch had to answer the controller). ``force`` syncs even with
+        nothing waiting (after a handshake: the app's first flows). Returns the packet-ins the
+        app answered with no PACKET_OUT of their frame.
         """
-        quiet_before = self.sent == self._sent_at_settle  # nothing sent since the last settle
-        while True:
-            sent, received = self.sent, self.received
-            if not await self.sync():
-                break
-            quiet = self.sent == sent
-            if quiet and quiet_before and self.received == received:
-                break
-            quiet_before = quiet
-        self._sent_at_settle = self.sent
+        if self.outbox or force:
+            while True:
+                if self.outbox:
+                    if self.stalled:  # the app is stuck: tell it the rest at once, then one short wait
+                        while self.outbox:
+                            self._release_next()
+                    else:
+                        self._release_next()
+                sent = self.sent
+                if not await self.sync():
+                    self.outbox.clear()
+                    break
+                if self.sent == sent and not self.outbox:
+                    break
         unanswered = [p for p in self.pending if not p.answered]
         self.pending = []
         self.unanswered += len(unanswered)
@@ -691,7 +738,7 @@ class SimNetwork:
             raise ReplayError(
                 f"the app did not complete the OpenFlow handshake within {timeout:g} s"
             ) from None
-        await self.settle()
+        await self.settle(force=True)
 
     async def stop(self) -> None:
         for switch in self.switches.values():

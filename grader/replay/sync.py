@@ -3,7 +3,7 @@
 A replay step is over when the trainee's app has handled everything the simulated switches sent
 and every message it sent back has arrived. Waiting for a quiet moment guesses that (too short
 under load, wasted time otherwise); this asks. When ``SDNLAB_REPLAY_SYNC`` is set (only replay
-sets it), ``install()`` takes an ECHO_REQUEST whose data starts with ``SYNC_DATA`` away from
+sets it), ``install()`` takes an ECHO_REQUEST whose data is ``SYNC_DATA`` + a token away from
 os-ken's echo handler and hands it to one sync thread, which
 
 1. queues a ``SyncMarker`` event to every app (behind every event queued before it, in order:
@@ -11,10 +11,12 @@ os-ken's echo handler and hands it to one sync thread, which
 2. waits until every app's event loop has taken its marker (so each app handled all it had),
 3. repeats from 1 while any app was sent an event meanwhile (one app's handler feeding another,
    or another switch's messages), then
-4. answers every echo it holds with ``SYNC_DONE``: the reply goes into the switch's send queue
-   behind whatever the handlers sent, so the switch reads those first.
+4. sends ``SYNC_DONE`` + token + ``/`` + the number of requests with that token it answers now,
+   as an ECHO_REPLY on *every* switch connection: each goes into that switch's send queue behind
+   whatever the handlers sent to it, so a switch that has counted the answers to all the
+   requests of a token has also received everything the app sent it before.
 
-A handler that never returns holds its marker: the switch's wait for the reply is what times
+A handler that never returns holds its marker: the switch's wait for the answer is what times
 out (``sdnlab.grader.replay.sim``). Threads an app spawns itself are not waited for.
 """
 
@@ -22,11 +24,12 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import Any
 
 ENV = "SDNLAB_REPLAY_SYNC"
 SYNC_DATA = b"sdnlab-replay-sync:"  # the echo request's data: this, then a token
-SYNC_DONE = b"sdnlab-replay-done:"  # the reply's data: this, then the request's token
+SYNC_DONE = b"sdnlab-replay-done:"  # the answer's data: this, the token, "/", how many requests
 OFPT_ECHO_REQUEST = 2  # the same in every OpenFlow version
 MAX_ROUNDS = 200  # an app that keeps sending itself events is answered anyway after this many
 
@@ -46,6 +49,7 @@ class _Syncer:
         self._left = 0
         self._round_done = threading.Event()
         self._registered: set[int] = set()
+        self.datapaths: weakref.WeakSet[Any] = weakref.WeakSet()  # every switch connection seen
         threading.Thread(target=self._run, name="replay-sync", daemon=True).start()
 
     def count_event(self) -> None:
@@ -92,15 +96,19 @@ class _Syncer:
             for _ in range(MAX_ROUNDS):
                 if self._round(apps):
                     break
-            for datapath, xid, token in requests:
-                _answer(datapath, xid, token)
+            answered: dict[bytes, int] = {}
+            for _, _, token in requests:
+                answered[token] = answered.get(token, 0) + 1
+            for datapath in list(self.datapaths):
+                for token, count in answered.items():
+                    _answer(datapath, token + b"/" + str(count).encode())
 
 
-def _answer(datapath: Any, xid: int, token: bytes) -> None:
+def _answer(datapath: Any, data: bytes) -> None:
+    if not getattr(datapath, "is_active", True) or getattr(datapath, "ofproto_parser", None) is None:
+        return
     try:
-        reply = datapath.ofproto_parser.OFPEchoReply(datapath, data=SYNC_DONE + token)
-        reply.xid = xid
-        datapath.send_msg(reply)
+        datapath.send_msg(datapath.ofproto_parser.OFPEchoReply(datapath, data=SYNC_DONE + data))
     except Exception:  # the switch left meanwhile: nobody waits for this answer
         pass
 
@@ -131,6 +139,7 @@ def install(environ: dict[str, str] | None = None) -> bool:
     parse_msg = parser.msg
 
     def syncing_msg(datapath: Any, version: int, msg_type: int, msg_len: int, xid: int, buf: Any) -> Any:
+        syncer.datapaths.add(datapath)
         data = bytes(buf[8:msg_len])
         if msg_type == OFPT_ECHO_REQUEST and data.startswith(SYNC_DATA):
             syncer.request(datapath, xid, data[len(SYNC_DATA) :])
