@@ -7,13 +7,19 @@ rounds (default 5), each one of:
 * ``http_replay``: the trainee's Check as the browser sends it (``POST /api/session/check``:
   HTTP, database, the agent, replay in the sandbox), timed at the client;
 * ``agent_replay``: the same grading asked of the agent directly (``grade(..., replay=True)``);
+  the agent keeps a warm spare runner (``sdnlab.controller.warm``), as it does for trainees;
 * ``agent_live``: the public checks graded live on the running lab through the agent
-  (``grade(..., include_hidden=False)``: what Check did before, and what an exam's check does).
+  (``grade(..., include_hidden=False)``: what Check did before, and what an exam's check does);
+* ``cold_replay``: the same replay in this process with no spare (``labs.replay_check.grade_replay``:
+  a runner started cold per check, what ``sdnlab lab check`` does in a fresh CLI process).
 
-The three alternate within each round so that both see the same load on the host. Reported per
-app: median, min and max seconds, the verdicts of each (they must agree), and the ratio of the
-medians live / replay (agent level: the same path but for the grading) and live / HTTP replay
-(what a trainee waits for now, against the grading alone before). Writes
+The four alternate within each round so that all see the same load on the host. Reported per
+app: median, min and max seconds, the verdicts of each (they must agree), and the ratios of the
+medians to live (``replay_over_live``, ``http_replay_over_live``, ``cold_replay_over_live``;
+below 1 is faster than live). ``before`` holds the same figures of the previous replay (a runner
+started per check, steps that ended after a quiet period), measured by this benchmark at commit
+``ded5509`` (2026-12-05 06:15 UTC) on the same machine: its ratios are from its own run, so the
+two runs compare by ratio to live, which takes the host's load out. Writes
 bench/results/check_replay.json.
 """
 
@@ -46,9 +52,47 @@ def _verdicts(report: dict) -> dict[str, bool]:
     return {c["id"]: bool(c["passed"]) for c in report["checks"] if not c.get("hidden")}
 
 
-def measure(client, agent, sandbox: str) -> dict:
-    """``ROUNDS`` rounds of the three gradings; their times, modes and verdicts."""
-    times: dict[str, list[float]] = {"http_replay": [], "agent_replay": [], "agent_live": []}
+# The previous replay (runner started per check, quiet-period steps), from this benchmark's run at
+# commit ded5509 (bench/results/check_replay.json then): medians in seconds, rounds 5, load ~14.
+BEFORE = {
+    "measured_at": "2026-12-05T06:15:11Z",
+    "commit": "ded5509",
+    "load_average_before": [13.33, 14.96, 13.91],
+    "starter": {"http_replay_median_s": 2.999, "agent_replay_median_s": 3.218, "agent_live_median_s": 0.725},
+    "reference": {
+        "http_replay_median_s": 2.741,
+        "agent_replay_median_s": 3.239,
+        "agent_live_median_s": 0.957,
+    },
+}
+
+
+def _before(app: str) -> dict:
+    row = dict(BEFORE[app])
+    live = row["agent_live_median_s"]
+    row["replay_over_live"] = round(row["agent_replay_median_s"] / live, 2)
+    row["http_replay_over_live"] = round(row["http_replay_median_s"] / live, 2)
+    return {"measured_at": BEFORE["measured_at"], "commit": BEFORE["commit"], **row}
+
+
+def _cold_replay(app_text: str) -> dict:
+    """The replay as a fresh CLI process does it (no spare), as a report dict."""
+    import tempfile
+
+    from sdnlab.grader.replay import grade
+    from sdnlab.labs.loader import load_lab
+    from sdnlab.labs.replay_check import grade_replay
+
+    assert grade._SPARES is None  # this process keeps no spare: every runner starts cold
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "l2_switch.py").write_text(app_text)
+        return grade_replay(load_lab(LAB), Path(tmp)).to_dict()
+
+
+def measure(client, agent, sandbox: str, app_text: str) -> dict:
+    """``ROUNDS`` rounds of the four gradings; their times, modes and verdicts."""
+    kinds = ("http_replay", "agent_replay", "agent_live", "cold_replay")
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
     seen: dict[str, set] = {key: set() for key in times}
     for _ in range(ROUNDS):
         for key in times:
@@ -57,6 +101,8 @@ def measure(client, agent, sandbox: str) -> dict:
                 answer = client.post("/api/session/check")
                 answer.raise_for_status()
                 report = answer.json()
+            elif key == "cold_replay":
+                report = _cold_replay(app_text)
             else:
                 report = agent.grade(sandbox, include_hidden=False, replay=key == "agent_replay")
             times[key].append(time.perf_counter() - began)
@@ -70,14 +116,34 @@ def measure(client, agent, sandbox: str) -> dict:
             "percent": [o[1] for o in outcomes],
             "verdicts": [json.loads(o[2]) for o in outcomes],
         }
-    replay, http, live = (rows[k]["median_s"] for k in ("agent_replay", "http_replay", "agent_live"))
+    replay, http, live, cold = (
+        rows[k]["median_s"] for k in ("agent_replay", "http_replay", "agent_live", "cold_replay")
+    )
     return {
         **rows,
         "verdicts_agree": len({json.dumps(r["verdicts"], sort_keys=True) for r in rows.values()}) == 1
         and all(len(r["verdicts"]) == 1 for r in rows.values()),
-        "live_over_replay": round(live / replay, 2),
-        "live_over_http_replay": round(live / http, 2),
+        "replay_over_live": round(replay / live, 2),
+        "http_replay_over_live": round(http / live, 2),
+        "cold_replay_over_live": round(cold / live, 2),
     }
+
+
+def measure_both(client, agent, sandbox: str) -> dict:
+    """The starter (as started), then the reference saved and deployed; each with ``before``."""
+    from sdnlab.labs.loader import load_lab
+
+    starter = (load_lab(LAB).starter_dir / "l2_switch.py").read_text()
+    apps = {"starter": measure(client, agent, sandbox, starter)}
+    reference = (load_lab(LAB).solution_dir / "l2_switch.py").read_text()
+    client.put("/api/session/files/l2_switch.py", json={"content": reference}).raise_for_status()
+    client.post("/api/session/deploy").raise_for_status()
+    apps["reference"] = measure(client, agent, sandbox, reference)
+    for name, row in apps.items():
+        row["before"] = _before(name)
+        ratio_before = row["before"]["replay_over_live"]
+        row["speedup_vs_before"] = round(ratio_before / row["replay_over_live"], 1)
+    return apps
 
 
 def main() -> int:
@@ -88,7 +154,6 @@ def main() -> int:
 
     from bench.classroom.run import Server
     from sdnlab.classroom.sandbox import AgentBackend
-    from sdnlab.labs.loader import load_lab
 
     load_before = [round(x, 2) for x in os.getloadavg()]  # other test runs share the host's 2 cores
     server = Server(1, "crb" + secrets.token_hex(2))
@@ -102,13 +167,10 @@ def main() -> int:
             started = client.post(f"/api/labs/{LAB}/start")
             started.raise_for_status()
             ready_s = time.perf_counter() - began
-            sandbox = started.json()["sandbox"]
-            apps = {"starter": measure(client, agent, sandbox)}
-            reference = (load_lab(LAB).solution_dir / "l2_switch.py").read_text()
-            client.put("/api/session/files/l2_switch.py", json={"content": reference}).raise_for_status()
-            client.post("/api/session/deploy").raise_for_status()
-            apps["reference"] = measure(client, agent, sandbox)
-            client.post("/api/session/stop")
+            try:
+                apps = measure_both(client, agent, started.json()["sandbox"])
+            finally:  # also after a failure: a sandbox left running stays until stopped
+                client.post("/api/session/stop")
     finally:
         server.stop()
     result = {
@@ -131,8 +193,9 @@ def main() -> int:
     for name, row in apps.items():
         print(
             f"{name}: check by replay {row['http_replay']['median_s']} s (HTTP), "
-            f"{row['agent_replay']['median_s']} s (agent); live {row['agent_live']['median_s']} s; "
-            f"live/replay {row['live_over_replay']}x; verdicts agree: {row['verdicts_agree']}"
+            f"{row['agent_replay']['median_s']} s (agent), {row['cold_replay']['median_s']} s (cold); "
+            f"live {row['agent_live']['median_s']} s; replay/live {row['replay_over_live']} "
+            f"(before: {row['before']['replay_over_live']}); verdicts agree: {row['verdicts_agree']}"
         )
     return 0 if all(row["verdicts_agree"] for row in apps.values()) else 1
 
