@@ -135,14 +135,98 @@ def measure_both(client, agent, sandbox: str) -> dict:
 
     starter = (load_lab(LAB).starter_dir / "l2_switch.py").read_text()
     apps = {"starter": measure(client, agent, sandbox, starter)}
+    print("starter:", json.dumps(apps["starter"]), flush=True)
     reference = (load_lab(LAB).solution_dir / "l2_switch.py").read_text()
     client.put("/api/session/files/l2_switch.py", json={"content": reference}).raise_for_status()
-    client.post("/api/session/deploy").raise_for_status()
+    deployed = client.post("/api/session/deploy")
+    if deployed.status_code != 200:
+        raise RuntimeError(f"deploy of the reference failed: {deployed.status_code} {deployed.text[:500]}")
     apps["reference"] = measure(client, agent, sandbox, reference)
     for name, row in apps.items():
         row["before"] = _before(name)
         ratio_before = row["before"]["replay_over_live"]
         row["speedup_vs_before"] = round(ratio_before / row["replay_over_live"], 1)
+    return apps
+
+
+def measure_host() -> dict:
+    """Lab 2 run on this host (no classroom): check by replay warm and cold against live, per app.
+
+    The library calls the classroom's agent makes (``labs.session.check_lab`` for the Check,
+    ``labs.grading.grade_live`` for live), without a sandbox: a run of its own that other test
+    sessions' clean-ups do not take for a dead lab.
+    """
+    import tempfile
+
+    from sdnlab.grader.replay import grade
+    from sdnlab.labs import grading
+    from sdnlab.labs import session as lab_sessions
+    from sdnlab.labs.loader import load_lab
+    from sdnlab.runtime import api
+
+    lab = load_lab(LAB)
+    name = "crh" + secrets.token_hex(2)
+    texts = {
+        "starter": (lab.starter_dir / "l2_switch.py").read_text(),
+        "reference": (lab.solution_dir / "l2_switch.py").read_text(),
+    }
+    apps: dict = {}
+    home = os.environ.get("SDNLAB_HOME")
+    with tempfile.TemporaryDirectory(prefix="sdnlab-bench-check-") as tmp:
+        os.environ["SDNLAB_HOME"] = str(Path(tmp) / "home")  # the session record and progress: ours
+        workdir = Path(tmp) / "work"
+        lab_sessions.start(lab, name=name, workdir=workdir, fresh=True)
+        try:
+            for app, text in texts.items():
+                (workdir / "l2_switch.py").write_text(text)
+                lab_sessions.reset(name)
+                times: dict[str, list[float]] = {"replay_warm": [], "replay_cold": [], "live": []}
+                seen: dict[str, set] = {key: set() for key in times}
+                grade.keep_warm_spare()
+                spares = grade._SPARES
+                for _ in range(ROUNDS):
+                    for key in times:
+                        grade._SPARES = spares if key == "replay_warm" else None
+                        began = time.perf_counter()
+                        if key == "live":
+                            with api.exclusive(name):
+                                result = grading.grade_live(lab, name, include_hidden=False)
+                        else:
+                            result = lab_sessions.check_lab(lab, name, workdir)
+                        times[key].append(time.perf_counter() - began)
+                        report = result.to_dict()
+                        verdicts = json.dumps(_verdicts(report), sort_keys=True)
+                        seen[key].add((report["mode"], report["percent"], verdicts))
+                grade._SPARES = spares
+                rows = {
+                    key: {
+                        **_summary(seconds),
+                        "outcomes": [
+                            {"mode": m, "percent": p, "verdicts": json.loads(v)} for m, p, v in seen[key]
+                        ],
+                    }
+                    for key, seconds in times.items()
+                }
+                live = rows["live"]["median_s"]
+                apps[app] = {
+                    **rows,
+                    "verdicts_agree": len({v for outcomes in seen.values() for _, _, v in outcomes}) == 1,
+                    "replay_warm_over_live": round(rows["replay_warm"]["median_s"] / live, 2),
+                    "replay_cold_over_live": round(rows["replay_cold"]["median_s"] / live, 2),
+                    "before": _before(app),
+                }
+                apps[app]["speedup_vs_before"] = round(
+                    apps[app]["before"]["replay_over_live"] / apps[app]["replay_warm_over_live"], 1
+                )
+        finally:
+            lab_sessions.stop(name)
+            if grade._SPARES is not None:
+                grade._SPARES.close()
+                grade._SPARES = None
+            if home is None:
+                os.environ.pop("SDNLAB_HOME", None)
+            else:
+                os.environ["SDNLAB_HOME"] = home
     return apps
 
 
@@ -156,6 +240,18 @@ def main() -> int:
     from sdnlab.classroom.sandbox import AgentBackend
 
     load_before = [round(x, 2) for x in os.getloadavg()]  # other test runs share the host's 2 cores
+    host = measure_host()
+    for name, row in host.items():
+        print(
+            f"host {name}: replay warm {row['replay_warm']['median_s']} s, "
+            f"cold {row['replay_cold']['median_s']} s, "
+            f"live {row['live']['median_s']} s; warm/live {row['replay_warm_over_live']} "
+            f"(before: {row['before']['replay_over_live']}); verdicts agree: {row['verdicts_agree']}",
+            flush=True,
+        )
+    apps: dict = {}
+    classroom_error = ""
+    ready_s = 0.0
     server = Server(1, "crb" + secrets.token_hex(2))
     try:
         agent = AgentBackend(str(server.state / "agent.sock"), timeout=600)
@@ -171,6 +267,8 @@ def main() -> int:
                 apps = measure_both(client, agent, started.json()["sandbox"])
             finally:  # also after a failure: a sandbox left running stays until stopped
                 client.post("/api/session/stop")
+    except Exception as exc:  # the sandbox's lab killed under us (see the results' note), or no agent
+        classroom_error = f"{type(exc).__name__}: {exc}"
     finally:
         server.stop()
     result = {
@@ -186,7 +284,9 @@ def main() -> int:
             "load_average_before": list(load_before),
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": host,
         "apps": apps,
+        "classroom_error": classroom_error,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
@@ -197,7 +297,10 @@ def main() -> int:
             f"live {row['agent_live']['median_s']} s; replay/live {row['replay_over_live']} "
             f"(before: {row['before']['replay_over_live']}); verdicts agree: {row['verdicts_agree']}"
         )
-    return 0 if all(row["verdicts_agree"] for row in apps.values()) else 1
+    if classroom_error:
+        print(f"classroom part not measured: {classroom_error}")
+    rows = [*host.values(), *apps.values()]
+    return 0 if all(row["verdicts_agree"] for row in rows) else 1
 
 
 if __name__ == "__main__":
