@@ -320,6 +320,7 @@ class SimSwitch:
         self.net.record(self, TO_CONTROLLER, data)
         if data[1] not in HOUSEKEEPING:
             self.net.sent += 1
+            self.net.dirty.add(self.name)
 
     def send_sync(self, token: bytes) -> None:
         """Send a sync echo (not part of the conversation: not recorded)."""
@@ -600,7 +601,8 @@ class SimNetwork:
         self.stalled = False  # a sync timed out: the app hangs in a handler
         self.outbox: collections.deque[tuple[SimSwitch, bytes]] = collections.deque()
         self._epochs = 0
-        self._epoch: tuple[bytes, list[SimSwitch], asyncio.Future[None]] | None = None
+        self._epoch: tuple[bytes, list[SimSwitch], int, asyncio.Future[None]] | None = None
+        self.dirty: set[str] = set()  # switches that sent the controller something since the last epoch
         self.connected_at: float | None = None  # perf_counter() when the first switch connected
         self.peers: dict[tuple[str, int], tuple[str, int]] = {}
         self.down: set[frozenset[str]] = set()
@@ -625,22 +627,28 @@ class SimNetwork:
         """A switch counted a sync answer: end the epoch once every switch has all of them."""
         if self._epoch is None:
             return
-        token, switches, done = self._epoch
-        if not done.done() and all(s.answered.get(token, 0) >= len(switches) for s in switches):
+        token, switches, asked, done = self._epoch
+        if not done.done() and all(s.answered.get(token, 0) >= asked for s in switches):
             done.set_result(None)
 
-    async def sync(self) -> bool:
-        """One sync epoch: a sync echo on every connected switch, until each switch got the
-        runner's answers to all of them (see ``sdnlab.grader.replay.sync``). False on a timeout.
+    async def sync(self, every: bool = False) -> bool:
+        """One sync epoch (see ``sdnlab.grader.replay.sync``); False on a timeout.
+
+        A sync echo goes to each switch that sent the controller something since the last epoch
+        began (``every``: to each switch), behind it; the epoch ends when every connected switch
+        has counted the runner's answers to all of them, which the runner sends on every
+        connection behind what the app sent there. Nothing sent: nothing to wait for.
         """
         switches = [s for s in self.switches.values() if s.writer is not None and s.ready.is_set()]
-        if not switches:
+        asked = [s for s in switches if every or s.name in self.dirty]
+        self.dirty.clear()
+        if not asked:
             return True
         self._epochs += 1
         token = str(self._epochs).encode()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._epoch = (token, switches, done)
-        for switch in switches:
+        self._epoch = (token, switches, len(asked), done)
+        for switch in asked:
             switch.send_sync(token)
         timeout = STALLED_SYNC_TIMEOUT_S if self.stalled else SYNC_TIMEOUT_S
         try:
@@ -670,6 +678,7 @@ class SimNetwork:
         app answered with no PACKET_OUT of their frame.
         """
         if self.outbox or force:
+            every = force
             while True:
                 if self.outbox:
                     if self.stalled:  # the app is stuck: tell it the rest at once, then one short wait
@@ -678,9 +687,10 @@ class SimNetwork:
                     else:
                         self._release_next()
                 sent = self.sent
-                if not await self.sync():
+                if not await self.sync(every):
                     self.outbox.clear()
                     break
+                every = False
                 if self.sent == sent and not self.outbox:
                     break
         unanswered = [p for p in self.pending if not p.answered]
