@@ -11,8 +11,8 @@ topology's links to the next switch or host. Hosts answer ARP and ICMP echo like
 Everything runs on one asyncio loop, so the order of events is the order of the conversation.
 ``settle()`` is how a scenario step knows the app is done, by events, not by a quiet period.
 What a switch tells the controller unasked (PACKET_IN, PORT_STATUS) waits in an outbox and goes
-out one message at a time; after each, every switch sends a sync echo, which the runner answers
-on every connection only once every app has handled all that was queued before it
+out one message at a time; after each, the switches that sent something send a sync echo, which
+the runner answers on every connection only once every app has handled all queued before it
 (``sdnlab.grader.replay.sync``). So the app sees the same messages in the same order in every
 run, and a PACKET_IN still without a PACKET_OUT carrying its frame then got none.
 """
