@@ -218,6 +218,9 @@ class LocalRunner(SandboxBackend):
             except BaseException:
                 self._remove(sandbox)
                 raise
+        from sdnlab.labs.replay_check import keep_warm
+
+        keep_warm(lab)  # when the trainee's Check replays the app: a runner waits, imports done
         return self.status(sandbox)
 
     def _remove(self, sandbox: str) -> None:
@@ -383,6 +386,9 @@ class LocalRunner(SandboxBackend):
 
         try:
             if replay:  # the trainee's Check: as `sdnlab lab check` (by replay, else live or static)
+                from sdnlab.labs.replay_check import keep_warm
+
+                keep_warm(lab)  # an agent restarted since the lab started has no spare yet
                 result = lab_sessions.check_lab(lab, sandbox, Path(record["workdir"]), network=self.network)
             elif self.network:
                 result = grading.grade_live(lab, sandbox, include_hidden=include_hidden)

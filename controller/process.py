@@ -72,15 +72,24 @@ class ControllerProcess:
         """Start the process and wait until it listens (stopping it again if it does not)."""
         if port_open(self.host, self.of_port):
             raise ListenError(f"OpenFlow {self.host}:{self.of_port}: already in use by another process")
-        handle, self.log_path = tempfile.mkstemp(prefix="sdnlab-ctl-", suffix=".log")
-        with os.fdopen(handle, "wb") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.launch()
         try:
             self.wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def launch(self) -> ControllerProcess:
+        """Start the process without waiting for it to listen (the caller's first connection waits)."""
+        handle, self.log_path = tempfile.mkstemp(prefix="sdnlab-ctl-", suffix=".log")
+        with os.fdopen(handle, "wb") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        return self
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until the OpenFlow port accepts connections (a REST server binds before it)."""

@@ -101,8 +101,9 @@ class Runner:
 
         hardening.install()  # every os-ken workaround, the hub's eventlet semantics included
         app_errors.install()  # only when SDNLAB_APP_ERRORS names a file
-        from sdnlab.grader.replay import record
+        from sdnlab.grader.replay import record, sync
 
+        sync.install()  # only when SDNLAB_REPLAY_SYNC is set (a replay's runner); before the recorder
         record.install()  # only when SDNLAB_OF_RECORD names a file; after hardening's parser
         from sdnlab.controller import handshakes
 

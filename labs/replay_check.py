@@ -66,6 +66,18 @@ def replay_reason(lab: Lab, include_hidden: bool = False, topology=None) -> str 
     return None
 
 
+def keep_warm(lab: Lab) -> None:
+    """In a long-lived grader (the classroom agent): keep a spare runner for ``lab``'s checks.
+
+    Only for a lab that check grades by replay; see ``sdnlab.controller.warm``. The spare is a
+    runner of this process's own user and namespaces, as a cold start would be.
+    """
+    if replay_reason(lab) is None:
+        from sdnlab.grader.replay.grade import keep_warm_spare
+
+        keep_warm_spare()
+
+
 def _probe_pairs(probe: LabProbe, topology) -> list[tuple[str, str]]:
     args = probe.args
     return [

@@ -142,8 +142,8 @@ _FEEDBACK_JA = (
         "スイッチが既に報告した宛先のフレームをアプリがフラッドしました",
     ),
     (
-        re.compile(r"\b(\d+) packet-in\(s\) got no packet-out within 0\.5 s$"),
-        r"\1 件の packet-in に 0.5 秒以内の packet-out がありません",
+        re.compile(r"\b(\d+) packet-in\(s\) got no packet-out$"),
+        r"\1 件の packet-in に packet-out がありません",
     ),
     (
         re.compile(r"\bat most (\d+) packet-ins per switch and flow; worst: (\d+)"),

@@ -9,13 +9,18 @@ pipeline model (``sdnlab.grader.pipeline``) on concrete headers: table misses an
 topology's links to the next switch or host. Hosts answer ARP and ICMP echo like a kernel.
 
 Everything runs on one asyncio loop, so the order of events is the order of the conversation.
-``settle()`` waits until every PACKET_IN was answered (a PACKET_OUT carrying its frame) and the
-controller has been quiet for a moment; that is how a scenario step knows the app is done.
+``settle()`` is how a scenario step knows the app is done, by events, not by a quiet period.
+What a switch tells the controller unasked (PACKET_IN, PORT_STATUS) waits in an outbox and goes
+out one message at a time; after each, the switches that sent something send a sync echo, which
+the runner answers on every connection only once every app has handled all queued before it
+(``sdnlab.grader.replay.sync``). So the app sees the same messages in the same order in every
+run, and a PACKET_IN still without a PACKET_OUT carrying its frame then got none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import struct
 import time
 from dataclasses import dataclass, field
@@ -29,6 +34,7 @@ from sdnlab.grader.pipeline import Drop, Emit, Fork, SwitchPipeline, ToControlle
 from sdnlab.grader.replay.errors import ReplayError
 from sdnlab.grader.replay.pcapng import TO_CONTROLLER, TO_SWITCH, OFRecord, split_messages
 from sdnlab.grader.replay.show import parse
+from sdnlab.grader.replay.sync import SYNC_DATA, SYNC_DONE
 
 OFP_VERSION = 0x04
 OFP_NO_BUFFER = 0xFFFFFFFF
@@ -52,8 +58,10 @@ OFPT = {
     "BARRIER_REQUEST": 20,
     "BARRIER_REPLY": 21,
 }
-ANSWER_TIMEOUT_S = 0.5  # a packet-in not answered by then counts as unanswered
-IDLE_S = 0.008  # quiet time after the last answer before a step counts as done
+SYNC_TIMEOUT_S = 3.0  # a sync not answered by then: a handler hangs (replay's runner reports one at 2 s)
+STALLED_SYNC_TIMEOUT_S = 0.5  # each later sync once one timed out (the app is stuck; do not wait long)
+CONNECT_TIMEOUT_S = 60.0  # for the controller to listen (it may still be loading the app)
+HOUSEKEEPING = (2, 3)  # ECHO_REQUEST, ECHO_REPLY: liveness, not part of a step
 MAX_HOPS = 64  # frames that cross more switches than this are a loop
 
 
@@ -229,7 +237,6 @@ class PacketIn:
 
     switch: str
     frame: bytes
-    sent_at: float
     answered: bool = False
 
 
@@ -247,15 +254,29 @@ class SimSwitch:
         self.writer: asyncio.StreamWriter | None = None
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self.ready = asyncio.Event()
+        self.answered: dict[bytes, int] = {}  # sync token -> requests the runner said it answered
         self._xid = 0
         self._pipeline: SwitchPipeline | None = None
         self._task: asyncio.Task[None] | None = None
 
     # ---- connection
-    async def connect(self, host: str, port: int) -> None:
-        """Open the TCP connection and start answering the controller."""
+    async def connect(self, host: str, port: int, alive: Any = None) -> None:
+        """Open the TCP connection and start answering the controller.
+
+        Until the controller listens the connection is refused: tried again every few
+        milliseconds while ``alive()`` (the controller process still runs) holds, for at most
+        ``CONNECT_TIMEOUT_S``.
+        """
         self.ready.clear()
-        self.reader, self.writer = await asyncio.open_connection(host, port)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                self.reader, self.writer = await asyncio.open_connection(host, port)
+                break
+            except ConnectionRefusedError:
+                if (alive is not None and not alive()) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.005)
         sock = self.writer.get_extra_info("sockname")
         self.address = (sock[0], sock[1])
         self.send(_msg(OFPT["HELLO"], struct.pack("!HHI", 1, 8, 1 << OFP_VERSION), self.next_xid()))
@@ -281,10 +302,30 @@ class SimSwitch:
         return self._xid
 
     def send(self, data: bytes) -> None:
-        """Send one message to the controller and record it."""
+        """Send one message to the controller and record it; events wait in the network's outbox.
+
+        A PACKET_IN or PORT_STATUS (what the switch tells unasked) goes out when ``settle`` lets
+        it: one at a time, each after the app has handled the one before, so the app sees the
+        same order in every run. Answers to the controller's requests go at once.
+        """
+        if data[1] in (OFPT["PACKET_IN"], OFPT["PORT_STATUS"]):
+            self.net.outbox.append((self, data))
+            return
+        self.release(data)
+
+    def release(self, data: bytes) -> None:
+        """Write one message to the controller now."""
         assert self.writer is not None
         self.writer.write(data)
         self.net.record(self, TO_CONTROLLER, data)
+        if data[1] not in HOUSEKEEPING:
+            self.net.sent += 1
+            self.net.dirty.add(self.name)
+
+    def send_sync(self, token: bytes) -> None:
+        """Send a sync echo (not part of the conversation: not recorded)."""
+        assert self.writer is not None
+        self.writer.write(_msg(OFPT["ECHO_REQUEST"], SYNC_DATA + token, self.next_xid()))
 
     async def _serve(self) -> None:
         assert self.reader is not None
@@ -296,9 +337,15 @@ class SimSwitch:
                     return
                 messages, buffer = split_messages(buffer + chunk)
                 for message in messages:
+                    if message[1] == OFPT["ECHO_REPLY"] and message[8:].startswith(SYNC_DONE):
+                        token, _, count = message[8 + len(SYNC_DONE) :].partition(b"/")
+                        self.answered[token] = self.answered.get(token, 0) + int(count or 0)
+                        self.net.sync_answered()
+                        continue
                     self.net.record(self, TO_SWITCH, message)
+                    if message[1] not in HOUSEKEEPING:
+                        self.net.received += 1
                     self._handle(message)
-                    self.net.activity()
         except (ConnectionError, asyncio.IncompleteReadError):
             return
 
@@ -448,7 +495,6 @@ class SimSwitch:
         match += b"\0" * (-len(match) % 8)
         body = struct.pack("!IHBBQ", OFP_NO_BUFFER, len(frame), reason, table_id, 0) + match + b"\0\0" + frame
         self.send(_msg(OFPT["PACKET_IN"], body, self.next_xid()))
-        self.net.pending.append(PacketIn(self.name, frame, time.monotonic()))
 
     def _packet_out(self, message: bytes) -> None:
         msg = parse(OFRecord(time.time(), self.address, TO_SWITCH, message, self.dpid))
@@ -480,6 +526,12 @@ def _outputs_to(flow: Any, port: int) -> bool:
     if port in (0xFFFFFFFF, None):  # OFPP_ANY
         return True
     return any(isinstance(a, Output) and a.port == port for a in flow.apply_actions + flow.write_actions)
+
+
+def _packet_in_frame(message: bytes) -> bytes:
+    """The frame a PACKET_IN built by ``SimSwitch.packet_in`` carries."""
+    (match_len,) = struct.unpack_from("!H", message, 8 + 16 + 2)
+    return message[8 + 16 + match_len + (-match_len % 8) + 2 :]
 
 
 def _chunks(data: bytes, size: int) -> list[bytes]:
@@ -544,7 +596,14 @@ class SimNetwork:
         self.drops = 0
         self.loops = 0
         self.unanswered = 0  # packet-ins the app never answered
-        self._activity = asyncio.Event()
+        self.sent = 0  # messages the switches sent to the controller, echoes apart
+        self.received = 0  # messages the switches received from it, echoes apart
+        self.stalled = False  # a sync timed out: the app hangs in a handler
+        self.outbox: collections.deque[tuple[SimSwitch, bytes]] = collections.deque()
+        self._epochs = 0
+        self._epoch: tuple[bytes, list[SimSwitch], int, asyncio.Future[None]] | None = None
+        self.dirty: set[str] = set()  # switches that sent the controller something since the last epoch
+        self.connected_at: float | None = None  # perf_counter() when the first switch connected
         self.peers: dict[tuple[str, int], tuple[str, int]] = {}
         self.down: set[frozenset[str]] = set()
         ports: dict[str, dict[int, str]] = {s.name: {} for s in topology.switches()}
@@ -564,36 +623,80 @@ class SimNetwork:
     def record(self, switch: SimSwitch, direction: str, data: bytes) -> None:
         self.records.append(OFRecord(time.time(), switch.address, direction, data, switch.dpid))
 
-    def activity(self) -> None:
-        self._activity.set()
+    def sync_answered(self) -> None:
+        """A switch counted a sync answer: end the epoch once every switch has all of them."""
+        if self._epoch is None:
+            return
+        token, switches, asked, done = self._epoch
+        if not done.done() and all(s.answered.get(token, 0) >= asked for s in switches):
+            done.set_result(None)
 
-    async def settle(self, answer_timeout: float = ANSWER_TIMEOUT_S, idle: float = IDLE_S) -> list[PacketIn]:
-        """Wait until every packet-in is answered (or timed out) and the controller is quiet.
+    async def sync(self, every: bool = False) -> bool:
+        """One sync epoch (see ``sdnlab.grader.replay.sync``); False on a timeout.
 
-        Returns the packet-ins that got no answer within ``answer_timeout``.
+        A sync echo goes to each switch that sent the controller something since the last epoch
+        began (``every``: to each switch), behind it; the epoch ends when every connected switch
+        has counted the runner's answers to all of them, which the runner sends on every
+        connection behind what the app sent there. Nothing sent: nothing to wait for.
         """
-        unanswered: list[PacketIn] = []
-        while True:
-            open_ = [p for p in self.pending if not p.answered]
-            self._activity.clear()
-            if open_:
-                oldest = min(p.sent_at for p in open_)
-                wait = answer_timeout - (time.monotonic() - oldest)
-                if wait <= 0:
-                    for p in open_:
-                        if time.monotonic() - p.sent_at >= answer_timeout:
-                            p.answered = True  # give up on it
-                            unanswered.append(p)
-                    continue
-            else:
-                wait = idle
-            try:
-                await asyncio.wait_for(self._activity.wait(), wait)
-            except TimeoutError:
-                if not open_:
-                    self.pending = []
-                    self.unanswered += len(unanswered)
-                    return unanswered
+        switches = [s for s in self.switches.values() if s.writer is not None and s.ready.is_set()]
+        asked = [s for s in switches if every or s.name in self.dirty]
+        self.dirty.clear()
+        if not asked:
+            return True
+        self._epochs += 1
+        token = str(self._epochs).encode()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._epoch = (token, switches, len(asked), done)
+        for switch in asked:
+            switch.send_sync(token)
+        timeout = STALLED_SYNC_TIMEOUT_S if self.stalled else SYNC_TIMEOUT_S
+        try:
+            await asyncio.wait_for(done, timeout)
+        except TimeoutError:
+            self.stalled = True
+            return False
+        finally:
+            self._epoch = None
+            for switch in switches:
+                switch.answered.pop(token, None)
+        self.stalled = False  # it was slow, not stuck
+        return True
+
+    def _release_next(self) -> None:
+        switch, data = self.outbox.popleft()
+        switch.release(data)
+        if data[1] == OFPT["PACKET_IN"]:
+            self.pending.append(PacketIn(switch.name, _packet_in_frame(data)))
+
+    async def settle(self, force: bool = False) -> list[PacketIn]:
+        """Let the app handle what the switches have to tell it, one message at a time.
+
+        Each waiting PACKET_IN or PORT_STATUS is sent once the app is done with everything before
+        (a sync epoch in which no switch had to answer the controller). ``force`` syncs even with
+        nothing waiting (after a handshake: the app's first flows). Returns the packet-ins the
+        app answered with no PACKET_OUT of their frame.
+        """
+        if self.outbox or force:
+            every = force
+            while True:
+                if self.outbox:
+                    if self.stalled:  # the app is stuck: tell it the rest at once, then one short wait
+                        while self.outbox:
+                            self._release_next()
+                    else:
+                        self._release_next()
+                sent = self.sent
+                if not await self.sync(every):
+                    self.outbox.clear()
+                    break
+                every = False
+                if self.sent == sent and not self.outbox:
+                    break
+        unanswered = [p for p in self.pending if not p.answered]
+        self.pending = []
+        self.unanswered += len(unanswered)
+        return unanswered
 
     # ---- moving frames
     def from_host(self, host: SimHost, frame: bytes) -> None:
@@ -633,17 +736,19 @@ class SimNetwork:
                 switch._pipeline = None
                 switch.port_status(port)
 
-    async def start(self, host: str, port: int, timeout: float = 10.0) -> None:
-        """Connect every switch and wait for the handshakes."""
+    async def start(self, host: str, port: int, timeout: float = 10.0, alive: Any = None) -> None:
+        """Connect every switch (while ``alive()`` holds) and wait for the handshakes."""
         for switch in self.switches.values():
-            await switch.connect(host, port)
+            await switch.connect(host, port, alive)
+            if self.connected_at is None:
+                self.connected_at = time.perf_counter()  # the controller listens from here on
         try:
             await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.switches.values())), timeout)
         except TimeoutError:
             raise ReplayError(
                 f"the app did not complete the OpenFlow handshake within {timeout:g} s"
             ) from None
-        await self.settle()
+        await self.settle(force=True)
 
     async def stop(self) -> None:
         for switch in self.switches.values():
