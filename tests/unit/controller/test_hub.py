@@ -142,7 +142,7 @@ def test_sleep_sleeps_for_the_given_time():
 
 def test_sleep_zero_returns_at_once():
     took, _ = elapsed(hub.sleep, 0)
-    assert took < 0.05
+    assert took < 0.5  # no timer: a loaded machine only delays the call itself
 
 
 def test_spawn_runs_the_function_and_wait_returns_its_result():

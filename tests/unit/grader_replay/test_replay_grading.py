@@ -27,11 +27,10 @@ def reference():
     return replay_app(str(SOLUTION / "l2_switch.py"), LAB, of_port=6870)
 
 
-def test_the_reference_app_passes_every_scenario_quickly(reference):
+def test_the_reference_app_passes_every_scenario(reference):  # its speed: bench/check_replay
     assert reference.passed, reference.summary()
     assert [s.name for s in reference.scenarios] == ["learning", "reconnect"]
     for scenario in reference.scenarios:
-        assert scenario.seconds < 3.0, scenario.to_dict()  # well under a second on an idle machine
         assert scenario.behaviour_score == scenario.behaviour_max > 0
 
 
