@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdnlab.certification import paths, variants
-from sdnlab.certification.errors import ExamError
+from sdnlab.certification.errors import ExamError, ExamStateError
 from sdnlab.certification.exam import Exam, Task, load_exam
 from sdnlab.labs.model import Text
 
@@ -89,7 +89,7 @@ def current(session: str = "exam") -> Attempt:
     try:
         pointer = json.loads(_current_file(session).read_text())
     except FileNotFoundError:
-        raise ExamError(f"no exam running in session {session!r}: `sdnlab exam start EXAM`") from None
+        raise ExamStateError(f"no exam running in session {session!r}: `sdnlab exam start EXAM`") from None
     except ValueError:
         raise ExamError(f"{_current_file(session)}: corrupt; remove it") from None
     return load(attempts_dir() / pointer["attempt"])
@@ -132,7 +132,9 @@ def start(
     if pointer.exists():
         running = current(session)
         if running.data["status"] == "running" and not _expired(running, now):
-            raise ExamError(f"session {session!r} already runs exam {running.data['exam']}: submit it first")
+            raise ExamStateError(
+                f"session {session!r} already runs exam {running.data['exam']}: submit it first"
+            )
         settle(running, now)
     used = [
         a
@@ -254,7 +256,7 @@ def settle(attempt: Attempt, now: float) -> Attempt:
 def _running(attempt: Attempt, now: float) -> Attempt:
     attempt = settle(attempt, now)
     if attempt.data["status"] != "running":
-        raise ExamError(
+        raise ExamStateError(
             f"the exam {attempt.data['exam']} has ended (time is up or it was submitted): "
             "`sdnlab exam status`"
         )

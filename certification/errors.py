@@ -17,6 +17,15 @@ class ExamError(CertificationError):
     """An exam file is invalid, or an exam attempt cannot do what was asked."""
 
 
+class ExamStateError(ExamError):
+    """An exam session cannot do what was asked: no exam running, one already running, ended.
+
+    The exit code of a lab that cannot (``LAB_STATE``, like ``sdnlab lab status`` without a lab).
+    """
+
+    exit_code = ExitCode.LAB_STATE
+
+
 class VerificationFailed(SdnlabError):
     """A certificate or evidence bundle does not verify (tampered, wrong key, revoked)."""
 

@@ -29,6 +29,7 @@ class CheckSkills:
     check: str
     skills: dict[str, int]
     where: str
+    requires: tuple[str, ...] = ()  # checks this one earns its points only together with
 
 
 def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
@@ -58,8 +59,13 @@ def lab_check_skills(lab_dir: Path) -> dict[str, CheckSkills]:
                 check_id = str(item.get("id") or f"{key}-{i}")
                 raw = item.get("skills")
                 skills = {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+                required = item.get("requires")
+                requires = tuple(
+                    str(r)
+                    for r in (required if isinstance(required, list) else [required] if required else [])
+                )
                 out[check_id] = CheckSkills(
-                    lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills")))
+                    lab_id, check_id, skills, str(Where(str(source), line_of(item, "skills"))), requires
                 )
     return out
 

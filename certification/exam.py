@@ -156,6 +156,16 @@ def parse_exam(data, source: str, framework=None) -> Exam:
                         bad(checks, j, f"{field}.checks[{j}]", why)
                 if len(set(checks)) != len(checks):
                     bad(raw, "checks", f"{field}.checks", "a check is listed twice")
+                for j, check in enumerate(checks):
+                    for required in known[check].requires if check in known else ():
+                        if required not in checks:
+                            bad(
+                                checks,
+                                j,
+                                f"{field}.checks[{j}]",
+                                f"{check!r} of lab {lab_dir.name} requires {required!r} (it earns its "
+                                f"points only together with it), which the task does not select",
+                            )
         selected = [c for c in (checks or known) if c in known]
         for check in selected:
             evidenced |= set(known[check].skills)

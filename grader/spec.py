@@ -353,16 +353,15 @@ def parse_behaviours(
     ``hidden.yaml``); they may require the first list's behaviours and share its ids.
     """
     errors: list[str] = []
-    behaviours = _behaviour_list(data, source, errors)
+    id_lines: dict[tuple[str, int], int] = {}
+    behaviours = _behaviour_list(data, source, errors, id_lines=id_lines)
     if hidden is not None:
         hidden_data, hidden_source = hidden
-        for b in _behaviour_list(hidden_data, hidden_source, errors, lab_file=True):
+        for b in _behaviour_list(hidden_data, hidden_source, errors, lab_file=True, id_lines=id_lines):
             if not b.hidden and _declares_public(hidden_data, b):
                 errors.append(f"{b.where}: hidden: every behaviour in {Path(hidden_source).name} is hidden")
             behaviours.append(replace(b, hidden=True))
-    ids = [b.id for b in behaviours]
-    for dup in sorted({i for i in ids if ids.count(i) > 1}):
-        errors.append(f"{source}: duplicate behaviour id {dup!r}")
+    errors += duplicate_id_errors(behaviours, id_lines)
     errors += requires_errors(behaviours)
     if topology is not None:
         from sdnlab.grader.grading import Grader, spec_errors
@@ -382,9 +381,15 @@ def _declares_public(data: object, behaviour: Behaviour) -> bool:
     return False
 
 
-def _behaviour_list(data: object, source: str, errors: list[str], lab_file: bool = False) -> list[Behaviour]:
+def _behaviour_list(
+    data: object,
+    source: str,
+    errors: list[str],
+    lab_file: bool = False,
+    id_lines: dict[tuple[str, int], int] | None = None,
+) -> list[Behaviour]:
     """The behaviours of one file's data (a list, or a mapping with ``behaviours:``); problems go
-    to ``errors``."""
+    to ``errors``, the line of each behaviour's ``id:`` (by its ``(source, line)``) to ``id_lines``."""
     line = getattr(data, "line", 0)
     if isinstance(data, Mapping):
         lab_file = lab_file or "topology" in data or "title" in data  # a lab file: other keys are the lab's
@@ -400,7 +405,35 @@ def _behaviour_list(data: object, source: str, errors: list[str], lab_file: bool
         raise SpecError(f"{source}:{line}: expected a list of behaviours (or a 'behaviours:' list)")
     ignored = LAB_CHECK_KEYS if lab_file else ()
     parsed = [_behaviour(raw, i, source, errors, _line(data, i, line), ignored) for i, raw in enumerate(data)]
+    for raw, b in zip(data, parsed, strict=True):
+        if b is not None and id_lines is not None and isinstance(raw, Mapping) and "id" in raw:
+            id_lines[(b.source, b.line)] = _line(raw, "id", _line(raw, None, b.line))
     return [b for b in parsed if b is not None]
+
+
+def duplicate_id_errors(
+    behaviours: list[Behaviour], id_lines: Mapping[tuple[str, int], int] | None = None
+) -> list[str]:
+    """Every behaviour whose id an earlier one already has, at the ``file:line`` of its ``id:``
+    (``id_lines``, from ``_behaviour_list``; a behaviour without ``id:`` has the automatic id
+    ``<kind>-<n>`` and its own line)."""
+
+    def line(b: Behaviour) -> int:
+        return (id_lines or {}).get((b.source, b.line), b.line)
+
+    first: dict[str, Behaviour] = {}
+    errors = []
+    for b in behaviours:
+        earlier = first.setdefault(b.id, b)
+        if earlier is not b:
+            at = (
+                f"line {line(earlier)}" if earlier.source == b.source else f"{earlier.source}:{line(earlier)}"
+            )
+            what = "" if (b.source, b.line) in (id_lines or {}) else "automatic "  # kind-N: no id given
+            errors.append(
+                f"{b.source}:{line(b)}: id: duplicate {what}behaviour id {b.id!r} (first used at {at})"
+            )
+    return errors
 
 
 def requires_errors(behaviours: list[Behaviour]) -> list[str]:

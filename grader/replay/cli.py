@@ -54,9 +54,18 @@ def replay(
 ) -> None:
     """Grade a controller app against simulated switches (no Mininet, no OVS); exit 1 if it fails."""
     import json
+    from pathlib import Path
 
+    from sdnlab.grader.replay.errors import ReplayError
     from sdnlab.grader.replay.grade import replay_app
 
+    if record_dir is not None:  # made up front, like other output folders (lab render -o)
+        try:
+            Path(record_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReplayError(
+                f"--record-dir {record_dir}: cannot create the folder: {exc.strerror}"
+            ) from None
     report = replay_app(app, lab, of_port=port, record_dir=record_dir)
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else report.summary())
     if not report.passed:

@@ -191,11 +191,16 @@ class PcapngWriter:
 
 
 def write_conversation(path: str | Path, records: list[OFRecord]) -> None:
-    """Write ``records`` (in order) to a new pcapng file."""
-    with open(path, "wb") as out:
-        writer = PcapngWriter(out)
-        for record in records:
-            writer.write(record)
+    """Write ``records`` (in order) to a new pcapng file (its folder is made when missing)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            writer = PcapngWriter(out)
+            for record in records:
+                writer.write(record)
+    except OSError as exc:
+        raise ReplayError(f"{exc.filename or path}: cannot write: {exc.strerror}") from None
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -250,7 +255,9 @@ def _segments_pcapng(data: bytes) -> list[_Segment]:
     linktypes: list[int] = []
     resolution = [1e-6]
     endian = "<"
-    while offset + 12 <= len(data):
+    while offset < len(data):
+        if offset + 12 > len(data):
+            raise ReplayError(f"truncated pcapng block at byte {offset}")
         block_type, length = struct.unpack_from(endian + "II", data, offset)
         if block_type == _SHB:
             magic = struct.unpack_from("<I", data, offset + 8)[0]
@@ -330,12 +337,17 @@ def read_conversation(path: str | Path, port: int = OPENFLOW_PORT) -> list[OFRec
     if len(data) < 24:
         raise ReplayError(f"{path}: not a pcapng or pcap file")
     head = struct.unpack_from("<I", data, 0)[0]
-    if head == _SHB:
-        segments = _segments_pcapng(data)
-    elif head in (0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1):
-        segments = _segments_pcap(data)
-    else:
-        raise ReplayError(f"{path}: not a pcapng or pcap file")
+    try:
+        if head == _SHB:
+            segments = _segments_pcapng(data)
+        elif head in (0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1):
+            segments = _segments_pcap(data)
+        else:
+            raise ReplayError("not a pcapng or pcap file")
+    except ReplayError as exc:
+        raise ReplayError(f"{path}: {exc}") from None
+    except struct.error:  # a block too short for the fields its type promises
+        raise ReplayError(f"{path}: damaged capture (a block is shorter than its fields)") from None
     buffers: dict[tuple[tuple[str, int], str], bytes] = {}
     dpids: dict[tuple[str, int], int] = {}
     records = []

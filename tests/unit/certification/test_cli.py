@@ -72,6 +72,20 @@ def test_a_bad_exam_file_is_one_line_with_file_and_line(env, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_no_running_exam_is_exit_code_4_like_no_running_lab(env):
+    for command in (["exam", "status"], ["exam", "check", "1"], ["exam", "submit"]):
+        result = run(env, *command)
+        assert result.returncode == 4, (command, result.stderr)
+        assert result.stderr.strip() == (
+            "sdnlab: error: no exam running in session 'exam': `sdnlab exam start EXAM`"
+        )
+    assert run(env, "lab", "status").returncode == 4  # the same code for "no such lab"
+    started = run(env, "exam", "start", "quick_openflow", "--offline", "--seed", "4")
+    assert started.returncode == 0, started.stderr
+    again = run(env, "exam", "start", "quick_openflow", "--offline", "--seed", "4")
+    assert again.returncode == 4 and "already runs exam quick_openflow" in again.stderr
+
+
 def test_the_next_steps_after_start_carry_the_session_name_it_was_started_with(env):
     # `exam status` without it answers "no exam running in session 'exam'"
     default = run(env, "exam", "start", "quick_openflow", "--offline", "--seed", "4")

@@ -9,11 +9,13 @@ import pytest
 
 from sdnlab.certification import attempt, credential, keys
 from sdnlab.certification.errors import ExamError
+from sdnlab.certification.evidence import lab_check_skills
 from sdnlab.certification.exam import catalogue, load_exam, parse_exam
 from sdnlab.labs import workspace
 from sdnlab.yamlsrc import load_yaml
 
 T0 = 1_800_000_000.0
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +32,16 @@ def test_the_catalogue_has_a_short_exam_and_a_long_one():
         assert exam.certifies and exam.tasks
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "exams").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_exam_validates_with_each_required_check_selected(path):
+    exam = load_exam(path)
+    for task in exam.tasks:
+        known = lab_check_skills(task.lab_dir)
+        selected = task.checks if task.checks is not None else tuple(known)
+        for check in selected:
+            assert set(known[check].requires) <= set(selected), (path.name, task.lab, check)
+
+
 EXAM = """id: t_exam
 title: {en: Test, ja: テスト}
 minutes: 20
@@ -40,7 +52,7 @@ certifies: [openflow.match_action]
 tasks:
   - lab: static_flows
     weight: 1
-    checks: [h1-reaches-h3, h2-no-telnet-h3, h2-no-telnet-h1]
+    checks: [h1-reaches-h3, h2-web-to-h3, h2-no-telnet-h3, h2-no-telnet-h1, h2-pings-everyone]
 """
 
 
@@ -51,8 +63,8 @@ tasks:
         (("pass_percent: 70", "pass_percent: 170"), "t.yaml:4: pass_percent"),
         (("lab: static_flows", "lab: nolab"), "t.yaml:9: tasks[0].lab: no lab 'nolab'"),
         (
-            ("h2-no-telnet-h1]", "h2-no-such]"),
-            "t.yaml:11: tasks[0].checks[2]: lab static_flows has no check 'h2-no-such'",
+            ("h2-no-telnet-h1,", "h2-no-such,"),
+            "t.yaml:11: tasks[0].checks[3]: lab static_flows has no check 'h2-no-such'",
         ),
         (
             ("[openflow.match_action]", "[openflow.match_action, nfv.service_chain]"),
@@ -61,6 +73,13 @@ tasks:
         (("[openflow.match_action]", "[x.y]"), "t.yaml:7: certifies[0]: unknown skill"),
         (("attempts: 1", "attempts: 1\ncolour: red"), "t.yaml:6: colour: unknown key"),
         (("weight: 1", "weight: -2"), "t.yaml:10: tasks[0].weight"),
+        (
+            ("h2-web-to-h3, ", ""),
+            (
+                "t.yaml:11: tasks[0].checks[1]: 'h2-no-telnet-h3' of lab static_flows requires "
+                "'h2-web-to-h3' (it earns its points only together with it), which the task does not select"
+            ),
+        ),
     ],
 )
 def test_a_bad_exam_names_file_line_and_field(change, message):
@@ -94,7 +113,12 @@ def test_status_counts_hidden_checks_but_never_shows_their_text(tmp_path):
     assert "h2-no-telnet-h1" not in text and "to h1 either" not in text
     result = attempt.check(running, 1, T0 + 60)
     assert all(not i.hidden for i in result.items)
-    assert {i.id for i in result.items} == {"h1-reaches-h3", "h2-no-telnet-h3"}
+    assert {i.id for i in result.items} == {
+        "h1-reaches-h3",
+        "h2-web-to-h3",
+        "h2-no-telnet-h3",
+        "h2-pings-everyone",
+    }
 
 
 def test_the_exam_submits_itself_at_the_time_limit_with_the_state_then(tmp_path):
@@ -178,7 +202,10 @@ def test_attempts_are_limited_and_reference_runs_do_not_count(tmp_path):
 def test_a_live_only_lab_cannot_run_offline(tmp_path):
     text = (
         EXAM.replace("lab: static_flows", "lab: l2_learning")
-        .replace("checks: [h1-reaches-h3, h2-no-telnet-h3, h2-no-telnet-h1]", "checks: [flows-h1-h4]")
+        .replace(
+            "checks: [h1-reaches-h3, h2-web-to-h3, h2-no-telnet-h3, h2-no-telnet-h1, h2-pings-everyone]",
+            "checks: [flows-h1-h4]",
+        )
         .replace("[openflow.match_action]", "[programming.controller_app]")
     )
     with pytest.raises(ExamError, match="needs a live network"):

@@ -239,6 +239,30 @@ def test_every_spec_mistake_is_reported_at_once(tmp_path):
     ]
 
 
+def test_grade_refuses_two_behaviours_with_one_id_at_the_second_ones_line(saved, tmp_path):
+    flows, _ = saved
+    spec = tmp_path / "dup.yaml"
+    spec.write_text(
+        "behaviours:\n"
+        "  - id: web\n"
+        "    reach: {src: h1, dst: h3, traffic: 'tcp dst 80'}\n"
+        "  - description: telnet is blocked\n"
+        "    id: web\n"
+        "    isolate: {src: h1, dst: h3, traffic: 'tcp dst 23'}\n"
+    )
+    result = _invoke(_grade_args(flows, spec))
+    assert isinstance(result.exception, SpecError)  # exit code 2 through main (INVALID_INPUT)
+    assert str(result.exception) == f"{spec}:5: id: duplicate behaviour id 'web' (first used at line 2)"
+
+
+def test_an_id_that_repeats_an_automatic_one_is_named_as_such():
+    with pytest.raises(SpecError) as info:
+        parse_spec("- id: reach-2\n  reach: {src: h1, dst: h2}\n- reach: {src: h1, dst: h3}\n", "s.yaml")
+    assert (
+        str(info.value) == "s.yaml:3: id: duplicate automatic behaviour id 'reach-2' (first used at line 1)"
+    )
+
+
 def test_spec_without_topology_still_checks_syntax_only():
     assert parse_spec("- reach: {src: h9, dst: h2}\n")[0].src == ("h9",)
 

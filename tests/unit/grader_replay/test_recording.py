@@ -11,6 +11,7 @@ import io
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,8 @@ from sdnlab.controller.fakeswitch import FakeSwitch, ethernet_frame, mac_bytes
 from sdnlab.controller.process import ControllerProcess
 from sdnlab.grader.replay import pcapng, show
 from sdnlab.grader.replay.errors import ReplayError
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def talk(port: int) -> None:
@@ -136,3 +139,76 @@ def test_a_file_that_is_not_a_capture_is_a_one_line_error(tmp_path):
         and "not a pcapng or pcap file" in result.stderr
         and "Traceback" not in result.stderr
     )
+
+
+def a_capture() -> bytes:
+    hello = bytes([4, 0, 0, 8, 0, 0, 0, 1])
+    out = io.BytesIO()
+    pcapng.PcapngWriter(out).write(pcapng.OFRecord(1.0, ("127.0.0.1", 40000), pcapng.TO_CONTROLLER, hello, 7))
+    return out.getvalue()
+
+
+def sdnlab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sdnlab.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("cut", "block"), [(100, 80), (84, 80), (60, 44)]
+)  # in a packet, its header, the interface
+def test_a_truncated_capture_is_a_one_line_error_naming_the_file(tmp_path, cut, block):
+    trunc = tmp_path / "trunc.pcapng"
+    trunc.write_bytes(a_capture()[:cut])
+    message = f"{trunc}: truncated pcapng block at byte {block}"
+    with pytest.raises(ReplayError) as caught:
+        pcapng.read_conversation(trunc)
+    assert str(caught.value) == message
+    result = sdnlab("of", "show", str(trunc))
+    assert result.returncode == 2 and result.stderr.strip() == f"sdnlab: error: {message}"
+
+
+def test_a_block_too_short_for_its_fields_is_an_error_naming_the_file(tmp_path):
+    data = bytearray(a_capture())
+    shb_len = int.from_bytes(data[4:8], "little")
+    short_idb = (1).to_bytes(4, "little") + (12).to_bytes(4, "little") + (12).to_bytes(4, "little")
+    broken = tmp_path / "short.pcapng"
+    broken.write_bytes(bytes(data[:shb_len]) + short_idb + bytes(40))
+    with pytest.raises(ReplayError, match=rf"^{broken}: damaged capture"):
+        pcapng.read_conversation(broken)
+    missing = tmp_path / "nowhere.pcapng"
+    with pytest.raises(ReplayError, match=rf"^{missing}: cannot read"):
+        pcapng.read_conversation(missing)
+
+
+def test_a_conversation_is_written_into_a_folder_that_does_not_exist_yet(tmp_path):
+    records = pcapng.read_conversation(_write(tmp_path / "one.pcapng", a_capture()))
+    target = tmp_path / "new" / "deeper" / "conv.pcapng"
+    pcapng.write_conversation(target, records)
+    assert [r.data for r in pcapng.read_conversation(target)] == [r.data for r in records]
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(ReplayError, match=rf"^{blocked}/conv.pcapng: cannot write|^{blocked}: cannot write"):
+        pcapng.write_conversation(blocked / "conv.pcapng", records)
+
+
+def test_of_replay_record_dir_is_created_or_named_in_a_one_line_error(tmp_path):
+    lab = REPO / "labs" / "l2_learning"
+    starter = str(lab / "starter" / "l2_switch.py")
+    record_dir = tmp_path / "missing" / "records"
+    made = sdnlab(
+        "of", "replay", starter, "--lab", str(lab), "--port", "6888", "--record-dir", str(record_dir)
+    )
+    assert made.returncode == 1 and "Traceback" not in made.stderr, made.stderr
+    assert sorted(p.name for p in record_dir.iterdir()) == ["learning.pcapng", "reconnect.pcapng"]
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    refused = sdnlab("of", "replay", starter, "--lab", str(lab), "--record-dir", str(blocked / "records"))
+    assert refused.returncode == 2 and refused.stderr.strip() == (
+        f"sdnlab: error: --record-dir {blocked / 'records'}: cannot create the folder: Not a directory"
+    )
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
