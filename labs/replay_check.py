@@ -6,20 +6,22 @@ workspace in a fresh controller against the grader's simulated OpenFlow 1.3 swit
 or two. ``lab submit`` still grades the running lab live. To give the same verdicts, the replay
 mirrors the live grading step by step:
 
-* the lab's scenario runs first (``pingall``, ``ping`` steps), then the
+* the lab's scenario runs first (``sleep``, ``pingall``, ``ping`` steps), then the
   behaviours are judged on the flow tables the app had installed by then, as live grading
   judges the switches' dumped flows;
 * each ``ping`` probe sends ``count`` echo requests (default 2) per pair and a pair passes when
   any of them is answered, as ``ping -c COUNT`` does live;
 * what the conversation shows beyond that (a first packet dropped, a packet-in storm, floods
-  after learning, handler errors) is reported as notes, with the messages, but not scored.
+  after learning, handler errors) is reported as notes, with the messages, but not scored;
+* a ``sleep`` step lets the same real time pass (the app's timers are real): the simulated
+  switches meanwhile carry what the app sends (stplib's BPDUs by packet-out reach the
+  neighbouring switch and come back to the app as packet-ins there) and honour the port config
+  it sets (a port set NO_FWD is skipped by floods), so lab 11's tree forms as it does live;
+* simulated hosts with a ``gateway`` ARP for the gateway for other subnets and send to its MAC,
+  as lab 13's hosts do live.
 
 ``replay_reason`` says why a lab cannot be replayed (other controller modes, VNFs, scenario
-steps or probes the simulation does not have, hosts that route through a gateway); such labs
-are checked live. A ``sleep`` step is one of those: the simulated network does not wait, so an
-app that works on timers (stplib's LISTEN -> LEARN -> FORWARD) had not converged when the pings
-ran, and the reference solution of lab 11 scored 0% by replay. Nor do the simulated hosts route:
-they ARP for every destination, never for their ``gateway`` (lab 13's reference scored 50%). So is an app that
+steps or probes the simulation does not have); such labs are checked live. So is an app that
 uses what the simulated switches lack (groups, meters, ...): ``grade_replay`` raises
 ``NotSimulated`` and the caller grades live instead.
 """
@@ -39,7 +41,7 @@ class NotSimulated(Exception):
     """The app used OpenFlow features the simulated switches do not have."""
 
 
-REPLAYED_STEPS = ("pingall", "ping")
+REPLAYED_STEPS = ("pingall", "ping", "sleep")
 DEFAULT_PROBE_COUNT = 2  # as a live ping probe (labs.live.ping)
 SCENARIO_MARK = "scenario"
 
@@ -47,7 +49,7 @@ SCENARIO_MARK = "scenario"
 def replay_reason(lab: Lab, include_hidden: bool = False, topology=None) -> str | None:
     """Why ``lab`` cannot be graded by replay (then it is graded live), or None if it can.
 
-    ``topology`` is the lab's (loaded when not given, and only when the rest allows replay).
+    ``topology`` is accepted for callers that have it loaded; the decision needs only the lab.
     """
     if lab.controller.mode != "app" or not lab.controller.file:
         return "its controller is not the trainee's app"
@@ -59,10 +61,6 @@ def replay_reason(lab: Lab, include_hidden: bool = False, topology=None) -> str 
     for probe in lab.probes:
         if (include_hidden or not probe.hidden) and probe.kind != "ping":
             return f"its probe {probe.id!r} ({probe.kind}) is not simulated"
-    topology = topology or live.load_topology(lab)
-    routed = [n.name for n in topology.hosts() if n.gateway]
-    if routed:
-        return f"its hosts route through a gateway ({', '.join(routed[:3])}), which simulated hosts do not"
     return None
 
 
@@ -94,6 +92,8 @@ def replay_steps(lab: Lab, topology, include_hidden: bool) -> tuple[list, dict[s
     for step in lab.scenario:
         if step.kind == "pingall":
             steps.append("pingall")
+        elif step.kind == "sleep":
+            steps.append({"sleep": float(step.args["seconds"])})
         elif step.kind == "ping":
             pairs = _probe_pairs(LabProbe("scenario", "ping", "", step.args), topology)
             for _ in range(int(step.args.get("count", 1))):

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,7 @@ OFPT = {
     "PACKET_OUT": 13,
     "FLOW_MOD": 14,
     "GROUP_MOD": 15,
+    "PORT_MOD": 16,
     "MULTIPART_REQUEST": 18,
     "MULTIPART_REPLY": 19,
     "BARRIER_REQUEST": 20,
@@ -63,6 +66,9 @@ STALLED_SYNC_TIMEOUT_S = 0.5  # each later sync once one timed out (the app is s
 CONNECT_TIMEOUT_S = 60.0  # for the controller to listen (it may still be loading the app)
 HOUSEKEEPING = (2, 3)  # ECHO_REQUEST, ECHO_REPLY: liveness, not part of a step
 MAX_HOPS = 64  # frames that cross more switches than this are a loop
+OFPPC_NO_RECV = 1 << 2  # port config bits a PORT_MOD sets (stplib blocks ports with them)
+OFPPC_NO_FWD = 1 << 5
+IDLE_POLL_S = 0.02  # during a sleep step: how often the network looks for what the app sent
 
 
 def _msg(msg_type: int, body: bytes, xid: int) -> bytes:
@@ -80,6 +86,11 @@ def _mac_int(text: str) -> int:
 def _ip_int(text: str) -> int:
     a, b, c, d = (int(x) for x in text.split("."))
     return (a << 24) | (b << 16) | (c << 8) | d
+
+
+def is_link_control(frame: bytes) -> bool:
+    """A link-local control frame (to 01:80:c2:00:00:0X: STP BPDUs, LLDP), not host traffic."""
+    return frame[:5] == b"\x01\x80\xc2\x00\x00" and frame[5] <= 0x0F
 
 
 # ---------------------------------------------------------------------------------- frames
@@ -249,6 +260,7 @@ class SimSwitch:
         self.dpid = dpid
         self.ports = ports  # port_no -> interface name
         self.live = set(ports)
+        self.config: dict[int, int] = {}  # port_no -> OFPPC_* bits the app set by PORT_MOD
         self.entries: list[TableEntry] = []
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -412,6 +424,20 @@ class SimSwitch:
             self._packet_out(message)
         elif msg_type == OFPT["GROUP_MOD"]:
             self.net.unsupported.append(f"{self.name}: GROUP_MOD (groups are not simulated yet)")
+        elif msg_type == OFPT["PORT_MOD"]:
+            self._port_mod(body)
+
+    def _port_mod(self, body: bytes) -> None:
+        """Set the port's config bits under the mask (NO_RECV, NO_FWD are honoured when forwarding)."""
+        port_no, _, config, mask = struct.unpack_from("!I4x6s2xII", body, 0)
+        if port_no not in self.ports:
+            return
+        self.config[port_no] = (self.config.get(port_no, 0) & ~mask) | (config & mask)
+        self._pipeline = None
+
+    def forwarding(self) -> frozenset[int]:
+        """The ports a frame may leave by: up, and not set to NO_FWD."""
+        return frozenset(p for p in self.live if not self.config.get(p, 0) & OFPPC_NO_FWD)
 
     # ---- flow table
     def _flow_mod(self, message: bytes) -> None:
@@ -458,17 +484,17 @@ class SimSwitch:
 
     def pipeline(self) -> SwitchPipeline:
         if self._pipeline is None:
-            self._pipeline = SwitchPipeline(self.state(), ports=sorted(self.live))
+            self._pipeline = SwitchPipeline(self.state(), ports=sorted(self.forwarding()))
         return self._pipeline
 
     # ---- forwarding
     def receive(self, port_no: int, frame: bytes, hops: int) -> None:
         """A frame arrives on ``port_no``: run it through the flow table."""
-        if port_no not in self.live:
+        if port_no not in self.live or self.config.get(port_no, 0) & OFPPC_NO_RECV:
             return
         vector = frame_vector(frame)
         space = Space.of(vector, ALL_BITS)
-        self._follow(self.pipeline().run(space, port_no, frozenset(self.live)), frame, vector, port_no, hops)
+        self._follow(self.pipeline().run(space, port_no, self.forwarding()), frame, vector, port_no, hops)
 
     def _follow(self, tree: Any, frame: bytes, vector: int, in_port: int, hops: int) -> None:
         if tree is None:
@@ -517,7 +543,7 @@ class SimSwitch:
                 self.receive(in_port, frame, 0)
             return
         tree = self.pipeline().run_actions(
-            actions.apply_actions, space, (), frozenset(self.live), 0, lambda s: None
+            actions.apply_actions, space, (), self.forwarding(), 0, lambda s: None
         )
         self._follow(tree, frame, vector, in_port or OFPP_CONTROLLER, 0)
 
@@ -543,19 +569,49 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
 
 @dataclass
 class SimHost:
-    """A host with one interface: answers ARP for its address and ICMP echo requests."""
+    """A host with one interface: answers ARP for its address and ICMP echo requests.
+
+    A host with a ``gateway`` sends what is not for its own subnet to the gateway: it ARPs for
+    the gateway's address and puts the gateway's MAC on the frame, as a kernel's default route
+    does; a frame for a next hop it has not resolved yet waits for the ARP reply.
+    """
 
     net: SimNetwork
     name: str
     mac: str
     ip: str
+    prefixlen: int | None = None
+    gateway: str | None = None
     arp_cache: dict[str, str] = field(default_factory=dict)
     received: list[bytes] = field(default_factory=list)
     echo_replies: set[tuple[int, int]] = field(default_factory=set)
+    waiting: dict[str, list[Callable[[str], bytes]]] = field(default_factory=dict)
+
+    def next_hop(self, dst_ip: str) -> str:
+        """The address to ARP for to reach ``dst_ip``: itself on the host's subnet, else the gateway."""
+        if self.gateway is None or self.prefixlen is None:
+            return dst_ip
+        own = ipaddress.IPv4Network(f"{self.ip}/{self.prefixlen}", strict=False)
+        return dst_ip if ipaddress.IPv4Address(dst_ip) in own else self.gateway
 
     def send(self, frame: bytes) -> None:
         """Put a frame on the wire."""
         self.net.from_host(self, frame)
+
+    def send_via(self, hop: str, build: Callable[[str], bytes]) -> None:
+        """Send the frame ``build(next hop's MAC)`` now, or after an ARP request for ``hop`` is answered."""
+        if hop in self.arp_cache:
+            self.send(build(self.arp_cache[hop]))
+            return
+        first = hop not in self.waiting
+        self.waiting.setdefault(hop, []).append(build)
+        if first:
+            self.send(arp_frame(1, self.mac, self.ip, "ff:ff:ff:ff:ff:ff", hop))
+
+    def _learn(self, ip: str, mac: str) -> None:
+        self.arp_cache[ip] = mac
+        for build in self.waiting.pop(ip, []):
+            self.send(build(mac))
 
     def receive(self, frame: bytes) -> None:
         from os_ken.lib.packet import arp, ethernet, icmp, ipv4, packet
@@ -567,17 +623,26 @@ class SimHost:
         self.received.append(frame)
         a = pkt.get_protocol(arp.arp)
         if a is not None:
-            if a.dst_ip == self.ip or a.opcode == 2:
-                self.arp_cache[a.src_ip] = a.src_mac
             if a.opcode == 1 and a.dst_ip == self.ip:
                 self.send(arp_frame(2, self.mac, self.ip, a.src_mac, a.src_ip))
+            if a.dst_ip == self.ip or a.opcode == 2:
+                self._learn(a.src_ip, a.src_mac)
             return
         ip = pkt.get_protocol(ipv4.ipv4)
         ic = pkt.get_protocol(icmp.icmp)
         if ip is None or ic is None or ip.dst != self.ip:
             return
         if ic.type == 8:
-            self.send(icmp_frame(0, self.mac, self.ip, eth.src, ip.src, ic.data.id, ic.data.seq))
+            ident, seq, src = ic.data.id, ic.data.seq, ip.src
+
+            def reply(dst_mac: str) -> bytes:
+                return icmp_frame(0, self.mac, self.ip, dst_mac, src, ident, seq)
+
+            hop = self.next_hop(src)
+            if hop == src and hop not in self.arp_cache:
+                self.send(reply(eth.src))  # on-link: back to the sender's address
+            else:
+                self.send_via(hop, reply)
         elif ic.type == 0:
             self.echo_replies.add((ic.data.id, ic.data.seq))
 
@@ -604,6 +669,7 @@ class SimNetwork:
         self._epoch: tuple[bytes, list[SimSwitch], int, asyncio.Future[None]] | None = None
         self.dirty: set[str] = set()  # switches that sent the controller something since the last epoch
         self.connected_at: float | None = None  # perf_counter() when the first switch connected
+        self.stopped_at: float | None = None  # time() when the switches began to disconnect at the end
         self.peers: dict[tuple[str, int], tuple[str, int]] = {}
         self.down: set[frozenset[str]] = set()
         ports: dict[str, dict[int, str]] = {s.name: {} for s in topology.switches()}
@@ -617,7 +683,9 @@ class SimNetwork:
         self.hosts = {}
         for node in topology.hosts():
             first = node.interfaces[0]
-            self.hosts[node.name] = SimHost(self, node.name, first.mac, first.ip)
+            self.hosts[node.name] = SimHost(
+                self, node.name, first.mac, first.ip, first.prefixlen, getattr(node, "gateway", None)
+            )
 
     # ---- the conversation
     def record(self, switch: SimSwitch, direction: str, data: bytes) -> None:
@@ -666,8 +734,8 @@ class SimNetwork:
     def _release_next(self) -> None:
         switch, data = self.outbox.popleft()
         switch.release(data)
-        if data[1] == OFPT["PACKET_IN"]:
-            self.pending.append(PacketIn(switch.name, _packet_in_frame(data)))
+        if data[1] == OFPT["PACKET_IN"] and not is_link_control(_packet_in_frame(data)):
+            self.pending.append(PacketIn(switch.name, _packet_in_frame(data)))  # BPDUs, LLDP: no answer due
 
     async def settle(self, force: bool = False) -> list[PacketIn]:
         """Let the app handle what the switches have to tell it, one message at a time.
@@ -697,6 +765,21 @@ class SimNetwork:
         self.pending = []
         self.unanswered += len(unanswered)
         return unanswered
+
+    async def idle(self, seconds: float) -> None:
+        """Let ``seconds`` of real time pass while the app's timers run (a ``sleep`` step).
+
+        What the app sends meanwhile (stplib's BPDUs by PACKET_OUT) is forwarded at once and
+        what that makes the switches tell it (the BPDUs arriving at the neighbours as PACKET_INs,
+        PORT_STATUS) goes out as in any step, one message at a time.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            await self.settle()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(IDLE_POLL_S, left))
 
     # ---- moving frames
     def from_host(self, host: SimHost, frame: bytes) -> None:
@@ -751,5 +834,7 @@ class SimNetwork:
         await self.settle(force=True)
 
     async def stop(self) -> None:
+        """Disconnect every switch (what the app raises from here on is teardown, not the scenario)."""
+        self.stopped_at = time.time()
         for switch in self.switches.values():
             await switch.disconnect()
