@@ -18,6 +18,8 @@ from sdnlab.labs.model import Lab, ScenarioStep
 
 PARALLEL = 8
 PINGALL_COUNT = 3  # a pair counts when any echo comes back (first packets may wait for a learning controller)
+SETTLE_TIMEOUT_S = 60.0  # a settle step's default limit
+SETTLE_POLL_S = 0.5  # how often a settle step reads the switches
 
 
 # ---------------------------------------------------------------- topology helpers
@@ -202,16 +204,124 @@ def run_scenario(lab: Lab, name: str, topology) -> list[str]:
     return log
 
 
+def pingall(name: str, topology) -> str:
+    """Every host pings every other host (``PINGALL_COUNT``); the log line."""
+    hosts = resolve(topology, "all")
+    jobs = [(name, s, address(topology, d), PINGALL_COUNT) for s in hosts for d in hosts if s != d]
+    ok = sum(_parallel(ping, jobs))
+    return f"pingall: {ok}/{len(jobs)} pairs answered"
+
+
+def switch_snapshot(bridge_names: list[str]) -> tuple[str, ...]:
+    """What a controller app changes on the switches: every port's config and state (stplib's
+    port-mods) and every flow without its counters, per bridge, in a comparable form."""
+    lines: list[str] = []
+    for bridge in sorted(bridge_names):
+        for what in (["dump-ports-desc"], ["--no-stats", "dump-flows"]):
+            try:
+                done = subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", *what, bridge],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                text = done.stdout if done.returncode == 0 else f"error: {done.stderr.strip()}"
+            except subprocess.TimeoutExpired:
+                text = "error: timeout"
+            lines += sorted(
+                f"{bridge} {what[-1]} {line.strip()}" for line in text.splitlines() if line.strip()
+            )
+    return tuple(lines)
+
+
+def quiet_for(
+    snapshot,
+    stable_s: float,
+    deadline: float,
+    since: tuple[str, ...] | None = None,
+    clock=time.monotonic,
+    pause=time.sleep,
+) -> tuple[bool, tuple[str, ...]]:
+    """Watch ``snapshot()`` until it has not changed for ``stable_s`` seconds: (True, it), or
+    (False, the last one) when it changed meanwhile (with ``since`` given, at the first change
+    from it) or the deadline passed first."""
+    last = snapshot() if since is None else since
+    quiet_since = clock()
+    while clock() - quiet_since < stable_s:
+        if clock() >= deadline:
+            return False, last
+        pause(SETTLE_POLL_S)
+        now = snapshot()
+        if now != last:
+            if since is not None:
+                return False, now
+            last, quiet_since = now, clock()
+    return True, last
+
+
+def settle(
+    name: str,
+    topology,
+    stable_s: float,
+    timeout_s: float,
+    snapshot=None,
+    clock=time.monotonic,
+    pause=time.sleep,
+    pings=None,
+) -> str:
+    """``pingall``, then make sure the switches keep what it produced: when a port's config or
+    state or a flow changes within ``stable_s`` seconds of the pings (a spanning tree that changed
+    and an app that, as it should, forgot its learned flows), wait until nothing has changed for
+    ``stable_s`` seconds and ping again. Gives up after ``timeout_s`` seconds; grading then judges
+    whatever the switches hold (an app that never settles is not helped). The log line.
+
+    ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause`` and
+    ``pings`` (default ``pingall``) are the step's I/O."""
+    from sdnlab.runtime import api
+
+    if snapshot is None:
+        names = list(bridges(api.status(name)).values())
+        snapshot = lambda: switch_snapshot(names)  # noqa: E731
+    deadline = clock() + timeout_s
+    rounds, changes = 0, []
+    while True:
+        line = pings(name, topology) if pings else pingall(name, topology)
+        rounds += 1
+        before = snapshot()
+        held, after = quiet_for(snapshot, stable_s, deadline, since=before, clock=clock, pause=pause)
+        if held:
+            held_line = f"settle: switches unchanged for {stable_s:g} s after pingall #{rounds} ({line})"
+            return held_line + _changes(changes)
+        if after != before:
+            changes.append(_change(before, after))
+        if clock() >= deadline:
+            break
+        quiet, _ = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
+        if not quiet:
+            break
+    gave_up = f"settle: switches still changing after {timeout_s:g} s, {rounds} pingall(s) ({line})"
+    return gave_up + _changes(changes)
+
+
+def _change(before: tuple[str, ...], after: tuple[str, ...]) -> str:
+    gone, new = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+    first = (["- " + gone[0]] if gone else []) + (["+ " + new[0]] if new else [])
+    return f"{len(gone)} lines gone, {len(new)} new, e.g. {'; '.join(first)}"
+
+
+def _changes(changes: list[str]) -> str:
+    return "".join(f"; after pingall #{i}: {c}" for i, c in enumerate(changes, 1))
+
+
 def run_step(step: ScenarioStep, name: str, topology) -> str:
     args = step.args
     if step.kind == "sleep":
         time.sleep(float(args["seconds"]))
         return f"slept {args['seconds']} s"
     if step.kind == "pingall":
-        hosts = resolve(topology, "all")
-        jobs = [(name, s, address(topology, d), PINGALL_COUNT) for s in hosts for d in hosts if s != d]
-        ok = sum(_parallel(ping, jobs))
-        return f"pingall: {ok}/{len(jobs)} pairs answered"
+        return pingall(name, topology)
+    if step.kind == "settle":
+        return settle(name, topology, float(args["stable_s"]), float(args.get("timeout_s", SETTLE_TIMEOUT_S)))
     if step.kind == "ping":
         dsts = resolve(topology, args.get("dst", "all"))
         jobs = [
