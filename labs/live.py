@@ -269,11 +269,13 @@ def settle(
     pause=time.sleep,
     pings=None,
 ) -> str:
-    """``pingall``, then make sure the switches keep what it produced: when a port's config or
-    state or a flow changes within ``stable_s`` seconds of the pings (a spanning tree that changed
-    and an app that, as it should, forgot its learned flows), wait until nothing has changed for
-    ``stable_s`` seconds and ping again. Gives up after ``timeout_s`` seconds; grading then judges
-    whatever the switches hold (an app that never settles is not helped). The log line.
+    """``pingall`` until the switches keep what it produced: ping, wait until the switches (ports'
+    config and state, flows without counters) have not changed for ``stable_s`` seconds, ping
+    again, and stop when those pings changed nothing (every flow they needed was there and
+    stayed). A spanning tree that changed and an app that, as it should, forgot its learned flows
+    during or after the pings makes the next pings install them again, so another round follows.
+    Gives up after ``timeout_s`` seconds; grading then judges whatever the switches hold (an app
+    that never settles or never installs flows is not helped). The log line.
 
     ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause`` and
     ``pings`` (default ``pingall``) are the step's I/O."""
@@ -283,22 +285,23 @@ def settle(
         names = list(bridges(api.status(name)).values())
         snapshot = lambda: switch_snapshot(names)  # noqa: E731
     deadline = clock() + timeout_s
-    rounds, changes = 0, []
+    rounds, changes, quiet_state = 0, list[str](), None
     while True:
         line = pings(name, topology) if pings else pingall(name, topology)
         rounds += 1
-        before = snapshot()
-        held, after = quiet_for(snapshot, stable_s, deadline, since=before, clock=clock, pause=pause)
-        if held:
-            held_line = f"settle: switches unchanged for {stable_s:g} s after pingall #{rounds} ({line})"
-            return held_line + _changes(changes)
-        if after != before:
-            changes.append(_change(before, after))
-        if clock() >= deadline:
+        after_pings = snapshot()
+        if quiet_state is not None:
+            if after_pings == quiet_state:
+                kept = f"settle: pingall #{rounds} changed nothing on the switches ({line})"
+                return kept + _changes(changes)
+            changes.append(f"pingall #{rounds}: {_change(quiet_state, after_pings)}")
+        held, last = quiet_for(snapshot, stable_s, deadline, since=after_pings, clock=clock, pause=pause)
+        if not held and last != after_pings:
+            changes.append(f"after pingall #{rounds}: {_change(after_pings, last)}")
+            held, last = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
+        if not held or clock() >= deadline:
             break
-        quiet, _ = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
-        if not quiet:
-            break
+        quiet_state = last
     gave_up = f"settle: switches still changing after {timeout_s:g} s, {rounds} pingall(s) ({line})"
     return gave_up + _changes(changes)
 
@@ -310,7 +313,7 @@ def _change(before: tuple[str, ...], after: tuple[str, ...]) -> str:
 
 
 def _changes(changes: list[str]) -> str:
-    return "".join(f"; after pingall #{i}: {c}" for i, c in enumerate(changes, 1))
+    return "".join(f"; {c}" for c in changes)
 
 
 def run_step(step: ScenarioStep, name: str, topology) -> str:

@@ -1,7 +1,8 @@
-"""The ``settle`` scenario step: pingall, and ping again whenever the switches change right after.
+"""The ``settle`` scenario step: pingall until the pings change nothing on the switches.
 
-A fake clock, a scripted switch state and counted pings stand in for the network; the step's
-ovs-ofctl reading is exercised live (tests/integration/labs/test_labs_live.py, lab 11).
+A fake clock, a scripted switch (spanning tree state, learned flows that an app forgets at a
+topology change) and counted pings stand in for the network; the step's ovs-ofctl reading is
+exercised live (tests/integration/labs/test_labs_live.py, lab 11).
 """
 
 from __future__ import annotations
@@ -10,30 +11,35 @@ from sdnlab.labs import live
 
 
 class FakeNetwork:
-    """Switch state that changes at given times; a clock that advances as the step pauses."""
+    """A switch whose tree changes, and whose app forgets its flows, at given times."""
 
-    def __init__(self, changes: dict[float, str], ping_s: float = 1.0):
+    def __init__(self, events: dict[float, str] | None = None, installs: bool = True, ping_s: float = 1.0):
         self.now = 0.0
-        self.changes = sorted(changes.items())
+        self.events = sorted((events or {}).items())  # time -> new tree state (the app forgets its flows)
+        self.installs = installs
         self.ping_s = ping_s
+        self.flows = False
+        self.tree = "tree-0"
         self.pings: list[float] = []
 
     def clock(self) -> float:
         return self.now
 
-    def pause(self, seconds: float) -> None:
-        self.now += seconds
+    def _advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        for at, tree in self.events:
+            if self.now < at <= end:
+                self.tree, self.flows = tree, False
+        self.now = end
 
     def snapshot(self) -> tuple[str, ...]:
-        state = "tree-0"
-        for at, value in self.changes:
-            if self.now >= at:
-                state = value
-        return (state,)
+        return (self.tree, "learned flows" if self.flows else "table-miss only")
 
     def pingall(self, _name, _topology) -> str:
         self.pings.append(self.now)
-        self.now += self.ping_s
+        self._advance(0.2)
+        self.flows = self.flows or self.installs
+        self._advance(self.ping_s - 0.2)
         return "pingall: 6/6 pairs answered"
 
     def settle(self, stable_s: float, timeout_s: float) -> str:
@@ -44,27 +50,45 @@ class FakeNetwork:
             timeout_s,
             snapshot=self.snapshot,
             clock=self.clock,
-            pause=self.pause,
+            pause=self._advance,
             pings=self.pingall,
         )
 
 
-def test_a_quiet_network_is_pinged_once_and_watched_for_stable_s():
-    net = FakeNetwork({})
-    line = net.settle(stable_s=4, timeout_s=30)
-    assert net.pings == [0.0]
-    assert 5.0 <= net.now < 5.6  # the pings (1 s) then 4 s unchanged
-    assert line.startswith("settle: switches unchanged for 4 s after pingall #1 (pingall: 6/6")
-
-
-def test_a_change_after_the_pings_waits_for_quiet_then_pings_again():
-    # the tree changes 2 s after the pings (flows forgotten), then ports forward again 6 s later
-    net = FakeNetwork({3.0: "listening, flows forgotten", 9.0: "forwarding"})
-    line = net.settle(stable_s=7, timeout_s=60)
+def test_a_quiet_network_is_pinged_twice_and_the_second_pings_change_nothing():
+    net = FakeNetwork()
+    line = net.settle(stable_s=8, timeout_s=60)
     assert len(net.pings) == 2
-    assert net.pings[1] >= 9.0 + 7  # not before the network was quiet for stable_s
-    assert "unchanged for 7 s after pingall #2" in line
-    assert "after pingall #1: 1 lines gone, 1 new, e.g. - tree-0; + listening, flows forgotten" in line
+    assert net.pings[1] >= 1.0 + 8  # the pings (1 s), then 8 s unchanged
+    assert line == "settle: pingall #2 changed nothing on the switches (pingall: 6/6 pairs answered)"
+    assert net.flows
+
+
+def test_flows_forgotten_during_the_pings_are_learned_again_by_the_next_pings():
+    # the topology-change BPDUs go on while the pings run: the app forgets the flows they made
+    net = FakeNetwork({0.5: "tree-0 (topology change)"})
+    line = net.settle(stable_s=8, timeout_s=60)
+    assert len(net.pings) == 3
+    assert net.flows
+    assert "pingall #2: " in line and "pingall #3 changed nothing" in line
+
+
+def test_a_tree_change_after_the_pings_waits_for_quiet_then_pings_again():
+    # the tree changes 2 s after the pings, then its ports forward again 6 s later
+    net = FakeNetwork({3.0: "listening", 9.0: "forwarding"})
+    line = net.settle(stable_s=8, timeout_s=60)
+    assert net.pings[1] >= 9.0 + 8  # not before the network was quiet for stable_s
+    assert net.flows and net.tree == "forwarding"
+    assert "after pingall #1: 2 lines gone, 2 new, e.g. - learned flows; + listening" in line
+    assert line.startswith(f"settle: pingall #{len(net.pings)} changed nothing")
+
+
+def test_an_app_that_never_installs_flows_is_not_helped():
+    net = FakeNetwork(installs=False)
+    line = net.settle(stable_s=8, timeout_s=60)
+    assert len(net.pings) == 2
+    assert not net.flows
+    assert "pingall #2 changed nothing" in line
 
 
 def test_a_network_that_never_settles_gives_up_at_the_timeout():
@@ -72,20 +96,3 @@ def test_a_network_that_never_settles_gives_up_at_the_timeout():
     line = net.settle(stable_s=4, timeout_s=20)
     assert 20.0 <= net.now < 21.6
     assert line.startswith("settle: switches still changing after 20 s, 1 pingall(s)")
-
-
-def test_a_change_during_the_pings_themselves_counts_from_the_first_reading_after_them():
-    # flows the pings installed are there when the watch starts: not a change
-    net = FakeNetwork({0.5: "flows learned"})
-    net.settle(stable_s=4, timeout_s=30)
-    assert net.pings == [0.0]
-
-
-def test_a_quiet_spell_shorter_than_stable_s_is_no_help_but_the_watch_after_the_pings_catches_it():
-    # stable_s below a silent phase (stplib's LISTEN -> LEARN changes no port config): pinged too
-    # early, the change that ends the phase comes within the watch and the pings are repeated
-    net = FakeNetwork({3.0: "listening", 9.0: "forwarding"})
-    line = net.settle(stable_s=4, timeout_s=60)
-    assert len(net.pings) == 3
-    assert net.pings[2] >= 9.0 + 4
-    assert "unchanged for 4 s after pingall #3" in line
