@@ -268,42 +268,66 @@ def settle(
     clock=time.monotonic,
     pause=time.sleep,
     pings=None,
+    flush=None,
 ) -> str:
-    """``pingall`` until the switches keep what it produced: ping, wait until the switches (ports'
-    config and state, flows without counters) have not changed for ``stable_s`` seconds, ping
-    again, and stop when those pings changed nothing (every flow they needed was there and
-    stayed). A spanning tree that changed and an app that, as it should, forgot its learned flows
-    during or after the pings makes the next pings install them again, so another round follows.
-    Gives up after ``timeout_s`` seconds; grading then judges whatever the switches hold (an app
-    that never settles or never installs flows is not helped). The log line.
+    """A ``pingall`` on switches that keep what it produced, for apps whose network changes by
+    itself (a spanning tree, whose app forgets its learned flows when the tree changes).
 
-    ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause`` and
-    ``pings`` (default ``pingall``) are the step's I/O."""
+    Waits until the switches (ports' config and state, flows without counters) have not changed
+    for ``stable_s`` seconds, flushes the hosts' neighbour caches (so the pings start with ARP
+    broadcasts every switch learns from), pings while it keeps reading the switches, then watches
+    them for another ``stable_s`` seconds. A line that vanished during the pings or anything that
+    changed after them (the app forgot flows) starts another round. Gives up after ``timeout_s``
+    seconds; grading then judges whatever the switches hold (an app that never settles or never
+    installs flows is not helped). The log line.
+
+    ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause``,
+    ``pings`` (default ``pingall``) and ``flush`` (default ``fresh_hosts``) are the step's I/O."""
     from sdnlab.runtime import api
 
     if snapshot is None:
         names = list(bridges(api.status(name)).values())
         snapshot = lambda: switch_snapshot(names)  # noqa: E731
+    pings = pings or pingall
+    flush = flush or fresh_hosts
     deadline = clock() + timeout_s
-    rounds, changes, quiet_state = 0, list[str](), None
-    while True:
-        line = pings(name, topology) if pings else pingall(name, topology)
-        rounds += 1
-        after_pings = snapshot()
-        if quiet_state is not None:
-            if after_pings == quiet_state:
-                kept = f"settle: pingall #{rounds} changed nothing on the switches ({line})"
-                return kept + _changes(changes)
-            changes.append(f"pingall #{rounds}: {_change(quiet_state, after_pings)}")
-        held, last = quiet_for(snapshot, stable_s, deadline, since=after_pings, clock=clock, pause=pause)
-        if not held and last != after_pings:
-            changes.append(f"after pingall #{rounds}: {_change(after_pings, last)}")
-            held, last = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
-        if not held or clock() >= deadline:
+    rounds, changes, line = 0, list[str](), "no pingall"
+    while clock() < deadline:
+        quiet, before = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
+        if not quiet:
             break
-        quiet_state = last
+        flush(name, topology)
+        rounds += 1
+        line, vanished = _pings_watched(lambda: pings(name, topology), snapshot, before, pause)
+        if vanished:
+            changes.append(f"during pingall #{rounds}: {vanished}")
+            continue
+        after = snapshot()
+        held, last = quiet_for(snapshot, stable_s, deadline, since=after, clock=clock, pause=pause)
+        if held:
+            kept = f"settle: switches unchanged for {stable_s:g} s after pingall #{rounds} ({line})"
+            return kept + _changes(changes)
+        if last != after:
+            changes.append(f"after pingall #{rounds}: {_change(after, last)}")
     gave_up = f"settle: switches still changing after {timeout_s:g} s, {rounds} pingall(s) ({line})"
     return gave_up + _changes(changes)
+
+
+def _pings_watched(run_pings, snapshot, before: tuple[str, ...], pause) -> tuple[str, str]:
+    """Run the pings in a thread while reading the switches: (their log line, "" or what vanished:
+    a line of one reading missing from a later one; pings only add flows to a settled network)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(run_pings)
+        seen, vanished = set(before), ""
+        while True:
+            finished = done.done()
+            now = set(snapshot())
+            if not vanished and seen - now:
+                vanished = _change(tuple(seen), tuple(now))
+            seen = now
+            if finished:
+                return done.result(), vanished
+            pause(SETTLE_POLL_S)
 
 
 def _change(before: tuple[str, ...], after: tuple[str, ...]) -> str:
