@@ -259,6 +259,18 @@ def quiet_for(
     return True, last
 
 
+def announce(name: str, topology) -> None:
+    """Every host sends one broadcast (an ICMP echo to 255.255.255.255 out of its first interface):
+    a learning switch then knows every host's port without waiting for unicast traffic to reach
+    its controller (which flows already installed for another pair can keep from it)."""
+    hosts = [n for n in topology.hosts() if n.kind != "vnf" and n.interfaces]
+    argv = "ping -b -n -q -c 1 -W 1 -I {} 255.255.255.255 >/dev/null 2>&1; true"
+    _parallel(
+        lambda host, intf: _run(name, host, ["sh", "-c", argv.format(intf)], 10),
+        [(h.name, h.interfaces[0].name) for h in hosts],
+    )
+
+
 def settle(
     name: str,
     topology,
@@ -269,20 +281,22 @@ def settle(
     pause=time.sleep,
     pings=None,
     flush=None,
+    announce_hosts=None,
 ) -> str:
     """A ``pingall`` on switches that keep what it produced, for apps whose network changes by
     itself (a spanning tree, whose app forgets its learned flows when the tree changes).
 
     Waits until the switches (ports' config and state, flows without counters) have not changed
-    for ``stable_s`` seconds, flushes the hosts' neighbour caches (so the pings start with ARP
-    broadcasts every switch learns from), pings while it keeps reading the switches, then watches
+    for ``stable_s`` seconds, flushes the hosts' neighbour caches, has every host send a broadcast
+    (``announce``: every switch learns every host), pings while it keeps reading the switches, then watches
     them for another ``stable_s`` seconds. A line that vanished during the pings or anything that
     changed after them (the app forgot flows) starts another round. Gives up after ``timeout_s``
     seconds; grading then judges whatever the switches hold (an app that never settles or never
     installs flows is not helped). The log line.
 
     ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause``,
-    ``pings`` (default ``pingall``) and ``flush`` (default ``fresh_hosts``) are the step's I/O."""
+    ``pings`` (default ``pingall``), ``flush`` (default ``fresh_hosts``) and ``announce_hosts``
+    (default ``announce``) are the step's I/O."""
     from sdnlab.runtime import api
 
     if snapshot is None:
@@ -290,6 +304,7 @@ def settle(
         snapshot = lambda: switch_snapshot(names)  # noqa: E731
     pings = pings or pingall
     flush = flush or fresh_hosts
+    announce_hosts = announce_hosts or announce
     deadline = clock() + timeout_s
     rounds, changes, line = 0, list[str](), "no pingall"
     while clock() < deadline:
@@ -297,6 +312,7 @@ def settle(
         if not quiet:
             break
         flush(name, topology)
+        announce_hosts(name, topology)
         rounds += 1
         line, vanished = _pings_watched(lambda: pings(name, topology), snapshot, before, pause)
         if vanished:

@@ -78,6 +78,7 @@ class FakeNetwork:
             pause=self.pause,
             pings=self.pingall,
             flush=self.flush,
+            announce_hosts=lambda _name, _topology: None,
         )
 
 
