@@ -16,8 +16,8 @@ mirrors the live grading step by step:
 
 ``replay_reason`` says why a lab cannot be replayed (other controller modes, VNFs, scenario
 steps or probes the simulation does not have, hosts that route through a gateway); such labs
-are checked live. A ``sleep`` step is one of those: the simulated network does not wait, so an
-app that works on timers (stplib's LISTEN -> LEARN -> FORWARD) had not converged when the pings
+are checked live. A ``sleep`` or ``settle`` step is one of those: the simulated network does not
+wait, so an app that works on timers (stplib's LISTEN -> LEARN -> FORWARD) had not converged when the pings
 ran, and the reference solution of lab 11 scored 0% by replay. Nor do the simulated hosts route:
 they ARP for every destination, never for their ``gateway`` (lab 13's reference scored 50%). So is an app that
 uses what the simulated switches lack (groups, meters, ...): ``grade_replay`` raises

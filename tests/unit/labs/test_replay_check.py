@@ -57,8 +57,8 @@ def test_a_lab_that_waits_for_the_apps_timers_is_checked_live():
     # the simulated network does not wait: stplib's tree had not formed when the pings ran and the
     # reference solution of lab 11 scored 0% by replay, 100% live
     stp = load_lab("ryubook_spanning_tree")
-    assert any(step.kind == "sleep" for step in stp.scenario)
-    assert replay_reason(stp) == "its scenario step 'sleep' is not simulated"
+    assert [step.kind for step in stp.scenario] == ["settle"]
+    assert replay_reason(stp) == "its scenario step 'settle' is not simulated"
 
 
 def test_a_lab_whose_hosts_route_through_a_gateway_is_checked_live():
