@@ -18,6 +18,8 @@ from sdnlab.labs.model import Lab, ScenarioStep
 
 PARALLEL = 8
 PINGALL_COUNT = 3  # a pair counts when any echo comes back (first packets may wait for a learning controller)
+SETTLE_TIMEOUT_S = 60.0  # a settle step's default limit
+SETTLE_POLL_S = 0.5  # how often a settle step reads the switches
 
 
 # ---------------------------------------------------------------- topology helpers
@@ -202,16 +204,167 @@ def run_scenario(lab: Lab, name: str, topology) -> list[str]:
     return log
 
 
+def pingall(name: str, topology) -> str:
+    """Every host pings every other host (``PINGALL_COUNT``); the log line."""
+    hosts = resolve(topology, "all")
+    jobs = [(name, s, address(topology, d), PINGALL_COUNT) for s in hosts for d in hosts if s != d]
+    ok = sum(_parallel(ping, jobs))
+    return f"pingall: {ok}/{len(jobs)} pairs answered"
+
+
+def switch_snapshot(bridge_names: list[str]) -> tuple[str, ...]:
+    """What a controller app changes on the switches: every port's config and state (stplib's
+    port-mods) and every flow without its counters, per bridge, in a comparable form."""
+    lines: list[str] = []
+    for bridge in sorted(bridge_names):
+        for what in (["dump-ports-desc"], ["--no-stats", "dump-flows"]):
+            try:
+                done = subprocess.run(
+                    ["ovs-ofctl", "-O", "OpenFlow13", *what, bridge],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                text = done.stdout if done.returncode == 0 else f"error: {done.stderr.strip()}"
+            except subprocess.TimeoutExpired:
+                text = "error: timeout"
+            lines += sorted(
+                f"{bridge} {what[-1]} {line.strip()}" for line in text.splitlines() if line.strip()
+            )
+    return tuple(lines)
+
+
+def quiet_for(
+    snapshot,
+    stable_s: float,
+    deadline: float,
+    since: tuple[str, ...] | None = None,
+    clock=time.monotonic,
+    pause=time.sleep,
+) -> tuple[bool, tuple[str, ...]]:
+    """Watch ``snapshot()`` until it has not changed for ``stable_s`` seconds: (True, it), or
+    (False, the last one) when it changed meanwhile (with ``since`` given, at the first change
+    from it) or the deadline passed first."""
+    last = snapshot() if since is None else since
+    quiet_since = clock()
+    while clock() - quiet_since < stable_s:
+        if clock() >= deadline:
+            return False, last
+        pause(SETTLE_POLL_S)
+        now = snapshot()
+        if now != last:
+            if since is not None:
+                return False, now
+            last, quiet_since = now, clock()
+    return True, last
+
+
+def announce(name: str, topology) -> None:
+    """Every host sends one broadcast (an ICMP echo to 255.255.255.255 out of its first interface):
+    a learning switch then knows every host's port without waiting for unicast traffic to reach
+    its controller (which flows already installed for another pair can keep from it)."""
+    hosts = [n for n in topology.hosts() if n.kind != "vnf" and n.interfaces]
+    argv = "ping -b -n -q -c 1 -W 1 -I {} 255.255.255.255 >/dev/null 2>&1; true"
+    _parallel(
+        lambda host, intf: _run(name, host, ["sh", "-c", argv.format(intf)], 10),
+        [(h.name, h.interfaces[0].name) for h in hosts],
+    )
+
+
+def settle(
+    name: str,
+    topology,
+    stable_s: float,
+    timeout_s: float,
+    snapshot=None,
+    clock=time.monotonic,
+    pause=time.sleep,
+    pings=None,
+    flush=None,
+    announce_hosts=None,
+) -> str:
+    """A ``pingall`` on switches that keep what it produced, for apps whose network changes by
+    itself (a spanning tree, whose app forgets its learned flows when the tree changes).
+
+    Waits until the switches (ports' config and state, flows without counters) have not changed
+    for ``stable_s`` seconds, flushes the hosts' neighbour caches, has every host send a broadcast
+    (``announce``: every switch learns every host), pings while it keeps reading the switches, then watches
+    them for another ``stable_s`` seconds. A line that vanished during the pings or anything that
+    changed after them (the app forgot flows) starts another round. Gives up after ``timeout_s``
+    seconds; grading then judges whatever the switches hold (an app that never settles or never
+    installs flows is not helped). The log line.
+
+    ``snapshot`` (default ``switch_snapshot`` of the lab's bridges), ``clock``, ``pause``,
+    ``pings`` (default ``pingall``), ``flush`` (default ``fresh_hosts``) and ``announce_hosts``
+    (default ``announce``) are the step's I/O."""
+    from sdnlab.runtime import api
+
+    if snapshot is None:
+        names = list(bridges(api.status(name)).values())
+        snapshot = lambda: switch_snapshot(names)  # noqa: E731
+    pings = pings or pingall
+    flush = flush or fresh_hosts
+    announce_hosts = announce_hosts or announce
+    deadline = clock() + timeout_s
+    rounds, changes, line = 0, list[str](), "no pingall"
+    while clock() < deadline:
+        quiet, before = quiet_for(snapshot, stable_s, deadline, since=None, clock=clock, pause=pause)
+        if not quiet:
+            break
+        flush(name, topology)
+        announce_hosts(name, topology)
+        rounds += 1
+        line, vanished = _pings_watched(lambda: pings(name, topology), snapshot, before, pause)
+        if vanished:
+            changes.append(f"during pingall #{rounds}: {vanished}")
+            continue
+        after = snapshot()
+        held, last = quiet_for(snapshot, stable_s, deadline, since=after, clock=clock, pause=pause)
+        if held:
+            kept = f"settle: switches unchanged for {stable_s:g} s after pingall #{rounds} ({line})"
+            return kept + _changes(changes)
+        if last != after:
+            changes.append(f"after pingall #{rounds}: {_change(after, last)}")
+    gave_up = f"settle: switches still changing after {timeout_s:g} s, {rounds} pingall(s) ({line})"
+    return gave_up + _changes(changes)
+
+
+def _pings_watched(run_pings, snapshot, before: tuple[str, ...], pause) -> tuple[str, str]:
+    """Run the pings in a thread while reading the switches: (their log line, "" or what vanished:
+    a line of one reading missing from a later one; pings only add flows to a settled network)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        done = pool.submit(run_pings)
+        seen, vanished = set(before), ""
+        while True:
+            finished = done.done()
+            now = set(snapshot())
+            if not vanished and seen - now:
+                vanished = _change(tuple(seen), tuple(now))
+            seen = now
+            if finished:
+                return done.result(), vanished
+            pause(SETTLE_POLL_S)
+
+
+def _change(before: tuple[str, ...], after: tuple[str, ...]) -> str:
+    gone, new = sorted(set(before) - set(after)), sorted(set(after) - set(before))
+    first = (["- " + gone[0]] if gone else []) + (["+ " + new[0]] if new else [])
+    return f"{len(gone)} lines gone, {len(new)} new, e.g. {'; '.join(first)}"
+
+
+def _changes(changes: list[str]) -> str:
+    return "".join(f"; {c}" for c in changes)
+
+
 def run_step(step: ScenarioStep, name: str, topology) -> str:
     args = step.args
     if step.kind == "sleep":
         time.sleep(float(args["seconds"]))
         return f"slept {args['seconds']} s"
     if step.kind == "pingall":
-        hosts = resolve(topology, "all")
-        jobs = [(name, s, address(topology, d), PINGALL_COUNT) for s in hosts for d in hosts if s != d]
-        ok = sum(_parallel(ping, jobs))
-        return f"pingall: {ok}/{len(jobs)} pairs answered"
+        return pingall(name, topology)
+    if step.kind == "settle":
+        return settle(name, topology, float(args["stable_s"]), float(args.get("timeout_s", SETTLE_TIMEOUT_S)))
     if step.kind == "ping":
         dsts = resolve(topology, args.get("dst", "all"))
         jobs = [

@@ -53,6 +53,7 @@ STEP_KINDS = {
     "ping": {"src", "dst", "count"},
     "telnet_scan": {"src", "targets", "port"},
     "sleep": {"seconds"},
+    "settle": {"stable_s", "timeout_s"},
     "static_arp": {"hosts", "ip", "mac"},
 }
 PROBE_KINDS = {
@@ -716,6 +717,21 @@ def _scenario(raw, errors: _Errors) -> tuple[ScenarioStep, ...]:
                 f"{field}.sleep.seconds",
                 f"expected a number of seconds >= 0 (got {args.get('seconds')!r})",
             )
+        if kind == "settle":
+            if not _real(args.get("stable_s"), 0.5):
+                errors.add(
+                    line,
+                    f"{field}.settle.stable_s",
+                    f"expected a number of seconds >= 0.5 (got {args.get('stable_s')!r})",
+                )
+            elif "timeout_s" in args and not (
+                _real(args["timeout_s"], 0) and float(args["timeout_s"]) >= float(args["stable_s"])
+            ):
+                errors.add(
+                    line,
+                    f"{field}.settle.timeout_s",
+                    f"expected a number of seconds >= stable_s (got {args['timeout_s']!r})",
+                )
         _check_numbers(
             args,
             (

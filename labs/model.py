@@ -65,7 +65,8 @@ class VnfSpec:
 
 @dataclass(frozen=True)
 class ScenarioStep:
-    """A scenario action before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``."""
+    """A scenario action before grading: ``pingall``, ``ping``, ``telnet_scan``, ``static_arp``, ``sleep``,
+    ``settle``, ``rest``."""
 
     kind: str
     args: dict

@@ -18,7 +18,9 @@ mirrors the live grading step by step:
   neighbouring switch and come back to the app as packet-ins there) and honour the port config
   it sets (a port set NO_FWD is skipped by floods), so lab 11's tree forms as it does live;
 * simulated hosts with a ``gateway`` ARP for the gateway for other subnets and send to its MAC,
-  as lab 13's hosts do live.
+  as lab 13's hosts do live;
+* a ``settle`` step, as live, lets real time pass until the switches' flows and port config have
+  been quiet for ``stable_s``, pings every pair, and starts again if anything changed after.
 
 ``replay_reason`` says why a lab cannot be replayed (other controller modes, VNFs, scenario
 steps or probes the simulation does not have); such labs are checked live. So is an app that
@@ -41,7 +43,7 @@ class NotSimulated(Exception):
     """The app used OpenFlow features the simulated switches do not have."""
 
 
-REPLAYED_STEPS = ("pingall", "ping", "sleep")
+REPLAYED_STEPS = ("pingall", "ping", "sleep", "settle")
 DEFAULT_PROBE_COUNT = 2  # as a live ping probe (labs.live.ping)
 SCENARIO_MARK = "scenario"
 
@@ -94,6 +96,10 @@ def replay_steps(lab: Lab, topology, include_hidden: bool) -> tuple[list, dict[s
             steps.append("pingall")
         elif step.kind == "sleep":
             steps.append({"sleep": float(step.args["seconds"])})
+        elif step.kind == "settle":
+            stable_s = float(step.args["stable_s"])
+            timeout_s = float(step.args.get("timeout_s", live.SETTLE_TIMEOUT_S))
+            steps.append({"settle": {"stable_s": stable_s, "timeout_s": timeout_s}})
         elif step.kind == "ping":
             pairs = _probe_pairs(LabProbe("scenario", "ping", "", step.args), topology)
             for _ in range(int(step.args.get("count", 1))):

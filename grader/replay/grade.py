@@ -4,7 +4,8 @@ For each scenario a fresh controller runner (the real os-ken runner, in a subpro
 app; ``SimNetwork`` connects one simulated OpenFlow 1.3 switch per topology switch and drives
 the scenario's steps in order: ``pingall`` (every host pings every other host once, ARP first),
 ``ping: {src, dst}``, ``sleep: SECONDS`` (real time passes while the app's timers run and the
-switches carry what it sends), ``link: [a, b, down|up]``, ``reconnect: SWITCH``. Hosts with a
+switches carry what it sends), ``settle: {stable_s, timeout_s}`` (as live: quiet switches, pings,
+quiet again), ``link: [a, b, down|up]``, ``reconnect: SWITCH``. Hosts with a
 ``gateway`` send off-subnet pings to the gateway's MAC. Then the result is
 judged by
 
@@ -168,6 +169,9 @@ async def _run_steps(
         elif isinstance(step, dict) and "sleep" in step:
             wait = step["sleep"]
             await net.idle(float(wait["seconds"] if isinstance(wait, dict) else wait))
+        elif isinstance(step, dict) and "settle" in step:
+            args = step["settle"]
+            await _settle(net, float(args["stable_s"]), float(args.get("timeout_s", 60.0)), ping, hosts)
         elif isinstance(step, dict) and "reconnect" in step:
             name = step["reconnect"]
             switch = next(iter(net.switches.values())) if name == "first" else net.switches[name]
@@ -178,8 +182,43 @@ async def _run_steps(
         elif isinstance(step, dict) and "mark" in step and marks is not None:
             marks[str(step["mark"])] = (len(pings), _flow_state(net))
         else:
-            raise ReplayError(f"unknown replay step {step!r} (pingall, ping, sleep, link, reconnect)")
+            raise ReplayError(f"unknown replay step {step!r} (pingall, ping, sleep, settle, link, reconnect)")
     return pings
+
+
+def _switch_lines(net: SimNetwork) -> tuple:
+    """What a ``settle`` step watches: every switch's flows and the port config the app set."""
+    return tuple(
+        (s.name, tuple(repr(e.flow) for e in s.entries), tuple(sorted(s.config.items())))
+        for s in net.switches.values()
+    )
+
+
+async def _settle(net: SimNetwork, stable_s: float, timeout_s: float, ping: Any, hosts: list[str]) -> None:
+    """The live ``settle`` step on the simulated switches (``labs.live.settle``): real time passes
+    until their flows and port config have not changed for ``stable_s`` seconds, then every host
+    pings every other; a change in the ``stable_s`` seconds after the pings (the app forgot
+    flows) starts another round. At ``timeout_s`` the network is judged as it is."""
+    deadline = time.monotonic() + timeout_s
+
+    async def quiet() -> bool:
+        seen, since = _switch_lines(net), time.monotonic()
+        while time.monotonic() - since < stable_s:
+            if time.monotonic() >= deadline:
+                return False
+            await net.idle(0.25)
+            now = _switch_lines(net)
+            if now != seen:
+                seen, since = now, time.monotonic()
+        return True
+
+    while await quiet():
+        for src in hosts:
+            for dst in hosts:
+                if src != dst:
+                    await ping(src, dst)
+        if await quiet():
+            return
 
 
 def _flow_state(net: SimNetwork) -> NetworkState:
@@ -387,10 +426,11 @@ def load_lab(lab_dir: str | Path) -> LabReplay:
 
 
 def _with_waits(scenarios: dict[str, list[Any]], lab_scenario: list[Any]) -> dict[str, list[Any]]:
-    """The default scenarios after the lab scenario's leading ``sleep`` steps (an app's timers: stplib)."""
+    """The default scenarios after the lab scenario's leading ``sleep``/``settle`` steps (an app's
+    timers: stplib)."""
     waits = []
     for step in lab_scenario:
-        if not (isinstance(step, dict) and "sleep" in step):
+        if not (isinstance(step, dict) and ("sleep" in step or "settle" in step)):
             break
         waits.append(step)
     return {name: [*waits, *steps] for name, steps in scenarios.items()}

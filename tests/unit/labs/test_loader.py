@@ -93,6 +93,24 @@ def test_probe_and_scenario_arguments_are_checked(make_lab):
     assert "probes[2].ping.colour: unknown argument" in message
 
 
+def test_settle_needs_a_stable_time_and_a_timeout_no_shorter(make_lab):
+    text = (
+        GOOD_LAB
+        + """\
+    scenario:
+      - settle: {timeout_s: 30}
+      - settle: {stable_s: 8, timeout_s: 5}
+      - settle: {stable_s: 8, timeout_s: 40}
+"""
+    )
+    with pytest.raises(LabPackageError) as info:
+        load_lab(make_lab(text))
+    message = str(info.value)
+    assert "scenario[0].settle.stable_s: expected a number of seconds >= 0.5 (got None)" in message
+    assert "scenario[1].settle.timeout_s: expected a number of seconds >= stable_s (got 5)" in message
+    assert "scenario[2]" not in message
+
+
 def test_missing_japanese_text_and_workspace_files_are_reported(make_lab):
     text = GOOD_LAB.replace("controller: {mode: none}", "controller: {mode: app, app: switch.py}")
     with pytest.raises(LabPackageError) as info:

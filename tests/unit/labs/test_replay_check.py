@@ -53,12 +53,12 @@ def test_the_replay_note_reads_in_japanese_too():
     assert feedback(note, "ja").startswith("リプレイで採点: l2_switch.py を模擬スイッチに対して 0.92 秒")
 
 
-def test_a_lab_that_waits_for_the_apps_timers_replays_its_sleep_first():
-    # the sleep lets real time pass while the simulated switches carry stplib's BPDUs
+def test_a_lab_that_waits_for_the_apps_timers_replays_its_settle_step_first():
+    # real time passes while the simulated switches carry stplib's BPDUs, until they are quiet
     stp = load_lab("ryubook_spanning_tree")
     assert replay_reason(stp) is None
     steps, _ = replay_steps(stp, live.load_topology(stp), include_hidden=False)
-    assert steps[:3] == [{"sleep": 12.0}, "pingall", {"mark": "scenario"}]
+    assert steps[:2] == [{"settle": {"stable_s": 10.0, "timeout_s": 90.0}}, {"mark": "scenario"}]
 
 
 def test_a_lab_whose_hosts_route_through_a_gateway_is_replayed():
