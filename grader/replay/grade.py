@@ -186,7 +186,7 @@ async def _run_steps(
     return pings
 
 
-def _switch_lines(net: SimNetwork) -> tuple:
+def _switch_lines(net: SimNetwork) -> tuple[Any, ...]:
     """What a ``settle`` step watches: every switch's flows and the port config the app set."""
     return tuple(
         (s.name, tuple(repr(e.flow) for e in s.entries), tuple(sorted(s.config.items())))
