@@ -8,31 +8,31 @@ stale image never stands in for the code under test.
     python3 tools/image/source_digest.py          # prints the digest of this checkout
 """
 
+import ast
 import hashlib
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = (
-    "sdnlab",
-    "controller",
-    "vnfs",
-    "topologies",
-    "labs",
-    "grader",
-    "certification",
-    "classroom",
-    "exams",
-    "skills",
-)
 SKIPPED = {"__pycache__", "vendor", "node_modules"}
+
+
+def installed_folders(root: Path = ROOT) -> list[str]:
+    """The top-level folders setup.py's ``FOLDERS`` installs (read from setup.py, not imported:
+    importing it would run ``setup()``)."""
+    tree = ast.parse((root / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FOLDERS" for t in node.targets):
+            folders = ast.literal_eval(node.value)
+            return sorted({folder.split("/")[0] for folder in folders.values()})
+    raise LookupError(f"{root / 'setup.py'}: no FOLDERS mapping")
 
 
 def digest(root: Path = ROOT) -> str:
     """The sources' digest (hex)."""
     total = hashlib.sha256()
     files = [root / "setup.py", root / "pyproject.toml"]
-    for folder in SOURCES:
+    for folder in installed_folders(root):
         files += [p for p in (root / folder).rglob("*") if p.is_file() and not SKIPPED & set(p.parts)]
     for path in sorted(files):
         total.update(str(path.relative_to(root)).encode() + b"\0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import runpy
 import subprocess
 import sys
 import zipfile
@@ -22,18 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 LAB_IDS = [d.name for d in lab_dirs()]
 # setup.py's FOLDERS: the top-level folders installed as packages
-SETUP_FOLDERS = (
-    "sdnlab",
-    "controller",
-    "vnfs",
-    "topologies",
-    "labs",
-    "grader",
-    "certification",
-    "classroom",
-    "exams",
-    "skills",
-)
+SETUP_FOLDERS = runpy.run_path(str(REPO / "tools/image/source_digest.py"))["installed_folders"](REPO)
 
 
 @pytest.fixture
