@@ -60,6 +60,8 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -199,7 +201,7 @@ class Proctor:
         # made at first start (0600 in a 0700 folder)
         self.key = room.signing_key if room.signing_key is not None else keys.load_or_create(self.keys_dir)
         self._exams: dict[str, Exam] = {}
-        self._locks: dict[int, threading.Lock] = {}
+        self._attempts = KeyedLocks()  # one operation on an attempt at a time (kept while in use)
         self._guard = threading.Lock()
         self._printers = threading.BoundedSemaphore(max(1, room.settings.pdf_printers))
         self._pages = KeyedLocks()  # one print per certificate page (by its hash) at a time
@@ -244,9 +246,12 @@ class Proctor:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    def lock(self, attempt_id: int) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(attempt_id, threading.Lock())
+    @contextmanager
+    def lock(self, attempt_id: int) -> Iterator[None]:
+        """Hold the attempt's lock: its start, task switches, checks, submit and cancel take turns.
+        The lock is forgotten once nobody holds or waits for it (no entry per attempt ever run)."""
+        with self._attempts.hold(attempt_id, timeout=-1):
+            yield
 
     # -- scheduling ------------------------------------------------------------------------
     def schedule(

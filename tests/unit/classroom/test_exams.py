@@ -176,6 +176,7 @@ def test_a_whole_exam_two_tasks_check_switch_submit_certificate_and_results(clas
     done = ann.post("/api/exam/submit").json()
     assert done["status"] == "submitted" and done["result"]["passed"] and done["result"]["percent"] == 100.0
     assert done["result"]["certificate"] and not done["result"]["auto_submitted"]
+    assert len(classroom.room.proctor._attempts) == 0, "no attempt lock kept once its operations are done"
     assert '"checks"' not in json.dumps(done["result"]), "no per-check results for the trainee"
     assert ann.get("/api/session").status_code == 409, "the sandbox is gone"
     # the certificate verifies with the server's key, the evidence bundle with it
