@@ -42,7 +42,17 @@ def build_net(topo, of_port: int):
     from mininet.net import Mininet
     from mininet.node import OVSSwitch, RemoteController
 
-    net = Mininet(
+    class Network(Mininet):
+        def stop(self):
+            """Mininet's stop leaves each controller node's shell running (a child of this test
+            process, one more per network): end those too."""
+            try:
+                super().stop()
+            finally:
+                for controller in self.controllers:
+                    controller.terminate()
+
+    net = Network(
         topo=topo,
         switch=functools.partial(OVSSwitch, datapath="user", protocols="OpenFlow13"),
         controller=None,
