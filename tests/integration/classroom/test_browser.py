@@ -184,25 +184,10 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         # set-up through the API: a class, a trainee, her lab and a failing check on the starter
-        iris = browser.new_context()
-        token = iris.request.post(
-            url + "/api/login", data={"username": "iris", "password": "password-iris"}
-        ).json()["csrf_token"]
-        csrf = {"X-CSRF-Token": token}
-        iris.request.post(url + "/api/classes", data={"name": "summer"}, headers=csrf)
-        made = iris.request.post(
-            url + "/api/users",
-            data={"username": "uma", "password": "password-uma", "class": "summer"},
-            headers=csrf,
-        )
-        assert made.ok, made.text()
-        uma = browser.new_context()
-        token = uma.request.post(
-            url + "/api/login", data={"username": "uma", "password": "password-uma"}
-        ).json()["csrf_token"]
-        started = uma.request.post(url + f"/api/labs/{lab}/start", headers={"X-CSRF-Token": token})
+        iris, uma, token = instructor_and_trainee(browser, url, "summer", "uma")
+        started = uma.request.post(url + f"/api/labs/{lab}/start", headers=token)
         assert started.ok, started.text()
-        checked = uma.request.post(url + "/api/session/check", headers={"X-CSRF-Token": token}).json()
+        checked = uma.request.post(url + "/api/session/check", headers=token).json()
         failed = [c for c in checked["checks"] if not c["passed"] and c["paths"]]
         assert failed, checked
         assert uma.request.get(url + f"/api/class/sessions/{started.json()['id']}/topology").status == 403
@@ -240,7 +225,7 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         shot(page, "validate")
         job = iris.request.get(url + "/api/validations").json()["jobs"][0]
         print("validation steps:", job["steps"])  # where the time goes (pytest -s)
-        uma.request.post(url + "/api/session/stop", headers={"X-CSRF-Token": token})
+        uma.request.post(url + "/api/session/stop", headers=token)
         browser.close()
 
 
@@ -253,24 +238,7 @@ def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server
     url, _state = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        iris = browser.new_context()
-        token = iris.request.post(
-            url + "/api/login", data={"username": "iris", "password": "password-iris"}
-        ).json()["csrf_token"]
-        csrf = {"X-CSRF-Token": token}
-        iris.request.post(url + "/api/classes", data={"name": "autumn"}, headers=csrf)
-        made = iris.request.post(
-            url + "/api/users",
-            data={"username": "vic", "password": "password-vic", "class": "autumn"},
-            headers=csrf,
-        )
-        assert made.ok, made.text()
-        vic = browser.new_context()
-        mine = {
-            "X-CSRF-Token": vic.request.post(
-                url + "/api/login", data={"username": "vic", "password": "password-vic"}
-            ).json()["csrf_token"]
-        }
+        iris, vic, mine = instructor_and_trainee(browser, url, "autumn", "vic")
         started = vic.request.post(url + "/api/labs/camera_4k/start", headers=mine)
         assert started.ok, started.text()
         try:
@@ -301,3 +269,26 @@ def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server
         finally:
             vic.request.post(url + "/api/session/stop", headers=mine)
             browser.close()
+
+
+def instructor_and_trainee(browser, url: str, klass: str, trainee: str):
+    """Through the API: instructor iris logs in, makes class ``klass`` with ``trainee`` in it, and
+    the trainee logs in. Returns iris's browser context, the trainee's, and the trainee's CSRF header."""
+
+    def login(name: str):
+        context = browser.new_context()
+        reply = context.request.post(
+            url + "/api/login", data={"username": name, "password": f"password-{name}"}
+        )
+        return context, {"X-CSRF-Token": reply.json()["csrf_token"]}
+
+    iris, csrf = login("iris")
+    iris.request.post(url + "/api/classes", data={"name": klass}, headers=csrf)
+    made = iris.request.post(
+        url + "/api/users",
+        data={"username": trainee, "password": f"password-{trainee}", "class": klass},
+        headers=csrf,
+    )
+    assert made.ok, made.text()
+    context, header = login(trainee)
+    return iris, context, header
