@@ -276,6 +276,22 @@ class TimedSocket:
         self._follow(data)
         return data
 
+    def _refuse_wrong_version(self, version: int) -> None:
+        """Drop a peer whose header has another version than negotiated, before waiting for its body.
+
+        ``strict_msg`` refuses such a message too, but only once all the bytes its header announces
+        arrived: a header of the wrong version announcing a long body held the connection for
+        ``message_s`` first.
+        """
+        from os_ken.controller.handler import HANDSHAKE_DISPATCHER
+
+        datapath = self._datapath
+        if datapath.state == HANDSHAKE_DISPATCHER or getattr(datapath, "ofproto", None) is None:
+            return
+        negotiated = datapath.ofproto.OFP_VERSION
+        if version != negotiated:
+            raise MalformedOpenFlow(reason=f"version 0x{version:02x} after negotiating 0x{negotiated:02x}")
+
     def _follow(self, data: bytes) -> None:
         """Track where the current message ends in the byte stream."""
         pos = 0
@@ -287,6 +303,7 @@ class TimedSocket:
                 self._header += data[pos : pos + take]
                 pos += take
                 if len(self._header) == 8:
+                    self._refuse_wrong_version(self._header[0])
                     self._body_left = max(int.from_bytes(self._header[2:4], "big") - 8, 0)
                     self._header.clear()
                     if self._body_left == 0:
