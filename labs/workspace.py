@@ -77,10 +77,20 @@ def group_problems(entry: dict[str, Path]) -> list[str]:
     return SwitchState("", flows, groups, {}).undefined_groups()
 
 
+def _run_ofctl(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``ovs-ofctl -O OpenFlow13 argv...``; a host without it -> ``LabSessionError`` saying so."""
+    try:
+        return subprocess.run(
+            [*OFCTL, *argv], capture_output=True, text=True, errors="replace", timeout=30, input=stdin
+        )
+    except FileNotFoundError:
+        raise LabSessionError(
+            "ovs-ofctl is not installed on this host (Debian package openvswitch-common)"
+        ) from None
+
+
 def _ofctl(*argv: str, stdin: str | None = None) -> str:
-    proc = subprocess.run(
-        [*OFCTL, *argv], capture_output=True, text=True, errors="replace", timeout=30, input=stdin
-    )
+    proc = _run_ofctl(*argv, stdin=stdin)
     if proc.returncode != 0:
         raise LabSessionError(f"ovs-ofctl {' '.join(argv)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -112,9 +122,7 @@ def check_flow_file(path: Path, port_names=frozenset()) -> list[str]:
         read_text(path)
     except LabSessionError as exc:
         return [str(exc)]
-    proc = subprocess.run(
-        [*OFCTL, "parse-flows", str(path)], capture_output=True, text=True, errors="replace", timeout=30
-    )
+    proc = _run_ofctl("parse-flows", str(path))
     if proc.returncode == 0:
         return []
     problem = ofctl_problem(proc.stderr)
@@ -132,9 +140,7 @@ def check_group_file(path: Path) -> list[str]:
         return [str(exc)]
     problems = []
     for number, line in content_lines(text):
-        proc = subprocess.run(
-            [*OFCTL, "parse-group", line], capture_output=True, text=True, errors="replace", timeout=30
-        )
+        proc = _run_ofctl("parse-group", line)
         if proc.returncode != 0:
             problems.append(f"{path}:{number}: {ofctl_problem(proc.stderr)}")
     return problems

@@ -36,6 +36,14 @@ def test_read_text_names_the_line_of_a_non_utf8_byte(tmp_path):
         workspace.read_text(path)
 
 
+def test_a_host_without_ovs_ofctl_gets_a_clear_error_not_a_crash(tmp_path, monkeypatch):
+    ws = make_workspace(tmp_path, s1_flows=GOOD, s1_groups="group_id=1,type=all,bucket=output:1\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # a server host with no Open vSwitch tools
+    for check in (workspace.check_flow_file, workspace.check_group_file):
+        with pytest.raises(LabSessionError, match="ovs-ofctl is not installed on this host"):
+            check(ws / "flows" / ("s1.flows" if check is workspace.check_flow_file else "s1.groups"))
+
+
 @needs_ofctl
 def test_check_files_names_each_bad_file_and_line(tmp_path):
     ws = make_workspace(
