@@ -71,6 +71,8 @@ def grade_lab(
 
     if state is None and flows is None and name is None:
         name = DEFAULT_NAME
+    if spec is not None:
+        load_spec(spec)  # a broken spec file is reported before looking for the lab or topology
     topo = resolve_topology(topology, params, name)
     chosen = tuple(behaviours) + (load_spec(spec, topology=topo) if spec is not None else ())
     if not chosen and reference is None:

@@ -255,6 +255,14 @@ def test_grade_refuses_two_behaviours_with_one_id_at_the_second_ones_line(saved,
     assert str(result.exception) == f"{spec}:5: id: duplicate behaviour id 'web' (first used at line 2)"
 
 
+def test_a_broken_spec_is_named_before_the_lab_is_looked_for(tmp_path):
+    spec = tmp_path / "dup.yaml"
+    spec.write_text("- id: web\n  reach: {src: h1, dst: h3}\n- id: web\n  reach: {src: h1, dst: h2}\n")
+    result = _invoke(["grade", "--name", "t-no-such-lab", "--spec", spec])
+    assert isinstance(result.exception, SpecError), result.output  # not "no lab t-no-such-lab"
+    assert str(result.exception) == f"{spec}:3: id: duplicate behaviour id 'web' (first used at line 1)"
+
+
 def test_an_id_that_repeats_an_automatic_one_is_named_as_such():
     with pytest.raises(SpecError) as info:
         parse_spec("- id: reach-2\n  reach: {src: h1, dst: h2}\n- reach: {src: h1, dst: h3}\n", "s.yaml")
