@@ -260,6 +260,26 @@ def _packet_in_frame(record: OFRecord) -> bytes:
     return bytes(parse(record).data)
 
 
+DELETE_COMMANDS = (b"\x03", b"\x04")  # OFPFC_DELETE, OFPFC_DELETE_STRICT
+
+
+def forget_epochs(records: list[OFRecord]) -> dict[int, int]:
+    """id(packet-in record) -> how many times the app had deleted flows on that switch before it.
+
+    An app that deletes flows chose to forget what it learnt there (stplib apps do at each topology
+    change): the conversation checks judge each switch's packet-ins since its last deletion.
+    """
+    deletes: dict[int | None, int] = {}
+    epochs: dict[int, int] = {}
+    for record in records:
+        if record.direction == TO_CONTROLLER:
+            if record.msg_type == 10:
+                epochs[id(record)] = deletes.get(record.dpid, 0)
+        elif record.msg_type == 14 and record.version >= 4 and record.data[25:26] in DELETE_COMMANDS:
+            deletes[record.dpid] = deletes.get(record.dpid, 0) + 1  # byte 25: an OF 1.3+ FLOW_MOD's command
+    return epochs
+
+
 def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: int) -> list[Check]:
     """The checks on the message sequence itself."""
     from sdnlab.grader.replay.show import parse
@@ -274,14 +294,16 @@ def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: 
     per_flow: dict[tuple[Any, ...], list[OFRecord]] = {}
     second: list[str] = []
     conversation = exchanges(records)
+    epoch = forget_epochs(records)
     for ex in conversation:
         frame = _packet_in_frame(ex.packet_in)
         if is_link_control(frame):  # stplib's BPDUs come every 2 s by design: not a storm
             continue
-        per_flow.setdefault((ex.packet_in.dpid, *_frame_key(frame)), []).append(ex.packet_in)
+        seen = per_flow.setdefault((ex.packet_in.dpid, epoch[id(ex.packet_in)], *_frame_key(frame)), [])
         seq = _echo_seq(frame)
-        if seq is not None and seq >= 2:
+        if seq is not None and seq >= 2 and seen:  # the app saw this flow and still installed nothing
             second.append(_evidence(ex))
+        seen.append(ex.packet_in)
     worst: tuple[tuple[Any, ...] | None, list[OFRecord]] = max(
         per_flow.items(), key=lambda kv: len(kv[1]), default=(None, [])
     )
@@ -306,12 +328,12 @@ def conversation_checks(records: list[OFRecord], unanswered: int, max_per_flow: 
             second,
         )
     )
-    learned: dict[int | None, set[str]] = {}
+    learned: dict[tuple[int | None, int], set[str]] = {}
     floods: list[str] = []
     for ex in conversation:
         frame = _packet_in_frame(ex.packet_in)
         src, dst = _frame_key(frame)[:2]
-        known = learned.setdefault(ex.packet_in.dpid, set())
+        known = learned.setdefault((ex.packet_in.dpid, epoch[id(ex.packet_in)]), set())
         for reply in ex.replies:
             if reply.msg_type != 13:  # only a PACKET_OUT floods a frame
                 continue
@@ -426,14 +448,22 @@ def load_lab(lab_dir: str | Path) -> LabReplay:
 
 
 def _with_waits(scenarios: dict[str, list[Any]], lab_scenario: list[Any]) -> dict[str, list[Any]]:
-    """The default scenarios after the lab scenario's leading ``sleep``/``settle`` steps (an app's
-    timers: stplib)."""
+    """The default scenarios with the lab scenario's leading ``sleep``/``settle`` steps (an app's
+    timers: stplib) first and again after each reconnect (a switch that comes back starts over)."""
     waits = []
     for step in lab_scenario:
         if not (isinstance(step, dict) and ("sleep" in step or "settle" in step)):
             break
         waits.append(step)
-    return {name: [*waits, *steps] for name, steps in scenarios.items()}
+    waited = {}
+    for name, steps in scenarios.items():
+        out = [*waits]
+        for step in steps:
+            out.append(step)
+            if isinstance(step, dict) and "reconnect" in step:
+                out += waits
+        waited[name] = out
+    return waited
 
 
 async def _scenario(
