@@ -13,6 +13,8 @@ import json
 import random
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -38,14 +40,40 @@ FAST_TIMEOUTS = (
 )
 
 
+SWITCH_ONE = """
+import sys
+from sdnlab.controller import fakeswitch as fk
+switches = fk.FakeSwitchesThread([1]).start("127.0.0.1", int(sys.argv[1]), timeout=20)
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes it
+switches.stop()
+"""
+
+
 @pytest.fixture(scope="module")
 def controller():
     with ControllerProcess(
         ["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, extra_args=FAST_TIMEOUTS
     ) as ctl:
-        switches = fk.FakeSwitchesThread([1]).start("127.0.0.1", OF_PORT)
-        yield ctl
-        switches.stop()
+        # switch 1 answers from a process of its own: its answers to the stats requests do not
+        # wait for the GIL behind this process's client threads
+        switch = subprocess.Popen(
+            [sys.executable, "-c", SWITCH_ONE, str(OF_PORT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert switch.stdout is not None and switch.stdout.readline() == "ready\n"
+            yield ctl
+        finally:
+            if switch.stdin is not None:
+                switch.stdin.close()
+            try:
+                switch.wait(10)
+            except subprocess.TimeoutExpired:
+                switch.kill()
+                switch.wait()
 
 
 def request(method: str, path: str, body: bytes | None = None, headers=None, port: int = REST_PORT):
