@@ -217,7 +217,7 @@ def reserved_num_to_user(util, num, prefix: str):
 
 
 class OpenFlowTimeouts:
-    """How long a switch may take to finish a message it started, and its handshake."""
+    """How long a switch may take to finish a message it started, its handshake, and an echo check."""
 
     message_s: float = 5.0
     handshake_s: float = 10.0
@@ -446,6 +446,7 @@ def install() -> None:
     OpenFlowTimeouts.message_s = conf.ofp_message_timeout
     OpenFlowTimeouts.handshake_s = conf.ofp_handshake_timeout
     OpenFlowTimeouts.max_connections_per_client = conf.ofp_max_connections_per_client
+    OpenFlowTimeouts.echo_check_s = conf.ofp_echo_check_timeout
     controller.Datapath.serve = serve
     app_manager.OSKenApp._event_loop = event_loop
     if hub.HUB_TYPE == "native":

@@ -55,6 +55,13 @@ OFP_LIMIT_OPTS = [
         min=1,
         help="OpenFlow connections one address may hold open (more are closed at once)",
     ),
+    cfg.FloatOpt(
+        "ofp-echo-check-timeout",
+        default=1.0,
+        min=0.1,
+        help="seconds a connected switch has to answer an echo request when a second connection "
+        "claims its dpid (it keeps the dpid if it answers; otherwise the newcomer takes it over)",
+    ),
 ]
 APP_OPTS = [
     cfg.MultiStrOpt("app-lists", default=[], help="application module names or .py files"),

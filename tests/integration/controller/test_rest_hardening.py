@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import itertools
 import json
 import random
+import select
 import socket
-import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -21,14 +25,29 @@ from sdnlab.controller import fakeswitch as fk
 from sdnlab.controller.process import ControllerProcess
 
 OF_PORT, REST_PORT = 6791, 8191
+MESSAGE_TIMEOUT_S, HANDSHAKE_TIMEOUT_S = 1, 4  # short, so the stalling peers are dropped quickly
+ECHO_CHECK_S = 5  # long, so a loaded machine's live switch answers in time (the default is 1 s)
+READ_DEADLINE_S = 5  # the REST server's (RestLimits.read_deadline_s)
 FAST_TIMEOUTS = (
     "--ofp-message-timeout",
-    "1",
+    str(MESSAGE_TIMEOUT_S),
     "--ofp-handshake-timeout",
-    "4",
+    str(HANDSHAKE_TIMEOUT_S),
+    "--ofp-echo-check-timeout",
+    str(ECHO_CHECK_S),
     "--ofp-max-connections-per-client",
     "40",
 )
+
+
+SWITCH_ONE = """
+import sys
+from sdnlab.controller import fakeswitch as fk
+switches = fk.FakeSwitchesThread([1]).start("127.0.0.1", int(sys.argv[1]), timeout=20)
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes it
+switches.stop()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +55,25 @@ def controller():
     with ControllerProcess(
         ["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, extra_args=FAST_TIMEOUTS
     ) as ctl:
-        switches = fk.FakeSwitchesThread([1]).start("127.0.0.1", OF_PORT)
-        yield ctl
-        switches.stop()
+        # switch 1 answers from a process of its own: its answers to the stats requests do not
+        # wait for the GIL behind this process's client threads
+        switch = subprocess.Popen(
+            [sys.executable, "-c", SWITCH_ONE, str(OF_PORT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert switch.stdout is not None and switch.stdout.readline() == "ready\n"
+            yield ctl
+        finally:
+            if switch.stdin is not None:
+                switch.stdin.close()
+            try:
+                switch.wait(10)
+            except subprocess.TimeoutExpired:
+                switch.kill()
+                switch.wait()
 
 
 def request(method: str, path: str, body: bytes | None = None, headers=None, port: int = REST_PORT):
@@ -62,15 +97,45 @@ def request(method: str, path: str, body: bytes | None = None, headers=None, por
 
 
 def read_answer(sock: socket.socket) -> str:
-    """Everything the server sends until it closes (or goes quiet for a second)."""
-    sock.settimeout(1)
-    chunks = []
+    """One HTTP answer: its headers and the body its Content-Length announces, or all until the close.
+
+    Waits up to 15 s for each part (an answer comes late on a busy machine); what arrived by then
+    is returned, so a missing answer fails the caller's assert showing what did arrive.
+    """
+    sock.settimeout(15)
+    data = b""
     try:
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    except TimeoutError:
+        while not _complete(data) and (chunk := sock.recv(65536)):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
         pass
-    return b"".join(chunks).decode("utf-8", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def _complete(answer: bytes) -> bool:
+    head, blank, body = answer.partition(b"\r\n\r\n")
+    if not blank:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value)
+    return False  # no length announced: the answer ends when the server closes
+
+
+def eventually(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass (for what a busy machine does late)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def quiet(sock: socket.socket) -> bool:
+    """True if nothing (no data, no close) has arrived on ``sock`` yet."""
+    return not select.select([sock], [], [], 0)[0]
 
 
 def quarantined():
@@ -103,12 +168,10 @@ def test_after_refused_requests_a_connecting_switch_still_gets_its_flows(control
     assert request("DELETE", "/sdnlab/quarantine/abc")[0] == 404
     status, entry = request("POST", "/sdnlab/quarantine", b'{"ip": "10.0.0.77", "reason": "test"}')
     assert status == 200 and entry["ip"] == "10.0.0.77"
-    newcomer = fk.FakeSwitchesThread([0x77]).start("127.0.0.1", OF_PORT)
+    newcomer = fk.FakeSwitchesThread([0x77]).start("127.0.0.1", OF_PORT, timeout=20)
     try:
-        deadline = time.monotonic() + 5
-        while newcomer.switches[0].counters.flow_mods < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert newcomer.switches[0].counters.flow_mods >= 5  # reset, discovery, quarantine drops
+        counters = newcomer.switches[0].counters
+        assert eventually(lambda: counters.flow_mods >= 5, 20)  # reset, discovery, quarantine drops
     finally:
         newcomer.stop()
     assert request("DELETE", "/sdnlab/quarantine/10.0.0.77")[0] == 200
@@ -399,89 +462,128 @@ def test_well_shaped_changes_with_edge_values_never_get_a_5xx(controller):
 # -- item 3: 50 concurrent clients --------------------------------------------------------
 
 
+def _lists_the_table_miss_flow(body: bytes) -> bool:
+    """The fake switch's whole flow table, as its stats reply gave it.
+
+    An empty list is the answer of a stats request the switch did not answer within the
+    controller's stats timeout: a request that timed out is an error here.
+    """
+    flows = json.loads(body)
+    return list(flows) == ["1"] and [(f["priority"], f["match"]) for f in flows["1"]] == [(0, {})]
+
+
 def test_fifty_concurrent_clients_are_all_served(controller):
-    latencies: list[float] = []
+    # every answer complete and correct; how fast is bench/controller/rest_load.py's question
+    answered: list[bool] = []
     errors: list[str] = []
     lock = threading.Lock()
 
     def client():
-        conn = http.client.HTTPConnection("127.0.0.1", REST_PORT, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", REST_PORT, timeout=30)
         for _ in range(20):
-            started = time.perf_counter()
             try:
                 conn.request("GET", "/stats/flow/1")
                 reply = conn.getresponse()
                 body = reply.read()
-                ok = reply.status == 200 and "1" in json.loads(body)
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+                ok = reply.status == 200 and _lists_the_table_miss_flow(body)
+            except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as exc:
                 ok, body = False, repr(exc).encode()
                 conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", REST_PORT, timeout=10)
+                conn = http.client.HTTPConnection("127.0.0.1", REST_PORT, timeout=30)
             with lock:
-                latencies.append(time.perf_counter() - started)
+                answered.append(ok)
                 if not ok:
-                    errors.append(body[:100].decode("utf-8", "replace"))
+                    errors.append(body[:200].decode("utf-8", "replace"))
         conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(50)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 300
     for thread in threads:
-        thread.join(60)
-    assert errors == [] and len(latencies) == 1000
-    assert statistics.quantiles(latencies, n=100)[98] < 1.0  # the bench measures the real figure
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert errors == []
+    assert len(answered) == 1000, f"{sum(t.is_alive() for t in threads)} clients still waiting after 300 s"
 
 
 # -- item 4: bounded read time, size and connections ---------------------------------------
 
 
 def test_half_sent_requests_are_closed_and_others_still_served(controller):
-    stalled = []
+    stalled: list[tuple[socket.socket, float]] = []
     for _ in range(30):
-        sock = socket.create_connection(("127.0.0.1", REST_PORT), timeout=15)
+        opened = time.monotonic()  # the server's read deadline starts later: at its accept at the earliest
+        sock = socket.create_connection(("127.0.0.1", REST_PORT), timeout=30)
         sock.sendall(b"GET /stats/switches HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
-        stalled.append(sock)
-    started = time.monotonic()
+        stalled.append((sock, opened))
     assert request("GET", "/stats/switches")[0] == 200
-    assert time.monotonic() - started < 3
-    for sock in stalled:
+    # answered while all 30 still hold their connections (a server whose workers they held would
+    # answer only once its read deadline had closed some of them)
+    assert [quiet(sock) for sock, _ in stalled] == [True] * 30
+    for sock, opened in stalled:
         data = sock.recv(4096)  # the server closes (after its 5 s read deadline), maybe with a 408
-        assert data == b"" or data.startswith(b"HTTP/1.1 408")
+        closed_after = time.monotonic() - opened
         sock.close()
-    assert time.monotonic() - started < 9
+        assert data == b"" or data.startswith(b"HTTP/1.1 408")
+        assert READ_DEADLINE_S - 0.1 < closed_after < READ_DEADLINE_S + 10  # by the deadline, not before
 
 
-def test_one_address_cannot_hold_more_than_its_connection_quota(controller):
-    held = [socket.create_connection(("127.0.0.1", REST_PORT), timeout=10) for _ in range(100)]
+def _refused_of_a_burst(count: int) -> list[int]:
+    """Open ``count`` REST connections one after another: the indexes of those refused with a 503."""
+    held = [socket.create_connection(("127.0.0.1", REST_PORT), timeout=15) for _ in range(count)]
     try:
-        refused = 0
-        for sock in held[90:]:
-            sock.settimeout(2)
-            try:
-                if sock.recv(4096).startswith(b"HTTP/1.1 503"):
-                    refused += 1
-            except TimeoutError:
-                pass
-        assert refused == 4  # 96 admitted
+        # the server decides in the order it accepts, and answers a refused connection at once:
+        # once the last one is answered (or, admitted, stays silent), every answer has arrived
+        try:
+            held[-1].recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            pass
+        return [
+            index
+            for index, sock in enumerate(held)
+            if not quiet(sock) and sock.recv(12, socket.MSG_PEEK) == b"HTTP/1.1 503"
+        ]
     finally:
         for sock in held:
             sock.close()
-    time.sleep(0.3)
-    assert request("GET", "/stats/switches")[0] == 200
 
 
-async def _stall_openflow(payload: bytes) -> float:
-    """Seconds until the controller closes a connection that sent ``payload`` and then stalls."""
+def _switches_answered() -> bool:
+    try:
+        return request("GET", "/stats/switches")[0] == 200
+    except (OSError, http.client.HTTPException):
+        return False
+
+
+def test_one_address_cannot_hold_more_than_its_connection_quota(controller):
+    # connections closed by earlier tests count until the server sees them close (late on a busy
+    # machine): try again for a while; a server admitting more than 96, or never giving back
+    # the quota, fails every try
+    deadline = time.monotonic() + 40
+    while (refused := _refused_of_a_burst(100)) != [96, 97, 98, 99] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert refused == [96, 97, 98, 99]  # 96 admitted
+    # the quota is given back as the server sees these close
+    assert eventually(_switches_answered, 20)
+
+
+async def _stall_openflow(payload: bytes) -> tuple[int, float]:
+    """(local port, seconds to its close) of a connection that sends ``payload`` and then stalls."""
+    started = time.monotonic()  # before connecting: the controller's clocks start later
     reader, writer = await asyncio.open_connection("127.0.0.1", OF_PORT)
-    started = time.monotonic()
+    port = writer.get_extra_info("sockname")[1]
     writer.write(payload)
     await writer.drain()
     try:
-        while await asyncio.wait_for(reader.read(4096), 10):
+        while await asyncio.wait_for(reader.read(4096), 30):
             pass
-        return time.monotonic() - started
+        return port, time.monotonic() - started
     finally:
         writer.close()
+
+
+def _drop_logged(controller: ControllerProcess, port: int, reason: str) -> bool:
+    return f"dropped unidentified switch at 127.0.0.1:{port}: {reason}" in controller.output()
 
 
 def test_partial_openflow_messages_and_stalled_handshakes_are_closed(controller):
@@ -491,10 +593,17 @@ def test_partial_openflow_messages_and_stalled_handshakes_are_closed(controller)
             *(_stall_openflow(partial) for _ in range(20)), _stall_openflow(b""), _stall_openflow(fk.hello())
         )
 
-    waited = asyncio.run(scenario())
-    assert all(seconds < 3.0 for seconds in waited[:20])  # message timeout 1 s
-    assert all(3.9 < seconds < 7.0 for seconds in waited[20:])  # handshake timeout 4 s
-    assert "1" in request("GET", "/stats/switches")[1].__str__()
+    closed = asyncio.run(scenario())
+    partial, no_handshake = closed[:20], closed[20:]
+    # each closed by its timeout: not before it, not never, and for that reason (the partial
+    # messages' connections have no handshake either, so the reason tells the two timeouts apart)
+    assert all(MESSAGE_TIMEOUT_S - 0.1 < seconds < MESSAGE_TIMEOUT_S + 8 for _, seconds in partial), partial
+    assert all(HANDSHAKE_TIMEOUT_S - 0.1 < seconds < HANDSHAKE_TIMEOUT_S + 8 for _, seconds in no_handshake)
+    unfinished = f"a message left unfinished for {MESSAGE_TIMEOUT_S} s"
+    assert eventually(lambda: all(_drop_logged(controller, port, unfinished) for port, _ in partial), 10)
+    late = f"no handshake within {HANDSHAKE_TIMEOUT_S} s"
+    assert eventually(lambda: all(_drop_logged(controller, port, late) for port, _ in no_handshake), 10)
+    assert 1 in request("GET", "/stats/switches")[1]  # the fixture's switch stayed connected
 
 
 def test_one_address_cannot_hold_more_openflow_connections_than_its_quota(controller):
@@ -515,16 +624,35 @@ def test_one_address_cannot_hold_more_openflow_connections_than_its_quota(contro
         for sock in held:
             sock.close()
     # the quota is given back as the controller sees the closes (soon, later on a busy machine)
-    deadline = time.monotonic() + 20
-    while True:
-        newcomer = fk.FakeSwitchesThread([0x45])
-        try:
-            newcomer.start("127.0.0.1", OF_PORT, timeout=3)
+    deadline = time.monotonic() + 40
+    for dpid in itertools.count(0x4500):  # a new dpid each try: no claim of an earlier try in the way
+        if asyncio.run(_admitted(dpid)):
             break
-        except TimeoutError:  # refused: closed before its handshake
-            assert time.monotonic() < deadline, "no new switch admitted 20 s after the others closed"
-        finally:
-            newcomer.stop()
+        assert time.monotonic() < deadline, "no new switch admitted 40 s after the others closed"
+        time.sleep(0.2)
+
+
+async def _within(event: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _admitted(dpid: int) -> bool:
+    """Whether a fake switch claiming ``dpid`` finishes its handshake (a refused one is closed unanswered)."""
+    switch = fk.FakeSwitch(dpid)
+    await switch.connect("127.0.0.1", OF_PORT)
+    ready = asyncio.ensure_future(switch.ready.wait())
+    closed = asyncio.ensure_future(switch.closed.wait())
+    try:
+        await asyncio.wait([ready, closed], timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        return switch.ready.is_set()
+    finally:
+        ready.cancel()
+        closed.cancel()
+        await switch.close()
 
 
 # -- item 5: a dpid belongs to the first live connection ----------------------------------
@@ -545,16 +673,17 @@ def test_a_second_connection_claiming_a_live_dpid_is_refused_but_a_dead_one_is_r
     async def scenario():
         first = MuteSwitch(0x99)
         await first.connect("127.0.0.1", OF_PORT)
-        await asyncio.wait_for(first.ready.wait(), 5)
+        assert await _within(first.ready, 20)
         impostor = fk.FakeSwitch(0x99)
         await impostor.connect("127.0.0.1", OF_PORT)
-        await asyncio.wait_for(impostor.closed.wait(), 5)  # refused: the first one answers
-        refused = not impostor.ready.is_set() and not first.closed.is_set()
+        # refused once the first one answers the controller's echo request (it has ECHO_CHECK_S)
+        closed = await _within(impostor.closed, ECHO_CHECK_S + 15)
+        refused = closed and not impostor.ready.is_set() and not first.closed.is_set()
         first.mute = True  # now the first one looks dead
         successor = fk.FakeSwitch(0x99)
         await successor.connect("127.0.0.1", OF_PORT)
-        await asyncio.wait_for(successor.ready.wait(), 5)
-        taken_over = not successor.closed.is_set()
+        # taken over once the controller has waited ECHO_CHECK_S in vain for the first one's answer
+        taken_over = await _within(successor.ready, ECHO_CHECK_S + 15) and not successor.closed.is_set()
         for switch in (first, impostor, successor):
             await switch.close()
         return refused, taken_over
