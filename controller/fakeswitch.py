@@ -4,6 +4,18 @@
 description, echo, barrier) and counts what the controller sends back: flow-mods and
 packet-outs. ``packet_in(...)`` sends a packet-in carrying an Ethernet frame. Message bytes are
 built by small pure functions (``ofp_header``, ``features_reply``, ``packet_in_msg``...).
+
+Two events tell how far the handshake got. ``ready``: the switch wrote its port description,
+the last message of the handshake. ``main``: the controller has taken that reply in and moved
+the switch to its main phase. The switch knows by sending an echo request right after its port
+description: os-ken reads a connection on one thread and runs its own handshake handlers there,
+in order, so it answers the echo only after the port description moved the switch on.
+
+A packet-in written after ``ready`` already reaches the apps' ``MAIN_DISPATCHER`` handlers (same
+stream, same thread); ``main`` adds that the controller finished the handshake rather than
+dropping the switch. What an app does about a new switch (a table-miss flow, the builtin app's
+discovery grace period) runs on the app's own thread, later: a test that depends on it waits
+for what the app sends (``until``), never a fixed time.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 OFP_VERSION = 0x04
@@ -93,6 +106,16 @@ def packet_in_msg(xid: int, in_port: int, frame: bytes, buffer_id: int = 0xFFFFF
     return message(OFPT_PACKET_IN, body, xid)
 
 
+async def until(condition: Callable[[], bool], timeout: float, every: float = 0.02) -> bool:
+    """Poll ``condition`` every ``every`` s until it holds (True) or ``timeout`` s passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(every)
+    return True
+
+
 @dataclass
 class Counters:
     """What the controller sent to one fake switch."""
@@ -105,14 +128,24 @@ class Counters:
 
 
 class FakeSwitch:
-    """One fake OpenFlow 1.3 switch connection."""
+    """One fake OpenFlow 1.3 switch connection.
 
-    def __init__(self, dpid: int, n_ports: int = 4, record_times: bool = False) -> None:
+    ``record_messages=True`` keeps every message the controller sends as ``(type, body)`` in
+    ``messages``, for tests that look into them (off for load tests).
+    """
+
+    def __init__(
+        self, dpid: int, n_ports: int = 4, record_times: bool = False, record_messages: bool = False
+    ) -> None:
         self.dpid = dpid
         self.n_ports = n_ports
         self.counters = Counters()
         self.record_times = record_times
-        self.ready = asyncio.Event()
+        self.record_messages = record_messages
+        self.messages: list[tuple[int, bytes]] = []
+        self.ready = asyncio.Event()  # the switch sent the last message of its handshake
+        self.main = asyncio.Event()  # the controller has the switch in its main phase
+        self._main_echo_xid: int | None = None
         self.closed = asyncio.Event()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -166,6 +199,8 @@ class FakeSwitch:
 
     def _handle(self, msg_type: int, xid: int, body: bytes) -> None:
         write = self.writer.write
+        if self.record_messages:
+            self.messages.append((msg_type, body))
         if msg_type == OFPT_FLOW_MOD:
             self.counters.flow_mods += 1
             if self.record_times:
@@ -180,12 +215,17 @@ class FakeSwitch:
             if kind == OFPMP_PORT_DESC:
                 write(port_desc_reply(xid, self.dpid, self.n_ports))
                 self.ready.set()
+                self._main_echo_xid = self.next_xid()  # answered once the controller is in its main phase
+                write(message(OFPT_ECHO_REQUEST, b"", self._main_echo_xid))
             elif kind == OFPMP_DESC:
                 write(desc_reply(xid))
             elif kind == OFPMP_FLOW:
                 write(flow_stats_reply(xid))
         elif msg_type == OFPT_ECHO_REQUEST:
             write(message(OFPT_ECHO_REPLY, body, xid))
+        elif msg_type == OFPT_ECHO_REPLY:
+            if xid == self._main_echo_xid:
+                self.main.set()
         elif msg_type == OFPT_BARRIER_REQUEST:
             write(message(OFPT_BARRIER_REPLY, b"", xid))
         elif msg_type == OFPT_GET_CONFIG_REQUEST:
@@ -209,8 +249,8 @@ class FakeSwitch:
 class FakeSwitchesThread:
     """Fake switches connected from a background thread (for tests and benchmarks of the REST API).
 
-    ``FakeSwitchesThread([1, 2]).start("127.0.0.1", 6653)`` returns once every switch finished
-    its handshake; ``stop()`` closes them and ends the thread.
+    ``FakeSwitchesThread([1, 2]).start("127.0.0.1", 6653)`` returns once the controller has every
+    switch in its main phase (``FakeSwitch.main``); ``stop()`` closes them and ends the thread.
     """
 
     def __init__(self, dpids: list[int], n_ports: int = 4) -> None:
@@ -221,13 +261,13 @@ class FakeSwitchesThread:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-switches", daemon=True)
 
     def start(self, host: str, port: int, timeout: float = 10.0) -> FakeSwitchesThread:
-        """Connect every switch and wait for its handshake."""
+        """Connect every switch and wait until the controller has it in its main phase."""
         self._thread.start()
 
         async def connect_all() -> None:
             for switch in self.switches:
                 await switch.connect(host, port)
-            await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in self.switches)), timeout)
+            await asyncio.wait_for(asyncio.gather(*(s.main.wait() for s in self.switches)), timeout)
 
         asyncio.run_coroutine_threadsafe(connect_all(), self._loop).result(timeout + 1)
         return self

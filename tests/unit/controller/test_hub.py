@@ -94,6 +94,7 @@ def test_a_timeout_belongs_to_the_thread_that_created_it():
     hub.Timeout(0.05)  # armed for this thread only ...
     other = hub.spawn(hub.sleep, 0.15)
     time.sleep(0.3)  # not a cooperative point: this thread's timeout stays pending meanwhile
+    other.join(5)  # nor is a native join; a loaded machine may start the other thread late
     assert not other.is_alive() and other.exception is None  # ... the other thread slept undisturbed
     with pytest.raises(hub.Timeout):
         hub.sleep(0)
@@ -276,7 +277,10 @@ def test_a_timer_driven_state_machine_advances_like_stplibs():
                 timeout.cancel()
 
     thread = hub.spawn(machine)
-    hub.sleep(0.4)
+    deadline = time.monotonic() + 5  # two 0.05 s timers; a loaded machine may take longer
+    while states[-1:] != ["FORWARD"] and time.monotonic() < deadline:
+        hub.sleep(0.01)
+    hub.sleep(0.2)  # a cancelled timer firing late would move it on from FORWARD
     hub.kill(thread)
     hub.joinall([thread])
     assert states == ["LISTEN", "LEARN", "FORWARD"]

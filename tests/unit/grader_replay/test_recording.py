@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sdnlab.controller.fakeswitch import FakeSwitch, ethernet_frame, mac_bytes
+from sdnlab.controller.fakeswitch import FakeSwitch, ethernet_frame, mac_bytes, until
 from sdnlab.controller.process import ControllerProcess
 from sdnlab.grader.replay import pcapng, show
 from sdnlab.grader.replay.errors import ReplayError
@@ -24,16 +24,18 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 async def talk(port: int) -> None:
+    """Two packet-ins, each sent once the controller answered what came before (up to 10 s a step)."""
     switch = FakeSwitch(dpid=0x2A, n_ports=3)
+    counters = switch.counters
     await switch.connect("127.0.0.1", port)
-    await asyncio.wait_for(switch.ready.wait(), 10)
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(switch.main.wait(), 10)
+    await until(lambda: counters.flow_mods >= 1, 10)  # the app's table-miss flow
     switch.packet_in(1, ethernet_frame(b"\xff" * 6, mac_bytes(1)))  # broadcast from host 1: flood
     await switch.drain()
-    await asyncio.sleep(0.2)
+    await until(lambda: counters.packet_outs >= 1, 10)
     switch.packet_in(2, ethernet_frame(mac_bytes(1), mac_bytes(2)))  # reply to host 1: flow + out
     await switch.drain()
-    await asyncio.sleep(0.5)
+    await until(lambda: counters.flow_mods >= 2 and counters.packet_outs >= 2, 10)
     await switch.close()
 
 
