@@ -105,14 +105,14 @@ def test_a_timeout_belongs_to_the_thread_that_created_it():
 
 def test_event_wait_with_a_timeout_returns_false_after_the_timeout():
     took, result = elapsed(hub.Event().wait, 0.1)
-    assert result is False and 0.08 < took < 0.6
+    assert result is False and 0.08 < took < 5  # returns (os-ken's native wait blocked for good)
 
 
 def test_event_wait_returns_true_as_soon_as_another_thread_sets_it():
     event = hub.Event()
     hub.spawn_after(0.05, event.set)
     took, result = elapsed(event.wait, 5)
-    assert result is True and took < 1.0
+    assert result is True and took < 4  # woken by the set, not by the timeout
 
 
 def test_set_wakes_every_waiter():
@@ -138,12 +138,12 @@ def test_clear_makes_wait_block_again():
 
 def test_sleep_sleeps_for_the_given_time():
     took, _ = elapsed(hub.sleep, 0.1)
-    assert 0.09 < took < 0.6
+    assert 0.09 < took < 5
 
 
 def test_sleep_zero_returns_at_once():
     took, _ = elapsed(hub.sleep, 0)
-    assert took < 0.5  # no timer: a loaded machine only delays the call itself
+    assert took < 2  # no timer: a loaded machine only delays the call itself
 
 
 def test_spawn_runs_the_function_and_wait_returns_its_result():
@@ -166,7 +166,7 @@ def test_kill_ends_a_thread_blocked_in_sleep():
     hub.sleep(0.02)
     hub.kill(thread)
     took, _ = elapsed(hub.joinall, [thread])
-    assert not thread.is_alive() and took < 1.0 and thread.exception is None
+    assert not thread.is_alive() and took < 10 and thread.exception is None  # not the 60 s sleep
 
 
 def test_kill_ends_a_thread_blocked_in_event_wait_without_a_timeout():
@@ -322,7 +322,7 @@ def test_hardenings_event_wait_patch_still_works_on_the_installed_event():
     try:
         event = os_ken_hub.Event()
         took, result = elapsed(event.wait, 0.1)
-        assert result is False and took < 1.0
+        assert result is False and took < 5
         hub.spawn_after(0.05, event.set)
         assert event.wait(5) is True
     finally:
