@@ -1,7 +1,8 @@
-"""Throughput between two hosts of a running lab, measured with iperf3.
+"""Throughput between two hosts of a running lab, measured with iperf3, and waiting for a server.
 
 Shared by the live QoS and queue tests (``tests/integration/ryubook/test_qos.py`` and
-``test_rest_qos.py``, ``tests/integration/runtime/test_queues.py``).
+``test_rest_qos.py``, ``tests/integration/runtime/test_queues.py``); ``wait_listening`` by every
+live test that starts ``iperf3 -s`` itself (lab hosts and the controller tests' Mininet hosts).
 """
 
 from __future__ import annotations
@@ -9,11 +10,30 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
+
+from waiting import wait_for
 
 from sdnlab.runtime import api
 
 ATTEMPTS = 3  # fresh server and client runs before a measurement counts as failed
 LISTEN_TRIES = 50  # client runs, 0.1 s apart, while the server is not listening yet
+LISTEN_TIMEOUT_S = 30.0  # iperf3 -s binds at once on a quiet machine, seconds later on a loaded one
+
+
+def wait_listening(run: Callable[[list[str]], str], port: int, timeout: float = LISTEN_TIMEOUT_S) -> None:
+    """Return once a TCP socket listens on ``port`` in the namespace where ``run(argv)`` runs a
+    command and returns its output (a lab host: ``api.run_in(...).stdout``; a Mininet host:
+    ``host.cmd``). Asks ``ss``, so a one-off server (``iperf3 -s -1``) is not used up by the check.
+
+    A server started a moment ago (``iperf3 -s -1 -D`` returns before it binds) may not listen
+    yet, and a client started then fails at once with "Connection refused"."""
+    wait_for(
+        lambda: run(["ss", "-Hltn", f"sport = :{port}"]).strip(),
+        timeout,
+        f"listening on TCP port {port}",
+        interval=0.1,
+    )
 
 
 def iperf3_mbit(

@@ -1,6 +1,6 @@
 """Waiting for a live network or controller to reach a state, instead of sleeping a fixed time.
 
-Shared by the live Ryu book tests (``tests/integration/ryubook``).
+Shared by the live Ryu book tests (``tests/integration/ryubook``) and the other helpers here.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from ctl_netutil import (
     wait_connected,
 )
 from mininet.topo import Topo
+from processes import assert_stops_on_sigterm
 
 from sdnlab.controller.process import ControllerProcess
 
@@ -49,8 +50,14 @@ def all_pairs_ping(net) -> list[tuple[str, str]]:
         (a.name, b.name)
         for a in net.hosts
         for b in net.hosts
-        if a is not b and not ping_until(a, b, seconds=4)
+        if a is not b and not ping_until(a, b, seconds=10)
     ]
+
+
+def dump_flows(switch: str) -> str:
+    return subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", switch], capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +79,7 @@ def start_builtin(net, config: dict | None = None) -> ControllerProcess:
     ctl = ControllerProcess(["sdnlab.controller.apps.builtin"], OF_PORT, REST_PORT, env=env).start()
     reset_switches(net, OF_PORT)
     wait_connected(net)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # LLDP discovery; slow on a loaded machine (the tests check it)
     while time.monotonic() < deadline:
         status, body = http("GET", f"{BASE}/sdnlab/status")
         if status == 200 and len(body["links"]) == 4:
@@ -87,8 +94,7 @@ def routing(net):
     try:
         yield ctl
     finally:
-        elapsed = ctl.stop()
-        assert elapsed < 2.0
+        assert_stops_on_sigterm(ctl)
         assert "Traceback" not in ctl.output(), ctl.output()
 
 
@@ -97,9 +103,7 @@ def test_discovers_the_ring_and_routes_every_pair_without_storms(net, routing):
     assert status == 200 and len(body["links"]) == 4, body
     assert all_pairs_ping(net) == [], diagnose(net, routing)
     # no storm: the controller saw a bounded number of packet-ins on the ring links
-    flows = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
-    ).stdout
+    flows = dump_flows("ct2s1")
     miss = next(line for line in flows.splitlines() if "table=1" in line and "priority=0 " in line)
     assert int(miss.split("n_packets=")[1].split(",")[0]) < 500, flows
 
@@ -122,10 +126,10 @@ def test_shortest_path_is_reported_and_installed(net, routing):
     assert ping_until(h1, h3)
     status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h3.IP()}")
     assert status == 200 and len(body["path"]) == 3 and body["path"][0] == 0x201 and body["path"][-1] == 0x203
-    flows = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
-    ).stdout
-    assert f"dl_dst={h3.MAC()}" in flows
+    deadline = time.monotonic() + 10  # the route's flow-mods may still be on their way
+    while f"dl_dst={h3.MAC()}" not in (flows := dump_flows("ct2s1")):
+        assert time.monotonic() < deadline, flows
+        time.sleep(0.2)
 
 
 def test_reroutes_when_a_ring_link_goes_down(net, routing):
@@ -133,7 +137,7 @@ def test_reroutes_when_a_ring_link_goes_down(net, routing):
     assert ping_until(h1, h2)
     net.configLinkStatus("ct2s1", "ct2s2", "down")
     try:
-        assert ping_until(h1, h2, seconds=5), diagnose(net, routing)
+        assert ping_until(h1, h2, seconds=15), diagnose(net, routing)
         _status, body = http("GET", f"{BASE}/sdnlab/path/{h1.IP()}/{h2.IP()}")
         assert body["path"] == [0x201, 0x204, 0x203, 0x202]
     finally:
@@ -151,7 +155,7 @@ def test_quarantine_over_rest_drops_a_host_until_released(net, routing):
     assert ping_until(h1, h3)
     status, entry = http("POST", f"{BASE}/sdnlab/quarantine", {"ip": h3.IP(), "reason": "dpi: malware"})
     assert status == 200 and entry["mac"] == h3.MAC()
-    deadline = time.monotonic() + 5  # answered after a barrier; allow for a very busy machine
+    deadline = time.monotonic() + 15  # answered after a barrier; allow for a very busy machine
     while ping(h1, h3) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not ping(h1, h3)
@@ -182,10 +186,8 @@ def test_reconnecting_switch_gets_its_flows_back(net, routing):
     subprocess.run(["ovs-vsctl", "set-controller", "ct2s1", f"tcp:127.0.0.1:{OF_PORT}"], check=True)
     deadline = time.monotonic() + 15  # generous: the shared test machine can be very busy
     flows = ""
-    while time.monotonic() < deadline and "goto_table:1" not in flows:
-        time.sleep(0.2)
-        flows = subprocess.run(
-            ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "ct2s1"], capture_output=True, text=True
-        ).stdout
+    while time.monotonic() < deadline and not ("goto_table:1" in flows and f"dl_dst={h4.MAC()}" in flows):
+        time.sleep(0.2)  # the pipeline comes back first, the routes after it
+        flows = dump_flows("ct2s1")
     assert "goto_table:1" in flows and f"dl_dst={h4.MAC()}" in flows, diagnose(net, routing)
     assert ping_until(h1, h4)

@@ -2,7 +2,7 @@
 
 One Mininet network (three switches in a line, four hosts) is shared; each test starts its own
 controller process with the apps under test, checks that traffic flows, and stops it with
-SIGTERM, which must take less than two seconds.
+SIGTERM, on which it must exit by itself (not be killed).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from ctl_netutil import (
     wait_connected,
 )
 from mininet.topo import Topo
+from processes import assert_stops_on_sigterm
+from throughput import wait_listening
+from waiting import wait_for
 
 from sdnlab.controller.process import ControllerProcess
 
@@ -68,8 +71,7 @@ def controller(net):
 
     yield start
     for ctl in started:
-        elapsed = ctl.stop()
-        assert elapsed < 2.0, f"controller took {elapsed:.2f}s to stop"
+        assert_stops_on_sigterm(ctl)
         assert "Traceback" not in ctl.output(), ctl.output()
 
 
@@ -78,12 +80,12 @@ def all_pairs_ping(net) -> list[tuple[str, str]]:
     failures = []
     for src in net.hosts:
         for dst in net.hosts:
-            if src is not dst and not ping_until(src, dst, seconds=5):
+            if src is not dst and not ping_until(src, dst, seconds=10):
                 failures.append((src.name, dst.name))
     return failures
 
 
-def eventually(check, seconds: float = 5.0) -> bool:
+def eventually(check, seconds: float = 15.0) -> bool:
     """True as soon as ``check()`` is true, False if it never is within ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -97,12 +99,23 @@ def corpus(name: str) -> str:
     return os.path.join(CORPUS, name)
 
 
+def ofctl_rest_knows_every_switch() -> None:
+    """Wait until ofctl_rest lists the three switches: a switch is connected (what wait_connected
+    sees) before its features handshake ends, and until then a request naming it is a 404."""
+    wait_for(
+        lambda: http("GET", f"http://127.0.0.1:{REST_PORT}/stats/switches") == (200, [257, 258, 259]),
+        15,
+        "every switch known to ofctl_rest",
+        interval=0.2,
+    )
+
+
 def test_trainee_l2_switch_carries_ping_and_tcp(net, controller):
     controller(corpus("l2_switch.py"))
     assert all_pairs_ping(net) == []
     h1, h4 = net.get("h1", "h4")
     h4.cmd("iperf3 -s -1 -D -p 5201")
-    time.sleep(0.3)
+    wait_listening(h4.cmd, 5201)  # -D returns before the server binds
     out = h1.cmd(f"iperf3 -c {h4.IP()} -t 1 -p 5201 -J")
     assert '"bits_per_second"' in out, out
 
@@ -111,7 +124,7 @@ def test_trainee_port_monitor_logs_port_stats(net, controller):
     ctl = controller(corpus("port_monitor.py"))
     h1, h3 = net.get("h1", "h3")
     assert ping_until(h1, h3)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # the app asks every second; later on a loaded machine
     while time.monotonic() < deadline and not re.search(
         r"port-stats dpid=257 port=1 rx_packets=[1-9]", ctl.output()
     ):
@@ -153,7 +166,7 @@ def test_ryu_sample_apps_with_ofctl_rest(net, controller):
     controller("ryu.app.simple_monitor_13", "ryu.app.ofctl_rest", "ryu.app.rest_topology")
     assert all_pairs_ping(net) == []
     base = f"http://127.0.0.1:{REST_PORT}"
-    assert http("GET", f"{base}/stats/switches") == (200, [257, 258, 259])
+    ofctl_rest_knows_every_switch()
     status, flows = http("GET", f"{base}/stats/flow/257")
     assert status == 200 and any(flow["priority"] == 1 for flow in flows["257"])
     status, _ = http(
@@ -213,6 +226,7 @@ def test_ofctl_rest_rejects_bad_input_and_stays_up(
     net, controller, method, path, body, expected_status, expected_words
 ):
     controller("ryu.app.ofctl_rest")
+    ofctl_rest_knows_every_switch()
     status, answer = http(method, f"http://127.0.0.1:{REST_PORT}{path}", body)
     assert status == expected_status
     assert expected_words in answer["error"]

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import wait_gone
+from throughput import wait_listening
 
 from sdnlab.errors import LabError
 from sdnlab.runtime import api, paths
@@ -25,7 +27,7 @@ def iperf3(name: str, client: str, server_ip: str, server: str, seconds: int = 2
         name, server, ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        time.sleep(0.4)
+        wait_listening(lambda argv: api.run_in(name, server, argv).stdout, 5201)
         out = api.run_in(name, client, ["iperf3", "-c", server_ip, "-t", str(seconds), "-J"], timeout=30)
         assert out.returncode == 0, out.stderr or out.stdout[-500:]
         return json.loads(out.stdout)["end"]["sum_received"]["bits_per_second"] / 1e6
@@ -142,7 +144,7 @@ def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones
     lab_factory("linear", {"switches": 2}, name="t-alive")
     bridges, intfs = footprint("t-kill9")
     os.kill(state["supervisor_pid"], signal.SIGKILL)
-    time.sleep(0.3)
+    wait_gone(state["supervisor_pid"])  # clean only clears labs whose supervisor is dead
     # the network is orphaned but still there ...
     assert any(os.path.exists(f"/sys/class/net/{i}") for i in intfs)
     clean = subprocess.run([*SDNLAB, "clean"], capture_output=True, text=True, timeout=120)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import wait_gone
 from throughput import iperf3_mbit
 
 from sdnlab.errors import LabError
@@ -44,7 +45,7 @@ def add_flows(bridge: str, *flows: str) -> None:
     )
 
 
-def filters_in_place(lab: str, count: int, timeout: float = 5.0) -> tuple[list[dict], float]:
+def filters_in_place(lab: str, count: int, timeout: float = 15.0) -> tuple[list[dict], float]:
     """The classifier's filters once there are ``count`` of them, and how long that took."""
     started = time.monotonic()
     while True:
@@ -149,7 +150,7 @@ def test_ovsdb_port_is_refused_to_a_second_lab_and_closed_after_a_crash(lab_fact
 
     spec = paths.read_json(paths.lab_dir("t-q-db-a") / "spec.json")
     os.kill(spec["supervisor_pid"], signal.SIGKILL)  # a crash: nothing ran its teardown
-    time.sleep(0.2)
+    wait_gone(spec["supervisor_pid"])  # clean only clears labs whose supervisor is dead
     api.clean()
     assert f"ptcp:{OVSDB_PORT + 1}:" not in vsctl("get-manager")
 
@@ -177,7 +178,7 @@ def test_in_an_own_ovs_sandbox_the_lab_opens_its_own_ovsdb_and_its_queues_work(t
             "printf 'priority=1,actions=NORMAL\\npriority=10,udp,tp_dst=5001,actions=set_queue:1,output:2\\n'"
             " | ovs-ofctl -O OpenFlow13 add-flows s1 -"
         ),
-        "for i in $(seq 50); do tc filter show dev s1-eth2 | grep -q 'flowid 1:2' && break; sleep 0.1; done",
+        "for i in $(seq 150); do tc filter show dev s1-eth2 | grep -q 'flowid 1:2' && break; sleep 0.1; done",
         "echo managers: $(ovs-vsctl --columns=target,external_ids list Manager | tr -s ' ')",
         "echo filters: $(tc filter show dev s1-eth2 | grep -c 'flowid 1:2')",
         f"{sdnlab} down --name t-q-sbx",

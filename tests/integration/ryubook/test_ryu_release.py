@@ -227,7 +227,7 @@ def test_switching_hub_with_ryus_rest_apps_in_its_own_ryu_manager(ryu_app_dir, l
         assert wait_for(lambda: http("GET", base + "/stats/switches")[1] == [1], 20, "connected")
         # table-miss to the controller, as the chapter's switch_features_handler installs it
         bridge = state["switches"][0]["bridge"]
-        wait_for(lambda: "priority=0 actions=CONTROLLER:65535" in dump_flows(bridge), 10, "table-miss set")
+        wait_for(lambda: "priority=0 actions=CONTROLLER:65535" in dump_flows(bridge), 20, "table-miss set")
         for src, dst in (("h1", "h2"), ("h2", "h3"), ("h3", "h1")):
             assert ping(lab, src, ips[dst]), (src, dst)
         # the app learnt the MACs: "packet in" lines and priority-1 flows to each host's port
@@ -276,7 +276,7 @@ def test_traffic_monitor_prints_flow_and_port_statistics(ryu_app_dir, lab_factor
         ports = [row for row in PORT_ROW.findall(log) if int(row[2]) > 0]
         return bool(flows) and {int(r[0], 16) for r in ports} == {1, 2}
 
-    wait_for(counted, 25, "counting", interval=1)
+    wait_for(counted, 35, "counting", interval=1)  # the app asks every 10 s
     log = controller_log(lab)
     assert "datapath         in-port  eth-dst           out-port packets  bytes" in log
     assert "datapath         port     rx-pkts  rx-bytes rx-error tx-pkts  tx-bytes tx-error" in log
@@ -302,7 +302,7 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
     # 404 until the app saw the switch's features (a moment after the lab is up), then empty
     assert wait_for(
         lambda: rest(state, "GET", path)[0] == 200,
-        10,
+        20,
         "the switch known",
         detail=lambda: controller_log(lab)[-5000:],
     )
@@ -320,7 +320,7 @@ def test_rest_linkage_shows_and_sets_the_mac_table(ryu_app_dir, lab_factory):
         f"in_port=3,dl_dst={hosts['h1']['mac']} actions=output:1",
     )
     bridge = state["switches"][0]["bridge"]
-    wait_for(lambda: all(flow in dump_flows(bridge) for flow in wanted), 5, f"flows {wanted} on the switch")
+    wait_for(lambda: all(flow in dump_flows(bridge) for flow in wanted), 15, f"flows {wanted} on the switch")
     assert_no_errors(controller_log(lab))
 
 
@@ -338,10 +338,22 @@ def test_switching_hub_over_a_websocket_pushes_packets_and_answers_rpc(ryu_app_d
     hosts = {h["name"]: h for h in state["hosts"]}
     url = f"ws://127.0.0.1:{state['controller']['rest_port']}/simpleswitch/ws"
     with connect(url, additional_headers=rest_client.auth_headers(paths.lab_dir(lab)), open_timeout=10) as ws:
-        time.sleep(0.5)  # the session is registered
-        assert ping(lab, "h1", hosts["h2"]["ip"])
-        pushed = ws.recv(timeout=10)
-        assert "ethernet(" in pushed and "arp(" in pushed, pushed
+        # the app registers the session a moment after the handshake (later on a loaded machine):
+        # packet-ins before that are pushed to no one. h1 forgets h2's MAC and pings again until
+        # a push arrives; its broadcast ARP request always goes to the controller.
+        pushes: list[str] = []
+        deadline = time.monotonic() + 15
+        while not any("arp(" in push for push in pushes):
+            assert time.monotonic() < deadline, f"no ARP packet-in pushed to the websocket in 15 s: {pushes}"
+            api.run_in(lab, "h1", ["ip", "neigh", "flush", "all"], timeout=10)
+            assert ping(lab, "h1", hosts["h2"]["ip"])
+            try:
+                while True:  # what this ping's packet-ins pushed
+                    pushes.append(ws.recv(timeout=1))
+            except TimeoutError:
+                pass
+        pushed = next(push for push in pushes if "arp(" in push)
+        assert "ethernet(" in pushed, pushed
         ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "get_arp_table", "params": {}}))
         while True:  # packets are pushed as text (str(packet)), the answer is JSON
             message = ws.recv(timeout=10)
@@ -463,12 +475,12 @@ def test_link_aggregation_brings_up_both_members_and_survives_a_cut(ryu_app_dir,
     def lacp_show() -> str:
         return subprocess.run(["ovs-appctl", "lacp/show", plan.port], capture_output=True, text=True).stdout
 
-    wait_for(lambda: lacp_show().count(in_sync) == 2, 10, "in sync with the app")
+    wait_for(lambda: lacp_show().count(in_sync) == 2, 20, "in sync with the app")
     for host in ("h2", "h3", "h4"):
         assert ping(lab, "h1", ips[host]), host
 
     subprocess.run(["ip", "link", "set", plan.members[0], "down"], check=True)
-    wait_for(lambda: member_states(lab).get(1, [])[-1:] == [False], 10, "timed out on port 1")
+    wait_for(lambda: member_states(lab).get(1, [])[-1:] == [False], 20, "timed out on port 1")
     assert member_states(lab)[2] == [True]
     for host in ("h2", "h3", "h4"):
         assert ping(lab, host, ips["h1"]), host
@@ -489,7 +501,7 @@ def test_firewall_denies_by_default_and_allows_what_its_rules_allow(ryu_app_dir,
     )
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
     switch = "0000000000000001"
-    wait_for(lambda: "Join as firewall" in controller_log(lab), 10, "joined")
+    wait_for(lambda: "Join as firewall" in controller_log(lab), 20, "joined")
     assert rest(state, "GET", "/firewall/module/status") == (
         200,
         [{"status": "disable", "switch_id": switch}],
@@ -513,7 +525,7 @@ def test_firewall_denies_by_default_and_allows_what_its_rules_allow(ryu_app_dir,
 
     assert ping(lab, "h1", ips["h2"]) and ping(lab, "h2", ips["h1"])
     assert not ping(lab, "h1", ips["h3"], tries=1)
-    wait_for(lambda: "Blocked packet" in controller_log(lab), 5, "logged as blocked")
+    wait_for(lambda: "Blocked packet" in controller_log(lab), 15, "logged as blocked")
     assert_no_errors(controller_log(lab))
 
 
@@ -541,7 +553,7 @@ def test_router_routes_between_three_subnets_as_configured_over_rest(ryu_app_dir
     lab = "t-rr-router"
     state = lab_factory("three_routers", {}, name=lab, controller=app(ryu_app_dir, "rest_router"))
     ips = {h["name"]: h["ip"] for h in state["hosts"]}
-    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 10, "joined")  # the app's own signal
+    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 20, "joined")  # the app's own signal
     settings = [(switch, {"address": a}) for switch, addresses in ADDRESSES.items() for a in addresses]
     settings += [(switch, route) for switch, routes in ROUTES.items() for route in routes]
     for switch, setting in settings:
@@ -557,7 +569,7 @@ def test_router_routes_between_three_subnets_as_configured_over_rest(ryu_app_dir
         resolved = all(len(shown.get(s, {}).get("route", [])) == len(r) for s, r in ROUTES.items())
         return shown if resolved else None
 
-    shown = wait_for(configs, 10, "every route resolved", detail=lambda: controller_log(lab)[-5000:])
+    shown = wait_for(configs, 20, "every route resolved", detail=lambda: controller_log(lab)[-5000:])
     for switch, addresses in ADDRESSES.items():
         assert {a["address"] for a in shown[switch]["address"]} == set(addresses), shown
     assert {(r["destination"], r["gateway"]) for r in shown["0000000000000002"]["route"]} == {
@@ -650,7 +662,7 @@ def test_router_rest_calls_and_packet_ins_take_turns_as_under_eventlet(ryu_app_d
     """
     lab = "t-rr-race"
     state = lab_factory("three_routers", {}, name=lab, controller=app(ryu_app_dir, "rest_router"))
-    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 10, "joined")
+    wait_for(lambda: controller_log(lab).count("Join as router") == 3, 20, "joined")
     for switch, addresses in ADDRESSES.items():
         for address in addresses:
             assert rest(state, "POST", f"/router/{switch}", {"address": address})[0] == 200
@@ -658,8 +670,8 @@ def test_router_rest_calls_and_packet_ins_take_turns_as_under_eventlet(ryu_app_d
     arp = api.popen_in(
         lab, "h2", [sys.executable, "-c", ARP_REQUESTS, "h2-eth0", h2["mac"], h2["ip"], "172.16.10.1"]
     )
-    try:
-        time.sleep(0.5)
+    try:  # the REST calls start once the ARP requests reach the app
+        wait_for(lambda: "Receive ARP request from [172.16.10.10]" in controller_log(lab), 15, "ARP arriving")
         for i in range(200):
             route = {"destination": f"10.{100 + i // 200}.{i % 200}.0/24", "gateway": "10.10.10.1"}
             assert rest(state, "POST", "/router/0000000000000002", route)[0] == 200
