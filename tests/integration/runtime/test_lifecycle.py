@@ -156,12 +156,19 @@ def test_clean_removes_a_lab_whose_supervisor_was_killed_and_spares_running_ones
     assert ping.returncode == 0, ping.stdout
 
 
+def _as_at_a_terminal() -> None:
+    """Ctrl-C's default in the child: a runner started as a background job (`cmd &`) ignores SIGINT,
+    its children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_up_leaves_nothing(assert_gone):
     proc = subprocess.Popen(
         [*SDNLAB, "up", "smart_meter", "-p", "meters=150", "--name", "t-intr"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_at_a_terminal,
     )
     try:
         deadline = time.time() + 30
