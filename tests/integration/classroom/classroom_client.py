@@ -16,6 +16,28 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+# How long a browser test waits for the server. Playwright's defaults (5 s for an ``expect``, 30 s
+# for a request of ``context.request``) suit a page drawing what it has, not a server at work on a
+# loaded 2-core CI host, where other tests run labs at the same time. The first wait after each
+# action that makes the server work gets one of these; what is drawn from the same answer after it
+# needs no more.
+LIVE_MS = 240_000  # a sandbox's work: a lab started or stopped, a live check, deploy, submit, validation
+ANSWER_MS = 30_000  # a quick answer (log-in, a database write, a file read) or a page's polling seeing it
+
+
+def end_attempt_at(room, attempt_id: int, moment: float) -> None:
+    """Make a running exam attempt's time end at ``moment``: its deadline where the product keeps it
+    (the attempt's row, which the exam clock reads at every tick and every exam step checks).
+
+    Tests give an exam a window far longer than their steps take, so that no step races the
+    clock on a loaded host, then end the attempt once those steps are done."""
+    from sdnlab.classroom.db import ExamAttempt
+
+    with room.factory.begin() as db:
+        attempt = db.get(ExamAttempt, attempt_id)
+        assert attempt is not None and attempt.status == "running", attempt
+        attempt.deadline = moment
+
 
 def login(app, name):
     client = TestClient(app)
