@@ -67,6 +67,20 @@ def terminal(client, *commands: str) -> list[str]:
     return outputs
 
 
+def wait_for_agent(socket: Path, proc: subprocess.Popen, log: Path) -> None:
+    """Until the agent ``proc`` listens on ``socket``: a busy host starts Python slowly (up to 90 s);
+    its log when it exits first or never does."""
+    from waiting import wait_for
+
+    wait_for(
+        lambda: socket.exists() or proc.poll() is not None,
+        90,
+        f"the agent listening on {socket}",
+        detail=lambda: log.read_text()[-2000:],
+    )
+    assert proc.poll() is None, f"the agent exited ({proc.returncode}): {log.read_text()[-2000:]}"
+
+
 def free_port() -> int:
     import socket
 

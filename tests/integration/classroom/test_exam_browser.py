@@ -17,6 +17,7 @@ import time
 import pytest
 from classroom_client import ANSWER_MS, LIVE_MS, end_attempt_at
 from screenshots import screenshot_dir
+from waiting import wait_for
 
 from sdnlab.classroom import accounts
 from sdnlab.classroom.app import Settings, create_app
@@ -50,10 +51,7 @@ def served(tmp_path):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: server.started, 60, "the app serving")  # a busy host starts it slowly
     yield f"http://127.0.0.1:{port}", app
     server.should_exit = True
     thread.join(timeout=30)

@@ -15,7 +15,7 @@ import zipfile
 
 import pdfcheck
 import pytest
-from classroom_client import end_attempt_at, login, terminal
+from classroom_client import end_attempt_at, login, terminal, wait_for_agent
 from fastapi.testclient import TestClient
 from waiting import wait_for
 
@@ -39,10 +39,7 @@ def agent(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "agent.log", "w"),  # noqa: SIM115  # the process keeps it open
     )  # fmt: skip
-    for _ in range(100):
-        if sock.exists():
-            break
-        time.sleep(0.1)
+    wait_for_agent(sock, proc, tmp_path / "agent.log")
     backend = AgentBackend(str(sock), timeout=240)
     yield backend
     for sandbox in backend.sandboxes():
