@@ -64,6 +64,21 @@ def login(page, url, user):
     page.click("button[type=submit]")
 
 
+def login_and_see_exams(page, url, user):
+    """Log in and wait for the Exams link (exam.js shows it at its next 1 s tick); when it never
+    shows, the failure names the script errors and failed requests the page met."""
+    from playwright.sync_api import expect
+
+    trouble: list[str] = []
+    page.on("pageerror", lambda error: trouble.append(f"script error: {error}"))
+    page.on("requestfailed", lambda request: trouble.append(f"{request.url}: {request.failure}"))
+    login(page, url, user)
+    try:
+        expect(page.locator("#exams-link")).to_be_visible(timeout=ANSWER_MS)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nthe page met: {trouble}") from None
+
+
 def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
     from playwright.sync_api import expect, sync_playwright
 
@@ -89,8 +104,7 @@ def test_an_exam_in_the_browser_schedule_start_countdown_time_up_result(served):
             )
 
         tina = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        login(tina, url, "tina")
-        expect(tina.locator("#exams-link")).to_be_visible(timeout=ANSWER_MS)
+        login_and_see_exams(tina, url, "tina")
         tina.click("#exams-link")
         tina.click(f"[data-start='{second.id}']")
         expect(tina.locator("#exam-countdown")).to_contain_text("left", timeout=LIVE_MS)
@@ -147,7 +161,7 @@ def test_a_cancel_in_the_browser_closes_the_trainees_attempt_and_a_passed_exam_l
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         tina = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        login(tina, url, "tina")
+        login_and_see_exams(tina, url, "tina")
         tina.click("#exams-link")
         tina.click(f"[data-start='{first.id}']")
         expect(tina.locator("#exam-countdown")).to_contain_text("left", timeout=LIVE_MS)
