@@ -25,6 +25,17 @@ LIVE_MS = 240_000  # a sandbox's work: a lab started or stopped, a live check, d
 ANSWER_MS = 30_000  # a quick answer (log-in, a database write, a file read) or a page's polling seeing it
 
 
+def open_classroom(page, url: str) -> None:
+    """Load the app's page until both its scripts ran: Chromium aborts requests in flight when the
+    host's network interfaces change (``net::ERR_NETWORK_CHANGED``: other tests' labs come and go
+    on this host), and a page that lost exam.js never shows the Exams link."""
+    for _ in range(5):
+        page.goto(url + "/")
+        if page.evaluate("() => typeof route === 'function' && typeof tick === 'function'"):
+            return
+    raise AssertionError(f"{url}/: app.js or exam.js failed to load five times")
+
+
 def end_attempt_at(room, attempt_id: int, moment: float) -> None:
     """Make a running exam attempt's time end at ``moment``: its deadline where the product keeps it
     (the attempt's row, which the exam clock reads at every tick and every exam step checks).

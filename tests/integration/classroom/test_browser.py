@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from classroom_client import ANSWER_MS, LIVE_MS, served
+from classroom_client import ANSWER_MS, LIVE_MS, open_classroom, served
 from screenshots import screenshot_dir
 
 from sdnlab.labs import live
@@ -50,7 +50,7 @@ def shot(page, name: str) -> None:
 
 
 def login(page, url, user, password):
-    page.goto(url + "/")
+    open_classroom(page, url)
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")

@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from classroom_client import ANSWER_MS, LIVE_MS, end_attempt_at
+from classroom_client import ANSWER_MS, LIVE_MS, end_attempt_at, open_classroom
 from screenshots import screenshot_dir
 from waiting import wait_for
 
@@ -58,7 +58,7 @@ def served(tmp_path):
 
 
 def login(page, url, user):
-    page.goto(url + "/")
+    open_classroom(page, url)
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", f"password-{user}")
     page.click("button[type=submit]")
