@@ -1,6 +1,10 @@
 """The scored Mirai-scan scenario on a real network (lab 6, iot_dpi): with the reference chain
 and DPI policy a second bot is quarantined within the bands and no clean device is; with the
-starter (no chain, no quarantine) it never is and the scenario scores nothing."""
+starter (no chain, no quarantine) it never is and the scenario scores nothing.
+
+The exam's last band reaches the scenario's whole wait (15 s): the test tells "quarantined in
+time" from "never", not how fast a host busy with other tests quarantines (exams/iot_security.yaml
+sets the bands trainees are scored on)."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ tasks:
     scenarios:
       - id: scored-second-bot
         scan_quarantine: {src: m3, targets: [cam1, m1, m2, hes, vms], port: 23, timeout: 15}
-        bands: [{max: 3000, credit: 1.0}, {max: 8000, credit: 0.5}]
+        bands: [{max: 3000, credit: 1.0}, {max: 15000, credit: 0.5}]
         skills: {security.threat_response: 3}
 """
 

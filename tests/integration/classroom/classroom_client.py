@@ -16,6 +16,39 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+# How long a browser test waits for the server. Playwright's defaults (5 s for an ``expect``, 30 s
+# for a request of ``context.request``) suit a page drawing what it has, not a server at work on a
+# loaded 2-core CI host, where other tests run labs at the same time. The first wait after each
+# action that makes the server work gets one of these; what is drawn from the same answer after it
+# needs no more.
+LIVE_MS = 240_000  # a sandbox's work: a lab started or stopped, a live check, deploy, submit, validation
+ANSWER_MS = 30_000  # a quick answer (log-in, a database write, a file read) or a page's polling seeing it
+
+
+def open_classroom(page, url: str) -> None:
+    """Load the app's page until both its scripts ran: Chromium aborts requests in flight when the
+    host's network interfaces change (``net::ERR_NETWORK_CHANGED``: other tests' labs come and go
+    on this host), and a page that lost exam.js never shows the Exams link."""
+    for _ in range(5):
+        page.goto(url + "/")
+        if page.evaluate("() => typeof route === 'function' && typeof tick === 'function'"):
+            return
+    raise AssertionError(f"{url}/: app.js or exam.js failed to load five times")
+
+
+def end_attempt_at(room, attempt_id: int, moment: float) -> None:
+    """Make a running exam attempt's time end at ``moment``: its deadline where the product keeps it
+    (the attempt's row, which the exam clock reads at every tick and every exam step checks).
+
+    Tests give an exam a window far longer than their steps take, so that no step races the
+    clock on a loaded host, then end the attempt once those steps are done."""
+    from sdnlab.classroom.db import ExamAttempt
+
+    with room.factory.begin() as db:
+        attempt = db.get(ExamAttempt, attempt_id)
+        assert attempt is not None and attempt.status == "running", attempt
+        attempt.deadline = moment
+
 
 def login(app, name):
     client = TestClient(app)
@@ -43,6 +76,20 @@ def terminal(client, *commands: str) -> list[str]:
             screen = ""
         ws.send_text(json.dumps({"type": "input", "data": "exit\n"}))
     return outputs
+
+
+def wait_for_agent(socket: Path, proc: subprocess.Popen, log: Path) -> None:
+    """Until the agent ``proc`` listens on ``socket``: a busy host starts Python slowly (up to 90 s);
+    its log when it exits first or never does."""
+    from waiting import wait_for
+
+    wait_for(
+        lambda: socket.exists() or proc.poll() is not None,
+        90,
+        f"the agent listening on {socket}",
+        detail=lambda: log.read_text()[-2000:],
+    )
+    assert proc.poll() is None, f"the agent exited ({proc.returncode}): {log.read_text()[-2000:]}"
 
 
 def free_port() -> int:

@@ -1,5 +1,7 @@
 // A trainee's session in Firefox (Debian's firefox-esr, driven over WebDriver BiDi by puppeteer-core).
 // Usage: node firefox_trainee.cjs URL USER PASSWORD LAB SWITCH   (NODE_PATH: vendor/node_modules)
+// LIVE_MS and ANSWER_MS: how long to wait for a sandbox's work and for a quick answer (the test
+// passes classroom_client's values).
 // Logs in, starts LAB from the catalogue, waits for the topology and terminal, types
 // `ovs-ofctl dump-flows SWITCH` and reads its output from the terminal, checks and reads the
 // feedback and the counterexample drawn on the topology, stops the lab. Prints one JSON line of
@@ -10,6 +12,8 @@ const puppeteer = require("puppeteer-core");
 
 const [url, user, password, lab, sw] = process.argv.slice(2);
 const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
+const LIVE_MS = Number(process.env.LIVE_MS || 240000); // a lab started or stopped, a live check
+const ANSWER_MS = Number(process.env.ANSWER_MS || 30000); // a quick answer, a page drawn from it
 const screen = () => { // the terminal's rendered buffer (xterm.js), as the trainee sees it
   const b = window.classroomTerminal.buffer.active;
   let s = "";
@@ -20,6 +24,7 @@ const screen = () => { // the terminal's rendered buffer (xterm.js), as the trai
 (async () => {
   const browser = await puppeteer.launch({ browser: "firefox", executablePath: FIREFOX, headless: true });
   const page = await browser.newPage();
+  page.setDefaultTimeout(ANSWER_MS);
   const errors = [];
   page.on("pageerror", (err) => errors.push(String(err)));
   try {
@@ -32,18 +37,18 @@ const screen = () => { // the terminal's rendered buffer (xterm.js), as the trai
     await page.waitForSelector("#catalogue");
     const labs = await page.$$eval("#catalogue tr", (rows) => rows.length);
     await page.click(`[data-start="${lab}"]`);
-    await page.waitForSelector("#terminal .xterm", { timeout: 90000 });
-    await page.waitForFunction(() => document.querySelectorAll("#topology svg .switch.ready").length > 0, { timeout: 30000 });
+    await page.waitForSelector("#terminal .xterm", { timeout: LIVE_MS });
+    await page.waitForFunction(() => document.querySelectorAll("#topology svg .switch.ready").length > 0, { timeout: LIVE_MS });
     const topology = await page.$$eval("#topology svg .node", (nodes) => nodes.map((n) => n.dataset.node));
     await page.waitForFunction(() => window.classroomTerminal.buffer.active.length > 0 && /\$\s*$/m.test(
       Array.from({ length: window.classroomTerminal.buffer.active.length },
-        (_, i) => window.classroomTerminal.buffer.active.getLine(i).translateToString(true)).join("\n")), { timeout: 30000 });
+        (_, i) => window.classroomTerminal.buffer.active.getLine(i).translateToString(true)).join("\n")), { timeout: LIVE_MS });
     await page.click("#terminal");
     await page.keyboard.type(`ovs-ofctl dump-flows ${sw}\n`);
-    await page.waitForFunction(`(${screen})().includes("cookie=0x0")`, { timeout: 30000 });
+    await page.waitForFunction(`(${screen})().includes("cookie=0x0")`, { timeout: LIVE_MS });
     const terminal = await page.evaluate(`(${screen})()`);
     await page.click("#check");
-    await page.waitForSelector("#score", { timeout: 60000 });
+    await page.waitForSelector("#score", { timeout: LIVE_MS });
     const score = await page.$eval("#score", (el) => el.textContent);
     const failed = await page.$$eval("#feedback .fail", (els) => els.length);
     const caption = await page.$eval("#path-caption", (el) => el.textContent.replace(/\s+/g, " ").trim()).catch(() => "");
@@ -54,7 +59,7 @@ const screen = () => { // the terminal's rendered buffer (xterm.js), as the trai
       await page.screenshot({ path: process.env.FIREFOX_SHOT });
     }
     await page.click("#stop");
-    await page.waitForSelector("#catalogue", { timeout: 60000 });
+    await page.waitForSelector("#catalogue", { timeout: LIVE_MS });
     console.log(JSON.stringify({ browser: await browser.version(), labs, topology, terminal, score, failed, caption, hits, blamed, errors }));
   } catch (err) {
     if (process.env.FIREFOX_SHOT) await page.screenshot({ path: process.env.FIREFOX_SHOT.replace(/\.png$/, "-failed.png") }).catch(() => {});

@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from classroom_client import served
+from classroom_client import ANSWER_MS, LIVE_MS, open_classroom, served
 from screenshots import screenshot_dir
 
 from sdnlab.labs import live
@@ -50,7 +50,7 @@ def shot(page, name: str) -> None:
 
 
 def login(page, url, user, password):
-    page.goto(url + "/")
+    open_classroom(page, url)
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
@@ -65,29 +65,29 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         instructor = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         login(instructor, url, "iris", "password-iris")
-        expect(instructor.locator("#sessions")).to_be_visible()
+        expect(instructor.locator("#sessions")).to_be_visible(timeout=ANSWER_MS)
         instructor.fill("#class-name", "spring")
         instructor.click("#create-class")
-        expect(instructor.locator("#toast")).to_have_text("ok")
+        expect(instructor.locator("#toast")).to_have_text("ok", timeout=ANSWER_MS)
         instructor.fill("#csv", "username,password,class\ntina,password-tina,spring\n")
         instructor.click("#import")
-        expect(instructor.locator("#toast")).to_have_text("tina")
+        expect(instructor.locator("#toast")).to_have_text("tina", timeout=ANSWER_MS)
 
         trainee = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         trainee.goto(url + "/")
         shot(trainee, "login")
         login(trainee, url, "tina", "password-tina")
-        expect(trainee.locator("#catalogue")).to_be_visible()
+        expect(trainee.locator("#catalogue")).to_be_visible(timeout=ANSWER_MS)
         shot(trainee, "catalogue")
         trainee.click(f"[data-start={LAB}]")
-        expect(trainee.locator("#terminal .xterm")).to_be_visible(timeout=90_000)
+        expect(trainee.locator("#terminal .xterm")).to_be_visible(timeout=LIVE_MS)
 
         # the topology: every host and switch of the lab, links with their ports, switches running
         # (lab 3 has no controller: the switches run the trainee's flow files)
         topology = live.load_topology(load_lab(LAB))
-        expect(trainee.locator("#topology svg .host")).to_have_count(len(topology.hosts()))
+        expect(trainee.locator("#topology svg .host")).to_have_count(len(topology.hosts()), timeout=ANSWER_MS)
         expect(trainee.locator("#topology svg .switch.ready")).to_have_count(
-            len(topology.switches()), timeout=30_000
+            len(topology.switches()), timeout=LIVE_MS
         )
         expect(trainee.locator("#topology svg .link")).to_have_count(len(topology.links))
         expect(trainee.locator('#topology [data-node="hes"]')).to_contain_text("10.2.0.1")
@@ -95,12 +95,12 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         # the terminal: ovs-ofctl on the trainee's own switch
         trainee.click("#terminal")
         trainee.keyboard.type("ovs-ofctl dump-flows core\n")
-        trainee.wait_for_function(f"() => ({SCREEN})().includes('cookie=0x0')", timeout=30_000)
+        trainee.wait_for_function(f"() => ({SCREEN})().includes('cookie=0x0')", timeout=LIVE_MS)
         assert "actions=" in trainee.evaluate(SCREEN)
 
         # a first check on the starter shows a counterexample, drawn on the topology
         trainee.click("#check")
-        expect(trainee.locator("#score")).to_be_visible(timeout=60_000)
+        expect(trainee.locator("#score")).to_be_visible(timeout=LIVE_MS)
         expect(trainee.locator("#feedback .fail").first).to_be_visible()
         expect(trainee.locator("#feedback pre").first).to_contain_text("->")
         caption = trainee.locator("#path-caption")
@@ -122,25 +122,26 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         for path in sorted(solution.iterdir()):
             trainee.select_option("#files", f"flows/{path.name}")
             starter = load_lab(LAB).starter_dir / "flows" / path.name
-            expect(trainee.locator("#editor")).to_have_value(starter.read_text())  # the file is loaded
+            # the file is loaded (read from her sandbox)
+            expect(trainee.locator("#editor")).to_have_value(starter.read_text(), timeout=ANSWER_MS)
             trainee.fill("#editor", path.read_text())
             trainee.click("#deploy")
-            expect(trainee.locator("#toast")).to_have_text("Saved and deployed", timeout=60_000)
+            expect(trainee.locator("#toast")).to_have_text("Saved and deployed", timeout=LIVE_MS)
             trainee.locator("#toast").evaluate("el => { el.hidden = true; el.textContent = ''; }")
         trainee.click("#check")
-        expect(trainee.locator("#score")).to_have_text("100%", timeout=60_000)
+        expect(trainee.locator("#score")).to_have_text("100%", timeout=LIVE_MS)
         trainee.click("#submit")
-        expect(trainee.locator("#feedback")).to_contain_text("hidden checks passed", timeout=60_000)
+        expect(trainee.locator("#feedback")).to_contain_text("hidden checks passed", timeout=LIVE_MS)
         feedback = trainee.locator("#feedback").inner_text()
         assert trainee.locator("#score").inner_text() == "100%", feedback  # live ping probes included
         expect(trainee.locator("#topology .hit")).to_have_count(0)  # nothing failed: no path drawn
 
         # the instructor's open dashboard picks the result up without a reload
-        expect(instructor.locator('[data-result="tina"] .percent')).to_have_text("100", timeout=15_000)
+        expect(instructor.locator('[data-result="tina"] .percent')).to_have_text("100", timeout=ANSWER_MS)
         expect(instructor.locator('[data-user="tina"] .last')).to_have_text("100")
         # the drill-down: the trainee's files and last report, hidden checks included
         instructor.click('[data-user="tina"] [data-drill]')
-        expect(instructor.locator("#drill")).to_contain_text("(hidden)")
+        expect(instructor.locator("#drill")).to_contain_text("(hidden)", timeout=ANSWER_MS)
         expect(instructor.locator("#drill-file")).to_contain_text("priority=")
         shot(instructor, "dashboard")
 
@@ -148,28 +149,35 @@ def test_a_class_in_the_browser_from_login_to_a_result_on_the_dashboard(server):
         admin = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
         login(admin, url, "ada", "password-ada")
         admin.click("#nav >> text=Admin")  # at once: the dashboard still loading must not draw over it
-        expect(admin.locator("#running")).to_have_text("1")
+        expect(admin.locator("#running")).to_have_text("1", timeout=ANSWER_MS)
         expect(admin.locator("#settings")).to_contain_text("max_sandboxes")
-        expect(admin.locator('[data-account="tina"] .account-state')).to_have_text("enabled")
+        expect(admin.locator('[data-account="tina"] .account-state')).to_have_text(
+            "enabled", timeout=ANSWER_MS
+        )
         admin.select_option('[data-role="tina"]', "instructor")
-        expect(admin.locator("#toast")).to_contain_text("tina: instructor")
-        expect(admin.locator('[data-role="tina"]')).to_have_value("instructor")  # as the server answers now
+        expect(admin.locator("#toast")).to_contain_text("tina: instructor", timeout=ANSWER_MS)
+        # as the server answers now
+        expect(admin.locator('[data-role="tina"]')).to_have_value("instructor", timeout=ANSWER_MS)
         shot(admin, "admin")
         admin.click('[data-toggle="iris"]')  # disable and enable the instructor again
-        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("disabled")
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text(
+            "disabled", timeout=ANSWER_MS
+        )
         admin.click('[data-toggle="iris"]')
-        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text("enabled")
+        expect(admin.locator('[data-account="iris"] .account-state')).to_have_text(
+            "enabled", timeout=ANSWER_MS
+        )
         trainee.reload()
-        expect(trainee.locator("#who")).to_have_text("tina (instructor)")
+        expect(trainee.locator("#who")).to_have_text("tina (instructor)", timeout=ANSWER_MS)
         expect(trainee.locator("#nav")).to_contain_text("Dashboard")
 
         trainee.goto(url + "/#/labs")
-        expect(trainee.locator("#catalogue")).to_be_visible()
+        expect(trainee.locator("#catalogue")).to_be_visible(timeout=ANSWER_MS)
         trainee.goto(url + f"/#/lab/{LAB}")
-        expect(trainee.locator("#topology svg")).to_be_visible()
+        expect(trainee.locator("#topology svg")).to_be_visible(timeout=ANSWER_MS)
         trainee.click("#stop")  # at once: the buttons work while the page still loads the files
-        expect(trainee.locator("#catalogue")).to_be_visible(timeout=60_000)
-        expect(admin.locator("#running")).to_have_text("0", timeout=15_000)  # the capacity view refreshes
+        expect(trainee.locator("#catalogue")).to_be_visible(timeout=LIVE_MS)
+        expect(admin.locator("#running")).to_have_text("0", timeout=ANSWER_MS)  # the capacity view refreshes
         browser.close()
 
 
@@ -185,9 +193,9 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         # set-up through the API: a class, a trainee, her lab and a failing check on the starter
         iris, uma, token = instructor_and_trainee(browser, url, "summer", "uma")
-        started = uma.request.post(url + f"/api/labs/{lab}/start", headers=token)
+        started = uma.request.post(url + f"/api/labs/{lab}/start", headers=token, timeout=LIVE_MS)
         assert started.ok, started.text()
-        checked = uma.request.post(url + "/api/session/check", headers=token).json()
+        checked = uma.request.post(url + "/api/session/check", headers=token, timeout=LIVE_MS).json()
         failed = [c for c in checked["checks"] if not c["passed"] and c["paths"]]
         assert failed, checked
         assert uma.request.get(url + f"/api/class/sessions/{started.json()['id']}/topology").status == 403
@@ -198,7 +206,7 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         page.click('[data-user="uma"] [data-drill]')
         drawing = page.locator("#drill-topology")
         topology = live.load_topology(load_lab(lab))
-        expect(drawing.locator("svg .host")).to_have_count(len(topology.hosts()))
+        expect(drawing.locator("svg .host")).to_have_count(len(topology.hosts()), timeout=ANSWER_MS)
         expect(drawing.locator("svg .link")).to_have_count(len(topology.links))
         caption = drawing.locator("#path-caption")
         expect(caption).to_contain_text("blamed rule")
@@ -216,7 +224,7 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         page.click("#nav >> text=Validate labs")
         page.select_option("#validate-lab", lab)
         page.click("#validate-start")
-        expect(page.locator("#validation-state")).to_have_text("done", timeout=120_000)
+        expect(page.locator("#validation-state")).to_have_text("done", timeout=LIVE_MS)
         expect(page.locator("#validation-verdict")).to_have_text("OK")
         expect(page.locator("#solution-percent")).to_have_text("100%")
         expect(page.locator('#validation-items [data-item="solution"] .pass')).to_have_text("PASS")
@@ -225,7 +233,7 @@ def test_the_instructor_sees_a_trainees_failed_check_drawn_and_validates_a_lab_l
         shot(page, "validate")
         job = iris.request.get(url + "/api/validations").json()["jobs"][0]
         print("validation steps:", job["steps"])  # where the time goes (pytest -s)
-        uma.request.post(url + "/api/session/stop", headers=token)
+        uma.request.post(url + "/api/session/stop", headers=token, timeout=LIVE_MS)
         browser.close()
 
 
@@ -239,10 +247,10 @@ def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         iris, vic, mine = instructor_and_trainee(browser, url, "autumn", "vic")
-        started = vic.request.post(url + "/api/labs/camera_4k/start", headers=mine)
+        started = vic.request.post(url + "/api/labs/camera_4k/start", headers=mine, timeout=LIVE_MS)
         assert started.ok, started.text()
         try:
-            checked = vic.request.post(url + "/api/session/check", headers=mine).json()
+            checked = vic.request.post(url + "/api/session/check", headers=mine, timeout=LIVE_MS).json()
             [spread] = [c for c in checked["checks"] if c["id"] == "uplinks-share-live"]
             assert not spread["passed"] and spread["paths"], spread
             assert all(p["outcome"] == "delivered to an1" for p in spread["paths"]), spread["paths"]
@@ -254,7 +262,7 @@ def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server
             drawing = page.locator("#drill-topology")
             page.locator("[data-drill-path]", has_text="uplinks-share-live").click()
             caption = drawing.locator("#path-caption")
-            expect(caption).to_contain_text("→ 10.40.0.100")
+            expect(caption).to_contain_text("→ 10.40.0.100", timeout=ANSWER_MS)
             expect(caption).to_contain_text("delivered to an1")
             expect(caption).to_contain_text("blamed rule: acc1 flows/acc1.flows:")
             for node in ("acc1", "agg1", "cloud", "an1"):
@@ -267,7 +275,7 @@ def test_the_instructor_sees_where_a_failed_spread_probe_sent_the_streams(server
             page.locator("#drill").scroll_into_view_if_needed()
             shot(page, "drill-down-spread")
         finally:
-            vic.request.post(url + "/api/session/stop", headers=mine)
+            vic.request.post(url + "/api/session/stop", headers=mine, timeout=LIVE_MS)
             browser.close()
 
 

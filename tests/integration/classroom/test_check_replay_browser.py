@@ -13,7 +13,7 @@ import os
 import secrets
 
 import pytest
-from classroom_client import served
+from classroom_client import ANSWER_MS, LIVE_MS, served
 from screenshots import screenshot_dir
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -37,11 +37,11 @@ def test_the_check_result_says_replay_and_shows_the_message_sequence_in_english_
         page.fill("input[name=password]", "password-remy")
         page.click("button[type=submit]")
         page.click("[data-start=l2_learning]")
-        expect(page.locator("#check")).to_be_visible(timeout=90_000)
+        expect(page.locator("#check")).to_be_visible(timeout=LIVE_MS)
 
         page.click("#check")
         method = page.locator("#checked-by")
-        expect(method).to_contain_text("Checked by replay: your app l2_switch.py", timeout=90_000)
+        expect(method).to_contain_text("Checked by replay: your app l2_switch.py", timeout=LIVE_MS)
         expect(page.locator("#score")).to_have_text("50%")
         finding = method.locator('[data-finding="flows-before-second-packet"]')
         expect(finding).to_contain_text("A repeated ping still reached the controller")
@@ -52,12 +52,12 @@ def test_the_check_result_says_replay_and_shows_the_message_sequence_in_english_
         page.screenshot(path=str(SHOTS / "classroom-check-replay.png"))
 
         page.click("#lang")
-        expect(page.locator("#check")).to_be_visible(timeout=30_000)
+        expect(page.locator("#check")).to_be_visible(timeout=ANSWER_MS)
         page.click("#check")
-        expect(page.locator("#checked-by")).to_contain_text("リプレイで採点しました", timeout=90_000)
+        expect(page.locator("#checked-by")).to_contain_text("リプレイで採点しました", timeout=LIVE_MS)
         expect(page.locator('[data-finding="flows-before-second-packet"]')).to_contain_text(
             "2 回目の ping もコントローラーに届きました"
         )
         page.click("#stop")
-        expect(page.locator("#catalogue")).to_be_visible(timeout=60_000)
+        expect(page.locator("#catalogue")).to_be_visible(timeout=LIVE_MS)
         browser.close()

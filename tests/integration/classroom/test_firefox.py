@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from classroom_client import served
+from classroom_client import ANSWER_MS, LIVE_MS, served
 from screenshots import screenshot_dir
 
 from sdnlab.labs import live
@@ -43,8 +43,9 @@ def test_a_trainee_in_firefox_starts_a_lab_types_in_the_terminal_and_checks():
     with served({"fay": "trainee"}, "cf" + secrets.token_hex(2)) as (url, state):
         run = subprocess.run(
             ["node", str(SCRIPT), url, "fay", "password-fay", LAB, "core"],
-            env={**os.environ, "NODE_PATH": str(NODE_MODULES), "FIREFOX_SHOT": str(SHOT)},
-            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "NODE_PATH": str(NODE_MODULES), "FIREFOX_SHOT": str(SHOT),
+                 "LIVE_MS": str(LIVE_MS), "ANSWER_MS": str(ANSWER_MS)},
+            capture_output=True, text=True, timeout=900,  # above the script's own waits: they say what failed
         )  # fmt: skip
         server_log = (state / "serve.log").read_text()
     assert run.returncode == 0, run.stderr[-3000:] + "\nserver log:\n" + server_log[-2000:]

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from classroom_client import login, terminal
+from classroom_client import login, terminal, wait_for_agent
 from fastapi.testclient import TestClient
 
 from sdnlab.classroom import accounts
@@ -47,10 +47,7 @@ def agent(tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "agent.log", "w"),  # noqa: SIM115  # the process keeps it open
     )
-    for _ in range(100):
-        if sock.exists():
-            break
-        time.sleep(0.1)
+    wait_for_agent(sock, proc, folder / "agent.log")
     backend = AgentBackend(str(sock), timeout=240)
     yield backend
     for sandbox in backend.sandboxes():
