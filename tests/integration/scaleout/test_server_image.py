@@ -5,8 +5,10 @@ On Kubernetes the server runs in this image; without a Chromium in it, ``GET
 uid 65534, read-only root file system, every capability dropped, no privilege escalation, a
 writable /tmp only (the Deployment's emptyDir). No cluster, so the server uses the ``workspace``
 backend (flow files graded statically) instead of ``kubernetes``; the printing is the same code.
-The instructor data (reference solutions, hidden checks) is not in any image: it is mounted
-read-only and named by ``SDNLAB_INSTRUCTOR_DIR``, as a volume would be on Kubernetes.
+The instructor data (reference solutions, hidden checks) is not in any image: as on Kubernetes,
+it is packed the way docs/scale-out.md tells the operator to (one archive, the Secret's only key),
+unpacked by the Deployment's own ``instructor-data`` init container command into a volume, which
+the server mounts read-only and finds by ``SDNLAB_INSTRUCTOR_DIR``.
 Over its HTTP API: an instructor schedules the short exam, a trainee starts it, the instructor
 deploys the reference solution, the trainee submits and downloads her certificate in English and
 Japanese, which the Chromium inside the container prints with the image's Japanese font.
@@ -19,10 +21,12 @@ import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pdfcheck
 import pytest
+import yaml
 
 from .conftest import REPO, RUNC
 
@@ -37,9 +41,53 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+AS_ON_KUBERNETES = [*RUNC, "--read-only", "--tmpfs", "/tmp:rw,mode=1777,size=256m", "--user", "65534:65534",
+                    "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]  # fmt: skip
+
+
+def unpack_instructor_data(server_image: str, secret_dir: Path, volume: Path) -> None:
+    """Run the Deployment's ``instructor-data`` init container: the Secret's folder -> the volume."""
+    manifest = yaml.safe_load((REPO / "deploy/kubernetes/base/server-deployment.yaml").read_text())
+    [init] = [
+        c for c in manifest["spec"]["template"]["spec"]["initContainers"] if c["name"] == "instructor-data"
+    ]
+    volume.chmod(0o777)  # an emptyDir the pod's user may write
+    done = subprocess.run(
+        ["podman", "run", "--rm", *AS_ON_KUBERNETES, "--network", "none",
+         "-v", f"{secret_dir}:/run/secrets/instructor:ro", "-v", f"{volume}:/srv/instructor",
+         server_image, *init["command"]],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture
-def server(server_image):
+def instructor_volume(server_image, tmp_path) -> Path:
+    """The repo's instructor data as the server pod's volume holds it."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    packed = subprocess.run(  # docs/scale-out.md: tar czf instructor.tar.gz -C instructor .
+        ["tar", "czf", str(secret / "instructor.tar.gz"), "-C", str(REPO / "instructor"), "."],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert packed.returncode == 0, packed.stderr
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    unpack_instructor_data(server_image, secret, volume)
+    return volume
+
+
+def test_without_the_instructor_secret_the_instructor_folder_is_empty(server_image, tmp_path):
+    (tmp_path / "secret").mkdir()  # optional: true and no Secret: an empty folder
+    (tmp_path / "volume").mkdir()
+    unpack_instructor_data(server_image, tmp_path / "secret", tmp_path / "volume")
+    assert not list((tmp_path / "volume" / "data").iterdir())  # the server finds no instructor data
+
+
+@pytest.fixture
+def server(server_image, instructor_volume):
     """The server image running as on Kubernetes, on 127.0.0.1 (host network); its base URL."""
+    assert (instructor_volume / "data" / "labs" / "l2_learning" / "solution").is_dir()
     name, port = "sdnlab-srvtest-" + secrets.token_hex(3), _free_port()
     accounts = " && ".join(
         f"echo password-of-{u} | sdnlab users add {u} --role {role} --class {group} --state /tmp/sdnlab"
@@ -47,10 +95,8 @@ def server(server_image):
     )
     serve = f"exec sdnlab serve --backend workspace --host 127.0.0.1 --port {port} --state /tmp/sdnlab"
     subprocess.run(
-        ["podman", "run", "-d", "--name", name, *RUNC, "--network", "host",
-         "--read-only", "--tmpfs", "/tmp:rw,mode=1777,size=256m", "--user", "65534:65534",
-         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-         "-v", f"{REPO / 'instructor'}:/srv/instructor:ro", "-e", "SDNLAB_INSTRUCTOR_DIR=/srv/instructor",
+        ["podman", "run", "-d", "--name", name, *AS_ON_KUBERNETES, "--network", "host",
+         "-v", f"{instructor_volume}:/srv/instructor:ro", "-e", "SDNLAB_INSTRUCTOR_DIR=/srv/instructor/data",
          server_image, "/bin/sh", "-c", f"{accounts} && {serve}"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip

@@ -92,6 +92,29 @@ def test_the_server_runs_non_root_read_only_without_capabilities_and_probes(over
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_instructor_data_comes_from_an_optional_secret_into_the_server_only_read_only(overlay):
+    pod = find(render(overlay), "Deployment", "sdnlab-server")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    archive = volumes["instructor-archive"]["secret"]
+    assert archive["secretName"] == "sdnlab-instructor" and archive["optional"] is True  # public checks only
+    assert "emptyDir" in volumes["instructor"]  # unpacked per pod, gone with it
+    [server] = pod["containers"]
+    env = {e["name"]: e.get("value") for e in server["env"]}
+    [mount] = [m for m in server["volumeMounts"] if m["name"] == "instructor"]
+    assert mount["readOnly"] is True and env["SDNLAB_INSTRUCTOR_DIR"].startswith(mount["mountPath"] + "/")
+    assert not [m for m in server["volumeMounts"] if m["name"] == "instructor-archive"]
+    writers = [
+        c["name"]
+        for c in pod["initContainers"]
+        for m in c["volumeMounts"]
+        if m["name"] == "instructor" and not m.get("readOnly")
+    ]
+    assert writers == ["instructor-data"]
+    sandbox = podspec.pod_manifest(podspec.SandboxSpec(), "s1", podspec.labels("s1", "sdnlab"))
+    assert "instructor" not in yaml.safe_dump(sandbox)  # a trainee's pod never sees it
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_rbac_reaches_only_pods_exec_services_and_the_owner_map_in_the_labs_namespace(overlay):
     docs = render(overlay)
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
