@@ -278,8 +278,10 @@ def session_file(home: Path, name: str, lab: str = "static_flows") -> None:
     [["status"], ["flows", "dump", "s1"], ["grade", "--spec", "x.yaml"], ["vnf", "status"]],
     ids=" ".join,
 )
-def test_commands_act_on_the_current_session_without_name(capsys, isolated, args):
+def test_commands_act_on_the_current_session_without_name(capsys, isolated, args, monkeypatch):
     session_file(isolated / "home", "alice")
+    monkeypatch.chdir(isolated)
+    (isolated / "x.yaml").write_text("- reach: {src: h1, dst: h2}\n")  # a valid spec: grade reads it first
     code, _, err = run(capsys, *args)
     assert code == ExitCode.LAB_STATE and "'alice'" in err, err
 
