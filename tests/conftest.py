@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -52,6 +54,23 @@ def labs_left_by_killed_runs_are_cleared():
 
         api.clean()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def exam_watchers_end_with_the_run(tmp_path_factory):
+    """An exam a test started and did not submit keeps its watcher (a detached process that
+    submits at the deadline, 20 minutes later): end the watchers of this run's attempts."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                argv = file.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "sdnlab.certification.watch" in argv and any(a.startswith(base) for a in argv):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture
