@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
+from throughput import wait_listening
 
 from sdnlab.runtime import api
 
@@ -63,10 +63,7 @@ def test_tcp_crosses_the_connected_car_core_to_the_cloud(lab_factory):
         "t-car-tcp", "cloud1", ["iperf3", "-s", "-1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 30  # iperf3 listens soon, later on a busy machine
-        while not api.run_in("t-car-tcp", "cloud1", ["ss", "-Hltn", "sport = :5201"]).stdout.strip():
-            assert time.monotonic() < deadline, "iperf3 -s does not listen after 30 s"
-            time.sleep(0.1)
+        wait_listening(lambda argv: api.run_in("t-car-tcp", "cloud1", argv).stdout, 5201)
         reachable("t-car-tcp", "v1", cloud["ip"])
         out = api.run_in("t-car-tcp", "v1", ["iperf3", "-c", cloud["ip"], "-t", "2", "-J"], timeout=30)
         assert out.returncode == 0, out.stdout[-400:]

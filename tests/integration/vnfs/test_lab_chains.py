@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from throughput import wait_listening
 from typer.testing import CliRunner
-from vnf_wait import eventually, wait_listening
+from vnf_wait import eventually
 
 pytestmark = pytest.mark.network
 
@@ -177,7 +178,7 @@ health_check: {{type: http, interval: 0.5, timeout: 2, fall: 2, rise: 1}}
             LAB, "hes", [sys.executable, "-c", SERVER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         for host, port in (("an1", 80), ("an2", 80), ("hes", 1883), ("hes", 23)):
-            wait_listening(lambda argv, host=host: api.run_in(LAB, host, argv), port)
+            wait_listening(lambda argv, host=host: api.run_in(LAB, host, argv).stdout, port)
         yield {"state": state, "tmp": tmp, "hosts": hosts}
     finally:
         try:
@@ -310,7 +311,7 @@ def test_iperf_through_the_meter_chain(lab):
     server = api.popen_in(
         LAB, "hes", ["iperf3", "-s", "-1", "-p", "6855"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_listening(lambda argv: api.run_in(LAB, "hes", argv), 6855)
+    wait_listening(lambda argv: api.run_in(LAB, "hes", argv).stdout, 6855)
     proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-p", "6855", "-t", "3", "-J"], timeout=40)
     server.wait(timeout=10)
     mbit = json.loads(proc.stdout)["end"]["sum_received"]["bits_per_second"] / 1e6

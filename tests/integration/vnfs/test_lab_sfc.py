@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from vnf_wait import eventually, wait_listening
+from throughput import wait_listening
+from vnf_wait import eventually
 
 pytestmark = pytest.mark.network
 
@@ -297,7 +298,7 @@ def test_the_firewall_hands_a_long_transfer_to_the_switch_through_the_controller
     )
     try:
         api.run_in(LAB, "m1", ["ping", "-c", "2", "-W", "2", hes])  # warm up: ARP and the controller's flows
-        wait_listening(lambda argv: api.run_in(LAB, "hes", argv), 5201)
+        wait_listening(lambda argv: api.run_in(LAB, "hes", argv).stdout, 5201)
         proc = api.run_in(LAB, "m1", ["iperf3", "-c", hes, "-t", "3", "-J"], timeout=60)
         assert proc.returncode == 0, proc.stdout[-800:] + proc.stderr[-500:]
         sent_bytes = json.loads(proc.stdout)["end"]["sum_sent"]["bytes"]

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from vnf_wait import wait_listening
+from throughput import wait_listening
 
 from sdnlab.vnfs.chains.testbed import Testbed
 
@@ -77,7 +77,7 @@ def bed(tmp_path_factory):
         tb.root = root
         tb.servers = dict(zip(("web1", "web2", "plain", "telnet"), servers, strict=False))
         for port in (8081, 8082, 6860, 23):
-            wait_listening(lambda argv: tb.run(tb.server, *argv), port)
+            wait_listening(lambda argv: tb.run(tb.server, *argv).stdout, port)
         yield tb
     finally:
         for proc in servers:
@@ -209,7 +209,7 @@ def test_offloaded_flows_bypass_the_firewall_and_the_switch_does_the_lb_nat(bed,
         bed.server, "iperf3", "-s", "-1", "-p", "6862", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_listening(lambda argv: bed.run(bed.server, *argv), 6862)
+        wait_listening(lambda argv: bed.run(bed.server, *argv).stdout, 6862)
         run = bed.run(bed.client, "iperf3", "-c", "10.78.0.101", "-p", "6861", "-t", "3", "-J", timeout=30)
         result = json.loads(run.stdout)
         assert "error" not in result, result.get("error")

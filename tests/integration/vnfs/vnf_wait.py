@@ -7,7 +7,6 @@ passes, and the caller's assertion then shows the last reading) waits exactly as
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,14 +27,3 @@ def eventually(read: Callable[[], T], holds: Callable[[T], bool], timeout: float
         except (KeyError, TypeError):  # a counter not written yet
             pass
         time.sleep(0.2)
-
-
-Run = Callable[[list[str]], subprocess.CompletedProcess]
-
-
-def wait_listening(run: Run, port: int, timeout: float = 30.0) -> None:
-    """Wait until a TCP server listens on ``port`` where ``run(argv)`` runs commands (a lab host)."""
-    deadline = time.monotonic() + timeout
-    while not run(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip():
-        assert time.monotonic() < deadline, f"nothing listens on port {port} after {timeout} s"
-        time.sleep(0.1)
