@@ -15,10 +15,9 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 
 import pytest
-from classroom_client import login, terminal
+from classroom_client import login, terminal, wait_for_agent
 from fastapi.testclient import TestClient
 
 from sdnlab.classroom import accounts, podspec
@@ -72,10 +71,7 @@ def agent(sandbox_image, tmp_path_factory):
              "--socket", str(sock), "--backend", "container", "--image", sandbox_image],
             stdout=subprocess.DEVNULL, stderr=log,
         ))  # fmt: skip
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.1)
+        wait_for_agent(sock, procs[-1], folder / "agent.log")
 
     def restart() -> None:
         """Stop the host agent (as a server restart does) and start a new one on the same state."""
